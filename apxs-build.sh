@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Build, install, run and test the Skype for Business mobility modules for Apache httpd.
+#
+#   ./apxs-build.sh build     compile common/ and the three modules with apxs
+#   ./apxs-build.sh install   apxs -i into the system Apache, conf.d files into mods-available
+#   ./apxs-build.sh run       demo deployment (private Apache instances) in the foreground
+#   ./apxs-build.sh test      unit tests, fuzz corpus replay, integration tests
+#   ./apxs-build.sh bench     benchmarks (figures against a static-file baseline)
+#   ./apxs-build.sh clean
+#
+# run, test and bench install the Debian packages they need themselves.
+set -euo pipefail
+cd "$(dirname "$0")"
+TOP=$PWD
+APXS=${APXS:-apxs}
+BUILD=$TOP/build
+MODULES=(autodiscover ucwa mcx)
+WARN=(-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter
+      -Wno-missing-field-initializers -Wformat-security -Wpointer-arith)
+
+PKGS_BUILD=(apache2 apache2-dev libapr1-dev libaprutil1-dev libjansson-dev libxml2-dev
+            libssl-dev pkg-config libaprutil1-dbd-sqlite3 build-essential)
+PKGS_RUN=(sqlite3 openssl curl apache2-utils)
+PKGS_TEST=(check python3-pytest python3-requests python3-lxml pidgin-sipe finch tmux)
+PKGS_BENCH=(wrk)
+
+log() { printf '\033[1m[apxs-build]\033[0m %s\n' "$*" >&2; }
+
+# Install the Debian packages that are missing. The system Apache must not start on
+# install (it would take port 80 from the demo), so a temporary policy-rc.d says no.
+need_pkgs() {
+    local missing=() p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    [ "$(id -u)" -eq 0 ] || { log "missing packages: ${missing[*]} (run as root, or install them)"; exit 1; }
+    log "installing: ${missing[*]}"
+    local policy=/usr/sbin/policy-rc.d own_policy=0
+    if [ ! -e $policy ]; then
+        printf '#!/bin/sh\nexit 101\n' > $policy && chmod +x $policy && own_policy=1
+    fi
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+    [ $own_policy -eq 1 ] && rm -f $policy
+    return 0
+}
+
+cflags_deps() { pkg-config --cflags jansson libxml-2.0 openssl; }
+libs_deps()   { pkg-config --libs jansson libxml-2.0 openssl; }
+
+# common/ is compiled once into a static PIC archive that every module links.
+build_common() {
+    mkdir -p "$BUILD/common"
+    local cc cflags objs=() src obj
+    cc=$($APXS -q CC)
+    cflags="$($APXS -q CFLAGS) $($APXS -q CFLAGS_SHLIB) -fPIC -I$($APXS -q INCLUDEDIR) $(apr-1-config --includes) $(apu-1-config --includes) $(cflags_deps)"
+    for src in common/*.c; do
+        obj=$BUILD/common/$(basename "${src%.c}").o
+        if [ ! -e "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find common -name '*.h' -newer "$obj")" ]; then
+            # shellcheck disable=SC2086
+            $cc $cflags "${WARN[@]}" -Icommon -c "$src" -o "$obj"
+        fi
+        objs+=("$obj")
+    done
+    rm -f "$BUILD/libmobcore.a"
+    ar rcs "$BUILD/libmobcore.a" "${objs[@]}"
+}
+
+build_module() {
+    local m=$1 wc=() f
+    for f in "${WARN[@]}" $(cflags_deps); do wc+=("-Wc,$f"); done
+    # shellcheck disable=SC2046
+    $APXS -c -o "mod_$m/mod_$m.la" -I"$TOP/common" -I"$TOP/mod_autodiscover" -I"$TOP/mod_ucwa" \
+        "${wc[@]}" mod_"$m"/*.c "$BUILD/libmobcore.a" $(libs_deps) >"$BUILD/apxs-$m.log" 2>&1 \
+        || { cat "$BUILD/apxs-$m.log"; exit 1; }
+    [ -f "mod_$m/.libs/mod_$m.so" ] || { log "apxs produced no mod_$m.so"; exit 1; }
+}
+
+cmd_build() {
+    need_pkgs "${PKGS_BUILD[@]}"
+    build_common
+    local m
+    for m in "${MODULES[@]}"; do build_module "$m"; done
+    log "built: $(for m in "${MODULES[@]}"; do printf 'mod_%s/.libs/mod_%s.so ' "$m" "$m"; done)"
+}
+
+cmd_install() {
+    cmd_build
+    local m moddir
+    moddir=$($APXS -q LIBEXECDIR)
+    for m in "${MODULES[@]}"; do
+        $APXS -i -n "$m" "mod_$m/mod_$m.la" >/dev/null
+        install -m 644 "conf.d/$m.load" "conf.d/$m.conf" /etc/apache2/mods-available/
+    done
+    install -d /etc/apache2/mobility
+    install -m 644 conf.d/sites/*.conf /etc/apache2/mobility/
+    install -d /var/www/mobility
+    cp -r htdocs/. /var/www/mobility/
+    log "installed into $moddir; enable with: a2enmod autodiscover ucwa (and mcx for Lync 2010 clients)"
+    log "site templates are in /etc/apache2/mobility/ (see README, 'Installing into an existing Apache')"
+}
+
+cmd_run() {
+    need_pkgs "${PKGS_BUILD[@]}" "${PKGS_RUN[@]}"
+    cmd_build
+    exec /usr/bin/python3 "$TOP/test/demo.py" run
+}
+
+cmd_test() {
+    need_pkgs "${PKGS_BUILD[@]}" "${PKGS_RUN[@]}" "${PKGS_TEST[@]}"
+    cmd_build
+    log "unit tests (check)"
+    make -s -C test/unit TOP="$TOP" BUILD="$BUILD" check
+    log "fuzz corpus replay"
+    make -s -C test/fuzz TOP="$TOP" BUILD="$BUILD" replay
+    log "integration tests (pytest, private Apache instances)"
+    local rc=0
+    /usr/bin/python3 -m pytest -q -p no:cacheprovider test/integration "$@" || rc=$?
+    # pytest exits 5 when it collected nothing: that is a failure here.
+    [ $rc -eq 5 ] && log "no integration test ran"
+    return $rc
+}
+
+cmd_bench() {
+    need_pkgs "${PKGS_BUILD[@]}" "${PKGS_RUN[@]}" "${PKGS_TEST[@]}" "${PKGS_BENCH[@]}"
+    cmd_build
+    /usr/bin/python3 "$TOP/bench/bench_autodiscover.py" "$@"
+}
+
+cmd_clean() {
+    rm -rf "$BUILD"
+    find mod_* common test -name '*.lo' -o -name '*.slo' -o -name '*.la' -o -name '*.o' | xargs rm -f
+    rm -rf mod_*/.libs
+}
+
+case "${1:-}" in
+    build|install|run|test|bench|clean) c=$1; shift; "cmd_$c" "$@" ;;
+    *) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac

@@ -1,0 +1,25 @@
+/* mod_autodiscover: Lync/Skype for Business Autodiscover and the WebTicket token
+ * service. The optional functions below let mod_ucwa and mod_mcx check the bearer
+ * tokens issued here and find a user's home pool. */
+#ifndef MOD_AUTODISCOVER_H
+#define MOD_AUTODISCOVER_H
+
+#include <httpd.h>
+#include <apr_optional.h>
+
+/* Every log line of this module starts with its own tag. */
+#define ADLOGNO(n) "AD" #n ": "
+
+/* Verifies "Authorization: Bearer cwt=..." on r. OK with *user set (lower-case SIP
+ * address without "sip:"), or HTTP_UNAUTHORIZED for a missing, forged or expired token. */
+APR_DECLARE_OPTIONAL_FN(int, autodiscover_bearer_user, (request_rec *r, const char **user));
+
+/* Looks up the user's home pool FQDN in the directory. OK, HTTP_NOT_FOUND, or
+ * HTTP_INTERNAL_SERVER_ERROR when the directory cannot be reached. */
+APR_DECLARE_OPTIONAL_FN(int, autodiscover_home_pool, (request_rec *r, const char *user,
+                                                      const char **pool));
+
+/* Writes the MsRtcOAuth and Bearer challenges of this server into r->err_headers_out. */
+APR_DECLARE_OPTIONAL_FN(void, autodiscover_challenge, (request_rec *r));
+
+#endif

@@ -1,0 +1,88 @@
+#!/usr/bin/python3
+"""The demo deployment (./apxs-build.sh run): Front End pool01.contoso.test and a reverse
+proxy as private Apache instances, in the foreground until Ctrl-C.
+
+As root the real ports are used on two loopback addresses (FE 127.0.0.1: 80, 443, 8080,
+4443; reverse proxy 127.0.0.2: 80, 443). DEMO_PORT_OFFSET=N moves every port up by N
+(default 10000 when not root). State (certificates, keys, directory, logs) lives in
+state/demo of the repository, which git ignores.
+"""
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "lib"))
+import mobility  # noqa: E402
+
+
+def main():
+    default = "0" if os.geteuid() == 0 else "10000"
+    offset = int(os.environ.get("DEMO_PORT_OFFSET", default))
+    topo = mobility.Topology(offset=offset)
+    state = mobility.make_state(mobility.REPO / "state" / "demo", topo)
+    fe = mobility.front_end(state / "fe", state, topo)
+    rp = mobility.reverse_proxy(state / "rp", state, topo)
+    try:
+        fe.start()
+        rp.start()
+    except Exception as e:  # noqa: BLE001 - tell the admin what failed, then stop
+        print(e, file=sys.stderr)
+        fe.stop()
+        rp.stop()
+        return 1
+
+    ca = state / "pki" / "ca.crt"
+    hosts = topo.hosts()
+    lines = {}
+    for name, addr in hosts.items():
+        lines.setdefault(addr, []).append(name)
+    resolve = " ".join(f"--resolve {n}:{p}:{a}" for n, a in hosts.items()
+                       for p in {topo.fe_https, topo.rp_https, topo.fe_http, topo.rp_http})
+    ext = f"https://{topo.lyncdiscover}{topo.suffix(topo.rp_https, 443)}"
+    intl = f"https://{topo.lyncdiscoverinternal}{topo.suffix(topo.fe_https, 443)}"
+    print(f"""
+Skype for Business mobility demo is running (Ctrl-C stops it).
+
+  Front End pool01.contoso.test  internal site {topo.fe_addr}:{topo.fe_http}, :{topo.fe_https}
+                                 external site {topo.fe_addr}:{topo.fe_ext_http}, :{topo.fe_ext_https}
+  Reverse proxy                  {topo.rp_addr}:{topo.rp_http} (autodiscover only), :{topo.rp_https}
+  pool02.contoso.test            in the topology only (carol is homed there)
+
+DEMO credentials (never use them anywhere else): alice@contoso.test, bob@contoso.test,
+carol@contoso.test, password {mobility.DEMO_PASSWORD}
+
+Hosts-file lines (/etc/hosts) for a client on this machine:
+""" + "\n".join(f"  {addr}  {' '.join(names)}" for addr, names in lines.items()) + f"""
+
+Try (or add the hosts lines and drop the --resolve options):
+  R="{resolve}"
+  curl $R --cacert {ca} {intl}/
+  curl $R --cacert {ca} -H 'Accept: application/vnd.microsoft.rtc.autodiscover+xml;v=1' '{ext}/?sipuri=alice@contoso.test'
+  curl $R --cacert {ca} -d grant_type=password -d username=alice@contoso.test -d password={mobility.DEMO_PASSWORD} {ext}/WebTicket/oauthtoken
+  curl $R --cacert {ca} -H "Authorization: Bearer <access_token>" {ext}/Autodiscover/AutodiscoverService.svc/root/oauth/user
+
+Logs: {fe.error_log}
+      {rp.error_log}
+""", flush=True)
+
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
+    try:
+        while not stop:
+            for a in (fe, rp):
+                if a.proc.poll() is not None:
+                    print(f"{a.name} exited; see {a.error_log}", file=sys.stderr)
+                    stop.append(1)
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    rp.stop()
+    fe.stop()
+    print("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""Fixtures: the demo topology as private Apache instances (a Front End and a reverse
+proxy) on a free port range, and HTTP clients that resolve the demo's host names the way
+its hosts-file lines would."""
+import re
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+import mobility  # noqa: E402
+
+# Log lines that are expected in some tests; anything else at warn or worse fails a test.
+ALLOWED_LOG = [
+    re.compile(r"AH00558"),                 # ServerName guess
+    re.compile(r"AH01909"),                 # certificate does not include ServerName (RP)
+    re.compile(r"AH00489|AH00490|AH00491|AH00492|AH00493|AH00494"),  # start/stop/restart notices
+    re.compile(r"AH00094|AH00169|AH00171|AH00170"),
+]
+
+
+@pytest.fixture(scope="session")
+def topo():
+    return mobility.Topology(offset=mobility.free_offset())
+
+
+_real_getaddrinfo = socket.getaddrinfo
+
+
+@pytest.fixture(scope="session", autouse=True)
+def resolve_demo_names(topo):
+    """*.contoso.test resolve as the demo's hosts-file lines say, inside this process."""
+    hosts = topo.hosts()
+    hosts[topo.pool2] = "127.0.0.9"
+
+    def getaddrinfo(host, *args, **kw):
+        if isinstance(host, str) and host.lower() in hosts:
+            host = hosts[host.lower()]
+        return _real_getaddrinfo(host, *args, **kw)
+
+    socket.getaddrinfo = getaddrinfo
+    yield
+    socket.getaddrinfo = _real_getaddrinfo
+
+
+@pytest.fixture(scope="session")
+def state(tmp_path_factory, topo):
+    root = tmp_path_factory.mktemp("state")
+    return mobility.make_state(root, topo)
+
+
+@pytest.fixture(scope="session")
+def deployment(tmp_path_factory, state, topo):
+    """The Front End pool01 and the reverse proxy, running for the whole session."""
+    fe = mobility.front_end(tmp_path_factory.mktemp("fe"), state, topo, servers=3)
+    rp = mobility.reverse_proxy(tmp_path_factory.mktemp("rp"), state, topo)
+    fe.start()
+    rp.start()
+    yield {"fe": fe, "rp": rp}
+    rp.stop()
+    fe.stop()
+
+
+@pytest.fixture
+def check_logs(deployment):
+    """Fails the test when the error logs got a warning or error it did not expect."""
+    marks = {k: len(a.log_text()) for k, a in deployment.items()}
+    allowed = list(ALLOWED_LOG)
+    yield allowed
+    for k, a in deployment.items():
+        new = a.log_text()[marks[k]:]
+        bad = [line for line in new.splitlines()
+               if re.search(r":(warn|error|crit|alert|emerg)\]", line)
+               and not any(p.search(line) for p in allowed)]
+        assert not bad, f"unexpected lines in the {k} error log:\n" + "\n".join(bad)
+
+
+@pytest.fixture(scope="session")
+def http(state):
+    """A requests session trusting the demo CA."""
+    s = requests.Session()
+    s.trust_env = False  # REQUESTS_CA_BUNDLE and proxies from the environment would win
+    s.verify = str(state / "pki" / "ca.crt")
+    return s
+
+
+@pytest.fixture(scope="session")
+def urls(topo):
+    """The URLs a client starts from."""
+    p = "/Autodiscover/AutodiscoverService.svc/root"
+    return {
+        "internal": f"https://{topo.lyncdiscoverinternal}:{topo.fe_https}",
+        "internal_http": f"http://{topo.lyncdiscoverinternal}:{topo.fe_http}",
+        "external": f"https://{topo.lyncdiscover}:{topo.rp_https}",
+        "external_http": f"http://{topo.lyncdiscover}:{topo.rp_http}",
+        "fe_external": f"https://{topo.webext}:{topo.fe_ext_https}",
+        "root_path": p,
+    }
+
+
+@pytest.fixture(scope="session")
+def token(http, urls):
+    def get(user="alice@contoso.test", password=mobility.DEMO_PASSWORD, base=None):
+        r = http.post((base or urls["internal"]) + "/WebTicket/oauthtoken",
+                      data={"grant_type": "password", "username": user, "password": password})
+        assert r.status_code == 200, r.text
+        return r.json()["access_token"]
+    return get

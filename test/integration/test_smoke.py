@@ -1,0 +1,19 @@
+"""The three modules load into a stock Debian Apache and the discovery root answers."""
+
+
+def test_root_document_over_internal_site(deployment, http, urls, topo, check_logs):
+    r = http.get(urls["internal"] + "/")
+    assert r.status_code == 200
+    assert r.headers["Content-Type"].startswith("application/json")
+    links = r.json()["_links"]
+    assert links["user"]["href"] == (f"{topo.internal_base}/Autodiscover/AutodiscoverService.svc"
+                                     f"/root/oauth/user?originalDomain=contoso.test")
+    assert r.headers["X-MS-Server-Fqdn"]
+
+
+def test_ucwa_and_mcx_modules_answer(deployment, http, topo, check_logs):
+    check_logs  # the skeletons answer 503 in their own protocol's format
+    r = http.get(f"{topo.internal_base}/ucwa/oauth/v1/applications")
+    assert r.status_code == 503 and r.json()["code"] == "ServiceUnavailable"
+    r = http.get(f"{topo.internal_base}/Mcx/McxService.svc")
+    assert r.status_code == 503 and b"Fault" in r.content
