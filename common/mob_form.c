@@ -1,7 +1,7 @@
 #include <string.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
-#include <libxml/xmlstring.h>
+#include <jansson.h>
 
 #include "mob_form.h"
 
@@ -11,6 +11,15 @@ static int hexval(char c)
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
+}
+
+/* jansson's check is strict (no overlong forms, no surrogates), unlike xmlCheckUTF8. */
+static int valid_utf8(const char *s, apr_size_t n)
+{
+    json_t *j = json_stringn(s, n);
+
+    json_decref(j);
+    return j != NULL;
 }
 
 /* Decodes [s, s+n) ('+' is a space). NULL when the escape is broken, the result is not
@@ -56,7 +65,7 @@ static char *decode(apr_pool_t *p, const char *s, apr_size_t n, const char **why
         *why = "field too long";
         return NULL;
     }
-    if (!xmlCheckUTF8((const unsigned char *)out)) {
+    if (!valid_utf8(out, (apr_size_t)(o - out))) {
         *why = "invalid UTF-8";
         return NULL;
     }

@@ -81,7 +81,10 @@ apr_status_t mob_token_verify(apr_pool_t *p, const apr_array_header_t *keys,
         return APR_EINVAL;
     }
     got = apr_pdecode_base64_binary(p, dot + 1, APR_ENCODE_STRING, B64_FLAGS, &got_len);
-    if (!got || got_len != sizeof(want)) {
+    /* the decoder ignores the spare low bits of the last character and a trailing '=':
+     * only the canonical spelling is accepted, so a token has exactly one form */
+    if (!got || got_len != sizeof(want)
+        || strcmp(dot + 1, apr_pencode_base64_binary(p, got, got_len, B64_FLAGS, NULL))) {
         return APR_EINVAL;
     }
     /* every key is tried, so the time spent does not tell which key matched */

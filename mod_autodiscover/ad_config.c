@@ -133,12 +133,19 @@ static const char *set_server_fqdn(cmd_parms *cmd, void *d, const char *v)
     return NULL;
 }
 
-static const char *set_key_file(cmd_parms *cmd, void *d, const char *v)
+/* A later AutodiscoverTokenKeyFile replaces an earlier one, as Apache directives do. */
+static const char *set_key_files(cmd_parms *cmd, void *d, int argc, char *const argv[])
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    apr_array_header_t *files = global_of(cmd)->key_files;
+    int i;
 
     if (err) return err;
-    APR_ARRAY_PUSH(global_of(cmd)->key_files, const char *) = ap_server_root_relative(cmd->pool, v);
+    if (argc < 1) return "AutodiscoverTokenKeyFile needs at least the current key file";
+    apr_array_clear(files);
+    for (i = 0; i < argc; i++) {
+        APR_ARRAY_PUSH(files, const char *) = ap_server_root_relative(cmd->pool, argv[i]);
+    }
     return NULL;
 }
 
@@ -253,7 +260,7 @@ const command_rec ad_cmds[] = {
                   "the pool (AutodiscoverPool FQDN) this server belongs to"),
     AP_INIT_TAKE1("AutodiscoverServerFqdn", set_server_fqdn, NULL, RSRC_CONF,
                   "this server's FQDN, sent as X-MS-Server-Fqdn (default ServerName)"),
-    AP_INIT_ITERATE("AutodiscoverTokenKeyFile", set_key_file, NULL, RSRC_CONF,
+    AP_INIT_TAKE_ARGV("AutodiscoverTokenKeyFile", set_key_files, NULL, RSRC_CONF,
                     "files with the token signing key: the current key first, then keys "
                     "still accepted during a rotation"),
     AP_INIT_TAKE1("AutodiscoverTokenLifetime", set_lifetime, NULL, RSRC_CONF,

@@ -1,9 +1,12 @@
 """Fixtures: the demo topology as private Apache instances (a Front End and a reverse
 proxy) on a free port range, and HTTP clients that resolve the demo's host names the way
 its hosts-file lines would."""
+import os
 import re
+import shutil
 import socket
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -46,16 +49,26 @@ def resolve_demo_names(topo):
 
 
 @pytest.fixture(scope="session")
-def state(tmp_path_factory, topo):
-    root = tmp_path_factory.mktemp("state")
-    return mobility.make_state(root, topo)
+def workdir():
+    """Instances' roots and state. Not under pytest's tmp_path: that is mode 0700, and the
+    children run as nobody. KEEP_TEST_STATE=1 keeps it for a post-mortem."""
+    root = Path(tempfile.mkdtemp(prefix="mobility-test-"))
+    root.chmod(0o755)
+    yield root
+    if not os.environ.get("KEEP_TEST_STATE"):
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def deployment(tmp_path_factory, state, topo):
+def state(workdir, topo):
+    return mobility.make_state(workdir / "state", topo)
+
+
+@pytest.fixture(scope="session")
+def deployment(workdir, state, topo):
     """The Front End pool01 and the reverse proxy, running for the whole session."""
-    fe = mobility.front_end(tmp_path_factory.mktemp("fe"), state, topo, servers=3)
-    rp = mobility.reverse_proxy(tmp_path_factory.mktemp("rp"), state, topo)
+    fe = mobility.front_end(workdir / "fe", state, topo, servers=3)
+    rp = mobility.reverse_proxy(workdir / "rp", state, topo)
     fe.start()
     rp.start()
     yield {"fe": fe, "rp": rp}
@@ -108,3 +121,38 @@ def token(http, urls):
         assert r.status_code == 200, r.text
         return r.json()["access_token"]
     return get
+
+
+def forge_token(key: bytes, user: str, issued: int, expires: int) -> str:
+    """A token in the server's format (docs/extensions.md), signed with key: lets tests
+    present expired or foreign-key tokens the server must refuse."""
+    import base64
+    import hashlib
+    import hmac
+
+    def b64(b):
+        return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+    payload = b64(f"1\n{user}\n{issued}\n{expires}\n{b64(os.urandom(12))}".encode())
+    mac = hmac.new(key, payload.encode(), hashlib.sha256).digest()
+    return f"cwt={payload}.{b64(mac)}"
+
+
+@pytest.fixture
+def variant(workdir, state):
+    """Starts extra Front End (or Director) instances with their own config on a free
+    port range; stopped at the end of the test."""
+    started = []
+
+    def start(name, extra="", sites=("fe-internal.conf", "fe-external.conf"), local_pool=None,
+              directory="directory-sqlite.conf", st=None, **kw):
+        topo = mobility.Topology(offset=mobility.free_offset(start=30000))
+        fe = mobility.front_end(workdir / name, st or state, topo, sites=sites,
+                                local_pool=local_pool, extra=extra, directory=directory, **kw)
+        fe.topo = topo
+        fe.start()
+        started.append(fe)
+        return fe
+
+    yield start
+    for fe in started:
+        fe.stop()

@@ -243,6 +243,8 @@ class Apache:
                   'LogFormat "%a %l %u %t \\"%r\\" %>s %b %D" timed',
                   f'CustomLog "{self.root / "logs" / "access.log"}" timed',
                   f'<Directory "{REPO / "htdocs"}">', "    Require all granted", "</Directory>"]
+        if "ssl" in self.modules:
+            lines.append(f'SSLSessionCache "shmcb:{self.root / "run" / "ssl_scache"}(512000)"')
         for k, v in self.defines.items():
             lines.append(f'Define {k} "{v}"')
         for addr, port, proto in self.listens:
@@ -269,11 +271,15 @@ class Apache:
             if self.proc.poll() is not None:
                 out = self.proc.stdout.read()
                 raise RuntimeError(f"{self.name} did not start:\n{out}\n{self.log_text()}")
-            try:
-                socket.create_connection((addr, port), timeout=0.5).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
+            # ready once the children run: the parent logs AH00489 after its second
+            # configuration pass (the listeners are open already during the first)
+            if "AH00489" in self.log_text():
+                try:
+                    socket.create_connection((addr, port), timeout=0.5).close()
+                    return self
+                except OSError:
+                    pass
+            time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"{self.name} did not listen on {addr}:{port}\n{self.log_text()}")
 
@@ -300,12 +306,13 @@ def sites_body(*names):
 
 
 def front_end(root: Path, state: Path, topo: Topology, sites=("fe-internal.conf", "fe-external.conf"),
-              local_pool=None, extra="", **kw):
-    """The Front End (or, with director.conf, a Director) as an Apache instance."""
+              local_pool=None, extra="", directory="directory-sqlite.conf", **kw):
+    """The Front End (or, with director.conf, a Director) as an Apache instance. extra is
+    config placed after the topology and directory, before the sites."""
     listens = [(topo.fe_addr, topo.fe_https, "https"), (topo.fe_addr, topo.fe_ext_https, "https")]
     if "fe-internal.conf" in sites:
         listens += [(topo.fe_addr, topo.fe_http, "http"), (topo.fe_addr, topo.fe_ext_http, "http")]
-    body = "\n".join([sites_body("topology.conf", "directory-sqlite.conf"), extra,
+    body = "\n".join([sites_body("topology.conf", *([directory] if directory else [])), extra,
                       sites_body(*sites)])
     return Apache(root, topo.pool, FE_MODULES + OUR_MODULES, listens, body,
                   topo.defines(state, local_pool), **kw)
