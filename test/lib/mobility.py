@@ -324,7 +324,7 @@ def reverse_proxy(root: Path, state: Path, topo: Topology, **kw):
                   sites_body("reverse-proxy.conf"), topo.defines(state), **kw)
 
 
-def free_offset(topo_addrs=("127.0.0.1", "127.0.0.2"), start=20000, step=1000):
+def free_offset(topo_addrs=("127.0.0.1", "127.0.0.2"), start=20000, step=500):
     """A port offset where every port of the deployment is free on both addresses."""
     bases = (80, 443, 8080, 4443)
     for offset in range(start, 60000 - 8080, step):
@@ -332,6 +332,8 @@ def free_offset(topo_addrs=("127.0.0.1", "127.0.0.2"), start=20000, step=1000):
         for addr in topo_addrs:
             for b in bases:
                 s = socket.socket()
+                # as Apache binds: ports in TIME_WAIT from earlier tests are free
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:
                     s.bind((addr, b + offset))
                 except OSError:
