@@ -76,17 +76,25 @@ def deployment(workdir, state, topo):
     fe.stop()
 
 
+def unexpected_log_lines(text, allowed):
+    return [line for line in text.splitlines()
+            if re.search(r":(warn|error|crit|alert|emerg)\]", line)
+            and not any(p.search(line) for p in allowed)]
+
+
 @pytest.fixture
-def check_logs(deployment):
+def allowed_log():
+    """Patterns a test expects in error logs (it appends to the list)."""
+    return list(ALLOWED_LOG)
+
+
+@pytest.fixture
+def check_logs(deployment, allowed_log):
     """Fails the test when the error logs got a warning or error it did not expect."""
     marks = {k: len(a.log_text()) for k, a in deployment.items()}
-    allowed = list(ALLOWED_LOG)
-    yield allowed
+    yield allowed_log
     for k, a in deployment.items():
-        new = a.log_text()[marks[k]:]
-        bad = [line for line in new.splitlines()
-               if re.search(r":(warn|error|crit|alert|emerg)\]", line)
-               and not any(p.search(line) for p in allowed)]
+        bad = unexpected_log_lines(a.log_text()[marks[k]:], allowed_log)
         assert not bad, f"unexpected lines in the {k} error log:\n" + "\n".join(bad)
 
 
@@ -138,7 +146,7 @@ def forge_token(key: bytes, user: str, issued: int, expires: int) -> str:
 
 
 @pytest.fixture
-def variant(workdir, state):
+def variant(workdir, state, allowed_log):
     """Starts extra Front End (or Director) instances with their own config on a free
     port range; stopped at the end of the test."""
     started = []
@@ -156,3 +164,6 @@ def variant(workdir, state):
     yield start
     for fe in started:
         fe.stop()
+    for fe in started:
+        bad = unexpected_log_lines(fe.log_text(), allowed_log)
+        assert not bad, f"unexpected lines in the {fe.root.name} error log:\n" + "\n".join(bad)

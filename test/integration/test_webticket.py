@@ -209,3 +209,9 @@ def test_token_key_rotation(variant, http, workdir, state, check_logs):
     want = base64.urlsafe_b64encode(hmac.new(b"n" * 32, payload.encode(), hashlib.sha256)
                                     .digest()).rstrip(b"=").decode()
     assert mac == want
+
+
+def test_token_lifetime_directive(variant, http, check_logs):
+    fe = variant("lifetime", extra="AutodiscoverTokenLifetime 120")
+    base = f"https://{fe.topo.lyncdiscoverinternal}:{fe.topo.fe_https}"
+    assert post_token(http, base).json()["expires_in"] == 120
