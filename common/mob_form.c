@@ -54,7 +54,11 @@ static char *decode(apr_pool_t *p, const char *s, apr_size_t n, const char **why
             c = (char)(hi * 16 + lo);
             i += 2;
         }
-        if ((unsigned char)c < 0x20 || c == 0x7f) {
+        /* C0, DEL, and C1 (U+0080..U+009F: C2 80..C2 9F; 0xC2 is never a continuation
+         * byte, and a stray one fails the UTF-8 check anyway) */
+        if ((unsigned char)c < 0x20 || c == 0x7f
+            || (o > out && (unsigned char)o[-1] == 0xc2 && (unsigned char)c >= 0x80
+                && (unsigned char)c <= 0x9f)) {
             *why = "control character";
             return NULL;
         }

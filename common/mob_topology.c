@@ -59,6 +59,12 @@ const char *mob_parse_base_url(apr_pool_t *p, const char *url, const char **out,
     if (!mob_valid_fqdn(u.hostname)) {
         return apr_psprintf(p, "'%s': '%s' is not a valid host name", url, u.hostname);
     }
+    /* apr_uri_parse truncates the port to 16 bits (65979 would become 443) */
+    if (u.port_str && *u.port_str
+        && (strspn(u.port_str, "0123456789") != strlen(u.port_str) || strlen(u.port_str) > 5
+            || atoi(u.port_str) < 1 || atoi(u.port_str) > 65535)) {
+        return apr_psprintf(p, "'%s': '%s' is not a valid port (1-65535)", url, u.port_str);
+    }
     n = strlen(url);
     *out = apr_pstrndup(p, url, (url[n - 1] == '/') ? n - 1 : n);
     *host = apr_pstrdup(p, u.hostname);

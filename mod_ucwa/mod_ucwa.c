@@ -1,71 +1,200 @@
-/* mod_ucwa: the UCWA REST API. At this stage a loadable skeleton: /ucwa answers
- * 503 ServiceUnavailable in UCWA's error format until the application store lands. */
+/* mod_ucwa: hooks and the dispatch of /ucwa requests to their resources. */
+#include <httpd.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <httpd.h>
+#include <apr_optional.h>
+#include <apr_strings.h>
 #include <http_config.h>
 #include <http_log.h>
+#include <http_main.h>
 #include <http_protocol.h>
+#include <http_request.h>
 
-#define UCWALOGNO(n) "UCWA" #n ": "
+#include "mod_autodiscover.h"
+#include "mod_ucwa.h"
+#include "ucwa_app.h"
+#include "ucwa_config.h"
+#include "ucwa_events.h"
+#include "ucwa_http.h"
+#include "ucwa_me.h"
+#include "ucwa_resources.h"
+#include "ucwa_shm.h"
+#include "ucwa_watchdog.h"
 
+#define HANDLER "ucwa"
+#define MAX_REVISION 2.0   /* resource revisions this server implements */
 
-typedef struct {
-    int engine;   /* -1 unset */
-} ucwa_server_conf;
-
-extern module AP_MODULE_DECLARE_DATA ucwa_module;
-
-static void *ucwa_create_server(apr_pool_t *p, server_rec *s)
+static int ucwa_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
-    ucwa_server_conf *c = apr_pcalloc(p, sizeof(*c));
-
-    c->engine = -1;
-    return c;
+    ucwa_shm_register_mutex(pconf);
+    return OK;
 }
 
-static void *ucwa_merge_server(apr_pool_t *p, void *basev, void *addv)
+static int ucwa_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                             server_rec *s)
 {
-    const ucwa_server_conf *base = basev, *add = addv;
-    ucwa_server_conf *c = apr_pcalloc(p, sizeof(*c));
+    server_rec *sp;
+    int used = 0;
 
-    c->engine = add->engine != -1 ? add->engine : base->engine;
-    return c;
+    for (sp = s; sp; sp = sp->next) {
+        used |= ucwa_config_get(sp)->engine == 1;
+    }
+    if (used && !APR_RETRIEVE_OPTIONAL_FN(autodiscover_bearer_user)) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, UCWALOGNO(00004)
+                     "Ucwa is On but mod_autodiscover is not loaded: it issues the tokens "
+                     "UCWA requests carry");
+        return !OK;
+    }
+    return ucwa_config_check(pconf, ptemp, s);
 }
 
-static const char *set_engine(cmd_parms *cmd, void *d, int on)
+static int ucwa_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                            server_rec *s)
 {
-    ucwa_server_conf *c = ap_get_module_config(cmd->server->module_config, &ucwa_module);
+    const ucwa_global *g = ucwa_config_get(s)->global;
+    server_rec *sp;
+    int used = 0;
 
-    c->engine = on;
-    return NULL;
+    for (sp = s; sp; sp = sp->next) {
+        used |= ucwa_config_get(sp)->engine == 1;
+    }
+    if (!used) {
+        return OK;
+    }
+    if (ucwa_shm_post_config(pconf, s, &g->limits) != OK) {
+        return !OK;
+    }
+    return ucwa_watchdog_post_config(pconf, s);
+}
+
+static void ucwa_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    ucwa_shm_child_init(pchild, s);
+    ucwa_events_child_init(pchild, s);
+}
+
+static int ucwa_translate(request_rec *r)
+{
+    if (ucwa_config_get(r->server)->engine != 1 || r->proxyreq
+        || strncasecmp(r->uri, "/ucwa/", 6)) {
+        return DECLINED;
+    }
+    r->handler = HANDLER;
+    r->filename = apr_pstrcat(r->pool, HANDLER ":", r->uri, NULL);
+    return OK;
+}
+
+static int ucwa_map_to_storage(request_rec *r)
+{
+    return (r->handler && !strcmp(r->handler, HANDLER)) ? OK : DECLINED;
+}
+
+static int wants_xml(request_rec *r)
+{
+    const char *accept = apr_table_get(r->headers_in, "Accept");
+
+    return accept && strcasestr(accept, "xml") && !strcasestr(accept, "json");
+}
+
+static int dispatch(ucwa_req *q)
+{
+    request_rec *r = q->r;
+    int get = r->method_number == M_GET, rv;
+    const char *sub = q->sub;
+
+    if (!q->app_id) {
+        return ucwa_app_create(q);
+    }
+    if (!*sub || !strcmp(sub, "/")) {
+        if (get) return ucwa_app_get(q);
+        if (r->method_number == M_DELETE) return ucwa_app_delete(q);
+        return ucwa_http_error(q, HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", NULL,
+                               "An application answers GET and DELETE.");
+    }
+    if (!strcasecmp(sub, "/events")) {
+        return ucwa_events_get(q);
+    }
+    if (!strcasecmp(sub, "/policies") && get) {
+        return ucwa_app_policies(q);
+    }
+    rv = ucwa_me_handle(q);
+    if (rv != DECLINED) {
+        return rv;
+    }
+    if (get && (!strcasecmp(sub, "/people") || !strcasecmp(sub, "/communication")
+                || !strcasecmp(sub, "/onlineMeetings"))) {
+        ucwa_store *s;
+        ucwa_app copy;
+        int idx;
+        if ((s = ucwa_app_lock(q, &idx, &rv)) == NULL) {
+            return rv;
+        }
+        copy = *ucwa_store_app(s, idx);
+        ucwa_shm_unlock();
+        return ucwa_http_resource(q, HTTP_OK,
+                                  !strcasecmp(sub, "/people") ? ucwa_res_people(r->pool, &copy)
+                                  : !strcasecmp(sub, "/communication")
+                                  ? ucwa_res_communication(r->pool, &copy)
+                                  : ucwa_res_online_meetings(r->pool, &copy));
+    }
+    return ucwa_http_error(q, HTTP_NOT_FOUND, "NotFound", "ResourceNotFound",
+                           "There is no such resource (or not for this method).");
 }
 
 static int ucwa_handler(request_rec *r)
 {
-    static const char body[] = "{\"code\":\"ServiceUnavailable\",\"message\":"
-                               "\"UCWA applications are not available on this server yet.\"}";
-    const ucwa_server_conf *c = ap_get_module_config(r->server->module_config, &ucwa_module);
+    APR_OPTIONAL_FN_TYPE(autodiscover_bearer_user) *bearer =
+        APR_RETRIEVE_OPTIONAL_FN(autodiscover_bearer_user);
+    APR_OPTIONAL_FN_TYPE(autodiscover_challenge) *challenge =
+        APR_RETRIEVE_OPTIONAL_FN(autodiscover_challenge);
+    const char *min_rev, *auth;
+    ucwa_req q;
 
-    if (c->engine != 1 || strncasecmp(r->uri, "/ucwa/", 6) != 0) {
+    if (!r->handler || strcmp(r->handler, HANDLER)) {
         return DECLINED;
     }
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, UCWALOGNO(00001) "UCWA request for %s: "
-                  "not implemented yet", r->uri);
-    r->status = HTTP_SERVICE_UNAVAILABLE;
-    ap_set_content_type(r, "application/json; charset=utf-8");
-    ap_set_content_length(r, sizeof(body) - 1);
-    ap_rwrite(body, sizeof(body) - 1, r);
-    return OK;
+    memset(&q, 0, sizeof(q));
+    q.r = r;
+    q.conf = ucwa_config_get(r->server);
+    if (!q.conf->server_fqdn) {
+        ((ucwa_server_conf *)q.conf)->server_fqdn = ap_server_conf->server_hostname;
+    }
+    q.xml = wants_xml(r);
+    if (!bearer || bearer(r, &q.user) != OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, UCWALOGNO(00005)
+                      "no valid bearer token for %s", r->uri);
+        if (challenge) {
+            challenge(r);
+        }
+        apr_table_setn(r->err_headers_out, "X-Ms-diagnostics",
+                       "28055;reason=\"The OAuth token is invalid.\"");
+        return HTTP_UNAUTHORIZED;
+    }
+    auth = apr_table_get(r->headers_in, "Authorization");
+    q.token = auth ? auth + 7 : NULL;   /* after "Bearer " */
+    if (!ucwa_http_route(&q, r)) {
+        return ucwa_http_error(&q, HTTP_NOT_FOUND, "NotFound", "ResourceNotFound",
+                               "There is no such resource.");
+    }
+    min_rev = apr_table_get(r->headers_in, "X-MS-RequiresMinResourceVersion");
+    if (min_rev && (atof(min_rev) > MAX_REVISION || atof(min_rev) < 0)) {
+        return ucwa_http_error(&q, HTTP_NOT_FOUND, "NotFound", "APIVersionNotSupported",
+                               "This server implements resource revisions up to 2.");
+    }
+    return dispatch(&q);
 }
-
-static const command_rec ucwa_cmds[] = {
-    AP_INIT_FLAG("Ucwa", set_engine, NULL, RSRC_CONF, "On to serve /ucwa on this site"),
-    { NULL }
-};
 
 static void ucwa_register_hooks(apr_pool_t *p)
 {
+    static const char *const after[] = { "mod_autodiscover.c", "mod_dbd.c", NULL };
+
+    ap_hook_pre_config(ucwa_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(ucwa_check_config, after, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(ucwa_post_config, after, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(ucwa_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_translate_name(ucwa_translate, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_map_to_storage(ucwa_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(ucwa_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
@@ -73,8 +202,8 @@ AP_DECLARE_MODULE(ucwa) = {
     STANDARD20_MODULE_STUFF,
     NULL,
     NULL,
-    ucwa_create_server,
-    ucwa_merge_server,
+    ucwa_config_create_server,
+    ucwa_config_merge_server,
     ucwa_cmds,
     ucwa_register_hooks
 };

@@ -12,8 +12,9 @@ def test_root_document_over_internal_site(deployment, http, urls, topo, check_lo
 
 
 def test_ucwa_and_mcx_modules_answer(deployment, http, topo, check_logs):
-    check_logs  # the skeletons answer 503 in their own protocol's format
-    r = http.get(f"{topo.internal_base}/ucwa/oauth/v1/applications")
-    assert r.status_code == 503 and r.json()["code"] == "ServiceUnavailable"
+    # UCWA wants a token first; the MCX skeleton answers a SOAP fault
+    r = http.post(f"{topo.internal_base}/ucwa/oauth/v1/applications", json={})
+    assert r.status_code == 401
+    assert any(c.startswith("MsRtcOAuth href=") for c in r.raw.headers.getlist("WWW-Authenticate"))
     r = http.get(f"{topo.internal_base}/Mcx/McxService.svc")
     assert r.status_code == 503 and b"Fault" in r.content

@@ -312,7 +312,8 @@ def front_end(root: Path, state: Path, topo: Topology, sites=("fe-internal.conf"
     listens = [(topo.fe_addr, topo.fe_https, "https"), (topo.fe_addr, topo.fe_ext_https, "https")]
     if "fe-internal.conf" in sites:
         listens += [(topo.fe_addr, topo.fe_http, "http"), (topo.fe_addr, topo.fe_ext_http, "http")]
-    body = "\n".join([sites_body("topology.conf", *([directory] if directory else [])), extra,
+    body = "\n".join([sites_body("topology.conf", "mobility-policy.conf",
+                                  *([directory] if directory else [])), extra,
                       sites_body(*sites)])
     return Apache(root, topo.pool, FE_MODULES + OUR_MODULES, listens, body,
                   topo.defines(state, local_pool), **kw)

@@ -1,0 +1,525 @@
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include <openssl/rand.h>
+
+#include "ucwa_store.h"
+
+#define STORE_MAGIC   0x55435741u   /* "UCWA" */
+#define STORE_VERSION 1u
+#define IDX_BITS 20                  /* application index in the low bits of the id */
+#define GEN_BITS 12
+#define WORDS 8
+
+struct ucwa_store {
+    apr_uint32_t magic, version;
+    ucwa_store_limits limits;
+    apr_uint32_t words[WORDS];
+    apr_uint64_t apps_off, users_off, events_off;   /* offsets from the header */
+};
+
+typedef struct {
+    apr_uint32_t sender_len, event_len;
+    apr_uint32_t prio;
+    apr_uint32_t pad;
+    apr_time_t ts;
+} slot_header;
+
+static apr_size_t align8(apr_size_t n)
+{
+    return (n + 7) & ~(apr_size_t)7;
+}
+
+apr_size_t ucwa_store_bytes(const ucwa_store_limits *l)
+{
+    return align8(sizeof(ucwa_store)) + align8((apr_size_t)l->max_apps * sizeof(ucwa_app))
+           + align8((apr_size_t)l->max_users * sizeof(ucwa_user))
+           + (apr_size_t)l->max_apps * l->ring_len * align8(l->event_size);
+}
+
+ucwa_store *ucwa_store_init(void *base, const ucwa_store_limits *l)
+{
+    ucwa_store *s = base;
+
+    memset(base, 0, ucwa_store_bytes(l));
+    s->magic = STORE_MAGIC;
+    s->version = STORE_VERSION;
+    s->limits = *l;
+    s->apps_off = align8(sizeof(ucwa_store));
+    s->users_off = s->apps_off + align8((apr_size_t)l->max_apps * sizeof(ucwa_app));
+    s->events_off = s->users_off + align8((apr_size_t)l->max_users * sizeof(ucwa_user));
+    return s;
+}
+
+ucwa_store *ucwa_store_attach(void *base, const ucwa_store_limits *l)
+{
+    ucwa_store *s = base;
+
+    if (s->magic != STORE_MAGIC || s->version != STORE_VERSION
+        || memcmp(&s->limits, l, sizeof(*l)) != 0) {
+        return NULL;
+    }
+    return s;
+}
+
+ucwa_app *ucwa_store_app(ucwa_store *s, int idx)
+{
+    return (ucwa_app *)((char *)s + s->apps_off) + idx;
+}
+
+ucwa_user *ucwa_store_user(ucwa_store *s, int idx)
+{
+    return (ucwa_user *)((char *)s + s->users_off) + idx;
+}
+
+apr_uint32_t ucwa_store_max_apps(const ucwa_store *s)
+{
+    return s->limits.max_apps;
+}
+
+apr_uint32_t *ucwa_store_word(ucwa_store *s, int which)
+{
+    return &s->words[which % WORDS];
+}
+
+static slot_header *slot(ucwa_store *s, int idx, apr_uint32_t pos)
+{
+    apr_size_t size = align8(s->limits.event_size);
+    char *events = (char *)s + s->events_off;
+
+    return (slot_header *)(events + ((apr_size_t)idx * s->limits.ring_len
+                                     + pos % s->limits.ring_len) * size);
+}
+
+void ucwa_store_touch(ucwa_app *a)
+{
+    __atomic_add_fetch(&a->seq, 1, __ATOMIC_SEQ_CST);
+}
+
+static void copy_field(char *dst, apr_size_t size, const char *src)
+{
+    apr_cpystrn(dst, src ? src : "", size);
+}
+
+/* --- users ------------------------------------------------------------------------- */
+
+static apr_uint32_t hash(const char *s)
+{
+    apr_uint32_t h = 2166136261u;   /* FNV-1a */
+
+    for (; *s; s++) {
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    }
+    return h;
+}
+
+int ucwa_store_user_find(ucwa_store *s, const char *sip, int create)
+{
+    apr_uint32_t n = s->limits.max_users, i, h = hash(sip);
+    int reuse = -1;
+    ucwa_user *u;
+    apr_uint32_t gen;
+
+    for (i = 0; i < n; i++) {
+        int idx = (int)((h + i) % n);
+        u = ucwa_store_user(s, idx);
+        if (u->state == UCWA_SLOT_FREE) {
+            if (reuse < 0) {
+                reuse = idx;
+            }
+            break;   /* the end of the probe chain */
+        }
+        if (u->state == UCWA_SLOT_LIVE && !strcmp(u->sip, sip)) {
+            return idx;
+        }
+        if (u->state == UCWA_SLOT_EXPIRED && reuse < 0) {
+            reuse = idx;   /* a tombstone: reusable, but the chain goes on */
+        }
+    }
+    if (!create) {
+        return -1;
+    }
+    /* full: take back a user with no application (whose presence is Offline anyway) */
+    for (i = 0; i < n && reuse < 0; i++) {
+        int idx = (int)((h + i) % n);
+        if (ucwa_store_user(s, idx)->apps == 0) {
+            reuse = idx;
+        }
+    }
+    if (reuse < 0) {
+        return -1;
+    }
+    u = ucwa_store_user(s, reuse);
+    gen = u->gen + 1;
+    memset(u, 0, sizeof(*u));
+    u->gen = gen;
+    u->state = UCWA_SLOT_LIVE;
+    u->published = UCWA_AV_OFFLINE;
+    copy_field(u->sip, sizeof(u->sip), sip);
+    return reuse;
+}
+
+/* --- applications ------------------------------------------------------------------ */
+
+static apr_uint64_t make_idnum(int idx, apr_uint32_t gen)
+{
+    unsigned char r[2] = { 0, 0 };
+    apr_uint64_t high;
+
+    /* a random part keeps ids from being guessed; ownership is still checked on use */
+    (void)RAND_bytes(r, sizeof(r));
+    high = ((apr_uint64_t)(r[0] | (r[1] << 8)) % 9000u) + 1000u;
+    return (high << (IDX_BITS + GEN_BITS))
+           | ((apr_uint64_t)(gen & ((1u << GEN_BITS) - 1)) << IDX_BITS) | (apr_uint64_t)idx;
+}
+
+int ucwa_store_find(ucwa_store *s, const char *id, int *expired)
+{
+    apr_uint64_t v = 0;
+    size_t n = strnlen(id, UCWA_ID_MAX);
+    size_t i;
+    int idx;
+    ucwa_app *a;
+
+    *expired = 0;
+    if (n == 0 || n >= UCWA_ID_MAX) {
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        if (!apr_isdigit(id[i])) {
+            return -1;
+        }
+        v = v * 10 + (apr_uint64_t)(id[i] - '0');
+    }
+    idx = (int)(v & ((1u << IDX_BITS) - 1));
+    if ((apr_uint32_t)idx >= s->limits.max_apps) {
+        return -1;
+    }
+    a = ucwa_store_app(s, idx);
+    if (a->state == UCWA_SLOT_FREE || a->idnum != v) {
+        return -1;
+    }
+    *expired = (a->state == UCWA_SLOT_EXPIRED);
+    return idx;
+}
+
+static int same_endpoint(const ucwa_app *a, const ucwa_app_params *in, int user)
+{
+    return a->state == UCWA_SLOT_LIVE && (int)a->user == user
+           && !strcmp(a->endpoint_id, in->endpoint_id)
+           && !strcmp(a->instance_id, in->instance_id ? in->instance_id : "")
+           && !strcmp(a->user_agent, in->user_agent) && !strcmp(a->culture, in->culture);
+}
+
+ucwa_create_result ucwa_store_create(ucwa_store *s, const ucwa_app_params *in, apr_time_t now,
+                                     int *idx)
+{
+    apr_uint32_t i;
+    int user, free_slot = -1, tomb = -1;
+    ucwa_user *u;
+    ucwa_app *a;
+    apr_uint32_t gen, seq;
+
+    user = ucwa_store_user_find(s, in->user, 1);
+    if (user < 0) {
+        return UCWA_CREATE_FULL;
+    }
+    u = ucwa_store_user(s, user);
+    for (i = 0; i < s->limits.max_apps; i++) {
+        a = ucwa_store_app(s, (int)i);
+        if (same_endpoint(a, in, user)) {
+            *idx = (int)i;
+            return UCWA_CREATE_EXISTING;
+        }
+        if (a->state == UCWA_SLOT_FREE && free_slot < 0) {
+            free_slot = (int)i;
+        }
+        else if (a->state == UCWA_SLOT_EXPIRED
+                 && (tomb < 0 || a->last_seen < ucwa_store_app(s, tomb)->last_seen)) {
+            tomb = (int)i;
+        }
+    }
+    if (in->per_user_max && u->apps >= in->per_user_max) {
+        return UCWA_CREATE_TOO_MANY;
+    }
+    if (free_slot < 0) {
+        free_slot = tomb;   /* the oldest tombstone: its id then answers 404, not 410 */
+    }
+    if (free_slot < 0) {
+        return UCWA_CREATE_FULL;
+    }
+    a = ucwa_store_app(s, free_slot);
+    gen = a->gen + 1;
+    seq = a->seq;
+    memset(a, 0, sizeof(*a));
+    a->seq = seq + 1;
+    a->gen = gen;
+    a->state = UCWA_SLOT_LIVE;
+    a->user = (apr_uint32_t)user;
+    a->idnum = make_idnum(free_slot, gen);
+    apr_snprintf(a->id, sizeof(a->id), "%" APR_UINT64_T_FMT, a->idnum);
+    apr_snprintf(a->base, sizeof(a->base), "%s/%s", in->prefix, a->id);
+    copy_field(a->endpoint_id, sizeof(a->endpoint_id), in->endpoint_id);
+    copy_field(a->user_agent, sizeof(a->user_agent), in->user_agent);
+    copy_field(a->culture, sizeof(a->culture), in->culture);
+    copy_field(a->instance_id, sizeof(a->instance_id), in->instance_id);
+    copy_field(a->policy_tag, sizeof(a->policy_tag), in->policy_tag);
+    copy_field(a->name, sizeof(a->name), in->name);
+    a->policy_fp = in->policy_fp;
+    a->created = a->last_seen = now;
+    u->apps++;
+    *idx = free_slot;
+    return UCWA_CREATE_NEW;
+}
+
+static void release(ucwa_store *s, int idx, apr_uint32_t state)
+{
+    ucwa_app *a = ucwa_store_app(s, idx);
+    ucwa_user *u;
+
+    if (a->state != UCWA_SLOT_LIVE) {
+        if (state == UCWA_SLOT_FREE) {
+            a->state = UCWA_SLOT_FREE;
+        }
+        return;
+    }
+    u = ucwa_store_user(s, (int)a->user);
+    if (u->apps > 0) {
+        u->apps--;
+    }
+    if (a->available && u->available_apps > 0) {
+        u->available_apps--;
+    }
+    a->state = state;
+    a->available = 0;
+    ucwa_store_touch(a);
+}
+
+void ucwa_store_delete(ucwa_store *s, int idx)
+{
+    release(s, idx, UCWA_SLOT_FREE);
+}
+
+void ucwa_store_expire(ucwa_store *s, int idx)
+{
+    release(s, idx, UCWA_SLOT_EXPIRED);
+}
+
+/* --- events ------------------------------------------------------------------------ */
+
+int ucwa_store_post(ucwa_store *s, int idx, ucwa_prio prio, const char *sender,
+                    const char *event, apr_time_t now)
+{
+    ucwa_app *a = ucwa_store_app(s, idx);
+    apr_size_t sl = strlen(sender), el = strlen(event);
+    slot_header *h;
+
+    if (a->state != UCWA_SLOT_LIVE) {
+        return -1;
+    }
+    if (sizeof(slot_header) + sl + el > s->limits.event_size) {
+        return -1;
+    }
+    if (a->head - a->pkg_first >= s->limits.ring_len) {
+        /* the client stopped reading: keep the package it may still re-request, drop the
+         * rest, and tell it to resume (its transient state is stale) */
+        a->head = a->pkg_end;
+        a->overflow = 1;
+        ucwa_store_touch(a);
+        return -1;
+    }
+    h = slot(s, idx, a->head);
+    h->sender_len = (apr_uint32_t)sl;
+    h->event_len = (apr_uint32_t)el;
+    h->prio = prio;
+    h->ts = now;
+    memcpy((char *)(h + 1), sender, sl);
+    memcpy((char *)(h + 1) + sl, event, el);
+    a->head++;
+    ucwa_store_touch(a);
+    return 0;
+}
+
+int ucwa_store_post_user(ucwa_store *s, int user, int available_only, ucwa_prio prio,
+                         const char *sender_rel, const char *sender_sub,
+                         const char *rel, const char *sub, const char *type,
+                         apr_time_t now, apr_pool_t *p)
+{
+    apr_uint32_t i;
+    int n = 0;
+
+    for (i = 0; i < s->limits.max_apps; i++) {
+        ucwa_app *a = ucwa_store_app(s, (int)i);
+        if (a->state != UCWA_SLOT_LIVE || (int)a->user != user || (available_only && !a->available)) {
+            continue;
+        }
+        if (ucwa_store_post(s, (int)i, prio,
+                            apr_psprintf(p, "\"rel\":\"%s\",\"href\":\"%s%s\"", sender_rel,
+                                         a->base, sender_sub),
+                            apr_psprintf(p, "{\"link\":{\"rel\":\"%s\",\"href\":\"%s%s\"},"
+                                         "\"type\":\"%s\"}", rel, a->base, sub, type),
+                            now) == 0) {
+            n++;
+        }
+    }
+    return n;
+}
+
+static void copy_package(ucwa_store *s, int idx, apr_pool_t *p, ucwa_package *pkg)
+{
+    ucwa_app *a = ucwa_store_app(s, idx);
+    apr_uint32_t pos;
+    int i = 0;
+
+    pkg->ack = a->pkg;
+    pkg->resume = (int)a->pkg_resume;
+    pkg->count = (int)(a->pkg_end - a->pkg_first);
+    pkg->senders = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(pkg->count + 1));
+    pkg->events = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(pkg->count + 1));
+    for (pos = a->pkg_first; pos != a->pkg_end; pos++, i++) {
+        slot_header *h = slot(s, idx, pos);
+        pkg->senders[i] = apr_pstrmemdup(p, (char *)(h + 1), h->sender_len);
+        pkg->events[i] = apr_pstrmemdup(p, (char *)(h + 1) + h->sender_len, h->event_len);
+    }
+}
+
+ucwa_poll_result ucwa_store_poll(ucwa_store *s, int idx, apr_uint32_t ack,
+                                 const ucwa_windows *w, int final, apr_time_t now,
+                                 apr_pool_t *p, ucwa_package *pkg)
+{
+    ucwa_app *a = ucwa_store_app(s, idx);
+    apr_uint32_t pos;
+    int release_now = final;
+    apr_time_t wake = 0;
+
+    memset(pkg, 0, sizeof(*pkg));
+    if (a->pkg > 0 && ack == a->pkg) {
+        /* the client did not get package ack (timeout, restart): the same one again */
+        copy_package(s, idx, p, pkg);
+        return UCWA_POLL_READY;
+    }
+    if (ack != a->pkg + 1) {
+        pkg->resync_ack = a->pkg > 0 ? a->pkg : 1;
+        return UCWA_POLL_RESYNC;
+    }
+    /* ack = pkg + 1 acknowledges package pkg: its events are gone for good */
+    a->pkg_first = a->pkg_end;
+    for (pos = a->pkg_first; pos != a->head && !release_now; pos++) {
+        slot_header *h = slot(s, idx, pos);
+        apr_time_t due = h->prio == UCWA_PRIO_HIGH ? h->ts
+                         : h->ts + (h->prio == UCWA_PRIO_MEDIUM ? w->medium : w->low);
+        if (due <= now) {
+            release_now = 1;
+        }
+        else if (!wake || due < wake) {
+            wake = due;
+        }
+    }
+    if (a->overflow) {
+        release_now = 1;
+    }
+    if (!release_now) {
+        pkg->wake_at = wake;
+        return UCWA_POLL_WAIT;
+    }
+    a->pkg = ack;
+    a->pkg_end = a->head;
+    a->pkg_resume = a->overflow;
+    a->overflow = 0;
+    copy_package(s, idx, p, pkg);
+    return UCWA_POLL_READY;
+}
+
+/* --- presence ---------------------------------------------------------------------- */
+
+static const char *const av_names[] = {
+    "", "Online", "Busy", "DoNotDisturb", "BeRightBack", "Away", "Offwork",
+    "Offline", "IdleOnline", "IdleBusy"
+};
+
+const char *ucwa_availability_name(ucwa_availability a)
+{
+    return (unsigned)a < sizeof(av_names) / sizeof(av_names[0]) ? av_names[a] : "Offline";
+}
+
+ucwa_availability ucwa_availability_parse(const char *name)
+{
+    int i;
+
+    for (i = UCWA_AV_ONLINE; i <= UCWA_AV_OFFWORK; i++) {
+        if (!strcasecmp(name, av_names[i])) {
+            return (ucwa_availability)i;
+        }
+    }
+    return UCWA_AV_NONE;
+}
+
+ucwa_availability ucwa_store_availability(const ucwa_user *u, const ucwa_idle_rules *r,
+                                          apr_time_t now)
+{
+    apr_interval_time_t quiet = now - u->last_activity;
+
+    if (u->state != UCWA_SLOT_LIVE || u->available_apps == 0) {
+        return UCWA_AV_OFFLINE;
+    }
+    switch (u->preferred) {
+    case UCWA_AV_DND:
+    case UCWA_AV_BRB:
+    case UCWA_AV_AWAY:
+        return (ucwa_availability)u->preferred;
+    case UCWA_AV_OFFWORK:
+        return UCWA_AV_AWAY;   /* published as Away with the off-work activity */
+    case UCWA_AV_BUSY:
+        return quiet >= r->away ? UCWA_AV_AWAY : quiet >= r->idle ? UCWA_AV_IDLE_BUSY
+                                                                  : UCWA_AV_BUSY;
+    default:
+        return quiet >= r->away ? UCWA_AV_AWAY : quiet >= r->idle ? UCWA_AV_IDLE_ONLINE
+                                                                  : UCWA_AV_ONLINE;
+    }
+}
+
+/* --- rendering --------------------------------------------------------------------- */
+
+const char *ucwa_package_json(apr_pool_t *p, const char *base, const ucwa_package *pkg,
+                              int resync, apr_size_t *len)
+{
+    struct iovec *v;
+    int n = 0, i, max;
+    char *out;
+
+    if (resync) {
+        out = apr_psprintf(p, "{\"_links\":{\"self\":{\"href\":\"%s/events?ack=%u\"},"
+                           "\"resync\":{\"href\":\"%s/events?ack=%u\"}},\"sender\":[]}",
+                           base, pkg->ack, base, pkg->resync_ack);
+        *len = strlen(out);
+        return out;
+    }
+    max = 8 + pkg->count * 6;
+    v = apr_palloc(p, sizeof(*v) * (apr_size_t)max);
+#define ADD(str) do { v[n].iov_base = (void *)(str); v[n].iov_len = strlen(str); n++; } while (0)
+    /* resume carries a next link too: several clients only follow next */
+    ADD(apr_psprintf(p, "{\"_links\":{\"self\":{\"href\":\"%s/events?ack=%u\"},"
+                     "%s\"next\":{\"href\":\"%s/events?ack=%u\"}},\"sender\":[",
+                     base, pkg->ack,
+                     pkg->resume ? apr_psprintf(p, "\"resume\":{\"href\":\"%s/events?ack=%u\"},",
+                                                base, pkg->ack + 1) : "",
+                     base, pkg->ack + 1));
+    for (i = 0; i < pkg->count; i++) {
+        /* consecutive events of one sender share a sender entry; order is kept */
+        if (i == 0 || strcmp(pkg->senders[i], pkg->senders[i - 1])) {
+            ADD(i == 0 ? "{" : "]},{");
+            ADD(pkg->senders[i]);
+            ADD(",\"events\":[");
+        }
+        else {
+            ADD(",");
+        }
+        ADD(pkg->events[i]);
+    }
+    ADD(pkg->count ? "]}]}" : "]}");
+#undef ADD
+    out = apr_pstrcatv(p, v, (apr_size_t)n, len);
+    return out;
+}

@@ -1,0 +1,202 @@
+/* The UCWA session store: applications, their event channels and users' presence, in
+ * one fixed-size memory region (a shared-memory segment in the server). Records are
+ * addressed by index plus generation, never by pointer, so every process that maps the
+ * region, in any httpd generation, reads the same state. The caller serialises every
+ * call with one lock; the seq word of an application is the only field read without it
+ * (a futex word, bumped on every change a parked event request must see). */
+#ifndef UCWA_STORE_H
+#define UCWA_STORE_H
+
+#include <apr.h>
+#include <apr_pools.h>
+#include <apr_time.h>
+
+#define UCWA_ID_MAX    24     /* decimal application id */
+#define UCWA_BASE_MAX  96     /* "/ucwa/oauth/v1/applications/<id>" */
+#define UCWA_FIELD_MAX 104    /* userAgent, endpointId, culture, instanceId: 100 + NUL */
+#define UCWA_SIP_MAX   256
+#define UCWA_NOTE_MAX  512
+#define UCWA_LOCATION_MAX 64
+#define UCWA_ACTIVITY_MAX 64
+#define UCWA_TAG_MAX   64
+
+typedef enum { UCWA_PRIO_LOW = 0, UCWA_PRIO_MEDIUM, UCWA_PRIO_HIGH } ucwa_prio;
+
+typedef enum {
+    UCWA_SLOT_FREE = 0,
+    UCWA_SLOT_LIVE,
+    UCWA_SLOT_EXPIRED          /* tombstone: later requests get 410 InactiveApplicationExpired */
+} ucwa_slot_state;
+
+/* Settable availability (PreferredAvailability) and the published one (Availability). */
+typedef enum {
+    UCWA_AV_NONE = 0,          /* no preference: computed from activity */
+    UCWA_AV_ONLINE, UCWA_AV_BUSY, UCWA_AV_DND, UCWA_AV_BRB, UCWA_AV_AWAY, UCWA_AV_OFFWORK,
+    UCWA_AV_OFFLINE, UCWA_AV_IDLE_ONLINE, UCWA_AV_IDLE_BUSY
+} ucwa_availability;
+
+#define UCWA_MOD_MESSAGING 0x1u
+#define UCWA_MOD_AUDIO     0x2u
+#define UCWA_MOD_VIDEO     0x4u
+#define UCWA_MOD_PHONE     0x8u
+
+typedef struct {
+    volatile apr_uint32_t seq;     /* futex word: keep first and 4-byte aligned */
+    apr_uint32_t state;            /* ucwa_slot_state */
+    apr_uint32_t gen;
+    apr_uint32_t user;             /* index of the owner's ucwa_user */
+    apr_uint64_t idnum;            /* the number in the URL */
+    char id[UCWA_ID_MAX];
+    char base[UCWA_BASE_MAX];      /* the application's URL path */
+    char endpoint_id[UCWA_FIELD_MAX];
+    char user_agent[UCWA_FIELD_MAX];
+    char culture[UCWA_FIELD_MAX];
+    char instance_id[UCWA_FIELD_MAX];
+    char policy_tag[UCWA_TAG_MAX];
+    char name[128];                /* the user's display name, from the directory */
+    apr_uint32_t policy_fp;        /* fingerprint of the policy last announced */
+    apr_time_t created;
+    apr_time_t last_seen;          /* last event request released (or creation) */
+    apr_uint32_t available;        /* makeMeAvailable done */
+    apr_uint32_t modalities;       /* UCWA_MOD_* */
+    apr_uint32_t html;             /* supportedMessageFormats includes Html */
+    /* event channel */
+    apr_uint32_t pkg;              /* number of the last package cut; 0: none */
+    apr_uint32_t pkg_first, pkg_end;  /* its events, as ring positions [first, end) */
+    apr_uint32_t pkg_resume;       /* that package carries resume */
+    apr_uint32_t head;             /* next ring position to write */
+    apr_uint32_t overflow;         /* events were dropped: the next package says resume */
+    apr_uint32_t pget_id;          /* bumped by every event request: an older one was replaced */
+    apr_uint32_t pget_prio;
+    apr_uint32_t parked;           /* event requests parked now */
+    apr_uint32_t ev_timeout, ev_low, ev_medium;   /* sticky event query parameters (s) */
+} ucwa_app;
+
+typedef struct {
+    apr_uint32_t state;            /* ucwa_slot_state; EXPIRED here is a reusable tombstone */
+    apr_uint32_t gen;
+    char sip[UCWA_SIP_MAX];        /* lower case, without "sip:" */
+    apr_uint32_t apps;             /* live applications */
+    apr_uint32_t available_apps;   /* of which did makeMeAvailable */
+    apr_uint32_t preferred;        /* ucwa_availability set by the user (NONE: computed) */
+    apr_uint32_t published;        /* availability last announced in events */
+    apr_time_t last_activity;
+    char activity[UCWA_ACTIVITY_MAX];
+    char note[UCWA_NOTE_MAX];
+    char location[UCWA_LOCATION_MAX];
+} ucwa_user;
+
+typedef struct {
+    apr_uint32_t max_apps;
+    apr_uint32_t ring_len;         /* events kept per application */
+    apr_uint32_t event_size;       /* bytes per event slot, header included */
+    apr_uint32_t max_users;
+} ucwa_store_limits;
+
+typedef struct {
+    apr_interval_time_t low, medium;   /* aggregation windows of the request */
+} ucwa_windows;
+
+typedef struct {
+    apr_interval_time_t idle, away;    /* IdleOnline/IdleBusy after idle, Away after away */
+} ucwa_idle_rules;
+
+typedef struct ucwa_store ucwa_store;
+
+apr_size_t ucwa_store_bytes(const ucwa_store_limits *l);
+/* Formats base (of ucwa_store_bytes(l) bytes). */
+ucwa_store *ucwa_store_init(void *base, const ucwa_store_limits *l);
+/* The store in base if it was formatted with the same limits, else NULL. */
+ucwa_store *ucwa_store_attach(void *base, const ucwa_store_limits *l);
+
+ucwa_app *ucwa_store_app(ucwa_store *s, int idx);
+ucwa_user *ucwa_store_user(ucwa_store *s, int idx);
+apr_uint32_t ucwa_store_max_apps(const ucwa_store *s);
+
+/* Shared counters kept in the header (e.g. the policy generation). */
+apr_uint32_t *ucwa_store_word(ucwa_store *s, int which);
+#define UCWA_WORD_POLICY_GEN 0
+
+/* The user's slot (created when create is set); -1 if absent or the table is full. */
+int ucwa_store_user_find(ucwa_store *s, const char *sip, int create);
+
+typedef struct {
+    const char *user, *endpoint_id, *user_agent, *culture, *instance_id;
+    const char *prefix;            /* "/ucwa/oauth/v1/applications" or "/ucwa/v1/applications" */
+    const char *policy_tag;
+    const char *name;
+    apr_uint32_t policy_fp;
+    apr_uint32_t per_user_max;
+} ucwa_app_params;
+
+typedef enum {
+    UCWA_CREATE_NEW = 0,
+    UCWA_CREATE_EXISTING,          /* same user, endpoint and instance: 200, same application */
+    UCWA_CREATE_FULL,              /* no free slot on this server */
+    UCWA_CREATE_TOO_MANY           /* the user's limit */
+} ucwa_create_result;
+
+ucwa_create_result ucwa_store_create(ucwa_store *s, const ucwa_app_params *in, apr_time_t now,
+                                     int *idx);
+
+/* The application named by a URL id: its index, or -1. *expired is set for a tombstone. */
+int ucwa_store_find(ucwa_store *s, const char *id, int *expired);
+
+void ucwa_store_delete(ucwa_store *s, int idx);
+/* Ends an idle application, leaving a tombstone. */
+void ucwa_store_expire(ucwa_store *s, int idx);
+
+/* Appends one event: sender is the JSON members of the sender ("rel":..,"href":..),
+ * event the event object. -1 if it does not fit a slot (too big: not stored). When the
+ * ring is full the undelivered events are dropped and the next package says resume. */
+int ucwa_store_post(ucwa_store *s, int idx, ucwa_prio prio, const char *sender,
+                    const char *event, apr_time_t now);
+
+/* Posts a link-only event {"link":{rel, href: base + sub},"type"} from the sender
+ * {rel: sender_rel, href: base + sender_sub} to every live application of a user (only
+ * those that made themselves available when available_only is set). Returns the number
+ * of applications reached. */
+int ucwa_store_post_user(ucwa_store *s, int user, int available_only, ucwa_prio prio,
+                         const char *sender_rel, const char *sender_sub,
+                         const char *rel, const char *sub, const char *type,
+                         apr_time_t now, apr_pool_t *p);
+
+typedef enum {
+    UCWA_POLL_WAIT = 0,            /* nothing to release yet */
+    UCWA_POLL_READY,               /* *pkg filled */
+    UCWA_POLL_RESYNC               /* ack out of range: answer with a resync link */
+} ucwa_poll_result;
+
+typedef struct {
+    apr_uint32_t ack;              /* the package number (self is ack, next is ack + 1) */
+    int resume;
+    int count;
+    const char **senders;          /* count entries */
+    const char **events;
+    apr_uint32_t resync_ack;       /* for UCWA_POLL_RESYNC */
+    apr_time_t wake_at;            /* for UCWA_POLL_WAIT: when an aggregation window ends */
+} ucwa_package;
+
+/* One look at the event channel for "GET events?ack=ack". final: the request is ending
+ * (timeout, server stopping) and must get a package even if empty. Package contents are
+ * copied into p, so they can be rendered after the lock is released. */
+ucwa_poll_result ucwa_store_poll(ucwa_store *s, int idx, apr_uint32_t ack,
+                                 const ucwa_windows *w, int final, apr_time_t now,
+                                 apr_pool_t *p, ucwa_package *pkg);
+
+/* The availability others see for the user, from the preference and activity. */
+ucwa_availability ucwa_store_availability(const ucwa_user *u, const ucwa_idle_rules *r,
+                                          apr_time_t now);
+
+const char *ucwa_availability_name(ucwa_availability a);
+/* Parses a PreferredAvailability name (case-insensitive); UCWA_AV_NONE if not settable. */
+ucwa_availability ucwa_availability_parse(const char *name);
+
+/* Wakes nobody by itself: bumps the seq word; the caller wakes futex waiters. */
+void ucwa_store_touch(ucwa_app *a);
+
+/* The JSON of a package: {"_links":{self,next|resync|resume..},"sender":[...]} */
+const char *ucwa_package_json(apr_pool_t *p, const char *base, const ucwa_package *pkg,
+                              int resync, apr_size_t *len);
+
+#endif

@@ -1,0 +1,203 @@
+#include <httpd.h>
+#include <string.h>
+#include <apr_strings.h>
+#include <http_log.h>
+#include <http_protocol.h>
+
+#include "mod_ucwa.h"
+#include "ucwa_app.h"
+#include "ucwa_directory.h"
+#include "ucwa_input.h"
+#include "ucwa_resources.h"
+#include "ucwa_shm.h"
+
+APLOG_USE_MODULE(ucwa);
+
+#define FIELD_MAX 100   /* userAgent, endpointId, culture, instanceId: UCWA's limit */
+
+const ucwa_policy *ucwa_app_policy(const ucwa_global *g, const char *tag)
+{
+    return ucwa_policy_resolve(g->policies, g->site, tag);
+}
+
+ucwa_store *ucwa_app_lock(ucwa_req *q, int *idx, int *rv)
+{
+    ucwa_store *s = ucwa_shm_lock(q->r->server);
+    int expired = 0;
+    ucwa_app *a;
+
+    if (!s) {
+        *rv = ucwa_http_error(q, HTTP_INTERNAL_SERVER_ERROR, "ServiceFailure", NULL,
+                              "The session store is unavailable.");
+        return NULL;
+    }
+    *idx = ucwa_store_find(s, q->app_id, &expired);
+    a = *idx >= 0 ? ucwa_store_app(s, *idx) : NULL;
+    /* another user's application does not exist, as far as this user can tell */
+    if (!a || strcmp(ucwa_store_user(s, (int)a->user)->sip, q->user) != 0) {
+        ucwa_shm_unlock();
+        *rv = ucwa_http_error(q, HTTP_NOT_FOUND, "NotFound", "ApplicationNotFound",
+                              "The application does not exist.");
+        return NULL;
+    }
+    if (expired) {
+        ucwa_shm_unlock();
+        *rv = ucwa_http_error(q, HTTP_GONE, "Gone", "InactiveApplicationExpired",
+                              "The application expired after a period of inactivity.");
+        return NULL;
+    }
+    return s;
+}
+
+/* The photo cookie real servers set with the application, so <img> tags work. */
+static void photo_cookie(ucwa_req *q, const ucwa_app *a)
+{
+    if (q->token && !strchr(q->token, ';')) {
+        apr_table_addn(q->r->err_headers_out, "Set-Cookie",
+                       apr_psprintf(q->r->pool, "cwt_ucwa=%s; path=%s/photos; secure; HttpOnly",
+                                    q->token, a->base));
+    }
+}
+
+int ucwa_app_create(ucwa_req *q)
+{
+    const ucwa_global *g = q->conf->global;
+    ucwa_app_params in;
+    ucwa_user_info info;
+    const ucwa_policy *pol;
+    json_t *body;
+    ucwa_store *s;
+    ucwa_app copy;
+    ucwa_create_result cr;
+    int rv = OK, bad = 0, idx = -1;
+
+    if (q->r->method_number != M_POST) {
+        return ucwa_http_error(q, HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", NULL,
+                               "Create an application with POST.");
+    }
+    body = ucwa_http_input(q, &rv);
+    if (!body) {
+        return rv;
+    }
+    memset(&in, 0, sizeof(in));
+    in.user = q->user;
+    in.user_agent = ucwa_input_string(body, "userAgent", FIELD_MAX, &bad);
+    in.endpoint_id = ucwa_input_string(body, "endpointId", FIELD_MAX, &bad);
+    in.culture = ucwa_input_string(body, "culture", FIELD_MAX, &bad);
+    in.instance_id = ucwa_input_string(body, "instanceId", FIELD_MAX, &bad);
+    if (bad || !in.user_agent || !*in.user_agent || !in.endpoint_id || !*in.endpoint_id
+        || !in.culture || !*in.culture) {
+        return ucwa_http_error(q, HTTP_BAD_REQUEST, "BadRequest", "ParameterValidationFailure",
+                               "userAgent, endpointId and culture are required strings of at "
+                               "most 100 characters.");
+    }
+    if (ucwa_directory_user(q->r, g, q->user, &info) != OK) {
+        return ucwa_http_error(q, HTTP_INTERNAL_SERVER_ERROR, "ServiceFailure", NULL,
+                               "The directory is unavailable.");
+    }
+    pol = ucwa_app_policy(g, info.policy_tag);
+    if (!ucwa_policy_mobility_enabled(pol)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00040)
+                      "%s: mobility is disabled by policy %s", q->user,
+                      ucwa_policy_identity(q->r->pool, pol));
+        return ucwa_http_error(q, HTTP_FORBIDDEN, "Forbidden", "MobileApplicationNoLongerAllowed",
+                               "Your mobility policy does not allow this application.");
+    }
+    in.prefix = q->prefix;
+    in.policy_tag = info.policy_tag;
+    in.name = info.display_name;
+    in.policy_fp = ucwa_policy_fingerprint(pol);
+    in.per_user_max = g->per_user_max;
+    s = ucwa_shm_lock(q->r->server);
+    if (!s) {
+        return ucwa_http_error(q, HTTP_INTERNAL_SERVER_ERROR, "ServiceFailure", NULL,
+                               "The session store is unavailable.");
+    }
+    cr = ucwa_store_create(s, &in, apr_time_now(), &idx);
+    if (cr == UCWA_CREATE_NEW || cr == UCWA_CREATE_EXISTING) {
+        copy = *ucwa_store_app(s, idx);
+    }
+    ucwa_shm_unlock();
+    switch (cr) {
+    case UCWA_CREATE_FULL:
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r, UCWALOGNO(00041)
+                      "the session store is full (UcwaMaxApplications %u)", g->limits.max_apps);
+        apr_table_setn(q->r->err_headers_out, "Retry-After", "60");
+        return ucwa_http_error(q, HTTP_SERVICE_UNAVAILABLE, "ServiceUnavailable", NULL,
+                               "This server cannot take more applications now.");
+    case UCWA_CREATE_TOO_MANY:
+        return ucwa_http_error(q, HTTP_GONE, "Gone", "TooManyApplications",
+                               "You have too many applications signed in.");
+    default:
+        break;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00042) "%s application %s for %s",
+                  cr == UCWA_CREATE_NEW ? "created" : "found", copy.id, q->user);
+    photo_cookie(q, &copy);
+    if (cr == UCWA_CREATE_NEW) {
+        apr_table_setn(q->r->headers_out, "Location", apr_pstrdup(q->r->pool, copy.base));
+    }
+    return ucwa_http_resource(q, cr == UCWA_CREATE_NEW ? HTTP_CREATED : HTTP_OK,
+                              ucwa_res_application(q->r->pool, &copy, q->user));
+}
+
+int ucwa_app_get(ucwa_req *q)
+{
+    ucwa_store *s;
+    ucwa_app copy;
+    int idx, rv;
+
+    if ((s = ucwa_app_lock(q, &idx, &rv)) == NULL) {
+        return rv;
+    }
+    copy = *ucwa_store_app(s, idx);
+    ucwa_shm_unlock();
+    photo_cookie(q, &copy);
+    return ucwa_http_resource(q, HTTP_OK, ucwa_res_application(q->r->pool, &copy, q->user));
+}
+
+int ucwa_app_delete(ucwa_req *q)
+{
+    ucwa_store *s;
+    ucwa_app *a;
+    int idx, rv, user;
+    ucwa_availability before, after;
+    const ucwa_idle_rules *rules = &q->conf->global->idle_rules;
+    apr_time_t now = apr_time_now();
+
+    if ((s = ucwa_app_lock(q, &idx, &rv)) == NULL) {
+        return rv;
+    }
+    a = ucwa_store_app(s, idx);
+    user = (int)a->user;
+    before = ucwa_store_availability(ucwa_store_user(s, user), rules, now);
+    ucwa_store_delete(s, idx);
+    after = ucwa_store_availability(ucwa_store_user(s, user), rules, now);
+    if (before != after) {
+        /* the user's other devices see the presence their departure causes */
+        ucwa_store_user(s, user)->published = after;
+        ucwa_store_post_user(s, user, 1, UCWA_PRIO_MEDIUM, "me", "/me", "presence",
+                             "/me/presence", "updated", now, q->r->pool);
+    }
+    ucwa_shm_unlock();
+    ucwa_shm_wake(a);   /* a parked event request of this application answers now */
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00043)
+                  "deleted application %s of %s", q->app_id, q->user);
+    return ucwa_http_no_content(q);
+}
+
+int ucwa_app_policies(ucwa_req *q)
+{
+    ucwa_store *s;
+    ucwa_app copy;
+    int idx, rv;
+
+    if ((s = ucwa_app_lock(q, &idx, &rv)) == NULL) {
+        return rv;
+    }
+    copy = *ucwa_store_app(s, idx);
+    ucwa_shm_unlock();
+    return ucwa_http_resource(q, HTTP_OK, ucwa_policy_resource(
+        q->r->pool, ucwa_app_policy(q->conf->global, copy.policy_tag),
+        apr_pstrcat(q->r->pool, copy.base, "/policies", NULL)));
+}

@@ -1,0 +1,242 @@
+#include <httpd.h>
+#include <string.h>
+#include <strings.h>
+#include <apr_dbd.h>
+#include <apr_strings.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <mod_dbd.h>
+#include <util_cfgtree.h>
+
+#include "mod_ucwa.h"
+#include "ucwa_config.h"
+
+APLOG_USE_MODULE(ucwa);
+extern module AP_MODULE_DECLARE_DATA ucwa_module;
+
+static ucwa_global *global_make(apr_pool_t *p)
+{
+    ucwa_global *g = apr_pcalloc(p, sizeof(*g));
+
+    g->limits.max_apps = 1000;
+    g->limits.max_users = 1000;
+    g->limits.ring_len = 64;
+    g->limits.event_size = 4096;
+    g->per_user_max = 10;
+    g->idle_timeout = apr_time_from_sec(15 * 60);   /* UCWA: 15 min without a P-GET */
+    g->tombstone = apr_time_from_sec(60 * 60);
+    g->timeout_min = 180;                           /* UCWA's documented range */
+    g->timeout_max = 1800;
+    g->timeout_default = 180;
+    g->idle_rules.idle = apr_time_from_sec(5 * 60);
+    g->idle_rules.away = apr_time_from_sec(15 * 60);
+    g->policies = ucwa_policy_set_make(p);
+    g->body_max = 64 * 1024;
+    return g;
+}
+
+void *ucwa_config_create_server(apr_pool_t *p, server_rec *s)
+{
+    ucwa_server_conf *c = apr_pcalloc(p, sizeof(*c));
+
+    c->engine = -1;
+    c->global = s->is_virtual ? NULL : global_make(p);
+    return c;
+}
+
+void *ucwa_config_merge_server(apr_pool_t *p, void *basev, void *addv)
+{
+    const ucwa_server_conf *base = basev, *add = addv;
+    ucwa_server_conf *c = apr_pcalloc(p, sizeof(*c));
+
+    c->global = base->global ? base->global : add->global;
+    c->engine = add->engine != -1 ? add->engine : base->engine;
+    c->server_fqdn = add->server_fqdn ? add->server_fqdn : base->server_fqdn;
+    return c;
+}
+
+const ucwa_server_conf *ucwa_config_get(const server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &ucwa_module);
+}
+
+static ucwa_server_conf *conf_of(cmd_parms *cmd)
+{
+    return ap_get_module_config(cmd->server->module_config, &ucwa_module);
+}
+
+static ucwa_global *global_of(cmd_parms *cmd, const char **err)
+{
+    *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    return conf_of(cmd)->global;
+}
+
+static const char *set_engine(cmd_parms *cmd, void *d, int on)
+{
+    conf_of(cmd)->engine = on;
+    return NULL;
+}
+
+static const char *number(cmd_parms *cmd, const char *v, apr_int64_t min, apr_int64_t max,
+                          apr_int64_t *out)
+{
+    char *end;
+    apr_int64_t n = apr_strtoi64(v, &end, 10);
+
+    if (!*v || *end || n < min || n > max) {
+        return apr_psprintf(cmd->pool, "%s: '%s' must be a number from %" APR_INT64_T_FMT
+                            " to %" APR_INT64_T_FMT, cmd->cmd->name, v, min, max);
+    }
+    *out = n;
+    return NULL;
+}
+
+/* One handler for the numeric server-wide settings; cmd->info says which. */
+enum { N_APPS, N_RING, N_EVSIZE, N_PER_USER, N_IDLE, N_PARKED, N_INACTIVE, N_AWAY };
+
+static const char *set_number(cmd_parms *cmd, void *d, const char *v)
+{
+    static const apr_int64_t range[][2] = {
+        { 1, 1 << 20 }, { 4, 65536 }, { 512, 65536 }, { 0, 1000 }, { 10, 86400 },
+        { 0, 100000 }, { 60, 86400 }, { 60, 86400 },
+    };
+    int which = (int)(apr_uintptr_t)cmd->info;
+    const char *err;
+    ucwa_global *g = global_of(cmd, &err);
+    apr_int64_t n;
+
+    if (!err) err = number(cmd, v, range[which][0], range[which][1], &n);
+    if (err) return err;
+    switch (which) {
+    case N_APPS: g->limits.max_apps = g->limits.max_users = (apr_uint32_t)n; break;
+    case N_RING: g->limits.ring_len = (apr_uint32_t)n; break;
+    case N_EVSIZE: g->limits.event_size = (apr_uint32_t)n; break;
+    case N_PER_USER: g->per_user_max = (apr_uint32_t)n; break;
+    case N_IDLE: g->idle_timeout = apr_time_from_sec(n); break;
+    case N_PARKED: g->parked_per_child = (apr_uint32_t)n; break;
+    case N_INACTIVE: g->idle_rules.idle = apr_time_from_sec(n); break;
+    case N_AWAY: g->idle_rules.away = apr_time_from_sec(n); break;
+    }
+    return NULL;
+}
+
+static const char *set_timeout_range(cmd_parms *cmd, void *d, const char *lo, const char *hi)
+{
+    const char *err;
+    ucwa_global *g = global_of(cmd, &err);
+    apr_int64_t a, b;
+
+    if (!err) err = number(cmd, lo, 1, 86400, &a);
+    if (!err) err = number(cmd, hi, 1, 86400, &b);
+    if (err) return err;
+    if (a > b) return "UcwaEventTimeoutRange: the minimum is larger than the maximum";
+    g->timeout_min = (apr_uint32_t)a;
+    g->timeout_max = (apr_uint32_t)b;
+    g->timeout_default = g->timeout_default < a ? (apr_uint32_t)a
+                         : g->timeout_default > b ? (apr_uint32_t)b : g->timeout_default;
+    return NULL;
+}
+
+static const char *set_site(cmd_parms *cmd, void *d, const char *v)
+{
+    const char *err;
+    ucwa_global *g = global_of(cmd, &err);
+
+    if (err) return err;
+    g->site = v;
+    return NULL;
+}
+
+static const char *set_user_query(cmd_parms *cmd, void *d, const char *query)
+{
+    APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *prepare = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_prepare);
+    const char *err;
+    ucwa_global *g = global_of(cmd, &err);
+
+    if (err) return err;
+    if (!prepare) return "UcwaUserQuery needs mod_dbd: load it before mod_ucwa";
+    if (!strstr(query, "%s")) return "UcwaUserQuery must take the user's SIP address as %s";
+    prepare(cmd->server, query, UCWA_USER_LABEL);
+    g->user_query = 1;
+    return NULL;
+}
+
+/* <UcwaMobilityPolicy identity> ... </UcwaMobilityPolicy>: one parameter per line, as
+ * "Name value" with the names of Set-CsMobilityPolicy. */
+static const char *policy_section(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *err, *end = strrchr(arg, '>');
+    ucwa_global *g = global_of(cmd, &err);
+    ucwa_policy *pol = NULL;
+    const char *identity;
+    ap_directive_t *dir;
+
+    if (err) return err;
+    if (!end) return "<UcwaMobilityPolicy> needs a closing '>'";
+    identity = apr_pstrndup(cmd->temp_pool, arg, (apr_size_t)(end - arg));
+    identity = ap_getword_conf(cmd->temp_pool, &identity);
+    if (!*identity) return "<UcwaMobilityPolicy> needs an identity: global, site:NAME or a tag";
+    err = ucwa_policy_set_add(g->policies, cmd->pool, identity, &pol);
+    if (err) return apr_pstrcat(cmd->pool, "<UcwaMobilityPolicy ", identity, ">: ", err, NULL);
+    /* the section's lines were parsed into child nodes, not run: read them here */
+    for (dir = cmd->directive->first_child; dir; dir = dir->next) {
+        const char *rest = dir->args, *value;
+        value = ap_getword_conf(cmd->temp_pool, &rest);
+        if (*rest) {
+            return apr_psprintf(cmd->pool, "<UcwaMobilityPolicy %s>: '%s' takes one value "
+                                "(quote values with spaces)", identity, dir->directive);
+        }
+        err = ucwa_policy_set_param(cmd->pool, pol, dir->directive, apr_pstrdup(cmd->pool, value));
+        if (err) {
+            return apr_psprintf(cmd->pool, "<UcwaMobilityPolicy %s>: %s (line %d of %s)",
+                                identity, err, dir->line_num, dir->filename);
+        }
+    }
+    return NULL;
+}
+
+const command_rec ucwa_cmds[] = {
+    AP_INIT_FLAG("Ucwa", set_engine, NULL, RSRC_CONF, "On to serve /ucwa on this site"),
+    AP_INIT_TAKE1("UcwaMaxApplications", set_number, (void *)N_APPS, RSRC_CONF,
+                  "applications (and users) the session store holds (default 1000)"),
+    AP_INIT_TAKE1("UcwaEventsPerApplication", set_number, (void *)N_RING, RSRC_CONF,
+                  "undelivered events kept per application (default 64)"),
+    AP_INIT_TAKE1("UcwaEventSize", set_number, (void *)N_EVSIZE, RSRC_CONF,
+                  "bytes per stored event (default 4096)"),
+    AP_INIT_TAKE1("UcwaMaxApplicationsPerUser", set_number, (void *)N_PER_USER, RSRC_CONF,
+                  "applications one user may have at once, 0 for no limit (default 10)"),
+    AP_INIT_TAKE1("UcwaApplicationIdleTimeout", set_number, (void *)N_IDLE, RSRC_CONF,
+                  "seconds without an event request before an application ends (900)"),
+    AP_INIT_TAKE1("UcwaMaxParkedPerChild", set_number, (void *)N_PARKED, RSRC_CONF,
+                  "event requests one child process holds at once (0: 3/4 of ThreadsPerChild)"),
+    AP_INIT_TAKE1("UcwaInactiveTimeout", set_number, (void *)N_INACTIVE, RSRC_CONF,
+                  "seconds without reportMyActivity before Online becomes IdleOnline (300)"),
+    AP_INIT_TAKE1("UcwaAwayTimeout", set_number, (void *)N_AWAY, RSRC_CONF,
+                  "seconds without reportMyActivity before the user shows Away (900)"),
+    AP_INIT_TAKE2("UcwaEventTimeoutRange", set_timeout_range, NULL, RSRC_CONF,
+                  "the range event requests' timeout= is clamped to, in seconds (180 1800)"),
+    AP_INIT_TAKE1("UcwaSite", set_site, NULL, RSRC_CONF,
+                  "this server's site, for site mobility policies"),
+    AP_INIT_TAKE1("UcwaUserQuery", set_user_query, NULL, RSRC_CONF,
+                  "SQL (mod_dbd) returning display_name and policy_tag of the user given as %s"),
+    AP_INIT_RAW_ARGS("<UcwaMobilityPolicy", policy_section, NULL, RSRC_CONF,
+                     "a mobility policy: global, site:NAME or a per-user tag"),
+    { NULL }
+};
+
+int ucwa_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
+{
+    const ucwa_global *g = ucwa_config_get(s)->global;
+
+    if (g->limits.event_size < 1024) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, UCWALOGNO(00002)
+                     "UcwaEventSize %u is small: events with embedded resources will not fit",
+                     g->limits.event_size);
+    }
+    if (g->idle_rules.away < g->idle_rules.idle) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, UCWALOGNO(00003)
+                     "UcwaAwayTimeout must not be shorter than UcwaInactiveTimeout");
+        return !OK;
+    }
+    return OK;
+}

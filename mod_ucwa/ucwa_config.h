@@ -1,0 +1,41 @@
+/* mod_ucwa configuration: directives, the server config, mobility policy sections. */
+#ifndef UCWA_CONFIG_H
+#define UCWA_CONFIG_H
+
+#include <httpd.h>
+#include <http_config.h>
+
+#include "ucwa_policy.h"
+#include "ucwa_store.h"
+
+/* Store sizes and policies are server-wide (the main server owns them). */
+typedef struct {
+    ucwa_store_limits limits;
+    apr_uint32_t per_user_max;
+    apr_interval_time_t idle_timeout;     /* no event request for this long: expired */
+    apr_interval_time_t tombstone;        /* how long an expired id answers 410 */
+    apr_uint32_t timeout_min, timeout_max, timeout_default;   /* event timeout= (s) */
+    apr_uint32_t parked_per_child;        /* 0: three quarters of ThreadsPerChild */
+    ucwa_idle_rules idle_rules;
+    ucwa_policy_set *policies;
+    const char *site;                     /* this server's site (policies by site) */
+    int user_query;                       /* UcwaUserQuery was set */
+    apr_size_t body_max;
+} ucwa_global;
+
+typedef struct {
+    ucwa_global *global;
+    int engine;                           /* -1 unset */
+    const char *server_fqdn;
+} ucwa_server_conf;
+
+#define UCWA_USER_LABEL "ucwa_directory_user"
+
+extern const command_rec ucwa_cmds[];
+
+void *ucwa_config_create_server(apr_pool_t *p, server_rec *s);
+void *ucwa_config_merge_server(apr_pool_t *p, void *base, void *add);
+const ucwa_server_conf *ucwa_config_get(const server_rec *s);
+int ucwa_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+
+#endif

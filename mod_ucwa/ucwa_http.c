@@ -1,0 +1,207 @@
+#include <httpd.h>
+#include <string.h>
+#include <strings.h>
+#include <apr_strings.h>
+#include <http_log.h>
+#include <http_protocol.h>
+
+#include "mod_ucwa.h"
+#include "mob_form.h"
+#include "mob_json.h"
+#include "ucwa_http.h"
+#include "ucwa_input.h"
+#include "ucwa_xml.h"
+
+APLOG_USE_MODULE(ucwa);
+
+int ucwa_http_route(ucwa_req *q, request_rec *r)
+{
+    static const char *const prefixes[] = { "/ucwa/oauth/v1/applications",
+                                            "/ucwa/v1/applications" };
+    size_t i;
+
+    for (i = 0; i < 2; i++) {
+        size_t n = strlen(prefixes[i]);
+        const char *rest, *slash;
+        if (strncasecmp(r->uri, prefixes[i], n) || (r->uri[n] && r->uri[n] != '/')) {
+            continue;
+        }
+        q->prefix = prefixes[i];
+        rest = r->uri + n;
+        if (!*rest || !strcmp(rest, "/")) {
+            q->app_id = NULL;
+            q->sub = "";
+            return 1;
+        }
+        rest++;
+        slash = strchr(rest, '/');
+        q->app_id = slash ? apr_pstrndup(r->pool, rest, (apr_size_t)(slash - rest))
+                          : apr_pstrdup(r->pool, rest);
+        q->sub = slash ? slash : "";
+        return 1;
+    }
+    return 0;
+}
+
+static void common_headers(ucwa_req *q)
+{
+    apr_table_setn(q->r->err_headers_out, "Cache-Control", "no-cache");
+    apr_table_setn(q->r->err_headers_out, "X-MS-Server-Fqdn", q->conf->server_fqdn);
+}
+
+static int send_body(ucwa_req *q, int status, const char *ctype, const char *body,
+                     apr_size_t len)
+{
+    request_rec *r = q->r;
+
+    common_headers(q);
+    r->status = status;
+    ap_set_content_type(r, ctype);
+    ap_set_content_length(r, (apr_off_t)len);
+    if (!r->header_only && len) {
+        ap_rwrite(body, (int)len, r);
+    }
+    return OK;
+}
+
+#define JSON_TYPE "application/json; charset=utf-8"
+#define XML_TYPE  "application/vnd.microsoft.com.ucwa+xml; charset=utf-8"
+
+int ucwa_http_error(ucwa_req *q, int status, const char *code, const char *subcode,
+                    const char *message)
+{
+    apr_size_t len = 0;
+    const char *body;
+    json_t *j;
+
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00020) "%d %s/%s: %s",
+                  status, code, subcode ? subcode : "-", message);
+    if (q->xml) {
+        body = ucwa_xml_error(q->r->pool, code, subcode, message, &len);
+        return send_body(q, status, XML_TYPE, body, len);
+    }
+    j = mob_json_own(q->r->pool, json_pack("{s:s}", "code", code));
+    if (subcode) {
+        json_object_set_new(j, "subcode", json_string(subcode));
+    }
+    json_object_set_new(j, "message", json_string(message));
+    body = mob_json_dump(q->r->pool, j, &len);
+    return send_body(q, status, JSON_TYPE, body, len);
+}
+
+int ucwa_http_resource(ucwa_req *q, int status, json_t *res)
+{
+    apr_size_t len = 0;
+    const char *body = q->xml ? ucwa_xml_resource(q->r->pool, res, &len)
+                              : mob_json_dump(q->r->pool, res, &len);
+
+    if (!body) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return send_body(q, status, q->xml ? XML_TYPE : JSON_TYPE, body, len);
+}
+
+int ucwa_http_events(ucwa_req *q, const char *json, apr_size_t len)
+{
+    if (q->xml) {
+        json_error_t err;
+        json_t *pkg = mob_json_own(q->r->pool, json_loadb(json, len, 0, &err));
+        const char *body = pkg ? ucwa_xml_events(q->r->pool, pkg, &len) : NULL;
+        if (!body) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, UCWALOGNO(00021)
+                          "an event package did not convert to XML");
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        return send_body(q, HTTP_OK, XML_TYPE, body, len);
+    }
+    return send_body(q, HTTP_OK, JSON_TYPE, json, len);
+}
+
+int ucwa_http_no_content(ucwa_req *q)
+{
+    common_headers(q);
+    q->r->status = HTTP_NO_CONTENT;
+    return OK;
+}
+
+static apr_status_t read_body(request_rec *r, apr_size_t max, char **out, apr_size_t *len)
+{
+    char *buf = apr_palloc(r->pool, max + 1);
+    apr_size_t n = 0;
+    long got;
+
+    if (ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK) != OK) {
+        return APR_EGENERAL;
+    }
+    if (r->remaining > (apr_off_t)max) {
+        return APR_ENOSPC;
+    }
+    if (ap_should_client_block(r)) {
+        while ((got = ap_get_client_block(r, buf + n, max + 1 - n)) > 0) {
+            n += (apr_size_t)got;
+            if (n > max) {
+                return APR_ENOSPC;
+            }
+        }
+        if (got < 0) {
+            return APR_EGENERAL;
+        }
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return APR_SUCCESS;
+}
+
+json_t *ucwa_http_input(ucwa_req *q, int *rv)
+{
+    request_rec *r = q->r;
+    const char *ctype = apr_table_get(r->headers_in, "Content-Type");
+    const char *why = NULL;
+    char *body = NULL;
+    apr_size_t len = 0;
+    apr_status_t st;
+    apr_table_t *query;
+    json_t *in;
+    int i;
+
+    st = read_body(r, q->conf->global->body_max, &body, &len);
+    if (st == APR_ENOSPC) {
+        *rv = ucwa_http_error(q, HTTP_REQUEST_ENTITY_TOO_LARGE, "EntityTooLarge", NULL,
+                              "The request body is too large.");
+        return NULL;
+    }
+    if (st != APR_SUCCESS) {
+        *rv = ucwa_http_error(q, HTTP_BAD_REQUEST, "BadRequest", NULL,
+                              "The request body could not be read.");
+        return NULL;
+    }
+    if (len && ctype && (strcasestr(ctype, "xml") != NULL)) {
+        in = ucwa_xml_input(r->pool, body, len, &why);
+    }
+    else if (len && ctype && !strcasestr(ctype, "json")) {
+        *rv = ucwa_http_error(q, HTTP_UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType", NULL,
+                              "Send application/json or application/vnd.microsoft.com.ucwa+xml.");
+        return NULL;
+    }
+    else {
+        in = ucwa_input_json(r->pool, body, len, &why);
+    }
+    if (!in) {
+        *rv = ucwa_http_error(q, HTTP_BAD_REQUEST, "BadRequest", "DeserializationFailure",
+                              apr_psprintf(r->pool, "The body could not be read: %s.", why));
+        return NULL;
+    }
+    /* POST inputs may come as query parameters instead (UCWA QueryParameters) */
+    if (r->args && mob_form_parse(r->pool, r->args, strlen(r->args), MOB_FORM_LENIENT,
+                                  &query, &why) == APR_SUCCESS) {
+        const apr_array_header_t *arr = apr_table_elts(query);
+        const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+        for (i = 0; i < arr->nelts; i++) {
+            if (!ucwa_input_get(in, e[i].key)) {
+                json_object_set_new(in, e[i].key, json_string(e[i].val));
+            }
+        }
+    }
+    return in;
+}

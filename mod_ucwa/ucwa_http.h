@@ -1,0 +1,37 @@
+/* One UCWA request: routing of the path, the bearer user, the representation asked for,
+ * the body, and the answers (resources, 204s, and UCWA errors {code, subcode, message}). */
+#ifndef UCWA_HTTP_H
+#define UCWA_HTTP_H
+
+#include <httpd.h>
+#include <jansson.h>
+
+#include "ucwa_config.h"
+
+typedef struct {
+    request_rec *r;
+    const ucwa_server_conf *conf;
+    const char *user;       /* the token's user: lower case, no "sip:" */
+    const char *token;      /* the bearer token as sent (for the photo cookie) */
+    const char *prefix;     /* "/ucwa/oauth/v1/applications" or "/ucwa/v1/applications" */
+    const char *app_id;     /* the id segment, or NULL for the collection */
+    const char *sub;        /* the rest of the path: "", "/me/presence", ... */
+    int xml;                /* answer in the UCWA XML representation */
+} ucwa_req;
+
+/* Splits r->uri; 0 if the path is not under an applications collection. */
+int ucwa_http_route(ucwa_req *q, request_rec *r);
+
+int ucwa_http_error(ucwa_req *q, int status, const char *code, const char *subcode,
+                    const char *message);
+/* Sends a resource (JSON, or converted to UCWA XML). */
+int ucwa_http_resource(ucwa_req *q, int status, json_t *res);
+/* Sends an event package given as JSON text. */
+int ucwa_http_events(ucwa_req *q, const char *json, apr_size_t len);
+int ucwa_http_no_content(ucwa_req *q);
+
+/* The request body as a JSON object (JSON or UCWA XML input; query parameters fill in
+ * names the body lacks), or NULL with the error response already sent in *rv. */
+json_t *ucwa_http_input(ucwa_req *q, int *rv);
+
+#endif

@@ -1,0 +1,139 @@
+#include <httpd.h>
+#include <limits.h>
+#include <apr_global_mutex.h>
+#include <apr_shm.h>
+#include <http_log.h>
+#include <util_mutex.h>
+#ifdef __linux__
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+#include "mod_ucwa.h"
+#include "ucwa_shm.h"
+
+APLOG_USE_MODULE(ucwa);
+
+#define USERDATA_KEY "mod_ucwa-store"
+
+typedef struct {
+    apr_shm_t *shm;
+    apr_global_mutex_t *mutex;
+    ucwa_store *store;
+} store_segment;
+
+/* Refreshed in every post_config from the process-pool userdata. */
+static store_segment *segment;
+
+void ucwa_shm_register_mutex(apr_pool_t *pconf)
+{
+    ap_mutex_register(pconf, UCWA_SHM_MUTEX, NULL, APR_LOCK_DEFAULT, 0);
+}
+
+int ucwa_shm_post_config(apr_pool_t *pconf, server_rec *s, const ucwa_store_limits *l)
+{
+    apr_pool_t *pp = s->process->pool;
+    store_segment *seg = NULL;
+    apr_status_t rv;
+    apr_size_t bytes = ucwa_store_bytes(l);
+
+    apr_pool_userdata_get((void **)&seg, USERDATA_KEY, pp);
+    if (!seg) {
+        seg = apr_pcalloc(pp, sizeof(*seg));
+        rv = apr_shm_create(&seg->shm, bytes, NULL, pp);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, UCWALOGNO(00010)
+                         "cannot create the session store (%" APR_SIZE_T_FMT " bytes): lower "
+                         "UcwaMaxApplications, UcwaEventsPerApplication or UcwaEventSize", bytes);
+            return !OK;
+        }
+        /* one mutex for every generation: two generations must not use two locks */
+        rv = ap_global_mutex_create(&seg->mutex, NULL, UCWA_SHM_MUTEX, NULL, s, pp, 0);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, UCWALOGNO(00011)
+                         "cannot create the session store mutex");
+            return !OK;
+        }
+        seg->store = ucwa_store_init(apr_shm_baseaddr_get(seg->shm), l);
+        apr_pool_userdata_set(seg, USERDATA_KEY, apr_pool_cleanup_null, pp);
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, UCWALOGNO(00012)
+                     "session store: %u applications, %u events of %u bytes each, "
+                     "%" APR_SIZE_T_FMT " KiB", l->max_apps, l->ring_len, l->event_size,
+                     bytes / 1024);
+    }
+    else if (!ucwa_store_attach(apr_shm_baseaddr_get(seg->shm), l)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, UCWALOGNO(00013)
+                     "the session store sizes changed: they take effect at the next full "
+                     "restart; the running store and its sessions are kept");
+    }
+    segment = seg;
+    return OK;
+}
+
+void ucwa_shm_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_status_t rv;
+
+    if (!segment) {
+        return;
+    }
+    rv = apr_global_mutex_child_init(&segment->mutex,
+                                     apr_global_mutex_lockfile(segment->mutex), pchild);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, UCWALOGNO(00014)
+                     "cannot attach the session store mutex in this child");
+    }
+}
+
+ucwa_store *ucwa_shm_lock(server_rec *s)
+{
+    apr_status_t rv;
+
+    if (!segment) {
+        return NULL;
+    }
+    rv = apr_global_mutex_lock(segment->mutex);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, UCWALOGNO(00015)
+                     "cannot lock the session store");
+        return NULL;
+    }
+    return segment->store;
+}
+
+void ucwa_shm_unlock(void)
+{
+    apr_global_mutex_unlock(segment->mutex);
+}
+
+void ucwa_shm_wake(ucwa_app *a)
+{
+#ifdef __linux__
+    /* not FUTEX_PRIVATE_FLAG: the word is in a MAP_SHARED segment of several processes */
+    syscall(SYS_futex, &a->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+#else
+    (void)a;
+#endif
+}
+
+void ucwa_shm_wait(ucwa_app *a, apr_uint32_t seen, apr_interval_time_t max)
+{
+#ifdef __linux__
+    struct timespec ts;
+
+    if (max <= 0) {
+        return;
+    }
+    ts.tv_sec = (time_t)apr_time_sec(max);
+    ts.tv_nsec = (long)apr_time_usec(max) * 1000;
+    syscall(SYS_futex, &a->seq, FUTEX_WAIT, seen, &ts, NULL, 0);
+#else
+    /* without futexes: poll the word */
+    apr_interval_time_t step = apr_time_from_msec(50);
+    while (max > 0 && __atomic_load_n(&a->seq, __ATOMIC_SEQ_CST) == seen) {
+        apr_sleep(step < max ? step : max);
+        max -= step;
+    }
+#endif
+}

@@ -1,0 +1,126 @@
+#include <httpd.h>
+#include <apr_strings.h>
+#include <ap_mpm.h>
+#include <http_log.h>
+#include <mod_watchdog.h>
+
+#include "mod_ucwa.h"
+#include "ucwa_app.h"
+#include "ucwa_config.h"
+#include "ucwa_events.h"
+#include "ucwa_me.h"
+#include "ucwa_shm.h"
+
+APLOG_USE_MODULE(ucwa);
+
+#define INTERVAL apr_time_from_sec(1)
+
+/* A changed policy is announced only by the newest configuration: during a graceful
+ * restart the old generation's sweeper still runs with the old policies. */
+static int policy_generation_ok(ucwa_store *s)
+{
+    apr_uint32_t *word = ucwa_store_word(s, UCWA_WORD_POLICY_GEN);
+    int gen = 0;
+
+    ap_mpm_query(AP_MPMQ_GENERATION, &gen);
+    if ((apr_uint32_t)gen < *word) {
+        return 0;
+    }
+    *word = (apr_uint32_t)gen;
+    return 1;
+}
+
+void ucwa_watchdog_sweep(server_rec *s, apr_pool_t *p)
+{
+    const ucwa_global *g = ucwa_config_get(s)->global;
+    apr_time_t now = apr_time_now();
+    ucwa_store *st = ucwa_shm_lock(s);
+    apr_uint32_t i, n;
+    int policies;
+
+    if (!st) {
+        return;
+    }
+    n = ucwa_store_max_apps(st);
+    policies = policy_generation_ok(st);
+    for (i = 0; i < n; i++) {
+        ucwa_app *a = ucwa_store_app(st, (int)i);
+        if (a->state == UCWA_SLOT_EXPIRED && now - a->last_seen > g->tombstone) {
+            a->state = UCWA_SLOT_FREE;   /* the id now answers 404 */
+            continue;
+        }
+        if (a->state != UCWA_SLOT_LIVE) {
+            continue;
+        }
+        if (a->parked == 0 && now - a->last_seen > g->idle_timeout) {
+            int user = (int)a->user;
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, UCWALOGNO(00070)
+                         "application %s of %s expired: no event request for %" APR_TIME_T_FMT
+                         " s", a->id, ucwa_store_user(st, user)->sip,
+                         apr_time_sec(now - a->last_seen));
+            ucwa_store_expire(st, (int)i);
+            ucwa_shm_wake(a);
+            if (ucwa_me_publish(st, user, &g->idle_rules, now, p)) {
+                ucwa_events_wake_user(st, user);
+            }
+            continue;
+        }
+        if (policies) {
+            const ucwa_policy *pol = ucwa_app_policy(g, a->policy_tag);
+            apr_uint32_t fp = ucwa_policy_fingerprint(pol);
+            if (fp != a->policy_fp) {
+                a->policy_fp = fp;
+                ucwa_store_post(st, (int)i, UCWA_PRIO_MEDIUM,
+                                apr_psprintf(p, "\"rel\":\"policies\",\"href\":\"%s/policies\"",
+                                             a->base),
+                                apr_psprintf(p, "{\"link\":{\"rel\":\"policies\",\"href\":"
+                                             "\"%s/policies\"},\"type\":\"updated\"}", a->base),
+                                now);
+                ucwa_shm_wake(a);
+            }
+        }
+    }
+    /* idle transitions: Online -> IdleOnline -> Away without reportMyActivity */
+    for (i = 0; i < n; i++) {
+        ucwa_app *a = ucwa_store_app(st, (int)i);
+        if (a->state == UCWA_SLOT_LIVE && a->available
+            && ucwa_me_publish(st, (int)a->user, &g->idle_rules, now, p)) {
+            ucwa_events_wake_user(st, (int)a->user);
+        }
+    }
+    ucwa_shm_unlock();
+}
+
+static apr_status_t sweep_callback(int state, void *data, apr_pool_t *pool)
+{
+    if (state == AP_WATCHDOG_STATE_RUNNING) {
+        ucwa_watchdog_sweep((server_rec *)data, pool);
+    }
+    return APR_SUCCESS;
+}
+
+int ucwa_watchdog_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *get =
+        APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *reg =
+        APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
+    ap_watchdog_t *wd;
+    apr_status_t rv;
+
+    if (!get || !reg) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, UCWALOGNO(00071)
+                     "mod_watchdog is not available: idle applications would never end");
+        return !OK;
+    }
+    rv = get(&wd, "ucwa-sweep", 0, 1, pconf);
+    if (rv == APR_SUCCESS) {
+        rv = reg(wd, INTERVAL, s, sweep_callback);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, UCWALOGNO(00072)
+                     "cannot start the session store sweeper");
+        return !OK;
+    }
+    return OK;
+}
