@@ -1,5 +1,8 @@
+#include <stdlib.h>
 #include <string.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include "mob_lockout.h"
 
@@ -14,6 +17,7 @@ apr_size_t mob_lockout_bytes(apr_uint32_t size)
 void mob_lockout_init(mob_lockout_table *t, apr_uint32_t size)
 {
     memset(t, 0, mob_lockout_bytes(size));
+    (void)RAND_bytes(t->secret, sizeof(t->secret));
     t->size = size;
     t->magic = LOCKOUT_MAGIC;
 }
@@ -23,21 +27,25 @@ int mob_lockout_valid(const mob_lockout_table *t, apr_uint32_t size)
     return t->magic == LOCKOUT_MAGIC && t->size == size;
 }
 
-static void key_of(mob_lock_kind kind, const char *name, unsigned char key[16])
+static void key_of(const mob_lockout_table *t, mob_lock_kind kind, const char *name,
+                   unsigned char key[16])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    char k = (char)kind;
+    size_t len = strlen(name);
+    unsigned char *msg = malloc(len + 1);
 
-    if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) && EVP_DigestUpdate(ctx, &k, 1)
-        && EVP_DigestUpdate(ctx, name, strlen(name)) && EVP_DigestFinal_ex(ctx, md, &n)) {
+    if (msg) {
+        msg[0] = (unsigned char)kind;
+        memcpy(msg + 1, name, len);
+    }
+    if (msg && HMAC(EVP_sha256(), t->secret, sizeof(t->secret), msg, len + 1, md, &n)) {
         memcpy(key, md, 16);
     }
     else {
         memset(key, 0, 16);
     }
-    EVP_MD_CTX_free(ctx);
+    free(msg);
 }
 
 /* The slot holding key, or (create) a free or least recently used slot among the probes. */
@@ -83,7 +91,7 @@ int mob_lockout_locked(mob_lockout_table *t, mob_lock_kind kind, const char *nam
     unsigned char key[16];
     mob_lockout_entry *e;
 
-    key_of(kind, name, key);
+    key_of(t, kind, name, key);
     e = find(t, key, 0, now);
     return e && e->locked_until > now;
 }
@@ -97,7 +105,7 @@ int mob_lockout_fail(mob_lockout_table *t, mob_lock_kind kind, const char *name,
     if (pol->threshold == 0) {
         return 0;
     }
-    key_of(kind, name, key);
+    key_of(t, kind, name, key);
     e = find(t, key, 1, now);
     if (!e) {
         return 0;
@@ -119,7 +127,7 @@ void mob_lockout_clear(mob_lockout_table *t, mob_lock_kind kind, const char *nam
     unsigned char key[16];
     mob_lockout_entry *e;
 
-    key_of(kind, name, key);
+    key_of(t, kind, name, key);
     e = find(t, key, 0, 0);
     if (e) {
         memset(e, 0, sizeof(*e));

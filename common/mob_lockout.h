@@ -18,6 +18,9 @@ typedef struct {
 typedef struct {
     apr_uint32_t magic;
     apr_uint32_t size;
+    /* keys the slot hash: without it an attacker could pick names that land next to a
+     * victim's slot and evict its lock */
+    unsigned char secret[32];
     mob_lockout_entry e[];
 } mob_lockout_table;
 

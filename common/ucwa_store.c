@@ -480,6 +480,60 @@ ucwa_availability ucwa_store_availability(const ucwa_user *u, const ucwa_idle_ru
     }
 }
 
+/* --- consistency ------------------------------------------------------------------- */
+
+const char *ucwa_store_check(ucwa_store *s, ucwa_store_stats *st, apr_pool_t *p)
+{
+    apr_uint32_t i, *apps, *avail;
+    const char *bad = NULL;
+
+    memset(st, 0, sizeof(*st));
+    apps = apr_pcalloc(p, sizeof(*apps) * s->limits.max_users);
+    avail = apr_pcalloc(p, sizeof(*avail) * s->limits.max_users);
+    for (i = 0; i < s->limits.max_apps; i++) {
+        ucwa_app *a = ucwa_store_app(s, (int)i);
+        if (a->state == UCWA_SLOT_EXPIRED) {
+            st->apps_expired++;
+        }
+        if (a->state != UCWA_SLOT_LIVE) {
+            continue;
+        }
+        st->apps_live++;
+        st->parked += a->parked;
+        st->events_queued += a->head - a->pkg_first;
+        if (a->user >= s->limits.max_users
+            || ucwa_store_user(s, (int)a->user)->state != UCWA_SLOT_LIVE) {
+            bad = apr_psprintf(p, "application %s belongs to no live user", a->id);
+            continue;
+        }
+        apps[a->user]++;
+        if (a->available) {
+            st->apps_available++;
+            avail[a->user]++;
+        }
+        if (a->pkg_end - a->pkg_first > a->head - a->pkg_first
+            || a->head - a->pkg_first > s->limits.ring_len) {
+            bad = apr_psprintf(p, "application %s: ring positions out of order", a->id);
+        }
+        if ((a->idnum & ((1u << IDX_BITS) - 1)) != i) {
+            bad = apr_psprintf(p, "application %s is in slot %u", a->id, i);
+        }
+    }
+    for (i = 0; i < s->limits.max_users; i++) {
+        ucwa_user *u = ucwa_store_user(s, (int)i);
+        if (u->state != UCWA_SLOT_LIVE) {
+            continue;
+        }
+        st->users_live++;
+        if (u->apps != apps[i] || u->available_apps != avail[i]) {
+            bad = apr_psprintf(p, "user %s counts %u applications (%u available), the table "
+                               "holds %u (%u)", u->sip, u->apps, u->available_apps, apps[i],
+                               avail[i]);
+        }
+    }
+    return bad;
+}
+
 /* --- rendering --------------------------------------------------------------------- */
 
 const char *ucwa_package_json(apr_pool_t *p, const char *base, const ucwa_package *pkg,

@@ -195,6 +195,14 @@ ucwa_availability ucwa_availability_parse(const char *name);
 /* Wakes nobody by itself: bumps the seq word; the caller wakes futex waiters. */
 void ucwa_store_touch(ucwa_app *a);
 
+typedef struct {
+    apr_uint32_t apps_live, apps_expired, apps_available, users_live, events_queued, parked;
+} ucwa_store_stats;
+
+/* Counts, and a check of every invariant the code relies on: NULL if the store is
+ * consistent, else what is wrong (for the status page and the tests). */
+const char *ucwa_store_check(ucwa_store *s, ucwa_store_stats *st, apr_pool_t *p);
+
 /* The JSON of a package: {"_links":{self,next|resync|resume..},"sender":[...]} */
 const char *ucwa_package_json(apr_pool_t *p, const char *base, const ucwa_package *pkg,
                               int resync, apr_size_t *len);

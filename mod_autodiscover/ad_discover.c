@@ -94,9 +94,10 @@ static int authenticate(request_rec *r, const ad_server_conf *c, mob_resource re
     }
     if (basic && h && !strncasecmp(h, "Basic ", 6)) {
         const char *name = NULL, *pw = NULL, *u;
-        if (ap_get_basic_auth_components(r, &name, &pw) == APR_SUCCESS
-            && (u = ad_signin_normalize(r->pool, name)) != NULL) {
-            ad_signin_result sr = ad_signin_check(r, c, u, pw);
+        if (ap_get_basic_auth_components(r, &name, &pw) == APR_SUCCESS) {
+            ad_signin_result sr;
+            u = ad_signin_normalize(r->pool, name);
+            sr = ad_signin_check(r, c, u, pw);
             if (sr == AD_SIGNIN_OK) {
                 *user = u;
                 return OK;
@@ -170,6 +171,15 @@ int ad_discover_handle(request_rec *r, const ad_server_conf *c, mob_resource res
         }
         if (rv != OK) {
             return rv;
+        }
+        if (home->role == MOB_ROLE_DIRECTOR) {
+            /* users are homed on Front End pools; a redirect there would loop */
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ADLOGNO(00056)
+                          "the directory homes %s on %s, a Director: home users on a Front End "
+                          "pool (AutodiscoverDirectoryQuery, or the pool of "
+                          "AutodiscoverSipDomain)", user, home->fqdn);
+            return ad_response_error(r, HTTP_NOT_FOUND, f, "NotFound",
+                                     "The user is not enabled for this service.");
         }
         return send_doc(r, mob_discovery_user(r->pool, &q, home, res == MOB_RES_OAUTH_USER), f);
     default:

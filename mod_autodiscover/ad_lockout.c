@@ -122,7 +122,7 @@ void ad_lockout_failed(request_rec *r, const char *user, const mob_lockout_polic
     if (!t) {
         return;
     }
-    acc = mob_lockout_fail(t, MOB_LOCK_ACCOUNT, user, account, now);
+    acc = user ? mob_lockout_fail(t, MOB_LOCK_ACCOUNT, user, account, now) : 0;
     addr = mob_lockout_fail(t, MOB_LOCK_ADDRESS, r->useragent_ip, address, now);
     unlock_table();
     if (acc) {

@@ -69,6 +69,15 @@ ad_signin_result ad_signin_check(request_rec *r, const ad_server_conf *c, const 
     const ad_global *g = c->global;
     authn_status st;
 
+    if (!user) {
+        /* a name that cannot be a user: a failure like any other, same cost, counted
+         * against the client address */
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ADLOGNO(00023)
+                      "sign-in with a malformed user name failed");
+        ad_lockout_failed(r, NULL, &g->account_lockout, &g->address_lockout);
+        pad_failure(r, c);
+        return AD_SIGNIN_FAILED;
+    }
     if (ad_lockout_locked(r, user)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ADLOGNO(00020)
                       "sign-in for %s refused: locked", user);

@@ -16,7 +16,8 @@ typedef enum {
  * case; NULL if it cannot be a user name at all. */
 const char *ad_signin_normalize(apr_pool_t *p, const char *username);
 
-/* Checks user (already normalized) and password; sets r->user on success. */
+/* Checks user (normalized; NULL for a name ad_signin_normalize refused, which fails the
+ * same way) and password; sets r->user on success. */
 ad_signin_result ad_signin_check(request_rec *r, const ad_server_conf *c, const char *user,
                                  const char *password);
 

@@ -117,7 +117,7 @@ int ad_webticket_handle(request_rec *r, const ad_server_conf *c)
         return invalid(r, c, "username or password missing");
     }
     user = ad_signin_normalize(r->pool, username);
-    switch (user ? ad_signin_check(r, c, user, password) : AD_SIGNIN_FAILED) {
+    switch (ad_signin_check(r, c, user, password)) {
     case AD_SIGNIN_OK:
         break;
     case AD_SIGNIN_ERROR:

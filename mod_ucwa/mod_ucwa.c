@@ -142,6 +142,34 @@ static int dispatch(ucwa_req *q)
                            "There is no such resource (or not for this method).");
 }
 
+/* SetHandler ucwa-status: the store's counts and consistency, for admins (protect it
+ * with Require like server-status) and for the tests. */
+static int ucwa_status(request_rec *r)
+{
+    ucwa_store *s = ucwa_shm_lock(r->server);
+    ucwa_store_stats st;
+    const char *problem, *body;
+
+    if (!s) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    problem = ucwa_store_check(s, &st, r->pool);
+    ucwa_shm_unlock();
+    body = apr_psprintf(r->pool, "{\"applications\":%u,\"expired\":%u,\"available\":%u,"
+                        "\"users\":%u,\"queuedEvents\":%u,\"parked\":%u,\"consistent\":%s%s%s%s}\n",
+                        st.apps_live, st.apps_expired, st.apps_available, st.users_live,
+                        st.events_queued, st.parked, problem ? "false" : "true",
+                        problem ? ",\"problem\":\"" : "",
+                        problem ? ap_escape_quotes(r->pool, problem) : "", problem ? "\"" : "");
+    if (problem) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, UCWALOGNO(00006)
+                      "session store inconsistent: %s", problem);
+    }
+    ap_set_content_type(r, "application/json");
+    ap_rputs(body, r);
+    return OK;
+}
+
 static int ucwa_handler(request_rec *r)
 {
     APR_OPTIONAL_FN_TYPE(autodiscover_bearer_user) *bearer =
@@ -151,6 +179,9 @@ static int ucwa_handler(request_rec *r)
     const char *min_rev, *auth;
     ucwa_req q;
 
+    if (r->handler && !strcmp(r->handler, "ucwa-status")) {
+        return ucwa_status(r);
+    }
     if (!r->handler || strcmp(r->handler, HANDLER)) {
         return DECLINED;
     }

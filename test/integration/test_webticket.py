@@ -55,9 +55,12 @@ def _failure_view(r):
 def test_unknown_user_and_wrong_password_look_the_same(deployment, http, urls, check_logs):
     wrong = post_token(http, urls["internal"], dict(FORM, password="not-the-password"))
     unknown = post_token(http, urls["internal"], dict(FORM, username="nobody@contoso.test"))
+    t = time.monotonic()
+    malformed = post_token(http, urls["internal"], dict(FORM, username="no body\\@contoso"))
+    assert time.monotonic() - t >= 0.25   # no shortcut for names that cannot exist
     assert wrong.status_code == 400
     assert wrong.json() == {"error": "invalid_grant"}
-    assert _failure_view(wrong) == _failure_view(unknown)
+    assert _failure_view(wrong) == _failure_view(unknown) == _failure_view(malformed)
 
 
 def test_unknown_user_costs_the_same_time_as_wrong_password(deployment, http, urls, check_logs):

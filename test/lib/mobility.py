@@ -180,7 +180,7 @@ def make_state(state: Path, topo: Topology):
     return state
 
 
-FE_MODULES = ["authz_core", "authn_core", "authn_dbd", "dbd", "ssl", "socache_shmcb",
+FE_MODULES = ["authz_core", "authz_host", "authn_core", "authn_dbd", "dbd", "ssl", "socache_shmcb",
               "mime", "alias", "dir", "remoteip", "headers", "status"]
 RP_MODULES = ["authz_core", "proxy", "proxy_http", "ssl", "socache_shmcb", "mime", "headers"]
 OUR_MODULES = ["autodiscover", "ucwa", "mcx"]
@@ -240,7 +240,7 @@ class Apache:
                   f"MaxRequestWorkers {self.servers * self.threads}",
                   f"MinSpareThreads {self.threads}", f"MaxSpareThreads {self.servers * self.threads}",
                   "KeepAliveTimeout 5",
-                  'LogFormat "%a %l %u %t \\"%r\\" %>s %b %D" timed',
+                  'LogFormat "%a %l %u %t \\"%r\\" %>s %b %D %P" timed',
                   f'CustomLog "{self.root / "logs" / "access.log"}" timed',
                   f'<Directory "{REPO / "htdocs"}">', "    Require all granted", "</Directory>"]
         if "ssl" in self.modules:
