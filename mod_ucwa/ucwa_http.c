@@ -205,3 +205,84 @@ json_t *ucwa_http_input(ucwa_req *q, int *rv)
     }
     return in;
 }
+
+/* If-Match / If-None-Match hold one or more etags, quoted (clients quote them) or not. */
+static int etag_listed(apr_pool_t *p, const char *header, const char *etag)
+{
+    char *list = apr_pstrdup(p, header), *last, *tok;
+
+    for (tok = apr_strtok(list, ", ", &last); tok; tok = apr_strtok(NULL, ", ", &last)) {
+        size_t n = strlen(tok);
+        if (!strcmp(tok, "*")) {
+            return 1;
+        }
+        if (!strncmp(tok, "W/", 2)) {
+            tok += 2;
+            n -= 2;
+        }
+        if (n >= 2 && tok[0] == '"' && tok[n - 1] == '"') {
+            tok[n - 1] = '\0';
+            tok++;
+        }
+        if (!strcmp(tok, etag)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int ucwa_http_etagged(ucwa_req *q, json_t *res)
+{
+    const char *etag = json_string_value(json_object_get(res, "etag"));
+    const char *inm = apr_table_get(q->r->headers_in, "If-None-Match");
+
+    if (etag) {
+        apr_table_setn(q->r->headers_out, "ETag", apr_psprintf(q->r->pool, "\"%s\"", etag));
+        if (inm && etag_listed(q->r->pool, inm, etag)) {
+            common_headers(q);
+            q->r->status = HTTP_NOT_MODIFIED;
+            return OK;
+        }
+    }
+    return ucwa_http_resource(q, HTTP_OK, res);
+}
+
+json_t *ucwa_http_put_input(ucwa_req *q, const json_t *current, int *rv)
+{
+    const char *etag = json_string_value(json_object_get(current, "etag"));
+    const char *im = apr_table_get(q->r->headers_in, "If-Match");
+    json_t *in, *guid;
+    const char *key;
+    json_t *v;
+
+    if (!im) {
+        *rv = ucwa_http_error(q, 428, "PreconditionRequired", NULL,
+                              "A PUT needs If-Match with the resource's ETag.");
+        return NULL;
+    }
+    if (!etag || !etag_listed(q->r->pool, im, etag)) {
+        *rv = ucwa_http_error(q, HTTP_PRECONDITION_FAILED, "PreconditionFailed", NULL,
+                              "The resource changed: GET it again.");
+        return NULL;
+    }
+    in = ucwa_http_input(q, rv);
+    if (!in) {
+        return NULL;
+    }
+    guid = NULL;
+    json_object_foreach((json_t *)current, key, v) {
+        if (json_is_string(v) && !strcmp(json_string_value(v), "please pass this in a PUT request")) {
+            guid = ucwa_input_get(in, key);
+            if (!guid || !json_equal(guid, v)) {
+                guid = NULL;
+            }
+            break;
+        }
+    }
+    if (!guid) {
+        *rv = ucwa_http_error(q, HTTP_BAD_REQUEST, "BadRequest", "ParameterValidationFailure",
+                              "Send back the resource's GUID-named property with its value.");
+        return NULL;
+    }
+    return in;
+}

@@ -30,6 +30,15 @@ int ucwa_http_resource(ucwa_req *q, int status, json_t *res);
 int ucwa_http_events(ucwa_req *q, const char *json, apr_size_t len);
 int ucwa_http_no_content(ucwa_req *q);
 
+/* Sends a PUT-able resource with its ETag header; 304 for a matching If-None-Match. */
+int ucwa_http_etagged(ucwa_req *q, json_t *res);
+
+/* UCWA's PUT contract against the current resource: If-Match is required (428
+ * PreconditionRequired) and must match its etag (412 PreconditionFailed), and the body
+ * must echo the GUID-named property (400 ParameterValidationFailure). Returns the body,
+ * or NULL with the error already sent in *rv. */
+json_t *ucwa_http_put_input(ucwa_req *q, const json_t *current, int *rv);
+
 /* The request body as a JSON object (JSON or UCWA XML input; query parameters fill in
  * names the body lacks), or NULL with the error response already sent in *rv. */
 json_t *ucwa_http_input(ucwa_req *q, int *rv);

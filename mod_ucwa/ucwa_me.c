@@ -253,10 +253,15 @@ static int get_self(ucwa_req *q, const char *what)
     }
     if (!strcmp(what, "callForwardingSettings")) {
         json_t *res = ucwa_res_call_forwarding(q->r->pool, &copy);
-        apr_table_setn(q->r->headers_out, "ETag",
-                       apr_psprintf(q->r->pool, "\"%s\"",
-                                    json_string_value(json_object_get(res, "etag"))));
-        return ucwa_http_resource(q, HTTP_OK, res);
+        if (q->r->method_number == M_PUT) {
+            if (!ucwa_http_put_input(q, res, &rv)) {
+                return rv;
+            }
+            /* forwarding needs Enterprise Voice, which this server does not provide */
+            return ucwa_http_error(q, HTTP_FORBIDDEN, "Forbidden", NULL,
+                                   "Call forwarding is not available for this user.");
+        }
+        return ucwa_http_etagged(q, res);
     }
     if (!copy.available) {
         return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", "MakeMeAvailableRequired",
@@ -332,7 +337,8 @@ int ucwa_me_handle(ucwa_req *q)
         return get ? get_self(q, "phones") : DECLINED;
     }
     if (!strcasecmp(sub, "/callForwardingSettings")) {
-        return get ? get_self(q, "callForwardingSettings") : DECLINED;
+        return get || q->r->method_number == M_PUT ? get_self(q, "callForwardingSettings")
+                                                   : DECLINED;
     }
     return DECLINED;
 }
