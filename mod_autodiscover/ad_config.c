@@ -10,6 +10,7 @@
 
 #include "mod_autodiscover.h"
 #include "ad_config.h"
+#include "mob_number.h"
 
 APLOG_USE_MODULE(autodiscover);
 extern module AP_MODULE_DECLARE_DATA autodiscover_module;
@@ -152,15 +153,7 @@ static const char *set_key_files(cmd_parms *cmd, void *d, int argc, char *const 
 static const char *parse_seconds(cmd_parms *cmd, const char *v, apr_int64_t min,
                                  apr_int64_t max, apr_int64_t *out)
 {
-    char *end;
-    apr_int64_t n = apr_strtoi64(v, &end, 10);
-
-    if (!*v || *end || n < min || n > max) {
-        return apr_psprintf(cmd->pool, "%s: '%s' must be a number from %" APR_INT64_T_FMT
-                            " to %" APR_INT64_T_FMT, cmd->cmd->name, v, min, max);
-    }
-    *out = n;
-    return NULL;
+    return mob_parse_number(cmd->pool, cmd->cmd->name, v, min, max, out);
 }
 
 static const char *set_lifetime(cmd_parms *cmd, void *d, const char *v)

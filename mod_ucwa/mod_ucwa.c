@@ -123,15 +123,11 @@ static int dispatch(ucwa_req *q)
         return rv;
     }
     if (!strcasecmp(sub, "/communication") && (get || r->method_number == M_PUT)) {
-        ucwa_store *s;
         ucwa_app copy;
         json_t *res;
-        int idx;
-        if ((s = ucwa_app_lock(q, &idx, &rv)) == NULL) {
+        if (ucwa_app_copy(q, &copy, NULL, &rv) != OK) {
             return rv;
         }
-        copy = *ucwa_store_app(s, idx);
-        ucwa_shm_unlock();
         res = ucwa_res_communication(r->pool, &copy);
         /* nothing in communication is settable here: a valid PUT gets it back as it is */
         if (!get && !ucwa_http_put_input(q, res, &rv)) {
@@ -140,14 +136,10 @@ static int dispatch(ucwa_req *q)
         return ucwa_http_etagged(q, res);
     }
     if (get && (!strcasecmp(sub, "/people") || !strcasecmp(sub, "/onlineMeetings"))) {
-        ucwa_store *s;
         ucwa_app copy;
-        int idx;
-        if ((s = ucwa_app_lock(q, &idx, &rv)) == NULL) {
+        if (ucwa_app_copy(q, &copy, NULL, &rv) != OK) {
             return rv;
         }
-        copy = *ucwa_store_app(s, idx);
-        ucwa_shm_unlock();
         return ucwa_http_resource(q, HTTP_OK,
                                   !strcasecmp(sub, "/people") ? ucwa_res_people(r->pool, &copy)
                                   : ucwa_res_online_meetings(r->pool, &copy));

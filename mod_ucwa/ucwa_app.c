@@ -49,6 +49,22 @@ ucwa_store *ucwa_app_lock(ucwa_req *q, int *idx, int *rv)
     return s;
 }
 
+int ucwa_app_copy(ucwa_req *q, ucwa_app *copy, ucwa_user *user, int *rv)
+{
+    ucwa_store *s;
+    int idx;
+
+    if ((s = ucwa_app_lock(q, &idx, rv)) == NULL) {
+        return !OK;
+    }
+    *copy = *ucwa_store_app(s, idx);
+    if (user) {
+        *user = *ucwa_store_user(s, (int)copy->user);
+    }
+    ucwa_shm_unlock();
+    return OK;
+}
+
 /* The photo cookie real servers set with the application, so <img> tags work. */
 static void photo_cookie(ucwa_req *q, const ucwa_app *a)
 {
@@ -143,15 +159,12 @@ int ucwa_app_create(ucwa_req *q)
 
 int ucwa_app_get(ucwa_req *q)
 {
-    ucwa_store *s;
     ucwa_app copy;
-    int idx, rv;
+    int rv;
 
-    if ((s = ucwa_app_lock(q, &idx, &rv)) == NULL) {
+    if (ucwa_app_copy(q, &copy, NULL, &rv) != OK) {
         return rv;
     }
-    copy = *ucwa_store_app(s, idx);
-    ucwa_shm_unlock();
     photo_cookie(q, &copy);
     return ucwa_http_resource(q, HTTP_OK, ucwa_res_application(q->r->pool, &copy, q->user));
 }
@@ -188,15 +201,12 @@ int ucwa_app_delete(ucwa_req *q)
 
 int ucwa_app_policies(ucwa_req *q)
 {
-    ucwa_store *s;
     ucwa_app copy;
-    int idx, rv;
+    int rv;
 
-    if ((s = ucwa_app_lock(q, &idx, &rv)) == NULL) {
+    if (ucwa_app_copy(q, &copy, NULL, &rv) != OK) {
         return rv;
     }
-    copy = *ucwa_store_app(s, idx);
-    ucwa_shm_unlock();
     return ucwa_http_resource(q, HTTP_OK, ucwa_policy_resource(
         q->r->pool, ucwa_app_policy(q->conf->global, copy.policy_tag),
         apr_pstrcat(q->r->pool, copy.base, "/policies", NULL)));

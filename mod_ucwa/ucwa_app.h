@@ -11,6 +11,10 @@
  * ApplicationNotFound, 410 InactiveApplicationExpired, 500) already sent in *rv. */
 ucwa_store *ucwa_app_lock(ucwa_req *q, int *idx, int *rv);
 
+/* Copies the request's application (and its user, if user is not NULL) out of the
+ * store. OK, or the error already sent in *rv (as ucwa_app_lock). */
+int ucwa_app_copy(ucwa_req *q, ucwa_app *copy, ucwa_user *user, int *rv);
+
 int ucwa_app_create(ucwa_req *q);
 int ucwa_app_get(ucwa_req *q);
 int ucwa_app_delete(ucwa_req *q);

@@ -10,6 +10,7 @@
 
 #include "mod_ucwa.h"
 #include "ucwa_config.h"
+#include "mob_number.h"
 
 APLOG_USE_MODULE(ucwa);
 extern module AP_MODULE_DECLARE_DATA ucwa_module;
@@ -80,15 +81,7 @@ static const char *set_engine(cmd_parms *cmd, void *d, int on)
 static const char *number(cmd_parms *cmd, const char *v, apr_int64_t min, apr_int64_t max,
                           apr_int64_t *out)
 {
-    char *end;
-    apr_int64_t n = apr_strtoi64(v, &end, 10);
-
-    if (!*v || *end || n < min || n > max) {
-        return apr_psprintf(cmd->pool, "%s: '%s' must be a number from %" APR_INT64_T_FMT
-                            " to %" APR_INT64_T_FMT, cmd->cmd->name, v, min, max);
-    }
-    *out = n;
-    return NULL;
+    return mob_parse_number(cmd->pool, cmd->cmd->name, v, min, max, out);
 }
 
 /* One handler for the numeric server-wide settings; cmd->info says which. */

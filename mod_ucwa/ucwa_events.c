@@ -11,9 +11,9 @@
 #include <http_protocol.h>
 
 #include "mod_ucwa.h"
-#include "mob_form.h"
 #include "ucwa_app.h"
 #include "ucwa_events.h"
+#include "ucwa_query.h"
 #include "ucwa_shm.h"
 
 APLOG_USE_MODULE(ucwa);
@@ -89,67 +89,18 @@ static int client_gone(request_rec *r)
     return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
-/* A query parameter as an unsigned number: 1 and *out when valid, 0 when absent,
- * -1 when malformed. */
-static int uint_param(apr_table_t *query, const char *name, apr_uint32_t max, apr_uint32_t *out)
-{
-    const char *v = apr_table_get(query, name);
-    char *end;
-    apr_int64_t n;
-
-    if (!v) {
-        return 0;
-    }
-    n = apr_strtoi64(v, &end, 10);
-    if (!*v || *end || n < 0 || (apr_uint64_t)n > max) {
-        return -1;
-    }
-    *out = (apr_uint32_t)n;
-    return 1;
-}
-
-static apr_uint32_t clamp(apr_uint32_t v, apr_uint32_t lo, apr_uint32_t hi)
-{
-    return v < lo ? lo : v > hi ? hi : v;
-}
-
-typedef struct {
-    apr_uint32_t ack, timeout, low, medium, priority;
-} poll_params;
-
-static const char *read_params(ucwa_req *q, const ucwa_app *a, poll_params *pp)
+/* The query: ack, and the sticky timeout, low and medium the application's last
+ * request left. */
+static const char *read_params(ucwa_req *q, const ucwa_app *a, ucwa_event_params *pp)
 {
     const ucwa_global *g = q->conf->global;
-    apr_table_t *query;
-    const char *why;
-    apr_uint32_t v;
 
-    if (mob_form_parse(q->r->pool, q->r->args ? q->r->args : "",
-                       q->r->args ? strlen(q->r->args) : 0, MOB_FORM_LENIENT, &query,
-                       &why) != APR_SUCCESS) {
-        return "malformed query";
-    }
-    if (uint_param(query, "ack", 0xFFFFFFFFu, &pp->ack) != 1 || pp->ack == 0) {
-        return "ack must be a positive number";
-    }
-    /* values are sticky: what the client sent last applies until it sends another */
-    pp->timeout = a->ev_timeout ? a->ev_timeout : g->timeout_default;
-    pp->low = a->ev_low ? a->ev_low : 15;
-    pp->medium = a->ev_medium ? a->ev_medium : 5;
-    pp->priority = 0;
-    if (uint_param(query, "timeout", 0xFFFFFFFFu, &v) < 0
-        || uint_param(query, "low", 0xFFFFFFFFu, &pp->low) < 0
-        || uint_param(query, "medium", 0xFFFFFFFFu, &pp->medium) < 0
-        || uint_param(query, "priority", 1000000, &pp->priority) < 0) {
-        return "timeout, low, medium and priority must be numbers";
-    }
-    if (apr_table_get(query, "timeout")) {
-        pp->timeout = v;
-    }
-    pp->timeout = clamp(pp->timeout, g->timeout_min, g->timeout_max);
-    pp->low = clamp(pp->low, 5, 1800);
-    pp->medium = clamp(pp->medium, 5, 1800);
-    return NULL;
+    memset(pp, 0, sizeof(*pp));
+    pp->timeout = a->ev_timeout;
+    pp->low = a->ev_low;
+    pp->medium = a->ev_medium;
+    return ucwa_query_events(q->r->pool, q->r->args, g->timeout_min, g->timeout_max,
+                             g->timeout_default, pp);
 }
 
 typedef struct {
@@ -179,7 +130,7 @@ int ucwa_events_get(ucwa_req *q)
 {
     ucwa_store *s;
     ucwa_app *a;
-    poll_params pp;
+    ucwa_event_params pp;
     parked_ref ref;
     ucwa_package pkg;
     ucwa_poll_result res;

@@ -232,18 +232,14 @@ static int set_self(ucwa_req *q, set_kind kind)
 static int get_self(ucwa_req *q, const char *what)
 {
     const ucwa_idle_rules *rules = &q->conf->global->idle_rules;
-    ucwa_store *s;
     ucwa_app copy;
     ucwa_user user;
     ucwa_availability av;
-    int idx, rv;
+    int rv;
 
-    if ((s = ucwa_app_lock(q, &idx, &rv)) == NULL) {
+    if (ucwa_app_copy(q, &copy, &user, &rv) != OK) {
         return rv;
     }
-    copy = *ucwa_store_app(s, idx);
-    user = *ucwa_store_user(s, (int)copy.user);
-    ucwa_shm_unlock();
     av = ucwa_store_availability(&user, rules, apr_time_now());
     if (!strcmp(what, "me")) {
         return ucwa_http_resource(q, HTTP_OK, ucwa_res_me(q->r->pool, &copy, q->user));
