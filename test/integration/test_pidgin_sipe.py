@@ -21,7 +21,9 @@ test deployment (127.0.0.1 and 127.0.0.2).
 The flow it checks: GET /?sipuri=alice@contoso.test (XML Root) -> the User link on
 pool01 -> 401 offering Basic (AutodiscoverBasicAuth On) -> GET with Basic credentials ->
 200 User document -> sipe connects SIP/TLS to SipClientInternalAccess, pool01:5061.
-A listener on 127.0.0.3:5061 confirms sipe really connected there.
+A listener on 127.0.0.3:5061 confirms sipe really connected there: it reads sipe's TLS
+ClientHello (server name pool01.contoso.test) and keeps the connection open until finch
+stops, because sipe drops a server whose connection fails and falls back to DNS.
 """
 import re
 import socket
@@ -105,34 +107,29 @@ def test_pidgin_sipe_discovers_sip_server(sipe_fe, sipe_topo, finch):
     log_mark = len(fe.log_text())
     access_mark = access_log.stat().st_size if access_log.exists() else 0
 
-    # Stands in for pool01's SIP listener: sipe's TLS connection lands here.
-    sip = socket.socket()
-    sip_peers = []
+    # Stands in for pool01's SIP listener: sipe's TLS connection lands here and stays open
+    # (closing it would make sipe drop the server Autodiscover named, see SipListener).
+    sip = None
 
     def done(text):
-        if not sip_peers:
-            try:
-                conn, peer = sip.accept()
-                sip_peers.append(peer)
-                conn.close()
-            except (socket.timeout, BlockingIOError):
-                pass
-        found = bool(sip_peers) and finch_sipe.discovered_server(text) is not None
-        return found or finch_sipe.NO_SERVERS in text
+        sip.poll()
+        if finch_sipe.NO_SERVERS in text:
+            return True
+        return sip.first_hello() is not None and finch_sipe.discovered_server(text) is not None
 
     started = time.time()
     try:
-        sip.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sip.bind((FE_ADDR, SIP_PORT))
-        sip.listen(4)
-        sip.settimeout(0.1)
+        sip = finch_sipe.SipListener(FE_ADDR, SIP_PORT)
         finch.start()
         text = finch.wait_for(done, timeout=20)
     finally:
         finch.stop()
-        sip.close()
+        if sip is not None:
+            sip.close()
     elapsed = time.time() - started
-    print(f"pidgin-sipe: name resolution via {finch.mode}, finch ran {elapsed:.1f} s")
+    hello = sip.first_hello()
+    print(f"pidgin-sipe: name resolution via {finch.mode}, finch ran {elapsed:.1f} s, "
+          f"SIP ClientHello: {hello and (hello['sni'] or hello['error'])}")
 
     user_re = re.escape(USER_PATH) + r"(\?\S*)?"
     ok_200 = re.compile(rf'^\S+ \S+ {re.escape(ACCOUNT)} \[[^\]]+\] "GET {user_re} HTTP/1\.1" 200 ',
@@ -180,7 +177,10 @@ def test_pidgin_sipe_discovers_sip_server(sipe_fe, sipe_topo, finch):
         "Autodiscover gave sipe no SIP server" + context()
     assert finch_sipe.discovered_server(text) == (t.pool, SIP_PORT), \
         "sipe connected to the wrong SIP server" + context()
-    assert sip_peers, f"sipe never connected to {FE_ADDR}:{SIP_PORT}" + context()
+    assert hello, f"sipe never sent a TLS ClientHello to {FE_ADDR}:{SIP_PORT}" + context()
+    assert hello["error"] is None and hello["sni"] == t.pool, \
+        (f"the connection to {FE_ADDR}:{SIP_PORT} was not TLS for {t.pool}: "
+         f"SNI {hello['sni']!r}, {hello['error'] or 'no error'}") + context()
 
     bad = [line for line in errors.splitlines()
            if re.search(r":(warn|error|crit|alert|emerg)\]", line)

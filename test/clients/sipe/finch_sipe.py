@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -244,19 +245,129 @@ USER_LINK = re.compile(r"sipe_lync_autodiscover_parse: user (\S+)")
 GOT_SERVERS = "lync_autodiscover_cb: got server list"
 NO_SERVERS = "no Lync Autodiscover servers found"
 CONNECT = re.compile(r"transport_connect - hostname: (\S+) port: (\d+)")
+SIPE_LINE = re.compile(r"^\(\d\d:\d\d:\d\d\) sipe: (.*)$", re.M)
 
 
 def discovered_server(text: str):
-    """(host, port) of the first SIP connection sipe makes from Autodiscover's server list,
-    or None. sipe logs GOT_SERVERS even for an empty list, then NO_SERVERS and its SRV/A
-    fallbacks (whose connections must not count)."""
+    """(host, port) of the SIP connection sipe makes from Autodiscover's server list, or
+    None. lync_autodiscover_cb logs GOT_SERVERS and, in the same call, connects to the
+    list's first server: that transport_connect must be the very next sipe line (so it is
+    not an HTTP connection of the other Autodiscover chain). sipe logs GOT_SERVERS even
+    for an empty list, then NO_SERVERS and its SRV/A fallbacks, whose connections must
+    not count."""
     i = text.find(GOT_SERVERS)
     if i < 0:
         return None
-    m = CONNECT.search(text, i)
-    if m is None or NO_SERVERS in text[i:m.start()]:
+    line = SIPE_LINE.search(text, i + len(GOT_SERVERS))
+    m = CONNECT.match(line.group(1)) if line else None
+    if m is None:
         return None
     return (m.group(1), int(m.group(2)))
+
+
+def tls_client_hello_sni(data: bytes):
+    """The server name (SNI) in a TLS ClientHello at the start of data: None while more
+    bytes are needed, "" for a ClientHello without SNI; ValueError if data does not start
+    with a TLS handshake record carrying a ClientHello."""
+    hs = bytearray()
+    pos = 0
+    while True:  # handshake bytes from consecutive records, until the ClientHello is whole
+        if len(data) < pos + 5:
+            return None
+        if data[pos] != 0x16 or data[pos + 1] != 3:
+            raise ValueError(f"not a TLS handshake record: {bytes(data[pos:pos + 5]).hex()}")
+        n = int.from_bytes(data[pos + 3:pos + 5], "big")
+        if len(data) < pos + 5 + n:
+            return None
+        hs += data[pos + 5:pos + 5 + n]
+        pos += 5 + n
+        if len(hs) >= 4:
+            if hs[0] != 1:
+                raise ValueError(f"handshake type {hs[0]}, not a ClientHello")
+            if len(hs) >= 4 + int.from_bytes(hs[1:4], "big"):
+                break
+    body = bytes(hs[4:4 + int.from_bytes(hs[1:4], "big")])
+    try:
+        p = 2 + 32                                            # version, random
+        p += 1 + body[p]                                      # session id
+        p += 2 + int.from_bytes(body[p:p + 2], "big")         # cipher suites
+        p += 1 + body[p]                                      # compression methods
+        if p >= len(body):
+            return ""                                         # no extensions
+        end = p + 2 + int.from_bytes(body[p:p + 2], "big")
+        p += 2
+        while p + 4 <= end:
+            etype = int.from_bytes(body[p:p + 2], "big")
+            elen = int.from_bytes(body[p + 2:p + 4], "big")
+            ext = body[p + 4:p + 4 + elen]
+            p += 4 + elen
+            if etype == 0:                                    # server_name
+                q = 2                                         # list length
+                while q + 3 <= len(ext):
+                    ntype, nlen = ext[q], int.from_bytes(ext[q + 1:q + 3], "big")
+                    if ntype == 0:                            # host_name
+                        return ext[q + 3:q + 3 + nlen].decode("ascii")
+                    q += 3 + nlen
+        return ""
+    except (IndexError, UnicodeDecodeError) as e:
+        raise ValueError(f"malformed ClientHello: {e}") from None
+
+
+class SipListener:
+    """Stands in for a SIP server's TLS listener. It accepts connections and keeps them
+    open until close(): closing one would make sipe's TLS handshake fail at once ("nss:
+    Handshake failed"), and sipe would then give up on the server Autodiscover named and
+    log NO_SERVERS before trying DNS SRV and A records. It reads each connection's TLS
+    ClientHello to learn the server name sipe asked for (SNI); it never answers."""
+
+    def __init__(self, addr: str, port: int):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((addr, port))
+        self.sock.listen(4)
+        self.sock.setblocking(False)
+        self.connections = []     # {"peer", "sock", "data", "sni", "error"}
+
+    def poll(self):
+        """Accept what is pending and read what has arrived; never blocks."""
+        while True:
+            try:
+                conn, peer = self.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                break
+            conn.setblocking(False)
+            self.connections.append({"peer": peer, "sock": conn, "data": b"",
+                                     "sni": None, "error": None})
+        for c in self.connections:
+            if c["sni"] is not None or c["error"] is not None:
+                continue
+            try:
+                chunk = c["sock"].recv(65536)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError as e:
+                c["error"] = f"recv: {e}"
+                continue
+            if not chunk:
+                c["error"] = "closed before a whole ClientHello arrived"
+                continue
+            c["data"] += chunk
+            try:
+                c["sni"] = tls_client_hello_sni(c["data"])
+            except ValueError as e:
+                c["error"] = str(e)
+
+    def first_hello(self):
+        """The first connection once its ClientHello has been read (or failed), else None."""
+        if self.connections and (self.connections[0]["sni"] is not None
+                                 or self.connections[0]["error"] is not None):
+            return self.connections[0]
+        return None
+
+    def close(self):
+        for c in self.connections:
+            c["sock"].close()
+        self.sock.close()
 
 
 def excerpt(text: str, limit=12000) -> str:
