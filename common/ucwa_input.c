@@ -9,7 +9,7 @@ json_t *ucwa_input_json(apr_pool_t *p, const char *buf, apr_size_t len, const ch
 {
     char *clean = apr_palloc(p, len + 1);
     apr_size_t i, o = 0, last_comma = (apr_size_t)-1;
-    int in_string = 0, escaped = 0, depth = 0;
+    int in_string = 0, escaped = 0, depth = 0, after_value = 0;
     json_error_t err;
     json_t *j;
 
@@ -23,7 +23,10 @@ json_t *ucwa_input_json(apr_pool_t *p, const char *buf, apr_size_t len, const ch
             clean[o++] = c;
             if (escaped) escaped = 0;
             else if (c == '\\') escaped = 1;
-            else if (c == '"') in_string = 0;
+            else if (c == '"') {
+                in_string = 0;
+                after_value = 1;
+            }
             continue;
         }
         switch (c) {
@@ -38,6 +41,7 @@ json_t *ucwa_input_json(apr_pool_t *p, const char *buf, apr_size_t len, const ch
                 return NULL;
             }
             last_comma = (apr_size_t)-1;
+            after_value = 0;
             break;
         case '}':
         case ']':
@@ -46,14 +50,18 @@ json_t *ucwa_input_json(apr_pool_t *p, const char *buf, apr_size_t len, const ch
                 clean[last_comma] = ' ';   /* the tolerated trailing comma */
             }
             last_comma = (apr_size_t)-1;
+            after_value = 1;
             break;
         case ',':
-            last_comma = o;
+            /* trailing only after a value: not in "{,}", "[,]" or "[1,,]" */
+            last_comma = after_value ? o : (apr_size_t)-1;
+            after_value = 0;
             break;
         case ' ': case '\t': case '\r': case '\n':
             break;
         default:
             last_comma = (apr_size_t)-1;
+            after_value = c != ':';
         }
         clean[o++] = c;
     }

@@ -122,6 +122,9 @@ int ucwa_store_user_find(ucwa_store *s, const char *sip, int create)
     ucwa_user *u;
     apr_uint32_t gen;
 
+    if (strnlen(sip, UCWA_SIP_MAX) >= UCWA_SIP_MAX) {
+        return -1;   /* it would be kept cut short, and never found again */
+    }
     for (i = 0; i < n; i++) {
         int idx = (int)((h + i) % n);
         u = ucwa_store_user(s, idx);
@@ -198,7 +201,8 @@ int ucwa_store_find(ucwa_store *s, const char *id, int *expired)
         return -1;
     }
     a = ucwa_store_app(s, idx);
-    if (a->state == UCWA_SLOT_FREE || a->idnum != v) {
+    /* the id exactly as issued: no leading zero, no alias past 2^64 */
+    if (a->state == UCWA_SLOT_FREE || a->idnum != v || strcmp(a->id, id) != 0) {
         return -1;
     }
     *expired = (a->state == UCWA_SLOT_EXPIRED);

@@ -355,6 +355,238 @@ def topology_seeds():
     }
 
 
+def ucwa_input_seeds():
+    def deep(n, o=b"{\"a\":", c=b"}", inner=b"1"):
+        return o * n + inner + c * n
+
+    return {
+        # the documented capture: application creation with its trailing comma
+        "capture-create": (b'{"UserAgent":"UCWA Samples","EndpointId":'
+                           b'"a917c6f4-976c-4cf3-847d-cdfffa28ccdf","Culture":"en-US",}'),
+        "capture-create-pretty": (b'{\r\n  "UserAgent": "UCWA Samples",\r\n  "EndpointId": '
+                                  b'"a917c6f4-976c-4cf3-847d-cdfffa28ccdf",\r\n  "Culture": '
+                                  b'"en-US",\r\n}\r\n'),
+        "make-me-available": b'{"SupportedModalities":["Messaging"]}',
+        "make-me-available-full": (b'{"signInAs":"Online","supportedMessageFormats":["Plain",'
+                                   b'"Html",],"supportedModalities":["Messaging","Audio",],'
+                                   b'"phoneNumber":null,}'),
+        "presence": b'{"availability":"Busy"}',
+        "note": b'{"message":"Out of office until Monday \\u00e9\\ud83d\\ude00"}',
+        "location": b'{"location":"Building 5, floor 2"}',
+        "instance": (b'{"userAgent":"Lync Mobile/6.0","endpointId":"e1","culture":"de-DE",'
+                     b'"instanceId":"i-1"}'),
+        "empty": b"",
+        "blank": b" \r\n\t ",
+        "empty-object": b"{}",
+        "empty-array": b"[]",
+        "array-top": b'[{"a":1}]',
+        "string-top": b'"UCWA"',
+        "null-top": b"null",
+        "number-top": b"42",
+        # commas: only the trailing one after a value is forgiven
+        "trailing-nested": b'{"a":[1,2,],"b":{"c":true,},}',
+        "trailing-spaced": b'{"a":[1 , ] , }',
+        "double-comma": b'{"a":1,,}',
+        "leading-comma": b'{,"a":1}',
+        "comma-after-colon": b'{"a":,}',
+        "comma-after-top": b'{"a":1},',
+        "comma-before-wrong-bracket": b'{"a":1,]',
+        # strings that look like structure
+        "escaped-quote-comma": b'{"message":"say \\"hi\\",","x":"\\\\",}',
+        "escaped-quote-key": b'{"a\\",":1,"b\\\\":"}",}',
+        "brackets-in-string": b'{"m":"{[,]}","n":"\\"}]",}',
+        "unterminated-string": b'{"a":"b\\"}',
+        # names
+        "case-duplicates": b'{"availability":"Busy","Availability":"Away","AVAILABILITY":3}',
+        "exact-duplicates": b'{"message":"one","message":"two"}',
+        "non-ascii-names": '{"ÉTAT":"x","état":"y","Straße":1}'.encode(),
+        "empty-name": b'{"":"empty","a":""}',
+        "long-string-512": b'{"message":"' + b"m" * 512 + b'"}',
+        "long-string-513": b'{"message":"' + b"m" * 513 + b'"}',
+        "wrong-types": b'{"availability":["Busy"],"message":{"text":"x"},"location":5,"culture":false}',
+        # depth
+        "depth-16": deep(15),
+        "depth-17": deep(16),
+        "depth-16-arrays": b'{"a":' + b"[" * 15 + b"]" * 15 + b"}",
+        "depth-17-arrays": b'{"a":' + b"[" * 16 + b"]" * 16 + b"}",
+        "depth-huge": b"[" * 100000,
+        "depth-in-duplicate": b'{"a":' + b"[" * 20 + b"]" * 20 + b',"a":1}',
+        "close-first": b"]]]]" + b"{" * 20,
+        # NUL bytes
+        "nul-in-string": b'{"message":"a\x00b"}',
+        "nul-outside": b'{"a":1}\x00',
+        "nul-escape": b'{"message":"a\\u0000b"}',
+        # numbers
+        "huge-integer": b'{"n":123456789012345678901234567890}',
+        "huge-real": b'{"n":1e400,"m":-1e400}',
+        "tiny-real": b'{"n":1e-400,"m":-0.0}',
+        "int64-edges": b'{"max":9223372036854775807,"min":-9223372036854775808}',
+        "int64-over": b'{"n":9223372036854775808}',
+        "bad-numbers": b'{"a":01,"b":.5,"c":+1,"d":1.}',
+        # encodings
+        "invalid-utf8": b'{"message":"\xff\xfe"}',
+        "overlong-utf8": b'{"message":"\xc0\xaf"}',
+        "surrogate-raw": b'{"message":"\xed\xa0\x80"}',
+        "surrogate-escape": b'{"message":"\\ud800"}',
+        "bom": b'\xef\xbb\xbf{"a":1}',
+        "utf16": '{"a":1}'.encode("utf-16"),
+        # trailing garbage
+        "two-objects": b"{}{}",
+        "garbage-after": b'{"a":1} x',
+        "literal-case": b'{"a":True,"b":NULL}',
+        "huge-body": b'{"message":"' + b"z" * 70000 + b'",}',
+        "many-members": b"{" + b",".join(b'"k%d":%d' % (i, i) for i in range(2000)) + b",}",
+    }
+
+
+def ucwa_query_seeds():
+    return {
+        "ack": b"ack=1",
+        "ack-timeout": b"ack=2&timeout=180",
+        "all": b"ack=42&timeout=900&low=30&medium=10&priority=7",
+        "case": b"ACK=3&Timeout=5000&LOW=1&Medium=99999",
+        "repeated": b"ack=1&ack=2&timeout=200&timeout=x",
+        "others": b"callback=x&ack=7&_=1717200000",
+        "empty": b"",
+        "ack-only-name": b"ack",
+        "ack-empty": b"ack=",
+        "ack-zero": b"ack=0",
+        "ack-negative": b"ack=-1",
+        "ack-minus-zero": b"ack=-0",
+        "ack-max": b"ack=4294967295",
+        "ack-over": b"ack=4294967296",
+        "ack-huge": b"ack=99999999999999999999999999",
+        "ack-plus-space": b"ack=+1",
+        "ack-plus": b"ack=%2B1",
+        "ack-leading-space": b"ack=%201",
+        "ack-trailing-space": b"ack=1%20",
+        "ack-hex": b"ack=0x10",
+        "ack-leading-zeros": b"ack=0000000000000000000000001",
+        "ack-decimal": b"ack=1.0",
+        "priority-max": b"ack=1&priority=1000000",
+        "priority-over": b"ack=1&priority=1000001",
+        "timeout-minus-zero": b"ack=1&timeout=-0",
+        "timeout-empty": b"ack=1&timeout=",
+        "timeout-over": b"ack=1&timeout=4294967296",
+        "windows-edges": b"ack=1&low=4&medium=1801",
+        "windows-zero": b"ack=1&low=0&medium=0&timeout=0",
+        "low-letters": b"ack=1&low=abc",
+        "bad-escape": b"ack=1&x=%ZZ",
+        "nul-escape": b"ack=1&medium=%00",
+        "nul-raw": b"ack=1&timeout=2\x000",
+        "invalid-utf8": b"ack=1&x=%FF",
+        "fields-33": b"ack=1&" + b"&".join(b"f%d=1" % i for i in range(32)),
+        "value-1025": b"ack=1&x=" + b"1" * 1025,
+    }
+
+
+# fuzz_ucwa_store: an opcode byte (mod 10) and its argument bytes; the first byte of an
+# input picks the limits (mod 4): 0 {8 apps, ring 8, 256-byte slots, 8 users},
+# 1 {4, 3, 128, 3}, 2 {8, 1, 200, 2}, 3 {2, 2, 64, 8}.
+def st_create(sip, endpoint=0, instance=0, agent=0, culture=0, per_user_max=0, prefix=0):
+    return bytes([0, sip, endpoint | instance << 2 | agent << 4 | culture << 5,
+                  per_user_max | prefix << 2])
+
+
+def st_delete(slot):
+    return bytes([1, slot])
+
+
+def st_expire(slot):
+    return bytes([2, slot])
+
+
+def st_post(slot, prio=2, sender=0, size=0):   # prio 0 low, 1 medium, 2 high
+    return bytes([3, slot, prio | sender << 2, size])   # size 0 small, 1 exact, 2 +1, 3 huge
+
+
+def st_post_user(sip, available_only=0, prio=1, kind=0):
+    return bytes([4, sip | available_only << 4, prio | kind << 2])
+
+
+# ack: 0 pkg-1, 1 pkg, 2 pkg+1, 3 pkg+2, 4 zero, 5 random (four more bytes)
+def st_poll(slot, ack=2, final=0, low=2, medium=1, rand=b""):
+    return bytes([5, slot, ack, final | low << 1 | medium << 3]) + rand
+
+
+def st_time(delta):   # 0, 1 us, 1 s - 1 us, 1 s, 5 s, 15 s, 60 s, 1800 s
+    return bytes([6, delta])
+
+
+def st_find(slot, how=5, raw=b""):   # 0 raw, 1 "0"+id, 2 id+"0", 3 id + 2^64, 4 "+"+id, 5 id
+    return bytes([7, slot | how << 3]) + (bytes([len(raw)]) + raw if how == 0 else b"")
+
+
+def st_user_find(how, arg, create=1, raw=b""):   # 0 fixed, 1 long (arg: 250+arg), 2 raw
+    return bytes([8, create | how << 1, arg]) + raw
+
+
+def st_available(slot):
+    return bytes([9, slot])
+
+
+def ucwa_store_seeds():
+    c = b"".join
+    return {
+        "lifecycle": c([b"\x00", st_create(0), st_available(0), st_post(0), st_post(0, sender=1),
+                        st_poll(0), st_poll(0, ack=1), st_poll(0, ack=2), st_post(0, prio=0),
+                        st_time(5), st_poll(0, ack=2), st_time(6), st_poll(0, ack=2),
+                        st_poll(0, ack=2, final=1), st_poll(0, ack=1), st_find(0),
+                        st_delete(0), st_find(0, how=0, raw=b"12345"), st_create(0)]),
+        "overflow": c([b"\x00", st_create(1)] + [st_post(0, prio=1)] * 9 +
+                      [st_poll(0), st_poll(0, ack=1)] + [st_post(0)] * 9 +
+                      [st_poll(0, ack=1), st_poll(0, ack=2), st_poll(0, ack=2, final=1)]),
+        "overflow-full-package": c([b"\x00", st_create(1)] + [st_post(0)] * 8 +
+                                   [st_poll(0)] + [st_post(0)] * 3 +
+                                   [st_poll(0, ack=1), st_poll(0, ack=2)]),
+        "ring-1": c([b"\x02", st_create(0), st_post(0), st_post(0), st_poll(0),
+                     st_poll(0, ack=1), st_post(0), st_poll(0, ack=2), st_poll(0)]),
+        "tombstones": c([b"\x01", st_create(0), st_time(3), st_create(1), st_time(3),
+                         st_create(2), st_time(3), st_create(0, endpoint=2), st_expire(1),
+                         st_expire(0), st_find(0), st_find(1), st_poll(2, ack=2),
+                         st_create(1, endpoint=3), st_find(0), st_find(1),
+                         st_create(2, endpoint=1), st_create(2, endpoint=2), st_delete(2),
+                         st_find(2)]),
+        "users-full": c([b"\x02", st_create(0), st_create(1), st_create(2), st_delete(0),
+                         st_create(2), st_user_find(0, 3, create=1), st_expire(1),
+                         st_user_find(0, 4, create=1), st_user_find(0, 1, create=0)]),
+        "post-user": c([b"\x00", st_create(0), st_create(0, endpoint=1), st_create(1),
+                        st_available(1), st_post_user(0, available_only=1),
+                        st_post_user(0, kind=1, prio=2), st_post_user(3),
+                        st_poll(0, final=1), st_poll(1, final=1), st_poll(2, final=1)]),
+        "long-sip": c([b"\x00"] + [st_user_find(1, i, create=1) for i in range(12)] +
+                      [st_user_find(1, i, create=0) for i in range(12)]),
+        "raw-sip": c([b"\x01", st_user_find(2, 5, raw=b"x@y.z"), st_user_find(2, 0),
+                      st_user_find(2, 3, raw=b"a\x00b"), st_user_find(2, 5, raw=b"x@y.z", create=0)]),
+        "find-aliases": c([b"\x00", st_create(0), st_create(1)] +
+                          [st_find(s, how=h) for s in (0, 1) for h in range(1, 6)] +
+                          [st_find(0, how=0, raw=b"0"), st_find(0, how=0, raw=b"1" * 23),
+                           st_find(0, how=0, raw=b"18446744073709551617"),
+                           st_find(0, how=0, raw=b"-1")]),
+        "sizes": c([b"\x03", st_create(0)] +
+                   [st_post(0, sender=s, size=k) for s in range(3) for k in range(4)] +
+                   [st_poll(0, final=1), st_post_user(0, kind=2), st_poll(0, ack=2, final=1)]),
+        "sizes-256": c([b"\x00", st_create(0)] +
+                       [st_post(0, sender=s, size=k) for s in range(3) for k in range(4)] +
+                       [st_poll(0, final=1), st_post_user(0, kind=2), st_poll(0, ack=2, final=1)]),
+        "per-user-limit": c([b"\x00", st_create(0, endpoint=0, per_user_max=2),
+                             st_create(0, endpoint=1, per_user_max=2),
+                             st_create(0, endpoint=2, per_user_max=2),
+                             st_create(0, endpoint=1, per_user_max=2),
+                             st_create(0, endpoint=3, per_user_max=3)]),
+        "existing": c([b"\x00", st_create(0, instance=0), st_create(0, instance=1),
+                       st_create(0, instance=2), st_create(0, agent=1), st_create(0, culture=1),
+                       st_create(0, prefix=1), st_expire(0), st_create(0)]),
+        "windows": c([b"\x00", st_create(4), st_post(0, prio=0), st_post(0, prio=1),
+                      st_poll(0, low=3, medium=2), st_time(4), st_poll(0, low=3, medium=1),
+                      st_time(6), st_poll(0, ack=2, low=3, medium=3), st_time(7),
+                      st_poll(0, ack=2, low=3, medium=3), st_poll(0, ack=5, rand=b"\xff\xff\xff\xff"),
+                      st_poll(0, ack=0), st_poll(0, ack=3), st_poll(0, ack=4)]),
+        "full-apps": c([b"\x03", st_create(0), st_create(1), st_create(2), st_expire(0),
+                        st_create(3), st_create(4), st_delete(1), st_create(5)]),
+    }
+
+
 def write(name, seeds):
     d = CORPUS / name
     d.mkdir(parents=True, exist_ok=True)
@@ -368,6 +600,9 @@ def main():
     write("fuzz_route", route_seeds())
     write("fuzz_token", token_seeds())
     write("fuzz_topology", topology_seeds())
+    write("fuzz_ucwa_input", ucwa_input_seeds())
+    write("fuzz_ucwa_query", ucwa_query_seeds())
+    write("fuzz_ucwa_store", ucwa_store_seeds())
     for d in sorted(CORPUS.iterdir()):
         files = list(d.iterdir())
         print(f"{d.name}: {len(files)} files, {sum(f.stat().st_size for f in files)} bytes")
