@@ -10,7 +10,7 @@
 
 #define MOB_TOKEN_KEY_MIN 32      /* bytes of key material required */
 #define MOB_TOKEN_MAX_LEN 1024    /* longer presented tokens are rejected unparsed */
-#define MOB_TOKEN_USER_MAX 256
+#define MOB_TOKEN_USER_MAX 255   /* fits UCWA_SIP_MAX (256) with its NUL */
 
 typedef struct {
     const unsigned char *data;

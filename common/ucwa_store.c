@@ -8,7 +8,7 @@
 #include "ucwa_store.h"
 
 #define STORE_MAGIC   0x55435741u   /* "UCWA" */
-#define STORE_VERSION 1u
+#define STORE_VERSION 2u
 #define IDX_BITS 20                  /* application index in the low bits of the id */
 #define GEN_BITS 12
 #define WORDS 8
@@ -399,17 +399,19 @@ ucwa_poll_result ucwa_store_poll(ucwa_store *s, int idx, apr_uint32_t ack,
     apr_time_t wake = 0;
 
     memset(pkg, 0, sizeof(*pkg));
-    if (a->pkg > 0 && ack == a->pkg) {
+    if (a->pkg > 0 && ack == a->pkg && !a->pkg_acked) {
         /* the client did not get package ack (timeout, restart): the same one again */
         copy_package(s, idx, p, pkg);
         return UCWA_POLL_READY;
     }
     if (ack != a->pkg + 1) {
-        pkg->resync_ack = a->pkg > 0 ? a->pkg : 1;
+        /* an acknowledged package cannot be sent again: resync to the one after it */
+        pkg->resync_ack = a->pkg_acked ? a->pkg + 1 : a->pkg > 0 ? a->pkg : 1;
         return UCWA_POLL_RESYNC;
     }
     /* ack = pkg + 1 acknowledges package pkg: its events are gone for good */
     a->pkg_first = a->pkg_end;
+    a->pkg_acked = 1;
     for (pos = a->pkg_first; pos != a->head && !release_now; pos++) {
         slot_header *h = slot(s, idx, pos);
         apr_time_t due = h->prio == UCWA_PRIO_HIGH ? h->ts
@@ -430,6 +432,7 @@ ucwa_poll_result ucwa_store_poll(ucwa_store *s, int idx, apr_uint32_t ack,
     }
     a->pkg = ack;
     a->pkg_end = a->head;
+    a->pkg_acked = 0;
     a->pkg_resume = a->overflow;
     a->overflow = 0;
     copy_package(s, idx, p, pkg);

@@ -64,6 +64,7 @@ typedef struct {
     apr_uint32_t pkg;              /* number of the last package cut; 0: none */
     apr_uint32_t pkg_first, pkg_end;  /* its events, as ring positions [first, end) */
     apr_uint32_t pkg_resume;       /* that package carries resume */
+    apr_uint32_t pkg_acked;        /* the client acknowledged it: its events are gone */
     apr_uint32_t head;             /* next ring position to write */
     apr_uint32_t overflow;         /* events were dropped: the next package says resume */
     apr_uint32_t pget_id;          /* bumped by every event request: an older one was replaced */

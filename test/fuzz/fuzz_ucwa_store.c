@@ -25,9 +25,8 @@
  *   - events: every event posted to a live application and not refused (too big) or
  *     dropped by an overflow is delivered, in order, in the first package cut after
  *     it, and never again once that package is acknowledged (ack = pkg + 1); a package
- *     re-requested (ack = pkg) before that is identical; after its acknowledgement it
- *     comes back empty (what the store does today: the events are gone for good, and
- *     nothing records that pkg was acknowledged, so it is not a resync); an overflow
+ *     re-requested (ack = pkg) before that is identical; after its acknowledgement
+ *     asking for it again gets a resync to pkg + 1 (its events are gone); an overflow
  *     (a post to a full ring) drops the events not yet in a package, the post itself
  *     included, and the next package carries resume and is released at once; a poll
  *     releases when final, on overflow, or when an event is due (high at once, medium
@@ -565,16 +564,17 @@ static void op_poll(model *m, input *in, apr_pool_t *p)
     memset(&pkg, 0x5a, sizeof(pkg));
     got = ucwa_store_poll(m->s, idx, ack, &w, final, m->now, p, &pkg);
 
-    if (ma->pkg > 0 && ack == ma->pkg) {
-        /* the same package again; once acknowledged its events are gone */
+    if (ma->pkg > 0 && ack == ma->pkg && !ma->acked) {
+        /* the same package again, identical */
         FUZZ_CHECK(got == UCWA_POLL_READY);
-        same_package(&pkg, ma->pkg, ma->cur_resume, ma->cur, ma->acked ? 0 : ma->cur_n);
+        same_package(&pkg, ma->pkg, ma->cur_resume, ma->cur, ma->cur_n);
         check_render(m, p, idx, &pkg, 0);
         return;
     }
     if (ack != ma->pkg + 1) {
+        /* out of range, or an acknowledged package asked again: resync */
         FUZZ_CHECK(got == UCWA_POLL_RESYNC);
-        FUZZ_CHECK(pkg.resync_ack == (ma->pkg > 0 ? ma->pkg : 1));
+        FUZZ_CHECK(pkg.resync_ack == (ma->acked ? ma->pkg + 1 : ma->pkg > 0 ? ma->pkg : 1));
         pkg.ack = ack;
         check_render(m, p, idx, &pkg, 1);
         return;
