@@ -8,7 +8,7 @@
 #include "ucwa_store.h"
 
 #define STORE_MAGIC   0x55435741u   /* "UCWA" */
-#define STORE_VERSION 2u
+#define STORE_VERSION 3u
 #define IDX_BITS 20                  /* application index in the low bits of the id */
 #define GEN_BITS 12
 #define WORDS 8
@@ -17,7 +17,7 @@ struct ucwa_store {
     apr_uint32_t magic, version;
     ucwa_store_limits limits;
     apr_uint32_t words[WORDS];
-    apr_uint64_t apps_off, users_off, events_off;   /* offsets from the header */
+    apr_uint64_t apps_off, users_off, subs_off, convs_off, events_off;   /* from the header */
 };
 
 typedef struct {
@@ -36,6 +36,8 @@ apr_size_t ucwa_store_bytes(const ucwa_store_limits *l)
 {
     return align8(sizeof(ucwa_store)) + align8((apr_size_t)l->max_apps * sizeof(ucwa_app))
            + align8((apr_size_t)l->max_users * sizeof(ucwa_user))
+           + align8((apr_size_t)l->max_subs * sizeof(ucwa_sub))
+           + align8((apr_size_t)l->max_convs * sizeof(ucwa_conv))
            + (apr_size_t)l->max_apps * l->ring_len * align8(l->event_size);
 }
 
@@ -49,7 +51,9 @@ ucwa_store *ucwa_store_init(void *base, const ucwa_store_limits *l)
     s->limits = *l;
     s->apps_off = align8(sizeof(ucwa_store));
     s->users_off = s->apps_off + align8((apr_size_t)l->max_apps * sizeof(ucwa_app));
-    s->events_off = s->users_off + align8((apr_size_t)l->max_users * sizeof(ucwa_user));
+    s->subs_off = s->users_off + align8((apr_size_t)l->max_users * sizeof(ucwa_user));
+    s->convs_off = s->subs_off + align8((apr_size_t)l->max_subs * sizeof(ucwa_sub));
+    s->events_off = s->convs_off + align8((apr_size_t)l->max_convs * sizeof(ucwa_conv));
     return s;
 }
 
@@ -72,6 +76,21 @@ ucwa_app *ucwa_store_app(ucwa_store *s, int idx)
 ucwa_user *ucwa_store_user(ucwa_store *s, int idx)
 {
     return (ucwa_user *)((char *)s + s->users_off) + idx;
+}
+
+ucwa_sub *ucwa_store_sub(ucwa_store *s, int idx)
+{
+    return (ucwa_sub *)((char *)s + s->subs_off) + idx;
+}
+
+ucwa_conv *ucwa_store_conv(ucwa_store *s, int idx)
+{
+    return (ucwa_conv *)((char *)s + s->convs_off) + idx;
+}
+
+const ucwa_store_limits *ucwa_store_get_limits(const ucwa_store *s)
+{
+    return &s->limits;
 }
 
 apr_uint32_t ucwa_store_max_apps(const ucwa_store *s)

@@ -87,11 +87,63 @@ typedef struct {
     char location[UCWA_LOCATION_MAX];
 } ucwa_user;
 
+/* A presence subscription (POST people/presenceSubscriptions): which users an
+ * application watches, until when. Members are user slots plus their generation. */
+#define UCWA_SUB_MEMBERS 100
+#define UCWA_SUB_ID_MAX 12
+
+typedef struct {
+    apr_uint32_t state;            /* ucwa_slot_state: FREE or LIVE */
+    apr_uint32_t gen;
+    apr_uint32_t app, app_gen;     /* the subscribing application */
+    char id[UCWA_SUB_ID_MAX];
+    apr_time_t expires;
+    apr_uint32_t count;
+    apr_uint32_t member[UCWA_SUB_MEMBERS];
+    apr_uint32_t member_gen[UCWA_SUB_MEMBERS];
+} ucwa_sub;
+
+/* A conversation between two users (1:1 instant messaging). The same id names it in
+ * both parties' applications. Party 0 invited; party 1 was invited, and its app is
+ * set once one of its endpoints accepts (the first accept wins). */
+#define UCWA_CONV_ID_MAX 40
+
+typedef enum {
+    UCWA_CONV_INVITING = 1,        /* invitation out, nobody accepted yet */
+    UCWA_CONV_CONNECTED,
+    UCWA_CONV_ENDED
+} ucwa_conv_phase;
+
+typedef struct {
+    apr_uint32_t user, user_gen;
+    apr_int32_t app;               /* -1: no endpoint attached yet */
+    apr_uint32_t app_gen;
+    apr_uint32_t messaging;        /* messaging modality connected for this party */
+    apr_time_t typing_until;
+    char invitation[UCWA_CONV_ID_MAX];   /* this side's messagingInvitation id */
+    char operation_id[56];
+} ucwa_conv_party;
+
+typedef struct {
+    apr_uint32_t state;            /* ucwa_slot_state: FREE or LIVE */
+    apr_uint32_t gen;
+    apr_uint32_t phase;            /* ucwa_conv_phase */
+    char id[UCWA_CONV_ID_MAX];
+    char thread_id[UCWA_CONV_ID_MAX];
+    char subject[256];
+    char importance[16];
+    apr_time_t created, invite_expires, last_activity;
+    apr_uint32_t next_message;     /* message numbers, per conversation */
+    ucwa_conv_party party[2];
+} ucwa_conv;
+
 typedef struct {
     apr_uint32_t max_apps;
     apr_uint32_t ring_len;         /* events kept per application */
     apr_uint32_t event_size;       /* bytes per event slot, header included */
     apr_uint32_t max_users;
+    apr_uint32_t max_subs;         /* presence subscriptions */
+    apr_uint32_t max_convs;        /* conversations */
 } ucwa_store_limits;
 
 typedef struct {
@@ -112,7 +164,10 @@ ucwa_store *ucwa_store_attach(void *base, const ucwa_store_limits *l);
 
 ucwa_app *ucwa_store_app(ucwa_store *s, int idx);
 ucwa_user *ucwa_store_user(ucwa_store *s, int idx);
+ucwa_sub *ucwa_store_sub(ucwa_store *s, int idx);
+ucwa_conv *ucwa_store_conv(ucwa_store *s, int idx);
 apr_uint32_t ucwa_store_max_apps(const ucwa_store *s);
+const ucwa_store_limits *ucwa_store_get_limits(const ucwa_store *s);
 
 /* Shared counters kept in the header (e.g. the policy generation). */
 apr_uint32_t *ucwa_store_word(ucwa_store *s, int which);

@@ -14,12 +14,16 @@
 #include "mod_autodiscover.h"
 #include "mod_ucwa.h"
 #include "ucwa_app.h"
+#include "ucwa_batch.h"
 #include "ucwa_config.h"
 #include "ucwa_events.h"
 #include "ucwa_http.h"
 #include "ucwa_me.h"
+#include "ucwa_messaging.h"
+#include "ucwa_people.h"
 #include "ucwa_resources.h"
 #include "ucwa_shm.h"
+#include "ucwa_subscriptions.h"
 #include "ucwa_watchdog.h"
 
 #define HANDLER "ucwa"
@@ -72,6 +76,7 @@ static void ucwa_child_init(apr_pool_t *pchild, server_rec *s)
 {
     ucwa_shm_child_init(pchild, s);
     ucwa_events_child_init(pchild, s);
+    ucwa_people_child_init(pchild, s);
 }
 
 static int ucwa_translate(request_rec *r)
@@ -118,7 +123,22 @@ static int dispatch(ucwa_req *q)
     if (!strcasecmp(sub, "/policies") && get) {
         return ucwa_app_policies(q);
     }
+    if (!strcasecmp(sub, "/batch")) {
+        rv = ucwa_batch_handle(q);
+        if (rv != DECLINED) {
+            return rv;
+        }
+    }
     rv = ucwa_me_handle(q);
+    if (rv == DECLINED) {
+        rv = ucwa_subscriptions_handle(q);
+    }
+    if (rv == DECLINED) {
+        rv = ucwa_people_handle(q);
+    }
+    if (rv == DECLINED && strncasecmp(sub, "/communication/", 15) == 0) {
+        rv = ucwa_messaging_handle(q);
+    }
     if (rv != DECLINED) {
         return rv;
     }

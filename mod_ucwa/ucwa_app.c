@@ -9,7 +9,9 @@
 #include "ucwa_directory.h"
 #include "ucwa_input.h"
 #include "ucwa_resources.h"
+#include "ucwa_messaging.h"
 #include "ucwa_shm.h"
+#include "ucwa_subscriptions.h"
 
 APLOG_USE_MODULE(ucwa);
 
@@ -184,6 +186,8 @@ int ucwa_app_delete(ucwa_req *q)
     a = ucwa_store_app(s, idx);
     user = (int)a->user;
     before = ucwa_store_availability(ucwa_store_user(s, user), rules, now);
+    ucwa_subscriptions_app_gone(s, idx);
+    ucwa_messaging_app_gone(s, idx, now, q->r->pool);
     ucwa_store_delete(s, idx);
     after = ucwa_store_availability(ucwa_store_user(s, user), rules, now);
     if (before != after) {
@@ -191,6 +195,7 @@ int ucwa_app_delete(ucwa_req *q)
         ucwa_store_user(s, user)->published = after;
         ucwa_store_post_user(s, user, 1, UCWA_PRIO_MEDIUM, "me", "/me", "presence",
                              "/me/presence", "updated", now, q->r->pool);
+        ucwa_subscriptions_notify(s, user, "presence", now, q->r->pool);
     }
     ucwa_shm_unlock();
     ucwa_shm_wake(a);   /* a parked event request of this application answers now */

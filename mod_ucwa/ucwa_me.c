@@ -13,6 +13,7 @@
 #include "ucwa_me.h"
 #include "ucwa_resources.h"
 #include "ucwa_shm.h"
+#include "ucwa_subscriptions.h"
 
 APLOG_USE_MODULE(ucwa);
 
@@ -28,6 +29,7 @@ int ucwa_me_publish(ucwa_store *s, int user, const ucwa_idle_rules *rules, apr_t
     u->published = av;
     ucwa_store_post_user(s, user, 1, UCWA_PRIO_MEDIUM, "me", "/me", "presence",
                          "/me/presence", "updated", now, p);
+    ucwa_subscriptions_notify(s, user, "presence", now, p);
     return 1;
 }
 
@@ -210,6 +212,7 @@ static int set_self(ucwa_req *q, set_kind kind)
             /* same availability, new activity or an explicit set: still an update */
             ucwa_store_post_user(s, (int)a->user, 1, UCWA_PRIO_MEDIUM, "me", "/me", "presence",
                                  "/me/presence", "updated", now, q->r->pool);
+            ucwa_subscriptions_notify(s, (int)a->user, "presence", now, q->r->pool);
         }
         break;
     case SET_NOTE:
@@ -221,6 +224,7 @@ static int set_self(ucwa_req *q, set_kind kind)
         ucwa_store_post_user(s, (int)a->user, 1, UCWA_PRIO_MEDIUM, "me", "/me", rels[kind],
                              apr_pstrcat(q->r->pool, "/me/", rels[kind], NULL), type, now,
                              q->r->pool);
+        ucwa_subscriptions_notify(s, (int)a->user, rels[kind], now, q->r->pool);
         break;
     }
     }

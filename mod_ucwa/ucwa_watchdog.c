@@ -9,7 +9,9 @@
 #include "ucwa_config.h"
 #include "ucwa_events.h"
 #include "ucwa_me.h"
+#include "ucwa_messaging.h"
 #include "ucwa_shm.h"
+#include "ucwa_subscriptions.h"
 
 APLOG_USE_MODULE(ucwa);
 
@@ -58,6 +60,8 @@ void ucwa_watchdog_sweep(server_rec *s, apr_pool_t *p)
                          "application %s of %s expired: no event request for %" APR_TIME_T_FMT
                          " s", a->id, ucwa_store_user(st, user)->sip,
                          apr_time_sec(now - a->last_seen));
+            ucwa_subscriptions_app_gone(st, (int)i);
+            ucwa_messaging_app_gone(st, (int)i, now, p);
             ucwa_store_expire(st, (int)i);
             ucwa_shm_wake(a);
             if (ucwa_me_publish(st, user, &g->idle_rules, now, p)) {
@@ -80,6 +84,8 @@ void ucwa_watchdog_sweep(server_rec *s, apr_pool_t *p)
             }
         }
     }
+    ucwa_subscriptions_sweep(st, now, p);
+    ucwa_messaging_sweep(st, now, p);
     /* idle transitions: Online -> IdleOnline -> Away without reportMyActivity */
     for (i = 0; i < n; i++) {
         ucwa_app *a = ucwa_store_app(st, (int)i);

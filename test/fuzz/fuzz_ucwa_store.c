@@ -51,11 +51,11 @@
 #define RETIRED 16
 
 static const ucwa_store_limits configs[] = {
-    /* max_apps, ring_len, event_size, max_users */
-    { 8, 8, 256, 8 },
-    { 4, 3, 128, 3 },
-    { 8, 1, 200, 2 },
-    { 2, 2, 64, 8 },
+    /* max_apps, ring_len, event_size, max_users, max_subs, max_convs */
+    { 8, 8, 256, 8, 4, 4 },
+    { 4, 3, 128, 3, 2, 2 },
+    { 8, 1, 200, 2, 1, 1 },
+    { 2, 2, 64, 8, 0, 0 },
 };
 
 #define NSIPS 6
