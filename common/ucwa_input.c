@@ -85,6 +85,17 @@ json_t *ucwa_input_json(apr_pool_t *p, const char *buf, apr_size_t len, const ch
     return j;
 }
 
+/* jansson strings are valid UTF-8: count the bytes that start a character */
+static apr_size_t utf8_chars(const char *s)
+{
+    apr_size_t n = 0;
+
+    for (; *s; s++) {
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    }
+    return n;
+}
+
 json_t *ucwa_input_get(const json_t *obj, const char *name)
 {
     const char *key;
@@ -108,8 +119,8 @@ const char *ucwa_input_string(const json_t *obj, const char *name, apr_size_t ma
     if (!v || json_is_null(v)) {
         return NULL;
     }
-    if (!json_is_string(v) || json_string_length(v) > max
-        || strlen(json_string_value(v)) != json_string_length(v)) {
+    if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)
+        || utf8_chars(json_string_value(v)) > max) {
         *bad = 1;
         return NULL;
     }

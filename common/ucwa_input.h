@@ -18,7 +18,8 @@ json_t *ucwa_input_json(apr_pool_t *p, const char *buf, apr_size_t len, const ch
 json_t *ucwa_input_get(const json_t *obj, const char *name);
 
 /* A string member (case-insensitive name) or NULL; *bad is set when present but not a
- * string (or longer than max bytes). */
+ * string, or longer than max characters (UTF-8 code points: a value fits 4 * max + 1
+ * bytes). */
 const char *ucwa_input_string(const json_t *obj, const char *name, apr_size_t max, int *bad);
 
 #endif

@@ -13,10 +13,14 @@
 
 #define UCWA_ID_MAX    24     /* decimal application id */
 #define UCWA_BASE_MAX  96     /* "/ucwa/oauth/v1/applications/<id>" */
-#define UCWA_FIELD_MAX 104    /* userAgent, endpointId, culture, instanceId: 100 + NUL */
+/* Text limits count characters (UCWA's wording); fields hold 4 bytes per character. */
+#define UCWA_FIELD_CHARS 100  /* userAgent, endpointId, culture, instanceId */
+#define UCWA_FIELD_MAX (4 * UCWA_FIELD_CHARS + 1)
 #define UCWA_SIP_MAX   256
-#define UCWA_NOTE_MAX  512
-#define UCWA_LOCATION_MAX 64
+#define UCWA_NOTE_CHARS 500
+#define UCWA_NOTE_MAX  (4 * UCWA_NOTE_CHARS + 1)
+#define UCWA_LOCATION_CHARS 60
+#define UCWA_LOCATION_MAX (4 * UCWA_LOCATION_CHARS + 1)
 #define UCWA_ACTIVITY_MAX 64
 #define UCWA_TAG_MAX   64
 
@@ -70,6 +74,8 @@ typedef struct {
     apr_uint32_t pget_id;          /* bumped by every event request: an older one was replaced */
     apr_uint32_t pget_prio;
     apr_uint32_t parked;           /* event requests parked now */
+    apr_time_t parked_until;       /* the latest deadline of those: a request that died
+                                    * with its child stops counting after it */
     apr_uint32_t ev_timeout, ev_low, ev_medium;   /* sticky event query parameters (s) */
 } ucwa_app;
 
@@ -88,9 +94,13 @@ typedef struct {
 } ucwa_user;
 
 /* A presence subscription (POST people/presenceSubscriptions): which users an
- * application watches, until when. Members are user slots plus their generation. */
+ * application watches, until when. Members are user slots plus their generation, and
+ * their addresses: a user slot with no application may be taken back for another user
+ * when the table is full, and the member is then found again by its address (the
+ * logic is in common/ucwa_subs). */
 #define UCWA_SUB_MEMBERS 100
 #define UCWA_SUB_ID_MAX 12
+#define UCWA_SUB_NAMES 8192        /* bytes for the members' addresses, packed */
 
 typedef struct {
     apr_uint32_t state;            /* ucwa_slot_state: FREE or LIVE */
@@ -99,42 +109,73 @@ typedef struct {
     char id[UCWA_SUB_ID_MAX];
     apr_time_t expires;
     apr_uint32_t count;
-    apr_uint32_t member[UCWA_SUB_MEMBERS];
+    apr_uint32_t member[UCWA_SUB_MEMBERS];      /* user slot; 0xffffffff: none */
     apr_uint32_t member_gen[UCWA_SUB_MEMBERS];
+    apr_uint32_t hinted;           /* the "about to expire" update was sent */
+    apr_uint32_t names_len;        /* bytes of names in use */
+    apr_uint16_t name_off[UCWA_SUB_MEMBERS];    /* member i's address: names + name_off[i] */
+    unsigned char member_av[UCWA_SUB_MEMBERS];    /* the availability last announced */
+    char names[UCWA_SUB_NAMES];    /* lower case, without "sip:", each NUL-terminated */
 } ucwa_sub;
 
 /* A conversation between two users (1:1 instant messaging). The same id names it in
- * both parties' applications. Party 0 invited; party 1 was invited, and its app is
- * set once one of its endpoints accepts (the first accept wins). */
+ * both parties' applications. Party 0 invited; party 1 was invited: every endpoint of
+ * that user available for Messaging is alerted (endpoint[]), and party 1's app is set
+ * once one of them accepts (the first accept wins). The logic is in common/ucwa_conv. */
 #define UCWA_CONV_ID_MAX 40
+#define UCWA_CONV_THREAD_MAX 64
+#define UCWA_CONV_SUBJECT_MAX 1024     /* 250 characters of UTF-8, NUL */
+#define UCWA_CONV_OPID_MAX 56          /* operationId: 50 characters, NUL */
+#define UCWA_CONV_NAME_MAX 128
+#define UCWA_CONV_ENDPOINTS 16         /* endpoints of the invited user alerted at most */
+#define UCWA_CONV_FIRST_MAX 4096       /* the first message, as its data URI */
 
 typedef enum {
     UCWA_CONV_INVITING = 1,        /* invitation out, nobody accepted yet */
     UCWA_CONV_CONNECTED,
-    UCWA_CONV_ENDED
+    UCWA_CONV_ENDED                /* kept a little while: the invitations stay readable */
 } ucwa_conv_phase;
 
+typedef enum {
+    UCWA_CONV_END_NONE = 0,
+    UCWA_CONV_END_UNREACHABLE,     /* no endpoint could take the invitation */
+    UCWA_CONV_END_DECLINED,
+    UCWA_CONV_END_TIMEOUT,         /* nobody answered in time */
+    UCWA_CONV_END_CANCELED,        /* the inviter gave up (or went away) first */
+    UCWA_CONV_END_LEFT             /* connected, then a party left or stopped messaging */
+} ucwa_conv_end;
+
 typedef struct {
-    apr_uint32_t user, user_gen;
-    apr_int32_t app;               /* -1: no endpoint attached yet */
+    apr_int32_t user;              /* user slot when known, else -1 (informative only) */
+    apr_int32_t app;               /* -1: no endpoint attached (yet) */
     apr_uint32_t app_gen;
-    apr_uint32_t messaging;        /* messaging modality connected for this party */
-    apr_time_t typing_until;
+    apr_uint32_t html;             /* the attached endpoint takes Html messages */
+    apr_time_t typing_until;       /* 0: not typing */
     char invitation[UCWA_CONV_ID_MAX];   /* this side's messagingInvitation id */
-    char operation_id[56];
+    char operation_id[UCWA_CONV_OPID_MAX];
+    char sip[UCWA_SIP_MAX];        /* lower case, without "sip:" */
+    char name[UCWA_CONV_NAME_MAX]; /* display name ("" when not known) */
 } ucwa_conv_party;
 
 typedef struct {
     apr_uint32_t state;            /* ucwa_slot_state: FREE or LIVE */
     apr_uint32_t gen;
     apr_uint32_t phase;            /* ucwa_conv_phase */
+    apr_uint32_t end;              /* ucwa_conv_end, once ENDED (or failing) */
+    apr_uint32_t accepted;         /* an endpoint accepted: the invitation succeeded */
     char id[UCWA_CONV_ID_MAX];
-    char thread_id[UCWA_CONV_ID_MAX];
-    char subject[256];
+    char thread_id[UCWA_CONV_THREAD_MAX];
+    char subject[UCWA_CONV_SUBJECT_MAX];
     char importance[16];
-    apr_time_t created, invite_expires, last_activity;
-    apr_uint32_t next_message;     /* message numbers, per conversation */
+    apr_time_t created, invite_expires, last_activity, ended;
+    apr_uint32_t next_message;     /* message numbers, per conversation, from 1 */
+    apr_uint32_t first_number;     /* the first message's number, 0: none */
+    apr_uint32_t first_format;     /* ucwa_msg_format of the first message */
+    apr_uint32_t endpoints;        /* entries in endpoint[] */
+    apr_int32_t endpoint[UCWA_CONV_ENDPOINTS];   /* alerted applications of party 1 */
+    apr_uint32_t endpoint_gen[UCWA_CONV_ENDPOINTS];
     ucwa_conv_party party[2];
+    char first[UCWA_CONV_FIRST_MAX];    /* the first message's data URI, "" when none */
 } ucwa_conv;
 
 typedef struct {

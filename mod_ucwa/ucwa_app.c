@@ -15,7 +15,6 @@
 
 APLOG_USE_MODULE(ucwa);
 
-#define FIELD_MAX 100   /* userAgent, endpointId, culture, instanceId: UCWA's limit */
 
 const ucwa_policy *ucwa_app_policy(const ucwa_global *g, const char *tag)
 {
@@ -99,10 +98,10 @@ int ucwa_app_create(ucwa_req *q)
     }
     memset(&in, 0, sizeof(in));
     in.user = q->user;
-    in.user_agent = ucwa_input_string(body, "userAgent", FIELD_MAX, &bad);
-    in.endpoint_id = ucwa_input_string(body, "endpointId", FIELD_MAX, &bad);
-    in.culture = ucwa_input_string(body, "culture", FIELD_MAX, &bad);
-    in.instance_id = ucwa_input_string(body, "instanceId", FIELD_MAX, &bad);
+    in.user_agent = ucwa_input_string(body, "userAgent", UCWA_FIELD_CHARS, &bad);
+    in.endpoint_id = ucwa_input_string(body, "endpointId", UCWA_FIELD_CHARS, &bad);
+    in.culture = ucwa_input_string(body, "culture", UCWA_FIELD_CHARS, &bad);
+    in.instance_id = ucwa_input_string(body, "instanceId", UCWA_FIELD_CHARS, &bad);
     if (bad || !in.user_agent || !*in.user_agent || !in.endpoint_id || !*in.endpoint_id
         || !in.culture || !*in.culture) {
         return ucwa_http_error(q, HTTP_BAD_REQUEST, "BadRequest", "ParameterValidationFailure",

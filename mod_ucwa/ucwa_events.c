@@ -169,6 +169,10 @@ int ucwa_events_get(ucwa_req *q)
     my_id = ++a->pget_id;
     a->pget_prio = pp.priority;
     a->parked++;
+    deadline = apr_time_now() + apr_time_from_sec(pp.timeout);
+    if (deadline > a->parked_until) {
+        a->parked_until = deadline;
+    }
     ucwa_store_touch(a);   /* an older parked request wakes and learns it was replaced */
     ref.idx = idx;
     ref.gen = a->gen;
@@ -178,7 +182,6 @@ int ucwa_events_get(ucwa_req *q)
 
     w.low = apr_time_from_sec(pp.low);
     w.medium = apr_time_from_sec(pp.medium);
-    deadline = apr_time_now() + apr_time_from_sec(pp.timeout);
     if (__atomic_add_fetch(&parking->parked, 1, __ATOMIC_SEQ_CST) > parking->cap) {
         final = 1;   /* this child is full: answer with what there is, do not park */
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00050)

@@ -180,10 +180,10 @@ static int set_self(ucwa_req *q, set_kind kind)
         }
         break;
     case SET_NOTE:
-        text = ucwa_input_string(in, "message", UCWA_NOTE_MAX - 1, &bad);
+        text = ucwa_input_string(in, "message", UCWA_NOTE_CHARS, &bad);
         break;
     case SET_LOCATION:
-        text = ucwa_input_string(in, "location", 60, &bad);
+        text = ucwa_input_string(in, "location", UCWA_LOCATION_CHARS, &bad);
         break;
     }
     if (bad) {

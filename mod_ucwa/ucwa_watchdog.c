@@ -54,6 +54,11 @@ void ucwa_watchdog_sweep(server_rec *s, apr_pool_t *p)
         if (a->state != UCWA_SLOT_LIVE) {
             continue;
         }
+        if (a->parked && now > a->parked_until + apr_time_from_sec(5)) {
+            /* the requests died with their child process (killed): nobody will unpark */
+            a->parked = 0;
+            a->last_seen = now;
+        }
         if (a->parked == 0 && now - a->last_seen > g->idle_timeout) {
             int user = (int)a->user;
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, UCWALOGNO(00070)

@@ -16,8 +16,8 @@
  * Lookups: ucwa_input_get(obj, name) finds a member whose name equals name in ASCII
  * case, NULL when none does, and the very member when only one does (tried with each
  * member's name, its upper, lower and swapped case, and names cut from the input);
- * ucwa_input_string gives a string member's value exactly when its length is at most
- * max (tried at length - 1, length and length + 1), sets *bad otherwise and for a
+ * ucwa_input_string gives a string member's value exactly when its length in characters
+ * is at most max (tried at length - 1, length and length + 1), sets *bad otherwise and for a
  * member that is not a string (or null: absent), and never clears *bad. */
 #include <ctype.h>
 #include <strings.h>
@@ -130,7 +130,7 @@ static void check_lookup(apr_pool_t *p, const json_t *obj, const char *name)
     const char *key, *only_key = NULL, *s;
     json_t *v, *got = ucwa_input_get(obj, name), *only = NULL;
     int matches = 0, found = 0, bad;
-    size_t len, max;
+    size_t len, max, i;
 
     json_object_foreach((json_t *)obj, key, v) {
         if (!strcasecmp(key, name)) {
@@ -162,8 +162,12 @@ static void check_lookup(apr_pool_t *p, const json_t *obj, const char *name)
         FUZZ_CHECK(s == NULL && bad == 1);
         return;
     }
-    len = json_string_length(got);
-    FUZZ_CHECK(s == json_string_value(got) && bad == 0 && strlen(s) == len);
+    FUZZ_CHECK(s == json_string_value(got) && bad == 0 && strlen(s) == json_string_length(got));
+    /* the limit counts characters: bytes that do not continue a UTF-8 sequence */
+    len = 0;
+    for (i = 0; s[i]; i++) {
+        len += ((unsigned char)s[i] & 0xC0) != 0x80;
+    }
     for (max = len ? len - 1 : 0; max <= len + 1; max++) {
         bad = 0;
         s = ucwa_input_string(obj, name, max, &bad);
