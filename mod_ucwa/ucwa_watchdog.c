@@ -57,7 +57,7 @@ void ucwa_watchdog_sweep(server_rec *s, apr_pool_t *p)
         if (a->parked && now > a->parked_until + apr_time_from_sec(5)) {
             /* the requests died with their child process (killed): nobody will unpark */
             a->parked = 0;
-            a->last_seen = now;
+            a->last_seen = a->parked_until;   /* when that request would have ended */
         }
         if (a->parked == 0 && now - a->last_seen > g->idle_timeout) {
             int user = (int)a->user;
