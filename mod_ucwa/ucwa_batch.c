@@ -1,9 +1,543 @@
+/* POST {A}/batch. The body is parsed whole first (common/ucwa_batch): a malformed batch is
+ * refused before any part runs, and so is one of more than 100 parts (429). Then each part
+ * runs, in order, as a subrequest of the batch request through the normal mod_ucwa
+ * dispatch, so that it gets exactly the answer a direct request would: its headers are
+ * the part's own, with the batch request's Authorization; its body comes from an input
+ * filter that serves the part's body; its response is caught by an output filter and
+ * written into the part of the multipart/batching answer. */
 #include <httpd.h>
+#include <string.h>
+#include <strings.h>
+#include <apr_buckets.h>
+#include <apr_strings.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <util_filter.h>
 
+#include "mod_ucwa.h"
+#include "mob_json.h"
+#include "ucwa_app.h"
 #include "ucwa_batch.h"
+#include "../common/ucwa_batch.h"
+#include "ucwa_xml.h"
+
+APLOG_USE_MODULE(ucwa);
+
+#define HANDLER "ucwa"
+#define JSON_TYPE "application/json; charset=utf-8"
+#define XML_TYPE  "application/vnd.microsoft.com.ucwa+xml; charset=utf-8"
+#define PART_RESPONSE_MAX (8 * 1024 * 1024)   /* bytes a part's response may have */
+
+/* --- the filters of a part's subrequest -------------------------------------------------- */
+
+typedef struct {
+    apr_pool_t *pool;      /* the batch request's: outlives the subrequest */
+    char *buf;
+    apr_size_t len, cap;
+    int overflow;
+} capture_ctx;
+
+/* Keeps everything the subrequest writes; passes nothing on (EOS included). */
+static apr_status_t capture_out(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    capture_ctx *c = f->ctx;
+    apr_bucket *b;
+
+    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
+        const char *data;
+        apr_size_t n;
+        if (APR_BUCKET_IS_METADATA(b)) {
+            continue;
+        }
+        if (apr_bucket_read(b, &data, &n, APR_BLOCK_READ) != APR_SUCCESS) {
+            c->overflow = 1;
+            break;
+        }
+        if (!n || c->overflow) {
+            continue;
+        }
+        if (n > PART_RESPONSE_MAX - c->len) {
+            c->overflow = 1;
+            continue;
+        }
+        if (c->len + n > c->cap) {
+            apr_size_t cap = c->cap ? c->cap : 4096;
+            char *nb;
+            while (cap < c->len + n) {
+                cap *= 2;
+            }
+            nb = apr_palloc(c->pool, cap);
+            if (c->len) {
+                memcpy(nb, c->buf, c->len);
+            }
+            c->buf = nb;
+            c->cap = cap;
+        }
+        memcpy(c->buf + c->len, data, n);
+        c->len += n;
+    }
+    apr_brigade_cleanup(bb);
+    return APR_SUCCESS;
+}
+
+typedef struct {
+    const char *data;
+    apr_size_t len, off;
+} body_ctx;
+
+/* Serves the part's body, then EOS; never reads the connection. */
+static apr_status_t body_in(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mode_t mode,
+                            apr_read_type_e block, apr_off_t readbytes)
+{
+    body_ctx *c = f->ctx;
+    apr_size_t n = c->len - c->off;
+
+    (void)block;
+    if (mode == AP_MODE_INIT) {
+        return APR_SUCCESS;
+    }
+    if (mode == AP_MODE_EATCRLF) {
+        return APR_ENOTIMPL;
+    }
+    if (n && mode != AP_MODE_EXHAUSTIVE && readbytes > 0 && (apr_off_t)n > readbytes) {
+        n = (apr_size_t)readbytes;
+    }
+    if (n && mode == AP_MODE_GETLINE) {
+        const char *nl = memchr(c->data + c->off, '\n', n);
+        if (nl) {
+            n = (apr_size_t)(nl - (c->data + c->off)) + 1;
+        }
+    }
+    if (n) {
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_immortal_create(c->data + c->off, n,
+                                                               bb->bucket_alloc));
+        if (mode != AP_MODE_SPECULATIVE) {
+            c->off += n;
+        }
+    }
+    if (c->off == c->len) {
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(bb->bucket_alloc));
+    }
+    return APR_SUCCESS;
+}
+
+/* Not registered by name: nothing can add them but this file. */
+static ap_filter_rec_t capture_filter = {
+    .name = "UCWA_BATCH_CAPTURE",
+    .filter_func = { .out_func = capture_out },
+    .ftype = AP_FTYPE_CONTENT_SET + 5,   /* after any content filter, before the protocol */
+};
+
+static ap_filter_rec_t body_filter = {
+    .name = "UCWA_BATCH_BODY",
+    .filter_func = { .in_func = body_in },
+    .ftype = AP_FTYPE_RESOURCE,
+};
+
+/* --- answers of parts ---------------------------------------------------------------------- */
+
+static int accept_xml(const char *accept)
+{
+    return accept && strcasestr(accept, "xml") && !strcasestr(accept, "json");
+}
+
+static void part_headers(apr_pool_t *p, ucwa_batch_response *out, const char *ctype,
+                         const char *fqdn)
+{
+    ucwa_batch_header *h = apr_pcalloc(p, 3 * sizeof(*h));
+
+    h[0].name = "Content-Type";
+    h[0].value = ctype;
+    h[1].name = "Cache-Control";
+    h[1].value = "no-cache";
+    h[2].name = "X-MS-Server-Fqdn";
+    h[2].value = fqdn;
+    out->headers = h;
+    out->nheaders = fqdn ? 3 : 2;
+}
+
+/* A UCWA error body for a part the server answers itself. */
+static void part_error(ucwa_req *q, ucwa_batch_response *out, int xml, int status,
+                       const char *code, const char *subcode, const char *message)
+{
+    apr_pool_t *p = q->r->pool;
+    apr_size_t len = 0;
+    const char *body;
+
+    if (xml) {
+        body = ucwa_xml_error(p, code, subcode, message, &len);
+    }
+    else {
+        json_t *j = mob_json_own(p, json_pack("{s:s}", "code", code));
+        if (subcode) {
+            json_object_set_new(j, "subcode", json_string(subcode));
+        }
+        json_object_set_new(j, "message", json_string(message));
+        body = mob_json_dump(p, j, &len);
+    }
+    memset(out, 0, sizeof(*out));
+    out->status = status;
+    out->body = body ? body : "";
+    out->body_len = body ? len : 0;
+    part_headers(p, out, xml ? XML_TYPE : JSON_TYPE, q->conf->server_fqdn);
+}
+
+/* UCWA's code for an HTTP status (ErrorCode), for errors httpd answered without a body. */
+static const char *status_code_name(int status)
+{
+    switch (status) {
+    case 400: return "BadRequest";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "NotFound";
+    case 405: return "MethodNotAllowed";
+    case 406: return "NotAcceptable";
+    case 408: return "ClientTimeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 412: return "PreconditionFailed";
+    case 413: return "EntityTooLarge";
+    case 415: return "UnsupportedMediaType";
+    case 428: return "PreconditionRequired";
+    case 429: return "TooManyRequests";
+    case 503: return "ServiceUnavailable";
+    case 504: return "Timeout";
+    default:  return status >= 500 ? "ServiceFailure" : "BadRequest";
+    }
+}
+
+static int skip_request_header(const char *name)
+{
+    static const char *const skip[] = {
+        "Authorization", "Host", "Content-Length", "Transfer-Encoding", "Connection",
+        "Keep-Alive", "TE", "Trailer", "Upgrade", "Expect", "Proxy-Authorization", NULL };
+    int i;
+
+    for (i = 0; skip[i]; i++) {
+        if (!strcasecmp(name, skip[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int skip_response_header(const char *name)
+{
+    static const char *const skip[] = {
+        "Content-Length", "Content-Type", "Transfer-Encoding", "Connection", "Keep-Alive",
+        NULL };
+    int i;
+
+    for (i = 0; skip[i]; i++) {
+        if (!strcasecmp(name, skip[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void add_response_headers(apr_pool_t *p, apr_array_header_t *arr, apr_table_t *t)
+{
+    const apr_array_header_t *elts = apr_table_elts(t);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)elts->elts;
+    int i;
+
+    for (i = 0; i < elts->nelts; i++) {
+        ucwa_batch_header *h;
+        if (!e[i].key || !e[i].val || skip_response_header(e[i].key)) {
+            continue;
+        }
+        h = apr_array_push(arr);
+        h->name = apr_pstrdup(p, e[i].key);
+        h->value = apr_pstrdup(p, e[i].val);
+    }
+}
+
+/* Whether path (normalised) is under one of the applications collections. */
+static int under_applications(const char *path)
+{
+    static const char *const prefixes[] = { "/ucwa/oauth/v1/applications",
+                                            "/ucwa/v1/applications" };
+    int i;
+
+    for (i = 0; i < 2; i++) {
+        size_t n = strlen(prefixes[i]);
+        if (!strncasecmp(path, prefixes[i], n)
+            && (path[n] == '\0' || path[n] == '/' || path[n] == '?')) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Runs one part as a subrequest of the batch request; fills *out. */
+static void run_part(ucwa_req *q, const ucwa_batch_request *rq, const char *host,
+                     ucwa_batch_response *out)
+{
+    request_rec *r = q->r, *rr;
+    apr_pool_t *p = r->pool;
+    const char *path, *norm, *forbidden, *auth;
+    int xml = accept_xml(ucwa_batch_header_get(rq->headers, rq->nheaders, "Accept"));
+    int i, rv, status;
+    ucwa_req sq;
+    capture_ctx *cap;
+    body_ctx *bc;
+    apr_array_header_t *hdrs;
+
+    path = ucwa_batch_target_path(p, rq->target, host);
+    norm = path ? ucwa_batch_normalize(p, path) : NULL;
+    if (!norm || !under_applications(norm)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, UCWALOGNO(00161)
+                      "batch part %s %s: not a resource of this server's applications",
+                      rq->method, rq->target);
+        part_error(q, out, xml, HTTP_NOT_FOUND, "NotFound", "ResourceNotFound",
+                   "There is no such resource.");
+        return;
+    }
+    rr = ap_sub_req_method_uri(rq->method, norm, r, NULL);
+    if (ap_is_HTTP_ERROR(rr->status)) {
+        status = rr->status;
+        ap_destroy_sub_req(rr);
+        part_error(q, out, xml, status, status_code_name(status), NULL,
+                   "The request could not be processed.");
+        return;
+    }
+    memset(&sq, 0, sizeof(sq));
+    if (!rr->handler || strcmp(rr->handler, HANDLER) || !ucwa_http_route(&sq, rr)) {
+        ap_destroy_sub_req(rr);
+        part_error(q, out, xml, HTTP_NOT_FOUND, "NotFound", "ResourceNotFound",
+                   "There is no such resource.");
+        return;
+    }
+    if (sq.app_id && (forbidden = ucwa_batch_forbidden(sq.sub)) != NULL) {
+        ap_destroy_sub_req(rr);
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, UCWALOGNO(00162)
+                      "batch part %s %s refused: %s cannot be batched", rq->method,
+                      rq->target, forbidden);
+        part_error(q, out, xml, HTTP_FORBIDDEN, "Forbidden", "NotAllowed",
+                   apr_psprintf(p, "A batch cannot contain a request for %s.", forbidden));
+        return;
+    }
+
+    /* the part's own headers, the batch request's credentials */
+    rr->headers_in = apr_table_make(rr->pool, rq->nheaders + 4);
+    for (i = 0; i < rq->nheaders; i++) {
+        if (!skip_request_header(rq->headers[i].name)) {
+            apr_table_addn(rr->headers_in, rq->headers[i].name, rq->headers[i].value);
+        }
+    }
+    if (host) {
+        apr_table_setn(rr->headers_in, "Host", host);
+    }
+    if ((auth = apr_table_get(r->headers_in, "Authorization")) != NULL) {
+        apr_table_setn(rr->headers_in, "Authorization", auth);
+    }
+    if (rq->body_len || ucwa_batch_header_get(rq->headers, rq->nheaders, "Content-Length")) {
+        apr_table_setn(rr->headers_in, "Content-Length",
+                       apr_psprintf(rr->pool, "%" APR_SIZE_T_FMT, rq->body_len));
+    }
+    apr_table_unset(rr->trailers_in, "Content-Length");
+    rr->read_length = 0;
+    rr->remaining = 0;
+    rr->read_chunked = 0;
+    rr->read_body = REQUEST_NO_BODY;
+    rr->kept_body = NULL;
+    rr->expecting_100 = 0;
+    rr->header_only = !strcmp(rq->method, "HEAD");
+
+    bc = apr_pcalloc(rr->pool, sizeof(*bc));
+    bc->data = rq->body;
+    bc->len = rq->body_len;
+    ap_add_input_filter_handle(&body_filter, bc, rr, r->connection);
+    cap = apr_pcalloc(rr->pool, sizeof(*cap));
+    cap->pool = p;
+    ap_add_output_filter_handle(&capture_filter, cap, rr, r->connection);
+
+    rv = ap_run_sub_req(rr);
+    status = (rv == OK || rv == DONE) ? rr->status : rv;
+    if (!ap_is_HTTP_VALID_RESPONSE(status) || cap->overflow) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, UCWALOGNO(00163)
+                      "batch part %s %s: %s (status %d)", rq->method, rq->target,
+                      cap->overflow ? "the response could not be kept" : "no valid status",
+                      status);
+        ap_destroy_sub_req(rr);
+        part_error(q, out, xml, HTTP_INTERNAL_SERVER_ERROR, "ServiceFailure", NULL,
+                   "The request failed.");
+        return;
+    }
+    if (status >= 400 && cap->len == 0 && !rr->header_only) {
+        /* httpd's own error (the handler returned a status): answered in UCWA's form,
+         * with the headers the handler set for it (a challenge, diagnostics) */
+        apr_array_header_t *extra = apr_array_make(p, 4, sizeof(ucwa_batch_header));
+        add_response_headers(p, extra, rr->err_headers_out);   /* copies, in p */
+        ap_destroy_sub_req(rr);
+        part_error(q, out, xml, status, status_code_name(status), NULL,
+                   "The request could not be processed.");
+        hdrs = apr_array_make(p, out->nheaders + extra->nelts, sizeof(ucwa_batch_header));
+        for (i = 0; i < out->nheaders; i++) {
+            *(ucwa_batch_header *)apr_array_push(hdrs) = out->headers[i];
+        }
+        for (i = 0; i < extra->nelts; i++) {
+            ucwa_batch_header *e = &((ucwa_batch_header *)extra->elts)[i];
+            /* the part's own error form wins over what the handler said */
+            if (!ucwa_batch_header_get(out->headers, out->nheaders, e->name)) {
+                *(ucwa_batch_header *)apr_array_push(hdrs) = *e;
+            }
+        }
+        out->headers = (ucwa_batch_header *)hdrs->elts;
+        out->nheaders = hdrs->nelts;
+        return;
+    }
+    memset(out, 0, sizeof(*out));
+    out->status = status;
+    hdrs = apr_array_make(p, 8, sizeof(ucwa_batch_header));
+    if (rr->content_type && (cap->len || rr->header_only)) {
+        ucwa_batch_header *h = apr_array_push(hdrs);
+        h->name = "Content-Type";
+        h->value = apr_pstrdup(p, rr->content_type);
+    }
+    if (rv == OK || rv == DONE) {
+        add_response_headers(p, hdrs, rr->headers_out);
+    }
+    add_response_headers(p, hdrs, rr->err_headers_out);
+    out->headers = (ucwa_batch_header *)hdrs->elts;
+    out->nheaders = hdrs->nelts;
+    out->body = cap->len ? cap->buf : "";
+    out->body_len = cap->len;
+    ap_destroy_sub_req(rr);
+}
+
+/* --- the batch request --------------------------------------------------------------------- */
+
+/* The request body, at most UCWA_BATCH_MAX_BODY bytes: OK, or the status to answer. */
+static int read_batch(request_rec *r, char **out, apr_size_t *len)
+{
+    apr_size_t cap, n = 0;
+    char *buf;
+    long got;
+    int rv;
+
+    if ((rv = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK) {
+        return rv == HTTP_REQUEST_ENTITY_TOO_LARGE ? rv : HTTP_BAD_REQUEST;
+    }
+    if (r->remaining > (apr_off_t)UCWA_BATCH_MAX_BODY) {
+        return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
+    cap = r->remaining > 0 ? (apr_size_t)r->remaining + 1 : 16384;
+    buf = apr_palloc(r->pool, cap);
+    if (ap_should_client_block(r)) {
+        for (;;) {
+            if (n + 1 >= cap) {
+                apr_size_t ncap = cap * 2 > UCWA_BATCH_MAX_BODY + 2 ? UCWA_BATCH_MAX_BODY + 2
+                                                                    : cap * 2;
+                char *nb;
+                if (ncap <= cap) {
+                    return HTTP_REQUEST_ENTITY_TOO_LARGE;
+                }
+                nb = apr_palloc(r->pool, ncap);
+                memcpy(nb, buf, n);
+                buf = nb;
+                cap = ncap;
+            }
+            got = ap_get_client_block(r, buf + n, cap - 1 - n);
+            if (got <= 0) {
+                break;
+            }
+            n += (apr_size_t)got;
+            if (n > UCWA_BATCH_MAX_BODY) {
+                return HTTP_REQUEST_ENTITY_TOO_LARGE;
+            }
+        }
+        if (got < 0) {
+            return HTTP_BAD_REQUEST;
+        }
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return OK;
+}
 
 int ucwa_batch_handle(ucwa_req *q)
 {
-    (void)q;
-    return DECLINED;   /* not implemented yet */
+    request_rec *r = q->r;
+    const char *boundary = NULL, *why = NULL, *host, *nb;
+    ucwa_batch_request *reqs;
+    ucwa_batch_response *resps;
+    ucwa_batch_status st;
+    unsigned char rnd[16];
+    ucwa_app copy;
+    char *body, *answer;
+    apr_size_t len = 0, alen = 0;
+    int rv, n = 0, i;
+
+    if (!q->app_id || strcasecmp(q->sub, "/batch")) {
+        return DECLINED;
+    }
+    if (r->method_number != M_POST) {
+        apr_table_setn(r->err_headers_out, "Allow", "POST");
+        return ucwa_http_error(q, HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", NULL,
+                               "A batch is sent with POST.");
+    }
+    if (ucwa_app_copy(q, &copy, NULL, &rv) != OK) {
+        return rv;
+    }
+    switch (ucwa_batch_content_type(r->pool, apr_table_get(r->headers_in, "Content-Type"),
+                                    &boundary)) {
+    case UCWA_BATCH_CTYPE_OTHER:
+        return ucwa_http_error(q, HTTP_UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType", NULL,
+                               "A batch is multipart/batching.");
+    case UCWA_BATCH_CTYPE_BAD_BOUNDARY:
+        return ucwa_http_error(q, HTTP_BAD_REQUEST, "BadRequest", NULL,
+                               "A batch needs one boundary parameter of 1 to 70 characters.");
+    default:
+        break;
+    }
+    rv = read_batch(r, &body, &len);
+    if (rv == HTTP_REQUEST_ENTITY_TOO_LARGE) {
+        return ucwa_http_error(q, rv, "EntityTooLarge", NULL,
+                               "A batch is at most 1 MiB.");
+    }
+    if (rv != OK) {
+        return ucwa_http_error(q, HTTP_BAD_REQUEST, "BadRequest", NULL,
+                               "The request body could not be read.");
+    }
+    st = ucwa_batch_parse(r->pool, body, len, boundary, &reqs, &n, &why);
+    if (st == UCWA_BATCH_TOO_MANY) {
+        return ucwa_http_error(q, HTTP_TOO_MANY_REQUESTS, "TooManyRequests", NULL,
+                               "A batch holds at most 100 requests; none of these ran.");
+    }
+    if (st != UCWA_BATCH_OK) {
+        return ucwa_http_error(q, HTTP_BAD_REQUEST, "BadRequest", NULL,
+                               apr_psprintf(r->pool, "The batch is malformed: %s.", why));
+    }
+
+    host = apr_table_get(r->headers_in, "Host");
+    if (!host) {
+        host = r->hostname;
+    }
+    resps = apr_pcalloc(r->pool, sizeof(*resps) * (apr_size_t)n);
+    for (i = 0; i < n; i++) {
+        run_part(q, &reqs[i], host, &resps[i]);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, UCWALOGNO(00160)
+                  "batch of %d requests answered", n);
+
+    if (apr_generate_random_bytes(rnd, sizeof(rnd)) != APR_SUCCESS) {
+        return ucwa_http_error(q, HTTP_INTERNAL_SERVER_ERROR, "ServiceFailure", NULL,
+                               "No random boundary could be made.");
+    }
+    nb = ucwa_batch_new_boundary(r->pool, rnd, resps, n);
+    answer = ucwa_batch_render(r->pool, nb, resps, n, &alen);
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-cache");
+    apr_table_setn(r->err_headers_out, "X-MS-Server-Fqdn", q->conf->server_fqdn);
+    r->status = HTTP_OK;
+    ap_set_content_type(r, apr_psprintf(r->pool, "multipart/batching; boundary=\"%s\"", nb));
+    ap_set_content_length(r, (apr_off_t)alen);
+    if (!r->header_only) {
+        ap_rwrite(answer, (int)alen, r);
+    }
+    return OK;
 }
