@@ -44,8 +44,15 @@ apr_size_t ucwa_store_bytes(const ucwa_store_limits *l)
 ucwa_store *ucwa_store_init(void *base, const ucwa_store_limits *l)
 {
     ucwa_store *s = base;
+    apr_size_t tables;
 
-    memset(base, 0, ucwa_store_bytes(l));
+    /* the records only: an event slot is never read before it is written, so the rings
+     * (most of the region) stay untouched, and not resident, until they are used */
+    tables = align8(sizeof(ucwa_store)) + align8((apr_size_t)l->max_apps * sizeof(ucwa_app))
+             + align8((apr_size_t)l->max_users * sizeof(ucwa_user))
+             + align8((apr_size_t)l->max_subs * sizeof(ucwa_sub))
+             + align8((apr_size_t)l->max_convs * sizeof(ucwa_conv));
+    memset(base, 0, tables);
     s->magic = STORE_MAGIC;
     s->version = STORE_VERSION;
     s->limits = *l;

@@ -189,10 +189,17 @@ int ucwa_events_get(ucwa_req *q)
     }
     in_cap = 1;
     apr_pool_create(&iter, q->r->pool);
-    for (;;) {
+    seen = 0;
+    memset(&pkg, 0, sizeof(pkg));
+    for (int first = 1;; first = 0) {
         apr_interval_time_t nap;
         now = apr_time_now();
         final |= (now >= deadline) || stopping();
+        /* a quiet slice (nothing posted, no window ended) does not need the lock */
+        if (!first && !final && __atomic_load_n(&a->seq, __ATOMIC_SEQ_CST) == seen
+            && !(pkg.wake_at && now >= pkg.wake_at)) {
+            goto nap;
+        }
         s = ucwa_shm_lock(q->r->server);
         if (!s) {
             unpark(q, &ref, in_cap);
@@ -222,6 +229,7 @@ int ucwa_events_get(ucwa_req *q)
         if (res != UCWA_POLL_WAIT) {
             break;
         }
+nap:
         nap = deadline - now;
         if (pkg.wake_at && pkg.wake_at - now < nap) {
             nap = pkg.wake_at - now;
