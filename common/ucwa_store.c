@@ -75,6 +75,13 @@ ucwa_store *ucwa_store_attach(void *base, const ucwa_store_limits *l)
     return s;
 }
 
+int ucwa_store_compatible(const void *base)
+{
+    const ucwa_store *s = base;
+
+    return s->magic == STORE_MAGIC && s->version == STORE_VERSION;
+}
+
 ucwa_app *ucwa_store_app(ucwa_store *s, int idx)
 {
     return (ucwa_app *)((char *)s + s->apps_off) + idx;

@@ -202,6 +202,9 @@ apr_size_t ucwa_store_bytes(const ucwa_store_limits *l);
 ucwa_store *ucwa_store_init(void *base, const ucwa_store_limits *l);
 /* The store in base if it was formatted with the same limits, else NULL. */
 ucwa_store *ucwa_store_attach(void *base, const ucwa_store_limits *l);
+/* 1 if base holds a store of this code's layout (whatever its limits): a store of
+ * another layout (an upgraded module) must not be used at all. */
+int ucwa_store_compatible(const void *base);
 
 ucwa_app *ucwa_store_app(ucwa_store *s, int idx);
 ucwa_user *ucwa_store_user(ucwa_store *s, int idx);

@@ -36,7 +36,9 @@ void ucwa_events_child_init(apr_pool_t *pchild, server_rec *s)
 
     parking = apr_pcalloc(pchild, sizeof(*parking));
     ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
+    /* by default keep 64 threads (a quarter of a small child) for everything else */
     parking->cap = g->parked_per_child ? g->parked_per_child
+                   : threads > 256 ? (apr_uint32_t)(threads - 64)
                    : (apr_uint32_t)(threads > 1 ? threads * 3 / 4 : 1);
 }
 
@@ -183,9 +185,16 @@ int ucwa_events_get(ucwa_req *q)
     w.low = apr_time_from_sec(pp.low);
     w.medium = apr_time_from_sec(pp.medium);
     if (__atomic_add_fetch(&parking->parked, 1, __ATOMIC_SEQ_CST) > parking->cap) {
-        final = 1;   /* this child is full: answer with what there is, do not park */
+        /* this child is full. An immediate empty package would make the client spin on
+         * this connection; a 503 that closes it sends the client to another child. */
+        __atomic_sub_fetch(&parking->parked, 1, __ATOMIC_SEQ_CST);
+        unpark(q, &ref, 0);
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00050)
                       "parked event requests at the per-child cap (%u)", parking->cap);
+        q->r->connection->keepalive = AP_CONN_CLOSE;
+        apr_table_setn(q->r->err_headers_out, "Retry-After", "1");
+        return ucwa_http_error(q, HTTP_SERVICE_UNAVAILABLE, "ServiceUnavailable", NULL,
+                               "This server is busy: poll again.");
     }
     in_cap = 1;
     apr_pool_create(&iter, q->r->pool);

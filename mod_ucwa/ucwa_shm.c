@@ -39,6 +39,14 @@ int ucwa_shm_post_config(apr_pool_t *pconf, server_rec *s, const ucwa_store_limi
     apr_size_t bytes = ucwa_store_bytes(l);
 
     apr_pool_userdata_get((void **)&seg, USERDATA_KEY, pp);
+    if (seg && !ucwa_store_compatible(apr_shm_baseaddr_get(seg->shm))) {
+        /* an upgraded module with another store layout: the old store cannot be read.
+         * The old generation keeps its segment until its children are gone. */
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, UCWALOGNO(00016)
+                     "mod_ucwa was upgraded to another session store layout: signed-in "
+                     "clients must sign in again");
+        seg = NULL;
+    }
     if (!seg) {
         seg = apr_pcalloc(pp, sizeof(*seg));
         rv = apr_shm_create(&seg->shm, bytes, NULL, pp);
