@@ -35,6 +35,7 @@ static ucwa_global *global_make(apr_pool_t *p)
     g->idle_rules.away = apr_time_from_sec(15 * 60);
     g->policies = ucwa_policy_set_make(p);
     g->body_max = 64 * 1024;
+    g->invitation_timeout = apr_time_from_sec(30);   /* UCWA: "approximately thirty seconds" */
     return g;
 }
 
@@ -87,13 +88,13 @@ static const char *number(cmd_parms *cmd, const char *v, apr_int64_t min, apr_in
 }
 
 /* One handler for the numeric server-wide settings; cmd->info says which. */
-enum { N_APPS, N_RING, N_EVSIZE, N_PER_USER, N_IDLE, N_PARKED, N_INACTIVE, N_AWAY };
+enum { N_APPS, N_RING, N_EVSIZE, N_PER_USER, N_IDLE, N_PARKED, N_INACTIVE, N_AWAY, N_INVITE };
 
 static const char *set_number(cmd_parms *cmd, void *d, const char *v)
 {
     static const apr_int64_t range[][2] = {
         { 1, 1 << 20 }, { 4, 65536 }, { 512, 65536 }, { 0, 1000 }, { 10, 86400 },
-        { 0, 100000 }, { 60, 86400 }, { 60, 86400 },
+        { 0, 100000 }, { 60, 86400 }, { 60, 86400 }, { 1, 3600 },
     };
     int which = (int)(apr_uintptr_t)cmd->info;
     const char *err;
@@ -115,6 +116,7 @@ static const char *set_number(cmd_parms *cmd, void *d, const char *v)
     case N_PARKED: g->parked_per_child = (apr_uint32_t)n; break;
     case N_INACTIVE: g->idle_rules.idle = apr_time_from_sec(n); break;
     case N_AWAY: g->idle_rules.away = apr_time_from_sec(n); break;
+    case N_INVITE: g->invitation_timeout = apr_time_from_sec(n); break;
     }
     return NULL;
 }
@@ -212,6 +214,8 @@ const command_rec ucwa_cmds[] = {
                   "seconds without reportMyActivity before Online becomes IdleOnline (300)"),
     AP_INIT_TAKE1("UcwaAwayTimeout", set_number, (void *)N_AWAY, RSRC_CONF,
                   "seconds without reportMyActivity before the user shows Away (900)"),
+    AP_INIT_TAKE1("UcwaInvitationTimeout", set_number, (void *)N_INVITE, RSRC_CONF,
+                  "seconds an instant-message invitation waits for an answer (30)"),
     AP_INIT_TAKE2("UcwaEventTimeoutRange", set_timeout_range, NULL, RSRC_CONF,
                   "the range event requests' timeout= is clamped to, in seconds (180 1800)"),
     AP_INIT_TAKE1("UcwaSite", set_site, NULL, RSRC_CONF,

@@ -21,6 +21,7 @@ typedef struct {
     const char *site;                     /* this server's site (policies by site) */
     int user_query;                       /* UcwaUserQuery was set */
     apr_size_t body_max;
+    apr_interval_time_t invitation_timeout;   /* unanswered IM invitations fail */
 } ucwa_global;
 
 typedef struct {

@@ -1,0 +1,1276 @@
+#include <string.h>
+#include <strings.h>
+#include <apr_strings.h>
+#include <apr_tables.h>
+#include <openssl/rand.h>
+
+#include "mob_json.h"
+#include "ucwa_conv.h"
+
+/* --- the table ------------------------------------------------------------------- */
+
+static apr_uint32_t max_convs(ucwa_store *s)
+{
+    return ucwa_store_get_limits(s)->max_convs;
+}
+
+/* digits random hex digits and a NUL into out. */
+static void random_hex(char *out, int digits)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char r[32];
+    int i;
+
+    memset(r, 0, sizeof(r));
+    (void)RAND_bytes(r, (digits + 1) / 2);
+    for (i = 0; i < digits; i++) {
+        out[i] = hex[(r[i / 2] >> (i % 2 ? 0 : 4)) & 15];
+    }
+    out[digits] = '\0';
+}
+
+/* 8 hex digits of the slot, then 24 random ones. */
+static void make_id(char *out, int idx)
+{
+    apr_snprintf(out, 9, "%08x", (unsigned)idx);
+    random_hex(out + 8, 24);
+}
+
+/* The slot an id names (as make_id writes them), or -1. */
+static int slot_of(ucwa_store *s, const char *id)
+{
+    apr_uint32_t v = 0;
+    int i;
+
+    for (i = 0; i < 32; i++) {
+        char c = id[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0) {
+            return -1;
+        }
+        if (i < 8) {
+            v = v * 16 + (apr_uint32_t)d;
+        }
+    }
+    if (id[32] != '\0' || v >= max_convs(s)) {
+        return -1;
+    }
+    return (int)v;
+}
+
+int ucwa_conv_find(ucwa_store *s, const char *id)
+{
+    int idx = slot_of(s, id);
+    ucwa_conv *c;
+
+    if (idx < 0) {
+        return -1;
+    }
+    c = ucwa_store_conv(s, idx);
+    return c->state == UCWA_SLOT_LIVE && !strcmp(c->id, id) ? idx : -1;
+}
+
+int ucwa_conv_find_invitation(ucwa_store *s, const char *id, int *side)
+{
+    int idx = slot_of(s, id), i;
+    ucwa_conv *c;
+
+    if (idx < 0) {
+        return -1;
+    }
+    c = ucwa_store_conv(s, idx);
+    if (c->state != UCWA_SLOT_LIVE) {
+        return -1;
+    }
+    for (i = 0; i < 2; i++) {
+        if (!strcmp(c->party[i].invitation, id)) {
+            *side = i;
+            return idx;
+        }
+    }
+    return -1;
+}
+
+static int app_is(const ucwa_conv_party *pa, int app, apr_uint32_t gen)
+{
+    return pa->app >= 0 && pa->app == app && pa->app_gen == gen;
+}
+
+static int endpoint_index(const ucwa_conv *c, int app, apr_uint32_t gen)
+{
+    apr_uint32_t i;
+
+    for (i = 0; i < c->endpoints && i < UCWA_CONV_ENDPOINTS; i++) {
+        if (c->endpoint[i] == app && c->endpoint_gen[i] == gen) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+int ucwa_conv_side(const ucwa_conv *c, int app, apr_uint32_t gen)
+{
+    if (c->state != UCWA_SLOT_LIVE || c->phase == UCWA_CONV_ENDED) {
+        return -1;
+    }
+    if (app_is(&c->party[0], app, gen)) {
+        return 0;
+    }
+    if (c->phase == UCWA_CONV_INVITING && endpoint_index(c, app, gen) >= 0) {
+        return 1;
+    }
+    if (c->phase == UCWA_CONV_CONNECTED && app_is(&c->party[1], app, gen)) {
+        return 1;
+    }
+    return -1;
+}
+
+int ucwa_conv_sees_invitation(const ucwa_conv *c, int side, int app, apr_uint32_t gen)
+{
+    if (c->state != UCWA_SLOT_LIVE) {
+        return 0;
+    }
+    if (side == 0) {
+        return app_is(&c->party[0], app, gen);
+    }
+    return endpoint_index(c, app, gen) >= 0 || app_is(&c->party[1], app, gen);
+}
+
+int ucwa_conv_count(ucwa_store *s, int app, apr_uint32_t gen)
+{
+    apr_uint32_t i, n = max_convs(s);
+    int count = 0;
+
+    for (i = 0; i < n; i++) {
+        ucwa_conv *c = ucwa_store_conv(s, (int)i);
+        if (c->state == UCWA_SLOT_LIVE && c->phase != UCWA_CONV_ENDED
+            && (app_is(&c->party[0], app, gen) || app_is(&c->party[1], app, gen))) {
+            count++;
+        }
+    }
+    return count;
+}
+
+/* A free record, else the ended one that ended first; -1 if there is none. */
+static int free_slot(ucwa_store *s)
+{
+    apr_uint32_t i, n = max_convs(s);
+    int best = -1;
+
+    for (i = 0; i < n; i++) {
+        ucwa_conv *c = ucwa_store_conv(s, (int)i);
+        if (c->state != UCWA_SLOT_LIVE) {
+            return (int)i;
+        }
+        if (c->phase == UCWA_CONV_ENDED
+            && (best < 0 || c->ended < ucwa_store_conv(s, best)->ended)) {
+            best = (int)i;
+        }
+    }
+    return best;
+}
+
+static int app_live(ucwa_store *s, int app, apr_uint32_t gen)
+{
+    ucwa_app *a;
+
+    if (app < 0 || (apr_uint32_t)app >= ucwa_store_max_apps(s)) {
+        return 0;
+    }
+    a = ucwa_store_app(s, app);
+    return a->state == UCWA_SLOT_LIVE && a->gen == gen;
+}
+
+/* --- resources ------------------------------------------------------------------- */
+
+void ucwa_conv_view_of(ucwa_store *s, const ucwa_conv *c, int side, int app,
+                       ucwa_conv_view *v)
+{
+    ucwa_app *a = ucwa_store_app(s, app);
+
+    memset(v, 0, sizeof(*v));
+    v->c = c;
+    v->side = side;
+    v->base = a->base;
+    v->elsewhere = side == 1 && c->accepted && !app_is(&c->party[1], app, a->gen);
+}
+
+typedef struct {
+    const char *comm, *conv, *inv, *msg, *local, *remote, *typing;
+} hrefs;
+
+static void hrefs_of(apr_pool_t *p, const ucwa_conv_view *v, hrefs *h)
+{
+    const ucwa_conv *c = v->c;
+
+    h->comm = apr_pstrcat(p, v->base, "/communication", NULL);
+    h->conv = apr_pstrcat(p, h->comm, "/conversations/", c->id, NULL);
+    h->inv = apr_pstrcat(p, h->comm, "/messagingInvitations/", c->party[v->side].invitation,
+                         NULL);
+    h->msg = apr_pstrcat(p, h->conv, "/messaging", NULL);
+    h->local = apr_pstrcat(p, h->conv, "/participants/", c->party[v->side].sip, NULL);
+    h->remote = apr_pstrcat(p, h->conv, "/participants/", c->party[1 - v->side].sip, NULL);
+    h->typing = apr_pstrcat(p, h->msg, "/typingParticipants", NULL);
+}
+
+static json_t *href(const char *h)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "href", json_string(h));
+    return o;
+}
+
+static json_t *href_title(const char *h, const char *title)
+{
+    json_t *o = href(h);
+
+    json_object_set_new(o, "title", json_string(title));
+    return o;
+}
+
+/* An event's link or in: {rel, href[, title]}. */
+static json_t *lnk(const char *rel, const char *h, const char *title)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "rel", json_string(rel));
+    json_object_set_new(o, "href", json_string(h));
+    if (title) {
+        json_object_set_new(o, "title", json_string(title));
+    }
+    return o;
+}
+
+/* Takes the references it is given (NULL ones are left out). */
+static json_t *event(json_t *link, json_t *in, const char *status, const char *emb_key,
+                     json_t *emb, json_t *reason, const char *type)
+{
+    json_t *e = json_object();
+
+    json_object_set_new(e, "link", link);
+    if (in) {
+        json_object_set_new(e, "in", in);
+    }
+    if (status) {
+        json_object_set_new(e, "status", json_string(status));
+    }
+    if (emb) {
+        json_t *o = json_object();
+        json_object_set_new(o, emb_key, emb);
+        json_object_set_new(e, "_embedded", o);
+    }
+    if (reason) {
+        json_object_set_new(e, "reason", reason);
+    }
+    json_object_set_new(e, "type", json_string(type));
+    return e;
+}
+
+const char *ucwa_conv_date(apr_pool_t *p, apr_time_t t)
+{
+    return apr_psprintf(p, "/Date(%" APR_INT64_T_FMT ")/", (apr_int64_t)(t / 1000));
+}
+
+static int remote_in(const ucwa_conv_view *v)
+{
+    /* the inviter is in the invited user's conversation from the start; the invited
+     * user joins the inviter's once connected */
+    return v->side == 1 || v->c->phase == UCWA_CONV_CONNECTED;
+}
+
+static json_t *participant(apr_pool_t *p, const ucwa_conv_view *v, int local)
+{
+    const ucwa_conv *c = v->c;
+    const ucwa_conv_party *pa = &c->party[local ? v->side : 1 - v->side];
+    json_t *r = json_object(), *links = json_object();
+    hrefs h;
+    const char *self;
+
+    hrefs_of(p, v, &h);
+    self = local ? h.local : h.remote;
+    json_object_set_new(r, "sourceNetwork", json_string("SameEnterprise"));
+    json_object_set_new(r, "anonymous", json_false());
+    json_object_set_new(r, "name", json_string(pa->name));
+    json_object_set_new(r, "uri", json_string(apr_pstrcat(p, "sip:", pa->sip, NULL)));
+    json_object_set_new(links, "self", href(self));
+    json_object_set_new(links, "conversation", href(h.conv));
+    if (local) {
+        json_object_set_new(links, "me", href(apr_pstrcat(p, v->base, "/me", NULL)));
+    }
+    else {
+        const char *people = apr_pstrcat(p, v->base, "/people/", pa->sip, NULL);
+        json_object_set_new(links, "contact", href(people));
+        json_object_set_new(links, "contactPresence",
+                            href(apr_pstrcat(p, people, "/presence", NULL)));
+        json_object_set_new(links, "contactPhoto",
+                            href(apr_pstrcat(p, v->base, "/photos/", pa->sip, NULL)));
+    }
+    if (c->phase == UCWA_CONV_CONNECTED) {
+        json_object_set_new(links, "participantMessaging",
+                            href(apr_pstrcat(p, self, "/messaging", NULL)));
+    }
+    json_object_set_new(r, "_links", links);
+    json_object_set_new(r, "rel", json_string("participant"));
+    return r;
+}
+
+static json_t *conversation(apr_pool_t *p, const ucwa_conv_view *v)
+{
+    const ucwa_conv *c = v->c;
+    json_t *r = json_object(), *links = json_object(), *mods = json_array();
+    const char *state;
+    hrefs h;
+
+    hrefs_of(p, v, &h);
+    switch (c->phase) {
+    case UCWA_CONV_INVITING:
+        state = v->side == 0 ? "Connecting" : "Incoming";
+        break;
+    case UCWA_CONV_CONNECTED:
+        state = "Connected";
+        break;
+    default:
+        state = "Disconnected";
+    }
+    if (c->phase == UCWA_CONV_CONNECTED || (c->phase == UCWA_CONV_INVITING && v->side == 1)) {
+        json_array_append_new(mods, json_string("Messaging"));
+    }
+    json_object_set_new(r, "state", json_string(state));
+    json_object_set_new(r, "threadId", json_string(c->thread_id));
+    json_object_set_new(r, "subject", json_string(c->subject));
+    json_object_set_new(r, "activeModalities", mods);
+    json_object_set_new(r, "importance", json_string(c->importance));
+    json_object_set_new(r, "recording", json_false());
+    json_object_set_new(links, "self", href(h.conv));
+    json_object_set_new(links, "messaging", href(h.msg));
+    json_object_set_new(links, "participants",
+                        href(apr_pstrcat(p, h.conv, "/participants", NULL)));
+    if (c->phase == UCWA_CONV_CONNECTED) {
+        json_object_set_new(links, "localParticipant",
+                            href_title(h.local, c->party[v->side].name));
+    }
+    json_object_set_new(r, "_links", links);
+    json_object_set_new(r, "rel", json_string("conversation"));
+    return r;
+}
+
+static int html_negotiated(const ucwa_conv *c)
+{
+    return c->party[0].html && c->party[1].html;
+}
+
+static json_t *messaging(apr_pool_t *p, const ucwa_conv_view *v)
+{
+    const ucwa_conv *c = v->c;
+    json_t *r = json_object(), *links = json_object();
+    hrefs h;
+
+    hrefs_of(p, v, &h);
+    json_object_set_new(r, "state", json_string(c->phase == UCWA_CONV_INVITING ? "Connecting"
+                                                : c->phase == UCWA_CONV_CONNECTED ? "Connected"
+                                                : "Disconnected"));
+    if (c->phase == UCWA_CONV_CONNECTED) {
+        json_t *formats = json_pack("[s]", "Plain");
+        if (html_negotiated(c)) {
+            json_array_append_new(formats, json_string("Html"));
+        }
+        json_object_set_new(r, "negotiatedMessageFormats", formats);
+    }
+    json_object_set_new(links, "self", href(h.msg));
+    json_object_set_new(links, "conversation", href(h.conv));
+    if (c->phase != UCWA_CONV_ENDED) {
+        json_object_set_new(links, "stopMessaging",
+                            href(apr_pstrcat(p, h.msg, "/terminate", NULL)));
+    }
+    if (c->phase == UCWA_CONV_CONNECTED) {
+        json_object_set_new(links, "sendMessage", href(apr_pstrcat(p, h.msg, "/messages", NULL)));
+        json_object_set_new(links, "setIsTyping", href(apr_pstrcat(p, h.msg, "/typing", NULL)));
+        json_object_set_new(links, "typingParticipants", href(h.typing));
+    }
+    json_object_set_new(r, "_links", links);
+    json_object_set_new(r, "rel", json_string("messaging"));
+    return r;
+}
+
+static const char *invitation_state(const ucwa_conv_view *v)
+{
+    const ucwa_conv *c = v->c;
+
+    if (c->phase == UCWA_CONV_INVITING) {
+        return "Connecting";
+    }
+    if (c->accepted) {
+        return v->side == 1 && v->elsewhere ? "Cancelled" : "Connected";
+    }
+    switch (c->end) {
+    case UCWA_CONV_END_DECLINED:
+        return v->side == 0 ? "Failed" : "Declined";
+    case UCWA_CONV_END_CANCELED:
+        return "Cancelled";
+    default:
+        return "Failed";
+    }
+}
+
+static json_t *invitation(apr_pool_t *p, const ucwa_conv_view *v)
+{
+    const ucwa_conv *c = v->c;
+    const ucwa_conv_party *me = &c->party[v->side], *other = &c->party[1 - v->side];
+    json_t *r = json_object(), *links = json_object();
+    hrefs h;
+
+    hrefs_of(p, v, &h);
+    json_object_set_new(r, "direction", json_string(v->side == 0 ? "Outgoing" : "Incoming"));
+    json_object_set_new(r, "importance", json_string(c->importance));
+    json_object_set_new(r, "threadId", json_string(c->thread_id));
+    json_object_set_new(r, "state", json_string(invitation_state(v)));
+    if (v->side == 0 && me->operation_id[0]) {
+        json_object_set_new(r, "operationId", json_string(me->operation_id));
+    }
+    json_object_set_new(r, "subject", json_string(c->subject));
+    json_object_set_new(links, "self", href(h.inv));
+    if (v->side == 0) {
+        json_object_set_new(links, "from", href_title(h.local, me->name));
+        json_object_set_new(links, "to",
+                            href(apr_pstrcat(p, v->base, "/people/", other->sip, NULL)));
+        if (c->phase == UCWA_CONV_INVITING) {
+            json_object_set_new(links, "cancel",
+                                href(apr_pstrcat(p, h.msg, "/terminate", NULL)));
+        }
+        json_object_set_new(links, "conversation", href(h.conv));
+        json_object_set_new(links, "messaging", href(h.msg));
+    }
+    else {
+        json_object_set_new(links, "to",
+                            href(apr_pstrcat(p, v->base, "/people/", me->sip, NULL)));
+        json_object_set_new(links, "conversation", href(h.conv));
+        if (c->phase == UCWA_CONV_INVITING && !v->answered) {
+            json_object_set_new(links, "accept", href(apr_pstrcat(p, h.inv, "/accept", NULL)));
+            json_object_set_new(links, "decline", href(apr_pstrcat(p, h.inv, "/decline", NULL)));
+        }
+        json_object_set_new(links, "messaging", href(h.msg));
+    }
+    if (c->first[0]) {
+        json_object_set_new(links, "message", href(c->first));
+    }
+    json_object_set_new(r, "_links", links);
+    if (v->side == 0 && c->accepted) {
+        json_object_set_new(r, "_embedded", json_pack("{s:[o]}", "acceptedByParticipant",
+                                                      participant(p, v, 0)));
+    }
+    else if (v->side == 1) {
+        json_object_set_new(r, "_embedded", json_pack("{s:o}", "from", participant(p, v, 0)));
+    }
+    json_object_set_new(r, "rel", json_string("messagingInvitation"));
+    return r;
+}
+
+static json_t *participant_messaging(apr_pool_t *p, const ucwa_conv_view *v, int local)
+{
+    const ucwa_conv_party *pa = &v->c->party[local ? v->side : 1 - v->side];
+    hrefs h;
+    const char *who;
+
+    hrefs_of(p, v, &h);
+    who = local ? h.local : h.remote;
+    return json_pack("{s:{s:o,s:o},s:s}", "_links",
+                     "self", href(apr_pstrcat(p, who, "/messaging", NULL)),
+                     "participant", href_title(who, pa->name),
+                     "rel", "participantMessaging");
+}
+
+json_t *ucwa_conv_res_conversation(apr_pool_t *p, const ucwa_conv_view *v)
+{
+    return mob_json_own(p, conversation(p, v));
+}
+
+json_t *ucwa_conv_res_invitation(apr_pool_t *p, const ucwa_conv_view *v)
+{
+    return mob_json_own(p, invitation(p, v));
+}
+
+json_t *ucwa_conv_res_messaging(apr_pool_t *p, const ucwa_conv_view *v)
+{
+    return mob_json_own(p, messaging(p, v));
+}
+
+json_t *ucwa_conv_res_participant(apr_pool_t *p, const ucwa_conv_view *v, int local)
+{
+    return mob_json_own(p, participant(p, v, local));
+}
+
+json_t *ucwa_conv_res_participant_messaging(apr_pool_t *p, const ucwa_conv_view *v, int local)
+{
+    return mob_json_own(p, participant_messaging(p, v, local));
+}
+
+json_t *ucwa_conv_res_participants(apr_pool_t *p, const ucwa_conv_view *v)
+{
+    const ucwa_conv *c = v->c;
+    json_t *links = json_object(), *list = json_array();
+    hrefs h;
+
+    hrefs_of(p, v, &h);
+    json_object_set_new(links, "self", href(apr_pstrcat(p, h.conv, "/participants", NULL)));
+    json_array_append_new(list, href_title(h.local, c->party[v->side].name));
+    if (remote_in(v)) {
+        json_array_append_new(list, href_title(h.remote, c->party[1 - v->side].name));
+    }
+    json_object_set_new(links, "participant", list);
+    return mob_json_own(p, json_pack("{s:o,s:s}", "_links", links, "rel", "participants"));
+}
+
+json_t *ucwa_conv_res_typing(apr_pool_t *p, const ucwa_conv_view *v, apr_time_t now)
+{
+    const ucwa_conv_party *other = &v->c->party[1 - v->side];
+    json_t *links = json_object();
+    hrefs h;
+
+    hrefs_of(p, v, &h);
+    json_object_set_new(links, "self", href(h.typing));
+    if (v->c->phase == UCWA_CONV_CONNECTED && other->typing_until) {
+        json_object_set_new(links, "participant",
+                            json_pack("[o]", href_title(h.remote, other->name)));
+    }
+    (void)now;
+    return mob_json_own(p, json_pack("{s:o,s:s}", "_links", links, "rel", "typingParticipants"));
+}
+
+int ucwa_conv_participant_of(const ucwa_conv_view *v, const char *sip)
+{
+    if (!strcasecmp(sip, v->c->party[v->side].sip)) {
+        return 1;
+    }
+    if (remote_in(v) && !strcasecmp(sip, v->c->party[1 - v->side].sip)) {
+        return 0;
+    }
+    return -1;
+}
+
+/* --- events ----------------------------------------------------------------------- */
+
+static json_t *reason(const char *code, const char *subcode, const char *message)
+{
+    return json_pack("{s:s,s:s,s:s}", "code", code, "subcode", subcode, "message", message);
+}
+
+static json_t *failure_reason(const ucwa_conv_view *v)
+{
+    const ucwa_conv *c = v->c;
+
+    if (v->side == 0) {
+        switch (c->end) {
+        case UCWA_CONV_END_DECLINED:
+            return reason("RemoteFailure", "Declined", "Your invitation was declined.");
+        case UCWA_CONV_END_TIMEOUT:
+            return reason("RemoteFailure", "Timeout", "The person did not answer in time.");
+        case UCWA_CONV_END_CANCELED:
+            return reason("LocalFailure", "Canceled", "The invitation was canceled.");
+        default:
+            return reason("RemoteFailure", "Unreachable", "The person cannot be reached.");
+        }
+    }
+    if (v->elsewhere) {
+        return reason("Informational", "ConnectedElsewhere",
+                      "The invitation was accepted on another device.");
+    }
+    if (c->end == UCWA_CONV_END_DECLINED) {
+        return reason("Informational", "Declined", "The invitation was declined.");
+    }
+    return reason("Informational", "Missed", "You missed a conversation.");
+}
+
+static json_t *ev_invitation(apr_pool_t *p, const ucwa_conv_view *v, const char *type)
+{
+    hrefs h;
+    const char *status = NULL;
+    json_t *why = NULL;
+
+    hrefs_of(p, v, &h);
+    if (!strcmp(type, "completed")) {
+        if (v->c->accepted && !v->elsewhere) {
+            status = "Success";
+        }
+        else {
+            status = "Failure";
+            why = failure_reason(v);
+        }
+    }
+    return event(lnk("messagingInvitation", h.inv, NULL), NULL, status, "messagingInvitation",
+                 invitation(p, v), why, type);
+}
+
+static json_t *ev_conversation(apr_pool_t *p, const ucwa_conv_view *v, const char *type)
+{
+    hrefs h;
+
+    hrefs_of(p, v, &h);
+    return event(lnk("conversation", h.conv, NULL), NULL, NULL, "conversation",
+                 strcmp(type, "deleted") ? conversation(p, v) : NULL, NULL, type);
+}
+
+static json_t *ev_local_participant(apr_pool_t *p, const ucwa_conv_view *v)
+{
+    hrefs h;
+
+    hrefs_of(p, v, &h);
+    return event(lnk("localParticipant", h.local, v->c->party[v->side].name), NULL, NULL,
+                 "localParticipant", participant(p, v, 1), NULL, "added");
+}
+
+static json_t *ev_messaging(apr_pool_t *p, const ucwa_conv_view *v)
+{
+    hrefs h;
+
+    hrefs_of(p, v, &h);
+    return event(lnk("messaging", h.msg, NULL), NULL, NULL, "messaging", messaging(p, v), NULL,
+                 "updated");
+}
+
+static json_t *ev_participant(apr_pool_t *p, const ucwa_conv_view *v, const char *type)
+{
+    hrefs h;
+
+    hrefs_of(p, v, &h);
+    return event(lnk("participant", h.remote, v->c->party[1 - v->side].name), NULL, NULL, NULL,
+                 NULL, NULL, type);
+}
+
+static json_t *ev_participant_messaging(apr_pool_t *p, const ucwa_conv_view *v, int local)
+{
+    const ucwa_conv_party *pa = &v->c->party[local ? v->side : 1 - v->side];
+    hrefs h;
+    const char *who;
+
+    hrefs_of(p, v, &h);
+    who = local ? h.local : h.remote;
+    return event(lnk("participantMessaging", apr_pstrcat(p, who, "/messaging", NULL), NULL),
+                 lnk(local ? "localParticipant" : "participant", who, pa->name), NULL,
+                 "participantMessaging", local ? participant_messaging(p, v, 1) : NULL, NULL,
+                 "added");
+}
+
+static json_t *ev_typing(apr_pool_t *p, const ucwa_conv_view *v, const char *type)
+{
+    hrefs h;
+
+    hrefs_of(p, v, &h);
+    return event(lnk("participant", h.remote, v->c->party[1 - v->side].name),
+                 lnk("typingParticipants", h.typing, NULL), NULL, NULL, NULL, NULL, type);
+}
+
+static json_t *ev_message(apr_pool_t *p, const ucwa_conv_view *v, apr_uint32_t n, int incoming,
+                          const char *operation_id, ucwa_msg_format fmt, const char *uri,
+                          apr_time_t now)
+{
+    json_t *m = json_object(), *links = json_object();
+    const char *self;
+    hrefs h;
+
+    hrefs_of(p, v, &h);
+    self = apr_psprintf(p, "%s/messages/%u", h.msg, n);
+    json_object_set_new(m, "direction", json_string(incoming ? "Incoming" : "Outgoing"));
+    json_object_set_new(m, "timeStamp", json_string(ucwa_conv_date(p, now)));
+    if (operation_id && *operation_id) {
+        json_object_set_new(m, "operationId", json_string(operation_id));
+    }
+    json_object_set_new(links, "self", href(self));
+    if (incoming) {
+        const ucwa_conv_party *from = &v->c->party[1 - v->side];
+        json_object_set_new(links, "contact",
+                            href(apr_pstrcat(p, v->base, "/people/", from->sip, NULL)));
+        json_object_set_new(links, "participant", href_title(h.remote, from->name));
+    }
+    json_object_set_new(links, "messaging", href(h.msg));
+    if (incoming) {
+        json_object_set_new(links, fmt == UCWA_MSG_HTML ? "htmlMessage" : "plainMessage",
+                            href(uri));
+    }
+    json_object_set_new(m, "_links", links);
+    json_object_set_new(m, "rel", json_string("message"));
+    return event(lnk("message", self, NULL), NULL, "Success", "message", m, NULL, "completed");
+}
+
+/* Events are gathered first, then posted together: a transition that must fit its
+ * events in the slots checks them all before it changes anything. */
+typedef struct {
+    int app;
+    const char *sender, *event;
+} pending;
+
+typedef struct {
+    ucwa_store *s;
+    apr_pool_t *p;
+    apr_array_header_t *items;
+} batch;
+
+static void batch_init(batch *b, ucwa_store *s, apr_pool_t *p)
+{
+    b->s = s;
+    b->p = p;
+    b->items = apr_array_make(p, 16, sizeof(pending));
+}
+
+/* Adds one event (taking the reference) from the sender communication, or from the
+ * conversation when from_conv is set, to application app. */
+static void add(batch *b, int app, const ucwa_conv_view *v, int from_conv, json_t *ev)
+{
+    pending *e = apr_array_push(b->items);
+    hrefs h;
+
+    hrefs_of(b->p, v, &h);
+    e->app = app;
+    e->sender = apr_psprintf(b->p, "\"rel\":\"%s\",\"href\":\"%s\"",
+                             from_conv ? "conversation" : "communication",
+                             from_conv ? h.conv : h.comm);
+    e->event = mob_json_dump(b->p, ev, NULL);
+    json_decref(ev);
+    if (!e->event) {
+        e->event = "";
+    }
+}
+
+static int batch_fits(const batch *b)
+{
+    apr_size_t size = ucwa_store_get_limits(b->s)->event_size;
+    int i;
+
+    for (i = 0; i < b->items->nelts; i++) {
+        const pending *e = &APR_ARRAY_IDX(b->items, i, pending);
+        if (!*e->event || strlen(e->sender) + strlen(e->event) + UCWA_CONV_EVENT_SLACK > size) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void touch(ucwa_conv_touched *t, int app)
+{
+    int i;
+
+    for (i = 0; i < t->n; i++) {
+        if (t->app[i] == app) {
+            return;
+        }
+    }
+    if (t->n < (int)(sizeof(t->app) / sizeof(t->app[0]))) {
+        t->app[t->n++] = app;
+    }
+}
+
+static void batch_post(batch *b, apr_time_t now, ucwa_conv_touched *t)
+{
+    int i;
+
+    for (i = 0; i < b->items->nelts; i++) {
+        const pending *e = &APR_ARRAY_IDX(b->items, i, pending);
+        if (*e->event) {
+            ucwa_store_post(b->s, e->app, UCWA_PRIO_HIGH, e->sender, e->event, now);
+        }
+        touch(t, e->app);
+    }
+}
+
+/* --- transitions ------------------------------------------------------------------ */
+
+static void copy(char *dst, apr_size_t size, const char *src)
+{
+    apr_cpystrn(dst, src ? src : "", size);
+}
+
+/* The events of an invitation that fails: to the inviter (if still there) and to every
+ * endpoint still there. The record must already say ENDED and why. */
+static void post_failure(ucwa_store *s, ucwa_conv *c, apr_time_t now, apr_pool_t *p,
+                         ucwa_conv_touched *t, int endpoints)
+{
+    ucwa_conv_view v;
+    apr_uint32_t i;
+    batch b;
+
+    batch_init(&b, s, p);
+    if (app_live(s, c->party[0].app, c->party[0].app_gen)) {
+        int app = c->party[0].app;
+        ucwa_conv_view_of(s, c, 0, app, &v);
+        add(&b, app, &v, 1, ev_messaging(p, &v));
+        add(&b, app, &v, 0, ev_invitation(p, &v, "completed"));
+        add(&b, app, &v, 0, ev_conversation(p, &v, "deleted"));
+    }
+    for (i = 0; endpoints && i < c->endpoints; i++) {
+        int app = c->endpoint[i];
+        if (!app_live(s, app, c->endpoint_gen[i]) || app_is(&c->party[1], app, c->endpoint_gen[i])) {
+            continue;
+        }
+        ucwa_conv_view_of(s, c, 1, app, &v);
+        add(&b, app, &v, 0, ev_invitation(p, &v, "completed"));
+        add(&b, app, &v, 0, ev_conversation(p, &v, "deleted"));
+    }
+    batch_post(&b, now, t);
+}
+
+static void end_invitation(ucwa_store *s, ucwa_conv *c, ucwa_conv_end why, apr_time_t now,
+                           apr_pool_t *p, ucwa_conv_touched *t)
+{
+    c->phase = UCWA_CONV_ENDED;
+    c->end = why;
+    c->ended = now;
+    c->party[0].typing_until = c->party[1].typing_until = 0;
+    post_failure(s, c, now, p, t, 1);
+}
+
+/* A connected conversation ends because side left (gone: its application is ending and
+ * gets no event). */
+static void end_connected(ucwa_store *s, ucwa_conv *c, int side, int gone, apr_time_t now,
+                          apr_pool_t *p, ucwa_conv_touched *t)
+{
+    ucwa_conv_party *leaver = &c->party[side], *other = &c->party[1 - side];
+    int was_typing = leaver->typing_until != 0;
+    ucwa_conv_view v;
+    batch b;
+
+    c->phase = UCWA_CONV_ENDED;
+    c->end = UCWA_CONV_END_LEFT;
+    c->ended = now;
+    leaver->typing_until = other->typing_until = 0;
+    batch_init(&b, s, p);
+    if (!gone && app_live(s, leaver->app, leaver->app_gen)) {
+        ucwa_conv_view_of(s, c, side, leaver->app, &v);
+        add(&b, leaver->app, &v, 1, ev_messaging(p, &v));
+        add(&b, leaver->app, &v, 0, ev_conversation(p, &v, "deleted"));
+    }
+    if (app_live(s, other->app, other->app_gen)) {
+        ucwa_conv_view_of(s, c, 1 - side, other->app, &v);
+        if (was_typing) {
+            add(&b, other->app, &v, 1, ev_typing(p, &v, "deleted"));
+        }
+        add(&b, other->app, &v, 1, ev_participant(p, &v, "deleted"));
+        add(&b, other->app, &v, 1, ev_messaging(p, &v));
+        add(&b, other->app, &v, 0, ev_conversation(p, &v, "deleted"));
+    }
+    if (gone) {
+        leaver->app = -1;
+    }
+    batch_post(&b, now, t);
+}
+
+ucwa_conv_result ucwa_conv_invite(ucwa_store *s, const ucwa_conv_invite_in *in,
+                                  apr_time_t now, apr_pool_t *p, int *idx,
+                                  ucwa_conv_touched *t)
+{
+    ucwa_app *from = ucwa_store_app(s, in->app);
+    apr_uint32_t i, n = ucwa_store_max_apps(s);
+    ucwa_conv *c;
+    ucwa_conv_view v;
+    int slot, to_user;
+    batch b;
+
+    if (ucwa_conv_count(s, in->app, from->gen) >= UCWA_CONV_PER_APP) {
+        return UCWA_CONV_TOO_MANY;
+    }
+    if (in->first && strlen(in->first) >= UCWA_CONV_FIRST_MAX) {
+        return UCWA_CONV_TOO_LARGE;
+    }
+    slot = free_slot(s);
+    if (slot < 0) {
+        return UCWA_CONV_FULL;
+    }
+    /* the record is built aside, and stored only if its events fit */
+    c = apr_pcalloc(p, sizeof(*c));
+    c->state = UCWA_SLOT_LIVE;
+    c->gen = ucwa_store_conv(s, slot)->gen + 1;
+    c->phase = UCWA_CONV_INVITING;
+    make_id(c->id, slot);
+    if (in->thread_id && *in->thread_id) {
+        copy(c->thread_id, sizeof(c->thread_id), in->thread_id);
+    }
+    else {
+        random_hex(c->thread_id, 32);
+    }
+    copy(c->subject, sizeof(c->subject), in->subject);
+    copy(c->importance, sizeof(c->importance), in->importance ? in->importance : "Normal");
+    c->created = c->last_activity = now;
+    c->invite_expires = in->expires;
+    c->next_message = 1;
+    if (in->first && *in->first) {
+        copy(c->first, sizeof(c->first), in->first);
+        c->first_format = in->first_format;
+        c->first_number = c->next_message++;
+    }
+    c->party[0].user = (apr_int32_t)from->user;
+    c->party[0].app = in->app;
+    c->party[0].app_gen = from->gen;
+    c->party[0].html = from->html;
+    make_id(c->party[0].invitation, slot);
+    copy(c->party[0].operation_id, sizeof(c->party[0].operation_id), in->operation_id);
+    copy(c->party[0].sip, sizeof(c->party[0].sip), ucwa_store_user(s, (int)from->user)->sip);
+    copy(c->party[0].name, sizeof(c->party[0].name), from->name);
+    to_user = ucwa_store_user_find(s, in->to, 0);
+    c->party[1].user = to_user;
+    c->party[1].app = -1;
+    make_id(c->party[1].invitation, slot);
+    copy(c->party[1].sip, sizeof(c->party[1].sip), in->to);
+    /* every endpoint of the invited user that is available for Messaging */
+    for (i = 0; to_user >= 0 && i < n && c->endpoints < UCWA_CONV_ENDPOINTS; i++) {
+        ucwa_app *a = ucwa_store_app(s, (int)i);
+        if (a->state != UCWA_SLOT_LIVE || (int)a->user != to_user || !a->available
+            || !(a->modalities & UCWA_MOD_MESSAGING)) {
+            continue;
+        }
+        if (!c->party[1].name[0]) {
+            copy(c->party[1].name, sizeof(c->party[1].name), a->name);
+        }
+        c->endpoint[c->endpoints] = (apr_int32_t)i;
+        c->endpoint_gen[c->endpoints] = a->gen;
+        c->endpoints++;
+    }
+
+    batch_init(&b, s, p);
+    ucwa_conv_view_of(s, c, 0, in->app, &v);
+    add(&b, in->app, &v, 0, ev_invitation(p, &v, "started"));
+    add(&b, in->app, &v, 0, ev_conversation(p, &v, "added"));
+    add(&b, in->app, &v, 1, ev_local_participant(p, &v));
+    add(&b, in->app, &v, 1, ev_messaging(p, &v));
+    for (i = 0; i < c->endpoints; i++) {
+        int app = c->endpoint[i];
+        ucwa_conv_view_of(s, c, 1, app, &v);
+        add(&b, app, &v, 0, ev_invitation(p, &v, "started"));
+        add(&b, app, &v, 0, ev_conversation(p, &v, "added"));
+        add(&b, app, &v, 1, ev_local_participant(p, &v));
+        add(&b, app, &v, 1, ev_participant(p, &v, "added"));
+    }
+    if (c->first[0]) {
+        /* the events that carry the first message later must fit as well */
+        batch later;
+        int ok;
+        batch_init(&later, s, p);
+        for (i = 0; i < c->endpoints; i++) {
+            int app = c->endpoint[i];
+            ucwa_conv_view_of(s, c, 1, app, &v);
+            add(&later, app, &v, 0, ev_invitation(p, &v, "completed"));
+            add(&later, app, &v, 1, ev_message(p, &v, c->first_number, 1, NULL,
+                                               (ucwa_msg_format)c->first_format, c->first,
+                                               now));
+        }
+        ok = batch_fits(&later);
+        if (!ok) {
+            return UCWA_CONV_TOO_LARGE;
+        }
+    }
+    if (!batch_fits(&b)) {
+        return UCWA_CONV_TOO_LARGE;
+    }
+    *ucwa_store_conv(s, slot) = *c;
+    c = ucwa_store_conv(s, slot);
+    batch_post(&b, now, t);
+    if (c->endpoints == 0) {
+        end_invitation(s, c, UCWA_CONV_END_UNREACHABLE, now, p, t);
+    }
+    *idx = slot;
+    return UCWA_CONV_OK;
+}
+
+ucwa_conv_result ucwa_conv_accept(ucwa_store *s, int idx, int app, apr_time_t now,
+                                  apr_pool_t *p, ucwa_conv_touched *t)
+{
+    ucwa_conv *c = ucwa_store_conv(s, idx);
+    ucwa_app *a = ucwa_store_app(s, app);
+    ucwa_conv_view v;
+    apr_uint32_t i;
+    batch b;
+
+    if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_INVITING
+        || endpoint_index(c, app, a->gen) < 0) {
+        return UCWA_CONV_STATE;
+    }
+    if (ucwa_conv_count(s, app, a->gen) >= UCWA_CONV_PER_APP) {
+        return UCWA_CONV_TOO_MANY;
+    }
+    batch_init(&b, s, p);
+    ucwa_conv_view_of(s, c, 1, app, &v);
+    v.answered = 1;
+    add(&b, app, &v, 0, ev_invitation(p, &v, "updated"));
+
+    c->phase = UCWA_CONV_CONNECTED;
+    c->accepted = 1;
+    c->last_activity = now;
+    c->party[1].user = (apr_int32_t)a->user;
+    c->party[1].app = app;
+    c->party[1].app_gen = a->gen;
+    c->party[1].html = a->html;
+    copy(c->party[1].name, sizeof(c->party[1].name), a->name);
+
+    ucwa_conv_view_of(s, c, 1, app, &v);
+    add(&b, app, &v, 1, ev_messaging(p, &v));
+    add(&b, app, &v, 0, ev_conversation(p, &v, "updated"));
+    add(&b, app, &v, 1, ev_participant_messaging(p, &v, 1));
+    add(&b, app, &v, 1, ev_participant_messaging(p, &v, 0));
+    add(&b, app, &v, 1, ev_participant(p, &v, "updated"));
+    add(&b, app, &v, 0, ev_invitation(p, &v, "completed"));
+    if (c->first_number) {
+        add(&b, app, &v, 1, ev_message(p, &v, c->first_number, 1, NULL,
+                                       (ucwa_msg_format)c->first_format, c->first, now));
+    }
+    if (app_live(s, c->party[0].app, c->party[0].app_gen)) {
+        int inviter = c->party[0].app;
+        ucwa_conv_view_of(s, c, 0, inviter, &v);
+        add(&b, inviter, &v, 0, ev_conversation(p, &v, "updated"));
+        add(&b, inviter, &v, 1, ev_participant(p, &v, "added"));
+        add(&b, inviter, &v, 1, ev_participant_messaging(p, &v, 0));
+        add(&b, inviter, &v, 1, ev_participant_messaging(p, &v, 1));
+        add(&b, inviter, &v, 1, ev_messaging(p, &v));
+        add(&b, inviter, &v, 0, ev_invitation(p, &v, "completed"));
+        if (c->first_number) {
+            add(&b, inviter, &v, 1, ev_message(p, &v, c->first_number, 0,
+                                               c->party[0].operation_id,
+                                               (ucwa_msg_format)c->first_format, NULL, now));
+        }
+    }
+    for (i = 0; i < c->endpoints; i++) {
+        int other = c->endpoint[i];
+        if (other == app || !app_live(s, other, c->endpoint_gen[i])) {
+            continue;
+        }
+        ucwa_conv_view_of(s, c, 1, other, &v);
+        add(&b, other, &v, 0, ev_invitation(p, &v, "completed"));
+        add(&b, other, &v, 0, ev_conversation(p, &v, "deleted"));
+    }
+    batch_post(&b, now, t);
+    return UCWA_CONV_OK;
+}
+
+ucwa_conv_result ucwa_conv_decline(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
+                                   ucwa_conv_touched *t)
+{
+    ucwa_conv *c = ucwa_store_conv(s, idx);
+
+    if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_INVITING) {
+        return UCWA_CONV_STATE;
+    }
+    end_invitation(s, c, UCWA_CONV_END_DECLINED, now, p, t);
+    return UCWA_CONV_OK;
+}
+
+ucwa_conv_result ucwa_conv_cancel(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
+                                  ucwa_conv_touched *t)
+{
+    ucwa_conv *c = ucwa_store_conv(s, idx);
+
+    if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_INVITING) {
+        return UCWA_CONV_STATE;
+    }
+    end_invitation(s, c, UCWA_CONV_END_CANCELED, now, p, t);
+    return UCWA_CONV_OK;
+}
+
+ucwa_conv_result ucwa_conv_leave(ucwa_store *s, int idx, int side, apr_time_t now,
+                                 apr_pool_t *p, ucwa_conv_touched *t)
+{
+    ucwa_conv *c = ucwa_store_conv(s, idx);
+
+    if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_CONNECTED) {
+        return UCWA_CONV_STATE;
+    }
+    end_connected(s, c, side, 0, now, p, t);
+    return UCWA_CONV_OK;
+}
+
+ucwa_conv_result ucwa_conv_message(ucwa_store *s, int idx, int side, ucwa_msg_format fmt,
+                                   const char *text, apr_size_t len,
+                                   const char *operation_id, apr_time_t now, apr_pool_t *p,
+                                   apr_uint32_t *number, ucwa_conv_touched *t)
+{
+    ucwa_conv *c = ucwa_store_conv(s, idx);
+    ucwa_conv_party *me, *other;
+    ucwa_conv_view v;
+    const char *uri;
+    batch b;
+
+    if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_CONNECTED) {
+        return UCWA_CONV_STATE;
+    }
+    me = &c->party[side];
+    other = &c->party[1 - side];
+    uri = ucwa_message_data_uri(p, fmt, text, len);
+    batch_init(&b, s, p);
+    if (app_live(s, me->app, me->app_gen)) {
+        ucwa_conv_view_of(s, c, side, me->app, &v);
+        add(&b, me->app, &v, 1, ev_message(p, &v, c->next_message, 0, operation_id, fmt, NULL,
+                                           now));
+    }
+    if (app_live(s, other->app, other->app_gen)) {
+        ucwa_conv_view_of(s, c, 1 - side, other->app, &v);
+        if (me->typing_until) {
+            add(&b, other->app, &v, 1, ev_typing(p, &v, "deleted"));
+        }
+        add(&b, other->app, &v, 1, ev_message(p, &v, c->next_message, 1, NULL, fmt, uri, now));
+    }
+    if (!batch_fits(&b)) {
+        return UCWA_CONV_TOO_LARGE;
+    }
+    *number = c->next_message++;
+    me->typing_until = 0;
+    c->last_activity = now;
+    batch_post(&b, now, t);
+    return UCWA_CONV_OK;
+}
+
+ucwa_conv_result ucwa_conv_typing(ucwa_store *s, int idx, int side, apr_time_t now,
+                                  apr_pool_t *p, ucwa_conv_touched *t)
+{
+    ucwa_conv *c = ucwa_store_conv(s, idx);
+    ucwa_conv_party *me, *other;
+    ucwa_conv_view v;
+    batch b;
+
+    if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_CONNECTED) {
+        return UCWA_CONV_STATE;
+    }
+    me = &c->party[side];
+    other = &c->party[1 - side];
+    if (!me->typing_until && app_live(s, other->app, other->app_gen)) {
+        batch_init(&b, s, p);
+        ucwa_conv_view_of(s, c, 1 - side, other->app, &v);
+        add(&b, other->app, &v, 1, ev_typing(p, &v, "added"));
+        batch_post(&b, now, t);
+    }
+    me->typing_until = now + UCWA_CONV_TYPING;
+    c->last_activity = now;
+    return UCWA_CONV_OK;
+}
+
+void ucwa_conv_app_gone(ucwa_store *s, int idx, int app, apr_time_t now, apr_pool_t *p,
+                        ucwa_conv_touched *t)
+{
+    ucwa_conv *c = ucwa_store_conv(s, idx);
+    apr_uint32_t gen = ucwa_store_app(s, app)->gen;
+    int e;
+
+    if (c->state != UCWA_SLOT_LIVE || c->phase == UCWA_CONV_ENDED) {
+        return;
+    }
+    if (app_is(&c->party[0], app, gen)) {
+        if (c->phase == UCWA_CONV_INVITING) {
+            c->party[0].app = -1;
+            end_invitation(s, c, UCWA_CONV_END_CANCELED, now, p, t);
+        }
+        else {
+            end_connected(s, c, 0, 1, now, p, t);
+        }
+        return;
+    }
+    if (c->phase == UCWA_CONV_CONNECTED && app_is(&c->party[1], app, gen)) {
+        end_connected(s, c, 1, 1, now, p, t);
+        return;
+    }
+    e = endpoint_index(c, app, gen);
+    if (c->phase == UCWA_CONV_INVITING && e >= 0) {
+        memmove(&c->endpoint[e], &c->endpoint[e + 1],
+                sizeof(c->endpoint[0]) * (c->endpoints - (apr_uint32_t)e - 1));
+        memmove(&c->endpoint_gen[e], &c->endpoint_gen[e + 1],
+                sizeof(c->endpoint_gen[0]) * (c->endpoints - (apr_uint32_t)e - 1));
+        c->endpoints--;
+        if (c->endpoints == 0) {
+            end_invitation(s, c, UCWA_CONV_END_UNREACHABLE, now, p, t);
+        }
+    }
+}
+
+void ucwa_conv_tick(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
+                    ucwa_conv_touched *t)
+{
+    ucwa_conv *c = ucwa_store_conv(s, idx);
+    int side;
+
+    if (c->state != UCWA_SLOT_LIVE) {
+        return;
+    }
+    switch (c->phase) {
+    case UCWA_CONV_ENDED:
+        if (now - c->ended >= UCWA_CONV_RETAIN) {
+            c->state = UCWA_SLOT_FREE;
+        }
+        break;
+    case UCWA_CONV_INVITING:
+        if (now >= c->invite_expires) {
+            end_invitation(s, c, UCWA_CONV_END_TIMEOUT, now, p, t);
+        }
+        break;
+    case UCWA_CONV_CONNECTED:
+        for (side = 0; side < 2; side++) {
+            ucwa_conv_party *me = &c->party[side], *other = &c->party[1 - side];
+            if (me->typing_until && now >= me->typing_until) {
+                me->typing_until = 0;
+                if (app_live(s, other->app, other->app_gen)) {
+                    ucwa_conv_view v;
+                    batch b;
+                    batch_init(&b, s, p);
+                    ucwa_conv_view_of(s, c, 1 - side, other->app, &v);
+                    add(&b, other->app, &v, 1, ev_typing(p, &v, "deleted"));
+                    batch_post(&b, now, t);
+                }
+            }
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* --- consistency ------------------------------------------------------------------ */
+
+const char *ucwa_conv_check(ucwa_store *s, ucwa_conv_stats *st, apr_pool_t *p)
+{
+    apr_uint32_t i, n = max_convs(s);
+    const char *bad = NULL;
+
+    memset(st, 0, sizeof(*st));
+    for (i = 0; i < n; i++) {
+        ucwa_conv *c = ucwa_store_conv(s, (int)i);
+        int k;
+        if (c->state == UCWA_SLOT_FREE) {
+            continue;
+        }
+        if (c->state != UCWA_SLOT_LIVE) {
+            bad = apr_psprintf(p, "conversation slot %u in state %u", i, c->state);
+            continue;
+        }
+        st->live++;
+        if (slot_of(s, c->id) != (int)i || slot_of(s, c->party[0].invitation) != (int)i
+            || slot_of(s, c->party[1].invitation) != (int)i) {
+            bad = apr_psprintf(p, "conversation %s is in slot %u", c->id, i);
+        }
+        if (c->endpoints > UCWA_CONV_ENDPOINTS) {
+            bad = apr_psprintf(p, "conversation %s has %u endpoints", c->id, c->endpoints);
+            continue;
+        }
+        for (k = 0; k < (int)c->endpoints; k++) {
+            if (c->endpoint[k] < 0 || (apr_uint32_t)c->endpoint[k] >= ucwa_store_max_apps(s)) {
+                bad = apr_psprintf(p, "conversation %s: endpoint out of range", c->id);
+            }
+        }
+        switch (c->phase) {
+        case UCWA_CONV_INVITING:
+            st->inviting++;
+            if (c->party[1].app != -1 || c->accepted || c->party[0].app < 0
+                || c->endpoints == 0) {
+                bad = apr_psprintf(p, "inviting conversation %s: parties out of order", c->id);
+            }
+            break;
+        case UCWA_CONV_CONNECTED:
+            st->connected++;
+            if (c->party[0].app < 0 || c->party[1].app < 0 || !c->accepted) {
+                bad = apr_psprintf(p, "connected conversation %s: parties out of order", c->id);
+            }
+            break;
+        case UCWA_CONV_ENDED:
+            st->ended++;
+            if (c->end == UCWA_CONV_END_NONE) {
+                bad = apr_psprintf(p, "ended conversation %s: no reason", c->id);
+            }
+            break;
+        default:
+            bad = apr_psprintf(p, "conversation %s in phase %u", c->id, c->phase);
+        }
+    }
+    return bad;
+}

@@ -1,0 +1,220 @@
+/* 1:1 instant messaging in the session store (its ucwa_conv table): conversations, the
+ * messagingInvitation on each side, participants, the messaging modality, messages and
+ * typing; the resources as JSON, and the events of every transition, posted to the
+ * applications concerned. No httpd here: the HTTP side is mod_ucwa/ucwa_messaging.
+ *
+ * The caller holds the store lock around every call, and wakes the applications a
+ * transition lists in its ucwa_conv_touched (ucwa_store_post only bumps their seq word).
+ *
+ * Ids. A conversation and the invitation of each side have ids of 32 hex digits: the
+ * record's slot in 8, then 24 random ones. Hrefs, relative to an application {A}:
+ *   {A}/communication/conversations/{C}                       conversation
+ *   .../{C}/messaging, .../messaging/messages/{n}, .../messaging/typingParticipants
+ *   .../{C}/participants, .../participants/{sip}, .../participants/{sip}/messaging
+ *   {A}/communication/messagingInvitations/{I}                 the side's invitation
+ *
+ * Who sees what. The inviter's application (party 0) sees the conversation until it
+ * ends. Every application of the invited user that had made itself available with
+ * Messaging when the invitation came (at most UCWA_CONV_ENDPOINTS, in slot order) is an
+ * endpoint: it sees the conversation while the invitation is open; once one accepts,
+ * only that one does. Each sees its side's invitation until the record is freed
+ * (UCWA_CONV_RETAIN after the end). Anyone else: as if nothing existed.
+ *
+ * Events (all High priority; sender communication {A}/communication or conversation
+ * {A}/communication/conversations/{C}), in this order:
+ *
+ *   invite, to the inviter:   communication  messagingInvitation started (embedded,
+ *                                            Outgoing, Connecting, operationId, cancel)
+ *                             communication  conversation added (Connecting)
+ *                             conversation   localParticipant added (embedded)
+ *                             conversation   messaging updated (Connecting)
+ *           to each endpoint: communication  messagingInvitation started (Incoming,
+ *                                            accept, decline, message, from embedded)
+ *                             communication  conversation added (Incoming)
+ *                             conversation   localParticipant added
+ *                             conversation   participant added (the inviter)
+ *           nobody to alert:  the inviter's four events, then "fail" with Unreachable
+ *   accept, to the accepter:  communication  messagingInvitation updated (no accept,
+ *                                            decline: it is answered)
+ *                             conversation   messaging updated (Connected)
+ *                             communication  conversation updated (Connected)
+ *                             conversation   participantMessaging added in localParticipant
+ *                             conversation   participantMessaging added in participant
+ *                             conversation   participant updated
+ *                             communication  messagingInvitation completed, Success
+ *                             conversation   message completed (Incoming): the first message
+ *           to the inviter:   communication  conversation updated (Connected)
+ *                             conversation   participant added
+ *                             conversation   participantMessaging added in participant
+ *                             conversation   participantMessaging added in localParticipant
+ *                             conversation   messaging updated (Connected)
+ *                             communication  messagingInvitation completed, Success,
+ *                                            acceptedByParticipant embedded
+ *                             conversation   message completed (Outgoing): the first message
+ *           to other endpoints: "close" with Informational / ConnectedElsewhere
+ *   fail (decline, timeout, cancel, unreachable):
+ *           to the inviter:   conversation   messaging updated (Disconnected)
+ *                             communication  messagingInvitation completed, Failure, reason
+ *                             communication  conversation deleted
+ *           to each endpoint ("close"):
+ *                             communication  messagingInvitation completed, Failure, reason
+ *                             communication  conversation deleted
+ *   leave (DELETE the conversation, stopMessaging, the application ends):
+ *           to the leaver:    conversation   messaging updated (Disconnected)
+ *                             communication  conversation deleted
+ *           to the other:     conversation   participant deleted in typingParticipants
+ *                                            (if the leaver was typing)
+ *                             conversation   participant deleted (the leaver)
+ *                             conversation   messaging updated (Disconnected)
+ *                             communication  conversation deleted
+ *   message, to the sender:   conversation   message completed (Outgoing), Success
+ *            to the other:    conversation   participant deleted in typingParticipants
+ *                                            (if the sender was typing)
+ *                             conversation   message completed (Incoming), Success,
+ *                                            the text in plainMessage / htmlMessage
+ *   typing, to the other:     conversation   participant added in typingParticipants
+ *                                            (not again while it lasts); UCWA_CONV_TYPING
+ *                                            after the last typing, deleted (tick)
+ *
+ * Failure reasons (event "status":"Failure", "reason":{code, subcode, message}):
+ *   inviter: RemoteFailure/Unreachable (no endpoint: offline, unknown, not available for
+ *            Messaging, or every endpoint went away), RemoteFailure/Declined,
+ *            RemoteFailure/Timeout, LocalFailure/Canceled
+ *   endpoints: Informational/ConnectedElsewhere (another endpoint accepted),
+ *            Informational/Declined, Informational/Missed (timeout, or the inviter
+ *            canceled or went away) */
+#ifndef UCWA_CONV_H
+#define UCWA_CONV_H
+
+#include <apr_pools.h>
+#include <apr_time.h>
+#include <jansson.h>
+
+#include "ucwa_message.h"
+#include "ucwa_store.h"
+
+#define UCWA_CONV_PER_APP 16                    /* live conversations of one application */
+#define UCWA_CONV_TYPING apr_time_from_sec(5)   /* a typing indicator lasts */
+#define UCWA_CONV_RETAIN apr_time_from_sec(60)  /* an ended record stays readable */
+#define UCWA_CONV_SUBJECT_CHARS 250
+#define UCWA_CONV_OPID_CHARS 50
+#define UCWA_CONV_EVENT_SLACK 64   /* bytes of an event slot kept for its header */
+
+typedef struct {
+    int n;
+    int app[UCWA_CONV_ENDPOINTS + 4];
+} ucwa_conv_touched;
+
+typedef enum {
+    UCWA_CONV_OK = 0,
+    UCWA_CONV_FULL,            /* no free record: the table is full */
+    UCWA_CONV_TOO_MANY,        /* the application has UCWA_CONV_PER_APP conversations */
+    UCWA_CONV_TOO_LARGE,       /* an event would not fit an event slot */
+    UCWA_CONV_STATE            /* not in a state for this (e.g. messages before Connected) */
+} ucwa_conv_result;
+
+/* --- the table ------------------------------------------------------------------- */
+
+/* The record a conversation id names, or -1. */
+int ucwa_conv_find(ucwa_store *s, const char *id);
+/* The record an invitation id names (*side: whose invitation), or -1. */
+int ucwa_conv_find_invitation(ucwa_store *s, const char *id, int *side);
+
+/* The side (0, 1) from which application app (slot, generation) sees conversation c,
+ * or -1 when it does not. */
+int ucwa_conv_side(const ucwa_conv *c, int app, apr_uint32_t gen);
+/* The same for the invitation of side (0, 1): 1 if app sees it. */
+int ucwa_conv_sees_invitation(const ucwa_conv *c, int side, int app, apr_uint32_t gen);
+
+/* Live (not ended) conversations app started or accepted. */
+int ucwa_conv_count(ucwa_store *s, int app, apr_uint32_t gen);
+
+/* --- resources (JSON owned by p) ---------------------------------------------------- */
+
+typedef struct {
+    const ucwa_conv *c;
+    int side;                  /* whose view: 0 the inviter, 1 the invited user */
+    const char *base;          /* the viewing application's URL path */
+    int elsewhere;             /* side 1: another endpoint took the invitation */
+    int answered;              /* side 1: no accept/decline, even while inviting */
+} ucwa_conv_view;
+
+/* The view of application app (which must see c, side given). */
+void ucwa_conv_view_of(ucwa_store *s, const ucwa_conv *c, int side, int app,
+                       ucwa_conv_view *v);
+
+json_t *ucwa_conv_res_conversation(apr_pool_t *p, const ucwa_conv_view *v);
+json_t *ucwa_conv_res_invitation(apr_pool_t *p, const ucwa_conv_view *v);
+json_t *ucwa_conv_res_messaging(apr_pool_t *p, const ucwa_conv_view *v);
+/* local: the viewer's own participant, else the other one. */
+json_t *ucwa_conv_res_participant(apr_pool_t *p, const ucwa_conv_view *v, int local);
+json_t *ucwa_conv_res_participants(apr_pool_t *p, const ucwa_conv_view *v);
+json_t *ucwa_conv_res_participant_messaging(apr_pool_t *p, const ucwa_conv_view *v, int local);
+json_t *ucwa_conv_res_typing(apr_pool_t *p, const ucwa_conv_view *v, apr_time_t now);
+/* Which participant a {sip} path segment names from this view: 1 local, 0 the other,
+ * -1 none (case-insensitive; the other only once it is in the conversation). */
+int ucwa_conv_participant_of(const ucwa_conv_view *v, const char *sip);
+
+/* "/Date(ms)/", the JSON date form of the captures. */
+const char *ucwa_conv_date(apr_pool_t *p, apr_time_t t);
+
+/* --- transitions ------------------------------------------------------------------ */
+
+typedef struct {
+    int app;                   /* the inviting application (live, available) */
+    const char *to;            /* the invited address: lower case, without "sip:" */
+    const char *subject;       /* NULL: "" */
+    const char *importance;    /* canonical Normal / Urgent / Emergency; NULL: Normal */
+    const char *thread_id;     /* NULL: a new one */
+    const char *operation_id;  /* NULL: none */
+    ucwa_msg_format first_format;
+    const char *first;         /* the first message as a data URI, or NULL */
+    apr_time_t expires;        /* when an unanswered invitation fails */
+} ucwa_conv_invite_in;
+
+/* Starts a conversation: *idx is its record. OK (the invitation may have failed at
+ * once: nobody to alert), FULL, TOO_MANY or TOO_LARGE (nothing done). */
+ucwa_conv_result ucwa_conv_invite(ucwa_store *s, const ucwa_conv_invite_in *in,
+                                  apr_time_t now, apr_pool_t *p, int *idx,
+                                  ucwa_conv_touched *t);
+
+/* Endpoint app accepts (OK), or STATE (no longer open), TOO_MANY. */
+ucwa_conv_result ucwa_conv_accept(ucwa_store *s, int idx, int app, apr_time_t now,
+                                  apr_pool_t *p, ucwa_conv_touched *t);
+/* An endpoint declines (the invitation ends for every endpoint). STATE if not open. */
+ucwa_conv_result ucwa_conv_decline(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
+                                   ucwa_conv_touched *t);
+/* The inviter gives up while inviting. STATE if not open. */
+ucwa_conv_result ucwa_conv_cancel(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
+                                  ucwa_conv_touched *t);
+/* side leaves a connected conversation: it ends for both. STATE if not connected. */
+ucwa_conv_result ucwa_conv_leave(ucwa_store *s, int idx, int side, apr_time_t now,
+                                 apr_pool_t *p, ucwa_conv_touched *t);
+/* side sends text (already checked) in a connected conversation: *number is the
+ * message's. STATE if not connected, TOO_LARGE if its event would not fit. */
+ucwa_conv_result ucwa_conv_message(ucwa_store *s, int idx, int side, ucwa_msg_format fmt,
+                                   const char *text, apr_size_t len,
+                                   const char *operation_id, apr_time_t now, apr_pool_t *p,
+                                   apr_uint32_t *number, ucwa_conv_touched *t);
+/* side is typing. STATE if not connected. */
+ucwa_conv_result ucwa_conv_typing(ucwa_store *s, int idx, int side, apr_time_t now,
+                                  apr_pool_t *p, ucwa_conv_touched *t);
+
+/* Application app is ending (still live): its part in record idx ends. */
+void ucwa_conv_app_gone(ucwa_store *s, int idx, int app, apr_time_t now, apr_pool_t *p,
+                        ucwa_conv_touched *t);
+/* Time passes for record idx: an unanswered invitation fails, a typing indicator ends,
+ * an ended record past UCWA_CONV_RETAIN is freed. */
+void ucwa_conv_tick(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
+                    ucwa_conv_touched *t);
+
+/* --- consistency ------------------------------------------------------------------ */
+
+typedef struct {
+    apr_uint32_t live, inviting, connected, ended;
+} ucwa_conv_stats;
+
+/* Counts, and a check of the invariants the code relies on: NULL when consistent. */
+const char *ucwa_conv_check(ucwa_store *s, ucwa_conv_stats *st, apr_pool_t *p);
+
+#endif

@@ -1,0 +1,351 @@
+/* ucwa_conv: 1:1 instant messaging in the session store, driven the way mod_ucwa drives
+ * it. The first byte picks the limits; the rest is a sequence of operations, each an
+ * opcode byte (mod 12) and its argument bytes (missing bytes read as 0):
+ *
+ *   0 sign in       a user (four addresses), as a lurker, for Messaging, or for
+ *                   PhoneAudio only (what makeMeAvailable records)
+ *   1 sign out      an application slot: its conversations end (app_gone), then delete
+ *   2 expire        the same, ending as a tombstone
+ *   3 invite        from a slot (live and available, as the HTTP side requires) to a user
+ *                   or an unknown address, with no first message, a short one, a long
+ *                   one or one too long for an event
+ *   4 accept        a record, by an application slot
+ *   5 decline / 6 cancel   a record
+ *   7 leave         a record, a side
+ *   8 message       a record, a side, plain or HTML, short, long or too long
+ *   9 typing        a record, a side
+ *  10 time          the clock moves on (0, 1 s, 5 s, 30 s, 61 s) and every record ticks
+ *  11 poll          an application: its events so far, in one final package
+ *
+ * Invariants: after every operation ucwa_conv_check() and ucwa_store_check() find the
+ * store consistent; a live conversation's inviter (and, once connected, the accepter) is
+ * a live application of that generation (applications always leave before they go); an
+ * application takes part in at most UCWA_CONV_PER_APP live conversations; every record's
+ * alerted endpoints belong to the invited user; a transition's result agrees with the
+ * state it found (OK only from the right phase, and then the phase it promises; STATE
+ * changes nothing); every event posted is a JSON object with link.rel, link.href under
+ * the application's base and a type, and its sender is communication or the
+ * conversation; the resources of every view render. */
+#include <apr_strings.h>
+#include <jansson.h>
+
+#include "fuzz_util.h"
+#include "ucwa_conv.h"
+
+static const ucwa_store_limits configs[] = {
+    /* max_apps, ring_len, event_size, max_users, max_subs, max_convs */
+    { 6, 64, 4096, 6, 1, 4 },
+    { 4, 8, 2048, 4, 1, 2 },
+    { 6, 32, 1024, 6, 1, 6 },   /* most invitations do not fit */
+    { 3, 4, 65536, 3, 1, 1 },
+};
+
+static const char *const users[4] = {
+    "alice@contoso.test", "bob@contoso.test", "carol@contoso.test", "dave@contoso.test",
+};
+
+typedef struct {
+    const uint8_t *p, *end;
+} reader;
+
+static unsigned next(reader *r)
+{
+    return r->p < r->end ? *r->p++ : 0;
+}
+
+static int live_app(ucwa_store *s, int app, apr_uint32_t gen)
+{
+    ucwa_app *a;
+
+    if (app < 0 || (apr_uint32_t)app >= ucwa_store_max_apps(s)) {
+        return 0;
+    }
+    a = ucwa_store_app(s, app);
+    return a->state == UCWA_SLOT_LIVE && a->gen == gen;
+}
+
+static void check_events(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p)
+{
+    ucwa_app *a = ucwa_store_app(s, idx);
+    ucwa_windows w = { 0, 0 };
+    ucwa_package pkg;
+    int i;
+
+    if (a->state != UCWA_SLOT_LIVE) {
+        return;
+    }
+    FUZZ_CHECK(ucwa_store_poll(s, idx, a->pkg + 1, &w, 1, now, p, &pkg) == UCWA_POLL_READY);
+    for (i = 0; i < pkg.count; i++) {
+        json_error_t err;
+        json_t *ev = json_loads(pkg.events[i], 0, &err);
+        json_t *sender = json_loads(apr_pstrcat(p, "{", pkg.senders[i], "}", NULL), 0, &err);
+        const char *rel, *href, *srel, *shref;
+        FUZZ_CHECK(ev && json_is_object(ev) && sender);
+        rel = json_string_value(json_object_get(json_object_get(ev, "link"), "rel"));
+        href = json_string_value(json_object_get(json_object_get(ev, "link"), "href"));
+        srel = json_string_value(json_object_get(sender, "rel"));
+        shref = json_string_value(json_object_get(sender, "href"));
+        FUZZ_CHECK(rel && href && json_string_value(json_object_get(ev, "type")));
+        FUZZ_CHECK(!strncmp(href, a->base, strlen(a->base)));
+        FUZZ_CHECK(srel && shref && !strncmp(shref, a->base, strlen(a->base)));
+        FUZZ_CHECK(!strcmp(srel, "communication") || !strcmp(srel, "conversation"));
+        json_decref(ev);
+        json_decref(sender);
+    }
+}
+
+static void invariants(ucwa_store *s, apr_time_t now, apr_pool_t *p)
+{
+    ucwa_conv_stats cs;
+    ucwa_store_stats ss;
+    apr_uint32_t i, n = ucwa_store_get_limits(s)->max_convs, k;
+
+    FUZZ_CHECK(ucwa_conv_check(s, &cs, p) == NULL);
+    FUZZ_CHECK(ucwa_store_check(s, &ss, p) == NULL);
+    for (i = 0; i < n; i++) {
+        ucwa_conv *c = ucwa_store_conv(s, (int)i);
+        ucwa_conv_view v;
+        if (c->state != UCWA_SLOT_LIVE || c->phase == UCWA_CONV_ENDED) {
+            continue;
+        }
+        FUZZ_CHECK(live_app(s, c->party[0].app, c->party[0].app_gen));
+        if (c->phase == UCWA_CONV_CONNECTED) {
+            FUZZ_CHECK(live_app(s, c->party[1].app, c->party[1].app_gen));
+        }
+        for (k = 0; k < c->endpoints; k++) {
+            ucwa_app *a = ucwa_store_app(s, c->endpoint[k]);
+            if (live_app(s, c->endpoint[k], c->endpoint_gen[k])) {
+                FUZZ_CHECK(!strcmp(ucwa_store_user(s, (int)a->user)->sip, c->party[1].sip));
+            }
+        }
+        ucwa_conv_view_of(s, c, 0, c->party[0].app, &v);
+        FUZZ_CHECK(ucwa_conv_res_conversation(p, &v) && ucwa_conv_res_invitation(p, &v)
+                   && ucwa_conv_res_messaging(p, &v) && ucwa_conv_res_participants(p, &v)
+                   && ucwa_conv_res_typing(p, &v, now));
+    }
+    for (i = 0; i < ucwa_store_max_apps(s); i++) {
+        ucwa_app *a = ucwa_store_app(s, (int)i);
+        if (a->state == UCWA_SLOT_LIVE) {
+            FUZZ_CHECK(ucwa_conv_count(s, (int)i, a->gen) <= UCWA_CONV_PER_APP);
+        }
+    }
+}
+
+static const char *text_of(apr_pool_t *p, unsigned which, apr_size_t *len)
+{
+    switch (which % 4) {
+    case 0: *len = 0; return NULL;
+    case 1: *len = 9; return "Hi Tosh\r\n";
+    case 2: *len = 900; return memset(apr_palloc(p, 900), 'x', 900);
+    default: *len = 60000; return memset(apr_palloc(p, 60000), ' ', 60000);
+    }
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    fuzz_apr_init();
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    apr_pool_t *p = fuzz_pool();
+    const ucwa_store_limits *l;
+    ucwa_store *s;
+    void *mem;
+    reader r = { data, data + size };
+    apr_time_t now = apr_time_from_sec(1700000000);
+    int endpoint = 0, ops = 0;
+
+    if (size == 0) {
+        apr_pool_destroy(p);
+        return 0;
+    }
+    l = &configs[next(&r) % (sizeof(configs) / sizeof(configs[0]))];
+    mem = calloc(1, ucwa_store_bytes(l));
+    FUZZ_CHECK(mem != NULL);
+    s = ucwa_store_init(mem, l);
+    while (r.p < r.end && ops++ < 400) {
+        unsigned op = next(&r) % 12, a1 = next(&r), a2 = next(&r), a3 = next(&r);
+        int app = (int)(a1 % l->max_apps), conv = (int)(a1 % l->max_convs), side = (int)(a2 % 2);
+        ucwa_conv_touched t;
+        apr_pool_t *it;
+
+        apr_pool_create(&it, p);
+        memset(&t, 0, sizeof(t));
+        switch (op) {
+        case 0: {
+            ucwa_app_params in;
+            int idx = -1;
+            memset(&in, 0, sizeof(in));
+            in.user = users[a1 % 4];
+            in.endpoint_id = apr_psprintf(it, "ep%d", endpoint++);
+            in.user_agent = "fuzz";
+            in.culture = "en-US";
+            in.instance_id = "";
+            in.prefix = a3 % 2 ? "/ucwa/v1/applications" : "/ucwa/oauth/v1/applications";
+            in.policy_tag = "";
+            in.name = a3 % 3 ? "A \"Name\" \xc3\xa9" : "";
+            if (ucwa_store_create(s, &in, now, &idx) == UCWA_CREATE_NEW && a2 % 3) {
+                ucwa_app *a = ucwa_store_app(s, idx);
+                a->available = 1;
+                a->modalities = a2 % 3 == 1 ? UCWA_MOD_MESSAGING : UCWA_MOD_PHONE;
+                a->html = a3 % 2;
+                ucwa_store_user(s, (int)a->user)->available_apps++;
+            }
+            break;
+        }
+        case 1:
+        case 2: {
+            apr_uint32_t i;
+            if (ucwa_store_app(s, app)->state != UCWA_SLOT_LIVE) {
+                break;
+            }
+            for (i = 0; i < l->max_convs; i++) {
+                ucwa_conv_app_gone(s, (int)i, app, now, it, &t);
+            }
+            if (op == 1) {
+                ucwa_store_delete(s, app);
+            }
+            else {
+                ucwa_store_expire(s, app);
+            }
+            break;
+        }
+        case 3: {
+            ucwa_app *a = ucwa_store_app(s, app);
+            ucwa_conv_invite_in in;
+            apr_size_t len;
+            const char *txt = text_of(it, a3, &len);
+            const char *to = a2 % 5 == 4 ? "ghost@contoso.test" : users[a2 % 5];
+            ucwa_conv_result res;
+            int idx = -1;
+            if (a->state != UCWA_SLOT_LIVE || !a->available
+                || !strcmp(ucwa_store_user(s, (int)a->user)->sip, to)) {
+                break;
+            }
+            memset(&in, 0, sizeof(in));
+            in.app = app;
+            in.to = to;
+            in.subject = a3 & 4 ? "subject \"quoted\"" : NULL;
+            in.operation_id = a3 & 8 ? "op" : NULL;
+            in.first_format = (ucwa_msg_format)((a3 >> 4) & 1);
+            in.first = txt ? ucwa_message_data_uri(it, in.first_format, txt, len) : NULL;
+            in.expires = now + apr_time_from_sec(30);
+            res = ucwa_conv_invite(s, &in, now, it, &idx, &t);
+            FUZZ_CHECK(res == UCWA_CONV_OK || res == UCWA_CONV_FULL || res == UCWA_CONV_TOO_MANY
+                       || res == UCWA_CONV_TOO_LARGE);
+            if (res == UCWA_CONV_OK) {
+                ucwa_conv *c = ucwa_store_conv(s, idx);
+                FUZZ_CHECK(c->state == UCWA_SLOT_LIVE && c->party[0].app == app);
+                FUZZ_CHECK(c->phase == (c->endpoints ? UCWA_CONV_INVITING : UCWA_CONV_ENDED));
+            }
+            else {
+                FUZZ_CHECK(t.n == 0);
+            }
+            break;
+        }
+        case 4: {
+            ucwa_conv *c = ucwa_store_conv(s, conv);
+            int target = (int)(a2 % l->max_apps);
+            apr_uint32_t before = c->phase;
+            ucwa_conv_result res;
+            if (c->state != UCWA_SLOT_LIVE || ucwa_store_app(s, target)->state != UCWA_SLOT_LIVE) {
+                break;
+            }
+            res = ucwa_conv_accept(s, conv, target, now, it, &t);
+            if (res == UCWA_CONV_OK) {
+                FUZZ_CHECK(before == UCWA_CONV_INVITING && c->phase == UCWA_CONV_CONNECTED
+                           && c->party[1].app == target);
+            }
+            else {
+                FUZZ_CHECK(c->phase == before && t.n == 0);
+            }
+            break;
+        }
+        case 5:
+        case 6: {
+            ucwa_conv *c = ucwa_store_conv(s, conv);
+            apr_uint32_t before = c->phase;
+            ucwa_conv_result res;
+            if (c->state != UCWA_SLOT_LIVE) {
+                break;
+            }
+            res = op == 5 ? ucwa_conv_decline(s, conv, now, it, &t)
+                          : ucwa_conv_cancel(s, conv, now, it, &t);
+            FUZZ_CHECK((res == UCWA_CONV_OK) == (before == UCWA_CONV_INVITING));
+            if (res == UCWA_CONV_OK) {
+                FUZZ_CHECK(c->phase == UCWA_CONV_ENDED && !c->accepted);
+            }
+            break;
+        }
+        case 7: {
+            ucwa_conv *c = ucwa_store_conv(s, conv);
+            apr_uint32_t before = c->phase;
+            if (c->state != UCWA_SLOT_LIVE) {
+                break;
+            }
+            FUZZ_CHECK((ucwa_conv_leave(s, conv, side, now, it, &t) == UCWA_CONV_OK)
+                       == (before == UCWA_CONV_CONNECTED));
+            break;
+        }
+        case 8: {
+            ucwa_conv *c = ucwa_store_conv(s, conv);
+            apr_size_t len;
+            const char *txt = text_of(it, a3 | 1, &len);
+            apr_uint32_t n = 0, next_before = c->next_message, before = c->phase;
+            ucwa_conv_result res;
+            if (c->state != UCWA_SLOT_LIVE) {
+                break;
+            }
+            res = ucwa_conv_message(s, conv, side, (ucwa_msg_format)((a3 >> 2) & 1), txt, len,
+                                    a3 & 8 ? "op-m" : NULL, now, it, &n, &t);
+            if (res == UCWA_CONV_OK) {
+                FUZZ_CHECK(before == UCWA_CONV_CONNECTED && n == next_before
+                           && c->next_message == next_before + 1);
+            }
+            else {
+                FUZZ_CHECK(c->next_message == next_before && t.n == 0);
+                FUZZ_CHECK(res == (before == UCWA_CONV_CONNECTED ? UCWA_CONV_TOO_LARGE
+                                                                 : UCWA_CONV_STATE));
+            }
+            break;
+        }
+        case 9: {
+            ucwa_conv *c = ucwa_store_conv(s, conv);
+            apr_uint32_t before = c->phase;
+            if (c->state != UCWA_SLOT_LIVE) {
+                break;
+            }
+            FUZZ_CHECK((ucwa_conv_typing(s, conv, side, now, it, &t) == UCWA_CONV_OK)
+                       == (before == UCWA_CONV_CONNECTED));
+            break;
+        }
+        case 10: {
+            static const apr_interval_time_t steps[] = { 0, 1, 5, 30, 61 };
+            apr_uint32_t i;
+            now += apr_time_from_sec(steps[a1 % 5]);
+            for (i = 0; i < l->max_convs; i++) {
+                ucwa_conv_tick(s, (int)i, now, it, &t);
+            }
+            break;
+        }
+        default:
+            check_events(s, app, now, it);
+        }
+        FUZZ_CHECK(t.n >= 0 && t.n <= (int)(sizeof(t.app) / sizeof(t.app[0])));
+        invariants(s, now, it);
+        apr_pool_destroy(it);
+    }
+    {
+        apr_uint32_t i;
+        for (i = 0; i < l->max_apps; i++) {
+            check_events(s, (int)i, now, p);
+        }
+    }
+    free(mem);
+    apr_pool_destroy(p);
+    return 0;
+}
