@@ -16,6 +16,8 @@
 #include "ucwa_app.h"
 #include "ucwa_batch.h"
 #include "ucwa_config.h"
+#include "ucwa_conv.h"
+#include "ucwa_subs.h"
 #include "ucwa_events.h"
 #include "ucwa_http.h"
 #include "ucwa_me.h"
@@ -174,17 +176,25 @@ static int ucwa_status(request_rec *r)
 {
     ucwa_store *s = ucwa_shm_lock(r->server);
     ucwa_store_stats st;
-    const char *problem, *body;
+    ucwa_conv_stats cs;
+    apr_uint32_t subs = 0, members = 0;
+    const char *problem, *sub_problem, *conv_problem, *body;
 
     if (!s) {
         return HTTP_SERVICE_UNAVAILABLE;
     }
     problem = ucwa_store_check(s, &st, r->pool);
+    sub_problem = ucwa_subs_check(s, &subs, &members, r->pool);
+    conv_problem = ucwa_conv_check(s, &cs, r->pool);
     ucwa_shm_unlock();
+    problem = problem ? problem : sub_problem ? sub_problem : conv_problem;
     body = apr_psprintf(r->pool, "{\"applications\":%u,\"expired\":%u,\"available\":%u,"
-                        "\"users\":%u,\"queuedEvents\":%u,\"parked\":%u,\"consistent\":%s%s%s%s}\n",
+                        "\"users\":%u,\"queuedEvents\":%u,\"parked\":%u,"
+                        "\"subscriptions\":%u,\"subscribedMembers\":%u,\"conversations\":%u,"
+                        "\"consistent\":%s%s%s%s}\n",
                         st.apps_live, st.apps_expired, st.apps_available, st.users_live,
-                        st.events_queued, st.parked, problem ? "false" : "true",
+                        st.events_queued, st.parked, subs, members, cs.live,
+                        problem ? "false" : "true",
                         problem ? ",\"problem\":\"" : "",
                         problem ? ap_escape_quotes(r->pool, problem) : "", problem ? "\"" : "");
     if (problem) {

@@ -128,7 +128,13 @@ static int make_me_available(ucwa_req *q, ucwa_store *s, int idx)
                                  "\"%s/communication\"},\"type\":\"updated\",\"_embedded\":"
                                  "{\"communication\":%s}}", a->base, comm), now);
     /* this device's own presence was announced as added; the others see an update */
-    u->published = ucwa_store_availability(u, &q->conf->global->idle_rules, now);
+    {
+        apr_uint32_t before = u->published;
+        u->published = ucwa_store_availability(u, &q->conf->global->idle_rules, now);
+        if (u->published != before) {
+            ucwa_subscriptions_notify(s, (int)a->user, "presence", now, p);
+        }
+    }
     {
         apr_uint32_t i2, n = ucwa_store_max_apps(s);
         for (i2 = 0; i2 < n; i2++) {

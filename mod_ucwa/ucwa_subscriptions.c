@@ -1,25 +1,578 @@
 #include <httpd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <apr_hash.h>
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include <http_log.h>
+#include <http_protocol.h>
 
+#include "mod_ucwa.h"
+#include "mob_form.h"
+#include "mob_json.h"
+#include "ucwa_app.h"
+#include "ucwa_input.h"
+#include "ucwa_shm.h"
+#include "ucwa_subs.h"
 #include "ucwa_subscriptions.h"
+
+APLOG_USE_MODULE(ucwa);
+
+#define P_SUBS     "/people/presenceSubscriptions"
+#define P_MEMBERS  "/people/presenceSubscriptionMemberships"
+#define P_CONTACTS "/people/subscribedContacts"
+#define MAX_URIS   (4 * UCWA_SUB_MEMBERS)   /* addresses read from one body, repeats included */
+
+/* --- input -------------------------------------------------------------------------- */
+
+/* duration: minutes, a number or a string of digits (query parameters and XML input are
+ * strings). 1 with *minutes set, 0 when missing, -1 when not a whole number in range. */
+static int duration_of(const json_t *in, int *minutes)
+{
+    json_t *v = ucwa_input_get(in, "duration");
+    json_int_t n = -1;
+
+    if (!v) {
+        return 0;
+    }
+    if (json_is_integer(v)) {
+        n = json_integer_value(v);
+    }
+    else if (json_is_real(v) && json_real_value(v) == (double)(json_int_t)json_real_value(v)) {
+        n = (json_int_t)json_real_value(v);   /* 11.0 */
+    }
+    else if (json_is_string(v)) {
+        const char *t = json_string_value(v);
+        size_t len = strlen(t), i;
+        if (len == 0 || len > 4) {
+            return -1;
+        }
+        for (i = 0; i < len; i++) {
+            if (!apr_isdigit(t[i])) {
+                return -1;
+            }
+        }
+        n = atoi(t);
+    }
+    if (n < UCWA_SUBS_MIN_MINUTES || n > UCWA_SUBS_MAX_MINUTES) {
+        return -1;
+    }
+    *minutes = (int)n;
+    return 1;
+}
+
+/* The addresses of uris (or contactUris, the memberships' documented name; or uri, one
+ * address): an array of "sip:" URIs, or a single string. 1 with the normalized
+ * addresses, once each; 0 when missing; -1 when one is not an address; -2 when there are
+ * too many. */
+static int addresses_of(apr_pool_t *p, const json_t *in, const char ***out, int *n)
+{
+    static const char *const names[] = { "uris", "contactUris", "uri" };
+    apr_hash_t *seen = apr_hash_make(p);
+    json_t *v = NULL, *item;
+    const char **list;
+    size_t i, count;
+    int k = 0;
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]) && !v; i++) {
+        v = ucwa_input_get(in, names[i]);
+    }
+    if (!v) {
+        return 0;
+    }
+    if (!json_is_array(v) && !json_is_string(v)) {
+        return -1;
+    }
+    count = json_is_array(v) ? json_array_size(v) : 1;
+    if (count > MAX_URIS) {
+        return -2;
+    }
+    list = apr_palloc(p, sizeof(*list) * (count + 1));
+    for (i = 0; i < count; i++) {
+        const char *sip;
+        item = json_is_array(v) ? json_array_get(v, i) : v;
+        sip = json_is_string(item) ? ucwa_subs_address(p, json_string_value(item), 1) : NULL;
+        if (!sip) {
+            return -1;
+        }
+        if (!apr_hash_get(seen, sip, APR_HASH_KEY_STRING)) {
+            apr_hash_set(seen, sip, APR_HASH_KEY_STRING, "");
+            list[k++] = sip;
+        }
+    }
+    if (k > UCWA_SUB_MEMBERS) {
+        return -2;
+    }
+    *out = list;
+    *n = k;
+    return 1;
+}
+
+static int bad_addresses(ucwa_req *q, int got)
+{
+    if (got == -2) {
+        return ucwa_http_error(q, HTTP_FORBIDDEN, "Forbidden", "LimitExceeded",
+                               apr_psprintf(q->r->pool, "A presence subscription has at most "
+                                            "%d contacts.", UCWA_SUB_MEMBERS));
+    }
+    return ucwa_http_error(q, HTTP_BAD_REQUEST, "BadRequest", "ParameterValidationFailure",
+                           got == 0 ? "uris, a list of SIP URIs, is required."
+                                    : "uris must be SIP URIs (sip:user@domain).");
+}
+
+static int bad_duration(ucwa_req *q)
+{
+    return ucwa_http_error(q, HTTP_BAD_REQUEST, "BadRequest", "ParameterValidationFailure",
+                           "duration, in minutes from 10 to 30, is required.");
+}
+
+static int not_found(ucwa_req *q, const char *what)
+{
+    return ucwa_http_error(q, HTTP_NOT_FOUND, "NotFound", "ResourceNotFound",
+                           apr_psprintf(q->r->pool, "The %s does not exist (it may have "
+                                        "expired).", what));
+}
+
+static int method_not_allowed(ucwa_req *q, const char *allowed)
+{
+    return ucwa_http_error(q, HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", NULL,
+                           apr_psprintf(q->r->pool, "This resource answers %s.", allowed));
+}
+
+/* A query parameter (names in any case), or NULL. */
+static const char *query_param(ucwa_req *q, const char *name)
+{
+    apr_table_t *t;
+    const char *why;
+
+    if (!q->r->args || mob_form_parse(q->r->pool, q->r->args, strlen(q->r->args),
+                                      MOB_FORM_LENIENT, &t, &why) != APR_SUCCESS) {
+        return NULL;
+    }
+    return apr_table_get(t, name);
+}
+
+/* The application's subscription with that id, or -1: past its end it is gone, even in
+ * the second before the sweeper ends it. */
+static int find_sub(ucwa_store *s, int app, const char *id, apr_time_t now)
+{
+    int idx = ucwa_subs_find(s, app, id);
+
+    return idx >= 0 && ucwa_store_sub(s, idx)->expires > now ? idx : -1;
+}
+
+/* --- resources ---------------------------------------------------------------------- */
+
+static const char *member_href(apr_pool_t *p, const char *base, const char *id,
+                               const char *sip)
+{
+    return apr_psprintf(p, "%s" P_MEMBERS "/%s/%s", base, id, sip);
+}
+
+static json_t *membership(apr_pool_t *p, const char *base, const char *id, const char *sip)
+{
+    return json_pack("{s:{s:{s:s},s:{s:s},s:{s:s}},s:s}", "_links",
+                     "self", "href", member_href(p, base, id, sip),
+                     "contact", "href", apr_psprintf(p, "%s/people/%s", base, sip),
+                     "presenceSubscription", "href",
+                     apr_psprintf(p, "%s" P_SUBS "/%s", base, id),
+                     "rel", "presenceSubscriptionMembership");
+}
+
+/* (subscription id, address) pairs copied out of the store */
+typedef struct {
+    const char *id, *sip;
+} pair;
+
+static json_t *memberships(apr_pool_t *p, const char *base, const char *id,
+                           const apr_array_header_t *pairs)
+{
+    json_t *list = json_array();
+    int i;
+
+    for (i = 0; i < pairs->nelts; i++) {
+        const pair *e = &APR_ARRAY_IDX(pairs, i, pair);
+        json_array_append_new(list, membership(p, base, e->id, e->sip));
+    }
+    return mob_json_own(p, json_pack(
+        "{s:{s:{s:s}},s:{s:o},s:s}", "_links", "self", "href",
+        id ? apr_psprintf(p, "%s" P_MEMBERS "?presenceSubscriptionId=%s", base, id)
+           : apr_pstrcat(p, base, P_MEMBERS, NULL),
+        "_embedded", "presenceSubscriptionMembership", list,
+        "rel", "presenceSubscriptionMemberships"));
+}
+
+/* The members of one subscription (idx >= 0) or of all the application's, in order. */
+static apr_array_header_t *copy_pairs(ucwa_store *s, int app, int idx, apr_time_t now,
+                                      apr_pool_t *p)
+{
+    apr_array_header_t *out = apr_array_make(p, 8, sizeof(pair));
+    apr_uint32_t i, n = ucwa_store_get_limits(s)->max_subs;
+    int m;
+
+    for (i = 0; i < n; i++) {
+        ucwa_sub *sub = ucwa_store_sub(s, (int)i);
+        if ((idx >= 0 && (int)i != idx) || sub->app != (apr_uint32_t)app
+            || !ucwa_subs_live(s, (int)i) || sub->expires <= now) {
+            continue;
+        }
+        for (m = 0; m < (int)sub->count; m++) {
+            pair *e = apr_array_push(out);
+            e->id = apr_pstrdup(p, sub->id);
+            e->sip = apr_pstrdup(p, ucwa_subs_member_sip(sub, m));
+        }
+    }
+    return out;
+}
+
+/* --- presenceSubscriptions ---------------------------------------------------------- */
+
+int ucwa_subscriptions_create(ucwa_req *q, const char *const *sips, int n, int minutes)
+{
+    apr_pool_t *p = q->r->pool;
+    char base[UCWA_BASE_MAX], id[UCWA_SUB_ID_MAX];
+    ucwa_subs_result res;
+    ucwa_store *s;
+    const char **clean = apr_palloc(p, sizeof(*clean) * (apr_size_t)(n + 1));
+    int app, idx = -1, rv, i, k = 0;
+
+    /* what a caller other than create() passes is checked all the same; an address that
+     * cannot be one is left out (a group's odd contact does not sink the others) */
+    for (i = 0; i < n; i++) {
+        const char *sip = ucwa_subs_address(p, sips[i], 0);
+        if (sip) {
+            clean[k++] = sip;
+        }
+    }
+    sips = clean;
+    n = k;
+    if (minutes < UCWA_SUBS_MIN_MINUTES || minutes > UCWA_SUBS_MAX_MINUTES) {
+        return bad_duration(q);
+    }
+    if ((s = ucwa_app_lock(q, &app, &rv)) == NULL) {
+        return rv;
+    }
+    res = ucwa_subs_subscribe(s, app, sips, n, apr_time_from_sec(minutes * 60),
+                              apr_time_now(), p, ucwa_shm_wake, &idx);
+    apr_cpystrn(base, ucwa_store_app(s, app)->base, sizeof(base));
+    if (res == UCWA_SUBS_OK) {
+        apr_cpystrn(id, ucwa_store_sub(s, idx)->id, sizeof(id));
+    }
+    ucwa_shm_unlock();
+    switch (res) {
+    case UCWA_SUBS_OK:
+        break;
+    case UCWA_SUBS_APP_LIMIT:
+        return ucwa_http_error(q, HTTP_FORBIDDEN, "Forbidden", "LimitExceeded",
+                               "This application has the most presence subscriptions it may "
+                               "have: delete one, or add contacts to one.");
+    case UCWA_SUBS_MEMBER_LIMIT:
+        return bad_addresses(q, -2);
+    case UCWA_SUBS_TABLE_FULL:
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r, UCWALOGNO(00190)
+                      "the presence subscription table is full (%u)",
+                      q->conf->global->limits.max_subs);
+        apr_table_setn(q->r->err_headers_out, "Retry-After", "60");
+        return ucwa_http_error(q, HTTP_SERVICE_UNAVAILABLE, "ServiceUnavailable", NULL,
+                               "This server cannot take more presence subscriptions now.");
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00191)
+                  "%s: application %s subscribed to the presence of %d contacts for %d min "
+                  "(subscription %s)", q->user, q->app_id, n, minutes, id);
+    return ucwa_http_resource(q, HTTP_CREATED, ucwa_subs_resource(p, base, id));
+}
+
+static int create(ucwa_req *q)
+{
+    const char **sips = NULL;
+    int minutes = 0, n = 0, got, rv;
+    json_t *in;
+
+    if (query_param(q, "groupId")) {
+        return DECLINED;   /* subscribeToGroupPresence: the group's members are people's */
+    }
+    in = ucwa_http_input(q, &rv);
+    if (!in) {
+        return rv;
+    }
+    if (duration_of(in, &minutes) != 1) {
+        return bad_duration(q);
+    }
+    got = addresses_of(q->r->pool, in, &sips, &n);
+    if (got != 1) {
+        return bad_addresses(q, got);
+    }
+    if (ucwa_subs_names_bytes(sips, n) > UCWA_SUB_NAMES) {
+        return bad_addresses(q, -2);
+    }
+    return ucwa_subscriptions_create(q, sips, n, minutes);
+}
+
+static int list(ucwa_req *q)
+{
+    apr_pool_t *p = q->r->pool;
+    apr_uint32_t i, n;
+    char base[UCWA_BASE_MAX];
+    json_t *subs = json_array();
+    apr_time_t now = apr_time_now();
+    ucwa_store *s;
+    int app, rv;
+
+    mob_json_own(p, subs);
+    if ((s = ucwa_app_lock(q, &app, &rv)) == NULL) {
+        return rv;
+    }
+    apr_cpystrn(base, ucwa_store_app(s, app)->base, sizeof(base));
+    n = ucwa_store_get_limits(s)->max_subs;
+    for (i = 0; i < n; i++) {
+        ucwa_sub *sub = ucwa_store_sub(s, (int)i);
+        if (sub->app == (apr_uint32_t)app && ucwa_subs_live(s, (int)i) && sub->expires > now) {
+            json_array_append(subs, ucwa_subs_resource(p, base, sub->id));
+        }
+    }
+    ucwa_shm_unlock();
+    return ucwa_http_resource(q, HTTP_OK, mob_json_own(p, json_pack(
+        "{s:{s:{s:s}},s:{s:O},s:s}", "_links", "self", "href",
+        apr_pstrcat(p, base, P_SUBS, NULL), "_embedded", "presenceSubscription", subs,
+        "rel", "presenceSubscriptions")));
+}
+
+/* GET, POST (extend) and DELETE of one subscription. */
+static int one(ucwa_req *q, const char *id)
+{
+    apr_pool_t *p = q->r->pool;
+    int method = q->r->method_number, app, idx, rv, minutes = 0;
+    char base[UCWA_BASE_MAX];
+    apr_time_t now = apr_time_now();
+    ucwa_store *s;
+
+    if (method == M_POST) {
+        json_t *in = ucwa_http_input(q, &rv);   /* duration may come as ?duration= */
+        if (!in) {
+            return rv;
+        }
+        if (duration_of(in, &minutes) != 1) {
+            return bad_duration(q);
+        }
+    }
+    else if (method != M_GET && method != M_DELETE) {
+        return method_not_allowed(q, "GET, POST (extend) and DELETE");
+    }
+    if ((s = ucwa_app_lock(q, &app, &rv)) == NULL) {
+        return rv;
+    }
+    idx = find_sub(s, app, id, now);
+    if (idx < 0) {
+        ucwa_shm_unlock();
+        return not_found(q, "presence subscription");
+    }
+    apr_cpystrn(base, ucwa_store_app(s, app)->base, sizeof(base));
+    id = apr_pstrdup(p, ucwa_store_sub(s, idx)->id);
+    if (method == M_POST) {
+        ucwa_subs_extend(s, idx, apr_time_from_sec(minutes * 60), now);
+    }
+    else if (method == M_DELETE) {
+        ucwa_subs_end(s, idx, now, p, ucwa_shm_wake);
+    }
+    ucwa_shm_unlock();
+    if (method == M_DELETE) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00192)
+                      "%s: application %s deleted presence subscription %s", q->user,
+                      q->app_id, id);
+        return ucwa_http_no_content(q);
+    }
+    return ucwa_http_resource(q, HTTP_OK, ucwa_subs_resource(p, base, id));
+}
+
+/* --- memberships -------------------------------------------------------------------- */
+
+static int memberships_collection(ucwa_req *q)
+{
+    apr_pool_t *p = q->r->pool;
+    const char **sips = NULL;
+    const char *id = NULL;
+    char base[UCWA_BASE_MAX];
+    apr_array_header_t *pairs;
+    ucwa_subs_result res = UCWA_SUBS_OK;
+    apr_time_t now = apr_time_now();
+    ucwa_store *s;
+    int post = q->r->method_number == M_POST, app, idx = -1, rv, n = 0, added = 0, got, bad = 0;
+
+    if (post) {
+        json_t *in = ucwa_http_input(q, &rv);   /* presenceSubscriptionId from the query */
+        if (!in) {
+            return rv;
+        }
+        id = ucwa_input_string(in, "presenceSubscriptionId", 64, &bad);
+        if (bad || !id) {
+            return ucwa_http_error(q, HTTP_BAD_REQUEST, "BadRequest",
+                                   "ParameterValidationFailure",
+                                   "presenceSubscriptionId is required.");
+        }
+        got = addresses_of(p, in, &sips, &n);
+        if (got != 1) {
+            return bad_addresses(q, got);
+        }
+    }
+    else if (q->r->method_number == M_GET) {
+        id = query_param(q, "presenceSubscriptionId");
+    }
+    else {
+        return method_not_allowed(q, "GET and POST");
+    }
+    if ((s = ucwa_app_lock(q, &app, &rv)) == NULL) {
+        return rv;
+    }
+    if (id) {
+        idx = find_sub(s, app, id, now);
+        if (idx < 0) {
+            ucwa_shm_unlock();
+            return not_found(q, "presence subscription");
+        }
+        id = apr_pstrdup(p, ucwa_store_sub(s, idx)->id);
+    }
+    if (post) {
+        res = ucwa_subs_add_members(s, idx, sips, n, now, p, ucwa_shm_wake, &added);
+    }
+    apr_cpystrn(base, ucwa_store_app(s, app)->base, sizeof(base));
+    pairs = copy_pairs(s, app, idx, now, p);
+    ucwa_shm_unlock();
+    if (res != UCWA_SUBS_OK) {
+        return bad_addresses(q, -2);
+    }
+    return ucwa_http_resource(q, added ? HTTP_CREATED : HTTP_OK,
+                              memberships(p, base, id, pairs));
+}
+
+/* {S}/{address} or {S},{address} (the form of Microsoft's samples) */
+static int membership_one(ucwa_req *q, const char *rest)
+{
+    apr_pool_t *p = q->r->pool;
+    const char *sep = rest + strcspn(rest, "/,"), *id, *sip;
+    char base[UCWA_BASE_MAX];
+    apr_time_t now = apr_time_now();
+    ucwa_store *s;
+    int del = q->r->method_number == M_DELETE, app, idx, m = -1, rv;
+
+    if (!del && q->r->method_number != M_GET) {
+        return method_not_allowed(q, "GET and DELETE");
+    }
+    if (!*sep) {
+        return not_found(q, "membership");
+    }
+    id = apr_pstrndup(p, rest, (apr_size_t)(sep - rest));
+    sip = ucwa_subs_address(p, sep + 1, 0);
+    if ((s = ucwa_app_lock(q, &app, &rv)) == NULL) {
+        return rv;
+    }
+    idx = find_sub(s, app, id, now);
+    if (idx >= 0 && sip) {
+        m = ucwa_subs_member_find(ucwa_store_sub(s, idx), sip);
+    }
+    if (m < 0) {
+        ucwa_shm_unlock();
+        return not_found(q, "membership");
+    }
+    apr_cpystrn(base, ucwa_store_app(s, app)->base, sizeof(base));
+    id = apr_pstrdup(p, ucwa_store_sub(s, idx)->id);
+    if (del) {
+        ucwa_subs_remove_member(s, idx, m, now, p, ucwa_shm_wake);
+    }
+    ucwa_shm_unlock();
+    if (del) {
+        return ucwa_http_no_content(q);
+    }
+    return ucwa_http_resource(q, HTTP_OK, mob_json_own(p, membership(p, base, id, sip)));
+}
+
+/* --- subscribedContacts ------------------------------------------------------------- */
+
+static int subscribed_contacts(ucwa_req *q)
+{
+    apr_pool_t *p = q->r->pool;
+    char base[UCWA_BASE_MAX];
+    apr_array_header_t *pairs;
+    apr_hash_t *seen = apr_hash_make(p);
+    json_t *links = json_array();
+    ucwa_store *s;
+    int app, rv, i;
+
+    mob_json_own(p, links);
+    if (q->r->method_number != M_GET) {
+        return method_not_allowed(q, "GET");
+    }
+    if ((s = ucwa_app_lock(q, &app, &rv)) == NULL) {
+        return rv;
+    }
+    apr_cpystrn(base, ucwa_store_app(s, app)->base, sizeof(base));
+    pairs = copy_pairs(s, app, -1, apr_time_now(), p);
+    ucwa_shm_unlock();
+    for (i = 0; i < pairs->nelts; i++) {
+        const char *sip = APR_ARRAY_IDX(pairs, i, pair).sip;
+        if (!apr_hash_get(seen, sip, APR_HASH_KEY_STRING)) {
+            apr_hash_set(seen, sip, APR_HASH_KEY_STRING, "");
+            json_array_append_new(links, json_pack("{s:s}", "href",
+                                                   apr_psprintf(p, "%s/people/%s", base, sip)));
+        }
+    }
+    return ucwa_http_resource(q, HTTP_OK, mob_json_own(p, json_pack(
+        "{s:{s:{s:s},s:O},s:s}", "_links", "self", "href",
+        apr_pstrcat(p, base, P_CONTACTS, NULL), "contact", links, "rel", "subscribedContacts")));
+}
+
+/* --- dispatch ----------------------------------------------------------------------- */
+
+/* sub after prefix (any case): "" (or "/"), or the rest after "/" in *rest; NULL if sub is
+ * not prefix or under it. */
+static const char *under(const char *sub, const char *prefix)
+{
+    size_t n = strlen(prefix);
+
+    if (strncasecmp(sub, prefix, n) || (sub[n] && sub[n] != '/')) {
+        return NULL;
+    }
+    return sub[n] ? sub + n + 1 : sub + n;
+}
 
 int ucwa_subscriptions_handle(ucwa_req *q)
 {
-    (void)q;
-    return DECLINED;   /* not implemented yet */
+    const char *rest;
+    int get = q->r->method_number == M_GET;
+
+    if ((rest = under(q->sub, P_SUBS)) != NULL) {
+        if (!*rest) {
+            return q->r->method_number == M_POST ? create(q)
+                   : get ? list(q) : method_not_allowed(q, "GET and POST");
+        }
+        if (strchr(rest, '/') && strcmp(strchr(rest, '/'), "/")) {
+            return DECLINED;
+        }
+        return one(q, apr_pstrndup(q->r->pool, rest, strcspn(rest, "/")));
+    }
+    if ((rest = under(q->sub, P_MEMBERS)) != NULL) {
+        return *rest ? membership_one(q, rest) : memberships_collection(q);
+    }
+    if ((rest = under(q->sub, P_CONTACTS)) != NULL) {
+        return *rest ? DECLINED : subscribed_contacts(q);
+    }
+    return DECLINED;
 }
+
+/* --- hooks of the other parts ------------------------------------------------------- */
 
 void ucwa_subscriptions_notify(ucwa_store *s, int user, const char *what, apr_time_t now,
                                apr_pool_t *p)
 {
-    (void)s; (void)user; (void)what; (void)now; (void)p;
+    ucwa_subs_notify(s, user, what, now, p, ucwa_shm_wake);
 }
 
 void ucwa_subscriptions_app_gone(ucwa_store *s, int app)
 {
-    (void)s; (void)app;
+    ucwa_subs_app_gone(s, app);
 }
 
 void ucwa_subscriptions_sweep(ucwa_store *s, apr_time_t now, apr_pool_t *p)
 {
-    (void)s; (void)now; (void)p;
+    ucwa_subs_sweep(s, now, p, ucwa_shm_wake);
 }

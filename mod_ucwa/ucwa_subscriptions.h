@@ -1,6 +1,21 @@
 /* Presence subscriptions: people/presenceSubscriptions (create with uris and duration,
- * extend, memberships, delete), subscribedContacts, and the contactPresence / contactNote
- * / contactLocation events every subscriber receives when a watched user changes. */
+ * extend, delete), presenceSubscriptionMemberships (list, add, remove), subscribedContacts,
+ * and the contactPresence / contactNote / contactLocation events every subscriber receives
+ * when a watched user changes. The table logic and the events are in common/ucwa_subs.
+ *
+ *   GET    {A}/people/presenceSubscriptions                 presenceSubscription[] embedded
+ *   POST   {A}/people/presenceSubscriptions                 {duration, uris} -> 201
+ *          (with ?groupId=: declined, that is people's subscribeToGroupPresence)
+ *   GET    {A}/people/presenceSubscriptions/{S}
+ *   POST   {A}/people/presenceSubscriptions/{S}             duration (body or query) -> 200
+ *   DELETE {A}/people/presenceSubscriptions/{S}             -> 204
+ *   GET    {A}/people/presenceSubscriptionMemberships[?presenceSubscriptionId=S]
+ *   POST   {A}/people/presenceSubscriptionMemberships?presenceSubscriptionId=S
+ *          {uris | contactUris: [...]} or {uri: "..."}      -> 201 (200 if none was new)
+ *   GET    {A}/people/presenceSubscriptionMemberships/{S}/{address}   (or {S},{address})
+ *   DELETE {A}/people/presenceSubscriptionMemberships/{S}/{address}   -> 204
+ *   GET    {A}/people/subscribedContacts                    contact links
+ */
 #ifndef UCWA_SUBSCRIPTIONS_H
 #define UCWA_SUBSCRIPTIONS_H
 
@@ -10,6 +25,12 @@
 /* Handles {A}/people/presenceSubscriptions..., presenceSubscriptionMemberships and
  * subscribedContacts; DECLINED otherwise. */
 int ucwa_subscriptions_handle(ucwa_req *q);
+
+/* Subscribes the request's application to the addresses (lower case, without "sip:", as
+ * ucwa_subs_address makes them) for minutes (10..30), and answers: 201 with the
+ * presenceSubscription, or the error. For subscribeToGroupPresence (people), with the
+ * body already read. */
+int ucwa_subscriptions_create(ucwa_req *q, const char *const *sips, int n, int minutes);
 
 /* With the store locked: user's presence ("presence"), note or location changed; posts
  * the contact events to every application watching the user and wakes them. */
