@@ -123,9 +123,21 @@ cmd_test() {
 }
 
 cmd_bench() {
+    # ./apxs-build.sh bench [bench_autodiscover.py args] [--ucwa bench_ucwa.py args]
+    # runs bench_autodiscover.py, then bench_ucwa.py (e.g. --ucwa --quick, --ucwa --max),
+    # each with its own arguments; both run even if the first fails.
     need_pkgs "${PKGS_BUILD[@]}" "${PKGS_RUN[@]}" "${PKGS_TEST[@]}" "${PKGS_BENCH[@]}"
     cmd_build
-    /usr/bin/python3 "$TOP/bench/bench_autodiscover.py" "$@"
+    local ad=() uw=() a to=ad rc=0
+    for a in "$@"; do
+        if [ "$to" = ad ] && [ "$a" = "--ucwa" ]; then to=uw; continue; fi
+        if [ "$to" = ad ]; then ad+=("$a"); else uw+=("$a"); fi
+    done
+    log "bench_autodiscover.py ${ad[*]}"
+    /usr/bin/python3 "$TOP/bench/bench_autodiscover.py" "${ad[@]}" || rc=$?
+    log "bench_ucwa.py ${uw[*]}"
+    /usr/bin/python3 "$TOP/bench/bench_ucwa.py" "${uw[@]}" || rc=$?
+    return $rc
 }
 
 cmd_clean() {
