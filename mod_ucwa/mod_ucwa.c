@@ -71,6 +71,7 @@ static int ucwa_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     if (ucwa_shm_post_config(pconf, s, &g->limits) != OK) {
         return !OK;
     }
+    ucwa_people_post_config(pconf, ptemp, s);   /* the schema, before any child starts */
     return ucwa_watchdog_post_config(pconf, s);
 }
 
@@ -261,6 +262,8 @@ static void ucwa_register_hooks(apr_pool_t *p)
     ap_hook_post_config(ucwa_post_config, after, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(ucwa_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(ucwa_translate, NULL, NULL, APR_HOOK_FIRST);
+    /* the photo cookie becomes a bearer token before the handler checks one */
+    ap_hook_header_parser(ucwa_people_photo_cookie, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_map_to_storage(ucwa_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(ucwa_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

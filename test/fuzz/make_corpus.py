@@ -586,6 +586,250 @@ def ucwa_store_seeds():
                         st_create(3), st_create(4), st_delete(1), st_create(5)]),
     }
 
+BATCH_APP = b"/ucwa/oauth/v1/applications/103"
+PART_HEAD = b"Content-Type: application/http; msgtype=request\r\n\r\n"
+
+
+def b_part(method, path, body=None, headers=(), eol=b"\r\n", head=PART_HEAD):
+    h = [method + b" " + path + b" HTTP/1.1", b"Host: lyncweb.contoso.com",
+         b"Accept: application/json"]
+    if body is not None:
+        h += [b"Content-Type: application/json", b"Content-Length: " + str(len(body)).encode()]
+    h += list(headers)
+    return head.replace(b"\r\n", eol) + eol.join(h) + eol + eol + (body or b"")
+
+
+def b_batch(parts, boundary=b"b7a3", eol=b"\r\n", close=True):
+    out = b"".join(b"--" + boundary + eol + p + eol for p in parts)
+    return out + (b"--" + boundary + b"--" + eol if close else b"")
+
+
+def ucwa_batch_seeds():
+    """Batch bodies (boundary b7a3, or the one their first line names), then Content-Type
+    headers and request-targets (the harness reads every input all four ways)."""
+    a = BATCH_APP
+    get = b_part(b"GET", a + b"/me")
+    post = b_part(b"POST", a + b"/me/presence", b'{"availability":"Busy"}')
+    doc_b = b"77f2569d-c005-442b-b856-782305305e5f"
+    s = {
+        # as UCWA's BatchingRequests sample sends it
+        "doc-sample": b_batch([b_part(b"GET", a + b"/people/contacts"),
+                               b_part(b"GET", a + b"/me"),
+                               b_part(b"GET", a + b"/me/presence"),
+                               b_part(b"GET", a + b"/policies"),
+                               b_part(b"GET", a + b"/me/phones")], boundary=doc_b),
+        "get-and-post": b_batch([get, post, b_part(b"GET", a + b"/me/presence")]),
+        "lf-only": b_batch([b_part(b"GET", a + b"/me", eol=b"\n")], eol=b"\n"),
+        "mixed-eol": b_batch([get.replace(b"\r\n", b"\n", 2), post]),
+        "preamble-epilogue": b"preamble\r\n" + b_batch([get]) + b"epilogue\r\n",
+        "transport-padding": b_batch([get]).replace(b"--b7a3\r\n", b"--b7a3 \t \r\n"),
+        "cte-and-length": b_batch([b"Content-Type: application/http; msgtype=request\r\n"
+                                   b"Content-Transfer-Encoding: binary\r\nContent-Length: 73\r\n"
+                                   b"\r\n" + get[len(PART_HEAD):]]),
+        "no-part-headers": b_batch([b"\r\n" + get[len(PART_HEAD):]]),
+        "blank-lines-before-request-line": b_batch([PART_HEAD + b"\r\n\r\n" + get[len(PART_HEAD):]]),
+        "absolute-uri": b_batch([b_part(b"GET", b"https://pool01.contoso.test:443" + a + b"/me"),
+                                 b_part(b"GET", b"https://evil.example" + a + b"/me")]),
+        "traversal": b_batch([b_part(b"GET", a + b"/me/../../104/me"),
+                              b_part(b"GET", a + b"/%2e%2e/%2E%2e/x"),
+                              b_part(b"GET", a + b"/me/..%2f..%2fx")]),
+        "forbidden": b_batch([b_part(b"GET", a + b"/events?ack=1"),
+                              b_part(b"GET", a + b"/photos/alice@contoso.test"),
+                              b_part(b"POST", a + b"/batch", b"")]),
+        "nested-batch": b_batch([b_part(b"POST", a + b"/batch", b_batch([get], boundary=b"in"),
+                                        headers=[b"Content-Type: multipart/batching;boundary=in"])]),
+        "own-boundary": b_batch([get, post], boundary=b"batch_0011-2233 (x)"),
+        "own-boundary-70": b_batch([get], boundary=b"z" * 70),
+        "own-boundary-71": b_batch([get], boundary=b"z" * 71),
+        "boundary-in-body": b_batch([b_part(b"POST", a + b"/me/note",
+                                            b'{"message":"\r\n--b7a3x\r\nx--b7a3--\r\n--b7a3-"}')]),
+        "boundary-prefix-lines": b"--b7a3\r\n" + get + b"\r\n--b7a30\r\n--b7a3--",
+        "body-without-length": b_batch([b_part(b"POST", a + b"/me/note", None) + b'{"message":"x"}\r\n']),
+        "empty-part": b_batch([b""]),
+        "empty-parts": b_batch([b"", b"", get]),
+        "nul-in-body": b_batch([b_part(b"POST", a + b"/me/note", b'{"m":"\x00"}')]),
+        "nul-in-header": b_batch([get.replace(b"Accept: ", b"Accept: \x00")]),
+        "nul-in-request-line": b_batch([get.replace(b" HTTP/1.1", b"\x00 HTTP/1.1")]),
+        "cr-in-header": b_batch([get.replace(b"Accept: ", b"Accept: a\rb")]),
+        "folded-header": b_batch([get.replace(b"Accept: application/json",
+                                              b"Accept: application/json\r\n json")]),
+        "utf8-target": b_batch([b_part(b"GET", a + "/é".encode())]),
+        "http2": b_batch([get.replace(b"HTTP/1.1", b"HTTP/2.0")]),
+        "http09": b_batch([PART_HEAD + b"GET " + a + b"/me\r\n"]),
+        "te-chunked": b_batch([b_part(b"POST", a + b"/me/note", b"2\r\n{}\r\n0\r\n\r\n",
+                                      headers=[b"Transfer-Encoding: chunked"])]),
+        "length-beyond": b_batch([post.replace(b"Content-Length: 23", b"Content-Length: 2300")]),
+        "length-short": b_batch([post.replace(b"Content-Length: 23", b"Content-Length: 2")]),
+        "length-twice": b_batch([b_part(b"POST", a + b"/me/note", b"{}",
+                                        headers=[b"Content-Length: 2"])]),
+        "length-huge": b_batch([post.replace(b"Content-Length: 23",
+                                             b"Content-Length: 99999999999999999999")]),
+        "nested-multipart": b_batch([b_part(b"GET", a + b"/me", head=b"Content-Type: multipart/"
+                                            b"batching; boundary=x\r\n\r\n")]),
+        "msgtype-response": b_batch([b_part(b"GET", a + b"/me", head=PART_HEAD.replace(
+            b"request", b"response"))]),
+        "base64": b_batch([b_part(b"GET", a + b"/me", head=b"Content-Transfer-Encoding: "
+                                  b"base64\r\n\r\n")]),
+        "no-request-line": b_batch([PART_HEAD]),
+        "only-close": b"--b7a3--\r\n",
+        "no-close": b_batch([get, post], close=False),
+        "truncated-in-part": b_batch([get, post])[:-40],
+        "truncated-in-headers": b_batch([get])[:40],
+        "no-boundary": get + post,
+        "empty": b"",
+        "headers-64": b_batch([b_part(b"GET", a + b"/me", headers=[
+            b"X-%d: %d" % (i, i) for i in range(62)])]),     # with Host and Accept: 64
+        "headers-65": b_batch([b_part(b"GET", a + b"/me", headers=[
+            b"X-%d: %d" % (i, i) for i in range(63)])]),
+        "headers-10000": b_batch([b_part(b"GET", a + b"/me", headers=[b"X: y"] * 10000)]),
+        "part-headers-10000": b_batch([b"X: y\r\n" * 10000 + b"\r\n" + get]),
+        "line-8190": b_batch([b_part(b"GET", a + b"/me", headers=[b"X: " + b"a" * 8187])]),
+        "line-8191": b_batch([b_part(b"GET", a + b"/me", headers=[b"X: " + b"a" * 8188])]),
+        "target-100k": b_batch([b_part(b"GET", b"/" + b"a" * 100000)]),
+        "parts-100": b_batch([get] * 99 + [post]),
+        "parts-101": b_batch([get] * 101),
+        "parts-10000": b_batch([b""] * 10000),
+        "delimiters-only-10000": b"--b7a3\r\n" * 10000,
+        "line-breaks-100k": b"--b7a3\n" + b"\n" * 100000 + b"--b7a3--",
+    }
+    # Content-Type headers
+    for i, ct in enumerate([b"multipart/batching;boundary=b7a3",
+                            b'multipart/batching; boundary="77f2569d-c005-442b-b856-782305305e5f"',
+                            b"Multipart/Batching ; Boundary = x ; charset=utf-8 ;",
+                            b'multipart/batching; boundary="a\\"b"', b'multipart/batching; boundary="a b "',
+                            b"multipart/batching; boundary=a; boundary=b", b"multipart/batching",
+                            b'multipart/batching; boundary="unterminated', b"multipart/mixed; boundary=x",
+                            b"multipart/batching; boundary=" + b"x" * 71]):
+        s[f"ctype-{i}"] = ct
+    # request-targets and paths
+    for i, t in enumerate([a + b"/me?x=1#f", b"https://pool01.contoso.test:443" + a,
+                           b"HTTPS://POOL01.CONTOSO.TEST:443/x", b"https://u@pool01.contoso.test:443/x",
+                           b"//pool01.contoso.test:443/x", b"https://pool01.contoso.test:443//x",
+                           a + b"/./me/../%65vents", a + b"/../../../../../..", b"/%2e%2e",
+                           b"/a%", b"/a%zz", b"/a/%2f../b", b"/EVENTS/", b"/photos", b"*"]):
+        s[f"target-{i}"] = t
+    return s
+
+
+# fuzz_ucwa_message: the first byte picks the mode (mod 4): 0 data URI, 1 message text
+# (checked, written, read back), 2 Content-Type, 3 text against the UTF-8 reference.
+def ucwa_message_seeds():
+    uri, text, ctype, ref = b"\x00", b"\x01", b"\x02", b"\x03"
+    return {
+        # data URIs as clients and captures write them
+        "uri-capture": uri + b"data:text/plain;charset=utf-8,Hi+Tosh%0d%0a",
+        "uri-encodeuri": uri + b"data:text/plain;charset=utf-8,What's%20up%3F",
+        "uri-html": uri + b"data:text/html;charset=utf-8,%3Cb%3EHi%3C%2Fb%3E",
+        "uri-base64": uri + b"data:text/plain;base64,SGkgVG9zaA0K",
+        "uri-base64-charset": uri + b"data:text/plain;charset=utf-8;base64,R3LDvMOfZQ==",
+        "uri-base64-escaped": uri + b"data:text/plain;base64,SGk%3D",
+        "uri-base64-nopad": uri + b"data:text/plain;base64,SGk",
+        "uri-empty-type": uri + b"data:,plain+by+default",
+        "uri-quoted-charset": uri + b'data:text/plain;charset="UTF-8";x=y,raw \xc3\xa9',
+        "uri-ascii": uri + b"data:text/plain;charset=us-ascii,abc",
+        "uri-empty": uri + b"data:text/plain,",
+        "uri-commas": uri + b"data:text/plain,a,b,,c",
+        # refused ones
+        "uri-not-data": uri + b"http://example.com/",
+        "uri-no-comma": uri + b"data:text/plain",
+        "uri-png": uri + b"data:image/png;base64,iVBORw0KGgo=",
+        "uri-latin1": uri + b"data:text/plain;charset=iso-8859-1,caf\xe9",
+        "uri-ascii-8bit": uri + b"data:text/plain;charset=us-ascii,%c3%a9",
+        "uri-bad-escape": uri + b"data:text/plain,%zz",
+        "uri-short-escape": uri + b"data:text/plain,50%",
+        "uri-escape-at-end": uri + b"data:text/plain,%4",
+        "uri-nul-escape": uri + b"data:text/plain,a%00b",
+        "uri-nul-raw": uri + b"data:text/plain,a\x00b",
+        "uri-invalid-utf8": uri + b"data:text/plain,%ff%fe",
+        "uri-surrogate": uri + b"data:text/plain,%ed%a0%80",
+        "uri-overlong": uri + b"data:text/plain,%c0%af",
+        "uri-bad-base64": uri + b"data:text/plain;base64,!!!!",
+        "uri-base64-pad": uri + b"data:text/plain;base64,QQ=",
+        "uri-base64-spare-bits": uri + b"data:text/plain;base64,QR==",
+        "uri-base64-not-last": uri + b"data:text/plain;base64;charset=utf-8,SGk=",
+        "uri-param-no-value": uri + b"data:text/plain;x,a",
+        "uri-long-header": uri + b"data:text/plain" + b";a=b" * 70 + b",x",
+        "uri-max": uri + b"data:," + b"a" * 65536,
+        "uri-max-plus-one": uri + b"data:," + b"a" * 65537,
+        "uri-escaped-max": uri + b"data:," + b"%41" * 65537,
+        "uri-huge": uri + b"data:," + b"%e2%98%ba" * 30000,
+        # texts
+        "text-capture": text + b"Hi Tosh\r\n",
+        "text-all-kinds": text + "a-Z_0.9!*()'~ +%&=/?é☺😀\t".encode(),
+        "text-empty": text,
+        "text-nul": text + b"a\x00b",
+        "text-controls": text + bytes(range(1, 32)) + b"\x7f",
+        "text-cut-short": text + b"\xe2\x98",
+        "text-max-codepoint": text + b"\xf4\x8f\xbf\xbf",
+        "text-past-max": text + b"\xf4\x90\x80\x80",
+        "text-long": text + "Grüße ☺ ".encode() * 5000,
+        # Content-Type values
+        "ctype-plain": ctype + b"text/plain",
+        "ctype-plain-utf8": ctype + b"text/plain; charset=UTF-8",
+        "ctype-html-quoted": ctype + b'Text/HTML;Charset="utf-8"',
+        "ctype-ascii": ctype + b"text/plain;charset=us-ascii",
+        "ctype-params": ctype + b"text/plain; format=flowed; delsp=yes; charset=utf8",
+        "ctype-json": ctype + b"application/json",
+        "ctype-latin1": ctype + b"text/plain; charset=iso-8859-1",
+        "ctype-empty": ctype,
+        "ctype-bare-param": ctype + b"text/plain; flowed",
+        "ctype-blanks": ctype + b"  text/plain  ;  charset = utf-8 ",
+        # the UTF-8 reference
+        "ref-boundaries": ref + b"\x7f\xc2\x80\xdf\xbf\xe0\xa0\x80\xef\xbf\xbf"
+                                b"\xf0\x90\x80\x80\xf4\x8f\xbf\xbf",
+        "ref-e0-overlong": ref + b"\xe0\x9f\xbf",
+        "ref-ed-surrogate": ref + b"\xed\xbf\xbf",
+        "ref-f0-overlong": ref + b"\xf0\x8f\xbf\xbf",
+        "ref-f5": ref + b"\xf5\x80\x80\x80",
+        "ref-c1": ref + b"\xc1\xbf",
+        "ref-lone-continuation": ref + b"a\x80b",
+    }
+
+
+# fuzz_ucwa_conv: the first byte picks the limits (mod 4); then operations of four bytes
+# [opcode, a1, a2, a3] (see the harness): 0 sign in (a1 user, a2 0 lurker / 1 Messaging /
+# 2 PhoneAudio, a3 odd: Html), 1 sign out / 2 expire (a1 slot), 3 invite (a1 from slot,
+# a2 user / 4 unknown, a3 first message 0 none 1 short 2 long 3 too long, +4 subject,
+# +8 operationId, +16 Html), 4 accept (a1 record, a2 slot), 5 decline / 6 cancel (a1
+# record), 7 leave / 9 typing (a1 record, a2 side), 8 message (a1 record, a2 side, a3 size
+# as for invite, +4 Html), 10 time (a1: 0, 1, 5, 30, 61 s), 11 poll (a1 slot).
+def cv(op, a1=0, a2=0, a3=0):
+    return bytes([op, a1, a2, a3])
+
+
+def ucwa_conv_seeds():
+    c = b"".join
+    signin = lambda user, mode=1, html=0: cv(0, user, mode, html)
+    return {
+        "exchange": c([b"\x00", signin(0), signin(1), cv(3, 0, 1, 1 | 4 | 8), cv(11, 0),
+                       cv(11, 1), cv(4, 0, 1), cv(11, 0), cv(11, 1), cv(9, 0, 1), cv(8, 0, 1, 1),
+                       cv(8, 0, 0, 2), cv(10, 2), cv(9, 0, 0), cv(10, 2), cv(11, 0), cv(11, 1),
+                       cv(7, 0, 1), cv(11, 0), cv(11, 1), cv(10, 4)]),
+        "two-devices": c([b"\x00", signin(0), signin(1), signin(1), signin(1, 0),
+                          signin(1, 2), cv(3, 0, 1, 1), cv(4, 0, 2), cv(4, 0, 1), cv(5, 0),
+                          cv(11, 1), cv(11, 2), cv(11, 3), cv(11, 4), cv(8, 0, 1, 1),
+                          cv(1, 2), cv(11, 0)]),
+        "decline-cancel-timeout": c([b"\x00", signin(0), signin(1), cv(3, 0, 1), cv(5, 0),
+                                     cv(3, 0, 1), cv(6, 1), cv(3, 0, 1), cv(10, 3),
+                                     cv(11, 0), cv(11, 1), cv(10, 4), cv(3, 0, 1)]),
+        "unreachable": c([b"\x00", signin(0), signin(1, 0), signin(2, 2), cv(3, 0, 1),
+                          cv(3, 0, 2), cv(3, 0, 3), cv(3, 0, 4), cv(11, 0)]),
+        "gone": c([b"\x00", signin(0), signin(1), cv(3, 0, 1), cv(1, 0), signin(0),
+                   cv(3, 2, 1), cv(2, 1), signin(1), cv(3, 2, 1), cv(4, 0, 1), cv(4, 1, 1),
+                   cv(2, 2), cv(11, 1)]),
+        "html": c([b"\x00", signin(0, 1, 1), signin(1, 1, 1), cv(3, 0, 1, 1 | 16),
+                   cv(4, 0, 1), cv(8, 0, 0, 1 | 4), cv(11, 1)]),
+        "too-large": c([b"\x02", signin(0), signin(1), cv(3, 0, 1, 2), cv(3, 0, 1, 3),
+                        cv(3, 0, 1), cv(4, 0, 1), cv(8, 0, 0, 2), cv(8, 0, 0, 1), cv(11, 1)]),
+        "big-slots": c([b"\x03", signin(0), signin(1), cv(3, 0, 1, 2), cv(4, 0, 1),
+                        cv(8, 0, 0, 3), cv(11, 0), cv(11, 1)]),
+        "full": c([b"\x03", signin(0), signin(1), signin(2)] +
+                  [cv(3, 0, 1)] * 3 + [cv(3, 2, 1), cv(6, 0), cv(3, 2, 1), cv(10, 4),
+                                       cv(3, 2, 1)]),
+        "per-app-limit": c([b"\x00", signin(0), signin(1)] + [cv(3, 0, 1)] * 20 +
+                           [cv(10, 3)] + [cv(3, 0, 1)] * 4),
+    }
+
 
 def write(name, seeds):
     d = CORPUS / name
@@ -603,6 +847,9 @@ def main():
     write("fuzz_ucwa_input", ucwa_input_seeds())
     write("fuzz_ucwa_query", ucwa_query_seeds())
     write("fuzz_ucwa_store", ucwa_store_seeds())
+    write("fuzz_ucwa_message", ucwa_message_seeds())
+    write("fuzz_ucwa_conv", ucwa_conv_seeds())
+    write("fuzz_ucwa_batch", ucwa_batch_seeds())
     for d in sorted(CORPUS.iterdir()):
         files = list(d.iterdir())
         print(f"{d.name}: {len(files)} files, {sum(f.stat().st_size for f in files)} bytes")

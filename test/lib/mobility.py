@@ -141,31 +141,189 @@ def make_pki(state: Path, topo: Topology):
     return pki
 
 
+# What the directory says of the demo users beyond users(): title, department, office,
+# company, e-mail, phones, a photo (shade of the generated picture, None: no photo) and
+# whether the address book hides them. Read by mod_ucwa's people resources through the
+# DBDPrepareSQL statements of conf.d/sites/directory-sqlite.conf.
+DIRECTORY_DETAILS = {
+    "alice@contoso.test": dict(title="Product Manager", department="Sales & Marketing",
+                               office="20/2107", company="Contoso",
+                               email="alice.anderson@contoso.test",
+                               work_phone="tel:+14255550101", mobile_phone="tel:+14255550111",
+                               photo=(205, 90)),
+    "bob@contoso.test": dict(title="Software Engineer", department="Engineering",
+                             office="31/1120", company="Contoso", email="bob.brown@contoso.test",
+                             work_phone="tel:+14255550102", photo=(170, 60)),
+    "carol@contoso.test": dict(title="Engineering Manager", department="Engineering",
+                               office="40/3105", company="Contoso",
+                               email="carol.clark@contoso.test", work_phone="tel:+14255550103"),
+}
+DETAIL_COLUMNS = ("title", "department", "office", "company", "email", "work_phone",
+                  "mobile_phone", "home_phone")
+
+
+def photo_jpeg(background, figure, size=48):
+    """A head-and-shoulders silhouette as a baseline greyscale JPEG (our own small encoder:
+    8x8 DCT, a flat-ish quantisation table, fixed-length Huffman codes)."""
+    import math
+    zz = []
+    for d in range(15):
+        cells = [(i, d - i) for i in range(8) if 0 <= d - i < 8]
+        zz += cells if d % 2 else [(b, a) for a, b in cells]
+    quant = [[min(255, 6 + 3 * (u + v)) for v in range(8)] for u in range(8)]
+    cos = [[math.cos((2 * x + 1) * u * math.pi / 16) for x in range(8)] for u in range(8)]
+    c = size / 2
+    pix = [[figure if ((x + .5 - c) ** 2 + (y + .5 - size * .38) ** 2 <= (size * .19) ** 2
+                       or ((x + .5 - c) / (size * .36)) ** 2
+                       + ((y + .5 - size * 1.02) / (size * .42)) ** 2 <= 1) else background
+            for x in range(size)] for y in range(size)]
+
+    def bits_of(v):
+        n = abs(v).bit_length()
+        return n, (v if v >= 0 else v + (1 << n) - 1)
+    symbols, prev = [], 0          # (table, symbol, extra bits value, extra bits length)
+    for by in range(0, size, 8):
+        for bx in range(0, size, 8):
+            blk = [[pix[by + y][bx + x] - 128 for x in range(8)] for y in range(8)]
+            coef = []
+            for u, v in zz:
+                s = sum(blk[y][x] * cos[u][y] * cos[v][x] for y in range(8) for x in range(8))
+                s *= 0.25 * (math.sqrt(.5) if u == 0 else 1) * (math.sqrt(.5) if v == 0 else 1)
+                coef.append(int(round(s / quant[u][v])))
+            n, extra = bits_of(coef[0] - prev)
+            prev = coef[0]
+            symbols.append((0, n, extra, n))
+            last = max([i for i in range(1, 64) if coef[i]] or [0])
+            run = 0
+            for i in range(1, last + 1):
+                if not coef[i]:
+                    run += 1
+                    continue
+                while run > 15:
+                    symbols.append((1, 0xF0, 0, 0))
+                    run -= 16
+                n, extra = bits_of(coef[i])
+                symbols.append((1, (run << 4) | n, extra, n))
+                run = 0
+            if last < 63:
+                symbols.append((1, 0, 0, 0))
+    tables = []
+    for t in (0, 1):
+        used = sorted({s for tt, s, _, _ in symbols if tt == t})
+        length = max(1, len(used).bit_length())       # 2**length > len(used): no all-ones code
+        tables.append((used, length, {s: i for i, s in enumerate(used)}))
+    data, acc, nacc = bytearray(), 0, 0
+
+    def put(v, n):
+        nonlocal acc, nacc
+        for k in range(n - 1, -1, -1):
+            acc, nacc = (acc << 1) | ((v >> k) & 1), nacc + 1
+            if nacc == 8:
+                data.append(acc)
+                if acc == 0xFF:
+                    data.append(0)
+                acc, nacc = 0, 0
+    for t, sym, extra, n in symbols:
+        put(tables[t][2][sym], tables[t][1])
+        put(extra, n)
+    if nacc:
+        put((1 << (8 - nacc)) - 1, 8 - nacc)
+
+    def seg(marker, payload):
+        return bytes([0xFF, marker]) + (len(payload) + 2).to_bytes(2, "big") + payload
+    out = bytearray(b"\xff\xd8")
+    out += seg(0xE0, b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00")
+    out += seg(0xDB, bytes([0]) + bytes(quant[u][v] for u, v in zz))
+    out += seg(0xC0, bytes([8]) + size.to_bytes(2, "big") * 2 + bytes([1, 1, 0x11, 0]))
+    for t, cls in ((0, 0x00), (1, 0x10)):
+        used, length, _ = tables[t]
+        counts = [0] * 16
+        counts[length - 1] = len(used)
+        out += seg(0xC4, bytes([cls]) + bytes(counts) + bytes(used))
+    out += seg(0xDA, bytes([1, 1, 0, 0, 63, 0])) + data + b"\xff\xd9"
+    return bytes(out)
+
+
+def _directory_owner():
+    """The user and group the children run as (User/Group in Apache.write_config), or None
+    when not root (the children then run as this user)."""
+    if os.geteuid() != 0:
+        return None
+    import grp
+    import pwd
+    return pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid
+
+
 def make_directory(state: Path, topo: Topology):
-    """The SQLite directory: demo users, bcrypt password hashes (htpasswd), home pools."""
-    db = state / "directory.db"
-    if db.exists():
-        return db
-    tmp = state / "directory.db.new"
-    tmp.unlink(missing_ok=True)
-    con = sqlite3.connect(tmp)
-    con.executescript("""
-        CREATE TABLE users (
-            sip_uri      TEXT PRIMARY KEY,
-            password     TEXT NOT NULL,
-            home_pool    TEXT NOT NULL,
-            display_name TEXT,
-            policy_tag   TEXT
-        );""")
-    for uri, (pool, name) in topo.users.items():
-        line = run(["htpasswd", "-nbB", "-C", "5", uri, DEMO_PASSWORD]).stdout.strip()
-        con.execute("INSERT INTO users VALUES (?, ?, ?, ?, NULL)",
-                    (uri, line.split(":", 1)[1], pool, name))
-    con.commit()
+    """The SQLite directory: demo users, bcrypt password hashes (htpasswd), home pools,
+    and their details (user_details). mod_ucwa keeps contact lists in the same file and
+    creates its tables itself, so the child processes (User nobody) write to it: the file
+    lives in state/directory/, the one directory they may write to (SQLite puts its
+    journal beside the file), and state/directory.db links to it. state/ itself, the
+    token key and the private keys stay root's. An older state (directory.db a plain file)
+    is moved to this layout and given the details it lacks."""
+    import base64
+    link = state / "directory.db"
+    ddir = state / "directory"
+    db = ddir / "directory.db"
+    ddir.mkdir(exist_ok=True)
+    if link.exists() and not link.is_symlink():
+        shutil.move(str(link), str(db))
+    if not db.exists():
+        tmp = ddir / "directory.db.new"
+        tmp.unlink(missing_ok=True)
+        con = sqlite3.connect(tmp)
+        con.executescript("""
+            CREATE TABLE users (
+                sip_uri      TEXT PRIMARY KEY,
+                password     TEXT NOT NULL,
+                home_pool    TEXT NOT NULL,
+                display_name TEXT,
+                policy_tag   TEXT
+            );""")
+        for uri, (pool, name) in topo.users.items():
+            line = run(["htpasswd", "-nbB", "-C", "5", uri, DEMO_PASSWORD]).stdout.strip()
+            con.execute("INSERT INTO users VALUES (?, ?, ?, ?, NULL)",
+                        (uri, line.split(":", 1)[1], pool, name))
+        con.commit()
+        con.close()
+        tmp.rename(db)
+    con = sqlite3.connect(db)
+    if not con.execute("SELECT name FROM sqlite_master WHERE name = 'user_details'").fetchone():
+        con.executescript("""
+            CREATE TABLE user_details (
+                sip_uri      TEXT PRIMARY KEY,
+                title        TEXT,
+                department   TEXT,
+                office       TEXT,
+                company      TEXT,
+                email        TEXT,
+                work_phone   TEXT,
+                mobile_phone TEXT,
+                home_phone   TEXT,
+                photo        TEXT,              -- base64 of a JPEG image
+                hidden       INTEGER NOT NULL DEFAULT 0
+            );""")
+        for uri, d in DIRECTORY_DETAILS.items():
+            photo = d.get("photo")
+            con.execute(
+                f"INSERT INTO user_details (sip_uri, {', '.join(DETAIL_COLUMNS)}, photo) "
+                f"VALUES (?{', ?' * len(DETAIL_COLUMNS)}, ?)",
+                (uri, *[d.get(c) for c in DETAIL_COLUMNS],
+                 base64.b64encode(photo_jpeg(*photo)).decode() if photo else None))
+        con.commit()
     con.close()
-    tmp.rename(db)
-    db.chmod(0o644)
-    return db
+    if not link.is_symlink():
+        link.symlink_to(Path("directory") / "directory.db")
+    owner = _directory_owner()
+    for f in ddir.iterdir():
+        if owner:
+            os.chown(f, *owner)
+        f.chmod(0o600)
+    if owner:
+        os.chown(ddir, *owner)
+    ddir.chmod(0o700)
+    return link
 
 
 def make_state(state: Path, topo: Topology):
