@@ -25,6 +25,18 @@ makes each available (makeMeAvailable), drains its first package, then:
   static     wrk on the same server and port: a small file through an Alias, with nothing
              parked and with N parked
 
+  im         instant messaging, run at each N right after its memory and CPU figures:
+             8 alice<->bob 1:1 conversations between dedicated applications (available
+             with Messaging; every other application signs in with Audio, so invitations
+             reach only these). Sequential: 500 messages, one outstanding, each POST
+             .../messaging/messages (text/plain) timed to the recipient's event response
+             (its GET parked before the POST; message events are HIGH priority, released
+             at once), p50/p99 against a 20 ms target. Throughput: every pair posts as fast
+             as the server answers (at most 16 undelivered per pair) for 10 s (--quick 3);
+             messages/s, every delivery counted and timed. Shown next to wrk on the static
+             file with the same N parked. --im-only runs this section alone (with the
+             static baseline); --no-im skips it
+
 N is 1000 and 6660 (Skype for Business's users per Front End); --quick runs 1000 only,
 short; --max then adds as many channels as this machine allows (threads are bounded by
 kernel.pid_max, connections per process by RLIMIT_NOFILE, spread over client processes).
@@ -37,6 +49,7 @@ server's log does.
 """
 import argparse
 import asyncio
+import gc
 import http.client
 import json
 import math
@@ -291,6 +304,8 @@ class Run:
         self.args = args
         self.rows = []            # result lines for the tables
         self.notes = []
+        self.im = None            # ucwa_client.ImBench once its conversations are set up
+        self.im_results = []
 
     # sizing ------------------------------------------------------------------------
     def plan(self):
@@ -340,7 +355,8 @@ class Run:
         self.servers, self.tpc, self.cap = servers, t, cap
         self.per_child = per_child
         self.apps_total = max(self.n_main, self.max_target) + 2
-        self.store_apps = self.apps_total + 64
+        self.im_pairs = 0 if a.no_im else a.im_pairs
+        self.store_apps = self.apps_total + 64 + 2 * self.im_pairs
         if servers * (t + 4) > min(self.pid_max, self.threads_max) - self.threads_now:
             raise BenchError(f"{servers} x {t} threads do not fit kernel.pid_max {self.pid_max}"
                              f" with {self.threads_now} threads running: lower --servers or "
@@ -428,24 +444,51 @@ class Run:
         # control applications (never polled): the last two, one per user
         self.control = {users[i]: self.bases[i] for i in (n - 2, n - 1)}
         # which channels do makeMeAvailable: the main ones and the controls; --max extras
-        # stay lurkers (their presence fan-out would cost N^2 events) and end by timeout
+        # stay lurkers (their presence fan-out would cost N^2 events) and end by timeout.
+        # They sign in with Audio, not Messaging: an invitation alerts every application
+        # of the invited user available for Messaging (the first UCWA_CONV_ENDPOINTS, 16,
+        # in slot order), so Messaging lurkers would take the invitations of the
+        # instant-messaging section from its dedicated applications. Audio changes
+        # nothing else here: the same presence events, and notes reach every application.
         self.main = list(range(self.n_main))
         self.extra = list(range(self.n_main, n - 2))
         avail = self.main + [n - 2, n - 1]
-        body = json.dumps({"signInAs": "Online", "supportedModalities": ["Messaging"],
+        body = json.dumps({"signInAs": "Online", "supportedModalities": ["Audio"],
                            "supportedMessageFormats": ["Plain"]})
         raws = [uc.request_bytes("POST", self.bases[i] + "/me/makeMeAvailable", host,
                                  token=self.tokens[users[i]], body=body) for i in avail]
+        # the instant-messaging pairs: alice's sender and bob's recipient applications,
+        # made available with Messaging (these alone)
+        self.im_apps = []
+        if self.im_pairs:
+            ims = [(k, u) for k in range(self.im_pairs) for u in USERS]
+            r2 = asyncio.run(uc.run_all("127.0.0.1", self.port, [
+                uc.request_bytes("POST", APP_PREFIX, host, token=self.tokens[u],
+                                 body=json.dumps({"userAgent": "bench_ucwa-im/1.0",
+                                                  "endpointId": f"bench-im-{k}-{u[0]}",
+                                                  "culture": "en-US"}))
+                for k, u in ims], a.setup_concurrency))
+            for (k, u), r in zip(ims, r2):
+                if r.status != 201:
+                    raise BenchError(f"IM application {k} for {u}: {r.status} {r.body[:300]!r}")
+                self.im_apps.append((k, u, r.json()["_links"]["self"]["href"]))
+            im_body = json.dumps({"signInAs": "Online", "supportedModalities": ["Messaging"],
+                                  "supportedMessageFormats": ["Plain"]})
+            raws += [uc.request_bytes("POST", b + "/me/makeMeAvailable", host,
+                                      token=self.tokens[u], body=im_body)
+                     for _, u, b in self.im_apps]
         t0 = time.time()
         resps = asyncio.run(uc.run_all("127.0.0.1", self.port, raws, a.setup_concurrency))
         dt = time.time() - t0
-        for i, r in zip(avail, resps):
+        avail_bases = [self.bases[i] for i in avail] + [b for _, _, b in self.im_apps]
+        for b, r in zip(avail_bases, resps):
             if r.status != 204:
-                raise BenchError(f"makeMeAvailable {self.bases[i]}: {r.status} {r.body[:300]!r}")
-        self.rows.append(("setup", f"makeMeAvailable x {len(avail)} (each also posts a "
+                raise BenchError(f"makeMeAvailable {b}: {r.status} {r.body[:300]!r}")
+        self.rows.append(("setup", f"makeMeAvailable x {len(resps)} (each also posts a "
                                    f"presence event to the user's other devices)",
-                          f"{len(avail) / dt:.0f}/s"))
-        log(f"made {len(avail)} applications available in {dt:.1f}s")
+                          f"{len(resps) / dt:.0f}/s"))
+        log(f"made {len(resps)} applications available in {dt:.1f}s "
+            f"({len(self.im_apps)} with Messaging, for the IM section; the rest with Audio)")
         # their first packages (makeMeAvailable's events) are released at once once older
         # than the medium window: drain them so a parked channel has nothing queued
         time.sleep(MEDIUM + 0.5)
@@ -539,7 +582,65 @@ class Run:
             out.append(m)
             log(f"{n} parked in {dt:.1f}s (bounces {cs['bounces']}): PSS "
                 f"{m['Pss'] / 1024:.0f} MiB; server CPU {m['cpu']:.0f}% over {self.args.hold}s")
+            # after the memory snapshot and the CPU sample of this N
+            self.im_phase(n)
         return out
+
+    def im_phase(self, n):
+        """Instant messaging with n lurkers parked: the latency of one message at a time,
+        then the throughput of every pair posting at once (see ucwa_client.ImBench)."""
+        a = self.args
+        if not self.im_pairs:
+            return
+        if self.im is None:
+            by = {(k, u): b for k, u, b in self.im_apps}
+            alice, bob = USERS
+            pairs = [uc.ImPair(k, by[(k, alice)], self.tokens[alice], by[(k, bob)],
+                               self.tokens[bob], 1, bob) for k in range(self.im_pairs)]
+            self.im = uc.ImBench("127.0.0.1", self.port, self.host, pairs, PARK_TIMEOUT,
+                                 MEDIUM)
+            t0 = time.time()
+            try:
+                asyncio.run(self.im.setup())
+            except uc.HttpError as e:
+                raise BenchError(f"IM setup: {e}")
+            log(f"IM: {self.im_pairs} alice->bob conversations connected in "
+                f"{time.time() - t0:.1f}s")
+        res = {"n": n, "pairs": self.im_pairs}
+        hz = os.sysconf("SC_CLK_TCK")
+        gc.collect()
+        gc.disable()
+        try:
+            lat = asyncio.run(self.im.latency(a.im_samples, 2 * self.im_pairs, a.im_gap))
+            c0, t0 = cpu_ticks(self.fe.proc.pid), time.monotonic()
+            u0 = resource.getrusage(resource.RUSAGE_SELF)
+            thr = asyncio.run(self.im.throughput(a.im_duration, a.im_window))
+            u1 = resource.getrusage(resource.RUSAGE_SELF)
+            el = time.monotonic() - t0
+            thr["cpu"] = 100.0 * (cpu_ticks(self.fe.proc.pid) - c0) / hz / el
+            thr["client_cpu"] = 100.0 * (u1.ru_utime - u0.ru_utime + u1.ru_stime
+                                         - u0.ru_stime) / el
+        except (uc.HttpError, OSError, asyncio.TimeoutError) as e:
+            raise BenchError(f"IM with {n} parked: {type(e).__name__}: {e}")
+        finally:
+            gc.enable()
+        if not lat["complete"] or not thr["complete"]:
+            raise BenchError(f"IM with {n} parked: a recipient did not get every message")
+        if thr["delivered"] != thr["sent_total"]:
+            raise BenchError(f"IM with {n} parked: {thr['sent_total']} sent, "
+                             f"{thr['delivered']} delivered")
+        res["lat"], res["thr"] = lat, thr
+        log(f"IM, {n} parked: sequential {len(lat['lat'])} messages, p50 "
+            f"{pct(lat['lat'], 50):.2f} ms p99 {pct(lat['lat'], 99):.2f} ms (POST p50 "
+            f"{pct(lat['post'], 50):.2f} ms); throughput {thr['sent'] / thr['secs']:.0f} msg/s "
+            f"over {thr['secs']:.1f}s, {thr['delivered']}/{thr['sent_total']} delivered, "
+            f"p50 {pct(thr['lat'], 50):.2f} ms p99 {pct(thr['lat'], 99):.2f} ms, server CPU "
+            f"{thr['cpu']:.0f}% (the client, one process: {thr['client_cpu']:.0f}%)")
+        # the lurkers are all still parked, the recipients' GETs are not
+        self.wait_parked(n, 60)
+        if n != self.n_main:
+            res["wrk"] = self.wrk(f"{n} parked (IM section)")
+        self.im_results.append(res)
 
     def wake_round(self, rnd, users, repark, label):
         idxs = [i for i in self.main if self.users[i] in users]
@@ -689,6 +790,24 @@ class Run:
             cpu_idle = cpu_percent(self.fe.proc.pid, a.hold)
             log(f"server CPU with nothing parked: {cpu_idle:.1f}% over {a.hold}s")
             wrk_idle = self.wrk("nothing parked")
+            if a.im_only:
+                # the IM section alone: park, measure IM at each N, wrk with the most parked
+                self.fresh_children()
+                m_pre = self.snapshot("before parking (new children)")
+                self.park_phase(m_pre)
+                wrk_parked = self.wrk(f"{self.n_main} parked")
+                errors, warnings = error_log_problems(self.fe)
+                if errors:
+                    raise BenchError("the Front End logged errors:\n" + "\n".join(errors[:20]))
+                print()
+                print("Machine")
+                for k, v in machine_facts(self):
+                    print(f"  {k:<16} {v}")
+                self.report_im(wrk_idle, wrk_parked)
+                if warnings:
+                    print(f"note: {len(warnings)} warning(s) in the Front End log, e.g.\n  "
+                          + "\n  ".join(warnings[:5]))
+                return 0
             # each memory ramp starts from new children (a restart, SIGHUP): the same
             # parent and store, worker threads that never ran
             self.fresh_children()
@@ -912,11 +1031,64 @@ class Run:
         for w in (wrk_idle, wrk_parked):
             print(f"{w['label']:<26} {w['rps']:>9.0f} {w['p50_us'] / 1000:>8.2f} "
                   f"{w['p99_us'] / 1000:>8.2f}")
+        self.report_im(wrk_idle, wrk_parked)
         print()
         print(f"store at the end: {json.dumps(st)}")
         if warnings:
             print(f"note: {len(warnings)} warning(s) in the Front End log, e.g.\n  "
                   + "\n  ".join(warnings[:5]))
+
+
+def report_im(self, wrk_idle, wrk_parked):
+    """The instant-messaging section's tables."""
+    a = self.args
+    if not self.im_results:
+        return
+    print()
+    print(f"Instant messaging: POST .../messaging/messages (text/plain) by alice -> bob's "
+          f"event response; {self.im_pairs} connected alice<->bob conversations between "
+          f"dedicated applications (available with Messaging), N lurker channels parked "
+          f"alongside (available with Audio, so no invitation reaches them)")
+    head = (f"{'N parked':>8} {'samples':>7} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} "
+            f"{'max ms':>8} {'POST p50':>8} {'POST p99':>8}   target p99 < 20 ms")
+    print("  sequential (one message outstanding, pairs in turn; the recipient's GET parked "
+          "before each POST)")
+    print(head)
+    print("-" * len(head))
+    for r in self.im_results:
+        l = r["lat"]
+        print(f"{r['n']:>8} {len(l['lat']):>7} {pct(l['lat'], 50):>8.2f} "
+              f"{pct(l['lat'], 90):>8.2f} {pct(l['lat'], 99):>8.2f} {l['lat'][-1]:>8.2f} "
+              f"{pct(l['post'], 50):>8.2f} {pct(l['post'], 99):>8.2f}   "
+              f"{'met' if pct(l['lat'], 99) < 20 else 'MISSED'}")
+    print(f"  throughput ({self.im_pairs} pairs post at once, each as fast as the server "
+          f"answers, at most {a.im_window} undelivered per pair; every message counted at "
+          f"its recipient)")
+    head = (f"{'N parked':>8} {'seconds':>7} {'msg/s':>8} {'delivered':>17} {'p50 ms':>8} "
+            f"{'p99 ms':>8} {'max ms':>8} {'POST p50':>8} {'srv CPU%':>8} {'cli CPU%':>8} "
+            f"{'static req/s':>12}")
+    print(head)
+    print("-" * len(head))
+    for r in self.im_results:
+        t = r["thr"]
+        w = r.get("wrk") or (wrk_parked if r["n"] == self.n_main else None)
+        print(f"{r['n']:>8} {t['secs']:>7.1f} {t['sent'] / t['secs']:>8.0f} "
+              f"{str(t['delivered']) + '/' + str(t['sent_total']):>17} {pct(t['lat'], 50):>8.2f} "
+              f"{pct(t['lat'], 99):>8.2f} {t['lat'][-1]:>8.2f} {pct(t['post'], 50):>8.2f} "
+              f"{t['cpu']:>8.0f} {t['client_cpu']:>8.0f} {(w['rps'] if w else float('nan')):>12.0f}")
+    print(f"  static baseline, same server and run: {wrk_idle['rps']:.0f} req/s with nothing "
+          f"parked; the last column is wrk with the same N parked (wrk -t{a.wrk_threads} "
+          f"-c{a.wrk_connections} -d{a.duration}s)")
+    bl = [r["lat"]["bounces"] + r["thr"]["bounces"] for r in self.im_results]
+    print(f"  latency = kernel receive time (SO_TIMESTAMPNS) of the recipient's response - "
+          f"time.time() before the POST is sent; msg/s = messages the server answered 201 "
+          f"over the posting time (the final deliveries included in 'delivered'); recipient "
+          f"bounces (not parked by a full child) {sum(bl)}. CPU: % of one CPU during the "
+          f"throughput phase, the server's and the client's (one Python process, sharing "
+          f"the machine's {len(os.sched_getaffinity(0))} CPUs with the server)")
+
+
+Run.report_im = report_im
 
 
 def pct(sorted_vals, p):
@@ -1014,11 +1186,31 @@ def main():
     ap.add_argument("--wake-timeout", type=int, default=60,
                     help="seconds after the window allowed for a wake round (60)")
     ap.add_argument("--log-level", default="warn", help="Apache LogLevel (warn)")
+    ap.add_argument("--no-im", action="store_true", help="skip the instant-messaging section")
+    ap.add_argument("--im-only", action="store_true",
+                    help="only the instant-messaging section (with the static baseline): "
+                         "no idle ramp, wake rounds or release")
+    ap.add_argument("--im-pairs", type=int, default=8,
+                    help="alice<->bob conversations of the IM section (8; at most 16, "
+                         "UCWA_CONV_ENDPOINTS)")
+    ap.add_argument("--im-samples", type=int, default=500,
+                    help="sequential messages measured at each N (500)")
+    ap.add_argument("--im-gap", type=float, default=0.002,
+                    help="seconds between a recipient's GET and the next POST to it (0.002)")
+    ap.add_argument("--im-duration", type=float, default=None,
+                    help="seconds of the IM throughput phase (10; --quick 3)")
+    ap.add_argument("--im-window", type=int, default=16,
+                    help="messages posted and not yet delivered per pair, at most (16)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     a = ap.parse_args()
     a.rounds = a.rounds if a.rounds is not None else (2 if a.quick else 4)
     a.hold = a.hold if a.hold is not None else (3 if a.quick else 10)
     a.duration = a.duration if a.duration is not None else (3 if a.quick else 10)
+    a.im_duration = a.im_duration if a.im_duration is not None else (3 if a.quick else 10)
+    if a.im_only and a.no_im:
+        sys.exit("bench_ucwa: --im-only and --no-im exclude each other")
+    if not 1 <= a.im_pairs <= 16:
+        sys.exit("bench_ucwa: --im-pairs must be 1 to 16")
     if not shutil.which("wrk"):
         sys.exit("bench_ucwa: wrk is missing (apt-get install -y wrk)")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

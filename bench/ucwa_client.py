@@ -427,6 +427,17 @@ class Shard:
                 self.loop.create_task(self._issue(ch, fresh=True))
             return
         r = fut.result()
+        if r.status == 503 and ch.mode == "park" and not ch.watch:
+            # the child was at UcwaMaxParkedPerChild: it answers 503 and closes the
+            # connection; retry on a new one (another child may take it), as for a bounce
+            ch.bounces += 1
+            if self.no_retry:
+                self.gave_up += 1
+                ch.mode = "idle"
+                return
+            self.loop.call_later(0.05 + random.random() * 0.2,
+                                 lambda: self.loop.create_task(self._issue(ch, fresh=True)))
+            return
         try:
             if r.status != 200:
                 raise HttpError(f"status {r.status}: {r.body[:200]!r}")
@@ -488,3 +499,291 @@ def shard_main(pipe, addr, port, host, src, timeout, medium):
 def parse_url(url):
     u = urlsplit(url)
     return u.path + (("?" + u.query) if u.query else "")
+
+
+# --- instant messaging: latency and throughput of POST .../messaging/messages ----------
+#
+# Runs in the bench process itself (its own event loop; the parked lurkers live in the
+# shard processes). A pair is one alice application (the sender) and one bob application
+# (the recipient), each made available with Messaging, in one connected 1:1 conversation.
+# The recipient keeps one GET .../events parked on its own keep-alive connection (next
+# link followed, each package acknowledged); the sender posts text/plain messages, each
+# with a token ("imq<pair>x<seq>z") the recipient finds in the message event's
+# plainMessage data URI. A delivery's latency is the kernel receive timestamp of the first
+# bytes of the recipient's response (SO_TIMESTAMPNS) minus time.time() just before the
+# POST's bytes were handed to the kernel.
+
+IM_TOKEN_RE = re.compile(rb"imq(\d+)x(\d+)z")
+
+
+class ImPair:
+    def __init__(self, k, s_base, s_token, r_base, r_token, r_ack, r_user):
+        self.k = k
+        self.s_base, self.s_token = s_base, s_token
+        self.r_base, self.r_token, self.ack, self.r_user = r_base, r_token, r_ack, r_user
+        self.conv = None            # the sender's conversation href
+        self.sconn = self.rconn = None
+        self.seq = 0
+        self.sent = {}              # seq -> time.time() before the POST
+        self.got = set()
+        self.lat = []               # (seq, ms)
+        self.post_ms = []
+        self.closing = False
+        self.ready = None           # set when the recipient's GET is out
+        self.progress = None        # set at each delivery
+        self.bounces = self.reconnects = self.packages = self.resumes = 0
+
+
+class ImBench:
+    def __init__(self, addr, port, host, pairs, timeout, medium):
+        self.addr, self.port, self.host = addr, port, host
+        self.pairs, self.timeout, self.medium = pairs, timeout, medium
+        self.loop = None
+
+    def _conn(self):
+        return Conn(self.loop, self.addr, self.port)
+
+    async def _fetch(self, conn, raw):
+        for attempt in range(3):
+            try:
+                return await conn.fetch(raw)
+            except (HttpError, OSError):
+                conn.close()
+                if attempt == 2:
+                    raise
+
+    def _bind(self):
+        """New connections on this phase's event loop (each phase runs in asyncio.run)."""
+        self.loop = asyncio.get_running_loop()
+        for p in self.pairs:
+            for c in (p.sconn, p.rconn):
+                if c:
+                    c.close()
+            p.sconn, p.rconn = self._conn(), self._conn()
+
+    # -- setup: alice_k invites bob, bob_k accepts through its invitation's accept link
+    async def setup(self):
+        self._bind()
+        for p in self.pairs:
+            subject = f"bench pair {p.k}"
+            body = json.dumps({"to": "sip:" + p.r_user, "subject": subject,
+                               "operationId": f"bench-im-{p.k}"})
+            r = await self._fetch(p.sconn, request_bytes(
+                "POST", p.s_base + "/communication/messagingInvitations", self.host,
+                token=p.s_token, body=body))
+            if r.status != 201:
+                raise HttpError(f"pair {p.k}: messagingInvitations {r.status} {r.body[:300]!r}")
+            accept = None
+            deadline = time.time() + 30
+            while accept is None and time.time() < deadline:
+                r = await self._fetch(p.rconn, request_bytes(
+                    "GET", f"{p.r_base}/events?ack={p.ack}&timeout=10&medium={self.medium}",
+                    self.host, token=p.r_token))
+                if r.status == 503:     # a child at UcwaMaxParkedPerChild: another one
+                    p.rconn.close()
+                    await asyncio.sleep(0.05)
+                    continue
+                if r.status != 200:
+                    raise HttpError(f"pair {p.k}: events {r.status} {r.body[:300]!r}")
+                pkg = json.loads(r.body)
+                p.ack = next_ack(pkg, p.r_base)
+                for sender in pkg.get("sender", []):
+                    for ev in sender.get("events", []):
+                        inv = ev.get("_embedded", {}).get("messagingInvitation")
+                        if (ev.get("link", {}).get("rel") == "messagingInvitation"
+                                and ev.get("type") == "started" and inv
+                                and inv.get("subject") == subject):
+                            accept = inv["_links"]["accept"]["href"]
+            if accept is None:
+                raise HttpError(f"pair {p.k}: no invitation reached {p.r_base}")
+            r = await self._fetch(p.rconn, request_bytes("POST", accept, self.host,
+                                                         token=p.r_token, body=b"{}"))
+            if r.status != 204:
+                raise HttpError(f"pair {p.k}: accept {r.status} {r.body[:300]!r}")
+            r = await self._fetch(p.sconn, request_bytes(
+                "GET", p.s_base + "/communication/conversations", self.host, token=p.s_token))
+            convs = r.json()["_links"].get("conversation", []) if r.status == 200 else []
+            if r.status != 200 or len(convs) != 1:
+                raise HttpError(f"pair {p.k}: conversations {r.status} {r.body[:300]!r}")
+            p.conv = convs[0]["href"]
+        return len(self.pairs)
+
+    # -- the recipient: one parked GET at a time, each package acknowledged
+    async def _receiver(self, p):
+        while True:
+            raw = request_bytes("GET", f"{p.r_base}/events?ack={p.ack}&timeout={self.timeout}"
+                                f"&medium={self.medium}", self.host, token=p.r_token)
+            if p.rconn.closed:
+                p.rconn = self._conn()
+            try:
+                fut = await p.rconn.request(raw)
+            except (HttpError, OSError):
+                p.rconn.close()
+                p.reconnects += 1
+                await asyncio.sleep(0.05)
+                continue
+            t_sent = time.time()
+            p.ready.set()
+            try:
+                r = await fut
+            except HttpError:
+                p.rconn.close()
+                p.reconnects += 1
+                continue
+            finally:
+                p.ready.clear()
+            if r.status == 503:     # the child is at UcwaMaxParkedPerChild: another one
+                p.bounces += 1
+                p.rconn.close()
+                await asyncio.sleep(0.02)
+                continue
+            if r.status != 200:
+                raise HttpError(f"pair {p.k}: events {r.status} {r.body[:300]!r}")
+            pkg = json.loads(r.body)
+            links = pkg.get("_links", {})
+            if "resync" in links:
+                raise HttpError(f"pair {p.k}: resync: {r.body[:200]!r}")
+            if "resume" in links:
+                # the ring overflowed: harmless before the first delivery (setup's presence
+                # events); a lost message would also show as undelivered
+                if p.got:
+                    raise HttpError(f"pair {p.k}: the recipient's ring overflowed (events "
+                                    f"lost): {r.body[:200]!r}")
+                p.resumes += 1
+            p.ack = next_ack(pkg, p.r_base)
+            p.packages += 1
+            toks = IM_TOKEN_RE.findall(r.body)
+            if not pkg.get("sender") and r.t_done - t_sent < self.timeout - 1:
+                p.bounces += 1          # not parked by this child: again, new connection
+                p.rconn.close()
+                await asyncio.sleep(0.02)
+                continue
+            for k, seq in toks:
+                k, seq = int(k), int(seq)
+                if k != p.k or seq not in p.sent:
+                    raise HttpError(f"pair {p.k}: unexpected message token {k}/{seq}")
+                if seq in p.got:
+                    continue
+                p.got.add(seq)
+                p.lat.append((seq, (r.t_first - p.sent[seq]) * 1000))
+            if toks:
+                p.progress.set()
+            if p.closing and len(p.got) == len(p.sent):
+                return
+
+    async def _send(self, p):
+        p.seq += 1
+        seq = p.seq
+        raw = request_bytes("POST", p.conv + "/messaging/messages", self.host,
+                            token=p.s_token, body=f"imq{p.k}x{seq}z", ctype="text/plain")
+        if p.sconn.closed:
+            await p.sconn.connect()
+        t0 = time.time()
+        p.sent[seq] = t0
+        fut = await p.sconn.request(raw)
+        r = await fut
+        if r.status != 201:
+            raise HttpError(f"pair {p.k}: message {seq}: {r.status} {r.body[:300]!r}")
+        p.post_ms.append((r.t_first - t0) * 1000)
+        return seq
+
+    def _reset(self):
+        self._bind()
+        for p in self.pairs:
+            p.sent, p.got, p.lat, p.post_ms = {}, set(), [], []
+            p.closing = False
+            p.ready, p.progress = asyncio.Event(), asyncio.Event()
+            p.bounces = p.reconnects = p.packages = 0
+
+    async def _finish(self, tasks, grace):
+        """Each sender posts one last message so its recipient's GET answers and is not
+        sent again; waits for every delivery."""
+        for p in self.pairs:
+            p.closing = True
+            await asyncio.wait_for(p.ready.wait(), 30)
+            await self._send(p)
+        done, pending = await asyncio.wait(tasks, timeout=grace)
+        for t in done:
+            t.result()
+        for t in pending:
+            t.cancel()
+        return not pending
+
+    # -- sequential: one message outstanding, pairs in turn
+    async def latency(self, samples, warmup, gap):
+        self._reset()
+        tasks = [self.loop.create_task(self._receiver(p)) for p in self.pairs]
+        n = len(self.pairs)
+        measured = []
+        t_start = time.time()
+        for i in range(warmup + samples):
+            p = self.pairs[i % n]
+            await asyncio.wait_for(p.ready.wait(), 30)
+            await asyncio.sleep(gap)
+            p.progress.clear()
+            seq = await self._send(p)
+            while seq not in p.got:
+                if any(t.done() for t in tasks):
+                    for t in tasks:
+                        if t.done():
+                            t.result()
+                await asyncio.wait_for(p.progress.wait(), 30)
+                p.progress.clear()
+            if i >= warmup:
+                measured.append((p.k, seq))
+        secs = time.time() - t_start
+        complete = await self._finish(tasks, 30)
+        lat = {(p.k, s): ms for p in self.pairs for s, ms in p.lat}
+        post = [ms for p in self.pairs for ms in p.post_ms]
+        return {"lat": sorted(lat[m] for m in measured), "post": sorted(post), "secs": secs,
+                "bounces": sum(p.bounces for p in self.pairs),
+                "reconnects": sum(p.reconnects for p in self.pairs), "complete": complete}
+
+    # -- throughput: every pair posts as fast as the server answers, at most window
+    #    messages posted and not yet delivered per pair
+    async def throughput(self, duration, window):
+        self._reset()
+        tasks = [self.loop.create_task(self._receiver(p)) for p in self.pairs]
+        await asyncio.wait_for(asyncio.gather(*(p.ready.wait() for p in self.pairs)), 30)
+        t_end = time.time() + duration
+        stalls = [0]
+
+        async def sender(p):
+            while time.time() < t_end:
+                if len(p.sent) - len(p.got) >= window:
+                    stalls[0] += 1
+                    p.progress.clear()
+                    try:
+                        await asyncio.wait_for(p.progress.wait(), 30)
+                    except asyncio.TimeoutError:
+                        raise HttpError(f"pair {p.k}: no delivery for 30 s")
+                    continue
+                await self._send(p)
+        t0 = time.time()
+        senders = [self.loop.create_task(sender(p)) for p in self.pairs]
+        while True:
+            done, _ = await asyncio.wait(senders + tasks, timeout=1,
+                                         return_when=asyncio.FIRST_EXCEPTION)
+            for t in done:
+                if t.exception():
+                    t.result()
+            if all(t.done() for t in senders):
+                break
+        secs = time.time() - t0
+        sent = sum(len(p.sent) for p in self.pairs)
+        delivered_in_time = sum(len(p.got) for p in self.pairs)
+        complete = await self._finish(tasks, 30)
+        return {"sent": sent, "secs": secs, "delivered_at_end": delivered_in_time,
+                "sent_total": sum(len(p.sent) for p in self.pairs),
+                "delivered": sum(len(p.got) for p in self.pairs),
+                "lat": sorted(ms for p in self.pairs for _, ms in p.lat),
+                "post": sorted(ms for p in self.pairs for ms in p.post_ms),
+                "stalls": stalls[0], "complete": complete,
+                "bounces": sum(p.bounces for p in self.pairs),
+                "reconnects": sum(p.reconnects for p in self.pairs)}
+
+    def close(self):
+        for p in self.pairs:
+            for c in (p.sconn, p.rconn):
+                if c:
+                    c.close()
