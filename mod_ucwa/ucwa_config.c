@@ -94,7 +94,7 @@ static const char *set_number(cmd_parms *cmd, void *d, const char *v)
 {
     static const apr_int64_t range[][2] = {
         { 1, 1 << 20 }, { 4, 65536 }, { 512, 65536 }, { 0, 1000 }, { 10, 86400 },
-        { 0, 100000 }, { 60, 86400 }, { 60, 86400 }, { 1, 3600 },
+        { 0, 100000 }, { 10, 86400 }, { 10, 86400 }, { 1, 3600 },
     };
     int which = (int)(apr_uintptr_t)cmd->info;
     const char *err;

@@ -2,10 +2,8 @@
 with every settable availability, note and location, reportMyActivity, phones and
 callForwardingSettings, and a user's two applications seeing each other's changes.
 
-Not covered here: the idle transitions themselves (Online -> IdleOnline after
-UcwaInactiveTimeout, -> Away after UcwaAwayTimeout, at least 60 and 120 s): the suite
-checks that the directives are accepted and checked, and that reportMyActivity keeps a
-user Online, but does not wait minutes for the sweeper to demote anyone."""
+The idle transitions (Online -> IdleOnline after UcwaInactiveTimeout, -> Away after
+UcwaAwayTimeout) run on a separate instance with both shortened to seconds."""
 import pytest
 
 import mobility
@@ -179,7 +177,7 @@ def test_report_my_activity_keeps_the_user_online(alice):
 @pytest.mark.parametrize("lines,message", [
     ("UcwaInactiveTimeout 120\nUcwaAwayTimeout 60",
      "UcwaAwayTimeout must not be shorter than UcwaInactiveTimeout"),
-    ("UcwaInactiveTimeout 30", "UcwaInactiveTimeout: '30' must be a number from 60"),
+    ("UcwaInactiveTimeout 5", "UcwaInactiveTimeout: '5' must be a number from 10"),
     ("UcwaEventTimeoutRange 300 200", "the minimum is larger than the maximum"),
 ])
 def test_idle_directives_are_checked(workdir, state, lines, message):
@@ -226,3 +224,26 @@ def test_two_applications_of_one_user_see_each_others_changes(fe, alice):
     assert phone.get("/me/note").json()["message"] == "from the tablet"
     # an application in lurker mode is not told about presence
     assert [e[2] for e in events_of(lk)] == []
+
+
+def test_inactivity_turns_online_into_idle_then_away(workdir, state):
+    """Without reportMyActivity the sweeper demotes the user, announces it to the user's
+    applications, and reportMyActivity brings the user back."""
+    fe = start_fe(workdir, state, "ucwa-idle-presence", servers=2, extra="\n".join([
+        FAST, "UcwaInactiveTimeout 10", "UcwaAwayTimeout 20"]))
+    try:
+        app = fe.user("bob@contoso.test").create()
+        app.available()
+        app.poll("timeout=1&medium=5")        # the makeMeAvailable package
+        seen = []
+        for _ in range(8):
+            evs = [rel for _, _, rel, _ in events_of(app.poll("timeout=8&medium=5"))]
+            if "presence" in evs:
+                seen.append(app.get("/me/presence").json()["availability"])
+            if "Away" in seen:
+                break
+        assert seen[:2] == ["IdleOnline", "Away"], seen
+        assert app.post("/me/reportMyActivity").status_code == 204
+        assert app.get("/me/presence").json()["availability"] == "Online"
+    finally:
+        stop_fe(fe)
