@@ -6,8 +6,7 @@
 #include "mob_form.h"
 #include "mob_json.h"
 #include "mob_xml.h"
-
-#define UCWA_NS "http://schemas.microsoft.com/rtc/2012/03/ucwa"
+#include "ucwa_xml.h"
 
 static mob_doc *doc_make(apr_pool_t *p, mob_doc_kind kind, mob_site site)
 {
@@ -149,13 +148,12 @@ static const char *site_name(mob_site s)
     return s == MOB_SITE_INTERNAL ? "Internal" : "External";
 }
 
-static const char *render_hal(apr_pool_t *p, const mob_doc *d, apr_size_t *len)
+/* The HAL links of a document; the domain resource names its links by token. */
+static json_t *hal_links(apr_pool_t *p, const mob_doc *d)
 {
-    json_t *doc = mob_json_own(p, json_object());
     json_t *links = json_object();
     int i;
 
-    json_object_set_new(doc, "_links", links);
     for (i = 0; i < d->links->nelts; i++) {
         const mob_link *l = &APR_ARRAY_IDX(d->links, i, mob_link);
         const char *rel = l->rel;
@@ -170,7 +168,26 @@ static const char *render_hal(apr_pool_t *p, const mob_doc *d, apr_size_t *len)
             json_object_set_new(links, rel, json_pack("{s:s}", "href", l->href));
         }
     }
+    return links;
+}
+
+static const char *render_hal(apr_pool_t *p, const mob_doc *d, apr_size_t *len)
+{
+    json_t *doc = mob_json_own(p, json_object());
+
+    json_object_set_new(doc, "_links", hal_links(p, d));
     return mob_json_dump(p, doc, len);
+}
+
+/* The UCWA XML form is the HAL document as a UCWA resource: one converter for both. */
+static const char *render_ucwa_xml(apr_pool_t *p, const mob_doc *d, apr_size_t *len)
+{
+    static const char *const rels[] = { "root", "user", "domain" };
+    json_t *doc = mob_json_own(p, json_object());
+
+    json_object_set_new(doc, "_links", hal_links(p, d));
+    json_object_set_new(doc, "rel", json_string(rels[d->kind]));
+    return ucwa_xml_resource(p, doc, len);
 }
 
 static const char *render_ad_json(apr_pool_t *p, const mob_doc *d, apr_size_t *len)
@@ -230,34 +247,6 @@ static const char *render_ad_xml(apr_pool_t *p, const mob_doc *d, apr_size_t *le
         }
     }
     rc |= xmlTextWriterEndElement(w) < 0;
-    rc |= xmlTextWriterEndElement(w) < 0;
-    return rc ? NULL : mob_xml_writer_finish(xw, len);
-}
-
-static const char *render_ucwa_xml(apr_pool_t *p, const mob_doc *d, apr_size_t *len)
-{
-    static const char *rels[] = { "root", "user", "domain" };
-    mob_xml_writer *xw = mob_xml_writer_create(p);
-    xmlTextWriterPtr w;
-    int i, rc = 0;
-
-    if (!xw) {
-        return NULL;
-    }
-    w = mob_xml_writer_get(xw);
-    rc |= xmlTextWriterStartElement(w, BAD_CAST "resource") < 0;
-    rc |= xmlTextWriterWriteAttribute(w, BAD_CAST "xmlns", BAD_CAST UCWA_NS) < 0;
-    rc |= xmlTextWriterWriteAttribute(w, BAD_CAST "rel", BAD_CAST rels[d->kind]) < 0;
-    rc |= xmlTextWriterWriteAttribute(w, BAD_CAST "href", BAD_CAST d->self) < 0;
-    for (i = 0; i < d->links->nelts; i++) {
-        const mob_link *l = &APR_ARRAY_IDX(d->links, i, mob_link);
-        if (l->rel && strcmp(l->rel, "self")) {
-            rc |= xmlTextWriterStartElement(w, BAD_CAST "link") < 0;
-            rc |= xmlTextWriterWriteAttribute(w, BAD_CAST "rel", BAD_CAST l->rel) < 0;
-            rc |= xmlTextWriterWriteAttribute(w, BAD_CAST "href", BAD_CAST l->href) < 0;
-            rc |= xmlTextWriterEndElement(w) < 0;
-        }
-    }
     rc |= xmlTextWriterEndElement(w) < 0;
     return rc ? NULL : mob_xml_writer_finish(xw, len);
 }

@@ -167,3 +167,19 @@ def variant(workdir, state, allowed_log):
     for fe in started:
         bad = unexpected_log_lines(fe.log_text(), allowed_log)
         assert not bad, f"unexpected lines in the {fe.root.name} error log:\n" + "\n".join(bad)
+
+
+@pytest.fixture
+def users(fe):
+    """Signs users in on the module's `fe` (a ucwa_client.Fe); deletes every application
+    they created when the test ends."""
+    made = []
+
+    def user(name):
+        u = fe.user(name)
+        made.append(u)
+        return u
+    yield user
+    for u in made:
+        for a in u.created:
+            a.delete()

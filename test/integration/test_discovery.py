@@ -130,6 +130,14 @@ def test_domain_resource(deployment, http, urls, topo, check_logs):
     assert dom.find("SipClientExternalAccess").get("fqdn") == topo.sip_external
 
 
+def test_domain_resource_in_ucwa_xml_has_its_links(deployment, http, urls, topo, check_logs):
+    r = http.get(urls["internal"] + ROOT + "/domain", headers={"Accept": "application/xml"})
+    doc = etree.fromstring(r.content)
+    links = {l.get("rel"): l.get("href") for l in doc}
+    assert doc.get("rel") == "domain"
+    assert links["external/autodiscover"] == topo.external_base + ROOT
+
+
 def test_root_only_answers_get(deployment, http, urls, check_logs):
     r = http.post(urls["internal"] + ROOT, data="x")
     assert r.status_code == 405

@@ -82,20 +82,6 @@ def fe(workdir, st):
     stop_fe(f)
 
 
-@pytest.fixture
-def users(fe):
-    made = []
-
-    def user(name):
-        u = fe.user(name)
-        made.append(u)
-        return u
-    yield user
-    for u in made:
-        for a in u.created:
-            a.delete()
-
-
 def start(app, to="sip:bob@contoso.test", **body):
     body.setdefault("to", to)
     r = app.post("/communication/messagingInvitations", body)

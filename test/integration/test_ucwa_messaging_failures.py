@@ -37,20 +37,6 @@ def fe(workdir, st):
     stop_fe(f)
 
 
-@pytest.fixture
-def users(fe):
-    made = []
-
-    def user(name):
-        u = fe.user(name)
-        made.append(u)
-        return u
-    yield user
-    for u in made:
-        for a in u.created:
-            a.delete()
-
-
 def test_an_unanswered_invitation_times_out(users):
     alice, bob = users("alice@contoso.test"), users("bob@contoso.test")
     a_app, phone, tablet = signed_in(alice), signed_in(bob), signed_in(bob)
