@@ -126,86 +126,26 @@ const char *ucwa_contacts_name_key(apr_pool_t *p, const char *name)
     return visible ? key : NULL;
 }
 
-/* --- statements -------------------------------------------------------------------- */
+/* --- statements (common/ucwa_sql) ------------------------------------------------- */
 
-static ucwa_ct_result fail(ucwa_db *db, apr_pool_t *p, const char *what, int rv)
-{
-    const char *e = rv ? apr_dbd_error(db->driver, db->handle, rv) : NULL;
-
-    db->err = apr_psprintf(p, "%s: %s", what, e && *e ? e : "database error");
-    return UCWA_CT_ERROR;
-}
-
-static apr_dbd_prepared_t *stmt(ucwa_db *db, apr_pool_t *p, int which)
-{
-    apr_dbd_prepared_t *st = db->prepared
-        ? apr_hash_get(db->prepared, sql[which].label, APR_HASH_KEY_STRING) : NULL;
-    int rv;
-
-    if (st) {
-        return st;
-    }
-    rv = apr_dbd_prepare(db->driver, db->pool, db->handle, sql[which].sql, sql[which].label,
-                         &st);
-    if (rv != 0 || !st) {
-        fail(db, p, apr_pstrcat(p, "cannot prepare ", sql[which].label, NULL), rv);
-        return NULL;
-    }
-    if (db->prepared) {
-        apr_hash_set(db->prepared, sql[which].label, APR_HASH_KEY_STRING, st);
-    }
-    return st;
-}
-
-/* Runs a SELECT; every row's first ncol columns (NULL for SQL NULL) go to rows, an
- * array of const char *[ncol]. */
 static ucwa_ct_result select_rows(ucwa_db *db, apr_pool_t *p, int which, int nargs,
                                   const char **args, int ncol, apr_array_header_t **rows)
 {
-    apr_dbd_prepared_t *st = stmt(db, p, which);
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    int rv, i;
-
-    *rows = apr_array_make(p, 8, sizeof(const char **));
-    if (!st) {
-        return UCWA_CT_ERROR;
-    }
-    rv = apr_dbd_pselect(db->driver, p, db->handle, &res, st, 1, nargs, args);
-    if (rv != 0) {
-        return fail(db, p, sql[which].label, rv);
-    }
-    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
-        const char **cols = apr_pcalloc(p, sizeof(*cols) * (size_t)ncol);
-        for (i = 0; i < ncol; i++) {
-            const char *v = NULL;
-            if (apr_dbd_datum_get(db->driver, row, i, APR_DBD_TYPE_STRING, &v) == APR_SUCCESS
-                && v) {
-                cols[i] = apr_pstrdup(p, v);
-            }
-        }
-        APR_ARRAY_PUSH(*rows, const char **) = cols;
-    }
-    return UCWA_CT_OK;
+    return ucwa_sql_select(db, p, sql[which].label, sql[which].sql, nargs, args, ncol, rows)
+           ? UCWA_CT_ERROR : UCWA_CT_OK;
 }
 
 static ucwa_ct_result exec(ucwa_db *db, apr_pool_t *p, int which, int nargs,
                            const char **args, int *nrows)
 {
-    apr_dbd_prepared_t *st = stmt(db, p, which);
-    int n = 0, rv;
+    return ucwa_sql_exec(db, p, sql[which].label, sql[which].sql, nargs, args, nrows)
+           ? UCWA_CT_ERROR : UCWA_CT_OK;
+}
 
-    if (!st) {
-        return UCWA_CT_ERROR;
-    }
-    rv = apr_dbd_pquery(db->driver, p, db->handle, &n, st, nargs, args);
-    if (rv != 0) {
-        return fail(db, p, sql[which].label, rv);
-    }
-    if (nrows) {
-        *nrows = n;
-    }
-    return UCWA_CT_OK;
+static ucwa_ct_result fail(ucwa_db *db, apr_pool_t *p, const char *what, int rv)
+{
+    ucwa_sql_fail(db, p, what, rv);
+    return UCWA_CT_ERROR;
 }
 
 static ucwa_ct_result count(ucwa_db *db, apr_pool_t *p, int which, int nargs,

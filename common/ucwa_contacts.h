@@ -17,6 +17,8 @@
 #include <apr_time.h>
 #include <apr_dbd.h>
 
+#include "ucwa_sql.h"
+
 #define UCWA_GROUP_PINNED   "pinned"
 #define UCWA_GROUP_DEFAULT  "default"
 #define UCWA_GROUP_PINNED_NAME  "Pinned Contacts"
@@ -26,13 +28,6 @@
 #define UCWA_CONTACTS_MAX   250     /* distinct contacts per owner (Skype for Business's default) */
 #define UCWA_GROUPS_MAX     64      /* custom groups per owner */
 
-typedef struct {
-    const apr_dbd_driver_t *driver;
-    apr_dbd_t *handle;
-    apr_hash_t *prepared;   /* the connection's statements by label */
-    apr_pool_t *pool;       /* lives as long as the connection: statements go there */
-    const char *err;        /* after UCWA_CT_ERROR: what the database said */
-} ucwa_db;
 
 typedef enum {
     UCWA_GROUP_KIND_PINNED = 0,

@@ -6,6 +6,7 @@
 
 #include "mob_json.h"
 #include "ucwa_conv.h"
+#include "ucwa_push.h"
 
 /* --- the table ------------------------------------------------------------------- */
 
@@ -697,6 +698,11 @@ static json_t *ev_message(apr_pool_t *p, const ucwa_conv_view *v, apr_uint32_t n
 typedef struct {
     int app;
     const char *sender, *event;
+    /* the push notification this event makes while the application is in the
+     * background (common/ucwa_push): kind 0 for none */
+    ucwa_push_kind push;
+    const char *conversation, *push_sender, *push_text;
+    apr_size_t push_len;
 } pending;
 
 typedef struct {
@@ -719,6 +725,7 @@ static void add(batch *b, int app, const ucwa_conv_view *v, int from_conv, json_
     pending *e = apr_array_push(b->items);
     hrefs h;
 
+    memset(e, 0, sizeof(*e));
     hrefs_of(b->p, v, &h);
     e->app = app;
     e->sender = apr_psprintf(b->p, "\"rel\":\"%s\",\"href\":\"%s\"",
@@ -729,6 +736,34 @@ static void add(batch *b, int app, const ucwa_conv_view *v, int from_conv, json_
     if (!e->event) {
         e->event = "";
     }
+}
+
+/* The last event added also makes a push notification (text: NULL or len bytes). */
+static void add_push(batch *b, ucwa_push_kind kind, const ucwa_conv *c, const char *sender,
+                     const char *text, apr_size_t len)
+{
+    pending *e = &APR_ARRAY_IDX(b->items, b->items->nelts - 1, pending);
+
+    e->push = kind;
+    e->conversation = c->id;
+    e->push_sender = sender;
+    e->push_text = text;
+    e->push_len = len;
+}
+
+/* The first message of an invitation as text (NULL when there is none). */
+static const char *first_text(apr_pool_t *p, const ucwa_conv *c, apr_size_t *len)
+{
+    ucwa_msg_format fmt;
+    char *text = NULL;
+    const char *why;
+
+    *len = 0;
+    if (!c->first[0] || ucwa_message_parse_data_uri(p, c->first, UCWA_CONV_FIRST_MAX, &fmt,
+                                                    &text, len, &why) != UCWA_MSG_OK) {
+        return NULL;
+    }
+    return text;
 }
 
 static int batch_fits(const batch *b)
@@ -768,6 +803,10 @@ static void batch_post(batch *b, apr_time_t now, ucwa_conv_touched *t)
         if (*e->event) {
             ucwa_store_post(b->s, e->app, UCWA_PRIO_HIGH, e->sender, e->event, now);
         }
+        if (e->push) {
+            ucwa_push_note(b->s, e->app, e->push, e->conversation, e->push_sender,
+                           e->push_text, e->push_len, now);
+        }
         touch(t, e->app);
     }
 }
@@ -803,6 +842,9 @@ static void post_failure(ucwa_store *s, ucwa_conv *c, apr_time_t now, apr_pool_t
         }
         ucwa_conv_view_of(s, c, 1, app, &v);
         add(&b, app, &v, 0, ev_invitation(p, &v, "completed"));
+        if (c->end == UCWA_CONV_END_TIMEOUT || c->end == UCWA_CONV_END_CANCELED) {
+            add_push(&b, UCWA_PUSH_MISSED, c, c->party[0].name, NULL, 0);
+        }
         add(&b, app, &v, 0, ev_conversation(p, &v, "deleted"));
     }
     batch_post(&b, now, t);
@@ -932,8 +974,11 @@ ucwa_conv_result ucwa_conv_invite(ucwa_store *s, const ucwa_conv_invite_in *in,
     add(&b, in->app, &v, 1, ev_messaging(p, &v));
     for (i = 0; i < c->endpoints; i++) {
         int app = c->endpoint[i];
+        apr_size_t flen;
+        const char *ftext = first_text(p, c, &flen);
         ucwa_conv_view_of(s, c, 1, app, &v);
         add(&b, app, &v, 0, ev_invitation(p, &v, "started"));
+        add_push(&b, UCWA_PUSH_INVITATION, c, c->party[0].name, ftext, flen);
         add(&b, app, &v, 0, ev_conversation(p, &v, "added"));
         add(&b, app, &v, 1, ev_local_participant(p, &v));
         add(&b, app, &v, 1, ev_participant(p, &v, "added"));
@@ -1103,6 +1148,7 @@ ucwa_conv_result ucwa_conv_message(ucwa_store *s, int idx, int side, ucwa_msg_fo
             add(&b, other->app, &v, 1, ev_typing(p, &v, "deleted"));
         }
         add(&b, other->app, &v, 1, ev_message(p, &v, c->next_message, 1, NULL, fmt, uri, now));
+        add_push(&b, UCWA_PUSH_MESSAGE, c, me->name, text, len);
     }
     if (!batch_fits(&b)) {
         return UCWA_CONV_TOO_LARGE;

@@ -33,9 +33,29 @@ static const char *const v2[] = {
     NULL
 };
 
+/* Version 3: push registrations (common/ucwa_push_reg): a device's (the user's and the
+ * application's endpointId's) channels to a push service. */
+static const char *const v3[] = {
+    "CREATE TABLE ucwa_push_registrations ("
+    " reg_id VARCHAR(32) NOT NULL PRIMARY KEY,"
+    " owner VARCHAR(256) NOT NULL,"
+    " endpoint_id VARCHAR(400) NOT NULL,"
+    " provider VARCHAR(16) NOT NULL,"
+    " endpoint VARCHAR(1000),"
+    " token VARCHAR(4096),"
+    " p256dh VARCHAR(128),"
+    " auth VARCHAR(64),"
+    " language VARCHAR(64),"
+    " created BIGINT NOT NULL,"
+    " updated BIGINT NOT NULL)",
+    "CREATE INDEX ucwa_push_registrations_device ON ucwa_push_registrations (owner, endpoint_id)",
+    NULL
+};
+
 static const ucwa_migration migrations[] = {
     { 1, "contact groups and group memberships", v1 },
     { 2, "index of memberships by contact", v2 },
+    { 3, "push registrations", v3 },
 };
 
 #define VERSION_TABLE                                                                     \

@@ -5,6 +5,8 @@
  * portable (SQLite 3 and PostgreSQL): no AUTOINCREMENT/SERIAL, no IF NOT EXISTS inside
  * a migration, types VARCHAR(n) and BIGINT. docs/schema.md describes every version.
  *
+ * Version 3 adds push registrations (common/ucwa_push_reg).
+ *
  * Several processes may migrate the same database at once (every child process of a
  * starting httpd does): a migration begins by inserting its row into schema_version,
  * whose primary key lets one of them in and turns the others away (a unique violation,
@@ -18,7 +20,7 @@
 #include <apr_dbd.h>
 
 /* The version this code needs (the number of the last migration). */
-#define UCWA_SCHEMA_VERSION 2
+#define UCWA_SCHEMA_VERSION 3
 
 typedef struct {
     int version;                     /* 1, 2, ... in order, no gaps */

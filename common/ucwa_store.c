@@ -8,7 +8,7 @@
 #include "ucwa_store.h"
 
 #define STORE_MAGIC   0x55435741u   /* "UCWA" */
-#define STORE_VERSION 5u
+#define STORE_VERSION 7u
 #define IDX_BITS 20                  /* application index in the low bits of the id */
 #define GEN_BITS 12
 #define WORDS 8
@@ -17,7 +17,7 @@ struct ucwa_store {
     apr_uint32_t magic, version;
     ucwa_store_limits limits;
     apr_uint32_t words[WORDS];
-    apr_uint64_t apps_off, users_off, subs_off, convs_off, events_off;   /* from the header */
+    apr_uint64_t apps_off, users_off, subs_off, convs_off, push_off, events_off;   /* from the header */
 };
 
 typedef struct {
@@ -38,6 +38,7 @@ apr_size_t ucwa_store_bytes(const ucwa_store_limits *l)
            + align8((apr_size_t)l->max_users * sizeof(ucwa_user))
            + align8((apr_size_t)l->max_subs * sizeof(ucwa_sub))
            + align8((apr_size_t)l->max_convs * sizeof(ucwa_conv))
+           + align8((apr_size_t)l->max_push * sizeof(ucwa_push_job))
            + (apr_size_t)l->max_apps * l->ring_len * align8(l->event_size);
 }
 
@@ -51,7 +52,8 @@ ucwa_store *ucwa_store_init(void *base, const ucwa_store_limits *l)
     tables = align8(sizeof(ucwa_store)) + align8((apr_size_t)l->max_apps * sizeof(ucwa_app))
              + align8((apr_size_t)l->max_users * sizeof(ucwa_user))
              + align8((apr_size_t)l->max_subs * sizeof(ucwa_sub))
-             + align8((apr_size_t)l->max_convs * sizeof(ucwa_conv));
+             + align8((apr_size_t)l->max_convs * sizeof(ucwa_conv))
+             + align8((apr_size_t)l->max_push * sizeof(ucwa_push_job));
     memset(base, 0, tables);
     s->magic = STORE_MAGIC;
     s->version = STORE_VERSION;
@@ -60,7 +62,8 @@ ucwa_store *ucwa_store_init(void *base, const ucwa_store_limits *l)
     s->users_off = s->apps_off + align8((apr_size_t)l->max_apps * sizeof(ucwa_app));
     s->subs_off = s->users_off + align8((apr_size_t)l->max_users * sizeof(ucwa_user));
     s->convs_off = s->subs_off + align8((apr_size_t)l->max_subs * sizeof(ucwa_sub));
-    s->events_off = s->convs_off + align8((apr_size_t)l->max_convs * sizeof(ucwa_conv));
+    s->push_off = s->convs_off + align8((apr_size_t)l->max_convs * sizeof(ucwa_conv));
+    s->events_off = s->push_off + align8((apr_size_t)l->max_push * sizeof(ucwa_push_job));
     return s;
 }
 
@@ -100,6 +103,11 @@ ucwa_sub *ucwa_store_sub(ucwa_store *s, int idx)
 ucwa_conv *ucwa_store_conv(ucwa_store *s, int idx)
 {
     return (ucwa_conv *)((char *)s + s->convs_off) + idx;
+}
+
+ucwa_push_job *ucwa_store_push(ucwa_store *s, int idx)
+{
+    return (ucwa_push_job *)((char *)s + s->push_off) + idx;
 }
 
 const ucwa_store_limits *ucwa_store_get_limits(const ucwa_store *s)
@@ -306,6 +314,7 @@ ucwa_create_result ucwa_store_create(ucwa_store *s, const ucwa_app_params *in, a
     copy_field(a->name, sizeof(a->name), in->name);
     a->policy_fp = in->policy_fp;
     a->created = a->last_seen = now;
+    a->idle_limit = in->idle_limit;
     u->apps++;
     *idx = free_slot;
     return UCWA_CREATE_NEW;

@@ -77,6 +77,13 @@ typedef struct {
     apr_time_t parked_until;       /* the latest deadline of those: a request that died
                                     * with its child stops counting after it */
     apr_uint32_t ev_timeout, ev_low, ev_medium;   /* sticky event query parameters (s) */
+    apr_uint32_t idle_limit;       /* s without an event request before the application
+                                    * expires; 0: the server's UcwaApplicationIdleTimeout
+                                    * (an MCX session sets its own) */
+    /* push notifications (common/ucwa_push) */
+    apr_uint32_t push;             /* its device has a push registration */
+    apr_uint32_t background;       /* it said it went to the background */
+    apr_uint32_t badge;            /* events pushed since it was last in the foreground */
 } ucwa_app;
 
 typedef struct {
@@ -178,6 +185,30 @@ typedef struct {
     char first[UCWA_CONV_FIRST_MAX];    /* the first message's data URI, "" when none */
 } ucwa_conv;
 
+/* A push notification waiting for the dispatcher (common/ucwa_push). It names the device
+ * (user and endpointId), not the application, which may be gone by the time it is sent. */
+#define UCWA_PUSH_PREVIEW_MAX 160      /* bytes of message preview kept */
+
+typedef enum { UCWA_PUSH_FREE = 0, UCWA_PUSH_QUEUED, UCWA_PUSH_SENDING } ucwa_push_state;
+
+typedef struct {
+    apr_uint32_t state;            /* ucwa_push_state */
+    apr_uint32_t gen;
+    apr_uint32_t slot;             /* its index (meaningful in copies) */
+    apr_uint32_t app, app_gen;     /* the application it was queued for */
+    apr_uint32_t kind;             /* ucwa_push_kind */
+    apr_uint32_t events;           /* events folded into it */
+    apr_uint32_t badge;
+    apr_uint32_t attempts;         /* failed sends so far */
+    apr_uint32_t pad;
+    apr_time_t queued, not_before, sending_since;
+    char user[UCWA_SIP_MAX];
+    char endpoint_id[UCWA_FIELD_MAX];
+    char conversation[UCWA_CONV_ID_MAX];
+    char sender[UCWA_CONV_NAME_MAX];
+    char preview[UCWA_PUSH_PREVIEW_MAX + 1];
+} ucwa_push_job;
+
 typedef struct {
     apr_uint32_t max_apps;
     apr_uint32_t ring_len;         /* events kept per application */
@@ -185,6 +216,7 @@ typedef struct {
     apr_uint32_t max_users;
     apr_uint32_t max_subs;         /* presence subscriptions */
     apr_uint32_t max_convs;        /* conversations */
+    apr_uint32_t max_push;         /* queued push notifications */
 } ucwa_store_limits;
 
 typedef struct {
@@ -210,12 +242,17 @@ ucwa_app *ucwa_store_app(ucwa_store *s, int idx);
 ucwa_user *ucwa_store_user(ucwa_store *s, int idx);
 ucwa_sub *ucwa_store_sub(ucwa_store *s, int idx);
 ucwa_conv *ucwa_store_conv(ucwa_store *s, int idx);
+ucwa_push_job *ucwa_store_push(ucwa_store *s, int idx);
 apr_uint32_t ucwa_store_max_apps(const ucwa_store *s);
 const ucwa_store_limits *ucwa_store_get_limits(const ucwa_store *s);
 
 /* Shared counters kept in the header (e.g. the policy generation). */
 apr_uint32_t *ucwa_store_word(ucwa_store *s, int which);
 #define UCWA_WORD_POLICY_GEN 0
+#define UCWA_WORD_PUSH_ENABLED 1   /* common/ucwa_push's settings */
+#define UCWA_WORD_PUSH_AFTER 2
+#define UCWA_WORD_PUSH_CONTENT 3
+#define UCWA_WORD_PUSH_QUEUED 4    /* bumped by every job queued: the dispatcher's hint */
 
 /* The user's slot (created when create is set); -1 if absent or the table is full. */
 int ucwa_store_user_find(ucwa_store *s, const char *sip, int create);
@@ -227,6 +264,7 @@ typedef struct {
     const char *name;
     apr_uint32_t policy_fp;
     apr_uint32_t per_user_max;
+    apr_uint32_t idle_limit;       /* see ucwa_app.idle_limit */
 } ucwa_app_params;
 
 typedef enum {

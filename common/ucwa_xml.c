@@ -12,86 +12,8 @@
 
 #include "mob_json.h"
 #include "mob_xml.h"
+#include "mob_xml_read.h"
 #include "ucwa_xml.h"
-
-/* ------------------------------------------------------------------------------------
- * UTF-8
- */
-
-/* The length of the well-formed UTF-8 sequence at s (RFC 3629: shortest form, no
- * surrogates, nothing above U+10FFFF), its code point in *cp; 0 if there is none. */
-static apr_size_t utf8_seq(const unsigned char *s, apr_size_t n, uint32_t *cp)
-{
-    uint32_t c;
-    apr_size_t len, i;
-
-    if (s[0] < 0x80) {
-        *cp = s[0];
-        return 1;
-    }
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) { len = 2; c = s[0] & 0x1f; }
-    else if ((s[0] & 0xf0) == 0xe0) { len = 3; c = s[0] & 0x0f; }
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4) { len = 4; c = s[0] & 0x07; }
-    else return 0;
-    if (n < len) {
-        return 0;
-    }
-    for (i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-        c = (c << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff)))
-        || (len == 4 && (c < 0x10000 || c > 0x10ffff))) {
-        return 0;
-    }
-    *cp = c;
-    return len;
-}
-
-/* A character XML 1.0 can carry (as text or, escaped, in an attribute). */
-static int xml_char(uint32_t c)
-{
-    return c == 0x9 || c == 0xa || c == 0xd || (c >= 0x20 && c <= 0xd7ff)
-           || (c >= 0xe000 && c <= 0xfffd) || (c >= 0x10000 && c <= 0x10ffff);
-}
-
-/* s[0..n) as a NUL-terminated string XML can carry: s itself when it already is one,
- * else a copy in p where every invalid UTF-8 byte and every character XML cannot carry
- * (NUL included) is U+FFFD. */
-static const char *xml_clean(apr_pool_t *p, const char *s, apr_size_t n)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    apr_size_t i = 0, k;
-    uint32_t c;
-    char *out, *o;
-
-    while (i < n && (k = utf8_seq(u + i, n - i, &c)) != 0 && xml_char(c)) {
-        i += k;
-    }
-    if (i == n && s[n] == '\0') {
-        return s;
-    }
-    out = o = apr_palloc(p, 3 * n + 1);   /* U+FFFD is 3 bytes, replacing at least 1 */
-    memcpy(o, s, i);
-    o += i;
-    while (i < n) {
-        k = utf8_seq(u + i, n - i, &c);
-        if (k && xml_char(c)) {
-            memcpy(o, s + i, k);
-            o += k;
-            i += k;
-        }
-        else {
-            memcpy(o, "\xef\xbf\xbd", 3);
-            o += 3;
-            i += k ? k : 1;
-        }
-    }
-    *o = '\0';
-    return out;
-}
 
 /* ------------------------------------------------------------------------------------
  * Output
@@ -107,7 +29,7 @@ typedef struct {
 
 static const char *json_text(wctx *c, const json_t *j)
 {
-    return xml_clean(c->p, json_string_value(j), json_string_length(j));
+    return mob_xml_clean(c->p, json_string_value(j), json_string_length(j));
 }
 
 /* A real as the shortest decimal that reads back the same; integral values (below
@@ -217,7 +139,7 @@ static int w_link_attrs(wctx *c, const char *rel, const json_t *link)
     const char *key;
     json_t *v;
 
-    if (rel ? w_attr(c, "rel", xml_clean(c->p, rel, strlen(rel)))
+    if (rel ? w_attr(c, "rel", mob_xml_clean(c->p, rel, strlen(rel)))
             : w_attr_json(c, "rel", json_object_get(link, "rel"))) {
         return -1;
     }
@@ -285,7 +207,7 @@ static int w_resource(wctx *c, const char *key, const json_t *res)
         return -1;
     }
     if (json_is_string(rel) ? w_attr_json(c, "rel", rel)
-                            : w_attr(c, "rel", xml_clean(c->p, key, strlen(key)))) {
+                            : w_attr(c, "rel", mob_xml_clean(c->p, key, strlen(key)))) {
         return -1;
     }
     if (w_attr_json(c, "href", json_object_get(self, "href")) || w_body(c, res, 1)) {
@@ -356,7 +278,7 @@ static int w_property(wctx *c, const char *name, const json_t *v)
     if (json_is_null(v)) {
         return 0;
     }
-    n = xml_clean(c->p, name, strlen(name));
+    n = mob_xml_clean(c->p, name, strlen(name));
     if ((text = scalar_text(c, v)) != NULL) {
         return (w_start(c, "property") || w_attr(c, "name", n) || w_text(c, text)
                 || w_end(c)) ? -1 : 0;
@@ -557,9 +479,9 @@ const char *ucwa_xml_error(apr_pool_t *p, const char *code, const char *subcode,
         return NULL;
     }
     if (w_start_root(&c, "reason")
-        || w_text_element(&c, "code", xml_clean(p, code, strlen(code)))
-        || (subcode && w_text_element(&c, "subcode", xml_clean(p, subcode, strlen(subcode))))
-        || (message && w_text_element(&c, "message", xml_clean(p, message, strlen(message))))
+        || w_text_element(&c, "code", mob_xml_clean(p, code, strlen(code)))
+        || (subcode && w_text_element(&c, "subcode", mob_xml_clean(p, subcode, strlen(subcode))))
+        || (message && w_text_element(&c, "message", mob_xml_clean(p, message, strlen(message))))
         || w_end(&c)) {
         return NULL;
     }
@@ -569,108 +491,11 @@ const char *ucwa_xml_error(apr_pool_t *p, const char *code, const char *subcode,
 /* ------------------------------------------------------------------------------------
  * Input
  *
- * libxml2 parses with SAX2 hooks of our own in front of the tree builder: the parse
- * stops (xmlStopParser) at the first DTD (internalSubset is called as soon as
- * "<!DOCTYPE name ..." is read, before an internal subset is parsed), entity
- * declaration, lookup of a non-predefined entity, element nested too deep or property
- * too many, so none of these is ever built or expanded. The tree is then checked and
- * converted.
+ * common/mob_xml_read parses (stopping at any DTD, entity, nesting or property too
+ * many); the tree is then checked and converted.
  */
 
-#define WHY_DTD    "DTD not allowed"
-#define WHY_ENTITY "entity reference not allowed"
-
-typedef struct {
-    int depth;
-    int properties;
-    const char *why;   /* set by a hook that stopped the parse */
-} in_state;
-
-static void in_stop(void *ctx, const char *why)
-{
-    xmlParserCtxtPtr ctxt = ctx;
-    in_state *st = ctxt->_private;
-
-    if (!st->why) {
-        st->why = why;
-    }
-    xmlStopParser(ctxt);
-}
-
-static void h_internal_subset(void *ctx, const xmlChar *name, const xmlChar *ext,
-                              const xmlChar *sys)
-{
-    in_stop(ctx, WHY_DTD);
-}
-
-static void h_entity_decl(void *ctx, const xmlChar *name, int type, const xmlChar *pub,
-                          const xmlChar *sys, xmlChar *content)
-{
-    in_stop(ctx, WHY_DTD);
-}
-
-static xmlEntityPtr h_get_entity(void *ctx, const xmlChar *name)
-{
-    in_stop(ctx, WHY_ENTITY);
-    return NULL;
-}
-
-static xmlParserInputPtr h_resolve_entity(void *ctx, const xmlChar *pub, const xmlChar *sys)
-{
-    in_stop(ctx, WHY_ENTITY);
-    return NULL;
-}
-
-static void h_reference(void *ctx, const xmlChar *name)
-{
-    in_stop(ctx, WHY_ENTITY);
-}
-
-static void h_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
-                    const xmlChar *uri, int nb_namespaces, const xmlChar **namespaces,
-                    int nb_attributes, int nb_defaulted, const xmlChar **attributes)
-{
-    xmlParserCtxtPtr ctxt = ctx;
-    in_state *st = ctxt->_private;
-
-    if (++st->depth > UCWA_XML_MAX_DEPTH) {
-        in_stop(ctx, "elements nested deeper than 32");
-        return;
-    }
-    if (st->depth == 2 && (xmlStrEqual(localname, BAD_CAST "property")
-                           || xmlStrEqual(localname, BAD_CAST "propertyList"))
-        && ++st->properties > UCWA_XML_MAX_PROPERTIES) {
-        in_stop(ctx, "more than 256 properties");
-        return;
-    }
-    xmlSAX2StartElementNs(ctx, localname, prefix, uri, nb_namespaces, namespaces,
-                          nb_attributes, nb_defaulted, attributes);
-}
-
-static void h_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
-                  const xmlChar *uri)
-{
-    xmlParserCtxtPtr ctxt = ctx;
-    in_state *st = ctxt->_private;
-
-    st->depth--;
-    xmlSAX2EndElementNs(ctx, localname, prefix, uri);
-}
-
-/* Errors stay in the parser context: nothing is printed. */
-#if LIBXML_VERSION >= 21200
-static void h_error(void *ctx, const xmlError *err)
-#else
-static void h_error(void *ctx, xmlErrorPtr err)
-#endif
-{
-}
-
-static apr_status_t doc_release(void *data)
-{
-    xmlFreeDoc(data);
-    return APR_SUCCESS;
-}
+#define WHY_ENTITY MOB_XML_WHY_ENTITY
 
 /* In the UCWA namespace or in none. */
 static int in_ns(const xmlNode *n)
@@ -851,98 +676,22 @@ static json_t *in_convert(apr_pool_t *p, xmlNode *root, const char **why)
     return obj;
 }
 
-/* Refuses what must not reach libxml2: a NUL, bytes that are not UTF-8 (with only
- * UTF-8 left, libxml2's encoding detection can find nothing else). */
-static const char *in_bytes(const char *xml, apr_size_t len)
-{
-    const unsigned char *u = (const unsigned char *)xml;
-    apr_size_t i = 0, k;
-    uint32_t c;
-
-    while (i < len) {
-        if (u[i] == 0) {
-            return "NUL byte in input";
-        }
-        if ((k = utf8_seq(u + i, len - i, &c)) == 0) {
-            return "invalid UTF-8";
-        }
-        i += k;
-    }
-    return NULL;
-}
-
 json_t *ucwa_xml_input(apr_pool_t *p, const char *xml, apr_size_t len, const char **why)
 {
-    xmlParserCtxtPtr ctxt;
+    static const char *const counted[] = { "property", "propertyList", NULL };
+    static const mob_xml_limits lim = {
+        UCWA_XML_MAX_INPUT, UCWA_XML_MAX_DEPTH, 2, counted, UCWA_XML_MAX_PROPERTIES,
+        "input larger than 65536 bytes", "elements nested deeper than 32",
+        "more than 256 properties"
+    };
     xmlDocPtr doc;
     xmlNode *root;
-    in_state st = { 0, 0, NULL };
     const char *dummy;
-    int wf;
 
     if (!why) {
         why = &dummy;
     }
-    *why = NULL;
-    if (!xml || len == 0) {
-        *why = "empty input";
-        return NULL;
-    }
-    if (len > UCWA_XML_MAX_INPUT) {
-        *why = "input larger than 65536 bytes";
-        return NULL;
-    }
-    if ((*why = in_bytes(xml, len)) != NULL) {
-        return NULL;
-    }
-
-    ctxt = xmlCreateMemoryParserCtxt(xml, (int)len);
-    if (!ctxt) {
-        *why = "out of memory";
-        return NULL;
-    }
-    /* Never XML_PARSE_NOENT, DTDLOAD, DTDATTR, DTDVALID, XINCLUDE or HUGE. */
-    xmlCtxtUseOptions(ctxt, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING
-                            | XML_PARSE_IGNORE_ENC | XML_PARSE_NOCDATA);
-    /* A new context starts from libxml2's global defaults (xmlSubstituteEntitiesDefault,
-     * xmlLoadExtDtdDefaultValue, ...), which another module in the process may have
-     * changed, and options only ever add: clear what matters explicitly. */
-    ctxt->replaceEntities = 0;
-    ctxt->loadsubset = 0;
-    ctxt->validate = 0;
-    ctxt->recovery = 0;
-    ctxt->keepBlanks = 1;
-    ctxt->sax->internalSubset = h_internal_subset;
-    ctxt->sax->externalSubset = h_internal_subset;
-    ctxt->sax->entityDecl = h_entity_decl;
-    ctxt->sax->getEntity = h_get_entity;
-    ctxt->sax->getParameterEntity = h_get_entity;
-    ctxt->sax->resolveEntity = h_resolve_entity;
-    ctxt->sax->reference = h_reference;
-    ctxt->sax->startElementNs = h_start;
-    ctxt->sax->endElementNs = h_end;
-    ctxt->sax->serror = h_error;
-    ctxt->_private = &st;
-
-    xmlParseDocument(ctxt);
-    doc = ctxt->myDoc;
-    ctxt->myDoc = NULL;
-    wf = ctxt->wellFormed;
-    xmlFreeParserCtxt(ctxt);
-    if (doc) {
-        apr_pool_cleanup_register(p, doc, doc_release, apr_pool_cleanup_null);
-    }
-
-    if (st.why) {
-        *why = st.why;
-        return NULL;
-    }
-    if (!wf || !doc) {
-        *why = "not well-formed XML";
-        return NULL;
-    }
-    if (doc->intSubset || doc->extSubset) {
-        *why = WHY_DTD;   /* the hooks stop at any DTD: never seen */
+    if ((doc = mob_xml_read(p, xml, len, &lim, why)) == NULL) {
         return NULL;
     }
     root = xmlDocGetRootElement(doc);

@@ -13,6 +13,7 @@
 
 #include "mod_autodiscover.h"
 #include "mod_ucwa.h"
+#include "mod_ucwa_core.h"
 #include "ucwa_app.h"
 #include "ucwa_batch.h"
 #include "ucwa_config.h"
@@ -25,6 +26,7 @@
 #include "ucwa_people.h"
 #include "ucwa_resources.h"
 #include "ucwa_shm.h"
+#include "ucwa_subreq.h"
 #include "ucwa_subscriptions.h"
 #include "ucwa_watchdog.h"
 
@@ -253,10 +255,19 @@ static int ucwa_handler(request_rec *r)
     return dispatch(&q);
 }
 
+/* Exported to mod_mcx (mod_ucwa_core.h). */
+static int ucwa_core_call(request_rec *r, const char *method, const char *path,
+                          apr_table_t *headers, const char *body, apr_size_t len,
+                          apr_table_t *notes, ucwa_core_response *out)
+{
+    return ucwa_subreq_call(r, method, path, headers, body, len, notes, out);
+}
+
 static void ucwa_register_hooks(apr_pool_t *p)
 {
     static const char *const after[] = { "mod_autodiscover.c", "mod_dbd.c", NULL };
 
+    APR_REGISTER_OPTIONAL_FN(ucwa_core_call);
     ap_hook_pre_config(ucwa_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(ucwa_check_config, after, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(ucwa_post_config, after, NULL, APR_HOOK_MIDDLE);

@@ -1,5 +1,5 @@
 /* mod_ucwa: the UCWA REST API (applications, event channel, me and presence, policies).
- * Exports nothing yet; mod_mcx will use the store through optional functions. */
+ * What it exports to other modules is in mod_ucwa_core.h. */
 #ifndef MOD_UCWA_H
 #define MOD_UCWA_H
 

@@ -5,6 +5,7 @@
 #include <http_protocol.h>
 
 #include "mod_ucwa.h"
+#include "mod_ucwa_core.h"
 #include "ucwa_app.h"
 #include "ucwa_directory.h"
 #include "ucwa_input.h"
@@ -86,6 +87,7 @@ int ucwa_app_create(ucwa_req *q)
     ucwa_store *s;
     ucwa_app copy;
     ucwa_create_result cr;
+    const char *note;
     int rv = OK, bad = 0, idx = -1;
 
     if (q->r->method_number != M_POST) {
@@ -125,6 +127,10 @@ int ucwa_app_create(ucwa_req *q)
     in.name = info.display_name;
     in.policy_fp = ucwa_policy_fingerprint(pol);
     in.per_user_max = g->per_user_max;
+    /* only an internal call (mod_mcx) can set a note: its session's own lifetime */
+    if ((note = apr_table_get(q->r->notes, UCWA_NOTE_IDLE_LIMIT)) != NULL) {
+        in.idle_limit = (apr_uint32_t)apr_atoi64(note);
+    }
     s = ucwa_shm_lock(q->r->server);
     if (!s) {
         return ucwa_http_error(q, HTTP_INTERNAL_SERVER_ERROR, "ServiceFailure", NULL,
@@ -161,11 +167,24 @@ int ucwa_app_create(ucwa_req *q)
 int ucwa_app_get(ucwa_req *q)
 {
     ucwa_app copy;
-    int rv;
+    ucwa_store *s;
+    int rv, idx;
 
-    if (ucwa_app_copy(q, &copy, NULL, &rv) != OK) {
+    if ((s = ucwa_app_lock(q, &idx, &rv)) == NULL) {
         return rv;
     }
+    if (apr_table_get(q->r->notes, UCWA_NOTE_KEEPALIVE)) {
+        /* an internal call (mod_mcx's KeepAlive): the session counts as seen now, and
+         * is told how long it now has */
+        ucwa_app *a = ucwa_store_app(s, idx);
+        a->last_seen = apr_time_now();
+        apr_table_setn(q->r->headers_out, UCWA_HEADER_IDLE_LIMIT,
+                       apr_psprintf(q->r->pool, "%" APR_TIME_T_FMT,
+                                    a->idle_limit ? (apr_time_t)a->idle_limit
+                                    : apr_time_sec(q->conf->global->idle_timeout)));
+    }
+    copy = *ucwa_store_app(s, idx);
+    ucwa_shm_unlock();
     photo_cookie(q, &copy);
     return ucwa_http_resource(q, HTTP_OK, ucwa_res_application(q->r->pool, &copy, q->user));
 }

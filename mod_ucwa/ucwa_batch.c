@@ -1,10 +1,8 @@
 /* POST {A}/batch. The body is parsed whole first (common/ucwa_batch): a malformed batch is
  * refused before any part runs, and so is one of more than 100 parts (429). Then each part
- * runs, in order, as a subrequest of the batch request through the normal mod_ucwa
- * dispatch, so that it gets exactly the answer a direct request would: its headers are
- * the part's own, with the batch request's Authorization; its body comes from an input
- * filter that serves the part's body; its response is caught by an output filter and
- * written into the part of the multipart/batching answer. */
+ * runs, in order, as a subrequest of the batch request (ucwa_subreq): its headers are
+ * the part's own, with the batch request's Authorization; its response is written into
+ * the part of the multipart/batching answer. */
 #include <httpd.h>
 #include <string.h>
 #include <strings.h>
@@ -20,6 +18,7 @@
 #include "mob_json.h"
 #include "ucwa_app.h"
 #include "ucwa_batch.h"
+#include "ucwa_subreq.h"
 #include "../common/ucwa_batch.h"
 #include "ucwa_xml.h"
 
@@ -28,113 +27,6 @@ APLOG_USE_MODULE(ucwa);
 #define HANDLER "ucwa"
 #define JSON_TYPE "application/json; charset=utf-8"
 #define XML_TYPE  "application/vnd.microsoft.com.ucwa+xml; charset=utf-8"
-#define PART_RESPONSE_MAX (8 * 1024 * 1024)   /* bytes a part's response may have */
-
-/* --- the filters of a part's subrequest -------------------------------------------------- */
-
-typedef struct {
-    apr_pool_t *pool;      /* the batch request's: outlives the subrequest */
-    char *buf;
-    apr_size_t len, cap;
-    int overflow;
-} capture_ctx;
-
-/* Keeps everything the subrequest writes; passes nothing on (EOS included). */
-static apr_status_t capture_out(ap_filter_t *f, apr_bucket_brigade *bb)
-{
-    capture_ctx *c = f->ctx;
-    apr_bucket *b;
-
-    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
-        const char *data;
-        apr_size_t n;
-        if (APR_BUCKET_IS_METADATA(b)) {
-            continue;
-        }
-        if (apr_bucket_read(b, &data, &n, APR_BLOCK_READ) != APR_SUCCESS) {
-            c->overflow = 1;
-            break;
-        }
-        if (!n || c->overflow) {
-            continue;
-        }
-        if (n > PART_RESPONSE_MAX - c->len) {
-            c->overflow = 1;
-            continue;
-        }
-        if (c->len + n > c->cap) {
-            apr_size_t cap = c->cap ? c->cap : 4096;
-            char *nb;
-            while (cap < c->len + n) {
-                cap *= 2;
-            }
-            nb = apr_palloc(c->pool, cap);
-            if (c->len) {
-                memcpy(nb, c->buf, c->len);
-            }
-            c->buf = nb;
-            c->cap = cap;
-        }
-        memcpy(c->buf + c->len, data, n);
-        c->len += n;
-    }
-    apr_brigade_cleanup(bb);
-    return APR_SUCCESS;
-}
-
-typedef struct {
-    const char *data;
-    apr_size_t len, off;
-} body_ctx;
-
-/* Serves the part's body, then EOS; never reads the connection. */
-static apr_status_t body_in(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mode_t mode,
-                            apr_read_type_e block, apr_off_t readbytes)
-{
-    body_ctx *c = f->ctx;
-    apr_size_t n = c->len - c->off;
-
-    (void)block;
-    if (mode == AP_MODE_INIT) {
-        return APR_SUCCESS;
-    }
-    if (mode == AP_MODE_EATCRLF) {
-        return APR_ENOTIMPL;
-    }
-    if (n && mode != AP_MODE_EXHAUSTIVE && readbytes > 0 && (apr_off_t)n > readbytes) {
-        n = (apr_size_t)readbytes;
-    }
-    if (n && mode == AP_MODE_GETLINE) {
-        const char *nl = memchr(c->data + c->off, '\n', n);
-        if (nl) {
-            n = (apr_size_t)(nl - (c->data + c->off)) + 1;
-        }
-    }
-    if (n) {
-        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_immortal_create(c->data + c->off, n,
-                                                               bb->bucket_alloc));
-        if (mode != AP_MODE_SPECULATIVE) {
-            c->off += n;
-        }
-    }
-    if (c->off == c->len) {
-        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(bb->bucket_alloc));
-    }
-    return APR_SUCCESS;
-}
-
-/* Not registered by name: nothing can add them but this file. */
-static ap_filter_rec_t capture_filter = {
-    .name = "UCWA_BATCH_CAPTURE",
-    .filter_func = { .out_func = capture_out },
-    .ftype = AP_FTYPE_CONTENT_SET + 5,   /* after any content filter, before the protocol */
-};
-
-static ap_filter_rec_t body_filter = {
-    .name = "UCWA_BATCH_BODY",
-    .filter_func = { .in_func = body_in },
-    .ftype = AP_FTYPE_RESOURCE,
-};
 
 /* --- answers of parts ---------------------------------------------------------------------- */
 
@@ -280,10 +172,10 @@ static void run_part(ucwa_req *q, const ucwa_batch_request *rq, const char *host
     apr_pool_t *p = r->pool;
     const char *path, *norm, *forbidden, *auth;
     int xml = accept_xml(ucwa_batch_header_get(rq->headers, rq->nheaders, "Accept"));
-    int i, rv, status;
+    int i, status, has_body, header_only;
     ucwa_req sq;
-    capture_ctx *cap;
-    body_ctx *bc;
+    ucwa_core_response res;
+    apr_table_t *in;
     apr_array_header_t *hdrs;
 
     path = ucwa_batch_target_path(p, rq->target, host);
@@ -322,57 +214,34 @@ static void run_part(ucwa_req *q, const ucwa_batch_request *rq, const char *host
     }
 
     /* the part's own headers, the batch request's credentials */
-    rr->headers_in = apr_table_make(rr->pool, rq->nheaders + 4);
+    in = apr_table_make(p, rq->nheaders + 4);
     for (i = 0; i < rq->nheaders; i++) {
         if (!skip_request_header(rq->headers[i].name)) {
-            apr_table_addn(rr->headers_in, rq->headers[i].name, rq->headers[i].value);
+            apr_table_addn(in, rq->headers[i].name, rq->headers[i].value);
         }
     }
     if (host) {
-        apr_table_setn(rr->headers_in, "Host", host);
+        apr_table_setn(in, "Host", host);
     }
     if ((auth = apr_table_get(r->headers_in, "Authorization")) != NULL) {
-        apr_table_setn(rr->headers_in, "Authorization", auth);
+        apr_table_setn(in, "Authorization", auth);
     }
-    if (rq->body_len || ucwa_batch_header_get(rq->headers, rq->nheaders, "Content-Length")) {
-        apr_table_setn(rr->headers_in, "Content-Length",
-                       apr_psprintf(rr->pool, "%" APR_SIZE_T_FMT, rq->body_len));
-    }
-    apr_table_unset(rr->trailers_in, "Content-Length");
-    rr->read_length = 0;
-    rr->remaining = 0;
-    rr->read_chunked = 0;
-    rr->read_body = REQUEST_NO_BODY;
-    rr->kept_body = NULL;
-    rr->expecting_100 = 0;
-    rr->header_only = !strcmp(rq->method, "HEAD");
-
-    bc = apr_pcalloc(rr->pool, sizeof(*bc));
-    bc->data = rq->body;
-    bc->len = rq->body_len;
-    ap_add_input_filter_handle(&body_filter, bc, rr, r->connection);
-    cap = apr_pcalloc(rr->pool, sizeof(*cap));
-    cap->pool = p;
-    ap_add_output_filter_handle(&capture_filter, cap, rr, r->connection);
-
-    rv = ap_run_sub_req(rr);
-    status = (rv == OK || rv == DONE) ? rr->status : rv;
-    if (!ap_is_HTTP_VALID_RESPONSE(status) || cap->overflow) {
+    has_body = rq->body_len || ucwa_batch_header_get(rq->headers, rq->nheaders,
+                                                     "Content-Length");
+    header_only = !strcmp(rq->method, "HEAD");
+    status = ucwa_subreq_exec(r, rr, in, has_body ? rq->body : NULL, rq->body_len, &res);
+    if (!status) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, UCWALOGNO(00163)
-                      "batch part %s %s: %s (status %d)", rq->method, rq->target,
-                      cap->overflow ? "the response could not be kept" : "no valid status",
-                      status);
-        ap_destroy_sub_req(rr);
+                      "batch part %s %s: no valid response", rq->method, rq->target);
         part_error(q, out, xml, HTTP_INTERNAL_SERVER_ERROR, "ServiceFailure", NULL,
                    "The request failed.");
         return;
     }
-    if (status >= 400 && cap->len == 0 && !rr->header_only) {
+    if (status >= 400 && res.len == 0 && !header_only) {
         /* httpd's own error (the handler returned a status): answered in UCWA's form,
          * with the headers the handler set for it (a challenge, diagnostics) */
         apr_array_header_t *extra = apr_array_make(p, 4, sizeof(ucwa_batch_header));
-        add_response_headers(p, extra, rr->err_headers_out);   /* copies, in p */
-        ap_destroy_sub_req(rr);
+        add_response_headers(p, extra, res.headers);
         part_error(q, out, xml, status, status_code_name(status), NULL,
                    "The request could not be processed.");
         hdrs = apr_array_make(p, out->nheaders + extra->nelts, sizeof(ucwa_batch_header));
@@ -393,20 +262,16 @@ static void run_part(ucwa_req *q, const ucwa_batch_request *rq, const char *host
     memset(out, 0, sizeof(*out));
     out->status = status;
     hdrs = apr_array_make(p, 8, sizeof(ucwa_batch_header));
-    if (rr->content_type && (cap->len || rr->header_only)) {
+    if (res.content_type) {
         ucwa_batch_header *h = apr_array_push(hdrs);
         h->name = "Content-Type";
-        h->value = apr_pstrdup(p, rr->content_type);
+        h->value = res.content_type;
     }
-    if (rv == OK || rv == DONE) {
-        add_response_headers(p, hdrs, rr->headers_out);
-    }
-    add_response_headers(p, hdrs, rr->err_headers_out);
+    add_response_headers(p, hdrs, res.headers);
     out->headers = (ucwa_batch_header *)hdrs->elts;
     out->nheaders = hdrs->nelts;
-    out->body = cap->len ? cap->buf : "";
-    out->body_len = cap->len;
-    ap_destroy_sub_req(rr);
+    out->body = res.body;
+    out->body_len = res.len;
 }
 
 /* --- the batch request --------------------------------------------------------------------- */

@@ -25,6 +25,7 @@ static ucwa_global *global_make(apr_pool_t *p)
     g->limits.event_size = 4096;
     g->limits.max_subs = 4 * 1000;
     g->limits.max_convs = 2 * 1000;
+    g->limits.max_push = 1000;
     g->per_user_max = 10;
     g->idle_timeout = apr_time_from_sec(15 * 60);   /* UCWA: 15 min without a P-GET */
     g->tombstone = apr_time_from_sec(60 * 60);
@@ -108,6 +109,7 @@ static const char *set_number(cmd_parms *cmd, void *d, const char *v)
         g->limits.max_apps = g->limits.max_users = (apr_uint32_t)n;
         g->limits.max_subs = 4 * (apr_uint32_t)n;    /* a few per application */
         g->limits.max_convs = 2 * (apr_uint32_t)n;
+        g->limits.max_push = (apr_uint32_t)n;        /* one queued notification each */
         break;
     case N_RING: g->limits.ring_len = (apr_uint32_t)n; break;
     case N_EVSIZE: g->limits.event_size = (apr_uint32_t)n; break;

@@ -9,6 +9,7 @@
 #include <http_protocol.h>
 
 #include "mod_ucwa.h"
+#include "mod_ucwa_core.h"
 #include "mob_form.h"
 #include "mob_json.h"
 #include "ucwa_app.h"
@@ -253,7 +254,12 @@ int ucwa_subscriptions_create(ucwa_req *q, const char *const *sips, int n, int m
     if ((s = ucwa_app_lock(q, &app, &rv)) == NULL) {
         return rv;
     }
-    res = ucwa_subs_subscribe(s, app, sips, n, apr_time_from_sec(minutes * 60),
+    /* an internal call (mod_mcx) subscribes for as long as its session lives: the
+     * subscription goes with the application */
+    res = ucwa_subs_subscribe(s, app, sips, n,
+                              apr_table_get(q->r->notes, UCWA_NOTE_SESSION_SUBSCRIPTION)
+                              ? apr_time_from_sec(UCWA_SESSION_SUBSCRIPTION_SECONDS)
+                              : apr_time_from_sec(minutes * 60),
                               apr_time_now(), p, ucwa_shm_wake, &idx);
     apr_cpystrn(base, ucwa_store_app(s, app)->base, sizeof(base));
     if (res == UCWA_SUBS_OK) {

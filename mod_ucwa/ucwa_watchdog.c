@@ -59,7 +59,9 @@ void ucwa_watchdog_sweep(server_rec *s, apr_pool_t *p)
             a->parked = 0;
             a->last_seen = a->parked_until;   /* when that request would have ended */
         }
-        if (a->parked == 0 && now - a->last_seen > g->idle_timeout) {
+        if (a->parked == 0 && now - a->last_seen > (a->idle_limit
+                                                    ? apr_time_from_sec(a->idle_limit)
+                                                    : g->idle_timeout)) {
             int user = (int)a->user;
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, UCWALOGNO(00070)
                          "application %s of %s expired: no event request for %" APR_TIME_T_FMT

@@ -831,6 +831,73 @@ def ucwa_conv_seeds():
     }
 
 
+MCX_ENV = (b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+           b'xmlns:m="urn:mobility-httpd:mcx:1"><s:Body>%s</s:Body></s:Envelope>')
+
+
+def mcx_soap_seeds():
+    def env(x):
+        return MCX_ENV.replace(b"%s", x)
+    return {
+        "sign-in": env(b"<m:SignIn><m:SessionKind>PushCapable</m:SessionKind>"
+                       b"<m:DeviceId>dev-1</m:DeviceId></m:SignIn>"),
+        "subscribe": env(b"<m:SubscribePresence><m:SessionId>12</m:SessionId>"
+                         + b"".join(b"<m:Uri>sip:u%d@contoso.test</m:Uri>" % i for i in range(5))
+                         + b"</m:SubscribePresence>"),
+        "send-escapes": env(b"<m:SendMessage><m:SessionId>1</m:SessionId><m:ConversationId>ab"
+                            b"</m:ConversationId><m:Text>a &amp; b &lt;c&gt; &#13;&#10;\xc3\xa9"
+                            b"<![CDATA[<x>]]></m:Text></m:SendMessage>"),
+        "header-comments": (b'<?xml version="1.0"?><!-- c --><s:Envelope xmlns:s="http://'
+                            b'schemas.xmlsoap.org/soap/envelope/"><s:Header><a/></s:Header>'
+                            b'<s:Body><KeepAlive xmlns="urn:mobility-httpd:mcx:1"><?pi x?>'
+                            b'<SessionId>7</SessionId></KeepAlive></s:Body></s:Envelope>'),
+        "version-2": env(b'<v:SignIn xmlns:v="urn:mobility-httpd:mcx:2"/>'),
+        "soap12": (b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>'
+                   b'<m:SignIn xmlns:m="urn:mobility-httpd:mcx:1"/></s:Body></s:Envelope>'),
+        "two-ops": env(b"<m:SignIn/><m:SignOut/>"),
+        "nested-field": env(b"<m:SignIn><m:DeviceId><b>x</b></m:DeviceId></m:SignIn>"),
+        "doctype": b'<!DOCTYPE s [<!ENTITY x "y">]>' + env(b"<m:SignIn>&x;</m:SignIn>"),
+        "xxe": (b'<!DOCTYPE s [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+                + env(b"<m:SignIn><m:DeviceId>&x;</m:DeviceId></m:SignIn>")),
+        "deep": env(b"<m:SignIn>" + b"<a>" * 40 + b"</a>" * 40 + b"</m:SignIn>"),
+        "truncated": env(b"<m:SignIn><m:DeviceId>x</m:Dev"),
+        "latin1": b'<?xml version="1.0" encoding="iso-8859-1"?>' + env(b"<m:SignIn>\xe9</m:SignIn>"),
+        "empty": b"",
+    }
+
+
+def mcx_events_seeds():
+    base = b"/ucwa/oauth/v1/applications/1"
+    inv = (b'{"link":{"rel":"messagingInvitation","href":"' + base + b'/communication/'
+           b'messagingInvitations/ab"},"_embedded":{"messagingInvitation":{"direction":'
+           b'"Incoming","subject":"s","_links":{"conversation":{"href":"' + base
+           + b'/communication/conversations/cd"},"message":{"href":"data:text/plain;'
+           b'charset=utf-8,hi+there"}},"_embedded":{"from":{"uri":"sip:bob@x","name":"Bob"}}}},'
+           b'"type":"started"}')
+    msg = (b'{"link":{"rel":"message","href":"' + base + b'/communication/conversations/cd/'
+           b'messaging/messages/2"},"_embedded":{"message":{"direction":"Incoming","_links":'
+           b'{"contact":{"href":"' + base + b'/people/bob@x"},"participant":{"title":"Bob"},'
+           b'"plainMessage":{"href":"data:text/plain;charset=utf-8,yo%0d%0a"}}}},"status":'
+           b'"Success","type":"completed"}')
+    pres = (b'{"link":{"rel":"contactPresence","href":"' + base + b'/people/bob@x/presence"},'
+            b'"type":"updated"}')
+
+    def pkg(events, links=b'"next":{"href":"' + base + b'/events?ack=3"}'):
+        return (b'{"_links":{"self":{"href":"' + base + b'/events?ack=2"},' + links
+                + b'},"sender":[{"rel":"communication","href":"' + base
+                + b'/communication","events":[' + b",".join(events) + b']}]}')
+    return {
+        "invitation": pkg([inv]),
+        "message": pkg([msg]),
+        "presence-twice": pkg([pres, pres]),
+        "resync": pkg([], b'"resync":{"href":"' + base + b'/events?ack=9"}'),
+        "resume": pkg([msg], b'"resume":{"href":"' + base + b'/events?ack=3"},"next":{"href":"'
+                      + base + b'/events?ack=3"}'),
+        "no-self": b'{"_links":{},"sender":[]}',
+        "bad-types": b'{"_links":{"self":{"href":5}},"sender":{"x":1}}',
+    }
+
+
 def write(name, seeds):
     d = CORPUS / name
     d.mkdir(parents=True, exist_ok=True)
@@ -850,6 +917,8 @@ def main():
     write("fuzz_ucwa_message", ucwa_message_seeds())
     write("fuzz_ucwa_conv", ucwa_conv_seeds())
     write("fuzz_ucwa_batch", ucwa_batch_seeds())
+    write("fuzz_mcx_soap", mcx_soap_seeds())
+    write("fuzz_mcx_events", mcx_events_seeds())
     for d in sorted(CORPUS.iterdir()):
         files = list(d.iterdir())
         print(f"{d.name}: {len(files)} files, {sum(f.stat().st_size for f in files)} bytes")
