@@ -5,7 +5,7 @@
 #   ./apxs-build.sh install   apxs -i into the system Apache, conf.d files into mods-available
 #   ./apxs-build.sh run       demo deployment (private Apache instances) in the foreground
 #   ./apxs-build.sh test      unit tests, fuzz corpus replay, integration tests
-#   ./apxs-build.sh bench     benchmarks (figures against a static-file baseline)
+#   ./apxs-build.sh bench     benchmarks (figures against a baseline measured in the same run)
 #   ./apxs-build.sh clean
 #
 # run, test and bench install the Debian packages they need themselves.
@@ -19,7 +19,7 @@ WARN=(-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter
       -Wno-missing-field-initializers -Wformat-security -Wpointer-arith)
 
 PKGS_BUILD=(apache2 apache2-dev libapr1-dev libaprutil1-dev libjansson-dev libxml2-dev
-            libssl-dev pkg-config libaprutil1-dbd-sqlite3 build-essential)
+            libssl-dev libcurl4-openssl-dev pkg-config libaprutil1-dbd-sqlite3 build-essential)
 PKGS_RUN=(sqlite3 openssl curl apache2-utils)
 PKGS_TEST=(check python3-pytest python3-requests python3-lxml pidgin-sipe finch tmux
            postgresql libaprutil1-dbd-pgsql)
@@ -47,8 +47,9 @@ need_pkgs() {
     return 0
 }
 
-cflags_deps() { pkg-config --cflags jansson libxml-2.0 openssl; }
-libs_deps()   { pkg-config --libs jansson libxml-2.0 openssl; }
+# libcurl: common/push_send.c (the push providers' HTTP client)
+cflags_deps() { pkg-config --cflags jansson libxml-2.0 openssl libcurl; }
+libs_deps()   { pkg-config --libs jansson libxml-2.0 openssl libcurl; }
 
 # common/ is compiled once into a static PIC archive that every module links.
 build_common() {
@@ -125,19 +126,32 @@ cmd_test() {
 
 cmd_bench() {
     # ./apxs-build.sh bench [bench_autodiscover.py args] [--ucwa bench_ucwa.py args]
-    # runs bench_autodiscover.py, then bench_ucwa.py (e.g. --ucwa --quick, --ucwa --max),
-    # each with its own arguments; both run even if the first fails.
+    #                       [--mcx bench_mcx.py args] [--push bench_push.py args]
+    # runs each benchmark with its own arguments (e.g. --ucwa --quick --mcx --quick); every
+    # one runs even if an earlier one fails.
     need_pkgs "${PKGS_BUILD[@]}" "${PKGS_RUN[@]}" "${PKGS_TEST[@]}" "${PKGS_BENCH[@]}"
     cmd_build
-    local ad=() uw=() a to=ad rc=0
+    local ad=() uw=() mx=() pu=() a to=ad rc=0
     for a in "$@"; do
-        if [ "$to" = ad ] && [ "$a" = "--ucwa" ]; then to=uw; continue; fi
-        if [ "$to" = ad ]; then ad+=("$a"); else uw+=("$a"); fi
+        case "$a" in
+            --ucwa) to=uw; continue ;;
+            --mcx) to=mx; continue ;;
+            --push) to=pu; continue ;;
+        esac
+        case "$to" in
+            ad) ad+=("$a") ;; uw) uw+=("$a") ;; mx) mx+=("$a") ;; pu) pu+=("$a") ;;
+        esac
     done
     log "bench_autodiscover.py ${ad[*]}"
     /usr/bin/python3 "$TOP/bench/bench_autodiscover.py" "${ad[@]}" || rc=$?
     log "bench_ucwa.py ${uw[*]}"
     /usr/bin/python3 "$TOP/bench/bench_ucwa.py" "${uw[@]}" || rc=$?
+    log "bench_mcx.py ${mx[*]}"
+    /usr/bin/python3 "$TOP/bench/bench_mcx.py" "${mx[@]}" || rc=$?
+    if [ -f "$TOP/bench/bench_push.py" ]; then
+        log "bench_push.py ${pu[*]}"
+        /usr/bin/python3 "$TOP/bench/bench_push.py" "${pu[@]}" || rc=$?
+    fi
     return $rc
 }
 

@@ -48,7 +48,7 @@ static const xmlNode *only_child(const xmlNode *n, int *many)
     return found;
 }
 
-/* A field's text: text and CDATA children; NULL for anything else inside. */
+/* A field's text: text and CDATA children; NULL when it holds elements (or entities). */
 static const char *field_text(apr_pool_t *p, const xmlNode *e)
 {
     const xmlNode *c;
@@ -139,8 +139,7 @@ mcx_parse_status mcx_soap_parse(apr_pool_t *p, const char *body, apr_size_t len,
             continue;
         }
         if ((text = field_text(p, c)) == NULL) {
-            *why = "a field holds more than text";
-            return MCX_PARSE_BAD;
+            continue;   /* structure (a later version's addition): never a value */
         }
         apr_table_add(out->fields, (const char *)c->name, text);
     }

@@ -27,8 +27,9 @@ typedef struct {
 } mcx_request;
 
 /* Reads body[0..len) (at most max bytes). why: a short fixed reason, never a piece of
- * the input. Fields are elements holding only text (an element inside a field, or text
- * beside the fields, is BAD); attributes, comments and the SOAP Header are ignored. */
+ * the input. Fields are the operation's child elements holding only text; one holding
+ * elements is skipped (a later version's structure); text beside the fields is BAD;
+ * attributes, comments and the SOAP Header are ignored. */
 mcx_parse_status mcx_soap_parse(apr_pool_t *p, const char *body, apr_size_t len,
                                 apr_size_t max, mcx_request *out, const char **why);
 

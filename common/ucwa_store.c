@@ -8,7 +8,7 @@
 #include "ucwa_store.h"
 
 #define STORE_MAGIC   0x55435741u   /* "UCWA" */
-#define STORE_VERSION 7u
+#define STORE_VERSION 8u
 #define IDX_BITS 20                  /* application index in the low bits of the id */
 #define GEN_BITS 12
 #define WORDS 8
@@ -17,6 +17,7 @@ struct ucwa_store {
     apr_uint32_t magic, version;
     ucwa_store_limits limits;
     apr_uint32_t words[WORDS];
+    ucwa_push_credential push_creds[2];
     apr_uint64_t apps_off, users_off, subs_off, convs_off, push_off, events_off;   /* from the header */
 };
 
@@ -108,6 +109,11 @@ ucwa_conv *ucwa_store_conv(ucwa_store *s, int idx)
 ucwa_push_job *ucwa_store_push(ucwa_store *s, int idx)
 {
     return (ucwa_push_job *)((char *)s + s->push_off) + idx;
+}
+
+ucwa_push_credential *ucwa_store_push_credential(ucwa_store *s, int which)
+{
+    return &s->push_creds[which ? 1 : 0];
 }
 
 const ucwa_store_limits *ucwa_store_get_limits(const ucwa_store *s)

@@ -209,6 +209,18 @@ typedef struct {
     char preview[UCWA_PUSH_PREVIEW_MAX + 1];
 } ucwa_push_job;
 
+/* A push provider credential shared by every process and generation (common/ucwa_push):
+ * APNs refuses a provider token renewed less than 20 minutes after the last one, so the
+ * dispatcher of a new generation must reuse its predecessor's. */
+#define UCWA_PUSH_CREDENTIAL_MAX 2048
+#define UCWA_PUSH_CRED_APNS 0
+#define UCWA_PUSH_CRED_FCM 1
+typedef struct {
+    apr_time_t issued;             /* 0: none */
+    apr_time_t expires;
+    char value[UCWA_PUSH_CREDENTIAL_MAX];
+} ucwa_push_credential;
+
 typedef struct {
     apr_uint32_t max_apps;
     apr_uint32_t ring_len;         /* events kept per application */
@@ -243,6 +255,7 @@ ucwa_user *ucwa_store_user(ucwa_store *s, int idx);
 ucwa_sub *ucwa_store_sub(ucwa_store *s, int idx);
 ucwa_conv *ucwa_store_conv(ucwa_store *s, int idx);
 ucwa_push_job *ucwa_store_push(ucwa_store *s, int idx);
+ucwa_push_credential *ucwa_store_push_credential(ucwa_store *s, int which);
 apr_uint32_t ucwa_store_max_apps(const ucwa_store *s);
 const ucwa_store_limits *ucwa_store_get_limits(const ucwa_store *s);
 

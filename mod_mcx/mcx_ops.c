@@ -437,12 +437,56 @@ static int op_end_conversation(mcx_req *m)
     return simple_post(m, "/messaging/terminate", "EndConversationResponse");
 }
 
-/* --- push (issue 6 provides the registrations) -------------------------------------- */
+/* --- push: the UCWA push registration resource ---------------------------------------- */
 
-static int op_push(mcx_req *m)
+static int op_register_push(mcx_req *m)
 {
-    return mcx_fault(m, FAULT_500, "NotSupported", 0,
-                     "Push notifications are not configured on this server.");
+    apr_pool_t *p = m->r->pool;
+    static const char *const plain[][2] = {
+        { "Provider", "provider" }, { "Endpoint", "endpoint" }, { "Token", "token" },
+        { "Language", "language" }, { "P256dh", "p256dh" }, { "Auth", "auth" },
+    };
+    json_t *body = mob_json_own(p, json_object());
+    mcx_res res;
+    mcx_out *o;
+    size_t i;
+
+    for (i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+        const char *v = mcx_field(&m->in, plain[i][0]);
+        if (v && json_object_set_new(body, plain[i][1], json_string(v))) {
+            return mcx_fault(m, FAULT_500, "InvalidParameter", 0,
+                             apr_pstrcat(p, plain[i][0], " is not valid UTF-8.", NULL));
+        }
+    }
+    if (!ok((mcx_ucwa(m, "POST", mcx_app_path(m, "/pushRegistrations"), body, NULL, &res),
+             &res))) {
+        return mcx_fault_ucwa(m, &res);
+    }
+    o = mcx_out_begin(p, "RegisterPushResponse");
+    mcx_out_text(o, "RegistrationId", jstr(res.json, "id"));
+    return mcx_send(m, o);
+}
+
+static int op_unregister_push(mcx_req *m)
+{
+    const char *id;
+    mcx_res res;
+    int rv = OK;
+
+    if ((id = mcx_need(m, "RegistrationId", 64, &rv)) == NULL) {
+        return rv;
+    }
+    if (strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        != strlen(id)) {
+        return mcx_fault(m, FAULT_500, "NotFound", 0, "There is no such registration.");
+    }
+    if (!ok((mcx_ucwa(m, "DELETE", mcx_app_path(m, apr_pstrcat(m->r->pool,
+                                                                "/pushRegistrations/", id,
+                                                                NULL)), NULL, NULL, &res),
+             &res))) {
+        return mcx_fault_ucwa(m, &res);
+    }
+    return mcx_send(m, mcx_out_begin(m->r->pool, "UnregisterPushResponse"));
 }
 
 static const mcx_op ops[] = {
@@ -459,8 +503,8 @@ static const mcx_op ops[] = {
     { "SendMessage", 1, op_send_message },
     { "SetTyping", 1, op_set_typing },
     { "EndConversation", 1, op_end_conversation },
-    { "RegisterPush", 1, op_push },
-    { "UnregisterPush", 1, op_push },
+    { "RegisterPush", 1, op_register_push },
+    { "UnregisterPush", 1, op_unregister_push },
     { "GetNotifications", 1, mcx_op_get_notifications },
     { NULL, 0, NULL }
 };

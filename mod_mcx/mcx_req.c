@@ -95,7 +95,9 @@ int mcx_fault(mcx_req *m, int http, const char *code, int ucwa_status, const cha
     int client = strcmp(code, "ServiceBusy") && strcmp(code, "ServiceFailure");
     const char *body = mcx_soap_fault(m->r->pool, client, code, ucwa_status, message, &len);
 
-    ap_log_rerror(APLOG_MARK, client ? APLOG_INFO : APLOG_WARNING, 0, m->r, MCXLOGNO(00011)
+    /* a busy server is load, not a fault of ours: only ServiceFailure is a warning */
+    ap_log_rerror(APLOG_MARK, strcmp(code, "ServiceFailure") ? APLOG_INFO : APLOG_WARNING, 0,
+                  m->r, MCXLOGNO(00011)
                   "%s: fault %s (%s)", m->in.op ? m->in.op : "request", code, message);
     if (!body) {
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -139,6 +141,10 @@ int mcx_fault_ucwa(mcx_req *m, const mcx_res *res)
             return mcx_fault(m, HTTP_INTERNAL_SERVER_ERROR, "MobilityDisabled", 403,
                              "Your organization does not allow mobile clients for your "
                              "account. Contact your administrator.");
+        }
+        if (!strcmp(sub, "ProviderDisabled") || !strcmp(sub, "PushNotificationsDisabled")) {
+            return mcx_fault(m, HTTP_INTERNAL_SERVER_ERROR, "NotSupported", 403,
+                             ucwa_message(res, "Push notifications are not available."));
         }
         break;
     case HTTP_NOT_FOUND:

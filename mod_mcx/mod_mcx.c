@@ -145,6 +145,10 @@ static int serve_operation(mcx_req *m)
     }
     if (op->session) {
         m->session = mcx_field(&m->in, "SessionId");
+        if (!m->session || !*m->session) {
+            return mcx_fault(m, HTTP_INTERNAL_SERVER_ERROR, "InvalidParameter", 0,
+                             "SessionId is required.");
+        }
         if (!session_ok(m->session)) {
             /* the same answer as for a session of someone else */
             return mcx_fault(m, HTTP_INTERNAL_SERVER_ERROR, "SessionNotFound", 404,

@@ -24,6 +24,8 @@
 #include "ucwa_me.h"
 #include "ucwa_messaging.h"
 #include "ucwa_people.h"
+#include "ucwa_push_dispatch.h"
+#include "ucwa_push_resource.h"
 #include "ucwa_resources.h"
 #include "ucwa_shm.h"
 #include "ucwa_subreq.h"
@@ -62,7 +64,8 @@ static int ucwa_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
 {
     const ucwa_global *g = ucwa_config_get(s)->global;
     server_rec *sp;
-    int used = 0;
+    ucwa_store *st;
+    int used = 0, rv;
 
     for (sp = s; sp; sp = sp->next) {
         used |= ucwa_config_get(sp)->engine == 1;
@@ -74,6 +77,14 @@ static int ucwa_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
         return !OK;
     }
     ucwa_people_post_config(pconf, ptemp, s);   /* the schema, before any child starts */
+    st = ucwa_shm_lock(s);
+    rv = ucwa_push_post_config(pconf, s, st);
+    if (st) {
+        ucwa_shm_unlock();
+    }
+    if (rv != OK) {
+        return rv;
+    }
     return ucwa_watchdog_post_config(pconf, s);
 }
 
@@ -135,6 +146,9 @@ static int dispatch(ucwa_req *q)
         }
     }
     rv = ucwa_me_handle(q);
+    if (rv == DECLINED) {
+        rv = ucwa_push_reg_handle(q);
+    }
     if (rv == DECLINED) {
         rv = ucwa_subscriptions_handle(q);
     }

@@ -11,6 +11,7 @@
 #include "ucwa_input.h"
 #include "ucwa_resources.h"
 #include "ucwa_messaging.h"
+#include "ucwa_push_resource.h"
 #include "ucwa_shm.h"
 #include "ucwa_subscriptions.h"
 
@@ -159,9 +160,11 @@ int ucwa_app_create(ucwa_req *q)
     photo_cookie(q, &copy);
     if (cr == UCWA_CREATE_NEW) {
         apr_table_setn(q->r->headers_out, "Location", apr_pstrdup(q->r->pool, copy.base));
+        ucwa_push_reg_app_created(q, idx, copy.gen, copy.endpoint_id);
     }
     return ucwa_http_resource(q, cr == UCWA_CREATE_NEW ? HTTP_CREATED : HTTP_OK,
-                              ucwa_res_application(q->r->pool, &copy, q->user));
+                              ucwa_push_links(q, ucwa_res_application(q->r->pool, &copy,
+                                                                      q->user), copy.base));
 }
 
 int ucwa_app_get(ucwa_req *q)
@@ -186,7 +189,8 @@ int ucwa_app_get(ucwa_req *q)
     copy = *ucwa_store_app(s, idx);
     ucwa_shm_unlock();
     photo_cookie(q, &copy);
-    return ucwa_http_resource(q, HTTP_OK, ucwa_res_application(q->r->pool, &copy, q->user));
+    return ucwa_http_resource(q, HTTP_OK, ucwa_push_links(q, ucwa_res_application(
+        q->r->pool, &copy, q->user), copy.base));
 }
 
 int ucwa_app_delete(ucwa_req *q)

@@ -37,6 +37,7 @@ static ucwa_global *global_make(apr_pool_t *p)
     g->policies = ucwa_policy_set_make(p);
     g->body_max = 64 * 1024;
     g->invitation_timeout = apr_time_from_sec(30);   /* UCWA: "approximately thirty seconds" */
+    g->push = ucwa_push_conf_make(p);
     return g;
 }
 
@@ -74,6 +75,13 @@ static ucwa_global *global_of(cmd_parms *cmd, const char **err)
 {
     *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
     return conf_of(cmd)->global;
+}
+
+ucwa_push_conf *ucwa_config_push(cmd_parms *cmd, const char **err)
+{
+    ucwa_global *g = global_of(cmd, err);
+
+    return *err ? NULL : g->push;
 }
 
 static const char *set_engine(cmd_parms *cmd, void *d, int on)
@@ -226,12 +234,34 @@ const command_rec ucwa_cmds[] = {
                   "SQL (mod_dbd) returning display_name and policy_tag of the user given as %s"),
     AP_INIT_RAW_ARGS("<UcwaMobilityPolicy", policy_section, NULL, RSRC_CONF,
                      "a mobility policy: global, site:NAME or a per-user tag"),
+    AP_INIT_RAW_ARGS("UcwaPushProvider", ucwa_push_set_provider, NULL, RSRC_CONF,
+                     "WebPush|APNs|FCM On|Off [site:NAME]: a push service on or off"),
+    AP_INIT_TAKE2("UcwaPushVapidKey", ucwa_push_set_vapid, NULL, RSRC_CONF,
+                  "WebPush: the VAPID key (PEM, P-256) and the contact (mailto: or https:)"),
+    AP_INIT_RAW_ARGS("UcwaPushApns", ucwa_push_set_apns, NULL, RSRC_CONF,
+                     "APNs: key.p8 key-id team-id topic [host[:port]]"),
+    AP_INIT_TAKE12("UcwaPushFcm", ucwa_push_set_fcm, NULL, RSRC_CONF,
+                   "FCM: the service account JSON file [and the API base URL]"),
+    AP_INIT_ITERATE("UcwaPushAllowEndpoint", ucwa_push_set_allow, NULL, RSRC_CONF,
+                    "hosts or networks (CIDR) WebPush endpoints may be on although private"),
+    AP_INIT_FLAG("UcwaPushAllowHttp", ucwa_push_set_allow_http, NULL, RSRC_CONF,
+                 "accept WebPush endpoints over plain http (tests only; default Off)"),
+    AP_INIT_TAKE1("UcwaPushContent", ucwa_push_set_content, NULL, RSRC_CONF,
+                  "None (default), Sender or Preview: what a notification says"),
+    AP_INIT_TAKE1("UcwaPushBackgroundAfter", ucwa_push_set_number, (void *)0, RSRC_CONF,
+                  "seconds without an event request before an application is in the "
+                  "background (60)"),
+    AP_INIT_TAKE1("UcwaPushSessionLifetime", ucwa_push_set_number, (void *)1, RSRC_CONF,
+                  "seconds a registered application lives in the background (259200)"),
+    AP_INIT_TAKE1("UcwaPushCAFile", ucwa_push_set_ca, NULL, RSRC_CONF,
+                  "certificates (PEM) trusted for the push services instead of the system's"),
     { NULL }
 };
 
 int ucwa_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     const ucwa_global *g = ucwa_config_get(s)->global;
+    const char *err;
 
     if (g->limits.event_size < 1024) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, UCWALOGNO(00002)
@@ -241,6 +271,11 @@ int ucwa_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     if (g->idle_rules.away < g->idle_rules.idle) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, UCWALOGNO(00003)
                      "UcwaAwayTimeout must not be shorter than UcwaInactiveTimeout");
+        return !OK;
+    }
+    /* the providers in force for this site, each with its credentials: a configtest error */
+    if ((err = ucwa_push_config_check(ptemp, g->push, g->site)) != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, UCWALOGNO(00257) "%s", err);
         return !OK;
     }
     return OK;

@@ -6,6 +6,7 @@
 #include <http_config.h>
 
 #include "ucwa_policy.h"
+#include "ucwa_push_config.h"
 #include "ucwa_store.h"
 
 /* Store sizes and policies are server-wide (the main server owns them). */
@@ -22,6 +23,7 @@ typedef struct {
     int user_query;                       /* UcwaUserQuery was set */
     apr_size_t body_max;
     apr_interval_time_t invitation_timeout;   /* unanswered IM invitations fail */
+    ucwa_push_conf *push;                 /* push notifications */
 } ucwa_global;
 
 typedef struct {
@@ -38,5 +40,7 @@ void *ucwa_config_create_server(apr_pool_t *p, server_rec *s);
 void *ucwa_config_merge_server(apr_pool_t *p, void *base, void *add);
 const ucwa_server_conf *ucwa_config_get(const server_rec *s);
 int ucwa_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+/* The push settings a server-wide directive sets (NULL and *err in a virtual host). */
+ucwa_push_conf *ucwa_config_push(cmd_parms *cmd, const char **err);
 
 #endif

@@ -13,6 +13,7 @@
 #include "mod_ucwa.h"
 #include "ucwa_app.h"
 #include "ucwa_events.h"
+#include "ucwa_push.h"
 #include "ucwa_query.h"
 #include "ucwa_shm.h"
 
@@ -171,6 +172,7 @@ int ucwa_events_get(ucwa_req *q)
     my_id = ++a->pget_id;
     a->pget_prio = pp.priority;
     a->parked++;
+    ucwa_push_foreground(a);   /* polling again: back in the foreground */
     deadline = apr_time_now() + apr_time_from_sec(pp.timeout);
     if (deadline > a->parked_until) {
         a->parked_until = deadline;

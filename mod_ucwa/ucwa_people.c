@@ -440,7 +440,6 @@ typedef struct {
     ucwa_app app;                 /* copy of the request's application */
     const char *base;
     apr_table_t *query;
-    ap_dbd_t *dbd;                /* NULL until db_acquire */
     ucwa_db db;
 } people_req;
 
@@ -526,41 +525,50 @@ static int expand_param(people_req *x, int *rv)
     return -1;
 }
 
-/* A connection (mod_dbd) for the request; with schema set, one whose contact list tables
- * are known to be current. */
-static int db_acquire(people_req *x, int schema, int *rv)
+int ucwa_people_db(request_rec *r, apr_pool_t *p, int schema, ucwa_db *db, const char **why)
 {
     APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
+    ap_dbd_t *dbd = acquire ? acquire(r) : NULL;
     schema_state *st;
 
-    x->dbd = acquire ? acquire(x->q->r) : NULL;
-    if (!x->dbd) {
-        *rv = unavailable(x, "no database connection (is mod_dbd configured for this "
-                             "server?)");
+    if (!dbd) {
+        *why = "no database connection (is mod_dbd configured for this server?)";
         return 0;
     }
-    x->db.driver = x->dbd->driver;
-    x->db.handle = x->dbd->handle;
-    x->db.prepared = x->dbd->prepared;
-    x->db.pool = x->dbd->pool;
+    db->driver = dbd->driver;
+    db->handle = dbd->handle;
+    db->prepared = dbd->prepared;
+    db->pool = dbd->pool;
     if (!schema) {
         return 1;
     }
-    st = state_of(x->q->r->server);
+    st = state_of(r->server);
     if (!st || !apr_atomic_read32(&st->ready)) {
         int version = 0;
         const char *err = NULL;
-        if (ucwa_schema_version(x->p, x->db.driver, x->db.handle, &version, &err)
-            != APR_SUCCESS || version < UCWA_SCHEMA_VERSION) {
-            *rv = unavailable(x, apr_psprintf(x->p, "the database schema is at version %d, "
-                                              "this module needs %d (see UCWA00231 at start)%s%s",
-                                              version, UCWA_SCHEMA_VERSION, err ? ": " : "",
-                                              err ? err : ""));
+        if (ucwa_schema_version(p, db->driver, db->handle, &version, &err) != APR_SUCCESS
+            || version < UCWA_SCHEMA_VERSION) {
+            *why = apr_psprintf(p, "the database schema is at version %d, this module needs "
+                                "%d (see UCWA00231 at start)%s%s", version, UCWA_SCHEMA_VERSION,
+                                err ? ": " : "", err ? err : "");
             return 0;
         }
         if (st) {
             apr_atomic_set32(&st->ready, 1);
         }
+    }
+    return 1;
+}
+
+/* A connection (mod_dbd) for the request; with schema set, one whose contact list tables
+ * are known to be current. */
+static int db_acquire(people_req *x, int schema, int *rv)
+{
+    const char *why = NULL;
+
+    if (!ucwa_people_db(x->q->r, x->p, schema, &x->db, &why)) {
+        *rv = unavailable(x, why);
+        return 0;
     }
     return 1;
 }

@@ -23,11 +23,16 @@
 #define UCWA_PEOPLE_H
 
 #include "ucwa_http.h"
+#include "ucwa_sql.h"
 
 /* Handles {A}/people... and {A}/photos/...; DECLINED if sub is not one of its resources
  * (presenceSubscriptions, presenceSubscriptionMemberships and subscribedContacts belong
  * to ucwa_subscriptions, except POST presenceSubscriptions?groupId=, which it declines). */
 int ucwa_people_handle(ucwa_req *q);
+
+/* The request's database connection (mod_dbd) as a ucwa_db; with schema set, one whose
+ * tables (ucwa_schema) are known to be current. 1, or 0 with why (for the log). */
+int ucwa_people_db(request_rec *r, apr_pool_t *p, int schema, ucwa_db *db, const char **why);
 
 /* In post_config (the parent, before any child exists): create or upgrade the schema
  * (versioned migrations) of each database a server with Ucwa On uses, over a connection

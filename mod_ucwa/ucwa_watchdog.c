@@ -32,6 +32,17 @@ static int policy_generation_ok(ucwa_store *s)
     return 1;
 }
 
+/* How long the application may go without an event request: its own limit (an MCX
+ * session's), else UcwaApplicationIdleTimeout; for an application whose device registered
+ * for push, at least UcwaPushSessionLifetime (it is woken by push, not polling). */
+static apr_interval_time_t idle_limit(const ucwa_global *g, const ucwa_app *a)
+{
+    apr_interval_time_t t = a->idle_limit ? apr_time_from_sec(a->idle_limit) : g->idle_timeout;
+    apr_interval_time_t push = apr_time_from_sec(g->push->session_lifetime);
+
+    return a->push && push > t ? push : t;
+}
+
 void ucwa_watchdog_sweep(server_rec *s, apr_pool_t *p)
 {
     const ucwa_global *g = ucwa_config_get(s)->global;
@@ -59,9 +70,7 @@ void ucwa_watchdog_sweep(server_rec *s, apr_pool_t *p)
             a->parked = 0;
             a->last_seen = a->parked_until;   /* when that request would have ended */
         }
-        if (a->parked == 0 && now - a->last_seen > (a->idle_limit
-                                                    ? apr_time_from_sec(a->idle_limit)
-                                                    : g->idle_timeout)) {
+        if (a->parked == 0 && now - a->last_seen > idle_limit(g, a)) {
             int user = (int)a->user;
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, UCWALOGNO(00070)
                          "application %s of %s expired: no event request for %" APR_TIME_T_FMT

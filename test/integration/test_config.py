@@ -106,3 +106,36 @@ def test_signed_in_user_missing_from_directory_gets_404(variant, http, check_log
         "Accept": "application/vnd.microsoft.rtc.autodiscover+xml;v=1"})
     assert r.status_code == 404
     etree.fromstring(r.content)
+
+
+GOOD_TOPOLOGY = ("AutodiscoverSipDomain contoso.test pool01.contoso.test\n" + GOOD_POOL +
+                 "\nAutodiscoverLocalPool pool01.contoso.test\n")
+
+
+@pytest.mark.parametrize("lines,message", [
+    ("UcwaPushProvider WebPush On", "UcwaPushProvider WebPush On needs UcwaPushVapidKey"),
+    ("UcwaPushProvider APNs On", "UcwaPushProvider APNs On needs UcwaPushApns"),
+    # a site's switch wins over the global one: FCM is on for this server's site
+    ("UcwaSite Redmond\nUcwaPushProvider FCM Off\nUcwaPushProvider FCM On site:Redmond",
+     "UcwaPushProvider FCM On needs UcwaPushFcm"),
+    ("UcwaPushProvider Pigeon On", "unknown service 'Pigeon'"),
+    ("UcwaPushProvider WebPush On site:", "the scope is site:NAME"),
+    ("UcwaPushContent Everything", "UcwaPushContent: None, Sender or Preview"),
+    ("UcwaPushVapidKey /nonexistent.pem mailto:a@b", "cannot read /nonexistent.pem"),
+    ("UcwaPushVapidKey /etc/hostname ftp://x", "starts with mailto: or https:"),
+    ("UcwaPushAllowEndpoint 10.0.0.0/99", "is not a host name, an address or a network"),
+    ("<VirtualHost *:1>\nUcwaPushProvider WebPush Off\n</VirtualHost>",
+     "cannot occur within <VirtualHost> section"),
+])
+def test_configtest_rejects_push_mistakes(workdir, state, lines, message):
+    r = configtest(workdir, state, "cfg-push", GOOD_TOPOLOGY + lines)
+    assert r.returncode != 0, r.stdout + r.stderr
+    assert message in r.stdout + r.stderr, r.stdout + r.stderr
+
+
+def test_configtest_site_switch_can_turn_a_provider_off(workdir, state):
+    # APNs is on globally, off for this server's site: no credentials are needed
+    r = configtest(workdir, state, "cfg-push-ok", GOOD_TOPOLOGY +
+                   "UcwaSite Redmond\nUcwaPushProvider APNs On\n"
+                   "UcwaPushProvider APNs Off site:redmond")
+    assert r.returncode == 0, r.stdout + r.stderr
