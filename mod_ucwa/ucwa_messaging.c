@@ -32,6 +32,10 @@ static void wake(ucwa_store *s, const ucwa_conv_touched *t)
     for (i = 0; i < t->n; i++) {
         ucwa_shm_wake(ucwa_store_app(s, t->app[i]));
     }
+    if (*ucwa_store_word(s, UCWA_WORD_PUSH_ENABLED)) {
+        /* a transition may have queued a push: the dispatcher waits on this word */
+        ucwa_shm_wake_word(ucwa_store_word(s, UCWA_WORD_PUSH_QUEUED));
+    }
 }
 
 /* 201 with an empty body and the operation's Location, as real servers answer. */

@@ -7,6 +7,7 @@
 #include <apr_dbd.h>
 #include <mod_dbd.h>
 #include <mod_watchdog.h>
+#include <ap_mpm.h>
 
 #include "mod_ucwa.h"
 #include "push_send.h"
@@ -18,8 +19,8 @@
 
 APLOG_USE_MODULE(ucwa);
 
-#define INTERVAL apr_time_from_msec(100)
-#define BATCH 16                       /* jobs taken per round */
+#define INTERVAL apr_time_from_msec(100)   /* between calls (each lasts WORK_SLICE) */
+#define BATCH 16                       /* jobs taken per round (rounds follow at once) */
 #define APNS_TOKEN_AGE apr_time_from_sec(40 * 60)   /* within APNs' 20..60 minutes */
 
 /* The dispatcher's state, in the process that runs it (allocated on its first round from
@@ -267,7 +268,8 @@ static void deliver(dispatcher *d, server_rec *s, ucwa_db *db, const ucwa_push_j
     }
 }
 
-static void dispatch_round(holder *h, apr_pool_t *p)
+/* One round: up to BATCH due jobs sent; the number taken. */
+static int dispatch_round(holder *h, apr_pool_t *p)
 {
     server_rec *s = h->s;
     ucwa_push_job jobs[BATCH];
@@ -282,16 +284,12 @@ static void dispatch_round(holder *h, apr_pool_t *p)
 
     st = ucwa_shm_lock(s);
     if (!st) {
-        return;
+        return 0;
     }
     n = ucwa_push_take(st, apr_time_now(), jobs, BATCH);
     ucwa_shm_unlock();
     if (n == 0) {
-        return;
-    }
-    if (!h->d) {
-        /* the watchdog thread's own pool (this round's pool is a child of it) */
-        h->d = dispatcher_make(s, apr_pool_parent_get(p));
+        return 0;
     }
     if (open && close) {
         dbd = open(p, s);
@@ -316,21 +314,59 @@ static void dispatch_round(holder *h, apr_pool_t *p)
     }
     st = ucwa_shm_lock(s);
     if (!st) {
-        return;
+        return n;
     }
     for (i = 0; i < n; i++) {
         ucwa_push_finish(st, &jobs[i], out[i], wait[i], apr_time_now());
     }
     ucwa_shm_unlock();
+    return n;
 }
+
+static int stopping(void)
+{
+    int st = AP_MPMQ_STOPPING;
+
+    return ap_mpm_query(AP_MPMQ_MPM_STATE, &st) != APR_SUCCESS || st == AP_MPMQ_STOPPING;
+}
+
+/* mod_watchdog calls this every 100 ms at most, and sleeps 100 ms in between: so that a
+ * notification does not wait for that, one call works for ten seconds, sending while jobs
+ * are due and otherwise sleeping on the queue's futex word (woken when a job is queued),
+ * looking at the server's state every WAIT_SLICE to stop promptly. */
+#define WORK_SLICE apr_time_from_sec(10)
+#define WAIT_SLICE apr_time_from_msec(50)
 
 static apr_status_t push_callback(int state, void *data, apr_pool_t *pool)
 {
     holder *h = data;
+    apr_time_t end = apr_time_now() + WORK_SLICE;
+    volatile apr_uint32_t *word = NULL;
+    apr_pool_t *round;
+    ucwa_store *st;
 
-    if (state == AP_WATCHDOG_STATE_RUNNING) {
-        dispatch_round(h, pool);
+    if (state != AP_WATCHDOG_STATE_RUNNING) {
+        return APR_SUCCESS;
     }
+    if ((st = ucwa_shm_lock(h->s)) == NULL) {
+        return APR_SUCCESS;
+    }
+    word = ucwa_store_word(st, UCWA_WORD_PUSH_QUEUED);
+    ucwa_shm_unlock();
+    if (!h->d) {
+        /* from the watchdog thread's own pool: this call's pool is destroyed after it */
+        h->d = dispatcher_make(h->s, apr_pool_parent_get(pool));
+    }
+    apr_pool_create(&round, pool);
+    while (!stopping() && apr_time_now() < end) {
+        apr_uint32_t seen = __atomic_load_n(word, __ATOMIC_SEQ_CST);
+        int n = dispatch_round(h, round);
+        apr_pool_clear(round);
+        if (n == 0) {
+            ucwa_shm_wait_word(word, seen, WAIT_SLICE);
+        }
+    }
+    apr_pool_destroy(round);
     return APR_SUCCESS;
 }
 

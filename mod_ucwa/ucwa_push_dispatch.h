@@ -1,5 +1,6 @@
 /* The push dispatcher: a mod_watchdog singleton (one thread in one child process) that
- * takes due notifications from the store's queue (common/ucwa_push) ten times a second,
+ * takes due notifications from the store's queue (common/ucwa_push) as soon as they are
+ * queued (it sleeps on the queue's futex word),
  * finds the device's registrations (SQL, common/ucwa_push_reg), and sends them to
  * WebPush/UnifiedPush, APNs or FCM (common/push_*), never from a request thread. Retries
  * back off (honouring Retry-After); registrations the service says are gone are deleted.

@@ -115,17 +115,17 @@ void ucwa_shm_unlock(void)
     apr_global_mutex_unlock(segment->mutex);
 }
 
-void ucwa_shm_wake(ucwa_app *a)
+void ucwa_shm_wake_word(volatile apr_uint32_t *w)
 {
 #ifdef __linux__
     /* not FUTEX_PRIVATE_FLAG: the word is in a MAP_SHARED segment of several processes */
-    syscall(SYS_futex, &a->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+    syscall(SYS_futex, w, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 #else
-    (void)a;
+    (void)w;
 #endif
 }
 
-void ucwa_shm_wait(ucwa_app *a, apr_uint32_t seen, apr_interval_time_t max)
+void ucwa_shm_wait_word(volatile apr_uint32_t *w, apr_uint32_t seen, apr_interval_time_t max)
 {
 #ifdef __linux__
     struct timespec ts;
@@ -135,13 +135,23 @@ void ucwa_shm_wait(ucwa_app *a, apr_uint32_t seen, apr_interval_time_t max)
     }
     ts.tv_sec = (time_t)apr_time_sec(max);
     ts.tv_nsec = (long)apr_time_usec(max) * 1000;
-    syscall(SYS_futex, &a->seq, FUTEX_WAIT, seen, &ts, NULL, 0);
+    syscall(SYS_futex, w, FUTEX_WAIT, seen, &ts, NULL, 0);
 #else
     /* without futexes: poll the word */
     apr_interval_time_t step = apr_time_from_msec(50);
-    while (max > 0 && __atomic_load_n(&a->seq, __ATOMIC_SEQ_CST) == seen) {
+    while (max > 0 && __atomic_load_n(w, __ATOMIC_SEQ_CST) == seen) {
         apr_sleep(step < max ? step : max);
         max -= step;
     }
 #endif
+}
+
+void ucwa_shm_wake(ucwa_app *a)
+{
+    ucwa_shm_wake_word(&a->seq);
+}
+
+void ucwa_shm_wait(ucwa_app *a, apr_uint32_t seen, apr_interval_time_t max)
+{
+    ucwa_shm_wait_word(&a->seq, seen, max);
 }

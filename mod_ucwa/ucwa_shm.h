@@ -21,5 +21,8 @@ void ucwa_shm_unlock(void);
 void ucwa_shm_wake(ucwa_app *a);
 /* Sleeps until the seq word differs from seen, or max elapsed. */
 void ucwa_shm_wait(ucwa_app *a, apr_uint32_t seen, apr_interval_time_t max);
+/* The same for any word of the store (the push dispatcher waits on its queue's). */
+void ucwa_shm_wake_word(volatile apr_uint32_t *w);
+void ucwa_shm_wait_word(volatile apr_uint32_t *w, apr_uint32_t seen, apr_interval_time_t max);
 
 #endif
