@@ -22,54 +22,6 @@
 
 #define SVC "/mcx/mcxservice.svc"
 
-/* Reads the body, at most max bytes: OK, HTTP_REQUEST_ENTITY_TOO_LARGE or
- * HTTP_BAD_REQUEST. */
-static int read_body(request_rec *r, apr_size_t max, char **out, apr_size_t *len)
-{
-    apr_size_t cap, n = 0;
-    char *buf;
-    long got = 0;
-
-    if (ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK) != OK) {
-        return HTTP_BAD_REQUEST;
-    }
-    if (r->remaining > (apr_off_t)max) {
-        return HTTP_REQUEST_ENTITY_TOO_LARGE;
-    }
-    cap = r->remaining > 0 ? (apr_size_t)r->remaining + 1 : 8192;
-    buf = apr_palloc(r->pool, cap);
-    if (ap_should_client_block(r)) {
-        for (;;) {
-            if (n + 1 >= cap) {
-                apr_size_t ncap = cap * 2 > max + 2 ? max + 2 : cap * 2;
-                char *nb;
-                if (ncap <= cap) {
-                    return HTTP_REQUEST_ENTITY_TOO_LARGE;
-                }
-                nb = apr_palloc(r->pool, ncap);
-                memcpy(nb, buf, n);
-                buf = nb;
-                cap = ncap;
-            }
-            got = ap_get_client_block(r, buf + n, cap - 1 - n);
-            if (got <= 0) {
-                break;
-            }
-            n += (apr_size_t)got;
-            if (n > max) {
-                return HTTP_REQUEST_ENTITY_TOO_LARGE;
-            }
-        }
-        if (got < 0) {
-            return HTTP_BAD_REQUEST;
-        }
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return OK;
-}
-
 static int session_ok(const char *id)
 {
     size_t n = id ? strlen(id) : 0;
@@ -102,22 +54,25 @@ static apr_table_t *call_headers(request_rec *r)
 static int serve_operation(mcx_req *m)
 {
     request_rec *r = m->r;
+    APR_OPTIONAL_FN_TYPE(ucwa_core_read_body) *read_body =
+        APR_RETRIEVE_OPTIONAL_FN(ucwa_core_read_body);
     const mcx_op *op;
     const char *why = "";
-    char *body;
+    char *body = NULL;
     apr_size_t len = 0;
-    int rv;
+    apr_status_t rv;
 
     if (r->method_number != M_POST) {
         apr_table_setn(r->err_headers_out, "Allow", "POST");
         return mcx_fault(m, HTTP_METHOD_NOT_ALLOWED, "BadRequest", 405,
                          "MCX operations are sent with POST (the metadata is at /mex).");
     }
-    rv = read_body(r, mcx_conf_max_request(m->conf), &body, &len);
-    if (rv == HTTP_REQUEST_ENTITY_TOO_LARGE) {
-        return mcx_fault(m, rv, "RequestTooLarge", 0, "The request is too large.");
+    rv = read_body ? read_body(r, mcx_conf_max_request(m->conf), &body, &len) : APR_ENOTIMPL;
+    if (rv == APR_ENOSPC) {
+        return mcx_fault(m, HTTP_REQUEST_ENTITY_TOO_LARGE, "RequestTooLarge", 0,
+                         "The request is too large.");
     }
-    if (rv != OK) {
+    if (rv != APR_SUCCESS) {
         return mcx_fault(m, HTTP_BAD_REQUEST, "BadRequest", 0,
                          "The request body could not be read.");
     }

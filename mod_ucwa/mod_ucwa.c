@@ -24,6 +24,7 @@
 #include "ucwa_me.h"
 #include "ucwa_messaging.h"
 #include "ucwa_people.h"
+#include "ucwa_push.h"
 #include "ucwa_push_dispatch.h"
 #include "ucwa_push_resource.h"
 #include "ucwa_resources.h"
@@ -194,12 +195,13 @@ static int ucwa_status(request_rec *r)
     ucwa_store *s = ucwa_shm_lock(r->server);
     ucwa_store_stats st;
     ucwa_conv_stats cs;
-    apr_uint32_t subs = 0, members = 0;
+    apr_uint32_t subs = 0, members = 0, push_queued = 0, push_sending = 0;
     const char *problem, *sub_problem, *conv_problem, *body;
 
     if (!s) {
         return HTTP_SERVICE_UNAVAILABLE;
     }
+    ucwa_push_counts(s, &push_queued, &push_sending);
     problem = ucwa_store_check(s, &st, r->pool);
     sub_problem = ucwa_subs_check(s, &subs, &members, r->pool);
     conv_problem = ucwa_conv_check(s, &cs, r->pool);
@@ -208,9 +210,10 @@ static int ucwa_status(request_rec *r)
     body = apr_psprintf(r->pool, "{\"applications\":%u,\"expired\":%u,\"available\":%u,"
                         "\"users\":%u,\"queuedEvents\":%u,\"parked\":%u,"
                         "\"subscriptions\":%u,\"subscribedMembers\":%u,\"conversations\":%u,"
-                        "\"consistent\":%s%s%s%s}\n",
+                        "\"pushQueued\":%u,\"pushSending\":%u,\"consistent\":%s%s%s%s}\n",
                         st.apps_live, st.apps_expired, st.apps_available, st.users_live,
-                        st.events_queued, st.parked, subs, members, cs.live,
+                        st.events_queued, st.parked, subs, members, cs.live, push_queued,
+                        push_sending,
                         problem ? "false" : "true",
                         problem ? ",\"problem\":\"" : "",
                         problem ? ap_escape_quotes(r->pool, problem) : "", problem ? "\"" : "");
@@ -277,11 +280,18 @@ static int ucwa_core_call(request_rec *r, const char *method, const char *path,
     return ucwa_subreq_call(r, method, path, headers, body, len, notes, out);
 }
 
+static apr_status_t ucwa_core_read_body(request_rec *r, apr_size_t max, char **out,
+                                        apr_size_t *len)
+{
+    return ucwa_http_read_body(r, max, out, len);
+}
+
 static void ucwa_register_hooks(apr_pool_t *p)
 {
     static const char *const after[] = { "mod_autodiscover.c", "mod_dbd.c", NULL };
 
     APR_REGISTER_OPTIONAL_FN(ucwa_core_call);
+    APR_REGISTER_OPTIONAL_FN(ucwa_core_read_body);
     ap_hook_pre_config(ucwa_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(ucwa_check_config, after, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(ucwa_post_config, after, NULL, APR_HOOK_MIDDLE);

@@ -36,4 +36,10 @@ APR_DECLARE_OPTIONAL_FN(int, ucwa_core_call,
                          apr_table_t *headers, const char *body, apr_size_t len,
                          apr_table_t *notes, ucwa_core_response *out));
 
+/* The request body, at most max bytes, NUL-terminated, in r->pool: APR_SUCCESS,
+ * APR_ENOSPC (too large: refused from Content-Length before reading, else as soon as it
+ * passes max) or APR_EGENERAL (it could not be read). */
+APR_DECLARE_OPTIONAL_FN(apr_status_t, ucwa_core_read_body,
+                        (request_rec *r, apr_size_t max, char **out, apr_size_t *len));
+
 #endif

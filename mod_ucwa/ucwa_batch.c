@@ -276,62 +276,14 @@ static void run_part(ucwa_req *q, const ucwa_batch_request *rq, const char *host
 
 /* --- the batch request --------------------------------------------------------------------- */
 
-/* The request body, at most UCWA_BATCH_MAX_BODY bytes: OK, or the status to answer. */
-static int read_batch(request_rec *r, char **out, apr_size_t *len)
-{
-    apr_size_t cap, n = 0;
-    char *buf;
-    long got;
-    int rv;
-
-    if ((rv = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK) {
-        return rv == HTTP_REQUEST_ENTITY_TOO_LARGE ? rv : HTTP_BAD_REQUEST;
-    }
-    if (r->remaining > (apr_off_t)UCWA_BATCH_MAX_BODY) {
-        return HTTP_REQUEST_ENTITY_TOO_LARGE;
-    }
-    cap = r->remaining > 0 ? (apr_size_t)r->remaining + 1 : 16384;
-    buf = apr_palloc(r->pool, cap);
-    if (ap_should_client_block(r)) {
-        for (;;) {
-            if (n + 1 >= cap) {
-                apr_size_t ncap = cap * 2 > UCWA_BATCH_MAX_BODY + 2 ? UCWA_BATCH_MAX_BODY + 2
-                                                                    : cap * 2;
-                char *nb;
-                if (ncap <= cap) {
-                    return HTTP_REQUEST_ENTITY_TOO_LARGE;
-                }
-                nb = apr_palloc(r->pool, ncap);
-                memcpy(nb, buf, n);
-                buf = nb;
-                cap = ncap;
-            }
-            got = ap_get_client_block(r, buf + n, cap - 1 - n);
-            if (got <= 0) {
-                break;
-            }
-            n += (apr_size_t)got;
-            if (n > UCWA_BATCH_MAX_BODY) {
-                return HTTP_REQUEST_ENTITY_TOO_LARGE;
-            }
-        }
-        if (got < 0) {
-            return HTTP_BAD_REQUEST;
-        }
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return OK;
-}
-
 int ucwa_batch_handle(ucwa_req *q)
 {
     request_rec *r = q->r;
     const char *boundary = NULL, *why = NULL, *host, *nb;
     ucwa_batch_request *reqs;
     ucwa_batch_response *resps;
-    ucwa_batch_status st;
+    ucwa_batch_status bst;
+    apr_status_t st;
     unsigned char rnd[16];
     ucwa_app copy;
     char *body, *answer;
@@ -360,21 +312,21 @@ int ucwa_batch_handle(ucwa_req *q)
     default:
         break;
     }
-    rv = read_batch(r, &body, &len);
-    if (rv == HTTP_REQUEST_ENTITY_TOO_LARGE) {
-        return ucwa_http_error(q, rv, "EntityTooLarge", NULL,
+    st = ucwa_http_read_body(r, UCWA_BATCH_MAX_BODY, &body, &len);
+    if (st == APR_ENOSPC) {
+        return ucwa_http_error(q, HTTP_REQUEST_ENTITY_TOO_LARGE, "EntityTooLarge", NULL,
                                "A batch is at most 1 MiB.");
     }
-    if (rv != OK) {
+    if (st != APR_SUCCESS) {
         return ucwa_http_error(q, HTTP_BAD_REQUEST, "BadRequest", NULL,
                                "The request body could not be read.");
     }
-    st = ucwa_batch_parse(r->pool, body, len, boundary, &reqs, &n, &why);
-    if (st == UCWA_BATCH_TOO_MANY) {
+    bst = ucwa_batch_parse(r->pool, body, len, boundary, &reqs, &n, &why);
+    if (bst == UCWA_BATCH_TOO_MANY) {
         return ucwa_http_error(q, HTTP_TOO_MANY_REQUESTS, "TooManyRequests", NULL,
                                "A batch holds at most 100 requests; none of these ran.");
     }
-    if (st != UCWA_BATCH_OK) {
+    if (bst != UCWA_BATCH_OK) {
         return ucwa_http_error(q, HTTP_BAD_REQUEST, "BadRequest", NULL,
                                apr_psprintf(r->pool, "The batch is malformed: %s.", why));
     }

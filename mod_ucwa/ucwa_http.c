@@ -124,20 +124,38 @@ int ucwa_http_no_content(ucwa_req *q)
     return OK;
 }
 
-static apr_status_t read_body(request_rec *r, apr_size_t max, char **out, apr_size_t *len)
+apr_status_t ucwa_http_read_body(request_rec *r, apr_size_t max, char **out, apr_size_t *len)
 {
-    char *buf = apr_palloc(r->pool, max + 1);
-    apr_size_t n = 0;
-    long got;
+    apr_size_t cap, n = 0;
+    char *buf;
+    long got = 0;
 
     if (ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK) != OK) {
         return APR_EGENERAL;
     }
     if (r->remaining > (apr_off_t)max) {
-        return APR_ENOSPC;
+        return APR_ENOSPC;   /* refused before a byte is read */
     }
+    /* the announced length, or a little: a large limit is not allocated up front */
+    cap = r->remaining > 0 ? (apr_size_t)r->remaining + 1 : (max < 8192 ? max + 1 : 8192);
+    buf = apr_palloc(r->pool, cap + 1);
     if (ap_should_client_block(r)) {
-        while ((got = ap_get_client_block(r, buf + n, max + 1 - n)) > 0) {
+        for (;;) {
+            if (n == cap) {
+                apr_size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+                char *nb;
+                if (ncap <= cap) {
+                    return APR_ENOSPC;
+                }
+                nb = apr_palloc(r->pool, ncap + 1);
+                memcpy(nb, buf, n);
+                buf = nb;
+                cap = ncap;
+            }
+            got = ap_get_client_block(r, buf + n, cap - n);
+            if (got <= 0) {
+                break;
+            }
             n += (apr_size_t)got;
             if (n > max) {
                 return APR_ENOSPC;
@@ -165,7 +183,7 @@ json_t *ucwa_http_input(ucwa_req *q, int *rv)
     json_t *in;
     int i;
 
-    st = read_body(r, q->conf->global->body_max, &body, &len);
+    st = ucwa_http_read_body(r, q->conf->global->body_max, &body, &len);
     if (st == APR_ENOSPC) {
         *rv = ucwa_http_error(q, HTTP_REQUEST_ENTITY_TOO_LARGE, "EntityTooLarge", NULL,
                               "The request body is too large.");

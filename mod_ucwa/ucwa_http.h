@@ -22,6 +22,11 @@ typedef struct {
 /* Splits r->uri; 0 if the path is not under an applications collection. */
 int ucwa_http_route(ucwa_req *q, request_rec *r);
 
+/* The request body, at most max bytes, NUL-terminated, in r->pool: APR_SUCCESS,
+ * APR_ENOSPC (too large: refused from Content-Length before reading, else as soon as it
+ * passes max) or APR_EGENERAL (it could not be read). Also mod_mcx's (ucwa_core_read_body). */
+apr_status_t ucwa_http_read_body(request_rec *r, apr_size_t max, char **out, apr_size_t *len);
+
 int ucwa_http_error(ucwa_req *q, int status, const char *code, const char *subcode,
                     const char *message);
 /* Sends a resource (JSON, or converted to UCWA XML). */

@@ -137,40 +137,19 @@ static int bad_input(ucwa_req *q, const char *message)
 /* The raw body (sendMessage): 1, or 0 with the error already sent in *rv. */
 static int read_text(ucwa_req *q, apr_size_t max, char **out, apr_size_t *len, int *rv)
 {
-    request_rec *r = q->r;
-    char *buf = apr_palloc(r->pool, max + 2);
-    const char *too_long = apr_psprintf(r->pool, "A message is at most %u bytes.",
-                                        (unsigned)max);
-    apr_size_t n = 0;
-    long got;
+    apr_status_t st = ucwa_http_read_body(q->r, max, out, len);
 
-    if (ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK) != OK) {
+    if (st == APR_ENOSPC) {
+        *rv = ucwa_http_error(q, HTTP_REQUEST_ENTITY_TOO_LARGE, "EntityTooLarge", NULL,
+                              apr_psprintf(q->r->pool, "A message is at most %u bytes.",
+                                           (unsigned)max));
+        return 0;
+    }
+    if (st != APR_SUCCESS) {
         *rv = ucwa_http_error(q, HTTP_BAD_REQUEST, "BadRequest", NULL,
                               "The request body could not be read.");
         return 0;
     }
-    if (r->remaining > (apr_off_t)max) {
-        *rv = ucwa_http_error(q, HTTP_REQUEST_ENTITY_TOO_LARGE, "EntityTooLarge", NULL, too_long);
-        return 0;
-    }
-    if (ap_should_client_block(r)) {
-        while ((got = ap_get_client_block(r, buf + n, max + 1 - n)) > 0) {
-            n += (apr_size_t)got;
-            if (n > max) {
-                *rv = ucwa_http_error(q, HTTP_REQUEST_ENTITY_TOO_LARGE, "EntityTooLarge", NULL,
-                                      too_long);
-                return 0;
-            }
-        }
-        if (got < 0) {
-            *rv = ucwa_http_error(q, HTTP_BAD_REQUEST, "BadRequest", NULL,
-                                  "The request body could not be read.");
-            return 0;
-        }
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
     return 1;
 }
 

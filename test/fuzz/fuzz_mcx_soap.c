@@ -14,18 +14,6 @@
 
 #define MAX 65536
 
-static void check_reason(const char *why)
-{
-    size_t i, n;
-
-    FUZZ_CHECK(why != NULL);
-    n = strlen(why);
-    FUZZ_CHECK(n > 0 && n < 64);
-    for (i = 0; i < n; i++) {
-        FUZZ_CHECK(why[i] >= 0x20 && why[i] < 0x7f);
-    }
-}
-
 static int same_fields(const apr_table_t *a, const apr_table_t *b)
 {
     const apr_array_header_t *x = apr_table_elts(a), *y = apr_table_elts(b);
@@ -70,7 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     st2 = mcx_soap_parse(p, body, size, MAX, &again, &why2);
     FUZZ_CHECK(st == st2);
     if (st != MCX_PARSE_OK) {
-        check_reason(why);
+        fuzz_check_reason(why);
         FUZZ_CHECK(!strcmp(why, why2));
     }
     else {

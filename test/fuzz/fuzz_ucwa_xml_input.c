@@ -18,18 +18,6 @@
 #include "mob_json.h"
 #include "ucwa_xml.h"
 
-static void check_reason(const char *why)
-{
-    size_t i, n;
-
-    FUZZ_CHECK(why != NULL);
-    n = strlen(why);
-    FUZZ_CHECK(n > 0 && n < 64);
-    for (i = 0; i < n; i++) {
-        FUZZ_CHECK(why[i] >= 0x20 && why[i] < 0x7f);
-    }
-}
-
 static void check_shape(const json_t *obj)
 {
     const char *key, *key2;
@@ -115,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     obj = ucwa_xml_input(p, body, size, &why);
     if (!obj) {
-        check_reason(why);
+        fuzz_check_reason(why);
     }
     else {
         FUZZ_CHECK(why == NULL);

@@ -44,6 +44,19 @@ static inline apr_pool_t *fuzz_pool(void)
     return p;
 }
 
+/* A refusal's reason: a short fixed text (printable ASCII), never a piece of the input. */
+static inline void fuzz_check_reason(const char *why)
+{
+    size_t i, n;
+
+    FUZZ_CHECK(why != NULL);
+    n = strlen(why);
+    FUZZ_CHECK(n > 0 && n < 64);
+    for (i = 0; i < n; i++) {
+        FUZZ_CHECK(why[i] >= 0x20 && why[i] < 0x7f);
+    }
+}
+
 /* A NUL-terminated copy of the input, allocated to its exact size (malloc, not the
  * pool, so that ASan sees a read past the terminator). Free with free(). */
 static inline char *fuzz_cstr(const uint8_t *data, size_t size)

@@ -21,8 +21,8 @@ from lxml import etree
 
 import conftest
 import mobility
-from ucwa_client import (FAST, Fe, events_of, in_thread, state_with_tags, stop_fe, wait_log,
-                         wait_parked)
+from ucwa_client import (FAST, Fe, clean_log, events_of, in_thread, state_with_tags, stop_fe,
+                         wait_log, wait_parked)
 
 CLIENT = mobility.REPO / "mod_mcx" / "client" / "mcx_client.py"
 sys.path.insert(0, str(CLIENT.parent))
@@ -66,10 +66,7 @@ def fe(workdir, st):
 
 @pytest.fixture(autouse=True)
 def logs(fe, allowed_log):
-    mark = len(fe.apache.log_text())
-    yield allowed_log
-    bad = conftest.unexpected_log_lines(fe.apache.log_text()[mark:], allowed_log)
-    assert not bad, "unexpected lines in the error log:\n" + "\n".join(bad)
+    yield from clean_log(fe, allowed_log)
 
 
 def new_client(fe, user=ALICE, **kw):

@@ -14,7 +14,8 @@ import requests
 
 import conftest
 import mobility
-from ucwa_client import FAST, JSON, XML, NS, assert_error, events_of, start_fe, stop_fe
+from ucwa_client import (FAST, JSON, NS, XML, assert_error, clean_log, events_of, start_fe,
+                         stop_fe)
 
 BOB = "bob@contoso.test"
 
@@ -46,11 +47,7 @@ def fe(workdir, topo):
 
 @pytest.fixture(autouse=True)
 def logs(fe, allowed_log):
-    """Every test checks the Front End's error log (as check_logs does for the session's)."""
-    mark = len(fe.apache.log_text())
-    yield allowed_log
-    bad = conftest.unexpected_log_lines(fe.apache.log_text()[mark:], allowed_log)
-    assert not bad, "unexpected lines in the error log:\n" + "\n".join(bad)
+    yield from clean_log(fe, allowed_log)
 
 
 @pytest.fixture

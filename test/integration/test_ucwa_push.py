@@ -303,8 +303,11 @@ def test_queue_survives_a_graceful_restart(fe, apns_mock):
     invite(alice, "sip:bob@contoso.test")
     time.sleep(0.5)
     fe.apache.graceful()
+    # the job waits in the store's queue through the restart (the status page counts it)
+    assert fe.status()["pushQueued"] + fe.status()["pushSending"] >= 1
     pushes = wait_for(lambda: apns_mock["control"]("GET", "/mock/pushes"), timeout=20)
     assert len(pushes) == 1 and pushes[0]["payload"]["event"] == "invitation"
+    wait_for(lambda: fe.status()["pushQueued"] == 0, what="an empty queue")
 
 
 def test_mcx_push_capable_session_registers_and_is_woken(fe, wpt):

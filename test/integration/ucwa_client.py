@@ -316,6 +316,15 @@ def start_fe(workdir, state, name, extra="", **kw):
     return Fe(apache, state)
 
 
+def clean_log(fe, allowed):
+    """For an autouse fixture: yields allowed, then fails the test if the Front End's
+    error log gained a line it does not allow (as check_logs does for the session's)."""
+    mark = len(fe.apache.log_text())
+    yield allowed
+    bad = conftest.unexpected_log_lines(fe.apache.log_text()[mark:], allowed)
+    assert not bad, "unexpected lines in the error log:\n" + "\n".join(bad)
+
+
 def stop_fe(fe, allowed=conftest.ALLOWED_LOG):
     fe.apache.stop()
     log = fe.apache.log_text()
