@@ -65,8 +65,9 @@ static const char *field_text(apr_pool_t *p, const xmlNode *e)
     return s;
 }
 
-mcx_parse_status mcx_soap_parse(apr_pool_t *p, const char *body, apr_size_t len,
-                                apr_size_t max, mcx_request *out, const char **why)
+/* The parse proper: the document lives in tmp, what is kept is copied into p. */
+static mcx_parse_status parse(apr_pool_t *p, apr_pool_t *tmp, const char *body, apr_size_t len,
+                              apr_size_t max, mcx_request *out, const char **why)
 {
     mob_xml_limits lim = {
         max, MCX_MAX_DEPTH, 4, NULL, MCX_MAX_FIELDS,
@@ -81,7 +82,7 @@ mcx_parse_status mcx_soap_parse(apr_pool_t *p, const char *body, apr_size_t len,
         *why = lim.why_input;
         return MCX_PARSE_TOO_LARGE;
     }
-    if ((doc = mob_xml_read(p, body, len, &lim, why)) == NULL) {
+    if ((doc = mob_xml_read(tmp, body, len, &lim, why)) == NULL) {
         if (*why == lim.why_input) {
             return MCX_PARSE_TOO_LARGE;
         }
@@ -144,6 +145,23 @@ mcx_parse_status mcx_soap_parse(apr_pool_t *p, const char *body, apr_size_t len,
         apr_table_add(out->fields, (const char *)c->name, text);
     }
     return MCX_PARSE_OK;
+}
+
+mcx_parse_status mcx_soap_parse(apr_pool_t *p, const char *body, apr_size_t len,
+                                apr_size_t max, mcx_request *out, const char **why)
+{
+    apr_pool_t *tmp;
+    mcx_parse_status st;
+
+    /* the document is freed as soon as its fields are copied out: a GetNotifications
+     * request keeps only those while it waits */
+    if (apr_pool_create(&tmp, p) != APR_SUCCESS) {
+        *why = "out of memory";
+        return MCX_PARSE_BAD;
+    }
+    st = parse(p, tmp, body, len, max, out, why);
+    apr_pool_destroy(tmp);
+    return st;
 }
 
 const char *mcx_field(const mcx_request *rq, const char *name)

@@ -12,12 +12,18 @@
  *   4. push_endpoint_check (a client's endpoint) with the default and a lax policy: an
  *      accepted endpoint is at most 1000 bytes of printable ASCII, and https under the
  *      default policy;
- *   5. push_collapse_key: at most the limit, printable, base64url when asked. */
+ *   5. push_collapse_key: at most the limit, printable, base64url when asked;
+ *   6. ucwa_push_reg_check (a client's registration, common/ucwa_push_reg): the input's
+ *      lines are provider, endpoint, p256dh, auth, token, language (an empty line: the
+ *      field is absent); a refusal is a short printable reason, and an accepted WebPush
+ *      registration has keys that decode to 65 and 16 bytes. */
 #include <apr_strings.h>
 #include <apr_tables.h>
 
 #include "fuzz_util.h"
+#include "push_crypto.h"
 #include "push_provider.h"
+#include "ucwa_push_reg.h"
 
 /* 2023-11-14T22:13:20Z */
 #define NOW apr_time_from_sec(1700000000)
@@ -180,6 +186,48 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+static void registration(apr_pool_t *p, const char *s)
+{
+    const char *field[6] = { NULL, NULL, NULL, NULL, NULL, NULL }, *why;
+    push_endpoint_policy lax = { 1, NULL };
+    ucwa_push_reg r;
+    char *line = apr_pstrdup(p, s), *nl;
+    apr_size_t n = 0;
+    int i;
+
+    for (i = 0; i < 6 && line; i++) {
+        if ((nl = strchr(line, '\n')) != NULL) {
+            *nl = '\0';
+        }
+        field[i] = *line ? line : NULL;
+        line = nl ? nl + 1 : NULL;
+    }
+    memset(&r, 0, sizeof(r));
+    r.owner = "alice@contoso.test";
+    r.endpoint_id = "phone";
+    r.provider = field[0];
+    r.endpoint = field[1];
+    r.p256dh = field[2];
+    r.auth = field[3];
+    r.token = field[4];
+    r.language = field[5];
+    for (i = 0; i < 2; i++) {
+        why = ucwa_push_reg_check(p, &r, i ? &lax : NULL);
+        if (why) {
+            /* a sentence for the client (the API's message), fixed text: printable ASCII */
+            size_t k, len = strlen(why);
+            FUZZ_CHECK(len > 0 && len < 200);
+            for (k = 0; k < len; k++) {
+                FUZZ_CHECK(why[k] >= 0x20 && why[k] < 0x7f);
+            }
+        }
+        else if (r.endpoint) {
+            FUZZ_CHECK(push_b64url_decode(p, r.p256dh, &n) && n == 65);
+            FUZZ_CHECK(push_b64url_decode(p, r.auth, &n) && n == 16);
+        }
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     apr_pool_t *p = fuzz_pool();
@@ -190,6 +238,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     answer(p, data, size);
     endpoint(p, s);
     collapse(p, s);
+    registration(p, s);
     free(s);
     apr_pool_destroy(p);
     return 0;
