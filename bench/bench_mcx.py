@@ -719,8 +719,9 @@ class Run(bu.Run):
         print(f"Session store (shared memory reserved for UcwaMaxApplications {self.store_apps}: "
               f"{self.store_size / 2**20:,.1f} MiB, {slot:.1f} KiB per application = "
               f"UcwaEventsPerApplication 64 x UcwaEventSize 4096 ring + record). Pages are "
-              f"allocated when first written and never given back; allocated = the object's "
-              f"pages, mapped by a live process or not")
+              f"allocated when first written and given back once their event is delivered "
+              f"(acknowledged) or dropped; allocated = the object's pages, mapped by a live "
+              f"process or not")
         prev = None
         for label, kib, n in self.store_points:
             extra = (f"  +{(kib - prev) / n:.1f} KiB per session" if prev is not None and n
@@ -729,15 +730,16 @@ class Run(bu.Run):
             prev = kib
         for m in (m_pre, parked[-1], steady, m_after):
             print(f"  {m['label']:<40} {m['store'] / 1024:>9.1f} MiB allocated")
-        self.store_per_session = ((self.store_points[1][1] - self.store_points[0][1])
-                                  / self.store_points[1][2])
+        # what a session's ring holds while it waits: the pages of its undelivered events
+        last = parked[-1]
+        self.store_per_session = max(0.0, (last["store"] - self.store_points[0][1])
+                                     / max(1, last["n"] or 1))
         print(f"  an MCX session's ring fills as notifications arrive (here: every SignIn "
               f"notifies all the user's other sessions, {self.n_main // 2} each; "
               f"{self.drain_info[0]} of {self.n_main} first batches said Resume, their ring had "
-              f"wrapped). A long-lived session's ring goes round as notifications arrive, "
-              f"so in the end every one holds its whole ring, "
-              f"{slot - self.store_points[0][1] / self.store_apps:.0f} KiB, whatever its "
-              f"traffic")
+              f"wrapped), and empties as they are delivered: while parked, the rings hold "
+              f"{self.store_per_session:.1f} KiB per session (of "
+              f"{slot - self.store_points[0][1] / self.store_apps:.0f} KiB reserved)")
         print()
         idle_by_n = {m["n"]: m for m in idle if "ref" in m and not m.get("warm")}
         ucwa_by_n = {m["n"]: m for m in (ucwa[1] if ucwa else [])}

@@ -4,11 +4,13 @@
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include <openssl/rand.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "ucwa_store.h"
 
 #define STORE_MAGIC   0x55435741u   /* "UCWA" */
-#define STORE_VERSION 8u
+#define STORE_VERSION 9u
 #define IDX_BITS 20                  /* application index in the low bits of the id */
 #define GEN_BITS 12
 #define WORDS 8
@@ -33,13 +35,21 @@ static apr_size_t align8(apr_size_t n)
     return (n + 7) & ~(apr_size_t)7;
 }
 
+/* The rings start on a page boundary of memory, so that a slot of a page (UcwaEventSize
+ * 4096) can be given back to the system once its event is delivered (release_slots). */
+#define RING_ALIGN 4096
+static apr_size_t align_ring(apr_size_t n)
+{
+    return (n + RING_ALIGN - 1) & ~(apr_size_t)(RING_ALIGN - 1);
+}
+
 apr_size_t ucwa_store_bytes(const ucwa_store_limits *l)
 {
     return align8(sizeof(ucwa_store)) + align8((apr_size_t)l->max_apps * sizeof(ucwa_app))
            + align8((apr_size_t)l->max_users * sizeof(ucwa_user))
            + align8((apr_size_t)l->max_subs * sizeof(ucwa_sub))
            + align8((apr_size_t)l->max_convs * sizeof(ucwa_conv))
-           + align8((apr_size_t)l->max_push * sizeof(ucwa_push_job))
+           + align8((apr_size_t)l->max_push * sizeof(ucwa_push_job)) + RING_ALIGN
            + (apr_size_t)l->max_apps * l->ring_len * align8(l->event_size);
 }
 
@@ -64,7 +74,12 @@ ucwa_store *ucwa_store_init(void *base, const ucwa_store_limits *l)
     s->subs_off = s->users_off + align8((apr_size_t)l->max_users * sizeof(ucwa_user));
     s->convs_off = s->subs_off + align8((apr_size_t)l->max_subs * sizeof(ucwa_sub));
     s->push_off = s->convs_off + align8((apr_size_t)l->max_convs * sizeof(ucwa_conv));
-    s->events_off = s->push_off + align8((apr_size_t)l->max_push * sizeof(ucwa_push_job));
+    /* page-aligned in memory (APR puts a size word before a segment's base address, so
+     * the base itself is not): every process maps the segment at an address with the
+     * same offset in its page */
+    s->events_off = align_ring((apr_uintptr_t)base + s->push_off
+                               + align8((apr_size_t)l->max_push * sizeof(ucwa_push_job)))
+                    - (apr_uintptr_t)base;
     return s;
 }
 
@@ -326,6 +341,36 @@ ucwa_create_result ucwa_store_create(ucwa_store *s, const ucwa_app_params *in, a
     return UCWA_CREATE_NEW;
 }
 
+/* Gives the whole pages inside ring slots [from, to) of application idx back to the system
+ * (their contents read as zeros afterwards): a delivered event's slot is never read again
+ * before it is written, so the memory of a ring is only what it holds undelivered. In
+ * the server's shared segment (shmem) MADV_REMOVE frees the pages for every process; on
+ * private memory (the unit tests, the fuzzers) it fails and changes nothing. */
+static void release_slots(ucwa_store *s, int idx, apr_uint32_t from, apr_uint32_t to)
+{
+#ifdef MADV_REMOVE
+    apr_size_t size = align8(s->limits.event_size), page = (apr_size_t)sysconf(_SC_PAGESIZE);
+    apr_uint32_t pos, n = to - from;
+
+    if (page == 0 || page > 65536 || n == 0) {
+        return;
+    }
+    if (n > s->limits.ring_len) {
+        n = s->limits.ring_len;
+    }
+    for (pos = from; pos != from + n; pos++) {
+        char *a = (char *)slot(s, idx, pos);
+        apr_uintptr_t lo = ((apr_uintptr_t)a + page - 1) & ~(apr_uintptr_t)(page - 1);
+        apr_uintptr_t hi = ((apr_uintptr_t)a + size) & ~(apr_uintptr_t)(page - 1);
+        if (hi > lo) {
+            madvise((void *)lo, (size_t)(hi - lo), MADV_REMOVE);
+        }
+    }
+#else
+    (void)s; (void)idx; (void)from; (void)to;
+#endif
+}
+
 static void release(ucwa_store *s, int idx, apr_uint32_t state)
 {
     ucwa_app *a = ucwa_store_app(s, idx);
@@ -347,6 +392,7 @@ static void release(ucwa_store *s, int idx, apr_uint32_t state)
     a->state = state;
     a->available = 0;
     ucwa_store_touch(a);
+    release_slots(s, idx, 0, s->limits.ring_len);   /* nothing in it is read again */
 }
 
 void ucwa_store_delete(ucwa_store *s, int idx)
@@ -377,6 +423,7 @@ int ucwa_store_post(ucwa_store *s, int idx, ucwa_prio prio, const char *sender,
     if (a->head - a->pkg_first >= s->limits.ring_len) {
         /* the client stopped reading: keep the package it may still re-request, drop the
          * rest, and tell it to resume (its transient state is stale) */
+        release_slots(s, idx, a->pkg_end, a->head);
         a->head = a->pkg_end;
         a->overflow = 1;
         ucwa_store_touch(a);
@@ -458,6 +505,7 @@ ucwa_poll_result ucwa_store_poll(ucwa_store *s, int idx, apr_uint32_t ack,
         return UCWA_POLL_RESYNC;
     }
     /* ack = pkg + 1 acknowledges package pkg: its events are gone for good */
+    release_slots(s, idx, a->pkg_first, a->pkg_end);
     a->pkg_first = a->pkg_end;
     a->pkg_acked = 1;
     for (pos = a->pkg_first; pos != a->head && !release_now; pos++) {
