@@ -773,9 +773,9 @@ class Run(bu.Run):
         print(f"  PSS KiB: the server's PSS growth / N (as bench_ucwa measures a channel); "
               f"target: % of {TARGET:,} bytes, '!' over it. private: the same without shared "
               f"memory (PSS - Pss_Shmem; after the wake rounds the new children map store "
-              f"pages the SignIns had allocated). +ring: event-ring pages allocated per MCX "
-              f"SignIn in this run (at most {(self.store_size / self.store_apps / 1024) - rec_kib:.0f} "
-              f"KiB); +record: the store's tables per configured application, allocated at "
+              f"pages the SignIns had allocated). +ring: event-ring pages resident per session "
+              f"while parked (delivered events are given back; at most "
+              f"{(self.store_size / self.store_apps / 1024) - rec_kib:.0f} KiB); +record: the store's tables per configured application, allocated at "
               f"start (the application, a user, 4 subscriptions, 2 conversations, a push job); "
               f"total = private + ring + record")
         print(f"  UCWA KiB: a parked UCWA event GET (bench_ucwa's channel) at the same N, "
