@@ -17,6 +17,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 import conftest
 import mobility
@@ -29,10 +31,18 @@ FAST = "UcwaEventTimeoutRange 1 1800"   # polls with timeout=1 answer after a se
 
 
 def new_http(ca):
-    """A requests session of its own (one per thread that parks a poll)."""
+    """A requests session of its own (one per thread that parks a poll). Like a phone, it
+    sends an idempotent request (GET, PUT, DELETE) once more when a kept-alive connection
+    turns out closed under it (a graceful restart closes idle ones: the request and the
+    close can cross); never a POST."""
     s = requests.Session()
     s.trust_env = False
     s.verify = str(ca)
+    retry = Retry(total=1, connect=1, read=1, status=0, other=0, redirect=0,
+                  allowed_methods=frozenset({"GET", "PUT", "DELETE", "HEAD"}),
+                  raise_on_status=False)
+    s.mount("https://", HTTPAdapter(max_retries=retry))
+    s.mount("http://", HTTPAdapter(max_retries=retry))
     return s
 
 
