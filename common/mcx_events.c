@@ -3,33 +3,14 @@
 #include <apr_strings.h>
 
 #include "mcx_events.h"
+#include "mob_json.h"
 #include "ucwa_message.h"
 
 #define TEXT_MAX (64 * 1024)
 
-static const char *str(const json_t *o, const char *key)
-{
-    const json_t *v = json_is_object(o) ? json_object_get(o, key) : NULL;
-
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-static const json_t *obj(const json_t *o, const char *key)
-{
-    const json_t *v = json_is_object(o) ? json_object_get(o, key) : NULL;
-
-    return json_is_object(v) ? v : NULL;
-}
-
-/* o._links[rel].href */
-static const char *link_href(const json_t *o, const char *rel)
-{
-    return str(obj(obj(o, "_links"), rel), "href");
-}
-
 static const char *link_title(const json_t *o, const char *rel)
 {
-    return str(obj(obj(o, "_links"), rel), "title");
+    return mob_json_str(mob_json_obj(mob_json_obj(o, "_links"), rel), "title");
 }
 
 const char *mcx_href_tail(apr_pool_t *p, const char *href)
@@ -136,7 +117,7 @@ static void add_presence(apr_pool_t *p, mcx_batch *b, mcx_note_kind kind, const 
 
 static const char *result_of(const json_t *ev)
 {
-    const char *status = str(ev, "status"), *sub = str(obj(ev, "reason"), "subcode");
+    const char *status = mob_json_str(ev, "status"), *sub = mob_json_str(mob_json_obj(ev, "reason"), "subcode");
 
     if (status && !strcmp(status, "Success")) {
         return "Connected";
@@ -152,59 +133,59 @@ static const char *result_of(const json_t *ev)
 
 static void convert_event(apr_pool_t *p, mcx_batch *b, const char *sender, const json_t *ev)
 {
-    const json_t *link = obj(ev, "link"), *in = obj(ev, "in");
-    const char *rel = str(link, "rel"), *href = str(link, "href"), *type = str(ev, "type");
-    const json_t *emb = obj(ev, "_embedded");
+    const json_t *link = mob_json_obj(ev, "link"), *in = mob_json_obj(ev, "in");
+    const char *rel = mob_json_str(link, "rel"), *href = mob_json_str(link, "href"), *type = mob_json_str(ev, "type");
+    const json_t *emb = mob_json_obj(ev, "_embedded");
     mcx_note *n;
 
     if (!rel || !type || !sender) {
         return;
     }
     if (!strcmp(rel, "messagingInvitation")) {
-        const json_t *inv = obj(emb, "messagingInvitation");
-        const char *dir = str(inv, "direction");
+        const json_t *inv = mob_json_obj(emb, "messagingInvitation");
+        const char *dir = mob_json_str(inv, "direction");
         if (!strcmp(type, "started") && dir && !strcmp(dir, "Incoming")) {
-            const json_t *from = obj(obj(inv, "_embedded"), "from");
+            const json_t *from = mob_json_obj(mob_json_obj(inv, "_embedded"), "from");
             n = add(b, MCX_N_INVITATION);
             n->invitation = mcx_href_tail(p, href);
-            n->conversation = mcx_href_tail(p, link_href(inv, "conversation"));
-            n->uri = str(from, "uri");
-            n->name = str(from, "name");
-            n->subject = str(inv, "subject");
-            n->text = data_text(p, link_href(inv, "message"), &n->html);
+            n->conversation = mcx_href_tail(p, mob_json_href(inv, "conversation"));
+            n->uri = mob_json_str(from, "uri");
+            n->name = mob_json_str(from, "name");
+            n->subject = mob_json_str(inv, "subject");
+            n->text = data_text(p, mob_json_href(inv, "message"), &n->html);
         }
         else if (!strcmp(type, "completed")) {
             n = add(b, MCX_N_INVITATION_RESULT);
             n->invitation = mcx_href_tail(p, href);
-            n->conversation = mcx_href_tail(p, link_href(inv, "conversation"));
+            n->conversation = mcx_href_tail(p, mob_json_href(inv, "conversation"));
             n->result = result_of(ev);
         }
         return;
     }
     if (!strcmp(rel, "message") && !strcmp(type, "completed")) {
-        const json_t *m = obj(emb, "message");
-        const char *dir = str(m, "direction"), *num = mcx_href_tail(p, href);
+        const json_t *m = mob_json_obj(emb, "message");
+        const char *dir = mob_json_str(m, "direction"), *num = mcx_href_tail(p, href);
         if (!dir || strcmp(dir, "Incoming")) {
             return;
         }
         n = add(b, MCX_N_MESSAGE);
         n->conversation = segment_after(p, href, "/conversations/");
         n->number = num ? (apr_uint32_t)strtoul(num, NULL, 10) : 0;
-        n->uri = people_uri(p, link_href(m, "contact"));
+        n->uri = people_uri(p, mob_json_href(m, "contact"));
         n->name = link_title(m, "participant");
-        n->text = data_text(p, link_href(m, "htmlMessage"), &n->html);
+        n->text = data_text(p, mob_json_href(m, "htmlMessage"), &n->html);
         if (!n->text) {
-            n->text = data_text(p, link_href(m, "plainMessage"), &n->html);
+            n->text = data_text(p, mob_json_href(m, "plainMessage"), &n->html);
         }
         return;
     }
     if (!strcmp(rel, "participant") && !strcmp(type, "added")
-        && in && str(in, "rel") && !strcmp(str(in, "rel"), "typingParticipants")) {
+        && in && mob_json_str(in, "rel") && !strcmp(mob_json_str(in, "rel"), "typingParticipants")) {
         n = add(b, MCX_N_TYPING);
         n->conversation = segment_after(p, href, "/conversations/");
         n->uri = segment_after(p, href, "/participants/");
         n->uri = n->uri ? apr_pstrcat(p, "sip:", n->uri, NULL) : NULL;
-        n->name = str(link, "title");
+        n->name = mob_json_str(link, "title");
         return;
     }
     if (!strcmp(rel, "conversation") && !strcmp(type, "deleted")
@@ -236,22 +217,22 @@ static void convert_event(apr_pool_t *p, mcx_batch *b, const char *sender, const
 
 int mcx_events_convert(apr_pool_t *p, const json_t *pkg, mcx_batch *out, const char **why)
 {
-    const json_t *links = obj(pkg, "_links"), *senders;
+    const json_t *links = mob_json_obj(pkg, "_links"), *senders;
     const char *next;
     size_t i, j;
 
     memset(out, 0, sizeof(*out));
     out->notes = apr_array_make(p, 8, sizeof(mcx_note));
-    if (ack_of(link_href(pkg, "self"), &out->sequence) != 0) {
+    if (ack_of(mob_json_href(pkg, "self"), &out->sequence) != 0) {
         *why = "not an event package";
         return -1;
     }
-    if ((next = str(obj(links, "resync"), "href")) != NULL) {
+    if ((next = mob_json_str(mob_json_obj(links, "resync"), "href")) != NULL) {
         out->resync = 1;
     }
     else {
-        next = str(obj(links, "next"), "href");
-        out->resume = obj(links, "resume") != NULL;
+        next = mob_json_str(mob_json_obj(links, "next"), "href");
+        out->resume = mob_json_obj(links, "resume") != NULL;
     }
     if (ack_of(next, &out->next) != 0) {
         *why = "an event package without next";
@@ -263,7 +244,7 @@ int mcx_events_convert(apr_pool_t *p, const json_t *pkg, mcx_batch *out, const c
     }
     for (i = 0; i < json_array_size(senders); i++) {
         const json_t *s = json_array_get(senders, i), *evs = json_object_get(s, "events");
-        const char *rel = str(s, "rel");
+        const char *rel = mob_json_str(s, "rel");
         if (!json_is_array(evs)) {
             continue;
         }

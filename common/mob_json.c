@@ -33,3 +33,22 @@ const char *mob_json_dump(apr_pool_t *p, const json_t *j, apr_size_t *len)
     }
     return copy;
 }
+
+const char *mob_json_str(const json_t *o, const char *key)
+{
+    const json_t *v = json_is_object(o) ? json_object_get(o, key) : NULL;
+
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+const json_t *mob_json_obj(const json_t *o, const char *key)
+{
+    const json_t *v = json_is_object(o) ? json_object_get(o, key) : NULL;
+
+    return json_is_object(v) ? v : NULL;
+}
+
+const char *mob_json_href(const json_t *o, const char *rel)
+{
+    return mob_json_str(mob_json_obj(mob_json_obj(o, "_links"), rel), "href");
+}

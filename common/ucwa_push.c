@@ -119,6 +119,9 @@ int ucwa_push_take(ucwa_store *s, apr_time_t now, ucwa_push_job *out, int max)
         if (!best) {
             break;
         }
+        if (best->state == UCWA_PUSH_SENDING) {
+            best->gen++;   /* taken back: the lost dispatcher's late report is ignored */
+        }
         best->state = UCWA_PUSH_SENDING;
         best->sending_since = now;
         out[got++] = *best;

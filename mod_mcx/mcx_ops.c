@@ -17,30 +17,6 @@ APLOG_USE_MODULE(mcx);
 
 #define FAULT_500 HTTP_INTERNAL_SERVER_ERROR
 
-static int ok(const mcx_res *res)
-{
-    return res->status >= 200 && res->status < 300;
-}
-
-static const char *jstr(const json_t *o, const char *key)
-{
-    const json_t *v = json_is_object(o) ? json_object_get(o, key) : NULL;
-
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-static const json_t *jobj(const json_t *o, const char *key)
-{
-    const json_t *v = json_is_object(o) ? json_object_get(o, key) : NULL;
-
-    return json_is_object(v) ? v : NULL;
-}
-
-static const char *jhref(const json_t *o, const char *rel)
-{
-    return jstr(jobj(jobj(o, "_links"), rel), "href");
-}
-
 static const char *ack_in(const char *href)
 {
     const char *a = href ? strstr(href, "ack=") : NULL;
@@ -88,10 +64,10 @@ static int op_sign_in(mcx_req *m)
         return mcx_fault(m, FAULT_500, "InvalidParameter", 0, "A value is not valid UTF-8.");
     }
     apr_table_setn(notes, UCWA_NOTE_IDLE_LIMIT, apr_psprintf(p, "%u", life));
-    if (!ok((mcx_ucwa(m, "POST", MCX_APPS, body, notes, &res), &res)) || !res.json) {
+    if (!mcx_ok((mcx_ucwa(m, "POST", MCX_APPS, body, notes, &res), &res)) || !res.json) {
         return mcx_fault_ucwa(m, &res);
     }
-    m->session = jstr(res.json, "id");
+    m->session = mob_json_str(res.json, "id");
     if (!m->session) {
         return mcx_fault(m, FAULT_500, "ServiceFailure", 0, "No session was made.");
     }
@@ -100,19 +76,19 @@ static int op_sign_in(mcx_req *m)
     mcx_ucwa(m, "POST", mcx_app_path(m, "/me/makeMeAvailable"),
              mob_json_own(p, json_pack("{s:[s]}", "SupportedModalities", "Messaging")),
              NULL, &avail);
-    if (!ok(&avail) && avail.status != HTTP_CONFLICT) {
+    if (!mcx_ok(&avail) && avail.status != HTTP_CONFLICT) {
         return mcx_fault_ucwa(m, &avail);
     }
-    me = jobj(jobj(res.json, "_embedded"), "me");
+    me = mob_json_obj(mob_json_obj(res.json, "_embedded"), "me");
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, m->r, MCXLOGNO(00020)
                   "signed in: session %s (%s, %u s)", m->session, kind, life);
     o = mcx_out_begin(p, "SignInResponse");
     mcx_out_text(o, "SessionId", m->session);
     mcx_out_text(o, "SessionKind", kind);
     mcx_out_text(o, "Lifetime", apr_psprintf(p, "%u", life));
-    mcx_out_text(o, "Uri", jstr(me, "uri"));
-    mcx_out_text(o, "Name", jstr(me, "name"));
-    mcx_out_text(o, "Sequence", ack_in(jhref(res.json, "events")));
+    mcx_out_text(o, "Uri", mob_json_str(me, "uri"));
+    mcx_out_text(o, "Name", mob_json_str(me, "name"));
+    mcx_out_text(o, "Sequence", ack_in(mob_json_href(res.json, "events")));
     return mcx_send(m, o);
 }
 
@@ -120,7 +96,7 @@ static int op_sign_out(mcx_req *m)
 {
     mcx_res res;
 
-    if (!ok((mcx_ucwa(m, "DELETE", m->app, NULL, NULL, &res), &res))) {
+    if (!mcx_ok((mcx_ucwa(m, "DELETE", m->app, NULL, NULL, &res), &res))) {
         return mcx_fault_ucwa(m, &res);
     }
     return mcx_send(m, mcx_out_begin(m->r->pool, "SignOutResponse"));
@@ -133,7 +109,7 @@ static int op_keep_alive(mcx_req *m)
     mcx_out *o;
 
     apr_table_setn(notes, UCWA_NOTE_KEEPALIVE, "1");
-    if (!ok((mcx_ucwa(m, "GET", m->app, NULL, notes, &res), &res))) {
+    if (!mcx_ok((mcx_ucwa(m, "GET", m->app, NULL, notes, &res), &res))) {
         return mcx_fault_ucwa(m, &res);
     }
     o = mcx_out_begin(m->r->pool, "KeepAliveResponse");
@@ -148,16 +124,16 @@ static int op_get_presence(mcx_req *m)
     mcx_res pres, note;
     mcx_out *o;
 
-    if (!ok((mcx_ucwa(m, "GET", mcx_app_path(m, "/me/presence"), NULL, NULL, &pres), &pres))) {
+    if (!mcx_ok((mcx_ucwa(m, "GET", mcx_app_path(m, "/me/presence"), NULL, NULL, &pres), &pres))) {
         return mcx_fault_ucwa(m, &pres);
     }
-    if (!ok((mcx_ucwa(m, "GET", mcx_app_path(m, "/me/note"), NULL, NULL, &note), &note))) {
+    if (!mcx_ok((mcx_ucwa(m, "GET", mcx_app_path(m, "/me/note"), NULL, NULL, &note), &note))) {
         return mcx_fault_ucwa(m, &note);
     }
     o = mcx_out_begin(m->r->pool, "GetPresenceResponse");
-    mcx_out_text(o, "Availability", jstr(pres.json, "availability"));
-    mcx_out_text(o, "Activity", jstr(pres.json, "activity"));
-    mcx_out_text(o, "Note", jstr(note.json, "message"));
+    mcx_out_text(o, "Availability", mob_json_str(pres.json, "availability"));
+    mcx_out_text(o, "Activity", mob_json_str(pres.json, "activity"));
+    mcx_out_text(o, "Note", mob_json_str(note.json, "message"));
     return mcx_send(m, o);
 }
 
@@ -171,7 +147,7 @@ static int op_publish_presence(mcx_req *m)
         return mcx_fault(m, FAULT_500, "InvalidParameter", 0,
                          "PublishPresence needs Availability, Note or both.");
     }
-    if (av && !ok((mcx_ucwa(m, "POST", mcx_app_path(m, "/me/presence"),
+    if (av && !mcx_ok((mcx_ucwa(m, "POST", mcx_app_path(m, "/me/presence"),
                             mob_json_own(p, json_pack("{s:s}", "availability", av)), NULL,
                             &res), &res))) {
         return mcx_fault_ucwa(m, &res);
@@ -181,7 +157,7 @@ static int op_publish_presence(mcx_req *m)
         if (!b) {
             return mcx_fault(m, FAULT_500, "InvalidParameter", 0, "Note is not valid UTF-8.");
         }
-        if (!ok((mcx_ucwa(m, "POST", mcx_app_path(m, "/me/note"), b, NULL, &res), &res))) {
+        if (!mcx_ok((mcx_ucwa(m, "POST", mcx_app_path(m, "/me/note"), b, NULL, &res), &res))) {
             return mcx_fault_ucwa(m, &res);
         }
     }
@@ -190,7 +166,7 @@ static int op_publish_presence(mcx_req *m)
 
 static void out_group(mcx_req *m, mcx_out *o, const json_t *g)
 {
-    const char *contacts = jhref(g, "groupContacts");
+    const char *contacts = mob_json_href(g, "groupContacts");
     mcx_res res;
     const json_t *arr;
     size_t i;
@@ -199,17 +175,17 @@ static void out_group(mcx_req *m, mcx_out *o, const json_t *g)
         return;
     }
     mcx_out_start(o, "Group");
-    mcx_out_attr(o, "Id", jstr(g, "id"));
-    mcx_out_attr(o, "Name", jstr(g, "name"));
-    if (contacts && ok((mcx_ucwa(m, "GET", contacts, NULL, NULL, &res), &res))) {
-        arr = json_object_get(jobj(res.json, "_embedded"), "contact");
+    mcx_out_attr(o, "Id", mob_json_str(g, "id"));
+    mcx_out_attr(o, "Name", mob_json_str(g, "name"));
+    if (contacts && mcx_ok((mcx_ucwa(m, "GET", contacts, NULL, NULL, &res), &res))) {
+        arr = json_object_get(mob_json_obj(res.json, "_embedded"), "contact");
         for (i = 0; json_is_array(arr) && i < json_array_size(arr); i++) {
             const json_t *c = json_array_get(arr, i);
             const char *av, *note;
-            mcx_presence_of(m, jhref(c, "contactPresence"), &av, &note);
+            mcx_presence_of(m, mob_json_href(c, "contactPresence"), &av, &note);
             mcx_out_start(o, "Contact");
-            mcx_out_attr(o, "Uri", jstr(c, "uri"));
-            mcx_out_attr(o, "Name", jstr(c, "name"));
+            mcx_out_attr(o, "Uri", mob_json_str(c, "uri"));
+            mcx_out_attr(o, "Name", mob_json_str(c, "name"));
             mcx_out_attr(o, "Availability", av);
             mcx_out_attr(o, "Note", note);
             mcx_out_end(o);
@@ -225,17 +201,17 @@ static int op_get_contacts(mcx_req *m)
     mcx_out *o;
     size_t i;
 
-    if (!ok((mcx_ucwa(m, "GET", mcx_app_path(m, "/people/groups"), NULL, NULL, &res), &res))) {
+    if (!mcx_ok((mcx_ucwa(m, "GET", mcx_app_path(m, "/people/groups"), NULL, NULL, &res), &res))) {
         return mcx_fault_ucwa(m, &res);
     }
-    emb = jobj(res.json, "_embedded");
+    emb = mob_json_obj(res.json, "_embedded");
     o = mcx_out_begin(m->r->pool, "GetContactsResponse");
-    out_group(m, o, jobj(emb, "pinnedGroup"));
+    out_group(m, o, mob_json_obj(emb, "pinnedGroup"));
     arr = json_object_get(emb, "group");
     for (i = 0; json_is_array(arr) && i < json_array_size(arr); i++) {
         out_group(m, o, json_array_get(arr, i));
     }
-    out_group(m, o, jobj(emb, "defaultGroup"));
+    out_group(m, o, mob_json_obj(emb, "defaultGroup"));
     return mcx_send(m, o);
 }
 
@@ -262,7 +238,7 @@ static int op_subscribe_presence(mcx_req *m)
                          "SubscribePresence takes 1 to 100 Uri elements.");
     }
     apr_table_setn(notes, UCWA_NOTE_SESSION_SUBSCRIPTION, "1");
-    if (!ok((mcx_ucwa(m, "POST", mcx_app_path(m, "/people/presenceSubscriptions"), body, notes,
+    if (!mcx_ok((mcx_ucwa(m, "POST", mcx_app_path(m, "/people/presenceSubscriptions"), body, notes,
                       &res), &res))) {
         return mcx_fault_ucwa(m, &res);
     }
@@ -328,16 +304,16 @@ static int op_start_conversation(mcx_req *m)
                                                                  strlen(text))))) {
         return mcx_fault(m, FAULT_500, "InvalidParameter", 0, "Message is not valid UTF-8.");
     }
-    if (!ok((mcx_ucwa(m, "POST", mcx_app_path(m, "/communication/messagingInvitations"), body,
+    if (!mcx_ok((mcx_ucwa(m, "POST", mcx_app_path(m, "/communication/messagingInvitations"), body,
                       NULL, &res), &res))) {
         return mcx_fault_ucwa(m, &res);
     }
     loc = apr_table_get(res.headers, "Location");
-    if (!loc || !ok((mcx_ucwa(m, "GET", loc, NULL, NULL, &inv), &inv))) {
+    if (!loc || !mcx_ok((mcx_ucwa(m, "GET", loc, NULL, NULL, &inv), &inv))) {
         return mcx_fault(m, FAULT_500, "ServiceFailure", 0, "The invitation was lost.");
     }
     o = mcx_out_begin(p, "StartConversationResponse");
-    mcx_out_text(o, "ConversationId", mcx_href_tail(p, jhref(inv.json, "conversation")));
+    mcx_out_text(o, "ConversationId", mcx_href_tail(p, mob_json_href(inv.json, "conversation")));
     mcx_out_text(o, "InvitationId", mcx_href_tail(p, loc));
     return mcx_send(m, o);
 }
@@ -354,7 +330,7 @@ static int answer(mcx_req *m, int accept)
         return rv;
     }
     inv = mcx_app_path(m, apr_pstrcat(p, "/communication/messagingInvitations/", id, NULL));
-    if (!ok((mcx_ucwa(m, "POST", apr_pstrcat(p, inv, accept ? "/accept" : "/decline", NULL),
+    if (!mcx_ok((mcx_ucwa(m, "POST", apr_pstrcat(p, inv, accept ? "/accept" : "/decline", NULL),
                       NULL, NULL, &res), &res))) {
         return mcx_fault_ucwa(m, &res);
     }
@@ -362,8 +338,8 @@ static int answer(mcx_req *m, int accept)
         return mcx_send(m, mcx_out_begin(p, "DeclineInvitationResponse"));
     }
     o = mcx_out_begin(p, "AcceptInvitationResponse");
-    if (ok((mcx_ucwa(m, "GET", inv, NULL, NULL, &doc), &doc))) {
-        mcx_out_text(o, "ConversationId", mcx_href_tail(p, jhref(doc.json, "conversation")));
+    if (mcx_ok((mcx_ucwa(m, "GET", inv, NULL, NULL, &doc), &doc))) {
+        mcx_out_text(o, "ConversationId", mcx_href_tail(p, mob_json_href(doc.json, "conversation")));
     }
     return mcx_send(m, o);
 }
@@ -402,7 +378,7 @@ static int op_send_message(mcx_req *m)
     if (!text || !*text) {
         return mcx_fault(m, FAULT_500, "InvalidParameter", 0, "Text is required.");
     }
-    if (!ok((mcx_ucwa_text(m, "POST", path, "text/plain; charset=utf-8", text, &res), &res))) {
+    if (!mcx_ok((mcx_ucwa_text(m, "POST", path, "text/plain; charset=utf-8", text, &res), &res))) {
         return mcx_fault_ucwa(m, &res);
     }
     loc = apr_table_get(res.headers, "Location");
@@ -421,7 +397,7 @@ static int simple_post(mcx_req *m, const char *sub, const char *response)
     if ((path = conversation(m, sub, &rv)) == NULL) {
         return rv;
     }
-    if (!ok((mcx_ucwa(m, "POST", path, NULL, NULL, &res), &res))) {
+    if (!mcx_ok((mcx_ucwa(m, "POST", path, NULL, NULL, &res), &res))) {
         return mcx_fault_ucwa(m, &res);
     }
     return mcx_send(m, mcx_out_begin(m->r->pool, response));
@@ -458,12 +434,12 @@ static int op_register_push(mcx_req *m)
                              apr_pstrcat(p, plain[i][0], " is not valid UTF-8.", NULL));
         }
     }
-    if (!ok((mcx_ucwa(m, "POST", mcx_app_path(m, "/pushRegistrations"), body, NULL, &res),
+    if (!mcx_ok((mcx_ucwa(m, "POST", mcx_app_path(m, "/pushRegistrations"), body, NULL, &res),
              &res))) {
         return mcx_fault_ucwa(m, &res);
     }
     o = mcx_out_begin(p, "RegisterPushResponse");
-    mcx_out_text(o, "RegistrationId", jstr(res.json, "id"));
+    mcx_out_text(o, "RegistrationId", mob_json_str(res.json, "id"));
     return mcx_send(m, o);
 }
 
@@ -480,7 +456,7 @@ static int op_unregister_push(mcx_req *m)
         != strlen(id)) {
         return mcx_fault(m, FAULT_500, "NotFound", 0, "There is no such registration.");
     }
-    if (!ok((mcx_ucwa(m, "DELETE", mcx_app_path(m, apr_pstrcat(m->r->pool,
+    if (!mcx_ok((mcx_ucwa(m, "DELETE", mcx_app_path(m, apr_pstrcat(m->r->pool,
                                                                 "/pushRegistrations/", id,
                                                                 NULL)), NULL, NULL, &res),
              &res))) {

@@ -68,13 +68,6 @@ int mcx_ucwa_text(mcx_req *m, const char *method, const char *path, const char *
     return call(m, method, path, ctype, text, text ? strlen(text) : 0, NULL, res);
 }
 
-static const char *str_of(const json_t *o, const char *key)
-{
-    const json_t *v = json_is_object(o) ? json_object_get(o, key) : NULL;
-
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
 static int write_xml(mcx_req *m, int status, const char *body, apr_size_t len)
 {
     request_rec *r = m->r;
@@ -209,7 +202,7 @@ const char *mcx_need(mcx_req *m, const char *name, apr_size_t max, int *rv)
     return v;
 }
 
-static int is_ok(const mcx_res *res)
+int mcx_ok(const mcx_res *res)
 {
     return res->status >= 200 && res->status < 300;
 }
@@ -227,15 +220,15 @@ void mcx_presence_of(mcx_req *m, const char *presence, const char **av, const ch
     if (!n) {
         return;
     }
-    if (is_ok((mcx_ucwa(m, "GET", presence, NULL, NULL, &res), &res))
-        && str_of(res.json, "availability")) {
-        *av = str_of(res.json, "availability");
+    if (mcx_ok((mcx_ucwa(m, "GET", presence, NULL, NULL, &res), &res))
+        && mob_json_str(res.json, "availability")) {
+        *av = mob_json_str(res.json, "availability");
     }
     if (note && n > 9 && !strcmp(presence + n - 9, "/presence")) {
         const char *nh = apr_pstrcat(m->r->pool, apr_pstrmemdup(m->r->pool, presence, n - 9),
                                      "/note", NULL);
-        if (is_ok((mcx_ucwa(m, "GET", nh, NULL, NULL, &res), &res))) {
-            *note = str_of(res.json, "message");
+        if (mcx_ok((mcx_ucwa(m, "GET", nh, NULL, NULL, &res), &res))) {
+            *note = mob_json_str(res.json, "message");
         }
     }
 }

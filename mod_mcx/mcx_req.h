@@ -50,6 +50,9 @@ int mcx_send(mcx_req *m, mcx_out *o);
 /* The required field, or NULL after sending InvalidParameter in *rv. max: characters. */
 const char *mcx_need(mcx_req *m, const char *name, apr_size_t max, int *rv);
 
+/* A 2xx answer. */
+int mcx_ok(const mcx_res *res);
+
 /* A contact's availability ("Offline" when it cannot be read) and note (NULL when
  * note is NULL or there is none), from its UCWA presence href (.../people/x/presence). */
 void mcx_presence_of(mcx_req *m, const char *presence, const char **av, const char **note);

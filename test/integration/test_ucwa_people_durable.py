@@ -8,14 +8,13 @@ import re
 import shutil
 import sqlite3
 import stat
-import threading
 import time
 
 import pytest
 
 import conftest
 import mobility
-from ucwa_client import FAST, assert_error, start_fe, stop_fe
+from ucwa_client import FAST, assert_error, change_lists_at_once, start_fe, stop_fe
 
 BOB, CAROL = "bob@contoso.test", "carol@contoso.test"
 
@@ -128,27 +127,9 @@ def test_many_children_change_lists_at_once(workdir, topo):
     serialises them), nothing fails, nothing is logged."""
     st = fresh_state(workdir, topo, "durable-concurrent")
     fe = start_fe(workdir, st, "durable-concurrent", servers=4, extra=FAST)
-    errors = []
     try:
         users = [fe.user(u) for u in ("alice@contoso.test", BOB)]   # carol is on pool02
-
-        def work(user, k):
-            try:
-                app = user.create()
-                for i in range(12):
-                    r = app.post("/people/groupMemberships",
-                                 {"contactUri": f"sip:person{k}-{i}@fabrikam.test"})
-                    assert r.status_code == 201, r.text
-                    r = app.post("/people/groups", {"displayName": f"Group {k}-{i}"})
-                    assert r.status_code == 204, r.text
-            except BaseException as e:
-                errors.append(e)
-        threads = [threading.Thread(target=work, args=(u, k)) for u in users for k in range(3)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
-        assert not errors, errors
+        change_lists_at_once(users, 12, "person", "Group ")
         for user in users:
             app = user.create()
             assert len(app.get("/people/contacts").json()["_embedded"]["contact"]) == 36

@@ -9,12 +9,11 @@ import re
 import shutil
 import sqlite3
 import subprocess
-import threading
 
 import pytest
 
 import mobility
-from ucwa_client import FAST, assert_error, start_fe, stop_fe
+from ucwa_client import FAST, assert_error, change_lists_at_once, start_fe, stop_fe
 
 REPO = mobility.REPO
 BOB = "bob@contoso.test"
@@ -144,26 +143,8 @@ def test_contact_list_search_and_photos(fe, pg):
 
 
 def test_concurrent_changes_and_a_full_restart(fe, workdir, pg):
-    errors = []
     users = [fe.user(u) for u in ("alice@contoso.test", BOB)]
-
-    def work(user, k):
-        try:
-            app = user.create()
-            for i in range(8):
-                r = app.post("/people/groupMemberships",
-                             {"contactUri": f"sip:p{k}-{i}@fabrikam.test"})
-                assert r.status_code == 201, r.text
-                r = app.post("/people/groups", {"displayName": f"G {k}-{i}"})
-                assert r.status_code == 204, r.text
-        except BaseException as e:
-            errors.append(e)
-    threads = [threading.Thread(target=work, args=(u, k)) for u in users for k in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    assert not errors, errors
+    change_lists_at_once(users, 8, "p", "G ")
     counts = pg["sql"]("SELECT owner, COUNT(DISTINCT contact) FROM ucwa_group_members "
                        "WHERE contact LIKE 'p%' GROUP BY owner ORDER BY owner")
     assert counts.split() == ["alice@contoso.test|24", "bob@contoso.test|24"]

@@ -279,6 +279,32 @@ class Conn:
         self.c.close()
 
 
+def change_lists_at_once(users, n, contact_prefix, group_prefix, writers=3):
+    """writers threads per user, each with an application of its own, each adding n
+    contacts (sip:<contact_prefix><k>-<i>@fabrikam.test) and n groups (<group_prefix>
+    <k>-<i>) to the user's list at the same time; fails on any error."""
+    errors = []
+
+    def work(user, k):
+        try:
+            app = user.create()
+            for i in range(n):
+                r = app.post("/people/groupMemberships",
+                             {"contactUri": f"sip:{contact_prefix}{k}-{i}@fabrikam.test"})
+                assert r.status_code == 201, r.text
+                r = app.post("/people/groups", {"displayName": f"{group_prefix}{k}-{i}"})
+                assert r.status_code == 204, r.text
+        except BaseException as e:
+            errors.append(e)
+    threads = [threading.Thread(target=work, args=(u, k)) for u in users
+               for k in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+
+
 def in_thread(fn, *args, **kw):
     """Runs fn in a thread; .result() joins it and returns (value, elapsed seconds)."""
     box = {}
