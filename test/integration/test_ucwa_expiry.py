@@ -6,7 +6,7 @@ import os
 import signal
 import time
 
-from ucwa_client import FAST, Fe, assert_error, in_thread, two_children, wait_parked
+from ucwa_client import FAST, SPREAD, Fe, assert_error, in_thread, two_children, wait_parked
 
 
 def wait_gone(app, t_created, until):
@@ -30,7 +30,7 @@ def _swallow(fn, *args):
 
 def test_idle_application_expires_and_a_parked_poll_keeps_one_alive(variant, state,
                                                                     check_logs):
-    fe = Fe(variant("ucwa-idle", extra=f"UcwaApplicationIdleTimeout 10\n{FAST}",
+    fe = Fe(variant("ucwa-idle", extra=f"UcwaApplicationIdleTimeout 10\n{FAST}\n{SPREAD}",
                     servers=2), state)
     alice = fe.user()
     t0 = time.monotonic()

@@ -10,13 +10,13 @@ import time
 
 import pytest
 
-from ucwa_client import (FAST, Conn, events_of, in_thread, new_http, pid_of, start_fe,
+from ucwa_client import (FAST, SPREAD, Conn, events_of, in_thread, new_http, pid_of, start_fe,
                          stop_fe, two_children, wait_log, wait_parked)
 
 
 @pytest.fixture(scope="module")
 def fe(workdir, state):
-    f = start_fe(workdir, state, "ucwa-procs", extra=FAST, servers=4)
+    f = start_fe(workdir, state, "ucwa-procs", extra=f"{FAST}\n{SPREAD}", servers=4)
     yield f
     stop_fe(f)
 

@@ -28,6 +28,10 @@ JSON = "application/json"
 XML = "application/vnd.microsoft.com.ucwa+xml"
 NS = "{http://schemas.microsoft.com/rtc/2012/03/ucwa}"
 FAST = "UcwaEventTimeoutRange 1 1800"   # polls with timeout=1 answer after a second
+# One listening socket per core (SO_REUSEPORT), each with its own children: the kernel
+# spreads new connections over them by a hash of the address pair. Without it, one idle
+# child can win every accept() and two_children never finds a second child.
+SPREAD = "ListenCoresBucketsRatio 1"
 
 
 def new_http(ca):
