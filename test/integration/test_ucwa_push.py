@@ -338,13 +338,15 @@ def test_mcx_push_capable_session_registers_and_is_woken(fe, wpt):
     bob.sign_out()
 
 
-# --- a second Front End: APNs and WebPush only, https endpoints only, previews on, short
-# invitation and idle timeouts ------------------------------------------------------------
+# --- a second Front End: APNs and WebPush only (FCM is on globally and off for this
+# server's site, Site1), https endpoints only, previews on, short invitation and idle
+# timeouts ---------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def fe2(workdir, st, keys, vapid_key, apns, fcm):
-    extra = push_config(workdir, keys, vapid_key, apns, fcm, providers=("WebPush", "APNs"),
-                        extra="UcwaPushContent Preview\nUcwaInvitationTimeout 2\n"
+    extra = push_config(workdir, keys, vapid_key, apns, fcm,
+                        extra="UcwaPushProvider FCM Off site:site1\n"
+                              "UcwaPushContent Preview\nUcwaInvitationTimeout 2\n"
                               "UcwaApplicationIdleTimeout 10\nUcwaPushSessionLifetime 60")
     # this one keeps WebPush to https, as production does
     extra = extra.replace("UcwaPushAllowHttp On", "UcwaPushAllowHttp Off")
