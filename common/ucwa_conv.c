@@ -900,10 +900,10 @@ ucwa_conv_result ucwa_conv_invite(ucwa_store *s, const ucwa_conv_invite_in *in,
                                   ucwa_conv_touched *t)
 {
     ucwa_app *from = ucwa_store_app(s, in->app);
-    apr_uint32_t i, n = ucwa_store_max_apps(s);
+    apr_uint32_t i;
     ucwa_conv *c;
     ucwa_conv_view v;
-    int slot, to_user;
+    int slot, to_user, e;
     batch b;
 
     if (ucwa_conv_count(s, in->app, from->gen) >= UCWA_CONV_PER_APP) {
@@ -952,16 +952,16 @@ ucwa_conv_result ucwa_conv_invite(ucwa_store *s, const ucwa_conv_invite_in *in,
     make_id(c->party[1].invitation, slot);
     copy(c->party[1].sip, sizeof(c->party[1].sip), in->to);
     /* every endpoint of the invited user that is available for Messaging */
-    for (i = 0; to_user >= 0 && i < n && c->endpoints < UCWA_CONV_ENDPOINTS; i++) {
-        ucwa_app *a = ucwa_store_app(s, (int)i);
-        if (a->state != UCWA_SLOT_LIVE || (int)a->user != to_user || !a->available
-            || !(a->modalities & UCWA_MOD_MESSAGING)) {
+    for (e = to_user >= 0 ? ucwa_store_first_app(s, to_user) : -1;
+         e >= 0 && c->endpoints < UCWA_CONV_ENDPOINTS; e = ucwa_store_next_app(s, e)) {
+        ucwa_app *a = ucwa_store_app(s, e);
+        if (!a->available || !(a->modalities & UCWA_MOD_MESSAGING)) {
             continue;
         }
         if (!c->party[1].name[0]) {
             copy(c->party[1].name, sizeof(c->party[1].name), a->name);
         }
-        c->endpoint[c->endpoints] = (apr_int32_t)i;
+        c->endpoint[c->endpoints] = (apr_int32_t)e;
         c->endpoint_gen[c->endpoints] = a->gen;
         c->endpoints++;
     }

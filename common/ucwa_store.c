@@ -10,7 +10,7 @@
 #include "ucwa_store.h"
 
 #define STORE_MAGIC   0x55435741u   /* "UCWA" */
-#define STORE_VERSION 9u
+#define STORE_VERSION 10u
 #define IDX_BITS 20                  /* application index in the low bits of the id */
 #define GEN_BITS 12
 #define WORDS 8
@@ -19,6 +19,8 @@ struct ucwa_store {
     apr_uint32_t magic, version;
     ucwa_store_limits limits;
     apr_uint32_t words[WORDS];
+    apr_uint32_t free_head;        /* the free application slots, slot + 1 (see ucwa_app.next) */
+    apr_uint32_t unused_from;      /* no slot from here on was ever used (all FREE) */
     ucwa_push_credential push_creds[2];
     apr_uint64_t apps_off, users_off, subs_off, convs_off, push_off, events_off;   /* from the header */
 };
@@ -271,19 +273,56 @@ int ucwa_store_find(ucwa_store *s, const char *id, int *expired)
     return idx;
 }
 
-static int same_endpoint(const ucwa_app *a, const ucwa_app_params *in, int user)
+int ucwa_store_first_app(ucwa_store *s, int user)
 {
-    return a->state == UCWA_SLOT_LIVE && (int)a->user == user
-           && !strcmp(a->endpoint_id, in->endpoint_id)
+    apr_uint32_t f = ucwa_store_user(s, user)->first_app;
+
+    return f && f <= s->limits.max_apps ? (int)f - 1 : -1;
+}
+
+int ucwa_store_next_app(ucwa_store *s, int idx)
+{
+    apr_uint32_t f = ucwa_store_app(s, idx)->next;
+
+    return f && f <= s->limits.max_apps ? (int)f - 1 : -1;
+}
+
+static int same_endpoint(const ucwa_app *a, const ucwa_app_params *in)
+{
+    return !strcmp(a->endpoint_id, in->endpoint_id)
            && !strcmp(a->instance_id, in->instance_id ? in->instance_id : "")
            && !strcmp(a->user_agent, in->user_agent) && !strcmp(a->culture, in->culture);
+}
+
+/* A slot for a new application: the last one freed, else one never used, else the
+ * oldest tombstone (its id then answers 404, not 410); -1 if every slot is live. */
+static int take_slot(ucwa_store *s)
+{
+    apr_uint32_t i;
+    int tomb = -1;
+
+    if (s->free_head && s->free_head <= s->limits.max_apps) {
+        int idx = (int)s->free_head - 1;
+        s->free_head = ucwa_store_app(s, idx)->next;
+        return idx;
+    }
+    if (s->unused_from < s->limits.max_apps) {
+        return (int)s->unused_from++;
+    }
+    for (i = 0; i < s->limits.max_apps; i++) {   /* a full table only */
+        ucwa_app *a = ucwa_store_app(s, (int)i);
+        if (a->state == UCWA_SLOT_EXPIRED
+            && (tomb < 0 || a->last_seen < ucwa_store_app(s, tomb)->last_seen)) {
+            tomb = (int)i;
+        }
+    }
+    return tomb;
 }
 
 ucwa_create_result ucwa_store_create(ucwa_store *s, const ucwa_app_params *in, apr_time_t now,
                                      int *idx)
 {
-    apr_uint32_t i;
-    int user, free_slot = -1, tomb = -1;
+    int user, i, free_slot;
     ucwa_user *u;
     ucwa_app *a;
     apr_uint32_t gen, seq;
@@ -293,26 +332,16 @@ ucwa_create_result ucwa_store_create(ucwa_store *s, const ucwa_app_params *in, a
         return UCWA_CREATE_FULL;
     }
     u = ucwa_store_user(s, user);
-    for (i = 0; i < s->limits.max_apps; i++) {
-        a = ucwa_store_app(s, (int)i);
-        if (same_endpoint(a, in, user)) {
-            *idx = (int)i;
+    for (i = ucwa_store_first_app(s, user); i >= 0; i = ucwa_store_next_app(s, i)) {
+        if (same_endpoint(ucwa_store_app(s, i), in)) {
+            *idx = i;
             return UCWA_CREATE_EXISTING;
-        }
-        if (a->state == UCWA_SLOT_FREE && free_slot < 0) {
-            free_slot = (int)i;
-        }
-        else if (a->state == UCWA_SLOT_EXPIRED
-                 && (tomb < 0 || a->last_seen < ucwa_store_app(s, tomb)->last_seen)) {
-            tomb = (int)i;
         }
     }
     if (in->per_user_max && u->apps >= in->per_user_max) {
         return UCWA_CREATE_TOO_MANY;
     }
-    if (free_slot < 0) {
-        free_slot = tomb;   /* the oldest tombstone: its id then answers 404, not 410 */
-    }
+    free_slot = take_slot(s);
     if (free_slot < 0) {
         return UCWA_CREATE_FULL;
     }
@@ -336,6 +365,8 @@ ucwa_create_result ucwa_store_create(ucwa_store *s, const ucwa_app_params *in, a
     a->policy_fp = in->policy_fp;
     a->created = a->last_seen = now;
     a->idle_limit = in->idle_limit;
+    a->next = u->first_app;
+    u->first_app = (apr_uint32_t)free_slot + 1;
     u->apps++;
     *idx = free_slot;
     return UCWA_CREATE_NEW;
@@ -371,18 +402,43 @@ static void release_slots(ucwa_store *s, int idx, apr_uint32_t from, apr_uint32_
 #endif
 }
 
+static void push_free(ucwa_store *s, int idx)
+{
+    ucwa_app *a = ucwa_store_app(s, idx);
+
+    a->state = UCWA_SLOT_FREE;
+    a->next = s->free_head;
+    s->free_head = (apr_uint32_t)idx + 1;
+}
+
+/* Takes a live application out of its user's list. */
+static void unlink_app(ucwa_store *s, ucwa_user *u, int idx)
+{
+    apr_uint32_t *link = &u->first_app, n = 0;
+
+    while (*link && *link <= s->limits.max_apps && n++ < s->limits.max_apps) {
+        if (*link == (apr_uint32_t)idx + 1) {
+            *link = ucwa_store_app(s, idx)->next;
+            return;
+        }
+        link = &ucwa_store_app(s, (int)*link - 1)->next;
+    }
+}
+
 static void release(ucwa_store *s, int idx, apr_uint32_t state)
 {
     ucwa_app *a = ucwa_store_app(s, idx);
     ucwa_user *u;
 
     if (a->state != UCWA_SLOT_LIVE) {
-        if (state == UCWA_SLOT_FREE) {
-            a->state = UCWA_SLOT_FREE;
+        if (state == UCWA_SLOT_FREE && a->state == UCWA_SLOT_EXPIRED) {
+            push_free(s, idx);
         }
         return;
     }
     u = ucwa_store_user(s, (int)a->user);
+    unlink_app(s, u, idx);
+    a->next = 0;
     if (u->apps > 0) {
         u->apps--;
     }
@@ -393,6 +449,9 @@ static void release(ucwa_store *s, int idx, apr_uint32_t state)
     a->available = 0;
     ucwa_store_touch(a);
     release_slots(s, idx, 0, s->limits.ring_len);   /* nothing in it is read again */
+    if (state == UCWA_SLOT_FREE) {
+        push_free(s, idx);
+    }
 }
 
 void ucwa_store_delete(ucwa_store *s, int idx)
@@ -446,15 +505,14 @@ int ucwa_store_post_user(ucwa_store *s, int user, int available_only, ucwa_prio 
                          const char *rel, const char *sub, const char *type,
                          apr_time_t now, apr_pool_t *p)
 {
-    apr_uint32_t i;
-    int n = 0;
+    int i, n = 0;
 
-    for (i = 0; i < s->limits.max_apps; i++) {
-        ucwa_app *a = ucwa_store_app(s, (int)i);
-        if (a->state != UCWA_SLOT_LIVE || (int)a->user != user || (available_only && !a->available)) {
+    for (i = ucwa_store_first_app(s, user); i >= 0; i = ucwa_store_next_app(s, i)) {
+        ucwa_app *a = ucwa_store_app(s, i);
+        if (available_only && !a->available) {
             continue;
         }
-        if (ucwa_store_post(s, (int)i, prio,
+        if (ucwa_store_post(s, i, prio,
                             apr_psprintf(p, "\"rel\":\"%s\",\"href\":\"%s%s\"", sender_rel,
                                          a->base, sender_sub),
                             apr_psprintf(p, "{\"link\":{\"rel\":\"%s\",\"href\":\"%s%s\"},"
@@ -587,14 +645,24 @@ ucwa_availability ucwa_store_availability(const ucwa_user *u, const ucwa_idle_ru
 
 const char *ucwa_store_check(ucwa_store *s, ucwa_store_stats *st, apr_pool_t *p)
 {
-    apr_uint32_t i, *apps, *avail;
+    apr_uint32_t i, n, *apps, *avail, free_slots = 0;
     const char *bad = NULL;
+    int j;
 
     memset(st, 0, sizeof(*st));
     apps = apr_pcalloc(p, sizeof(*apps) * s->limits.max_users);
     avail = apr_pcalloc(p, sizeof(*avail) * s->limits.max_users);
+    if (s->unused_from > s->limits.max_apps || s->free_head > s->limits.max_apps) {
+        return "the free slots are past the table";
+    }
     for (i = 0; i < s->limits.max_apps; i++) {
         ucwa_app *a = ucwa_store_app(s, (int)i);
+        if (a->state == UCWA_SLOT_FREE && i < s->unused_from) {
+            free_slots++;
+        }
+        if (i >= s->unused_from && a->state != UCWA_SLOT_FREE) {
+            bad = apr_psprintf(p, "slot %u is in use but counted as never used", i);
+        }
         if (a->state == UCWA_SLOT_EXPIRED) {
             st->apps_expired++;
         }
@@ -633,6 +701,31 @@ const char *ucwa_store_check(ucwa_store *s, ucwa_store_stats *st, apr_pool_t *p)
                                "holds %u (%u)", u->sip, u->apps, u->available_apps, apps[i],
                                avail[i]);
         }
+        n = 0;
+        for (j = ucwa_store_first_app(s, (int)i); j >= 0 && n <= apps[i];
+             j = ucwa_store_next_app(s, j)) {
+            ucwa_app *a = ucwa_store_app(s, j);
+            if (a->state != UCWA_SLOT_LIVE || a->user != i) {
+                return apr_psprintf(p, "the list of user %s holds slot %d, not one of its "
+                                    "applications", u->sip, j);
+            }
+            n++;
+        }
+        if (n != apps[i]) {
+            bad = apr_psprintf(p, "the list of user %s holds %u applications, the table %u",
+                               u->sip, n, apps[i]);
+        }
+    }
+    n = 0;
+    for (j = s->free_head ? (int)s->free_head - 1 : -1; j >= 0 && n <= free_slots;
+         j = ucwa_store_next_app(s, j)) {
+        if ((apr_uint32_t)j >= s->unused_from || ucwa_store_app(s, j)->state != UCWA_SLOT_FREE) {
+            return apr_psprintf(p, "the free list holds slot %d, which is not free", j);
+        }
+        n++;
+    }
+    if (n != free_slots) {
+        bad = apr_psprintf(p, "the free list holds %u slots, the table %u", n, free_slots);
     }
     return bad;
 }

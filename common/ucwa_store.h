@@ -84,6 +84,9 @@ typedef struct {
     apr_uint32_t push;             /* its device has a push registration */
     apr_uint32_t background;       /* it said it went to the background */
     apr_uint32_t badge;            /* events pushed since it was last in the foreground */
+    /* list link, slot + 1 (0: the end): the user's next live application while LIVE, the
+     * next free slot while FREE (the lists spare every request a walk over all slots) */
+    apr_uint32_t next;
 } ucwa_app;
 
 typedef struct {
@@ -92,6 +95,7 @@ typedef struct {
     char sip[UCWA_SIP_MAX];        /* lower case, without "sip:" */
     apr_uint32_t apps;             /* live applications */
     apr_uint32_t available_apps;   /* of which did makeMeAvailable */
+    apr_uint32_t first_app;        /* the first of them, slot + 1 (0: none); see ucwa_app.next */
     apr_uint32_t preferred;        /* ucwa_availability set by the user (NONE: computed) */
     apr_uint32_t published;        /* availability last announced in events */
     apr_time_t last_activity;
@@ -290,9 +294,15 @@ typedef enum {
 ucwa_create_result ucwa_store_create(ucwa_store *s, const ucwa_app_params *in, apr_time_t now,
                                      int *idx);
 
+/* The live applications of a user, newest first:
+ *   for (i = ucwa_store_first_app(s, user); i >= 0; i = ucwa_store_next_app(s, i)) */
+int ucwa_store_first_app(ucwa_store *s, int user);
+int ucwa_store_next_app(ucwa_store *s, int idx);
+
 /* The application named by a URL id: its index, or -1. *expired is set for a tombstone. */
 int ucwa_store_find(ucwa_store *s, const char *id, int *expired);
 
+/* Frees the slot (a live application or a tombstone): its id answers 404 from now on. */
 void ucwa_store_delete(ucwa_store *s, int idx);
 /* Ends an idle application, leaving a tombstone. */
 void ucwa_store_expire(ucwa_store *s, int idx);

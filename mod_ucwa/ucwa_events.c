@@ -45,13 +45,10 @@ void ucwa_events_child_init(apr_pool_t *pchild, server_rec *s)
 
 void ucwa_events_wake_user(ucwa_store *s, int user)
 {
-    apr_uint32_t i, n = ucwa_store_max_apps(s);
+    int i;
 
-    for (i = 0; i < n; i++) {
-        ucwa_app *a = ucwa_store_app(s, (int)i);
-        if (a->state == UCWA_SLOT_LIVE && (int)a->user == user) {
-            ucwa_shm_wake(a);
-        }
+    for (i = ucwa_store_first_app(s, user); i >= 0; i = ucwa_store_next_app(s, i)) {
+        ucwa_shm_wake(ucwa_store_app(s, i));
     }
 }
 

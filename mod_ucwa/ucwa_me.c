@@ -136,12 +136,12 @@ static int make_me_available(ucwa_req *q, ucwa_store *s, int idx)
         }
     }
     {
-        apr_uint32_t i2, n = ucwa_store_max_apps(s);
-        for (i2 = 0; i2 < n; i2++) {
-            ucwa_app *o = ucwa_store_app(s, (int)i2);
-            if ((int)i2 != idx && o->state == UCWA_SLOT_LIVE && o->user == a->user
-                && o->available) {
-                ucwa_store_post(s, (int)i2, UCWA_PRIO_MEDIUM,
+        int i2;
+        for (i2 = ucwa_store_first_app(s, (int)a->user); i2 >= 0;
+             i2 = ucwa_store_next_app(s, i2)) {
+            ucwa_app *o = ucwa_store_app(s, i2);
+            if (i2 != idx && o->available) {
+                ucwa_store_post(s, i2, UCWA_PRIO_MEDIUM,
                                 apr_psprintf(p, "\"rel\":\"me\",\"href\":\"%s/me\"", o->base),
                                 apr_psprintf(p, "{\"link\":{\"rel\":\"presence\",\"href\":"
                                              "\"%s/me/presence\"},\"type\":\"updated\"}",

@@ -727,22 +727,19 @@ static void post_events(people_req *x, const apr_array_header_t *events)
     apr_array_header_t *texts = apr_array_make(p, 4, sizeof(const char **));
     apr_time_t now = apr_time_now();
     ucwa_store *s;
-    apr_uint32_t i, n;
-    int user, a, e;
+    int user, a, e, i;
 
     if (events->nelts == 0 || (s = ucwa_shm_lock(x->q->r->server)) == NULL) {
         return;
     }
     user = ucwa_store_user_find(s, x->q->user, 0);
-    n = user >= 0 ? ucwa_store_max_apps(s) : 0;
-    for (i = 0; i < n; i++) {
-        ucwa_app *ap = ucwa_store_app(s, (int)i);
-        if (ap->state == UCWA_SLOT_LIVE && (int)ap->user == user) {
-            app_ref *ref = apr_array_push(apps);
-            ref->idx = (int)i;
-            apr_cpystrn(ref->id, ap->id, sizeof(ref->id));
-            apr_cpystrn(ref->base, ap->base, sizeof(ref->base));
-        }
+    for (i = user >= 0 ? ucwa_store_first_app(s, user) : -1; i >= 0;
+         i = ucwa_store_next_app(s, i)) {
+        ucwa_app *ap = ucwa_store_app(s, i);
+        app_ref *ref = apr_array_push(apps);
+        ref->idx = i;
+        apr_cpystrn(ref->id, ap->id, sizeof(ref->id));
+        apr_cpystrn(ref->base, ap->base, sizeof(ref->base));
     }
     ucwa_shm_unlock();
     if (apps->nelts == 0) {

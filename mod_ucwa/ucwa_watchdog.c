@@ -59,7 +59,7 @@ void ucwa_watchdog_sweep(server_rec *s, apr_pool_t *p)
     for (i = 0; i < n; i++) {
         ucwa_app *a = ucwa_store_app(st, (int)i);
         if (a->state == UCWA_SLOT_EXPIRED && now - a->last_seen > g->tombstone) {
-            a->state = UCWA_SLOT_FREE;   /* the id now answers 404 */
+            ucwa_store_delete(st, (int)i);   /* the id now answers 404 */
             continue;
         }
         if (a->state != UCWA_SLOT_LIVE) {

@@ -20,8 +20,8 @@
  * says:
  *   - create: EXISTING for the same user, endpoint, instance, user agent and culture;
  *     TOO_MANY at the per-user limit; FULL when no user slot can be had or no
- *     application slot is free or a tombstone; else NEW in the first free slot, or in
- *     the oldest tombstone;
+ *     application slot is free or a tombstone; else NEW in the slot freed last, or
+ *     in the first never used, or in the oldest tombstone;
  *   - events: every event posted to a live application and not refused (too big) or
  *     dropped by an overflow is delivered, in order, in the first package cut after
  *     it, and never again once that package is acknowledged (ack = pkg + 1); a package
@@ -114,6 +114,8 @@ typedef struct {
     ucwa_store *s;
     mapp app[MAX_APPS];
     char retired[RETIRED][UCWA_ID_MAX];   /* ids of deleted or replaced applications */
+    int freed[MAX_APPS], nfreed;           /* slots deleted, in order (a stack) */
+    int unused_from;                       /* slots from here on were never used */
     int nretired;
     apr_time_t now;
     unsigned counter;                      /* makes every event unique */
@@ -342,10 +344,11 @@ static void op_create(model *m, input *in)
         want = UCWA_CREATE_TOO_MANY;
     }
     else {
-        for (i = 0; i < (int)m->lim.max_apps && want_idx < 0; i++) {
-            if (m->app[i].state == UCWA_SLOT_FREE) {
-                want_idx = i;
-            }
+        if (m->nfreed) {
+            want_idx = m->freed[m->nfreed - 1];
+        }
+        else if (m->unused_from < (int)m->lim.max_apps) {
+            want_idx = m->unused_from;
         }
         for (i = 0; i < (int)m->lim.max_apps && want_idx < 0; i++) {
             if (m->app[i].state == UCWA_SLOT_EXPIRED) {
@@ -386,6 +389,12 @@ static void op_create(model *m, input *in)
         mapp *ma = &m->app[idx];
 
         FUZZ_CHECK(idx == want_idx);
+        if (m->nfreed) {
+            m->nfreed--;
+        }
+        else if (m->unused_from < (int)m->lim.max_apps) {
+            m->unused_from++;
+        }
         if (ma->state == UCWA_SLOT_EXPIRED) {
             retire(m, ma->id);
         }
@@ -428,6 +437,7 @@ static void op_release(model *m, input *in, int expire)
     ucwa_store_delete(m->s, idx);
     if (ma->state != UCWA_SLOT_FREE) {
         retire(m, ma->id);
+        m->freed[m->nfreed++] = idx;
     }
     memset(ma, 0, sizeof(*ma));
 }
