@@ -15,6 +15,13 @@ static apr_uint32_t max_convs(ucwa_store *s)
     return ucwa_store_get_limits(s)->max_convs;
 }
 
+apr_uint32_t ucwa_conv_used(ucwa_store *s)
+{
+    apr_uint32_t end = *ucwa_store_word(s, UCWA_WORD_CONVS_USED), n = max_convs(s);
+
+    return end < n ? end : n;
+}
+
 /* digits random hex digits and a NUL into out. */
 static void random_hex(char *out, int digits)
 {
@@ -139,7 +146,7 @@ int ucwa_conv_sees_invitation(const ucwa_conv *c, int side, int app, apr_uint32_
 
 int ucwa_conv_count(ucwa_store *s, int app, apr_uint32_t gen)
 {
-    apr_uint32_t i, n = max_convs(s);
+    apr_uint32_t i, n = ucwa_conv_used(s);
     int count = 0;
 
     for (i = 0; i < n; i++) {
@@ -155,7 +162,7 @@ int ucwa_conv_count(ucwa_store *s, int app, apr_uint32_t gen)
 /* A free record, else the ended one that ended first; -1 if there is none. */
 static int free_slot(ucwa_store *s)
 {
-    apr_uint32_t i, n = max_convs(s);
+    apr_uint32_t i, n = ucwa_conv_used(s);
     int best = -1;
 
     for (i = 0; i < n; i++) {
@@ -167,6 +174,11 @@ static int free_slot(ucwa_store *s)
             && (best < 0 || c->ended < ucwa_store_conv(s, best)->ended)) {
             best = (int)i;
         }
+    }
+    if (n < max_convs(s)) {
+        /* past the records in use every one is free */
+        *ucwa_store_word(s, UCWA_WORD_CONVS_USED) = n + 1;
+        return (int)n;
     }
     return best;
 }
@@ -1233,7 +1245,12 @@ void ucwa_conv_tick(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
     switch (c->phase) {
     case UCWA_CONV_ENDED:
         if (now - c->ended >= UCWA_CONV_RETAIN) {
+            apr_uint32_t *used = ucwa_store_word(s, UCWA_WORD_CONVS_USED);
             c->state = UCWA_SLOT_FREE;
+            /* the last records free: the scans stop sooner */
+            while (*used > 0 && ucwa_store_conv(s, (int)*used - 1)->state != UCWA_SLOT_LIVE) {
+                (*used)--;
+            }
         }
         break;
     case UCWA_CONV_INVITING:
@@ -1279,6 +1296,10 @@ const char *ucwa_conv_check(ucwa_store *s, ucwa_conv_stats *st, apr_pool_t *p)
         if (c->state != UCWA_SLOT_LIVE) {
             bad = apr_psprintf(p, "conversation slot %u in state %u", i, c->state);
             continue;
+        }
+        if (i >= ucwa_conv_used(s)) {
+            bad = apr_psprintf(p, "conversation slot %u is past the records in use (%u)", i,
+                               ucwa_conv_used(s));
         }
         st->live++;
         if (slot_of(s, c->id) != (int)i || slot_of(s, c->party[0].invitation) != (int)i

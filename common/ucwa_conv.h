@@ -129,6 +129,10 @@ int ucwa_conv_sees_invitation(const ucwa_conv *c, int side, int app, apr_uint32_
 /* Live (not ended) conversations app started or accepted. */
 int ucwa_conv_count(ucwa_store *s, int app, apr_uint32_t gen);
 
+/* One past the last record in use (raised by an invitation, lowered as the last ones
+ * are freed): scans of the table stop there. */
+apr_uint32_t ucwa_conv_used(ucwa_store *s);
+
 /* --- resources (JSON owned by p) ---------------------------------------------------- */
 
 typedef struct {

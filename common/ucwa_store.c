@@ -10,10 +10,10 @@
 #include "ucwa_store.h"
 
 #define STORE_MAGIC   0x55435741u   /* "UCWA" */
-#define STORE_VERSION 10u
+#define STORE_VERSION 11u
 #define IDX_BITS 20                  /* application index in the low bits of the id */
 #define GEN_BITS 12
-#define WORDS 8
+#define WORDS 16
 
 struct ucwa_store {
     apr_uint32_t magic, version;

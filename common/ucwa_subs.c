@@ -111,6 +111,13 @@ static apr_uint32_t max_subs(ucwa_store *s)
     return ucwa_store_get_limits(s)->max_subs;
 }
 
+apr_uint32_t ucwa_subs_used(ucwa_store *s)
+{
+    apr_uint32_t end = *ucwa_store_word(s, UCWA_WORD_SUBS_END), n = max_subs(s);
+
+    return end < n ? end : n;
+}
+
 apr_uint32_t ucwa_subs_per_app(ucwa_store *s)
 {
     const ucwa_store_limits *l = ucwa_store_get_limits(s);
@@ -138,7 +145,7 @@ static int of_app(ucwa_store *s, int idx, int app)
 
 int ucwa_subs_count(ucwa_store *s, int app)
 {
-    apr_uint32_t i, n = max_subs(s);
+    apr_uint32_t i, n = ucwa_subs_used(s);
     int count = 0;
 
     for (i = 0; i < n; i++) {
@@ -149,7 +156,7 @@ int ucwa_subs_count(ucwa_store *s, int app)
 
 int ucwa_subs_find(ucwa_store *s, int app, const char *id)
 {
-    apr_uint32_t i, n = max_subs(s);
+    apr_uint32_t i, n = ucwa_subs_used(s);
 
     if (!id || strlen(id) != UCWA_SUBS_ID_LEN) {
         return -1;
@@ -165,7 +172,8 @@ int ucwa_subs_find(ucwa_store *s, int app, const char *id)
 ucwa_subs_result ucwa_subs_create(ucwa_store *s, int app, apr_interval_time_t duration,
                                   apr_time_t now, int *idx)
 {
-    apr_uint32_t i, n = max_subs(s), gen;
+    apr_uint32_t i, n = ucwa_subs_used(s), gen;
+    apr_uint32_t *end = ucwa_store_word(s, UCWA_WORD_SUBS_END);
     int slot = -1, tries;
     ucwa_sub *sub;
 
@@ -178,8 +186,14 @@ ucwa_subs_result ucwa_subs_create(ucwa_store *s, int app, apr_interval_time_t du
             slot = (int)i;
         }
     }
+    if (slot < 0 && n < max_subs(s)) {
+        slot = (int)n;      /* past the end, every slot is free */
+    }
     if (slot < 0) {
         return UCWA_SUBS_TABLE_FULL;
+    }
+    if ((apr_uint32_t)slot >= *end) {
+        *end = (apr_uint32_t)slot + 1;
     }
     sub = ucwa_store_sub(s, slot);
     gen = sub->gen + 1;
@@ -341,7 +355,7 @@ apr_size_t ucwa_subs_names_bytes(const char *const *sips, int n)
 
 int ucwa_subs_app_watches(ucwa_store *s, int app, const char *sip, int except)
 {
-    apr_uint32_t i, n = max_subs(s);
+    apr_uint32_t i, n = ucwa_subs_used(s);
 
     for (i = 0; i < n; i++) {
         if ((int)i != except && of_app(s, (int)i, app)
@@ -355,7 +369,7 @@ int ucwa_subs_app_watches(ucwa_store *s, int app, const char *sip, int except)
 int ucwa_subs_next_watcher(ucwa_store *s, int user, int *pos, int *sub_idx, int *member)
 {
     ucwa_user *u = ucwa_store_user(s, user);
-    apr_uint32_t n = max_subs(s);
+    apr_uint32_t n = ucwa_subs_used(s);
     long k = *pos + 1, total = (long)n * UCWA_SUB_MEMBERS;
 
     if (u->state != UCWA_SLOT_LIVE) {
@@ -404,6 +418,10 @@ const char *ucwa_subs_check(ucwa_store *s, apr_uint32_t *subs, apr_uint32_t *mem
         if (sub->state != UCWA_SLOT_LIVE) {
             bad = apr_psprintf(p, "subscription slot %u in state %u", i, sub->state);
             continue;
+        }
+        if (i >= ucwa_subs_used(s)) {
+            bad = apr_psprintf(p, "subscription slot %u is past the slots in use (%u)", i,
+                               ucwa_subs_used(s));
         }
         if (!ucwa_subs_live(s, (int)i)) {
             bad = apr_psprintf(p, "subscription %.*s belongs to an application that ended",
@@ -684,7 +702,7 @@ int ucwa_subs_notify(ucwa_store *s, int user, const char *what, apr_time_t now,
 
 void ucwa_subs_app_gone(ucwa_store *s, int app)
 {
-    apr_uint32_t i, n = max_subs(s);
+    apr_uint32_t i, n = ucwa_subs_used(s);
 
     for (i = 0; i < n; i++) {
         ucwa_sub *sub = ucwa_store_sub(s, (int)i);
@@ -696,8 +714,9 @@ void ucwa_subs_app_gone(ucwa_store *s, int app)
 
 void ucwa_subs_sweep(ucwa_store *s, apr_time_t now, apr_pool_t *p, ucwa_subs_wake_fn *wake)
 {
-    static apr_uint32_t rotate;   /* where address lookups start (sweeps are serialised) */
-    apr_uint32_t i, n = max_subs(s), j;
+    /* where address lookups start, turning from sweep to sweep */
+    apr_uint32_t *rotate = ucwa_store_word(s, UCWA_WORD_SUBS_ROTATE);
+    apr_uint32_t i, n = ucwa_subs_used(s), j, end = 0;
     int budget = LOOKUPS_PER_SWEEP, m;
 
     for (i = 0; i < n; i++) {
@@ -718,11 +737,16 @@ void ucwa_subs_sweep(ucwa_store *s, apr_time_t now, apr_pool_t *p, ucwa_subs_wak
             post_sub(s, (int)i, "updated", 1, now, p);
             wake_app(s, (int)sub->app, wake);
         }
+        if (sub->state == UCWA_SLOT_LIVE) {
+            end = i + 1;
+        }
     }
+    /* the scans stop after the last subscription in use */
+    *ucwa_store_word(s, UCWA_WORD_SUBS_END) = n = end;
     /* availability published without a notify: announce it now */
     for (j = 0; j < n; j++) {
         ucwa_sub *sub;
-        i = (rotate + j) % n;
+        i = (*rotate + j) % n;
         sub = ucwa_store_sub(s, (int)i);
         if (!ucwa_subs_live(s, (int)i)) {
             continue;
@@ -749,5 +773,5 @@ void ucwa_subs_sweep(ucwa_store *s, apr_time_t now, apr_pool_t *p, ucwa_subs_wak
             }
         }
     }
-    rotate = n ? (rotate + 1) % n : 0;
+    *rotate = n ? (*rotate + 1) % n : 0;
 }

@@ -49,6 +49,10 @@ const char *ucwa_subs_address(apr_pool_t *p, const char *uri, int scheme);
  * (max_subs / max_apps), at least 1. */
 apr_uint32_t ucwa_subs_per_app(ucwa_store *s);
 
+/* One past the last subscription slot in use (raised by create, lowered by the sweep):
+ * scans of the table stop there, so a server with few subscriptions pays for those. */
+apr_uint32_t ucwa_subs_used(ucwa_store *s);
+
 typedef enum {
     UCWA_SUBS_OK = 0,
     UCWA_SUBS_TABLE_FULL,                 /* no free slot in the table */

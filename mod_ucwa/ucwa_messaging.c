@@ -369,7 +369,7 @@ static int conversations(ucwa_req *q)
     }
     gen = ucwa_store_app(s, idx)->gen;
     base = apr_pstrdup(p, ucwa_store_app(s, idx)->base);
-    n = ucwa_store_get_limits(s)->max_convs;
+    n = ucwa_conv_used(s);
     for (i = 0; i < n; i++) {
         ucwa_conv *c = ucwa_store_conv(s, (int)i);
         if (ucwa_conv_side(c, idx, gen) >= 0) {
@@ -645,7 +645,7 @@ int ucwa_messaging_handle(ucwa_req *q)
 
 void ucwa_messaging_app_gone(ucwa_store *s, int app, apr_time_t now, apr_pool_t *p)
 {
-    apr_uint32_t i, n = ucwa_store_get_limits(s)->max_convs;
+    apr_uint32_t i, n = ucwa_conv_used(s);
     ucwa_conv_touched t;
 
     for (i = 0; i < n; i++) {
@@ -661,7 +661,7 @@ void ucwa_messaging_app_gone(ucwa_store *s, int app, apr_time_t now, apr_pool_t 
 
 void ucwa_messaging_sweep(ucwa_store *s, apr_time_t now, apr_pool_t *p)
 {
-    apr_uint32_t i, n = ucwa_store_get_limits(s)->max_convs;
+    apr_uint32_t i, n = ucwa_conv_used(s);
     ucwa_conv_touched t;
 
     for (i = 0; i < n; i++) {

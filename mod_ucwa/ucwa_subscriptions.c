@@ -209,7 +209,7 @@ static apr_array_header_t *copy_pairs(ucwa_store *s, int app, int idx, apr_time_
                                       apr_pool_t *p)
 {
     apr_array_header_t *out = apr_array_make(p, 8, sizeof(pair));
-    apr_uint32_t i, n = ucwa_store_get_limits(s)->max_subs;
+    apr_uint32_t i, n = ucwa_subs_used(s);
     int m;
 
     for (i = 0; i < n; i++) {
@@ -330,7 +330,7 @@ static int list(ucwa_req *q)
         return rv;
     }
     apr_cpystrn(base, ucwa_store_app(s, app)->base, sizeof(base));
-    n = ucwa_store_get_limits(s)->max_subs;
+    n = ucwa_subs_used(s);
     for (i = 0; i < n; i++) {
         ucwa_sub *sub = ucwa_store_sub(s, (int)i);
         if (sub->app == (apr_uint32_t)app && ucwa_subs_live(s, (int)i) && sub->expires > now) {

@@ -192,12 +192,21 @@ START_TEST(offline_unknown_and_unavailable_fail_at_once)
     ck_assert_str_eq(events(2), "");
     ck_assert_int_eq(ucwa_conv_count(st, alice, ucwa_store_app(st, alice)->gen), 0);
     /* kept UCWA_CONV_RETAIN, then freed */
+    ck_assert_uint_eq(ucwa_conv_used(st), 3);     /* the scans stop after the three */
     memset(&t, 0, sizeof(t));
     ucwa_conv_tick(st, c, now + UCWA_CONV_RETAIN - 1, pool, &t);
     ck_assert_int_eq(ucwa_store_conv(st, c)->state, UCWA_SLOT_LIVE);
     ucwa_conv_tick(st, c, now + UCWA_CONV_RETAIN, pool, &t);
     ck_assert_int_eq(ucwa_store_conv(st, c)->state, UCWA_SLOT_FREE);
     ck_assert_int_eq(t.n, 0);
+    ck_assert_uint_eq(ucwa_conv_used(st), 2);
+    /* the first freed leaves the second in use; then both go */
+    ucwa_conv_tick(st, 0, now + UCWA_CONV_RETAIN, pool, &t);
+    ck_assert_uint_eq(ucwa_conv_used(st), 2);
+    ucwa_conv_tick(st, 1, now + UCWA_CONV_RETAIN, pool, &t);
+    ck_assert_uint_eq(ucwa_conv_used(st), 0);
+    ck_assert_int_eq(invite(alice, "bob@contoso.test", NULL, UCWA_CONV_OK), 0);
+    ck_assert_uint_eq(ucwa_conv_used(st), 1);
 }
 END_TEST
 

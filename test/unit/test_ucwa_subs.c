@@ -217,6 +217,7 @@ START_TEST(create_find_and_limits)
             apr_snprintf(sub->id, sizeof(sub->id), "%08x", 0xabc00 + n);
         }
     }
+    *ucwa_store_word(store, UCWA_WORD_SUBS_END) = 8;     /* as create would have */
     ck_assert_int_eq(ucwa_subs_create(store, b, MIN(10), T0, &idx[0]), UCWA_SUBS_TABLE_FULL);
     /* a subscription of an application that ended is a free slot */
     ucwa_store_delete(store, a);
@@ -588,12 +589,19 @@ START_TEST(sweep)
     }
     ck_assert_int_eq(ucwa_subs_count(store, a), 0);
     ck_assert_uint_eq(ucwa_store_sub(store, idx)->state, UCWA_SLOT_FREE);
+    ck_assert_uint_eq(ucwa_subs_used(store), 0);     /* scans stop at once again */
     /* an application that ended without app_gone: its subscriptions are freed quietly */
     other = new_app("carol@contoso.test");
     ck_assert_int_eq(subscribe(other, bob, 1, &idx), UCWA_SUBS_OK);
-    ucwa_store_delete(store, other);
+    ck_assert_int_eq(subscribe(b, bob, 1, &idx), UCWA_SUBS_OK);
+    ck_assert_uint_eq(ucwa_subs_used(store), 2);
+    ucwa_store_delete(store, b);
     ucwa_subs_sweep(store, T0, pool, NULL);
     ck_assert_uint_eq(ucwa_store_sub(store, idx)->state, UCWA_SLOT_FREE);
+    ck_assert_uint_eq(ucwa_subs_used(store), 1);     /* the last one in use ended */
+    ucwa_store_delete(store, other);
+    ucwa_subs_sweep(store, T0, pool, NULL);
+    ck_assert_uint_eq(ucwa_subs_used(store), 0);
     /* app_gone frees every subscription of the application, at once */
     other = new_app("carol@contoso.test");
     ck_assert_int_eq(subscribe(other, bob, 1, &idx), UCWA_SUBS_OK);
