@@ -8,6 +8,15 @@ static apr_uint32_t word(ucwa_store *s, int which)
     return *ucwa_store_word(s, which);
 }
 
+/* One past the last job slot in use: jobs are queued in the lowest free slot, and the
+ * scans stop here, so a quiet queue costs nothing to look through. */
+apr_uint32_t ucwa_push_used(ucwa_store *s)
+{
+    apr_uint32_t end = word(s, UCWA_WORD_PUSH_USED), n = ucwa_store_get_limits(s)->max_push;
+
+    return end < n ? end : n;
+}
+
 void ucwa_push_configure(ucwa_store *s, int enabled, apr_uint32_t after_s,
                          ucwa_push_content content)
 {
@@ -45,7 +54,7 @@ static void copy_preview(char *dst, const char *text, apr_size_t len)
 int ucwa_push_note(ucwa_store *s, int app, ucwa_push_kind kind, const char *conversation,
                    const char *sender, const char *text, apr_size_t len, apr_time_t now)
 {
-    apr_uint32_t i, n = ucwa_store_get_limits(s)->max_push;
+    apr_uint32_t i, n = ucwa_push_used(s);
     ucwa_app *a = ucwa_store_app(s, app);
     ucwa_push_content content = (ucwa_push_content)word(s, UCWA_WORD_PUSH_CONTENT);
     ucwa_push_job *j = NULL;
@@ -66,6 +75,10 @@ int ucwa_push_note(ucwa_store *s, int app, ucwa_push_kind kind, const char *conv
         }
     }
     if (!j) {
+        if (free_slot < 0 && n < ucwa_store_get_limits(s)->max_push) {
+            free_slot = (int)n;
+            *ucwa_store_word(s, UCWA_WORD_PUSH_USED) = n + 1;
+        }
         if (free_slot < 0) {
             return -1;
         }
@@ -101,30 +114,38 @@ int ucwa_push_note(ucwa_store *s, int app, ucwa_push_kind kind, const char *conv
 
 int ucwa_push_take(ucwa_store *s, apr_time_t now, ucwa_push_job *out, int max)
 {
-    apr_uint32_t i, n = ucwa_store_get_limits(s)->max_push;
-    int got = 0;
+    apr_uint32_t i, n = ucwa_push_used(s);
+    ucwa_push_job *oldest[UCWA_PUSH_TAKE_MAX];
+    int got = 0, k;
 
-    /* oldest first: a few passes pick the smallest queued time each */
-    while (got < max) {
-        ucwa_push_job *best = NULL;
-        for (i = 0; i < n; i++) {
-            ucwa_push_job *j = ucwa_store_push(s, (int)i);
-            int due = (j->state == UCWA_PUSH_QUEUED && j->not_before <= now)
-                      || (j->state == UCWA_PUSH_SENDING
-                          && now - j->sending_since > UCWA_PUSH_SENDING_STALE);
-            if (due && (!best || j->queued < best->queued)) {
-                best = j;
-            }
+    if (max > UCWA_PUSH_TAKE_MAX) {
+        max = UCWA_PUSH_TAKE_MAX;
+    }
+    /* one pass keeps the max oldest due jobs, sorted by queued time (the first slot
+     * first among equals) */
+    for (i = 0; i < n; i++) {
+        ucwa_push_job *j = ucwa_store_push(s, (int)i);
+        int due = (j->state == UCWA_PUSH_QUEUED && j->not_before <= now)
+                  || (j->state == UCWA_PUSH_SENDING
+                      && now - j->sending_since > UCWA_PUSH_SENDING_STALE);
+        if (!due || (got == max && j->queued >= oldest[max - 1]->queued)) {
+            continue;
         }
-        if (!best) {
-            break;
+        k = got < max ? got++ : max - 1;
+        while (k > 0 && oldest[k - 1]->queued > j->queued) {
+            oldest[k] = oldest[k - 1];
+            k--;
         }
-        if (best->state == UCWA_PUSH_SENDING) {
-            best->gen++;   /* taken back: the lost dispatcher's late report is ignored */
+        oldest[k] = j;
+    }
+    for (k = 0; k < got; k++) {
+        ucwa_push_job *j = oldest[k];
+        if (j->state == UCWA_PUSH_SENDING) {
+            j->gen++;   /* taken back: the lost dispatcher's late report is ignored */
         }
-        best->state = UCWA_PUSH_SENDING;
-        best->sending_since = now;
-        out[got++] = *best;
+        j->state = UCWA_PUSH_SENDING;
+        j->sending_since = now;
+        out[k] = *j;
     }
     return got;
 }
@@ -148,6 +169,12 @@ void ucwa_push_finish(ucwa_store *s, const ucwa_push_job *job, ucwa_push_outcome
         return;
     }
     j->state = UCWA_PUSH_FREE;
+    {
+        apr_uint32_t *used = ucwa_store_word(s, UCWA_WORD_PUSH_USED);
+        while (*used > 0 && ucwa_store_push(s, (int)*used - 1)->state == UCWA_PUSH_FREE) {
+            (*used)--;
+        }
+    }
 }
 
 apr_interval_time_t ucwa_push_backoff(apr_uint32_t attempts, apr_interval_time_t retry_after)
@@ -163,7 +190,7 @@ apr_interval_time_t ucwa_push_backoff(apr_uint32_t attempts, apr_interval_time_t
 
 void ucwa_push_counts(ucwa_store *s, apr_uint32_t *queued, apr_uint32_t *sending)
 {
-    apr_uint32_t i, n = ucwa_store_get_limits(s)->max_push;
+    apr_uint32_t i, n = ucwa_push_used(s);
 
     *queued = *sending = 0;
     for (i = 0; i < n; i++) {

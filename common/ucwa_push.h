@@ -51,9 +51,14 @@ int ucwa_push_note(ucwa_store *s, int app, ucwa_push_kind kind, const char *conv
 /* The application is back (an event request came): no longer background, badge 0. */
 void ucwa_push_foreground(ucwa_app *a);
 
-/* Takes up to max due jobs (marks them SENDING), oldest first, copied into out. Jobs
- * found SENDING for longer than UCWA_PUSH_SENDING_STALE are due again. Returns the count. */
+/* Takes up to max (at most UCWA_PUSH_TAKE_MAX) due jobs (marks them SENDING), oldest
+ * first, copied into out. Jobs found SENDING for longer than UCWA_PUSH_SENDING_STALE are
+ * due again. Returns the count. */
+#define UCWA_PUSH_TAKE_MAX 64
 int ucwa_push_take(ucwa_store *s, apr_time_t now, ucwa_push_job *out, int max);
+
+/* One past the last job slot in use (scans stop there). */
+apr_uint32_t ucwa_push_used(ucwa_store *s);
 
 /* The dispatcher's verdict on a taken job (identified by its slot and generation). */
 void ucwa_push_finish(ucwa_store *s, const ucwa_push_job *job, ucwa_push_outcome o,

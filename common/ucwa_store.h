@@ -273,6 +273,7 @@ apr_uint32_t *ucwa_store_word(ucwa_store *s, int which);
 #define UCWA_WORD_SUBS_END 5       /* common/ucwa_subs: one past the last subscription slot in use */
 #define UCWA_WORD_SUBS_ROTATE 6    /* common/ucwa_subs: where the sweep's lookups start */
 #define UCWA_WORD_CONVS_USED 7     /* common/ucwa_conv: one past the last record in use */
+#define UCWA_WORD_PUSH_USED 8      /* common/ucwa_push: one past the last job slot in use */
 
 /* The user's slot (created when create is set); -1 if absent or the table is full. */
 int ucwa_store_user_find(ucwa_store *s, const char *sip, int create);

@@ -208,6 +208,37 @@ START_TEST(a_full_queue_refuses)
 }
 END_TEST
 
+START_TEST(take_keeps_the_oldest_and_the_used_slots_shrink)
+{
+    int bob = app("bob@x", "phone", now);
+    ucwa_push_job j[3];
+
+    ucwa_store_app(st, bob)->background = 1;
+    ck_assert_uint_eq(ucwa_push_used(st), 0);
+    ucwa_push_note(st, bob, UCWA_PUSH_MESSAGE, "b", NULL, NULL, 0, now + 2);
+    ucwa_push_note(st, bob, UCWA_PUSH_MESSAGE, "a", NULL, NULL, 0, now + 1);
+    ucwa_push_note(st, bob, UCWA_PUSH_MESSAGE, "c", NULL, NULL, 0, now + 2);
+    ck_assert_uint_eq(ucwa_push_used(st), 3);
+    /* the two oldest, in order; of two queued at once, the first slot first */
+    ck_assert_int_eq(ucwa_push_take(st, now + 10, j, 2), 2);
+    ck_assert_str_eq(j[0].conversation, "a");
+    ck_assert_str_eq(j[1].conversation, "b");
+    ck_assert_int_eq(ucwa_push_take(st, now + 10, j + 2, 2), 1);
+    ck_assert_str_eq(j[2].conversation, "c");
+    /* the last slot done: the scans stop before it; the first done: still in use */
+    ucwa_push_finish(st, &j[2], UCWA_PUSH_DONE, 0, now + 10);
+    ck_assert_uint_eq(ucwa_push_used(st), 2);
+    ucwa_push_finish(st, &j[1], UCWA_PUSH_DONE, 0, now + 10);
+    ck_assert_uint_eq(ucwa_push_used(st), 2);
+    ucwa_push_finish(st, &j[0], UCWA_PUSH_DONE, 0, now + 10);
+    ck_assert_uint_eq(ucwa_push_used(st), 0);
+    ck_assert_int_eq(queued(), 0);
+    /* queued again from the first slot */
+    ck_assert_int_eq(ucwa_push_note(st, bob, UCWA_PUSH_MESSAGE, "d", NULL, NULL, 0, now), 1);
+    ck_assert_uint_eq(ucwa_push_used(st), 1);
+}
+END_TEST
+
 START_TEST(backoff)
 {
     ck_assert_int_eq(ucwa_push_backoff(0, 0), apr_time_from_sec(1));
@@ -230,6 +261,7 @@ int main(void)
     tcase_add_test(tc, content_and_preview_cut);
     tcase_add_test(tc, oldest_first_retries_and_giving_up);
     tcase_add_test(tc, a_full_queue_refuses);
+    tcase_add_test(tc, take_keeps_the_oldest_and_the_used_slots_shrink);
     tcase_add_test(tc, backoff);
     suite_add_tcase(s, tc);
     return unit_run("test_ucwa_push", s);
