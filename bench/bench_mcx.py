@@ -737,8 +737,8 @@ class Run(bu.Run):
         print(f"  an MCX session's ring fills as notifications arrive (here: every SignIn "
               f"notifies all the user's other sessions, {self.n_main // 2} each; "
               f"{self.drain_info[0]} of {self.n_main} first batches said Resume, their ring had "
-              f"wrapped), and empties as they are delivered: while parked, the rings hold "
-              f"{self.store_per_session:.1f} KiB per session (of "
+              f"wrapped), and empties as they are delivered: while parked, the store holds "
+              f"{self.store_per_session:.1f} KiB per session, the records used included (of "
               f"{slot - self.store_points[0][1] / self.store_apps:.0f} KiB reserved)")
         print()
         idle_by_n = {m["n"]: m for m in idle if "ref" in m and not m.get("warm")}
@@ -749,7 +749,7 @@ class Run(bu.Run):
               f"{TARGET / 1024:.1f} KiB")
         rec_kib = self.store_points[0][1] / self.store_apps
         head = (f"{'N':<22} {'parked':>6} {'PSS MiB':>8} {'PSS KiB':>8} {'target':>7} "
-                f"{'private':>7} {'+ring':>6} {'+record':>7} {'=total':>7} {'target':>7} "
+                f"{'private':>7} {'+store':>6} {'+start':>7} {'=total':>7} {'target':>7} "
                 f"{'UCWA KiB':>8} {'MCX-UCWA':>8} {'idle KiB':>8} {'CPU %':>6}")
         print(head)
         print("-" * len(head))
@@ -773,11 +773,13 @@ class Run(bu.Run):
         print(f"  PSS KiB: the server's PSS growth / N (as bench_ucwa measures a channel); "
               f"target: % of {TARGET:,} bytes, '!' over it. private: the same without shared "
               f"memory (PSS - Pss_Shmem; after the wake rounds the new children map store "
-              f"pages the SignIns had allocated). +ring: event-ring pages resident per session "
-              f"while parked (delivered events are given back; at most "
-              f"{(self.store_size / self.store_apps / 1024) - rec_kib:.0f} KiB); +record: the store's tables per configured application, allocated at "
-              f"start (the application, a user, 4 subscriptions, 2 conversations, a push job); "
-              f"total = private + ring + record")
+              f"pages the SignIns had allocated). +store: the session store's pages allocated "
+              f"per session while parked, over the fresh server's (the records in use: the "
+              f"application, its user, subscriptions, conversations and push jobs, of the UCWA "
+              f"baseline's applications too; the ring's undelivered events: delivered ones are "
+              f"given back; at most {(self.store_size / self.store_apps / 1024) - rec_kib:.0f} "
+              f"KiB); +start: what the fresh server's store holds per configured application "
+              f"(records are allocated when first used); total = private + store + start")
         print(f"  UCWA KiB: a parked UCWA event GET (bench_ucwa's channel) at the same N, "
               f"measured the same way in this run; idle KiB: an idle keep-alive connection "
               f"(static file). CPU: the server's, % of one CPU over {a.hold}s while the "

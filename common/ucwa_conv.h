@@ -218,7 +218,8 @@ typedef struct {
     apr_uint32_t live, inviting, connected, ended;
 } ucwa_conv_stats;
 
-/* Counts, and a check of the invariants the code relies on: NULL when consistent. */
+/* Counts, and a check of the invariants the code relies on: NULL when consistent.
+ * Reads the records in use only (ucwa_conv_used). */
 const char *ucwa_conv_check(ucwa_store *s, ucwa_conv_stats *st, apr_pool_t *p);
 
 #endif

@@ -55,7 +55,7 @@ apr_size_t ucwa_store_bytes(const ucwa_store_limits *l)
            + (apr_size_t)l->max_apps * l->ring_len * align8(l->event_size);
 }
 
-ucwa_store *ucwa_store_init(void *base, const ucwa_store_limits *l)
+static ucwa_store *format(void *base, const ucwa_store_limits *l, int zeroed)
 {
     ucwa_store *s = base;
     apr_size_t tables;
@@ -67,7 +67,7 @@ ucwa_store *ucwa_store_init(void *base, const ucwa_store_limits *l)
              + align8((apr_size_t)l->max_subs * sizeof(ucwa_sub))
              + align8((apr_size_t)l->max_convs * sizeof(ucwa_conv))
              + align8((apr_size_t)l->max_push * sizeof(ucwa_push_job));
-    memset(base, 0, tables);
+    memset(base, 0, zeroed ? sizeof(ucwa_store) : tables);
     s->magic = STORE_MAGIC;
     s->version = STORE_VERSION;
     s->limits = *l;
@@ -83,6 +83,16 @@ ucwa_store *ucwa_store_init(void *base, const ucwa_store_limits *l)
                                + align8((apr_size_t)l->max_push * sizeof(ucwa_push_job)))
                     - (apr_uintptr_t)base;
     return s;
+}
+
+ucwa_store *ucwa_store_init(void *base, const ucwa_store_limits *l)
+{
+    return format(base, l, 0);
+}
+
+ucwa_store *ucwa_store_init_zeroed(void *base, const ucwa_store_limits *l)
+{
+    return format(base, l, 1);
 }
 
 ucwa_store *ucwa_store_attach(void *base, const ucwa_store_limits *l)

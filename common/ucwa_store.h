@@ -248,6 +248,10 @@ typedef struct ucwa_store ucwa_store;
 apr_size_t ucwa_store_bytes(const ucwa_store_limits *l);
 /* Formats base (of ucwa_store_bytes(l) bytes). */
 ucwa_store *ucwa_store_init(void *base, const ucwa_store_limits *l);
+/* The same on memory known to read as zeros (a new anonymous shared segment): the records
+ * are not written, so a page of them is resident only once a record on it is used (the
+ * subscription, conversation and push tables are read up to their last record in use). */
+ucwa_store *ucwa_store_init_zeroed(void *base, const ucwa_store_limits *l);
 /* The store in base if it was formatted with the same limits, else NULL. */
 ucwa_store *ucwa_store_attach(void *base, const ucwa_store_limits *l);
 /* 1 if base holds a store of this code's layout (whatever its limits): a store of

@@ -103,7 +103,8 @@ int ucwa_subs_next_watcher(ucwa_store *s, int user, int *pos, int *sub, int *mem
 
 /* Problems a consistent table never has (NULL if none): live subscriptions of a dead
  * application, counts and names out of range, duplicate ids within an application,
- * duplicate members. Also counts live subscriptions and their members. */
+ * duplicate members. Also counts live subscriptions and their members. Reads the slots
+ * in use only (ucwa_subs_used). */
 const char *ucwa_subs_check(ucwa_store *s, apr_uint32_t *subs, apr_uint32_t *members,
                             apr_pool_t *p);
 

@@ -63,7 +63,8 @@ int ucwa_shm_post_config(apr_pool_t *pconf, server_rec *s, const ucwa_store_limi
                          "cannot create the session store mutex");
             return !OK;
         }
-        seg->store = ucwa_store_init(apr_shm_baseaddr_get(seg->shm), l);
+        /* an anonymous shared mapping is zero-filled: nothing to clear */
+        seg->store = ucwa_store_init_zeroed(apr_shm_baseaddr_get(seg->shm), l);
         apr_pool_userdata_set(seg, USERDATA_KEY, apr_pool_cleanup_null, pp);
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, UCWALOGNO(00012)
                      "session store: %u applications, %u events of %u bytes each, "

@@ -102,6 +102,10 @@ static void invariants(ucwa_store *s, apr_time_t now, apr_pool_t *p)
 
     FUZZ_CHECK(ucwa_conv_check(s, &cs, p) == NULL);
     FUZZ_CHECK(ucwa_store_check(s, &ss, p) == NULL);
+    /* ucwa_conv_check reads the records in use; past them none may be live */
+    for (i = ucwa_conv_used(s); i < n; i++) {
+        FUZZ_CHECK(ucwa_store_conv(s, (int)i)->state != UCWA_SLOT_LIVE);
+    }
     for (i = 0; i < n; i++) {
         ucwa_conv *c = ucwa_store_conv(s, (int)i);
         ucwa_conv_view v;

@@ -42,8 +42,13 @@ static void teardown(void)
 {
     ucwa_conv_stats stats;
     const char *bad = ucwa_conv_check(st, &stats, pool);
+    apr_uint32_t i;
 
     ck_assert_msg(bad == NULL, "inconsistent: %s", bad);
+    /* the check reads the records in use; past them none may be live */
+    for (i = ucwa_conv_used(st); i < ucwa_store_get_limits(st)->max_convs; i++) {
+        ck_assert_uint_ne(ucwa_store_conv(st, (int)i)->state, UCWA_SLOT_LIVE);
+    }
     if (last) {
         json_decref(last);
     }

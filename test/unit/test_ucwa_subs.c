@@ -117,10 +117,14 @@ static void expect_events(int app, const char *const *want)
 
 static void consistent(void)
 {
-    apr_uint32_t subs, members;
+    apr_uint32_t subs, members, i;
     const char *bad = ucwa_subs_check(store, &subs, &members, pool);
 
     ck_assert_msg(bad == NULL, "%s", bad);
+    /* the check reads the slots in use; past them none may be live */
+    for (i = ucwa_subs_used(store); i < ucwa_store_get_limits(store)->max_subs; i++) {
+        ck_assert_uint_ne(ucwa_store_sub(store, (int)i)->state, UCWA_SLOT_LIVE);
+    }
 }
 
 static int subscribe(int app, const char *const *sips, int n, int *idx)
