@@ -554,6 +554,14 @@ class Run(bu.Run):
         if st["parked"]:
             raise BenchError(f"after the UCWA release the store still counts {st['parked']} "
                              f"parked")
+        # the baseline's applications end (DELETE): their records and ring pages are given
+        # back, so the store's pages while MCX is parked are the MCX sessions' own
+        resps = self.run_all([uc.request_bytes("DELETE", b, self.host, token=self.tokens[u])
+                              for b, u in zip(self.ucwa_bases, self.ucwa_users)])
+        for b, r in zip(self.ucwa_bases, resps):
+            if r.status != 204:
+                raise BenchError(f"DELETE {b}: {r.status} {r.body[:300]!r}")
+        log(f"UCWA baseline: {len(resps)} applications deleted")
         return ref, parked, rel
 
     # the whole run -----------------------------------------------------------------
@@ -775,9 +783,10 @@ class Run(bu.Run):
               f"memory (PSS - Pss_Shmem; after the wake rounds the new children map store "
               f"pages the SignIns had allocated). +store: the session store's pages allocated "
               f"per session while parked, over the fresh server's (the records in use: the "
-              f"application, its user, subscriptions, conversations and push jobs, of the UCWA "
-              f"baseline's applications too; the ring's undelivered events: delivered ones are "
-              f"given back; at most {(self.store_size / self.store_apps / 1024) - rec_kib:.0f} "
+              f"application, its user, subscriptions, conversations and push jobs; the UCWA "
+              f"baseline's applications were deleted before the MCX ramp; the ring's "
+              f"undelivered events: delivered ones are given back; at most "
+              f"{(self.store_size / self.store_apps / 1024) - rec_kib:.0f} "
               f"KiB); +start: what the fresh server's store holds per configured application "
               f"(records are allocated when first used); total = private + store + start")
         print(f"  UCWA KiB: a parked UCWA event GET (bench_ucwa's channel) at the same N, "
