@@ -15,7 +15,8 @@ import pytest
 
 import mobility
 
-from ucwa_client import FAST, XML, NS, assert_error, events_of, start_fe, stop_fe, state_with_tags
+from ucwa_client import (FAST, SPREAD, XML, NS, assert_error, events_of, start_fe, stop_fe,
+                         state_with_tags)
 
 IM_RELS = {"messagingInvitation", "conversation", "localParticipant", "participant",
            "messaging", "participantMessaging", "message"}
@@ -77,7 +78,7 @@ def st(workdir, state):
 
 @pytest.fixture(scope="module")
 def fe(workdir, st):
-    f = start_fe(workdir, st, "ucwa-im", servers=3, extra=FAST)
+    f = start_fe(workdir, st, "ucwa-im", servers=3, extra=f"{FAST}\n{SPREAD}")
     yield f
     stop_fe(f)
 
@@ -486,20 +487,13 @@ def test_xml_event_channel_carries_the_invitation(users):
 
 
 def test_a_message_sent_in_one_child_wakes_a_poll_parked_in_another(fe, users):
-    from ucwa_client import Conn, in_thread, pid_of, wait_log, wait_parked
+    from ucwa_client import Conn, in_thread, other_child, pid_of, wait_log, wait_parked
     alice, bob = users("alice@contoso.test"), users("bob@contoso.test")
     a_app, b_app = signed_in(alice), signed_in(bob)
     a_conv, b_conv = connect(a_app, b_app)
     c1 = Conn(fe, alice)
     pid1 = pid_of(fe, c1, a_app)
-    for _ in range(30):
-        c2 = Conn(fe, bob)
-        pid2 = pid_of(fe, c2, b_app)
-        if pid2 != pid1:
-            break
-        c2.close()
-    else:
-        raise AssertionError("every connection went to one child")
+    c2, pid2 = other_child(fe, bob, b_app, pid1)
     for i in range(3):
         poll = in_thread(c1.request, "GET", a_app.events + f"&timeout=30&cross={i}")
         wait_parked(fe, 1)

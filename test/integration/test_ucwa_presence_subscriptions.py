@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from ucwa_client import (FAST, Conn, Fe, assert_error, events_of, in_thread, pid_of,
-                         start_fe, stop_fe, wait_log, wait_parked)
+from ucwa_client import (FAST, SPREAD, Conn, Fe, assert_error, events_of, in_thread,
+                         other_child, pid_of, start_fe, stop_fe, wait_log, wait_parked)
 
 SUBS = "/people/presenceSubscriptions"
 MEMBERS = "/people/presenceSubscriptionMemberships"
@@ -26,7 +26,7 @@ XML_IN = "application/vnd.microsoft.com.ucwa+xml"
 
 @pytest.fixture(scope="module")
 def fe(workdir, state):
-    f = start_fe(workdir, state, "ucwa-subs", extra=FAST, servers=4)
+    f = start_fe(workdir, state, "ucwa-subs", extra=f"{FAST}\n{SPREAD}", servers=4)
     yield f
     assert f.status()["consistent"], f.status()
     stop_fe(f)
@@ -326,15 +326,6 @@ def test_memberships(alice):
     assert_error(app.post(add, {"uris": many[100:]}), 403, "Forbidden", "LimitExceeded")
 
 
-def other_child(fe, user, app, pid, tries=24):
-    """A keep-alive connection of user's served by a child other than pid."""
-    for _ in range(tries):
-        c = Conn(fe, user)
-        if pid_of(fe, c, app) != pid:
-            return c
-        c.close()
-    raise AssertionError("every connection went to one child")
-
 
 def test_watched_users_changes_reach_every_subscriber_across_processes(fe, alice, bob):
     watcher = alice.create()
@@ -356,8 +347,7 @@ def test_watched_users_changes_reach_every_subscriber_across_processes(fe, alice
     def change(path, body, marker, want):
         c1 = Conn(fe, alice)
         pid1 = pid_of(fe, c1, watcher)
-        c2 = other_child(fe, bob, b, pid1)
-        pid2 = pid_of(fe, c2, b)
+        c2, pid2 = other_child(fe, bob, b, pid1)
         poll = in_thread(c1.request, "GET", watcher.events + f"&timeout=30&medium=5&{marker}=1")
         wait_parked(fe, 1)
         t0 = time.monotonic()

@@ -30,7 +30,7 @@ NS = "{http://schemas.microsoft.com/rtc/2012/03/ucwa}"
 FAST = "UcwaEventTimeoutRange 1 1800"   # polls with timeout=1 answer after a second
 # One listening socket per core (SO_REUSEPORT), each with its own children: the kernel
 # spreads new connections over them by a hash of the address pair. Without it, one idle
-# child can win every accept() and two_children never finds a second child.
+# child can win every accept() and other_child never finds a second one.
 SPREAD = "ListenCoresBucketsRatio 1"
 
 
@@ -397,14 +397,20 @@ def pid_of(fe, conn, app):
     return wait_log(fe, marker)[0]
 
 
+def other_child(fe, user, app, pid, tries=24):
+    """A keep-alive connection of user's served by a child other than pid, and that
+    child. Start the instance with SPREAD, or one idle child may take every connection."""
+    for _ in range(tries):
+        c = Conn(fe, user)
+        other = pid_of(fe, c, app)
+        if other != pid:
+            return c, other
+        c.close()
+    raise AssertionError("every connection went to one child")
+
+
 def two_children(fe, user, app, tries=24):
     """Two keep-alive connections served by two different child processes."""
     first = Conn(fe, user)
     pid1 = pid_of(fe, first, app)
-    for _ in range(tries):
-        other = Conn(fe, user)
-        pid2 = pid_of(fe, other, app)
-        if pid2 != pid1:
-            return (first, pid1), (other, pid2)
-        other.close()
-    raise AssertionError("every connection went to one child")
+    return (first, pid1), other_child(fe, user, app, pid1, tries)
