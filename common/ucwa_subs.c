@@ -659,7 +659,7 @@ int ucwa_subs_notify(ucwa_store *s, int user, const char *what, apr_time_t now,
 {
     ucwa_user *u = ucwa_store_user(s, user);
     const char *rel, *sub_path;
-    unsigned char *sent;
+    unsigned char *sent = NULL;   /* applications told already: made at the first watcher */
     int pos = -1, idx, m, n = 0, presence = 0;
 
     if (!strcmp(what, "presence")) {
@@ -681,9 +681,11 @@ int ucwa_subs_notify(ucwa_store *s, int user, const char *what, apr_time_t now,
     if (u->state != UCWA_SLOT_LIVE) {
         return 0;
     }
-    sent = apr_pcalloc(p, ucwa_store_max_apps(s));
     while (ucwa_subs_next_watcher(s, user, &pos, &idx, &m)) {
         ucwa_sub *sub = ucwa_store_sub(s, idx);
+        if (!sent) {
+            sent = apr_pcalloc(p, ucwa_store_max_apps(s));
+        }
         if (presence) {
             sub->member_av[m] = (apr_byte_t)u->published;
         }

@@ -235,19 +235,23 @@ def apns(keys, tmp_path_factory):
     server.stop()
 
 
+def reset_mock(svc):
+    """A mock (apns, fcm) reset before the test, with control(method, path, body) to drive
+    it; control asserts its answer is 200."""
+    def control(method, path, body=None):
+        status, out = http_json(svc["base"] + path, method, body, ctx=svc["ctx"])
+        assert status == 200, out
+        return out
+    control("POST", "/mock/reset", {})
+    svc["control"] = control
+    return svc
+
+
 @pytest.fixture
 def apns_mock(apns):
     """The mock, reset before the test: no pushes, no failures, no current provider token,
     its clock back to now."""
-    status, _ = http_json(apns["base"] + "/mock/reset", "POST", {}, ctx=apns["ctx"])
-    assert status == 200
-
-    def control(method, path, body=None):
-        status, out = http_json(apns["base"] + path, method, body, ctx=apns["ctx"])
-        assert status == 200, out
-        return out
-    apns["control"] = control
-    return apns
+    return reset_mock(apns)
 
 
 @pytest.fixture(scope="module")
@@ -274,12 +278,5 @@ def fcm(keys, tmp_path_factory):
 
 @pytest.fixture
 def fcm_mock(fcm):
-    status, _ = http_json(fcm["base"] + "/mock/reset", "POST", {}, ctx=fcm["ctx"])
-    assert status == 200
-
-    def control(method, path, body=None):
-        status, out = http_json(fcm["base"] + path, method, body, ctx=fcm["ctx"])
-        assert status == 200, out
-        return out
-    fcm["control"] = control
-    return fcm
+    """The mock, reset before the test: no pushes, no failures, no tokens issued."""
+    return reset_mock(fcm)

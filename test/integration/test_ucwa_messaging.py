@@ -15,7 +15,7 @@ import pytest
 
 import mobility
 
-from ucwa_client import (FAST, SPREAD, XML, NS, assert_error, events_of, start_fe, stop_fe,
+from ucwa_client import (FAST, XML, NS, assert_error, events_of, start_fe, stop_fe,
                          state_with_tags)
 
 IM_RELS = {"messagingInvitation", "conversation", "localParticipant", "participant",
@@ -78,7 +78,7 @@ def st(workdir, state):
 
 @pytest.fixture(scope="module")
 def fe(workdir, st):
-    f = start_fe(workdir, st, "ucwa-im", servers=3, extra=f"{FAST}\n{SPREAD}")
+    f = start_fe(workdir, st, "ucwa-im", servers=3, extra=FAST)
     yield f
     stop_fe(f)
 
