@@ -24,27 +24,82 @@ PKGS_RUN=(sqlite3 openssl curl apache2-utils)
 PKGS_TEST=(check python3-pytest python3-requests python3-lxml pidgin-sipe finch tmux
            postgresql libaprutil1-dbd-pgsql)
 PKGS_BENCH=(wrk)
+# The push tests run web-push-testing (npm) on Node.js >= 18: Debian's nodejs and npm,
+# installed when the machine has no node (a Node.js that is already there is used).
+PKGS_NODE=(nodejs npm)
 
 log() { printf '\033[1m[apxs-build]\033[0m %s\n' "$*" >&2; }
 
 # Install the Debian packages that are missing. The system Apache must not start on
 # install (it would take port 80 from the demo), so a temporary policy-rc.d says no.
+# Then bring what they depend on to the archive's versions (align_deps).
 need_pkgs() {
     local missing=() p
     for p in "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
     done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    [ "$(id -u)" -eq 0 ] || { log "missing packages: ${missing[*]} (run as root, or install them)"; exit 1; }
-    log "installing: ${missing[*]}"
-    local policy=/usr/sbin/policy-rc.d own_policy=0
+    if [ ${#missing[@]} -gt 0 ]; then
+        [ "$(id -u)" -eq 0 ] || { log "missing packages: ${missing[*]} (run as root, or install them)"; exit 1; }
+        log "installing: ${missing[*]}"
+        apt-get update -q >/dev/null
+        apt_quiet install --no-install-recommends "${missing[@]}"
+    fi
+    align_deps "$@"
+}
+
+# apt-get without starting services, quietly (its errors still show).
+apt_quiet() {
+    local policy=/usr/sbin/policy-rc.d own_policy=0 rc=0
     if [ ! -e $policy ]; then
         printf '#!/bin/sh\nexit 101\n' > $policy && chmod +x $policy && own_policy=1
     fi
-    apt-get update -q >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get -y -q "$@" >/dev/null || rc=$?
     [ $own_policy -eq 1 ] && rm -f $policy
-    return 0
+    return $rc
+}
+
+# Debian's packages depend on the oldest library version they can use (apache2-bin:
+# libssl3 >= 3.0.0), not on the one they were built against, so installing them leaves
+# older libraries in place: mod_ssl built against libssl3 3.0.22 then warns (AH01882) at
+# every start on a machine that still has 3.0.19. So every package the given ones depend
+# on, recursively, that the archive holds in a newer version is upgraded: the set is then
+# the one the archive's packages were built together with. Installed packages only.
+align_deps() {
+    local stale
+    stale=$(comm -12 \
+        <(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
+              --no-replaces --no-enhances "$@" 2>/dev/null | grep -v '^[ <]' | sort -u) \
+        <(apt list --upgradable 2>/dev/null | grep / | cut -d/ -f1 | sort -u))
+    [ -z "$stale" ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        log "older than the archive's (run as root to upgrade): $(echo $stale)"
+        return 0
+    fi
+    log "upgrading to the archive's versions: $(echo $stale)"
+    # shellcheck disable=SC2086
+    apt_quiet install --only-upgrade --no-install-recommends $stale
+}
+
+need_node() {
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        need_pkgs "${PKGS_NODE[@]}"
+    fi
+    local major
+    major=$(node -e 'process.stdout.write(process.versions.node.split(".")[0])')
+    [ "$major" -ge 18 ] || { log "Node.js $(node --version) is older than 18 (Debian 12's)"; exit 1; }
+}
+
+# What a run used, so a failure on another machine can be matched to its versions.
+print_versions() {
+    local p v
+    for p in apache2-bin libssl3 openssl libapr1 libaprutil1 libjansson4 libxml2 libcurl4 \
+             postgresql-15 libpq5 nodejs; do
+        v=$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null) || v="not installed"
+        printf '  %-12s %s\n' "$p" "$v"
+    done >&2
+    log "apache2 -v: $(apache2 -v 2>/dev/null | head -1 | sed 's/^Server version: //')"
+    log "openssl: $(openssl version)"
+    log "node: $(command -v node) $(node --version) (npm $(npm --version 2>/dev/null))"
 }
 
 # libcurl: common/push_send.c (the push providers' HTTP client)
@@ -111,7 +166,10 @@ cmd_run() {
 
 cmd_test() {
     need_pkgs "${PKGS_BUILD[@]}" "${PKGS_RUN[@]}" "${PKGS_TEST[@]}"
+    need_node
     cmd_build
+    log "versions used:"
+    print_versions
     log "unit tests (check)"
     make -s -C test/unit TOP="$TOP" BUILD="$BUILD" check
     log "fuzz corpus replay"
@@ -131,6 +189,7 @@ cmd_bench() {
     # runs each benchmark with its own arguments (e.g. --ucwa --quick --mcx --quick); every
     # one runs even if an earlier one fails.
     need_pkgs "${PKGS_BUILD[@]}" "${PKGS_RUN[@]}" "${PKGS_TEST[@]}" "${PKGS_BENCH[@]}"
+    need_node
     cmd_build
     local ad=() uw=() mx=() pu=() si=() a to=ad rc=0
     for a in "$@"; do

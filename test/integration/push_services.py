@@ -8,9 +8,9 @@ with the keys and certificates they need. Used by test_push_providers.py (common
 through test/tools/push_probe) and test_ucwa_push.py (the module end to end).
 
 Environment:
-  PUSH_NPM_PREFIX   where web-push-testing is installed with `npm install --prefix`
+  PUSH_NPM_PREFIX   where web-push-testing is installed with `npm ci` (test/npm's lockfile)
                     (default /var/cache/mobility-push-npm, or <build>/npm when that is not
-                    writable); installed only when the pinned version is not there yet.
+                    writable); installed again only when the lockfile changes.
 
 web-push-testing is started as `node .../src/bin/server.js <port>` (what its `start`
 command spawns) rather than through `web-push-testing start`: that command detaches the
@@ -18,8 +18,11 @@ server and keeps its pid in a .node-persist directory of the current directory, 
 failed test run would leave a server behind. Note that it listens on every interface
 (it calls listen(port) without an address); only loopback traffic is sent to it.
 
-Node.js 20 or later is required (Debian 12's own nodejs, 18, is too old for
-web-push-testing): the fixtures fail, rather than skip, without it."""
+Node.js 18 or later is required: Debian 12's nodejs (18) runs web-push-testing 1.2.2,
+whose package.json asks for 20 but whose code uses nothing newer than 18 (webcrypto
+through require('crypto'), express 4); npm warns EBADENGINE and installs it. The fixtures
+fail, rather than skip, without node. ./apxs-build.sh test installs Debian's nodejs and
+npm when the machine has no node."""
 import json
 import os
 import select
@@ -36,6 +39,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 MOCKS = REPO / "test" / "mocks"
+NPM_DIR = REPO / "test" / "npm"   # package.json and lockfile of the npm test services
 NODE = shutil.which("node")
 NPM = shutil.which("npm")
 WPT_PACKAGE = "web-push-testing"
@@ -49,9 +53,9 @@ FCM_EMAIL = "push@contoso-mobility.iam.gserviceaccount.com"
 
 
 def need_node():
-    assert NODE, "node (Node.js >= 20) is needed for the push tests"
+    assert NODE, "node (Node.js >= 18) is needed for the push tests"
     out = subprocess.run([NODE, "--version"], capture_output=True, text=True).stdout
-    assert int(out.strip().lstrip("v").split(".")[0]) >= 20, f"Node.js {out.strip()} < 20"
+    assert int(out.strip().lstrip("v").split(".")[0]) >= 18, f"Node.js {out.strip()} < 18"
 
 
 @pytest.fixture(scope="session")
@@ -170,18 +174,22 @@ def npm_prefix(build_dir):
 
 @pytest.fixture(scope="session")
 def web_push_testing(build_dir):
-    """The pinned web-push-testing, installed once into the npm prefix."""
+    """The pinned web-push-testing, installed once into the npm prefix with `npm ci` from
+    test/npm's lockfile, so every machine runs the same dependency tree."""
     need_node()
     prefix = npm_prefix(build_dir)
     pkg = prefix / "node_modules" / WPT_PACKAGE
     manifest = pkg / "package.json"
-    if not manifest.exists() or json.loads(manifest.read_text()).get("version") != WPT_VERSION:
+    want = (NPM_DIR / "package-lock.json").read_bytes()
+    have = prefix / "package-lock.json"
+    if not manifest.exists() or not have.exists() or have.read_bytes() != want:
         assert NPM, "npm is needed to install web-push-testing"
         prefix.mkdir(parents=True, exist_ok=True)
-        r = subprocess.run([NPM, "install", "--prefix", str(prefix), "--no-save", "--no-audit",
-                            "--no-fund", f"{WPT_PACKAGE}@{WPT_VERSION}"],
+        for f in ("package.json", "package-lock.json"):
+            shutil.copyfile(NPM_DIR / f, prefix / f)
+        r = subprocess.run([NPM, "ci", "--no-audit", "--no-fund"], cwd=prefix,
                            capture_output=True, text=True, timeout=600)
-        assert r.returncode == 0, f"npm install {WPT_PACKAGE}@{WPT_VERSION} failed:\n{r.stderr}"
+        assert r.returncode == 0, f"npm ci ({WPT_PACKAGE}@{WPT_VERSION}) failed:\n{r.stderr}"
     assert json.loads(manifest.read_text())["version"] == WPT_VERSION
     return pkg
 
