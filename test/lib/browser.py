@@ -34,10 +34,6 @@ def spki_hash(cert: Path) -> str:
     return base64.b64encode(hashlib.sha256(der).digest()).decode()
 
 
-def available():
-    return Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()
-
-
 class Chromium:
     """One headless Chromium with its own profile directory. hosts maps host names to
     addresses; cert is the PEM certificate whose key the browser trusts."""
