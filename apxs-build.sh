@@ -22,7 +22,7 @@ PKGS_BUILD=(apache2 apache2-dev libapr1-dev libaprutil1-dev libjansson-dev libxm
             libssl-dev libcurl4-openssl-dev pkg-config libaprutil1-dbd-sqlite3 build-essential)
 PKGS_RUN=(sqlite3 openssl curl apache2-utils)
 PKGS_TEST=(check python3-pytest python3-requests python3-lxml pidgin-sipe finch tmux
-           postgresql libaprutil1-dbd-pgsql)
+           postgresql libaprutil1-dbd-pgsql chromium chromium-driver python3-selenium)
 PKGS_BENCH=(wrk)
 # The push tests run web-push-testing (npm) on Node.js >= 18: Debian's nodejs and npm,
 # installed when the machine has no node (a Node.js that is already there is used).

@@ -118,8 +118,10 @@ mob_doc *mob_discovery_user(apr_pool_t *p, const mob_discovery_req *q, const mob
         return d;
     }
     link_add(d, "self", NULL, d->self);
+    /* the XFrame a browser app switches to must share the applications link's origin:
+     * it relays same-origin requests only */
     link_add(d, "applications", NULL, apr_pstrcat(p, home->external_url, MOB_UCWA_OAUTH_APPS, NULL));
-    link_add(d, "xframe", NULL, apr_pstrcat(p, base, MOB_AD_XFRAME_PATH, NULL));
+    link_add(d, "xframe", NULL, apr_pstrcat(p, home->external_url, MOB_AD_XFRAME_PATH, NULL));
     pool_access(d, home);
     pool_links(p, d, home, 1);
     link_add(d, NULL, "Self", d->self);

@@ -321,7 +321,7 @@ START_TEST(root_without_domain)
 }
 END_TEST
 
-/* Homed here: the applications link is on the EXTERNAL web FQDN whichever site the
+/* Homed here: the applications and xframe links are on the EXTERNAL web FQDN whichever site the
  * request used (UCWA always hairpins through the reverse proxy). */
 START_TEST(user_home_here)
 {
@@ -338,7 +338,7 @@ START_TEST(user_home_here)
     j = json_doc(d, MOB_FMT_HAL_JSON);
     STREQ_OR_NULL(hal_href(j, "self"), self);
     STREQ_OR_NULL(hal_href(j, "applications"), apps);
-    STREQ_OR_NULL(hal_href(j, "xframe"), apr_pstrcat(pool, base, MOB_AD_XFRAME_PATH, NULL));
+    STREQ_OR_NULL(hal_href(j, "xframe"), P1_EXT MOB_AD_XFRAME_PATH);   /* applications' origin */
     ck_assert_ptr_null(hal_href(j, "redirect"));
 
     body = ad_body(d, "User", site);
