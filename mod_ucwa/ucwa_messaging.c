@@ -241,12 +241,9 @@ static int start_messaging(ucwa_req *q)
     if ((s = ucwa_app_lock(q, &idx, &rv)) == NULL) {
         return rv;
     }
+    /* a lurker may start a conversation (Lync allowed it): only being alerted needs
+     * makeMeAvailable; the answers come on this application's own event channel */
     a = ucwa_store_app(s, idx);
-    if (!a->available) {
-        ucwa_shm_unlock();
-        return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", "MakeMeAvailableRequired",
-                               "Call makeMeAvailable first.");
-    }
     now = apr_time_now();
     in.app = idx;
     in.expires = now + g->invitation_timeout;
