@@ -92,8 +92,7 @@ int ucwa_app_create(ucwa_req *q)
     int rv = OK, bad = 0, idx = -1;
 
     if (q->r->method_number != M_POST) {
-        return ucwa_http_error(q, HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", NULL,
-                               "Create an application with POST.");
+        return ucwa_http_not_allowed(q);
     }
     body = ucwa_http_input(q, &rv);
     if (!body) {
