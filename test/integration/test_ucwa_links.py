@@ -107,8 +107,6 @@ def apps(fe):
     for u in (alice, bob):
         for a in u.created:
             a.delete()
-    r = a_app.post("/people/groupMemberships/removeContactFromAllGroups",
-                   {"contactUri": "sip:bob@contoso.test"})
 
 
 @pytest.mark.parametrize("who", ["alice", "bob", "lurker"])
@@ -117,8 +115,7 @@ def test_every_link_leads_somewhere(apps, who):
     assert not problems, f"{len(problems)} of {len(seen)} links fail:\n" + "\n".join(
         f"  {href}  ({why})" for href, why in sorted(problems.items()))
     # the crawl reached the conversation's depth
-    assert any("/messaging/typingParticipants" in h for h in seen) or who == "lurker" and \
-        any("/communication/conversations/" in h for h in seen), sorted(seen)
+    assert any(h.endswith("/messaging/typingParticipants") for h in seen), sorted(seen)
 
 
 def test_lurker_links_are_served_in_lurker_mode(apps):
