@@ -1,6 +1,8 @@
 #include <string.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <apr_encode.h>
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -28,8 +30,8 @@ const char *mob_token_issue(apr_pool_t *p, const mob_token_key *key, const char 
     unsigned char nonce[12], sig[32];
     const char *payload, *b64;
 
-    if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
-        return NULL;
+    if (!mob_token_user_ok(user, strlen(user)) || RAND_bytes(nonce, sizeof(nonce)) != 1) {
+        return NULL;   /* only a normalised user: a verifier accepts nothing else */
     }
     /* version, user, issued, expires (seconds), nonce; '\n' cannot occur in a user */
     payload = apr_psprintf(p, TOKEN_VERSION "\n%s\n%" APR_TIME_T_FMT "\n%" APR_TIME_T_FMT "\n%s",
@@ -43,17 +45,57 @@ const char *mob_token_issue(apr_pool_t *p, const mob_token_key *key, const char 
                        apr_pencode_base64_binary(p, sig, sizeof(sig), B64_FLAGS, NULL), NULL);
 }
 
-/* Parses a decimal field of the payload; -1 if not a plain non-negative number. */
-static apr_int64_t parse_secs(const char *s)
+/* A decimal field of the payload as the issuer writes it: 1 to 12 digits, no sign, no
+ * space, no leading zero; -1 otherwise. */
+static apr_int64_t parse_secs(const char *s, apr_size_t len)
 {
-    char *end;
-    apr_int64_t v;
+    apr_int64_t v = 0;
+    apr_size_t i;
 
-    if (!*s || strlen(s) > 12) {
+    if (len == 0 || len > 12 || (len > 1 && s[0] == '0')) {
         return -1;
     }
-    v = apr_strtoi64(s, &end, 10);
-    return (*end || v < 0) ? -1 : v;
+    for (i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return -1;
+        }
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+int mob_token_user_ok(const char *user, apr_size_t len)
+{
+    apr_size_t i;
+
+    if (len == 0 || len > MOB_TOKEN_USER_MAX || (len >= 4 && !strncasecmp(user, "sip:", 4))) {
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)user[i];
+        /* what sign-in's normalisation leaves: printable ASCII or UTF-8 bytes, ASCII in
+         * lower case, no '"' or '\\' */
+        if (c < 0x21 || c == 0x7f || c == '"' || c == '\\' || (c >= 'A' && c <= 'Z')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The nonce as the issuer writes it: base64url of 12 bytes, 16 characters. */
+static int nonce_ok(const char *s, apr_size_t len)
+{
+    apr_size_t i;
+
+    if (len != MOB_TOKEN_NONCE_CHARS) {
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        if (!apr_isalnum(s[i]) && s[i] != '-' && s[i] != '_') {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 apr_status_t mob_token_verify(apr_pool_t *p, const apr_array_header_t *keys,
@@ -62,9 +104,8 @@ apr_status_t mob_token_verify(apr_pool_t *p, const apr_array_header_t *keys,
     const char *dot, *body;
     unsigned char want[32];
     const unsigned char *got;
-    apr_size_t got_len = 0, plen = 0, n;
-    const char *payload;
-    char *fields[5], *last, *copy;
+    apr_size_t got_len = 0, plen = 0, n, flen[5];
+    const char *payload, *field[5], *at, *nl;
     int i, matched = 0;
     apr_int64_t iat, exp;
 
@@ -101,23 +142,28 @@ apr_status_t mob_token_verify(apr_pool_t *p, const apr_array_header_t *keys,
     if (!payload || strlen(payload) != plen) {
         return APR_EINVAL;
     }
-    copy = apr_pstrdup(p, payload);
+    /* exactly five fields, four LFs, none empty: what mob_token_issue writes, nothing
+     * more (a sixth field, a trailing LF) and nothing less */
+    at = payload;
     for (i = 0; i < 5; i++) {
-        fields[i] = apr_strtok(i == 0 ? copy : NULL, "\n", &last);
-        if (!fields[i]) {
+        nl = strchr(at, '\n');
+        if ((i < 4) != (nl != NULL)) {
             return APR_EINVAL;
         }
+        field[i] = at;
+        flen[i] = nl ? (apr_size_t)(nl - at) : strlen(at);
+        at = nl ? nl + 1 : at + flen[i];
     }
-    if (strcmp(fields[0], TOKEN_VERSION) != 0 || !*fields[1]
-        || strlen(fields[1]) > MOB_TOKEN_USER_MAX) {
+    if (flen[0] != 1 || field[0][0] != TOKEN_VERSION[0]
+        || !mob_token_user_ok(field[1], flen[1]) || !nonce_ok(field[4], flen[4])) {
         return APR_EINVAL;
     }
-    iat = parse_secs(fields[2]);
-    exp = parse_secs(fields[3]);
+    iat = parse_secs(field[2], flen[2]);
+    exp = parse_secs(field[3], flen[3]);
     if (iat < 0 || exp < iat) {
         return APR_EINVAL;
     }
-    out->user = fields[1];
+    out->user = apr_pstrmemdup(p, field[1], flen[1]);
     out->issued = apr_time_from_sec(iat);
     out->expires = apr_time_from_sec(exp);
     return now >= out->expires ? APR_TIMEUP : APR_SUCCESS;

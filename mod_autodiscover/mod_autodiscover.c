@@ -116,6 +116,13 @@ static int autodiscover_home_pool(request_rec *r, const char *user, const char *
     return rv;
 }
 
+static const char *autodiscover_local_pool(request_rec *r)
+{
+    const ad_server_conf *c = ad_config_get(r->server);
+
+    return c->local_pool ? c->local_pool->fqdn : NULL;
+}
+
 static void autodiscover_challenge(request_rec *r)
 {
     const ad_server_conf *c = ad_config_get(r->server);
@@ -138,6 +145,7 @@ static void ad_register_hooks(apr_pool_t *p)
     ap_hook_handler(ad_handler, NULL, NULL, APR_HOOK_MIDDLE);
     APR_REGISTER_OPTIONAL_FN(autodiscover_bearer_user);
     APR_REGISTER_OPTIONAL_FN(autodiscover_home_pool);
+    APR_REGISTER_OPTIONAL_FN(autodiscover_local_pool);
     APR_REGISTER_OPTIONAL_FN(autodiscover_challenge);
 }
 

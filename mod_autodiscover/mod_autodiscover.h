@@ -19,6 +19,10 @@ APR_DECLARE_OPTIONAL_FN(int, autodiscover_bearer_user, (request_rec *r, const ch
 APR_DECLARE_OPTIONAL_FN(int, autodiscover_home_pool, (request_rec *r, const char *user,
                                                       const char **pool));
 
+/* The FQDN of the pool this server belongs to (AutodiscoverLocalPool of r's virtual
+ * host), or NULL when the virtual host has none. */
+APR_DECLARE_OPTIONAL_FN(const char *, autodiscover_local_pool, (request_rec *r));
+
 /* Writes the MsRtcOAuth and Bearer challenges of this server into r->err_headers_out. */
 APR_DECLARE_OPTIONAL_FN(void, autodiscover_challenge, (request_rec *r));
 

@@ -119,6 +119,8 @@ static int wants_xml(request_rec *r)
     return accept && strcasestr(accept, "xml") && !strcasestr(accept, "json");
 }
 
+static int static_resource(ucwa_req *q);
+
 static int dispatch(ucwa_req *q)
 {
     request_rec *r = q->r;
@@ -131,8 +133,7 @@ static int dispatch(ucwa_req *q)
     if (!*sub || !strcmp(sub, "/")) {
         if (get) return ucwa_app_get(q);
         if (r->method_number == M_DELETE) return ucwa_app_delete(q);
-        return ucwa_http_error(q, HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", NULL,
-                               "An application answers GET and DELETE.");
+        return ucwa_http_not_allowed(q);
     }
     if (!strcasecmp(sub, "/events")) {
         return ucwa_events_get(q);
@@ -175,17 +176,47 @@ static int dispatch(ucwa_req *q)
         }
         return ucwa_http_etagged(q, res);
     }
-    if (get && (!strcasecmp(sub, "/people") || !strcasecmp(sub, "/onlineMeetings"))) {
-        ucwa_app copy;
-        if (ucwa_app_copy(q, &copy, NULL, &rv) != OK) {
-            return rv;
-        }
-        return ucwa_http_resource(q, HTTP_OK,
-                                  !strcasecmp(sub, "/people") ? ucwa_res_people(r->pool, &copy)
-                                  : ucwa_res_online_meetings(r->pool, &copy));
+    return static_resource(q);
+}
+
+/* The resources built from the application alone; ucwa_http_unrouted when sub names none
+ * of them (or not for this method). */
+static int static_resource(ucwa_req *q)
+{
+    static const char refresh[] = UCWA_RES_CONTACTS_GROUPS_SUB
+                                  "/startOrRefreshSubscriptionToContactsAndGroups";
+    request_rec *r = q->r;
+    json_t *(*make)(apr_pool_t *, const ucwa_app *) = NULL;
+    apr_size_t len = strlen(q->sub);
+    const char *sub;
+    ucwa_app copy;
+    int rv;
+
+    while (len > 0 && q->sub[len - 1] == '/') {
+        len--;
     }
-    return ucwa_http_error(q, HTTP_NOT_FOUND, "NotFound", "ResourceNotFound",
-                           "There is no such resource (or not for this method).");
+    sub = apr_pstrndup(r->pool, q->sub, len);
+    if (!strcasecmp(sub, "/people")) make = ucwa_res_people;
+    else if (!strcasecmp(sub, "/onlineMeetings")) make = ucwa_res_online_meetings;
+    else if (!strcasecmp(sub, "/people/privacyRelationships"))
+        make = ucwa_res_privacy_relationships;
+    else if (!strcasecmp(sub, UCWA_RES_CONTACTS_GROUPS_SUB))
+        make = ucwa_res_contacts_groups_subscription;
+    else if (strcasecmp(sub, refresh) || r->method_number != M_POST) {
+        return ucwa_http_unrouted(q);
+    }
+    if (make && r->method_number != M_GET) {
+        return ucwa_http_unrouted(q);
+    }
+    if (ucwa_app_copy(q, &copy, NULL, &rv) != OK) {
+        return rv;
+    }
+    if (!make) {
+        /* startOrRefreshSubscriptionToContactsAndGroups: always subscribed; a duration,
+         * in the body or the query, is read and not needed */
+        return ucwa_http_input(q, &rv) ? ucwa_http_no_content(q) : rv;
+    }
+    return ucwa_http_resource(q, HTTP_OK, make(r->pool, &copy));
 }
 
 /* SetHandler ucwa-status: the store's counts and consistency, for admins (protect it

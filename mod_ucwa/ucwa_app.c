@@ -1,9 +1,11 @@
 #include <httpd.h>
 #include <string.h>
+#include <strings.h>
 #include <apr_strings.h>
 #include <http_log.h>
 #include <http_protocol.h>
 
+#include "mod_autodiscover.h"
 #include "mod_ucwa.h"
 #include "mod_ucwa_core.h"
 #include "ucwa_app.h"
@@ -78,6 +80,39 @@ static void photo_cookie(ucwa_req *q, const ucwa_app *a)
     }
 }
 
+/* A user gets applications only on the pool the directory homes them on (extensions.md
+ * section 13): elsewhere their invitations would reach an application that the rest of
+ * the topology does not route to. 1, or 0 with the error already sent in *rv. */
+static int homed_here(ucwa_req *q, int *rv)
+{
+    APR_OPTIONAL_FN_TYPE(autodiscover_home_pool) *home_pool =
+        APR_RETRIEVE_OPTIONAL_FN(autodiscover_home_pool);
+    APR_OPTIONAL_FN_TYPE(autodiscover_local_pool) *local_pool =
+        APR_RETRIEVE_OPTIONAL_FN(autodiscover_local_pool);
+    const char *home = NULL, *local = local_pool ? local_pool(q->r) : NULL;
+    int st;
+
+    if (!home_pool || !local) {
+        return 1;   /* no topology on this virtual host: nothing to compare */
+    }
+    st = home_pool(q->r, q->user, &home);
+    if (st == OK && home && !strcasecmp(home, local)) {
+        return 1;
+    }
+    if (st != OK && st != HTTP_NOT_FOUND) {
+        *rv = ucwa_http_error(q, HTTP_INTERNAL_SERVER_ERROR, "ServiceFailure", NULL,
+                              "The directory is unavailable.");
+        return 0;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00044)
+                  "%s is homed on %s, not on this pool (%s): no application", q->user,
+                  home ? home : "no pool (not in the directory)", local);
+    *rv = ucwa_http_error(q, HTTP_FORBIDDEN, "Forbidden", "UserNotHomedHere",
+                          "Your account is homed on another pool: discover it again "
+                          "(Autodiscover) and sign in there.");
+    return 0;
+}
+
 int ucwa_app_create(ucwa_req *q)
 {
     const ucwa_global *g = q->conf->global;
@@ -92,8 +127,7 @@ int ucwa_app_create(ucwa_req *q)
     int rv = OK, bad = 0, idx = -1;
 
     if (q->r->method_number != M_POST) {
-        return ucwa_http_error(q, HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", NULL,
-                               "Create an application with POST.");
+        return ucwa_http_not_allowed(q);
     }
     body = ucwa_http_input(q, &rv);
     if (!body) {
@@ -110,6 +144,9 @@ int ucwa_app_create(ucwa_req *q)
         return ucwa_http_error(q, HTTP_BAD_REQUEST, "BadRequest", "ParameterValidationFailure",
                                "userAgent, endpointId and culture are required strings of at "
                                "most 100 characters.");
+    }
+    if (!homed_here(q, &rv)) {
+        return rv;
     }
     if (ucwa_directory_user(q->r, g, q->user, &info) != OK) {
         return ucwa_http_error(q, HTTP_INTERNAL_SERVER_ERROR, "ServiceFailure", NULL,

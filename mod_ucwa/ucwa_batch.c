@@ -294,9 +294,7 @@ int ucwa_batch_handle(ucwa_req *q)
         return DECLINED;
     }
     if (r->method_number != M_POST) {
-        apr_table_setn(r->err_headers_out, "Allow", "POST");
-        return ucwa_http_error(q, HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", NULL,
-                               "A batch is sent with POST.");
+        return ucwa_http_not_allowed(q);
     }
     if (ucwa_app_copy(q, &copy, NULL, &rv) != OK) {
         return rv;

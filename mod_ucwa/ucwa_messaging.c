@@ -63,12 +63,6 @@ static int not_found(ucwa_req *q)
                            "There is no such resource.");
 }
 
-static int not_allowed(ucwa_req *q, const char *which)
-{
-    return ucwa_http_error(q, HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", NULL,
-                           apr_psprintf(q->r->pool, "This resource answers %s.", which));
-}
-
 /* A SIP address as clients give it ("sip:bob@contoso.com" or "bob@contoso.com"): lower
  * case without "sip:", or NULL when it cannot be one. */
 static const char *sip_address(apr_pool_t *p, const char *v)
@@ -241,12 +235,9 @@ static int start_messaging(ucwa_req *q)
     if ((s = ucwa_app_lock(q, &idx, &rv)) == NULL) {
         return rv;
     }
+    /* a lurker may start a conversation (Lync allowed it): only being alerted needs
+     * makeMeAvailable; the answers come on this application's own event channel */
     a = ucwa_store_app(s, idx);
-    if (!a->available) {
-        ucwa_shm_unlock();
-        return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", "MakeMeAvailableRequired",
-                               "Call makeMeAvailable first.");
-    }
     now = apr_time_now();
     in.app = idx;
     in.expires = now + g->invitation_timeout;
@@ -294,10 +285,10 @@ static int invitation(ucwa_req *q, const char *id, const char *action)
     apr_uint32_t gen;
 
     if (!action && q->r->method_number != M_GET) {
-        return not_allowed(q, "GET");
+        return ucwa_http_not_allowed(q);
     }
     if (action && !post) {
-        return not_allowed(q, "POST");
+        return ucwa_http_not_allowed(q);
     }
     if (action) {
         /* accept and decline take no input (decline's reason is only informative) */
@@ -362,7 +353,7 @@ static int conversations(ucwa_req *q)
     mob_json_own(p, links);
     mob_json_own(p, list);
     if (q->r->method_number != M_GET) {
-        return not_allowed(q, "GET");
+        return ucwa_http_not_allowed(q);
     }
     if ((s = ucwa_app_lock(q, &idx, &rv)) == NULL) {
         return rv;
@@ -502,19 +493,19 @@ static int conversation(ucwa_req *q, const char *id, const char *rest)
     }
     switch (which) {
     case R_CONVERSATION:
-        if (method != M_GET && method != M_DELETE) return not_allowed(q, "GET and DELETE");
+        if (method != M_GET && method != M_DELETE) return ucwa_http_not_allowed(q);
         break;
     case R_MESSAGES:
-        if (method != M_POST) return not_allowed(q, "POST");
+        if (method != M_POST) return ucwa_http_not_allowed(q);
         if (!message_input(q, &m, &rv)) return rv;
         break;
     case R_TYPING:
     case R_TERMINATE:
-        if (method != M_POST) return not_allowed(q, "POST");
+        if (method != M_POST) return ucwa_http_not_allowed(q);
         if (!ucwa_http_input(q, &rv)) return rv;
         break;
     default:
-        if (method != M_GET) return not_allowed(q, "GET");
+        if (method != M_GET) return ucwa_http_not_allowed(q);
     }
     if ((s = ucwa_app_lock(q, &idx, &rv)) == NULL) {
         return rv;
@@ -617,7 +608,7 @@ int ucwa_messaging_handle(ucwa_req *q)
     if (!strncasecmp(sub, "messagingInvitations", 20) && (!sub[20] || sub[20] == '/')) {
         const char *rest = sub + 20, *id, *action = NULL;
         if (!*rest || !strcmp(rest, "/")) {
-            return q->r->method_number == M_POST ? start_messaging(q) : not_allowed(q, "POST");
+            return q->r->method_number == M_POST ? start_messaging(q) : ucwa_http_not_allowed(q);
         }
         rest++;
         slash = strchr(rest, '/');

@@ -454,13 +454,6 @@ static int not_found(ucwa_req *q, const char *message)
     return ucwa_http_error(q, HTTP_NOT_FOUND, "NotFound", "ResourceNotFound", message);
 }
 
-static int method_not_allowed(ucwa_req *q, const char *allowed)
-{
-    apr_table_setn(q->r->err_headers_out, "Allow", allowed);
-    return ucwa_http_error(q, HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", NULL,
-                           apr_psprintf(q->r->pool, "This resource answers %s.", allowed));
-}
-
 static int unavailable(people_req *x, const char *why)
 {
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->q->r, UCWALOGNO(00235) "people: %s", why);
@@ -969,7 +962,7 @@ static int group_resource(people_req *x, const char *id)
     const char *name, *im;
 
     if (m != M_GET && m != M_PUT && m != M_DELETE) {
-        return method_not_allowed(x->q, "GET, PUT, DELETE");
+        return ucwa_http_not_allowed(x->q);
     }
     if (!db_acquire(x, 1, &rv)) {
         return rv;
@@ -1126,7 +1119,7 @@ static int membership_resource(people_req *x, const char *group, const char *raw
     ucwa_ct_result r;
 
     if (m != M_GET && m != M_DELETE) {
-        return method_not_allowed(x->q, "GET, DELETE");
+        return ucwa_http_not_allowed(x->q);
     }
     if (!sip || !ucwa_contacts_group_id_valid(group, &kind)) {
         return not_found(x->q, "There is no such group membership.");
@@ -1311,7 +1304,7 @@ static int contact_resource(people_req *x, const char *raw_sip, const char *what
         return not_found(x->q, "There is no such contact: the address is not a SIP address.");
     }
     if (x->q->r->method_number != M_GET) {
-        return method_not_allowed(x->q, "GET");
+        return ucwa_http_not_allowed(x->q);
     }
     if (!db_acquire(x, 0, &rv)) {
         return rv;
@@ -1366,7 +1359,7 @@ static int photo(people_req *x, const char *raw_sip)
         return not_found(x->q, "There is no such photo: the address is not a SIP address.");
     }
     if (r->method_number != M_GET) {
-        return method_not_allowed(x->q, "GET");
+        return ucwa_http_not_allowed(x->q);
     }
     if (!db_acquire(x, 0, &rv)) {
         return rv;
@@ -1495,7 +1488,7 @@ int ucwa_people_handle(ucwa_req *q)
         return DECLINED;
     }
     if (!strcasecmp(seg[0], "contacts") && n == 1) {
-        if (!get) return method_not_allowed(q, "GET");
+        if (!get) return ucwa_http_not_allowed(q);
         return people_begin(&x, q, &rv) ? get_contacts(&x) : rv;
     }
     if (!strcasecmp(seg[0], "groups") && n <= 2) {
@@ -1506,7 +1499,7 @@ int ucwa_people_handle(ucwa_req *q)
             return group_resource(&x, seg[1]);
         }
         return get ? get_groups(&x) : post ? create_group(&x)
-                                           : method_not_allowed(q, "GET, POST");
+                                           : ucwa_http_not_allowed(q);
     }
     if (!strcasecmp(seg[0], "groupMemberships")) {
         if (!people_begin(&x, q, &rv)) {
@@ -1514,10 +1507,10 @@ int ucwa_people_handle(ucwa_req *q)
         }
         if (n == 1) {
             return get ? get_memberships(&x) : post ? add_membership(&x)
-                                                    : method_not_allowed(q, "GET, POST");
+                                                    : ucwa_http_not_allowed(q);
         }
         if (n == 2 && !strcasecmp(seg[1], "removeContactFromAllGroups")) {
-            return post ? remove_everywhere(&x) : method_not_allowed(q, "POST");
+            return post ? remove_everywhere(&x) : ucwa_http_not_allowed(q);
         }
         if (n == 3) {
             return membership_resource(&x, seg[1], seg[2]);
@@ -1525,7 +1518,7 @@ int ucwa_people_handle(ucwa_req *q)
         return not_found(q, "There is no such group membership.");
     }
     if (!strcasecmp(seg[0], "search") && n == 1) {
-        if (!get) return method_not_allowed(q, "GET");
+        if (!get) return ucwa_http_not_allowed(q);
         return people_begin(&x, q, &rv) ? search(&x) : rv;
     }
     if (strchr(seg[0], '@') && n <= 2) {

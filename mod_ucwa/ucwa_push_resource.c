@@ -296,9 +296,7 @@ static int one(ucwa_req *q, const ucwa_app *a, const char *id)
         }
         return ucwa_http_no_content(q);
     default:
-        apr_table_setn(q->r->err_headers_out, "Allow", "GET, PUT, DELETE");
-        return ucwa_http_error(q, HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", NULL,
-                               "A push registration answers GET, PUT and DELETE.");
+        return ucwa_http_not_allowed(q);
     }
 }
 
@@ -308,9 +306,7 @@ static int report_background(ucwa_req *q)
     int idx, rv;
 
     if (q->r->method_number != M_POST) {
-        apr_table_setn(q->r->err_headers_out, "Allow", "POST");
-        return ucwa_http_error(q, HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", NULL,
-                               "reportBackground is a POST.");
+        return ucwa_http_not_allowed(q);
     }
     if ((s = ucwa_app_lock(q, &idx, &rv)) == NULL) {
         return rv;
@@ -346,9 +342,7 @@ int ucwa_push_reg_handle(ucwa_req *q)
         if (q->r->method_number == M_POST) {
             return create(q, &a);
         }
-        apr_table_setn(q->r->err_headers_out, "Allow", "GET, POST");
-        return ucwa_http_error(q, HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", NULL,
-                               "pushRegistrations answers GET and POST.");
+        return ucwa_http_not_allowed(q);
     }
     return one(q, &a, sub + n + 1);
 }

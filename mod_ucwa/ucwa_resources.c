@@ -75,9 +75,7 @@ json_t *ucwa_res_communication(apr_pool_t *p, const ucwa_app *a)
     add_link(p, links, "self", a->base, "/communication");
     add_link(p, links, "conversations", a->base, "/communication/conversations?filter=active");
     add_link(p, links, "startMessaging", a->base, "/communication/messagingInvitations");
-    add_link(p, links, "startOnlineMeeting", a->base,
-         "/communication/onlineMeetingInvitations?onlineMeetingUri=adhoc");
-    add_link(p, links, "joinOnlineMeeting", a->base, "/communication/onlineMeetingInvitations");
+    /* no startOnlineMeeting, joinOnlineMeeting: meetings are not served yet */
     json_object_set_new(c, "_links", links);
     json_object_set_new(c, "rel", json_string("communication"));
     mob_json_own(p, c);
@@ -96,7 +94,7 @@ json_t *ucwa_res_people(apr_pool_t *p, const ucwa_app *a)
         { "myGroupMemberships", "/people/groupMemberships" },
         { "myContacts", "/people/contacts" },
         { "myPrivacyRelationships", "/people/privacyRelationships" },
-        { "myContactsAndGroupsSubscription", "/people/contactsAndGroupsSubscription" },
+        { "myContactsAndGroupsSubscription", UCWA_RES_CONTACTS_GROUPS_SUB },
         { "search", "/people/search" },
     };
     json_t *links = json_object();
@@ -110,22 +108,33 @@ json_t *ucwa_res_people(apr_pool_t *p, const ucwa_app *a)
 
 json_t *ucwa_res_online_meetings(apr_pool_t *p, const ucwa_app *a)
 {
-    static const char *const rels[][2] = {
-        { "self", "/onlineMeetings" },
-        { "myOnlineMeetings", "/onlineMeetings/myOnlineMeetings" },
-        { "onlineMeetingDefaultValues", "/onlineMeetings/defaultValues" },
-        { "onlineMeetingEligibleValues", "/onlineMeetings/eligibleValues" },
-        { "onlineMeetingInvitationCustomization", "/onlineMeetings/customInvitation" },
-        { "onlineMeetingPolicies", "/onlineMeetings/policies" },
-        { "phoneDialInInformation", "/onlineMeetings/phoneDialInInformation" },
-    };
-    json_t *links = json_object();
-    size_t i;
+    /* meetings come later: only the links this server serves (extensions.md, section 10) */
+    json_t *links = json_pack("{s:o}", "self", href(p, a->base, "/onlineMeetings"));
 
-    for (i = 0; i < sizeof(rels) / sizeof(rels[0]); i++) {
-        add_link(p, links, rels[i][0], a->base, rels[i][1]);
-    }
     return mob_json_own(p, json_pack("{s:o,s:s}", "_links", links, "rel", "onlineMeetings"));
+}
+
+json_t *ucwa_res_privacy_relationships(apr_pool_t *p, const ucwa_app *a)
+{
+    /* a user assigns no relationship here: each contact's is computed
+     * (contactPrivacyRelationship), so the set of assigned ones is empty */
+    return mob_json_own(p, json_pack("{s:{s:o},s:{s:[]},s:s}", "_links", "self",
+                                     href(p, a->base, "/people/privacyRelationships"),
+                                     "_embedded", "myPrivacyRelationship",
+                                     "rel", "myPrivacyRelationships"));
+}
+
+json_t *ucwa_res_contacts_groups_subscription(apr_pool_t *p, const ucwa_app *a)
+{
+    /* every application of the user gets the contact-list events from its creation on:
+     * the subscription is always Connected, and a refresh changes nothing */
+    json_t *links = json_object();
+
+    add_link(p, links, "self", a->base, UCWA_RES_CONTACTS_GROUPS_SUB);
+    add_link(p, links, "startOrRefreshSubscriptionToContactsAndGroups", a->base,
+             UCWA_RES_CONTACTS_GROUPS_SUB "/startOrRefreshSubscriptionToContactsAndGroups");
+    return mob_json_own(p, json_pack("{s:s,s:o,s:s}", "state", "Connected", "_links", links,
+                                     "rel", "myContactsAndGroupsSubscription"));
 }
 
 json_t *ucwa_res_application(apr_pool_t *p, const ucwa_app *a, const char *user)

@@ -17,6 +17,12 @@ json_t *ucwa_res_me(apr_pool_t *p, const ucwa_app *a, const char *user);
 json_t *ucwa_res_communication(apr_pool_t *p, const ucwa_app *a);
 json_t *ucwa_res_people(apr_pool_t *p, const ucwa_app *a);
 json_t *ucwa_res_online_meetings(apr_pool_t *p, const ucwa_app *a);
+
+#define UCWA_RES_CONTACTS_GROUPS_SUB "/people/contactsAndGroupsSubscription"
+/* myPrivacyRelationships (GET {A}/people/privacyRelationships). */
+json_t *ucwa_res_privacy_relationships(apr_pool_t *p, const ucwa_app *a);
+/* myContactsAndGroupsSubscription (GET {A}/people/contactsAndGroupsSubscription). */
+json_t *ucwa_res_contacts_groups_subscription(apr_pool_t *p, const ucwa_app *a);
 json_t *ucwa_res_presence(apr_pool_t *p, const ucwa_app *a, ucwa_availability av,
                           const char *activity);
 json_t *ucwa_res_note(apr_pool_t *p, const ucwa_app *a, const ucwa_user *u);

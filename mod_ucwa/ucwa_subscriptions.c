@@ -135,12 +135,6 @@ static int not_found(ucwa_req *q, const char *what)
                                         "expired).", what));
 }
 
-static int method_not_allowed(ucwa_req *q, const char *allowed)
-{
-    return ucwa_http_error(q, HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", NULL,
-                           apr_psprintf(q->r->pool, "This resource answers %s.", allowed));
-}
-
 /* A query parameter (names in any case), or NULL. */
 static const char *query_param(ucwa_req *q, const char *name)
 {
@@ -363,7 +357,7 @@ static int one(ucwa_req *q, const char *id)
         }
     }
     else if (method != M_GET && method != M_DELETE) {
-        return method_not_allowed(q, "GET, POST (extend) and DELETE");
+        return ucwa_http_not_allowed(q);
     }
     if ((s = ucwa_app_lock(q, &app, &rv)) == NULL) {
         return rv;
@@ -425,7 +419,7 @@ static int memberships_collection(ucwa_req *q)
         id = query_param(q, "presenceSubscriptionId");
     }
     else {
-        return method_not_allowed(q, "GET and POST");
+        return ucwa_http_not_allowed(q);
     }
     if ((s = ucwa_app_lock(q, &app, &rv)) == NULL) {
         return rv;
@@ -462,7 +456,7 @@ static int membership_one(ucwa_req *q, const char *rest)
     int del = q->r->method_number == M_DELETE, app, idx, m = -1, rv;
 
     if (!del && q->r->method_number != M_GET) {
-        return method_not_allowed(q, "GET and DELETE");
+        return ucwa_http_not_allowed(q);
     }
     if (!*sep) {
         return not_found(q, "membership");
@@ -506,7 +500,7 @@ static int subscribed_contacts(ucwa_req *q)
 
     mob_json_own(p, links);
     if (q->r->method_number != M_GET) {
-        return method_not_allowed(q, "GET");
+        return ucwa_http_not_allowed(q);
     }
     if ((s = ucwa_app_lock(q, &app, &rv)) == NULL) {
         return rv;
@@ -549,7 +543,7 @@ int ucwa_subscriptions_handle(ucwa_req *q)
     if ((rest = under(q->sub, P_SUBS)) != NULL) {
         if (!*rest) {
             return q->r->method_number == M_POST ? create(q)
-                   : get ? list(q) : method_not_allowed(q, "GET and POST");
+                   : get ? list(q) : ucwa_http_not_allowed(q);
         }
         if (strchr(rest, '/') && strcmp(strchr(rest, '/'), "/")) {
             return DECLINED;

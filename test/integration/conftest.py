@@ -131,18 +131,29 @@ def token(http, urls):
     return get
 
 
-def forge_token(key: bytes, user: str, issued: int, expires: int) -> str:
-    """A token in the server's format (docs/extensions.md), signed with key: lets tests
-    present expired or foreign-key tokens the server must refuse."""
+def _b64(b: bytes) -> str:
     import base64
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def sign_payload(key: bytes, text: str) -> str:
+    """A token for any payload text, MACed with key as the server does."""
     import hashlib
     import hmac
 
-    def b64(b):
-        return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-    payload = b64(f"1\n{user}\n{issued}\n{expires}\n{b64(os.urandom(12))}".encode())
-    mac = hmac.new(key, payload.encode(), hashlib.sha256).digest()
-    return f"cwt={payload}.{b64(mac)}"
+    payload = _b64(text.encode())
+    return f"cwt={payload}.{_b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())}"
+
+
+def token_payload(user: str, issued: int, expires: int) -> str:
+    """The payload the server writes (docs/extensions.md, section 1)."""
+    return f"1\n{user}\n{issued}\n{expires}\n{_b64(os.urandom(12))}"
+
+
+def forge_token(key: bytes, user: str, issued: int, expires: int) -> str:
+    """A token in the server's format (docs/extensions.md), signed with key: lets tests
+    present expired or foreign-key tokens the server must refuse."""
+    return sign_payload(key, token_payload(user, issued, expires))
 
 
 @pytest.fixture

@@ -128,6 +128,46 @@ def connect(alice_app, bob_app, **body):
     return a[0][3]["link"]["href"], b[2][3]["link"]["href"]
 
 
+def incoming_text(app):
+    """The text of the next incoming message on app's event channel."""
+    for _ in range(5):
+        for _, rel, t, e in step(app):
+            if rel == "message" and t == "completed" and embedded(e)["direction"] == "Incoming":
+                return data_text(embedded(e)["_links"]["plainMessage"]["href"])
+    raise AssertionError("no incoming message")
+
+
+def test_a_lurker_starts_a_conversation(users):
+    """A bot on a public UCWA library calls startMessaging right after creating its
+    application, before makeMeAvailable, as real Lync allowed: it talks with bob, and the
+    answers come on its own event channel; it still cannot be invited."""
+    alice, bob = users("alice@contoso.test"), users("bob@contoso.test")
+    bot, b_app = alice.create(), signed_in(bob)
+    assert "makeMeAvailable" in bot.get("/me").json()["_links"]
+    assert "startMessaging" in bot.get("/communication").json()["_links"]
+    a_conv, b_conv = connect(bot, b_app, _links={"message": {
+        "href": "data:text/plain;charset=utf-8,Build+failed"}})
+    r = bot.post(a_conv[len(bot.self):] + "/messaging/messages", data="second",
+                 headers={"Content-Type": "text/plain"})
+    assert r.status_code == 201, r.text
+    assert incoming_text(b_app) == "second"
+    r = b_app.post(b_conv[len(b_app.self):] + "/messaging/messages", data="thanks",
+                   headers={"Content-Type": "text/plain"})
+    assert r.status_code == 201, r.text
+    assert incoming_text(bot) == "thanks"
+    assert bot.post(a_conv[len(bot.self):] + "/messaging/terminate").status_code == 204
+    assert seq(step(bot)) == LEFT
+    # (bob's own "message completed" of his answer may come in the same package)
+    assert [e for e in seq(step(b_app)) if e[1] != "message"] == OTHER_LEFT
+    # still a lurker: nobody can alert it, and it has no presence of its own
+    assert "makeMeAvailable" in bot.get("/me").json()["_links"]
+    other = signed_in(bob)
+    start(other, to="sip:alice@contoso.test")
+    assert seq(step(other)) == SENDER_STARTED + SENDER_FAILED   # nobody to alert
+    quiet(bot)
+    quiet(b_app)
+
+
 def test_alice_and_bob_exchange_messages(users):
     alice, bob = users("alice@contoso.test"), users("bob@contoso.test")
     a_app, b_app = signed_in(alice), signed_in(bob)

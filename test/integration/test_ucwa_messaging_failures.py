@@ -13,7 +13,8 @@ import pytest
 
 import mobility
 
-from ucwa_client import FAST, assert_error, events_of, start_fe, state_with_tags, stop_fe
+from ucwa_client import (FAST, assert_error, events_of, get_token, new_http, start_fe,
+                         state_with_tags, stop_fe)
 from test_ucwa_messaging import (CLOSED, COMM, CONV, INCOMING, SENDER_FAILED, SENDER_STARTED,
                                  OTHER_LEFT, LEFT, connect, data_text, embedded, im, quiet,
                                  seq, signed_in, start, step)
@@ -117,6 +118,40 @@ def test_offline_unknown_and_unavailable_recipients_look_the_same(users):
     assert inv["state"] == "Failed" and inv["direction"] == "Outgoing"
 
 
+def test_a_user_homed_on_another_pool_gets_no_application_here(fe, users):
+    """Issue 10, defect 2: carol (homed on pool02) signs in at pool01's token endpoint
+    and asked pool01 for an application: it answered 201, and alice's invitation reached
+    it. She gets 403 UserNotHomedHere (Autodiscover sends her to pool02), in JSON and
+    XML, from either prefix; no application is made; alice's invitation fails as for
+    anyone nobody can alert."""
+    http = new_http(fe.ca)
+    token = get_token(http, fe.base, "carol@contoso.test")
+    before = fe.status()["applications"]
+    body = {"userAgent": "t", "endpointId": "carol-1", "culture": "en-US"}
+    for prefix in ("/ucwa/oauth/v1/applications", "/ucwa/v1/applications"):
+        r = http.post(fe.origin + prefix, json=body,
+                      headers={"Authorization": "Bearer " + token, "Accept": "application/json"})
+        assert_error(r, 403, "Forbidden", "UserNotHomedHere")
+        assert "Location" not in r.headers and "Set-Cookie" not in r.headers
+    r = http.post(fe.origin + "/ucwa/oauth/v1/applications", json=body,
+                  headers={"Authorization": "Bearer " + token,
+                           "Accept": "application/vnd.microsoft.com.ucwa+xml"})
+    assert r.status_code == 403 and b"UserNotHomedHere" in r.content
+    assert fe.status()["applications"] == before
+    a_app = signed_in(users("alice@contoso.test"))
+    start(a_app, to="sip:carol@contoso.test")
+    evs = step(a_app)
+    assert seq(evs) == SENDER_STARTED + SENDER_FAILED
+    assert evs[5][3]["reason"]["subcode"] == "Unreachable"
+    # a user homed here still gets one with the same kind of token
+    r = http.post(fe.origin + "/ucwa/oauth/v1/applications", json=body,
+                  headers={"Authorization": "Bearer " + get_token(http, fe.base, "dave@contoso.test")})
+    assert r.status_code == 201, r.text
+    assert http.delete(fe.origin + r.headers["Location"],
+                       headers={"Authorization": "Bearer " + get_token(
+                           http, fe.base, "dave@contoso.test")}).status_code == 204
+
+
 def test_inviting_yourself_is_refused(users):
     alice = users("alice@contoso.test")
     a_app, other = signed_in(alice), signed_in(alice)
@@ -128,10 +163,6 @@ def test_inviting_yourself_is_refused(users):
 
 def test_bad_invitations(users):
     alice, bob = users("alice@contoso.test"), users("bob@contoso.test")
-    lurker = alice.create()
-    assert_error(lurker.post("/communication/messagingInvitations",
-                             {"to": "sip:bob@contoso.test"}), 409, "Conflict",
-                 "MakeMeAvailableRequired")
     a_app = signed_in(alice)
     b_app = signed_in(bob)
     inv = "/communication/messagingInvitations"

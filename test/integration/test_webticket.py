@@ -10,7 +10,7 @@ import time
 import pytest
 
 import mobility
-from conftest import forge_token
+from conftest import forge_token, sign_payload, token_payload
 
 ROOT = "/Autodiscover/AutodiscoverService.svc/root"
 FORM = {"grant_type": "password", "username": "alice@contoso.test",
@@ -157,6 +157,39 @@ def test_expired_and_foreign_tokens_are_refused(deployment, http, urls, state, c
     r = http.get(urls["internal"] + ROOT + "/oauth/user", headers={"Authorization": "Bearer " + foreign})
     assert r.status_code == 401
     assert "invalid" in r.headers["X-Ms-diagnostics"]
+
+
+def test_signed_tokens_not_in_the_issuers_form_are_refused(deployment, http, urls, state,
+                                                           check_logs):
+    """Issue 10, defect 4: signed with the server's own key, a payload with a sixth field,
+    an upper-case user or a "sip:" prefix was accepted (the upper-case one became a
+    separate user in the UCWA store). Only the exact form the issuer writes passes."""
+    key = (state / "token.key").read_bytes()
+    now = int(time.time())
+    good = token_payload("alice@contoso.test", now, now + 60)
+    bad = {
+        "sixth field": good + "\nadmin",
+        "trailing LF": good + "\n",
+        "upper case": token_payload("Alice@Contoso.test", now, now + 60),
+        "all upper": token_payload("ALICE@CONTOSO.TEST", now, now + 60),
+        "sip: prefix": token_payload("sip:alice@contoso.test", now, now + 60),
+        "short nonce": f"1\nalice@contoso.test\n{now}\n{now + 60}\nx",
+        "signed time": f"1\nalice@contoso.test\n+{now}\n{now + 60}\n" + good.split("\n")[4],
+    }
+    ucwa = urls["internal"] + "/ucwa/oauth/v1/applications"
+    body = {"userAgent": "t", "endpointId": "defect4", "culture": "en-US"}
+    r = http.get(urls["internal"] + ROOT + "/oauth/user",
+                 headers={"Authorization": "Bearer " + sign_payload(key, good)})
+    assert r.status_code == 200   # the same helper, in the issuer's form
+    refused = {}
+    for why, payload in bad.items():
+        auth = {"Authorization": "Bearer " + sign_payload(key, payload)}
+        r = http.get(urls["internal"] + ROOT + "/oauth/user", headers=auth)
+        u = http.post(ucwa, json=body, headers=auth)
+        refused[why] = (r.status_code, u.status_code)
+        if r.status_code == 401:
+            assert "invalid" in r.headers["X-Ms-diagnostics"]
+    assert refused == {why: (401, 401) for why in bad}, refused
 
 
 def test_lockout_per_account(variant, http, check_logs):

@@ -9,6 +9,7 @@
 #define B64_FLAGS (APR_ENCODE_BASE64URL | APR_ENCODE_NOPADDING)
 #define B64URL "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 #define USER "alice@contoso.test"
+#define NONCE "AQEBAQEBAQEBAQEB"   /* base64url of 12 bytes, as the issuer writes it */
 
 /* Three distinct 32-byte keys (MOB_TOKEN_KEY_MIN), filled in by main(). */
 static unsigned char old_bytes[32], new_bytes[32], other_bytes[32];
@@ -243,13 +244,18 @@ START_TEST(overlong)
     const char *t;
 
     ck_assert_int_eq(verify(big), APR_EINVAL);
-    /* a genuine token, but longer than any verifier will parse */
-    t = mob_token_issue(pool, &k_new, unit_repeat("u", 800), NOW, LIFETIME);
-    ck_assert_ptr_nonnull(t);
+    /* a validly signed token, but longer than any verifier will parse (the issuer
+     * refuses such a user) */
+    ck_assert_ptr_null(mob_token_issue(pool, &k_new, unit_repeat("u", 800), NOW, LIFETIME));
+    t = sign(apr_pstrcat(pool, "1\n", unit_repeat("u", 800), "\n1700000000\n1700003600\n",
+                         NONCE, NULL));
     ck_assert_uint_gt(strlen(t), MOB_TOKEN_MAX_LEN);
     ck_assert_int_eq(verify(t), APR_EINVAL);
     /* a validly signed user name over MOB_TOKEN_USER_MAX */
-    t = mob_token_issue(pool, &k_new, unit_repeat("u", MOB_TOKEN_USER_MAX + 1), NOW, LIFETIME);
+    ck_assert_ptr_null(mob_token_issue(pool, &k_new, unit_repeat("u", MOB_TOKEN_USER_MAX + 1),
+                                       NOW, LIFETIME));
+    t = sign(apr_pstrcat(pool, "1\n", unit_repeat("u", MOB_TOKEN_USER_MAX + 1),
+                         "\n1700000000\n1700003600\n", NONCE, NULL));
     ck_assert_uint_le(strlen(t), MOB_TOKEN_MAX_LEN);
     ck_assert_int_eq(verify(t), APR_EINVAL);
     t = mob_token_issue(pool, &k_new, unit_repeat("u", MOB_TOKEN_USER_MAX), NOW, LIFETIME);
@@ -269,6 +275,25 @@ START_TEST(bad_payload)
         "1\nalice\n-1\n1700003600\nnonce",
         "1\nalice\n17x0000000\n1700003600\nnonce",
         "1\nalice\n1700000000\n1700003600000\nnonce",       /* 13 digits */
+        /* the issuer's form exactly, defect 4 of issue 10: each of these was accepted */
+        "1\nalice@contoso.test\n1700000000\n1700003600\n" NONCE "\nadmin", /* sixth field */
+        "1\nALICE@contoso.test\n1700000000\n1700003600\n" NONCE,  /* upper case */
+        "1\nAlice@Contoso.Test\n1700000000\n1700003600\n" NONCE,
+        "1\nsip:alice@contoso.test\n1700000000\n1700003600\n" NONCE,
+        "1\nSIP:alice@contoso.test\n1700000000\n1700003600\n" NONCE,
+        "1\nalice@contoso.test\n1700000000\n1700003600\n" NONCE "\n",   /* trailing LF */
+        "\n1\nalice@contoso.test\n1700000000\n1700003600\n" NONCE,   /* leading LF */
+        "1\n\nalice@contoso.test\n1700000000\n1700003600\n" NONCE,   /* empty field */
+        "1\nalice smith@contoso.test\n1700000000\n1700003600\n" NONCE,   /* space */
+        "1\nalice\"@contoso.test\n1700000000\n1700003600\n" NONCE,
+        "1\nalice@contoso.test\r\n1700000000\n1700003600\n" NONCE,
+        "1\nalice@contoso.test\n 1700000000\n1700003600\n" NONCE,   /* space in a time */
+        "1\nalice@contoso.test\n+1700000000\n1700003600\n" NONCE,   /* sign */
+        "1\nalice@contoso.test\n01700000000\n1700003600\n" NONCE,   /* leading zero */
+        "1\nalice@contoso.test\n1700000000\n1700003600\nnonce",     /* short nonce */
+        "1\nalice@contoso.test\n1700000000\n1700003600\nAQEBAQEBAQEBAQE=",
+        "1\nalice@contoso.test\n1700000000\n1700003600\nAQEBAQEBAQEBAQEBA",
+        "01\nalice@contoso.test\n1700000000\n1700003600\n" NONCE,   /* version spelling */
     };
     static const char with_nul[] = "1\nalice\0x\n1700000000\n1700003600\nn";
     mob_token_claims c;
@@ -276,7 +301,7 @@ START_TEST(bad_payload)
 
     /* the helper signs the way the issuer does */
     ck_assert_int_eq(mob_token_verify(pool, keyring(&k_new, NULL),
-                                      sign("1\nbob@contoso.test\n1700000000\n1700003600\nn"),
+                                      sign("1\nbob@contoso.test\n1700000000\n1700003600\n" NONCE),
                                       NOW, &c), APR_SUCCESS);
     ck_assert_str_eq(c.user, "bob@contoso.test");
     ck_assert(c.expires == apr_time_from_sec(1700003600));
@@ -284,8 +309,42 @@ START_TEST(bad_payload)
         ck_assert_msg(verify(sign(bad[i])) == APR_EINVAL, "accepted payload %lu",
                       (unsigned long)i);
     }
+    /* a time of 0 is the issuer's spelling of zero */
+    ck_assert_int_eq(verify_at(keyring(&k_new, NULL),
+                               sign("1\nbob@contoso.test\n0\n1700003600\n" NONCE), NOW),
+                     APR_SUCCESS);
     /* a NUL inside the payload must not cut the user name short */
     ck_assert_int_eq(verify(sign_raw(&k_new, with_nul, sizeof(with_nul) - 1)), APR_EINVAL);
+}
+END_TEST
+
+/* The issuer refuses a user a verifier would refuse, and the rule is sign-in's. */
+START_TEST(user_rule)
+{
+    static const char *const bad[] = {
+        "", "Alice@contoso.test", "sip:alice@contoso.test", "SIP:alice@contoso.test",
+        "alice smith@contoso.test", "alice\"@contoso.test", "alice\\x@contoso.test",
+        "alice\n@contoso.test", "alice\x7f@contoso.test",
+    };
+    static const char *const good[] = {
+        "alice@contoso.test", "\xc3\xa9lodie@contoso.test", "a", "o'brien+x@contoso.test",
+        "sip", "sip:",   /* no prefix to remove: "sip:" alone is 4 bytes of prefix */
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(!mob_token_user_ok(bad[i], strlen(bad[i])), "user %lu", (unsigned long)i);
+        ck_assert_ptr_null(mob_token_issue(pool, &k_new, bad[i], NOW, LIFETIME));
+    }
+    for (i = 0; i < 4; i++) {
+        ck_assert_msg(mob_token_user_ok(good[i], strlen(good[i])), "user %lu", (unsigned long)i);
+        ck_assert_int_eq(verify(mob_token_issue(pool, &k_new, good[i], NOW, LIFETIME)),
+                         APR_SUCCESS);
+    }
+    ck_assert(mob_token_user_ok(good[4], strlen(good[4])));
+    ck_assert(!mob_token_user_ok(good[5], strlen(good[5])));
+    ck_assert(!mob_token_user_ok(unit_repeat("u", MOB_TOKEN_USER_MAX + 1),
+                                 MOB_TOKEN_USER_MAX + 1));
 }
 END_TEST
 
@@ -311,6 +370,7 @@ int main(void)
     tcase_add_test(tc, garbage);
     tcase_add_test(tc, overlong);
     tcase_add_test(tc, bad_payload);
+    tcase_add_test(tc, user_rule);
     suite_add_tcase(s, tc);
     return unit_run("test_token", s);
 }
