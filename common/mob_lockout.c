@@ -36,15 +36,17 @@ int mob_lockout_valid(const mob_lockout_table *t, apr_uint32_t size)
 }
 
 /* HMAC-SHA256(secret, kind || a [|| 0 || b]), truncated to n bytes; never all zero (zero
- * marks an empty history slot). A failing HMAC gives a fixed value: the table then
- * degrades to one shared count, which locks more, never less. */
-static void hash_of(const mob_lockout_table *t, hash_kind kind, const char *a, const char *b,
-                    unsigned char *out, size_t n)
+ * marks an empty history slot). 0 when the HMAC failed (no memory): out is then a fixed
+ * value, so keys fall together into one shared count, which locks more, never less;
+ * the callers then treat no password as a repeat and no origin as familiar. */
+static int hash_of(const mob_lockout_table *t, hash_kind kind, const char *a, const char *b,
+                   unsigned char *out, size_t n)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     size_t la = strlen(a), lb = b ? strlen(b) + 1 : 0, i;
     unsigned char *msg = malloc(1 + la + lb);
+    int ok;
 
     if (msg) {
         msg[0] = (unsigned char)kind;
@@ -54,8 +56,9 @@ static void hash_of(const mob_lockout_table *t, hash_kind kind, const char *a, c
             memcpy(msg + 2 + la, b, lb - 1);
         }
     }
-    if (!msg || !HMAC(EVP_sha256(), t->secret, sizeof(t->secret), msg, 1 + la + lb, md, &len)
-        || len < n) {
+    ok = msg && HMAC(EVP_sha256(), t->secret, sizeof(t->secret), msg, 1 + la + lb, md, &len)
+         && len >= n;
+    if (!ok) {
         memset(md, 0, n);
     }
     if (msg) {
@@ -69,6 +72,7 @@ static void hash_of(const mob_lockout_table *t, hash_kind kind, const char *a, c
     if (i == n) {
         out[0] = 1;
     }
+    return ok;
 }
 
 static int entry_locked(const mob_lockout_entry *e, apr_time_t now)
@@ -149,10 +153,9 @@ static int familiar(const mob_lockout_table *t, const mob_lockout_entry *acc, ha
 {
     unsigned char h[8];
 
-    if (!origin) {
+    if (!origin || !hash_of(t, kind, origin, NULL, h, sizeof(h))) {
         return 0;
     }
-    hash_of(t, kind, origin, NULL, h, sizeof(h));
     return in_history((const unsigned char (*)[8])acc->familiar, MOB_LOCKOUT_FAMILIAR, h) >= 0;
 }
 
@@ -217,17 +220,22 @@ unsigned mob_lockout_failed(mob_lockout_table *t, const char *account, const cha
     }
     if (acc) {
         unsigned char pw[8];
+        int hashed;
 
         c = class_of(t, acc, address, device);
         v |= c == MOB_ORIGIN_FAMILIAR ? MOB_LOCKOUT_FAMILIAR_ORIGIN : 0;
-        hash_of(t, H_PASSWORD, account, password, pw, sizeof(pw));
-        if (in_history((const unsigned char (*)[8])acc->recent, MOB_LOCKOUT_RECENT, pw) >= 0) {
+        /* no password (or no memory to hash it): it cannot be a repeat */
+        hashed = password && hash_of(t, H_PASSWORD, account, password, pw, sizeof(pw));
+        if (hashed
+            && in_history((const unsigned char (*)[8])acc->recent, MOB_LOCKOUT_RECENT, pw) >= 0) {
             /* nothing new was learnt from this guess: it counts nowhere */
             remember(acc->recent, MOB_LOCKOUT_RECENT, pw);
             acc->last = now;
             return v | MOB_LOCKOUT_REPEATED;
         }
-        remember(acc->recent, MOB_LOCKOUT_RECENT, pw);
+        if (hashed) {
+            remember(acc->recent, MOB_LOCKOUT_RECENT, pw);
+        }
         if (count(acc, c, account_pol, now)) {
             v |= MOB_LOCKOUT_ACCOUNT_LOCKS;
         }
@@ -254,10 +262,10 @@ void mob_lockout_succeeded(mob_lockout_table *t, const char *account, const char
     acc->last_failure[c] = 0;
     acc->locked_until[c] = 0;
     acc->last = now;
-    hash_of(t, H_ORIGIN, address, NULL, h, sizeof(h));
-    remember(acc->familiar, MOB_LOCKOUT_FAMILIAR, h);
-    if (device) {
-        hash_of(t, H_DEVICE, device, NULL, h, sizeof(h));
+    if (hash_of(t, H_ORIGIN, address, NULL, h, sizeof(h))) {
+        remember(acc->familiar, MOB_LOCKOUT_FAMILIAR, h);
+    }
+    if (device && hash_of(t, H_DEVICE, device, NULL, h, sizeof(h))) {
         remember(acc->familiar, MOB_LOCKOUT_FAMILIAR, h);
     }
 }

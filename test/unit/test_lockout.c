@@ -148,6 +148,16 @@ START_TEST(repeated_password_counts_once)
 }
 END_TEST
 
+/* Without a password there is nothing to compare: every failure counts. */
+START_TEST(no_password_never_repeats)
+{
+    ck_assert_uint_eq(mob_lockout_failed(table, ALICE, AWAY, NULL, NULL, &pol, &off, T0), 0);
+    ck_assert_uint_eq(mob_lockout_failed(table, ALICE, AWAY, NULL, NULL, &pol, &off, T0), 0);
+    ck_assert_uint_eq(mob_lockout_failed(table, ALICE, AWAY, NULL, NULL, &pol, &off, T0),
+                      MOB_LOCKOUT_ACCOUNT_LOCKS);
+}
+END_TEST
+
 /* The history is short: the oldest of MOB_LOCKOUT_RECENT + 1 passwords counts again. */
 START_TEST(history_is_bounded)
 {
@@ -384,6 +394,7 @@ int main(void)
     tcase_add_test(tc, relocks_after_expiry);
     tcase_add_test(tc, old_failures_forgotten);
     tcase_add_test(tc, repeated_password_counts_once);
+    tcase_add_test(tc, no_password_never_repeats);
     tcase_add_test(tc, history_is_bounded);
     tcase_add_test(tc, familiar_origin_kept_apart);
     tcase_add_test(tc, familiar_device);
