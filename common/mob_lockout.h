@@ -1,25 +1,46 @@
-/* Failed sign-in counting per account and per client address (smart-lockout style).
+/* Failed sign-in counting per account and per client address, with two rules that
+ * Entra smart lockout does not have:
+ *  - a wrong password that was already tried on the account is not counted again (a
+ *    phone retrying a stale saved password costs one failure, not one per retry);
+ *  - an origin (a client address, or a device identity when the request carries one)
+ *    that signed the account in before is "familiar": failures and the lock of familiar
+ *    origins are kept apart from those of every other origin, so failures from
+ *    elsewhere (a spray) cannot lock the owner out where he signs in.
+ * Attempts refused while locked are not failures: they neither count nor restart the
+ * lock, so a lock always ends `duration` after the failure that set it.
+ *
  * The table is a fixed array that lives wherever the caller puts it (shared memory in
- * the server); the caller serialises access. Keys are hashed, so the table holds no
- * user names. */
+ * the server); the caller serialises access. It holds no names, addresses or
+ * passwords: keys, remembered passwords and remembered origins are HMAC-SHA256 values
+ * under a secret drawn when the table is made, truncated. */
 #ifndef MOB_LOCKOUT_H
 #define MOB_LOCKOUT_H
 
 #include <apr.h>
 #include <apr_time.h>
 
+#define MOB_LOCKOUT_RECENT   4   /* wrong passwords remembered per account */
+#define MOB_LOCKOUT_FAMILIAR 8   /* origins (addresses, devices) remembered per account */
+
+/* Failure classes of an account; an address entry uses the first only. */
+enum { MOB_ORIGIN_UNFAMILIAR = 0, MOB_ORIGIN_FAMILIAR = 1, MOB_ORIGIN_CLASSES = 2 };
+
 typedef struct {
     unsigned char key[16];
-    apr_uint32_t failures;
-    apr_time_t last;           /* last failure; 0 = free slot */
-    apr_time_t locked_until;
+    apr_time_t last;                                /* last use; 0 = free slot */
+    apr_time_t last_failure[MOB_ORIGIN_CLASSES];
+    apr_time_t locked_until[MOB_ORIGIN_CLASSES];
+    apr_uint32_t failures[MOB_ORIGIN_CLASSES];
+    unsigned char recent[MOB_LOCKOUT_RECENT][8];     /* most recent first; zero = none */
+    unsigned char familiar[MOB_LOCKOUT_FAMILIAR][8]; /* most recent first; zero = none */
 } mob_lockout_entry;
 
 typedef struct {
     apr_uint32_t magic;
     apr_uint32_t size;
-    /* keys the slot hash: without it an attacker could pick names that land next to a
-     * victim's slot and evict its lock */
+    /* keys every hash: without it an attacker could pick names that land next to a
+     * victim's slot and evict its lock, and a table dump would allow a dictionary
+     * attack on the remembered passwords */
     unsigned char secret[32];
     mob_lockout_entry e[];
 } mob_lockout_table;
@@ -30,17 +51,39 @@ typedef struct {
     apr_interval_time_t forget;    /* failures older than this are forgotten */
 } mob_lockout_policy;
 
-typedef enum { MOB_LOCK_ACCOUNT = 'u', MOB_LOCK_ADDRESS = 'a' } mob_lock_kind;
+/* Bits of the answers of mob_lockout_check and mob_lockout_failed. */
+#define MOB_LOCKOUT_ACCOUNT_LOCKED  0x01u  /* the account is locked for this origin */
+#define MOB_LOCKOUT_ADDRESS_LOCKED  0x02u  /* the client address is locked */
+#define MOB_LOCKOUT_FAMILIAR_ORIGIN 0x04u  /* the origin signed this account in before */
+#define MOB_LOCKOUT_REPEATED        0x08u  /* failed: a wrong password tried before; not counted */
+#define MOB_LOCKOUT_ACCOUNT_LOCKS   0x10u  /* failed: this failure locked the account */
+#define MOB_LOCKOUT_ADDRESS_LOCKS   0x20u  /* failed: this failure locked the address */
 
 apr_size_t mob_lockout_bytes(apr_uint32_t size);
 void mob_lockout_init(mob_lockout_table *t, apr_uint32_t size);
 int mob_lockout_valid(const mob_lockout_table *t, apr_uint32_t size);
 
-int mob_lockout_locked(mob_lockout_table *t, mob_lock_kind kind, const char *name,
-                       apr_time_t now);
-/* Counts a failure; returns 1 when it (re)locks the key. */
-int mob_lockout_fail(mob_lockout_table *t, mob_lock_kind kind, const char *name,
-                     const mob_lockout_policy *pol, apr_time_t now);
-void mob_lockout_clear(mob_lockout_table *t, mob_lock_kind kind, const char *name);
+/* Before the password is checked. account is the normalised user name (NULL for a name
+ * that cannot be one: only the address is looked at); address the client address;
+ * device a device identity or NULL. The origin is familiar when the address or the
+ * device signed the account in before. The attempt must be refused when a *_LOCKED bit
+ * is set; it is then no failure. */
+unsigned mob_lockout_check(mob_lockout_table *t, const char *account, const char *address,
+                           const char *device, apr_time_t now);
+
+/* After a wrong password (or unknown user). Counts the failure against the account's
+ * class for this origin and against the address, unless password was among the
+ * account's recent wrong passwords. A count at or over the threshold locks only what
+ * is not locked already: a lock is never extended. */
+unsigned mob_lockout_failed(mob_lockout_table *t, const char *account, const char *address,
+                            const char *device, const char *password,
+                            const mob_lockout_policy *account_pol,
+                            const mob_lockout_policy *address_pol, apr_time_t now);
+
+/* After a successful sign-in: the address and the device become familiar to the
+ * account, and the count and lock of the class the origin was in are cleared (the other
+ * class's are kept). */
+void mob_lockout_succeeded(mob_lockout_table *t, const char *account, const char *address,
+                           const char *device, apr_time_t now);
 
 #endif

@@ -33,6 +33,21 @@ int ad_lockout_post_config(apr_pool_t *pconf, server_rec *s, apr_uint32_t entrie
     apr_status_t rv;
 
     apr_pool_userdata_get((void **)&seg, USERDATA_KEY, pp);
+    if (seg && apr_shm_size_get(seg->shm) != mob_lockout_bytes(seg->entries)) {
+        /* made by a build with another entry layout (a module upgrade followed by a
+         * graceful restart): its children keep it; ours get a new one, with the same
+         * mutex */
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, ADLOGNO(00018)
+                     "the lockout table has a new layout in this version of the module: "
+                     "failed sign-ins counted so far are forgotten");
+        rv = apr_shm_create(&seg->shm, mob_lockout_bytes(seg->entries), NULL, pp);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, ADLOGNO(00019)
+                         "cannot create the lockout table (%u entries)", seg->entries);
+            return !OK;
+        }
+        mob_lockout_init(apr_shm_baseaddr_get(seg->shm), seg->entries);
+    }
     if (!seg) {
         seg = apr_pcalloc(pp, sizeof(*seg));
         rv = apr_shm_create(&seg->shm, mob_lockout_bytes(entries), NULL, pp);
@@ -97,50 +112,55 @@ static void unlock_table(void)
     apr_global_mutex_unlock(segment->mutex);
 }
 
-int ad_lockout_locked(request_rec *r, const char *user)
+int ad_lockout_locked(request_rec *r, const char *user, const char *device)
 {
     mob_lockout_table *t = lock_table(r);
-    apr_time_t now = apr_time_now();
-    int locked;
+    unsigned v;
 
     if (!t) {
         return 0;
     }
-    locked = mob_lockout_locked(t, MOB_LOCK_ACCOUNT, user, now)
-             || mob_lockout_locked(t, MOB_LOCK_ADDRESS, r->useragent_ip, now);
+    v = mob_lockout_check(t, user, r->useragent_ip, device, apr_time_now());
     unlock_table();
-    return locked;
+    return (v & (MOB_LOCKOUT_ACCOUNT_LOCKED | MOB_LOCKOUT_ADDRESS_LOCKED)) != 0;
 }
 
-void ad_lockout_failed(request_rec *r, const char *user, const mob_lockout_policy *account,
+void ad_lockout_failed(request_rec *r, const char *user, const char *device,
+                       const char *password, const mob_lockout_policy *account,
                        const mob_lockout_policy *address)
 {
     mob_lockout_table *t = lock_table(r);
-    apr_time_t now = apr_time_now();
-    int acc, addr;
+    unsigned v;
 
     if (!t) {
         return;
     }
-    acc = user ? mob_lockout_fail(t, MOB_LOCK_ACCOUNT, user, account, now) : 0;
-    addr = mob_lockout_fail(t, MOB_LOCK_ADDRESS, r->useragent_ip, address, now);
+    v = mob_lockout_failed(t, user, r->useragent_ip, device, password, account, address,
+                           apr_time_now());
     unlock_table();
-    if (acc) {
-        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, ADLOGNO(00015)
-                      "sign-in for %s locked after repeated failures", user);
+    if (v & MOB_LOCKOUT_REPEATED) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ADLOGNO(00017)
+                      "sign-in for %s repeated a recent wrong password: not counted", user);
     }
-    if (addr) {
+    if (v & MOB_LOCKOUT_ACCOUNT_LOCKS) {
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, ADLOGNO(00015)
+                      "sign-in for %s locked after repeated failures, for %s", user,
+                      (v & MOB_LOCKOUT_FAMILIAR_ORIGIN)
+                      ? "the addresses and devices that signed it in before"
+                      : "every address and device that has not signed it in before");
+    }
+    if (v & MOB_LOCKOUT_ADDRESS_LOCKS) {
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, ADLOGNO(00016)
                       "sign-in from %s locked after repeated failures", r->useragent_ip);
     }
 }
 
-void ad_lockout_succeeded(request_rec *r, const char *user)
+void ad_lockout_succeeded(request_rec *r, const char *user, const char *device)
 {
     mob_lockout_table *t = lock_table(r);
 
     if (t) {
-        mob_lockout_clear(t, MOB_LOCK_ACCOUNT, user);
+        mob_lockout_succeeded(t, user, r->useragent_ip, device, apr_time_now());
         unlock_table();
     }
 }

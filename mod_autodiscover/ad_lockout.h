@@ -12,10 +12,18 @@ void ad_lockout_register_mutex(apr_pool_t *pconf);
 int ad_lockout_post_config(apr_pool_t *pconf, server_rec *s, apr_uint32_t entries);
 void ad_lockout_child_init(apr_pool_t *pchild, server_rec *s);
 
-/* Both checks and updates hold the mutex for a few hundred nanoseconds. */
-int ad_lockout_locked(request_rec *r, const char *user);
-void ad_lockout_failed(request_rec *r, const char *user, const mob_lockout_policy *account,
+/* The rule is mob_lockout's; the origin is the client address (r->useragent_ip, after
+ * mod_remoteip) and the device identity (NULL when the request carries none). Checks
+ * and updates hold the mutex for a few microseconds (a few HMAC-SHA256 of short
+ * strings). */
+
+/* Before the password check: nonzero when the attempt must be refused (it is then not
+ * a failure: call nothing else). user is NULL for a name that cannot be one. */
+int ad_lockout_locked(request_rec *r, const char *user, const char *device);
+/* A wrong password or unknown user (password as the client sent it). */
+void ad_lockout_failed(request_rec *r, const char *user, const char *device,
+                       const char *password, const mob_lockout_policy *account,
                        const mob_lockout_policy *address);
-void ad_lockout_succeeded(request_rec *r, const char *user);
+void ad_lockout_succeeded(request_rec *r, const char *user, const char *device);
 
 #endif

@@ -5,8 +5,10 @@
 #include <apr_strings.h>
 #include <http_log.h>
 #include <mod_auth.h>
+#include <util_cookies.h>
 
 #include "mod_autodiscover.h"
+#include "ad_discover.h"
 #include "ad_lockout.h"
 #include "ad_signin.h"
 
@@ -51,6 +53,55 @@ static authn_status run_providers(request_rec *r, const ad_server_conf *c, const
     return st;
 }
 
+/* The device identity: a random value a successful sign-in gives the client in a
+ * cookie, which it sends back with its next sign-ins. The token endpoint's form carries
+ * nothing that names the device (grant_type, username, password, scope), and what a
+ * client says of itself (User-Agent) an attacker can copy; this value he cannot guess.
+ * Only its keyed hash is kept, in the account's list of familiar origins. */
+#define DEVICE_COOKIE "MobilityDevice"
+#define DEVICE_ID_BYTES 16
+#define DEVICE_MAX_AGE (90 * 24 * 3600)
+
+/* The device identity the request carries, or NULL when it carries none that we could
+ * have given (any other value is ignored). */
+static const char *device_of(request_rec *r)
+{
+    const char *v = NULL;
+    size_t i;
+
+    if (ap_cookie_read(r, DEVICE_COOKIE, &v, 0) != APR_SUCCESS || !v
+        || strlen(v) != 2 * DEVICE_ID_BYTES) {
+        return NULL;
+    }
+    for (i = 0; v[i]; i++) {
+        if (!apr_isxdigit(v[i]) || apr_isupper(v[i])) {
+            return NULL;
+        }
+    }
+    return v;
+}
+
+/* After a success: the client keeps (or gets) its device identity. */
+static const char *give_device(request_rec *r, const char *device)
+{
+    unsigned char raw[DEVICE_ID_BYTES];
+    char *hex;
+
+    if (!device) {
+        if (apr_generate_random_bytes(raw, sizeof(raw)) != APR_SUCCESS) {
+            return NULL;
+        }
+        hex = apr_palloc(r->pool, 2 * DEVICE_ID_BYTES + 1);
+        ap_bin2hex(raw, sizeof(raw), hex);
+        device = hex;
+    }
+    apr_table_addn(r->err_headers_out, "Set-Cookie",
+                   apr_psprintf(r->pool, DEVICE_COOKIE "=%s; Path=/; Max-Age=%d; HttpOnly; "
+                                "SameSite=Strict%s", device, DEVICE_MAX_AGE,
+                                ad_is_https(r) ? "; Secure" : ""));
+    return device;
+}
+
 /* Failures end on a multiple of the delay after the request began: an unknown user, a
  * locked account and a wrong password (however slow the password hash) cost the same. */
 static void pad_failure(request_rec *r, const ad_server_conf *c)
@@ -67,6 +118,7 @@ ad_signin_result ad_signin_check(request_rec *r, const ad_server_conf *c, const 
                                  const char *password)
 {
     const ad_global *g = c->global;
+    const char *device = device_of(r);
     authn_status st;
 
     if (!user) {
@@ -74,21 +126,22 @@ ad_signin_result ad_signin_check(request_rec *r, const ad_server_conf *c, const 
          * against the client address */
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ADLOGNO(00023)
                       "sign-in with a malformed user name failed");
-        ad_lockout_failed(r, NULL, &g->account_lockout, &g->address_lockout);
+        ad_lockout_failed(r, NULL, NULL, NULL, &g->account_lockout, &g->address_lockout);
         pad_failure(r, c);
         return AD_SIGNIN_FAILED;
     }
-    if (ad_lockout_locked(r, user)) {
+    if (ad_lockout_locked(r, user, device)) {
+        /* not a failure: it neither counts nor extends the lock, so a phone that keeps
+         * retrying gets in once the lock has run out */
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ADLOGNO(00020)
                       "sign-in for %s refused: locked", user);
-        ad_lockout_failed(r, user, &g->account_lockout, &g->address_lockout);
         pad_failure(r, c);
         return AD_SIGNIN_FAILED;
     }
     st = run_providers(r, c, user, password);
     if (st == AUTH_GRANTED) {
         r->user = apr_pstrdup(r->pool, user);
-        ad_lockout_succeeded(r, user);
+        ad_lockout_succeeded(r, user, give_device(r, device));
         return AD_SIGNIN_OK;
     }
     if (st == AUTH_GENERAL_ERROR) {
@@ -99,7 +152,7 @@ ad_signin_result ad_signin_check(request_rec *r, const ad_server_conf *c, const 
     /* one message for both causes: the log must not become an enumeration oracle either */
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ADLOGNO(00022)
                   "sign-in for %s failed", user);
-    ad_lockout_failed(r, user, &g->account_lockout, &g->address_lockout);
+    ad_lockout_failed(r, user, device, password, &g->account_lockout, &g->address_lockout);
     pad_failure(r, c);
     return AD_SIGNIN_FAILED;
 }

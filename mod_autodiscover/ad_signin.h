@@ -17,7 +17,9 @@ typedef enum {
 const char *ad_signin_normalize(apr_pool_t *p, const char *username);
 
 /* Checks user (normalized; NULL for a name ad_signin_normalize refused, which fails the
- * same way) and password; sets r->user on success. */
+ * same way) and password, under the lockout rule (mob_lockout.h). On success it sets
+ * r->user and gives the client its device identity (the MobilityDevice cookie, in
+ * r->err_headers_out). */
 ad_signin_result ad_signin_check(request_rec *r, const ad_server_conf *c, const char *user,
                                  const char *password);
 

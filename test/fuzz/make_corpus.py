@@ -908,6 +908,69 @@ def mcx_events_seeds():
     }
 
 
+# fuzz_lockout: 4 header bytes (table size - 4; account threshold | lock s - 1 << 3;
+# address threshold | lock s - 1 << 4; forget s - 1), then 3-byte operations.
+LK_FAIL, LK_OK, LK_FAIL_IN_FLIGHT, LK_OK_IN_FLIGHT, LK_CHECK, LK_JUMP = 0, 1, 2, 3, 4, 5
+LK_NOBODY = 7   # a name that cannot be a user
+
+
+def lk_head(slots=64, acc=3, acc_lock=3, addr=5, addr_lock=3, forget=30):
+    return bytes([slots - 4, acc | (acc_lock - 1) << 3, addr | (addr_lock - 1) << 4, forget - 1])
+
+
+def lk(kind, account=0, address=0, device=-1, password=1, tenths=0):
+    return bytes([kind | account << 3, address | (device + 1) << 3, password | tenths << 3])
+
+
+def lk_jump(seconds):
+    return bytes([LK_JUMP, 0, seconds])
+
+
+def lockout_seeds():
+    c = b"".join
+    return {
+        # the defect: 40 wrong passwords, then the owner retries every 1 s
+        "retrying-owner": c([lk_head()] + [lk(LK_FAIL, 1, 7, password=i % 8, tenths=1)
+                                           for i in range(40)]
+                            + [lk(LK_OK, 1, 7, tenths=10) for _ in range(8)]),
+        "stale-password": c([lk_head()] + [lk(LK_FAIL, 2, 0, password=4, tenths=2)] * 40
+                            + [lk(LK_OK, 2, 0)]),
+        "spray-from-elsewhere": c([lk_head(), lk(LK_OK, 0, 0, device=0)]
+                                  + [lk(LK_FAIL, 0, 1 + i % 6, password=i % 8)
+                                     for i in range(20)]
+                                  + [lk(LK_OK, 0, 0), lk(LK_OK, 0, 6, device=0),
+                                     lk(LK_OK, 0, 3), lk(LK_CHECK, 0, 5, device=2)]),
+        "familiar-typos": c([lk_head(), lk(LK_OK, 3, 0)]
+                            + [lk(LK_FAIL, 3, 0, password=i) for i in range(1, 6)]
+                            + [lk(LK_CHECK, 3, 1), lk_jump(4), lk(LK_OK, 3, 0)]),
+        "in-flight": c([lk_head(acc=2)] + [lk(LK_FAIL_IN_FLIGHT, 4, 2, password=i)
+                                          for i in range(6)]
+                       + [lk(LK_OK_IN_FLIGHT, 4, 2), lk(LK_FAIL_IN_FLIGHT, 4, 2, password=7)]),
+        "forget-and-relock": c([lk_head(forget=5)] + [lk(LK_FAIL, 0, 1, password=i)
+                                                      for i in range(3)]
+                               + [lk_jump(3), lk(LK_FAIL, 0, 1, password=3), lk_jump(4),
+                                  lk(LK_FAIL, 0, 1, password=4), lk_jump(10),
+                                  lk(LK_FAIL, 0, 1, password=5)]),
+        "address-spray": c([lk_head(acc=7, addr=4)]
+                           + [lk(LK_FAIL, i % 7, 5, password=2) for i in range(10)]
+                           + [lk(LK_FAIL, LK_NOBODY, 5), lk(LK_OK, 0, 5)]),
+        "history-overflow": c([lk_head(acc=7)] + [lk(LK_FAIL, 5, 4, password=i % 5)
+                                                   for i in range(15)]),
+        "many-origins": c([lk_head()] + [lk(LK_OK, 0, i % 8, device=i % 4 - 1)
+                                         for i in range(12)]
+                          + [lk(LK_CHECK, 0, i, device=-1) for i in range(8)]),
+        "full-table": c([lk_head(slots=4, acc=2, addr=2)]
+                        + [lk(LK_FAIL, i % 8, (i * 3) % 8, password=i % 8, tenths=i % 3)
+                           for i in range(60)]
+                        + [lk(LK_OK, i % 7, i % 8, device=i % 4 - 1) for i in range(14)]),
+        "disabled": c([lk_head(acc=0, addr=0)] + [lk(LK_FAIL, 1, 1, password=i) for i in range(8)]
+                      + [lk(LK_OK, 1, 1)]),
+        "short": b"\x00\x01",
+        "header-only": lk_head(),
+        "odd-tail": lk_head() + lk(LK_FAIL, 0, 0) + b"\xff\xff",
+    }
+
+
 def write(name, seeds):
     d = CORPUS / name
     d.mkdir(parents=True, exist_ok=True)
@@ -929,6 +992,7 @@ def main():
     write("fuzz_ucwa_batch", ucwa_batch_seeds())
     write("fuzz_mcx_soap", mcx_soap_seeds())
     write("fuzz_mcx_events", mcx_events_seeds())
+    write("fuzz_lockout", lockout_seeds())
     for d in sorted(CORPUS.iterdir()):
         files = list(d.iterdir())
         print(f"{d.name}: {len(files)} files, {sum(f.stat().st_size for f in files)} bytes")

@@ -196,8 +196,8 @@ def test_lockout_per_account(variant, http, check_logs):
     fe = variant("lockout", extra="AutodiscoverAccountLockout 3 60\nAutodiscoverFailureDelay 10")
     base = f"https://{fe.topo.lyncdiscoverinternal}:{fe.topo.fe_https}"
     bob = dict(FORM, username="bob@contoso.test")
-    for _ in range(3):
-        assert post_token(http, base, dict(bob, password="wrong")).status_code == 400
+    for i in range(3):   # three different wrong passwords (a repeated one counts once)
+        assert post_token(http, base, dict(bob, password=f"wrong{i}")).status_code == 400
     locked = post_token(http, base, bob)          # the right password, while locked
     wrong = post_token(http, base, dict(bob, password="wrong"))
     assert _failure_view(locked) == _failure_view(wrong)
@@ -210,13 +210,13 @@ def test_lockout_survives_graceful_restart_and_spans_children(variant, http, che
                  servers=3)
     base = f"https://{fe.topo.lyncdiscoverinternal}:{fe.topo.fe_https}"
     bob = dict(FORM, username="bob@contoso.test")
-    for _ in range(2):
-        post_token(http, base, dict(bob, password="wrong"))
+    for i in range(2):
+        post_token(http, base, dict(bob, password=f"wrong{i}"))
     fe.graceful()
     time.sleep(1.5)
-    for _ in range(2):
+    for i in range(2, 4):
         http.close()   # new connections: other children
-        post_token(http, base, dict(bob, password="wrong"))
+        post_token(http, base, dict(bob, password=f"wrong{i}"))
     assert post_token(http, base, bob).status_code == 400
 
 
