@@ -274,3 +274,63 @@ def test_two_front_ends_without_affinity_are_named(deployment, workdir, views, s
                         f"https://{topo.webext}:{topo.rp_https}/"}, r["problems"]
     f = next(f for f in r["findings"] if f["subject"].startswith("https://"))
     assert "pool01.contoso.test" in f["what"] and "fe2.contoso.test" in f["what"]
+
+
+def test_synthetic_transaction_times_each_step(deployment, views, state, check_logs):
+    r = run_check(deployment["fe"], deployment["rp"], views, state,
+                  "--synthetic", "bob@contoso.test")
+    assert r["rc"] == 0, [f["what"] for f in r["findings"]]
+    steps = r["steps"]["Synthetic transaction: alice@contoso.test and bob@contoso.test"]
+    assert all(s["ok"] and s["seconds"] >= 0 for s in steps), steps
+    names = [s["name"] for s in steps]
+    for step in ("alice@contoso.test: token", "bob@contoso.test: create application",
+                 "alice@contoso.test: presence of bob@contoso.test",
+                 "bob@contoso.test: presence of alice@contoso.test",
+                 "bob@contoso.test: message arrives", "alice@contoso.test: sign out",
+                 "bob@contoso.test: sign out"):
+        assert step in names
+    assert "synthetic.transaction" in {p["check"] for p in r["passed"]}
+
+
+def test_synthetic_transaction_failing_step_names_the_hop(deployment, views, state, topo,
+                                                         check_logs):
+    # carol is homed on pool02: her user resource is a redirect, not an applications link
+    r = run_check(deployment["fe"], deployment["rp"], views, state,
+                  "--synthetic", "carol@contoso.test")
+    assert r["rc"] == 1
+    (f,) = [f for f in r["findings"] if f["check"] == "synthetic.failed"]
+    assert f["subject"].startswith(f"https://{topo.webext}:{topo.rp_https}/Autodiscover/")
+    assert f["what"].startswith("carol@contoso.test: user resource: no applications link")
+    steps = r["steps"]["Synthetic transaction: alice@contoso.test and carol@contoso.test"]
+    assert [s["name"] for s in steps if not s["ok"]] == ["carol@contoso.test: user resource"]
+    # alice, signed in before the failure, is signed out
+    assert "alice@contoso.test: sign out" in [s["name"] for s in steps if s["ok"]]
+
+
+def test_policy_of_a_user_and_its_scope(workdir, state, topo):
+    """The tag granted in the directory the configuration points at, else global; a
+    granted tag no <UcwaMobilityPolicy> defines is a problem. The configuration is read,
+    not run: a Front End config over a copy of the state whose directory grants tags."""
+    from ucwa_client import state_with_tags
+    st = state_with_tags(workdir, state, "state-check-tags",
+                         {"bob@contoso.test": "WiFiOnly", "dave@contoso.test": "Contractors"})
+    fe = mobility.front_end(workdir / "fe-check-tags", st, topo)
+    fe.write_config()
+
+    def policy(user):
+        p = subprocess.run(["/usr/bin/python3", str(CHECK), "-f", str(fe.conf), "--json",
+                            "--inside", "hosts:/dev/null", "--pool", "pool01.contoso.test",
+                            "--policy-user", user], capture_output=True, text=True, timeout=60)
+        r = json.loads(p.stdout)
+        return r["policy"], [f for f in r["findings"] if f["check"].startswith("policy.")]
+    pol, problems = policy("bob@contoso.test")
+    assert (pol["policy"], pol["scope"], problems) == ("WiFiOnly", "tag", [])
+    assert pol["parameters"]["RequireWiFiForIPAudio"] == "On"
+    pol, problems = policy("alice@contoso.test")
+    assert (pol["policy"], pol["scope"], problems) == ("global", "global", [])
+    pol, problems = policy("dave@contoso.test")
+    assert pol["policy"] == "global"
+    assert [f["check"] for f in problems] == ["policy.tag-undefined"]
+    assert "Contractors" in problems[0]["what"]
+    pol, problems = policy("nobody@contoso.test")
+    assert pol is None and [f["check"] for f in problems] == ["policy.unknown-user"]

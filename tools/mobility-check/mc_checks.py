@@ -3,6 +3,7 @@ topology, DNS, the client path, certificates, the reverse proxy and load balance
 X-Forwarded-For, the mobility policy of a user."""
 import ipaddress
 import json
+import os
 import re
 import sqlite3
 import time
@@ -455,12 +456,14 @@ def client_path(ctx):
         else:
             h.record("user resource (internal): hairpin to the external FQDN", True, a, apps_in)
         # 6. UCWA through the external web FQDN
-        body = json.dumps({"userAgent": "mobility-check", "endpointId": "mobility-check",
+        # an endpointId of its own: one that exists answers 200 with that application
+        body = json.dumps({"userAgent": "mobility-check",
+                           "endpointId": f"mobility-check-{os.getpid()}-{time.time()}",
                            "culture": "en-US"}).encode()
         a = h.get("UCWA application", "POST", apps, True,
                   {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
                    "Accept": "application/json"}, body)
-        if a.status != 201:
+        if a.status not in (200, 201):
             h.fail("path.ucwa", "UCWA: create application", apps,
                    a.error or f"HTTP {a.status}", "the client cannot start a session",
                    f"Ucwa On on the external site ({fe_site_file(ctx, 'external')}), and "
