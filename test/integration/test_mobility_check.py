@@ -121,6 +121,9 @@ def test_text_report_and_usage_errors(deployment, state):
                        capture_output=True, text=True)
     assert p.returncode == 2 and "no such file" in p.stderr
     p = subprocess.run(["/usr/bin/python3", str(CHECK), "-f", str(deployment["fe"].conf),
+                        "--outside", "127.0.0.1:dns"], capture_output=True, text=True)
+    assert p.returncode == 2 and "not system, ADDR[:PORT] or hosts:FILE" in p.stderr
+    p = subprocess.run(["/usr/bin/python3", str(CHECK), "-f", str(deployment["fe"].conf),
                         "--policy-user", "bob@contoso.test", "--pool", "pool01.contoso.test",
                         "--inside", "hosts:/dev/null"], capture_output=True, text=True)
     assert "Mobility policy of bob@contoso.test: global" in p.stdout
@@ -144,6 +147,17 @@ def test_internal_name_published_outside_is_named(deployment, views, state, topo
     r = run_check(deployment["fe"], deployment["rp"], views, state)
     assert r["rc"] == 1
     assert r["problems"] == {("dns.internal-name-outside", topo.lyncdiscoverinternal)}
+
+
+def test_nothing_listening_where_dns_points_is_named(deployment, views, state, topo,
+                                                     check_logs):
+    inside, outside = views
+    outside.table[topo.lyncdiscover] = outside.table[topo.webext] = "127.0.0.7"
+    r = run_check(deployment["fe"], deployment["rp"], views, state)
+    assert r["rc"] == 1
+    f = next(f for f in r["findings"] if f["check"] == "path.external-discovery")
+    assert "cannot connect to 127.0.0.7" in f["what"]
+    assert not [f for f in r["findings"] if f["check"] == "check.failed"]
 
 
 def test_missing_dns_record_inside_is_named(deployment, views, state, topo, check_logs):

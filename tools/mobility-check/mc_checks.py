@@ -297,10 +297,12 @@ def _xml_links(a):
 
 
 def _json(a):
+    """The body as a JSON object, or None (anything else a server sends is no answer)."""
     try:
-        return json.loads(a.body)
+        v = json.loads(a.body)
     except ValueError:
         return None
+    return v if isinstance(v, dict) else None
 
 
 def client_path(ctx):
@@ -415,7 +417,8 @@ def client_path(ctx):
         a = h.get("user", "GET", oauth, True, auth)
         links = ((_json(a) or {}).get("_links") or {}) if a.status == 200 else {}
         if "redirect" in links:
-            href = links["redirect"]["href"]
+            href = (links["redirect"] or {}).get("href", "") if isinstance(
+                links["redirect"], dict) else ""
             target = next((p for p in ctx.pools.values()
                            if href.startswith(p.external + ROOT)), None)
             if not target:

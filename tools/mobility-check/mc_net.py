@@ -29,6 +29,8 @@ class Resolver:
             return
         self.kind = "dns"
         host, _, port = spec.rpartition(":") if spec.count(":") == 1 else (spec, "", "")
+        if port and not port.isdigit():
+            raise ValueError(f"resolver {spec}: not system, ADDR[:PORT] or hosts:FILE")
         self.server, self.port = (host, int(port)) if port else (spec, 53)
         import dns.resolver             # python3-dnspython
         self.r = dns.resolver.Resolver(configure=False)

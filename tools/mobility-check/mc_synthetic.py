@@ -80,9 +80,12 @@ class Client:
         a = self.call(f"{self.user}: create application", "POST", apps,
                       {"userAgent": "mobility-check", "endpointId": f"mobility-check-{os.getpid()}-{time.time()}",
                        "culture": "en-US"}, ok=(200, 201))
-        doc = _json(a) or {}
-        self.app = doc["_links"]["self"]["href"]
-        self.events = doc["_links"]["events"]["href"]
+        links = (_json(a) or {}).get("_links") or {}
+        self.app = (links.get("self") or {}).get("href")
+        self.events = (links.get("events") or {}).get("href")
+        if not self.app or not self.events:
+            raise Failed(f"{self.user}: create application", apps,
+                         "the application has no self or events link", a)
         self.call(f"{self.user}: makeMeAvailable", "POST", self.app + "/me/makeMeAvailable",
                   {"SupportedModalities": ["Messaging"]}, ok=(204,))
 
@@ -102,7 +105,7 @@ class Client:
             pkg = _json(a) or {}
             links = pkg.get("_links") or {}
             nxt = links.get("next") or links.get("resync")
-            if nxt:
+            if isinstance(nxt, dict) and nxt.get("href"):
                 self.events = nxt["href"]
             for s in pkg.get("sender", []):
                 for e in s.get("events", []):
