@@ -170,7 +170,8 @@ def test_missing_dns_record_inside_is_named(deployment, views, state, topo, chec
 @pytest.fixture(scope="module")
 def broken_proxies(workdir, state, topo):
     """Reverse proxies on addresses of their own (same ports, to the same Front End), each
-    broken one way: 127.0.0.3 serves a certificate without lyncdiscover.<domain>, 127.0.0.4
+    broken one way: 127.0.0.3 serves a certificate without lyncdiscover.<domain> (and valid
+    for 30 days only), 127.0.0.4
     gives up on the Front End after 120 s."""
     nosan = workdir / "state-nosan"
     (nosan / "pki").mkdir(parents=True, exist_ok=True)
@@ -215,8 +216,11 @@ def through(views, topo, addr):
 def test_certificate_missing_a_san_is_named(deployment, broken_proxies, views, state, topo,
                                             check_logs):
     through(views, topo, "127.0.0.3")
-    r = run_check(deployment["fe"], broken_proxies["nosan"], views, state)
+    # its certificate is also valid for 30 days only: found once (one certificate) with --days 60
+    r = run_check(deployment["fe"], broken_proxies["nosan"], views, state, "--days", "60")
     assert r["rc"] == 1
+    assert [s for c, s in r["problems"] if c == "cert.expiry"] == [
+        f"{topo.lyncdiscover} at 127.0.0.3:{topo.rp_https}"]
     subjects = {s for c, s in r["problems"] if c == "cert.san-missing"}
     assert subjects == {f"{topo.lyncdiscover} at 127.0.0.3:{topo.rp_https}"}, r["problems"]
     f = next(f for f in r["findings"] if f["check"] == "cert.san-missing")

@@ -353,6 +353,8 @@ def client_path(ctx):
             h.fail("path.external-discovery", "discovery (external)", url,
                    a.error or f"HTTP {a.status}, not the discovery root",
                    "outside clients cannot find their pool",
+                   "the certificate the reverse proxy serves for this name (see the cert "
+                   "findings)" if (a.error or "").startswith("TLS") else
                    f"publish lyncdiscover.{dom} on the reverse proxy (reverse-proxy.conf) "
                    f"to the Front End's external site, and its DNS record", a)
             continue
@@ -540,7 +542,10 @@ def certificates(ctx):
             addr = "127.0.0.1" if v.addr in ("*", "_default_") else v.addr
             for name in v.names:
                 probes.setdefault((addr, v.port, name), f"{who}, {v.where}")
-    now = time.time()
+    at = {}
+    for addr, port, name in probes:
+        at.setdefault((addr, port), set()).add(name)
+    now, seen = time.time(), set()
     for (addr, port, name), how in sorted(probes.items()):
         c = mc_net.served_certificate(addr, port, name, ctx.ca)
         subj = f"{name} at {addr}:{port}"
@@ -561,10 +566,15 @@ def certificates(ctx):
                         "mobile clients check the name and refuse the connection: discovery "
                         "or sign-in fails on this name",
                         f"reissue the certificate{in_file} with DNS:{name} in its "
-                        "subjectAltName (every name of the deployment: README, 'The demo "
-                        "deployment'), then apachectl graceful")
+                        "subjectAltName, with every name clients reach at "
+                        f"{addr}:{port} ({', '.join(sorted(at[(addr, port)]))}), then "
+                        "apachectl graceful")
         else:
             rep.ok("cert.san", subj, "named in the certificate")
+        cert_id = (addr, port, c.subject, c.not_after)
+        if cert_id in seen:
+            continue            # the same certificate for another name: chain and expiry told
+        seen.add(cert_id)
         if not c.chain_ok:
             rep.problem("cert.chain", subj,
                         f"the chain served does not verify ({c.chain_error}; "
