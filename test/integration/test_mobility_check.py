@@ -152,11 +152,11 @@ def test_internal_name_published_outside_is_named(deployment, views, state, topo
 def test_nothing_listening_where_dns_points_is_named(deployment, views, state, topo,
                                                      check_logs):
     inside, outside = views
-    outside.table[topo.lyncdiscover] = outside.table[topo.webext] = "127.0.0.7"
+    outside.table[topo.lyncdiscover] = outside.table[topo.webext] = "127.0.0.17"
     r = run_check(deployment["fe"], deployment["rp"], views, state)
     assert r["rc"] == 1
     f = next(f for f in r["findings"] if f["check"] == "path.external-discovery")
-    assert "cannot connect to 127.0.0.7" in f["what"]
+    assert "cannot connect to 127.0.0.17" in f["what"]
     assert not [f for f in r["findings"] if f["check"] == "check.failed"]
 
 
@@ -170,8 +170,8 @@ def test_missing_dns_record_inside_is_named(deployment, views, state, topo, chec
 @pytest.fixture(scope="module")
 def broken_proxies(workdir, state, topo):
     """Reverse proxies on addresses of their own (same ports, to the same Front End), each
-    broken one way: 127.0.0.3 serves a certificate without lyncdiscover.<domain> (and valid
-    for 30 days only), 127.0.0.4
+    broken one way: 127.0.0.13 serves a certificate without lyncdiscover.<domain> (and valid
+    for 30 days only), 127.0.0.14
     gives up on the Front End after 120 s."""
     nosan = workdir / "state-nosan"
     (nosan / "pki").mkdir(parents=True, exist_ok=True)
@@ -188,8 +188,8 @@ def broken_proxies(workdir, state, topo):
                   "-CAcreateserial", "-CAserial", pki / "ca.srl", "-days", "30",
                   "-extfile", pki / "server.ext", "-out", pki / "server.crt"])
     started = {}
-    for key, addr, st, extra in (("nosan", "127.0.0.3", nosan, ""),
-                                 ("timeout", "127.0.0.4", state, "ProxyTimeout 120")):
+    for key, addr, st, extra in (("nosan", "127.0.0.13", nosan, ""),
+                                 ("timeout", "127.0.0.14", state, "ProxyTimeout 120")):
         defines = topo.defines(st)
         defines["RP_ADDR"] = addr
         rp = mobility.Apache(workdir / f"rp-{key}", f"rp-{key}.contoso.test",
@@ -215,14 +215,14 @@ def through(views, topo, addr):
 
 def test_certificate_missing_a_san_is_named(deployment, broken_proxies, views, state, topo,
                                             check_logs):
-    through(views, topo, "127.0.0.3")
+    through(views, topo, "127.0.0.13")
     # its certificate is also valid for 30 days only: found once (one certificate) with --days 60
     r = run_check(deployment["fe"], broken_proxies["nosan"], views, state, "--days", "60")
     assert r["rc"] == 1
     assert [s for c, s in r["problems"] if c == "cert.expiry"] == [
-        f"{topo.lyncdiscover} at 127.0.0.3:{topo.rp_https}"]
+        f"{topo.lyncdiscover} at 127.0.0.13:{topo.rp_https}"]
     subjects = {s for c, s in r["problems"] if c == "cert.san-missing"}
-    assert subjects == {f"{topo.lyncdiscover} at 127.0.0.3:{topo.rp_https}"}, r["problems"]
+    assert subjects == {f"{topo.lyncdiscover} at 127.0.0.13:{topo.rp_https}"}, r["problems"]
     f = next(f for f in r["findings"] if f["check"] == "cert.san-missing")
     assert f"DNS:{topo.lyncdiscover}" in f["fix"]
     # the client's first hop fails on it, and says so
@@ -231,7 +231,7 @@ def test_certificate_missing_a_san_is_named(deployment, broken_proxies, views, s
 
 def test_proxy_timeout_too_short_is_named(deployment, broken_proxies, views, state, topo,
                                           check_logs):
-    through(views, topo, "127.0.0.4")
+    through(views, topo, "127.0.0.14")
     r = run_check(deployment["fe"], broken_proxies["timeout"], views, state)
     assert r["rc"] == 1
     assert {c for c, _ in r["problems"]} == {"proxy.timeout", "xff.not-the-proxy"}
@@ -262,21 +262,21 @@ ProxyTimeout 1900
 
 def test_two_front_ends_without_affinity_are_named(deployment, workdir, views, state, topo,
                                                    check_logs):
-    """A second Front End of pool01 (127.0.0.5, its own X-MS-Server-Fqdn) and a balancer
-    (127.0.0.6) sending requests to both in turn, without stickysession."""
-    topo2 = mobility.Topology(offset=topo.offset, fe_addr="127.0.0.5")
+    """A second Front End of pool01 (127.0.0.15, its own X-MS-Server-Fqdn) and a balancer
+    (127.0.0.16) sending requests to both in turn, without stickysession."""
+    topo2 = mobility.Topology(offset=topo.offset, fe_addr="127.0.0.15")
     fe2 = mobility.front_end(workdir / "fe2", state, topo2,
                              extra="AutodiscoverServerFqdn fe2.contoso.test")
-    defines = dict(topo.defines(state), FE2_ADDR="127.0.0.5", HLB_ADDR="127.0.0.6")
+    defines = dict(topo.defines(state), FE2_ADDR="127.0.0.15", HLB_ADDR="127.0.0.16")
     hlb = mobility.Apache(workdir / "hlb", "hlb.contoso.test",
                           mobility.RP_MODULES + ["proxy_balancer", "slotmem_shm",
                                                  "lbmethod_byrequests"],
-                          [("127.0.0.6", topo.rp_https, "https")], BALANCER, defines)
+                          [("127.0.0.16", topo.rp_https, "https")], BALANCER, defines)
     fe2.start()
     try:
         hlb.start()
         try:
-            through(views, topo, "127.0.0.6")
+            through(views, topo, "127.0.0.16")
             r = run_check(deployment["fe"], hlb, views, state)
         finally:
             hlb.stop()
