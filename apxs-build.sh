@@ -6,6 +6,7 @@
 #   ./apxs-build.sh run       demo deployment (private Apache instances) in the foreground
 #   ./apxs-build.sh test      unit tests, fuzz corpus replay, integration tests
 #   ./apxs-build.sh bench     benchmarks (figures against a baseline measured in the same run)
+#   ./apxs-build.sh check     mobility-check against the running demo (docs/mobility-check.md)
 #   ./apxs-build.sh clean
 #
 # run, test and bench install the Debian packages they need themselves.
@@ -22,8 +23,11 @@ PKGS_BUILD=(apache2 apache2-dev libapr1-dev libaprutil1-dev libjansson-dev libxm
             libssl-dev libcurl4-openssl-dev pkg-config libaprutil1-dbd-sqlite3 build-essential)
 PKGS_RUN=(sqlite3 openssl curl apache2-utils)
 PKGS_TEST=(check python3-pytest python3-requests python3-lxml pidgin-sipe finch tmux
-           postgresql libaprutil1-dbd-pgsql chromium chromium-driver python3-selenium)
+           postgresql libaprutil1-dbd-pgsql chromium chromium-driver python3-selenium
+           python3-dnspython python3-cryptography)
 PKGS_BENCH=(wrk)
+# mobility-check (tools/mobility-check): asks named DNS servers, reads certificates
+PKGS_CHECK=(python3-dnspython python3-cryptography openssl)
 # The push tests run web-push-testing (npm) on Node.js >= 18: Debian's nodejs and npm,
 # installed when the machine has no node (a Node.js that is already there is used).
 PKGS_NODE=(nodejs npm)
@@ -143,6 +147,7 @@ cmd_build() {
 }
 
 cmd_install() {
+    need_pkgs "${PKGS_CHECK[@]}"
     cmd_build
     local m moddir
     moddir=$($APXS -q LIBEXECDIR)
@@ -154,6 +159,11 @@ cmd_install() {
     install -m 644 conf.d/sites/*.conf /etc/apache2/mobility/
     install -d /var/www/mobility
     cp -r htdocs/. /var/www/mobility/
+    install -d /usr/local/lib/mobility-check
+    install -m 644 tools/mobility-check/*.py /usr/local/lib/mobility-check/
+    install -m 755 tools/mobility-check/mobility-check /usr/local/lib/mobility-check/
+    ln -sf /usr/local/lib/mobility-check/mobility-check /usr/local/sbin/mobility-check
+    log "installed /usr/local/sbin/mobility-check (docs/mobility-check.md)"
     log "installed into $moddir; enable with: a2enmod autodiscover ucwa (and mcx for Lync 2010 clients)"
     log "site templates are in /etc/apache2/mobility/ (see README, 'Installing into an existing Apache')"
 }
@@ -219,6 +229,23 @@ cmd_bench() {
     return $rc
 }
 
+# mobility-check against the demo that `run` started (in another terminal): its two
+# configurations, the demo CA, its inside and outside names (hosts tables the demo
+# writes) and alice signing in; pool02 exists in the topology only, so it is not checked.
+# Arguments are added to these (e.g. --json, --verbose, --policy-user bob@contoso.test).
+cmd_check() {
+    need_pkgs "${PKGS_CHECK[@]}"
+    local d=$TOP/state/demo
+    if [ ! -s "$d/fe/run/httpd.pid" ] || [ ! -e "$d/hosts.inside" ]; then
+        log "the demo is not running: start ./apxs-build.sh run in another terminal"
+        exit 2
+    fi
+    MOBILITY_CHECK_PASSWORD=Demo-Passw0rd /usr/bin/python3 "$TOP/tools/mobility-check/mobility-check" \
+        -f "$d/fe/conf/httpd.conf" --proxy-config "$d/rp/conf/httpd.conf" \
+        --inside "hosts:$d/hosts.inside" --outside "hosts:$d/hosts.outside" \
+        --ca "$d/pki/ca.crt" --user alice@contoso.test --pool pool01.contoso.test "$@"
+}
+
 cmd_clean() {
     rm -rf "$BUILD"
     find mod_* common test -name '*.lo' -o -name '*.slo' -o -name '*.la' -o -name '*.o' | xargs rm -f
@@ -226,6 +253,6 @@ cmd_clean() {
 }
 
 case "${1:-}" in
-    build|install|run|test|bench|clean) c=$1; shift; "cmd_$c" "$@" ;;
-    *) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    build|install|run|test|bench|check|clean) c=$1; shift; "cmd_$c" "$@" ;;
+    *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

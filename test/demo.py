@@ -33,6 +33,7 @@ def main():
         rp.stop()
         return 1
 
+    topo.write_hosts(state)         # for ./apxs-build.sh check
     ca = state / "pki" / "ca.crt"
     hosts = topo.hosts()
     lines = {}
@@ -62,6 +63,8 @@ Try (or add the hosts lines and drop the --resolve options):
   curl $R --cacert {ca} -H 'Accept: application/vnd.microsoft.rtc.autodiscover+xml;v=1' '{ext}/?sipuri=alice@contoso.test'
   curl $R --cacert {ca} -d grant_type=password -d username=alice@contoso.test -d password={mobility.DEMO_PASSWORD} {ext}/WebTicket/oauthtoken
   curl $R --cacert {ca} -H "Authorization: Bearer <access_token>" {ext}/Autodiscover/AutodiscoverService.svc/root/oauth/user
+
+Check the deployment (in another terminal): ./apxs-build.sh check
 
 Logs: {fe.error_log}
       {rp.error_log}

@@ -81,6 +81,17 @@ class Topology:
             self.lyncdiscover: self.rp_addr,
         }
 
+    def hosts_outside(self):
+        """What the public DNS zone holds: the reverse proxy's names only."""
+        return {self.webext: self.rp_addr, self.lyncdiscover: self.rp_addr}
+
+    def write_hosts(self, state):
+        """hosts.inside and hosts.outside in state: the two views of split-brain DNS, as
+        hosts tables for mobility-check (--inside hosts:FILE, --outside hosts:FILE)."""
+        for view, table in (("inside", self.hosts()), ("outside", self.hosts_outside())):
+            (Path(state) / f"hosts.{view}").write_text(
+                "".join(f"{addr} {name}\n" for name, addr in table.items()))
+
     def defines(self, state, local_pool=None):
         return {
             "SIP_DOMAIN": self.sip_domain,
