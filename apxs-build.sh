@@ -157,6 +157,9 @@ cmd_install() {
     done
     install -d /etc/apache2/mobility
     install -m 644 conf.d/sites/*.conf /etc/apache2/mobility/
+    # the slow-client bounds, for every host (a2enmod reqtimeout; a2enconf mobility-hardening)
+    install -d /etc/apache2/conf-available
+    install -m 644 conf.d/mobility-hardening.conf /etc/apache2/conf-available/
     install -d /var/www/mobility
     cp -r htdocs/. /var/www/mobility/
     install -d /usr/local/lib/mobility-check
@@ -165,6 +168,7 @@ cmd_install() {
     ln -sf /usr/local/lib/mobility-check/mobility-check /usr/local/sbin/mobility-check
     log "installed /usr/local/sbin/mobility-check (docs/mobility-check.md)"
     log "installed into $moddir; enable with: a2enmod autodiscover ucwa (and mcx for Lync 2010 clients)"
+    log "on every host, the slow-client bounds: a2enmod reqtimeout && a2enconf mobility-hardening"
     log "site templates are in /etc/apache2/mobility/ (see README, 'Installing into an existing Apache')"
 }
 

@@ -350,8 +350,12 @@ def make_state(state: Path, topo: Topology):
 
 
 FE_MODULES = ["authz_core", "authz_host", "authn_core", "authn_dbd", "dbd", "ssl", "socache_shmcb",
-              "mime", "alias", "dir", "remoteip", "headers", "status"]
-RP_MODULES = ["authz_core", "proxy", "proxy_http", "ssl", "socache_shmcb", "mime", "headers"]
+              "mime", "alias", "dir", "remoteip", "headers", "status", "reqtimeout"]
+RP_MODULES = ["authz_core", "proxy", "proxy_http", "ssl", "socache_shmcb", "mime", "headers", "env",
+              "reqtimeout"]
+# What admins install on every host (a2enconf): the slow-client bounds. Every instance
+# (demo, tests, benchmarks) loads it, so they run what admins run.
+HARDENING = REPO / "conf.d" / "mobility-hardening.conf"
 OUR_MODULES = ["autodiscover", "ucwa", "mcx"]
 
 
@@ -408,7 +412,7 @@ class Apache:
                   f"ThreadsPerChild {self.threads}", f"ThreadLimit {self.threads}",
                   f"MaxRequestWorkers {self.servers * self.threads}",
                   f"MinSpareThreads {self.threads}", f"MaxSpareThreads {self.servers * self.threads}",
-                  "KeepAliveTimeout 5",
+                  f'Include "{HARDENING}"',
                   # stop() is a graceful stop: bounded, so a stuck request cannot hang a test
                   "GracefulShutdownTimeout 10",
                   'LogFormat "%a %l %u %t \\"%r\\" %>s %b %D %P" timed',
