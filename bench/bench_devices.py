@@ -25,7 +25,7 @@ channel, one for its requests):
               20 ms: the server's latency with nothing of UCWA in the path
 
 Sizing: --sizing demo is the demo as ./apxs-build.sh run starts it (2 children x 25
-threads, the module's default cap); --sizing devices is what DEMO_DEVICES=N gives
+threads, the module's default cap; --threads makes its children bigger); --sizing devices is what DEMO_DEVICES=N gives
 (mobility.sizing_for: conf.d/mpm-mobility.conf's profiles, ListenCoresBucketsRatio 1).
 
   python3 bench/bench_devices.py --devices 30 [--sizing demo|devices] [--messages 30]
@@ -69,6 +69,18 @@ class Http:
         self.opened = 0
 
     def request(self, method, path, body=None, ctype="application/json", timeout=60):
+        """As browsers do, a request on a kept-alive connection that the server closed
+        meanwhile (KeepAliveTimeout) is sent once more on a new one."""
+        reused = self.conn is not None
+        try:
+            return self._request(method, path, body, ctype, timeout)
+        except (ssl.SSLEOFError, http.client.RemoteDisconnected, ConnectionResetError,
+                BrokenPipeError):
+            if not reused:
+                raise
+            return self._request(method, path, body, ctype, timeout)
+
+    def _request(self, method, path, body, ctype, timeout):
         if self.conn is None:
             self.conn = http.client.HTTPSConnection(self.host, self.port, context=self.ctx,
                                                     timeout=timeout)
@@ -268,8 +280,9 @@ class Bench:
             sizing = (f"DEMO_DEVICES={a.devices}: {sz.servers} x {sz.threads} threads, "
                       f"UcwaMaxParkedPerChild {sz.cap}, ListenCoresBucketsRatio 1")
         else:
-            kw = {}
-            sizing = "the demo's: 2 x 25 threads, UcwaMaxParkedPerChild default (18)"
+            kw = {"threads": a.threads}
+            sizing = (f"the demo's: 2 x {a.threads} threads, UcwaMaxParkedPerChild default "
+                      f"({a.threads * 3 // 4})")
         fe = mobility.front_end(work / "fe", state, topo, extra="\n".join(extra), **kw)
         self.ctx = ssl.create_default_context(cafile=str(state / "pki" / "ca.crt"))
         fe.start(timeout=120)
@@ -341,6 +354,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--devices", type=int, default=30)
     p.add_argument("--sizing", choices=("demo", "devices"), default="demo")
+    p.add_argument("--threads", type=int, default=25,
+                   help="--sizing demo: ThreadsPerChild of its 2 children (default 25, the "
+                        "demo's; larger runs the demo's shape bigger)")
     p.add_argument("--messages", type=int, default=30, help="per pair (default 30)")
     p.add_argument("--interval", type=float, default=0.2,
                    help="seconds between a pair's messages (default 0.2)")
