@@ -199,23 +199,24 @@ cmd_test() {
 cmd_bench() {
     # ./apxs-build.sh bench [bench_autodiscover.py args] [--ucwa bench_ucwa.py args]
     #                       [--mcx bench_mcx.py args] [--push bench_push.py args]
-    #                       [--signin bench_signin.py args]
+    #                       [--signin bench_signin.py args] [--devices bench_devices.py args]
     # runs each benchmark with its own arguments (e.g. --ucwa --quick --mcx --quick); every
     # one runs even if an earlier one fails.
     need_pkgs "${PKGS_BUILD[@]}" "${PKGS_RUN[@]}" "${PKGS_TEST[@]}" "${PKGS_BENCH[@]}"
     need_node
     cmd_build
-    local ad=() uw=() mx=() pu=() si=() a to=ad rc=0
+    local ad=() uw=() mx=() pu=() si=() dv=() a to=ad rc=0
     for a in "$@"; do
         case "$a" in
             --ucwa) to=uw; continue ;;
             --mcx) to=mx; continue ;;
             --push) to=pu; continue ;;
             --signin) to=si; continue ;;
+            --devices) to=dv; continue ;;
         esac
         case "$to" in
             ad) ad+=("$a") ;; uw) uw+=("$a") ;; mx) mx+=("$a") ;; pu) pu+=("$a") ;;
-            si) si+=("$a") ;;
+            si) si+=("$a") ;; dv) dv+=("$a") ;;
         esac
     done
     log "bench_autodiscover.py ${ad[*]}"
@@ -230,6 +231,8 @@ cmd_bench() {
     fi
     log "bench_signin.py ${si[*]}"
     /usr/bin/python3 "$TOP/bench/bench_signin.py" "${si[@]}" || rc=$?
+    log "bench_devices.py ${dv[*]}"
+    /usr/bin/python3 "$TOP/bench/bench_devices.py" "${dv[@]}" || rc=$?
     return $rc
 }
 
