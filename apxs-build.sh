@@ -106,9 +106,12 @@ print_versions() {
     log "node: $(command -v node) $(node --version) (npm $(npm --version 2>/dev/null))"
 }
 
-# libcurl: common/push_send.c (the push providers' HTTP client)
+# libcurl: common/push/push_send.c (the push providers' HTTP client)
 cflags_deps() { pkg-config --cflags jansson libxml-2.0 openssl libcurl; }
 libs_deps()   { pkg-config --libs jansson libxml-2.0 openssl libcurl; }
+
+# common/ is laid out by role (core, ucwa, push, mcx); every folder is on the include path.
+common_includes() { local d; for d in "$TOP"/common/*/; do printf -- '-I%s ' "${d%/}"; done; }
 
 # common/ is compiled once into a static PIC archive that every module links.
 build_common() {
@@ -116,11 +119,11 @@ build_common() {
     local cc cflags objs=() src obj
     cc=$($APXS -q CC)
     cflags="$($APXS -q CFLAGS) $($APXS -q CFLAGS_SHLIB) -fPIC -I$($APXS -q INCLUDEDIR) $(apr-1-config --includes) $(apu-1-config --includes) $(cflags_deps)"
-    for src in common/*.c; do
+    for src in common/*/*.c; do
         obj=$BUILD/common/$(basename "${src%.c}").o
         if [ ! -e "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find common -name '*.h' -newer "$obj")" ]; then
             # shellcheck disable=SC2086
-            $cc $cflags "${WARN[@]}" -Icommon -c "$src" -o "$obj"
+            $cc $cflags "${WARN[@]}" $(common_includes) -c "$src" -o "$obj"
         fi
         objs+=("$obj")
     done
@@ -132,7 +135,7 @@ build_module() {
     local m=$1 wc=() f
     for f in "${WARN[@]}" $(cflags_deps); do wc+=("-Wc,$f"); done
     # shellcheck disable=SC2046
-    $APXS -c -o "mod_$m/mod_$m.la" -I"$TOP/common" -I"$TOP/mod_autodiscover" -I"$TOP/mod_ucwa" \
+    $APXS -c -o "mod_$m/mod_$m.la" $(common_includes) -I"$TOP/mod_autodiscover" -I"$TOP/mod_ucwa" \
         "${wc[@]}" mod_"$m"/*.c "$BUILD/libmobcore.a" $(libs_deps) >"$BUILD/apxs-$m.log" 2>&1 \
         || { cat "$BUILD/apxs-$m.log"; exit 1; }
     [ -f "mod_$m/.libs/mod_$m.so" ] || { log "apxs produced no mod_$m.so"; exit 1; }

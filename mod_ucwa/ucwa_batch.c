@@ -1,4 +1,4 @@
-/* POST {A}/batch. The body is parsed whole first (common/ucwa_batch): a malformed batch is
+/* POST {A}/batch. The body is parsed whole first (common/ucwa/ucwa_batch): a malformed batch is
  * refused before any part runs, and so is one of more than 100 parts (429). Then each part
  * runs, in order, as a subrequest of the batch request (ucwa_subreq): its headers are
  * the part's own, with the batch request's Authorization; its response is written into
@@ -19,7 +19,7 @@
 #include "ucwa_app.h"
 #include "ucwa_batch.h"
 #include "ucwa_subreq.h"
-#include "../common/ucwa_batch.h"
+#include "../common/ucwa/ucwa_batch.h"   /* the pure core; ucwa_batch.h here is the glue */
 #include "ucwa_xml.h"
 
 APLOG_USE_MODULE(ucwa);

@@ -1,5 +1,5 @@
 /* The HTTP side of 1:1 instant messaging: routing of {A}/communication/..., reading and
- * checking inputs (with the store unlocked), then one transition of common/ucwa_conv
+ * checking inputs (with the store unlocked), then one transition of common/ucwa/ucwa_conv
  * under the lock, and the wake-up of every application it posted events to. */
 #include <httpd.h>
 #include <string.h>

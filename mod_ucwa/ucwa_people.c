@@ -1,6 +1,6 @@
 /* people: the contact list (groups and memberships in SQL through mod_dbd), contacts and
- * their presence, search, photos. Resource shapes: common/ucwa_people_render; SQL:
- * common/ucwa_contacts and common/ucwa_schema; our choices: docs/extensions.md. */
+ * their presence, search, photos. Resource shapes: common/ucwa/ucwa_people_render; SQL:
+ * common/ucwa/ucwa_contacts and common/ucwa/ucwa_schema; our choices: docs/extensions.md. */
 #include <httpd.h>
 #include <dlfcn.h>
 #include <stddef.h>

@@ -18,7 +18,7 @@
  *   GET    {A}/people/{sip}[/presence|/note|/location|/supportedMedia|/privacyRelationship]
  *   GET    {A}/photos/{sip}                                 image/jpeg (ETag, 304)
  *
- * The schema (common/ucwa_schema) is brought up to date in child_init. */
+ * The schema (common/ucwa/ucwa_schema) is brought up to date in child_init. */
 #ifndef UCWA_PEOPLE_H
 #define UCWA_PEOPLE_H
 

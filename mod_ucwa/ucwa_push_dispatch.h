@@ -1,7 +1,7 @@
 /* The push dispatcher: a mod_watchdog singleton (one thread in one child process) that
- * takes due notifications from the store's queue (common/ucwa_push) as soon as they are
+ * takes due notifications from the store's queue (common/push/ucwa_push) as soon as they are
  * queued (it sleeps on the queue's futex word),
- * finds the device's registrations (SQL, common/ucwa_push_reg), and sends them to
+ * finds the device's registrations (SQL, common/push/ucwa_push_reg), and sends them to
  * WebPush/UnifiedPush, APNs or FCM (common/push_*), never from a request thread. Retries
  * back off (honouring Retry-After); registrations the service says are gone are deleted.
  * Provider credentials (the APNs provider token, the FCM access token) are kept in the

@@ -10,7 +10,7 @@
  *   POST   {A}/reportBackground              the app goes to the background -> 204
  *
  * A registration belongs to the user and to the device (the application's endpointId);
- * it lives in SQL (common/ucwa_push_reg) and outlives the application. */
+ * it lives in SQL (common/push/ucwa_push_reg) and outlives the application. */
 #ifndef UCWA_PUSH_RESOURCE_H
 #define UCWA_PUSH_RESOURCE_H
 

@@ -1,7 +1,7 @@
 /* Presence subscriptions: people/presenceSubscriptions (create with uris and duration,
  * extend, delete), presenceSubscriptionMemberships (list, add, remove), subscribedContacts,
  * and the contactPresence / contactNote / contactLocation events every subscriber receives
- * when a watched user changes. The table logic and the events are in common/ucwa_subs.
+ * when a watched user changes. The table logic and the events are in common/ucwa/ucwa_subs.
  *
  *   GET    {A}/people/presenceSubscriptions                 presenceSubscription[] embedded
  *   POST   {A}/people/presenceSubscriptions                 {duration, uris} -> 201

@@ -13,7 +13,7 @@
  *      accepted endpoint is at most 1000 bytes of printable ASCII, and https under the
  *      default policy;
  *   5. push_collapse_key: at most the limit, printable, base64url when asked;
- *   6. ucwa_push_reg_check (a client's registration, common/ucwa_push_reg): the input's
+ *   6. ucwa_push_reg_check (a client's registration, common/push/ucwa_push_reg): the input's
  *      lines are provider, endpoint, p256dh, auth, token, language (an empty line: the
  *      field is absent); a refusal is a short printable reason, and an accepted WebPush
  *      registration has keys that decode to 65 and 16 bytes. */

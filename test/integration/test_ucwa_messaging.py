@@ -5,7 +5,7 @@ devices (the first accept wins); decline and cancel; every documented event, in 
 one package per step: the assertions are on (sender rel, link rel, type) of each poll.
 
 The event sequences are the ones docs/extensions.md ("Instant messaging") lists and
-common/ucwa_conv.h implements."""
+common/ucwa/ucwa_conv.h implements."""
 import json
 import threading
 import time

@@ -1,4 +1,4 @@
-/* common/mcx_events: UCWA event packages as MCX notifications. */
+/* common/mcx/mcx_events: UCWA event packages as MCX notifications. */
 #include "unit.h"
 #include "mcx_events.h"
 #include "mob_json.h"

@@ -1,4 +1,4 @@
-/* common/mcx_soap: MCX requests read, responses and faults written (docs/mcx-protocol.md). */
+/* common/mcx/mcx_soap: MCX requests read, responses and faults written (docs/mcx-protocol.md). */
 #include <libxml/parser.h>
 
 #include "unit.h"

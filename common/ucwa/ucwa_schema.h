@@ -5,7 +5,7 @@
  * portable (SQLite 3 and PostgreSQL): no AUTOINCREMENT/SERIAL, no IF NOT EXISTS inside
  * a migration, types VARCHAR(n) and BIGINT. docs/schema.md describes every version.
  *
- * Version 3 adds push registrations (common/ucwa_push_reg).
+ * Version 3 adds push registrations (common/push/ucwa_push_reg).
  *
  * Several processes may migrate the same database at once (every child process of a
  * starting httpd does): a migration begins by inserting its row into schema_version,

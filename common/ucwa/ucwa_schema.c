@@ -33,7 +33,7 @@ static const char *const v2[] = {
     NULL
 };
 
-/* Version 3: push registrations (common/ucwa_push_reg): a device's (the user's and the
+/* Version 3: push registrations (common/push/ucwa_push_reg): a device's (the user's and the
  * application's endpointId's) channels to a push service. */
 static const char *const v3[] = {
     "CREATE TABLE ucwa_push_registrations ("

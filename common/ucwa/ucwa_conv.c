@@ -711,7 +711,7 @@ typedef struct {
     int app;
     const char *sender, *event;
     /* the push notification this event makes while the application is in the
-     * background (common/ucwa_push): kind 0 for none */
+     * background (common/push/ucwa_push): kind 0 for none */
     ucwa_push_kind push;
     const char *conversation, *push_sender, *push_text;
     apr_size_t push_len;

@@ -80,7 +80,7 @@ typedef struct {
     apr_uint32_t idle_limit;       /* s without an event request before the application
                                     * expires; 0: the server's UcwaApplicationIdleTimeout
                                     * (an MCX session sets its own) */
-    /* push notifications (common/ucwa_push) */
+    /* push notifications (common/push/ucwa_push) */
     apr_uint32_t push;             /* its device has a push registration */
     apr_uint32_t background;       /* it said it went to the background */
     apr_uint32_t badge;            /* events pushed since it was last in the foreground */
@@ -108,7 +108,7 @@ typedef struct {
  * application watches, until when. Members are user slots plus their generation, and
  * their addresses: a user slot with no application may be taken back for another user
  * when the table is full, and the member is then found again by its address (the
- * logic is in common/ucwa_subs). */
+ * logic is in common/ucwa/ucwa_subs). */
 #define UCWA_SUB_MEMBERS 100
 #define UCWA_SUB_ID_MAX 12
 #define UCWA_SUB_NAMES 8192        /* bytes for the members' addresses, packed */
@@ -132,7 +132,7 @@ typedef struct {
 /* A conversation between two users (1:1 instant messaging). The same id names it in
  * both parties' applications. Party 0 invited; party 1 was invited: every endpoint of
  * that user available for Messaging is alerted (endpoint[]), and party 1's app is set
- * once one of them accepts (the first accept wins). The logic is in common/ucwa_conv. */
+ * once one of them accepts (the first accept wins). The logic is in common/ucwa/ucwa_conv. */
 #define UCWA_CONV_ID_MAX 40
 #define UCWA_CONV_THREAD_MAX 64
 #define UCWA_CONV_SUBJECT_MAX 1024     /* 250 characters of UTF-8, NUL */
@@ -189,7 +189,7 @@ typedef struct {
     char first[UCWA_CONV_FIRST_MAX];    /* the first message's data URI, "" when none */
 } ucwa_conv;
 
-/* A push notification waiting for the dispatcher (common/ucwa_push). It names the device
+/* A push notification waiting for the dispatcher (common/push/ucwa_push). It names the device
  * (user and endpointId), not the application, which may be gone by the time it is sent. */
 #define UCWA_PUSH_PREVIEW_MAX 160      /* bytes of message preview kept */
 
@@ -213,7 +213,7 @@ typedef struct {
     char preview[UCWA_PUSH_PREVIEW_MAX + 1];
 } ucwa_push_job;
 
-/* A push provider credential shared by every process and generation (common/ucwa_push):
+/* A push provider credential shared by every process and generation (common/push/ucwa_push):
  * APNs refuses a provider token renewed less than 20 minutes after the last one, so the
  * dispatcher of a new generation must reuse its predecessor's. */
 #define UCWA_PUSH_CREDENTIAL_MAX 2048
@@ -270,14 +270,14 @@ const ucwa_store_limits *ucwa_store_get_limits(const ucwa_store *s);
 /* Shared counters kept in the header (e.g. the policy generation). */
 apr_uint32_t *ucwa_store_word(ucwa_store *s, int which);
 #define UCWA_WORD_POLICY_GEN 0
-#define UCWA_WORD_PUSH_ENABLED 1   /* common/ucwa_push's settings */
+#define UCWA_WORD_PUSH_ENABLED 1   /* common/push/ucwa_push's settings */
 #define UCWA_WORD_PUSH_AFTER 2
 #define UCWA_WORD_PUSH_CONTENT 3
 #define UCWA_WORD_PUSH_QUEUED 4    /* bumped by every job queued: the dispatcher's hint */
-#define UCWA_WORD_SUBS_END 5       /* common/ucwa_subs: one past the last subscription slot in use */
-#define UCWA_WORD_SUBS_ROTATE 6    /* common/ucwa_subs: where the sweep's lookups start */
-#define UCWA_WORD_CONVS_USED 7     /* common/ucwa_conv: one past the last record in use */
-#define UCWA_WORD_PUSH_USED 8      /* common/ucwa_push: one past the last job slot in use */
+#define UCWA_WORD_SUBS_END 5       /* common/ucwa/ucwa_subs: one past the last subscription slot in use */
+#define UCWA_WORD_SUBS_ROTATE 6    /* common/ucwa/ucwa_subs: where the sweep's lookups start */
+#define UCWA_WORD_CONVS_USED 7     /* common/ucwa/ucwa_conv: one past the last record in use */
+#define UCWA_WORD_PUSH_USED 8      /* common/push/ucwa_push: one past the last job slot in use */
 
 /* The user's slot (created when create is set); -1 if absent or the table is full. */
 int ucwa_store_user_find(ucwa_store *s, const char *sip, int create);

@@ -126,7 +126,7 @@ const char *ucwa_contacts_name_key(apr_pool_t *p, const char *name)
     return visible ? key : NULL;
 }
 
-/* --- statements (common/ucwa_sql) ------------------------------------------------- */
+/* --- statements (common/ucwa/ucwa_sql) ------------------------------------------------- */
 
 static ucwa_ct_result select_rows(ucwa_db *db, apr_pool_t *p, int which, int nargs,
                                   const char **args, int ncol, apr_array_header_t **rows)

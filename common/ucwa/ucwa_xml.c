@@ -491,7 +491,7 @@ const char *ucwa_xml_error(apr_pool_t *p, const char *code, const char *subcode,
 /* ------------------------------------------------------------------------------------
  * Input
  *
- * common/mob_xml_read parses (stopping at any DTD, entity, nesting or property too
+ * common/core/mob_xml_read parses (stopping at any DTD, entity, nesting or property too
  * many); the tree is then checked and converted.
  */
 
