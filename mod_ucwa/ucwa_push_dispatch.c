@@ -16,6 +16,7 @@
 #include "ucwa_push_dispatch.h"
 #include "ucwa_push_reg.h"
 #include "ucwa_shm.h"
+#include "ucwa_watchdog.h"
 
 APLOG_USE_MODULE(ucwa);
 
@@ -373,11 +374,6 @@ static apr_status_t push_callback(int state, void *data, apr_pool_t *pool)
 int ucwa_push_post_config(apr_pool_t *pconf, server_rec *s, ucwa_store *st)
 {
     const ucwa_push_conf *c = ucwa_config_get(s)->global->push;
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *get =
-        APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *reg =
-        APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
-    ap_watchdog_t *wd;
     holder *h;
     int on = c->webpush || c->apns || c->fcm;   /* resolved by ucwa_config_check */
 
@@ -394,8 +390,7 @@ int ucwa_push_post_config(apr_pool_t *pconf, server_rec *s, ucwa_store *st)
     }
     h = apr_pcalloc(pconf, sizeof(*h));
     h->s = s;
-    if (!get || !reg || get(&wd, "ucwa-push", 0, 1, pconf) != APR_SUCCESS
-        || reg(wd, INTERVAL, h, push_callback) != APR_SUCCESS) {
+    if (ucwa_watchdog_start(pconf, "ucwa-push", INTERVAL, h, push_callback) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, UCWALOGNO(00259)
                      "push: cannot start the dispatcher (mod_watchdog)");
         return !OK;
