@@ -34,7 +34,13 @@ struct ucwa_synthetic_conf {
 typedef struct {
     server_rec *s;
     push_sender *http;                 /* made on the first run, in the watchdog thread */
+    apr_time_t next;                   /* when the next run is due (0: a second after start) */
 } holder;
+
+/* mod_watchdog first calls a callback one interval after the start: the schedule ticks
+ * every TICK instead, so that the first run comes a second after the start, not after
+ * UcwaSyntheticTransaction's interval (minutes, typically). */
+#define TICK apr_time_from_sec(1)
 
 static ucwa_synthetic_conf *conf_of(cmd_parms *cmd, const char **err)
 {
@@ -269,9 +275,10 @@ static apr_status_t synthetic_callback(int state, void *data, apr_pool_t *pool)
     const ucwa_synthetic_conf *c = ucwa_config_get(h->s)->global->synthetic;
     push_send_options o;
 
-    if (state != AP_WATCHDOG_STATE_RUNNING) {
+    if (state != AP_WATCHDOG_STATE_RUNNING || apr_time_now() < h->next) {
         return APR_SUCCESS;
     }
+    h->next = apr_time_now() + apr_time_from_sec(c->interval);
     if (!h->http) {
         memset(&o, 0, sizeof(o));
         o.ca_file = c->ca_file;
@@ -306,8 +313,8 @@ int ucwa_synthetic_post_config(apr_pool_t *pconf, server_rec *s)
     }
     h = apr_pcalloc(pconf, sizeof(*h));
     h->s = s;
-    if (ucwa_watchdog_start(pconf, "ucwa-synthetic", apr_time_from_sec(c->interval), h,
-                            synthetic_callback) != APR_SUCCESS) {
+    if (ucwa_watchdog_start(pconf, "ucwa-synthetic", TICK, h, synthetic_callback)
+        != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, UCWALOGNO(00405)
                      "synthetic transaction: cannot schedule it (mod_watchdog)");
         return !OK;

@@ -4,7 +4,11 @@ proxy as outside mobile clients do, see each other's presence, exchange a messag
 sign out. The last run is in /ucwa-status and in the error log (notice when it worked,
 error naming the failing hop when it did not: carol is homed on pool02, her user
 resource is a redirect). The credentials file must be readable by root only."""
+import json
+import os
 import re
+import subprocess
+import sys
 import time
 
 import pytest
@@ -14,6 +18,23 @@ import mobility
 from conftest import ALLOWED_LOG, unexpected_log_lines
 
 FAILED = re.compile(r"UCWA00402")
+CHECK = mobility.REPO / "tools" / "mobility-check" / "mobility-check"
+sys.path.insert(0, str(CHECK.parent))
+import mc_synthetic  # noqa: E402
+
+
+def check(synth, workdir):
+    """mobility-check on the Front End: its report as JSON."""
+    hosts = workdir / "synthetic-hosts"
+    hosts.write_text("".join(f"{a} {n}\n" for n, a in synth["topo"].hosts().items()))
+    p = subprocess.run(["/usr/bin/python3", str(CHECK), "-f", str(synth["fe"].conf),
+                        "--inside", f"hosts:{hosts}", "--pool", "pool01.contoso.test",
+                        "--ca", str(synth["state"] / "pki" / "ca.crt"), "--json"],
+                       capture_output=True, text=True, timeout=60, env=dict(os.environ))
+    assert p.returncode in (0, 1), p.stderr
+    r = json.loads(p.stdout)
+    r["scheduled"] = [f for f in r["findings"] if f["check"].startswith("synthetic.")]
+    return r
 
 
 def synthetic_conf(topo, state, creds, second, interval=1):
@@ -76,7 +97,7 @@ def wait_run(topo, second, result, since, timeout=30):
     raise AssertionError(f"no {result} run of alice and {second}: {last}")
 
 
-def test_scheduled_transaction_succeeds_with_each_step_timed(synth, logs):
+def test_scheduled_transaction_succeeds_with_each_step_timed(synth, logs, workdir):
     topo, fe = synth["topo"], synth["fe"]
     since = int(time.time())
     last = wait_run(topo, "bob@contoso.test", "ok", since)
@@ -103,9 +124,14 @@ def test_scheduled_transaction_succeeds_with_each_step_timed(synth, logs):
     # the test users' applications are gone after each run
     time.sleep(0.5)
     assert status(topo)["applications"] <= 2
+    # mobility-check reads the last run from /ucwa-status
+    r = check(synth, workdir)
+    assert r["scheduled"] == [] and "synthetic.scheduled" in {p["check"] for p in r["passed"]}
+    (section,) = [k for k in r["steps"] if k.startswith("Scheduled synthetic transaction")]
+    assert "bob@contoso.test: message arrives" in [s["name"] for s in r["steps"][section]]
 
 
-def test_failing_step_names_the_hop(synth, logs):
+def test_failing_step_names_the_hop(synth, logs, workdir):
     topo, fe = synth["topo"], synth["fe"]
     logs.append(FAILED)
     fe.body = fe.body.replace(
@@ -131,6 +157,33 @@ def test_failing_step_names_the_hop(synth, logs):
         assert time.time() < deadline, fe.log_text()[-3000:]
         time.sleep(0.2)
     assert mobility.DEMO_PASSWORD not in fe.log_text()
+    # mobility-check: a problem whose subject is the hop
+    r = check(synth, workdir)
+    (f,) = r["scheduled"]
+    assert f["check"] == "synthetic.scheduled-failed" and f["severity"] == "problem"
+    assert f["subject"] == hop
+    assert "carol@contoso.test: user resource: no applications link" in f["what"]
+
+
+def test_check_finds_a_stale_or_missing_schedule():
+    users = ("alice@contoso.test", "bob@contoso.test")
+    last = {"users": list(users), "interval": 60, "result": "ok", "started": "then",
+            "startedEpoch": 1000, "seconds": 0.5, "steps": []}
+    found, _ = mc_synthetic.judge({"syntheticTransaction": last}, 60, users, 1100, "f:1")
+    assert found == []
+    found, _ = mc_synthetic.judge({"syntheticTransaction": last}, 60, users, 1181, "f:1")
+    assert [(f[0], f[1]) for f in found] == [("problem", "synthetic.scheduled-stale")]
+    assert "181 s ago" in found[0][3]
+    found, last2 = mc_synthetic.judge({"applications": 0}, 60, users, 1100, "f:1")
+    assert [(f[0], f[1]) for f in found] == [("notice", "synthetic.scheduled-not-running")]
+    assert last2 is None and "apachectl graceful" in found[0][5]
+    other = dict(last, users=["alice@contoso.test", "carol@contoso.test"])
+    found, _ = mc_synthetic.judge({"syntheticTransaction": other}, 60, users, 1100, "f:1")
+    assert "it runs alice@contoso.test and carol@contoso.test" in found[0][3]
+    found, _ = mc_synthetic.judge({"syntheticTransaction": {"users": list(users), "interval": 60,
+                                                            "result": "not run yet"}},
+                                  60, users, 1100, "f:1")
+    assert [f[1] for f in found] == ["synthetic.scheduled-not-run"]
 
 
 def test_credentials_readable_by_others_or_missing_refuse_the_configuration(workdir, state,
