@@ -324,13 +324,6 @@ static int dispatch_round(holder *h, apr_pool_t *p)
     return n;
 }
 
-static int stopping(void)
-{
-    int st = AP_MPMQ_STOPPING;
-
-    return ap_mpm_query(AP_MPMQ_MPM_STATE, &st) != APR_SUCCESS || st == AP_MPMQ_STOPPING;
-}
-
 /* mod_watchdog calls this every 100 ms at most, and sleeps 100 ms in between: so that a
  * notification does not wait for that, one call works for ten seconds, sending while jobs
  * are due and otherwise sleeping on the queue's futex word (woken when a job is queued),
@@ -359,7 +352,7 @@ static apr_status_t push_callback(int state, void *data, apr_pool_t *pool)
         h->d = dispatcher_make(h->s, apr_pool_parent_get(pool));
     }
     apr_pool_create(&round, pool);
-    while (!stopping() && apr_time_now() < end) {
+    while (!ucwa_watchdog_stopping() && apr_time_now() < end) {
         apr_uint32_t seen = __atomic_load_n(word, __ATOMIC_SEQ_CST);
         int n = dispatch_round(h, round);
         apr_pool_clear(round);

@@ -211,6 +211,11 @@ static void http_exchange(void *baton, apr_pool_t *p, const char *method, const 
     push_http_request rq;
     push_response resp;
 
+    if (ucwa_watchdog_stopping()) {
+        memset(out, 0, sizeof(*out));
+        out->error = "the server is stopping";
+        return;
+    }
     memset(&rq, 0, sizeof(rq));
     rq.method = method;
     rq.url = url;
@@ -250,6 +255,9 @@ static void run(holder *h, apr_pool_t *p)
     in.http = http_exchange;
     in.baton = h;
     ucwa_synth_run(p, &in, &r);
+    if (ucwa_watchdog_stopping()) {
+        return;   /* cut short by the stop: not a result (the next generation runs again) */
+    }
     json = ucwa_synth_json(p, &r, c->user, c->interval, UCWA_SYNTHETIC_MAX);
     if ((st = ucwa_shm_lock(s)) != NULL) {
         apr_cpystrn(ucwa_store_synthetic(st), json ? json : "", UCWA_SYNTHETIC_MAX);

@@ -121,6 +121,13 @@ static apr_status_t sweep_callback(int state, void *data, apr_pool_t *pool)
     return APR_SUCCESS;
 }
 
+int ucwa_watchdog_stopping(void)
+{
+    int st = AP_MPMQ_STOPPING;
+
+    return ap_mpm_query(AP_MPMQ_MPM_STATE, &st) != APR_SUCCESS || st == AP_MPMQ_STOPPING;
+}
+
 apr_status_t ucwa_watchdog_start(apr_pool_t *pconf, const char *name,
                                 apr_interval_time_t interval, void *data,
                                 ap_watchdog_callback_fn_t *callback)
