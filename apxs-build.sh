@@ -157,6 +157,9 @@ cmd_install() {
     done
     install -d /etc/apache2/mobility
     install -m 644 conf.d/sites/*.conf /etc/apache2/mobility/
+    # the slow-client bounds, for every host (a2enmod reqtimeout; a2enconf mobility-hardening)
+    install -d /etc/apache2/conf-available
+    install -m 644 conf.d/mobility-hardening.conf /etc/apache2/conf-available/
     install -d /var/www/mobility
     cp -r htdocs/. /var/www/mobility/
     install -d /usr/local/lib/mobility-check
@@ -165,6 +168,7 @@ cmd_install() {
     ln -sf /usr/local/lib/mobility-check/mobility-check /usr/local/sbin/mobility-check
     log "installed /usr/local/sbin/mobility-check (docs/mobility-check.md)"
     log "installed into $moddir; enable with: a2enmod autodiscover ucwa (and mcx for Lync 2010 clients)"
+    log "on every host, the slow-client bounds: a2enmod reqtimeout && a2enconf mobility-hardening"
     log "site templates are in /etc/apache2/mobility/ (see README, 'Installing into an existing Apache')"
 }
 
@@ -195,23 +199,24 @@ cmd_test() {
 cmd_bench() {
     # ./apxs-build.sh bench [bench_autodiscover.py args] [--ucwa bench_ucwa.py args]
     #                       [--mcx bench_mcx.py args] [--push bench_push.py args]
-    #                       [--signin bench_signin.py args]
+    #                       [--signin bench_signin.py args] [--devices bench_devices.py args]
     # runs each benchmark with its own arguments (e.g. --ucwa --quick --mcx --quick); every
     # one runs even if an earlier one fails.
     need_pkgs "${PKGS_BUILD[@]}" "${PKGS_RUN[@]}" "${PKGS_TEST[@]}" "${PKGS_BENCH[@]}"
     need_node
     cmd_build
-    local ad=() uw=() mx=() pu=() si=() a to=ad rc=0
+    local ad=() uw=() mx=() pu=() si=() dv=() a to=ad rc=0
     for a in "$@"; do
         case "$a" in
             --ucwa) to=uw; continue ;;
             --mcx) to=mx; continue ;;
             --push) to=pu; continue ;;
             --signin) to=si; continue ;;
+            --devices) to=dv; continue ;;
         esac
         case "$to" in
             ad) ad+=("$a") ;; uw) uw+=("$a") ;; mx) mx+=("$a") ;; pu) pu+=("$a") ;;
-            si) si+=("$a") ;;
+            si) si+=("$a") ;; dv) dv+=("$a") ;;
         esac
     done
     log "bench_autodiscover.py ${ad[*]}"
@@ -226,6 +231,8 @@ cmd_bench() {
     fi
     log "bench_signin.py ${si[*]}"
     /usr/bin/python3 "$TOP/bench/bench_signin.py" "${si[@]}" || rc=$?
+    log "bench_devices.py ${dv[*]}"
+    /usr/bin/python3 "$TOP/bench/bench_devices.py" "${dv[@]}" || rc=$?
     return $rc
 }
 

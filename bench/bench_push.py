@@ -451,6 +451,8 @@ class Run:
             "<IfModule ucwa_module>",
             f"    UcwaMaxApplications {self.store_apps}",
             "    UcwaMaxApplicationsPerUser 0",
+            # two users hold every channel: no per-user bound on what they park
+            "    UcwaMaxParkedPerUser 100000",
             "    UcwaEventTimeoutRange 1 3600",
             # nothing may end or change by itself while we measure
             "    UcwaApplicationIdleTimeout 86400",

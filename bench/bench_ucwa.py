@@ -374,6 +374,8 @@ class Run:
             "<IfModule ucwa_module>",
             f"    UcwaMaxApplications {self.store_apps}",
             "    UcwaMaxApplicationsPerUser 0",
+            # two users hold every channel: no per-user bound on what they park
+            "    UcwaMaxParkedPerUser 100000",
             f"    UcwaEventTimeoutRange 10 {PARK_TIMEOUT}",
             # nothing may end or wake a channel by itself while we measure
             "    UcwaApplicationIdleTimeout 86400",

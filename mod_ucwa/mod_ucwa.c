@@ -78,7 +78,8 @@ static int ucwa_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     if (!used) {
         return OK;
     }
-    if (ucwa_shm_post_config(pconf, s, &g->limits) != OK) {
+    if (ucwa_shm_post_config(pconf, s, &g->limits) != OK
+        || ucwa_events_post_config(pconf, s) != OK) {
         return !OK;
     }
     ucwa_people_post_config(pconf, ptemp, s);   /* the schema, before any child starts */
@@ -234,7 +235,7 @@ static int ucwa_status(request_rec *r)
     ucwa_store_stats st;
     ucwa_conv_stats cs;
     apr_uint32_t subs = 0, members = 0, push_queued = 0, push_sending = 0;
-    const char *problem, *sub_problem, *conv_problem, *body, *synthetic;
+    const char *problem, *sub_problem, *conv_problem, *body, *per_child, *synthetic;
 
     if (!s) {
         return HTTP_SERVICE_UNAVAILABLE;
@@ -246,12 +247,14 @@ static int ucwa_status(request_rec *r)
     synthetic = ucwa_synthetic_status(r->pool, r->server, s);
     ucwa_shm_unlock();
     problem = problem ? problem : sub_problem ? sub_problem : conv_problem;
+    ucwa_events_parked_per_child(r->pool, &per_child);
     body = apr_psprintf(r->pool, "{\"applications\":%u,\"expired\":%u,\"available\":%u,"
                         "\"users\":%u,\"queuedEvents\":%u,\"parked\":%u,"
+                        "\"parkedPerChild\":%s,"
                         "\"subscriptions\":%u,\"subscribedMembers\":%u,\"conversations\":%u,"
                         "\"pushQueued\":%u,\"pushSending\":%u,\"consistent\":%s%s%s%s%s}\n",
                         st.apps_live, st.apps_expired, st.apps_available, st.users_live,
-                        st.events_queued, st.parked, subs, members, cs.live, push_queued,
+                        st.events_queued, st.parked, per_child, subs, members, cs.live, push_queued,
                         push_sending,
                         problem ? "false" : "true",
                         problem ? ",\"problem\":\"" : "",
@@ -336,6 +339,7 @@ static void ucwa_register_hooks(apr_pool_t *p)
     ap_hook_check_config(ucwa_check_config, after, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(ucwa_post_config, after, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(ucwa_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_status(ucwa_events_child_status, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(ucwa_translate, NULL, NULL, APR_HOOK_FIRST);
     /* the photo cookie becomes a bearer token before the handler checks one */
     ap_hook_header_parser(ucwa_people_photo_cookie, NULL, NULL, APR_HOOK_FIRST);

@@ -28,6 +28,7 @@ static ucwa_global *global_make(apr_pool_t *p)
     g->limits.max_convs = 2 * 1000;
     g->limits.max_push = 1000;
     g->per_user_max = 10;
+    g->parked_per_user = 10;                        /* one per application of the default */
     g->idle_timeout = apr_time_from_sec(15 * 60);   /* UCWA: 15 min without a P-GET */
     g->tombstone = apr_time_from_sec(60 * 60);
     g->timeout_min = 180;                           /* UCWA's documented range */
@@ -98,13 +99,14 @@ static const char *number(cmd_parms *cmd, const char *v, apr_int64_t min, apr_in
 }
 
 /* One handler for the numeric server-wide settings; cmd->info says which. */
-enum { N_APPS, N_RING, N_EVSIZE, N_PER_USER, N_IDLE, N_PARKED, N_INACTIVE, N_AWAY, N_INVITE };
+enum { N_APPS, N_RING, N_EVSIZE, N_PER_USER, N_IDLE, N_PARKED, N_INACTIVE, N_AWAY, N_INVITE,
+       N_PARKED_USER };
 
 static const char *set_number(cmd_parms *cmd, void *d, const char *v)
 {
     static const apr_int64_t range[][2] = {
         { 1, 1 << 20 }, { 4, 65536 }, { 512, 65536 }, { 0, 1000 }, { 10, 86400 },
-        { 0, 100000 }, { 10, 86400 }, { 10, 86400 }, { 1, 3600 },
+        { 0, 100000 }, { 10, 86400 }, { 10, 86400 }, { 1, 3600 }, { 1, 100000 },
     };
     int which = (int)(apr_uintptr_t)cmd->info;
     const char *err;
@@ -128,6 +130,7 @@ static const char *set_number(cmd_parms *cmd, void *d, const char *v)
     case N_INACTIVE: g->idle_rules.idle = apr_time_from_sec(n); break;
     case N_AWAY: g->idle_rules.away = apr_time_from_sec(n); break;
     case N_INVITE: g->invitation_timeout = apr_time_from_sec(n); break;
+    case N_PARKED_USER: g->parked_per_user = (apr_uint32_t)n; break;
     }
     return NULL;
 }
@@ -221,6 +224,8 @@ const command_rec ucwa_cmds[] = {
                   "seconds without an event request before an application ends (900)"),
     AP_INIT_TAKE1("UcwaMaxParkedPerChild", set_number, (void *)N_PARKED, RSRC_CONF,
                   "event requests one child process holds at once (0: 3/4 of ThreadsPerChild)"),
+    AP_INIT_TAKE1("UcwaMaxParkedPerUser", set_number, (void *)N_PARKED_USER, RSRC_CONF,
+                  "event requests one user's applications hold parked at once (default 10)"),
     AP_INIT_TAKE1("UcwaInactiveTimeout", set_number, (void *)N_INACTIVE, RSRC_CONF,
                   "seconds without reportMyActivity before Online becomes IdleOnline (300)"),
     AP_INIT_TAKE1("UcwaAwayTimeout", set_number, (void *)N_AWAY, RSRC_CONF,

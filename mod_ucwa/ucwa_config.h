@@ -17,6 +17,7 @@ typedef struct {
     apr_interval_time_t tombstone;        /* how long an expired id answers 410 */
     apr_uint32_t timeout_min, timeout_max, timeout_default;   /* event timeout= (s) */
     apr_uint32_t parked_per_child;        /* 0: three quarters of ThreadsPerChild */
+    apr_uint32_t parked_per_user;         /* event requests one user's applications park */
     ucwa_idle_rules idle_rules;
     ucwa_policy_set *policies;
     const char *site;                     /* this server's site (policies by site) */

@@ -2,14 +2,24 @@
  * pending GET. It parks the worker thread, waiting in short slices on the application's
  * futex word, so an event posted from any child process wakes it within milliseconds; it
  * answers at once when httpd stops or restarts gracefully, notices a client that went
- * away, and respects a per-child cap on parked requests. */
+ * away, and respects a per-child cap on parked requests (sending a client on to a
+ * child with room) and a per-user one. */
 #ifndef UCWA_EVENTS_H
 #define UCWA_EVENTS_H
 
 #include <httpd.h>
 #include "ucwa_http.h"
 
+#include <ap_mpm.h>
+
+/* The table of parked requests per child, new for every generation (post_config); the
+ * parent keeps its slots with the MPM's child_status hook. */
+int ucwa_events_post_config(apr_pool_t *pconf, server_rec *s);
+void ucwa_events_child_status(server_rec *s, pid_t pid, ap_generation_t gen, int slot,
+                              mpm_child_status state);
 void ucwa_events_child_init(apr_pool_t *pchild, server_rec *s);
+/* The parked requests of each running child, as a JSON array (for ucwa-status). */
+void ucwa_events_parked_per_child(apr_pool_t *p, const char **json);
 int ucwa_events_get(ucwa_req *q);
 
 /* Wakes the parked event requests of every application of a user. */

@@ -6,8 +6,14 @@ As root the real ports are used on two loopback addresses (FE 127.0.0.1: 80, 443
 4443; reverse proxy 127.0.0.2: 80, 443). DEMO_PORT_OFFSET=N moves every port up by N
 (default 10000 when not root). State (certificates, keys, directory, logs) lives in
 state/demo of the repository, which git ignores.
+
+DEMO_DEVICES=N sizes the Front End and the reverse proxy for N devices that each keep an
+event channel (conf.d/mpm-mobility.conf's arithmetic: mobility.sizing_for) and adds N
+users to the directory, user00001@contoso.test to userNNNNN@contoso.test, with the demo
+password.
 """
 import os
+import resource
 import signal
 import sys
 import time
@@ -22,8 +28,27 @@ def main():
     offset = int(os.environ.get("DEMO_PORT_OFFSET", default))
     topo = mobility.Topology(offset=offset)
     state = mobility.make_state(mobility.REPO / "state" / "demo", topo)
-    fe = mobility.front_end(state / "fe", state, topo)
-    rp = mobility.reverse_proxy(state / "rp", state, topo)
+    devices = int(os.environ.get("DEMO_DEVICES", "0"))
+    sized, extra, users_line = {}, "", ""
+    if devices:
+        sz = mobility.sizing_for(devices)
+        extra = sz.extra()
+        # a parked channel is a connection (two at the proxy): Apache inherits this limit
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        if hard < 3 * sz.threads:
+            print(f"warning: open files limited to {hard}: raise it (ulimit -Hn) for "
+                  f"{sz.threads} threads per child", file=sys.stderr)
+        mobility.add_generated_users(state, devices)
+        # the proxy holds a worker for every parked request it forwards, too
+        sized = {"servers": sz.servers, "threads": sz.threads}
+        users_line = (f"\n{devices} generated users: {mobility.GENERATED_USER.format(1)} to "
+                      f"{mobility.GENERATED_USER.format(devices)}, same password")
+        print(f"Sized for {devices} devices: {sz.servers} children x {sz.threads} threads "
+              f"(MaxRequestWorkers {sz.servers * sz.threads}), UcwaMaxParkedPerChild "
+              f"{sz.cap}, UcwaMaxApplications {sz.apps}", flush=True)
+    fe = mobility.front_end(state / "fe", state, topo, extra=extra, **sized)
+    rp = mobility.reverse_proxy(state / "rp", state, topo, **sized)
     try:
         fe.start()
         rp.start()
@@ -52,7 +77,7 @@ Skype for Business mobility demo is running (Ctrl-C stops it).
   pool02.contoso.test            in the topology only (carol is homed there)
 
 DEMO credentials (never use them anywhere else): alice@contoso.test, bob@contoso.test,
-carol@contoso.test, password {mobility.DEMO_PASSWORD}
+carol@contoso.test, password {mobility.DEMO_PASSWORD}{users_line}
 
 Hosts-file lines (/etc/hosts) for a client on this machine:
 """ + "\n".join(f"  {addr}  {' '.join(names)}" for addr, names in lines.items()) + f"""

@@ -242,22 +242,3 @@ def test_a_full_ring_drops_events_and_says_resume(variant, state, check_logs):
     pkg = app.poll("timeout=1")
     assert "resume" not in pkg["_links"] and pkg["sender"] == []
     assert f.status()["consistent"]
-
-
-def test_a_full_child_sends_the_client_elsewhere(variant, state, check_logs):
-    """Over UcwaMaxParkedPerChild a poll is not parked: 503 with Retry-After and the
-    connection closed, so the client does not spin on an empty package."""
-    fe = Fe(variant("ucwa-cap", extra=f"UcwaMaxParkedPerChild 1\n{FAST}", servers=2), state)
-    alice = fe.user()
-    apps = [alice.create(endpointId=f"cap-{i}") for i in range(3)]
-    polls = [in_thread(a.poll_raw, params="&timeout=8") for a in apps]
-    time.sleep(2)
-    answers = [p.result(1)[0] for p in polls if not p.alive()]
-    # two children, one parked request each: at least one of three was turned away
-    busy = [r for r in answers if r.status_code == 503]
-    assert busy, [r.status_code for r in answers]
-    r = busy[0]
-    assert r.headers["Retry-After"] == "1"
-    assert r.headers.get("Connection", "").lower() == "close"
-    assert_error(r, 503, "ServiceUnavailable")
-    assert fe.status()["parked"] <= 2

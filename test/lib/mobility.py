@@ -349,9 +349,69 @@ def make_state(state: Path, topo: Topology):
     return state
 
 
+# --- demo sizing for load (DEMO_DEVICES=N ./apxs-build.sh run, bench/bench_devices.py) ---
+
+GENERATED_USER = "user{:05d}@contoso.test"   # user00001@contoso.test ... (demo password)
+
+
+def add_generated_users(state: Path, n: int):
+    """n more users in the demo directory, homed on pool01, with the demo password:
+    user00001@contoso.test to GENERATED_USER.format(n). Kept between runs; one bcrypt
+    hash (htpasswd, as for the named users) serves them all."""
+    db = state / "directory" / "directory.db"
+    con = sqlite3.connect(db)
+    have = con.execute("SELECT COUNT(*) FROM users WHERE sip_uri LIKE 'user%@contoso.test'"
+                       ).fetchone()[0]
+    if have < n:
+        line = run(["htpasswd", "-nbB", "-C", "5", "user", DEMO_PASSWORD]).stdout.strip()
+        pw = line.split(":", 1)[1]
+        con.executemany("INSERT OR IGNORE INTO users VALUES (?, ?, 'pool01.contoso.test', ?, NULL)",
+                        [(GENERATED_USER.format(i), pw, f"User {i:05d}")
+                         for i in range(1, n + 1)])
+        con.commit()
+    con.close()
+
+
+@dataclass
+class Sizing:
+    """Event-MPM and store sizes for a number of devices, by conf.d/mpm-mobility.conf's
+    arithmetic: one parked worker per device, about twice the devices as parking capacity
+    (children x UcwaMaxParkedPerChild), ThreadsPerChild - 64 parked per child, a
+    listening socket per CPU (SO_REUSEPORT) so that new connections are spread over the
+    children, UcwaMaxApplications = devices + 25%, UcwaMaxParkedPerUser 4."""
+    devices: int
+    servers: int
+    threads: int
+    cap: int
+    apps: int
+
+    def extra(self):
+        return "\n".join([
+            "MaxConnectionsPerChild 0",
+            "ListenCoresBucketsRatio 1",
+            "<IfModule ucwa_module>",
+            f"    UcwaMaxApplications {self.apps}",
+            f"    UcwaMaxParkedPerChild {self.cap}",
+            "    UcwaMaxParkedPerUser 4",
+            "</IfModule>"])
+
+
+def sizing_for(devices: int) -> Sizing:
+    """The 1,000-device profile of conf.d/mpm-mobility.conf up to 1,000 devices, the
+    6,660 one up to 6,660, and more children of 2,000 threads beyond."""
+    threads = 600 if devices <= 1000 else 2000
+    cap = threads - 64
+    servers = max(4 if devices <= 1000 else 7, -(-2 * devices // cap))
+    return Sizing(devices, servers, threads, cap, max(1250, -(-devices * 5 // 4)))
+
+
 FE_MODULES = ["authz_core", "authz_host", "authn_core", "authn_dbd", "dbd", "ssl", "socache_shmcb",
-              "mime", "alias", "dir", "remoteip", "headers", "status"]
-RP_MODULES = ["authz_core", "proxy", "proxy_http", "ssl", "socache_shmcb", "mime", "headers"]
+              "mime", "alias", "dir", "remoteip", "headers", "status", "reqtimeout"]
+RP_MODULES = ["authz_core", "proxy", "proxy_http", "ssl", "socache_shmcb", "mime", "headers", "env",
+              "reqtimeout"]
+# What admins install on every host (a2enconf): the slow-client bounds. Every instance
+# (demo, tests, benchmarks) loads it, so they run what admins run.
+HARDENING = REPO / "conf.d" / "mobility-hardening.conf"
 OUR_MODULES = ["autodiscover", "ucwa", "mcx"]
 
 
@@ -408,7 +468,7 @@ class Apache:
                   f"ThreadsPerChild {self.threads}", f"ThreadLimit {self.threads}",
                   f"MaxRequestWorkers {self.servers * self.threads}",
                   f"MinSpareThreads {self.threads}", f"MaxSpareThreads {self.servers * self.threads}",
-                  "KeepAliveTimeout 5",
+                  f'Include "{HARDENING}"',
                   # stop() is a graceful stop: bounded, so a stuck request cannot hang a test
                   "GracefulShutdownTimeout 10",
                   'LogFormat "%a %l %u %t \\"%r\\" %>s %b %D %P" timed',
