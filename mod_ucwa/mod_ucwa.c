@@ -31,6 +31,7 @@
 #include "ucwa_shm.h"
 #include "ucwa_subreq.h"
 #include "ucwa_subscriptions.h"
+#include "ucwa_synthetic.h"
 #include "ucwa_watchdog.h"
 
 #define HANDLER "ucwa"
@@ -57,7 +58,10 @@ static int ucwa_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
                      "UCWA requests carry");
         return !OK;
     }
-    return ucwa_config_check(pconf, ptemp, s);
+    if (ucwa_config_check(pconf, ptemp, s) != OK) {
+        return !OK;
+    }
+    return ucwa_synthetic_check(pconf, ptemp, s);
 }
 
 static int ucwa_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
@@ -87,7 +91,10 @@ static int ucwa_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     if (rv != OK) {
         return rv;
     }
-    return ucwa_watchdog_post_config(pconf, s);
+    if (ucwa_watchdog_post_config(pconf, s) != OK) {
+        return !OK;
+    }
+    return ucwa_synthetic_post_config(pconf, s);
 }
 
 static void ucwa_child_init(apr_pool_t *pchild, server_rec *s)
@@ -228,7 +235,7 @@ static int ucwa_status(request_rec *r)
     ucwa_store_stats st;
     ucwa_conv_stats cs;
     apr_uint32_t subs = 0, members = 0, push_queued = 0, push_sending = 0;
-    const char *problem, *sub_problem, *conv_problem, *body, *per_child;
+    const char *problem, *sub_problem, *conv_problem, *body, *per_child, *synthetic;
 
     if (!s) {
         return HTTP_SERVICE_UNAVAILABLE;
@@ -237,6 +244,7 @@ static int ucwa_status(request_rec *r)
     problem = ucwa_store_check(s, &st, r->pool);
     sub_problem = ucwa_subs_check(s, &subs, &members, r->pool);
     conv_problem = ucwa_conv_check(s, &cs, r->pool);
+    synthetic = ucwa_synthetic_status(r->pool, r->server, s);
     ucwa_shm_unlock();
     problem = problem ? problem : sub_problem ? sub_problem : conv_problem;
     ucwa_events_parked_per_child(r->pool, &per_child);
@@ -244,13 +252,14 @@ static int ucwa_status(request_rec *r)
                         "\"users\":%u,\"queuedEvents\":%u,\"parked\":%u,"
                         "\"parkedPerChild\":%s,"
                         "\"subscriptions\":%u,\"subscribedMembers\":%u,\"conversations\":%u,"
-                        "\"pushQueued\":%u,\"pushSending\":%u,\"consistent\":%s%s%s%s}\n",
+                        "\"pushQueued\":%u,\"pushSending\":%u,\"consistent\":%s%s%s%s%s}\n",
                         st.apps_live, st.apps_expired, st.apps_available, st.users_live,
                         st.events_queued, st.parked, per_child, subs, members, cs.live, push_queued,
                         push_sending,
                         problem ? "false" : "true",
                         problem ? ",\"problem\":\"" : "",
-                        problem ? ap_escape_quotes(r->pool, problem) : "", problem ? "\"" : "");
+                        problem ? ap_escape_quotes(r->pool, problem) : "", problem ? "\"" : "",
+                        synthetic);
     if (problem) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, UCWALOGNO(00006)
                       "session store inconsistent: %s", problem);

@@ -10,6 +10,7 @@
 
 #include "mod_ucwa.h"
 #include "ucwa_config.h"
+#include "ucwa_synthetic.h"
 #include "mob_number.h"
 
 APLOG_USE_MODULE(ucwa);
@@ -260,6 +261,18 @@ const command_rec ucwa_cmds[] = {
                   "seconds a registered application lives in the background (259200)"),
     AP_INIT_TAKE1("UcwaPushCAFile", ucwa_push_set_ca, NULL, RSRC_CONF,
                   "certificates (PEM) trusted for the push services instead of the system's"),
+    AP_INIT_TAKE3("UcwaSyntheticTransaction", ucwa_synthetic_set, NULL, RSRC_CONF,
+                  "seconds between runs, and the two test users (SIP addresses)"),
+    AP_INIT_TAKE1("UcwaSyntheticCredentials", ucwa_synthetic_set_credentials, NULL, RSRC_CONF,
+                  "the test users' passwords: a file of 'sip-address password' lines, "
+                  "readable by root only"),
+    AP_INIT_TAKE1("UcwaSyntheticDiscovery", ucwa_synthetic_set_discovery, NULL, RSRC_CONF,
+                  "the external discovery URL the test users start from "
+                  "(default https://lyncdiscover.<first user's domain>/)"),
+    AP_INIT_ITERATE("UcwaSyntheticResolve", ucwa_synthetic_set_resolve, NULL, RSRC_CONF,
+                    "host:port:address entries used instead of DNS for the transaction"),
+    AP_INIT_TAKE1("UcwaSyntheticCAFile", ucwa_synthetic_set_ca, NULL, RSRC_CONF,
+                  "certificates (PEM) trusted for the transaction instead of the system's"),
     { NULL }
 };
 

@@ -25,6 +25,7 @@ typedef struct {
     apr_size_t body_max;
     apr_interval_time_t invitation_timeout;   /* unanswered IM invitations fail */
     ucwa_push_conf *push;                 /* push notifications */
+    struct ucwa_synthetic_conf *synthetic;   /* NULL: no scheduled synthetic transaction */
 } ucwa_global;
 
 typedef struct {

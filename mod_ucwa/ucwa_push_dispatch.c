@@ -16,6 +16,7 @@
 #include "ucwa_push_dispatch.h"
 #include "ucwa_push_reg.h"
 #include "ucwa_shm.h"
+#include "ucwa_watchdog.h"
 
 APLOG_USE_MODULE(ucwa);
 
@@ -323,13 +324,6 @@ static int dispatch_round(holder *h, apr_pool_t *p)
     return n;
 }
 
-static int stopping(void)
-{
-    int st = AP_MPMQ_STOPPING;
-
-    return ap_mpm_query(AP_MPMQ_MPM_STATE, &st) != APR_SUCCESS || st == AP_MPMQ_STOPPING;
-}
-
 /* mod_watchdog calls this every 100 ms at most, and sleeps 100 ms in between: so that a
  * notification does not wait for that, one call works for ten seconds, sending while jobs
  * are due and otherwise sleeping on the queue's futex word (woken when a job is queued),
@@ -358,7 +352,7 @@ static apr_status_t push_callback(int state, void *data, apr_pool_t *pool)
         h->d = dispatcher_make(h->s, apr_pool_parent_get(pool));
     }
     apr_pool_create(&round, pool);
-    while (!stopping() && apr_time_now() < end) {
+    while (!ucwa_watchdog_stopping() && apr_time_now() < end) {
         apr_uint32_t seen = __atomic_load_n(word, __ATOMIC_SEQ_CST);
         int n = dispatch_round(h, round);
         apr_pool_clear(round);
@@ -373,11 +367,6 @@ static apr_status_t push_callback(int state, void *data, apr_pool_t *pool)
 int ucwa_push_post_config(apr_pool_t *pconf, server_rec *s, ucwa_store *st)
 {
     const ucwa_push_conf *c = ucwa_config_get(s)->global->push;
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *get =
-        APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *reg =
-        APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
-    ap_watchdog_t *wd;
     holder *h;
     int on = c->webpush || c->apns || c->fcm;   /* resolved by ucwa_config_check */
 
@@ -394,8 +383,7 @@ int ucwa_push_post_config(apr_pool_t *pconf, server_rec *s, ucwa_store *st)
     }
     h = apr_pcalloc(pconf, sizeof(*h));
     h->s = s;
-    if (!get || !reg || get(&wd, "ucwa-push", 0, 1, pconf) != APR_SUCCESS
-        || reg(wd, INTERVAL, h, push_callback) != APR_SUCCESS) {
+    if (ucwa_watchdog_start(pconf, "ucwa-push", INTERVAL, h, push_callback) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, UCWALOGNO(00259)
                      "push: cannot start the dispatcher (mod_watchdog)");
         return !OK;

@@ -121,7 +121,16 @@ static apr_status_t sweep_callback(int state, void *data, apr_pool_t *pool)
     return APR_SUCCESS;
 }
 
-int ucwa_watchdog_post_config(apr_pool_t *pconf, server_rec *s)
+int ucwa_watchdog_stopping(void)
+{
+    int st = AP_MPMQ_STOPPING;
+
+    return ap_mpm_query(AP_MPMQ_MPM_STATE, &st) != APR_SUCCESS || st == AP_MPMQ_STOPPING;
+}
+
+apr_status_t ucwa_watchdog_start(apr_pool_t *pconf, const char *name,
+                                apr_interval_time_t interval, void *data,
+                                ap_watchdog_callback_fn_t *callback)
 {
     APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *get =
         APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
@@ -131,13 +140,20 @@ int ucwa_watchdog_post_config(apr_pool_t *pconf, server_rec *s)
     apr_status_t rv;
 
     if (!get || !reg) {
+        return APR_ENOTIMPL;
+    }
+    rv = get(&wd, name, 0, 1, pconf);
+    return rv == APR_SUCCESS ? reg(wd, interval, data, callback) : rv;
+}
+
+int ucwa_watchdog_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    apr_status_t rv = ucwa_watchdog_start(pconf, "ucwa-sweep", INTERVAL, s, sweep_callback);
+
+    if (rv == APR_ENOTIMPL) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, UCWALOGNO(00071)
                      "mod_watchdog is not available: idle applications would never end");
         return !OK;
-    }
-    rv = get(&wd, "ucwa-sweep", 0, 1, pconf);
-    if (rv == APR_SUCCESS) {
-        rv = reg(wd, INTERVAL, s, sweep_callback);
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, UCWALOGNO(00072)

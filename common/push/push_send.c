@@ -12,6 +12,7 @@ struct push_sender {
     const char *ca_file, *proxy, *user_agent;
     long connect_ms, total_ms;
     const push_endpoint_policy *policy;
+    const apr_array_header_t *resolve;
 };
 
 /* What one exchange collects through the callbacks. */
@@ -21,7 +22,7 @@ typedef struct {
     char *buf;
     apr_size_t len;
     int truncated;
-    const char *retry_after, *apns_id;
+    const char *retry_after, *apns_id, *www_authenticate;
     int refused;
 } exchange;
 
@@ -57,6 +58,7 @@ apr_status_t push_sender_create(apr_pool_t *p, const push_send_options *opt,
     s->connect_ms = to_ms(opt->connect_timeout, PUSH_CONNECT_TIMEOUT_DEFAULT);
     s->total_ms = to_ms(opt->timeout, PUSH_TIMEOUT_DEFAULT);
     s->policy = opt->address_policy;
+    s->resolve = opt->resolve ? apr_array_copy(p, opt->resolve) : NULL;
     *out = s;
     return APR_SUCCESS;
 }
@@ -103,7 +105,10 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *arg)
 
     /* a new status line (after a 1xx answer): forget the headers of the one before */
     if (n >= 5 && !strncmp(line, "HTTP/", 5)) {
-        x->retry_after = x->apns_id = NULL;
+        x->retry_after = x->apns_id = x->www_authenticate = NULL;
+    }
+    else if ((v = header_value(x->p, line, n, "www-authenticate"))) {
+        x->www_authenticate = v;
     }
     else if ((v = header_value(x->p, line, n, "retry-after"))) {
         x->retry_after = v;
@@ -145,7 +150,7 @@ apr_status_t push_send(push_sender *s, apr_pool_t *p, const push_http_request *r
                        push_response *resp)
 {
     CURL *c = s->curl;
-    struct curl_slist *hdrs = NULL, *more;
+    struct curl_slist *hdrs = NULL, *more, *resolve = NULL;
     char errbuf[CURL_ERROR_SIZE];
     exchange x;
     CURLcode cc;
@@ -184,8 +189,18 @@ apr_status_t push_send(push_sender *s, apr_pool_t *p, const push_http_request *r
         }
         hdrs = more;
     }
+    for (i = 0; hdrs && !bad && s->resolve && i < s->resolve->nelts; i++) {
+        more = curl_slist_append(resolve, APR_ARRAY_IDX(s->resolve, i, const char *));
+        if (!more) {
+            curl_slist_free_all(hdrs);
+            hdrs = NULL;
+            break;
+        }
+        resolve = more;
+    }
     if (bad || !hdrs) {
         curl_slist_free_all(hdrs);
+        curl_slist_free_all(resolve);
         resp->error = bad ? "a header name or value holds CR, LF or ':'" : "out of memory";
         return bad ? APR_EINVAL : APR_ENOMEM;
     }
@@ -207,6 +222,9 @@ apr_status_t push_send(push_sender *s, apr_pool_t *p, const push_http_request *r
     }
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    if (resolve) {
+        curl_easy_setopt(c, CURLOPT_RESOLVE, resolve);
+    }
     if (!strcmp(req->method, "POST")) {
         curl_easy_setopt(c, CURLOPT_POST, 1L);
     }
@@ -237,6 +255,7 @@ apr_status_t push_send(push_sender *s, apr_pool_t *p, const push_http_request *r
      * keeps the connection for the next send */
     curl_easy_reset(c);
     curl_slist_free_all(hdrs);
+    curl_slist_free_all(resolve);
 
     x.buf[x.len] = '\0';
     resp->body = x.buf;
@@ -244,6 +263,7 @@ apr_status_t push_send(push_sender *s, apr_pool_t *p, const push_http_request *r
     resp->body_truncated = x.truncated;
     resp->retry_after = x.retry_after;
     resp->apns_id = x.apns_id;
+    resp->www_authenticate = x.www_authenticate;
     resp->new_connection = connects > 0;
     resp->address_refused = x.refused;
     resp->http_version = version == CURL_HTTP_VERSION_2_0 ? 2

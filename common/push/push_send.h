@@ -12,6 +12,7 @@
 #define PUSH_SEND_H
 
 #include <apr_pools.h>
+#include <apr_tables.h>
 #include <apr_time.h>
 
 #include "push_provider.h"
@@ -31,6 +32,9 @@ typedef struct {
      * that resolve to, or are rebound to, internal addresses: use it for WebPush. */
     const push_endpoint_policy *address_policy;
     const char *user_agent;               /* NULL: "mobility-push/1" */
+    /* "host:port:address" entries (curl's --resolve) that replace DNS for those names;
+     * NULL: none. The synthetic transaction reaches the reverse proxy this way. */
+    const apr_array_header_t *resolve;
 } push_send_options;
 
 typedef struct push_sender push_sender;
@@ -42,6 +46,7 @@ typedef struct {
     int body_truncated;        /* the body was longer: the rest was dropped */
     const char *retry_after;   /* the Retry-After header, or NULL */
     const char *apns_id;       /* the apns-id header, or NULL */
+    const char *www_authenticate;   /* the WWW-Authenticate header, or NULL */
     const char *error;         /* NULL after a complete exchange, else why it failed */
     int http_version;          /* 1 (HTTP/1.x) or 2; 0 when no answer */
     int new_connection;        /* non-zero when this exchange opened a new connection */

@@ -10,7 +10,7 @@
 #include "ucwa_store.h"
 
 #define STORE_MAGIC   0x55435741u   /* "UCWA" */
-#define STORE_VERSION 11u
+#define STORE_VERSION 12u
 #define IDX_BITS 20                  /* application index in the low bits of the id */
 #define GEN_BITS 12
 #define WORDS 16
@@ -22,6 +22,7 @@ struct ucwa_store {
     apr_uint32_t free_head;        /* the free application slots, slot + 1 (see ucwa_app.next) */
     apr_uint32_t unused_from;      /* no slot from here on was ever used (all FREE) */
     ucwa_push_credential push_creds[2];
+    char synthetic[UCWA_SYNTHETIC_MAX];   /* the last synthetic transaction, as JSON */
     apr_uint64_t apps_off, users_off, subs_off, convs_off, push_off, events_off;   /* from the header */
 };
 
@@ -141,6 +142,11 @@ ucwa_push_job *ucwa_store_push(ucwa_store *s, int idx)
 ucwa_push_credential *ucwa_store_push_credential(ucwa_store *s, int which)
 {
     return &s->push_creds[which ? 1 : 0];
+}
+
+char *ucwa_store_synthetic(ucwa_store *s)
+{
+    return s->synthetic;
 }
 
 const ucwa_store_limits *ucwa_store_get_limits(const ucwa_store *s)

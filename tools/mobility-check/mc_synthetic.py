@@ -9,7 +9,9 @@ import re
 import time
 import urllib.parse
 
+import mc_net
 from mc_checks import AD_XML, Hop, _json, _xml_links
+from mc_report import Step
 
 TEXT = "mobility-check synthetic transaction"
 
@@ -179,3 +181,110 @@ def run(ctx, second_user, second_password):
     total = sum(s.seconds for s in h.steps)
     rep.ok("synthetic.transaction", f"{ctx.user}, {second_user}",
            f"signed in, saw each other, exchanged a message, signed out ({total:.2f} s)")
+
+
+# --- the scheduled transaction (UcwaSyntheticTransaction), read from /ucwa-status -------
+
+def status_url(fe):
+    """(scheme, host, port, addr, path) of the Front End's own ucwa-status handler, on a
+    site with Ucwa On (the internal one first, plain HTTP first), or None."""
+    def handlers(ds):
+        return [d.args[0] for d in ds if d.name.lower() in ("location", "locationmatch")
+                and d.children is not None and d.args
+                and any(c.name.lower() == "sethandler" and c.args
+                        and c.args[0].lower() == "ucwa-status" for c in d.children)]
+    top = handlers(fe.directives)
+    sites = []
+    for v in fe.vhosts:
+        paths = handlers(v.directives) or top
+        if paths and v.on("Ucwa"):
+            internal = (v.value("AutodiscoverSite") or "").lower() == "internal"
+            sites.append((not internal, v.ssl, v, paths[0]))
+    if not sites:
+        return None
+    _, ssl, v, path = min(sites, key=lambda s: s[:2])
+    addr = "127.0.0.1" if v.addr in ("*", "_default_", "0.0.0.0") else v.addr.strip("[]")
+    return ("https" if ssl else "http", (v.names or [addr])[0], v.port, addr, path)
+
+
+def judge(status, interval, users, now, where):
+    """The findings about one /ucwa-status document: a list of (severity, check, subject,
+    what, why, fix), and the steps of the last run (or None when there is none)."""
+    last = status.get("syntheticTransaction")
+    restart = ("the running server was started before this configuration: apply it "
+               f"(apachectl graceful); the directive is at {where}")
+    if not isinstance(last, dict) or last.get("users") != list(users):
+        ran = f" (it runs {' and '.join(last['users'])})" if isinstance(last, dict) and \
+            isinstance(last.get("users"), list) else ""
+        return [("notice", "synthetic.scheduled-not-running", where,
+                 f"the configuration schedules a synthetic transaction of {users[0]} and "
+                 f"{users[1]}, the running server does not report one{ran}",
+                 "nothing watches the client path as this configuration intends", restart)], None
+    if last.get("result") == "not run yet":
+        return [("notice", "synthetic.scheduled-not-run", where,
+                 f"the synthetic transaction of {users[0]} and {users[1]} has not run yet "
+                 f"(every {interval} s)", "the server started less than an interval ago",
+                 "run the check again after the interval")], None
+    out = []
+    age = now - int(last.get("startedEpoch", 0))
+    if age > 2 * interval + 60:
+        out.append(("problem", "synthetic.scheduled-stale", where,
+                    f"the last synthetic transaction of {users[0]} and {users[1]} started "
+                    f"{age} s ago ({last.get('started')}), but it runs every {interval} s",
+                    "the schedule stopped or hangs: a failing client path would go unnoticed",
+                    "look for UCWA00401-00406 lines in the Front End's error log; a run waits "
+                    "30 s at most per request; restart the server (apachectl graceful)"))
+    if last.get("result") != "ok":
+        out.append(("problem", "synthetic.scheduled-failed", last.get("failedHop") or where,
+                    f"the scheduled synthetic transaction of {users[0]} and {users[1]} "
+                    f"failed at {last.get('started')}: {last.get('failedStep')}: "
+                    f"{last.get('error')}",
+                    "it does what a mobile client does: this hop fails for users too",
+                    "the checks above name what is wrong on this hop; the Front End's error "
+                    "log has the run (UCWA00402); a redirect on the user resource means a test "
+                    f"user is homed on another pool: name test users of this pool ({where})"))
+    return out, last
+
+
+def scheduled(ctx):
+    rep = ctx.report
+    ds = ctx.fe.all("UcwaSyntheticTransaction")
+    if not ds or len(ds[-1].args) != 3 or not ds[-1].args[0].isdigit():
+        rep.skip("synthetic.scheduled", "no UcwaSyntheticTransaction: the server runs no "
+                 "synthetic transaction on a schedule (docs/directives.md)")
+        return
+    d = ds[-1]
+    interval, users = int(d.args[0]), (d.args[1], d.args[2])
+    where = status_url(ctx.fe)
+    if not where:
+        rep.notice("synthetic.status-missing", d.where,
+                   "UcwaSyntheticTransaction is set, but no site with Ucwa On has a "
+                   "<Location> with SetHandler ucwa-status", "the result of the scheduled "
+                   "runs cannot be read (nor monitored)",
+                   "add <Location \"/ucwa-status\"> SetHandler ucwa-status; Require ip "
+                   "127.0.0.1 </Location> (docs/directives.md)")
+        return
+    scheme, host, port, addr, path = where
+    url = f"{scheme}://{host}:{port}{path}"
+    a = mc_net.request("GET", scheme, host, port, addr, path, {"Accept": "application/json"},
+                       ca=ctx.ca, verify=False)
+    status = _json(a) if a.status == 200 else None
+    if status is None:
+        rep.notice("synthetic.status-unreachable", url,
+                   f"the scheduled synthetic transaction's result cannot be read: "
+                   f"{a.error or f'HTTP {a.status}'}", "the result of the scheduled runs is "
+                   "unknown", f"run the check on the Front End itself (the handler is for "
+                   f"{addr}), or allow this address in the <Location> of ucwa-status")
+        return
+    findings, last = judge(status, interval, users, int(time.time()), d.where)
+    for sev, check, subject, what, why, fix in findings:
+        (rep.problem if sev == "problem" else rep.notice)(check, subject, what, why, fix)
+    if last:
+        steps = rep.steps.setdefault(f"Scheduled synthetic transaction (last run "
+                                     f"{last.get('started')})", [])
+        for s in last.get("steps", []):
+            steps.append(Step(s.get("name", "?"), bool(s.get("ok")), s.get("ms", 0) / 1000,
+                              "" if s.get("ok") else s.get("url", "")))
+        if not findings:
+            rep.ok("synthetic.scheduled", f"{users[0]}, {users[1]}",
+                   f"last run {last.get('started')}: ok in {last.get('seconds')} s")
