@@ -37,7 +37,7 @@ queue and sends them one by one over one libcurl connection, then sleeps again.
              window, the latency of each push under the burst, and the dispatcher's rounds
              as seen from the arrivals (gaps > 40 ms split rounds)
   baseline a web-push-testing's capacity for the same pushes without Apache:
-             test/tools/push_probe (common/push_* as the module uses them, built with
+             test/tools/push_probe (common/push/push_* as the module uses them, built with
              `make -C test/unit tools` into --probe-build) sends N correctly encrypted,
              VAPID-signed pushes (chunks of 100, its maximum per process, one connection
              each, in turn), then the same N over 2 connections at once (2 processes)

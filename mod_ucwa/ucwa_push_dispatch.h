@@ -2,7 +2,7 @@
  * takes due notifications from the store's queue (common/push/ucwa_push) as soon as they are
  * queued (it sleeps on the queue's futex word),
  * finds the device's registrations (SQL, common/push/ucwa_push_reg), and sends them to
- * WebPush/UnifiedPush, APNs or FCM (common/push_*), never from a request thread. Retries
+ * WebPush/UnifiedPush, APNs or FCM (common/push/push_*), never from a request thread. Retries
  * back off (honouring Retry-After); registrations the service says are gone are deleted.
  * Provider credentials (the APNs provider token, the FCM access token) are kept in the
  * store, shared by every process and generation, and renewed on schedule or when refused. */

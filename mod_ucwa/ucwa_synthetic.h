@@ -1,7 +1,7 @@
 /* The scheduled synthetic transaction (UcwaSyntheticTransaction and its companions,
  * docs/directives.md): a watcher node built into the Front End. Two test users sign in
  * through the path a mobile client takes, see each other's presence, exchange an instant
- * message and sign out (common/ucwa_synth), on one child of the server (a mod_watchdog
+ * message and sign out (common/ucwa/ucwa_synth), on one child of the server (a mod_watchdog
  * singleton) every interval; the result goes to the error log and to /ucwa-status. */
 #ifndef UCWA_SYNTHETIC_H
 #define UCWA_SYNTHETIC_H

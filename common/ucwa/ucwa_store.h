@@ -268,7 +268,7 @@ apr_uint32_t ucwa_store_max_apps(const ucwa_store *s);
 const ucwa_store_limits *ucwa_store_get_limits(const ucwa_store *s);
 
 /* Shared counters kept in the header (e.g. the policy generation). */
-/* The last scheduled synthetic transaction's result (common/ucwa_synth), as the JSON text
+/* The last scheduled synthetic transaction's result (common/ucwa/ucwa_synth), as the JSON text
  * /ucwa-status shows: UCWA_SYNTHETIC_MAX bytes, "" until the first run. Kept across
  * graceful restarts like the rest of the store. */
 #define UCWA_SYNTHETIC_MAX 8192

@@ -4,7 +4,7 @@
   - test/mocks/apns_mock.js (APNs provider API: HTTP/2 over TLS, ES256 provider tokens),
   - test/mocks/fcm_mock.js (FCM HTTP v1 and Google's OAuth token endpoint, over TLS),
 
-with the keys and certificates they need. Used by test_push_providers.py (common/push_*
+with the keys and certificates they need. Used by test_push_providers.py (common/push/push_*
 through test/tools/push_probe) and test_ucwa_push.py (the module end to end).
 
 Environment:

@@ -1,4 +1,4 @@
-"""Push providers end to end: common/push_* (driven by test/tools/push_probe) against
+"""Push providers end to end: common/push/push_* (driven by test/tools/push_probe) against
 web-push-testing and the APNs and FCM mocks (push_services.py), all on loopback. No
 Apache instance.
 

@@ -1,5 +1,5 @@
 /* push_probe: sends one notification (or --count of them, over one connection) with
- * common/push_*, and prints what happened as one JSON object on stdout. A driver for
+ * common/push/push_*, and prints what happened as one JSON object on stdout. A driver for
  * test/integration/test_push_providers.py, and a manual check against real services.
  *
  *   push_probe vapid-keygen
