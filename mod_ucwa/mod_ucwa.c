@@ -233,10 +233,10 @@ static int ucwa_status(request_rec *r)
     if (!s) {
         return HTTP_SERVICE_UNAVAILABLE;
     }
-    ucwa_push_counts(s, &push_queued, &push_sending);
-    problem = ucwa_store_check(s, &st, r->pool);
-    sub_problem = ucwa_subs_check(s, &subs, &members, r->pool);
-    conv_problem = ucwa_conv_check(s, &cs, r->pool);
+    ucwa_push_counts_locked(s, &push_queued, &push_sending);
+    problem = ucwa_store_check_locked(s, &st, r->pool);
+    sub_problem = ucwa_subs_check_locked(s, &subs, &members, r->pool);
+    conv_problem = ucwa_conv_check_locked(s, &cs, r->pool);
     ucwa_shm_unlock();
     problem = problem ? problem : sub_problem ? sub_problem : conv_problem;
     ucwa_events_parked_per_child(r->pool, &per_child);

@@ -36,7 +36,7 @@ ucwa_store *ucwa_app_lock(ucwa_req *q, int *idx, int *rv)
                               "The session store is unavailable.");
         return NULL;
     }
-    *idx = ucwa_store_find(s, q->app_id, &expired);
+    *idx = ucwa_store_find_locked(s, q->app_id, &expired);
     a = *idx >= 0 ? ucwa_store_app(s, *idx) : NULL;
     /* another user's application does not exist, as far as this user can tell */
     if (!a || strcmp(ucwa_store_user(s, (int)a->user)->sip, q->user) != 0) {
@@ -174,7 +174,7 @@ int ucwa_app_create(ucwa_req *q)
         return ucwa_http_error(q, HTTP_INTERNAL_SERVER_ERROR, "ServiceFailure", NULL,
                                "The session store is unavailable.");
     }
-    cr = ucwa_store_create(s, &in, apr_time_now(), &idx);
+    cr = ucwa_store_create_locked(s, &in, apr_time_now(), &idx);
     if (cr == UCWA_CREATE_NEW || cr == UCWA_CREATE_EXISTING) {
         copy = *ucwa_store_app(s, idx);
     }
@@ -247,12 +247,12 @@ int ucwa_app_delete(ucwa_req *q)
     before = ucwa_store_availability(ucwa_store_user(s, user), rules, now);
     ucwa_subscriptions_app_gone(s, idx);
     ucwa_messaging_app_gone(s, idx, now, q->r->pool);
-    ucwa_store_delete(s, idx);
+    ucwa_store_delete_locked(s, idx);
     after = ucwa_store_availability(ucwa_store_user(s, user), rules, now);
     if (before != after) {
         /* the user's other devices see the presence their departure causes */
         ucwa_store_user(s, user)->published = after;
-        ucwa_store_post_user(s, user, 1, UCWA_PRIO_MEDIUM, "me", "/me", "presence",
+        ucwa_store_post_user_locked(s, user, 1, UCWA_PRIO_MEDIUM, "me", "/me", "presence",
                              "/me/presence", "updated", now, q->r->pool);
         ucwa_subscriptions_notify(s, user, "presence", now, q->r->pool);
     }

@@ -475,7 +475,7 @@ int ucwa_events_get(ucwa_req *q)
             return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", "PGetReplaced",
                                    "A newer event request replaced this one.");
         }
-        res = ucwa_store_poll(s, idx, pp.ack, &w, final, now, q->r->pool, &pkg);
+        res = ucwa_store_poll_locked(s, idx, pp.ack, &w, final, now, q->r->pool, &pkg);
         seen = __atomic_load_n(&a->seq, __ATOMIC_SEQ_CST);
         ucwa_shm_unlock();
         if (res != UCWA_POLL_WAIT) {

@@ -27,7 +27,7 @@ int ucwa_me_publish(ucwa_store *s, int user, const ucwa_idle_rules *rules, apr_t
         return 0;
     }
     u->published = av;
-    ucwa_store_post_user(s, user, 1, UCWA_PRIO_MEDIUM, "me", "/me", "presence",
+    ucwa_store_post_user_locked(s, user, 1, UCWA_PRIO_MEDIUM, "me", "/me", "presence",
                          "/me/presence", "updated", now, p);
     ucwa_subscriptions_notify(s, user, "presence", now, p);
     return 1;
@@ -108,20 +108,20 @@ static int make_me_available(ucwa_req *q, ucwa_store *s, int idx)
     }
     /* what the documentation lists for leaving lurker mode, in one package */
     sender = apr_psprintf(p, "\"rel\":\"me\",\"href\":\"%s/me\"", a->base);
-    ucwa_store_post(s, idx, UCWA_PRIO_MEDIUM, sender,
+    ucwa_store_post_locked(s, idx, UCWA_PRIO_MEDIUM, sender,
                     apr_psprintf(p, "{\"link\":{\"rel\":\"me\",\"href\":\"%s/me\"},"
                                  "\"type\":\"updated\"}", a->base), now);
-    ucwa_store_post(s, idx, UCWA_PRIO_MEDIUM, sender,
+    ucwa_store_post_locked(s, idx, UCWA_PRIO_MEDIUM, sender,
                     apr_psprintf(p, "{\"link\":{\"rel\":\"presence\",\"href\":\"%s/me/presence\"},"
                                  "\"type\":\"added\"}", a->base), now);
-    ucwa_store_post(s, idx, UCWA_PRIO_MEDIUM, sender,
+    ucwa_store_post_locked(s, idx, UCWA_PRIO_MEDIUM, sender,
                     apr_psprintf(p, "{\"link\":{\"rel\":\"note\",\"href\":\"%s/me/note\"},"
                                  "\"type\":\"added\"}", a->base), now);
-    ucwa_store_post(s, idx, UCWA_PRIO_MEDIUM, sender,
+    ucwa_store_post_locked(s, idx, UCWA_PRIO_MEDIUM, sender,
                     apr_psprintf(p, "{\"link\":{\"rel\":\"location\",\"href\":\"%s/me/location\"},"
                                  "\"type\":\"added\"}", a->base), now);
     comm = mob_json_dump(p, ucwa_res_communication(p, a), NULL);
-    ucwa_store_post(s, idx, UCWA_PRIO_MEDIUM,
+    ucwa_store_post_locked(s, idx, UCWA_PRIO_MEDIUM,
                     apr_psprintf(p, "\"rel\":\"communication\",\"href\":\"%s/communication\"",
                                  a->base),
                     apr_psprintf(p, "{\"link\":{\"rel\":\"communication\",\"href\":"
@@ -141,7 +141,7 @@ static int make_me_available(ucwa_req *q, ucwa_store *s, int idx)
              i2 = ucwa_store_next_app(s, i2)) {
             ucwa_app *o = ucwa_store_app(s, i2);
             if (i2 != idx && o->available) {
-                ucwa_store_post(s, i2, UCWA_PRIO_MEDIUM,
+                ucwa_store_post_locked(s, i2, UCWA_PRIO_MEDIUM,
                                 apr_psprintf(p, "\"rel\":\"me\",\"href\":\"%s/me\"", o->base),
                                 apr_psprintf(p, "{\"link\":{\"rel\":\"presence\",\"href\":"
                                              "\"%s/me/presence\"},\"type\":\"updated\"}",
@@ -216,7 +216,7 @@ static int set_self(ucwa_req *q, set_kind kind)
         apr_cpystrn(u->activity, pref == UCWA_AV_OFFWORK ? "off-work" : "", sizeof(u->activity));
         if (!ucwa_me_publish(s, (int)a->user, rules, now, q->r->pool)) {
             /* same availability, new activity or an explicit set: still an update */
-            ucwa_store_post_user(s, (int)a->user, 1, UCWA_PRIO_MEDIUM, "me", "/me", "presence",
+            ucwa_store_post_user_locked(s, (int)a->user, 1, UCWA_PRIO_MEDIUM, "me", "/me", "presence",
                                  "/me/presence", "updated", now, q->r->pool);
             ucwa_subscriptions_notify(s, (int)a->user, "presence", now, q->r->pool);
         }
@@ -227,7 +227,7 @@ static int set_self(ucwa_req *q, set_kind kind)
         apr_size_t size = kind == SET_NOTE ? sizeof(u->note) : sizeof(u->location);
         const char *type = !text || !*text ? "deleted" : *field ? "updated" : "added";
         apr_cpystrn(field, text ? text : "", size);
-        ucwa_store_post_user(s, (int)a->user, 1, UCWA_PRIO_MEDIUM, "me", "/me", rels[kind],
+        ucwa_store_post_user_locked(s, (int)a->user, 1, UCWA_PRIO_MEDIUM, "me", "/me", rels[kind],
                              apr_pstrcat(q->r->pool, "/me/", rels[kind], NULL), type, now,
                              q->r->pool);
         ucwa_subscriptions_notify(s, (int)a->user, rels[kind], now, q->r->pool);

@@ -242,7 +242,7 @@ static int start_messaging(ucwa_req *q)
     in.app = idx;
     in.expires = now + g->invitation_timeout;
     memset(&t, 0, sizeof(t));
-    res = ucwa_conv_invite(s, &in, now, p, &conv, &t);
+    res = ucwa_conv_invite_locked(s, &in, now, p, &conv, &t);
     if (res == UCWA_CONV_OK) {
         ucwa_conv *c = ucwa_store_conv(s, conv);
         location = apr_pstrcat(p, a->base, "/communication/messagingInvitations/",
@@ -301,7 +301,7 @@ static int invitation(ucwa_req *q, const char *id, const char *action)
         return rv;
     }
     gen = ucwa_store_app(s, idx)->gen;
-    conv = ucwa_conv_find_invitation(s, id, &side);
+    conv = ucwa_conv_find_invitation_locked(s, id, &side);
     c = conv >= 0 ? ucwa_store_conv(s, conv) : NULL;
     if (!c || !ucwa_conv_sees_invitation(c, side, idx, gen) || (action && side != 1)) {
         ucwa_shm_unlock();
@@ -309,14 +309,14 @@ static int invitation(ucwa_req *q, const char *id, const char *action)
     }
     memset(&t, 0, sizeof(t));
     if (!action) {
-        ucwa_conv_view_of(s, c, side, idx, &v);
+        ucwa_conv_view_of_locked(s, c, side, idx, &v);
         res_json = ucwa_conv_res_invitation(q->r->pool, &v);
     }
     else if (!strcasecmp(action, "accept")) {
-        res = ucwa_conv_accept(s, conv, idx, apr_time_now(), q->r->pool, &t);
+        res = ucwa_conv_accept_locked(s, conv, idx, apr_time_now(), q->r->pool, &t);
     }
     else {
-        res = ucwa_conv_decline(s, conv, apr_time_now(), q->r->pool, &t);
+        res = ucwa_conv_decline_locked(s, conv, apr_time_now(), q->r->pool, &t);
     }
     if (action && res == UCWA_CONV_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00142)
@@ -360,7 +360,7 @@ static int conversations(ucwa_req *q)
     }
     gen = ucwa_store_app(s, idx)->gen;
     base = apr_pstrdup(p, ucwa_store_app(s, idx)->base);
-    n = ucwa_conv_used(s);
+    n = ucwa_conv_used_locked(s);
     for (i = 0; i < n; i++) {
         ucwa_conv *c = ucwa_store_conv(s, (int)i);
         if (ucwa_conv_side(c, idx, gen) >= 0) {
@@ -511,14 +511,14 @@ static int conversation(ucwa_req *q, const char *id, const char *rest)
         return rv;
     }
     gen = ucwa_store_app(s, idx)->gen;
-    conv = ucwa_conv_find(s, id);
+    conv = ucwa_conv_find_locked(s, id);
     c = conv >= 0 ? ucwa_store_conv(s, conv) : NULL;
     side = c ? ucwa_conv_side(c, idx, gen) : -1;
     if (side < 0) {
         ucwa_shm_unlock();
         return not_found_conv(q);
     }
-    ucwa_conv_view_of(s, c, side, idx, &v);
+    ucwa_conv_view_of_locked(s, c, side, idx, &v);
     memset(&t, 0, sizeof(t));
     if (sip && (local = ucwa_conv_participant_of(&v, sip)) < 0) {
         ucwa_shm_unlock();
@@ -533,13 +533,13 @@ static int conversation(ucwa_req *q, const char *id, const char *rest)
         }
         /* leaving a 1:1 conversation is stopping its only modality */
         if (c->phase == UCWA_CONV_CONNECTED) {
-            res = ucwa_conv_leave(s, conv, side, apr_time_now(), p, &t);
+            res = ucwa_conv_leave_locked(s, conv, side, apr_time_now(), p, &t);
         }
         else if (side == 0) {
-            res = ucwa_conv_cancel(s, conv, apr_time_now(), p, &t);
+            res = ucwa_conv_cancel_locked(s, conv, apr_time_now(), p, &t);
         }
         else {
-            res = ucwa_conv_decline(s, conv, apr_time_now(), p, &t);   /* ignoring declines */
+            res = ucwa_conv_decline_locked(s, conv, apr_time_now(), p, &t);   /* ignoring declines */
         }
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00143)
                       "%s left conversation %s", q->user, id);
@@ -555,7 +555,7 @@ static int conversation(ucwa_req *q, const char *id, const char *rest)
                                    "Html was not negotiated in this conversation: send "
                                    "text/plain.");
         }
-        res = ucwa_conv_message(s, conv, side, m.fmt, m.text, m.len, m.operation_id,
+        res = ucwa_conv_message_locked(s, conv, side, m.fmt, m.text, m.len, m.operation_id,
                                 apr_time_now(), p, &number, &t);
         if (res == UCWA_CONV_OK) {
             location = apr_psprintf(p, "%s/communication/conversations/%s/messaging/messages/%u",
@@ -563,7 +563,7 @@ static int conversation(ucwa_req *q, const char *id, const char *rest)
         }
         break;
     case R_TYPING:
-        res = ucwa_conv_typing(s, conv, side, apr_time_now(), p, &t);
+        res = ucwa_conv_typing_locked(s, conv, side, apr_time_now(), p, &t);
         break;
     case R_TYPING_PARTICIPANTS:
         out = ucwa_conv_res_typing(p, &v, apr_time_now());
@@ -636,7 +636,7 @@ int ucwa_messaging_handle(ucwa_req *q)
 
 void ucwa_messaging_app_gone(ucwa_store *s, int app, apr_time_t now, apr_pool_t *p)
 {
-    apr_uint32_t i, n = ucwa_conv_used(s);
+    apr_uint32_t i, n = ucwa_conv_used_locked(s);
     ucwa_conv_touched t;
 
     for (i = 0; i < n; i++) {
@@ -645,14 +645,14 @@ void ucwa_messaging_app_gone(ucwa_store *s, int app, apr_time_t now, apr_pool_t 
             continue;
         }
         memset(&t, 0, sizeof(t));
-        ucwa_conv_app_gone(s, (int)i, app, now, p, &t);
+        ucwa_conv_app_gone_locked(s, (int)i, app, now, p, &t);
         wake(s, &t);
     }
 }
 
 void ucwa_messaging_sweep(ucwa_store *s, apr_time_t now, apr_pool_t *p)
 {
-    apr_uint32_t i, n = ucwa_conv_used(s);
+    apr_uint32_t i, n = ucwa_conv_used_locked(s);
     ucwa_conv_touched t;
 
     for (i = 0; i < n; i++) {
@@ -660,7 +660,7 @@ void ucwa_messaging_sweep(ucwa_store *s, apr_time_t now, apr_pool_t *p)
             continue;
         }
         memset(&t, 0, sizeof(t));
-        ucwa_conv_tick(s, (int)i, now, p, &t);
+        ucwa_conv_tick_locked(s, (int)i, now, p, &t);
         wake(s, &t);
     }
 }

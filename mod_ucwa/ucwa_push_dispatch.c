@@ -286,7 +286,7 @@ static int dispatch_round(holder *h, apr_pool_t *p)
     if (!st) {
         return 0;
     }
-    n = ucwa_push_take(st, apr_time_now(), jobs, BATCH);
+    n = ucwa_push_take_locked(st, apr_time_now(), jobs, BATCH);
     ucwa_shm_unlock();
     if (n == 0) {
         return 0;
@@ -317,7 +317,7 @@ static int dispatch_round(holder *h, apr_pool_t *p)
         return n;
     }
     for (i = 0; i < n; i++) {
-        ucwa_push_finish(st, &jobs[i], out[i], wait[i], apr_time_now());
+        ucwa_push_finish_locked(st, &jobs[i], out[i], wait[i], apr_time_now());
     }
     ucwa_shm_unlock();
     return n;
@@ -382,7 +382,7 @@ int ucwa_push_post_config(apr_pool_t *pconf, server_rec *s, ucwa_store *st)
     int on = c->webpush || c->apns || c->fcm;   /* resolved by ucwa_config_check */
 
     if (st) {
-        ucwa_push_configure(st, on, c->background_after, c->content);
+        ucwa_push_configure_locked(st, on, c->background_after, c->content);
     }
     if (!on) {
         return OK;

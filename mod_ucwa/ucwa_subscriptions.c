@@ -152,7 +152,7 @@ static const char *query_param(ucwa_req *q, const char *name)
  * the second before the sweeper ends it. */
 static int find_sub(ucwa_store *s, int app, const char *id, apr_time_t now)
 {
-    int idx = ucwa_subs_find(s, app, id);
+    int idx = ucwa_subs_find_locked(s, app, id);
 
     return idx >= 0 && ucwa_store_sub(s, idx)->expires > now ? idx : -1;
 }
@@ -203,13 +203,13 @@ static apr_array_header_t *copy_pairs(ucwa_store *s, int app, int idx, apr_time_
                                       apr_pool_t *p)
 {
     apr_array_header_t *out = apr_array_make(p, 8, sizeof(pair));
-    apr_uint32_t i, n = ucwa_subs_used(s);
+    apr_uint32_t i, n = ucwa_subs_used_locked(s);
     int m;
 
     for (i = 0; i < n; i++) {
         ucwa_sub *sub = ucwa_store_sub(s, (int)i);
         if ((idx >= 0 && (int)i != idx) || sub->app != (apr_uint32_t)app
-            || !ucwa_subs_live(s, (int)i) || sub->expires <= now) {
+            || !ucwa_subs_live_locked(s, (int)i) || sub->expires <= now) {
             continue;
         }
         for (m = 0; m < (int)sub->count; m++) {
@@ -250,7 +250,7 @@ int ucwa_subscriptions_create(ucwa_req *q, const char *const *sips, int n, int m
     }
     /* an internal call (mod_mcx) subscribes for as long as its session lives: the
      * subscription goes with the application */
-    res = ucwa_subs_subscribe(s, app, sips, n,
+    res = ucwa_subs_subscribe_locked(s, app, sips, n,
                               apr_table_get(q->r->notes, UCWA_NOTE_SESSION_SUBSCRIPTION)
                               ? apr_time_from_sec(UCWA_SESSION_SUBSCRIPTION_SECONDS)
                               : apr_time_from_sec(minutes * 60),
@@ -324,10 +324,10 @@ static int list(ucwa_req *q)
         return rv;
     }
     apr_cpystrn(base, ucwa_store_app(s, app)->base, sizeof(base));
-    n = ucwa_subs_used(s);
+    n = ucwa_subs_used_locked(s);
     for (i = 0; i < n; i++) {
         ucwa_sub *sub = ucwa_store_sub(s, (int)i);
-        if (sub->app == (apr_uint32_t)app && ucwa_subs_live(s, (int)i) && sub->expires > now) {
+        if (sub->app == (apr_uint32_t)app && ucwa_subs_live_locked(s, (int)i) && sub->expires > now) {
             json_array_append(subs, ucwa_subs_resource(p, base, sub->id));
         }
     }
@@ -370,10 +370,10 @@ static int one(ucwa_req *q, const char *id)
     apr_cpystrn(base, ucwa_store_app(s, app)->base, sizeof(base));
     id = apr_pstrdup(p, ucwa_store_sub(s, idx)->id);
     if (method == M_POST) {
-        ucwa_subs_extend(s, idx, apr_time_from_sec(minutes * 60), now);
+        ucwa_subs_extend_locked(s, idx, apr_time_from_sec(minutes * 60), now);
     }
     else if (method == M_DELETE) {
-        ucwa_subs_end(s, idx, now, p, ucwa_shm_wake);
+        ucwa_subs_end_locked(s, idx, now, p, ucwa_shm_wake);
     }
     ucwa_shm_unlock();
     if (method == M_DELETE) {
@@ -433,7 +433,7 @@ static int memberships_collection(ucwa_req *q)
         id = apr_pstrdup(p, ucwa_store_sub(s, idx)->id);
     }
     if (post) {
-        res = ucwa_subs_add_members(s, idx, sips, n, now, p, ucwa_shm_wake, &added);
+        res = ucwa_subs_add_members_locked(s, idx, sips, n, now, p, ucwa_shm_wake, &added);
     }
     apr_cpystrn(base, ucwa_store_app(s, app)->base, sizeof(base));
     pairs = copy_pairs(s, app, idx, now, p);
@@ -477,7 +477,7 @@ static int membership_one(ucwa_req *q, const char *rest)
     apr_cpystrn(base, ucwa_store_app(s, app)->base, sizeof(base));
     id = apr_pstrdup(p, ucwa_store_sub(s, idx)->id);
     if (del) {
-        ucwa_subs_remove_member(s, idx, m, now, p, ucwa_shm_wake);
+        ucwa_subs_remove_member_locked(s, idx, m, now, p, ucwa_shm_wake);
     }
     ucwa_shm_unlock();
     if (del) {
@@ -564,15 +564,15 @@ int ucwa_subscriptions_handle(ucwa_req *q)
 void ucwa_subscriptions_notify(ucwa_store *s, int user, const char *what, apr_time_t now,
                                apr_pool_t *p)
 {
-    ucwa_subs_notify(s, user, what, now, p, ucwa_shm_wake);
+    ucwa_subs_notify_locked(s, user, what, now, p, ucwa_shm_wake);
 }
 
 void ucwa_subscriptions_app_gone(ucwa_store *s, int app)
 {
-    ucwa_subs_app_gone(s, app);
+    ucwa_subs_app_gone_locked(s, app);
 }
 
 void ucwa_subscriptions_sweep(ucwa_store *s, apr_time_t now, apr_pool_t *p)
 {
-    ucwa_subs_sweep(s, now, p, ucwa_shm_wake);
+    ucwa_subs_sweep_locked(s, now, p, ucwa_shm_wake);
 }

@@ -59,7 +59,7 @@ void ucwa_watchdog_sweep(server_rec *s, apr_pool_t *p)
     for (i = 0; i < n; i++) {
         ucwa_app *a = ucwa_store_app(st, (int)i);
         if (a->state == UCWA_SLOT_EXPIRED && now - a->last_seen > g->tombstone) {
-            ucwa_store_delete(st, (int)i);   /* the id now answers 404 */
+            ucwa_store_delete_locked(st, (int)i);   /* the id now answers 404 */
             continue;
         }
         if (a->state != UCWA_SLOT_LIVE) {
@@ -78,7 +78,7 @@ void ucwa_watchdog_sweep(server_rec *s, apr_pool_t *p)
                          apr_time_sec(now - a->last_seen));
             ucwa_subscriptions_app_gone(st, (int)i);
             ucwa_messaging_app_gone(st, (int)i, now, p);
-            ucwa_store_expire(st, (int)i);
+            ucwa_store_expire_locked(st, (int)i);
             ucwa_shm_wake(a);
             if (ucwa_me_publish(st, user, &g->idle_rules, now, p)) {
                 ucwa_events_wake_user(st, user);
@@ -90,7 +90,7 @@ void ucwa_watchdog_sweep(server_rec *s, apr_pool_t *p)
             apr_uint32_t fp = ucwa_policy_fingerprint(pol);
             if (fp != a->policy_fp) {
                 a->policy_fp = fp;
-                ucwa_store_post(st, (int)i, UCWA_PRIO_MEDIUM,
+                ucwa_store_post_locked(st, (int)i, UCWA_PRIO_MEDIUM,
                                 apr_psprintf(p, "\"rel\":\"policies\",\"href\":\"%s/policies\"",
                                              a->base),
                                 apr_psprintf(p, "{\"link\":{\"rel\":\"policies\",\"href\":"
