@@ -3,6 +3,7 @@
 #include <strings.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
+#include <apr_tables.h>
 #include <openssl/rand.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -170,6 +171,39 @@ static slot_header *slot(ucwa_store *s, int idx, apr_uint32_t pos)
 void ucwa_store_touch(ucwa_app *a)
 {
     __atomic_add_fetch(&a->seq, 1, __ATOMIC_SEQ_CST);
+}
+
+void ucwa_txn_init(ucwa_txn *t, ucwa_store *s, apr_pool_t *p)
+{
+    t->store = s;
+    t->pool = p;
+    t->wake = NULL;
+}
+
+void ucwa_txn_wake_word(ucwa_txn *t, volatile apr_uint32_t *w)
+{
+    if (!t->wake) {
+        t->wake = apr_array_make(t->pool, 4, sizeof(volatile apr_uint32_t *));
+    }
+    else if (APR_ARRAY_IDX(t->wake, t->wake->nelts - 1, volatile apr_uint32_t *) == w) {
+        return;   /* the same word again: one wake-up serves both */
+    }
+    APR_ARRAY_PUSH(t->wake, volatile apr_uint32_t *) = w;
+}
+
+void ucwa_txn_wake_app(ucwa_txn *t, int idx)
+{
+    ucwa_txn_wake_word(t, &ucwa_store_app(t->store, idx)->seq);
+}
+
+int ucwa_txn_wakes(const ucwa_txn *t)
+{
+    return t->wake ? t->wake->nelts : 0;
+}
+
+volatile apr_uint32_t *ucwa_txn_wake_at(const ucwa_txn *t, int i)
+{
+    return APR_ARRAY_IDX(t->wake, i, volatile apr_uint32_t *);
 }
 
 static void copy_field(char *dst, apr_size_t size, const char *src)

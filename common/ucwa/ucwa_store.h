@@ -15,6 +15,7 @@
 
 #include <apr.h>
 #include <apr_pools.h>
+#include <apr_tables.h>
 #include <apr_time.h>
 
 #define UCWA_ID_MAX    24     /* decimal application id */
@@ -369,6 +370,29 @@ ucwa_availability ucwa_availability_parse(const char *name);
 
 /* Wakes nobody by itself: bumps the seq word; the caller wakes futex waiters. */
 void ucwa_store_touch(ucwa_app *a);
+
+/* --- transactions ------------------------------------------------------------------ */
+
+/* What a function run under the store's lock is handed: the store, a pool for what it
+ * copies out (to render after the lock), and the futex words it asks to wake. The
+ * wrapper that took the lock (ucwa_txn_run in mod_ucwa/ucwa_shm) wakes them once the
+ * lock is released, in the order asked, so no woken request waits at once for a lock its
+ * waker still holds. The transitions themselves post their events as data (event rings,
+ * ucwa_conv_touched); rendering a response happens after the transaction. */
+typedef struct {
+    ucwa_store *store;
+    apr_pool_t *pool;
+    apr_array_header_t *wake;      /* volatile apr_uint32_t *; NULL until a wake is asked */
+} ucwa_txn;
+
+void ucwa_txn_init(ucwa_txn *t, ucwa_store *s, apr_pool_t *p);
+/* Asks to wake the parked event requests of application idx (its seq word). */
+void ucwa_txn_wake_app(ucwa_txn *t, int idx);
+/* Asks to wake the waiters of any futex word of the store (e.g. the push queue's). */
+void ucwa_txn_wake_word(ucwa_txn *t, volatile apr_uint32_t *w);
+/* The i-th word to wake (i < ucwa_txn_wakes(t)). */
+int ucwa_txn_wakes(const ucwa_txn *t);
+volatile apr_uint32_t *ucwa_txn_wake_at(const ucwa_txn *t, int i);
 
 typedef struct {
     apr_uint32_t apps_live, apps_expired, apps_available, users_live, events_queued, parked;

@@ -522,10 +522,11 @@ static void post_sub(ucwa_store *s, int idx, const char *type, int embed, apr_ti
         embed ? "}," : "", type), now);
 }
 
-static void wake_app(ucwa_store *s, int app, ucwa_subs_wake_fn *wake)
+static void wake_app(ucwa_store *s, int app, ucwa_txn *wake)
 {
+    (void)s;
     if (wake) {
-        wake(ucwa_store_app(s, app));
+        ucwa_txn_wake_app(wake, app);
     }
 }
 
@@ -586,7 +587,7 @@ static int fits(const ucwa_sub *sub, const char **sips, int n)
 
 ucwa_subs_result ucwa_subs_subscribe_locked(ucwa_store *s, int app, const char *const *sips, int n,
                                      apr_interval_time_t duration, apr_time_t now,
-                                     apr_pool_t *p, ucwa_subs_wake_fn *wake, int *idx)
+                                     apr_pool_t *p, ucwa_txn *wake, int *idx)
 {
     int k;
     const char **list = distinct(s, -1, sips, n, p, &k);
@@ -605,7 +606,7 @@ ucwa_subs_result ucwa_subs_subscribe_locked(ucwa_store *s, int app, const char *
 }
 
 ucwa_subs_result ucwa_subs_add_members_locked(ucwa_store *s, int idx, const char *const *sips, int n,
-                                       apr_time_t now, apr_pool_t *p, ucwa_subs_wake_fn *wake,
+                                       apr_time_t now, apr_pool_t *p, ucwa_txn *wake,
                                        int *added)
 {
     int k;
@@ -624,7 +625,7 @@ ucwa_subs_result ucwa_subs_add_members_locked(ucwa_store *s, int idx, const char
 }
 
 void ucwa_subs_remove_member_locked(ucwa_store *s, int idx, int m, apr_time_t now, apr_pool_t *p,
-                             ucwa_subs_wake_fn *wake)
+                             ucwa_txn *wake)
 {
     ucwa_sub *sub = ucwa_store_sub(s, idx);
     const char *sip = apr_pstrdup(p, ucwa_subs_member_sip(sub, m));
@@ -638,7 +639,7 @@ void ucwa_subs_remove_member_locked(ucwa_store *s, int idx, int m, apr_time_t no
 }
 
 void ucwa_subs_end_locked(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
-                   ucwa_subs_wake_fn *wake)
+                   ucwa_txn *wake)
 {
     ucwa_sub *sub = ucwa_store_sub(s, idx);
     int app = (int)sub->app, m;
@@ -655,7 +656,7 @@ void ucwa_subs_end_locked(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
 }
 
 int ucwa_subs_notify_locked(ucwa_store *s, int user, const char *what, apr_time_t now,
-                     apr_pool_t *p, ucwa_subs_wake_fn *wake)
+                     apr_pool_t *p, ucwa_txn *wake)
 {
     ucwa_user *u = ucwa_store_user(s, user);
     const char *rel, *sub_path;
@@ -712,7 +713,7 @@ void ucwa_subs_app_gone_locked(ucwa_store *s, int app)
     }
 }
 
-void ucwa_subs_sweep_locked(ucwa_store *s, apr_time_t now, apr_pool_t *p, ucwa_subs_wake_fn *wake)
+void ucwa_subs_sweep_locked(ucwa_store *s, apr_time_t now, apr_pool_t *p, ucwa_txn *wake)
 {
     /* where address lookups start, turning from sweep to sweep */
     apr_uint32_t *rotate = ucwa_store_word(s, UCWA_WORD_SUBS_ROTATE);

@@ -110,9 +110,9 @@ const char *ucwa_subs_check_locked(ucwa_store *s, apr_uint32_t *subs, apr_uint32
 
 /* --- resources and events ------------------------------------------------------------- */
 
-/* Wakes the parked event requests of an application (the server passes ucwa_shm_wake;
- * NULL wakes nobody). */
-typedef void ucwa_subs_wake_fn(ucwa_app *a);
+/* The functions below that post events take the transaction they run in (wake): each
+ * application they post to is added to its wake list (ucwa_txn_wake_app), woken once
+ * the lock is released. NULL wakes nobody. */
 
 /* The presenceSubscription resource (owned by p): id, links self, memberships,
  * addToPresenceSubscription. base is the application's path. */
@@ -122,27 +122,27 @@ json_t *ucwa_subs_resource(apr_pool_t *p, const char *base, const char *id);
  * and its events. UCWA_SUBS_MEMBER_LIMIT when they do not fit (nothing is created). */
 ucwa_subs_result ucwa_subs_subscribe_locked(ucwa_store *s, int app, const char *const *sips, int n,
                                      apr_interval_time_t duration, apr_time_t now,
-                                     apr_pool_t *p, ucwa_subs_wake_fn *wake, int *idx);
+                                     apr_pool_t *p, ucwa_txn *wake, int *idx);
 
 /* Adds members, with their events; *added says how many were new. Nothing is added
  * when they do not all fit (UCWA_SUBS_MEMBER_LIMIT). */
 ucwa_subs_result ucwa_subs_add_members_locked(ucwa_store *s, int idx, const char *const *sips, int n,
-                                       apr_time_t now, apr_pool_t *p, ucwa_subs_wake_fn *wake,
+                                       apr_time_t now, apr_pool_t *p, ucwa_txn *wake,
                                        int *added);
 
 /* Removes member m, with its event. */
 void ucwa_subs_remove_member_locked(ucwa_store *s, int idx, int m, apr_time_t now, apr_pool_t *p,
-                             ucwa_subs_wake_fn *wake);
+                             ucwa_txn *wake);
 
 /* Ends a subscription (DELETE, expiry) with its events, and frees it. */
 void ucwa_subs_end_locked(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
-                   ucwa_subs_wake_fn *wake);
+                   ucwa_txn *wake);
 
 /* The user's presence ("presence"), note ("note") or location ("location") changed:
  * contactPresence / contactNote / contactLocation updated to every application
  * watching the user, once each. Returns the number of applications reached. */
 int ucwa_subs_notify_locked(ucwa_store *s, int user, const char *what, apr_time_t now,
-                     apr_pool_t *p, ucwa_subs_wake_fn *wake);
+                     apr_pool_t *p, ucwa_txn *wake);
 
 /* The application ended: its subscriptions end with it, without events. */
 void ucwa_subs_app_gone_locked(ucwa_store *s, int app);
@@ -151,6 +151,6 @@ void ucwa_subs_app_gone_locked(ucwa_store *s, int app);
  * their end (with events), sends the about-to-expire update, and announces presence a
  * member's user published without a notify (any availability change reaches the
  * subscribers within a sweep). */
-void ucwa_subs_sweep_locked(ucwa_store *s, apr_time_t now, apr_pool_t *p, ucwa_subs_wake_fn *wake);
+void ucwa_subs_sweep_locked(ucwa_store *s, apr_time_t now, apr_pool_t *p, ucwa_txn *wake);
 
 #endif

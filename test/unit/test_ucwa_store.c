@@ -1,7 +1,8 @@
 /* ucwa_store: the lists that spare requests a walk over every slot: each user's live
  * applications, the free slots (the last freed is reused first, then slots never used,
- * then the oldest tombstone), and what ucwa_store_check_locked says when a list is wrong. The
- * event channel and ids are covered by fuzz_ucwa_store's model. */
+ * then the oldest tombstone), what ucwa_store_check_locked says when a list is wrong, and a
+ * transaction's wake list. The event channel and ids are covered by fuzz_ucwa_store's
+ * model. */
 #include "unit.h"
 #include "ucwa_store.h"
 
@@ -164,6 +165,32 @@ START_TEST(check_finds_broken_lists)
 }
 END_TEST
 
+/* A transaction's wake list: empty until asked, in the order asked, a word asked twice
+ * in a row kept once; it names the applications' futex words. */
+START_TEST(txn_wake_list)
+{
+    ucwa_txn t;
+    int a, b;
+
+    make_store(4, 4);
+    a = app("alice@contoso.test", "ep-a");
+    b = app("bob@contoso.test", "ep-b");
+    ucwa_txn_init(&t, store, pool);
+    ck_assert_ptr_eq(t.store, store);
+    ck_assert_int_eq(ucwa_txn_wakes(&t), 0);
+    ucwa_txn_wake_app(&t, a);
+    ucwa_txn_wake_app(&t, a);
+    ucwa_txn_wake_app(&t, b);
+    ucwa_txn_wake_word(&t, ucwa_store_word(store, UCWA_WORD_PUSH_QUEUED));
+    ucwa_txn_wake_app(&t, a);
+    ck_assert_int_eq(ucwa_txn_wakes(&t), 4);
+    ck_assert(ucwa_txn_wake_at(&t, 0) == &ucwa_store_app(store, a)->seq);
+    ck_assert(ucwa_txn_wake_at(&t, 1) == &ucwa_store_app(store, b)->seq);
+    ck_assert(ucwa_txn_wake_at(&t, 2) == ucwa_store_word(store, UCWA_WORD_PUSH_QUEUED));
+    ck_assert(ucwa_txn_wake_at(&t, 3) == &ucwa_store_app(store, a)->seq);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ucwa_store");
@@ -172,6 +199,7 @@ int main(void)
     tcase_add_test(tc, user_lists);
     tcase_add_test(tc, free_slots_in_order);
     tcase_add_test(tc, check_finds_broken_lists);
+    tcase_add_test(tc, txn_wake_list);
     suite_add_tcase(s, tc);
     return unit_run("test_ucwa_store", s);
 }
