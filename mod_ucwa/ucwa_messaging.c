@@ -483,6 +483,7 @@ typedef struct {
     apr_size_t len;
     ucwa_msg_format fmt;
     const char *operation_id;
+    const char *uri;               /* the text as a data URI, made before the lock */
 } message_in;
 
 /* 1, or 0 with the error already sent in *rv. */
@@ -525,6 +526,7 @@ static int message_input(ucwa_req *q, message_in *m, int *rv)
         }
         m->operation_id = op;
     }
+    m->uri = ucwa_message_data_uri(q->r->pool, m->fmt, m->text, m->len);
     return 1;
 }
 
@@ -588,8 +590,8 @@ static int conversation_locked(ucwa_txn *t, int idx, void *baton)
             return CONV_NO_HTML;
         }
         x->res = ucwa_conv_message_locked(s, conv, side, x->m->fmt, x->m->text, x->m->len,
-                                          x->m->operation_id, apr_time_now(), p, &number,
-                                          &touched);
+                                          x->m->uri, x->m->operation_id, apr_time_now(), p,
+                                          &number, &touched);
         if (x->res == UCWA_CONV_OK) {
             x->location = apr_psprintf(p, "%s/communication/conversations/%s/messaging/"
                                        "messages/%u", ucwa_store_app(s, idx)->base, c->id,

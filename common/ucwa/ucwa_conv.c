@@ -1132,14 +1132,14 @@ ucwa_conv_result ucwa_conv_leave_locked(ucwa_store *s, int idx, int side, apr_ti
 }
 
 ucwa_conv_result ucwa_conv_message_locked(ucwa_store *s, int idx, int side, ucwa_msg_format fmt,
-                                   const char *text, apr_size_t len,
-                                   const char *operation_id, apr_time_t now, apr_pool_t *p,
-                                   apr_uint32_t *number, ucwa_conv_touched *t)
+                                          const char *text, apr_size_t len, const char *uri,
+                                          const char *operation_id, apr_time_t now,
+                                          apr_pool_t *p, apr_uint32_t *number,
+                                          ucwa_conv_touched *t)
 {
     ucwa_conv *c = ucwa_store_conv(s, idx);
     ucwa_conv_party *me, *other;
     ucwa_conv_view v;
-    const char *uri;
     batch b;
 
     if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_CONNECTED) {
@@ -1147,7 +1147,9 @@ ucwa_conv_result ucwa_conv_message_locked(ucwa_store *s, int idx, int side, ucwa
     }
     me = &c->party[side];
     other = &c->party[1 - side];
-    uri = ucwa_message_data_uri(p, fmt, text, len);
+    if (!uri) {
+        uri = ucwa_message_data_uri(p, fmt, text, len);
+    }
     batch_init(&b, s, p);
     if (app_live(s, me->app, me->app_gen)) {
         ucwa_conv_view_of_locked(s, c, side, me->app, &v);

@@ -195,11 +195,14 @@ ucwa_conv_result ucwa_conv_cancel_locked(ucwa_store *s, int idx, apr_time_t now,
 ucwa_conv_result ucwa_conv_leave_locked(ucwa_store *s, int idx, int side, apr_time_t now,
                                  apr_pool_t *p, ucwa_conv_touched *t);
 /* side sends text (already checked) in a connected conversation: *number is the
- * message's. STATE if not connected, TOO_LARGE if its event would not fit. */
+ * message's. uri is the text as its data URI (ucwa_message_data_uri), made before the
+ * transaction so the lock is not held for it; NULL: made here. STATE if not connected,
+ * TOO_LARGE if its event would not fit. */
 ucwa_conv_result ucwa_conv_message_locked(ucwa_store *s, int idx, int side, ucwa_msg_format fmt,
-                                   const char *text, apr_size_t len,
-                                   const char *operation_id, apr_time_t now, apr_pool_t *p,
-                                   apr_uint32_t *number, ucwa_conv_touched *t);
+                                          const char *text, apr_size_t len, const char *uri,
+                                          const char *operation_id, apr_time_t now,
+                                          apr_pool_t *p, apr_uint32_t *number,
+                                          ucwa_conv_touched *t);
 /* side is typing. STATE if not connected. */
 ucwa_conv_result ucwa_conv_typing_locked(ucwa_store *s, int idx, int side, apr_time_t now,
                                   apr_pool_t *p, ucwa_conv_touched *t);

@@ -304,8 +304,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (c->state != UCWA_SLOT_LIVE) {
                 break;
             }
-            res = ucwa_conv_message_locked(s, conv, side, (ucwa_msg_format)((a3 >> 2) & 1), txt, len,
-                                    a3 & 8 ? "op-m" : NULL, now, it, &n, &t);
+            ucwa_msg_format fmt = (ucwa_msg_format)((a3 >> 2) & 1);
+            /* the data URI made before the lock, as mod_ucwa does, or by the transition */
+            res = ucwa_conv_message_locked(s, conv, side, fmt, txt, len,
+                                           a3 & 16 ? ucwa_message_data_uri(it, fmt, txt, len)
+                                                   : NULL,
+                                           a3 & 8 ? "op-m" : NULL, now, it, &n, &t);
             if (res == UCWA_CONV_OK) {
                 FUZZ_CHECK(before == UCWA_CONV_CONNECTED && n == next_before
                            && c->next_message == next_before + 1);

@@ -284,7 +284,7 @@ START_TEST(two_endpoints_first_accept_wins)
     ck_assert_int_eq(ucwa_conv_side(cv, lurker, ucwa_store_app(st, lurker)->gen), -1);
     /* messages and typing wait for Connected */
     memset(&t, 0, sizeof(t));
-    ck_assert_int_eq(ucwa_conv_message_locked(st, c, 0, UCWA_MSG_PLAIN, "x", 1, NULL, now, pool,
+    ck_assert_int_eq(ucwa_conv_message_locked(st, c, 0, UCWA_MSG_PLAIN, "x", 1, NULL, NULL, now, pool,
                                        &number, &t), UCWA_CONV_STATE);
     ck_assert_int_eq(ucwa_conv_typing_locked(st, c, 0, now, pool, &t), UCWA_CONV_STATE);
     ck_assert_int_eq(ucwa_conv_leave_locked(st, c, 0, now, pool, &t), UCWA_CONV_STATE);
@@ -333,8 +333,10 @@ START_TEST(two_endpoints_first_accept_wins)
     ucwa_conv_view_of_locked(st, cv, 0, alice, &v);
     ck_assert_ptr_nonnull(json_object_get(json_object_get(ucwa_conv_res_typing(pool, &v, now),
                                                           "_links"), "participant"));
-    ck_assert_int_eq(ucwa_conv_message_locked(st, c, 1, UCWA_MSG_PLAIN, "Hi Alice\r\n", 10, "op-2", now,
-                                       pool, &number, &t), UCWA_CONV_OK);
+    ck_assert_int_eq(ucwa_conv_message_locked(st, c, 1, UCWA_MSG_PLAIN, "Hi Alice\r\n", 10,
+                                              ucwa_message_data_uri(pool, UCWA_MSG_PLAIN,
+                                                                    "Hi Alice\r\n", 10),
+                                              "op-2", now, pool, &number, &t), UCWA_CONV_OK);
     ck_assert_uint_eq(number, 2);
     ck_assert_str_eq(events(tablet), "conv/message/completed");
     ck_assert_str_eq(field(0, "_embedded.message.direction"), "Outgoing");
@@ -361,7 +363,7 @@ START_TEST(two_endpoints_first_accept_wins)
     ck_assert_str_eq(events(tablet), "conv/participant/deleted " OTHER_LEFT);
     ck_assert_str_eq(field(0, "in.rel"), "typingParticipants");
     ck_assert_ptr_null(field(1, "in.rel"));
-    ck_assert_int_eq(ucwa_conv_message_locked(st, c, 1, UCWA_MSG_PLAIN, "x", 1, NULL, now, pool,
+    ck_assert_int_eq(ucwa_conv_message_locked(st, c, 1, UCWA_MSG_PLAIN, "x", 1, NULL, NULL, now, pool,
                                        &number, &t), UCWA_CONV_STATE);
     ck_assert_int_eq(ucwa_conv_side(cv, tablet, ucwa_store_app(st, tablet)->gen), -1);
 }
@@ -516,11 +518,11 @@ START_TEST(what_does_not_fit_is_refused_whole)
     ck_assert_int_eq(ucwa_conv_accept_locked(st, c, bob, now, pool, &t), UCWA_CONV_OK);
     events(alice);
     events(bob);
-    ck_assert_int_eq(ucwa_conv_message_locked(st, c, 0, UCWA_MSG_PLAIN, big, 1500, NULL, now, pool,
+    ck_assert_int_eq(ucwa_conv_message_locked(st, c, 0, UCWA_MSG_PLAIN, big, 1500, NULL, NULL, now, pool,
                                        &number, &t), UCWA_CONV_TOO_LARGE);
     ck_assert_str_eq(events(alice), "");
     ck_assert_str_eq(events(bob), "");
-    ck_assert_int_eq(ucwa_conv_message_locked(st, c, 0, UCWA_MSG_PLAIN, big, 500, NULL, now, pool,
+    ck_assert_int_eq(ucwa_conv_message_locked(st, c, 0, UCWA_MSG_PLAIN, big, 500, NULL, NULL, now, pool,
                                        &number, &t), UCWA_CONV_OK);
     ck_assert_uint_eq(number, 1);
     ck_assert_str_eq(events(bob), "conv/message/completed");
