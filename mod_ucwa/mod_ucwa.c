@@ -69,7 +69,6 @@ static int ucwa_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
 {
     const ucwa_global *g = ucwa_config_get(s)->global;
     server_rec *sp;
-    ucwa_store *st;
     int used = 0, rv;
 
     for (sp = s; sp; sp = sp->next) {
@@ -83,11 +82,7 @@ static int ucwa_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
         return !OK;
     }
     ucwa_people_post_config(pconf, ptemp, s);   /* the schema, before any child starts */
-    st = ucwa_shm_lock(s);
-    rv = ucwa_push_post_config(pconf, s, st);
-    if (st) {
-        ucwa_shm_unlock();
-    }
+    rv = ucwa_push_post_config(pconf, s);
     if (rv != OK) {
         return rv;
     }
@@ -229,37 +224,52 @@ static int static_resource(ucwa_req *q)
 
 /* SetHandler ucwa-status: the store's counts and consistency, for admins (protect it
  * with Require like server-status) and for the tests. */
-static int ucwa_status(request_rec *r)
-{
-    ucwa_store *s = ucwa_shm_lock(r->server);
+typedef struct {
     ucwa_store_stats st;
     ucwa_conv_stats cs;
-    apr_uint32_t subs = 0, members = 0, push_queued = 0, push_sending = 0;
-    const char *problem, *sub_problem, *conv_problem, *body, *per_child, *synthetic;
+    apr_uint32_t subs, members, push_queued, push_sending;
+    const char *problem;
+    const char *synthetic;         /* the last scheduled synthetic transaction, as JSON */
+    server_rec *server;
+} status_txn;
 
-    if (!s) {
+static void status_locked(ucwa_txn *t, void *baton)
+{
+    status_txn *x = baton;
+    const char *problem, *sub_problem, *conv_problem;
+
+    ucwa_push_counts_locked(t->store, &x->push_queued, &x->push_sending);
+    problem = ucwa_store_check_locked(t->store, &x->st, t->pool);
+    sub_problem = ucwa_subs_check_locked(t->store, &x->subs, &x->members, t->pool);
+    conv_problem = ucwa_conv_check_locked(t->store, &x->cs, t->pool);
+    x->problem = problem ? problem : sub_problem ? sub_problem : conv_problem;
+    x->synthetic = ucwa_synthetic_status_locked(t->pool, x->server, t->store);
+}
+
+static int ucwa_status(request_rec *r)
+{
+    status_txn x;
+    const char *problem, *body, *per_child;
+
+    memset(&x, 0, sizeof(x));
+    x.server = r->server;
+    if (ucwa_txn_run(r->server, r->pool, status_locked, &x) != APR_SUCCESS) {
         return HTTP_SERVICE_UNAVAILABLE;
     }
-    ucwa_push_counts(s, &push_queued, &push_sending);
-    problem = ucwa_store_check(s, &st, r->pool);
-    sub_problem = ucwa_subs_check(s, &subs, &members, r->pool);
-    conv_problem = ucwa_conv_check(s, &cs, r->pool);
-    synthetic = ucwa_synthetic_status(r->pool, r->server, s);
-    ucwa_shm_unlock();
-    problem = problem ? problem : sub_problem ? sub_problem : conv_problem;
+    problem = x.problem;
     ucwa_events_parked_per_child(r->pool, &per_child);
     body = apr_psprintf(r->pool, "{\"applications\":%u,\"expired\":%u,\"available\":%u,"
                         "\"users\":%u,\"queuedEvents\":%u,\"parked\":%u,"
                         "\"parkedPerChild\":%s,"
                         "\"subscriptions\":%u,\"subscribedMembers\":%u,\"conversations\":%u,"
                         "\"pushQueued\":%u,\"pushSending\":%u,\"consistent\":%s%s%s%s%s}\n",
-                        st.apps_live, st.apps_expired, st.apps_available, st.users_live,
-                        st.events_queued, st.parked, per_child, subs, members, cs.live, push_queued,
-                        push_sending,
+                        x.st.apps_live, x.st.apps_expired, x.st.apps_available,
+                        x.st.users_live, x.st.events_queued, x.st.parked, per_child, x.subs,
+                        x.members, x.cs.live, x.push_queued, x.push_sending,
                         problem ? "false" : "true",
                         problem ? ",\"problem\":\"" : "",
                         problem ? ap_escape_quotes(r->pool, problem) : "", problem ? "\"" : "",
-                        synthetic);
+                        x.synthetic);
     if (problem) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, UCWALOGNO(00006)
                       "session store inconsistent: %s", problem);

@@ -25,49 +25,76 @@ const ucwa_policy *ucwa_app_policy(const ucwa_global *g, const char *tag)
     return ucwa_policy_resolve(g->policies, g->site, tag);
 }
 
-ucwa_store *ucwa_app_lock(ucwa_req *q, int *idx, int *rv)
-{
-    ucwa_store *s = ucwa_shm_lock(q->r->server);
-    int expired = 0;
-    ucwa_app *a;
+typedef struct {
+    ucwa_req *q;
+    ucwa_app_txn_fn *fn;
+    void *baton;
+    int found;          /* 0 not found, 1 found, 2 expired */
+    int result;
+} app_txn;
 
-    if (!s) {
+static void app_txn_run(ucwa_txn *t, void *baton)
+{
+    app_txn *x = baton;
+    int expired = 0, idx = ucwa_store_find_locked(t->store, x->q->app_id, &expired);
+    ucwa_app *a = idx >= 0 ? ucwa_store_app(t->store, idx) : NULL;
+
+    /* another user's application does not exist, as far as this user can tell */
+    if (!a || strcmp(ucwa_store_user(t->store, (int)a->user)->sip, x->q->user) != 0) {
+        x->found = 0;
+    }
+    else if (expired) {
+        x->found = 2;
+    }
+    else {
+        x->found = 1;
+        x->result = x->fn(t, idx, x->baton);
+    }
+}
+
+int ucwa_app_txn(ucwa_req *q, ucwa_app_txn_fn *fn, void *baton, int *rv)
+{
+    app_txn x = { q, fn, baton, 0, 0 };
+
+    if (ucwa_txn_run(q->r->server, q->r->pool, app_txn_run, &x) != APR_SUCCESS) {
         *rv = ucwa_http_error(q, HTTP_INTERNAL_SERVER_ERROR, "ServiceFailure", NULL,
                               "The session store is unavailable.");
-        return NULL;
+        return -1;
     }
-    *idx = ucwa_store_find(s, q->app_id, &expired);
-    a = *idx >= 0 ? ucwa_store_app(s, *idx) : NULL;
-    /* another user's application does not exist, as far as this user can tell */
-    if (!a || strcmp(ucwa_store_user(s, (int)a->user)->sip, q->user) != 0) {
-        ucwa_shm_unlock();
+    if (x.found == 0) {
         *rv = ucwa_http_error(q, HTTP_NOT_FOUND, "NotFound", "ApplicationNotFound",
                               "The application does not exist.");
-        return NULL;
+        return -1;
     }
-    if (expired) {
-        ucwa_shm_unlock();
+    if (x.found == 2) {
         *rv = ucwa_http_error(q, HTTP_GONE, "Gone", "InactiveApplicationExpired",
                               "The application expired after a period of inactivity.");
-        return NULL;
+        return -1;
     }
-    return s;
+    return x.result;
+}
+
+typedef struct {
+    ucwa_app *copy;
+    ucwa_user *user;
+} app_copy;
+
+static int copy_app(ucwa_txn *t, int idx, void *baton)
+{
+    app_copy *x = baton;
+
+    *x->copy = *ucwa_store_app(t->store, idx);
+    if (x->user) {
+        *x->user = *ucwa_store_user(t->store, (int)x->copy->user);
+    }
+    return 0;
 }
 
 int ucwa_app_copy(ucwa_req *q, ucwa_app *copy, ucwa_user *user, int *rv)
 {
-    ucwa_store *s;
-    int idx;
+    app_copy x = { copy, user };
 
-    if ((s = ucwa_app_lock(q, &idx, rv)) == NULL) {
-        return !OK;
-    }
-    *copy = *ucwa_store_app(s, idx);
-    if (user) {
-        *user = *ucwa_store_user(s, (int)copy->user);
-    }
-    ucwa_shm_unlock();
-    return OK;
+    return ucwa_app_txn(q, copy_app, &x, rv) < 0 ? !OK : OK;
 }
 
 /* The photo cookie real servers set with the application, so <img> tags work. */
@@ -113,6 +140,24 @@ static int homed_here(ucwa_req *q, int *rv)
     return 0;
 }
 
+typedef struct {
+    const ucwa_app_params *in;
+    apr_time_t now;
+    ucwa_create_result cr;
+    int idx;
+    ucwa_app copy;
+} create_txn;
+
+static void create_locked(ucwa_txn *t, void *baton)
+{
+    create_txn *x = baton;
+
+    x->cr = ucwa_store_create_locked(t->store, x->in, x->now, &x->idx);
+    if (x->cr == UCWA_CREATE_NEW || x->cr == UCWA_CREATE_EXISTING) {
+        x->copy = *ucwa_store_app(t->store, x->idx);
+    }
+}
+
 int ucwa_app_create(ucwa_req *q)
 {
     const ucwa_global *g = q->conf->global;
@@ -120,11 +165,9 @@ int ucwa_app_create(ucwa_req *q)
     ucwa_user_info info;
     const ucwa_policy *pol;
     json_t *body;
-    ucwa_store *s;
-    ucwa_app copy;
-    ucwa_create_result cr;
+    create_txn x;
     const char *note;
-    int rv = OK, bad = 0, idx = -1;
+    int rv = OK, bad = 0;
 
     if (q->r->method_number != M_POST) {
         return ucwa_http_not_allowed(q);
@@ -169,17 +212,15 @@ int ucwa_app_create(ucwa_req *q)
     if ((note = apr_table_get(q->r->notes, UCWA_NOTE_IDLE_LIMIT)) != NULL) {
         in.idle_limit = (apr_uint32_t)apr_atoi64(note);
     }
-    s = ucwa_shm_lock(q->r->server);
-    if (!s) {
+    memset(&x, 0, sizeof(x));
+    x.in = &in;
+    x.now = apr_time_now();
+    x.idx = -1;
+    if (ucwa_txn_run(q->r->server, q->r->pool, create_locked, &x) != APR_SUCCESS) {
         return ucwa_http_error(q, HTTP_INTERNAL_SERVER_ERROR, "ServiceFailure", NULL,
                                "The session store is unavailable.");
     }
-    cr = ucwa_store_create(s, &in, apr_time_now(), &idx);
-    if (cr == UCWA_CREATE_NEW || cr == UCWA_CREATE_EXISTING) {
-        copy = *ucwa_store_app(s, idx);
-    }
-    ucwa_shm_unlock();
-    switch (cr) {
+    switch (x.cr) {
     case UCWA_CREATE_FULL:
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r, UCWALOGNO(00041)
                       "the session store is full (UcwaMaxApplications %u)", g->limits.max_apps);
@@ -193,71 +234,97 @@ int ucwa_app_create(ucwa_req *q)
         break;
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00042) "%s application %s for %s",
-                  cr == UCWA_CREATE_NEW ? "created" : "found", copy.id, q->user);
-    photo_cookie(q, &copy);
-    if (cr == UCWA_CREATE_NEW) {
-        apr_table_setn(q->r->headers_out, "Location", apr_pstrdup(q->r->pool, copy.base));
-        ucwa_push_reg_app_created(q, idx, copy.gen, copy.endpoint_id);
+                  x.cr == UCWA_CREATE_NEW ? "created" : "found", x.copy.id, q->user);
+    photo_cookie(q, &x.copy);
+    if (x.cr == UCWA_CREATE_NEW) {
+        apr_table_setn(q->r->headers_out, "Location", apr_pstrdup(q->r->pool, x.copy.base));
+        ucwa_push_reg_app_created(q, x.idx, x.copy.gen, x.copy.endpoint_id);
     }
-    return ucwa_http_resource(q, cr == UCWA_CREATE_NEW ? HTTP_CREATED : HTTP_OK,
-                              ucwa_push_links(q, ucwa_res_application(q->r->pool, &copy,
-                                                                      q->user), copy.base));
+    return ucwa_http_resource(q, x.cr == UCWA_CREATE_NEW ? HTTP_CREATED : HTTP_OK,
+                              ucwa_push_links(q, ucwa_res_application(q->r->pool, &x.copy,
+                                                                      q->user), x.copy.base));
+}
+
+/* GET: a copy of the application; an internal KeepAlive (mod_mcx) counts as seen. */
+typedef struct {
+    int keepalive;
+    apr_time_t now;
+    apr_uint32_t idle_limit;       /* the application's own, or 0 */
+    ucwa_app copy;
+} get_txn;
+
+static int get_locked(ucwa_txn *t, int idx, void *baton)
+{
+    get_txn *x = baton;
+    ucwa_app *a = ucwa_store_app(t->store, idx);
+
+    if (x->keepalive) {
+        a->last_seen = x->now;
+    }
+    x->copy = *a;
+    return 0;
 }
 
 int ucwa_app_get(ucwa_req *q)
 {
-    ucwa_app copy;
-    ucwa_store *s;
-    int rv, idx;
+    get_txn x;
+    int rv;
 
-    if ((s = ucwa_app_lock(q, &idx, &rv)) == NULL) {
+    memset(&x, 0, sizeof(x));
+    x.keepalive = apr_table_get(q->r->notes, UCWA_NOTE_KEEPALIVE) != NULL;
+    x.now = apr_time_now();
+    if (ucwa_app_txn(q, get_locked, &x, &rv) < 0) {
         return rv;
     }
-    if (apr_table_get(q->r->notes, UCWA_NOTE_KEEPALIVE)) {
+    if (x.keepalive) {
         /* an internal call (mod_mcx's KeepAlive): the session counts as seen now, and
          * is told how long it now has */
-        ucwa_app *a = ucwa_store_app(s, idx);
-        a->last_seen = apr_time_now();
         apr_table_setn(q->r->headers_out, UCWA_HEADER_IDLE_LIMIT,
                        apr_psprintf(q->r->pool, "%" APR_TIME_T_FMT,
-                                    a->idle_limit ? (apr_time_t)a->idle_limit
+                                    x.copy.idle_limit ? (apr_time_t)x.copy.idle_limit
                                     : apr_time_sec(q->conf->global->idle_timeout)));
     }
-    copy = *ucwa_store_app(s, idx);
-    ucwa_shm_unlock();
-    photo_cookie(q, &copy);
+    photo_cookie(q, &x.copy);
     return ucwa_http_resource(q, HTTP_OK, ucwa_push_links(q, ucwa_res_application(
-        q->r->pool, &copy, q->user), copy.base));
+        q->r->pool, &x.copy, q->user), x.copy.base));
+}
+
+typedef struct {
+    const ucwa_idle_rules *rules;
+    apr_time_t now;
+} delete_txn;
+
+static int delete_locked(ucwa_txn *t, int idx, void *baton)
+{
+    const delete_txn *x = baton;
+    ucwa_store *s = t->store;
+    int user = (int)ucwa_store_app(s, idx)->user;
+    ucwa_availability before, after;
+
+    before = ucwa_store_availability(ucwa_store_user(s, user), x->rules, x->now);
+    ucwa_subscriptions_app_gone_locked(t, idx);
+    ucwa_messaging_app_gone_locked(t, idx, x->now);
+    ucwa_store_delete_locked(s, idx);
+    ucwa_txn_wake_app(t, idx);   /* a parked event request of this application answers now */
+    after = ucwa_store_availability(ucwa_store_user(s, user), x->rules, x->now);
+    if (before != after) {
+        /* the user's other devices see the presence their departure causes */
+        ucwa_store_user(s, user)->published = after;
+        ucwa_store_post_user_locked(s, user, 1, UCWA_PRIO_MEDIUM, "me", "/me", "presence",
+                                    "/me/presence", "updated", x->now, t->pool);
+        ucwa_subscriptions_notify_locked(t, user, "presence", x->now);
+    }
+    return 0;
 }
 
 int ucwa_app_delete(ucwa_req *q)
 {
-    ucwa_store *s;
-    ucwa_app *a;
-    int idx, rv, user;
-    ucwa_availability before, after;
-    const ucwa_idle_rules *rules = &q->conf->global->idle_rules;
-    apr_time_t now = apr_time_now();
+    delete_txn x = { &q->conf->global->idle_rules, apr_time_now() };
+    int rv;
 
-    if ((s = ucwa_app_lock(q, &idx, &rv)) == NULL) {
+    if (ucwa_app_txn(q, delete_locked, &x, &rv) < 0) {
         return rv;
     }
-    a = ucwa_store_app(s, idx);
-    user = (int)a->user;
-    before = ucwa_store_availability(ucwa_store_user(s, user), rules, now);
-    ucwa_subscriptions_app_gone(s, idx);
-    ucwa_messaging_app_gone(s, idx, now, q->r->pool);
-    ucwa_store_delete(s, idx);
-    after = ucwa_store_availability(ucwa_store_user(s, user), rules, now);
-    if (before != after) {
-        /* the user's other devices see the presence their departure causes */
-        ucwa_store_user(s, user)->published = after;
-        ucwa_store_post_user(s, user, 1, UCWA_PRIO_MEDIUM, "me", "/me", "presence",
-                             "/me/presence", "updated", now, q->r->pool);
-        ucwa_subscriptions_notify(s, user, "presence", now, q->r->pool);
-    }
-    ucwa_shm_unlock();
-    ucwa_shm_wake(a);   /* a parked event request of this application answers now */
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00043)
                   "deleted application %s of %s", q->app_id, q->user);
     return ucwa_http_no_content(q);

@@ -6,13 +6,18 @@
 #include "ucwa_http.h"
 #include "ucwa_store.h"
 
-/* Locks the store and finds the request's application, owned by the token's user.
- * Returns the locked store and *idx; or NULL, the lock released, and the error (404
- * ApplicationNotFound, 410 InactiveApplicationExpired, 500) already sent in *rv. */
-ucwa_store *ucwa_app_lock(ucwa_req *q, int *idx, int *rv);
+/* A transaction on the request's application: fn runs under the store's lock with the
+ * application's index (owned by the token's user, live) and returns a result of its own
+ * (>= 0), which the caller turns into a response after the lock is released. */
+typedef int ucwa_app_txn_fn(ucwa_txn *t, int idx, void *baton);
+
+/* Runs fn as a transaction (ucwa_txn_run) on the request's application: fn's result; or
+ * -1, fn not run, with the answer already sent in *rv: 404 ApplicationNotFound (no such
+ * application, or another user's), 410 InactiveApplicationExpired, 500 (no store). */
+int ucwa_app_txn(ucwa_req *q, ucwa_app_txn_fn *fn, void *baton, int *rv);
 
 /* Copies the request's application (and its user, if user is not NULL) out of the
- * store. OK, or the error already sent in *rv (as ucwa_app_lock). */
+ * store. OK, or the error already sent in *rv (as ucwa_app_txn). */
 int ucwa_app_copy(ucwa_req *q, ucwa_app *copy, ucwa_user *user, int *rv);
 
 int ucwa_app_create(ucwa_req *q);

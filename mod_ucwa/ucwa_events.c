@@ -242,6 +242,15 @@ void ucwa_events_parked_per_child(apr_pool_t *p, const char **json)
     *json = apr_pstrcat(p, out, "]", NULL);
 }
 
+void ucwa_events_wake_user_locked(ucwa_txn *t, int user)
+{
+    int i;
+
+    for (i = ucwa_store_first_app(t->store, user); i >= 0; i = ucwa_store_next_app(t->store, i)) {
+        ucwa_txn_wake_app(t, i);
+    }
+}
+
 void ucwa_events_wake_user(ucwa_store *s, int user)
 {
     int i;
@@ -303,19 +312,21 @@ static const char *read_params(ucwa_req *q, const ucwa_app *a, ucwa_event_params
 }
 
 
+static void unpark_locked(ucwa_txn *t, void *baton)
+{
+    const parked_ref *ref = baton;
+    ucwa_app *a = ucwa_store_app(t->store, ref->idx);
+
+    if (a->gen == ref->gen && a->parked > 0) {
+        a->parked--;
+        a->last_seen = apr_time_now();
+    }
+}
+
 /* Runs on every way out of a parked request: the app is no longer being polled by it. */
 static void unpark(ucwa_req *q, parked_ref *ref)
 {
-    ucwa_store *s = ucwa_shm_lock(q->r->server);
-
-    if (s) {
-        ucwa_app *a = ucwa_store_app(s, ref->idx);
-        if (a->gen == ref->gen && a->parked > 0) {
-            a->parked--;
-            a->last_seen = apr_time_now();
-        }
-        ucwa_shm_unlock();
-    }
+    ucwa_txn_run(q->r->server, q->r->pool, unpark_locked, ref);
     if (ref->counter) {
         __atomic_sub_fetch(ref->counter, 1, __ATOMIC_SEQ_CST);
         ref->counter = NULL;
@@ -324,7 +335,7 @@ static void unpark(ucwa_req *q, parked_ref *ref)
 
 /* Event requests the user's other applications hold parked (one each at most counts: a
  * second one of the same application is being replaced). */
-static apr_uint32_t user_parked(ucwa_store *s, int user, int except)
+static apr_uint32_t user_parked_locked(ucwa_store *s, int user, int except)
 {
     apr_uint32_t n = 0;
     int i;
@@ -335,75 +346,144 @@ static apr_uint32_t user_parked(ucwa_store *s, int user, int except)
     return n;
 }
 
+/* Parking: the query read against the application's sticky values, the request made the
+ * application's pending GET. */
+typedef enum { PARK_OK = 0, PARK_BAD, PARK_LOWER, PARK_USER_FULL } park_result;
+
+typedef struct {
+    ucwa_req *q;
+    ucwa_event_params *pp;
+    const char *err;
+    apr_uint32_t held, my_id;
+    ucwa_app *a;                   /* its seq word is read without the lock */
+    parked_ref *ref;
+    apr_time_t deadline;
+    char base[UCWA_BASE_MAX];
+} park_txn;
+
+static int park_locked(ucwa_txn *t, int idx, void *baton)
+{
+    park_txn *x = baton;
+    const ucwa_global *g = x->q->conf->global;
+    ucwa_app *a = ucwa_store_app(t->store, idx);
+
+    x->a = a;
+    x->err = read_params(x->q, a, x->pp);
+    if (x->err) {
+        return PARK_BAD;
+    }
+    if (a->parked > 0 && x->pp->priority < a->pget_prio) {
+        /* a lower priority request does not replace a higher one */
+        return PARK_LOWER;
+    }
+    if ((x->held = user_parked_locked(t->store, (int)a->user, idx)) >= g->parked_per_user) {
+        /* one account holds no more workers than this, however many applications it
+         * makes: the others' devices keep theirs */
+        a->last_seen = apr_time_now();   /* it still polls: it does not expire */
+        return PARK_USER_FULL;
+    }
+    a->ev_timeout = x->pp->timeout;
+    a->ev_low = x->pp->low;
+    a->ev_medium = x->pp->medium;
+    x->my_id = ++a->pget_id;
+    a->pget_prio = x->pp->priority;
+    a->parked++;
+    ucwa_push_foreground(a);   /* polling again: back in the foreground */
+    x->deadline = apr_time_now() + apr_time_from_sec(x->pp->timeout);
+    if (x->deadline > a->parked_until) {
+        a->parked_until = x->deadline;
+    }
+    ucwa_store_touch(a);   /* an older parked request wakes and learns it was replaced */
+    ucwa_txn_wake_app(t, idx);
+    x->ref->idx = idx;
+    x->ref->gen = a->gen;
+    x->ref->counter = NULL;
+    apr_cpystrn(x->base, a->base, sizeof(x->base));
+    return PARK_OK;
+}
+
+/* One look at the channel of a parked request. */
+typedef enum { LOOK_OK = 0, LOOK_GONE, LOOK_EXPIRED, LOOK_REPLACED } look_result;
+
+typedef struct {
+    const parked_ref *ref;
+    apr_uint32_t my_id, ack, seen;
+    const ucwa_windows *w;
+    int final;
+    apr_time_t now;
+    ucwa_package *pkg;
+    ucwa_poll_result res;
+    look_result look;
+} look_txn;
+
+static void look_locked(ucwa_txn *t, void *baton)
+{
+    look_txn *x = baton;
+    ucwa_app *a = ucwa_store_app(t->store, x->ref->idx);
+
+    if (a->gen != x->ref->gen || a->state != UCWA_SLOT_LIVE) {
+        x->look = a->gen == x->ref->gen && a->state == UCWA_SLOT_EXPIRED ? LOOK_EXPIRED
+                                                                        : LOOK_GONE;
+        return;
+    }
+    if (a->pget_id != x->my_id) {
+        x->look = LOOK_REPLACED;
+        return;
+    }
+    x->look = LOOK_OK;
+    x->res = ucwa_store_poll_locked(t->store, x->ref->idx, x->ack, x->w, x->final, x->now,
+                                    t->pool, x->pkg);
+    x->seen = __atomic_load_n(&a->seq, __ATOMIC_SEQ_CST);
+}
+
 int ucwa_events_get(ucwa_req *q)
 {
-    const ucwa_global *g = q->conf->global;
-    ucwa_store *s;
-    ucwa_app *a;
     ucwa_event_params pp;
     parked_ref ref;
+    park_txn x;
+    look_txn look;
     ucwa_package pkg;
     ucwa_poll_result res;
     ucwa_windows w;
+    ucwa_app *a;
     apr_time_t deadline, now;
     apr_uint32_t my_id, seen, held;
-    const char *err, *body;
-    char base[UCWA_BASE_MAX];
+    const char *body;
     apr_size_t len;
     apr_pool_t *iter;
-    int idx, rv, moved, final = 0;
+    int rv, moved, final = 0;
 
     if (q->r->method_number != M_GET) {
         return ucwa_http_error(q, HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", NULL,
                                "The event channel answers GET only.");
     }
-    if ((s = ucwa_app_lock(q, &idx, &rv)) == NULL) {
-        return rv;
-    }
-    a = ucwa_store_app(s, idx);
-    err = read_params(q, a, &pp);
-    if (err) {
-        ucwa_shm_unlock();
+    memset(&x, 0, sizeof(x));
+    x.q = q;
+    x.pp = &pp;
+    x.ref = &ref;
+    switch ((park_result)ucwa_app_txn(q, park_locked, &x, &rv)) {
+    case PARK_OK:
+        break;
+    case PARK_BAD:
         return ucwa_http_error(q, HTTP_BAD_REQUEST, "BadRequest", "ParameterValidationFailure",
-                               err);
-    }
-    if (a->parked > 0 && pp.priority < a->pget_prio) {
-        /* a lower priority request does not replace a higher one */
-        ucwa_shm_unlock();
+                               x.err);
+    case PARK_LOWER:
         return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", "PGetReplaced",
                                "A request with a higher priority is pending.");
-    }
-    if ((held = user_parked(s, (int)a->user, idx)) >= g->parked_per_user) {
-        /* one account holds no more workers than this, however many applications it
-         * makes: the others' devices keep theirs */
-        a->last_seen = apr_time_now();   /* it still polls: it does not expire */
-        ucwa_shm_unlock();
+    case PARK_USER_FULL:
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00311)
                       "%s holds %u parked event requests (UcwaMaxParkedPerUser): this one "
-                      "is refused", q->user, held);
+                      "is refused", q->user, x.held);
         apr_table_setn(q->r->err_headers_out, "Retry-After", "60");
         return ucwa_http_error(q, HTTP_TOO_MANY_REQUESTS, "TooManyRequests", NULL,
                                "This account's other applications hold every event "
                                "channel it may keep open: poll again later.");
+    default:
+        return rv;   /* not found, expired: already answered */
     }
-    a->ev_timeout = pp.timeout;
-    a->ev_low = pp.low;
-    a->ev_medium = pp.medium;
-    my_id = ++a->pget_id;
-    a->pget_prio = pp.priority;
-    a->parked++;
-    ucwa_push_foreground(a);   /* polling again: back in the foreground */
-    deadline = apr_time_now() + apr_time_from_sec(pp.timeout);
-    if (deadline > a->parked_until) {
-        a->parked_until = deadline;
-    }
-    ucwa_store_touch(a);   /* an older parked request wakes and learns it was replaced */
-    ref.idx = idx;
-    ref.gen = a->gen;
-    ref.counter = NULL;
-    apr_cpystrn(base, a->base, sizeof(base));
-    ucwa_shm_unlock();
-    ucwa_shm_wake(a);
+    a = x.a;
+    my_id = x.my_id;
+    deadline = x.deadline;
 
     w.low = apr_time_from_sec(pp.low);
     w.medium = apr_time_from_sec(pp.medium);
@@ -452,32 +532,37 @@ int ucwa_events_get(ucwa_req *q)
             && !(pkg.wake_at && now >= pkg.wake_at)) {
             goto nap;
         }
-        s = ucwa_shm_lock(q->r->server);
-        if (!s) {
+        memset(&look, 0, sizeof(look));
+        look.ref = &ref;
+        look.my_id = my_id;
+        look.ack = pp.ack;
+        look.w = &w;
+        look.final = final;
+        look.now = now;
+        look.pkg = &pkg;
+        if (ucwa_txn_run(q->r->server, q->r->pool, look_locked, &look) != APR_SUCCESS) {
             unpark(q, &ref);
             return ucwa_http_error(q, HTTP_INTERNAL_SERVER_ERROR, "ServiceFailure", NULL,
                                    "The session store is unavailable.");
         }
-        a = ucwa_store_app(s, idx);
-        if (a->gen != ref.gen || a->state != UCWA_SLOT_LIVE) {
-            int expired = a->gen == ref.gen && a->state == UCWA_SLOT_EXPIRED;
-            ucwa_shm_unlock();
+        switch (look.look) {
+        case LOOK_GONE:
+        case LOOK_EXPIRED:
             unpark(q, &ref);
-            return expired
+            return look.look == LOOK_EXPIRED
                    ? ucwa_http_error(q, HTTP_GONE, "Gone", "InactiveApplicationExpired",
                                      "The application expired.")
                    : ucwa_http_error(q, HTTP_NOT_FOUND, "NotFound", "ApplicationNotFound",
                                      "The application was deleted.");
-        }
-        if (a->pget_id != my_id) {
-            ucwa_shm_unlock();
+        case LOOK_REPLACED:
             unpark(q, &ref);
             return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", "PGetReplaced",
                                    "A newer event request replaced this one.");
+        case LOOK_OK:
+            break;
         }
-        res = ucwa_store_poll(s, idx, pp.ack, &w, final, now, q->r->pool, &pkg);
-        seen = __atomic_load_n(&a->seq, __ATOMIC_SEQ_CST);
-        ucwa_shm_unlock();
+        res = look.res;
+        seen = look.seen;
         if (res != UCWA_POLL_WAIT) {
             break;
         }
@@ -502,6 +587,6 @@ nap:
                       "event request with ack=%u out of range: resync to %u", pp.ack,
                       pkg.resync_ack);
     }
-    body = ucwa_package_json(q->r->pool, base, &pkg, res == UCWA_POLL_RESYNC, &len);
+    body = ucwa_package_json(q->r->pool, x.base, &pkg, res == UCWA_POLL_RESYNC, &len);
     return ucwa_http_events(q, body, len);
 }

@@ -22,7 +22,11 @@ void ucwa_events_child_init(apr_pool_t *pchild, server_rec *s);
 void ucwa_events_parked_per_child(apr_pool_t *p, const char **json);
 int ucwa_events_get(ucwa_req *q);
 
-/* Wakes the parked event requests of every application of a user. */
+/* Asks the transaction to wake the parked event requests of every application of a
+ * user once the lock is released. */
+void ucwa_events_wake_user_locked(ucwa_txn *t, int user);
+/* The same at once, under a lock taken by hand (for ucwa_people.c until it is converted
+ * to transactions). */
 void ucwa_events_wake_user(ucwa_store *s, int user);
 
 #endif

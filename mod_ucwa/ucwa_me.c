@@ -12,48 +12,125 @@
 #include "ucwa_input.h"
 #include "ucwa_me.h"
 #include "ucwa_resources.h"
-#include "ucwa_shm.h"
 #include "ucwa_subscriptions.h"
 
 APLOG_USE_MODULE(ucwa);
 
-int ucwa_me_publish(ucwa_store *s, int user, const ucwa_idle_rules *rules, apr_time_t now,
-                    apr_pool_t *p)
+int ucwa_me_publish_locked(ucwa_txn *t, int user, const ucwa_idle_rules *rules, apr_time_t now)
 {
-    ucwa_user *u = ucwa_store_user(s, user);
+    ucwa_user *u = ucwa_store_user(t->store, user);
     ucwa_availability av = ucwa_store_availability(u, rules, now);
 
     if (av == (ucwa_availability)u->published) {
         return 0;
     }
     u->published = av;
-    ucwa_store_post_user(s, user, 1, UCWA_PRIO_MEDIUM, "me", "/me", "presence",
-                         "/me/presence", "updated", now, p);
-    ucwa_subscriptions_notify(s, user, "presence", now, p);
+    ucwa_store_post_user_locked(t->store, user, 1, UCWA_PRIO_MEDIUM, "me", "/me", "presence",
+                                "/me/presence", "updated", now, t->pool);
+    ucwa_subscriptions_notify_locked(t, user, "presence", now);
     return 1;
 }
 
-static int make_me_available(ucwa_req *q, ucwa_store *s, int idx)
+static int need_available(ucwa_req *q)
 {
-    ucwa_app *a = ucwa_store_app(s, idx);
-    ucwa_user *u = ucwa_store_user(s, (int)a->user);
+    return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", "MakeMeAvailableRequired",
+                           "Call makeMeAvailable first.");
+}
+
+static int already_available(ucwa_req *q)
+{
+    return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", "AlreadyExists",
+                           "makeMeAvailable was already called.");
+}
+
+/* makeMeAvailable's first look: a copy of the application, 1 if it is available. */
+static int copy_available(ucwa_txn *t, int idx, void *baton)
+{
+    ucwa_app *copy = baton;
+
+    *copy = *ucwa_store_app(t->store, idx);
+    return copy->available ? 1 : 0;
+}
+
+/* What makeMeAvailable applies, with its events rendered before the lock is taken. */
+typedef struct {
+    apr_uint32_t modalities, html;
+    ucwa_availability pref;
+    const ucwa_idle_rules *rules;
+    apr_time_t now;
+    const char *sender, *events[4];
+    const char *comm_sender, *comm_event;
+} available_in;
+
+static int make_available_locked(ucwa_txn *t, int idx, void *baton)
+{
+    const available_in *in = baton;
+    ucwa_app *a = ucwa_store_app(t->store, idx);
+    ucwa_user *u = ucwa_store_user(t->store, (int)a->user);
+    apr_uint32_t before;
+    int i;
+
+    if (a->available) {
+        return 1;
+    }
+    a->available = 1;
+    a->modalities = in->modalities;
+    a->html = in->html;
+    u->available_apps++;
+    u->last_activity = in->now;
+    if (in->pref != UCWA_AV_NONE) {
+        u->preferred = in->pref;
+    }
+    /* what the documentation lists for leaving lurker mode, in one package */
+    for (i = 0; i < 4; i++) {
+        ucwa_store_post_locked(t->store, idx, UCWA_PRIO_MEDIUM, in->sender, in->events[i],
+                               in->now);
+    }
+    ucwa_store_post_locked(t->store, idx, UCWA_PRIO_MEDIUM, in->comm_sender, in->comm_event,
+                           in->now);
+    /* this device's own presence was announced as added; the others see an update */
+    before = u->published;
+    u->published = ucwa_store_availability(u, in->rules, in->now);
+    if (u->published != before) {
+        ucwa_subscriptions_notify_locked(t, (int)a->user, "presence", in->now);
+    }
+    for (i = ucwa_store_first_app(t->store, (int)a->user); i >= 0;
+         i = ucwa_store_next_app(t->store, i)) {
+        ucwa_app *o = ucwa_store_app(t->store, i);
+        if (i != idx && o->available) {
+            ucwa_store_post_locked(t->store, i, UCWA_PRIO_MEDIUM,
+                                   apr_psprintf(t->pool, "\"rel\":\"me\",\"href\":\"%s/me\"",
+                                                o->base),
+                                   apr_psprintf(t->pool, "{\"link\":{\"rel\":\"presence\","
+                                                "\"href\":\"%s/me/presence\"},"
+                                                "\"type\":\"updated\"}", o->base), in->now);
+        }
+    }
+    ucwa_events_wake_user_locked(t, (int)a->user);
+    return 0;
+}
+
+static int make_me_available(ucwa_req *q)
+{
+    static const char *const rels[] = { "me", "presence", "note", "location" };
+    static const char *const types[] = { "updated", "added", "added", "added" };
     apr_pool_t *p = q->r->pool;
-    const ucwa_idle_rules *rules = &q->conf->global->idle_rules;
-    apr_time_t now = apr_time_now();
+    ucwa_app copy;
+    available_in x;
     json_t *in, *mods, *formats, *v;
-    const char *sign_in_as = NULL, *sender, *comm;
+    const char *sign_in_as = NULL;
     apr_uint32_t modalities = 0, html = 0;
     ucwa_availability pref = UCWA_AV_NONE;
     size_t i;
-    int rv, bad = 0;
+    int rv, res, bad = 0;
 
-    if (a->available) {
-        ucwa_shm_unlock();
-        return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", "AlreadyExists",
-                               "makeMeAvailable was already called.");
+    if ((res = ucwa_app_txn(q, copy_available, &copy, &rv)) < 0) {
+        return rv;
+    }
+    if (res) {
+        return already_available(q);
     }
     /* the body is read with the lock released; the state is checked again after */
-    ucwa_shm_unlock();
     in = ucwa_http_input(q, &rv);
     if (!in) {
         return rv;
@@ -88,70 +165,36 @@ static int make_me_available(ucwa_req *q, ucwa_store *s, int idx)
                                "supportedModalities, supportedMessageFormats or signInAs has "
                                "a value UCWA does not define.");
     }
-    if ((s = ucwa_app_lock(q, &idx, &rv)) == NULL) {
+    /* the events, rendered from the copy as the transaction will leave the application
+     * (its base never changes; the transaction answers 409 if another request made it
+     * available meanwhile) */
+    memset(&x, 0, sizeof(x));
+    x.modalities = modalities ? modalities : UCWA_MOD_MESSAGING;
+    x.html = html;
+    x.pref = pref;
+    x.rules = &q->conf->global->idle_rules;
+    x.now = apr_time_now();
+    copy.available = 1;
+    copy.modalities = x.modalities;
+    copy.html = x.html;
+    x.sender = apr_psprintf(p, "\"rel\":\"me\",\"href\":\"%s/me\"", copy.base);
+    for (i = 0; i < 4; i++) {
+        x.events[i] = apr_psprintf(p, "{\"link\":{\"rel\":\"%s\",\"href\":\"%s/%s\"},"
+                                   "\"type\":\"%s\"}", rels[i], copy.base,
+                                   i ? apr_pstrcat(p, "me/", rels[i], NULL) : "me", types[i]);
+    }
+    x.comm_sender = apr_psprintf(p, "\"rel\":\"communication\",\"href\":\"%s/communication\"",
+                                 copy.base);
+    x.comm_event = apr_psprintf(p, "{\"link\":{\"rel\":\"communication\",\"href\":"
+                                "\"%s/communication\"},\"type\":\"updated\",\"_embedded\":"
+                                "{\"communication\":%s}}", copy.base,
+                                mob_json_dump(p, ucwa_res_communication(p, &copy), NULL));
+    if ((res = ucwa_app_txn(q, make_available_locked, &x, &rv)) < 0) {
         return rv;
     }
-    a = ucwa_store_app(s, idx);
-    u = ucwa_store_user(s, (int)a->user);
-    if (a->available) {
-        ucwa_shm_unlock();
-        return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", "AlreadyExists",
-                               "makeMeAvailable was already called.");
+    if (res) {
+        return already_available(q);
     }
-    a->available = 1;
-    a->modalities = modalities ? modalities : UCWA_MOD_MESSAGING;
-    a->html = html;
-    u->available_apps++;
-    u->last_activity = now;
-    if (pref != UCWA_AV_NONE) {
-        u->preferred = pref;
-    }
-    /* what the documentation lists for leaving lurker mode, in one package */
-    sender = apr_psprintf(p, "\"rel\":\"me\",\"href\":\"%s/me\"", a->base);
-    ucwa_store_post(s, idx, UCWA_PRIO_MEDIUM, sender,
-                    apr_psprintf(p, "{\"link\":{\"rel\":\"me\",\"href\":\"%s/me\"},"
-                                 "\"type\":\"updated\"}", a->base), now);
-    ucwa_store_post(s, idx, UCWA_PRIO_MEDIUM, sender,
-                    apr_psprintf(p, "{\"link\":{\"rel\":\"presence\",\"href\":\"%s/me/presence\"},"
-                                 "\"type\":\"added\"}", a->base), now);
-    ucwa_store_post(s, idx, UCWA_PRIO_MEDIUM, sender,
-                    apr_psprintf(p, "{\"link\":{\"rel\":\"note\",\"href\":\"%s/me/note\"},"
-                                 "\"type\":\"added\"}", a->base), now);
-    ucwa_store_post(s, idx, UCWA_PRIO_MEDIUM, sender,
-                    apr_psprintf(p, "{\"link\":{\"rel\":\"location\",\"href\":\"%s/me/location\"},"
-                                 "\"type\":\"added\"}", a->base), now);
-    comm = mob_json_dump(p, ucwa_res_communication(p, a), NULL);
-    ucwa_store_post(s, idx, UCWA_PRIO_MEDIUM,
-                    apr_psprintf(p, "\"rel\":\"communication\",\"href\":\"%s/communication\"",
-                                 a->base),
-                    apr_psprintf(p, "{\"link\":{\"rel\":\"communication\",\"href\":"
-                                 "\"%s/communication\"},\"type\":\"updated\",\"_embedded\":"
-                                 "{\"communication\":%s}}", a->base, comm), now);
-    /* this device's own presence was announced as added; the others see an update */
-    {
-        apr_uint32_t before = u->published;
-        u->published = ucwa_store_availability(u, &q->conf->global->idle_rules, now);
-        if (u->published != before) {
-            ucwa_subscriptions_notify(s, (int)a->user, "presence", now, p);
-        }
-    }
-    {
-        int i2;
-        for (i2 = ucwa_store_first_app(s, (int)a->user); i2 >= 0;
-             i2 = ucwa_store_next_app(s, i2)) {
-            ucwa_app *o = ucwa_store_app(s, i2);
-            if (i2 != idx && o->available) {
-                ucwa_store_post(s, i2, UCWA_PRIO_MEDIUM,
-                                apr_psprintf(p, "\"rel\":\"me\",\"href\":\"%s/me\"", o->base),
-                                apr_psprintf(p, "{\"link\":{\"rel\":\"presence\",\"href\":"
-                                             "\"%s/me/presence\"},\"type\":\"updated\"}",
-                                             o->base), now);
-            }
-        }
-    }
-    (void)rules;
-    ucwa_events_wake_user(s, (int)a->user);
-    ucwa_shm_unlock();
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00060)
                   "%s made application %s available", q->user, q->app_id);
     return ucwa_http_no_content(q);
@@ -160,36 +203,86 @@ static int make_me_available(ucwa_req *q, ucwa_store *s, int idx)
 /* POST of presence, note or location: parse first, then apply under the lock. */
 typedef enum { SET_PRESENCE, SET_NOTE, SET_LOCATION } set_kind;
 
-static int set_self(ucwa_req *q, set_kind kind)
+typedef struct {
+    set_kind kind;
+    ucwa_availability pref;
+    const char *text;
+    const ucwa_idle_rules *rules;
+    apr_time_t now;
+} set_in;
+
+static int set_self_locked(ucwa_txn *t, int idx, void *baton)
 {
     static const char *const rels[] = { "presence", "note", "location" };
-    const ucwa_idle_rules *rules = &q->conf->global->idle_rules;
-    apr_time_t now = apr_time_now();
-    ucwa_availability pref = UCWA_AV_NONE;
-    const char *text = NULL;
-    ucwa_store *s;
-    ucwa_app *a;
+    const set_in *in = baton;
+    ucwa_app *a = ucwa_store_app(t->store, idx);
+    int user = (int)a->user;
     ucwa_user *u;
+
+    if (!a->available) {
+        return 1;
+    }
+    u = ucwa_store_user(t->store, user);
+    u->last_activity = in->now;
+    switch (in->kind) {
+    case SET_PRESENCE:
+        u->preferred = in->pref;
+        apr_cpystrn(u->activity, in->pref == UCWA_AV_OFFWORK ? "off-work" : "",
+                    sizeof(u->activity));
+        if (!ucwa_me_publish_locked(t, user, in->rules, in->now)) {
+            /* same availability, new activity or an explicit set: still an update */
+            ucwa_store_post_user_locked(t->store, user, 1, UCWA_PRIO_MEDIUM, "me", "/me",
+                                        "presence", "/me/presence", "updated", in->now,
+                                        t->pool);
+            ucwa_subscriptions_notify_locked(t, user, "presence", in->now);
+        }
+        break;
+    case SET_NOTE:
+    case SET_LOCATION: {
+        char *field = in->kind == SET_NOTE ? u->note : u->location;
+        apr_size_t size = in->kind == SET_NOTE ? sizeof(u->note) : sizeof(u->location);
+        const char *type = !in->text || !*in->text ? "deleted" : *field ? "updated" : "added";
+        apr_cpystrn(field, in->text ? in->text : "", size);
+        ucwa_store_post_user_locked(t->store, user, 1, UCWA_PRIO_MEDIUM, "me", "/me",
+                                    rels[in->kind],
+                                    apr_pstrcat(t->pool, "/me/", rels[in->kind], NULL), type,
+                                    in->now, t->pool);
+        ucwa_subscriptions_notify_locked(t, user, rels[in->kind], in->now);
+        break;
+    }
+    }
+    ucwa_events_wake_user_locked(t, user);
+    return 0;
+}
+
+static int set_self(ucwa_req *q, set_kind kind)
+{
+    set_in x;
     json_t *in;
-    int idx, rv, bad = 0;
+    int rv, res, bad = 0;
 
     in = ucwa_http_input(q, &rv);
     if (!in) {
         return rv;
     }
+    memset(&x, 0, sizeof(x));
+    x.kind = kind;
+    x.pref = UCWA_AV_NONE;
+    x.rules = &q->conf->global->idle_rules;
+    x.now = apr_time_now();
     switch (kind) {
     case SET_PRESENCE:
-        text = ucwa_input_string(in, "availability", 32, &bad);
+        x.text = ucwa_input_string(in, "availability", 32, &bad);
         /* an empty body resets: the server computes presence again */
-        if (text && (pref = ucwa_availability_parse(text)) == UCWA_AV_NONE) {
+        if (x.text && (x.pref = ucwa_availability_parse(x.text)) == UCWA_AV_NONE) {
             bad = 1;
         }
         break;
     case SET_NOTE:
-        text = ucwa_input_string(in, "message", UCWA_NOTE_CHARS, &bad);
+        x.text = ucwa_input_string(in, "message", UCWA_NOTE_CHARS, &bad);
         break;
     case SET_LOCATION:
-        text = ucwa_input_string(in, "location", UCWA_LOCATION_CHARS, &bad);
+        x.text = ucwa_input_string(in, "location", UCWA_LOCATION_CHARS, &bad);
         break;
     }
     if (bad) {
@@ -199,44 +292,10 @@ static int set_self(ucwa_req *q, set_kind kind)
                                  "Away or Offwork."
                                : "The value is not a string of the allowed length.");
     }
-    if ((s = ucwa_app_lock(q, &idx, &rv)) == NULL) {
+    if ((res = ucwa_app_txn(q, set_self_locked, &x, &rv)) < 0) {
         return rv;
     }
-    a = ucwa_store_app(s, idx);
-    if (!a->available) {
-        ucwa_shm_unlock();
-        return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", "MakeMeAvailableRequired",
-                               "Call makeMeAvailable first.");
-    }
-    u = ucwa_store_user(s, (int)a->user);
-    u->last_activity = now;
-    switch (kind) {
-    case SET_PRESENCE:
-        u->preferred = pref;
-        apr_cpystrn(u->activity, pref == UCWA_AV_OFFWORK ? "off-work" : "", sizeof(u->activity));
-        if (!ucwa_me_publish(s, (int)a->user, rules, now, q->r->pool)) {
-            /* same availability, new activity or an explicit set: still an update */
-            ucwa_store_post_user(s, (int)a->user, 1, UCWA_PRIO_MEDIUM, "me", "/me", "presence",
-                                 "/me/presence", "updated", now, q->r->pool);
-            ucwa_subscriptions_notify(s, (int)a->user, "presence", now, q->r->pool);
-        }
-        break;
-    case SET_NOTE:
-    case SET_LOCATION: {
-        char *field = kind == SET_NOTE ? u->note : u->location;
-        apr_size_t size = kind == SET_NOTE ? sizeof(u->note) : sizeof(u->location);
-        const char *type = !text || !*text ? "deleted" : *field ? "updated" : "added";
-        apr_cpystrn(field, text ? text : "", size);
-        ucwa_store_post_user(s, (int)a->user, 1, UCWA_PRIO_MEDIUM, "me", "/me", rels[kind],
-                             apr_pstrcat(q->r->pool, "/me/", rels[kind], NULL), type, now,
-                             q->r->pool);
-        ucwa_subscriptions_notify(s, (int)a->user, rels[kind], now, q->r->pool);
-        break;
-    }
-    }
-    ucwa_events_wake_user(s, (int)a->user);
-    ucwa_shm_unlock();
-    return ucwa_http_no_content(q);
+    return res ? need_available(q) : ucwa_http_no_content(q);
 }
 
 static int get_self(ucwa_req *q, const char *what)
@@ -270,8 +329,7 @@ static int get_self(ucwa_req *q, const char *what)
         return ucwa_http_etagged(q, res);
     }
     if (!copy.available) {
-        return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", "MakeMeAvailableRequired",
-                               "Call makeMeAvailable first.");
+        return need_available(q);
     }
     if (!strcmp(what, "presence")) {
         return ucwa_http_resource(q, HTTP_OK, ucwa_res_presence(q->r->pool, &copy, av,
@@ -283,37 +341,39 @@ static int get_self(ucwa_req *q, const char *what)
     return ucwa_http_resource(q, HTTP_OK, ucwa_res_location(q->r->pool, &copy, &user));
 }
 
+static int report_activity_locked(ucwa_txn *t, int idx, void *baton)
+{
+    const set_in *in = baton;
+    ucwa_app *a = ucwa_store_app(t->store, idx);
+
+    if (!a->available) {
+        return 1;
+    }
+    ucwa_store_user(t->store, (int)a->user)->last_activity = in->now;
+    if (ucwa_me_publish_locked(t, (int)a->user, in->rules, in->now)) {
+        ucwa_events_wake_user_locked(t, (int)a->user);   /* back from idle */
+    }
+    return 0;
+}
+
 static int report_activity(ucwa_req *q)
 {
-    const ucwa_idle_rules *rules = &q->conf->global->idle_rules;
-    apr_time_t now = apr_time_now();
-    ucwa_store *s;
-    ucwa_app *a;
-    int idx, rv;
+    set_in x;
+    int rv, res;
 
-    if ((s = ucwa_app_lock(q, &idx, &rv)) == NULL) {
+    memset(&x, 0, sizeof(x));
+    x.rules = &q->conf->global->idle_rules;
+    x.now = apr_time_now();
+    if ((res = ucwa_app_txn(q, report_activity_locked, &x, &rv)) < 0) {
         return rv;
     }
-    a = ucwa_store_app(s, idx);
-    if (!a->available) {
-        ucwa_shm_unlock();
-        return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", "MakeMeAvailableRequired",
-                               "Call makeMeAvailable first.");
-    }
-    ucwa_store_user(s, (int)a->user)->last_activity = now;
-    if (ucwa_me_publish(s, (int)a->user, rules, now, q->r->pool)) {
-        ucwa_events_wake_user(s, (int)a->user);   /* back from idle */
-    }
-    ucwa_shm_unlock();
-    return ucwa_http_no_content(q);
+    return res ? need_available(q) : ucwa_http_no_content(q);
 }
 
 int ucwa_me_handle(ucwa_req *q)
 {
     int post = q->r->method_number == M_POST, get = q->r->method_number == M_GET;
     const char *sub = q->sub;
-    ucwa_store *s;
-    int idx, rv;
 
     if (!strcasecmp(sub, "/reportMyActivity") || !strcasecmp(sub, "/me/reportMyActivity")) {
         return post ? report_activity(q) : DECLINED;
@@ -326,9 +386,7 @@ int ucwa_me_handle(ucwa_req *q)
         return get ? get_self(q, "me") : DECLINED;
     }
     if (!strcasecmp(sub, "/makeMeAvailable")) {
-        if (!post) return DECLINED;
-        if ((s = ucwa_app_lock(q, &idx, &rv)) == NULL) return rv;
-        return make_me_available(q, s, idx);
+        return post ? make_me_available(q) : DECLINED;
     }
     if (!strcasecmp(sub, "/presence")) {
         return get ? get_self(q, "presence") : post ? set_self(q, SET_PRESENCE) : DECLINED;

@@ -8,9 +8,8 @@
 /* Handles {A}/me...; DECLINED if sub is not one of its resources. */
 int ucwa_me_handle(ucwa_req *q);
 
-/* Announces the user's availability to their applications when it changed (caller holds
- * the lock). Returns 1 if events were posted. */
-int ucwa_me_publish(ucwa_store *s, int user, const ucwa_idle_rules *rules, apr_time_t now,
-                    apr_pool_t *p);
+/* In a transaction: announces the user's availability to their applications when it
+ * changed. Returns 1 if events were posted. */
+int ucwa_me_publish_locked(ucwa_txn *t, int user, const ucwa_idle_rules *rules, apr_time_t now);
 
 #endif

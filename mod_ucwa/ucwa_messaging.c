@@ -17,7 +17,6 @@
 #include "ucwa_input.h"
 #include "ucwa_message.h"
 #include "ucwa_messaging.h"
-#include "ucwa_shm.h"
 
 APLOG_USE_MODULE(ucwa);
 
@@ -25,17 +24,27 @@ APLOG_USE_MODULE(ucwa);
 
 /* --- helpers ------------------------------------------------------------------------ */
 
-static void wake(ucwa_store *s, const ucwa_conv_touched *t)
+/* The applications a transition posted events to (what it returns), woken by the
+ * transaction once the lock is released. */
+static void wake(ucwa_txn *t, const ucwa_conv_touched *touched)
 {
     int i;
 
-    for (i = 0; i < t->n; i++) {
-        ucwa_shm_wake(ucwa_store_app(s, t->app[i]));
+    for (i = 0; i < touched->n; i++) {
+        ucwa_txn_wake_app(t, touched->app[i]);
     }
-    if (*ucwa_store_word(s, UCWA_WORD_PUSH_ENABLED)) {
+    if (*ucwa_store_word(t->store, UCWA_WORD_PUSH_ENABLED)) {
         /* a transition may have queued a push: the dispatcher waits on this word */
-        ucwa_shm_wake_word(ucwa_store_word(s, UCWA_WORD_PUSH_QUEUED));
+        ucwa_txn_wake_word(t, ucwa_store_word(t->store, UCWA_WORD_PUSH_QUEUED));
     }
+}
+
+/* Detaches a view from the store (its record and the application's path are copied
+ * into p), so the resource is rendered once the lock is released. */
+static void view_detach(apr_pool_t *p, ucwa_conv_view *v)
+{
+    v->c = apr_pmemdup(p, v->c, sizeof(*v->c));
+    v->base = apr_pstrdup(p, v->base);
 }
 
 /* 201 with an empty body and the operation's Location, as real servers answer. */
@@ -155,19 +164,49 @@ static int too_large_event(ucwa_req *q)
 
 /* --- startMessaging ------------------------------------------------------------------ */
 
+typedef struct {
+    ucwa_conv_invite_in *in;
+    apr_interval_time_t timeout;
+    ucwa_conv_result res;
+    const char *location, *id;
+    apr_uint32_t endpoints, max_convs;
+} invite_txn;
+
+static int invite_locked(ucwa_txn *t, int idx, void *baton)
+{
+    invite_txn *x = baton;
+    ucwa_conv_touched touched;
+    apr_time_t now = apr_time_now();
+    int conv = -1;
+
+    /* a lurker may start a conversation (Lync allowed it): only being alerted needs
+     * makeMeAvailable; the answers come on this application's own event channel */
+    x->in->app = idx;
+    x->in->expires = now + x->timeout;
+    memset(&touched, 0, sizeof(touched));
+    x->res = ucwa_conv_invite_locked(t->store, x->in, now, t->pool, &conv, &touched);
+    if (x->res == UCWA_CONV_OK) {
+        ucwa_conv *c = ucwa_store_conv(t->store, conv);
+        x->location = apr_pstrcat(t->pool, ucwa_store_app(t->store, idx)->base,
+                                  "/communication/messagingInvitations/",
+                                  c->party[0].invitation, NULL);
+        x->id = apr_pstrdup(t->pool, c->id);
+        x->endpoints = c->endpoints;
+    }
+    x->max_convs = ucwa_store_get_limits(t->store)->max_convs;
+    wake(t, &touched);
+    return 0;
+}
+
 static int start_messaging(ucwa_req *q)
 {
     apr_pool_t *p = q->r->pool;
     const ucwa_global *g = q->conf->global;
     ucwa_conv_invite_in in;
-    ucwa_conv_touched t;
-    ucwa_conv_result res;
-    const char *to, *importance = NULL, *first = NULL, *location = NULL;
+    const char *to, *importance = NULL, *first = NULL;
     json_t *body, *links, *msg;
-    ucwa_store *s;
-    ucwa_app *a;
-    apr_time_t now;
-    int rv, bad = 0, idx, conv = -1;
+    invite_txn x;
+    int rv, bad = 0;
 
     body = ucwa_http_input(q, &rv);
     if (!body) {
@@ -232,30 +271,18 @@ static int start_messaging(ucwa_req *q)
         in.first = len ? ucwa_message_data_uri(p, in.first_format, text, len) : NULL;
     }
 
-    if ((s = ucwa_app_lock(q, &idx, &rv)) == NULL) {
+    memset(&x, 0, sizeof(x));
+    x.in = &in;
+    x.timeout = g->invitation_timeout;
+    if (ucwa_app_txn(q, invite_locked, &x, &rv) < 0) {
         return rv;
     }
-    /* a lurker may start a conversation (Lync allowed it): only being alerted needs
-     * makeMeAvailable; the answers come on this application's own event channel */
-    a = ucwa_store_app(s, idx);
-    now = apr_time_now();
-    in.app = idx;
-    in.expires = now + g->invitation_timeout;
-    memset(&t, 0, sizeof(t));
-    res = ucwa_conv_invite(s, &in, now, p, &conv, &t);
-    if (res == UCWA_CONV_OK) {
-        ucwa_conv *c = ucwa_store_conv(s, conv);
-        location = apr_pstrcat(p, a->base, "/communication/messagingInvitations/",
-                               c->party[0].invitation, NULL);
+    switch (x.res) {
+    case UCWA_CONV_OK:
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00140)
                       "%s invited %s to conversation %s (%u endpoints alerted)", q->user,
-                      in.to, c->id, c->endpoints);
-    }
-    ucwa_shm_unlock();
-    wake(s, &t);
-    switch (res) {
-    case UCWA_CONV_OK:
-        return created(q, location);
+                      in.to, x.id, x.endpoints);
+        return created(q, x.location);
     case UCWA_CONV_TOO_MANY:
         return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", "TooManyConversations",
                                "This application has too many conversations.");
@@ -264,7 +291,7 @@ static int start_messaging(ucwa_req *q)
     default:
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r, UCWALOGNO(00141)
                       "the conversation table is full (%u conversations: twice "
-                      "UcwaMaxApplications)", ucwa_store_get_limits(s)->max_convs);
+                      "UcwaMaxApplications)", x.max_convs);
         apr_table_setn(q->r->err_headers_out, "Retry-After", "30");
         return ucwa_http_error(q, HTTP_SERVICE_UNAVAILABLE, "ServiceUnavailable", NULL,
                                "This server cannot take more conversations now.");
@@ -273,16 +300,46 @@ static int start_messaging(ucwa_req *q)
 
 /* --- invitations ------------------------------------------------------------------- */
 
+typedef struct {
+    const char *id, *action;       /* action: NULL (GET), "accept" or "decline" */
+    ucwa_conv_result res;
+    ucwa_conv_view v;              /* GET: detached from the store */
+    const char *conv_id;
+} invitation_txn;
+
+static int invitation_locked(ucwa_txn *t, int idx, void *baton)
+{
+    invitation_txn *x = baton;
+    apr_uint32_t gen = ucwa_store_app(t->store, idx)->gen;
+    ucwa_conv_touched touched;
+    ucwa_conv *c;
+    int conv, side = -1;
+
+    conv = ucwa_conv_find_invitation_locked(t->store, x->id, &side);
+    c = conv >= 0 ? ucwa_store_conv(t->store, conv) : NULL;
+    if (!c || !ucwa_conv_sees_invitation(c, side, idx, gen) || (x->action && side != 1)) {
+        return 1;
+    }
+    memset(&touched, 0, sizeof(touched));
+    x->conv_id = apr_pstrdup(t->pool, c->id);
+    if (!x->action) {
+        ucwa_conv_view_of_locked(t->store, c, side, idx, &x->v);
+        view_detach(t->pool, &x->v);
+    }
+    else if (!strcasecmp(x->action, "accept")) {
+        x->res = ucwa_conv_accept_locked(t->store, conv, idx, apr_time_now(), t->pool, &touched);
+    }
+    else {
+        x->res = ucwa_conv_decline_locked(t->store, conv, apr_time_now(), t->pool, &touched);
+    }
+    wake(t, &touched);
+    return 0;
+}
+
 static int invitation(ucwa_req *q, const char *id, const char *action)
 {
-    int post = q->r->method_number == M_POST, rv, idx, conv, side = -1;
-    ucwa_conv_touched t;
-    ucwa_conv_result res = UCWA_CONV_OK;
-    ucwa_conv_view v;
-    ucwa_store *s;
-    ucwa_conv *c;
-    json_t *res_json = NULL;
-    apr_uint32_t gen;
+    int post = q->r->method_number == M_POST, rv, found;
+    invitation_txn x;
 
     if (!action && q->r->method_number != M_GET) {
         return ucwa_http_not_allowed(q);
@@ -297,38 +354,23 @@ static int invitation(ucwa_req *q, const char *id, const char *action)
             return rv;
         }
     }
-    if ((s = ucwa_app_lock(q, &idx, &rv)) == NULL) {
+    memset(&x, 0, sizeof(x));
+    x.id = id;
+    x.action = action;
+    x.res = UCWA_CONV_OK;
+    if ((found = ucwa_app_txn(q, invitation_locked, &x, &rv)) < 0) {
         return rv;
     }
-    gen = ucwa_store_app(s, idx)->gen;
-    conv = ucwa_conv_find_invitation(s, id, &side);
-    c = conv >= 0 ? ucwa_store_conv(s, conv) : NULL;
-    if (!c || !ucwa_conv_sees_invitation(c, side, idx, gen) || (action && side != 1)) {
-        ucwa_shm_unlock();
+    if (found) {
         return not_found(q);
     }
-    memset(&t, 0, sizeof(t));
     if (!action) {
-        ucwa_conv_view_of(s, c, side, idx, &v);
-        res_json = ucwa_conv_res_invitation(q->r->pool, &v);
+        return ucwa_http_resource(q, HTTP_OK, ucwa_conv_res_invitation(q->r->pool, &x.v));
     }
-    else if (!strcasecmp(action, "accept")) {
-        res = ucwa_conv_accept(s, conv, idx, apr_time_now(), q->r->pool, &t);
-    }
-    else {
-        res = ucwa_conv_decline(s, conv, apr_time_now(), q->r->pool, &t);
-    }
-    if (action && res == UCWA_CONV_OK) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00142)
-                      "%s %sed the invitation to conversation %s", q->user, action, c->id);
-    }
-    ucwa_shm_unlock();
-    wake(s, &t);
-    if (!action) {
-        return ucwa_http_resource(q, HTTP_OK, res_json);
-    }
-    switch (res) {
+    switch (x.res) {
     case UCWA_CONV_OK:
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00142)
+                      "%s %sed the invitation to conversation %s", q->user, action, x.conv_id);
         return ucwa_http_no_content(q);
     case UCWA_CONV_TOO_MANY:
         return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", "TooManyConversations",
@@ -341,36 +383,50 @@ static int invitation(ucwa_req *q, const char *id, const char *action)
 
 /* --- conversations ------------------------------------------------------------------ */
 
+/* The application's path and the ids of the conversations it sees, rendered after. */
+typedef struct {
+    const char *base;
+    apr_array_header_t *ids;       /* const char * */
+} conversations_txn;
+
+static int conversations_locked(ucwa_txn *t, int idx, void *baton)
+{
+    conversations_txn *x = baton;
+    apr_uint32_t i, n = ucwa_conv_used_locked(t->store), gen = ucwa_store_app(t->store, idx)->gen;
+
+    x->base = apr_pstrdup(t->pool, ucwa_store_app(t->store, idx)->base);
+    for (i = 0; i < n; i++) {
+        ucwa_conv *c = ucwa_store_conv(t->store, (int)i);
+        if (ucwa_conv_side(c, idx, gen) >= 0) {
+            APR_ARRAY_PUSH(x->ids, const char *) = apr_pstrdup(t->pool, c->id);
+        }
+    }
+    return 0;
+}
+
 static int conversations(ucwa_req *q)
 {
     apr_pool_t *p = q->r->pool;
     json_t *links = json_object(), *list = json_array();
-    ucwa_store *s;
-    apr_uint32_t i, n, gen;
-    const char *base;
-    int idx, rv;
+    conversations_txn x;
+    int rv, i;
 
     mob_json_own(p, links);
     mob_json_own(p, list);
     if (q->r->method_number != M_GET) {
         return ucwa_http_not_allowed(q);
     }
-    if ((s = ucwa_app_lock(q, &idx, &rv)) == NULL) {
+    x.ids = apr_array_make(p, 4, sizeof(const char *));
+    if (ucwa_app_txn(q, conversations_locked, &x, &rv) < 0) {
         return rv;
     }
-    gen = ucwa_store_app(s, idx)->gen;
-    base = apr_pstrdup(p, ucwa_store_app(s, idx)->base);
-    n = ucwa_conv_used(s);
-    for (i = 0; i < n; i++) {
-        ucwa_conv *c = ucwa_store_conv(s, (int)i);
-        if (ucwa_conv_side(c, idx, gen) >= 0) {
-            json_array_append_new(list, json_pack("{s:s}", "href",
-                apr_pstrcat(p, base, "/communication/conversations/", c->id, NULL)));
-        }
+    for (i = 0; i < x.ids->nelts; i++) {
+        json_array_append_new(list, json_pack("{s:s}", "href",
+            apr_pstrcat(p, x.base, "/communication/conversations/",
+                        APR_ARRAY_IDX(x.ids, i, const char *), NULL)));
     }
-    ucwa_shm_unlock();
     json_object_set_new(links, "self", json_pack("{s:s}", "href",
-        apr_pstrcat(p, base, "/communication/conversations",
+        apr_pstrcat(p, x.base, "/communication/conversations",
                     q->r->args ? "?" : "", q->r->args ? q->r->args : "", NULL)));
     if (json_array_size(list)) {
         json_object_set(links, "conversation", list);
@@ -427,6 +483,7 @@ typedef struct {
     apr_size_t len;
     ucwa_msg_format fmt;
     const char *operation_id;
+    const char *uri;               /* the text as a data URI, made before the lock */
 } message_in;
 
 /* 1, or 0 with the error already sent in *rv. */
@@ -469,35 +526,137 @@ static int message_input(ucwa_req *q, message_in *m, int *rv)
         }
         m->operation_id = op;
     }
+    m->uri = ucwa_message_data_uri(q->r->pool, m->fmt, m->text, m->len);
     return 1;
+}
+
+/* One conversation resource: the transition under the lock, the view detached for the
+ * resources rendered after it. */
+typedef enum { CONV_FOUND = 0, CONV_NOT_FOUND, CONV_NO_RESOURCE, CONV_NO_HTML } conv_found;
+
+typedef struct {
+    int which, method, local;
+    const char *id, *sip;
+    const message_in *m;
+    ucwa_conv_result res;
+    ucwa_conv_view v;              /* detached when a resource is rendered (render set) */
+    int render;
+    const char *location;
+} conversation_txn;
+
+static int conversation_locked(ucwa_txn *t, int idx, void *baton)
+{
+    conversation_txn *x = baton;
+    ucwa_store *s = t->store;
+    apr_pool_t *p = t->pool;
+    apr_uint32_t gen = ucwa_store_app(s, idx)->gen, number = 0;
+    ucwa_conv_touched touched;
+    ucwa_conv *c;
+    int conv, side;
+
+    conv = ucwa_conv_find_locked(s, x->id);
+    c = conv >= 0 ? ucwa_store_conv(s, conv) : NULL;
+    side = c ? ucwa_conv_side(c, idx, gen) : -1;
+    if (side < 0) {
+        return CONV_NOT_FOUND;
+    }
+    ucwa_conv_view_of_locked(s, c, side, idx, &x->v);
+    memset(&touched, 0, sizeof(touched));
+    if (x->sip && (x->local = ucwa_conv_participant_of(&x->v, x->sip)) < 0) {
+        return CONV_NO_RESOURCE;
+    }
+    switch (x->which) {
+    case R_CONVERSATION:
+    case R_TERMINATE:
+        if (x->which == R_CONVERSATION && x->method == M_GET) {
+            x->render = 1;
+            break;
+        }
+        /* leaving a 1:1 conversation is stopping its only modality */
+        if (c->phase == UCWA_CONV_CONNECTED) {
+            x->res = ucwa_conv_leave_locked(s, conv, side, apr_time_now(), p, &touched);
+        }
+        else if (side == 0) {
+            x->res = ucwa_conv_cancel_locked(s, conv, apr_time_now(), p, &touched);
+        }
+        else {
+            /* ignoring declines */
+            x->res = ucwa_conv_decline_locked(s, conv, apr_time_now(), p, &touched);
+        }
+        break;
+    case R_MESSAGES:
+        if (c->phase == UCWA_CONV_CONNECTED && x->m->fmt == UCWA_MSG_HTML
+            && !(c->party[0].html && c->party[1].html)) {
+            return CONV_NO_HTML;
+        }
+        x->res = ucwa_conv_message_locked(s, conv, side, x->m->fmt, x->m->text, x->m->len,
+                                          x->m->uri, x->m->operation_id, apr_time_now(), p,
+                                          &number, &touched);
+        if (x->res == UCWA_CONV_OK) {
+            x->location = apr_psprintf(p, "%s/communication/conversations/%s/messaging/"
+                                       "messages/%u", ucwa_store_app(s, idx)->base, c->id,
+                                       number);
+        }
+        break;
+    case R_TYPING:
+        x->res = ucwa_conv_typing_locked(s, conv, side, apr_time_now(), p, &touched);
+        break;
+    case R_PARTICIPANT_MESSAGING:
+        if (c->phase != UCWA_CONV_CONNECTED) {
+            return CONV_NO_RESOURCE;
+        }
+        x->render = 1;
+        break;
+    default:
+        x->render = 1;   /* messaging, typingParticipants, participants, a participant */
+    }
+    if (x->render) {
+        view_detach(p, &x->v);
+    }
+    wake(t, &touched);
+    return CONV_FOUND;
+}
+
+/* The resource of a view, rendered with the lock released. */
+static json_t *conversation_resource(apr_pool_t *p, const conversation_txn *x)
+{
+    switch (x->which) {
+    case R_CONVERSATION:
+        return ucwa_conv_res_conversation(p, &x->v);
+    case R_MESSAGING:
+        return ucwa_conv_res_messaging(p, &x->v);
+    case R_TYPING_PARTICIPANTS:
+        return ucwa_conv_res_typing(p, &x->v, apr_time_now());
+    case R_PARTICIPANTS:
+        return ucwa_conv_res_participants(p, &x->v);
+    case R_PARTICIPANT:
+        return ucwa_conv_res_participant(p, &x->v, x->local);
+    default:
+        return ucwa_conv_res_participant_messaging(p, &x->v, x->local);
+    }
 }
 
 static int conversation(ucwa_req *q, const char *id, const char *rest)
 {
     apr_pool_t *p = q->r->pool;
-    int method = q->r->method_number, rv, idx, conv, side, which, local = 1;
+    int method = q->r->method_number, rv, found;
     const char *sip = NULL;
-    ucwa_conv_touched t;
-    ucwa_conv_result res = UCWA_CONV_OK;
-    ucwa_conv_view v;
+    conversation_txn x;
     message_in m;
-    ucwa_store *s;
-    ucwa_conv *c;
-    json_t *out = NULL;
-    apr_uint32_t gen, number = 0;
-    const char *location = NULL;
 
-    which = conv_route(p, rest, &sip);
-    if (which < 0) {
+    memset(&x, 0, sizeof(x));
+    x.which = conv_route(p, rest, &sip);
+    if (x.which < 0) {
         return DECLINED;
     }
-    switch (which) {
+    switch (x.which) {
     case R_CONVERSATION:
         if (method != M_GET && method != M_DELETE) return ucwa_http_not_allowed(q);
         break;
     case R_MESSAGES:
         if (method != M_POST) return ucwa_http_not_allowed(q);
         if (!message_input(q, &m, &rv)) return rv;
+        x.m = &m;
         break;
     case R_TYPING:
     case R_TERMINATE:
@@ -507,89 +666,36 @@ static int conversation(ucwa_req *q, const char *id, const char *rest)
     default:
         if (method != M_GET) return ucwa_http_not_allowed(q);
     }
-    if ((s = ucwa_app_lock(q, &idx, &rv)) == NULL) {
+    x.method = method;
+    x.id = id;
+    x.sip = sip;
+    x.local = 1;
+    x.res = UCWA_CONV_OK;
+    if ((found = ucwa_app_txn(q, conversation_locked, &x, &rv)) < 0) {
         return rv;
     }
-    gen = ucwa_store_app(s, idx)->gen;
-    conv = ucwa_conv_find(s, id);
-    c = conv >= 0 ? ucwa_store_conv(s, conv) : NULL;
-    side = c ? ucwa_conv_side(c, idx, gen) : -1;
-    if (side < 0) {
-        ucwa_shm_unlock();
+    switch ((conv_found)found) {
+    case CONV_NOT_FOUND:
         return not_found_conv(q);
-    }
-    ucwa_conv_view_of(s, c, side, idx, &v);
-    memset(&t, 0, sizeof(t));
-    if (sip && (local = ucwa_conv_participant_of(&v, sip)) < 0) {
-        ucwa_shm_unlock();
+    case CONV_NO_RESOURCE:
         return not_found(q);
+    case CONV_NO_HTML:
+        return ucwa_http_error(q, HTTP_UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType", NULL,
+                               "Html was not negotiated in this conversation: send "
+                               "text/plain.");
+    case CONV_FOUND:
+        break;
     }
-    switch (which) {
-    case R_CONVERSATION:
-    case R_TERMINATE:
-        if (which == R_CONVERSATION && method == M_GET) {
-            out = ucwa_conv_res_conversation(p, &v);
-            break;
-        }
-        /* leaving a 1:1 conversation is stopping its only modality */
-        if (c->phase == UCWA_CONV_CONNECTED) {
-            res = ucwa_conv_leave(s, conv, side, apr_time_now(), p, &t);
-        }
-        else if (side == 0) {
-            res = ucwa_conv_cancel(s, conv, apr_time_now(), p, &t);
-        }
-        else {
-            res = ucwa_conv_decline(s, conv, apr_time_now(), p, &t);   /* ignoring declines */
-        }
+    if (x.render) {
+        return ucwa_http_resource(q, HTTP_OK, conversation_resource(p, &x));
+    }
+    if (x.which == R_CONVERSATION || x.which == R_TERMINATE) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00143)
                       "%s left conversation %s", q->user, id);
-        break;
-    case R_MESSAGING:
-        out = ucwa_conv_res_messaging(p, &v);
-        break;
-    case R_MESSAGES:
-        if (c->phase == UCWA_CONV_CONNECTED && m.fmt == UCWA_MSG_HTML
-            && !(c->party[0].html && c->party[1].html)) {
-            ucwa_shm_unlock();
-            return ucwa_http_error(q, HTTP_UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType", NULL,
-                                   "Html was not negotiated in this conversation: send "
-                                   "text/plain.");
-        }
-        res = ucwa_conv_message(s, conv, side, m.fmt, m.text, m.len, m.operation_id,
-                                apr_time_now(), p, &number, &t);
-        if (res == UCWA_CONV_OK) {
-            location = apr_psprintf(p, "%s/communication/conversations/%s/messaging/messages/%u",
-                                    ucwa_store_app(s, idx)->base, c->id, number);
-        }
-        break;
-    case R_TYPING:
-        res = ucwa_conv_typing(s, conv, side, apr_time_now(), p, &t);
-        break;
-    case R_TYPING_PARTICIPANTS:
-        out = ucwa_conv_res_typing(p, &v, apr_time_now());
-        break;
-    case R_PARTICIPANTS:
-        out = ucwa_conv_res_participants(p, &v);
-        break;
-    case R_PARTICIPANT:
-        out = ucwa_conv_res_participant(p, &v, local);
-        break;
-    case R_PARTICIPANT_MESSAGING:
-        if (c->phase != UCWA_CONV_CONNECTED) {
-            ucwa_shm_unlock();
-            return not_found(q);
-        }
-        out = ucwa_conv_res_participant_messaging(p, &v, local);
-        break;
     }
-    ucwa_shm_unlock();
-    wake(s, &t);
-    if (out) {
-        return ucwa_http_resource(q, HTTP_OK, out);
-    }
-    switch (res) {
+    switch (x.res) {
     case UCWA_CONV_OK:
-        return location ? created(q, location) : ucwa_http_no_content(q);
+        return x.location ? created(q, x.location) : ucwa_http_no_content(q);
     case UCWA_CONV_TOO_LARGE:
         return too_large_event(q);
     default:
@@ -634,33 +740,33 @@ int ucwa_messaging_handle(ucwa_req *q)
     return DECLINED;
 }
 
-void ucwa_messaging_app_gone(ucwa_store *s, int app, apr_time_t now, apr_pool_t *p)
+void ucwa_messaging_app_gone_locked(ucwa_txn *t, int app, apr_time_t now)
 {
-    apr_uint32_t i, n = ucwa_conv_used(s);
-    ucwa_conv_touched t;
+    apr_uint32_t i, n = ucwa_conv_used_locked(t->store);
+    ucwa_conv_touched touched;
 
     for (i = 0; i < n; i++) {
-        ucwa_conv *c = ucwa_store_conv(s, (int)i);
+        ucwa_conv *c = ucwa_store_conv(t->store, (int)i);
         if (c->state != UCWA_SLOT_LIVE || c->phase == UCWA_CONV_ENDED) {
             continue;
         }
-        memset(&t, 0, sizeof(t));
-        ucwa_conv_app_gone(s, (int)i, app, now, p, &t);
-        wake(s, &t);
+        memset(&touched, 0, sizeof(touched));
+        ucwa_conv_app_gone_locked(t->store, (int)i, app, now, t->pool, &touched);
+        wake(t, &touched);
     }
 }
 
-void ucwa_messaging_sweep(ucwa_store *s, apr_time_t now, apr_pool_t *p)
+void ucwa_messaging_sweep_locked(ucwa_txn *t, apr_time_t now)
 {
-    apr_uint32_t i, n = ucwa_conv_used(s);
-    ucwa_conv_touched t;
+    apr_uint32_t i, n = ucwa_conv_used_locked(t->store);
+    ucwa_conv_touched touched;
 
     for (i = 0; i < n; i++) {
-        if (ucwa_store_conv(s, (int)i)->state != UCWA_SLOT_LIVE) {
+        if (ucwa_store_conv(t->store, (int)i)->state != UCWA_SLOT_LIVE) {
             continue;
         }
-        memset(&t, 0, sizeof(t));
-        ucwa_conv_tick(s, (int)i, now, p, &t);
-        wake(s, &t);
+        memset(&touched, 0, sizeof(touched));
+        ucwa_conv_tick_locked(t->store, (int)i, now, t->pool, &touched);
+        wake(t, &touched);
     }
 }

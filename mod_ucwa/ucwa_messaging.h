@@ -11,11 +11,11 @@
  * elsewhere); DECLINED otherwise. */
 int ucwa_messaging_handle(ucwa_req *q);
 
-/* With the store locked: an application ended; its conversations lose that party. */
-void ucwa_messaging_app_gone(ucwa_store *s, int app, apr_time_t now, apr_pool_t *p);
+/* In a transaction: an application ended; its conversations lose that party. */
+void ucwa_messaging_app_gone_locked(ucwa_txn *t, int app, apr_time_t now);
 
-/* With the store locked, from the sweeper (once a second): unanswered invitations
- * fail, typing indicators end. */
-void ucwa_messaging_sweep(ucwa_store *s, apr_time_t now, apr_pool_t *p);
+/* In a transaction, from the sweeper (once a second): unanswered invitations fail,
+ * typing indicators end. */
+void ucwa_messaging_sweep_locked(ucwa_txn *t, apr_time_t now);
 
 #endif

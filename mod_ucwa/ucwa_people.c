@@ -725,7 +725,7 @@ static void post_events(people_req *x, const apr_array_header_t *events)
     if (events->nelts == 0 || (s = ucwa_shm_lock(x->q->r->server)) == NULL) {
         return;
     }
-    user = ucwa_store_user_find(s, x->q->user, 0);
+    user = ucwa_store_user_find_locked(s, x->q->user, 0);
     for (i = user >= 0 ? ucwa_store_first_app(s, user) : -1; i >= 0;
          i = ucwa_store_next_app(s, i)) {
         ucwa_app *ap = ucwa_store_app(s, i);
@@ -760,10 +760,10 @@ static void post_events(people_req *x, const apr_array_header_t *events)
             continue;   /* ended meanwhile */
         }
         for (e = 0; e < events->nelts; e++) {
-            ucwa_store_post(s, ref->idx, UCWA_PRIO_HIGH, t[0], t[e + 1], now);
+            ucwa_store_post_locked(s, ref->idx, UCWA_PRIO_HIGH, t[0], t[e + 1], now);
         }
     }
-    user = ucwa_store_user_find(s, x->q->user, 0);
+    user = ucwa_store_user_find_locked(s, x->q->user, 0);
     if (user >= 0) {
         ucwa_events_wake_user(s, user);
     }
@@ -1285,7 +1285,7 @@ static int contact_user(people_req *x, const char *sip, int visible, ucwa_user *
     if (!visible || (s = ucwa_shm_lock(x->q->r->server)) == NULL) {
         return 0;
     }
-    idx = ucwa_store_user_find(s, sip, 0);
+    idx = ucwa_store_user_find_locked(s, sip, 0);
     if (idx >= 0) {
         *out = *ucwa_store_user(s, idx);
     }

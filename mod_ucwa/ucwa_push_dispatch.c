@@ -65,27 +65,63 @@ static dispatcher *dispatcher_make(server_rec *s, apr_pool_t *p)
 /* The APNs provider token, shared through the store by every process and generation:
  * APNs answers 429 TooManyProviderTokenUpdates to a token renewed within 20 minutes, and
  * a graceful restart starts a new dispatcher. renew: the last one was refused. */
+typedef struct {
+    const ucwa_push_conf *c;
+    apr_time_t now;
+    int renew;
+    const char *token;
+} apns_txn;
+
+static void apns_token_locked(ucwa_txn *t, void *baton)
+{
+    apns_txn *x = baton;
+    ucwa_push_credential *cred = ucwa_store_push_credential(t->store, UCWA_PUSH_CRED_APNS);
+    const ucwa_push_conf *c = x->c;
+
+    if (!x->renew && cred->issued && x->now - cred->issued < APNS_TOKEN_AGE
+        && x->now >= cred->issued) {
+        x->token = apr_pstrdup(t->pool, cred->value);
+    }
+    /* signed under the lock: two processes must not both renew within 20 minutes */
+    else if ((x->token = push_apns_provider_token(t->pool, c->apns_key, c->apns_key_id,
+                                                  c->apns_team_id, x->now)) != NULL
+             && strlen(x->token) < sizeof(cred->value)) {
+        apr_cpystrn(cred->value, x->token, sizeof(cred->value));
+        cred->issued = x->now;
+    }
+}
+
 static const char *apns_token(server_rec *s, const ucwa_push_conf *c, apr_pool_t *p,
                               apr_time_t now, int renew)
 {
-    ucwa_store *st = ucwa_shm_lock(s);
-    ucwa_push_credential *cred;
-    const char *t = NULL;
+    apns_txn x = { c, now, renew, NULL };
 
-    if (!st) {
-        return NULL;
+    ucwa_txn_run(s, p, apns_token_locked, &x);
+    return x.token;
+}
+
+/* The FCM access token in the store: read (when it is still good), or written. */
+typedef struct {
+    apr_time_t now;
+    const push_oauth_token *tok;   /* NULL: read */
+    const char *token;
+} fcm_txn;
+
+static void fcm_token_locked(ucwa_txn *t, void *baton)
+{
+    fcm_txn *x = baton;
+    ucwa_push_credential *cred = ucwa_store_push_credential(t->store, UCWA_PUSH_CRED_FCM);
+
+    if (!x->tok) {
+        if (cred->issued && x->now < cred->expires - apr_time_from_sec(60)) {
+            x->token = apr_pstrdup(t->pool, cred->value);
+        }
     }
-    cred = ucwa_store_push_credential(st, UCWA_PUSH_CRED_APNS);
-    if (!renew && cred->issued && now - cred->issued < APNS_TOKEN_AGE && now >= cred->issued) {
-        t = apr_pstrdup(p, cred->value);
+    else if (strlen(x->tok->access_token) < sizeof(cred->value)) {
+        apr_cpystrn(cred->value, x->tok->access_token, sizeof(cred->value));
+        cred->issued = x->now;
+        cred->expires = x->tok->expires;
     }
-    else if ((t = push_apns_provider_token(p, c->apns_key, c->apns_key_id, c->apns_team_id,
-                                           now)) != NULL && strlen(t) < sizeof(cred->value)) {
-        apr_cpystrn(cred->value, t, sizeof(cred->value));
-        cred->issued = now;
-    }
-    ucwa_shm_unlock();
-    return t;
 }
 
 /* The FCM access token (an hour), shared the same way. */
@@ -95,19 +131,11 @@ static const char *fcm_token(dispatcher *d, server_rec *s, const ucwa_push_conf 
     push_http_request *rq;
     push_response resp;
     push_oauth_token tok;
-    ucwa_push_credential *cred;
-    ucwa_store *st;
-    const char *why = NULL, *t = NULL;
+    fcm_txn x = { now, NULL, NULL };
+    const char *why = NULL;
 
-    if (!renew && (st = ucwa_shm_lock(s)) != NULL) {
-        cred = ucwa_store_push_credential(st, UCWA_PUSH_CRED_FCM);
-        if (cred->issued && now < cred->expires - apr_time_from_sec(60)) {
-            t = apr_pstrdup(p, cred->value);
-        }
-        ucwa_shm_unlock();
-        if (t) {
-            return t;
-        }
+    if (!renew && ucwa_txn_run(s, p, fcm_token_locked, &x) == APR_SUCCESS && x.token) {
+        return x.token;
     }
     memset(&resp, 0, sizeof(resp));
     if (push_google_token_request(p, &c->fcm_account, c->fcm_key, now, &rq) != APR_SUCCESS
@@ -119,15 +147,8 @@ static const char *fcm_token(dispatcher *d, server_rec *s, const ucwa_push_conf 
                      resp.error ? resp.error : why ? why : apr_itoa(p, resp.status));
         return NULL;
     }
-    if ((st = ucwa_shm_lock(s)) != NULL) {
-        cred = ucwa_store_push_credential(st, UCWA_PUSH_CRED_FCM);
-        if (strlen(tok.access_token) < sizeof(cred->value)) {
-            apr_cpystrn(cred->value, tok.access_token, sizeof(cred->value));
-            cred->issued = now;
-            cred->expires = tok.expires;
-        }
-        ucwa_shm_unlock();
-    }
+    x.tok = &tok;
+    ucwa_txn_run(s, p, fcm_token_locked, &x);
     return tok.access_token;
 }
 
@@ -269,6 +290,28 @@ static void deliver(dispatcher *d, server_rec *s, ucwa_db *db, const ucwa_push_j
     }
 }
 
+/* The queue's side of a round: due jobs taken (n 0), or their outcomes recorded. */
+typedef struct {
+    ucwa_push_job *jobs;
+    int n;                         /* in: jobs to finish (0: take); out: jobs taken */
+    const ucwa_push_outcome *out;
+    const apr_interval_time_t *wait;
+} round_txn;
+
+static void round_locked(ucwa_txn *t, void *baton)
+{
+    round_txn *x = baton;
+    int i;
+
+    if (!x->out) {
+        x->n = ucwa_push_take_locked(t->store, apr_time_now(), x->jobs, BATCH);
+        return;
+    }
+    for (i = 0; i < x->n; i++) {
+        ucwa_push_finish_locked(t->store, &x->jobs[i], x->out[i], x->wait[i], apr_time_now());
+    }
+}
+
 /* One round: up to BATCH due jobs sent; the number taken. */
 static int dispatch_round(holder *h, apr_pool_t *p)
 {
@@ -280,15 +323,13 @@ static int dispatch_round(holder *h, apr_pool_t *p)
     apr_interval_time_t wait[BATCH];
     ap_dbd_t *dbd = NULL;
     ucwa_db db;
-    ucwa_store *st;
+    round_txn x = { jobs, 0, NULL, NULL };
     int n, i;
 
-    st = ucwa_shm_lock(s);
-    if (!st) {
+    if (ucwa_txn_run(s, p, round_locked, &x) != APR_SUCCESS) {
         return 0;
     }
-    n = ucwa_push_take(st, apr_time_now(), jobs, BATCH);
-    ucwa_shm_unlock();
+    n = x.n;
     if (n == 0) {
         return 0;
     }
@@ -313,14 +354,9 @@ static int dispatch_round(holder *h, apr_pool_t *p)
     if (dbd) {
         close(s, dbd);
     }
-    st = ucwa_shm_lock(s);
-    if (!st) {
-        return n;
-    }
-    for (i = 0; i < n; i++) {
-        ucwa_push_finish(st, &jobs[i], out[i], wait[i], apr_time_now());
-    }
-    ucwa_shm_unlock();
+    x.out = out;
+    x.wait = wait;
+    ucwa_txn_run(s, p, round_locked, &x);
     return n;
 }
 
@@ -331,22 +367,24 @@ static int dispatch_round(holder *h, apr_pool_t *p)
 #define WORK_SLICE apr_time_from_sec(10)
 #define WAIT_SLICE apr_time_from_msec(50)
 
+static void queue_word_locked(ucwa_txn *t, void *baton)
+{
+    *(volatile apr_uint32_t **)baton = ucwa_store_word(t->store, UCWA_WORD_PUSH_QUEUED);
+}
+
 static apr_status_t push_callback(int state, void *data, apr_pool_t *pool)
 {
     holder *h = data;
     apr_time_t end = apr_time_now() + WORK_SLICE;
     volatile apr_uint32_t *word = NULL;
     apr_pool_t *round;
-    ucwa_store *st;
 
     if (state != AP_WATCHDOG_STATE_RUNNING) {
         return APR_SUCCESS;
     }
-    if ((st = ucwa_shm_lock(h->s)) == NULL) {
+    if (ucwa_txn_run(h->s, pool, queue_word_locked, &word) != APR_SUCCESS) {
         return APR_SUCCESS;
     }
-    word = ucwa_store_word(st, UCWA_WORD_PUSH_QUEUED);
-    ucwa_shm_unlock();
     if (!h->d) {
         /* from the watchdog thread's own pool: this call's pool is destroyed after it */
         h->d = dispatcher_make(h->s, apr_pool_parent_get(pool));
@@ -364,15 +402,21 @@ static apr_status_t push_callback(int state, void *data, apr_pool_t *pool)
     return APR_SUCCESS;
 }
 
-int ucwa_push_post_config(apr_pool_t *pconf, server_rec *s, ucwa_store *st)
+static void configure_locked(ucwa_txn *t, void *baton)
+{
+    const ucwa_push_conf *c = baton;
+
+    ucwa_push_configure_locked(t->store, c->webpush || c->apns || c->fcm, c->background_after,
+                               c->content);
+}
+
+int ucwa_push_post_config(apr_pool_t *pconf, server_rec *s)
 {
     const ucwa_push_conf *c = ucwa_config_get(s)->global->push;
     holder *h;
     int on = c->webpush || c->apns || c->fcm;   /* resolved by ucwa_config_check */
 
-    if (st) {
-        ucwa_push_configure(st, on, c->background_after, c->content);
-    }
+    ucwa_txn_run(s, pconf, configure_locked, (void *)c);
     if (!on) {
         return OK;
     }

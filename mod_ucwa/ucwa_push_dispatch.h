@@ -15,6 +15,6 @@
 
 /* In post_config: configures the store's push words, starts the dispatcher when a
  * provider is on. OK or not. */
-int ucwa_push_post_config(apr_pool_t *pconf, server_rec *s, ucwa_store *st);
+int ucwa_push_post_config(apr_pool_t *pconf, server_rec *s);
 
 #endif

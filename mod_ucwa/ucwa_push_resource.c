@@ -86,16 +86,18 @@ static int db_error(ucwa_req *q, ucwa_db *db)
                            "The push registration could not be stored.");
 }
 
+static int mark_locked(ucwa_txn *t, int idx, void *baton)
+{
+    ucwa_store_app(t->store, idx)->push = (apr_uint32_t)*(const int *)baton;
+    return 0;
+}
+
 /* Marks the application (still the same one) registered or not. */
 static void mark(ucwa_req *q, int push)
 {
-    ucwa_store *s;
-    int idx, rv;
+    int rv;
 
-    if ((s = ucwa_app_lock(q, &idx, &rv)) != NULL) {
-        ucwa_store_app(s, idx)->push = (apr_uint32_t)push;
-        ucwa_shm_unlock();
-    }
+    ucwa_app_txn(q, mark_locked, &push, &rv);
 }
 
 /* The registration in the request body; NULL (the error sent) when it is not valid. */
@@ -300,19 +302,22 @@ static int one(ucwa_req *q, const ucwa_app *a, const char *id)
     }
 }
 
+static int background_locked(ucwa_txn *t, int idx, void *baton)
+{
+    ucwa_store_app(t->store, idx)->background = 1;
+    return 0;
+}
+
 static int report_background(ucwa_req *q)
 {
-    ucwa_store *s;
-    int idx, rv;
+    int rv;
 
     if (q->r->method_number != M_POST) {
         return ucwa_http_not_allowed(q);
     }
-    if ((s = ucwa_app_lock(q, &idx, &rv)) == NULL) {
+    if (ucwa_app_txn(q, background_locked, NULL, &rv) < 0) {
         return rv;
     }
-    ucwa_store_app(s, idx)->background = 1;
-    ucwa_shm_unlock();
     return ucwa_http_no_content(q);
 }
 
@@ -360,13 +365,28 @@ json_t *ucwa_push_links(ucwa_req *q, json_t *app, const char *base)
     return app;
 }
 
+/* A new application whose device has registrations: marked (if still the same one). */
+typedef struct {
+    int idx;
+    apr_uint32_t gen;
+} created_app;
+
+static void created_locked(ucwa_txn *t, void *baton)
+{
+    const created_app *x = baton;
+    ucwa_app *a = ucwa_store_app(t->store, x->idx);
+
+    if (a->gen == x->gen && a->state == UCWA_SLOT_LIVE) {
+        a->push = 1;
+    }
+}
+
 void ucwa_push_reg_app_created(ucwa_req *q, int idx, apr_uint32_t gen,
                                const char *endpoint_id)
 {
     const ucwa_push_conf *c = q->conf->global->push;
     apr_array_header_t *regs;
     const char *why = NULL;
-    ucwa_store *s;
     ucwa_db db;
 
     if (!(c->webpush || c->apns || c->fcm)) {
@@ -380,11 +400,8 @@ void ucwa_push_reg_app_created(ucwa_req *q, int idx, apr_uint32_t gen,
                       why ? why : db.err);
         return;
     }
-    if (regs->nelts && (s = ucwa_shm_lock(q->r->server)) != NULL) {
-        ucwa_app *a = ucwa_store_app(s, idx);
-        if (a->gen == gen && a->state == UCWA_SLOT_LIVE) {
-            a->push = 1;
-        }
-        ucwa_shm_unlock();
+    if (regs->nelts) {
+        created_app x = { idx, gen };
+        ucwa_txn_run(q->r->server, q->r->pool, created_locked, &x);
     }
 }

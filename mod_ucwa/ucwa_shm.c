@@ -116,6 +116,24 @@ void ucwa_shm_unlock(void)
     apr_global_mutex_unlock(segment->mutex);
 }
 
+apr_status_t ucwa_txn_run(server_rec *s, apr_pool_t *p, ucwa_txn_fn *fn, void *baton)
+{
+    ucwa_txn t;
+    ucwa_store *st = ucwa_shm_lock(s);
+    int i;
+
+    if (!st) {
+        return APR_EGENERAL;
+    }
+    ucwa_txn_init(&t, st, p);
+    fn(&t, baton);
+    ucwa_shm_unlock();
+    for (i = 0; i < ucwa_txn_wakes(&t); i++) {
+        ucwa_shm_wake_word(ucwa_txn_wake_at(&t, i));
+    }
+    return APR_SUCCESS;
+}
+
 void ucwa_shm_wake_word(volatile apr_uint32_t *w)
 {
 #ifdef __linux__

@@ -13,7 +13,20 @@ void ucwa_shm_register_mutex(apr_pool_t *pconf);
 int ucwa_shm_post_config(apr_pool_t *pconf, server_rec *s, const ucwa_store_limits *l);
 void ucwa_shm_child_init(apr_pool_t *pchild, server_rec *s);
 
-/* The store with the mutex held, or NULL (logged) if it cannot be locked. */
+/* A transaction on the store: what runs under its lock. fn gets the store in t->store
+ * and the pool p in t->pool, and reports to its caller through baton; whatever it must
+ * render (JSON, XML, data URIs) it copies out into the baton and the caller renders
+ * after the transaction. */
+typedef void ucwa_txn_fn(ucwa_txn *t, void *baton);
+
+/* Takes the store's lock, runs fn, releases the lock, then wakes every word fn asked to
+ * wake (ucwa_txn_wake_app, ucwa_txn_wake_word). APR_SUCCESS; or, when the store is
+ * missing or cannot be locked (logged), an error and fn did not run. The only way the
+ * glue takes the lock (the request's application: ucwa_app_txn in ucwa_app). */
+apr_status_t ucwa_txn_run(server_rec *s, apr_pool_t *p, ucwa_txn_fn *fn, void *baton);
+
+/* The lock taken and released by hand, left for mod_ucwa/ucwa_people.c until it is
+ * converted to ucwa_txn_run: the store with the mutex held, or NULL (logged). */
 ucwa_store *ucwa_shm_lock(server_rec *s);
 void ucwa_shm_unlock(void);
 

@@ -14,7 +14,6 @@
 #include "mob_json.h"
 #include "ucwa_app.h"
 #include "ucwa_input.h"
-#include "ucwa_shm.h"
 #include "ucwa_subs.h"
 #include "ucwa_subscriptions.h"
 
@@ -150,9 +149,9 @@ static const char *query_param(ucwa_req *q, const char *name)
 
 /* The application's subscription with that id, or -1: past its end it is gone, even in
  * the second before the sweeper ends it. */
-static int find_sub(ucwa_store *s, int app, const char *id, apr_time_t now)
+static int find_sub_locked(ucwa_store *s, int app, const char *id, apr_time_t now)
 {
-    int idx = ucwa_subs_find(s, app, id);
+    int idx = ucwa_subs_find_locked(s, app, id);
 
     return idx >= 0 && ucwa_store_sub(s, idx)->expires > now ? idx : -1;
 }
@@ -199,17 +198,17 @@ static json_t *memberships(apr_pool_t *p, const char *base, const char *id,
 }
 
 /* The members of one subscription (idx >= 0) or of all the application's, in order. */
-static apr_array_header_t *copy_pairs(ucwa_store *s, int app, int idx, apr_time_t now,
-                                      apr_pool_t *p)
+static apr_array_header_t *copy_pairs_locked(ucwa_store *s, int app, int idx,
+                                             apr_time_t now, apr_pool_t *p)
 {
     apr_array_header_t *out = apr_array_make(p, 8, sizeof(pair));
-    apr_uint32_t i, n = ucwa_subs_used(s);
+    apr_uint32_t i, n = ucwa_subs_used_locked(s);
     int m;
 
     for (i = 0; i < n; i++) {
         ucwa_sub *sub = ucwa_store_sub(s, (int)i);
         if ((idx >= 0 && (int)i != idx) || sub->app != (apr_uint32_t)app
-            || !ucwa_subs_live(s, (int)i) || sub->expires <= now) {
+            || !ucwa_subs_live_locked(s, (int)i) || sub->expires <= now) {
             continue;
         }
         for (m = 0; m < (int)sub->count; m++) {
@@ -223,14 +222,36 @@ static apr_array_header_t *copy_pairs(ucwa_store *s, int app, int idx, apr_time_
 
 /* --- presenceSubscriptions ---------------------------------------------------------- */
 
+typedef struct {
+    const char *const *sips;
+    int n;
+    apr_interval_time_t duration;
+    apr_time_t now;
+    int idx;
+    char base[UCWA_BASE_MAX], id[UCWA_SUB_ID_MAX];
+} subscribe_txn;
+
+static int subscribe_locked(ucwa_txn *t, int app, void *baton)
+{
+    subscribe_txn *x = baton;
+    ucwa_subs_result res;
+
+    res = ucwa_subs_subscribe_locked(t->store, app, x->sips, x->n, x->duration, x->now,
+                                     t->pool, t, &x->idx);
+    apr_cpystrn(x->base, ucwa_store_app(t->store, app)->base, sizeof(x->base));
+    if (res == UCWA_SUBS_OK) {
+        apr_cpystrn(x->id, ucwa_store_sub(t->store, x->idx)->id, sizeof(x->id));
+    }
+    return (int)res;
+}
+
 int ucwa_subscriptions_create(ucwa_req *q, const char *const *sips, int n, int minutes)
 {
     apr_pool_t *p = q->r->pool;
-    char base[UCWA_BASE_MAX], id[UCWA_SUB_ID_MAX];
-    ucwa_subs_result res;
-    ucwa_store *s;
+    subscribe_txn x;
+    int res;
     const char **clean = apr_palloc(p, sizeof(*clean) * (apr_size_t)(n + 1));
-    int app, idx = -1, rv, i, k = 0;
+    int rv, i, k = 0;
 
     /* what a caller other than create() passes is checked all the same; an address that
      * cannot be one is left out (a group's odd contact does not sink the others) */
@@ -245,22 +266,20 @@ int ucwa_subscriptions_create(ucwa_req *q, const char *const *sips, int n, int m
     if (minutes < UCWA_SUBS_MIN_MINUTES || minutes > UCWA_SUBS_MAX_MINUTES) {
         return bad_duration(q);
     }
-    if ((s = ucwa_app_lock(q, &app, &rv)) == NULL) {
-        return rv;
-    }
+    memset(&x, 0, sizeof(x));
+    x.sips = sips;
+    x.n = n;
     /* an internal call (mod_mcx) subscribes for as long as its session lives: the
      * subscription goes with the application */
-    res = ucwa_subs_subscribe(s, app, sips, n,
-                              apr_table_get(q->r->notes, UCWA_NOTE_SESSION_SUBSCRIPTION)
-                              ? apr_time_from_sec(UCWA_SESSION_SUBSCRIPTION_SECONDS)
-                              : apr_time_from_sec(minutes * 60),
-                              apr_time_now(), p, ucwa_shm_wake, &idx);
-    apr_cpystrn(base, ucwa_store_app(s, app)->base, sizeof(base));
-    if (res == UCWA_SUBS_OK) {
-        apr_cpystrn(id, ucwa_store_sub(s, idx)->id, sizeof(id));
+    x.duration = apr_table_get(q->r->notes, UCWA_NOTE_SESSION_SUBSCRIPTION)
+                 ? apr_time_from_sec(UCWA_SESSION_SUBSCRIPTION_SECONDS)
+                 : apr_time_from_sec(minutes * 60);
+    x.now = apr_time_now();
+    x.idx = -1;
+    if ((res = ucwa_app_txn(q, subscribe_locked, &x, &rv)) < 0) {
+        return rv;
     }
-    ucwa_shm_unlock();
-    switch (res) {
+    switch ((ucwa_subs_result)res) {
     case UCWA_SUBS_OK:
         break;
     case UCWA_SUBS_APP_LIMIT:
@@ -279,8 +298,8 @@ int ucwa_subscriptions_create(ucwa_req *q, const char *const *sips, int n, int m
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00191)
                   "%s: application %s subscribed to the presence of %d contacts for %d min "
-                  "(subscription %s)", q->user, q->app_id, n, minutes, id);
-    return ucwa_http_resource(q, HTTP_CREATED, ucwa_subs_resource(p, base, id));
+                  "(subscription %s)", q->user, q->app_id, n, minutes, x.id);
+    return ucwa_http_resource(q, HTTP_CREATED, ucwa_subs_resource(p, x.base, x.id));
 }
 
 static int create(ucwa_req *q)
@@ -309,181 +328,251 @@ static int create(ucwa_req *q)
     return ucwa_subscriptions_create(q, sips, n, minutes);
 }
 
+/* The application's base and the ids of its live subscriptions, rendered after. */
+typedef struct {
+    apr_time_t now;
+    char base[UCWA_BASE_MAX];
+    apr_array_header_t *ids;       /* const char * */
+} list_txn;
+
+static int list_locked(ucwa_txn *t, int app, void *baton)
+{
+    list_txn *x = baton;
+    apr_uint32_t i, n = ucwa_subs_used_locked(t->store);
+
+    apr_cpystrn(x->base, ucwa_store_app(t->store, app)->base, sizeof(x->base));
+    for (i = 0; i < n; i++) {
+        ucwa_sub *sub = ucwa_store_sub(t->store, (int)i);
+        if (sub->app == (apr_uint32_t)app && ucwa_subs_live_locked(t->store, (int)i)
+            && sub->expires > x->now) {
+            APR_ARRAY_PUSH(x->ids, const char *) = apr_pstrdup(t->pool, sub->id);
+        }
+    }
+    return 0;
+}
+
 static int list(ucwa_req *q)
 {
     apr_pool_t *p = q->r->pool;
-    apr_uint32_t i, n;
-    char base[UCWA_BASE_MAX];
     json_t *subs = json_array();
-    apr_time_t now = apr_time_now();
-    ucwa_store *s;
-    int app, rv;
+    list_txn x;
+    int rv, i;
 
     mob_json_own(p, subs);
-    if ((s = ucwa_app_lock(q, &app, &rv)) == NULL) {
+    x.now = apr_time_now();
+    x.ids = apr_array_make(p, 4, sizeof(const char *));
+    if (ucwa_app_txn(q, list_locked, &x, &rv) < 0) {
         return rv;
     }
-    apr_cpystrn(base, ucwa_store_app(s, app)->base, sizeof(base));
-    n = ucwa_subs_used(s);
-    for (i = 0; i < n; i++) {
-        ucwa_sub *sub = ucwa_store_sub(s, (int)i);
-        if (sub->app == (apr_uint32_t)app && ucwa_subs_live(s, (int)i) && sub->expires > now) {
-            json_array_append(subs, ucwa_subs_resource(p, base, sub->id));
-        }
+    for (i = 0; i < x.ids->nelts; i++) {
+        json_array_append(subs, ucwa_subs_resource(p, x.base, APR_ARRAY_IDX(x.ids, i,
+                                                                            const char *)));
     }
-    ucwa_shm_unlock();
     return ucwa_http_resource(q, HTTP_OK, mob_json_own(p, json_pack(
         "{s:{s:{s:s}},s:{s:O},s:s}", "_links", "self", "href",
-        apr_pstrcat(p, base, P_SUBS, NULL), "_embedded", "presenceSubscription", subs,
+        apr_pstrcat(p, x.base, P_SUBS, NULL), "_embedded", "presenceSubscription", subs,
         "rel", "presenceSubscriptions")));
 }
 
 /* GET, POST (extend) and DELETE of one subscription. */
+typedef struct {
+    int method, minutes;
+    const char *id;                /* in: as asked; out: the subscription's own */
+    apr_time_t now;
+    char base[UCWA_BASE_MAX];
+} one_txn;
+
+static int one_locked(ucwa_txn *t, int app, void *baton)
+{
+    one_txn *x = baton;
+    int idx = find_sub_locked(t->store, app, x->id, x->now);
+
+    if (idx < 0) {
+        return 1;
+    }
+    apr_cpystrn(x->base, ucwa_store_app(t->store, app)->base, sizeof(x->base));
+    x->id = apr_pstrdup(t->pool, ucwa_store_sub(t->store, idx)->id);
+    if (x->method == M_POST) {
+        ucwa_subs_extend_locked(t->store, idx, apr_time_from_sec(x->minutes * 60), x->now);
+    }
+    else if (x->method == M_DELETE) {
+        ucwa_subs_end_locked(t->store, idx, x->now, t->pool, t);
+    }
+    return 0;
+}
+
 static int one(ucwa_req *q, const char *id)
 {
     apr_pool_t *p = q->r->pool;
-    int method = q->r->method_number, app, idx, rv, minutes = 0;
-    char base[UCWA_BASE_MAX];
-    apr_time_t now = apr_time_now();
-    ucwa_store *s;
+    one_txn x;
+    int rv, res;
 
-    if (method == M_POST) {
+    memset(&x, 0, sizeof(x));
+    x.method = q->r->method_number;
+    x.id = id;
+    x.now = apr_time_now();
+    if (x.method == M_POST) {
         json_t *in = ucwa_http_input(q, &rv);   /* duration may come as ?duration= */
         if (!in) {
             return rv;
         }
-        if (duration_of(in, &minutes) != 1) {
+        if (duration_of(in, &x.minutes) != 1) {
             return bad_duration(q);
         }
     }
-    else if (method != M_GET && method != M_DELETE) {
+    else if (x.method != M_GET && x.method != M_DELETE) {
         return ucwa_http_not_allowed(q);
     }
-    if ((s = ucwa_app_lock(q, &app, &rv)) == NULL) {
+    if ((res = ucwa_app_txn(q, one_locked, &x, &rv)) < 0) {
         return rv;
     }
-    idx = find_sub(s, app, id, now);
-    if (idx < 0) {
-        ucwa_shm_unlock();
+    if (res) {
         return not_found(q, "presence subscription");
     }
-    apr_cpystrn(base, ucwa_store_app(s, app)->base, sizeof(base));
-    id = apr_pstrdup(p, ucwa_store_sub(s, idx)->id);
-    if (method == M_POST) {
-        ucwa_subs_extend(s, idx, apr_time_from_sec(minutes * 60), now);
-    }
-    else if (method == M_DELETE) {
-        ucwa_subs_end(s, idx, now, p, ucwa_shm_wake);
-    }
-    ucwa_shm_unlock();
-    if (method == M_DELETE) {
+    if (x.method == M_DELETE) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00192)
                       "%s: application %s deleted presence subscription %s", q->user,
-                      q->app_id, id);
+                      q->app_id, x.id);
         return ucwa_http_no_content(q);
     }
-    return ucwa_http_resource(q, HTTP_OK, ucwa_subs_resource(p, base, id));
+    return ucwa_http_resource(q, HTTP_OK, ucwa_subs_resource(p, x.base, x.id));
 }
 
 /* --- memberships -------------------------------------------------------------------- */
+
+typedef struct {
+    int post, n, added;
+    const char *const *sips;
+    const char *id;                /* in: as asked (NULL: every subscription); out: its own */
+    apr_time_t now;
+    ucwa_subs_result res;
+    char base[UCWA_BASE_MAX];
+    apr_array_header_t *pairs;
+} memberships_txn;
+
+static int memberships_locked(ucwa_txn *t, int app, void *baton)
+{
+    memberships_txn *x = baton;
+    int idx = -1;
+
+    if (x->id) {
+        idx = find_sub_locked(t->store, app, x->id, x->now);
+        if (idx < 0) {
+            return 1;
+        }
+        x->id = apr_pstrdup(t->pool, ucwa_store_sub(t->store, idx)->id);
+    }
+    if (x->post) {
+        x->res = ucwa_subs_add_members_locked(t->store, idx, x->sips, x->n, x->now, t->pool, t,
+                                              &x->added);
+    }
+    apr_cpystrn(x->base, ucwa_store_app(t->store, app)->base, sizeof(x->base));
+    x->pairs = copy_pairs_locked(t->store, app, idx, x->now, t->pool);
+    return 0;
+}
 
 static int memberships_collection(ucwa_req *q)
 {
     apr_pool_t *p = q->r->pool;
     const char **sips = NULL;
-    const char *id = NULL;
-    char base[UCWA_BASE_MAX];
-    apr_array_header_t *pairs;
-    ucwa_subs_result res = UCWA_SUBS_OK;
-    apr_time_t now = apr_time_now();
-    ucwa_store *s;
-    int post = q->r->method_number == M_POST, app, idx = -1, rv, n = 0, added = 0, got, bad = 0;
+    memberships_txn x;
+    int rv, res, got, bad = 0;
 
-    if (post) {
+    memset(&x, 0, sizeof(x));
+    x.post = q->r->method_number == M_POST;
+    x.now = apr_time_now();
+    x.res = UCWA_SUBS_OK;
+    if (x.post) {
         json_t *in = ucwa_http_input(q, &rv);   /* presenceSubscriptionId from the query */
         if (!in) {
             return rv;
         }
-        id = ucwa_input_string(in, "presenceSubscriptionId", 64, &bad);
-        if (bad || !id) {
+        x.id = ucwa_input_string(in, "presenceSubscriptionId", 64, &bad);
+        if (bad || !x.id) {
             return ucwa_http_error(q, HTTP_BAD_REQUEST, "BadRequest",
                                    "ParameterValidationFailure",
                                    "presenceSubscriptionId is required.");
         }
-        got = addresses_of(p, in, &sips, &n);
+        got = addresses_of(p, in, &sips, &x.n);
         if (got != 1) {
             return bad_addresses(q, got);
         }
+        x.sips = sips;
     }
     else if (q->r->method_number == M_GET) {
-        id = query_param(q, "presenceSubscriptionId");
+        x.id = query_param(q, "presenceSubscriptionId");
     }
     else {
         return ucwa_http_not_allowed(q);
     }
-    if ((s = ucwa_app_lock(q, &app, &rv)) == NULL) {
+    if ((res = ucwa_app_txn(q, memberships_locked, &x, &rv)) < 0) {
         return rv;
     }
-    if (id) {
-        idx = find_sub(s, app, id, now);
-        if (idx < 0) {
-            ucwa_shm_unlock();
-            return not_found(q, "presence subscription");
-        }
-        id = apr_pstrdup(p, ucwa_store_sub(s, idx)->id);
+    if (res) {
+        return not_found(q, "presence subscription");
     }
-    if (post) {
-        res = ucwa_subs_add_members(s, idx, sips, n, now, p, ucwa_shm_wake, &added);
-    }
-    apr_cpystrn(base, ucwa_store_app(s, app)->base, sizeof(base));
-    pairs = copy_pairs(s, app, idx, now, p);
-    ucwa_shm_unlock();
-    if (res != UCWA_SUBS_OK) {
+    if (x.res != UCWA_SUBS_OK) {
         return bad_addresses(q, -2);
     }
-    return ucwa_http_resource(q, added ? HTTP_CREATED : HTTP_OK,
-                              memberships(p, base, id, pairs));
+    return ucwa_http_resource(q, x.added ? HTTP_CREATED : HTTP_OK,
+                              memberships(p, x.base, x.id, x.pairs));
 }
 
 /* {S}/{address} or {S},{address} (the form of Microsoft's samples) */
+typedef struct {
+    int del;
+    const char *id, *sip;
+    apr_time_t now;
+    char base[UCWA_BASE_MAX];
+} membership_txn;
+
+static int membership_locked(ucwa_txn *t, int app, void *baton)
+{
+    membership_txn *x = baton;
+    int idx = find_sub_locked(t->store, app, x->id, x->now), m = -1;
+
+    if (idx >= 0 && x->sip) {
+        m = ucwa_subs_member_find(ucwa_store_sub(t->store, idx), x->sip);
+    }
+    if (m < 0) {
+        return 1;
+    }
+    apr_cpystrn(x->base, ucwa_store_app(t->store, app)->base, sizeof(x->base));
+    x->id = apr_pstrdup(t->pool, ucwa_store_sub(t->store, idx)->id);
+    if (x->del) {
+        ucwa_subs_remove_member_locked(t->store, idx, m, x->now, t->pool, t);
+    }
+    return 0;
+}
+
 static int membership_one(ucwa_req *q, const char *rest)
 {
     apr_pool_t *p = q->r->pool;
-    const char *sep = rest + strcspn(rest, "/,"), *id, *sip;
-    char base[UCWA_BASE_MAX];
-    apr_time_t now = apr_time_now();
-    ucwa_store *s;
-    int del = q->r->method_number == M_DELETE, app, idx, m = -1, rv;
+    const char *sep = rest + strcspn(rest, "/,");
+    membership_txn x;
+    int rv, res;
 
-    if (!del && q->r->method_number != M_GET) {
+    memset(&x, 0, sizeof(x));
+    x.del = q->r->method_number == M_DELETE;
+    x.now = apr_time_now();
+    if (!x.del && q->r->method_number != M_GET) {
         return ucwa_http_not_allowed(q);
     }
     if (!*sep) {
         return not_found(q, "membership");
     }
-    id = apr_pstrndup(p, rest, (apr_size_t)(sep - rest));
-    sip = ucwa_subs_address(p, sep + 1, 0);
-    if ((s = ucwa_app_lock(q, &app, &rv)) == NULL) {
+    x.id = apr_pstrndup(p, rest, (apr_size_t)(sep - rest));
+    x.sip = ucwa_subs_address(p, sep + 1, 0);
+    if ((res = ucwa_app_txn(q, membership_locked, &x, &rv)) < 0) {
         return rv;
     }
-    idx = find_sub(s, app, id, now);
-    if (idx >= 0 && sip) {
-        m = ucwa_subs_member_find(ucwa_store_sub(s, idx), sip);
-    }
-    if (m < 0) {
-        ucwa_shm_unlock();
+    if (res) {
         return not_found(q, "membership");
     }
-    apr_cpystrn(base, ucwa_store_app(s, app)->base, sizeof(base));
-    id = apr_pstrdup(p, ucwa_store_sub(s, idx)->id);
-    if (del) {
-        ucwa_subs_remove_member(s, idx, m, now, p, ucwa_shm_wake);
-    }
-    ucwa_shm_unlock();
-    if (del) {
+    if (x.del) {
         return ucwa_http_no_content(q);
     }
-    return ucwa_http_resource(q, HTTP_OK, mob_json_own(p, membership(p, base, id, sip)));
+    return ucwa_http_resource(q, HTTP_OK, mob_json_own(p, membership(p, x.base, x.id, x.sip)));
 }
 
 /* --- subscribedContacts ------------------------------------------------------------- */
@@ -495,19 +584,20 @@ static int subscribed_contacts(ucwa_req *q)
     apr_array_header_t *pairs;
     apr_hash_t *seen = apr_hash_make(p);
     json_t *links = json_array();
-    ucwa_store *s;
-    int app, rv, i;
+    memberships_txn x;
+    int rv, i;
 
     mob_json_own(p, links);
     if (q->r->method_number != M_GET) {
         return ucwa_http_not_allowed(q);
     }
-    if ((s = ucwa_app_lock(q, &app, &rv)) == NULL) {
+    memset(&x, 0, sizeof(x));
+    x.now = apr_time_now();   /* GET, every subscription: the pairs and the base only */
+    if (ucwa_app_txn(q, memberships_locked, &x, &rv) < 0) {
         return rv;
     }
-    apr_cpystrn(base, ucwa_store_app(s, app)->base, sizeof(base));
-    pairs = copy_pairs(s, app, -1, apr_time_now(), p);
-    ucwa_shm_unlock();
+    pairs = x.pairs;
+    apr_cpystrn(base, x.base, sizeof(base));
     for (i = 0; i < pairs->nelts; i++) {
         const char *sip = APR_ARRAY_IDX(pairs, i, pair).sip;
         if (!apr_hash_get(seen, sip, APR_HASH_KEY_STRING)) {
@@ -561,18 +651,17 @@ int ucwa_subscriptions_handle(ucwa_req *q)
 
 /* --- hooks of the other parts ------------------------------------------------------- */
 
-void ucwa_subscriptions_notify(ucwa_store *s, int user, const char *what, apr_time_t now,
-                               apr_pool_t *p)
+void ucwa_subscriptions_notify_locked(ucwa_txn *t, int user, const char *what, apr_time_t now)
 {
-    ucwa_subs_notify(s, user, what, now, p, ucwa_shm_wake);
+    ucwa_subs_notify_locked(t->store, user, what, now, t->pool, t);
 }
 
-void ucwa_subscriptions_app_gone(ucwa_store *s, int app)
+void ucwa_subscriptions_app_gone_locked(ucwa_txn *t, int app)
 {
-    ucwa_subs_app_gone(s, app);
+    ucwa_subs_app_gone_locked(t->store, app);
 }
 
-void ucwa_subscriptions_sweep(ucwa_store *s, apr_time_t now, apr_pool_t *p)
+void ucwa_subscriptions_sweep_locked(ucwa_txn *t, apr_time_t now)
 {
-    ucwa_subs_sweep(s, now, p, ucwa_shm_wake);
+    ucwa_subs_sweep_locked(t->store, now, t->pool, t);
 }

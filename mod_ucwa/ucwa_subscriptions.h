@@ -32,15 +32,14 @@ int ucwa_subscriptions_handle(ucwa_req *q);
  * body already read. */
 int ucwa_subscriptions_create(ucwa_req *q, const char *const *sips, int n, int minutes);
 
-/* With the store locked: user's presence ("presence"), note or location changed; posts
- * the contact events to every application watching the user and wakes them. */
-void ucwa_subscriptions_notify(ucwa_store *s, int user, const char *what, apr_time_t now,
-                               apr_pool_t *p);
+/* In a transaction: user's presence ("presence"), note or location changed; posts the
+ * contact events to every application watching the user, which t wakes. */
+void ucwa_subscriptions_notify_locked(ucwa_txn *t, int user, const char *what, apr_time_t now);
 
-/* With the store locked: an application ended; its subscriptions end with it. */
-void ucwa_subscriptions_app_gone(ucwa_store *s, int app);
+/* In a transaction: an application ended; its subscriptions end with it. */
+void ucwa_subscriptions_app_gone_locked(ucwa_txn *t, int app);
 
-/* With the store locked, from the sweeper: expire subscriptions past their duration. */
-void ucwa_subscriptions_sweep(ucwa_store *s, apr_time_t now, apr_pool_t *p);
+/* In a transaction, from the sweeper: expire subscriptions past their duration. */
+void ucwa_subscriptions_sweep_locked(ucwa_txn *t, apr_time_t now);
 
 #endif

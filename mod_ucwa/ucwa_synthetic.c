@@ -237,6 +237,12 @@ static void http_exchange(void *baton, apr_pool_t *p, const char *method, const 
     out->error = resp.error;
 }
 
+/* The run's result becomes the store's last one, which any child's /ucwa-status reads. */
+static void keep_result_locked(ucwa_txn *t, void *json)
+{
+    apr_cpystrn(ucwa_store_synthetic_locked(t->store), json, UCWA_SYNTHETIC_MAX);
+}
+
 static void run(holder *h, apr_pool_t *p)
 {
     server_rec *s = h->s;
@@ -244,7 +250,6 @@ static void run(holder *h, apr_pool_t *p)
     ucwa_synth_params in;
     ucwa_synth_result r;
     const char *json;
-    ucwa_store *st;
 
     memset(&in, 0, sizeof(in));
     in.discovery = c->discovery;
@@ -259,10 +264,7 @@ static void run(holder *h, apr_pool_t *p)
         return;   /* cut short by the stop: not a result (the next generation runs again) */
     }
     json = ucwa_synth_json(p, &r, c->user, c->interval, UCWA_SYNTHETIC_MAX);
-    if ((st = ucwa_shm_lock(s)) != NULL) {
-        apr_cpystrn(ucwa_store_synthetic(st), json ? json : "", UCWA_SYNTHETIC_MAX);
-        ucwa_shm_unlock();
-    }
+    ucwa_txn_run(s, p, keep_result_locked, (void *)(json ? json : ""));
     /* a failure is an error: the hop fails for mobile clients too, and monitoring of the
      * error log alerts on errors; ALERT is kept for the server itself being unusable */
     if (r.ok) {
@@ -333,10 +335,10 @@ int ucwa_synthetic_post_config(apr_pool_t *pconf, server_rec *s)
     return OK;
 }
 
-const char *ucwa_synthetic_status(apr_pool_t *p, server_rec *s, ucwa_store *st)
+const char *ucwa_synthetic_status_locked(apr_pool_t *p, server_rec *s, ucwa_store *st)
 {
     const ucwa_synthetic_conf *c = ucwa_config_get(s)->global->synthetic;
-    const char *last = ucwa_store_synthetic(st);
+    const char *last = ucwa_store_synthetic_locked(st);
 
     if (!c) {
         return "";

@@ -28,6 +28,6 @@ int ucwa_synthetic_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 int ucwa_synthetic_post_config(apr_pool_t *pconf, server_rec *s);
 /* The "syntheticTransaction" member of /ucwa-status (",\"syntheticTransaction\":{...}"),
  * or "" when not configured. Call with the store locked. */
-const char *ucwa_synthetic_status(apr_pool_t *p, server_rec *s, ucwa_store *st);
+const char *ucwa_synthetic_status_locked(apr_pool_t *p, server_rec *s, ucwa_store *st);
 
 #endif

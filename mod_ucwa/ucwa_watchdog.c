@@ -43,23 +43,32 @@ static apr_interval_time_t idle_limit(const ucwa_global *g, const ucwa_app *a)
     return a->push && push > t ? push : t;
 }
 
-void ucwa_watchdog_sweep(server_rec *s, apr_pool_t *p)
-{
-    const ucwa_global *g = ucwa_config_get(s)->global;
-    apr_time_t now = apr_time_now();
-    ucwa_store *st = ucwa_shm_lock(s);
-    apr_uint32_t i, n;
-    int policies;
+/* An application the sweep ended, logged once the lock is released. */
+typedef struct {
+    const char *id, *sip;
+    apr_time_t idle;
+} expired_app;
 
-    if (!st) {
-        return;
-    }
-    n = ucwa_store_max_apps(st);
-    policies = policy_generation_ok(st);
+typedef struct {
+    const ucwa_global *g;
+    apr_time_t now;
+    apr_array_header_t *expired;   /* expired_app */
+} sweep_txn;
+
+static void sweep_locked(ucwa_txn *t, void *baton)
+{
+    sweep_txn *x = baton;
+    const ucwa_global *g = x->g;
+    apr_time_t now = x->now;
+    ucwa_store *st = t->store;
+    apr_pool_t *p = t->pool;
+    apr_uint32_t i, n = ucwa_store_max_apps(st);
+    int policies = policy_generation_ok(st);
+
     for (i = 0; i < n; i++) {
         ucwa_app *a = ucwa_store_app(st, (int)i);
         if (a->state == UCWA_SLOT_EXPIRED && now - a->last_seen > g->tombstone) {
-            ucwa_store_delete(st, (int)i);   /* the id now answers 404 */
+            ucwa_store_delete_locked(st, (int)i);   /* the id now answers 404 */
             continue;
         }
         if (a->state != UCWA_SLOT_LIVE) {
@@ -72,16 +81,16 @@ void ucwa_watchdog_sweep(server_rec *s, apr_pool_t *p)
         }
         if (a->parked == 0 && now - a->last_seen > idle_limit(g, a)) {
             int user = (int)a->user;
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, UCWALOGNO(00070)
-                         "application %s of %s expired: no event request for %" APR_TIME_T_FMT
-                         " s", a->id, ucwa_store_user(st, user)->sip,
-                         apr_time_sec(now - a->last_seen));
-            ucwa_subscriptions_app_gone(st, (int)i);
-            ucwa_messaging_app_gone(st, (int)i, now, p);
-            ucwa_store_expire(st, (int)i);
-            ucwa_shm_wake(a);
-            if (ucwa_me_publish(st, user, &g->idle_rules, now, p)) {
-                ucwa_events_wake_user(st, user);
+            expired_app *e = apr_array_push(x->expired);
+            e->id = apr_pstrdup(p, a->id);
+            e->sip = apr_pstrdup(p, ucwa_store_user(st, user)->sip);
+            e->idle = now - a->last_seen;
+            ucwa_subscriptions_app_gone_locked(t, (int)i);
+            ucwa_messaging_app_gone_locked(t, (int)i, now);
+            ucwa_store_expire_locked(st, (int)i);
+            ucwa_txn_wake_app(t, (int)i);
+            if (ucwa_me_publish_locked(t, user, &g->idle_rules, now)) {
+                ucwa_events_wake_user_locked(t, user);
             }
             continue;
         }
@@ -90,27 +99,50 @@ void ucwa_watchdog_sweep(server_rec *s, apr_pool_t *p)
             apr_uint32_t fp = ucwa_policy_fingerprint(pol);
             if (fp != a->policy_fp) {
                 a->policy_fp = fp;
-                ucwa_store_post(st, (int)i, UCWA_PRIO_MEDIUM,
+                ucwa_store_post_locked(st, (int)i, UCWA_PRIO_MEDIUM,
                                 apr_psprintf(p, "\"rel\":\"policies\",\"href\":\"%s/policies\"",
                                              a->base),
                                 apr_psprintf(p, "{\"link\":{\"rel\":\"policies\",\"href\":"
                                              "\"%s/policies\"},\"type\":\"updated\"}", a->base),
                                 now);
-                ucwa_shm_wake(a);
+                ucwa_txn_wake_app(t, (int)i);
             }
         }
     }
-    ucwa_subscriptions_sweep(st, now, p);
-    ucwa_messaging_sweep(st, now, p);
+    ucwa_subscriptions_sweep_locked(t, now);
+    ucwa_messaging_sweep_locked(t, now);
     /* idle transitions: Online -> IdleOnline -> Away without reportMyActivity */
     for (i = 0; i < n; i++) {
         ucwa_app *a = ucwa_store_app(st, (int)i);
         if (a->state == UCWA_SLOT_LIVE && a->available
-            && ucwa_me_publish(st, (int)a->user, &g->idle_rules, now, p)) {
-            ucwa_events_wake_user(st, (int)a->user);
+            && ucwa_me_publish_locked(t, (int)a->user, &g->idle_rules, now)) {
+            ucwa_events_wake_user_locked(t, (int)a->user);
         }
     }
-    ucwa_shm_unlock();
+}
+
+void ucwa_watchdog_sweep(server_rec *s, apr_pool_t *p)
+{
+    sweep_txn x;
+    apr_pool_t *tp;
+    int i;
+
+    /* one pool per sweep: what it copies and the wake list go with it */
+    if (apr_pool_create(&tp, p) != APR_SUCCESS) {
+        return;
+    }
+    x.g = ucwa_config_get(s)->global;
+    x.now = apr_time_now();
+    x.expired = apr_array_make(tp, 4, sizeof(expired_app));
+    if (ucwa_txn_run(s, tp, sweep_locked, &x) == APR_SUCCESS) {
+        for (i = 0; i < x.expired->nelts; i++) {
+            const expired_app *e = &APR_ARRAY_IDX(x.expired, i, expired_app);
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, UCWALOGNO(00070)
+                         "application %s of %s expired: no event request for %" APR_TIME_T_FMT
+                         " s", e->id, e->sip, apr_time_sec(e->idle));
+        }
+    }
+    apr_pool_destroy(tp);
 }
 
 static apr_status_t sweep_callback(int state, void *data, apr_pool_t *pool)

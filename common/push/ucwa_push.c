@@ -10,14 +10,14 @@ static apr_uint32_t word(ucwa_store *s, int which)
 
 /* One past the last job slot in use: jobs are queued in the lowest free slot, and the
  * scans stop here, so a quiet queue costs nothing to look through. */
-apr_uint32_t ucwa_push_used(ucwa_store *s)
+apr_uint32_t ucwa_push_used_locked(ucwa_store *s)
 {
     apr_uint32_t end = word(s, UCWA_WORD_PUSH_USED), n = ucwa_store_get_limits(s)->max_push;
 
     return end < n ? end : n;
 }
 
-void ucwa_push_configure(ucwa_store *s, int enabled, apr_uint32_t after_s,
+void ucwa_push_configure_locked(ucwa_store *s, int enabled, apr_uint32_t after_s,
                          ucwa_push_content content)
 {
     *ucwa_store_word(s, UCWA_WORD_PUSH_ENABLED) = enabled ? 1 : 0;
@@ -25,7 +25,7 @@ void ucwa_push_configure(ucwa_store *s, int enabled, apr_uint32_t after_s,
     *ucwa_store_word(s, UCWA_WORD_PUSH_CONTENT) = (apr_uint32_t)content;
 }
 
-int ucwa_push_in_background(ucwa_store *s, const ucwa_app *a, apr_time_t now)
+int ucwa_push_in_background_locked(ucwa_store *s, const ucwa_app *a, apr_time_t now)
 {
     if (a->state != UCWA_SLOT_LIVE || !a->push || a->parked) {
         return 0;
@@ -51,16 +51,16 @@ static void copy_preview(char *dst, const char *text, apr_size_t len)
     dst[n] = '\0';
 }
 
-int ucwa_push_note(ucwa_store *s, int app, ucwa_push_kind kind, const char *conversation,
+int ucwa_push_note_locked(ucwa_store *s, int app, ucwa_push_kind kind, const char *conversation,
                    const char *sender, const char *text, apr_size_t len, apr_time_t now)
 {
-    apr_uint32_t i, n = ucwa_push_used(s);
+    apr_uint32_t i, n = ucwa_push_used_locked(s);
     ucwa_app *a = ucwa_store_app(s, app);
     ucwa_push_content content = (ucwa_push_content)word(s, UCWA_WORD_PUSH_CONTENT);
     ucwa_push_job *j = NULL;
     int free_slot = -1;
 
-    if (!word(s, UCWA_WORD_PUSH_ENABLED) || !ucwa_push_in_background(s, a, now)) {
+    if (!word(s, UCWA_WORD_PUSH_ENABLED) || !ucwa_push_in_background_locked(s, a, now)) {
         return 0;
     }
     for (i = 0; i < n; i++) {
@@ -112,9 +112,9 @@ int ucwa_push_note(ucwa_store *s, int app, ucwa_push_kind kind, const char *conv
     return 1;
 }
 
-int ucwa_push_take(ucwa_store *s, apr_time_t now, ucwa_push_job *out, int max)
+int ucwa_push_take_locked(ucwa_store *s, apr_time_t now, ucwa_push_job *out, int max)
 {
-    apr_uint32_t i, n = ucwa_push_used(s);
+    apr_uint32_t i, n = ucwa_push_used_locked(s);
     ucwa_push_job *oldest[UCWA_PUSH_TAKE_MAX];
     int got = 0, k;
 
@@ -150,7 +150,7 @@ int ucwa_push_take(ucwa_store *s, apr_time_t now, ucwa_push_job *out, int max)
     return got;
 }
 
-void ucwa_push_finish(ucwa_store *s, const ucwa_push_job *job, ucwa_push_outcome o,
+void ucwa_push_finish_locked(ucwa_store *s, const ucwa_push_job *job, ucwa_push_outcome o,
                       apr_interval_time_t retry_in, apr_time_t now)
 {
     ucwa_push_job *j;
@@ -188,9 +188,9 @@ apr_interval_time_t ucwa_push_backoff(apr_uint32_t attempts, apr_interval_time_t
     return d < UCWA_PUSH_BACKOFF_MAX ? d : UCWA_PUSH_BACKOFF_MAX;
 }
 
-void ucwa_push_counts(ucwa_store *s, apr_uint32_t *queued, apr_uint32_t *sending)
+void ucwa_push_counts_locked(ucwa_store *s, apr_uint32_t *queued, apr_uint32_t *sending)
 {
-    apr_uint32_t i, n = ucwa_push_used(s);
+    apr_uint32_t i, n = ucwa_push_used_locked(s);
 
     *queued = *sending = 0;
     for (i = 0; i < n; i++) {

@@ -36,16 +36,16 @@ typedef enum {
 #define UCWA_PUSH_SENDING_STALE apr_time_from_sec(120)   /* a dispatcher that died */
 
 /* The store's push settings (its header words; set by the parent in post_config). */
-void ucwa_push_configure(ucwa_store *s, int enabled, apr_uint32_t after_s,
+void ucwa_push_configure_locked(ucwa_store *s, int enabled, apr_uint32_t after_s,
                          ucwa_push_content content);
 
 /* Whether a (live) application counts as in the background now. */
-int ucwa_push_in_background(ucwa_store *s, const ucwa_app *a, apr_time_t now);
+int ucwa_push_in_background_locked(ucwa_store *s, const ucwa_app *a, apr_time_t now);
 
 /* An event of this kind reached application app (live): queues or folds a job if the
  * application is registered and in the background. text may be NULL. Returns 1 when a
  * job was queued or updated, 0 when none was needed, -1 when the queue is full. */
-int ucwa_push_note(ucwa_store *s, int app, ucwa_push_kind kind, const char *conversation,
+int ucwa_push_note_locked(ucwa_store *s, int app, ucwa_push_kind kind, const char *conversation,
                    const char *sender, const char *text, apr_size_t len, apr_time_t now);
 
 /* The application is back (an event request came): no longer background, badge 0. */
@@ -55,13 +55,13 @@ void ucwa_push_foreground(ucwa_app *a);
  * first, copied into out. Jobs found SENDING for longer than UCWA_PUSH_SENDING_STALE are
  * due again. Returns the count. */
 #define UCWA_PUSH_TAKE_MAX 64
-int ucwa_push_take(ucwa_store *s, apr_time_t now, ucwa_push_job *out, int max);
+int ucwa_push_take_locked(ucwa_store *s, apr_time_t now, ucwa_push_job *out, int max);
 
 /* One past the last job slot in use (scans stop there). */
-apr_uint32_t ucwa_push_used(ucwa_store *s);
+apr_uint32_t ucwa_push_used_locked(ucwa_store *s);
 
 /* The dispatcher's verdict on a taken job (identified by its slot and generation). */
-void ucwa_push_finish(ucwa_store *s, const ucwa_push_job *job, ucwa_push_outcome o,
+void ucwa_push_finish_locked(ucwa_store *s, const ucwa_push_job *job, ucwa_push_outcome o,
                       apr_interval_time_t retry_in, apr_time_t now);
 
 /* The wait before attempt n+1 after n failed ones: retry_after when the service gave
@@ -69,7 +69,7 @@ void ucwa_push_finish(ucwa_store *s, const ucwa_push_job *job, ucwa_push_outcome
 apr_interval_time_t ucwa_push_backoff(apr_uint32_t attempts, apr_interval_time_t retry_after);
 
 /* Jobs waiting (QUEUED) and being sent (SENDING). */
-void ucwa_push_counts(ucwa_store *s, apr_uint32_t *queued, apr_uint32_t *sending);
+void ucwa_push_counts_locked(ucwa_store *s, apr_uint32_t *queued, apr_uint32_t *sending);
 
 const char *ucwa_push_kind_name(ucwa_push_kind k);
 

@@ -15,7 +15,7 @@ static apr_uint32_t max_convs(ucwa_store *s)
     return ucwa_store_get_limits(s)->max_convs;
 }
 
-apr_uint32_t ucwa_conv_used(ucwa_store *s)
+apr_uint32_t ucwa_conv_used_locked(ucwa_store *s)
 {
     apr_uint32_t end = *ucwa_store_word(s, UCWA_WORD_CONVS_USED), n = max_convs(s);
 
@@ -66,7 +66,7 @@ static int slot_of(ucwa_store *s, const char *id)
     return (int)v;
 }
 
-int ucwa_conv_find(ucwa_store *s, const char *id)
+int ucwa_conv_find_locked(ucwa_store *s, const char *id)
 {
     int idx = slot_of(s, id);
     ucwa_conv *c;
@@ -78,7 +78,7 @@ int ucwa_conv_find(ucwa_store *s, const char *id)
     return c->state == UCWA_SLOT_LIVE && !strcmp(c->id, id) ? idx : -1;
 }
 
-int ucwa_conv_find_invitation(ucwa_store *s, const char *id, int *side)
+int ucwa_conv_find_invitation_locked(ucwa_store *s, const char *id, int *side)
 {
     int idx = slot_of(s, id), i;
     ucwa_conv *c;
@@ -144,9 +144,9 @@ int ucwa_conv_sees_invitation(const ucwa_conv *c, int side, int app, apr_uint32_
     return endpoint_index(c, app, gen) >= 0 || app_is(&c->party[1], app, gen);
 }
 
-int ucwa_conv_count(ucwa_store *s, int app, apr_uint32_t gen)
+int ucwa_conv_count_locked(ucwa_store *s, int app, apr_uint32_t gen)
 {
-    apr_uint32_t i, n = ucwa_conv_used(s);
+    apr_uint32_t i, n = ucwa_conv_used_locked(s);
     int count = 0;
 
     for (i = 0; i < n; i++) {
@@ -162,7 +162,7 @@ int ucwa_conv_count(ucwa_store *s, int app, apr_uint32_t gen)
 /* A free record, else the ended one that ended first; -1 if there is none. */
 static int free_slot(ucwa_store *s)
 {
-    apr_uint32_t i, n = ucwa_conv_used(s);
+    apr_uint32_t i, n = ucwa_conv_used_locked(s);
     int best = -1;
 
     for (i = 0; i < n; i++) {
@@ -196,7 +196,7 @@ static int app_live(ucwa_store *s, int app, apr_uint32_t gen)
 
 /* --- resources ------------------------------------------------------------------- */
 
-void ucwa_conv_view_of(ucwa_store *s, const ucwa_conv *c, int side, int app,
+void ucwa_conv_view_of_locked(ucwa_store *s, const ucwa_conv *c, int side, int app,
                        ucwa_conv_view *v)
 {
     ucwa_app *a = ucwa_store_app(s, app);
@@ -813,10 +813,10 @@ static void batch_post(batch *b, apr_time_t now, ucwa_conv_touched *t)
     for (i = 0; i < b->items->nelts; i++) {
         const pending *e = &APR_ARRAY_IDX(b->items, i, pending);
         if (*e->event) {
-            ucwa_store_post(b->s, e->app, UCWA_PRIO_HIGH, e->sender, e->event, now);
+            ucwa_store_post_locked(b->s, e->app, UCWA_PRIO_HIGH, e->sender, e->event, now);
         }
         if (e->push) {
-            ucwa_push_note(b->s, e->app, e->push, e->conversation, e->push_sender,
+            ucwa_push_note_locked(b->s, e->app, e->push, e->conversation, e->push_sender,
                            e->push_text, e->push_len, now);
         }
         touch(t, e->app);
@@ -842,7 +842,7 @@ static void post_failure(ucwa_store *s, ucwa_conv *c, apr_time_t now, apr_pool_t
     batch_init(&b, s, p);
     if (app_live(s, c->party[0].app, c->party[0].app_gen)) {
         int app = c->party[0].app;
-        ucwa_conv_view_of(s, c, 0, app, &v);
+        ucwa_conv_view_of_locked(s, c, 0, app, &v);
         add(&b, app, &v, 1, ev_messaging(p, &v));
         add(&b, app, &v, 0, ev_invitation(p, &v, "completed"));
         add(&b, app, &v, 0, ev_conversation(p, &v, "deleted"));
@@ -852,7 +852,7 @@ static void post_failure(ucwa_store *s, ucwa_conv *c, apr_time_t now, apr_pool_t
         if (!app_live(s, app, c->endpoint_gen[i]) || app_is(&c->party[1], app, c->endpoint_gen[i])) {
             continue;
         }
-        ucwa_conv_view_of(s, c, 1, app, &v);
+        ucwa_conv_view_of_locked(s, c, 1, app, &v);
         add(&b, app, &v, 0, ev_invitation(p, &v, "completed"));
         if (c->end == UCWA_CONV_END_TIMEOUT || c->end == UCWA_CONV_END_CANCELED) {
             add_push(&b, UCWA_PUSH_MISSED, c, c->party[0].name, NULL, 0);
@@ -888,12 +888,12 @@ static void end_connected(ucwa_store *s, ucwa_conv *c, int side, int gone, apr_t
     leaver->typing_until = other->typing_until = 0;
     batch_init(&b, s, p);
     if (!gone && app_live(s, leaver->app, leaver->app_gen)) {
-        ucwa_conv_view_of(s, c, side, leaver->app, &v);
+        ucwa_conv_view_of_locked(s, c, side, leaver->app, &v);
         add(&b, leaver->app, &v, 1, ev_messaging(p, &v));
         add(&b, leaver->app, &v, 0, ev_conversation(p, &v, "deleted"));
     }
     if (app_live(s, other->app, other->app_gen)) {
-        ucwa_conv_view_of(s, c, 1 - side, other->app, &v);
+        ucwa_conv_view_of_locked(s, c, 1 - side, other->app, &v);
         if (was_typing) {
             add(&b, other->app, &v, 1, ev_typing(p, &v, "deleted"));
         }
@@ -907,7 +907,7 @@ static void end_connected(ucwa_store *s, ucwa_conv *c, int side, int gone, apr_t
     batch_post(&b, now, t);
 }
 
-ucwa_conv_result ucwa_conv_invite(ucwa_store *s, const ucwa_conv_invite_in *in,
+ucwa_conv_result ucwa_conv_invite_locked(ucwa_store *s, const ucwa_conv_invite_in *in,
                                   apr_time_t now, apr_pool_t *p, int *idx,
                                   ucwa_conv_touched *t)
 {
@@ -918,7 +918,7 @@ ucwa_conv_result ucwa_conv_invite(ucwa_store *s, const ucwa_conv_invite_in *in,
     int slot, to_user, e;
     batch b;
 
-    if (ucwa_conv_count(s, in->app, from->gen) >= UCWA_CONV_PER_APP) {
+    if (ucwa_conv_count_locked(s, in->app, from->gen) >= UCWA_CONV_PER_APP) {
         return UCWA_CONV_TOO_MANY;
     }
     if (in->first && strlen(in->first) >= UCWA_CONV_FIRST_MAX) {
@@ -958,7 +958,7 @@ ucwa_conv_result ucwa_conv_invite(ucwa_store *s, const ucwa_conv_invite_in *in,
     copy(c->party[0].operation_id, sizeof(c->party[0].operation_id), in->operation_id);
     copy(c->party[0].sip, sizeof(c->party[0].sip), ucwa_store_user(s, (int)from->user)->sip);
     copy(c->party[0].name, sizeof(c->party[0].name), from->name);
-    to_user = ucwa_store_user_find(s, in->to, 0);
+    to_user = ucwa_store_user_find_locked(s, in->to, 0);
     c->party[1].user = to_user;
     c->party[1].app = -1;
     make_id(c->party[1].invitation, slot);
@@ -979,7 +979,7 @@ ucwa_conv_result ucwa_conv_invite(ucwa_store *s, const ucwa_conv_invite_in *in,
     }
 
     batch_init(&b, s, p);
-    ucwa_conv_view_of(s, c, 0, in->app, &v);
+    ucwa_conv_view_of_locked(s, c, 0, in->app, &v);
     add(&b, in->app, &v, 0, ev_invitation(p, &v, "started"));
     add(&b, in->app, &v, 0, ev_conversation(p, &v, "added"));
     add(&b, in->app, &v, 1, ev_local_participant(p, &v));
@@ -988,7 +988,7 @@ ucwa_conv_result ucwa_conv_invite(ucwa_store *s, const ucwa_conv_invite_in *in,
         int app = c->endpoint[i];
         apr_size_t flen;
         const char *ftext = first_text(p, c, &flen);
-        ucwa_conv_view_of(s, c, 1, app, &v);
+        ucwa_conv_view_of_locked(s, c, 1, app, &v);
         add(&b, app, &v, 0, ev_invitation(p, &v, "started"));
         add_push(&b, UCWA_PUSH_INVITATION, c, c->party[0].name, ftext, flen);
         add(&b, app, &v, 0, ev_conversation(p, &v, "added"));
@@ -1002,7 +1002,7 @@ ucwa_conv_result ucwa_conv_invite(ucwa_store *s, const ucwa_conv_invite_in *in,
         batch_init(&later, s, p);
         for (i = 0; i < c->endpoints; i++) {
             int app = c->endpoint[i];
-            ucwa_conv_view_of(s, c, 1, app, &v);
+            ucwa_conv_view_of_locked(s, c, 1, app, &v);
             add(&later, app, &v, 0, ev_invitation(p, &v, "completed"));
             add(&later, app, &v, 1, ev_message(p, &v, c->first_number, 1, NULL,
                                                (ucwa_msg_format)c->first_format, c->first,
@@ -1026,7 +1026,7 @@ ucwa_conv_result ucwa_conv_invite(ucwa_store *s, const ucwa_conv_invite_in *in,
     return UCWA_CONV_OK;
 }
 
-ucwa_conv_result ucwa_conv_accept(ucwa_store *s, int idx, int app, apr_time_t now,
+ucwa_conv_result ucwa_conv_accept_locked(ucwa_store *s, int idx, int app, apr_time_t now,
                                   apr_pool_t *p, ucwa_conv_touched *t)
 {
     ucwa_conv *c = ucwa_store_conv(s, idx);
@@ -1039,11 +1039,11 @@ ucwa_conv_result ucwa_conv_accept(ucwa_store *s, int idx, int app, apr_time_t no
         || endpoint_index(c, app, a->gen) < 0) {
         return UCWA_CONV_STATE;
     }
-    if (ucwa_conv_count(s, app, a->gen) >= UCWA_CONV_PER_APP) {
+    if (ucwa_conv_count_locked(s, app, a->gen) >= UCWA_CONV_PER_APP) {
         return UCWA_CONV_TOO_MANY;
     }
     batch_init(&b, s, p);
-    ucwa_conv_view_of(s, c, 1, app, &v);
+    ucwa_conv_view_of_locked(s, c, 1, app, &v);
     v.answered = 1;
     add(&b, app, &v, 0, ev_invitation(p, &v, "updated"));
 
@@ -1056,7 +1056,7 @@ ucwa_conv_result ucwa_conv_accept(ucwa_store *s, int idx, int app, apr_time_t no
     c->party[1].html = a->html;
     copy(c->party[1].name, sizeof(c->party[1].name), a->name);
 
-    ucwa_conv_view_of(s, c, 1, app, &v);
+    ucwa_conv_view_of_locked(s, c, 1, app, &v);
     add(&b, app, &v, 1, ev_messaging(p, &v));
     add(&b, app, &v, 0, ev_conversation(p, &v, "updated"));
     add(&b, app, &v, 1, ev_participant_messaging(p, &v, 1));
@@ -1069,7 +1069,7 @@ ucwa_conv_result ucwa_conv_accept(ucwa_store *s, int idx, int app, apr_time_t no
     }
     if (app_live(s, c->party[0].app, c->party[0].app_gen)) {
         int inviter = c->party[0].app;
-        ucwa_conv_view_of(s, c, 0, inviter, &v);
+        ucwa_conv_view_of_locked(s, c, 0, inviter, &v);
         add(&b, inviter, &v, 0, ev_conversation(p, &v, "updated"));
         add(&b, inviter, &v, 1, ev_participant(p, &v, "added"));
         add(&b, inviter, &v, 1, ev_participant_messaging(p, &v, 0));
@@ -1087,7 +1087,7 @@ ucwa_conv_result ucwa_conv_accept(ucwa_store *s, int idx, int app, apr_time_t no
         if (other == app || !app_live(s, other, c->endpoint_gen[i])) {
             continue;
         }
-        ucwa_conv_view_of(s, c, 1, other, &v);
+        ucwa_conv_view_of_locked(s, c, 1, other, &v);
         add(&b, other, &v, 0, ev_invitation(p, &v, "completed"));
         add(&b, other, &v, 0, ev_conversation(p, &v, "deleted"));
     }
@@ -1095,7 +1095,7 @@ ucwa_conv_result ucwa_conv_accept(ucwa_store *s, int idx, int app, apr_time_t no
     return UCWA_CONV_OK;
 }
 
-ucwa_conv_result ucwa_conv_decline(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
+ucwa_conv_result ucwa_conv_decline_locked(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
                                    ucwa_conv_touched *t)
 {
     ucwa_conv *c = ucwa_store_conv(s, idx);
@@ -1107,7 +1107,7 @@ ucwa_conv_result ucwa_conv_decline(ucwa_store *s, int idx, apr_time_t now, apr_p
     return UCWA_CONV_OK;
 }
 
-ucwa_conv_result ucwa_conv_cancel(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
+ucwa_conv_result ucwa_conv_cancel_locked(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
                                   ucwa_conv_touched *t)
 {
     ucwa_conv *c = ucwa_store_conv(s, idx);
@@ -1119,7 +1119,7 @@ ucwa_conv_result ucwa_conv_cancel(ucwa_store *s, int idx, apr_time_t now, apr_po
     return UCWA_CONV_OK;
 }
 
-ucwa_conv_result ucwa_conv_leave(ucwa_store *s, int idx, int side, apr_time_t now,
+ucwa_conv_result ucwa_conv_leave_locked(ucwa_store *s, int idx, int side, apr_time_t now,
                                  apr_pool_t *p, ucwa_conv_touched *t)
 {
     ucwa_conv *c = ucwa_store_conv(s, idx);
@@ -1131,15 +1131,15 @@ ucwa_conv_result ucwa_conv_leave(ucwa_store *s, int idx, int side, apr_time_t no
     return UCWA_CONV_OK;
 }
 
-ucwa_conv_result ucwa_conv_message(ucwa_store *s, int idx, int side, ucwa_msg_format fmt,
-                                   const char *text, apr_size_t len,
-                                   const char *operation_id, apr_time_t now, apr_pool_t *p,
-                                   apr_uint32_t *number, ucwa_conv_touched *t)
+ucwa_conv_result ucwa_conv_message_locked(ucwa_store *s, int idx, int side, ucwa_msg_format fmt,
+                                          const char *text, apr_size_t len, const char *uri,
+                                          const char *operation_id, apr_time_t now,
+                                          apr_pool_t *p, apr_uint32_t *number,
+                                          ucwa_conv_touched *t)
 {
     ucwa_conv *c = ucwa_store_conv(s, idx);
     ucwa_conv_party *me, *other;
     ucwa_conv_view v;
-    const char *uri;
     batch b;
 
     if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_CONNECTED) {
@@ -1147,15 +1147,17 @@ ucwa_conv_result ucwa_conv_message(ucwa_store *s, int idx, int side, ucwa_msg_fo
     }
     me = &c->party[side];
     other = &c->party[1 - side];
-    uri = ucwa_message_data_uri(p, fmt, text, len);
+    if (!uri) {
+        uri = ucwa_message_data_uri(p, fmt, text, len);
+    }
     batch_init(&b, s, p);
     if (app_live(s, me->app, me->app_gen)) {
-        ucwa_conv_view_of(s, c, side, me->app, &v);
+        ucwa_conv_view_of_locked(s, c, side, me->app, &v);
         add(&b, me->app, &v, 1, ev_message(p, &v, c->next_message, 0, operation_id, fmt, NULL,
                                            now));
     }
     if (app_live(s, other->app, other->app_gen)) {
-        ucwa_conv_view_of(s, c, 1 - side, other->app, &v);
+        ucwa_conv_view_of_locked(s, c, 1 - side, other->app, &v);
         if (me->typing_until) {
             add(&b, other->app, &v, 1, ev_typing(p, &v, "deleted"));
         }
@@ -1172,7 +1174,7 @@ ucwa_conv_result ucwa_conv_message(ucwa_store *s, int idx, int side, ucwa_msg_fo
     return UCWA_CONV_OK;
 }
 
-ucwa_conv_result ucwa_conv_typing(ucwa_store *s, int idx, int side, apr_time_t now,
+ucwa_conv_result ucwa_conv_typing_locked(ucwa_store *s, int idx, int side, apr_time_t now,
                                   apr_pool_t *p, ucwa_conv_touched *t)
 {
     ucwa_conv *c = ucwa_store_conv(s, idx);
@@ -1187,7 +1189,7 @@ ucwa_conv_result ucwa_conv_typing(ucwa_store *s, int idx, int side, apr_time_t n
     other = &c->party[1 - side];
     if (!me->typing_until && app_live(s, other->app, other->app_gen)) {
         batch_init(&b, s, p);
-        ucwa_conv_view_of(s, c, 1 - side, other->app, &v);
+        ucwa_conv_view_of_locked(s, c, 1 - side, other->app, &v);
         add(&b, other->app, &v, 1, ev_typing(p, &v, "added"));
         batch_post(&b, now, t);
     }
@@ -1196,7 +1198,7 @@ ucwa_conv_result ucwa_conv_typing(ucwa_store *s, int idx, int side, apr_time_t n
     return UCWA_CONV_OK;
 }
 
-void ucwa_conv_app_gone(ucwa_store *s, int idx, int app, apr_time_t now, apr_pool_t *p,
+void ucwa_conv_app_gone_locked(ucwa_store *s, int idx, int app, apr_time_t now, apr_pool_t *p,
                         ucwa_conv_touched *t)
 {
     ucwa_conv *c = ucwa_store_conv(s, idx);
@@ -1233,7 +1235,7 @@ void ucwa_conv_app_gone(ucwa_store *s, int idx, int app, apr_time_t now, apr_poo
     }
 }
 
-void ucwa_conv_tick(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
+void ucwa_conv_tick_locked(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
                     ucwa_conv_touched *t)
 {
     ucwa_conv *c = ucwa_store_conv(s, idx);
@@ -1267,7 +1269,7 @@ void ucwa_conv_tick(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
                     ucwa_conv_view v;
                     batch b;
                     batch_init(&b, s, p);
-                    ucwa_conv_view_of(s, c, 1 - side, other->app, &v);
+                    ucwa_conv_view_of_locked(s, c, 1 - side, other->app, &v);
                     add(&b, other->app, &v, 1, ev_typing(p, &v, "deleted"));
                     batch_post(&b, now, t);
                 }
@@ -1281,10 +1283,10 @@ void ucwa_conv_tick(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
 
 /* --- consistency ------------------------------------------------------------------ */
 
-const char *ucwa_conv_check(ucwa_store *s, ucwa_conv_stats *st, apr_pool_t *p)
+const char *ucwa_conv_check_locked(ucwa_store *s, ucwa_conv_stats *st, apr_pool_t *p)
 {
     /* the records in use only: reading the rest would make the whole table resident */
-    apr_uint32_t i, n = ucwa_conv_used(s);
+    apr_uint32_t i, n = ucwa_conv_used_locked(s);
     const char *bad = NULL;
 
     memset(st, 0, sizeof(*st));

@@ -4,7 +4,7 @@
  * applications concerned. No httpd here: the HTTP side is mod_ucwa/ucwa_messaging.
  *
  * The caller holds the store lock around every call, and wakes the applications a
- * transition lists in its ucwa_conv_touched (ucwa_store_post only bumps their seq word).
+ * transition lists in its ucwa_conv_touched (ucwa_store_post_locked only bumps their seq word).
  *
  * Ids. A conversation and the invitation of each side have ids of 32 hex digits: the
  * record's slot in 8, then 24 random ones. Hrefs, relative to an application {A}:
@@ -116,9 +116,9 @@ typedef enum {
 /* --- the table ------------------------------------------------------------------- */
 
 /* The record a conversation id names, or -1. */
-int ucwa_conv_find(ucwa_store *s, const char *id);
+int ucwa_conv_find_locked(ucwa_store *s, const char *id);
 /* The record an invitation id names (*side: whose invitation), or -1. */
-int ucwa_conv_find_invitation(ucwa_store *s, const char *id, int *side);
+int ucwa_conv_find_invitation_locked(ucwa_store *s, const char *id, int *side);
 
 /* The side (0, 1) from which application app (slot, generation) sees conversation c,
  * or -1 when it does not. */
@@ -127,11 +127,11 @@ int ucwa_conv_side(const ucwa_conv *c, int app, apr_uint32_t gen);
 int ucwa_conv_sees_invitation(const ucwa_conv *c, int side, int app, apr_uint32_t gen);
 
 /* Live (not ended) conversations app started or accepted. */
-int ucwa_conv_count(ucwa_store *s, int app, apr_uint32_t gen);
+int ucwa_conv_count_locked(ucwa_store *s, int app, apr_uint32_t gen);
 
 /* One past the last record in use (raised by an invitation, lowered as the last ones
  * are freed): scans of the table stop there. */
-apr_uint32_t ucwa_conv_used(ucwa_store *s);
+apr_uint32_t ucwa_conv_used_locked(ucwa_store *s);
 
 /* --- resources (JSON owned by p) ---------------------------------------------------- */
 
@@ -144,7 +144,7 @@ typedef struct {
 } ucwa_conv_view;
 
 /* The view of application app (which must see c, side given). */
-void ucwa_conv_view_of(ucwa_store *s, const ucwa_conv *c, int side, int app,
+void ucwa_conv_view_of_locked(ucwa_store *s, const ucwa_conv *c, int side, int app,
                        ucwa_conv_view *v);
 
 json_t *ucwa_conv_res_conversation(apr_pool_t *p, const ucwa_conv_view *v);
@@ -178,38 +178,41 @@ typedef struct {
 
 /* Starts a conversation: *idx is its record. OK (the invitation may have failed at
  * once: nobody to alert), FULL, TOO_MANY or TOO_LARGE (nothing done). */
-ucwa_conv_result ucwa_conv_invite(ucwa_store *s, const ucwa_conv_invite_in *in,
+ucwa_conv_result ucwa_conv_invite_locked(ucwa_store *s, const ucwa_conv_invite_in *in,
                                   apr_time_t now, apr_pool_t *p, int *idx,
                                   ucwa_conv_touched *t);
 
 /* Endpoint app accepts (OK), or STATE (no longer open), TOO_MANY. */
-ucwa_conv_result ucwa_conv_accept(ucwa_store *s, int idx, int app, apr_time_t now,
+ucwa_conv_result ucwa_conv_accept_locked(ucwa_store *s, int idx, int app, apr_time_t now,
                                   apr_pool_t *p, ucwa_conv_touched *t);
 /* An endpoint declines (the invitation ends for every endpoint). STATE if not open. */
-ucwa_conv_result ucwa_conv_decline(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
+ucwa_conv_result ucwa_conv_decline_locked(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
                                    ucwa_conv_touched *t);
 /* The inviter gives up while inviting. STATE if not open. */
-ucwa_conv_result ucwa_conv_cancel(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
+ucwa_conv_result ucwa_conv_cancel_locked(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
                                   ucwa_conv_touched *t);
 /* side leaves a connected conversation: it ends for both. STATE if not connected. */
-ucwa_conv_result ucwa_conv_leave(ucwa_store *s, int idx, int side, apr_time_t now,
+ucwa_conv_result ucwa_conv_leave_locked(ucwa_store *s, int idx, int side, apr_time_t now,
                                  apr_pool_t *p, ucwa_conv_touched *t);
 /* side sends text (already checked) in a connected conversation: *number is the
- * message's. STATE if not connected, TOO_LARGE if its event would not fit. */
-ucwa_conv_result ucwa_conv_message(ucwa_store *s, int idx, int side, ucwa_msg_format fmt,
-                                   const char *text, apr_size_t len,
-                                   const char *operation_id, apr_time_t now, apr_pool_t *p,
-                                   apr_uint32_t *number, ucwa_conv_touched *t);
+ * message's. uri is the text as its data URI (ucwa_message_data_uri), made before the
+ * transaction so the lock is not held for it; NULL: made here. STATE if not connected,
+ * TOO_LARGE if its event would not fit. */
+ucwa_conv_result ucwa_conv_message_locked(ucwa_store *s, int idx, int side, ucwa_msg_format fmt,
+                                          const char *text, apr_size_t len, const char *uri,
+                                          const char *operation_id, apr_time_t now,
+                                          apr_pool_t *p, apr_uint32_t *number,
+                                          ucwa_conv_touched *t);
 /* side is typing. STATE if not connected. */
-ucwa_conv_result ucwa_conv_typing(ucwa_store *s, int idx, int side, apr_time_t now,
+ucwa_conv_result ucwa_conv_typing_locked(ucwa_store *s, int idx, int side, apr_time_t now,
                                   apr_pool_t *p, ucwa_conv_touched *t);
 
 /* Application app is ending (still live): its part in record idx ends. */
-void ucwa_conv_app_gone(ucwa_store *s, int idx, int app, apr_time_t now, apr_pool_t *p,
+void ucwa_conv_app_gone_locked(ucwa_store *s, int idx, int app, apr_time_t now, apr_pool_t *p,
                         ucwa_conv_touched *t);
 /* Time passes for record idx: an unanswered invitation fails, a typing indicator ends,
  * an ended record past UCWA_CONV_RETAIN is freed. */
-void ucwa_conv_tick(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
+void ucwa_conv_tick_locked(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
                     ucwa_conv_touched *t);
 
 /* --- consistency ------------------------------------------------------------------ */
@@ -219,7 +222,7 @@ typedef struct {
 } ucwa_conv_stats;
 
 /* Counts, and a check of the invariants the code relies on: NULL when consistent.
- * Reads the records in use only (ucwa_conv_used). */
-const char *ucwa_conv_check(ucwa_store *s, ucwa_conv_stats *st, apr_pool_t *p);
+ * Reads the records in use only (ucwa_conv_used_locked). */
+const char *ucwa_conv_check_locked(ucwa_store *s, ucwa_conv_stats *st, apr_pool_t *p);
 
 #endif

@@ -512,7 +512,7 @@ const char *ucwa_people_event_sender(apr_pool_t *p, const char *base)
     const char *text = mob_json_dump(p, s, NULL);
     size_t n = text ? strlen(text) : 0;
 
-    /* the members without the braces, as ucwa_store_post takes them */
+    /* the members without the braces, as ucwa_store_post_locked takes them */
     return n >= 2 ? apr_pstrndup(p, text + 1, n - 2) : "";
 }
 

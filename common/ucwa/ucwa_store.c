@@ -3,6 +3,7 @@
 #include <strings.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
+#include <apr_tables.h>
 #include <openssl/rand.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -144,7 +145,7 @@ ucwa_push_credential *ucwa_store_push_credential(ucwa_store *s, int which)
     return &s->push_creds[which ? 1 : 0];
 }
 
-char *ucwa_store_synthetic(ucwa_store *s)
+char *ucwa_store_synthetic_locked(ucwa_store *s)
 {
     return s->synthetic;
 }
@@ -178,6 +179,39 @@ void ucwa_store_touch(ucwa_app *a)
     __atomic_add_fetch(&a->seq, 1, __ATOMIC_SEQ_CST);
 }
 
+void ucwa_txn_init(ucwa_txn *t, ucwa_store *s, apr_pool_t *p)
+{
+    t->store = s;
+    t->pool = p;
+    t->wake = NULL;
+}
+
+void ucwa_txn_wake_word(ucwa_txn *t, volatile apr_uint32_t *w)
+{
+    if (!t->wake) {
+        t->wake = apr_array_make(t->pool, 4, sizeof(volatile apr_uint32_t *));
+    }
+    else if (APR_ARRAY_IDX(t->wake, t->wake->nelts - 1, volatile apr_uint32_t *) == w) {
+        return;   /* the same word again: one wake-up serves both */
+    }
+    APR_ARRAY_PUSH(t->wake, volatile apr_uint32_t *) = w;
+}
+
+void ucwa_txn_wake_app(ucwa_txn *t, int idx)
+{
+    ucwa_txn_wake_word(t, &ucwa_store_app(t->store, idx)->seq);
+}
+
+int ucwa_txn_wakes(const ucwa_txn *t)
+{
+    return t->wake ? t->wake->nelts : 0;
+}
+
+volatile apr_uint32_t *ucwa_txn_wake_at(const ucwa_txn *t, int i)
+{
+    return APR_ARRAY_IDX(t->wake, i, volatile apr_uint32_t *);
+}
+
 static void copy_field(char *dst, apr_size_t size, const char *src)
 {
     apr_cpystrn(dst, src ? src : "", size);
@@ -195,7 +229,7 @@ static apr_uint32_t hash(const char *s)
     return h;
 }
 
-int ucwa_store_user_find(ucwa_store *s, const char *sip, int create)
+int ucwa_store_user_find_locked(ucwa_store *s, const char *sip, int create)
 {
     apr_uint32_t n = s->limits.max_users, i, h = hash(sip);
     int reuse = -1;
@@ -258,7 +292,7 @@ static apr_uint64_t make_idnum(int idx, apr_uint32_t gen)
            | ((apr_uint64_t)(gen & ((1u << GEN_BITS) - 1)) << IDX_BITS) | (apr_uint64_t)idx;
 }
 
-int ucwa_store_find(ucwa_store *s, const char *id, int *expired)
+int ucwa_store_find_locked(ucwa_store *s, const char *id, int *expired)
 {
     apr_uint64_t v = 0;
     size_t n = strnlen(id, UCWA_ID_MAX);
@@ -335,7 +369,7 @@ static int take_slot(ucwa_store *s)
     return tomb;
 }
 
-ucwa_create_result ucwa_store_create(ucwa_store *s, const ucwa_app_params *in, apr_time_t now,
+ucwa_create_result ucwa_store_create_locked(ucwa_store *s, const ucwa_app_params *in, apr_time_t now,
                                      int *idx)
 {
     int user, i, free_slot;
@@ -343,7 +377,7 @@ ucwa_create_result ucwa_store_create(ucwa_store *s, const ucwa_app_params *in, a
     ucwa_app *a;
     apr_uint32_t gen, seq;
 
-    user = ucwa_store_user_find(s, in->user, 1);
+    user = ucwa_store_user_find_locked(s, in->user, 1);
     if (user < 0) {
         return UCWA_CREATE_FULL;
     }
@@ -470,19 +504,19 @@ static void release(ucwa_store *s, int idx, apr_uint32_t state)
     }
 }
 
-void ucwa_store_delete(ucwa_store *s, int idx)
+void ucwa_store_delete_locked(ucwa_store *s, int idx)
 {
     release(s, idx, UCWA_SLOT_FREE);
 }
 
-void ucwa_store_expire(ucwa_store *s, int idx)
+void ucwa_store_expire_locked(ucwa_store *s, int idx)
 {
     release(s, idx, UCWA_SLOT_EXPIRED);
 }
 
 /* --- events ------------------------------------------------------------------------ */
 
-int ucwa_store_post(ucwa_store *s, int idx, ucwa_prio prio, const char *sender,
+int ucwa_store_post_locked(ucwa_store *s, int idx, ucwa_prio prio, const char *sender,
                     const char *event, apr_time_t now)
 {
     ucwa_app *a = ucwa_store_app(s, idx);
@@ -516,7 +550,7 @@ int ucwa_store_post(ucwa_store *s, int idx, ucwa_prio prio, const char *sender,
     return 0;
 }
 
-int ucwa_store_post_user(ucwa_store *s, int user, int available_only, ucwa_prio prio,
+int ucwa_store_post_user_locked(ucwa_store *s, int user, int available_only, ucwa_prio prio,
                          const char *sender_rel, const char *sender_sub,
                          const char *rel, const char *sub, const char *type,
                          apr_time_t now, apr_pool_t *p)
@@ -528,7 +562,7 @@ int ucwa_store_post_user(ucwa_store *s, int user, int available_only, ucwa_prio 
         if (available_only && !a->available) {
             continue;
         }
-        if (ucwa_store_post(s, i, prio,
+        if (ucwa_store_post_locked(s, i, prio,
                             apr_psprintf(p, "\"rel\":\"%s\",\"href\":\"%s%s\"", sender_rel,
                                          a->base, sender_sub),
                             apr_psprintf(p, "{\"link\":{\"rel\":\"%s\",\"href\":\"%s%s\"},"
@@ -558,7 +592,7 @@ static void copy_package(ucwa_store *s, int idx, apr_pool_t *p, ucwa_package *pk
     }
 }
 
-ucwa_poll_result ucwa_store_poll(ucwa_store *s, int idx, apr_uint32_t ack,
+ucwa_poll_result ucwa_store_poll_locked(ucwa_store *s, int idx, apr_uint32_t ack,
                                  const ucwa_windows *w, int final, apr_time_t now,
                                  apr_pool_t *p, ucwa_package *pkg)
 {
@@ -659,7 +693,7 @@ ucwa_availability ucwa_store_availability(const ucwa_user *u, const ucwa_idle_ru
 
 /* --- consistency ------------------------------------------------------------------- */
 
-const char *ucwa_store_check(ucwa_store *s, ucwa_store_stats *st, apr_pool_t *p)
+const char *ucwa_store_check_locked(ucwa_store *s, ucwa_store_stats *st, apr_pool_t *p)
 {
     apr_uint32_t i, n, *apps, *avail, free_slots = 0;
     const char *bad = NULL;

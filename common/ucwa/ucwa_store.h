@@ -3,12 +3,19 @@
  * addressed by index plus generation, never by pointer, so every process that maps the
  * region, in any httpd generation, reads the same state. The caller serialises every
  * call with one lock; the seq word of an application is the only field read without it
- * (a futex word, bumped on every change a parked event request must see). */
+ * (a futex word, bumped on every change a parked event request must see).
+ *
+ * The name is the contract: a function named *_locked (here, in ucwa_subs, ucwa_conv
+ * and ucwa_push) must be called with the lock held, that is inside a transaction
+ * (ucwa_txn below; the server's wrapper is ucwa_txn_run in mod_ucwa/ucwa_shm). The
+ * record accessors (ucwa_store_app, _user, _sub, _conv, _push, _word) take the store a
+ * transaction hands out and are only meaningful inside it too. */
 #ifndef UCWA_STORE_H
 #define UCWA_STORE_H
 
 #include <apr.h>
 #include <apr_pools.h>
+#include <apr_tables.h>
 #include <apr_time.h>
 
 #define UCWA_ID_MAX    24     /* decimal application id */
@@ -272,7 +279,7 @@ const ucwa_store_limits *ucwa_store_get_limits(const ucwa_store *s);
  * /ucwa-status shows: UCWA_SYNTHETIC_MAX bytes, "" until the first run. Kept across
  * graceful restarts like the rest of the store. */
 #define UCWA_SYNTHETIC_MAX 8192
-char *ucwa_store_synthetic(ucwa_store *s);
+char *ucwa_store_synthetic_locked(ucwa_store *s);
 
 apr_uint32_t *ucwa_store_word(ucwa_store *s, int which);
 #define UCWA_WORD_POLICY_GEN 0
@@ -286,7 +293,7 @@ apr_uint32_t *ucwa_store_word(ucwa_store *s, int which);
 #define UCWA_WORD_PUSH_USED 8      /* common/push/ucwa_push: one past the last job slot in use */
 
 /* The user's slot (created when create is set); -1 if absent or the table is full. */
-int ucwa_store_user_find(ucwa_store *s, const char *sip, int create);
+int ucwa_store_user_find_locked(ucwa_store *s, const char *sip, int create);
 
 typedef struct {
     const char *user, *endpoint_id, *user_agent, *culture, *instance_id;
@@ -305,7 +312,7 @@ typedef enum {
     UCWA_CREATE_TOO_MANY           /* the user's limit */
 } ucwa_create_result;
 
-ucwa_create_result ucwa_store_create(ucwa_store *s, const ucwa_app_params *in, apr_time_t now,
+ucwa_create_result ucwa_store_create_locked(ucwa_store *s, const ucwa_app_params *in, apr_time_t now,
                                      int *idx);
 
 /* The live applications of a user, newest first:
@@ -314,24 +321,24 @@ int ucwa_store_first_app(ucwa_store *s, int user);
 int ucwa_store_next_app(ucwa_store *s, int idx);
 
 /* The application named by a URL id: its index, or -1. *expired is set for a tombstone. */
-int ucwa_store_find(ucwa_store *s, const char *id, int *expired);
+int ucwa_store_find_locked(ucwa_store *s, const char *id, int *expired);
 
 /* Frees the slot (a live application or a tombstone): its id answers 404 from now on. */
-void ucwa_store_delete(ucwa_store *s, int idx);
+void ucwa_store_delete_locked(ucwa_store *s, int idx);
 /* Ends an idle application, leaving a tombstone. */
-void ucwa_store_expire(ucwa_store *s, int idx);
+void ucwa_store_expire_locked(ucwa_store *s, int idx);
 
 /* Appends one event: sender is the JSON members of the sender ("rel":..,"href":..),
  * event the event object. -1 if it does not fit a slot (too big: not stored). When the
  * ring is full the undelivered events are dropped and the next package says resume. */
-int ucwa_store_post(ucwa_store *s, int idx, ucwa_prio prio, const char *sender,
+int ucwa_store_post_locked(ucwa_store *s, int idx, ucwa_prio prio, const char *sender,
                     const char *event, apr_time_t now);
 
 /* Posts a link-only event {"link":{rel, href: base + sub},"type"} from the sender
  * {rel: sender_rel, href: base + sender_sub} to every live application of a user (only
  * those that made themselves available when available_only is set). Returns the number
  * of applications reached. */
-int ucwa_store_post_user(ucwa_store *s, int user, int available_only, ucwa_prio prio,
+int ucwa_store_post_user_locked(ucwa_store *s, int user, int available_only, ucwa_prio prio,
                          const char *sender_rel, const char *sender_sub,
                          const char *rel, const char *sub, const char *type,
                          apr_time_t now, apr_pool_t *p);
@@ -355,7 +362,7 @@ typedef struct {
 /* One look at the event channel for "GET events?ack=ack". final: the request is ending
  * (timeout, server stopping) and must get a package even if empty. Package contents are
  * copied into p, so they can be rendered after the lock is released. */
-ucwa_poll_result ucwa_store_poll(ucwa_store *s, int idx, apr_uint32_t ack,
+ucwa_poll_result ucwa_store_poll_locked(ucwa_store *s, int idx, apr_uint32_t ack,
                                  const ucwa_windows *w, int final, apr_time_t now,
                                  apr_pool_t *p, ucwa_package *pkg);
 
@@ -370,13 +377,36 @@ ucwa_availability ucwa_availability_parse(const char *name);
 /* Wakes nobody by itself: bumps the seq word; the caller wakes futex waiters. */
 void ucwa_store_touch(ucwa_app *a);
 
+/* --- transactions ------------------------------------------------------------------ */
+
+/* What a function run under the store's lock is handed: the store, a pool for what it
+ * copies out (to render after the lock), and the futex words it asks to wake. The
+ * wrapper that took the lock (ucwa_txn_run in mod_ucwa/ucwa_shm) wakes them once the
+ * lock is released, in the order asked, so no woken request waits at once for a lock its
+ * waker still holds. The transitions themselves post their events as data (event rings,
+ * ucwa_conv_touched); rendering a response happens after the transaction. */
+typedef struct {
+    ucwa_store *store;
+    apr_pool_t *pool;
+    apr_array_header_t *wake;      /* volatile apr_uint32_t *; NULL until a wake is asked */
+} ucwa_txn;
+
+void ucwa_txn_init(ucwa_txn *t, ucwa_store *s, apr_pool_t *p);
+/* Asks to wake the parked event requests of application idx (its seq word). */
+void ucwa_txn_wake_app(ucwa_txn *t, int idx);
+/* Asks to wake the waiters of any futex word of the store (e.g. the push queue's). */
+void ucwa_txn_wake_word(ucwa_txn *t, volatile apr_uint32_t *w);
+/* The i-th word to wake (i < ucwa_txn_wakes(t)). */
+int ucwa_txn_wakes(const ucwa_txn *t);
+volatile apr_uint32_t *ucwa_txn_wake_at(const ucwa_txn *t, int i);
+
 typedef struct {
     apr_uint32_t apps_live, apps_expired, apps_available, users_live, events_queued, parked;
 } ucwa_store_stats;
 
 /* Counts, and a check of every invariant the code relies on: NULL if the store is
  * consistent, else what is wrong (for the status page and the tests). */
-const char *ucwa_store_check(ucwa_store *s, ucwa_store_stats *st, apr_pool_t *p);
+const char *ucwa_store_check_locked(ucwa_store *s, ucwa_store_stats *st, apr_pool_t *p);
 
 /* The JSON of a package: {"_links":{self,next|resync|resume..},"sender":[...]} */
 const char *ucwa_package_json(apr_pool_t *p, const char *base, const ucwa_package *pkg,

@@ -111,7 +111,7 @@ static apr_uint32_t max_subs(ucwa_store *s)
     return ucwa_store_get_limits(s)->max_subs;
 }
 
-apr_uint32_t ucwa_subs_used(ucwa_store *s)
+apr_uint32_t ucwa_subs_used_locked(ucwa_store *s)
 {
     apr_uint32_t end = *ucwa_store_word(s, UCWA_WORD_SUBS_END), n = max_subs(s);
 
@@ -126,7 +126,7 @@ apr_uint32_t ucwa_subs_per_app(ucwa_store *s)
     return n ? n : 1;
 }
 
-int ucwa_subs_live(ucwa_store *s, int idx)
+int ucwa_subs_live_locked(ucwa_store *s, int idx)
 {
     ucwa_sub *sub = ucwa_store_sub(s, idx);
     ucwa_app *a;
@@ -140,12 +140,12 @@ int ucwa_subs_live(ucwa_store *s, int idx)
 
 static int of_app(ucwa_store *s, int idx, int app)
 {
-    return ucwa_store_sub(s, idx)->app == (apr_uint32_t)app && ucwa_subs_live(s, idx);
+    return ucwa_store_sub(s, idx)->app == (apr_uint32_t)app && ucwa_subs_live_locked(s, idx);
 }
 
-int ucwa_subs_count(ucwa_store *s, int app)
+int ucwa_subs_count_locked(ucwa_store *s, int app)
 {
-    apr_uint32_t i, n = ucwa_subs_used(s);
+    apr_uint32_t i, n = ucwa_subs_used_locked(s);
     int count = 0;
 
     for (i = 0; i < n; i++) {
@@ -154,9 +154,9 @@ int ucwa_subs_count(ucwa_store *s, int app)
     return count;
 }
 
-int ucwa_subs_find(ucwa_store *s, int app, const char *id)
+int ucwa_subs_find_locked(ucwa_store *s, int app, const char *id)
 {
-    apr_uint32_t i, n = ucwa_subs_used(s);
+    apr_uint32_t i, n = ucwa_subs_used_locked(s);
 
     if (!id || strlen(id) != UCWA_SUBS_ID_LEN) {
         return -1;
@@ -169,20 +169,20 @@ int ucwa_subs_find(ucwa_store *s, int app, const char *id)
     return -1;
 }
 
-ucwa_subs_result ucwa_subs_create(ucwa_store *s, int app, apr_interval_time_t duration,
+ucwa_subs_result ucwa_subs_create_locked(ucwa_store *s, int app, apr_interval_time_t duration,
                                   apr_time_t now, int *idx)
 {
-    apr_uint32_t i, n = ucwa_subs_used(s), gen;
+    apr_uint32_t i, n = ucwa_subs_used_locked(s), gen;
     apr_uint32_t *end = ucwa_store_word(s, UCWA_WORD_SUBS_END);
     int slot = -1, tries;
     ucwa_sub *sub;
 
-    if ((apr_uint32_t)ucwa_subs_count(s, app) >= ucwa_subs_per_app(s)) {
+    if ((apr_uint32_t)ucwa_subs_count_locked(s, app) >= ucwa_subs_per_app(s)) {
         return UCWA_SUBS_APP_LIMIT;
     }
     for (i = 0; i < n && slot < 0; i++) {
         /* a free slot, or one an ended application left behind */
-        if (ucwa_store_sub(s, (int)i)->state != UCWA_SLOT_LIVE || !ucwa_subs_live(s, (int)i)) {
+        if (ucwa_store_sub(s, (int)i)->state != UCWA_SLOT_LIVE || !ucwa_subs_live_locked(s, (int)i)) {
             slot = (int)i;
         }
     }
@@ -214,7 +214,7 @@ ucwa_subs_result ucwa_subs_create(ucwa_store *s, int app, apr_interval_time_t du
         }
         v = (apr_uint32_t)r[0] << 24 | (apr_uint32_t)r[1] << 16 | (apr_uint32_t)r[2] << 8 | r[3];
         apr_snprintf(sub->id, sizeof(sub->id), "%08x", v);
-        if (ucwa_subs_find(s, app, sub->id) < 0) {
+        if (ucwa_subs_find_locked(s, app, sub->id) < 0) {
             break;
         }
     }
@@ -223,7 +223,7 @@ ucwa_subs_result ucwa_subs_create(ucwa_store *s, int app, apr_interval_time_t du
     return UCWA_SUBS_OK;
 }
 
-void ucwa_subs_free(ucwa_store *s, int idx)
+void ucwa_subs_free_locked(ucwa_store *s, int idx)
 {
     ucwa_sub *sub = ucwa_store_sub(s, idx);
 
@@ -232,7 +232,7 @@ void ucwa_subs_free(ucwa_store *s, int idx)
     sub->names_len = 0;
 }
 
-apr_time_t ucwa_subs_extend(ucwa_store *s, int idx, apr_interval_time_t more, apr_time_t now)
+apr_time_t ucwa_subs_extend_locked(ucwa_store *s, int idx, apr_interval_time_t more, apr_time_t now)
 {
     ucwa_sub *sub = ucwa_store_sub(s, idx);
     apr_time_t cap = now + apr_time_from_sec(UCWA_SUBS_MAX_MINUTES * 60);
@@ -260,7 +260,7 @@ int ucwa_subs_member_find(const ucwa_sub *sub, const char *sip)
     return -1;
 }
 
-int ucwa_subs_member_add(ucwa_store *s, int idx, const char *sip, int *added)
+int ucwa_subs_member_add_locked(ucwa_store *s, int idx, const char *sip, int *added)
 {
     ucwa_sub *sub = ucwa_store_sub(s, idx);
     apr_size_t len = strlen(sip) + 1;
@@ -279,7 +279,7 @@ int ucwa_subs_member_add(ucwa_store *s, int idx, const char *sip, int *added)
     sub->names_len += (apr_uint32_t)len;
     /* a user nobody signed in as yet is a user entry all the same, Offline: whether the
      * address exists in the directory shows nowhere */
-    user = ucwa_store_user_find(s, sip, 1);
+    user = ucwa_store_user_find_locked(s, sip, 1);
     sub->member[m] = user < 0 ? UCWA_SUBS_NO_USER : (apr_uint32_t)user;
     sub->member_gen[m] = user < 0 ? 0 : ucwa_store_user(s, user)->gen;
     sub->member_av[m] = (apr_byte_t)(user < 0 ? UCWA_AV_OFFLINE
@@ -289,7 +289,7 @@ int ucwa_subs_member_add(ucwa_store *s, int idx, const char *sip, int *added)
     return m;
 }
 
-void ucwa_subs_member_remove(ucwa_store *s, int idx, int m)
+void ucwa_subs_member_remove_locked(ucwa_store *s, int idx, int m)
 {
     ucwa_sub *sub = ucwa_store_sub(s, idx);
     apr_uint32_t off = sub->name_off[m], len, j;
@@ -324,7 +324,7 @@ static void link_member(ucwa_store *s, ucwa_sub *sub, int m, int user)
     sub->member_gen[m] = ucwa_store_user(s, user)->gen;
 }
 
-int ucwa_subs_member_user(ucwa_store *s, int idx, int m, int find)
+int ucwa_subs_member_user_locked(ucwa_store *s, int idx, int m, int find)
 {
     ucwa_sub *sub = ucwa_store_sub(s, idx);
     int user = linked_user(s, sub, m);
@@ -332,7 +332,7 @@ int ucwa_subs_member_user(ucwa_store *s, int idx, int m, int find)
     if (user >= 0 || !find) {
         return user;
     }
-    user = ucwa_store_user_find(s, ucwa_subs_member_sip(sub, m), 0);
+    user = ucwa_store_user_find_locked(s, ucwa_subs_member_sip(sub, m), 0);
     if (user >= 0) {
         link_member(s, sub, m, user);
     }
@@ -353,9 +353,9 @@ apr_size_t ucwa_subs_names_bytes(const char *const *sips, int n)
     return bytes;
 }
 
-int ucwa_subs_app_watches(ucwa_store *s, int app, const char *sip, int except)
+int ucwa_subs_app_watches_locked(ucwa_store *s, int app, const char *sip, int except)
 {
-    apr_uint32_t i, n = ucwa_subs_used(s);
+    apr_uint32_t i, n = ucwa_subs_used_locked(s);
 
     for (i = 0; i < n; i++) {
         if ((int)i != except && of_app(s, (int)i, app)
@@ -366,10 +366,10 @@ int ucwa_subs_app_watches(ucwa_store *s, int app, const char *sip, int except)
     return 0;
 }
 
-int ucwa_subs_next_watcher(ucwa_store *s, int user, int *pos, int *sub_idx, int *member)
+int ucwa_subs_next_watcher_locked(ucwa_store *s, int user, int *pos, int *sub_idx, int *member)
 {
     ucwa_user *u = ucwa_store_user(s, user);
-    apr_uint32_t n = ucwa_subs_used(s);
+    apr_uint32_t n = ucwa_subs_used_locked(s);
     long k = *pos + 1, total = (long)n * UCWA_SUB_MEMBERS;
 
     if (u->state != UCWA_SLOT_LIVE) {
@@ -378,7 +378,7 @@ int ucwa_subs_next_watcher(ucwa_store *s, int user, int *pos, int *sub_idx, int 
     while (k < total) {
         int i = (int)(k / UCWA_SUB_MEMBERS), m = (int)(k % UCWA_SUB_MEMBERS);
         ucwa_sub *sub = ucwa_store_sub(s, i);
-        if (!ucwa_subs_live(s, i) || (apr_uint32_t)m >= sub->count) {
+        if (!ucwa_subs_live_locked(s, i) || (apr_uint32_t)m >= sub->count) {
             k = (long)(i + 1) * UCWA_SUB_MEMBERS;   /* the next subscription */
             continue;
         }
@@ -401,12 +401,12 @@ int ucwa_subs_next_watcher(ucwa_store *s, int user, int *pos, int *sub_idx, int 
     return 1;
 }
 
-const char *ucwa_subs_check(ucwa_store *s, apr_uint32_t *subs, apr_uint32_t *members,
+const char *ucwa_subs_check_locked(ucwa_store *s, apr_uint32_t *subs, apr_uint32_t *members,
                             apr_pool_t *p)
 {
     /* the slots in use only: past them nothing was written since the last sweep, and
      * reading them would make the whole table resident */
-    apr_uint32_t i, n = ucwa_subs_used(s), m, k;
+    apr_uint32_t i, n = ucwa_subs_used_locked(s), m, k;
     apr_hash_t *ids = apr_hash_make(p);
     const char *bad = NULL;
 
@@ -421,7 +421,7 @@ const char *ucwa_subs_check(ucwa_store *s, apr_uint32_t *subs, apr_uint32_t *mem
             bad = apr_psprintf(p, "subscription slot %u in state %u", i, sub->state);
             continue;
         }
-        if (!ucwa_subs_live(s, (int)i)) {
+        if (!ucwa_subs_live_locked(s, (int)i)) {
             bad = apr_psprintf(p, "subscription %.*s belongs to an application that ended",
                                UCWA_SUB_ID_MAX, sub->id);
             continue;
@@ -480,7 +480,7 @@ static void post(ucwa_store *s, int app, apr_pool_t *p, const char *event, apr_t
 {
     ucwa_app *a = ucwa_store_app(s, app);
 
-    (void)ucwa_store_post(s, app, UCWA_PRIO_MEDIUM,
+    (void)ucwa_store_post_locked(s, app, UCWA_PRIO_MEDIUM,
                           apr_psprintf(p, "\"rel\":\"people\",\"href\":\"%s/people\"", a->base),
                           event, now);
 }
@@ -522,10 +522,11 @@ static void post_sub(ucwa_store *s, int idx, const char *type, int embed, apr_ti
         embed ? "}," : "", type), now);
 }
 
-static void wake_app(ucwa_store *s, int app, ucwa_subs_wake_fn *wake)
+static void wake_app(ucwa_store *s, int app, ucwa_txn *wake)
 {
+    (void)s;
     if (wake) {
-        wake(ucwa_store_app(s, app));
+        ucwa_txn_wake_app(wake, app);
     }
 }
 
@@ -560,8 +561,8 @@ static void add_and_announce(ucwa_store *s, int idx, const char **sips, int n, i
     int *fresh = apr_pcalloc(p, sizeof(int) * (apr_size_t)(n + 1));
 
     for (i = 0; i < n; i++) {
-        fresh[i] = !ucwa_subs_app_watches(s, app, sips[i], idx);
-        (void)ucwa_subs_member_add(s, idx, sips[i], &added);
+        fresh[i] = !ucwa_subs_app_watches_locked(s, app, sips[i], idx);
+        (void)ucwa_subs_member_add_locked(s, idx, sips[i], &added);
     }
     for (i = 0; i < n; i++) {
         if (fresh[i]) {
@@ -584,9 +585,9 @@ static int fits(const ucwa_sub *sub, const char **sips, int n)
            && used + ucwa_subs_names_bytes(sips, n) <= UCWA_SUB_NAMES;
 }
 
-ucwa_subs_result ucwa_subs_subscribe(ucwa_store *s, int app, const char *const *sips, int n,
+ucwa_subs_result ucwa_subs_subscribe_locked(ucwa_store *s, int app, const char *const *sips, int n,
                                      apr_interval_time_t duration, apr_time_t now,
-                                     apr_pool_t *p, ucwa_subs_wake_fn *wake, int *idx)
+                                     apr_pool_t *p, ucwa_txn *wake, int *idx)
 {
     int k;
     const char **list = distinct(s, -1, sips, n, p, &k);
@@ -595,7 +596,7 @@ ucwa_subs_result ucwa_subs_subscribe(ucwa_store *s, int app, const char *const *
     if (!fits(NULL, list, k)) {
         return UCWA_SUBS_MEMBER_LIMIT;
     }
-    r = ucwa_subs_create(s, app, duration, now, idx);
+    r = ucwa_subs_create_locked(s, app, duration, now, idx);
     if (r != UCWA_SUBS_OK) {
         return r;
     }
@@ -604,8 +605,8 @@ ucwa_subs_result ucwa_subs_subscribe(ucwa_store *s, int app, const char *const *
     return UCWA_SUBS_OK;
 }
 
-ucwa_subs_result ucwa_subs_add_members(ucwa_store *s, int idx, const char *const *sips, int n,
-                                       apr_time_t now, apr_pool_t *p, ucwa_subs_wake_fn *wake,
+ucwa_subs_result ucwa_subs_add_members_locked(ucwa_store *s, int idx, const char *const *sips, int n,
+                                       apr_time_t now, apr_pool_t *p, ucwa_txn *wake,
                                        int *added)
 {
     int k;
@@ -623,39 +624,39 @@ ucwa_subs_result ucwa_subs_add_members(ucwa_store *s, int idx, const char *const
     return UCWA_SUBS_OK;
 }
 
-void ucwa_subs_remove_member(ucwa_store *s, int idx, int m, apr_time_t now, apr_pool_t *p,
-                             ucwa_subs_wake_fn *wake)
+void ucwa_subs_remove_member_locked(ucwa_store *s, int idx, int m, apr_time_t now, apr_pool_t *p,
+                             ucwa_txn *wake)
 {
     ucwa_sub *sub = ucwa_store_sub(s, idx);
     const char *sip = apr_pstrdup(p, ucwa_subs_member_sip(sub, m));
     int app = (int)sub->app;
 
-    ucwa_subs_member_remove(s, idx, m);
-    if (!ucwa_subs_app_watches(s, app, sip, -1)) {
+    ucwa_subs_member_remove_locked(s, idx, m);
+    if (!ucwa_subs_app_watches_locked(s, app, sip, -1)) {
         post_contact(s, app, sip, "deleted", now, p);
         wake_app(s, app, wake);
     }
 }
 
-void ucwa_subs_end(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
-                   ucwa_subs_wake_fn *wake)
+void ucwa_subs_end_locked(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
+                   ucwa_txn *wake)
 {
     ucwa_sub *sub = ucwa_store_sub(s, idx);
     int app = (int)sub->app, m;
 
     for (m = 0; m < (int)sub->count; m++) {
         const char *sip = ucwa_subs_member_sip(sub, m);
-        if (!ucwa_subs_app_watches(s, app, sip, idx)) {
+        if (!ucwa_subs_app_watches_locked(s, app, sip, idx)) {
             post_contact(s, app, sip, "deleted", now, p);
         }
     }
     post_sub(s, idx, "deleted", 0, now, p);
-    ucwa_subs_free(s, idx);
+    ucwa_subs_free_locked(s, idx);
     wake_app(s, app, wake);
 }
 
-int ucwa_subs_notify(ucwa_store *s, int user, const char *what, apr_time_t now,
-                     apr_pool_t *p, ucwa_subs_wake_fn *wake)
+int ucwa_subs_notify_locked(ucwa_store *s, int user, const char *what, apr_time_t now,
+                     apr_pool_t *p, ucwa_txn *wake)
 {
     ucwa_user *u = ucwa_store_user(s, user);
     const char *rel, *sub_path;
@@ -681,7 +682,7 @@ int ucwa_subs_notify(ucwa_store *s, int user, const char *what, apr_time_t now,
     if (u->state != UCWA_SLOT_LIVE) {
         return 0;
     }
-    while (ucwa_subs_next_watcher(s, user, &pos, &idx, &m)) {
+    while (ucwa_subs_next_watcher_locked(s, user, &pos, &idx, &m)) {
         ucwa_sub *sub = ucwa_store_sub(s, idx);
         if (!sent) {
             sent = apr_pcalloc(p, ucwa_store_max_apps(s));
@@ -700,23 +701,23 @@ int ucwa_subs_notify(ucwa_store *s, int user, const char *what, apr_time_t now,
     return n;
 }
 
-void ucwa_subs_app_gone(ucwa_store *s, int app)
+void ucwa_subs_app_gone_locked(ucwa_store *s, int app)
 {
-    apr_uint32_t i, n = ucwa_subs_used(s);
+    apr_uint32_t i, n = ucwa_subs_used_locked(s);
 
     for (i = 0; i < n; i++) {
         ucwa_sub *sub = ucwa_store_sub(s, (int)i);
         if (sub->state == UCWA_SLOT_LIVE && sub->app == (apr_uint32_t)app) {
-            ucwa_subs_free(s, (int)i);
+            ucwa_subs_free_locked(s, (int)i);
         }
     }
 }
 
-void ucwa_subs_sweep(ucwa_store *s, apr_time_t now, apr_pool_t *p, ucwa_subs_wake_fn *wake)
+void ucwa_subs_sweep_locked(ucwa_store *s, apr_time_t now, apr_pool_t *p, ucwa_txn *wake)
 {
     /* where address lookups start, turning from sweep to sweep */
     apr_uint32_t *rotate = ucwa_store_word(s, UCWA_WORD_SUBS_ROTATE);
-    apr_uint32_t i, n = ucwa_subs_used(s), j, end = 0;
+    apr_uint32_t i, n = ucwa_subs_used_locked(s), j, end = 0;
     int budget = LOOKUPS_PER_SWEEP, m;
 
     for (i = 0; i < n; i++) {
@@ -724,12 +725,12 @@ void ucwa_subs_sweep(ucwa_store *s, apr_time_t now, apr_pool_t *p, ucwa_subs_wak
         if (sub->state != UCWA_SLOT_LIVE) {
             continue;
         }
-        if (!ucwa_subs_live(s, (int)i)) {
-            ucwa_subs_free(s, (int)i);   /* its application ended without telling */
+        if (!ucwa_subs_live_locked(s, (int)i)) {
+            ucwa_subs_free_locked(s, (int)i);   /* its application ended without telling */
             continue;
         }
         if (sub->expires <= now) {
-            ucwa_subs_end(s, (int)i, now, p, wake);
+            ucwa_subs_end_locked(s, (int)i, now, p, wake);
             continue;
         }
         if (!sub->hinted && sub->expires - now <= UCWA_SUBS_HINT) {
@@ -748,22 +749,22 @@ void ucwa_subs_sweep(ucwa_store *s, apr_time_t now, apr_pool_t *p, ucwa_subs_wak
         ucwa_sub *sub;
         i = (*rotate + j) % n;
         sub = ucwa_store_sub(s, (int)i);
-        if (!ucwa_subs_live(s, (int)i)) {
+        if (!ucwa_subs_live_locked(s, (int)i)) {
             continue;
         }
         for (m = 0; m < (int)sub->count; m++) {
-            int user = ucwa_subs_member_user(s, (int)i, m, 0);
+            int user = ucwa_subs_member_user_locked(s, (int)i, m, 0);
             apr_uint32_t av;
             if (user < 0 && budget > 0) {
                 budget--;
-                user = ucwa_subs_member_user(s, (int)i, m, 1);
+                user = ucwa_subs_member_user_locked(s, (int)i, m, 1);
             }
             av = user < 0 ? UCWA_AV_OFFLINE : ucwa_store_user(s, user)->published;
             if (av == sub->member_av[m]) {
                 continue;
             }
             if (user >= 0) {
-                ucwa_subs_notify(s, user, "presence", now, p, wake);
+                ucwa_subs_notify_locked(s, user, "presence", now, p, wake);
             }
             else {
                 sub->member_av[m] = (apr_byte_t)av;

@@ -51,7 +51,7 @@ apr_uint32_t ucwa_subs_per_app(ucwa_store *s);
 
 /* One past the last subscription slot in use (raised by create, lowered by the sweep):
  * scans of the table stop there, so a server with few subscriptions pays for those. */
-apr_uint32_t ucwa_subs_used(ucwa_store *s);
+apr_uint32_t ucwa_subs_used_locked(ucwa_store *s);
 
 typedef enum {
     UCWA_SUBS_OK = 0,
@@ -63,56 +63,56 @@ typedef enum {
 /* --- the table ------------------------------------------------------------------------- */
 
 /* A new, empty subscription of app (which must be live), ending at now + duration. */
-ucwa_subs_result ucwa_subs_create(ucwa_store *s, int app, apr_interval_time_t duration,
+ucwa_subs_result ucwa_subs_create_locked(ucwa_store *s, int app, apr_interval_time_t duration,
                                   apr_time_t now, int *idx);
 /* The live subscription of app with that id, or -1. */
-int ucwa_subs_find(ucwa_store *s, int app, const char *id);
+int ucwa_subs_find_locked(ucwa_store *s, int app, const char *id);
 /* Live subscriptions of app. */
-int ucwa_subs_count(ucwa_store *s, int app);
+int ucwa_subs_count_locked(ucwa_store *s, int app);
 /* The subscription is in use and its application is the one it was made for. */
-int ucwa_subs_live(ucwa_store *s, int idx);
+int ucwa_subs_live_locked(ucwa_store *s, int idx);
 /* Frees the slot, without events. */
-void ucwa_subs_free(ucwa_store *s, int idx);
+void ucwa_subs_free_locked(ucwa_store *s, int idx);
 /* Adds minutes to what is left, capped at UCWA_SUBS_MAX_MINUTES from now; the
  * about-to-expire update may be sent again. Returns the new end. */
-apr_time_t ucwa_subs_extend(ucwa_store *s, int idx, apr_interval_time_t more, apr_time_t now);
+apr_time_t ucwa_subs_extend_locked(ucwa_store *s, int idx, apr_interval_time_t more, apr_time_t now);
 
 /* Member m's address. */
 const char *ucwa_subs_member_sip(const ucwa_sub *sub, int m);
 /* The member with that address (normalized), or -1. */
 int ucwa_subs_member_find(const ucwa_sub *sub, const char *sip);
 /* Adds a member (address normalized) linked to its user, which is created if absent
- * (ucwa_store_user_find with create): the member's index, and *added 1; the existing
+ * (ucwa_store_user_find_locked with create): the member's index, and *added 1; the existing
  * index and *added 0 for a member already there; -1 when the subscription is full. */
-int ucwa_subs_member_add(ucwa_store *s, int idx, const char *sip, int *added);
+int ucwa_subs_member_add_locked(ucwa_store *s, int idx, const char *sip, int *added);
 /* Removes member m (the later ones move down by one). */
-void ucwa_subs_member_remove(ucwa_store *s, int idx, int m);
+void ucwa_subs_member_remove_locked(ucwa_store *s, int idx, int m);
 /* Member m's user slot, or -1 when the user is not in the table. A member whose slot was
  * taken back is linked again when find is set and its address is in the table. */
-int ucwa_subs_member_user(ucwa_store *s, int idx, int m, int find);
+int ucwa_subs_member_user_locked(ucwa_store *s, int idx, int m, int find);
 /* Bytes that adding these addresses would take (with the NULs), to check before locking. */
 apr_size_t ucwa_subs_names_bytes(const char *const *sips, int n);
 
 /* app has a live subscription, other than except (-1: none), with this member. */
-int ucwa_subs_app_watches(ucwa_store *s, int app, const char *sip, int except);
+int ucwa_subs_app_watches_locked(ucwa_store *s, int app, const char *sip, int except);
 
 /* Iterates the (subscription, member) pairs that watch user: start with *pos = -1; each
  * call returns 1 with *sub and *member set, 0 at the end. Members whose slot was taken
  * back and whose address is this user's are linked to it on the way. */
-int ucwa_subs_next_watcher(ucwa_store *s, int user, int *pos, int *sub, int *member);
+int ucwa_subs_next_watcher_locked(ucwa_store *s, int user, int *pos, int *sub, int *member);
 
 /* Problems a consistent table never has (NULL if none): live subscriptions of a dead
  * application, counts and names out of range, duplicate ids within an application,
  * duplicate members. Also counts live subscriptions and their members. Reads the slots
- * in use only (ucwa_subs_used). */
-const char *ucwa_subs_check(ucwa_store *s, apr_uint32_t *subs, apr_uint32_t *members,
+ * in use only (ucwa_subs_used_locked). */
+const char *ucwa_subs_check_locked(ucwa_store *s, apr_uint32_t *subs, apr_uint32_t *members,
                             apr_pool_t *p);
 
 /* --- resources and events ------------------------------------------------------------- */
 
-/* Wakes the parked event requests of an application (the server passes ucwa_shm_wake;
- * NULL wakes nobody). */
-typedef void ucwa_subs_wake_fn(ucwa_app *a);
+/* The functions below that post events take the transaction they run in (wake): each
+ * application they post to is added to its wake list (ucwa_txn_wake_app), woken once
+ * the lock is released. NULL wakes nobody. */
 
 /* The presenceSubscription resource (owned by p): id, links self, memberships,
  * addToPresenceSubscription. base is the application's path. */
@@ -120,37 +120,37 @@ json_t *ucwa_subs_resource(apr_pool_t *p, const char *base, const char *id);
 
 /* Subscribes app to the addresses (normalized; repeats count once): a new subscription
  * and its events. UCWA_SUBS_MEMBER_LIMIT when they do not fit (nothing is created). */
-ucwa_subs_result ucwa_subs_subscribe(ucwa_store *s, int app, const char *const *sips, int n,
+ucwa_subs_result ucwa_subs_subscribe_locked(ucwa_store *s, int app, const char *const *sips, int n,
                                      apr_interval_time_t duration, apr_time_t now,
-                                     apr_pool_t *p, ucwa_subs_wake_fn *wake, int *idx);
+                                     apr_pool_t *p, ucwa_txn *wake, int *idx);
 
 /* Adds members, with their events; *added says how many were new. Nothing is added
  * when they do not all fit (UCWA_SUBS_MEMBER_LIMIT). */
-ucwa_subs_result ucwa_subs_add_members(ucwa_store *s, int idx, const char *const *sips, int n,
-                                       apr_time_t now, apr_pool_t *p, ucwa_subs_wake_fn *wake,
+ucwa_subs_result ucwa_subs_add_members_locked(ucwa_store *s, int idx, const char *const *sips, int n,
+                                       apr_time_t now, apr_pool_t *p, ucwa_txn *wake,
                                        int *added);
 
 /* Removes member m, with its event. */
-void ucwa_subs_remove_member(ucwa_store *s, int idx, int m, apr_time_t now, apr_pool_t *p,
-                             ucwa_subs_wake_fn *wake);
+void ucwa_subs_remove_member_locked(ucwa_store *s, int idx, int m, apr_time_t now, apr_pool_t *p,
+                             ucwa_txn *wake);
 
 /* Ends a subscription (DELETE, expiry) with its events, and frees it. */
-void ucwa_subs_end(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
-                   ucwa_subs_wake_fn *wake);
+void ucwa_subs_end_locked(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
+                   ucwa_txn *wake);
 
 /* The user's presence ("presence"), note ("note") or location ("location") changed:
  * contactPresence / contactNote / contactLocation updated to every application
  * watching the user, once each. Returns the number of applications reached. */
-int ucwa_subs_notify(ucwa_store *s, int user, const char *what, apr_time_t now,
-                     apr_pool_t *p, ucwa_subs_wake_fn *wake);
+int ucwa_subs_notify_locked(ucwa_store *s, int user, const char *what, apr_time_t now,
+                     apr_pool_t *p, ucwa_txn *wake);
 
 /* The application ended: its subscriptions end with it, without events. */
-void ucwa_subs_app_gone(ucwa_store *s, int app);
+void ucwa_subs_app_gone_locked(ucwa_store *s, int app);
 
 /* Once a second: frees subscriptions of applications that are gone, ends those past
  * their end (with events), sends the about-to-expire update, and announces presence a
  * member's user published without a notify (any availability change reaches the
  * subscribers within a sweep). */
-void ucwa_subs_sweep(ucwa_store *s, apr_time_t now, apr_pool_t *p, ucwa_subs_wake_fn *wake);
+void ucwa_subs_sweep_locked(ucwa_store *s, apr_time_t now, apr_pool_t *p, ucwa_txn *wake);
 
 #endif

@@ -17,7 +17,7 @@
  *  10 time          the clock moves on (0, 1 s, 5 s, 30 s, 61 s) and every record ticks
  *  11 poll          an application: its events so far, in one final package
  *
- * Invariants: after every operation ucwa_conv_check() and ucwa_store_check() find the
+ * Invariants: after every operation ucwa_conv_check_locked() and ucwa_store_check_locked() find the
  * store consistent; a live conversation's inviter (and, once connected, the accepter) is
  * a live application of that generation (applications always leave before they go); an
  * application takes part in at most UCWA_CONV_PER_APP live conversations; every record's
@@ -74,7 +74,7 @@ static void check_events(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p)
     if (a->state != UCWA_SLOT_LIVE) {
         return;
     }
-    FUZZ_CHECK(ucwa_store_poll(s, idx, a->pkg + 1, &w, 1, now, p, &pkg) == UCWA_POLL_READY);
+    FUZZ_CHECK(ucwa_store_poll_locked(s, idx, a->pkg + 1, &w, 1, now, p, &pkg) == UCWA_POLL_READY);
     for (i = 0; i < pkg.count; i++) {
         json_error_t err;
         json_t *ev = json_loads(pkg.events[i], 0, &err);
@@ -100,10 +100,10 @@ static void invariants(ucwa_store *s, apr_time_t now, apr_pool_t *p)
     ucwa_store_stats ss;
     apr_uint32_t i, n = ucwa_store_get_limits(s)->max_convs, k;
 
-    FUZZ_CHECK(ucwa_conv_check(s, &cs, p) == NULL);
-    FUZZ_CHECK(ucwa_store_check(s, &ss, p) == NULL);
-    /* ucwa_conv_check reads the records in use; past them none may be live */
-    for (i = ucwa_conv_used(s); i < n; i++) {
+    FUZZ_CHECK(ucwa_conv_check_locked(s, &cs, p) == NULL);
+    FUZZ_CHECK(ucwa_store_check_locked(s, &ss, p) == NULL);
+    /* ucwa_conv_check_locked reads the records in use; past them none may be live */
+    for (i = ucwa_conv_used_locked(s); i < n; i++) {
         FUZZ_CHECK(ucwa_store_conv(s, (int)i)->state != UCWA_SLOT_LIVE);
     }
     for (i = 0; i < n; i++) {
@@ -122,7 +122,7 @@ static void invariants(ucwa_store *s, apr_time_t now, apr_pool_t *p)
                 FUZZ_CHECK(!strcmp(ucwa_store_user(s, (int)a->user)->sip, c->party[1].sip));
             }
         }
-        ucwa_conv_view_of(s, c, 0, c->party[0].app, &v);
+        ucwa_conv_view_of_locked(s, c, 0, c->party[0].app, &v);
         FUZZ_CHECK(ucwa_conv_res_conversation(p, &v) && ucwa_conv_res_invitation(p, &v)
                    && ucwa_conv_res_messaging(p, &v) && ucwa_conv_res_participants(p, &v)
                    && ucwa_conv_res_typing(p, &v, now));
@@ -130,7 +130,7 @@ static void invariants(ucwa_store *s, apr_time_t now, apr_pool_t *p)
     for (i = 0; i < ucwa_store_max_apps(s); i++) {
         ucwa_app *a = ucwa_store_app(s, (int)i);
         if (a->state == UCWA_SLOT_LIVE) {
-            FUZZ_CHECK(ucwa_conv_count(s, (int)i, a->gen) <= UCWA_CONV_PER_APP);
+            FUZZ_CHECK(ucwa_conv_count_locked(s, (int)i, a->gen) <= UCWA_CONV_PER_APP);
         }
     }
 }
@@ -192,7 +192,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             in.prefix = a3 % 2 ? "/ucwa/v1/applications" : "/ucwa/oauth/v1/applications";
             in.policy_tag = "";
             in.name = a3 % 3 ? "A \"Name\" \xc3\xa9" : "";
-            if (ucwa_store_create(s, &in, now, &idx) == UCWA_CREATE_NEW && a2 % 3) {
+            if (ucwa_store_create_locked(s, &in, now, &idx) == UCWA_CREATE_NEW && a2 % 3) {
                 ucwa_app *a = ucwa_store_app(s, idx);
                 a->available = 1;
                 a->modalities = a2 % 3 == 1 ? UCWA_MOD_MESSAGING : UCWA_MOD_PHONE;
@@ -208,13 +208,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 break;
             }
             for (i = 0; i < l->max_convs; i++) {
-                ucwa_conv_app_gone(s, (int)i, app, now, it, &t);
+                ucwa_conv_app_gone_locked(s, (int)i, app, now, it, &t);
             }
             if (op == 1) {
-                ucwa_store_delete(s, app);
+                ucwa_store_delete_locked(s, app);
             }
             else {
-                ucwa_store_expire(s, app);
+                ucwa_store_expire_locked(s, app);
             }
             break;
         }
@@ -238,7 +238,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             in.first_format = (ucwa_msg_format)((a3 >> 4) & 1);
             in.first = txt ? ucwa_message_data_uri(it, in.first_format, txt, len) : NULL;
             in.expires = now + apr_time_from_sec(30);
-            res = ucwa_conv_invite(s, &in, now, it, &idx, &t);
+            res = ucwa_conv_invite_locked(s, &in, now, it, &idx, &t);
             FUZZ_CHECK(res == UCWA_CONV_OK || res == UCWA_CONV_FULL || res == UCWA_CONV_TOO_MANY
                        || res == UCWA_CONV_TOO_LARGE);
             if (res == UCWA_CONV_OK) {
@@ -259,7 +259,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (c->state != UCWA_SLOT_LIVE || ucwa_store_app(s, target)->state != UCWA_SLOT_LIVE) {
                 break;
             }
-            res = ucwa_conv_accept(s, conv, target, now, it, &t);
+            res = ucwa_conv_accept_locked(s, conv, target, now, it, &t);
             if (res == UCWA_CONV_OK) {
                 FUZZ_CHECK(before == UCWA_CONV_INVITING && c->phase == UCWA_CONV_CONNECTED
                            && c->party[1].app == target);
@@ -277,8 +277,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (c->state != UCWA_SLOT_LIVE) {
                 break;
             }
-            res = op == 5 ? ucwa_conv_decline(s, conv, now, it, &t)
-                          : ucwa_conv_cancel(s, conv, now, it, &t);
+            res = op == 5 ? ucwa_conv_decline_locked(s, conv, now, it, &t)
+                          : ucwa_conv_cancel_locked(s, conv, now, it, &t);
             FUZZ_CHECK((res == UCWA_CONV_OK) == (before == UCWA_CONV_INVITING));
             if (res == UCWA_CONV_OK) {
                 FUZZ_CHECK(c->phase == UCWA_CONV_ENDED && !c->accepted);
@@ -291,7 +291,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (c->state != UCWA_SLOT_LIVE) {
                 break;
             }
-            FUZZ_CHECK((ucwa_conv_leave(s, conv, side, now, it, &t) == UCWA_CONV_OK)
+            FUZZ_CHECK((ucwa_conv_leave_locked(s, conv, side, now, it, &t) == UCWA_CONV_OK)
                        == (before == UCWA_CONV_CONNECTED));
             break;
         }
@@ -304,8 +304,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (c->state != UCWA_SLOT_LIVE) {
                 break;
             }
-            res = ucwa_conv_message(s, conv, side, (ucwa_msg_format)((a3 >> 2) & 1), txt, len,
-                                    a3 & 8 ? "op-m" : NULL, now, it, &n, &t);
+            ucwa_msg_format fmt = (ucwa_msg_format)((a3 >> 2) & 1);
+            /* the data URI made before the lock, as mod_ucwa does, or by the transition */
+            res = ucwa_conv_message_locked(s, conv, side, fmt, txt, len,
+                                           a3 & 16 ? ucwa_message_data_uri(it, fmt, txt, len)
+                                                   : NULL,
+                                           a3 & 8 ? "op-m" : NULL, now, it, &n, &t);
             if (res == UCWA_CONV_OK) {
                 FUZZ_CHECK(before == UCWA_CONV_CONNECTED && n == next_before
                            && c->next_message == next_before + 1);
@@ -323,7 +327,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (c->state != UCWA_SLOT_LIVE) {
                 break;
             }
-            FUZZ_CHECK((ucwa_conv_typing(s, conv, side, now, it, &t) == UCWA_CONV_OK)
+            FUZZ_CHECK((ucwa_conv_typing_locked(s, conv, side, now, it, &t) == UCWA_CONV_OK)
                        == (before == UCWA_CONV_CONNECTED));
             break;
         }
@@ -332,7 +336,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             apr_uint32_t i;
             now += apr_time_from_sec(steps[a1 % 5]);
             for (i = 0; i < l->max_convs; i++) {
-                ucwa_conv_tick(s, (int)i, now, it, &t);
+                ucwa_conv_tick_locked(s, (int)i, now, it, &t);
             }
             break;
         }

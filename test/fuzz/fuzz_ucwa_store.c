@@ -34,9 +34,9 @@
  *     ack is answered with a resync to pkg (1 before the first package);
  *   - ids: a live application's id finds it (expired = 0), an expired one's finds it
  *     with expired = 1 until the slot is reused, a deleted or replaced one finds
- *     nothing; whatever ucwa_store_find finds is that slot's id, spelt the same;
+ *     nothing; whatever ucwa_store_find_locked finds is that slot's id, spelt the same;
  *   - users: a user found or created has that SIP address, and is found again;
- *   - after every operation ucwa_store_check() finds the store consistent and its
+ *   - after every operation ucwa_store_check_locked() finds the store consistent and its
  *     counts match the model's; a rendered package or resync is valid JSON carrying
  *     the package's events. */
 #include <apr_strings.h>
@@ -142,12 +142,12 @@ static void retire(model *m, const char *id)
 static void check_all(model *m, apr_pool_t *p)
 {
     ucwa_store_stats st;
-    const char *bad = ucwa_store_check(m->s, &st, p);
+    const char *bad = ucwa_store_check_locked(m->s, &st, p);
     apr_uint32_t live = 0, expired = 0, available = 0, queued = 0;
     int i, j, idx, exp;
 
     if (bad) {
-        fprintf(stderr, "ucwa_store_check: %s\n", bad);
+        fprintf(stderr, "ucwa_store_check_locked: %s\n", bad);
     }
     FUZZ_CHECK(bad == NULL);
     for (i = 0; i < (int)m->lim.max_apps; i++) {
@@ -159,7 +159,7 @@ static void check_all(model *m, apr_pool_t *p)
             continue;
         }
         FUZZ_CHECK(!strcmp(a->id, ma->id));
-        idx = ucwa_store_find(m->s, ma->id, &exp);
+        idx = ucwa_store_find_locked(m->s, ma->id, &exp);
         FUZZ_CHECK(idx == i);
         FUZZ_CHECK(exp == (ma->state == UCWA_SLOT_EXPIRED));
         for (j = 0; j < i; j++) {
@@ -172,7 +172,7 @@ static void check_all(model *m, apr_pool_t *p)
         live++;
         available += (apr_uint32_t)ma->available;
         queued += (apr_uint32_t)((ma->acked ? 0 : ma->cur_n) + ma->pend_n);
-        FUZZ_CHECK((int)a->user == ucwa_store_user_find(m->s, sips[ma->sip], 0));
+        FUZZ_CHECK((int)a->user == ucwa_store_user_find_locked(m->s, sips[ma->sip], 0));
         FUZZ_CHECK((int)a->available == ma->available);
         FUZZ_CHECK(a->pkg == ma->pkg);
     }
@@ -187,7 +187,7 @@ static void check_all(model *m, apr_pool_t *p)
             again |= m->app[i].state != UCWA_SLOT_FREE && !strcmp(m->app[i].id, m->retired[j]);
         }
         if (!again) {
-            FUZZ_CHECK(ucwa_store_find(m->s, m->retired[j], &exp) == -1);
+            FUZZ_CHECK(ucwa_store_find_locked(m->s, m->retired[j], &exp) == -1);
         }
     }
 }
@@ -195,7 +195,7 @@ static void check_all(model *m, apr_pool_t *p)
 /* find(id): nothing, or the slot whose id is exactly id */
 static void check_find(model *m, const char *id)
 {
-    int exp = 7, idx = ucwa_store_find(m->s, id, &exp);
+    int exp = 7, idx = ucwa_store_find_locked(m->s, id, &exp);
 
     if (idx < 0) {
         FUZZ_CHECK(idx == -1 && exp == 0);
@@ -213,7 +213,7 @@ static void check_find(model *m, const char *id)
 
 static void check_user(model *m, const char *sip, int create)
 {
-    int r = ucwa_store_user_find(m->s, sip, create);
+    int r = ucwa_store_user_find_locked(m->s, sip, create);
 
     if (r < 0) {
         FUZZ_CHECK(r == -1);
@@ -236,7 +236,7 @@ static void check_user(model *m, const char *sip, int create)
                 ucwa_store_user(m->s, r)->sip);
     }
     FUZZ_CHECK(!strcmp(ucwa_store_user(m->s, r)->sip, sip));
-    FUZZ_CHECK(ucwa_store_user_find(m->s, sip, 0) == r);
+    FUZZ_CHECK(ucwa_store_user_find_locked(m->s, sip, 0) == r);
 }
 
 /* The rendered package: valid JSON, its links, and its events in order. */
@@ -300,7 +300,7 @@ static int user_has_room(model *m, int sip)
 {
     int i;
 
-    if (ucwa_store_user_find(m->s, sips[sip], 0) >= 0) {
+    if (ucwa_store_user_find_locked(m->s, sips[sip], 0) >= 0) {
         return 1;
     }
     for (i = 0; i < (int)m->lim.max_users; i++) {
@@ -376,7 +376,7 @@ static void op_create(model *m, input *in)
     pa.name = "Alice Example";
     pa.policy_fp = b3;
     pa.per_user_max = per_user_max;
-    got = ucwa_store_create(m->s, &pa, m->now, &idx);
+    got = ucwa_store_create_locked(m->s, &pa, m->now, &idx);
     if (got != want) {
         fprintf(stderr, "create %s: %d, want %d (slot %d)\n", sips[sip], got, want, want_idx);
     }
@@ -417,7 +417,7 @@ static void op_create(model *m, input *in)
         FUZZ_CHECK(a->pkg == 0 && a->head == 0 && a->overflow == 0 && a->available == 0);
     }
     if (got == UCWA_CREATE_NEW || got == UCWA_CREATE_EXISTING) {
-        FUZZ_CHECK((int)ucwa_store_app(m->s, idx)->user == ucwa_store_user_find(m->s, pa.user, 0));
+        FUZZ_CHECK((int)ucwa_store_app(m->s, idx)->user == ucwa_store_user_find_locked(m->s, pa.user, 0));
     }
 }
 
@@ -427,14 +427,14 @@ static void op_release(model *m, input *in, int expire)
     mapp *ma = &m->app[idx];
 
     if (expire) {
-        ucwa_store_expire(m->s, idx);
+        ucwa_store_expire_locked(m->s, idx);
         if (ma->state == UCWA_SLOT_LIVE) {
             ma->state = UCWA_SLOT_EXPIRED;
             ma->available = 0;
         }
         return;
     }
-    ucwa_store_delete(m->s, idx);
+    ucwa_store_delete_locked(m->s, idx);
     if (ma->state != UCWA_SLOT_FREE) {
         retire(m, ma->id);
         m->freed[m->nfreed++] = idx;
@@ -442,7 +442,7 @@ static void op_release(model *m, input *in, int expire)
     memset(ma, 0, sizeof(*ma));
 }
 
-/* What ucwa_store_post must do to the model; its expected return. */
+/* What ucwa_store_post_locked must do to the model; its expected return. */
 static int model_post(model *m, int idx, int prio, const char *sender, const char *event)
 {
     mapp *ma = &m->app[idx];
@@ -502,7 +502,7 @@ static void op_post(model *m, input *in, apr_pool_t *p)
         break;
     }
     want = model_post(m, idx, prio, sender, event);
-    FUZZ_CHECK(ucwa_store_post(m->s, idx, (ucwa_prio)prio, sender, event, m->now) == want);
+    FUZZ_CHECK(ucwa_store_post_locked(m->s, idx, (ucwa_prio)prio, sender, event, m->now) == want);
 }
 
 static void op_post_user(model *m, input *in, apr_pool_t *p)
@@ -518,7 +518,7 @@ static void op_post_user(model *m, input *in, apr_pool_t *p)
     unsigned b1 = next(in), b2 = next(in);
     int sip = (int)(b1 % NSIPS), available_only = (int)((b1 >> 4) & 1);
     int prio = (int)(b2 % 3), k = (int)((b2 >> 2) % 3);
-    int user = ucwa_store_user_find(m->s, sips[sip], 0);
+    int user = ucwa_store_user_find_locked(m->s, sips[sip], 0);
     int i, want = 0, got;
 
     for (i = 0; i < (int)m->lim.max_apps; i++) {
@@ -539,7 +539,7 @@ static void op_post_user(model *m, input *in, apr_pool_t *p)
     if (user < 0) {
         FUZZ_CHECK(want == 0);
     }
-    got = ucwa_store_post_user(m->s, user, available_only, (ucwa_prio)prio, kinds[k].sender_rel,
+    got = ucwa_store_post_user_locked(m->s, user, available_only, (ucwa_prio)prio, kinds[k].sender_rel,
                                kinds[k].sender_sub, kinds[k].rel, kinds[k].sub, kinds[k].type,
                                m->now, p);
     FUZZ_CHECK(got == want);
@@ -572,7 +572,7 @@ static void op_poll(model *m, input *in, apr_pool_t *p)
     w.low = windows[(b3 >> 1) & 3];
     w.medium = windows[(b3 >> 3) & 3];
     memset(&pkg, 0x5a, sizeof(pkg));
-    got = ucwa_store_poll(m->s, idx, ack, &w, final, m->now, p, &pkg);
+    got = ucwa_store_poll_locked(m->s, idx, ack, &w, final, m->now, p, &pkg);
 
     if (ma->pkg > 0 && ack == ma->pkg && !ma->acked) {
         /* the same package again, identical */

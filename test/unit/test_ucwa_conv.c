@@ -41,12 +41,12 @@ static void setup(void)
 static void teardown(void)
 {
     ucwa_conv_stats stats;
-    const char *bad = ucwa_conv_check(st, &stats, pool);
+    const char *bad = ucwa_conv_check_locked(st, &stats, pool);
     apr_uint32_t i;
 
     ck_assert_msg(bad == NULL, "inconsistent: %s", bad);
     /* the check reads the records in use; past them none may be live */
-    for (i = ucwa_conv_used(st); i < ucwa_store_get_limits(st)->max_convs; i++) {
+    for (i = ucwa_conv_used_locked(st); i < ucwa_store_get_limits(st)->max_convs; i++) {
         ck_assert_uint_ne(ucwa_store_conv(st, (int)i)->state, UCWA_SLOT_LIVE);
     }
     if (last) {
@@ -73,7 +73,7 @@ static int app(const char *user, const char *name, apr_uint32_t modalities)
     in.prefix = "/ucwa/oauth/v1/applications";
     in.policy_tag = "";
     in.name = name;
-    ck_assert_int_eq(ucwa_store_create(st, &in, now, &idx), UCWA_CREATE_NEW);
+    ck_assert_int_eq(ucwa_store_create_locked(st, &in, now, &idx), UCWA_CREATE_NEW);
     a = ucwa_store_app(st, idx);
     if (modalities) {
         a->available = 1;
@@ -98,7 +98,7 @@ static const char *events(int idx)
     const char *out = "";
     int i;
 
-    ck_assert_int_eq(ucwa_store_poll(st, idx, a->pkg + 1, &w, 1, now, pool, &pkg),
+    ck_assert_int_eq(ucwa_store_poll_locked(st, idx, a->pkg + 1, &w, 1, now, pool, &pkg),
                      UCWA_POLL_READY);
     if (last) {
         json_decref(last);
@@ -164,7 +164,7 @@ static int invite(int from, const char *to, const char *first, ucwa_conv_result 
     in.operation_id = "op-1";
     in.first = first;
     in.expires = now + apr_time_from_sec(30);
-    ck_assert_int_eq(ucwa_conv_invite(st, &in, now, pool, &idx, &t), want);
+    ck_assert_int_eq(ucwa_conv_invite_locked(st, &in, now, pool, &idx, &t), want);
     return idx;
 }
 
@@ -195,23 +195,23 @@ START_TEST(offline_unknown_and_unavailable_fail_at_once)
     }
     ck_assert_str_eq(events(1), "");
     ck_assert_str_eq(events(2), "");
-    ck_assert_int_eq(ucwa_conv_count(st, alice, ucwa_store_app(st, alice)->gen), 0);
+    ck_assert_int_eq(ucwa_conv_count_locked(st, alice, ucwa_store_app(st, alice)->gen), 0);
     /* kept UCWA_CONV_RETAIN, then freed */
-    ck_assert_uint_eq(ucwa_conv_used(st), 3);     /* the scans stop after the three */
+    ck_assert_uint_eq(ucwa_conv_used_locked(st), 3);     /* the scans stop after the three */
     memset(&t, 0, sizeof(t));
-    ucwa_conv_tick(st, c, now + UCWA_CONV_RETAIN - 1, pool, &t);
+    ucwa_conv_tick_locked(st, c, now + UCWA_CONV_RETAIN - 1, pool, &t);
     ck_assert_int_eq(ucwa_store_conv(st, c)->state, UCWA_SLOT_LIVE);
-    ucwa_conv_tick(st, c, now + UCWA_CONV_RETAIN, pool, &t);
+    ucwa_conv_tick_locked(st, c, now + UCWA_CONV_RETAIN, pool, &t);
     ck_assert_int_eq(ucwa_store_conv(st, c)->state, UCWA_SLOT_FREE);
     ck_assert_int_eq(t.n, 0);
-    ck_assert_uint_eq(ucwa_conv_used(st), 2);
+    ck_assert_uint_eq(ucwa_conv_used_locked(st), 2);
     /* the first freed leaves the second in use; then both go */
-    ucwa_conv_tick(st, 0, now + UCWA_CONV_RETAIN, pool, &t);
-    ck_assert_uint_eq(ucwa_conv_used(st), 2);
-    ucwa_conv_tick(st, 1, now + UCWA_CONV_RETAIN, pool, &t);
-    ck_assert_uint_eq(ucwa_conv_used(st), 0);
+    ucwa_conv_tick_locked(st, 0, now + UCWA_CONV_RETAIN, pool, &t);
+    ck_assert_uint_eq(ucwa_conv_used_locked(st), 2);
+    ucwa_conv_tick_locked(st, 1, now + UCWA_CONV_RETAIN, pool, &t);
+    ck_assert_uint_eq(ucwa_conv_used_locked(st), 0);
     ck_assert_int_eq(invite(alice, "bob@contoso.test", NULL, UCWA_CONV_OK), 0);
-    ck_assert_uint_eq(ucwa_conv_used(st), 1);
+    ck_assert_uint_eq(ucwa_conv_used_locked(st), 1);
 }
 END_TEST
 
@@ -224,27 +224,27 @@ START_TEST(ids)
     char *id = apr_pstrdup(pool, cv->id);
 
     ck_assert_uint_eq(strlen(id), 32);
-    ck_assert_int_eq(ucwa_conv_find(st, id), c);
-    ck_assert_int_eq(ucwa_conv_find_invitation(st, cv->party[0].invitation, &side), c);
+    ck_assert_int_eq(ucwa_conv_find_locked(st, id), c);
+    ck_assert_int_eq(ucwa_conv_find_invitation_locked(st, cv->party[0].invitation, &side), c);
     ck_assert_int_eq(side, 0);
-    ck_assert_int_eq(ucwa_conv_find_invitation(st, cv->party[1].invitation, &side), c);
+    ck_assert_int_eq(ucwa_conv_find_invitation_locked(st, cv->party[1].invitation, &side), c);
     ck_assert_int_eq(side, 1);
-    ck_assert_int_eq(ucwa_conv_find_invitation(st, id, &side), -1);
-    ck_assert_int_eq(ucwa_conv_find(st, cv->party[0].invitation), -1);
-    ck_assert_int_eq(ucwa_conv_find(st, ""), -1);
-    ck_assert_int_eq(ucwa_conv_find(st, apr_pstrndup(pool, id, 31)), -1);
-    ck_assert_int_eq(ucwa_conv_find(st, apr_pstrcat(pool, id, "0", NULL)), -1);
+    ck_assert_int_eq(ucwa_conv_find_invitation_locked(st, id, &side), -1);
+    ck_assert_int_eq(ucwa_conv_find_locked(st, cv->party[0].invitation), -1);
+    ck_assert_int_eq(ucwa_conv_find_locked(st, ""), -1);
+    ck_assert_int_eq(ucwa_conv_find_locked(st, apr_pstrndup(pool, id, 31)), -1);
+    ck_assert_int_eq(ucwa_conv_find_locked(st, apr_pstrcat(pool, id, "0", NULL)), -1);
     id[31] = id[31] == '0' ? '1' : '0';
-    ck_assert_int_eq(ucwa_conv_find(st, id), -1);
+    ck_assert_int_eq(ucwa_conv_find_locked(st, id), -1);
     id[31] = cv->id[31];
-    ck_assert_int_eq(ucwa_conv_find(st, id), c);
+    ck_assert_int_eq(ucwa_conv_find_locked(st, id), c);
     {
         char *upper = apr_pstrdup(pool, id), *u;
         for (u = upper; *u; u++) *u = (char)apr_toupper(*u);
-        ck_assert_int_eq(ucwa_conv_find(st, upper), -1);   /* the ids have digits a-f */
+        ck_assert_int_eq(ucwa_conv_find_locked(st, upper), -1);   /* the ids have digits a-f */
     }
-    ck_assert_int_eq(ucwa_conv_find(st, "ffffffff000000000000000000000000"), -1);
-    ck_assert_int_eq(ucwa_conv_find(st, "00000014000000000000000000000000"), -1);
+    ck_assert_int_eq(ucwa_conv_find_locked(st, "ffffffff000000000000000000000000"), -1);
+    ck_assert_int_eq(ucwa_conv_find_locked(st, "00000014000000000000000000000000"), -1);
     ck_assert_str_ne(cv->party[0].invitation, cv->party[1].invitation);
     ck_assert_uint_eq(strlen(cv->thread_id), 32);
     (void)bob;
@@ -284,12 +284,12 @@ START_TEST(two_endpoints_first_accept_wins)
     ck_assert_int_eq(ucwa_conv_side(cv, lurker, ucwa_store_app(st, lurker)->gen), -1);
     /* messages and typing wait for Connected */
     memset(&t, 0, sizeof(t));
-    ck_assert_int_eq(ucwa_conv_message(st, c, 0, UCWA_MSG_PLAIN, "x", 1, NULL, now, pool,
+    ck_assert_int_eq(ucwa_conv_message_locked(st, c, 0, UCWA_MSG_PLAIN, "x", 1, NULL, NULL, now, pool,
                                        &number, &t), UCWA_CONV_STATE);
-    ck_assert_int_eq(ucwa_conv_typing(st, c, 0, now, pool, &t), UCWA_CONV_STATE);
-    ck_assert_int_eq(ucwa_conv_leave(st, c, 0, now, pool, &t), UCWA_CONV_STATE);
+    ck_assert_int_eq(ucwa_conv_typing_locked(st, c, 0, now, pool, &t), UCWA_CONV_STATE);
+    ck_assert_int_eq(ucwa_conv_leave_locked(st, c, 0, now, pool, &t), UCWA_CONV_STATE);
 
-    ck_assert_int_eq(ucwa_conv_accept(st, c, tablet, now, pool, &t), UCWA_CONV_OK);
+    ck_assert_int_eq(ucwa_conv_accept_locked(st, c, tablet, now, pool, &t), UCWA_CONV_OK);
     ck_assert_int_eq(t.n, 3);
     ck_assert_str_eq(events(tablet), ACCEPTER " conv/message/completed");
     ck_assert_ptr_null(field(0, "_embedded.messagingInvitation._links.accept"));
@@ -317,24 +317,26 @@ START_TEST(two_endpoints_first_accept_wins)
     /* the phone is out, but still reads its invitation; a late accept finds it closed */
     ck_assert_int_eq(ucwa_conv_side(cv, phone, gen_phone), -1);
     ck_assert(ucwa_conv_sees_invitation(cv, 1, phone, gen_phone));
-    ck_assert_int_eq(ucwa_conv_accept(st, c, phone, now, pool, &t), UCWA_CONV_STATE);
-    ck_assert_int_eq(ucwa_conv_decline(st, c, now, pool, &t), UCWA_CONV_STATE);
-    ck_assert_int_eq(ucwa_conv_cancel(st, c, now, pool, &t), UCWA_CONV_STATE);
-    ucwa_conv_view_of(st, cv, 1, phone, &v);
+    ck_assert_int_eq(ucwa_conv_accept_locked(st, c, phone, now, pool, &t), UCWA_CONV_STATE);
+    ck_assert_int_eq(ucwa_conv_decline_locked(st, c, now, pool, &t), UCWA_CONV_STATE);
+    ck_assert_int_eq(ucwa_conv_cancel_locked(st, c, now, pool, &t), UCWA_CONV_STATE);
+    ucwa_conv_view_of_locked(st, cv, 1, phone, &v);
     ck_assert_str_eq(json_string_value(json_object_get(ucwa_conv_res_invitation(pool, &v),
                                                        "state")), "Cancelled");
 
     /* typing, then a message, which ends the typing */
     memset(&t, 0, sizeof(t));
-    ck_assert_int_eq(ucwa_conv_typing(st, c, 1, now, pool, &t), UCWA_CONV_OK);
-    ck_assert_int_eq(ucwa_conv_typing(st, c, 1, now, pool, &t), UCWA_CONV_OK);
+    ck_assert_int_eq(ucwa_conv_typing_locked(st, c, 1, now, pool, &t), UCWA_CONV_OK);
+    ck_assert_int_eq(ucwa_conv_typing_locked(st, c, 1, now, pool, &t), UCWA_CONV_OK);
     ck_assert_str_eq(events(alice), "conv/participant/added");
     ck_assert_str_eq(field(0, "in.rel"), "typingParticipants");
-    ucwa_conv_view_of(st, cv, 0, alice, &v);
+    ucwa_conv_view_of_locked(st, cv, 0, alice, &v);
     ck_assert_ptr_nonnull(json_object_get(json_object_get(ucwa_conv_res_typing(pool, &v, now),
                                                           "_links"), "participant"));
-    ck_assert_int_eq(ucwa_conv_message(st, c, 1, UCWA_MSG_PLAIN, "Hi Alice\r\n", 10, "op-2", now,
-                                       pool, &number, &t), UCWA_CONV_OK);
+    ck_assert_int_eq(ucwa_conv_message_locked(st, c, 1, UCWA_MSG_PLAIN, "Hi Alice\r\n", 10,
+                                              ucwa_message_data_uri(pool, UCWA_MSG_PLAIN,
+                                                                    "Hi Alice\r\n", 10),
+                                              "op-2", now, pool, &number, &t), UCWA_CONV_OK);
     ck_assert_uint_eq(number, 2);
     ck_assert_str_eq(events(tablet), "conv/message/completed");
     ck_assert_str_eq(field(0, "_embedded.message.direction"), "Outgoing");
@@ -346,22 +348,22 @@ START_TEST(two_endpoints_first_accept_wins)
     ck_assert_str_eq(field(1, "_embedded.message.timeStamp"), "/Date(1700000000000)/");
     ck_assert_str_eq(events(phone), "");
     /* typing that stops by itself, on the tick after UCWA_CONV_TYPING */
-    ck_assert_int_eq(ucwa_conv_typing(st, c, 0, now, pool, &t), UCWA_CONV_OK);
+    ck_assert_int_eq(ucwa_conv_typing_locked(st, c, 0, now, pool, &t), UCWA_CONV_OK);
     ck_assert_str_eq(events(tablet), "conv/participant/added");
-    ucwa_conv_tick(st, c, now + UCWA_CONV_TYPING - 1, pool, &t);
+    ucwa_conv_tick_locked(st, c, now + UCWA_CONV_TYPING - 1, pool, &t);
     ck_assert_str_eq(events(tablet), "");
-    ucwa_conv_tick(st, c, now + UCWA_CONV_TYPING, pool, &t);
+    ucwa_conv_tick_locked(st, c, now + UCWA_CONV_TYPING, pool, &t);
     ck_assert_str_eq(events(tablet), "conv/participant/deleted");
     /* alice leaves while she is typing: bob sees her indicator end, then her leave */
-    ck_assert_int_eq(ucwa_conv_typing(st, c, 0, now, pool, &t), UCWA_CONV_OK);
+    ck_assert_int_eq(ucwa_conv_typing_locked(st, c, 0, now, pool, &t), UCWA_CONV_OK);
     events(tablet);
-    ck_assert_int_eq(ucwa_conv_leave(st, c, 0, now, pool, &t), UCWA_CONV_OK);
+    ck_assert_int_eq(ucwa_conv_leave_locked(st, c, 0, now, pool, &t), UCWA_CONV_OK);
     ck_assert_str_eq(events(alice), LEFT);
     ck_assert_str_eq(field(0, "_embedded.messaging.state"), "Disconnected");
     ck_assert_str_eq(events(tablet), "conv/participant/deleted " OTHER_LEFT);
     ck_assert_str_eq(field(0, "in.rel"), "typingParticipants");
     ck_assert_ptr_null(field(1, "in.rel"));
-    ck_assert_int_eq(ucwa_conv_message(st, c, 1, UCWA_MSG_PLAIN, "x", 1, NULL, now, pool,
+    ck_assert_int_eq(ucwa_conv_message_locked(st, c, 1, UCWA_MSG_PLAIN, "x", 1, NULL, NULL, now, pool,
                                        &number, &t), UCWA_CONV_STATE);
     ck_assert_int_eq(ucwa_conv_side(cv, tablet, ucwa_store_app(st, tablet)->gen), -1);
 }
@@ -386,15 +388,15 @@ START_TEST(decline_cancel_timeout)
         events(tablet);
         memset(&t, 0, sizeof(t));
         if (k == 0) {
-            ck_assert_int_eq(ucwa_conv_decline(st, c, now, pool, &t), UCWA_CONV_OK);
+            ck_assert_int_eq(ucwa_conv_decline_locked(st, c, now, pool, &t), UCWA_CONV_OK);
         }
         else if (k == 1) {
-            ck_assert_int_eq(ucwa_conv_cancel(st, c, now, pool, &t), UCWA_CONV_OK);
+            ck_assert_int_eq(ucwa_conv_cancel_locked(st, c, now, pool, &t), UCWA_CONV_OK);
         }
         else {
-            ucwa_conv_tick(st, c, now + apr_time_from_sec(30) - 1, pool, &t);
+            ucwa_conv_tick_locked(st, c, now + apr_time_from_sec(30) - 1, pool, &t);
             ck_assert_int_eq(t.n, 0);
-            ucwa_conv_tick(st, c, now + apr_time_from_sec(30), pool, &t);
+            ucwa_conv_tick_locked(st, c, now + apr_time_from_sec(30), pool, &t);
         }
         ck_assert_int_eq(t.n, 3);
         ck_assert_str_eq(events(alice), FAILED);
@@ -405,7 +407,7 @@ START_TEST(decline_cancel_timeout)
         ck_assert_str_eq(field(0, "reason.subcode"), want[k].sub1);
         ck_assert_str_eq(field(0, "_embedded.messagingInvitation.state"), want[k].state1);
         ck_assert_str_eq(events(tablet), CLOSED);
-        ck_assert_int_eq(ucwa_conv_accept(st, c, phone, now, pool, &t), UCWA_CONV_STATE);
+        ck_assert_int_eq(ucwa_conv_accept_locked(st, c, phone, now, pool, &t), UCWA_CONV_STATE);
     }
 }
 END_TEST
@@ -417,13 +419,13 @@ START_TEST(applications_that_go)
     int c, i, n = (int)ucwa_store_get_limits(st)->max_convs;
 
 #define GONE(a) do { memset(&t, 0, sizeof(t)); \
-                     for (i = 0; i < n; i++) ucwa_conv_app_gone(st, i, (a), now, pool, &t); \
+                     for (i = 0; i < n; i++) ucwa_conv_app_gone_locked(st, i, (a), now, pool, &t); \
                 } while (0)
     /* the inviter goes while inviting: bob missed it */
     c = invite(alice, "bob@contoso.test", NULL, UCWA_CONV_OK);
     events(bob);
     GONE(alice);
-    ucwa_store_delete(st, alice);
+    ucwa_store_delete_locked(st, alice);
     ck_assert_str_eq(events(bob), CLOSED);
     ck_assert_str_eq(field(0, "reason.subcode"), "Missed");
     ck_assert_int_eq(t.n, 1);
@@ -432,25 +434,25 @@ START_TEST(applications_that_go)
     c = invite(alice, "bob@contoso.test", NULL, UCWA_CONV_OK);
     events(alice);
     GONE(bob);
-    ucwa_store_delete(st, bob);
+    ucwa_store_delete_locked(st, bob);
     ck_assert_str_eq(events(alice), FAILED);
     ck_assert_str_eq(field(1, "reason.subcode"), "Unreachable");
     /* connected, then either side goes: the other sees it leave */
     bob = messaging_app("bob@contoso.test", "Bob");
     c = invite(alice, "bob@contoso.test", NULL, UCWA_CONV_OK);
-    ck_assert_int_eq(ucwa_conv_accept(st, c, bob, now, pool, &t), UCWA_CONV_OK);
+    ck_assert_int_eq(ucwa_conv_accept_locked(st, c, bob, now, pool, &t), UCWA_CONV_OK);
     events(alice);
     events(bob);
     GONE(bob);
-    ucwa_store_delete(st, bob);
+    ucwa_store_delete_locked(st, bob);
     ck_assert_str_eq(events(alice), OTHER_LEFT);
     bob = messaging_app("bob@contoso.test", "Bob");
     c = invite(alice, "bob@contoso.test", NULL, UCWA_CONV_OK);
-    ck_assert_int_eq(ucwa_conv_accept(st, c, bob, now, pool, &t), UCWA_CONV_OK);
+    ck_assert_int_eq(ucwa_conv_accept_locked(st, c, bob, now, pool, &t), UCWA_CONV_OK);
     events(alice);
     events(bob);
     GONE(alice);
-    ucwa_store_expire(st, alice);
+    ucwa_store_expire_locked(st, alice);
     ck_assert_str_eq(events(bob), OTHER_LEFT);
 #undef GONE
 }
@@ -478,20 +480,20 @@ START_TEST(limits)
     c = invite(carol, "bob@contoso.test", NULL, UCWA_CONV_OK);
     invite(carol, "bob@contoso.test", NULL, UCWA_CONV_FULL);
     memset(&t, 0, sizeof(t));
-    ck_assert_int_eq(ucwa_conv_cancel(st, first, now, pool, &t), UCWA_CONV_OK);
+    ck_assert_int_eq(ucwa_conv_cancel_locked(st, first, now, pool, &t), UCWA_CONV_OK);
     c = invite(carol, "bob@contoso.test", NULL, UCWA_CONV_OK);
     ck_assert_int_eq(c, first);
-    ck_assert_int_eq(ucwa_conv_count(st, alice, ucwa_store_app(st, alice)->gen),
+    ck_assert_int_eq(ucwa_conv_count_locked(st, alice, ucwa_store_app(st, alice)->gen),
                      UCWA_CONV_PER_APP - 1);
     /* the accepter's limit */
     for (k = 0; k < 20; k++) {
         ucwa_conv *cv = ucwa_store_conv(st, k);
         if (cv->phase == UCWA_CONV_INVITING) {
-            ucwa_conv_result r = ucwa_conv_accept(st, k, bob, now, pool, &t);
+            ucwa_conv_result r = ucwa_conv_accept_locked(st, k, bob, now, pool, &t);
             ck_assert(r == UCWA_CONV_OK || r == UCWA_CONV_TOO_MANY);
         }
     }
-    ck_assert_int_eq(ucwa_conv_count(st, bob, ucwa_store_app(st, bob)->gen), UCWA_CONV_PER_APP);
+    ck_assert_int_eq(ucwa_conv_count_locked(st, bob, ucwa_store_app(st, bob)->gen), UCWA_CONV_PER_APP);
 }
 END_TEST
 
@@ -513,14 +515,14 @@ START_TEST(what_does_not_fit_is_refused_whole)
     ck_assert_str_eq(events(bob), "");
     c = invite(alice, "bob@contoso.test", NULL, UCWA_CONV_OK);
     memset(&t, 0, sizeof(t));
-    ck_assert_int_eq(ucwa_conv_accept(st, c, bob, now, pool, &t), UCWA_CONV_OK);
+    ck_assert_int_eq(ucwa_conv_accept_locked(st, c, bob, now, pool, &t), UCWA_CONV_OK);
     events(alice);
     events(bob);
-    ck_assert_int_eq(ucwa_conv_message(st, c, 0, UCWA_MSG_PLAIN, big, 1500, NULL, now, pool,
+    ck_assert_int_eq(ucwa_conv_message_locked(st, c, 0, UCWA_MSG_PLAIN, big, 1500, NULL, NULL, now, pool,
                                        &number, &t), UCWA_CONV_TOO_LARGE);
     ck_assert_str_eq(events(alice), "");
     ck_assert_str_eq(events(bob), "");
-    ck_assert_int_eq(ucwa_conv_message(st, c, 0, UCWA_MSG_PLAIN, big, 500, NULL, now, pool,
+    ck_assert_int_eq(ucwa_conv_message_locked(st, c, 0, UCWA_MSG_PLAIN, big, 500, NULL, NULL, now, pool,
                                        &number, &t), UCWA_CONV_OK);
     ck_assert_uint_eq(number, 1);
     ck_assert_str_eq(events(bob), "conv/message/completed");
@@ -536,8 +538,8 @@ START_TEST(resources)
     ucwa_conv_view va, vb;
     json_t *j;
 
-    ucwa_conv_view_of(st, cv, 0, alice, &va);
-    ucwa_conv_view_of(st, cv, 1, bob, &vb);
+    ucwa_conv_view_of_locked(st, cv, 0, alice, &va);
+    ucwa_conv_view_of_locked(st, cv, 1, bob, &vb);
     ck_assert_int_eq(ucwa_conv_participant_of(&va, "ALICE@contoso.test"), 1);
     ck_assert_int_eq(ucwa_conv_participant_of(&va, "bob@contoso.test"), -1);   /* not yet in */
     ck_assert_int_eq(ucwa_conv_participant_of(&vb, "alice@contoso.test"), 0);
@@ -548,7 +550,7 @@ START_TEST(resources)
     ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "Connecting");
     ck_assert_ptr_null(json_object_get(json_object_get(j, "_links"), "sendMessage"));
     memset(&t, 0, sizeof(t));
-    ck_assert_int_eq(ucwa_conv_accept(st, c, bob, now, pool, &t), UCWA_CONV_OK);
+    ck_assert_int_eq(ucwa_conv_accept_locked(st, c, bob, now, pool, &t), UCWA_CONV_OK);
     ck_assert_int_eq(ucwa_conv_participant_of(&va, "bob@contoso.test"), 0);
     j = ucwa_conv_res_conversation(pool, &va);
     ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "Connected");

@@ -38,7 +38,7 @@ static int new_app(const char *user)
     in.user_agent = "tests";
     in.culture = "en-US";
     in.prefix = "/ucwa/oauth/v1/applications";
-    ck_assert_int_eq(ucwa_store_create(store, &in, T0, &idx), UCWA_CREATE_NEW);
+    ck_assert_int_eq(ucwa_store_create_locked(store, &in, T0, &idx), UCWA_CREATE_NEW);
     return idx;
 }
 
@@ -70,7 +70,7 @@ static apr_array_header_t *events(int app)
     const char *b = base(app);
     int i;
 
-    ck_assert_int_eq(ucwa_store_poll(store, app, acks[app] + 1, &w, 1, T0, pool, &pkg),
+    ck_assert_int_eq(ucwa_store_poll_locked(store, app, acks[app] + 1, &w, 1, T0, pool, &pkg),
                      UCWA_POLL_READY);
     acks[app]++;
     for (i = 0; i < pkg.count; i++) {
@@ -118,18 +118,18 @@ static void expect_events(int app, const char *const *want)
 static void consistent(void)
 {
     apr_uint32_t subs, members, i;
-    const char *bad = ucwa_subs_check(store, &subs, &members, pool);
+    const char *bad = ucwa_subs_check_locked(store, &subs, &members, pool);
 
     ck_assert_msg(bad == NULL, "%s", bad);
     /* the check reads the slots in use; past them none may be live */
-    for (i = ucwa_subs_used(store); i < ucwa_store_get_limits(store)->max_subs; i++) {
+    for (i = ucwa_subs_used_locked(store); i < ucwa_store_get_limits(store)->max_subs; i++) {
         ck_assert_uint_ne(ucwa_store_sub(store, (int)i)->state, UCWA_SLOT_LIVE);
     }
 }
 
 static int subscribe(int app, const char *const *sips, int n, int *idx)
 {
-    return ucwa_subs_subscribe(store, app, sips, n, MIN(11), T0, pool, NULL, idx);
+    return ucwa_subs_subscribe_locked(store, app, sips, n, MIN(11), T0, pool, NULL, idx);
 }
 
 /* --- addresses ------------------------------------------------------------------------ */
@@ -183,33 +183,33 @@ START_TEST(create_find_and_limits)
     b = new_app("alice@contoso.test");
     ck_assert_uint_eq(ucwa_subs_per_app(store), 4);
     for (i = 0; i < 4; i++) {
-        ck_assert_int_eq(ucwa_subs_create(store, a, MIN(10), T0, &idx[i]), UCWA_SUBS_OK);
+        ck_assert_int_eq(ucwa_subs_create_locked(store, a, MIN(10), T0, &idx[i]), UCWA_SUBS_OK);
         sub = ucwa_store_sub(store, idx[i]);
         ck_assert_uint_eq(strlen(sub->id), 8);
         ck_assert_uint_eq(strspn(sub->id, "0123456789abcdef"), 8);
         ck_assert_int_eq(sub->expires, T0 + MIN(10));
-        ck_assert_int_eq(ucwa_subs_find(store, a, sub->id), idx[i]);
-        ck_assert_int_eq(ucwa_subs_find(store, b, sub->id), -1);   /* another application's */
+        ck_assert_int_eq(ucwa_subs_find_locked(store, a, sub->id), idx[i]);
+        ck_assert_int_eq(ucwa_subs_find_locked(store, b, sub->id), -1);   /* another application's */
     }
-    ck_assert_int_eq(ucwa_subs_create(store, a, MIN(10), T0, &idx[4]), UCWA_SUBS_APP_LIMIT);
-    ck_assert_int_eq(ucwa_subs_count(store, a), 4);
-    ck_assert_int_eq(ucwa_subs_count(store, b), 0);
+    ck_assert_int_eq(ucwa_subs_create_locked(store, a, MIN(10), T0, &idx[4]), UCWA_SUBS_APP_LIMIT);
+    ck_assert_int_eq(ucwa_subs_count_locked(store, a), 4);
+    ck_assert_int_eq(ucwa_subs_count_locked(store, b), 0);
     /* ids in any case; not an 8-character id: nothing */
     sub = ucwa_store_sub(store, idx[0]);
-    ck_assert_int_eq(ucwa_subs_find(store, a, apr_pstrdup(pool, sub->id)), idx[0]);
+    ck_assert_int_eq(ucwa_subs_find_locked(store, a, apr_pstrdup(pool, sub->id)), idx[0]);
     {
         char *upper = apr_pstrdup(pool, sub->id), *c;
         for (c = upper; *c; c++) *c = (char)apr_toupper(*c);
-        ck_assert_int_eq(ucwa_subs_find(store, a, upper), idx[0]);
+        ck_assert_int_eq(ucwa_subs_find_locked(store, a, upper), idx[0]);
     }
-    ck_assert_int_eq(ucwa_subs_find(store, a, ""), -1);
-    ck_assert_int_eq(ucwa_subs_find(store, a, NULL), -1);
-    ck_assert_int_eq(ucwa_subs_find(store, a, apr_pstrcat(pool, sub->id, "0", NULL)), -1);
+    ck_assert_int_eq(ucwa_subs_find_locked(store, a, ""), -1);
+    ck_assert_int_eq(ucwa_subs_find_locked(store, a, NULL), -1);
+    ck_assert_int_eq(ucwa_subs_find_locked(store, a, apr_pstrcat(pool, sub->id, "0", NULL)), -1);
     consistent();
     /* freeing makes room */
-    ucwa_subs_free(store, idx[1]);
-    ck_assert_int_eq(ucwa_subs_find(store, a, ucwa_store_sub(store, idx[1])->id), -1);
-    ck_assert_int_eq(ucwa_subs_create(store, a, MIN(10), T0, &idx[4]), UCWA_SUBS_OK);
+    ucwa_subs_free_locked(store, idx[1]);
+    ck_assert_int_eq(ucwa_subs_find_locked(store, a, ucwa_store_sub(store, idx[1])->id), -1);
+    ck_assert_int_eq(ucwa_subs_create_locked(store, a, MIN(10), T0, &idx[4]), UCWA_SUBS_OK);
     ck_assert_int_eq(idx[4], idx[1]);
     /* the table full (filled by hand past the shares): 503, not 403 */
     for (n = 0; n < 8; n++) {
@@ -222,11 +222,11 @@ START_TEST(create_find_and_limits)
         }
     }
     *ucwa_store_word(store, UCWA_WORD_SUBS_END) = 8;     /* as create would have */
-    ck_assert_int_eq(ucwa_subs_create(store, b, MIN(10), T0, &idx[0]), UCWA_SUBS_TABLE_FULL);
+    ck_assert_int_eq(ucwa_subs_create_locked(store, b, MIN(10), T0, &idx[0]), UCWA_SUBS_TABLE_FULL);
     /* a subscription of an application that ended is a free slot */
-    ucwa_store_delete(store, a);
-    ck_assert_int_eq(ucwa_subs_count(store, a), 0);
-    ck_assert_int_eq(ucwa_subs_create(store, b, MIN(10), T0, &idx[0]), UCWA_SUBS_OK);
+    ucwa_store_delete_locked(store, a);
+    ck_assert_int_eq(ucwa_subs_count_locked(store, a), 0);
+    ck_assert_int_eq(ucwa_subs_create_locked(store, b, MIN(10), T0, &idx[0]), UCWA_SUBS_OK);
     ck_assert_int_eq(idx[0], 0);
 }
 END_TEST
@@ -239,62 +239,62 @@ START_TEST(members)
 
     make_store(2, 8, 8);
     a = new_app("alice@contoso.test");
-    ck_assert_int_eq(ucwa_subs_create(store, a, MIN(10), T0, &idx), UCWA_SUBS_OK);
+    ck_assert_int_eq(ucwa_subs_create_locked(store, a, MIN(10), T0, &idx), UCWA_SUBS_OK);
     sub = ucwa_store_sub(store, idx);
-    ck_assert_int_eq(ucwa_subs_member_add(store, idx, "bob@contoso.test", &added), 0);
+    ck_assert_int_eq(ucwa_subs_member_add_locked(store, idx, "bob@contoso.test", &added), 0);
     ck_assert_int_eq(added, 1);
-    ck_assert_int_eq(ucwa_subs_member_add(store, idx, "carol@contoso.test", &added), 1);
-    ck_assert_int_eq(ucwa_subs_member_add(store, idx, "bob@contoso.test", &added), 0);
+    ck_assert_int_eq(ucwa_subs_member_add_locked(store, idx, "carol@contoso.test", &added), 1);
+    ck_assert_int_eq(ucwa_subs_member_add_locked(store, idx, "bob@contoso.test", &added), 0);
     ck_assert_int_eq(added, 0);
-    ck_assert_int_eq(ucwa_subs_member_add(store, idx, "dave@contoso.test", &added), 2);
+    ck_assert_int_eq(ucwa_subs_member_add_locked(store, idx, "dave@contoso.test", &added), 2);
     ck_assert_uint_eq(sub->count, 3);
     /* members are users of the store, Offline without an application */
-    m = ucwa_subs_member_user(store, idx, 1, 0);
+    m = ucwa_subs_member_user_locked(store, idx, 1, 0);
     ck_assert_int_ge(m, 0);
     ck_assert_str_eq(ucwa_store_user(store, m)->sip, "carol@contoso.test");
-    ck_assert_int_eq(ucwa_store_user_find(store, "carol@contoso.test", 0), m);
+    ck_assert_int_eq(ucwa_store_user_find_locked(store, "carol@contoso.test", 0), m);
     ck_assert_uint_eq(sub->member_av[1], UCWA_AV_OFFLINE);
     ck_assert_int_eq(ucwa_subs_member_find(sub, "carol@contoso.test"), 1);
     ck_assert_int_eq(ucwa_subs_member_find(sub, "erin@contoso.test"), -1);
     consistent();
     /* removing one moves the later ones down, addresses and users with them */
-    ucwa_subs_member_remove(store, idx, 0);
+    ucwa_subs_member_remove_locked(store, idx, 0);
     ck_assert_uint_eq(sub->count, 2);
     ck_assert_str_eq(ucwa_subs_member_sip(sub, 0), "carol@contoso.test");
     ck_assert_str_eq(ucwa_subs_member_sip(sub, 1), "dave@contoso.test");
-    ck_assert_int_eq(ucwa_subs_member_user(store, idx, 0, 0), m);
+    ck_assert_int_eq(ucwa_subs_member_user_locked(store, idx, 0, 0), m);
     ck_assert_uint_eq(sub->names_len, strlen("carol@contoso.test") + strlen("dave@contoso.test") + 2);
     consistent();
-    ucwa_subs_member_remove(store, idx, 1);
-    ucwa_subs_member_remove(store, idx, 0);
+    ucwa_subs_member_remove_locked(store, idx, 1);
+    ucwa_subs_member_remove_locked(store, idx, 0);
     ck_assert_uint_eq(sub->count, 0);
     ck_assert_uint_eq(sub->names_len, 0);
     /* UCWA_SUB_MEMBERS at most; the user table holds 8, so members take back each
      * other's user slots (no user has an application but alice) */
     for (i = 0; i < UCWA_SUB_MEMBERS; i++) {
         sip = apr_psprintf(pool, "user%d@contoso.test", i);
-        ck_assert_int_eq(ucwa_subs_member_add(store, idx, sip, &added), i);
+        ck_assert_int_eq(ucwa_subs_member_add_locked(store, idx, sip, &added), i);
     }
-    ck_assert_int_eq(ucwa_subs_member_add(store, idx, "one.more@contoso.test", &added), -1);
-    ck_assert_int_ge(ucwa_subs_member_user(store, idx, UCWA_SUB_MEMBERS - 1, 0), 0);
+    ck_assert_int_eq(ucwa_subs_member_add_locked(store, idx, "one.more@contoso.test", &added), -1);
+    ck_assert_int_ge(ucwa_subs_member_user_locked(store, idx, UCWA_SUB_MEMBERS - 1, 0), 0);
     for (i = 0, m = 0; i < UCWA_SUB_MEMBERS; i++) {
-        m += ucwa_subs_member_user(store, idx, i, 1) >= 0;
+        m += ucwa_subs_member_user_locked(store, idx, i, 1) >= 0;
     }
     ck_assert_int_le(m, 7);
     consistent();
     for (i = UCWA_SUB_MEMBERS - 1; i >= 0; i -= 2) {
-        ucwa_subs_member_remove(store, idx, i);
+        ucwa_subs_member_remove_locked(store, idx, i);
     }
     ck_assert_uint_eq(sub->count, UCWA_SUB_MEMBERS / 2);
     ck_assert_str_eq(ucwa_subs_member_sip(sub, 3), "user6@contoso.test");
     consistent();
     /* the address space: long addresses fill it before the count does */
-    ucwa_subs_free(store, idx);
-    ck_assert_int_eq(ucwa_subs_create(store, a, MIN(10), T0, &idx), UCWA_SUBS_OK);
+    ucwa_subs_free_locked(store, idx);
+    ck_assert_int_eq(ucwa_subs_create_locked(store, a, MIN(10), T0, &idx), UCWA_SUBS_OK);
     sub = ucwa_store_sub(store, idx);
     for (i = 0;; i++) {
         sip = apr_psprintf(pool, "%s%03d@contoso.test", unit_repeat("x", 230), i);
-        if (ucwa_subs_member_add(store, idx, sip, &added) < 0) {
+        if (ucwa_subs_member_add_locked(store, idx, sip, &added) < 0) {
             break;
         }
     }
@@ -311,17 +311,17 @@ START_TEST(extend)
 
     make_store(1, 4, 4);
     a = new_app("alice@contoso.test");
-    ck_assert_int_eq(ucwa_subs_create(store, a, MIN(10), T0, &idx), UCWA_SUBS_OK);
+    ck_assert_int_eq(ucwa_subs_create_locked(store, a, MIN(10), T0, &idx), UCWA_SUBS_OK);
     sub = ucwa_store_sub(store, idx);
     sub->hinted = 1;
     /* adds to what is left */
-    ck_assert_int_eq(ucwa_subs_extend(store, idx, MIN(11), T0 + MIN(5)), T0 + MIN(21));
+    ck_assert_int_eq(ucwa_subs_extend_locked(store, idx, MIN(11), T0 + MIN(5)), T0 + MIN(21));
     ck_assert_uint_eq(sub->hinted, 0);
     /* at most 30 minutes from now */
-    ck_assert_int_eq(ucwa_subs_extend(store, idx, MIN(30), T0 + MIN(6)), T0 + MIN(36));
-    ck_assert_int_eq(ucwa_subs_extend(store, idx, MIN(10), T0 + MIN(6)), T0 + MIN(36));
+    ck_assert_int_eq(ucwa_subs_extend_locked(store, idx, MIN(30), T0 + MIN(6)), T0 + MIN(36));
+    ck_assert_int_eq(ucwa_subs_extend_locked(store, idx, MIN(10), T0 + MIN(6)), T0 + MIN(36));
     /* past its end (the sweeper has not seen it yet): from now */
-    ck_assert_int_eq(ucwa_subs_extend(store, idx, MIN(10), T0 + MIN(40)), T0 + MIN(50));
+    ck_assert_int_eq(ucwa_subs_extend_locked(store, idx, MIN(10), T0 + MIN(40)), T0 + MIN(50));
 }
 END_TEST
 
@@ -366,21 +366,21 @@ START_TEST(subscribe_add_remove_end)
             "added contact A/people/dave@contoso.test subscribedContacts A/people/subscribedContacts",
             "updated contactPresence A/people/dave@contoso.test/presence contact A/people/dave@contoso.test",
             NULL };
-        ck_assert_int_eq(ucwa_subs_add_members(store, idx, more, 3, T0, pool, NULL, &added),
+        ck_assert_int_eq(ucwa_subs_add_members_locked(store, idx, more, 3, T0, pool, NULL, &added),
                          UCWA_SUBS_OK);
         ck_assert_int_eq(added, 1);
         expect_events(a, want);
-        ck_assert_int_eq(ucwa_subs_add_members(store, idx, more + 1, 1, T0, pool, NULL, &added),
+        ck_assert_int_eq(ucwa_subs_add_members_locked(store, idx, more + 1, 1, T0, pool, NULL, &added),
                          UCWA_SUBS_OK);
         ck_assert_int_eq(added, 0);
         expect_events(a, (const char *[]){ NULL });
     }
     /* remove bob from the first: still subscribed through the second, no event; carol: deleted */
     m = ucwa_subs_member_find(ucwa_store_sub(store, idx), "bob@contoso.test");
-    ucwa_subs_remove_member(store, idx, m, T0, pool, NULL);
+    ucwa_subs_remove_member_locked(store, idx, m, T0, pool, NULL);
     expect_events(a, (const char *[]){ NULL });
     m = ucwa_subs_member_find(ucwa_store_sub(store, idx), "carol@contoso.test");
-    ucwa_subs_remove_member(store, idx, m, T0, pool, NULL);
+    ucwa_subs_remove_member_locked(store, idx, m, T0, pool, NULL);
     {
         const char *want[] = {
             "deleted contact A/people/carol@contoso.test subscribedContacts A/people/subscribedContacts",
@@ -388,7 +388,7 @@ START_TEST(subscribe_add_remove_end)
         expect_events(a, want);
     }
     /* end the second: bob goes; then the first: dave goes */
-    ucwa_subs_end(store, idx2, T0, pool, NULL);
+    ucwa_subs_end_locked(store, idx2, T0, pool, NULL);
     {
         const char *want[] = {
             "deleted contact A/people/bob@contoso.test subscribedContacts A/people/subscribedContacts",
@@ -396,7 +396,7 @@ START_TEST(subscribe_add_remove_end)
             NULL };
         expect_events(a, want);
     }
-    ucwa_subs_end(store, idx, T0, pool, NULL);
+    ucwa_subs_end_locked(store, idx, T0, pool, NULL);
     {
         const char *want[] = {
             "deleted contact A/people/dave@contoso.test subscribedContacts A/people/subscribedContacts",
@@ -404,7 +404,7 @@ START_TEST(subscribe_add_remove_end)
             NULL };
         expect_events(a, want);
     }
-    ck_assert_int_eq(ucwa_subs_count(store, a), 0);
+    ck_assert_int_eq(ucwa_subs_count_locked(store, a), 0);
     consistent();
 }
 END_TEST
@@ -420,32 +420,38 @@ START_TEST(limits_create_nothing)
         many[i] = apr_psprintf(pool, "user%d@contoso.test", i);
     }
     ck_assert_int_eq(subscribe(a, many, UCWA_SUB_MEMBERS + 1, &idx), UCWA_SUBS_MEMBER_LIMIT);
-    ck_assert_int_eq(ucwa_subs_count(store, a), 0);
+    ck_assert_int_eq(ucwa_subs_count_locked(store, a), 0);
     expect_events(a, (const char *[]){ NULL });
     ck_assert_int_eq(subscribe(a, many, UCWA_SUB_MEMBERS - 1, &idx), UCWA_SUBS_OK);
     (void)events(a);
-    ck_assert_int_eq(ucwa_subs_add_members(store, idx, many + 90, 11, T0, pool, NULL, &added),
+    ck_assert_int_eq(ucwa_subs_add_members_locked(store, idx, many + 90, 11, T0, pool, NULL, &added),
                      UCWA_SUBS_MEMBER_LIMIT);
     ck_assert_int_eq(added, 0);
     ck_assert_uint_eq(ucwa_store_sub(store, idx)->count, UCWA_SUB_MEMBERS - 1);
     expect_events(a, (const char *[]){ NULL });
-    ck_assert_int_eq(ucwa_subs_add_members(store, idx, many + 90, 10, T0, pool, NULL, &added),
+    ck_assert_int_eq(ucwa_subs_add_members_locked(store, idx, many + 90, 10, T0, pool, NULL, &added),
                      UCWA_SUBS_OK);
     ck_assert_int_eq(added, 1);
 }
 END_TEST
 
-static int woken[16];
+/* The transaction the calls run in: the applications they ask to wake. */
+static ucwa_txn wake_txn;
+#define wake (&wake_txn)
 
-static void wake(ucwa_app *a)
+static void reset_woken(void)
 {
-    int i;
+    ucwa_txn_init(&wake_txn, store, pool);
+}
 
-    for (i = 0; i < 16; i++) {
-        if (ucwa_store_app(store, i) == a) {
-            woken[i]++;
-        }
+static int woken(int app)
+{
+    int i, n = 0;
+
+    for (i = 0; i < ucwa_txn_wakes(&wake_txn); i++) {
+        n += ucwa_txn_wake_at(&wake_txn, i) == &ucwa_store_app(store, app)->seq;
     }
+    return n;
 }
 
 START_TEST(notify)
@@ -466,9 +472,9 @@ START_TEST(notify)
     b = new_app("bob@contoso.test");
     user = (int)ucwa_store_app(store, b)->user;
     make_available(b, UCWA_AV_BUSY);
-    memset(woken, 0, sizeof(woken));
+    reset_woken();
     /* once per watching application, however many of its subscriptions have bob */
-    ck_assert_int_eq(ucwa_subs_notify(store, user, "presence", T0, pool, wake), 2);
+    ck_assert_int_eq(ucwa_subs_notify_locked(store, user, "presence", T0, pool, wake), 2);
     {
         const char *want[] = {
             "updated contactPresence A/people/bob@contoso.test/presence contact A/people/bob@contoso.test",
@@ -478,12 +484,12 @@ START_TEST(notify)
         expect_events(a3, (const char *[]){ NULL });
         expect_events(b, (const char *[]){ NULL });
     }
-    ck_assert_int_eq(woken[a1], 1);
-    ck_assert_int_eq(woken[a2], 1);
-    ck_assert_int_eq(woken[a3] + woken[b], 0);
+    ck_assert_int_eq(woken(a1), 1);
+    ck_assert_int_eq(woken(a2), 1);
+    ck_assert_int_eq(woken(a3) + woken(b), 0);
     /* every member that is bob learnt the availability announced */
     ck_assert_uint_eq(ucwa_store_sub(store, idx)->member_av[0], UCWA_AV_BUSY);
-    ck_assert_int_eq(ucwa_subs_notify(store, user, "note", T0, pool, NULL), 2);
+    ck_assert_int_eq(ucwa_subs_notify_locked(store, user, "note", T0, pool, NULL), 2);
     {
         const char *want[] = {
             "updated contactNote A/people/bob@contoso.test/note contact A/people/bob@contoso.test",
@@ -491,7 +497,7 @@ START_TEST(notify)
         expect_events(a1, want);
         expect_events(a2, want);
     }
-    ck_assert_int_eq(ucwa_subs_notify(store, user, "location", T0, pool, NULL), 2);
+    ck_assert_int_eq(ucwa_subs_notify_locked(store, user, "location", T0, pool, NULL), 2);
     {
         const char *want[] = {
             "updated contactLocation A/people/bob@contoso.test/location contact A/people/bob@contoso.test",
@@ -499,14 +505,14 @@ START_TEST(notify)
         expect_events(a1, want);
         expect_events(a2, want);
     }
-    ck_assert_int_eq(ucwa_subs_notify(store, user, "photo", T0, pool, NULL), 0);
+    ck_assert_int_eq(ucwa_subs_notify_locked(store, user, "photo", T0, pool, NULL), 0);
     /* nobody watches carol's user but a1 */
-    ck_assert_int_eq(ucwa_subs_notify(store, (int)ucwa_store_app(store, a3)->user, "presence",
+    ck_assert_int_eq(ucwa_subs_notify_locked(store, (int)ucwa_store_app(store, a3)->user, "presence",
                                       T0, pool, NULL), 1);
     /* a1 ends: a2 alone hears of bob */
-    ucwa_subs_app_gone(store, a1);
-    ucwa_store_delete(store, a1);
-    ck_assert_int_eq(ucwa_subs_notify(store, user, "presence", T0, pool, NULL), 1);
+    ucwa_subs_app_gone_locked(store, a1);
+    ucwa_store_delete_locked(store, a1);
+    ck_assert_int_eq(ucwa_subs_notify_locked(store, user, "presence", T0, pool, NULL), 1);
     consistent();
 }
 END_TEST
@@ -521,18 +527,18 @@ START_TEST(watchers)
     a2 = new_app("alice@contoso.test");
     ck_assert_int_eq(subscribe(a1, bob, 2, &i1), UCWA_SUBS_OK);
     ck_assert_int_eq(subscribe(a2, bob + 1, 1, &i2), UCWA_SUBS_OK);
-    user = ucwa_store_user_find(store, "bob@contoso.test", 0);
-    while (ucwa_subs_next_watcher(store, user, &pos, &sub, &m)) {
+    user = ucwa_store_user_find_locked(store, "bob@contoso.test", 0);
+    while (ucwa_subs_next_watcher_locked(store, user, &pos, &sub, &m)) {
         ck_assert_str_eq(ucwa_subs_member_sip(ucwa_store_sub(store, sub), m), "bob@contoso.test");
         ck_assert_int_eq(sub, n == 0 ? i1 : i2);
         ck_assert_int_eq(m, n == 0 ? 1 : 0);
         n++;
     }
     ck_assert_int_eq(n, 2);
-    ck_assert_int_eq(ucwa_subs_next_watcher(store, user, &pos, &sub, &m), 0);
-    ck_assert(ucwa_subs_app_watches(store, a1, "bob@contoso.test", -1));
-    ck_assert(!ucwa_subs_app_watches(store, a1, "bob@contoso.test", i1));
-    ck_assert(!ucwa_subs_app_watches(store, a2, "carol@contoso.test", -1));
+    ck_assert_int_eq(ucwa_subs_next_watcher_locked(store, user, &pos, &sub, &m), 0);
+    ck_assert(ucwa_subs_app_watches_locked(store, a1, "bob@contoso.test", -1));
+    ck_assert(!ucwa_subs_app_watches_locked(store, a1, "bob@contoso.test", i1));
+    ck_assert(!ucwa_subs_app_watches_locked(store, a2, "carol@contoso.test", -1));
 }
 END_TEST
 
@@ -544,46 +550,46 @@ START_TEST(sweep)
 
     make_store(3, 8, 12);
     a = new_app("alice@contoso.test");
-    ck_assert_int_eq(ucwa_subs_subscribe(store, a, bob, 1, MIN(10), T0, pool, NULL, &idx),
+    ck_assert_int_eq(ucwa_subs_subscribe_locked(store, a, bob, 1, MIN(10), T0, pool, NULL, &idx),
                      UCWA_SUBS_OK);
     sid = apr_pstrdup(pool, ucwa_store_sub(store, idx)->id);
     (void)events(a);
     /* nothing before the last minute */
-    memset(woken, 0, sizeof(woken));
-    ucwa_subs_sweep(store, T0 + MIN(9) - 1, pool, wake);
+    reset_woken();
+    ucwa_subs_sweep_locked(store, T0 + MIN(9) - 1, pool, wake);
     expect_events(a, (const char *[]){ NULL });
-    ck_assert_int_eq(woken[a], 0);
+    ck_assert_int_eq(woken(a), 0);
     /* then the hint, with the resource, once */
-    ucwa_subs_sweep(store, T0 + MIN(9), pool, wake);
+    ucwa_subs_sweep_locked(store, T0 + MIN(9), pool, wake);
     {
         const char *want[] = {
             apr_psprintf(pool, "updated presenceSubscription A/people/presenceSubscriptions/%s "
                          "+embedded", sid), NULL };
         expect_events(a, want);
     }
-    ck_assert_int_eq(woken[a], 1);
-    ucwa_subs_sweep(store, T0 + MIN(9) + 1, pool, wake);
+    ck_assert_int_eq(woken(a), 1);
+    ucwa_subs_sweep_locked(store, T0 + MIN(9) + 1, pool, wake);
     expect_events(a, (const char *[]){ NULL });
     /* extended: the hint comes again before the new end */
-    ucwa_subs_extend(store, idx, MIN(10), T0 + MIN(9) + 1);
-    ucwa_subs_sweep(store, T0 + MIN(18), pool, wake);
+    ucwa_subs_extend_locked(store, idx, MIN(10), T0 + MIN(9) + 1);
+    ucwa_subs_sweep_locked(store, T0 + MIN(18), pool, wake);
     expect_events(a, (const char *[]){ NULL });
-    ucwa_subs_sweep(store, T0 + MIN(19), pool, wake);
+    ucwa_subs_sweep_locked(store, T0 + MIN(19), pool, wake);
     ck_assert_int_eq(events(a)->nelts, 1);
     /* presence published without a notify (makeMeAvailable) is announced by the sweep */
     b = new_app("bob@contoso.test");
     make_available(b, UCWA_AV_NONE);
-    ucwa_subs_sweep(store, T0 + MIN(19) + 2, pool, wake);
+    ucwa_subs_sweep_locked(store, T0 + MIN(19) + 2, pool, wake);
     {
         const char *want[] = {
             "updated contactPresence A/people/bob@contoso.test/presence contact A/people/bob@contoso.test",
             NULL };
         expect_events(a, want);
     }
-    ucwa_subs_sweep(store, T0 + MIN(19) + 3, pool, wake);
+    ucwa_subs_sweep_locked(store, T0 + MIN(19) + 3, pool, wake);
     expect_events(a, (const char *[]){ NULL });
     /* the end */
-    ucwa_subs_sweep(store, T0 + MIN(19) + 1 + MIN(1), pool, wake);
+    ucwa_subs_sweep_locked(store, T0 + MIN(19) + 1 + MIN(1), pool, wake);
     {
         const char *want[] = {
             "deleted contact A/people/bob@contoso.test subscribedContacts A/people/subscribedContacts",
@@ -591,29 +597,29 @@ START_TEST(sweep)
             NULL };
         expect_events(a, want);
     }
-    ck_assert_int_eq(ucwa_subs_count(store, a), 0);
+    ck_assert_int_eq(ucwa_subs_count_locked(store, a), 0);
     ck_assert_uint_eq(ucwa_store_sub(store, idx)->state, UCWA_SLOT_FREE);
-    ck_assert_uint_eq(ucwa_subs_used(store), 0);     /* scans stop at once again */
+    ck_assert_uint_eq(ucwa_subs_used_locked(store), 0);     /* scans stop at once again */
     /* an application that ended without app_gone: its subscriptions are freed quietly */
     other = new_app("carol@contoso.test");
     ck_assert_int_eq(subscribe(other, bob, 1, &idx), UCWA_SUBS_OK);
     ck_assert_int_eq(subscribe(b, bob, 1, &idx), UCWA_SUBS_OK);
-    ck_assert_uint_eq(ucwa_subs_used(store), 2);
-    ucwa_store_delete(store, b);
-    ucwa_subs_sweep(store, T0, pool, NULL);
+    ck_assert_uint_eq(ucwa_subs_used_locked(store), 2);
+    ucwa_store_delete_locked(store, b);
+    ucwa_subs_sweep_locked(store, T0, pool, NULL);
     ck_assert_uint_eq(ucwa_store_sub(store, idx)->state, UCWA_SLOT_FREE);
-    ck_assert_uint_eq(ucwa_subs_used(store), 1);     /* the last one in use ended */
-    ucwa_store_delete(store, other);
-    ucwa_subs_sweep(store, T0, pool, NULL);
-    ck_assert_uint_eq(ucwa_subs_used(store), 0);
+    ck_assert_uint_eq(ucwa_subs_used_locked(store), 1);     /* the last one in use ended */
+    ucwa_store_delete_locked(store, other);
+    ucwa_subs_sweep_locked(store, T0, pool, NULL);
+    ck_assert_uint_eq(ucwa_subs_used_locked(store), 0);
     /* app_gone frees every subscription of the application, at once */
     other = new_app("carol@contoso.test");
     ck_assert_int_eq(subscribe(other, bob, 1, &idx), UCWA_SUBS_OK);
     ck_assert_int_eq(subscribe(other, bob, 1, &idx), UCWA_SUBS_OK);
-    ck_assert_int_eq(ucwa_subs_count(store, other), 2);
-    ucwa_subs_app_gone(store, other);
-    ck_assert_int_eq(ucwa_subs_count(store, other), 0);
-    ucwa_store_expire(store, other);
+    ck_assert_int_eq(ucwa_subs_count_locked(store, other), 2);
+    ucwa_subs_app_gone_locked(store, other);
+    ck_assert_int_eq(ucwa_subs_count_locked(store, other), 0);
+    ucwa_store_expire_locked(store, other);
     consistent();
 }
 END_TEST
@@ -630,21 +636,21 @@ START_TEST(user_slot_taken_back)
     a = new_app("alice@contoso.test");
     ck_assert_int_eq(subscribe(a, bob, 1, &i1), UCWA_SUBS_OK);
     s1 = ucwa_store_sub(store, i1);
-    bob_slot = ucwa_subs_member_user(store, i1, 0, 0);
+    bob_slot = ucwa_subs_member_user_locked(store, i1, 0, 0);
     ck_assert_int_ge(bob_slot, 0);
     /* carol takes bob's slot (bob has no application) */
     ck_assert_int_eq(subscribe(a, carol, 1, &i2), UCWA_SUBS_OK);
-    ck_assert_int_eq(ucwa_subs_member_user(store, i2, 0, 0), bob_slot);
-    ck_assert_int_eq(ucwa_subs_member_user(store, i1, 0, 0), -1);
-    ck_assert_int_eq(ucwa_subs_member_user(store, i1, 0, 1), -1);
+    ck_assert_int_eq(ucwa_subs_member_user_locked(store, i2, 0, 0), bob_slot);
+    ck_assert_int_eq(ucwa_subs_member_user_locked(store, i1, 0, 0), -1);
+    ck_assert_int_eq(ucwa_subs_member_user_locked(store, i1, 0, 1), -1);
     ck_assert_uint_eq(s1->member[0], UCWA_SUBS_NO_USER);
     (void)events(a);
     /* bob signs in (taking carol's slot back): a notify of his finds the member by address */
     b = new_app("bob@contoso.test");
     user = (int)ucwa_store_app(store, b)->user;
-    ck_assert_int_eq(ucwa_subs_notify(store, user, "note", T0, pool, NULL), 1);
-    ck_assert_int_eq(ucwa_subs_member_user(store, i1, 0, 0), user);
-    ck_assert_int_eq(ucwa_subs_member_user(store, i2, 0, 0), -1);   /* carol is out */
+    ck_assert_int_eq(ucwa_subs_notify_locked(store, user, "note", T0, pool, NULL), 1);
+    ck_assert_int_eq(ucwa_subs_member_user_locked(store, i1, 0, 0), user);
+    ck_assert_int_eq(ucwa_subs_member_user_locked(store, i2, 0, 0), -1);   /* carol is out */
     {
         const char *want[] = {
             "updated contactNote A/people/bob@contoso.test/note contact A/people/bob@contoso.test",
@@ -654,8 +660,8 @@ START_TEST(user_slot_taken_back)
     /* and the sweep finds him too, when he comes back without a notify */
     s1->member[0] = UCWA_SUBS_NO_USER;
     make_available(b, UCWA_AV_NONE);
-    ucwa_subs_sweep(store, T0, pool, NULL);
-    ck_assert_int_eq(ucwa_subs_member_user(store, i1, 0, 0), user);
+    ucwa_subs_sweep_locked(store, T0, pool, NULL);
+    ck_assert_int_eq(ucwa_subs_member_user_locked(store, i1, 0, 0), user);
     {
         const char *want[] = {
             "updated contactPresence A/people/bob@contoso.test/presence contact A/people/bob@contoso.test",
@@ -695,19 +701,19 @@ START_TEST(check_finds_problems)
     a = new_app("alice@contoso.test");
     ck_assert_int_eq(subscribe(a, two, 2, &idx), UCWA_SUBS_OK);
     ck_assert_int_eq(subscribe(a, two, 1, &idx2), UCWA_SUBS_OK);
-    ck_assert_ptr_null(ucwa_subs_check(store, &subs, &members, pool));
+    ck_assert_ptr_null(ucwa_subs_check_locked(store, &subs, &members, pool));
     ck_assert_uint_eq(subs, 2);
     ck_assert_uint_eq(members, 3);
     sub = ucwa_store_sub(store, idx);
     sub->name_off[1] = 3;
-    ck_assert_ptr_nonnull(ucwa_subs_check(store, &subs, &members, pool));
+    ck_assert_ptr_nonnull(ucwa_subs_check_locked(store, &subs, &members, pool));
     sub->name_off[1] = (apr_uint16_t)(strlen(two[0]) + 1);
     memcpy(ucwa_store_sub(store, idx2)->id, sub->id, sizeof(sub->id));
-    ck_assert_ptr_nonnull(strstr(ucwa_subs_check(store, &subs, &members, pool), "two"));
-    ucwa_subs_free(store, idx2);
-    ck_assert_ptr_null(ucwa_subs_check(store, &subs, &members, pool));
-    ucwa_store_delete(store, a);
-    ck_assert_ptr_nonnull(strstr(ucwa_subs_check(store, &subs, &members, pool), "ended"));
+    ck_assert_ptr_nonnull(strstr(ucwa_subs_check_locked(store, &subs, &members, pool), "two"));
+    ucwa_subs_free_locked(store, idx2);
+    ck_assert_ptr_null(ucwa_subs_check_locked(store, &subs, &members, pool));
+    ucwa_store_delete_locked(store, a);
+    ck_assert_ptr_nonnull(strstr(ucwa_subs_check_locked(store, &subs, &members, pool), "ended"));
 }
 END_TEST
 
