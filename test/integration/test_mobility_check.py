@@ -81,13 +81,16 @@ def views(resolvers, topo):
     outside.table = topo.hosts_outside()
 
 
-def run_check(fe, rp, views, state, *extra):
+def run_check(fe, rp, views, state, *extra, pools=("pool01.contoso.test",)):
+    """The check's JSON report for the Front End (or Director) fe, an Apache instance or
+    the path of a configuration, with the reverse proxy rp, as alice."""
     inside, outside = views
     env = dict(os.environ, MOBILITY_CHECK_PASSWORD=mobility.DEMO_PASSWORD)
-    p = subprocess.run(["/usr/bin/python3", str(CHECK), "-f", str(fe.conf),
+    p = subprocess.run(["/usr/bin/python3", str(CHECK), "-f", str(getattr(fe, "conf", fe)),
                         "--proxy-config", str(rp.conf), "--inside", inside.spec,
                         "--outside", outside.spec, "--ca", str(state / "pki" / "ca.crt"),
-                        "--user", "alice@contoso.test", "--pool", "pool01.contoso.test",
+                        "--user", "alice@contoso.test",
+                        *[a for pool in pools for a in ("--pool", pool)],
                         "--json", *extra], capture_output=True, text=True, env=env,
                        timeout=60)
     assert p.returncode in (0, 1), p.stderr

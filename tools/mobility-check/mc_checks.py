@@ -305,6 +305,79 @@ def _json(a):
     return v if isinstance(v, dict) else None
 
 
+def _pool_of(ctx, href, outside):
+    """The pool of the topology whose external (or internal) base URL href is under."""
+    return next((p for p in ctx.pools.values()
+                 if href.startswith((p.external if outside else p.internal) + ROOT)), None)
+
+
+def _user_resource(ctx, h, pool, url, outside, auth):
+    """The signed-in user resource at url (on pool), a redirect followed to the home pool
+    it names as a client does: (home pool, its links, its answer), or None when a hop
+    failed (reported) or the home pool is not checked (listed as such)."""
+    side = "" if outside else " (internal)"
+    seen = [pool.fqdn]
+    while True:
+        a = h.get("user", "GET", url, outside, auth)
+        links = ((_json(a) or {}).get("_links") or {}) if a.status == 200 else {}
+        if pool.fqdn != seen[0] and (a.error or a.status != 200 or not links):
+            h.fail("path.home-pool", f"user resource{side} on {pool.fqdn}", url,
+                   f"the home pool {pool.fqdn}, where {seen[-2]} redirects the user, "
+                   "does not answer: " + (a.error or f"HTTP {a.status}"),
+                   "the client is signed in and sent there, and goes no further: no UCWA, "
+                   "no MCX",
+                   f"make {Pool.host_port(url)[0]} reach {pool.fqdn}'s "
+                   f"{'external site through the reverse proxy' if outside else 'internal site'}"
+                   f" (DNS, the proxy's publishing rule, the Front End running), or "
+                   f"correct {pool.fqdn}'s URLs in AutodiscoverPool ({pool.where})", a)
+            return None
+        if a.status == 404:
+            h.fail("path.user-not-found", f"user resource{side}", url,
+                   f"{pool.fqdn} answers 404 (NotFound) for {ctx.user}, signed in",
+                   "the server does not know where the user is homed: the client signs in "
+                   "and is then told the user is not enabled for this service",
+                   f"{pool.fqdn}'s error log says why: AD00055, the user is not in the "
+                   "directory (AutodiscoverDirectoryQuery returns no home pool); AD00056, "
+                   "the home pool is a Director (a Director needs AutodiscoverDirectoryQuery: "
+                   "without it the home pool is the SIP domain's pool, the Director itself)",
+                   a)
+            return None
+        red = links.get("redirect")
+        if red is None:
+            return pool, links, a
+        href = red.get("href", "") if isinstance(red, dict) else ""
+        target = _pool_of(ctx, href, outside)
+        if not target:
+            h.fail("path.redirect", f"user resource{side}", url,
+                   f"{pool.fqdn} redirects to {href or 'nothing'}, which is under no pool's "
+                   f"{'external' if outside else 'internal'} URL in {ctx.fe.path}",
+                   "the client follows it to a pool this topology does not know",
+                   "the topology the server runs differs from this file (apachectl "
+                   "graceful after editing it), or the directory names a home pool whose "
+                   "AutodiscoverPool URLs are wrong: every Front End and Director must have "
+                   "the same AutodiscoverPool lines", a)
+            return None
+        if target.fqdn in seen or target.role.lower() == "director":
+            h.fail("path.redirect", f"user resource{side}", url,
+                   f"{pool.fqdn} redirects to {target.fqdn}, "
+                   + ("a Director, not a Front End pool" if target.role.lower() ==
+                      "director" else "a pool it came from (a loop)"),
+                   "the client never reaches a pool that runs UCWA: sign-in never ends",
+                   "a Director needs AutodiscoverDirectoryQuery (the user's home pool): "
+                   "without it the SIP domain's pool is the home pool, here "
+                   f"{target.fqdn}; users' home pools must be Front End pools", a)
+            return None
+        h.record(f"user resource{side}: redirect to home pool {target.fqdn}", True, a, href)
+        if ctx.only_pools and target.fqdn not in ctx.only_pools:
+            ctx.report.skip("path home pool" + side,
+                            f"{ctx.user} is homed on {target.fqdn}, not among --pool: its "
+                            "user resource and UCWA were not tried (add --pool "
+                            f"{target.fqdn}, or run the check on that pool's Front End)")
+            return None
+        seen.append(target.fqdn)
+        pool, url = target, href
+
+
 def client_path(ctx):
     rep = ctx.report
     for dom, pname in ctx.domains.items():
@@ -324,8 +397,11 @@ def client_path(ctx):
             h.fail("path.internal-discovery", "discovery (internal)", url,
                    a.error or f"HTTP {a.status}, not the discovery root",
                    "internal clients start here; they fall back to the external name and "
-                   "the hairpin, or fail", f"check DNS and that the internal site "
-                   f"({fix_site}) has Autodiscover On and ServerAlias lyncdiscoverinternal.{dom}", a)
+                   "the hairpin, or fail",
+                   "the certificate this server serves for this name (see the cert findings)"
+                   if (a.error or "").startswith("TLS") else f"check DNS and that the internal "
+                   f"site ({fix_site}) has Autodiscover On and ServerAlias "
+                   f"lyncdiscoverinternal.{dom}", a)
         else:
             user = ((j.get("_links") or {}).get("user") or {}).get("href", "")
             loc = j.get("AccessLocation")
@@ -415,51 +491,44 @@ def client_path(ctx):
             continue
         h.record("token", True, a, ctx.user)
         auth = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-        # 5. user resource, authenticated, outside and inside
-        a = h.get("user", "GET", oauth, True, auth)
-        links = ((_json(a) or {}).get("_links") or {}) if a.status == 200 else {}
-        if "redirect" in links:
-            href = (links["redirect"] or {}).get("href", "") if isinstance(
-                links["redirect"], dict) else ""
-            target = next((p for p in ctx.pools.values()
-                           if href.startswith(p.external + ROOT)), None)
-            if not target:
-                h.fail("path.redirect", "user (redirect)", oauth,
-                       f"redirect to {href}, which is no pool's external URL",
-                       "the client follows it and fails", "check the user's home pool in "
-                       "the directory and AutodiscoverPool external=", a)
-            else:
-                h.record(f"user: redirect to home pool {target.fqdn}", True, a, href)
-                rep.skip("path UCWA", f"{ctx.user} is homed on {target.fqdn}: run the "
-                         "check there, or name a user of this pool")
+        # 5. user resource, authenticated, outside and inside; a redirect (a Director, or
+        # a user homed on another pool) is followed to the home pool, as the client does
+        got = _user_resource(ctx, h, pool, oauth, True, auth)
+        if got is None:
             continue
+        home, links, a = got
         apps = (links.get("applications") or {}).get("href")
+        on = "" if home is pool else f" on {home.fqdn}"
         if not apps:
-            h.fail("path.user", "user resource", oauth, a.error or
+            h.fail("path.user", f"user resource{on}", oauth, a.error or
                    f"HTTP {a.status} without an applications link", "the client needs the "
                    "applications link to start UCWA", "Ucwa On on the external site "
                    f"({fe_site_file(ctx, 'external')})", a)
             continue
-        if Pool.host_port(apps)[0] != pool.external_host:
-            h.fail("path.applications-url", "user resource", oauth,
-                   f"the applications link {apps} is not on {pool.external_host}",
+        if Pool.host_port(apps)[0] != home.external_host:
+            h.fail("path.applications-url", f"user resource{on}", oauth,
+                   f"the applications link {apps} is not on {home.external_host}",
                    "outside clients must reach UCWA through the external web FQDN",
-                   f"AutodiscoverPool {pname} external= ({pool.where})", a)
+                   f"AutodiscoverPool {home.fqdn} external= ({home.where})", a)
             continue
-        h.record("user resource: applications link", True, a, apps)
+        h.record(f"user resource{on}: applications link", True, a, apps)
         url_in = f"https://{pool.internal_host}{sfx_in}{ROOT}/oauth/user?originalDomain={dom}"
-        a = h.get("user (internal)", "GET", url_in, False, auth)
-        links = ((_json(a) or {}).get("_links") or {}) if a.status == 200 else {}
-        apps_in = (links.get("applications") or {}).get("href", "")
-        if Pool.host_port(apps_in)[0] != pool.external_host:
-            h.fail("path.hairpin", "user resource (internal)", url_in,
-                   a.error or f"applications link {apps_in or 'missing'}, not on the "
-                   f"external web FQDN {pool.external_host}",
-                   "internal clients reach UCWA through the external web FQDN (the "
-                   "hairpin through the reverse proxy)", "AutodiscoverPool external= and "
-                   "the internal site's Ucwa On", a)
-        else:
-            h.record("user resource (internal): hairpin to the external FQDN", True, a, apps_in)
+        got = _user_resource(ctx, h, pool, url_in, False, auth)
+        if got is not None:
+            home_in, links, a = got
+            apps_in = (links.get("applications") or {}).get("href", "")
+            if Pool.host_port(apps_in)[0] != home_in.external_host:
+                h.fail("path.hairpin", "user resource (internal)", url_in,
+                       a.error or f"applications link {apps_in or 'missing'}, not on the "
+                       f"external web FQDN {home_in.external_host}",
+                       "internal clients reach UCWA through the external web FQDN (the "
+                       "hairpin through the reverse proxy)", "AutodiscoverPool external= "
+                       "and the internal site's Ucwa On", a)
+            else:
+                h.record("user resource (internal): hairpin to the external FQDN", True, a,
+                         apps_in)
+        pool = home
+        sfx_ex = "" if pool.external_port == 443 else f":{pool.external_port}"
         # 6. UCWA through the external web FQDN
         # an endpointId of its own: one that exists answers 200 with that application
         body = json.dumps({"userAgent": "mobility-check",
