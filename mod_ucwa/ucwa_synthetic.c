@@ -211,7 +211,10 @@ static void http_exchange(void *baton, apr_pool_t *p, const char *method, const 
     push_http_request rq;
     push_response resp;
 
-    if (ucwa_watchdog_stopping()) {
+    /* a stopping child ends the run, but still signs its test users out: their
+     * applications would otherwise wait out the idle timeout (the new generation, or
+     * the other Front Ends, answer the DELETE) */
+    if (ucwa_watchdog_stopping() && strcmp(method, "DELETE")) {
         memset(out, 0, sizeof(*out));
         out->error = "the server is stopping";
         return;
