@@ -113,7 +113,7 @@ static int homed_here(ucwa_req *q, int *rv)
     return 0;
 }
 
-int ucwa_app_create(ucwa_req *q)
+int ucwa_app_create(ucwa_req *q, int what)
 {
     const ucwa_global *g = q->conf->global;
     ucwa_app_params in;
@@ -126,9 +126,6 @@ int ucwa_app_create(ucwa_req *q)
     const char *note;
     int rv = OK, bad = 0, idx = -1;
 
-    if (q->r->method_number != M_POST) {
-        return ucwa_http_not_allowed(q);
-    }
     body = ucwa_http_input(q, &rv);
     if (!body) {
         return rv;
@@ -204,7 +201,7 @@ int ucwa_app_create(ucwa_req *q)
                                                                       q->user), copy.base));
 }
 
-int ucwa_app_get(ucwa_req *q)
+int ucwa_app_get(ucwa_req *q, int what)
 {
     ucwa_app copy;
     ucwa_store *s;
@@ -230,7 +227,7 @@ int ucwa_app_get(ucwa_req *q)
         q->r->pool, &copy, q->user), copy.base));
 }
 
-int ucwa_app_delete(ucwa_req *q)
+int ucwa_app_delete(ucwa_req *q, int what)
 {
     ucwa_store *s;
     ucwa_app *a;
@@ -263,7 +260,7 @@ int ucwa_app_delete(ucwa_req *q)
     return ucwa_http_no_content(q);
 }
 
-int ucwa_app_policies(ucwa_req *q)
+int ucwa_app_policies(ucwa_req *q, int what)
 {
     ucwa_app copy;
     int rv;

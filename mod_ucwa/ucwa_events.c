@@ -335,7 +335,13 @@ static apr_uint32_t user_parked(ucwa_store *s, int user, int except)
     return n;
 }
 
-int ucwa_events_get(ucwa_req *q)
+int ucwa_events_not_allowed(ucwa_req *q, int what)
+{
+    return ucwa_http_error(q, HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", NULL,
+                           "The event channel answers GET only.");
+}
+
+int ucwa_events_get(ucwa_req *q, int what)
 {
     const ucwa_global *g = q->conf->global;
     ucwa_store *s;
@@ -353,10 +359,6 @@ int ucwa_events_get(ucwa_req *q)
     apr_pool_t *iter;
     int idx, rv, moved, final = 0;
 
-    if (q->r->method_number != M_GET) {
-        return ucwa_http_error(q, HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", NULL,
-                               "The event channel answers GET only.");
-    }
     if ((s = ucwa_app_lock(q, &idx, &rv)) == NULL) {
         return rv;
     }

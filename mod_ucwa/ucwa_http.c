@@ -10,6 +10,7 @@
 #include "mob_json.h"
 #include "ucwa_http.h"
 #include "ucwa_input.h"
+#include "ucwa_route.h"
 #include "ucwa_xml.h"
 
 APLOG_USE_MODULE(ucwa);
@@ -43,128 +44,9 @@ int ucwa_http_route(ucwa_req *q, request_rec *r)
     return 0;
 }
 
-/* Every resource under an application, by path pattern ("*" is one segment, any case),
- * with the methods it answers: the Allow header of each 405, and what tells a resource
- * that exists for other methods (405) from one that does not (404). More specific
- * patterns come first. */
-static const struct {
-    const char *path;
-    const char *allow;
-} resources[] = {
-    { "", "GET, DELETE" },
-    { "/events", "GET" },
-    { "/policies", "GET" },
-    { "/batch", "POST" },
-    { "/reportMyActivity", "POST" },
-    { "/reportBackground", "POST" },
-    { "/pushRegistrations", "GET, POST" },
-    { "/pushRegistrations/*", "GET, PUT, DELETE" },
-    { "/me", "GET" },
-    { "/me/makeMeAvailable", "POST" },
-    { "/me/presence", "GET, POST" },
-    { "/me/note", "GET, POST" },
-    { "/me/location", "GET, POST" },
-    { "/me/reportMyActivity", "POST" },
-    { "/me/phones", "GET" },
-    { "/me/callForwardingSettings", "GET, PUT" },
-    { "/communication", "GET, PUT" },
-    { "/communication/messagingInvitations", "POST" },
-    { "/communication/messagingInvitations/*", "GET" },
-    { "/communication/messagingInvitations/*/accept", "POST" },
-    { "/communication/messagingInvitations/*/decline", "POST" },
-    { "/communication/conversations", "GET" },
-    { "/communication/conversations/*", "GET, DELETE" },
-    { "/communication/conversations/*/messaging", "GET" },
-    { "/communication/conversations/*/messaging/messages", "POST" },
-    { "/communication/conversations/*/messaging/typing", "POST" },
-    { "/communication/conversations/*/messaging/typingParticipants", "GET" },
-    { "/communication/conversations/*/messaging/terminate", "POST" },
-    { "/communication/conversations/*/participants", "GET" },
-    { "/communication/conversations/*/participants/*", "GET" },
-    { "/communication/conversations/*/participants/*/messaging", "GET" },
-    { "/onlineMeetings", "GET" },
-    { "/people", "GET" },
-    { "/people/presenceSubscriptions", "GET, POST" },
-    { "/people/presenceSubscriptions/*", "GET, POST, DELETE" },
-    { "/people/presenceSubscriptionMemberships", "GET, POST" },
-    { "/people/presenceSubscriptionMemberships/*", "GET, DELETE" },
-    { "/people/subscribedContacts", "GET" },
-    { "/people/contacts", "GET" },
-    { "/people/groups", "GET, POST" },
-    { "/people/groups/*", "GET, PUT, DELETE" },
-    { "/people/groupMemberships", "GET, POST" },
-    { "/people/groupMemberships/removeContactFromAllGroups", "POST" },
-    { "/people/groupMemberships/*/*", "GET, DELETE" },
-    { "/people/search", "GET" },
-    { "/people/privacyRelationships", "GET" },
-    { "/people/contactsAndGroupsSubscription", "GET" },
-    { "/people/contactsAndGroupsSubscription/startOrRefreshSubscriptionToContactsAndGroups",
-      "POST" },
-    { "/people/*", "GET" },
-    { "/people/*/presence", "GET" },
-    { "/people/*/note", "GET" },
-    { "/people/*/location", "GET" },
-    { "/people/*/supportedMedia", "GET" },
-    { "/people/*/privacyRelationship", "GET" },
-    { "/photos/*", "GET" },
-};
-
-/* path (without trailing slashes) matches pattern, segment by segment. */
-static int path_matches(const char *pattern, const char *path, apr_size_t len)
-{
-    const char *end = path + len;
-
-    while (*pattern && path < end) {
-        if (*pattern != '/' || *path != '/') {
-            return 0;
-        }
-        pattern++;
-        path++;
-        if (*pattern == '*') {
-            const char *seg = path;
-            while (path < end && *path != '/') {
-                path++;
-            }
-            if (path == seg) {
-                return 0;   /* an empty segment is no id */
-            }
-            pattern++;
-        }
-        else {
-            apr_size_t n = strcspn(pattern, "/");
-            if ((apr_size_t)(end - path) < n || strncasecmp(pattern, path, n)
-                || (path + n < end && path[n] != '/')) {
-                return 0;
-            }
-            pattern += n;
-            path += n;
-        }
-    }
-    return !*pattern && path == end;
-}
-
-const char *ucwa_http_allow(const ucwa_req *q)
-{
-    apr_size_t i, len;
-
-    if (!q->app_id) {
-        return "POST";   /* the applications collection */
-    }
-    len = strlen(q->sub);
-    while (len > 0 && q->sub[len - 1] == '/') {
-        len--;   /* trailing slashes, as IIS ignores them */
-    }
-    for (i = 0; i < sizeof(resources) / sizeof(resources[0]); i++) {
-        if (path_matches(resources[i].path, q->sub, len)) {
-            return resources[i].allow;
-        }
-    }
-    return NULL;
-}
-
 int ucwa_http_not_allowed(ucwa_req *q)
 {
-    const char *allow = ucwa_http_allow(q);
+    const char *allow = ucwa_route_allow(q);
 
     if (!allow) {
         return ucwa_http_error(q, HTTP_NOT_FOUND, "NotFound", "ResourceNotFound",
@@ -177,7 +59,7 @@ int ucwa_http_not_allowed(ucwa_req *q)
 
 int ucwa_http_unrouted(ucwa_req *q)
 {
-    const char *allow = ucwa_http_allow(q);
+    const char *allow = ucwa_route_allow(q);
     const char *m = q->r->method_number == M_GET ? "GET" : q->r->method;
 
     /* a resource that exists, asked with a method it does not answer */
@@ -222,7 +104,7 @@ int ucwa_http_error(ucwa_req *q, int status, const char *code, const char *subco
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00020) "%d %s/%s: %s",
                   status, code, subcode ? subcode : "-", message);
     if (status == HTTP_METHOD_NOT_ALLOWED && !apr_table_get(q->r->err_headers_out, "Allow")) {
-        const char *allow = ucwa_http_allow(q);
+        const char *allow = ucwa_route_allow(q);
         if (allow) {
             apr_table_setn(q->r->err_headers_out, "Allow", allow);
         }

@@ -155,7 +155,7 @@ static int too_large_event(ucwa_req *q)
 
 /* --- startMessaging ------------------------------------------------------------------ */
 
-static int start_messaging(ucwa_req *q)
+int ucwa_messaging_start(ucwa_req *q, int what)
 {
     apr_pool_t *p = q->r->pool;
     const ucwa_global *g = q->conf->global;
@@ -273,9 +273,12 @@ static int start_messaging(ucwa_req *q)
 
 /* --- invitations ------------------------------------------------------------------- */
 
-static int invitation(ucwa_req *q, const char *id, const char *action)
+int ucwa_messaging_invitation(ucwa_req *q, int what)
 {
-    int post = q->r->method_number == M_POST, rv, idx, conv, side = -1;
+    const char *id = q->id[0];
+    const char *action = what == UCWA_IM_ACCEPT ? "accept"
+                         : what == UCWA_IM_DECLINE ? "decline" : NULL;
+    int rv, idx, conv, side = -1;
     ucwa_conv_touched t;
     ucwa_conv_result res = UCWA_CONV_OK;
     ucwa_conv_view v;
@@ -284,12 +287,6 @@ static int invitation(ucwa_req *q, const char *id, const char *action)
     json_t *res_json = NULL;
     apr_uint32_t gen;
 
-    if (!action && q->r->method_number != M_GET) {
-        return ucwa_http_not_allowed(q);
-    }
-    if (action && !post) {
-        return ucwa_http_not_allowed(q);
-    }
     if (action) {
         /* accept and decline take no input (decline's reason is only informative) */
         json_t *in = ucwa_http_input(q, &rv);
@@ -341,7 +338,7 @@ static int invitation(ucwa_req *q, const char *id, const char *action)
 
 /* --- conversations ------------------------------------------------------------------ */
 
-static int conversations(ucwa_req *q)
+int ucwa_messaging_conversations(ucwa_req *q, int what)
 {
     apr_pool_t *p = q->r->pool;
     json_t *links = json_object(), *list = json_array();
@@ -352,9 +349,6 @@ static int conversations(ucwa_req *q)
 
     mob_json_own(p, links);
     mob_json_own(p, list);
-    if (q->r->method_number != M_GET) {
-        return ucwa_http_not_allowed(q);
-    }
     if ((s = ucwa_app_lock(q, &idx, &rv)) == NULL) {
         return rv;
     }
@@ -377,48 +371,6 @@ static int conversations(ucwa_req *q)
     }
     return ucwa_http_resource(q, HTTP_OK, mob_json_own(p, json_pack("{s:O,s:s}", "_links", links,
                                                                     "rel", "conversations")));
-}
-
-typedef enum {
-    R_CONVERSATION, R_MESSAGING, R_MESSAGES, R_TYPING, R_TYPING_PARTICIPANTS, R_TERMINATE,
-    R_PARTICIPANTS, R_PARTICIPANT, R_PARTICIPANT_MESSAGING
-} conv_resource;
-
-/* The resource a path under conversations/{C} names, or -1. */
-static int conv_route(apr_pool_t *p, const char *rest, const char **sip)
-{
-    static const struct { const char *path; conv_resource r; } fixed[] = {
-        { "", R_CONVERSATION }, { "/messaging", R_MESSAGING },
-        { "/messaging/messages", R_MESSAGES }, { "/messaging/typing", R_TYPING },
-        { "/messaging/typingParticipants", R_TYPING_PARTICIPANTS },
-        { "/messaging/terminate", R_TERMINATE }, { "/participants", R_PARTICIPANTS },
-    };
-    size_t i, n = strlen(rest);
-    const char *slash;
-
-    while (n > 0 && rest[n - 1] == '/') {
-        n--;   /* trailing slashes, as IIS ignores them */
-    }
-    rest = apr_pstrndup(p, rest, n);
-    for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-        if (!strcasecmp(rest, fixed[i].path)) {
-            return fixed[i].r;
-        }
-    }
-    if (strncasecmp(rest, "/participants/", 14) || !rest[14]) {
-        return -1;
-    }
-    rest += 14;
-    slash = strchr(rest, '/');
-    if (!slash) {
-        *sip = rest;
-        return R_PARTICIPANT;
-    }
-    if (strcasecmp(slash, "/messaging")) {
-        return -1;
-    }
-    *sip = apr_pstrndup(p, rest, (apr_size_t)(slash - rest));
-    return R_PARTICIPANT_MESSAGING;
 }
 
 /* sendMessage: the body is read and checked before the lock. */
@@ -472,11 +424,14 @@ static int message_input(ucwa_req *q, message_in *m, int *rv)
     return 1;
 }
 
-static int conversation(ucwa_req *q, const char *id, const char *rest)
+int ucwa_messaging_conversation(ucwa_req *q, int which)
 {
+    const char *id = q->id[0];
     apr_pool_t *p = q->r->pool;
-    int method = q->r->method_number, rv, idx, conv, side, which, local = 1;
-    const char *sip = NULL;
+    int method = q->r->method_number, rv, idx, conv, side, local = 1;
+    /* participants/{sip} */
+    const char *sip = which == UCWA_IM_PARTICIPANT || which == UCWA_IM_PARTICIPANT_MESSAGING
+                      ? q->id[1] : NULL;
     ucwa_conv_touched t;
     ucwa_conv_result res = UCWA_CONV_OK;
     ucwa_conv_view v;
@@ -487,25 +442,12 @@ static int conversation(ucwa_req *q, const char *id, const char *rest)
     apr_uint32_t gen, number = 0;
     const char *location = NULL;
 
-    which = conv_route(p, rest, &sip);
-    if (which < 0) {
-        return DECLINED;
+    /* the bodies are read before the lock */
+    if (which == UCWA_IM_MESSAGES && !message_input(q, &m, &rv)) {
+        return rv;
     }
-    switch (which) {
-    case R_CONVERSATION:
-        if (method != M_GET && method != M_DELETE) return ucwa_http_not_allowed(q);
-        break;
-    case R_MESSAGES:
-        if (method != M_POST) return ucwa_http_not_allowed(q);
-        if (!message_input(q, &m, &rv)) return rv;
-        break;
-    case R_TYPING:
-    case R_TERMINATE:
-        if (method != M_POST) return ucwa_http_not_allowed(q);
-        if (!ucwa_http_input(q, &rv)) return rv;
-        break;
-    default:
-        if (method != M_GET) return ucwa_http_not_allowed(q);
+    if ((which == UCWA_IM_TYPING || which == UCWA_IM_TERMINATE) && !ucwa_http_input(q, &rv)) {
+        return rv;
     }
     if ((s = ucwa_app_lock(q, &idx, &rv)) == NULL) {
         return rv;
@@ -525,9 +467,9 @@ static int conversation(ucwa_req *q, const char *id, const char *rest)
         return not_found(q);
     }
     switch (which) {
-    case R_CONVERSATION:
-    case R_TERMINATE:
-        if (which == R_CONVERSATION && method == M_GET) {
+    case UCWA_IM_CONVERSATION:
+    case UCWA_IM_TERMINATE:
+        if (which == UCWA_IM_CONVERSATION && method == M_GET) {
             out = ucwa_conv_res_conversation(p, &v);
             break;
         }
@@ -544,10 +486,10 @@ static int conversation(ucwa_req *q, const char *id, const char *rest)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00143)
                       "%s left conversation %s", q->user, id);
         break;
-    case R_MESSAGING:
+    case UCWA_IM_MESSAGING:
         out = ucwa_conv_res_messaging(p, &v);
         break;
-    case R_MESSAGES:
+    case UCWA_IM_MESSAGES:
         if (c->phase == UCWA_CONV_CONNECTED && m.fmt == UCWA_MSG_HTML
             && !(c->party[0].html && c->party[1].html)) {
             ucwa_shm_unlock();
@@ -562,19 +504,19 @@ static int conversation(ucwa_req *q, const char *id, const char *rest)
                                     ucwa_store_app(s, idx)->base, c->id, number);
         }
         break;
-    case R_TYPING:
+    case UCWA_IM_TYPING:
         res = ucwa_conv_typing(s, conv, side, apr_time_now(), p, &t);
         break;
-    case R_TYPING_PARTICIPANTS:
+    case UCWA_IM_TYPING_PARTICIPANTS:
         out = ucwa_conv_res_typing(p, &v, apr_time_now());
         break;
-    case R_PARTICIPANTS:
+    case UCWA_IM_PARTICIPANTS:
         out = ucwa_conv_res_participants(p, &v);
         break;
-    case R_PARTICIPANT:
+    case UCWA_IM_PARTICIPANT:
         out = ucwa_conv_res_participant(p, &v, local);
         break;
-    case R_PARTICIPANT_MESSAGING:
+    case UCWA_IM_PARTICIPANT_MESSAGING:
         if (c->phase != UCWA_CONV_CONNECTED) {
             ucwa_shm_unlock();
             return not_found(q);
@@ -596,42 +538,6 @@ static int conversation(ucwa_req *q, const char *id, const char *rest)
         return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", NULL,
                                "Messaging is not connected in this conversation.");
     }
-}
-
-/* --- dispatch ----------------------------------------------------------------------- */
-
-int ucwa_messaging_handle(ucwa_req *q)
-{
-    const char *sub = q->sub + 15;   /* after "/communication/" */
-    const char *slash;
-
-    if (!strncasecmp(sub, "messagingInvitations", 20) && (!sub[20] || sub[20] == '/')) {
-        const char *rest = sub + 20, *id, *action = NULL;
-        if (!*rest || !strcmp(rest, "/")) {
-            return q->r->method_number == M_POST ? start_messaging(q) : ucwa_http_not_allowed(q);
-        }
-        rest++;
-        slash = strchr(rest, '/');
-        id = slash ? apr_pstrndup(q->r->pool, rest, (apr_size_t)(slash - rest)) : rest;
-        if (slash && slash[1]) {
-            action = slash + 1;
-            if (strcasecmp(action, "accept") && strcasecmp(action, "decline")) {
-                return DECLINED;
-            }
-        }
-        return invitation(q, id, action);
-    }
-    if (!strncasecmp(sub, "conversations", 13) && (!sub[13] || sub[13] == '/')) {
-        const char *rest = sub + 13, *id;
-        if (!*rest || !strcmp(rest, "/")) {
-            return conversations(q);
-        }
-        rest++;
-        slash = strchr(rest, '/');
-        id = slash ? apr_pstrndup(q->r->pool, rest, (apr_size_t)(slash - rest)) : rest;
-        return conversation(q, id, slash ? slash : "");
-    }
-    return DECLINED;
 }
 
 void ucwa_messaging_app_gone(ucwa_store *s, int app, apr_time_t now, apr_pool_t *p)

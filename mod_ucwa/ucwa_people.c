@@ -952,8 +952,9 @@ static int if_match(apr_pool_t *p, const char *header, const char *etag)
     return 0;
 }
 
-static int group_resource(people_req *x, const char *id)
+static int group_resource(people_req *x)
 {
+    const char *id = x->q->id[0];
     apr_array_header_t *evs = apr_array_make(x->p, 4, sizeof(people_event));
     int m = x->q->r->method_number, rv, i, bad = 0;
     ucwa_ct_result r;
@@ -961,9 +962,6 @@ static int group_resource(people_req *x, const char *id)
     json_t *doc, *in;
     const char *name, *im;
 
-    if (m != M_GET && m != M_PUT && m != M_DELETE) {
-        return ucwa_http_not_allowed(x->q);
-    }
     if (!db_acquire(x, 1, &rv)) {
         return rv;
     }
@@ -1108,8 +1106,9 @@ static int add_membership(people_req *x)
     return ucwa_http_resource(x->q, HTTP_CREATED, doc);
 }
 
-static int membership_resource(people_req *x, const char *group, const char *raw_sip)
+static int membership_resource(people_req *x)
 {
+    const char *group = x->q->id[0], *raw_sip = x->q->id[1];
     apr_array_header_t *evs = apr_array_make(x->p, 2, sizeof(people_event));
     const char *sip = ucwa_people_address(x->p, raw_sip);
     int m = x->q->r->method_number, rv, i, left = 0;
@@ -1118,9 +1117,6 @@ static int membership_resource(people_req *x, const char *group, const char *raw
     ucwa_group_kind kind;
     ucwa_ct_result r;
 
-    if (m != M_GET && m != M_DELETE) {
-        return ucwa_http_not_allowed(x->q);
-    }
     if (!sip || !ucwa_contacts_group_id_valid(group, &kind)) {
         return not_found(x->q, "There is no such group membership.");
     }
@@ -1303,9 +1299,6 @@ static int contact_resource(people_req *x, const char *raw_sip, const char *what
     if (!sip) {
         return not_found(x->q, "There is no such contact: the address is not a SIP address.");
     }
-    if (x->q->r->method_number != M_GET) {
-        return ucwa_http_not_allowed(x->q);
-    }
     if (!db_acquire(x, 0, &rv)) {
         return rv;
     }
@@ -1343,8 +1336,9 @@ static int contact_resource(people_req *x, const char *raw_sip, const char *what
 
 /* --- photos ------------------------------------------------------------------------- */
 
-static int photo(people_req *x, const char *raw_sip)
+static int photo(people_req *x)
 {
+    const char *raw_sip = x->q->id[0];
     request_rec *r = x->q->r;
     const char *sip = ucwa_people_address(x->p, raw_sip), *etag, *inm;
     const unsigned char *data = NULL;
@@ -1357,9 +1351,6 @@ static int photo(people_req *x, const char *raw_sip)
 
     if (!sip) {
         return not_found(x->q, "There is no such photo: the address is not a SIP address.");
-    }
-    if (r->method_number != M_GET) {
-        return ucwa_http_not_allowed(x->q);
     }
     if (!db_acquire(x, 0, &rv)) {
         return rv;
@@ -1410,133 +1401,75 @@ static int photo(people_req *x, const char *raw_sip)
     return OK;
 }
 
-/* --- routing ------------------------------------------------------------------------ */
+/* --- route handlers (ucwa_route) ---------------------------------------------------- */
 
-/* Splits "a/b/c" (no leading slash, one trailing slash tolerated) into at most max
- * segments; the number, or max + 1 when there are more. */
-static int segments(apr_pool_t *p, const char *path, const char **seg, int max)
+/* people_begin, then fn */
+static int run(ucwa_req *q, int (*fn)(people_req *x))
 {
-    char *copy = apr_pstrdup(p, path), *s = copy;
-    size_t n = strlen(copy);
-    int count = 0;
+    people_req x;
+    int rv;
 
-    if (n && copy[n - 1] == '/') {
-        copy[n - 1] = '\0';
-    }
-    while (*s) {
-        char *slash = strchr(s, '/');
-        if (count == max) {
-            return max + 1;
-        }
-        if (slash) {
-            *slash = '\0';
-        }
-        if (!*s) {
-            return max + 1;   /* an empty segment: "//" */
-        }
-        seg[count++] = s;
-        s = slash ? slash + 1 : s + strlen(s);
-    }
-    return count;
+    return people_begin(&x, q, &rv) ? fn(&x) : rv;
 }
 
-int ucwa_people_handle(ucwa_req *q)
+static int no_membership(people_req *x)
 {
-    int m = q->r->method_number, get = m == M_GET, post = m == M_POST, rv, n;
-    const char *seg[4];
-    people_req x;
+    return not_found(x->q, "There is no such group membership.");
+}
 
-    if (!strncasecmp(q->sub, "/photos/", 8)) {
-        n = segments(q->r->pool, q->sub + 8, seg, 1);
-        if (n != 1) {
-            return DECLINED;
-        }
-        return people_begin(&x, q, &rv) ? photo(&x, seg[0]) : rv;
+int ucwa_contact_list(ucwa_req *q, int what) { return run(q, get_contacts); }
+int ucwa_groups_list(ucwa_req *q, int what) { return run(q, get_groups); }
+int ucwa_groups_create(ucwa_req *q, int what) { return run(q, create_group); }
+int ucwa_groups_one(ucwa_req *q, int what) { return run(q, group_resource); }
+int ucwa_group_memberships_list(ucwa_req *q, int what) { return run(q, get_memberships); }
+int ucwa_group_memberships_add(ucwa_req *q, int what) { return run(q, add_membership); }
+int ucwa_group_memberships_remove_everywhere(ucwa_req *q, int what)
+{
+    return run(q, remove_everywhere);
+}
+int ucwa_group_memberships_one(ucwa_req *q, int what) { return run(q, membership_resource); }
+int ucwa_group_memberships_none(ucwa_req *q, int what) { return run(q, no_membership); }
+int ucwa_search_get(ucwa_req *q, int what) { return run(q, search); }
+int ucwa_photos_get(ucwa_req *q, int what) { return run(q, photo); }
+
+int ucwa_contact_get(ucwa_req *q, int what)
+{
+    static const char *const subs[] = {
+        [UCWA_CONTACT_SELF] = NULL, [UCWA_CONTACT_PRESENCE] = "presence",
+        [UCWA_CONTACT_NOTE] = "note", [UCWA_CONTACT_LOCATION] = "location",
+        [UCWA_CONTACT_SUPPORTED_MEDIA] = "supportedMedia",
+        [UCWA_CONTACT_PRIVACY_RELATIONSHIP] = "privacyRelationship"
+    };
+    people_req x;
+    int rv;
+
+    if (!strchr(q->id[0], '@')) {
+        return ucwa_http_unrouted(q);   /* {A}/people/{name} names no contact */
     }
-    if (strncasecmp(q->sub, "/people/", 8)) {
-        return DECLINED;
+    return people_begin(&x, q, &rv) ? contact_resource(&x, q->id[0], subs[what]) : rv;
+}
+
+int ucwa_groups_subscribe(ucwa_req *q)
+{
+    const char *group;
+    people_req x;
+    ucwa_group g;
+    ucwa_ct_result r;
+    int rv;
+
+    if (!people_begin(&x, q, &rv)) {
+        return rv;
     }
-    n = segments(q->r->pool, q->sub + 8, seg, 3);
-    if (n < 1 || n > 3) {
-        return DECLINED;
+    group = param(&x, "groupId");
+    if (!group) {
+        return ucwa_http_unrouted(q);
     }
-    if (!strcasecmp(seg[0], "presenceSubscriptions")) {
-        /* the subscriptions code left this one to people: subscribeToGroupPresence */
-        const char *group;
-        if (n != 1 || !post || !people_begin(&x, q, &rv)) {
-            return n != 1 || !post ? DECLINED : rv;
-        }
-        group = param(&x, "groupId");
-        if (!group) {
-            return DECLINED;
-        }
-        {
-            ucwa_group g;
-            ucwa_ct_result r;
-            if (!db_acquire(&x, 1, &rv)) {
-                return rv;
-            }
-            r = ucwa_contacts_group(&x.db, x.p, q->user, group, &g);
-            if (r != UCWA_CT_OK) {
-                return ct_error(&x, r, "group");
-            }
-        }
-        return subscribe_group(&x, group);
+    if (!db_acquire(&x, 1, &rv)) {
+        return rv;
     }
-    if (!strcasecmp(seg[0], "presenceSubscriptionMemberships")
-        || !strcasecmp(seg[0], "subscribedContacts")) {
-        return DECLINED;
+    r = ucwa_contacts_group(&x.db, x.p, q->user, group, &g);
+    if (r != UCWA_CT_OK) {
+        return ct_error(&x, r, "group");
     }
-    if (!strcasecmp(seg[0], "contacts") && n == 1) {
-        if (!get) return ucwa_http_not_allowed(q);
-        return people_begin(&x, q, &rv) ? get_contacts(&x) : rv;
-    }
-    if (!strcasecmp(seg[0], "groups") && n <= 2) {
-        if (!people_begin(&x, q, &rv)) {
-            return rv;
-        }
-        if (n == 2) {
-            return group_resource(&x, seg[1]);
-        }
-        return get ? get_groups(&x) : post ? create_group(&x)
-                                           : ucwa_http_not_allowed(q);
-    }
-    if (!strcasecmp(seg[0], "groupMemberships")) {
-        if (!people_begin(&x, q, &rv)) {
-            return rv;
-        }
-        if (n == 1) {
-            return get ? get_memberships(&x) : post ? add_membership(&x)
-                                                    : ucwa_http_not_allowed(q);
-        }
-        if (n == 2 && !strcasecmp(seg[1], "removeContactFromAllGroups")) {
-            return post ? remove_everywhere(&x) : ucwa_http_not_allowed(q);
-        }
-        if (n == 3) {
-            return membership_resource(&x, seg[1], seg[2]);
-        }
-        return not_found(q, "There is no such group membership.");
-    }
-    if (!strcasecmp(seg[0], "search") && n == 1) {
-        if (!get) return ucwa_http_not_allowed(q);
-        return people_begin(&x, q, &rv) ? search(&x) : rv;
-    }
-    if (strchr(seg[0], '@') && n <= 2) {
-        static const char *const subs[] = { "presence", "note", "location", "supportedMedia",
-                                            "privacyRelationship" };
-        const char *what = NULL;
-        size_t i;
-        if (n == 2) {
-            for (i = 0; i < sizeof(subs) / sizeof(subs[0]) && !what; i++) {
-                if (!strcasecmp(seg[1], subs[i])) {
-                    what = subs[i];
-                }
-            }
-            if (!what) {
-                return DECLINED;
-            }
-        }
-        return people_begin(&x, q, &rv) ? contact_resource(&x, seg[0], what) : rv;
-    }
-    return DECLINED;
+    return subscribe_group(&x, group);
 }

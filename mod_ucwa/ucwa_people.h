@@ -25,10 +25,29 @@
 #include "ucwa_http.h"
 #include "ucwa_sql.h"
 
-/* Handles {A}/people... and {A}/photos/...; DECLINED if sub is not one of its resources
- * (presenceSubscriptions, presenceSubscriptionMemberships and subscribedContacts belong
- * to ucwa_subscriptions, except POST presenceSubscriptions?groupId=, which it declines). */
-int ucwa_people_handle(ucwa_req *q);
+/* ucwa_contact_get's what: the contact, or one of its resources */
+enum {
+    UCWA_CONTACT_SELF, UCWA_CONTACT_PRESENCE, UCWA_CONTACT_NOTE, UCWA_CONTACT_LOCATION,
+    UCWA_CONTACT_SUPPORTED_MEDIA, UCWA_CONTACT_PRIVACY_RELATIONSHIP
+};
+
+/* Route handlers (ucwa_route); q->id holds the group, the address, the photo's address.
+ * ucwa_group_memberships_none answers {A}/people/groupMemberships/{x}, any method. */
+int ucwa_contact_list(ucwa_req *q, int what);
+int ucwa_contact_get(ucwa_req *q, int what);
+int ucwa_groups_list(ucwa_req *q, int what);
+int ucwa_groups_create(ucwa_req *q, int what);
+int ucwa_groups_one(ucwa_req *q, int what);
+int ucwa_group_memberships_list(ucwa_req *q, int what);
+int ucwa_group_memberships_add(ucwa_req *q, int what);
+int ucwa_group_memberships_remove_everywhere(ucwa_req *q, int what);
+int ucwa_group_memberships_one(ucwa_req *q, int what);
+int ucwa_group_memberships_none(ucwa_req *q, int what);
+int ucwa_search_get(ucwa_req *q, int what);
+int ucwa_photos_get(ucwa_req *q, int what);
+/* POST presenceSubscriptions?groupId=G (from ucwa_subscriptions_new):
+ * subscribeToGroupPresence, a presence subscription to the group's members. */
+int ucwa_groups_subscribe(ucwa_req *q);
 
 /* The request's database connection (mod_dbd) as a ucwa_db; with schema set, one whose
  * tables (ucwa_schema) are known to be current. 1, or 0 with why (for the log). */

@@ -16,6 +16,7 @@
 #include "ucwa_input.h"
 #include "ucwa_shm.h"
 #include "ucwa_subs.h"
+#include "ucwa_people.h"
 #include "ucwa_subscriptions.h"
 
 APLOG_USE_MODULE(ucwa);
@@ -283,14 +284,14 @@ int ucwa_subscriptions_create(ucwa_req *q, const char *const *sips, int n, int m
     return ucwa_http_resource(q, HTTP_CREATED, ucwa_subs_resource(p, base, id));
 }
 
-static int create(ucwa_req *q)
+int ucwa_subscriptions_new(ucwa_req *q, int what)
 {
     const char **sips = NULL;
     int minutes = 0, n = 0, got, rv;
     json_t *in;
 
     if (query_param(q, "groupId")) {
-        return DECLINED;   /* subscribeToGroupPresence: the group's members are people's */
+        return ucwa_groups_subscribe(q);   /* subscribeToGroupPresence: a group's members */
     }
     in = ucwa_http_input(q, &rv);
     if (!in) {
@@ -309,7 +310,7 @@ static int create(ucwa_req *q)
     return ucwa_subscriptions_create(q, sips, n, minutes);
 }
 
-static int list(ucwa_req *q)
+int ucwa_subscriptions_list(ucwa_req *q, int what)
 {
     apr_pool_t *p = q->r->pool;
     apr_uint32_t i, n;
@@ -339,8 +340,9 @@ static int list(ucwa_req *q)
 }
 
 /* GET, POST (extend) and DELETE of one subscription. */
-static int one(ucwa_req *q, const char *id)
+int ucwa_subscriptions_one(ucwa_req *q, int what)
 {
+    const char *id = q->id[0];
     apr_pool_t *p = q->r->pool;
     int method = q->r->method_number, app, idx, rv, minutes = 0;
     char base[UCWA_BASE_MAX];
@@ -355,9 +357,6 @@ static int one(ucwa_req *q, const char *id)
         if (duration_of(in, &minutes) != 1) {
             return bad_duration(q);
         }
-    }
-    else if (method != M_GET && method != M_DELETE) {
-        return ucwa_http_not_allowed(q);
     }
     if ((s = ucwa_app_lock(q, &app, &rv)) == NULL) {
         return rv;
@@ -387,7 +386,7 @@ static int one(ucwa_req *q, const char *id)
 
 /* --- memberships -------------------------------------------------------------------- */
 
-static int memberships_collection(ucwa_req *q)
+int ucwa_subscriptions_memberships(ucwa_req *q, int what)
 {
     apr_pool_t *p = q->r->pool;
     const char **sips = NULL;
@@ -415,11 +414,8 @@ static int memberships_collection(ucwa_req *q)
             return bad_addresses(q, got);
         }
     }
-    else if (q->r->method_number == M_GET) {
-        id = query_param(q, "presenceSubscriptionId");
-    }
     else {
-        return ucwa_http_not_allowed(q);
+        id = query_param(q, "presenceSubscriptionId");
     }
     if ((s = ucwa_app_lock(q, &app, &rv)) == NULL) {
         return rv;
@@ -446,18 +442,16 @@ static int memberships_collection(ucwa_req *q)
 }
 
 /* {S}/{address} or {S},{address} (the form of Microsoft's samples) */
-static int membership_one(ucwa_req *q, const char *rest)
+int ucwa_subscriptions_membership(ucwa_req *q, int what)
 {
     apr_pool_t *p = q->r->pool;
+    const char *rest = q->id[1] ? apr_pstrcat(p, q->id[0], "/", q->id[1], NULL) : q->id[0];
     const char *sep = rest + strcspn(rest, "/,"), *id, *sip;
     char base[UCWA_BASE_MAX];
     apr_time_t now = apr_time_now();
     ucwa_store *s;
     int del = q->r->method_number == M_DELETE, app, idx, m = -1, rv;
 
-    if (!del && q->r->method_number != M_GET) {
-        return ucwa_http_not_allowed(q);
-    }
     if (!*sep) {
         return not_found(q, "membership");
     }
@@ -488,7 +482,7 @@ static int membership_one(ucwa_req *q, const char *rest)
 
 /* --- subscribedContacts ------------------------------------------------------------- */
 
-static int subscribed_contacts(ucwa_req *q)
+int ucwa_subscriptions_contacts(ucwa_req *q, int what)
 {
     apr_pool_t *p = q->r->pool;
     char base[UCWA_BASE_MAX];
@@ -499,9 +493,6 @@ static int subscribed_contacts(ucwa_req *q)
     int app, rv, i;
 
     mob_json_own(p, links);
-    if (q->r->method_number != M_GET) {
-        return ucwa_http_not_allowed(q);
-    }
     if ((s = ucwa_app_lock(q, &app, &rv)) == NULL) {
         return rv;
     }
@@ -519,44 +510,6 @@ static int subscribed_contacts(ucwa_req *q)
     return ucwa_http_resource(q, HTTP_OK, mob_json_own(p, json_pack(
         "{s:{s:{s:s},s:O},s:s}", "_links", "self", "href",
         apr_pstrcat(p, base, P_CONTACTS, NULL), "contact", links, "rel", "subscribedContacts")));
-}
-
-/* --- dispatch ----------------------------------------------------------------------- */
-
-/* sub after prefix (any case): "" (or "/"), or the rest after "/" in *rest; NULL if sub is
- * not prefix or under it. */
-static const char *under(const char *sub, const char *prefix)
-{
-    size_t n = strlen(prefix);
-
-    if (strncasecmp(sub, prefix, n) || (sub[n] && sub[n] != '/')) {
-        return NULL;
-    }
-    return sub[n] ? sub + n + 1 : sub + n;
-}
-
-int ucwa_subscriptions_handle(ucwa_req *q)
-{
-    const char *rest;
-    int get = q->r->method_number == M_GET;
-
-    if ((rest = under(q->sub, P_SUBS)) != NULL) {
-        if (!*rest) {
-            return q->r->method_number == M_POST ? create(q)
-                   : get ? list(q) : ucwa_http_not_allowed(q);
-        }
-        if (strchr(rest, '/') && strcmp(strchr(rest, '/'), "/")) {
-            return DECLINED;
-        }
-        return one(q, apr_pstrndup(q->r->pool, rest, strcspn(rest, "/")));
-    }
-    if ((rest = under(q->sub, P_MEMBERS)) != NULL) {
-        return *rest ? membership_one(q, rest) : memberships_collection(q);
-    }
-    if ((rest = under(q->sub, P_CONTACTS)) != NULL) {
-        return *rest ? DECLINED : subscribed_contacts(q);
-    }
-    return DECLINED;
 }
 
 /* --- hooks of the other parts ------------------------------------------------------- */
