@@ -20,7 +20,8 @@
 #include "ucwa_subs.h"
 #include "ucwa_events.h"
 #include "ucwa_http.h"
-#include "ucwa_people.h"
+#include "ucwa_people_db.h"
+#include "ucwa_photos.h"
 #include "ucwa_push.h"
 #include "ucwa_push_dispatch.h"
 #include "ucwa_route.h"
@@ -228,7 +229,7 @@ static void ucwa_register_hooks(apr_pool_t *p)
     ap_hook_child_status(ucwa_events_child_status, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(ucwa_translate, NULL, NULL, APR_HOOK_FIRST);
     /* the photo cookie becomes a bearer token before the handler checks one */
-    ap_hook_header_parser(ucwa_people_photo_cookie, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_header_parser(ucwa_photos_cookie, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_map_to_storage(ucwa_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(ucwa_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

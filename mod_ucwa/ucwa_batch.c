@@ -340,13 +340,7 @@ int ucwa_batch_post(ucwa_req *q, int what)
     }
     nb = ucwa_batch_new_boundary(r->pool, rnd, resps, n);
     answer = ucwa_batch_render(r->pool, nb, resps, n, &alen);
-    apr_table_setn(r->err_headers_out, "Cache-Control", "no-cache");
-    apr_table_setn(r->err_headers_out, "X-MS-Server-Fqdn", q->conf->server_fqdn);
-    r->status = HTTP_OK;
-    ap_set_content_type(r, apr_psprintf(r->pool, "multipart/batching; boundary=\"%s\"", nb));
-    ap_set_content_length(r, (apr_off_t)alen);
-    if (!r->header_only) {
-        ap_rwrite(answer, (int)alen, r);
-    }
-    return OK;
+    return ucwa_http_send(q, HTTP_OK,
+                          apr_psprintf(r->pool, "multipart/batching; boundary=\"%s\"", nb),
+                          answer, alen);
 }

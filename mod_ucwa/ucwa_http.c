@@ -76,12 +76,9 @@ static void common_headers(ucwa_req *q)
     apr_table_setn(q->r->err_headers_out, "X-MS-Server-Fqdn", q->conf->server_fqdn);
 }
 
-static int send_body(ucwa_req *q, int status, const char *ctype, const char *body,
-                     apr_size_t len)
+int ucwa_http_write(request_rec *r, int status, const char *ctype, const void *body,
+                    apr_size_t len)
 {
-    request_rec *r = q->r;
-
-    common_headers(q);
     r->status = status;
     ap_set_content_type(r, ctype);
     ap_set_content_length(r, (apr_off_t)len);
@@ -89,6 +86,13 @@ static int send_body(ucwa_req *q, int status, const char *ctype, const char *bod
         ap_rwrite(body, (int)len, r);
     }
     return OK;
+}
+
+int ucwa_http_send(ucwa_req *q, int status, const char *ctype, const char *body,
+                   apr_size_t len)
+{
+    common_headers(q);
+    return ucwa_http_write(q->r, status, ctype, body, len);
 }
 
 #define JSON_TYPE "application/json; charset=utf-8"
@@ -111,7 +115,7 @@ int ucwa_http_error(ucwa_req *q, int status, const char *code, const char *subco
     }
     if (q->xml) {
         body = ucwa_xml_error(q->r->pool, code, subcode, message, &len);
-        return send_body(q, status, XML_TYPE, body, len);
+        return ucwa_http_send(q, status, XML_TYPE, body, len);
     }
     j = mob_json_own(q->r->pool, json_pack("{s:s}", "code", code));
     if (subcode) {
@@ -119,7 +123,7 @@ int ucwa_http_error(ucwa_req *q, int status, const char *code, const char *subco
     }
     json_object_set_new(j, "message", json_string(message));
     body = mob_json_dump(q->r->pool, j, &len);
-    return send_body(q, status, JSON_TYPE, body, len);
+    return ucwa_http_send(q, status, JSON_TYPE, body, len);
 }
 
 int ucwa_http_resource(ucwa_req *q, int status, json_t *res)
@@ -131,7 +135,7 @@ int ucwa_http_resource(ucwa_req *q, int status, json_t *res)
     if (!body) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    return send_body(q, status, q->xml ? XML_TYPE : JSON_TYPE, body, len);
+    return ucwa_http_send(q, status, q->xml ? XML_TYPE : JSON_TYPE, body, len);
 }
 
 int ucwa_http_events(ucwa_req *q, const char *json, apr_size_t len)
@@ -145,9 +149,9 @@ int ucwa_http_events(ucwa_req *q, const char *json, apr_size_t len)
                           "an event package did not convert to XML");
             return HTTP_INTERNAL_SERVER_ERROR;
         }
-        return send_body(q, HTTP_OK, XML_TYPE, body, len);
+        return ucwa_http_send(q, HTTP_OK, XML_TYPE, body, len);
     }
-    return send_body(q, HTTP_OK, JSON_TYPE, json, len);
+    return ucwa_http_send(q, HTTP_OK, JSON_TYPE, json, len);
 }
 
 int ucwa_http_no_content(ucwa_req *q)
@@ -257,8 +261,7 @@ json_t *ucwa_http_input(ucwa_req *q, int *rv)
     return in;
 }
 
-/* If-Match / If-None-Match hold one or more etags, quoted (clients quote them) or not. */
-static int etag_listed(apr_pool_t *p, const char *header, const char *etag)
+int ucwa_http_etag_listed(apr_pool_t *p, const char *header, const char *etag)
 {
     char *list = apr_pstrdup(p, header), *last, *tok;
 
@@ -289,7 +292,7 @@ int ucwa_http_etagged(ucwa_req *q, json_t *res)
 
     if (etag) {
         apr_table_setn(q->r->headers_out, "ETag", apr_psprintf(q->r->pool, "\"%s\"", etag));
-        if (inm && etag_listed(q->r->pool, inm, etag)) {
+        if (inm && ucwa_http_etag_listed(q->r->pool, inm, etag)) {
             common_headers(q);
             q->r->status = HTTP_NOT_MODIFIED;
             return OK;
@@ -311,7 +314,7 @@ json_t *ucwa_http_put_input(ucwa_req *q, const json_t *current, int *rv)
                               "A PUT needs If-Match with the resource's ETag.");
         return NULL;
     }
-    if (!etag || !etag_listed(q->r->pool, im, etag)) {
+    if (!etag || !ucwa_http_etag_listed(q->r->pool, im, etag)) {
         *rv = ucwa_http_error(q, HTTP_PRECONDITION_FAILED, "PreconditionFailed", NULL,
                               "The resource changed: GET it again.");
         return NULL;

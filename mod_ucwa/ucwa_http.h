@@ -41,11 +41,22 @@ int ucwa_http_not_allowed(ucwa_req *q);
  * that is no address): 405 with Allow for a resource that exists for other methods, else
  * 404 ResourceNotFound. */
 int ucwa_http_unrouted(ucwa_req *q);
+/* Sends a body as it is: status, Content-Type, Content-Length (nothing for HEAD). */
+int ucwa_http_write(request_rec *r, int status, const char *ctype, const void *body,
+                    apr_size_t len);
+/* ucwa_http_write with the headers of every UCWA answer (Cache-Control: no-cache,
+ * X-MS-Server-Fqdn). */
+int ucwa_http_send(ucwa_req *q, int status, const char *ctype, const char *body,
+                   apr_size_t len);
 /* Sends a resource (JSON, or converted to UCWA XML). */
 int ucwa_http_resource(ucwa_req *q, int status, json_t *res);
 /* Sends an event package given as JSON text. */
 int ucwa_http_events(ucwa_req *q, const char *json, apr_size_t len);
 int ucwa_http_no_content(ucwa_req *q);
+
+/* An If-Match or If-None-Match header lists etag: "*", or etag quoted (clients quote
+ * them) or not, weak (W/) or not. */
+int ucwa_http_etag_listed(apr_pool_t *p, const char *header, const char *etag);
 
 /* Sends a PUT-able resource with its ETag header; 304 for a matching If-None-Match. */
 int ucwa_http_etagged(ucwa_req *q, json_t *res);

@@ -10,7 +10,7 @@
 #include "ucwa_app.h"
 #include "ucwa_config.h"
 #include "ucwa_input.h"
-#include "ucwa_people.h"
+#include "ucwa_people_db.h"
 #include "ucwa_push_reg.h"
 #include "ucwa_push_resource.h"
 #include "ucwa_shm.h"

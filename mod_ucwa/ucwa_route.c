@@ -7,13 +7,17 @@
 
 #include "ucwa_app.h"
 #include "ucwa_batch.h"
+#include "ucwa_contact.h"
 #include "ucwa_events.h"
+#include "ucwa_group_memberships.h"
+#include "ucwa_groups.h"
 #include "ucwa_me.h"
 #include "ucwa_messaging.h"
-#include "ucwa_people.h"
+#include "ucwa_photos.h"
 #include "ucwa_push_resource.h"
 #include "ucwa_resources.h"
 #include "ucwa_route.h"
+#include "ucwa_search.h"
 #include "ucwa_static.h"
 #include "ucwa_subscriptions.h"
 

@@ -16,7 +16,7 @@
 #include "ucwa_input.h"
 #include "ucwa_shm.h"
 #include "ucwa_subs.h"
-#include "ucwa_people.h"
+#include "ucwa_groups.h"
 #include "ucwa_subscriptions.h"
 
 APLOG_USE_MODULE(ucwa);
