@@ -1,4 +1,5 @@
-/* mod_ucwa: hooks and the dispatch of /ucwa requests to their resources. */
+/* mod_ucwa: hooks; the handler checks the bearer token and the path, then dispatches
+ * through the route table (ucwa_route). */
 #include <httpd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,23 +15,18 @@
 #include "mod_autodiscover.h"
 #include "mod_ucwa.h"
 #include "mod_ucwa_core.h"
-#include "ucwa_app.h"
-#include "ucwa_batch.h"
 #include "ucwa_config.h"
 #include "ucwa_conv.h"
 #include "ucwa_subs.h"
 #include "ucwa_events.h"
 #include "ucwa_http.h"
-#include "ucwa_me.h"
-#include "ucwa_messaging.h"
-#include "ucwa_people.h"
+#include "ucwa_people_db.h"
+#include "ucwa_photos.h"
 #include "ucwa_push.h"
 #include "ucwa_push_dispatch.h"
-#include "ucwa_push_resource.h"
-#include "ucwa_resources.h"
+#include "ucwa_route.h"
 #include "ucwa_shm.h"
 #include "ucwa_subreq.h"
-#include "ucwa_subscriptions.h"
 #include "ucwa_synthetic.h"
 #include "ucwa_watchdog.h"
 
@@ -120,106 +116,6 @@ static int wants_xml(request_rec *r)
     const char *accept = apr_table_get(r->headers_in, "Accept");
 
     return accept && strcasestr(accept, "xml") && !strcasestr(accept, "json");
-}
-
-static int static_resource(ucwa_req *q);
-
-static int dispatch(ucwa_req *q)
-{
-    request_rec *r = q->r;
-    int get = r->method_number == M_GET, rv;
-    const char *sub = q->sub;
-
-    if (!q->app_id) {
-        return ucwa_app_create(q);
-    }
-    if (!*sub || !strcmp(sub, "/")) {
-        if (get) return ucwa_app_get(q);
-        if (r->method_number == M_DELETE) return ucwa_app_delete(q);
-        return ucwa_http_not_allowed(q);
-    }
-    if (!strcasecmp(sub, "/events")) {
-        return ucwa_events_get(q);
-    }
-    if (!strcasecmp(sub, "/policies") && get) {
-        return ucwa_app_policies(q);
-    }
-    if (!strcasecmp(sub, "/batch")) {
-        rv = ucwa_batch_handle(q);
-        if (rv != DECLINED) {
-            return rv;
-        }
-    }
-    rv = ucwa_me_handle(q);
-    if (rv == DECLINED) {
-        rv = ucwa_push_reg_handle(q);
-    }
-    if (rv == DECLINED) {
-        rv = ucwa_subscriptions_handle(q);
-    }
-    if (rv == DECLINED) {
-        rv = ucwa_people_handle(q);
-    }
-    if (rv == DECLINED && strncasecmp(sub, "/communication/", 15) == 0) {
-        rv = ucwa_messaging_handle(q);
-    }
-    if (rv != DECLINED) {
-        return rv;
-    }
-    if (!strcasecmp(sub, "/communication") && (get || r->method_number == M_PUT)) {
-        ucwa_app copy;
-        json_t *res;
-        if (ucwa_app_copy(q, &copy, NULL, &rv) != OK) {
-            return rv;
-        }
-        res = ucwa_res_communication(r->pool, &copy);
-        /* nothing in communication is settable here: a valid PUT gets it back as it is */
-        if (!get && !ucwa_http_put_input(q, res, &rv)) {
-            return rv;
-        }
-        return ucwa_http_etagged(q, res);
-    }
-    return static_resource(q);
-}
-
-/* The resources built from the application alone; ucwa_http_unrouted when sub names none
- * of them (or not for this method). */
-static int static_resource(ucwa_req *q)
-{
-    static const char refresh[] = UCWA_RES_CONTACTS_GROUPS_SUB
-                                  "/startOrRefreshSubscriptionToContactsAndGroups";
-    request_rec *r = q->r;
-    json_t *(*make)(apr_pool_t *, const ucwa_app *) = NULL;
-    apr_size_t len = strlen(q->sub);
-    const char *sub;
-    ucwa_app copy;
-    int rv;
-
-    while (len > 0 && q->sub[len - 1] == '/') {
-        len--;
-    }
-    sub = apr_pstrndup(r->pool, q->sub, len);
-    if (!strcasecmp(sub, "/people")) make = ucwa_res_people;
-    else if (!strcasecmp(sub, "/onlineMeetings")) make = ucwa_res_online_meetings;
-    else if (!strcasecmp(sub, "/people/privacyRelationships"))
-        make = ucwa_res_privacy_relationships;
-    else if (!strcasecmp(sub, UCWA_RES_CONTACTS_GROUPS_SUB))
-        make = ucwa_res_contacts_groups_subscription;
-    else if (strcasecmp(sub, refresh) || r->method_number != M_POST) {
-        return ucwa_http_unrouted(q);
-    }
-    if (make && r->method_number != M_GET) {
-        return ucwa_http_unrouted(q);
-    }
-    if (ucwa_app_copy(q, &copy, NULL, &rv) != OK) {
-        return rv;
-    }
-    if (!make) {
-        /* startOrRefreshSubscriptionToContactsAndGroups: always subscribed; a duration,
-         * in the body or the query, is read and not needed */
-        return ucwa_http_input(q, &rv) ? ucwa_http_no_content(q) : rv;
-    }
-    return ucwa_http_resource(q, HTTP_OK, make(r->pool, &copy));
 }
 
 /* SetHandler ucwa-status: the store's counts and consistency, for admins (protect it
@@ -322,7 +218,7 @@ static int ucwa_handler(request_rec *r)
         return ucwa_http_error(&q, HTTP_NOT_FOUND, "NotFound", "APIVersionNotSupported",
                                "This server implements resource revisions up to 2.");
     }
-    return dispatch(&q);
+    return ucwa_route_dispatch(&q);
 }
 
 /* Exported to mod_mcx (mod_ucwa_core.h). */
@@ -352,7 +248,7 @@ static void ucwa_register_hooks(apr_pool_t *p)
     ap_hook_child_status(ucwa_events_child_status, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(ucwa_translate, NULL, NULL, APR_HOOK_FIRST);
     /* the photo cookie becomes a bearer token before the handler checks one */
-    ap_hook_header_parser(ucwa_people_photo_cookie, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_header_parser(ucwa_photos_cookie, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_map_to_storage(ucwa_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(ucwa_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -158,7 +158,7 @@ static void create_locked(ucwa_txn *t, void *baton)
     }
 }
 
-int ucwa_app_create(ucwa_req *q)
+int ucwa_app_create(ucwa_req *q, int what)
 {
     const ucwa_global *g = q->conf->global;
     ucwa_app_params in;
@@ -169,9 +169,6 @@ int ucwa_app_create(ucwa_req *q)
     const char *note;
     int rv = OK, bad = 0;
 
-    if (q->r->method_number != M_POST) {
-        return ucwa_http_not_allowed(q);
-    }
     body = ucwa_http_input(q, &rv);
     if (!body) {
         return rv;
@@ -265,7 +262,7 @@ static int get_locked(ucwa_txn *t, int idx, void *baton)
     return 0;
 }
 
-int ucwa_app_get(ucwa_req *q)
+int ucwa_app_get(ucwa_req *q, int what)
 {
     get_txn x;
     int rv;
@@ -317,7 +314,7 @@ static int delete_locked(ucwa_txn *t, int idx, void *baton)
     return 0;
 }
 
-int ucwa_app_delete(ucwa_req *q)
+int ucwa_app_delete(ucwa_req *q, int what)
 {
     delete_txn x = { &q->conf->global->idle_rules, apr_time_now() };
     int rv;
@@ -330,7 +327,7 @@ int ucwa_app_delete(ucwa_req *q)
     return ucwa_http_no_content(q);
 }
 
-int ucwa_app_policies(ucwa_req *q)
+int ucwa_app_policies(ucwa_req *q, int what)
 {
     ucwa_app copy;
     int rv;

@@ -20,10 +20,12 @@ int ucwa_app_txn(ucwa_req *q, ucwa_app_txn_fn *fn, void *baton, int *rv);
  * store. OK, or the error already sent in *rv (as ucwa_app_txn). */
 int ucwa_app_copy(ucwa_req *q, ucwa_app *copy, ucwa_user *user, int *rv);
 
-int ucwa_app_create(ucwa_req *q);
-int ucwa_app_get(ucwa_req *q);
-int ucwa_app_delete(ucwa_req *q);
-int ucwa_app_policies(ucwa_req *q);
+/* Route handlers (ucwa_route): POST applications, GET and DELETE of the application,
+ * GET policies. */
+int ucwa_app_create(ucwa_req *q, int what);
+int ucwa_app_get(ucwa_req *q, int what);
+int ucwa_app_delete(ucwa_req *q, int what);
+int ucwa_app_policies(ucwa_req *q, int what);
 
 /* The policy in force for an application's user (this server's site, the user's tag). */
 const ucwa_policy *ucwa_app_policy(const ucwa_global *g, const char *tag);

@@ -276,7 +276,7 @@ static void run_part(ucwa_req *q, const ucwa_batch_request *rq, const char *host
 
 /* --- the batch request --------------------------------------------------------------------- */
 
-int ucwa_batch_handle(ucwa_req *q)
+int ucwa_batch_post(ucwa_req *q, int what)
 {
     request_rec *r = q->r;
     const char *boundary = NULL, *why = NULL, *host, *nb;
@@ -290,12 +290,6 @@ int ucwa_batch_handle(ucwa_req *q)
     apr_size_t len = 0, alen = 0;
     int rv, n = 0, i;
 
-    if (!q->app_id || strcasecmp(q->sub, "/batch")) {
-        return DECLINED;
-    }
-    if (r->method_number != M_POST) {
-        return ucwa_http_not_allowed(q);
-    }
     if (ucwa_app_copy(q, &copy, NULL, &rv) != OK) {
         return rv;
     }
@@ -346,13 +340,7 @@ int ucwa_batch_handle(ucwa_req *q)
     }
     nb = ucwa_batch_new_boundary(r->pool, rnd, resps, n);
     answer = ucwa_batch_render(r->pool, nb, resps, n, &alen);
-    apr_table_setn(r->err_headers_out, "Cache-Control", "no-cache");
-    apr_table_setn(r->err_headers_out, "X-MS-Server-Fqdn", q->conf->server_fqdn);
-    r->status = HTTP_OK;
-    ap_set_content_type(r, apr_psprintf(r->pool, "multipart/batching; boundary=\"%s\"", nb));
-    ap_set_content_length(r, (apr_off_t)alen);
-    if (!r->header_only) {
-        ap_rwrite(answer, (int)alen, r);
-    }
-    return OK;
+    return ucwa_http_send(q, HTTP_OK,
+                          apr_psprintf(r->pool, "multipart/batching; boundary=\"%s\"", nb),
+                          answer, alen);
 }

@@ -5,6 +5,6 @@
 
 #include "ucwa_http.h"
 
-int ucwa_batch_handle(ucwa_req *q);
+int ucwa_batch_post(ucwa_req *q, int what);   /* route handler (ucwa_route) */
 
 #endif

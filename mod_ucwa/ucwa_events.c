@@ -436,7 +436,13 @@ static void look_locked(ucwa_txn *t, void *baton)
     x->seen = __atomic_load_n(&a->seq, __ATOMIC_SEQ_CST);
 }
 
-int ucwa_events_get(ucwa_req *q)
+int ucwa_events_not_allowed(ucwa_req *q, int what)
+{
+    return ucwa_http_error(q, HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", NULL,
+                           "The event channel answers GET only.");
+}
+
+int ucwa_events_get(ucwa_req *q, int what)
 {
     ucwa_event_params pp;
     parked_ref ref;
@@ -453,10 +459,6 @@ int ucwa_events_get(ucwa_req *q)
     apr_pool_t *iter;
     int rv, moved, final = 0;
 
-    if (q->r->method_number != M_GET) {
-        return ucwa_http_error(q, HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", NULL,
-                               "The event channel answers GET only.");
-    }
     memset(&x, 0, sizeof(x));
     x.q = q;
     x.pp = &pp;

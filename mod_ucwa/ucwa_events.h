@@ -20,7 +20,10 @@ void ucwa_events_child_status(server_rec *s, pid_t pid, ap_generation_t gen, int
 void ucwa_events_child_init(apr_pool_t *pchild, server_rec *s);
 /* The parked requests of each running child, as a JSON array (for ucwa-status). */
 void ucwa_events_parked_per_child(apr_pool_t *p, const char **json);
-int ucwa_events_get(ucwa_req *q);
+/* Route handlers (ucwa_route): GET {A}/events, the pending GET; and the 405 of any
+ * other method ("The event channel answers GET only."). */
+int ucwa_events_get(ucwa_req *q, int what);
+int ucwa_events_not_allowed(ucwa_req *q, int what);
 
 /* Asks the transaction to wake the parked event requests of every application of a
  * user once the lock is released. */

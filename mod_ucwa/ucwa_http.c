@@ -10,6 +10,7 @@
 #include "mob_json.h"
 #include "ucwa_http.h"
 #include "ucwa_input.h"
+#include "ucwa_route.h"
 #include "ucwa_xml.h"
 
 APLOG_USE_MODULE(ucwa);
@@ -43,128 +44,9 @@ int ucwa_http_route(ucwa_req *q, request_rec *r)
     return 0;
 }
 
-/* Every resource under an application, by path pattern ("*" is one segment, any case),
- * with the methods it answers: the Allow header of each 405, and what tells a resource
- * that exists for other methods (405) from one that does not (404). More specific
- * patterns come first. */
-static const struct {
-    const char *path;
-    const char *allow;
-} resources[] = {
-    { "", "GET, DELETE" },
-    { "/events", "GET" },
-    { "/policies", "GET" },
-    { "/batch", "POST" },
-    { "/reportMyActivity", "POST" },
-    { "/reportBackground", "POST" },
-    { "/pushRegistrations", "GET, POST" },
-    { "/pushRegistrations/*", "GET, PUT, DELETE" },
-    { "/me", "GET" },
-    { "/me/makeMeAvailable", "POST" },
-    { "/me/presence", "GET, POST" },
-    { "/me/note", "GET, POST" },
-    { "/me/location", "GET, POST" },
-    { "/me/reportMyActivity", "POST" },
-    { "/me/phones", "GET" },
-    { "/me/callForwardingSettings", "GET, PUT" },
-    { "/communication", "GET, PUT" },
-    { "/communication/messagingInvitations", "POST" },
-    { "/communication/messagingInvitations/*", "GET" },
-    { "/communication/messagingInvitations/*/accept", "POST" },
-    { "/communication/messagingInvitations/*/decline", "POST" },
-    { "/communication/conversations", "GET" },
-    { "/communication/conversations/*", "GET, DELETE" },
-    { "/communication/conversations/*/messaging", "GET" },
-    { "/communication/conversations/*/messaging/messages", "POST" },
-    { "/communication/conversations/*/messaging/typing", "POST" },
-    { "/communication/conversations/*/messaging/typingParticipants", "GET" },
-    { "/communication/conversations/*/messaging/terminate", "POST" },
-    { "/communication/conversations/*/participants", "GET" },
-    { "/communication/conversations/*/participants/*", "GET" },
-    { "/communication/conversations/*/participants/*/messaging", "GET" },
-    { "/onlineMeetings", "GET" },
-    { "/people", "GET" },
-    { "/people/presenceSubscriptions", "GET, POST" },
-    { "/people/presenceSubscriptions/*", "GET, POST, DELETE" },
-    { "/people/presenceSubscriptionMemberships", "GET, POST" },
-    { "/people/presenceSubscriptionMemberships/*", "GET, DELETE" },
-    { "/people/subscribedContacts", "GET" },
-    { "/people/contacts", "GET" },
-    { "/people/groups", "GET, POST" },
-    { "/people/groups/*", "GET, PUT, DELETE" },
-    { "/people/groupMemberships", "GET, POST" },
-    { "/people/groupMemberships/removeContactFromAllGroups", "POST" },
-    { "/people/groupMemberships/*/*", "GET, DELETE" },
-    { "/people/search", "GET" },
-    { "/people/privacyRelationships", "GET" },
-    { "/people/contactsAndGroupsSubscription", "GET" },
-    { "/people/contactsAndGroupsSubscription/startOrRefreshSubscriptionToContactsAndGroups",
-      "POST" },
-    { "/people/*", "GET" },
-    { "/people/*/presence", "GET" },
-    { "/people/*/note", "GET" },
-    { "/people/*/location", "GET" },
-    { "/people/*/supportedMedia", "GET" },
-    { "/people/*/privacyRelationship", "GET" },
-    { "/photos/*", "GET" },
-};
-
-/* path (without trailing slashes) matches pattern, segment by segment. */
-static int path_matches(const char *pattern, const char *path, apr_size_t len)
-{
-    const char *end = path + len;
-
-    while (*pattern && path < end) {
-        if (*pattern != '/' || *path != '/') {
-            return 0;
-        }
-        pattern++;
-        path++;
-        if (*pattern == '*') {
-            const char *seg = path;
-            while (path < end && *path != '/') {
-                path++;
-            }
-            if (path == seg) {
-                return 0;   /* an empty segment is no id */
-            }
-            pattern++;
-        }
-        else {
-            apr_size_t n = strcspn(pattern, "/");
-            if ((apr_size_t)(end - path) < n || strncasecmp(pattern, path, n)
-                || (path + n < end && path[n] != '/')) {
-                return 0;
-            }
-            pattern += n;
-            path += n;
-        }
-    }
-    return !*pattern && path == end;
-}
-
-const char *ucwa_http_allow(const ucwa_req *q)
-{
-    apr_size_t i, len;
-
-    if (!q->app_id) {
-        return "POST";   /* the applications collection */
-    }
-    len = strlen(q->sub);
-    while (len > 0 && q->sub[len - 1] == '/') {
-        len--;   /* trailing slashes, as IIS ignores them */
-    }
-    for (i = 0; i < sizeof(resources) / sizeof(resources[0]); i++) {
-        if (path_matches(resources[i].path, q->sub, len)) {
-            return resources[i].allow;
-        }
-    }
-    return NULL;
-}
-
 int ucwa_http_not_allowed(ucwa_req *q)
 {
-    const char *allow = ucwa_http_allow(q);
+    const char *allow = ucwa_route_allow(q);
 
     if (!allow) {
         return ucwa_http_error(q, HTTP_NOT_FOUND, "NotFound", "ResourceNotFound",
@@ -177,7 +59,7 @@ int ucwa_http_not_allowed(ucwa_req *q)
 
 int ucwa_http_unrouted(ucwa_req *q)
 {
-    const char *allow = ucwa_http_allow(q);
+    const char *allow = ucwa_route_allow(q);
     const char *m = q->r->method_number == M_GET ? "GET" : q->r->method;
 
     /* a resource that exists, asked with a method it does not answer */
@@ -194,12 +76,9 @@ static void common_headers(ucwa_req *q)
     apr_table_setn(q->r->err_headers_out, "X-MS-Server-Fqdn", q->conf->server_fqdn);
 }
 
-static int send_body(ucwa_req *q, int status, const char *ctype, const char *body,
-                     apr_size_t len)
+int ucwa_http_write(request_rec *r, int status, const char *ctype, const void *body,
+                    apr_size_t len)
 {
-    request_rec *r = q->r;
-
-    common_headers(q);
     r->status = status;
     ap_set_content_type(r, ctype);
     ap_set_content_length(r, (apr_off_t)len);
@@ -207,6 +86,13 @@ static int send_body(ucwa_req *q, int status, const char *ctype, const char *bod
         ap_rwrite(body, (int)len, r);
     }
     return OK;
+}
+
+int ucwa_http_send(ucwa_req *q, int status, const char *ctype, const char *body,
+                   apr_size_t len)
+{
+    common_headers(q);
+    return ucwa_http_write(q->r, status, ctype, body, len);
 }
 
 #define JSON_TYPE "application/json; charset=utf-8"
@@ -222,14 +108,14 @@ int ucwa_http_error(ucwa_req *q, int status, const char *code, const char *subco
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00020) "%d %s/%s: %s",
                   status, code, subcode ? subcode : "-", message);
     if (status == HTTP_METHOD_NOT_ALLOWED && !apr_table_get(q->r->err_headers_out, "Allow")) {
-        const char *allow = ucwa_http_allow(q);
+        const char *allow = ucwa_route_allow(q);
         if (allow) {
             apr_table_setn(q->r->err_headers_out, "Allow", allow);
         }
     }
     if (q->xml) {
         body = ucwa_xml_error(q->r->pool, code, subcode, message, &len);
-        return send_body(q, status, XML_TYPE, body, len);
+        return ucwa_http_send(q, status, XML_TYPE, body, len);
     }
     j = mob_json_own(q->r->pool, json_pack("{s:s}", "code", code));
     if (subcode) {
@@ -237,7 +123,7 @@ int ucwa_http_error(ucwa_req *q, int status, const char *code, const char *subco
     }
     json_object_set_new(j, "message", json_string(message));
     body = mob_json_dump(q->r->pool, j, &len);
-    return send_body(q, status, JSON_TYPE, body, len);
+    return ucwa_http_send(q, status, JSON_TYPE, body, len);
 }
 
 int ucwa_http_resource(ucwa_req *q, int status, json_t *res)
@@ -249,7 +135,7 @@ int ucwa_http_resource(ucwa_req *q, int status, json_t *res)
     if (!body) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    return send_body(q, status, q->xml ? XML_TYPE : JSON_TYPE, body, len);
+    return ucwa_http_send(q, status, q->xml ? XML_TYPE : JSON_TYPE, body, len);
 }
 
 int ucwa_http_events(ucwa_req *q, const char *json, apr_size_t len)
@@ -263,9 +149,9 @@ int ucwa_http_events(ucwa_req *q, const char *json, apr_size_t len)
                           "an event package did not convert to XML");
             return HTTP_INTERNAL_SERVER_ERROR;
         }
-        return send_body(q, HTTP_OK, XML_TYPE, body, len);
+        return ucwa_http_send(q, HTTP_OK, XML_TYPE, body, len);
     }
-    return send_body(q, HTTP_OK, JSON_TYPE, json, len);
+    return ucwa_http_send(q, HTTP_OK, JSON_TYPE, json, len);
 }
 
 int ucwa_http_no_content(ucwa_req *q)
@@ -375,8 +261,7 @@ json_t *ucwa_http_input(ucwa_req *q, int *rv)
     return in;
 }
 
-/* If-Match / If-None-Match hold one or more etags, quoted (clients quote them) or not. */
-static int etag_listed(apr_pool_t *p, const char *header, const char *etag)
+int ucwa_http_etag_listed(apr_pool_t *p, const char *header, const char *etag)
 {
     char *list = apr_pstrdup(p, header), *last, *tok;
 
@@ -407,7 +292,7 @@ int ucwa_http_etagged(ucwa_req *q, json_t *res)
 
     if (etag) {
         apr_table_setn(q->r->headers_out, "ETag", apr_psprintf(q->r->pool, "\"%s\"", etag));
-        if (inm && etag_listed(q->r->pool, inm, etag)) {
+        if (inm && ucwa_http_etag_listed(q->r->pool, inm, etag)) {
             common_headers(q);
             q->r->status = HTTP_NOT_MODIFIED;
             return OK;
@@ -429,7 +314,7 @@ json_t *ucwa_http_put_input(ucwa_req *q, const json_t *current, int *rv)
                               "A PUT needs If-Match with the resource's ETag.");
         return NULL;
     }
-    if (!etag || !etag_listed(q->r->pool, im, etag)) {
+    if (!etag || !ucwa_http_etag_listed(q->r->pool, im, etag)) {
         *rv = ucwa_http_error(q, HTTP_PRECONDITION_FAILED, "PreconditionFailed", NULL,
                               "The resource changed: GET it again.");
         return NULL;

@@ -201,7 +201,9 @@ static int make_me_available(ucwa_req *q)
 }
 
 /* POST of presence, note or location: parse first, then apply under the lock. */
-typedef enum { SET_PRESENCE, SET_NOTE, SET_LOCATION } set_kind;
+typedef enum {
+    SET_PRESENCE = UCWA_ME_PRESENCE, SET_NOTE = UCWA_ME_NOTE, SET_LOCATION = UCWA_ME_LOCATION
+} set_kind;
 
 typedef struct {
     set_kind kind;
@@ -298,7 +300,7 @@ static int set_self(ucwa_req *q, set_kind kind)
     return res ? need_available(q) : ucwa_http_no_content(q);
 }
 
-static int get_self(ucwa_req *q, const char *what)
+int ucwa_me_get(ucwa_req *q, int what)
 {
     const ucwa_idle_rules *rules = &q->conf->global->idle_rules;
     ucwa_app copy;
@@ -310,13 +312,13 @@ static int get_self(ucwa_req *q, const char *what)
         return rv;
     }
     av = ucwa_store_availability(&user, rules, apr_time_now());
-    if (!strcmp(what, "me")) {
+    if (what == UCWA_ME_SELF) {
         return ucwa_http_resource(q, HTTP_OK, ucwa_res_me(q->r->pool, &copy, q->user));
     }
-    if (!strcmp(what, "phones")) {
+    if (what == UCWA_ME_PHONES) {
         return ucwa_http_resource(q, HTTP_OK, ucwa_res_phones(q->r->pool, &copy));
     }
-    if (!strcmp(what, "callForwardingSettings")) {
+    if (what == UCWA_ME_CALL_FORWARDING) {
         json_t *res = ucwa_res_call_forwarding(q->r->pool, &copy);
         if (q->r->method_number == M_PUT) {
             if (!ucwa_http_put_input(q, res, &rv)) {
@@ -331,11 +333,11 @@ static int get_self(ucwa_req *q, const char *what)
     if (!copy.available) {
         return need_available(q);
     }
-    if (!strcmp(what, "presence")) {
+    if (what == UCWA_ME_PRESENCE) {
         return ucwa_http_resource(q, HTTP_OK, ucwa_res_presence(q->r->pool, &copy, av,
                                                                 user.activity));
     }
-    if (!strcmp(what, "note")) {
+    if (what == UCWA_ME_NOTE) {
         return ucwa_http_resource(q, HTTP_OK, ucwa_res_note(q->r->pool, &copy, &user));
     }
     return ucwa_http_resource(q, HTTP_OK, ucwa_res_location(q->r->pool, &copy, &user));
@@ -356,7 +358,7 @@ static int report_activity_locked(ucwa_txn *t, int idx, void *baton)
     return 0;
 }
 
-static int report_activity(ucwa_req *q)
+int ucwa_me_report_activity(ucwa_req *q, int what)
 {
     set_in x;
     int rv, res;
@@ -370,39 +372,12 @@ static int report_activity(ucwa_req *q)
     return res ? need_available(q) : ucwa_http_no_content(q);
 }
 
-int ucwa_me_handle(ucwa_req *q)
+int ucwa_me_make_available(ucwa_req *q, int what)
 {
-    int post = q->r->method_number == M_POST, get = q->r->method_number == M_GET;
-    const char *sub = q->sub;
+    return make_me_available(q);
+}
 
-    if (!strcasecmp(sub, "/reportMyActivity") || !strcasecmp(sub, "/me/reportMyActivity")) {
-        return post ? report_activity(q) : DECLINED;
-    }
-    if (strncasecmp(sub, "/me", 3) || (sub[3] && sub[3] != '/')) {
-        return DECLINED;
-    }
-    sub += 3;
-    if (!*sub) {
-        return get ? get_self(q, "me") : DECLINED;
-    }
-    if (!strcasecmp(sub, "/makeMeAvailable")) {
-        return post ? make_me_available(q) : DECLINED;
-    }
-    if (!strcasecmp(sub, "/presence")) {
-        return get ? get_self(q, "presence") : post ? set_self(q, SET_PRESENCE) : DECLINED;
-    }
-    if (!strcasecmp(sub, "/note")) {
-        return get ? get_self(q, "note") : post ? set_self(q, SET_NOTE) : DECLINED;
-    }
-    if (!strcasecmp(sub, "/location")) {
-        return get ? get_self(q, "location") : post ? set_self(q, SET_LOCATION) : DECLINED;
-    }
-    if (!strcasecmp(sub, "/phones")) {
-        return get ? get_self(q, "phones") : DECLINED;
-    }
-    if (!strcasecmp(sub, "/callForwardingSettings")) {
-        return get || q->r->method_number == M_PUT ? get_self(q, "callForwardingSettings")
-                                                   : DECLINED;
-    }
-    return DECLINED;
+int ucwa_me_set(ucwa_req *q, int what)
+{
+    return set_self(q, (set_kind)what);
 }

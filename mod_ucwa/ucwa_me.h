@@ -5,8 +5,19 @@
 
 #include "ucwa_http.h"
 
-/* Handles {A}/me...; DECLINED if sub is not one of its resources. */
-int ucwa_me_handle(ucwa_req *q);
+/* The resources of me; the what of ucwa_me_get and ucwa_me_set. */
+enum {
+    UCWA_ME_PRESENCE, UCWA_ME_NOTE, UCWA_ME_LOCATION, UCWA_ME_SELF, UCWA_ME_PHONES,
+    UCWA_ME_CALL_FORWARDING
+};
+
+/* Route handlers (ucwa_route): GET of me, presence, note, location, phones and
+ * callForwardingSettings (and its PUT); POST of presence, note and location;
+ * makeMeAvailable; reportMyActivity. */
+int ucwa_me_get(ucwa_req *q, int what);
+int ucwa_me_set(ucwa_req *q, int what);
+int ucwa_me_make_available(ucwa_req *q, int what);
+int ucwa_me_report_activity(ucwa_req *q, int what);
 
 /* In a transaction: announces the user's availability to their applications when it
  * changed. Returns 1 if events were posted. */

@@ -198,7 +198,7 @@ static int invite_locked(ucwa_txn *t, int idx, void *baton)
     return 0;
 }
 
-static int start_messaging(ucwa_req *q)
+int ucwa_messaging_start(ucwa_req *q, int what)
 {
     apr_pool_t *p = q->r->pool;
     const ucwa_global *g = q->conf->global;
@@ -336,17 +336,14 @@ static int invitation_locked(ucwa_txn *t, int idx, void *baton)
     return 0;
 }
 
-static int invitation(ucwa_req *q, const char *id, const char *action)
+int ucwa_messaging_invitation(ucwa_req *q, int what)
 {
-    int post = q->r->method_number == M_POST, rv, found;
+    const char *id = q->id[0];
+    const char *action = what == UCWA_IM_ACCEPT ? "accept"
+                         : what == UCWA_IM_DECLINE ? "decline" : NULL;
+    int rv, found;
     invitation_txn x;
 
-    if (!action && q->r->method_number != M_GET) {
-        return ucwa_http_not_allowed(q);
-    }
-    if (action && !post) {
-        return ucwa_http_not_allowed(q);
-    }
     if (action) {
         /* accept and decline take no input (decline's reason is only informative) */
         json_t *in = ucwa_http_input(q, &rv);
@@ -404,7 +401,7 @@ static int conversations_locked(ucwa_txn *t, int idx, void *baton)
     return 0;
 }
 
-static int conversations(ucwa_req *q)
+int ucwa_messaging_conversations(ucwa_req *q, int what)
 {
     apr_pool_t *p = q->r->pool;
     json_t *links = json_object(), *list = json_array();
@@ -413,9 +410,6 @@ static int conversations(ucwa_req *q)
 
     mob_json_own(p, links);
     mob_json_own(p, list);
-    if (q->r->method_number != M_GET) {
-        return ucwa_http_not_allowed(q);
-    }
     x.ids = apr_array_make(p, 4, sizeof(const char *));
     if (ucwa_app_txn(q, conversations_locked, &x, &rv) < 0) {
         return rv;
@@ -433,48 +427,6 @@ static int conversations(ucwa_req *q)
     }
     return ucwa_http_resource(q, HTTP_OK, mob_json_own(p, json_pack("{s:O,s:s}", "_links", links,
                                                                     "rel", "conversations")));
-}
-
-typedef enum {
-    R_CONVERSATION, R_MESSAGING, R_MESSAGES, R_TYPING, R_TYPING_PARTICIPANTS, R_TERMINATE,
-    R_PARTICIPANTS, R_PARTICIPANT, R_PARTICIPANT_MESSAGING
-} conv_resource;
-
-/* The resource a path under conversations/{C} names, or -1. */
-static int conv_route(apr_pool_t *p, const char *rest, const char **sip)
-{
-    static const struct { const char *path; conv_resource r; } fixed[] = {
-        { "", R_CONVERSATION }, { "/messaging", R_MESSAGING },
-        { "/messaging/messages", R_MESSAGES }, { "/messaging/typing", R_TYPING },
-        { "/messaging/typingParticipants", R_TYPING_PARTICIPANTS },
-        { "/messaging/terminate", R_TERMINATE }, { "/participants", R_PARTICIPANTS },
-    };
-    size_t i, n = strlen(rest);
-    const char *slash;
-
-    while (n > 0 && rest[n - 1] == '/') {
-        n--;   /* trailing slashes, as IIS ignores them */
-    }
-    rest = apr_pstrndup(p, rest, n);
-    for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-        if (!strcasecmp(rest, fixed[i].path)) {
-            return fixed[i].r;
-        }
-    }
-    if (strncasecmp(rest, "/participants/", 14) || !rest[14]) {
-        return -1;
-    }
-    rest += 14;
-    slash = strchr(rest, '/');
-    if (!slash) {
-        *sip = rest;
-        return R_PARTICIPANT;
-    }
-    if (strcasecmp(slash, "/messaging")) {
-        return -1;
-    }
-    *sip = apr_pstrndup(p, rest, (apr_size_t)(slash - rest));
-    return R_PARTICIPANT_MESSAGING;
 }
 
 /* sendMessage: the body is read and checked before the lock. */
@@ -566,9 +518,9 @@ static int conversation_locked(ucwa_txn *t, int idx, void *baton)
         return CONV_NO_RESOURCE;
     }
     switch (x->which) {
-    case R_CONVERSATION:
-    case R_TERMINATE:
-        if (x->which == R_CONVERSATION && x->method == M_GET) {
+    case UCWA_IM_CONVERSATION:
+    case UCWA_IM_TERMINATE:
+        if (x->which == UCWA_IM_CONVERSATION && x->method == M_GET) {
             x->render = 1;
             break;
         }
@@ -584,7 +536,7 @@ static int conversation_locked(ucwa_txn *t, int idx, void *baton)
             x->res = ucwa_conv_decline_locked(s, conv, apr_time_now(), p, &touched);
         }
         break;
-    case R_MESSAGES:
+    case UCWA_IM_MESSAGES:
         if (c->phase == UCWA_CONV_CONNECTED && x->m->fmt == UCWA_MSG_HTML
             && !(c->party[0].html && c->party[1].html)) {
             return CONV_NO_HTML;
@@ -598,10 +550,10 @@ static int conversation_locked(ucwa_txn *t, int idx, void *baton)
                                        number);
         }
         break;
-    case R_TYPING:
+    case UCWA_IM_TYPING:
         x->res = ucwa_conv_typing_locked(s, conv, side, apr_time_now(), p, &touched);
         break;
-    case R_PARTICIPANT_MESSAGING:
+    case UCWA_IM_PARTICIPANT_MESSAGING:
         if (c->phase != UCWA_CONV_CONNECTED) {
             return CONV_NO_RESOURCE;
         }
@@ -621,50 +573,43 @@ static int conversation_locked(ucwa_txn *t, int idx, void *baton)
 static json_t *conversation_resource(apr_pool_t *p, const conversation_txn *x)
 {
     switch (x->which) {
-    case R_CONVERSATION:
+    case UCWA_IM_CONVERSATION:
         return ucwa_conv_res_conversation(p, &x->v);
-    case R_MESSAGING:
+    case UCWA_IM_MESSAGING:
         return ucwa_conv_res_messaging(p, &x->v);
-    case R_TYPING_PARTICIPANTS:
+    case UCWA_IM_TYPING_PARTICIPANTS:
         return ucwa_conv_res_typing(p, &x->v, apr_time_now());
-    case R_PARTICIPANTS:
+    case UCWA_IM_PARTICIPANTS:
         return ucwa_conv_res_participants(p, &x->v);
-    case R_PARTICIPANT:
+    case UCWA_IM_PARTICIPANT:
         return ucwa_conv_res_participant(p, &x->v, x->local);
     default:
         return ucwa_conv_res_participant_messaging(p, &x->v, x->local);
     }
 }
 
-static int conversation(ucwa_req *q, const char *id, const char *rest)
+int ucwa_messaging_conversation(ucwa_req *q, int which)
 {
+    const char *id = q->id[0];
     apr_pool_t *p = q->r->pool;
     int method = q->r->method_number, rv, found;
-    const char *sip = NULL;
+    /* participants/{sip} */
+    const char *sip = which == UCWA_IM_PARTICIPANT || which == UCWA_IM_PARTICIPANT_MESSAGING
+                      ? q->id[1] : NULL;
     conversation_txn x;
     message_in m;
 
     memset(&x, 0, sizeof(x));
-    x.which = conv_route(p, rest, &sip);
-    if (x.which < 0) {
-        return DECLINED;
-    }
-    switch (x.which) {
-    case R_CONVERSATION:
-        if (method != M_GET && method != M_DELETE) return ucwa_http_not_allowed(q);
-        break;
-    case R_MESSAGES:
-        if (method != M_POST) return ucwa_http_not_allowed(q);
-        if (!message_input(q, &m, &rv)) return rv;
+    x.which = which;
+    /* the bodies are read before the lock */
+    if (which == UCWA_IM_MESSAGES) {
+        if (!message_input(q, &m, &rv)) {
+            return rv;
+        }
         x.m = &m;
-        break;
-    case R_TYPING:
-    case R_TERMINATE:
-        if (method != M_POST) return ucwa_http_not_allowed(q);
-        if (!ucwa_http_input(q, &rv)) return rv;
-        break;
-    default:
-        if (method != M_GET) return ucwa_http_not_allowed(q);
+    }
+    if ((which == UCWA_IM_TYPING || which == UCWA_IM_TERMINATE) && !ucwa_http_input(q, &rv)) {
+        return rv;
     }
     x.method = method;
     x.id = id;
@@ -689,7 +634,7 @@ static int conversation(ucwa_req *q, const char *id, const char *rest)
     if (x.render) {
         return ucwa_http_resource(q, HTTP_OK, conversation_resource(p, &x));
     }
-    if (x.which == R_CONVERSATION || x.which == R_TERMINATE) {
+    if (x.which == UCWA_IM_CONVERSATION || x.which == UCWA_IM_TERMINATE) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00143)
                       "%s left conversation %s", q->user, id);
     }
@@ -702,42 +647,6 @@ static int conversation(ucwa_req *q, const char *id, const char *rest)
         return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", NULL,
                                "Messaging is not connected in this conversation.");
     }
-}
-
-/* --- dispatch ----------------------------------------------------------------------- */
-
-int ucwa_messaging_handle(ucwa_req *q)
-{
-    const char *sub = q->sub + 15;   /* after "/communication/" */
-    const char *slash;
-
-    if (!strncasecmp(sub, "messagingInvitations", 20) && (!sub[20] || sub[20] == '/')) {
-        const char *rest = sub + 20, *id, *action = NULL;
-        if (!*rest || !strcmp(rest, "/")) {
-            return q->r->method_number == M_POST ? start_messaging(q) : ucwa_http_not_allowed(q);
-        }
-        rest++;
-        slash = strchr(rest, '/');
-        id = slash ? apr_pstrndup(q->r->pool, rest, (apr_size_t)(slash - rest)) : rest;
-        if (slash && slash[1]) {
-            action = slash + 1;
-            if (strcasecmp(action, "accept") && strcasecmp(action, "decline")) {
-                return DECLINED;
-            }
-        }
-        return invitation(q, id, action);
-    }
-    if (!strncasecmp(sub, "conversations", 13) && (!sub[13] || sub[13] == '/')) {
-        const char *rest = sub + 13, *id;
-        if (!*rest || !strcmp(rest, "/")) {
-            return conversations(q);
-        }
-        rest++;
-        slash = strchr(rest, '/');
-        id = slash ? apr_pstrndup(q->r->pool, rest, (apr_size_t)(slash - rest)) : rest;
-        return conversation(q, id, slash ? slash : "");
-    }
-    return DECLINED;
 }
 
 void ucwa_messaging_app_gone_locked(ucwa_txn *t, int app, apr_time_t now)

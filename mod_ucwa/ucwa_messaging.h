@@ -7,9 +7,24 @@
 #include "ucwa_http.h"
 #include "ucwa_store.h"
 
-/* Handles {A}/communication/... (the communication resource itself is served
- * elsewhere); DECLINED otherwise. */
-int ucwa_messaging_handle(ucwa_req *q);
+/* The what of ucwa_messaging_invitation and ucwa_messaging_conversation: the resource
+ * under messagingInvitations/{I} (q->id[0]) or conversations/{C} (q->id[0], the
+ * participant's address in q->id[1]). */
+enum { UCWA_IM_INVITATION, UCWA_IM_ACCEPT, UCWA_IM_DECLINE };
+enum {
+    UCWA_IM_CONVERSATION, UCWA_IM_MESSAGING, UCWA_IM_MESSAGES, UCWA_IM_TYPING,
+    UCWA_IM_TYPING_PARTICIPANTS, UCWA_IM_TERMINATE, UCWA_IM_PARTICIPANTS, UCWA_IM_PARTICIPANT,
+    UCWA_IM_PARTICIPANT_MESSAGING
+};
+
+/* Route handlers (ucwa_route) of {A}/communication/... (communication itself is
+ * ucwa_static's): POST messagingInvitations (startMessaging), an invitation and its
+ * accept and decline, the conversations collection, and the resources of one
+ * conversation. */
+int ucwa_messaging_start(ucwa_req *q, int what);
+int ucwa_messaging_invitation(ucwa_req *q, int what);
+int ucwa_messaging_conversations(ucwa_req *q, int what);
+int ucwa_messaging_conversation(ucwa_req *q, int which);
 
 /* In a transaction: an application ended; its conversations lose that party. */
 void ucwa_messaging_app_gone_locked(ucwa_txn *t, int app, apr_time_t now);

@@ -1,57 +1,86 @@
-/* people: myContacts, myGroups, group contacts and memberships, the contact resource
- * and its presence / note / location / supportedMedia / privacyRelationship, photos, and
- * directory search; contacts and groups are durable (SQL through mod_dbd).
- *
- *   GET    {A}/people/contacts[?groupId=G][&expand=false]   myContacts / groupContacts
- *   GET    {A}/people/groups[?expand=false]                 myGroups
- *   POST   {A}/people/groups  {displayName}                 new group -> 204 + Location
- *   GET    {A}/people/groups/{G}                            group (ETag)
- *   PUT    {A}/people/groups/{G}  {name}  (If-Match)        rename -> 200
- *   DELETE {A}/people/groups/{G}                            -> 204
- *   GET    {A}/people/groupMemberships[?groupId=G]          myGroupMemberships
- *   POST   {A}/people/groupMemberships {contactUri[, groupId]}  -> 201 myGroupMembership
- *   GET    {A}/people/groupMemberships/{G}/{sip}
- *   DELETE {A}/people/groupMemberships/{G}/{sip}            -> 204
- *   POST   {A}/people/groupMemberships/removeContactFromAllGroups {contactUri} -> 204
- *   POST   {A}/people/presenceSubscriptions?groupId=G {duration}  subscribeToGroupPresence
- *   GET    {A}/people/search?query=Q[&limit=N]
- *   GET    {A}/people/{sip}[/presence|/note|/location|/supportedMedia|/privacyRelationship]
- *   GET    {A}/photos/{sip}                                 image/jpeg (ETag, 304)
- *
- * The schema (common/ucwa/ucwa_schema) is brought up to date in child_init. */
+/* One request on the people resources (ucwa_contact, ucwa_groups, ucwa_group_memberships,
+ * ucwa_search, ucwa_photos): its application, query string and database connection
+ * (ucwa_people_db), its errors, the directory's view of an address, and the contact-list
+ * events posted to every application of the user. Contacts and groups are durable (SQL
+ * through mod_dbd). */
 #ifndef UCWA_PEOPLE_H
 #define UCWA_PEOPLE_H
 
+#include <apr_dbd.h>
+
+#include "ucwa_contacts.h"
 #include "ucwa_http.h"
+#include "ucwa_people_render.h"
 #include "ucwa_sql.h"
+#include "ucwa_store.h"
 
-/* Handles {A}/people... and {A}/photos/...; DECLINED if sub is not one of its resources
- * (presenceSubscriptions, presenceSubscriptionMemberships and subscribedContacts belong
- * to ucwa_subscriptions, except POST presenceSubscriptions?groupId=, which it declines). */
-int ucwa_people_handle(ucwa_req *q);
+typedef struct {
+    ucwa_req *q;
+    apr_pool_t *p;
+    ucwa_app app;                 /* copy of the request's application */
+    const char *base;
+    apr_table_t *query;
+    ucwa_db db;
+} ucwa_people_req;
 
-/* The request's database connection (mod_dbd) as a ucwa_db; with schema set, one whose
- * tables (ucwa_schema) are known to be current. 1, or 0 with why (for the log). */
-int ucwa_people_db(request_rec *r, apr_pool_t *p, int schema, ucwa_db *db, const char **why);
+/* The application (404/410 as every resource of it) and the query string (400): 1, or 0
+ * with the error sent in *rv. */
+int ucwa_people_begin(ucwa_people_req *x, ucwa_req *q, int *rv);
+/* ucwa_people_begin, then fn: the body of most route handlers. */
+int ucwa_people_run(ucwa_req *q, int (*fn)(ucwa_people_req *x));
+/* A query parameter, or NULL. */
+const char *ucwa_people_param(ucwa_people_req *x, const char *name);
+/* expand=false: links only. 1, 0, or -1 (error sent in *rv). */
+int ucwa_people_expand(ucwa_people_req *x, int *rv);
+/* A connection (mod_dbd) for the request; with schema set, one whose contact list tables
+ * are known to be current. 1, or 0 with 503 ServiceUnavailable sent in *rv. */
+int ucwa_people_acquire(ucwa_people_req *x, int schema, int *rv);
 
-/* In post_config (the parent, before any child exists): create or upgrade the schema
- * (versioned migrations) of each database a server with Ucwa On uses, over a connection
- * of its own (for SQLite, only a file that exists: never create one as root). Always OK:
- * a failure is logged, and the children try again. */
-int ucwa_people_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+/* 400 ParameterValidationFailure, 404 ResourceNotFound, 500 ServiceFailure (logged). */
+int ucwa_people_bad_request(ucwa_req *q, const char *message);
+int ucwa_people_not_found(ucwa_req *q, const char *message);
+int ucwa_people_db_failed(ucwa_people_req *x);
+/* The answer to a contact-list result other than UCWA_CT_OK; what names the object. */
+int ucwa_people_ct_error(ucwa_people_req *x, ucwa_ct_result r, const char *what);
+/* The string a (or, missing, b) of a body: a group name, contactUri, groupId. */
+const char *ucwa_people_input_string(json_t *in, const char *a, const char *b, int *bad);
 
-/* In child_init: check the schema of each database a server with Ucwa On uses, and
- * migrate it if the parent did not (waiting half a second first for SQLite, so that the
- * sibling children are past mod_dbd's child_init); then, for SQLite, give this process's
- * connections a short busy handler and make mod_dbd's pooled connections read the schema
- * and prepare their statements again (a schema change ends SQLite's legacy prepared
- * statements).
- */
-void ucwa_people_child_init(apr_pool_t *pchild, server_rec *s);
+typedef enum {
+    UCWA_PEOPLE_DIR_OK, UCWA_PEOPLE_DIR_NO_STATEMENT, UCWA_PEOPLE_DIR_FAILED
+} ucwa_people_dir;
 
-/* header_parser (registered by mod_ucwa): the core checks the bearer token before it
- * dispatches, so a request for {A}/photos/... without Authorization whose cwt_ucwa cookie
- * holds a token gets "Authorization: Bearer <token>" here. Always DECLINED. */
-int ucwa_people_photo_cookie(request_rec *r);
+/* A row of ucwa_contact or ucwa_search as a person; 0 if its address is unusable. */
+int ucwa_people_row(ucwa_people_req *x, apr_dbd_results_t *res, apr_dbd_row_t *row,
+                    ucwa_person *o);
+/* What the directory lets the user see of sip: *out is known (the directory has it) or
+ * not (rendered as an external contact). *visible: presence may be shown (known, or the
+ * directory has no ucwa_contact statement to hide anyone with). */
+ucwa_people_dir ucwa_people_directory(ucwa_people_req *x, const char *sip, ucwa_person *out,
+                                      int *visible);
+/* The directory's view of each address (for contact lists): 1, or 0 with the error sent
+ * in *rv. */
+int ucwa_people_directory_all(ucwa_people_req *x, const apr_array_header_t *sips,
+                              ucwa_person **out, int *rv);
+
+/* A contact-list event: resource rel at sub, in in_rel at in_sub, added/updated/deleted. */
+typedef struct {
+    const char *rel, *sub, *in_rel, *in_sub, *type;
+} ucwa_people_ev;
+
+/* Adds one to evs, an array of ucwa_people_ev. */
+void ucwa_people_ev_add(apr_array_header_t *evs, const char *rel, const char *sub,
+                        const char *in_rel, const char *in_sub, const char *type);
+/* contact added/deleted in a group (and in myContacts when the list itself changed) */
+void ucwa_people_ev_membership(ucwa_people_req *x, apr_array_header_t *evs,
+                               const char *group_id, const char *sip, const char *type,
+                               int list_changed);
+/* Posts the events (sender people, high priority) to every live application of the
+ * request's user and wakes them. The texts are built outside the lock. */
+void ucwa_people_ev_post(ucwa_people_req *x, const apr_array_header_t *events);
+
+/* "/people/groups/{id}", "/people/{sip}"; the kind of a group id. */
+const char *ucwa_people_group_sub(ucwa_people_req *x, const char *id);
+const char *ucwa_people_contact_sub(ucwa_people_req *x, const char *sip);
+ucwa_group_kind ucwa_people_kind_of(const char *id);
 
 #endif

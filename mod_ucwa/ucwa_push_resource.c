@@ -10,7 +10,7 @@
 #include "ucwa_app.h"
 #include "ucwa_config.h"
 #include "ucwa_input.h"
-#include "ucwa_people.h"
+#include "ucwa_people_db.h"
 #include "ucwa_push_reg.h"
 #include "ucwa_push_resource.h"
 #include "ucwa_shm.h"
@@ -288,7 +288,7 @@ static int one(ucwa_req *q, const ucwa_app *a, const char *id)
             return db_error(q, &db);
         }
         return ucwa_http_resource(q, HTTP_OK, resource(p, a->base, &in));
-    case M_DELETE:
+    default:   /* DELETE: the route table lets only GET, PUT and DELETE in */
         if (ucwa_push_reg_delete(&db, p, q->user, id) < 0
             || ucwa_push_reg_list(&db, p, q->user, a->endpoint_id, &left) != 0) {
             return db_error(q, &db);
@@ -297,8 +297,6 @@ static int one(ucwa_req *q, const ucwa_app *a, const char *id)
             mark(q, 0);
         }
         return ucwa_http_no_content(q);
-    default:
-        return ucwa_http_not_allowed(q);
     }
 }
 
@@ -308,48 +306,38 @@ static int background_locked(ucwa_txn *t, int idx, void *baton)
     return 0;
 }
 
-static int report_background(ucwa_req *q)
+int ucwa_push_resource_background(ucwa_req *q, int what)
 {
     int rv;
 
-    if (q->r->method_number != M_POST) {
-        return ucwa_http_not_allowed(q);
-    }
     if (ucwa_app_txn(q, background_locked, NULL, &rv) < 0) {
         return rv;
     }
     return ucwa_http_no_content(q);
 }
 
-int ucwa_push_reg_handle(ucwa_req *q)
+int ucwa_push_resource_list(ucwa_req *q, int what)
 {
-    const char *sub = q->sub;
-    size_t n = strlen(COLLECTION);
     ucwa_app a;
     int rv = OK;
 
-    if (!q->app_id) {
-        return DECLINED;
-    }
-    if (!strcasecmp(sub, "/reportBackground")) {
-        return report_background(q);
-    }
-    if (strncasecmp(sub, COLLECTION, n) || (sub[n] && sub[n] != '/')) {
-        return DECLINED;
-    }
-    if (!app_of(q, &a, &rv)) {
-        return rv;
-    }
-    if (!sub[n] || !sub[n + 1]) {
-        if (q->r->method_number == M_GET) {
-            return list(q, &a);
-        }
-        if (q->r->method_number == M_POST) {
-            return create(q, &a);
-        }
-        return ucwa_http_not_allowed(q);
-    }
-    return one(q, &a, sub + n + 1);
+    return app_of(q, &a, &rv) ? list(q, &a) : rv;
+}
+
+int ucwa_push_resource_create(ucwa_req *q, int what)
+{
+    ucwa_app a;
+    int rv = OK;
+
+    return app_of(q, &a, &rv) ? create(q, &a) : rv;
+}
+
+int ucwa_push_resource_one(ucwa_req *q, int what)
+{
+    ucwa_app a;
+    int rv = OK;
+
+    return app_of(q, &a, &rv) ? one(q, &a, q->id[0]) : rv;
 }
 
 json_t *ucwa_push_links(ucwa_req *q, json_t *app, const char *base)

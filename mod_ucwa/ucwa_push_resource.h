@@ -16,8 +16,12 @@
 
 #include "ucwa_http.h"
 
-/* DECLINED when sub is not one of these resources. */
-int ucwa_push_reg_handle(ucwa_req *q);
+/* Route handlers (ucwa_route): GET and POST of the collection, GET, PUT and DELETE of
+ * one registration (q->id[0]), POST reportBackground. */
+int ucwa_push_resource_list(ucwa_req *q, int what);
+int ucwa_push_resource_create(ucwa_req *q, int what);
+int ucwa_push_resource_one(ucwa_req *q, int what);
+int ucwa_push_resource_background(ucwa_req *q, int what);
 
 /* The application resource app, with the pushRegistrations and reportBackground links
  * added when a push provider is on (else as Microsoft's captures show it). */

@@ -15,6 +15,7 @@
 #include "ucwa_app.h"
 #include "ucwa_input.h"
 #include "ucwa_subs.h"
+#include "ucwa_groups.h"
 #include "ucwa_subscriptions.h"
 
 APLOG_USE_MODULE(ucwa);
@@ -302,14 +303,14 @@ int ucwa_subscriptions_create(ucwa_req *q, const char *const *sips, int n, int m
     return ucwa_http_resource(q, HTTP_CREATED, ucwa_subs_resource(p, x.base, x.id));
 }
 
-static int create(ucwa_req *q)
+int ucwa_subscriptions_new(ucwa_req *q, int what)
 {
     const char **sips = NULL;
     int minutes = 0, n = 0, got, rv;
     json_t *in;
 
     if (query_param(q, "groupId")) {
-        return DECLINED;   /* subscribeToGroupPresence: the group's members are people's */
+        return ucwa_groups_subscribe(q);   /* subscribeToGroupPresence: a group's members */
     }
     in = ucwa_http_input(q, &rv);
     if (!in) {
@@ -351,7 +352,7 @@ static int list_locked(ucwa_txn *t, int app, void *baton)
     return 0;
 }
 
-static int list(ucwa_req *q)
+int ucwa_subscriptions_list(ucwa_req *q, int what)
 {
     apr_pool_t *p = q->r->pool;
     json_t *subs = json_array();
@@ -401,8 +402,9 @@ static int one_locked(ucwa_txn *t, int app, void *baton)
     return 0;
 }
 
-static int one(ucwa_req *q, const char *id)
+int ucwa_subscriptions_one(ucwa_req *q, int what)
 {
+    const char *id = q->id[0];
     apr_pool_t *p = q->r->pool;
     one_txn x;
     int rv, res;
@@ -419,9 +421,6 @@ static int one(ucwa_req *q, const char *id)
         if (duration_of(in, &x.minutes) != 1) {
             return bad_duration(q);
         }
-    }
-    else if (x.method != M_GET && x.method != M_DELETE) {
-        return ucwa_http_not_allowed(q);
     }
     if ((res = ucwa_app_txn(q, one_locked, &x, &rv)) < 0) {
         return rv;
@@ -471,7 +470,7 @@ static int memberships_locked(ucwa_txn *t, int app, void *baton)
     return 0;
 }
 
-static int memberships_collection(ucwa_req *q)
+int ucwa_subscriptions_memberships(ucwa_req *q, int what)
 {
     apr_pool_t *p = q->r->pool;
     const char **sips = NULL;
@@ -499,11 +498,8 @@ static int memberships_collection(ucwa_req *q)
         }
         x.sips = sips;
     }
-    else if (q->r->method_number == M_GET) {
-        x.id = query_param(q, "presenceSubscriptionId");
-    }
     else {
-        return ucwa_http_not_allowed(q);
+        x.id = query_param(q, "presenceSubscriptionId");
     }
     if ((res = ucwa_app_txn(q, memberships_locked, &x, &rv)) < 0) {
         return rv;
@@ -545,9 +541,10 @@ static int membership_locked(ucwa_txn *t, int app, void *baton)
     return 0;
 }
 
-static int membership_one(ucwa_req *q, const char *rest)
+int ucwa_subscriptions_membership(ucwa_req *q, int what)
 {
     apr_pool_t *p = q->r->pool;
+    const char *rest = q->id[1] ? apr_pstrcat(p, q->id[0], "/", q->id[1], NULL) : q->id[0];
     const char *sep = rest + strcspn(rest, "/,");
     membership_txn x;
     int rv, res;
@@ -555,9 +552,6 @@ static int membership_one(ucwa_req *q, const char *rest)
     memset(&x, 0, sizeof(x));
     x.del = q->r->method_number == M_DELETE;
     x.now = apr_time_now();
-    if (!x.del && q->r->method_number != M_GET) {
-        return ucwa_http_not_allowed(q);
-    }
     if (!*sep) {
         return not_found(q, "membership");
     }
@@ -577,7 +571,7 @@ static int membership_one(ucwa_req *q, const char *rest)
 
 /* --- subscribedContacts ------------------------------------------------------------- */
 
-static int subscribed_contacts(ucwa_req *q)
+int ucwa_subscriptions_contacts(ucwa_req *q, int what)
 {
     apr_pool_t *p = q->r->pool;
     char base[UCWA_BASE_MAX];
@@ -588,9 +582,6 @@ static int subscribed_contacts(ucwa_req *q)
     int rv, i;
 
     mob_json_own(p, links);
-    if (q->r->method_number != M_GET) {
-        return ucwa_http_not_allowed(q);
-    }
     memset(&x, 0, sizeof(x));
     x.now = apr_time_now();   /* GET, every subscription: the pairs and the base only */
     if (ucwa_app_txn(q, memberships_locked, &x, &rv) < 0) {
@@ -609,44 +600,6 @@ static int subscribed_contacts(ucwa_req *q)
     return ucwa_http_resource(q, HTTP_OK, mob_json_own(p, json_pack(
         "{s:{s:{s:s},s:O},s:s}", "_links", "self", "href",
         apr_pstrcat(p, base, P_CONTACTS, NULL), "contact", links, "rel", "subscribedContacts")));
-}
-
-/* --- dispatch ----------------------------------------------------------------------- */
-
-/* sub after prefix (any case): "" (or "/"), or the rest after "/" in *rest; NULL if sub is
- * not prefix or under it. */
-static const char *under(const char *sub, const char *prefix)
-{
-    size_t n = strlen(prefix);
-
-    if (strncasecmp(sub, prefix, n) || (sub[n] && sub[n] != '/')) {
-        return NULL;
-    }
-    return sub[n] ? sub + n + 1 : sub + n;
-}
-
-int ucwa_subscriptions_handle(ucwa_req *q)
-{
-    const char *rest;
-    int get = q->r->method_number == M_GET;
-
-    if ((rest = under(q->sub, P_SUBS)) != NULL) {
-        if (!*rest) {
-            return q->r->method_number == M_POST ? create(q)
-                   : get ? list(q) : ucwa_http_not_allowed(q);
-        }
-        if (strchr(rest, '/') && strcmp(strchr(rest, '/'), "/")) {
-            return DECLINED;
-        }
-        return one(q, apr_pstrndup(q->r->pool, rest, strcspn(rest, "/")));
-    }
-    if ((rest = under(q->sub, P_MEMBERS)) != NULL) {
-        return *rest ? membership_one(q, rest) : memberships_collection(q);
-    }
-    if ((rest = under(q->sub, P_CONTACTS)) != NULL) {
-        return *rest ? DECLINED : subscribed_contacts(q);
-    }
-    return DECLINED;
 }
 
 /* --- hooks of the other parts ------------------------------------------------------- */

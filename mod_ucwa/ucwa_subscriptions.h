@@ -5,7 +5,7 @@
  *
  *   GET    {A}/people/presenceSubscriptions                 presenceSubscription[] embedded
  *   POST   {A}/people/presenceSubscriptions                 {duration, uris} -> 201
- *          (with ?groupId=: declined, that is people's subscribeToGroupPresence)
+ *          (with ?groupId=: subscribeToGroupPresence, ucwa_groups)
  *   GET    {A}/people/presenceSubscriptions/{S}
  *   POST   {A}/people/presenceSubscriptions/{S}             duration (body or query) -> 200
  *   DELETE {A}/people/presenceSubscriptions/{S}             -> 204
@@ -22,9 +22,16 @@
 #include "ucwa_http.h"
 #include "ucwa_store.h"
 
-/* Handles {A}/people/presenceSubscriptions..., presenceSubscriptionMemberships and
- * subscribedContacts; DECLINED otherwise. */
-int ucwa_subscriptions_handle(ucwa_req *q);
+/* Route handlers (ucwa_route): GET and POST (with ?groupId=: ucwa_groups_subscribe) of
+ * presenceSubscriptions; GET, POST and DELETE of one (q->id[0]); GET and POST of
+ * presenceSubscriptionMemberships; GET and DELETE of one membership (q->id[0] "S,address",
+ * or q->id[0] and q->id[1]); GET subscribedContacts. */
+int ucwa_subscriptions_list(ucwa_req *q, int what);
+int ucwa_subscriptions_new(ucwa_req *q, int what);
+int ucwa_subscriptions_one(ucwa_req *q, int what);
+int ucwa_subscriptions_memberships(ucwa_req *q, int what);
+int ucwa_subscriptions_membership(ucwa_req *q, int what);
+int ucwa_subscriptions_contacts(ucwa_req *q, int what);
 
 /* Subscribes the request's application to the addresses (lower case, without "sip:", as
  * ucwa_subs_address makes them) for minutes (10..30), and answers: 201 with the

@@ -158,6 +158,8 @@ def test_lurker_links_are_served_in_lurker_mode(apps):
     ("GET", "/people/contactsAndGroupsSubscription/startOrRefreshSubscriptionToContactsAndGroups",
      "POST"),
     ("PUT", "/people/presenceSubscriptions", "GET, POST"),
+    ("POST", "/people/presenceSubscriptionMemberships/S1/bob@contoso.test", "GET, DELETE"),
+    ("PUT", "/people/presenceSubscriptionMemberships/S1,bob@contoso.test", "GET, DELETE"),
     ("POST", "/onlineMeetings", "GET"),
     ("DELETE", "/photos/bob@contoso.test", "GET"),
     ("GET", "/reportBackground", "POST"),
@@ -183,6 +185,31 @@ def test_405_on_conversation_resources_and_the_collection(apps):
                                 ("GET", app.user.applications, "POST")]:
         r = app.user.request(method, href, json={} if method in ("PUT", "POST") else None)
         assert (r.status_code, r.headers.get("Allow")) == (405, allow), (method, href, r.text)
+
+
+def test_the_method_is_checked_before_the_application(fe):
+    """Every resource answers a method it does not serve with 405, whether the application
+    exists or not (one route table decides before any handler runs)."""
+    gone = fe.user("alice@contoso.test").create()
+    assert gone.delete().status_code == 204
+    for method, sub, allow in [("PUT", "/me", "GET"), ("PUT", "/pushRegistrations", "GET, POST"),
+                               ("POST", "/pushRegistrations/r1", "GET, PUT, DELETE"),
+                               ("DELETE", "/people/groups", "GET, POST"),
+                               ("POST", "/people/bob@contoso.test/presence", "GET"),
+                               ("PUT", "/photos/bob@contoso.test", "GET")]:
+        body = {} if method in ("PUT", "POST") else None
+        r = gone.user.request(method, gone.href(sub), json=body)
+        assert (r.status_code, r.headers.get("Allow")) == (405, allow), (method, sub, r.text)
+    assert gone.get("/me").json()["subcode"] == "ApplicationNotFound"
+
+
+def test_trailing_slashes_are_ignored(apps):
+    """As IIS: every resource of an application answers with or without a trailing slash."""
+    app = apps["alice"]
+    for sub in ("", "/me", "/policies", "/communication", "/people/contacts", "/people/groups"):
+        plain, slashed = app.get(sub), app.get(sub + "/")
+        assert (plain.status_code, slashed.status_code) == (200, 200), (sub, slashed.text)
+        assert plain.json().get("_links") == slashed.json().get("_links"), sub
 
 
 def test_what_does_not_exist_is_404(apps):

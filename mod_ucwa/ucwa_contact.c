@@ -1,0 +1,136 @@
+/* Contacts: the contact list (myContacts) and one contact with its presence, note,
+ * location, supportedMedia and privacyRelationship (ucwa_contact.h). */
+#include <httpd.h>
+#include <string.h>
+#include <apr_strings.h>
+#include <http_protocol.h>
+
+#include "mod_ucwa.h"
+#include "ucwa_contact.h"
+#include "ucwa_people.h"
+#include "ucwa_shm.h"
+
+/* A document as JSON with the ASP.NET date spelling, or as UCWA XML. */
+static int send_doc(ucwa_req *q, json_t *doc)
+{
+    request_rec *r = q->r;
+    apr_size_t len = 0;
+    const char *body;
+
+    if (q->xml) {
+        return ucwa_http_resource(q, HTTP_OK, doc);
+    }
+    body = ucwa_people_json(r->pool, doc, &len);
+    if (!body) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return ucwa_http_send(q, HTTP_OK, "application/json; charset=utf-8", body, len);
+}
+
+static int get_contacts(ucwa_people_req *x)
+{
+    const char *group = ucwa_people_param(x, "groupId");
+    apr_array_header_t *sips;
+    ucwa_person *people;
+    ucwa_ct_result r;
+    int rv, expand = ucwa_people_expand(x, &rv);
+
+    if (expand < 0 || !ucwa_people_acquire(x, 1, &rv)) {
+        return rv;
+    }
+    r = ucwa_contacts_list(&x->db, x->p, x->q->user, group, &sips);
+    if (r != UCWA_CT_OK) {
+        return ucwa_people_ct_error(x, r, "group");
+    }
+    if (!ucwa_people_directory_all(x, sips, &people, &rv)) {
+        return rv;
+    }
+    return ucwa_http_resource(x->q, HTTP_OK, ucwa_people_contacts(x->p, x->base, group, people,
+                                                                  sips->nelts, expand));
+}
+
+/* The store's record of the user, when there is one and the directory lets it be seen. */
+static int contact_user(ucwa_people_req *x, const char *sip, int visible, ucwa_user *out)
+{
+    ucwa_store *s;
+    int idx;
+
+    memset(out, 0, sizeof(*out));
+    if (!visible || (s = ucwa_shm_lock(x->q->r->server)) == NULL) {
+        return 0;
+    }
+    idx = ucwa_store_user_find_locked(s, sip, 0);
+    if (idx >= 0) {
+        *out = *ucwa_store_user(s, idx);
+    }
+    ucwa_shm_unlock();
+    return idx >= 0;
+}
+
+static int contact_resource(ucwa_people_req *x, const char *raw_sip, const char *what)
+{
+    const char *sip = ucwa_people_address(x->p, raw_sip);
+    ucwa_person person;
+    ucwa_user u;
+    int visible = 0, rv, known;
+
+    if (!sip) {
+        return ucwa_people_not_found(x->q, "There is no such contact: the address is not a SIP "
+                                           "address.");
+    }
+    if (!ucwa_people_acquire(x, 0, &rv)) {
+        return rv;
+    }
+    if (ucwa_people_directory(x, sip, &person, &visible) == UCWA_PEOPLE_DIR_FAILED) {
+        return ucwa_people_db_failed(x);
+    }
+    if (!what) {
+        return ucwa_http_etagged(x->q, ucwa_people_contact(x->p, x->base, &person));
+    }
+    known = contact_user(x, sip, visible, &u);
+    if (!strcasecmp(what, "presence")) {
+        ucwa_contact_presence pr;
+        ucwa_availability av = known ? ucwa_store_availability(&u, &x->q->conf->global->idle_rules,
+                                                              apr_time_now())
+                                     : UCWA_AV_OFFLINE;
+        pr.availability = ucwa_availability_name(av);
+        pr.activity = av != UCWA_AV_OFFLINE ? u.activity : NULL;
+        pr.device_type = known && u.available_apps > 0 ? "Mobile" : "Unknown";
+        pr.last_active = known ? u.last_activity : 0;
+        return send_doc(x->q, ucwa_people_presence(x->p, x->base, sip, &pr, x->q->xml));
+    }
+    if (!strcasecmp(what, "note")) {
+        return send_doc(x->q, ucwa_people_note(x->p, x->base, sip, known ? u.note : NULL));
+    }
+    if (!strcasecmp(what, "location")) {
+        return send_doc(x->q, ucwa_people_location(
+            x->p, x->base, sip, known && u.available_apps > 0 ? u.location : NULL));
+    }
+    if (!strcasecmp(what, "supportedMedia")) {
+        return send_doc(x->q, ucwa_people_media(x->p, x->base, sip,
+                                                known && u.available_apps > 0));
+    }
+    return send_doc(x->q, ucwa_people_privacy(x->p, x->base, sip, person.known));
+}
+
+int ucwa_contact_list(ucwa_req *q, int what)
+{
+    return ucwa_people_run(q, get_contacts);
+}
+
+int ucwa_contact_get(ucwa_req *q, int what)
+{
+    static const char *const subs[] = {
+        [UCWA_CONTACT_SELF] = NULL, [UCWA_CONTACT_PRESENCE] = "presence",
+        [UCWA_CONTACT_NOTE] = "note", [UCWA_CONTACT_LOCATION] = "location",
+        [UCWA_CONTACT_SUPPORTED_MEDIA] = "supportedMedia",
+        [UCWA_CONTACT_PRIVACY_RELATIONSHIP] = "privacyRelationship"
+    };
+    ucwa_people_req x;
+    int rv;
+
+    if (!strchr(q->id[0], '@')) {
+        return ucwa_http_unrouted(q);   /* {A}/people/{name} names no contact */
+    }
+    return ucwa_people_begin(&x, q, &rv) ? contact_resource(&x, q->id[0], subs[what]) : rv;
+}

@@ -1,0 +1,30 @@
+/* The people database (contact lists, push registrations, the directory's statements)
+ * through mod_dbd: the request's connection, and the schema (common/ucwa/ucwa_schema)
+ * brought up to date before any request. */
+#ifndef UCWA_PEOPLE_DB_H
+#define UCWA_PEOPLE_DB_H
+
+#include <httpd.h>
+
+#include "ucwa_sql.h"
+
+/* The request's database connection (mod_dbd) as a ucwa_db; with schema set, one whose
+ * tables (ucwa_schema) are known to be current. 1, or 0 with why (for the log). */
+int ucwa_people_db(request_rec *r, apr_pool_t *p, int schema, ucwa_db *db, const char **why);
+
+/* In post_config (the parent, before any child exists): create or upgrade the schema
+ * (versioned migrations) of each database a server with Ucwa On uses, over a connection
+ * of its own (for SQLite, only a file that exists: never create one as root). Always OK:
+ * a failure is logged, and the children try again. */
+int ucwa_people_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+
+/* In child_init: check the schema of each database a server with Ucwa On uses, and
+ * migrate it if the parent did not (waiting half a second first for SQLite, so that the
+ * sibling children are past mod_dbd's child_init); then, for SQLite, give this process's
+ * connections a short busy handler and make mod_dbd's pooled connections read the schema
+ * and prepare their statements again (a schema change ends SQLite's legacy prepared
+ * statements).
+ */
+void ucwa_people_child_init(apr_pool_t *pchild, server_rec *s);
+
+#endif
