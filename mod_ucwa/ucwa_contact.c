@@ -49,22 +49,34 @@ static int get_contacts(ucwa_people_req *x)
                                                                   sips->nelts, expand));
 }
 
+/* The store's record of the user, copied out of a transaction. */
+typedef struct {
+    const char *sip;
+    ucwa_user *out;
+    int found;
+} contact_user_txn;
+
+static void contact_user_locked(ucwa_txn *t, void *baton)
+{
+    contact_user_txn *x = baton;
+    int idx = ucwa_store_user_find_locked(t->store, x->sip, 0);
+
+    if (idx >= 0) {
+        *x->out = *ucwa_store_user(t->store, idx);
+        x->found = 1;
+    }
+}
+
 /* The store's record of the user, when there is one and the directory lets it be seen. */
 static int contact_user(ucwa_people_req *x, const char *sip, int visible, ucwa_user *out)
 {
-    ucwa_store *s;
-    int idx;
+    contact_user_txn t = { sip, out, 0 };
 
     memset(out, 0, sizeof(*out));
-    if (!visible || (s = ucwa_shm_lock(x->q->r->server)) == NULL) {
+    if (!visible || ucwa_txn_run(x->q->r->server, x->p, contact_user_locked, &t) != APR_SUCCESS) {
         return 0;
     }
-    idx = ucwa_store_user_find_locked(s, sip, 0);
-    if (idx >= 0) {
-        *out = *ucwa_store_user(s, idx);
-    }
-    ucwa_shm_unlock();
-    return idx >= 0;
+    return t.found;
 }
 
 static int contact_resource(ucwa_people_req *x, const char *raw_sip, const char *what)

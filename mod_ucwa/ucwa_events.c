@@ -251,15 +251,6 @@ void ucwa_events_wake_user_locked(ucwa_txn *t, int user)
     }
 }
 
-void ucwa_events_wake_user(ucwa_store *s, int user)
-{
-    int i;
-
-    for (i = ucwa_store_first_app(s, user); i >= 0; i = ucwa_store_next_app(s, i)) {
-        ucwa_shm_wake(ucwa_store_app(s, i));
-    }
-}
-
 static int stopping(void)
 {
     int state = AP_MPMQ_RUNNING;

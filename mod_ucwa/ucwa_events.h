@@ -28,8 +28,5 @@ int ucwa_events_not_allowed(ucwa_req *q, int what);
 /* Asks the transaction to wake the parked event requests of every application of a
  * user once the lock is released. */
 void ucwa_events_wake_user_locked(ucwa_txn *t, int user);
-/* The same at once, under a lock taken by hand (for ucwa_people.c until it is converted
- * to transactions). */
-void ucwa_events_wake_user(ucwa_store *s, int user);
 
 #endif

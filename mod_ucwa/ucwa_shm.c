@@ -95,7 +95,9 @@ void ucwa_shm_child_init(apr_pool_t *pchild, server_rec *s)
     }
 }
 
-ucwa_store *ucwa_shm_lock(server_rec *s)
+/* The lock, taken only by ucwa_txn_run: the store with the mutex held, or NULL
+ * (logged). */
+static ucwa_store *shm_lock(server_rec *s)
 {
     apr_status_t rv;
 
@@ -111,7 +113,7 @@ ucwa_store *ucwa_shm_lock(server_rec *s)
     return segment->store;
 }
 
-void ucwa_shm_unlock(void)
+static void shm_unlock(void)
 {
     apr_global_mutex_unlock(segment->mutex);
 }
@@ -119,7 +121,7 @@ void ucwa_shm_unlock(void)
 apr_status_t ucwa_txn_run(server_rec *s, apr_pool_t *p, ucwa_txn_fn *fn, void *baton)
 {
     ucwa_txn t;
-    ucwa_store *st = ucwa_shm_lock(s);
+    ucwa_store *st = shm_lock(s);
     int i;
 
     if (!st) {
@@ -127,7 +129,7 @@ apr_status_t ucwa_txn_run(server_rec *s, apr_pool_t *p, ucwa_txn_fn *fn, void *b
     }
     ucwa_txn_init(&t, st, p);
     fn(&t, baton);
-    ucwa_shm_unlock();
+    shm_unlock();
     for (i = 0; i < ucwa_txn_wakes(&t); i++) {
         ucwa_shm_wake_word(ucwa_txn_wake_at(&t, i));
     }
@@ -163,11 +165,6 @@ void ucwa_shm_wait_word(volatile apr_uint32_t *w, apr_uint32_t seen, apr_interva
         max -= step;
     }
 #endif
-}
-
-void ucwa_shm_wake(ucwa_app *a)
-{
-    ucwa_shm_wake_word(&a->seq);
 }
 
 void ucwa_shm_wait(ucwa_app *a, apr_uint32_t seen, apr_interval_time_t max)

@@ -25,13 +25,6 @@ typedef void ucwa_txn_fn(ucwa_txn *t, void *baton);
  * glue takes the lock (the request's application: ucwa_app_txn in ucwa_app). */
 apr_status_t ucwa_txn_run(server_rec *s, apr_pool_t *p, ucwa_txn_fn *fn, void *baton);
 
-/* The lock taken and released by hand, left for mod_ucwa/ucwa_people.c until it is
- * converted to ucwa_txn_run: the store with the mutex held, or NULL (logged). */
-ucwa_store *ucwa_shm_lock(server_rec *s);
-void ucwa_shm_unlock(void);
-
-/* Wakes every request parked on the application's seq word, in any process. */
-void ucwa_shm_wake(ucwa_app *a);
 /* Sleeps until the seq word differs from seen, or max elapsed. */
 void ucwa_shm_wait(ucwa_app *a, apr_uint32_t seen, apr_interval_time_t max);
 /* The same for any word of the store (the push dispatcher waits on its queue's). */
