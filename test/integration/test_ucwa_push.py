@@ -183,7 +183,9 @@ def test_burst_folds_into_one_notification_with_a_badge(fe, wpt):
                        headers={"Content-Type": "text/plain"})
         assert r.status_code == 201, r.text
     time.sleep(1.5)
-    got = notifications(wpt, sub["clientHash"])
+    # the messages' notifications only: on a slow machine bob may already count as in the
+    # background (no event GET for UcwaPushBackgroundAfter) when the invitation comes
+    got = [g for g in notifications(wpt, sub["clientHash"]) if g["event"] == "message"]
     assert 1 <= len(got) <= 3, got
     assert got[-1]["badge"] == 3 and got[-1]["event"] == "message", got
     # folding while queued is unit-tested (test_ucwa_push.c): here they may go one by one
