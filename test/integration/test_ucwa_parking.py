@@ -12,9 +12,12 @@ import pytest
 import conftest
 from ucwa_client import FAST, Fe, assert_error, new_http, start_fe, stop_fe, wait_parked
 
-THREADS = 10
+# 8 of 16 threads may park, so a child keeps 8 for everything else, as a real profile keeps
+# 64: with 2 left (10 threads) a poll the MPM hands back to the same full child could
+# find no room over the cap and be answered 503 (seen once in 10 clean runs)
+THREADS = 16
 CAP = 8           # per child; two children: 16 in all
-OVER = 1          # half the other threads: for a client the MPM handed back to a full child
+OVER = 4          # half the other threads: for a client the MPM handed back to a full child
 # small children, mostly parked: the MPM says so, as it should
 BUSY = re.compile(r"AH10159")
 PER_USER = 7
