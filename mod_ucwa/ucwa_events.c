@@ -447,7 +447,6 @@ int ucwa_events_get(ucwa_req *q, int what)
     apr_uint32_t my_id, seen, held;
     const char *body;
     apr_size_t len;
-    apr_pool_t *iter;
     int rv, moved, final = 0;
 
     memset(&x, 0, sizeof(x));
@@ -513,7 +512,6 @@ int ucwa_events_get(ucwa_req *q, int what)
                                    "This server is busy: poll again.");
         }
     }
-    apr_pool_create(&iter, q->r->pool);
     seen = 0;
     memset(&pkg, 0, sizeof(pkg));
     for (int first = 1;; first = 0) {
@@ -571,7 +569,6 @@ nap:
             unpark(q, &ref);
             return DONE;
         }
-        apr_pool_clear(iter);
     }
     unpark(q, &ref);
     if (res == UCWA_POLL_RESYNC) {
