@@ -21,6 +21,7 @@
 #include "ucwa_events.h"
 #include "ucwa_http.h"
 #include "ucwa_people_db.h"
+#include "ucwa_pool_db.h"
 #include "ucwa_photos.h"
 #include "ucwa_push.h"
 #include "ucwa_push_dispatch.h"
@@ -82,7 +83,7 @@ static int ucwa_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     if (rv != OK) {
         return rv;
     }
-    if (ucwa_watchdog_post_config(pconf, s) != OK) {
+    if (ucwa_watchdog_post_config(pconf, s) != OK || ucwa_pool_post_config(pconf, s) != OK) {
         return !OK;
     }
     return ucwa_synthetic_post_config(pconf, s);

@@ -2,6 +2,7 @@
 #include <string.h>
 #include <strings.h>
 #include <apr_dbd.h>
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include <http_config.h>
 #include <http_log.h>
@@ -38,7 +39,8 @@ static ucwa_global *global_make(apr_pool_t *p)
     g->idle_rules.away = apr_time_from_sec(15 * 60);
     g->policies = ucwa_policy_set_make(p);
     g->body_max = 64 * 1024;
-    g->invitation_timeout = apr_time_from_sec(30);   /* UCWA: "approximately thirty seconds" */
+    g->invitation_timeout = apr_time_from_sec(30);
+    g->pool_lease = apr_time_from_sec(10);   /* UCWA: "approximately thirty seconds" */
     g->push = ucwa_push_conf_make(p);
     return g;
 }
@@ -100,13 +102,13 @@ static const char *number(cmd_parms *cmd, const char *v, apr_int64_t min, apr_in
 
 /* One handler for the numeric server-wide settings; cmd->info says which. */
 enum { N_APPS, N_RING, N_EVSIZE, N_PER_USER, N_IDLE, N_PARKED, N_INACTIVE, N_AWAY, N_INVITE,
-       N_PARKED_USER };
+       N_PARKED_USER, N_POOL_LEASE };
 
 static const char *set_number(cmd_parms *cmd, void *d, const char *v)
 {
     static const apr_int64_t range[][2] = {
         { 1, 1 << 20 }, { 4, 65536 }, { 512, 65536 }, { 0, 1000 }, { 10, 86400 },
-        { 0, 100000 }, { 10, 86400 }, { 10, 86400 }, { 1, 3600 }, { 1, 100000 },
+        { 0, 100000 }, { 10, 86400 }, { 10, 86400 }, { 1, 3600 }, { 1, 100000 }, { 3, 300 },
     };
     int which = (int)(apr_uintptr_t)cmd->info;
     const char *err;
@@ -131,6 +133,7 @@ static const char *set_number(cmd_parms *cmd, void *d, const char *v)
     case N_AWAY: g->idle_rules.away = apr_time_from_sec(n); break;
     case N_INVITE: g->invitation_timeout = apr_time_from_sec(n); break;
     case N_PARKED_USER: g->parked_per_user = (apr_uint32_t)n; break;
+    case N_POOL_LEASE: g->pool_lease = apr_time_from_sec(n); break;
     }
     return NULL;
 }
@@ -149,6 +152,26 @@ static const char *set_timeout_range(cmd_parms *cmd, void *d, const char *lo, co
     g->timeout_max = (apr_uint32_t)b;
     g->timeout_default = g->timeout_default < a ? (apr_uint32_t)a
                          : g->timeout_default > b ? (apr_uint32_t)b : g->timeout_default;
+    return NULL;
+}
+
+/* A pool member's name: letters, digits, '.', '-' and '_' (it names the Front End in the
+ * pool's tables and logs). */
+static const char *set_pool_fe(cmd_parms *cmd, void *d, const char *v)
+{
+    const char *err, *c;
+    ucwa_global *g = global_of(cmd, &err);
+
+    if (err) return err;
+    if (!*v || strlen(v) >= UCWA_POOL_FE_MAX) {
+        return "UcwaPoolFrontEnd: a name of 1 to 63 characters";
+    }
+    for (c = v; *c; c++) {
+        if (!apr_isalnum(*c) && *c != '.' && *c != '-' && *c != '_') {
+            return "UcwaPoolFrontEnd: letters, digits, '.', '-' and '_' only";
+        }
+    }
+    g->pool_fe = v;
     return NULL;
 }
 
@@ -232,6 +255,11 @@ const command_rec ucwa_cmds[] = {
                   "seconds without reportMyActivity before the user shows Away (900)"),
     AP_INIT_TAKE1("UcwaInvitationTimeout", set_number, (void *)N_INVITE, RSRC_CONF,
                   "seconds an instant-message invitation waits for an answer (30)"),
+    AP_INIT_TAKE1("UcwaPoolFrontEnd", set_pool_fe, NULL, RSRC_CONF,
+                  "this Front End's name in its pool: live state is shared with the pool's "
+                  "other Front Ends through the PostgreSQL database of DBDParams"),
+    AP_INIT_TAKE1("UcwaPoolLease", set_number, (void *)N_POOL_LEASE, RSRC_CONF,
+                  "seconds after its last heartbeat that a silent Front End counts as gone (10)"),
     AP_INIT_TAKE2("UcwaEventTimeoutRange", set_timeout_range, NULL, RSRC_CONF,
                   "the range event requests' timeout= is clamped to, in seconds (180 1800)"),
     AP_INIT_TAKE1("UcwaSite", set_site, NULL, RSRC_CONF,

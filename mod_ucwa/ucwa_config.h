@@ -26,6 +26,9 @@ typedef struct {
     apr_interval_time_t invitation_timeout;   /* unanswered IM invitations fail */
     ucwa_push_conf *push;                 /* push notifications */
     struct ucwa_synthetic_conf *synthetic;   /* NULL: no scheduled synthetic transaction */
+    const char *pool_fe;                  /* UcwaPoolFrontEnd: this Front End in its pool
+                                           * (NULL: no pool, the store is this server's) */
+    apr_interval_time_t pool_lease;       /* UcwaPoolLease */
 } ucwa_global;
 
 typedef struct {

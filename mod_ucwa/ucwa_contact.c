@@ -7,6 +7,7 @@
 
 #include "mod_ucwa.h"
 #include "ucwa_contact.h"
+#include "ucwa_pool_db.h"
 #include "ucwa_people.h"
 #include "ucwa_shm.h"
 
@@ -100,6 +101,34 @@ static int contact_resource(ucwa_people_req *x, const char *raw_sip, const char 
         return ucwa_http_etagged(x->q, ucwa_people_contact(x->p, x->base, &person));
     }
     known = contact_user(x, sip, visible, &u);
+    if (visible && ucwa_pool_name(x->q->r->server) && u.available_apps == 0
+        && u.remote_available == 0) {
+        /* nobody here holds the contact's presence: the pool's database does */
+        ucwa_pool_presence_in in;
+        int found = ucwa_pool_read_presence(x->q->r, sip, &in);
+        if (found < 0) {
+            return ucwa_pool_unavailable(x->q);
+        }
+        if (found) {
+            known = 1;
+            u.state = UCWA_SLOT_LIVE;
+            u.remote_available = (apr_uint32_t)(in.available > 0 ? in.available : 1);
+            u.remote_av = in.av;
+            u.remote_changed = in.changed;
+            u.remote_last_activity = in.last_activity;
+            apr_cpystrn(u.remote_activity, in.activity, sizeof(u.remote_activity));
+            apr_cpystrn(u.remote_note, in.note, sizeof(u.remote_note));
+            apr_cpystrn(u.remote_location, in.location, sizeof(u.remote_location));
+        }
+    }
+    if (known && u.remote_available > 0 && (u.available_apps == 0 || u.remote_changed > u.changed)) {
+        /* another Front End of the pool holds the newest state: show it */
+        apr_cpystrn(u.activity, u.remote_activity, sizeof(u.activity));
+        apr_cpystrn(u.note, u.remote_note, sizeof(u.note));
+        apr_cpystrn(u.location, u.remote_location, sizeof(u.location));
+        u.last_activity = u.remote_last_activity;
+        u.available_apps += u.remote_available;
+    }
     if (!strcasecmp(what, "presence")) {
         ucwa_contact_presence pr;
         ucwa_availability av = known ? ucwa_store_availability(&u, &x->q->conf->global->idle_rules,

@@ -11,6 +11,7 @@
 #include "ucwa_events.h"
 #include "ucwa_input.h"
 #include "ucwa_me.h"
+#include "ucwa_pool.h"
 #include "ucwa_resources.h"
 #include "ucwa_subscriptions.h"
 
@@ -25,6 +26,7 @@ int ucwa_me_publish_locked(ucwa_txn *t, int user, const ucwa_idle_rules *rules, 
         return 0;
     }
     u->published = av;
+    ucwa_pool_user_dirty_locked(t->store, user);
     ucwa_store_post_user_locked(t->store, user, 1, UCWA_PRIO_MEDIUM, "me", "/me", "presence",
                                 "/me/presence", "updated", now, t->pool);
     ucwa_subscriptions_notify_locked(t, user, "presence", now);
@@ -78,6 +80,7 @@ static int make_available_locked(ucwa_txn *t, int idx, void *baton)
     a->html = in->html;
     u->available_apps++;
     u->last_activity = in->now;
+    ucwa_pool_user_changed_locked(t->store, (int)a->user, in->now);
     if (in->pref != UCWA_AV_NONE) {
         u->preferred = in->pref;
     }
@@ -226,6 +229,7 @@ static int set_self_locked(ucwa_txn *t, int idx, void *baton)
     }
     u = ucwa_store_user(t->store, user);
     u->last_activity = in->now;
+    ucwa_pool_user_changed_locked(t->store, user, in->now);
     switch (in->kind) {
     case SET_PRESENCE:
         u->preferred = in->pref;

@@ -17,6 +17,7 @@
 #include "ucwa_input.h"
 #include "ucwa_message.h"
 #include "ucwa_messaging.h"
+#include "ucwa_pool_db.h"
 
 APLOG_USE_MODULE(ucwa);
 
@@ -271,6 +272,15 @@ int ucwa_messaging_start(ucwa_req *q, int what)
         in.first = len ? ucwa_message_data_uri(p, in.first_format, text, len) : NULL;
     }
 
+    if (ucwa_pool_name(q->r->server)) {
+        /* the invitee's endpoints on the pool's other Front Ends are alerted too */
+        apr_array_header_t *fes;
+        if (ucwa_pool_user_fes(q->r, in.to, &fes) != 0) {
+            return ucwa_pool_unavailable(q);
+        }
+        in.remote_fes = (const char *const *)fes->elts;
+        in.nremote = fes->nelts;
+    }
     memset(&x, 0, sizeof(x));
     x.in = &in;
     x.timeout = g->invitation_timeout;
@@ -278,10 +288,12 @@ int ucwa_messaging_start(ucwa_req *q, int what)
         return rv;
     }
     switch (x.res) {
+    case UCWA_CONV_BUSY:
+        return ucwa_pool_unavailable(q);
     case UCWA_CONV_OK:
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00140)
-                      "%s invited %s to conversation %s (%u endpoints alerted)", q->user,
-                      in.to, x.id, x.endpoints);
+                      "%s invited %s to conversation %s (%u endpoints alerted here, %d other "
+                      "Front Ends)", q->user, in.to, x.id, x.endpoints, in.nremote);
         return created(q, x.location);
     case UCWA_CONV_TOO_MANY:
         return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", "TooManyConversations",
@@ -330,7 +342,8 @@ static int invitation_locked(ucwa_txn *t, int idx, void *baton)
         x->res = ucwa_conv_accept_locked(t->store, conv, idx, apr_time_now(), t->pool, &touched);
     }
     else {
-        x->res = ucwa_conv_decline_locked(t->store, conv, apr_time_now(), t->pool, &touched);
+        x->res = ucwa_conv_decline_by_locked(t->store, conv, idx, apr_time_now(), t->pool,
+                                             &touched);
     }
     wake(t, &touched);
     return 0;
@@ -365,6 +378,9 @@ int ucwa_messaging_invitation(ucwa_req *q, int what)
         return ucwa_http_resource(q, HTTP_OK, ucwa_conv_res_invitation(q->r->pool, &x.v));
     }
     switch (x.res) {
+    case UCWA_CONV_BUSY:
+        return ucwa_pool_unavailable(q);
+    case UCWA_CONV_PENDING:        /* the pool decides: the events tell */
     case UCWA_CONV_OK:
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00142)
                       "%s %sed the invitation to conversation %s", q->user, action, x.conv_id);
@@ -533,7 +549,7 @@ static int conversation_locked(ucwa_txn *t, int idx, void *baton)
         }
         else {
             /* ignoring declines */
-            x->res = ucwa_conv_decline_locked(s, conv, apr_time_now(), p, &touched);
+            x->res = ucwa_conv_decline_by_locked(s, conv, idx, apr_time_now(), p, &touched);
         }
         break;
     case UCWA_IM_MESSAGES:
@@ -640,7 +656,10 @@ int ucwa_messaging_conversation(ucwa_req *q, int which)
     }
     switch (x.res) {
     case UCWA_CONV_OK:
+    case UCWA_CONV_PENDING:
         return x.location ? created(q, x.location) : ucwa_http_no_content(q);
+    case UCWA_CONV_BUSY:
+        return ucwa_pool_unavailable(q);
     case UCWA_CONV_TOO_LARGE:
         return too_large_event(q);
     default:

@@ -27,7 +27,7 @@ APLOG_USE_MODULE(ucwa);
  * The migration needs the driver and parameters before any request, and the refresh of
  * prepared statements (below) their SQL. A virtual host without DBD directives shares
  * the main server's; cfg->server, the server it was made for, checks the layout. */
-static const dbd_cfg_t *dbd_config(server_rec *s)
+const dbd_cfg_t *ucwa_dbd_config(server_rec *s)
 {
     module *m = ap_find_linked_module("mod_dbd.c");
     void **svr = m ? ap_get_module_config(s->module_config, m) : NULL;
@@ -299,7 +299,7 @@ int ucwa_people_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 
     for (sp = s; sp; sp = sp->next) {
         const dbd_cfg_t *cfg;
-        if (ucwa_config_get(sp)->engine != 1 || (cfg = dbd_config(sp)) == NULL
+        if (ucwa_config_get(sp)->engine != 1 || (cfg = ucwa_dbd_config(sp)) == NULL
             || apr_hash_get(done, db_key(ptemp, cfg), APR_HASH_KEY_STRING)) {
             continue;
         }
@@ -335,7 +335,7 @@ void ucwa_people_child_init(apr_pool_t *pchild, server_rec *s)
         st = apr_array_push(schema_states);
         st->s = sp;
         st->ready = 0;
-        if ((cfg = dbd_config(sp)) == NULL) {
+        if ((cfg = ucwa_dbd_config(sp)) == NULL) {
             continue;   /* no database: the contact list answers 503 */
         }
         ok = apr_hash_get(done, db_key(pchild, cfg), APR_HASH_KEY_STRING);
@@ -360,7 +360,7 @@ void ucwa_people_child_init(apr_pool_t *pchild, server_rec *s)
         st->ready = *ok == '1';
     }
     for (sp = s; sp; sp = sp->next) {
-        const dbd_cfg_t *cfg = dbd_config(sp);
+        const dbd_cfg_t *cfg = ucwa_dbd_config(sp);
         if (cfg && !strcmp(cfg->name, "sqlite3")
             && apr_hash_get(done, db_key(pchild, cfg), APR_HASH_KEY_STRING)
             && !apr_hash_get(refreshed, &cfg, sizeof(cfg))) {

@@ -6,6 +6,7 @@
 
 #include "mob_json.h"
 #include "ucwa_conv.h"
+#include "ucwa_pool.h"
 #include "ucwa_push.h"
 
 /* --- the table ------------------------------------------------------------------- */
@@ -865,6 +866,23 @@ static void post_failure(ucwa_store *s, ucwa_conv *c, apr_time_t now, apr_pool_t
 static void end_invitation(ucwa_store *s, ucwa_conv *c, ucwa_conv_end why, apr_time_t now,
                            apr_pool_t *p, ucwa_conv_touched *t)
 {
+    /* what the rest of the pool must learn (a timeout is seen by every side's clock) */
+    if (c->mirror && why == UCWA_CONV_END_UNREACHABLE) {
+        ucwa_pool_conv_tell_locked(s, c, "gone", NULL, p);    /* nobody left to alert here */
+    }
+    else if (!c->mirror && c->remote_invited && why == UCWA_CONV_END_CANCELED) {
+        const char *kfe, *kconv;
+        json_t *m = json_object();
+        ucwa_pool_conv_key(s, c, &kfe, &kconv);
+        json_object_set_new(m, "k", json_string("canceled"));
+        json_object_set_new(m, "fe", json_string(kfe));
+        json_object_set_new(m, "conv", json_string(kconv));
+        ucwa_pool_queue_locked(s, UCWA_POOL_TO_INVITED, kfe, kconv,
+                               mob_json_dump(p, m, NULL), NULL);
+        json_decref(m);
+    }
+    c->remote_invited = 0;
+    c->claiming = 0;
     c->phase = UCWA_CONV_ENDED;
     c->end = why;
     c->ended = now;
@@ -882,6 +900,9 @@ static void end_connected(ucwa_store *s, ucwa_conv *c, int side, int gone, apr_t
     ucwa_conv_view v;
     batch b;
 
+    if (leaver->app >= 0) {
+        ucwa_pool_conv_tell_locked(s, c, "left", NULL, p);   /* the leaver is here */
+    }
     c->phase = UCWA_CONV_ENDED;
     c->end = UCWA_CONV_END_LEFT;
     c->ended = now;
@@ -923,6 +944,9 @@ ucwa_conv_result ucwa_conv_invite_locked(ucwa_store *s, const ucwa_conv_invite_i
     }
     if (in->first && strlen(in->first) >= UCWA_CONV_FIRST_MAX) {
         return UCWA_CONV_TOO_LARGE;
+    }
+    if (in->nremote > 0 && ucwa_pool_room_locked(s) < in->nremote) {
+        return UCWA_CONV_BUSY;
     }
     slot = free_slot(s);
     if (slot < 0) {
@@ -1019,21 +1043,50 @@ ucwa_conv_result ucwa_conv_invite_locked(ucwa_store *s, const ucwa_conv_invite_i
     *ucwa_store_conv(s, slot) = *c;
     c = ucwa_store_conv(s, slot);
     batch_post(&b, now, t);
-    if (c->endpoints == 0) {
+    if (in->nremote > 0) {
+        /* the other Front Ends of the pool alerting the user too */
+        c->remote_invited = (apr_uint32_t)in->nremote;
+        ucwa_pool_conv_invite_locked(s, c, in->remote_fes, in->nremote, in->expires, p);
+    }
+    if (c->endpoints == 0 && c->remote_invited == 0) {
         end_invitation(s, c, UCWA_CONV_END_UNREACHABLE, now, p, t);
     }
     *idx = slot;
     return UCWA_CONV_OK;
 }
 
+/* Other Front Ends alert the invited user too: the pool decides whose answer counts. */
+static int pooled(const ucwa_conv *c)
+{
+    return c->mirror || c->remote_invited > 0;
+}
+
+/* An answer that the pool must arbitrate: kept in claiming, decided by
+ * ucwa_conv_claimed_locked. STATE while another endpoint's claim is out. */
+static ucwa_conv_result claim(ucwa_store *s, ucwa_conv *c, int app, int accept, apr_pool_t *p)
+{
+    ucwa_app *a;
+
+    if (c->claiming) {
+        return UCWA_CONV_STATE;
+    }
+    a = ucwa_store_app(s, app);
+    if (ucwa_pool_conv_claim_locked(s, c, accept, a->name, (int)a->html, p) < 0) {
+        return UCWA_CONV_BUSY;
+    }
+    c->claiming = (apr_uint32_t)app + 1;
+    c->claiming_gen = ucwa_store_app(s, app)->gen;
+    return UCWA_CONV_PENDING;
+}
+
+static ucwa_conv_result accept_now(ucwa_store *s, int idx, int app, apr_time_t now,
+                                   apr_pool_t *p, ucwa_conv_touched *t);
+
 ucwa_conv_result ucwa_conv_accept_locked(ucwa_store *s, int idx, int app, apr_time_t now,
                                   apr_pool_t *p, ucwa_conv_touched *t)
 {
     ucwa_conv *c = ucwa_store_conv(s, idx);
     ucwa_app *a = ucwa_store_app(s, app);
-    ucwa_conv_view v;
-    apr_uint32_t i;
-    batch b;
 
     if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_INVITING
         || endpoint_index(c, app, a->gen) < 0) {
@@ -1042,6 +1095,23 @@ ucwa_conv_result ucwa_conv_accept_locked(ucwa_store *s, int idx, int app, apr_ti
     if (ucwa_conv_count_locked(s, app, a->gen) >= UCWA_CONV_PER_APP) {
         return UCWA_CONV_TOO_MANY;
     }
+    if (pooled(c)) {
+        return claim(s, c, app, 1, p);
+    }
+    return accept_now(s, idx, app, now, p, t);
+}
+
+static ucwa_conv_result accept_now(ucwa_store *s, int idx, int app, apr_time_t now,
+                                   apr_pool_t *p, ucwa_conv_touched *t)
+{
+    ucwa_conv *c = ucwa_store_conv(s, idx);
+    ucwa_app *a = ucwa_store_app(s, app);
+    ucwa_conv_view v;
+    apr_uint32_t i;
+    batch b;
+
+    c->claiming = 0;
+    c->remote_invited = 0;
     batch_init(&b, s, p);
     ucwa_conv_view_of_locked(s, c, 1, app, &v);
     v.answered = 1;
@@ -1107,6 +1177,21 @@ ucwa_conv_result ucwa_conv_decline_locked(ucwa_store *s, int idx, apr_time_t now
     return UCWA_CONV_OK;
 }
 
+ucwa_conv_result ucwa_conv_decline_by_locked(ucwa_store *s, int idx, int app, apr_time_t now,
+                                             apr_pool_t *p, ucwa_conv_touched *t)
+{
+    ucwa_conv *c = ucwa_store_conv(s, idx);
+
+    if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_INVITING) {
+        return UCWA_CONV_STATE;
+    }
+    if (pooled(c) && app >= 0) {
+        return claim(s, c, app, 0, p);
+    }
+    end_invitation(s, c, UCWA_CONV_END_DECLINED, now, p, t);
+    return UCWA_CONV_OK;
+}
+
 ucwa_conv_result ucwa_conv_cancel_locked(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
                                   ucwa_conv_touched *t)
 {
@@ -1167,6 +1252,14 @@ ucwa_conv_result ucwa_conv_message_locked(ucwa_store *s, int idx, int side, ucwa
     if (!batch_fits(&b)) {
         return UCWA_CONV_TOO_LARGE;
     }
+    if (c->peer_fe[0] && me->app >= 0) {
+        json_t *m = json_object();
+        json_object_set_new(m, "uri", json_string(uri));
+        json_object_set_new(m, "fmt", json_integer(fmt));
+        if (ucwa_pool_conv_tell_locked(s, c, "message", m, p) < 0) {
+            return UCWA_CONV_BUSY;
+        }
+    }
     *number = c->next_message++;
     me->typing_until = 0;
     c->last_activity = now;
@@ -1187,6 +1280,10 @@ ucwa_conv_result ucwa_conv_typing_locked(ucwa_store *s, int idx, int side, apr_t
     }
     me = &c->party[side];
     other = &c->party[1 - side];
+    if (!me->typing_until && c->peer_fe[0] && me->app >= 0
+        && ucwa_pool_conv_tell_locked(s, c, "typing", NULL, p) < 0) {
+        return UCWA_CONV_BUSY;
+    }
     if (!me->typing_until && app_live(s, other->app, other->app_gen)) {
         batch_init(&b, s, p);
         ucwa_conv_view_of_locked(s, c, 1 - side, other->app, &v);
@@ -1281,6 +1378,274 @@ void ucwa_conv_tick_locked(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p
     }
 }
 
+/* --- a pool of Front Ends -------------------------------------------------------- */
+
+int ucwa_conv_remote_side(const ucwa_conv *c)
+{
+    return c->mirror ? 0 : 1;
+}
+
+int ucwa_conv_find_mirror_locked(ucwa_store *s, const char *fe, const char *conv)
+{
+    apr_uint32_t i, n = ucwa_conv_used_locked(s);
+
+    for (i = 0; i < n; i++) {
+        ucwa_conv *c = ucwa_store_conv(s, (int)i);
+        if (c->state == UCWA_SLOT_LIVE && c->mirror && !strcmp(c->peer_fe, fe)
+            && !strcmp(c->peer_id, conv)) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+ucwa_conv_result ucwa_conv_mirror_locked(ucwa_store *s, const ucwa_conv_mirror_in *in,
+                                         apr_time_t now, apr_pool_t *p, int *idx,
+                                         ucwa_conv_touched *t)
+{
+    apr_uint32_t i;
+    ucwa_conv *c;
+    ucwa_conv_view v;
+    int slot, to_user, e;
+    batch b;
+
+    to_user = ucwa_store_user_find_locked(s, in->to, 0);
+    if (to_user < 0) {
+        return UCWA_CONV_STATE;
+    }
+    if (in->first && strlen(in->first) >= UCWA_CONV_FIRST_MAX) {
+        return UCWA_CONV_TOO_LARGE;
+    }
+    slot = free_slot(s);
+    if (slot < 0) {
+        return UCWA_CONV_FULL;
+    }
+    c = apr_pcalloc(p, sizeof(*c));
+    c->state = UCWA_SLOT_LIVE;
+    c->gen = ucwa_store_conv(s, slot)->gen + 1;
+    c->phase = UCWA_CONV_INVITING;
+    c->mirror = 1;
+    make_id(c->id, slot);
+    copy(c->peer_fe, sizeof(c->peer_fe), in->fe);
+    copy(c->peer_id, sizeof(c->peer_id), in->conv);
+    if (in->thread_id && *in->thread_id) {
+        copy(c->thread_id, sizeof(c->thread_id), in->thread_id);
+    }
+    else {
+        random_hex(c->thread_id, 32);
+    }
+    copy(c->subject, sizeof(c->subject), in->subject);
+    copy(c->importance, sizeof(c->importance), in->importance ? in->importance : "Normal");
+    c->created = c->last_activity = now;
+    c->invite_expires = in->expires;
+    c->next_message = 1;
+    if (in->first && *in->first) {
+        copy(c->first, sizeof(c->first), in->first);
+        c->first_format = in->first_format;
+        c->first_number = c->next_message++;
+    }
+    c->party[0].user = -1;
+    c->party[0].app = -1;      /* on the inviter's Front End */
+    c->party[0].html = (apr_uint32_t)(in->from_html != 0);
+    make_id(c->party[0].invitation, slot);
+    copy(c->party[0].sip, sizeof(c->party[0].sip), in->from);
+    copy(c->party[0].name, sizeof(c->party[0].name), in->from_name);
+    c->party[1].user = to_user;
+    c->party[1].app = -1;
+    make_id(c->party[1].invitation, slot);
+    copy(c->party[1].sip, sizeof(c->party[1].sip), in->to);
+    for (e = ucwa_store_first_app(s, to_user); e >= 0 && c->endpoints < UCWA_CONV_ENDPOINTS;
+         e = ucwa_store_next_app(s, e)) {
+        ucwa_app *a = ucwa_store_app(s, e);
+        if (!a->available || !(a->modalities & UCWA_MOD_MESSAGING)) {
+            continue;
+        }
+        if (!c->party[1].name[0]) {
+            copy(c->party[1].name, sizeof(c->party[1].name), a->name);
+        }
+        c->endpoint[c->endpoints] = (apr_int32_t)e;
+        c->endpoint_gen[c->endpoints] = a->gen;
+        c->endpoints++;
+    }
+    if (c->endpoints == 0) {
+        return UCWA_CONV_STATE;
+    }
+    batch_init(&b, s, p);
+    for (i = 0; i < c->endpoints; i++) {
+        int app = c->endpoint[i];
+        apr_size_t flen;
+        const char *ftext = first_text(p, c, &flen);
+        ucwa_conv_view_of_locked(s, c, 1, app, &v);
+        add(&b, app, &v, 0, ev_invitation(p, &v, "started"));
+        add_push(&b, UCWA_PUSH_INVITATION, c, c->party[0].name, ftext, flen);
+        add(&b, app, &v, 0, ev_conversation(p, &v, "added"));
+        add(&b, app, &v, 1, ev_local_participant(p, &v));
+        add(&b, app, &v, 1, ev_participant(p, &v, "added"));
+    }
+    if (!batch_fits(&b)) {
+        return UCWA_CONV_TOO_LARGE;
+    }
+    *ucwa_store_conv(s, slot) = *c;
+    c = ucwa_store_conv(s, slot);
+    batch_post(&b, now, t);
+    *idx = slot;
+    return UCWA_CONV_OK;
+}
+
+ucwa_conv_result ucwa_conv_remote_accepted_locked(ucwa_store *s, int idx, const char *fe,
+                                                  const char *peer, const char *name, int html,
+                                                  apr_time_t now, apr_pool_t *p,
+                                                  ucwa_conv_touched *t)
+{
+    ucwa_conv *c = ucwa_store_conv(s, idx);
+    ucwa_conv_view v;
+    apr_uint32_t i;
+    batch b;
+
+    if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_INVITING || c->mirror) {
+        return UCWA_CONV_STATE;
+    }
+    c->phase = UCWA_CONV_CONNECTED;
+    c->accepted = 1;
+    c->remote_invited = 0;
+    c->claiming = 0;
+    c->last_activity = now;
+    c->party[1].app = -1;      /* on fe */
+    c->party[1].html = (apr_uint32_t)(html != 0);
+    if (name && *name) {
+        copy(c->party[1].name, sizeof(c->party[1].name), name);
+    }
+    copy(c->peer_fe, sizeof(c->peer_fe), fe);
+    copy(c->peer_id, sizeof(c->peer_id), peer);
+    batch_init(&b, s, p);
+    if (app_live(s, c->party[0].app, c->party[0].app_gen)) {
+        int inviter = c->party[0].app;
+        ucwa_conv_view_of_locked(s, c, 0, inviter, &v);
+        add(&b, inviter, &v, 0, ev_conversation(p, &v, "updated"));
+        add(&b, inviter, &v, 1, ev_participant(p, &v, "added"));
+        add(&b, inviter, &v, 1, ev_participant_messaging(p, &v, 0));
+        add(&b, inviter, &v, 1, ev_participant_messaging(p, &v, 1));
+        add(&b, inviter, &v, 1, ev_messaging(p, &v));
+        add(&b, inviter, &v, 0, ev_invitation(p, &v, "completed"));
+        if (c->first_number) {
+            add(&b, inviter, &v, 1, ev_message(p, &v, c->first_number, 0,
+                                               c->party[0].operation_id,
+                                               (ucwa_msg_format)c->first_format, NULL, now));
+        }
+    }
+    for (i = 0; i < c->endpoints; i++) {
+        int other = c->endpoint[i];
+        if (!app_live(s, other, c->endpoint_gen[i])) {
+            continue;
+        }
+        ucwa_conv_view_of_locked(s, c, 1, other, &v);
+        add(&b, other, &v, 0, ev_invitation(p, &v, "completed"));
+        add(&b, other, &v, 0, ev_conversation(p, &v, "deleted"));
+    }
+    batch_post(&b, now, t);
+    return UCWA_CONV_OK;
+}
+
+void ucwa_conv_remote_gone_locked(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
+                                  ucwa_conv_touched *t)
+{
+    ucwa_conv *c = ucwa_store_conv(s, idx);
+    apr_uint32_t i;
+    int live = 0;
+
+    if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_INVITING || c->mirror
+        || c->remote_invited == 0) {
+        return;
+    }
+    c->remote_invited--;
+    for (i = 0; i < c->endpoints; i++) {
+        live += app_live(s, c->endpoint[i], c->endpoint_gen[i]);
+    }
+    if (c->remote_invited == 0 && !live) {
+        end_invitation(s, c, UCWA_CONV_END_UNREACHABLE, now, p, t);
+    }
+}
+
+void ucwa_conv_elsewhere_locked(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
+                                ucwa_conv_touched *t)
+{
+    ucwa_conv *c = ucwa_store_conv(s, idx);
+    ucwa_conv_view v;
+    apr_uint32_t i;
+    batch b;
+
+    if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_INVITING) {
+        return;
+    }
+    /* ended as answered elsewhere: the endpoints see ConnectedElsewhere */
+    c->accepted = 1;
+    c->phase = UCWA_CONV_ENDED;
+    c->end = UCWA_CONV_END_LEFT;
+    c->ended = now;
+    c->claiming = 0;
+    c->remote_invited = 0;
+    batch_init(&b, s, p);
+    for (i = 0; i < c->endpoints; i++) {
+        int other = c->endpoint[i];
+        if (!app_live(s, other, c->endpoint_gen[i])) {
+            continue;
+        }
+        ucwa_conv_view_of_locked(s, c, 1, other, &v);
+        add(&b, other, &v, 0, ev_invitation(p, &v, "completed"));
+        add(&b, other, &v, 0, ev_conversation(p, &v, "deleted"));
+    }
+    batch_post(&b, now, t);
+}
+
+void ucwa_conv_claimed_locked(ucwa_store *s, int idx, int accept, int won, apr_time_t now,
+                              apr_pool_t *p, ucwa_conv_touched *t)
+{
+    ucwa_conv *c = ucwa_store_conv(s, idx);
+    int app = (int)c->claiming - 1;
+
+    if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_INVITING || !c->claiming) {
+        return;
+    }
+    c->claiming = 0;
+    if (!won) {
+        return;   /* the winner's message ends this side (elsewhere, declined) */
+    }
+    if (accept && app_live(s, app, c->claiming_gen) && endpoint_index(c, app, c->claiming_gen) >= 0) {
+        accept_now(s, idx, app, now, p, t);
+        return;
+    }
+    if (accept) {
+        /* the endpoint went away meanwhile: nobody takes the conversation here */
+        c->accepted = 1;
+        end_invitation(s, c, UCWA_CONV_END_CANCELED, now, p, t);
+        return;
+    }
+    c->remote_invited = 0;     /* the others were told by the pool */
+    end_invitation(s, c, UCWA_CONV_END_DECLINED, now, p, t);
+}
+
+void ucwa_conv_fe_gone_locked(ucwa_store *s, const char *fe, apr_time_t now, apr_pool_t *p,
+                              ucwa_conv_touched *t)
+{
+    apr_uint32_t i, n = ucwa_conv_used_locked(s);
+
+    for (i = 0; i < n; i++) {
+        ucwa_conv *c = ucwa_store_conv(s, (int)i);
+        if (c->state != UCWA_SLOT_LIVE || c->phase == UCWA_CONV_ENDED
+            || strcmp(c->peer_fe, fe) != 0) {
+            continue;
+        }
+        c->peer_fe[0] = '\0';  /* nobody there to tell */
+        if (c->phase == UCWA_CONV_CONNECTED) {
+            end_connected(s, c, ucwa_conv_remote_side(c), 1, now, p, t);
+        }
+        else if (c->mirror) {
+            c->mirror = 0;
+            end_invitation(s, c, UCWA_CONV_END_CANCELED, now, p, t);
+        }
+    }
+}
+
 /* --- consistency ------------------------------------------------------------------ */
 
 const char *ucwa_conv_check_locked(ucwa_store *s, ucwa_conv_stats *st, apr_pool_t *p)
@@ -1317,14 +1682,15 @@ const char *ucwa_conv_check_locked(ucwa_store *s, ucwa_conv_stats *st, apr_pool_
         switch (c->phase) {
         case UCWA_CONV_INVITING:
             st->inviting++;
-            if (c->party[1].app != -1 || c->accepted || c->party[0].app < 0
-                || c->endpoints == 0) {
+            if (c->party[1].app != -1 || c->accepted || (c->party[0].app < 0 && !c->mirror)
+                || (c->endpoints == 0 && !c->remote_invited)) {
                 bad = apr_psprintf(p, "inviting conversation %s: parties out of order", c->id);
             }
             break;
         case UCWA_CONV_CONNECTED:
             st->connected++;
-            if (c->party[0].app < 0 || c->party[1].app < 0 || !c->accepted) {
+            if ((c->party[0].app < 0 && !c->mirror) || (c->party[1].app < 0 && c->mirror)
+                || (!c->peer_fe[0] && c->party[1].app < 0) || !c->accepted) {
                 bad = apr_psprintf(p, "connected conversation %s: parties out of order", c->id);
             }
             break;

@@ -110,7 +110,10 @@ typedef enum {
     UCWA_CONV_FULL,            /* no free record: the table is full */
     UCWA_CONV_TOO_MANY,        /* the application has UCWA_CONV_PER_APP conversations */
     UCWA_CONV_TOO_LARGE,       /* an event would not fit an event slot */
-    UCWA_CONV_STATE            /* not in a state for this (e.g. messages before Connected) */
+    UCWA_CONV_STATE,           /* not in a state for this (e.g. messages before Connected) */
+    UCWA_CONV_BUSY,            /* the pool's outbox is full: try again later */
+    UCWA_CONV_PENDING          /* taken: the pool decides (an accept or decline that other
+                                * Front Ends' endpoints could answer too) */
 } ucwa_conv_result;
 
 /* --- the table ------------------------------------------------------------------- */
@@ -174,6 +177,8 @@ typedef struct {
     ucwa_msg_format first_format;
     const char *first;         /* the first message as a data URI, or NULL */
     apr_time_t expires;        /* when an unanswered invitation fails */
+    const char *const *remote_fes;   /* other Front Ends of the pool alerting `to` too */
+    int nremote;
 } ucwa_conv_invite_in;
 
 /* Starts a conversation: *idx is its record. OK (the invitation may have failed at
@@ -182,12 +187,17 @@ ucwa_conv_result ucwa_conv_invite_locked(ucwa_store *s, const ucwa_conv_invite_i
                                   apr_time_t now, apr_pool_t *p, int *idx,
                                   ucwa_conv_touched *t);
 
-/* Endpoint app accepts (OK), or STATE (no longer open), TOO_MANY. */
+/* Endpoint app accepts (OK), or STATE (no longer open), TOO_MANY; PENDING when other
+ * Front Ends alert the user too (the pool decides: ucwa_conv_claimed_locked), BUSY. */
 ucwa_conv_result ucwa_conv_accept_locked(ucwa_store *s, int idx, int app, apr_time_t now,
                                   apr_pool_t *p, ucwa_conv_touched *t);
 /* An endpoint declines (the invitation ends for every endpoint). STATE if not open. */
 ucwa_conv_result ucwa_conv_decline_locked(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
                                    ucwa_conv_touched *t);
+/* Endpoint app declines: the same, unless other Front Ends alert the user too: then
+ * PENDING, and the pool decides (ucwa_conv_claimed_locked). */
+ucwa_conv_result ucwa_conv_decline_by_locked(ucwa_store *s, int idx, int app, apr_time_t now,
+                                             apr_pool_t *p, ucwa_conv_touched *t);
 /* The inviter gives up while inviting. STATE if not open. */
 ucwa_conv_result ucwa_conv_cancel_locked(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
                                   ucwa_conv_touched *t);
@@ -214,6 +224,47 @@ void ucwa_conv_app_gone_locked(ucwa_store *s, int idx, int app, apr_time_t now, 
  * an ended record past UCWA_CONV_RETAIN is freed. */
 void ucwa_conv_tick_locked(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
                     ucwa_conv_touched *t);
+
+/* --- a pool of Front Ends (common/ucwa/ucwa_pool) --------------------------------- */
+
+/* The mirror of the conversation whose key is (fe, conv), or -1. */
+int ucwa_conv_find_mirror_locked(ucwa_store *s, const char *fe, const char *conv);
+
+typedef struct {
+    const char *fe, *conv;     /* the key: the inviter's Front End and record */
+    const char *to;            /* the invited user here */
+    const char *from, *from_name;
+    int from_html;
+    const char *thread_id, *subject, *importance;
+    const char *first;         /* data URI or NULL */
+    ucwa_msg_format first_format;
+    apr_time_t expires;
+} ucwa_conv_mirror_in;
+
+/* An invitation from another Front End: alerts the invited user's endpoints here. OK,
+ * STATE (none here: nothing made), FULL, TOO_LARGE. */
+ucwa_conv_result ucwa_conv_mirror_locked(ucwa_store *s, const ucwa_conv_mirror_in *in,
+                                         apr_time_t now, apr_pool_t *p, int *idx,
+                                         ucwa_conv_touched *t);
+/* The inviter's side: an endpoint on fe accepted (its record: peer). */
+ucwa_conv_result ucwa_conv_remote_accepted_locked(ucwa_store *s, int idx, const char *fe,
+                                                  const char *peer, const char *name, int html,
+                                                  apr_time_t now, apr_pool_t *p,
+                                                  ucwa_conv_touched *t);
+/* The inviter's side: a Front End it invited had nobody to alert. */
+void ucwa_conv_remote_gone_locked(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
+                                  ucwa_conv_touched *t);
+/* The invitation was accepted on another Front End: this side's endpoints stop ringing. */
+void ucwa_conv_elsewhere_locked(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
+                                ucwa_conv_touched *t);
+/* The verdict on this side's claim (accept or decline by the endpoint in c->claiming). */
+void ucwa_conv_claimed_locked(ucwa_store *s, int idx, int accept, int won, apr_time_t now,
+                              apr_pool_t *p, ucwa_conv_touched *t);
+/* The other side's Front End is gone: what it held ends here as a party leaving. */
+void ucwa_conv_fe_gone_locked(ucwa_store *s, const char *fe, apr_time_t now, apr_pool_t *p,
+                              ucwa_conv_touched *t);
+/* The remote side of record idx: 0 or 1 (the side whose party is elsewhere). */
+int ucwa_conv_remote_side(const ucwa_conv *c);
 
 /* --- consistency ------------------------------------------------------------------ */
 

@@ -8,10 +8,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "ucwa_pool.h"
 #include "ucwa_store.h"
 
 #define STORE_MAGIC   0x55435741u   /* "UCWA" */
-#define STORE_VERSION 12u
+#define STORE_VERSION 13u
 #define IDX_BITS 20                  /* application index in the low bits of the id */
 #define GEN_BITS 12
 #define WORDS 16
@@ -24,7 +25,7 @@ struct ucwa_store {
     apr_uint32_t unused_from;      /* no slot from here on was ever used (all FREE) */
     ucwa_push_credential push_creds[2];
     char synthetic[UCWA_SYNTHETIC_MAX];   /* the last synthetic transaction, as JSON */
-    apr_uint64_t apps_off, users_off, subs_off, convs_off, push_off, events_off;   /* from the header */
+    apr_uint64_t apps_off, users_off, subs_off, convs_off, push_off, pool_off, events_off;   /* from the header */
 };
 
 typedef struct {
@@ -53,7 +54,8 @@ apr_size_t ucwa_store_bytes(const ucwa_store_limits *l)
            + align8((apr_size_t)l->max_users * sizeof(ucwa_user))
            + align8((apr_size_t)l->max_subs * sizeof(ucwa_sub))
            + align8((apr_size_t)l->max_convs * sizeof(ucwa_conv))
-           + align8((apr_size_t)l->max_push * sizeof(ucwa_push_job)) + RING_ALIGN
+           + align8((apr_size_t)l->max_push * sizeof(ucwa_push_job))
+           + align8(ucwa_pool_area_bytes(l->max_users)) + RING_ALIGN
            + (apr_size_t)l->max_apps * l->ring_len * align8(l->event_size);
 }
 
@@ -68,7 +70,8 @@ static ucwa_store *format(void *base, const ucwa_store_limits *l, int zeroed)
              + align8((apr_size_t)l->max_users * sizeof(ucwa_user))
              + align8((apr_size_t)l->max_subs * sizeof(ucwa_sub))
              + align8((apr_size_t)l->max_convs * sizeof(ucwa_conv))
-             + align8((apr_size_t)l->max_push * sizeof(ucwa_push_job));
+             + align8((apr_size_t)l->max_push * sizeof(ucwa_push_job))
+             + align8(ucwa_pool_area_bytes(l->max_users));
     memset(base, 0, zeroed ? sizeof(ucwa_store) : tables);
     s->magic = STORE_MAGIC;
     s->version = STORE_VERSION;
@@ -81,8 +84,9 @@ static ucwa_store *format(void *base, const ucwa_store_limits *l, int zeroed)
     /* page-aligned in memory (APR puts a size word before a segment's base address, so
      * the base itself is not): every process maps the segment at an address with the
      * same offset in its page */
-    s->events_off = align_ring((apr_uintptr_t)base + s->push_off
-                               + align8((apr_size_t)l->max_push * sizeof(ucwa_push_job)))
+    s->pool_off = s->push_off + align8((apr_size_t)l->max_push * sizeof(ucwa_push_job));
+    s->events_off = align_ring((apr_uintptr_t)base + s->pool_off
+                               + align8(ucwa_pool_area_bytes(l->max_users)))
                     - (apr_uintptr_t)base;
     return s;
 }
@@ -138,6 +142,11 @@ ucwa_conv *ucwa_store_conv(ucwa_store *s, int idx)
 ucwa_push_job *ucwa_store_push(ucwa_store *s, int idx)
 {
     return (ucwa_push_job *)((char *)s + s->push_off) + idx;
+}
+
+struct ucwa_pool_area *ucwa_store_pool_area(ucwa_store *s)
+{
+    return (struct ucwa_pool_area *)((char *)s + s->pool_off);
 }
 
 ucwa_push_credential *ucwa_store_push_credential(ucwa_store *s, int which)
@@ -494,6 +503,7 @@ static void release(ucwa_store *s, int idx, apr_uint32_t state)
     }
     if (a->available && u->available_apps > 0) {
         u->available_apps--;
+        ucwa_pool_user_dirty_locked(s, (int)a->user);   /* one endpoint fewer here */
     }
     a->state = state;
     a->available = 0;
@@ -672,7 +682,14 @@ ucwa_availability ucwa_store_availability(const ucwa_user *u, const ucwa_idle_ru
 {
     apr_interval_time_t quiet = now - u->last_activity;
 
-    if (u->state != UCWA_SLOT_LIVE || u->available_apps == 0) {
+    if (u->state != UCWA_SLOT_LIVE) {
+        return UCWA_AV_OFFLINE;
+    }
+    /* in a pool, the newest of this Front End's state and another's (ucwa_pool) */
+    if (u->remote_available > 0 && (u->available_apps == 0 || u->remote_changed > u->changed)) {
+        return u->remote_av ? (ucwa_availability)u->remote_av : UCWA_AV_OFFLINE;
+    }
+    if (u->available_apps == 0) {
         return UCWA_AV_OFFLINE;
     }
     switch (u->preferred) {

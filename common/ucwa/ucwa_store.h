@@ -109,6 +109,18 @@ typedef struct {
     char activity[UCWA_ACTIVITY_MAX];
     char note[UCWA_NOTE_MAX];
     char location[UCWA_LOCATION_MAX];
+    apr_time_t changed;            /* the presence was last set here (pool: newest wins) */
+    /* a pool of Front Ends (common/ucwa/ucwa_pool): the user's presence as another Front
+     * End of the pool last announced it; remote_fe "" when none does */
+    apr_uint32_t pool_dirty;       /* queued for the pool's presence table */
+    apr_uint32_t remote_av;        /* ucwa_availability published there */
+    apr_uint32_t remote_available; /* its applications there that made themselves available */
+    apr_uint32_t remote_modalities;
+    apr_time_t remote_changed, remote_last_activity;
+    char remote_fe[64];
+    char remote_activity[UCWA_ACTIVITY_MAX];
+    char remote_note[UCWA_NOTE_MAX];
+    char remote_location[UCWA_LOCATION_MAX];
 } ucwa_user;
 
 /* A presence subscription (POST people/presenceSubscriptions): which users an
@@ -147,6 +159,7 @@ typedef struct {
 #define UCWA_CONV_NAME_MAX 128
 #define UCWA_CONV_ENDPOINTS 16         /* endpoints of the invited user alerted at most */
 #define UCWA_CONV_FIRST_MAX 4096       /* the first message, as its data URI */
+#define UCWA_POOL_FE_MAX 64            /* a Front End's name in a pool */
 
 typedef enum {
     UCWA_CONV_INVITING = 1,        /* invitation out, nobody accepted yet */
@@ -193,6 +206,15 @@ typedef struct {
     apr_int32_t endpoint[UCWA_CONV_ENDPOINTS];   /* alerted applications of party 1 */
     apr_uint32_t endpoint_gen[UCWA_CONV_ENDPOINTS];
     ucwa_conv_party party[2];
+    /* a pool of Front Ends: the other side lives on peer_fe ("" when it is here), in its
+     * record peer_id ("" until an endpoint there accepted) */
+    char peer_fe[UCWA_POOL_FE_MAX];
+    char peer_id[UCWA_CONV_ID_MAX];
+    apr_uint32_t mirror;           /* party 0 invited from another Front End */
+    apr_uint32_t remote_invited;   /* party 0 here: Front Ends still alerting party 1 */
+    apr_uint32_t claiming;         /* slot + 1 of the endpoint whose accept awaits the pool's
+                                    * verdict (0: none) */
+    apr_uint32_t claiming_gen;
     char first[UCWA_CONV_FIRST_MAX];    /* the first message's data URI, "" when none */
 } ucwa_conv;
 
@@ -271,6 +293,8 @@ ucwa_sub *ucwa_store_sub(ucwa_store *s, int idx);
 ucwa_conv *ucwa_store_conv(ucwa_store *s, int idx);
 ucwa_push_job *ucwa_store_push(ucwa_store *s, int idx);
 ucwa_push_credential *ucwa_store_push_credential(ucwa_store *s, int which);
+/* The pool's area (common/ucwa/ucwa_pool): its outbox and the users to announce. */
+struct ucwa_pool_area *ucwa_store_pool_area(ucwa_store *s);
 apr_uint32_t ucwa_store_max_apps(const ucwa_store *s);
 const ucwa_store_limits *ucwa_store_get_limits(const ucwa_store *s);
 
@@ -291,6 +315,7 @@ apr_uint32_t *ucwa_store_word(ucwa_store *s, int which);
 #define UCWA_WORD_SUBS_ROTATE 6    /* common/ucwa/ucwa_subs: where the sweep's lookups start */
 #define UCWA_WORD_CONVS_USED 7     /* common/ucwa/ucwa_conv: one past the last record in use */
 #define UCWA_WORD_PUSH_USED 8      /* common/push/ucwa_push: one past the last job slot in use */
+#define UCWA_WORD_POOL_OUT 9       /* common/ucwa/ucwa_pool: bumped by every message queued */
 
 /* The user's slot (created when create is set); -1 if absent or the table is full. */
 int ucwa_store_user_find_locked(ucwa_store *s, const char *sip, int create);

@@ -1,0 +1,633 @@
+#include <string.h>
+#include <apr_strings.h>
+
+#include "mob_json.h"
+#include "ucwa_message.h"
+#include "ucwa_pool.h"
+#include "ucwa_subs.h"
+
+static ucwa_pool_area *area(ucwa_store *s)
+{
+    return ucwa_store_pool_area(s);
+}
+
+apr_size_t ucwa_pool_area_bytes(apr_uint32_t max_users)
+{
+    return sizeof(ucwa_pool_area) + ((apr_size_t)max_users + 1) * sizeof(apr_uint32_t);
+}
+
+void ucwa_pool_enable_locked(ucwa_store *s, const char *fe)
+{
+    ucwa_pool_area *a = area(s);
+
+    if (!fe || !*fe) {
+        a->on = 0;
+        return;
+    }
+    if (strcmp(a->fe, fe) != 0) {
+        a->registered = 0;     /* a new name is a new member of the pool */
+    }
+    apr_cpystrn(a->fe, fe, sizeof(a->fe));
+    a->on = 1;
+}
+
+const char *ucwa_pool_fe(ucwa_store *s)
+{
+    ucwa_pool_area *a = area(s);
+
+    return a->on ? a->fe : NULL;
+}
+
+/* --- the dirty ring: users whose presence the pool must learn ---------------------- */
+
+static apr_uint32_t ring_users(ucwa_store *s)
+{
+    return ucwa_store_get_limits(s)->max_users + 1;
+}
+
+void ucwa_pool_user_dirty_locked(ucwa_store *s, int user)
+{
+    ucwa_pool_area *a = area(s);
+    ucwa_user *u = ucwa_store_user(s, user);
+
+    if (!a->on || u->pool_dirty) {
+        return;
+    }
+    /* each user is in the ring at most once: it never overflows */
+    u->pool_dirty = 1;
+    a->dirty[a->dirty_head % ring_users(s)] = (apr_uint32_t)user;
+    a->dirty_head++;
+    (*ucwa_store_word(s, UCWA_WORD_POOL_OUT))++;
+}
+
+void ucwa_pool_user_changed_locked(ucwa_store *s, int user, apr_time_t now)
+{
+    ucwa_store_user(s, user)->changed = now;
+    ucwa_pool_user_dirty_locked(s, user);
+}
+
+void ucwa_pool_dirty_again_locked(ucwa_store *s, const char *sip)
+{
+    int user = ucwa_store_user_find_locked(s, sip, 0);
+
+    if (user >= 0) {
+        ucwa_pool_user_dirty_locked(s, user);
+    }
+}
+
+/* The user's presence here, as a message. */
+static const char *presence_body(apr_pool_t *p, const char *fe, const ucwa_user *u,
+                                 ucwa_availability av)
+{
+    json_t *m = json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:I,s:I}", "k", "presence",
+                          "fe", fe, "sip", u->sip, "av", ucwa_availability_name(av),
+                          "avail", (int)u->available_apps, "act", u->activity,
+                          "note", u->note, "loc", u->location,
+                          "last", (json_int_t)u->last_activity,
+                          "changed", (json_int_t)u->changed);
+    const char *body = m ? mob_json_dump(p, m, NULL) : NULL;
+
+    json_decref(m);
+    return body;
+}
+
+/* The local presence only (what this Front End publishes for the user). */
+static ucwa_availability local_av(const ucwa_user *u, const ucwa_idle_rules *rules,
+                                  apr_time_t now)
+{
+    ucwa_user local = *u;
+
+    local.remote_available = 0;
+    return ucwa_store_availability(&local, rules, now);
+}
+
+int ucwa_pool_dirty_take_locked(ucwa_store *s, apr_pool_t *p, const ucwa_idle_rules *rules,
+                                apr_time_t now, int max, apr_array_header_t *out)
+{
+    ucwa_pool_area *a = area(s);
+    int n = 0;
+
+    while (a->dirty_tail != a->dirty_head && n < max) {
+        int user = (int)a->dirty[a->dirty_tail % ring_users(s)];
+        ucwa_user *u = ucwa_store_user(s, user);
+        ucwa_pool_presence_out *o;
+        a->dirty_tail++;
+        if (!u->pool_dirty) {
+            continue;
+        }
+        u->pool_dirty = 0;
+        o = apr_array_push(out);
+        o->sip = apr_pstrdup(p, u->sip);
+        o->available = (int)u->available_apps;
+        o->modalities = 0;
+        o->changed = u->changed;
+        o->body = presence_body(p, a->fe, u, local_av(u, rules, now));
+        n++;
+    }
+    return n;
+}
+
+/* --- the outbox ------------------------------------------------------------------- */
+
+int ucwa_pool_room_locked(ucwa_store *s)
+{
+    ucwa_pool_area *a = area(s);
+
+    if (!a->on) {
+        return UCWA_POOL_OUTBOX;
+    }
+    return UCWA_POOL_OUTBOX - (int)(a->out_head - a->out_tail);
+}
+
+int ucwa_pool_queue_locked(ucwa_store *s, ucwa_pool_op op, const char *target, const char *key,
+                           const char *body, const char *others)
+{
+    ucwa_pool_area *a = area(s);
+    apr_size_t blen, olen;
+    ucwa_pool_out *o;
+
+    if (!a->on) {
+        return 0;
+    }
+    if (!body || !target) {
+        return -1;
+    }
+    blen = strlen(body);
+    olen = others ? strlen(others) : 0;
+    if (a->out_head - a->out_tail >= UCWA_POOL_OUTBOX || blen + olen + 2 > UCWA_POOL_BODY_MAX
+        || strlen(target) >= UCWA_POOL_FE_MAX || (key && strlen(key) >= UCWA_CONV_ID_MAX)) {
+        return -1;
+    }
+    o = &a->out[a->out_head % UCWA_POOL_OUTBOX];
+    o->op = op;
+    apr_cpystrn(o->target, target, sizeof(o->target));
+    apr_cpystrn(o->key, key ? key : "", sizeof(o->key));
+    memcpy(o->body, body, blen + 1);
+    o->len = (apr_uint32_t)blen;
+    o->others_len = (apr_uint32_t)olen;
+    if (others) {
+        memcpy(o->body + blen + 1, others, olen + 1);
+    }
+    a->out_head++;
+    (*ucwa_store_word(s, UCWA_WORD_POOL_OUT))++;
+    return 1;
+}
+
+int ucwa_pool_out_peek_locked(ucwa_store *s, apr_pool_t *p, int max, ucwa_pool_out **out)
+{
+    ucwa_pool_area *a = area(s);
+    int n = (int)(a->out_head - a->out_tail), i;
+
+    if (n > max) {
+        n = max;
+    }
+    *out = n ? apr_palloc(p, sizeof(ucwa_pool_out) * (apr_size_t)n) : NULL;
+    for (i = 0; i < n; i++) {
+        (*out)[i] = a->out[(a->out_tail + (apr_uint32_t)i) % UCWA_POOL_OUTBOX];
+    }
+    return n;
+}
+
+void ucwa_pool_out_done_locked(ucwa_store *s, int n)
+{
+    ucwa_pool_area *a = area(s);
+
+    if (n > 0 && (apr_uint32_t)n <= a->out_head - a->out_tail) {
+        a->out_tail += (apr_uint32_t)n;
+        a->shipped += (apr_uint64_t)n;
+    }
+}
+
+/* --- what conversations queue ------------------------------------------------------- */
+
+void ucwa_pool_conv_key(ucwa_store *s, const ucwa_conv *c, const char **fe, const char **conv)
+{
+    if (c->mirror) {
+        *fe = c->peer_fe;
+        *conv = c->peer_id;
+    }
+    else {
+        *fe = area(s)->fe;
+        *conv = c->id;
+    }
+}
+
+static json_t *keyed(ucwa_store *s, const ucwa_conv *c, const char *kind)
+{
+    const char *kfe, *kconv;
+
+    ucwa_pool_conv_key(s, c, &kfe, &kconv);
+    return json_pack("{s:s,s:s,s:s}", "k", kind, "fe", kfe, "conv", kconv);
+}
+
+int ucwa_pool_conv_tell_locked(ucwa_store *s, const ucwa_conv *c, const char *kind,
+                               json_t *extra, apr_pool_t *p)
+{
+    json_t *m;
+    int rv;
+
+    if (!area(s)->on || !c->peer_fe[0]) {
+        json_decref(extra);
+        return 0;
+    }
+    m = keyed(s, c, kind);
+    if (extra) {
+        json_object_update(m, extra);
+        json_decref(extra);
+    }
+    rv = ucwa_pool_queue_locked(s, UCWA_POOL_SEND, c->peer_fe, NULL, mob_json_dump(p, m, NULL),
+                                NULL);
+    json_decref(m);
+    return rv;
+}
+
+int ucwa_pool_conv_invite_locked(ucwa_store *s, const ucwa_conv *c, const char *const *fes,
+                                 int nfes, apr_time_t expires, apr_pool_t *p)
+{
+    json_t *m;
+    const char *body;
+    int i;
+
+    if (!area(s)->on) {
+        return 0;
+    }
+    if (ucwa_pool_room_locked(s) < nfes) {
+        return -1;
+    }
+    m = keyed(s, c, "invite");
+    json_object_set_new(m, "to", json_string(c->party[1].sip));
+    json_object_set_new(m, "from", json_string(c->party[0].sip));
+    json_object_set_new(m, "name", json_string(c->party[0].name));
+    json_object_set_new(m, "html", json_integer(c->party[0].html));
+    json_object_set_new(m, "thread", json_string(c->thread_id));
+    json_object_set_new(m, "subject", json_string(c->subject));
+    json_object_set_new(m, "importance", json_string(c->importance));
+    json_object_set_new(m, "first", json_string(c->first));
+    json_object_set_new(m, "ffmt", json_integer(c->first_format));
+    json_object_set_new(m, "expires", json_integer((json_int_t)expires));
+    body = mob_json_dump(p, m, NULL);
+    json_decref(m);
+    for (i = 0; i < nfes; i++) {
+        if (ucwa_pool_queue_locked(s, UCWA_POOL_INVITE, fes[i], c->id, body, NULL) < 0) {
+            return -1;
+        }
+    }
+    return 1;
+}
+
+int ucwa_pool_conv_claim_locked(ucwa_store *s, const ucwa_conv *c, int accept,
+                                const char *name, int html, apr_pool_t *p)
+{
+    const char *kfe, *kconv, *body, *others;
+    json_t *m, *o;
+    int rv;
+
+    ucwa_pool_conv_key(s, c, &kfe, &kconv);
+    if (accept) {
+        /* to the inviter: who took it; to the other Front Ends: stop ringing */
+        m = keyed(s, c, "accepted");
+        json_object_set_new(m, "peer", json_string(c->id));
+        json_object_set_new(m, "from", json_string(area(s)->fe));
+        o = keyed(s, c, "elsewhere");
+    }
+    else {
+        m = keyed(s, c, "declined");
+        o = keyed(s, c, "declined");
+    }
+    if (accept) {
+        json_object_set_new(m, "name", json_string(name ? name : ""));
+        json_object_set_new(m, "html", json_integer(html != 0));
+    }
+    body = mob_json_dump(p, m, NULL);
+    others = mob_json_dump(p, o, NULL);
+    json_decref(m);
+    json_decref(o);
+    rv = ucwa_pool_queue_locked(s, accept ? UCWA_POOL_CLAIM_ACCEPT : UCWA_POOL_CLAIM_DECLINE,
+                                kfe, kconv, body, others);
+    return rv < 0 ? -1 : rv;
+}
+
+void ucwa_pool_claim_verdict_locked(ucwa_txn *txn, const char *key_fe, const char *key_conv,
+                                    int accept, int won, apr_time_t now)
+{
+    ucwa_store *s = txn->store;
+    ucwa_conv_touched t;
+    int idx, i;
+
+    idx = !strcmp(key_fe, area(s)->fe) ? ucwa_conv_find_locked(s, key_conv)
+                                       : ucwa_conv_find_mirror_locked(s, key_fe, key_conv);
+    if (idx < 0) {
+        return;
+    }
+    t.n = 0;
+    ucwa_conv_claimed_locked(s, idx, accept, won, now, txn->pool, &t);
+    for (i = 0; i < t.n; i++) {
+        ucwa_txn_wake_app(txn, t.app[i]);
+    }
+}
+
+/* --- incoming --------------------------------------------------------------------- */
+
+static const char *str(const json_t *o, const char *key)
+{
+    const char *v = mob_json_str(o, key);
+
+    return v ? v : "";
+}
+
+static json_int_t num(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+
+    return json_is_integer(v) ? json_integer_value(v) : 0;
+}
+
+int ucwa_pool_presence_parse(apr_pool_t *p, const char *body, apr_size_t len,
+                             ucwa_pool_presence_in *out)
+{
+    json_t *m = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    const char *av;
+
+    if (!json_is_object(m) || strcmp(str(m, "k"), "presence") != 0) {
+        json_decref(m);
+        return -1;
+    }
+    mob_json_own(p, m);
+    av = str(m, "av");
+    out->av = !strcmp(av, "Offline") ? UCWA_AV_OFFLINE : ucwa_availability_parse(av);
+    if (out->av == UCWA_AV_NONE) {
+        /* published values that cannot be set (IdleOnline, IdleBusy) */
+        out->av = !strcmp(av, "IdleOnline") ? UCWA_AV_IDLE_ONLINE
+                  : !strcmp(av, "IdleBusy") ? UCWA_AV_IDLE_BUSY : UCWA_AV_OFFLINE;
+    }
+    out->available = (int)num(m, "avail");
+    out->activity = str(m, "act");
+    out->note = str(m, "note");
+    out->location = str(m, "loc");
+    out->last_activity = (apr_time_t)num(m, "last");
+    out->changed = (apr_time_t)num(m, "changed");
+    return 0;
+}
+
+static void wake_touched(ucwa_txn *txn, const ucwa_conv_touched *t, ucwa_pool_applied *res)
+{
+    int i;
+
+    for (i = 0; i < t->n; i++) {
+        ucwa_txn_wake_app(txn, t->app[i]);
+    }
+    res->wakes += t->n;
+}
+
+static void copy(char *dst, apr_size_t size, const char *src)
+{
+    apr_cpystrn(dst, src ? src : "", size);
+}
+
+/* Another Front End's presence of a user this one has a record of. */
+static int apply_presence(ucwa_txn *txn, const json_t *m, const char *body, apr_size_t len,
+                          const ucwa_idle_rules *rules, apr_time_t now, ucwa_pool_applied *res)
+{
+    ucwa_store *s = txn->store;
+    const char *fe = str(m, "fe");
+    ucwa_pool_presence_in in;
+    int note_changed, location_changed;
+    int user = ucwa_store_user_find_locked(s, str(m, "sip"), 0);
+    ucwa_user *u;
+
+    if (user < 0) {
+        res->what = "presence of a user nobody here watches";
+        return 0;
+    }
+    if (ucwa_pool_presence_parse(txn->pool, body, len, &in) != 0) {
+        return -1;
+    }
+    u = ucwa_store_user(s, user);
+    if (in.available <= 0) {
+        if (strcmp(u->remote_fe, fe) != 0) {
+            res->what = "another Front End's endpoints ended";
+            return 0;   /* what we show came from elsewhere: it stands */
+        }
+        u->remote_fe[0] = '\0';
+        u->remote_available = 0;
+    }
+    else if (u->remote_fe[0] && strcmp(u->remote_fe, fe) != 0 && in.changed < u->remote_changed) {
+        res->what = "older than what another Front End said";
+        return 0;
+    }
+    else {
+        copy(u->remote_fe, sizeof(u->remote_fe), fe);
+        u->remote_available = (apr_uint32_t)in.available;
+    }
+    note_changed = strcmp(u->remote_note, in.note) != 0;
+    location_changed = strcmp(u->remote_location, in.location) != 0;
+    u->remote_av = in.av;
+    u->remote_changed = in.changed;
+    u->remote_last_activity = in.last_activity;
+    copy(u->remote_activity, sizeof(u->remote_activity), in.activity);
+    copy(u->remote_note, sizeof(u->remote_note), in.note);
+    copy(u->remote_location, sizeof(u->remote_location), in.location);
+    u->published = ucwa_store_availability(u, rules, now);
+    res->wakes += ucwa_subs_notify_locked(s, user, "presence", now, txn->pool, txn);
+    if (note_changed) {
+        res->wakes += ucwa_subs_notify_locked(s, user, "note", now, txn->pool, txn);
+    }
+    if (location_changed) {
+        res->wakes += ucwa_subs_notify_locked(s, user, "location", now, txn->pool, txn);
+    }
+    res->what = "presence";
+    return 0;
+}
+
+/* The record of this side of the conversation a message names. */
+static int conv_of(ucwa_store *s, const json_t *m)
+{
+    const char *fe = str(m, "fe"), *conv = str(m, "conv");
+
+    return !strcmp(fe, area(s)->fe) ? ucwa_conv_find_locked(s, conv)
+                                    : ucwa_conv_find_mirror_locked(s, fe, conv);
+}
+
+static int apply_invite(ucwa_txn *txn, const json_t *m, apr_time_t now, ucwa_pool_applied *res)
+{
+    ucwa_conv_mirror_in in;
+    ucwa_conv_touched t;
+    ucwa_conv_result r;
+    int idx;
+
+    memset(&in, 0, sizeof(in));
+    in.fe = str(m, "fe");
+    in.conv = str(m, "conv");
+    in.to = str(m, "to");
+    in.from = str(m, "from");
+    in.from_name = str(m, "name");
+    in.from_html = (int)num(m, "html");
+    in.thread_id = str(m, "thread");
+    in.subject = str(m, "subject");
+    in.importance = str(m, "importance");
+    in.first = str(m, "first");
+    in.first_format = num(m, "ffmt") == UCWA_MSG_HTML ? UCWA_MSG_HTML : UCWA_MSG_PLAIN;
+    in.expires = (apr_time_t)num(m, "expires");
+    if (!*in.fe || !*in.conv || !*in.to || !*in.from || strlen(in.conv) >= UCWA_CONV_ID_MAX) {
+        return -1;
+    }
+    if (ucwa_conv_find_mirror_locked(txn->store, in.fe, in.conv) >= 0) {
+        res->what = "invitation seen before";
+        return 0;
+    }
+    t.n = 0;
+    r = ucwa_conv_mirror_locked(txn->store, &in, now, txn->pool, &idx, &t);
+    if (r != UCWA_CONV_OK) {
+        /* nobody here to alert (or no room): the inviter counts this Front End out */
+        json_t *g = json_pack("{s:s,s:s,s:s}", "k", "gone", "fe", in.fe, "conv", in.conv);
+        ucwa_pool_queue_locked(txn->store, UCWA_POOL_SEND, in.fe, NULL,
+                               mob_json_dump(txn->pool, g, NULL), NULL);
+        json_decref(g);
+        res->what = "invitation for nobody here";
+        return 0;
+    }
+    wake_touched(txn, &t, res);
+    res->what = "invitation";
+    return 0;
+}
+
+static int apply_conv(ucwa_txn *txn, const char *k, const json_t *m, apr_time_t now,
+                      ucwa_pool_applied *res)
+{
+    ucwa_store *s = txn->store;
+    int idx = conv_of(s, m), side;
+    ucwa_conv_touched t;
+    ucwa_conv *c;
+
+    if (idx < 0) {
+        res->what = "a conversation that ended here";
+        return 0;
+    }
+    c = ucwa_store_conv(s, idx);
+    side = ucwa_conv_remote_side(c);
+    t.n = 0;
+    res->what = k;
+    if (!strcmp(k, "gone")) {
+        ucwa_conv_remote_gone_locked(s, idx, now, txn->pool, &t);
+    }
+    else if (!strcmp(k, "accepted")) {
+        const char *peer = str(m, "peer"), *from = str(m, "from");
+        if (!*peer || !*from || strlen(peer) >= UCWA_CONV_ID_MAX
+            || strlen(from) >= UCWA_POOL_FE_MAX) {
+            return -1;
+        }
+        ucwa_conv_remote_accepted_locked(s, idx, from, peer, str(m, "name"), (int)num(m, "html"),
+                                         now, txn->pool, &t);
+    }
+    else if (!strcmp(k, "elsewhere")) {
+        ucwa_conv_elsewhere_locked(s, idx, now, txn->pool, &t);
+    }
+    else if (!strcmp(k, "declined")) {
+        c->remote_invited = 0;
+        c->claiming = 0;
+        ucwa_conv_decline_locked(s, idx, now, txn->pool, &t);
+    }
+    else if (!strcmp(k, "canceled")) {
+        if (!c->mirror) {
+            return -1;
+        }
+        ucwa_conv_cancel_locked(s, idx, now, txn->pool, &t);
+    }
+    else if (!strcmp(k, "message")) {
+        const char *uri = str(m, "uri"), *why;
+        ucwa_msg_format fmt;
+        char *text = NULL;
+        apr_size_t len = 0;
+        apr_uint32_t number;
+        if (ucwa_message_parse_data_uri(txn->pool, uri, ucwa_store_get_limits(s)->event_size,
+                                        &fmt, &text, &len, &why) != UCWA_MSG_OK) {
+            return -1;
+        }
+        ucwa_conv_message_locked(s, idx, side, fmt, text, len, uri, NULL, now, txn->pool,
+                                 &number, &t);
+    }
+    else if (!strcmp(k, "typing")) {
+        ucwa_conv_typing_locked(s, idx, side, now, txn->pool, &t);
+    }
+    else if (!strcmp(k, "left")) {
+        ucwa_conv_leave_locked(s, idx, side, now, txn->pool, &t);
+    }
+    else {
+        return -1;
+    }
+    wake_touched(txn, &t, res);
+    return 0;
+}
+
+/* Front End fe is gone: the presence it gave and the conversations it held end here. */
+static int apply_fe_gone(ucwa_txn *txn, const json_t *m, const ucwa_idle_rules *rules,
+                         apr_time_t now, ucwa_pool_applied *res)
+{
+    ucwa_store *s = txn->store;
+    const char *fe = str(m, "fe");
+    apr_uint32_t i, n = ucwa_store_get_limits(s)->max_users;
+    ucwa_conv_touched t;
+
+    if (!*fe || !strcmp(fe, area(s)->fe)) {
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        ucwa_user *u = ucwa_store_user(s, (int)i);
+        if (u->state != UCWA_SLOT_LIVE || strcmp(u->remote_fe, fe) != 0) {
+            continue;
+        }
+        u->remote_fe[0] = '\0';
+        u->remote_available = 0;
+        u->published = ucwa_store_availability(u, rules, now);
+        res->wakes += ucwa_subs_notify_locked(s, (int)i, "presence", now, txn->pool, txn);
+    }
+    t.n = 0;
+    ucwa_conv_fe_gone_locked(s, fe, now, txn->pool, &t);
+    wake_touched(txn, &t, res);
+    res->what = "a Front End gone";
+    return 0;
+}
+
+int ucwa_pool_apply_locked(ucwa_txn *txn, const char *body, apr_size_t len,
+                           const ucwa_idle_rules *rules, apr_time_t now, ucwa_pool_applied *res)
+{
+    json_t *m;
+    const char *k;
+    int rv;
+
+    memset(res, 0, sizeof(*res));
+    if (!area(txn->store)->on) {
+        return -1;
+    }
+    if (len > UCWA_POOL_BODY_MAX) {
+        res->what = "too long";
+        return -1;
+    }
+    m = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(m)) {
+        json_decref(m);
+        res->what = "not a JSON object";
+        return -1;
+    }
+    mob_json_own(txn->pool, m);
+    k = str(m, "k");
+    if (!strcmp(k, "presence")) {
+        rv = apply_presence(txn, m, body, len, rules, now, res);
+    }
+    else if (!strcmp(k, "invite")) {
+        rv = apply_invite(txn, m, now, res);
+    }
+    else if (!strcmp(k, "fe-gone")) {
+        rv = apply_fe_gone(txn, m, rules, now, res);
+    }
+    else {
+        rv = apply_conv(txn, k, m, now, res);
+    }
+    if (rv == 0) {
+        area(txn->store)->applied++;
+    }
+    else if (!res->what) {
+        res->what = "malformed";
+    }
+    return rv;
+}

@@ -1,0 +1,164 @@
+/* A pool of Front Ends: what this Front End tells the others, and what it does with what
+ * they tell it. No httpd and no database here: the pool's thread (mod_ucwa/ucwa_pool)
+ * carries the messages through PostgreSQL; this file keeps them in the session store
+ * and applies them to it.
+ *
+ * Outgoing. A transition that the rest of the pool must learn about queues a message in
+ * the store's outbox inside the same transaction as the change it announces (so a
+ * message is never sent for a change that did not happen, nor a change made without
+ * its message), and a user whose presence or endpoints changed is queued once in the
+ * dirty ring. The pool's thread takes both, in order, and ships them in one database
+ * transaction.
+ *
+ * Incoming. Messages are JSON objects {"k": kind, ...}, applied in the order of the
+ * sequence the database gave them (ucwa_pool_apply_locked). A conversation between two
+ * Front Ends has a pool key: the inviter's Front End and its conversation id. The
+ * inviter's record is found by that id; the invited side's record (a mirror) by its
+ * peer_fe and peer_id, which hold the key.
+ *
+ *   presence  {fe, sip, av, avail, mod, act, note, loc, last, changed}: the user's state
+ *             on fe (avail 0: no application available there any more)
+ *   invite    {fe, conv, to, from, name, html, thread, subject, importance, first, ffmt,
+ *             expires}: alert the local endpoints of `to` (a mirror is made), or answer
+ *             gone
+ *   gone      {fe, conv}: fe had nobody to alert (to the inviter)
+ *   accepted  {fe, conv, peer, name, html}: an endpoint on fe accepted; its record is
+ *             peer (to the inviter)
+ *   elsewhere {fe, conv}: the invitation with this key was taken elsewhere
+ *   declined  {fe, conv}: declined elsewhere (to the inviter, and to the other mirrors)
+ *   canceled  {fe, conv}: the inviter gave up or went away (to the mirrors)
+ *   message   {fe, conv, uri, fmt}, typing {fe, conv}, left {fe, conv}: from the other side
+ *   fe-gone   {fe}: that Front End is gone (its lease expired, or it started afresh):
+ *             what it held ends here */
+#ifndef UCWA_POOL_H
+#define UCWA_POOL_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <jansson.h>
+
+#include "ucwa_conv.h"
+#include "ucwa_store.h"
+
+#define UCWA_POOL_OUTBOX 256          /* messages queued for the pool's thread */
+#define UCWA_POOL_BODY_MAX 12288      /* bytes of one message (an invitation with its
+                                       * first message as a data URI fits) */
+
+typedef enum {
+    UCWA_POOL_SEND = 1,               /* the body to one Front End */
+    UCWA_POOL_INVITE,                 /* the same, remembered as invited (for claims) */
+    UCWA_POOL_CLAIM_ACCEPT,           /* accept: the first claim of a key wins */
+    UCWA_POOL_CLAIM_DECLINE,          /* decline: the same */
+    UCWA_POOL_TO_INVITED              /* the body to every Front End the key invited */
+} ucwa_pool_op;
+
+typedef struct {
+    apr_uint32_t op;                  /* ucwa_pool_op */
+    char target[UCWA_POOL_FE_MAX];    /* SEND, INVITE: the Front End; CLAIM: the key's */
+    char key[UCWA_CONV_ID_MAX];       /* CLAIM: the key's conversation id */
+    apr_uint32_t len, others_len;     /* body, then (CLAIM) the message for the others */
+    char body[UCWA_POOL_BODY_MAX];
+} ucwa_pool_out;
+
+struct ucwa_pool_area {
+    apr_uint32_t on;                  /* pool mode: this store belongs to a pool */
+    apr_uint32_t up;                  /* the pool's database answered the thread last */
+    apr_uint32_t registered;          /* this store was announced to the pool */
+    apr_uint32_t out_head, out_tail;  /* outbox positions (mod UCWA_POOL_OUTBOX) */
+    apr_uint32_t dirty_head, dirty_tail;
+    apr_uint32_t pad;
+    apr_uint64_t last_seq;            /* the last message applied */
+    apr_uint64_t applied, shipped;    /* counters for /ucwa-status */
+    char fe[UCWA_POOL_FE_MAX];
+    ucwa_pool_out out[UCWA_POOL_OUTBOX];
+    apr_uint32_t dirty[];             /* max_users + 1 user slots */
+};
+typedef struct ucwa_pool_area ucwa_pool_area;
+
+apr_size_t ucwa_pool_area_bytes(apr_uint32_t max_users);
+
+/* Turns pool mode on for this store (every configuration load); fe names this Front End. */
+void ucwa_pool_enable_locked(ucwa_store *s, const char *fe);
+/* This Front End's name when the store is in a pool, else NULL. */
+const char *ucwa_pool_fe(ucwa_store *s);
+
+/* The user set presence, note or location here (now): the newest setting in the pool
+ * wins; queued for the pool (no-op without one). */
+void ucwa_pool_user_changed_locked(ucwa_store *s, int user, apr_time_t now);
+/* The user's endpoints here or published availability changed: queued for the pool. */
+void ucwa_pool_user_dirty_locked(ucwa_store *s, int user);
+
+/* Queues a message; body (and others, for a claim) are JSON texts. -1 when the outbox is
+ * full or a text too long (nothing queued), 0 without a pool (nothing to do), 1 queued. */
+int ucwa_pool_queue_locked(ucwa_store *s, ucwa_pool_op op, const char *target, const char *key,
+                           const char *body, const char *others);
+/* Room left in the outbox (a transition that queues n messages checks first). */
+int ucwa_pool_room_locked(ucwa_store *s);
+
+/* --- for the pool's thread -------------------------------------------------------- */
+
+typedef struct {
+    const char *sip;
+    int available;                    /* applications available here */
+    apr_uint32_t modalities;
+    apr_time_t changed;
+    const char *body;                 /* the presence message */
+} ucwa_pool_presence_out;
+
+/* Copies up to max outbox messages, oldest first (they stay queued until
+ * ucwa_pool_out_done_locked). */
+int ucwa_pool_out_peek_locked(ucwa_store *s, apr_pool_t *p, int max, ucwa_pool_out **out);
+void ucwa_pool_out_done_locked(ucwa_store *s, int n);
+/* Takes up to max dirty users, with their presence message as this Front End sees it
+ * (rules: idle transitions); on a failed shipment the caller gives them back. */
+int ucwa_pool_dirty_take_locked(ucwa_store *s, apr_pool_t *p, const ucwa_idle_rules *rules,
+                                apr_time_t now, int max, apr_array_header_t *out);
+void ucwa_pool_dirty_again_locked(ucwa_store *s, const char *sip);
+
+/* --- incoming ---------------------------------------------------------------------- */
+
+typedef struct {
+    int wakes;                        /* applications woken */
+    const char *answer_target;        /* a gone answer to queue: its Front End, else NULL */
+    const char *what;                 /* for the log: what was applied or why not */
+} ucwa_pool_applied;
+
+/* Applies one message (len bytes of JSON). 0 on success, -1 when it is malformed or
+ * names nothing here (a message about something that ended: logged, skipped). The
+ * applications concerned are asked to be woken through txn. */
+int ucwa_pool_apply_locked(ucwa_txn *txn, const char *body, apr_size_t len,
+                           const ucwa_idle_rules *rules, apr_time_t now, ucwa_pool_applied *res);
+
+/* The presence a message of kind presence describes, for a contact this Front End has
+ * no record of (the pool's truth, read from the database). 0 when body is one. */
+typedef struct {
+    ucwa_availability av;
+    int available;
+    const char *activity, *note, *location;
+    apr_time_t last_activity, changed;
+} ucwa_pool_presence_in;
+int ucwa_pool_presence_parse(apr_pool_t *p, const char *body, apr_size_t len,
+                             ucwa_pool_presence_in *out);
+
+/* --- what conversations queue --------------------------------------------------------- */
+
+/* The key of conversation c: (fe, conv). */
+void ucwa_pool_conv_key(ucwa_store *s, const ucwa_conv *c, const char **fe, const char **conv);
+/* Queues {k, fe, conv[, extra members]} to the other side of c (its peer). -1 when the
+ * outbox is full, 0 when c has no remote side. extra: a JSON object (taken) or NULL. */
+int ucwa_pool_conv_tell_locked(ucwa_store *s, const ucwa_conv *c, const char *kind,
+                               json_t *extra, apr_pool_t *p);
+/* An invitation to a user whose endpoints live (also) on the Front Ends fes: one invite
+ * to each. -1 when the outbox cannot hold them (nothing queued). */
+int ucwa_pool_conv_invite_locked(ucwa_store *s, const ucwa_conv *c, const char *const *fes,
+                                 int nfes, apr_time_t expires, apr_pool_t *p);
+/* An endpoint here (its display name, whether it takes Html) answers an invitation that
+ * other Front Ends also alert: queues the claim (accept or decline). -1 when the outbox
+ * is full. */
+int ucwa_pool_conv_claim_locked(ucwa_store *s, const ucwa_conv *c, int accept,
+                                const char *name, int html, apr_pool_t *p);
+/* The verdict on a claim, once the pool's thread has it. */
+void ucwa_pool_claim_verdict_locked(ucwa_txn *txn, const char *key_fe, const char *key_conv,
+                                    int accept, int won, apr_time_t now);
+
+#endif

@@ -1,0 +1,725 @@
+#include <httpd.h>
+#include <poll.h>
+#include <string.h>
+#include <stdlib.h>
+#include <apr_dbd.h>
+#include <apr_strings.h>
+#include <ap_mpm.h>
+#include <http_log.h>
+#include <mod_dbd.h>
+#include <mod_watchdog.h>
+#include <libpq-fe.h>
+
+#include "mod_ucwa.h"
+#include "ucwa_config.h"
+#include "ucwa_people_db.h"
+#include "ucwa_pool_db.h"
+#include "ucwa_pool_sql.h"
+#include "ucwa_shm.h"
+#include "ucwa_watchdog.h"
+
+APLOG_USE_MODULE(ucwa);
+
+#define ROUND apr_time_from_sec(1)          /* one call of the watchdog callback */
+#define WAIT_MS 2                           /* between looks at the outbox */
+#define RETRY apr_time_from_sec(1)          /* after a failed connection */
+#define FETCH_EVERY apr_time_from_sec(1)    /* a look at the inbox without a notification */
+#define SHIP_MAX 64
+#define DIRTY_MAX 256
+#define FETCH_MAX "256"
+
+/* The thread's state, one per process (only the process running the singleton
+ * watchdog uses it). */
+typedef struct {
+    server_rec *s;
+    PGconn *conn;
+    apr_time_t retry_at, beat_at, fetch_at;
+    int notified;
+    int warned;                    /* the database was said to be unreachable */
+} pool_thread;
+
+const char *ucwa_pool_name(const server_rec *s)
+{
+    return ucwa_config_get(s)->global->pool_fe;
+}
+
+/* --- the thread's connection --------------------------------------------------------- */
+
+static PGresult *exec(pool_thread *th, const char *sql, int n, const char *const *params,
+                      int want)
+{
+    /* without parameters, the simple protocol: it takes several statements (the schema) */
+    PGresult *res = n ? PQexecParams(th->conn, sql, n, NULL, params, NULL, NULL, 0)
+                      : PQexec(th->conn, sql);
+    ExecStatusType st = PQresultStatus(res);
+
+    if (st != (ExecStatusType)want && !(want == PGRES_COMMAND_OK && st == PGRES_TUPLES_OK)) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, th->s, UCWALOGNO(00420)
+                     "pool: the database refused a step: %s", PQerrorMessage(th->conn));
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
+static int run(pool_thread *th, const char *sql, int n, const char *const *params)
+{
+    PGresult *res = exec(th, sql, n, params, PGRES_COMMAND_OK);
+
+    PQclear(res);
+    return res ? 0 : -1;
+}
+
+static void disconnect(pool_thread *th)
+{
+    if (th->conn) {
+        PQfinish(th->conn);
+        th->conn = NULL;
+    }
+    th->retry_at = apr_time_now() + RETRY;
+}
+
+typedef struct {
+    const char *fe;
+    apr_uint64_t last_seq;
+    int registered;
+    int up;
+    int set;                       /* for up_locked: start from set_seq (joined) */
+    apr_uint64_t set_seq;
+} area_copy;
+
+static void read_area_locked(ucwa_txn *t, void *baton)
+{
+    area_copy *x = baton;
+    ucwa_pool_area *a = ucwa_store_pool_area(t->store);
+
+    x->registered = (int)a->registered;
+    x->last_seq = a->last_seq;
+}
+
+/* The pool's database answers again (or no more: up 0). */
+static void up_locked(ucwa_txn *t, void *baton)
+{
+    area_copy *x = baton;
+    ucwa_pool_area *a = ucwa_store_pool_area(t->store);
+
+    a->up = (apr_uint32_t)x->up;
+    if (x->set) {
+        a->last_seq = x->set_seq;
+        a->registered = 1;
+    }
+}
+
+static void set_up(pool_thread *th, apr_pool_t *p, int up)
+{
+    area_copy x = { NULL, 0, 0, up, 0, 0 };
+
+    ucwa_txn_run(th->s, p, up_locked, &x);
+}
+
+/* Joining afresh: the conversations with other Front Ends ended with this store's last
+ * life (the others were told: fe-gone), and the users here are announced again. */
+typedef struct {
+    const ucwa_idle_rules *rules;
+    apr_time_t now;
+} rejoin_txn;
+
+static void rejoin_locked(ucwa_txn *t, void *baton)
+{
+    rejoin_txn *x = baton;
+    ucwa_store *s = t->store;
+    apr_uint32_t i, n = ucwa_store_get_limits(s)->max_users, nc = ucwa_conv_used_locked(s);
+    ucwa_conv_touched touched;
+
+    for (i = 0; i < nc; i++) {
+        ucwa_conv *c = ucwa_store_conv(s, (int)i);
+        if (c->state == UCWA_SLOT_LIVE && c->peer_fe[0]) {
+            int k;
+            touched.n = 0;
+            ucwa_conv_fe_gone_locked(s, c->peer_fe, x->now, t->pool, &touched);
+            for (k = 0; k < touched.n; k++) {
+                ucwa_txn_wake_app(t, touched.app[k]);
+            }
+        }
+    }
+    for (i = 0; i < n; i++) {
+        ucwa_user *u = ucwa_store_user(s, (int)i);
+        if (u->state == UCWA_SLOT_LIVE && u->available_apps > 0) {
+            ucwa_pool_user_dirty_locked(s, (int)i);
+        }
+    }
+}
+
+static int join(pool_thread *th, apr_pool_t *p, int again)
+{
+    const ucwa_global *g = ucwa_config_get(th->s)->global;
+    const char *params[2];
+    area_copy x = { NULL, 0, 0, 1, 1, 0 };
+    PGresult *res;
+
+    params[0] = g->pool_fe;
+    params[1] = apr_psprintf(p, "%" APR_TIME_T_FMT, apr_time_sec(g->pool_lease));
+    res = exec(th, "SELECT ucwa_pool_join($1, $2::float8)", 2, params, PGRES_TUPLES_OK);
+    if (!res) {
+        return -1;
+    }
+    /* what was sent to this Front End's earlier life is gone: start after it */
+    x.set_seq = (apr_uint64_t)apr_atoi64(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    ucwa_txn_run(th->s, p, up_locked, &x);
+    if (again) {
+        rejoin_txn r = { &g->idle_rules, apr_time_now() };
+        ucwa_txn_run(th->s, p, rejoin_locked, &r);
+    }
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, th->s, UCWALOGNO(00421)
+                 "pool: Front End %s joined the pool%s", g->pool_fe,
+                 again ? " again (its lease had expired: the others had counted it gone)" : "");
+    return 0;
+}
+
+static int connect_pool(pool_thread *th, apr_pool_t *p)
+{
+    const ucwa_global *g = ucwa_config_get(th->s)->global;
+    const dbd_cfg_t *cfg = ucwa_dbd_config(th->s);
+    const char *params[1];
+    area_copy x;
+    PGresult *res;
+    int locked;
+
+    if (!cfg || strcmp(cfg->name, "pgsql") != 0) {
+        if (!th->warned) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, th->s, UCWALOGNO(00422)
+                         "pool: UcwaPoolFrontEnd needs the pool's PostgreSQL database "
+                         "(DBDriver pgsql and its DBDParams): this Front End stays alone");
+            th->warned = 1;
+        }
+        th->retry_at = apr_time_now() + apr_time_from_sec(60);
+        return -1;
+    }
+    th->conn = PQconnectdb(cfg->params);
+    if (PQstatus(th->conn) != CONNECTION_OK) {
+        if (!th->warned) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, th->s, UCWALOGNO(00423)
+                         "pool: cannot reach the pool's database: %s (retrying every second; "
+                         "requests that need the pool answer 503)",
+                         PQerrorMessage(th->conn));
+            th->warned = 1;
+        }
+        set_up(th, p, 0);
+        disconnect(th);
+        return -1;
+    }
+    /* one thread per Front End ships and applies: during a graceful restart the old
+     * generation's keeps the lock until its process ends */
+    params[0] = g->pool_fe;
+    res = exec(th, "SELECT pg_try_advisory_lock(hashtext('ucwa_pool:' || $1))", 1, params,
+               PGRES_TUPLES_OK);
+    locked = res && !strcmp(PQgetvalue(res, 0, 0), "t");
+    PQclear(res);
+    if (!locked) {
+        disconnect(th);
+        return -1;
+    }
+    if (run(th, UCWA_POOL_SCHEMA, 0, NULL) || run(th, "LISTEN ucwa_pool", 0, NULL)) {
+        disconnect(th);
+        return -1;
+    }
+    memset(&x, 0, sizeof(x));
+    ucwa_txn_run(th->s, p, read_area_locked, &x);
+    if (!x.registered) {
+        if (join(th, p, 0) != 0) {
+            disconnect(th);
+            return -1;
+        }
+    }
+    if (th->warned) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, th->s, UCWALOGNO(00424)
+                     "pool: the pool's database answers again");
+        th->warned = 0;
+    }
+    set_up(th, p, 1);
+    th->beat_at = 0;
+    th->fetch_at = 0;
+    return 0;
+}
+
+/* --- heartbeat and the others' leases ------------------------------------------------ */
+
+static int heartbeat(pool_thread *th, apr_pool_t *p)
+{
+    const ucwa_global *g = ucwa_config_get(th->s)->global;
+    const char *params[2];
+    PGresult *res;
+    int i;
+
+    params[0] = g->pool_fe;
+    params[1] = apr_psprintf(p, "%" APR_TIME_T_FMT, apr_time_sec(g->pool_lease));
+    res = exec(th, "UPDATE ucwa_pool_fe SET lease_until = now() + $2::float8 * interval '1 s' "
+               "WHERE fe = $1", 2, params, PGRES_COMMAND_OK);
+    if (!res) {
+        return -1;
+    }
+    if (!strcmp(PQcmdTuples(res), "0")) {
+        /* our lease expired while we could not renew it, and a survivor cleared it */
+        PQclear(res);
+        if (join(th, p, 1) != 0) {
+            return -1;
+        }
+    }
+    else {
+        PQclear(res);
+    }
+    res = exec(th, "SELECT * FROM ucwa_pool_reap($1)", 1, params, PGRES_TUPLES_OK);
+    if (!res) {
+        return -1;
+    }
+    for (i = 0; i < PQntuples(res); i++) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, th->s, UCWALOGNO(00425)
+                     "pool: Front End %s missed its lease: its users are Offline and its "
+                     "conversations ended (this Front End took over)", PQgetvalue(res, i, 0));
+    }
+    PQclear(res);
+    th->beat_at = apr_time_now() + g->pool_lease / 5;
+    return 0;
+}
+
+/* --- shipping the outbox -------------------------------------------------------------- */
+
+typedef struct {
+    const ucwa_global *g;
+    apr_array_header_t *dirty;     /* ucwa_pool_presence_out */
+    ucwa_pool_out *out;
+    int nout;
+} take_txn;
+
+static void take_locked(ucwa_txn *t, void *baton)
+{
+    take_txn *x = baton;
+
+    ucwa_pool_dirty_take_locked(t->store, t->pool, &x->g->idle_rules, apr_time_now(), DIRTY_MAX,
+                                x->dirty);
+    x->nout = ucwa_pool_out_peek_locked(t->store, t->pool, SHIP_MAX, &x->out);
+}
+
+typedef struct {
+    take_txn *take;
+    int ok;
+    int *won;                      /* per outbox message: claims' verdicts */
+} shipped_txn;
+
+static void shipped_locked(ucwa_txn *t, void *baton)
+{
+    shipped_txn *x = baton;
+    take_txn *tk = x->take;
+    int i;
+
+    if (!x->ok) {
+        for (i = 0; i < tk->dirty->nelts; i++) {
+            ucwa_pool_dirty_again_locked(t->store,
+                APR_ARRAY_IDX(tk->dirty, i, ucwa_pool_presence_out).sip);
+        }
+        return;
+    }
+    ucwa_pool_out_done_locked(t->store, tk->nout);
+    for (i = 0; i < tk->nout; i++) {
+        const ucwa_pool_out *o = &tk->out[i];
+        if (o->op == UCWA_POOL_CLAIM_ACCEPT || o->op == UCWA_POOL_CLAIM_DECLINE) {
+            ucwa_pool_claim_verdict_locked(t, o->target, o->key,
+                                           o->op == UCWA_POOL_CLAIM_ACCEPT, x->won[i],
+                                           apr_time_now());
+        }
+    }
+}
+
+static int ship_one(pool_thread *th, const ucwa_pool_out *o, int *won)
+{
+    const char *fe = ucwa_config_get(th->s)->global->pool_fe;
+    const char *params[6];
+    PGresult *res;
+
+    switch (o->op) {
+    case UCWA_POOL_SEND:
+        params[0] = o->target;
+        params[1] = o->body;
+        return run(th, "SELECT ucwa_pool_post($1, $2)", 2, params);
+    case UCWA_POOL_INVITE:
+        params[0] = fe;
+        params[1] = o->key;
+        params[2] = o->target;
+        params[3] = o->body;
+        return run(th, "SELECT ucwa_pool_invite($1, $2, $3, $4)", 4, params);
+    case UCWA_POOL_TO_INVITED:
+        params[0] = o->target;
+        params[1] = o->key;
+        params[2] = o->body;
+        return run(th, "SELECT ucwa_pool_to_invited($1, $2, $3)", 3, params);
+    case UCWA_POOL_CLAIM_ACCEPT:
+    case UCWA_POOL_CLAIM_DECLINE:
+        params[0] = o->target;
+        params[1] = o->key;
+        params[2] = fe;
+        params[3] = o->op == UCWA_POOL_CLAIM_ACCEPT ? "accept" : "decline";
+        params[4] = o->body;
+        params[5] = o->body + o->len + 1;
+        res = exec(th, "SELECT ucwa_pool_claim($1, $2, $3, $4, $5, $6)", 6, params,
+                   PGRES_TUPLES_OK);
+        if (!res) {
+            return -1;
+        }
+        *won = !strcmp(PQgetvalue(res, 0, 0), "t");
+        PQclear(res);
+        return 0;
+    default:
+        return 0;   /* unknown: dropped */
+    }
+}
+
+/* One shipment: the dirty users' presence and the outbox, in one transaction. 1 when
+ * something was shipped, 0 nothing to do, -1 failed (kept for the next try). */
+static int ship(pool_thread *th, apr_pool_t *p)
+{
+    const char *fe = ucwa_config_get(th->s)->global->pool_fe;
+    take_txn tk;
+    shipped_txn done;
+    int i, rv = 0;
+
+    tk.g = ucwa_config_get(th->s)->global;
+    tk.dirty = apr_array_make(p, 16, sizeof(ucwa_pool_presence_out));
+    tk.out = NULL;
+    tk.nout = 0;
+    if (ucwa_txn_run(th->s, p, take_locked, &tk) != APR_SUCCESS) {
+        return -1;
+    }
+    if (tk.dirty->nelts == 0 && tk.nout == 0) {
+        return 0;
+    }
+    done.take = &tk;
+    done.won = apr_pcalloc(p, sizeof(int) * (apr_size_t)(tk.nout + 1));
+    rv = run(th, "BEGIN", 0, NULL);
+    for (i = 0; rv == 0 && i < tk.dirty->nelts; i++) {
+        const ucwa_pool_presence_out *d = &APR_ARRAY_IDX(tk.dirty, i, ucwa_pool_presence_out);
+        const char *params[5];
+        params[0] = fe;
+        params[1] = d->sip;
+        params[2] = apr_itoa(p, d->available);
+        params[3] = apr_psprintf(p, "%" APR_TIME_T_FMT, d->changed);
+        params[4] = d->body;
+        rv = d->body ? run(th, "SELECT ucwa_pool_presence($1, $2, $3::int, $4::bigint, $5)", 5,
+                           params) : 0;
+    }
+    for (i = 0; rv == 0 && i < tk.nout; i++) {
+        rv = ship_one(th, &tk.out[i], &done.won[i]);
+    }
+    if (rv == 0) {
+        rv = run(th, "COMMIT", 0, NULL);
+    }
+    else {
+        PGresult *res = PQexec(th->conn, "ROLLBACK");
+        PQclear(res);
+    }
+    done.ok = rv == 0;
+    ucwa_txn_run(th->s, p, shipped_locked, &done);
+    return rv == 0 ? 1 : -1;
+}
+
+/* --- applying what the others sent ------------------------------------------------- */
+
+typedef struct {
+    pool_thread *th;
+    PGresult *res;
+    const ucwa_global *g;
+    apr_uint64_t last;
+    int skipped;
+} apply_txn;
+
+static void apply_locked(ucwa_txn *t, void *baton)
+{
+    apply_txn *x = baton;
+    ucwa_pool_area *a = ucwa_store_pool_area(t->store);
+    apr_time_t now = apr_time_now();
+    int i;
+
+    for (i = 0; i < PQntuples(x->res); i++) {
+        apr_uint64_t seq = (apr_uint64_t)apr_atoi64(PQgetvalue(x->res, i, 0));
+        ucwa_pool_applied res;
+        if (seq <= a->last_seq) {
+            continue;   /* seen already (at least once, never twice) */
+        }
+        if (ucwa_pool_apply_locked(t, PQgetvalue(x->res, i, 1),
+                                   (apr_size_t)PQgetlength(x->res, i, 1), &x->g->idle_rules,
+                                   now, &res) != 0) {
+            x->skipped++;
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, x->th->s, UCWALOGNO(00426)
+                         "pool: message %" APR_UINT64_T_FMT " skipped: %s", seq,
+                         res.what ? res.what : "malformed");
+        }
+        a->last_seq = seq;
+    }
+    x->last = a->last_seq;
+}
+
+/* Reads and applies what waits for this Front End, then deletes it. 1 when something was
+ * applied, 0 nothing, -1 failed. */
+static int fetch(pool_thread *th, apr_pool_t *p)
+{
+    const char *params[2];
+    area_copy c;
+    apply_txn x;
+    int n;
+
+    memset(&c, 0, sizeof(c));
+    ucwa_txn_run(th->s, p, read_area_locked, &c);
+    params[0] = ucwa_config_get(th->s)->global->pool_fe;
+    params[1] = apr_psprintf(p, "%" APR_UINT64_T_FMT, c.last_seq);
+    x.res = exec(th, "SELECT seq, body FROM ucwa_pool_event WHERE fe = $1 AND seq > "
+                 "$2::bigint ORDER BY seq LIMIT " FETCH_MAX, 2, params, PGRES_TUPLES_OK);
+    if (!x.res) {
+        return -1;
+    }
+    n = PQntuples(x.res);
+    th->fetch_at = apr_time_now() + FETCH_EVERY;
+    if (n == 0) {
+        PQclear(x.res);
+        return 0;
+    }
+    x.th = th;
+    x.g = ucwa_config_get(th->s)->global;
+    x.last = c.last_seq;
+    x.skipped = 0;
+    ucwa_txn_run(th->s, p, apply_locked, &x);
+    PQclear(x.res);
+    params[1] = apr_psprintf(p, "%" APR_UINT64_T_FMT, x.last);
+    if (run(th, "DELETE FROM ucwa_pool_event WHERE fe = $1 AND seq <= $2::bigint", 2, params)) {
+        return -1;
+    }
+    if (n == atoi(FETCH_MAX)) {
+        th->fetch_at = 0;   /* more waiting */
+    }
+    return 1;
+}
+
+/* Waits up to ms for a notification; sets th->notified when one for us came. -1 when the
+ * connection broke. */
+static int wait_notify(pool_thread *th, int ms)
+{
+    const char *fe = ucwa_config_get(th->s)->global->pool_fe;
+    struct pollfd pfd;
+    PGnotify *n;
+
+    pfd.fd = PQsocket(th->conn);
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    if (pfd.fd < 0) {
+        return -1;
+    }
+    if (poll(&pfd, 1, ms) > 0 && !PQconsumeInput(th->conn)) {
+        return -1;
+    }
+    while ((n = PQnotifies(th->conn)) != NULL) {
+        if (n->extra && !strcmp(n->extra, fe)) {
+            th->notified = 1;
+        }
+        PQfreemem(n);
+    }
+    return PQstatus(th->conn) == CONNECTION_OK ? 0 : -1;
+}
+
+static apr_status_t pool_callback(int state, void *data, apr_pool_t *pool)
+{
+    pool_thread *th = data;
+    apr_time_t end = apr_time_now() + ROUND;
+    apr_pool_t *p;
+
+    if (state == AP_WATCHDOG_STATE_STOPPING) {
+        if (th->conn) {
+            PQfinish(th->conn);    /* the advisory lock goes with it */
+            th->conn = NULL;
+        }
+        return APR_SUCCESS;
+    }
+    if (state != AP_WATCHDOG_STATE_RUNNING) {
+        return APR_SUCCESS;
+    }
+    apr_pool_create(&p, pool);
+    while (apr_time_now() < end && !ucwa_watchdog_stopping()) {
+        int busy = 0;
+        apr_pool_clear(p);
+        if (!th->conn) {
+            if (apr_time_now() < th->retry_at || connect_pool(th, p) != 0) {
+                apr_sleep(apr_time_from_msec(50));
+                continue;
+            }
+        }
+        if (apr_time_now() >= th->beat_at && heartbeat(th, p) != 0) {
+            goto broken;
+        }
+        switch (ship(th, p)) {
+        case -1: goto broken;
+        case 1: busy = 1; break;
+        default: break;
+        }
+        if (th->notified || apr_time_now() >= th->fetch_at) {
+            th->notified = 0;
+            switch (fetch(th, p)) {
+            case -1: goto broken;
+            case 1: busy = 1; break;
+            default: break;
+            }
+        }
+        if (!busy && wait_notify(th, WAIT_MS) != 0) {
+            goto broken;
+        }
+        continue;
+broken:
+        if (!th->warned) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, th->s, UCWALOGNO(00427)
+                         "pool: lost the pool's database: %s (what this Front End must tell "
+                         "the others waits in its outbox; retrying every second)",
+                         th->conn ? PQerrorMessage(th->conn) : "no connection");
+            th->warned = 1;
+        }
+        set_up(th, p, 0);
+        disconnect(th);
+    }
+    apr_pool_destroy(p);
+    return APR_SUCCESS;
+}
+
+/* --- post_config --------------------------------------------------------------------- */
+
+typedef struct {
+    const char *fe;
+} enable_txn;
+
+static void enable_locked(ucwa_txn *t, void *baton)
+{
+    ucwa_pool_enable_locked(t->store, ((enable_txn *)baton)->fe);
+}
+
+/* The pool's tables before any child serves a request (the thread makes them too, when
+ * the database was not reachable at start). */
+static void create_schema(pool_thread *th)
+{
+    const dbd_cfg_t *cfg = ucwa_dbd_config(th->s);
+
+    if (!cfg || strcmp(cfg->name, "pgsql") != 0) {
+        return;
+    }
+    th->conn = PQconnectdb(cfg->params);
+    if (PQstatus(th->conn) == CONNECTION_OK) {
+        run(th, UCWA_POOL_SCHEMA, 0, NULL);
+    }
+    PQfinish(th->conn);
+    th->conn = NULL;
+}
+
+int ucwa_pool_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    const ucwa_global *g = ucwa_config_get(s)->global;
+    enable_txn e = { g->pool_fe };
+    pool_thread *th;
+    apr_status_t rv;
+
+    if (ucwa_txn_run(s, pconf, enable_locked, &e) != APR_SUCCESS) {
+        return !OK;
+    }
+    if (!g->pool_fe) {
+        return OK;
+    }
+    th = apr_pcalloc(pconf, sizeof(*th));
+    th->s = s;
+    create_schema(th);
+    rv = ucwa_watchdog_start(pconf, "ucwa-pool", apr_time_from_msec(100), th, pool_callback);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, UCWALOGNO(00428)
+                     "pool: cannot start the pool's thread (mod_watchdog)");
+        return !OK;
+    }
+    return OK;
+}
+
+/* --- reads for requests --------------------------------------------------------------- */
+
+/* The request's connection to the pool's database (mod_dbd's, used natively: LISTEN
+ * and typed parameters are libpq's), or NULL (logged). */
+static PGconn *request_conn(request_rec *r)
+{
+    APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
+    ap_dbd_t *dbd = acquire ? acquire(r) : NULL;
+
+    if (!dbd || strcmp(apr_dbd_name(dbd->driver), "pgsql") != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, UCWALOGNO(00429)
+                      "pool: no connection to the pool's PostgreSQL database");
+        return NULL;
+    }
+    return apr_dbd_native_handle(dbd->driver, dbd->handle);
+}
+
+static PGresult *request_query(request_rec *r, const char *sql, int n, const char *const *params)
+{
+    PGconn *c = request_conn(r);
+    PGresult *res;
+
+    if (!c) {
+        return NULL;
+    }
+    res = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, UCWALOGNO(00430)
+                      "pool: the pool's database refused a read: %s", PQerrorMessage(c));
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
+int ucwa_pool_user_fes(request_rec *r, const char *sip, apr_array_header_t **fes)
+{
+    const char *params[2];
+    PGresult *res;
+    int i;
+
+    params[0] = sip;
+    params[1] = ucwa_pool_name(r->server);
+    res = request_query(r, "SELECT u.fe FROM ucwa_pool_user u JOIN ucwa_pool_fe f "
+                        "ON f.fe = u.fe WHERE u.sip = $1 AND u.fe <> $2 AND u.available > 0 "
+                        "AND f.lease_until > now() ORDER BY u.fe", 2, params);
+    if (!res) {
+        return -1;
+    }
+    *fes = apr_array_make(r->pool, PQntuples(res) + 1, sizeof(const char *));
+    for (i = 0; i < PQntuples(res) && i < UCWA_CONV_ENDPOINTS; i++) {
+        APR_ARRAY_PUSH(*fes, const char *) = apr_pstrdup(r->pool, PQgetvalue(res, i, 0));
+    }
+    PQclear(res);
+    return 0;
+}
+
+int ucwa_pool_read_presence(request_rec *r, const char *sip, ucwa_pool_presence_in *out)
+{
+    const char *params[2];
+    PGresult *res;
+    int found = 0;
+
+    params[0] = sip;
+    params[1] = ucwa_pool_name(r->server);
+    res = request_query(r, "SELECT u.body FROM ucwa_pool_user u JOIN ucwa_pool_fe f "
+                        "ON f.fe = u.fe WHERE u.sip = $1 AND u.fe <> $2 AND u.available > 0 "
+                        "AND f.lease_until > now() ORDER BY u.changed DESC LIMIT 1", 2, params);
+    if (!res) {
+        return -1;
+    }
+    if (PQntuples(res) == 1) {
+        found = ucwa_pool_presence_parse(r->pool, PQgetvalue(res, 0, 0),
+                                         (apr_size_t)PQgetlength(res, 0, 0), out) == 0;
+    }
+    PQclear(res);
+    return found;
+}
+
+int ucwa_pool_unavailable(ucwa_req *q)
+{
+    apr_table_setn(q->r->err_headers_out, "Retry-After", "5");
+    return ucwa_http_error(q, HTTP_SERVICE_UNAVAILABLE, "ServiceUnavailable", NULL,
+                           "The pool's database cannot be reached: try again shortly.");
+}

@@ -1,0 +1,30 @@
+/* A pool of Front Ends (UcwaPoolFrontEnd): the pool's thread, which carries this Front
+ * End's messages to the others through the pool's PostgreSQL database and applies
+ * theirs (common/ucwa/ucwa_pool), and the pool's reads that requests make. */
+#ifndef UCWA_POOL_DB_H
+#define UCWA_POOL_DB_H
+
+#include <httpd.h>
+#include <apr_tables.h>
+
+#include "ucwa_http.h"
+#include "ucwa_pool.h"
+
+/* post_config: the store joins the pool (or leaves it), and the thread starts. */
+int ucwa_pool_post_config(apr_pool_t *pconf, server_rec *s);
+
+/* This server's name in its pool, or NULL when it is in none. */
+const char *ucwa_pool_name(const server_rec *s);
+
+/* The other live Front Ends where sip has applications that made themselves available
+ * (*fes: const char *). 0, or -1 when the pool's database cannot be asked (logged). */
+int ucwa_pool_user_fes(request_rec *r, const char *sip, apr_array_header_t **fes);
+
+/* The pool's newest presence of sip on another live Front End: 1 found, 0 none, -1 the
+ * database cannot be asked (logged). */
+int ucwa_pool_read_presence(request_rec *r, const char *sip, ucwa_pool_presence_in *out);
+
+/* 503 ServiceUnavailable with Retry-After: the pool's database cannot be reached. */
+int ucwa_pool_unavailable(ucwa_req *q);
+
+#endif

@@ -1,0 +1,117 @@
+/* The pool's tables and functions in its PostgreSQL database (docs/schema.md, "The
+ * pool"). Created or replaced by the first Front End that connects, under an advisory
+ * lock; every statement is idempotent. The functions keep each of the thread's steps one
+ * round trip, and post messages in a fixed order of Front End names, so two
+ * transactions never wait for each other's rows in opposite orders. */
+#ifndef UCWA_POOL_SQL_H
+#define UCWA_POOL_SQL_H
+
+#define UCWA_POOL_SCHEMA \
+"BEGIN;\n" \
+"SELECT pg_advisory_xact_lock(7714);\n" \
+"CREATE TABLE IF NOT EXISTS ucwa_pool_fe (\n" \
+"  fe text PRIMARY KEY,\n" \
+"  lease_until timestamptz NOT NULL,\n" \
+"  seq bigint NOT NULL DEFAULT 0);\n" \
+"CREATE TABLE IF NOT EXISTS ucwa_pool_event (\n" \
+"  fe text NOT NULL, seq bigint NOT NULL, body text NOT NULL,\n" \
+"  created timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (fe, seq));\n" \
+"CREATE TABLE IF NOT EXISTS ucwa_pool_user (\n" \
+"  sip text NOT NULL, fe text NOT NULL, available int NOT NULL, changed bigint NOT NULL,\n" \
+"  body text NOT NULL, PRIMARY KEY (sip, fe));\n" \
+"CREATE TABLE IF NOT EXISTS ucwa_pool_invite (\n" \
+"  key_fe text NOT NULL, key_conv text NOT NULL, fe text NOT NULL,\n" \
+"  created timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (key_fe, key_conv, fe));\n" \
+"CREATE TABLE IF NOT EXISTS ucwa_pool_claim (\n" \
+"  key_fe text NOT NULL, key_conv text NOT NULL, fe text NOT NULL, verdict text NOT NULL,\n" \
+"  created timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (key_fe, key_conv));\n" \
+/* one message to one Front End: the next number of its sequence (the row lock orders \
+ * the writers to it: a reader never sees a later number before an earlier one) */ \
+"CREATE OR REPLACE FUNCTION ucwa_pool_post(target text, msg text) RETURNS void AS $$\n" \
+"DECLARE n bigint;\n" \
+"BEGIN\n" \
+"  UPDATE ucwa_pool_fe SET seq = seq + 1 WHERE fe = target RETURNING seq INTO n;\n" \
+"  IF n IS NULL THEN RETURN; END IF;\n" \
+"  INSERT INTO ucwa_pool_event (fe, seq, body) VALUES (target, n, msg);\n" \
+"  PERFORM pg_notify('ucwa_pool', target);\n" \
+"END $$ LANGUAGE plpgsql;\n" \
+/* a user's presence on Front End me, told to every other live Front End */ \
+"CREATE OR REPLACE FUNCTION ucwa_pool_presence(me text, usr text, avail int, chg bigint,\n" \
+"    msg text) RETURNS void AS $$\n" \
+"DECLARE f text;\n" \
+"BEGIN\n" \
+"  IF avail > 0 THEN\n" \
+"    INSERT INTO ucwa_pool_user (sip, fe, available, changed, body)\n" \
+"      VALUES (usr, me, avail, chg, msg) ON CONFLICT (sip, fe) DO UPDATE\n" \
+"      SET available = EXCLUDED.available, changed = EXCLUDED.changed, body = EXCLUDED.body;\n" \
+"  ELSE\n" \
+"    DELETE FROM ucwa_pool_user WHERE sip = usr AND fe = me;\n" \
+"  END IF;\n" \
+"  FOR f IN SELECT fe FROM ucwa_pool_fe WHERE fe <> me AND lease_until > now() ORDER BY fe\n" \
+"  LOOP PERFORM ucwa_pool_post(f, msg); END LOOP;\n" \
+"END $$ LANGUAGE plpgsql;\n" \
+"CREATE OR REPLACE FUNCTION ucwa_pool_invite(kfe text, kconv text, target text, msg text)\n" \
+"    RETURNS void AS $$\n" \
+"BEGIN\n" \
+"  INSERT INTO ucwa_pool_invite (key_fe, key_conv, fe) VALUES (kfe, kconv, target)\n" \
+"    ON CONFLICT DO NOTHING;\n" \
+"  PERFORM ucwa_pool_post(target, msg);\n" \
+"END $$ LANGUAGE plpgsql;\n" \
+"CREATE OR REPLACE FUNCTION ucwa_pool_to_invited(kfe text, kconv text, msg text)\n" \
+"    RETURNS void AS $$\n" \
+"DECLARE f text;\n" \
+"BEGIN\n" \
+"  FOR f IN SELECT fe FROM ucwa_pool_invite WHERE key_fe = kfe AND key_conv = kconv\n" \
+"    ORDER BY fe LOOP PERFORM ucwa_pool_post(f, msg); END LOOP;\n" \
+"END $$ LANGUAGE plpgsql;\n" \
+/* the first answer to an invitation wins, wherever it is given */ \
+"CREATE OR REPLACE FUNCTION ucwa_pool_claim(kfe text, kconv text, me text, verdict text,\n" \
+"    msg text, others text) RETURNS boolean AS $$\n" \
+"DECLARE f text;\n" \
+"BEGIN\n" \
+"  INSERT INTO ucwa_pool_claim (key_fe, key_conv, fe, verdict)\n" \
+"    VALUES (kfe, kconv, me, verdict) ON CONFLICT DO NOTHING;\n" \
+"  IF NOT FOUND THEN RETURN false; END IF;\n" \
+"  FOR f IN SELECT x FROM (SELECT kfe AS x UNION SELECT fe FROM ucwa_pool_invite\n" \
+"      WHERE key_fe = kfe AND key_conv = kconv) t WHERE x <> me ORDER BY x LOOP\n" \
+"    PERFORM ucwa_pool_post(f, CASE WHEN f = kfe THEN msg ELSE others END);\n" \
+"  END LOOP;\n" \
+"  RETURN true;\n" \
+"END $$ LANGUAGE plpgsql;\n" \
+/* Front End me starts with an empty store: what its earlier life left is gone */ \
+"CREATE OR REPLACE FUNCTION ucwa_pool_join(me text, lease float8) RETURNS bigint AS $$\n" \
+"DECLARE n bigint; f text;\n" \
+"BEGIN\n" \
+"  INSERT INTO ucwa_pool_fe (fe, lease_until) VALUES (me, now() + lease * interval '1 s')\n" \
+"    ON CONFLICT (fe) DO UPDATE SET lease_until = EXCLUDED.lease_until;\n" \
+"  DELETE FROM ucwa_pool_event WHERE fe = me;\n" \
+"  DELETE FROM ucwa_pool_user WHERE fe = me;\n" \
+"  DELETE FROM ucwa_pool_invite WHERE key_fe = me OR fe = me;\n" \
+"  FOR f IN SELECT fe FROM ucwa_pool_fe WHERE fe <> me AND lease_until > now() ORDER BY fe\n" \
+"  LOOP PERFORM ucwa_pool_post(f, json_build_object('k', 'fe-gone', 'fe', me)::text);\n" \
+"  END LOOP;\n" \
+"  SELECT seq INTO n FROM ucwa_pool_fe WHERE fe = me;\n" \
+"  RETURN n;\n" \
+"END $$ LANGUAGE plpgsql;\n" \
+/* Front Ends whose lease ran out: one survivor (the row lock) clears what they held \
+ * and tells the others */ \
+"CREATE OR REPLACE FUNCTION ucwa_pool_reap(me text) RETURNS SETOF text AS $$\n" \
+"DECLARE d text; f text;\n" \
+"BEGIN\n" \
+"  FOR d IN SELECT fe FROM ucwa_pool_fe WHERE lease_until < now() AND fe <> me ORDER BY fe\n" \
+"      FOR UPDATE SKIP LOCKED LOOP\n" \
+"    DELETE FROM ucwa_pool_user WHERE fe = d;\n" \
+"    DELETE FROM ucwa_pool_event WHERE fe = d;\n" \
+"    DELETE FROM ucwa_pool_invite WHERE key_fe = d OR fe = d;\n" \
+"    DELETE FROM ucwa_pool_fe WHERE fe = d;\n" \
+"    FOR f IN SELECT fe FROM ucwa_pool_fe WHERE lease_until > now() ORDER BY fe\n" \
+"    LOOP PERFORM ucwa_pool_post(f, json_build_object('k', 'fe-gone', 'fe', d)::text);\n" \
+"    END LOOP;\n" \
+"    RETURN NEXT d;\n" \
+"  END LOOP;\n" \
+"  DELETE FROM ucwa_pool_claim WHERE created < now() - interval '1 hour';\n" \
+"  DELETE FROM ucwa_pool_invite WHERE created < now() - interval '1 day';\n" \
+"END $$ LANGUAGE plpgsql;\n" \
+"COMMIT;\n"
+
+#endif

@@ -1,0 +1,281 @@
+"""A pool of two Front Ends (UcwaPoolFrontEnd fe1, fe2) sharing one private PostgreSQL:
+alice's application lives on FE1, bob's on FE2 (each client talks to its own Front End,
+as the load balancer's source affinity pins it), and they see each other's presence,
+exchange messages, and see the other end when a Front End dies. Started by the test
+itself: initdb, a Unix socket, no TCP; two Apache instances."""
+import glob
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import time
+
+import pytest
+
+import mobility
+from ucwa_client import FAST, events_of, start_fe, stop_fe
+
+from test_ucwa_messaging import (ACCEPTER, CLOSED, INCOMING, OTHER_LEFT, SENDER_CONNECTED,
+                                 SENDER_STARTED, connect, data_text, embedded, im, quiet, seq,
+                                 step)
+
+ALICE, BOB = "alice@contoso.test", "bob@contoso.test"
+INITDB = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0,
+                                reason="needs root (to run PostgreSQL as postgres)")
+
+DIRECTORY = """
+CREATE TABLE users (sip_uri VARCHAR(256) PRIMARY KEY, password VARCHAR(256) NOT NULL,
+    home_pool VARCHAR(256) NOT NULL, display_name VARCHAR(256), policy_tag VARCHAR(64));
+CREATE TABLE user_details (sip_uri VARCHAR(256) PRIMARY KEY, title VARCHAR(256),
+    department VARCHAR(256), office VARCHAR(256), company VARCHAR(256), email VARCHAR(256),
+    work_phone VARCHAR(64), mobile_phone VARCHAR(64), home_phone VARCHAR(64), photo TEXT,
+    hidden INTEGER NOT NULL DEFAULT 0);
+"""
+
+# a Front End that loses the pool's database logs it, and so does the one that takes
+# over a Front End that died
+POOL_LOG = [r"UCWA00423", r"UCWA00427", r"UCWA00425", r"UCWA00420", r"UCWA00430",
+            r"UCWA00429", r"AH00052", r"AH00051"]
+
+
+def as_postgres(cmd, **kw):
+    return subprocess.run(["su", "postgres", "-s", "/bin/sh", "-c", cmd], capture_output=True,
+                          text=True, **kw)
+
+
+class Postgres:
+    def __init__(self, root):
+        self.root = root
+        self.bin = os.path.dirname(INITDB[-1])
+        self.port = 5432 + os.getpid() % 1000 + 11000
+        self.dsn = f"host={root} port={self.port} dbname=mobility user=mobility"
+
+    def start(self):
+        r = as_postgres(f"{self.bin}/pg_ctl -D {self.root}/data -l {self.root}/log -w -o "
+                        f"\"-p {self.port} -k {self.root} -c listen_addresses=''\" start")
+        assert r.returncode == 0, r.stderr + (self.root / "log").read_text()
+
+    def stop(self, mode="fast"):
+        as_postgres(f"{self.bin}/pg_ctl -D {self.root}/data -m {mode} -w stop")
+
+    def sql(self, text, user="mobility"):
+        r = as_postgres(f"{self.bin}/psql -v ON_ERROR_STOP=1 -q -h {self.root} -p {self.port} "
+                        f"-U {user} -d mobility -A -t", input=text)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+
+@pytest.fixture(scope="module")
+def pg(workdir):
+    root = workdir / "pool-pgsql"
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir()
+    shutil.chown(root, "postgres")
+    db = Postgres(root)
+    r = as_postgres(f"{db.bin}/initdb -D {root}/data -A trust -U postgres")
+    assert r.returncode == 0, r.stderr
+    db.start()
+    r = as_postgres(f"{db.bin}/psql -q -h {root} -p {db.port} -U postgres -d postgres "
+                    f"-c 'CREATE ROLE mobility LOGIN' -c 'CREATE DATABASE mobility OWNER mobility'")
+    assert r.returncode == 0, r.stderr
+    yield db
+    db.stop()
+
+
+def q(v):
+    return "NULL" if v is None else "'" + str(v).replace("'", "''") + "'"
+
+
+@pytest.fixture(scope="module")
+def pool(workdir, topo, pg):
+    st = workdir / "pool-state"
+    if st.exists():
+        shutil.rmtree(st)
+    mobility.make_state(st, topo)
+    con = sqlite3.connect(st / "directory.db")
+    rows = [f"INSERT INTO users VALUES ({', '.join(q(v) for v in r)});"
+            for r in con.execute("SELECT * FROM users")]
+    rows += [f"INSERT INTO user_details VALUES ({', '.join(q(v) for v in r)});"
+             for r in con.execute("SELECT * FROM user_details")]
+    con.close()
+    pg.sql(DIRECTORY + "\n".join(rows))
+    conf = (mobility.REPO / "conf.d" / "sites" / "directory-sqlite.conf").read_text()
+    conf = conf.replace("DBDriver sqlite3", "DBDriver pgsql")
+    conf = re.sub(r'DBDParams .*', f'DBDParams "{pg.dsn}"', conf)
+    (workdir / "directory-pool.conf").write_text(conf)
+    fes = []
+    for n in (1, 2):
+        fes.append(start_fe(workdir, st, f"pool-fe{n}", servers=2, directory=None,
+                            extra=f'Include "{workdir / "directory-pool.conf"}"\n{FAST}\n'
+                                  f"UcwaPoolFrontEnd fe{n}\nUcwaPoolLease 4\n"))
+    yield fes
+    for f in fes:
+        if f.apache.proc and f.apache.proc.poll() is None:
+            stop_fe(f, allowed=mobility_allowed())
+
+
+def mobility_allowed():
+    import conftest
+    return conftest.ALLOWED_LOG + [re.compile(p) for p in POOL_LOG]
+
+
+def signed_in(fe, user, **available):
+    app = fe.user(user).create()
+    app.available(available or None)
+    return app
+
+
+def wait_for(fn, timeout=10, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def presence_of(app, who):
+    r = app.get(f"/people/{who}/presence")
+    assert r.status_code == 200, r.text
+    return r.json()["availability"]
+
+
+def drain(app):
+    """Reads packages until an empty one."""
+    while events_of(app.poll("timeout=1")):
+        pass
+
+
+def test_presence_crosses_front_ends(pool):
+    fe1, fe2 = pool
+    alice = signed_in(fe1, ALICE)
+    assert presence_of(alice, BOB) == "Offline"
+    bob = signed_in(fe2, BOB)
+    # bob's makeMeAvailable on FE2 reaches FE1 through the pool's database
+    wait_for(lambda: presence_of(alice, BOB) == "Online", what="bob Online on FE1")
+    r = alice.post("/people/presenceSubscriptions",
+                   {"duration": 30, "uris": ["sip:" + BOB]})
+    assert r.status_code == 201, r.text
+    drain(alice)
+    assert bob.post("/me/presence", {"availability": "Busy"}).status_code == 204
+    # the watcher on FE1 hears of it at once (a contactPresence event), and reads Busy
+    deadline = time.monotonic() + 10
+    seen = False
+    while time.monotonic() < deadline and not seen:
+        seen = any(rel == "contactPresence" for _, _, rel, _ in events_of(alice.poll("timeout=1")))
+    assert seen, "no contactPresence event on FE1"
+    assert presence_of(alice, BOB) == "Busy"
+    assert bob.post("/me/note", {"message": "on the road"}).status_code == 204
+    wait_for(lambda: alice.get(f"/people/{BOB}/note").json().get("message") == "on the road",
+             what="bob's note on FE1")
+    bob.delete()
+    alice.delete()
+
+
+def incoming_texts(app, n, timeout=10):
+    """The texts of the next n incoming messages on app's event channel, in order."""
+    got = []
+    deadline = time.monotonic() + timeout
+    while len(got) < n and time.monotonic() < deadline:
+        got += [data_text(embedded(e)["_links"]["plainMessage"]["href"])
+                for _, rel, t, e in im(app.poll("timeout=1"))
+                if rel == "message" and embedded(e)["direction"] == "Incoming"]
+    return got
+
+
+def test_messaging_across_front_ends(pool):
+    fe1, fe2 = pool
+    alice = signed_in(fe1, ALICE)
+    bob = signed_in(fe2, BOB)
+    wait_for(lambda: presence_of(alice, BOB) != "Offline", what="bob signed in, seen on FE1")
+    drain(alice)
+    drain(bob)
+    # the invitation, its first message and the accept cross the pool both ways
+    a_conv, b_conv = connect(alice, bob, _links={"message": {
+        "href": "data:text/plain;charset=utf-8,hello+FE2"}})
+    a_conv, b_conv = a_conv[len(alice.self):], b_conv[len(bob.self):]
+    # messages both ways, in order, each once
+    for i in range(5):
+        assert alice.post(a_conv + "/messaging/messages", data=f"a{i}",
+                          headers={"Content-Type": "text/plain"}).status_code == 201
+        assert bob.post(b_conv + "/messaging/messages", data=f"b{i}",
+                        headers={"Content-Type": "text/plain"}).status_code == 201
+    assert incoming_texts(bob, 5) == [f"a{i}" for i in range(5)]
+    assert incoming_texts(alice, 5) == [f"b{i}" for i in range(5)]
+    quiet(alice)
+    quiet(bob)
+    # bob leaves: alice sees him go
+    assert bob.user.request("DELETE", bob.self + b_conv).status_code == 204
+    assert seq(step(alice)) == OTHER_LEFT
+    bob.delete()
+    alice.delete()
+
+
+def test_first_accept_wins_across_front_ends(pool):
+    fe1, fe2 = pool
+    alice = signed_in(fe1, ALICE)
+    bob1 = signed_in(fe1, BOB)       # bob's tablet on FE1
+    bob2 = signed_in(fe2, BOB)       # and his phone on FE2
+    wait_for(lambda: fe1.status() and True, what="status")
+    time.sleep(0.5)
+    for a in (alice, bob1, bob2):
+        drain(a)
+    r = alice.post("/communication/messagingInvitations", {"to": "sip:" + BOB})
+    assert r.status_code == 201, r.text
+    assert seq(step(alice)) == SENDER_STARTED
+    b1, b2 = step(bob1), step(bob2)
+    assert seq(b1) == INCOMING and seq(b2) == INCOMING
+    accept = b2[0][3]["_embedded"]["messagingInvitation"]["_links"]["accept"]["href"]
+    assert bob2.user.request("POST", accept).status_code == 204
+    assert seq(step(bob2))[:len(ACCEPTER)] == ACCEPTER
+    assert seq(step(alice))[:len(SENDER_CONNECTED)] == SENDER_CONNECTED
+    closed = step(bob1)
+    assert seq(closed) == CLOSED
+    reason = closed[0][3]["reason"]
+    assert reason["subcode"] == "ConnectedElsewhere", reason
+    # the tablet's late accept is refused: the invitation is no longer open
+    accept1 = b1[0][3]["_embedded"]["messagingInvitation"]["_links"]["accept"]["href"]
+    assert bob1.user.request("POST", accept1).status_code in (404, 409)
+    for a in (alice, bob1, bob2):
+        a.delete()
+
+
+def test_front_end_killed(pool, pg):
+    fe1, fe2 = pool
+    alice = signed_in(fe1, ALICE)
+    bob = signed_in(fe2, BOB)
+    wait_for(lambda: presence_of(alice, BOB) != "Offline", what="bob signed in, seen on FE1")
+    drain(alice)
+    r = alice.post("/communication/messagingInvitations", {"to": "sip:" + BOB})
+    assert r.status_code == 201
+    assert seq(step(alice)) == SENDER_STARTED
+    b = step(bob)
+    accept = b[0][3]["_embedded"]["messagingInvitation"]["_links"]["accept"]["href"]
+    assert bob.user.request("POST", accept).status_code == 204
+    assert seq(step(alice))[:len(SENDER_CONNECTED)] == SENDER_CONNECTED
+    # FE2 dies: parent and children, no goodbye
+    pids = [int(p) for p in subprocess.run(["pgrep", "-f", str(fe2.apache.root)],
+                                           capture_output=True, text=True).stdout.split()]
+    assert pids
+    killed = time.monotonic()
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    # within the lease (4 s here) and a heartbeat, FE1 takes over: bob is Offline and
+    # the conversation ends as bob leaving
+    left = []
+    while time.monotonic() - killed < 15 and not left:
+        left = im(alice.poll("timeout=1"))
+    assert seq(left) == OTHER_LEFT, seq(left)
+    assert presence_of(alice, BOB) == "Offline"
+    assert time.monotonic() - killed < 15
+    assert "UCWA00425" in fe1.apache.log_text()
+    alice.delete()
