@@ -5,9 +5,12 @@ each Front End counting alone, an attacker had the threshold once per Front End)
 origin made familiar on one is familiar on the other; the table holds no name; and when
 the table cannot be written, a Front End counts alone instead of failing.
 The PostgreSQL fixture is test_ucwa_people_pgsql's (root only, as there)."""
+import hashlib
+import hmac
 import re
 import shutil
 import sqlite3
+import threading
 import time
 
 import pytest
@@ -117,6 +120,43 @@ def test_familiar_origin_holds_across_front_ends(pool):
     assert via_proxy(fe2, HOME, "alice@contoso.test").status_code == 200
     assert via_proxy(fe2, "100.64.0.9", "alice@contoso.test", device=device).status_code == 200
     assert time.monotonic() - sprayed < LOCK, "too slow to see the lock: raise LOCK"
+
+
+def entry(pg, fe, kind, name):
+    """The row of an account ('u') or address ('a'), found by its key as the module makes
+    it (docs/ARCHITECTURE.md §3): the secret from the pool's token key and a label."""
+    secret = hmac.new((fe.state / "token.key").read_bytes(),
+                      b"mod_autodiscover lockout secret v1", hashlib.sha256).digest()
+    key = hmac.new(secret, kind.encode() + name.encode(), hashlib.sha256).hexdigest()[:32]
+    row = pg["sql"](f"SELECT failures_0, locked_until_0 FROM autodiscover_lockout "
+                    f"WHERE entry_key = '{key}'").strip()
+    return [int(v) for v in row.split("|")] if row else [0, 0]
+
+
+def test_concurrent_failures_on_both_front_ends_are_all_counted(pool, pg):
+    """12 sign-ins at once, half on each Front End, for an account nobody has tried:
+    every failure that passed the check is counted once for the account and once for
+    the address (no count lost to a race, no transaction given up)."""
+    user = "newcomer@contoso.test"
+    address_before = entry(pg, pool[0], "a", "127.0.0.1")[0]
+    barrier = threading.Barrier(12)
+
+    def attempt(i):
+        barrier.wait()
+        assert sign_in(pool[i % 2], user, f"guess-{i}").status_code == 400
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    logs = "".join(fe.apache.log_text() for fe in pool)
+    counted = len(re.findall(rf"AD00022: sign-in for {re.escape(user)} failed", logs))
+    refused = len(re.findall(rf"AD00020: sign-in for {re.escape(user)} refused", logs))
+    assert counted + refused == 12 and counted >= 3
+    failures, locked_until = entry(pg, pool[0], "u", user)
+    assert failures == counted and locked_until > 0
+    assert entry(pg, pool[0], "a", "127.0.0.1")[0] == address_before + counted
+    assert "AD00068" not in logs
 
 
 def test_the_table_holds_keyed_hashes_only(pool, pg):
