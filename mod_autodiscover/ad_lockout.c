@@ -205,8 +205,8 @@ static int pool_db(request_rec *r, ucwa_db *db)
 static void pool_failed(request_rec *r, const ucwa_db *db)
 {
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, ADLOGNO(00068)
-                  "lockout: the pool's database failed (%s): this Front End checks and counts this "
-                  "sign-in alone", db->err ? db->err : "unknown error");
+                  "lockout: the pool's database failed (%s): this Front End checks and "
+                  "counts this sign-in alone", db->err ? db->err : "unknown error");
 }
 
 static const ad_global *global_of(request_rec *r)
