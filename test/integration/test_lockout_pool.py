@@ -170,7 +170,8 @@ def test_database_refuses_writes(pool, pg):
     """The table cannot be written: each Front End counts alone (AD00068), answers as
     usual, and locks on its own count; nothing crashes."""
     fe1, fe2 = pool
-    pg["sql"]("ALTER TABLE autodiscover_lockout ADD CONSTRAINT refuse CHECK (last_use < 0) NOT VALID")
+    pg["sql"]("ALTER TABLE autodiscover_lockout "
+              "ADD CONSTRAINT refuse CHECK (last_use < 0) NOT VALID")
     try:
         for i in range(3):
             assert sign_in(fe1, "dave@contoso.test", f"guess-{i}").status_code == 400

@@ -165,8 +165,8 @@ START_TEST(names_not_stored)
     sql_succeeded(ALICE, HOME, "0123456789abcdef0123456789abcdef", T0);
     sql_failed(ALICE, AWAY, NULL, "Summer2025", T0 + SEC(1));
     sql_failed(NULL, AWAY, NULL, NULL, T0 + SEC(2));
-    ck_assert_int_eq(apr_file_open(&f, apr_pstrcat(pool, unit_sqlite_dir, "/l.db", NULL), APR_FOPEN_READ,
-                                   0, pool), APR_SUCCESS);
+    ck_assert_int_eq(apr_file_open(&f, apr_pstrcat(pool, unit_sqlite_dir, "/l.db", NULL),
+                                   APR_FOPEN_READ, 0, pool), APR_SUCCESS);
     ck_assert_int_eq(apr_file_info_get(&fi, APR_FINFO_SIZE, f), APR_SUCCESS);
     buf = apr_palloc(pool, (apr_size_t)fi.size);
     n = (apr_size_t)fi.size;
