@@ -193,6 +193,26 @@ static const char *set_lockout_entries(cmd_parms *cmd, void *d, const char *v)
     return NULL;
 }
 
+static const char *set_lockout_store(cmd_parms *cmd, void *d, const char *v)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err) return err;
+    if (!strcasecmp(v, "shm")) {
+        global_of(cmd)->lockout_store = AD_LOCKOUT_SHM;
+    }
+    else if (!strcasecmp(v, "dbd")) {
+        if (!APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire)) {
+            return "AutodiscoverLockoutStore dbd needs mod_dbd: load it before mod_autodiscover";
+        }
+        global_of(cmd)->lockout_store = AD_LOCKOUT_DBD;
+    }
+    else {
+        return "AutodiscoverLockoutStore must be shm or dbd";
+    }
+    return NULL;
+}
+
 static const char *set_failure_delay(cmd_parms *cmd, void *d, const char *v)
 {
     apr_int64_t n;
@@ -272,6 +292,9 @@ const command_rec ad_cmds[] = {
                   "failed sign-ins that lock a client address, and the lock in seconds (100 60)"),
     AP_INIT_TAKE1("AutodiscoverLockoutEntries", set_lockout_entries, NULL, RSRC_CONF,
                   "accounts and addresses the lockout table tracks (default 16384)"),
+    AP_INIT_TAKE1("AutodiscoverLockoutStore", set_lockout_store, NULL, RSRC_CONF,
+                  "shm (each Front End counts failed sign-ins alone, the default) or dbd "
+                  "(the pool counts them in its database, through mod_dbd)"),
     AP_INIT_TAKE1("AutodiscoverFailureDelay", set_failure_delay, NULL, RSRC_CONF,
                   "milliseconds: a failed sign-in is answered at a multiple of this (250)"),
     { NULL }
@@ -339,6 +362,11 @@ int ad_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
                          file, MOB_TOKEN_KEY_MIN);
             return !OK;
         }
+    }
+    if (g->lockout_store == AD_LOCKOUT_DBD) {
+        /* every Front End of the pool has the same key files: the same secret */
+        const mob_token_key *current = &APR_ARRAY_IDX(g->keys, 0, mob_token_key);
+        mob_lockout_secret_derive(current->data, current->len, g->lockout_secret);
     }
     for (sp = s; sp; sp = sp->next) {
         ad_server_conf *c = ap_get_module_config(sp->module_config, &autodiscover_module);

@@ -21,8 +21,14 @@ typedef struct {
     mob_lockout_policy account_lockout;
     mob_lockout_policy address_lockout;
     apr_uint32_t lockout_entries;
+    int lockout_store;                  /* AD_LOCKOUT_SHM or AD_LOCKOUT_DBD */
+    /* with AD_LOCKOUT_DBD: the key of the lockout hashes, the same on every Front End
+     * of the pool (derived from the current token key in check_config; never stored) */
+    unsigned char lockout_secret[MOB_LOCKOUT_SECRET];
     apr_interval_time_t failure_delay;
 } ad_global;
+
+enum { AD_LOCKOUT_SHM = 0, AD_LOCKOUT_DBD = 1 };
 
 typedef struct {
     ad_global *global;

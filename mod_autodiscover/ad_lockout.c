@@ -1,11 +1,19 @@
 #include <httpd.h>
+#include <string.h>
+#include <apr_dbd.h>
+#include <apr_file_info.h>
 #include <apr_global_mutex.h>
 #include <apr_shm.h>
+#include <apr_strings.h>
+#include <http_config.h>
 #include <http_log.h>
+#include <mod_dbd.h>
 #include <util_mutex.h>
 
 #include "mod_autodiscover.h"
+#include "ad_config.h"
 #include "ad_lockout.h"
+#include "mob_lockout_sql.h"
 
 APLOG_USE_MODULE(autodiscover);
 
@@ -112,32 +120,172 @@ static void unlock_table(void)
     apr_global_mutex_unlock(segment->mutex);
 }
 
-int ad_lockout_locked(request_rec *r, const char *user, const char *device)
-{
-    mob_lockout_table *t = lock_table(r);
-    unsigned v;
+/* --- the pool's store (AutodiscoverLockoutStore dbd) ----------------------------------- */
 
-    if (!t) {
+/* mod_dbd keeps its per-server configuration in a private struct whose first member is
+ * the public dbd_cfg_t (as ucwa_people_db.c reads it): post_config needs the driver and
+ * parameters before any connection exists. NULL when the server has none. */
+static const dbd_cfg_t *dbd_config(server_rec *s)
+{
+    module *m = ap_find_linked_module("mod_dbd.c");
+    void **svr = m ? ap_get_module_config(s->module_config, m) : NULL;
+    const dbd_cfg_t *cfg = svr ? (const dbd_cfg_t *)svr[0] : NULL;
+
+    if (!cfg || !cfg->name || !cfg->params || !strcmp(cfg->name, "[DBDriver unset]")) {
+        return NULL;
+    }
+    return cfg;
+}
+
+/* The table is made before any child exists: SQLite's statements prepared by mod_dbd in
+ * the children (legacy sqlite3_prepare) would fail once after a schema change. When the
+ * database cannot be reached now, the first sign-in that needs the table makes it. */
+void ad_lockout_make_table(apr_pool_t *ptemp, server_rec *s)
+{
+    const dbd_cfg_t *cfg = dbd_config(s);
+    const apr_dbd_driver_t *d = NULL;
+    const char *err = NULL;
+    apr_finfo_t fi;
+    ucwa_db db;
+    apr_status_t rv;
+
+    if (!cfg) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, ADLOGNO(00065)
+                     "AutodiscoverLockoutStore dbd, but the main server has no database "
+                     "(DBDriver, DBDParams): each Front End counts failed sign-ins alone");
+        return;
+    }
+    if (!strcmp(cfg->name, "sqlite3")
+        && apr_stat(&fi, cfg->params, APR_FINFO_TYPE, ptemp) != APR_SUCCESS) {
+        return;   /* not as root on a file that does not exist: it would be root's */
+    }
+    memset(&db, 0, sizeof(db));
+    apr_dbd_init(ptemp);
+    rv = apr_dbd_get_driver(ptemp, cfg->name, &d);
+    if (rv == APR_SUCCESS) {
+        rv = apr_dbd_open_ex(d, ptemp, cfg->params, &db.handle, &err);
+    }
+    if (rv != APR_SUCCESS || !db.handle) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, rv, s, ADLOGNO(00066)
+                     "lockout: cannot open the %s database now%s%s; the first sign-in that "
+                     "reaches it makes the table " MOB_LOCKOUT_SQL_TABLE, cfg->name,
+                     err ? ": " : "", err ? err : "");
+        return;
+    }
+    db.driver = d;
+    db.pool = ptemp;
+    if (mob_lockout_sql_create(&db, ptemp) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, ADLOGNO(00067)
+                     "lockout: cannot make the table " MOB_LOCKOUT_SQL_TABLE ": %s", db.err);
+    }
+    apr_dbd_close(d, db.handle);
+}
+
+static int pool_db(request_rec *r, ucwa_db *db)
+{
+    APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
+    ap_dbd_t *dbd = acquire ? acquire(r) : NULL;
+
+    memset(db, 0, sizeof(*db));
+    if (!dbd) {
+        db->err = "no database connection";
         return 0;
     }
-    v = mob_lockout_check(t, user, r->useragent_ip, device, apr_time_now());
-    unlock_table();
-    return (v & (MOB_LOCKOUT_ACCOUNT_LOCKED | MOB_LOCKOUT_ADDRESS_LOCKED)) != 0;
+    db->driver = dbd->driver;
+    db->handle = dbd->handle;
+    db->prepared = dbd->prepared;
+    db->pool = dbd->pool;
+    return 1;
+}
+
+/* Neither open nor closed: while the pool's database does not answer, this Front End
+ * counts alone in its shared-memory table, as without a pool (an attacker gets the
+ * attempts of one Front End per Front End, never more, and nobody is locked out by the
+ * outage), and says so on every sign-in it counts that way. */
+static void pool_failed(request_rec *r, const ucwa_db *db)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, ADLOGNO(00068)
+                  "lockout: the pool's database failed (%s): this Front End checks and "
+                  "counts this sign-in alone", db->err ? db->err : "unknown error");
+}
+
+static const ad_global *global_of(request_rec *r)
+{
+    return ad_config_get(r->server)->global;
+}
+
+/* A row's life ends a day (or 90 days) after its last use: now and then (one write in
+ * 64, drawn from the clock's microseconds) a sign-in deletes the expired rows. */
+static void pool_expire(request_rec *r, ucwa_db *db, apr_time_t now)
+{
+    int n = 0;
+
+    if (now % 64 == 0 && mob_lockout_sql_expire(db, r->pool, now, &n) != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, ADLOGNO(00069)
+                      "lockout: cannot delete the expired rows: %s", db->err);
+    }
+}
+
+/* --- the Front End's table, and the requests' calls ------------------------------------ */
+
+#define LOCKED (MOB_LOCKOUT_ACCOUNT_LOCKED | MOB_LOCKOUT_ADDRESS_LOCKED)
+
+int ad_lockout_locked(request_rec *r, const char *user, const char *device)
+{
+    const ad_global *g = global_of(r);
+    apr_time_t now = apr_time_now();
+    mob_lockout_table *t = lock_table(r);
+    unsigned v = 0;
+
+    if (t) {
+        /* with the pool's store, what this Front End counted alone while the database
+         * did not answer: its locks run out as any other */
+        v = mob_lockout_check(t, user, r->useragent_ip, device, now);
+        unlock_table();
+    }
+    if (g->lockout_store == AD_LOCKOUT_DBD) {
+        mob_lockout_keys k;
+        ucwa_db db;
+        unsigned pv = 0;
+
+        mob_lockout_keys_make(g->lockout_secret, user, r->useragent_ip, device, NULL, &k);
+        if (!pool_db(r, &db) || mob_lockout_sql_check(&db, r->pool, &k, now, &pv) != 0) {
+            pool_failed(r, &db);
+        }
+        v |= pv;
+    }
+    return (v & LOCKED) != 0;
 }
 
 void ad_lockout_failed(request_rec *r, const char *user, const char *device,
                        const char *password, const mob_lockout_policy *account,
                        const mob_lockout_policy *address)
 {
-    mob_lockout_table *t = lock_table(r);
-    unsigned v;
+    const ad_global *g = global_of(r);
+    apr_time_t now = apr_time_now();
+    mob_lockout_table *t;
+    unsigned v = 0;
+    int counted = 0;
 
-    if (!t) {
-        return;
+    if (g->lockout_store == AD_LOCKOUT_DBD) {
+        mob_lockout_keys k;
+        ucwa_db db;
+
+        mob_lockout_keys_make(g->lockout_secret, user, r->useragent_ip, device, password, &k);
+        if (pool_db(r, &db)
+            && mob_lockout_sql_failed(&db, r->pool, &k, account, address, now, &v) == 0) {
+            counted = 1;
+            pool_expire(r, &db, now);
+        }
+        else {
+            pool_failed(r, &db);
+        }
     }
-    v = mob_lockout_failed(t, user, r->useragent_ip, device, password, account, address,
-                           apr_time_now());
-    unlock_table();
+    if (!counted && (t = lock_table(r)) != NULL) {
+        v = mob_lockout_failed(t, user, r->useragent_ip, device, password, account, address,
+                               now);
+        unlock_table();
+    }
     if (v & MOB_LOCKOUT_REPEATED) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ADLOGNO(00017)
                       "sign-in for %s repeated a recent wrong password: not counted", user);
@@ -157,10 +305,23 @@ void ad_lockout_failed(request_rec *r, const char *user, const char *device,
 
 void ad_lockout_succeeded(request_rec *r, const char *user, const char *device)
 {
-    mob_lockout_table *t = lock_table(r);
+    const ad_global *g = global_of(r);
+    apr_time_t now = apr_time_now();
+    mob_lockout_table *t;
 
-    if (t) {
-        mob_lockout_succeeded(t, user, r->useragent_ip, device, apr_time_now());
+    if (g->lockout_store == AD_LOCKOUT_DBD) {
+        mob_lockout_keys k;
+        ucwa_db db;
+
+        mob_lockout_keys_make(g->lockout_secret, user, r->useragent_ip, device, NULL, &k);
+        if (!pool_db(r, &db) || mob_lockout_sql_succeeded(&db, r->pool, &k, now) != 0) {
+            pool_failed(r, &db);
+        }
+    }
+    /* with the pool's store too: the Front End then knows its users' familiar origins
+     * while the database does not answer, and a success clears what it counted alone */
+    if ((t = lock_table(r)) != NULL) {
+        mob_lockout_succeeded(t, user, r->useragent_ip, device, now);
         unlock_table();
     }
 }

@@ -1,5 +1,8 @@
-/* The sign-in lockout table in shared memory: one segment and one global mutex per
- * httpd parent, kept across graceful restarts, so every child counts the same failures. */
+/* The sign-in lockout: the table in shared memory (one segment and one global mutex per
+ * httpd parent, kept across graceful restarts, so every child counts the same
+ * failures) and, with AutodiscoverLockoutStore dbd, the pool's table in its database
+ * (mob_lockout_sql through mod_dbd), so every Front End of the pool counts the same
+ * failures; the shared-memory table then counts only while the database fails. */
 #ifndef AD_LOCKOUT_H
 #define AD_LOCKOUT_H
 
@@ -11,6 +14,9 @@
 void ad_lockout_register_mutex(apr_pool_t *pconf);
 int ad_lockout_post_config(apr_pool_t *pconf, server_rec *s, apr_uint32_t entries);
 void ad_lockout_child_init(apr_pool_t *pchild, server_rec *s);
+/* AutodiscoverLockoutStore dbd, in post_config: makes the pool's table in the main
+ * server's database when it is missing (logged when it cannot). */
+void ad_lockout_make_table(apr_pool_t *ptemp, server_rec *s);
 
 /* The rule is mob_lockout's; the origin is the client address (r->useragent_ip, after
  * mod_remoteip) and the device identity (NULL when the request carries none). Checks

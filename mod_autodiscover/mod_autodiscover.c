@@ -39,7 +39,13 @@ static int ad_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
 static int ad_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                           server_rec *s)
 {
-    return ad_lockout_post_config(pconf, s, ad_config_get(s)->global->lockout_entries);
+    const ad_global *g = ad_config_get(s)->global;
+    int rv = ad_lockout_post_config(pconf, s, g->lockout_entries);
+
+    if (rv == OK && g->lockout_store == AD_LOCKOUT_DBD) {
+        ad_lockout_make_table(ptemp, s);
+    }
+    return rv;
 }
 
 static void ad_child_init(apr_pool_t *pchild, server_rec *s)

@@ -39,7 +39,7 @@ int mob_lockout_valid(const mob_lockout_table *t, apr_uint32_t size)
  * marks an empty history slot). 0 when the HMAC failed (no memory): out is then a fixed
  * value, so keys fall together into one shared count, which locks more, never less;
  * the callers then treat no password as a repeat and no origin as familiar. */
-static int hash_of(const mob_lockout_table *t, hash_kind kind, const char *a, const char *b,
+static int hash_of(const unsigned char *secret, hash_kind kind, const char *a, const char *b,
                    unsigned char *out, size_t n)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -56,7 +56,7 @@ static int hash_of(const mob_lockout_table *t, hash_kind kind, const char *a, co
             memcpy(msg + 2 + la, b, lb - 1);
         }
     }
-    ok = msg && HMAC(EVP_sha256(), t->secret, sizeof(t->secret), msg, 1 + la + lb, md, &len)
+    ok = msg && HMAC(EVP_sha256(), secret, MOB_LOCKOUT_SECRET, msg, 1 + la + lb, md, &len)
          && len >= n;
     if (!ok) {
         memset(md, 0, n);
@@ -74,6 +74,173 @@ static int hash_of(const mob_lockout_table *t, hash_kind kind, const char *a, co
     }
     return ok;
 }
+
+void mob_lockout_keys_make(const unsigned char secret[MOB_LOCKOUT_SECRET], const char *account,
+                           const char *address, const char *device, const char *password,
+                           mob_lockout_keys *k)
+{
+    memset(k, 0, sizeof(*k));
+    if (account) {
+        hash_of(secret, H_ACCOUNT, account, NULL, k->account, sizeof(k->account));
+        k->has_account = 1;
+        /* no password (or no memory to hash it): it cannot be a repeat */
+        k->has_password = password
+                          && hash_of(secret, H_PASSWORD, account, password, k->password,
+                                     sizeof(k->password));
+    }
+    hash_of(secret, H_ADDRESS, address, NULL, k->address, sizeof(k->address));
+    k->has_origin = hash_of(secret, H_ORIGIN, address, NULL, k->origin, sizeof(k->origin));
+    k->has_device = device
+                    && hash_of(secret, H_DEVICE, device, NULL, k->device, sizeof(k->device));
+}
+
+#define SECRET_LABEL "mod_autodiscover lockout secret v1"
+
+void mob_lockout_secret_derive(const unsigned char *key, apr_size_t len,
+                               unsigned char out[MOB_LOCKOUT_SECRET])
+{
+    unsigned int n = 0;
+
+    if (!HMAC(EVP_sha256(), key, (int)len, (const unsigned char *)SECRET_LABEL,
+              sizeof(SECRET_LABEL) - 1, out, &n) || n != MOB_LOCKOUT_SECRET) {
+        /* no memory: a secret of this server alone, drawn at random; the pool's
+         * counts are then apart from the others' (still counted, never in the clear) */
+        (void)RAND_bytes(out, MOB_LOCKOUT_SECRET);
+    }
+}
+
+/* --- the rule, on the entries of one attempt ---------------------------------------- */
+
+static int in_history(const unsigned char (*list)[8], int n, const unsigned char h[8])
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (!memcmp(list[i], h, 8)) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* Moves h to the front of list (most recent first), dropping the last if it is new. */
+static void remember(unsigned char (*list)[8], int n, const unsigned char h[8])
+{
+    int at = in_history((const unsigned char (*)[8])list, n, h);
+
+    memmove(list[1], list[0], (size_t)(at < 0 ? n - 1 : at) * 8);
+    memcpy(list[0], h, 8);
+}
+
+static int familiar(const mob_lockout_entry *acc, const unsigned char h[8])
+{
+    return in_history((const unsigned char (*)[8])acc->familiar, MOB_LOCKOUT_FAMILIAR, h) >= 0;
+}
+
+static int class_of(const mob_lockout_entry *acc, const mob_lockout_keys *k)
+{
+    return acc && ((k->has_origin && familiar(acc, k->origin))
+                   || (k->has_device && familiar(acc, k->device)))
+           ? MOB_ORIGIN_FAMILIAR : MOB_ORIGIN_UNFAMILIAR;
+}
+
+unsigned mob_lockout_entries_check(const mob_lockout_entry *acc, const mob_lockout_entry *addr,
+                                   const mob_lockout_keys *k, apr_time_t now)
+{
+    unsigned v = 0;
+    int c = class_of(acc, k);
+
+    if (c == MOB_ORIGIN_FAMILIAR) {
+        v |= MOB_LOCKOUT_FAMILIAR_ORIGIN;
+    }
+    if (acc && acc->locked_until[c] > now) {
+        v |= MOB_LOCKOUT_ACCOUNT_LOCKED;
+    }
+    if (addr && addr->locked_until[0] > now) {
+        v |= MOB_LOCKOUT_ADDRESS_LOCKED;
+    }
+    return v;
+}
+
+/* Counts one failure in class c of e; returns 1 when it locks. */
+static int count(mob_lockout_entry *e, int c, const mob_lockout_policy *pol, apr_time_t now)
+{
+    if (e->last_failure[c] && now - e->last_failure[c] > pol->forget
+        && e->locked_until[c] <= now) {
+        e->failures[c] = 0;
+    }
+    e->last = now;
+    e->last_failure[c] = now;
+    if (e->failures[c] < UINT32_MAX) {
+        e->failures[c]++;
+    }
+    if (e->failures[c] >= pol->threshold && e->locked_until[c] <= now) {
+        /* a lock starts only when none is running: it is never extended */
+        e->locked_until[c] = now + pol->duration;
+        return 1;
+    }
+    return 0;
+}
+
+unsigned mob_lockout_entries_failed(mob_lockout_entry *acc, mob_lockout_entry *addr,
+                                    const mob_lockout_keys *k,
+                                    const mob_lockout_policy *account_pol,
+                                    const mob_lockout_policy *address_pol, apr_time_t now)
+{
+    unsigned v = 0;
+
+    if (acc && account_pol->threshold) {
+        int c = class_of(acc, k);
+
+        v |= MOB_LOCKOUT_WROTE_ACCOUNT
+             | (c == MOB_ORIGIN_FAMILIAR ? MOB_LOCKOUT_FAMILIAR_ORIGIN : 0);
+        if (k->has_password
+            && in_history((const unsigned char (*)[8])acc->recent, MOB_LOCKOUT_RECENT,
+                          k->password) >= 0) {
+            /* nothing new was learnt from this guess: it counts nowhere */
+            remember(acc->recent, MOB_LOCKOUT_RECENT, k->password);
+            acc->last = now;
+            return v | MOB_LOCKOUT_REPEATED;
+        }
+        if (k->has_password) {
+            remember(acc->recent, MOB_LOCKOUT_RECENT, k->password);
+        }
+        if (count(acc, c, account_pol, now)) {
+            v |= MOB_LOCKOUT_ACCOUNT_LOCKS;
+        }
+    }
+    if (addr && address_pol->threshold) {
+        v |= MOB_LOCKOUT_WROTE_ADDRESS;
+        if (count(addr, 0, address_pol, now)) {
+            v |= MOB_LOCKOUT_ADDRESS_LOCKS;
+        }
+    }
+    return v;
+}
+
+unsigned mob_lockout_entries_succeeded(mob_lockout_entry *acc, const mob_lockout_keys *k,
+                                       apr_time_t now)
+{
+    int c;
+
+    if (!acc) {
+        return 0;
+    }
+    c = class_of(acc, k);
+    acc->failures[c] = 0;
+    acc->last_failure[c] = 0;
+    acc->locked_until[c] = 0;
+    acc->last = now;
+    if (k->has_origin) {
+        remember(acc->familiar, MOB_LOCKOUT_FAMILIAR, k->origin);
+    }
+    if (k->has_device) {
+        remember(acc->familiar, MOB_LOCKOUT_FAMILIAR, k->device);
+    }
+    return MOB_LOCKOUT_WROTE_ACCOUNT;
+}
+
+/* --- the fixed table ---------------------------------------------------------------- */
 
 static int entry_locked(const mob_lockout_entry *e, apr_time_t now)
 {
@@ -118,92 +285,43 @@ static mob_lockout_entry *find(mob_lockout_table *t, const unsigned char key[16]
     return victim;
 }
 
-static mob_lockout_entry *entry_of(mob_lockout_table *t, hash_kind kind, const char *name,
-                                   int create, apr_time_t now)
+/* The entry of key, or (when the table has room) *fresh: zeroed, with the key, to be
+ * placed by store() if the rule writes it. A new key takes a slot only then, so a check
+ * or a repeated password never evicts anyone. */
+static mob_lockout_entry *entry_of(mob_lockout_table *t, const unsigned char key[16],
+                                   mob_lockout_entry *fresh, apr_time_t now)
 {
-    unsigned char key[16];
+    mob_lockout_entry *e = find(t, key, 0, now);
 
-    hash_of(t, kind, name, NULL, key, sizeof(key));
-    return find(t, key, create, now);
-}
-
-static int in_history(const unsigned char (*list)[8], int n, const unsigned char h[8])
-{
-    int i;
-
-    for (i = 0; i < n; i++) {
-        if (!memcmp(list[i], h, 8)) {
-            return i;
-        }
+    if (e || t->size == 0) {
+        return e;
     }
-    return -1;
+    memset(fresh, 0, sizeof(*fresh));
+    memcpy(fresh->key, key, 16);
+    return fresh;
 }
 
-/* Moves h to the front of list (most recent first), dropping the last if it is new. */
-static void remember(unsigned char (*list)[8], int n, const unsigned char h[8])
+static void store(mob_lockout_table *t, const mob_lockout_entry *e,
+                  const mob_lockout_entry *fresh, apr_time_t now)
 {
-    int at = in_history((const unsigned char (*)[8])list, n, h);
+    mob_lockout_entry *slot;
 
-    memmove(list[1], list[0], (size_t)(at < 0 ? n - 1 : at) * 8);
-    memcpy(list[0], h, 8);
-}
-
-static int familiar(const mob_lockout_table *t, const mob_lockout_entry *acc, hash_kind kind,
-                    const char *origin)
-{
-    unsigned char h[8];
-
-    if (!origin || !hash_of(t, kind, origin, NULL, h, sizeof(h))) {
-        return 0;
+    if (e == fresh && (slot = find(t, fresh->key, 1, now)) != NULL) {
+        *slot = *fresh;
+        slot->last = fresh->last ? fresh->last : 1;
     }
-    return in_history((const unsigned char (*)[8])acc->familiar, MOB_LOCKOUT_FAMILIAR, h) >= 0;
 }
 
-static int class_of(const mob_lockout_table *t, const mob_lockout_entry *acc,
-                    const char *address, const char *device)
-{
-    return acc && (familiar(t, acc, H_ORIGIN, address) || familiar(t, acc, H_DEVICE, device))
-           ? MOB_ORIGIN_FAMILIAR : MOB_ORIGIN_UNFAMILIAR;
-}
+#define ANSWER_BITS (~(MOB_LOCKOUT_WROTE_ACCOUNT | MOB_LOCKOUT_WROTE_ADDRESS))
 
 unsigned mob_lockout_check(mob_lockout_table *t, const char *account, const char *address,
                            const char *device, apr_time_t now)
 {
-    mob_lockout_entry *acc = account ? entry_of(t, H_ACCOUNT, account, 0, now) : NULL;
-    mob_lockout_entry *addr = entry_of(t, H_ADDRESS, address, 0, now);
-    unsigned v = 0;
-    int c = class_of(t, acc, address, device);
+    mob_lockout_keys k;
 
-    if (c == MOB_ORIGIN_FAMILIAR) {
-        v |= MOB_LOCKOUT_FAMILIAR_ORIGIN;
-    }
-    if (acc && acc->locked_until[c] > now) {
-        v |= MOB_LOCKOUT_ACCOUNT_LOCKED;
-    }
-    if (addr && addr->locked_until[0] > now) {
-        v |= MOB_LOCKOUT_ADDRESS_LOCKED;
-    }
-    return v;
-}
-
-/* Counts one failure in class c of e; returns 1 when it locks. */
-static int count(mob_lockout_entry *e, int c, const mob_lockout_policy *pol, apr_time_t now)
-{
-    if (e->last_failure[c] && now - e->last_failure[c] > pol->forget
-        && e->locked_until[c] <= now) {
-        e->failures[c] = 0;
-    }
-    e->last = now;
-    e->last_failure[c] = now;
-    if (e->failures[c] < UINT32_MAX) {
-        e->failures[c]++;
-    }
-    if (e->failures[c] >= pol->threshold && e->locked_until[c] <= now) {
-        /* a lock starts only when none is running: it is never extended */
-        e->locked_until[c] = now + pol->duration;
-        return 1;
-    }
-    return 0;
+    mob_lockout_keys_make(t->secret, account, address, device, NULL, &k);
+    return mob_lockout_entries_check(account ? find(t, k.account, 0, now) : NULL,
+                                     find(t, k.address, 0, now), &k, now);
 }
 
 unsigned mob_lockout_failed(mob_lockout_table *t, const char *account, const char *address,
@@ -211,61 +329,34 @@ unsigned mob_lockout_failed(mob_lockout_table *t, const char *account, const cha
                             const mob_lockout_policy *account_pol,
                             const mob_lockout_policy *address_pol, apr_time_t now)
 {
-    mob_lockout_entry *acc = NULL, *addr;
-    unsigned v = 0;
-    int c = MOB_ORIGIN_UNFAMILIAR;
+    mob_lockout_keys k;
+    mob_lockout_entry fresh_acc, fresh_addr, *acc = NULL, *addr;
+    unsigned v;
 
-    if (account && account_pol->threshold) {
-        acc = entry_of(t, H_ACCOUNT, account, 1, now);
+    mob_lockout_keys_make(t->secret, account, address, device, password, &k);
+    if (account) {
+        acc = entry_of(t, k.account, &fresh_acc, now);
     }
-    if (acc) {
-        unsigned char pw[8];
-        int hashed;
-
-        c = class_of(t, acc, address, device);
-        v |= c == MOB_ORIGIN_FAMILIAR ? MOB_LOCKOUT_FAMILIAR_ORIGIN : 0;
-        /* no password (or no memory to hash it): it cannot be a repeat */
-        hashed = password && hash_of(t, H_PASSWORD, account, password, pw, sizeof(pw));
-        if (hashed
-            && in_history((const unsigned char (*)[8])acc->recent, MOB_LOCKOUT_RECENT, pw) >= 0) {
-            /* nothing new was learnt from this guess: it counts nowhere */
-            remember(acc->recent, MOB_LOCKOUT_RECENT, pw);
-            acc->last = now;
-            return v | MOB_LOCKOUT_REPEATED;
-        }
-        if (hashed) {
-            remember(acc->recent, MOB_LOCKOUT_RECENT, pw);
-        }
-        if (count(acc, c, account_pol, now)) {
-            v |= MOB_LOCKOUT_ACCOUNT_LOCKS;
-        }
+    addr = entry_of(t, k.address, &fresh_addr, now);
+    v = mob_lockout_entries_failed(acc, addr, &k, account_pol, address_pol, now);
+    if (v & MOB_LOCKOUT_WROTE_ACCOUNT) {
+        store(t, acc, &fresh_acc, now);
     }
-    if (address_pol->threshold && (addr = entry_of(t, H_ADDRESS, address, 1, now)) != NULL
-        && count(addr, 0, address_pol, now)) {
-        v |= MOB_LOCKOUT_ADDRESS_LOCKS;
+    if (v & MOB_LOCKOUT_WROTE_ADDRESS) {
+        store(t, addr, &fresh_addr, now);
     }
-    return v;
+    return v & ANSWER_BITS;
 }
 
 void mob_lockout_succeeded(mob_lockout_table *t, const char *account, const char *address,
                            const char *device, apr_time_t now)
 {
-    mob_lockout_entry *acc = entry_of(t, H_ACCOUNT, account, 1, now);
-    unsigned char h[8];
-    int c;
+    mob_lockout_keys k;
+    mob_lockout_entry fresh, *acc;
 
-    if (!acc) {
-        return;
-    }
-    c = class_of(t, acc, address, device);
-    acc->failures[c] = 0;
-    acc->last_failure[c] = 0;
-    acc->locked_until[c] = 0;
-    acc->last = now;
-    if (hash_of(t, H_ORIGIN, address, NULL, h, sizeof(h))) {
-        remember(acc->familiar, MOB_LOCKOUT_FAMILIAR, h);
-    }
-    if (device && hash_of(t, H_DEVICE, device, NULL, h, sizeof(h))) {
-        remember(acc->familiar, MOB_LOCKOUT_FAMILIAR, h);
+    mob_lockout_keys_make(t->secret, account, address, device, NULL, &k);
+    acc = entry_of(t, k.account, &fresh, now);
+    if (mob_lockout_entries_succeeded(acc, &k, now) & MOB_LOCKOUT_WROTE_ACCOUNT) {
+        store(t, acc, &fresh, now);
     }
 }

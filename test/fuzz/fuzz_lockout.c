@@ -15,7 +15,12 @@
  * (so no lock outlives its time: attempts never extend it); a repeat is a password that
  * failed on that account before; the table holds none of the names, addresses,
  * devices or passwords. Until the table has evicted an entry (seen by counting used
- * slots against the keys made), every answer equals the shadow model's. */
+ * slots against the keys made), every answer equals the shadow model's.
+ *
+ * The same operations also drive the rule on entries (mob_lockout_entries_*) over a
+ * store that never evicts, kept as mob_lockout_sql keeps its rows (an entry is looked
+ * up by key, handed in zeroed when new, and stored only when the rule says it wrote
+ * it): its answers equal the model's throughout. */
 #include <apr_strings.h>
 
 #include "fuzz_util.h"
@@ -113,6 +118,39 @@ static int has_evicted(const mob_lockout_table *t, apr_uint32_t slots, unsigned 
     return used < made;
 }
 
+/* The store that never evicts: every key made, with its entry. */
+#define STORE_MAX (ACCOUNTS + ADDRESSES)
+typedef struct {
+    mob_lockout_entry e[STORE_MAX];
+    int n;
+} entry_store;
+
+/* The entry of key, or *fresh (zeroed, with the key) when the store has none. */
+static mob_lockout_entry *store_get(entry_store *st, const unsigned char key[16],
+                                    mob_lockout_entry *fresh)
+{
+    int i;
+
+    for (i = 0; i < st->n; i++) {
+        if (!memcmp(st->e[i].key, key, 16)) {
+            return &st->e[i];
+        }
+    }
+    memset(fresh, 0, sizeof(*fresh));
+    memcpy(fresh->key, key, 16);
+    return fresh;
+}
+
+static void store_put(entry_store *st, const mob_lockout_entry *e, const mob_lockout_entry *fresh)
+{
+    if (e == fresh) {
+        FUZZ_CHECK(st->n < STORE_MAX);
+        st->e[st->n++] = *fresh;
+    }
+}
+
+#define STORE_BITS (~(MOB_LOCKOUT_WROTE_ACCOUNT | MOB_LOCKOUT_WROTE_ADDRESS))
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
@@ -132,6 +170,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     apr_uint32_t slots;
     int evicted = 0, a, k;
     size_t off;
+    entry_store *st;
+    mob_lockout_entry fresh_acc, fresh_addr, *sacc, *saddr;
+    mob_lockout_keys keys;
+    unsigned sv;
 
     if (size < 4) {
         return 0;
@@ -148,6 +190,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mob_lockout_init(t, slots);
     FUZZ_CHECK(mob_lockout_valid(t, slots));
     memset(t->secret, 0x5a, sizeof(t->secret));   /* the same slots on every replay */
+    st = calloc(1, sizeof(*st));
+    FUZZ_CHECK(st != NULL);
     memset(macc, 0, sizeof(macc));
     memset(maddr, 0, sizeof(maddr));
     for (a = 0; a < ACCOUNTS; a++) {
@@ -190,14 +234,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK(addr_locked_at[addr] != NEVER
                        && now < addr_locked_at[addr] + addr_pol.duration);
         }
-        if (!evicted) {
+        {
             int mc = account ? model_class(&macc[acc], addr, dev) : 0;
             want = (mc ? MOB_LOCKOUT_FAMILIAR_ORIGIN : 0)
                    | (account && macc[acc].cls[mc].locked_until > now
                       ? MOB_LOCKOUT_ACCOUNT_LOCKED : 0)
                    | (maddr[addr].locked_until > now ? MOB_LOCKOUT_ADDRESS_LOCKED : 0);
-            FUZZ_CHECK(check == want);
+            FUZZ_CHECK(evicted || check == want);
         }
+        mob_lockout_keys_make(t->secret, account, address_names[addr], device,
+                              account ? password_names[pw] : NULL, &keys);
+        sacc = account ? store_get(st, keys.account, &fresh_acc) : NULL;
+        saddr = store_get(st, keys.address, &fresh_addr);
+        FUZZ_CHECK(mob_lockout_entries_check(sacc, saddr, &keys, now) == want);
         if (kind == 4 || ((kind == 0 || kind == 1 || kind >= 6)
                           && (check & (MOB_LOCKOUT_ACCOUNT_LOCKED | MOB_LOCKOUT_ADDRESS_LOCKED)))) {
             continue;   /* a check alone, or refused: not a failure */
@@ -211,7 +260,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             acc_made |= 1u << acc;
             ok_origins[acc] |= 1u << addr | (dev >= 0 ? 1u << (ADDRESSES + dev) : 0);
             evicted = evicted || has_evicted(t, slots, acc_made, addr_made);
-            if (!evicted) {
+            sv = mob_lockout_entries_succeeded(sacc, &keys, now);
+            FUZZ_CHECK(sv == MOB_LOCKOUT_WROTE_ACCOUNT);
+            store_put(st, sacc, &fresh_acc);
+            {
                 int mc = model_class(&macc[acc], addr, dev);
                 memset(&macc[acc].cls[mc], 0, sizeof(macc[acc].cls[mc]));
                 model_remember(macc[acc].familiar, MOB_LOCKOUT_FAMILIAR, addr);
@@ -227,6 +279,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             got = mob_lockout_failed(t, account, address_names[addr], device,
                                      account ? password_names[pw] : NULL, &acc_pol, &addr_pol,
                                      now);
+            sv = mob_lockout_entries_failed(sacc, saddr, &keys, &acc_pol, &addr_pol, now);
+            if (sv & MOB_LOCKOUT_WROTE_ACCOUNT) {
+                store_put(st, sacc, &fresh_acc);
+            }
+            if (sv & MOB_LOCKOUT_WROTE_ADDRESS) {
+                store_put(st, saddr, &fresh_addr);
+            }
             FUZZ_CHECK((got & ~(MOB_LOCKOUT_FAMILIAR_ORIGIN | MOB_LOCKOUT_REPEATED
                                 | MOB_LOCKOUT_ACCOUNT_LOCKS | MOB_LOCKOUT_ADDRESS_LOCKS)) == 0);
             if (got & MOB_LOCKOUT_REPEATED) {
@@ -258,7 +317,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (got & MOB_LOCKOUT_ADDRESS_LOCKS) {
                 addr_locked_at[addr] = now;
             }
-            if (!evicted) {
+            {
                 want = 0;
                 if (account && acc_pol.threshold) {
                     model_account *m = &macc[acc];
@@ -278,7 +337,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     && model_count_failure(&maddr[addr], &addr_pol, now)) {
                     want |= MOB_LOCKOUT_ADDRESS_LOCKS;
                 }
-                FUZZ_CHECK(got == want);
+                FUZZ_CHECK(evicted || got == want);
+                FUZZ_CHECK((sv & STORE_BITS) == want);
             }
         }
     }
@@ -299,6 +359,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(!memmem(t, mob_lockout_bytes(slots), password_names[k],
                            strlen(password_names[k])));
     }
+    for (k = 0; k < PASSWORDS; k++) {
+        FUZZ_CHECK(!memmem(st, sizeof(*st), password_names[k], strlen(password_names[k])));
+    }
+    free(st);
     free(t);
     return 0;
 }

@@ -46,6 +46,9 @@ GOOD_POOL = ("AutodiscoverPool pool01.contoso.test internal=https://pool01.conto
      "AutodiscoverLocalPool pool07.contoso.test: no AutodiscoverPool defines this pool"),
     ("AutodiscoverSipDomain contoso.test pool01.contoso.test\n" + GOOD_POOL + " colour=blue"
      "\nAutodiscoverLocalPool pool01.contoso.test", "unknown setting 'colour'"),
+    ("AutodiscoverSipDomain contoso.test pool01.contoso.test\n" + GOOD_POOL +
+     "\nAutodiscoverLocalPool pool01.contoso.test\nAutodiscoverLockoutStore sql",
+     "AutodiscoverLockoutStore must be shm or dbd"),
 ])
 def test_configtest_rejects_topology_mistakes(workdir, state, lines, message):
     r = configtest(workdir, state, "cfg", lines)

@@ -382,6 +382,23 @@ START_TEST(names_not_stored)
 }
 END_TEST
 
+/* A pool's Front Ends derive the same secret from the token key they share; it is not
+ * the key, and another key gives another secret. */
+START_TEST(secret_from_the_token_key)
+{
+    static const unsigned char key[32] = "0123456789abcdef0123456789abcdef";
+    static const unsigned char other[32] = "0123456789abcdef0123456789abcdeF";
+    unsigned char a[MOB_LOCKOUT_SECRET], b[MOB_LOCKOUT_SECRET], c[MOB_LOCKOUT_SECRET];
+
+    mob_lockout_secret_derive(key, sizeof(key), a);
+    mob_lockout_secret_derive(key, sizeof(key), b);
+    mob_lockout_secret_derive(other, sizeof(other), c);
+    ck_assert_mem_eq(a, b, sizeof(a));
+    ck_assert(memcmp(a, c, sizeof(a)) != 0);
+    ck_assert(memcmp(a, key, sizeof(a)) != 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("lockout");
@@ -406,6 +423,7 @@ int main(void)
     tcase_add_test(tc, table_header);
     tcase_add_test(tc, empty_table);
     tcase_add_test(tc, names_not_stored);
+    tcase_add_test(tc, secret_from_the_token_key);
     suite_add_tcase(s, tc);
     return unit_run("test_lockout", s);
 }

@@ -1,10 +1,8 @@
 /* ucwa_contacts: the contact list in SQL (groups, memberships, the implicit pinned and
  * default groups, the limits), against a migrated SQLite database through APR DBD. */
 #include <stdlib.h>
-#include <apr_dbd.h>
-#include <apr_hash.h>
 
-#include "unit.h"
+#include "unit_sqlite.h"
 #include "ucwa_contacts.h"
 #include "ucwa_schema.h"
 
@@ -12,8 +10,6 @@
 #define BOB   "bob@contoso.test"
 #define CAROL "carol@contoso.test"
 
-static const apr_dbd_driver_t *drv;
-static char dir[64];
 static ucwa_db db;
 
 static void setup(void)
@@ -21,29 +17,14 @@ static void setup(void)
     const char *err = NULL;
     ucwa_schema_result res;
 
-    unit_pool_setup();
-    ck_assert_int_eq(apr_dbd_init(pool), APR_SUCCESS);
-    ck_assert_int_eq(apr_dbd_get_driver(pool, "sqlite3", &drv), APR_SUCCESS);
-    strcpy(dir, "/tmp/ucwa-contacts-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    memset(&db, 0, sizeof(db));
-    db.driver = drv;
-    db.pool = pool;
-    db.prepared = apr_hash_make(pool);
-    ck_assert_int_eq(apr_dbd_open_ex(drv, pool, apr_pstrcat(pool, dir, "/c.db", NULL),
-                                     &db.handle, &err), APR_SUCCESS);
-    ck_assert_int_eq(ucwa_schema_migrate(pool, drv, db.handle, apr_time_now(), &res, &err),
-                     APR_SUCCESS);
+    unit_sqlite_open("ucwa-contacts", "c.db", &db);
+    ck_assert_int_eq(ucwa_schema_migrate(pool, db.driver, db.handle, apr_time_now(), &res,
+                                         &err), APR_SUCCESS);
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-
-    apr_dbd_close(drv, db.handle);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    unit_pool_teardown();
+    unit_sqlite_close(&db);
 }
 
 static const char *str(apr_array_header_t *a, int i)
@@ -252,7 +233,7 @@ START_TEST(database_errors_are_reported)
     apr_array_header_t *a;
     int n;
 
-    ck_assert_int_eq(apr_dbd_query(drv, db.handle, &n, "DROP TABLE ucwa_group_members"), 0);
+    ck_assert_int_eq(apr_dbd_query(db.driver, db.handle, &n, "DROP TABLE ucwa_group_members"), 0);
     db.prepared = apr_hash_make(pool);
     ck_assert_int_eq(ucwa_contacts_list(&db, pool, ALICE, NULL, &a), UCWA_CT_ERROR);
     ck_assert_ptr_nonnull(db.err);
