@@ -137,8 +137,10 @@ build_module() {
     local m=$1 wc=() f
     for f in "${WARN[@]}" $(cflags_deps); do wc+=("-Wc,$f"); done
     # shellcheck disable=SC2046
-    $APXS -c -o "mod_$m/mod_$m.la" $(common_includes) -I"$TOP/mod_autodiscover" -I"$TOP/mod_ucwa" \
-        "${wc[@]}" mod_"$m"/*.c "$BUILD/libmobcore.a" $(libs_deps) >"$BUILD/apxs-$m.log" 2>&1 \
+    # glue/: httpd glue written once and compiled into every module (hidden symbols)
+    $APXS -c -o "mod_$m/mod_$m.la" $(common_includes) -I"$TOP/glue" -I"$TOP/mod_autodiscover" \
+        -I"$TOP/mod_ucwa" "${wc[@]}" mod_"$m"/*.c glue/*.c "$BUILD/libmobcore.a" $(libs_deps) \
+        >"$BUILD/apxs-$m.log" 2>&1 \
         || { cat "$BUILD/apxs-$m.log"; exit 1; }
     [ -f "mod_$m/.libs/mod_$m.so" ] || { log "apxs produced no mod_$m.so"; exit 1; }
 }

@@ -5,6 +5,8 @@
 #include <http_log.h>
 #include <mod_dbd.h>
 
+#include "mob_dbd.h"
+
 #include "mod_autodiscover.h"
 #include "ad_directory.h"
 
@@ -12,8 +14,7 @@ APLOG_USE_MODULE(autodiscover);
 
 static int query_pool(request_rec *r, const char *user, const char **name)
 {
-    APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
-    ap_dbd_t *dbd = acquire ? acquire(r) : NULL;
+    ap_dbd_t *dbd = mob_dbd_acquire(r);
     apr_dbd_prepared_t *stmt;
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;

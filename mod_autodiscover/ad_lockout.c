@@ -8,6 +8,8 @@
 #include <http_config.h>
 #include <http_log.h>
 #include <mod_dbd.h>
+
+#include "mob_dbd.h"
 #include <util_mutex.h>
 
 #include "mod_autodiscover.h"
@@ -122,27 +124,13 @@ static void unlock_table(void)
 
 /* --- the pool's store (AutodiscoverLockoutStore dbd) ----------------------------------- */
 
-/* mod_dbd keeps its per-server configuration in a private struct whose first member is
- * the public dbd_cfg_t (as ucwa_people_db.c reads it): post_config needs the driver and
- * parameters before any connection exists. NULL when the server has none. */
-static const dbd_cfg_t *dbd_config(server_rec *s)
-{
-    module *m = ap_find_linked_module("mod_dbd.c");
-    void **svr = m ? ap_get_module_config(s->module_config, m) : NULL;
-    const dbd_cfg_t *cfg = svr ? (const dbd_cfg_t *)svr[0] : NULL;
-
-    if (!cfg || !cfg->name || !cfg->params || !strcmp(cfg->name, "[DBDriver unset]")) {
-        return NULL;
-    }
-    return cfg;
-}
 
 /* The table is made before any child exists: SQLite's statements prepared by mod_dbd in
  * the children (legacy sqlite3_prepare) would fail once after a schema change. When the
  * database cannot be reached now, the first sign-in that needs the table makes it. */
 void ad_lockout_make_table(apr_pool_t *ptemp, server_rec *s)
 {
-    const dbd_cfg_t *cfg = dbd_config(s);
+    const dbd_cfg_t *cfg = mob_dbd_config(s);
     const apr_dbd_driver_t *d = NULL;
     const char *err = NULL;
     apr_finfo_t fi;
@@ -183,8 +171,7 @@ void ad_lockout_make_table(apr_pool_t *ptemp, server_rec *s)
 
 static int pool_db(request_rec *r, ucwa_db *db)
 {
-    APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
-    ap_dbd_t *dbd = acquire ? acquire(r) : NULL;
+    ap_dbd_t *dbd = mob_dbd_acquire(r);
 
     memset(db, 0, sizeof(*db));
     if (!dbd) {

@@ -7,6 +7,7 @@
 #include <mod_auth.h>
 #include <util_cookies.h>
 
+#include "mob_dbd.h"
 #include "mod_autodiscover.h"
 #include "ad_discover.h"
 #include "ad_lockout.h"
@@ -43,6 +44,11 @@ static authn_status run_providers(request_rec *r, const ad_server_conf *c, const
     authn_status st = AUTH_USER_NOT_FOUND;
     int i;
 
+    if (mob_dbd_config(r->server)) {
+        /* the request's connection, with mod_dbd's statements valid, before
+         * mod_authn_dbd takes the same one */
+        mob_dbd_acquire(r);
+    }
     for (i = 0; i < c->providers->nelts && st == AUTH_USER_NOT_FOUND; i++) {
         const authn_provider *prov = APR_ARRAY_IDX(c->providers, i, const authn_provider *);
         apr_table_setn(r->notes, AUTHN_PROVIDER_NAME_NOTE,

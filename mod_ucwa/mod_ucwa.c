@@ -127,6 +127,7 @@ typedef struct {
     apr_uint32_t subs, members, push_queued, push_sending;
     const char *problem;
     const char *synthetic;         /* the last scheduled synthetic transaction, as JSON */
+    const char *pool;              /* the pool's part, or "" */
     server_rec *server;
 } status_txn;
 
@@ -141,6 +142,7 @@ static void status_locked(ucwa_txn *t, void *baton)
     conv_problem = ucwa_conv_check_locked(t->store, &x->cs, t->pool);
     x->problem = problem ? problem : sub_problem ? sub_problem : conv_problem;
     x->synthetic = ucwa_synthetic_status_locked(t->pool, x->server, t->store);
+    x->pool = ucwa_pool_status_locked(t->store, t->pool);
 }
 
 static int ucwa_status(request_rec *r)
@@ -159,14 +161,14 @@ static int ucwa_status(request_rec *r)
                         "\"users\":%u,\"queuedEvents\":%u,\"parked\":%u,"
                         "\"parkedPerChild\":%s,"
                         "\"subscriptions\":%u,\"subscribedMembers\":%u,\"conversations\":%u,"
-                        "\"pushQueued\":%u,\"pushSending\":%u,\"consistent\":%s%s%s%s%s}\n",
+                        "\"pushQueued\":%u,\"pushSending\":%u,\"consistent\":%s%s%s%s%s%s}\n",
                         x.st.apps_live, x.st.apps_expired, x.st.apps_available,
                         x.st.users_live, x.st.events_queued, x.st.parked, per_child, x.subs,
                         x.members, x.cs.live, x.push_queued, x.push_sending,
                         problem ? "false" : "true",
                         problem ? ",\"problem\":\"" : "",
                         problem ? ap_escape_quotes(r->pool, problem) : "", problem ? "\"" : "",
-                        x.synthetic);
+                        x.synthetic, x.pool);
     if (problem) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, UCWALOGNO(00006)
                       "session store inconsistent: %s", problem);

@@ -5,6 +5,8 @@
 #include <http_log.h>
 #include <mod_dbd.h>
 
+#include "mob_dbd.h"
+
 #include "mod_ucwa.h"
 #include "ucwa_directory.h"
 
@@ -13,7 +15,6 @@ APLOG_USE_MODULE(ucwa);
 int ucwa_directory_user(request_rec *r, const ucwa_global *g, const char *user,
                         ucwa_user_info *out)
 {
-    APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
     const char *at = strchr(user, '@');
     ap_dbd_t *dbd;
     apr_dbd_prepared_t *stmt;
@@ -26,7 +27,7 @@ int ucwa_directory_user(request_rec *r, const ucwa_global *g, const char *user,
     if (!g->user_query) {
         return OK;
     }
-    dbd = acquire ? acquire(r) : NULL;
+    dbd = mob_dbd_acquire(r);
     stmt = dbd ? apr_hash_get(dbd->prepared, UCWA_USER_LABEL, APR_HASH_KEY_STRING) : NULL;
     if (!stmt) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, UCWALOGNO(00030)

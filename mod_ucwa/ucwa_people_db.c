@@ -13,6 +13,8 @@
 #include <http_main.h>
 #include <mod_dbd.h>
 
+#include "mob_dbd.h"
+
 #include "mod_ucwa.h"
 #include "ucwa_config.h"
 #include "ucwa_people_db.h"
@@ -21,30 +23,6 @@
 APLOG_USE_MODULE(ucwa);
 
 /* --- mod_dbd's configuration ------------------------------------------------------- */
-
-/* mod_dbd keeps its per-server configuration in a private struct whose first member is
- * the public dbd_cfg_t of mod_dbd.h (driver name, parameters, prepared statements).
- * The migration needs the driver and parameters before any request, and the refresh of
- * prepared statements (below) their SQL. A virtual host without DBD directives shares
- * the main server's; cfg->server, the server it was made for, checks the layout. */
-const dbd_cfg_t *ucwa_dbd_config(server_rec *s)
-{
-    module *m = ap_find_linked_module("mod_dbd.c");
-    void **svr = m ? ap_get_module_config(s->module_config, m) : NULL;
-    const dbd_cfg_t *cfg = svr ? (const dbd_cfg_t *)svr[0] : NULL;
-    server_rec *sp;
-
-    if (!cfg || !cfg->name || !cfg->params || !cfg->queries
-        || !strcmp(cfg->name, "[DBDriver unset]")) {
-        return NULL;
-    }
-    for (sp = ap_server_conf; sp; sp = sp->next) {
-        if (cfg->server == sp) {
-            return cfg;
-        }
-    }
-    return NULL;
-}
 
 /* --- schema ------------------------------------------------------------------------ */
 
@@ -299,7 +277,7 @@ int ucwa_people_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 
     for (sp = s; sp; sp = sp->next) {
         const dbd_cfg_t *cfg;
-        if (ucwa_config_get(sp)->engine != 1 || (cfg = ucwa_dbd_config(sp)) == NULL
+        if (ucwa_config_get(sp)->engine != 1 || (cfg = mob_dbd_config(sp)) == NULL
             || apr_hash_get(done, db_key(ptemp, cfg), APR_HASH_KEY_STRING)) {
             continue;
         }
@@ -335,7 +313,7 @@ void ucwa_people_child_init(apr_pool_t *pchild, server_rec *s)
         st = apr_array_push(schema_states);
         st->s = sp;
         st->ready = 0;
-        if ((cfg = ucwa_dbd_config(sp)) == NULL) {
+        if ((cfg = mob_dbd_config(sp)) == NULL) {
             continue;   /* no database: the contact list answers 503 */
         }
         ok = apr_hash_get(done, db_key(pchild, cfg), APR_HASH_KEY_STRING);
@@ -360,7 +338,7 @@ void ucwa_people_child_init(apr_pool_t *pchild, server_rec *s)
         st->ready = *ok == '1';
     }
     for (sp = s; sp; sp = sp->next) {
-        const dbd_cfg_t *cfg = ucwa_dbd_config(sp);
+        const dbd_cfg_t *cfg = mob_dbd_config(sp);
         if (cfg && !strcmp(cfg->name, "sqlite3")
             && apr_hash_get(done, db_key(pchild, cfg), APR_HASH_KEY_STRING)
             && !apr_hash_get(refreshed, &cfg, sizeof(cfg))) {
@@ -374,8 +352,7 @@ void ucwa_people_child_init(apr_pool_t *pchild, server_rec *s)
 
 int ucwa_people_db(request_rec *r, apr_pool_t *p, int schema, ucwa_db *db, const char **why)
 {
-    APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
-    ap_dbd_t *dbd = acquire ? acquire(r) : NULL;
+    ap_dbd_t *dbd = mob_dbd_acquire(r);
     schema_state *st;
 
     if (!dbd) {

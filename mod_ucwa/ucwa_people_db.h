@@ -6,14 +6,9 @@
 
 #include <httpd.h>
 
-#include <apr_dbd.h>
-#include <mod_dbd.h>
 
 #include "ucwa_sql.h"
 
-/* mod_dbd's configuration of server s (driver name, parameters), or NULL when it has
- * none: for connections of our own (schema migration, the pool's thread). */
-const dbd_cfg_t *ucwa_dbd_config(server_rec *s);
 
 /* The request's database connection (mod_dbd) as a ucwa_db; with schema set, one whose
  * tables (ucwa_schema) are known to be current. 1, or 0 with why (for the log). */

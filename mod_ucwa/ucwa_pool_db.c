@@ -7,6 +7,8 @@
 #include <ap_mpm.h>
 #include <http_log.h>
 #include <mod_dbd.h>
+
+#include "mob_dbd.h"
 #include <mod_watchdog.h>
 #include <libpq-fe.h>
 
@@ -180,7 +182,7 @@ static int join(pool_thread *th, apr_pool_t *p, int again)
 static int connect_pool(pool_thread *th, apr_pool_t *p)
 {
     const ucwa_global *g = ucwa_config_get(th->s)->global;
-    const dbd_cfg_t *cfg = ucwa_dbd_config(th->s);
+    const dbd_cfg_t *cfg = mob_dbd_config(th->s);
     const char *params[1];
     area_copy x;
     PGresult *res;
@@ -600,7 +602,7 @@ static void enable_locked(ucwa_txn *t, void *baton)
  * the database was not reachable at start). */
 static void create_schema(pool_thread *th)
 {
-    const dbd_cfg_t *cfg = ucwa_dbd_config(th->s);
+    const dbd_cfg_t *cfg = mob_dbd_config(th->s);
 
     if (!cfg || strcmp(cfg->name, "pgsql") != 0) {
         return;
@@ -644,8 +646,7 @@ int ucwa_pool_post_config(apr_pool_t *pconf, server_rec *s)
  * and typed parameters are libpq's), or NULL (logged). */
 static PGconn *request_conn(request_rec *r)
 {
-    APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
-    ap_dbd_t *dbd = acquire ? acquire(r) : NULL;
+    ap_dbd_t *dbd = mob_dbd_acquire(r);
 
     if (!dbd || strcmp(apr_dbd_name(dbd->driver), "pgsql") != 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, UCWALOGNO(00429)
@@ -664,6 +665,12 @@ static PGresult *request_query(request_rec *r, const char *sql, int n, const cha
         return NULL;
     }
     res = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK && PQstatus(c) == CONNECTION_BAD) {
+        /* mod_dbd's pooled connection outlived a restart of the database: once more */
+        PQclear(res);
+        PQreset(c);
+        res = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+    }
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, UCWALOGNO(00430)
                       "pool: the pool's database refused a read: %s", PQerrorMessage(c));

@@ -38,6 +38,24 @@ const char *ucwa_pool_fe(ucwa_store *s)
     return a->on ? a->fe : NULL;
 }
 
+const char *ucwa_pool_status_locked(ucwa_store *s, apr_pool_t *p)
+{
+    ucwa_pool_area *a = area(s);
+    json_t *o;
+    const char *text;
+
+    if (!a->on) {
+        return "";
+    }
+    o = json_pack("{s:s,s:b,s:I,s:i,s:i,s:I,s:I}", "frontEnd", a->fe, "up", (int)a->up,
+                  "lastSeq", (json_int_t)a->last_seq, "outbox", (int)(a->out_head - a->out_tail),
+                  "dirty", (int)(a->dirty_head - a->dirty_tail),
+                  "shipped", (json_int_t)a->shipped, "applied", (json_int_t)a->applied);
+    text = o ? apr_pstrcat(p, ",\"pool\":", mob_json_dump(p, o, NULL), NULL) : "";
+    json_decref(o);
+    return text;
+}
+
 /* --- the dirty ring: users whose presence the pool must learn ---------------------- */
 
 static apr_uint32_t ring_users(ucwa_store *s)

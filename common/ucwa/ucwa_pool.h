@@ -82,6 +82,10 @@ void ucwa_pool_enable_locked(ucwa_store *s, const char *fe);
 /* This Front End's name when the store is in a pool, else NULL. */
 const char *ucwa_pool_fe(ucwa_store *s);
 
+/* For /ucwa-status: ',"pool":{frontEnd, up, lastSeq, outbox, dirty, shipped, applied}', or
+ * "" without a pool. */
+const char *ucwa_pool_status_locked(ucwa_store *s, apr_pool_t *p);
+
 /* The user set presence, note or location here (now): the newest setting in the pool
  * wins; queued for the pool (no-op without one). */
 void ucwa_pool_user_changed_locked(ucwa_store *s, int user, apr_time_t now);

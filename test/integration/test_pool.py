@@ -39,7 +39,9 @@ CREATE TABLE user_details (sip_uri VARCHAR(256) PRIMARY KEY, title VARCHAR(256),
 # a Front End that loses the pool's database logs it, and so does the one that takes
 # over a Front End that died
 POOL_LOG = [r"UCWA00423", r"UCWA00427", r"UCWA00425", r"UCWA00420", r"UCWA00430",
-            r"UCWA00429", r"AH00052", r"AH00051"]
+            r"UCWA00429", r"AH00052", r"AH00051",
+            # mod_dbd, and the people code, while the database is stopped
+            r"AH0062\d|AH0063\d", r"UCWA0023\d", r"UCWA0020\d"]
 
 
 def as_postgres(cmd, **kw):
@@ -109,7 +111,7 @@ def pool(workdir, topo, pg):
     conf = re.sub(r'DBDParams .*', f'DBDParams "{pg.dsn}"', conf)
     (workdir / "directory-pool.conf").write_text(conf)
     fes = []
-    for n in (1, 2):
+    for n in (1, 2, 3):
         fes.append(start_fe(workdir, st, f"pool-fe{n}", servers=2, directory=None,
                             extra=f'Include "{workdir / "directory-pool.conf"}"\n{FAST}\n'
                                   f"UcwaPoolFrontEnd fe{n}\nUcwaPoolLease 4\n"))
@@ -153,7 +155,7 @@ def drain(app):
 
 
 def test_presence_crosses_front_ends(pool):
-    fe1, fe2 = pool
+    fe1, fe2 = pool[0], pool[1]
     alice = signed_in(fe1, ALICE)
     assert presence_of(alice, BOB) == "Offline"
     bob = signed_in(fe2, BOB)
@@ -190,7 +192,7 @@ def incoming_texts(app, n, timeout=10):
 
 
 def test_messaging_across_front_ends(pool):
-    fe1, fe2 = pool
+    fe1, fe2 = pool[0], pool[1]
     alice = signed_in(fe1, ALICE)
     bob = signed_in(fe2, BOB)
     wait_for(lambda: presence_of(alice, BOB) != "Offline", what="bob signed in, seen on FE1")
@@ -218,7 +220,7 @@ def test_messaging_across_front_ends(pool):
 
 
 def test_first_accept_wins_across_front_ends(pool):
-    fe1, fe2 = pool
+    fe1, fe2 = pool[0], pool[1]
     alice = signed_in(fe1, ALICE)
     bob1 = signed_in(fe1, BOB)       # bob's tablet on FE1
     bob2 = signed_in(fe2, BOB)       # and his phone on FE2
@@ -246,8 +248,98 @@ def test_first_accept_wins_across_front_ends(pool):
         a.delete()
 
 
+def status_pool(fe):
+    return fe.status()["pool"]
+
+
+def test_three_front_ends_one_answer(pool):
+    """bob on FE2 and FE3, alice on FE1: both ring; FE3 answers; FE2 stops ringing."""
+    fe1, fe2, fe3 = pool
+    alice = signed_in(fe1, ALICE)
+    bob2, bob3 = signed_in(fe2, BOB), signed_in(fe3, BOB)
+    wait_for(lambda: presence_of(alice, BOB) != "Offline", what="bob seen on FE1")
+    time.sleep(0.3)
+    for a in (alice, bob2, bob3):
+        drain(a)
+    assert alice.post("/communication/messagingInvitations", {"to": "sip:" + BOB}).status_code == 201
+    assert seq(step(alice)) == SENDER_STARTED
+    b2, b3 = step(bob2), step(bob3)
+    assert seq(b2) == INCOMING and seq(b3) == INCOMING
+    accept = embedded(b3[0][3])["_links"]["accept"]["href"]
+    assert bob3.post(accept[len(bob3.self):]).status_code == 204
+    assert seq(step(bob3))[:len(ACCEPTER)] == ACCEPTER
+    assert seq(step(alice))[:len(SENDER_CONNECTED)] == SENDER_CONNECTED
+    closed = step(bob2)
+    assert seq(closed) == CLOSED and closed[0][3]["reason"]["subcode"] == "ConnectedElsewhere"
+    for a in (alice, bob2, bob3):
+        a.delete()
+
+
+def test_database_stopped_and_started(pool, pg):
+    """The pool's database goes away mid-conversation: what needs it answers 503 with
+    Retry-After, what was said meanwhile waits in the outbox and arrives, in order, once
+    it is back."""
+    fe1, fe2 = pool[0], pool[1]
+    alice = signed_in(fe1, ALICE)
+    bob = signed_in(fe2, BOB)
+    wait_for(lambda: presence_of(alice, BOB) != "Offline", what="bob seen on FE1")
+    drain(alice)
+    drain(bob)
+    a_conv, b_conv = connect(alice, bob)
+    a_conv, b_conv = a_conv[len(alice.self):], b_conv[len(bob.self):]
+    pg.stop()
+    try:
+        for i in range(3):
+            assert alice.post(a_conv + "/messaging/messages", data=f"during{i}",
+                              headers={"Content-Type": "text/plain"}).status_code == 201
+        # a new invitation must know where the invitee is: the pool cannot say now
+        r = alice.post("/communication/messagingInvitations", {"to": "sip:" + BOB})
+        assert r.status_code == 503 and r.headers["Retry-After"] == "5"
+        assert r.json()["code"] == "ServiceUnavailable"
+        wait_for(lambda: not status_pool(fe1)["up"], what="FE1 to notice")
+        assert status_pool(fe1)["outbox"] >= 3
+    finally:
+        pg.start()
+    assert incoming_texts(bob, 3, timeout=15) == [f"during{i}" for i in range(3)]
+    # sign-in and the directory work at once again on every Front End: mod_dbd's pooled
+    # connections the database closed are reopened with their statements (glue/mob_dbd)
+    for fe in pool:
+        for _ in range(4):
+            assert fe.user(ALICE).create().get("/people/" + BOB).status_code == 200
+    wait_for(lambda: status_pool(fe1)["up"] and status_pool(fe1)["outbox"] == 0,
+             what="FE1's outbox shipped")
+    assert alice.post("/communication/messagingInvitations",
+                      {"to": "sip:" + BOB}).status_code == 201
+    alice.delete()
+    bob.delete()
+
+
+def test_graceful_restart_while_messages_flow(pool):
+    """FE2 restarts gracefully while alice (FE1) sends: bob (FE2) gets every message once,
+    in order."""
+    fe1, fe2 = pool[0], pool[1]
+    alice = signed_in(fe1, ALICE)
+    bob = signed_in(fe2, BOB)
+    wait_for(lambda: presence_of(alice, BOB) != "Offline", what="bob seen on FE1")
+    drain(alice)
+    drain(bob)
+    a_conv, b_conv = connect(alice, bob)
+    a_conv = a_conv[len(alice.self):]
+    n = 40
+    for i in range(n):
+        if i == n // 2:
+            fe2.apache.graceful()
+        assert alice.post(a_conv + "/messaging/messages", data=f"m{i}",
+                          headers={"Content-Type": "text/plain"}).status_code == 201
+        time.sleep(0.02)
+    assert incoming_texts(bob, n, timeout=30) == [f"m{i}" for i in range(n)]
+    quiet(bob)
+    alice.delete()
+    bob.delete()
+
+
 def test_front_end_killed(pool, pg):
-    fe1, fe2 = pool
+    fe1, fe2 = pool[0], pool[1]
     alice = signed_in(fe1, ALICE)
     bob = signed_in(fe2, BOB)
     wait_for(lambda: presence_of(alice, BOB) != "Offline", what="bob signed in, seen on FE1")

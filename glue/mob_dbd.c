@@ -1,0 +1,111 @@
+#include <httpd.h>
+#include <poll.h>
+#include <string.h>
+#include <apr_hash.h>
+#include <http_config.h>
+#include <http_main.h>
+#include <libpq-fe.h>
+
+#include "mob_dbd.h"
+
+/* mod_dbd keeps its per-server configuration in a private struct whose first member is
+ * the public dbd_cfg_t of mod_dbd.h (driver name, parameters, prepared statements). A
+ * virtual host without DBD directives shares the main server's; cfg->server, the server
+ * it was made for, checks the layout. */
+const dbd_cfg_t *mob_dbd_config(server_rec *s)
+{
+    module *m = ap_find_linked_module("mod_dbd.c");
+    void **svr = m ? ap_get_module_config(s->module_config, m) : NULL;
+    const dbd_cfg_t *cfg = svr ? (const dbd_cfg_t *)svr[0] : NULL;
+    server_rec *sp;
+
+    if (!cfg || !cfg->name || !cfg->params || !cfg->queries
+        || !strcmp(cfg->name, "[DBDriver unset]")) {
+        return NULL;
+    }
+    for (sp = ap_server_conf; sp; sp = sp->next) {
+        if (cfg->server == sp) {
+            return cfg;
+        }
+    }
+    return NULL;
+}
+
+#define BACKEND_KEY "mob_dbd_backend"
+
+/* The PostgreSQL backend the connection's statements were prepared on. */
+typedef struct {
+    int pid;
+} backend;
+
+static void prepare_again(request_rec *r, ap_dbd_t *dbd, const dbd_cfg_t *cfg)
+{
+    apr_hash_index_t *hi;
+
+    for (hi = apr_hash_first(r->pool, cfg->queries); hi; hi = apr_hash_next(hi)) {
+        const void *key;
+        void *val;
+        apr_dbd_prepared_t *st = NULL;
+        apr_hash_this(hi, &key, NULL, &val);
+        if (!val || !*(const char *)val) {
+            continue;
+        }
+        if (apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, val, key, &st) == 0 && st) {
+            apr_hash_set(dbd->prepared, key, APR_HASH_KEY_STRING, st);
+        }
+    }
+}
+
+/* 1 when the server closed the (idle) connection. An idle connection has nothing to
+ * read; when it has, the server said goodbye (FATAL, then end of file): reading it all
+ * makes libpq see the end. Never waits. */
+static int closed(PGconn *c)
+{
+    struct pollfd pfd;
+    int k;
+
+    pfd.fd = PQsocket(c);
+    pfd.events = POLLIN;
+    for (k = 0; k < 4 && pfd.fd >= 0; k++) {
+        pfd.revents = 0;
+        if (poll(&pfd, 1, 0) <= 0 || !PQconsumeInput(c)) {
+            break;
+        }
+    }
+    return PQstatus(c) == CONNECTION_BAD;
+}
+
+ap_dbd_t *mob_dbd_acquire(request_rec *r)
+{
+    APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
+    ap_dbd_t *dbd = acquire ? acquire(r) : NULL;
+    const dbd_cfg_t *cfg;
+    backend *b = NULL;
+    PGconn *c;
+    int pid;
+
+    if (!dbd || strcmp(apr_dbd_name(dbd->driver), "pgsql") != 0) {
+        return dbd;
+    }
+    c = apr_dbd_native_handle(dbd->driver, dbd->handle);
+    if (c && closed(c)) {
+        /* the database closed it (a restart): mod_dbd's check passes a connection whose
+         * goodbye is still unread; reconnect now rather than fail this request */
+        PQreset(c);
+    }
+    pid = c ? PQbackendPID(c) : 0;
+    apr_pool_userdata_get((void **)&b, BACKEND_KEY, dbd->pool);
+    if (!b) {
+        /* first sight: mod_dbd prepared the statements on this backend when it opened */
+        b = apr_pcalloc(dbd->pool, sizeof(*b));
+        b->pid = pid;
+        apr_pool_userdata_set(b, BACKEND_KEY, NULL, dbd->pool);
+        return dbd;
+    }
+    if (pid != 0 && pid != b->pid && (cfg = mob_dbd_config(r->server)) != NULL) {
+        /* not logged here (glue has no module tag of its own): mod_dbd logged the reset */
+        prepare_again(r, dbd, cfg);
+        b->pid = pid;
+    }
+    return dbd;
+}
