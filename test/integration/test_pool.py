@@ -18,7 +18,7 @@ import mobility
 from ucwa_client import FAST, events_of, start_fe, stop_fe
 
 from test_ucwa_messaging import (ACCEPTER, CLOSED, INCOMING, OTHER_LEFT, SENDER_CONNECTED,
-                                 SENDER_STARTED, connect, data_text, embedded, im, quiet, seq,
+                                 SENDER_FAILED, SENDER_STARTED, connect, data_text, embedded, im, quiet, seq,
                                  step)
 
 ALICE, BOB = "alice@contoso.test", "bob@contoso.test"
@@ -114,7 +114,7 @@ def pool(workdir, topo, pg):
     for n in (1, 2, 3):
         fes.append(start_fe(workdir, st, f"pool-fe{n}", servers=2, directory=None,
                             extra=f'Include "{workdir / "directory-pool.conf"}"\n{FAST}\n'
-                                  f"UcwaPoolFrontEnd fe{n}\nUcwaPoolLease 4\n"))
+                                  f"UcwaPoolFrontEnd fe{n}\nUcwaPoolLease 4\nUcwaInvitationTimeout 4\n"))
     yield fes
     for f in fes:
         if f.apache.proc and f.apache.proc.poll() is None:
@@ -334,6 +334,91 @@ def test_graceful_restart_while_messages_flow(pool):
         time.sleep(0.02)
     assert incoming_texts(bob, n, timeout=30) == [f"m{i}" for i in range(n)]
     quiet(bob)
+    alice.delete()
+    bob.delete()
+
+
+def invited(alice, *bobs):
+    """alice (already drained) invites bob; every bob device rings. The invitation of
+    each device."""
+    assert alice.post("/communication/messagingInvitations",
+                      {"to": "sip:" + BOB}).status_code == 201
+    assert seq(step(alice)) == SENDER_STARTED
+    invs = []
+    for b in bobs:
+        evs = step(b)
+        assert seq(evs) == INCOMING
+        invs.append(embedded(evs[0][3]))
+    return invs
+
+
+def pool_users(pool, *where):
+    """alice on FE1, then bob's devices on the Front Ends given (indexes), all drained."""
+    alice = signed_in(pool[0], ALICE)
+    bobs = [signed_in(pool[i], BOB) for i in where]
+    wait_for(lambda: presence_of(alice, BOB) != "Offline", what="bob seen on FE1")
+    time.sleep(0.3)
+    for a in [alice] + bobs:
+        drain(a)
+    return alice, bobs
+
+
+def test_decline_across_front_ends(pool):
+    alice, (phone, tablet) = pool_users(pool, 1, 2)
+    inv, _ = invited(alice, phone, tablet)
+    assert phone.post(inv["_links"]["decline"]["href"][len(phone.self):]).status_code == 204
+    evs = step(alice)
+    assert seq(evs) == SENDER_FAILED
+    assert evs[1][3]["reason"]["subcode"] == "Declined"
+    for dev in (phone, tablet):
+        evs = step(dev)
+        assert seq(evs) == CLOSED and evs[0][3]["reason"]["subcode"] == "Declined"
+    for a in (alice, phone, tablet):
+        a.delete()
+
+
+def test_cancel_timeout_and_signing_out_across_front_ends(pool):
+    alice, (bob,) = pool_users(pool, 1)
+    # alice cancels: bob missed it
+    start_href = alice.post("/communication/messagingInvitations",
+                            {"to": "sip:" + BOB}).headers["Location"]
+    assert seq(step(alice)) == SENDER_STARTED
+    assert seq(step(bob)) == INCOMING
+    inv = alice.user.request("GET", start_href).json()
+    assert alice.post(inv["_links"]["cancel"]["href"][len(alice.self):]).status_code == 204
+    evs = step(alice)
+    assert seq(evs) == SENDER_FAILED and evs[1][3]["reason"]["subcode"] == "Canceled"
+    evs = step(bob)
+    assert seq(evs) == CLOSED and evs[0][3]["reason"]["subcode"] == "Missed"
+    # nobody answers in time (UcwaInvitationTimeout 4): Timeout there, Missed here
+    invited(alice, bob)
+    evs = step(alice, timeout=10)
+    assert seq(evs) == SENDER_FAILED and evs[1][3]["reason"]["subcode"] == "Timeout"
+    evs = step(bob, timeout=10)
+    assert seq(evs) == CLOSED and evs[0][3]["reason"]["subcode"] == "Missed"
+    # bob's only device signs out before answering: alice's invitation fails, Unreachable
+    invited(alice, bob)
+    assert bob.delete().status_code == 204
+    evs = step(alice)
+    assert seq(evs) == SENDER_FAILED and evs[1][3]["reason"]["subcode"] == "Unreachable"
+    # connected, then bob signs out: alice sees him leave
+    bob = signed_in(pool[1], BOB)
+    wait_for(lambda: presence_of(alice, BOB) != "Offline", what="bob back")
+    drain(alice)
+    drain(bob)
+    connect(alice, bob)
+    assert bob.delete().status_code == 204
+    assert seq(step(alice)) == OTHER_LEFT
+    alice.delete()
+
+
+def test_typing_across_front_ends(pool):
+    alice, (bob,) = pool_users(pool, 1)
+    a_conv, b_conv = connect(alice, bob)
+    assert bob.post(b_conv[len(bob.self):] + "/messaging/typing").status_code == 204
+    evs = step(alice)
+    assert [(rel, t) for _, rel, t, _ in evs] == [("participant", "added")]
+    assert evs[0][3]["in"]["rel"] == "typingParticipants"
     alice.delete()
     bob.delete()
 
