@@ -129,6 +129,14 @@ static const char *autodiscover_local_pool(request_rec *r)
     return c->local_pool ? c->local_pool->fqdn : NULL;
 }
 
+static const char *autodiscover_server_pool(server_rec *s)
+{
+    const ad_server_conf *c = ad_config_get(s);
+
+    /* resolved only where Autodiscover is On; the main server has the name */
+    return c->local_pool ? c->local_pool->fqdn : c->local_pool_name;
+}
+
 static void autodiscover_challenge(request_rec *r)
 {
     const ad_server_conf *c = ad_config_get(r->server);
@@ -152,6 +160,7 @@ static void ad_register_hooks(apr_pool_t *p)
     APR_REGISTER_OPTIONAL_FN(autodiscover_bearer_user);
     APR_REGISTER_OPTIONAL_FN(autodiscover_home_pool);
     APR_REGISTER_OPTIONAL_FN(autodiscover_local_pool);
+    APR_REGISTER_OPTIONAL_FN(autodiscover_server_pool);
     APR_REGISTER_OPTIONAL_FN(autodiscover_challenge);
 }
 

@@ -22,6 +22,7 @@
 #include "ucwa_http.h"
 #include "ucwa_people_db.h"
 #include "ucwa_pool_db.h"
+#include "ucwa_pool_relay.h"
 #include "ucwa_photos.h"
 #include "ucwa_push.h"
 #include "ucwa_push_dispatch.h"
@@ -32,6 +33,7 @@
 #include "ucwa_watchdog.h"
 
 #define HANDLER "ucwa"
+#define POOL_HANDLER "ucwa-pool-link"
 #define MAX_REVISION 2.0   /* resource revisions this server implements */
 
 static int ucwa_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
@@ -83,7 +85,8 @@ static int ucwa_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     if (rv != OK) {
         return rv;
     }
-    if (ucwa_watchdog_post_config(pconf, s) != OK || ucwa_pool_post_config(pconf, s) != OK) {
+    if (ucwa_watchdog_post_config(pconf, s) != OK || ucwa_pool_post_config(pconf, s) != OK
+        || ucwa_pool_link_post_config(pconf, s) != OK) {
         return !OK;
     }
     return ucwa_synthetic_post_config(pconf, s);
@@ -98,8 +101,16 @@ static void ucwa_child_init(apr_pool_t *pchild, server_rec *s)
 
 static int ucwa_translate(request_rec *r)
 {
-    if (ucwa_config_get(r->server)->engine != 1 || r->proxyreq
-        || strncasecmp(r->uri, "/ucwa/", 6)) {
+    if (ucwa_config_get(r->server)->engine != 1 || r->proxyreq) {
+        return DECLINED;
+    }
+    if (!strcmp(r->uri, UCWA_POOL_LINK_PATH)) {
+        /* another pool's Front End relaying (signed: ucwa_pool_relay checks) */
+        r->handler = POOL_HANDLER;
+        r->filename = apr_pstrcat(r->pool, POOL_HANDLER ":", r->uri, NULL);
+        return OK;
+    }
+    if (strncasecmp(r->uri, "/ucwa/", 6)) {
         return DECLINED;
     }
     r->handler = HANDLER;
@@ -109,7 +120,8 @@ static int ucwa_translate(request_rec *r)
 
 static int ucwa_map_to_storage(request_rec *r)
 {
-    return (r->handler && !strcmp(r->handler, HANDLER)) ? OK : DECLINED;
+    return (r->handler && (!strcmp(r->handler, HANDLER) || !strcmp(r->handler, POOL_HANDLER)))
+           ? OK : DECLINED;
 }
 
 static int wants_xml(request_rec *r)
@@ -189,6 +201,9 @@ static int ucwa_handler(request_rec *r)
 
     if (r->handler && !strcmp(r->handler, "ucwa-status")) {
         return ucwa_status(r);
+    }
+    if (r->handler && !strcmp(r->handler, POOL_HANDLER)) {
+        return ucwa_pool_link_handler(r);
     }
     if (!r->handler || strcmp(r->handler, HANDLER)) {
         return DECLINED;

@@ -10,6 +10,7 @@
 #include <util_cfgtree.h>
 
 #include "mod_ucwa.h"
+#include "ucwa_pool_relay.h"
 #include "ucwa_config.h"
 #include "ucwa_synthetic.h"
 #include "mob_number.h"
@@ -79,6 +80,13 @@ static ucwa_global *global_of(cmd_parms *cmd, const char **err)
 {
     *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
     return conf_of(cmd)->global;
+}
+
+ucwa_global *ucwa_config_global(cmd_parms *cmd, const char **err)
+{
+    ucwa_global *g = global_of(cmd, err);
+
+    return *err ? NULL : g;
 }
 
 ucwa_push_conf *ucwa_config_push(cmd_parms *cmd, const char **err)
@@ -163,7 +171,7 @@ static const char *set_pool_fe(cmd_parms *cmd, void *d, const char *v)
     ucwa_global *g = global_of(cmd, &err);
 
     if (err) return err;
-    if (!*v || strlen(v) >= UCWA_POOL_FE_MAX) {
+    if (!*v || strlen(v) > 63) {
         return "UcwaPoolFrontEnd: a name of 1 to 63 characters";
     }
     for (c = v; *c; c++) {
@@ -260,6 +268,13 @@ const command_rec ucwa_cmds[] = {
                   "other Front Ends through the PostgreSQL database of DBDParams"),
     AP_INIT_TAKE1("UcwaPoolLease", set_number, (void *)N_POOL_LEASE, RSRC_CONF,
                   "seconds after its last heartbeat that a silent Front End counts as gone (10)"),
+    AP_INIT_TAKE23("UcwaPoolLink", ucwa_pool_link_set_peer, NULL, RSRC_CONF,
+                   "another pool's FQDN, its internal web services URL [and an address to "
+                   "reach it at instead of DNS]: users homed there are reached through it"),
+    AP_INIT_TAKE1("UcwaPoolLinkKeyFile", ucwa_pool_link_set_key, NULL, RSRC_CONF,
+                  "the key (a file of 32 to 4096 bytes) every linked pool shares"),
+    AP_INIT_TAKE1("UcwaPoolLinkCAFile", ucwa_pool_link_set_ca, NULL, RSRC_CONF,
+                  "the CA certificates to verify linked pools by (default: the system's)"),
     AP_INIT_TAKE2("UcwaEventTimeoutRange", set_timeout_range, NULL, RSRC_CONF,
                   "the range event requests' timeout= is clamped to, in seconds (180 1800)"),
     AP_INIT_TAKE1("UcwaSite", set_site, NULL, RSRC_CONF,

@@ -29,6 +29,10 @@ typedef struct {
     const char *pool_fe;                  /* UcwaPoolFrontEnd: this Front End in its pool
                                            * (NULL: no pool, the store is this server's) */
     apr_interval_time_t pool_lease;       /* UcwaPoolLease */
+    apr_array_header_t *pool_links;       /* UcwaPoolLink: ucwa_pool_peer (ucwa_pool_relay) */
+    const unsigned char *pool_link_key;   /* UcwaPoolLinkKeyFile's bytes */
+    apr_size_t pool_link_key_len;
+    const char *pool_link_ca;             /* UcwaPoolLinkCAFile */
 } ucwa_global;
 
 typedef struct {
@@ -45,6 +49,8 @@ void *ucwa_config_create_server(apr_pool_t *p, server_rec *s);
 void *ucwa_config_merge_server(apr_pool_t *p, void *base, void *add);
 const ucwa_server_conf *ucwa_config_get(const server_rec *s);
 int ucwa_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+/* The server-wide settings a directive sets (NULL and *err in a virtual host). */
+ucwa_global *ucwa_config_global(cmd_parms *cmd, const char **err);
 /* The push settings a server-wide directive sets (NULL and *err in a virtual host). */
 ucwa_push_conf *ucwa_config_push(cmd_parms *cmd, const char **err);
 

@@ -12,10 +12,12 @@
 #include <mod_watchdog.h>
 #include <libpq-fe.h>
 
+#include "mob_json.h"
 #include "mod_ucwa.h"
 #include "ucwa_config.h"
 #include "ucwa_people_db.h"
 #include "ucwa_pool_db.h"
+#include "ucwa_pool_relay.h"
 #include "ucwa_pool_sql.h"
 #include "ucwa_shm.h"
 #include "ucwa_watchdog.h"
@@ -35,8 +37,12 @@ APLOG_USE_MODULE(ucwa);
 typedef struct {
     server_rec *s;
     PGconn *conn;
-    apr_time_t retry_at, beat_at, fetch_at;
+    apr_time_t retry_at, beat_at, fetch_at, relay_at;
     int notified;
+    int relay_notified;            /* a message for another pool waits in the relay */
+    void *link_sender;             /* ucwa_pool_relay's libcurl sender, made on first use */
+    apr_pool_t *keep;              /* what lives as long as the thread (mod_watchdog's pool
+                                    * is cleared after every call) */
     int warned;                    /* the database was said to be unreachable */
 } pool_thread;
 
@@ -500,6 +506,76 @@ static int fetch(pool_thread *th, apr_pool_t *p)
     return 1;
 }
 
+/* --- relaying to other pools ------------------------------------------------------- */
+
+#define RELAY_MAX 32
+#define RELAY_EVERY apr_time_from_sec(1)
+
+/* Sends what waits in the relay table to the other pools, oldest first; one Front End
+ * of the pool at a time (an advisory lock) so that a conversation's messages keep their
+ * order. A pool that does not answer keeps its messages (later ones to it wait behind
+ * them) and does not hold up the others. 1 when something went, 0 nothing, -1 the
+ * database failed. */
+static int relay(pool_thread *th, apr_pool_t *p, apr_pool_t *keep)
+{
+    apr_array_header_t *failed = apr_array_make(p, 2, sizeof(const char *));
+    const char *ids = "", *params[1];
+    PGresult *res;
+    int i, n, sent = 0;
+
+    th->relay_at = apr_time_now() + RELAY_EVERY;
+    th->relay_notified = 0;
+    if (run(th, "BEGIN", 0, NULL)) {
+        return -1;
+    }
+    res = exec(th, "SELECT id, target, body FROM ucwa_pool_relay "
+               "WHERE pg_try_advisory_xact_lock(7715) ORDER BY id LIMIT " APR_STRINGIFY(RELAY_MAX), 0, NULL,
+               PGRES_TUPLES_OK);
+    if (!res) {
+        PQclear(PQexec(th->conn, "ROLLBACK"));
+        return -1;
+    }
+    n = PQntuples(res);
+    for (i = 0; i < n; i++) {
+        const char *target = PQgetvalue(res, i, 1), *fe, *pool, *why = NULL;
+        int k, skip = 0, rv;
+        ucwa_pool_link_split(p, target, &fe, &pool);
+        for (k = 0; k < failed->nelts; k++) {
+            skip |= !strcasecmp(APR_ARRAY_IDX(failed, k, const char *), pool);
+        }
+        if (skip) {
+            continue;
+        }
+        rv = ucwa_pool_link_send(th->s, keep, p, &th->link_sender, target, PQgetvalue(res, i, 2),
+                                 (apr_size_t)PQgetlength(res, i, 2), &why);
+        if (rv < 0) {
+            APR_ARRAY_PUSH(failed, const char *) = pool;
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, th->s, UCWALOGNO(00435)
+                         "pool link: pool %s did not take a message (%s): kept, retrying",
+                         pool, why);
+            continue;
+        }
+        if (rv > 0) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, th->s, UCWALOGNO(00436)
+                         "pool link: a message for %s was dropped: %s", target, why);
+        }
+        ids = apr_pstrcat(p, ids, *ids ? "," : "", PQgetvalue(res, i, 0), NULL);
+        sent++;
+    }
+    PQclear(res);
+    if (sent) {
+        params[0] = apr_pstrcat(p, "{", ids, "}", NULL);
+        if (run(th, "DELETE FROM ucwa_pool_relay WHERE id = ANY($1::bigint[])", 1, params)) {
+            PQclear(PQexec(th->conn, "ROLLBACK"));
+            return -1;
+        }
+    }
+    if (n == RELAY_MAX && sent) {
+        th->relay_at = 0;   /* more waiting */
+    }
+    return run(th, "COMMIT", 0, NULL) ? -1 : sent > 0;
+}
+
 /* Waits up to ms for a notification; sets th->notified when one for us came. -1 when the
  * connection broke. */
 static int wait_notify(pool_thread *th, int ms)
@@ -520,6 +596,9 @@ static int wait_notify(pool_thread *th, int ms)
     while ((n = PQnotifies(th->conn)) != NULL) {
         if (n->extra && !strcmp(n->extra, fe)) {
             th->notified = 1;
+        }
+        else if (n->extra && !strcmp(n->extra, "@relay")) {
+            th->relay_notified = 1;
         }
         PQfreemem(n);
     }
@@ -559,6 +638,18 @@ static apr_status_t pool_callback(int state, void *data, apr_pool_t *pool)
         case -1: goto broken;
         case 1: busy = 1; break;
         default: break;
+        }
+        if (ucwa_config_get(th->s)->global->pool_links
+            && (th->relay_notified || apr_time_now() >= th->relay_at)) {
+            if (!th->keep && apr_pool_create_unmanaged_ex(&th->keep, NULL, NULL) != APR_SUCCESS) {
+                th->keep = NULL;
+                goto broken;
+            }
+            switch (relay(th, p, th->keep)) {
+            case -1: goto broken;
+            case 1: busy = 1; break;
+            default: break;
+            }
         }
         if (th->notified || apr_time_now() >= th->fetch_at) {
             th->notified = 0;
@@ -671,7 +762,7 @@ static PGresult *request_query(request_rec *r, const char *sql, int n, const cha
         PQreset(c);
         res = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
     }
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+    if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, UCWALOGNO(00430)
                       "pool: the pool's database refused a read: %s", PQerrorMessage(c));
         PQclear(res);
@@ -729,4 +820,79 @@ int ucwa_pool_unavailable(ucwa_req *q)
     apr_table_setn(q->r->err_headers_out, "Retry-After", "5");
     return ucwa_http_error(q, HTTP_SERVICE_UNAVAILABLE, "ServiceUnavailable", NULL,
                            "The pool's database cannot be reached: try again shortly.");
+}
+
+/* --- delivery of what another pool relayed (ucwa_pool_relay) ------------------------- */
+
+static int request_run(request_rec *r, const char *sql, int n, const char *const *params)
+{
+    PGresult *res = request_query(r, sql, n, params);
+
+    PQclear(res);
+    return res ? 0 : -1;
+}
+
+int ucwa_pool_deliver(request_rec *r, const char *to, const ucwa_pool_link_in *in,
+                      const char **why)
+{
+    const char *params[4];
+    PGresult *res;
+    int i, n, rv = 0;
+
+    *why = "the pool's database refused it";
+    if (*to) {
+        params[0] = to;
+        params[1] = in->body;
+        return request_run(r, "SELECT ucwa_pool_post($1, $2)", 2, params);
+    }
+    if (!strcmp(in->kind, "presence")) {
+        /* a user of that pool some watcher here registered for: every live Front End */
+        params[0] = in->body;
+        return request_run(r, "SELECT ucwa_pool_post(fe, $1) FROM ucwa_pool_fe "
+                           "WHERE lease_until > now() ORDER BY fe", 1, params);
+    }
+    if (!*in->fe || !*in->conv) {
+        *why = "no Front End named and no conversation key";
+        return -1;
+    }
+    if (strcmp(in->kind, "invite") != 0) {
+        /* to every Front End here that the invitation with this key rang */
+        params[0] = in->fe;
+        params[1] = in->conv;
+        params[2] = in->body;
+        return request_run(r, "SELECT ucwa_pool_to_invited($1, $2, $3)", 3, params);
+    }
+    /* an invitation to a user of this pool: wherever his applications are */
+    params[0] = in->to;
+    res = request_query(r, "SELECT u.fe FROM ucwa_pool_user u JOIN ucwa_pool_fe f ON f.fe = u.fe "
+                        "WHERE u.sip = $1 AND u.available > 0 AND f.lease_until > now() "
+                        "ORDER BY u.fe", 1, params);
+    if (!res) {
+        return -1;
+    }
+    n = PQntuples(res);
+    if (request_run(r, "BEGIN", 0, NULL) != 0) {
+        PQclear(res);
+        return -1;
+    }
+    for (i = 0; rv == 0 && i < n; i++) {
+        params[0] = in->fe;
+        params[1] = in->conv;
+        params[2] = PQgetvalue(res, i, 0);
+        params[3] = in->body;
+        rv = request_run(r, "SELECT ucwa_pool_invite($1, $2, $3, $4)", 4, params);
+    }
+    PQclear(res);
+    if (rv == 0 && n == 0) {
+        /* nobody of this pool to alert: the inviter counts this pool out */
+        json_t *g = json_pack("{s:s,s:s,s:s}", "k", "gone", "fe", in->fe, "conv", in->conv);
+        params[0] = in->fe;
+        params[1] = mob_json_dump(r->pool, g, NULL);
+        json_decref(g);
+        rv = params[1] ? request_run(r, "SELECT ucwa_pool_post($1, $2)", 2, params) : -1;
+    }
+    if (request_run(r, rv == 0 ? "COMMIT" : "ROLLBACK", 0, NULL) != 0) {
+        rv = -1;
+    }
+    return rv;
 }

@@ -9,6 +9,7 @@
 
 #include "ucwa_http.h"
 #include "ucwa_pool.h"
+#include "ucwa_pool_link.h"
 
 /* post_config: the store joins the pool (or leaves it), and the thread starts. */
 int ucwa_pool_post_config(apr_pool_t *pconf, server_rec *s);
@@ -23,6 +24,13 @@ int ucwa_pool_user_fes(request_rec *r, const char *sip, apr_array_header_t **fes
 /* The pool's newest presence of sip on another live Front End: 1 found, 0 none, -1 the
  * database cannot be asked (logged). */
 int ucwa_pool_read_presence(request_rec *r, const char *sip, ucwa_pool_presence_in *out);
+
+/* Writes what another pool relayed (ucwa_pool_relay's receiving end) into this pool's
+ * database: to Front End `to`, or, when to is "", where it belongs (an invitation:
+ * wherever its user is, or a gone answer back; presence: every live Front End; the
+ * rest: every Front End the invitation with its key rang). 0, or -1 with *why. */
+int ucwa_pool_deliver(request_rec *r, const char *to, const ucwa_pool_link_in *in,
+                      const char **why);
 
 /* 503 ServiceUnavailable with Retry-After: the pool's database cannot be reached. */
 int ucwa_pool_unavailable(ucwa_req *q);

@@ -22,14 +22,24 @@
 "CREATE TABLE IF NOT EXISTS ucwa_pool_invite (\n" \
 "  key_fe text NOT NULL, key_conv text NOT NULL, fe text NOT NULL,\n" \
 "  created timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (key_fe, key_conv, fe));\n" \
+"CREATE TABLE IF NOT EXISTS ucwa_pool_relay (\n" \
+"  id bigserial PRIMARY KEY, target text NOT NULL, body text NOT NULL,\n" \
+"  created timestamptz NOT NULL DEFAULT now());\n" \
 "CREATE TABLE IF NOT EXISTS ucwa_pool_claim (\n" \
 "  key_fe text NOT NULL, key_conv text NOT NULL, fe text NOT NULL, verdict text NOT NULL,\n" \
 "  created timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (key_fe, key_conv));\n" \
 /* one message to one Front End: the next number of its sequence (the row lock orders \
- * the writers to it: a reader never sees a later number before an earlier one) */ \
+ * the writers to it: a reader never sees a later number before an earlier one); to a \
+ * Front End of another pool ("fe@pool", "@pool"): the relay table, which a Front End \
+ * of this pool drains over HTTPS (mod_ucwa/ucwa_pool_relay) */ \
 "CREATE OR REPLACE FUNCTION ucwa_pool_post(target text, msg text) RETURNS void AS $$\n" \
 "DECLARE n bigint;\n" \
 "BEGIN\n" \
+"  IF position('@' in target) > 0 THEN\n" \
+"    INSERT INTO ucwa_pool_relay (target, body) VALUES (target, msg);\n" \
+"    PERFORM pg_notify('ucwa_pool', '@relay');\n" \
+"    RETURN;\n" \
+"  END IF;\n" \
 "  UPDATE ucwa_pool_fe SET seq = seq + 1 WHERE fe = target RETURNING seq INTO n;\n" \
 "  IF n IS NULL THEN RETURN; END IF;\n" \
 "  INSERT INTO ucwa_pool_event (fe, seq, body) VALUES (target, n, msg);\n" \
@@ -111,6 +121,7 @@
 "  END LOOP;\n" \
 "  DELETE FROM ucwa_pool_claim WHERE created < now() - interval '1 hour';\n" \
 "  DELETE FROM ucwa_pool_invite WHERE created < now() - interval '1 day';\n" \
+"  DELETE FROM ucwa_pool_relay WHERE created < now() - interval '1 day';\n" \
 "END $$ LANGUAGE plpgsql;\n" \
 "COMMIT;\n"
 

@@ -305,7 +305,7 @@ int ucwa_pool_conv_claim_locked(ucwa_store *s, const ucwa_conv *c, int accept,
         /* to the inviter: who took it; to the other Front Ends: stop ringing */
         m = keyed(s, c, "accepted");
         json_object_set_new(m, "peer", json_string(c->id));
-        json_object_set_new(m, "from", json_string(area(s)->fe));
+        json_object_set_new(m, "by", json_string(area(s)->fe));
         o = keyed(s, c, "elsewhere");
     }
     else {
@@ -529,7 +529,7 @@ static int apply_conv(ucwa_txn *txn, const char *k, const json_t *m, apr_time_t 
         ucwa_conv_remote_gone_locked(s, idx, now, txn->pool, &t);
     }
     else if (!strcmp(k, "accepted")) {
-        const char *peer = str(m, "peer"), *from = str(m, "from");
+        const char *peer = str(m, "peer"), *from = str(m, "by");
         if (!*peer || !*from || strlen(peer) >= UCWA_CONV_ID_MAX
             || strlen(from) >= UCWA_POOL_FE_MAX) {
             return -1;

@@ -22,7 +22,7 @@
  *             expires}: alert the local endpoints of `to` (a mirror is made), or answer
  *             gone
  *   gone      {fe, conv}: fe had nobody to alert (to the inviter)
- *   accepted  {fe, conv, peer, name, html}: an endpoint on fe accepted; its record is
+ *   accepted  {fe, conv, by, peer, name, html}: an endpoint on Front End `by` accepted; its record is
  *             peer (to the inviter)
  *   elsewhere {fe, conv}: the invitation with this key was taken elsewhere
  *   declined  {fe, conv}: declined elsewhere (to the inviter, and to the other mirrors)

@@ -159,7 +159,7 @@ typedef struct {
 #define UCWA_CONV_NAME_MAX 128
 #define UCWA_CONV_ENDPOINTS 16         /* endpoints of the invited user alerted at most */
 #define UCWA_CONV_FIRST_MAX 4096       /* the first message, as its data URI */
-#define UCWA_POOL_FE_MAX 64            /* a Front End's name in a pool */
+#define UCWA_POOL_FE_MAX 192           /* a Front End's name: "fe" in its pool, "fe@pool" elsewhere */
 
 typedef enum {
     UCWA_CONV_INVITING = 1,        /* invitation out, nobody accepted yet */

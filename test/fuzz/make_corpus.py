@@ -978,6 +978,28 @@ def write(name, seeds):
         (d / k).write_bytes(v)
 
 
+# fuzz_ucwa_pool_link: the first byte picks the mode (mod 3): 0 a message out of pool A and
+# back, 1 a message arriving from pool B as it is on the wire, 2 a body to sign and verify
+def ucwa_pool_link_seeds():
+    out, inc, sig = b"\x00", b"\x01", b"\x02"
+    return {
+        "out-invite": out + b'{"k":"invite","fe":"fe1","conv":"00000001aaaa","to":"carol@contoso.test",'
+                            b'"from":"alice@contoso.test","name":"Alice","first":""}',
+        "out-accepted": out + b'{"k":"accepted","fe":"fe1@pool02.contoso.test","conv":"c","by":"fe2",'
+                              b'"peer":"p","name":"Carol","html":0}',
+        "out-message": out + b'{"k":"message","fe":"fe1","conv":"c","uri":"data:,hi","fmt":0}',
+        "out-not-json": out + b'{"k":',
+        "in-message": inc + b'{"k":"message","fe":"fe1@pool01.contoso.test","conv":"c","uri":"data:,x"}',
+        "in-foreign-name": inc + b'{"k":"left","fe":"fe9@pool77.contoso.test","conv":"c"}',
+        "in-unqualified": inc + b'{"k":"left","fe":"fe9","conv":"c"}',
+        "in-at-only": inc + b'{"k":"gone","fe":"@pool02.contoso.test","conv":"c"}',
+        "in-duplicate-key": inc + b'{"k":"left","k":"gone","fe":"a@pool02.contoso.test"}',
+        "in-number-name": inc + b'{"k":"left","fe":7}',
+        "sign-empty": sig,
+        "sign-body": sig + b'{"k":"presence","fe":"fe1","sip":"alice@contoso.test"}',
+    }
+
+
 def main():
     write("fuzz_form", form_seeds())
     write("fuzz_accept", accept_seeds())
@@ -993,6 +1015,7 @@ def main():
     write("fuzz_mcx_soap", mcx_soap_seeds())
     write("fuzz_mcx_events", mcx_events_seeds())
     write("fuzz_lockout", lockout_seeds())
+    write("fuzz_ucwa_pool_link", ucwa_pool_link_seeds())
     for d in sorted(CORPUS.iterdir()):
         files = list(d.iterdir())
         print(f"{d.name}: {len(files)} files, {sum(f.stat().st_size for f in files)} bytes")

@@ -93,23 +93,30 @@ def q(v):
     return "NULL" if v is None else "'" + str(v).replace("'", "''") + "'"
 
 
-@pytest.fixture(scope="module")
-def pool(workdir, topo, pg):
-    st = workdir / "pool-state"
-    if st.exists():
-        shutil.rmtree(st)
-    mobility.make_state(st, topo)
+def pool_directory(workdir, st, db, name="directory-pool.conf"):
+    """The directory of state st loaded into db; the shipped directory configuration on
+    it, written to workdir/name (returned)."""
     con = sqlite3.connect(st / "directory.db")
     rows = [f"INSERT INTO users VALUES ({', '.join(q(v) for v in r)});"
             for r in con.execute("SELECT * FROM users")]
     rows += [f"INSERT INTO user_details VALUES ({', '.join(q(v) for v in r)});"
              for r in con.execute("SELECT * FROM user_details")]
     con.close()
-    pg.sql(DIRECTORY + "\n".join(rows))
+    db.sql(DIRECTORY + "\n".join(rows))
     conf = (mobility.REPO / "conf.d" / "sites" / "directory-sqlite.conf").read_text()
     conf = conf.replace("DBDriver sqlite3", "DBDriver pgsql")
-    conf = re.sub(r'DBDParams .*', f'DBDParams "{pg.dsn}"', conf)
-    (workdir / "directory-pool.conf").write_text(conf)
+    conf = re.sub(r'DBDParams .*', f'DBDParams "{db.dsn}"', conf)
+    (workdir / name).write_text(conf)
+    return workdir / name
+
+
+@pytest.fixture(scope="module")
+def pool(workdir, topo, pg):
+    st = workdir / "pool-state"
+    if st.exists():
+        shutil.rmtree(st)
+    mobility.make_state(st, topo)
+    pool_directory(workdir, st, pg)
     fes = []
     for n in (1, 2, 3):
         fes.append(start_fe(workdir, st, f"pool-fe{n}", servers=2, directory=None,

@@ -1,0 +1,263 @@
+#include <httpd.h>
+#include <string.h>
+#include <strings.h>
+#include <apr_file_io.h>
+#include <apr_strings.h>
+#include <curl/curl.h>
+#include <http_log.h>
+#include <http_protocol.h>
+
+#include "mod_autodiscover.h"
+#include "mod_ucwa.h"
+#include "push_send.h"
+#include "ucwa_config.h"
+#include "ucwa_http.h"
+#include "ucwa_pool_db.h"
+#include "ucwa_pool_relay.h"
+
+APLOG_USE_MODULE(ucwa);
+
+#define SEND_TIMEOUT apr_time_from_sec(5)
+
+const char *ucwa_pool_link_set_peer(cmd_parms *cmd, void *d, const char *pool,
+                                    const char *url, const char *address)
+{
+    const char *err;
+    ucwa_global *g = ucwa_config_global(cmd, &err);
+    ucwa_pool_peer *peer;
+    apr_uri_t u;
+
+    if (err) return err;
+    if (!*pool || strchr(pool, '@') || strlen(pool) > 120) {
+        return "UcwaPoolLink: the first argument is the other pool's FQDN";
+    }
+    if (apr_uri_parse(cmd->pool, url, &u) != APR_SUCCESS || !u.scheme
+        || strcasecmp(u.scheme, "https") || !u.hostname) {
+        return apr_pstrcat(cmd->pool, "UcwaPoolLink: '", url, "' is not an https:// URL",
+                           NULL);
+    }
+    if (!g->pool_links) {
+        g->pool_links = apr_array_make(cmd->pool, 2, sizeof(ucwa_pool_peer));
+    }
+    peer = apr_array_push(g->pool_links);
+    peer->pool = pool;
+    peer->url = apr_pstrdup(cmd->pool, url[strlen(url) - 1] == '/'
+                                       ? apr_pstrndup(cmd->pool, url, strlen(url) - 1) : url);
+    peer->resolve = address ? apr_psprintf(cmd->pool, "%s:%u:%s", u.hostname,
+                                           u.port ? u.port : 443, address) : NULL;
+    return NULL;
+}
+
+const char *ucwa_pool_link_set_key(cmd_parms *cmd, void *d, const char *file)
+{
+    const char *err, *path;
+    ucwa_global *g = ucwa_config_global(cmd, &err);
+    apr_file_t *f;
+    apr_finfo_t fi;
+    char *buf;
+    apr_size_t n;
+
+    if (err) return err;
+    path = ap_server_root_relative(cmd->pool, file);
+    if (!path || apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY, 0, cmd->pool)
+        != APR_SUCCESS || apr_file_info_get(&fi, APR_FINFO_SIZE, f) != APR_SUCCESS) {
+        return apr_pstrcat(cmd->pool, "UcwaPoolLinkKeyFile: cannot read ", file, NULL);
+    }
+    if (fi.size < UCWA_POOL_LINK_KEY_MIN || fi.size > 4096) {
+        apr_file_close(f);
+        return apr_psprintf(cmd->pool, "UcwaPoolLinkKeyFile: %s must hold %d to 4096 bytes",
+                            file, UCWA_POOL_LINK_KEY_MIN);
+    }
+    n = (apr_size_t)fi.size;
+    buf = apr_palloc(cmd->pool, n);
+    if (apr_file_read_full(f, buf, n, &n) != APR_SUCCESS) {
+        apr_file_close(f);
+        return apr_pstrcat(cmd->pool, "UcwaPoolLinkKeyFile: cannot read ", file, NULL);
+    }
+    apr_file_close(f);
+    g->pool_link_key = (const unsigned char *)buf;
+    g->pool_link_key_len = n;
+    return NULL;
+}
+
+const char *ucwa_pool_link_set_ca(cmd_parms *cmd, void *d, const char *file)
+{
+    const char *err;
+    ucwa_global *g = ucwa_config_global(cmd, &err);
+
+    if (err) return err;
+    g->pool_link_ca = ap_server_root_relative(cmd->pool, file);
+    return NULL;
+}
+
+int ucwa_pool_link_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    const ucwa_global *g = ucwa_config_get(s)->global;
+
+    if (!g->pool_links || !g->pool_fe) {
+        return OK;
+    }
+    if (!g->pool_link_key) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, UCWALOGNO(00431)
+                     "pool: UcwaPoolLink needs UcwaPoolLinkKeyFile (the key the pools share)");
+        return !OK;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, UCWALOGNO(00432)
+                     "pool: libcurl cannot be initialised");
+        return !OK;
+    }
+    return OK;
+}
+
+const char *ucwa_pool_link_self(server_rec *s)
+{
+    APR_OPTIONAL_FN_TYPE(autodiscover_server_pool) *self =
+        APR_RETRIEVE_OPTIONAL_FN(autodiscover_server_pool);
+
+    return self ? self(s) : NULL;
+}
+
+static const ucwa_pool_peer *peer_of(const ucwa_global *g, const char *pool)
+{
+    int i;
+
+    for (i = 0; g->pool_links && i < g->pool_links->nelts; i++) {
+        const ucwa_pool_peer *peer = &APR_ARRAY_IDX(g->pool_links, i, ucwa_pool_peer);
+        if (!strcasecmp(peer->pool, pool)) {
+            return peer;
+        }
+    }
+    return NULL;
+}
+
+int ucwa_pool_link_send(server_rec *s, apr_pool_t *keep, apr_pool_t *p, void **state,
+                        const char *target, const char *body, apr_size_t len, const char **why)
+{
+    const ucwa_global *g = ucwa_config_get(s)->global;
+    const char *fe, *pool, *self = ucwa_pool_link_self(s), *out, *now;
+    const ucwa_pool_peer *peer;
+    push_http_request req;
+    push_response resp;
+
+    if (!ucwa_pool_link_split(p, target, &fe, &pool) || !self
+        || (peer = peer_of(g, pool)) == NULL) {
+        *why = apr_pstrcat(p, "no UcwaPoolLink to the pool of ", target, NULL);
+        return -1;
+    }
+    if (!*fe) {
+        fe = "*";   /* wherever the user is (an empty header would not be sent) */
+    }
+    if (!*state) {
+        push_send_options o;
+        apr_array_header_t *resolve = apr_array_make(keep, 1, sizeof(const char *));
+        memset(&o, 0, sizeof(o));
+        o.ca_file = g->pool_link_ca;
+        o.timeout = SEND_TIMEOUT;
+        o.connect_timeout = SEND_TIMEOUT;
+        o.user_agent = "mod_ucwa-pool/1";
+        if (g->pool_links) {
+            int i;
+            for (i = 0; i < g->pool_links->nelts; i++) {
+                const ucwa_pool_peer *x = &APR_ARRAY_IDX(g->pool_links, i, ucwa_pool_peer);
+                if (x->resolve) {
+                    APR_ARRAY_PUSH(resolve, const char *) = x->resolve;
+                }
+            }
+        }
+        o.resolve = resolve;
+        if (push_sender_create(keep, &o, (push_sender **)state) != APR_SUCCESS) {
+            *why = "libcurl";
+            return -1;
+        }
+    }
+    out = ucwa_pool_link_outgoing(p, body, len, self);
+    if (!out) {
+        *why = "not a message";
+        return 1;   /* dropped: nothing to retry */
+    }
+    now = apr_psprintf(p, "%" APR_TIME_T_FMT, apr_time_sec(apr_time_now()));
+    memset(&req, 0, sizeof(req));
+    req.method = "POST";
+    req.url = apr_pstrcat(p, peer->url, UCWA_POOL_LINK_PATH, NULL);
+    req.headers = apr_table_make(p, 6);
+    apr_table_setn(req.headers, "Content-Type", "application/json");
+    apr_table_setn(req.headers, "X-Ucwa-Pool-From", self);
+    apr_table_setn(req.headers, "X-Ucwa-Pool-To", fe);
+    apr_table_setn(req.headers, "X-Ucwa-Pool-Time", now);
+    apr_table_setn(req.headers, "X-Ucwa-Pool-Signature",
+                   ucwa_pool_link_sign(p, g->pool_link_key, g->pool_link_key_len, self, fe,
+                                       now, out, strlen(out)));
+    req.body = (const unsigned char *)out;
+    req.body_len = strlen(out);
+    if (push_send(*state, p, &req, &resp) != APR_SUCCESS) {
+        *why = resp.error ? resp.error : "no answer";
+        return -1;
+    }
+    if (resp.status != HTTP_NO_CONTENT) {
+        *why = apr_psprintf(p, "%s answered %d", peer->url, resp.status);
+        return resp.status >= 500 ? -1 : 1;   /* refused for good: dropped */
+    }
+    return 0;
+}
+
+const char *ucwa_pool_link_route(request_rec *r, const char *user)
+{
+    APR_OPTIONAL_FN_TYPE(autodiscover_home_pool) *home_pool =
+        APR_RETRIEVE_OPTIONAL_FN(autodiscover_home_pool);
+    const ucwa_global *g = ucwa_config_get(r->server)->global;
+    const char *home = NULL, *self = ucwa_pool_link_self(r->server);
+
+    if (!g->pool_links || !home_pool || !self || home_pool(r, user, &home) != OK || !home
+        || !strcasecmp(home, self) || !peer_of(g, home)) {
+        return NULL;
+    }
+    return apr_pstrcat(r->pool, "@", home, NULL);
+}
+
+static int refuse(request_rec *r, int status, const char *why)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, UCWALOGNO(00433)
+                  "pool link: refused a message from %s: %s",
+                  r->useragent_ip ? r->useragent_ip : "?", why);
+    return status;
+}
+
+int ucwa_pool_link_handler(request_rec *r)
+{
+    const ucwa_global *g = ucwa_config_get(r->server)->global;
+    const char *from = apr_table_get(r->headers_in, "X-Ucwa-Pool-From");
+    const char *to = apr_table_get(r->headers_in, "X-Ucwa-Pool-To");
+    const char *time = apr_table_get(r->headers_in, "X-Ucwa-Pool-Time");
+    const char *sig = apr_table_get(r->headers_in, "X-Ucwa-Pool-Signature");
+    const char *self = ucwa_pool_link_self(r->server), *why = NULL;
+    ucwa_pool_link_in in;
+    char *body = NULL;
+    apr_size_t len = 0;
+
+    if (!g->pool_fe || !g->pool_links || !g->pool_link_key || !self) {
+        return HTTP_NOT_FOUND;
+    }
+    if (r->method_number != M_POST) {
+        apr_table_setn(r->err_headers_out, "Allow", "POST");
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    if (ucwa_http_read_body(r, UCWA_POOL_BODY_MAX, &body, &len) != APR_SUCCESS) {
+        return refuse(r, HTTP_BAD_REQUEST, "no body, or too long");
+    }
+    if (!from || !to || !peer_of(g, from) || strchr(to, '@') || strlen(to) > 63
+        || !ucwa_pool_link_verify(r->pool, g->pool_link_key, g->pool_link_key_len, from, to,
+                                  time, body, len, sig,
+                                  (long long)apr_time_sec(apr_time_now()))) {
+        return refuse(r, HTTP_FORBIDDEN, "not signed by a pool this one links to");
+    }
+    if (ucwa_pool_link_incoming(r->pool, body, len, self, from, &in) != 0) {
+        return refuse(r, HTTP_BAD_REQUEST, "not a message of a pool");
+    }
+    if (ucwa_pool_deliver(r, strcmp(to, "*") ? to : "", &in, &why) != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, UCWALOGNO(00434)
+                      "pool link: a message from %s could not be delivered: %s", from, why);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    return HTTP_NO_CONTENT;
+}

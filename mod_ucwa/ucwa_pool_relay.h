@@ -1,0 +1,48 @@
+/* Between pools (common/ucwa/ucwa_pool_link): the directives, the sender the pool's
+ * thread drains its relay table with, the receiving end (POST /ucwa-pool/v1/relay on
+ * the internal web site), and the route of an invitation to a user homed elsewhere. */
+#ifndef UCWA_POOL_RELAY_H
+#define UCWA_POOL_RELAY_H
+
+#include <httpd.h>
+#include <http_config.h>
+
+#include "ucwa_pool_link.h"
+
+#define UCWA_POOL_LINK_PATH "/ucwa-pool/v1/relay"
+
+typedef struct {
+    const char *pool;              /* the other pool's FQDN */
+    const char *url;               /* its internal web services base URL */
+    const char *resolve;           /* "host:port:address" or NULL */
+} ucwa_pool_peer;
+
+/* UcwaPoolLink pool url [address] */
+const char *ucwa_pool_link_set_peer(cmd_parms *cmd, void *d, const char *pool,
+                                    const char *url, const char *address);
+/* UcwaPoolLinkKeyFile file: read at every configuration load */
+const char *ucwa_pool_link_set_key(cmd_parms *cmd, void *d, const char *file);
+/* UcwaPoolLinkCAFile file */
+const char *ucwa_pool_link_set_ca(cmd_parms *cmd, void *d, const char *file);
+
+/* post_config: libcurl, when links are configured. */
+int ucwa_pool_link_post_config(apr_pool_t *pconf, server_rec *s);
+
+/* This server's pool (AutodiscoverLocalPool), or NULL. */
+const char *ucwa_pool_link_self(server_rec *s);
+
+/* Sends a relayed message (target "fe@pool" or "@pool") to its pool. *state is the
+ * caller's sender, made on first use in keep (it lives as long); p is for this
+ * message. 0 sent; 1 refused for good (dropped); -1 not sent (retry later), with *why. */
+int ucwa_pool_link_send(server_rec *s, apr_pool_t *keep, apr_pool_t *p, void **state,
+                        const char *target, const char *body, apr_size_t len,
+                        const char **why);
+
+/* The target of an invitation to user when he is homed on another pool this one has a
+ * link to ("@pool"), else NULL. */
+const char *ucwa_pool_link_route(request_rec *r, const char *user);
+
+/* The handler of UCWA_POOL_LINK_PATH. */
+int ucwa_pool_link_handler(request_rec *r);
+
+#endif

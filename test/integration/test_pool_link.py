@@ -1,0 +1,124 @@
+"""Two pools, each with its own PostgreSQL and a Front End of its own: alice (pool01)
+reaches carol (homed on pool02) as Skype for Business routes to a user's home pool: the
+invitation, the accept, messages both ways and leaving cross between the pools over
+HTTPS, signed with the key the pools share (UcwaPoolLink, UcwaPoolLinkKeyFile). A message
+that is not signed by a linked pool is refused."""
+import os
+import re
+import shutil
+import time
+
+import pytest
+import requests
+
+import mobility
+from ucwa_client import FAST, Fe, stop_fe
+
+from test_pool import (Postgres, as_postgres, drain, incoming_texts, mobility_allowed,
+                       pool_directory, signed_in)
+from test_ucwa_messaging import OTHER_LEFT, SENDER_FAILED, SENDER_STARTED, connect, seq, step
+
+ALICE, CAROL = "alice@contoso.test", "carol@contoso.test"
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0,
+                                reason="needs root (to run PostgreSQL as postgres)")
+
+
+def private_pg(workdir, name, port_shift):
+    root = workdir / name
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir()
+    shutil.chown(root, "postgres")
+    db = Postgres(root)
+    db.port += port_shift
+    db.dsn = f"host={root} port={db.port} dbname=mobility user=mobility"
+    r = as_postgres(f"{db.bin}/initdb -D {root}/data -A trust -U postgres")
+    assert r.returncode == 0, r.stderr
+    db.start()
+    r = as_postgres(f"{db.bin}/psql -q -h {root} -p {db.port} -U postgres -d postgres "
+                    f"-c 'CREATE ROLE mobility LOGIN' -c 'CREATE DATABASE mobility OWNER mobility'")
+    assert r.returncode == 0, r.stderr
+    return db
+
+
+@pytest.fixture(scope="module")
+def pools(workdir, topo):
+    st = workdir / "link-state"
+    if st.exists():
+        shutil.rmtree(st)
+    mobility.make_state(st, topo)
+    key = workdir / "pool-link.key"
+    key.write_bytes(os.urandom(32))
+    dbs = [private_pg(workdir, f"link-pg{i}", 20 + i) for i in (1, 2)]
+    confs = [pool_directory(workdir, st, db, f"directory-link{i}.conf")
+             for i, db in zip((1, 2), dbs)]
+    topos = []
+    start = 30000
+    for _ in range(2):
+        off = mobility.free_offset(start=start)
+        topos.append(mobility.Topology(offset=off))
+        start = off + 500
+    names = (topo.pool, topo.pool2)
+    fes = []
+    for i in (0, 1):
+        other = 1 - i
+        extra = (f'Include "{confs[i]}"\n{FAST}\nUcwaPoolFrontEnd p{i + 1}fe1\n'
+                 f"UcwaPoolLink {names[other]} "
+                 f"https://{names[other]}:{topos[other].fe_https} 127.0.0.1\n"
+                 f'UcwaPoolLinkKeyFile "{key}"\n'
+                 f'UcwaPoolLinkCAFile "{st / "pki" / "ca.crt"}"\n')
+        apache = mobility.front_end(workdir / f"link-fe{i + 1}", st, topos[i],
+                                    local_pool=names[i], extra=extra, directory=None,
+                                    servers=2)
+        apache.topo = topos[i]
+        apache.start()
+        fes.append(Fe(apache, st))
+    yield fes
+    for f in fes:
+        # UCWA00433: the refused forgery of test_unsigned_relay_refused
+        stop_fe(f, allowed=mobility_allowed() + [re.compile(r"UCWA00433")])
+    for db in dbs:
+        db.stop()
+
+
+def test_im_between_pools(pools):
+    fe1, fe2 = pools
+    alice = signed_in(fe1, ALICE)
+    carol = signed_in(fe2, CAROL)
+    time.sleep(0.5)
+    drain(alice)
+    drain(carol)
+    a_conv, c_conv = connect(alice, carol)
+    a_conv, c_conv = a_conv[len(alice.self):], c_conv[len(carol.self):]
+    for i in range(3):
+        assert alice.post(a_conv + "/messaging/messages", data=f"a{i}",
+                          headers={"Content-Type": "text/plain"}).status_code == 201
+        assert carol.post(c_conv + "/messaging/messages", data=f"c{i}",
+                          headers={"Content-Type": "text/plain"}).status_code == 201
+    assert incoming_texts(carol, 3) == [f"a{i}" for i in range(3)]
+    assert incoming_texts(alice, 3) == [f"c{i}" for i in range(3)]
+    assert carol.user.request("DELETE", carol.self + c_conv).status_code == 204
+    assert seq(step(alice)) == OTHER_LEFT
+    carol.delete()
+    # carol signed out: pool02 has nobody to alert, and says so
+    assert alice.post("/communication/messagingInvitations",
+                      {"to": "sip:" + CAROL}).status_code == 201
+    assert seq(step(alice)) == SENDER_STARTED
+    evs = step(alice)
+    assert seq(evs) == SENDER_FAILED and evs[1][3]["reason"]["subcode"] == "Unreachable"
+    alice.delete()
+
+
+def test_unsigned_relay_refused(pools):
+    fe1 = pools[0]
+    t = fe1.topo
+    url = f"https://{t.pool}:{t.fe_https}/ucwa-pool/v1/relay"
+    body = b'{"k":"presence","fe":"x@pool02.contoso.test","sip":"alice@contoso.test"}'
+    s = requests.Session()
+    s.trust_env = False
+    r = s.post(url, data=body, verify=str(fe1.ca), headers={
+        "X-Ucwa-Pool-From": t.pool2, "X-Ucwa-Pool-To": "p1fe1",
+        "X-Ucwa-Pool-Time": str(int(time.time())), "X-Ucwa-Pool-Signature": "00" * 32})
+    assert r.status_code == 403
+    assert "UCWA00433" in fe1.apache.log_text()
