@@ -104,7 +104,7 @@ static int ucwa_translate(request_rec *r)
     if (ucwa_config_get(r->server)->engine != 1 || r->proxyreq) {
         return DECLINED;
     }
-    if (!strcmp(r->uri, UCWA_POOL_LINK_PATH)) {
+    if (!strncmp(r->uri, "/ucwa-pool/", 11)) {
         /* another pool's Front End relaying (signed: ucwa_pool_relay checks) */
         r->handler = POOL_HANDLER;
         r->filename = apr_pstrcat(r->pool, POOL_HANDLER ":", r->uri, NULL);

@@ -8,6 +8,7 @@
 #include "mod_ucwa.h"
 #include "ucwa_contact.h"
 #include "ucwa_pool_db.h"
+#include "ucwa_pool_relay.h"
 #include "ucwa_people.h"
 #include "ucwa_shm.h"
 
@@ -108,6 +109,10 @@ static int contact_resource(ucwa_people_req *x, const char *raw_sip, const char 
         int found = ucwa_pool_read_presence(x->q->r, sip, &in);
         if (found < 0) {
             return ucwa_pool_unavailable(x->q);
+        }
+        if (!found) {
+            /* homed on a linked pool: asked there (a failure there reads Offline) */
+            found = ucwa_pool_link_presence(x->q->r, sip, &in) > 0;
         }
         if (found) {
             known = 1;

@@ -896,3 +896,29 @@ int ucwa_pool_deliver(request_rec *r, const char *to, const ucwa_pool_link_in *i
     }
     return rv;
 }
+
+int ucwa_pool_watch(request_rec *r, const char *sip, const char *pool, const char **found)
+{
+    const char *params[2];
+    PGresult *res;
+
+    *found = NULL;
+    params[0] = sip;
+    params[1] = pool;
+    if (request_run(r, "INSERT INTO ucwa_pool_watch (sip, pool, until) VALUES ($1, $2, now() "
+                    "+ interval '30 min') ON CONFLICT (sip, pool) DO UPDATE SET until = "
+                    "EXCLUDED.until", 2, params) != 0) {
+        return -1;
+    }
+    res = request_query(r, "SELECT u.body FROM ucwa_pool_user u JOIN ucwa_pool_fe f "
+                        "ON f.fe = u.fe WHERE u.sip = $1 AND u.available > 0 "
+                        "AND f.lease_until > now() ORDER BY u.changed DESC LIMIT 1", 1, params);
+    if (!res) {
+        return -1;
+    }
+    if (PQntuples(res) == 1) {
+        *found = apr_pstrdup(r->pool, PQgetvalue(res, 0, 0));
+    }
+    PQclear(res);
+    return 0;
+}

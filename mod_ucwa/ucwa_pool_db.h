@@ -32,6 +32,11 @@ int ucwa_pool_read_presence(request_rec *r, const char *sip, ucwa_pool_presence_
 int ucwa_pool_deliver(request_rec *r, const char *to, const ucwa_pool_link_in *in,
                       const char **why);
 
+/* Another pool (pool) asks for sip's presence: it watches him for 30 minutes (his changes
+ * are relayed there), and *found is his newest presence message here, or NULL. 0, or -1
+ * (logged). */
+int ucwa_pool_watch(request_rec *r, const char *sip, const char *pool, const char **found);
+
 /* 503 ServiceUnavailable with Retry-After: the pool's database cannot be reached. */
 int ucwa_pool_unavailable(ucwa_req *q);
 

@@ -7,6 +7,7 @@
 #include <http_log.h>
 #include <http_protocol.h>
 
+#include "mob_json.h"
 #include "mod_autodiscover.h"
 #include "mod_ucwa.h"
 #include "push_send.h"
@@ -131,13 +132,59 @@ static const ucwa_pool_peer *peer_of(const ucwa_global *g, const char *pool)
     return NULL;
 }
 
+static apr_status_t make_sender(apr_pool_t *keep, const ucwa_global *g, push_sender **out)
+{
+    push_send_options o;
+    apr_array_header_t *resolve = apr_array_make(keep, 1, sizeof(const char *));
+    int i;
+
+    memset(&o, 0, sizeof(o));
+    o.ca_file = g->pool_link_ca;
+    o.timeout = SEND_TIMEOUT;
+    o.connect_timeout = SEND_TIMEOUT;
+    o.user_agent = "mod_ucwa-pool/1";
+    for (i = 0; g->pool_links && i < g->pool_links->nelts; i++) {
+        const ucwa_pool_peer *x = &APR_ARRAY_IDX(g->pool_links, i, ucwa_pool_peer);
+        if (x->resolve) {
+            APR_ARRAY_PUSH(resolve, const char *) = x->resolve;
+        }
+    }
+    o.resolve = resolve;
+    return push_sender_create(keep, &o, out);
+}
+
+/* POSTs body, signed, to path of peer, for Front End `to` there ("*": wherever). */
+static apr_status_t post_signed(server_rec *s, apr_pool_t *p, push_sender *sender,
+                                const ucwa_pool_peer *peer, const char *path, const char *to,
+                                const char *body, push_response *resp)
+{
+    const ucwa_global *g = ucwa_config_get(s)->global;
+    const char *self = ucwa_pool_link_self(s);
+    const char *now = apr_psprintf(p, "%" APR_TIME_T_FMT, apr_time_sec(apr_time_now()));
+    push_http_request req;
+
+    memset(&req, 0, sizeof(req));
+    req.method = "POST";
+    req.url = apr_pstrcat(p, peer->url, path, NULL);
+    req.headers = apr_table_make(p, 6);
+    apr_table_setn(req.headers, "Content-Type", "application/json");
+    apr_table_setn(req.headers, "X-Ucwa-Pool-From", self);
+    apr_table_setn(req.headers, "X-Ucwa-Pool-To", to);
+    apr_table_setn(req.headers, "X-Ucwa-Pool-Time", now);
+    apr_table_setn(req.headers, "X-Ucwa-Pool-Signature",
+                   ucwa_pool_link_sign(p, g->pool_link_key, g->pool_link_key_len, self, to, now,
+                                       body, strlen(body)));
+    req.body = (const unsigned char *)body;
+    req.body_len = strlen(body);
+    return push_send(sender, p, &req, resp);
+}
+
 int ucwa_pool_link_send(server_rec *s, apr_pool_t *keep, apr_pool_t *p, void **state,
                         const char *target, const char *body, apr_size_t len, const char **why)
 {
     const ucwa_global *g = ucwa_config_get(s)->global;
-    const char *fe, *pool, *self = ucwa_pool_link_self(s), *out, *now;
+    const char *fe, *pool, *self = ucwa_pool_link_self(s), *out;
     const ucwa_pool_peer *peer;
-    push_http_request req;
     push_response resp;
 
     if (!ucwa_pool_link_split(p, target, &fe, &pool) || !self
@@ -148,49 +195,16 @@ int ucwa_pool_link_send(server_rec *s, apr_pool_t *keep, apr_pool_t *p, void **s
     if (!*fe) {
         fe = "*";   /* wherever the user is (an empty header would not be sent) */
     }
-    if (!*state) {
-        push_send_options o;
-        apr_array_header_t *resolve = apr_array_make(keep, 1, sizeof(const char *));
-        memset(&o, 0, sizeof(o));
-        o.ca_file = g->pool_link_ca;
-        o.timeout = SEND_TIMEOUT;
-        o.connect_timeout = SEND_TIMEOUT;
-        o.user_agent = "mod_ucwa-pool/1";
-        if (g->pool_links) {
-            int i;
-            for (i = 0; i < g->pool_links->nelts; i++) {
-                const ucwa_pool_peer *x = &APR_ARRAY_IDX(g->pool_links, i, ucwa_pool_peer);
-                if (x->resolve) {
-                    APR_ARRAY_PUSH(resolve, const char *) = x->resolve;
-                }
-            }
-        }
-        o.resolve = resolve;
-        if (push_sender_create(keep, &o, (push_sender **)state) != APR_SUCCESS) {
-            *why = "libcurl";
-            return -1;
-        }
+    if (!*state && make_sender(keep, g, (push_sender **)state) != APR_SUCCESS) {
+        *why = "libcurl";
+        return -1;
     }
     out = ucwa_pool_link_outgoing(p, body, len, self);
     if (!out) {
         *why = "not a message";
         return 1;   /* dropped: nothing to retry */
     }
-    now = apr_psprintf(p, "%" APR_TIME_T_FMT, apr_time_sec(apr_time_now()));
-    memset(&req, 0, sizeof(req));
-    req.method = "POST";
-    req.url = apr_pstrcat(p, peer->url, UCWA_POOL_LINK_PATH, NULL);
-    req.headers = apr_table_make(p, 6);
-    apr_table_setn(req.headers, "Content-Type", "application/json");
-    apr_table_setn(req.headers, "X-Ucwa-Pool-From", self);
-    apr_table_setn(req.headers, "X-Ucwa-Pool-To", fe);
-    apr_table_setn(req.headers, "X-Ucwa-Pool-Time", now);
-    apr_table_setn(req.headers, "X-Ucwa-Pool-Signature",
-                   ucwa_pool_link_sign(p, g->pool_link_key, g->pool_link_key_len, self, fe,
-                                       now, out, strlen(out)));
-    req.body = (const unsigned char *)out;
-    req.body_len = strlen(out);
-    if (push_send(*state, p, &req, &resp) != APR_SUCCESS) {
+    if (post_signed(s, p, *state, peer, UCWA_POOL_LINK_PATH, fe, out, &resp) != APR_SUCCESS) {
         *why = resp.error ? resp.error : "no answer";
         return -1;
     }
@@ -199,6 +213,40 @@ int ucwa_pool_link_send(server_rec *s, apr_pool_t *keep, apr_pool_t *p, void **s
         return resp.status >= 500 ? -1 : 1;   /* refused for good: dropped */
     }
     return 0;
+}
+
+int ucwa_pool_link_presence(request_rec *r, const char *sip, ucwa_pool_presence_in *out)
+{
+    const ucwa_global *g = ucwa_config_get(r->server)->global;
+    const char *route = ucwa_pool_link_route(r, sip), *fe, *pool;
+    const ucwa_pool_peer *peer;
+    push_sender *sender;
+    push_response resp;
+    json_t *q;
+    const char *body;
+
+    if (!route || !ucwa_pool_link_split(r->pool, route, &fe, &pool)
+        || (peer = peer_of(g, pool)) == NULL) {
+        return 0;
+    }
+    if (make_sender(r->pool, g, &sender) != APR_SUCCESS) {
+        return -1;
+    }
+    q = json_pack("{s:s}", "sip", sip);
+    body = mob_json_dump(r->pool, q, NULL);
+    json_decref(q);
+    if (!body || post_signed(r->server, r->pool, sender, peer, UCWA_POOL_PRESENCE_PATH, "*",
+                             body, &resp) != APR_SUCCESS || (resp.status != HTTP_OK
+                                                             && resp.status != HTTP_NO_CONTENT)) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, UCWALOGNO(00437)
+                      "pool link: %s did not say where %s is (%s)", pool, sip,
+                      resp.error ? resp.error : apr_itoa(r->pool, resp.status));
+        return -1;
+    }
+    if (resp.status == HTTP_NO_CONTENT) {
+        return 0;
+    }
+    return ucwa_pool_presence_parse(r->pool, resp.body, resp.body_len, out) == 0;
 }
 
 const char *ucwa_pool_link_route(request_rec *r, const char *user)
@@ -223,6 +271,32 @@ static int refuse(request_rec *r, int status, const char *why)
     return status;
 }
 
+/* The presence another pool asks for: this pool's newest of sip, and a watch, so that
+ * what changes is relayed there for a while. */
+static int presence_asked(request_rec *r, const char *from, const char *body, apr_size_t len)
+{
+    json_t *q = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    const char *sip = json_string_value(json_object_get(q, "sip")), *found = NULL;
+    int rv;
+
+    if (!sip || !*sip || strlen(sip) >= 256) {
+        json_decref(q);
+        return refuse(r, HTTP_BAD_REQUEST, "a presence question without a SIP address");
+    }
+    sip = apr_pstrdup(r->pool, sip);
+    json_decref(q);
+    rv = ucwa_pool_watch(r, sip, from, &found);
+    if (rv < 0) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (!found) {
+        return HTTP_NO_CONTENT;
+    }
+    ap_set_content_type(r, "application/json");
+    ap_rputs(found, r);
+    return OK;
+}
+
 int ucwa_pool_link_handler(request_rec *r)
 {
     const ucwa_global *g = ucwa_config_get(r->server)->global;
@@ -231,11 +305,13 @@ int ucwa_pool_link_handler(request_rec *r)
     const char *time = apr_table_get(r->headers_in, "X-Ucwa-Pool-Time");
     const char *sig = apr_table_get(r->headers_in, "X-Ucwa-Pool-Signature");
     const char *self = ucwa_pool_link_self(r->server), *why = NULL;
+    int presence = !strcmp(r->uri, UCWA_POOL_PRESENCE_PATH);
     ucwa_pool_link_in in;
     char *body = NULL;
     apr_size_t len = 0;
 
-    if (!g->pool_fe || !g->pool_links || !g->pool_link_key || !self) {
+    if (!g->pool_fe || !g->pool_links || !g->pool_link_key || !self
+        || (!presence && strcmp(r->uri, UCWA_POOL_LINK_PATH))) {
         return HTTP_NOT_FOUND;
     }
     if (r->method_number != M_POST) {
@@ -250,6 +326,9 @@ int ucwa_pool_link_handler(request_rec *r)
                                   time, body, len, sig,
                                   (long long)apr_time_sec(apr_time_now()))) {
         return refuse(r, HTTP_FORBIDDEN, "not signed by a pool this one links to");
+    }
+    if (presence) {
+        return presence_asked(r, from, body, len);
     }
     if (ucwa_pool_link_incoming(r->pool, body, len, self, from, &in) != 0) {
         return refuse(r, HTTP_BAD_REQUEST, "not a message of a pool");

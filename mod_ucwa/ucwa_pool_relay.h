@@ -7,9 +7,11 @@
 #include <httpd.h>
 #include <http_config.h>
 
+#include "ucwa_pool.h"
 #include "ucwa_pool_link.h"
 
 #define UCWA_POOL_LINK_PATH "/ucwa-pool/v1/relay"
+#define UCWA_POOL_PRESENCE_PATH "/ucwa-pool/v1/presence"
 
 typedef struct {
     const char *pool;              /* the other pool's FQDN */
@@ -42,7 +44,12 @@ int ucwa_pool_link_send(server_rec *s, apr_pool_t *keep, apr_pool_t *p, void **s
  * link to ("@pool"), else NULL. */
 const char *ucwa_pool_link_route(request_rec *r, const char *user);
 
-/* The handler of UCWA_POOL_LINK_PATH. */
+/* The presence of sip when he is homed on a linked pool: asked there (which then relays
+ * his changes here for a while). 1 found, 0 none (or not homed on a linked pool), -1 the
+ * pool did not answer (logged). */
+int ucwa_pool_link_presence(request_rec *r, const char *sip, ucwa_pool_presence_in *out);
+
+/* The handler of UCWA_POOL_LINK_PATH and UCWA_POOL_PRESENCE_PATH. */
 int ucwa_pool_link_handler(request_rec *r);
 
 #endif

@@ -25,6 +25,9 @@
 "CREATE TABLE IF NOT EXISTS ucwa_pool_relay (\n" \
 "  id bigserial PRIMARY KEY, target text NOT NULL, body text NOT NULL,\n" \
 "  created timestamptz NOT NULL DEFAULT now());\n" \
+"CREATE TABLE IF NOT EXISTS ucwa_pool_watch (\n" \
+"  sip text NOT NULL, pool text NOT NULL, until timestamptz NOT NULL,\n" \
+"  PRIMARY KEY (sip, pool));\n" \
 "CREATE TABLE IF NOT EXISTS ucwa_pool_claim (\n" \
 "  key_fe text NOT NULL, key_conv text NOT NULL, fe text NOT NULL, verdict text NOT NULL,\n" \
 "  created timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (key_fe, key_conv));\n" \
@@ -45,7 +48,8 @@
 "  INSERT INTO ucwa_pool_event (fe, seq, body) VALUES (target, n, msg);\n" \
 "  PERFORM pg_notify('ucwa_pool', target);\n" \
 "END $$ LANGUAGE plpgsql;\n" \
-/* a user's presence on Front End me, told to every other live Front End */ \
+/* a user's presence on Front End me, told to every other live Front End, and to the \
+ * pools that watch him (ucwa_pool_relay: they asked for his presence lately) */ \
 "CREATE OR REPLACE FUNCTION ucwa_pool_presence(me text, usr text, avail int, chg bigint,\n" \
 "    msg text) RETURNS void AS $$\n" \
 "DECLARE f text;\n" \
@@ -59,6 +63,8 @@
 "  END IF;\n" \
 "  FOR f IN SELECT fe FROM ucwa_pool_fe WHERE fe <> me AND lease_until > now() ORDER BY fe\n" \
 "  LOOP PERFORM ucwa_pool_post(f, msg); END LOOP;\n" \
+"  FOR f IN SELECT pool FROM ucwa_pool_watch WHERE sip = usr AND until > now() ORDER BY pool\n" \
+"  LOOP PERFORM ucwa_pool_post('@' || f, msg); END LOOP;\n" \
 "END $$ LANGUAGE plpgsql;\n" \
 "CREATE OR REPLACE FUNCTION ucwa_pool_invite(kfe text, kconv text, target text, msg text)\n" \
 "    RETURNS void AS $$\n" \
@@ -122,6 +128,7 @@
 "  DELETE FROM ucwa_pool_claim WHERE created < now() - interval '1 hour';\n" \
 "  DELETE FROM ucwa_pool_invite WHERE created < now() - interval '1 day';\n" \
 "  DELETE FROM ucwa_pool_relay WHERE created < now() - interval '1 day';\n" \
+"  DELETE FROM ucwa_pool_watch WHERE until < now();\n" \
 "END $$ LANGUAGE plpgsql;\n" \
 "COMMIT;\n"
 

@@ -122,3 +122,28 @@ def test_unsigned_relay_refused(pools):
         "X-Ucwa-Pool-Time": str(int(time.time())), "X-Ucwa-Pool-Signature": "00" * 32})
     assert r.status_code == 403
     assert "UCWA00433" in fe1.apache.log_text()
+
+
+def test_presence_between_pools(pools):
+    """alice (pool01) reads carol's presence from carol's home pool, and her subscription
+    hears carol's changes: reading it made pool02 watch carol for pool01."""
+    from test_pool import presence_of, wait_for
+    from ucwa_client import events_of
+    fe1, fe2 = pools
+    alice = signed_in(fe1, ALICE)
+    assert presence_of(alice, CAROL) == "Offline"
+    carol = signed_in(fe2, CAROL)
+    assert alice.post("/people/presenceSubscriptions",
+                      {"duration": 30, "uris": ["sip:" + CAROL]}).status_code == 201
+    wait_for(lambda: presence_of(alice, CAROL) == "Online", what="carol Online in pool01")
+    drain(alice)
+    assert carol.post("/me/presence", {"availability": "DoNotDisturb"}).status_code == 204
+    deadline = time.monotonic() + 10
+    seen = False
+    while time.monotonic() < deadline and not seen:
+        seen = any(rel == "contactPresence" for _, _, rel, _ in events_of(alice.poll("timeout=1")))
+    assert seen, "no contactPresence event in pool01"
+    assert presence_of(alice, CAROL) == "DoNotDisturb"
+    carol.delete()
+    wait_for(lambda: presence_of(alice, CAROL) == "Offline", what="carol Offline in pool01")
+    alice.delete()
