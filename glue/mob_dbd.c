@@ -1,5 +1,6 @@
 #include <httpd.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <apr_hash.h>
 #include <http_config.h>
@@ -75,6 +76,33 @@ static int closed(PGconn *c)
     return PQstatus(c) == CONNECTION_BAD;
 }
 
+/* The statements mod_dbd prepares on each connection. */
+static int queries(apr_pool_t *p, const dbd_cfg_t *cfg)
+{
+    apr_hash_index_t *hi;
+    int n = 0;
+
+    for (hi = apr_hash_first(p, cfg->queries); hi; hi = apr_hash_next(hi)) {
+        void *val;
+        apr_hash_this(hi, NULL, NULL, &val);
+        n += val && *(const char *)val;
+    }
+    return n;
+}
+
+/* The statements prepared on the connection's backend (-1: cannot tell). */
+static int prepared_on_backend(PGconn *c)
+{
+    PGresult *res = PQexec(c, "SELECT count(*) FROM pg_prepared_statements");
+    int n = -1;
+
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        n = atoi(PQgetvalue(res, 0, 0));
+    }
+    PQclear(res);
+    return n < 0 ? 1 << 30 : n;
+}
+
 ap_dbd_t *mob_dbd_acquire(request_rec *r)
 {
     APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
@@ -95,14 +123,20 @@ ap_dbd_t *mob_dbd_acquire(request_rec *r)
     }
     pid = c ? PQbackendPID(c) : 0;
     apr_pool_userdata_get((void **)&b, BACKEND_KEY, dbd->pool);
+    cfg = mob_dbd_config(r->server);
     if (!b) {
-        /* first sight: mod_dbd prepared the statements on this backend when it opened */
+        /* first sight: mod_dbd prepared the statements when it opened the connection,
+         * but it may have been reset since (by us just now, or by mod_dbd's check after
+         * a failed use): count them once */
         b = apr_pcalloc(dbd->pool, sizeof(*b));
         b->pid = pid;
         apr_pool_userdata_set(b, BACKEND_KEY, NULL, dbd->pool);
+        if (cfg && c && prepared_on_backend(c) < queries(r->pool, cfg)) {
+            prepare_again(r, dbd, cfg);
+        }
         return dbd;
     }
-    if (pid != 0 && pid != b->pid && (cfg = mob_dbd_config(r->server)) != NULL) {
+    if (pid != 0 && pid != b->pid && cfg) {
         /* not logged here (glue has no module tag of its own): mod_dbd logged the reset */
         prepare_again(r, dbd, cfg);
         b->pid = pid;

@@ -121,7 +121,7 @@ def pool(workdir, topo, pg):
     for n in (1, 2, 3):
         fes.append(start_fe(workdir, st, f"pool-fe{n}", servers=2, directory=None,
                             extra=f'Include "{workdir / "directory-pool.conf"}"\n{FAST}\n'
-                                  f"UcwaPoolFrontEnd fe{n}\nUcwaPoolLease 4\nUcwaInvitationTimeout 4\n"))
+                                  f"UcwaPoolFrontEnd fe{n}\nUcwaPoolLease 4\nUcwaInvitationTimeout 8\n"))
     yield fes
     for f in fes:
         if f.apache.proc and f.apache.proc.poll() is None:
@@ -397,11 +397,11 @@ def test_cancel_timeout_and_signing_out_across_front_ends(pool):
     assert seq(evs) == SENDER_FAILED and evs[1][3]["reason"]["subcode"] == "Canceled"
     evs = step(bob)
     assert seq(evs) == CLOSED and evs[0][3]["reason"]["subcode"] == "Missed"
-    # nobody answers in time (UcwaInvitationTimeout 4): Timeout there, Missed here
+    # nobody answers in time (UcwaInvitationTimeout 8): Timeout there, Missed here
     invited(alice, bob)
-    evs = step(alice, timeout=10)
+    evs = step(alice, timeout=15)
     assert seq(evs) == SENDER_FAILED and evs[1][3]["reason"]["subcode"] == "Timeout"
-    evs = step(bob, timeout=10)
+    evs = step(bob, timeout=15)
     assert seq(evs) == CLOSED and evs[0][3]["reason"]["subcode"] == "Missed"
     # bob's only device signs out before answering: alice's invitation fails, Unreachable
     invited(alice, bob)
@@ -461,5 +461,6 @@ def test_front_end_killed(pool, pg):
     assert seq(left) == OTHER_LEFT, seq(left)
     assert presence_of(alice, BOB) == "Offline"
     assert time.monotonic() - killed < 15
-    assert "UCWA00425" in fe1.apache.log_text()
+    # one survivor took over (whichever saw the lease run out first)
+    assert any("UCWA00425" in f.apache.log_text() for f in pool if f is not fe2)
     alice.delete()

@@ -53,27 +53,47 @@ def pools(workdir, topo):
     dbs = [private_pg(workdir, f"link-pg{i}", 20 + i) for i in (1, 2)]
     confs = [pool_directory(workdir, st, db, f"directory-link{i}.conf")
              for i, db in zip((1, 2), dbs)]
-    topos = []
-    start = 30000
-    for _ in range(2):
-        off = mobility.free_offset(start=start)
-        topos.append(mobility.Topology(offset=off))
-        start = off + 500
     names = (topo.pool, topo.pool2)
-    fes = []
-    for i in (0, 1):
-        other = 1 - i
-        extra = (f'Include "{confs[i]}"\n{FAST}\nUcwaPoolFrontEnd p{i + 1}fe1\n'
-                 f"UcwaPoolLink {names[other]} "
-                 f"https://{names[other]}:{topos[other].fe_https} 127.0.0.1\n"
-                 f'UcwaPoolLinkKeyFile "{key}"\n'
-                 f'UcwaPoolLinkCAFile "{st / "pki" / "ca.crt"}"\n')
-        apache = mobility.front_end(workdir / f"link-fe{i + 1}", st, topos[i],
-                                    local_pool=names[i], extra=extra, directory=None,
-                                    servers=2)
-        apache.topo = topos[i]
-        apache.start()
-        fes.append(Fe(apache, st))
+
+    def start_both():
+        bases = (80, 443, 8080, 4443)
+        off1 = mobility.free_offset(start=30000)
+        off2 = mobility.free_offset(start=off1 + 500)
+        while {b + off2 for b in bases} & {b + off1 for b in bases}:
+            # free now, but the first Front End's own ports once it runs (4443 + off1 is
+            # 443 + off1 + 4000)
+            off2 = mobility.free_offset(start=off2 + 500)
+        topos = [mobility.Topology(offset=off1), mobility.Topology(offset=off2)]
+        fes = []
+        for i in (0, 1):
+            other = 1 - i
+            extra = (f'Include "{confs[i]}"\n{FAST}\nUcwaPoolFrontEnd p{i + 1}fe1\n'
+                     f"UcwaPoolLink {names[other]} "
+                     f"https://{names[other]}:{topos[other].fe_https} 127.0.0.1\n"
+                     f'UcwaPoolLinkKeyFile "{key}"\n'
+                     f'UcwaPoolLinkCAFile "{st / "pki" / "ca.crt"}"\n')
+            apache = mobility.front_end(workdir / f"link-fe{i + 1}", st, topos[i],
+                                        local_pool=names[i], extra=extra, directory=None,
+                                        servers=2)
+            apache.topo = topos[i]
+            try:
+                apache.start()
+            except RuntimeError:
+                for f in fes:
+                    f.apache.stop()
+                raise
+            fes.append(Fe(apache, st))
+        return fes
+
+    for attempt in range(3):
+        # each Front End names the other's port: both ranges are chosen before either
+        # starts, and another test may take a port meanwhile; then try other ranges
+        try:
+            fes = start_both()
+            break
+        except RuntimeError as e:
+            if "Address already in use" not in str(e) or attempt == 2:
+                raise
     yield fes
     for f in fes:
         # UCWA00433: the refused forgery of test_unsigned_relay_refused
