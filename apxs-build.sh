@@ -24,7 +24,7 @@ PKGS_BUILD=(apache2 apache2-dev libapr1-dev libaprutil1-dev libjansson-dev libxm
             libpq-dev)
 PKGS_RUN=(sqlite3 openssl curl apache2-utils)
 PKGS_TEST=(check python3-pytest python3-requests python3-lxml pidgin-sipe finch tmux
-           postgresql libaprutil1-dbd-pgsql chromium chromium-driver python3-selenium
+           postgresql libaprutil1-dbd-pgsql haproxy chromium chromium-driver python3-selenium
            python3-dnspython python3-cryptography)
 PKGS_BENCH=(wrk)
 # mobility-check (tools/mobility-check): asks named DNS servers, reads certificates

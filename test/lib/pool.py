@@ -1,0 +1,453 @@
+"""A pool of Front Ends for the integration tests, the demo and the benchmarks (issue 11):
+one private PostgreSQL (the pool's back end and its directory), N Front Ends of pool01,
+each its own Apache instance on its own loopback address, and a private HAProxy in front
+of them running conf.d/sites/haproxy-pool.cfg as shipped, as the pool's hardware load
+balancer.
+
+Addresses (all on loopback, where every 127.0.0.x works):
+  HAProxy, the pool's VIP    Topology.fe_addr (127.0.0.1): the internal web services
+                             (pool01.contoso.test, lyncdiscoverinternal) on fe_https and the
+                             external ones on fe_ext_https, as the demo's names resolve
+  Front End i (1..N)         127.0.0.1<i>, on the same ports as the VIP (as real Front Ends
+                             on their own hosts): FE i answers X-MS-Server-Fqdn fe<i>.contoso.test
+A client reaches one Front End either directly (FrontEnd.base / .origin, by address: the
+pool's certificate holds the Front Ends' addresses) or through HAProxy from a source
+address of its own (source_session / bind_source): `balance source` sends one address to
+one Front End, and Pool.fe_of_source says which one.
+
+Nothing here needs pytest: test/demo.py runs the same pool (DEMO_POOL=1).
+"""
+import csv
+import glob
+import io
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mobility
+
+REPO = mobility.REPO
+INITDB = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+PG_DRIVER = glob.glob("/usr/lib/*/apr-util-1/apr_dbd_pgsql*.so")
+HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+HAPROXY_CFG = REPO / "conf.d" / "sites" / "haproxy-pool.cfg"
+FE_ADDR = "127.0.0.1{}"              # Front End i's address
+FE_FQDN = "fe{}.contoso.test"        # its X-MS-Server-Fqdn (AutodiscoverServerFqdn)
+
+
+# --- PostgreSQL ----------------------------------------------------------------------------
+
+# The directory's tables, as make_directory creates them in SQLite.
+DIRECTORY = """
+CREATE TABLE users (sip_uri VARCHAR(256) PRIMARY KEY, password VARCHAR(256) NOT NULL,
+    home_pool VARCHAR(256) NOT NULL, display_name VARCHAR(256), policy_tag VARCHAR(64));
+CREATE TABLE user_details (sip_uri VARCHAR(256) PRIMARY KEY, title VARCHAR(256),
+    department VARCHAR(256), office VARCHAR(256), company VARCHAR(256), email VARCHAR(256),
+    work_phone VARCHAR(64), mobile_phone VARCHAR(64), home_phone VARCHAR(64), photo TEXT,
+    hidden INTEGER NOT NULL DEFAULT 0);
+"""
+
+
+def _q(v):
+    return "NULL" if v is None else "'" + str(v).replace("'", "''") + "'"
+
+
+class Postgres:
+    """A private PostgreSQL: its own data directory under root, a Unix socket there and no
+    TCP, a database 'mobility' owned by the role 'mobility' (trust authentication: only
+    who can reach the socket's directory can connect). As root the server runs as the
+    user postgres (it refuses root); otherwise as the current user."""
+
+    def __init__(self, root: Path, port=None):
+        self.root = Path(root)
+        self.port = port or 5432 + os.getpid() % 1000 + 10000   # names the socket only
+        self.bin = os.path.dirname(INITDB[-1]) if INITDB else None
+
+    @property
+    def dsn(self):
+        return f"host={self.root} port={self.port} dbname=mobility user=mobility"
+
+    @property
+    def log(self):
+        return self.root / "log"
+
+    def run(self, cmd, **kw):
+        """cmd (a shell line) as the server's owner."""
+        if os.geteuid() == 0:
+            return subprocess.run(["su", "postgres", "-s", "/bin/sh", "-c", cmd],
+                                  capture_output=True, text=True, **kw)
+        return subprocess.run(["/bin/sh", "-c", cmd], capture_output=True, text=True, **kw)
+
+    def _ctl(self, args):
+        return self.run(f"{self.bin}/pg_ctl -D {self.root}/data {args}")
+
+    def start(self):
+        """initdb (a fresh cluster), start, then the role and database."""
+        if not self.bin:
+            raise RuntimeError("postgresql is not installed (./apxs-build.sh test installs it)")
+        mobility.clean(self.root)
+        self.root.mkdir(parents=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres")
+        self.root.chmod(0o755)   # the children (nobody) reach the socket in it
+        r = self.run(f"{self.bin}/initdb -D {self.root}/data -A trust -U postgres")
+        assert r.returncode == 0, r.stderr
+        r = self._ctl(f"-l {self.log} -w -o \"-p {self.port} -k {self.root} "
+                      f"-c listen_addresses=''\" start")
+        assert r.returncode == 0, r.stderr + (self.log.read_text() if self.log.exists() else "")
+        self.psql("CREATE ROLE mobility LOGIN; CREATE DATABASE mobility OWNER mobility;",
+                  user="postgres", db="postgres")
+        return self
+
+    def stop(self, mode="fast"):
+        if self.bin and (self.root / "data" / "postmaster.pid").exists():
+            self._ctl(f"-m {mode} -w stop")
+
+    def restart(self):
+        """Starts a stopped server again (same data)."""
+        r = self._ctl(f"-l {self.log} -w -o \"-p {self.port} -k {self.root} "
+                      f"-c listen_addresses=''\" start")
+        assert r.returncode == 0, r.stderr
+
+    def psql(self, text, user="mobility", db="mobility"):
+        """Runs SQL text; returns psql's unaligned, tuples-only output."""
+        r = self.run(f"{self.bin}/psql -v ON_ERROR_STOP=1 -q -h {self.root} -p {self.port} "
+                     f"-U {user} -d {db} -A -t", input=text)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    sql = psql
+
+    def load_directory(self, state: Path, extra_sql=""):
+        """The state dir's SQLite directory (users and their details) copied into the
+        database, then extra_sql."""
+        con = sqlite3.connect(Path(state) / "directory.db")
+        rows = [f"INSERT INTO {t} VALUES ({', '.join(_q(v) for v in r)});"
+                for t in ("users", "user_details") for r in con.execute(f"SELECT * FROM {t}")]
+        con.close()
+        self.psql(DIRECTORY + "\n".join(rows) + "\n" + extra_sql)
+
+    def directory_conf(self, path: Path):
+        """conf.d/sites/directory-sqlite.conf, as shipped, on this database: written to
+        path, for an Include."""
+        conf = (REPO / "conf.d" / "sites" / "directory-sqlite.conf").read_text()
+        conf = conf.replace("DBDriver sqlite3", "DBDriver pgsql")
+        conf = re.sub(r'DBDParams .*', f'DBDParams "{self.dsn}"', conf)
+        Path(path).write_text(conf)
+        return Path(path)
+
+
+# --- HAProxy -------------------------------------------------------------------------------
+
+class HAProxy:
+    """`haproxy -f cfg -db` in the foreground, with the shipped config's variables in its
+    environment, plus a second config of our own: its log on stdout (to log_file) and an
+    admin socket (show stat, disable server ...)."""
+
+    def __init__(self, root: Path, env: dict, cfg=HAPROXY_CFG, servers=2):
+        self.root = Path(root)
+        self.env = env
+        self.cfg = Path(cfg)
+        self.servers = servers
+        self.proc = None
+
+    @property
+    def socket_path(self): return self.root / "admin.sock"
+    @property
+    def log_file(self): return self.root / "haproxy.log"
+
+    def configs(self):
+        """The shipped config, with server lines for fe3.. when there are more than two
+        Front Ends (copies of fe2's), and ours."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        text = self.cfg.read_text()
+        for i in range(3, self.servers + 1):
+            text = re.sub(r"^(\s*)server fe2 (.*FE)2(_ADDR.*)$",
+                          lambda m: f"{m.group(0)}\n{m.group(1)}server fe{i} {m.group(2)}{i}"
+                                    f"{m.group(3)}", text, flags=re.M)
+        main = self.root / "haproxy-pool.cfg"
+        main.write_text(text)
+        ours = self.root / "harness.cfg"
+        ours.write_text(f"global\n    stats socket {self.socket_path} mode 600 level admin\n")
+        return [main, ours]
+
+    def environ(self):
+        return dict(os.environ, HLB_LOG="stdout", **self.env)
+
+    def check(self):
+        """haproxy -c: (returncode, output)."""
+        args = [HAPROXY, "-c", "-q"]
+        for c in self.configs():
+            args += ["-f", str(c)]
+        r = subprocess.run(args, capture_output=True, text=True, env=self.environ())
+        return r.returncode, r.stdout + r.stderr
+
+    def start(self, timeout=10):
+        args = [HAPROXY, "-db"]
+        for c in self.configs():
+            args += ["-f", str(c)]
+        self.log_out = open(self.log_file, "a")
+        self.proc = subprocess.Popen(args, stdout=self.log_out, stderr=subprocess.STDOUT,
+                                     env=self.environ())
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("haproxy did not start:\n" + self.log_text())
+            if self.socket_path.exists():
+                try:
+                    self.command("show info")
+                    return self
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("haproxy did not open its admin socket\n" + self.log_text())
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()     # SIGTERM: a hard stop, connections are closed
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        if getattr(self, "log_out", None):
+            self.log_out.close()
+            self.log_out = None
+
+    def log_text(self):
+        return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+
+    def command(self, line):
+        """One command on the admin socket; its answer."""
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(5)
+        try:
+            s.connect(str(self.socket_path))
+            s.sendall(line.encode() + b"\n")
+            out = b""
+            while chunk := s.recv(65536):
+                out += chunk
+        finally:
+            s.close()
+        return out.decode()
+
+    def servers_state(self, backend=None):
+        """{(backend, server): status} from `show stat` ('UP', 'DOWN', 'UP 1/2', ...)."""
+        rows = csv.DictReader(io.StringIO(self.command("show stat").lstrip("# ")))
+        return {(r["pxname"], r["svname"]): r["status"] for r in rows
+                if r["svname"] not in ("FRONTEND", "BACKEND")
+                and (backend is None or r["pxname"] == backend)}
+
+    def wait_status(self, server, status, timeout=20):
+        """Waits until the health checks say every backend's server is status ('UP' or
+        'DOWN'); returns the seconds it took."""
+        t0 = time.time()
+        while time.time() < t0 + timeout:
+            st = [v for (b, s), v in self.servers_state().items() if s == server]
+            if st and all(v == status for v in st):
+                return time.time() - t0
+            time.sleep(0.1)
+        raise AssertionError(f"{server} not {status} after {timeout} s: {self.servers_state()}")
+
+
+# --- the pool ------------------------------------------------------------------------------
+
+def pool_directive_known():
+    """The built mod_ucwa knows UcwaPoolFrontEnd (pool mode, issue 11)."""
+    try:
+        return b"UcwaPoolFrontEnd" in mobility.module_path("ucwa").read_bytes()
+    except FileNotFoundError:
+        return False
+
+
+@dataclass
+class FrontEnd:
+    """Front End i of the pool: its Apache instance and how to reach it directly."""
+    index: int
+    apache: mobility.Apache
+    topo: mobility.Topology          # its own: fe_addr is its address; ports are the VIP's
+
+    @property
+    def name(self): return f"fe{self.index}"
+    @property
+    def fqdn(self): return FE_FQDN.format(self.index)
+    @property
+    def addr(self): return self.topo.fe_addr
+    @property
+    def base(self):
+        """Its internal web services, directly (by address: in the pool's certificate)."""
+        return f"https://{self.addr}:{self.topo.fe_https}"
+    origin = base
+    @property
+    def external_base(self): return f"https://{self.addr}:{self.topo.fe_ext_https}"
+    @property
+    def status_url(self): return f"http://{self.addr}:{self.topo.fe_http}/ucwa-status"
+
+    def start(self):
+        self.apache.start()
+        return self
+
+    def stop(self):
+        self.apache.stop()
+
+
+@dataclass
+class Pool:
+    """N Front Ends of pool01 behind HAProxy, on one PostgreSQL. topo is the pool's view
+    (the VIP at fe_addr, the names clients use); fes[i-1] is Front End i."""
+    root: Path
+    state: Path
+    topo: mobility.Topology
+    pg: Postgres
+    haproxy: HAProxy
+    fes: list = field(default_factory=list)
+
+    @property
+    def ca(self): return self.state / "pki" / "ca.crt"
+    @property
+    def base(self):
+        """The internal discovery URL, through the VIP (lyncdiscoverinternal)."""
+        return f"https://{self.topo.lyncdiscoverinternal}:{self.topo.fe_https}"
+    @property
+    def origin(self):
+        """The pool's internal web services, through the VIP."""
+        return self.topo.internal_base
+    @property
+    def external_base(self):
+        """The external web services VIP (the reverse proxy's next hop)."""
+        return f"https://{self.topo.webext}:{self.topo.fe_ext_https}"
+
+    def fe(self, i):
+        return self.fes[i - 1]
+
+    def fe_of_fqdn(self, fqdn):
+        return next(f for f in self.fes if f.fqdn == fqdn)
+
+    def fe_of_source(self, source, path="/Autodiscover/AutodiscoverService.svc/root"):
+        """The Front End that HAProxy sends source (a 127.0.0.x address) to, as the
+        answer's X-MS-Server-Fqdn says."""
+        s = source_session(self.ca, source)
+        r = s.get(self.base + path, headers={"Accept": "application/json"}, timeout=10)
+        s.close()
+        return self.fe_of_fqdn(r.headers["X-MS-Server-Fqdn"])
+
+    def sources_by_fe(self, candidates=None):
+        """{fe index: [source addresses HAProxy sends to it]} over candidates (default
+        127.0.0.20 to 127.0.0.59): pick a source address to pin a client to a Front End."""
+        out = {f.index: [] for f in self.fes if f.apache.proc}
+        for a in candidates or [f"127.0.0.{n}" for n in range(20, 60)]:
+            out.setdefault(self.fe_of_source(a).index, []).append(a)
+        return out
+
+    def stop(self):
+        self.haproxy.stop()
+        for f in self.fes:
+            f.stop()
+        self.pg.stop()
+
+
+def bind_source(session, source):
+    """Every connection of a requests session leaves from source (a 127.0.0.x address)."""
+    from requests.adapters import HTTPAdapter
+
+    class SourceAdapter(HTTPAdapter):
+        def init_poolmanager(self, *a, **kw):
+            kw["source_address"] = (source, 0)
+            super().init_poolmanager(*a, **kw)
+    for scheme in ("https://", "http://"):
+        session.mount(scheme, SourceAdapter())
+    return session
+
+
+def source_session(ca, source):
+    """A requests session trusting the demo CA whose connections leave from source."""
+    import requests
+    s = requests.Session()
+    s.trust_env = False
+    s.verify = str(ca)
+    return bind_source(s, source)
+
+
+def pool_topology(offset, n):
+    """The pool's view (VIP 127.0.0.1, names as the demo's) and Front End i's: its own
+    address, the same ports."""
+    return mobility.Topology(offset=offset, extra_ips=tuple(FE_ADDR.format(i)
+                                                            for i in range(1, n + 1)))
+
+
+def free_pool_offset(n, start=40000):
+    return mobility.free_offset(("127.0.0.1", "127.0.0.2",
+                                 *(FE_ADDR.format(i) for i in range(1, n + 1))), start=start)
+
+
+def start_pool(root: Path, n=2, extra="", fe_extra=None, lease=None, offset=None,
+               servers=2, threads=25, users=0, state=None, start=True):
+    """A private PostgreSQL, n Front Ends of pool01 on it and HAProxy in front, under
+    root (state: root/state unless given). extra: config for every Front End (after the
+    topology and directory); fe_extra: {i: config for Front End i only}. Each Front End
+    gets `UcwaPoolFrontEnd fe<i>` (and `UcwaPoolLease lease`) when the built mod_ucwa
+    knows the directive, so the harness works before pool mode is built. users: that
+    many generated users (mobility.GENERATED_USER) in the directory. start=False
+    returns the pool with nothing started (Pool.haproxy.check() still works)."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o755)
+    offset = offset if offset is not None else free_pool_offset(n)
+    topo = pool_topology(offset, n)
+    state = mobility.make_state(Path(state) if state else root / "state", topo)
+    if users:
+        mobility.add_generated_users(state, users)
+    pg = Postgres(root / "pgsql")
+    fes = []
+    for i in range(1, n + 1):
+        t = mobility.Topology(offset=offset, fe_addr=FE_ADDR.format(i))
+        lines = [f'Include "{root / "directory-pgsql.conf"}"',
+                 f"AutodiscoverServerFqdn {FE_FQDN.format(i)}"]
+        if pool_directive_known():
+            lines.append(f"UcwaPoolFrontEnd fe{i}")
+            if lease:
+                lines.append(f"UcwaPoolLease {lease}")
+        lines += [extra, (fe_extra or {}).get(i, "")]
+        apache = mobility.front_end(root / f"fe{i}", state, t, directory=None,
+                                    extra="\n".join(lines), servers=servers, threads=threads)
+        # the pool's URLs (what discovery and the user resource give) are the VIP's
+        apache.defines.update(POOL_INTERNAL_URL=topo.internal_base,
+                              POOL_EXTERNAL_URL=topo.external_base)
+        apache.topo = t
+        fes.append(FrontEnd(i, apache, t))
+    env = hlb_env(topo, state, n)
+    pool = Pool(root, state, topo, pg, HAProxy(root / "haproxy", env, servers=n), fes)
+    if not start:
+        return pool
+    try:
+        pg.start()
+        pg.load_directory(state)
+        pg.directory_conf(root / "directory-pgsql.conf")
+        for f in fes:
+            f.start()
+        pool.haproxy.start()
+        for f in fes:
+            pool.haproxy.wait_status(f.name, "UP")
+    except BaseException:
+        pool.stop()
+        raise
+    return pool
+
+
+def hlb_env(topo, state, n):
+    """The variables conf.d/sites/haproxy-pool.cfg reads from its environment."""
+    env = {"HLB_ADDR": topo.fe_addr, "HLB_EXT_ADDR": topo.fe_addr, "POOL_FQDN": topo.pool,
+           "WEBEXT_FQDN": topo.webext, "SIP_DOMAIN": topo.sip_domain,
+           "FE_HTTPS_PORT": str(topo.fe_https), "FE_EXT_HTTPS_PORT": str(topo.fe_ext_https),
+           "HLB_CA_FILE": str(Path(state) / "pki" / "ca.crt")}
+    for i in range(1, n + 1):
+        env[f"FE{i}_ADDR"] = FE_ADDR.format(i)
+    return env
