@@ -22,6 +22,7 @@ import glob
 import io
 import os
 import re
+import resource
 import shutil
 import socket
 import sqlite3
@@ -322,8 +323,8 @@ class Pool:
         return self.topo.internal_base
     @property
     def external_base(self):
-        """The external web services VIP (the reverse proxy's next hop)."""
-        return f"https://{self.topo.webext}:{self.topo.fe_ext_https}"
+        """The external web services VIP (the reverse proxy's next hop), by address."""
+        return f"https://{self.topo.fe_addr}:{self.topo.fe_ext_https}"
 
     def fe(self, i):
         return self.fes[i - 1]
@@ -363,7 +364,9 @@ def bind_source(session, source):
             kw["source_address"] = (source, 0)
             super().init_poolmanager(*a, **kw)
     for scheme in ("https://", "http://"):
-        session.mount(scheme, SourceAdapter())
+        # the session's retry policy (ucwa_client.new_http's) is kept
+        retries = session.get_adapter(scheme + "x").max_retries
+        session.mount(scheme, SourceAdapter(max_retries=retries))
     return session
 
 
@@ -421,6 +424,7 @@ def start_pool(root: Path, n=2, extra="", fe_extra=None, lease=None, offset=None
         # the pool's URLs (what discovery and the user resource give) are the VIP's
         apache.defines.update(POOL_INTERNAL_URL=topo.internal_base,
                               POOL_EXTERNAL_URL=topo.external_base)
+        apache.name = FE_FQDN.format(i)     # its own host name: UCWA's X-MS-Server-Fqdn
         apache.topo = t
         fes.append(FrontEnd(i, apache, t))
     env = hlb_env(topo, state, n)
@@ -447,7 +451,10 @@ def hlb_env(topo, state, n):
     env = {"HLB_ADDR": topo.fe_addr, "HLB_EXT_ADDR": topo.fe_addr, "POOL_FQDN": topo.pool,
            "WEBEXT_FQDN": topo.webext, "SIP_DOMAIN": topo.sip_domain,
            "FE_HTTPS_PORT": str(topo.fe_https), "FE_EXT_HTTPS_PORT": str(topo.fe_ext_https),
-           "HLB_CA_FILE": str(Path(state) / "pki" / "ca.crt")}
+           "HLB_CA_FILE": str(Path(state) / "pki" / "ca.crt"),
+           # two descriptors per connection: within what this process may open
+           "HLB_MAXCONN": str(min(20000, (resource.getrlimit(resource.RLIMIT_NOFILE)[1] - 100)
+                                  // 2))}
     for i in range(1, n + 1):
         env[f"FE{i}_ADDR"] = FE_ADDR.format(i)
     return env
