@@ -169,9 +169,8 @@ class HAProxy:
         self.root.mkdir(parents=True, exist_ok=True)
         text = self.cfg.read_text()
         for i in range(3, self.servers + 1):
-            text = re.sub(r"^(\s*)server fe2 (.*FE)2(_ADDR.*)$",
-                          lambda m: f"{m.group(0)}\n{m.group(1)}server fe{i} {m.group(2)}{i}"
-                                    f"{m.group(3)}", text, flags=re.M)
+            text = re.sub(r"^\s*server fe2 .*$", lambda m: m.group(0) + "\n" + m.group(0)
+                          .replace("fe2", f"fe{i}").replace("FE2", f"FE{i}"), text, flags=re.M)
         main = self.root / "haproxy-pool.cfg"
         main.write_text(text)
         ours = self.root / "harness.cfg"
@@ -451,6 +450,7 @@ def hlb_env(topo, state, n):
     env = {"HLB_ADDR": topo.fe_addr, "HLB_EXT_ADDR": topo.fe_addr, "POOL_FQDN": topo.pool,
            "WEBEXT_FQDN": topo.webext, "SIP_DOMAIN": topo.sip_domain,
            "FE_HTTPS_PORT": str(topo.fe_https), "FE_EXT_HTTPS_PORT": str(topo.fe_ext_https),
+           "FE_HTTP_PORT": str(topo.fe_http), "FE_EXT_HTTP_PORT": str(topo.fe_ext_http),
            "HLB_CA_FILE": str(Path(state) / "pki" / "ca.crt"),
            # two descriptors per connection: within what this process may open
            "HLB_MAXCONN": str(min(20000, (resource.getrlimit(resource.RLIMIT_NOFILE)[1] - 100)
