@@ -27,6 +27,8 @@ PKGS_TEST=(check python3-pytest python3-requests python3-lxml pidgin-sipe finch 
            postgresql libaprutil1-dbd-pgsql haproxy chromium chromium-driver python3-selenium
            python3-dnspython python3-cryptography)
 PKGS_BENCH=(wrk)
+# DEMO_POOL=1 ./apxs-build.sh run: a pool of two Front Ends behind HAProxy on PostgreSQL
+PKGS_POOL=(postgresql libaprutil1-dbd-pgsql haproxy)
 # mobility-check (tools/mobility-check): asks named DNS servers, reads certificates
 PKGS_CHECK=(python3-dnspython python3-cryptography openssl)
 # The push tests run web-push-testing (npm) on Node.js >= 18: Debian's nodejs and npm,
@@ -181,6 +183,7 @@ cmd_install() {
 
 cmd_run() {
     need_pkgs "${PKGS_BUILD[@]}" "${PKGS_RUN[@]}"
+    case "${DEMO_POOL:-0}" in ""|0) ;; *) need_pkgs "${PKGS_POOL[@]}" ;; esac
     cmd_build
     exec /usr/bin/python3 "$TOP/test/demo.py" run
 }

@@ -347,11 +347,33 @@ class Pool:
             out.setdefault(self.fe_of_source(a).index, []).append(a)
         return out
 
+    def start(self):
+        """PostgreSQL with the state's directory, the Front Ends, then HAProxy; returns
+        once HAProxy's checks find every Front End up. Stops what started on failure."""
+        try:
+            self.pg.start()
+            self.pg.load_directory(self.state)
+            self.pg.directory_conf(self.root / "directory-pgsql.conf")
+            for f in self.fes:
+                f.start()
+            self.haproxy.start()
+            for f in self.fes:
+                self.haproxy.wait_status(f.name, "UP")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
     def stop(self):
         self.haproxy.stop()
         for f in self.fes:
             f.stop()
         self.pg.stop()
+
+    def procs(self):
+        """(name, Popen, log) of every process that must keep running."""
+        return [(f.fqdn, f.apache.proc, f.apache.error_log) for f in self.fes] + \
+            [("haproxy", self.haproxy.proc, self.haproxy.log_file)]
 
 
 def bind_source(session, source):
@@ -398,7 +420,8 @@ def start_pool(root: Path, n=2, extra="", fe_extra=None, lease=None, offset=None
     gets `UcwaPoolFrontEnd fe<i>` (and `UcwaPoolLease lease`) when the built mod_ucwa
     knows the directive, so the harness works before pool mode is built. users: that
     many generated users (mobility.GENERATED_USER) in the directory. start=False
-    returns the pool with nothing started (Pool.haproxy.check() still works)."""
+    returns the pool with nothing started (Pool.start() starts it; Pool.haproxy.check()
+    works without)."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     root.chmod(0o755)
@@ -428,21 +451,7 @@ def start_pool(root: Path, n=2, extra="", fe_extra=None, lease=None, offset=None
         fes.append(FrontEnd(i, apache, t))
     env = hlb_env(topo, state, n)
     pool = Pool(root, state, topo, pg, HAProxy(root / "haproxy", env, servers=n), fes)
-    if not start:
-        return pool
-    try:
-        pg.start()
-        pg.load_directory(state)
-        pg.directory_conf(root / "directory-pgsql.conf")
-        for f in fes:
-            f.start()
-        pool.haproxy.start()
-        for f in fes:
-            pool.haproxy.wait_status(f.name, "UP")
-    except BaseException:
-        pool.stop()
-        raise
-    return pool
+    return pool.start() if start else pool
 
 
 def hlb_env(topo, state, n):
