@@ -2,15 +2,19 @@
 as shipped, on one private PostgreSQL (test/lib/pool.py): discovery, sign-in and
 applications through the VIP; source affinity (one client address, one Front End; the
 addresses spread over both); a Front End stopped is taken out by the health checks and
-its clients land on the other one. One pool for the module."""
+its clients land on the other one; a Front End cut off (frozen) is taken out too, and its
+parked clients' connections are closed rather than left hanging. One pool for the
+module."""
 import os
 import uuid
 
 import pytest
+import requests
 
 import pool
 from conftest import ALLOWED_LOG, unexpected_log_lines
-from ucwa_client import FAST, ROOT, assert_error, pool_fe, served_by, vip_user
+from ucwa_client import (FAST, ROOT, assert_error, in_thread, pool_fe, served_by, vip_user,
+                         wait_parked)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="needs root (to run PostgreSQL as postgres)")
@@ -117,3 +121,36 @@ def test_a_stopped_front_end_leaves_the_pool_and_its_clients_sign_in_again(pl, s
     fe1.start()
     pl.haproxy.wait_status("fe1", "UP", timeout=15)
     assert pl.fe_of_source(source) is fe1
+
+
+def test_a_front_end_cut_off_is_taken_out_and_its_parked_clients_are_let_go(pl, sources):
+    """A Front End that stops answering (frozen: connections open, nothing answers) fails
+    its checks; HAProxy then closes its clients' connections (on-marked-down
+    shutdown-sessions), so a parked event request ends long before its timeout, and the
+    client's next request reaches the other Front End."""
+    source = sources[2][0]
+    bob = vip_user(pl, "bob@contoso.test", source)
+    app = bob.create()
+    assert app.response.headers["X-MS-Server-Fqdn"] == "fe2.contoso.test"
+    app.poll(params="timeout=1")          # the channel's first package
+    # no retry (new_http would resend the GET, to the other Front End)
+    poll = in_thread(app.poll_raw, params="timeout=900",
+                     http=pool.source_session(pl.ca, source), timeout=120)
+    wait_parked(pool_fe(pl, 2), 1)
+    fe2 = pl.fe(2)
+    fe2.freeze()
+    try:
+        took = pl.haproxy.wait_status("fe2", "DOWN", timeout=30)
+        with pytest.raises(requests.ConnectionError):
+            poll.result(timeout=10)          # closed by HAProxy, not answered
+        other = bob.create()
+        assert other.response.headers["X-MS-Server-Fqdn"] == "fe1.contoso.test"
+        assert other.delete().status_code == 204
+    finally:
+        fe2.thaw()
+    assert took < 20, took
+    pl.haproxy.wait_status("fe2", "UP", timeout=15)
+    # HAProxy balances connections: bob's kept-alive one still goes to fe1
+    bob.http.close()
+    r = app.delete()
+    assert r.status_code == 204 and r.headers["X-MS-Server-Fqdn"] == "fe2.contoso.test"

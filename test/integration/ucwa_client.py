@@ -230,18 +230,7 @@ class Fe:
 
     def children(self):
         """PIDs of the child processes (not the parent)."""
-        parent = self.apache.proc.pid
-        kids = []
-        for d in Path("/proc").iterdir():
-            if d.name.isdigit():
-                try:
-                    stat = (d / "stat").read_text()
-                except OSError:
-                    continue
-                fields = stat.rsplit(")", 1)[1].split()
-                if int(fields[1]) == parent and fields[0] != "Z":   # zombies are dead
-                    kids.append(int(d.name))
-        return kids
+        return mobility.child_pids(self.apache.proc.pid)
 
 
 def served_by(fe, marker):

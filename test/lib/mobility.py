@@ -543,6 +543,21 @@ class Apache:
         return self.error_log.read_text(errors="replace") if self.error_log.exists() else ""
 
 
+def child_pids(parent):
+    """PIDs of parent's live child processes (zombies are dead)."""
+    kids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[1]) == parent and fields[0] != "Z":
+                kids.append(int(d.name))
+    return kids
+
+
 def sites_body(*names):
     return "\n".join(f'Include "{REPO / "conf.d" / "sites" / n}"' for n in names)
 

@@ -24,6 +24,7 @@ import os
 import re
 import resource
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -296,7 +297,34 @@ class FrontEnd:
         return self
 
     def stop(self):
+        """A graceful stop (parked requests answer at once)."""
         self.apache.stop()
+
+    def kill(self):
+        """SIGKILL of the parent and its children at once, as a host dies; start() runs it
+        again (its error log is then a new one)."""
+        parent = self.apache.proc.pid
+        for pid in [parent, *mobility.child_pids(parent)]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.apache.proc.wait()
+        self.apache.proc = None
+        self.apache.pid_file.unlink(missing_ok=True)
+
+    def _signal_all(self, sig):
+        parent = self.apache.proc.pid
+        for pid in [parent, *mobility.child_pids(parent)]:
+            os.kill(pid, sig)
+
+    def freeze(self):
+        """SIGSTOP of the parent and its children: the host is unreachable (a network
+        cut) while the kernel still accepts connections; thaw() ends it."""
+        self._signal_all(signal.SIGSTOP)
+
+    def thaw(self):
+        self._signal_all(signal.SIGCONT)
 
 
 @dataclass
