@@ -165,7 +165,7 @@ cmd_install() {
         install -m 644 "conf.d/$m.load" "conf.d/$m.conf" /etc/apache2/mods-available/
     done
     install -d /etc/apache2/mobility
-    install -m 644 conf.d/sites/*.conf /etc/apache2/mobility/
+    install -m 644 conf.d/sites/*.conf conf.d/sites/*.cfg /etc/apache2/mobility/
     # the slow-client bounds, for every host (a2enmod reqtimeout; a2enconf mobility-hardening)
     install -d /etc/apache2/conf-available
     install -m 644 conf.d/mobility-hardening.conf /etc/apache2/conf-available/

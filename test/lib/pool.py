@@ -10,10 +10,13 @@ Addresses (all on loopback, where every 127.0.0.x works):
                              external ones on fe_ext_https, as the demo's names resolve
   Front End i (1..N)         127.0.0.1<i>, on the same ports as the VIP (as real Front Ends
                              on their own hosts): FE i answers X-MS-Server-Fqdn fe<i>.contoso.test
+  HAProxy's connections to them  from 127.0.0.10, with a PROXY protocol header that gives
+                             the Front End the client's address (fe-behind-haproxy.conf)
 A client reaches one Front End either directly (FrontEnd.base / .origin, by address: the
-pool's certificate holds the Front Ends' addresses) or through HAProxy from a source
-address of its own (source_session / bind_source): `balance source` sends one address to
-one Front End, and Pool.fe_of_source says which one.
+pool's certificate holds the Front Ends' addresses; from 127.0.0.1, which needs no PROXY
+header) or through HAProxy from a source address of its own (source_session /
+bind_source): `balance source` sends one address to one Front End, Pool.fe_of_source
+says which one, and that Front End's access log shows the address.
 
 Nothing here needs pytest: test/demo.py runs the same pool (DEMO_POOL=1).
 """
@@ -41,6 +44,7 @@ HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 HAPROXY_CFG = REPO / "conf.d" / "sites" / "haproxy-pool.cfg"
 FE_ADDR = "127.0.0.1{}"              # Front End i's address
 FE_FQDN = "fe{}.contoso.test"        # its X-MS-Server-Fqdn (AutodiscoverServerFqdn)
+HLB_SOURCE = "127.0.0.10"            # HAProxy's connections to the Front Ends leave from it
 
 
 # --- PostgreSQL ----------------------------------------------------------------------------
@@ -463,7 +467,8 @@ def start_pool(root: Path, n=2, extra="", fe_extra=None, lease=None, offset=None
     for i in range(1, n + 1):
         t = mobility.Topology(offset=offset, fe_addr=FE_ADDR.format(i))
         lines = [f'Include "{root / "directory-pgsql.conf"}"',
-                 f"AutodiscoverServerFqdn {FE_FQDN.format(i)}"]
+                 f"AutodiscoverServerFqdn {FE_FQDN.format(i)}",
+                 mobility.sites_body("fe-behind-haproxy.conf")]
         if pool_directive_known():
             lines.append(f"UcwaPoolFrontEnd fe{i}")
             if lease:
@@ -473,7 +478,9 @@ def start_pool(root: Path, n=2, extra="", fe_extra=None, lease=None, offset=None
                                     extra="\n".join(lines), servers=servers, threads=threads)
         # the pool's URLs (what discovery and the user resource give) are the VIP's
         apache.defines.update(POOL_INTERNAL_URL=topo.internal_base,
-                              POOL_EXTERNAL_URL=topo.external_base)
+                              POOL_EXTERNAL_URL=topo.external_base,
+                              # without a PROXY header: direct clients (pool_fe, /ucwa-status)
+                              HLB_PROXY_EXCEPTIONS="127.0.0.1")
         apache.name = FE_FQDN.format(i)     # its own host name: UCWA's X-MS-Server-Fqdn
         apache.topo = t
         fes.append(FrontEnd(i, apache, t))
@@ -484,7 +491,7 @@ def start_pool(root: Path, n=2, extra="", fe_extra=None, lease=None, offset=None
 
 def hlb_env(topo, state, n):
     """The variables conf.d/sites/haproxy-pool.cfg reads from its environment."""
-    env = {"HLB_ADDR": topo.fe_addr, "HLB_EXT_ADDR": topo.fe_addr, "POOL_FQDN": topo.pool,
+    env = {"HLB_SOURCE_ADDR": HLB_SOURCE, "HLB_ADDR": topo.fe_addr, "HLB_EXT_ADDR": topo.fe_addr, "POOL_FQDN": topo.pool,
            "WEBEXT_FQDN": topo.webext, "SIP_DOMAIN": topo.sip_domain,
            "FE_HTTPS_PORT": str(topo.fe_https), "FE_EXT_HTTPS_PORT": str(topo.fe_ext_https),
            "FE_HTTP_PORT": str(topo.fe_http), "FE_EXT_HTTP_PORT": str(topo.fe_ext_http),
