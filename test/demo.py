@@ -94,9 +94,10 @@ def main():
     if pool:
         sites = "".join(
             f"\n  {f'Front End {f.index} ({f.fqdn})':31}{f.addr}, same ports" for f in pool.fes)
-        where = f"""  Pool pool01.contoso.test       HAProxy (haproxy-pool.cfg), the VIP: internal {topo.fe_addr}:{topo.fe_http}, :{topo.fe_https}
+        where = f"""  Pool pool01.contoso.test       HAProxy (haproxy-pool.cfg) on the pool's VIP
+                                 internal {topo.fe_addr}:{topo.fe_http}, :{topo.fe_https}
                                  external {topo.fe_addr}:{topo.fe_ext_http}, :{topo.fe_ext_https}{sites}
-  PostgreSQL (the directory)     {pool.pg.root} (Unix socket only), {pool.pg.dsn}"""
+  PostgreSQL (the directory)     {pool.pg.root} (Unix socket only)"""
         logs = [a.error_log for a in fes] + [pool.haproxy.log_file, pool.pg.log]
         check = ""
     else:

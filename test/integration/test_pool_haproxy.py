@@ -1,10 +1,10 @@
 """A pool of two Front Ends of pool01 behind HAProxy running conf.d/sites/haproxy-pool.cfg
 as shipped, on one private PostgreSQL (test/lib/pool.py): discovery, sign-in and
-applications through the VIP; source affinity (one client address, one Front End, which
-sees that address through the PROXY protocol; the addresses spread over both); a Front End stopped is taken out by the health checks and
-its clients land on the other one; a Front End cut off (frozen) is taken out too, and its
-parked clients' connections are closed rather than left hanging. One pool for the
-module."""
+applications through the VIPs; source affinity (one client address, one Front End, which
+sees that address through the PROXY protocol; the addresses spread over both); a Front
+End stopped is taken out by the health checks and its clients land on the other one; a
+Front End cut off (frozen) is taken out too, and its parked clients' connections are
+closed rather than left hanging. One pool for the module."""
 import os
 import uuid
 

@@ -491,7 +491,8 @@ def start_pool(root: Path, n=2, extra="", fe_extra=None, lease=None, offset=None
 
 def hlb_env(topo, state, n):
     """The variables conf.d/sites/haproxy-pool.cfg reads from its environment."""
-    env = {"HLB_SOURCE_ADDR": HLB_SOURCE, "HLB_ADDR": topo.fe_addr, "HLB_EXT_ADDR": topo.fe_addr, "POOL_FQDN": topo.pool,
+    env = {"HLB_SOURCE_ADDR": HLB_SOURCE, "HLB_ADDR": topo.fe_addr,
+           "HLB_EXT_ADDR": topo.fe_addr, "POOL_FQDN": topo.pool,
            "WEBEXT_FQDN": topo.webext, "SIP_DOMAIN": topo.sip_domain,
            "FE_HTTPS_PORT": str(topo.fe_https), "FE_EXT_HTTPS_PORT": str(topo.fe_ext_https),
            "FE_HTTP_PORT": str(topo.fe_http), "FE_EXT_HTTP_PORT": str(topo.fe_ext_http),
