@@ -74,6 +74,7 @@ class Postgres:
         self.root = Path(root)
         self.port = port or 5432 + os.getpid() % 1000 + 10000   # names the socket only
         self.bin = os.path.dirname(INITDB[-1]) if INITDB else None
+        self.initialized = False
 
     @property
     def dsn(self):
@@ -94,7 +95,11 @@ class Postgres:
         return self.run(f"{self.bin}/pg_ctl -D {self.root}/data {args}")
 
     def start(self):
-        """initdb (a fresh cluster), start, then the role and database."""
+        """The first time, initdb (a fresh cluster), start, then the role and database;
+        after stop(), starts the same cluster again."""
+        if self.initialized:
+            self._serve()
+            return self
         if not self.bin:
             raise RuntimeError("postgresql is not installed (./apxs-build.sh test installs it)")
         mobility.clean(self.root)
@@ -104,22 +109,20 @@ class Postgres:
         self.root.chmod(0o755)   # the children (nobody) reach the socket in it
         r = self.run(f"{self.bin}/initdb -D {self.root}/data -A trust -U postgres")
         assert r.returncode == 0, r.stderr
+        self._serve()
+        self.psql("CREATE ROLE mobility LOGIN; CREATE DATABASE mobility OWNER mobility;",
+                  user="postgres", db="postgres")
+        self.initialized = True
+        return self
+
+    def _serve(self):
         r = self._ctl(f"-l {self.log} -w -o \"-p {self.port} -k {self.root} "
                       f"-c listen_addresses=''\" start")
         assert r.returncode == 0, r.stderr + (self.log.read_text() if self.log.exists() else "")
-        self.psql("CREATE ROLE mobility LOGIN; CREATE DATABASE mobility OWNER mobility;",
-                  user="postgres", db="postgres")
-        return self
 
     def stop(self, mode="fast"):
         if self.bin and (self.root / "data" / "postmaster.pid").exists():
             self._ctl(f"-m {mode} -w stop")
-
-    def restart(self):
-        """Starts a stopped server again (same data)."""
-        r = self._ctl(f"-l {self.log} -w -o \"-p {self.port} -k {self.root} "
-                      f"-c listen_addresses=''\" start")
-        assert r.returncode == 0, r.stderr
 
     def psql(self, text, user="mobility", db="mobility"):
         """Runs SQL text; returns psql's unaligned, tuples-only output."""
