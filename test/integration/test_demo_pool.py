@@ -1,12 +1,14 @@
 """DEMO_POOL=1 (test/demo.py): pool01 as two Front Ends behind HAProxy on a private
 PostgreSQL, with the reverse proxy in front, as the README tells a demo user to run it.
 A phone's path works through it (reverse proxy, the external VIP, a Front End), both
-Front Ends are in HAProxy's pool, and Ctrl-C (SIGTERM) stops everything."""
+Front Ends are in HAProxy's pool and share presence (pool mode), and Ctrl-C (SIGTERM)
+stops everything."""
 import os
 import signal
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -52,6 +54,20 @@ def test_the_pool_demo_runs_a_phone_through_both_hops_and_stops(workdir):
         inside = User(ca, f"https://{topo.lyncdiscoverinternal}:{topo.fe_https}",
                       "alice@contoso.test", ucwa_origin=topo.internal_base)
         assert inside.create().delete().status_code == 204
+        if pool.pool_directive_known():
+            # one pool: alice on Front End 1 sees bob, on Front End 2, Online
+            fe = [f"https://{pool.FE_ADDR.format(i)}:{topo.fe_https}" for i in (1, 2)]
+            alice = User(ca, fe[0], "alice@contoso.test", ucwa_origin=fe[0]).create()
+            bob = User(ca, fe[1], "bob@contoso.test", ucwa_origin=fe[1]).create()
+            alice.available()
+            bob.available()
+            deadline = time.monotonic() + 10
+            while alice.get("/people/bob@contoso.test/presence").json()["availability"] \
+                    != "Online":
+                assert time.monotonic() < deadline, "bob's presence never reached fe1"
+                time.sleep(0.05)
+            for a in (alice, bob):
+                assert a.delete().status_code == 204
     finally:
         demo.send_signal(signal.SIGTERM)
         rc = demo.wait(60)

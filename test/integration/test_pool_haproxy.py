@@ -6,6 +6,7 @@ End stopped is taken out by the health checks and its clients land on the other 
 Front End cut off (frozen) is taken out too, and its parked clients' connections are
 closed rather than left hanging. One pool for the module."""
 import os
+import time
 import uuid
 
 import pytest
@@ -97,6 +98,22 @@ def test_one_source_address_stays_on_one_front_end_and_addresses_spread(pl, sour
             for i, u in ((1, "alice@contoso.test"), (2, "bob@contoso.test"))]
     assert {i: direct[i].status()["applications"] - before[i] for i in (1, 2)} == {1: 1, 2: 1}
     for a in apps:
+        assert a.delete().status_code == 204
+
+
+@pytest.mark.skipif(not pool.pool_directive_known(), reason="mod_ucwa without pool mode")
+def test_users_on_different_front_ends_see_each_other_through_haproxy(pl, sources):
+    alice = vip_user(pl, "alice@contoso.test", sources[1][0]).create()
+    bob = vip_user(pl, "bob@contoso.test", sources[2][0]).create()
+    assert [a.response.headers["X-MS-Server-Fqdn"] for a in (alice, bob)] == \
+        ["fe1.contoso.test", "fe2.contoso.test"]
+    alice.available()
+    bob.available()
+    deadline = time.monotonic() + 10
+    while alice.get("/people/bob@contoso.test/presence").json()["availability"] != "Online":
+        assert time.monotonic() < deadline, "bob's presence on fe2 never reached fe1"
+        time.sleep(0.05)
+    for a in (alice, bob):
         assert a.delete().status_code == 204
 
 
