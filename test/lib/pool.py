@@ -456,11 +456,30 @@ def start_pool(root: Path, n=2, extra="", fe_extra=None, lease=None, offset=None
     knows the directive, so the harness works before pool mode is built. users: that
     many generated users (mobility.GENERATED_USER) in the directory. start=False
     returns the pool with nothing started (Pool.start() starts it; Pool.haproxy.check()
-    works without)."""
+    works without). Without an offset, a free one; when another process takes one of
+    its ports between the check and the start (other test runs on the machine), the
+    next free one, up to three times."""
+    if offset is not None or not start:
+        return _make_pool(root, n, extra, fe_extra, lease,
+                          offset if offset is not None else free_pool_offset(n),
+                          servers, threads, users, state, start)
+    at = 40000
+    for attempt in range(3):
+        offset = free_pool_offset(n, start=at)
+        try:
+            return _make_pool(root, n, extra, fe_extra, lease, offset, servers, threads,
+                              users, state, start)
+        except RuntimeError as e:
+            if attempt == 2 or not re.search(r"already in use|could not bind", str(e)):
+                raise
+        at = offset + 500
+
+
+def _make_pool(root, n, extra, fe_extra, lease, offset, servers, threads, users, state,
+               start):
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     root.chmod(0o755)
-    offset = offset if offset is not None else free_pool_offset(n)
     topo = pool_topology(offset, n)
     state = mobility.make_state(Path(state) if state else root / "state", topo)
     if users:
