@@ -23,7 +23,9 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0,
 
 @pytest.fixture(scope="module")
 def pl(workdir):
-    p = pool.start_pool(workdir / "pool-haproxy", n=2, extra=FAST)
+    # a lease longer than the freeze below (up to 14 s before HAProxy's checks give up,
+    # more on a loaded machine): this module tests the balancer, not the pool's takeover
+    p = pool.start_pool(workdir / "pool-haproxy", n=2, extra=FAST, lease=60)
     yield p
     p.stop()
     for f in p.fes:
