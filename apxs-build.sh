@@ -24,9 +24,11 @@ PKGS_BUILD=(apache2 apache2-dev libapr1-dev libaprutil1-dev libjansson-dev libxm
             libpq-dev)
 PKGS_RUN=(sqlite3 openssl curl apache2-utils)
 PKGS_TEST=(check python3-pytest python3-requests python3-lxml pidgin-sipe finch tmux
-           postgresql libaprutil1-dbd-pgsql chromium chromium-driver python3-selenium
+           postgresql libaprutil1-dbd-pgsql haproxy chromium chromium-driver python3-selenium
            python3-dnspython python3-cryptography)
 PKGS_BENCH=(wrk)
+# DEMO_POOL=1 ./apxs-build.sh run: a pool of two Front Ends behind HAProxy on PostgreSQL
+PKGS_POOL=(postgresql libaprutil1-dbd-pgsql haproxy)
 # mobility-check (tools/mobility-check): asks named DNS servers, reads certificates
 PKGS_CHECK=(python3-dnspython python3-cryptography openssl)
 # The push tests run web-push-testing (npm) on Node.js >= 18: Debian's nodejs and npm,
@@ -163,7 +165,7 @@ cmd_install() {
         install -m 644 "conf.d/$m.load" "conf.d/$m.conf" /etc/apache2/mods-available/
     done
     install -d /etc/apache2/mobility
-    install -m 644 conf.d/sites/*.conf /etc/apache2/mobility/
+    install -m 644 conf.d/sites/*.conf conf.d/sites/*.cfg /etc/apache2/mobility/
     # the slow-client bounds, for every host (a2enmod reqtimeout; a2enconf mobility-hardening)
     install -d /etc/apache2/conf-available
     install -m 644 conf.d/mobility-hardening.conf /etc/apache2/conf-available/
@@ -181,6 +183,7 @@ cmd_install() {
 
 cmd_run() {
     need_pkgs "${PKGS_BUILD[@]}" "${PKGS_RUN[@]}"
+    case "${DEMO_POOL:-0}" in ""|0) ;; *) need_pkgs "${PKGS_POOL[@]}" ;; esac
     cmd_build
     exec /usr/bin/python3 "$TOP/test/demo.py" run
 }

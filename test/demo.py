@@ -11,6 +11,12 @@ DEMO_DEVICES=N sizes the Front End and the reverse proxy for N devices that each
 event channel (conf.d/mpm-mobility.conf's arithmetic: mobility.sizing_for) and adds N
 users to the directory, user00001@contoso.test to userNNNNN@contoso.test, with the demo
 password.
+
+DEMO_POOL=1 runs pool01 as a pool of two Front Ends (test/lib/pool.py): Front End 1 on
+127.0.0.11 and Front End 2 on 127.0.0.12 (the ports above), behind HAProxy running
+conf.d/sites/haproxy-pool.cfg on the pool's VIP (127.0.0.1: 80, 443, 8080, 4443), with a
+private PostgreSQL as their directory (loaded from the SQLite one at every start). State
+lives in state/demo-pool (DEMO_STATE moves it; the tests use that).
 """
 import os
 import resource
@@ -21,13 +27,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "lib"))
 import mobility  # noqa: E402
+import pool as pools  # noqa: E402
 
 
 def main():
     default = "0" if os.geteuid() == 0 else "10000"
     offset = int(os.environ.get("DEMO_PORT_OFFSET", default))
-    topo = mobility.Topology(offset=offset)
-    state = mobility.make_state(mobility.REPO / "state" / "demo", topo)
+    in_pool = os.environ.get("DEMO_POOL", "0") not in ("", "0")
+    root = Path(os.environ.get("DEMO_STATE") or
+                mobility.REPO / "state" / ("demo-pool" if in_pool else "demo"))
+    topo = pools.pool_topology(offset, 2) if in_pool else mobility.Topology(offset=offset)
+    state = mobility.make_state(root / "state" if in_pool else root, topo)
     devices = int(os.environ.get("DEMO_DEVICES", "0"))
     sized, extra, users_line = {}, "", ""
     if devices:
@@ -47,13 +57,26 @@ def main():
         print(f"Sized for {devices} devices: {sz.servers} children x {sz.threads} threads "
               f"(MaxRequestWorkers {sz.servers * sz.threads}), UcwaMaxParkedPerChild "
               f"{sz.cap}, UcwaMaxApplications {sz.apps}", flush=True)
-    fe = mobility.front_end(state / "fe", state, topo, extra=extra, **sized)
-    rp = mobility.reverse_proxy(state / "rp", state, topo, **sized)
+    pool = None
+    if in_pool:
+        # the reverse proxy forwards to the external VIP (FE_EXTERNAL_BACKEND: fe_addr)
+        pool = pools.start_pool(root, n=2, extra=extra, offset=offset, state=state,
+                                start=False, **sized)
+        fes = [f.apache for f in pool.fes]
+    else:
+        fes = [mobility.front_end(state / "fe", state, topo, extra=extra, **sized)]
+    fe = fes[0]
+    rp = mobility.reverse_proxy(root / "rp" if in_pool else state / "rp", state, topo, **sized)
     try:
-        fe.start()
+        if pool:
+            pool.start()
+        else:
+            fe.start()
         rp.start()
     except Exception as e:  # noqa: BLE001 - tell the admin what failed, then stop
         print(e, file=sys.stderr)
+        if pool:
+            pool.stop()
         fe.stop()
         rp.stop()
         return 1
@@ -68,11 +91,25 @@ def main():
                        for p in {topo.fe_https, topo.rp_https, topo.fe_http, topo.rp_http})
     ext = f"https://{topo.lyncdiscover}{topo.suffix(topo.rp_https, 443)}"
     intl = f"https://{topo.lyncdiscoverinternal}{topo.suffix(topo.fe_https, 443)}"
+    if pool:
+        sites = "".join(
+            f"\n  {f'Front End {f.index} ({f.fqdn})':31}{f.addr}, same ports" for f in pool.fes)
+        where = f"""  Pool pool01.contoso.test       HAProxy (haproxy-pool.cfg) on the pool's VIP
+                                 internal {topo.fe_addr}:{topo.fe_http}, :{topo.fe_https}
+                                 external {topo.fe_addr}:{topo.fe_ext_http}, :{topo.fe_ext_https}{sites}
+  PostgreSQL (the directory)     {pool.pg.root} (Unix socket only)"""
+        logs = [a.error_log for a in fes] + [pool.haproxy.log_file, pool.pg.log]
+        check = ""
+    else:
+        where = f"""  Front End pool01.contoso.test  internal site {topo.fe_addr}:{topo.fe_http}, :{topo.fe_https}
+                                 external site {topo.fe_addr}:{topo.fe_ext_http}, :{topo.fe_ext_https}"""
+        logs = [fe.error_log]
+        check = "\nCheck the deployment (in another terminal): ./apxs-build.sh check\n"
+    logs.append(rp.error_log)
     print(f"""
 Skype for Business mobility demo is running (Ctrl-C stops it).
 
-  Front End pool01.contoso.test  internal site {topo.fe_addr}:{topo.fe_http}, :{topo.fe_https}
-                                 external site {topo.fe_addr}:{topo.fe_ext_http}, :{topo.fe_ext_https}
+{where}
   Reverse proxy                  {topo.rp_addr}:{topo.rp_http} (autodiscover only), :{topo.rp_https}
   pool02.contoso.test            in the topology only (carol is homed there)
 
@@ -88,26 +125,27 @@ Try (or add the hosts lines and drop the --resolve options):
   curl $R --cacert {ca} -H 'Accept: application/vnd.microsoft.rtc.autodiscover+xml;v=1' '{ext}/?sipuri=alice@contoso.test'
   curl $R --cacert {ca} -d grant_type=password -d username=alice@contoso.test -d password={mobility.DEMO_PASSWORD} {ext}/WebTicket/oauthtoken
   curl $R --cacert {ca} -H "Authorization: Bearer <access_token>" {ext}/Autodiscover/AutodiscoverService.svc/root/oauth/user
-
-Check the deployment (in another terminal): ./apxs-build.sh check
-
-Logs: {fe.error_log}
-      {rp.error_log}
-""", flush=True)
+{check}
+Logs: """ + "\n      ".join(str(p) for p in logs) + "\n", flush=True)
 
     stop = []
     signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
     try:
+        watched = pool.procs() if pool else [(fe.name, fe.proc, fe.error_log)]
+        watched.append((rp.name, rp.proc, rp.error_log))
         while not stop:
-            for a in (fe, rp):
-                if a.proc.poll() is not None:
-                    print(f"{a.name} exited; see {a.error_log}", file=sys.stderr)
+            for name, proc, log in watched:
+                if proc.poll() is not None:
+                    print(f"{name} exited; see {log}", file=sys.stderr)
                     stop.append(1)
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     rp.stop()
-    fe.stop()
+    if pool:
+        pool.stop()
+    else:
+        fe.stop()
     print("stopped")
     return 0
 

@@ -9,22 +9,12 @@ import pytest
 import requests
 
 import mobility
+from pool import bind_source
 from conftest import unexpected_log_lines, ALLOWED_LOG
 
 LOCK = 3
 PROXY = "127.0.0.2"        # the reverse proxy's address: the only one trusted for XFF
 HOME = "198.51.100.7"      # where the owner signed in before (familiar)
-
-
-class FromAddress(requests.adapters.HTTPAdapter):
-    """Connects from a given local address (the reverse proxy's, for X-Forwarded-For)."""
-    def __init__(self, addr):
-        self.addr = addr
-        super().__init__()
-
-    def init_poolmanager(self, *args, **kw):
-        kw["source_address"] = (self.addr, 0)
-        super().init_poolmanager(*args, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +38,7 @@ def client(http, source=None):
     s.verify = http.verify
     s.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
     if source:
-        s.mount("https://", FromAddress(source))
+        bind_source(s, source)
     return s
 
 

@@ -9,7 +9,6 @@ import hashlib
 import hmac
 import re
 import shutil
-import sqlite3
 import threading
 import time
 
@@ -18,9 +17,10 @@ import requests
 from http.cookiejar import DefaultCookiePolicy
 
 import mobility
+from pool import bind_source
 from conftest import ALLOWED_LOG
-from test_lockout import FromAddress, PROXY, HOME
-from test_ucwa_people_pgsql import DIRECTORY, pg, q, pytestmark  # noqa: F401 (fixture)
+from test_lockout import PROXY, HOME
+from test_ucwa_people_pgsql import pg, pytestmark  # noqa: F401 (fixture)
 from ucwa_client import start_fe, stop_fe
 
 LOCK = 3
@@ -34,16 +34,9 @@ def pool(workdir, topo, pg):
     if st.exists():
         shutil.rmtree(st)
     mobility.make_state(st, topo)   # one token key file: the pool's
-    con = sqlite3.connect(st / "directory.db")
-    rows = [f"INSERT INTO users VALUES ({', '.join(q(v) for v in r)});"
-            for r in con.execute("SELECT * FROM users")]
-    con.close()
-    pg["sql"](DIRECTORY + "\n".join(rows))
-    conf = (mobility.REPO / "conf.d" / "sites" / "directory-sqlite.conf").read_text()
-    conf = conf.replace("DBDriver sqlite3", "DBDriver pgsql")
-    conf = re.sub(r'DBDParams .*', f'DBDParams "{pg["dsn"]}"', conf)
-    (workdir / "lockout-pool-directory.conf").write_text(conf)
-    extra = (f'Include "{workdir / "lockout-pool-directory.conf"}"\n'
+    pg.load_directory(st)
+    conf = pg.directory_conf(workdir / "lockout-pool-directory.conf")
+    extra = (f'Include "{conf}"\n'
              f"AutodiscoverLockoutStore dbd\nAutodiscoverAccountLockout 3 {LOCK}\n"
              "AutodiscoverFailureDelay 10")
     fes = [start_fe(workdir, st, f"lockout-pool-fe{i}", servers=2, directory=None,
@@ -59,7 +52,7 @@ def session(fe, source=None):
     s.verify = str(fe.state / "pki" / "ca.crt")
     s.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
     if source:
-        s.mount("https://", FromAddress(source))
+        bind_source(s, source)
     return s
 
 
@@ -128,7 +121,7 @@ def entry(pg, fe, kind, name):
     secret = hmac.new((fe.state / "token.key").read_bytes(),
                       b"mod_autodiscover lockout secret v1", hashlib.sha256).digest()
     key = hmac.new(secret, kind.encode() + name.encode(), hashlib.sha256).hexdigest()[:32]
-    row = pg["sql"](f"SELECT failures_0, locked_until_0 FROM autodiscover_lockout "
+    row = pg.sql(f"SELECT failures_0, locked_until_0 FROM autodiscover_lockout "
                     f"WHERE entry_key = '{key}'").strip()
     return [int(v) for v in row.split("|")] if row else [0, 0]
 
@@ -160,7 +153,7 @@ def test_concurrent_failures_on_both_front_ends_are_all_counted(pool, pg):
 
 
 def test_the_table_holds_keyed_hashes_only(pool, pg):
-    dump = pg["sql"]("SELECT * FROM autodiscover_lockout")
+    dump = pg.sql("SELECT * FROM autodiscover_lockout")
     assert dump.count("\n") >= 4
     for clear in ("alice", "bob", "contoso", HOME, "203.0.113", "Spring", "guess"):
         assert clear not in dump
@@ -170,7 +163,7 @@ def test_database_refuses_writes(pool, pg):
     """The table cannot be written: each Front End counts alone (AD00068), answers as
     usual, and locks on its own count; nothing crashes."""
     fe1, fe2 = pool
-    pg["sql"]("ALTER TABLE autodiscover_lockout "
+    pg.sql("ALTER TABLE autodiscover_lockout "
               "ADD CONSTRAINT refuse CHECK (last_use < 0) NOT VALID")
     try:
         for i in range(3):
@@ -180,4 +173,4 @@ def test_database_refuses_writes(pool, pg):
         assert "sign-in for dave@contoso.test locked" in log   # FE1's own count
         assert "AD00068" not in fe2.apache.log_text()
     finally:
-        pg["sql"]("ALTER TABLE autodiscover_lockout DROP CONSTRAINT refuse")
+        pg.sql("ALTER TABLE autodiscover_lockout DROP CONSTRAINT refuse")

@@ -14,8 +14,8 @@ import requests
 import mobility
 from ucwa_client import FAST, Fe, stop_fe
 
-from test_pool import (Postgres, as_postgres, drain, incoming_texts, mobility_allowed,
-                       pool_directory, signed_in)
+import pool as pools
+from test_pool import drain, incoming_texts, mobility_allowed, signed_in
 from test_ucwa_messaging import OTHER_LEFT, SENDER_FAILED, SENDER_STARTED, connect, seq, step
 
 ALICE, CAROL = "alice@contoso.test", "carol@contoso.test"
@@ -25,21 +25,8 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0,
 
 
 def private_pg(workdir, name, port_shift):
-    root = workdir / name
-    if root.exists():
-        shutil.rmtree(root)
-    root.mkdir()
-    shutil.chown(root, "postgres")
-    db = Postgres(root)
-    db.port += port_shift
-    db.dsn = f"host={root} port={db.port} dbname=mobility user=mobility"
-    r = as_postgres(f"{db.bin}/initdb -D {root}/data -A trust -U postgres")
-    assert r.returncode == 0, r.stderr
-    db.start()
-    r = as_postgres(f"{db.bin}/psql -q -h {root} -p {db.port} -U postgres -d postgres "
-                    f"-c 'CREATE ROLE mobility LOGIN' -c 'CREATE DATABASE mobility OWNER mobility'")
-    assert r.returncode == 0, r.stderr
-    return db
+    return pools.Postgres(workdir / name,
+                          port=5432 + os.getpid() % 1000 + 10000 + port_shift).start()
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +38,10 @@ def pools(workdir, topo):
     key = workdir / "pool-link.key"
     key.write_bytes(os.urandom(32))
     dbs = [private_pg(workdir, f"link-pg{i}", 20 + i) for i in (1, 2)]
-    confs = [pool_directory(workdir, st, db, f"directory-link{i}.conf")
-             for i, db in zip((1, 2), dbs)]
+    confs = []
+    for i, db in zip((1, 2), dbs):
+        db.load_directory(st)
+        confs.append(db.directory_conf(workdir / f"directory-link{i}.conf"))
     names = (topo.pool, topo.pool2)
 
     def start_both():

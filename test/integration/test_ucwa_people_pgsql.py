@@ -3,22 +3,16 @@ APR-util's pgsql driver. A private PostgreSQL (its own data directory, a Unix so
 TCP) is started for the module. The test command installs the server (postgresql) and
 the driver (libaprutil1-dbd-pgsql); the module is skipped only when not run as root
 (PostgreSQL must run as postgres)."""
-import glob
 import os
 import re
-import shutil
-import sqlite3
-import subprocess
 
 import pytest
 
 import mobility
+import pool
 from ucwa_client import FAST, assert_error, change_lists_at_once, start_fe, stop_fe
 
-REPO = mobility.REPO
 BOB = "bob@contoso.test"
-INITDB = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-DRIVER = glob.glob("/usr/lib/*/apr-util-1/apr_dbd_pgsql*.so")
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="needs root (to run PostgreSQL as postgres)")
@@ -26,78 +20,29 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0,
 
 def test_postgresql_and_its_driver_are_installed():
     # ./apxs-build.sh test installs both: missing means the tests below prove nothing
-    assert INITDB, "postgresql is not installed"
-    assert DRIVER, "libaprutil1-dbd-pgsql is not installed"
-
-DIRECTORY = """
-CREATE TABLE users (sip_uri VARCHAR(256) PRIMARY KEY, password VARCHAR(256) NOT NULL,
-    home_pool VARCHAR(256) NOT NULL, display_name VARCHAR(256), policy_tag VARCHAR(64));
-CREATE TABLE user_details (sip_uri VARCHAR(256) PRIMARY KEY, title VARCHAR(256),
-    department VARCHAR(256), office VARCHAR(256), company VARCHAR(256), email VARCHAR(256),
-    work_phone VARCHAR(64), mobile_phone VARCHAR(64), home_phone VARCHAR(64), photo TEXT,
-    hidden INTEGER NOT NULL DEFAULT 0);
-"""
-
-
-def as_postgres(cmd, **kw):
-    return subprocess.run(["su", "postgres", "-s", "/bin/sh", "-c", cmd], capture_output=True,
-                          text=True, **kw)
+    assert pool.INITDB, "postgresql is not installed"
+    assert pool.PG_DRIVER, "libaprutil1-dbd-pgsql is not installed"
 
 
 @pytest.fixture(scope="module")
 def pg(workdir):
     """A private PostgreSQL with a database 'mobility' owned by the role 'mobility'."""
-    root = workdir / "pgsql"
-    if root.exists():
-        shutil.rmtree(root)
-    root.mkdir()
-    shutil.chown(root, "postgres")
-    bin_dir = os.path.dirname(INITDB[-1])
-    r = as_postgres(f"{bin_dir}/initdb -D {root}/data -A trust -U postgres")
-    assert r.returncode == 0, r.stderr
-    port = 5432 + os.getpid() % 1000 + 10000
-    r = as_postgres(f"{bin_dir}/pg_ctl -D {root}/data -l {root}/log -w -o "
-                    f"\"-p {port} -k {root} -c listen_addresses=''\" start")
-    assert r.returncode == 0, r.stderr + (root / "log").read_text()
-    psql = f"{bin_dir}/psql -v ON_ERROR_STOP=1 -q -h {root} -p {port}"
-    r = as_postgres(f"{psql} -U postgres -c 'CREATE ROLE mobility LOGIN' "
-                    f"-c 'CREATE DATABASE mobility OWNER mobility'")
-    assert r.returncode == 0, r.stderr
-
-    def sql(text):
-        r = as_postgres(f"{psql} -U mobility -d mobility -A -t", input=text)
-        assert r.returncode == 0, r.stderr
-        return r.stdout
-    yield {"dsn": f"host={root} port={port} dbname=mobility user=mobility", "sql": sql}
-    as_postgres(f"{bin_dir}/pg_ctl -D {root}/data -m fast -w stop")
-
-
-def q(v):
-    return "NULL" if v is None else "'" + str(v).replace("'", "''") + "'"
+    server = pool.Postgres(workdir / "pgsql").start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="module")
 def fe(workdir, topo, pg):
     st = workdir / "pgsql-state"
-    if st.exists():
-        shutil.rmtree(st)
+    mobility.clean(st)
     mobility.make_state(st, topo)
-    con = sqlite3.connect(st / "directory.db")
-    rows = [f"INSERT INTO users VALUES ({', '.join(q(v) for v in r)});"
-            for r in con.execute("SELECT * FROM users")]
-    rows += [f"INSERT INTO user_details VALUES ({', '.join(q(v) for v in r)});"
-             for r in con.execute("SELECT * FROM user_details")]
-    con.close()
-    rows.append("INSERT INTO users VALUES ('helpdesk@contoso.test', 'x', 'pool01.contoso.test', "
-                "'Help_Desk 100% Support', NULL);")
-    pg["sql"](DIRECTORY + "\n".join(rows))
+    pg.load_directory(st, "INSERT INTO users VALUES ('helpdesk@contoso.test', 'x', "
+                          "'pool01.contoso.test', 'Help_Desk 100% Support', NULL);")
     # the shipped directory configuration, on PostgreSQL
-    conf = (REPO / "conf.d" / "sites" / "directory-sqlite.conf").read_text()
-    conf = conf.replace("DBDriver sqlite3", "DBDriver pgsql")
-    conf = re.sub(r'DBDParams .*', f'DBDParams "{pg["dsn"]}"', conf)
-    (workdir / "directory-pgsql.conf").write_text(conf)
+    conf = pg.directory_conf(workdir / "directory-pgsql.conf")
     f = start_fe(workdir, st, "ucwa-people-pgsql", servers=4, directory=None,
-                 extra=f'Include "{workdir / "directory-pgsql.conf"}"\n{FAST}')
+                 extra=f'Include "{conf}"\n{FAST}')
     yield f
     stop_fe(f)
 
@@ -105,7 +50,7 @@ def fe(workdir, topo, pg):
 def test_schema_created_by_children_at_once(fe, pg):
     app = fe.user().create()     # served: the children are past child_init
     assert app.get("/people/groups").status_code == 200
-    rows = pg["sql"]("SELECT version, description FROM ucwa_schema_version ORDER BY version")
+    rows = pg.sql("SELECT version, description FROM ucwa_schema_version ORDER BY version")
     assert [line.split("|")[0] for line in rows.strip().splitlines()] == ["1", "2", "3"]
     assert len(re.findall(r"UCWA00232", fe.apache.log_text())) == 1
 
@@ -145,7 +90,7 @@ def test_contact_list_search_and_photos(fe, pg):
 def test_concurrent_changes_and_a_full_restart(fe, workdir, pg):
     users = [fe.user(u) for u in ("alice@contoso.test", BOB)]
     change_lists_at_once(users, 8, "p", "G ")
-    counts = pg["sql"]("SELECT owner, COUNT(DISTINCT contact) FROM ucwa_group_members "
+    counts = pg.sql("SELECT owner, COUNT(DISTINCT contact) FROM ucwa_group_members "
                        "WHERE contact LIKE 'p%' GROUP BY owner ORDER BY owner")
     assert counts.split() == ["alice@contoso.test|24", "bob@contoso.test|24"]
     # a new Apache on the same database

@@ -22,6 +22,7 @@ from urllib3.util.retry import Retry
 
 import conftest
 import mobility
+import pool
 
 ROOT = "/Autodiscover/AutodiscoverService.svc/root"
 JSON = "application/json"
@@ -34,11 +35,12 @@ FAST = "UcwaEventTimeoutRange 1 1800"   # polls with timeout=1 answer after a se
 SPREAD = "ListenCoresBucketsRatio 1"
 
 
-def new_http(ca):
+def new_http(ca, source=None):
     """A requests session of its own (one per thread that parks a poll). Like a phone, it
     sends an idempotent request (GET, PUT, DELETE) once more when a kept-alive connection
     turns out closed under it (a graceful restart closes idle ones: the request and the
-    close can cross); never a POST."""
+    close can cross); never a POST. source: every connection leaves from that address
+    (127.0.0.x), which pins the client to one Front End behind a pool's HAProxy."""
     s = requests.Session()
     s.trust_env = False
     s.verify = str(ca)
@@ -47,7 +49,7 @@ def new_http(ca):
                   raise_on_status=False)
     s.mount("https://", HTTPAdapter(max_retries=retry))
     s.mount("http://", HTTPAdapter(max_retries=retry))
-    return s
+    return pool.bind_source(s, source) if source else s
 
 
 def get_token(http, base, user="alice@contoso.test", password=mobility.DEMO_PASSWORD):
@@ -60,9 +62,10 @@ def get_token(http, base, user="alice@contoso.test", password=mobility.DEMO_PASS
 class User:
     """A signed-in user: the token and the absolute applications URL."""
 
-    def __init__(self, ca, base, user="alice@contoso.test", ucwa_origin=None):
+    def __init__(self, ca, base, user="alice@contoso.test", ucwa_origin=None, source=None):
         self.ca = ca
-        self.http = new_http(ca)
+        self.source = source        # new_http(ca, user.source) for more sessions of it
+        self.http = new_http(ca, source)
         self.name = user
         self.token = get_token(self.http, base, user)
         r = self.http.get(base + ROOT + "/oauth/user", headers=self.headers())
@@ -227,18 +230,7 @@ class Fe:
 
     def children(self):
         """PIDs of the child processes (not the parent)."""
-        parent = self.apache.proc.pid
-        kids = []
-        for d in Path("/proc").iterdir():
-            if d.name.isdigit():
-                try:
-                    stat = (d / "stat").read_text()
-                except OSError:
-                    continue
-                fields = stat.rsplit(")", 1)[1].split()
-                if int(fields[1]) == parent and fields[0] != "Z":   # zombies are dead
-                    kids.append(int(d.name))
-        return kids
+        return mobility.child_pids(self.apache.proc.pid)
 
 
 def served_by(fe, marker):
@@ -354,6 +346,23 @@ def start_fe(workdir, state, name, extra="", **kw):
     apache.topo = topo
     apache.start()
     return Fe(apache, state)
+
+
+def pool_fe(p, i):
+    """Front End i of a pool.Pool as a Fe that talks to it directly (sign-in,
+    applications, /ucwa-status): a user of it is pinned there whatever HAProxy does."""
+    f = p.fe(i)
+    fe = Fe(f.apache, p.state)
+    fe.base, fe.origin, fe.status_url = f.base, f.origin, f.status_url
+    return fe
+
+
+def vip_user(p, name, source):
+    """name signed in through the pool's internal VIP (HAProxy), every connection of it
+    from source: `balance source` keeps it on p.fe_of_source(source) while that one is
+    up. (The user resource's applications link is the external web FQDN, the reverse
+    proxy's: the client takes its path to the internal VIP.)"""
+    return User(p.ca, p.base, name, ucwa_origin=p.origin, source=source)
 
 
 def clean_log(fe, allowed):

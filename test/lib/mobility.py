@@ -34,6 +34,7 @@ class Topology:
     fe_addr: str = "127.0.0.1"
     rp_addr: str = "127.0.0.2"
     mcx: str = "on"
+    extra_ips: tuple = ()     # more addresses in the server certificate (a pool's Front Ends)
     users: dict = field(default_factory=lambda: {
         "alice@contoso.test": ("pool01.contoso.test", "Alice Anderson"),
         "bob@contoso.test": ("pool01.contoso.test", "Bob Brown"),
@@ -133,7 +134,8 @@ def make_pki(state: Path, topo: Topology):
     pki.mkdir(parents=True, exist_ok=True)
     names = [topo.pool, topo.webext, topo.lyncdiscover, topo.lyncdiscoverinternal,
              topo.pool2, topo.webext2, topo.sip_external]
-    san = ",".join([f"DNS:{n}" for n in names] + [f"IP:{topo.fe_addr}", f"IP:{topo.rp_addr}"])
+    ips = [topo.fe_addr, topo.rp_addr, *topo.extra_ips]
+    san = ",".join([f"DNS:{n}" for n in names] + [f"IP:{a}" for a in ips])
     run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
          "-nodes", "-days", "3650", "-subj", "/CN=Mobility Demo CA",
          "-keyout", pki / "ca.key", "-out", pki / "ca.crt",
@@ -539,6 +541,21 @@ class Apache:
 
     def log_text(self):
         return self.error_log.read_text(errors="replace") if self.error_log.exists() else ""
+
+
+def child_pids(parent):
+    """PIDs of parent's live child processes (zombies are dead)."""
+    kids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[1]) == parent and fields[0] != "Z":
+                kids.append(int(d.name))
+    return kids
 
 
 def sites_body(*names):
