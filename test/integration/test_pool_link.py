@@ -14,7 +14,7 @@ import requests
 import mobility
 from ucwa_client import FAST, Fe, stop_fe
 
-import pool as pools
+import pool as pool_lib
 from test_pool import drain, incoming_texts, mobility_allowed, signed_in
 from test_ucwa_messaging import OTHER_LEFT, SENDER_FAILED, SENDER_STARTED, connect, seq, step
 
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0,
 
 
 def private_pg(workdir, name, port_shift):
-    return pools.Postgres(workdir / name,
+    return pool_lib.Postgres(workdir / name,
                           port=5432 + os.getpid() % 1000 + 10000 + port_shift).start()
 
 
