@@ -24,6 +24,10 @@
 "  taken_by text, taken_until timestamptz);\n" \
 "CREATE UNIQUE INDEX IF NOT EXISTS ucwa_pool_push_origin ON ucwa_pool_push (fe, origin);\n" \
 "CREATE INDEX IF NOT EXISTS ucwa_pool_push_due ON ucwa_pool_push (not_before);\n" \
+/* a provider credential every Front End uses (the APNs provider token: Apple refuses \
+ * a new one within 20 minutes of the last, whichever server signed it) */ \
+"CREATE TABLE IF NOT EXISTS ucwa_pool_push_credential (\n" \
+"  which int PRIMARY KEY, value text NOT NULL, issued bigint NOT NULL);\n" \
 "CREATE OR REPLACE FUNCTION ucwa_pool_push_queue(f text, o text, a text, usr text,\n" \
 "    ep text, conv text, k int, ev int, b int, snd text, pre text) RETURNS void AS $$\n" \
 "BEGIN\n" \

@@ -107,6 +107,43 @@ static const char *apns_token(server_rec *s, const ucwa_push_conf *c, apr_pool_t
     return x.token;
 }
 
+/* In a pool of Front Ends, the APNs provider token is the pool's (in its database): with
+ * one each, Apple would refuse all but the first within 20 minutes. refused: the token
+ * APNs just refused (renew it, unless another Front End did already), or NULL. */
+static const char *apns_pool_token(server_rec *s, ucwa_db *db, const ucwa_push_conf *c,
+                                   apr_pool_t *p, apr_time_t now, const char *refused)
+{
+    int tries;
+
+    for (tries = 0; tries < 2; tries++) {
+        const char *value = NULL, *token;
+        apr_time_t issued = 0;
+        int r = ucwa_push_pool_credential_get(db, p, UCWA_PUSH_CRED_APNS, &value, &issued);
+        if (r < 0) {
+            break;
+        }
+        if (r == 1 && now >= issued && now - issued < APNS_TOKEN_AGE
+            && (!refused || strcmp(value, refused) != 0)) {
+            return value;
+        }
+        token = push_apns_provider_token(p, c->apns_key, c->apns_key_id, c->apns_team_id, now);
+        if (!token) {
+            return NULL;
+        }
+        switch (ucwa_push_pool_credential_put(db, p, UCWA_PUSH_CRED_APNS, token, now,
+                                              r == 1 ? issued : 0)) {
+        case 1: return token;
+        case 0: continue;   /* another Front End renewed it first: theirs */
+        default: break;
+        }
+        break;
+    }
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, UCWALOGNO(00472)
+                 "push: no APNs provider token from the pool's database: %s",
+                 db->err ? db->err : "renewed by others meanwhile");
+    return NULL;
+}
+
 /* The FCM access token in the store: read (when it is still good), or written. */
 typedef struct {
     apr_time_t now;
@@ -177,8 +214,9 @@ static void notification_of(apr_pool_t *p, const ucwa_push_job *j, push_notifica
 /* Sends n to r: the classified result, *retry_in for PUSH_RETRY. */
 static push_result send_one(dispatcher *d, server_rec *s, const ucwa_push_conf *c,
                             const ucwa_push_reg *r, const push_notification *n, apr_pool_t *p,
-                            apr_interval_time_t *retry_in)
+                            ucwa_db *pool_db, apr_interval_time_t *retry_in)
 {
+    const char *apns_refused = NULL;
     push_provider prov;
     push_http_request *rq = NULL;
     push_sender *via;
@@ -203,7 +241,13 @@ static push_result send_one(dispatcher *d, server_rec *s, const ucwa_push_conf *
         }
         else if (prov == PUSH_PROVIDER_APNS) {
             push_apns_config ac = { c->apns_host, c->apns_topic,
-                                    apns_token(s, c, p, now, attempt > 0) };
+                                    pool_db ? apns_pool_token(s, pool_db, c, p, now, apns_refused)
+                                            : apns_token(s, c, p, now, attempt > 0) };
+            if (!ac.provider_token && pool_db) {
+                *retry_in = 0;
+                return PUSH_RETRY;
+            }
+            apns_refused = ac.provider_token;
             rv = ac.provider_token ? push_apns_request(p, &ac, r->token, n, now, &rq, &why)
                                    : APR_EGENERAL;
             via = d->apns;
@@ -243,8 +287,11 @@ static push_result send_one(dispatcher *d, server_rec *s, const ucwa_push_conf *
 
 /* --- a round ----------------------------------------------------------------------- */
 
-static void deliver(dispatcher *d, server_rec *s, ucwa_db *db, const ucwa_push_job *j,
-                    apr_pool_t *p, ucwa_push_outcome *o, apr_interval_time_t *retry_in)
+/* Sends job j to its device's registrations: the outcome, and the wait before the next
+ * attempt. pooled: a pool's dispatcher (db is the pool's database). */
+static void deliver(dispatcher *d, server_rec *s, ucwa_db *db, int pooled,
+                    const ucwa_push_job *j, apr_pool_t *p, ucwa_push_outcome *o,
+                    apr_interval_time_t *retry_in)
 {
     const ucwa_push_conf *c = ucwa_config_get(s)->global->push;
     apr_array_header_t *regs = NULL;
@@ -269,7 +316,7 @@ static void deliver(dispatcher *d, server_rec *s, ucwa_db *db, const ucwa_push_j
     for (i = 0; i < regs->nelts; i++) {
         const ucwa_push_reg *r = &APR_ARRAY_IDX(regs, i, ucwa_push_reg);
         apr_interval_time_t wait = 0;
-        switch (send_one(d, s, c, r, &n, p, &wait)) {
+        switch (send_one(d, s, c, r, &n, p, pooled ? db : NULL, &wait)) {
         case PUSH_GONE:
             /* the service says the device unsubscribed: never send to it again */
             if (ucwa_push_reg_delete(db, p, NULL, r->id) < 0) {
@@ -373,7 +420,7 @@ static int dispatch_round(holder *h, apr_pool_t *p)
             wait[i] = ucwa_push_backoff(jobs[i].attempts, 0);
             continue;
         }
-        deliver(h->d, s, dbd ? &db : NULL, &jobs[i], p, &out[i], &wait[i]);
+        deliver(h->d, s, dbd ? &db : NULL, 0, &jobs[i], p, &out[i], &wait[i]);
     }
     mob_dbd_close(s, dbd);
     x.out = out;
@@ -448,7 +495,7 @@ static int pool_round(holder *h, const char *fe, apr_pool_t *p)
     for (i = 0; i < taken; i++) {
         ucwa_push_outcome o;
         apr_interval_time_t wait;
-        deliver(d, s, &db, &jobs[i], p, &o, &wait);
+        deliver(d, s, &db, 1, &jobs[i], p, &o, &wait);
         if (ucwa_push_pool_finish(&db, p, &jobs[i], &tickets[i], o, wait) != 0) {
             /* held until its lease ends, then sent again: at least once */
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, UCWALOGNO(00471)

@@ -85,3 +85,45 @@ int ucwa_push_pool_finish(ucwa_db *db, apr_pool_t *p, const ucwa_push_job *j,
     return ucwa_sql_exec(db, p, "ucwa_push_pool_4", "DELETE FROM ucwa_pool_push WHERE "
                          "id = %s::bigint AND takes = %s::int", 2, args, NULL);
 }
+
+int ucwa_push_pool_credential_get(ucwa_db *db, apr_pool_t *p, int which, const char **value,
+                                  apr_time_t *issued)
+{
+    const char *args[1] = { num(p, which) };
+    apr_array_header_t *rows;
+    const char **r;
+
+    if (ucwa_sql_select(db, p, "ucwa_push_pool_5", "SELECT value, issued FROM "
+                        "ucwa_pool_push_credential WHERE which = %s::int", 1, args, 2, &rows)) {
+        return -1;
+    }
+    if (rows->nelts == 0) {
+        return 0;
+    }
+    r = APR_ARRAY_IDX(rows, 0, const char **);
+    if (!r[0] || !r[1]) {
+        return 0;
+    }
+    *value = r[0];
+    *issued = (apr_time_t)apr_atoi64(r[1]);
+    return 1;
+}
+
+int ucwa_push_pool_credential_put(ucwa_db *db, apr_pool_t *p, int which, const char *value,
+                                  apr_time_t issued, apr_time_t seen)
+{
+    const char *args[4] = { num(p, which), value, num(p, issued), num(p, seen) };
+    int n = 0;
+
+    /* compare and set: of two Front Ends renewing at once, one stores its own */
+    if (seen ? ucwa_sql_exec(db, p, "ucwa_push_pool_6", "UPDATE ucwa_pool_push_credential "
+                             "SET value = %s, issued = %s::bigint WHERE which = %s::int AND "
+                             "issued = %s::bigint", 4,
+                             (const char *[4]){ args[1], args[2], args[0], args[3] }, &n)
+             : ucwa_sql_exec(db, p, "ucwa_push_pool_7", "INSERT INTO ucwa_pool_push_credential "
+                             "(which, value, issued) VALUES (%s::int, %s, %s::bigint) "
+                             "ON CONFLICT (which) DO NOTHING", 3, args, &n)) {
+        return -1;
+    }
+    return n > 0;
+}

@@ -40,4 +40,14 @@ int ucwa_push_pool_finish(ucwa_db *db, apr_pool_t *p, const ucwa_push_job *j,
                           const ucwa_push_pool_ticket *t, ucwa_push_outcome o,
                           apr_interval_time_t retry_in);
 
+/* The pool's copy of provider credential which (UCWA_PUSH_CRED_*), shared by every
+ * Front End: 1 found (*value, *issued), 0 none yet, -1 with db->err. */
+int ucwa_push_pool_credential_get(ucwa_db *db, apr_pool_t *p, int which, const char **value,
+                                  apr_time_t *issued);
+
+/* Stores value, issued at issued, if the pool's copy is still the one issued at seen (0:
+ * there was none): 1 stored, 0 another Front End stored one first (read it), -1. */
+int ucwa_push_pool_credential_put(ucwa_db *db, apr_pool_t *p, int which, const char *value,
+                                  apr_time_t issued, apr_time_t seen);
+
 #endif

@@ -15,7 +15,7 @@ import time
 import pytest
 
 import mobility
-from push_services import apns, fcm, fcm_mock, keys  # noqa: F401 (fixtures)
+from push_services import apns, apns_mock, fcm, fcm_mock, keys  # noqa: F401 (fixtures)
 from test_pool import DIRECTORY, mobility_allowed, pg, q, wait_for  # noqa: F401
 from test_ucwa_messaging import connect
 from test_ucwa_push import background, invite, push_config, register, vapid_key  # noqa: F401
@@ -45,28 +45,31 @@ def pool(workdir, topo, pg, keys, vapid_key, apns, fcm):  # noqa: F811
     conf = conf.replace("DBDriver sqlite3", "DBDriver pgsql")
     conf = re.sub(r'DBDParams .*', f'DBDParams "{pg.dsn}"', conf)
     (workdir / "directory-pool-push.conf").write_text(conf)
-    push = push_config(workdir, keys, vapid_key, apns, fcm, providers=("FCM",))
+    push = push_config(workdir, keys, vapid_key, apns, fcm, providers=("APNs", "FCM"))
     fes = []
-    for n in (1, 2):
-        fes.append(start_fe(workdir, st, f"pool-push-fe{n}", servers=2, directory=None,
-                            extra=f'Include "{workdir / "directory-pool-push.conf"}"\n{push}\n'
-                                  f"UcwaPoolFrontEnd fe{n}\nUcwaPoolLease {LEASE}\n"))
-    # both have joined the pool (a dispatcher takes nothing before its Front End has)
-    wait_for(lambda: pg.sql("SELECT count(*) FROM ucwa_pool_fe WHERE lease_until > now()")
-             .strip() == "2", what="both Front Ends in the pool")
-    yield fes
-    for f in fes:
-        if f.apache.proc and f.apache.proc.poll() is None:
-            stop_fe(f, allowed=mobility_allowed() + PUSH_LOG)
+    try:
+        for n in (1, 2):
+            fes.append(start_fe(workdir, st, f"pool-push-fe{n}", servers=2, directory=None,
+                                extra=f'Include "{workdir / "directory-pool-push.conf"}"\n'
+                                      f"{push}\nUcwaPoolFrontEnd fe{n}\n"
+                                      f"UcwaPoolLease {LEASE}\n"))
+        # both joined the pool (a dispatcher takes nothing before its Front End has)
+        wait_for(lambda: pg.sql("SELECT count(*) FROM ucwa_pool_fe WHERE lease_until > now()")
+                 .strip() == "2", what="both Front Ends in the pool")
+        yield fes
+    finally:
+        for f in fes:
+            if f.apache.proc and f.apache.proc.poll() is None:
+                stop_fe(f, allowed=mobility_allowed() + PUSH_LOG)
 
 
-def device(fe, user, name, token):
-    """An application of user on device name, registered for FCM with token, available
-    and in the background."""
+def device(fe, user, name, token, provider="FCM"):
+    """An application of user on device name, registered for FCM (or APNs) with token,
+    available and in the background."""
     app = fe.user(user).create(endpointId=name)
     app.available({"SupportedModalities": ["Messaging"]})
     app.poll("timeout=1")
-    register(app, {"provider": "FCM", "token": token})
+    register(app, {"provider": provider, "token": token})
     background(app)
     return app
 
@@ -106,6 +109,34 @@ def test_each_notification_is_sent_once_by_one_front_end(pool, pg, fcm_mock):
     assert sorted(m["token"] for m in got) == sorted(tokens), got
     assert all(m["message"]["data"]["event"] == "invitation" for m in got), got
     # bob's devices go first: alice leaving would be a missed conversation to push
+    for a in bobs + [alice]:
+        a.delete()
+
+
+def test_front_ends_share_the_apns_provider_token(pool, pg, apns_mock):
+    """APNs refuses a provider token renewed within 20 minutes of the last (429
+    TooManyProviderTokenUpdates), whichever server signed it: the pool's Front Ends sign
+    one and share it through the database."""
+    fe1, fe2 = pool
+    pg.sql("DELETE FROM ucwa_pool_push_credential")
+    tokens = ["a1" * 32, "b2" * 32]
+    bobs = [device(fe, BOB, f"bob-iphone-{i}", t, provider="APNs")
+            for i, (fe, t) in enumerate(zip(pool, tokens))]
+    alice = fe1.user(ALICE).create()
+    alice.available()
+    marks = [len(fe.apache.log_text()) for fe in pool]
+    invite(alice, "sip:" + BOB)
+    # each Front End sends to the device whose job it queued (it takes it first)
+    pushes = wait_for(lambda: (lambda got: got if {p["token"] for p in got} == set(tokens)
+                               else None)(apns_mock["control"]("GET", "/mock/pushes")),
+                      timeout=5, what="a push to each of bob's iPhones")
+    assert len(pushes) == 2, pushes
+    assert len({p["headers"]["authorization"] for p in pushes}) == 1, pushes
+    # with a token each, one Front End's first send is refused (429), and its job waits
+    # for a retry that the other Front End may take, or not (up to 8 attempts)
+    refused = [line for fe, m in zip(pool, marks) for line in fe.apache.log_text()[m:]
+               .splitlines() if "UCWA00253" in line and " 429 " in line]
+    assert refused == []
     for a in bobs + [alice]:
         a.delete()
 
