@@ -522,7 +522,11 @@ static void queue_word_locked(ucwa_txn *t, void *baton)
 static apr_status_t push_callback(int state, void *data, apr_pool_t *pool)
 {
     holder *h = data;
-    const char *fe = ucwa_config_get(h->s)->global->pool_fe;   /* in a pool: its name */
+    const dbd_cfg_t *dbc = mob_dbd_config(h->s);
+    /* in a pool: its name; a pool without its PostgreSQL database (UCWA00422) keeps the
+     * store's queue, as a single Front End */
+    const char *fe = dbc && !strcmp(dbc->name, "pgsql") ? ucwa_config_get(h->s)->global->pool_fe
+                                                        : NULL;
     apr_time_t end = apr_time_now() + WORK_SLICE;
     volatile apr_uint32_t *word = NULL;
     apr_pool_t *round;
