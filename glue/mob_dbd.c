@@ -39,20 +39,43 @@ typedef struct {
     int pid;
 } backend;
 
-static void prepare_again(request_rec *r, ap_dbd_t *dbd, const dbd_cfg_t *cfg)
+/* The connection now talks to a new backend: mod_dbd's statements are prepared on it
+ * again, those of every server whose database is this one (a label a virtual host
+ * prepared lives on the connections it shares with the main server), and the
+ * statements our code prepared itself on first use (common/ucwa/ucwa_sql: contact
+ * lists, push, lockout) are forgotten, to be prepared again when next used. */
+static void prepare_again(apr_pool_t *p, ap_dbd_t *dbd, const dbd_cfg_t *cfg)
 {
+    apr_hash_t *known = apr_hash_make(p);
     apr_hash_index_t *hi;
+    server_rec *sp;
 
-    for (hi = apr_hash_first(r->pool, cfg->queries); hi; hi = apr_hash_next(hi)) {
-        const void *key;
-        void *val;
-        apr_dbd_prepared_t *st = NULL;
-        apr_hash_this(hi, &key, NULL, &val);
-        if (!val || !*(const char *)val) {
+    for (sp = ap_server_conf; sp; sp = sp->next) {
+        const dbd_cfg_t *c = mob_dbd_config(sp);
+        if (!c || strcmp(c->name, cfg->name) || strcmp(c->params, cfg->params)) {
             continue;
         }
-        if (apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, val, key, &st) == 0 && st) {
-            apr_hash_set(dbd->prepared, key, APR_HASH_KEY_STRING, st);
+        for (hi = apr_hash_first(p, c->queries); hi; hi = apr_hash_next(hi)) {
+            const void *key;
+            void *val;
+            apr_dbd_prepared_t *st = NULL;
+            apr_hash_this(hi, &key, NULL, &val);
+            if (apr_hash_get(known, key, APR_HASH_KEY_STRING)) {
+                continue;
+            }
+            apr_hash_set(known, key, APR_HASH_KEY_STRING, "1");
+            if (val && *(const char *)val
+                && apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, val, key, &st) == 0
+                && st) {
+                apr_hash_set(dbd->prepared, key, APR_HASH_KEY_STRING, st);
+            }
+        }
+    }
+    for (hi = apr_hash_first(p, dbd->prepared); hi; hi = apr_hash_next(hi)) {
+        const void *key;
+        apr_hash_this(hi, &key, NULL, NULL);
+        if (!apr_hash_get(known, key, APR_HASH_KEY_STRING)) {
+            apr_hash_set(dbd->prepared, key, APR_HASH_KEY_STRING, NULL);
         }
     }
 }
@@ -76,7 +99,7 @@ static int closed(PGconn *c)
     return PQstatus(c) == CONNECTION_BAD;
 }
 
-/* The statements mod_dbd prepares on each connection. */
+/* The statements mod_dbd prepares on each connection of this configuration. */
 static int queries(apr_pool_t *p, const dbd_cfg_t *cfg)
 {
     apr_hash_index_t *hi;
@@ -90,7 +113,7 @@ static int queries(apr_pool_t *p, const dbd_cfg_t *cfg)
     return n;
 }
 
-/* The statements prepared on the connection's backend (-1: cannot tell). */
+/* The statements prepared on the connection's backend (a large number: cannot tell). */
 static int prepared_on_backend(PGconn *c)
 {
     PGresult *res = PQexec(c, "SELECT count(*) FROM pg_prepared_statements");
@@ -103,10 +126,9 @@ static int prepared_on_backend(PGconn *c)
     return n < 0 ? 1 << 30 : n;
 }
 
-ap_dbd_t *mob_dbd_acquire(request_rec *r)
+/* A connection of mod_dbd checked as mob_dbd_acquire says. */
+static ap_dbd_t *checked(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd)
 {
-    APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
-    ap_dbd_t *dbd = acquire ? acquire(r) : NULL;
     const dbd_cfg_t *cfg;
     backend *b = NULL;
     PGconn *c;
@@ -123,23 +145,46 @@ ap_dbd_t *mob_dbd_acquire(request_rec *r)
     }
     pid = c ? PQbackendPID(c) : 0;
     apr_pool_userdata_get((void **)&b, BACKEND_KEY, dbd->pool);
-    cfg = mob_dbd_config(r->server);
     if (!b) {
         /* first sight: mod_dbd prepared the statements when it opened the connection,
          * but it may have been reset since (by us just now, or by mod_dbd's check after
-         * a failed use): count them once */
+         * a failed use): count them, once per connection */
         b = apr_pcalloc(dbd->pool, sizeof(*b));
         b->pid = pid;
         apr_pool_userdata_set(b, BACKEND_KEY, NULL, dbd->pool);
-        if (cfg && c && prepared_on_backend(c) < queries(r->pool, cfg)) {
-            prepare_again(r, dbd, cfg);
+        cfg = mob_dbd_config(s);
+        if (cfg && c && prepared_on_backend(c) < queries(p, cfg)) {
+            prepare_again(p, dbd, cfg);
         }
         return dbd;
     }
-    if (pid != 0 && pid != b->pid && cfg) {
+    if (pid != 0 && pid != b->pid && (cfg = mob_dbd_config(s)) != NULL) {
         /* not logged here (glue has no module tag of its own): mod_dbd logged the reset */
-        prepare_again(r, dbd, cfg);
+        prepare_again(p, dbd, cfg);
         b->pid = pid;
     }
     return dbd;
+}
+
+ap_dbd_t *mob_dbd_acquire(request_rec *r)
+{
+    APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
+
+    return checked(r->server, r->pool, acquire ? acquire(r) : NULL);
+}
+
+ap_dbd_t *mob_dbd_open(server_rec *s, apr_pool_t *p)
+{
+    APR_OPTIONAL_FN_TYPE(ap_dbd_open) *open = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
+
+    return checked(s, p, open && APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close) ? open(p, s) : NULL);
+}
+
+void mob_dbd_close(server_rec *s, ap_dbd_t *dbd)
+{
+    APR_OPTIONAL_FN_TYPE(ap_dbd_close) *close = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
+
+    if (dbd && close) {
+        close(s, dbd);
+    }
 }

@@ -6,6 +6,55 @@
 #ifndef UCWA_POOL_SQL_H
 #define UCWA_POOL_SQL_H
 
+/* The pool's push queue (mod_ucwa/ucwa_push_pool): a job queued in a Front End's store
+ * is moved here by that Front End's dispatcher, and every dispatcher of the pool takes
+ * due jobs (FOR UPDATE SKIP LOCKED: each goes to one). origin names the store's job
+ * (moved once even when the move is retried); (fe, app, sip, endpoint_id, conversation)
+ * folds a burst into a job nobody holds yet. A job is held until taken_until by taken_by
+ * (takes counts the takes: a late verdict of an earlier holder finds no row), and is due
+ * again once that Front End's lease ran out. */
+#define UCWA_POOL_PUSH_SCHEMA \
+"CREATE TABLE IF NOT EXISTS ucwa_pool_push (\n" \
+"  id bigserial PRIMARY KEY, fe text NOT NULL, origin text NOT NULL, app text NOT NULL,\n" \
+"  sip text NOT NULL, endpoint_id text NOT NULL, conversation text NOT NULL,\n" \
+"  kind int NOT NULL, events int NOT NULL, badge int NOT NULL,\n" \
+"  sender text NOT NULL, preview text NOT NULL,\n" \
+"  queued timestamptz NOT NULL DEFAULT now(), not_before timestamptz NOT NULL DEFAULT now(),\n" \
+"  attempts int NOT NULL DEFAULT 0, takes int NOT NULL DEFAULT 0,\n" \
+"  taken_by text, taken_until timestamptz);\n" \
+"CREATE UNIQUE INDEX IF NOT EXISTS ucwa_pool_push_origin ON ucwa_pool_push (fe, origin);\n" \
+"CREATE INDEX IF NOT EXISTS ucwa_pool_push_due ON ucwa_pool_push (not_before);\n" \
+/* a provider credential every Front End uses (the APNs provider token: Apple refuses \
+ * a new one within 20 minutes of the last, whichever server signed it) */ \
+"CREATE TABLE IF NOT EXISTS ucwa_pool_push_credential (\n" \
+"  which int PRIMARY KEY, value text NOT NULL, issued bigint NOT NULL);\n" \
+"CREATE OR REPLACE FUNCTION ucwa_pool_push_queue(f text, o text, a text, usr text,\n" \
+"    ep text, conv text, k int, ev int, b int, snd text, pre text) RETURNS void AS $$\n" \
+"BEGIN\n" \
+"  PERFORM 1 FROM ucwa_pool_push WHERE fe = f AND origin = o;\n" \
+"  IF FOUND THEN RETURN; END IF;\n" \
+"  UPDATE ucwa_pool_push SET kind = greatest(kind, k), events = events + ev, badge = b,\n" \
+"      sender = snd, preview = pre, origin = o\n" \
+"    WHERE id = (SELECT id FROM ucwa_pool_push WHERE fe = f AND app = a AND sip = usr\n" \
+"      AND endpoint_id = ep AND conversation = conv AND taken_by IS NULL ORDER BY id\n" \
+"      LIMIT 1 FOR UPDATE SKIP LOCKED);\n" \
+"  IF FOUND THEN RETURN; END IF;\n" \
+"  INSERT INTO ucwa_pool_push (fe, origin, app, sip, endpoint_id, conversation, kind,\n" \
+"      events, badge, sender, preview) VALUES (f, o, a, usr, ep, conv, k, ev, b, snd, pre)\n" \
+"    ON CONFLICT (fe, origin) DO NOTHING;\n" \
+"END $$ LANGUAGE plpgsql;\n" \
+"CREATE OR REPLACE FUNCTION ucwa_pool_push_take(me text, n int, hold float8)\n" \
+"    RETURNS SETOF ucwa_pool_push AS $$\n" \
+"  UPDATE ucwa_pool_push SET taken_by = me, taken_until = now() + hold * interval '1 s',\n" \
+"      takes = takes + 1\n" \
+"    WHERE id IN (SELECT p.id FROM ucwa_pool_push p WHERE p.not_before <= now()\n" \
+"      AND (p.taken_by IS NULL OR p.taken_until < now() OR NOT EXISTS (SELECT 1 FROM\n" \
+"        ucwa_pool_fe f WHERE f.fe = p.taken_by AND f.lease_until > now()))\n" \
+"      AND EXISTS (SELECT 1 FROM ucwa_pool_fe f WHERE f.fe = me AND f.lease_until > now())\n" \
+"      ORDER BY p.queued, p.id LIMIT n FOR UPDATE SKIP LOCKED)\n" \
+"  RETURNING *;\n" \
+"$$ LANGUAGE sql;\n"
+
 #define UCWA_POOL_SCHEMA \
 "BEGIN;\n" \
 "SELECT pg_advisory_xact_lock(7714);\n" \
@@ -130,6 +179,7 @@
 "  DELETE FROM ucwa_pool_relay WHERE created < now() - interval '1 day';\n" \
 "  DELETE FROM ucwa_pool_watch WHERE until < now();\n" \
 "END $$ LANGUAGE plpgsql;\n" \
+UCWA_POOL_PUSH_SCHEMA \
 "COMMIT;\n"
 
 #endif

@@ -9,12 +9,15 @@
 #include <mod_watchdog.h>
 #include <ap_mpm.h>
 
+#include "mob_dbd.h"
 #include "mod_ucwa.h"
 #include "push_send.h"
 #include "ucwa_config.h"
 #include "ucwa_push.h"
 #include "ucwa_push_dispatch.h"
+#include "ucwa_push_pool.h"
 #include "ucwa_push_reg.h"
+#include "ucwa_pool.h"
 #include "ucwa_shm.h"
 #include "ucwa_watchdog.h"
 
@@ -23,12 +26,16 @@ APLOG_USE_MODULE(ucwa);
 #define INTERVAL apr_time_from_msec(100)   /* between calls (each lasts WORK_SLICE) */
 #define BATCH 16                       /* jobs taken per round (rounds follow at once) */
 #define APNS_TOKEN_AGE apr_time_from_sec(40 * 60)   /* within APNs' 20..60 minutes */
+#define POOL_POLL apr_time_from_msec(500)  /* a look at the pool's table with nothing here */
+#define POOL_AGAIN apr_time_from_sec(1)    /* a job the pool's table could not take */
 
 /* The dispatcher's state, in the process that runs it (allocated on its first round from
  * the watchdog thread's pool). */
 typedef struct {
     apr_pool_t *pool;
     push_sender *web, *apns, *fcm;     /* one connection each */
+    apr_time_t poll_at;                /* pool: the next look at the pool's table */
+    int pool_warned;                   /* pool: its database was said to be away */
 } dispatcher;
 
 typedef struct {
@@ -98,6 +105,43 @@ static const char *apns_token(server_rec *s, const ucwa_push_conf *c, apr_pool_t
 
     ucwa_txn_run(s, p, apns_token_locked, &x);
     return x.token;
+}
+
+/* In a pool of Front Ends, the APNs provider token is the pool's (in its database): with
+ * one each, Apple would refuse all but the first within 20 minutes. refused: the token
+ * APNs just refused (renew it, unless another Front End did already), or NULL. */
+static const char *apns_pool_token(server_rec *s, ucwa_db *db, const ucwa_push_conf *c,
+                                   apr_pool_t *p, apr_time_t now, const char *refused)
+{
+    int tries;
+
+    for (tries = 0; tries < 2; tries++) {
+        const char *value = NULL, *token;
+        apr_time_t issued = 0;
+        int r = ucwa_push_pool_credential_get(db, p, UCWA_PUSH_CRED_APNS, &value, &issued);
+        if (r < 0) {
+            break;
+        }
+        if (r == 1 && now >= issued && now - issued < APNS_TOKEN_AGE
+            && (!refused || strcmp(value, refused) != 0)) {
+            return value;
+        }
+        token = push_apns_provider_token(p, c->apns_key, c->apns_key_id, c->apns_team_id, now);
+        if (!token) {
+            return NULL;
+        }
+        switch (ucwa_push_pool_credential_put(db, p, UCWA_PUSH_CRED_APNS, token, now,
+                                              r == 1 ? issued : 0)) {
+        case 1: return token;
+        case 0: continue;   /* another Front End renewed it first: theirs */
+        default: break;
+        }
+        break;
+    }
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, UCWALOGNO(00472)
+                 "push: no APNs provider token from the pool's database: %s",
+                 db->err ? db->err : "renewed by others meanwhile");
+    return NULL;
 }
 
 /* The FCM access token in the store: read (when it is still good), or written. */
@@ -170,8 +214,9 @@ static void notification_of(apr_pool_t *p, const ucwa_push_job *j, push_notifica
 /* Sends n to r: the classified result, *retry_in for PUSH_RETRY. */
 static push_result send_one(dispatcher *d, server_rec *s, const ucwa_push_conf *c,
                             const ucwa_push_reg *r, const push_notification *n, apr_pool_t *p,
-                            apr_interval_time_t *retry_in)
+                            ucwa_db *pool_db, apr_interval_time_t *retry_in)
 {
+    const char *apns_refused = NULL;
     push_provider prov;
     push_http_request *rq = NULL;
     push_sender *via;
@@ -196,7 +241,13 @@ static push_result send_one(dispatcher *d, server_rec *s, const ucwa_push_conf *
         }
         else if (prov == PUSH_PROVIDER_APNS) {
             push_apns_config ac = { c->apns_host, c->apns_topic,
-                                    apns_token(s, c, p, now, attempt > 0) };
+                                    pool_db ? apns_pool_token(s, pool_db, c, p, now, apns_refused)
+                                            : apns_token(s, c, p, now, attempt > 0) };
+            if (!ac.provider_token && pool_db) {
+                *retry_in = 0;
+                return PUSH_RETRY;
+            }
+            apns_refused = ac.provider_token;
             rv = ac.provider_token ? push_apns_request(p, &ac, r->token, n, now, &rq, &why)
                                    : APR_EGENERAL;
             via = d->apns;
@@ -236,8 +287,11 @@ static push_result send_one(dispatcher *d, server_rec *s, const ucwa_push_conf *
 
 /* --- a round ----------------------------------------------------------------------- */
 
-static void deliver(dispatcher *d, server_rec *s, ucwa_db *db, const ucwa_push_job *j,
-                    apr_pool_t *p, ucwa_push_outcome *o, apr_interval_time_t *retry_in)
+/* Sends job j to its device's registrations: the outcome, and the wait before the next
+ * attempt. pooled: a pool's dispatcher (db is the pool's database). */
+static void deliver(dispatcher *d, server_rec *s, ucwa_db *db, int pooled,
+                    const ucwa_push_job *j, apr_pool_t *p, ucwa_push_outcome *o,
+                    apr_interval_time_t *retry_in)
 {
     const ucwa_push_conf *c = ucwa_config_get(s)->global->push;
     apr_array_header_t *regs = NULL;
@@ -262,7 +316,7 @@ static void deliver(dispatcher *d, server_rec *s, ucwa_db *db, const ucwa_push_j
     for (i = 0; i < regs->nelts; i++) {
         const ucwa_push_reg *r = &APR_ARRAY_IDX(regs, i, ucwa_push_reg);
         apr_interval_time_t wait = 0;
-        switch (send_one(d, s, c, r, &n, p, &wait)) {
+        switch (send_one(d, s, c, r, &n, p, pooled ? db : NULL, &wait)) {
         case PUSH_GONE:
             /* the service says the device unsubscribed: never send to it again */
             if (ucwa_push_reg_delete(db, p, NULL, r->id) < 0) {
@@ -290,40 +344,66 @@ static void deliver(dispatcher *d, server_rec *s, ucwa_db *db, const ucwa_push_j
     }
 }
 
-/* The queue's side of a round: due jobs taken (n 0), or their outcomes recorded. */
+/* The store's side of a round: due jobs taken (out NULL), or their outcomes recorded;
+ * pool: moved[i] says whether job i is in the pool's table now (else it goes back). */
 typedef struct {
     ucwa_push_job *jobs;
     int n;                         /* in: jobs to finish (0: take); out: jobs taken */
     const ucwa_push_outcome *out;
     const apr_interval_time_t *wait;
+    const int *moved;
+    int pool;                      /* in a pool: take nothing while its database is away */
+    int away;                      /* out: it is (its thread says so) */
 } round_txn;
 
 static void round_locked(ucwa_txn *t, void *baton)
 {
     round_txn *x = baton;
+    apr_time_t now = apr_time_now();
     int i;
 
-    if (!x->out) {
-        x->n = ucwa_push_take_locked(t->store, apr_time_now(), x->jobs, BATCH);
+    if (!x->out && !x->moved) {
+        x->away = x->pool && !ucwa_store_pool_area(t->store)->up;
+        x->n = x->away ? 0 : ucwa_push_take_locked(t->store, now, x->jobs, BATCH);
         return;
     }
     for (i = 0; i < x->n; i++) {
-        ucwa_push_finish_locked(t->store, &x->jobs[i], x->out[i], x->wait[i], apr_time_now());
+        if (x->moved && !x->moved[i]) {
+            ucwa_push_release_locked(t->store, &x->jobs[i], now + POOL_AGAIN);
+        }
+        else {
+            ucwa_push_finish_locked(t->store, &x->jobs[i], x->moved ? UCWA_PUSH_DONE : x->out[i],
+                                    x->moved ? 0 : x->wait[i], now);
+        }
     }
 }
 
-/* One round: up to BATCH due jobs sent; the number taken. */
+/* The round's connection (mod_dbd's, in this child: checked, and after the database
+ * restarted its statements are prepared again, glue/mob_dbd), or 0. */
+static int db_open(server_rec *s, apr_pool_t *p, ap_dbd_t **dbd, ucwa_db *db)
+{
+    if (!(*dbd = mob_dbd_open(s, p))) {
+        return 0;
+    }
+    memset(db, 0, sizeof(*db));
+    db->driver = (*dbd)->driver;
+    db->handle = (*dbd)->handle;
+    db->prepared = (*dbd)->prepared;
+    db->pool = (*dbd)->pool;
+    return 1;
+}
+
+/* One round on a single Front End: up to BATCH due jobs of the store sent; the number
+ * taken. */
 static int dispatch_round(holder *h, apr_pool_t *p)
 {
     server_rec *s = h->s;
     ucwa_push_job jobs[BATCH];
-    APR_OPTIONAL_FN_TYPE(ap_dbd_open) *open = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
-    APR_OPTIONAL_FN_TYPE(ap_dbd_close) *close = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
     ucwa_push_outcome out[BATCH];
     apr_interval_time_t wait[BATCH];
     ap_dbd_t *dbd = NULL;
     ucwa_db db;
-    round_txn x = { jobs, 0, NULL, NULL };
+    round_txn x = { jobs, 0, NULL, NULL, NULL, 0, 0 };
     int n, i;
 
     if (ucwa_txn_run(s, p, round_locked, &x) != APR_SUCCESS) {
@@ -333,31 +413,98 @@ static int dispatch_round(holder *h, apr_pool_t *p)
     if (n == 0) {
         return 0;
     }
-    if (open && close) {
-        dbd = open(p, s);
-    }
-    if (dbd) {
-        memset(&db, 0, sizeof(db));
-        db.driver = dbd->driver;
-        db.handle = dbd->handle;
-        db.prepared = dbd->prepared;
-        db.pool = dbd->pool;
-    }
+    db_open(s, p, &dbd, &db);
     for (i = 0; i < n; i++) {
         if (!h->d) {
             out[i] = UCWA_PUSH_AGAIN;
             wait[i] = ucwa_push_backoff(jobs[i].attempts, 0);
             continue;
         }
-        deliver(h->d, s, dbd ? &db : NULL, &jobs[i], p, &out[i], &wait[i]);
+        deliver(h->d, s, dbd ? &db : NULL, 0, &jobs[i], p, &out[i], &wait[i]);
     }
-    if (dbd) {
-        close(s, dbd);
-    }
+    mob_dbd_close(s, dbd);
     x.out = out;
     x.wait = wait;
     ucwa_txn_run(s, p, round_locked, &x);
     return n;
+}
+
+/* The pool's database refused a step: said once until it answers again. */
+static void pool_trouble(dispatcher *d, server_rec *s, const char *what, const char *err)
+{
+    if (!d->pool_warned) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, UCWALOGNO(00470)
+                     "push: the pool's database cannot %s: %s (queued notifications wait "
+                     "in this Front End's store; retrying every second)", what,
+                     err ? err : "no connection");
+        d->pool_warned = 1;
+    }
+}
+
+/* One round in a pool of Front Ends (UcwaPoolFrontEnd): the jobs queued in this Front
+ * End's store move into the pool's table, then up to BATCH due jobs of the table (queued
+ * by any Front End of the pool) are taken, sent and given their verdict there. The
+ * number of jobs moved and taken. */
+static int pool_round(holder *h, const char *fe, apr_pool_t *p)
+{
+    server_rec *s = h->s;
+    dispatcher *d = h->d;
+    ucwa_push_job jobs[BATCH];
+    ucwa_push_pool_ticket tickets[BATCH];
+    int moved[BATCH];
+    ap_dbd_t *dbd = NULL;
+    ucwa_db db;
+    round_txn x = { jobs, 0, NULL, NULL, NULL, 0, 0 };
+    apr_time_t now = apr_time_now();
+    int n, i, taken, all_moved = 1;
+
+    x.pool = 1;
+    if (ucwa_txn_run(s, p, round_locked, &x) != APR_SUCCESS || x.away) {
+        return 0;   /* the pool's thread retries the database every second: then we do */
+    }
+    n = x.n;
+    if (n == 0 && now < d->poll_at) {
+        return 0;
+    }
+    d->poll_at = now + POOL_POLL;
+    if (!db_open(s, p, &dbd, &db)) {
+        pool_trouble(d, s, "be reached", NULL);
+    }
+    for (i = 0; i < n; i++) {
+        moved[i] = dbd && ucwa_push_pool_move(&db, p, fe, &jobs[i]) == 0;
+        all_moved &= moved[i];
+        if (!moved[i] && dbd) {
+            pool_trouble(d, s, "take a notification", db.err);
+        }
+    }
+    if (n > 0) {
+        x.moved = moved;
+        ucwa_txn_run(s, p, round_locked, &x);
+    }
+    if (!dbd) {
+        return n;
+    }
+    taken = ucwa_push_pool_take(&db, p, fe, BATCH, UCWA_PUSH_SENDING_STALE, jobs, tickets);
+    if (taken < 0) {
+        pool_trouble(d, s, "hand out notifications", db.err);
+        taken = 0;
+    }
+    else if (all_moved) {
+        d->pool_warned = 0;   /* it answers again */
+    }
+    for (i = 0; i < taken; i++) {
+        ucwa_push_outcome o;
+        apr_interval_time_t wait;
+        deliver(d, s, &db, 1, &jobs[i], p, &o, &wait);
+        if (ucwa_push_pool_finish(&db, p, &jobs[i], &tickets[i], o, wait) != 0) {
+            /* held until its lease ends, then sent again: at least once */
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, UCWALOGNO(00471)
+                         "push: cannot record the outcome of a notification to %s in the "
+                         "pool's database: %s", jobs[i].user, db.err);
+        }
+    }
+    mob_dbd_close(s, dbd);
+    return n + taken;
 }
 
 /* mod_watchdog calls this every 100 ms at most, and sleeps 100 ms in between: so that a
@@ -375,6 +522,11 @@ static void queue_word_locked(ucwa_txn *t, void *baton)
 static apr_status_t push_callback(int state, void *data, apr_pool_t *pool)
 {
     holder *h = data;
+    const dbd_cfg_t *dbc = mob_dbd_config(h->s);
+    /* in a pool: its name; a pool without its PostgreSQL database (UCWA00422) keeps the
+     * store's queue, as a single Front End */
+    const char *fe = dbc && !strcmp(dbc->name, "pgsql") ? ucwa_config_get(h->s)->global->pool_fe
+                                                        : NULL;
     apr_time_t end = apr_time_now() + WORK_SLICE;
     volatile apr_uint32_t *word = NULL;
     apr_pool_t *round;
@@ -392,7 +544,7 @@ static apr_status_t push_callback(int state, void *data, apr_pool_t *pool)
     apr_pool_create(&round, pool);
     while (!ucwa_watchdog_stopping() && apr_time_now() < end) {
         apr_uint32_t seen = __atomic_load_n(word, __ATOMIC_SEQ_CST);
-        int n = dispatch_round(h, round);
+        int n = fe && h->d ? pool_round(h, fe, round) : dispatch_round(h, round);
         apr_pool_clear(round);
         if (n == 0) {
             ucwa_shm_wait_word(word, seen, WAIT_SLICE);

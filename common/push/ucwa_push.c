@@ -150,19 +150,43 @@ int ucwa_push_take_locked(ucwa_store *s, apr_time_t now, ucwa_push_job *out, int
     return got;
 }
 
-void ucwa_push_finish_locked(ucwa_store *s, const ucwa_push_job *job, ucwa_push_outcome o,
-                      apr_interval_time_t retry_in, apr_time_t now)
+int ucwa_push_retries(ucwa_push_outcome o, apr_uint32_t attempts)
+{
+    return o == UCWA_PUSH_AGAIN && attempts + 1 < UCWA_PUSH_MAX_ATTEMPTS;
+}
+
+/* The job of the store that a dispatcher's copy names, while that dispatcher holds it;
+ * else NULL (taken back as stale and finished by another dispatcher). */
+static ucwa_push_job *held(ucwa_store *s, const ucwa_push_job *job)
 {
     ucwa_push_job *j;
 
     if (job->slot >= ucwa_store_get_limits(s)->max_push) {
-        return;
+        return NULL;
     }
     j = ucwa_store_push(s, (int)job->slot);
-    if (j->gen != job->gen || j->state != UCWA_PUSH_SENDING) {
-        return;   /* taken back as stale and finished by another dispatcher */
+    return j->gen == job->gen && j->state == UCWA_PUSH_SENDING ? j : NULL;
+}
+
+void ucwa_push_release_locked(ucwa_store *s, const ucwa_push_job *job, apr_time_t not_before)
+{
+    ucwa_push_job *j = held(s, job);
+
+    if (j) {
+        j->state = UCWA_PUSH_QUEUED;
+        j->not_before = not_before;
     }
-    if (o == UCWA_PUSH_AGAIN && j->attempts + 1 < UCWA_PUSH_MAX_ATTEMPTS) {
+}
+
+void ucwa_push_finish_locked(ucwa_store *s, const ucwa_push_job *job, ucwa_push_outcome o,
+                      apr_interval_time_t retry_in, apr_time_t now)
+{
+    ucwa_push_job *j = held(s, job);
+
+    if (!j) {
+        return;
+    }
+    if (ucwa_push_retries(o, j->attempts)) {
         j->attempts++;
         j->state = UCWA_PUSH_QUEUED;
         j->not_before = now + retry_in;

@@ -64,6 +64,14 @@ apr_uint32_t ucwa_push_used_locked(ucwa_store *s);
 void ucwa_push_finish_locked(ucwa_store *s, const ucwa_push_job *job, ucwa_push_outcome o,
                       apr_interval_time_t retry_in, apr_time_t now);
 
+/* A taken job put back as it was, due again at not_before, without counting an attempt:
+ * nothing was sent (a pool's Front End could not hand it to the pool's database). */
+void ucwa_push_release_locked(ucwa_store *s, const ucwa_push_job *job, apr_time_t not_before);
+
+/* Whether a job that failed after attempts earlier failures is tried again (the same
+ * rule for the store's queue and the pool's table). */
+int ucwa_push_retries(ucwa_push_outcome o, apr_uint32_t attempts);
+
 /* The wait before attempt n+1 after n failed ones: retry_after when the service gave
  * one (capped), else 1, 2, 4 ... seconds up to UCWA_PUSH_BACKOFF_MAX. */
 apr_interval_time_t ucwa_push_backoff(apr_uint32_t attempts, apr_interval_time_t retry_after);

@@ -206,7 +206,8 @@ int ucwa_push_reg_insert(ucwa_db *db, apr_pool_t *p, const ucwa_push_reg *r)
                                 num(p, r->created), num(p, r->updated) };
 
     return ucwa_sql_exec(db, p, "ucwa_push_4", "INSERT INTO ucwa_push_registrations (" COLS
-                         ") VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", NCOLS, args,
+                         ") VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, CAST(%s AS BIGINT), "
+                         "CAST(%s AS BIGINT))", NCOLS, args,
                          NULL);
 }
 
@@ -217,7 +218,7 @@ int ucwa_push_reg_update(ucwa_db *db, apr_pool_t *p, const ucwa_push_reg *r)
 
     return ucwa_sql_exec(db, p, "ucwa_push_5", "UPDATE ucwa_push_registrations SET "
                          "provider = %s, endpoint = %s, token = %s, p256dh = %s, auth = %s, "
-                         "language = %s, updated = %s WHERE reg_id = %s AND owner = %s",
+                         "language = %s, updated = CAST(%s AS BIGINT) WHERE reg_id = %s AND owner = %s",
                          9, args, NULL);
 }
 

@@ -28,8 +28,10 @@
 //   GET  /mock/messages  accepted messages: [{token, message, headers, name, time}]
 //   GET  /mock/tokens    {"issued": N, "valid": N}
 //   POST /mock/fail      {"token":..., "status":404|429|500|503|401|400, "retry_after":N,
-//                         "times":N (default 1)}: 404 answers UNREGISTERED, 401 also
-//                         revokes every access token (the client must fetch a new one)
+//                         "times":N (default 1), "delay":S}: 404 answers UNREGISTERED, 401
+//                         also revokes every access token (the client must fetch a new
+//                         one); with delay, the failure is answered S seconds later (a
+//                         service that hangs), or never when the client went away
 //   POST /mock/revoke    revokes every access token issued so far
 //   POST /mock/clock     {"advance": seconds}
 //   POST /mock/reset     forgets messages, failures, tokens and the clock offset
@@ -272,6 +274,14 @@ function handleSend(req, res, project, body) {
       404: 'Requested entity was not found.', 429: 'Quota exceeded.',
       500: 'Internal error encountered.', 503: 'The service is currently unavailable.',
     }[fail.status] || 'Injected failure.';
+    if (fail.delay) {
+      setTimeout(() => {
+        if (!res.destroyed && !res.writableEnded) {
+          googleError(res, fail.status, text, extra);
+        }
+      }, fail.delay * 1000);
+      return undefined;
+    }
     return googleError(res, fail.status, text, extra);
   }
   const name = `projects/${project}/messages/${state.messages.length + 1}`;
@@ -304,6 +314,7 @@ function handleControl(req, res, path, body) {
     state.fails.set(args.token, {
       status: args.status, retry_after: args.retry_after,
       times: Number.isInteger(args.times) && args.times > 0 ? args.times : 1,
+      delay: typeof args.delay === 'number' && args.delay > 0 ? args.delay : 0,
     });
     return send(res, 200, { ok: true });
   }

@@ -239,6 +239,35 @@ START_TEST(take_keeps_the_oldest_and_the_used_slots_shrink)
 }
 END_TEST
 
+START_TEST(a_released_job_is_due_again_without_an_attempt)
+{
+    int bob = app("bob@x", "phone", now);
+    ucwa_push_job j, k;
+
+    ucwa_store_app(st, bob)->background = 1;
+    ucwa_push_note_locked(st, bob, UCWA_PUSH_MESSAGE, "c1", NULL, NULL, 0, now);
+    ck_assert_int_eq(ucwa_push_take_locked(st, now, &j, 1), 1);
+    /* handed to nobody (a pool's database away): back, due at the time given */
+    ucwa_push_release_locked(st, &j, now + apr_time_from_sec(1));
+    ck_assert_int_eq(queued(), 1);
+    ck_assert_int_eq(ucwa_push_take_locked(st, now, &k, 1), 0);
+    ck_assert_int_eq(ucwa_push_take_locked(st, now + apr_time_from_sec(1), &k, 1), 1);
+    ck_assert_uint_eq(k.attempts, 0);
+    /* taken back as stale since: the late copy releases nothing */
+    ck_assert_int_eq(ucwa_push_take_locked(st, now + apr_time_from_sec(2) + UCWA_PUSH_SENDING_STALE,
+                                           &j, 1), 1);
+    ucwa_push_release_locked(st, &k, now);
+    ck_assert_int_eq(queued(), 0);
+    ucwa_push_finish_locked(st, &j, UCWA_PUSH_DONE, 0, now);
+    ck_assert_uint_eq(ucwa_push_used_locked(st), 0);
+    /* the retry rule the pool's table shares */
+    ck_assert(ucwa_push_retries(UCWA_PUSH_AGAIN, 0));
+    ck_assert(ucwa_push_retries(UCWA_PUSH_AGAIN, UCWA_PUSH_MAX_ATTEMPTS - 2));
+    ck_assert(!ucwa_push_retries(UCWA_PUSH_AGAIN, UCWA_PUSH_MAX_ATTEMPTS - 1));
+    ck_assert(!ucwa_push_retries(UCWA_PUSH_DONE, 0));
+}
+END_TEST
+
 START_TEST(backoff)
 {
     ck_assert_int_eq(ucwa_push_backoff(0, 0), apr_time_from_sec(1));
@@ -262,6 +291,7 @@ int main(void)
     tcase_add_test(tc, oldest_first_retries_and_giving_up);
     tcase_add_test(tc, a_full_queue_refuses);
     tcase_add_test(tc, take_keeps_the_oldest_and_the_used_slots_shrink);
+    tcase_add_test(tc, a_released_job_is_due_again_without_an_attempt);
     tcase_add_test(tc, backoff);
     suite_add_tcase(s, tc);
     return unit_run("test_ucwa_push", s);
