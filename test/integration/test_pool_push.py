@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import signal
-import sqlite3
 import subprocess
 import time
 
@@ -16,7 +15,7 @@ import pytest
 
 import mobility
 from push_services import apns, apns_mock, fcm, fcm_mock, keys  # noqa: F401 (fixtures)
-from test_pool import DIRECTORY, mobility_allowed, pg, q, wait_for  # noqa: F401
+from test_pool import mobility_allowed, pg, wait_for  # noqa: F401
 from test_ucwa_messaging import connect
 from test_ucwa_push import background, invite, push_config, register, vapid_key  # noqa: F401
 from ucwa_client import start_fe, stop_fe
@@ -36,15 +35,8 @@ def pool(workdir, topo, pg, keys, vapid_key, apns, fcm):  # noqa: F811
     if st.exists():
         shutil.rmtree(st)
     mobility.make_state(st, topo)
-    con = sqlite3.connect(st / "directory.db")
-    rows = [f"INSERT INTO {t} VALUES ({', '.join(q(v) for v in r)});"
-            for t in ("users", "user_details") for r in con.execute(f"SELECT * FROM {t}")]
-    con.close()
-    pg.sql(DIRECTORY + "\n".join(rows))
-    conf = (mobility.REPO / "conf.d" / "sites" / "directory-sqlite.conf").read_text()
-    conf = conf.replace("DBDriver sqlite3", "DBDriver pgsql")
-    conf = re.sub(r'DBDParams .*', f'DBDParams "{pg.dsn}"', conf)
-    (workdir / "directory-pool-push.conf").write_text(conf)
+    pg.load_directory(st)
+    pg.directory_conf(workdir / "directory-pool-push.conf")
     push = push_config(workdir, keys, vapid_key, apns, fcm, providers=("APNs", "FCM"))
     fes = []
     try:
