@@ -1200,6 +1200,9 @@ ucwa_conv_result ucwa_conv_cancel_locked(ucwa_store *s, int idx, apr_time_t now,
     if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_INVITING) {
         return UCWA_CONV_STATE;
     }
+    if (!c->mirror && c->remote_invited && ucwa_pool_room_locked(s) < 1) {
+        return UCWA_CONV_BUSY;    /* the other Front Ends would keep ringing */
+    }
     end_invitation(s, c, UCWA_CONV_END_CANCELED, now, p, t);
     return UCWA_CONV_OK;
 }
@@ -1211,6 +1214,9 @@ ucwa_conv_result ucwa_conv_leave_locked(ucwa_store *s, int idx, int side, apr_ti
 
     if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_CONNECTED) {
         return UCWA_CONV_STATE;
+    }
+    if (c->peer_fe[0] && c->party[side].app >= 0 && ucwa_pool_room_locked(s) < 1) {
+        return UCWA_CONV_BUSY;    /* the other side would stay connected to nobody */
     }
     end_connected(s, c, side, 0, now, p, t);
     return UCWA_CONV_OK;

@@ -563,13 +563,14 @@ START_TEST(a_full_outbox_changes_nothing)
     ucwa_conv before;
 
     connected(&alice, &bob, &c1, &c2);
-    /* a message, typing: BUSY, and the record as it was */
+    /* a message, typing, leaving: BUSY, and the record as it was */
     fill(FE1);
     before = *ucwa_store_conv(S(FE1), c1);
     say(FE1, c1, 0, "lost?", UCWA_CONV_BUSY);
     ck_assert_int_eq(t.n, 0);
     t.n = 0;
     ck_assert_int_eq(ucwa_conv_typing_locked(S(FE1), c1, 0, now, pool, &t), UCWA_CONV_BUSY);
+    ck_assert_int_eq(ucwa_conv_leave_locked(S(FE1), c1, 0, now, pool, &t), UCWA_CONV_BUSY);
     ck_assert_int_eq(t.n, 0);
     same_record(FE1, c1, &before);
     ck_assert_str_eq(events(FE1, alice), "");
@@ -584,13 +585,17 @@ START_TEST(a_full_outbox_changes_nothing)
     c3 = invite(alice, BOB, UCWA_CONV_OK);
     flow();
     ck_assert_ptr_nonnull(strstr((events(FE2, bob), raw), ",now"));
-    /* an answer on FE2 (a claim) */
+    /* an answer on FE2 (a claim) and cancelling on FE1 */
     c2 = mirror_of(FE2, c3);
     fill(FE2);
     before = *ucwa_store_conv(S(FE2), c2);
     ck_assert_int_eq(ucwa_conv_accept_locked(S(FE2), c2, bob, now, pool, &t), UCWA_CONV_BUSY);
     ck_assert_int_eq(ucwa_conv_decline_by_locked(S(FE2), c2, bob, now, pool, &t), UCWA_CONV_BUSY);
     same_record(FE2, c2, &before);
+    fill(FE1);
+    before = *ucwa_store_conv(S(FE1), c3);
+    ck_assert_int_eq(ucwa_conv_cancel_locked(S(FE1), c3, now, pool, &t), UCWA_CONV_BUSY);
+    same_record(FE1, c3, &before);
     flow();
     ck_assert_int_eq(ucwa_conv_cancel_locked(S(FE1), c3, now, pool, &t), UCWA_CONV_OK);
     flow();
