@@ -1609,6 +1609,13 @@ void ucwa_conv_claimed_locked(ucwa_store *s, int idx, int accept, int won, apr_t
     ucwa_conv *c = ucwa_store_conv(s, idx);
     int app = (int)c->claiming - 1;
 
+    if (won && accept && c->state == UCWA_SLOT_LIVE && c->mirror
+        && c->phase == UCWA_CONV_ENDED) {
+        /* it ended here (timeout) while the claim was out, but the pool told the inviter
+         * it was accepted: the inviter's side ends as this one leaves */
+        ucwa_pool_conv_tell_locked(s, c, "left", NULL, p);
+        return;
+    }
     if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_INVITING || !c->claiming) {
         return;
     }
@@ -1621,9 +1628,13 @@ void ucwa_conv_claimed_locked(ucwa_store *s, int idx, int accept, int won, apr_t
         return;
     }
     if (accept) {
-        /* the endpoint went away meanwhile: nobody takes the conversation here */
+        /* the endpoint went away meanwhile: nobody takes the conversation here (and the
+         * inviter, told it was accepted, sees the accepter leave) */
         c->accepted = 1;
         end_invitation(s, c, UCWA_CONV_END_CANCELED, now, p, t);
+        if (c->mirror) {
+            ucwa_pool_conv_tell_locked(s, c, "left", NULL, p);
+        }
         return;
     }
     c->remote_invited = 0;     /* the others were told by the pool */

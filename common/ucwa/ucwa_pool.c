@@ -516,8 +516,18 @@ static int apply_conv(ucwa_txn *txn, const char *k, const json_t *m, apr_time_t 
             || strlen(from) >= UCWA_POOL_FE_MAX) {
             return -1;
         }
-        ucwa_conv_remote_accepted_locked(s, idx, from, peer, str(m, "name"), (int)num(m, "html"),
-                                         now, txn->pool, &t);
+        if (ucwa_conv_remote_accepted_locked(s, idx, from, peer, str(m, "name"),
+                                             (int)num(m, "html"), now, txn->pool, &t)
+                != UCWA_CONV_OK
+            && !c->mirror && c->phase == UCWA_CONV_ENDED) {
+            /* the invitation ended here (timeout, cancel) while the accept was on its way:
+             * the accepter's side, connected by the pool's verdict, ends as we leave */
+            json_t *l = keyed(s, c, "left");
+            ucwa_pool_queue_locked(s, UCWA_POOL_SEND, from, NULL,
+                                   mob_json_dump(txn->pool, l, NULL), NULL);
+            json_decref(l);
+            res->what = "accepted after the invitation ended here";
+        }
     }
     else if (!strcmp(k, "elsewhere")) {
         ucwa_conv_elsewhere_locked(s, idx, now, txn->pool, &t);

@@ -455,6 +455,97 @@ START_TEST(a_user_on_both_front_ends)
 }
 END_TEST
 
+static void tick(int fe, int c)
+{
+    t.n = 0;
+    ucwa_conv_tick_locked(S(fe), c, now, pool, &t);
+}
+
+/* Each side times the invitation out on its own clock; an accept that crosses the
+ * timeout must not leave one side connected to nobody. */
+START_TEST(an_accept_that_crosses_the_timeout)
+{
+    int alice = app_on(FE1, ALICE, "Alice", 1), bob = app_on(FE2, BOB, "Bob", 1), c1, c2;
+
+    flow();
+    /* the claim won on FE2, but FE1 timed the invitation out before the news came */
+    c1 = invite(alice, BOB, UCWA_CONV_OK);
+    flow();
+    c2 = mirror_of(FE2, c1);
+    ck_assert_int_eq(ucwa_conv_accept_locked(S(FE2), c2, bob, now, pool, &t), UCWA_CONV_PENDING);
+    ck_assert_int_eq(pm_ship(&m, FE2, now, pool), 1);
+    ck_assert_int_eq(phase(FE2, c2), UCWA_CONV_CONNECTED);
+    now += apr_time_from_sec(30);
+    tick(FE1, c1);
+    ck_assert_int_eq(ucwa_store_conv(S(FE1), c1)->end, UCWA_CONV_END_TIMEOUT);
+    (void)events(FE2, bob);
+    flow();
+    ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_ENDED);
+    ck_assert_int_eq(phase(FE2, c2), UCWA_CONV_ENDED);
+    ck_assert_str_eq(events(FE2, bob), OTHER_LEFT);
+
+    /* the other way: FE2 timed out while its winning claim was on the way */
+    now += apr_time_from_sec(1);
+    c1 = invite(alice, BOB, UCWA_CONV_OK);
+    flow();
+    c2 = mirror_of(FE2, c1);
+    (void)events(FE1, alice);
+    (void)events(FE2, bob);
+    ck_assert_int_eq(ucwa_conv_accept_locked(S(FE2), c2, bob, now, pool, &t), UCWA_CONV_PENDING);
+    now += apr_time_from_sec(30);
+    tick(FE2, c2);
+    ck_assert_int_eq(ucwa_store_conv(S(FE2), c2)->end, UCWA_CONV_END_TIMEOUT);
+    ck_assert_str_eq(events(FE2, bob), CLOSED);
+    flow();
+    ck_assert_int_eq(phase(FE2, c2), UCWA_CONV_ENDED);
+    ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_ENDED);
+    ck_assert_str_eq(events(FE1, alice), SENDER_CONNECTED " " OTHER_LEFT);
+}
+END_TEST
+
+/* The inviter gives up while the accept is on its way. */
+START_TEST(an_accept_that_crosses_a_cancel)
+{
+    int alice = app_on(FE1, ALICE, "Alice", 1), bob = app_on(FE2, BOB, "Bob", 1), c1, c2;
+
+    flow();
+    c1 = invite(alice, BOB, UCWA_CONV_OK);
+    flow();
+    c2 = mirror_of(FE2, c1);
+    ck_assert_int_eq(ucwa_conv_accept_locked(S(FE2), c2, bob, now, pool, &t), UCWA_CONV_PENDING);
+    ck_assert_int_eq(ucwa_conv_cancel_locked(S(FE1), c1, now, pool, &t), UCWA_CONV_OK);
+    ck_assert_int_eq(pm_ship(&m, FE2, now, pool), 1);
+    ck_assert_int_eq(phase(FE2, c2), UCWA_CONV_CONNECTED);
+    (void)events(FE2, bob);
+    flow();
+    ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_ENDED);
+    ck_assert_int_eq(phase(FE2, c2), UCWA_CONV_ENDED);
+    ck_assert_str_eq(events(FE2, bob), OTHER_LEFT);
+    (void)events(FE1, alice);
+
+    /* the accepter goes away while its claim is out (another endpoint of bob stays) */
+    {
+        int bob2 = app_on(FE2, BOB, "Bob", 1);
+        flow();
+        c1 = invite(alice, BOB, UCWA_CONV_OK);
+        flow();
+        c2 = mirror_of(FE2, c1);
+        ck_assert_uint_eq(ucwa_store_conv(S(FE2), c2)->endpoints, 2);
+        ck_assert_int_eq(ucwa_conv_accept_locked(S(FE2), c2, bob, now, pool, &t),
+                         UCWA_CONV_PENDING);
+        ucwa_conv_app_gone_locked(S(FE2), c2, bob, now, pool, &t);
+        ucwa_store_delete_locked(S(FE2), bob);
+        (void)events(FE1, alice);
+        (void)events(FE2, bob2);
+        flow();
+        ck_assert_int_eq(phase(FE2, c2), UCWA_CONV_ENDED);
+        ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_ENDED);
+        ck_assert_str_eq(events(FE1, alice), SENDER_CONNECTED " " OTHER_LEFT);
+        ck_assert_str_eq(events(FE2, bob2), CLOSED);
+    }
+}
+END_TEST
+
 START_TEST(nobody_to_alert_is_unreachable)
 {
     int alice = app_on(FE1, ALICE, "Alice", 1), bob = app_on(FE2, BOB, "Bob", 1), c1;
@@ -773,6 +864,8 @@ int main(void)
     tcase_add_test(tc, the_inviter_leaves);
     tcase_add_test(tc, decline_and_cancel);
     tcase_add_test(tc, a_user_on_both_front_ends);
+    tcase_add_test(tc, an_accept_that_crosses_the_timeout);
+    tcase_add_test(tc, an_accept_that_crosses_a_cancel);
     tcase_add_test(tc, nobody_to_alert_is_unreachable);
     tcase_add_test(tc, the_last_endpoint_of_a_mirror_goes);
     tcase_add_test(tc, a_front_end_gone);
