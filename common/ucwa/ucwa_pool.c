@@ -317,6 +317,15 @@ void ucwa_pool_claim_verdict_locked(ucwa_txn *txn, const char *key_fe, const cha
     idx = !strcmp(key_fe, area(s)->fe) ? ucwa_conv_find_locked(s, key_conv)
                                        : ucwa_conv_find_mirror_locked(s, key_fe, key_conv);
     if (idx < 0) {
+        if (won && accept && strcmp(key_fe, area(s)->fe) != 0) {
+            /* the pool told the inviter this side accepted, but the mirror is no more (it
+             * ended when this Front End joined the pool again): the inviter must see the
+             * accepter leave, not wait on a conversation nobody reads */
+            json_t *l = json_pack("{s:s,s:s,s:s}", "k", "left", "fe", key_fe, "conv", key_conv);
+            ucwa_pool_queue_locked(s, UCWA_POOL_SEND, key_fe, NULL,
+                                   mob_json_dump(txn->pool, l, NULL), NULL);
+            json_decref(l);
+        }
         return;
     }
     t.n = 0;

@@ -546,6 +546,28 @@ START_TEST(an_accept_that_crosses_a_cancel)
 }
 END_TEST
 
+/* FE2 lost the database while bob accepted; its lease was taken, and it joins again
+ * with its store: its mirror ended, but its claim still goes out and wins. */
+START_TEST(a_claim_from_a_front_end_that_joined_again)
+{
+    int alice = app_on(FE1, ALICE, "Alice", 1), bob = app_on(FE2, BOB, "Bob", 1), c1, c2;
+
+    flow();
+    c1 = invite(alice, BOB, UCWA_CONV_OK);
+    flow();
+    c2 = mirror_of(FE2, c1);
+    (void)events(FE1, alice);
+    pm_gone(&m, FE2);
+    ck_assert_int_eq(ucwa_conv_accept_locked(S(FE2), c2, bob, now, pool, &t), UCWA_CONV_PENDING);
+    pm_join(&m, FE2, 0, now, pool);
+    ck_assert_int_eq(phase(FE2, c2), UCWA_CONV_ENDED);
+    flow();
+    ck_assert_int_eq(m.wins, 1);
+    ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_ENDED);
+    ck_assert_str_eq(events(FE1, alice), SENDER_CONNECTED " " OTHER_LEFT);
+}
+END_TEST
+
 START_TEST(nobody_to_alert_is_unreachable)
 {
     int alice = app_on(FE1, ALICE, "Alice", 1), bob = app_on(FE2, BOB, "Bob", 1), c1;
@@ -866,6 +888,7 @@ int main(void)
     tcase_add_test(tc, a_user_on_both_front_ends);
     tcase_add_test(tc, an_accept_that_crosses_the_timeout);
     tcase_add_test(tc, an_accept_that_crosses_a_cancel);
+    tcase_add_test(tc, a_claim_from_a_front_end_that_joined_again);
     tcase_add_test(tc, nobody_to_alert_is_unreachable);
     tcase_add_test(tc, the_last_endpoint_of_a_mirror_goes);
     tcase_add_test(tc, a_front_end_gone);
