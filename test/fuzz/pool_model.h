@@ -61,6 +61,7 @@ typedef struct {
     apr_array_header_t *users;         /* pm_user: ucwa_pool_user */
     /* what happened, for the checks */
     apr_uint64_t shipped[PM_FES], posted[PM_FES], applied[PM_FES], skipped[PM_FES];
+    apr_uint64_t delivered_seq[PM_FES];   /* the last number delivered (they only grow) */
     int wins, losses;
     int last_rv;                       /* of the last message delivered */
     const char *last_what;
@@ -87,6 +88,7 @@ static inline void pm_store_new(pm_model *m, int i)
     }
     m->s[i] = ucwa_store_init(m->mem[i], &m->limits);
     ucwa_pool_enable_locked(m->s[i], m->name[i]);
+    m->shipped[i] = m->applied[i] = 0;
 }
 
 /* Two Front Ends fe1 and fe2, each with a store of these limits. */
@@ -275,25 +277,38 @@ static inline int pm_ship(pm_model *m, int i, apr_time_t now, apr_pool_t *p)
     return n + dirty->nelts;
 }
 
-/* Applies up to max messages waiting for Front End i; the number applied. */
+/* One message applied to Front End i's store, counted: its result. */
+static inline int pm_apply(pm_model *m, int i, const char *body, apr_size_t len, apr_time_t now,
+                           apr_pool_t *p)
+{
+    ucwa_pool_applied res;
+    ucwa_txn txn;
+
+    ucwa_txn_init(&txn, m->s[i], p);
+    m->last_rv = ucwa_pool_apply_locked(&txn, body, len, &m->rules, now, &res);
+    m->last_what = res.what;
+    if (m->last_rv == 0) {
+        m->applied[i]++;
+    }
+    else {
+        m->skipped[i]++;
+    }
+    return m->last_rv;
+}
+
+/* Applies up to max messages waiting for Front End i, in order; the number applied. */
 static inline int pm_deliver(pm_model *m, int i, int max, apr_time_t now, apr_pool_t *p)
 {
     int n = 0;
 
     while (m->alive[i] && m->head[i] < m->events[i]->nelts && n < max) {
         const pm_event *e = &APR_ARRAY_IDX(m->events[i], m->head[i], pm_event);
-        ucwa_pool_applied res;
-        ucwa_txn txn;
-        ucwa_txn_init(&txn, m->s[i], p);
+        if (e->seq <= m->delivered_seq[i]) {
+            abort();   /* the model's own bug: a number twice, or out of order */
+        }
+        m->delivered_seq[i] = e->seq;
         m->head[i]++;
-        m->last_rv = ucwa_pool_apply_locked(&txn, e->body, e->len, &m->rules, now, &res);
-        m->last_what = res.what;
-        if (m->last_rv == 0) {
-            m->applied[i]++;
-        }
-        else {
-            m->skipped[i]++;
-        }
+        pm_apply(m, i, e->body, e->len, now, p);
         n++;
     }
     return n;
@@ -365,6 +380,7 @@ static inline void pm_gone(pm_model *m, int i)
     m->users->nelts = kept;
     m->head[i] = m->events[i]->nelts;
     m->seq[i] = 0;
+    m->delivered_seq[i] = 0;
     pm_forget(m->invited, m->name[i], i);
     apr_snprintf(body, sizeof(body), "{\"k\": \"fe-gone\", \"fe\": \"%s\"}", m->name[i]);
     for (f = 0; f < PM_FES; f++) {

@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "unit.h"
+#include "unit_conv.h"
 #include "ucwa_conv.h"
 #include "ucwa_pool.h"
 #include "ucwa_subs.h"
@@ -20,7 +21,8 @@
 static pm_model m;
 static apr_time_t now;
 static int endpoints_made;
-static const char *raw;   /* the events of the last events() call, as JSON texts */
+static json_t *last;      /* the events of the last events() call */
+static const char *raw;   /* the same as a JSON text */
 
 static void setup(void)
 {
@@ -38,6 +40,7 @@ static void setup(void)
     now = apr_time_from_sec(1700000000);
     endpoints_made = 0;
     raw = "";
+    last = NULL;
 }
 
 static void teardown(void)
@@ -52,6 +55,9 @@ static void teardown(void)
         bad = ucwa_store_check_locked(m.s[i], &ss, pool);
         ck_assert_msg(bad == NULL, "%s inconsistent: %s", m.name[i], bad);
     }
+    if (last) {
+        json_decref(last);
+    }
     pm_free(&m);
     unit_pool_teardown();
 }
@@ -65,21 +71,9 @@ static ucwa_store *S(int fe)
  * the pool as makeMeAvailable does. */
 static int app_on(int fe, const char *user, const char *name, int available)
 {
-    ucwa_app_params in;
-    ucwa_app *a;
-    int idx = -1;
+    int idx = unit_conv_app(S(fe), user, name, endpoints_made++, now);
+    ucwa_app *a = ucwa_store_app(S(fe), idx);
 
-    memset(&in, 0, sizeof(in));
-    in.user = user;
-    in.endpoint_id = apr_psprintf(pool, "ep%d", endpoints_made++);
-    in.user_agent = "unit";
-    in.culture = "en-US";
-    in.instance_id = "";
-    in.prefix = "/ucwa/oauth/v1/applications";
-    in.policy_tag = "";
-    in.name = name;
-    ck_assert_int_eq(ucwa_store_create_locked(S(fe), &in, now, &idx), UCWA_CREATE_NEW);
-    a = ucwa_store_app(S(fe), idx);
     if (available) {
         ucwa_user *u = ucwa_store_user(S(fe), (int)a->user);
         a->available = 1;
@@ -103,54 +97,17 @@ static void flow(void)
                   m.last_what);
 }
 
-/* Everything posted to app on fe since the last call, as "sender/link rel/type" words
- * joined by spaces (sender: comm, conv or people); the events' texts in raw. */
+/* Everything posted to app on fe since the last call (see unit_conv_events); the
+ * events' texts in raw. */
 static const char *events(int fe, int idx)
 {
-    ucwa_app *a = ucwa_store_app(S(fe), idx);
-    ucwa_windows w = { 0, 0 };
-    ucwa_package pkg;
-    const char *out = "";
-    int i;
+    const char *out = unit_conv_events(S(fe), idx, now, &last);
+    char *text = json_dumps(last, 0);
 
-    ck_assert_int_eq(ucwa_store_poll_locked(S(fe), idx, a->pkg + 1, &w, 1, now, pool, &pkg),
-                     UCWA_POLL_READY);
-    raw = "";
-    for (i = 0; i < pkg.count; i++) {
-        json_error_t err;
-        json_t *sender = json_loads(apr_pstrcat(pool, "{", pkg.senders[i], "}", NULL), 0, &err);
-        json_t *ev = json_loads(pkg.events[i], 0, &err);
-        const char *srel;
-        ck_assert_msg(sender && ev, "event %d does not parse: %s", i, err.text);
-        srel = json_string_value(json_object_get(sender, "rel"));
-        out = apr_psprintf(pool, "%s%s%s/%s/%s", out, *out ? " " : "",
-                           !strcmp(srel, "communication") ? "comm"
-                           : !strcmp(srel, "conversation") ? "conv" : srel,
-                           json_string_value(json_object_get(json_object_get(ev, "link"), "rel")),
-                           json_string_value(json_object_get(ev, "type")));
-        raw = apr_pstrcat(pool, raw, pkg.events[i], "\n", NULL);
-        json_decref(ev);
-        json_decref(sender);
-    }
+    raw = apr_pstrdup(pool, text);
+    free(text);
     return out;
 }
-
-#define SENDER_STARTED "comm/messagingInvitation/started comm/conversation/added " \
-                       "conv/localParticipant/added conv/messaging/updated"
-#define INCOMING "comm/messagingInvitation/started comm/conversation/added " \
-                 "conv/localParticipant/added conv/participant/added"
-#define ACCEPTER "comm/messagingInvitation/updated conv/messaging/updated " \
-                 "comm/conversation/updated conv/participantMessaging/added " \
-                 "conv/participantMessaging/added conv/participant/updated " \
-                 "comm/messagingInvitation/completed"
-#define SENDER_CONNECTED "comm/conversation/updated conv/participant/added " \
-                         "conv/participantMessaging/added conv/participantMessaging/added " \
-                         "conv/messaging/updated comm/messagingInvitation/completed"
-#define FAILED "conv/messaging/updated comm/messagingInvitation/completed " \
-               "comm/conversation/deleted"
-#define CLOSED "comm/messagingInvitation/completed comm/conversation/deleted"
-#define LEFT "conv/messaging/updated comm/conversation/deleted"
-#define OTHER_LEFT "conv/participant/deleted conv/messaging/updated comm/conversation/deleted"
 
 /* alice's application (on FE1) invites `to`, alerted where the pool says it is. */
 static int invite(int from, const char *to, ucwa_conv_result want)
@@ -176,6 +133,20 @@ static int invite(int from, const char *to, ucwa_conv_result want)
 static int mirror_of(int fe, int c)
 {
     return ucwa_conv_find_mirror_locked(S(fe), "fe1", ucwa_store_conv(S(FE1), c)->id);
+}
+
+/* alice invites bob on FE2 and his endpoints there ring (their events and alice's read):
+ * alice's record, and the mirror's in *c2. */
+static int ringing(int alice, int bob, int *c2)
+{
+    int c1 = invite(alice, BOB, UCWA_CONV_OK);
+
+    flow();
+    *c2 = mirror_of(FE2, c1);
+    ck_assert_int_ge(*c2, 0);
+    (void)events(FE1, alice);
+    (void)events(FE2, bob);
+    return c1;
 }
 
 static ucwa_conv_touched t;
@@ -354,11 +325,7 @@ START_TEST(decline_and_cancel)
 
     flow();
     /* bob declines on FE2 */
-    c1 = invite(alice, BOB, UCWA_CONV_OK);
-    flow();
-    c2 = mirror_of(FE2, c1);
-    (void)events(FE2, bob);
-    (void)events(FE1, alice);
+    c1 = ringing(alice, bob, &c2);
     t.n = 0;
     ck_assert_int_eq(ucwa_conv_decline_by_locked(S(FE2), c2, bob, now, pool, &t),
                      UCWA_CONV_PENDING);
@@ -372,11 +339,7 @@ START_TEST(decline_and_cancel)
     ck_assert_ptr_nonnull(strstr(raw, "\"Declined\""));
 
     /* alice cancels: bob's endpoint on FE2 missed it */
-    c1 = invite(alice, BOB, UCWA_CONV_OK);
-    flow();
-    c2 = mirror_of(FE2, c1);
-    (void)events(FE2, bob);
-    (void)events(FE1, alice);
+    c1 = ringing(alice, bob, &c2);
     t.n = 0;
     ck_assert_int_eq(ucwa_conv_cancel_locked(S(FE1), c1, now, pool, &t), UCWA_CONV_OK);
     ck_assert_str_eq(events(FE1, alice), FAILED);
@@ -469,9 +432,7 @@ START_TEST(an_accept_that_crosses_the_timeout)
 
     flow();
     /* the claim won on FE2, but FE1 timed the invitation out before the news came */
-    c1 = invite(alice, BOB, UCWA_CONV_OK);
-    flow();
-    c2 = mirror_of(FE2, c1);
+    c1 = ringing(alice, bob, &c2);
     ck_assert_int_eq(ucwa_conv_accept_locked(S(FE2), c2, bob, now, pool, &t), UCWA_CONV_PENDING);
     ck_assert_int_eq(pm_ship(&m, FE2, now, pool), 1);
     ck_assert_int_eq(phase(FE2, c2), UCWA_CONV_CONNECTED);
@@ -486,11 +447,7 @@ START_TEST(an_accept_that_crosses_the_timeout)
 
     /* the other way: FE2 timed out while its winning claim was on the way */
     now += apr_time_from_sec(1);
-    c1 = invite(alice, BOB, UCWA_CONV_OK);
-    flow();
-    c2 = mirror_of(FE2, c1);
-    (void)events(FE1, alice);
-    (void)events(FE2, bob);
+    c1 = ringing(alice, bob, &c2);
     ck_assert_int_eq(ucwa_conv_accept_locked(S(FE2), c2, bob, now, pool, &t), UCWA_CONV_PENDING);
     now += apr_time_from_sec(30);
     tick(FE2, c2);
@@ -509,9 +466,7 @@ START_TEST(an_accept_that_crosses_a_cancel)
     int alice = app_on(FE1, ALICE, "Alice", 1), bob = app_on(FE2, BOB, "Bob", 1), c1, c2;
 
     flow();
-    c1 = invite(alice, BOB, UCWA_CONV_OK);
-    flow();
-    c2 = mirror_of(FE2, c1);
+    c1 = ringing(alice, bob, &c2);
     ck_assert_int_eq(ucwa_conv_accept_locked(S(FE2), c2, bob, now, pool, &t), UCWA_CONV_PENDING);
     ck_assert_int_eq(ucwa_conv_cancel_locked(S(FE1), c1, now, pool, &t), UCWA_CONV_OK);
     ck_assert_int_eq(pm_ship(&m, FE2, now, pool), 1);
@@ -527,9 +482,7 @@ START_TEST(an_accept_that_crosses_a_cancel)
     {
         int bob2 = app_on(FE2, BOB, "Bob", 1);
         flow();
-        c1 = invite(alice, BOB, UCWA_CONV_OK);
-        flow();
-        c2 = mirror_of(FE2, c1);
+        c1 = ringing(alice, bob, &c2);
         ck_assert_uint_eq(ucwa_store_conv(S(FE2), c2)->endpoints, 2);
         ck_assert_int_eq(ucwa_conv_accept_locked(S(FE2), c2, bob, now, pool, &t),
                          UCWA_CONV_PENDING);
@@ -553,10 +506,7 @@ START_TEST(a_claim_from_a_front_end_that_joined_again)
     int alice = app_on(FE1, ALICE, "Alice", 1), bob = app_on(FE2, BOB, "Bob", 1), c1, c2;
 
     flow();
-    c1 = invite(alice, BOB, UCWA_CONV_OK);
-    flow();
-    c2 = mirror_of(FE2, c1);
-    (void)events(FE1, alice);
+    c1 = ringing(alice, bob, &c2);
     pm_gone(&m, FE2);
     ck_assert_int_eq(ucwa_conv_accept_locked(S(FE2), c2, bob, now, pool, &t), UCWA_CONV_PENDING);
     pm_join(&m, FE2, 0, now, pool);
@@ -595,10 +545,7 @@ START_TEST(the_last_endpoint_of_a_mirror_goes)
     int alice = app_on(FE1, ALICE, "Alice", 1), bob = app_on(FE2, BOB, "Bob", 1), c1, c2;
 
     flow();
-    c1 = invite(alice, BOB, UCWA_CONV_OK);
-    flow();
-    c2 = mirror_of(FE2, c1);
-    (void)events(FE1, alice);
+    c1 = ringing(alice, bob, &c2);
     t.n = 0;
     ucwa_conv_app_gone_locked(S(FE2), c2, bob, now, pool, &t);
     ucwa_store_delete_locked(S(FE2), bob);
