@@ -500,6 +500,24 @@ static int apply_invite(ucwa_txn *txn, const json_t *m, apr_time_t now, ucwa_poo
     return 0;
 }
 
+/* An accept came for an invitation that ended here (timeout, cancel, its record freed
+ * since) while the accept was on its way: the accepter's side, connected by the pool's
+ * verdict, ends as we leave. */
+static void accepted_too_late(ucwa_txn *txn, const json_t *m, ucwa_pool_applied *res)
+{
+    const char *from = str(m, "from");
+    json_t *l;
+
+    if (!*from || strlen(from) >= UCWA_POOL_FE_MAX || !strcmp(from, area(txn->store)->fe)) {
+        return;
+    }
+    l = json_pack("{s:s,s:s,s:s}", "k", "left", "fe", str(m, "fe"), "conv", str(m, "conv"));
+    ucwa_pool_queue_locked(txn->store, UCWA_POOL_SEND, from, NULL,
+                           mob_json_dump(txn->pool, l, NULL), NULL);
+    json_decref(l);
+    res->what = "accepted after the invitation ended here";
+}
+
 static int apply_conv(ucwa_txn *txn, const char *k, const json_t *m, apr_time_t now,
                       ucwa_pool_applied *res)
 {
@@ -510,6 +528,9 @@ static int apply_conv(ucwa_txn *txn, const char *k, const json_t *m, apr_time_t 
 
     if (idx < 0) {
         res->what = "a conversation that ended here";
+        if (!strcmp(k, "accepted") && !strcmp(str(m, "fe"), area(s)->fe)) {
+            accepted_too_late(txn, m, res);
+        }
         return 0;
     }
     c = ucwa_store_conv(s, idx);
@@ -529,13 +550,7 @@ static int apply_conv(ucwa_txn *txn, const char *k, const json_t *m, apr_time_t 
                                              (int)num(m, "html"), now, txn->pool, &t)
                 != UCWA_CONV_OK
             && !c->mirror && c->phase == UCWA_CONV_ENDED) {
-            /* the invitation ended here (timeout, cancel) while the accept was on its way:
-             * the accepter's side, connected by the pool's verdict, ends as we leave */
-            json_t *l = keyed(s, c, "left");
-            ucwa_pool_queue_locked(s, UCWA_POOL_SEND, from, NULL,
-                                   mob_json_dump(txn->pool, l, NULL), NULL);
-            json_decref(l);
-            res->what = "accepted after the invitation ended here";
+            accepted_too_late(txn, m, res);
         }
     }
     else if (!strcmp(k, "elsewhere")) {

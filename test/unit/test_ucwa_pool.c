@@ -495,6 +495,23 @@ START_TEST(an_accept_that_crosses_a_cancel)
         ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_ENDED);
         ck_assert_str_eq(events(FE1, alice), SENDER_CONNECTED " " OTHER_LEFT);
         ck_assert_str_eq(events(FE2, bob2), CLOSED);
+
+        /* alice goes while bob2's accept is on its way, and her record is freed before
+         * the accept arrives (FE1 could not read the pool's database meanwhile) */
+        c1 = ringing(alice, bob2, &c2);
+        ck_assert_int_eq(ucwa_conv_accept_locked(S(FE2), c2, bob2, now, pool, &t),
+                         UCWA_CONV_PENDING);
+        ck_assert_int_eq(pm_ship(&m, FE2, now, pool), 1);
+        ck_assert_int_eq(phase(FE2, c2), UCWA_CONV_CONNECTED);
+        ucwa_conv_app_gone_locked(S(FE1), c1, alice, now, pool, &t);
+        ucwa_store_delete_locked(S(FE1), alice);
+        now += UCWA_CONV_RETAIN;
+        tick(FE1, c1);
+        ck_assert_uint_eq(ucwa_store_conv(S(FE1), c1)->state, UCWA_SLOT_FREE);
+        (void)events(FE2, bob2);
+        flow();
+        ck_assert_int_eq(phase(FE2, c2), UCWA_CONV_ENDED);
+        ck_assert_str_eq(events(FE2, bob2), OTHER_LEFT);
     }
 }
 END_TEST
