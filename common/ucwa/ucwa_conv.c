@@ -1652,7 +1652,13 @@ void ucwa_conv_fe_gone_locked(ucwa_store *s, const char *fe, apr_time_t now, apr
             || strcmp(c->peer_fe, fe) != 0) {
             continue;
         }
-        c->peer_fe[0] = '\0';  /* nobody there to tell */
+        if (c->phase == UCWA_CONV_CONNECTED) {
+            /* a Front End that joins again with its store (it had only lost the database)
+             * may still hold its side, connected by an accept that crossed this: it ends
+             * there too (a Front End really gone drops the message) */
+            ucwa_pool_conv_tell_locked(s, c, "left", NULL, p);
+        }
+        c->peer_fe[0] = '\0';  /* nobody there to tell any more */
         if (c->phase == UCWA_CONV_CONNECTED) {
             end_connected(s, c, ucwa_conv_remote_side(c), 1, now, p, t);
         }

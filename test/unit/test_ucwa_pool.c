@@ -535,6 +535,26 @@ START_TEST(a_claim_from_a_front_end_that_joined_again)
 }
 END_TEST
 
+/* FE1 lost the database and joins again with its store while bob's accept on FE2 waits
+ * to be shipped: FE2 ends what it had with FE1's earlier life, including the mirror its
+ * verdict just connected, and FE1, told it was accepted, must not stay connected. */
+START_TEST(an_accept_that_crosses_a_rejoin)
+{
+    int alice = app_on(FE1, ALICE, "Alice", 1), bob = app_on(FE2, BOB, "Bob", 1), c1, c2;
+
+    flow();
+    c1 = ringing(alice, bob, &c2);
+    ck_assert_int_eq(ucwa_conv_accept_locked(S(FE2), c2, bob, now, pool, &t), UCWA_CONV_PENDING);
+    pm_gone(&m, FE1);
+    pm_join(&m, FE1, 0, now, pool);
+    flow();
+    ck_assert_int_eq(m.wins, 1);
+    ck_assert_int_eq(phase(FE2, c2), UCWA_CONV_ENDED);
+    ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_ENDED);
+    ck_assert_str_eq(events(FE1, alice), SENDER_CONNECTED " " OTHER_LEFT);
+}
+END_TEST
+
 START_TEST(nobody_to_alert_is_unreachable)
 {
     int alice = app_on(FE1, ALICE, "Alice", 1), bob = app_on(FE2, BOB, "Bob", 1), c1;
@@ -853,6 +873,7 @@ int main(void)
     tcase_add_test(tc, an_accept_that_crosses_the_timeout);
     tcase_add_test(tc, an_accept_that_crosses_a_cancel);
     tcase_add_test(tc, a_claim_from_a_front_end_that_joined_again);
+    tcase_add_test(tc, an_accept_that_crosses_a_rejoin);
     tcase_add_test(tc, nobody_to_alert_is_unreachable);
     tcase_add_test(tc, the_last_endpoint_of_a_mirror_goes);
     tcase_add_test(tc, a_front_end_gone);
