@@ -20,7 +20,7 @@
  *                   restarts empty, or it joins again with its store (partitioned)
  *  13 presence      a user sets a note here (newest wins in the pool)
  *  14 subscribe     an application watches a user
- *  15 raw           a1 | a2 << 8 bytes of the input applied as a message on a Front End
+ *  15 raw           a2 | a3 << 8 bytes of the input applied as a message on a Front End
  *  16 forged        a message of a known kind naming real records (ids of either store,
  *                   fe1, fe2 or a stranger fe3) with members of the right types
  *  17 settle        ship and deliver until nothing moves
