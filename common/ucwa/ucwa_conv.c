@@ -1200,6 +1200,9 @@ ucwa_conv_result ucwa_conv_cancel_locked(ucwa_store *s, int idx, apr_time_t now,
     if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_INVITING) {
         return UCWA_CONV_STATE;
     }
+    if (!c->mirror && c->remote_invited && ucwa_pool_room_locked(s) < 1) {
+        return UCWA_CONV_BUSY;    /* the other Front Ends would keep ringing */
+    }
     end_invitation(s, c, UCWA_CONV_END_CANCELED, now, p, t);
     return UCWA_CONV_OK;
 }
@@ -1211,6 +1214,9 @@ ucwa_conv_result ucwa_conv_leave_locked(ucwa_store *s, int idx, int side, apr_ti
 
     if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_CONNECTED) {
         return UCWA_CONV_STATE;
+    }
+    if (c->peer_fe[0] && c->party[side].app >= 0 && ucwa_pool_room_locked(s) < 1) {
+        return UCWA_CONV_BUSY;    /* the other side would stay connected to nobody */
     }
     end_connected(s, c, side, 0, now, p, t);
     return UCWA_CONV_OK;
@@ -1603,6 +1609,13 @@ void ucwa_conv_claimed_locked(ucwa_store *s, int idx, int accept, int won, apr_t
     ucwa_conv *c = ucwa_store_conv(s, idx);
     int app = (int)c->claiming - 1;
 
+    if (won && accept && c->state == UCWA_SLOT_LIVE && c->mirror
+        && c->phase == UCWA_CONV_ENDED) {
+        /* it ended here (timeout) while the claim was out, but the pool told the inviter
+         * it was accepted: the inviter's side ends as this one leaves */
+        ucwa_pool_conv_tell_locked(s, c, "left", NULL, p);
+        return;
+    }
     if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_INVITING || !c->claiming) {
         return;
     }
@@ -1615,9 +1628,13 @@ void ucwa_conv_claimed_locked(ucwa_store *s, int idx, int accept, int won, apr_t
         return;
     }
     if (accept) {
-        /* the endpoint went away meanwhile: nobody takes the conversation here */
+        /* the endpoint went away meanwhile: nobody takes the conversation here (and the
+         * inviter, told it was accepted, sees the accepter leave) */
         c->accepted = 1;
         end_invitation(s, c, UCWA_CONV_END_CANCELED, now, p, t);
+        if (c->mirror) {
+            ucwa_pool_conv_tell_locked(s, c, "left", NULL, p);
+        }
         return;
     }
     c->remote_invited = 0;     /* the others were told by the pool */
@@ -1635,7 +1652,13 @@ void ucwa_conv_fe_gone_locked(ucwa_store *s, const char *fe, apr_time_t now, apr
             || strcmp(c->peer_fe, fe) != 0) {
             continue;
         }
-        c->peer_fe[0] = '\0';  /* nobody there to tell */
+        if (c->phase == UCWA_CONV_CONNECTED) {
+            /* a Front End that joins again with its store (it had only lost the database)
+             * may still hold its side, connected by an accept that crossed this: it ends
+             * there too (a Front End really gone drops the message) */
+            ucwa_pool_conv_tell_locked(s, c, "left", NULL, p);
+        }
+        c->peer_fe[0] = '\0';  /* nobody there to tell any more */
         if (c->phase == UCWA_CONV_CONNECTED) {
             end_connected(s, c, ucwa_conv_remote_side(c), 1, now, p, t);
         }

@@ -198,10 +198,12 @@ ucwa_conv_result ucwa_conv_decline_locked(ucwa_store *s, int idx, apr_time_t now
  * PENDING, and the pool decides (ucwa_conv_claimed_locked). */
 ucwa_conv_result ucwa_conv_decline_by_locked(ucwa_store *s, int idx, int app, apr_time_t now,
                                              apr_pool_t *p, ucwa_conv_touched *t);
-/* The inviter gives up while inviting. STATE if not open. */
+/* The inviter gives up while inviting. STATE if not open; BUSY (nothing done) when other
+ * Front Ends alert the user and the pool's outbox cannot take the news. */
 ucwa_conv_result ucwa_conv_cancel_locked(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
                                   ucwa_conv_touched *t);
-/* side leaves a connected conversation: it ends for both. STATE if not connected. */
+/* side leaves a connected conversation: it ends for both. STATE if not connected; BUSY
+ * (nothing done) when the other side is on another Front End and the pool's outbox is full. */
 ucwa_conv_result ucwa_conv_leave_locked(ucwa_store *s, int idx, int side, apr_time_t now,
                                  apr_pool_t *p, ucwa_conv_touched *t);
 /* side sends text (already checked) in a connected conversation: *number is the

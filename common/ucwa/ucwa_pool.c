@@ -335,6 +335,15 @@ void ucwa_pool_claim_verdict_locked(ucwa_txn *txn, const char *key_fe, const cha
     idx = !strcmp(key_fe, area(s)->fe) ? ucwa_conv_find_locked(s, key_conv)
                                        : ucwa_conv_find_mirror_locked(s, key_fe, key_conv);
     if (idx < 0) {
+        if (won && accept && strcmp(key_fe, area(s)->fe) != 0) {
+            /* the pool told the inviter this side accepted, but the mirror is no more (it
+             * ended when this Front End joined the pool again): the inviter must see the
+             * accepter leave, not wait on a conversation nobody reads */
+            json_t *l = json_pack("{s:s,s:s,s:s}", "k", "left", "fe", key_fe, "conv", key_conv);
+            ucwa_pool_queue_locked(s, UCWA_POOL_SEND, key_fe, NULL,
+                                   mob_json_dump(txn->pool, l, NULL), NULL);
+            json_decref(l);
+        }
         return;
     }
     t.n = 0;
@@ -509,6 +518,24 @@ static int apply_invite(ucwa_txn *txn, const json_t *m, apr_time_t now, ucwa_poo
     return 0;
 }
 
+/* An accept came for an invitation that ended here (timeout, cancel, its record freed
+ * since) while the accept was on its way: the accepter's side, connected by the pool's
+ * verdict, ends as we leave. */
+static void accepted_too_late(ucwa_txn *txn, const json_t *m, ucwa_pool_applied *res)
+{
+    const char *from = str(m, "by");
+    json_t *l;
+
+    if (!*from || strlen(from) >= UCWA_POOL_FE_MAX || !strcmp(from, area(txn->store)->fe)) {
+        return;
+    }
+    l = json_pack("{s:s,s:s,s:s}", "k", "left", "fe", str(m, "fe"), "conv", str(m, "conv"));
+    ucwa_pool_queue_locked(txn->store, UCWA_POOL_SEND, from, NULL,
+                           mob_json_dump(txn->pool, l, NULL), NULL);
+    json_decref(l);
+    res->what = "accepted after the invitation ended here";
+}
+
 static int apply_conv(ucwa_txn *txn, const char *k, const json_t *m, apr_time_t now,
                       ucwa_pool_applied *res)
 {
@@ -519,6 +546,9 @@ static int apply_conv(ucwa_txn *txn, const char *k, const json_t *m, apr_time_t 
 
     if (idx < 0) {
         res->what = "a conversation that ended here";
+        if (!strcmp(k, "accepted") && !strcmp(str(m, "fe"), area(s)->fe)) {
+            accepted_too_late(txn, m, res);
+        }
         return 0;
     }
     c = ucwa_store_conv(s, idx);
@@ -534,8 +564,12 @@ static int apply_conv(ucwa_txn *txn, const char *k, const json_t *m, apr_time_t 
             || strlen(from) >= UCWA_POOL_FE_MAX) {
             return -1;
         }
-        ucwa_conv_remote_accepted_locked(s, idx, from, peer, str(m, "name"), (int)num(m, "html"),
-                                         now, txn->pool, &t);
+        if (ucwa_conv_remote_accepted_locked(s, idx, from, peer, str(m, "name"),
+                                             (int)num(m, "html"), now, txn->pool, &t)
+                != UCWA_CONV_OK
+            && !c->mirror && c->phase == UCWA_CONV_ENDED) {
+            accepted_too_late(txn, m, res);
+        }
     }
     else if (!strcmp(k, "elsewhere")) {
         ucwa_conv_elsewhere_locked(s, idx, now, txn->pool, &t);

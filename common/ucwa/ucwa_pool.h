@@ -22,8 +22,9 @@
  *             expires}: alert the local endpoints of `to` (a mirror is made), or answer
  *             gone
  *   gone      {fe, conv}: fe had nobody to alert (to the inviter)
- *   accepted  {fe, conv, by, peer, name, html}: an endpoint on Front End `by` accepted; its record is
- *             peer (to the inviter)
+ *   accepted  {fe, conv, by, peer, name, html}: an endpoint on Front End `by` accepted;
+ *             its record is peer (to the inviter, which answers left when the
+ *             invitation had ended there: a timeout or a cancel crossed the accept)
  *   elsewhere {fe, conv}: the invitation with this key was taken elsewhere
  *   declined  {fe, conv}: declined elsewhere (to the inviter, and to the other mirrors)
  *   canceled  {fe, conv}: the inviter gave up or went away (to the mirrors)

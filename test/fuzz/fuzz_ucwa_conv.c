@@ -44,15 +44,6 @@ static const char *const users[4] = {
     "alice@contoso.test", "bob@contoso.test", "carol@contoso.test", "dave@contoso.test",
 };
 
-typedef struct {
-    const uint8_t *p, *end;
-} reader;
-
-static unsigned next(reader *r)
-{
-    return r->p < r->end ? *r->p++ : 0;
-}
-
 static int live_app(ucwa_store *s, int app, apr_uint32_t gen)
 {
     ucwa_app *a;
@@ -159,7 +150,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const ucwa_store_limits *l;
     ucwa_store *s;
     void *mem;
-    reader r = { data, data + size };
+    fuzz_reader r = { data, data + size };
     apr_time_t now = apr_time_from_sec(1700000000);
     int endpoint = 0, ops = 0;
 
@@ -167,12 +158,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         apr_pool_destroy(p);
         return 0;
     }
-    l = &configs[next(&r) % (sizeof(configs) / sizeof(configs[0]))];
+    l = &configs[fuzz_next(&r) % (sizeof(configs) / sizeof(configs[0]))];
     mem = calloc(1, ucwa_store_bytes(l));
     FUZZ_CHECK(mem != NULL);
     s = ucwa_store_init(mem, l);
     while (r.p < r.end && ops++ < 400) {
-        unsigned op = next(&r) % 12, a1 = next(&r), a2 = next(&r), a3 = next(&r);
+        unsigned op = fuzz_next(&r) % 12, a1 = fuzz_next(&r), a2 = fuzz_next(&r);
+        unsigned a3 = fuzz_next(&r);
         int app = (int)(a1 % l->max_apps), conv = (int)(a1 % l->max_convs), side = (int)(a2 % 2);
         ucwa_conv_touched t;
         apr_pool_t *it;

@@ -57,6 +57,17 @@ static inline void fuzz_check_reason(const char *why)
     }
 }
 
+/* The input read a byte at a time, as the model-based harnesses read their operations:
+ * past the end, every byte reads as 0. */
+typedef struct {
+    const uint8_t *p, *end;
+} fuzz_reader;
+
+static inline unsigned fuzz_next(fuzz_reader *r)
+{
+    return r->p < r->end ? *r->p++ : 0;
+}
+
 /* A NUL-terminated copy of the input, allocated to its exact size (malloc, not the
  * pool, so that ASan sees a read past the terminator). Free with free(). */
 static inline char *fuzz_cstr(const uint8_t *data, size_t size)

@@ -841,6 +841,83 @@ def ucwa_conv_seeds():
     }
 
 
+# fuzz_ucwa_pool: the first byte picks the limits (mod 3); then operations of four bytes
+# [opcode, a1, a2, a3] (see the harness); a1 is the Front End (bit 0: fe1 0, fe2 1) and,
+# shifted right by one, an application or record slot: 0 sign in (a2 user, a3 0 lurker /
+# 1 Messaging / 2 PhoneAudio, +4 a name, +8 Html), 1 sign out, 2 invite (a2 user / 4
+# unknown, a3 first message 0 none 1 short 2 long, +16 Html), 3 accept / 4 decline (a2
+# slot), 5 cancel, 6 leave / 7 message / 8 typing (a2 side), 9 time (a1: 0, 1, 5, 30,
+# 61 s), 10 ship, 11 deliver (a2: 1, 2, 4, all), 12 fe gone (a2: 0 out, 1 restart empty,
+# 2 join with its store), 13 presence (a2 user), 14 subscribe (a2 user), 15 raw (a2 | a3
+# << 8 bytes follow), 16 forged (a2 kind and fe, a3 ids and members), 17 settle.
+def pl(op, fe=0, slot=0, a2=0, a3=0):
+    return bytes([op, fe | (slot << 1), a2, a3])
+
+
+def raw(fe, body):
+    return pl(15, fe, 0, len(body) & 0xff, len(body) >> 8) + body
+
+
+def ucwa_pool_seeds():
+    c = b"".join
+    ALICE, BOB, CAROL = 0, 1, 2
+    signin = lambda fe, user, mode=1: pl(0, fe, 0, user, mode | 4)
+    settle = pl(17)
+    connected = [signin(0, ALICE), signin(1, BOB), settle, pl(2, 0, 0, BOB, 1), settle,
+                 pl(3, 1, 0, 0), settle]
+    return {
+        "exchange": c([b"\x00"] + connected +
+                      [pl(7, 0, 0, 0, 1), pl(7, 1, 0, 1, 1), pl(7, 0, 0, 0, 2), pl(8, 1, 0, 1),
+                       pl(10, 0), pl(10, 1), pl(11, 1, 0, 0), pl(11, 0, 0, 3), pl(11, 1, 0, 3),
+                       pl(9, 2), settle, pl(6, 1, 0, 1), settle, pl(9, 4), settle]),
+        "inviter-leaves": c([b"\x01"] + connected + [pl(6, 0, 0, 0), settle]),
+        "both-front-ends": c([b"\x00", signin(0, ALICE), signin(0, BOB), signin(1, BOB), settle,
+                              pl(2, 0, 0, BOB), settle, pl(3, 0, 0, 1), pl(3, 1, 0, 0),
+                              pl(10, 1), pl(10, 0), settle, pl(7, 0, 0, 0, 1), settle,
+                              pl(2, 0, 0, BOB), settle, pl(3, 0, 1, 1), pl(3, 1, 1, 0),
+                              pl(10, 0), pl(10, 1), settle]),
+        "decline-cancel": c([b"\x00", signin(0, ALICE), signin(1, BOB), settle,
+                             pl(2, 0, 0, BOB), settle, pl(4, 1, 0, 0), settle,
+                             pl(2, 0, 0, BOB), settle, pl(5, 0, 1), settle,
+                             pl(2, 0, 0, BOB), settle, pl(3, 1, 2, 0), pl(5, 0, 2),
+                             pl(10, 1), settle]),
+        "timeouts-crossing": c([b"\x00", signin(0, ALICE), signin(1, BOB), settle,
+                                pl(2, 0, 0, BOB), settle, pl(3, 1, 0, 0), pl(10, 1), pl(9, 3),
+                                settle, pl(2, 0, 0, BOB), settle, pl(3, 1, 1, 0), pl(9, 3),
+                                settle, pl(9, 4), settle]),
+        "unreachable": c([b"\x00", signin(0, ALICE), signin(1, BOB), settle,
+                          pl(2, 0, 0, BOB), pl(1, 1, 0), settle, pl(2, 0, 0, CAROL),
+                          pl(2, 0, 0, 4), signin(1, BOB), settle, pl(2, 0, 0, BOB), settle,
+                          pl(1, 1, 1), settle]),
+        "fe-gone": c([b"\x00", signin(0, CAROL), pl(14, 0, 0, BOB)] + connected +
+                     [pl(12, 1, 0, 0), settle, pl(7, 1, 0, 1, 1), pl(12, 1, 0, 2), settle,
+                      pl(12, 0, 0, 1), settle, signin(0, ALICE), settle, pl(2, 0, 1, BOB),
+                      settle]),
+        "partition": c([b"\x00", signin(0, ALICE), signin(1, BOB), settle, pl(2, 0, 0, BOB),
+                        settle, pl(12, 1, 0, 0), pl(3, 1, 0, 0), pl(12, 1, 0, 2), settle,
+                        pl(2, 0, 0, BOB), settle, pl(12, 0, 0, 0), pl(3, 1, 1, 0), settle,
+                        pl(12, 0, 0, 2), settle]),
+        "presence": c([b"\x00", signin(0, CAROL), pl(14, 0, 0, BOB), settle, signin(1, BOB),
+                       settle, pl(13, 1, 0, BOB, 7), settle, signin(1, BOB, 2), pl(1, 1, 0),
+                       settle, pl(1, 1, 1), settle, pl(13, 0, 0, CAROL, 1), settle]),
+        "full-outbox": c([b"\x00"] + connected + [pl(7, 0, 0, 0, 1)] * 258 +
+                         [pl(6, 0, 0, 0), pl(10, 0), pl(6, 0, 0, 0), settle]),
+        "raw": c([b"\x00"] + connected +
+                 [raw(0, b'{"k":"presence","fe":"fe2","sip":"bob@contoso.test","av":"Away",'
+                         b'"avail":1,"note":"n","changed":1}'),
+                  raw(1, b'{"k":"invite","fe":"fe1","conv":"00000000","to":"bob@contoso.test",'
+                         b'"from":"eve@contoso.test","first":"data:,x","expires":1}'),
+                  raw(0, b'{"k":"fe-gone","fe":"fe2"}'), raw(1, b"not json"),
+                  raw(0, b'{"k":"left","fe":"fe1","conv":"' + b"0" * 60 + b'"}'),
+                  raw(0, b"{" + b" " * 13000 + b"}"), raw(1, b'{"k":"typing"}\x00x'), settle]),
+        "forged": c([b"\x00"] + connected +
+                    [pl(16, fe, 0, k | (f << 4), ids) for fe in (0, 1) for k in range(12)
+                     for f, ids in ((0, 0), (1, 5), (2, 2))] + [settle]),
+        "tiny": c([b"\x01", signin(0, ALICE), signin(0, BOB), signin(1, BOB), settle] +
+                  [pl(2, 0, 0, BOB), settle] * 4 + [pl(9, 4), settle]),
+    }
+
+
 MCX_ENV = (b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
            b'xmlns:m="urn:mobility-httpd:mcx:1"><s:Body>%s</s:Body></s:Envelope>')
 
@@ -1011,6 +1088,7 @@ def main():
     write("fuzz_ucwa_store", ucwa_store_seeds())
     write("fuzz_ucwa_message", ucwa_message_seeds())
     write("fuzz_ucwa_conv", ucwa_conv_seeds())
+    write("fuzz_ucwa_pool", ucwa_pool_seeds())
     write("fuzz_ucwa_batch", ucwa_batch_seeds())
     write("fuzz_mcx_soap", mcx_soap_seeds())
     write("fuzz_mcx_events", mcx_events_seeds())

@@ -5,6 +5,7 @@
 #include <apr_lib.h>
 
 #include "unit.h"
+#include "unit_conv.h"
 #include "ucwa_conv.h"
 
 static ucwa_store *st;
@@ -60,21 +61,9 @@ static void teardown(void)
 /* A new application of user (available for the given modalities; 0: a lurker). */
 static int app(const char *user, const char *name, apr_uint32_t modalities)
 {
-    ucwa_app_params in;
-    ucwa_app *a;
-    int idx = -1;
+    int idx = unit_conv_app(st, user, name, endpoints_made++, now);
+    ucwa_app *a = ucwa_store_app(st, idx);
 
-    memset(&in, 0, sizeof(in));
-    in.user = user;
-    in.endpoint_id = apr_psprintf(pool, "ep%d", endpoints_made++);
-    in.user_agent = "unit";
-    in.culture = "en-US";
-    in.instance_id = "";
-    in.prefix = "/ucwa/oauth/v1/applications";
-    in.policy_tag = "";
-    in.name = name;
-    ck_assert_int_eq(ucwa_store_create_locked(st, &in, now, &idx), UCWA_CREATE_NEW);
-    a = ucwa_store_app(st, idx);
     if (modalities) {
         a->available = 1;
         a->modalities = modalities;
@@ -88,37 +77,10 @@ static int messaging_app(const char *user, const char *name)
     return app(user, name, UCWA_MOD_MESSAGING);
 }
 
-/* Everything posted to app since the last call, as "sender/link rel/type" words joined
- * by spaces (sender: comm or conv); the events themselves in last. */
+/* Everything posted to app since the last call (see unit_conv_events). */
 static const char *events(int idx)
 {
-    ucwa_app *a = ucwa_store_app(st, idx);
-    ucwa_windows w = { 0, 0 };
-    ucwa_package pkg;
-    const char *out = "";
-    int i;
-
-    ck_assert_int_eq(ucwa_store_poll_locked(st, idx, a->pkg + 1, &w, 1, now, pool, &pkg),
-                     UCWA_POLL_READY);
-    if (last) {
-        json_decref(last);
-    }
-    last = json_array();
-    for (i = 0; i < pkg.count; i++) {
-        json_error_t err;
-        json_t *sender = json_loads(apr_pstrcat(pool, "{", pkg.senders[i], "}", NULL), 0, &err);
-        json_t *ev = json_loads(pkg.events[i], 0, &err);
-        const char *srel;
-        ck_assert_msg(sender && ev, "event %d does not parse: %s", i, err.text);
-        srel = json_string_value(json_object_get(sender, "rel"));
-        out = apr_psprintf(pool, "%s%s%s/%s/%s", out, *out ? " " : "",
-                           !strcmp(srel, "communication") ? "comm" : "conv",
-                           json_string_value(json_object_get(json_object_get(ev, "link"), "rel")),
-                           json_string_value(json_object_get(ev, "type")));
-        json_array_append_new(last, ev);
-        json_decref(sender);
-    }
-    return out;
+    return unit_conv_events(st, idx, now, &last);
 }
 
 /* A string in the n-th event of last, by a path of keys ("a.b.c"). */
@@ -132,23 +94,6 @@ static const char *field(int n, const char *path)
     }
     return v ? json_string_value(v) : NULL;
 }
-
-#define SENDER_STARTED "comm/messagingInvitation/started comm/conversation/added " \
-                       "conv/localParticipant/added conv/messaging/updated"
-#define INCOMING "comm/messagingInvitation/started comm/conversation/added " \
-                 "conv/localParticipant/added conv/participant/added"
-#define ACCEPTER "comm/messagingInvitation/updated conv/messaging/updated " \
-                 "comm/conversation/updated conv/participantMessaging/added " \
-                 "conv/participantMessaging/added conv/participant/updated " \
-                 "comm/messagingInvitation/completed"
-#define SENDER_CONNECTED "comm/conversation/updated conv/participant/added " \
-                         "conv/participantMessaging/added conv/participantMessaging/added " \
-                         "conv/messaging/updated comm/messagingInvitation/completed"
-#define FAILED "conv/messaging/updated comm/messagingInvitation/completed " \
-               "comm/conversation/deleted"
-#define CLOSED "comm/messagingInvitation/completed comm/conversation/deleted"
-#define LEFT "conv/messaging/updated comm/conversation/deleted"
-#define OTHER_LEFT "conv/participant/deleted conv/messaging/updated comm/conversation/deleted"
 
 static int invite(int from, const char *to, const char *first, ucwa_conv_result want)
 {

@@ -1,0 +1,886 @@
+/* ucwa_pool: two Front Ends (fe1, fe2), each with its own session store in memory, and
+ * the pool between them played by test/fuzz/pool_model.h (what the pool's SQL and
+ * thread do): presence, conversations across Front Ends, claims, a Front End gone, a
+ * full outbox, and messages that are malformed or name nothing. */
+#include <stdlib.h>
+#include <jansson.h>
+
+#include "unit.h"
+#include "unit_conv.h"
+#include "ucwa_conv.h"
+#include "ucwa_pool.h"
+#include "ucwa_subs.h"
+#include "../fuzz/pool_model.h"
+
+#define FE1 0
+#define FE2 1
+#define ALICE "alice@contoso.test"
+#define BOB "bob@contoso.test"
+#define CAROL "carol@contoso.test"
+
+static pm_model m;
+static apr_time_t now;
+static int endpoints_made;
+static json_t *last;      /* the events of the last events() call */
+static const char *raw;   /* the same as a JSON text */
+
+static void setup(void)
+{
+    ucwa_store_limits l;
+
+    unit_pool_setup();
+    memset(&l, 0, sizeof(l));
+    l.max_apps = 8;
+    l.ring_len = 128;
+    l.event_size = 4096;
+    l.max_users = 8;
+    l.max_subs = 4;
+    l.max_convs = 16;
+    pm_init(&m, pool, &l);
+    now = apr_time_from_sec(1700000000);
+    endpoints_made = 0;
+    raw = "";
+    last = NULL;
+}
+
+static void teardown(void)
+{
+    int i;
+
+    for (i = 0; i < PM_FES; i++) {
+        ucwa_conv_stats cs;
+        ucwa_store_stats ss;
+        const char *bad = ucwa_conv_check_locked(m.s[i], &cs, pool);
+        ck_assert_msg(bad == NULL, "%s inconsistent: %s", m.name[i], bad);
+        bad = ucwa_store_check_locked(m.s[i], &ss, pool);
+        ck_assert_msg(bad == NULL, "%s inconsistent: %s", m.name[i], bad);
+    }
+    if (last) {
+        json_decref(last);
+    }
+    pm_free(&m);
+    unit_pool_teardown();
+}
+
+static ucwa_store *S(int fe)
+{
+    return m.s[fe];
+}
+
+/* A new application of user on fe, available for Messaging (or a lurker), announced to
+ * the pool as makeMeAvailable does. */
+static int app_on(int fe, const char *user, const char *name, int available)
+{
+    int idx = unit_conv_app(S(fe), user, name, endpoints_made++, now);
+    ucwa_app *a = ucwa_store_app(S(fe), idx);
+
+    if (available) {
+        ucwa_user *u = ucwa_store_user(S(fe), (int)a->user);
+        a->available = 1;
+        a->modalities = UCWA_MOD_MESSAGING;
+        a->html = 1;
+        u->available_apps++;
+        u->last_activity = now;
+        ucwa_pool_user_changed_locked(S(fe), (int)a->user, now);
+        u->published = ucwa_store_availability(u, &m.rules, now);
+    }
+    return idx;
+}
+
+/* Ships and delivers until nothing moves; every message applied. */
+static void flow(void)
+{
+    apr_uint64_t skipped = m.skipped[FE1] + m.skipped[FE2];
+
+    ck_assert_msg(pm_settle(&m, 16, now, pool), "the pool does not settle");
+    ck_assert_msg(m.skipped[FE1] + m.skipped[FE2] == skipped, "a message was skipped: %s",
+                  m.last_what);
+}
+
+/* Everything posted to app on fe since the last call (see unit_conv_events); the
+ * events' texts in raw. */
+static const char *events(int fe, int idx)
+{
+    const char *out = unit_conv_events(S(fe), idx, now, &last);
+    char *text = json_dumps(last, 0);
+
+    raw = apr_pstrdup(pool, text);
+    free(text);
+    return out;
+}
+
+/* alice's application (on FE1) invites `to`, alerted where the pool says it is. */
+static int invite(int from, const char *to, ucwa_conv_result want)
+{
+    ucwa_conv_invite_in in;
+    ucwa_conv_touched t;
+    const char *fes[PM_FES];
+    int idx = -1;
+
+    memset(&in, 0, sizeof(in));
+    in.app = from;
+    in.to = to;
+    in.subject = "pool";
+    in.expires = now + apr_time_from_sec(30);
+    in.nremote = pm_user_fes(&m, FE1, to, fes);
+    in.remote_fes = fes;
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_invite_locked(S(FE1), &in, now, pool, &idx, &t), want);
+    return idx;
+}
+
+/* fe's record of the conversation whose key is FE1's record c. */
+static int mirror_of(int fe, int c)
+{
+    return ucwa_conv_find_mirror_locked(S(fe), "fe1", ucwa_store_conv(S(FE1), c)->id);
+}
+
+/* alice invites bob on FE2 and his endpoints there ring (their events and alice's read):
+ * alice's record, and the mirror's in *c2. */
+static int ringing(int alice, int bob, int *c2)
+{
+    int c1 = invite(alice, BOB, UCWA_CONV_OK);
+
+    flow();
+    *c2 = mirror_of(FE2, c1);
+    ck_assert_int_ge(*c2, 0);
+    (void)events(FE1, alice);
+    (void)events(FE2, bob);
+    return c1;
+}
+
+static ucwa_conv_touched t;
+
+static int phase(int fe, int idx)
+{
+    return (int)ucwa_store_conv(S(fe), idx)->phase;
+}
+
+START_TEST(presence_of_a_watched_user_crosses)
+{
+    int carol = app_on(FE1, CAROL, "Carol", 1), bob, sub = -1, user;
+    const char *watch[] = { BOB };
+    ucwa_txn txn;
+    ucwa_user *u;
+
+    ucwa_txn_init(&txn, S(FE1), pool);
+    ck_assert_int_eq(ucwa_subs_subscribe_locked(S(FE1), carol, watch, 1, apr_time_from_sec(600),
+                                                now, pool, &txn, &sub), UCWA_SUBS_OK);
+    flow();
+    (void)events(FE1, carol);
+    user = ucwa_store_user_find_locked(S(FE1), BOB, 0);
+    ck_assert_int_ge(user, 0);
+    u = ucwa_store_user(S(FE1), user);
+    ck_assert_int_eq(u->published, UCWA_AV_OFFLINE);
+
+    /* bob signs in on FE2: carol, on FE1, sees him Online */
+    now += apr_time_from_sec(1);
+    bob = app_on(FE2, BOB, "Bob", 1);
+    flow();
+    ck_assert_str_eq(u->remote_fe, "fe2");
+    ck_assert_uint_eq(u->remote_available, 1);
+    ck_assert_int_eq(u->published, UCWA_AV_ONLINE);
+    ck_assert_str_eq(events(FE1, carol), "people/contactPresence/updated");
+    /* a note set on FE2 comes too */
+    now += apr_time_from_sec(1);
+    strcpy(ucwa_store_user(S(FE2), ucwa_store_user_find_locked(S(FE2), BOB, 0))->note, "at lunch");
+    ucwa_pool_user_changed_locked(S(FE2), (int)ucwa_store_app(S(FE2), bob)->user, now);
+    flow();
+    ck_assert_str_eq(u->remote_note, "at lunch");
+    ck_assert_str_eq(events(FE1, carol),
+                     "people/contactPresence/updated people/contactNote/updated");
+    /* older news from another Front End does not win */
+    {
+        ucwa_pool_applied res;
+        const char *old = "{\"k\":\"presence\",\"fe\":\"fe3\",\"sip\":\"" BOB "\",\"av\":\"Away\","
+                          "\"avail\":1,\"act\":\"\",\"note\":\"old\",\"loc\":\"\",\"last\":0,"
+                          "\"changed\":5}";
+        ck_assert_int_eq(ucwa_pool_apply_locked(&txn, old, strlen(old), &m.rules, now, &res), 0);
+        ck_assert_str_eq(res.what, "older than what another Front End said");
+        ck_assert_str_eq(u->remote_fe, "fe2");
+        ck_assert_str_eq(u->remote_note, "at lunch");
+    }
+    /* bob signs out on FE2: Offline again */
+    now += apr_time_from_sec(1);
+    ucwa_store_delete_locked(S(FE2), bob);
+    flow();
+    ck_assert_str_eq(u->remote_fe, "");
+    ck_assert_uint_eq(u->remote_available, 0);
+    ck_assert_int_eq(u->published, UCWA_AV_OFFLINE);
+    ck_assert_str_eq(events(FE1, carol), "people/contactPresence/updated");
+    /* nobody on FE2 watches alice: her presence is not kept there */
+    app_on(FE1, ALICE, "Alice", 1);
+    flow();
+    ck_assert_int_lt(ucwa_store_user_find_locked(S(FE2), ALICE, 0), 0);
+}
+END_TEST
+
+/* alice on FE1 and bob on FE2, connected: the records on both sides. */
+static void connected(int *alice, int *bob, int *c1, int *c2)
+{
+    *alice = app_on(FE1, ALICE, "Alice", 1);
+    *bob = app_on(FE2, BOB, "Bob", 1);
+    flow();
+    *c1 = invite(*alice, BOB, UCWA_CONV_OK);
+    ck_assert_str_eq(events(FE1, *alice), SENDER_STARTED);
+    ck_assert_int_eq(phase(FE1, *c1), UCWA_CONV_INVITING);
+    ck_assert_uint_eq(ucwa_store_conv(S(FE1), *c1)->remote_invited, 1);
+    flow();
+    *c2 = mirror_of(FE2, *c1);
+    ck_assert_int_ge(*c2, 0);
+    ck_assert_str_eq(events(FE2, *bob), INCOMING);
+    ck_assert(strstr(raw, "\"Alice\"") != NULL);
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_accept_locked(S(FE2), *c2, *bob, now, pool, &t), UCWA_CONV_PENDING);
+    ck_assert_int_eq(phase(FE2, *c2), UCWA_CONV_INVITING);    /* until the pool decides */
+    ck_assert_str_eq(events(FE2, *bob), "");
+    flow();
+    ck_assert_int_eq(m.wins, 1);
+    ck_assert_int_eq(phase(FE2, *c2), UCWA_CONV_CONNECTED);
+    ck_assert_int_eq(phase(FE1, *c1), UCWA_CONV_CONNECTED);
+    ck_assert_str_eq(events(FE2, *bob), ACCEPTER);
+    ck_assert_str_eq(events(FE1, *alice), SENDER_CONNECTED);
+    ck_assert(strstr(raw, "\"Bob\"") != NULL);
+    ck_assert_str_eq(ucwa_store_conv(S(FE1), *c1)->peer_fe, "fe2");
+    ck_assert_str_eq(ucwa_store_conv(S(FE1), *c1)->peer_id, ucwa_store_conv(S(FE2), *c2)->id);
+}
+
+static void say(int fe, int c, int side, const char *text, ucwa_conv_result want)
+{
+    apr_uint32_t n = 0;
+
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_message_locked(S(fe), c, side, UCWA_MSG_PLAIN, text, strlen(text),
+                                              NULL, NULL, now, pool, &n, &t), want);
+}
+
+START_TEST(conversation_across_front_ends)
+{
+    int alice, bob, c1, c2;
+    const char *p;
+
+    connected(&alice, &bob, &c1, &c2);
+    /* messages both ways, each side in its own order */
+    say(FE1, c1, 0, "one", UCWA_CONV_OK);
+    say(FE1, c1, 0, "two", UCWA_CONV_OK);
+    say(FE2, c2, 1, "three", UCWA_CONV_OK);
+    say(FE1, c1, 0, "four", UCWA_CONV_OK);
+    flow();
+    ck_assert_str_eq(events(FE2, bob), "conv/message/completed conv/message/completed "
+                                       "conv/message/completed conv/message/completed");
+    p = strstr(raw, "data:text/plain;charset=utf-8,one");
+    ck_assert_ptr_nonnull(p);
+    p = strstr(p, ",two");
+    ck_assert_ptr_nonnull(p);
+    p = strstr(p, ",four");
+    ck_assert_ptr_nonnull(p);
+    ck_assert_str_eq(events(FE1, alice), "conv/message/completed conv/message/completed "
+                                         "conv/message/completed conv/message/completed");
+    ck_assert_ptr_nonnull(strstr(raw, ",three"));
+    ck_assert_uint_eq(ucwa_store_conv(S(FE1), c1)->next_message, 5);
+    ck_assert_uint_eq(ucwa_store_conv(S(FE2), c2)->next_message, 5);
+    /* typing crosses once while it lasts, and ends with the message */
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_typing_locked(S(FE2), c2, 1, now, pool, &t), UCWA_CONV_OK);
+    ck_assert_int_eq(ucwa_conv_typing_locked(S(FE2), c2, 1, now, pool, &t), UCWA_CONV_OK);
+    flow();
+    ck_assert_str_eq(events(FE1, alice), "conv/participant/added");
+    ck_assert_ptr_nonnull(strstr(raw, "typingParticipants"));
+    say(FE2, c2, 1, "five", UCWA_CONV_OK);
+    flow();
+    ck_assert_str_eq(events(FE1, alice), "conv/participant/deleted conv/message/completed");
+    (void)events(FE2, bob);
+    /* bob leaves: alice sees him go */
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_leave_locked(S(FE2), c2, 1, now, pool, &t), UCWA_CONV_OK);
+    ck_assert_str_eq(events(FE2, bob), LEFT);
+    flow();
+    ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_ENDED);
+    ck_assert_int_eq(ucwa_store_conv(S(FE1), c1)->end, UCWA_CONV_END_LEFT);
+    ck_assert_str_eq(events(FE1, alice), OTHER_LEFT);
+    /* nothing more crosses: messages after the end are refused on both sides */
+    say(FE1, c1, 0, "late", UCWA_CONV_STATE);
+    say(FE2, c2, 1, "late", UCWA_CONV_STATE);
+    ck_assert_int_eq(pm_queued(&m, FE1) + pm_queued(&m, FE2), 0);
+}
+END_TEST
+
+START_TEST(the_inviter_leaves)
+{
+    int alice, bob, c1, c2;
+
+    connected(&alice, &bob, &c1, &c2);
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_leave_locked(S(FE1), c1, 0, now, pool, &t), UCWA_CONV_OK);
+    flow();
+    ck_assert_int_eq(phase(FE2, c2), UCWA_CONV_ENDED);
+    ck_assert_str_eq(events(FE2, bob), OTHER_LEFT);
+    ck_assert_str_eq(events(FE1, alice), LEFT);
+}
+END_TEST
+
+START_TEST(decline_and_cancel)
+{
+    int alice = app_on(FE1, ALICE, "Alice", 1), bob = app_on(FE2, BOB, "Bob", 1), c1, c2;
+
+    flow();
+    /* bob declines on FE2 */
+    c1 = ringing(alice, bob, &c2);
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_decline_by_locked(S(FE2), c2, bob, now, pool, &t),
+                     UCWA_CONV_PENDING);
+    flow();
+    ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_ENDED);
+    ck_assert_int_eq(ucwa_store_conv(S(FE1), c1)->end, UCWA_CONV_END_DECLINED);
+    ck_assert_str_eq(events(FE1, alice), FAILED);
+    ck_assert_ptr_nonnull(strstr(raw, "\"Declined\""));
+    ck_assert_int_eq(phase(FE2, c2), UCWA_CONV_ENDED);
+    ck_assert_str_eq(events(FE2, bob), CLOSED);
+    ck_assert_ptr_nonnull(strstr(raw, "\"Declined\""));
+
+    /* alice cancels: bob's endpoint on FE2 missed it */
+    c1 = ringing(alice, bob, &c2);
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_cancel_locked(S(FE1), c1, now, pool, &t), UCWA_CONV_OK);
+    ck_assert_str_eq(events(FE1, alice), FAILED);
+    ck_assert_ptr_nonnull(strstr(raw, "\"Canceled\""));
+    flow();
+    ck_assert_int_eq(phase(FE2, c2), UCWA_CONV_ENDED);
+    ck_assert_str_eq(events(FE2, bob), CLOSED);
+    ck_assert_ptr_nonnull(strstr(raw, "\"Missed\""));
+    /* a late accept there is refused */
+    ck_assert_int_eq(ucwa_conv_accept_locked(S(FE2), c2, bob, now, pool, &t), UCWA_CONV_STATE);
+}
+END_TEST
+
+/* bob on both Front Ends; which one answers first, and where, decides. */
+START_TEST(a_user_on_both_front_ends)
+{
+    int alice = app_on(FE1, ALICE, "Alice", 1), bob1 = app_on(FE1, BOB, "Bob", 1);
+    int bob2 = app_on(FE2, BOB, "Bob", 1), c1, c2, round;
+
+    flow();
+    for (round = 0; round < 2; round++) {
+        c1 = invite(alice, BOB, UCWA_CONV_OK);
+        ck_assert_uint_eq(ucwa_store_conv(S(FE1), c1)->endpoints, 1);
+        ck_assert_uint_eq(ucwa_store_conv(S(FE1), c1)->remote_invited, 1);
+        flow();
+        c2 = mirror_of(FE2, c1);
+        ck_assert_str_eq(events(FE1, bob1), INCOMING);
+        ck_assert_str_eq(events(FE2, bob2), INCOMING);
+        (void)events(FE1, alice);
+        t.n = 0;
+        /* both accept before either is shipped: the first shipped wins */
+        ck_assert_int_eq(ucwa_conv_accept_locked(S(FE1), c1, bob1, now, pool, &t),
+                         UCWA_CONV_PENDING);
+        ck_assert_int_eq(ucwa_conv_accept_locked(S(FE2), c2, bob2, now, pool, &t),
+                         UCWA_CONV_PENDING);
+        /* a second answer on the same side waits for the first */
+        ck_assert_int_eq(ucwa_conv_decline_by_locked(S(FE2), c2, bob2, now, pool, &t),
+                         UCWA_CONV_STATE);
+        if (round == 0) {
+            /* FE2 first: bob on FE2 talks to alice, bob on FE1 was connected elsewhere */
+            ck_assert_int_eq(pm_ship(&m, FE2, now, pool), 1);
+            ck_assert_int_eq(pm_ship(&m, FE1, now, pool), 1);
+            ck_assert_int_eq(m.losses, 1);
+            flow();
+            ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_CONNECTED);
+            ck_assert_int_eq(phase(FE2, c2), UCWA_CONV_CONNECTED);
+            ck_assert_str_eq(events(FE2, bob2), ACCEPTER);
+            ck_assert_str_eq(events(FE1, alice), SENDER_CONNECTED);
+            ck_assert_str_eq(events(FE1, bob1), CLOSED);
+            ck_assert_ptr_nonnull(strstr(raw, "ConnectedElsewhere"));
+            say(FE1, c1, 0, "hello FE2", UCWA_CONV_OK);
+            flow();
+            ck_assert_str_eq(events(FE2, bob2), "conv/message/completed");
+            ck_assert_str_eq(events(FE1, bob1), "");
+            ck_assert_int_eq(ucwa_conv_leave_locked(S(FE1), c1, 0, now, pool, &t), UCWA_CONV_OK);
+            flow();
+            ck_assert_int_eq(phase(FE2, c2), UCWA_CONV_ENDED);
+            (void)events(FE2, bob2);
+        }
+        else {
+            /* FE1 first: bob on FE1 talks to alice, the mirror on FE2 ends elsewhere */
+            ck_assert_int_eq(pm_ship(&m, FE1, now, pool), 1);
+            ck_assert_int_eq(pm_ship(&m, FE2, now, pool), 1);
+            ck_assert_int_eq(m.losses, 2);
+            flow();
+            ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_CONNECTED);
+            ck_assert_str_eq(ucwa_store_conv(S(FE1), c1)->peer_fe, "");
+            ck_assert_int_eq(phase(FE2, c2), UCWA_CONV_ENDED);
+            ck_assert_str_eq(events(FE1, bob1), ACCEPTER);
+            ck_assert_str_eq(events(FE1, alice), SENDER_CONNECTED);
+            ck_assert_str_eq(events(FE2, bob2), CLOSED);
+            ck_assert_ptr_nonnull(strstr(raw, "ConnectedElsewhere"));
+        }
+    }
+    (void)events(FE1, alice);
+}
+END_TEST
+
+static void tick(int fe, int c)
+{
+    t.n = 0;
+    ucwa_conv_tick_locked(S(fe), c, now, pool, &t);
+}
+
+/* Each side times the invitation out on its own clock; an accept that crosses the
+ * timeout must not leave one side connected to nobody. */
+START_TEST(an_accept_that_crosses_the_timeout)
+{
+    int alice = app_on(FE1, ALICE, "Alice", 1), bob = app_on(FE2, BOB, "Bob", 1), c1, c2;
+
+    flow();
+    /* the claim won on FE2, but FE1 timed the invitation out before the news came */
+    c1 = ringing(alice, bob, &c2);
+    ck_assert_int_eq(ucwa_conv_accept_locked(S(FE2), c2, bob, now, pool, &t), UCWA_CONV_PENDING);
+    ck_assert_int_eq(pm_ship(&m, FE2, now, pool), 1);
+    ck_assert_int_eq(phase(FE2, c2), UCWA_CONV_CONNECTED);
+    now += apr_time_from_sec(30);
+    tick(FE1, c1);
+    ck_assert_int_eq(ucwa_store_conv(S(FE1), c1)->end, UCWA_CONV_END_TIMEOUT);
+    (void)events(FE2, bob);
+    flow();
+    ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_ENDED);
+    ck_assert_int_eq(phase(FE2, c2), UCWA_CONV_ENDED);
+    ck_assert_str_eq(events(FE2, bob), OTHER_LEFT);
+
+    /* the other way: FE2 timed out while its winning claim was on the way */
+    now += apr_time_from_sec(1);
+    c1 = ringing(alice, bob, &c2);
+    ck_assert_int_eq(ucwa_conv_accept_locked(S(FE2), c2, bob, now, pool, &t), UCWA_CONV_PENDING);
+    now += apr_time_from_sec(30);
+    tick(FE2, c2);
+    ck_assert_int_eq(ucwa_store_conv(S(FE2), c2)->end, UCWA_CONV_END_TIMEOUT);
+    ck_assert_str_eq(events(FE2, bob), CLOSED);
+    flow();
+    ck_assert_int_eq(phase(FE2, c2), UCWA_CONV_ENDED);
+    ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_ENDED);
+    ck_assert_str_eq(events(FE1, alice), SENDER_CONNECTED " " OTHER_LEFT);
+}
+END_TEST
+
+/* The inviter gives up while the accept is on its way. */
+START_TEST(an_accept_that_crosses_a_cancel)
+{
+    int alice = app_on(FE1, ALICE, "Alice", 1), bob = app_on(FE2, BOB, "Bob", 1), c1, c2;
+
+    flow();
+    c1 = ringing(alice, bob, &c2);
+    ck_assert_int_eq(ucwa_conv_accept_locked(S(FE2), c2, bob, now, pool, &t), UCWA_CONV_PENDING);
+    ck_assert_int_eq(ucwa_conv_cancel_locked(S(FE1), c1, now, pool, &t), UCWA_CONV_OK);
+    ck_assert_int_eq(pm_ship(&m, FE2, now, pool), 1);
+    ck_assert_int_eq(phase(FE2, c2), UCWA_CONV_CONNECTED);
+    (void)events(FE2, bob);
+    flow();
+    ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_ENDED);
+    ck_assert_int_eq(phase(FE2, c2), UCWA_CONV_ENDED);
+    ck_assert_str_eq(events(FE2, bob), OTHER_LEFT);
+    (void)events(FE1, alice);
+
+    /* the accepter goes away while its claim is out (another endpoint of bob stays) */
+    {
+        int bob2 = app_on(FE2, BOB, "Bob", 1);
+        flow();
+        c1 = ringing(alice, bob, &c2);
+        ck_assert_uint_eq(ucwa_store_conv(S(FE2), c2)->endpoints, 2);
+        ck_assert_int_eq(ucwa_conv_accept_locked(S(FE2), c2, bob, now, pool, &t),
+                         UCWA_CONV_PENDING);
+        ucwa_conv_app_gone_locked(S(FE2), c2, bob, now, pool, &t);
+        ucwa_store_delete_locked(S(FE2), bob);
+        (void)events(FE1, alice);
+        (void)events(FE2, bob2);
+        flow();
+        ck_assert_int_eq(phase(FE2, c2), UCWA_CONV_ENDED);
+        ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_ENDED);
+        ck_assert_str_eq(events(FE1, alice), SENDER_CONNECTED " " OTHER_LEFT);
+        ck_assert_str_eq(events(FE2, bob2), CLOSED);
+
+        /* alice goes while bob2's accept is on its way, and her record is freed before
+         * the accept arrives (FE1 could not read the pool's database meanwhile) */
+        c1 = ringing(alice, bob2, &c2);
+        ck_assert_int_eq(ucwa_conv_accept_locked(S(FE2), c2, bob2, now, pool, &t),
+                         UCWA_CONV_PENDING);
+        ck_assert_int_eq(pm_ship(&m, FE2, now, pool), 1);
+        ck_assert_int_eq(phase(FE2, c2), UCWA_CONV_CONNECTED);
+        ucwa_conv_app_gone_locked(S(FE1), c1, alice, now, pool, &t);
+        ucwa_store_delete_locked(S(FE1), alice);
+        now += UCWA_CONV_RETAIN;
+        tick(FE1, c1);
+        ck_assert_uint_eq(ucwa_store_conv(S(FE1), c1)->state, UCWA_SLOT_FREE);
+        (void)events(FE2, bob2);
+        flow();
+        ck_assert_int_eq(phase(FE2, c2), UCWA_CONV_ENDED);
+        ck_assert_str_eq(events(FE2, bob2), OTHER_LEFT);
+    }
+}
+END_TEST
+
+/* FE2 lost the database while bob accepted; its lease was taken, and it joins again
+ * with its store: its mirror ended, but its claim still goes out and wins. */
+START_TEST(a_claim_from_a_front_end_that_joined_again)
+{
+    int alice = app_on(FE1, ALICE, "Alice", 1), bob = app_on(FE2, BOB, "Bob", 1), c1, c2;
+
+    flow();
+    c1 = ringing(alice, bob, &c2);
+    pm_gone(&m, FE2);
+    ck_assert_int_eq(ucwa_conv_accept_locked(S(FE2), c2, bob, now, pool, &t), UCWA_CONV_PENDING);
+    pm_join(&m, FE2, 0, now, pool);
+    ck_assert_int_eq(phase(FE2, c2), UCWA_CONV_ENDED);
+    flow();
+    ck_assert_int_eq(m.wins, 1);
+    ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_ENDED);
+    ck_assert_str_eq(events(FE1, alice), SENDER_CONNECTED " " OTHER_LEFT);
+}
+END_TEST
+
+/* FE1 lost the database and joins again with its store while bob's accept on FE2 waits
+ * to be shipped: FE2 ends what it had with FE1's earlier life, including the mirror its
+ * verdict just connected, and FE1, told it was accepted, must not stay connected. */
+START_TEST(an_accept_that_crosses_a_rejoin)
+{
+    int alice = app_on(FE1, ALICE, "Alice", 1), bob = app_on(FE2, BOB, "Bob", 1), c1, c2;
+
+    flow();
+    c1 = ringing(alice, bob, &c2);
+    ck_assert_int_eq(ucwa_conv_accept_locked(S(FE2), c2, bob, now, pool, &t), UCWA_CONV_PENDING);
+    pm_gone(&m, FE1);
+    pm_join(&m, FE1, 0, now, pool);
+    flow();
+    ck_assert_int_eq(m.wins, 1);
+    ck_assert_int_eq(phase(FE2, c2), UCWA_CONV_ENDED);
+    ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_ENDED);
+    ck_assert_str_eq(events(FE1, alice), SENDER_CONNECTED " " OTHER_LEFT);
+}
+END_TEST
+
+START_TEST(nobody_to_alert_is_unreachable)
+{
+    int alice = app_on(FE1, ALICE, "Alice", 1), bob = app_on(FE2, BOB, "Bob", 1), c1;
+
+    flow();
+    (void)events(FE1, alice);
+    /* the pool still lists bob on FE2 when alice invites; he is gone when it arrives */
+    c1 = invite(alice, BOB, UCWA_CONV_OK);
+    ucwa_store_delete_locked(S(FE2), bob);
+    ck_assert_int_eq(pm_ship(&m, FE1, now, pool), 1);
+    ck_assert_int_eq(pm_deliver(&m, FE2, 10, now, pool), 1);
+    ck_assert_int_eq(m.last_rv, 0);
+    ck_assert_str_eq(m.last_what, "invitation for nobody here");
+    ck_assert_int_lt(mirror_of(FE2, c1), 0);
+    flow();
+    ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_ENDED);
+    ck_assert_int_eq(ucwa_store_conv(S(FE1), c1)->end, UCWA_CONV_END_UNREACHABLE);
+    ck_assert_str_eq(events(FE1, alice), SENDER_STARTED " " FAILED);
+    ck_assert_ptr_nonnull(strstr(raw, "\"Unreachable\""));
+}
+END_TEST
+
+START_TEST(the_last_endpoint_of_a_mirror_goes)
+{
+    int alice = app_on(FE1, ALICE, "Alice", 1), bob = app_on(FE2, BOB, "Bob", 1), c1, c2;
+
+    flow();
+    c1 = ringing(alice, bob, &c2);
+    t.n = 0;
+    ucwa_conv_app_gone_locked(S(FE2), c2, bob, now, pool, &t);
+    ucwa_store_delete_locked(S(FE2), bob);
+    flow();
+    ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_ENDED);
+    ck_assert_int_eq(ucwa_store_conv(S(FE1), c1)->end, UCWA_CONV_END_UNREACHABLE);
+    ck_assert_str_eq(events(FE1, alice), FAILED);
+}
+END_TEST
+
+START_TEST(a_front_end_gone)
+{
+    int alice, bob, c1, c2, carol, sub = -1, user;
+    const char *watch[] = { BOB };
+    ucwa_txn txn;
+
+    carol = app_on(FE1, CAROL, "Carol", 1);
+    ucwa_txn_init(&txn, S(FE1), pool);
+    ck_assert_int_eq(ucwa_subs_subscribe_locked(S(FE1), carol, watch, 1, apr_time_from_sec(600),
+                                                now, pool, &txn, &sub), UCWA_SUBS_OK);
+    connected(&alice, &bob, &c1, &c2);
+    user = ucwa_store_user_find_locked(S(FE1), BOB, 0);
+    ck_assert_int_eq(ucwa_store_user(S(FE1), user)->published, UCWA_AV_ONLINE);
+    (void)events(FE1, carol);
+    /* FE2's lease runs out: alice sees bob leave, carol sees him Offline */
+    pm_gone(&m, FE2);
+    flow();
+    ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_ENDED);
+    ck_assert_int_eq(ucwa_store_conv(S(FE1), c1)->end, UCWA_CONV_END_LEFT);
+    ck_assert_str_eq(ucwa_store_conv(S(FE1), c1)->peer_fe, "");
+    ck_assert_str_eq(events(FE1, alice), OTHER_LEFT);
+    ck_assert_str_eq(ucwa_store_user(S(FE1), user)->remote_fe, "");
+    ck_assert_int_eq(ucwa_store_user(S(FE1), user)->published, UCWA_AV_OFFLINE);
+    ck_assert_str_eq(events(FE1, carol), "people/contactPresence/updated");
+    /* nothing goes to the gone Front End; alice's leaving is refused as ended */
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_leave_locked(S(FE1), c1, 0, now, pool, &t), UCWA_CONV_STATE);
+    ck_assert_int_eq(pm_queued(&m, FE1), 0);
+    /* FE2 comes back empty: bob signs in again and is seen again */
+    pm_join(&m, FE2, 1, now, pool);
+    now += apr_time_from_sec(1);
+    bob = app_on(FE2, BOB, "Bob", 1);
+    flow();
+    ck_assert_int_eq(ucwa_store_user(S(FE1), user)->published, UCWA_AV_ONLINE);
+    /* a Front End naming itself gone, or nobody, is refused */
+    {
+        ucwa_pool_applied res;
+        const char *self = "{\"k\":\"fe-gone\",\"fe\":\"fe1\"}", *none = "{\"k\":\"fe-gone\"}";
+        ck_assert_int_eq(ucwa_pool_apply_locked(&txn, self, strlen(self), &m.rules, now, &res), -1);
+        ck_assert_int_eq(ucwa_pool_apply_locked(&txn, none, strlen(none), &m.rules, now, &res), -1);
+    }
+}
+END_TEST
+
+/* Fills fe's outbox with messages that name nothing (applied as no-ops). */
+static void fill(int fe)
+{
+    while (ucwa_pool_room_locked(S(fe)) > 0) {
+        ck_assert_int_eq(ucwa_pool_queue_locked(S(fe), UCWA_POOL_SEND, m.name[1 - fe], NULL,
+                                                "{\"k\":\"typing\",\"fe\":\"fe9\",\"conv\":\"x\"}",
+                                                NULL), 1);
+    }
+    ck_assert_int_eq(ucwa_pool_queue_locked(S(fe), UCWA_POOL_SEND, m.name[1 - fe], NULL, "{}",
+                                            NULL), -1);
+}
+
+static void same_record(int fe, int c, const ucwa_conv *before)
+{
+    ck_assert_int_eq(memcmp(ucwa_store_conv(S(fe), c), before, sizeof(*before)), 0);
+}
+
+START_TEST(a_full_outbox_changes_nothing)
+{
+    int alice, bob, c1, c2, bob1, c3;
+    ucwa_conv before;
+
+    connected(&alice, &bob, &c1, &c2);
+    /* a message, typing, leaving: BUSY, and the record as it was */
+    fill(FE1);
+    before = *ucwa_store_conv(S(FE1), c1);
+    say(FE1, c1, 0, "lost?", UCWA_CONV_BUSY);
+    ck_assert_int_eq(t.n, 0);
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_typing_locked(S(FE1), c1, 0, now, pool, &t), UCWA_CONV_BUSY);
+    ck_assert_int_eq(ucwa_conv_leave_locked(S(FE1), c1, 0, now, pool, &t), UCWA_CONV_BUSY);
+    ck_assert_int_eq(t.n, 0);
+    same_record(FE1, c1, &before);
+    ck_assert_str_eq(events(FE1, alice), "");
+    /* an invitation to another Front End */
+    bob1 = app_on(FE1, BOB, "Bob", 1);
+    invite(alice, BOB, UCWA_CONV_BUSY);
+    ck_assert_str_eq(events(FE1, alice), "");
+    ck_assert_str_eq(events(FE1, bob1), "");
+    flow();
+    /* the shipment emptied it: all goes on */
+    say(FE1, c1, 0, "now", UCWA_CONV_OK);
+    c3 = invite(alice, BOB, UCWA_CONV_OK);
+    flow();
+    ck_assert_ptr_nonnull(strstr((events(FE2, bob), raw), ",now"));
+    /* an answer on FE2 (a claim) and cancelling on FE1 */
+    c2 = mirror_of(FE2, c3);
+    fill(FE2);
+    before = *ucwa_store_conv(S(FE2), c2);
+    ck_assert_int_eq(ucwa_conv_accept_locked(S(FE2), c2, bob, now, pool, &t), UCWA_CONV_BUSY);
+    ck_assert_int_eq(ucwa_conv_decline_by_locked(S(FE2), c2, bob, now, pool, &t), UCWA_CONV_BUSY);
+    same_record(FE2, c2, &before);
+    fill(FE1);
+    before = *ucwa_store_conv(S(FE1), c3);
+    ck_assert_int_eq(ucwa_conv_cancel_locked(S(FE1), c3, now, pool, &t), UCWA_CONV_BUSY);
+    same_record(FE1, c3, &before);
+    flow();
+    ck_assert_int_eq(ucwa_conv_cancel_locked(S(FE1), c3, now, pool, &t), UCWA_CONV_OK);
+    flow();
+    ck_assert_int_eq(phase(FE2, c2), UCWA_CONV_ENDED);
+}
+END_TEST
+
+/* Every store byte that a refused message must leave alone: the records and the area. */
+static const char *snapshot(int fe)
+{
+    return apr_pmemdup(pool, m.mem[fe], ucwa_store_bytes(&m.limits));
+}
+
+START_TEST(malformed_and_hostile_messages)
+{
+    static const char *const bad[] = {
+        "", "not json", "[1,2]", "\"presence\"", "42",
+        "{\"k\":\"presence\",\"k\":\"presence\"}",                 /* duplicate keys */
+        "{\"k\":\"nonsense\",\"fe\":\"fe1\",\"conv\":\"%s\"}",      /* unknown kind */
+        "{\"k\":\"invite\",\"fe\":\"fe2\",\"conv\":\"x\"}",         /* missing members */
+        "{\"k\":\"invite\",\"fe\":\"fe2\",\"conv\":7,\"to\":\"bob@contoso.test\","
+        "\"from\":\"eve@contoso.test\"}",                           /* wrong types */
+        "{\"k\":\"invite\",\"fe\":\"fe2\",\"conv\":\"0123456789012345678901234567890123456789x\","
+        "\"to\":\"bob@contoso.test\",\"from\":\"eve@contoso.test\"}",   /* id too long */
+        "{\"k\":\"accepted\",\"fe\":\"fe1\",\"conv\":\"%s\",\"peer\":\"\",\"from\":\"fe2\"}",
+        "{\"k\":\"accepted\",\"fe\":\"fe1\",\"conv\":\"%s\",\"peer\":\"p\",\"from\":"
+        "\"fe22222222222222222222222222222222222222222222222222222222222222222222\"}",
+        "{\"k\":\"message\",\"fe\":\"fe1\",\"conv\":\"%s\",\"uri\":\"http://x\"}",
+        "{\"k\":\"canceled\",\"fe\":\"fe1\",\"conv\":\"%s\"}",     /* only to mirrors */
+        "{\"k\":\"fe-gone\",\"fe\":\"fe1\"}",
+    };
+    static const char *const nothing[] = {
+        /* name a conversation that does not exist (or ended): skipped, nothing changed */
+        "{\"k\":\"message\",\"fe\":\"fe1\",\"conv\":\"00000009aaaaaaaaaaaaaaaaaaaaaaaa\","
+        "\"uri\":\"data:text/plain,hi\"}",
+        "{\"k\":\"left\",\"fe\":\"fe2\",\"conv\":\"00000000aaaaaaaaaaaaaaaaaaaaaaaa\"}",
+        "{\"k\":\"accepted\",\"fe\":\"fe3\",\"conv\":\"x\",\"peer\":\"p\",\"from\":\"fe3\"}",
+        "{\"k\":\"typing\",\"fe\":\"\",\"conv\":\"\"}", "{\"k\":1}", "{}",
+        "{\"k\":\"gone\",\"fe\":\"fe1\",\"conv\":\"../../etc\"}",
+        "{\"k\":\"presence\",\"fe\":\"fe2\",\"sip\":\"nobody@contoso.test\",\"av\":\"Online\","
+        "\"avail\":1}",
+        "{\"k\":\"invite\",\"fe\":\"fe2\",\"conv\":\"%s\",\"to\":\"" ALICE "\",\"from\":\""
+        BOB "\"}",                                                   /* seen before */
+    };
+    int alice = app_on(FE1, ALICE, "Alice", 1), bob = app_on(FE2, BOB, "Bob", 1), c1, i;
+    ucwa_pool_applied res;
+    ucwa_txn txn;
+    const char *before;
+    char *big;
+
+    flow();
+    c1 = invite(alice, BOB, UCWA_CONV_OK);
+    (void)bob;
+    flow();
+    (void)events(FE1, alice);
+    ucwa_txn_init(&txn, S(FE1), pool);
+    before = snapshot(FE1);
+    for (i = 0; i < (int)(sizeof(bad) / sizeof(bad[0])); i++) {
+        const char *b = apr_psprintf(pool, bad[i], ucwa_store_conv(S(FE1), c1)->id);
+        ck_assert_msg(ucwa_pool_apply_locked(&txn, b, strlen(b), &m.rules, now, &res) == -1,
+                      "accepted %s", b);
+        ck_assert_ptr_nonnull(res.what);
+        ck_assert_msg(memcmp(before, m.mem[FE1], ucwa_store_bytes(&m.limits)) == 0,
+                      "changed by %s", b);
+    }
+    /* a message body with a NUL in it, and one over the limit */
+    ck_assert_int_eq(ucwa_pool_apply_locked(&txn, "{\"k\":\"left\"}\0x", 14, &m.rules, now, &res),
+                     -1);
+    big = apr_palloc(pool, UCWA_POOL_BODY_MAX + 2);
+    memset(big, ' ', UCWA_POOL_BODY_MAX + 1);
+    big[0] = '{';
+    big[UCWA_POOL_BODY_MAX] = '}';
+    ck_assert_int_eq(ucwa_pool_apply_locked(&txn, big, UCWA_POOL_BODY_MAX + 1, &m.rules, now,
+                                            &res), -1);
+    ck_assert_str_eq(res.what, "too long");
+    ck_assert_int_eq(memcmp(before, m.mem[FE1], ucwa_store_bytes(&m.limits)), 0);
+    /* the ones that name nothing change nothing but the count of what was applied */
+    for (i = 0; i < (int)(sizeof(nothing) / sizeof(nothing[0])); i++) {
+        const char *b = apr_psprintf(pool, nothing[i], ucwa_store_conv(S(FE1), c1)->id);
+        ucwa_txn t2;
+        apr_uint64_t applied;
+        int fe = strstr(b, "\"invite\"") ? FE2 : FE1;
+        const char *snap = snapshot(fe);
+        if (fe == FE2) {
+            b = apr_psprintf(pool, "{\"k\":\"invite\",\"fe\":\"fe1\",\"conv\":\"%s\",\"to\":\""
+                             BOB "\",\"from\":\"" ALICE "\"}", ucwa_store_conv(S(FE1), c1)->id);
+        }
+        ucwa_txn_init(&t2, S(fe), pool);
+        applied = ucwa_store_pool_area(S(fe))->applied;
+        ck_assert_msg(ucwa_pool_apply_locked(&t2, b, strlen(b), &m.rules, now, &res) == 0,
+                      "refused %s", b);
+        ck_assert_int_eq(res.wakes, 0);
+        ucwa_store_pool_area(S(fe))->applied = applied;
+        ck_assert_msg(memcmp(snap, m.mem[fe], ucwa_store_bytes(&m.limits)) == 0, "changed by %s",
+                      b);
+    }
+    /* without a pool nothing is applied at all */
+    ucwa_pool_enable_locked(S(FE1), "");
+    ck_assert_ptr_null(ucwa_pool_fe(S(FE1)));
+    ck_assert_int_eq(ucwa_pool_apply_locked(&txn, "{\"k\":\"left\"}", 12, &m.rules, now, &res), -1);
+    ucwa_pool_enable_locked(S(FE1), "fe1");
+    ck_assert_str_eq(ucwa_pool_fe(S(FE1)), "fe1");
+}
+END_TEST
+
+START_TEST(presence_parse)
+{
+    ucwa_pool_presence_in in;
+    const char *idle = "{\"k\":\"presence\",\"av\":\"IdleBusy\",\"avail\":2,\"note\":\"n\","
+                       "\"changed\":7}";
+
+    ck_assert_int_eq(ucwa_pool_presence_parse(pool, idle, strlen(idle), &in), 0);
+    ck_assert_int_eq(in.av, UCWA_AV_IDLE_BUSY);
+    ck_assert_int_eq(in.available, 2);
+    ck_assert_str_eq(in.note, "n");
+    ck_assert_str_eq(in.activity, "");
+    ck_assert_int_eq(in.changed, 7);
+    idle = "{\"k\":\"presence\",\"av\":\"Bogus\"}";
+    ck_assert_int_eq(ucwa_pool_presence_parse(pool, idle, strlen(idle), &in), 0);
+    ck_assert_int_eq(in.av, UCWA_AV_OFFLINE);
+    ck_assert_int_eq(ucwa_pool_presence_parse(pool, "{\"k\":\"invite\"}", 14, &in), -1);
+    ck_assert_int_eq(ucwa_pool_presence_parse(pool, "{\"k\":", 5, &in), -1);
+}
+END_TEST
+
+START_TEST(the_outbox)
+{
+    ucwa_pool_out *out;
+    int n;
+
+    /* too long a body, target or key is refused whole */
+    ck_assert_int_eq(ucwa_pool_queue_locked(S(FE1), UCWA_POOL_SEND, unit_repeat("f", 64), NULL,
+                                            "{}", NULL), -1);
+    ck_assert_int_eq(ucwa_pool_queue_locked(S(FE1), UCWA_POOL_INVITE, "fe2", unit_repeat("k", 40),
+                                            "{}", NULL), -1);
+    ck_assert_int_eq(ucwa_pool_queue_locked(S(FE1), UCWA_POOL_SEND, "fe2", NULL,
+                                            unit_repeat("x", UCWA_POOL_BODY_MAX - 1), NULL), -1);
+    ck_assert_int_eq(ucwa_pool_queue_locked(S(FE1), UCWA_POOL_SEND, NULL, NULL, "{}", NULL), -1);
+    ck_assert_int_eq(pm_queued(&m, FE1), 0);
+    /* peek copies, done removes; done past what is queued does nothing */
+    ck_assert_int_eq(ucwa_pool_queue_locked(S(FE1), UCWA_POOL_CLAIM_ACCEPT, "fe2", "k", "{\"a\":1}",
+                                            "{\"b\":2}"), 1);
+    ck_assert_int_eq(ucwa_pool_queue_locked(S(FE1), UCWA_POOL_SEND, "fe2", NULL, "{}", NULL), 1);
+    n = ucwa_pool_out_peek_locked(S(FE1), pool, 1, &out);
+    ck_assert_int_eq(n, 1);
+    ck_assert_str_eq(out[0].body, "{\"a\":1}");
+    ck_assert_str_eq(out[0].body + out[0].len + 1, "{\"b\":2}");
+    ck_assert_str_eq(out[0].key, "k");
+    ucwa_pool_out_done_locked(S(FE1), 3);
+    ck_assert_int_eq(pm_queued(&m, FE1), 2);
+    ucwa_pool_out_done_locked(S(FE1), 1);
+    ck_assert_int_eq(ucwa_pool_out_peek_locked(S(FE1), pool, 8, &out), 1);
+    ck_assert_str_eq(out[0].body, "{}");
+    ucwa_pool_out_done_locked(S(FE1), 1);
+    ck_assert_int_eq(ucwa_pool_out_peek_locked(S(FE1), pool, 8, &out), 0);
+    ck_assert_uint_eq(ucwa_store_pool_area(S(FE1))->shipped, 2);
+    /* without a pool nothing is queued, and there is room */
+    ucwa_pool_enable_locked(S(FE1), NULL);
+    ck_assert_int_eq(ucwa_pool_queue_locked(S(FE1), UCWA_POOL_SEND, "fe2", NULL, "{}", NULL), 0);
+    ck_assert_int_eq(ucwa_pool_room_locked(S(FE1)), UCWA_POOL_OUTBOX);
+    app_on(FE1, ALICE, "Alice", 1);
+    ck_assert_uint_eq(ucwa_store_pool_area(S(FE1))->dirty_head, 0);
+    ucwa_pool_enable_locked(S(FE1), "fe1");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("ucwa_pool");
+    TCase *tc = tcase_create("core");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, presence_of_a_watched_user_crosses);
+    tcase_add_test(tc, conversation_across_front_ends);
+    tcase_add_test(tc, the_inviter_leaves);
+    tcase_add_test(tc, decline_and_cancel);
+    tcase_add_test(tc, a_user_on_both_front_ends);
+    tcase_add_test(tc, an_accept_that_crosses_the_timeout);
+    tcase_add_test(tc, an_accept_that_crosses_a_cancel);
+    tcase_add_test(tc, a_claim_from_a_front_end_that_joined_again);
+    tcase_add_test(tc, an_accept_that_crosses_a_rejoin);
+    tcase_add_test(tc, nobody_to_alert_is_unreachable);
+    tcase_add_test(tc, the_last_endpoint_of_a_mirror_goes);
+    tcase_add_test(tc, a_front_end_gone);
+    tcase_add_test(tc, a_full_outbox_changes_nothing);
+    tcase_add_test(tc, malformed_and_hostile_messages);
+    tcase_add_test(tc, presence_parse);
+    tcase_add_test(tc, the_outbox);
+    suite_add_tcase(s, tc);
+    return unit_run("test_ucwa_pool", s);
+}
