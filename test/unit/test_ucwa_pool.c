@@ -824,7 +824,8 @@ START_TEST(the_outbox)
     int n;
 
     /* too long a body, target or key is refused whole */
-    ck_assert_int_eq(ucwa_pool_queue_locked(S(FE1), UCWA_POOL_SEND, unit_repeat("f", UCWA_POOL_FE_MAX), NULL,
+    ck_assert_int_eq(ucwa_pool_queue_locked(S(FE1), UCWA_POOL_SEND,
+                                            unit_repeat("f", UCWA_POOL_FE_MAX), NULL,
                                             "{}", NULL), -1);
     ck_assert_int_eq(ucwa_pool_queue_locked(S(FE1), UCWA_POOL_INVITE, "fe2", unit_repeat("k", 40),
                                             "{}", NULL), -1);
