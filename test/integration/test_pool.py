@@ -3,18 +3,18 @@ alice's application lives on FE1, bob's on FE2 (each client talks to its own Fro
 as the load balancer's source affinity pins it), and they see each other's presence,
 exchange messages, and see the other end when a Front End dies. Started by the test
 itself: initdb, a Unix socket, no TCP; two Apache instances."""
-import glob
 import os
 import re
 import shutil
 import signal
-import sqlite3
 import subprocess
 import time
 
 import pytest
 
 import mobility
+# DIRECTORY and q: for the other pool tests, which import them from here
+from pool_pg import DIRECTORY, Postgres, q  # noqa: F401
 from ucwa_client import FAST, events_of, start_fe, stop_fe
 
 from test_ucwa_messaging import (ACCEPTER, CLOSED, INCOMING, OTHER_LEFT, SENDER_CONNECTED,
@@ -22,19 +22,9 @@ from test_ucwa_messaging import (ACCEPTER, CLOSED, INCOMING, OTHER_LEFT, SENDER_
                                  step)
 
 ALICE, BOB = "alice@contoso.test", "bob@contoso.test"
-INITDB = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="needs root (to run PostgreSQL as postgres)")
-
-DIRECTORY = """
-CREATE TABLE users (sip_uri VARCHAR(256) PRIMARY KEY, password VARCHAR(256) NOT NULL,
-    home_pool VARCHAR(256) NOT NULL, display_name VARCHAR(256), policy_tag VARCHAR(64));
-CREATE TABLE user_details (sip_uri VARCHAR(256) PRIMARY KEY, title VARCHAR(256),
-    department VARCHAR(256), office VARCHAR(256), company VARCHAR(256), email VARCHAR(256),
-    work_phone VARCHAR(64), mobile_phone VARCHAR(64), home_phone VARCHAR(64), photo TEXT,
-    hidden INTEGER NOT NULL DEFAULT 0);
-"""
 
 # a Front End that loses the pool's database logs it, and so does the one that takes
 # over a Front End that died
@@ -44,53 +34,11 @@ POOL_LOG = [r"UCWA00423", r"UCWA00427", r"UCWA00425", r"UCWA00420", r"UCWA00430"
             r"AH0062\d|AH0063\d", r"UCWA0023\d", r"UCWA0020\d"]
 
 
-def as_postgres(cmd, **kw):
-    return subprocess.run(["su", "postgres", "-s", "/bin/sh", "-c", cmd], capture_output=True,
-                          text=True, **kw)
-
-
-class Postgres:
-    def __init__(self, root):
-        self.root = root
-        self.bin = os.path.dirname(INITDB[-1])
-        self.port = 5432 + os.getpid() % 1000 + 11000
-        self.dsn = f"host={root} port={self.port} dbname=mobility user=mobility"
-
-    def start(self):
-        r = as_postgres(f"{self.bin}/pg_ctl -D {self.root}/data -l {self.root}/log -w -o "
-                        f"\"-p {self.port} -k {self.root} -c listen_addresses=''\" start")
-        assert r.returncode == 0, r.stderr + (self.root / "log").read_text()
-
-    def stop(self, mode="fast"):
-        as_postgres(f"{self.bin}/pg_ctl -D {self.root}/data -m {mode} -w stop")
-
-    def sql(self, text, user="mobility"):
-        r = as_postgres(f"{self.bin}/psql -v ON_ERROR_STOP=1 -q -h {self.root} -p {self.port} "
-                        f"-U {user} -d mobility -A -t", input=text)
-        assert r.returncode == 0, r.stderr
-        return r.stdout
-
-
 @pytest.fixture(scope="module")
 def pg(workdir):
-    root = workdir / "pool-pgsql"
-    if root.exists():
-        shutil.rmtree(root)
-    root.mkdir()
-    shutil.chown(root, "postgres")
-    db = Postgres(root)
-    r = as_postgres(f"{db.bin}/initdb -D {root}/data -A trust -U postgres")
-    assert r.returncode == 0, r.stderr
-    db.start()
-    r = as_postgres(f"{db.bin}/psql -q -h {root} -p {db.port} -U postgres -d postgres "
-                    f"-c 'CREATE ROLE mobility LOGIN' -c 'CREATE DATABASE mobility OWNER mobility'")
-    assert r.returncode == 0, r.stderr
+    db = Postgres(workdir / "pool-pgsql").create()
     yield db
     db.stop()
-
-
-def q(v):
-    return "NULL" if v is None else "'" + str(v).replace("'", "''") + "'"
 
 
 @pytest.fixture(scope="module")
@@ -99,17 +47,8 @@ def pool(workdir, topo, pg):
     if st.exists():
         shutil.rmtree(st)
     mobility.make_state(st, topo)
-    con = sqlite3.connect(st / "directory.db")
-    rows = [f"INSERT INTO users VALUES ({', '.join(q(v) for v in r)});"
-            for r in con.execute("SELECT * FROM users")]
-    rows += [f"INSERT INTO user_details VALUES ({', '.join(q(v) for v in r)});"
-             for r in con.execute("SELECT * FROM user_details")]
-    con.close()
-    pg.sql(DIRECTORY + "\n".join(rows))
-    conf = (mobility.REPO / "conf.d" / "sites" / "directory-sqlite.conf").read_text()
-    conf = conf.replace("DBDriver sqlite3", "DBDriver pgsql")
-    conf = re.sub(r'DBDParams .*', f'DBDParams "{pg.dsn}"', conf)
-    (workdir / "directory-pool.conf").write_text(conf)
+    pg.load_directory(st)
+    pg.directory_conf(workdir / "directory-pool.conf")
     fes = []
     for n in (1, 2, 3):
         fes.append(start_fe(workdir, st, f"pool-fe{n}", servers=2, directory=None,
