@@ -354,5 +354,7 @@ def test_front_end_killed(pool, pg):
     assert seq(left) == OTHER_LEFT, seq(left)
     assert presence_of(alice, BOB) == "Offline"
     assert time.monotonic() - killed < 15
-    assert "UCWA00425" in fe1.apache.log_text()
+    # the first survivor to see the lease run out takes over (FOR UPDATE SKIP LOCKED):
+    # FE1 or FE3, whichever looked first
+    assert any("UCWA00425" in fe.apache.log_text() for fe in (fe1, pool[2]))
     alice.delete()
