@@ -627,8 +627,8 @@ class Pool:
                     "" if sp["steady"] else f"{pool_kib} ({self.n} parked)")
             fan = sorted(x - MEDIUM * 1000 for rd in r.get("fanout", []) for x in rd["lat"])
             w = s["wake"]
-            row("wake after the 5 s window, p50/p99 ms (one FE: a note to N/2;"
-                " pool: fan-out)", f"{w['p50_ms']:.1f}/{w['p99_ms']:.1f}" if w else "-",
+            # one Front End: a note wakes N/2 channels; the pool: the presence fan-out
+            row("wake after the 5 s window p50/p99 ms (note; pool: fan-out)", f"{w['p50_ms']:.1f}/{w['p99_ms']:.1f}" if w else "-",
                 f"{pct(fan, 50):.1f}/{pct(fan, 99):.1f} ({self.k} watchers)" if fan else "")
             same, across = ([x for x in r["im"] if x["kind"] == k][0] for k in ("same", "across"))
             for im in s["im"]:
