@@ -881,14 +881,7 @@ def main():
     ap.add_argument("--hold", type=float, default=None,
                     help="seconds the server's CPU is sampled while parked (10; --quick 3)")
     ap.add_argument("--duration", type=int, default=None, help="seconds of wrk (10; --quick 3)")
-    ap.add_argument("--wrk-threads", type=int, default=2)
-    ap.add_argument("--wrk-connections", type=int, default=32)
-    ap.add_argument("--setup-concurrency", type=int, default=16)
-    ap.add_argument("--connect-concurrency", type=int, default=200)
-    ap.add_argument("--shard-size", type=int, default=8000)
-    ap.add_argument("--park-timeout", type=int, default=180)
-    ap.add_argument("--wake-timeout", type=int, default=60)
-    ap.add_argument("--log-level", default="warn")
+    bu.add_client_args(ap)
     ap.add_argument("--no-ucwa-baseline", action="store_true",
                     help="skip the parked UCWA channel baseline")
     ap.add_argument("--no-idle", action="store_true",

@@ -230,6 +230,55 @@ class Control:
         return doc
 
 
+def fe_config(static, store_apps, cap):
+    """The bench's additions to a Front End's configuration: the static file, keep-alive
+    connections that stay open, a store for store_apps applications, nothing that ends
+    or wakes a channel by itself; cap: UcwaMaxParkedPerChild (0: the module's default)."""
+    lines = [
+        f'Alias {STATIC_PREFIX} "{static}"',
+        f'<Directory "{static}">', "    Require all granted", "</Directory>",
+        # idle keep-alive connections must stay open for the whole measurement
+        "KeepAliveTimeout 600", "MaxKeepAliveRequests 0", "ListenBacklog 4096",
+        "<IfModule ucwa_module>",
+        f"    UcwaMaxApplications {store_apps}",
+        "    UcwaMaxApplicationsPerUser 0",
+        # two users hold every channel: no per-user bound on what they park
+        "    UcwaMaxParkedPerUser 100000",
+        f"    UcwaEventTimeoutRange 10 {PARK_TIMEOUT}",
+        # nothing may end or wake a channel by itself while we measure
+        "    UcwaApplicationIdleTimeout 86400",
+        "    UcwaInactiveTimeout 86400",
+        "    UcwaAwayTimeout 86400",
+    ]
+    if cap:
+        lines.append(f"    UcwaMaxParkedPerChild {cap}")
+    lines.append("</IfModule>")
+    return "\n".join(lines)
+
+
+def run_wrk(port, host, a, label, log=log):
+    """wrk on the static file of a Front End (fe_config): a's wrk_threads,
+    wrk_connections and duration; requests/s and latency, errors raised."""
+    env = dict(os.environ, BENCH_METHOD="GET", BENCH_HOST=host)
+    url = f"http://127.0.0.1:{port}{STATIC_PREFIX}/small.txt"
+    cmd = ["wrk", f"-t{a.wrk_threads}", f"-c{a.wrk_connections}", f"-d{a.duration}s",
+           "--latency", "--timeout=5s", "-s", str(LUA), url]
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=a.duration + 60)
+    m = re.search(r"^BENCH_RESULT (\{.*\})$", p.stdout, re.M)
+    if p.returncode != 0 or not m:
+        raise BenchError(f"wrk failed (exit {p.returncode}): {' '.join(cmd)}\n{p.stdout}"
+                         f"\n{p.stderr}")
+    res = json.loads(m.group(1))
+    errors = {k: res[k] for k in ("connect", "read", "write", "status", "timeout") if res[k]}
+    if errors or not res["requests"]:
+        raise BenchError(f"wrk reported errors: {errors or 'no request'}\n{p.stdout}")
+    res["rps"] = res["requests"] / (res["duration_us"] / 1e6)
+    res["label"] = label
+    log(f"wrk static ({label}): {res['rps']:.0f} req/s, p50 {res['p50_us'] / 1000:.2f} ms, "
+        f"p99 {res['p99_us'] / 1000:.2f} ms")
+    return res
+
+
 # --- shards (client processes holding the channels) ---------------------------------
 
 class Shards:
@@ -295,6 +344,33 @@ class Shards:
             p.join(5)
             if p.is_alive():
                 p.kill()
+
+
+def wait_parked(ctl, shards, want, timeout, who=""):
+    """Until the store (ctl's /ucwa-status) counts want parked requests and every shard's
+    GETs are outstanding, stable for a second. who: the Front End's name, for errors."""
+    who = f"{who}: " if who else ""
+    deadline = time.time() + timeout
+    stable_since = None
+    last = None
+    while time.time() < deadline:
+        st = ctl.status()
+        cs = shards.stats()
+        if cs["n_errors"]:
+            raise BenchError(f"{who}client errors while parking: {cs['errors']}")
+        cur = (st["parked"], cs["pending"], cs["bounces"])
+        if st["parked"] == want and cs["pending"] >= want:
+            if cur == last and stable_since and time.time() - stable_since >= 1.0:
+                return st, cs
+            if cur != last:
+                stable_since = time.time()
+        else:
+            stable_since = None
+        last = cur
+        time.sleep(0.25)
+    raise BenchError(f"{who}{want} channels did not all park in {timeout}s: store says "
+                     f"{last[0]} parked, the client {last[1]} pending, "
+                     f"{last[2]} bounces so far")
 
 
 # --- the run ------------------------------------------------------------------------
@@ -366,26 +442,7 @@ class Run:
         self.n_shards = max(1, math.ceil(total_channels / self.shard_size))
 
     def config_extra(self, static):
-        lines = [
-            f'Alias {STATIC_PREFIX} "{static}"',
-            f'<Directory "{static}">', "    Require all granted", "</Directory>",
-            # idle keep-alive connections must stay open for the whole measurement
-            "KeepAliveTimeout 600", "MaxKeepAliveRequests 0", "ListenBacklog 4096",
-            "<IfModule ucwa_module>",
-            f"    UcwaMaxApplications {self.store_apps}",
-            "    UcwaMaxApplicationsPerUser 0",
-            # two users hold every channel: no per-user bound on what they park
-            "    UcwaMaxParkedPerUser 100000",
-            f"    UcwaEventTimeoutRange 10 {PARK_TIMEOUT}",
-            # nothing may end or wake a channel by itself while we measure
-            "    UcwaApplicationIdleTimeout 86400",
-            "    UcwaInactiveTimeout 86400",
-            "    UcwaAwayTimeout 86400",
-        ]
-        if self.cap:
-            lines.append(f"    UcwaMaxParkedPerChild {self.cap}")
-        lines.append("</IfModule>")
-        return "\n".join(lines)
+        return fe_config(static, self.store_apps, self.cap)
 
     # phases ------------------------------------------------------------------------
     def snapshot(self, label, n=None):
@@ -394,29 +451,7 @@ class Run:
         return m
 
     def wait_parked(self, want, timeout):
-        """Until the store counts want parked requests and every shard's GETs are
-        outstanding, stable for a second."""
-        deadline = time.time() + timeout
-        stable_since = None
-        last = None
-        while time.time() < deadline:
-            st = self.ctl.status()
-            cs = self.shards.stats()
-            if cs["n_errors"]:
-                raise BenchError(f"client errors while parking: {cs['errors']}")
-            cur = (st["parked"], cs["pending"], cs["bounces"])
-            if st["parked"] == want and cs["pending"] >= want:
-                if cur == last and stable_since and time.time() - stable_since >= 1.0:
-                    return st, cs
-                if cur != last:
-                    stable_since = time.time()
-            else:
-                stable_since = None
-            last = cur
-            time.sleep(0.25)
-        raise BenchError(f"{want} channels did not all park in {timeout}s: store says "
-                         f"{last[0]} parked, the client {last[1]} pending, "
-                         f"{last[2]} bounces so far")
+        return wait_parked(self.ctl, self.shards, want, timeout)
 
     def setup_apps(self):
         a = self.args
@@ -679,25 +714,7 @@ class Run:
                 "post_ms": post_ms}
 
     def wrk(self, label):
-        a = self.args
-        env = dict(os.environ, BENCH_METHOD="GET", BENCH_HOST=self.host)
-        url = f"http://127.0.0.1:{self.port}{STATIC_PREFIX}/small.txt"
-        cmd = ["wrk", f"-t{a.wrk_threads}", f"-c{a.wrk_connections}", f"-d{a.duration}s",
-               "--latency", "--timeout=5s", "-s", str(LUA), url]
-        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=a.duration + 60)
-        m = re.search(r"^BENCH_RESULT (\{.*\})$", p.stdout, re.M)
-        if p.returncode != 0 or not m:
-            raise BenchError(f"wrk failed (exit {p.returncode}): {' '.join(cmd)}\n{p.stdout}"
-                             f"\n{p.stderr}")
-        res = json.loads(m.group(1))
-        errors = {k: res[k] for k in ("connect", "read", "write", "status", "timeout") if res[k]}
-        if errors or not res["requests"]:
-            raise BenchError(f"wrk reported errors: {errors or 'no request'}\n{p.stdout}")
-        res["rps"] = res["requests"] / (res["duration_us"] / 1e6)
-        res["label"] = label
-        log(f"wrk static ({label}): {res['rps']:.0f} req/s, p50 {res['p50_us'] / 1000:.2f} ms, "
-            f"p99 {res['p99_us'] / 1000:.2f} ms")
-        return res
+        return run_wrk(self.port, self.host, self.args, label)
 
     def max_phase(self, before):
         """Parks the lurker applications on top of the main channels, as many as fit."""
@@ -806,6 +823,8 @@ class Run:
                 for k, v in machine_facts(self):
                     print(f"  {k:<16} {v}")
                 self.report_im(wrk_idle, wrk_parked)
+                if a.summary:
+                    self.write_summary([], [], wrk_idle, wrk_parked)
                 if warnings:
                     print(f"note: {len(warnings)} warning(s) in the Front End log, e.g.\n  "
                           + "\n  ".join(warnings[:5]))
@@ -851,6 +870,8 @@ class Run:
                 raise BenchError("the Front End logged errors:\n" + "\n".join(errors[:20]))
             self.report(m0, m_setup, idle, m_pre, parked + [steady], mx, m_after, rounds, wrk_idle,
                         wrk_parked, cpu_idle, st, warnings)
+            if a.summary:
+                self.write_summary(parked + [steady], rounds, wrk_idle, wrk_parked)
             return 0
         except BenchError:
             if self.fe:
@@ -868,6 +889,22 @@ class Run:
                 print(f"bench_ucwa: kept {tmp}", file=sys.stderr)
             else:
                 shutil.rmtree(tmp, ignore_errors=True)
+
+    def write_summary(self, parked, rounds, wrk_idle, wrk_parked):
+        """The headline figures as JSON (--summary), for bench_pool.py to print beside its
+        own."""
+        alls = sorted(x for r in rounds for x in r["lat"])
+        out = {
+            "parked": [{"n": m["n"], "steady": bool(m.get("steady")),
+                        "kib_each": (m["Pss"] - m["ref"]["Pss"]) / m["n"]} for m in parked],
+            "wake": {"n": len(alls), "p50_ms": pct(alls, 50), "p99_ms": pct(alls, 99),
+                     "max_ms": alls[-1] if alls else None} if alls else None,
+            "im": [{"n": r["n"], "p50_ms": pct(r["lat"]["lat"], 50),
+                    "p99_ms": pct(r["lat"]["lat"], 99),
+                    "msg_s": r["thr"]["sent"] / r["thr"]["secs"]} for r in self.im_results],
+            "static_rps": {"idle": wrk_idle["rps"], "parked": wrk_parked["rps"]},
+        }
+        Path(self.args.summary).write_text(json.dumps(out))
 
     def snapshot_modules(self, where):
         """Our modules, copied: the restarts below load them again from disk, and a build
@@ -1151,6 +1188,25 @@ def error_log_problems(fe, tolerate_maxworkers=False):
     return errors, warnings
 
 
+def add_client_args(ap):
+    """The options every bench driving parked channels shares (bench_mcx, bench_pool):
+    wrk, the client's connections and shards, how long parking and a wake may take, and
+    Apache's LogLevel."""
+    ap.add_argument("--wrk-threads", type=int, default=2)
+    ap.add_argument("--wrk-connections", type=int, default=32)
+    ap.add_argument("--setup-concurrency", type=int, default=16,
+                    help="connections for creating applications (16)")
+    ap.add_argument("--connect-concurrency", type=int, default=200,
+                    help="connections each client process opens at once (200)")
+    ap.add_argument("--shard-size", type=int, default=8000,
+                    help="channels per client process (8000)")
+    ap.add_argument("--park-timeout", type=int, default=180,
+                    help="seconds allowed for N channels to park (180)")
+    ap.add_argument("--wake-timeout", type=int, default=60,
+                    help="seconds after the window allowed for a wake round (60)")
+    ap.add_argument("--log-level", default="warn", help="Apache LogLevel (warn)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="N=1000 only, short holds and wrk runs")
@@ -1175,19 +1231,7 @@ def main():
                     help="seconds the server's CPU is sampled while channels wait (10; "
                          "--quick 3)")
     ap.add_argument("--duration", type=int, default=None, help="seconds of wrk (10; --quick 3)")
-    ap.add_argument("--wrk-threads", type=int, default=2)
-    ap.add_argument("--wrk-connections", type=int, default=32)
-    ap.add_argument("--setup-concurrency", type=int, default=16,
-                    help="connections for creating applications (16)")
-    ap.add_argument("--connect-concurrency", type=int, default=200,
-                    help="connections each client process opens at once (200)")
-    ap.add_argument("--shard-size", type=int, default=8000,
-                    help="channels per client process (8000)")
-    ap.add_argument("--park-timeout", type=int, default=180,
-                    help="seconds allowed for N channels to park (180)")
-    ap.add_argument("--wake-timeout", type=int, default=60,
-                    help="seconds after the window allowed for a wake round (60)")
-    ap.add_argument("--log-level", default="warn", help="Apache LogLevel (warn)")
+    add_client_args(ap)
     ap.add_argument("--no-im", action="store_true", help="skip the instant-messaging section")
     ap.add_argument("--im-only", action="store_true",
                     help="only the instant-messaging section (with the static baseline): "
@@ -1203,6 +1247,8 @@ def main():
                     help="seconds of the IM throughput phase (10; --quick 3)")
     ap.add_argument("--im-window", type=int, default=16,
                     help="messages posted and not yet delivered per pair, at most (16)")
+    ap.add_argument("--summary", default="",
+                    help="also write the headline figures to this file as JSON")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     a = ap.parse_args()
     a.rounds = a.rounds if a.rounds is not None else (2 if a.quick else 4)

@@ -517,8 +517,12 @@ IM_TOKEN_RE = re.compile(rb"imq(\d+)x(\d+)z")
 
 
 class ImPair:
-    def __init__(self, k, s_base, s_token, r_base, r_token, r_ack, r_user):
+    def __init__(self, k, s_base, s_token, r_base, r_token, r_ack, r_user, s_port=None,
+                 r_port=None):
         self.k = k
+        # the sender's and the recipient's Front End (None: the bench's port); a pool of
+        # Front Ends has pairs across two of them (bench_pool.py)
+        self.s_port, self.r_port = s_port, r_port
         self.s_base, self.s_token = s_base, s_token
         self.r_base, self.r_token, self.ack, self.r_user = r_base, r_token, r_ack, r_user
         self.conv = None            # the sender's conversation href
@@ -540,8 +544,8 @@ class ImBench:
         self.pairs, self.timeout, self.medium = pairs, timeout, medium
         self.loop = None
 
-    def _conn(self):
-        return Conn(self.loop, self.addr, self.port)
+    def _conn(self, port=None):
+        return Conn(self.loop, self.addr, port or self.port)
 
     async def _fetch(self, conn, raw):
         for attempt in range(3):
@@ -559,7 +563,7 @@ class ImBench:
             for c in (p.sconn, p.rconn):
                 if c:
                     c.close()
-            p.sconn, p.rconn = self._conn(), self._conn()
+            p.sconn, p.rconn = self._conn(p.s_port), self._conn(p.r_port)
 
     # -- setup: alice_k invites bob, bob_k accepts through its invitation's accept link
     async def setup(self):
@@ -614,7 +618,7 @@ class ImBench:
             raw = request_bytes("GET", f"{p.r_base}/events?ack={p.ack}&timeout={self.timeout}"
                                 f"&medium={self.medium}", self.host, token=p.r_token)
             if p.rconn.closed:
-                p.rconn = self._conn()
+                p.rconn = self._conn(p.r_port)
             try:
                 fut = await p.rconn.request(raw)
             except (HttpError, OSError):

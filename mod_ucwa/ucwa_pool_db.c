@@ -24,7 +24,6 @@
 
 APLOG_USE_MODULE(ucwa);
 
-#define ROUND apr_time_from_sec(1)          /* one call of the watchdog callback */
 #define WAIT_MS 2                           /* between looks at the outbox */
 #define RETRY apr_time_from_sec(1)          /* after a failed connection */
 #define FETCH_EVERY apr_time_from_sec(1)    /* a look at the inbox without a notification */
@@ -608,7 +607,6 @@ static int wait_notify(pool_thread *th, int ms)
 static apr_status_t pool_callback(int state, void *data, apr_pool_t *pool)
 {
     pool_thread *th = data;
-    apr_time_t end = apr_time_now() + ROUND;
     apr_pool_t *p;
 
     if (state == AP_WATCHDOG_STATE_STOPPING) {
@@ -622,7 +620,10 @@ static apr_status_t pool_callback(int state, void *data, apr_pool_t *pool)
         return APR_SUCCESS;
     }
     apr_pool_create(&p, pool);
-    while (apr_time_now() < end && !ucwa_watchdog_stopping()) {
+    /* One call for the process's life: mod_watchdog sleeps 100 ms (AP_WD_TM_SLICE)
+     * between two calls, and a message across Front Ends posted then waited for it. The
+     * loop ends when the child stops (graceful restart, stop, a killed child's exit). */
+    while (!ucwa_watchdog_stopping()) {
         int busy = 0;
         apr_pool_clear(p);
         if (!th->conn) {

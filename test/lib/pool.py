@@ -70,9 +70,12 @@ class Postgres:
     who can reach the socket's directory can connect). As root the server runs as the
     user postgres (it refuses root); otherwise as the current user."""
 
-    def __init__(self, root: Path, port=None):
+    def __init__(self, root: Path, port=None, settings=None):
+        """settings: more server settings (-c name=value), e.g. synchronous_commit off
+        where the time of the disk's flush is not what is measured."""
         self.root = Path(root)
         self.port = port or 5432 + os.getpid() % 1000 + 10000   # names the socket only
+        self.settings = "".join(f" -c {k}={v}" for k, v in (settings or {}).items())
         self.bin = os.path.dirname(INITDB[-1]) if INITDB else None
         self.initialized = False
 
@@ -117,7 +120,7 @@ class Postgres:
 
     def _serve(self):
         r = self._ctl(f"-l {self.log} -w -o \"-p {self.port} -k {self.root} "
-                      f"-c listen_addresses=''\" start")
+                      f"-c listen_addresses=''{self.settings}\" start")
         assert r.returncode == 0, r.stderr + (self.log.read_text() if self.log.exists() else "")
 
     def stop(self, mode="fast"):
