@@ -403,19 +403,47 @@ static int ship(pool_thread *th, apr_pool_t *p)
     done.take = &tk;
     done.won = apr_pcalloc(p, sizeof(int) * (apr_size_t)(tk.nout + 1));
     rv = run(th, "BEGIN", 0, NULL);
-    for (i = 0; rv == 0 && i < tk.dirty->nelts; i++) {
-        const ucwa_pool_presence_out *d = &APR_ARRAY_IDX(tk.dirty, i, ucwa_pool_presence_out);
-        const char *params[5];
+    if (rv == 0 && tk.dirty->nelts) {
+        /* every presence change in one round trip */
+        json_t *users = json_array();
+        const char *params[2];
+        for (i = 0; i < tk.dirty->nelts; i++) {
+            const ucwa_pool_presence_out *d = &APR_ARRAY_IDX(tk.dirty, i,
+                                                             ucwa_pool_presence_out);
+            if (d->body) {
+                json_array_append_new(users, json_pack("[s,i,I,s]", d->sip, d->available,
+                                                       (json_int_t)d->changed, d->body));
+            }
+        }
         params[0] = fe;
-        params[1] = d->sip;
-        params[2] = apr_itoa(p, d->available);
-        params[3] = apr_psprintf(p, "%" APR_TIME_T_FMT, d->changed);
-        params[4] = d->body;
-        rv = d->body ? run(th, "SELECT ucwa_pool_presence($1, $2, $3::int, $4::bigint, $5)", 5,
-                           params) : 0;
+        params[1] = mob_json_dump(p, users, NULL);
+        json_decref(users);
+        rv = params[1] ? run(th, "SELECT ucwa_pool_presence_many($1, $2::json)", 2, params) : -1;
     }
     for (i = 0; rv == 0 && i < tk.nout; i++) {
-        rv = ship_one(th, &tk.out[i], &done.won[i]);
+        int k;
+        if (tk.out[i].op != UCWA_POOL_SEND) {
+            rv = ship_one(th, &tk.out[i], &done.won[i]);
+            continue;
+        }
+        /* a run of plain messages in one round trip, in their order */
+        for (k = i; k < tk.nout && tk.out[k].op == UCWA_POOL_SEND; k++) {
+        }
+        if (k - i == 1) {
+            rv = ship_one(th, &tk.out[i], &done.won[i]);
+        }
+        else {
+            json_t *msgs = json_array();
+            const char *params[1];
+            int j;
+            for (j = i; j < k; j++) {
+                json_array_append_new(msgs, json_pack("[s,s]", tk.out[j].target, tk.out[j].body));
+            }
+            params[0] = mob_json_dump(p, msgs, NULL);
+            json_decref(msgs);
+            rv = params[0] ? run(th, "SELECT ucwa_pool_post_many($1::json)", 1, params) : -1;
+        }
+        i = k - 1;
     }
     if (rv == 0) {
         rv = run(th, "COMMIT", 0, NULL);

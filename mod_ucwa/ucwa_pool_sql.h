@@ -115,6 +115,21 @@
 "  FOR f IN SELECT pool FROM ucwa_pool_watch WHERE sip = usr AND until > now() ORDER BY pool\n" \
 "  LOOP PERFORM ucwa_pool_post('@' || f, msg); END LOOP;\n" \
 "END $$ LANGUAGE plpgsql;\n" \
+/* a shipment's runs of plain messages and presence changes, one round trip each: \
+ * [[target, body], ...] and [[sip, available, changed, body], ...], in their order */ \
+"CREATE OR REPLACE FUNCTION ucwa_pool_post_many(msgs json) RETURNS void AS $$\n" \
+"DECLARE x json;\n" \
+"BEGIN\n" \
+"  FOR x IN SELECT e FROM json_array_elements(msgs) WITH ORDINALITY AS a(e, n) ORDER BY n\n" \
+"  LOOP PERFORM ucwa_pool_post(x->>0, x->>1); END LOOP;\n" \
+"END $$ LANGUAGE plpgsql;\n" \
+"CREATE OR REPLACE FUNCTION ucwa_pool_presence_many(me text, users json) RETURNS void AS $$\n" \
+"DECLARE x json;\n" \
+"BEGIN\n" \
+"  FOR x IN SELECT e FROM json_array_elements(users) WITH ORDINALITY AS a(e, n) ORDER BY n\n" \
+"  LOOP PERFORM ucwa_pool_presence(me, x->>0, (x->>1)::int, (x->>2)::bigint, x->>3);\n" \
+"  END LOOP;\n" \
+"END $$ LANGUAGE plpgsql;\n" \
 "CREATE OR REPLACE FUNCTION ucwa_pool_invite(kfe text, kconv text, target text, msg text)\n" \
 "    RETURNS void AS $$\n" \
 "BEGIN\n" \
