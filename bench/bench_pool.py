@@ -124,15 +124,7 @@ class Fe:
 
     def kill(self):
         """SIGKILL of the parent and every child: no goodbye to the pool."""
-        pids = bu.server_pids(self.pid)
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self.apache.proc.wait()
-        self.apache.proc = None
-        return len(pids)
+        return self.apache.kill()
 
 
 class Pool:

@@ -824,12 +824,93 @@ static void batch_post(batch *b, apr_time_t now, ucwa_conv_touched *t)
     }
 }
 
-/* --- transitions ------------------------------------------------------------------ */
-
 static void copy(char *dst, apr_size_t size, const char *src)
 {
     apr_cpystrn(dst, src ? src : "", size);
 }
+
+/* Every application of user that is available for Messaging becomes an endpoint of c
+ * (UCWA_CONV_ENDPOINTS at most); the first one's name names party 1. */
+static void gather_endpoints(ucwa_store *s, ucwa_conv *c, int user)
+{
+    int e;
+
+    for (e = user >= 0 ? ucwa_store_first_app(s, user) : -1;
+         e >= 0 && c->endpoints < UCWA_CONV_ENDPOINTS; e = ucwa_store_next_app(s, e)) {
+        ucwa_app *a = ucwa_store_app(s, e);
+        if (!a->available || !(a->modalities & UCWA_MOD_MESSAGING)) {
+            continue;
+        }
+        if (!c->party[1].name[0]) {
+            copy(c->party[1].name, sizeof(c->party[1].name), a->name);
+        }
+        c->endpoint[c->endpoints] = (apr_int32_t)e;
+        c->endpoint_gen[c->endpoints] = a->gen;
+        c->endpoints++;
+    }
+}
+
+/* The invitation's events to each endpoint of c, with the push of an incoming one. */
+static void add_alerts(batch *b, const ucwa_conv *c)
+{
+    ucwa_conv_view v;
+    apr_uint32_t i;
+
+    for (i = 0; i < c->endpoints; i++) {
+        int app = c->endpoint[i];
+        apr_size_t flen;
+        const char *ftext = first_text(b->p, c, &flen);
+        ucwa_conv_view_of_locked(b->s, c, 1, app, &v);
+        add(b, app, &v, 0, ev_invitation(b->p, &v, "started"));
+        add_push(b, UCWA_PUSH_INVITATION, c, c->party[0].name, ftext, flen);
+        add(b, app, &v, 0, ev_conversation(b->p, &v, "added"));
+        add(b, app, &v, 1, ev_local_participant(b->p, &v));
+        add(b, app, &v, 1, ev_participant(b->p, &v, "added"));
+    }
+}
+
+/* The inviter's events once its invitation is accepted (here or on another Front End). */
+static void add_inviter_connected(batch *b, const ucwa_conv *c, apr_time_t now)
+{
+    int inviter = c->party[0].app;
+    ucwa_conv_view v;
+
+    if (!app_live(b->s, inviter, c->party[0].app_gen)) {
+        return;
+    }
+    ucwa_conv_view_of_locked(b->s, c, 0, inviter, &v);
+    add(b, inviter, &v, 0, ev_conversation(b->p, &v, "updated"));
+    add(b, inviter, &v, 1, ev_participant(b->p, &v, "added"));
+    add(b, inviter, &v, 1, ev_participant_messaging(b->p, &v, 0));
+    add(b, inviter, &v, 1, ev_participant_messaging(b->p, &v, 1));
+    add(b, inviter, &v, 1, ev_messaging(b->p, &v));
+    add(b, inviter, &v, 0, ev_invitation(b->p, &v, "completed"));
+    if (c->first_number) {
+        add(b, inviter, &v, 1, ev_message(b->p, &v, c->first_number, 0,
+                                          c->party[0].operation_id,
+                                          (ucwa_msg_format)c->first_format, NULL, now));
+    }
+}
+
+/* The invitation closes for every live endpoint but `except` (-1: none): answered
+ * elsewhere, its view says so. */
+static void add_endpoints_closed(batch *b, const ucwa_conv *c, int except)
+{
+    ucwa_conv_view v;
+    apr_uint32_t i;
+
+    for (i = 0; i < c->endpoints; i++) {
+        int other = c->endpoint[i];
+        if (other == except || !app_live(b->s, other, c->endpoint_gen[i])) {
+            continue;
+        }
+        ucwa_conv_view_of_locked(b->s, c, 1, other, &v);
+        add(b, other, &v, 0, ev_invitation(b->p, &v, "completed"));
+        add(b, other, &v, 0, ev_conversation(b->p, &v, "deleted"));
+    }
+}
+
+/* --- transitions ------------------------------------------------------------------ */
 
 /* The events of an invitation that fails: to the inviter (if still there) and to every
  * endpoint still there. The record must already say ENDED and why. */
@@ -936,7 +1017,7 @@ ucwa_conv_result ucwa_conv_invite_locked(ucwa_store *s, const ucwa_conv_invite_i
     apr_uint32_t i;
     ucwa_conv *c;
     ucwa_conv_view v;
-    int slot, to_user, e;
+    int slot, to_user;
     batch b;
 
     if (ucwa_conv_count_locked(s, in->app, from->gen) >= UCWA_CONV_PER_APP) {
@@ -987,20 +1068,7 @@ ucwa_conv_result ucwa_conv_invite_locked(ucwa_store *s, const ucwa_conv_invite_i
     c->party[1].app = -1;
     make_id(c->party[1].invitation, slot);
     copy(c->party[1].sip, sizeof(c->party[1].sip), in->to);
-    /* every endpoint of the invited user that is available for Messaging */
-    for (e = to_user >= 0 ? ucwa_store_first_app(s, to_user) : -1;
-         e >= 0 && c->endpoints < UCWA_CONV_ENDPOINTS; e = ucwa_store_next_app(s, e)) {
-        ucwa_app *a = ucwa_store_app(s, e);
-        if (!a->available || !(a->modalities & UCWA_MOD_MESSAGING)) {
-            continue;
-        }
-        if (!c->party[1].name[0]) {
-            copy(c->party[1].name, sizeof(c->party[1].name), a->name);
-        }
-        c->endpoint[c->endpoints] = (apr_int32_t)e;
-        c->endpoint_gen[c->endpoints] = a->gen;
-        c->endpoints++;
-    }
+    gather_endpoints(s, c, to_user);
 
     batch_init(&b, s, p);
     ucwa_conv_view_of_locked(s, c, 0, in->app, &v);
@@ -1008,17 +1076,7 @@ ucwa_conv_result ucwa_conv_invite_locked(ucwa_store *s, const ucwa_conv_invite_i
     add(&b, in->app, &v, 0, ev_conversation(p, &v, "added"));
     add(&b, in->app, &v, 1, ev_local_participant(p, &v));
     add(&b, in->app, &v, 1, ev_messaging(p, &v));
-    for (i = 0; i < c->endpoints; i++) {
-        int app = c->endpoint[i];
-        apr_size_t flen;
-        const char *ftext = first_text(p, c, &flen);
-        ucwa_conv_view_of_locked(s, c, 1, app, &v);
-        add(&b, app, &v, 0, ev_invitation(p, &v, "started"));
-        add_push(&b, UCWA_PUSH_INVITATION, c, c->party[0].name, ftext, flen);
-        add(&b, app, &v, 0, ev_conversation(p, &v, "added"));
-        add(&b, app, &v, 1, ev_local_participant(p, &v));
-        add(&b, app, &v, 1, ev_participant(p, &v, "added"));
-    }
+    add_alerts(&b, c);
     if (c->first[0]) {
         /* the events that carry the first message later must fit as well */
         batch later;
@@ -1107,7 +1165,6 @@ static ucwa_conv_result accept_now(ucwa_store *s, int idx, int app, apr_time_t n
     ucwa_conv *c = ucwa_store_conv(s, idx);
     ucwa_app *a = ucwa_store_app(s, app);
     ucwa_conv_view v;
-    apr_uint32_t i;
     batch b;
 
     c->claiming = 0;
@@ -1137,30 +1194,8 @@ static ucwa_conv_result accept_now(ucwa_store *s, int idx, int app, apr_time_t n
         add(&b, app, &v, 1, ev_message(p, &v, c->first_number, 1, NULL,
                                        (ucwa_msg_format)c->first_format, c->first, now));
     }
-    if (app_live(s, c->party[0].app, c->party[0].app_gen)) {
-        int inviter = c->party[0].app;
-        ucwa_conv_view_of_locked(s, c, 0, inviter, &v);
-        add(&b, inviter, &v, 0, ev_conversation(p, &v, "updated"));
-        add(&b, inviter, &v, 1, ev_participant(p, &v, "added"));
-        add(&b, inviter, &v, 1, ev_participant_messaging(p, &v, 0));
-        add(&b, inviter, &v, 1, ev_participant_messaging(p, &v, 1));
-        add(&b, inviter, &v, 1, ev_messaging(p, &v));
-        add(&b, inviter, &v, 0, ev_invitation(p, &v, "completed"));
-        if (c->first_number) {
-            add(&b, inviter, &v, 1, ev_message(p, &v, c->first_number, 0,
-                                               c->party[0].operation_id,
-                                               (ucwa_msg_format)c->first_format, NULL, now));
-        }
-    }
-    for (i = 0; i < c->endpoints; i++) {
-        int other = c->endpoint[i];
-        if (other == app || !app_live(s, other, c->endpoint_gen[i])) {
-            continue;
-        }
-        ucwa_conv_view_of_locked(s, c, 1, other, &v);
-        add(&b, other, &v, 0, ev_invitation(p, &v, "completed"));
-        add(&b, other, &v, 0, ev_conversation(p, &v, "deleted"));
-    }
+    add_inviter_connected(&b, c, now);
+    add_endpoints_closed(&b, c, app);
     batch_post(&b, now, t);
     return UCWA_CONV_OK;
 }
@@ -1409,10 +1444,8 @@ ucwa_conv_result ucwa_conv_mirror_locked(ucwa_store *s, const ucwa_conv_mirror_i
                                          apr_time_t now, apr_pool_t *p, int *idx,
                                          ucwa_conv_touched *t)
 {
-    apr_uint32_t i;
     ucwa_conv *c;
-    ucwa_conv_view v;
-    int slot, to_user, e;
+    int slot, to_user;
     batch b;
 
     to_user = ucwa_store_user_find_locked(s, in->to, 0);
@@ -1460,34 +1493,12 @@ ucwa_conv_result ucwa_conv_mirror_locked(ucwa_store *s, const ucwa_conv_mirror_i
     c->party[1].app = -1;
     make_id(c->party[1].invitation, slot);
     copy(c->party[1].sip, sizeof(c->party[1].sip), in->to);
-    for (e = ucwa_store_first_app(s, to_user); e >= 0 && c->endpoints < UCWA_CONV_ENDPOINTS;
-         e = ucwa_store_next_app(s, e)) {
-        ucwa_app *a = ucwa_store_app(s, e);
-        if (!a->available || !(a->modalities & UCWA_MOD_MESSAGING)) {
-            continue;
-        }
-        if (!c->party[1].name[0]) {
-            copy(c->party[1].name, sizeof(c->party[1].name), a->name);
-        }
-        c->endpoint[c->endpoints] = (apr_int32_t)e;
-        c->endpoint_gen[c->endpoints] = a->gen;
-        c->endpoints++;
-    }
+    gather_endpoints(s, c, to_user);
     if (c->endpoints == 0) {
         return UCWA_CONV_STATE;
     }
     batch_init(&b, s, p);
-    for (i = 0; i < c->endpoints; i++) {
-        int app = c->endpoint[i];
-        apr_size_t flen;
-        const char *ftext = first_text(p, c, &flen);
-        ucwa_conv_view_of_locked(s, c, 1, app, &v);
-        add(&b, app, &v, 0, ev_invitation(p, &v, "started"));
-        add_push(&b, UCWA_PUSH_INVITATION, c, c->party[0].name, ftext, flen);
-        add(&b, app, &v, 0, ev_conversation(p, &v, "added"));
-        add(&b, app, &v, 1, ev_local_participant(p, &v));
-        add(&b, app, &v, 1, ev_participant(p, &v, "added"));
-    }
+    add_alerts(&b, c);
     if (!batch_fits(&b)) {
         return UCWA_CONV_TOO_LARGE;
     }
@@ -1504,8 +1515,6 @@ ucwa_conv_result ucwa_conv_remote_accepted_locked(ucwa_store *s, int idx, const 
                                                   ucwa_conv_touched *t)
 {
     ucwa_conv *c = ucwa_store_conv(s, idx);
-    ucwa_conv_view v;
-    apr_uint32_t i;
     batch b;
 
     if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_INVITING || c->mirror) {
@@ -1524,30 +1533,8 @@ ucwa_conv_result ucwa_conv_remote_accepted_locked(ucwa_store *s, int idx, const 
     copy(c->peer_fe, sizeof(c->peer_fe), fe);
     copy(c->peer_id, sizeof(c->peer_id), peer);
     batch_init(&b, s, p);
-    if (app_live(s, c->party[0].app, c->party[0].app_gen)) {
-        int inviter = c->party[0].app;
-        ucwa_conv_view_of_locked(s, c, 0, inviter, &v);
-        add(&b, inviter, &v, 0, ev_conversation(p, &v, "updated"));
-        add(&b, inviter, &v, 1, ev_participant(p, &v, "added"));
-        add(&b, inviter, &v, 1, ev_participant_messaging(p, &v, 0));
-        add(&b, inviter, &v, 1, ev_participant_messaging(p, &v, 1));
-        add(&b, inviter, &v, 1, ev_messaging(p, &v));
-        add(&b, inviter, &v, 0, ev_invitation(p, &v, "completed"));
-        if (c->first_number) {
-            add(&b, inviter, &v, 1, ev_message(p, &v, c->first_number, 0,
-                                               c->party[0].operation_id,
-                                               (ucwa_msg_format)c->first_format, NULL, now));
-        }
-    }
-    for (i = 0; i < c->endpoints; i++) {
-        int other = c->endpoint[i];
-        if (!app_live(s, other, c->endpoint_gen[i])) {
-            continue;
-        }
-        ucwa_conv_view_of_locked(s, c, 1, other, &v);
-        add(&b, other, &v, 0, ev_invitation(p, &v, "completed"));
-        add(&b, other, &v, 0, ev_conversation(p, &v, "deleted"));
-    }
+    add_inviter_connected(&b, c, now);
+    add_endpoints_closed(&b, c, -1);
     batch_post(&b, now, t);
     return UCWA_CONV_OK;
 }
@@ -1576,8 +1563,6 @@ void ucwa_conv_elsewhere_locked(ucwa_store *s, int idx, apr_time_t now, apr_pool
                                 ucwa_conv_touched *t)
 {
     ucwa_conv *c = ucwa_store_conv(s, idx);
-    ucwa_conv_view v;
-    apr_uint32_t i;
     batch b;
 
     if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_INVITING) {
@@ -1591,15 +1576,7 @@ void ucwa_conv_elsewhere_locked(ucwa_store *s, int idx, apr_time_t now, apr_pool
     c->claiming = 0;
     c->remote_invited = 0;
     batch_init(&b, s, p);
-    for (i = 0; i < c->endpoints; i++) {
-        int other = c->endpoint[i];
-        if (!app_live(s, other, c->endpoint_gen[i])) {
-            continue;
-        }
-        ucwa_conv_view_of_locked(s, c, 1, other, &v);
-        add(&b, other, &v, 0, ev_invitation(p, &v, "completed"));
-        add(&b, other, &v, 0, ev_conversation(p, &v, "deleted"));
-    }
+    add_endpoints_closed(&b, c, -1);
     batch_post(&b, now, t);
 }
 

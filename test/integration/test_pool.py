@@ -6,8 +6,7 @@ itself: initdb, a Unix socket, no TCP; two Apache instances."""
 import os
 import re
 import shutil
-import signal
-import subprocess
+import sys
 import threading
 import time
 
@@ -95,6 +94,31 @@ def drain(app):
         pass
 
 
+def invited(alice, *bobs):
+    """alice (already drained) invites bob; every bob device rings. The invitation of
+    each device."""
+    assert alice.post("/communication/messagingInvitations",
+                      {"to": "sip:" + BOB}).status_code == 201
+    assert seq(step(alice)) == SENDER_STARTED
+    invs = []
+    for b in bobs:
+        evs = step(b)
+        assert seq(evs) == INCOMING
+        invs.append(embedded(evs[0][3]))
+    return invs
+
+
+def pool_users(pool, *where):
+    """alice on FE1, then bob's devices on the Front Ends given (indexes), all drained."""
+    alice = signed_in(pool[0], ALICE)
+    bobs = [signed_in(pool[i], BOB) for i in where]
+    wait_for(lambda: presence_of(alice, BOB) != "Offline", what="bob seen on FE1")
+    time.sleep(0.3)
+    for a in [alice] + bobs:
+        drain(a)
+    return alice, bobs
+
+
 def test_presence_crosses_front_ends(pool):
     fe1, fe2 = pool[0], pool[1]
     alice = signed_in(fe1, ALICE)
@@ -133,12 +157,7 @@ def incoming_texts(app, n, timeout=10):
 
 
 def test_messaging_across_front_ends(pool):
-    fe1, fe2 = pool[0], pool[1]
-    alice = signed_in(fe1, ALICE)
-    bob = signed_in(fe2, BOB)
-    wait_for(lambda: presence_of(alice, BOB) != "Offline", what="bob signed in, seen on FE1")
-    drain(alice)
-    drain(bob)
+    alice, (bob,) = pool_users(pool, 1)
     # the invitation, its first message and the accept cross the pool both ways
     a_conv, b_conv = connect(alice, bob, _links={"message": {
         "href": "data:text/plain;charset=utf-8,hello+FE2"}})
@@ -165,12 +184,7 @@ def test_no_pause_across_front_ends(pool):
     watchdog callback returned every second and mod_watchdog slept 100 ms before calling
     it again: a message posted in that pause waited for its end (one in every 1.1 s of
     steady traffic, about 95 ms: the bench's p99 and max across Front Ends)."""
-    fe1, fe2 = pool[0], pool[1]
-    alice = signed_in(fe1, ALICE)
-    bob = signed_in(fe2, BOB)
-    wait_for(lambda: presence_of(alice, BOB) != "Offline", what="bob seen on FE1")
-    drain(alice)
-    drain(bob)
+    alice, (bob,) = pool_users(pool, 1)
     a_conv, _ = connect(alice, bob)
     a_conv = a_conv[len(alice.self):]
     got = []
@@ -204,21 +218,9 @@ def test_no_pause_across_front_ends(pool):
 
 
 def test_first_accept_wins_across_front_ends(pool):
-    fe1, fe2 = pool[0], pool[1]
-    alice = signed_in(fe1, ALICE)
-    bob1 = signed_in(fe1, BOB)       # bob's tablet on FE1
-    bob2 = signed_in(fe2, BOB)       # and his phone on FE2
-    wait_for(lambda: fe1.status() and True, what="status")
-    time.sleep(0.5)
-    for a in (alice, bob1, bob2):
-        drain(a)
-    r = alice.post("/communication/messagingInvitations", {"to": "sip:" + BOB})
-    assert r.status_code == 201, r.text
-    assert seq(step(alice)) == SENDER_STARTED
-    b1, b2 = step(bob1), step(bob2)
-    assert seq(b1) == INCOMING and seq(b2) == INCOMING
-    accept = b2[0][3]["_embedded"]["messagingInvitation"]["_links"]["accept"]["href"]
-    assert bob2.user.request("POST", accept).status_code == 204
+    alice, (bob1, bob2) = pool_users(pool, 0, 1)   # bob's tablet on FE1, his phone on FE2
+    i1, i2 = invited(alice, bob1, bob2)
+    assert bob2.post(i2["_links"]["accept"]["href"][len(bob2.self):]).status_code == 204
     assert seq(step(bob2))[:len(ACCEPTER)] == ACCEPTER
     assert seq(step(alice))[:len(SENDER_CONNECTED)] == SENDER_CONNECTED
     closed = step(bob1)
@@ -226,8 +228,7 @@ def test_first_accept_wins_across_front_ends(pool):
     reason = closed[0][3]["reason"]
     assert reason["subcode"] == "ConnectedElsewhere", reason
     # the tablet's late accept is refused: the invitation is no longer open
-    accept1 = b1[0][3]["_embedded"]["messagingInvitation"]["_links"]["accept"]["href"]
-    assert bob1.user.request("POST", accept1).status_code in (404, 409)
+    assert bob1.post(i1["_links"]["accept"]["href"][len(bob1.self):]).status_code in (404, 409)
     for a in (alice, bob1, bob2):
         a.delete()
 
@@ -238,18 +239,9 @@ def status_pool(fe):
 
 def test_three_front_ends_one_answer(pool):
     """bob on FE2 and FE3, alice on FE1: both ring; FE3 answers; FE2 stops ringing."""
-    fe1, fe2, fe3 = pool
-    alice = signed_in(fe1, ALICE)
-    bob2, bob3 = signed_in(fe2, BOB), signed_in(fe3, BOB)
-    wait_for(lambda: presence_of(alice, BOB) != "Offline", what="bob seen on FE1")
-    time.sleep(0.3)
-    for a in (alice, bob2, bob3):
-        drain(a)
-    assert alice.post("/communication/messagingInvitations", {"to": "sip:" + BOB}).status_code == 201
-    assert seq(step(alice)) == SENDER_STARTED
-    b2, b3 = step(bob2), step(bob3)
-    assert seq(b2) == INCOMING and seq(b3) == INCOMING
-    accept = embedded(b3[0][3])["_links"]["accept"]["href"]
+    alice, (bob2, bob3) = pool_users(pool, 1, 2)
+    _, i3 = invited(alice, bob2, bob3)
+    accept = i3["_links"]["accept"]["href"]
     assert bob3.post(accept[len(bob3.self):]).status_code == 204
     assert seq(step(bob3))[:len(ACCEPTER)] == ACCEPTER
     assert seq(step(alice))[:len(SENDER_CONNECTED)] == SENDER_CONNECTED
@@ -263,12 +255,8 @@ def test_database_stopped_and_started(pool, pg):
     """The pool's database goes away mid-conversation: what needs it answers 503 with
     Retry-After, what was said meanwhile waits in the outbox and arrives, in order, once
     it is back."""
-    fe1, fe2 = pool[0], pool[1]
-    alice = signed_in(fe1, ALICE)
-    bob = signed_in(fe2, BOB)
-    wait_for(lambda: presence_of(alice, BOB) != "Offline", what="bob seen on FE1")
-    drain(alice)
-    drain(bob)
+    fe1 = pool[0]
+    alice, (bob,) = pool_users(pool, 1)
     a_conv, b_conv = connect(alice, bob)
     a_conv, b_conv = a_conv[len(alice.self):], b_conv[len(bob.self):]
     pg.stop()
@@ -301,12 +289,8 @@ def test_database_stopped_and_started(pool, pg):
 def test_graceful_restart_while_messages_flow(pool):
     """FE2 restarts gracefully while alice (FE1) sends: bob (FE2) gets every message once,
     in order."""
-    fe1, fe2 = pool[0], pool[1]
-    alice = signed_in(fe1, ALICE)
-    bob = signed_in(fe2, BOB)
-    wait_for(lambda: presence_of(alice, BOB) != "Offline", what="bob seen on FE1")
-    drain(alice)
-    drain(bob)
+    fe2 = pool[1]
+    alice, (bob,) = pool_users(pool, 1)
     a_conv, b_conv = connect(alice, bob)
     a_conv = a_conv[len(alice.self):]
     n = 40
@@ -320,31 +304,6 @@ def test_graceful_restart_while_messages_flow(pool):
     quiet(bob)
     alice.delete()
     bob.delete()
-
-
-def invited(alice, *bobs):
-    """alice (already drained) invites bob; every bob device rings. The invitation of
-    each device."""
-    assert alice.post("/communication/messagingInvitations",
-                      {"to": "sip:" + BOB}).status_code == 201
-    assert seq(step(alice)) == SENDER_STARTED
-    invs = []
-    for b in bobs:
-        evs = step(b)
-        assert seq(evs) == INCOMING
-        invs.append(embedded(evs[0][3]))
-    return invs
-
-
-def pool_users(pool, *where):
-    """alice on FE1, then bob's devices on the Front Ends given (indexes), all drained."""
-    alice = signed_in(pool[0], ALICE)
-    bobs = [signed_in(pool[i], BOB) for i in where]
-    wait_for(lambda: presence_of(alice, BOB) != "Offline", what="bob seen on FE1")
-    time.sleep(0.3)
-    for a in [alice] + bobs:
-        drain(a)
-    return alice, bobs
 
 
 def test_decline_across_front_ends(pool):
@@ -407,29 +366,44 @@ def test_typing_across_front_ends(pool):
     bob.delete()
 
 
+def test_mcx_session_across_front_ends(pool):
+    """An MCX session (Lync 2010) is a UCWA application: on FE1 it talks with bob's app on
+    FE2 as any application would."""
+    sys.path.insert(0, str(mobility.REPO / "mod_mcx" / "client"))
+    from mcx_client import McxClient
+    fe1 = pool[0]
+    probe, (bob,) = pool_users(pool, 1)      # FE1 has heard of bob on FE2
+    probe.delete()
+    alice = McxClient(fe1.origin, str(fe1.ca))
+    alice.sign_in(ALICE, mobility.DEMO_PASSWORD)
+    [seen] = alice.subscribe_presence(["sip:" + BOB])
+    assert seen.get("Availability") not in (None, "Offline"), seen
+    drain(bob)
+    cid, _ = alice.start_conversation("sip:" + BOB, message="from Lync 2010")
+    evs = step(bob)
+    assert seq(evs) == INCOMING
+    inv = embedded(evs[0][3])
+    assert bob.post(inv["_links"]["accept"]["href"][len(bob.self):]).status_code == 204
+    b_conv = [e for _, rel, t, e in step(bob) if rel == "conversation"][0]["link"]["href"]
+    assert bob.post(b_conv[len(bob.self):] + "/messaging/messages", data="from UCWA",
+                    headers={"Content-Type": "text/plain"}).status_code == 201
+    assert alice.wait_for("Message", ConversationId=cid, text="from UCWA", timeout=10)
+    alice.sign_out()
+    # bob's own message's event, then alice leaving (in one package or two)
+    evs = seq(step(bob))
+    if evs[0][1] == "message":
+        evs = evs[1:] or seq(step(bob))
+    assert evs == OTHER_LEFT
+    bob.delete()
+
+
 def test_front_end_killed(pool, pg):
     fe1, fe2 = pool[0], pool[1]
-    alice = signed_in(fe1, ALICE)
-    bob = signed_in(fe2, BOB)
-    wait_for(lambda: presence_of(alice, BOB) != "Offline", what="bob signed in, seen on FE1")
-    drain(alice)
-    r = alice.post("/communication/messagingInvitations", {"to": "sip:" + BOB})
-    assert r.status_code == 201
-    assert seq(step(alice)) == SENDER_STARTED
-    b = step(bob)
-    accept = b[0][3]["_embedded"]["messagingInvitation"]["_links"]["accept"]["href"]
-    assert bob.user.request("POST", accept).status_code == 204
-    assert seq(step(alice))[:len(SENDER_CONNECTED)] == SENDER_CONNECTED
+    alice, (bob,) = pool_users(pool, 1)
+    connect(alice, bob)
     # FE2 dies: parent and children, no goodbye
-    pids = [int(p) for p in subprocess.run(["pgrep", "-f", str(fe2.apache.root)],
-                                           capture_output=True, text=True).stdout.split()]
-    assert pids
     killed = time.monotonic()
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    assert fe2.apache.kill() > 1
     # within the lease (4 s here) and a heartbeat, FE1 takes over: bob is Offline and
     # the conversation ends as bob leaving
     left = []

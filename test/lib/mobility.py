@@ -520,6 +520,21 @@ class Apache:
         self.write_config()
         self.proc.send_signal(signal.SIGUSR1)
 
+    def kill(self):
+        """SIGKILL of the parent and its children at once, as a host dies (no goodbye to
+        anyone); start() runs it again. The number of processes killed."""
+        parent = self.proc.pid
+        pids = [parent, *child_pids(parent)]
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait()
+        self.proc = None
+        self.pid_file.unlink(missing_ok=True)
+        return len(pids)
+
     def stop(self):
         """A graceful stop (apachectl graceful-stop): open connections finish, parked
         event requests answer at once. Not SIGTERM: mpm_event's ungraceful stop

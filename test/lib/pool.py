@@ -313,15 +313,7 @@ class FrontEnd:
     def kill(self):
         """SIGKILL of the parent and its children at once, as a host dies; start() runs it
         again (its error log is then a new one)."""
-        parent = self.apache.proc.pid
-        for pid in [parent, *mobility.child_pids(parent)]:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self.apache.proc.wait()
-        self.apache.proc = None
-        self.apache.pid_file.unlink(missing_ok=True)
+        self.apache.kill()
 
     def _signal_all(self, sig):
         parent = self.apache.proc.pid
