@@ -239,7 +239,8 @@ int ucwa_app_create(ucwa_req *q, int what)
     }
     return ucwa_http_resource(q, x.cr == UCWA_CREATE_NEW ? HTTP_CREATED : HTTP_OK,
                               ucwa_push_links(q, ucwa_res_application(q->r->pool, &x.copy,
-                                                                      q->user), x.copy.base));
+                                  q->user, ucwa_app_policy(q->conf->global,
+                                                           x.copy.policy_tag)->enable_ip_audio_video), x.copy.base));
 }
 
 /* GET: a copy of the application; an internal KeepAlive (mod_mcx) counts as seen. */
@@ -283,7 +284,8 @@ int ucwa_app_get(ucwa_req *q, int what)
     }
     photo_cookie(q, &x.copy);
     return ucwa_http_resource(q, HTTP_OK, ucwa_push_links(q, ucwa_res_application(
-        q->r->pool, &x.copy, q->user), x.copy.base));
+        q->r->pool, &x.copy, q->user,
+        ucwa_app_policy(q->conf->global, x.copy.policy_tag)->enable_ip_audio_video), x.copy.base));
 }
 
 typedef struct {

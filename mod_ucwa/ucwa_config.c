@@ -29,6 +29,7 @@ static ucwa_global *global_make(apr_pool_t *p)
     g->limits.max_subs = 4 * 1000;
     g->limits.max_convs = 2 * 1000;
     g->limits.max_push = 1000;
+    g->limits.max_calls = 128;
     g->per_user_max = 10;
     g->parked_per_user = 10;                        /* one per application of the default */
     g->idle_timeout = apr_time_from_sec(15 * 60);   /* UCWA: 15 min without a P-GET */
@@ -41,6 +42,7 @@ static ucwa_global *global_make(apr_pool_t *p)
     g->policies = ucwa_policy_set_make(p);
     g->body_max = 64 * 1024;
     g->invitation_timeout = apr_time_from_sec(30);
+    g->ring_timeout = apr_time_from_sec(20);        /* SfB rings about 20 s */
     g->pool_lease = apr_time_from_sec(10);   /* UCWA: "approximately thirty seconds" */
     g->push = ucwa_push_conf_make(p);
     return g;
@@ -110,13 +112,14 @@ static const char *number(cmd_parms *cmd, const char *v, apr_int64_t min, apr_in
 
 /* One handler for the numeric server-wide settings; cmd->info says which. */
 enum { N_APPS, N_RING, N_EVSIZE, N_PER_USER, N_IDLE, N_PARKED, N_INACTIVE, N_AWAY, N_INVITE,
-       N_PARKED_USER, N_POOL_LEASE };
+       N_PARKED_USER, N_POOL_LEASE, N_CALLS, N_RING_TIMEOUT };
 
 static const char *set_number(cmd_parms *cmd, void *d, const char *v)
 {
     static const apr_int64_t range[][2] = {
         { 1, 1 << 20 }, { 4, 65536 }, { 512, 65536 }, { 0, 1000 }, { 10, 86400 },
         { 0, 100000 }, { 10, 86400 }, { 10, 86400 }, { 1, 3600 }, { 1, 100000 }, { 3, 300 },
+        { 0, 100000 }, { 1, 300 },
     };
     int which = (int)(apr_uintptr_t)cmd->info;
     const char *err;
@@ -140,6 +143,8 @@ static const char *set_number(cmd_parms *cmd, void *d, const char *v)
     case N_INACTIVE: g->idle_rules.idle = apr_time_from_sec(n); break;
     case N_AWAY: g->idle_rules.away = apr_time_from_sec(n); break;
     case N_INVITE: g->invitation_timeout = apr_time_from_sec(n); break;
+    case N_CALLS: g->limits.max_calls = (apr_uint32_t)n; break;
+    case N_RING_TIMEOUT: g->ring_timeout = apr_time_from_sec(n); break;
     case N_PARKED_USER: g->parked_per_user = (apr_uint32_t)n; break;
     case N_POOL_LEASE: g->pool_lease = apr_time_from_sec(n); break;
     }
@@ -263,6 +268,10 @@ const command_rec ucwa_cmds[] = {
                   "seconds without reportMyActivity before the user shows Away (900)"),
     AP_INIT_TAKE1("UcwaInvitationTimeout", set_number, (void *)N_INVITE, RSRC_CONF,
                   "seconds an instant-message invitation waits for an answer (30)"),
+    AP_INIT_TAKE1("UcwaMaxCalls", set_number, (void *)N_CALLS, RSRC_CONF,
+                  "calls (audio/video invitations and sessions) this server holds at once (128)"),
+    AP_INIT_TAKE1("UcwaCallRingTimeout", set_number, (void *)N_RING_TIMEOUT, RSRC_CONF,
+                  "seconds a call rings before it fails and the callee has missed it (20)"),
     AP_INIT_TAKE1("UcwaPoolFrontEnd", set_pool_fe, NULL, RSRC_CONF,
                   "this Front End's name in its pool: live state is shared with the pool's "
                   "other Front Ends through the PostgreSQL database of DBDParams"),

@@ -24,6 +24,7 @@ typedef struct {
     int user_query;                       /* UcwaUserQuery was set */
     apr_size_t body_max;
     apr_interval_time_t invitation_timeout;   /* unanswered IM invitations fail */
+    apr_interval_time_t ring_timeout;         /* unanswered calls fail (missed) */
     ucwa_push_conf *push;                 /* push notifications */
     struct ucwa_synthetic_conf *synthetic;   /* NULL: no scheduled synthetic transaction */
     const char *pool_fe;                  /* UcwaPoolFrontEnd: this Front End in its pool

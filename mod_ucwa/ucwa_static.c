@@ -32,7 +32,8 @@ int ucwa_static_communication(ucwa_req *q, int what)
     if (ucwa_app_copy(q, &copy, NULL, &rv) != OK) {
         return rv;
     }
-    res = ucwa_res_communication(q->r->pool, &copy);
+    res = ucwa_res_communication(q->r->pool, &copy,
+        ucwa_app_policy(q->conf->global, copy.policy_tag)->enable_ip_audio_video);
     /* nothing in communication is settable here: a valid PUT gets it back as it is */
     if (q->r->method_number == M_PUT && !ucwa_http_put_input(q, res, &rv)) {
         return rv;
