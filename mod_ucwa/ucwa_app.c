@@ -11,6 +11,7 @@
 #include "ucwa_app.h"
 #include "ucwa_directory.h"
 #include "ucwa_input.h"
+#include "ucwa_media_relay.h"
 #include "ucwa_resources.h"
 #include "ucwa_messaging.h"
 #include "ucwa_push_resource.h"
@@ -238,8 +239,9 @@ int ucwa_app_create(ucwa_req *q, int what)
         ucwa_push_reg_app_created(q, x.idx, x.copy.gen, x.copy.endpoint_id);
     }
     return ucwa_http_resource(q, x.cr == UCWA_CREATE_NEW ? HTTP_CREATED : HTTP_OK,
-                              ucwa_push_links(q, ucwa_res_application(q->r->pool, &x.copy,
-                                                                      q->user), x.copy.base));
+                              ucwa_push_links(q, ucwa_res_application(
+        q->r->pool, &x.copy, q->user, ucwa_media_relay_offered(q->conf->global, &x.copy)),
+        x.copy.base));
 }
 
 /* GET: a copy of the application; an internal KeepAlive (mod_mcx) counts as seen. */
@@ -283,7 +285,8 @@ int ucwa_app_get(ucwa_req *q, int what)
     }
     photo_cookie(q, &x.copy);
     return ucwa_http_resource(q, HTTP_OK, ucwa_push_links(q, ucwa_res_application(
-        q->r->pool, &x.copy, q->user), x.copy.base));
+        q->r->pool, &x.copy, q->user, ucwa_media_relay_offered(q->conf->global, &x.copy)),
+        x.copy.base));
 }
 
 typedef struct {

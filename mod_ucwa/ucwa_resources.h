@@ -12,9 +12,10 @@
 #define UCWA_PUT_PROPERTY "4d221db7-4af0-476b-9443-8bc874283085"
 #define UCWA_PUT_VALUE "please pass this in a PUT request"
 
-json_t *ucwa_res_application(apr_pool_t *p, const ucwa_app *a, const char *user);
+/* relay: the communication resource links mediaRelayAccessToken (ucwa_media_relay_offered) */
+json_t *ucwa_res_application(apr_pool_t *p, const ucwa_app *a, const char *user, int relay);
 json_t *ucwa_res_me(apr_pool_t *p, const ucwa_app *a, const char *user);
-json_t *ucwa_res_communication(apr_pool_t *p, const ucwa_app *a);
+json_t *ucwa_res_communication(apr_pool_t *p, const ucwa_app *a, int relay);
 json_t *ucwa_res_people(apr_pool_t *p, const ucwa_app *a);
 json_t *ucwa_res_online_meetings(apr_pool_t *p, const ucwa_app *a);
 
