@@ -37,9 +37,7 @@ def st(workdir, state):
 
 @pytest.fixture(scope="module")
 def fe(workdir, st, coturn):
-    extra = "\n".join([f"UcwaTurnServer {coturn.host} {coturn.port}",
-                       "UcwaTurnServer turn.contoso.test - 443",
-                       f"UcwaTurnSecretFile {coturn.secret_file()}",
+    extra = "\n".join([coturn.directives(), "UcwaTurnServer turn.contoso.test - 443",
                        "UcwaTurnTokenLifetime 30", POLICY])
     f = start_fe(workdir, st, "ucwa-relay", servers=1, extra=extra)
     yield f

@@ -47,7 +47,7 @@ def rest_credentials(secret, user, lifetime=8 * 3600, now=None):
     return name, base64.b64encode(mac).decode()
 
 
-def _free(addr, port):
+def port_free(addr, port):
     """port is free on addr for both UDP and TCP (as turnserver binds them)."""
     for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
         s = socket.socket(socket.AF_INET, kind)
@@ -65,7 +65,7 @@ def free_port(addr="127.0.0.1", start=3478 + 20000, end=60000, step=7):
     """A port free for UDP and TCP on addr, and the next one too (coturn may take
     listening-port + 1 as its alternate port)."""
     for port in range(start, end, step):
-        if _free(addr, port) and _free(addr, port + 1):
+        if port_free(addr, port) and port_free(addr, port + 1):
             return port
     raise RuntimeError("no free port for coturn")
 
@@ -110,11 +110,19 @@ class Coturn:
     def pid_file(self): return self.root / "turnserver.pid"
 
     def secret_file(self):
-        """The secret in a file of its own (mode 0640), as UcwaTurnSecretFile reads it."""
+        """The secret in a file of its own (mode 0600: Apache reads it as the user that
+        starts it, before its children drop privileges), for UcwaTurnSecretFile."""
         path = self.root / "turn.secret"
+        self.root.mkdir(parents=True, exist_ok=True)
         path.write_text(self.secret + "\n")
-        path.chmod(0o644)
+        path.chmod(0o600)
         return path
+
+    def directives(self):
+        """mod_ucwa's configuration for this server: UcwaTurnServer (UDP and TCP on the
+        same port) and UcwaTurnSecretFile."""
+        return (f"UcwaTurnServer {self.host} {self.port}\n"
+                f"UcwaTurnSecretFile {self.secret_file()}")
 
     def write_config(self):
         self.root.mkdir(parents=True, exist_ok=True)
@@ -129,6 +137,8 @@ class Coturn:
             "use-auth-secret", f"static-auth-secret={self.secret}", f"realm={self.realm}",
             "fingerprint", "no-tls", "no-dtls", "no-cli", "no-rfc5780",
             "no-software-attribute", "allow-loopback-peers", "no-multicast-peers",
+            # its own (empty) user database: coturn opens /var/lib/turn/turndb otherwise
+            f"userdb={self.root / 'turndb'}",
             f"pidfile={self.pid_file}", f"log-file={self.log_file}", "simple-log",
             "no-stdout-log", *self.extra,
         ]
