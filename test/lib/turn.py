@@ -3,17 +3,21 @@ that the credentials of UCWA's mediaRelayAccessToken are for (issue 12).
 
     turn = Coturn(root).start()      # root: a directory of its own (config, pid, log)
     turn.host, turn.port, turn.secret, turn.realm
+    turn.directives()                # UcwaTurnServer + UcwaTurnSecretFile for mod_ucwa
+    turn.ice_server(user, password)  # {"urls": [turn:...], "username", "credential"}
     turn.allocate(user, password)    # turnutils_uclient: an Allocation, true when the
                                      # server granted it (.lost: packets not echoed back)
     turn.stop()                      # also: `with Coturn(root) as turn:`
 
 The server runs in the foreground of this process's child, never as the system service:
 its own configuration file (`use-auth-secret`, `static-auth-secret`: the TURN REST
-scheme mod_ucwa mints for, so the server keeps no user database), realm, one listening
-address and a free port (UDP and TCP), a private relay port range, no TLS/DTLS, no CLI,
-pid and log files under root, a new secret per instance unless one is given. An echoing
-peer (turnutils_peer) runs beside it for allocate()'s packets. Peers on loopback are allowed (allow-loopback-peers), so two
-endpoints on this machine can relay to each other through it.
+scheme mod_ucwa mints for, so no user is stored; its SQLite user database, which it
+opens anyway, is its own), realm, one listening address and a free port (UDP and TCP), a
+private relay port range, no TLS/DTLS, no CLI, pid and log files under root, a new secret
+per instance unless one is given. An echoing peer (turnutils_peer) runs beside it for
+allocate()'s packets. Peers on loopback are allowed (allow-loopback-peers), so two
+endpoints on this machine can relay to each other through it: to force a call through
+the relay, give the endpoints only this ICE server and keep their relay candidates.
 
 rest_credentials() mints the same credentials mod_ucwa does (for tests that need an
 expired or foreign token without asking the server).
@@ -183,6 +187,18 @@ class Coturn:
 
     def log_text(self):
         return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+
+    def credentials(self, user, lifetime=8 * 3600):
+        """(userName, password) for user, as mod_ucwa would mint them with this secret."""
+        return rest_credentials(self.secret, user, lifetime)
+
+    def ice_server(self, user_name, password, tcp=True):
+        """An RTCIceServer (WebRTC, aiortc's RTCIceServer(**...)) for this relay: UDP, and
+        TCP to the server unless tcp is False."""
+        urls = [f"turn:{self.host}:{self.port}"]
+        if tcp:
+            urls.append(f"turn:{self.host}:{self.port}?transport=tcp")
+        return {"urls": urls, "username": user_name, "credential": password}
 
     def uclient(self, user, password, *flags, messages=3, timeout=30):
         """turnutils_uclient against this server with those credentials: it allocates a
