@@ -10,6 +10,7 @@
 #include <util_cfgtree.h>
 
 #include "mod_ucwa.h"
+#include "ucwa_media_relay.h"
 #include "ucwa_pool_relay.h"
 #include "ucwa_config.h"
 #include "ucwa_synthetic.h"
@@ -96,6 +97,35 @@ ucwa_push_conf *ucwa_config_push(cmd_parms *cmd, const char **err)
     ucwa_global *g = global_of(cmd, err);
 
     return *err ? NULL : g->push;
+}
+
+const char *ucwa_config_read_file(cmd_parms *cmd, const char *name, apr_size_t max,
+                                  apr_size_t *len, const char **err)
+{
+    const char *path = ap_server_root_relative(cmd->temp_pool, name);
+    apr_file_t *f;
+    apr_finfo_t fi;
+    char *buf;
+
+    *err = NULL;
+    if (!path || apr_file_open(&f, path, APR_FOPEN_READ, 0, cmd->temp_pool) != APR_SUCCESS
+        || apr_file_info_get(&fi, APR_FINFO_SIZE, f) != APR_SUCCESS) {
+        *err = apr_psprintf(cmd->pool, "%s: cannot read %s", cmd->cmd->name, name);
+        return NULL;
+    }
+    if (fi.size <= 0 || (apr_size_t)fi.size > max) {
+        *err = apr_psprintf(cmd->pool, "%s: %s is empty or too large", cmd->cmd->name, name);
+        return NULL;
+    }
+    buf = apr_palloc(cmd->pool, (apr_size_t)fi.size + 1);
+    *len = (apr_size_t)fi.size;
+    if (apr_file_read_full(f, buf, *len, NULL) != APR_SUCCESS) {
+        *err = apr_psprintf(cmd->pool, "%s: cannot read %s", cmd->cmd->name, name);
+        return NULL;
+    }
+    buf[*len] = '\0';
+    apr_file_close(f);
+    return buf;
 }
 
 static const char *set_engine(cmd_parms *cmd, void *d, int on)
@@ -286,6 +316,16 @@ const command_rec ucwa_cmds[] = {
                   "the CA certificates to verify linked pools by (default: the system's)"),
     AP_INIT_TAKE2("UcwaEventTimeoutRange", set_timeout_range, NULL, RSRC_CONF,
                   "the range event requests' timeout= is clamped to, in seconds (180 1800)"),
+    AP_INIT_RAW_ARGS("UcwaTurnServer", ucwa_media_relay_set_server, NULL, RSRC_CONF,
+                     "a TURN server for calls' media: host [udpPort [tcpPort]] (3478; '-': "
+                     "none); repeat for several"),
+    AP_INIT_TAKE1("UcwaTurnSecretFile", ucwa_media_relay_set_secret, (void *)1, RSRC_CONF,
+                  "a file whose first line is the secret the TURN servers share "
+                  "(static-auth-secret); read at start, as root"),
+    AP_INIT_TAKE1("UcwaTurnSecret", ucwa_media_relay_set_secret, NULL, RSRC_CONF,
+                  "the secret the TURN servers share (prefer UcwaTurnSecretFile)"),
+    AP_INIT_TAKE1("UcwaTurnTokenLifetime", ucwa_media_relay_set_lifetime, NULL, RSRC_CONF,
+                  "minutes a mediaRelayAccessToken is valid (480)"),
     AP_INIT_TAKE1("UcwaSite", set_site, NULL, RSRC_CONF,
                   "this server's site, for site mobility policies"),
     AP_INIT_TAKE1("UcwaUserQuery", set_user_query, NULL, RSRC_CONF,
@@ -341,6 +381,10 @@ int ucwa_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     if (g->idle_rules.away < g->idle_rules.idle) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, UCWALOGNO(00003)
                      "UcwaAwayTimeout must not be shorter than UcwaInactiveTimeout");
+        return !OK;
+    }
+    if ((err = ucwa_media_relay_check(ptemp, g)) != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, UCWALOGNO(00503) "%s", err);
         return !OK;
     }
     /* the providers in force for this site, each with its credentials: a configtest error */

@@ -11,6 +11,7 @@
 #include "ucwa_events.h"
 #include "ucwa_input.h"
 #include "ucwa_me.h"
+#include "ucwa_media_relay.h"
 #include "ucwa_pool.h"
 #include "ucwa_resources.h"
 #include "ucwa_subscriptions.h"
@@ -196,8 +197,7 @@ static int make_me_available(ucwa_req *q)
                                 "\"%s/communication\"},\"type\":\"updated\",\"_embedded\":"
                                 "{\"communication\":%s}}", copy.base,
                                 mob_json_dump(p, ucwa_res_communication(p, &copy,
-                                     ucwa_app_policy(q->conf->global, copy.policy_tag)
-                                     ->enable_ip_audio_video), NULL));
+                                     ucwa_app_features(q->conf->global, &copy)), NULL));
     if ((res = ucwa_app_txn(q, make_available_locked, &x, &rv)) < 0) {
         return rv;
     }

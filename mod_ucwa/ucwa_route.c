@@ -13,6 +13,7 @@
 #include "ucwa_group_memberships.h"
 #include "ucwa_groups.h"
 #include "ucwa_me.h"
+#include "ucwa_media_relay.h"
 #include "ucwa_messaging.h"
 #include "ucwa_photos.h"
 #include "ucwa_push_resource.h"
@@ -65,6 +66,8 @@ static const ucwa_route routes[] = {
     { "/me/phones", "GET", ucwa_me_get, UCWA_ME_PHONES },
     { "/me/callForwardingSettings", "GET, PUT", ucwa_me_get, UCWA_ME_CALL_FORWARDING },
     { "/communication", "GET, PUT", ucwa_static_communication, 0 },
+    { "/communication/mediaRelayAccessToken", "*", ucwa_media_relay_token, 0 },
+    { "/communication/mediaPolicies", "GET", ucwa_media_relay_policies, 0 },
     { INV, "POST", ucwa_messaging_start, 0 },
     { INV "/*", "GET", ucwa_messaging_invitation, UCWA_IM_INVITATION },
     { INV "/*/accept", "POST", ucwa_messaging_invitation, UCWA_IM_ACCEPT },

@@ -3,6 +3,7 @@
 #include <http_protocol.h>
 
 #include "ucwa_app.h"
+#include "ucwa_media_relay.h"
 #include "ucwa_resources.h"
 #include "ucwa_static.h"
 
@@ -33,7 +34,7 @@ int ucwa_static_communication(ucwa_req *q, int what)
         return rv;
     }
     res = ucwa_res_communication(q->r->pool, &copy,
-        ucwa_app_policy(q->conf->global, copy.policy_tag)->enable_ip_audio_video);
+                                 ucwa_app_features(q->conf->global, &copy));
     /* nothing in communication is settable here: a valid PUT gets it back as it is */
     if (q->r->method_number == M_PUT && !ucwa_http_put_input(q, res, &rv)) {
         return rv;
