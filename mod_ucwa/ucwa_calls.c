@@ -133,6 +133,21 @@ static const char *id_param(const char *v)
     return v;
 }
 
+/* A pool of Front Ends: a description the other side's Front End needs goes through the
+ * pool's table (its message names the key). 1 with *key, or 0 with the 503 in *rv. */
+static int to_pool(ucwa_req *q, const sdp_in *in, const char **key, int *rv)
+{
+    if (ucwa_pool_sdp_put(q->r, in->ctype, in->body, in->len, key) != 0) {
+        *rv = ucwa_pool_unavailable(q);
+        return 0;
+    }
+    return 1;
+}
+
+/* A transaction found that the description goes to another Front End (NEED_KEY): it is
+ * written to the pool's table, and the transaction runs again with its key. */
+#define NEED_KEY 3
+
 /* --- start a call -------------------------------------------------------------------- */
 
 int ucwa_calls_start(ucwa_req *q, int what)
@@ -235,7 +250,19 @@ int ucwa_calls_start(ucwa_req *q, int what)
     in.offer_type = sdp.ctype;
     in.offer = sdp.body;
     in.offer_len = sdp.len;
-    /* calls ring on this Front End only (a pool's other Front Ends: not yet) */
+    if (ucwa_pool_name(q->r->server)) {
+        /* the callee's Audio/Video endpoints on the pool's other Front Ends ring too (a
+         * user homed on another pool: not called there, the offer stays in this pool) */
+        apr_array_header_t *fes;
+        if (ucwa_pool_user_fes(q->r, in.to, &fes) != 0) {
+            return ucwa_pool_unavailable(q);
+        }
+        if (fes->nelts > 0 && !to_pool(q, &sdp, &in.offer_key, &rv)) {
+            return rv;
+        }
+        in.remote_fes = (const char *const *)fes->elts;
+        in.nremote = fes->nelts;
+    }
     if (ucwa_conv_http_invite(q, &in, q->conf->global->ring_timeout, "audioVideoInvitations",
                               &x, &rv) < 0) {
         return rv;
@@ -243,10 +270,13 @@ int ucwa_calls_start(ucwa_req *q, int what)
     switch (x.res) {
     case UCWA_CONV_OK:
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00562)
-                      "%s called %s in conversation %s (%s, %u endpoints ringing, offer of %"
-                      APR_SIZE_T_FMT " bytes)", q->user, in.to, x.id,
-                      in.video ? "audio and video" : "audio", x.endpoints, sdp.len);
+                      "%s called %s in conversation %s (%s, %u endpoints ringing here, %d "
+                      "other Front Ends, offer of %" APR_SIZE_T_FMT " bytes)", q->user, in.to,
+                      x.id, in.video ? "audio and video" : "audio", x.endpoints, in.nremote,
+                      sdp.len);
         return ucwa_conv_http_created(q, x.location);
+    case UCWA_CONV_BUSY:
+        return ucwa_pool_unavailable(q);
     case UCWA_CONV_TOO_MANY:
         return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", "TooManyConversations",
                                "This application has too many conversations.");
@@ -271,6 +301,7 @@ typedef struct {
     const char *id;
     const sdp_in *sdp;
     const char *cid, *ctx;
+    const char *pool_key;          /* the answer's key in the pool's table, or NULL */
     ucwa_conv_result res;
     ucwa_conv_view v;              /* GETs: detached, with its media */
     const char *conv_id;
@@ -311,6 +342,10 @@ static int invitation_locked(ucwa_txn *t, int idx, void *baton)
         if (side != 1) {
             return 1;
         }
+        if (c->peer_fe[0] && !x->pool_key) {
+            return NEED_KEY;       /* the caller is on another Front End */
+        }
+        ucwa_av_pool_key_locked(s, c, UCWA_SDP_ANSWER, x->pool_key);
         x->res = ucwa_conv_answer_locked(s, conv, idx, x->what == UCWA_AV_PROVISIONAL,
                                          x->sdp->ctype, x->sdp->body, x->sdp->len, x->cid,
                                          x->ctx, now, t->pool, &touched);
@@ -366,7 +401,14 @@ int ucwa_calls_invitation(ucwa_req *q, int what)
         action = what == UCWA_AV_DECLINE ? "declined" : "canceled";
     }
     x.res = UCWA_CONV_OK;
-    if ((found = ucwa_app_txn(q, invitation_locked, &x, &rv)) < 0) {
+    found = ucwa_app_txn(q, invitation_locked, &x, &rv);
+    if (found == NEED_KEY) {
+        if (!to_pool(q, &sdp, &x.pool_key, &rv)) {
+            return rv;
+        }
+        found = ucwa_app_txn(q, invitation_locked, &x, &rv);
+    }
+    if (found < 0) {
         return rv;
     }
     if (found) {
@@ -403,6 +445,7 @@ typedef struct {
     apr_uint32_t n;                /* a renegotiation's number */
     const sdp_in *sdp;
     const char *op;
+    const char *pool_key;          /* the description's key in the pool's table, or NULL */
     ucwa_conv_result res;
     ucwa_conv_view v;
     const char *location;
@@ -432,6 +475,14 @@ static int av_locked(ucwa_txn *t, int idx, void *baton)
     }
     memset(&touched, 0, sizeof(touched));
     ucwa_conv_view_of_locked(s, c, side, idx, &x->v);
+    if ((x->what == UCWA_AV_RENEGOTIATE || x->what == UCWA_AV_RENEG_ANSWER) && x->sdp) {
+        if (c->peer_fe[0] && !x->pool_key) {
+            return NEED_KEY;       /* the other side is on another Front End */
+        }
+        ucwa_av_pool_key_locked(s, c, x->what == UCWA_AV_RENEGOTIATE ? UCWA_SDP_RENEG_OFFER
+                                                                     : UCWA_SDP_RENEG_ANSWER,
+                                x->pool_key);
+    }
     switch (x->what) {
     case UCWA_AV_STOP:
         if (c->phase == UCWA_CONV_CONNECTED) {
@@ -521,7 +572,14 @@ int ucwa_calls_conversation(ucwa_req *q, int what)
         return rv;
     }
     x.res = UCWA_CONV_OK;
-    if ((found = ucwa_app_txn(q, av_locked, &x, &rv)) < 0) {
+    found = ucwa_app_txn(q, av_locked, &x, &rv);
+    if (found == NEED_KEY) {
+        if (!to_pool(q, &sdp, &x.pool_key, &rv)) {
+            return rv;
+        }
+        found = ucwa_app_txn(q, av_locked, &x, &rv);
+    }
+    if (found < 0) {
         return rv;
     }
     if (found == 1) {

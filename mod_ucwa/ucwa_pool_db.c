@@ -3,6 +3,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include <apr_dbd.h>
+#include <apr_hash.h>
 #include <apr_strings.h>
 #include <ap_mpm.h>
 #include <http_log.h>
@@ -465,6 +466,7 @@ typedef struct {
     const ucwa_global *g;
     apr_uint64_t last;
     int skipped;
+    const ucwa_pool_sdp **sdp;     /* per message: the description it names, or NULL */
 } apply_txn;
 
 static void apply_locked(ucwa_txn *t, void *baton)
@@ -480,9 +482,9 @@ static void apply_locked(ucwa_txn *t, void *baton)
         if (seq <= a->last_seq) {
             continue;   /* seen already (at least once, never twice) */
         }
-        if (ucwa_pool_apply_locked(t, PQgetvalue(x->res, i, 1),
-                                   (apr_size_t)PQgetlength(x->res, i, 1), &x->g->idle_rules,
-                                   now, &res) != 0) {
+        if (ucwa_pool_apply_sdp_locked(t, PQgetvalue(x->res, i, 1),
+                                       (apr_size_t)PQgetlength(x->res, i, 1), x->sdp[i],
+                                       &x->g->idle_rules, now, &res) != 0) {
             x->skipped++;
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, x->th->s, UCWALOGNO(00426)
                          "pool: message %" APR_UINT64_T_FMT " skipped: %s", seq,
@@ -491,6 +493,57 @@ static void apply_locked(ucwa_txn *t, void *baton)
         a->last_seq = seq;
     }
     x->last = a->last_seq;
+}
+
+/* The session descriptions the fetched messages name (calls), read before the store is
+ * locked: sdp[i] for message i, NULL when it names none or the pool's table has it no
+ * more. 0, or -1 when the database failed. */
+static int read_sdps(pool_thread *th, apr_pool_t *p, PGresult *events,
+                     const ucwa_pool_sdp **sdp)
+{
+    int i, n = PQntuples(events), want = 0;
+    const char **keys = apr_pcalloc(p, sizeof(*keys) * (apr_size_t)(n + 1));
+    const char *list = "", *params[1];
+    int formats[1] = { 0 };
+    apr_hash_t *found;
+    PGresult *res;
+
+    for (i = 0; i < n; i++) {
+        keys[i] = ucwa_pool_sdp_key(p, PQgetvalue(events, i, 1),
+                                    (apr_size_t)PQgetlength(events, i, 1));
+        if (keys[i]) {
+            list = apr_pstrcat(p, list, want++ ? "," : "", keys[i], NULL);
+        }
+    }
+    if (!want) {
+        return 0;
+    }
+    params[0] = apr_pstrcat(p, "{", list, "}", NULL);
+    /* binary results: the descriptions' bytes as they came */
+    res = PQexecParams(th->conn, "SELECT key, ctype, body FROM ucwa_pool_sdp "
+                       "WHERE key = ANY($1::text[])", 1, NULL, params, NULL, formats, 1);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, th->s, UCWALOGNO(00580)
+                     "pool: cannot read calls' session descriptions: %s",
+                     PQerrorMessage(th->conn));
+        PQclear(res);
+        return -1;
+    }
+    found = apr_hash_make(p);
+    for (i = 0; i < PQntuples(res); i++) {
+        ucwa_pool_sdp *d = apr_pcalloc(p, sizeof(*d));
+        d->ctype = apr_pstrmemdup(p, PQgetvalue(res, i, 1), (apr_size_t)PQgetlength(res, i, 1));
+        d->len = (apr_size_t)PQgetlength(res, i, 2);
+        d->body = apr_pmemdup(p, PQgetvalue(res, i, 2), d->len + 1);
+        apr_hash_set(found, apr_pstrmemdup(p, PQgetvalue(res, i, 0),
+                                           (apr_size_t)PQgetlength(res, i, 0)),
+                     APR_HASH_KEY_STRING, d);
+    }
+    PQclear(res);
+    for (i = 0; i < n; i++) {
+        sdp[i] = keys[i] ? apr_hash_get(found, keys[i], APR_HASH_KEY_STRING) : NULL;
+    }
+    return 0;
 }
 
 /* Reads and applies what waits for this Front End, then deletes it. 1 when something was
@@ -521,6 +574,11 @@ static int fetch(pool_thread *th, apr_pool_t *p)
     x.g = ucwa_config_get(th->s)->global;
     x.last = c.last_seq;
     x.skipped = 0;
+    x.sdp = apr_pcalloc(p, sizeof(*x.sdp) * (apr_size_t)(n + 1));
+    if (read_sdps(th, p, x.res, x.sdp) != 0) {
+        PQclear(x.res);
+        return -1;
+    }
     ucwa_txn_run(th->s, p, apply_locked, &x);
     PQclear(x.res);
     params[1] = apr_psprintf(p, "%" APR_UINT64_T_FMT, x.last);
@@ -842,6 +900,46 @@ int ucwa_pool_read_presence(request_rec *r, const char *sip, ucwa_pool_presence_
     }
     PQclear(res);
     return found;
+}
+
+int ucwa_pool_sdp_put(request_rec *r, const char *ctype, const char *body, apr_size_t len,
+                      const char **key)
+{
+    char *k = apr_palloc(r->pool, UCWA_POOL_SDP_KEY_MAX);
+    const char *params[3];
+    int lengths[3], formats[3] = { 0, 1, 1 };
+    PGconn *c = request_conn(r);
+    PGresult *res;
+
+    if (!c) {
+        return -1;
+    }
+    ucwa_pool_sdp_new_key(k);
+    params[0] = k;
+    params[1] = ctype ? ctype : "";
+    params[2] = body;
+    lengths[0] = 0;
+    lengths[1] = (int)strlen(params[1]);
+    lengths[2] = (int)len;
+    res = PQexecParams(c, "INSERT INTO ucwa_pool_sdp (key, ctype, body) VALUES ($1, $2, $3)",
+                       3, NULL, params, lengths, formats, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQstatus(c) == CONNECTION_BAD) {
+        /* mod_dbd's pooled connection outlived a restart of the database: once more */
+        PQclear(res);
+        PQreset(c);
+        res = PQexecParams(c, "INSERT INTO ucwa_pool_sdp (key, ctype, body) VALUES ($1, $2, $3)",
+                           3, NULL, params, lengths, formats, 0);
+    }
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, UCWALOGNO(00581)
+                      "pool: cannot write a call's session description to the pool's "
+                      "database: %s", PQerrorMessage(c));
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    *key = k;
+    return 0;
 }
 
 int ucwa_pool_unavailable(ucwa_req *q)

@@ -37,6 +37,12 @@ int ucwa_pool_deliver(request_rec *r, const char *to, const ucwa_pool_link_in *i
  * (logged). */
 int ucwa_pool_watch(request_rec *r, const char *sip, const char *pool, const char **found);
 
+/* A call's session description (len bytes, ctype as it came) written to the pool's table
+ * for the message that will name it on another Front End: *key is its key (in r's pool).
+ * 0, or -1 when the pool's database cannot take it (logged). */
+int ucwa_pool_sdp_put(request_rec *r, const char *ctype, const char *body, apr_size_t len,
+                      const char **key);
+
 /* 503 ServiceUnavailable with Retry-After: the pool's database cannot be reached. */
 int ucwa_pool_unavailable(ucwa_req *q);
 

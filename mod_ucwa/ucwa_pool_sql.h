@@ -77,6 +77,13 @@
 "CREATE TABLE IF NOT EXISTS ucwa_pool_watch (\n" \
 "  sip text NOT NULL, pool text NOT NULL, until timestamptz NOT NULL,\n" \
 "  PRIMARY KEY (sip, pool));\n" \
+/* a call's session descriptions (up to 64 KiB: more than a message holds), written by \
+ * the request that gives one before its message is queued, read by the pool's thread \
+ * of each Front End the message reaches; the reaper drops them after 10 minutes (a \
+ * message is read within a lease of its sending, or its Front End counts as gone) */ \
+"CREATE TABLE IF NOT EXISTS ucwa_pool_sdp (\n" \
+"  key text PRIMARY KEY, ctype bytea NOT NULL, body bytea NOT NULL,\n" \
+"  created timestamptz NOT NULL DEFAULT now());\n" \
 "CREATE TABLE IF NOT EXISTS ucwa_pool_claim (\n" \
 "  key_fe text NOT NULL, key_conv text NOT NULL, fe text NOT NULL, verdict text NOT NULL,\n" \
 "  created timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (key_fe, key_conv));\n" \
@@ -192,6 +199,7 @@
 "  DELETE FROM ucwa_pool_claim WHERE created < now() - interval '1 hour';\n" \
 "  DELETE FROM ucwa_pool_invite WHERE created < now() - interval '1 day';\n" \
 "  DELETE FROM ucwa_pool_relay WHERE created < now() - interval '1 day';\n" \
+"  DELETE FROM ucwa_pool_sdp WHERE created < now() - interval '10 min';\n" \
 "  DELETE FROM ucwa_pool_watch WHERE until < now();\n" \
 "END $$ LANGUAGE plpgsql;\n" \
 UCWA_POOL_PUSH_SCHEMA \

@@ -27,6 +27,28 @@ int ucwa_av_call_new_locked(ucwa_store *s, int conv, apr_uint32_t conv_gen)
     return -1;
 }
 
+ucwa_conv_result ucwa_av_call_start_locked(ucwa_store *s, ucwa_conv *c, int slot, int video,
+                                           const char *session_context, const char *ctype,
+                                           const char *body, apr_size_t len)
+{
+    int k = ucwa_av_call_new_locked(s, slot, c->gen);
+
+    if (k < 0) {
+        return UCWA_CONV_NO_CALL;
+    }
+    c->call = (apr_uint32_t)k + 1;
+    c->call_gen = ucwa_store_call(s, k)->gen;
+    c->video = video ? 1 : 0;
+    apr_cpystrn(c->session_context[0], session_context ? session_context : "",
+                sizeof(c->session_context[0]));
+    if (ucwa_av_put_locked(s, c, UCWA_SDP_OFFER, ctype ? ctype : "", body ? body : "",
+                           body ? len : 0) < 0) {
+        ucwa_av_call_free_locked(s, c);
+        return UCWA_CONV_TOO_LARGE;
+    }
+    return UCWA_CONV_OK;
+}
+
 ucwa_call *ucwa_av_call_of_locked(ucwa_store *s, const ucwa_conv *c)
 {
     ucwa_call *k;
@@ -61,6 +83,23 @@ int ucwa_av_put_locked(ucwa_store *s, const ucwa_conv *c, ucwa_sdp_kind kind,
     k->len[kind] = (apr_uint32_t)len;
     apr_cpystrn(k->ctype[kind], ctype, sizeof(k->ctype[kind]));
     return 0;
+}
+
+void ucwa_av_pool_key_locked(ucwa_store *s, const ucwa_conv *c, ucwa_sdp_kind kind,
+                             const char *key)
+{
+    ucwa_call *k = ucwa_av_call_of_locked(s, c);
+
+    if (k && (unsigned)kind < UCWA_SDP_KINDS) {
+        apr_cpystrn(k->pool_key[kind], key ? key : "", sizeof(k->pool_key[kind]));
+    }
+}
+
+const char *ucwa_av_pool_key(ucwa_store *s, const ucwa_conv *c, ucwa_sdp_kind kind)
+{
+    ucwa_call *k = ucwa_av_call_of_locked(s, c);
+
+    return k && (unsigned)kind < UCWA_SDP_KINDS ? k->pool_key[kind] : "";
 }
 
 const char *ucwa_av_uri_locked(ucwa_store *s, const ucwa_conv *c, ucwa_sdp_kind kind,

@@ -28,6 +28,11 @@
 /* Takes a free call record for conversation slot conv (gen): its index, or -1 when
  * UcwaMaxCalls are in progress. */
 int ucwa_av_call_new_locked(ucwa_store *s, int conv, apr_uint32_t conv_gen);
+/* Gives conversation c (being built for slot) a call record holding its offer: OK,
+ * NO_CALL (UcwaMaxCalls in progress) or TOO_LARGE (nothing kept). */
+ucwa_conv_result ucwa_av_call_start_locked(ucwa_store *s, ucwa_conv *c, int slot, int video,
+                                           const char *session_context, const char *ctype,
+                                           const char *body, apr_size_t len);
 /* The call record of c, or NULL (none, or not c's any more). */
 ucwa_call *ucwa_av_call_of_locked(ucwa_store *s, const ucwa_conv *c);
 /* Frees c's call record and gives its descriptions' pages back. */
@@ -36,6 +41,14 @@ void ucwa_av_call_free_locked(ucwa_store *s, ucwa_conv *c);
  * has no call record. */
 int ucwa_av_put_locked(ucwa_store *s, const ucwa_conv *c, ucwa_sdp_kind kind,
                        const char *ctype, const char *body, apr_size_t len);
+/* A pool of Front Ends: the key under which the description of kind given here was
+ * written to the pool's table (NULL or "": none, it goes to nobody elsewhere), for the
+ * message that tells the other side's Front End (common/ucwa/ucwa_pool); set by the
+ * request just before the transition that gives the description. */
+void ucwa_av_pool_key_locked(ucwa_store *s, const ucwa_conv *c, ucwa_sdp_kind kind,
+                             const char *key);
+/* That key, or "". */
+const char *ucwa_av_pool_key(ucwa_store *s, const ucwa_conv *c, ucwa_sdp_kind kind);
 /* A description of c's call as a data URI (copied into p), or NULL when there is none. */
 const char *ucwa_av_uri_locked(ucwa_store *s, const ucwa_conv *c, ucwa_sdp_kind kind,
                                apr_pool_t *p);

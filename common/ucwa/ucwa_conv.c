@@ -1162,19 +1162,13 @@ ucwa_conv_result ucwa_conv_invite_locked(ucwa_store *s, const ucwa_conv_invite_i
     copy(c->party[1].sip, sizeof(c->party[1].sip), in->to);
     c->kind = in->kind;
     if (c->kind == UCWA_CONV_KIND_AV) {
-        int k = ucwa_av_call_new_locked(s, slot, c->gen);
-        if (k < 0) {
-            return UCWA_CONV_NO_CALL;
+        ucwa_conv_result r = ucwa_av_call_start_locked(s, c, slot, in->video,
+                                                       in->session_context, in->offer_type,
+                                                       in->offer, in->offer_len);
+        if (r != UCWA_CONV_OK) {
+            return r;
         }
-        c->call = (apr_uint32_t)k + 1;
-        c->call_gen = ucwa_store_call(s, k)->gen;
-        c->video = in->video ? 1 : 0;
-        copy(c->session_context[0], sizeof(c->session_context[0]), in->session_context);
-        if (ucwa_av_put_locked(s, c, UCWA_SDP_OFFER, in->offer_type, in->offer,
-                               in->offer_len) < 0) {
-            ucwa_av_call_free_locked(s, c);
-            return UCWA_CONV_TOO_LARGE;
-        }
+        ucwa_av_pool_key_locked(s, c, UCWA_SDP_OFFER, in->offer_key);
     }
     gather_endpoints(s, c, to_user);
 
@@ -1311,6 +1305,37 @@ static ucwa_conv_result accept_now(ucwa_store *s, int idx, int app, apr_time_t n
     return UCWA_CONV_OK;
 }
 
+/* Keeps a call's (provisional) answer in c's record. -1 if it cannot be kept. */
+static int store_answer(ucwa_store *s, ucwa_conv *c, int provisional, const char *ctype,
+                        const char *body, apr_size_t len, const char *cid,
+                        const char *session_context)
+{
+    if (ucwa_av_put_locked(s, c, UCWA_SDP_ANSWER, ctype, body, len) < 0) {
+        return -1;
+    }
+    c->provisional = provisional ? 1 : 0;
+    copy(c->accepted_cid, sizeof(c->accepted_cid), cid);
+    copy(c->session_context[1], sizeof(c->session_context[1]), session_context);
+    return 0;
+}
+
+/* The caller (if here) gets the provisional answer in its negotiation. */
+static void provisional_to_caller(ucwa_store *s, ucwa_conv *c, apr_time_t now, apr_pool_t *p,
+                                  ucwa_conv_touched *t)
+{
+    ucwa_conv_view v;
+    batch b;
+
+    if (!app_live(s, c->party[0].app, c->party[0].app_gen)) {
+        return;
+    }
+    batch_init(&b, s, p);
+    ucwa_conv_view_of_locked(s, c, 0, c->party[0].app, &v);
+    ucwa_av_view_media_locked(s, &v, p);
+    add(&b, c->party[0].app, &v, FROM_INVITATION, ev_negotiation(p, &v));
+    batch_post(&b, now, t);
+}
+
 ucwa_conv_result ucwa_conv_answer_locked(ucwa_store *s, int idx, int app, int provisional,
                                          const char *ctype, const char *body, apr_size_t len,
                                          const char *cid, const char *session_context,
@@ -1326,26 +1351,39 @@ ucwa_conv_result ucwa_conv_answer_locked(ucwa_store *s, int idx, int app, int pr
     if (!provisional && ucwa_conv_count_locked(s, app, a->gen) >= UCWA_CONV_PER_APP) {
         return UCWA_CONV_TOO_MANY;
     }
-    if (ucwa_av_put_locked(s, c, UCWA_SDP_ANSWER, ctype, body, len) < 0) {
+    if (!provisional && pooled(c) && c->claiming) {
+        return UCWA_CONV_STATE;    /* another endpoint's answer is before the pool */
+    }
+    if (provisional && c->mirror && ucwa_pool_room_locked(s) < 1) {
+        return UCWA_CONV_BUSY;
+    }
+    if (store_answer(s, c, provisional, ctype, body, len, cid, session_context) < 0) {
         return UCWA_CONV_TOO_LARGE;
     }
-    c->provisional = provisional ? 1 : 0;
-    copy(c->accepted_cid, sizeof(c->accepted_cid), cid);
-    copy(c->session_context[1], sizeof(c->session_context[1]), session_context);
     if (provisional) {
-        /* early media: the caller hears it while the call keeps ringing */
-        if (app_live(s, c->party[0].app, c->party[0].app_gen)) {
-            ucwa_conv_view v;
-            batch b;
-            batch_init(&b, s, p);
-            ucwa_conv_view_of_locked(s, c, 0, c->party[0].app, &v);
-            ucwa_av_view_media_locked(s, &v, p);
-            add(&b, c->party[0].app, &v, FROM_INVITATION, ev_negotiation(p, &v));
-            batch_post(&b, now, t);
+        /* early media: the caller hears it while the call keeps ringing (the caller on
+         * another Front End: told through the pool) */
+        if (c->mirror) {
+            json_t *m = json_object();
+            json_object_set_new(m, "cid", json_string(c->accepted_cid));
+            json_object_set_new(m, "ctx", json_string(c->session_context[1]));
+            ucwa_pool_call_tell_locked(s, c, "provisional", UCWA_SDP_ANSWER, m, p);
         }
+        provisional_to_caller(s, c, now, p, t);
         return UCWA_CONV_OK;
     }
+    if (pooled(c)) {
+        /* the first answer in the pool wins: the claim carries this one's key */
+        return claim(s, c, app, 1, p);
+    }
     return accept_now(s, idx, app, now, p, t);
+}
+
+/* What side gives in connected call c goes to the other side's Front End (side is here,
+ * the other elsewhere). */
+static int told_to_pool(const ucwa_conv *c, int side)
+{
+    return c->peer_fe[0] && c->party[side].app >= 0;
 }
 
 /* The view of a call's side, with its media, for an event to it; its application or -1. */
@@ -1377,6 +1415,9 @@ ucwa_conv_result ucwa_conv_renegotiate_locked(ucwa_store *s, int idx, int side,
         || c->kind != UCWA_CONV_KIND_AV || (c->reneg && !c->reneg_done)) {
         return UCWA_CONV_STATE;
     }
+    if (told_to_pool(c, side) && ucwa_pool_room_locked(s) < 1) {
+        return UCWA_CONV_BUSY;
+    }
     if (ucwa_av_put_locked(s, c, UCWA_SDP_RENEG_OFFER, ctype, body, len) < 0) {
         return UCWA_CONV_TOO_LARGE;
     }
@@ -1386,6 +1427,11 @@ ucwa_conv_result ucwa_conv_renegotiate_locked(ucwa_store *s, int idx, int side,
     c->reneg_done = 0;
     copy(c->reneg_op, sizeof(c->reneg_op), operation_id);
     c->last_activity = now;
+    if (told_to_pool(c, side)) {
+        /* the other side is on another Front End: it starts there with the same number */
+        ucwa_pool_call_tell_locked(s, c, "reneg", UCWA_SDP_RENEG_OFFER,
+                                   json_pack("{s:s}", "op", c->reneg_op), p);
+    }
     if ((app = side_view(s, c, 1 - side, p, &v)) >= 0) {
         batch_init(&b, s, p);
         add(&b, app, &v, 0, ev_renegotiation(p, &v, "started", 1));
@@ -1408,11 +1454,18 @@ ucwa_conv_result ucwa_conv_reneg_answer_locked(ucwa_store *s, int idx, int side,
         || c->reneg_done || n != c->reneg_n || side == origin) {
         return UCWA_CONV_STATE;
     }
+    if (told_to_pool(c, side) && ucwa_pool_room_locked(s) < 1) {
+        return UCWA_CONV_BUSY;
+    }
     if (body && ucwa_av_put_locked(s, c, UCWA_SDP_RENEG_ANSWER, ctype, body, len) < 0) {
         return UCWA_CONV_TOO_LARGE;
     }
     c->reneg_done = body ? 1 : 2;
     c->last_activity = now;
+    if (told_to_pool(c, side)) {
+        ucwa_pool_call_tell_locked(s, c, "reneg-answer", body ? (int)UCWA_SDP_RENEG_ANSWER : -1,
+                                   json_pack("{s:I}", "n", (json_int_t)n), p);
+    }
     if ((app = side_view(s, c, origin, p, &v)) >= 0) {
         batch_init(&b, s, p);
         add(&b, app, &v, 0, ev_renegotiation(p, &v, "completed", body != NULL));
@@ -1715,13 +1768,24 @@ ucwa_conv_result ucwa_conv_mirror_locked(ucwa_store *s, const ucwa_conv_mirror_i
     c->party[1].app = -1;
     make_id(c->party[1].invitation, slot);
     copy(c->party[1].sip, sizeof(c->party[1].sip), in->to);
+    c->kind = in->kind == UCWA_CONV_KIND_AV ? UCWA_CONV_KIND_AV : UCWA_CONV_KIND_MESSAGING;
     gather_endpoints(s, c, to_user);
     if (c->endpoints == 0) {
         return UCWA_CONV_STATE;
     }
+    if (c->kind == UCWA_CONV_KIND_AV) {
+        /* the call's own record here, with the caller's offer */
+        ucwa_conv_result r = ucwa_av_call_start_locked(s, c, slot, in->video,
+                                                       in->session_context, in->offer_type,
+                                                       in->offer, in->offer_len);
+        if (r != UCWA_CONV_OK) {
+            return r;
+        }
+    }
     batch_init(&b, s, p);
     add_alerts(&b, c);
     if (!batch_fits(&b)) {
+        ucwa_av_call_free_locked(s, c);
         return UCWA_CONV_TOO_LARGE;
     }
     *ucwa_store_conv(s, slot) = *c;
@@ -1733,6 +1797,7 @@ ucwa_conv_result ucwa_conv_mirror_locked(ucwa_store *s, const ucwa_conv_mirror_i
 
 ucwa_conv_result ucwa_conv_remote_accepted_locked(ucwa_store *s, int idx, const char *fe,
                                                   const char *peer, const char *name, int html,
+                                                  const ucwa_conv_answer_in *answer,
                                                   apr_time_t now, apr_pool_t *p,
                                                   ucwa_conv_touched *t)
 {
@@ -1741,6 +1806,11 @@ ucwa_conv_result ucwa_conv_remote_accepted_locked(ucwa_store *s, int idx, const 
 
     if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_INVITING || c->mirror) {
         return UCWA_CONV_STATE;
+    }
+    if (c->kind == UCWA_CONV_KIND_AV && answer) {
+        /* the answer that won, for the caller's negotiation */
+        store_answer(s, c, 0, answer->ctype, answer->body, answer->len, answer->cid,
+                     answer->session_context);
     }
     c->phase = UCWA_CONV_CONNECTED;
     c->accepted = 1;
@@ -1758,6 +1828,25 @@ ucwa_conv_result ucwa_conv_remote_accepted_locked(ucwa_store *s, int idx, const 
     add_inviter_connected(&b, c, now);
     add_endpoints_closed(&b, c, -1);
     batch_post(&b, now, t);
+    return UCWA_CONV_OK;
+}
+
+ucwa_conv_result ucwa_conv_remote_provisional_locked(ucwa_store *s, int idx,
+                                                     const ucwa_conv_answer_in *answer,
+                                                     apr_time_t now, apr_pool_t *p,
+                                                     ucwa_conv_touched *t)
+{
+    ucwa_conv *c = ucwa_store_conv(s, idx);
+
+    if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_INVITING || c->mirror
+        || c->kind != UCWA_CONV_KIND_AV) {
+        return UCWA_CONV_STATE;
+    }
+    if (store_answer(s, c, 1, answer->ctype, answer->body, answer->len, answer->cid,
+                     answer->session_context) < 0) {
+        return UCWA_CONV_TOO_LARGE;
+    }
+    provisional_to_caller(s, c, now, p, t);
     return UCWA_CONV_OK;
 }
 

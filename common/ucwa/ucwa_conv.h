@@ -193,6 +193,7 @@ typedef struct {
     const char *session_context;
     const char *offer_type, *offer;
     apr_size_t offer_len;
+    const char *offer_key;     /* remote_fes: the offer's key in the pool's table */
 } ucwa_conv_invite_in;
 
 /* Starts a conversation: *idx is its record. OK (the invitation may have failed at
@@ -277,18 +278,40 @@ typedef struct {
     const char *first;         /* data URI or NULL */
     ucwa_msg_format first_format;
     apr_time_t expires;
+    /* a call (kind UCWA_CONV_KIND_AV): the offer, as the pool's thread read it */
+    ucwa_conv_kind kind;
+    int video;
+    const char *session_context;
+    const char *offer_type, *offer;
+    apr_size_t offer_len;
 } ucwa_conv_mirror_in;
 
+/* A call's answer given on another Front End (the pool's thread read its bytes). */
+typedef struct {
+    const char *ctype, *body;
+    apr_size_t len;
+    const char *cid, *session_context;   /* NULL or "": none */
+} ucwa_conv_answer_in;
+
 /* An invitation from another Front End: alerts the invited user's endpoints here. OK,
- * STATE (none here: nothing made), FULL, TOO_LARGE. */
+ * STATE (none here: nothing made), FULL, TOO_LARGE, NO_CALL (a call, and UcwaMaxCalls
+ * are in progress here). */
 ucwa_conv_result ucwa_conv_mirror_locked(ucwa_store *s, const ucwa_conv_mirror_in *in,
                                          apr_time_t now, apr_pool_t *p, int *idx,
                                          ucwa_conv_touched *t);
-/* The inviter's side: an endpoint on fe accepted (its record: peer). */
+/* The inviter's side: an endpoint on fe accepted (its record: peer); a call's answer in
+ * answer (NULL for messaging, or when it was lost: the call connects without one). */
 ucwa_conv_result ucwa_conv_remote_accepted_locked(ucwa_store *s, int idx, const char *fe,
                                                   const char *peer, const char *name, int html,
+                                                  const ucwa_conv_answer_in *answer,
                                                   apr_time_t now, apr_pool_t *p,
                                                   ucwa_conv_touched *t);
+/* The caller's side: an endpoint on another Front End sent a provisional answer (early
+ * media): the caller gets the negotiation. STATE when the call no longer rings. */
+ucwa_conv_result ucwa_conv_remote_provisional_locked(ucwa_store *s, int idx,
+                                                     const ucwa_conv_answer_in *answer,
+                                                     apr_time_t now, apr_pool_t *p,
+                                                     ucwa_conv_touched *t);
 /* The inviter's side: a Front End it invited had nobody to alert. */
 void ucwa_conv_remote_gone_locked(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
                                   ucwa_conv_touched *t);

@@ -1,7 +1,9 @@
 #include <string.h>
 #include <apr_strings.h>
+#include <openssl/rand.h>
 
 #include "mob_json.h"
+#include "ucwa_av.h"
 #include "ucwa_message.h"
 #include "ucwa_pool.h"
 #include "ucwa_subs.h"
@@ -259,6 +261,20 @@ int ucwa_pool_conv_tell_locked(ucwa_store *s, const ucwa_conv *c, const char *ki
     return rv;
 }
 
+int ucwa_pool_call_tell_locked(ucwa_store *s, const ucwa_conv *c, const char *kind,
+                               int sdp_kind, json_t *extra, apr_pool_t *p)
+{
+    const char *key = sdp_kind >= 0 ? ucwa_av_pool_key(s, c, (ucwa_sdp_kind)sdp_kind) : "";
+
+    if (!extra) {
+        extra = json_object();
+    }
+    if (*key) {
+        json_object_set_new(extra, "sdp", json_string(key));
+    }
+    return ucwa_pool_conv_tell_locked(s, c, kind, extra, p);
+}
+
 int ucwa_pool_conv_invite_locked(ucwa_store *s, const ucwa_conv *c, const char *const *fes,
                                  int nfes, apr_time_t expires, apr_pool_t *p)
 {
@@ -283,6 +299,13 @@ int ucwa_pool_conv_invite_locked(ucwa_store *s, const ucwa_conv *c, const char *
     json_object_set_new(m, "first", json_string(c->first));
     json_object_set_new(m, "ffmt", json_integer(c->first_format));
     json_object_set_new(m, "expires", json_integer((json_int_t)expires));
+    if (c->kind == UCWA_CONV_KIND_AV) {
+        /* a call: the offer stays in the pool's table, the message names it */
+        json_object_set_new(m, "av", json_integer(1));
+        json_object_set_new(m, "video", json_integer(c->video != 0));
+        json_object_set_new(m, "ctx", json_string(c->session_context[0]));
+        json_object_set_new(m, "sdp", json_string(ucwa_av_pool_key(s, c, UCWA_SDP_OFFER)));
+    }
     body = mob_json_dump(p, m, NULL);
     json_decref(m);
     for (i = 0; i < nfes; i++) {
@@ -315,6 +338,12 @@ int ucwa_pool_conv_claim_locked(ucwa_store *s, const ucwa_conv *c, int accept,
     if (accept) {
         json_object_set_new(m, "name", json_string(name ? name : ""));
         json_object_set_new(m, "html", json_integer(html != 0));
+        if (c->kind == UCWA_CONV_KIND_AV) {
+            /* the answer that wins, if this claim does */
+            json_object_set_new(m, "sdp", json_string(ucwa_av_pool_key(s, c, UCWA_SDP_ANSWER)));
+            json_object_set_new(m, "cid", json_string(c->accepted_cid));
+            json_object_set_new(m, "ctx", json_string(c->session_context[1]));
+        }
     }
     body = mob_json_dump(p, m, NULL);
     others = mob_json_dump(p, o, NULL);
@@ -475,7 +504,8 @@ static int conv_of(ucwa_store *s, const json_t *m)
                                     : ucwa_conv_find_mirror_locked(s, fe, conv);
 }
 
-static int apply_invite(ucwa_txn *txn, const json_t *m, apr_time_t now, ucwa_pool_applied *res)
+static int apply_invite(ucwa_txn *txn, const json_t *m, const ucwa_pool_sdp *sdp,
+                        apr_time_t now, ucwa_pool_applied *res)
 {
     ucwa_conv_mirror_in in;
     ucwa_conv_touched t;
@@ -502,19 +532,36 @@ static int apply_invite(ucwa_txn *txn, const json_t *m, apr_time_t now, ucwa_poo
         res->what = "invitation seen before";
         return 0;
     }
+    if (num(m, "av") == 1) {
+        in.kind = UCWA_CONV_KIND_AV;
+        in.video = num(m, "video") != 0;
+        in.session_context = str(m, "ctx");
+        if (sdp) {
+            in.offer_type = sdp->ctype;
+            in.offer = sdp->body;
+            in.offer_len = sdp->len;
+        }
+    }
     t.n = 0;
-    r = ucwa_conv_mirror_locked(txn->store, &in, now, txn->pool, &idx, &t);
+    r = in.kind == UCWA_CONV_KIND_AV && !sdp
+        ? UCWA_CONV_STATE   /* a call without its offer cannot ring */
+        : ucwa_conv_mirror_locked(txn->store, &in, now, txn->pool, &idx, &t);
     if (r != UCWA_CONV_OK) {
         /* nobody here to alert (or no room): the inviter counts this Front End out */
         json_t *g = json_pack("{s:s,s:s,s:s}", "k", "gone", "fe", in.fe, "conv", in.conv);
         ucwa_pool_queue_locked(txn->store, UCWA_POOL_SEND, in.fe, NULL,
                                mob_json_dump(txn->pool, g, NULL), NULL);
         json_decref(g);
-        res->what = "invitation for nobody here";
+        if (in.kind == UCWA_CONV_KIND_AV && !sdp) {
+            res->what = "a call whose offer is not in the pool's table (answered gone)";
+            return -1;
+        }
+        res->what = r == UCWA_CONV_NO_CALL ? "a call, and UcwaMaxCalls are in progress here"
+                                           : "invitation for nobody here";
         return 0;
     }
     wake_touched(txn, &t, res);
-    res->what = "invitation";
+    res->what = in.kind == UCWA_CONV_KIND_AV ? "call" : "invitation";
     return 0;
 }
 
@@ -536,8 +583,21 @@ static void accepted_too_late(ucwa_txn *txn, const json_t *m, ucwa_pool_applied 
     res->what = "accepted after the invitation ended here";
 }
 
-static int apply_conv(ucwa_txn *txn, const char *k, const json_t *m, apr_time_t now,
-                      ucwa_pool_applied *res)
+/* A call's answer as a message gives it (sdp: its bytes). */
+static ucwa_conv_answer_in *answer_of(apr_pool_t *p, const json_t *m, const ucwa_pool_sdp *sdp)
+{
+    ucwa_conv_answer_in *a = apr_pcalloc(p, sizeof(*a));
+
+    a->ctype = sdp->ctype;
+    a->body = sdp->body;
+    a->len = sdp->len;
+    a->cid = str(m, "cid");
+    a->session_context = str(m, "ctx");
+    return a;
+}
+
+static int apply_conv(ucwa_txn *txn, const char *k, const json_t *m, const ucwa_pool_sdp *sdp,
+                      apr_time_t now, ucwa_pool_applied *res)
 {
     ucwa_store *s = txn->store;
     int idx = conv_of(s, m), side;
@@ -555,6 +615,17 @@ static int apply_conv(ucwa_txn *txn, const char *k, const json_t *m, apr_time_t 
     side = ucwa_conv_remote_side(c);
     t.n = 0;
     res->what = k;
+    if (*str(m, "sdp") && !sdp) {
+        /* a call's description that is not in the pool's table (never written, or older
+         * than the reaper allows): the message cannot be applied */
+        res->what = "a call's session description is not in the pool's table";
+        if (!strcmp(k, "accepted") && !c->mirror) {
+            accepted_too_late(txn, m, res);   /* the accepter's side ends */
+            res->what = "an answer that is not in the pool's table (the accepter was told "
+                        "to leave)";
+        }
+        return -1;
+    }
     if (!strcmp(k, "gone")) {
         ucwa_conv_remote_gone_locked(s, idx, now, txn->pool, &t);
     }
@@ -565,7 +636,9 @@ static int apply_conv(ucwa_txn *txn, const char *k, const json_t *m, apr_time_t 
             return -1;
         }
         if (ucwa_conv_remote_accepted_locked(s, idx, from, peer, str(m, "name"),
-                                             (int)num(m, "html"), now, txn->pool, &t)
+                                             (int)num(m, "html"),
+                                             sdp ? answer_of(txn->pool, m, sdp) : NULL, now,
+                                             txn->pool, &t)
                 != UCWA_CONV_OK
             && !c->mirror && c->phase == UCWA_CONV_ENDED) {
             accepted_too_late(txn, m, res);
@@ -597,6 +670,34 @@ static int apply_conv(ucwa_txn *txn, const char *k, const json_t *m, apr_time_t 
         }
         ucwa_conv_message_locked(s, idx, side, fmt, text, len, uri, NULL, now, txn->pool,
                                  &number, &t);
+    }
+    else if (!strcmp(k, "provisional")) {
+        if (!sdp || c->mirror) {
+            return -1;
+        }
+        ucwa_conv_remote_provisional_locked(s, idx, answer_of(txn->pool, m, sdp), now,
+                                            txn->pool, &t);
+    }
+    else if (!strcmp(k, "reneg")) {
+        if (!sdp) {
+            return -1;
+        }
+        if (ucwa_conv_renegotiate_locked(s, idx, side, sdp->ctype, sdp->body, sdp->len,
+                                         str(m, "op"), now, txn->pool, &t) != UCWA_CONV_OK) {
+            res->what = "a renegotiation the call here is not in a state for";
+        }
+    }
+    else if (!strcmp(k, "reneg-answer")) {
+        json_int_t n = num(m, "n");
+        if (n < 1 || n > 0x7fffffff) {
+            return -1;
+        }
+        if (ucwa_conv_reneg_answer_locked(s, idx, side, (apr_uint32_t)n,
+                                          sdp ? sdp->ctype : NULL, sdp ? sdp->body : NULL,
+                                          sdp ? sdp->len : 0, now, txn->pool, &t)
+                != UCWA_CONV_OK) {
+            res->what = "an answer to a renegotiation that is not open here";
+        }
     }
     else if (!strcmp(k, "typing")) {
         ucwa_conv_typing_locked(s, idx, side, now, txn->pool, &t);
@@ -643,6 +744,58 @@ static int apply_fe_gone(ucwa_txn *txn, const json_t *m, const ucwa_idle_rules *
 int ucwa_pool_apply_locked(ucwa_txn *txn, const char *body, apr_size_t len,
                            const ucwa_idle_rules *rules, apr_time_t now, ucwa_pool_applied *res)
 {
+    return ucwa_pool_apply_sdp_locked(txn, body, len, NULL, rules, now, res);
+}
+
+static int is_key(const char *k)
+{
+    int i;
+
+    for (i = 0; i < 32; i++) {
+        if (!((k[i] >= '0' && k[i] <= '9') || (k[i] >= 'a' && k[i] <= 'f'))) {
+            return 0;
+        }
+    }
+    return k[32] == '\0';
+}
+
+const char *ucwa_pool_sdp_key(apr_pool_t *p, const char *body, apr_size_t len)
+{
+    json_t *m;
+    const char *k;
+
+    if (len > UCWA_POOL_BODY_MAX || !memchr(body, '"', len)) {
+        return NULL;
+    }
+    m = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(m)) {
+        json_decref(m);
+        return NULL;
+    }
+    mob_json_own(p, m);
+    k = str(m, "sdp");
+    return is_key(k) ? k : NULL;
+}
+
+void ucwa_pool_sdp_new_key(char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char r[16];
+    int i;
+
+    memset(r, 0, sizeof(r));
+    (void)RAND_bytes(r, sizeof(r));
+    for (i = 0; i < 16; i++) {
+        out[2 * i] = hex[r[i] >> 4];
+        out[2 * i + 1] = hex[r[i] & 15];
+    }
+    out[32] = '\0';
+}
+
+int ucwa_pool_apply_sdp_locked(ucwa_txn *txn, const char *body, apr_size_t len,
+                               const ucwa_pool_sdp *sdp, const ucwa_idle_rules *rules,
+                               apr_time_t now, ucwa_pool_applied *res)
+{
     json_t *m;
     const char *k;
     int rv;
@@ -667,13 +820,13 @@ int ucwa_pool_apply_locked(ucwa_txn *txn, const char *body, apr_size_t len,
         rv = apply_presence(txn, m, body, len, rules, now, res);
     }
     else if (!strcmp(k, "invite")) {
-        rv = apply_invite(txn, m, now, res);
+        rv = apply_invite(txn, m, sdp, now, res);
     }
     else if (!strcmp(k, "fe-gone")) {
         rv = apply_fe_gone(txn, m, rules, now, res);
     }
     else {
-        rv = apply_conv(txn, k, m, now, res);
+        rv = apply_conv(txn, k, m, sdp, now, res);
     }
     if (rv == 0) {
         area(txn->store)->applied++;

@@ -19,18 +19,31 @@
  *   presence  {fe, sip, av, avail, mod, act, note, loc, last, changed}: the user's state
  *             on fe (avail 0: no application available there any more)
  *   invite    {fe, conv, to, from, name, html, thread, subject, importance, first, ffmt,
- *             expires}: alert the local endpoints of `to` (a mirror is made), or answer
- *             gone
+ *             expires[, av, video, ctx, sdp]}: alert the local endpoints of `to` (a mirror
+ *             is made), or answer gone; a call (av 1) rings the endpoints that declared
+ *             Audio or Video, with the caller's sessionContext and the offer sdp names
  *   gone      {fe, conv}: fe had nobody to alert (to the inviter)
- *   accepted  {fe, conv, by, peer, name, html}: an endpoint on Front End `by` accepted;
- *             its record is peer (to the inviter, which answers left when the
- *             invitation had ended there: a timeout or a cancel crossed the accept)
+ *   accepted  {fe, conv, by, peer, name, html[, sdp, cid, ctx]}: an endpoint on Front End
+ *             `by` accepted (a call: with the answer sdp names, the offer part it took,
+ *             its sessionContext); its record is peer (to the inviter, which answers left
+ *             when the invitation had ended there: a timeout or a cancel crossed the
+ *             accept)
+ *   provisional {fe, conv, sdp, cid, ctx}: a ringing endpoint's provisional answer (to
+ *             the caller)
+ *   reneg     {fe, conv, sdp, op}: the other side of a connected call renegotiates (the
+ *             next number on both sides)
+ *   reneg-answer {fe, conv, n[, sdp]}: renegotiation n answered (sdp) or dismissed
  *   elsewhere {fe, conv}: the invitation with this key was taken elsewhere
  *   declined  {fe, conv}: declined elsewhere (to the inviter, and to the other mirrors)
  *   canceled  {fe, conv}: the inviter gave up or went away (to the mirrors)
  *   message   {fe, conv, uri, fmt}, typing {fe, conv}, left {fe, conv}: from the other side
  *   fe-gone   {fe}: that Front End is gone (its lease expired, or it started afresh):
- *             what it held ends here */
+ *             what it held ends here
+ *
+ * Session descriptions (up to 64 KiB) do not fit a message: the request that gives one
+ * writes it to the pool's table ucwa_pool_sdp first, and the message names its key
+ * ("sdp"); the pool's thread reads the descriptions of the messages it fetched before it
+ * applies them (ucwa_pool_sdp_key, ucwa_pool_apply_sdp_locked). */
 #ifndef UCWA_POOL_H
 #define UCWA_POOL_H
 
@@ -134,6 +147,24 @@ typedef struct {
 int ucwa_pool_apply_locked(ucwa_txn *txn, const char *body, apr_size_t len,
                            const ucwa_idle_rules *rules, apr_time_t now, ucwa_pool_applied *res);
 
+/* A session description the pool's thread read from the pool's table for a message. */
+typedef struct {
+    const char *ctype;                /* its Content-Type, as it came */
+    const char *body;                 /* len bytes */
+    apr_size_t len;
+} ucwa_pool_sdp;
+
+/* The key of the description message body names ("sdp"), or NULL (none, or not a
+ * message). Well-formed keys only: 32 lower-case hex digits. */
+const char *ucwa_pool_sdp_key(apr_pool_t *p, const char *body, apr_size_t len);
+/* A new key (32 random hex digits) into out (UCWA_POOL_SDP_KEY_MAX). */
+void ucwa_pool_sdp_new_key(char *out);
+/* ucwa_pool_apply_locked, with the description the message names (NULL: it names none,
+ * or it was not found: a call's message that needs one is skipped). */
+int ucwa_pool_apply_sdp_locked(ucwa_txn *txn, const char *body, apr_size_t len,
+                               const ucwa_pool_sdp *sdp, const ucwa_idle_rules *rules,
+                               apr_time_t now, ucwa_pool_applied *res);
+
 /* The presence a message of kind presence describes, for a contact this Front End has
  * no record of (the pool's truth, read from the database). 0 when body is one. */
 typedef struct {
@@ -153,6 +184,10 @@ void ucwa_pool_conv_key(ucwa_store *s, const ucwa_conv *c, const char **fe, cons
  * outbox is full, 0 when c has no remote side. extra: a JSON object (taken) or NULL. */
 int ucwa_pool_conv_tell_locked(ucwa_store *s, const ucwa_conv *c, const char *kind,
                                json_t *extra, apr_pool_t *p);
+/* The same for a call's message: extra gets "sdp", the pool key of c's description of
+ * kind sdp_kind (-1, or no key: none). */
+int ucwa_pool_call_tell_locked(ucwa_store *s, const ucwa_conv *c, const char *kind,
+                               int sdp_kind, json_t *extra, apr_pool_t *p);
 /* An invitation to a user whose endpoints live (also) on the Front Ends fes: one invite
  * to each. -1 when the outbox cannot hold them (nothing queued). */
 int ucwa_pool_conv_invite_locked(ucwa_store *s, const ucwa_conv *c, const char *const *fes,

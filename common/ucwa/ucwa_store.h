@@ -243,6 +243,7 @@ typedef struct {
  * description, given back to the system when the call's record is freed. */
 #define UCWA_SDP_BLOB_MAX (64 * 1024)
 #define UCWA_SDP_CTYPE_MAX 256
+#define UCWA_POOL_SDP_KEY_MAX 40       /* 32 hex digits and a NUL, with room */
 typedef enum {
     UCWA_SDP_OFFER = 0,
     UCWA_SDP_ANSWER,               /* final or provisional (ucwa_conv.provisional) */
@@ -257,6 +258,10 @@ typedef struct {
     apr_uint32_t conv, conv_gen;   /* the conversation that holds it */
     apr_uint32_t len[UCWA_SDP_KINDS];          /* 0: none */
     char ctype[UCWA_SDP_KINDS][UCWA_SDP_CTYPE_MAX];
+    /* a pool of Front Ends: the key of the description given here in the pool's table of
+     * descriptions (ucwa_pool_sdp), which the message telling the other Front End names
+     * ("" when it went to nobody there) */
+    char pool_key[UCWA_SDP_KINDS][UCWA_POOL_SDP_KEY_MAX];
 } ucwa_call;
 
 /* A push notification waiting for the dispatcher (common/push/ucwa_push). It names the device

@@ -11,7 +11,9 @@
  *            ones, never to the claimer) and gets its verdict at once, as the thread
  *            applies it after the commit;
  *   deliver  what waits for a Front End, in the order of its sequence, one message per
- *            ucwa_pool_apply_locked, each applied once and then deleted;
+ *            ucwa_pool_apply_sdp_locked (with the session description it names, read
+ *            from ucwa_pool_sdp, where pm_sdp_put wrote it as a request does), each
+ *            applied once and then deleted;
  *   gone     a Front End's lease ran out (ucwa_pool_reap): what it held is deleted, the
  *            others hear fe-gone; restart joins it again with an empty store.
  *
@@ -21,6 +23,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <apr_hash.h>
 #include <apr_strings.h>
 #include <apr_tables.h>
 
@@ -59,6 +62,7 @@ typedef struct {
     apr_array_header_t *invited;       /* pm_key: ucwa_pool_invite */
     apr_array_header_t *claims;        /* pm_key: ucwa_pool_claim */
     apr_array_header_t *users;         /* pm_user: ucwa_pool_user */
+    apr_hash_t *sdps;                  /* key -> ucwa_pool_sdp: ucwa_pool_sdp */
     /* what happened, for the checks */
     apr_uint64_t shipped[PM_FES], posted[PM_FES], applied[PM_FES], skipped[PM_FES];
     apr_uint64_t delivered_seq[PM_FES];   /* the last number delivered (they only grow) */
@@ -110,6 +114,7 @@ static inline void pm_init(pm_model *m, apr_pool_t *p, const ucwa_store_limits *
     m->invited = apr_array_make(p, 8, sizeof(pm_key));
     m->claims = apr_array_make(p, 8, sizeof(pm_key));
     m->users = apr_array_make(p, 8, sizeof(pm_user));
+    m->sdps = apr_hash_make(p);
 }
 
 static inline void pm_free(pm_model *m)
@@ -277,15 +282,35 @@ static inline int pm_ship(pm_model *m, int i, apr_time_t now, apr_pool_t *p)
     return n + dirty->nelts;
 }
 
+/* A call's session description written to the pool's table, as the request that gives
+ * it does: its key. */
+static inline const char *pm_sdp_put(pm_model *m, const char *ctype, const char *body,
+                                     apr_size_t len)
+{
+    ucwa_pool_sdp *d = apr_pcalloc(m->p, sizeof(*d));
+    char *key = apr_palloc(m->p, UCWA_POOL_SDP_KEY_MAX);
+
+    ucwa_pool_sdp_new_key(key);
+    d->ctype = apr_pstrdup(m->p, ctype);
+    d->body = apr_pmemdup(m->p, body, len);
+    d->len = len;
+    apr_hash_set(m->sdps, key, APR_HASH_KEY_STRING, d);
+    return key;
+}
+
 /* One message applied to Front End i's store, counted: its result. */
 static inline int pm_apply(pm_model *m, int i, const char *body, apr_size_t len, apr_time_t now,
                            apr_pool_t *p)
 {
+    const char *key = ucwa_pool_sdp_key(p, body, len);
     ucwa_pool_applied res;
     ucwa_txn txn;
 
     ucwa_txn_init(&txn, m->s[i], p);
-    m->last_rv = ucwa_pool_apply_locked(&txn, body, len, &m->rules, now, &res);
+    m->last_rv = ucwa_pool_apply_sdp_locked(&txn, body, len,
+                                            key ? apr_hash_get(m->sdps, key, APR_HASH_KEY_STRING)
+                                                : NULL,
+                                            &m->rules, now, &res);
     m->last_what = res.what;
     if (m->last_rv == 0) {
         m->applied[i]++;

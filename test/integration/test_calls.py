@@ -278,8 +278,13 @@ def test_two_devices_first_answer_wins(users):
 
 
 def test_decline_cancel_and_missed(users):
-    alice = callable_app(users("alice@contoso.test"))
-    bob = callable_app(users("bob@contoso.test"))
+    decline_cancel_and_missed(callable_app(users("alice@contoso.test")),
+                              callable_app(users("bob@contoso.test")))
+
+
+def decline_cancel_and_missed(alice, bob):
+    """alice calls bob three times: he declines, she cancels, nobody answers (the server's
+    UcwaCallRingTimeout is 3 s)."""
     # declined
     location, (ev,) = ring(alice, [bob], sdp("d"))
     inv = invitation_of(bob, ev)
@@ -314,34 +319,45 @@ def test_nobody_to_ring(users):
         seq(a + step(alice)) == CALLER_STARTED + CALLER_FAILED
 
 
+def renegotiate(by, peer, conv, offer, ans, while_open=None):
+    """by renegotiates connected call conv (its href) with offer, peer answers ans: the
+    SDP byte for byte both ways. while_open(by, renegotiations href): before the answer."""
+    session = by.user.request("GET", conv + "/audioVideo").json()["_links"]["audioVideoSession"]
+    renegs = by.user.request("GET", session["href"]).json()["_links"]["renegotiations"]["href"]
+    r = by.user.request("POST", renegs + "?operationId=h1", data=offer,
+                        headers={"Content-Type": "application/sdp"})
+    assert r.status_code == 201, r.text
+    if while_open:
+        while_open(by, renegs)
+    (ev,) = [e for e in step(peer) if e[1] == "audioVideoRenegotiation"]
+    assert ev[2] == "started"
+    rn = invitation_of(peer, ev[3])
+    assert rn["direction"] == "Incoming"
+    assert from_uri(rn["_links"]["mediaOffer"]["href"])[1] == offer
+    r = peer.user.request("POST", rn["_links"]["answer"]["href"], data=ans,
+                          headers={"Content-Type": "application/sdp"})
+    assert r.status_code == 204, r.text
+    (done,) = step(by)
+    assert done[1:3] == ("audioVideoRenegotiation", "completed")
+    assert done[3]["status"] == "Success"
+    assert from_uri(invitation_of(by, done[3])["_links"]["mediaAnswer"]["href"])[1] == ans
+
+
 def test_hold_and_resume_by_renegotiation(users):
     alice = callable_app(users("alice@contoso.test"))
     bob = callable_app(users("bob@contoso.test"))
     a, b = connected(alice, bob)
     conv = a[1][3]["link"]["href"]
-    session = alice.user.request("GET", conv + "/audioVideo").json()["_links"]["audioVideoSession"]
-    reneg_href = alice.user.request("GET", session["href"]).json()["_links"]["renegotiations"]["href"]
     hold = sdp("hold").replace(b"a=sendrecv", b"a=sendonly")
+
+    def second(app, renegs):
+        # a second one while this one is open: 409 AlreadyExists
+        r2 = app.user.request("POST", renegs, data=hold,
+                              headers={"Content-Type": "application/sdp"})
+        assert_error(r2, 409, "Conflict", "AlreadyExists")
     for offer, ans in ((hold, sdp("held").replace(b"a=sendrecv", b"a=recvonly")),
                        (sdp("resume"), sdp("resumed"))):
-        r = alice.user.request("POST", reneg_href + "?operationId=h1", data=offer,
-                               headers={"Content-Type": "application/sdp"})
-        assert r.status_code == 201, r.text
-        # a second one while this one is open: 409 AlreadyExists
-        r2 = alice.user.request("POST", reneg_href, data=offer,
-                                headers={"Content-Type": "application/sdp"})
-        assert_error(r2, 409, "Conflict", "AlreadyExists")
-        (ev,) = [e for e in step(bob) if e[1] == "audioVideoRenegotiation"]
-        assert ev[2] == "started"
-        rn = invitation_of(bob, ev[3])
-        assert from_uri(rn["_links"]["mediaOffer"]["href"])[1] == offer
-        r = bob.user.request("POST", rn["_links"]["answer"]["href"], data=ans,
-                             headers={"Content-Type": "application/sdp"})
-        assert r.status_code == 204, r.text
-        (done,) = step(alice)
-        assert done[1:3] == ("audioVideoRenegotiation", "completed")
-        assert done[3]["status"] == "Success"
-        assert from_uri(invitation_of(alice, done[3])["_links"]["mediaAnswer"]["href"])[1] == ans
+        renegotiate(alice, bob, conv, offer, ans, while_open=second)
 
 
 def test_large_offer_goes_by_link(users):

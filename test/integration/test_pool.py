@@ -42,19 +42,25 @@ def pg(workdir):
     db.stop()
 
 
-@pytest.fixture(scope="module")
-def pool(workdir, topo, pg):
-    st = workdir / "pool-state"
+def start_pool(workdir, topo, pg, name, n, extra=""):
+    """Front Ends fe1..fe<n> of one pool on pg (the directory loaded there), each its own
+    Apache instance named <name>-fe<i>, with a lease of 4 s and extra configuration."""
+    st = workdir / f"{name}-state"
     if st.exists():
         shutil.rmtree(st)
     mobility.make_state(st, topo)
     pg.load_directory(st)
-    pg.directory_conf(workdir / "directory-pool.conf")
-    fes = []
-    for n in (1, 2, 3):
-        fes.append(start_fe(workdir, st, f"pool-fe{n}", servers=2, directory=None,
-                            extra=f'Include "{workdir / "directory-pool.conf"}"\n{FAST}\n'
-                                  f"UcwaPoolFrontEnd fe{n}\nUcwaPoolLease 4\nUcwaInvitationTimeout 8\n"))
+    conf = workdir / f"directory-{name}.conf"
+    pg.directory_conf(conf)
+    return [start_fe(workdir, st, f"{name}-fe{i}", servers=2, directory=None,
+                     extra=f'Include "{conf}"\n{FAST}\n'
+                           f"UcwaPoolFrontEnd fe{i}\nUcwaPoolLease 4\n{extra}")
+            for i in range(1, n + 1)]
+
+
+@pytest.fixture(scope="module")
+def pool(workdir, topo, pg):
+    fes = start_pool(workdir, topo, pg, "pool", 3, "UcwaInvitationTimeout 8\n")
     yield fes
     for f in fes:
         if f.apache.proc and f.apache.proc.poll() is None:

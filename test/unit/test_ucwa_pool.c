@@ -7,6 +7,7 @@
 
 #include "unit.h"
 #include "unit_conv.h"
+#include "ucwa_av.h"
 #include "ucwa_conv.h"
 #include "ucwa_pool.h"
 #include "ucwa_subs.h"
@@ -36,6 +37,7 @@ static void setup(void)
     l.max_users = 8;
     l.max_subs = 4;
     l.max_convs = 16;
+    l.max_calls = 4;
     pm_init(&m, pool, &l);
     now = apr_time_from_sec(1700000000);
     endpoints_made = 0;
@@ -798,6 +800,240 @@ START_TEST(malformed_and_hostile_messages)
 }
 END_TEST
 
+/* --- calls ----------------------------------------------------------------------------- */
+
+#define OFFER "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nm=audio 9 RTP/AVP 0\r\na=x:offer\r\n"
+#define ANSWER "v=0\r\no=- 3 4 IN IP4 127.0.0.1\r\ns=-\r\nm=audio 9 RTP/AVP 0\r\na=x:answer\r\n"
+#define EARLY "v=0\r\nm=audio 9 RTP/AVP 0\r\na=x:early\r\n"
+#define AV_CALLER "comm/audioVideoInvitation/started comm/conversation/added " \
+                  "conv/localParticipant/added conv/audioVideo/updated"
+#define AV_RINGING "comm/audioVideoInvitation/started comm/conversation/added " \
+                   "conv/localParticipant/added conv/participant/added"
+#define AV_ANSWERER "comm/audioVideoInvitation/updated conv/audioVideo/updated " \
+                    "comm/conversation/updated conv/participant/updated " \
+                    "comm/audioVideoInvitation/completed"
+#define AV_CALLER_CONNECTED "audioVideoInvitation/audioVideoNegotiation/updated " \
+                            "comm/conversation/updated conv/participant/added " \
+                            "conv/audioVideo/updated comm/audioVideoInvitation/completed"
+
+/* An application of user on fe that rings for calls. */
+static int av_app_on(int fe, const char *user, const char *name)
+{
+    int idx = app_on(fe, user, name, 1);
+
+    ucwa_store_app(S(fe), idx)->modalities |= UCWA_MOD_AUDIO | UCWA_MOD_VIDEO;
+    return idx;
+}
+
+/* The description of kind in record c of fe is text, byte for byte. */
+static void holds(int fe, int c, ucwa_sdp_kind kind, const char *text)
+{
+    ucwa_conv *conv = ucwa_store_conv(S(fe), c);
+    ucwa_call *k = ucwa_av_call_of_locked(S(fe), conv);
+
+    ck_assert_ptr_nonnull(k);
+    ck_assert_uint_eq(k->len[kind], strlen(text));
+    ck_assert(!memcmp(ucwa_store_call_blob(S(fe), (int)conv->call - 1, kind), text,
+                      strlen(text)));
+    ck_assert_str_eq(k->ctype[kind], "application/sdp");
+}
+
+/* alice's application on FE1 calls bob with OFFER (its key: key, or written now). */
+static int call(int alice, const char *key, ucwa_conv_result want)
+{
+    ucwa_conv_invite_in in;
+    const char *fes[PM_FES];
+    int idx = -1;
+
+    memset(&in, 0, sizeof(in));
+    in.app = alice;
+    in.to = BOB;
+    in.kind = UCWA_CONV_KIND_AV;
+    in.session_context = "ctx-a";
+    in.offer_type = "application/sdp";
+    in.offer = OFFER;
+    in.offer_len = strlen(OFFER);
+    in.expires = now + apr_time_from_sec(20);
+    in.nremote = pm_user_fes(&m, FE1, BOB, fes);
+    in.remote_fes = fes;
+    in.offer_key = key ? key : (in.nremote ? pm_sdp_put(&m, in.offer_type, OFFER,
+                                                        strlen(OFFER)) : NULL);
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_invite_locked(S(FE1), &in, now, pool, &idx, &t), want);
+    return idx;
+}
+
+/* What side gives in record c of fe (on its way to the other Front End): its key
+ * written first, as the request does. */
+static void give(int fe, int c, ucwa_sdp_kind kind, const char *text)
+{
+    ucwa_av_pool_key_locked(S(fe), ucwa_store_conv(S(fe), c), kind,
+                            pm_sdp_put(&m, "application/sdp", text, strlen(text)));
+}
+
+START_TEST(a_call_across_front_ends)
+{
+    int alice = av_app_on(FE1, ALICE, "Alice"), bob = av_app_on(FE2, BOB, "Bob"), c1, c2;
+    const char *hold = "v=0\r\nm=audio 9 RTP/AVP 0\r\na=sendonly\r\n";
+    const char *held = "v=0\r\nm=audio 9 RTP/AVP 0\r\na=recvonly\r\n";
+
+    flow();
+    c1 = call(alice, NULL, UCWA_CONV_OK);
+    ck_assert_str_eq(events(FE1, alice), AV_CALLER);
+    flow();
+    /* bob's endpoint on FE2 rings with the caller's offer, byte for byte */
+    c2 = mirror_of(FE2, c1);
+    ck_assert_int_ge(c2, 0);
+    ck_assert_str_eq(events(FE2, bob), AV_RINGING);
+    ck_assert_uint_eq(ucwa_store_conv(S(FE2), c2)->kind, UCWA_CONV_KIND_AV);
+    ck_assert_str_eq(ucwa_store_conv(S(FE2), c2)->session_context[0], "ctx-a");
+    holds(FE2, c2, UCWA_SDP_OFFER, OFFER);
+    /* a provisional answer reaches the caller, the call rings on */
+    give(FE2, c2, UCWA_SDP_ANSWER, EARLY);
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_answer_locked(S(FE2), c2, bob, 1, "application/sdp", EARLY,
+                                             strlen(EARLY), "v6", "ctx-b", now, pool, &t),
+                     UCWA_CONV_OK);
+    flow();
+    ck_assert_str_eq(events(FE1, alice), "audioVideoInvitation/audioVideoNegotiation/updated");
+    ck_assert(strstr(raw, "mediaProvisionalAnswer") != NULL);
+    holds(FE1, c1, UCWA_SDP_ANSWER, EARLY);
+    /* the answer is a claim: the pool decides, the caller gets the answer's bytes */
+    give(FE2, c2, UCWA_SDP_ANSWER, ANSWER);
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_answer_locked(S(FE2), c2, bob, 0, "application/sdp", ANSWER,
+                                             strlen(ANSWER), "v19", "ctx-b", now, pool, &t),
+                     UCWA_CONV_PENDING);
+    flow();
+    ck_assert_int_eq(phase(FE2, c2), UCWA_CONV_CONNECTED);
+    ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_CONNECTED);
+    ck_assert_str_eq(events(FE2, bob), AV_ANSWERER);
+    ck_assert_str_eq(events(FE1, alice), AV_CALLER_CONNECTED);
+    holds(FE1, c1, UCWA_SDP_ANSWER, ANSWER);
+    ck_assert_uint_eq(ucwa_store_conv(S(FE1), c1)->provisional, 0);
+    ck_assert_str_eq(ucwa_store_conv(S(FE1), c1)->accepted_cid, "v19");
+    ck_assert_str_eq(ucwa_store_conv(S(FE1), c1)->session_context[1], "ctx-b");
+    /* bob holds (a renegotiation from FE2), alice answers from FE1 */
+    give(FE2, c2, UCWA_SDP_RENEG_OFFER, hold);
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_renegotiate_locked(S(FE2), c2, 1, "application/sdp", hold,
+                                                  strlen(hold), "op-h", now, pool, &t),
+                     UCWA_CONV_OK);
+    flow();
+    ck_assert_str_eq(events(FE1, alice), "comm/audioVideoRenegotiation/started");
+    holds(FE1, c1, UCWA_SDP_RENEG_OFFER, hold);
+    ck_assert_uint_eq(ucwa_store_conv(S(FE1), c1)->reneg_n, 1);
+    ck_assert_str_eq(ucwa_store_conv(S(FE1), c1)->reneg_op, "op-h");
+    give(FE1, c1, UCWA_SDP_RENEG_ANSWER, held);
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_reneg_answer_locked(S(FE1), c1, 0, 1, "application/sdp", held,
+                                                   strlen(held), now, pool, &t), UCWA_CONV_OK);
+    flow();
+    ck_assert_str_eq(events(FE2, bob), "comm/audioVideoRenegotiation/completed");
+    holds(FE2, c2, UCWA_SDP_RENEG_ANSWER, held);
+    ck_assert_uint_eq(ucwa_store_conv(S(FE2), c2)->reneg_done, 1);
+    /* alice's renegotiation is dismissed on FE2 */
+    give(FE1, c1, UCWA_SDP_RENEG_OFFER, OFFER);
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_renegotiate_locked(S(FE1), c1, 0, "application/sdp", OFFER,
+                                                  strlen(OFFER), NULL, now, pool, &t),
+                     UCWA_CONV_OK);
+    flow();
+    ck_assert_str_eq(events(FE2, bob), "comm/audioVideoRenegotiation/started");
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_reneg_answer_locked(S(FE2), c2, 1, 2, NULL, NULL, 0, now, pool,
+                                                   &t), UCWA_CONV_OK);
+    flow();
+    ck_assert_str_eq(events(FE1, alice), "comm/audioVideoRenegotiation/completed");
+    ck_assert_uint_eq(ucwa_store_conv(S(FE1), c1)->reneg_done, 2);
+    /* bob hangs up on FE2 */
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_leave_locked(S(FE2), c2, 1, now, pool, &t), UCWA_CONV_OK);
+    flow();
+    ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_ENDED);
+    ck_assert_str_eq(events(FE1, alice), "conv/participant/deleted conv/audioVideo/updated "
+                                         "comm/conversation/deleted");
+}
+END_TEST
+
+/* alice on FE1 calls bob on FE2, bob's answer connects them: both records. */
+static void av_connected(int *alice, int *bob, int *c1, int *c2)
+{
+    *alice = av_app_on(FE1, ALICE, "Alice");
+    *bob = av_app_on(FE2, BOB, "Bob");
+    flow();
+    *c1 = call(*alice, NULL, UCWA_CONV_OK);
+    flow();
+    *c2 = mirror_of(FE2, *c1);
+    ck_assert_int_ge(*c2, 0);
+    give(FE2, *c2, UCWA_SDP_ANSWER, ANSWER);
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_answer_locked(S(FE2), *c2, *bob, 0, "application/sdp", ANSWER,
+                                             strlen(ANSWER), NULL, NULL, now, pool, &t),
+                     UCWA_CONV_PENDING);
+    flow();
+    ck_assert_int_eq(phase(FE1, *c1), UCWA_CONV_CONNECTED);
+    (void)events(FE1, *alice);
+    (void)events(FE2, *bob);
+}
+
+START_TEST(a_call_ends_with_its_front_end)
+{
+    int alice, bob, c1, c2;
+
+    /* connected: the callee's Front End goes, the caller sees him hang up */
+    av_connected(&alice, &bob, &c1, &c2);
+    pm_gone(&m, FE2);
+    flow();
+    ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_ENDED);
+    ck_assert_str_eq(events(FE1, alice), "conv/participant/deleted conv/audioVideo/updated "
+                                         "comm/conversation/deleted");
+    /* ringing: the caller's Front End goes, the callee's call is missed */
+    pm_join(&m, FE2, 1, now, pool);
+    now += apr_time_from_sec(1);
+    bob = av_app_on(FE2, BOB, "Bob");
+    flow();
+    c1 = call(alice, NULL, UCWA_CONV_OK);
+    flow();
+    c2 = mirror_of(FE2, c1);
+    ck_assert_int_ge(c2, 0);
+    (void)events(FE2, bob);
+    pm_gone(&m, FE1);
+    flow();
+    ck_assert_int_eq(phase(FE2, c2), UCWA_CONV_ENDED);
+    ck_assert_str_eq(events(FE2, bob), "comm/audioVideoInvitation/completed "
+                                       "comm/conversation/deleted");
+    ck_assert(strstr(raw, "You missed a call.") != NULL);
+}
+END_TEST
+
+START_TEST(a_call_whose_offer_is_lost)
+{
+    int alice = av_app_on(FE1, ALICE, "Alice"), bob = av_app_on(FE2, BOB, "Bob"), c1;
+    apr_uint64_t skipped = m.skipped[FE2];
+
+    flow();
+    /* the message names a key the pool's table does not have (reaped): FE2 cannot ring,
+     * it skips the message and answers gone: nobody else rings, the call fails */
+    c1 = call(alice, "0123456789abcdef0123456789abcdef", UCWA_CONV_OK);
+    ck_assert(pm_settle(&m, 16, now, pool));
+    ck_assert_uint_eq(m.skipped[FE2], skipped + 1);
+    ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_ENDED);
+    ck_assert_str_eq(events(FE2, bob), "");
+    (void)events(FE1, alice);
+    ck_assert(strstr(raw, "Unreachable") != NULL);
+    /* a malformed key is no key */
+    {
+        ucwa_pool_applied res;
+        ucwa_txn txn;
+        const char *b = "{\"k\":\"reneg\",\"fe\":\"fe1\",\"conv\":\"x\",\"sdp\":\"../x\"}";
+        ck_assert_ptr_null(ucwa_pool_sdp_key(pool, b, strlen(b)));
+        ucwa_txn_init(&txn, S(FE2), pool);
+        ck_assert_int_eq(ucwa_pool_apply_locked(&txn, b, strlen(b), &m.rules, now, &res), 0);
+    }
+}
+END_TEST
+
 START_TEST(presence_parse)
 {
     ucwa_pool_presence_in in;
@@ -880,6 +1116,9 @@ int main(void)
     tcase_add_test(tc, a_front_end_gone);
     tcase_add_test(tc, a_full_outbox_changes_nothing);
     tcase_add_test(tc, malformed_and_hostile_messages);
+    tcase_add_test(tc, a_call_across_front_ends);
+    tcase_add_test(tc, a_call_ends_with_its_front_end);
+    tcase_add_test(tc, a_call_whose_offer_is_lost);
     tcase_add_test(tc, presence_parse);
     tcase_add_test(tc, the_outbox);
     suite_add_tcase(s, tc);

@@ -1,0 +1,235 @@
+"""Calls across the Front Ends of a pool (issue 12 on issue 11's pool): alice's application
+lives on FE1, bob's on FE2 (or on both), and every part of a call crosses the pool's
+database: the ring with the offer, the answer (first answer wins pool-wide), the
+provisional answer, decline, cancel, no answer, hang-up from each side, renegotiations
+both ways, and an offer larger than a pool message. Session descriptions go through the
+pool's table ucwa_pool_sdp, byte for byte (docs/ARCHITECTURE.md, "The pool")."""
+import os
+
+import pytest
+
+import conftest
+from ucwa_client import events_of, stop_fe
+
+from test_calls import (ANSWERER, CALLER_CONNECTED, CLOSED, HUNG_UP, INV, OTHER_HUNG_UP,
+                        answer, callable_app, decline_cancel_and_missed, embedded, from_uri,
+                        invitation_of, quiet, renegotiate, ring, sdp, seq, step)
+from test_pool import pg, start_pool, wait_for   # noqa: F401 (pg: the module's database)
+
+ALICE, BOB = "alice@contoso.test", "bob@contoso.test"
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0,
+                                reason="needs root (to run PostgreSQL as postgres)")
+
+
+@pytest.fixture(scope="module")
+def pool(workdir, topo, pg):  # noqa: F811
+    fes = start_pool(workdir, topo, pg, "pool-calls", 2, "UcwaCallRingTimeout 3\n")
+    yield fes
+    for f in fes:
+        stop_fe(f, allowed=conftest.ALLOWED_LOG)
+
+
+def on_fe(pg, sip, fe):
+    """Whether the pool's database lists sip as available on Front End fe."""
+    return pg.sql(f"SELECT count(*) FROM ucwa_pool_user WHERE sip = '{sip}' AND fe = '{fe}' "
+                  "AND available > 0").strip() == "1"
+
+
+def drain(*apps):
+    for a in apps:
+        while events_of(a.poll("timeout=1")):
+            pass
+
+
+def quiet_all(*apps):
+    for a in apps:
+        quiet(a)
+
+
+@pytest.fixture
+def people(pool, pg):  # noqa: F811
+    """alice on FE1 and bob on FE2 (callable, drained); more of bob's with bob_on(i)."""
+    made = []
+
+    def sign_in(i, who):
+        app = callable_app(pool[i].user(who))
+        made.append(app)
+        wait_for(lambda: on_fe(pg, who, f"fe{i + 1}"), what=f"{who} on fe{i + 1} in the pool")
+        return app
+    alice = sign_in(0, ALICE)
+    bob = sign_in(1, BOB)
+    drain(alice, bob)
+    yield alice, bob, sign_in
+    for a in made:
+        a.delete()
+    for who in (ALICE, BOB):
+        wait_for(lambda: not on_fe(pg, who, "fe1") and not on_fe(pg, who, "fe2"),
+                 what=f"{who} gone from the pool")
+
+
+def av_href(app, ev_conv):
+    return app.user.request("GET", ev_conv + "/audioVideo").json()
+
+
+def hang_up(app, conv):
+    stop = av_href(app, conv)["_links"]["stopAudioVideo"]["href"]
+    r = app.user.request("POST", stop, json={})
+    assert r.status_code == 204, r.text
+
+
+def connect(alice, bob, offer, ans, ctx="ctx-b", cid=None):
+    """alice (FE1) calls bob (FE2), bob answers: both connected, the SDP byte for byte both
+    ways. Returns both conversations' hrefs and alice's invitation."""
+    location, (ev,) = ring(alice, [bob], offer)
+    inv = invitation_of(bob, ev)
+    assert inv["direction"] == "Incoming"
+    assert from_uri(inv["_links"]["mediaOffer"]["href"])[1] == offer
+    assert inv["_embedded"]["from"]["uri"] == "sip:" + ALICE
+    href = inv["_links"]["acceptWithAnswer"]["href"] + f"?sessionContext={ctx}"
+    if cid:
+        href += f"&processedOfferId={cid}"
+    r = bob.user.request("POST", href, data=ans, headers={"Content-Type": "application/sdp"})
+    assert r.status_code == 204, r.text
+    b = step(bob)
+    assert seq(b) == ANSWERER
+    assert embedded(b[-1][3])["state"] == "Connected" and b[-1][3]["status"] == "Success"
+    a = step(alice)
+    assert seq(a) == CALLER_CONNECTED
+    neg = a[0][3]
+    assert neg["link"]["href"] == location + "/audioVideoNegotiation"
+    got = neg["_embedded"]["audioVideoNegotiation"] if "_embedded" in neg else \
+        alice.user.request("GET", neg["link"]["href"]).json()
+    assert from_uri(got["_links"]["mediaAnswer"]["href"])[1] == ans
+    assert got["sessionContext"] == "ctx-caller"
+    if cid:
+        assert got["msAcceptedContentId"] == cid
+    assert a[-1][3]["status"] == "Success"
+    assert embedded(a[3][3])["state"] == "Connected"
+    return a[1][3]["link"]["href"], b[2][3]["link"]["href"], location
+
+
+def test_call_across_front_ends_hang_up_each_side(people):
+    alice, bob, _ = people
+    # the callee hangs up
+    offer, ans = sdp("x-offer", video=True), sdp("x-answer", video=True)
+    a_conv, b_conv, _ = connect(alice, bob, offer, ans, cid="v1")
+    doc = alice.user.request("GET", a_conv).json()
+    assert doc["state"] == "Connected" and doc["activeModalities"] == ["Audio", "Video"]
+    assert av_href(bob, b_conv)["state"] == "Connected"
+    hang_up(bob, b_conv)
+    assert seq(step(bob)) == HUNG_UP
+    assert seq(step(alice)) == OTHER_HUNG_UP
+    # the caller hangs up
+    a_conv, b_conv, _ = connect(alice, bob, sdp("y-offer"), sdp("y-answer"))
+    hang_up(alice, a_conv)
+    assert seq(step(alice)) == HUNG_UP
+    assert seq(step(bob)) == OTHER_HUNG_UP
+    # and by DELETE of the conversation (the callee's)
+    a_conv, b_conv, _ = connect(alice, bob, sdp("z-offer"), sdp("z-answer"))
+    assert bob.user.request("DELETE", b_conv).status_code == 204
+    assert seq(step(bob)) == HUNG_UP
+    assert seq(step(alice)) == OTHER_HUNG_UP
+    quiet_all(alice, bob)
+
+
+def test_callee_on_both_front_ends(people):
+    alice, bob2, sign_in = people
+    bob1 = sign_in(0, BOB)            # bob's other device, on the caller's Front End
+    drain(bob1, alice)
+    offer = sdp("fork")
+    _, (ev1, ev2) = ring(alice, [bob1, bob2], offer)
+    inv1, inv2 = invitation_of(bob1, ev1), invitation_of(bob2, ev2)
+    assert from_uri(inv1["_links"]["mediaOffer"]["href"])[1] == offer
+    assert from_uri(inv2["_links"]["mediaOffer"]["href"])[1] == offer
+    # the FE2 device answers first: it wins; the FE1 one stops ringing
+    assert answer(bob2, inv2, sdp("fe2-answer")).status_code == 204
+    assert seq(step(bob2)) == ANSWERER
+    closed = step(bob1)
+    assert seq(closed) == CLOSED
+    assert closed[0][3]["reason"]["subcode"] == "ConnectedElsewhere"
+    a = step(alice)
+    assert seq(a) == CALLER_CONNECTED
+    assert from_uri(embedded(a[0][3])["_links"]["mediaAnswer"]["href"])[1] == sdp("fe2-answer")
+    # too late on FE1
+    assert answer(bob1, inv1, sdp("late")).status_code == 409
+    hang_up(alice, a[1][3]["link"]["href"])
+    assert seq(step(alice)) == HUNG_UP
+    assert seq(step(bob2)) == OTHER_HUNG_UP
+    # the other way round: the FE1 device (beside the caller) answers, FE2 stops ringing
+    _, (ev1, ev2) = ring(alice, [bob1, bob2], sdp("fork-2"))
+    assert answer(bob1, invitation_of(bob1, ev1), sdp("fe1-answer")).status_code == 204
+    b1 = step(bob1)
+    assert seq(b1) == ANSWERER
+    closed = step(bob2)
+    assert seq(closed) == CLOSED
+    assert closed[0][3]["reason"]["subcode"] == "ConnectedElsewhere"
+    a = step(alice)
+    assert seq(a) == CALLER_CONNECTED
+    assert from_uri(embedded(a[0][3])["_links"]["mediaAnswer"]["href"])[1] == sdp("fe1-answer")
+    hang_up(bob1, b1[2][3]["link"]["href"])
+    assert seq(step(bob1)) == HUNG_UP
+    assert seq(step(alice)) == OTHER_HUNG_UP
+    quiet_all(bob2)
+
+
+def test_decline_cancel_and_missed_across(people):
+    alice, bob, _ = people
+    # declined on FE2; canceled on FE1 (FE2 stops ringing: missed); no answer (Timeout on
+    # FE1, Missed on FE2, each by its own clock)
+    decline_cancel_and_missed(alice, bob)
+    quiet_all(alice, bob)
+
+
+def test_provisional_answer_across(people):
+    alice, bob, _ = people
+    location, (ev,) = ring(alice, [bob], sdp("early"))
+    inv = invitation_of(bob, ev)
+    early = sdp("early-media")
+    assert answer(bob, inv, early, link="sendProvisionalAnswer").status_code == 204
+    (neg,) = step(alice)
+    assert neg[:3] == (INV, "audioVideoNegotiation", "updated")
+    assert from_uri(embedded(neg[3])["_links"]["mediaProvisionalAnswer"]["href"])[1] == early
+    # still ringing; the final answer connects with its own bytes
+    assert answer(bob, inv, sdp("final")).status_code == 204
+    assert seq(step(bob)) == ANSWERER
+    a = step(alice)
+    assert seq(a) == CALLER_CONNECTED
+    assert from_uri(embedded(a[0][3])["_links"]["mediaAnswer"]["href"])[1] == sdp("final")
+    hang_up(alice, a[1][3]["link"]["href"])
+    assert seq(step(bob)) == OTHER_HUNG_UP
+
+
+def test_hold_and_resume_across(people):
+    alice, bob, _ = people
+    a_conv, b_conv, _ = connect(alice, bob, sdp("h-offer"), sdp("h-answer"))
+    hold = sdp("hold").replace(b"a=sendrecv", b"a=sendonly")
+    held = sdp("held").replace(b"a=sendrecv", b"a=recvonly")
+    renegotiate(alice, bob, a_conv, hold, held)          # FE1 -> FE2
+    renegotiate(bob, alice, b_conv, sdp("resume"), sdp("resumed"))   # FE2 -> FE1
+    renegotiate(alice, bob, a_conv, hold, held)          # and the numbers stay in step
+    hang_up(alice, a_conv)
+    assert seq(step(bob)) == OTHER_HUNG_UP
+
+
+def test_large_offer_across(people, pg):  # noqa: F811
+    alice, bob, _ = people
+    offer = sdp("big", video=True, pad=160)     # about 9 KiB: more than an event slot
+    ans = sdp("big-answer", video=True, pad=170)
+    assert len(offer) > 8000 and len(ans) > 8000
+    _, (ev,) = ring(alice, [bob], offer)
+    assert "_embedded" not in ev
+    inv = invitation_of(bob, ev)
+    assert from_uri(inv["_links"]["mediaOffer"]["href"])[1] == offer
+    assert answer(bob, inv, ans).status_code == 204
+    b = step(bob)
+    assert seq(b) == ANSWERER
+    a = step(alice)
+    assert seq(a) == CALLER_CONNECTED
+    assert "_embedded" not in a[0][3]           # link-only: GET the negotiation
+    neg = alice.user.request("GET", a[0][3]["link"]["href"]).json()
+    assert from_uri(neg["_links"]["mediaAnswer"]["href"])[1] == ans
+    # the descriptions went through the pool's table, the messages only name them
+    assert int(pg.sql("SELECT count(*) FROM ucwa_pool_sdp WHERE length(body) > 8000")) >= 2
+    hang_up(bob, b[2][3]["link"]["href"])
+    assert seq(step(alice)) == OTHER_HUNG_UP
