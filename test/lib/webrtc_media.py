@@ -21,13 +21,16 @@ import asyncio
 import fractions
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from aioice.ice import TransportPolicy
-from aiortc import (MediaStreamTrack, RTCConfiguration, RTCIceServer, RTCPeerConnection,
-                    RTCRtpSender, RTCSessionDescription, VideoStreamTrack)
-from aiortc.codecs import HEADER_EXTENSIONS
+with warnings.catch_warnings():     # aiortc 1.4's G.711 imports audioop (deprecated in 3.11)
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from aiortc import (MediaStreamTrack, RTCConfiguration, RTCIceServer, RTCPeerConnection,
+                        RTCRtpSender, RTCSessionDescription, VideoStreamTrack)
+    from aiortc.codecs import HEADER_EXTENSIONS
 from av import AudioFrame, VideoFrame
 
 RATE = 48000            # what Opus runs at; the decoder hands out 48 kHz too
