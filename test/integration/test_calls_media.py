@@ -204,14 +204,15 @@ def test_declined_call_fails_for_the_caller(pair, peers):
 
 
 def relay_servers(app):
-    """RTCIceServers from the application's mediaRelayAccessToken, and the token."""
+    """RTCIceServers from the application's mediaRelayAccessToken (its first relay's UDP
+    port)."""
     links = app.communication()["_links"]
     if "mediaRelayAccessToken" not in links:
         pytest.skip("no mediaRelayAccessToken link yet (helper h18's resource)")
     token = app.get(links["mediaRelayAccessToken"]["href"])
     relay = token["_embedded"]["mediaRelay"][0]
     url = f"turn:{relay['host']}:{relay['udpPort']}?transport=udp"
-    return webrtc_media.ice_servers(url, token["userName"], token["password"]), token
+    return webrtc_media.ice_servers(url, token["userName"], token["password"])
 
 
 def test_relay_only_call_goes_through_coturn(pair, peers, coturn):
@@ -220,16 +221,15 @@ def test_relay_only_call_goes_through_coturn(pair, peers, coturn):
     if coturn is None:
         pytest.skip("mod_ucwa has no UcwaTurnServer directive yet (helper h18)")
     alice, bob = pair
-    ice_a, token_a = relay_servers(alice)
-    ice_b, _ = relay_servers(bob)
-    a = peers(A_HZ, ice=ice_a, relay_only=True, name="alice")
-    b = peers(B_HZ, ice=ice_b, relay_only=True, name="bob")
+    a = peers(A_HZ, ice=relay_servers(alice), relay_only=True, name="alice")
+    b = peers(B_HZ, ice=relay_servers(bob), relay_only=True, name="bob")
     call, ring = connect(alice, bob, a, b)
-    assert webrtc_media.candidate_types(call.offer.decode()) == {"relay"}
-    assert webrtc_media.candidate_types(call.answer.decode()) == {"relay"}
+    for sdp in (call.offer, call.answer):
+        cands = webrtc_media.candidates(sdp.decode())
+        # relay addresses only, all on our coturn: nothing else to try
+        assert cands and {(t, addr) for t, addr, _ in cands} == {("relay", coturn.host)}, cands
     assert a.selected_pair() == b.selected_pair() == ("relay", "relay")
     tones_both_ways(a, b)
-    assert token_a["userName"] in coturn.log_text()
     hang_up(call, ring, a, b)
 
 

@@ -458,14 +458,19 @@ def negotiated_codec(sdp, kind):
     return None
 
 
-def candidate_types(sdp):
-    """The set of candidate types (host, srflx, relay) in an SDP's a=candidate lines."""
-    out = set()
+def candidates(sdp):
+    """[(type, address, port)] of an SDP's a=candidate lines (type host, srflx, relay)."""
+    out = []
     for line in sdp.splitlines():
         if line.startswith("a=candidate:"):
             f = line.split()
-            out.add(f[f.index("typ") + 1])
+            out.append((f[f.index("typ") + 1], f[4], int(f[5])))
     return out
+
+
+def candidate_types(sdp):
+    """The set of candidate types (host, srflx, relay) in an SDP's a=candidate lines."""
+    return {t for t, _, _ in candidates(sdp)}
 
 
 def self_test(turn=None):
