@@ -243,3 +243,9 @@ def test_the_byte_for_byte_check_sees_a_changed_part():
     assert [h["content-id"] for h, _ in parts] == ["<a@x>", "<b@x>"]
     uri = ucwa_call.data_uri(body, "multipart/alternative;boundary=x")
     assert ucwa_call.parse_data_uri(uri) == ("multipart/alternative;boundary=x", body)
+    # percent-coded data (no base64): '+' is a '+', %2B too
+    assert ucwa_call.parse_data_uri("data:application/sdp,a=ice-pwd:x+y%2Bz%0D%0A") == (
+        "application/sdp", b"a=ice-pwd:x+y+z\r\n")
+    # a boundary with a blank, percent-coded in the data URI
+    ctype, body = ucwa_call.multipart([("a@x", sdp)], boundary="b c")
+    assert ucwa_call.split_multipart("multipart/alternative;boundary=b%20c", body)[0][1] == sdp

@@ -17,7 +17,7 @@ import base64
 import json
 import time
 import uuid
-from urllib.parse import unquote_plus, urlencode
+from urllib.parse import unquote, unquote_to_bytes, urlencode
 
 JSON = "application/json"
 SDP = "application/sdp"
@@ -30,13 +30,14 @@ def data_uri(body: bytes, ctype=SDP) -> str:
 
 
 def parse_data_uri(uri: str):
-    """(media type with its parameters, bytes) of a data: URI (base64 or percent-coded)."""
+    """(media type with its parameters, bytes) of a data: URI (base64 or percent-coded;
+    a '+' stays a '+', as in ICE passwords)."""
     assert uri.startswith("data:"), uri[:60]
     head, _, data = uri[5:].partition(",")
     params = head.split(";")
     if params[-1] == "base64":
         return ";".join(params[:-1]), base64.b64decode(data, validate=True)
-    return head, unquote_plus(data).encode()
+    return head, unquote_to_bytes(data)
 
 
 def multipart(parts, boundary=None):
@@ -58,8 +59,8 @@ def split_multipart(ctype: str, body: bytes):
     boundary = None
     for p in ctype.split(";")[1:]:
         k, _, v = p.strip().partition("=")
-        if k.lower() == "boundary":
-            boundary = v.strip('"')
+        if k.lower() == "boundary":     # quoted, or percent-coded in a data URI
+            boundary = unquote(v.strip('"'))
     assert boundary, ctype
     delim = b"--" + boundary.encode()
     pieces = body.split(b"\r\n" + delim)
