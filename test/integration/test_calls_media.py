@@ -123,7 +123,9 @@ def connect(alice, bob, a, b, form="json"):
 
 
 def tones_both_ways(a, b):
-    heard_by_b, heard_by_a = b.heard(A_HZ), a.heard(B_HZ)
+    """Each peer finds the other's tone in the same second of received audio."""
+    t0 = time.monotonic()
+    heard_by_b, heard_by_a = b.heard(A_HZ, since=t0), a.heard(B_HZ, since=t0)
     assert heard_by_b.ok, f"the callee does not hear {A_HZ} Hz: {heard_by_b}"
     assert heard_by_a.ok, f"the caller does not hear {B_HZ} Hz: {heard_by_a}"
 
