@@ -163,9 +163,30 @@ def test_audio_call_with_the_offer_as_a_body(pair, peers, form):
     if form == "multipart":
         assert [cid for cid, _ in ring.parts()] == ["webrtc@alice.test", "variant@alice.test"]
         assert ring.link_only, "a 6 KiB offer was embedded in an event"
+        assert call.negotiation.get("msAcceptedContentId") == "webrtc@alice.test"
     else:
         assert not ring.link_only, "a 1 KiB offer did not fit an event"
     tones_both_ways(a, b)
+    hang_up(call, ring, a, b)
+
+
+def test_early_media_flows_while_the_call_still_rings(pair, peers):
+    """bob sends his answer as a provisional one (sendProvisionalAnswer): alice applies it
+    and the tones flow both ways while her invitation has not completed; bob's final
+    answer is the same SDP, which she has already applied."""
+    alice, bob = pair
+    a, b = peers(A_HZ, name="alice"), peers(B_HZ, name="bob")
+    call, ring = place(alice, bob, a.offer())
+    answer = b.answer(ring.sdp())
+    ring.accept(answer, provisional=True)
+    early = call.provisional()
+    assert early == answer.encode()
+    a.accept(early.decode())
+    a.wait_connected()
+    tones_both_ways(a, b)
+    assert call.completed() is None, "the invitation completed on a provisional answer"
+    ring.accept(answer)
+    assert call.answered() == early
     hang_up(call, ring, a, b)
 
 

@@ -323,6 +323,7 @@ class OutgoingCall(Call):
         self.offer = offer
         self.conversation = None
         self.answer = None
+        self.negotiation = None     # the audioVideoNegotiation that carried the answer
 
     def started(self, timeout=10):
         """The caller's first events: audioVideoInvitation started (Outgoing,
@@ -342,13 +343,39 @@ class OutgoingCall(Call):
         completed Success; returns the answer's bytes."""
         if self.conversation is None:
             self.started(timeout)
-        ev = self.app.wait("audioVideoNegotiation", timeout=timeout)
-        neg = self.app.resource(ev)
-        ctype, self.answer = parse_data_uri(neg["_links"]["mediaAnswer"]["href"])
+        self.negotiation = self._negotiation("mediaAnswer", timeout)
+        ctype, self.answer = parse_data_uri(self.negotiation["_links"]["mediaAnswer"]["href"])
         assert ctype == SDP, ctype
         done = self.app.wait("audioVideoInvitation", "completed", timeout=timeout)
         assert done.get("status") == "Success", done.raw
         return self.answer
+
+    def provisional(self, timeout=10):
+        """Waits for the early-media answer (audioVideoNegotiation with
+        mediaProvisionalAnswer); returns its bytes. The call is still ringing."""
+        if self.conversation is None:
+            self.started(timeout)
+        neg = self._negotiation("mediaProvisionalAnswer", timeout)
+        ctype, answer = parse_data_uri(neg["_links"]["mediaProvisionalAnswer"]["href"])
+        assert ctype == SDP, ctype
+        return answer
+
+    def _negotiation(self, rel, timeout):
+        """The next audioVideoNegotiation whose resource links rel (the answer, or the
+        provisional one), embedded or GET."""
+        found = {}
+
+        def has(ev):
+            found["res"] = self.app.resource(ev)
+            return rel in found["res"].get("_links", {})
+        self.app.wait("audioVideoNegotiation", "updated", where=has, timeout=timeout)
+        return found["res"]
+
+    def completed(self):
+        """The invitation's completed event if it came already (None while ringing)."""
+        self.app.pump()
+        return next((e for e in self.app.queue
+                     if e.rel == "audioVideoInvitation" and e.type == "completed"), None)
 
     def failed(self, timeout=30):
         """Waits for the invitation completed Failure; returns its reason."""
