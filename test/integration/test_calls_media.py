@@ -3,9 +3,10 @@ signal through our UCWA (test/lib/ucwa_call.py), as issue 12's "Tests with real 
 stacks" asks: the callee gets the caller's SDP byte for byte in each of the three offer
 forms, a tone sent by each side is found by FFT on the other (1000 Hz from the caller,
 1500 Hz from the callee), H.264 frames are decoded both ways, hang-up ends both sides,
-hold and resume by renegotiation stop and restart the held side's audio, and with relay
-candidates only the call connects through a private coturn with the credentials of
-mediaRelayAccessToken.
+early media flow on a provisional answer, the callee's device that answers carries the
+call while the other stops ringing, hold and resume by renegotiation stop and restart the
+held side's audio, and with relay candidates only the call connects through a private
+coturn with the credentials of mediaRelayAccessToken.
 
 One Front End for the module; each call lasts a few seconds. Tests that need server parts
 not built yet skip, saying which."""
@@ -188,6 +189,26 @@ def test_early_media_flows_while_the_call_still_rings(pair, peers):
     ring.accept(answer)
     assert call.answered() == early
     hang_up(call, ring, a, b)
+
+
+def test_the_device_that_answers_gets_the_media_the_other_stops_ringing(pair, users, peers):
+    """bob on a phone and a tablet: both ring with alice's offer byte for byte; the
+    tablet answers and carries the call, the phone's invitation ends ConnectedElsewhere."""
+    alice, phone = pair
+    tablet = CallApp.signed_in(users("bob@contoso.test"))
+    a, b = peers(A_HZ, name="alice"), peers(B_HZ, name="bob's tablet")
+    call = alice.call("bob@contoso.test", a.offer())
+    rings = phone.ringing(), tablet.ringing()
+    assert rings[0].offer == rings[1].offer == call.offer
+    answer = b.answer(rings[1].sdp())
+    rings[1].accept(answer)
+    assert phone.wait("audioVideoInvitation", "completed")["reason"]["subcode"] \
+        == "ConnectedElsewhere"
+    assert call.answered() == answer.encode()
+    a.accept(answer)
+    a.wait_connected()
+    tones_both_ways(a, b)
+    hang_up(call, rings[1], a, b)
 
 
 def hold_exchange(offerer_call, offerer, answerer_call, answerer, direction):
