@@ -271,14 +271,13 @@ class Call:
     conversation: str
 
     def audio_video(self):
+        """The call's audioVideo resource (from the conversation's link)."""
         conv = self.app.get(self.conversation)
-        href = conv["_links"]["audioVideo"]["href"]
-        return href, self.app.get(href)
+        return self.app.get(conv["_links"]["audioVideo"]["href"])
 
     def hang_up(self):
         """POST stopAudioVideo -> 204."""
-        _, av = self.audio_video()
-        self.app.post(av["_links"]["stopAudioVideo"]["href"])
+        self.app.post(self.audio_video()["_links"]["stopAudioVideo"]["href"])
 
     def ended(self, timeout=10):
         """Waits for audioVideo updated (Disconnected) and conversation deleted."""
@@ -298,8 +297,7 @@ class Call:
     def renegotiate(self, sdp):
         """Sends a new offer (hold, resume, ICE restart) -> Renegotiation."""
         sdp = sdp.encode() if isinstance(sdp, str) else sdp
-        href, av = self.audio_video()
-        session = self.app.get(av["_links"]["audioVideoSession"]["href"])
+        session = self.app.get(self.audio_video()["_links"]["audioVideoSession"]["href"])
         links = session["_links"]
         reneg = links["renegotiations"]["href"] if "renegotiations" in links \
             else session["_links"]["self"]["href"] + "/renegotiations"
