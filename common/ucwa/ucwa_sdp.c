@@ -113,6 +113,12 @@ static const char *sdp_part(apr_pool_t *p, const ucwa_batch_slice *s, int relate
     if (cid && !*cid) {
         cid = NULL;
     }
+    for (n = 0; cid && cid[n]; n++) {   /* RFC 2045: "<" msg-id ">", printable ASCII */
+        unsigned char c = (unsigned char)cid[n];
+        if (c <= 0x20 || c >= 0x7f || c == '<' || c == '>') {
+            return "a part's Content-ID is malformed";
+        }
+    }
     for (i = 0; cid && i < out->nparts; i++) {
         if (out->parts[i].content_id && !strcmp(out->parts[i].content_id, cid)) {
             return "two parts have the same Content-ID";

@@ -11,8 +11,8 @@
  * Invariants: a refusal has a short fixed reason and leaves *out empty; an accepted body
  * is at most UCWA_SDP_MAX bytes with 1 to UCWA_SDP_PARTS_MAX parts, each inside the
  * body, in order, not overlapping, passing an independent reading of the framing rules
- * (ref_sdp), with distinct Content-IDs without <>, and video set exactly when some part
- * has an m=video line; an application/sdp body is accepted exactly when ref_sdp accepts
+ * (ref_sdp), with distinct Content-IDs of printable ASCII without <>, and video set
+ * exactly when some part has an m=video line; an application/sdp body is accepted exactly when ref_sdp accepts
  * it, as one part that is the whole body; parsing is repeatable; a body's data URI holds
  * only URI characters and reads back to the same bytes and a Content-Type under which the
  * body parses the same (parts at the same offsets, same Content-IDs); a data URI read
@@ -151,6 +151,9 @@ static void parse(apr_pool_t *p, const char *ctype, const char *body, size_t len
         if (pt->content_id) {
             size_t n = strlen(pt->content_id);
             FUZZ_CHECK(n > 0 && !(pt->content_id[0] == '<' && pt->content_id[n - 1] == '>'));
+            for (j = 0; j < (int)n; j++) {
+                FUZZ_CHECK(pt->content_id[j] > 0x20 && pt->content_id[j] < 0x7f);
+            }
             for (j = 0; j < i; j++) {
                 FUZZ_CHECK(!out.parts[j].content_id
                            || strcmp(out.parts[j].content_id, pt->content_id));

@@ -305,6 +305,15 @@ START_TEST(multipart_refused)
         multipart("b1", 2, "Content-Type: application/sdp\r\nContent-ID: <same>\r\n\r\n" MINI),
         "same Content-ID");
     bad("multipart/alternative; boundary=b1",
+        multipart("b1", 1, "Content-Type: application/sdp\r\nContent-ID: <caf\xc3\xa9>\r\n\r\n"
+                  MINI), "Content-ID is malformed");
+    bad("multipart/alternative; boundary=b1",
+        multipart("b1", 1, "Content-Type: application/sdp\r\nContent-ID: <a b>\r\n\r\n" MINI),
+        "Content-ID is malformed");
+    bad("multipart/alternative; boundary=b1",
+        multipart("b1", 1, "Content-Type: application/sdp\r\nContent-ID: <<a>>\r\n\r\n" MINI),
+        "Content-ID is malformed");
+    bad("multipart/alternative; boundary=b1",
         multipart("b1", 1, "Content-Type: application/sdp\r\n folded\r\n\r\n" MINI), "folded");
     bad("multipart/alternative; boundary=b1",
         multipart("b1", 1, apr_pstrcat(pool, "X-Big: ", unit_repeat("h", 9000),
