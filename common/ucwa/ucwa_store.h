@@ -13,6 +13,7 @@
 #ifndef UCWA_STORE_H
 #define UCWA_STORE_H
 
+#include "ucwa_sdp.h"
 #include <apr.h>
 #include <apr_pools.h>
 #include <apr_tables.h>
@@ -252,8 +253,7 @@ typedef struct {
  * they came, kept out of the event slots (an offer with video and candidates is several KiB,
  * a multipart one more). The bytes are in a page-aligned area of UCWA_SDP_BLOB_MAX per
  * description, given back to the system when the call's record is freed. */
-#define UCWA_SDP_BLOB_MAX (64 * 1024)
-#define UCWA_SDP_CTYPE_MAX 256
+#define UCWA_SDP_BLOB_MAX UCWA_SDP_MAX   /* common/ucwa/ucwa_sdp's bound on a body */
 typedef enum {
     UCWA_SDP_OFFER = 0,
     UCWA_SDP_ANSWER,               /* final or provisional (ucwa_conv.provisional) */
@@ -267,7 +267,7 @@ typedef struct {
     apr_uint32_t gen;
     apr_uint32_t conv, conv_gen;   /* the conversation that holds it */
     apr_uint32_t len[UCWA_SDP_KINDS];          /* 0: none */
-    char ctype[UCWA_SDP_KINDS][UCWA_SDP_CTYPE_MAX];
+    char ctype[UCWA_SDP_KINDS][UCWA_SDP_CTYPE_MAX + 1];
 } ucwa_call;
 
 /* A push notification waiting for the dispatcher (common/push/ucwa_push). It names the device
