@@ -1032,7 +1032,8 @@ static void add_alerts(batch *b, const ucwa_conv *c)
             flen = strlen(ftext);
         }
         add(b, app, &v, 0, ev_invitation(b->p, &v, "started"));
-        add_push(b, UCWA_PUSH_INVITATION, c, c->party[0].name, ftext, flen);
+        add_push(b, c->kind == UCWA_CONV_KIND_AV ? UCWA_PUSH_CALL : UCWA_PUSH_INVITATION, c,
+                 c->party[0].name, ftext, flen);
         add(b, app, &v, 0, ev_conversation(b->p, &v, "added"));
         add(b, app, &v, 1, ev_local_participant(b->p, &v));
         add(b, app, &v, 1, ev_participant(b->p, &v, "added"));
@@ -1116,7 +1117,8 @@ static void post_failure(ucwa_store *s, ucwa_conv *c, apr_time_t now, apr_pool_t
         ucwa_conv_view_of_locked(s, c, 1, app, &v);
         add(&b, app, &v, 0, ev_invitation(p, &v, "completed"));
         if (c->end == UCWA_CONV_END_TIMEOUT || c->end == UCWA_CONV_END_CANCELED) {
-            add_push(&b, UCWA_PUSH_MISSED, c, c->party[0].name, NULL, 0);
+            add_push(&b, c->kind == UCWA_CONV_KIND_AV ? UCWA_PUSH_MISSED_CALL : UCWA_PUSH_MISSED,
+                     c, c->party[0].name, NULL, 0);
         }
         add(&b, app, &v, 0, ev_conversation(p, &v, "deleted"));
     }
@@ -1174,7 +1176,7 @@ static void end_added(ucwa_store *s, ucwa_conv *c, ucwa_conv_end why, int gone,
             }
             add(b, pa->app, &v, 0, ev_av_invitation(p, &v, "completed"));
             if (sd != caller && (why == UCWA_CONV_END_TIMEOUT || why == UCWA_CONV_END_CANCELED)) {
-                add_push(b, UCWA_PUSH_MISSED, c, c->party[caller].name, NULL, 0);
+                add_push(b, UCWA_PUSH_MISSED_CALL, c, c->party[caller].name, NULL, 0);
             }
         }
         else {
@@ -1546,7 +1548,7 @@ ucwa_conv_result ucwa_conv_add_av_locked(ucwa_store *s, int idx, int side, int v
     ucwa_conv_view_of_locked(s, c, 1 - side, other->app, &v);
     ucwa_av_view_media_locked(s, &v, p);
     add(&b, other->app, &v, 0, ev_av_invitation(p, &v, "started"));
-    add_push(&b, UCWA_PUSH_INVITATION, c, me->name, "Incoming call", strlen("Incoming call"));
+    add_push(&b, UCWA_PUSH_CALL, c, me->name, "Incoming call", strlen("Incoming call"));
     add(&b, other->app, &v, 1, ev_av_modality(p, &v));
     batch_post(&b, now, t);
     return UCWA_CONV_OK;
