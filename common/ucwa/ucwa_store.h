@@ -13,6 +13,7 @@
 #ifndef UCWA_STORE_H
 #define UCWA_STORE_H
 
+#include "ucwa_sdp.h"
 #include <apr.h>
 #include <apr_pools.h>
 #include <apr_tables.h>
@@ -235,14 +236,24 @@ typedef struct {
     char session_context[2][UCWA_CONV_OPID_MAX];   /* each side's sessionContext */
     char accepted_cid[UCWA_CONV_OPID_MAX];   /* the offer part the answer took */
     char reneg_op[UCWA_CONV_OPID_MAX];       /* the open renegotiation's operationId */
+    /* a call added to an IM conversation (addAudio, addAudioVideo): the call's own phase and
+     * invitations beside messaging's (a call conversation, kind AV, uses phase and
+     * party[].invitation instead) */
+    apr_uint32_t av_phase;         /* ucwa_conv_phase, 0: no call added */
+    apr_uint32_t av_side;          /* the side that added it */
+    apr_uint32_t av_end;           /* ucwa_conv_end, once the added call failed or ended */
+    apr_uint32_t av_accepted;
+    apr_uint32_t msg_off;          /* stopMessaging while a call goes on: messaging ended */
+    apr_time_t av_expires;
+    char av_invitation[2][UCWA_CONV_ID_MAX];
+    char av_operation_id[UCWA_CONV_OPID_MAX];
 } ucwa_conv;
 
 /* A call's session descriptions (common/ucwa/ucwa_av): offers and answers byte for byte as
  * they came, kept out of the event slots (an offer with video and candidates is several KiB,
  * a multipart one more). The bytes are in a page-aligned area of UCWA_SDP_BLOB_MAX per
  * description, given back to the system when the call's record is freed. */
-#define UCWA_SDP_BLOB_MAX (64 * 1024)
-#define UCWA_SDP_CTYPE_MAX 256
+#define UCWA_SDP_BLOB_MAX UCWA_SDP_MAX   /* common/ucwa/ucwa_sdp's bound on a body */
 #define UCWA_POOL_SDP_KEY_MAX 40       /* 32 hex digits and a NUL, with room */
 typedef enum {
     UCWA_SDP_OFFER = 0,
@@ -257,7 +268,7 @@ typedef struct {
     apr_uint32_t gen;
     apr_uint32_t conv, conv_gen;   /* the conversation that holds it */
     apr_uint32_t len[UCWA_SDP_KINDS];          /* 0: none */
-    char ctype[UCWA_SDP_KINDS][UCWA_SDP_CTYPE_MAX];
+    char ctype[UCWA_SDP_KINDS][UCWA_SDP_CTYPE_MAX + 1];
     /* a pool of Front Ends: the key of the description given here in the pool's table of
      * descriptions (ucwa_pool_sdp), which the message telling the other Front End names
      * ("" when it went to nobody there) */
