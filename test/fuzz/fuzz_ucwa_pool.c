@@ -5,14 +5,20 @@
  * End an operation is done on:
  *
  *   0 sign in       a user (four addresses) on a Front End: a lurker, available for
- *                   Messaging or for PhoneAudio only (announced to the pool)
+ *                   Messaging or for PhoneAudio only, either with Audio and Video or not
+ *                   (announced to the pool)
  *   1 sign out      an application slot: its conversations end (app_gone), then delete
  *   2 invite        from a live available slot to a user (or an unknown address), alerted
  *                   here and on the Front Ends the pool lists (none while this one is out
- *                   of the pool), with no first message, a short or a long one
- *   3 accept / 4 decline   a record, by an application slot (a claim when pooled)
+ *                   of the pool), with no first message, a short or a long one; or a call,
+ *                   its offer written to the pool's table as the request does (or a key
+ *                   the table does not have: the description lost)
+ *   3 accept / 4 decline   a record, by an application slot (a claim when pooled); a
+ *                   call's accept is an answer, or a provisional one, its key written
+ *                   first when the caller is on the other Front End
  *   5 cancel        a record
- *   6 leave / 7 message / 8 typing   a record, a side
+ *   6 leave / 7 message / 8 typing   a record, a side; typing in a call is a
+ *                   renegotiation, or the answer to (or dismissal of) the open one
  *   9 time          the clock moves on (0, 1, 5, 30, 61 s) and every record of both ticks
  *  10 ship          a Front End's dirty users and outbox (claims arbitrated, verdicts)
  *  11 deliver       1, 2, 4 or every message waiting for a Front End
@@ -33,21 +39,22 @@
  * Whenever the pool is settled with both Front Ends in it (and no forged or raw message
  * was applied, and the outbox was never full: news dropped then is a documented loss), a
  * conversation between the two is CONNECTED on one side iff it is on the other, and each
- * side's record names the other's. */
+ * side's record names the other's, and a call's offer is the same bytes on both. */
 #include <apr_strings.h>
 #include <jansson.h>
 
 #include "fuzz_util.h"
 #include "mob_json.h"
+#include "ucwa_av.h"
 #include "ucwa_conv.h"
 #include "ucwa_subs.h"
 #include "pool_model.h"
 
 static const ucwa_store_limits configs[] = {
-    /* max_apps, ring_len, event_size, max_users, max_subs, max_convs */
-    { 6, 64, 4096, 6, 2, 6 },
-    { 4, 16, 2048, 4, 1, 3 },
-    { 8, 32, 1536, 8, 2, 8 },   /* long first messages do not fit */
+    /* max_apps, ring_len, event_size, max_users, max_subs, max_convs, max_push, max_calls */
+    { 6, 64, 4096, 6, 2, 6, 0, 3 },
+    { 4, 16, 2048, 4, 1, 3, 0, 1 },
+    { 8, 32, 1536, 8, 2, 8, 0, 2 },   /* long first messages do not fit */
 };
 
 static const char *const users[5] = {
@@ -57,8 +64,21 @@ static const char *const users[5] = {
 
 static const char *const kinds[] = {
     "presence", "invite", "gone", "accepted", "elsewhere", "declined", "canceled", "message",
-    "typing", "left", "fe-gone", "bogus",
+    "typing", "left", "fe-gone", "provisional", "reneg", "reneg-answer", "bogus",
 };
+
+#define SDP_OFFER "v=0\r\nm=audio 9 RTP/AVP 0\r\na=x:offer\r\n"
+#define SDP_ANSWER "v=0\r\nm=audio 9 RTP/AVP 0\r\na=x:answer\r\n"
+
+/* A description given on record c of s, its key written first when the other side is on
+ * the other Front End (as mod_ucwa/ucwa_calls does). */
+static void give(pm_model *m, ucwa_store *s, const ucwa_conv *c, ucwa_sdp_kind kind,
+                 const char *text)
+{
+    ucwa_av_pool_key_locked(s, c, kind, c->peer_fe[0] ? pm_sdp_put(m, "application/sdp", text,
+                                                                   strlen(text))
+                                                      : NULL);
+}
 
 typedef struct {
     pm_model m;
@@ -118,6 +138,14 @@ static void paired(world *w)
             FUZZ_CHECK(peer->phase == UCWA_CONV_CONNECTED);
             FUZZ_CHECK(!strcmp(peer->peer_fe, w->m.name[i]) && !strcmp(peer->peer_id, c->id));
             FUZZ_CHECK(peer->mirror != c->mirror);
+            FUZZ_CHECK(peer->kind == c->kind);
+            if (c->kind == UCWA_CONV_KIND_AV) {
+                ucwa_call *k = ucwa_av_call_of_locked(s, c), *pk = ucwa_av_call_of_locked(o, peer);
+                FUZZ_CHECK(k && pk && k->len[UCWA_SDP_OFFER] == pk->len[UCWA_SDP_OFFER]);
+                FUZZ_CHECK(!memcmp(ucwa_store_call_blob(s, (int)c->call - 1, UCWA_SDP_OFFER),
+                                   ucwa_store_call_blob(o, (int)peer->call - 1, UCWA_SDP_OFFER),
+                                   k->len[UCWA_SDP_OFFER]));
+            }
         }
     }
 }
@@ -165,6 +193,15 @@ static void forged(world *w, unsigned a1, unsigned a2, unsigned a3, apr_pool_t *
     json_object_set_new(m, "changed", json_integer((json_int_t)w->now));
     json_object_set_new(m, "uri", json_string(a3 & 16 ? "data:text/plain,hi" : "data:,"));
     json_object_set_new(m, "expires", json_integer((json_int_t)(w->now + apr_time_from_sec(30))));
+    if (a3 & 32) {
+        /* a call's message: a description the table has (or not), a renegotiation number */
+        json_object_set_new(m, "av", json_integer(1));
+        json_object_set_new(m, "sdp", json_string(a3 & 64 ? pm_sdp_put(&w->m, "application/sdp",
+                                                                       SDP_OFFER,
+                                                                       strlen(SDP_OFFER))
+                                                          : "0123456789abcdef0123456789abcdef"));
+        json_object_set_new(m, "n", json_integer((json_int_t)(a3 >> 7)));
+    }
     body = mob_json_dump(p, m, NULL);
     json_decref(m);
     if (pm_apply(&w->m, (int)(a1 & 1), body, strlen(body), w->now, p) == 0) {
@@ -228,6 +265,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 ucwa_user *u = ucwa_store_user(s, (int)a->user);
                 a->available = 1;
                 a->modalities = (a3 & 3) % 3 == 1 ? UCWA_MOD_MESSAGING : UCWA_MOD_PHONE;
+                if (a3 & 32) {
+                    a->modalities |= UCWA_MOD_AUDIO | UCWA_MOD_VIDEO;
+                }
                 a->html = (a3 >> 3) & 1;
                 u->available_apps++;
                 u->last_activity = w->now;
@@ -268,6 +308,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             in.expires = w->now + apr_time_from_sec(30);
             in.nremote = w->m.alive[fe] ? pm_user_fes(&w->m, fe, to, fes) : 0;
             in.remote_fes = fes;
+            if (a3 & 64) {
+                in.kind = UCWA_CONV_KIND_AV;
+                in.first = NULL;
+                in.session_context = "ctx";
+                in.offer_type = "application/sdp";
+                in.offer = SDP_OFFER;
+                in.offer_len = strlen(SDP_OFFER);
+                in.offer_key = !in.nremote ? NULL
+                               : a3 & 128 ? "0123456789abcdef0123456789abcdef"
+                               : pm_sdp_put(&w->m, in.offer_type, in.offer, in.offer_len);
+            }
             res = ucwa_conv_invite_locked(s, &in, w->now, it, &idx, &t);
             if (res == UCWA_CONV_OK) {
                 ucwa_conv *nc = ucwa_store_conv(s, idx);
@@ -289,8 +340,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (c->state != UCWA_SLOT_LIVE || ucwa_store_app(s, who)->state != UCWA_SLOT_LIVE) {
                 break;
             }
-            res = op == 3 ? ucwa_conv_accept_locked(s, conv, who, w->now, it, &t)
-                          : ucwa_conv_decline_by_locked(s, conv, who, w->now, it, &t);
+            if (op == 3 && c->kind == UCWA_CONV_KIND_AV) {
+                give(&w->m, s, c, UCWA_SDP_ANSWER, SDP_ANSWER);
+                res = ucwa_conv_answer_locked(s, conv, who, (int)(a3 & 1), "application/sdp",
+                                              SDP_ANSWER, strlen(SDP_ANSWER), "v6", "ctx", w->now,
+                                              it, &t);
+            }
+            else {
+                res = op == 3 ? ucwa_conv_accept_locked(s, conv, who, w->now, it, &t)
+                              : ucwa_conv_decline_by_locked(s, conv, who, w->now, it, &t);
+            }
             if (res == UCWA_CONV_PENDING) {
                 FUZZ_CHECK(c->claiming == (apr_uint32_t)who + 1 && c->phase == before);
             }
@@ -338,8 +397,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         case 8:
-            if (c->state == UCWA_SLOT_LIVE && c->party[side].app >= 0) {
+            if (c->state != UCWA_SLOT_LIVE || c->party[side].app < 0) {
+                break;
+            }
+            if (c->kind != UCWA_CONV_KIND_AV) {
                 ucwa_conv_typing_locked(s, conv, side, w->now, it, &t);
+            }
+            else if (c->reneg && !c->reneg_done && (int)c->reneg - 1 != side) {
+                int answer = !(a3 & 1);
+                if (answer) {
+                    give(&w->m, s, c, UCWA_SDP_RENEG_ANSWER, SDP_ANSWER);
+                }
+                ucwa_conv_reneg_answer_locked(s, conv, side, c->reneg_n,
+                                              answer ? "application/sdp" : NULL,
+                                              answer ? SDP_ANSWER : NULL,
+                                              answer ? strlen(SDP_ANSWER) : 0, w->now, it, &t);
+            }
+            else {
+                give(&w->m, s, c, UCWA_SDP_RENEG_OFFER, SDP_OFFER);
+                ucwa_conv_renegotiate_locked(s, conv, side, "application/sdp", SDP_OFFER,
+                                             strlen(SDP_OFFER), "op", w->now, it, &t);
             }
             break;
         case 9: {
