@@ -536,3 +536,34 @@ def test_a_call_added_to_an_im_conversation_and_removed(users):
     assert alice.user.request("POST", stop["href"], json={}).status_code == 204
     assert seq(conv_step(alice))[-1] == (COMM, "conversation", "deleted")
     assert seq(conv_step(bob))[-1] == (COMM, "conversation", "deleted")
+
+
+def test_supported_media_and_the_devices_call_settings(users):
+    alice = callable_app(users("alice@contoso.test"))
+    # a contact's supportedMedia says what its applications declared: the call buttons
+    bob_user = users("bob@contoso.test")
+    im_only = callable_app(bob_user, ("Messaging",))
+    media = alice.get("/people/bob@contoso.test/supportedMedia").json()
+    assert media["modalities"] == ["Messaging"]
+    bob = bob_user.create()
+    r = bob.post("/me/makeMeAvailable", {"SupportedModalities": ["Messaging", "Audio", "Video"],
+                                         "phoneNumber": "+1 (425) 555-0100",
+                                         "audioPreference": "PhoneAudio"})
+    assert r.status_code == 204, r.text
+    media = alice.get("/people/bob@contoso.test/supportedMedia").json()
+    assert media["modalities"] == ["Messaging", "Audio", "Video"]
+    comm = bob.get("/communication").json()
+    assert comm["phoneNumber"] == "+1 (425) 555-0100" and comm["audioPreference"] == "PhoneAudio"
+    assert alice.get("/communication").json()["audioPreference"] == "VoipAudio"
+    # dave's policy has no calls: his applications never show Audio or Video
+    dave = callable_app(users("dave@contoso.test"))
+    assert set(dave.get("/communication").json()["supportedModalities"]) == {"Messaging"}
+    assert alice.get("/people/dave@contoso.test/supportedMedia").json()["modalities"] == \
+        ["Messaging"]
+    # what makeMeAvailable refuses
+    for bad in ({"phoneNumber": "call me maybe"}, {"phoneNumber": "+1" + "2" * 40},
+                {"audioPreference": "Pigeon"}, {"phoneNumber": 42}):
+        app = bob_user.create()
+        r = app.post("/me/makeMeAvailable", dict(bad, SupportedModalities=["Audio"]))
+        assert_error(r, 400, "BadRequest", "ParameterValidationFailure")
+    del im_only
