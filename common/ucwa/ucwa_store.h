@@ -250,6 +250,9 @@ typedef struct {
     apr_time_t av_expires;
     char av_invitation[2][UCWA_CONV_ID_MAX];
     char av_operation_id[UCWA_CONV_OPID_MAX];
+    apr_uint32_t suspended;        /* bit per side: its session lost its event channel while
+                                    * connected (a move between networks): Suspended until
+                                    * it resumes (resumeAudio*) or renegotiates */
 } ucwa_conv;
 
 /* A call's session descriptions (common/ucwa/ucwa_av): offers and answers byte for byte as
