@@ -51,6 +51,7 @@ typedef enum {
 #define UCWA_MOD_AUDIO     0x2u
 #define UCWA_MOD_VIDEO     0x4u
 #define UCWA_MOD_PHONE     0x8u
+#define UCWA_PHONE_MAX 40              /* a phone number: "+" and 15 digits, or tel: with extension */
 
 typedef struct {
     volatile apr_uint32_t seq;     /* futex word: keep first and 4-byte aligned */
@@ -72,6 +73,8 @@ typedef struct {
     apr_uint32_t available;        /* makeMeAvailable done */
     apr_uint32_t modalities;       /* UCWA_MOD_* */
     apr_uint32_t html;             /* supportedMessageFormats includes Html */
+    apr_uint32_t phone_audio;      /* audioPreference PhoneAudio (else VoipAudio) */
+    char phone_number[UCWA_PHONE_MAX];   /* makeMeAvailable's phoneNumber, "" when none */
     /* event channel */
     apr_uint32_t pkg;              /* number of the last package cut; 0: none */
     apr_uint32_t pkg_first, pkg_end;  /* its events, as ring positions [first, end) */
@@ -247,6 +250,9 @@ typedef struct {
     apr_time_t av_expires;
     char av_invitation[2][UCWA_CONV_ID_MAX];
     char av_operation_id[UCWA_CONV_OPID_MAX];
+    apr_uint32_t suspended;        /* bit per side: its session lost its event channel while
+                                    * connected (a move between networks): Suspended until
+                                    * it resumes (resumeAudio*) or renegotiates */
 } ucwa_conv;
 
 /* A call's session descriptions (common/ucwa/ucwa_av): offers and answers byte for byte as
