@@ -5,16 +5,16 @@ provisional answer, decline, cancel, no answer, hang-up from each side, renegoti
 both ways, and an offer larger than a pool message. Session descriptions go through the
 pool's table ucwa_pool_sdp, byte for byte (docs/ARCHITECTURE.md, "The pool")."""
 import os
+import time
 
 import pytest
 
-import conftest
 from ucwa_client import events_of, stop_fe
 
 from test_calls import (ANSWERER, CALLER_CONNECTED, CLOSED, HUNG_UP, INV, OTHER_HUNG_UP,
                         answer, callable_app, decline_cancel_and_missed, embedded, from_uri,
                         invitation_of, quiet, renegotiate, ring, sdp, seq, step)
-from test_pool import pg, start_pool, wait_for   # noqa: F401 (pg: the module's database)
+from test_pool import mobility_allowed, pg, start_pool, wait_for  # noqa: F401 (pg: fixture)
 
 ALICE, BOB = "alice@contoso.test", "bob@contoso.test"
 
@@ -27,7 +27,8 @@ def pool(workdir, topo, pg):  # noqa: F811
     fes = start_pool(workdir, topo, pg, "pool-calls", 2, "UcwaCallRingTimeout 3\n")
     yield fes
     for f in fes:
-        stop_fe(f, allowed=conftest.ALLOWED_LOG)
+        if f.apache.proc and f.apache.proc.poll() is None:
+            stop_fe(f, allowed=mobility_allowed())
 
 
 def on_fe(pg, sip, fe):
@@ -62,7 +63,10 @@ def people(pool, pg):  # noqa: F811
     drain(alice, bob)
     yield alice, bob, sign_in
     for a in made:
-        a.delete()
+        try:
+            a.delete()
+        except OSError:
+            pass              # its Front End was killed
     for who in (ALICE, BOB):
         wait_for(lambda: not on_fe(pg, who, "fe1") and not on_fe(pg, who, "fe2"),
                  what=f"{who} gone from the pool")
@@ -233,3 +237,15 @@ def test_large_offer_across(people, pg):  # noqa: F811
     assert int(pg.sql("SELECT count(*) FROM ucwa_pool_sdp WHERE length(body) > 8000")) >= 2
     hang_up(bob, b[2][3]["link"]["href"])
     assert seq(step(alice)) == OTHER_HUNG_UP
+
+
+def test_front_end_killed_ends_the_call(pool, people):
+    """Last: FE2 dies (no goodbye) during a call; within the lease (4 s) and a heartbeat
+    FE1 takes over and alice sees bob hang up."""
+    alice, bob, _ = people
+    connect(alice, bob, sdp("k-offer"), sdp("k-answer"))
+    killed = time.monotonic()
+    assert pool[1].apache.kill() > 1
+    a = step(alice, timeout=15)
+    assert seq(a) == OTHER_HUNG_UP
+    assert time.monotonic() - killed < 15
