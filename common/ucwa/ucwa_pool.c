@@ -556,8 +556,13 @@ static int apply_invite(ucwa_txn *txn, const json_t *m, const ucwa_pool_sdp *sdp
             res->what = "a call whose offer is not in the pool's table (answered gone)";
             return -1;
         }
-        res->what = r == UCWA_CONV_NO_CALL ? "a call, and UcwaMaxCalls are in progress here"
-                                           : "invitation for nobody here";
+        if (r == UCWA_CONV_NO_CALL) {
+            /* logged by the pool's thread, as a full table is on a single Front End */
+            res->what = "a call, and every call record here is in use (UcwaMaxCalls): "
+                        "answered gone";
+            return -1;
+        }
+        res->what = "invitation for nobody here";
         return 0;
     }
     wake_touched(txn, &t, res);

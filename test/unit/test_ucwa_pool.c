@@ -1022,6 +1022,23 @@ START_TEST(a_call_whose_offer_is_lost)
     ck_assert_str_eq(events(FE2, bob), "");
     (void)events(FE1, alice);
     ck_assert(strstr(raw, "Unreachable") != NULL);
+    /* every call record of FE2 in use: it cannot ring, says so (skipped, logged by the
+     * thread) and answers gone */
+    {
+        apr_uint32_t i;
+        for (i = 0; i < m.limits.max_calls; i++) {
+            ucwa_store_call(S(FE2), (int)i)->state = UCWA_SLOT_LIVE;
+        }
+        skipped = m.skipped[FE2];
+        c1 = call(alice, NULL, UCWA_CONV_OK);
+        ck_assert(pm_settle(&m, 16, now, pool));
+        ck_assert_uint_eq(m.skipped[FE2], skipped + 1);
+        ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_ENDED);
+        ck_assert_str_eq(events(FE2, bob), "");
+        for (i = 0; i < m.limits.max_calls; i++) {
+            ucwa_store_call(S(FE2), (int)i)->state = UCWA_SLOT_FREE;
+        }
+    }
     /* a malformed key is no key */
     {
         ucwa_pool_applied res;
