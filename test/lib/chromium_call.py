@@ -272,6 +272,10 @@ class ChromiumPeer:
         """The mimeType of the video codec received, e.g. "video/H264"."""
         return (self.report()["video"] or {}).get("codec")
 
+    def negotiated(self, kind):
+        """The codec this peer sends kind with (getStats' outbound-rtp), e.g. "video/H264"."""
+        return self.report()["sent"].get(kind)
+
     def selected_pair(self):
         """(local, remote) candidate types of the nominated pair, e.g. ("host", "host")."""
         c = self.report()["candidate"]
