@@ -135,7 +135,35 @@ static const char *media_type(const char *ctype, const char **type, apr_size_t *
     return c;
 }
 
-static int valid_boundary(const char *b)
+int ucwa_batch_media_type(apr_pool_t *p, const char *ctype, const char **type,
+                          const ucwa_batch_header **params, int *nparams)
+{
+    apr_array_header_t *arr;
+    const char *t, *rest, *name, *value;
+    char *lt;
+    apr_size_t tlen, i;
+    int rv;
+
+    if (!ctype || !(rest = media_type(ctype, &t, &tlen))) {
+        return 0;
+    }
+    lt = apr_pstrmemdup(p, t, tlen);
+    for (i = 0; i < tlen; i++) {
+        lt[i] = (char)lower((unsigned char)lt[i]);
+    }
+    *type = lt;
+    arr = apr_array_make(p, 2, sizeof(ucwa_batch_header));
+    while ((rv = next_param(p, &rest, &name, &value)) == 1) {
+        ucwa_batch_header *h = apr_array_push(arr);
+        h->name = name;
+        h->value = value;
+    }
+    *params = (const ucwa_batch_header *)arr->elts;
+    *nparams = arr->nelts;
+    return rv < 0 ? -1 : 1;
+}
+
+int ucwa_batch_valid_boundary(const char *b)
 {
     apr_size_t n = strlen(b), i;
 
@@ -150,30 +178,30 @@ static int valid_boundary(const char *b)
     return 1;
 }
 
+const char *ucwa_batch_boundary(const ucwa_batch_header *params, int nparams)
+{
+    const char *found = ucwa_batch_header_get(params, nparams, "boundary");
+
+    if (!found || ucwa_batch_header_count(params, nparams, "boundary") > 1
+        || !ucwa_batch_valid_boundary(found)) {
+        return NULL;    /* none, two (which one?), or not RFC 2046's */
+    }
+    return found;
+}
+
 ucwa_batch_ctype ucwa_batch_content_type(apr_pool_t *p, const char *ctype,
                                          const char **boundary)
 {
-    static const char want[] = "multipart/batching";
-    const char *type, *rest, *name, *value, *found = NULL;
-    apr_size_t tlen;
-    int rv;
+    const ucwa_batch_header *params;
+    const char *type;
+    int np, rv = ucwa_batch_media_type(p, ctype, &type, &params, &np);
 
-    if (!ctype || !(rest = media_type(ctype, &type, &tlen)) || tlen != sizeof(want) - 1
-        || !ci_equal_n(type, want, tlen)) {
+    if (rv == 0 || strcmp(type, "multipart/batching")) {
         return UCWA_BATCH_CTYPE_OTHER;
     }
-    while ((rv = next_param(p, &rest, &name, &value)) == 1) {
-        if (!strcasecmp(name, "boundary")) {
-            if (found) {
-                return UCWA_BATCH_CTYPE_BAD_BOUNDARY;   /* two boundaries: which one? */
-            }
-            found = value;
-        }
-    }
-    if (rv < 0 || !found || !valid_boundary(found)) {
+    if (rv < 0 || !(*boundary = ucwa_batch_boundary(params, np))) {
         return UCWA_BATCH_CTYPE_BAD_BOUNDARY;
     }
-    *boundary = found;
     return UCWA_BATCH_CTYPE_OK;
 }
 
@@ -256,14 +284,14 @@ ucwa_batch_status ucwa_batch_split(apr_pool_t *p, const char *body, apr_size_t l
         return UCWA_BATCH_MALFORMED;
     }
     if (kind == 2) {
-        *why = "the batch has no part";
+        *why = "the body has no part";
         return UCWA_BATCH_MALFORMED;
     }
     for (;;) {
         ucwa_batch_slice *s;
         apr_size_t end;
         if (arr->nelts >= max_parts) {
-            *why = "the batch has too many parts";
+            *why = "the body has too many parts";
             return UCWA_BATCH_TOO_MANY;
         }
         start = next;
@@ -316,8 +344,7 @@ static int next_line(const char *data, apr_size_t len, apr_size_t *off, const ch
     return n > UCWA_BATCH_MAX_LINE ? -1 : 1;
 }
 
-/* Header fields up to a blank line or the end of the data. Returns NULL, or a reason. */
-static const char *parse_headers(apr_pool_t *p, const char *data, apr_size_t len,
+const char *ucwa_batch_headers(apr_pool_t *p, const char *data, apr_size_t len,
                                  apr_size_t *off, ucwa_batch_header **out, int *nout)
 {
     apr_array_header_t *arr = apr_array_make(p, 8, sizeof(ucwa_batch_header));
@@ -382,7 +409,7 @@ const char *ucwa_batch_header_get(const ucwa_batch_header *h, int n, const char 
     return NULL;
 }
 
-static int header_count(const ucwa_batch_header *h, int n, const char *name)
+int ucwa_batch_header_count(const ucwa_batch_header *h, int n, const char *name)
 {
     int i, c = 0;
 
@@ -393,39 +420,46 @@ static int header_count(const ucwa_batch_header *h, int n, const char *name)
 }
 
 /* The part's own header fields: what they say about its content. */
-static const char *check_part_headers(apr_pool_t *p, const ucwa_batch_header *h, int n)
+const char *ucwa_batch_part_type(apr_pool_t *p, const ucwa_batch_header *h, int n,
+                                 const char **type, const ucwa_batch_header **params,
+                                 int *nparams)
 {
     const char *ctype = ucwa_batch_header_get(h, n, "Content-Type");
     const char *cte = ucwa_batch_header_get(h, n, "Content-Transfer-Encoding");
 
-    if (header_count(h, n, "Content-Type") > 1
-        || header_count(h, n, "Content-Transfer-Encoding") > 1) {
+    *type = NULL;
+    *nparams = 0;
+    if (ucwa_batch_header_count(h, n, "Content-Type") > 1
+        || ucwa_batch_header_count(h, n, "Content-Transfer-Encoding") > 1) {
         return "a part has a repeated header field";
     }
-    if (ctype) {
-        const char *type, *rest, *name, *value;
-        apr_size_t tlen;
-        int rv;
-        if (!(rest = media_type(ctype, &type, &tlen))) {
-            return "a part's Content-Type is malformed";
-        }
-        if (tlen >= 10 && ci_equal_n(type, "multipart/", 10)) {
-            return "a part may not be multipart";
-        }
-        if (tlen != 16 || !ci_equal_n(type, "application/http", 16)) {
-            return "a part must be application/http";
-        }
-        while ((rv = next_param(p, &rest, &name, &value)) == 1) {
-            if (!strcasecmp(name, "msgtype") && strcasecmp(value, "request")) {
-                return "a part must have msgtype=request";
-            }
-        }
-        if (rv < 0) {
-            return "a part's Content-Type is malformed";
-        }
+    if (ctype && ucwa_batch_media_type(p, ctype, type, params, nparams) != 1) {
+        return "a part's Content-Type is malformed";
+    }
+    if (*type && !strncmp(*type, "multipart/", 10)) {
+        return "a part may not be multipart";
     }
     if (cte && strcasecmp(cte, "binary") && strcasecmp(cte, "8bit") && strcasecmp(cte, "7bit")) {
         return "a part's Content-Transfer-Encoding must be binary, 8bit or 7bit";
+    }
+    return NULL;
+}
+
+static const char *check_part_headers(apr_pool_t *p, const ucwa_batch_header *h, int n)
+{
+    const ucwa_batch_header *params;
+    const char *type, *why, *msgtype;
+    int np;
+
+    if ((why = ucwa_batch_part_type(p, h, n, &type, &params, &np)) != NULL) {
+        return why;
+    }
+    if (type && strcmp(type, "application/http")) {
+        return "a part must be application/http";
+    }
+    msgtype = type ? ucwa_batch_header_get(params, np, "msgtype") : NULL;
+    if (msgtype && strcasecmp(msgtype, "request")) {
+        return "a part must have msgtype=request";
     }
     return NULL;
 }
@@ -480,7 +514,7 @@ static const char *parse_part(apr_pool_t *p, const ucwa_batch_slice *s, ucwa_bat
     const char *why, *line = NULL, *cl;
     apr_size_t llen = 0;
 
-    if ((why = parse_headers(p, s->data, s->len, &off, &ph, &nph)) != NULL) {
+    if ((why = ucwa_batch_headers(p, s->data, s->len, &off, &ph, &nph)) != NULL) {
         return why;
     }
     if ((why = check_part_headers(p, ph, nph)) != NULL) {
@@ -498,7 +532,7 @@ static const char *parse_part(apr_pool_t *p, const ucwa_batch_slice *s, ucwa_bat
     if ((why = parse_request_line(p, line, llen, rq)) != NULL) {
         return why;
     }
-    if ((why = parse_headers(p, s->data, s->len, &off, &h, &nh)) != NULL) {
+    if ((why = ucwa_batch_headers(p, s->data, s->len, &off, &h, &nh)) != NULL) {
         return why;
     }
     rq->headers = h;
@@ -510,7 +544,7 @@ static const char *parse_part(apr_pool_t *p, const ucwa_batch_slice *s, ucwa_bat
     cl = ucwa_batch_header_get(h, nh, "Content-Length");
     if (cl) {
         apr_size_t n = 0, i;
-        if (header_count(h, nh, "Content-Length") > 1 || !*cl || strlen(cl) > 9) {
+        if (ucwa_batch_header_count(h, nh, "Content-Length") > 1 || !*cl || strlen(cl) > 9) {
             return "a part's Content-Length is malformed";
         }
         for (i = 0; cl[i]; i++) {

@@ -67,6 +67,40 @@ typedef enum {
 ucwa_batch_ctype ucwa_batch_content_type(apr_pool_t *p, const char *ctype,
                                          const char **boundary);
 
+/* --- MIME pieces, shared with ucwa_sdp (multipart SDP bodies) --- */
+
+/* Reads a Content-Type value "type/subtype *(; name=value)" (value a token or a quoted
+ * string; a trailing ';' tolerated): *type is the media type in lower case, *params the
+ * parameters in order (names as sent, values unquoted). 1 when well-formed; -1 when the
+ * media type is but a parameter is not (*type set, *params the ones before it); 0 when
+ * ctype is NULL or not a media type. */
+int ucwa_batch_media_type(apr_pool_t *p, const char *ctype, const char **type,
+                          const ucwa_batch_header **params, int *nparams);
+
+/* Whether b is a boundary RFC 2046 allows: 1 to 70 bchars, not ending in a space. */
+int ucwa_batch_valid_boundary(const char *b);
+
+/* The boundary parameter of a multipart Content-Type's parameters (any case), or NULL
+ * when there is none, more than one, or it is not valid. */
+const char *ucwa_batch_boundary(const ucwa_batch_header *params, int nparams);
+
+/* Header fields from data[*off] up to a blank line (*off then after it) or the end of
+ * the data, with the rules of ucwa_batch_parse. Returns NULL, or a reason. */
+const char *ucwa_batch_headers(apr_pool_t *p, const char *data, apr_size_t len,
+                               apr_size_t *off, ucwa_batch_header **out, int *nout);
+
+/* How many header fields are called name (any case). */
+int ucwa_batch_header_count(const ucwa_batch_header *h, int n, const char *name);
+
+/* The header fields of a MIME part checked: Content-Type and Content-Transfer-Encoding
+ * at most once each; the Content-Type, if any, a well-formed media type and not
+ * multipart; the Content-Transfer-Encoding, if any, binary, 8bit or 7bit (the bytes are
+ * taken as they are). *type is the media type in lower case (NULL when there is no
+ * Content-Type), *params its parameters. NULL, or a reason. */
+const char *ucwa_batch_part_type(apr_pool_t *p, const ucwa_batch_header *h, int n,
+                                 const char **type, const ucwa_batch_header **params,
+                                 int *nparams);
+
 /* Splits body[0..len) at the boundary: a delimiter is a line that starts with "--" and the
  * boundary, at the start of the body or after a line break, followed by "--" (the close
  * delimiter) or by optional blanks and a line break. The preamble and the epilogue are

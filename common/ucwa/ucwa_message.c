@@ -223,12 +223,51 @@ static apr_ssize_t base64_decode(const char *in, apr_size_t n, char *out)
     return (apr_ssize_t)o;
 }
 
+char *ucwa_message_decode_data(apr_pool_t *p, const char *data, int base64, int plus_space,
+                               apr_size_t *len, const char **why)
+{
+    apr_size_t n = strlen(data), i, o = 0;
+    char *out = apr_palloc(p, n + 1);
+
+    for (i = 0; i < n; i++) {
+        char c = data[i];
+        if (c == '%') {
+            /* data is NUL-terminated: data[i + 2] is read only after a hex digit */
+            int hi = hexval(data[i + 1]);
+            int lo = hi >= 0 ? hexval(data[i + 2]) : -1;
+            if (hi < 0 || lo < 0) {
+                *why = "a bad percent escape";
+                return NULL;
+            }
+            out[o++] = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        else if (c == '+' && plus_space && !base64) {
+            out[o++] = ' ';
+        }
+        else {
+            out[o++] = c;
+        }
+    }
+    if (base64) {
+        apr_ssize_t d = base64_decode(out, o, out);
+        if (d < 0) {
+            *why = "bad base64";
+            return NULL;
+        }
+        o = (apr_size_t)d;
+    }
+    out[o] = '\0';
+    *len = o;
+    return out;
+}
+
 ucwa_msg_status ucwa_message_parse_data_uri(apr_pool_t *p, const char *uri, apr_size_t max,
                                             ucwa_msg_format *fmt, char **text,
                                             apr_size_t *len, const char **why)
 {
     const char *comma, *semi, *data, *hdr;
-    apr_size_t n, i, o = 0;
+    apr_size_t n, o = 0;
     int ascii = 0, base64 = 0;
     ucwa_msg_status st;
     char *out;
@@ -263,36 +302,9 @@ ucwa_msg_status ucwa_message_parse_data_uri(apr_pool_t *p, const char *uri, apr_
         *why = "the message is too long";
         return UCWA_MSG_TOO_LARGE;
     }
-    out = apr_palloc(p, n + 1);
-    for (i = 0; i < n; i++) {
-        char c = data[i];
-        if (c == '%') {
-            /* data is NUL-terminated: data[i + 2] is read only after a hex digit */
-            int hi = hexval(data[i + 1]);
-            int lo = hi >= 0 ? hexval(data[i + 2]) : -1;
-            if (hi < 0 || lo < 0) {
-                *why = "a bad percent escape";
-                return UCWA_MSG_BAD_TEXT;
-            }
-            out[o++] = (char)(hi * 16 + lo);
-            i += 2;
-        }
-        else if (c == '+' && !base64) {
-            out[o++] = ' ';
-        }
-        else {
-            out[o++] = c;
-        }
+    if (!(out = ucwa_message_decode_data(p, data, base64, 1, &o, why))) {
+        return UCWA_MSG_BAD_TEXT;
     }
-    if (base64) {
-        apr_ssize_t d = base64_decode(out, o, out);
-        if (d < 0) {
-            *why = "bad base64";
-            return UCWA_MSG_BAD_TEXT;
-        }
-        o = (apr_size_t)d;
-    }
-    out[o] = '\0';
     st = ucwa_message_check(out, o, max, ascii, why);
     if (st != UCWA_MSG_OK) {
         return st;

@@ -57,6 +57,13 @@ ucwa_msg_status ucwa_message_parse_data_uri(apr_pool_t *p, const char *uri, apr_
                                             ucwa_msg_format *fmt, char **text,
                                             apr_size_t *len, const char **why);
 
+/* The data of a data URI (what follows the comma, NUL-terminated) decoded: percent
+ * escapes, '+' as a space when plus_space and not base64 (the form style above), then
+ * base64 when base64. The bytes, NUL-terminated (*len of them, NUL bytes possible), or
+ * NULL and a short fixed reason. Shared with ucwa_sdp, whose data URIs keep '+'. */
+char *ucwa_message_decode_data(apr_pool_t *p, const char *data, int base64, int plus_space,
+                               apr_size_t *len, const char **why);
+
 /* Writes text as a data URI (see above). */
 const char *ucwa_message_data_uri(apr_pool_t *p, ucwa_msg_format fmt, const char *text,
                                   apr_size_t len);

@@ -136,7 +136,7 @@ START_TEST(split)
     body = "--" B "--\r\n";
     ck_assert_int_eq(ucwa_batch_split(pool, body, strlen(body), B, 10, &s, &n, &why),
                      UCWA_BATCH_MALFORMED);
-    ck_assert_str_eq(why, "the batch has no part");
+    ck_assert_str_eq(why, "the body has no part");
     body = "--" B "\r\nunclosed\r\n--" B;
     ck_assert_int_eq(ucwa_batch_split(pool, body, strlen(body), B, 10, &s, &n, &why),
                      UCWA_BATCH_MALFORMED);
