@@ -22,10 +22,10 @@ WARN=(-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter
 PKGS_BUILD=(apache2 apache2-dev libapr1-dev libaprutil1-dev libjansson-dev libxml2-dev
             libssl-dev libcurl4-openssl-dev pkg-config libaprutil1-dbd-sqlite3 build-essential
             libpq-dev)
-PKGS_RUN=(sqlite3 openssl curl apache2-utils)
+PKGS_RUN=(sqlite3 openssl curl apache2-utils coturn)
 PKGS_TEST=(check python3-pytest python3-requests python3-lxml pidgin-sipe finch tmux
            postgresql libaprutil1-dbd-pgsql haproxy chromium chromium-driver python3-selenium
-           python3-dnspython python3-cryptography)
+           python3-dnspython python3-cryptography python3-aiortc)
 PKGS_BENCH=(wrk)
 # DEMO_POOL=1 ./apxs-build.sh run: a pool of two Front Ends behind HAProxy on PostgreSQL
 PKGS_POOL=(postgresql libaprutil1-dbd-pgsql haproxy)
