@@ -17,7 +17,7 @@ import mobility
 import turn
 import ucwa_call
 import webrtc_media
-from ucwa_call import CallApp, place
+from ucwa_call import CallApp, hold_exchange, place
 from ucwa_client import FAST, clean_log, start_fe, stop_fe
 from webrtc_media import MediaLoop, Peer
 
@@ -158,19 +158,6 @@ def test_audio_call_with_the_offer_as_a_body(pair, peers, form):
         assert [cid for cid, _ in ring.parts()] == ["webrtc@alice.test", "variant@alice.test"]
     tones_both_ways(a, b)
     hang_up(call, ring, a, b)
-
-
-def hold_exchange(offerer_call, offerer, answerer_call, answerer, direction):
-    """offerer renegotiates every stream to direction through the server; the answerer
-    gets the offer byte for byte and answers; the offerer gets that answer."""
-    offer = offerer.reoffer(direction)
-    sent = offerer_call.renegotiate(offer)
-    theirs = answerer_call.renegotiated()
-    assert theirs.offer == offer.encode(), "the renegotiation offer changed on the way"
-    answer = answerer.answer(theirs.offer.decode())
-    theirs.answer(answer)
-    assert sent.answered() == answer.encode()
-    offerer.accept(answer)
 
 
 def test_hold_and_resume_by_renegotiation(pair, peers):

@@ -466,3 +466,17 @@ def place(caller, callee, sdp, form="json", **kw):
     call.started()
     return call, ring
 
+
+def hold_exchange(offerer_call, offerer, answerer_call, answerer, direction):
+    """offerer (a media peer with reoffer/answer/accept: webrtc_media.Peer,
+    chromium_call.ChromiumPeer) renegotiates every stream to direction through the server
+    on its call offerer_call; the answerer gets the offer byte for byte on answerer_call
+    and answers; the offerer gets that answer."""
+    offer = offerer.reoffer(direction)
+    sent = offerer_call.renegotiate(offer)
+    theirs = answerer_call.renegotiated()
+    assert theirs.offer == offer.encode(), "the renegotiation offer changed on the way"
+    answer = answerer.answer(theirs.offer.decode())
+    theirs.answer(answer)
+    assert sent.answered() == answer.encode()
+    offerer.accept(answer)
