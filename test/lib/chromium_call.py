@@ -184,6 +184,8 @@ class Tone:
         return (f"peak {self.peak_hz:.1f} Hz at {self.level_db:.1f} dBFS, "
                 f"{self.margin_db:.1f} dB above the rest")
 
+    __repr__ = __str__
+
 
 class ChromiumPeer:
     """One call's WebRTC endpoint in a Browser (which it resets: one call at a time per
