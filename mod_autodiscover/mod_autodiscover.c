@@ -129,6 +129,11 @@ static const char *autodiscover_local_pool(request_rec *r)
     return c->local_pool ? c->local_pool->fqdn : NULL;
 }
 
+static int autodiscover_site(request_rec *r)
+{
+    return ad_config_get(r->server)->site;
+}
+
 static const char *autodiscover_server_pool(server_rec *s)
 {
     const ad_server_conf *c = ad_config_get(s);
@@ -162,6 +167,7 @@ static void ad_register_hooks(apr_pool_t *p)
     APR_REGISTER_OPTIONAL_FN(autodiscover_local_pool);
     APR_REGISTER_OPTIONAL_FN(autodiscover_server_pool);
     APR_REGISTER_OPTIONAL_FN(autodiscover_challenge);
+    APR_REGISTER_OPTIONAL_FN(autodiscover_site);
 }
 
 AP_DECLARE_MODULE(autodiscover) = {

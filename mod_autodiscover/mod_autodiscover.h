@@ -26,6 +26,10 @@ APR_DECLARE_OPTIONAL_FN(const char *, autodiscover_local_pool, (request_rec *r))
 /* The same for a server (the pool's thread of mod_ucwa has no request). */
 APR_DECLARE_OPTIONAL_FN(const char *, autodiscover_server_pool, (server_rec *s));
 
+/* The web site r came in on (AutodiscoverSite of its virtual host): 0 internal, 1
+ * external (mob_site), -1 when the virtual host has none. */
+APR_DECLARE_OPTIONAL_FN(int, autodiscover_site, (request_rec *r));
+
 /* Writes the MsRtcOAuth and Bearer challenges of this server into r->err_headers_out. */
 APR_DECLARE_OPTIONAL_FN(void, autodiscover_challenge, (request_rec *r));
 

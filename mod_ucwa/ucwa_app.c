@@ -11,6 +11,7 @@
 #include "ucwa_app.h"
 #include "ucwa_directory.h"
 #include "ucwa_input.h"
+#include "ucwa_media_relay.h"
 #include "ucwa_resources.h"
 #include "ucwa_messaging.h"
 #include "ucwa_push_resource.h"
@@ -23,6 +24,19 @@ APLOG_USE_MODULE(ucwa);
 const ucwa_policy *ucwa_app_policy(const ucwa_global *g, const char *tag)
 {
     return ucwa_policy_resolve(g->policies, g->site, tag);
+}
+
+unsigned ucwa_app_features(const ucwa_global *g, const ucwa_app *a)
+{
+    unsigned f = 0;
+
+    if (ucwa_app_policy(g, a->policy_tag)->enable_ip_audio_video) {
+        f |= UCWA_RES_CALLS;
+        if (ucwa_media_relay_on(g)) {
+            f |= UCWA_RES_RELAY;
+        }
+    }
+    return f;
 }
 
 typedef struct {
@@ -238,8 +252,9 @@ int ucwa_app_create(ucwa_req *q, int what)
         ucwa_push_reg_app_created(q, x.idx, x.copy.gen, x.copy.endpoint_id);
     }
     return ucwa_http_resource(q, x.cr == UCWA_CREATE_NEW ? HTTP_CREATED : HTTP_OK,
-                              ucwa_push_links(q, ucwa_res_application(q->r->pool, &x.copy,
-                                                                      q->user), x.copy.base));
+                              ucwa_push_links(q, ucwa_res_application(
+        q->r->pool, &x.copy, q->user, ucwa_app_features(q->conf->global, &x.copy)),
+        x.copy.base));
 }
 
 /* GET: a copy of the application; an internal KeepAlive (mod_mcx) counts as seen. */
@@ -283,7 +298,8 @@ int ucwa_app_get(ucwa_req *q, int what)
     }
     photo_cookie(q, &x.copy);
     return ucwa_http_resource(q, HTTP_OK, ucwa_push_links(q, ucwa_res_application(
-        q->r->pool, &x.copy, q->user), x.copy.base));
+        q->r->pool, &x.copy, q->user, ucwa_app_features(q->conf->global, &x.copy)),
+        x.copy.base));
 }
 
 typedef struct {

@@ -29,5 +29,8 @@ int ucwa_app_policies(ucwa_req *q, int what);
 
 /* The policy in force for an application's user (this server's site, the user's tag). */
 const ucwa_policy *ucwa_app_policy(const ucwa_global *g, const char *tag);
+/* What the communication resource offers a's user (UCWA_RES_* of ucwa_resources.h): calls
+ * when the policy has EnableIPAudioVideo on, a media relay when a TURN server is set too. */
+unsigned ucwa_app_features(const ucwa_global *g, const ucwa_app *a);
 
 #endif

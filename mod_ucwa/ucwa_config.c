@@ -10,6 +10,7 @@
 #include <util_cfgtree.h>
 
 #include "mod_ucwa.h"
+#include "ucwa_media_relay.h"
 #include "ucwa_pool_relay.h"
 #include "ucwa_config.h"
 #include "ucwa_synthetic.h"
@@ -29,6 +30,7 @@ static ucwa_global *global_make(apr_pool_t *p)
     g->limits.max_subs = 4 * 1000;
     g->limits.max_convs = 2 * 1000;
     g->limits.max_push = 1000;
+    g->limits.max_calls = 128;
     g->per_user_max = 10;
     g->parked_per_user = 10;                        /* one per application of the default */
     g->idle_timeout = apr_time_from_sec(15 * 60);   /* UCWA: 15 min without a P-GET */
@@ -41,6 +43,7 @@ static ucwa_global *global_make(apr_pool_t *p)
     g->policies = ucwa_policy_set_make(p);
     g->body_max = 64 * 1024;
     g->invitation_timeout = apr_time_from_sec(30);
+    g->ring_timeout = apr_time_from_sec(20);        /* SfB rings about 20 s */
     g->pool_lease = apr_time_from_sec(10);   /* UCWA: "approximately thirty seconds" */
     g->push = ucwa_push_conf_make(p);
     return g;
@@ -96,6 +99,35 @@ ucwa_push_conf *ucwa_config_push(cmd_parms *cmd, const char **err)
     return *err ? NULL : g->push;
 }
 
+const char *ucwa_config_read_file(cmd_parms *cmd, const char *name, apr_size_t max,
+                                  apr_size_t *len, const char **err)
+{
+    const char *path = ap_server_root_relative(cmd->temp_pool, name);
+    apr_file_t *f;
+    apr_finfo_t fi;
+    char *buf;
+
+    *err = NULL;
+    if (!path || apr_file_open(&f, path, APR_FOPEN_READ, 0, cmd->temp_pool) != APR_SUCCESS
+        || apr_file_info_get(&fi, APR_FINFO_SIZE, f) != APR_SUCCESS) {
+        *err = apr_psprintf(cmd->pool, "%s: cannot read %s", cmd->cmd->name, name);
+        return NULL;
+    }
+    if (fi.size <= 0 || (apr_size_t)fi.size > max) {
+        *err = apr_psprintf(cmd->pool, "%s: %s is empty or too large", cmd->cmd->name, name);
+        return NULL;
+    }
+    buf = apr_palloc(cmd->pool, (apr_size_t)fi.size + 1);
+    *len = (apr_size_t)fi.size;
+    if (apr_file_read_full(f, buf, *len, NULL) != APR_SUCCESS) {
+        *err = apr_psprintf(cmd->pool, "%s: cannot read %s", cmd->cmd->name, name);
+        return NULL;
+    }
+    buf[*len] = '\0';
+    apr_file_close(f);
+    return buf;
+}
+
 static const char *set_engine(cmd_parms *cmd, void *d, int on)
 {
     conf_of(cmd)->engine = on;
@@ -110,13 +142,14 @@ static const char *number(cmd_parms *cmd, const char *v, apr_int64_t min, apr_in
 
 /* One handler for the numeric server-wide settings; cmd->info says which. */
 enum { N_APPS, N_RING, N_EVSIZE, N_PER_USER, N_IDLE, N_PARKED, N_INACTIVE, N_AWAY, N_INVITE,
-       N_PARKED_USER, N_POOL_LEASE };
+       N_PARKED_USER, N_POOL_LEASE, N_CALLS, N_RING_TIMEOUT };
 
 static const char *set_number(cmd_parms *cmd, void *d, const char *v)
 {
     static const apr_int64_t range[][2] = {
         { 1, 1 << 20 }, { 4, 65536 }, { 512, 65536 }, { 0, 1000 }, { 10, 86400 },
         { 0, 100000 }, { 10, 86400 }, { 10, 86400 }, { 1, 3600 }, { 1, 100000 }, { 3, 300 },
+        { 0, 100000 }, { 1, 300 },
     };
     int which = (int)(apr_uintptr_t)cmd->info;
     const char *err;
@@ -140,6 +173,8 @@ static const char *set_number(cmd_parms *cmd, void *d, const char *v)
     case N_INACTIVE: g->idle_rules.idle = apr_time_from_sec(n); break;
     case N_AWAY: g->idle_rules.away = apr_time_from_sec(n); break;
     case N_INVITE: g->invitation_timeout = apr_time_from_sec(n); break;
+    case N_CALLS: g->limits.max_calls = (apr_uint32_t)n; break;
+    case N_RING_TIMEOUT: g->ring_timeout = apr_time_from_sec(n); break;
     case N_PARKED_USER: g->parked_per_user = (apr_uint32_t)n; break;
     case N_POOL_LEASE: g->pool_lease = apr_time_from_sec(n); break;
     }
@@ -263,6 +298,10 @@ const command_rec ucwa_cmds[] = {
                   "seconds without reportMyActivity before the user shows Away (900)"),
     AP_INIT_TAKE1("UcwaInvitationTimeout", set_number, (void *)N_INVITE, RSRC_CONF,
                   "seconds an instant-message invitation waits for an answer (30)"),
+    AP_INIT_TAKE1("UcwaMaxCalls", set_number, (void *)N_CALLS, RSRC_CONF,
+                  "calls (audio/video invitations and sessions) this server holds at once (128)"),
+    AP_INIT_TAKE1("UcwaCallRingTimeout", set_number, (void *)N_RING_TIMEOUT, RSRC_CONF,
+                  "seconds a call rings before it fails and the callee has missed it (20)"),
     AP_INIT_TAKE1("UcwaPoolFrontEnd", set_pool_fe, NULL, RSRC_CONF,
                   "this Front End's name in its pool: live state is shared with the pool's "
                   "other Front Ends through the PostgreSQL database of DBDParams"),
@@ -277,6 +316,16 @@ const command_rec ucwa_cmds[] = {
                   "the CA certificates to verify linked pools by (default: the system's)"),
     AP_INIT_TAKE2("UcwaEventTimeoutRange", set_timeout_range, NULL, RSRC_CONF,
                   "the range event requests' timeout= is clamped to, in seconds (180 1800)"),
+    AP_INIT_RAW_ARGS("UcwaTurnServer", ucwa_media_relay_set_server, NULL, RSRC_CONF,
+                     "a TURN server for calls' media: host [udpPort [tcpPort]] (3478; '-': "
+                     "none); repeat for several"),
+    AP_INIT_TAKE1("UcwaTurnSecretFile", ucwa_media_relay_set_secret, (void *)1, RSRC_CONF,
+                  "a file whose first line is the secret the TURN servers share "
+                  "(static-auth-secret); read at start, as root"),
+    AP_INIT_TAKE1("UcwaTurnSecret", ucwa_media_relay_set_secret, NULL, RSRC_CONF,
+                  "the secret the TURN servers share (prefer UcwaTurnSecretFile)"),
+    AP_INIT_TAKE1("UcwaTurnTokenLifetime", ucwa_media_relay_set_lifetime, NULL, RSRC_CONF,
+                  "minutes a mediaRelayAccessToken is valid (480)"),
     AP_INIT_TAKE1("UcwaSite", set_site, NULL, RSRC_CONF,
                   "this server's site, for site mobility policies"),
     AP_INIT_TAKE1("UcwaUserQuery", set_user_query, NULL, RSRC_CONF,
@@ -332,6 +381,10 @@ int ucwa_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     if (g->idle_rules.away < g->idle_rules.idle) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, UCWALOGNO(00003)
                      "UcwaAwayTimeout must not be shorter than UcwaInactiveTimeout");
+        return !OK;
+    }
+    if ((err = ucwa_media_relay_check(ptemp, g)) != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, UCWALOGNO(00503) "%s", err);
         return !OK;
     }
     /* the providers in force for this site, each with its credentials: a configtest error */

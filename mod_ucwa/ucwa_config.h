@@ -24,6 +24,7 @@ typedef struct {
     int user_query;                       /* UcwaUserQuery was set */
     apr_size_t body_max;
     apr_interval_time_t invitation_timeout;   /* unanswered IM invitations fail */
+    apr_interval_time_t ring_timeout;         /* unanswered calls fail (missed) */
     ucwa_push_conf *push;                 /* push notifications */
     struct ucwa_synthetic_conf *synthetic;   /* NULL: no scheduled synthetic transaction */
     const char *pool_fe;                  /* UcwaPoolFrontEnd: this Front End in its pool
@@ -33,6 +34,9 @@ typedef struct {
     const unsigned char *pool_link_key;   /* UcwaPoolLinkKeyFile's bytes */
     apr_size_t pool_link_key_len;
     const char *pool_link_ca;             /* UcwaPoolLinkCAFile */
+    apr_array_header_t *turn_servers;     /* UcwaTurnServer: ucwa_turn_server (NULL: none) */
+    const char *turn_secret;              /* UcwaTurnSecret, UcwaTurnSecretFile's line */
+    unsigned turn_minutes;                /* UcwaTurnTokenLifetime (0: the default) */
 } ucwa_global;
 
 typedef struct {
@@ -53,5 +57,11 @@ int ucwa_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 ucwa_global *ucwa_config_global(cmd_parms *cmd, const char **err);
 /* The push settings a server-wide directive sets (NULL and *err in a virtual host). */
 ucwa_push_conf *ucwa_config_push(cmd_parms *cmd, const char **err);
+
+/* A file's text, NUL-terminated, in cmd->pool (name relative to ServerRoot, at most max
+ * bytes), or NULL and *err naming the directive. Read while the configuration is read,
+ * as root: the file may be readable by root only. */
+const char *ucwa_config_read_file(cmd_parms *cmd, const char *name, apr_size_t max,
+                                  apr_size_t *len, const char **err);
 
 #endif

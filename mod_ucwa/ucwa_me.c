@@ -11,6 +11,7 @@
 #include "ucwa_events.h"
 #include "ucwa_input.h"
 #include "ucwa_me.h"
+#include "ucwa_media_relay.h"
 #include "ucwa_pool.h"
 #include "ucwa_resources.h"
 #include "ucwa_subscriptions.h"
@@ -173,6 +174,10 @@ static int make_me_available(ucwa_req *q)
      * available meanwhile) */
     memset(&x, 0, sizeof(x));
     x.modalities = modalities ? modalities : UCWA_MOD_MESSAGING;
+    if (!ucwa_app_policy(q->conf->global, copy.policy_tag)->enable_ip_audio_video) {
+        /* the policy has no calls: this application never rings */
+        x.modalities &= ~(UCWA_MOD_AUDIO | UCWA_MOD_VIDEO);
+    }
     x.html = html;
     x.pref = pref;
     x.rules = &q->conf->global->idle_rules;
@@ -191,7 +196,8 @@ static int make_me_available(ucwa_req *q)
     x.comm_event = apr_psprintf(p, "{\"link\":{\"rel\":\"communication\",\"href\":"
                                 "\"%s/communication\"},\"type\":\"updated\",\"_embedded\":"
                                 "{\"communication\":%s}}", copy.base,
-                                mob_json_dump(p, ucwa_res_communication(p, &copy), NULL));
+                                mob_json_dump(p, ucwa_res_communication(p, &copy,
+                                     ucwa_app_features(q->conf->global, &copy)), NULL));
     if ((res = ucwa_app_txn(q, make_available_locked, &x, &rv)) < 0) {
         return rv;
     }

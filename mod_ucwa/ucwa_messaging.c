@@ -16,128 +16,12 @@
 #include "ucwa_conv.h"
 #include "ucwa_input.h"
 #include "ucwa_message.h"
+#include "ucwa_conv_http.h"
 #include "ucwa_messaging.h"
 #include "ucwa_pool_db.h"
 #include "ucwa_pool_relay.h"
 
 APLOG_USE_MODULE(ucwa);
-
-#define SIP_INPUT_MAX 300   /* characters of a "to" value */
-
-/* --- helpers ------------------------------------------------------------------------ */
-
-/* The applications a transition posted events to (what it returns), woken by the
- * transaction once the lock is released. */
-static void wake(ucwa_txn *t, const ucwa_conv_touched *touched)
-{
-    int i;
-
-    for (i = 0; i < touched->n; i++) {
-        ucwa_txn_wake_app(t, touched->app[i]);
-    }
-    if (*ucwa_store_word(t->store, UCWA_WORD_PUSH_ENABLED)) {
-        /* a transition may have queued a push: the dispatcher waits on this word */
-        ucwa_txn_wake_word(t, ucwa_store_word(t->store, UCWA_WORD_PUSH_QUEUED));
-    }
-}
-
-/* Detaches a view from the store (its record and the application's path are copied
- * into p), so the resource is rendered once the lock is released. */
-static void view_detach(apr_pool_t *p, ucwa_conv_view *v)
-{
-    v->c = apr_pmemdup(p, v->c, sizeof(*v->c));
-    v->base = apr_pstrdup(p, v->base);
-}
-
-/* 201 with an empty body and the operation's Location, as real servers answer. */
-static int created(ucwa_req *q, const char *location)
-{
-    request_rec *r = q->r;
-
-    apr_table_setn(r->err_headers_out, "Cache-Control", "no-cache");
-    apr_table_setn(r->err_headers_out, "X-MS-Server-Fqdn", q->conf->server_fqdn);
-    apr_table_setn(r->headers_out, "Location", location);
-    r->status = HTTP_CREATED;
-    ap_set_content_length(r, 0);
-    return OK;
-}
-
-static int not_found_conv(ucwa_req *q)
-{
-    return ucwa_http_error(q, HTTP_NOT_FOUND, "NotFound", "ConversationNotFound",
-                           "The conversation does not exist.");
-}
-
-static int not_found(ucwa_req *q)
-{
-    return ucwa_http_error(q, HTTP_NOT_FOUND, "NotFound", "ResourceNotFound",
-                           "There is no such resource.");
-}
-
-/* A SIP address as clients give it ("sip:bob@contoso.com" or "bob@contoso.com"): lower
- * case without "sip:", or NULL when it cannot be one. */
-static const char *sip_address(apr_pool_t *p, const char *v)
-{
-    char *out, *o;
-    const char *at;
-
-    if (!strncasecmp(v, "sip:", 4)) {
-        v += 4;
-    }
-    at = strchr(v, '@');
-    if (!at || at == v || !at[1] || strchr(at + 1, '@') || strlen(v) >= UCWA_SIP_MAX) {
-        return NULL;
-    }
-    out = apr_pstrdup(p, v);
-    for (o = out; *o; o++) {
-        unsigned char c = (unsigned char)*o;
-        if (c <= 0x20 || c >= 0x7f || strchr("/\\?#%\"<>;,:[]{}|^`'", c)) {
-            return NULL;
-        }
-        *o = (char)apr_tolower(c);
-    }
-    return out;
-}
-
-/* Printable ASCII without blanks (operationId, threadId). */
-static int token_ok(const char *v)
-{
-    for (; *v; v++) {
-        if ((unsigned char)*v <= 0x20 || (unsigned char)*v >= 0x7f) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-static int has_control(const char *v)
-{
-    for (; *v; v++) {
-        if ((unsigned char)*v < 0x20 || *v == 0x7f) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static const char *importance_of(const char *v)
-{
-    static const char *const names[] = { "Normal", "Urgent", "Emergency" };
-    size_t i;
-
-    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (!strcasecmp(v, names[i])) {
-            return names[i];
-        }
-    }
-    return NULL;
-}
-
-static int bad_input(ucwa_req *q, const char *message)
-{
-    return ucwa_http_error(q, HTTP_BAD_REQUEST, "BadRequest", "ParameterValidationFailure",
-                           message);
-}
 
 /* The raw body (sendMessage): 1, or 0 with the error already sent in *rv. */
 static int read_text(ucwa_req *q, apr_size_t max, char **out, apr_size_t *len, int *rv)
@@ -166,40 +50,6 @@ static int too_large_event(ucwa_req *q)
 
 /* --- startMessaging ------------------------------------------------------------------ */
 
-typedef struct {
-    ucwa_conv_invite_in *in;
-    apr_interval_time_t timeout;
-    ucwa_conv_result res;
-    const char *location, *id;
-    apr_uint32_t endpoints, max_convs;
-} invite_txn;
-
-static int invite_locked(ucwa_txn *t, int idx, void *baton)
-{
-    invite_txn *x = baton;
-    ucwa_conv_touched touched;
-    apr_time_t now = apr_time_now();
-    int conv = -1;
-
-    /* a lurker may start a conversation (Lync allowed it): only being alerted needs
-     * makeMeAvailable; the answers come on this application's own event channel */
-    x->in->app = idx;
-    x->in->expires = now + x->timeout;
-    memset(&touched, 0, sizeof(touched));
-    x->res = ucwa_conv_invite_locked(t->store, x->in, now, t->pool, &conv, &touched);
-    if (x->res == UCWA_CONV_OK) {
-        ucwa_conv *c = ucwa_store_conv(t->store, conv);
-        x->location = apr_pstrcat(t->pool, ucwa_store_app(t->store, idx)->base,
-                                  "/communication/messagingInvitations/",
-                                  c->party[0].invitation, NULL);
-        x->id = apr_pstrdup(t->pool, c->id);
-        x->endpoints = c->endpoints;
-    }
-    x->max_convs = ucwa_store_get_limits(t->store)->max_convs;
-    wake(t, &touched);
-    return 0;
-}
-
 int ucwa_messaging_start(ucwa_req *q, int what)
 {
     apr_pool_t *p = q->r->pool;
@@ -207,7 +57,7 @@ int ucwa_messaging_start(ucwa_req *q, int what)
     ucwa_conv_invite_in in;
     const char *to, *importance = NULL, *first = NULL;
     json_t *body, *links, *msg;
-    invite_txn x;
+    ucwa_conv_http_invited x;
     int rv, bad = 0;
 
     body = ucwa_http_input(q, &rv);
@@ -215,7 +65,7 @@ int ucwa_messaging_start(ucwa_req *q, int what)
         return rv;
     }
     memset(&in, 0, sizeof(in));
-    to = ucwa_input_string(body, "to", SIP_INPUT_MAX, &bad);
+    to = ucwa_input_string(body, "to", UCWA_CONV_HTTP_SIP_INPUT_MAX, &bad);
     in.subject = ucwa_input_string(body, "subject", UCWA_CONV_SUBJECT_CHARS, &bad);
     importance = ucwa_input_string(body, "importance", 16, &bad);
     in.operation_id = ucwa_input_string(body, "operationId", UCWA_CONV_OPID_CHARS, &bad);
@@ -233,27 +83,27 @@ int ucwa_messaging_start(ucwa_req *q, int what)
         first = ucwa_input_string(body, "message", 4 * UCWA_MESSAGE_MAX, &bad);
     }
     if (bad) {
-        return bad_input(q, "to, subject, importance, operationId, threadId and the message "
+        return ucwa_conv_http_bad_input(q, "to, subject, importance, operationId, threadId and the message "
                             "link must be strings of the documented lengths.");
     }
     if (!to) {
-        return bad_input(q, "to is required.");
+        return ucwa_conv_http_bad_input(q, "to is required.");
     }
-    if ((in.to = sip_address(p, to)) == NULL) {
-        return bad_input(q, "to must be a SIP address such as sip:user@example.com.");
+    if ((in.to = ucwa_conv_http_sip(p, to)) == NULL) {
+        return ucwa_conv_http_bad_input(q, "to must be a SIP address such as sip:user@example.com.");
     }
     if (!strcmp(in.to, q->user)) {
-        return bad_input(q, "You cannot start a conversation with yourself.");
+        return ucwa_conv_http_bad_input(q, "You cannot start a conversation with yourself.");
     }
-    if (in.subject && has_control(in.subject)) {
-        return bad_input(q, "subject must not hold control characters.");
+    if (in.subject && ucwa_conv_http_has_control(in.subject)) {
+        return ucwa_conv_http_bad_input(q, "subject must not hold control characters.");
     }
-    if (importance && (in.importance = importance_of(importance)) == NULL) {
-        return bad_input(q, "importance must be Normal, Urgent or Emergency.");
+    if (importance && (in.importance = ucwa_conv_http_importance(importance)) == NULL) {
+        return ucwa_conv_http_bad_input(q, "importance must be Normal, Urgent or Emergency.");
     }
-    if ((in.operation_id && !token_ok(in.operation_id))
-        || (in.thread_id && !token_ok(in.thread_id))) {
-        return bad_input(q, "operationId and threadId must be printable ASCII without blanks.");
+    if ((in.operation_id && !ucwa_conv_http_token_ok(in.operation_id))
+        || (in.thread_id && !ucwa_conv_http_token_ok(in.thread_id))) {
+        return ucwa_conv_http_bad_input(q, "operationId and threadId must be printable ASCII without blanks.");
     }
     if (first) {
         char *text = NULL;
@@ -266,7 +116,7 @@ int ucwa_messaging_start(ucwa_req *q, int what)
                                    "The first message is too long.");
         }
         if (st != UCWA_MSG_OK) {
-            return bad_input(q, apr_pstrcat(p, "The message link must be a data URI of "
+            return ucwa_conv_http_bad_input(q, apr_pstrcat(p, "The message link must be a data URI of "
                                             "text/plain or text/html in UTF-8: ", why, ".",
                                             NULL));
         }
@@ -289,10 +139,8 @@ int ucwa_messaging_start(ucwa_req *q, int what)
         in.remote_fes = (const char *const *)fes->elts;
         in.nremote = fes->nelts;
     }
-    memset(&x, 0, sizeof(x));
-    x.in = &in;
-    x.timeout = g->invitation_timeout;
-    if (ucwa_app_txn(q, invite_locked, &x, &rv) < 0) {
+    if (ucwa_conv_http_invite(q, &in, g->invitation_timeout, "messagingInvitations", &x,
+                              &rv) < 0) {
         return rv;
     }
     switch (x.res) {
@@ -302,7 +150,7 @@ int ucwa_messaging_start(ucwa_req *q, int what)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00140)
                       "%s invited %s to conversation %s (%u endpoints alerted here, %d other "
                       "Front Ends)", q->user, in.to, x.id, x.endpoints, in.nremote);
-        return created(q, x.location);
+        return ucwa_conv_http_created(q, x.location);
     case UCWA_CONV_TOO_MANY:
         return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", "TooManyConversations",
                                "This application has too many conversations.");
@@ -337,14 +185,15 @@ static int invitation_locked(ucwa_txn *t, int idx, void *baton)
 
     conv = ucwa_conv_find_invitation_locked(t->store, x->id, &side);
     c = conv >= 0 ? ucwa_store_conv(t->store, conv) : NULL;
-    if (!c || !ucwa_conv_sees_invitation(c, side, idx, gen) || (x->action && side != 1)) {
+    if (!c || c->kind != UCWA_CONV_KIND_MESSAGING || !ucwa_conv_sees_invitation(c, side, idx, gen)
+        || (x->action && side != 1)) {
         return 1;
     }
     memset(&touched, 0, sizeof(touched));
     x->conv_id = apr_pstrdup(t->pool, c->id);
     if (!x->action) {
         ucwa_conv_view_of_locked(t->store, c, side, idx, &x->v);
-        view_detach(t->pool, &x->v);
+        ucwa_conv_http_detach(t->pool, &x->v);
     }
     else if (!strcasecmp(x->action, "accept")) {
         x->res = ucwa_conv_accept_locked(t->store, conv, idx, apr_time_now(), t->pool, &touched);
@@ -353,7 +202,7 @@ static int invitation_locked(ucwa_txn *t, int idx, void *baton)
         x->res = ucwa_conv_decline_by_locked(t->store, conv, idx, apr_time_now(), t->pool,
                                              &touched);
     }
-    wake(t, &touched);
+    ucwa_conv_http_wake(t, &touched);
     return 0;
 }
 
@@ -380,7 +229,7 @@ int ucwa_messaging_invitation(ucwa_req *q, int what)
         return rv;
     }
     if (found) {
-        return not_found(q);
+        return ucwa_conv_http_not_found(q);
     }
     if (!action) {
         return ucwa_http_resource(q, HTTP_OK, ucwa_conv_res_invitation(q->r->pool, &x.v));
@@ -487,7 +336,7 @@ static int message_input(ucwa_req *q, message_in *m, int *rv)
         return 0;
     }
     if (st != UCWA_MSG_OK || m->len == 0) {
-        *rv = bad_input(q, m->len ? "The message is not valid UTF-8 text."
+        *rv = ucwa_conv_http_bad_input(q, m->len ? "The message is not valid UTF-8 text."
                                   : "The message is empty.");
         return 0;
     }
@@ -496,8 +345,8 @@ static int message_input(ucwa_req *q, message_in *m, int *rv)
     if (q->r->args && mob_form_parse(q->r->pool, q->r->args, strlen(q->r->args),
                                      MOB_FORM_LENIENT, &query, &why) == APR_SUCCESS) {
         const char *op = apr_table_get(query, "operationId");
-        if (op && (strlen(op) > UCWA_CONV_OPID_CHARS || !token_ok(op))) {
-            *rv = bad_input(q, "operationId must be at most 50 printable ASCII characters.");
+        if (op && (strlen(op) > UCWA_CONV_OPID_CHARS || !ucwa_conv_http_token_ok(op))) {
+            *rv = ucwa_conv_http_bad_input(q, "operationId must be at most 50 printable ASCII characters.");
             return 0;
         }
         m->operation_id = op;
@@ -587,9 +436,9 @@ static int conversation_locked(ucwa_txn *t, int idx, void *baton)
         x->render = 1;   /* messaging, typingParticipants, participants, a participant */
     }
     if (x->render) {
-        view_detach(p, &x->v);
+        ucwa_conv_http_detach(p, &x->v);
     }
-    wake(t, &touched);
+    ucwa_conv_http_wake(t, &touched);
     return CONV_FOUND;
 }
 
@@ -645,9 +494,9 @@ int ucwa_messaging_conversation(ucwa_req *q, int which)
     }
     switch ((conv_found)found) {
     case CONV_NOT_FOUND:
-        return not_found_conv(q);
+        return ucwa_conv_http_no_conversation(q);
     case CONV_NO_RESOURCE:
-        return not_found(q);
+        return ucwa_conv_http_not_found(q);
     case CONV_NO_HTML:
         return ucwa_http_error(q, HTTP_UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType", NULL,
                                "Html was not negotiated in this conversation: send "
@@ -665,7 +514,7 @@ int ucwa_messaging_conversation(ucwa_req *q, int which)
     switch (x.res) {
     case UCWA_CONV_OK:
     case UCWA_CONV_PENDING:
-        return x.location ? created(q, x.location) : ucwa_http_no_content(q);
+        return x.location ? ucwa_conv_http_created(q, x.location) : ucwa_http_no_content(q);
     case UCWA_CONV_BUSY:
         return ucwa_pool_unavailable(q);
     case UCWA_CONV_TOO_LARGE:
@@ -688,7 +537,7 @@ void ucwa_messaging_app_gone_locked(ucwa_txn *t, int app, apr_time_t now)
         }
         memset(&touched, 0, sizeof(touched));
         ucwa_conv_app_gone_locked(t->store, (int)i, app, now, t->pool, &touched);
-        wake(t, &touched);
+        ucwa_conv_http_wake(t, &touched);
     }
 }
 
@@ -703,6 +552,6 @@ void ucwa_messaging_sweep_locked(ucwa_txn *t, apr_time_t now)
         }
         memset(&touched, 0, sizeof(touched));
         ucwa_conv_tick_locked(t->store, (int)i, now, t->pool, &touched);
-        wake(t, &touched);
+        ucwa_conv_http_wake(t, &touched);
     }
 }

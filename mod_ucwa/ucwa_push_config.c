@@ -26,41 +26,11 @@ ucwa_push_conf *ucwa_push_conf_make(apr_pool_t *p)
     return c;
 }
 
-/* A file's text (at most KEY_FILE_MAX bytes), or NULL and *err. */
-static const char *read_file(cmd_parms *cmd, const char *name, apr_size_t *len,
-                             const char **err)
-{
-    const char *path = ap_server_root_relative(cmd->temp_pool, name);
-    apr_file_t *f;
-    apr_finfo_t fi;
-    char *buf;
-
-    *err = NULL;
-    if (!path || apr_file_open(&f, path, APR_FOPEN_READ, 0, cmd->temp_pool) != APR_SUCCESS
-        || apr_file_info_get(&fi, APR_FINFO_SIZE, f) != APR_SUCCESS) {
-        *err = apr_psprintf(cmd->pool, "%s: cannot read %s", cmd->cmd->name, name);
-        return NULL;
-    }
-    if (fi.size <= 0 || fi.size > KEY_FILE_MAX) {
-        *err = apr_psprintf(cmd->pool, "%s: %s is empty or too large", cmd->cmd->name, name);
-        return NULL;
-    }
-    buf = apr_palloc(cmd->pool, (apr_size_t)fi.size + 1);
-    *len = (apr_size_t)fi.size;
-    if (apr_file_read_full(f, buf, *len, NULL) != APR_SUCCESS) {
-        *err = apr_psprintf(cmd->pool, "%s: cannot read %s", cmd->cmd->name, name);
-        return NULL;
-    }
-    buf[*len] = '\0';
-    apr_file_close(f);
-    return buf;
-}
-
 static push_key *load_key(cmd_parms *cmd, const char *file, push_key_kind want,
                           const char **err)
 {
     apr_size_t len = 0;
-    const char *pem = read_file(cmd, file, &len, err), *why = NULL;
+    const char *pem = ucwa_config_read_file(cmd, file, KEY_FILE_MAX, &len, err), *why = NULL;
     push_key *k = NULL;
 
     if (!pem) {
@@ -179,7 +149,7 @@ const char *ucwa_push_set_fcm(cmd_parms *cmd, void *d, const char *file, const c
     if (err) {
         return err;
     }
-    if ((json = read_file(cmd, file, &len, &err)) == NULL) {
+    if ((json = ucwa_config_read_file(cmd, file, KEY_FILE_MAX, &len, &err)) == NULL) {
         return err;
     }
     if (push_service_account_parse(cmd->pool, json, len, &c->fcm_account, &why)

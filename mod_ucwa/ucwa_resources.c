@@ -55,7 +55,7 @@ json_t *ucwa_res_me(apr_pool_t *p, const ucwa_app *a, const char *user)
     return mob_json_own(p, me);
 }
 
-json_t *ucwa_res_communication(apr_pool_t *p, const ucwa_app *a)
+json_t *ucwa_res_communication(apr_pool_t *p, const ucwa_app *a, unsigned features)
 {
     json_t *c = json_object(), *links = json_object(), *mods = json_array();
     json_t *formats = json_pack("[s]", "Plain");
@@ -63,6 +63,12 @@ json_t *ucwa_res_communication(apr_pool_t *p, const ucwa_app *a)
     json_object_set_new(c, UCWA_PUT_PROPERTY, json_string(UCWA_PUT_VALUE));
     if (a->available && (a->modalities & UCWA_MOD_MESSAGING)) {
         json_array_append_new(mods, json_string("Messaging"));
+    }
+    if (a->available && (a->modalities & UCWA_MOD_AUDIO)) {
+        json_array_append_new(mods, json_string("Audio"));
+    }
+    if (a->available && (a->modalities & UCWA_MOD_VIDEO)) {
+        json_array_append_new(mods, json_string("Video"));
     }
     if (a->available && (a->modalities & UCWA_MOD_PHONE)) {
         json_array_append_new(mods, json_string("PhoneAudio"));
@@ -75,6 +81,17 @@ json_t *ucwa_res_communication(apr_pool_t *p, const ucwa_app *a)
     add_link(p, links, "self", a->base, "/communication");
     add_link(p, links, "conversations", a->base, "/communication/conversations?filter=active");
     add_link(p, links, "startMessaging", a->base, "/communication/messagingInvitations");
+    if (features & UCWA_RES_CALLS) {
+        /* one collection: the offer says whether video is in the call */
+        add_link(p, links, "startAudio", a->base, "/communication/audioVideoInvitations");
+        add_link(p, links, "startVideo", a->base, "/communication/audioVideoInvitations");
+        add_link(p, links, "startAudioVideo", a->base, "/communication/audioVideoInvitations");
+    }
+    add_link(p, links, "mediaPolicies", a->base, "/communication/mediaPolicies");
+    if (features & UCWA_RES_RELAY) {
+        add_link(p, links, "mediaRelayAccessToken", a->base,
+                 "/communication/mediaRelayAccessToken");
+    }
     /* no startOnlineMeeting, joinOnlineMeeting: meetings are not served yet */
     json_object_set_new(c, "_links", links);
     json_object_set_new(c, "rel", json_string("communication"));
@@ -137,7 +154,8 @@ json_t *ucwa_res_contacts_groups_subscription(apr_pool_t *p, const ucwa_app *a)
                                      "rel", "myContactsAndGroupsSubscription"));
 }
 
-json_t *ucwa_res_application(apr_pool_t *p, const ucwa_app *a, const char *user)
+json_t *ucwa_res_application(apr_pool_t *p, const ucwa_app *a, const char *user,
+                             unsigned features)
 {
     json_t *app = json_object(), *links = json_object(), *emb = json_object();
 
@@ -158,7 +176,7 @@ json_t *ucwa_res_application(apr_pool_t *p, const ucwa_app *a, const char *user)
     json_object_set_new(emb, "me", json_incref(ucwa_res_me(p, a, user)));
     json_object_set_new(emb, "people", json_incref(ucwa_res_people(p, a)));
     json_object_set_new(emb, "onlineMeetings", json_incref(ucwa_res_online_meetings(p, a)));
-    json_object_set_new(emb, "communication", json_incref(ucwa_res_communication(p, a)));
+    json_object_set_new(emb, "communication", json_incref(ucwa_res_communication(p, a, features)));
     json_object_set_new(app, "_embedded", emb);
     json_object_set_new(app, "rel", json_string("application"));
     return mob_json_own(p, app);

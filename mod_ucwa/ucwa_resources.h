@@ -12,9 +12,13 @@
 #define UCWA_PUT_PROPERTY "4d221db7-4af0-476b-9443-8bc874283085"
 #define UCWA_PUT_VALUE "please pass this in a PUT request"
 
-json_t *ucwa_res_application(apr_pool_t *p, const ucwa_app *a, const char *user);
+/* features: what the user's policy and this server offer (UCWA_RES_*, ucwa_app_features) */
+#define UCWA_RES_CALLS 0x1u    /* calls (EnableIPAudioVideo): startAudio, startVideo, ... */
+#define UCWA_RES_RELAY 0x2u    /* calls and a TURN server: mediaRelayAccessToken */
+json_t *ucwa_res_application(apr_pool_t *p, const ucwa_app *a, const char *user,
+                             unsigned features);
 json_t *ucwa_res_me(apr_pool_t *p, const ucwa_app *a, const char *user);
-json_t *ucwa_res_communication(apr_pool_t *p, const ucwa_app *a);
+json_t *ucwa_res_communication(apr_pool_t *p, const ucwa_app *a, unsigned features);
 json_t *ucwa_res_people(apr_pool_t *p, const ucwa_app *a);
 json_t *ucwa_res_online_meetings(apr_pool_t *p, const ucwa_app *a);
 

@@ -7,11 +7,13 @@
 
 #include "ucwa_app.h"
 #include "ucwa_batch.h"
+#include "ucwa_calls.h"
 #include "ucwa_contact.h"
 #include "ucwa_events.h"
 #include "ucwa_group_memberships.h"
 #include "ucwa_groups.h"
 #include "ucwa_me.h"
+#include "ucwa_media_relay.h"
 #include "ucwa_messaging.h"
 #include "ucwa_photos.h"
 #include "ucwa_push_resource.h"
@@ -35,6 +37,9 @@ typedef struct {
 
 #define CONV "/communication/conversations/*"
 #define INV  "/communication/messagingInvitations"
+#define AVI  "/communication/audioVideoInvitations"
+#define AV   CONV "/audioVideo"
+#define RENEG AV "/audioVideoSession/renegotiations"
 #define MEMBERS "/people/presenceSubscriptionMemberships"
 
 static const ucwa_route routes[] = {
@@ -61,10 +66,19 @@ static const ucwa_route routes[] = {
     { "/me/phones", "GET", ucwa_me_get, UCWA_ME_PHONES },
     { "/me/callForwardingSettings", "GET, PUT", ucwa_me_get, UCWA_ME_CALL_FORWARDING },
     { "/communication", "GET, PUT", ucwa_static_communication, 0 },
+    { "/communication/mediaRelayAccessToken", "*", ucwa_media_relay_token, 0 },
+    { "/communication/mediaPolicies", "GET", ucwa_media_relay_policies, 0 },
     { INV, "POST", ucwa_messaging_start, 0 },
     { INV "/*", "GET", ucwa_messaging_invitation, UCWA_IM_INVITATION },
     { INV "/*/accept", "POST", ucwa_messaging_invitation, UCWA_IM_ACCEPT },
     { INV "/*/decline", "POST", ucwa_messaging_invitation, UCWA_IM_DECLINE },
+    { AVI, "POST", ucwa_calls_start, 0 },
+    { AVI "/*", "GET", ucwa_calls_invitation, UCWA_AV_INVITATION },
+    { AVI "/*/audioVideoNegotiation", "GET", ucwa_calls_invitation, UCWA_AV_NEGOTIATION },
+    { AVI "/*/acceptWithAnswer", "POST", ucwa_calls_invitation, UCWA_AV_ACCEPT },
+    { AVI "/*/sendProvisionalAnswer", "POST", ucwa_calls_invitation, UCWA_AV_PROVISIONAL },
+    { AVI "/*/decline", "POST", ucwa_calls_invitation, UCWA_AV_DECLINE },
+    { AVI "/*/cancel", "POST", ucwa_calls_invitation, UCWA_AV_CANCEL },
     { "/communication/conversations", "GET", ucwa_messaging_conversations, 0 },
     { CONV, "GET, DELETE", ucwa_messaging_conversation, UCWA_IM_CONVERSATION },
     { CONV "/messaging", "GET", ucwa_messaging_conversation, UCWA_IM_MESSAGING },
@@ -73,6 +87,13 @@ static const ucwa_route routes[] = {
     { CONV "/messaging/typingParticipants", "GET", ucwa_messaging_conversation,
       UCWA_IM_TYPING_PARTICIPANTS },
     { CONV "/messaging/terminate", "POST", ucwa_messaging_conversation, UCWA_IM_TERMINATE },
+    { AV, "GET", ucwa_calls_conversation, UCWA_AV_MODALITY },
+    { AV "/stopAudioVideo", "POST", ucwa_calls_conversation, UCWA_AV_STOP },
+    { AV "/audioVideoSession", "GET", ucwa_calls_conversation, UCWA_AV_SESSION },
+    { RENEG, "POST", ucwa_calls_conversation, UCWA_AV_RENEGOTIATE },
+    { RENEG "/*", "GET", ucwa_calls_conversation, UCWA_AV_RENEGOTIATION },
+    { RENEG "/*/answer", "POST", ucwa_calls_conversation, UCWA_AV_RENEG_ANSWER },
+    { RENEG "/*/dismiss", "POST", ucwa_calls_conversation, UCWA_AV_RENEG_DISMISS },
     { CONV "/participants", "GET", ucwa_messaging_conversation, UCWA_IM_PARTICIPANTS },
     { CONV "/participants/*", "GET", ucwa_messaging_conversation, UCWA_IM_PARTICIPANT },
     { CONV "/participants/*/messaging", "GET", ucwa_messaging_conversation,

@@ -3,6 +3,7 @@
 #include <http_protocol.h>
 
 #include "ucwa_app.h"
+#include "ucwa_media_relay.h"
 #include "ucwa_resources.h"
 #include "ucwa_static.h"
 
@@ -32,7 +33,8 @@ int ucwa_static_communication(ucwa_req *q, int what)
     if (ucwa_app_copy(q, &copy, NULL, &rv) != OK) {
         return rv;
     }
-    res = ucwa_res_communication(q->r->pool, &copy);
+    res = ucwa_res_communication(q->r->pool, &copy,
+                                 ucwa_app_features(q->conf->global, &copy));
     /* nothing in communication is settable here: a valid PUT gets it back as it is */
     if (q->r->method_number == M_PUT && !ucwa_http_put_input(q, res, &rv)) {
         return rv;

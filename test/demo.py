@@ -12,6 +12,10 @@ event channel (conf.d/mpm-mobility.conf's arithmetic: mobility.sizing_for) and a
 users to the directory, user00001@contoso.test to userNNNNN@contoso.test, with the demo
 password.
 
+A private coturn (test/lib/turn.py) on 127.0.0.1:3478 (UDP and TCP, plus the offset) is
+the TURN relay of calls: every Front End gets UcwaTurnServer and the secret file, so
+{A}/communication/mediaRelayAccessToken hands out credentials it accepts.
+
 DEMO_POOL=1 runs pool01 as a pool of two Front Ends (test/lib/pool.py): Front End 1 on
 127.0.0.11 and Front End 2 on 127.0.0.12 (the ports above), behind HAProxy running
 conf.d/sites/haproxy-pool.cfg on the pool's VIP (127.0.0.1: 80, 443, 8080, 4443), with a
@@ -28,6 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent / "lib"))
 import mobility  # noqa: E402
 import pool as pools  # noqa: E402
+import turn  # noqa: E402
 
 
 def main():
@@ -57,6 +62,13 @@ def main():
         print(f"Sized for {devices} devices: {sz.servers} children x {sz.threads} threads "
               f"(MaxRequestWorkers {sz.servers * sz.threads}), UcwaMaxParkedPerChild "
               f"{sz.cap}, UcwaMaxApplications {sz.apps}", flush=True)
+    # the media relay of calls: a private coturn on the Front End's address, 3478 (UDP and
+    # TCP) moved by the offset, whose shared secret mints mediaRelayAccessToken
+    port = 3478 + offset
+    if not turn.port_free(topo.fe_addr, port):
+        port = turn.free_port(topo.fe_addr, start=port + 1)
+    relay = turn.Coturn(root / "turn", host=topo.fe_addr, port=port, realm=topo.sip_domain)
+    extra = "\n".join(filter(None, [extra, relay.directives()]))
     pool = None
     if in_pool:
         # the reverse proxy forwards to the external VIP (FE_EXTERNAL_BACKEND: fe_addr)
@@ -68,6 +80,7 @@ def main():
     fe = fes[0]
     rp = mobility.reverse_proxy(root / "rp" if in_pool else state / "rp", state, topo, **sized)
     try:
+        relay.start()
         if pool:
             pool.start()
         else:
@@ -79,6 +92,7 @@ def main():
             pool.stop()
         fe.stop()
         rp.stop()
+        relay.stop()
         return 1
 
     topo.write_hosts(state)         # for ./apxs-build.sh check
@@ -105,12 +119,13 @@ def main():
                                  external site {topo.fe_addr}:{topo.fe_ext_http}, :{topo.fe_ext_https}"""
         logs = [fe.error_log]
         check = "\nCheck the deployment (in another terminal): ./apxs-build.sh check\n"
-    logs.append(rp.error_log)
+    logs += [rp.error_log, relay.log_file]
     print(f"""
 Skype for Business mobility demo is running (Ctrl-C stops it).
 
 {where}
   Reverse proxy                  {topo.rp_addr}:{topo.rp_http} (autodiscover only), :{topo.rp_https}
+  TURN relay (coturn)            {relay.host}:{relay.port} UDP and TCP, for calls' media
   pool02.contoso.test            in the topology only (carol is homed there)
 
 DEMO credentials (never use them anywhere else): alice@contoso.test, bob@contoso.test,
@@ -132,7 +147,7 @@ Logs: """ + "\n      ".join(str(p) for p in logs) + "\n", flush=True)
     signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
     try:
         watched = pool.procs() if pool else [(fe.name, fe.proc, fe.error_log)]
-        watched.append((rp.name, rp.proc, rp.error_log))
+        watched += [(rp.name, rp.proc, rp.error_log), ("coturn", relay.proc, relay.log_file)]
         while not stop:
             for name, proc, log in watched:
                 if proc.poll() is not None:
@@ -146,6 +161,7 @@ Logs: """ + "\n      ".join(str(p) for p in logs) + "\n", flush=True)
         pool.stop()
     else:
         fe.stop()
+    relay.stop()
     print("stopped")
     return 0
 

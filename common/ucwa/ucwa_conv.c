@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 
 #include "mob_json.h"
+#include "ucwa_av.h"
 #include "ucwa_conv.h"
 #include "ucwa_pool.h"
 #include "ucwa_push.h"
@@ -219,8 +220,9 @@ static void hrefs_of(apr_pool_t *p, const ucwa_conv_view *v, hrefs *h)
 
     h->comm = apr_pstrcat(p, v->base, "/communication", NULL);
     h->conv = apr_pstrcat(p, h->comm, "/conversations/", c->id, NULL);
-    h->inv = apr_pstrcat(p, h->comm, "/messagingInvitations/", c->party[v->side].invitation,
-                         NULL);
+    h->inv = apr_pstrcat(p, h->comm, c->kind == UCWA_CONV_KIND_AV ? "/audioVideoInvitations/"
+                                     : "/messagingInvitations/",
+                         c->party[v->side].invitation, NULL);
     h->msg = apr_pstrcat(p, h->conv, "/messaging", NULL);
     h->local = apr_pstrcat(p, h->conv, "/participants/", c->party[v->side].sip, NULL);
     h->remote = apr_pstrcat(p, h->conv, "/participants/", c->party[1 - v->side].sip, NULL);
@@ -320,7 +322,7 @@ static json_t *participant(apr_pool_t *p, const ucwa_conv_view *v, int local)
         json_object_set_new(links, "contactPhoto",
                             href(apr_pstrcat(p, v->base, "/photos/", pa->sip, NULL)));
     }
-    if (c->phase == UCWA_CONV_CONNECTED) {
+    if (c->phase == UCWA_CONV_CONNECTED && c->kind == UCWA_CONV_KIND_MESSAGING) {
         json_object_set_new(links, "participantMessaging",
                             href(apr_pstrcat(p, self, "/messaging", NULL)));
     }
@@ -348,7 +350,15 @@ static json_t *conversation(apr_pool_t *p, const ucwa_conv_view *v)
         state = "Disconnected";
     }
     if (c->phase == UCWA_CONV_CONNECTED || (c->phase == UCWA_CONV_INVITING && v->side == 1)) {
-        json_array_append_new(mods, json_string("Messaging"));
+        if (c->kind == UCWA_CONV_KIND_AV) {
+            json_array_append_new(mods, json_string("Audio"));
+            if (c->video) {
+                json_array_append_new(mods, json_string("Video"));
+            }
+        }
+        else {
+            json_array_append_new(mods, json_string("Messaging"));
+        }
     }
     json_object_set_new(r, "state", json_string(state));
     json_object_set_new(r, "threadId", json_string(c->thread_id));
@@ -358,6 +368,7 @@ static json_t *conversation(apr_pool_t *p, const ucwa_conv_view *v)
     json_object_set_new(r, "recording", json_false());
     json_object_set_new(links, "self", href(h.conv));
     json_object_set_new(links, "messaging", href(h.msg));
+    json_object_set_new(links, "audioVideo", href(apr_pstrcat(p, h.conv, "/audioVideo", NULL)));
     json_object_set_new(links, "participants",
                         href(apr_pstrcat(p, h.conv, "/participants", NULL)));
     if (c->phase == UCWA_CONV_CONNECTED) {
@@ -381,6 +392,15 @@ static json_t *messaging(apr_pool_t *p, const ucwa_conv_view *v)
     hrefs h;
 
     hrefs_of(p, v, &h);
+    if (c->kind != UCWA_CONV_KIND_MESSAGING) {
+        /* a call's conversation: messaging is not in it (addMessaging is not served) */
+        json_object_set_new(r, "state", json_string("Disconnected"));
+        json_object_set_new(links, "self", href(h.msg));
+        json_object_set_new(links, "conversation", href(h.conv));
+        json_object_set_new(r, "_links", links);
+        json_object_set_new(r, "rel", json_string("messaging"));
+        return r;
+    }
     json_object_set_new(r, "state", json_string(c->phase == UCWA_CONV_INVITING ? "Connecting"
                                                 : c->phase == UCWA_CONV_CONNECTED ? "Connected"
                                                 : "Disconnected"));
@@ -407,7 +427,12 @@ static json_t *messaging(apr_pool_t *p, const ucwa_conv_view *v)
     return r;
 }
 
-static const char *invitation_state(const ucwa_conv_view *v)
+const char *ucwa_conv_href(apr_pool_t *p, const ucwa_conv_view *v)
+{
+    return apr_pstrcat(p, v->base, "/communication/conversations/", v->c->id, NULL);
+}
+
+const char *ucwa_conv_invitation_state(const ucwa_conv_view *v)
 {
     const ucwa_conv *c = v->c;
 
@@ -431,14 +456,19 @@ static json_t *invitation(apr_pool_t *p, const ucwa_conv_view *v)
 {
     const ucwa_conv *c = v->c;
     const ucwa_conv_party *me = &c->party[v->side], *other = &c->party[1 - v->side];
-    json_t *r = json_object(), *links = json_object();
+    json_t *r, *links;
     hrefs h;
 
+    if (c->kind == UCWA_CONV_KIND_AV) {
+        return ucwa_av_invitation(p, v);
+    }
+    r = json_object();
+    links = json_object();
     hrefs_of(p, v, &h);
     json_object_set_new(r, "direction", json_string(v->side == 0 ? "Outgoing" : "Incoming"));
     json_object_set_new(r, "importance", json_string(c->importance));
     json_object_set_new(r, "threadId", json_string(c->thread_id));
-    json_object_set_new(r, "state", json_string(invitation_state(v)));
+    json_object_set_new(r, "state", json_string(ucwa_conv_invitation_state(v)));
     if (v->side == 0 && me->operation_id[0]) {
         json_object_set_new(r, "operationId", json_string(me->operation_id));
     }
@@ -592,13 +622,14 @@ static json_t *failure_reason(const ucwa_conv_view *v)
     if (c->end == UCWA_CONV_END_DECLINED) {
         return reason("Informational", "Declined", "The invitation was declined.");
     }
-    return reason("Informational", "Missed", "You missed a conversation.");
+    return reason("Informational", "Missed", c->kind == UCWA_CONV_KIND_AV
+                  ? "You missed a call." : "You missed a conversation.");
 }
 
 static json_t *ev_invitation(apr_pool_t *p, const ucwa_conv_view *v, const char *type)
 {
     hrefs h;
-    const char *status = NULL;
+    const char *status = NULL, *rel;
     json_t *why = NULL;
 
     hrefs_of(p, v, &h);
@@ -611,8 +642,8 @@ static json_t *ev_invitation(apr_pool_t *p, const ucwa_conv_view *v, const char 
             why = failure_reason(v);
         }
     }
-    return event(lnk("messagingInvitation", h.inv, NULL), NULL, status, "messagingInvitation",
-                 invitation(p, v), why, type);
+    rel = v->c->kind == UCWA_CONV_KIND_AV ? "audioVideoInvitation" : "messagingInvitation";
+    return event(lnk(rel, h.inv, NULL), NULL, status, rel, invitation(p, v), why, type);
 }
 
 static json_t *ev_conversation(apr_pool_t *p, const ucwa_conv_view *v, const char *type)
@@ -640,6 +671,38 @@ static json_t *ev_messaging(apr_pool_t *p, const ucwa_conv_view *v)
     hrefs_of(p, v, &h);
     return event(lnk("messaging", h.msg, NULL), NULL, NULL, "messaging", messaging(p, v), NULL,
                  "updated");
+}
+
+/* The conversation's modality updated: messaging, or a call's audioVideo. */
+static json_t *ev_modality(apr_pool_t *p, const ucwa_conv_view *v)
+{
+    if (v->c->kind == UCWA_CONV_KIND_AV) {
+        return event(lnk("audioVideo", ucwa_av_href_modality(p, v), NULL), NULL, NULL,
+                     "audioVideo", ucwa_av_modality(p, v), NULL, "updated");
+    }
+    return ev_messaging(p, v);
+}
+
+/* The caller's audioVideoNegotiation updated: the (provisional) answer is in. */
+static json_t *ev_negotiation(apr_pool_t *p, const ucwa_conv_view *v)
+{
+    return event(lnk("audioVideoNegotiation",
+                     apr_pstrcat(p, ucwa_av_href_invitation(p, v), "/audioVideoNegotiation",
+                                 NULL), NULL),
+                 NULL, NULL, "audioVideoNegotiation", ucwa_av_negotiation(p, v), NULL,
+                 "updated");
+}
+
+/* A renegotiation started (to the other side) or completed (to its originator). */
+static json_t *ev_renegotiation(apr_pool_t *p, const ucwa_conv_view *v, const char *type,
+                                int ok)
+{
+    return event(lnk("audioVideoRenegotiation", ucwa_av_href_renegotiation(p, v), NULL), NULL,
+                 strcmp(type, "completed") ? NULL : ok ? "Success" : "Failure",
+                 "audioVideoRenegotiation", ucwa_av_renegotiation(p, v),
+                 !strcmp(type, "completed") && !ok
+                 ? reason("RemoteFailure", "Declined", "The renegotiation was dismissed.")
+                 : NULL, type);
 }
 
 static json_t *ev_participant(apr_pool_t *p, const ucwa_conv_view *v, const char *type)
@@ -731,9 +794,13 @@ static void batch_init(batch *b, ucwa_store *s, apr_pool_t *p)
     b->items = apr_array_make(p, 16, sizeof(pending));
 }
 
+#define FROM_INVITATION 2
+
 /* Adds one event (taking the reference) from the sender communication, or from the
- * conversation when from_conv is set, to application app. */
-static void add(batch *b, int app, const ucwa_conv_view *v, int from_conv, json_t *ev)
+ * conversation when from is 1, or from the view's invitation (FROM_INVITATION), to
+ * application app. A call's event too big for a slot (an offer or answer of several KiB)
+ * goes without its _embedded resource: the client GETs its link. */
+static void add(batch *b, int app, const ucwa_conv_view *v, int from, json_t *ev)
 {
     pending *e = apr_array_push(b->items);
     hrefs h;
@@ -742,9 +809,18 @@ static void add(batch *b, int app, const ucwa_conv_view *v, int from_conv, json_
     hrefs_of(b->p, v, &h);
     e->app = app;
     e->sender = apr_psprintf(b->p, "\"rel\":\"%s\",\"href\":\"%s\"",
-                             from_conv ? "conversation" : "communication",
-                             from_conv ? h.conv : h.comm);
+                             from == FROM_INVITATION ? (v->c->kind == UCWA_CONV_KIND_AV
+                                                        ? "audioVideoInvitation"
+                                                        : "messagingInvitation")
+                             : from ? "conversation" : "communication",
+                             from == FROM_INVITATION ? h.inv : from ? h.conv : h.comm);
     e->event = mob_json_dump(b->p, ev, NULL);
+    if (e->event && v->c->kind == UCWA_CONV_KIND_AV
+        && strlen(e->sender) + strlen(e->event) + UCWA_CONV_EVENT_SLACK
+           > ucwa_store_get_limits(b->s)->event_size) {
+        json_object_del(ev, "_embedded");
+        e->event = mob_json_dump(b->p, ev, NULL);
+    }
     json_decref(ev);
     if (!e->event) {
         e->event = "";
@@ -833,12 +909,14 @@ static void copy(char *dst, apr_size_t size, const char *src)
  * (UCWA_CONV_ENDPOINTS at most); the first one's name names party 1. */
 static void gather_endpoints(ucwa_store *s, ucwa_conv *c, int user)
 {
+    apr_uint32_t want = c->kind == UCWA_CONV_KIND_AV ? (UCWA_MOD_AUDIO | UCWA_MOD_VIDEO)
+                                                     : UCWA_MOD_MESSAGING;
     int e;
 
     for (e = user >= 0 ? ucwa_store_first_app(s, user) : -1;
          e >= 0 && c->endpoints < UCWA_CONV_ENDPOINTS; e = ucwa_store_next_app(s, e)) {
         ucwa_app *a = ucwa_store_app(s, e);
-        if (!a->available || !(a->modalities & UCWA_MOD_MESSAGING)) {
+        if (!a->available || !(a->modalities & want)) {
             continue;
         }
         if (!c->party[1].name[0]) {
@@ -861,6 +939,11 @@ static void add_alerts(batch *b, const ucwa_conv *c)
         apr_size_t flen;
         const char *ftext = first_text(b->p, c, &flen);
         ucwa_conv_view_of_locked(b->s, c, 1, app, &v);
+        if (c->kind == UCWA_CONV_KIND_AV) {
+            ucwa_av_view_media_locked(b->s, &v, b->p);
+            ftext = "Incoming call";
+            flen = strlen(ftext);
+        }
         add(b, app, &v, 0, ev_invitation(b->p, &v, "started"));
         add_push(b, UCWA_PUSH_INVITATION, c, c->party[0].name, ftext, flen);
         add(b, app, &v, 0, ev_conversation(b->p, &v, "added"));
@@ -879,11 +962,20 @@ static void add_inviter_connected(batch *b, const ucwa_conv *c, apr_time_t now)
         return;
     }
     ucwa_conv_view_of_locked(b->s, c, 0, inviter, &v);
+    if (c->kind == UCWA_CONV_KIND_AV) {
+        ucwa_av_view_media_locked(b->s, &v, b->p);
+        add(b, inviter, &v, FROM_INVITATION, ev_negotiation(b->p, &v));
+        add(b, inviter, &v, 0, ev_conversation(b->p, &v, "updated"));
+        add(b, inviter, &v, 1, ev_participant(b->p, &v, "added"));
+        add(b, inviter, &v, 1, ev_modality(b->p, &v));
+        add(b, inviter, &v, 0, ev_invitation(b->p, &v, "completed"));
+        return;
+    }
     add(b, inviter, &v, 0, ev_conversation(b->p, &v, "updated"));
     add(b, inviter, &v, 1, ev_participant(b->p, &v, "added"));
     add(b, inviter, &v, 1, ev_participant_messaging(b->p, &v, 0));
     add(b, inviter, &v, 1, ev_participant_messaging(b->p, &v, 1));
-    add(b, inviter, &v, 1, ev_messaging(b->p, &v));
+    add(b, inviter, &v, 1, ev_modality(b->p, &v));
     add(b, inviter, &v, 0, ev_invitation(b->p, &v, "completed"));
     if (c->first_number) {
         add(b, inviter, &v, 1, ev_message(b->p, &v, c->first_number, 0,
@@ -925,7 +1017,7 @@ static void post_failure(ucwa_store *s, ucwa_conv *c, apr_time_t now, apr_pool_t
     if (app_live(s, c->party[0].app, c->party[0].app_gen)) {
         int app = c->party[0].app;
         ucwa_conv_view_of_locked(s, c, 0, app, &v);
-        add(&b, app, &v, 1, ev_messaging(p, &v));
+        add(&b, app, &v, 1, ev_modality(p, &v));
         add(&b, app, &v, 0, ev_invitation(p, &v, "completed"));
         add(&b, app, &v, 0, ev_conversation(p, &v, "deleted"));
     }
@@ -991,7 +1083,7 @@ static void end_connected(ucwa_store *s, ucwa_conv *c, int side, int gone, apr_t
     batch_init(&b, s, p);
     if (!gone && app_live(s, leaver->app, leaver->app_gen)) {
         ucwa_conv_view_of_locked(s, c, side, leaver->app, &v);
-        add(&b, leaver->app, &v, 1, ev_messaging(p, &v));
+        add(&b, leaver->app, &v, 1, ev_modality(p, &v));
         add(&b, leaver->app, &v, 0, ev_conversation(p, &v, "deleted"));
     }
     if (app_live(s, other->app, other->app_gen)) {
@@ -1000,7 +1092,7 @@ static void end_connected(ucwa_store *s, ucwa_conv *c, int side, int gone, apr_t
             add(&b, other->app, &v, 1, ev_typing(p, &v, "deleted"));
         }
         add(&b, other->app, &v, 1, ev_participant(p, &v, "deleted"));
-        add(&b, other->app, &v, 1, ev_messaging(p, &v));
+        add(&b, other->app, &v, 1, ev_modality(p, &v));
         add(&b, other->app, &v, 0, ev_conversation(p, &v, "deleted"));
     }
     if (gone) {
@@ -1068,6 +1160,22 @@ ucwa_conv_result ucwa_conv_invite_locked(ucwa_store *s, const ucwa_conv_invite_i
     c->party[1].app = -1;
     make_id(c->party[1].invitation, slot);
     copy(c->party[1].sip, sizeof(c->party[1].sip), in->to);
+    c->kind = in->kind;
+    if (c->kind == UCWA_CONV_KIND_AV) {
+        int k = ucwa_av_call_new_locked(s, slot, c->gen);
+        if (k < 0) {
+            return UCWA_CONV_NO_CALL;
+        }
+        c->call = (apr_uint32_t)k + 1;
+        c->call_gen = ucwa_store_call(s, k)->gen;
+        c->video = in->video ? 1 : 0;
+        copy(c->session_context[0], sizeof(c->session_context[0]), in->session_context);
+        if (ucwa_av_put_locked(s, c, UCWA_SDP_OFFER, in->offer_type, in->offer,
+                               in->offer_len) < 0) {
+            ucwa_av_call_free_locked(s, c);
+            return UCWA_CONV_TOO_LARGE;
+        }
+    }
     gather_endpoints(s, c, to_user);
 
     batch_init(&b, s, p);
@@ -1075,7 +1183,7 @@ ucwa_conv_result ucwa_conv_invite_locked(ucwa_store *s, const ucwa_conv_invite_i
     add(&b, in->app, &v, 0, ev_invitation(p, &v, "started"));
     add(&b, in->app, &v, 0, ev_conversation(p, &v, "added"));
     add(&b, in->app, &v, 1, ev_local_participant(p, &v));
-    add(&b, in->app, &v, 1, ev_messaging(p, &v));
+    add(&b, in->app, &v, 1, ev_modality(p, &v));
     add_alerts(&b, c);
     if (c->first[0]) {
         /* the events that carry the first message later must fit as well */
@@ -1096,6 +1204,7 @@ ucwa_conv_result ucwa_conv_invite_locked(ucwa_store *s, const ucwa_conv_invite_i
         }
     }
     if (!batch_fits(&b)) {
+        ucwa_av_call_free_locked(s, c);
         return UCWA_CONV_TOO_LARGE;
     }
     *ucwa_store_conv(s, slot) = *c;
@@ -1184,10 +1293,12 @@ static ucwa_conv_result accept_now(ucwa_store *s, int idx, int app, apr_time_t n
     copy(c->party[1].name, sizeof(c->party[1].name), a->name);
 
     ucwa_conv_view_of_locked(s, c, 1, app, &v);
-    add(&b, app, &v, 1, ev_messaging(p, &v));
+    add(&b, app, &v, 1, ev_modality(p, &v));
     add(&b, app, &v, 0, ev_conversation(p, &v, "updated"));
-    add(&b, app, &v, 1, ev_participant_messaging(p, &v, 1));
-    add(&b, app, &v, 1, ev_participant_messaging(p, &v, 0));
+    if (c->kind == UCWA_CONV_KIND_MESSAGING) {
+        add(&b, app, &v, 1, ev_participant_messaging(p, &v, 1));
+        add(&b, app, &v, 1, ev_participant_messaging(p, &v, 0));
+    }
     add(&b, app, &v, 1, ev_participant(p, &v, "updated"));
     add(&b, app, &v, 0, ev_invitation(p, &v, "completed"));
     if (c->first_number) {
@@ -1197,6 +1308,116 @@ static ucwa_conv_result accept_now(ucwa_store *s, int idx, int app, apr_time_t n
     add_inviter_connected(&b, c, now);
     add_endpoints_closed(&b, c, app);
     batch_post(&b, now, t);
+    return UCWA_CONV_OK;
+}
+
+ucwa_conv_result ucwa_conv_answer_locked(ucwa_store *s, int idx, int app, int provisional,
+                                         const char *ctype, const char *body, apr_size_t len,
+                                         const char *cid, const char *session_context,
+                                         apr_time_t now, apr_pool_t *p, ucwa_conv_touched *t)
+{
+    ucwa_conv *c = ucwa_store_conv(s, idx);
+    ucwa_app *a = ucwa_store_app(s, app);
+
+    if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_INVITING
+        || c->kind != UCWA_CONV_KIND_AV || endpoint_index(c, app, a->gen) < 0) {
+        return UCWA_CONV_STATE;
+    }
+    if (!provisional && ucwa_conv_count_locked(s, app, a->gen) >= UCWA_CONV_PER_APP) {
+        return UCWA_CONV_TOO_MANY;
+    }
+    if (ucwa_av_put_locked(s, c, UCWA_SDP_ANSWER, ctype, body, len) < 0) {
+        return UCWA_CONV_TOO_LARGE;
+    }
+    c->provisional = provisional ? 1 : 0;
+    copy(c->accepted_cid, sizeof(c->accepted_cid), cid);
+    copy(c->session_context[1], sizeof(c->session_context[1]), session_context);
+    if (provisional) {
+        /* early media: the caller hears it while the call keeps ringing */
+        if (app_live(s, c->party[0].app, c->party[0].app_gen)) {
+            ucwa_conv_view v;
+            batch b;
+            batch_init(&b, s, p);
+            ucwa_conv_view_of_locked(s, c, 0, c->party[0].app, &v);
+            ucwa_av_view_media_locked(s, &v, p);
+            add(&b, c->party[0].app, &v, FROM_INVITATION, ev_negotiation(p, &v));
+            batch_post(&b, now, t);
+        }
+        return UCWA_CONV_OK;
+    }
+    return accept_now(s, idx, app, now, p, t);
+}
+
+/* The view of a call's side, with its media, for an event to it; its application or -1. */
+static int side_view(ucwa_store *s, const ucwa_conv *c, int side, apr_pool_t *p,
+                     ucwa_conv_view *v)
+{
+    const ucwa_conv_party *pa = &c->party[side];
+
+    if (!app_live(s, pa->app, pa->app_gen)) {
+        return -1;
+    }
+    ucwa_conv_view_of_locked(s, c, side, pa->app, v);
+    ucwa_av_view_media_locked(s, v, p);
+    return pa->app;
+}
+
+ucwa_conv_result ucwa_conv_renegotiate_locked(ucwa_store *s, int idx, int side,
+                                              const char *ctype, const char *body,
+                                              apr_size_t len, const char *operation_id,
+                                              apr_time_t now, apr_pool_t *p,
+                                              ucwa_conv_touched *t)
+{
+    ucwa_conv *c = ucwa_store_conv(s, idx);
+    ucwa_conv_view v;
+    int app;
+    batch b;
+
+    if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_CONNECTED
+        || c->kind != UCWA_CONV_KIND_AV || (c->reneg && !c->reneg_done)) {
+        return UCWA_CONV_STATE;
+    }
+    if (ucwa_av_put_locked(s, c, UCWA_SDP_RENEG_OFFER, ctype, body, len) < 0) {
+        return UCWA_CONV_TOO_LARGE;
+    }
+    ucwa_av_call_of_locked(s, c)->len[UCWA_SDP_RENEG_ANSWER] = 0;
+    c->reneg = (apr_uint32_t)side + 1;
+    c->reneg_n++;
+    c->reneg_done = 0;
+    copy(c->reneg_op, sizeof(c->reneg_op), operation_id);
+    c->last_activity = now;
+    if ((app = side_view(s, c, 1 - side, p, &v)) >= 0) {
+        batch_init(&b, s, p);
+        add(&b, app, &v, 0, ev_renegotiation(p, &v, "started", 1));
+        batch_post(&b, now, t);
+    }
+    return UCWA_CONV_OK;
+}
+
+ucwa_conv_result ucwa_conv_reneg_answer_locked(ucwa_store *s, int idx, int side, apr_uint32_t n,
+                                               const char *ctype, const char *body,
+                                               apr_size_t len, apr_time_t now, apr_pool_t *p,
+                                               ucwa_conv_touched *t)
+{
+    ucwa_conv *c = ucwa_store_conv(s, idx);
+    int origin = (int)c->reneg - 1, app;
+    ucwa_conv_view v;
+    batch b;
+
+    if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_CONNECTED || !c->reneg
+        || c->reneg_done || n != c->reneg_n || side == origin) {
+        return UCWA_CONV_STATE;
+    }
+    if (body && ucwa_av_put_locked(s, c, UCWA_SDP_RENEG_ANSWER, ctype, body, len) < 0) {
+        return UCWA_CONV_TOO_LARGE;
+    }
+    c->reneg_done = body ? 1 : 2;
+    c->last_activity = now;
+    if ((app = side_view(s, c, origin, p, &v)) >= 0) {
+        batch_init(&b, s, p);
+        add(&b, app, &v, 0, ev_renegotiation(p, &v, "completed", body != NULL));
+        batch_post(&b, now, t);
+    }
     return UCWA_CONV_OK;
 }
 
@@ -1386,6 +1607,7 @@ void ucwa_conv_tick_locked(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p
     case UCWA_CONV_ENDED:
         if (now - c->ended >= UCWA_CONV_RETAIN) {
             apr_uint32_t *used = ucwa_store_word(s, UCWA_WORD_CONVS_USED);
+            ucwa_av_call_free_locked(s, c);
             c->state = UCWA_SLOT_FREE;
             /* the last records free: the scans stop sooner */
             while (*used > 0 && ucwa_store_conv(s, (int)*used - 1)->state != UCWA_SLOT_LIVE) {

@@ -112,8 +112,9 @@ typedef enum {
     UCWA_CONV_TOO_LARGE,       /* an event would not fit an event slot */
     UCWA_CONV_STATE,           /* not in a state for this (e.g. messages before Connected) */
     UCWA_CONV_BUSY,            /* the pool's outbox is full: try again later */
-    UCWA_CONV_PENDING          /* taken: the pool decides (an accept or decline that other
+    UCWA_CONV_PENDING,         /* taken: the pool decides (an accept or decline that other
                                 * Front Ends' endpoints could answer too) */
+    UCWA_CONV_NO_CALL          /* a call, and UcwaMaxCalls are in progress */
 } ucwa_conv_result;
 
 /* --- the table ------------------------------------------------------------------- */
@@ -144,6 +145,8 @@ typedef struct {
     const char *base;          /* the viewing application's URL path */
     int elsewhere;             /* side 1: another endpoint took the invitation */
     int answered;              /* side 1: no accept/decline, even while inviting */
+    /* a call's descriptions as data URIs (NULL: none), filled by ucwa_av_view_media_locked */
+    const char *offer, *answer, *reneg_offer, *reneg_answer;
 } ucwa_conv_view;
 
 /* The view of application app (which must see c, side given). */
@@ -162,6 +165,11 @@ json_t *ucwa_conv_res_typing(apr_pool_t *p, const ucwa_conv_view *v, apr_time_t 
  * -1 none (case-insensitive; the other only once it is in the conversation). */
 int ucwa_conv_participant_of(const ucwa_conv_view *v, const char *sip);
 
+/* The invitation's state from this view (Connecting, Connected, Failed, ...). */
+const char *ucwa_conv_invitation_state(const ucwa_conv_view *v);
+/* The href of the view's conversation. */
+const char *ucwa_conv_href(apr_pool_t *p, const ucwa_conv_view *v);
+
 /* "/Date(ms)/", the JSON date form of the captures. */
 const char *ucwa_conv_date(apr_pool_t *p, apr_time_t t);
 
@@ -179,6 +187,12 @@ typedef struct {
     apr_time_t expires;        /* when an unanswered invitation fails */
     const char *const *remote_fes;   /* other Front Ends of the pool alerting `to` too */
     int nremote;
+    /* a call (kind UCWA_CONV_KIND_AV): the offer as it came, checked (common/ucwa/ucwa_sdp) */
+    ucwa_conv_kind kind;
+    int video;
+    const char *session_context;
+    const char *offer_type, *offer;
+    apr_size_t offer_len;
 } ucwa_conv_invite_in;
 
 /* Starts a conversation: *idx is its record. OK (the invitation may have failed at
@@ -218,6 +232,28 @@ ucwa_conv_result ucwa_conv_message_locked(ucwa_store *s, int idx, int side, ucwa
 /* side is typing. STATE if not connected. */
 ucwa_conv_result ucwa_conv_typing_locked(ucwa_store *s, int idx, int side, apr_time_t now,
                                   apr_pool_t *p, ucwa_conv_touched *t);
+
+/* A call's endpoint app answers with a session description (ctype, body, len as they came;
+ * cid: the offer part it took, or NULL; its sessionContext or NULL). provisional: early
+ * media, the call keeps ringing (the caller gets the negotiation). Else the first answer
+ * wins, as ucwa_conv_accept_locked. STATE when no longer open, TOO_MANY. */
+ucwa_conv_result ucwa_conv_answer_locked(ucwa_store *s, int idx, int app, int provisional,
+                                         const char *ctype, const char *body, apr_size_t len,
+                                         const char *cid, const char *session_context,
+                                         apr_time_t now, apr_pool_t *p, ucwa_conv_touched *t);
+/* side offers a renegotiation of a connected call (hold, video, ICE restart): the other
+ * side gets audioVideoRenegotiation started. STATE when not connected or one is open. */
+ucwa_conv_result ucwa_conv_renegotiate_locked(ucwa_store *s, int idx, int side,
+                                              const char *ctype, const char *body,
+                                              apr_size_t len, const char *operation_id,
+                                              apr_time_t now, apr_pool_t *p,
+                                              ucwa_conv_touched *t);
+/* side answers (body) or dismisses (body NULL) renegotiation number n: its originator gets
+ * it completed. STATE when n is not open or side is its originator. */
+ucwa_conv_result ucwa_conv_reneg_answer_locked(ucwa_store *s, int idx, int side, apr_uint32_t n,
+                                               const char *ctype, const char *body,
+                                               apr_size_t len, apr_time_t now, apr_pool_t *p,
+                                               ucwa_conv_touched *t);
 
 /* Application app is ending (still live): its part in record idx ends. */
 void ucwa_conv_app_gone_locked(ucwa_store *s, int idx, int app, apr_time_t now, apr_pool_t *p,

@@ -12,7 +12,7 @@
 #include "ucwa_store.h"
 
 #define STORE_MAGIC   0x55435741u   /* "UCWA" */
-#define STORE_VERSION 13u
+#define STORE_VERSION 14u
 #define IDX_BITS 20                  /* application index in the low bits of the id */
 #define GEN_BITS 12
 #define WORDS 16
@@ -25,7 +25,8 @@ struct ucwa_store {
     apr_uint32_t unused_from;      /* no slot from here on was ever used (all FREE) */
     ucwa_push_credential push_creds[2];
     char synthetic[UCWA_SYNTHETIC_MAX];   /* the last synthetic transaction, as JSON */
-    apr_uint64_t apps_off, users_off, subs_off, convs_off, push_off, pool_off, events_off;   /* from the header */
+    apr_uint64_t apps_off, users_off, subs_off, convs_off, push_off, calls_off, pool_off,
+                 blobs_off, events_off;   /* from the header */
 };
 
 typedef struct {
@@ -48,6 +49,11 @@ static apr_size_t align_ring(apr_size_t n)
     return (n + RING_ALIGN - 1) & ~(apr_size_t)(RING_ALIGN - 1);
 }
 
+static apr_size_t blobs_bytes(const ucwa_store_limits *l)
+{
+    return (apr_size_t)l->max_calls * UCWA_SDP_KINDS * UCWA_SDP_BLOB_MAX;
+}
+
 apr_size_t ucwa_store_bytes(const ucwa_store_limits *l)
 {
     return align8(sizeof(ucwa_store)) + align8((apr_size_t)l->max_apps * sizeof(ucwa_app))
@@ -55,7 +61,9 @@ apr_size_t ucwa_store_bytes(const ucwa_store_limits *l)
            + align8((apr_size_t)l->max_subs * sizeof(ucwa_sub))
            + align8((apr_size_t)l->max_convs * sizeof(ucwa_conv))
            + align8((apr_size_t)l->max_push * sizeof(ucwa_push_job))
+           + align8((apr_size_t)l->max_calls * sizeof(ucwa_call))
            + align8(ucwa_pool_area_bytes(l->max_users)) + RING_ALIGN
+           + blobs_bytes(l)
            + (apr_size_t)l->max_apps * l->ring_len * align8(l->event_size);
 }
 
@@ -71,6 +79,7 @@ static ucwa_store *format(void *base, const ucwa_store_limits *l, int zeroed)
              + align8((apr_size_t)l->max_subs * sizeof(ucwa_sub))
              + align8((apr_size_t)l->max_convs * sizeof(ucwa_conv))
              + align8((apr_size_t)l->max_push * sizeof(ucwa_push_job))
+             + align8((apr_size_t)l->max_calls * sizeof(ucwa_call))
              + align8(ucwa_pool_area_bytes(l->max_users));
     memset(base, 0, zeroed ? sizeof(ucwa_store) : tables);
     s->magic = STORE_MAGIC;
@@ -84,10 +93,13 @@ static ucwa_store *format(void *base, const ucwa_store_limits *l, int zeroed)
     /* page-aligned in memory (APR puts a size word before a segment's base address, so
      * the base itself is not): every process maps the segment at an address with the
      * same offset in its page */
-    s->pool_off = s->push_off + align8((apr_size_t)l->max_push * sizeof(ucwa_push_job));
-    s->events_off = align_ring((apr_uintptr_t)base + s->pool_off
-                               + align8(ucwa_pool_area_bytes(l->max_users)))
-                    - (apr_uintptr_t)base;
+    s->calls_off = s->push_off + align8((apr_size_t)l->max_push * sizeof(ucwa_push_job));
+    s->pool_off = s->calls_off + align8((apr_size_t)l->max_calls * sizeof(ucwa_call));
+    /* the descriptions, then the rings: page-aligned, never read before written */
+    s->blobs_off = align_ring((apr_uintptr_t)base + s->pool_off
+                              + align8(ucwa_pool_area_bytes(l->max_users)))
+                   - (apr_uintptr_t)base;
+    s->events_off = s->blobs_off + blobs_bytes(l);
     return s;
 }
 
@@ -142,6 +154,27 @@ ucwa_conv *ucwa_store_conv(ucwa_store *s, int idx)
 ucwa_push_job *ucwa_store_push(ucwa_store *s, int idx)
 {
     return (ucwa_push_job *)((char *)s + s->push_off) + idx;
+}
+
+ucwa_call *ucwa_store_call(ucwa_store *s, int idx)
+{
+    return (ucwa_call *)((char *)s + s->calls_off) + idx;
+}
+
+char *ucwa_store_call_blob(ucwa_store *s, int idx, int kind)
+{
+    return (char *)s + s->blobs_off
+           + ((apr_size_t)idx * UCWA_SDP_KINDS + (apr_size_t)kind) * UCWA_SDP_BLOB_MAX;
+}
+
+void ucwa_store_call_release(ucwa_store *s, int idx)
+{
+    char *from = ucwa_store_call_blob(s, idx, 0);
+
+    /* in ordinary memory (unit tests, fuzzers) madvise fails: zero by hand */
+    if (madvise(from, (apr_size_t)UCWA_SDP_KINDS * UCWA_SDP_BLOB_MAX, MADV_REMOVE) != 0) {
+        memset(from, 0, (apr_size_t)UCWA_SDP_KINDS * UCWA_SDP_BLOB_MAX);
+    }
 }
 
 struct ucwa_pool_area *ucwa_store_pool_area(ucwa_store *s)

@@ -167,6 +167,13 @@ typedef enum {
     UCWA_CONV_ENDED                /* kept a little while: the invitations stay readable */
 } ucwa_conv_phase;
 
+/* The modality an invitation opens (its conversation's first): messaging
+ * (messagingInvitation) or a call (audioVideoInvitation, common/ucwa/ucwa_av). */
+typedef enum {
+    UCWA_CONV_KIND_MESSAGING = 0,
+    UCWA_CONV_KIND_AV
+} ucwa_conv_kind;
+
 typedef enum {
     UCWA_CONV_END_NONE = 0,
     UCWA_CONV_END_UNREACHABLE,     /* no endpoint could take the invitation */
@@ -216,7 +223,41 @@ typedef struct {
                                     * verdict (0: none) */
     apr_uint32_t claiming_gen;
     char first[UCWA_CONV_FIRST_MAX];    /* the first message's data URI, "" when none */
+    /* a call (kind UCWA_CONV_KIND_AV; common/ucwa/ucwa_av) */
+    apr_uint32_t kind;             /* ucwa_conv_kind */
+    apr_uint32_t video;            /* the offer has video */
+    apr_uint32_t call;             /* its ucwa_call record + 1 (0: none) */
+    apr_uint32_t call_gen;
+    apr_uint32_t provisional;      /* the answer so far is a provisional one */
+    apr_uint32_t reneg;            /* the last renegotiation's originator: side + 1 (0: none) */
+    apr_uint32_t reneg_n;          /* renegotiations so far (the last one's number) */
+    apr_uint32_t reneg_done;       /* the last one is open (0), answered (1), dismissed (2) */
+    char session_context[2][UCWA_CONV_OPID_MAX];   /* each side's sessionContext */
+    char accepted_cid[UCWA_CONV_OPID_MAX];   /* the offer part the answer took */
+    char reneg_op[UCWA_CONV_OPID_MAX];       /* the open renegotiation's operationId */
 } ucwa_conv;
+
+/* A call's session descriptions (common/ucwa/ucwa_av): offers and answers byte for byte as
+ * they came, kept out of the event slots (an offer with video and candidates is several KiB,
+ * a multipart one more). The bytes are in a page-aligned area of UCWA_SDP_BLOB_MAX per
+ * description, given back to the system when the call's record is freed. */
+#define UCWA_SDP_BLOB_MAX (64 * 1024)
+#define UCWA_SDP_CTYPE_MAX 256
+typedef enum {
+    UCWA_SDP_OFFER = 0,
+    UCWA_SDP_ANSWER,               /* final or provisional (ucwa_conv.provisional) */
+    UCWA_SDP_RENEG_OFFER,
+    UCWA_SDP_RENEG_ANSWER,
+    UCWA_SDP_KINDS
+} ucwa_sdp_kind;
+
+typedef struct {
+    apr_uint32_t state;            /* ucwa_slot_state: FREE or LIVE */
+    apr_uint32_t gen;
+    apr_uint32_t conv, conv_gen;   /* the conversation that holds it */
+    apr_uint32_t len[UCWA_SDP_KINDS];          /* 0: none */
+    char ctype[UCWA_SDP_KINDS][UCWA_SDP_CTYPE_MAX];
+} ucwa_call;
 
 /* A push notification waiting for the dispatcher (common/push/ucwa_push). It names the device
  * (user and endpointId), not the application, which may be gone by the time it is sent. */
@@ -262,6 +303,7 @@ typedef struct {
     apr_uint32_t max_subs;         /* presence subscriptions */
     apr_uint32_t max_convs;        /* conversations */
     apr_uint32_t max_push;         /* queued push notifications */
+    apr_uint32_t max_calls;        /* calls with their session descriptions (UcwaMaxCalls) */
 } ucwa_store_limits;
 
 typedef struct {
@@ -292,6 +334,11 @@ ucwa_user *ucwa_store_user(ucwa_store *s, int idx);
 ucwa_sub *ucwa_store_sub(ucwa_store *s, int idx);
 ucwa_conv *ucwa_store_conv(ucwa_store *s, int idx);
 ucwa_push_job *ucwa_store_push(ucwa_store *s, int idx);
+ucwa_call *ucwa_store_call(ucwa_store *s, int idx);
+/* The bytes of description kind of call idx (UCWA_SDP_BLOB_MAX of room). */
+char *ucwa_store_call_blob(ucwa_store *s, int idx, int kind);
+/* Gives the pages of call idx's descriptions back to the system (they read as zeros). */
+void ucwa_store_call_release(ucwa_store *s, int idx);
 ucwa_push_credential *ucwa_store_push_credential(ucwa_store *s, int which);
 /* The pool's area (common/ucwa/ucwa_pool): its outbox and the users to announce. */
 struct ucwa_pool_area *ucwa_store_pool_area(ucwa_store *s);

@@ -106,7 +106,10 @@ def connect(alice, bob, a, b, form="json"):
     kw, cid = {}, None
     if form == "multipart":
         cid = "webrtc@alice.test"
-        variant = offer.replace(b"\r\ns=-\r\n", b"\r\ns=variant\r\n", 1)
+        # another variant, padded past an event slot (UcwaEventSize, 4 KiB): the callee's
+        # event carries only the link, which ringing() follows
+        pad = b"".join(b"a=x-padding:%d %s\r\n" % (i, b"x" * 1000) for i in range(4))
+        variant = offer.replace(b"\r\ns=-\r\n", b"\r\ns=variant\r\n" + pad, 1)
         assert variant != offer
         kw["parts"] = [(cid, offer), ("variant@alice.test", variant)]
     call, ring = place(alice, bob, offer, form=form, **kw)
@@ -149,13 +152,17 @@ def test_audio_video_call_carries_tones_and_h264_both_ways_until_hang_up(pair, p
 
 @pytest.mark.parametrize("form", ["sdp", "multipart"])
 def test_audio_call_with_the_offer_as_a_body(pair, peers, form):
-    """The offer as an application/sdp body, and as a multipart/alternative one whose
-    every part arrives byte for byte (place() checks it) under its Content-ID."""
+    """The offer as an application/sdp body (small: embedded in the callee's event), and
+    as a multipart/alternative one whose every part arrives byte for byte (place() checks
+    it) under its Content-ID (large: the event carries the link, the callee GETs it)."""
     alice, bob = pair
     a, b = peers(A_HZ, name="alice"), peers(B_HZ, name="bob")
     call, ring = connect(alice, bob, a, b, form=form)
     if form == "multipart":
         assert [cid for cid, _ in ring.parts()] == ["webrtc@alice.test", "variant@alice.test"]
+        assert ring.link_only, "a 6 KiB offer was embedded in an event"
+    else:
+        assert not ring.link_only, "a 1 KiB offer did not fit an event"
     tones_both_ways(a, b)
     hang_up(call, ring, a, b)
 

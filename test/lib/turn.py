@@ -3,17 +3,21 @@ that the credentials of UCWA's mediaRelayAccessToken are for (issue 12).
 
     turn = Coturn(root).start()      # root: a directory of its own (config, pid, log)
     turn.host, turn.port, turn.secret, turn.realm
+    turn.directives()                # UcwaTurnServer + UcwaTurnSecretFile for mod_ucwa
+    turn.ice_server(user, password)  # {"urls": [turn:...], "username", "credential"}
     turn.allocate(user, password)    # turnutils_uclient: an Allocation, true when the
                                      # server granted it (.lost: packets not echoed back)
     turn.stop()                      # also: `with Coturn(root) as turn:`
 
 The server runs in the foreground of this process's child, never as the system service:
 its own configuration file (`use-auth-secret`, `static-auth-secret`: the TURN REST
-scheme mod_ucwa mints for, so the server keeps no user database), realm, one listening
-address and a free port (UDP and TCP), a private relay port range, no TLS/DTLS, no CLI,
-pid and log files under root, a new secret per instance unless one is given. An echoing
-peer (turnutils_peer) runs beside it for allocate()'s packets. Peers on loopback are allowed (allow-loopback-peers), so two
-endpoints on this machine can relay to each other through it.
+scheme mod_ucwa mints for, so no user is stored; its SQLite user database, which it
+opens anyway, is its own), realm, one listening address and a free port (UDP and TCP), a
+private relay port range, no TLS/DTLS, no CLI, pid and log files under root, a new secret
+per instance unless one is given. An echoing peer (turnutils_peer) runs beside it for
+allocate()'s packets. Peers on loopback are allowed (allow-loopback-peers), so two
+endpoints on this machine can relay to each other through it: to force a call through
+the relay, give the endpoints only this ICE server and keep their relay candidates.
 
 rest_credentials() mints the same credentials mod_ucwa does (for tests that need an
 expired or foreign token without asking the server).
@@ -47,7 +51,7 @@ def rest_credentials(secret, user, lifetime=8 * 3600, now=None):
     return name, base64.b64encode(mac).decode()
 
 
-def _free(addr, port):
+def port_free(addr, port):
     """port is free on addr for both UDP and TCP (as turnserver binds them)."""
     for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
         s = socket.socket(socket.AF_INET, kind)
@@ -65,7 +69,7 @@ def free_port(addr="127.0.0.1", start=3478 + 20000, end=60000, step=7):
     """A port free for UDP and TCP on addr, and the next one too (coturn may take
     listening-port + 1 as its alternate port)."""
     for port in range(start, end, step):
-        if _free(addr, port) and _free(addr, port + 1):
+        if port_free(addr, port) and port_free(addr, port + 1):
             return port
     raise RuntimeError("no free port for coturn")
 
@@ -110,11 +114,19 @@ class Coturn:
     def pid_file(self): return self.root / "turnserver.pid"
 
     def secret_file(self):
-        """The secret in a file of its own (mode 0640), as UcwaTurnSecretFile reads it."""
+        """The secret in a file of its own (mode 0600: Apache reads it as the user that
+        starts it, before its children drop privileges), for UcwaTurnSecretFile."""
         path = self.root / "turn.secret"
+        self.root.mkdir(parents=True, exist_ok=True)
         path.write_text(self.secret + "\n")
-        path.chmod(0o644)
+        path.chmod(0o600)
         return path
+
+    def directives(self):
+        """mod_ucwa's configuration for this server: UcwaTurnServer (UDP and TCP on the
+        same port) and UcwaTurnSecretFile."""
+        return (f"UcwaTurnServer {self.host} {self.port}\n"
+                f"UcwaTurnSecretFile {self.secret_file()}")
 
     def write_config(self):
         self.root.mkdir(parents=True, exist_ok=True)
@@ -129,6 +141,8 @@ class Coturn:
             "use-auth-secret", f"static-auth-secret={self.secret}", f"realm={self.realm}",
             "fingerprint", "no-tls", "no-dtls", "no-cli", "no-rfc5780",
             "no-software-attribute", "allow-loopback-peers", "no-multicast-peers",
+            # its own (empty) user database: coturn opens /var/lib/turn/turndb otherwise
+            f"userdb={self.root / 'turndb'}",
             f"pidfile={self.pid_file}", f"log-file={self.log_file}", "simple-log",
             "no-stdout-log", *self.extra,
         ]
@@ -173,6 +187,18 @@ class Coturn:
 
     def log_text(self):
         return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+
+    def credentials(self, user, lifetime=8 * 3600):
+        """(userName, password) for user, as mod_ucwa would mint them with this secret."""
+        return rest_credentials(self.secret, user, lifetime)
+
+    def ice_server(self, user_name, password, tcp=True):
+        """An RTCIceServer (WebRTC, aiortc's RTCIceServer(**...)) for this relay: UDP, and
+        TCP to the server unless tcp is False."""
+        urls = [f"turn:{self.host}:{self.port}"]
+        if tcp:
+            urls.append(f"turn:{self.host}:{self.port}?transport=tcp")
+        return {"urls": urls, "username": user_name, "credential": password}
 
     def uclient(self, user, password, *flags, messages=3, timeout=30):
         """turnutils_uclient against this server with those credentials: it allocates a

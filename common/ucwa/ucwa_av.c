@@ -1,0 +1,270 @@
+/* The audioVideo modality of a conversation (ucwa_av.h). */
+#include <string.h>
+#include <apr_strings.h>
+
+#include "mob_json.h"
+#include "ucwa_av.h"
+#include "ucwa_sdp.h"
+
+/* --- the call record --------------------------------------------------------------- */
+
+int ucwa_av_call_new_locked(ucwa_store *s, int conv, apr_uint32_t conv_gen)
+{
+    apr_uint32_t i, n = ucwa_store_get_limits(s)->max_calls;
+
+    for (i = 0; i < n; i++) {
+        ucwa_call *k = ucwa_store_call(s, (int)i);
+        if (k->state != UCWA_SLOT_LIVE) {
+            apr_uint32_t gen = k->gen + 1;
+            memset(k, 0, sizeof(*k));
+            k->state = UCWA_SLOT_LIVE;
+            k->gen = gen;
+            k->conv = (apr_uint32_t)conv;
+            k->conv_gen = conv_gen;
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+ucwa_call *ucwa_av_call_of_locked(ucwa_store *s, const ucwa_conv *c)
+{
+    ucwa_call *k;
+
+    if (!c->call || c->call > ucwa_store_get_limits(s)->max_calls) {
+        return NULL;
+    }
+    k = ucwa_store_call(s, (int)c->call - 1);
+    return k->state == UCWA_SLOT_LIVE && k->gen == c->call_gen ? k : NULL;
+}
+
+void ucwa_av_call_free_locked(ucwa_store *s, ucwa_conv *c)
+{
+    ucwa_call *k = ucwa_av_call_of_locked(s, c);
+
+    if (k) {
+        k->state = UCWA_SLOT_FREE;
+        ucwa_store_call_release(s, (int)c->call - 1);
+    }
+    c->call = 0;
+}
+
+int ucwa_av_put_locked(ucwa_store *s, const ucwa_conv *c, ucwa_sdp_kind kind,
+                       const char *ctype, const char *body, apr_size_t len)
+{
+    ucwa_call *k = ucwa_av_call_of_locked(s, c);
+
+    if (!k || len > UCWA_SDP_BLOB_MAX || (unsigned)kind >= UCWA_SDP_KINDS) {
+        return -1;
+    }
+    memcpy(ucwa_store_call_blob(s, (int)c->call - 1, kind), body, len);
+    k->len[kind] = (apr_uint32_t)len;
+    apr_cpystrn(k->ctype[kind], ctype, sizeof(k->ctype[kind]));
+    return 0;
+}
+
+const char *ucwa_av_uri_locked(ucwa_store *s, const ucwa_conv *c, ucwa_sdp_kind kind,
+                               apr_pool_t *p)
+{
+    ucwa_call *k = ucwa_av_call_of_locked(s, c);
+
+    if (!k || (unsigned)kind >= UCWA_SDP_KINDS || !k->len[kind]) {
+        return NULL;
+    }
+    return ucwa_sdp_data_uri(p, k->ctype[kind], ucwa_store_call_blob(s, (int)c->call - 1, kind),
+                             k->len[kind]);
+}
+
+void ucwa_av_view_media_locked(ucwa_store *s, ucwa_conv_view *v, apr_pool_t *p)
+{
+    v->offer = ucwa_av_uri_locked(s, v->c, UCWA_SDP_OFFER, p);
+    v->answer = ucwa_av_uri_locked(s, v->c, UCWA_SDP_ANSWER, p);
+    v->reneg_offer = ucwa_av_uri_locked(s, v->c, UCWA_SDP_RENEG_OFFER, p);
+    v->reneg_answer = ucwa_av_uri_locked(s, v->c, UCWA_SDP_RENEG_ANSWER, p);
+}
+
+/* --- resources --------------------------------------------------------------------- */
+
+static void add_link(json_t *links, const char *rel, const char *href)
+{
+    json_object_set_new(links, rel, json_pack("{s:s}", "href", href));
+}
+
+const char *ucwa_av_href_invitation(apr_pool_t *p, const ucwa_conv_view *v)
+{
+    return apr_pstrcat(p, v->base, "/communication/audioVideoInvitations/",
+                       v->c->party[v->side].invitation, NULL);
+}
+
+const char *ucwa_av_href_modality(apr_pool_t *p, const ucwa_conv_view *v)
+{
+    return apr_pstrcat(p, ucwa_conv_href(p, v), "/audioVideo", NULL);
+}
+
+static const char *href_session(apr_pool_t *p, const ucwa_conv_view *v)
+{
+    return apr_pstrcat(p, ucwa_av_href_modality(p, v), "/audioVideoSession", NULL);
+}
+
+const char *ucwa_av_href_renegotiation(apr_pool_t *p, const ucwa_conv_view *v)
+{
+    return apr_psprintf(p, "%s/renegotiations/%u", href_session(p, v), v->c->reneg_n);
+}
+
+static const char *modality_state(const ucwa_conv *c)
+{
+    return c->phase == UCWA_CONV_INVITING ? "Connecting"
+           : c->phase == UCWA_CONV_CONNECTED ? "Connected" : "Disconnected";
+}
+
+json_t *ucwa_av_invitation(apr_pool_t *p, const ucwa_conv_view *v)
+{
+    const ucwa_conv *c = v->c;
+    const ucwa_conv_party *me = &c->party[v->side], *other = &c->party[1 - v->side];
+    const char *self = ucwa_av_href_invitation(p, v), *conv = ucwa_conv_href(p, v);
+    json_t *r = json_object(), *links = json_object();
+    int open = c->phase == UCWA_CONV_INVITING;
+
+    json_object_set_new(r, "direction", json_string(v->side == 0 ? "Outgoing" : "Incoming"));
+    json_object_set_new(r, "importance", json_string(c->importance));
+    json_object_set_new(r, "threadId", json_string(c->thread_id));
+    json_object_set_new(r, "state", json_string(ucwa_conv_invitation_state(v)));
+    if (v->side == 0 && me->operation_id[0]) {
+        json_object_set_new(r, "operationId", json_string(me->operation_id));
+    }
+    if (c->session_context[v->side][0]) {
+        json_object_set_new(r, "sessionContext", json_string(c->session_context[v->side]));
+    }
+    json_object_set_new(r, "subject", json_string(c->subject));
+    add_link(links, "self", self);
+    if (v->side == 0) {
+        add_link(links, "from", apr_pstrcat(p, conv, "/participants/", me->sip, NULL));
+        add_link(links, "to", apr_pstrcat(p, v->base, "/people/", other->sip, NULL));
+        if (open) {
+            add_link(links, "cancel", apr_pstrcat(p, self, "/cancel", NULL));
+        }
+        if (v->answer) {
+            add_link(links, "audioVideoNegotiation", apr_pstrcat(p, self, "/audioVideoNegotiation",
+                                                              NULL));
+        }
+    }
+    else {
+        add_link(links, "to", apr_pstrcat(p, v->base, "/people/", me->sip, NULL));
+        if (open && !v->answered) {
+            add_link(links, "acceptWithAnswer", apr_pstrcat(p, self, "/acceptWithAnswer", NULL));
+            add_link(links, "sendProvisionalAnswer",
+                 apr_pstrcat(p, self, "/sendProvisionalAnswer", NULL));
+            add_link(links, "decline", apr_pstrcat(p, self, "/decline", NULL));
+        }
+    }
+    if (v->offer) {
+        add_link(links, "mediaOffer", v->offer);
+    }
+    add_link(links, "conversation", conv);
+    add_link(links, "audioVideo", ucwa_av_href_modality(p, v));
+    json_object_set_new(r, "_links", links);
+    if (v->side == 0 && c->accepted) {
+        json_object_set_new(r, "_embedded", json_pack("{s:[O]}", "acceptedByParticipant",
+                                                      ucwa_conv_res_participant(p, v, 0)));
+    }
+    else if (v->side == 1) {
+        json_object_set_new(r, "_embedded", json_pack("{s:O}", "from",
+                                                      ucwa_conv_res_participant(p, v, 0)));
+    }
+    json_object_set_new(r, "rel", json_string("audioVideoInvitation"));
+    return r;
+}
+
+json_t *ucwa_av_modality(apr_pool_t *p, const ucwa_conv_view *v)
+{
+    const ucwa_conv *c = v->c;
+    const char *self = ucwa_av_href_modality(p, v);
+    json_t *r = json_object(), *links = json_object();
+
+    /* an IM conversation's audioVideo: not in the call (addAudio is not served yet) */
+    int in_call = c->kind == UCWA_CONV_KIND_AV;
+
+    json_object_set_new(r, "state", json_string(in_call ? modality_state(c) : "Disconnected"));
+    json_object_set_new(r, "supportsReplaces", json_false());
+    json_object_set_new(r, "videoSourcesAllowed", json_string(c->video ? "Camera" : "None"));
+    add_link(links, "self", self);
+    add_link(links, "conversation", ucwa_conv_href(p, v));
+    if (in_call && c->phase != UCWA_CONV_ENDED) {
+        add_link(links, "stopAudioVideo", apr_pstrcat(p, self, "/stopAudioVideo", NULL));
+        add_link(links, "stopAudio", apr_pstrcat(p, self, "/stopAudioVideo", NULL));
+    }
+    if (in_call && c->phase == UCWA_CONV_CONNECTED) {
+        add_link(links, "audioVideoSession", href_session(p, v));
+    }
+    json_object_set_new(r, "_links", links);
+    json_object_set_new(r, "rel", json_string("audioVideo"));
+    return r;
+}
+
+json_t *ucwa_av_negotiation(apr_pool_t *p, const ucwa_conv_view *v)
+{
+    const ucwa_conv *c = v->c;
+    json_t *r = json_object(), *links = json_object();
+
+    if (c->session_context[0][0]) {
+        json_object_set_new(r, "sessionContext", json_string(c->session_context[0]));
+    }
+    if (c->accepted_cid[0]) {
+        json_object_set_new(r, "msAcceptedContentId", json_string(c->accepted_cid));
+    }
+    add_link(links, "self", apr_pstrcat(p, ucwa_av_href_invitation(p, v), "/audioVideoNegotiation",
+                                    NULL));
+    if (v->answer) {
+        add_link(links, c->provisional ? "mediaProvisionalAnswer" : "mediaAnswer", v->answer);
+    }
+    json_object_set_new(r, "_links", links);
+    json_object_set_new(r, "rel", json_string("audioVideoNegotiation"));
+    return r;
+}
+
+json_t *ucwa_av_renegotiation(apr_pool_t *p, const ucwa_conv_view *v)
+{
+    const ucwa_conv *c = v->c;
+    const char *self = ucwa_av_href_renegotiation(p, v);
+    int mine = (int)c->reneg - 1 == v->side, open = c->reneg && !c->reneg_done;
+    json_t *r = json_object(), *links = json_object();
+
+    json_object_set_new(r, "direction", json_string(mine ? "Outgoing" : "Incoming"));
+    if (c->reneg_op[0] && mine) {
+        json_object_set_new(r, "operationId", json_string(c->reneg_op));
+    }
+    json_object_set_new(r, "state", json_string(open ? "Started"
+                                                : c->reneg_done == 1 ? "Completed"
+                                                : "Dismissed"));
+    add_link(links, "self", self);
+    if (v->reneg_offer) {
+        add_link(links, "mediaOffer", v->reneg_offer);
+    }
+    if (v->reneg_answer && !open) {
+        add_link(links, "mediaAnswer", v->reneg_answer);
+    }
+    if (open && !mine) {
+        add_link(links, "answer", apr_pstrcat(p, self, "/answer", NULL));
+        add_link(links, "dismiss", apr_pstrcat(p, self, "/dismiss", NULL));
+    }
+    add_link(links, "audioVideoSession", href_session(p, v));
+    json_object_set_new(r, "_links", links);
+    json_object_set_new(r, "rel", json_string("audioVideoRenegotiation"));
+    return r;
+}
+
+json_t *ucwa_av_session(apr_pool_t *p, const ucwa_conv_view *v)
+{
+    const char *self = href_session(p, v);
+    json_t *r = json_object(), *links = json_object();
+
+    json_object_set_new(r, "state", json_string("Established"));
+    if (v->c->session_context[v->side][0]) {
+        json_object_set_new(r, "sessionContext", json_string(v->c->session_context[v->side]));
+    }
+    add_link(links, "self", self);
+    add_link(links, "renegotiations", apr_pstrcat(p, self, "/renegotiations", NULL));
+    json_object_set_new(r, "_links", links);
+    json_object_set_new(r, "rel", json_string("audioVideoSession"));
+    return r;
+}

@@ -1,0 +1,565 @@
+/* The HTTP side of calls between applications (UCWA 2.0 audioVideo): the offer read and
+ * checked with the store unlocked (JSON with a data URI, application/sdp or multipart
+ * with the parameters in the query), one transition of common/ucwa/ucwa_conv under the
+ * lock, the wake-up after it; resources rendered from detached views. */
+#include <httpd.h>
+#include <string.h>
+#include <strings.h>
+#include <apr_strings.h>
+#include <http_log.h>
+#include <http_protocol.h>
+
+#include "mod_ucwa.h"
+#include "mob_form.h"
+#include "mob_json.h"
+#include "ucwa_app.h"
+#include "ucwa_av.h"
+#include "ucwa_calls.h"
+#include "ucwa_conv.h"
+#include "ucwa_conv_http.h"
+#include "ucwa_input.h"
+#include "ucwa_pool_db.h"
+#include "ucwa_sdp.h"
+
+APLOG_USE_MODULE(ucwa);
+
+/* --- inputs ------------------------------------------------------------------------ */
+
+/* A session description as it came, checked. */
+typedef struct {
+    const char *ctype, *body;
+    apr_size_t len;
+    ucwa_sdp_body sdp;
+    apr_table_t *query;            /* the query parameters (never NULL) */
+} sdp_in;
+
+static int forbidden_av(ucwa_req *q)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00560)
+                  "%s: audio and video are off in the mobility policy", q->user);
+    return ucwa_http_error(q, HTTP_FORBIDDEN, "Forbidden", NULL,
+                           "Your mobility policy does not allow audio and video calls.");
+}
+
+/* 1 when the application's user may call (EnableIPAudioVideo), else 0 with the 403 (or
+ * another error) sent in *rv. */
+static int av_allowed(ucwa_req *q, int *rv)
+{
+    ucwa_app copy;
+
+    if (ucwa_app_copy(q, &copy, NULL, rv) != OK) {
+        return 0;
+    }
+    if (!ucwa_app_policy(q->conf->global, copy.policy_tag)->enable_ip_audio_video) {
+        *rv = forbidden_av(q);
+        return 0;
+    }
+    return 1;
+}
+
+static int bad_sdp(ucwa_req *q, const char *why)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00561)
+                  "%s: session description refused: %s", q->user, why);
+    return ucwa_http_error(q, HTTP_BAD_REQUEST, "BadRequest", "ParameterValidationFailure",
+                           apr_pstrcat(q->r->pool, "The session description (sdp) is not "
+                                       "valid: ", why, ".", NULL));
+}
+
+static int is_sdp_type(const char *ctype)
+{
+    return ctype && (!strncasecmp(ctype, "application/sdp", 15)
+                     || !strncasecmp(ctype, "multipart/", 10));
+}
+
+/* Reads a description sent as the body itself (application/sdp, multipart/...): 1, or 0
+ * with the error sent in *rv. */
+static int read_sdp(ucwa_req *q, sdp_in *in, int *rv)
+{
+    const char *why = NULL;
+    apr_status_t st;
+    char *body = NULL;
+
+    in->ctype = apr_table_get(q->r->headers_in, "Content-Type");
+    if (!is_sdp_type(in->ctype)) {
+        *rv = ucwa_http_error(q, HTTP_UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType", NULL,
+                              "Send the session description as application/sdp (or "
+                              "multipart/alternative of application/sdp parts).");
+        return 0;
+    }
+    st = ucwa_http_read_body(q->r, UCWA_SDP_MAX, &body, &in->len);
+    if (st == APR_ENOSPC) {
+        *rv = ucwa_http_error(q, HTTP_REQUEST_ENTITY_TOO_LARGE, "EntityTooLarge", NULL,
+                              "A session description is at most 64 KiB.");
+        return 0;
+    }
+    if (st != APR_SUCCESS) {
+        *rv = ucwa_http_error(q, HTTP_BAD_REQUEST, "BadRequest", NULL,
+                              "The request body could not be read.");
+        return 0;
+    }
+    in->body = body ? body : "";
+    if ((why = ucwa_sdp_parse(q->r->pool, in->ctype, in->body, in->len, &in->sdp)) != NULL) {
+        *rv = bad_sdp(q, why);
+        return 0;
+    }
+    return 1;
+}
+
+static void read_query(ucwa_req *q, sdp_in *in)
+{
+    const char *why = NULL;
+
+    in->query = NULL;
+    if (q->r->args) {
+        mob_form_parse(q->r->pool, q->r->args, strlen(q->r->args), MOB_FORM_LENIENT,
+                       &in->query, &why);
+    }
+    if (!in->query) {
+        in->query = apr_table_make(q->r->pool, 1);
+    }
+}
+
+/* An identifier parameter (operationId, sessionContext, processedOfferId): at most 50
+ * printable characters without blanks; NULL when absent, "" (bad) when invalid. */
+static const char *id_param(const char *v)
+{
+    if (!v) {
+        return NULL;
+    }
+    if (!*v || strlen(v) > UCWA_CONV_OPID_CHARS || !ucwa_conv_http_token_ok(v)) {
+        return "";
+    }
+    return v;
+}
+
+/* --- start a call -------------------------------------------------------------------- */
+
+int ucwa_calls_start(ucwa_req *q, int what)
+{
+    apr_pool_t *p = q->r->pool;
+    ucwa_conv_invite_in in;
+    const char *to = NULL, *importance = NULL, *op = NULL, *ctx = NULL, *why = NULL;
+    sdp_in sdp;
+    ucwa_conv_http_invited x;
+    int rv, bad = 0;
+
+    (void)what;
+    if (!av_allowed(q, &rv)) {
+        return rv;
+    }
+    memset(&in, 0, sizeof(in));
+    memset(&sdp, 0, sizeof(sdp));
+    read_query(q, &sdp);
+    if (is_sdp_type(apr_table_get(q->r->headers_in, "Content-Type"))) {
+        /* the offer is the body; the rest comes in the query */
+        if (!read_sdp(q, &sdp, &rv)) {
+            return rv;
+        }
+        to = apr_table_get(sdp.query, "to");
+        in.subject = apr_table_get(sdp.query, "subject");
+        importance = apr_table_get(sdp.query, "importance");
+        op = apr_table_get(sdp.query, "operationId");
+        ctx = apr_table_get(sdp.query, "sessionContext");
+        in.thread_id = apr_table_get(sdp.query, "threadId");
+    }
+    else {
+        json_t *body = ucwa_http_input(q, &rv), *links, *offer;
+        const char *uri = NULL;
+        char *bytes;
+        if (!body) {
+            return rv;
+        }
+        to = ucwa_input_string(body, "to", UCWA_CONV_HTTP_SIP_INPUT_MAX, &bad);
+        in.subject = ucwa_input_string(body, "subject", UCWA_CONV_SUBJECT_CHARS, &bad);
+        importance = ucwa_input_string(body, "importance", 16, &bad);
+        op = ucwa_input_string(body, "operationId", UCWA_CONV_OPID_CHARS, &bad);
+        ctx = ucwa_input_string(body, "sessionContext", UCWA_CONV_OPID_CHARS, &bad);
+        in.thread_id = ucwa_input_string(body, "threadId", UCWA_CONV_THREAD_MAX - 1, &bad);
+        links = ucwa_input_get(body, "_links");
+        offer = links && json_is_object(links) ? ucwa_input_get(links, "mediaOffer") : NULL;
+        if (offer && json_is_object(offer)) {
+            uri = ucwa_input_string(offer, "href", 2 * UCWA_SDP_MAX, &bad);
+        }
+        if (bad) {
+            return ucwa_conv_http_bad_input(q, "to, subject, importance, operationId, "
+                                            "sessionContext, threadId and the mediaOffer link "
+                                            "must be strings of the documented lengths.");
+        }
+        if (!uri) {
+            return ucwa_conv_http_bad_input(q, "The offer is required: _links.mediaOffer.href "
+                                            "as a data:application/sdp URI.");
+        }
+        bytes = (char *)ucwa_sdp_from_data_uri(p, uri, &sdp.ctype, &sdp.len, &why);
+        if (!bytes) {
+            return bad_sdp(q, why ? why : "not a data URI");
+        }
+        if (sdp.len > UCWA_SDP_MAX) {
+            return ucwa_http_error(q, HTTP_REQUEST_ENTITY_TOO_LARGE, "EntityTooLarge", NULL,
+                                   "A session description is at most 64 KiB.");
+        }
+        sdp.body = bytes;
+        if ((why = ucwa_sdp_parse(p, sdp.ctype, sdp.body, sdp.len, &sdp.sdp)) != NULL) {
+            return bad_sdp(q, why);
+        }
+    }
+    if (!to) {
+        return ucwa_conv_http_bad_input(q, "to is required.");
+    }
+    if ((in.to = ucwa_conv_http_sip(p, to)) == NULL) {
+        return ucwa_conv_http_bad_input(q, "to must be a SIP address such as "
+                                           "sip:user@example.com.");
+    }
+    if (!strcmp(in.to, q->user)) {
+        return ucwa_conv_http_bad_input(q, "You cannot call yourself.");
+    }
+    if (in.subject && (strlen(in.subject) > 4 * UCWA_CONV_SUBJECT_CHARS
+                       || ucwa_conv_http_has_control(in.subject))) {
+        return ucwa_conv_http_bad_input(q, "subject must be short and without control "
+                                           "characters.");
+    }
+    if (importance && (in.importance = ucwa_conv_http_importance(importance)) == NULL) {
+        return ucwa_conv_http_bad_input(q, "importance must be Normal, Urgent or Emergency.");
+    }
+    in.operation_id = id_param(op);
+    in.session_context = id_param(ctx);
+    if ((in.operation_id && !*in.operation_id) || (in.session_context && !*in.session_context)
+        || (in.thread_id && (strlen(in.thread_id) >= UCWA_CONV_THREAD_MAX
+                             || !ucwa_conv_http_token_ok(in.thread_id)))) {
+        return ucwa_conv_http_bad_input(q, "operationId, sessionContext and threadId must be "
+                                           "at most 50 printable ASCII characters without "
+                                           "blanks.");
+    }
+    in.kind = UCWA_CONV_KIND_AV;
+    in.video = sdp.sdp.video;
+    in.offer_type = sdp.ctype;
+    in.offer = sdp.body;
+    in.offer_len = sdp.len;
+    /* calls ring on this Front End only (a pool's other Front Ends: not yet) */
+    if (ucwa_conv_http_invite(q, &in, q->conf->global->ring_timeout, "audioVideoInvitations",
+                              &x, &rv) < 0) {
+        return rv;
+    }
+    switch (x.res) {
+    case UCWA_CONV_OK:
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00562)
+                      "%s called %s in conversation %s (%s, %u endpoints ringing, offer of %"
+                      APR_SIZE_T_FMT " bytes)", q->user, in.to, x.id,
+                      in.video ? "audio and video" : "audio", x.endpoints, sdp.len);
+        return ucwa_conv_http_created(q, x.location);
+    case UCWA_CONV_TOO_MANY:
+        return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", "TooManyConversations",
+                               "This application has too many conversations.");
+    case UCWA_CONV_TOO_LARGE:
+        return ucwa_http_error(q, HTTP_REQUEST_ENTITY_TOO_LARGE, "EntityTooLarge", NULL,
+                               "The session description is too large.");
+    case UCWA_CONV_NO_CALL:
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r, UCWALOGNO(00563)
+                      "every call record is in use (UcwaMaxCalls %u)", x.max_calls);
+        /* fall through */
+    default:
+        apr_table_setn(q->r->err_headers_out, "Retry-After", "30");
+        return ucwa_http_error(q, HTTP_SERVICE_UNAVAILABLE, "ServiceUnavailable", NULL,
+                               "This server cannot take more calls now.");
+    }
+}
+
+/* --- the invitation ---------------------------------------------------------------- */
+
+typedef struct {
+    int what;
+    const char *id;
+    const sdp_in *sdp;
+    const char *cid, *ctx;
+    ucwa_conv_result res;
+    ucwa_conv_view v;              /* GETs: detached, with its media */
+    const char *conv_id;
+} invitation_txn;
+
+static int invitation_locked(ucwa_txn *t, int idx, void *baton)
+{
+    invitation_txn *x = baton;
+    ucwa_store *s = t->store;
+    apr_uint32_t gen = ucwa_store_app(s, idx)->gen;
+    ucwa_conv_touched touched;
+    apr_time_t now = apr_time_now();
+    ucwa_conv *c;
+    int conv, side = -1;
+
+    conv = ucwa_conv_find_invitation_locked(s, x->id, &side);
+    c = conv >= 0 ? ucwa_store_conv(s, conv) : NULL;
+    if (!c || c->kind != UCWA_CONV_KIND_AV || !ucwa_conv_sees_invitation(c, side, idx, gen)) {
+        return 1;
+    }
+    memset(&touched, 0, sizeof(touched));
+    x->conv_id = apr_pstrdup(t->pool, c->id);
+    switch (x->what) {
+    case UCWA_AV_INVITATION:
+    case UCWA_AV_NEGOTIATION:
+        if (x->what == UCWA_AV_NEGOTIATION && side != 0) {
+            return 1;
+        }
+        ucwa_conv_view_of_locked(s, c, side, idx, &x->v);
+        ucwa_av_view_media_locked(s, &x->v, t->pool);
+        if (x->what == UCWA_AV_NEGOTIATION && !x->v.answer) {
+            return 1;
+        }
+        ucwa_conv_http_detach(t->pool, &x->v);
+        break;
+    case UCWA_AV_ACCEPT:
+    case UCWA_AV_PROVISIONAL:
+        if (side != 1) {
+            return 1;
+        }
+        x->res = ucwa_conv_answer_locked(s, conv, idx, x->what == UCWA_AV_PROVISIONAL,
+                                         x->sdp->ctype, x->sdp->body, x->sdp->len, x->cid,
+                                         x->ctx, now, t->pool, &touched);
+        break;
+    case UCWA_AV_DECLINE:
+        if (side != 1) {
+            return 1;
+        }
+        x->res = ucwa_conv_decline_by_locked(s, conv, idx, now, t->pool, &touched);
+        break;
+    default:   /* cancel */
+        if (side != 0) {
+            return 1;
+        }
+        x->res = ucwa_conv_cancel_locked(s, conv, now, t->pool, &touched);
+    }
+    ucwa_conv_http_wake(t, &touched);
+    return 0;
+}
+
+/* The answer's Content-ID must name a part of the offer: checked against the request's
+ * own parse of the answer is not possible, so only its form is checked here. */
+int ucwa_calls_invitation(ucwa_req *q, int what)
+{
+    const char *action = NULL;
+    invitation_txn x;
+    sdp_in sdp;
+    int rv, found;
+
+    memset(&x, 0, sizeof(x));
+    memset(&sdp, 0, sizeof(sdp));
+    x.what = what;
+    x.id = q->id[0];
+    if (what == UCWA_AV_ACCEPT || what == UCWA_AV_PROVISIONAL) {
+        read_query(q, &sdp);
+        if (!read_sdp(q, &sdp, &rv)) {
+            return rv;
+        }
+        x.cid = id_param(apr_table_get(sdp.query, "processedOfferId"));
+        x.ctx = id_param(apr_table_get(sdp.query, "sessionContext"));
+        if ((x.cid && !*x.cid) || (x.ctx && !*x.ctx)) {
+            return ucwa_conv_http_bad_input(q, "sessionContext and processedOfferId must be "
+                                               "at most 50 printable ASCII characters.");
+        }
+        x.sdp = &sdp;
+        action = what == UCWA_AV_ACCEPT ? "accepted" : "sent a provisional answer to";
+    }
+    else if (what == UCWA_AV_DECLINE || what == UCWA_AV_CANCEL) {
+        /* their bodies (a decline reason) are only informative */
+        if (!ucwa_http_input(q, &rv)) {
+            return rv;
+        }
+        action = what == UCWA_AV_DECLINE ? "declined" : "canceled";
+    }
+    x.res = UCWA_CONV_OK;
+    if ((found = ucwa_app_txn(q, invitation_locked, &x, &rv)) < 0) {
+        return rv;
+    }
+    if (found) {
+        return ucwa_conv_http_not_found(q);
+    }
+    if (what == UCWA_AV_INVITATION) {
+        return ucwa_http_resource(q, HTTP_OK, mob_json_own(q->r->pool, ucwa_av_invitation(q->r->pool, &x.v)));
+    }
+    if (what == UCWA_AV_NEGOTIATION) {
+        return ucwa_http_resource(q, HTTP_OK, mob_json_own(q->r->pool, ucwa_av_negotiation(q->r->pool, &x.v)));
+    }
+    switch (x.res) {
+    case UCWA_CONV_OK:
+    case UCWA_CONV_PENDING:
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00564)
+                      "%s %s the call in conversation %s", q->user, action, x.conv_id);
+        return ucwa_http_no_content(q);
+    case UCWA_CONV_BUSY:
+        return ucwa_pool_unavailable(q);
+    case UCWA_CONV_TOO_MANY:
+        return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", "TooManyConversations",
+                               "This application has too many conversations.");
+    default:
+        return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", NULL,
+                               "The invitation is no longer open.");
+    }
+}
+
+/* --- the conversation's audioVideo ----------------------------------------------------- */
+
+typedef struct {
+    int what;
+    const char *id;
+    apr_uint32_t n;                /* a renegotiation's number */
+    const sdp_in *sdp;
+    const char *op;
+    ucwa_conv_result res;
+    ucwa_conv_view v;
+    const char *location;
+} av_txn;
+
+static int av_locked(ucwa_txn *t, int idx, void *baton)
+{
+    av_txn *x = baton;
+    ucwa_store *s = t->store;
+    apr_uint32_t gen = ucwa_store_app(s, idx)->gen;
+    ucwa_conv_touched touched;
+    apr_time_t now = apr_time_now();
+    ucwa_conv *c;
+    int conv, side;
+
+    conv = ucwa_conv_find_locked(s, x->id);
+    c = conv >= 0 ? ucwa_store_conv(s, conv) : NULL;
+    side = c ? ucwa_conv_side(c, idx, gen) : -1;
+    if (side < 0) {
+        return 1;
+    }
+    if (c->kind != UCWA_CONV_KIND_AV) {
+        /* an IM conversation's audioVideo: there, but nothing in it (addAudio: not yet) */
+        if (x->what != UCWA_AV_MODALITY) {
+            return 2;
+        }
+    }
+    memset(&touched, 0, sizeof(touched));
+    ucwa_conv_view_of_locked(s, c, side, idx, &x->v);
+    switch (x->what) {
+    case UCWA_AV_STOP:
+        if (c->phase == UCWA_CONV_CONNECTED) {
+            x->res = ucwa_conv_leave_locked(s, conv, side, now, t->pool, &touched);
+        }
+        else if (side == 0) {
+            x->res = ucwa_conv_cancel_locked(s, conv, now, t->pool, &touched);
+        }
+        else {
+            x->res = ucwa_conv_decline_by_locked(s, conv, idx, now, t->pool, &touched);
+        }
+        break;
+    case UCWA_AV_RENEGOTIATE:
+        x->res = ucwa_conv_renegotiate_locked(s, conv, side, x->sdp->ctype, x->sdp->body,
+                                              x->sdp->len, x->op, now, t->pool, &touched);
+        if (x->res == UCWA_CONV_OK) {
+            x->location = ucwa_av_href_renegotiation(t->pool, &x->v);
+        }
+        break;
+    case UCWA_AV_RENEG_ANSWER:
+    case UCWA_AV_RENEG_DISMISS:
+        x->res = ucwa_conv_reneg_answer_locked(s, conv, side, x->n,
+                                               x->sdp ? x->sdp->ctype : NULL,
+                                               x->sdp ? x->sdp->body : NULL,
+                                               x->sdp ? x->sdp->len : 0, now, t->pool,
+                                               &touched);
+        break;
+    case UCWA_AV_SESSION:
+        if (c->phase != UCWA_CONV_CONNECTED) {
+            return 2;
+        }
+        /* fall through */
+    case UCWA_AV_RENEGOTIATION:
+        if (x->what == UCWA_AV_RENEGOTIATION && (!c->reneg || x->n != c->reneg_n)) {
+            return 2;
+        }
+        /* fall through */
+    default:   /* the modality */
+        ucwa_av_view_media_locked(s, &x->v, t->pool);
+        ucwa_conv_http_detach(t->pool, &x->v);
+    }
+    ucwa_conv_http_wake(t, &touched);
+    return 0;
+}
+
+static int renegotiation_number(const char *v, apr_uint32_t *n)
+{
+    char *end;
+    apr_int64_t i = apr_strtoi64(v, &end, 10);
+
+    if (!*v || *end || i < 1 || i > 0x7fffffff) {
+        return 0;
+    }
+    *n = (apr_uint32_t)i;
+    return 1;
+}
+
+int ucwa_calls_conversation(ucwa_req *q, int what)
+{
+    apr_pool_t *p = q->r->pool;
+    av_txn x;
+    sdp_in sdp;
+    int rv, found;
+
+    memset(&x, 0, sizeof(x));
+    memset(&sdp, 0, sizeof(sdp));
+    x.what = what;
+    x.id = q->id[0];
+    if ((what == UCWA_AV_RENEGOTIATION || what == UCWA_AV_RENEG_ANSWER
+         || what == UCWA_AV_RENEG_DISMISS) && !renegotiation_number(q->id[1], &x.n)) {
+        return ucwa_conv_http_not_found(q);
+    }
+    if (what == UCWA_AV_RENEGOTIATE || what == UCWA_AV_RENEG_ANSWER) {
+        read_query(q, &sdp);
+        if (!read_sdp(q, &sdp, &rv)) {
+            return rv;
+        }
+        x.op = id_param(apr_table_get(sdp.query, "operationId"));
+        if (x.op && !*x.op) {
+            return ucwa_conv_http_bad_input(q, "operationId must be at most 50 printable "
+                                               "ASCII characters.");
+        }
+        x.sdp = &sdp;
+    }
+    else if ((what == UCWA_AV_STOP || what == UCWA_AV_RENEG_DISMISS)
+             && !ucwa_http_input(q, &rv)) {
+        return rv;
+    }
+    x.res = UCWA_CONV_OK;
+    if ((found = ucwa_app_txn(q, av_locked, &x, &rv)) < 0) {
+        return rv;
+    }
+    if (found == 1) {
+        return ucwa_conv_http_no_conversation(q);
+    }
+    if (found == 2) {
+        return ucwa_conv_http_not_found(q);
+    }
+    switch (what) {
+    case UCWA_AV_MODALITY:
+        return ucwa_http_resource(q, HTTP_OK, mob_json_own(p, ucwa_av_modality(p, &x.v)));
+    case UCWA_AV_SESSION:
+        return ucwa_http_resource(q, HTTP_OK, mob_json_own(p, ucwa_av_session(p, &x.v)));
+    case UCWA_AV_RENEGOTIATION:
+        return ucwa_http_resource(q, HTTP_OK, mob_json_own(p, ucwa_av_renegotiation(p, &x.v)));
+    default:
+        break;
+    }
+    switch (x.res) {
+    case UCWA_CONV_OK:
+    case UCWA_CONV_PENDING:
+        if (what == UCWA_AV_STOP) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00565)
+                          "%s hung up in conversation %s", q->user, x.id);
+        }
+        return x.location ? ucwa_conv_http_created(q, x.location) : ucwa_http_no_content(q);
+    case UCWA_CONV_BUSY:
+        return ucwa_pool_unavailable(q);
+    case UCWA_CONV_TOO_LARGE:
+        return ucwa_http_error(q, HTTP_REQUEST_ENTITY_TOO_LARGE, "EntityTooLarge", NULL,
+                               "The session description is too large.");
+    default:
+        if (what == UCWA_AV_RENEGOTIATE) {
+            return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", "AlreadyExists",
+                                   "The call is not connected, or a renegotiation is in "
+                                   "progress.");
+        }
+        return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", NULL,
+                               "The call is not in a state for this.");
+    }
+}

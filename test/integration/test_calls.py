@@ -1,0 +1,411 @@
+"""Calls between applications (UCWA 2.0 audioVideo) as clients drive them: the offer in its
+three forms (JSON with a data URI, application/sdp with the parameters in the query,
+multipart/alternative), relayed byte for byte to every ringing endpoint of the callee;
+acceptWithAnswer and the answer relayed byte for byte to the caller in
+audioVideoNegotiation; the first answer wins; decline, cancel, no answer (missed), hang-up;
+renegotiation (hold and resume); an offer too big for an event slot (link-only event, the
+invitation GET carries it); the mobility policy without calls; hostile input.
+
+The event sequences are those docs/extensions.md ("Calls") lists and
+common/ucwa/ucwa_conv.h with common/ucwa/ucwa_av.h implement. The media stacks (aiortc,
+Chromium) are in test_calls_media.py and test_calls_chromium.py."""
+import base64
+import time
+import urllib.parse
+
+import pytest
+
+from ucwa_client import FAST, assert_error, events_of, start_fe, stop_fe, state_with_tags
+
+AV_RELS = {"audioVideoInvitation", "conversation", "localParticipant", "participant",
+           "audioVideo", "audioVideoNegotiation", "audioVideoRenegotiation"}
+COMM, CONV, INV = "communication", "conversation", "audioVideoInvitation"
+
+NOCALLS = "<UcwaMobilityPolicy NoCalls>\n    EnableIPAudioVideo Off\n</UcwaMobilityPolicy>"
+
+
+def sdp(tag, video=False, pad=0):
+    """A small offer or answer, unique by tag (CRLF lines as real stacks send)."""
+    lines = ["v=0", f"o=- {abs(hash(tag)) % 10**9} 2 IN IP4 127.0.0.1", "s=-", "t=0 0",
+             "a=group:BUNDLE 0", "m=audio 9 UDP/TLS/RTP/SAVPF 111 0",
+             "c=IN IP4 0.0.0.0", f"a=ice-ufrag:{tag[:8]}", "a=ice-pwd:" + "p" * 24,
+             "a=rtpmap:111 opus/48000/2", "a=rtpmap:0 PCMU/8000", "a=sendrecv", "a=mid:0"]
+    lines += [f"a=candidate:{i} 1 udp 2122260223 10.0.0.{i % 250} {40000 + i} typ host"
+              for i in range(pad)]
+    if video:
+        lines += ["m=video 9 UDP/TLS/RTP/SAVPF 102", "c=IN IP4 0.0.0.0",
+                  "a=rtpmap:102 H264/90000", "a=sendrecv", "a=mid:1"]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def data_uri(body, ctype="application/sdp"):
+    return f"data:{ctype};base64," + base64.b64encode(body).decode()
+
+
+def from_uri(uri):
+    head, data = uri.split(",", 1)
+    assert head.startswith("data:") and head.endswith(";base64"), head
+    return head[5:-7], base64.b64decode(data)
+
+
+def av(pkg):
+    return [(s, rel, t, e) for s, t, rel, e in events_of(pkg) if rel in AV_RELS]
+
+
+def step(app, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        evs = av(app.poll("timeout=1"))
+        if evs:
+            return evs
+    raise AssertionError(f"no call event for {app.id}")
+
+
+def seq(evs):
+    return [(s, rel, t) for s, rel, t, _ in evs]
+
+
+def quiet(app):
+    evs = av(app.poll("timeout=1"))
+    assert evs == [], seq(evs)
+
+
+def embedded(ev):
+    (rel, res), = ev["_embedded"].items()
+    return res
+
+
+def sub(app, href):
+    assert href.startswith(app.self), href
+    return href[len(app.self):]
+
+
+def callable_app(user, modalities=("Messaging", "Audio", "Video")):
+    app = user.create()
+    app.available({"SupportedModalities": list(modalities)})
+    return app
+
+
+@pytest.fixture(scope="module")
+def st(workdir, state):
+    return state_with_tags(workdir, state, "state-calls", {"dave@contoso.test": "NoCalls",
+                                                           "erin@contoso.test": None})
+
+
+@pytest.fixture(scope="module")
+def fe(workdir, st):
+    f = start_fe(workdir, st, "ucwa-calls", servers=2,
+                 extra=FAST + "\nUcwaCallRingTimeout 3\n" + NOCALLS)
+    yield f
+    stop_fe(f)
+
+
+CALLER_STARTED = [(COMM, INV, "started"), (COMM, "conversation", "added"),
+                  (CONV, "localParticipant", "added"), (CONV, "audioVideo", "updated")]
+RINGING = [(COMM, INV, "started"), (COMM, "conversation", "added"),
+           (CONV, "localParticipant", "added"), (CONV, "participant", "added")]
+ANSWERER = [(COMM, INV, "updated"), (CONV, "audioVideo", "updated"),
+            (COMM, "conversation", "updated"), (CONV, "participant", "updated"),
+            (COMM, INV, "completed")]
+CALLER_CONNECTED = [(INV, "audioVideoNegotiation", "updated"), (COMM, "conversation", "updated"),
+                    (CONV, "participant", "added"), (CONV, "audioVideo", "updated"),
+                    (COMM, INV, "completed")]
+CLOSED = [(COMM, INV, "completed"), (COMM, "conversation", "deleted")]
+CALLER_FAILED = [(CONV, "audioVideo", "updated"), (COMM, INV, "completed"),
+                 (COMM, "conversation", "deleted")]
+HUNG_UP = [(CONV, "audioVideo", "updated"), (COMM, "conversation", "deleted")]
+OTHER_HUNG_UP = [(CONV, "participant", "deleted"), (CONV, "audioVideo", "updated"),
+                 (COMM, "conversation", "deleted")]
+
+
+def call(caller, callee_name, offer, form="json", **params):
+    """Starts a call; returns the response."""
+    params.setdefault("operationId", "op-1")
+    params.setdefault("sessionContext", "ctx-caller")
+    href = caller.doc["_embedded"]["communication"]["_links"]["startAudioVideo"]["href"]
+    to = "sip:" + callee_name
+    if form == "json":
+        body = dict(params, to=to, _links={"mediaOffer": {"href": data_uri(offer)}})
+        return caller.post(sub(caller, href), body)
+    ctype = "application/sdp" if form == "sdp" else form
+    query = urllib.parse.urlencode(dict(params, to=to))
+    return caller.user.request("POST", href + "?" + query, data=offer,
+                               headers={"Content-Type": ctype})
+
+
+def ring(caller, callee_apps, offer, **kw):
+    r = call(caller, callee_apps[0].user.name, offer, **kw)
+    assert r.status_code == 201, r.text
+    assert r.headers["Location"].startswith(caller.self + "/communication/audioVideoInvitations/")
+    a = step(caller)
+    assert seq(a) == CALLER_STARTED
+    invs = []
+    for app in callee_apps:
+        b = step(app)
+        assert seq(b) == RINGING
+        invs.append(b[0][3])
+    return r.headers["Location"], invs
+
+
+def invitation_of(app, ev):
+    """The incoming invitation resource: embedded when it fit, else GET its link."""
+    if "_embedded" in ev:
+        return embedded(ev)
+    r = app.user.request("GET", ev["link"]["href"])
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def answer(app, inv, body, ctx="ctx-callee", link="acceptWithAnswer"):
+    href = inv["_links"][link]["href"] + "?" + urllib.parse.urlencode({"sessionContext": ctx})
+    return app.user.request("POST", href, data=body, headers={"Content-Type": "application/sdp"})
+
+
+def connected(alice, bob, offer=None, answer_sdp=None):
+    offer = offer or sdp("offer-a")
+    answer_sdp = answer_sdp or sdp("answer-b")
+    _, (ev,) = ring(alice, [bob], offer)
+    inv = invitation_of(bob, ev)
+    assert answer(bob, inv, answer_sdp).status_code == 204
+    b = step(bob)
+    assert seq(b) == ANSWERER
+    a = step(alice)
+    assert seq(a) == CALLER_CONNECTED
+    return a, b
+
+
+def test_call_answered_sdp_relayed_byte_for_byte(users):
+    alice = callable_app(users("alice@contoso.test"))
+    bob = callable_app(users("bob@contoso.test"))
+    # the communication resource offers calls, and says what this application takes
+    comm = alice.doc["_embedded"]["communication"]["_links"]
+    assert comm["startAudio"]["href"] == comm["startAudioVideo"]["href"] \
+        == alice.self + "/communication/audioVideoInvitations"
+    r = alice.get("/communication")
+    assert set(r.json()["supportedModalities"]) == {"Messaging", "Audio", "Video"}
+
+    offer, ans = sdp("offer-1", video=True), sdp("answer-1", video=True)
+    location, (ev,) = ring(alice, [bob], offer)
+    inv = invitation_of(bob, ev)
+    assert inv["direction"] == "Incoming" and inv["state"] == "Connecting"
+    assert inv["_embedded"]["from"]["uri"] == "sip:alice@contoso.test"
+    assert from_uri(inv["_links"]["mediaOffer"]["href"]) == ("application/sdp", offer)
+    # the caller's invitation: Outgoing, cancel, its own sessionContext and operationId
+    mine = alice.user.request("GET", location).json()
+    assert (mine["direction"], mine["state"], mine["operationId"], mine["sessionContext"]) == \
+        ("Outgoing", "Connecting", "op-1", "ctx-caller")
+    assert "cancel" in mine["_links"] and "audioVideoNegotiation" not in mine["_links"]
+
+    assert answer(bob, inv, ans).status_code == 204
+    b = step(bob)
+    assert seq(b) == ANSWERER
+    assert embedded(b[-1][3])["state"] == "Connected" and b[-1][3]["status"] == "Success"
+    a = step(alice)
+    assert seq(a) == CALLER_CONNECTED
+    neg = a[0][3]
+    assert neg["link"]["href"] == location + "/audioVideoNegotiation"
+    assert from_uri(embedded(neg)["_links"]["mediaAnswer"]["href"]) == ("application/sdp", ans)
+    assert embedded(neg)["sessionContext"] == "ctx-caller"
+    assert a[-1][3]["status"] == "Success"
+    assert embedded(a[3][3])["state"] == "Connected"
+    # the resources agree with the events
+    neg2 = alice.user.request("GET", location + "/audioVideoNegotiation").json()
+    assert from_uri(neg2["_links"]["mediaAnswer"]["href"])[1] == ans
+    conv = a[1][3]["link"]["href"]
+    doc = alice.user.request("GET", conv).json()
+    assert doc["state"] == "Connected" and doc["activeModalities"] == ["Audio", "Video"]
+    avr = alice.user.request("GET", conv + "/audioVideo").json()
+    assert avr["state"] == "Connected" and "audioVideoSession" in avr["_links"]
+    # hang-up by the callee ends the call on both sides
+    bconv = b[2][3]["link"]["href"]
+    bav = bob.user.request("GET", bconv + "/audioVideo").json()
+    r = bob.user.request("POST", bav["_links"]["stopAudioVideo"]["href"], json={})
+    assert r.status_code == 204, r.text
+    assert seq(step(bob)) == HUNG_UP
+    assert seq(step(alice)) == OTHER_HUNG_UP
+    # the conversation is gone (deleted), as an ended IM conversation
+    assert alice.user.request("GET", conv + "/audioVideo").status_code == 404
+
+
+@pytest.mark.parametrize("form", ["sdp", "multipart/alternative; boundary=b1"])
+def test_offer_in_the_body(users, form):
+    alice = callable_app(users("alice@contoso.test"))
+    bob = callable_app(users("bob@contoso.test"))
+    if form == "sdp":
+        offer, ctype = sdp("offer-body"), "application/sdp"
+    else:
+        offer = (b"--b1\r\nContent-Type: application/sdp\r\nContent-ID: <v6>\r\n\r\n"
+                 + sdp("part-1") + b"\r\n--b1\r\nContent-Type: application/sdp\r\n"
+                 b"Content-ID: <v19>\r\n\r\n" + sdp("part-2") + b"\r\n--b1--\r\n")
+        ctype = "multipart/alternative;boundary=b1"
+    location, (ev,) = ring(alice, [bob], offer, form=form)
+    inv = invitation_of(bob, ev)
+    got_type, got = from_uri(inv["_links"]["mediaOffer"]["href"])
+    assert got == offer and got_type.replace(" ", "") == ctype
+    # the callee picks a part: the caller learns which
+    href = inv["_links"]["acceptWithAnswer"]["href"] + "?sessionContext=c&processedOfferId=v19"
+    r = bob.user.request("POST", href, data=sdp("ans"), headers={"Content-Type": "application/sdp"})
+    assert r.status_code == 204, r.text
+    step(bob)
+    a = step(alice)
+    assert seq(a) == CALLER_CONNECTED
+    if form != "sdp":
+        assert embedded(a[0][3])["msAcceptedContentId"] == "v19"
+    assert alice.user.request("DELETE", a[1][3]["link"]["href"]).status_code == 204
+
+
+def test_two_devices_first_answer_wins(users):
+    alice = callable_app(users("alice@contoso.test"))
+    bob = users("bob@contoso.test")
+    phone, tablet = callable_app(bob), callable_app(bob)
+    im_only = callable_app(bob, ("Messaging",))
+    _, (ev1, ev2) = ring(alice, [phone, tablet], sdp("fork"))
+    quiet(im_only)    # an application that did not declare Audio/Video does not ring
+    inv2 = invitation_of(tablet, ev2)
+    assert answer(tablet, inv2, sdp("tablet")).status_code == 204
+    assert seq(step(tablet)) == ANSWERER
+    closed = step(phone)
+    assert seq(closed) == CLOSED
+    assert closed[0][3]["reason"]["subcode"] == "ConnectedElsewhere"
+    # too late for the phone: its invitation no longer offers an answer, and one is refused
+    inv1 = phone.user.request("GET", ev1["link"]["href"]).json()
+    assert inv1["state"] == "Cancelled" and "acceptWithAnswer" not in inv1["_links"]
+    r = phone.user.request("POST", ev1["link"]["href"] + "/acceptWithAnswer", data=sdp("late"),
+                           headers={"Content-Type": "application/sdp"})
+    assert_error(r, 409, "Conflict")
+    a = step(alice)
+    assert from_uri(embedded(a[0][3])["_links"]["mediaAnswer"]["href"])[1] == sdp("tablet")
+
+
+def test_decline_cancel_and_missed(users):
+    alice = callable_app(users("alice@contoso.test"))
+    bob = callable_app(users("bob@contoso.test"))
+    # declined
+    location, (ev,) = ring(alice, [bob], sdp("d"))
+    inv = invitation_of(bob, ev)
+    assert bob.user.request("POST", inv["_links"]["decline"]["href"], json={}).status_code == 204
+    a = step(alice)
+    assert seq(a) == CALLER_FAILED
+    assert a[1][3]["status"] == "Failure" and a[1][3]["reason"]["subcode"] == "Declined"
+    assert seq(step(bob)) == CLOSED
+    # canceled by the caller
+    location, _ = ring(alice, [bob], sdp("c"))
+    mine = alice.user.request("GET", location).json()
+    assert alice.user.request("POST", mine["_links"]["cancel"]["href"], json={}).status_code == 204
+    assert step(alice)[1][3]["reason"]["subcode"] == "Canceled"
+    b = step(bob)
+    assert seq(b) == CLOSED and b[0][3]["reason"]["subcode"] == "Missed"
+    # nobody answers within UcwaCallRingTimeout (3 s here)
+    ring(alice, [bob], sdp("t"))
+    a = step(alice, timeout=15)
+    assert seq(a) == CALLER_FAILED and a[1][3]["reason"]["subcode"] == "Timeout"
+    b = step(bob)
+    assert seq(b) == CLOSED and b[0][3]["reason"]["subcode"] == "Missed"
+    assert b[0][3]["reason"]["message"] == "You missed a call."
+
+
+def test_nobody_to_ring(users):
+    alice = callable_app(users("alice@contoso.test"))
+    callable_app(users("bob@contoso.test"), ("Messaging",))
+    r = call(alice, "bob@contoso.test", sdp("x"))
+    assert r.status_code == 201
+    a = step(alice)
+    assert seq(a) == CALLER_STARTED + CALLER_FAILED or \
+        seq(a + step(alice)) == CALLER_STARTED + CALLER_FAILED
+
+
+def test_hold_and_resume_by_renegotiation(users):
+    alice = callable_app(users("alice@contoso.test"))
+    bob = callable_app(users("bob@contoso.test"))
+    a, b = connected(alice, bob)
+    conv = a[1][3]["link"]["href"]
+    session = alice.user.request("GET", conv + "/audioVideo").json()["_links"]["audioVideoSession"]
+    reneg_href = alice.user.request("GET", session["href"]).json()["_links"]["renegotiations"]["href"]
+    hold = sdp("hold").replace(b"a=sendrecv", b"a=sendonly")
+    for offer, ans in ((hold, sdp("held").replace(b"a=sendrecv", b"a=recvonly")),
+                       (sdp("resume"), sdp("resumed"))):
+        r = alice.user.request("POST", reneg_href + "?operationId=h1", data=offer,
+                               headers={"Content-Type": "application/sdp"})
+        assert r.status_code == 201, r.text
+        # a second one while this one is open: 409 AlreadyExists
+        r2 = alice.user.request("POST", reneg_href, data=offer,
+                                headers={"Content-Type": "application/sdp"})
+        assert_error(r2, 409, "Conflict", "AlreadyExists")
+        (ev,) = [e for e in step(bob) if e[1] == "audioVideoRenegotiation"]
+        assert ev[2] == "started"
+        rn = invitation_of(bob, ev[3])
+        assert from_uri(rn["_links"]["mediaOffer"]["href"])[1] == offer
+        r = bob.user.request("POST", rn["_links"]["answer"]["href"], data=ans,
+                             headers={"Content-Type": "application/sdp"})
+        assert r.status_code == 204, r.text
+        (done,) = step(alice)
+        assert done[1:3] == ("audioVideoRenegotiation", "completed")
+        assert done[3]["status"] == "Success"
+        assert from_uri(invitation_of(alice, done[3])["_links"]["mediaAnswer"]["href"])[1] == ans
+
+
+def test_large_offer_goes_by_link(users):
+    alice = callable_app(users("alice@contoso.test"))
+    bob = callable_app(users("bob@contoso.test"))
+    offer = sdp("big", video=True, pad=160)     # about 9 KiB: more than an event slot
+    assert len(offer) > 8000
+    _, (ev,) = ring(alice, [bob], offer)
+    assert "_embedded" not in ev
+    inv = invitation_of(bob, ev)
+    assert from_uri(inv["_links"]["mediaOffer"]["href"])[1] == offer
+    assert answer(bob, inv, sdp("small")).status_code == 204
+
+
+def test_policy_without_calls(users):
+    dave = callable_app(users("dave@contoso.test"))
+    links = dave.doc["_embedded"]["communication"]["_links"]
+    assert not {"startAudio", "startVideo", "startAudioVideo"} & set(links)
+    r = dave.post("/communication/audioVideoInvitations",
+                  {"to": "sip:bob@contoso.test",
+                   "_links": {"mediaOffer": {"href": data_uri(sdp("no"))}}})
+    assert_error(r, 403, "Forbidden")
+    # and dave's applications never ring
+    alice = callable_app(users("alice@contoso.test"))
+    assert call(alice, "dave@contoso.test", sdp("to-dave")).status_code == 201
+    a = step(alice)
+    a = a if len(a) > 4 else a + step(alice)
+    assert seq(a) == CALLER_STARTED + CALLER_FAILED
+    assert a[5][3]["reason"]["subcode"] == "Unreachable"
+    quiet(dave)
+
+
+@pytest.mark.parametrize("body,ctype,status", [
+    (b"", "application/sdp", 400),
+    (b"x=0\r\nm=audio 9 RTP/AVP 0\r\n", "application/sdp", 400),
+    (b"v=0\r\n\x00m=audio 9 RTP/AVP 0\r\n", "application/sdp", 400),
+    (b"v=0\r\nm=audio 9 RTP/AVP 0\r\n", "text/plain", 415),
+    (b"v=0\r\n" + b"a=x\r\n" * 20000, "application/sdp", 413),
+    (b"--b\r\nContent-Type: application/sdp\r\n\r\nv=0\r\n", "multipart/alternative; boundary=b",
+     400),
+])
+def test_hostile_offers(users, fe, body, ctype, status):
+    alice = callable_app(users("alice@contoso.test"))
+    href = alice.self + "/communication/audioVideoInvitations?to=sip:bob@contoso.test"
+    r = alice.user.request("POST", href, data=body, headers={"Content-Type": ctype})
+    assert r.status_code == status, r.text
+    for bad in ("data:application/sdp;base64,!!!", "http://example.com/x.sdp", 42):
+        r = alice.post("/communication/audioVideoInvitations",
+                       {"to": "sip:bob@contoso.test", "_links": {"mediaOffer": {"href": bad}}})
+        assert r.status_code == 400, r.text
+    # someone else's invitation and conversation do not exist for this user
+    carol = callable_app(users("erin@contoso.test"))
+    bob = callable_app(users("bob@contoso.test"))
+    location, (ev,) = ring(alice, [bob], sdp("mine"))
+    path = location[len(alice.self):]
+    assert_error(carol.user.request("POST", carol.self + path + "/acceptWithAnswer",
+                                    data=sdp("steal"),
+                                    headers={"Content-Type": "application/sdp"}), 404, "NotFound")
+    # the caller cannot answer its own call, nor the callee cancel it
+    assert alice.user.request("POST", location + "/acceptWithAnswer", data=sdp("self"),
+                              headers={"Content-Type": "application/sdp"}).status_code == 404
+    inv = invitation_of(bob, ev)
+    assert bob.user.request("POST", inv["_links"]["self"]["href"] + "/cancel",
+                            json={}).status_code == 404
+    # an answer after the cancel
+    alice.user.request("POST", location + "/cancel", json={})
+    assert answer(bob, inv, sdp("after")).status_code == 409
