@@ -3,8 +3,9 @@ headless Debian chromium, fake camera, a sine tone per side), signalled through 
 server by test/lib/ucwa_call.py as docs/extensions.md ("Audio and video calls") says: the
 caller's offer reaches the callee byte for byte, each side hears the other's tone, H.264
 frames are decoded on both sides, hold and resume by renegotiation stop and restart the
-held side's audio, hang-up ends both. Also Chromium with aiortc (test/lib/webrtc_media.py),
-in both directions.
+held side's audio, hang-up ends both; with relay candidates only the call goes through a
+private coturn with the credentials of mediaRelayAccessToken. Also Chromium with aiortc
+(test/lib/webrtc_media.py), in both directions.
 
 One Front End and one Chromium per endpoint for the whole module; each test is a new call
 on them (a few seconds). The first test needs no server: Chromium to Chromium with the SDP
@@ -12,9 +13,10 @@ swapped directly, so that a failure of the others points at the signalling, not 
 stack."""
 import pytest
 
+import turn
 from chromium_call import Browser, ChromiumPeer
-from ucwa_call import CallApp, hold_exchange, place
-from webrtc_media import MediaLoop, Peer
+from ucwa_call import CallApp, hold_exchange, place, relay_token
+from webrtc_media import MediaLoop, Peer, candidates
 from ucwa_client import FAST, clean_log, start_fe, stop_fe
 
 ALICE, BOB = "alice@contoso.test", "bob@contoso.test"
@@ -22,8 +24,15 @@ TONE = {ALICE: 660, BOB: 1020}      # Hz, far from each other's harmonics
 
 
 @pytest.fixture(scope="module")
-def fe(workdir, state):
-    f = start_fe(workdir, state, "calls-chromium", extra=FAST)
+def coturn(workdir):
+    t = turn.Coturn(workdir / "calls-chromium-turn").start()
+    yield t
+    t.stop()
+
+
+@pytest.fixture(scope="module")
+def fe(workdir, state, coturn):
+    f = start_fe(workdir, state, "calls-chromium", extra=FAST + "\n" + coturn.directives())
     yield f
     stop_fe(f)
 
@@ -123,6 +132,31 @@ def test_chromium_calls_chromium(pair, browsers):
     hang_up(call, ring)
     a.close()
     assert b.silent(), "bob still hears alice after the hang-up"
+    b.close()
+
+
+def relay_ice(app):
+    """The RTCIceServers (W3C dictionaries) of the application's mediaRelayAccessToken."""
+    url, user, password = relay_token(app)
+    return [{"urls": url, "username": user, "credential": password}]
+
+
+def test_chromium_relay_only_through_coturn(pair, browsers, coturn):
+    """Both Chromiums gather relay candidates only, with the credentials each got from
+    mediaRelayAccessToken: the call connects through coturn (Chromium's own TURN client
+    accepts the server's REST credentials)."""
+    alice, bob = pair
+    a = ChromiumPeer(browsers(ALICE), tone=TONE[ALICE], ice=relay_ice(alice),
+                     relay_only=True)
+    b = ChromiumPeer(browsers(BOB), tone=TONE[BOB], ice=relay_ice(bob), relay_only=True)
+    call, ring = connect(alice, bob, a, b)
+    for sdp in (call.offer, call.answer):
+        cands = candidates(sdp.decode())
+        assert cands and {(t, addr) for t, addr, _ in cands} == {("relay", coturn.host)}, cands
+    media_flows(a, b)
+    assert a.selected_pair() == b.selected_pair() == ("relay", "relay")
+    hang_up(call, ring)
+    a.close()
     b.close()
 
 

@@ -200,13 +200,10 @@ def test_declined_call_fails_for_the_caller(pair, peers):
 def relay_servers(app):
     """RTCIceServers from the application's mediaRelayAccessToken (its first relay's UDP
     port)."""
-    links = app.communication()["_links"]
-    if "mediaRelayAccessToken" not in links:
+    relay = ucwa_call.relay_token(app)
+    if relay is None:
         pytest.skip("no mediaRelayAccessToken link yet (helper h18's resource)")
-    token = app.get(links["mediaRelayAccessToken"]["href"])
-    relay = token["_embedded"]["mediaRelay"][0]
-    url = f"turn:{relay['host']}:{relay['udpPort']}?transport=udp"
-    return webrtc_media.ice_servers(url, token["userName"], token["password"])
+    return webrtc_media.ice_servers(*relay)
 
 
 def test_relay_only_call_goes_through_coturn(pair, peers, coturn):

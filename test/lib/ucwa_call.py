@@ -480,3 +480,15 @@ def hold_exchange(offerer_call, offerer, answerer_call, answerer, direction):
     theirs.answer(answer)
     assert sent.answered() == answer.encode()
     offerer.accept(answer)
+
+
+def relay_token(app):
+    """(TURN url of the first relay's UDP port, userName, password) from the
+    application's mediaRelayAccessToken (a CallApp); None when it has no such link."""
+    links = app.communication()["_links"]
+    if "mediaRelayAccessToken" not in links:
+        return None
+    token = app.get(links["mediaRelayAccessToken"]["href"])
+    relay = token["_embedded"]["mediaRelay"][0]
+    return (f"turn:{relay['host']}:{relay['udpPort']}?transport=udp", token["userName"],
+            token["password"])
