@@ -28,10 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import sys
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from browser import CHROMIUM, FLAGS  # noqa: E402
+from browser import CHROMIUM, FLAGS
 
 PAGE = Path(__file__).resolve().with_name("chromium_call.html")
 # A call endpoint on its own: new headless mode, camera and microphone faked and granted,
@@ -39,8 +36,7 @@ PAGE = Path(__file__).resolve().with_name("chromium_call.html")
 # the other endpoint is another browser process with no mDNS of its own).
 CALL_FLAGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
               "--autoplay-policy=no-user-gesture-required",
-              "--disable-features=WebRtcHideLocalIpsWithMdns", "--remote-debugging-pipe",
-              "--allow-file-access-from-files"]
+              "--disable-features=WebRtcHideLocalIpsWithMdns", "--remote-debugging-pipe"]
 
 
 class CdpError(RuntimeError):
@@ -62,9 +58,9 @@ class Browser:
 
         def fds():
             # the browser reads commands on fd 3 and writes answers on fd 4; dup2 leaves
-            # both inheritable (every other fd of ours is close-on-exec)
-            a = fcntl.fcntl(to_browser, fcntl.F_DUPFD, 10)
-            b = fcntl.fcntl(from_browser, fcntl.F_DUPFD, 10)
+            # both inheritable (every other fd of ours is close-on-exec, the copies too)
+            a = fcntl.fcntl(to_browser, fcntl.F_DUPFD_CLOEXEC, 10)
+            b = fcntl.fcntl(from_browser, fcntl.F_DUPFD_CLOEXEC, 10)
             os.dup2(a, 3)
             os.dup2(b, 4)
         flags = [("--headless=new" if f == "--headless" else f) for f in FLAGS]
