@@ -115,8 +115,15 @@ def test_chromium_media_without_server(browsers):
     b.close()
 
 
+def ice_credentials(sdp):
+    """The a=ice-ufrag and a=ice-pwd values of an SDP."""
+    return sorted({line for line in sdp.splitlines()
+                   if line.startswith(("a=ice-ufrag:", "a=ice-pwd:"))})
+
+
 def test_chromium_calls_chromium(pair, browsers):
-    """A call, hold and resume by renegotiation (the held side stops sending), hang-up."""
+    """A call, hold and resume by renegotiation (the held side stops sending), an ICE
+    restart by renegotiation, hang-up."""
     alice, bob = pair
     a = ChromiumPeer(browsers(ALICE), tone=TONE[ALICE])
     b = ChromiumPeer(browsers(BOB), tone=TONE[BOB])
@@ -128,6 +135,13 @@ def test_chromium_calls_chromium(pair, browsers):
     assert b.heard(TONE[ALICE]).ok, "bob no longer hears alice, who holds him"
     hold_exchange(call, a, ring, b, "sendrecv")
     assert a.heard(TONE[BOB]).ok, "alice does not hear bob after resuming"
+
+    # bob's phone moved from Wi-Fi to cellular: an ICE restart by renegotiation, new
+    # credentials both ways, and the call goes on
+    offer, answer = hold_exchange(ring, b, call, a, "sendrecv", ice_restart=True)
+    assert ice_credentials(offer) != ice_credentials(call.answer.decode())
+    assert ice_credentials(answer) != ice_credentials(call.offer.decode())
+    media_flows(a, b)
 
     hang_up(call, ring)
     a.close()

@@ -209,10 +209,10 @@ class ChromiumPeer:
     def accept(self, answer_sdp):
         self.browser.js("applyAnswer", answer_sdp)
 
-    def reoffer(self, direction):
+    def reoffer(self, direction, ice_restart=False):
         """A renegotiation offer with every transceiver in direction ("sendonly" puts the
-        peer on hold, "sendrecv" resumes)."""
-        return self.browser.js("reoffer", direction)
+        peer on hold, "sendrecv" resumes); ice_restart: with new ICE credentials."""
+        return self.browser.js("reoffer", direction, ice_restart)
 
     # --- what happened ---------------------------------------------------------------
 

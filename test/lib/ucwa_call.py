@@ -467,12 +467,13 @@ def place(caller, callee, sdp, form="json", **kw):
     return call, ring
 
 
-def hold_exchange(offerer_call, offerer, answerer_call, answerer, direction):
+def hold_exchange(offerer_call, offerer, answerer_call, answerer, direction, **reoffer):
     """offerer (a media peer with reoffer/answer/accept: webrtc_media.Peer,
     chromium_call.ChromiumPeer) renegotiates every stream to direction through the server
-    on its call offerer_call; the answerer gets the offer byte for byte on answerer_call
-    and answers; the offerer gets that answer."""
-    offer = offerer.reoffer(direction)
+    on its call offerer_call (reoffer: more arguments of its reoffer(), e.g. ice_restart);
+    the answerer gets the offer byte for byte on answerer_call and answers; the offerer
+    gets that answer. Returns (offer, answer), the SDP strings."""
+    offer = offerer.reoffer(direction, **reoffer)
     sent = offerer_call.renegotiate(offer)
     theirs = answerer_call.renegotiated()
     assert theirs.offer == offer.encode(), "the renegotiation offer changed on the way"
@@ -480,6 +481,7 @@ def hold_exchange(offerer_call, offerer, answerer_call, answerer, direction):
     theirs.answer(answer)
     assert sent.answered() == answer.encode()
     offerer.accept(answer)
+    return offer, answer
 
 
 def relay_token(app):
