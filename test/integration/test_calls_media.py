@@ -3,9 +3,10 @@ signal through our UCWA (test/lib/ucwa_call.py), as issue 12's "Tests with real 
 stacks" asks: the callee gets the caller's SDP byte for byte in each of the three offer
 forms, a tone sent by each side is found by FFT on the other (1000 Hz from the caller,
 1500 Hz from the callee), H.264 frames are decoded both ways, hang-up ends both sides,
-hold and resume by renegotiation stop and restart the held side's audio, and with relay
-candidates only the call connects through a private coturn with the credentials of
-mediaRelayAccessToken.
+early media flow on a provisional answer, the callee's device that answers carries the
+call while the other stops ringing, hold and resume by renegotiation stop and restart the
+held side's audio, and with relay candidates only the call connects through a private
+coturn with the credentials of mediaRelayAccessToken.
 
 One Front End for the module; each call lasts a few seconds. Tests that need server parts
 not built yet skip, saying which."""
@@ -123,7 +124,9 @@ def connect(alice, bob, a, b, form="json"):
 
 
 def tones_both_ways(a, b):
-    heard_by_b, heard_by_a = b.heard(A_HZ), a.heard(B_HZ)
+    """Each peer finds the other's tone in the same second of received audio."""
+    t0 = time.monotonic()
+    heard_by_b, heard_by_a = b.heard(A_HZ, since=t0), a.heard(B_HZ, since=t0)
     assert heard_by_b.ok, f"the callee does not hear {A_HZ} Hz: {heard_by_b}"
     assert heard_by_a.ok, f"the caller does not hear {B_HZ} Hz: {heard_by_a}"
 
@@ -161,10 +164,51 @@ def test_audio_call_with_the_offer_as_a_body(pair, peers, form):
     if form == "multipart":
         assert [cid for cid, _ in ring.parts()] == ["webrtc@alice.test", "variant@alice.test"]
         assert ring.link_only, "a 6 KiB offer was embedded in an event"
+        assert call.negotiation.get("msAcceptedContentId") == "webrtc@alice.test"
     else:
         assert not ring.link_only, "a 1 KiB offer did not fit an event"
     tones_both_ways(a, b)
     hang_up(call, ring, a, b)
+
+
+def test_early_media_flows_while_the_call_still_rings(pair, peers):
+    """bob sends his answer as a provisional one (sendProvisionalAnswer): alice applies it
+    and the tones flow both ways while her invitation has not completed; bob's final
+    answer is the same SDP, which she has already applied."""
+    alice, bob = pair
+    a, b = peers(A_HZ, name="alice"), peers(B_HZ, name="bob")
+    call, ring = place(alice, bob, a.offer())
+    answer = b.answer(ring.sdp())
+    ring.accept(answer, provisional=True)
+    early = call.provisional()
+    assert early == answer.encode()
+    a.accept(early.decode())
+    a.wait_connected()
+    tones_both_ways(a, b)
+    assert call.completed() is None, "the invitation completed on a provisional answer"
+    ring.accept(answer)
+    assert call.answered() == early
+    hang_up(call, ring, a, b)
+
+
+def test_the_device_that_answers_gets_the_media_the_other_stops_ringing(pair, users, peers):
+    """bob on a phone and a tablet: both ring with alice's offer byte for byte; the
+    tablet answers and carries the call, the phone's invitation ends ConnectedElsewhere."""
+    alice, phone = pair
+    tablet = CallApp.signed_in(users("bob@contoso.test"))
+    a, b = peers(A_HZ, name="alice"), peers(B_HZ, name="bob's tablet")
+    call = alice.call("bob@contoso.test", a.offer())
+    rings = phone.ringing(), tablet.ringing()
+    assert rings[0].offer == rings[1].offer == call.offer
+    answer = b.answer(rings[1].sdp())
+    rings[1].accept(answer)
+    assert phone.wait("audioVideoInvitation", "completed")["reason"]["subcode"] \
+        == "ConnectedElsewhere"
+    assert call.answered() == answer.encode()
+    a.accept(answer)
+    a.wait_connected()
+    tones_both_ways(a, b)
+    hang_up(call, rings[1], a, b)
 
 
 def test_hold_and_resume_by_renegotiation(pair, peers):

@@ -271,14 +271,13 @@ class Call:
     conversation: str
 
     def audio_video(self):
+        """The call's audioVideo resource (from the conversation's link)."""
         conv = self.app.get(self.conversation)
-        href = conv["_links"]["audioVideo"]["href"]
-        return href, self.app.get(href)
+        return self.app.get(conv["_links"]["audioVideo"]["href"])
 
     def hang_up(self):
         """POST stopAudioVideo -> 204."""
-        _, av = self.audio_video()
-        self.app.post(av["_links"]["stopAudioVideo"]["href"])
+        self.app.post(self.audio_video()["_links"]["stopAudioVideo"]["href"])
 
     def ended(self, timeout=10):
         """Waits for audioVideo updated (Disconnected) and conversation deleted."""
@@ -298,8 +297,7 @@ class Call:
     def renegotiate(self, sdp):
         """Sends a new offer (hold, resume, ICE restart) -> Renegotiation."""
         sdp = sdp.encode() if isinstance(sdp, str) else sdp
-        href, av = self.audio_video()
-        session = self.app.get(av["_links"]["audioVideoSession"]["href"])
+        session = self.app.get(self.audio_video()["_links"]["audioVideoSession"]["href"])
         links = session["_links"]
         reneg = links["renegotiations"]["href"] if "renegotiations" in links \
             else session["_links"]["self"]["href"] + "/renegotiations"
@@ -323,6 +321,7 @@ class OutgoingCall(Call):
         self.offer = offer
         self.conversation = None
         self.answer = None
+        self.negotiation = None     # the audioVideoNegotiation that carried the answer
 
     def started(self, timeout=10):
         """The caller's first events: audioVideoInvitation started (Outgoing,
@@ -342,13 +341,39 @@ class OutgoingCall(Call):
         completed Success; returns the answer's bytes."""
         if self.conversation is None:
             self.started(timeout)
-        ev = self.app.wait("audioVideoNegotiation", timeout=timeout)
-        neg = self.app.resource(ev)
-        ctype, self.answer = parse_data_uri(neg["_links"]["mediaAnswer"]["href"])
+        self.negotiation = self._negotiation("mediaAnswer", timeout)
+        ctype, self.answer = parse_data_uri(self.negotiation["_links"]["mediaAnswer"]["href"])
         assert ctype == SDP, ctype
         done = self.app.wait("audioVideoInvitation", "completed", timeout=timeout)
         assert done.get("status") == "Success", done.raw
         return self.answer
+
+    def provisional(self, timeout=10):
+        """Waits for the early-media answer (audioVideoNegotiation with
+        mediaProvisionalAnswer); returns its bytes. The call is still ringing."""
+        if self.conversation is None:
+            self.started(timeout)
+        neg = self._negotiation("mediaProvisionalAnswer", timeout)
+        ctype, answer = parse_data_uri(neg["_links"]["mediaProvisionalAnswer"]["href"])
+        assert ctype == SDP, ctype
+        return answer
+
+    def _negotiation(self, rel, timeout):
+        """The next audioVideoNegotiation whose resource links rel (the answer, or the
+        provisional one), embedded or GET."""
+        found = {}
+
+        def has(ev):
+            found["res"] = self.app.resource(ev)
+            return rel in found["res"].get("_links", {})
+        self.app.wait("audioVideoNegotiation", "updated", where=has, timeout=timeout)
+        return found["res"]
+
+    def completed(self):
+        """The invitation's completed event if it came already (None while ringing)."""
+        self.app.pump()
+        return next((e for e in self.app.queue
+                     if e.rel == "audioVideoInvitation" and e.type == "completed"), None)
 
     def failed(self, timeout=30):
         """Waits for the invitation completed Failure; returns its reason."""

@@ -352,10 +352,11 @@ class Peer:
                 await asyncio.sleep(0.05)
         self.loop.run(asyncio.wait_for(go(), timeout), timeout + 1)
 
-    def heard(self, freq, seconds=1.0, timeout=5.0):
-        """Analyses `seconds` of audio received from now on for a tone of freq Hz."""
-        t0 = time.monotonic()
-        deadline = t0 + timeout
+    def heard(self, freq, seconds=1.0, timeout=5.0, since=None):
+        """Analyses `seconds` of audio received from now (or from monotonic time `since`:
+        two peers can listen over the same second) for a tone of freq Hz."""
+        t0 = time.monotonic() if since is None else since
+        deadline = time.monotonic() + timeout
         need = int(RATE * seconds)
         while True:
             samples = self._received_since(t0)
