@@ -16,8 +16,8 @@ import pytest
 import turn
 from chromium_call import Browser, ChromiumPeer
 from ucwa_call import CallApp, hold_exchange, place, relay_token
-from webrtc_media import MediaLoop, Peer, candidates
 from ucwa_client import FAST, clean_log, start_fe, stop_fe
+from webrtc_media import MediaLoop, Peer, candidates
 
 ALICE, BOB = "alice@contoso.test", "bob@contoso.test"
 TONE = {ALICE: 660, BOB: 1020}      # Hz, far from each other's harmonics
@@ -42,18 +42,8 @@ def logs(fe, allowed_log):
     yield from clean_log(fe, allowed_log)
 
 
-@pytest.fixture(scope="module")
-def calls(fe):
-    """Skips the tests through the server until it has the call routes."""
-    app = fe.user(ALICE).create()
-    links = CallApp(app).communication()["_links"]
-    app.delete()
-    if "startAudioVideo" not in links:
-        pytest.skip("the server has no startAudioVideo link yet (issue 12's call routes)")
-
-
 @pytest.fixture
-def pair(calls, users):
+def pair(users):
     """alice and bob, each with one application that declared Audio and Video."""
     return CallApp.signed_in(users(ALICE)), CallApp.signed_in(users(BOB))
 
