@@ -11,6 +11,8 @@ One Front End and one Chromium per endpoint for the whole module; each test is a
 on them (a few seconds). The first test needs no server: Chromium to Chromium with the SDP
 swapped directly, so that a failure of the others points at the signalling, not the media
 stack."""
+import time
+
 import pytest
 
 import turn
@@ -21,6 +23,8 @@ from webrtc_media import MediaLoop, Peer, candidates
 
 ALICE, BOB = "alice@contoso.test", "bob@contoso.test"
 TONE = {ALICE: 660, BOB: 1020}      # Hz, far from each other's harmonics
+SUSPEND_AFTER = 2
+SUSPEND = f"UcwaCallSuspendAfter {SUSPEND_AFTER}"
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +36,10 @@ def coturn(workdir):
 
 @pytest.fixture(scope="module")
 def fe(workdir, state, coturn):
-    f = start_fe(workdir, state, "calls-chromium", extra=FAST + "\n" + coturn.directives())
+    # a side without an event request for 2 s is Suspended (the network-move test waits
+    # for it; the others ignore the event)
+    f = start_fe(workdir, state, "calls-chromium",
+                 extra="\n".join([FAST, SUSPEND, coturn.directives()]))
     yield f
     stop_fe(f)
 
@@ -131,6 +138,7 @@ def test_chromium_calls_chromium(pair, browsers):
     offer, answer = hold_exchange(ring, b, call, a, "sendrecv", ice_restart=True)
     assert ice_credentials(offer) != ice_credentials(call.answer.decode())
     assert ice_credentials(answer) != ice_credentials(call.offer.decode())
+    assert candidates(offer) and candidates(answer), "no trickle ICE: candidates in the SDP"
     media_flows(a, b)
 
     hang_up(call, ring)
@@ -159,6 +167,36 @@ def test_chromium_relay_only_through_coturn(pair, browsers, coturn):
         assert cands and {(t, addr) for t, addr, _ in cands} == {("relay", coturn.host)}, cands
     media_flows(a, b)
     assert a.selected_pair() == b.selected_pair() == ("relay", "relay")
+    hang_up(call, ring)
+    a.close()
+    b.close()
+
+
+def test_network_move_suspends_then_resumes_with_an_ice_restart(pair, browsers):
+    """bob's phone moves from Wi-Fi to cellular: his event channel goes quiet, so his side
+    of the call is Suspended while alice keeps polling; he comes back with an ICE-restart
+    offer (new credentials and candidates) posted to resumeAudioVideo, alice answers it
+    as a renegotiation, his side is Established again and the call goes on."""
+    alice, bob = pair
+    a = ChromiumPeer(browsers(ALICE), tone=TONE[ALICE])
+    b = ChromiumPeer(browsers(BOB), tone=TONE[BOB])
+    call, ring = connect(alice, bob, a, b)
+    media_flows(a, b)
+
+    deadline = time.monotonic() + SUSPEND_AFTER + 1
+    while time.monotonic() < deadline:
+        alice.pump()
+    ring.suspended()
+    assert ring.session()["state"] == "Suspended"
+    assert call.session()["state"] == "Established"
+
+    offer, answer = hold_exchange(ring, b, call, a, "sendrecv", via="resumeAudioVideo",
+                                  ice_restart=True)
+    assert ice_credentials(offer) != ice_credentials(call.answer.decode())
+    assert ice_credentials(answer) != ice_credentials(call.offer.decode())
+    assert candidates(offer) and candidates(answer)
+    assert ring.session()["state"] == "Established"
+    media_flows(a, b)
     hang_up(call, ring)
     a.close()
     b.close()

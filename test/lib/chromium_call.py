@@ -275,7 +275,8 @@ class ChromiumPeer:
         return self.report()["sent"].get(kind)
 
     def selected_pair(self):
-        """(local, remote) candidate types of the nominated pair, e.g. ("host", "host")."""
+        """(local, remote) candidate types of the transport's selected pair, e.g. ("host",
+        "host")."""
         c = self.report()["candidate"]
         return (c["local"], c["remote"]) if c else None
 
