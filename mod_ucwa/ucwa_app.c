@@ -9,6 +9,7 @@
 #include "mod_ucwa.h"
 #include "mod_ucwa_core.h"
 #include "ucwa_app.h"
+#include "ucwa_conversations.h"
 #include "ucwa_directory.h"
 #include "ucwa_input.h"
 #include "ucwa_media_relay.h"
@@ -316,7 +317,7 @@ static int delete_locked(ucwa_txn *t, int idx, void *baton)
 
     before = ucwa_store_availability(ucwa_store_user(s, user), x->rules, x->now);
     ucwa_subscriptions_app_gone_locked(t, idx);
-    ucwa_messaging_app_gone_locked(t, idx, x->now);
+    ucwa_conversations_app_gone_locked(t, idx, x->now);
     ucwa_store_delete_locked(s, idx);
     ucwa_txn_wake_app(t, idx);   /* a parked event request of this application answers now */
     after = ucwa_store_availability(ucwa_store_user(s, user), x->rules, x->now);

@@ -52,6 +52,12 @@ int ucwa_conv_http_no_conversation(ucwa_req *q)
                            "The conversation does not exist.");
 }
 
+int ucwa_conv_http_too_large(ucwa_req *q)
+{
+    return ucwa_http_error(q, HTTP_REQUEST_ENTITY_TOO_LARGE, "EntityTooLarge", NULL,
+                           "The message does not fit in an event (UcwaEventSize).");
+}
+
 int ucwa_conv_http_not_found(ucwa_req *q)
 {
     return ucwa_http_error(q, HTTP_NOT_FOUND, "NotFound", "ResourceNotFound",

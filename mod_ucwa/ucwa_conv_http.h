@@ -17,6 +17,8 @@ void ucwa_conv_http_detach(apr_pool_t *p, ucwa_conv_view *v);
 int ucwa_conv_http_created(ucwa_req *q, const char *location);
 int ucwa_conv_http_no_conversation(ucwa_req *q);
 int ucwa_conv_http_not_found(ucwa_req *q);
+/* 413: a message (or a first message) does not fit an event slot. */
+int ucwa_conv_http_too_large(ucwa_req *q);
 int ucwa_conv_http_bad_input(ucwa_req *q, const char *message);
 /* A "to" value as a SIP address: lower case without "sip:", or NULL. */
 const char *ucwa_conv_http_sip(apr_pool_t *p, const char *v);

@@ -9,6 +9,7 @@
 #include "ucwa_batch.h"
 #include "ucwa_calls.h"
 #include "ucwa_contact.h"
+#include "ucwa_conversations.h"
 #include "ucwa_events.h"
 #include "ucwa_group_memberships.h"
 #include "ucwa_groups.h"
@@ -79,14 +80,14 @@ static const ucwa_route routes[] = {
     { AVI "/*/sendProvisionalAnswer", "POST", ucwa_calls_invitation, UCWA_AV_PROVISIONAL },
     { AVI "/*/decline", "POST", ucwa_calls_invitation, UCWA_AV_DECLINE },
     { AVI "/*/cancel", "POST", ucwa_calls_invitation, UCWA_AV_CANCEL },
-    { "/communication/conversations", "GET", ucwa_messaging_conversations, 0 },
-    { CONV, "GET, DELETE", ucwa_messaging_conversation, UCWA_IM_CONVERSATION },
-    { CONV "/messaging", "GET", ucwa_messaging_conversation, UCWA_IM_MESSAGING },
-    { CONV "/messaging/messages", "POST", ucwa_messaging_conversation, UCWA_IM_MESSAGES },
-    { CONV "/messaging/typing", "POST", ucwa_messaging_conversation, UCWA_IM_TYPING },
-    { CONV "/messaging/typingParticipants", "GET", ucwa_messaging_conversation,
+    { "/communication/conversations", "GET", ucwa_conversations_list, 0 },
+    { CONV, "GET, DELETE", ucwa_conversations_one, UCWA_IM_CONVERSATION },
+    { CONV "/messaging", "GET", ucwa_conversations_one, UCWA_IM_MESSAGING },
+    { CONV "/messaging/messages", "POST", ucwa_conversations_one, UCWA_IM_MESSAGES },
+    { CONV "/messaging/typing", "POST", ucwa_conversations_one, UCWA_IM_TYPING },
+    { CONV "/messaging/typingParticipants", "GET", ucwa_conversations_one,
       UCWA_IM_TYPING_PARTICIPANTS },
-    { CONV "/messaging/terminate", "POST", ucwa_messaging_conversation, UCWA_IM_TERMINATE },
+    { CONV "/messaging/terminate", "POST", ucwa_conversations_one, UCWA_IM_TERMINATE },
     { AV, "GET", ucwa_calls_conversation, UCWA_AV_MODALITY },
     { AV "/addAudio", "POST", ucwa_calls_conversation, UCWA_AV_ADD },
     { AV "/addAudioVideo", "POST", ucwa_calls_conversation, UCWA_AV_ADD },
@@ -99,9 +100,9 @@ static const ucwa_route routes[] = {
     { RENEG "/*", "GET", ucwa_calls_conversation, UCWA_AV_RENEGOTIATION },
     { RENEG "/*/answer", "POST", ucwa_calls_conversation, UCWA_AV_RENEG_ANSWER },
     { RENEG "/*/dismiss", "POST", ucwa_calls_conversation, UCWA_AV_RENEG_DISMISS },
-    { CONV "/participants", "GET", ucwa_messaging_conversation, UCWA_IM_PARTICIPANTS },
-    { CONV "/participants/*", "GET", ucwa_messaging_conversation, UCWA_IM_PARTICIPANT },
-    { CONV "/participants/*/messaging", "GET", ucwa_messaging_conversation,
+    { CONV "/participants", "GET", ucwa_conversations_one, UCWA_IM_PARTICIPANTS },
+    { CONV "/participants/*", "GET", ucwa_conversations_one, UCWA_IM_PARTICIPANT },
+    { CONV "/participants/*/messaging", "GET", ucwa_conversations_one,
       UCWA_IM_PARTICIPANT_MESSAGING },
     { "/onlineMeetings", "GET", ucwa_static_get, UCWA_STATIC_ONLINE_MEETINGS },
     { "/people", "GET", ucwa_static_get, UCWA_STATIC_PEOPLE },

@@ -7,6 +7,7 @@
 #include "mod_ucwa.h"
 #include "ucwa_app.h"
 #include "ucwa_config.h"
+#include "ucwa_conversations.h"
 #include "ucwa_events.h"
 #include "ucwa_me.h"
 #include "ucwa_messaging.h"
@@ -86,7 +87,7 @@ static void sweep_locked(ucwa_txn *t, void *baton)
             e->sip = apr_pstrdup(p, ucwa_store_user(st, user)->sip);
             e->idle = now - a->last_seen;
             ucwa_subscriptions_app_gone_locked(t, (int)i);
-            ucwa_messaging_app_gone_locked(t, (int)i, now);
+            ucwa_conversations_app_gone_locked(t, (int)i, now);
             ucwa_store_expire_locked(st, (int)i);
             ucwa_txn_wake_app(t, (int)i);
             if (ucwa_me_publish_locked(t, user, &g->idle_rules, now)) {
@@ -110,7 +111,7 @@ static void sweep_locked(ucwa_txn *t, void *baton)
         }
     }
     ucwa_subscriptions_sweep_locked(t, now);
-    ucwa_messaging_sweep_locked(t, now, g->call_suspend);
+    ucwa_conversations_sweep_locked(t, now, g->call_suspend);
     /* idle transitions: Online -> IdleOnline -> Away without reportMyActivity */
     for (i = 0; i < n; i++) {
         ucwa_app *a = ucwa_store_app(st, (int)i);
