@@ -100,7 +100,7 @@ need_node() {
 print_versions() {
     local p v
     for p in apache2-bin libssl3 openssl libapr1 libaprutil1 libjansson4 libxml2 libcurl4 \
-             postgresql-15 libpq5 nodejs coturn python3-aiortc libavcodec59; do
+             postgresql-15 libpq5 nodejs coturn chromium python3-aiortc libavcodec59; do
         v=$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null) || v="not installed"
         printf '  %-12s %s\n' "$p" "$v"
     done >&2

@@ -454,18 +454,15 @@ static int av_locked(ucwa_txn *t, int idx, void *baton)
 {
     av_txn *x = baton;
     ucwa_store *s = t->store;
-    apr_uint32_t gen = ucwa_store_app(s, idx)->gen;
     ucwa_conv_touched touched;
     apr_time_t now = apr_time_now();
     ucwa_conv *c;
     int conv, side;
 
-    conv = ucwa_conv_find_locked(s, x->id);
-    c = conv >= 0 ? ucwa_store_conv(s, conv) : NULL;
-    side = c ? ucwa_conv_side(c, idx, gen) : -1;
-    if (side < 0) {
+    if ((conv = ucwa_conv_find_seen_locked(s, x->id, idx, &side)) < 0) {
         return 1;
     }
+    c = ucwa_store_conv(s, conv);
     memset(&touched, 0, sizeof(touched));
     ucwa_conv_view_of_locked(s, c, side, idx, &x->v);
     if ((x->what == UCWA_AV_RENEGOTIATE || x->what == UCWA_AV_RENEG_ANSWER) && x->sdp) {

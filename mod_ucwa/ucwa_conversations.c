@@ -169,17 +169,15 @@ static int conversation_locked(ucwa_txn *t, int idx, void *baton)
     conversation_txn *x = baton;
     ucwa_store *s = t->store;
     apr_pool_t *p = t->pool;
-    apr_uint32_t gen = ucwa_store_app(s, idx)->gen, number = 0;
+    apr_uint32_t number = 0;
     ucwa_conv_touched touched;
     ucwa_conv *c;
     int conv, side;
 
-    conv = ucwa_conv_find_locked(s, x->id);
-    c = conv >= 0 ? ucwa_store_conv(s, conv) : NULL;
-    side = c ? ucwa_conv_side(c, idx, gen) : -1;
-    if (side < 0) {
+    if ((conv = ucwa_conv_find_seen_locked(s, x->id, idx, &side)) < 0) {
         return CONV_NOT_FOUND;
     }
+    c = ucwa_store_conv(s, conv);
     ucwa_conv_view_of_locked(s, c, side, idx, &x->v);
     memset(&touched, 0, sizeof(touched));
     if (x->sip && (x->local = ucwa_conv_participant_of(&x->v, x->sip)) < 0) {

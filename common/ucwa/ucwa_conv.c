@@ -80,6 +80,15 @@ int ucwa_conv_find_locked(ucwa_store *s, const char *id)
     return c->state == UCWA_SLOT_LIVE && !strcmp(c->id, id) ? idx : -1;
 }
 
+int ucwa_conv_find_seen_locked(ucwa_store *s, const char *id, int app, int *side)
+{
+    int conv = ucwa_conv_find_locked(s, id);
+
+    *side = conv >= 0 ? ucwa_conv_side(ucwa_store_conv(s, conv), app,
+                                       ucwa_store_app(s, app)->gen) : -1;
+    return *side < 0 ? -1 : conv;
+}
+
 int ucwa_conv_find_invitation_locked(ucwa_store *s, const char *id, int *side)
 {
     int idx = slot_of(s, id), i;

@@ -121,6 +121,9 @@ typedef enum {
 
 /* The record a conversation id names, or -1. */
 int ucwa_conv_find_locked(ucwa_store *s, const char *id);
+/* The record conversation id names as application app sees it (*side its side), or -1
+ * when there is none or app does not see it. */
+int ucwa_conv_find_seen_locked(ucwa_store *s, const char *id, int app, int *side);
 /* The record an invitation id names (*side: whose invitation), or -1. */
 int ucwa_conv_find_invitation_locked(ucwa_store *s, const char *id, int *side);
 

@@ -18,7 +18,7 @@ import mobility
 import turn
 import ucwa_call
 import webrtc_media
-from ucwa_call import CallApp, place
+from ucwa_call import CallApp, hold_exchange, place
 from ucwa_client import FAST, clean_log, start_fe, stop_fe
 from webrtc_media import MediaLoop, Peer
 
@@ -211,19 +211,6 @@ def test_the_device_that_answers_gets_the_media_the_other_stops_ringing(pair, us
     hang_up(call, rings[1], a, b)
 
 
-def hold_exchange(offerer_call, offerer, answerer_call, answerer, direction):
-    """offerer renegotiates every stream to direction through the server; the answerer
-    gets the offer byte for byte and answers; the offerer gets that answer."""
-    offer = offerer.reoffer(direction)
-    sent = offerer_call.renegotiate(offer)
-    theirs = answerer_call.renegotiated()
-    assert theirs.offer == offer.encode(), "the renegotiation offer changed on the way"
-    answer = answerer.answer(theirs.offer.decode())
-    theirs.answer(answer)
-    assert sent.answered() == answer.encode()
-    offerer.accept(answer)
-
-
 def test_hold_and_resume_by_renegotiation(pair, peers):
     """bob puts alice on hold (a=sendonly: he keeps sending, she stops) and resumes."""
     alice, bob = pair
@@ -257,13 +244,10 @@ def test_declined_call_fails_for_the_caller(pair, peers):
 def relay_servers(app):
     """RTCIceServers from the application's mediaRelayAccessToken (its first relay's UDP
     port)."""
-    links = app.communication()["_links"]
-    if "mediaRelayAccessToken" not in links:
+    relay = ucwa_call.relay_token(app)
+    if relay is None:
         pytest.skip("no mediaRelayAccessToken link yet (helper h18's resource)")
-    token = app.get(links["mediaRelayAccessToken"]["href"])
-    relay = token["_embedded"]["mediaRelay"][0]
-    url = f"turn:{relay['host']}:{relay['udpPort']}?transport=udp"
-    return webrtc_media.ice_servers(url, token["userName"], token["password"])
+    return webrtc_media.ice_servers(*relay)
 
 
 def test_relay_only_call_goes_through_coturn(pair, peers, coturn):

@@ -294,13 +294,27 @@ class Call:
 
     # --- renegotiation -----------------------------------------------------------------
 
-    def renegotiate(self, sdp):
-        """Sends a new offer (hold, resume, ICE restart) -> Renegotiation."""
+    def session(self):
+        """The call's audioVideoSession resource (Established, or Suspended)."""
+        return self.app.get(self.audio_video()["_links"]["audioVideoSession"]["href"])
+
+    def suspended(self, timeout=10):
+        """Waits for audioVideoSession updated (Suspended): this side went without an
+        event channel for UcwaCallSuspendAfter."""
+        return self.app.wait("audioVideoSession", "updated", timeout=timeout,
+                             where=lambda e: self.app.state_of(e) == "Suspended")
+
+    def renegotiate(self, sdp, via="renegotiations"):
+        """Sends a new offer (hold, resume, ICE restart) to the session's link `via`
+        (resumeAudio or resumeAudioVideo for a Suspended side) -> Renegotiation."""
         sdp = sdp.encode() if isinstance(sdp, str) else sdp
-        session = self.app.get(self.audio_video()["_links"]["audioVideoSession"]["href"])
+        session = self.session()
         links = session["_links"]
-        reneg = links["renegotiations"]["href"] if "renegotiations" in links \
-            else session["_links"]["self"]["href"] + "/renegotiations"
+        if via in links:
+            reneg = links[via]["href"]
+        else:
+            assert via == "renegotiations", f"no {via} link: {sorted(links)}"
+            reneg = links["self"]["href"] + "/renegotiations"
         r = self.app.post_sdp(reneg, sdp, params={"operationId": str(uuid.uuid4())},
                               expect=(201,))
         return Renegotiation(self.app, r.headers["Location"], sdp)
@@ -491,3 +505,33 @@ def place(caller, callee, sdp, form="json", **kw):
     call.started()
     return call, ring
 
+
+def hold_exchange(offerer_call, offerer, answerer_call, answerer, direction,
+                  via="renegotiations", **reoffer):
+    """offerer (a media peer with reoffer/answer/accept: webrtc_media.Peer,
+    chromium_call.ChromiumPeer) renegotiates every stream to direction through the server
+    on its call offerer_call, at the session's link via (reoffer: more arguments of its
+    reoffer(), e.g. ice_restart); the answerer gets the offer byte for byte on
+    answerer_call and answers; the offerer gets that answer. Returns (offer, answer), the
+    SDP strings."""
+    offer = offerer.reoffer(direction, **reoffer)
+    sent = offerer_call.renegotiate(offer, via=via)
+    theirs = answerer_call.renegotiated()
+    assert theirs.offer == offer.encode(), "the renegotiation offer changed on the way"
+    answer = answerer.answer(theirs.offer.decode())
+    theirs.answer(answer)
+    assert sent.answered() == answer.encode()
+    offerer.accept(answer)
+    return offer, answer
+
+
+def relay_token(app):
+    """(TURN url of the first relay's UDP port, userName, password) from the
+    application's mediaRelayAccessToken (a CallApp); None when it has no such link."""
+    links = app.communication()["_links"]
+    if "mediaRelayAccessToken" not in links:
+        return None
+    token = app.get(links["mediaRelayAccessToken"]["href"])
+    relay = token["_embedded"]["mediaRelay"][0]
+    return (f"turn:{relay['host']}:{relay['udpPort']}?transport=udp", token["userName"],
+            token["password"])
