@@ -284,19 +284,21 @@ static int invitation_locked(ucwa_txn *t, int idx, void *baton)
     ucwa_conv_touched touched;
     apr_time_t now = apr_time_now();
     ucwa_conv *c;
-    int conv, side = -1;
+    int conv, side = -1, caller;
 
-    conv = ucwa_conv_find_invitation_locked(s, x->id, &side);
+    conv = ucwa_conv_find_av_invitation_locked(s, x->id, &side);
     c = conv >= 0 ? ucwa_store_conv(s, conv) : NULL;
-    if (!c || c->kind != UCWA_CONV_KIND_AV || !ucwa_conv_sees_invitation(c, side, idx, gen)) {
+    if (!c || !(c->kind == UCWA_CONV_KIND_AV ? ucwa_conv_sees_invitation(c, side, idx, gen)
+                                             : ucwa_conv_side(c, idx, gen) == side)) {
         return 1;
     }
+    caller = side == ucwa_av_caller(c);
     memset(&touched, 0, sizeof(touched));
     x->conv_id = apr_pstrdup(t->pool, c->id);
     switch (x->what) {
     case UCWA_AV_INVITATION:
     case UCWA_AV_NEGOTIATION:
-        if (x->what == UCWA_AV_NEGOTIATION && side != 0) {
+        if (x->what == UCWA_AV_NEGOTIATION && !caller) {
             return 1;
         }
         ucwa_conv_view_of_locked(s, c, side, idx, &x->v);
@@ -308,24 +310,20 @@ static int invitation_locked(ucwa_txn *t, int idx, void *baton)
         break;
     case UCWA_AV_ACCEPT:
     case UCWA_AV_PROVISIONAL:
-        if (side != 1) {
+        if (caller) {
             return 1;
         }
         x->res = ucwa_conv_answer_locked(s, conv, idx, x->what == UCWA_AV_PROVISIONAL,
                                          x->sdp->ctype, x->sdp->body, x->sdp->len, x->cid,
                                          x->ctx, now, t->pool, &touched);
         break;
-    case UCWA_AV_DECLINE:
-        if (side != 1) {
+    default:   /* decline (the callee), cancel (the caller), while it rings */
+        if (caller != (x->what == UCWA_AV_CANCEL)) {
             return 1;
         }
-        x->res = ucwa_conv_decline_by_locked(s, conv, idx, now, t->pool, &touched);
-        break;
-    default:   /* cancel */
-        if (side != 0) {
-            return 1;
-        }
-        x->res = ucwa_conv_cancel_locked(s, conv, now, t->pool, &touched);
+        x->res = ucwa_av_phase(c) == UCWA_CONV_INVITING
+                 ? ucwa_conv_stop_av_locked(s, conv, side, idx, now, t->pool, &touched)
+                 : UCWA_CONV_STATE;
     }
     ucwa_conv_http_wake(t, &touched);
     return 0;
@@ -402,7 +400,8 @@ typedef struct {
     const char *id;
     apr_uint32_t n;                /* a renegotiation's number */
     const sdp_in *sdp;
-    const char *op;
+    const char *op, *ctx;
+    apr_interval_time_t ring;      /* addAudio*: UcwaCallRingTimeout */
     ucwa_conv_result res;
     ucwa_conv_view v;
     const char *location;
@@ -424,25 +423,19 @@ static int av_locked(ucwa_txn *t, int idx, void *baton)
     if (side < 0) {
         return 1;
     }
-    if (c->kind != UCWA_CONV_KIND_AV) {
-        /* an IM conversation's audioVideo: there, but nothing in it (addAudio: not yet) */
-        if (x->what != UCWA_AV_MODALITY) {
-            return 2;
-        }
-    }
     memset(&touched, 0, sizeof(touched));
     ucwa_conv_view_of_locked(s, c, side, idx, &x->v);
     switch (x->what) {
+    case UCWA_AV_ADD:
+        x->res = ucwa_conv_add_av_locked(s, conv, side, x->sdp->sdp.video, x->sdp->ctype,
+                                         x->sdp->body, x->sdp->len, x->ctx, x->op,
+                                         now + x->ring, now, t->pool, &touched);
+        if (x->res == UCWA_CONV_OK) {
+            x->location = ucwa_av_href_invitation(t->pool, &x->v);
+        }
+        break;
     case UCWA_AV_STOP:
-        if (c->phase == UCWA_CONV_CONNECTED) {
-            x->res = ucwa_conv_leave_locked(s, conv, side, now, t->pool, &touched);
-        }
-        else if (side == 0) {
-            x->res = ucwa_conv_cancel_locked(s, conv, now, t->pool, &touched);
-        }
-        else {
-            x->res = ucwa_conv_decline_by_locked(s, conv, idx, now, t->pool, &touched);
-        }
+        x->res = ucwa_conv_stop_av_locked(s, conv, side, idx, now, t->pool, &touched);
         break;
     case UCWA_AV_RENEGOTIATE:
         x->res = ucwa_conv_renegotiate_locked(s, conv, side, x->sdp->ctype, x->sdp->body,
@@ -460,7 +453,7 @@ static int av_locked(ucwa_txn *t, int idx, void *baton)
                                                &touched);
         break;
     case UCWA_AV_SESSION:
-        if (c->phase != UCWA_CONV_CONNECTED) {
+        if (ucwa_av_phase(c) != UCWA_CONV_CONNECTED) {
             return 2;
         }
         /* fall through */
@@ -504,17 +497,22 @@ int ucwa_calls_conversation(ucwa_req *q, int what)
          || what == UCWA_AV_RENEG_DISMISS) && !renegotiation_number(q->id[1], &x.n)) {
         return ucwa_conv_http_not_found(q);
     }
-    if (what == UCWA_AV_RENEGOTIATE || what == UCWA_AV_RENEG_ANSWER) {
+    if (what == UCWA_AV_ADD && !av_allowed(q, &rv)) {
+        return rv;
+    }
+    if (what == UCWA_AV_RENEGOTIATE || what == UCWA_AV_RENEG_ANSWER || what == UCWA_AV_ADD) {
         read_query(q, &sdp);
         if (!read_sdp(q, &sdp, &rv)) {
             return rv;
         }
         x.op = id_param(apr_table_get(sdp.query, "operationId"));
-        if (x.op && !*x.op) {
-            return ucwa_conv_http_bad_input(q, "operationId must be at most 50 printable "
-                                               "ASCII characters.");
+        x.ctx = id_param(apr_table_get(sdp.query, "sessionContext"));
+        if ((x.op && !*x.op) || (x.ctx && !*x.ctx)) {
+            return ucwa_conv_http_bad_input(q, "operationId and sessionContext must be at most "
+                                               "50 printable ASCII characters.");
         }
         x.sdp = &sdp;
+        x.ring = q->conf->global->ring_timeout;
     }
     else if ((what == UCWA_AV_STOP || what == UCWA_AV_RENEG_DISMISS)
              && !ucwa_http_input(q, &rv)) {
@@ -553,7 +551,17 @@ int ucwa_calls_conversation(ucwa_req *q, int what)
     case UCWA_CONV_TOO_LARGE:
         return ucwa_http_error(q, HTTP_REQUEST_ENTITY_TOO_LARGE, "EntityTooLarge", NULL,
                                "The session description is too large.");
+    case UCWA_CONV_NO_CALL:
+        apr_table_setn(q->r->err_headers_out, "Retry-After", "30");
+        return ucwa_http_error(q, HTTP_SERVICE_UNAVAILABLE, "ServiceUnavailable", NULL,
+                               "This server cannot take more calls now.");
     default:
+        if (what == UCWA_AV_ADD) {
+            return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", NULL,
+                                   "A call cannot be added now: messaging is not connected, "
+                                   "a call is already in the conversation, or the other "
+                                   "party's application takes no calls.");
+        }
         if (what == UCWA_AV_RENEGOTIATE) {
             return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", "AlreadyExists",
                                    "The call is not connected, or a renegotiation is in "

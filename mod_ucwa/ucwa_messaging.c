@@ -397,8 +397,13 @@ static int conversation_locked(ucwa_txn *t, int idx, void *baton)
             x->render = 1;
             break;
         }
-        /* leaving a 1:1 conversation is stopping its only modality */
-        if (c->phase == UCWA_CONV_CONNECTED) {
+        /* leaving the conversation ends every modality; stopMessaging ends messaging,
+         * which is leaving a 1:1 conversation unless a call goes on in it */
+        if (c->phase == UCWA_CONV_CONNECTED && x->which == UCWA_IM_TERMINATE) {
+            x->res = ucwa_conv_stop_messaging_locked(s, conv, side, apr_time_now(), p,
+                                                     &touched);
+        }
+        else if (c->phase == UCWA_CONV_CONNECTED) {
             x->res = ucwa_conv_leave_locked(s, conv, side, apr_time_now(), p, &touched);
         }
         else if (side == 0) {

@@ -88,6 +88,8 @@ static const ucwa_route routes[] = {
       UCWA_IM_TYPING_PARTICIPANTS },
     { CONV "/messaging/terminate", "POST", ucwa_messaging_conversation, UCWA_IM_TERMINATE },
     { AV, "GET", ucwa_calls_conversation, UCWA_AV_MODALITY },
+    { AV "/addAudio", "POST", ucwa_calls_conversation, UCWA_AV_ADD },
+    { AV "/addAudioVideo", "POST", ucwa_calls_conversation, UCWA_AV_ADD },
     { AV "/stopAudioVideo", "POST", ucwa_calls_conversation, UCWA_AV_STOP },
     { AV "/audioVideoSession", "GET", ucwa_calls_conversation, UCWA_AV_SESSION },
     { RENEG, "POST", ucwa_calls_conversation, UCWA_AV_RENEGOTIATE },

@@ -75,6 +75,52 @@ const char *ucwa_av_uri_locked(ucwa_store *s, const ucwa_conv *c, ucwa_sdp_kind 
                              k->len[kind]);
 }
 
+int ucwa_av_caller(const ucwa_conv *c)
+{
+    return c->kind == UCWA_CONV_KIND_AV ? 0 : (int)c->av_side;
+}
+
+ucwa_conv_phase ucwa_av_phase(const ucwa_conv *c)
+{
+    return (ucwa_conv_phase)(c->kind == UCWA_CONV_KIND_AV ? c->phase : c->av_phase);
+}
+
+const char *ucwa_av_invitation_id(const ucwa_conv *c, int side)
+{
+    return c->kind == UCWA_CONV_KIND_AV ? c->party[side].invitation : c->av_invitation[side];
+}
+
+int ucwa_av_accepted(const ucwa_conv *c)
+{
+    return c->kind == UCWA_CONV_KIND_AV ? (int)c->accepted : (int)c->av_accepted;
+}
+
+static ucwa_conv_end av_end(const ucwa_conv *c)
+{
+    return (ucwa_conv_end)(c->kind == UCWA_CONV_KIND_AV ? c->end : c->av_end);
+}
+
+/* As ucwa_conv_invitation_state, for the call's invitation. */
+static const char *invitation_state(const ucwa_conv_view *v)
+{
+    const ucwa_conv *c = v->c;
+
+    if (ucwa_av_phase(c) == UCWA_CONV_INVITING) {
+        return "Connecting";
+    }
+    if (ucwa_av_accepted(c)) {
+        return v->side != ucwa_av_caller(c) && v->elsewhere ? "Cancelled" : "Connected";
+    }
+    switch (av_end(c)) {
+    case UCWA_CONV_END_DECLINED:
+        return v->side == ucwa_av_caller(c) ? "Failed" : "Declined";
+    case UCWA_CONV_END_CANCELED:
+        return "Cancelled";
+    default:
+        return "Failed";
+    }
+}
+
 void ucwa_av_view_media_locked(ucwa_store *s, ucwa_conv_view *v, apr_pool_t *p)
 {
     v->offer = ucwa_av_uri_locked(s, v->c, UCWA_SDP_OFFER, p);
@@ -93,7 +139,7 @@ static void add_link(json_t *links, const char *rel, const char *href)
 const char *ucwa_av_href_invitation(apr_pool_t *p, const ucwa_conv_view *v)
 {
     return apr_pstrcat(p, v->base, "/communication/audioVideoInvitations/",
-                       v->c->party[v->side].invitation, NULL);
+                       ucwa_av_invitation_id(v->c, v->side), NULL);
 }
 
 const char *ucwa_av_href_modality(apr_pool_t *p, const ucwa_conv_view *v)
@@ -113,8 +159,10 @@ const char *ucwa_av_href_renegotiation(apr_pool_t *p, const ucwa_conv_view *v)
 
 static const char *modality_state(const ucwa_conv *c)
 {
-    return c->phase == UCWA_CONV_INVITING ? "Connecting"
-           : c->phase == UCWA_CONV_CONNECTED ? "Connected" : "Disconnected";
+    ucwa_conv_phase ph = ucwa_av_phase(c);
+
+    return ph == UCWA_CONV_INVITING ? "Connecting"
+           : ph == UCWA_CONV_CONNECTED ? "Connected" : "Disconnected";
 }
 
 json_t *ucwa_av_invitation(apr_pool_t *p, const ucwa_conv_view *v)
@@ -123,21 +171,24 @@ json_t *ucwa_av_invitation(apr_pool_t *p, const ucwa_conv_view *v)
     const ucwa_conv_party *me = &c->party[v->side], *other = &c->party[1 - v->side];
     const char *self = ucwa_av_href_invitation(p, v), *conv = ucwa_conv_href(p, v);
     json_t *r = json_object(), *links = json_object();
-    int open = c->phase == UCWA_CONV_INVITING;
+    int open = ucwa_av_phase(c) == UCWA_CONV_INVITING, caller = v->side == ucwa_av_caller(c);
 
-    json_object_set_new(r, "direction", json_string(v->side == 0 ? "Outgoing" : "Incoming"));
+    json_object_set_new(r, "direction", json_string(caller ? "Outgoing" : "Incoming"));
     json_object_set_new(r, "importance", json_string(c->importance));
     json_object_set_new(r, "threadId", json_string(c->thread_id));
-    json_object_set_new(r, "state", json_string(ucwa_conv_invitation_state(v)));
-    if (v->side == 0 && me->operation_id[0]) {
+    json_object_set_new(r, "state", json_string(invitation_state(v)));
+    if (caller && c->kind == UCWA_CONV_KIND_AV && me->operation_id[0]) {
         json_object_set_new(r, "operationId", json_string(me->operation_id));
+    }
+    else if (caller && c->kind != UCWA_CONV_KIND_AV && c->av_operation_id[0]) {
+        json_object_set_new(r, "operationId", json_string(c->av_operation_id));
     }
     if (c->session_context[v->side][0]) {
         json_object_set_new(r, "sessionContext", json_string(c->session_context[v->side]));
     }
     json_object_set_new(r, "subject", json_string(c->subject));
     add_link(links, "self", self);
-    if (v->side == 0) {
+    if (caller) {
         add_link(links, "from", apr_pstrcat(p, conv, "/participants/", me->sip, NULL));
         add_link(links, "to", apr_pstrcat(p, v->base, "/people/", other->sip, NULL));
         if (open) {
@@ -163,11 +214,11 @@ json_t *ucwa_av_invitation(apr_pool_t *p, const ucwa_conv_view *v)
     add_link(links, "conversation", conv);
     add_link(links, "audioVideo", ucwa_av_href_modality(p, v));
     json_object_set_new(r, "_links", links);
-    if (v->side == 0 && c->accepted) {
+    if (caller && ucwa_av_accepted(c)) {
         json_object_set_new(r, "_embedded", json_pack("{s:[O]}", "acceptedByParticipant",
                                                       ucwa_conv_res_participant(p, v, 0)));
     }
-    else if (v->side == 1) {
+    else if (!caller) {
         json_object_set_new(r, "_embedded", json_pack("{s:O}", "from",
                                                       ucwa_conv_res_participant(p, v, 0)));
     }
@@ -181,19 +232,26 @@ json_t *ucwa_av_modality(apr_pool_t *p, const ucwa_conv_view *v)
     const char *self = ucwa_av_href_modality(p, v);
     json_t *r = json_object(), *links = json_object();
 
-    /* an IM conversation's audioVideo: not in the call (addAudio is not served yet) */
-    int in_call = c->kind == UCWA_CONV_KIND_AV;
+    ucwa_conv_phase ph = ucwa_av_phase(c);
+    int live = ph == UCWA_CONV_INVITING || ph == UCWA_CONV_CONNECTED;
 
-    json_object_set_new(r, "state", json_string(in_call ? modality_state(c) : "Disconnected"));
+    json_object_set_new(r, "state", json_string(modality_state(c)));
     json_object_set_new(r, "supportsReplaces", json_false());
     json_object_set_new(r, "videoSourcesAllowed", json_string(c->video ? "Camera" : "None"));
     add_link(links, "self", self);
     add_link(links, "conversation", ucwa_conv_href(p, v));
-    if (in_call && c->phase != UCWA_CONV_ENDED) {
+    if (!live && v->calls && c->kind == UCWA_CONV_KIND_MESSAGING
+        && c->phase == UCWA_CONV_CONNECTED && !c->msg_off && !c->peer_fe[0]) {
+        /* a call can be added to the IM conversation */
+        add_link(links, "addAudio", apr_pstrcat(p, self, "/addAudio", NULL));
+        add_link(links, "addVideo", apr_pstrcat(p, self, "/addAudioVideo", NULL));
+        add_link(links, "addAudioVideo", apr_pstrcat(p, self, "/addAudioVideo", NULL));
+    }
+    if (live) {
         add_link(links, "stopAudioVideo", apr_pstrcat(p, self, "/stopAudioVideo", NULL));
         add_link(links, "stopAudio", apr_pstrcat(p, self, "/stopAudioVideo", NULL));
     }
-    if (in_call && c->phase == UCWA_CONV_CONNECTED) {
+    if (ph == UCWA_CONV_CONNECTED) {
         add_link(links, "audioVideoSession", href_session(p, v));
     }
     json_object_set_new(r, "_links", links);
@@ -206,8 +264,9 @@ json_t *ucwa_av_negotiation(apr_pool_t *p, const ucwa_conv_view *v)
     const ucwa_conv *c = v->c;
     json_t *r = json_object(), *links = json_object();
 
-    if (c->session_context[0][0]) {
-        json_object_set_new(r, "sessionContext", json_string(c->session_context[0]));
+    if (c->session_context[ucwa_av_caller(c)][0]) {
+        json_object_set_new(r, "sessionContext",
+                            json_string(c->session_context[ucwa_av_caller(c)]));
     }
     if (c->accepted_cid[0]) {
         json_object_set_new(r, "msAcceptedContentId", json_string(c->accepted_cid));

@@ -40,6 +40,14 @@ int ucwa_av_put_locked(ucwa_store *s, const ucwa_conv *c, ucwa_sdp_kind kind,
 const char *ucwa_av_uri_locked(ucwa_store *s, const ucwa_conv *c, ucwa_sdp_kind kind,
                                apr_pool_t *p);
 
+/* The call's side that called, its phase (0: no call) and each side's invitation id: a call
+ * conversation's own, or those of a call added to an IM conversation. */
+int ucwa_av_caller(const ucwa_conv *c);
+ucwa_conv_phase ucwa_av_phase(const ucwa_conv *c);
+const char *ucwa_av_invitation_id(const ucwa_conv *c, int side);
+/* The call was answered (now or before it ended). */
+int ucwa_av_accepted(const ucwa_conv *c);
+
 /* Fills the view's media (its data URIs) from the store, for rendering after the lock. */
 void ucwa_av_view_media_locked(ucwa_store *s, ucwa_conv_view *v, apr_pool_t *p);
 

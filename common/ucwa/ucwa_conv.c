@@ -101,6 +101,27 @@ int ucwa_conv_find_invitation_locked(ucwa_store *s, const char *id, int *side)
     return -1;
 }
 
+int ucwa_conv_find_av_invitation_locked(ucwa_store *s, const char *id, int *side)
+{
+    int idx = slot_of(s, id), i;
+    ucwa_conv *c;
+
+    if (idx < 0) {
+        return -1;
+    }
+    c = ucwa_store_conv(s, idx);
+    if (c->state != UCWA_SLOT_LIVE || (c->kind != UCWA_CONV_KIND_AV && !c->av_phase)) {
+        return -1;
+    }
+    for (i = 0; i < 2; i++) {
+        if (!strcmp(ucwa_av_invitation_id(c, i), id)) {
+            *side = i;
+            return idx;
+        }
+    }
+    return -1;
+}
+
 static int app_is(const ucwa_conv_party *pa, int app, apr_uint32_t gen)
 {
     return pa->app >= 0 && pa->app == app && pa->app_gen == gen;
@@ -216,6 +237,7 @@ void ucwa_conv_view_of_locked(ucwa_store *s, const ucwa_conv *c, int side, int a
     v->side = side;
     v->base = a->base;
     v->elsewhere = side == 1 && c->accepted && !app_is(&c->party[1], app, a->gen);
+    v->calls = a->available && (a->modalities & (UCWA_MOD_AUDIO | UCWA_MOD_VIDEO));
 }
 
 typedef struct {
@@ -365,7 +387,15 @@ static json_t *conversation(apr_pool_t *p, const ucwa_conv_view *v)
             }
         }
         else {
-            json_array_append_new(mods, json_string("Messaging"));
+            if (!c->msg_off) {
+                json_array_append_new(mods, json_string("Messaging"));
+            }
+            if (c->av_phase == UCWA_CONV_CONNECTED) {
+                json_array_append_new(mods, json_string("Audio"));
+                if (c->video) {
+                    json_array_append_new(mods, json_string("Video"));
+                }
+            }
         }
     }
     json_object_set_new(r, "state", json_string(state));
@@ -400,8 +430,9 @@ static json_t *messaging(apr_pool_t *p, const ucwa_conv_view *v)
     hrefs h;
 
     hrefs_of(p, v, &h);
-    if (c->kind != UCWA_CONV_KIND_MESSAGING) {
-        /* a call's conversation: messaging is not in it (addMessaging is not served) */
+    if (c->kind != UCWA_CONV_KIND_MESSAGING || c->msg_off) {
+        /* a call's conversation, or messaging stopped while a call goes on (addMessaging
+         * is not served) */
         json_object_set_new(r, "state", json_string("Disconnected"));
         json_object_set_new(links, "self", href(h.msg));
         json_object_set_new(links, "conversation", href(h.conv));
@@ -634,12 +665,62 @@ static json_t *failure_reason(const ucwa_conv_view *v)
                   ? "You missed a call." : "You missed a conversation.");
 }
 
+/* A call's failure, from this view (its caller's, or a ringing application's). */
+static json_t *av_failure_reason(const ucwa_conv_view *v)
+{
+    const ucwa_conv *c = v->c;
+    ucwa_conv_end end = (ucwa_conv_end)(c->kind == UCWA_CONV_KIND_AV ? c->end : c->av_end);
+
+    if (v->side == ucwa_av_caller(c)) {
+        switch (end) {
+        case UCWA_CONV_END_DECLINED:
+            return reason("RemoteFailure", "Declined", "Your call was declined.");
+        case UCWA_CONV_END_TIMEOUT:
+            return reason("RemoteFailure", "Timeout", "The person did not answer in time.");
+        case UCWA_CONV_END_CANCELED:
+            return reason("LocalFailure", "Canceled", "The call was canceled.");
+        default:
+            return reason("RemoteFailure", "Unreachable", "The person cannot be reached.");
+        }
+    }
+    if (v->elsewhere) {
+        return reason("Informational", "ConnectedElsewhere",
+                      "The call was answered on another device.");
+    }
+    if (end == UCWA_CONV_END_DECLINED) {
+        return reason("Informational", "Declined", "The call was declined.");
+    }
+    return reason("Informational", "Missed", "You missed a call.");
+}
+
+/* The call's audioVideoInvitation started, updated or completed. */
+static json_t *ev_av_invitation(apr_pool_t *p, const ucwa_conv_view *v, const char *type)
+{
+    const char *status = NULL;
+    json_t *why = NULL;
+
+    if (!strcmp(type, "completed")) {
+        if (ucwa_av_accepted(v->c) && !v->elsewhere) {
+            status = "Success";
+        }
+        else {
+            status = "Failure";
+            why = av_failure_reason(v);
+        }
+    }
+    return event(lnk("audioVideoInvitation", ucwa_av_href_invitation(p, v), NULL), NULL,
+                 status, "audioVideoInvitation", ucwa_av_invitation(p, v), why, type);
+}
+
 static json_t *ev_invitation(apr_pool_t *p, const ucwa_conv_view *v, const char *type)
 {
     hrefs h;
     const char *status = NULL, *rel;
     json_t *why = NULL;
 
+    if (v->c->kind == UCWA_CONV_KIND_AV) {
+        return ev_av_invitation(p, v, type);
+    }
     hrefs_of(p, v, &h);
     if (!strcmp(type, "completed")) {
         if (v->c->accepted && !v->elsewhere) {
@@ -681,12 +762,17 @@ static json_t *ev_messaging(apr_pool_t *p, const ucwa_conv_view *v)
                  "updated");
 }
 
+static json_t *ev_av_modality(apr_pool_t *p, const ucwa_conv_view *v)
+{
+    return event(lnk("audioVideo", ucwa_av_href_modality(p, v), NULL), NULL, NULL,
+                 "audioVideo", ucwa_av_modality(p, v), NULL, "updated");
+}
+
 /* The conversation's modality updated: messaging, or a call's audioVideo. */
 static json_t *ev_modality(apr_pool_t *p, const ucwa_conv_view *v)
 {
     if (v->c->kind == UCWA_CONV_KIND_AV) {
-        return event(lnk("audioVideo", ucwa_av_href_modality(p, v), NULL), NULL, NULL,
-                     "audioVideo", ucwa_av_modality(p, v), NULL, "updated");
+        return ev_av_modality(p, v);
     }
     return ev_messaging(p, v);
 }
@@ -802,28 +888,29 @@ static void batch_init(batch *b, ucwa_store *s, apr_pool_t *p)
     b->items = apr_array_make(p, 16, sizeof(pending));
 }
 
-#define FROM_INVITATION 2
+#define FROM_AV_INVITATION 2
 
 /* Adds one event (taking the reference) from the sender communication, or from the
- * conversation when from is 1, or from the view's invitation (FROM_INVITATION), to
- * application app. A call's event too big for a slot (an offer or answer of several KiB)
- * goes without its _embedded resource: the client GETs its link. */
+ * conversation when from is 1, or from the view's audioVideoInvitation
+ * (FROM_AV_INVITATION), to application app. A call's event too big for a slot (an offer or
+ * answer of several KiB) goes without its _embedded resource: the client GETs its link. */
 static void add(batch *b, int app, const ucwa_conv_view *v, int from, json_t *ev)
 {
     pending *e = apr_array_push(b->items);
+    const char *rel;
     hrefs h;
 
     memset(e, 0, sizeof(*e));
     hrefs_of(b->p, v, &h);
     e->app = app;
     e->sender = apr_psprintf(b->p, "\"rel\":\"%s\",\"href\":\"%s\"",
-                             from == FROM_INVITATION ? (v->c->kind == UCWA_CONV_KIND_AV
-                                                        ? "audioVideoInvitation"
-                                                        : "messagingInvitation")
+                             from == FROM_AV_INVITATION ? "audioVideoInvitation"
                              : from ? "conversation" : "communication",
-                             from == FROM_INVITATION ? h.inv : from ? h.conv : h.comm);
+                             from == FROM_AV_INVITATION ? ucwa_av_href_invitation(b->p, v)
+                             : from ? h.conv : h.comm);
     e->event = mob_json_dump(b->p, ev, NULL);
-    if (e->event && v->c->kind == UCWA_CONV_KIND_AV
+    rel = json_string_value(json_object_get(json_object_get(ev, "link"), "rel"));
+    if (e->event && rel && !strncmp(rel, "audioVideo", 10)
         && strlen(e->sender) + strlen(e->event) + UCWA_CONV_EVENT_SLACK
            > ucwa_store_get_limits(b->s)->event_size) {
         json_object_del(ev, "_embedded");
@@ -972,7 +1059,7 @@ static void add_inviter_connected(batch *b, const ucwa_conv *c, apr_time_t now)
     ucwa_conv_view_of_locked(b->s, c, 0, inviter, &v);
     if (c->kind == UCWA_CONV_KIND_AV) {
         ucwa_av_view_media_locked(b->s, &v, b->p);
-        add(b, inviter, &v, FROM_INVITATION, ev_negotiation(b->p, &v));
+        add(b, inviter, &v, FROM_AV_INVITATION, ev_negotiation(b->p, &v));
         add(b, inviter, &v, 0, ev_conversation(b->p, &v, "updated"));
         add(b, inviter, &v, 1, ev_participant(b->p, &v, "added"));
         add(b, inviter, &v, 1, ev_modality(b->p, &v));
@@ -1071,6 +1158,43 @@ static void end_invitation(ucwa_store *s, ucwa_conv *c, ucwa_conv_end why, apr_t
     post_failure(s, c, now, p, t, 1);
 }
 
+/* A call added to an IM conversation ends (why), with the events of each side into b (but
+ * to side `gone`, whose application is ending: -1 for none). */
+static void end_added(ucwa_store *s, ucwa_conv *c, ucwa_conv_end why, int gone,
+                      apr_time_t now, apr_pool_t *p, batch *b)
+{
+    ucwa_conv_phase was = (ucwa_conv_phase)c->av_phase;
+    int sd, caller = (int)c->av_side;
+    ucwa_conv_view v;
+
+    c->av_phase = UCWA_CONV_ENDED;
+    c->av_end = why;
+    c->reneg = 0;
+    for (sd = 0; sd < 2; sd++) {
+        ucwa_conv_party *pa = &c->party[sd];
+        if (sd == gone || !app_live(s, pa->app, pa->app_gen)) {
+            continue;
+        }
+        ucwa_conv_view_of_locked(s, c, sd, pa->app, &v);
+        if (was == UCWA_CONV_INVITING) {
+            if (sd == caller) {
+                add(b, pa->app, &v, 1, ev_av_modality(p, &v));
+            }
+            add(b, pa->app, &v, 0, ev_av_invitation(p, &v, "completed"));
+            if (sd != caller && (why == UCWA_CONV_END_TIMEOUT || why == UCWA_CONV_END_CANCELED)) {
+                add_push(b, UCWA_PUSH_MISSED, c, c->party[caller].name, NULL, 0);
+            }
+        }
+        else {
+            add(b, pa->app, &v, 1, ev_av_modality(p, &v));
+            if (c->phase == UCWA_CONV_CONNECTED) {
+                add(b, pa->app, &v, 0, ev_conversation(p, &v, "updated"));
+            }
+        }
+    }
+    (void)now;
+}
+
 /* A connected conversation ends because side left (gone: its application is ending and
  * gets no event). */
 static void end_connected(ucwa_store *s, ucwa_conv *c, int side, int gone, apr_time_t now,
@@ -1089,6 +1213,11 @@ static void end_connected(ucwa_store *s, ucwa_conv *c, int side, int gone, apr_t
     c->ended = now;
     leaver->typing_until = other->typing_until = 0;
     batch_init(&b, s, p);
+    if (c->kind == UCWA_CONV_KIND_MESSAGING
+        && (c->av_phase == UCWA_CONV_INVITING || c->av_phase == UCWA_CONV_CONNECTED)) {
+        /* a call added to it ends with it */
+        end_added(s, c, UCWA_CONV_END_LEFT, gone ? side : -1, now, p, &b);
+    }
     if (!gone && app_live(s, leaver->app, leaver->app_gen)) {
         ucwa_conv_view_of_locked(s, c, side, leaver->app, &v);
         add(&b, leaver->app, &v, 1, ev_modality(p, &v));
@@ -1319,6 +1448,182 @@ static ucwa_conv_result accept_now(ucwa_store *s, int idx, int app, apr_time_t n
     return UCWA_CONV_OK;
 }
 
+/* The answer to a call added to an IM conversation: only the other party's application
+ * rings, so there is no race to win. */
+static ucwa_conv_result answer_added(ucwa_store *s, ucwa_conv *c, int app, int provisional,
+                                     const char *ctype, const char *body, apr_size_t len,
+                                     const char *cid, const char *session_context,
+                                     apr_time_t now, apr_pool_t *p, ucwa_conv_touched *t)
+{
+    int caller = (int)c->av_side, callee = 1 - caller;
+    ucwa_conv_party *me = &c->party[callee], *other = &c->party[caller];
+    ucwa_conv_view v;
+    batch b;
+
+    if (c->av_phase != UCWA_CONV_INVITING || !app_is(me, app, ucwa_store_app(s, app)->gen)) {
+        return UCWA_CONV_STATE;
+    }
+    if (ucwa_av_put_locked(s, c, UCWA_SDP_ANSWER, ctype, body, len) < 0) {
+        return UCWA_CONV_TOO_LARGE;
+    }
+    c->provisional = provisional ? 1 : 0;
+    copy(c->accepted_cid, sizeof(c->accepted_cid), cid);
+    copy(c->session_context[callee], sizeof(c->session_context[callee]), session_context);
+    if (!provisional) {
+        c->av_phase = UCWA_CONV_CONNECTED;
+        c->av_accepted = 1;
+        c->last_activity = now;
+    }
+    batch_init(&b, s, p);
+    if (!provisional) {
+        ucwa_conv_view_of_locked(s, c, callee, app, &v);
+        add(&b, app, &v, 0, ev_av_invitation(p, &v, "completed"));
+        add(&b, app, &v, 1, ev_av_modality(p, &v));
+        add(&b, app, &v, 0, ev_conversation(p, &v, "updated"));
+    }
+    if (app_live(s, other->app, other->app_gen)) {
+        ucwa_conv_view_of_locked(s, c, caller, other->app, &v);
+        ucwa_av_view_media_locked(s, &v, p);
+        add(&b, other->app, &v, FROM_AV_INVITATION, ev_negotiation(p, &v));
+        if (!provisional) {
+            add(&b, other->app, &v, 0, ev_av_invitation(p, &v, "completed"));
+            add(&b, other->app, &v, 1, ev_av_modality(p, &v));
+            add(&b, other->app, &v, 0, ev_conversation(p, &v, "updated"));
+        }
+    }
+    batch_post(&b, now, t);
+    return UCWA_CONV_OK;
+}
+
+ucwa_conv_result ucwa_conv_add_av_locked(ucwa_store *s, int idx, int side, int video,
+                                         const char *ctype, const char *body, apr_size_t len,
+                                         const char *session_context, const char *operation_id,
+                                         apr_time_t expires, apr_time_t now, apr_pool_t *p,
+                                         ucwa_conv_touched *t)
+{
+    ucwa_conv *c = ucwa_store_conv(s, idx);
+    ucwa_conv_party *me = &c->party[side], *other = &c->party[1 - side];
+    ucwa_call *k;
+    ucwa_conv_view v;
+    batch b;
+
+    if (c->state != UCWA_SLOT_LIVE || c->kind != UCWA_CONV_KIND_MESSAGING
+        || c->phase != UCWA_CONV_CONNECTED || c->msg_off || c->peer_fe[0]
+        || c->av_phase == UCWA_CONV_INVITING || c->av_phase == UCWA_CONV_CONNECTED
+        || !app_live(s, other->app, other->app_gen)) {
+        return UCWA_CONV_STATE;
+    }
+    {
+        ucwa_app *oa = ucwa_store_app(s, other->app);
+        if (!oa->available || !(oa->modalities & (UCWA_MOD_AUDIO | UCWA_MOD_VIDEO))) {
+            return UCWA_CONV_STATE;    /* the other party's application takes no calls */
+        }
+    }
+    if ((k = ucwa_av_call_of_locked(s, c)) == NULL) {
+        int n = ucwa_av_call_new_locked(s, idx, c->gen);
+        if (n < 0) {
+            return UCWA_CONV_NO_CALL;
+        }
+        c->call = (apr_uint32_t)n + 1;
+        c->call_gen = ucwa_store_call(s, n)->gen;
+        k = ucwa_store_call(s, n);
+    }
+    if (ucwa_av_put_locked(s, c, UCWA_SDP_OFFER, ctype, body, len) < 0) {
+        return UCWA_CONV_TOO_LARGE;
+    }
+    k->len[UCWA_SDP_ANSWER] = k->len[UCWA_SDP_RENEG_OFFER] = k->len[UCWA_SDP_RENEG_ANSWER] = 0;
+    c->av_phase = UCWA_CONV_INVITING;
+    c->av_side = (apr_uint32_t)side;
+    c->av_end = UCWA_CONV_END_NONE;
+    c->av_accepted = 0;
+    c->av_expires = expires;
+    c->video = video ? 1 : 0;
+    c->provisional = 0;
+    c->reneg = c->reneg_n = c->reneg_done = 0;
+    c->accepted_cid[0] = '\0';
+    make_id(c->av_invitation[0], idx);
+    make_id(c->av_invitation[1], idx);
+    copy(c->session_context[side], sizeof(c->session_context[side]), session_context);
+    c->session_context[1 - side][0] = '\0';
+    copy(c->av_operation_id, sizeof(c->av_operation_id), operation_id);
+    c->last_activity = now;
+    batch_init(&b, s, p);
+    ucwa_conv_view_of_locked(s, c, side, me->app, &v);
+    add(&b, me->app, &v, 0, ev_av_invitation(p, &v, "started"));
+    add(&b, me->app, &v, 1, ev_av_modality(p, &v));
+    ucwa_conv_view_of_locked(s, c, 1 - side, other->app, &v);
+    ucwa_av_view_media_locked(s, &v, p);
+    add(&b, other->app, &v, 0, ev_av_invitation(p, &v, "started"));
+    add_push(&b, UCWA_PUSH_INVITATION, c, me->name, "Incoming call", strlen("Incoming call"));
+    add(&b, other->app, &v, 1, ev_av_modality(p, &v));
+    batch_post(&b, now, t);
+    return UCWA_CONV_OK;
+}
+
+ucwa_conv_result ucwa_conv_stop_av_locked(ucwa_store *s, int idx, int side, int app,
+                                          apr_time_t now, apr_pool_t *p, ucwa_conv_touched *t)
+{
+    ucwa_conv *c = ucwa_store_conv(s, idx);
+    batch b;
+
+    if (c->state != UCWA_SLOT_LIVE) {
+        return UCWA_CONV_STATE;
+    }
+    if (c->kind == UCWA_CONV_KIND_AV) {
+        /* the call is the conversation */
+        if (c->phase == UCWA_CONV_CONNECTED) {
+            return ucwa_conv_leave_locked(s, idx, side, now, p, t);
+        }
+        return side == 0 ? ucwa_conv_cancel_locked(s, idx, now, p, t)
+                         : ucwa_conv_decline_by_locked(s, idx, app, now, p, t);
+    }
+    if (c->av_phase == UCWA_CONV_CONNECTED && c->msg_off) {
+        /* the call was all that was left */
+        return ucwa_conv_leave_locked(s, idx, side, now, p, t);
+    }
+    if (c->av_phase != UCWA_CONV_INVITING && c->av_phase != UCWA_CONV_CONNECTED) {
+        return UCWA_CONV_STATE;
+    }
+    batch_init(&b, s, p);
+    end_added(s, c, c->av_phase == UCWA_CONV_CONNECTED ? UCWA_CONV_END_LEFT
+                    : side == (int)c->av_side ? UCWA_CONV_END_CANCELED : UCWA_CONV_END_DECLINED,
+              -1, now, p, &b);
+    c->last_activity = now;
+    batch_post(&b, now, t);
+    return UCWA_CONV_OK;
+}
+
+ucwa_conv_result ucwa_conv_stop_messaging_locked(ucwa_store *s, int idx, int side,
+                                                 apr_time_t now, apr_pool_t *p,
+                                                 ucwa_conv_touched *t)
+{
+    ucwa_conv *c = ucwa_store_conv(s, idx);
+    ucwa_conv_view v;
+    batch b;
+    int sd;
+
+    if (c->state != UCWA_SLOT_LIVE || c->kind != UCWA_CONV_KIND_MESSAGING
+        || c->phase != UCWA_CONV_CONNECTED || c->av_phase != UCWA_CONV_CONNECTED
+        || c->msg_off) {
+        return ucwa_conv_leave_locked(s, idx, side, now, p, t);
+    }
+    /* the call goes on: messaging alone ends */
+    c->msg_off = 1;
+    c->party[0].typing_until = c->party[1].typing_until = 0;
+    c->last_activity = now;
+    batch_init(&b, s, p);
+    for (sd = 0; sd < 2; sd++) {
+        ucwa_conv_party *pa = &c->party[sd];
+        if (app_live(s, pa->app, pa->app_gen)) {
+            ucwa_conv_view_of_locked(s, c, sd, pa->app, &v);
+            add(&b, pa->app, &v, 1, ev_messaging(p, &v));
+            add(&b, pa->app, &v, 0, ev_conversation(p, &v, "updated"));
+        }
+    }
+    batch_post(&b, now, t);
+    return UCWA_CONV_OK;
+}
+
 ucwa_conv_result ucwa_conv_answer_locked(ucwa_store *s, int idx, int app, int provisional,
                                          const char *ctype, const char *body, apr_size_t len,
                                          const char *cid, const char *session_context,
@@ -1327,6 +1632,10 @@ ucwa_conv_result ucwa_conv_answer_locked(ucwa_store *s, int idx, int app, int pr
     ucwa_conv *c = ucwa_store_conv(s, idx);
     ucwa_app *a = ucwa_store_app(s, app);
 
+    if (c->state == UCWA_SLOT_LIVE && c->kind == UCWA_CONV_KIND_MESSAGING) {
+        return answer_added(s, c, app, provisional, ctype, body, len, cid, session_context, now,
+                            p, t);
+    }
     if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_INVITING
         || c->kind != UCWA_CONV_KIND_AV || endpoint_index(c, app, a->gen) < 0) {
         return UCWA_CONV_STATE;
@@ -1348,7 +1657,7 @@ ucwa_conv_result ucwa_conv_answer_locked(ucwa_store *s, int idx, int app, int pr
             batch_init(&b, s, p);
             ucwa_conv_view_of_locked(s, c, 0, c->party[0].app, &v);
             ucwa_av_view_media_locked(s, &v, p);
-            add(&b, c->party[0].app, &v, FROM_INVITATION, ev_negotiation(p, &v));
+            add(&b, c->party[0].app, &v, FROM_AV_INVITATION, ev_negotiation(p, &v));
             batch_post(&b, now, t);
         }
         return UCWA_CONV_OK;
@@ -1381,8 +1690,8 @@ ucwa_conv_result ucwa_conv_renegotiate_locked(ucwa_store *s, int idx, int side,
     int app;
     batch b;
 
-    if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_CONNECTED
-        || c->kind != UCWA_CONV_KIND_AV || (c->reneg && !c->reneg_done)) {
+    if (c->state != UCWA_SLOT_LIVE || ucwa_av_phase(c) != UCWA_CONV_CONNECTED
+        || (c->reneg && !c->reneg_done)) {
         return UCWA_CONV_STATE;
     }
     if (ucwa_av_put_locked(s, c, UCWA_SDP_RENEG_OFFER, ctype, body, len) < 0) {
@@ -1412,7 +1721,7 @@ ucwa_conv_result ucwa_conv_reneg_answer_locked(ucwa_store *s, int idx, int side,
     ucwa_conv_view v;
     batch b;
 
-    if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_CONNECTED || !c->reneg
+    if (c->state != UCWA_SLOT_LIVE || ucwa_av_phase(c) != UCWA_CONV_CONNECTED || !c->reneg
         || c->reneg_done || n != c->reneg_n || side == origin) {
         return UCWA_CONV_STATE;
     }
@@ -1497,7 +1806,7 @@ ucwa_conv_result ucwa_conv_message_locked(ucwa_store *s, int idx, int side, ucwa
     ucwa_conv_view v;
     batch b;
 
-    if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_CONNECTED) {
+    if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_CONNECTED || c->msg_off) {
         return UCWA_CONV_STATE;
     }
     me = &c->party[side];
@@ -1545,7 +1854,7 @@ ucwa_conv_result ucwa_conv_typing_locked(ucwa_store *s, int idx, int side, apr_t
     ucwa_conv_view v;
     batch b;
 
-    if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_CONNECTED) {
+    if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_CONNECTED || c->msg_off) {
         return UCWA_CONV_STATE;
     }
     me = &c->party[side];
@@ -1629,6 +1938,12 @@ void ucwa_conv_tick_locked(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p
         }
         break;
     case UCWA_CONV_CONNECTED:
+        if (c->av_phase == UCWA_CONV_INVITING && now >= c->av_expires) {
+            batch b;
+            batch_init(&b, s, p);
+            end_added(s, c, UCWA_CONV_END_TIMEOUT, -1, now, p, &b);
+            batch_post(&b, now, t);
+        }
         for (side = 0; side < 2; side++) {
             ucwa_conv_party *me = &c->party[side], *other = &c->party[1 - side];
             if (me->typing_until && now >= me->typing_until) {

@@ -145,6 +145,7 @@ typedef struct {
     const char *base;          /* the viewing application's URL path */
     int elsewhere;             /* side 1: another endpoint took the invitation */
     int answered;              /* side 1: no accept/decline, even while inviting */
+    int calls;                 /* the viewing application takes calls (Audio or Video) */
     /* a call's descriptions as data URIs (NULL: none), filled by ucwa_av_view_media_locked */
     const char *offer, *answer, *reneg_offer, *reneg_answer;
 } ucwa_conv_view;
@@ -254,6 +255,30 @@ ucwa_conv_result ucwa_conv_reneg_answer_locked(ucwa_store *s, int idx, int side,
                                                const char *ctype, const char *body,
                                                apr_size_t len, apr_time_t now, apr_pool_t *p,
                                                ucwa_conv_touched *t);
+
+/* The record and side whose audioVideoInvitation id names: a call conversation's own
+ * invitation, or a call added to an IM conversation; -1 when none. */
+int ucwa_conv_find_av_invitation_locked(ucwa_store *s, const char *id, int *side);
+
+/* side adds a call to its connected IM conversation (addAudio, addAudioVideo): the other
+ * side's application rings until expires. STATE when not connected, the other side is on
+ * another Front End, or a call is already in it; NO_CALL; TOO_LARGE. */
+ucwa_conv_result ucwa_conv_add_av_locked(ucwa_store *s, int idx, int side, int video,
+                                         const char *ctype, const char *body, apr_size_t len,
+                                         const char *session_context, const char *operation_id,
+                                         apr_time_t expires, apr_time_t now, apr_pool_t *p,
+                                         ucwa_conv_touched *t);
+/* side ends the call of record idx: cancels (the caller, ringing), declines (the callee,
+ * ringing) or hangs up (connected). An added call ends alone (the conversation goes on with
+ * messaging, unless messaging was stopped); a call conversation ends whole. STATE if no call
+ * is ringing or connected; BUSY as ucwa_conv_leave_locked. */
+ucwa_conv_result ucwa_conv_stop_av_locked(ucwa_store *s, int idx, int side, int app,
+                                          apr_time_t now, apr_pool_t *p, ucwa_conv_touched *t);
+/* side stops messaging (stopMessaging): with a call going on, messaging alone ends; else
+ * as ucwa_conv_leave_locked. */
+ucwa_conv_result ucwa_conv_stop_messaging_locked(ucwa_store *s, int idx, int side,
+                                                 apr_time_t now, apr_pool_t *p,
+                                                 ucwa_conv_touched *t);
 
 /* Application app is ending (still live): its part in record idx ends. */
 void ucwa_conv_app_gone_locked(ucwa_store *s, int idx, int app, apr_time_t now, apr_pool_t *p,

@@ -235,6 +235,17 @@ typedef struct {
     char session_context[2][UCWA_CONV_OPID_MAX];   /* each side's sessionContext */
     char accepted_cid[UCWA_CONV_OPID_MAX];   /* the offer part the answer took */
     char reneg_op[UCWA_CONV_OPID_MAX];       /* the open renegotiation's operationId */
+    /* a call added to an IM conversation (addAudio, addAudioVideo): the call's own phase and
+     * invitations beside messaging's (a call conversation, kind AV, uses phase and
+     * party[].invitation instead) */
+    apr_uint32_t av_phase;         /* ucwa_conv_phase, 0: no call added */
+    apr_uint32_t av_side;          /* the side that added it */
+    apr_uint32_t av_end;           /* ucwa_conv_end, once the added call failed or ended */
+    apr_uint32_t av_accepted;
+    apr_uint32_t msg_off;          /* stopMessaging while a call goes on: messaging ended */
+    apr_time_t av_expires;
+    char av_invitation[2][UCWA_CONV_ID_MAX];
+    char av_operation_id[UCWA_CONV_OPID_MAX];
 } ucwa_conv;
 
 /* A call's session descriptions (common/ucwa/ucwa_av): offers and answers byte for byte as

@@ -409,3 +409,130 @@ def test_hostile_offers(users, fe, body, ctype, status):
     # an answer after the cancel
     alice.user.request("POST", location + "/cancel", json={})
     assert answer(bob, inv, sdp("after")).status_code == 409
+
+
+IM_RELS = {"messagingInvitation", "messaging", "participantMessaging", "message"}
+
+
+def conv_step(app, timeout=10):
+    """The next package's IM and call events."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        evs = [(s, rel, t, e) for s, t, rel, e in events_of(app.poll("timeout=1"))
+               if rel in AV_RELS | IM_RELS]
+        if evs:
+            return evs
+    raise AssertionError(f"no conversation event for {app.id}")
+
+
+def call_step(app):
+    """The next call events, skipping messages (each side sees its own as Outgoing)."""
+    for _ in range(5):
+        evs = [e for e in conv_step(app) if e[1] != "message"]
+        if evs:
+            return evs
+    raise AssertionError(f"no call event for {app.id}")
+
+
+def im_connected(alice, bob):
+    """alice and bob in a connected IM conversation: their conversation hrefs."""
+    r = alice.post("/communication/messagingInvitations", {"to": "sip:" + bob.user.name})
+    assert r.status_code == 201, r.text
+    conv_step(alice)
+    inv = embedded(conv_step(bob)[0][3])
+    assert bob.user.request("POST", inv["_links"]["accept"]["href"], json={}).status_code == 204
+    b = conv_step(bob)
+    a = conv_step(alice)
+    return ([e[3]["link"]["href"] for e in a if e[1] == "conversation"][0],
+            [e[3]["link"]["href"] for e in b if e[1] == "conversation"][0])
+
+
+def say(app, conv, text):
+    r = app.user.request("POST", conv + "/messaging/messages", data=text.encode(),
+                         headers={"Content-Type": "text/plain"})
+    return r.status_code
+
+
+def add_call(app, conv, offer):
+    avr = app.user.request("GET", conv + "/audioVideo").json()
+    assert avr["state"] == "Disconnected"
+    href = avr["_links"]["addAudioVideo"]["href"] + "?sessionContext=add-1&operationId=op-add"
+    return app.user.request("POST", href, data=offer, headers={"Content-Type": "application/sdp"})
+
+
+ADDER = [(COMM, INV, "started"), (CONV, "audioVideo", "updated")]
+ADD_ANSWERER = [(COMM, INV, "completed"), (CONV, "audioVideo", "updated"),
+                (COMM, "conversation", "updated")]
+ADDER_CONNECTED = [(INV, "audioVideoNegotiation", "updated"), (COMM, INV, "completed"),
+                   (CONV, "audioVideo", "updated"), (COMM, "conversation", "updated")]
+ADDED_STOPPED = [(CONV, "audioVideo", "updated"), (COMM, "conversation", "updated")]
+
+
+def test_a_call_added_to_an_im_conversation_and_removed(users):
+    alice = callable_app(users("alice@contoso.test"))
+    bob = callable_app(users("bob@contoso.test"))
+    aconv, bconv = im_connected(alice, bob)
+    offer, ans = sdp("add-offer", video=True), sdp("add-answer", video=True)
+    r = add_call(alice, aconv, offer)
+    assert r.status_code == 201, r.text
+    assert r.headers["Location"].startswith(alice.self + "/communication/audioVideoInvitations/")
+    assert seq(conv_step(alice)) == ADDER
+    b = conv_step(bob)
+    assert seq(b) == ADDER
+    inv = invitation_of(bob, b[0][3])
+    assert inv["direction"] == "Incoming" and inv["_links"]["conversation"]["href"] == bconv
+    assert from_uri(inv["_links"]["mediaOffer"]["href"])[1] == offer
+    # a second call while this one rings: refused
+    r = bob.user.request("POST", bconv + "/audioVideo/addAudioVideo", data=sdp("again"),
+                         headers={"Content-Type": "application/sdp"})
+    assert_error(r, 409, "Conflict")
+    assert answer(bob, inv, ans).status_code == 204
+    assert seq(conv_step(bob)) == ADD_ANSWERER
+    a = conv_step(alice)
+    assert seq(a) == ADDER_CONNECTED
+    assert from_uri(embedded(a[0][3])["_links"]["mediaAnswer"]["href"])[1] == ans
+    assert embedded(a[0][3])["sessionContext"] == "add-1"
+    doc = alice.user.request("GET", aconv).json()
+    assert doc["state"] == "Connected" and doc["activeModalities"] == ["Messaging", "Audio", "Video"]
+    # messages still flow beside the call
+    assert say(alice, aconv, "still here") == 201
+    assert [e[1] for e in conv_step(bob)] == ["message"]
+    conv_step(alice)
+    # the callee hangs up: the call ends, the conversation goes on
+    stop = bob.user.request("GET", bconv + "/audioVideo").json()["_links"]["stopAudioVideo"]
+    assert bob.user.request("POST", stop["href"], json={}).status_code == 204
+    assert seq(conv_step(bob)) == ADDED_STOPPED
+    assert seq(conv_step(alice)) == ADDED_STOPPED
+    doc = alice.user.request("GET", aconv).json()
+    assert doc["state"] == "Connected" and doc["activeModalities"] == ["Messaging"]
+    assert say(bob, bconv, "call over") == 201
+    # a call again; this time bob declines it
+    assert add_call(alice, aconv, sdp("second")).status_code == 201
+    call_step(alice)
+    inv = invitation_of(bob, call_step(bob)[0][3])
+    assert bob.user.request("POST", inv["_links"]["decline"]["href"], json={}).status_code == 204
+    a = call_step(alice)
+    assert seq(a) == [(CONV, "audioVideo", "updated"), (COMM, INV, "completed")]
+    assert a[1][3]["status"] == "Failure" and a[1][3]["reason"]["subcode"] == "Declined"
+    b = call_step(bob)
+    assert seq(b) == [(COMM, INV, "completed")] and b[0][3]["reason"]["subcode"] == "Declined"
+    # a third, answered; then messaging stops and the call goes on alone, then ends all
+    assert add_call(alice, aconv, sdp("third")).status_code == 201
+    call_step(alice)
+    inv = invitation_of(bob, call_step(bob)[0][3])
+    assert answer(bob, inv, sdp("third-answer")).status_code == 204
+    conv_step(bob)
+    conv_step(alice)
+    r = alice.user.request("POST", aconv + "/messaging/terminate", json={})
+    assert r.status_code == 204, r.text
+    a = conv_step(alice)
+    assert seq(a) == [(CONV, "messaging", "updated"), (COMM, "conversation", "updated")]
+    assert embedded(a[0][3])["state"] == "Disconnected"
+    conv_step(bob)
+    doc = bob.user.request("GET", bconv).json()
+    assert doc["state"] == "Connected" and doc["activeModalities"] == ["Audio"]
+    assert say(bob, bconv, "nobody reads") == 409
+    stop = alice.user.request("GET", aconv + "/audioVideo").json()["_links"]["stopAudioVideo"]
+    assert alice.user.request("POST", stop["href"], json={}).status_code == 204
+    assert seq(conv_step(alice))[-1] == (COMM, "conversation", "deleted")
+    assert seq(conv_step(bob))[-1] == (COMM, "conversation", "deleted")
