@@ -1,6 +1,6 @@
 /* ucwa_conv: 1:1 instant messaging and calls in the session store, driven the way mod_ucwa
  * drives them. The first byte picks the limits; the rest is a sequence of operations, each
- * an opcode byte (mod 17) and its argument bytes (missing bytes read as 0):
+ * an opcode byte (mod 19) and its argument bytes (missing bytes read as 0):
  *
  *   0 sign in       a user (four addresses), as a lurker, for Messaging, for PhoneAudio
  *                   only, for Audio and Video, or for Messaging and Audio (what
@@ -24,8 +24,11 @@
  *  14 renegotiate   a record, a side, an offer (hold, video, too large)
  *  15 reneg answer  a record, a side, the open renegotiation's number or the next one:
  *                   answer (every size) or dismiss
- *  16 stop          a record, a side: stopAudioVideo as mod_ucwa maps it (leave when
- *                   connected, else cancel by the caller, decline by an endpoint)
+ *  16 stop          a record, a side: stopAudioVideo (ucwa_conv_stop_av_locked: hang up
+ *                   when connected, else cancel by the caller, decline by an endpoint)
+ *  17 add a call    a record, a side: addAudio / addAudioVideo on an IM conversation
+ *                   (offers as for 12)
+ *  18 stopMessaging a record, a side (a call going on stays)
  *
  * Invariants: after every operation ucwa_conv_check_locked() and ucwa_store_check_locked() find the
  * store consistent; a live conversation's inviter (and, once connected, the accepter) is
@@ -236,14 +239,20 @@ static void call_invariants(ucwa_store *s, const call_model *model, apr_pool_t *
         if (c->state != UCWA_SLOT_LIVE) {
             continue;
         }
-        if (c->kind != UCWA_CONV_KIND_AV) {
-            FUZZ_CHECK(c->call == 0);
+        /* a call conversation, or an IM conversation a call was added to, holds its call
+         * record; an IM conversation may keep one after its added call ended (or after an
+         * addAudio too large), never someone else's */
+        call = ucwa_av_call_of_locked(s, c);
+        FUZZ_CHECK(!c->call || call != NULL);
+        if (c->kind != UCWA_CONV_KIND_AV && !c->av_phase) {
+            if (i < MODEL_MAX && model[i].gen == c->gen) {
+                FUZZ_CHECK(!call || !call->len[UCWA_SDP_OFFER] || model[i].d[UCWA_SDP_OFFER]);
+            }
             continue;
         }
-        call = ucwa_av_call_of_locked(s, c);
         FUZZ_CHECK(call != NULL && call->conv == i && call->conv_gen == c->gen);
         FUZZ_CHECK(call->len[UCWA_SDP_OFFER] > 0);
-        if (c->phase == UCWA_CONV_CONNECTED) {
+        if (ucwa_av_phase(c) == UCWA_CONV_CONNECTED) {
             FUZZ_CHECK(call->len[UCWA_SDP_ANSWER] > 0 && !c->provisional);
         }
         if (c->reneg && !c->reneg_done) {
@@ -285,8 +294,7 @@ static void call_invariants(ucwa_store *s, const call_model *model, apr_pool_t *
         FUZZ_CHECK(call->conv < n);
         c = ucwa_store_conv(s, (int)call->conv);
         FUZZ_CHECK(c->state == UCWA_SLOT_LIVE && c->gen == call->conv_gen
-                   && c->kind == UCWA_CONV_KIND_AV && c->call == k + 1
-                   && c->call_gen == call->gen);
+                   && c->call == k + 1 && c->call_gen == call->gen);
     }
 }
 
@@ -330,7 +338,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s = ucwa_store_init(mem, l);
     memset(model, 0, sizeof(model));
     while (r.p < r.end && ops++ < 400) {
-        unsigned op = fuzz_next(&r) % 17, a1 = fuzz_next(&r), a2 = fuzz_next(&r);
+        unsigned op = fuzz_next(&r) % 19, a1 = fuzz_next(&r), a2 = fuzz_next(&r);
         unsigned a3 = fuzz_next(&r);
         int app = (int)(a1 % l->max_apps), conv = (int)(a1 % l->max_convs), side = (int)(a2 % 2);
         ucwa_conv_touched t;
@@ -419,35 +427,45 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 FUZZ_CHECK(c->state == UCWA_SLOT_LIVE && c->party[0].app == app);
                 FUZZ_CHECK(c->phase == (c->endpoints ? UCWA_CONV_INVITING : UCWA_CONV_ENDED));
                 FUZZ_CHECK(c->kind == in.kind);
+                if (idx < MODEL_MAX) {
+                    memset(&model[idx], 0, sizeof(model[idx]));
+                    model[idx].gen = c->gen;
+                }
                 if (op == 12) {
                     FUZZ_CHECK(in.offer_len <= UCWA_SDP_BLOB_MAX);
                     if (idx < MODEL_MAX) {
-                        memset(&model[idx], 0, sizeof(model[idx]));
-                        model[idx].gen = c->gen;
                         model_put(&model[idx], UCWA_SDP_OFFER, in.offer, in.offer_len);
                     }
                 }
             }
             else {
                 FUZZ_CHECK(t.n == 0);
+                /* a call's own events go link-only when too big: at the default slot
+                 * size only an offer over its bound refuses it (smaller slots may not
+                 * hold the conversation's events, as for messaging) */
                 FUZZ_CHECK(res != UCWA_CONV_TOO_LARGE || op == 3
-                           || in.offer_len > UCWA_SDP_BLOB_MAX);
+                           || in.offer_len > UCWA_SDP_BLOB_MAX || l->event_size < 4096);
             }
             break;
         }
         case 13: {
             ucwa_conv *c = ucwa_store_conv(s, conv);
-            int target = (int)(a2 % l->max_apps), provisional = a3 & 1;
-            apr_uint32_t before = c->phase, kind = c->kind;
+            int target = (int)(a2 % l->max_apps), provisional = a3 & 1, added, ep = 0;
+            apr_uint32_t before = ucwa_av_phase(c), k;
             const char *ctype, *body;
             apr_size_t len;
             ucwa_conv_result res;
-            apr_uint32_t k;
-            int ep = 0;
             if (c->state != UCWA_SLOT_LIVE || ucwa_store_app(s, target)->state != UCWA_SLOT_LIVE) {
                 break;
             }
-            for (k = 0; k < c->endpoints; k++) {
+            /* who may answer: an alerted endpoint of a call conversation, the other party
+             * of a call added to an IM conversation */
+            added = c->kind == UCWA_CONV_KIND_MESSAGING;
+            if (added) {
+                const ucwa_conv_party *callee = &c->party[1 - ucwa_av_caller(c)];
+                ep = callee->app == target && callee->app_gen == ucwa_store_app(s, target)->gen;
+            }
+            for (k = 0; !added && k < c->endpoints; k++) {
                 ep |= c->endpoint[k] == target
                       && c->endpoint_gen[k] == ucwa_store_app(s, target)->gen;
             }
@@ -456,31 +474,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                           a3 & 32 ? "v6" : NULL, a3 & 64 ? "ctx-callee" : NULL,
                                           now, it, &t);
             if (res == UCWA_CONV_OK) {
-                FUZZ_CHECK(before == UCWA_CONV_INVITING && kind == UCWA_CONV_KIND_AV);
-                FUZZ_CHECK(len <= UCWA_SDP_BLOB_MAX);
-                if (provisional) {
-                    FUZZ_CHECK(c->phase == UCWA_CONV_INVITING && c->provisional);
-                }
-                else {
-                    FUZZ_CHECK(c->phase == UCWA_CONV_CONNECTED && c->party[1].app == target
-                               && !c->provisional);
+                FUZZ_CHECK(before == UCWA_CONV_INVITING && ep && len <= UCWA_SDP_BLOB_MAX);
+                FUZZ_CHECK(ucwa_av_phase(c) == (provisional ? UCWA_CONV_INVITING
+                                                            : UCWA_CONV_CONNECTED));
+                FUZZ_CHECK(c->provisional == (apr_uint32_t)provisional);
+                if (!provisional) {
+                    FUZZ_CHECK(c->party[1 - ucwa_av_caller(c)].app == target);
                 }
                 if (conv < MODEL_MAX && model[conv].gen == c->gen) {
                     model_put(&model[conv], UCWA_SDP_ANSWER, body, len);
                 }
             }
             else {
-                FUZZ_CHECK(c->phase == before && t.n == 0);
-                FUZZ_CHECK((res == UCWA_CONV_STATE)
-                           == !(before == UCWA_CONV_INVITING && kind == UCWA_CONV_KIND_AV && ep));
-                FUZZ_CHECK(res == UCWA_CONV_STATE || (res == UCWA_CONV_TOO_MANY && !provisional)
+                FUZZ_CHECK(ucwa_av_phase(c) == before && t.n == 0);
+                FUZZ_CHECK((res == UCWA_CONV_STATE) == !(before == UCWA_CONV_INVITING && ep));
+                FUZZ_CHECK(res == UCWA_CONV_STATE
+                           || (res == UCWA_CONV_TOO_MANY && !provisional && !added)
                            || (res == UCWA_CONV_TOO_LARGE && len > UCWA_SDP_BLOB_MAX));
             }
             break;
         }
         case 14: {
             ucwa_conv *c = ucwa_store_conv(s, conv);
-            apr_uint32_t before = c->phase, n_before = c->reneg_n;
+            apr_uint32_t before = ucwa_av_phase(c), n_before = c->reneg_n;
             int open = c->reneg && !c->reneg_done;
             const char *ctype, *body;
             apr_size_t len;
@@ -492,7 +508,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             res = ucwa_conv_renegotiate_locked(s, conv, side, ctype, body, len,
                                                a3 & 8 ? "op-r" : NULL, now, it, &t);
             if (res == UCWA_CONV_OK) {
-                FUZZ_CHECK(before == UCWA_CONV_CONNECTED && c->kind == UCWA_CONV_KIND_AV && !open);
+                FUZZ_CHECK(before == UCWA_CONV_CONNECTED && !open);
                 FUZZ_CHECK(c->reneg == (apr_uint32_t)side + 1 && c->reneg_n == n_before + 1
                            && !c->reneg_done);
                 if (conv < MODEL_MAX && model[conv].gen == c->gen) {
@@ -502,14 +518,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             else {
                 FUZZ_CHECK(c->reneg_n == n_before && t.n == 0);
-                FUZZ_CHECK(res == (before == UCWA_CONV_CONNECTED && c->kind == UCWA_CONV_KIND_AV
-                                   && !open ? UCWA_CONV_TOO_LARGE : UCWA_CONV_STATE));
+                FUZZ_CHECK(res == (before == UCWA_CONV_CONNECTED && !open ? UCWA_CONV_TOO_LARGE
+                                                                         : UCWA_CONV_STATE));
             }
             break;
         }
         case 15: {
             ucwa_conv *c = ucwa_store_conv(s, conv);
-            apr_uint32_t before = c->phase, n = c->reneg_n + ((a3 >> 1) & 1);
+            apr_uint32_t before = ucwa_av_phase(c), n = c->reneg_n + ((a3 >> 1) & 1);
             int open = c->reneg && !c->reneg_done, origin = (int)c->reneg - 1;
             const char *ctype = NULL, *body = NULL;
             apr_size_t len = 0;
@@ -537,24 +553,71 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         case 16: {
+            /* stopAudioVideo (or the invitation's cancel / decline) as mod_ucwa maps it */
             ucwa_conv *c = ucwa_store_conv(s, conv);
-            apr_uint32_t before = c->phase;
+            apr_uint32_t before = ucwa_av_phase(c), phase = c->phase;
+            int requester = c->party[side].app;
             ucwa_conv_result res;
-            if (c->state != UCWA_SLOT_LIVE || c->kind != UCWA_CONV_KIND_AV) {
+            if (c->state != UCWA_SLOT_LIVE) {
                 break;
             }
-            if (before == UCWA_CONV_CONNECTED) {
-                res = ucwa_conv_leave_locked(s, conv, side, now, it, &t);
+            if (requester < 0) {
+                requester = c->endpoints ? c->endpoint[0] : -1;
             }
-            else if (side == 0) {
-                res = ucwa_conv_cancel_locked(s, conv, now, it, &t);
+            res = ucwa_conv_stop_av_locked(s, conv, side, requester, now, it, &t);
+            FUZZ_CHECK((res == UCWA_CONV_OK)
+                       == (c->kind == UCWA_CONV_KIND_AV
+                           ? phase != UCWA_CONV_ENDED
+                           : before == UCWA_CONV_INVITING || before == UCWA_CONV_CONNECTED));
+            if (res == UCWA_CONV_OK) {
+                FUZZ_CHECK(ucwa_av_phase(c) == UCWA_CONV_ENDED);
             }
             else {
-                res = ucwa_conv_decline_by_locked(s, conv, c->endpoints ? c->endpoint[0] : -1,
-                                                  now, it, &t);
+                FUZZ_CHECK(t.n == 0 && c->phase == phase);
             }
-            FUZZ_CHECK((res == UCWA_CONV_OK) == (before != UCWA_CONV_ENDED));
-            FUZZ_CHECK(c->phase == UCWA_CONV_ENDED);
+            break;
+        }
+        case 17: {
+            /* addAudio / addAudioVideo on a conversation */
+            ucwa_conv *c = ucwa_store_conv(s, conv);
+            apr_uint32_t before = ucwa_av_phase(c);
+            const char *ctype, *body;
+            apr_size_t len;
+            ucwa_conv_result res;
+            if (c->state != UCWA_SLOT_LIVE) {
+                break;
+            }
+            body = sdp_of(p, a3, tag++, &ctype, &len);
+            res = ucwa_conv_add_av_locked(s, conv, side, (a3 >> 3) & 1, ctype, body, len,
+                                          a3 & 16 ? "ctx-add" : NULL, a3 & 32 ? "op-add" : NULL,
+                                          now + apr_time_from_sec(20), now, it, &t);
+            if (res == UCWA_CONV_OK) {
+                FUZZ_CHECK(c->kind == UCWA_CONV_KIND_MESSAGING && c->phase == UCWA_CONV_CONNECTED);
+                FUZZ_CHECK(before != UCWA_CONV_INVITING && before != UCWA_CONV_CONNECTED);
+                FUZZ_CHECK(ucwa_av_phase(c) == UCWA_CONV_INVITING && ucwa_av_caller(c) == side);
+                FUZZ_CHECK(len <= UCWA_SDP_BLOB_MAX);
+                if (conv < MODEL_MAX) {
+                    memset(&model[conv], 0, sizeof(model[conv]));
+                    model[conv].gen = c->gen;
+                    model_put(&model[conv], UCWA_SDP_OFFER, body, len);
+                }
+            }
+            else {
+                FUZZ_CHECK(t.n == 0 && ucwa_av_phase(c) == before);
+                FUZZ_CHECK(res == UCWA_CONV_STATE || res == UCWA_CONV_NO_CALL
+                           || (res == UCWA_CONV_TOO_LARGE && len > UCWA_SDP_BLOB_MAX));
+            }
+            break;
+        }
+        case 18: {
+            /* stopMessaging: a call going on stays */
+            ucwa_conv *c = ucwa_store_conv(s, conv);
+            apr_uint32_t before = c->phase;
+            if (c->state != UCWA_SLOT_LIVE) {
+                break;
+            }
+            FUZZ_CHECK((ucwa_conv_stop_messaging_locked(s, conv, side, now, it, &t) == UCWA_CONV_OK)
+                       == (before == UCWA_CONV_CONNECTED));
             break;
         }
         case 4: {
@@ -608,6 +671,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             apr_size_t len;
             const char *txt = text_of(it, a3 | 1, &len);
             apr_uint32_t n = 0, next_before = c->next_message, before = c->phase;
+            apr_uint32_t msg_off = c->msg_off;
             ucwa_conv_result res;
             if (c->state != UCWA_SLOT_LIVE) {
                 break;
@@ -619,24 +683,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                                    : NULL,
                                            a3 & 8 ? "op-m" : NULL, now, it, &n, &t);
             if (res == UCWA_CONV_OK) {
-                FUZZ_CHECK(before == UCWA_CONV_CONNECTED && n == next_before
+                FUZZ_CHECK(before == UCWA_CONV_CONNECTED && !msg_off && n == next_before
                            && c->next_message == next_before + 1);
             }
             else {
+                /* messaging stopped while a call goes on: no more messages */
                 FUZZ_CHECK(c->next_message == next_before && t.n == 0);
-                FUZZ_CHECK(res == (before == UCWA_CONV_CONNECTED ? UCWA_CONV_TOO_LARGE
-                                                                 : UCWA_CONV_STATE));
+                FUZZ_CHECK(res == (before == UCWA_CONV_CONNECTED && !msg_off
+                                   ? UCWA_CONV_TOO_LARGE : UCWA_CONV_STATE));
             }
             break;
         }
         case 9: {
             ucwa_conv *c = ucwa_store_conv(s, conv);
-            apr_uint32_t before = c->phase;
+            apr_uint32_t before = c->phase, msg_off = c->msg_off;
             if (c->state != UCWA_SLOT_LIVE) {
                 break;
             }
             FUZZ_CHECK((ucwa_conv_typing_locked(s, conv, side, now, it, &t) == UCWA_CONV_OK)
-                       == (before == UCWA_CONV_CONNECTED));
+                       == (before == UCWA_CONV_CONNECTED && !msg_off));
             break;
         }
         case 10: {

@@ -807,7 +807,9 @@ def ucwa_message_seeds():
 # +8 video, +16 sessionContext), 13 answer (a1 record, a2 slot, a3 bit 0 provisional, the
 # rest >> 1 the size as for call, +32 processedOfferId, +64 sessionContext), 14 renegotiate
 # (a1 record, a2 side, a3 size), 15 renegotiation answer (a1 record, a2 side, a3 bit 0 an
-# answer (else dismiss), bit 1 the wrong number, >> 2 the size), 16 stop (a1 record, a2 side).
+# answer (else dismiss), bit 1 the wrong number, >> 2 the size), 16 stopAudioVideo (a1
+# record, a2 side), 17 addAudio (a1 record, a2 side, a3 as for call), 18 stopMessaging (a1
+# record, a2 side).
 def cv(op, a1=0, a2=0, a3=0):
     return bytes([op, a1, a2, a3])
 
@@ -869,6 +871,17 @@ def ucwa_conv_seeds():
                         cv(13, 0, 1), cv(1, 0), cv(11, 1), signin(0, 3), cv(12, 1, 0),
                         cv(2, 0), cv(12, 2, 0), cv(12, 0, 1), cv(1, 1), cv(1, 2), cv(11, 0),
                         cv(10, 4), cv(10, 4)]),
+        "call-added": c([b"\x00", signin(0, 4), signin(1, 4), cv(3, 0, 1), cv(4, 0, 1),
+                         cv(17, 0, 0, 1), cv(17, 0, 1), cv(11, 0), cv(11, 1), cv(13, 0, 0),
+                         cv(13, 0, 1, 1), cv(13, 0, 1, 2), cv(14, 0, 1), cv(15, 0, 0, 1),
+                         cv(8, 0, 0, 1), cv(18, 0, 0), cv(8, 0, 1, 1), cv(11, 0), cv(11, 1),
+                         cv(16, 0, 1), cv(11, 0), cv(11, 1), cv(10, 4), cv(10, 4)]),
+        "call-added-ends": c([b"\x00", signin(0, 4), signin(1, 4), signin(2, 1), cv(3, 0, 1),
+                              cv(4, 0, 1), cv(17, 0, 0), cv(16, 0, 1), cv(17, 0, 1, 2 | 8),
+                              cv(10, 3), cv(17, 0, 0, 4), cv(16, 0, 0), cv(17, 0, 0, 3),
+                              cv(17, 0, 0), cv(13, 0, 1), cv(16, 0, 0), cv(11, 0), cv(11, 1),
+                              cv(3, 0, 2), cv(4, 1, 2), cv(17, 1, 0), cv(17, 0, 0), cv(1, 1),
+                              cv(11, 0), cv(10, 4), cv(10, 4)]),
         "call-modalities": c([b"\x00", signin(0, 1), signin(1, 1), signin(2, 3), signin(3, 2),
                               cv(12, 0, 1), cv(12, 0, 2), cv(12, 0, 3), cv(3, 2, 0),
                               cv(3, 0, 1), cv(13, 4, 1), cv(14, 4, 0), cv(16, 4, 0),
