@@ -458,7 +458,7 @@ class Run:
         per_child = a.threads_per_child * 3 // 4
         self.servers = math.ceil(channels * 1.25 / per_child) + 1
         self.store_apps = self.n_users + 64
-        self.max_calls = a.samples + a.concurrent + 64
+        self.max_calls = a.warmup + a.samples + a.concurrent + 64
 
     def config(self):
         return "\n".join([bu.fe_config(self.static, self.store_apps, 0),
