@@ -462,7 +462,8 @@ class Run:
 
     def config(self):
         return "\n".join([bu.fe_config(self.static, self.store_apps, 0),
-                          f"UcwaMaxCalls {self.max_calls}"])
+                          f"UcwaMaxCalls {self.max_calls}"]
+                         + (["ExtendedStatus Off"] if self.a.extended_status == "off" else []))
 
     def create_apps(self, idxs, modalities, tag):
         bases = self.client.create_apps([user(i) for i in idxs], modalities, tag)
@@ -669,14 +670,17 @@ class Run:
     def report(self, st, warnings):
         a = self.a
         r = self.results
+        t = a.threads_per_child
+        cap = t - 64 if t > 256 else t * 3 // 4      # the module's default (directives.md)
         print()
         print("Machine")
         print(f"  nproc            {len(os.sched_getaffinity(0))}")
         print(f"  front end        event MPM, {self.servers} children x {a.threads_per_child} "
-              f"threads, UcwaMaxParkedPerChild default ({a.threads_per_child * 3 // 4}), "
+              f"threads (sized for a cap of 3/4 of them), UcwaMaxParkedPerChild default "
+              f"({cap}), "
               f"UcwaMaxApplications {self.store_apps}, UcwaMaxCalls {self.max_calls}, "
-              f"UcwaEventSize default (4096); plain HTTP, internal site, LogLevel "
-              f"{a.log_level}")
+              f"UcwaEventSize default (4096), mod_status loaded, ExtendedStatus "
+              f"{a.extended_status}; plain HTTP, internal site, LogLevel {a.log_level}")
         print(f"  source           {bu.sh('git', '-C', str(HERE.parent), 'describe', '--always', '--dirty')}")
         print()
         print(f"Parked: {self.n} event channels, each its own user and application (available "
@@ -770,6 +774,10 @@ def main():
     ap.add_argument("--workers", type=int, default=2,
                     help="client processes of the concurrent calls (2)")
     ap.add_argument("--threads-per-child", type=int, default=1000)
+    ap.add_argument("--extended-status", choices=("on", "off"), default="on",
+                    help="mod_status's ExtendedStatus (on: its default with mod_status "
+                         "loaded, as Debian ships it; every request then calls times(), "
+                         "whose cost grows with the threads of the child)")
     ap.add_argument("--hold", type=float, default=None, help="CPU sample seconds (10; --quick 3)")
     ap.add_argument("--duration", type=int, default=None, help="seconds of wrk (10; --quick 3)")
     bu.add_client_args(ap)
