@@ -7,7 +7,7 @@
 #include <apr_dbd.h>
 #include <mod_dbd.h>
 
-#define MOB_GLUE __attribute__((visibility("hidden")))
+#include "mob_glue.h"
 
 /* mod_dbd's configuration of server s (driver name, parameters, the statements to
  * prepare), or NULL when it has none: for connections of our own (schema migration,

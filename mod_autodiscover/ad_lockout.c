@@ -15,21 +15,17 @@
 #include "mod_autodiscover.h"
 #include "ad_config.h"
 #include "ad_lockout.h"
+#include "mob_shm.h"
 #include "mob_lockout_sql.h"
 
 APLOG_USE_MODULE(autodiscover);
 
 #define USERDATA_KEY "mod_autodiscover-lockout"
 
-typedef struct {
-    apr_shm_t *shm;
-    apr_global_mutex_t *mutex;
-    apr_uint32_t entries;
-} lockout_segment;
-
-/* Refreshed in every post_config from the process-pool userdata; the segment itself
- * outlives the generation that created it. */
-static lockout_segment *segment;
+/* Refreshed in every post_config from the process-pool userdata (glue/mob_shm); the
+ * segment itself outlives the generation that created it. Its tag is the number of
+ * entries it was made for. */
+static mob_shm *segment;
 
 void ad_lockout_register_mutex(apr_pool_t *pconf)
 {
@@ -38,50 +34,50 @@ void ad_lockout_register_mutex(apr_pool_t *pconf)
 
 int ad_lockout_post_config(apr_pool_t *pconf, server_rec *s, apr_uint32_t entries)
 {
-    apr_pool_t *pp = s->process->pool;
-    lockout_segment *seg = NULL;
+    const char *what = NULL;
     apr_status_t rv;
+    mob_shm *seg;
+    int created;
 
-    apr_pool_userdata_get((void **)&seg, USERDATA_KEY, pp);
-    if (seg && apr_shm_size_get(seg->shm) != mob_lockout_bytes(seg->entries)) {
+    rv = mob_shm_attach(s, USERDATA_KEY, AD_LOCKOUT_MUTEX, mob_lockout_bytes(entries), &seg,
+                        &created, &what);
+    if (rv != APR_SUCCESS) {
+        if (!strcmp(what, "mutex")) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, ADLOGNO(00011)
+                         "cannot create the lockout mutex");
+        }
+        else {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, ADLOGNO(00010)
+                         "cannot create the lockout table (%u entries)", entries);
+        }
+        return !OK;
+    }
+    if (created) {
+        seg->tag = entries;
+        mob_lockout_init(mob_shm_base(seg), entries);
+    }
+    else if (mob_shm_size(seg) != mob_lockout_bytes(seg->tag)) {
         /* made by a build with another entry layout (a module upgrade followed by a
          * graceful restart): its children keep it; ours get a new one, with the same
          * mutex */
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, ADLOGNO(00018)
                      "the lockout table has a new layout in this version of the module: "
                      "failed sign-ins counted so far are forgotten");
-        rv = apr_shm_create(&seg->shm, mob_lockout_bytes(seg->entries), NULL, pp);
+        rv = mob_shm_renew(s, seg, mob_lockout_bytes(seg->tag));
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, ADLOGNO(00019)
-                         "cannot create the lockout table (%u entries)", seg->entries);
+                         "cannot create the lockout table (%u entries)", seg->tag);
             return !OK;
         }
-        mob_lockout_init(apr_shm_baseaddr_get(seg->shm), seg->entries);
+        mob_lockout_init(mob_shm_base(seg), seg->tag);
     }
-    if (!seg) {
-        seg = apr_pcalloc(pp, sizeof(*seg));
-        rv = apr_shm_create(&seg->shm, mob_lockout_bytes(entries), NULL, pp);
-        if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, ADLOGNO(00010)
-                         "cannot create the lockout table (%u entries)", entries);
-            return !OK;
-        }
-        rv = ap_global_mutex_create(&seg->mutex, NULL, AD_LOCKOUT_MUTEX, NULL, s, pp, 0);
-        if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, ADLOGNO(00011)
-                         "cannot create the lockout mutex");
-            return !OK;
-        }
-        seg->entries = entries;
-        mob_lockout_init(apr_shm_baseaddr_get(seg->shm), entries);
-        apr_pool_userdata_set(seg, USERDATA_KEY, apr_pool_cleanup_null, pp);
-    }
-    else if (seg->entries != entries) {
+    else if (seg->tag != entries) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, ADLOGNO(00012)
                      "AutodiscoverLockoutEntries changed to %u: it takes effect at the next full "
-                     "restart; %u entries stay in use", entries, seg->entries);
+                     "restart; %u entries stay in use", entries, seg->tag);
     }
     segment = seg;
+    (void)pconf;
     return OK;
 }
 
@@ -92,8 +88,7 @@ void ad_lockout_child_init(apr_pool_t *pchild, server_rec *s)
     if (!segment) {
         return;
     }
-    rv = apr_global_mutex_child_init(&segment->mutex,
-                                     apr_global_mutex_lockfile(segment->mutex), pchild);
+    rv = mob_shm_child_init(segment, pchild);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, ADLOGNO(00013)
                      "cannot attach the lockout mutex in this child");
@@ -104,22 +99,22 @@ static mob_lockout_table *lock_table(request_rec *r)
 {
     mob_lockout_table *t;
 
-    if (!segment || apr_global_mutex_lock(segment->mutex) != APR_SUCCESS) {
+    if (!segment || mob_shm_lock(segment) != APR_SUCCESS) {
         return NULL;
     }
-    t = apr_shm_baseaddr_get(segment->shm);
-    if (!mob_lockout_valid(t, segment->entries)) {
+    t = mob_shm_base(segment);
+    if (!mob_lockout_valid(t, segment->tag)) {
         /* a child died in the middle of a write: start over rather than trust it */
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, ADLOGNO(00014)
                       "lockout table was damaged; reset");
-        mob_lockout_init(t, segment->entries);
+        mob_lockout_init(t, segment->tag);
     }
     return t;
 }
 
 static void unlock_table(void)
 {
-    apr_global_mutex_unlock(segment->mutex);
+    mob_shm_unlock(segment);
 }
 
 /* --- the pool's store (AutodiscoverLockoutStore dbd) ----------------------------------- */

@@ -44,6 +44,7 @@ static ucwa_global *global_make(apr_pool_t *p)
     g->body_max = 64 * 1024;
     g->invitation_timeout = apr_time_from_sec(30);
     g->ring_timeout = apr_time_from_sec(20);        /* SfB rings about 20 s */
+    g->call_suspend = apr_time_from_sec(20);
     g->pool_lease = apr_time_from_sec(10);   /* UCWA: "approximately thirty seconds" */
     g->push = ucwa_push_conf_make(p);
     return g;
@@ -142,14 +143,14 @@ static const char *number(cmd_parms *cmd, const char *v, apr_int64_t min, apr_in
 
 /* One handler for the numeric server-wide settings; cmd->info says which. */
 enum { N_APPS, N_RING, N_EVSIZE, N_PER_USER, N_IDLE, N_PARKED, N_INACTIVE, N_AWAY, N_INVITE,
-       N_PARKED_USER, N_POOL_LEASE, N_CALLS, N_RING_TIMEOUT };
+       N_PARKED_USER, N_POOL_LEASE, N_CALLS, N_RING_TIMEOUT, N_CALL_SUSPEND };
 
 static const char *set_number(cmd_parms *cmd, void *d, const char *v)
 {
     static const apr_int64_t range[][2] = {
         { 1, 1 << 20 }, { 4, 65536 }, { 512, 65536 }, { 0, 1000 }, { 10, 86400 },
         { 0, 100000 }, { 10, 86400 }, { 10, 86400 }, { 1, 3600 }, { 1, 100000 }, { 3, 300 },
-        { 0, 100000 }, { 1, 300 },
+        { 0, 100000 }, { 1, 300 }, { 0, 3600 },
     };
     int which = (int)(apr_uintptr_t)cmd->info;
     const char *err;
@@ -175,6 +176,7 @@ static const char *set_number(cmd_parms *cmd, void *d, const char *v)
     case N_INVITE: g->invitation_timeout = apr_time_from_sec(n); break;
     case N_CALLS: g->limits.max_calls = (apr_uint32_t)n; break;
     case N_RING_TIMEOUT: g->ring_timeout = apr_time_from_sec(n); break;
+    case N_CALL_SUSPEND: g->call_suspend = apr_time_from_sec(n); break;
     case N_PARKED_USER: g->parked_per_user = (apr_uint32_t)n; break;
     case N_POOL_LEASE: g->pool_lease = apr_time_from_sec(n); break;
     }
@@ -302,6 +304,9 @@ const command_rec ucwa_cmds[] = {
                   "calls (audio/video invitations and sessions) this server holds at once (128)"),
     AP_INIT_TAKE1("UcwaCallRingTimeout", set_number, (void *)N_RING_TIMEOUT, RSRC_CONF,
                   "seconds a call rings before it fails and the callee has missed it (20)"),
+    AP_INIT_TAKE1("UcwaCallSuspendAfter", set_number, (void *)N_CALL_SUSPEND, RSRC_CONF,
+                  "seconds a side of a call may go without an event request before its session "
+                  "is Suspended (20; 0: never)"),
     AP_INIT_TAKE1("UcwaPoolFrontEnd", set_pool_fe, NULL, RSRC_CONF,
                   "this Front End's name in its pool: live state is shared with the pool's "
                   "other Front Ends through the PostgreSQL database of DBDParams"),

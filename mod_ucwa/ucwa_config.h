@@ -25,6 +25,8 @@ typedef struct {
     apr_size_t body_max;
     apr_interval_time_t invitation_timeout;   /* unanswered IM invitations fail */
     apr_interval_time_t ring_timeout;         /* unanswered calls fail (missed) */
+    apr_interval_time_t call_suspend;         /* a call's side without an event channel
+                                               * this long is Suspended (0: never) */
     ucwa_push_conf *push;                 /* push notifications */
     struct ucwa_synthetic_conf *synthetic;   /* NULL: no scheduled synthetic transaction */
     const char *pool_fe;                  /* UcwaPoolFrontEnd: this Front End in its pool

@@ -56,6 +56,7 @@ typedef struct {
     const char *sip;
     ucwa_user *out;
     int found;
+    apr_uint32_t modalities;       /* of the user's available applications here */
 } contact_user_txn;
 
 static void contact_user_locked(ucwa_txn *t, void *baton)
@@ -64,20 +65,30 @@ static void contact_user_locked(ucwa_txn *t, void *baton)
     int idx = ucwa_store_user_find_locked(t->store, x->sip, 0);
 
     if (idx >= 0) {
+        int a;
         *x->out = *ucwa_store_user(t->store, idx);
         x->found = 1;
+        for (a = ucwa_store_first_app(t->store, idx); a >= 0; a = ucwa_store_next_app(t->store, a)) {
+            const ucwa_app *app = ucwa_store_app(t->store, a);
+            if (app->available) {
+                x->modalities |= app->modalities;
+            }
+        }
     }
 }
 
 /* The store's record of the user, when there is one and the directory lets it be seen. */
-static int contact_user(ucwa_people_req *x, const char *sip, int visible, ucwa_user *out)
+static int contact_user(ucwa_people_req *x, const char *sip, int visible, ucwa_user *out,
+                        apr_uint32_t *modalities)
 {
-    contact_user_txn t = { sip, out, 0 };
+    contact_user_txn t = { sip, out, 0, 0 };
 
     memset(out, 0, sizeof(*out));
+    *modalities = 0;
     if (!visible || ucwa_txn_run(x->q->r->server, x->p, contact_user_locked, &t) != APR_SUCCESS) {
         return 0;
     }
+    *modalities = t.modalities;
     return t.found;
 }
 
@@ -87,6 +98,7 @@ static int contact_resource(ucwa_people_req *x, const char *raw_sip, const char 
     ucwa_person person;
     ucwa_user u;
     int visible = 0, rv, known;
+    apr_uint32_t mods;
 
     if (!sip) {
         return ucwa_people_not_found(x->q, "There is no such contact: the address is not a SIP "
@@ -101,7 +113,7 @@ static int contact_resource(ucwa_people_req *x, const char *raw_sip, const char 
     if (!what) {
         return ucwa_http_etagged(x->q, ucwa_people_contact(x->p, x->base, &person));
     }
-    known = contact_user(x, sip, visible, &u);
+    known = contact_user(x, sip, visible, &u, &mods);
     if (visible && ucwa_pool_name(x->q->r->server) && u.available_apps == 0
         && u.remote_available == 0) {
         /* nobody here holds the contact's presence: the pool's database does */
@@ -153,8 +165,13 @@ static int contact_resource(ucwa_people_req *x, const char *raw_sip, const char 
             x->p, x->base, sip, known && u.available_apps > 0 ? u.location : NULL));
     }
     if (!strcasecmp(what, "supportedMedia")) {
+        /* what its applications here declared; on another Front End or pool only its
+         * presence is known: messaging */
+        if (known && u.available_apps > 0 && !mods) {
+            mods = UCWA_MOD_MESSAGING;
+        }
         return send_doc(x->q, ucwa_people_media(x->p, x->base, sip,
-                                                known && u.available_apps > 0));
+                                                known && u.available_apps > 0 ? mods : 0));
     }
     return send_doc(x->q, ucwa_people_privacy(x->p, x->base, sip, person.known));
 }

@@ -1,6 +1,7 @@
 #include <httpd.h>
 #include <string.h>
 #include <strings.h>
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include <http_log.h>
 #include <http_protocol.h>
@@ -46,6 +47,30 @@ static int already_available(ucwa_req *q)
                            "makeMeAvailable was already called.");
 }
 
+/* A phone number as makeMeAvailable takes it: E.164 ("+14255550100"), with the separators
+ * people type (space, "-", ".", "()"), or a tel: URI with ";ext=". */
+static int phone_number_ok(const char *v)
+{
+    int digits = 0;
+
+    if (!strncasecmp(v, "tel:", 4)) {
+        v += 4;
+    }
+    if (*v == '+') {
+        v++;
+    }
+    for (; *v; v++) {
+        if (apr_isdigit(*v)) {
+            digits++;
+        }
+        else if (!strchr(" -.()", *v)) {
+            return !strncasecmp(v, ";ext=", 5) && digits >= 3 && v[5]
+                   && strspn(v + 5, "0123456789") == strlen(v + 5);
+        }
+    }
+    return digits >= 3 && digits <= 20;
+}
+
 /* makeMeAvailable's first look: a copy of the application, 1 if it is available. */
 static int copy_available(ucwa_txn *t, int idx, void *baton)
 {
@@ -57,7 +82,8 @@ static int copy_available(ucwa_txn *t, int idx, void *baton)
 
 /* What makeMeAvailable applies, with its events rendered before the lock is taken. */
 typedef struct {
-    apr_uint32_t modalities, html;
+    apr_uint32_t modalities, html, phone_audio;
+    const char *phone_number;
     ucwa_availability pref;
     const ucwa_idle_rules *rules;
     apr_time_t now;
@@ -79,6 +105,9 @@ static int make_available_locked(ucwa_txn *t, int idx, void *baton)
     a->available = 1;
     a->modalities = in->modalities;
     a->html = in->html;
+    a->phone_audio = in->phone_audio;
+    apr_cpystrn(a->phone_number, in->phone_number ? in->phone_number : "",
+                sizeof(a->phone_number));
     u->available_apps++;
     u->last_activity = in->now;
     ucwa_pool_user_changed_locked(t->store, (int)a->user, in->now);
@@ -122,7 +151,7 @@ static int make_me_available(ucwa_req *q)
     ucwa_app copy;
     available_in x;
     json_t *in, *mods, *formats, *v;
-    const char *sign_in_as = NULL;
+    const char *sign_in_as = NULL, *phone, *audio_pref;
     apr_uint32_t modalities = 0, html = 0;
     ucwa_availability pref = UCWA_AV_NONE;
     size_t i;
@@ -164,10 +193,20 @@ static int make_me_available(ucwa_req *q)
     if (sign_in_as && (pref = ucwa_availability_parse(sign_in_as)) == UCWA_AV_NONE) {
         bad = 1;
     }
+    phone = ucwa_input_string(in, "phoneNumber", UCWA_PHONE_MAX - 1, &bad);
+    audio_pref = ucwa_input_string(in, "audioPreference", 32, &bad);
+    if (audio_pref && strcasecmp(audio_pref, "PhoneAudio") && strcasecmp(audio_pref, "VoipAudio")
+        && strcasecmp(audio_pref, "Unknown")) {
+        bad = 1;
+    }
+    if (phone && *phone && !phone_number_ok(phone)) {
+        bad = 1;
+    }
     if (bad) {
         return ucwa_http_error(q, HTTP_BAD_REQUEST, "BadRequest", "ParameterValidationFailure",
-                               "supportedModalities, supportedMessageFormats or signInAs has "
-                               "a value UCWA does not define.");
+                               "supportedModalities, supportedMessageFormats, signInAs, "
+                               "phoneNumber or audioPreference has a value UCWA does not "
+                               "define.");
     }
     /* the events, rendered from the copy as the transaction will leave the application
      * (its base never changes; the transaction answers 409 if another request made it
@@ -180,6 +219,10 @@ static int make_me_available(ucwa_req *q)
     }
     x.html = html;
     x.pref = pref;
+    x.phone_number = phone;
+    x.phone_audio = audio_pref && !strcasecmp(audio_pref, "PhoneAudio");
+    copy.phone_audio = x.phone_audio;
+    apr_cpystrn(copy.phone_number, phone ? phone : "", sizeof(copy.phone_number));
     x.rules = &q->conf->global->idle_rules;
     x.now = apr_time_now();
     copy.available = 1;

@@ -546,7 +546,7 @@ void ucwa_messaging_app_gone_locked(ucwa_txn *t, int app, apr_time_t now)
     }
 }
 
-void ucwa_messaging_sweep_locked(ucwa_txn *t, apr_time_t now)
+void ucwa_messaging_sweep_locked(ucwa_txn *t, apr_time_t now, apr_interval_time_t suspend_after)
 {
     apr_uint32_t i, n = ucwa_conv_used_locked(t->store);
     ucwa_conv_touched touched;
@@ -557,6 +557,7 @@ void ucwa_messaging_sweep_locked(ucwa_txn *t, apr_time_t now)
         }
         memset(&touched, 0, sizeof(touched));
         ucwa_conv_tick_locked(t->store, (int)i, now, t->pool, &touched);
+        ucwa_conv_av_watch_locked(t->store, (int)i, suspend_after, now, t->pool, &touched);
         ucwa_conv_http_wake(t, &touched);
     }
 }

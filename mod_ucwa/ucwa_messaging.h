@@ -31,6 +31,6 @@ void ucwa_messaging_app_gone_locked(ucwa_txn *t, int app, apr_time_t now);
 
 /* In a transaction, from the sweeper (once a second): unanswered invitations fail,
  * typing indicators end. */
-void ucwa_messaging_sweep_locked(ucwa_txn *t, apr_time_t now);
+void ucwa_messaging_sweep_locked(ucwa_txn *t, apr_time_t now, apr_interval_time_t suspend_after);
 
 #endif

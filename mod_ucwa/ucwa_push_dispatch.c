@@ -206,9 +206,22 @@ static void notification_of(apr_pool_t *p, const ucwa_push_job *j, push_notifica
     n->badge = (int)j->badge;
     n->title = j->sender[0] ? j->sender : NULL;
     n->body = j->preview[0] ? j->preview : NULL;
-    /* an invitation is worth little after its 30 s; a missed one for a day */
-    n->ttl = j->kind == UCWA_PUSH_MISSED ? 86400 : j->kind == UCWA_PUSH_INVITATION ? 60 : 3600;
-    n->urgency = j->kind == UCWA_PUSH_MISSED ? PUSH_URGENCY_NORMAL : PUSH_URGENCY_HIGH;
+    /* an invitation is worth little after its 30 s, a call after its ringing; a missed
+     * one for a day */
+    switch (j->kind) {
+    case UCWA_PUSH_MISSED:
+    case UCWA_PUSH_MISSED_CALL:
+        n->ttl = 86400;
+        n->urgency = PUSH_URGENCY_NORMAL;
+        break;
+    case UCWA_PUSH_CALL:
+        n->ttl = 30;
+        n->urgency = PUSH_URGENCY_HIGH;
+        break;
+    default:
+        n->ttl = j->kind == UCWA_PUSH_INVITATION ? 60 : 3600;
+        n->urgency = PUSH_URGENCY_HIGH;
+    }
 }
 
 /* Sends n to r: the classified result, *retry_in for PUSH_RETRY. */

@@ -77,6 +77,14 @@ json_t *ucwa_res_communication(apr_pool_t *p, const ucwa_app *a, unsigned featur
         json_array_append_new(formats, json_string("Html"));
     }
     json_object_set_new(c, "supportedModalities", mods);
+    if (a->available) {
+        /* what makeMeAvailable said: how this device takes calls, and its number */
+        json_object_set_new(c, "audioPreference",
+                            json_string(a->phone_audio ? "PhoneAudio" : "VoipAudio"));
+        if (a->phone_number[0]) {
+            json_object_set_new(c, "phoneNumber", json_string(a->phone_number));
+        }
+    }
     json_object_set_new(c, "supportedMessageFormats", formats);
     add_link(p, links, "self", a->base, "/communication");
     add_link(p, links, "conversations", a->base, "/communication/conversations?filter=active");

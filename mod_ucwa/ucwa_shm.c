@@ -1,5 +1,6 @@
 #include <httpd.h>
 #include <limits.h>
+#include <string.h>
 #include <apr_global_mutex.h>
 #include <apr_shm.h>
 #include <http_log.h>
@@ -11,20 +12,16 @@
 #endif
 
 #include "mod_ucwa.h"
+#include "mob_shm.h"
 #include "ucwa_shm.h"
 
 APLOG_USE_MODULE(ucwa);
 
 #define USERDATA_KEY "mod_ucwa-store"
 
-typedef struct {
-    apr_shm_t *shm;
-    apr_global_mutex_t *mutex;
-    ucwa_store *store;
-} store_segment;
-
-/* Refreshed in every post_config from the process-pool userdata. */
-static store_segment *segment;
+/* Refreshed in every post_config from the process-pool userdata (glue/mob_shm). */
+static mob_shm *segment;
+static ucwa_store *store;
 
 void ucwa_shm_register_mutex(apr_pool_t *pconf)
 {
@@ -33,50 +30,49 @@ void ucwa_shm_register_mutex(apr_pool_t *pconf)
 
 int ucwa_shm_post_config(apr_pool_t *pconf, server_rec *s, const ucwa_store_limits *l)
 {
-    apr_pool_t *pp = s->process->pool;
-    store_segment *seg = NULL;
-    apr_status_t rv;
     apr_size_t bytes = ucwa_store_bytes(l);
+    const char *what = NULL;
+    apr_status_t rv;
+    mob_shm *seg;
+    int created;
 
-    apr_pool_userdata_get((void **)&seg, USERDATA_KEY, pp);
-    if (seg && !ucwa_store_compatible(apr_shm_baseaddr_get(seg->shm))) {
+    rv = mob_shm_attach(s, USERDATA_KEY, UCWA_SHM_MUTEX, bytes, &seg, &created, &what);
+    if (rv != APR_SUCCESS && !strcmp(what, "mutex")) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, UCWALOGNO(00011)
+                     "cannot create the session store mutex");
+        return !OK;
+    }
+    if (rv == APR_SUCCESS && !created && !ucwa_store_compatible(mob_shm_base(seg))) {
         /* an upgraded module with another store layout: the old store cannot be read.
          * The old generation keeps its segment until its children are gone. */
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, UCWALOGNO(00016)
                      "mod_ucwa was upgraded to another session store layout: signed-in "
                      "clients must sign in again");
-        seg = NULL;
+        rv = mob_shm_renew(s, seg, bytes);
+        created = 1;
     }
-    if (!seg) {
-        seg = apr_pcalloc(pp, sizeof(*seg));
-        rv = apr_shm_create(&seg->shm, bytes, NULL, pp);
-        if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, UCWALOGNO(00010)
-                         "cannot create the session store (%" APR_SIZE_T_FMT " bytes): lower "
-                         "UcwaMaxApplications, UcwaEventsPerApplication or UcwaEventSize", bytes);
-            return !OK;
-        }
-        /* one mutex for every generation: two generations must not use two locks */
-        rv = ap_global_mutex_create(&seg->mutex, NULL, UCWA_SHM_MUTEX, NULL, s, pp, 0);
-        if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, UCWALOGNO(00011)
-                         "cannot create the session store mutex");
-            return !OK;
-        }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, UCWALOGNO(00010)
+                     "cannot create the session store (%" APR_SIZE_T_FMT " bytes): lower "
+                     "UcwaMaxApplications, UcwaEventsPerApplication or UcwaEventSize", bytes);
+        return !OK;
+    }
+    if (created) {
         /* an anonymous shared mapping is zero-filled: nothing to clear */
-        seg->store = ucwa_store_init_zeroed(apr_shm_baseaddr_get(seg->shm), l);
-        apr_pool_userdata_set(seg, USERDATA_KEY, apr_pool_cleanup_null, pp);
+        ucwa_store_init_zeroed(mob_shm_base(seg), l);
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, UCWALOGNO(00012)
                      "session store: %u applications, %u events of %u bytes each, "
                      "%" APR_SIZE_T_FMT " KiB", l->max_apps, l->ring_len, l->event_size,
                      bytes / 1024);
     }
-    else if (!ucwa_store_attach(apr_shm_baseaddr_get(seg->shm), l)) {
+    else if (!ucwa_store_attach(mob_shm_base(seg), l)) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, UCWALOGNO(00013)
                      "the session store sizes changed: they take effect at the next full "
                      "restart; the running store and its sessions are kept");
     }
     segment = seg;
+    store = mob_shm_base(seg);
+    (void)pconf;
     return OK;
 }
 
@@ -87,8 +83,7 @@ void ucwa_shm_child_init(apr_pool_t *pchild, server_rec *s)
     if (!segment) {
         return;
     }
-    rv = apr_global_mutex_child_init(&segment->mutex,
-                                     apr_global_mutex_lockfile(segment->mutex), pchild);
+    rv = mob_shm_child_init(segment, pchild);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, UCWALOGNO(00014)
                      "cannot attach the session store mutex in this child");
@@ -104,18 +99,18 @@ static ucwa_store *shm_lock(server_rec *s)
     if (!segment) {
         return NULL;
     }
-    rv = apr_global_mutex_lock(segment->mutex);
+    rv = mob_shm_lock(segment);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, UCWALOGNO(00015)
                      "cannot lock the session store");
         return NULL;
     }
-    return segment->store;
+    return store;
 }
 
 static void shm_unlock(void)
 {
-    apr_global_mutex_unlock(segment->mutex);
+    mob_shm_unlock(segment);
 }
 
 apr_status_t ucwa_txn_run(server_rec *s, apr_pool_t *p, ucwa_txn_fn *fn, void *baton)

@@ -110,7 +110,7 @@ static void sweep_locked(ucwa_txn *t, void *baton)
         }
     }
     ucwa_subscriptions_sweep_locked(t, now);
-    ucwa_messaging_sweep_locked(t, now);
+    ucwa_messaging_sweep_locked(t, now, g->call_suspend);
     /* idle transitions: Online -> IdleOnline -> Away without reportMyActivity */
     for (i = 0; i < n; i++) {
         ucwa_app *a = ucwa_store_app(st, (int)i);

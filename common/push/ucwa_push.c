@@ -230,6 +230,8 @@ const char *ucwa_push_kind_name(ucwa_push_kind k)
     case UCWA_PUSH_INVITATION: return "invitation";
     case UCWA_PUSH_MESSAGE:    return "message";
     case UCWA_PUSH_MISSED:     return "missed";
+    case UCWA_PUSH_CALL:       return "call";
+    case UCWA_PUSH_MISSED_CALL: return "missed-call";
     default:                   return "event";
     }
 }

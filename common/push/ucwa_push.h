@@ -17,7 +17,9 @@
 typedef enum {
     UCWA_PUSH_INVITATION = 1,      /* someone started a conversation */
     UCWA_PUSH_MESSAGE,             /* a message in a conversation */
-    UCWA_PUSH_MISSED               /* an invitation nobody answered (or the inviter gave up) */
+    UCWA_PUSH_MISSED,              /* an invitation nobody answered (or the inviter gave up) */
+    UCWA_PUSH_CALL,                /* an incoming call (common/ucwa/ucwa_av): it cannot wait */
+    UCWA_PUSH_MISSED_CALL          /* a call nobody answered (or the caller gave up) */
 } ucwa_push_kind;
 
 typedef enum {

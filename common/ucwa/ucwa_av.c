@@ -316,13 +316,21 @@ json_t *ucwa_av_session(apr_pool_t *p, const ucwa_conv_view *v)
 {
     const char *self = href_session(p, v);
     json_t *r = json_object(), *links = json_object();
+    int suspended = (v->c->suspended >> v->side) & 1;
 
-    json_object_set_new(r, "state", json_string("Established"));
+    json_object_set_new(r, "state", json_string(suspended ? "Suspended" : "Established"));
     if (v->c->session_context[v->side][0]) {
         json_object_set_new(r, "sessionContext", json_string(v->c->session_context[v->side]));
     }
     add_link(links, "self", self);
     add_link(links, "renegotiations", apr_pstrcat(p, self, "/renegotiations", NULL));
+    if (suspended) {
+        /* an offer with new candidates (an ICE restart) brings it back */
+        add_link(links, "resumeAudio", apr_pstrcat(p, self, "/resumeAudio", NULL));
+        add_link(links, "resumeAudioVideo", apr_pstrcat(p, self, "/resumeAudioVideo", NULL));
+    }
+    add_link(links, "audioVideo", ucwa_av_href_modality(p, v));
+    add_link(links, "conversation", ucwa_conv_href(p, v));
     json_object_set_new(r, "_links", links);
     json_object_set_new(r, "rel", json_string("audioVideoSession"));
     return r;

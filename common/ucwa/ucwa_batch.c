@@ -345,7 +345,7 @@ static int next_line(const char *data, apr_size_t len, apr_size_t *off, const ch
 }
 
 const char *ucwa_batch_headers(apr_pool_t *p, const char *data, apr_size_t len,
-                                 apr_size_t *off, ucwa_batch_header **out, int *nout)
+                               apr_size_t *off, ucwa_batch_header **out, int *nout)
 {
     apr_array_header_t *arr = apr_array_make(p, 8, sizeof(ucwa_batch_header));
     const char *line;
@@ -445,6 +445,7 @@ const char *ucwa_batch_part_type(apr_pool_t *p, const ucwa_batch_header *h, int 
     return NULL;
 }
 
+/* A batch part: application/http (msgtype=request), or without Content-Type. */
 static const char *check_part_headers(apr_pool_t *p, const ucwa_batch_header *h, int n)
 {
     const ucwa_batch_header *params;

@@ -1040,7 +1040,8 @@ static void add_alerts(batch *b, const ucwa_conv *c)
             flen = strlen(ftext);
         }
         add(b, app, &v, 0, ev_invitation(b->p, &v, "started"));
-        add_push(b, UCWA_PUSH_INVITATION, c, c->party[0].name, ftext, flen);
+        add_push(b, c->kind == UCWA_CONV_KIND_AV ? UCWA_PUSH_CALL : UCWA_PUSH_INVITATION, c,
+                 c->party[0].name, ftext, flen);
         add(b, app, &v, 0, ev_conversation(b->p, &v, "added"));
         add(b, app, &v, 1, ev_local_participant(b->p, &v));
         add(b, app, &v, 1, ev_participant(b->p, &v, "added"));
@@ -1124,7 +1125,8 @@ static void post_failure(ucwa_store *s, ucwa_conv *c, apr_time_t now, apr_pool_t
         ucwa_conv_view_of_locked(s, c, 1, app, &v);
         add(&b, app, &v, 0, ev_invitation(p, &v, "completed"));
         if (c->end == UCWA_CONV_END_TIMEOUT || c->end == UCWA_CONV_END_CANCELED) {
-            add_push(&b, UCWA_PUSH_MISSED, c, c->party[0].name, NULL, 0);
+            add_push(&b, c->kind == UCWA_CONV_KIND_AV ? UCWA_PUSH_MISSED_CALL : UCWA_PUSH_MISSED,
+                     c, c->party[0].name, NULL, 0);
         }
         add(&b, app, &v, 0, ev_conversation(p, &v, "deleted"));
     }
@@ -1158,6 +1160,41 @@ static void end_invitation(ucwa_store *s, ucwa_conv *c, ucwa_conv_end why, apr_t
     post_failure(s, c, now, p, t, 1);
 }
 
+void ucwa_conv_av_watch_locked(ucwa_store *s, int idx, apr_interval_time_t after, apr_time_t now,
+                               apr_pool_t *p, ucwa_conv_touched *t)
+{
+    ucwa_conv *c = ucwa_store_conv(s, idx);
+    int side;
+
+    if (c->state != UCWA_SLOT_LIVE || ucwa_av_phase(c) != UCWA_CONV_CONNECTED || after <= 0) {
+        return;
+    }
+    for (side = 0; side < 2; side++) {
+        ucwa_conv_party *pa = &c->party[side];
+        ucwa_app *a;
+        if ((c->suspended >> side) & 1 || !app_live(s, pa->app, pa->app_gen)) {
+            continue;
+        }
+        a = ucwa_store_app(s, pa->app);
+        if ((a->parked && now < a->parked_until) || now - a->last_seen < after) {
+            continue;
+        }
+        c->suspended |= 1u << side;
+        {
+            ucwa_conv_view v;
+            batch b;
+            batch_init(&b, s, p);
+            ucwa_conv_view_of_locked(s, c, side, pa->app, &v);
+            add(&b, pa->app, &v, 1, event(lnk("audioVideoSession",
+                                              apr_pstrcat(p, ucwa_av_href_modality(p, &v),
+                                                          "/audioVideoSession", NULL), NULL),
+                                          NULL, NULL, "audioVideoSession",
+                                          ucwa_av_session(p, &v), NULL, "updated"));
+            batch_post(&b, now, t);
+        }
+    }
+}
+
 /* A call added to an IM conversation ends (why), with the events of each side into b (but
  * to side `gone`, whose application is ending: -1 for none). */
 static void end_added(ucwa_store *s, ucwa_conv *c, ucwa_conv_end why, int gone,
@@ -1182,7 +1219,7 @@ static void end_added(ucwa_store *s, ucwa_conv *c, ucwa_conv_end why, int gone,
             }
             add(b, pa->app, &v, 0, ev_av_invitation(p, &v, "completed"));
             if (sd != caller && (why == UCWA_CONV_END_TIMEOUT || why == UCWA_CONV_END_CANCELED)) {
-                add_push(b, UCWA_PUSH_MISSED, c, c->party[caller].name, NULL, 0);
+                add_push(b, UCWA_PUSH_MISSED_CALL, c, c->party[caller].name, NULL, 0);
             }
         }
         else {
@@ -1540,6 +1577,7 @@ ucwa_conv_result ucwa_conv_add_av_locked(ucwa_store *s, int idx, int side, int v
     c->video = video ? 1 : 0;
     c->provisional = 0;
     c->reneg = c->reneg_n = c->reneg_done = 0;
+    c->suspended = 0;
     c->accepted_cid[0] = '\0';
     make_id(c->av_invitation[0], idx);
     make_id(c->av_invitation[1], idx);
@@ -1554,7 +1592,7 @@ ucwa_conv_result ucwa_conv_add_av_locked(ucwa_store *s, int idx, int side, int v
     ucwa_conv_view_of_locked(s, c, 1 - side, other->app, &v);
     ucwa_av_view_media_locked(s, &v, p);
     add(&b, other->app, &v, 0, ev_av_invitation(p, &v, "started"));
-    add_push(&b, UCWA_PUSH_INVITATION, c, me->name, "Incoming call", strlen("Incoming call"));
+    add_push(&b, UCWA_PUSH_CALL, c, me->name, "Incoming call", strlen("Incoming call"));
     add(&b, other->app, &v, 1, ev_av_modality(p, &v));
     batch_post(&b, now, t);
     return UCWA_CONV_OK;
@@ -1701,6 +1739,7 @@ ucwa_conv_result ucwa_conv_renegotiate_locked(ucwa_store *s, int idx, int side,
     c->reneg = (apr_uint32_t)side + 1;
     c->reneg_n++;
     c->reneg_done = 0;
+    c->suspended &= ~(1u << side);     /* its new offer is its way back */
     copy(c->reneg_op, sizeof(c->reneg_op), operation_id);
     c->last_activity = now;
     if ((app = side_view(s, c, 1 - side, p, &v)) >= 0) {

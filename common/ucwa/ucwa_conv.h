@@ -280,6 +280,12 @@ ucwa_conv_result ucwa_conv_stop_messaging_locked(ucwa_store *s, int idx, int sid
                                                  apr_time_t now, apr_pool_t *p,
                                                  ucwa_conv_touched *t);
 
+/* Time passes for a connected call of record idx: a side whose application has had no
+ * event request parked for `after` is Suspended (its session lost the network), and gets
+ * audioVideoSession updated for when it comes back. */
+void ucwa_conv_av_watch_locked(ucwa_store *s, int idx, apr_interval_time_t after, apr_time_t now,
+                               apr_pool_t *p, ucwa_conv_touched *t);
+
 /* Application app is ending (still live): its part in record idx ends. */
 void ucwa_conv_app_gone_locked(ucwa_store *s, int idx, int app, apr_time_t now, apr_pool_t *p,
                         ucwa_conv_touched *t);

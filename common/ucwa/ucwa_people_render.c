@@ -7,6 +7,7 @@
 #include "mob_form.h"
 #include "mob_json.h"
 #include "ucwa_people_render.h"
+#include "ucwa_store.h"
 
 /* --- inputs ----------------------------------------------------------------------- */
 
@@ -485,12 +486,19 @@ json_t *ucwa_people_location(apr_pool_t *p, const char *base, const char *sip,
     return sub_resource(p, o, base, sip, "location", "contactLocation");
 }
 
-json_t *ucwa_people_media(apr_pool_t *p, const char *base, const char *sip, int messaging)
+json_t *ucwa_people_media(apr_pool_t *p, const char *base, const char *sip,
+                          apr_uint32_t modalities)
 {
     json_t *o = json_object(), *mods = json_array();
 
-    if (messaging) {
+    if (modalities & UCWA_MOD_MESSAGING) {
         json_array_append_new(mods, json_string("Messaging"));
+    }
+    if (modalities & UCWA_MOD_AUDIO) {
+        json_array_append_new(mods, json_string("Audio"));
+    }
+    if (modalities & UCWA_MOD_VIDEO) {
+        json_array_append_new(mods, json_string("Video"));
     }
     json_object_set_new(o, "modalities", mods);
     return sub_resource(p, o, base, sip, "supportedMedia", "contactSupportedModalities");

@@ -105,8 +105,10 @@ json_t *ucwa_people_presence(apr_pool_t *p, const char *base, const char *sip,
 json_t *ucwa_people_note(apr_pool_t *p, const char *base, const char *sip, const char *note);
 json_t *ucwa_people_location(apr_pool_t *p, const char *base, const char *sip,
                              const char *location);
-/* contactSupportedModalities: "Messaging" when messaging is set. */
-json_t *ucwa_people_media(apr_pool_t *p, const char *base, const char *sip, int messaging);
+/* contactSupportedModalities: Messaging, Audio, Video from modalities (UCWA_MOD_* of the
+ * contact's available applications). */
+json_t *ucwa_people_media(apr_pool_t *p, const char *base, const char *sip,
+                          apr_uint32_t modalities);
 json_t *ucwa_people_privacy(apr_pool_t *p, const char *base, const char *sip, int colleague);
 
 /* A document as JSON text; the ASP.NET date values ("/Date(ms)/") come out as

@@ -11,11 +11,12 @@
 
 /* --- one SDP ---------------------------------------------------------------------------- */
 
-/* The framing rules of ucwa_sdp.h on s[0..n); sets *video on an m=video line. */
+/* The framing rules of ucwa_sdp.h on s[0..n); sets *video when s passes and has an
+ * m=video line. */
 static const char *sdp_check(const char *s, apr_size_t n, int *video)
 {
     apr_size_t i = 0;
-    int first = 1, mlines = 0, blank = 0;
+    int first = 1, mlines = 0, blank = 0, has_video = 0;
 
     if (n == 0) {
         return "the SDP is empty";
@@ -67,11 +68,15 @@ static const char *sdp_check(const char *s, apr_size_t n, int *video)
         if (s[start] == 'm') {
             mlines++;
             if (llen >= 8 && memcmp(s + start, "m=video ", 8) == 0) {
-                *video = 1;
+                has_video = 1;
             }
         }
     }
-    return mlines ? NULL : "the SDP has no m= line";
+    if (!mlines) {
+        return "the SDP has no m= line";
+    }
+    *video |= has_video;
+    return NULL;
 }
 
 /* --- multipart -------------------------------------------------------------------------- */
@@ -108,6 +113,12 @@ static const char *sdp_part(apr_pool_t *p, const ucwa_batch_slice *s, int relate
     if (cid && !*cid) {
         cid = NULL;
     }
+    for (n = 0; cid && cid[n]; n++) {   /* RFC 2045: "<" msg-id ">", printable ASCII */
+        unsigned char c = (unsigned char)cid[n];
+        if (c <= 0x20 || c >= 0x7f || c == '<' || c == '>') {
+            return "a part's Content-ID is malformed";
+        }
+    }
     for (i = 0; cid && i < out->nparts; i++) {
         if (out->parts[i].content_id && !strcmp(out->parts[i].content_id, cid)) {
             return "two parts have the same Content-ID";
@@ -141,6 +152,9 @@ const char *ucwa_sdp_parse(apr_pool_t *p, const char *content_type, const char *
         body = "";
         len = 0;
     }
+    if (content_type && strlen(content_type) > UCWA_SDP_CTYPE_MAX) {
+        return "the Content-Type is longer than 256 bytes";
+    }
     rv = ucwa_batch_media_type(p, content_type, &type, &params, &np);
     if (rv == 0) {
         return "the Content-Type is missing or malformed";
@@ -160,7 +174,7 @@ const char *ucwa_sdp_parse(apr_pool_t *p, const char *content_type, const char *
     }
     related = !strcmp(type, "multipart/related");
     if (!related && strcmp(type, "multipart/alternative")) {
-        return "the body is not application/sdp, multipart/alternative or multipart/related";
+        return "the body is not application/sdp or multipart with SDP parts";
     }
     if (!(boundary = ucwa_batch_boundary(params, np))) {
         return "the multipart Content-Type has no valid boundary";
@@ -272,8 +286,8 @@ static char *header_piece(apr_pool_t *p, const char *start, const char *end)
                                        0, 0, &n, &why);
 
     for (i = 0; s && i < n; i++) {
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
-            return NULL;
+        if ((unsigned char)s[i] < 0x20 && s[i] != '\t') {
+            return NULL;    /* what a quoted Content-Type parameter may not hold either */
         }
     }
     return s;
@@ -311,8 +325,7 @@ const char *ucwa_sdp_from_data_uri(apr_pool_t *p, const char *uri, const char **
     }
     if (strcmp(type, "application/sdp") && strcmp(type, "multipart/alternative")
         && strcmp(type, "multipart/related")) {
-        *why = "a data URI that is not application/sdp, multipart/alternative or "
-               "multipart/related";
+        *why = "a data URI that is not application/sdp or multipart with SDP";
         return NULL;
     }
     ctype = type;
@@ -344,7 +357,11 @@ const char *ucwa_sdp_from_data_uri(apr_pool_t *p, const char *uri, const char **
             *o = '\0';
             value = q;
         }
-        ctype = apr_pstrcat(p, ctype, "; ", name, "=", value, NULL);
+        ctype = apr_pstrcat(p, ctype, ";", name, "=", value, NULL);
+    }
+    if (strlen(ctype) > UCWA_SDP_CTYPE_MAX) {
+        *why = "a data URI with a Content-Type longer than 256 bytes";
+        return NULL;
     }
     data = comma + 1;
     /* decoded, the data is never longer; base64 takes 4 bytes for 3, escapes 3 for 1 */

@@ -11,7 +11,8 @@
  *   multipart/related; boundary=      the application/sdp parts are the offer; parts of
  *                                     other types (a JSON part) are skipped
  * Bounds: UCWA_SDP_MAX bytes for the whole body, UCWA_SDP_PARTS_MAX SDP parts
- * (UCWA_SDP_SLICES_MAX parts of any type), UCWA_SDP_LINE_MAX bytes per SDP line; part
+ * (UCWA_SDP_SLICES_MAX parts of any type), UCWA_SDP_LINE_MAX bytes per SDP line,
+ * UCWA_SDP_CTYPE_MAX bytes of Content-Type (its data URI then fits any reader); part
  * headers as in ucwa_batch (64 fields, 8190-byte lines, no folding, no nesting,
  * Content-Transfer-Encoding binary, 8bit or 7bit).
  *
@@ -32,6 +33,7 @@
 #define UCWA_SDP_PARTS_MAX 4
 #define UCWA_SDP_SLICES_MAX 8         /* parts of a multipart/related, of any type */
 #define UCWA_SDP_LINE_MAX 4096        /* bytes of one SDP line, without its end */
+#define UCWA_SDP_CTYPE_MAX 256        /* bytes of the Content-Type of a body */
 
 typedef struct {
     const char *content_type;  /* the part's, e.g. "application/sdp" */
@@ -68,9 +70,9 @@ const char *ucwa_sdp_data_uri(apr_pool_t *p, const char *content_type, const cha
  * "data:" in any case; the media type application/sdp, multipart/alternative or
  * multipart/related (any case); parameters ";name=value" with percent escapes; ";base64"
  * last. Without base64 the data is percent-decoded ('+' stays a '+': it is common in ICE
- * passwords and SRTP keys). The content type comes back as "type/subtype; name=value"
- * (the value quoted when it is not a token); the bytes NUL-terminated, at most
- * UCWA_SDP_MAX of them. The bytes are not checked: ucwa_sdp_parse does that. */
+ * passwords and SRTP keys). The content type comes back as "type/subtype;name=value"
+ * (the value quoted when it is not a token), at most UCWA_SDP_CTYPE_MAX bytes; the bytes
+ * NUL-terminated, at most UCWA_SDP_MAX of them. The bytes are not checked: ucwa_sdp_parse does that. */
 const char *ucwa_sdp_from_data_uri(apr_pool_t *p, const char *uri, const char **content_type,
                                    apr_size_t *len, const char **why);
 

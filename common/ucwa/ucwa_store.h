@@ -13,6 +13,7 @@
 #ifndef UCWA_STORE_H
 #define UCWA_STORE_H
 
+#include "ucwa_sdp.h"
 #include <apr.h>
 #include <apr_pools.h>
 #include <apr_tables.h>
@@ -50,6 +51,7 @@ typedef enum {
 #define UCWA_MOD_AUDIO     0x2u
 #define UCWA_MOD_VIDEO     0x4u
 #define UCWA_MOD_PHONE     0x8u
+#define UCWA_PHONE_MAX 40              /* a phone number: "+" and 15 digits, or tel: with extension */
 
 typedef struct {
     volatile apr_uint32_t seq;     /* futex word: keep first and 4-byte aligned */
@@ -71,6 +73,8 @@ typedef struct {
     apr_uint32_t available;        /* makeMeAvailable done */
     apr_uint32_t modalities;       /* UCWA_MOD_* */
     apr_uint32_t html;             /* supportedMessageFormats includes Html */
+    apr_uint32_t phone_audio;      /* audioPreference PhoneAudio (else VoipAudio) */
+    char phone_number[UCWA_PHONE_MAX];   /* makeMeAvailable's phoneNumber, "" when none */
     /* event channel */
     apr_uint32_t pkg;              /* number of the last package cut; 0: none */
     apr_uint32_t pkg_first, pkg_end;  /* its events, as ring positions [first, end) */
@@ -246,14 +250,16 @@ typedef struct {
     apr_time_t av_expires;
     char av_invitation[2][UCWA_CONV_ID_MAX];
     char av_operation_id[UCWA_CONV_OPID_MAX];
+    apr_uint32_t suspended;        /* bit per side: its session lost its event channel while
+                                    * connected (a move between networks): Suspended until
+                                    * it resumes (resumeAudio*) or renegotiates */
 } ucwa_conv;
 
 /* A call's session descriptions (common/ucwa/ucwa_av): offers and answers byte for byte as
  * they came, kept out of the event slots (an offer with video and candidates is several KiB,
  * a multipart one more). The bytes are in a page-aligned area of UCWA_SDP_BLOB_MAX per
  * description, given back to the system when the call's record is freed. */
-#define UCWA_SDP_BLOB_MAX (64 * 1024)
-#define UCWA_SDP_CTYPE_MAX 256
+#define UCWA_SDP_BLOB_MAX UCWA_SDP_MAX   /* common/ucwa/ucwa_sdp's bound on a body */
 typedef enum {
     UCWA_SDP_OFFER = 0,
     UCWA_SDP_ANSWER,               /* final or provisional (ucwa_conv.provisional) */
@@ -267,7 +273,7 @@ typedef struct {
     apr_uint32_t gen;
     apr_uint32_t conv, conv_gen;   /* the conversation that holds it */
     apr_uint32_t len[UCWA_SDP_KINDS];          /* 0: none */
-    char ctype[UCWA_SDP_KINDS][UCWA_SDP_CTYPE_MAX];
+    char ctype[UCWA_SDP_KINDS][UCWA_SDP_CTYPE_MAX + 1];
 } ucwa_call;
 
 /* A push notification waiting for the dispatcher (common/push/ucwa_push). It names the device

@@ -1125,6 +1125,113 @@ def ucwa_pool_link_seeds():
     }
 
 
+# fuzz_ucwa_sdp: the offers of test/unit/unit_sdp.h (its SDP_* macros: string literals and
+# names of earlier macros), so the unit tests and the seeds share one copy
+def unit_sdp_macros():
+    import re
+    text = (HERE.parent / "unit" / "unit_sdp.h").read_text()
+    macros = {}
+    for m in re.finditer(r"#define (SDP_\w+)((?:[^\n]*\\\n)*[^\n]*)", text):
+        value = b""
+        for tok in re.finditer(r'"((?:[^"\\]|\\.)*)"|(\w+)', m.group(2).replace("\\\n", " ")):
+            if tok.group(1) is not None:
+                value += tok.group(1).encode().decode("unicode_escape").encode("latin-1")
+            else:
+                value += macros[tok.group(2)]
+        macros[m.group(1)] = value
+    return macros
+
+
+def ucwa_sdp_seeds():
+    u = unit_sdp_macros()
+    chrome, aiortc, sfb, ice6 = u["SDP_CHROME"], u["SDP_AIORTC"], u["SDP_SFB"], u["SDP_SFB_ICE6"]
+    mini = b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n"
+    sdp_head = b"Content-Type: application/sdp\r\n\r\n"
+
+    def lf(b):
+        return b.replace(b"\r\n", b"\n")
+
+    def ct(ctype, body):          # mode 0: a Content-Type line, then the body
+        return b"\x00" + ctype + b"\n" + body
+
+    def mp(parts, boundary=b"fzb", close=True):
+        body = b"".join(b"--" + boundary + b"\r\n" + p for p in parts)
+        return body + (b"--" + boundary + b"--\r\n" if close else b"")
+
+    related = mp([b"Content-Type: application/json\r\n\r\n"
+                  b'{"to":"sip:bob@contoso.com","_links":{"mediaOffer":{"href":"cid:o1"}}}\r\n',
+                  b"Content-Type: application/sdp\r\nContent-ID: <o1>\r\n\r\n" + chrome])
+    seeds = {
+        "ct-chrome": ct(b"application/sdp", chrome),
+        "ct-aiortc": ct(b"Application/SDP; charset=utf-8", aiortc),
+        "ct-lync-multipart": ct(u["SDP_MULTIPART_CTYPE"], u["SDP_MULTIPART"]),
+        "ct-lync-multipart-lf": ct(u["SDP_MULTIPART_CTYPE"], lf(u["SDP_MULTIPART"])),
+        "ct-related-json": ct(b'multipart/related; type="application/json"; boundary=fzb', related),
+        "ct-nested": ct(b"multipart/alternative; boundary=fzb",
+                        mp([b"Content-Type: multipart/alternative; boundary=in\r\n\r\n"
+                            + mp([sdp_head + mini], b"in")])),
+        "ct-five-parts": ct(b"multipart/alternative; boundary=fzb", mp([sdp_head + mini] * 5)),
+        "ct-no-boundary": ct(b"multipart/alternative", mp([sdp_head + mini])),
+        "ct-boundary-71": ct(b"multipart/alternative; boundary=" + b"b" * 71,
+                             mp([sdp_head + mini], b"b" * 71)),
+        "ct-not-closed": ct(b"multipart/alternative; boundary=fzb", mp([sdp_head + mini], close=False)),
+        "ct-base64-part": ct(b"multipart/alternative; boundary=fzb",
+                             mp([b"Content-Type: application/sdp\r\nContent-Transfer-Encoding: base64"
+                                 b"\r\n\r\n" + base64.b64encode(mini) + b"\r\n"])),
+        "ct-same-content-id": ct(b"multipart/alternative; boundary=fzb",
+                                 mp([b"Content-Type: application/sdp\r\nContent-ID: <x>\r\n\r\n" + mini] * 2)),
+        "ct-quoted-boundary": ct(b'multipart/alternative; boundary="a b=c?"',
+                                 mp([sdp_head + sfb], b"a b=c?")),
+        "ct-256": ct(b"application/sdp; x=" + b"y" * 237, mini),
+        "ct-257": ct(b"application/sdp; x=" + b"y" * 238, mini),
+        "ct-json": ct(b"application/json", b'{"v":0}'),
+        "sdp-chrome": b"\x01" + chrome,
+        "sdp-chrome-lf": b"\x01" + lf(chrome),
+        "sdp-aiortc": b"\x01" + aiortc,
+        "sdp-sfb": b"\x01" + sfb,
+        "sdp-sfb-ice6": b"\x01" + ice6,
+        "sdp-mini-no-eol": b"\x01" + mini[:-2],
+        "sdp-trailing-blank": b"\x01" + mini + b"\r\n\r\n",
+        "sdp-blank-inside": b"\x01v=0\r\n\r\nm=audio 9 RTP/AVP 0\r\n",
+        "sdp-nul": b"\x01v=0\r\nm=audio 9 RTP/AVP 0\r\na=x\x00y\r\n",
+        "sdp-no-v0": b"\x01o=- 1 1 IN IP4 192.0.2.1\r\nv=0\r\nm=audio 9 RTP/AVP 0\r\n",
+        "sdp-bom": b"\x01\xef\xbb\xbfv=0\r\nm=audio 9 RTP/AVP 0\r\n",
+        "sdp-bare-cr": b"\x01v=0\rm=audio 9 RTP/AVP 0\r",
+        "sdp-utf8": "\x01v=0\r\ns=café\r\nm=audio 9 RTP/AVP 0\r\n".encode(),
+        "sdp-no-m": b"\x01v=0\r\ns=-\r\n",
+        "sdp-line-4096": b"\x01" + mini + b"a=" + b"x" * 4094 + b"\r\n",
+        "sdp-line-4097": b"\x01" + mini + b"a=" + b"x" * 4095 + b"\r\n",
+        "sdp-m-video-bare": b"\x01v=0\nm=video \n",
+        "sdp-64k": b"\x01" + mini + (b"a=" + b"x" * 1020 + b"\r\n") * 63 + b"a=" + b"x" * (65536 - len(mini) - 63 * 1024 - 4) + b"\r\n",
+        "sdp-64k-plus-1": b"\x01" + mini + (b"a=" + b"x" * 1020 + b"\r\n") * 63 + b"a=" + b"x" * (65537 - len(mini) - 63 * 1024 - 4) + b"\r\n",
+        "uri-chrome": b"\x02data:application/sdp;base64," + base64.b64encode(chrome),
+        "uri-multipart": b"\x02data:multipart/alternative;boundary=----=_NextPart_9628;base64,"
+                         + base64.b64encode(u["SDP_MULTIPART"]),
+        "uri-percent": b"\x02data:application/sdp,v=0%0D%0Aa=ice-pwd:a+b/c%0D%0Am=audio%209%20RTP/AVP%200%0D%0A",
+        "uri-upper": b"\x02DATA:Application/SDP;BASE64," + base64.b64encode(mini),
+        "uri-escaped-b64": b"\x02data:application/sdp;base64," + base64.b64encode(mini).replace(b"=", b"%3D"),
+        "uri-params": b"\x02data:multipart/related;type=application%2Fjson;boundary=a%20b;base64,"
+                      + base64.b64encode(mp([sdp_head + mini], b"a b")),
+        "uri-text-plain": b"\x02data:text/plain,v=0",
+        "uri-bad-b64": b"\x02data:application/sdp;base64,dj1",
+        "uri-bad-escape": b"\x02data:application/sdp,v=0%0",
+        "uri-header-long": b"\x02data:application/sdp;x=" + b"a" * 1100 + b",v=0",
+        "uri-nul-param": b"\x02data:application/sdp;x=%00,v=0",
+        "uri-tab-param": b"\x02data:multipart/alternative;boundary=fzb;x=%09;base64,"
+                         + base64.b64encode(mp([sdp_head + mini])),
+        "mp-lync": b"\x03" + u["SDP_MULTIPART"].replace(b"----=_NextPart_9628", b"fzb"),
+        "mp-related": b"\x03" + related,
+        "mp-preamble-epilogue": b"\x03preamble\r\n" + mp([sdp_head + aiortc]) + b"epilogue",
+        "mp-four": b"\x03" + mp([b"Content-Type: application/sdp\r\nContent-ID: <%d>\r\n\r\n" % i + mini
+                                 for i in range(4)]),
+        "mp-headers-65": b"\x03" + mp([b"X-H: 1\r\n" * 65 + sdp_head + mini]),
+        "mp-folded": b"\x03" + mp([b"Content-Type: application/sdp\r\n folded\r\n\r\n" + mini]),
+        "mp-no-part": b"\x03--fzb--\r\n",
+        "mp-nine": b"\x03" + mp([b"Content-Type: text/plain\r\n\r\nx\r\n"] * 9),
+    }
+    return seeds
+
+
 def main():
     write("fuzz_form", form_seeds())
     write("fuzz_accept", accept_seeds())
@@ -1138,6 +1245,7 @@ def main():
     write("fuzz_ucwa_conv", ucwa_conv_seeds())
     write("fuzz_ucwa_pool", ucwa_pool_seeds())
     write("fuzz_ucwa_batch", ucwa_batch_seeds())
+    write("fuzz_ucwa_sdp", ucwa_sdp_seeds())
     write("fuzz_mcx_soap", mcx_soap_seeds())
     write("fuzz_mcx_events", mcx_events_seeds())
     write("fuzz_lockout", lockout_seeds())

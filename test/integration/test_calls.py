@@ -19,6 +19,8 @@ from ucwa_client import FAST, assert_error, events_of, start_fe, stop_fe, state_
 
 AV_RELS = {"audioVideoInvitation", "conversation", "localParticipant", "participant",
            "audioVideo", "audioVideoNegotiation", "audioVideoRenegotiation"}
+# a side that does not poll for UcwaCallSuspendAfter (2 s here) gets audioVideoSession
+# updated (Suspended): only test_suspended_... looks for it
 COMM, CONV, INV = "communication", "conversation", "audioVideoInvitation"
 
 NOCALLS = "<UcwaMobilityPolicy NoCalls>\n    EnableIPAudioVideo Off\n</UcwaMobilityPolicy>"
@@ -95,7 +97,7 @@ def st(workdir, state):
 @pytest.fixture(scope="module")
 def fe(workdir, st):
     f = start_fe(workdir, st, "ucwa-calls", servers=2,
-                 extra=FAST + "\nUcwaCallRingTimeout 3\n" + NOCALLS)
+                 extra=FAST + "\nUcwaCallRingTimeout 3\nUcwaCallSuspendAfter 2\n" + NOCALLS)
     yield f
     stop_fe(f)
 
@@ -536,3 +538,72 @@ def test_a_call_added_to_an_im_conversation_and_removed(users):
     assert alice.user.request("POST", stop["href"], json={}).status_code == 204
     assert seq(conv_step(alice))[-1] == (COMM, "conversation", "deleted")
     assert seq(conv_step(bob))[-1] == (COMM, "conversation", "deleted")
+
+
+def test_supported_media_and_the_devices_call_settings(users):
+    alice = callable_app(users("alice@contoso.test"))
+    # a contact's supportedMedia says what its applications declared: the call buttons
+    bob_user = users("bob@contoso.test")
+    im_only = callable_app(bob_user, ("Messaging",))
+    media = alice.get("/people/bob@contoso.test/supportedMedia").json()
+    assert media["modalities"] == ["Messaging"]
+    bob = bob_user.create()
+    r = bob.post("/me/makeMeAvailable", {"SupportedModalities": ["Messaging", "Audio", "Video"],
+                                         "phoneNumber": "+1 (425) 555-0100",
+                                         "audioPreference": "PhoneAudio"})
+    assert r.status_code == 204, r.text
+    media = alice.get("/people/bob@contoso.test/supportedMedia").json()
+    assert media["modalities"] == ["Messaging", "Audio", "Video"]
+    comm = bob.get("/communication").json()
+    assert comm["phoneNumber"] == "+1 (425) 555-0100" and comm["audioPreference"] == "PhoneAudio"
+    assert alice.get("/communication").json()["audioPreference"] == "VoipAudio"
+    # dave's policy has no calls: his applications never show Audio or Video
+    dave = callable_app(users("dave@contoso.test"))
+    assert set(dave.get("/communication").json()["supportedModalities"]) == {"Messaging"}
+    assert alice.get("/people/dave@contoso.test/supportedMedia").json()["modalities"] == \
+        ["Messaging"]
+    # what makeMeAvailable refuses
+    for bad in ({"phoneNumber": "call me maybe"}, {"phoneNumber": "+1" + "2" * 40},
+                {"audioPreference": "Pigeon"}, {"phoneNumber": 42}):
+        app = bob_user.create()
+        r = app.post("/me/makeMeAvailable", dict(bad, SupportedModalities=["Audio"]))
+        assert_error(r, 400, "BadRequest", "ParameterValidationFailure")
+    del im_only
+
+
+def test_suspended_then_resumed_after_a_network_change(users, fe):
+    alice = callable_app(users("alice@contoso.test"))
+    bob = callable_app(users("bob@contoso.test"))
+    a, b = connected(alice, bob)
+    bconv = b[2][3]["link"]["href"]
+    session = bob.user.request("GET", bconv + "/audioVideo/audioVideoSession").json()
+    assert session["state"] == "Established" and "resumeAudio" not in session["_links"]
+    # bob's phone changes networks: no event request for UcwaCallSuspendAfter (2 s here)
+    # while alice keeps polling
+    deadline = time.monotonic() + 6
+    while time.monotonic() < deadline:
+        alice.poll("timeout=1")
+    (ev,) = [(s, rel, t, e) for s, t, rel, e in events_of(bob.poll("timeout=1"))
+             if rel == "audioVideoSession"]
+    assert ev[2] == "updated" and embedded(ev[3])["state"] == "Suspended"
+    session = bob.user.request("GET", bconv + "/audioVideo/audioVideoSession").json()
+    assert session["state"] == "Suspended"
+    # alice's side did not lose anything
+    aconv = a[1][3]["link"]["href"]
+    assert alice.user.request("GET", aconv + "/audioVideo/audioVideoSession").json()["state"] \
+        == "Established"
+    # bob comes back with an ICE restart: resumeAudio is a renegotiation
+    restart = sdp("ice-restart")
+    r = bob.user.request("POST", session["_links"]["resumeAudio"]["href"] + "?operationId=r1",
+                         data=restart, headers={"Content-Type": "application/sdp"})
+    assert r.status_code == 201, r.text
+    assert bob.user.request("GET", bconv + "/audioVideo/audioVideoSession").json()["state"] \
+        == "Established"
+    (ev,) = [e for e in step(alice) if e[1] == "audioVideoRenegotiation"]
+    rn = invitation_of(alice, ev[3])
+    assert from_uri(rn["_links"]["mediaOffer"]["href"])[1] == restart
+    r = alice.user.request("POST", rn["_links"]["answer"]["href"], data=sdp("restarted"),
+                           headers={"Content-Type": "application/sdp"})
+    assert r.status_code == 204, r.text
+    (done,) = [e for e in step(bob) if e[1] == "audioVideoRenegotiation"]
+    assert done[2] == "completed" and done[3]["status"] == "Success"

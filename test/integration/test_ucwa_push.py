@@ -349,6 +349,7 @@ def fe2(workdir, st, keys, vapid_key, apns, fcm):
     extra = push_config(workdir, keys, vapid_key, apns, fcm,
                         extra="UcwaPushProvider FCM Off site:site1\n"
                               "UcwaPushContent Preview\nUcwaInvitationTimeout 2\n"
+                              "UcwaCallRingTimeout 2\n"
                               "UcwaApplicationIdleTimeout 10\nUcwaPushSessionLifetime 60")
     # this one keeps WebPush to https, as production does
     extra = extra.replace("UcwaPushAllowHttp On", "UcwaPushAllowHttp Off")
@@ -384,6 +385,28 @@ def test_preview_then_missed_invitation(fe2, apns_mock):
                                if p["payload"]["event"] == "missed"], timeout=10)
     assert pushes[0]["headers"]["apns-collapse-id"] == first["headers"]["apns-collapse-id"]
     assert pushes[0]["payload"]["aps"]["badge"] == 2
+
+
+def test_incoming_call_then_missed_call(fe2, apns_mock):
+    bob = fe2.user("bob@contoso.test").create()
+    bob.available({"SupportedModalities": ["Messaging", "Audio", "Video"]})
+    bob.poll("timeout=1")
+    alice = signed_in(fe2, "alice@contoso.test")
+    register(bob, {"provider": "APNs", "token": DEVICE})
+    background(bob)
+    offer = b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n"
+    r = alice.post("/communication/audioVideoInvitations",
+                   {"to": "sip:bob@contoso.test", "_links": {"mediaOffer": {
+                       "href": "data:application/sdp;base64," + base64.b64encode(offer).decode()}}})
+    assert r.status_code == 201, r.text
+    # the call at once, at the highest priority; then, unanswered, a missed call
+    call = wait_for(lambda: [p for p in apns_mock["control"]("GET", "/mock/pushes")
+                             if p["payload"]["event"] == "call"])[0]
+    assert call["headers"]["apns-priority"] == "10"
+    assert call["payload"]["aps"]["alert"]["body"] == "Incoming call"
+    missed = wait_for(lambda: [p for p in apns_mock["control"]("GET", "/mock/pushes")
+                               if p["payload"]["event"] == "missed-call"], timeout=10)[0]
+    assert missed["headers"]["apns-collapse-id"] == call["headers"]["apns-collapse-id"]
 
 
 def test_registered_app_lives_past_the_idle_timeout(fe2):

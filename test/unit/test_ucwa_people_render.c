@@ -6,6 +6,7 @@
 #include "unit.h"
 #include "mob_json.h"
 #include "ucwa_people_render.h"
+#include "ucwa_store.h"
 #include "ucwa_photo.h"
 
 #define A "/ucwa/oauth/v1/applications/105"
@@ -339,8 +340,12 @@ START_TEST(sub_resources)
     d = ucwa_people_location(pool, A, "b@c.test", "Building 7");
     ck_assert_str_eq(json_string_value(json_object_get(d, "location")), "Building 7");
     ck_assert_str_eq(json_string_value(json_object_get(d, "rel")), "contactLocation");
-    d = ucwa_people_media(pool, A, "b@c.test", 1);
+    d = ucwa_people_media(pool, A, "b@c.test", UCWA_MOD_MESSAGING);
     ck_assert_str_eq(dump(json_object_get(d, "modalities")), "[\"Messaging\"]");
+    d = ucwa_people_media(pool, A, "b@c.test",
+                          UCWA_MOD_MESSAGING | UCWA_MOD_AUDIO | UCWA_MOD_VIDEO);
+    ck_assert_str_eq(dump(json_object_get(d, "modalities")),
+                     "[\"Messaging\",\"Audio\",\"Video\"]");
     ck_assert_str_eq(href(d, "self"), A "/people/b@c.test/supportedMedia");
     d = ucwa_people_media(pool, A, "b@c.test", 0);
     ck_assert_str_eq(dump(json_object_get(d, "modalities")), "[]");

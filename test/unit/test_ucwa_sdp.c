@@ -231,6 +231,7 @@ START_TEST(framing_refused)
     bad(PLAIN, "v=0\r\n\r\nm=audio 9 RTP/AVP 0\r\n", "blank line");
     bad(PLAIN, "v=0\r\nm=audio 9 RTP/AVP 0\r\n\r\na=x\r\n", "blank line");
     bad(PLAIN, "v=0\r\nm=audio 9 RTP/AVP 0\r\n{\"to\":1}\r\n", "<letter>=<value>");
+    bad(PLAIN, "v=0\r\nm=video 9 RTP/AVP 96\r\n{\"to\":1}\r\n", "<letter>=<value>");
     bad(PLAIN, "v=0\r\nm=audio 9 RTP/AVP 0\r\na\r\n", "<letter>=<value>");
     bad(PLAIN, "v=0\r\nm=audio 9 RTP/AVP 0\r\n1=x\r\n", "<letter>=<value>");
     /* lines: 4096 bytes pass, 4097 do not */
@@ -304,6 +305,15 @@ START_TEST(multipart_refused)
         multipart("b1", 2, "Content-Type: application/sdp\r\nContent-ID: <same>\r\n\r\n" MINI),
         "same Content-ID");
     bad("multipart/alternative; boundary=b1",
+        multipart("b1", 1, "Content-Type: application/sdp\r\nContent-ID: <caf\xc3\xa9>\r\n\r\n"
+                  MINI), "Content-ID is malformed");
+    bad("multipart/alternative; boundary=b1",
+        multipart("b1", 1, "Content-Type: application/sdp\r\nContent-ID: <a b>\r\n\r\n" MINI),
+        "Content-ID is malformed");
+    bad("multipart/alternative; boundary=b1",
+        multipart("b1", 1, "Content-Type: application/sdp\r\nContent-ID: <<a>>\r\n\r\n" MINI),
+        "Content-ID is malformed");
+    bad("multipart/alternative; boundary=b1",
         multipart("b1", 1, "Content-Type: application/sdp\r\n folded\r\n\r\n" MINI), "folded");
     bad("multipart/alternative; boundary=b1",
         multipart("b1", 1, apr_pstrcat(pool, "X-Big: ", unit_repeat("h", 9000),
@@ -321,10 +331,13 @@ START_TEST(multipart_refused)
     bad(NULL, MINI, "Content-Type");
     bad("", MINI, "Content-Type");
     bad("sdp", MINI, "Content-Type");
-    bad("application/json", MINI, "not application/sdp, multipart");
-    bad("multipart/mixed; boundary=b1", one, "not application/sdp, multipart");
-    bad("text/plain", MINI, "not application/sdp, multipart");
+    bad("application/json", MINI, "not application/sdp or multipart");
+    bad("multipart/mixed; boundary=b1", one, "not application/sdp or multipart");
+    bad("text/plain", MINI, "not application/sdp or multipart");
     bad("application/sdp; =x", MINI, "parameter is malformed");
+    ok(apr_pstrcat(pool, "application/sdp; x=", unit_repeat("y", 256 - 19), NULL), MINI);
+    bad(apr_pstrcat(pool, "application/sdp; x=", unit_repeat("y", 256 - 18), NULL), MINI,
+        "longer than 256");
     bad("application/sdp; charset=\"utf-8", MINI, "parameter is malformed");
 }
 END_TEST
@@ -357,7 +370,7 @@ START_TEST(data_uris_out)
     uri = ucwa_sdp_data_uri(pool, "Multipart/Alternative ; boundary=\"a b=c?\" ; x=1", "", 0);
     ck_assert_str_eq(uri, "data:multipart/alternative;boundary=a%20b=c%3F;x=1;base64,");
     back = ucwa_sdp_from_data_uri(pool, uri, &ct, &len, &why);
-    ck_assert_str_eq(ct, "multipart/alternative; boundary=\"a b=c?\"; x=1");
+    ck_assert_str_eq(ct, "multipart/alternative;boundary=\"a b=c?\";x=1");
     ck_assert_uint_eq(len, 0);
     ck_assert_str_eq(back, "");
 }
@@ -387,7 +400,7 @@ START_TEST(data_uris_in)
     s = ucwa_sdp_from_data_uri(pool, "data:multipart/related;type=application%2Fjson;"
                                "boundary=r;base64,", &ct, &len, &why);
     ck_assert_ptr_nonnull(s);
-    ck_assert_str_eq(ct, "multipart/related; type=\"application/json\"; boundary=r");
+    ck_assert_str_eq(ct, "multipart/related;type=\"application/json\";boundary=r");
 }
 END_TEST
 
@@ -435,6 +448,9 @@ START_TEST(data_uris_refused)
     ck_assert_ptr_null(ucwa_sdp_from_data_uri(pool, apr_pstrcat(pool, "data:application/sdp;x=",
                        unit_repeat("a", 1100), ",v=0", NULL), &ct, &len, &why));
     ck_assert_str_eq(why, "a data URI header too long");
+    ck_assert_ptr_null(ucwa_sdp_from_data_uri(pool, apr_pstrcat(pool, "data:application/sdp;x=",
+                       unit_repeat("%22", 240), ",v=0", NULL), &ct, &len, &why));
+    ck_assert_str_eq(why, "a data URI with a Content-Type longer than 256 bytes");
     ck_assert_ptr_null(ucwa_sdp_from_data_uri(pool, apr_pstrcat(pool, "data:application/sdp,",
                        unit_repeat("a", UCWA_SDP_MAX + 1), NULL), &ct, &len, &why));
     ck_assert_str_eq(why, "the body is larger than 64 KiB");
