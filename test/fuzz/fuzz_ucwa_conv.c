@@ -15,7 +15,8 @@
  *   7 leave         a record, a side
  *   8 message       a record, a side, plain or HTML, short, long or too long
  *   9 typing        a record, a side
- *  10 time          the clock moves on (0, 1 s, 5 s, 30 s, 61 s) and every record ticks
+ *  10 time          the clock moves on (0, 1 s, 5 s, 30 s, 61 s) and every record ticks;
+ *                   connected calls whose side polled no more are Suspended (or not)
  *  11 poll          an application: its events so far, in one final package
  *  12 call          as 3, a call (kind AV): an offer of about 300 B, 2.5 KiB (aiortc),
  *                   6 KiB (video), one over UCWA_SDP_BLOB_MAX, or a multipart one
@@ -255,6 +256,7 @@ static void call_invariants(ucwa_store *s, const call_model *model, apr_pool_t *
         if (ucwa_av_phase(c) == UCWA_CONV_CONNECTED) {
             FUZZ_CHECK(call->len[UCWA_SDP_ANSWER] > 0 && !c->provisional);
         }
+        FUZZ_CHECK(c->suspended < 4);
         if (c->reneg && !c->reneg_done) {
             FUZZ_CHECK(call->len[UCWA_SDP_RENEG_OFFER] > 0 && c->reneg_n > 0);
         }
@@ -710,6 +712,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             now += apr_time_from_sec(steps[a1 % 5]);
             for (i = 0; i < l->max_convs; i++) {
                 ucwa_conv_tick_locked(s, (int)i, now, it, &t);
+                /* the sweeper's watch of connected calls (UcwaCallSuspendAfter, or off) */
+                ucwa_conv_av_watch_locked(s, (int)i, a2 % 2 ? apr_time_from_sec(20) : 0, now,
+                                          it, &t);
             }
             break;
         }

@@ -802,9 +802,10 @@ def ucwa_message_seeds():
 # a2 user / 4 unknown, a3 first message 0 none 1 short 2 long 3 too long, +4 subject,
 # +8 operationId, +16 Html), 4 accept (a1 record, a2 slot), 5 decline / 6 cancel (a1
 # record), 7 leave / 9 typing (a1 record, a2 side), 8 message (a1 record, a2 side, a3 size
-# as for invite, +4 Html), 10 time (a1: 0, 1, 5, 30, 61 s), 11 poll (a1 slot); calls:
-# 12 call (as invite; a3 offer 0 300 B, 1 2.5 KiB, 2 6 KiB, 3 too large, +4 multipart,
-# +8 video, +16 sessionContext), 13 answer (a1 record, a2 slot, a3 bit 0 provisional, the
+# as for invite, +4 Html), 10 time (a1: 0, 1, 5, 30, 61 s; a2 odd: a call's side that
+# polled no more for 20 s is Suspended), 11 poll (a1 slot); calls: 12 call (as invite; a3
+# offer 0 300 B, 1 2.5 KiB, 2 6 KiB, 3 too large, +4 multipart, +8 video, +16
+# sessionContext), 13 answer (a1 record, a2 slot, a3 bit 0 provisional, the
 # rest >> 1 the size as for call, +32 processedOfferId, +64 sessionContext), 14 renegotiate
 # (a1 record, a2 side, a3 size), 15 renegotiation answer (a1 record, a2 side, a3 bit 0 an
 # answer (else dismiss), bit 1 the wrong number, >> 2 the size), 16 stopAudioVideo (a1
@@ -882,6 +883,10 @@ def ucwa_conv_seeds():
                               cv(17, 0, 0), cv(13, 0, 1), cv(16, 0, 0), cv(11, 0), cv(11, 1),
                               cv(3, 0, 2), cv(4, 1, 2), cv(17, 1, 0), cv(17, 0, 0), cv(1, 1),
                               cv(11, 0), cv(10, 4), cv(10, 4)]),
+        "call-suspended": c([b"\x00", signin(0, 3), signin(1, 3), cv(12, 0, 1), cv(13, 0, 1),
+                             cv(11, 0), cv(11, 1), cv(10, 3, 1), cv(11, 0), cv(11, 1),
+                             cv(14, 0, 0), cv(15, 0, 1, 1), cv(10, 2, 1), cv(10, 3, 1),
+                             cv(11, 1), cv(16, 0, 0), cv(11, 0), cv(10, 4, 1)]),
         "call-modalities": c([b"\x00", signin(0, 1), signin(1, 1), signin(2, 3), signin(3, 2),
                               cv(12, 0, 1), cv(12, 0, 2), cv(12, 0, 3), cv(3, 2, 0),
                               cv(3, 0, 1), cv(13, 4, 1), cv(14, 4, 0), cv(16, 4, 0),
