@@ -611,17 +611,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             break;
         }
-        case 18: {
-            /* stopMessaging: a call going on stays */
-            ucwa_conv *c = ucwa_store_conv(s, conv);
-            apr_uint32_t before = c->phase;
-            if (c->state != UCWA_SLOT_LIVE) {
-                break;
-            }
-            FUZZ_CHECK((ucwa_conv_stop_messaging_locked(s, conv, side, now, it, &t) == UCWA_CONV_OK)
-                       == (before == UCWA_CONV_CONNECTED));
-            break;
-        }
         case 4: {
             ucwa_conv *c = ucwa_store_conv(s, conv);
             int target = (int)(a2 % l->max_apps);
@@ -658,14 +647,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             break;
         }
-        case 7: {
+        case 7:
+        case 18: {
+            /* leave; stopMessaging (a call going on stays) */
             ucwa_conv *c = ucwa_store_conv(s, conv);
             apr_uint32_t before = c->phase;
+            ucwa_conv_result res;
             if (c->state != UCWA_SLOT_LIVE) {
                 break;
             }
-            FUZZ_CHECK((ucwa_conv_leave_locked(s, conv, side, now, it, &t) == UCWA_CONV_OK)
-                       == (before == UCWA_CONV_CONNECTED));
+            res = op == 7 ? ucwa_conv_leave_locked(s, conv, side, now, it, &t)
+                          : ucwa_conv_stop_messaging_locked(s, conv, side, now, it, &t);
+            FUZZ_CHECK((res == UCWA_CONV_OK) == (before == UCWA_CONV_CONNECTED));
             break;
         }
         case 8: {
