@@ -61,6 +61,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
+import zlib
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -132,7 +133,8 @@ def _media(kind, mid, pts, rtpmaps, fbs, fmtps, ssrc, tag, ncand):
 def sdp(tag, video=False):
     """An offer (or answer) as aiortc writes one: audio (opus, PCMU, PCMA) about 2.5 KiB;
     with video (VP8, H.264 with rtx, RTCP feedback) about 6 KiB. Unique by tag."""
-    head = ["v=0", f"o=- {abs(hash(tag)) % 10**10} 0 IN IP4 0.0.0.0", "s=-", "t=0 0",
+    session = zlib.crc32(tag.encode()) * 2 + 10**9      # 10 digits, the same every run
+    head = ["v=0", f"o=- {session} 0 IN IP4 0.0.0.0", "s=-", "t=0 0",
             "a=group:BUNDLE 0 1" if video else "a=group:BUNDLE 0",
             "a=msid-semantic:WMS *"]
     audio = _media("audio", 0, [96, 0, 8],
