@@ -210,14 +210,14 @@ cmd_bench() {
     # ./apxs-build.sh bench [bench_autodiscover.py args] [--ucwa bench_ucwa.py args]
     #                       [--mcx bench_mcx.py args] [--push bench_push.py args]
     #                       [--signin bench_signin.py args] [--devices bench_devices.py args]
-    #                       [--pool bench_pool.py args]
+    #                       [--pool bench_pool.py args] [--calls bench_calls.py args]
     # runs each benchmark with its own arguments (e.g. --ucwa --quick --mcx --quick); every
     # one runs even if an earlier one fails. bench_pool.py (a pool of two Front Ends and
     # its PostgreSQL) runs as root only.
     need_pkgs "${PKGS_BUILD[@]}" "${PKGS_RUN[@]}" "${PKGS_TEST[@]}" "${PKGS_BENCH[@]}"
     need_node
     cmd_build
-    local ad=() uw=() mx=() pu=() si=() dv=() po=() a to=ad rc=0
+    local ad=() uw=() mx=() pu=() si=() dv=() po=() ca=() a to=ad rc=0
     for a in "$@"; do
         case "$a" in
             --ucwa) to=uw; continue ;;
@@ -226,10 +226,11 @@ cmd_bench() {
             --signin) to=si; continue ;;
             --devices) to=dv; continue ;;
             --pool) to=po; continue ;;
+            --calls) to=ca; continue ;;
         esac
         case "$to" in
             ad) ad+=("$a") ;; uw) uw+=("$a") ;; mx) mx+=("$a") ;; pu) pu+=("$a") ;;
-            si) si+=("$a") ;; dv) dv+=("$a") ;; po) po+=("$a") ;;
+            si) si+=("$a") ;; dv) dv+=("$a") ;; po) po+=("$a") ;; ca) ca+=("$a") ;;
         esac
     done
     log "bench_autodiscover.py ${ad[*]}"
@@ -246,6 +247,8 @@ cmd_bench() {
     /usr/bin/python3 "$TOP/bench/bench_signin.py" "${si[@]}" || rc=$?
     log "bench_devices.py ${dv[*]}"
     /usr/bin/python3 "$TOP/bench/bench_devices.py" "${dv[@]}" || rc=$?
+    log "bench_calls.py ${ca[*]}"
+    /usr/bin/python3 "$TOP/bench/bench_calls.py" "${ca[@]}" || rc=$?
     if [ "$(id -u)" = 0 ]; then
         log "bench_pool.py ${po[*]}"
         /usr/bin/python3 "$TOP/bench/bench_pool.py" "${po[@]}" || rc=$?

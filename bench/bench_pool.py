@@ -66,7 +66,7 @@ import bench_ucwa as bu  # noqa: E402
 import mobility  # noqa: E402
 import pool as pool_lib  # noqa: E402
 import ucwa_client as uc  # noqa: E402
-from bench_ucwa import APP_PREFIX, MEDIUM, PARK_TIMEOUT, BenchError, pct  # noqa: E402
+from bench_ucwa import MEDIUM, PARK_TIMEOUT, BenchError, pct  # noqa: E402
 
 FAILOVER_WATCHED = 5
 
@@ -177,40 +177,19 @@ class Pool:
         return fe
 
     # setup --------------------------------------------------------------------------
+    def client(self, fe):
+        return bu.SetupClient(fe.port, fe.host, self.tokens, self.a.setup_concurrency,
+                              "bench_pool", fe.name)
+
     def get_tokens(self, users, fe):
-        raws = [uc.request_bytes("POST", "/WebTicket/oauthtoken", fe.host,
-                                 body=f"grant_type=password&username={u}&password="
-                                      f"{mobility.DEMO_PASSWORD}",
-                                 ctype="application/x-www-form-urlencoded") for u in users]
-        t0 = time.time()
-        resps = asyncio.run(uc.run_all("127.0.0.1", fe.port, raws, self.a.setup_concurrency))
-        for u, r in zip(users, resps):
-            if r.status != 200:
-                raise BenchError(f"token for {u}: {r.status} {r.body[:300]!r}")
-            self.tokens[u] = r.json()["access_token"]
-        log(f"{len(users)} tokens in {time.time() - t0:.1f}s")
+        self.client(fe).get_tokens(users, log)
 
     def call_all(self, fe, reqs, want, what):
         """reqs: (method, path, user, body); every answer must be want."""
-        raws = [uc.request_bytes(m, p, fe.host, token=self.tokens[u], body=b)
-                for m, p, u, b in reqs]
-        resps = asyncio.run(uc.run_all("127.0.0.1", fe.port, raws, self.a.setup_concurrency))
-        for (m, p, u, _), r in zip(reqs, resps):
-            if r.status != want:
-                raise BenchError(f"{fe.name}: {what}: {m} {p} for {u}: {r.status} "
-                                 f"{r.body[:300]!r}")
-        return resps
+        return self.client(fe).call_all(reqs, want, what)
 
     def create_apps(self, fe, users, modality, tag):
-        resps = self.call_all(fe, [("POST", APP_PREFIX, u, json.dumps(
-            {"userAgent": "bench_pool/1.0", "endpointId": f"bench-pool-{tag}-{u}",
-             "culture": "en-US"})) for u in users], 201, "applications")
-        bases = [r.json()["_links"]["self"]["href"] for r in resps]
-        body = json.dumps({"signInAs": "Online", "supportedModalities": [modality],
-                           "supportedMessageFormats": ["Plain"]})
-        self.call_all(fe, [("POST", b + "/me/makeMeAvailable", u, body)
-                           for u, b in zip(users, bases)], 204, "makeMeAvailable")
-        return bases
+        return self.client(fe).create_apps(users, [modality], tag)
 
     def setup(self):
         a = self.a

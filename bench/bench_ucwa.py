@@ -230,6 +230,56 @@ class Control:
         return doc
 
 
+class SetupClient:
+    """The setup requests of a bench that gives each channel a generated user of its own
+    (bench_pool, bench_calls): tokens, applications made available, any batch of requests
+    whose answers must all be one status; over `concurrency` keep-alive connections to one
+    Front End. tokens (user -> access token) is filled by get_tokens; agent names the bench
+    in userAgent and endpointId; who names the Front End in errors."""
+
+    def __init__(self, port, host, tokens, concurrency, agent, who=""):
+        self.port, self.host, self.tokens = port, host, tokens
+        self.concurrency, self.agent, self.who = concurrency, agent, f"{who}: " if who else ""
+
+    def run(self, raws):
+        return asyncio.run(uc.run_all("127.0.0.1", self.port, raws, self.concurrency))
+
+    def get_tokens(self, users, log=log):
+        raws = [uc.request_bytes("POST", "/WebTicket/oauthtoken", self.host,
+                                 body=f"grant_type=password&username={u}&password="
+                                      f"{mobility.DEMO_PASSWORD}",
+                                 ctype="application/x-www-form-urlencoded") for u in users]
+        t0 = time.time()
+        for u, r in zip(users, self.run(raws)):
+            if r.status != 200:
+                raise BenchError(f"token for {u}: {r.status} {r.body[:300]!r}")
+            self.tokens[u] = r.json()["access_token"]
+        log(f"{len(users)} tokens in {time.time() - t0:.1f}s")
+
+    def call_all(self, reqs, want, what):
+        """reqs: (method, path, user, body); every answer must be want."""
+        resps = self.run([uc.request_bytes(m, p, self.host, token=self.tokens[u], body=b)
+                          for m, p, u, b in reqs])
+        for (m, p, u, _), r in zip(reqs, resps):
+            if r.status != want:
+                raise BenchError(f"{self.who}{what}: {m} {p} for {u}: {r.status} "
+                                 f"{r.body[:300]!r}")
+        return resps
+
+    def create_apps(self, users, modalities, tag):
+        """An application for each user, made available with modalities: their bases."""
+        ep = self.agent.replace("_", "-")
+        resps = self.call_all([("POST", APP_PREFIX, u, json.dumps(
+            {"userAgent": f"{self.agent}/1.0", "endpointId": f"{ep}-{tag}-{u}",
+             "culture": "en-US"})) for u in users], 201, "applications")
+        bases = [r.json()["_links"]["self"]["href"] for r in resps]
+        body = json.dumps({"signInAs": "Online", "supportedModalities": modalities,
+                           "supportedMessageFormats": ["Plain"]})
+        self.call_all([("POST", b + "/me/makeMeAvailable", u, body)
+                       for u, b in zip(users, bases)], 204, "makeMeAvailable")
+        return bases
+
+
 def fe_config(static, store_apps, cap):
     """The bench's additions to a Front End's configuration: the static file, keep-alive
     connections that stay open, a store for store_apps applications, nothing that ends

@@ -212,6 +212,14 @@ static int free_slot(ucwa_store *s)
         *ucwa_store_word(s, UCWA_WORD_CONVS_USED) = n + 1;
         return (int)n;
     }
+    if (best >= 0) {
+        /* the oldest ended record is recycled: its call record goes with it (else it would
+         * stay in use, naming a conversation that is no more, and UcwaMaxCalls such
+         * recycles would refuse every call) */
+        ucwa_conv *c = ucwa_store_conv(s, best);
+        ucwa_av_call_free_locked(s, c);
+        c->state = UCWA_SLOT_FREE;
+    }
     return best;
 }
 

@@ -798,11 +798,19 @@ def ucwa_message_seeds():
 
 # fuzz_ucwa_conv: the first byte picks the limits (mod 4); then operations of four bytes
 # [opcode, a1, a2, a3] (see the harness): 0 sign in (a1 user, a2 0 lurker / 1 Messaging /
-# 2 PhoneAudio, a3 odd: Html), 1 sign out / 2 expire (a1 slot), 3 invite (a1 from slot,
+# 2 PhoneAudio / 3 Audio and Video / 4 Messaging and Audio, a3 odd: Html), 1 sign out / 2 expire (a1 slot), 3 invite (a1 from slot,
 # a2 user / 4 unknown, a3 first message 0 none 1 short 2 long 3 too long, +4 subject,
 # +8 operationId, +16 Html), 4 accept (a1 record, a2 slot), 5 decline / 6 cancel (a1
 # record), 7 leave / 9 typing (a1 record, a2 side), 8 message (a1 record, a2 side, a3 size
-# as for invite, +4 Html), 10 time (a1: 0, 1, 5, 30, 61 s), 11 poll (a1 slot).
+# as for invite, +4 Html), 10 time (a1: 0, 1, 5, 30, 61 s; a2 odd: a call's side that
+# polled no more for 20 s is Suspended), 11 poll (a1 slot); calls: 12 call (as invite; a3
+# offer 0 300 B, 1 2.5 KiB, 2 6 KiB, 3 too large, +4 multipart, +8 video, +16
+# sessionContext), 13 answer (a1 record, a2 slot, a3 bit 0 provisional, the
+# rest >> 1 the size as for call, +32 processedOfferId, +64 sessionContext), 14 renegotiate
+# (a1 record, a2 side, a3 size), 15 renegotiation answer (a1 record, a2 side, a3 bit 0 an
+# answer (else dismiss), bit 1 the wrong number, >> 2 the size), 16 stopAudioVideo (a1
+# record, a2 side), 17 addAudio (a1 record, a2 side, a3 as for call), 18 stopMessaging (a1
+# record, a2 side).
 def cv(op, a1=0, a2=0, a3=0):
     return bytes([op, a1, a2, a3])
 
@@ -838,6 +846,51 @@ def ucwa_conv_seeds():
                                        cv(3, 2, 1)]),
         "per-app-limit": c([b"\x00", signin(0), signin(1)] + [cv(3, 0, 1)] * 20 +
                            [cv(10, 3)] + [cv(3, 0, 1)] * 4),
+        # calls: slot 0 alice, 1 bob, both available for Audio and Video
+        "call-answered": c([b"\x00", signin(0, 3), signin(1, 3), cv(12, 0, 1, 1 | 16),
+                            cv(11, 0), cv(11, 1), cv(13, 0, 1, 2 | 32 | 64), cv(11, 0),
+                            cv(11, 1), cv(14, 0, 0, 0), cv(14, 0, 0, 0), cv(15, 0, 0, 1),
+                            cv(15, 0, 1, 1 | 2), cv(15, 0, 1, 1), cv(14, 0, 1, 2),
+                            cv(15, 0, 0, 0), cv(11, 0), cv(11, 1), cv(16, 0, 1), cv(11, 0),
+                            cv(11, 1), cv(10, 4), cv(10, 4)]),
+        "call-two-devices": c([b"\x00", signin(0, 3), signin(1, 3), signin(1, 3), signin(1, 1),
+                               signin(1, 4), cv(12, 0, 1, 8), cv(13, 0, 3, 0), cv(13, 0, 1, 1),
+                               cv(13, 0, 2, 2), cv(13, 0, 1, 0), cv(11, 0), cv(11, 1),
+                               cv(11, 2), cv(11, 4), cv(16, 0, 0), cv(11, 2)]),
+        "call-fail": c([b"\x00", signin(0, 3), signin(1, 3), cv(12, 0, 1), cv(5, 0),
+                        cv(12, 0, 1), cv(6, 1), cv(12, 0, 1), cv(13, 2, 1, 1), cv(10, 3),
+                        cv(12, 0, 1), cv(16, 3, 0), cv(11, 0), cv(11, 1), cv(10, 4),
+                        cv(12, 0, 1), cv(16, 0, 1), cv(10, 4), cv(11, 0)]),
+        "call-sizes": c([b"\x02", signin(0, 3), signin(1, 3), cv(12, 0, 1, 2 | 8),
+                         cv(12, 0, 1, 4 | 1), cv(12, 0, 1, 3), cv(13, 0, 1, 4),
+                         cv(13, 1, 1, 6), cv(13, 1, 1, 8 | 32), cv(14, 0, 1, 3),
+                         cv(14, 0, 1, 2), cv(15, 0, 0, 1 | (3 << 2)), cv(15, 0, 0, 1 | (2 << 2)),
+                         cv(11, 0), cv(11, 1)]),
+        "call-limit": c([b"\x01", signin(0, 3), signin(1, 3), cv(12, 0, 1), cv(12, 1, 0),
+                         cv(10, 4), cv(10, 4), cv(12, 1, 0), cv(13, 0, 0, 0), cv(11, 0)]),
+        "call-gone": c([b"\x00", signin(0, 3), signin(1, 3), signin(1, 3), cv(12, 0, 1),
+                        cv(13, 0, 1), cv(1, 0), cv(11, 1), signin(0, 3), cv(12, 1, 0),
+                        cv(2, 0), cv(12, 2, 0), cv(12, 0, 1), cv(1, 1), cv(1, 2), cv(11, 0),
+                        cv(10, 4), cv(10, 4)]),
+        "call-added": c([b"\x00", signin(0, 4), signin(1, 4), cv(3, 0, 1), cv(4, 0, 1),
+                         cv(17, 0, 0, 1), cv(17, 0, 1), cv(11, 0), cv(11, 1), cv(13, 0, 0),
+                         cv(13, 0, 1, 1), cv(13, 0, 1, 2), cv(14, 0, 1), cv(15, 0, 0, 1),
+                         cv(8, 0, 0, 1), cv(18, 0, 0), cv(8, 0, 1, 1), cv(11, 0), cv(11, 1),
+                         cv(16, 0, 1), cv(11, 0), cv(11, 1), cv(10, 4), cv(10, 4)]),
+        "call-added-ends": c([b"\x00", signin(0, 4), signin(1, 4), signin(2, 1), cv(3, 0, 1),
+                              cv(4, 0, 1), cv(17, 0, 0), cv(16, 0, 1), cv(17, 0, 1, 2 | 8),
+                              cv(10, 3), cv(17, 0, 0, 4), cv(16, 0, 0), cv(17, 0, 0, 3),
+                              cv(17, 0, 0), cv(13, 0, 1), cv(16, 0, 0), cv(11, 0), cv(11, 1),
+                              cv(3, 0, 2), cv(4, 1, 2), cv(17, 1, 0), cv(17, 0, 0), cv(1, 1),
+                              cv(11, 0), cv(10, 4), cv(10, 4)]),
+        "call-suspended": c([b"\x00", signin(0, 3), signin(1, 3), cv(12, 0, 1), cv(13, 0, 1),
+                             cv(11, 0), cv(11, 1), cv(10, 3, 1), cv(11, 0), cv(11, 1),
+                             cv(14, 0, 0), cv(15, 0, 1, 1), cv(10, 2, 1), cv(10, 3, 1),
+                             cv(11, 1), cv(16, 0, 0), cv(11, 0), cv(10, 4, 1)]),
+        "call-modalities": c([b"\x00", signin(0, 1), signin(1, 1), signin(2, 3), signin(3, 2),
+                              cv(12, 0, 1), cv(12, 0, 2), cv(12, 0, 3), cv(3, 2, 0),
+                              cv(3, 0, 1), cv(13, 4, 1), cv(14, 4, 0), cv(16, 4, 0),
+                              cv(11, 0), cv(11, 2)]),
     }
 
 
