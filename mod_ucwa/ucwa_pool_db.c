@@ -361,6 +361,12 @@ static int ship_one(pool_thread *th, const ucwa_pool_out *o, int *won)
         params[1] = o->key;
         params[2] = o->body;
         return run(th, "SELECT ucwa_pool_to_invited($1, $2, $3)", 3, params);
+    case UCWA_POOL_GONE:
+        params[0] = o->target;
+        params[1] = o->key;
+        params[2] = fe;
+        params[3] = o->body;
+        return run(th, "SELECT ucwa_pool_gone($1, $2, $3, $4)", 4, params);
     case UCWA_POOL_CLAIM_ACCEPT:
     case UCWA_POOL_CLAIM_DECLINE:
         params[0] = o->target;

@@ -144,6 +144,14 @@
 "    ON CONFLICT DO NOTHING;\n" \
 "  PERFORM ucwa_pool_post(target, msg);\n" \
 "END $$ LANGUAGE plpgsql;\n" \
+/* an invited Front End has nobody (left) to alert: the inviter learns it once, from it or \
+ * from the reaper (a linked pool's inviter keeps its invitations in its own database) */ \
+"CREATE OR REPLACE FUNCTION ucwa_pool_gone(kfe text, kconv text, me text, msg text)\n" \
+"    RETURNS void AS $$\n" \
+"BEGIN\n" \
+"  DELETE FROM ucwa_pool_invite WHERE key_fe = kfe AND key_conv = kconv AND fe = me;\n" \
+"  IF FOUND OR position('@' in kfe) > 0 THEN PERFORM ucwa_pool_post(kfe, msg); END IF;\n" \
+"END $$ LANGUAGE plpgsql;\n" \
 "CREATE OR REPLACE FUNCTION ucwa_pool_to_invited(kfe text, kconv text, msg text)\n" \
 "    RETURNS void AS $$\n" \
 "DECLARE f text;\n" \
@@ -183,12 +191,18 @@
 /* Front Ends whose lease ran out: one survivor (the row lock) clears what they held \
  * and tells the others */ \
 "CREATE OR REPLACE FUNCTION ucwa_pool_reap(me text) RETURNS SETOF text AS $$\n" \
-"DECLARE d text; f text;\n" \
+"DECLARE d text; f text; i record;\n" \
 "BEGIN\n" \
 "  FOR d IN SELECT fe FROM ucwa_pool_fe WHERE lease_until < now() AND fe <> me ORDER BY fe\n" \
 "      FOR UPDATE SKIP LOCKED LOOP\n" \
 "    DELETE FROM ucwa_pool_user WHERE fe = d;\n" \
 "    DELETE FROM ucwa_pool_event WHERE fe = d;\n" \
+     /* what d was alerting for inviters elsewhere: nobody there any more */ \
+"    FOR i IN DELETE FROM ucwa_pool_invite WHERE fe = d AND key_fe <> d\n" \
+"        RETURNING key_fe, key_conv LOOP\n" \
+"      PERFORM ucwa_pool_post(i.key_fe, json_build_object('k', 'gone', 'fe', i.key_fe,\n" \
+"                                                         'conv', i.key_conv)::text);\n" \
+"    END LOOP;\n" \
 "    DELETE FROM ucwa_pool_invite WHERE key_fe = d OR fe = d;\n" \
 "    DELETE FROM ucwa_pool_fe WHERE fe = d;\n" \
 "    FOR f IN SELECT fe FROM ucwa_pool_fe WHERE lease_until > now() ORDER BY fe\n" \

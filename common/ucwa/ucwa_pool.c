@@ -255,6 +255,13 @@ int ucwa_pool_conv_tell_locked(ucwa_store *s, const ucwa_conv *c, const char *ki
         json_object_update(m, extra);
         json_decref(extra);
     }
+    if (c->mirror && !strcmp(kind, "gone")) {
+        /* once per invited Front End, whoever says it (the reaper, if this one dies) */
+        rv = ucwa_pool_queue_locked(s, UCWA_POOL_GONE, c->peer_fe, c->peer_id,
+                                    mob_json_dump(p, m, NULL), NULL);
+        json_decref(m);
+        return rv;
+    }
     rv = ucwa_pool_queue_locked(s, UCWA_POOL_SEND, c->peer_fe, NULL, mob_json_dump(p, m, NULL),
                                 NULL);
     json_decref(m);
@@ -549,7 +556,7 @@ static int apply_invite(ucwa_txn *txn, const json_t *m, const ucwa_pool_sdp *sdp
     if (r != UCWA_CONV_OK) {
         /* nobody here to alert (or no room): the inviter counts this Front End out */
         json_t *g = json_pack("{s:s,s:s,s:s}", "k", "gone", "fe", in.fe, "conv", in.conv);
-        ucwa_pool_queue_locked(txn->store, UCWA_POOL_SEND, in.fe, NULL,
+        ucwa_pool_queue_locked(txn->store, UCWA_POOL_GONE, in.fe, in.conv,
                                mob_json_dump(txn->pool, g, NULL), NULL);
         json_decref(g);
         if (in.kind == UCWA_CONV_KIND_AV && !sdp) {

@@ -63,7 +63,10 @@ typedef enum {
     UCWA_POOL_INVITE,                 /* the same, remembered as invited (for claims) */
     UCWA_POOL_CLAIM_ACCEPT,           /* accept: the first claim of a key wins */
     UCWA_POOL_CLAIM_DECLINE,          /* decline: the same */
-    UCWA_POOL_TO_INVITED              /* the body to every Front End the key invited */
+    UCWA_POOL_TO_INVITED,             /* the body to every Front End the key invited */
+    UCWA_POOL_GONE                    /* "gone" to the inviter's Front End (target) for its
+                                       * record (key), once per invited Front End: this one
+                                       * or, if it dies first, the reaper says it */
 } ucwa_pool_op;
 
 typedef struct {

@@ -232,6 +232,17 @@ static inline int pm_ship(pm_model *m, int i, apr_time_t now, apr_pool_t *p)
             }
             pm_post(m, target, o->body, o->len);
             break;
+        case UCWA_POOL_GONE:
+            /* ucwa_pool_gone: once per invited Front End */
+            {
+                pm_key *key = pm_find_key(m->invited, o->target, o->key, i);
+                if (key) {
+                    *key = APR_ARRAY_IDX(m->invited, m->invited->nelts - 1, pm_key);
+                    m->invited->nelts--;
+                    pm_post(m, target, o->body, o->len);
+                }
+            }
+            break;
         case UCWA_POOL_TO_INVITED:
             for (j = 0; j < m->invited->nelts; j++) {
                 pm_key *key = &APR_ARRAY_IDX(m->invited, j, pm_key);
@@ -406,6 +417,16 @@ static inline void pm_gone(pm_model *m, int i)
     m->head[i] = m->events[i]->nelts;
     m->seq[i] = 0;
     m->delivered_seq[i] = 0;
+    /* what i alerted for inviters elsewhere: they hear "gone" (ucwa_pool_reap) */
+    for (k = 0; k < m->invited->nelts; k++) {
+        const pm_key *key = &APR_ARRAY_IDX(m->invited, k, pm_key);
+        int to = pm_index(m, key->kfe);
+        if (key->fe == i && to >= 0 && to != i) {
+            apr_snprintf(body, sizeof(body), "{\"k\": \"gone\", \"fe\": \"%s\", \"conv\": \"%s\"}",
+                         key->kfe, key->kconv);
+            pm_post(m, to, body, strlen(body));
+        }
+    }
     pm_forget(m->invited, m->name[i], i);
     apr_snprintf(body, sizeof(body), "{\"k\": \"fe-gone\", \"fe\": \"%s\"}", m->name[i]);
     for (f = 0; f < PM_FES; f++) {

@@ -407,6 +407,14 @@ def test_front_end_killed(pool, pg):
     fe1, fe2 = pool[0], pool[1]
     alice, (bob,) = pool_users(pool, 1)
     connect(alice, bob)
+    # a second invitation rings bob on FE2 (from alice's other device on FE1; bob's only
+    # device is on FE2)
+    alice2 = signed_in(fe1, ALICE)
+    drain(alice2)
+    assert alice2.post("/communication/messagingInvitations",
+                      {"to": "sip:" + BOB}).status_code == 201
+    assert seq(step(alice2)) == SENDER_STARTED
+    assert seq(step(bob)) == INCOMING
     # FE2 dies: parent and children, no goodbye
     killed = time.monotonic()
     assert fe2.apache.kill() > 1
@@ -416,6 +424,10 @@ def test_front_end_killed(pool, pg):
     while time.monotonic() - killed < 15 and not left:
         left = im(alice.poll("timeout=1"))
     assert seq(left) == OTHER_LEFT, seq(left)
+    # and alice2's invitation fails as nobody to reach, not at its timeout (8 s)
+    failed = step(alice2, timeout=5)
+    assert seq(failed) == SENDER_FAILED, seq(failed)
+    assert failed[1][3]["reason"]["subcode"] == "Unreachable"
     assert presence_of(alice, BOB) == "Offline"
     assert time.monotonic() - killed < 15
     # the first survivor to see the lease run out takes over (FOR UPDATE SKIP LOCKED):

@@ -519,7 +519,9 @@ START_TEST(an_accept_that_crosses_a_cancel)
 END_TEST
 
 /* FE2 lost the database while bob accepted; its lease was taken, and it joins again
- * with its store: its mirror ended, but its claim still goes out and wins. */
+ * with its store: its mirror ended. The reaper told alice's Front End that nobody rings
+ * on FE2 any more, so her invitation failed; bob's claim still goes out and wins, too
+ * late: bob is told to leave. */
 START_TEST(a_claim_from_a_front_end_that_joined_again)
 {
     int alice = app_on(FE1, ALICE, "Alice", 1), bob = app_on(FE2, BOB, "Bob", 1), c1, c2;
@@ -533,7 +535,25 @@ START_TEST(a_claim_from_a_front_end_that_joined_again)
     flow();
     ck_assert_int_eq(m.wins, 1);
     ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_ENDED);
-    ck_assert_str_eq(events(FE1, alice), SENDER_CONNECTED " " OTHER_LEFT);
+    ck_assert_str_eq(events(FE1, alice), FAILED);
+    ck_assert_int_eq(ucwa_store_conv(S(FE1), c1)->end, UCWA_CONV_END_UNREACHABLE);
+}
+END_TEST
+
+/* FE2 dies while bob's only device there rings: alice's invitation fails at once as
+ * Unreachable (the reaper says "gone" for FE2), not at its timeout. */
+START_TEST(an_invitation_to_a_front_end_that_dies)
+{
+    int alice = app_on(FE1, ALICE, "Alice", 1), bob = app_on(FE2, BOB, "Bob", 1), c1, c2;
+
+    flow();
+    c1 = ringing(alice, bob, &c2);
+    (void)events(FE1, alice);
+    pm_gone(&m, FE2);
+    flow();
+    ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_ENDED);
+    ck_assert_int_eq(ucwa_store_conv(S(FE1), c1)->end, UCWA_CONV_END_UNREACHABLE);
+    ck_assert_str_eq(events(FE1, alice), FAILED);
 }
 END_TEST
 
@@ -1127,6 +1147,7 @@ int main(void)
     tcase_add_test(tc, an_accept_that_crosses_the_timeout);
     tcase_add_test(tc, an_accept_that_crosses_a_cancel);
     tcase_add_test(tc, a_claim_from_a_front_end_that_joined_again);
+    tcase_add_test(tc, an_invitation_to_a_front_end_that_dies);
     tcase_add_test(tc, an_accept_that_crosses_a_rejoin);
     tcase_add_test(tc, nobody_to_alert_is_unreachable);
     tcase_add_test(tc, the_last_endpoint_of_a_mirror_goes);
