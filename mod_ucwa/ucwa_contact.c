@@ -176,6 +176,26 @@ static int contact_resource(ucwa_people_req *x, const char *raw_sip, const char 
     return send_doc(x->q, ucwa_people_privacy(x->p, x->base, sip, person.known));
 }
 
+static int my_phones(ucwa_people_req *x)
+{
+    ucwa_person me;
+    int visible = 0, rv;
+
+    if (!ucwa_people_acquire(x, 0, &rv)) {
+        return rv;
+    }
+    memset(&me, 0, sizeof(me));
+    if (ucwa_people_directory(x, x->q->user, &me, &visible) == UCWA_PEOPLE_DIR_FAILED) {
+        return ucwa_people_db_failed(x);
+    }
+    return ucwa_http_resource(x->q, HTTP_OK, ucwa_people_phones(x->p, x->base, &me));
+}
+
+int ucwa_contact_my_phones(ucwa_req *q, int what)
+{
+    return ucwa_people_run(q, my_phones);
+}
+
 int ucwa_contact_list(ucwa_req *q, int what)
 {
     return ucwa_people_run(q, get_contacts);

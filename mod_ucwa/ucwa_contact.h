@@ -19,6 +19,8 @@ enum {
 /* Route handlers (ucwa_route): the contact list; a contact (q->id[0]; a name without '@'
  * names no contact: 404) or one of its resources. */
 int ucwa_contact_list(ucwa_req *q, int what);
+/* {A}/me/phones: the user's own numbers from the directory. */
+int ucwa_contact_my_phones(ucwa_req *q, int what);
 int ucwa_contact_get(ucwa_req *q, int what);
 
 #endif

@@ -368,9 +368,6 @@ int ucwa_me_get(ucwa_req *q, int what)
     if (what == UCWA_ME_SELF) {
         return ucwa_http_resource(q, HTTP_OK, ucwa_res_me(q->r->pool, &copy, q->user));
     }
-    if (what == UCWA_ME_PHONES) {
-        return ucwa_http_resource(q, HTTP_OK, ucwa_res_phones(q->r->pool, &copy));
-    }
     if (what == UCWA_ME_CALL_FORWARDING) {
         json_t *res = ucwa_res_call_forwarding(q->r->pool, &copy);
         if (q->r->method_number == M_PUT) {

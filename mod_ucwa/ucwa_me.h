@@ -7,7 +7,7 @@
 
 /* The resources of me; the what of ucwa_me_get and ucwa_me_set. */
 enum {
-    UCWA_ME_PRESENCE, UCWA_ME_NOTE, UCWA_ME_LOCATION, UCWA_ME_SELF, UCWA_ME_PHONES,
+    UCWA_ME_PRESENCE, UCWA_ME_NOTE, UCWA_ME_LOCATION, UCWA_ME_SELF,
     UCWA_ME_CALL_FORWARDING
 };
 

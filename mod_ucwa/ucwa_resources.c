@@ -229,14 +229,6 @@ json_t *ucwa_res_location(apr_pool_t *p, const ucwa_app *a, const ucwa_user *u)
     return mob_json_own(p, res);
 }
 
-json_t *ucwa_res_phones(apr_pool_t *p, const ucwa_app *a)
-{
-    /* the directory holds no phone numbers yet: an empty collection */
-    return mob_json_own(p, json_pack("{s:{s:o},s:{s:[]},s:s}", "_links", "self",
-                                     href(p, a->base, "/me/phones"), "_embedded", "phone",
-                                     "rel", "phones"));
-}
-
 json_t *ucwa_res_call_forwarding(apr_pool_t *p, const ucwa_app *a)
 {
     json_t *res = json_pack("{s:s,s:s,s:s,s:s}", UCWA_PUT_PROPERTY, UCWA_PUT_VALUE,

@@ -31,7 +31,6 @@ json_t *ucwa_res_presence(apr_pool_t *p, const ucwa_app *a, ucwa_availability av
                           const char *activity);
 json_t *ucwa_res_note(apr_pool_t *p, const ucwa_app *a, const ucwa_user *u);
 json_t *ucwa_res_location(apr_pool_t *p, const ucwa_app *a, const ucwa_user *u);
-json_t *ucwa_res_phones(apr_pool_t *p, const ucwa_app *a);
 json_t *ucwa_res_call_forwarding(apr_pool_t *p, const ucwa_app *a);
 
 /* The ETag of a resource: a decimal hash of its JSON, as real servers print them. */

@@ -64,7 +64,7 @@ static const ucwa_route routes[] = {
     { "/me/location", "GET", ucwa_me_get, UCWA_ME_LOCATION },
     { "/me/location", "POST", ucwa_me_set, UCWA_ME_LOCATION },
     { "/me/reportMyActivity", "POST", ucwa_me_report_activity, 0 },
-    { "/me/phones", "GET", ucwa_me_get, UCWA_ME_PHONES },
+    { "/me/phones", "GET", ucwa_contact_my_phones, 0 },
     { "/me/callForwardingSettings", "GET, PUT", ucwa_me_get, UCWA_ME_CALL_FORWARDING },
     { "/communication", "GET, PUT", ucwa_static_communication, 0 },
     { "/communication/mediaRelayAccessToken", "*", ucwa_media_relay_token, 0 },

@@ -486,6 +486,31 @@ json_t *ucwa_people_location(apr_pool_t *p, const char *base, const char *sip,
     return sub_resource(p, o, base, sip, "location", "contactLocation");
 }
 
+json_t *ucwa_people_phones(apr_pool_t *p, const char *base, const ucwa_person *me)
+{
+    const struct {
+        const char *number, *type;
+    } numbers[] = {
+        { me->work_phone, "Work" }, { me->mobile_phone, "Mobile" },
+        { me->home_phone, "Home" }, { me->other_phone, "Other" },
+    };
+    json_t *list = json_array();
+    size_t i;
+
+    for (i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
+        if (numbers[i].number && *numbers[i].number) {
+            /* the work number is on the contact card the directory publishes */
+            json_array_append_new(list, json_pack("{s:s,s:s,s:b,s:s}", "number",
+                                                  numbers[i].number, "type", numbers[i].type,
+                                                  "includeInContactCard", i == 0, "rel",
+                                                  "phone"));
+        }
+    }
+    return mob_json_own(p, json_pack("{s:{s:{s:s}},s:{s:o},s:s}", "_links", "self", "href",
+                                     apr_pstrcat(p, base, "/me/phones", NULL), "_embedded",
+                                     "phone", list, "rel", "phones"));
+}
+
 json_t *ucwa_people_media(apr_pool_t *p, const char *base, const char *sip,
                           apr_uint32_t modalities)
 {

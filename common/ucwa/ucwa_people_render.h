@@ -61,6 +61,10 @@ typedef struct {
     const char *work_phone, *mobile_phone, *home_phone, *other_phone;
 } ucwa_person;
 
+/* The user's own phones (rel phones): the directory's work, mobile, home and other
+ * numbers, each a phone with its number and type (Work, Mobile, Home, Other). */
+json_t *ucwa_people_phones(apr_pool_t *p, const char *base, const ucwa_person *me);
+
 /* The contact resource (rel contact, with its etag property). */
 json_t *ucwa_people_contact(apr_pool_t *p, const char *base, const ucwa_person *c);
 

@@ -191,8 +191,14 @@ def test_phones_and_call_forwarding_settings(alice):
     app = alice.create()
     r = app.get("/me/phones")
     assert r.status_code == 200
+    # the directory's numbers of the user (the demo's alice has a work and a mobile one)
     assert r.json() == {"_links": {"self": {"href": app.self + "/me/phones"}},
-                        "_embedded": {"phone": []}, "rel": "phones"}
+                        "_embedded": {"phone": [
+                            {"number": "tel:+14255550101", "type": "Work",
+                             "includeInContactCard": True, "rel": "phone"},
+                            {"number": "tel:+14255550111", "type": "Mobile",
+                             "includeInContactCard": False, "rel": "phone"}]},
+                        "rel": "phones"}
     r = app.get("/me/callForwardingSettings")
     assert r.status_code == 200
     cfs = r.json()
