@@ -1152,6 +1152,10 @@ static void end_invitation(ucwa_store *s, ucwa_conv *c, ucwa_conv_end why, apr_t
                                mob_json_dump(p, m, NULL), NULL);
         json_decref(m);
     }
+    if ((why == UCWA_CONV_END_TIMEOUT || why == UCWA_CONV_END_CANCELED) && !c->accepted
+        && c->endpoints > 0) {
+        c->logs |= UCWA_CONV_LOG_MISSED;
+    }
     c->remote_invited = 0;
     c->claiming = 0;
     c->phase = UCWA_CONV_ENDED;
@@ -1454,6 +1458,7 @@ static ucwa_conv_result accept_now(ucwa_store *s, int idx, int app, apr_time_t n
 
     c->phase = UCWA_CONV_CONNECTED;
     c->accepted = 1;
+    c->logs |= UCWA_CONV_LOG_ARCHIVED;
     c->last_activity = now;
     c->party[1].user = (apr_int32_t)a->user;
     c->party[1].app = app;
@@ -2177,6 +2182,7 @@ ucwa_conv_result ucwa_conv_remote_accepted_locked(ucwa_store *s, int idx, const 
     }
     c->phase = UCWA_CONV_CONNECTED;
     c->accepted = 1;
+    c->logs |= UCWA_CONV_LOG_ARCHIVED;
     c->remote_invited = 0;
     c->claiming = 0;
     c->last_activity = now;
