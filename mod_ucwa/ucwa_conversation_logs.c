@@ -117,9 +117,11 @@ int ucwa_conversation_logs_record(server_rec *s, apr_pool_t *p, const ucwa_calll
                      "conversation log %s of %s: %s %s %s with %s", e.id, in->user, e.status,
                      e.direction, e.type, e.peer);
     }
-    if (rv >= 0) {
-        /* kept already: another Front End of the pool that alerted the user too recorded
-         * it first, and told the applications there; these learn it here */
+    if (rv >= 0 && in->status == UCWA_CALLLOG_MISSED) {
+        /* (kept already: another Front End of the pool that alerted the user too recorded
+         * it first, and told the applications there; these learn it here.) An Archived
+         * entry is told nobody: its user just took part, and two more events per answered
+         * conversation and application would cost every event channel slots for nothing */
         notify(s, p, in->user, e.id, "added", 1);
     }
     return rv;

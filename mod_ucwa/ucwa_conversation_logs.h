@@ -8,8 +8,8 @@
  *   POST   {A}/communication/conversationLogs/{L}/markAsRead
  *
  * Events (sender communication, high priority) to every live application of the user on
- * this Front End: conversationLog added / updated (markAsRead) / deleted, then missedItems
- * updated whenever a count changed. Our choices: docs/extensions.md §20. */
+ * this Front End: conversationLog added (a Missed entry) / updated (markAsRead) / deleted,
+ * each followed by missedItems updated. Our choices: docs/extensions.md §20. */
 #ifndef UCWA_CONVERSATION_LOGS_H
 #define UCWA_CONVERSATION_LOGS_H
 
@@ -35,11 +35,12 @@ typedef struct {
                                     * is kept once; NULL: a new entry every time */
 } ucwa_calllog_in;
 
-/* Records an entry and tells the user's applications here (conversationLog added,
- * missedItems updated). Call it after the transaction that ended (or connected) the
- * conversation, never inside one: it talks to the database (its own mod_dbd connection)
- * and then takes the store's lock. Usable from a request handler, the sweeper and any
- * other thread with a server_rec. 1 recorded, 0 kept already, -1 failed (logged). */
+/* Records an entry and, when it is a Missed one, tells the user's applications here
+ * (conversationLog added, missedItems updated). Call it after the transaction that ended
+ * (or connected) the conversation, never inside one: it talks to the database (its own
+ * mod_dbd connection) and then takes the store's lock. Usable from a request handler, the
+ * sweeper and any other thread with a server_rec. 1 recorded, 0 kept already, -1 failed
+ * (logged). */
 int ucwa_conversation_logs_record(server_rec *s, apr_pool_t *p, const ucwa_calllog_in *in);
 
 /* Writes the logs conversations owe (the UCWA_CONV_LOG_* marks the transitions of

@@ -28,7 +28,9 @@
 #define UCWA_CALLLOG_PREVIEW_MAX 200    /* bytes of previewMessage */
 #define UCWA_CALLLOG_NAME_MAX 256       /* bytes of a display name or subject kept */
 
-typedef enum { UCWA_CALLLOG_AUDIO = 0, UCWA_CALLLOG_VIDEO, UCWA_CALLLOG_MESSAGE } ucwa_calllog_kind;
+typedef enum {
+    UCWA_CALLLOG_AUDIO = 0, UCWA_CALLLOG_VIDEO, UCWA_CALLLOG_MESSAGE
+} ucwa_calllog_kind;
 typedef enum { UCWA_CALLLOG_INCOMING = 0, UCWA_CALLLOG_OUTGOING } ucwa_calllog_direction;
 typedef enum { UCWA_CALLLOG_MISSED = 0, UCWA_CALLLOG_ARCHIVED } ucwa_calllog_status;
 

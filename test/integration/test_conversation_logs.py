@@ -2,9 +2,10 @@
 (a shortened UcwaInvitationTimeout), that the inviter cancels or leaves by ending his
 application gives the invited user a Missed MessageLog, counted by missedItems, with the
 events (conversationLog added, missedItems updated) on every application of his; an
-accepted one an Archived log for both users. markAsRead, DELETE, another user's log ids
-(404 like ids that never existed), limit, and a full restart that keeps the logs (SQL in
-the directory database). One Front End with two child processes for the module."""
+accepted one an Archived log for both users (told nobody: they took part). Calls the same,
+as AudioLog or VideoLog. markAsRead, DELETE, another user's log ids (404 like ids that
+never existed), limit, PostgreSQL, and a full restart that keeps the logs (SQL in the
+directory database). One Front End with two child processes for the module."""
 import os
 import time
 
@@ -14,10 +15,11 @@ import mobility
 import pool
 
 from ucwa_client import FAST, assert_error, events_of, start_fe, state_with_tags, stop_fe
-from test_ucwa_messaging import (INCOMING, SENDER_FAILED, SENDER_STARTED, embedded, seq, signed_in, start,
-                                 step)
+import test_calls as calls
+from test_ucwa_messaging import (INCOMING, SENDER_FAILED, SENDER_STARTED, embedded, seq,
+                                 signed_in, start, step)
 
-USERS = [f"user{i}@contoso.test" for i in range(1, 9)]
+USERS = [f"user{i}@contoso.test" for i in range(1, 11)]
 LOG_RELS = {"conversationLog", "missedItems"}
 COMM = "communication"
 ADDED = [(COMM, "conversationLog", "added"), (COMM, "missedItems", "updated")]
@@ -33,7 +35,7 @@ def st(workdir, state):
 @pytest.fixture(scope="module")
 def fe(workdir, st):
     f = start_fe(workdir, st, "ucwa-logs", servers=2,
-                 extra="\n".join([FAST, "UcwaInvitationTimeout 2"]))
+                 extra="\n".join([FAST, "UcwaInvitationTimeout 2", "UcwaCallRingTimeout 2"]))
     yield f
     stop_fe(f)
 
@@ -189,8 +191,7 @@ def test_a_cancel_or_an_inviter_gone_is_missed_and_an_accept_archived(users):
     accept = embedded(evs[0][3])["_links"]["accept"]["href"]
     assert b_app.post(accept[len(b_app.self):]).status_code == 204
     for app, direction, peer in ((a_app, "Outgoing", "user4"), (b_app, "Incoming", "user3")):
-        assert seq(log_events(app, 2)) == ADDED
-        log = get_log(app, log_hrefs(app)[0])
+        log = get_log(app, log_hrefs(app)[0])   # written as the accept is taken
         assert (log["type"], log["status"], log["direction"]) == ("MessageLog", "Archived",
                                                                   direction)
         assert log["subject"] == "Plans" and log["previewMessage"] == "Lunch at noon"
@@ -202,6 +203,9 @@ def test_a_cancel_or_an_inviter_gone_is_missed_and_an_accept_archived(users):
             m["conversationLogsCount"]) == (2, 2, 3)
     m = missed_items(a_app)
     assert (m["missedConversationsCount"], m["conversationLogsCount"]) == (0, 1)
+    # an Archived entry is told nobody: they took part
+    no_log_events(a_app)
+    no_log_events(b_app)
 
 
 def test_another_users_log_is_not_found(users):
@@ -240,6 +244,38 @@ def test_another_users_log_is_not_found(users):
                      "BadRequest", "ParameterValidationFailure")
 
 
+def test_calls_are_logged_as_audio_and_video(users):
+    """Calls share the invitation state machine of messaging: the same marks make an
+    AudioLog or VideoLog (the offer had video), without a previewMessage."""
+    alice = calls.callable_app(users("user9@contoso.test"))
+    bob = calls.callable_app(users("user10@contoso.test"))
+    # nobody answers an audio call within UcwaCallRingTimeout (2 s here)
+    calls.ring(alice, [bob], calls.sdp("t"))
+    assert calls.seq(calls.step(alice, timeout=10)) == calls.CALLER_FAILED
+    assert seq(log_events(bob, 2)) == ADDED
+    # the caller cancels a video call
+    location, _ = calls.ring(alice, [bob], calls.sdp("c", video=True))
+    mine = alice.user.request("GET", location).json()
+    assert alice.user.request("POST", mine["_links"]["cancel"]["href"], json={}).status_code \
+        == 204
+    assert calls.seq(calls.step(alice)) == calls.CALLER_FAILED
+    assert seq(log_events(bob, 2)) == ADDED
+    # answered: Archived for both, written as the answer is taken, told nobody
+    calls.connected(alice, bob)
+    no_log_events(bob)
+    logs = [get_log(bob, h) for h in log_hrefs(bob)]
+    assert [(x["type"], x["status"], x["direction"], x["modalities"]) for x in logs] == [
+        ("AudioLog", "Archived", "Incoming", ["Audio"]),
+        ("VideoLog", "Missed", "Incoming", ["Audio", "Video"]),
+        ("AudioLog", "Missed", "Incoming", ["Audio"])]
+    assert all("previewMessage" not in x for x in logs)
+    mine, = [get_log(alice, h) for h in log_hrefs(alice)]
+    assert (mine["type"], mine["status"], mine["direction"]) == ("AudioLog", "Archived",
+                                                                 "Outgoing")
+    m = missed_items(bob)
+    assert (m["missedConversationsCount"], m["unreadMissedConversationsCount"]) == (2, 2)
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root (to run PostgreSQL as postgres)")
 def test_on_postgresql(workdir, topo):
     """The same statements on PostgreSQL (a pool's database): missed, archived, counts,
@@ -265,8 +301,6 @@ def test_on_postgresql(workdir, topo):
         evs = step(b_app)
         accept = embedded(evs[0][3])["_links"]["accept"]["href"]
         assert b_app.post(accept[len(b_app.self):]).status_code == 204
-        assert seq(log_events(b_app, 2)) == ADDED
-        assert seq(log_events(a_app, 2)) == ADDED
         m = missed_items(b_app)
         assert (m["missedConversationsCount"], m["unreadMissedConversationsCount"],
                 m["conversationLogsCount"]) == (2, 2, 3)
