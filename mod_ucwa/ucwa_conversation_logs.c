@@ -181,18 +181,20 @@ static const char *first_text(apr_pool_t *p, const ucwa_conv *c)
     return ucwa_calllog_preview(p, fmt, text, len);
 }
 
+/* added: the call added to an IM conversation, not the conversation's own invitation. */
 static void record_party(server_rec *s, apr_pool_t *p, const owed *o, int side,
-                         ucwa_calllog_status status)
+                         ucwa_calllog_status status, int added)
 {
     const ucwa_conv *c = &o->c;
+    int inviter = added ? (int)c->av_side : 0;
     ucwa_calllog_in in;
 
     memset(&in, 0, sizeof(in));
     in.user = c->party[side].sip;
     /* the invitation state machine is the same for messaging and calls (common/ucwa/ucwa_av) */
-    in.kind = c->kind != UCWA_CONV_KIND_AV ? UCWA_CALLLOG_MESSAGE
+    in.kind = c->kind != UCWA_CONV_KIND_AV && !added ? UCWA_CALLLOG_MESSAGE
               : c->video ? UCWA_CALLLOG_VIDEO : UCWA_CALLLOG_AUDIO;
-    in.direction = side == 0 ? UCWA_CALLLOG_OUTGOING : UCWA_CALLLOG_INCOMING;
+    in.direction = side == inviter ? UCWA_CALLLOG_OUTGOING : UCWA_CALLLOG_INCOMING;
     in.status = status;
     in.peer = c->party[1 - side].sip;
     in.peer_name = c->party[1 - side].name;
@@ -200,7 +202,9 @@ static void record_party(server_rec *s, apr_pool_t *p, const owed *o, int side,
     in.importance = c->importance;
     in.thread_id = c->thread_id;
     in.preview = in.kind == UCWA_CALLLOG_MESSAGE ? first_text(p, c) : NULL;
-    in.key = o->key;
+    /* an added call is between two applications of this Front End (a pool's conversation
+     * cannot take one yet), and may be the conversation's second or third: its own entry */
+    in.key = added ? NULL : o->key;
     if (*in.user && *in.peer) {
         ucwa_conversation_logs_record(s, p, &in);
     }
@@ -217,15 +221,27 @@ void ucwa_conversation_logs_collect(server_rec *s, apr_pool_t *p)
     }
     for (i = 0; i < x.owed->nelts; i++) {
         const owed *o = &APR_ARRAY_IDX(x.owed, i, owed);
+        int callee = 1 - (int)o->c.av_side;
         if ((o->logs & UCWA_CONV_LOG_MISSED) && o->party1_here) {
-            record_party(s, p, o, 1, UCWA_CALLLOG_MISSED);
+            record_party(s, p, o, 1, UCWA_CALLLOG_MISSED, 0);
         }
         if (o->logs & UCWA_CONV_LOG_ARCHIVED) {
             if (o->party0_here) {
-                record_party(s, p, o, 0, UCWA_CALLLOG_ARCHIVED);
+                record_party(s, p, o, 0, UCWA_CALLLOG_ARCHIVED, 0);
             }
             if (o->party1_here) {
-                record_party(s, p, o, 1, UCWA_CALLLOG_ARCHIVED);
+                record_party(s, p, o, 1, UCWA_CALLLOG_ARCHIVED, 0);
+            }
+        }
+        if ((o->logs & UCWA_CONV_LOG_CALL_MISSED) && (callee ? o->party1_here : o->party0_here)) {
+            record_party(s, p, o, callee, UCWA_CALLLOG_MISSED, 1);
+        }
+        if (o->logs & UCWA_CONV_LOG_CALL_ARCHIVED) {
+            if (o->party0_here) {
+                record_party(s, p, o, 0, UCWA_CALLLOG_ARCHIVED, 1);
+            }
+            if (o->party1_here) {
+                record_party(s, p, o, 1, UCWA_CALLLOG_ARCHIVED, 1);
             }
         }
     }

@@ -1209,6 +1209,10 @@ static void end_added(ucwa_store *s, ucwa_conv *c, ucwa_conv_end why, int gone,
     int sd, caller = (int)c->av_side;
     ucwa_conv_view v;
 
+    if (was == UCWA_CONV_INVITING && (why == UCWA_CONV_END_TIMEOUT
+                                      || why == UCWA_CONV_END_CANCELED)) {
+        c->logs |= UCWA_CONV_LOG_CALL_MISSED;
+    }
     c->av_phase = UCWA_CONV_ENDED;
     c->av_end = why;
     c->reneg = 0;
@@ -1540,6 +1544,7 @@ static ucwa_conv_result answer_added(ucwa_store *s, ucwa_conv *c, int app, int p
     if (!provisional) {
         c->av_phase = UCWA_CONV_CONNECTED;
         c->av_accepted = 1;
+        c->logs |= UCWA_CONV_LOG_CALL_ARCHIVED;
         c->last_activity = now;
     }
     batch_init(&b, s, p);

@@ -259,6 +259,10 @@ typedef struct {
 
 #define UCWA_CONV_LOG_MISSED   0x1u    /* party 1 was alerted here and nobody answered */
 #define UCWA_CONV_LOG_ARCHIVED 0x2u    /* accepted: each party that is here */
+/* a call added to an IM conversation (av_side called): its callee was rung and nobody
+ * answered; it was answered */
+#define UCWA_CONV_LOG_CALL_MISSED   0x4u
+#define UCWA_CONV_LOG_CALL_ARCHIVED 0x8u
 
 /* A call's session descriptions (common/ucwa/ucwa_av): offers and answers byte for byte as
  * they came, kept out of the event slots (an offer with video and candidates is several KiB,

@@ -19,7 +19,7 @@ import test_calls as calls
 from test_ucwa_messaging import (INCOMING, SENDER_FAILED, SENDER_STARTED, embedded, seq,
                                  signed_in, start, step)
 
-USERS = [f"user{i}@contoso.test" for i in range(1, 11)]
+USERS = [f"user{i}@contoso.test" for i in range(1, 13)]
 LOG_RELS = {"conversationLog", "missedItems"}
 COMM = "communication"
 ADDED = [(COMM, "conversationLog", "added"), (COMM, "missedItems", "updated")]
@@ -274,6 +274,27 @@ def test_calls_are_logged_as_audio_and_video(users):
                                                                  "Outgoing")
     m = missed_items(bob)
     assert (m["missedConversationsCount"], m["unreadMissedConversationsCount"]) == (2, 2)
+
+
+def test_a_call_added_to_an_im_conversation_has_its_own_entry(users):
+    alice = calls.callable_app(users("user11@contoso.test"))
+    bob = calls.callable_app(users("user12@contoso.test"))
+    aconv, bconv = calls.im_connected(alice, bob)    # Archived MessageLogs, told nobody
+    # a video call added, unanswered (UcwaCallRingTimeout 2)
+    assert calls.add_call(alice, aconv, calls.sdp("v", video=True)).status_code == 201
+    assert seq(log_events(bob, 2)) == ADDED
+    # an audio call added and answered
+    assert calls.add_call(alice, aconv, calls.sdp("a")).status_code == 201
+    calls.call_step(alice)
+    inv = calls.invitation_of(bob, calls.call_step(bob)[0][3])
+    assert calls.answer(bob, inv, calls.sdp("a-answer")).status_code == 204
+    logs = [get_log(bob, h) for h in log_hrefs(bob)]
+    assert [(x["type"], x["status"], x["direction"]) for x in logs] == [
+        ("AudioLog", "Archived", "Incoming"), ("VideoLog", "Missed", "Incoming"),
+        ("MessageLog", "Archived", "Incoming")]
+    assert [(x["type"], x["direction"]) for x in
+            (get_log(alice, h) for h in log_hrefs(alice))] == [("AudioLog", "Outgoing"),
+                                                               ("MessageLog", "Outgoing")]
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root (to run PostgreSQL as postgres)")
