@@ -14,6 +14,7 @@
 #include "ucwa_message.h"
 #include "ucwa_people_db.h"
 #include "ucwa_pool.h"
+#include "ucwa_pool_db.h"
 #include "ucwa_query.h"
 #include "ucwa_shm.h"
 
@@ -26,17 +27,26 @@ APLOG_USE_MODULE(ucwa);
 
 typedef struct {
     const char *user;
-    const char *sub;               /* the entry's sub-path, or NULL: missedItems only */
+    const char *id;                /* the entry */
+    const char *sub;               /* its sub-path, or NULL: missedItems only */
     const char *type;              /* added / updated / deleted */
     int counts;                    /* and missedItems updated */
+    const apr_array_header_t *fes; /* other Front Ends of the pool to tell, or NULL */
+    int untold;                    /* of those, the ones the outbox could not take */
 } notify_txn;
 
 static void notify_locked(ucwa_txn *t, void *baton)
 {
     notify_txn *x = baton;
     apr_time_t now = apr_time_now();
-    int user = ucwa_store_user_find_locked(t->store, x->user, 0);
+    int user = ucwa_store_user_find_locked(t->store, x->user, 0), i;
 
+    for (i = 0; x->fes && i < x->fes->nelts; i++) {
+        if (ucwa_pool_log_tell_locked(t->store, APR_ARRAY_IDX(x->fes, i, const char *), x->user,
+                                      x->id, x->type, t->pool) < 0) {
+            x->untold++;
+        }
+    }
     if (user < 0) {
         return;   /* no application here */
     }
@@ -54,17 +64,38 @@ static void notify_locked(ucwa_txn *t, void *baton)
 }
 
 /* Tells every live application of the user here that entry id was added, updated or
- * deleted (NULL: none), and that the counts changed (counts). */
+ * deleted (NULL: none), and that the counts changed (counts); and, with fes, the user's
+ * applications on those Front Ends of the pool (through its outbox). */
 static void notify(server_rec *s, apr_pool_t *p, const char *user, const char *id,
-                   const char *type, int counts)
+                   const char *type, int counts, const apr_array_header_t *fes)
 {
     notify_txn x;
 
+    memset(&x, 0, sizeof(x));
     x.user = user;
+    x.id = id;
     x.sub = id ? ucwa_calllog_sub(p, id) : NULL;
     x.type = type;
     x.counts = counts;
-    ucwa_txn_run(s, p, notify_locked, &x);
+    x.fes = fes;
+    if (ucwa_txn_run(s, p, notify_locked, &x) == APR_SUCCESS && x.untold) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, UCWALOGNO(00537)
+                     "conversation log %s of %s %s: the pool's outbox is full, %d other Front "
+                     "Ends not told (their applications see it at their next GET)", id, user,
+                     type, x.untold);
+    }
+}
+
+/* A request's change of an entry, told here and on the pool's other Front Ends where the
+ * user has applications. */
+static void notify_change(ucwa_req *q, apr_pool_t *p, const char *id, const char *type)
+{
+    apr_array_header_t *fes = NULL;
+
+    if (ucwa_pool_name(q->r->server) && ucwa_pool_user_fes(q->r, q->user, &fes) != 0) {
+        fes = NULL;   /* logged: the others see it at their next GET */
+    }
+    notify(q->r->server, p, q->user, id, type, 1, fes);
 }
 
 /* --- recording --------------------------------------------------------------------------- */
@@ -122,7 +153,7 @@ int ucwa_conversation_logs_record(server_rec *s, apr_pool_t *p, const ucwa_calll
          * it first, and told the applications there; these learn it here.) An Archived
          * entry is told nobody: its user just took part, and two more events per answered
          * conversation and application would cost every event channel slots for nothing */
-        notify(s, p, in->user, e.id, "added", 1);
+        notify(s, p, in->user, e.id, "added", 1, NULL);
     }
     return rv;
 }
@@ -365,7 +396,7 @@ int ucwa_conversation_logs_one(ucwa_req *q, int what)
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00536)
                   "%s deleted conversation log %s", q->user, id);
-    notify(q->r->server, x.p, q->user, id, "deleted", 1);
+    notify_change(q, x.p, id, "deleted");
     return ucwa_http_no_content(q);
 }
 
@@ -398,6 +429,6 @@ int ucwa_conversation_logs_mark_read(ucwa_req *q, int what)
         }
         return n ? ucwa_http_no_content(q) : not_found(q);
     }
-    notify(q->r->server, x.p, q->user, id, "updated", 1);
+    notify_change(q, x.p, id, "updated");
     return ucwa_http_no_content(q);
 }

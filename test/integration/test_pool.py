@@ -365,7 +365,7 @@ def test_cancel_timeout_and_signing_out_across_front_ends(pool):
 def test_a_missed_invitation_is_logged_once_across_front_ends(pool):
     """bob rings on FE1 and FE2; alice's application ends before he answers: each Front
     End records bob's Missed log for its own applications, the pool's database keeps one
-    entry, and a markAsRead on FE2 is what FE1 reads."""
+    entry, and a markAsRead on FE2 (a DELETE on FE1) is what the other reads and hears."""
     alice, bobs = pool_users(pool, 0, 1)
     before = set(log_hrefs(bobs[1]))
     m0 = missed_items(bobs[1])
@@ -383,8 +383,17 @@ def test_a_missed_invitation_is_logged_once_across_front_ends(pool):
     assert m1["conversationLogsCount"] == m0["conversationLogsCount"] + 1
     new, = ids[1]
     assert bobs[1].post(f"/communication/conversationLogs/{new}/markAsRead").status_code == 204
+    # both devices hear it: FE1's through the pool
+    for b in bobs:
+        assert seq(log_events(b, 2)) == [("communication", "conversationLog", "updated"),
+                                         ("communication", "missedItems", "updated")]
     assert missed_items(bobs[0])["unreadMissedConversationsCount"] == \
         m0["unreadMissedConversationsCount"]
+    assert bobs[0].user.request("DELETE", bobs[0].self + f"/communication/conversationLogs/{new}"
+                                ).status_code == 204
+    for b in bobs:
+        assert seq(log_events(b, 2)) == [("communication", "conversationLog", "deleted"),
+                                         ("communication", "missedItems", "updated")]
     for b in bobs:
         b.delete()
 
