@@ -27,9 +27,8 @@ ADDED = [(COMM, "conversationLog", "added"), (COMM, "missedItems", "updated")]
 
 @pytest.fixture(scope="module")
 def st(workdir, state):
-    st = state_with_tags(workdir, state, "state-logs", {u: None for u in USERS})
-    mobility.make_directory(st, mobility.Topology())   # writable by the children
-    return st
+    # the children write the logs: state_with_tags gives the copy a writable directory
+    return state_with_tags(workdir, state, "state-logs", {u: None for u in USERS})
 
 
 @pytest.fixture(scope="module")
