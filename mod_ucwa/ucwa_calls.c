@@ -15,6 +15,7 @@
 #include "ucwa_app.h"
 #include "ucwa_av.h"
 #include "ucwa_calls.h"
+#include "ucwa_conversation_logs.h"
 #include "ucwa_conv.h"
 #include "ucwa_conv_http.h"
 #include "ucwa_input.h"
@@ -423,6 +424,8 @@ int ucwa_calls_invitation(ucwa_req *q, int what)
     case UCWA_CONV_PENDING:
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00564)
                       "%s %s the call in conversation %s", q->user, action, x.conv_id);
+        /* answered: Archived logs; canceled: the callee's Missed one */
+        ucwa_conversation_logs_collect(q->r->server, q->r->pool);
         return ucwa_http_no_content(q);
     case UCWA_CONV_BUSY:
         return ucwa_pool_unavailable(q);

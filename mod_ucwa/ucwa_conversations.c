@@ -21,6 +21,7 @@
 #include "ucwa_input.h"
 #include "ucwa_message.h"
 #include "ucwa_conv_http.h"
+#include "ucwa_conversation_logs.h"
 #include "ucwa_conversations.h"
 #include "ucwa_pool_db.h"
 #include "ucwa_pool_relay.h"
@@ -308,6 +309,7 @@ int ucwa_conversations_one(ucwa_req *q, int which)
     if (x.which == UCWA_IM_CONVERSATION || x.which == UCWA_IM_TERMINATE) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00143)
                       "%s left conversation %s", q->user, id);
+        ucwa_conversation_logs_collect(q->r->server, p);   /* canceled: a Missed one */
     }
     switch (x.res) {
     case UCWA_CONV_OK:

@@ -16,6 +16,7 @@
 #include "mob_json.h"
 #include "ucwa_app.h"
 #include "ucwa_conv.h"
+#include "ucwa_conversation_logs.h"
 #include "ucwa_input.h"
 #include "ucwa_message.h"
 #include "ucwa_conv_http.h"
@@ -218,6 +219,7 @@ int ucwa_messaging_invitation(ucwa_req *q, int what)
     case UCWA_CONV_OK:
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00142)
                       "%s %sed the invitation to conversation %s", q->user, action, x.conv_id);
+        ucwa_conversation_logs_collect(q->r->server, q->r->pool);   /* accepted: Archived */
         return ucwa_http_no_content(q);
     case UCWA_CONV_TOO_MANY:
         return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", "TooManyConversations",

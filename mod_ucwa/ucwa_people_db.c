@@ -350,9 +350,10 @@ void ucwa_people_child_init(apr_pool_t *pchild, server_rec *s)
 
 /* --- the request's connection --------------------------------------------------------- */
 
-int ucwa_people_db(request_rec *r, apr_pool_t *p, int schema, ucwa_db *db, const char **why)
+/* dbd as a ucwa_db; with schema set, checked to be current (1), else 0 with why. */
+static int db_of(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd, int schema, ucwa_db *db,
+                 const char **why)
 {
-    ap_dbd_t *dbd = mob_dbd_acquire(r);
     schema_state *st;
 
     if (!dbd) {
@@ -366,7 +367,7 @@ int ucwa_people_db(request_rec *r, apr_pool_t *p, int schema, ucwa_db *db, const
     if (!schema) {
         return 1;
     }
-    st = state_of(r->server);
+    st = state_of(s);
     if (!st || !apr_atomic_read32(&st->ready)) {
         int version = 0;
         const char *err = NULL;
@@ -382,4 +383,26 @@ int ucwa_people_db(request_rec *r, apr_pool_t *p, int schema, ucwa_db *db, const
         }
     }
     return 1;
+}
+
+int ucwa_people_db(request_rec *r, apr_pool_t *p, int schema, ucwa_db *db, const char **why)
+{
+    return db_of(r->server, p, mob_dbd_acquire(r), schema, db, why);
+}
+
+ap_dbd_t *ucwa_people_db_open(server_rec *s, apr_pool_t *p, ucwa_db *db, const char **why)
+{
+    ap_dbd_t *dbd = mob_dbd_open(s, p);
+
+    memset(db, 0, sizeof(*db));
+    if (!db_of(s, p, dbd, 1, db, why)) {
+        mob_dbd_close(s, dbd);
+        return NULL;
+    }
+    return dbd;
+}
+
+void ucwa_people_db_close(server_rec *s, ap_dbd_t *dbd)
+{
+    mob_dbd_close(s, dbd);
 }

@@ -5,6 +5,8 @@
 #define UCWA_PEOPLE_DB_H
 
 #include <httpd.h>
+#include <apr_dbd.h>
+#include <mod_dbd.h>
 
 
 #include "ucwa_sql.h"
@@ -13,6 +15,12 @@
 /* The request's database connection (mod_dbd) as a ucwa_db; with schema set, one whose
  * tables (ucwa_schema) are known to be current. 1, or 0 with why (for the log). */
 int ucwa_people_db(request_rec *r, apr_pool_t *p, int schema, ucwa_db *db, const char **why);
+
+/* The same outside a request (the sweeper, the pool's thread, or a request that records
+ * for someone else): a connection of its own (mod_dbd's ap_dbd_open), whose tables are
+ * known to be current; NULL with why. Give it back with ucwa_people_db_close. */
+ap_dbd_t *ucwa_people_db_open(server_rec *s, apr_pool_t *p, ucwa_db *db, const char **why);
+void ucwa_people_db_close(server_rec *s, ap_dbd_t *dbd);
 
 /* In post_config (the parent, before any child exists): create or upgrade the schema
  * (versioned migrations) of each database a server with Ucwa On uses, over a connection

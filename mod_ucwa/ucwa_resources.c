@@ -100,6 +100,8 @@ json_t *ucwa_res_communication(apr_pool_t *p, const ucwa_app *a, unsigned featur
         add_link(p, links, "mediaRelayAccessToken", a->base,
                  "/communication/mediaRelayAccessToken");
     }
+    add_link(p, links, "missedItems", a->base, "/communication/missedItems");
+    add_link(p, links, "conversationLogs", a->base, "/communication/conversationLogs");
     /* no startOnlineMeeting, joinOnlineMeeting: meetings are not served yet */
     json_object_set_new(c, "_links", links);
     json_object_set_new(c, "rel", json_string("communication"));

@@ -9,6 +9,7 @@
 #include "ucwa_batch.h"
 #include "ucwa_calls.h"
 #include "ucwa_contact.h"
+#include "ucwa_conversation_logs.h"
 #include "ucwa_conversations.h"
 #include "ucwa_events.h"
 #include "ucwa_group_memberships.h"
@@ -42,6 +43,7 @@ typedef struct {
 #define AV   CONV "/audioVideo"
 #define RENEG AV "/audioVideoSession/renegotiations"
 #define MEMBERS "/people/presenceSubscriptionMemberships"
+#define LOGS "/communication/conversationLogs"
 
 static const ucwa_route routes[] = {
     { "", "GET", ucwa_app_get, 0 },
@@ -69,6 +71,10 @@ static const ucwa_route routes[] = {
     { "/communication", "GET, PUT", ucwa_static_communication, 0 },
     { "/communication/mediaRelayAccessToken", "*", ucwa_media_relay_token, 0 },
     { "/communication/mediaPolicies", "GET", ucwa_media_relay_policies, 0 },
+    { "/communication/missedItems", "GET", ucwa_conversation_logs_missed_items, 0 },
+    { LOGS, "GET", ucwa_conversation_logs_list, 0 },
+    { LOGS "/*", "GET, DELETE", ucwa_conversation_logs_one, 0 },
+    { LOGS "/*/markAsRead", "POST", ucwa_conversation_logs_mark_read, 0 },
     { INV, "POST", ucwa_messaging_start, 0 },
     { INV "/*", "GET", ucwa_messaging_invitation, UCWA_IM_INVITATION },
     { INV "/*/accept", "POST", ucwa_messaging_invitation, UCWA_IM_ACCEPT },

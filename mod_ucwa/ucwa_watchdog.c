@@ -7,6 +7,7 @@
 #include "mod_ucwa.h"
 #include "ucwa_app.h"
 #include "ucwa_config.h"
+#include "ucwa_conversation_logs.h"
 #include "ucwa_conversations.h"
 #include "ucwa_events.h"
 #include "ucwa_me.h"
@@ -142,6 +143,9 @@ void ucwa_watchdog_sweep(server_rec *s, apr_pool_t *p)
                          "application %s of %s expired: no event request for %" APR_TIME_T_FMT
                          " s", e->id, e->sip, apr_time_sec(e->idle));
         }
+        /* the logs the sweep's transitions (invitation timeouts, inviters gone) left, and
+         * those the pool's thread left (a cancel or an accept from another Front End) */
+        ucwa_conversation_logs_collect(s, tp);
     }
     apr_pool_destroy(tp);
 }

@@ -1,6 +1,7 @@
 #include <string.h>
 #include <apr_strings.h>
 
+#include "mob_hex.h"
 #include "mob_lockout_sql.h"
 
 #define T MOB_LOCKOUT_SQL_TABLE
@@ -42,20 +43,6 @@ int mob_lockout_sql_create(ucwa_db *db, apr_pool_t *p)
 
 /* Values are bound as text; numbers have %lld placeholders, so that PostgreSQL reads
  * them as BIGINT (a %s is a varchar there, which it will not store in a BIGINT). */
-
-static const char *hex(apr_pool_t *p, const unsigned char *b, size_t n)
-{
-    static const char digits[] = "0123456789abcdef";
-    char *s = apr_palloc(p, 2 * n + 1);
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        s[2 * i] = digits[b[i] >> 4];
-        s[2 * i + 1] = digits[b[i] & 15];
-    }
-    s[2 * n] = '\0';
-    return s;
-}
 
 static int nibble(char c)
 {
@@ -122,8 +109,8 @@ static int write_entry(ucwa_db *db, apr_pool_t *p, const mob_lockout_entry *e)
     const char *args[NCOLS] = {
         num(p, e->last), num(p, expires(e)), num(p, e->failures[0]), num(p, e->failures[1]),
         num(p, e->last_failure[0]), num(p, e->last_failure[1]), num(p, e->locked_until[0]),
-        num(p, e->locked_until[1]), hex(p, &e->recent[0][0], sizeof(e->recent)),
-        hex(p, &e->familiar[0][0], sizeof(e->familiar)), hex(p, e->key, sizeof(e->key))
+        num(p, e->locked_until[1]), mob_hex(p, &e->recent[0][0], sizeof(e->recent)),
+        mob_hex(p, &e->familiar[0][0], sizeof(e->familiar)), mob_hex(p, e->key, sizeof(e->key))
     };
 
     return ucwa_sql_exec(db, p, "mob_lockout_3", "UPDATE " T " SET last_use = %lld, "
@@ -136,7 +123,7 @@ static int write_entry(ucwa_db *db, apr_pool_t *p, const mob_lockout_entry *e)
 /* The row of an entry that is not stored yet, so that the SELECT below can lock it. */
 static int make_row(ucwa_db *db, apr_pool_t *p, const unsigned char key[16], apr_time_t now)
 {
-    const char *args[2] = { hex(p, key, 16), num(p, now + MOB_LOCKOUT_SQL_KEEP) };
+    const char *args[2] = { mob_hex(p, key, 16), num(p, now + MOB_LOCKOUT_SQL_KEEP) };
 
     return ucwa_sql_exec(db, p, "mob_lockout_1", "INSERT INTO " T " (" COLS ") VALUES "
                          "(%s, 0, %lld, 0, 0, 0, 0, 0, 0, '', '') "
@@ -149,8 +136,8 @@ static int make_row(ucwa_db *db, apr_pool_t *p, const unsigned char key[16], apr
 static int read_entries(ucwa_db *db, apr_pool_t *p, const mob_lockout_keys *k, int lock,
                         mob_lockout_entry *acc, mob_lockout_entry *addr)
 {
-    const char *args[2] = { hex(p, k->address, 16),
-                            hex(p, k->has_account ? k->account : k->address, 16) };
+    const char *args[2] = { mob_hex(p, k->address, 16),
+                            mob_hex(p, k->has_account ? k->account : k->address, 16) };
     int pg = !strcmp(apr_dbd_name(db->driver), "pgsql");
     apr_array_header_t *rows;
     int i;

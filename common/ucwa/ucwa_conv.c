@@ -1160,6 +1160,10 @@ static void end_invitation(ucwa_store *s, ucwa_conv *c, ucwa_conv_end why, apr_t
                                mob_json_dump(p, m, NULL), NULL);
         json_decref(m);
     }
+    if ((why == UCWA_CONV_END_TIMEOUT || why == UCWA_CONV_END_CANCELED) && !c->accepted
+        && c->endpoints > 0) {
+        c->logs |= UCWA_CONV_LOG_MISSED;
+    }
     c->remote_invited = 0;
     c->claiming = 0;
     c->phase = UCWA_CONV_ENDED;
@@ -1213,6 +1217,10 @@ static void end_added(ucwa_store *s, ucwa_conv *c, ucwa_conv_end why, int gone,
     int sd, caller = (int)c->av_side;
     ucwa_conv_view v;
 
+    if (was == UCWA_CONV_INVITING && (why == UCWA_CONV_END_TIMEOUT
+                                      || why == UCWA_CONV_END_CANCELED)) {
+        c->logs |= UCWA_CONV_LOG_CALL_MISSED;
+    }
     c->av_phase = UCWA_CONV_ENDED;
     c->av_end = why;
     c->reneg = 0;
@@ -1462,6 +1470,7 @@ static ucwa_conv_result accept_now(ucwa_store *s, int idx, int app, apr_time_t n
 
     c->phase = UCWA_CONV_CONNECTED;
     c->accepted = 1;
+    c->logs |= UCWA_CONV_LOG_ARCHIVED;
     c->last_activity = now;
     c->party[1].user = (apr_int32_t)a->user;
     c->party[1].app = app;
@@ -1543,6 +1552,7 @@ static ucwa_conv_result answer_added(ucwa_store *s, ucwa_conv *c, int app, int p
     if (!provisional) {
         c->av_phase = UCWA_CONV_CONNECTED;
         c->av_accepted = 1;
+        c->logs |= UCWA_CONV_LOG_CALL_ARCHIVED;
         c->last_activity = now;
     }
     batch_init(&b, s, p);
@@ -2185,6 +2195,7 @@ ucwa_conv_result ucwa_conv_remote_accepted_locked(ucwa_store *s, int idx, const 
     }
     c->phase = UCWA_CONV_CONNECTED;
     c->accepted = 1;
+    c->logs |= UCWA_CONV_LOG_ARCHIVED;
     c->remote_invited = 0;
     c->claiming = 0;
     c->last_activity = now;

@@ -232,6 +232,18 @@ void ucwa_pool_conv_key(ucwa_store *s, const ucwa_conv *c, const char **fe, cons
     }
 }
 
+int ucwa_pool_log_tell_locked(ucwa_store *s, const char *fe, const char *sip, const char *log,
+                              const char *type, apr_pool_t *p)
+{
+    json_t *m = json_pack("{s:s,s:s,s:s,s:s}", "k", "log", "sip", sip, "log", log,
+                          "type", type);
+    int rv = m ? ucwa_pool_queue_locked(s, UCWA_POOL_SEND, fe, NULL,
+                                        mob_json_dump(p, m, NULL), NULL) : -1;
+
+    json_decref(m);
+    return rv;
+}
+
 static json_t *keyed(ucwa_store *s, const ucwa_conv *c, const char *kind)
 {
     const char *kfe, *kconv;
@@ -724,6 +736,36 @@ static int apply_conv(ucwa_txn *txn, const char *k, const json_t *m, const ucwa_
     return 0;
 }
 
+/* A conversation log entry of a user changed on another Front End: his applications here
+ * get the events that Front End's got (conversationLog type, missedItems updated). */
+static int apply_log(ucwa_txn *txn, const json_t *m, apr_time_t now, ucwa_pool_applied *res)
+{
+    ucwa_store *s = txn->store;
+    const char *log = str(m, "log"), *type = str(m, "type");
+    int user = ucwa_store_user_find_locked(s, str(m, "sip"), 0), i;
+
+    if (strlen(log) != 24 || strspn(log, "0123456789abcdef") != 24
+        || (strcmp(type, "updated") && strcmp(type, "deleted") && strcmp(type, "added"))) {
+        return -1;
+    }
+    res->what = "a conversation log";
+    if (user < 0) {
+        return 0;   /* no application here any more */
+    }
+    ucwa_store_post_user_locked(s, user, 0, UCWA_PRIO_HIGH, "communication", "/communication",
+                                "conversationLog",
+                                apr_pstrcat(txn->pool, "/communication/conversationLogs/", log,
+                                            NULL), type, now, txn->pool);
+    ucwa_store_post_user_locked(s, user, 0, UCWA_PRIO_HIGH, "communication", "/communication",
+                                "missedItems", "/communication/missedItems", "updated", now,
+                                txn->pool);
+    for (i = ucwa_store_first_app(s, user); i >= 0; i = ucwa_store_next_app(s, i)) {
+        ucwa_txn_wake_app(txn, i);
+        res->wakes++;
+    }
+    return 0;
+}
+
 /* Front End fe is gone: the presence it gave and the conversations it held end here. */
 static int apply_fe_gone(ucwa_txn *txn, const json_t *m, const ucwa_idle_rules *rules,
                          apr_time_t now, ucwa_pool_applied *res)
@@ -836,6 +878,9 @@ int ucwa_pool_apply_sdp_locked(ucwa_txn *txn, const char *body, apr_size_t len,
     }
     else if (!strcmp(k, "fe-gone")) {
         rv = apply_fe_gone(txn, m, rules, now, res);
+    }
+    else if (!strcmp(k, "log")) {
+        rv = apply_log(txn, m, now, res);
     }
     else {
         rv = apply_conv(txn, k, m, sdp, now, res);

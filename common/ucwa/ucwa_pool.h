@@ -39,6 +39,9 @@
  *   message   {fe, conv, uri, fmt}, typing {fe, conv}, left {fe, conv}: from the other side
  *   fe-gone   {fe}: that Front End is gone (its lease expired, or it started afresh):
  *             what it held ends here
+ *   log       {sip, log, type}: the user's conversation log entry `log` was updated
+ *             (markAsRead) or deleted on another Front End: his applications here hear it
+ *             (mod_ucwa/ucwa_conversation_logs)
  *
  * Session descriptions (up to 64 KiB) do not fit a message: the request that gives one
  * writes it to the pool's table ucwa_pool_sdp first, and the message names its key
@@ -183,6 +186,10 @@ int ucwa_pool_presence_parse(apr_pool_t *p, const char *body, apr_size_t len,
 
 /* The key of conversation c: (fe, conv). */
 void ucwa_pool_conv_key(ucwa_store *s, const ucwa_conv *c, const char **fe, const char **conv);
+/* Queues a log message (above) for Front End fe. 1 queued, 0 not in a pool, -1 the outbox
+ * is full (the applications there see the change at their next GET). */
+int ucwa_pool_log_tell_locked(ucwa_store *s, const char *fe, const char *sip, const char *log,
+                              const char *type, apr_pool_t *p);
 /* Queues {k, fe, conv[, extra members]} to the other side of c (its peer). -1 when the
  * outbox is full, 0 when c has no remote side. extra: a JSON object (taken) or NULL. */
 int ucwa_pool_conv_tell_locked(ucwa_store *s, const ucwa_conv *c, const char *kind,

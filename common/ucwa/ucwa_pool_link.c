@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "mob_hex.h"
 #include "mob_json.h"
 #include "ucwa_pool.h"
 #include "ucwa_pool_link.h"
@@ -17,13 +18,11 @@ const char *ucwa_pool_link_sign(apr_pool_t *p, const unsigned char *key, apr_siz
                                 const char *from, const char *to, const char *time,
                                 const char *body, apr_size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int mac_len = 0, i;
+    unsigned int mac_len = 0;
     const char *head = apr_pstrcat(p, from, "\n", to, "\n", time, "\n", NULL);
     apr_size_t hl = strlen(head);
     unsigned char *msg = apr_palloc(p, hl + len + 1);
-    char *out;
 
     /* the one-shot HMAC over the parts joined */
     memcpy(msg, head, hl);
@@ -31,13 +30,7 @@ const char *ucwa_pool_link_sign(apr_pool_t *p, const unsigned char *key, apr_siz
     if (!HMAC(EVP_sha256(), key, (int)key_len, msg, hl + len, mac, &mac_len)) {
         return NULL;
     }
-    out = apr_palloc(p, mac_len * 2 + 1);
-    for (i = 0; i < mac_len; i++) {
-        out[2 * i] = hex[mac[i] >> 4];
-        out[2 * i + 1] = hex[mac[i] & 15];
-    }
-    out[mac_len * 2] = '\0';
-    return out;
+    return mob_hex(p, mac, mac_len);
 }
 
 int ucwa_pool_link_verify(apr_pool_t *p, const unsigned char *key, apr_size_t key_len,

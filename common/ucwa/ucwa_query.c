@@ -64,3 +64,23 @@ const char *ucwa_query_events(apr_pool_t *p, const char *args, apr_uint32_t tmin
     *out = pp;
     return NULL;
 }
+
+const char *ucwa_query_limit(apr_pool_t *p, const char *args, apr_uint32_t dflt,
+                             apr_uint32_t max, apr_uint32_t *out)
+{
+    apr_table_t *query;
+    const char *why;
+    apr_uint32_t v = dflt;
+    int rv;
+
+    if (mob_form_parse(p, args ? args : "", args ? strlen(args) : 0, MOB_FORM_LENIENT,
+                       &query, &why) != APR_SUCCESS) {
+        return "malformed query";
+    }
+    rv = uint_param(query, "limit", 0xFFFFFFFFu, &v);
+    if (rv < 0 || (rv == 1 && v == 0)) {
+        return "limit must be a positive number";
+    }
+    *out = v > max ? max : v;
+    return NULL;
+}

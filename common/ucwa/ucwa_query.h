@@ -33,4 +33,10 @@ typedef struct {
 const char *ucwa_query_events(apr_pool_t *p, const char *args, apr_uint32_t tmin,
                               apr_uint32_t tmax, apr_uint32_t tdefault, ucwa_event_params *out);
 
+/* The limit of a collection's query (conversationLogs?limit=N), parsed like the event
+ * query above: *out is dflt when limit is absent, else the number (1 to 2^32-1) clamped
+ * to max. NULL, or a reason for a 400 (a fixed string; *out unchanged). */
+const char *ucwa_query_limit(apr_pool_t *p, const char *args, apr_uint32_t dflt,
+                             apr_uint32_t max, apr_uint32_t *out);
+
 #endif

@@ -52,10 +52,34 @@ static const char *const v3[] = {
     NULL
 };
 
+/* Version 4: conversation logs (common/ucwa/ucwa_calllog): a user's past conversations and
+ * calls, missed or not, the newest UCWA_CALLLOG_MAX kept. created is in milliseconds. */
+static const char *const v4[] = {
+    "CREATE TABLE ucwa_conversation_logs ("
+    " owner VARCHAR(256) NOT NULL,"
+    " log_id VARCHAR(32) NOT NULL,"
+    " log_type VARCHAR(16) NOT NULL,"
+    " direction VARCHAR(16) NOT NULL,"
+    " status VARCHAR(16) NOT NULL,"
+    " peer VARCHAR(256) NOT NULL,"
+    " peer_name VARCHAR(256),"
+    " subject VARCHAR(1024),"
+    " importance VARCHAR(16),"
+    " thread_id VARCHAR(64),"
+    " modalities VARCHAR(64) NOT NULL,"
+    " preview VARCHAR(1024),"
+    " created BIGINT NOT NULL,"
+    " unread INTEGER NOT NULL,"
+    " PRIMARY KEY (owner, log_id))",
+    "CREATE INDEX ucwa_conversation_logs_time ON ucwa_conversation_logs (owner, created)",
+    NULL
+};
+
 static const ucwa_migration migrations[] = {
     { 1, "contact groups and group memberships", v1 },
     { 2, "index of memberships by contact", v2 },
     { 3, "push registrations", v3 },
+    { 4, "conversation logs", v4 },
 };
 
 #define VERSION_TABLE                                                                     \

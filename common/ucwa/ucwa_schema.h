@@ -5,7 +5,8 @@
  * portable (SQLite 3 and PostgreSQL): no AUTOINCREMENT/SERIAL, no IF NOT EXISTS inside
  * a migration, types VARCHAR(n) and BIGINT. docs/schema.md describes every version.
  *
- * Version 3 adds push registrations (common/push/ucwa_push_reg).
+ * Version 3 adds push registrations (common/push/ucwa_push_reg), version 4 conversation
+ * logs (common/ucwa/ucwa_calllog).
  *
  * Several processes may migrate the same database at once (every child process of a
  * starting httpd does): a migration begins by inserting its row into schema_version,
@@ -20,7 +21,7 @@
 #include <apr_dbd.h>
 
 /* The version this code needs (the number of the last migration). */
-#define UCWA_SCHEMA_VERSION 3
+#define UCWA_SCHEMA_VERSION 4
 
 typedef struct {
     int version;                     /* 1, 2, ... in order, no gaps */

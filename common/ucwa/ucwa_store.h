@@ -226,6 +226,8 @@ typedef struct {
     apr_uint32_t claiming;         /* slot + 1 of the endpoint whose accept awaits the pool's
                                     * verdict (0: none) */
     apr_uint32_t claiming_gen;
+    apr_uint32_t logs;             /* UCWA_CONV_LOG_*: conversation logs this Front End owes
+                                    * its users (mod_ucwa/ucwa_conversation_logs takes them) */
     char first[UCWA_CONV_FIRST_MAX];    /* the first message's data URI, "" when none */
     /* a call (kind UCWA_CONV_KIND_AV; common/ucwa/ucwa_av) */
     apr_uint32_t kind;             /* ucwa_conv_kind */
@@ -254,6 +256,13 @@ typedef struct {
                                     * connected (a move between networks): Suspended until
                                     * it resumes (resumeAudio*) or renegotiates */
 } ucwa_conv;
+
+#define UCWA_CONV_LOG_MISSED   0x1u    /* party 1 was alerted here and nobody answered */
+#define UCWA_CONV_LOG_ARCHIVED 0x2u    /* accepted: each party that is here */
+/* a call added to an IM conversation (av_side called): its callee was rung and nobody
+ * answered; it was answered */
+#define UCWA_CONV_LOG_CALL_MISSED   0x4u
+#define UCWA_CONV_LOG_CALL_ARCHIVED 0x8u
 
 /* A call's session descriptions (common/ucwa/ucwa_av): offers and answers byte for byte as
  * they came, kept out of the event slots (an offer with video and candidates is several KiB,

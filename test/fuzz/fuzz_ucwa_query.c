@@ -7,7 +7,9 @@
  * rules gives: the query decoded by mob_form_parse (lenient), a malformed form refused
  * first, then ack (a positive number below 2^32), then the four optional numbers
  * (strtoll's syntax: leading blanks and a sign allowed, nothing after the digits); a
- * number absent keeps the sticky value (0: the default), then the clamping. */
+ * number absent keeps the sticky value (0: the default), then the clamping.
+ * ucwa_query_limit, read the same way: limit absent is the default, 0 or malformed is
+ * refused, a number above the maximum is the maximum. */
 #include <apr_strings.h>
 #include <apr_tables.h>
 
@@ -18,6 +20,7 @@
 static const char R_FORM[] = "malformed query";
 static const char R_ACK[] = "ack must be a positive number";
 static const char R_NUM[] = "timeout, low, medium and priority must be numbers";
+static const char R_LIMIT[] = "limit must be a positive number";
 
 static const struct {
     apr_uint32_t tmin, tmax, tdefault;
@@ -33,6 +36,13 @@ static const struct {
     { 0, 0, 0 },                  /* a first request */
     { 600, 60, 20 },              /* what a previous request left */
     { 0xFFFFFFFFu, 1, 1801 },     /* out of range: clamped as well */
+};
+
+static const struct {
+    apr_uint32_t dflt, max;
+} limits[] = {
+    { 50, 100 },                  /* conversationLogs */
+    { 0, 0xFFFFFFFFu },           /* no clamping */
 };
 
 /* The reference reading of one number: 0 when absent, -1 when malformed, 1 and *out. */
@@ -106,6 +116,26 @@ static const char *reference(apr_pool_t *p, const char *args, apr_uint32_t tmin,
     return NULL;
 }
 
+/* ucwa_query_limit's expected outcome: the reason, or NULL and *want. */
+static const char *reference_limit(apr_pool_t *p, const char *args, apr_uint32_t dflt,
+                                   apr_uint32_t max, apr_uint32_t *want)
+{
+    apr_table_t *t = NULL;
+    const char *why = NULL;
+    apr_uint32_t v = dflt;
+    int r;
+
+    if (mob_form_parse(p, args, strlen(args), MOB_FORM_LENIENT, &t, &why) != APR_SUCCESS) {
+        return R_FORM;
+    }
+    r = ref_uint(t, "limit", 0xFFFFFFFFu, &v);
+    if (r < 0 || (r == 1 && v == 0)) {
+        return R_LIMIT;
+    }
+    *want = v > max ? max : v;
+    return NULL;
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
@@ -154,6 +184,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                        && out.low == want.low && out.medium == want.medium
                        && out.priority == want.priority);
         }
+    }
+    for (r = 0; r < sizeof(limits) / sizeof(limits[0]); r++) {
+        apr_uint32_t out = 0xA5A5A5A5u, want = 0;
+        const char *why = ucwa_query_limit(p, args, limits[r].dflt, limits[r].max, &out);
+        const char *why_ref = reference_limit(p, args, limits[r].dflt, limits[r].max, &want);
+        if (why) {
+            FUZZ_CHECK(!strcmp(why, R_FORM) || !strcmp(why, R_LIMIT));
+            FUZZ_CHECK(out == 0xA5A5A5A5u);
+            FUZZ_CHECK(why_ref != NULL && !strcmp(why, why_ref));
+            continue;
+        }
+        FUZZ_CHECK(why_ref == NULL);
+        FUZZ_CHECK(out == want && out <= limits[r].max);
     }
     free(args);
     apr_pool_destroy(p);

@@ -453,6 +453,10 @@ def ucwa_query_seeds():
     return {
         "ack": b"ack=1",
         "ack-timeout": b"ack=2&timeout=180",
+        "limit-small": b"limit=5",
+        "limit-zero": b"limit=0&ack=1",
+        "limit-huge": b"ack=3&limit=99999999999",
+        "limit-minus-zero": b"limit=-0",
         "all": b"ack=42&timeout=900&low=30&medium=10&priority=7",
         "case": b"ACK=3&Timeout=5000&LOW=1&Medium=99999",
         "repeated": b"ack=1&ack=2&timeout=200&timeout=x",

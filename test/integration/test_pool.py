@@ -16,6 +16,7 @@ import mobility
 import pool as pools   # the fixture below is `pool`
 from ucwa_client import FAST, events_of, start_fe, stop_fe
 
+from test_conversation_logs import ADDED, log_events, log_hrefs, missed_items
 from test_ucwa_messaging import (ACCEPTER, CLOSED, INCOMING, OTHER_LEFT, SENDER_CONNECTED,
                                  SENDER_FAILED, SENDER_STARTED, connect, data_text, embedded, im, quiet, seq,
                                  step)
@@ -359,6 +360,42 @@ def test_cancel_timeout_and_signing_out_across_front_ends(pool):
     assert bob.delete().status_code == 204
     assert seq(step(alice)) == OTHER_LEFT
     alice.delete()
+
+
+def test_a_missed_invitation_is_logged_once_across_front_ends(pool):
+    """bob rings on FE1 and FE2; alice's application ends before he answers: each Front
+    End records bob's Missed log for its own applications, the pool's database keeps one
+    entry, and a markAsRead on FE2 (a DELETE on FE1) is what the other reads and hears."""
+    alice, bobs = pool_users(pool, 0, 1)
+    before = set(log_hrefs(bobs[1]))
+    m0 = missed_items(bobs[1])
+    invited(alice, *bobs)
+    assert alice.delete().status_code == 204
+    ids = []
+    for b in bobs:
+        assert seq(log_events(b, 2)) == ADDED
+        ids.append({h.rsplit("/", 1)[1] for h in log_hrefs(b)}
+                   - {h.rsplit("/", 1)[1] for h in before})
+    assert len(ids[0]) == 1 and ids[0] == ids[1], ids
+    m1 = missed_items(bobs[0])
+    assert m1["missedConversationsCount"] == m0["missedConversationsCount"] + 1
+    assert m1["unreadMissedConversationsCount"] == m0["unreadMissedConversationsCount"] + 1
+    assert m1["conversationLogsCount"] == m0["conversationLogsCount"] + 1
+    new, = ids[1]
+    assert bobs[1].post(f"/communication/conversationLogs/{new}/markAsRead").status_code == 204
+    # both devices hear it: FE1's through the pool
+    for b in bobs:
+        assert seq(log_events(b, 2)) == [("communication", "conversationLog", "updated"),
+                                         ("communication", "missedItems", "updated")]
+    assert missed_items(bobs[0])["unreadMissedConversationsCount"] == \
+        m0["unreadMissedConversationsCount"]
+    assert bobs[0].user.request("DELETE", bobs[0].self + f"/communication/conversationLogs/{new}"
+                                ).status_code == 204
+    for b in bobs:
+        assert seq(log_events(b, 2)) == [("communication", "conversationLog", "deleted"),
+                                         ("communication", "missedItems", "updated")]
+    for b in bobs:
+        b.delete()
 
 
 def test_typing_across_front_ends(pool):

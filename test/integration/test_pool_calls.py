@@ -14,6 +14,7 @@ from ucwa_client import events_of, stop_fe
 from test_calls import (ANSWERER, CALLER_CONNECTED, CLOSED, HUNG_UP, INV, OTHER_HUNG_UP,
                         answer, callable_app, decline_cancel_and_missed, embedded, from_uri,
                         invitation_of, quiet, renegotiate, ring, sdp, seq, step)
+from test_conversation_logs import get_log, log_hrefs, missed_items
 from test_pool import mobility_allowed, pg, start_pool, wait_for  # noqa: F401 (pg: fixture)
 
 ALICE, BOB = "alice@contoso.test", "bob@contoso.test"
@@ -179,10 +180,18 @@ def test_callee_on_both_front_ends(people):
 
 def test_decline_cancel_and_missed_across(people):
     alice, bob, _ = people
+    before = missed_items(bob)["missedConversationsCount"]
     # declined on FE2; canceled on FE1 (FE2 stops ringing: missed); no answer (Timeout on
     # FE1, Missed on FE2, each by its own clock)
     decline_cancel_and_missed(alice, bob)
     quiet_all(alice, bob)
+    # FE2, where bob rang, wrote his two missed calls in the pool's database (not the
+    # declined one)
+    wait_for(lambda: missed_items(bob)["missedConversationsCount"] == before + 2,
+             what="bob's missed calls")
+    logs = [get_log(bob, h) for h in log_hrefs(bob)[:2]]
+    assert [(x["type"], x["status"], x["direction"]) for x in logs] == \
+        [("AudioLog", "Missed", "Incoming")] * 2
 
 
 def test_provisional_answer_across(people):

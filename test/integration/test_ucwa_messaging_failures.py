@@ -264,7 +264,7 @@ def test_bad_messages_and_other_peoples_conversations(users):
     assert_error(a_app.get(a_conv[len(a_app.self):] + "/participants/carol@contoso.test"), 404,
                  "NotFound")
     assert_error(a_app.get(a_conv[len(a_app.self):] + "/nothing"), 404, "NotFound")
-    assert_error(a_app.get("/communication/missedItems"), 404, "NotFound")
+    assert_error(a_app.get("/communication/missedItems/nothing"), 404, "NotFound")
     # bob and alice were not disturbed by any of it
     quiet(a_app)
     quiet(b_app)

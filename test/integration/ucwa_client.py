@@ -186,7 +186,8 @@ def assert_error(r, status, code, subcode=None):
 
 def state_with_tags(workdir: Path, state: Path, name, tags):
     """A copy of the demo state whose directory grants policy tags: {user: tag}. Users
-    not in the demo directory are added, homed on pool01, with the demo password."""
+    not in the demo directory are added, homed on pool01, with the demo password. The
+    directory is writable by the children, as the demo's is."""
     st = workdir / name
     if st.exists():
         shutil.rmtree(st)
@@ -200,6 +201,9 @@ def state_with_tags(workdir: Path, state: Path, name, tags):
     con.commit()
     con.close()
     (st / "directory.db").chmod(0o644)
+    # the children write to it (contact lists, push registrations, conversation logs), as
+    # in the demo's layout
+    mobility.make_directory(st, mobility.Topology())
     return st
 
 

@@ -353,7 +353,17 @@ START_TEST(decline_cancel_timeout)
         ck_assert_str_eq(field(0, "_embedded.messagingInvitation.state"), want[k].state1);
         ck_assert_str_eq(events(tablet), CLOSED);
         ck_assert_int_eq(ucwa_conv_accept_locked(st, c, phone, now, pool, &t), UCWA_CONV_STATE);
+        /* the log it owes bob: none for a decline (he answered), Missed otherwise */
+        ck_assert_uint_eq(ucwa_store_conv(st, c)->logs, k == 0 ? 0 : UCWA_CONV_LOG_MISSED);
     }
+    /* accepted: an Archived log for both, and nothing missed when it ends */
+    c = invite(alice, "bob@contoso.test", NULL, UCWA_CONV_OK);
+    ck_assert_uint_eq(ucwa_store_conv(st, c)->logs, 0);
+    ck_assert_int_eq(ucwa_conv_accept_locked(st, c, tablet, now, pool, &t), UCWA_CONV_OK);
+    ck_assert_uint_eq(ucwa_store_conv(st, c)->logs, UCWA_CONV_LOG_ARCHIVED);
+    ucwa_store_conv(st, c)->logs = 0;   /* taken (mod_ucwa/ucwa_conversation_logs) */
+    ck_assert_int_eq(ucwa_conv_leave_locked(st, c, 0, now, pool, &t), UCWA_CONV_OK);
+    ck_assert_uint_eq(ucwa_store_conv(st, c)->logs, 0);
 }
 END_TEST
 

@@ -659,6 +659,40 @@ START_TEST(a_front_end_gone)
 }
 END_TEST
 
+/* A user's conversation log changed on FE2 (markAsRead, DELETE): his applications on FE1
+ * hear it through the pool; a malformed one changes nothing. */
+START_TEST(a_conversation_log_change_crosses)
+{
+    int bob1 = app_on(FE1, BOB, "Bob", 1), bob2 = app_on(FE2, BOB, "Bob", 1);
+    const char *id = "0123456789abcdef01234567";
+    ucwa_txn txn;
+    ucwa_pool_applied res;
+
+    flow();
+    (void)events(FE1, bob1);
+    ck_assert_int_eq(ucwa_pool_log_tell_locked(S(FE2), "fe1", BOB, id, "updated", pool), 1);
+    flow();
+    ck_assert_str_eq(events(FE1, bob1),
+                     "comm/conversationLog/updated comm/missedItems/updated");
+    ck_assert_ptr_nonnull(strstr(raw, "/communication/conversationLogs/0123456789abcdef01234567"));
+    (void)bob2;
+    ucwa_txn_init(&txn, S(FE1), pool);
+    {
+        static const char *const bad[] = {
+            "{\"k\":\"log\",\"sip\":\"bob@contoso.test\",\"log\":\"../x\",\"type\":\"updated\"}",
+            "{\"k\":\"log\",\"sip\":\"bob@contoso.test\",\"log\":\"0123456789abcdef01234567\","
+            "\"type\":\"x\"}",
+        };
+        size_t i;
+        for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            ck_assert_int_eq(ucwa_pool_apply_locked(&txn, bad[i], strlen(bad[i]), &m.rules, now,
+                                                    &res), -1);
+        }
+    }
+    ck_assert_str_eq(events(FE1, bob1), "");
+}
+END_TEST
+
 /* Fills fe's outbox with messages that name nothing (applied as no-ops). */
 static void fill(int fe)
 {
@@ -1151,6 +1185,7 @@ int main(void)
     tcase_add_test(tc, an_accept_that_crosses_a_rejoin);
     tcase_add_test(tc, nobody_to_alert_is_unreachable);
     tcase_add_test(tc, the_last_endpoint_of_a_mirror_goes);
+    tcase_add_test(tc, a_conversation_log_change_crosses);
     tcase_add_test(tc, a_front_end_gone);
     tcase_add_test(tc, a_full_outbox_changes_nothing);
     tcase_add_test(tc, malformed_and_hostile_messages);

@@ -161,6 +161,27 @@ START_TEST(sticky)
 }
 END_TEST
 
+START_TEST(limit)
+{
+    apr_uint32_t n = 7;
+
+    ck_assert_ptr_null(ucwa_query_limit(pool, NULL, 50, 100, &n));
+    ck_assert_uint_eq(n, 50);
+    ck_assert_ptr_null(ucwa_query_limit(pool, "limit=3&x=y", 50, 100, &n));
+    ck_assert_uint_eq(n, 3);
+    ck_assert_ptr_null(ucwa_query_limit(pool, "LIMIT=4000000000", 50, 100, &n));
+    ck_assert_uint_eq(n, 100);
+    n = 7;
+    ck_assert_str_eq(ucwa_query_limit(pool, "limit=0", 50, 100, &n),
+                     "limit must be a positive number");
+    ck_assert_ptr_nonnull(ucwa_query_limit(pool, "limit=x", 50, 100, &n));
+    ck_assert_ptr_nonnull(ucwa_query_limit(pool, "limit=-1", 50, 100, &n));
+    ck_assert_ptr_nonnull(ucwa_query_limit(pool, "limit=4294967296", 50, 100, &n));
+    ck_assert_str_eq(ucwa_query_limit(pool, "limit=%zz", 50, 100, &n), "malformed query");
+    ck_assert_uint_eq(n, 7);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ucwa_query");
@@ -172,6 +193,7 @@ int main(void)
     tcase_add_test(tc, number_rules);
     tcase_add_test(tc, clamping);
     tcase_add_test(tc, sticky);
+    tcase_add_test(tc, limit);
     suite_add_tcase(s, tc);
     return unit_run("test_ucwa_query", s);
 }

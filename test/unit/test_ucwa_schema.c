@@ -146,6 +146,37 @@ START_TEST(upgrade_from_version_1)
 }
 END_TEST
 
+/* Version 3 (push registrations, before conversation logs): the upgrade adds the logs
+ * and keeps the rows it found. */
+START_TEST(upgrade_from_version_3)
+{
+    apr_dbd_t *h = open_db("v3.db");
+    ucwa_schema_result res;
+    const char *err = NULL;
+    int count, i;
+    const ucwa_migration *m = ucwa_schema_migrations(&count);
+    const char *const *sql;
+
+    exec(h, "CREATE TABLE ucwa_schema_version (version INTEGER NOT NULL PRIMARY KEY, "
+            "description VARCHAR(200) NOT NULL, applied_at VARCHAR(32) NOT NULL)");
+    for (i = 0; i < 3; i++) {
+        for (sql = m[i].statements; *sql; sql++) {
+            exec(h, *sql);
+        }
+        exec(h, apr_psprintf(pool, "INSERT INTO ucwa_schema_version VALUES (%d, 'x', "
+                                   "'2020-01-01T00:00:00Z')", i + 1));
+    }
+    exec(h, "INSERT INTO ucwa_push_registrations (reg_id, owner, endpoint_id, provider, "
+            "token, created, updated) VALUES ('r', 'a@x.test', 'e', 'FCM', 't', 1, 1)");
+    ck_assert_int_eq(ucwa_schema_migrate(pool, drv, h, apr_time_now(), &res, &err), APR_SUCCESS);
+    ck_assert_int_eq(res.from, 3);
+    ck_assert_int_eq(res.to, UCWA_SCHEMA_VERSION);
+    ck_assert_int_eq(rows(h, "SELECT * FROM ucwa_push_registrations"), 1);
+    ck_assert_int_eq(rows(h, "SELECT * FROM ucwa_conversation_logs"), 0);
+    apr_dbd_close(drv, h);
+}
+END_TEST
+
 /* Another process migrated after this one read the version: this one's claim of
  * migration 1 fails (it waited for the other's transaction, then hit the primary key),
  * it reads the version again and has nothing left to do. The other process is the main
@@ -271,6 +302,7 @@ int main(void)
     tcase_add_test(tc, new_database);
     tcase_add_test(tc, running_again_changes_nothing);
     tcase_add_test(tc, upgrade_from_version_1);
+    tcase_add_test(tc, upgrade_from_version_3);
     tcase_add_test(tc, another_process_migrated_first);
     tcase_add_test(tc, newer_database_left_alone);
     tcase_add_test(tc, failed_migration_rolls_back);
