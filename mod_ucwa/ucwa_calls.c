@@ -468,10 +468,10 @@ static int av_locked(ucwa_txn *t, int idx, void *baton)
     c = ucwa_store_conv(s, conv);
     memset(&touched, 0, sizeof(touched));
     ucwa_conv_view_of_locked(s, c, side, idx, &x->v);
+    if (x->sdp && c->peer_fe[0] && !x->pool_key) {
+        return NEED_KEY;           /* the other side is on another Front End */
+    }
     if ((x->what == UCWA_AV_RENEGOTIATE || x->what == UCWA_AV_RENEG_ANSWER) && x->sdp) {
-        if (c->peer_fe[0] && c->kind == UCWA_CONV_KIND_AV && !x->pool_key) {
-            return NEED_KEY;       /* the other side is on another Front End */
-        }
         ucwa_av_pool_key_locked(s, c, x->what == UCWA_AV_RENEGOTIATE ? UCWA_SDP_RENEG_OFFER
                                                                      : UCWA_SDP_RENEG_ANSWER,
                                 x->pool_key);
@@ -480,7 +480,7 @@ static int av_locked(ucwa_txn *t, int idx, void *baton)
     case UCWA_AV_ADD:
         x->res = ucwa_conv_add_av_locked(s, conv, side, x->sdp->sdp.video, x->sdp->ctype,
                                          x->sdp->body, x->sdp->len, x->ctx, x->op,
-                                         now + x->ring, now, t->pool, &touched);
+                                         x->pool_key, now + x->ring, now, t->pool, &touched);
         if (x->res == UCWA_CONV_OK) {
             x->location = ucwa_av_href_invitation(t->pool, &x->v);
         }

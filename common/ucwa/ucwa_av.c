@@ -280,7 +280,7 @@ json_t *ucwa_av_modality(apr_pool_t *p, const ucwa_conv_view *v)
     add_link(links, "self", self);
     add_link(links, "conversation", ucwa_conv_href(p, v));
     if (!live && v->calls && c->kind == UCWA_CONV_KIND_MESSAGING
-        && c->phase == UCWA_CONV_CONNECTED && !c->msg_off && !c->peer_fe[0]) {
+        && c->phase == UCWA_CONV_CONNECTED && !c->msg_off) {
         /* a call can be added to the IM conversation */
         add_link(links, "addAudio", apr_pstrcat(p, self, "/addAudio", NULL));
         add_link(links, "addVideo", apr_pstrcat(p, self, "/addAudioVideo", NULL));

@@ -1528,24 +1528,47 @@ static void provisional_to_caller(ucwa_store *s, ucwa_conv *c, apr_time_t now, a
     batch_post(&b, now, t);
 }
 
-/* The answer to a call added to an IM conversation: only the other party's application
- * rings, so there is no race to win. */
-static ucwa_conv_result answer_added(ucwa_store *s, ucwa_conv *c, int app, int provisional,
-                                     const char *ctype, const char *body, apr_size_t len,
-                                     const char *cid, const char *session_context,
-                                     apr_time_t now, apr_pool_t *p, ucwa_conv_touched *t)
+/* --- a call added to an IM conversation ------------------------------------------------ */
+
+/* The side of an IM conversation across Front Ends whose application is here. */
+static int here_side(const ucwa_conv *c)
+{
+    return 1 - ucwa_conv_remote_side(c);
+}
+
+/* What this side of an added call does, to the other side's Front End: the message names
+ * the call by its offer's key in the pool's table (a message about an older call is
+ * ignored there). sdp_kind: the description it carries, or -1. */
+static int added_tell(ucwa_store *s, const ucwa_conv *c, const char *kind, int sdp_kind,
+                      json_t *extra, apr_pool_t *p)
+{
+    if (!extra) {
+        extra = json_object();
+    }
+    json_object_set_new(extra, "call", json_string(ucwa_av_pool_key(s, c, UCWA_SDP_OFFER)));
+    return ucwa_pool_call_tell_locked(s, c, kind, sdp_kind, extra, p);
+}
+
+/* Whether a message from the other side's Front End is about the call of c. */
+static int added_is(ucwa_store *s, const ucwa_conv *c, const char *call)
+{
+    const char *key = ucwa_av_pool_key(s, c, UCWA_SDP_OFFER);
+
+    return c->state == UCWA_SLOT_LIVE && c->kind == UCWA_CONV_KIND_MESSAGING && c->peer_fe[0]
+           && call && *key && !strcmp(key, call);
+}
+
+/* The answer (final or provisional) to a call added to an IM conversation is in c: the
+ * events of the sides whose applications are here. */
+static void added_answered(ucwa_store *s, ucwa_conv *c, int provisional, const char *cid,
+                           const char *session_context, apr_time_t now, apr_pool_t *p,
+                           ucwa_conv_touched *t)
 {
     int caller = (int)c->av_side, callee = 1 - caller;
     ucwa_conv_party *me = &c->party[callee], *other = &c->party[caller];
     ucwa_conv_view v;
     batch b;
 
-    if (c->av_phase != UCWA_CONV_INVITING || !app_is(me, app, ucwa_store_app(s, app)->gen)) {
-        return UCWA_CONV_STATE;
-    }
-    if (ucwa_av_put_locked(s, c, UCWA_SDP_ANSWER, ctype, body, len) < 0) {
-        return UCWA_CONV_TOO_LARGE;
-    }
     c->provisional = provisional ? 1 : 0;
     copy(c->accepted_cid, sizeof(c->accepted_cid), cid);
     copy(c->session_context[callee], sizeof(c->session_context[callee]), session_context);
@@ -1556,11 +1579,11 @@ static ucwa_conv_result answer_added(ucwa_store *s, ucwa_conv *c, int app, int p
         c->last_activity = now;
     }
     batch_init(&b, s, p);
-    if (!provisional) {
-        ucwa_conv_view_of_locked(s, c, callee, app, &v);
-        add(&b, app, &v, 0, ev_av_invitation(p, &v, "completed"));
-        add(&b, app, &v, 1, ev_av_modality(p, &v));
-        add(&b, app, &v, 0, ev_conversation(p, &v, "updated"));
+    if (!provisional && app_live(s, me->app, me->app_gen)) {
+        ucwa_conv_view_of_locked(s, c, callee, me->app, &v);
+        add(&b, me->app, &v, 0, ev_av_invitation(p, &v, "completed"));
+        add(&b, me->app, &v, 1, ev_av_modality(p, &v));
+        add(&b, me->app, &v, 0, ev_conversation(p, &v, "updated"));
     }
     if (app_live(s, other->app, other->app_gen)) {
         ucwa_conv_view_of_locked(s, c, caller, other->app, &v);
@@ -1573,33 +1596,50 @@ static ucwa_conv_result answer_added(ucwa_store *s, ucwa_conv *c, int app, int p
         }
     }
     batch_post(&b, now, t);
+}
+
+/* The answer to a call added to an IM conversation: only the other party's application
+ * rings, so there is no race to win (the caller on another Front End: told through the
+ * pool, the answer's key in the pool's table). */
+static ucwa_conv_result answer_added(ucwa_store *s, ucwa_conv *c, int app, int provisional,
+                                     const char *ctype, const char *body, apr_size_t len,
+                                     const char *cid, const char *session_context,
+                                     apr_time_t now, apr_pool_t *p, ucwa_conv_touched *t)
+{
+    int callee = 1 - (int)c->av_side;
+
+    if (c->av_phase != UCWA_CONV_INVITING
+        || !app_is(&c->party[callee], app, ucwa_store_app(s, app)->gen)) {
+        return UCWA_CONV_STATE;
+    }
+    if (c->peer_fe[0] && ucwa_pool_room_locked(s) < 1) {
+        return UCWA_CONV_BUSY;
+    }
+    if (ucwa_av_put_locked(s, c, UCWA_SDP_ANSWER, ctype, body, len) < 0) {
+        return UCWA_CONV_TOO_LARGE;
+    }
+    added_answered(s, c, provisional, cid, session_context, now, p, t);
+    if (c->peer_fe[0]) {
+        added_tell(s, c, "av-answer", UCWA_SDP_ANSWER,
+                   json_pack("{s:s,s:s,s:i}", "cid", c->accepted_cid, "ctx",
+                             c->session_context[callee], "prov", provisional ? 1 : 0), p);
+    }
     return UCWA_CONV_OK;
 }
 
-ucwa_conv_result ucwa_conv_add_av_locked(ucwa_store *s, int idx, int side, int video,
-                                         const char *ctype, const char *body, apr_size_t len,
-                                         const char *session_context, const char *operation_id,
-                                         apr_time_t expires, apr_time_t now, apr_pool_t *p,
-                                         ucwa_conv_touched *t)
+/* A call added to IM conversation c (slot idx) by side starts ringing: its record and
+ * offer, and the events of the sides whose applications are here. */
+static ucwa_conv_result start_added(ucwa_store *s, ucwa_conv *c, int idx, int side, int video,
+                                    const char *ctype, const char *body, apr_size_t len,
+                                    const char *session_context, const char *operation_id,
+                                    const char *offer_key, apr_time_t expires, apr_time_t now,
+                                    apr_pool_t *p, ucwa_conv_touched *t)
 {
-    ucwa_conv *c = ucwa_store_conv(s, idx);
-    ucwa_conv_party *me = &c->party[side], *other = &c->party[1 - side];
     ucwa_call *k;
     ucwa_conv_view v;
     batch b;
+    int sd;
 
-    if (c->state != UCWA_SLOT_LIVE || c->kind != UCWA_CONV_KIND_MESSAGING
-        || c->phase != UCWA_CONV_CONNECTED || c->msg_off || c->peer_fe[0]
-        || c->av_phase == UCWA_CONV_INVITING || c->av_phase == UCWA_CONV_CONNECTED
-        || !app_live(s, other->app, other->app_gen)) {
-        return UCWA_CONV_STATE;
-    }
-    {
-        ucwa_app *oa = ucwa_store_app(s, other->app);
-        if (!oa->available || !(oa->modalities & (UCWA_MOD_AUDIO | UCWA_MOD_VIDEO))) {
-            return UCWA_CONV_STATE;    /* the other party's application takes no calls */
-        }
-    }
     if ((k = ucwa_av_call_of_locked(s, c)) == NULL) {
         int n = ucwa_av_call_new_locked(s, idx, c->gen);
         if (n < 0) {
@@ -1613,6 +1653,7 @@ ucwa_conv_result ucwa_conv_add_av_locked(ucwa_store *s, int idx, int side, int v
         return UCWA_CONV_TOO_LARGE;
     }
     k->len[UCWA_SDP_ANSWER] = k->len[UCWA_SDP_RENEG_OFFER] = k->len[UCWA_SDP_RENEG_ANSWER] = 0;
+    ucwa_av_pool_key_locked(s, c, UCWA_SDP_OFFER, offer_key);
     c->av_phase = UCWA_CONV_INVITING;
     c->av_side = (apr_uint32_t)side;
     c->av_end = UCWA_CONV_END_NONE;
@@ -1630,22 +1671,80 @@ ucwa_conv_result ucwa_conv_add_av_locked(ucwa_store *s, int idx, int side, int v
     copy(c->av_operation_id, sizeof(c->av_operation_id), operation_id);
     c->last_activity = now;
     batch_init(&b, s, p);
-    ucwa_conv_view_of_locked(s, c, side, me->app, &v);
-    add(&b, me->app, &v, 0, ev_av_invitation(p, &v, "started"));
-    add(&b, me->app, &v, 1, ev_av_modality(p, &v));
-    ucwa_conv_view_of_locked(s, c, 1 - side, other->app, &v);
-    ucwa_av_view_media_locked(s, &v, p);
-    add(&b, other->app, &v, 0, ev_av_invitation(p, &v, "started"));
-    add_push(&b, UCWA_PUSH_CALL, c, me->name, "Incoming call", strlen("Incoming call"));
-    add(&b, other->app, &v, 1, ev_av_modality(p, &v));
+    for (sd = 0; sd < 2; sd++) {
+        ucwa_conv_party *pa = &c->party[sd];
+        if (!app_live(s, pa->app, pa->app_gen)) {
+            continue;
+        }
+        ucwa_conv_view_of_locked(s, c, sd, pa->app, &v);
+        if (sd == side) {
+            add(&b, pa->app, &v, 0, ev_av_invitation(p, &v, "started"));
+        }
+        else {
+            ucwa_av_view_media_locked(s, &v, p);
+            add(&b, pa->app, &v, 0, ev_av_invitation(p, &v, "started"));
+            add_push(&b, UCWA_PUSH_CALL, c, c->party[side].name, "Incoming call",
+                     strlen("Incoming call"));
+        }
+        add(&b, pa->app, &v, 1, ev_av_modality(p, &v));
+    }
     batch_post(&b, now, t);
     return UCWA_CONV_OK;
+}
+
+/* Whether the application can take a call added to a conversation. */
+static int takes_calls(ucwa_store *s, const ucwa_conv_party *pa)
+{
+    ucwa_app *a;
+
+    if (!app_live(s, pa->app, pa->app_gen)) {
+        return 0;
+    }
+    a = ucwa_store_app(s, pa->app);
+    return a->available && (a->modalities & (UCWA_MOD_AUDIO | UCWA_MOD_VIDEO));
+}
+
+ucwa_conv_result ucwa_conv_add_av_locked(ucwa_store *s, int idx, int side, int video,
+                                         const char *ctype, const char *body, apr_size_t len,
+                                         const char *session_context, const char *operation_id,
+                                         const char *offer_key, apr_time_t expires,
+                                         apr_time_t now, apr_pool_t *p, ucwa_conv_touched *t)
+{
+    ucwa_conv *c = ucwa_store_conv(s, idx);
+    ucwa_conv_result r;
+
+    if (c->state != UCWA_SLOT_LIVE || c->kind != UCWA_CONV_KIND_MESSAGING
+        || c->phase != UCWA_CONV_CONNECTED || c->msg_off
+        || c->av_phase == UCWA_CONV_INVITING || c->av_phase == UCWA_CONV_CONNECTED) {
+        return UCWA_CONV_STATE;
+    }
+    if (c->peer_fe[0]) {
+        /* the other party's Front End decides whether its application takes the call */
+        if (!offer_key || !*offer_key || side != here_side(c)) {
+            return UCWA_CONV_STATE;
+        }
+        if (ucwa_pool_room_locked(s) < 1) {
+            return UCWA_CONV_BUSY;
+        }
+    }
+    else if (!takes_calls(s, &c->party[1 - side])) {
+        return UCWA_CONV_STATE;    /* the other party's application takes no calls */
+    }
+    r = start_added(s, c, idx, side, video, ctype, body, len, session_context, operation_id,
+                    c->peer_fe[0] ? offer_key : NULL, expires, now, p, t);
+    if (r == UCWA_CONV_OK && c->peer_fe[0]) {
+        added_tell(s, c, "av-add", UCWA_SDP_OFFER,
+                   json_pack("{s:i,s:s,s:I}", "video", video ? 1 : 0, "ctx",
+                             c->session_context[side], "expires", (json_int_t)expires), p);
+    }
+    return r;
 }
 
 ucwa_conv_result ucwa_conv_stop_av_locked(ucwa_store *s, int idx, int side, int app,
                                           apr_time_t now, apr_pool_t *p, ucwa_conv_touched *t)
 {
     ucwa_conv *c = ucwa_store_conv(s, idx);
+    ucwa_conv_end why;
     batch b;
 
     if (c->state != UCWA_SLOT_LIVE) {
@@ -1666,13 +1765,92 @@ ucwa_conv_result ucwa_conv_stop_av_locked(ucwa_store *s, int idx, int side, int 
     if (c->av_phase != UCWA_CONV_INVITING && c->av_phase != UCWA_CONV_CONNECTED) {
         return UCWA_CONV_STATE;
     }
+    if (c->peer_fe[0] && ucwa_pool_room_locked(s) < 1) {
+        return UCWA_CONV_BUSY;    /* the other side's call would go on */
+    }
+    why = c->av_phase == UCWA_CONV_CONNECTED ? UCWA_CONV_END_LEFT
+          : side == (int)c->av_side ? UCWA_CONV_END_CANCELED : UCWA_CONV_END_DECLINED;
+    if (c->peer_fe[0]) {
+        added_tell(s, c, "av-stop", -1, NULL, p);
+    }
     batch_init(&b, s, p);
-    end_added(s, c, c->av_phase == UCWA_CONV_CONNECTED ? UCWA_CONV_END_LEFT
-                    : side == (int)c->av_side ? UCWA_CONV_END_CANCELED : UCWA_CONV_END_DECLINED,
-              -1, now, p, &b);
+    end_added(s, c, why, -1, now, p, &b);
     c->last_activity = now;
     batch_post(&b, now, t);
     return UCWA_CONV_OK;
+}
+
+void ucwa_conv_remote_add_av_locked(ucwa_store *s, int idx, const char *call, int video,
+                                    const char *ctype, const char *body, apr_size_t len,
+                                    const char *session_context, apr_time_t expires,
+                                    apr_time_t now, apr_pool_t *p, ucwa_conv_touched *t)
+{
+    ucwa_conv *c = ucwa_store_conv(s, idx);
+    int caller = ucwa_conv_remote_side(c);
+    json_t *m;
+
+    if (c->state != UCWA_SLOT_LIVE || c->kind != UCWA_CONV_KIND_MESSAGING || !c->peer_fe[0]
+        || c->phase != UCWA_CONV_CONNECTED || !call || !*call) {
+        return;
+    }
+    if (!c->msg_off && c->av_phase != UCWA_CONV_INVITING && c->av_phase != UCWA_CONV_CONNECTED
+        && takes_calls(s, &c->party[1 - caller])
+        && start_added(s, c, idx, caller, video, ctype, body, len, session_context, NULL, call,
+                       expires, now, p, t) == UCWA_CONV_OK) {
+        return;
+    }
+    /* not here: a call already in it (both added at once: neither rings), an application
+     * that takes no calls, no call record: the caller's side fails as declined */
+    {
+        const char *kfe, *kconv;
+        ucwa_pool_conv_key(s, c, &kfe, &kconv);
+        m = json_pack("{s:s,s:s,s:s,s:s}", "k", "av-stop", "fe", kfe, "conv", kconv, "call",
+                      call);
+    }
+    ucwa_pool_queue_locked(s, UCWA_POOL_SEND, c->peer_fe, NULL, mob_json_dump(p, m, NULL),
+                           NULL);
+    json_decref(m);
+}
+
+void ucwa_conv_remote_answer_added_locked(ucwa_store *s, int idx, const char *call,
+                                          int provisional, const ucwa_conv_answer_in *answer,
+                                          apr_time_t now, apr_pool_t *p, ucwa_conv_touched *t)
+{
+    ucwa_conv *c = ucwa_store_conv(s, idx);
+
+    if (!added_is(s, c, call) || c->phase != UCWA_CONV_CONNECTED) {
+        return;
+    }
+    if (c->av_phase != UCWA_CONV_INVITING || (int)c->av_side != here_side(c)
+        || ucwa_av_put_locked(s, c, UCWA_SDP_ANSWER, answer->ctype, answer->body,
+                              answer->len) < 0) {
+        if (!provisional) {
+            /* it ended here (canceled, no answer by this clock) as it was answered there:
+             * the answerer's side ends too */
+            added_tell(s, c, "av-stop", -1, NULL, p);
+        }
+        return;
+    }
+    added_answered(s, c, provisional, answer->cid, answer->session_context, now, p, t);
+}
+
+void ucwa_conv_remote_stop_av_locked(ucwa_store *s, int idx, const char *call, apr_time_t now,
+                                     apr_pool_t *p, ucwa_conv_touched *t)
+{
+    ucwa_conv *c = ucwa_store_conv(s, idx);
+    int remote = ucwa_conv_remote_side(c);
+    batch b;
+
+    if (!added_is(s, c, call)
+        || (c->av_phase != UCWA_CONV_INVITING && c->av_phase != UCWA_CONV_CONNECTED)) {
+        return;
+    }
+    batch_init(&b, s, p);
+    end_added(s, c, c->av_phase == UCWA_CONV_CONNECTED ? UCWA_CONV_END_LEFT
+                    : remote == (int)c->av_side ? UCWA_CONV_END_CANCELED
+                    : UCWA_CONV_END_DECLINED, -1, now, p, &b);
+    c->last_activity = now;
+    batch_post(&b, now, t);
 }
 
 ucwa_conv_result ucwa_conv_stop_messaging_locked(ucwa_store *s, int idx, int side,
@@ -1688,6 +1866,13 @@ ucwa_conv_result ucwa_conv_stop_messaging_locked(ucwa_store *s, int idx, int sid
         || c->phase != UCWA_CONV_CONNECTED || c->av_phase != UCWA_CONV_CONNECTED
         || c->msg_off) {
         return ucwa_conv_leave_locked(s, idx, side, now, p, t);
+    }
+    if (c->peer_fe[0] && c->party[side].app >= 0) {
+        /* the other side's Front End ends messaging there too */
+        if (ucwa_pool_room_locked(s) < 1) {
+            return UCWA_CONV_BUSY;
+        }
+        added_tell(s, c, "msg-off", -1, NULL, p);
     }
     /* the call goes on: messaging alone ends */
     c->msg_off = 1;

@@ -265,13 +265,15 @@ ucwa_conv_result ucwa_conv_reneg_answer_locked(ucwa_store *s, int idx, int side,
 int ucwa_conv_find_av_invitation_locked(ucwa_store *s, const char *id, int *side);
 
 /* side adds a call to its connected IM conversation (addAudio, addAudioVideo): the other
- * side's application rings until expires. STATE when not connected, the other side is on
- * another Front End, or a call is already in it; NO_CALL; TOO_LARGE. */
+ * side's application rings until expires. The other side on another Front End of the
+ * pool: offer_key names the offer in the pool's table, and that Front End rings it ("av-add").
+ * STATE when not connected, a call is already in it, or the other party's application here
+ * takes no calls; BUSY (the pool's outbox is full); NO_CALL; TOO_LARGE. */
 ucwa_conv_result ucwa_conv_add_av_locked(ucwa_store *s, int idx, int side, int video,
                                          const char *ctype, const char *body, apr_size_t len,
                                          const char *session_context, const char *operation_id,
-                                         apr_time_t expires, apr_time_t now, apr_pool_t *p,
-                                         ucwa_conv_touched *t);
+                                         const char *offer_key, apr_time_t expires,
+                                         apr_time_t now, apr_pool_t *p, ucwa_conv_touched *t);
 /* side ends the call of record idx: cancels (the caller, ringing), declines (the callee,
  * ringing) or hangs up (connected). An added call ends alone (the conversation goes on with
  * messaging, unless messaging was stopped); a call conversation ends whole. STATE if no call
@@ -347,6 +349,20 @@ ucwa_conv_result ucwa_conv_remote_provisional_locked(ucwa_store *s, int idx,
                                                      apr_time_t now, apr_pool_t *p,
                                                      ucwa_conv_touched *t);
 /* The inviter's side: a Front End it invited had nobody to alert. */
+/* A call added across Front Ends, from the other side's Front End; call: its offer's key
+ * (a message about another call is ignored). av-add: the offer rings the application here
+ * (or the caller's side is told it failed); av-answer: the callee's (provisional) answer
+ * (a final one that comes after the call ended here: the callee's side is told to end);
+ * av-stop: canceled, declined or hung up there. */
+void ucwa_conv_remote_add_av_locked(ucwa_store *s, int idx, const char *call, int video,
+                                    const char *ctype, const char *body, apr_size_t len,
+                                    const char *session_context, apr_time_t expires,
+                                    apr_time_t now, apr_pool_t *p, ucwa_conv_touched *t);
+void ucwa_conv_remote_answer_added_locked(ucwa_store *s, int idx, const char *call,
+                                          int provisional, const ucwa_conv_answer_in *answer,
+                                          apr_time_t now, apr_pool_t *p, ucwa_conv_touched *t);
+void ucwa_conv_remote_stop_av_locked(ucwa_store *s, int idx, const char *call, apr_time_t now,
+                                     apr_pool_t *p, ucwa_conv_touched *t);
 void ucwa_conv_remote_gone_locked(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
                                   ucwa_conv_touched *t);
 /* The invitation was accepted on another Front End: this side's endpoints stop ringing. */

@@ -514,6 +514,8 @@ static int apply_presence(ucwa_txn *txn, const json_t *m, const char *body, apr_
     return 0;
 }
 
+static int is_key(const char *k);
+
 /* The record of this side of the conversation a message names. */
 static int conv_of(ucwa_store *s, const json_t *m)
 {
@@ -722,6 +724,33 @@ static int apply_conv(ucwa_txn *txn, const char *k, const json_t *m, const ucwa_
                 != UCWA_CONV_OK) {
             res->what = "an answer to a renegotiation that is not open here";
         }
+    }
+    else if (!strcmp(k, "av-add")) {
+        /* a call added to the IM conversation on the other side's Front End */
+        if (!sdp || !is_key(str(m, "call"))) {
+            return -1;
+        }
+        ucwa_conv_remote_add_av_locked(s, idx, str(m, "call"), num(m, "video") != 0,
+                                       sdp->ctype, sdp->body, sdp->len, str(m, "ctx"),
+                                       (apr_time_t)num(m, "expires"), now, txn->pool, &t);
+    }
+    else if (!strcmp(k, "av-answer")) {
+        if (!sdp || !is_key(str(m, "call"))) {
+            return -1;
+        }
+        ucwa_conv_remote_answer_added_locked(s, idx, str(m, "call"), num(m, "prov") != 0,
+                                             answer_of(txn->pool, m, sdp), now, txn->pool, &t);
+    }
+    else if (!strcmp(k, "av-stop")) {
+        if (!is_key(str(m, "call"))) {
+            return -1;
+        }
+        ucwa_conv_remote_stop_av_locked(s, idx, str(m, "call"), now, txn->pool, &t);
+    }
+    else if (!strcmp(k, "msg-off")) {
+        /* messaging stopped there beside the call (with no call here any more: the
+         * conversation had nothing left, it ends) */
+        ucwa_conv_stop_messaging_locked(s, idx, side, now, txn->pool, &t);
     }
     else if (!strcmp(k, "typing")) {
         ucwa_conv_typing_locked(s, idx, side, now, txn->pool, &t);

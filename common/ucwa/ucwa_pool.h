@@ -36,6 +36,13 @@
  *   elsewhere {fe, conv}: the invitation with this key was taken elsewhere
  *   declined  {fe, conv}: declined elsewhere (to the inviter, and to the other mirrors)
  *   canceled  {fe, conv}: the inviter gave up or went away (to the mirrors)
+ *   av-add    {fe, conv, call, sdp, video, ctx, expires}: the other side added a call to
+ *             the IM conversation (call and sdp: its offer's key); the application here
+ *             rings, or the caller's side is answered av-stop
+ *   av-answer {fe, conv, call, sdp, cid, ctx, prov}: the added call's (provisional) answer
+ *   av-stop   {fe, conv, call}: the added call canceled, declined or hung up there (a
+ *             message whose call is not the conversation's current one is ignored)
+ *   msg-off   {fe, conv, call}: the other side stopped messaging beside the added call
  *   message   {fe, conv, uri, fmt}, typing {fe, conv}, left {fe, conv}: from the other side
  *   fe-gone   {fe}: that Front End is gone (its lease expired, or it started afresh):
  *             what it held ends here

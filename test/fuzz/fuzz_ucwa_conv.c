@@ -592,7 +592,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             body = sdp_of(p, a3, tag++, &ctype, &len);
             res = ucwa_conv_add_av_locked(s, conv, side, (a3 >> 3) & 1, ctype, body, len,
                                           a3 & 16 ? "ctx-add" : NULL, a3 & 32 ? "op-add" : NULL,
-                                          now + apr_time_from_sec(20), now, it, &t);
+                                          NULL, now + apr_time_from_sec(20), now, it, &t);
             if (res == UCWA_CONV_OK) {
                 FUZZ_CHECK(c->kind == UCWA_CONV_KIND_MESSAGING && c->phase == UCWA_CONV_CONNECTED);
                 FUZZ_CHECK(before != UCWA_CONV_INVITING && before != UCWA_CONV_CONNECTED);

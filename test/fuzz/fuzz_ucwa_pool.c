@@ -340,7 +340,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (c->state != UCWA_SLOT_LIVE || ucwa_store_app(s, who)->state != UCWA_SLOT_LIVE) {
                 break;
             }
-            if (op == 3 && c->kind == UCWA_CONV_KIND_AV) {
+            if (op == 3 && (c->kind == UCWA_CONV_KIND_AV || c->av_phase == UCWA_CONV_INVITING)) {
                 give(&w->m, s, c, UCWA_SDP_ANSWER, SDP_ANSWER);
                 res = ucwa_conv_answer_locked(s, conv, who, (int)(a3 & 1), "application/sdp",
                                               SDP_ANSWER, strlen(SDP_ANSWER), "v6", "ctx", w->now,
@@ -400,7 +400,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (c->state != UCWA_SLOT_LIVE || c->party[side].app < 0) {
                 break;
             }
-            if (c->kind != UCWA_CONV_KIND_AV) {
+            if (c->kind != UCWA_CONV_KIND_AV && (a3 & 2)) {
+                /* a call added to the IM conversation (the other side's Front End rings
+                 * it), or ended */
+                ucwa_conv_phase ph = ucwa_av_phase(c);
+                if (ph == UCWA_CONV_INVITING || ph == UCWA_CONV_CONNECTED) {
+                    ucwa_conv_stop_av_locked(s, conv, side, c->party[side].app, w->now, it,
+                                             &t);
+                }
+                else if (ucwa_conv_add_av_locked(s, conv, side, 0, "application/sdp",
+                                                 SDP_OFFER, strlen(SDP_OFFER), "ctx", "op",
+                                                 !c->peer_fe[0] ? NULL
+                                                 : pm_sdp_put(&w->m, "application/sdp",
+                                                              SDP_OFFER, strlen(SDP_OFFER)),
+                                                 w->now + apr_time_from_sec(20), w->now, it,
+                                                 &t) == UCWA_CONV_OK) {
+                    FUZZ_CHECK(ucwa_av_phase(c) == UCWA_CONV_INVITING
+                               && ucwa_av_caller(c) == side);
+                }
+            }
+            else if (c->kind != UCWA_CONV_KIND_AV && ucwa_av_phase(c) != UCWA_CONV_CONNECTED) {
                 ucwa_conv_typing_locked(s, conv, side, w->now, it, &t);
             }
             else if (c->reneg && !c->reneg_done && (int)c->reneg - 1 != side) {

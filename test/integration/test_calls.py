@@ -486,24 +486,24 @@ ADDER_CONNECTED = [(INV, "audioVideoNegotiation", "updated"), (COMM, INV, "compl
 ADDED_STOPPED = [(CONV, "audioVideo", "updated"), (COMM, "conversation", "updated")]
 
 
-def test_a_call_added_to_an_im_conversation_and_removed(users):
-    alice = callable_app(users("alice@contoso.test"))
-    bob = callable_app(users("bob@contoso.test"))
-    aconv, bconv = im_connected(alice, bob)
-    offer, ans = sdp("add-offer", video=True), sdp("add-answer", video=True)
+def add_and_ring(alice, bob, aconv, bconv, offer):
+    """alice adds a call with offer to their IM conversation: bob's application rings with
+    the offer byte for byte. The add's response and bob's invitation."""
     r = add_call(alice, aconv, offer)
     assert r.status_code == 201, r.text
-    assert r.headers["Location"].startswith(alice.self + "/communication/audioVideoInvitations/")
     assert seq(conv_step(alice)) == ADDER
     b = conv_step(bob)
     assert seq(b) == ADDER
     inv = invitation_of(bob, b[0][3])
     assert inv["direction"] == "Incoming" and inv["_links"]["conversation"]["href"] == bconv
     assert from_uri(inv["_links"]["mediaOffer"]["href"])[1] == offer
-    # a second call while this one rings: refused
-    r = bob.user.request("POST", bconv + "/audioVideo/addAudioVideo", data=sdp("again"),
-                         headers={"Content-Type": "application/sdp"})
-    assert_error(r, 409, "Conflict")
+    assert inv["_embedded"]["from"]["uri"] == "sip:" + alice.user.name
+    return r, inv
+
+
+def added_answered(alice, bob, aconv, inv, ans):
+    """bob answers alice's added call (with video) with ans: both connected, the answer
+    byte for byte at alice's."""
     assert answer(bob, inv, ans).status_code == 204
     assert seq(conv_step(bob)) == ADD_ANSWERER
     a = conv_step(alice)
@@ -512,11 +512,11 @@ def test_a_call_added_to_an_im_conversation_and_removed(users):
     assert embedded(a[0][3])["sessionContext"] == "add-1"
     doc = alice.user.request("GET", aconv).json()
     assert doc["state"] == "Connected" and doc["activeModalities"] == ["Messaging", "Audio", "Video"]
-    # messages still flow beside the call
-    assert say(alice, aconv, "still here") == 201
-    assert [e[1] for e in conv_step(bob)] == ["message"]
-    conv_step(alice)
-    # the callee hangs up: the call ends, the conversation goes on
+
+
+def callee_hangs_up_added(alice, bob, aconv, bconv):
+    """bob hangs up the call added to their IM conversation: it ends for both, the
+    conversation goes on (bob's next message reaches alice)."""
     stop = bob.user.request("GET", bconv + "/audioVideo").json()["_links"]["stopAudioVideo"]
     assert bob.user.request("POST", stop["href"], json={}).status_code == 204
     assert seq(conv_step(bob)) == ADDED_STOPPED
@@ -524,6 +524,28 @@ def test_a_call_added_to_an_im_conversation_and_removed(users):
     doc = alice.user.request("GET", aconv).json()
     assert doc["state"] == "Connected" and doc["activeModalities"] == ["Messaging"]
     assert say(bob, bconv, "call over") == 201
+    assert [e[1] for e in conv_step(alice)] == ["message"]
+    conv_step(bob)
+
+
+def test_a_call_added_to_an_im_conversation_and_removed(users):
+    alice = callable_app(users("alice@contoso.test"))
+    bob = callable_app(users("bob@contoso.test"))
+    aconv, bconv = im_connected(alice, bob)
+    offer, ans = sdp("add-offer", video=True), sdp("add-answer", video=True)
+    r, inv = add_and_ring(alice, bob, aconv, bconv, offer)
+    assert r.headers["Location"].startswith(alice.self + "/communication/audioVideoInvitations/")
+    # a second call while this one rings: refused
+    r = bob.user.request("POST", bconv + "/audioVideo/addAudioVideo", data=sdp("again"),
+                         headers={"Content-Type": "application/sdp"})
+    assert_error(r, 409, "Conflict")
+    added_answered(alice, bob, aconv, inv, ans)
+    # messages still flow beside the call
+    assert say(alice, aconv, "still here") == 201
+    assert [e[1] for e in conv_step(bob)] == ["message"]
+    conv_step(alice)
+    # the callee hangs up: the call ends, the conversation goes on
+    callee_hangs_up_added(alice, bob, aconv, bconv)
     # a call again; this time bob declines it
     assert add_call(alice, aconv, sdp("second")).status_code == 201
     call_step(alice)
@@ -535,18 +557,25 @@ def test_a_call_added_to_an_im_conversation_and_removed(users):
     b = call_step(bob)
     assert seq(b) == [(COMM, INV, "completed")] and b[0][3]["reason"]["subcode"] == "Declined"
     # a third, answered; then messaging stops and the call goes on alone, then ends all
-    assert add_call(alice, aconv, sdp("third")).status_code == 201
+    messaging_stopped_beside_a_call(alice, bob, aconv, bconv, sdp("third"),
+                                    sdp("third-answer"))
+
+
+def messaging_stopped_beside_a_call(alice, bob, aconv, bconv, offer, ans):
+    """alice adds a call to their IM conversation, bob answers; alice stops messaging: it
+    ends for both and the call goes on alone; alice hangs up and the conversation ends."""
+    assert add_call(alice, aconv, offer).status_code == 201
     call_step(alice)
     inv = invitation_of(bob, call_step(bob)[0][3])
-    assert answer(bob, inv, sdp("third-answer")).status_code == 204
+    assert answer(bob, inv, ans).status_code == 204
     conv_step(bob)
     conv_step(alice)
     r = alice.user.request("POST", aconv + "/messaging/terminate", json={})
     assert r.status_code == 204, r.text
-    a = conv_step(alice)
-    assert seq(a) == [(CONV, "messaging", "updated"), (COMM, "conversation", "updated")]
-    assert embedded(a[0][3])["state"] == "Disconnected"
-    conv_step(bob)
+    for app in (alice, bob):
+        evs = conv_step(app)
+        assert seq(evs) == [(CONV, "messaging", "updated"), (COMM, "conversation", "updated")]
+        assert embedded(evs[0][3])["state"] == "Disconnected"
     doc = bob.user.request("GET", bconv).json()
     assert doc["state"] == "Connected" and doc["activeModalities"] == ["Audio"]
     assert say(bob, bconv, "nobody reads") == 409

@@ -11,9 +11,12 @@ import pytest
 
 from ucwa_client import events_of, stop_fe
 
-from test_calls import (ANSWERER, CALLER_CONNECTED, CLOSED, HUNG_UP, INV, OTHER_HUNG_UP,
-                        answer, callable_app, decline_cancel_and_missed, embedded, from_uri,
-                        invitation_of, quiet, renegotiate, ring, sdp, seq, step)
+from test_calls import (ANSWERER, CALLER_CONNECTED, CLOSED, COMM, CONV,
+                        HUNG_UP, INV, OTHER_HUNG_UP, add_and_ring, add_call, added_answered,
+                        answer, callee_hangs_up_added, call_step, callable_app, conv_step,
+                        decline_cancel_and_missed, embedded, from_uri, im_connected,
+                        invitation_of, messaging_stopped_beside_a_call, quiet, renegotiate,
+                        ring, say, sdp, seq, step)
 from test_conversation_logs import get_log, log_hrefs, missed_items
 from test_pool import mobility_allowed, pg, start_pool, wait_for  # noqa: F401 (pg: fixture)
 
@@ -246,6 +249,68 @@ def test_large_offer_across(people, pg):  # noqa: F811
     assert int(pg.sql("SELECT count(*) FROM ucwa_pool_sdp WHERE length(body) > 8000")) >= 2
     hang_up(bob, b[2][3]["link"]["href"])
     assert seq(step(alice)) == OTHER_HUNG_UP
+
+
+def test_call_added_to_an_im_conversation_across(people):
+    """alice (FE1) and bob (FE2) chat; a call added to it rings bob's Front End ("av-add"),
+    his answers come back (provisional, then final), the call is hung up and the chat goes
+    on; added again it is declined, then canceled, then not answered."""
+    alice, bob, _ = people
+    aconv, bconv = im_connected(alice, bob)
+    assert "addAudioVideo" in alice.user.request("GET", aconv + "/audioVideo").json()["_links"]
+    offer, ans = sdp("add-x-offer", video=True), sdp("add-x-answer", video=True)
+    _, inv = add_and_ring(alice, bob, aconv, bconv, offer)
+    # early media, then the final answer: byte for byte at alice's
+    early = sdp("add-x-early", video=True)
+    assert answer(bob, inv, early, link="sendProvisionalAnswer").status_code == 204
+    (neg,) = conv_step(alice)
+    assert neg[:3] == (INV, "audioVideoNegotiation", "updated")
+    assert from_uri(embedded(neg[3])["_links"]["mediaProvisionalAnswer"]["href"])[1] == early
+    added_answered(alice, bob, aconv, inv, ans)
+    assert bob.user.request("GET", bconv + "/audioVideo").json()["state"] == "Connected"
+    # renegotiations of the added call cross both ways
+    renegotiate(alice, bob, aconv, sdp("add-hold"), sdp("add-held"))
+    renegotiate(bob, alice, bconv, sdp("add-resume"), sdp("add-resumed"))
+    # bob hangs up: the call ends on both Front Ends, the chat goes on
+    callee_hangs_up_added(alice, bob, aconv, bconv)
+    # added again, by bob this time; alice declines
+    assert add_call(bob, bconv, sdp("add-second")).status_code == 201
+    call_step(bob)
+    inv = invitation_of(alice, call_step(alice)[0][3])
+    assert from_uri(inv["_links"]["mediaOffer"]["href"])[1] == sdp("add-second")
+    assert alice.user.request("POST", inv["_links"]["decline"]["href"], json={}).status_code == 204
+    a = call_step(alice)
+    assert seq(a) == [(COMM, INV, "completed")] and a[0][3]["reason"]["subcode"] == "Declined"
+    b = call_step(bob)
+    assert seq(b) == [(CONV, "audioVideo", "updated"), (COMM, INV, "completed")]
+    assert b[1][3]["status"] == "Failure" and b[1][3]["reason"]["subcode"] == "Declined"
+    # added again and canceled by the caller: bob's stops ringing
+    r = add_call(alice, aconv, sdp("add-third"))
+    assert r.status_code == 201, r.text
+    call_step(alice)
+    call_step(bob)
+    mine = alice.user.request("GET", r.headers["Location"]).json()
+    assert alice.user.request("POST", mine["_links"]["cancel"]["href"], json={}).status_code == 204
+    assert call_step(alice)[-1][3]["reason"]["subcode"] == "Canceled"
+    b = call_step(bob)
+    assert b[0][:3] == (COMM, INV, "completed") and b[0][3]["status"] == "Failure"
+    # and not answered: each Front End ends it by its own clock (UcwaCallRingTimeout 3 s)
+    assert add_call(alice, aconv, sdp("add-fourth")).status_code == 201
+    call_step(alice)
+    call_step(bob)
+    a = call_step(alice)
+    assert a[-1][:3] == (COMM, INV, "completed") and a[-1][3]["reason"]["subcode"] == "Timeout"
+    b = call_step(bob)
+    assert b[0][:3] == (COMM, INV, "completed") and b[0][3]["status"] == "Failure"
+    # the chat still works both ways
+    assert say(alice, aconv, "still here") == 201
+    assert [e[1] for e in conv_step(bob)] == ["message"]
+    conv_step(alice)
+    # answered again; alice stops messaging: it ends on both Front Ends ("msg-off"), the
+    # call goes on alone until she hangs up
+    messaging_stopped_beside_a_call(alice, bob, aconv, bconv, sdp("add-fifth"),
+                                    sdp("add-fifth-answer"))
+    quiet_all(alice, bob)
 
 
 def test_front_end_killed_ends_the_call(pool, people):

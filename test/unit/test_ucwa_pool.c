@@ -1105,6 +1105,174 @@ START_TEST(a_call_whose_offer_is_lost)
 }
 END_TEST
 
+/* alice (FE1) or bob (FE2), side of their IM conversation, adds a call to it with offer
+ * (its key written first, as the request does). */
+static void add_call(int fe, int c, int side, const char *offer, ucwa_conv_result want)
+{
+    const char *key = pm_sdp_put(&m, "application/sdp", offer, strlen(offer));
+
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_add_av_locked(S(fe), c, side, 0, "application/sdp", offer,
+                                             strlen(offer), "ctx-add", "op-add", key,
+                                             now + apr_time_from_sec(20), now, pool, &t),
+                     want);
+}
+
+static int av_phase(int fe, int c)
+{
+    return (int)ucwa_store_conv(S(fe), c)->av_phase;
+}
+
+static int av_end(int fe, int c)
+{
+    return (int)ucwa_store_conv(S(fe), c)->av_end;
+}
+
+/* bob on FE2 answers the call added to record c2 with text (provisional or final). */
+static void answer_added(int c2, int bob, int provisional, const char *text)
+{
+    give(FE2, c2, UCWA_SDP_ANSWER, text);
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_answer_locked(S(FE2), c2, bob, provisional, "application/sdp",
+                                             text, strlen(text), "v1", "ctx-b", now, pool,
+                                             &t), UCWA_CONV_OK);
+}
+
+#define ADDED "comm/audioVideoInvitation/started conv/audioVideo/updated"
+
+START_TEST(a_call_added_across_front_ends)
+{
+    const char *hold = "v=0\r\nm=audio 9 RTP/AVP 0\r\na=sendonly\r\n";
+    const char *held = "v=0\r\nm=audio 9 RTP/AVP 0\r\na=recvonly\r\n";
+    int alice, bob, c1, c2;
+
+    connected(&alice, &bob, &c1, &c2);
+    ucwa_store_app(S(FE1), alice)->modalities |= UCWA_MOD_AUDIO | UCWA_MOD_VIDEO;
+    ucwa_store_app(S(FE2), bob)->modalities |= UCWA_MOD_AUDIO | UCWA_MOD_VIDEO;
+    /* without its offer in the pool's table the call cannot go */
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_add_av_locked(S(FE1), c1, 0, 0, "application/sdp", OFFER,
+                                             strlen(OFFER), NULL, NULL, NULL,
+                                             now + apr_time_from_sec(20), now, pool, &t),
+                     UCWA_CONV_STATE);
+    /* alice adds a call: bob's application on FE2 rings with her offer, byte for byte */
+    add_call(FE1, c1, 0, OFFER, UCWA_CONV_OK);
+    ck_assert_str_eq(events(FE1, alice), ADDED);
+    flow();
+    ck_assert_str_eq(events(FE2, bob), ADDED);
+    ck_assert(strstr(raw, "mediaOffer") != NULL);
+    holds(FE2, c2, UCWA_SDP_OFFER, OFFER);
+    ck_assert_int_eq(av_phase(FE2, c2), UCWA_CONV_INVITING);
+    ck_assert_uint_eq(ucwa_store_conv(S(FE2), c2)->av_side, 0);
+    ck_assert_str_eq(ucwa_store_conv(S(FE2), c2)->session_context[0], "ctx-add");
+    /* a provisional answer, then the final one, reach alice with their bytes */
+    answer_added(c2, bob, 1, EARLY);
+    flow();
+    ck_assert_str_eq(events(FE1, alice), "audioVideoInvitation/audioVideoNegotiation/updated");
+    holds(FE1, c1, UCWA_SDP_ANSWER, EARLY);
+    ck_assert_int_eq(av_phase(FE1, c1), UCWA_CONV_INVITING);
+    answer_added(c2, bob, 0, ANSWER);
+    ck_assert_str_eq(events(FE2, bob), "comm/audioVideoInvitation/completed "
+                                       "conv/audioVideo/updated comm/conversation/updated");
+    flow();
+    ck_assert_str_eq(events(FE1, alice), "audioVideoInvitation/audioVideoNegotiation/updated "
+                                         "comm/audioVideoInvitation/completed "
+                                         "conv/audioVideo/updated comm/conversation/updated");
+    holds(FE1, c1, UCWA_SDP_ANSWER, ANSWER);
+    ck_assert_int_eq(av_phase(FE1, c1), UCWA_CONV_CONNECTED);
+    ck_assert_str_eq(ucwa_store_conv(S(FE1), c1)->session_context[1], "ctx-b");
+    ck_assert_str_eq(ucwa_store_conv(S(FE1), c1)->accepted_cid, "v1");
+    /* a renegotiation crosses as for any call */
+    give(FE1, c1, UCWA_SDP_RENEG_OFFER, hold);
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_renegotiate_locked(S(FE1), c1, 0, "application/sdp", hold,
+                                                  strlen(hold), "op-h", now, pool, &t),
+                     UCWA_CONV_OK);
+    flow();
+    ck_assert_str_eq(events(FE2, bob), "comm/audioVideoRenegotiation/started");
+    holds(FE2, c2, UCWA_SDP_RENEG_OFFER, hold);
+    give(FE2, c2, UCWA_SDP_RENEG_ANSWER, held);
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_reneg_answer_locked(S(FE2), c2, 1, 1, "application/sdp", held,
+                                                   strlen(held), now, pool, &t), UCWA_CONV_OK);
+    flow();
+    ck_assert_str_eq(events(FE1, alice), "comm/audioVideoRenegotiation/completed");
+    holds(FE1, c1, UCWA_SDP_RENEG_ANSWER, held);
+    /* bob hangs up: the call ends on both, messaging goes on */
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_stop_av_locked(S(FE2), c2, 1, bob, now, pool, &t), UCWA_CONV_OK);
+    flow();
+    ck_assert_str_eq(events(FE1, alice), "conv/audioVideo/updated comm/conversation/updated");
+    ck_assert_int_eq(av_phase(FE1, c1), UCWA_CONV_ENDED);
+    ck_assert_int_eq(av_end(FE1, c1), UCWA_CONV_END_LEFT);
+    ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_CONNECTED);
+    (void)events(FE2, bob);
+    say(FE1, c1, 0, "still here", UCWA_CONV_OK);
+    flow();
+    ck_assert_str_eq(events(FE2, bob), "conv/message/completed");
+    (void)events(FE1, alice);
+    /* bob adds one from FE2; alice declines it on FE1 */
+    add_call(FE2, c2, 1, OFFER, UCWA_CONV_OK);
+    flow();
+    ck_assert_str_eq(events(FE1, alice), ADDED);
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_stop_av_locked(S(FE1), c1, 0, alice, now, pool, &t),
+                     UCWA_CONV_OK);
+    flow();
+    ck_assert_int_eq(av_end(FE2, c2), UCWA_CONV_END_DECLINED);
+    ck_assert_int_eq(av_end(FE1, c1), UCWA_CONV_END_DECLINED);
+    /* alice cancels as bob answers: both end (the answer that comes too late is answered
+     * av-stop, the cancel ends bob's connected side) */
+    add_call(FE1, c1, 0, OFFER, UCWA_CONV_OK);
+    flow();
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_stop_av_locked(S(FE1), c1, 0, alice, now, pool, &t),
+                     UCWA_CONV_OK);
+    answer_added(c2, bob, 0, ANSWER);
+    ck_assert_int_eq(av_phase(FE2, c2), UCWA_CONV_CONNECTED);
+    flow();
+    ck_assert_int_eq(av_phase(FE1, c1), UCWA_CONV_ENDED);
+    ck_assert_int_eq(av_end(FE1, c1), UCWA_CONV_END_CANCELED);
+    ck_assert_int_eq(av_phase(FE2, c2), UCWA_CONV_ENDED);
+    /* not answered: each Front End ends it by its own clock, nothing crosses */
+    add_call(FE1, c1, 0, OFFER, UCWA_CONV_OK);
+    flow();
+    now += apr_time_from_sec(21);
+    tick(FE1, c1);
+    tick(FE2, c2);
+    ck_assert_int_eq(av_end(FE1, c1), UCWA_CONV_END_TIMEOUT);
+    ck_assert_int_eq(av_end(FE2, c2), UCWA_CONV_END_TIMEOUT);
+    flow();
+    /* both add at once: neither rings, both fail as declined */
+    add_call(FE1, c1, 0, OFFER, UCWA_CONV_OK);
+    add_call(FE2, c2, 1, ANSWER, UCWA_CONV_OK);
+    flow();
+    ck_assert_int_eq(av_end(FE1, c1), UCWA_CONV_END_DECLINED);
+    ck_assert_int_eq(av_end(FE2, c2), UCWA_CONV_END_DECLINED);
+    /* a call again, answered; alice stops messaging: it stops on FE2 too, the call goes on */
+    add_call(FE1, c1, 0, OFFER, UCWA_CONV_OK);
+    flow();
+    answer_added(c2, bob, 0, ANSWER);
+    flow();
+    (void)events(FE1, alice);
+    (void)events(FE2, bob);
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_stop_messaging_locked(S(FE1), c1, 0, now, pool, &t),
+                     UCWA_CONV_OK);
+    flow();
+    ck_assert_str_eq(events(FE2, bob), "conv/messaging/updated comm/conversation/updated");
+    ck_assert_uint_eq(ucwa_store_conv(S(FE2), c2)->msg_off, 1);
+    ck_assert_int_eq(av_phase(FE2, c2), UCWA_CONV_CONNECTED);
+    say(FE2, c2, 1, "nobody reads", UCWA_CONV_STATE);
+    /* the call was all that was left: hanging up ends the conversation on both */
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_stop_av_locked(S(FE2), c2, 1, bob, now, pool, &t), UCWA_CONV_OK);
+    flow();
+    ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_ENDED);
+    ck_assert_int_eq(phase(FE2, c2), UCWA_CONV_ENDED);
+}
+END_TEST
+
 START_TEST(presence_parse)
 {
     ucwa_pool_presence_in in;
@@ -1192,6 +1360,7 @@ int main(void)
     tcase_add_test(tc, a_call_across_front_ends);
     tcase_add_test(tc, a_call_ends_with_its_front_end);
     tcase_add_test(tc, a_call_whose_offer_is_lost);
+    tcase_add_test(tc, a_call_added_across_front_ends);
     tcase_add_test(tc, presence_parse);
     tcase_add_test(tc, the_outbox);
     suite_add_tcase(s, tc);
