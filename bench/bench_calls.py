@@ -799,7 +799,8 @@ def report(a, runs):
     for run in runs:
         kind = ("" if isinstance(run, One) else
                 f"two Front Ends of a pool (fe1, fe2; PostgreSQL {run.pg_version} on a Unix "
-                f"socket, synchronous_commit {a.synchronous_commit}), each: ")
+                f"socket, synchronous_commit {a.synchronous_commit}, max_connections "
+                f"{run.pg_max_conns}), each: ")
         print(f"  {run.where:<19}{kind}event MPM, {run.servers} children x {t} threads "
               f"(sized for a cap of 3/4 of them), UcwaMaxParkedPerChild default ({cap}), "
               f"UcwaMaxApplications {run.store_apps}, UcwaMaxCalls {run.max_calls}")

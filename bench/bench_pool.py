@@ -69,6 +69,7 @@ import ucwa_client as uc  # noqa: E402
 from bench_ucwa import MEDIUM, PARK_TIMEOUT, BenchError, pct  # noqa: E402
 
 FAILOVER_WATCHED = 5
+DBD_MAX = 10            # mod_dbd's DBDMax default (threaded MPM): connections per child
 
 
 def log(msg):
@@ -502,8 +503,13 @@ class Pool:
         topo = mobility.Topology(offset=mobility.free_offset())
         self.state = mobility.make_state(self.tmp / "state", topo)
         mobility.add_generated_users(self.state, self.n_users)
+        # every child of both Front Ends may hold DBD_MAX connections and each Front End's
+        # pool thread one (two during a restart): PostgreSQL's default max_connections
+        # (100) runs out under load past 4 children a Front End (503, UCWA00429)
+        self.pg_max_conns = max(100, 2 * (self.servers * DBD_MAX + 2) + 10)
         self.pg = pool_lib.Postgres(self.tmp / "pgsql", settings={
-            "synchronous_commit": a.synchronous_commit}).start()
+            "synchronous_commit": a.synchronous_commit,
+            "max_connections": self.pg_max_conns}).start()
         t0 = time.time()
         self.pg.load_directory(self.state)
         self.log(f"PostgreSQL up, directory with {self.n_users} generated users loaded in "
@@ -545,7 +551,8 @@ class Pool:
               f"children x {a.threads_per_child} threads, UcwaMaxParkedPerChild default "
               f"({a.threads_per_child * 3 // 4}), UcwaMaxApplications {self.store_apps}; "
               f"PostgreSQL {self.pg_version} on a Unix socket, same machine, "
-              f"synchronous_commit {a.synchronous_commit}")
+              f"synchronous_commit {a.synchronous_commit}, max_connections "
+              f"{self.pg_max_conns}")
         print(f"  source           {bu.sh('git', '-C', str(HERE.parent), 'describe', '--always', '--dirty')}")
         print()
         p = r["parked"]
