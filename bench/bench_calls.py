@@ -32,7 +32,9 @@ the demo password), each application its own user:
              negotiation, stopAudioVideo, both sides' conversation deleted. Calls per
              second (calls / time from the first POST to the last event), each call's
              setup time (POST to negotiation) and whether every call completed with
-             every event seen exactly once
+             every event seen exactly once. A request answered 503 with Retry-After
+             (a pool's Front End whose outbox to the others, UCWA_POOL_OUTBOX, is full:
+             nothing was done) is sent again after it, as a client does, and counted
   static     wrk on the same server's static file, with nothing parked and with N parked
 
 --pool (root, as bench_pool.py): then the same phases on a pool of two Front Ends that
@@ -80,6 +82,7 @@ import ucwa_client as uc  # noqa: E402
 from bench_ucwa import MEDIUM, PARK_TIMEOUT, BenchError, pct  # noqa: E402
 
 EV_TIMEOUT = 60          # timeout= of the call parties' event requests
+MAX_RETRIES = 3          # a 503 with Retry-After sent again at most so many times
 AV_RELS = {"audioVideoInvitation", "conversation", "localParticipant", "participant",
            "audioVideo", "audioVideoNegotiation", "audioVideoRenegotiation"}
 COMM, CONV, INV = "communication", "conversation", "audioVideoInvitation"
@@ -186,6 +189,7 @@ class Party:
         self.ready = self.changed = None
         self.task = None
         self.bounces = self.reconnects = 0
+        self.retries = 0          # 503s with Retry-After, sent again after it
         self.error = None
 
     def start(self, loop):
@@ -291,17 +295,29 @@ class Party:
                                  f"fewer than {n} events")
 
     async def req(self, method, path, body=None, ctype="application/json", want=None):
+        """The request's response and the time before it was first sent. A 503 with
+        Retry-After (a pool's Front End whose outbox for the others is full: nothing was
+        done) is sent again after it, as a client does, up to MAX_RETRIES times."""
         raw = uc.request_bytes(method, path, self.host, token=self.token, body=body,
                                ctype=ctype)
-        for attempt in range(3):
-            try:
-                t0 = time.time()
-                r = await self.conn.fetch(raw)
+        t_first = None
+        for again in range(MAX_RETRIES + 1):
+            for attempt in range(3):
+                try:
+                    t0 = time.time()
+                    r = await self.conn.fetch(raw)
+                    break
+                except (uc.HttpError, OSError):
+                    self.conn.close()
+                    if attempt == 2:
+                        raise
+            t_first = t_first or t0
+            wait = r.headers.get("retry-after")
+            if r.status != 503 or want == 503 or not wait or again == MAX_RETRIES:
                 break
-            except (uc.HttpError, OSError):
-                self.conn.close()
-                if attempt == 2:
-                    raise
+            self.retries += 1
+            await asyncio.sleep(float(wait))
+        t0 = t_first
         if want is not None and r.status != want:
             raise uc.HttpError(f"{self.name}: {method} {path[:120]}: {r.status} "
                                f"{r.body[:300]!r}")
@@ -431,10 +447,12 @@ def worker_main(pipe, rows, host, video_every):
             else:
                 out.append(r)
         bounces = sum(p.bounces for _, pa, pb in parties for p in (pa, pb))
+        retries = sum(p.retries for _, pa, pb in parties for p in (pa, pb))
         for _, pa, pb in parties:
             pa.close()
             pb.close()
-        return {"results": out, "errors": errors, "bounces": bounces, "cpu_s": cpu}
+        return {"results": out, "errors": errors, "bounces": bounces, "cpu_s": cpu,
+                "retries": retries}
 
     try:
         pipe.send(("done", asyncio.run(main())))
@@ -505,6 +523,7 @@ class Calls:
                         out.append(r)
             finally:
                 bounces = sum(p.bounces for pr in pairs for p in pr)
+                self.results["seq_retries"] = sum(p.retries for pr in pairs for p in pr)
                 for pa, pb in pairs:
                     pa.close()
                     pb.close()
@@ -576,6 +595,7 @@ class Calls:
         errors = [e for x in res for e in x["errors"]]
         self.results["conc"] = {"results": results, "errors": errors, "cpu": cpu,
                                 "bounces": sum(x["bounces"] for x in res),
+                                "retries": sum(x["retries"] for x in res),
                                 "client_cpu_s": sum(x["cpu_s"] for x in res)}
         if results:
             first = min(r["t_post"] for r in results)
@@ -583,8 +603,8 @@ class Calls:
             self.results["conc"]["secs"] = last - first
             log(f"{self.where}: concurrent: {len(results)}/{len(self.conc_pairs)} calls "
                 f"completed in {last - first:.2f}s ({len(results) / (last - first):.0f} "
-                f"calls/s), {len(errors)} failed; server CPU "
-                f"{'/'.join(f'{c:.0f}' for c in cpu)}%")
+                f"calls/s), {len(errors)} failed, {self.results['conc']['retries']} requests "
+                f"sent again after a 503; server CPU {'/'.join(f'{c:.0f}' for c in cpu)}%")
         if errors:
             raise BenchError(f"{self.where}: {len(errors)} of {len(self.conc_pairs)} concurrent "
                              f"calls failed, e.g. {errors[:3]}")
@@ -856,7 +876,9 @@ def report(a, runs):
           "time.time() before the POST; 'in hand' = when the client holds the SDP. "
           "Hang-up between calls; every event checked (sequence, once, SDP byte for "
           "byte); event request bounces "
-          + ", ".join(f"{run.where} {run.results['seq_bounces']}" for run in runs))
+          + ", ".join(f"{run.where} {run.results['seq_bounces']}" for run in runs)
+          + "; requests sent again after a 503 with Retry-After "
+          + ", ".join(f"{run.where} {run.results['seq_retries']}" for run in runs))
     if len(runs) == 1:
         print("  across two Front Ends of a pool: with --pool (root, PostgreSQL)"
               if isinstance(r0, One) else "  one Front End: not run (--no-single)")
@@ -885,6 +907,10 @@ def report(a, runs):
               f"over the phase; the client processes {c['client_cpu_s']:.2f} CPU-seconds in "
               f"all ({len(os.sched_getaffinity(0))} CPUs shared); event request bounces "
               f"{c['bounces']}")
+        print(f"    503s           {c['retries']} requests answered 503 ServiceUnavailable "
+              f"with Retry-After (a Front End's outbox to the pool full, UCWA_POOL_OUTBOX: "
+              f"nothing done), sent again after it as a client does; their calls' times "
+              f"include the wait")
     print()
     print(f"Static file baseline (wrk -t{a.wrk_threads} -c{a.wrk_connections} -d{a.duration}s, "
           f"256 B, same server and port)")
