@@ -213,7 +213,8 @@ cmd_bench() {
     #                       [--pool bench_pool.py args] [--calls bench_calls.py args]
     # runs each benchmark with its own arguments (e.g. --ucwa --quick --mcx --quick); every
     # one runs even if an earlier one fails. bench_pool.py (a pool of two Front Ends and
-    # its PostgreSQL) runs as root only.
+    # its PostgreSQL) runs as root only, and so does bench_calls.py --pool (the same calls
+    # across bench_pool's two Front Ends, beside one Front End's).
     need_pkgs "${PKGS_BUILD[@]}" "${PKGS_RUN[@]}" "${PKGS_TEST[@]}" "${PKGS_BENCH[@]}"
     need_node
     cmd_build

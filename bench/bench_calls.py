@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Calls between UCWA applications (signalling only: offer, ring, answer, negotiation,
-hang-up) on one Front End with thousands of event channels parked: call setup latency,
-concurrent calls per second, and a static-file baseline, measured in one run.
+hang-up) with thousands of event channels parked, on one Front End and (--pool) across
+the two Front Ends of a pool: call setup latency, concurrent calls per second, and a
+static-file baseline, measured in one run and printed side by side.
 
 Over plain HTTP on the internal site, on a private Front End (event MPM, sized as
 bench_ucwa sizes one) with a directory of generated users (user00001@contoso.test ...,
@@ -31,11 +32,17 @@ the demo password), each application its own user:
              negotiation, stopAudioVideo, both sides' conversation deleted. Calls per
              second (calls / time from the first POST to the last event), each call's
              setup time (POST to negotiation) and whether every call completed with
-             every event seen exactly once
+             every event seen exactly once. A request answered 503 with Retry-After
+             (a pool's Front End whose outbox to the others, UCWA_POOL_OUTBOX, is full:
+             nothing was done) is sent again after it, as a client does, and counted
   static     wrk on the same server's static file, with nothing parked and with N parked
 
-Across the Front Ends of a pool: not yet (calls ring on the caller's Front End only, see
-docs/extensions.md "UCWA calls between applications").
+--pool (root, as bench_pool.py): then the same phases on a pool of two Front Ends that
+bench_pool.py starts (fe1, fe2, a private PostgreSQL with the same generated users, each
+Front End sized for its share): the N channels half on each, every caller's application
+on FE1 and every callee's on FE2, so each ring crosses the pool from FE1 to FE2 and each
+answer from FE2 to FE1 (docs/extensions.md §19); the static file on FE1. --no-single
+skips the one-Front-End run.
 
 A call's record is held UCWA_CONV_RETAIN (60 s) after it ends, so UcwaMaxCalls is set to
 the calls of the run and some room.
@@ -43,8 +50,9 @@ the calls of the run and some room.
 The figures never fail the run; a wrong answer, a lost or repeated event, a client error
 or an error in the server's log does.
 
-  ./apxs-build.sh bench --calls [--quick] ...
-  python3 bench/bench_calls.py [--quick] [--n 6660] [--concurrent 1000] [--keep]
+  ./apxs-build.sh bench --calls [--quick] [--pool] ...
+  python3 bench/bench_calls.py [--quick] [--n 6660] [--concurrent 1000] [--pool]
+                               [--no-single] [--keep]
 """
 import argparse
 import asyncio
@@ -67,12 +75,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "test" / "lib"))
 sys.path.insert(0, str(HERE))
+import bench_pool  # noqa: E402
 import bench_ucwa as bu  # noqa: E402
 import mobility  # noqa: E402
 import ucwa_client as uc  # noqa: E402
 from bench_ucwa import MEDIUM, PARK_TIMEOUT, BenchError, pct  # noqa: E402
 
 EV_TIMEOUT = 60          # timeout= of the call parties' event requests
+MAX_RETRIES = 3          # a 503 with Retry-After sent again at most so many times
 AV_RELS = {"audioVideoInvitation", "conversation", "localParticipant", "participant",
            "audioVideo", "audioVideoNegotiation", "audioVideoRenegotiation"}
 COMM, CONV, INV = "communication", "conversation", "audioVideoInvitation"
@@ -179,6 +189,7 @@ class Party:
         self.ready = self.changed = None
         self.task = None
         self.bounces = self.reconnects = 0
+        self.retries = 0          # 503s with Retry-After, sent again after it
         self.error = None
 
     def start(self, loop):
@@ -284,17 +295,29 @@ class Party:
                                  f"fewer than {n} events")
 
     async def req(self, method, path, body=None, ctype="application/json", want=None):
+        """The request's response and the time before it was first sent. A 503 with
+        Retry-After (a pool's Front End whose outbox for the others is full: nothing was
+        done) is sent again after it, as a client does, up to MAX_RETRIES times."""
         raw = uc.request_bytes(method, path, self.host, token=self.token, body=body,
                                ctype=ctype)
-        for attempt in range(3):
-            try:
-                t0 = time.time()
-                r = await self.conn.fetch(raw)
+        t_first = None
+        for again in range(MAX_RETRIES + 1):
+            for attempt in range(3):
+                try:
+                    t0 = time.time()
+                    r = await self.conn.fetch(raw)
+                    break
+                except (uc.HttpError, OSError):
+                    self.conn.close()
+                    if attempt == 2:
+                        raise
+            t_first = t_first or t0
+            wait = r.headers.get("retry-after")
+            if r.status != 503 or want == 503 or not wait or again == MAX_RETRIES:
                 break
-            except (uc.HttpError, OSError):
-                self.conn.close()
-                if attempt == 2:
-                    raise
+            self.retries += 1
+            await asyncio.sleep(float(wait))
+        t0 = t_first
         if want is not None and r.status != want:
             raise uc.HttpError(f"{self.name}: {method} {path[:120]}: {r.status} "
                                f"{r.body[:300]!r}")
@@ -387,18 +410,18 @@ async def one_call(caller, callee, k, video, sequential):
 
 # --- the concurrent phase: worker processes ---------------------------------------------
 
-def worker_main(pipe, rows, port, host, video_every):
+def worker_main(pipe, rows, host, video_every):
     """Runs in a client process: rows of (k, caller row, callee row), a row being (name,
-    base, token, ack). Starts the parties, says "ready", waits for "go", runs every call
-    at once, sends the results."""
+    base, token, ack, port of its Front End). Starts the parties, says "ready", waits for
+    "go", runs every call at once, sends the results."""
     os.environ.pop("PYTHONASYNCIODEBUG", None)
 
     async def main():
         loop = asyncio.get_running_loop()
         parties = []
         for k, a, b in rows:
-            pa = Party(a[0], a[1], a[2], port, host, a[3])
-            pb = Party(b[0], b[1], b[2], port, host, b[3])
+            pa = Party(a[0], a[1], a[2], a[4], host, a[3])
+            pb = Party(b[0], b[1], b[2], b[4], host, b[3])
             parties.append((k, pa, pb))
         for _, pa, pb in parties:
             pa.start(loop)
@@ -424,10 +447,12 @@ def worker_main(pipe, rows, port, host, video_every):
             else:
                 out.append(r)
         bounces = sum(p.bounces for _, pa, pb in parties for p in (pa, pb))
+        retries = sum(p.retries for _, pa, pb in parties for p in (pa, pb))
         for _, pa, pb in parties:
             pa.close()
             pb.close()
-        return {"results": out, "errors": errors, "bounces": bounces, "cpu_s": cpu}
+        return {"results": out, "errors": errors, "bounces": bounces, "cpu_s": cpu,
+                "retries": retries}
 
     try:
         pipe.send(("done", asyncio.run(main())))
@@ -435,15 +460,16 @@ def worker_main(pipe, rows, port, host, video_every):
         pipe.send(("error", f"{type(e).__name__}: {e}"))
 
 
-# --- the run ------------------------------------------------------------------------
+# --- the runs: one Front End, two of a pool ----------------------------------------------
 
-class Run:
-    def __init__(self, a):
-        self.a = a
-        self.tokens = {}
-        self.results = {}
+class Calls:
+    """The call phases, on Front Ends set up by a subclass: users 1..N are the parked
+    channels, then the sequential pairs, then the concurrent pairs (caller, callee);
+    port_of(i) is the port of user i's Front End, self.host the Host header, pids() the
+    Front Ends' parent processes, self.acks and self.bases each application's."""
+    where = ""                # the run's name in the report
 
-    def plan(self):
+    def plan_users(self):
         a = self.a
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         if soft < hard:
@@ -456,62 +482,26 @@ class Run:
         self.conc_pairs = [(u + 2 * k + 1, u + 2 * k + 2) for k in range(a.concurrent)]
         u += 2 * a.concurrent
         self.n_users = u
-        channels = a.n + 2 * a.pairs + 2 * a.concurrent
-        per_child = a.threads_per_child * 3 // 4
-        self.servers = math.ceil(channels * 1.25 / per_child) + 1
-        self.store_apps = self.n_users + 64
         self.max_calls = a.warmup + a.samples + a.concurrent + 64
 
-    def config(self):
-        return "\n".join([bu.fe_config(self.static, self.store_apps, 0),
-                          f"UcwaMaxCalls {self.max_calls}"]
+    def servers_for(self, channels):
+        """Children of a Front End parking channels at 3/4 of their threads, 25% room
+        and one spare (as bench_ucwa sizes one)."""
+        return math.ceil(channels * 1.25 / (self.a.threads_per_child * 3 // 4)) + 1
+
+    def calls_conf(self):
+        return "\n".join([f"UcwaMaxCalls {self.max_calls}"]
                          + (["ExtendedStatus Off"] if self.a.extended_status == "off" else []))
 
-    def create_apps(self, idxs, modalities, tag):
-        bases = self.client.create_apps([user(i) for i in idxs], modalities, tag)
-        return dict(zip(idxs, bases))
+    def parties(self):
+        return [i for p in self.seq_pairs + self.conc_pairs for i in p]
 
-    def setup(self):
-        a = self.a
-        self.client = bu.SetupClient(self.port, self.host, self.tokens, a.setup_concurrency,
-                                     "bench_calls")
-        self.client.get_tokens([user(i) for i in range(1, self.n_users + 1)], log)
-        t0 = time.time()
-        self.bases = self.create_apps(self.lurkers, ["Audio"], "ch")
-        parties = [i for p in self.seq_pairs + self.conc_pairs for i in p]
-        self.bases.update(self.create_apps(parties, ["Audio", "Video"], "call"))
-        log(f"{len(self.bases)} applications created and available in {time.time() - t0:.1f}s "
-            f"({self.n} lurkers with Audio, {len(parties)} call parties with Audio and Video)")
-        time.sleep(MEDIUM + 0.5)
-        t0 = time.time()
-        every = self.lurkers + parties
-        resps = self.client.call_all([("GET", f"{self.bases[i]}/events?ack=1&timeout="
-                                       f"{PARK_TIMEOUT}&medium={MEDIUM}", user(i), None)
-                                      for i in every], 200, "first events")
-        self.acks = {i: uc.next_ack(r.json(), self.bases[i]) for i, r in zip(every, resps)}
-        log(f"drained the first package of {len(every)} channels in {time.time() - t0:.1f}s")
-        self.shards = bu.Shards(max(1, math.ceil(self.n / a.shard_size)), self.port, self.host,
-                                PARK_TIMEOUT)
-        rows = [[] for _ in range(len(self.shards))]
-        for i in self.lurkers:
-            rows[self.shards.shard_of(i)].append((i, user(i), self.bases[i],
-                                                  self.tokens[user(i)], self.acks[i]))
-        self.shards.all("add", [(r,) for r in rows])
+    def party(self, i):
+        return Party(user(i), self.bases[i], self.tokens[user(i)], self.port_of(i), self.host,
+                     self.acks[i])
 
     def row(self, i):
-        return (user(i), self.bases[i], self.tokens[user(i)], self.acks[i])
-
-    def park(self):
-        a = self.a
-        t0 = time.time()
-        self.shards.all("park", [(part, a.connect_concurrency)
-                                 for part in self.shards.split(self.lurkers)])
-        bu.wait_parked(self.ctl, self.shards, self.n, a.park_timeout)
-        dt = time.time() - t0
-        self.results["park_s"] = dt
-        self.results["cpu_parked"] = bu.cpu_percent(self.fe.proc.pid, a.hold)
-        log(f"{self.n} parked in {dt:.1f}s; server CPU {self.results['cpu_parked']:.1f}% "
-            f"over {a.hold}s")
+        return (user(i), self.bases[i], self.tokens[user(i)], self.acks[i], self.port_of(i))
 
     def sequential(self):
         a = self.a
@@ -520,10 +510,7 @@ class Run:
             loop = asyncio.get_running_loop()
             pairs = []
             for ci, ei in self.seq_pairs:
-                pa = Party(user(ci), self.bases[ci], self.tokens[user(ci)], self.port,
-                           self.host, self.acks[ci])
-                pb = Party(user(ei), self.bases[ei], self.tokens[user(ei)], self.port,
-                           self.host, self.acks[ei])
+                pa, pb = self.party(ci), self.party(ei)
                 pa.start(loop)
                 pb.start(loop)
                 pairs.append((pa, pb))
@@ -536,6 +523,7 @@ class Run:
                         out.append(r)
             finally:
                 bounces = sum(p.bounces for pr in pairs for p in pr)
+                self.results["seq_retries"] = sum(p.retries for pr in pairs for p in pr)
                 for pa, pb in pairs:
                     pa.close()
                     pb.close()
@@ -547,7 +535,7 @@ class Run:
         try:
             out, bounces = asyncio.run(main())
         except (uc.HttpError, OSError, asyncio.TimeoutError) as e:
-            raise BenchError(f"sequential calls: {type(e).__name__}: {e}")
+            raise BenchError(f"{self.where}: sequential calls: {type(e).__name__}: {e}")
         finally:
             gc.enable()
         self.results["seq"] = out
@@ -557,8 +545,8 @@ class Run:
             rs = [r for r in out if r["video"] == video]
             ring = sorted(r["ring"] * 1000 for r in rs)
             ans = sorted(r["answer"] * 1000 for r in rs)
-            log(f"sequential {'video' if video else 'audio'} calls ({len(rs)}): ring p50 "
-                f"{pct(ring, 50):.2f} p99 {pct(ring, 99):.2f} ms; answer p50 "
+            log(f"{self.where}: sequential {'video' if video else 'audio'} calls ({len(rs)}): "
+                f"ring p50 {pct(ring, 50):.2f} p99 {pct(ring, 99):.2f} ms; answer p50 "
                 f"{pct(ans, 50):.2f} p99 {pct(ans, 99):.2f} ms")
 
     def concurrent(self):
@@ -571,8 +559,8 @@ class Run:
         procs, pipes = [], []
         for part in parts:
             x, y = ctx.Pipe()
-            p = ctx.Process(target=worker_main, args=(y, part, self.port, self.host,
-                                                      a.video_every), daemon=True)
+            p = ctx.Process(target=worker_main, args=(y, part, self.host, a.video_every),
+                            daemon=True)
             p.start()
             y.close()
             procs.append(p)
@@ -585,16 +573,19 @@ class Run:
             if kind != want:
                 raise BenchError(f"a client process: {val}")
             return val
+        pids = self.pids()
         try:
             for x in pipes:
                 reply(x, "ready", 300)
-            log(f"{len(self.conc_pairs)} caller/callee pairs parked in {w} client processes; go")
-            c0, m0 = bu.cpu_ticks(self.fe.proc.pid), time.monotonic()
+            log(f"{self.where}: {len(self.conc_pairs)} caller/callee pairs parked in {w} client "
+                f"processes; go")
+            c0, m0 = [bu.cpu_ticks(p) for p in pids], time.monotonic()
             for x in pipes:
                 x.send("go")
             res = [reply(x, "done", 600) for x in pipes]
             el = time.monotonic() - m0
-            cpu = 100.0 * (bu.cpu_ticks(self.fe.proc.pid) - c0) / os.sysconf("SC_CLK_TCK") / el
+            cpu = [100.0 * (bu.cpu_ticks(p) - c) / os.sysconf("SC_CLK_TCK") / el
+                   for p, c in zip(pids, c0)]
         finally:
             for p in procs:
                 p.join(10)
@@ -604,17 +595,81 @@ class Run:
         errors = [e for x in res for e in x["errors"]]
         self.results["conc"] = {"results": results, "errors": errors, "cpu": cpu,
                                 "bounces": sum(x["bounces"] for x in res),
+                                "retries": sum(x["retries"] for x in res),
                                 "client_cpu_s": sum(x["cpu_s"] for x in res)}
         if results:
             first = min(r["t_post"] for r in results)
             last = max(r["t_end"] for r in results)
             self.results["conc"]["secs"] = last - first
-            log(f"concurrent: {len(results)}/{len(self.conc_pairs)} calls completed in "
-                f"{last - first:.2f}s ({len(results) / (last - first):.0f} calls/s), "
-                f"{len(errors)} failed; server CPU {cpu:.0f}%")
+            log(f"{self.where}: concurrent: {len(results)}/{len(self.conc_pairs)} calls "
+                f"completed in {last - first:.2f}s ({len(results) / (last - first):.0f} "
+                f"calls/s), {len(errors)} failed, {self.results['conc']['retries']} requests "
+                f"sent again after a 503; server CPU {'/'.join(f'{c:.0f}' for c in cpu)}%")
         if errors:
-            raise BenchError(f"{len(errors)} of {len(self.conc_pairs)} concurrent calls "
-                             f"failed, e.g. {errors[:3]}")
+            raise BenchError(f"{self.where}: {len(errors)} of {len(self.conc_pairs)} concurrent "
+                             f"calls failed, e.g. {errors[:3]}")
+
+
+class One(Calls):
+    """One Front End holding every application."""
+    where = "one Front End"
+
+    def __init__(self, a):
+        self.a = a
+        self.tokens = {}
+        self.results = {}
+        self.warnings = []
+        self.status = []
+
+    def plan(self):
+        a = self.a
+        self.plan_users()
+        self.servers = self.servers_for(a.n + 2 * a.pairs + 2 * a.concurrent)
+        self.store_apps = self.n_users + 64
+
+    def port_of(self, i):
+        return self.port
+
+    def pids(self):
+        return [self.fe.proc.pid]
+
+    def create_apps(self, idxs, modalities, tag):
+        bases = self.client.create_apps([user(i) for i in idxs], modalities, tag)
+        return dict(zip(idxs, bases))
+
+    def setup(self):
+        a = self.a
+        self.client = bu.SetupClient(self.port, self.host, self.tokens, a.setup_concurrency,
+                                     "bench_calls")
+        self.client.get_tokens([user(i) for i in range(1, self.n_users + 1)], log)
+        t0 = time.time()
+        self.bases = self.create_apps(self.lurkers, ["Audio"], "ch")
+        parties = self.parties()
+        self.bases.update(self.create_apps(parties, ["Audio", "Video"], "call"))
+        log(f"{len(self.bases)} applications created and available in {time.time() - t0:.1f}s "
+            f"({self.n} lurkers with Audio, {len(parties)} call parties with Audio and Video)")
+        time.sleep(MEDIUM + 0.5)
+        t0 = time.time()
+        every = self.lurkers + parties
+        resps = self.client.call_all([("GET", f"{self.bases[i]}/events?ack=1&timeout="
+                                       f"{PARK_TIMEOUT}&medium={MEDIUM}", user(i), None)
+                                      for i in every], 200, "first events")
+        self.acks = {i: uc.next_ack(r.json(), self.bases[i]) for i, r in zip(every, resps)}
+        log(f"drained the first package of {len(every)} channels in {time.time() - t0:.1f}s")
+        self.shards = bu.user_shards(self.port, self.host, self.lurkers, a.shard_size,
+                                     self.bases, self.tokens, self.acks)
+
+    def park(self):
+        a = self.a
+        t0 = time.time()
+        self.shards.all("park", [(part, a.connect_concurrency)
+                                 for part in self.shards.split(self.lurkers)])
+        bu.wait_parked(self.ctl, self.shards, self.n, a.park_timeout)
+        dt = time.time() - t0
+        self.results["park_s"] = dt
+        self.results["cpu_parked"] = [bu.cpu_percent(self.fe.proc.pid, a.hold)]
+        log(f"{self.n} parked in {dt:.1f}s; server CPU {self.results['cpu_parked'][0]:.1f}% "
+            f"over {a.hold}s")
 
     def go(self):
         a = self.a
@@ -632,7 +687,8 @@ class Run:
             self.static.chmod(0o755)
             (self.static / "small.txt").write_bytes(b"x" * 256)
             (self.static / "small.txt").chmod(0o644)
-            self.fe = mobility.front_end(self.tmp / "fe", state, topo, extra=self.config(),
+            extra = bu.fe_config(self.static, self.store_apps, 0) + "\n" + self.calls_conf()
+            self.fe = mobility.front_end(self.tmp / "fe", state, topo, extra=extra,
                                          mpm="event", servers=self.servers,
                                          threads=a.threads_per_child, log_level=a.log_level)
             log(f"starting the Front End: event MPM, {self.servers} x {a.threads_per_child} "
@@ -653,12 +709,11 @@ class Run:
             self.concurrent()
             self.results["wrk_parked"] = bu.run_wrk(self.port, self.host, a,
                                                     f"{self.n} parked", log)
-            st = self.ctl.status()
-            errors, warnings = bu.error_log_problems(self.fe)
+            self.status = [("store", self.ctl.status())]
+            errors, self.warnings = bu.error_log_problems(self.fe)
             if errors:
                 raise BenchError("the Front End logged errors:\n" + "\n".join(errors[:20]))
-            self.report(st, warnings)
-            return 0
+            return self
         finally:
             if self.shards:
                 self.shards.close()
@@ -669,102 +724,217 @@ class Run:
             else:
                 shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def report(self, st, warnings):
+
+class Across(bench_pool.Pool, Calls):
+    """Two Front Ends of a pool (bench_pool's, on a private PostgreSQL): the N channels
+    half on each, every caller's application on FE1 and every callee's on FE2."""
+    where = "across Front Ends"
+    agent = "bench_calls"
+
+    def __init__(self, a):
+        super().__init__(a)
+        self.warnings = []
+        self.status = []
+
+    def plan(self):
         a = self.a
-        r = self.results
-        t = a.threads_per_child
-        cap = t - 64 if t > 256 else t * 3 // 4      # the module's default (directives.md)
-        print()
-        print("Machine")
-        print(f"  nproc            {len(os.sched_getaffinity(0))}")
-        print(f"  front end        event MPM, {self.servers} children x {a.threads_per_child} "
-              f"threads (sized for a cap of 3/4 of them), UcwaMaxParkedPerChild default "
-              f"({cap}), "
-              f"UcwaMaxApplications {self.store_apps}, UcwaMaxCalls {self.max_calls}, "
-              f"UcwaEventSize default (4096), mod_status loaded, ExtendedStatus "
-              f"{a.extended_status}; plain HTTP, internal site, LogLevel {a.log_level}")
-        print(f"  source           {bu.sh('git', '-C', str(HERE.parent), 'describe', '--always', '--dirty')}")
-        print()
-        print(f"Parked: {self.n} event channels, each its own user and application (available "
-              f"with Audio, never called), parked in {r['park_s']:.1f}s; server CPU "
-              f"{r['cpu_parked']:.1f}% of one CPU while they wait")
-        print()
-        seq = r["seq"]
-        print(f"Call setup, one call at a time ({len(seq)} calls over {a.pairs} pairs, both "
-              f"event requests parked before each POST), with the {self.n} parked; ms")
-        head = (f"{'offer':<30} {'calls':>5} {'what':<44} {'p50':>7} {'p99':>7} {'max':>7}"
-                f"  target p99 < 20")
-        print(head)
-        print("-" * len(head))
-        for video in (False, True):
-            rs = [x for x in seq if x["video"] == video]
-            if not rs:
-                continue
-            label = ("audio+video, ~6 KiB SDP body" if video
-                     else "audio, ~2.5 KiB (JSON data URI)")
-            ol = len(sdp("offer-100000", video))
-            label = label.replace("~6 KiB", f"{ol} B").replace("~2.5 KiB", f"{ol} B")
-            rows = [("ring: POST -> callee's invitation event", "ring", True),
-                    ("  + GET of the invitation if link-only", "offer", False),
-                    ("answer: acceptWithAnswer -> caller's event", "answer", True),
-                    ("  + GET of the negotiation if link-only", "answer_hand", False),
-                    ("POST audioVideoInvitations answered", "post", False),
-                    ("setup: POST -> caller's negotiation event", "setup", False)]
-            for what, key, target in rows:
+        self.plan_users()
+        # FE1: half the channels and the callers; FE2: the other half and the callees
+        per_fe = a.n - a.n // 2 + a.pairs + a.concurrent
+        self.servers = self.servers_for(per_fe)
+        self.store_apps = per_fe + 64
+        self.conf_more = self.calls_conf()
+        self.callers = {c for c, _ in self.seq_pairs + self.conc_pairs}
+
+    def port_of(self, i):
+        return self.fes[0 if i in self.callers else 1].port
+
+    def pids(self):
+        return [fe.pid for fe in self.fes]
+
+    def setup(self):
+        fe1, fe2 = self.fes
+        self.host = fe1.host
+        self.spread_channels()
+        t0 = time.time()
+        parties = self.parties()
+        on = [[i for i in parties if i in self.callers],
+              [i for i in parties if i not in self.callers]]
+        for fe, idxs in zip(self.fes, on):
+            bases = self.client(fe).create_apps([user(i) for i in idxs], ["Audio", "Video"],
+                                                "call")
+            self.bases.update(zip(idxs, bases))
+        log(f"{self.where}: {len(parties)} call parties with Audio and Video in "
+            f"{time.time() - t0:.1f}s (callers on FE1, callees on FE2)")
+        time.sleep(MEDIUM + 0.5)
+        t0 = time.time()
+        self.acks = {}
+        for fe, idxs in zip(self.fes, on):
+            self.drain_first(fe, fe.idxs + idxs)
+        log(f"{self.where}: drained the first package of {len(self.acks)} channels in "
+            f"{time.time() - t0:.1f}s")
+        self.make_shards()
+
+    def park(self):
+        a = self.a
+        dt = self.park_channels()
+        self.results["park_s"] = dt
+        self.results["cpu_parked"] = [bu.cpu_percent(fe.pid, a.hold) for fe in self.fes]
+        log(f"{self.where}: {self.n} parked in {dt:.1f}s (half on each); server CPU "
+            f"{'/'.join(f'{c:.1f}' for c in self.results['cpu_parked'])}% over {a.hold}s")
+
+    def go(self):
+        a = self.a
+        self.plan()
+        self.make_tmp()
+        try:
+            self.start_pool()
+            self.setup()
+            fe1 = self.fes[0]
+            self.results["wrk_idle"] = bu.run_wrk(fe1.port, fe1.host, a, "FE1, nothing parked",
+                                                  log)
+            self.park()
+            self.sequential()
+            self.concurrent()
+            self.results["wrk_parked"] = bu.run_wrk(fe1.port, fe1.host, a,
+                                                    f"FE1, {self.n} parked in the pool", log)
+            for fe in self.fes:
+                self.status.append((f"{fe.name} store", fe.ctl.status()))
+                self.check_log(fe)
+            return self
+        finally:
+            self.stop_pool()
+
+
+# --- the report ---------------------------------------------------------------------
+
+def report(a, runs):
+    """runs: One and/or Across, measured; their figures side by side."""
+    r0 = runs[0]
+    t = a.threads_per_child
+    cap = t - 64 if t > 256 else t * 3 // 4      # the module's default (directives.md)
+    print()
+    print("Machine")
+    print(f"  nproc              {len(os.sched_getaffinity(0))}")
+    for run in runs:
+        kind = ("" if isinstance(run, One) else
+                f"two Front Ends of a pool (fe1, fe2; PostgreSQL {run.pg_version} on a Unix "
+                f"socket, synchronous_commit {a.synchronous_commit}, max_connections "
+                f"{run.pg_max_conns}), each: ")
+        print(f"  {run.where:<19}{kind}event MPM, {run.servers} children x {t} threads "
+              f"(sized for a cap of 3/4 of them), UcwaMaxParkedPerChild default ({cap}), "
+              f"UcwaMaxApplications {run.store_apps}, UcwaMaxCalls {run.max_calls}")
+    print(f"  both               UcwaEventSize default (4096), mod_status loaded, ExtendedStatus "
+          f"{a.extended_status}; plain HTTP, internal site, LogLevel {a.log_level}")
+    print(f"  source             {bu.sh('git', '-C', str(HERE.parent), 'describe', '--always', '--dirty')}")
+    print()
+    for run in runs:
+        r = run.results
+        where = ("" if isinstance(run, One) else
+                 ", half on each Front End; callers' applications on FE1, callees' on FE2")
+        print(f"Parked ({run.where}): {run.n} event channels, each its own user and "
+              f"application (available with Audio, never called){where}, parked in "
+              f"{r['park_s']:.1f}s; server CPU {'/'.join(f'{c:.1f}' for c in r['cpu_parked'])}"
+              f"% of one CPU while they wait")
+    print()
+    n_seq = len(r0.results["seq"])
+    print(f"Call setup, one call at a time ({n_seq} calls over {a.pairs} pairs, both event "
+          f"requests parked before each POST), with {a.n} parked; ms")
+    cols = "".join(f" | {run.where:^23}" for run in runs)
+    sub = "".join(f" | {'p50':>7} {'p99':>7} {'max':>7}" for _ in runs)
+    print(f"{'':<30} {'calls':>5} {'':<44}{cols}")
+    head = f"{'offer':<30} {'':>5} {'what':<44}{sub}  target p99 < 20"
+    print(head)
+    print("-" * len(head))
+    for video in (False, True):
+        per = [[x for x in run.results["seq"] if x["video"] == video] for run in runs]
+        if not per[0]:
+            continue
+        ol = len(sdp("offer-100000", video))
+        label = (f"audio+video, {ol} B SDP body" if video
+                 else f"audio, {ol} B (JSON data URI)")
+        rows = [("ring: POST -> callee's invitation event", "ring", True),
+                ("  + GET of the invitation if link-only", "offer", False),
+                ("answer: acceptWithAnswer -> caller's event", "answer", True),
+                ("  + GET of the negotiation if link-only", "answer_hand", False),
+                ("POST audioVideoInvitations answered", "post", False),
+                ("setup: POST -> caller's negotiation event", "setup", False)]
+        for what, key, target in rows:
+            line = f"{label:<30} {len(per[0]):>5} {what:<44}"
+            met = []
+            for rs in per:
                 v = sorted(x[key] * 1000 for x in rs)
-                print(f"{label:<30} {len(rs):>5} {what:<44} {pct(v, 50):>7.2f} "
-                      f"{pct(v, 99):>7.2f} {v[-1]:>7.2f}"
-                      + (f"  {'met' if pct(v, 99) < 20 else 'MISSED'}" if target else ""))
-                label = ""
-            links = sum(x["ring_link"] for x in rs), sum(x["neg_link"] for x in rs)
-            print(f"{'':<30} link-only events (body over the 4 KiB slot): invitation "
-                  f"{links[0]}/{len(rs)}, negotiation {links[1]}/{len(rs)}")
-        print(f"  times: kernel receive time (SO_TIMESTAMPNS) of the event response - "
-              f"time.time() before the POST; 'in hand' = when the client holds the SDP. "
-              f"Hang-up between calls; every event checked (sequence, once, SDP byte for "
-              f"byte); event request bounces {r['seq_bounces']}")
-        print("  across two Front Ends of a pool: not yet (calls ring on the caller's Front "
-              "End only)")
-        print()
-        c = r["conc"]
+                line += f" | {pct(v, 50):>7.2f} {pct(v, 99):>7.2f} {v[-1]:>7.2f}"
+                met.append("met" if pct(v, 99) < 20 else "MISSED")
+            print(line + (f"  {'/'.join(met)}" if target else ""))
+            label = ""
+        links = "; ".join(f"{run.where}: invitation {sum(x['ring_link'] for x in rs)}/{len(rs)}"
+                          f", negotiation {sum(x['neg_link'] for x in rs)}/{len(rs)}"
+                          for run, rs in zip(runs, per))
+        print(f"{'':<30} link-only events (body over the 4 KiB slot): {links}")
+    print("  times: kernel receive time (SO_TIMESTAMPNS) of the event response - "
+          "time.time() before the POST; 'in hand' = when the client holds the SDP. "
+          "Hang-up between calls; every event checked (sequence, once, SDP byte for "
+          "byte); event request bounces "
+          + ", ".join(f"{run.where} {run.results['seq_bounces']}" for run in runs)
+          + "; requests sent again after a 503 with Retry-After "
+          + ", ".join(f"{run.where} {run.results['seq_retries']}" for run in runs))
+    if len(runs) == 1:
+        print("  across two Front Ends of a pool: with --pool (root, PostgreSQL)"
+              if isinstance(r0, One) else "  one Front End: not run (--no-single)")
+    print()
+    print(f"Concurrent calls: {a.concurrent} calls between {a.concurrent} caller/callee pairs "
+          f"of their own, started at once from {a.workers} client processes (1 in "
+          f"{a.video_every} with video), with {a.n} parked")
+    for run in runs:
+        c = run.results["conc"]
         res = c["results"]
         secs = c.get("secs", float("nan"))
         setup = sorted(x["setup"] * 1000 for x in res)
         ring = sorted(x["ring"] * 1000 for x in res)
         ans = sorted(x["answer"] * 1000 for x in res)
-        print(f"Concurrent calls: {a.concurrent} calls between {a.concurrent} caller/callee "
-              f"pairs of their own, started at once from {a.workers} client processes "
-              f"(1 in {a.video_every} with video), with the {self.n} parked")
-        print(f"  completed        {len(res)}/{a.concurrent} (each side's events exactly the "
+        print(f"  {run.where}")
+        print(f"    completed      {len(res)}/{a.concurrent} (each side's events exactly the "
               f"documented sequence, each once; offer and answer byte for byte)")
-        print(f"  wall time        {secs:.2f} s from the first POST to the last "
+        print(f"    wall time      {secs:.2f} s from the first POST to the last "
               f"'conversation deleted': {len(res) / secs:.0f} calls/s (offer, ring, answer, "
               f"negotiation, hang-up; {(len(CALLER) + len(CALLEE))} events and 4-6 requests "
               f"each)")
-        print(f"  per call, ms     setup (POST -> negotiation) p50 {pct(setup, 50):.0f} p99 "
+        print(f"    per call, ms   setup (POST -> negotiation) p50 {pct(setup, 50):.0f} p99 "
               f"{pct(setup, 99):.0f} max {setup[-1]:.0f}; ring p50 {pct(ring, 50):.0f} p99 "
               f"{pct(ring, 99):.0f}; answer p50 {pct(ans, 50):.0f} p99 {pct(ans, 99):.0f}")
-        print(f"  CPU              server {c['cpu']:.0f}% of one CPU over the phase; the client "
-              f"processes {c['client_cpu_s']:.2f} CPU-seconds in all ({len(os.sched_getaffinity(0))}"
-              f" CPUs shared); event request bounces {c['bounces']}")
-        print()
-        wi, wp = r["wrk_idle"], r["wrk_parked"]
-        print(f"Static file baseline (wrk -t{a.wrk_threads} -c{a.wrk_connections} "
-              f"-d{a.duration}s, 256 B, same server and port): {wi['rps']:.0f} req/s p99 "
-              f"{wi['p99_us'] / 1000:.2f} ms with nothing parked; {wp['rps']:.0f} req/s p99 "
-              f"{wp['p99_us'] / 1000:.2f} ms with {self.n} parked (after the calls)")
-        print()
-        print(f"store at the end: {json.dumps(st)}")
-        if warnings:
-            print(f"note: {len(warnings)} warning(s) in the Front End log, e.g.\n  "
-                  + "\n  ".join(warnings[:5]))
+        print(f"    CPU            server {'/'.join(f'{x:.0f}' for x in c['cpu'])}% of one CPU "
+              f"over the phase; the client processes {c['client_cpu_s']:.2f} CPU-seconds in "
+              f"all ({len(os.sched_getaffinity(0))} CPUs shared); event request bounces "
+              f"{c['bounces']}")
+        print(f"    503s           {c['retries']} requests answered 503 ServiceUnavailable "
+              f"with Retry-After (a Front End's outbox to the pool full, UCWA_POOL_OUTBOX: "
+              f"nothing done), sent again after it as a client does; their calls' times "
+              f"include the wait")
+    print()
+    print(f"Static file baseline (wrk -t{a.wrk_threads} -c{a.wrk_connections} -d{a.duration}s, "
+          f"256 B, same server and port)")
+    for run in runs:
+        wi, wp = run.results["wrk_idle"], run.results["wrk_parked"]
+        on = "" if isinstance(run, One) else " (on FE1)"
+        print(f"  {run.where + on:<27} {wi['rps']:.0f} req/s p99 {wi['p99_us'] / 1000:.2f} ms "
+              f"with nothing parked; {wp['rps']:.0f} req/s p99 {wp['p99_us'] / 1000:.2f} ms "
+              f"with {a.n} parked (after the calls)")
+    print()
+    for run in runs:
+        for name, st in run.status:
+            print(f"{run.where}, {name} at the end: {json.dumps(st)}")
+        if run.warnings:
+            print(f"note ({run.where}): {len(run.warnings)} warning(s) in the Front End log, "
+                  f"e.g.\n  " + "\n  ".join(run.warnings[:5]))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true",
                     help="N=1000, 100 sequential calls, 200 concurrent, short wrk")
-    ap.add_argument("--n", type=int, default=None, help="parked channels (6660; --quick 1000)")
+    ap.add_argument("--n", type=int, default=None,
+                    help="parked channels (6660; --quick 1000); in a pool half on each")
     ap.add_argument("--pairs", type=int, default=8, help="pairs of the sequential calls (8)")
     ap.add_argument("--samples", type=int, default=None,
                     help="sequential calls measured, half audio, half video (400; --quick 100)")
@@ -782,6 +952,12 @@ def main():
                          "whose cost grows with the threads of the child)")
     ap.add_argument("--hold", type=float, default=None, help="CPU sample seconds (10; --quick 3)")
     ap.add_argument("--duration", type=int, default=None, help="seconds of wrk (10; --quick 3)")
+    ap.add_argument("--pool", action="store_true",
+                    help="also across two Front Ends of a pool (root: a private PostgreSQL, "
+                         "as bench_pool.py): callers on FE1, callees on FE2")
+    ap.add_argument("--no-single", action="store_true",
+                    help="skip the one-Front-End run (with --pool)")
+    bench_pool.add_database_args(ap)
     bu.add_client_args(ap)
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     a = ap.parse_args()
@@ -791,16 +967,29 @@ def main():
     a.concurrent = a.concurrent if a.concurrent is not None else (200 if q else 1000)
     a.hold = a.hold if a.hold is not None else (3 if q else 10)
     a.duration = a.duration if a.duration is not None else (3 if q else 10)
-    if a.pairs < 1 or a.samples < 1 or a.concurrent < 1 or a.n < 1:
-        sys.exit("bench_calls: --n, --pairs, --samples and --concurrent must be 1 at least")
+    if a.pairs < 1 or a.samples < 1 or a.concurrent < 1 or a.n < 2:
+        sys.exit("bench_calls: --pairs, --samples and --concurrent must be 1 at least, "
+                 "--n 2")
+    if a.no_single and not a.pool:
+        sys.exit("bench_calls: --no-single leaves nothing to run without --pool")
+    if a.pool:
+        why = bench_pool.cannot_run()
+        if why:
+            sys.exit(f"bench_calls: --pool: {why}")
     if not shutil.which("wrk"):
         sys.exit("bench_calls: wrk is missing (apt-get install -y wrk)")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    runs = []
     try:
-        return Run(a).go()
+        if not a.no_single:
+            runs.append(One(a).go())
+        if a.pool:
+            runs.append(Across(a).go())
     except BenchError as e:
         print(f"bench_calls: FAILED: {e}", file=sys.stderr)
         return 1
+    report(a, runs)
+    return 0
 
 
 if __name__ == "__main__":

@@ -69,6 +69,7 @@ import ucwa_client as uc  # noqa: E402
 from bench_ucwa import MEDIUM, PARK_TIMEOUT, BenchError, pct  # noqa: E402
 
 FAILOVER_WATCHED = 5
+DBD_MAX = 10            # mod_dbd's DBDMax default (threaded MPM): connections per child
 
 
 def log(msg):
@@ -135,6 +136,7 @@ class Pool:
         self.results = {}
         self.single = None
         self.pg = None
+        self.tmp = None
         self.ims = []
 
     # sizing -------------------------------------------------------------------------
@@ -156,10 +158,14 @@ class Pool:
         self.watcher = user(self.n + 4 * self.pairs + 2)
         self.store_apps = max(self.n_fe) + 4 * self.pairs + 64
 
+    agent = "bench_pool"         # userAgent of the applications; the log lines' tag
+    conf_more = ""               # more configuration for every Front End (bench_calls)
+
     def fe_extra(self, name, lease, store_apps, cap=0):
         return "\n".join([f'Include "{self.dirconf}"', f"UcwaPoolFrontEnd {name}"]
                          + ([f"UcwaPoolLease {lease}"] if lease else [])
-                         + [bu.fe_config(self.static, store_apps, cap)])
+                         + [bu.fe_config(self.static, store_apps, cap)]
+                         + ([self.conf_more] if self.conf_more else []))
 
     def start_fe(self, name, lease=None, servers=None, tpc=None, store_apps=None):
         servers = servers or self.servers
@@ -172,17 +178,20 @@ class Pool:
         ap.start(timeout=120)
         fe = Fe(name, ap, topo, servers, tpc)
         fe.wait_threads()
-        log(f"{name} up on port {fe.port}: {servers} children x {tpc} threads"
+        self.log(f"{name} up on port {fe.port}: {servers} children x {tpc} threads"
             + (f", UcwaPoolLease {lease}" if lease else ", UcwaPoolLease default"))
         return fe
 
     # setup --------------------------------------------------------------------------
     def client(self, fe):
         return bu.SetupClient(fe.port, fe.host, self.tokens, self.a.setup_concurrency,
-                              "bench_pool", fe.name)
+                              self.agent, fe.name)
+
+    def log(self, msg):
+        print(f"{self.agent}: {msg}", flush=True)
 
     def get_tokens(self, users, fe):
-        self.client(fe).get_tokens(users, log)
+        self.client(fe).get_tokens(users, self.log)
 
     def call_all(self, fe, reqs, want, what):
         """reqs: (method, path, user, body); every answer must be want."""
@@ -191,19 +200,36 @@ class Pool:
     def create_apps(self, fe, users, modality, tag):
         return self.client(fe).create_apps(users, [modality], tag)
 
-    def setup(self):
-        a = self.a
-        fe1, fe2 = self.fes
-        self.get_tokens([user(i) for i in range(1, self.n_users + 1)], fe1)
-        # channels: user 1, 3, 5 ... on FE1, 2, 4, 6 ... on FE2
-        self.users = {}
+    def spread_channels(self):
+        """Tokens for every user (through FE1); the N channels' applications, available
+        with Audio: users 1, 3, 5 ... on FE1, 2, 4, 6 ... on FE2 (fe.idxs)."""
+        self.get_tokens([user(i) for i in range(1, self.n_users + 1)], self.fes[0])
         self.bases = {}
         t0 = time.time()
         for k, fe in enumerate(self.fes):
             fe.idxs = [i for i in range(1, self.n + 1) if (i - 1) % 2 == k]
             bases = self.create_apps(fe, [user(i) for i in fe.idxs], "Audio", "ch")
             self.bases.update(zip(fe.idxs, bases))
-        log(f"{self.n} applications created and available in {time.time() - t0:.1f}s")
+        self.log(f"{self.n} applications created and available in {time.time() - t0:.1f}s")
+
+    def drain_first(self, fe, idxs):
+        """The first event package of each application idxs on fe (older than the medium
+        window: released at once): their next acks, in self.acks."""
+        resps = self.call_all(fe, [("GET", f"{self.bases[i]}/events?ack=1&timeout="
+                                    f"{PARK_TIMEOUT}&medium={MEDIUM}", user(i), None)
+                                   for i in idxs], 200, "first events")
+        for i, r in zip(idxs, resps):
+            self.acks[i] = uc.next_ack(r.json(), self.bases[i])
+
+    def make_shards(self):
+        """Each Front End's client shards, holding its channels (fe.idxs)."""
+        for fe in self.fes:
+            fe.shards = bu.user_shards(fe.port, fe.host, fe.idxs, self.a.shard_size,
+                                       self.bases, self.tokens, self.acks)
+
+    def setup(self):
+        fe1, fe2 = self.fes
+        self.spread_channels()
         # the presence subject (FE1) and its watchers: FE2's first K channels
         self.subject_base = self.create_apps(fe1, [self.subject], "Audio", "subject")[0]
         self.watchers = fe2.idxs[:self.k]
@@ -231,27 +257,15 @@ class Pool:
         t0 = time.time()
         self.acks = {}
         for fe in self.fes:
-            resps = self.call_all(fe, [("GET", f"{self.bases[i]}/events?ack=1&timeout="
-                                        f"{PARK_TIMEOUT}&medium={MEDIUM}", user(i), None)
-                                       for i in fe.idxs], 200, "first events")
-            for i, r in zip(fe.idxs, resps):
-                self.acks[i] = uc.next_ack(r.json(), self.bases[i])
+            self.drain_first(fe, fe.idxs)
         log(f"drained the first package of {self.n} channels in {time.time() - t0:.1f}s")
-        for fe in self.fes:
-            fe.shards = bu.Shards(max(1, math.ceil(len(fe.idxs) / a.shard_size)), fe.port,
-                                  fe.host, PARK_TIMEOUT)
-            rows = [[] for _ in range(len(fe.shards))]
-            for i in fe.idxs:
-                rows[fe.shards.shard_of(i)].append((i, user(i), self.bases[i],
-                                                    self.tokens[user(i)], self.acks[i]))
-            fe.shards.all("add", [(r,) for r in rows])
+        self.make_shards()
 
     # phases -------------------------------------------------------------------------
-    def park(self):
+    def park_channels(self):
+        """Parks every Front End's channels through its shards, all at once, until each
+        store counts them: the seconds it took."""
         a = self.a
-        for fe in self.fes:
-            fe.fresh_children()
-        before = [bu.mem_snapshot(fe.pid) for fe in self.fes]
         t0 = time.time()
         for fe in self.fes:
             for k, part in enumerate(fe.shards.split(fe.idxs)):
@@ -261,7 +275,14 @@ class Pool:
                 fe.shards._reply(k, "park", 600)
         for fe in self.fes:
             fe.wait_parked(len(fe.idxs), a.park_timeout)
-        dt = time.time() - t0
+        return time.time() - t0
+
+    def park(self):
+        a = self.a
+        for fe in self.fes:
+            fe.fresh_children()
+        before = [bu.mem_snapshot(fe.pid) for fe in self.fes]
+        dt = self.park_channels()
         after = [bu.mem_snapshot(fe.pid) for fe in self.fes]
         cpu = [bu.cpu_percent(fe.pid, a.hold) for fe in self.fes]
         rows = []
@@ -440,27 +461,11 @@ class Pool:
     def go(self):
         a = self.a
         self.plan()
-        self.tmp = Path(tempfile.mkdtemp(prefix="mobility-bench-pool-"))
-        self.tmp.chmod(0o755)
+        self.make_tmp()
         try:
             if not a.no_single:
                 self.run_single()
-            topo = mobility.Topology(offset=mobility.free_offset())
-            self.state = mobility.make_state(self.tmp / "state", topo)
-            mobility.add_generated_users(self.state, self.n_users)
-            self.pg = pool_lib.Postgres(self.tmp / "pgsql", settings={
-                "synchronous_commit": a.synchronous_commit}).start()
-            t0 = time.time()
-            self.pg.load_directory(self.state)
-            log(f"PostgreSQL up, directory with {self.n_users} generated users loaded in "
-                f"{time.time() - t0:.1f}s")
-            self.dirconf = self.pg.directory_conf(self.tmp / "directory-pool.conf")
-            self.static = self.tmp / "static"
-            self.static.mkdir()
-            self.static.chmod(0o755)
-            (self.static / "small.txt").write_bytes(b"x" * 256)
-            (self.static / "small.txt").chmod(0o644)
-            self.fes = [self.start_fe("fe1"), self.start_fe("fe2")]
+            self.start_pool()
             self.setup()
             self.results["wrk_idle"] = bu.run_wrk(self.fes[0].port, self.fes[0].host, a,
                                                   "FE1, nothing parked", log)
@@ -485,15 +490,53 @@ class Pool:
             self.report()
             return 0
         finally:
-            for fe in self.fes:
-                if fe.shards:
-                    fe.shards.close()
-                if fe.apache.proc:
-                    fe.apache.stop()
-            if self.pg:
-                self.pg.stop()
-            if a.keep:
-                print(f"bench_pool: kept {self.tmp}", file=sys.stderr)
+            self.stop_pool()
+
+    def make_tmp(self):
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"mobility-{self.agent.replace('_', '-')}-"))
+        self.tmp.chmod(0o755)
+
+    def start_pool(self):
+        """In the temporary directory (make_tmp): the directory of n_users generated
+        users, loaded into a private PostgreSQL, the static file, and FE1 and FE2."""
+        a = self.a
+        topo = mobility.Topology(offset=mobility.free_offset())
+        self.state = mobility.make_state(self.tmp / "state", topo)
+        mobility.add_generated_users(self.state, self.n_users)
+        # every child of both Front Ends may hold DBD_MAX connections and each Front End's
+        # pool thread one (two during a restart): PostgreSQL's default max_connections
+        # (100) runs out under load past 4 children a Front End (503, UCWA00429)
+        self.pg_max_conns = max(100, 2 * (self.servers * DBD_MAX + 2) + 10)
+        self.pg = pool_lib.Postgres(self.tmp / "pgsql", settings={
+            "synchronous_commit": a.synchronous_commit,
+            "max_connections": self.pg_max_conns}).start()
+        t0 = time.time()
+        self.pg.load_directory(self.state)
+        self.log(f"PostgreSQL up, directory with {self.n_users} generated users loaded in "
+                 f"{time.time() - t0:.1f}s")
+        self.dirconf = self.pg.directory_conf(self.tmp / "directory-pool.conf")
+        self.static = self.tmp / "static"
+        self.static.mkdir()
+        self.static.chmod(0o755)
+        (self.static / "small.txt").write_bytes(b"x" * 256)
+        (self.static / "small.txt").chmod(0o644)
+        self.pg_version = self.pg.bin.split('/')[-2]
+        self.fes = [self.start_fe("fe1"), self.start_fe("fe2")]
+
+    def stop_pool(self):
+        """Stops what start_pool started (and the shards), removes self.tmp (--keep: not)."""
+        for fe in self.fes:
+            if fe.shards:
+                fe.shards.close()
+                fe.shards = None
+            if fe.apache.proc:
+                fe.apache.stop()
+        if self.pg:
+            self.pg.stop()
+            self.pg = None
+        if self.tmp:
+            if self.a.keep:
+                print(f"{self.agent}: kept {self.tmp}", file=sys.stderr)
             else:
                 shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -507,8 +550,9 @@ class Pool:
         print(f"  pool             2 Front Ends (fe1, fe2), event MPM, each {self.servers} "
               f"children x {a.threads_per_child} threads, UcwaMaxParkedPerChild default "
               f"({a.threads_per_child * 3 // 4}), UcwaMaxApplications {self.store_apps}; "
-              f"PostgreSQL {self.pg.bin.split('/')[-2]} on a Unix socket, same machine, "
-              f"synchronous_commit {a.synchronous_commit}")
+              f"PostgreSQL {self.pg_version} on a Unix socket, same machine, "
+              f"synchronous_commit {a.synchronous_commit}, max_connections "
+              f"{self.pg_max_conns}")
         print(f"  source           {bu.sh('git', '-C', str(HERE.parent), 'describe', '--always', '--dirty')}")
         print()
         p = r["parked"]
@@ -622,6 +666,22 @@ class Pool:
                   + "\n  ".join(self.warnings[:5]))
 
 
+def add_database_args(ap):
+    """The pool database's options (bench_pool, bench_calls --pool)."""
+    ap.add_argument("--synchronous-commit", choices=("on", "off"), default="on",
+                    help="PostgreSQL's synchronous_commit (on, its default: each commit "
+                         "waits for the disk's flush)")
+
+
+def cannot_run():
+    """Why a pool cannot be started here, or None."""
+    if os.geteuid() != 0:
+        return "run as root (PostgreSQL runs as the postgres user)"
+    if not pool_lib.INITDB:
+        return "PostgreSQL is missing (apt-get install -y postgresql)"
+    return None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true",
@@ -644,9 +704,7 @@ def main():
                     help="UcwaPoolLease values for the small-pool failover (4); the loaded "
                          "pool runs at the default")
     ap.add_argument("--failover-timeout", type=float, default=60)
-    ap.add_argument("--synchronous-commit", choices=("on", "off"), default="on",
-                    help="PostgreSQL's synchronous_commit (on, its default: each commit "
-                         "waits for the disk's flush)")
+    add_database_args(ap)
     ap.add_argument("--hold", type=float, default=None, help="CPU sample seconds (10; --quick 3)")
     ap.add_argument("--duration", type=int, default=None, help="seconds of wrk (10; --quick 3)")
     bu.add_client_args(ap)
@@ -663,10 +721,9 @@ def main():
     a.im_duration = a.im_duration if a.im_duration is not None else (3 if q else 10)
     a.hold = a.hold if a.hold is not None else (3 if q else 10)
     a.duration = a.duration if a.duration is not None else (3 if q else 10)
-    if os.geteuid() != 0:
-        sys.exit("bench_pool: run as root (PostgreSQL runs as the postgres user)")
-    if not pool_lib.INITDB:
-        sys.exit("bench_pool: PostgreSQL is missing (apt-get install -y postgresql)")
+    why = cannot_run()
+    if why:
+        sys.exit(f"bench_pool: {why}")
     if not shutil.which("wrk"):
         sys.exit("bench_pool: wrk is missing (apt-get install -y wrk)")
     if a.n < 2:

@@ -396,6 +396,18 @@ class Shards:
                 p.kill()
 
 
+def user_shards(port, host, idxs, shard_size, bases, tokens, acks):
+    """Client shards holding the channels of generated users idxs (user i's application
+    bases[i], its token, its next ack acks[i]), shard_size channels a shard at most."""
+    shards = Shards(max(1, math.ceil(len(idxs) / shard_size)), port, host, PARK_TIMEOUT)
+    rows = [[] for _ in range(len(shards))]
+    for i in idxs:
+        u = mobility.GENERATED_USER.format(i)
+        rows[shards.shard_of(i)].append((i, u, bases[i], tokens[u], acks[i]))
+    shards.all("add", [(r,) for r in rows])
+    return shards
+
+
 def wait_parked(ctl, shards, want, timeout, who=""):
     """Until the store (ctl's /ucwa-status) counts want parked requests and every shard's
     GETs are outstanding, stable for a second. who: the Front End's name, for errors."""
