@@ -277,7 +277,7 @@ int ucwa_calls_start(ucwa_req *q, int what)
                       sdp.len);
         return ucwa_conv_http_created(q, x.location);
     case UCWA_CONV_BUSY:
-        return ucwa_pool_unavailable(q);
+        return ucwa_pool_busy(q);
     case UCWA_CONV_TOO_MANY:
         return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", "TooManyConversations",
                                "This application has too many conversations.");
@@ -428,7 +428,7 @@ int ucwa_calls_invitation(ucwa_req *q, int what)
         ucwa_conversation_logs_collect(q->r->server, q->r->pool);
         return ucwa_http_no_content(q);
     case UCWA_CONV_BUSY:
-        return ucwa_pool_unavailable(q);
+        return ucwa_pool_busy(q);
     case UCWA_CONV_TOO_MANY:
         return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", "TooManyConversations",
                                "This application has too many conversations.");
@@ -605,7 +605,7 @@ int ucwa_calls_conversation(ucwa_req *q, int what)
         }
         return x.location ? ucwa_conv_http_created(q, x.location) : ucwa_http_no_content(q);
     case UCWA_CONV_BUSY:
-        return ucwa_pool_unavailable(q);
+        return ucwa_pool_busy(q);
     case UCWA_CONV_TOO_LARGE:
         return ucwa_http_error(q, HTTP_REQUEST_ENTITY_TOO_LARGE, "EntityTooLarge", NULL,
                                "The session description is too large.");

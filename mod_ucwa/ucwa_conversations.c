@@ -316,7 +316,7 @@ int ucwa_conversations_one(ucwa_req *q, int which)
     case UCWA_CONV_PENDING:
         return x.location ? ucwa_conv_http_created(q, x.location) : ucwa_http_no_content(q);
     case UCWA_CONV_BUSY:
-        return ucwa_pool_unavailable(q);
+        return ucwa_pool_busy(q);
     case UCWA_CONV_TOO_LARGE:
         return ucwa_conv_http_too_large(q);
     default:

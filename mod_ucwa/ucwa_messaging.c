@@ -123,7 +123,7 @@ int ucwa_messaging_start(ucwa_req *q, int what)
     }
     switch (x.res) {
     case UCWA_CONV_BUSY:
-        return ucwa_pool_unavailable(q);
+        return ucwa_pool_busy(q);
     case UCWA_CONV_OK:
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00140)
                       "%s invited %s to conversation %s (%u endpoints alerted here, %d other "
@@ -214,7 +214,7 @@ int ucwa_messaging_invitation(ucwa_req *q, int what)
     }
     switch (x.res) {
     case UCWA_CONV_BUSY:
-        return ucwa_pool_unavailable(q);
+        return ucwa_pool_busy(q);
     case UCWA_CONV_PENDING:        /* the pool decides: the events tell */
     case UCWA_CONV_OK:
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00142)

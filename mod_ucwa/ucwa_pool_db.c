@@ -948,6 +948,17 @@ int ucwa_pool_sdp_put(request_rec *r, const char *ctype, const char *body, apr_s
     return 0;
 }
 
+int ucwa_pool_busy(ucwa_req *q)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00566)
+                  "pool: this Front End's outbox to the pool is full (a burst): %s answered 503",
+                  q->user);
+    apr_table_setn(q->r->err_headers_out, "Retry-After", "1");
+    return ucwa_http_error(q, HTTP_SERVICE_UNAVAILABLE, "ServiceUnavailable", NULL,
+                           "This server has more to tell the pool's other Front Ends than it "
+                           "can hold now: try again shortly.");
+}
+
 int ucwa_pool_unavailable(ucwa_req *q)
 {
     apr_table_setn(q->r->err_headers_out, "Retry-After", "5");

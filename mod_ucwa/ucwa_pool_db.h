@@ -45,5 +45,8 @@ int ucwa_pool_sdp_put(request_rec *r, const char *ctype, const char *body, apr_s
 
 /* 503 ServiceUnavailable with Retry-After: the pool's database cannot be reached. */
 int ucwa_pool_unavailable(ucwa_req *q);
+/* 503 with Retry-After 1 (logged): the outbox to the pool is full (UCWA_CONV_BUSY), the
+ * database is fine. */
+int ucwa_pool_busy(ucwa_req *q);
 
 #endif
