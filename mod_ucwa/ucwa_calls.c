@@ -149,6 +149,26 @@ static int to_pool(ucwa_req *q, const sdp_in *in, const char **key, int *rv)
  * written to the pool's table, and the transaction runs again with its key. */
 #define NEED_KEY 3
 
+/* A description sent as the body, with two identifier parameters of its query (a, b: NULL
+ * when absent): 1, or 0 with the error sent in *rv. */
+static int sdp_input(ucwa_req *q, sdp_in *sdp, const char *a, const char **va, const char *b,
+                     const char **vb, int *rv)
+{
+    read_query(q, sdp);
+    if (!read_sdp(q, sdp, rv)) {
+        return 0;
+    }
+    *va = id_param(apr_table_get(sdp->query, a));
+    *vb = id_param(apr_table_get(sdp->query, b));
+    if ((*va && !**va) || (*vb && !**vb)) {
+        *rv = ucwa_conv_http_bad_input(q, apr_pstrcat(q->r->pool, a, " and ", b, " must be at "
+                                                      "most 50 printable ASCII characters.",
+                                                      NULL));
+        return 0;
+    }
+    return 1;
+}
+
 /* --- start a call -------------------------------------------------------------------- */
 
 int ucwa_calls_start(ucwa_req *q, int what)
@@ -379,15 +399,8 @@ int ucwa_calls_invitation(ucwa_req *q, int what)
     x.what = what;
     x.id = q->id[0];
     if (what == UCWA_AV_ACCEPT || what == UCWA_AV_PROVISIONAL) {
-        read_query(q, &sdp);
-        if (!read_sdp(q, &sdp, &rv)) {
+        if (!sdp_input(q, &sdp, "processedOfferId", &x.cid, "sessionContext", &x.ctx, &rv)) {
             return rv;
-        }
-        x.cid = id_param(apr_table_get(sdp.query, "processedOfferId"));
-        x.ctx = id_param(apr_table_get(sdp.query, "sessionContext"));
-        if ((x.cid && !*x.cid) || (x.ctx && !*x.ctx)) {
-            return ucwa_conv_http_bad_input(q, "sessionContext and processedOfferId must be "
-                                               "at most 50 printable ASCII characters.");
         }
         x.sdp = &sdp;
         action = what == UCWA_AV_ACCEPT ? "accepted" : "sent a provisional answer to";
@@ -552,15 +565,8 @@ int ucwa_calls_conversation(ucwa_req *q, int what)
         return rv;
     }
     if (what == UCWA_AV_RENEGOTIATE || what == UCWA_AV_RENEG_ANSWER || what == UCWA_AV_ADD) {
-        read_query(q, &sdp);
-        if (!read_sdp(q, &sdp, &rv)) {
+        if (!sdp_input(q, &sdp, "operationId", &x.op, "sessionContext", &x.ctx, &rv)) {
             return rv;
-        }
-        x.op = id_param(apr_table_get(sdp.query, "operationId"));
-        x.ctx = id_param(apr_table_get(sdp.query, "sessionContext"));
-        if ((x.op && !*x.op) || (x.ctx && !*x.ctx)) {
-            return ucwa_conv_http_bad_input(q, "operationId and sessionContext must be at most "
-                                               "50 printable ASCII characters.");
         }
         x.sdp = &sdp;
         x.ring = q->conf->global->ring_timeout;

@@ -647,59 +647,54 @@ static json_t *reason(const char *code, const char *subcode, const char *message
     return json_pack("{s:s,s:s,s:s}", "code", code, "subcode", subcode, "message", message);
 }
 
-static json_t *failure_reason(const ucwa_conv_view *v)
+/* Why an invitation (call: a call) failed, from this view: its inviter's (side caller),
+ * or an alerted application's. */
+static json_t *failure_reason_as(const ucwa_conv_view *v, int caller, ucwa_conv_end end,
+                                 int call)
 {
-    const ucwa_conv *c = v->c;
+    const char *what = call ? "call" : "invitation";
+    char msg[64];
 
-    if (v->side == 0) {
-        switch (c->end) {
+    if (v->side == caller) {
+        switch (end) {
         case UCWA_CONV_END_DECLINED:
-            return reason("RemoteFailure", "Declined", "Your invitation was declined.");
+            apr_snprintf(msg, sizeof(msg), "Your %s was declined.", what);
+            return reason("RemoteFailure", "Declined", msg);
         case UCWA_CONV_END_TIMEOUT:
             return reason("RemoteFailure", "Timeout", "The person did not answer in time.");
         case UCWA_CONV_END_CANCELED:
-            return reason("LocalFailure", "Canceled", "The invitation was canceled.");
+            apr_snprintf(msg, sizeof(msg), "The %s was canceled.", what);
+            return reason("LocalFailure", "Canceled", msg);
         default:
             return reason("RemoteFailure", "Unreachable", "The person cannot be reached.");
         }
     }
     if (v->elsewhere) {
-        return reason("Informational", "ConnectedElsewhere",
-                      "The invitation was accepted on another device.");
+        return reason("Informational", "ConnectedElsewhere", call
+                      ? "The call was answered on another device."
+                      : "The invitation was accepted on another device.");
     }
-    if (c->end == UCWA_CONV_END_DECLINED) {
-        return reason("Informational", "Declined", "The invitation was declined.");
+    if (end == UCWA_CONV_END_DECLINED) {
+        apr_snprintf(msg, sizeof(msg), "The %s was declined.", what);
+        return reason("Informational", "Declined", msg);
     }
-    return reason("Informational", "Missed", c->kind == UCWA_CONV_KIND_AV
-                  ? "You missed a call." : "You missed a conversation.");
+    return reason("Informational", "Missed", call ? "You missed a call."
+                                                  : "You missed a conversation.");
 }
 
-/* A call's failure, from this view (its caller's, or a ringing application's). */
+static json_t *failure_reason(const ucwa_conv_view *v)
+{
+    return failure_reason_as(v, 0, (ucwa_conv_end)v->c->end, 0);
+}
+
+/* A call's failure: a call conversation's own, or a call added to an IM conversation. */
 static json_t *av_failure_reason(const ucwa_conv_view *v)
 {
     const ucwa_conv *c = v->c;
-    ucwa_conv_end end = (ucwa_conv_end)(c->kind == UCWA_CONV_KIND_AV ? c->end : c->av_end);
 
-    if (v->side == ucwa_av_caller(c)) {
-        switch (end) {
-        case UCWA_CONV_END_DECLINED:
-            return reason("RemoteFailure", "Declined", "Your call was declined.");
-        case UCWA_CONV_END_TIMEOUT:
-            return reason("RemoteFailure", "Timeout", "The person did not answer in time.");
-        case UCWA_CONV_END_CANCELED:
-            return reason("LocalFailure", "Canceled", "The call was canceled.");
-        default:
-            return reason("RemoteFailure", "Unreachable", "The person cannot be reached.");
-        }
-    }
-    if (v->elsewhere) {
-        return reason("Informational", "ConnectedElsewhere",
-                      "The call was answered on another device.");
-    }
-    if (end == UCWA_CONV_END_DECLINED) {
-        return reason("Informational", "Declined", "The call was declined.");
-    }
-    return reason("Informational", "Missed", "You missed a call.");
+    return failure_reason_as(v, ucwa_av_caller(c),
+                             (ucwa_conv_end)(c->kind == UCWA_CONV_KIND_AV ? c->end : c->av_end),
+                             1);
 }
 
 /* The call's audioVideoInvitation started, updated or completed. */
