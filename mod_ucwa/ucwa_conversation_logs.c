@@ -134,13 +134,15 @@ int ucwa_conversation_logs_record(server_rec *s, apr_pool_t *p, const ucwa_calll
     }
     if ((dbd = ucwa_people_db_open(s, p, &db, &why)) == NULL) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, UCWALOGNO(00530)
-                     "conversation log of %s not recorded: %s", in->user, why);
+                     "conversation log of %s not recorded yet (tried again while the "
+                     "conversation is kept): %s", in->user, why);
         return -1;
     }
     rv = ucwa_calllog_add(&db, p, &e);
     if (rv < 0) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, UCWALOGNO(00531)
-                     "conversation log of %s not recorded: %s", in->user, db.err);
+                     "conversation log of %s not recorded yet (tried again while the "
+                     "conversation is kept): %s", in->user, db.err);
     }
     ucwa_people_db_close(s, dbd);
     if (rv == 1) {
@@ -163,7 +165,9 @@ int ucwa_conversation_logs_record(server_rec *s, apr_pool_t *p, const ucwa_calll
 /* What a conversation record owes, copied out of the store. */
 typedef struct {
     unsigned logs;
+    unsigned failed;               /* of those, the ones the database did not take */
     int party0_here, party1_here;
+    int slot;                      /* the record's slot, to give failed ones back */
     ucwa_conv c;                   /* the parts read: parties, subject, first message */
     const char *key;
 } owed;
@@ -186,6 +190,8 @@ static void collect_locked(ucwa_txn *t, void *baton)
         }
         o = apr_array_push(x->owed);
         o->logs = c->logs;
+        o->failed = 0;
+        o->slot = (int)i;
         /* party 0 (the inviter) is here unless this is a mirror; party 1 is here on a
          * mirror, or when no other Front End took the invitation */
         o->party0_here = !c->mirror;
@@ -212,9 +218,32 @@ static const char *first_text(apr_pool_t *p, const ucwa_conv *c)
     return ucwa_calllog_preview(p, fmt, text, len);
 }
 
-/* added: the call added to an IM conversation, not the conversation's own invitation. */
-static void record_party(server_rec *s, apr_pool_t *p, const owed *o, int side,
-                         ucwa_calllog_status status, int added)
+/* Gives the logs the database did not take back to their records (those still kept:
+ * UCWA_CONV_RETAIN after the end), so the next collection (a request's, or the
+ * watchdog's within a second) records them: a database that is down for less than
+ * that loses no entry. Entries have keyed ids, so one that did get in stays one. */
+static void give_back_locked(ucwa_txn *t, void *baton)
+{
+    const apr_array_header_t *owed_list = baton;
+    int i;
+
+    for (i = 0; i < owed_list->nelts; i++) {
+        const owed *o = &APR_ARRAY_IDX(owed_list, i, owed);
+        ucwa_conv *c;
+        if (!o->failed || o->slot >= (int)ucwa_conv_used_locked(t->store)) {
+            continue;
+        }
+        c = ucwa_store_conv(t->store, o->slot);
+        if (c->state == UCWA_SLOT_LIVE && strcmp(c->id, o->c.id) == 0) {
+            c->logs |= o->failed;
+        }
+    }
+}
+
+/* added: the call added to an IM conversation, not the conversation's own invitation.
+ * A failed entry marks its kind in o->failed. */
+static void record_party(server_rec *s, apr_pool_t *p, owed *o, int side,
+                         ucwa_calllog_status status, int added, unsigned bit)
 {
     const ucwa_conv *c = &o->c;
     int inviter = added ? (int)c->av_side : 0;
@@ -233,48 +262,53 @@ static void record_party(server_rec *s, apr_pool_t *p, const owed *o, int side,
     in.importance = c->importance;
     in.thread_id = c->thread_id;
     in.preview = in.kind == UCWA_CALLLOG_MESSAGE ? first_text(p, c) : NULL;
-    /* an added call is between two applications of this Front End (a pool's conversation
-     * cannot take one yet), and may be the conversation's second or third: its own entry */
-    in.key = added ? NULL : o->key;
-    if (*in.user && *in.peer) {
-        ucwa_conversation_logs_record(s, p, &in);
+    /* an added call may be the conversation's second or third: its own entry, keyed by
+     * its invitation */
+    in.key = added ? apr_pstrcat(p, o->key, "\n", c->av_invitation[0], "\n",
+                                 c->av_invitation[1], NULL) : o->key;
+    if (*in.user && *in.peer && ucwa_conversation_logs_record(s, p, &in) < 0) {
+        o->failed |= bit;
     }
 }
 
 void ucwa_conversation_logs_collect(server_rec *s, apr_pool_t *p)
 {
     collect_txn x;
-    int i;
+    int i, failed = 0;
 
     x.owed = apr_array_make(p, 2, sizeof(owed));
     if (ucwa_txn_run(s, p, collect_locked, &x) != APR_SUCCESS) {
         return;
     }
     for (i = 0; i < x.owed->nelts; i++) {
-        const owed *o = &APR_ARRAY_IDX(x.owed, i, owed);
+        owed *o = &APR_ARRAY_IDX(x.owed, i, owed);
         int callee = 1 - (int)o->c.av_side;
         if ((o->logs & UCWA_CONV_LOG_MISSED) && o->party1_here) {
-            record_party(s, p, o, 1, UCWA_CALLLOG_MISSED, 0);
+            record_party(s, p, o, 1, UCWA_CALLLOG_MISSED, 0, UCWA_CONV_LOG_MISSED);
         }
         if (o->logs & UCWA_CONV_LOG_ARCHIVED) {
             if (o->party0_here) {
-                record_party(s, p, o, 0, UCWA_CALLLOG_ARCHIVED, 0);
+                record_party(s, p, o, 0, UCWA_CALLLOG_ARCHIVED, 0, UCWA_CONV_LOG_ARCHIVED);
             }
             if (o->party1_here) {
-                record_party(s, p, o, 1, UCWA_CALLLOG_ARCHIVED, 0);
+                record_party(s, p, o, 1, UCWA_CALLLOG_ARCHIVED, 0, UCWA_CONV_LOG_ARCHIVED);
             }
         }
         if ((o->logs & UCWA_CONV_LOG_CALL_MISSED) && (callee ? o->party1_here : o->party0_here)) {
-            record_party(s, p, o, callee, UCWA_CALLLOG_MISSED, 1);
+            record_party(s, p, o, callee, UCWA_CALLLOG_MISSED, 1, UCWA_CONV_LOG_CALL_MISSED);
         }
         if (o->logs & UCWA_CONV_LOG_CALL_ARCHIVED) {
             if (o->party0_here) {
-                record_party(s, p, o, 0, UCWA_CALLLOG_ARCHIVED, 1);
+                record_party(s, p, o, 0, UCWA_CALLLOG_ARCHIVED, 1, UCWA_CONV_LOG_CALL_ARCHIVED);
             }
             if (o->party1_here) {
-                record_party(s, p, o, 1, UCWA_CALLLOG_ARCHIVED, 1);
+                record_party(s, p, o, 1, UCWA_CALLLOG_ARCHIVED, 1, UCWA_CONV_LOG_CALL_ARCHIVED);
             }
         }
+        failed += o->failed != 0;
+    }
+    if (failed) {
+        ucwa_txn_run(s, p, give_back_locked, x.owed);
     }
 }
 

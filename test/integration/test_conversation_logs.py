@@ -7,9 +7,12 @@ as AudioLog or VideoLog. markAsRead, DELETE, another user's log ids (404 like id
 never existed), limit, PostgreSQL, and a full restart that keeps the logs (SQL in the
 directory database). One Front End with two child processes for the module."""
 import os
+import re
 import time
 
 import pytest
+
+import conftest
 
 import mobility
 import pool
@@ -20,6 +23,8 @@ from test_ucwa_messaging import (INCOMING, SENDER_FAILED, SENDER_STARTED, embedd
                                  signed_in, start, step)
 
 USERS = [f"user{i}@contoso.test" for i in range(1, 13)]
+# what a database down for a moment leaves in the log: the entry not recorded yet
+DB_DOWN_LOG = [re.compile(r"UCWA0053[01]")]
 LOG_RELS = {"conversationLog", "missedItems"}
 COMM = "communication"
 ADDED = [(COMM, "conversationLog", "added"), (COMM, "missedItems", "updated")]
@@ -335,11 +340,31 @@ def test_on_postgresql(workdir, topo):
         assert (m["missedConversationsCount"], m["unreadMissedConversationsCount"],
                 m["conversationLogsCount"]) == (1, 0, 2)
         assert_error(a_app.get(hrefs[1][len(b_app.self):]), 404, "NotFound")
+
+        # the database is down when an invitation is missed: the entry is not lost, it is
+        # recorded (and told) once the database is back, while the conversation is kept
+        a_app.delete()
+        b_app.delete()
+        a_app, b_app = signed_in(alice), signed_in(bob)
+        start(a_app, to="sip:bob@contoso.test", _links={"message": {
+            "href": "data:text/plain;charset=utf-8,while down"}})
+        assert seq(step(a_app)) == SENDER_STARTED
+        assert seq(step(b_app)) == INCOMING
+        pg.stop()
+        assert seq(step(a_app)) == SENDER_FAILED      # the timeout (2 s)
+        no_log_events(b_app)
+        time.sleep(1.5)                                # the watchdog tries again, and fails
+        pg.start()
+        assert seq(log_events(b_app, 2, timeout=20)) == ADDED
+        m = missed_items(b_app)
+        assert (m["missedConversationsCount"], m["unreadMissedConversationsCount"]) == (2, 1)
+        assert get_log(b_app, log_hrefs(b_app)[0]).get("previewMessage") == "while down"
+        no_log_events(b_app)                           # once
         a_app.delete()
         b_app.delete()
     finally:
         if f:
-            stop_fe(f)
+            stop_fe(f, allowed=conftest.ALLOWED_LOG + DB_DOWN_LOG)
         pg.stop()
 
 
