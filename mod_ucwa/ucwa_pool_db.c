@@ -501,10 +501,10 @@ static void apply_locked(ucwa_txn *t, void *baton)
     x->last = a->last_seq;
 }
 
-/* The session descriptions the fetched messages name (calls), read before the store is
- * locked: sdp[i] for message i, NULL when it names none or the pool's table has it no
- * more. 0, or -1 when the database failed. */
-static int read_sdps(pool_thread *th, apr_pool_t *p, PGresult *events,
+/* The session descriptions the fetched messages name (calls; their bodies in column
+ * col), read before the store is locked: sdp[i] for message i, NULL when it names none or
+ * the pool's table has it no more. 0, or -1 when the database failed. */
+static int read_sdps(pool_thread *th, apr_pool_t *p, PGresult *events, int col,
                      const ucwa_pool_sdp **sdp)
 {
     int i, n = PQntuples(events), want = 0;
@@ -515,8 +515,8 @@ static int read_sdps(pool_thread *th, apr_pool_t *p, PGresult *events,
     PGresult *res;
 
     for (i = 0; i < n; i++) {
-        keys[i] = ucwa_pool_sdp_key(p, PQgetvalue(events, i, 1),
-                                    (apr_size_t)PQgetlength(events, i, 1));
+        keys[i] = ucwa_pool_sdp_key(p, PQgetvalue(events, i, col),
+                                    (apr_size_t)PQgetlength(events, i, col));
         if (keys[i]) {
             list = apr_pstrcat(p, list, want++ ? "," : "", keys[i], NULL);
         }
@@ -581,7 +581,7 @@ static int fetch(pool_thread *th, apr_pool_t *p)
     x.last = c.last_seq;
     x.skipped = 0;
     x.sdp = apr_pcalloc(p, sizeof(*x.sdp) * (apr_size_t)(n + 1));
-    if (read_sdps(th, p, x.res, x.sdp) != 0) {
+    if (read_sdps(th, p, x.res, 1, x.sdp) != 0) {
         PQclear(x.res);
         return -1;
     }
@@ -610,6 +610,7 @@ static int fetch(pool_thread *th, apr_pool_t *p)
 static int relay(pool_thread *th, apr_pool_t *p, apr_pool_t *keep)
 {
     apr_array_header_t *failed = apr_array_make(p, 2, sizeof(const char *));
+    const ucwa_pool_sdp **sdp;
     const char *ids = "", *params[1];
     PGresult *res;
     int i, n, sent = 0;
@@ -627,6 +628,13 @@ static int relay(pool_thread *th, apr_pool_t *p, apr_pool_t *keep)
         return -1;
     }
     n = PQntuples(res);
+    /* the calls' descriptions they name: the other pool cannot read this pool's table */
+    sdp = apr_pcalloc(p, sizeof(*sdp) * (apr_size_t)(n + 1));
+    if (read_sdps(th, p, res, 2, sdp) != 0) {
+        PQclear(res);
+        PQclear(PQexec(th->conn, "ROLLBACK"));
+        return -1;
+    }
     for (i = 0; i < n; i++) {
         const char *target = PQgetvalue(res, i, 1), *fe, *pool, *why = NULL;
         int k, skip = 0, rv;
@@ -637,8 +645,14 @@ static int relay(pool_thread *th, apr_pool_t *p, apr_pool_t *keep)
         if (skip) {
             continue;
         }
+        if (!sdp[i] && ucwa_pool_sdp_key(p, PQgetvalue(res, i, 2),
+                                         (apr_size_t)PQgetlength(res, i, 2))) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, th->s, UCWALOGNO(00601)
+                         "pool link: a call's message for %s names a session description "
+                         "this pool's table has no more: sent without it", target);
+        }
         rv = ucwa_pool_link_send(th->s, keep, p, &th->link_sender, target, PQgetvalue(res, i, 2),
-                                 (apr_size_t)PQgetlength(res, i, 2), &why);
+                                 (apr_size_t)PQgetlength(res, i, 2), sdp[i], &why);
         if (rv < 0) {
             APR_ARRAY_PUSH(failed, const char *) = pool;
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, th->s, UCWALOGNO(00435)
@@ -908,10 +922,9 @@ int ucwa_pool_read_presence(request_rec *r, const char *sip, ucwa_pool_presence_
     return found;
 }
 
-int ucwa_pool_sdp_put(request_rec *r, const char *ctype, const char *body, apr_size_t len,
-                      const char **key)
+int ucwa_pool_sdp_put_key(request_rec *r, const char *key, const char *ctype, const char *body,
+                          apr_size_t len)
 {
-    char *k = apr_palloc(r->pool, UCWA_POOL_SDP_KEY_MAX);
     const char *params[3];
     int lengths[3], formats[3] = { 0, 1, 1 };
     PGconn *c = request_conn(r);
@@ -920,8 +933,7 @@ int ucwa_pool_sdp_put(request_rec *r, const char *ctype, const char *body, apr_s
     if (!c) {
         return -1;
     }
-    ucwa_pool_sdp_new_key(k);
-    params[0] = k;
+    params[0] = key;
     params[1] = ctype ? ctype : "";
     params[2] = body;
     lengths[0] = 0;
@@ -944,6 +956,18 @@ int ucwa_pool_sdp_put(request_rec *r, const char *ctype, const char *body, apr_s
         return -1;
     }
     PQclear(res);
+    return 0;
+}
+
+int ucwa_pool_sdp_put(request_rec *r, const char *ctype, const char *body, apr_size_t len,
+                      const char **key)
+{
+    char *k = apr_palloc(r->pool, UCWA_POOL_SDP_KEY_MAX);
+
+    ucwa_pool_sdp_new_key(k);
+    if (ucwa_pool_sdp_put_key(r, k, ctype, body, len) != 0) {
+        return -1;
+    }
     *key = k;
     return 0;
 }

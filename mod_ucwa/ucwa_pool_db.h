@@ -42,6 +42,10 @@ int ucwa_pool_watch(request_rec *r, const char *sip, const char *pool, const cha
  * 0, or -1 when the pool's database cannot take it (logged). */
 int ucwa_pool_sdp_put(request_rec *r, const char *ctype, const char *body, apr_size_t len,
                       const char **key);
+/* The same under a key chosen by the caller (what another pool relayed: a fresh key of
+ * this pool, common/ucwa/ucwa_pool_link). */
+int ucwa_pool_sdp_put_key(request_rec *r, const char *key, const char *ctype, const char *body,
+                          apr_size_t len);
 
 /* 503 ServiceUnavailable with Retry-After: the pool's database cannot be reached. */
 int ucwa_pool_unavailable(ucwa_req *q);
