@@ -158,16 +158,35 @@ static void rejoin_locked(ucwa_txn *t, void *baton)
     }
 }
 
+/* The linked pools' names (UcwaPoolLink) as a JSON array, for the reaper and a join:
+ * a Front End gone is told to them too. */
+static const char *links_json(apr_pool_t *p, const ucwa_global *g)
+{
+    json_t *a = json_array();
+    const char *out;
+    int i;
+
+    for (i = 0; g->pool_links && i < g->pool_links->nelts; i++) {
+        json_array_append_new(a, json_string(APR_ARRAY_IDX(g->pool_links, i,
+                                                           ucwa_pool_peer).pool));
+    }
+    out = mob_json_dump(p, a, NULL);
+    json_decref(a);
+    return out ? out : "[]";
+}
+
 static int join(pool_thread *th, apr_pool_t *p, int again)
 {
     const ucwa_global *g = ucwa_config_get(th->s)->global;
-    const char *params[2];
+    const char *params[3];
     area_copy x = { NULL, 0, 0, 1, 1, 0 };
     PGresult *res;
 
     params[0] = g->pool_fe;
     params[1] = apr_psprintf(p, "%" APR_TIME_T_FMT, apr_time_sec(g->pool_lease));
-    res = exec(th, "SELECT ucwa_pool_join($1, $2::float8)", 2, params, PGRES_TUPLES_OK);
+    params[2] = links_json(p, g);
+    res = exec(th, "SELECT ucwa_pool_join($1, $2::float8, $3::json)", 3, params,
+               PGRES_TUPLES_OK);
     if (!res) {
         return -1;
     }
@@ -277,7 +296,8 @@ static int heartbeat(pool_thread *th, apr_pool_t *p)
     else {
         PQclear(res);
     }
-    res = exec(th, "SELECT * FROM ucwa_pool_reap($1)", 1, params, PGRES_TUPLES_OK);
+    params[1] = links_json(p, g);
+    res = exec(th, "SELECT * FROM ucwa_pool_reap($1, $2::json)", 2, params, PGRES_TUPLES_OK);
     if (!res) {
         return -1;
     }
@@ -1013,8 +1033,9 @@ int ucwa_pool_deliver(request_rec *r, const char *to, const ucwa_pool_link_in *i
         params[1] = in->body;
         return request_run(r, "SELECT ucwa_pool_post($1, $2)", 2, params);
     }
-    if (!strcmp(in->kind, "presence")) {
-        /* a user of that pool some watcher here registered for: every live Front End */
+    if (!strcmp(in->kind, "presence") || !strcmp(in->kind, "fe-gone")) {
+        /* a user of that pool some watcher here registered for, or a Front End of that
+         * pool gone (what it held with this pool ends): every live Front End */
         params[0] = in->body;
         return request_run(r, "SELECT ucwa_pool_post(fe, $1) FROM ucwa_pool_fe "
                            "WHERE lease_until > now() ORDER BY fe", 1, params);

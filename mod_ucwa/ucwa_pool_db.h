@@ -27,8 +27,8 @@ int ucwa_pool_read_presence(request_rec *r, const char *sip, ucwa_pool_presence_
 
 /* Writes what another pool relayed (ucwa_pool_relay's receiving end) into this pool's
  * database: to Front End `to`, or, when to is "", where it belongs (an invitation:
- * wherever its user is, or a gone answer back; presence: every live Front End; the
- * rest: every Front End the invitation with its key rang). 0, or -1 with *why. */
+ * wherever its user is, or a gone answer back; presence and fe-gone: every live Front
+ * End; the rest: every Front End the invitation with its key rang). 0, or -1 with *why. */
 int ucwa_pool_deliver(request_rec *r, const char *to, const ucwa_pool_link_in *in,
                       const char **why);
 

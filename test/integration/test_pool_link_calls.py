@@ -5,7 +5,9 @@ the offer (also multipart), the answer (final and provisional), decline, cancel,
 answer, hang-up both ways, renegotiations both ways, a call added to an IM conversation.
 Each pool keeps its own table of session descriptions (ucwa_pool_sdp): the relay carries
 the description with the message, and the receiving pool writes it under a fresh key of
-its own (docs/ARCHITECTURE.md §10.5)."""
+its own (docs/ARCHITECTURE.md §10.5). Last, p2fe1 dies while carol's phone rings and
+while she is in a call: pool02's reaper tells pool01 (fe-gone, gone), and alice's side
+ends at once, not by a clock."""
 import hashlib
 import hmac
 import json
@@ -16,10 +18,10 @@ import time
 import pytest
 import requests
 
-from test_calls import (ANSWERER, CALLER_CONNECTED, HUNG_UP, INV, OTHER_HUNG_UP, answer,
-                        callable_app, conv_step, decline_cancel_and_missed,
-                        declined_and_canceled, embedded, from_uri, im_connected,
-                        invitation_of, renegotiate, ring, say, sdp, seq, step)
+from test_calls import (ANSWERER, CALLER_CONNECTED, CALLER_FAILED, CALLER_STARTED, HUNG_UP,
+                        INV, OTHER_HUNG_UP, RINGING, answer, call, callable_app, conv_step,
+                        decline_cancel_and_missed, declined_and_canceled, embedded, from_uri,
+                        im_connected, invitation_of, renegotiate, ring, say, sdp, seq, step)
 from test_pool import mobility_allowed, wait_for
 from test_pool_calls import added_both_ways, connect, drain, on_fe
 from test_pool_link import start_linked
@@ -30,8 +32,9 @@ ALICE, CAROL = "alice@contoso.test", "carol@contoso.test"
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="needs root (to run PostgreSQL as postgres)")
 
-# UCWA00433, UCWA00600: test_bad_relay_input's forgeries
-ALLOWED = [re.compile(p) for p in (r"UCWA00433", r"UCWA00600")]
+# UCWA00425: p2fe2 takes over the killed p2fe1; UCWA00435: the relay to a pool whose Front
+# End is gone retries; UCWA00433, UCWA00600: test_bad_relay_input's forgeries
+ALLOWED = [re.compile(p) for p in (r"UCWA00425", r"UCWA00435", r"UCWA00433", r"UCWA00600")]
 
 
 @pytest.fixture(scope="module")
@@ -194,3 +197,27 @@ def test_bad_relay_input(pools):
                      sdpData="QUFB" * (200 * 1024 // 3))).status_code == 400    # body too long
     text = fe1.apache.log_text()
     assert text.count("UCWA00600") >= 3 and "UCWA00433" in text
+
+
+def test_front_end_killed_while_ringing_and_in_a_call(people, pools):
+    """Last: carol's Front End p2fe1 dies (no goodbye) while carol is in a call with alice
+    and her other application rings for alice's other one: pool02's reaper (p2fe2, within
+    the lease of 4 s) tells pool01 (fe-gone, gone), and both of alice's sides end at once,
+    not by a clock (the ring would last 20 s; the connected call would never end)."""
+    alice, carol = people
+    fes = pools[0]
+    connect(alice, carol, sdp("k-offer"), sdp("k-answer"))
+    carol2 = callable_app(fes[1].user(CAROL))
+    alice2 = callable_app(fes[0].user(ALICE))
+    drain(carol, carol2, alice2)
+    r = call(alice2, CAROL, sdp("k-ring"))
+    assert r.status_code == 201, r.text
+    assert seq(step(alice2)) == CALLER_STARTED
+    assert seq(step(carol2)) == RINGING
+    killed = time.monotonic()
+    assert fes[1].apache.kill() > 1
+    assert seq(step(alice, timeout=15)) == OTHER_HUNG_UP
+    assert seq(step(alice2, timeout=15)) == CALLER_FAILED
+    took = time.monotonic() - killed
+    assert took < 12, took
+    alice2.delete()
