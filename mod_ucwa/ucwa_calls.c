@@ -20,6 +20,7 @@
 #include "ucwa_conv_http.h"
 #include "ucwa_input.h"
 #include "ucwa_pool_db.h"
+#include "ucwa_pool_relay.h"
 #include "ucwa_sdp.h"
 
 APLOG_USE_MODULE(ucwa);
@@ -272,10 +273,10 @@ int ucwa_calls_start(ucwa_req *q, int what)
     in.offer = sdp.body;
     in.offer_len = sdp.len;
     if (ucwa_pool_name(q->r->server)) {
-        /* the callee's Audio/Video endpoints on the pool's other Front Ends ring too (a
-         * user homed on another pool: not called there, the offer stays in this pool) */
+        /* the callee's Audio/Video endpoints on the pool's other Front Ends ring too; a
+         * user homed on a linked pool rings there (the relay carries the offer) */
         apr_array_header_t *fes;
-        if (ucwa_pool_user_fes(q->r, in.to, &fes) != 0) {
+        if (ucwa_pool_invitee_fes(q->r, in.to, &fes) != 0) {
             return ucwa_pool_unavailable(q);
         }
         if (fes->nelts > 0 && !to_pool(q, &sdp, &in.offer_key, &rv)) {

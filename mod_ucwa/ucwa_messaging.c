@@ -104,15 +104,8 @@ int ucwa_messaging_start(ucwa_req *q, int what)
     if (ucwa_pool_name(q->r->server)) {
         /* the invitee's endpoints on the pool's other Front Ends are alerted too */
         apr_array_header_t *fes;
-        if (ucwa_pool_user_fes(q->r, in.to, &fes) != 0) {
+        if (ucwa_pool_invitee_fes(q->r, in.to, &fes) != 0) {
             return ucwa_pool_unavailable(q);
-        }
-        if (fes->nelts == 0) {
-            /* homed on another pool this one links to: its Front Ends decide there */
-            const char *route = ucwa_pool_link_route(q->r, in.to);
-            if (route) {
-                APR_ARRAY_PUSH(fes, const char *) = route;
-            }
         }
         in.remote_fes = (const char *const *)fes->elts;
         in.nremote = fes->nelts;

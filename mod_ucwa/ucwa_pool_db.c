@@ -158,16 +158,35 @@ static void rejoin_locked(ucwa_txn *t, void *baton)
     }
 }
 
+/* The linked pools' names (UcwaPoolLink) as a JSON array, for the reaper and a join:
+ * a Front End gone is told to them too. */
+static const char *links_json(apr_pool_t *p, const ucwa_global *g)
+{
+    json_t *a = json_array();
+    const char *out;
+    int i;
+
+    for (i = 0; g->pool_links && i < g->pool_links->nelts; i++) {
+        json_array_append_new(a, json_string(APR_ARRAY_IDX(g->pool_links, i,
+                                                           ucwa_pool_peer).pool));
+    }
+    out = mob_json_dump(p, a, NULL);
+    json_decref(a);
+    return out ? out : "[]";
+}
+
 static int join(pool_thread *th, apr_pool_t *p, int again)
 {
     const ucwa_global *g = ucwa_config_get(th->s)->global;
-    const char *params[2];
+    const char *params[3];
     area_copy x = { NULL, 0, 0, 1, 1, 0 };
     PGresult *res;
 
     params[0] = g->pool_fe;
     params[1] = apr_psprintf(p, "%" APR_TIME_T_FMT, apr_time_sec(g->pool_lease));
-    res = exec(th, "SELECT ucwa_pool_join($1, $2::float8)", 2, params, PGRES_TUPLES_OK);
+    params[2] = links_json(p, g);
+    res = exec(th, "SELECT ucwa_pool_join($1, $2::float8, $3::json)", 3, params,
+               PGRES_TUPLES_OK);
     if (!res) {
         return -1;
     }
@@ -277,7 +296,8 @@ static int heartbeat(pool_thread *th, apr_pool_t *p)
     else {
         PQclear(res);
     }
-    res = exec(th, "SELECT * FROM ucwa_pool_reap($1)", 1, params, PGRES_TUPLES_OK);
+    params[1] = links_json(p, g);
+    res = exec(th, "SELECT * FROM ucwa_pool_reap($1, $2::json)", 2, params, PGRES_TUPLES_OK);
     if (!res) {
         return -1;
     }
@@ -501,10 +521,10 @@ static void apply_locked(ucwa_txn *t, void *baton)
     x->last = a->last_seq;
 }
 
-/* The session descriptions the fetched messages name (calls), read before the store is
- * locked: sdp[i] for message i, NULL when it names none or the pool's table has it no
- * more. 0, or -1 when the database failed. */
-static int read_sdps(pool_thread *th, apr_pool_t *p, PGresult *events,
+/* The session descriptions the fetched messages name (calls; their bodies in column
+ * col), read before the store is locked: sdp[i] for message i, NULL when it names none or
+ * the pool's table has it no more. 0, or -1 when the database failed. */
+static int read_sdps(pool_thread *th, apr_pool_t *p, PGresult *events, int col,
                      const ucwa_pool_sdp **sdp)
 {
     int i, n = PQntuples(events), want = 0;
@@ -515,8 +535,8 @@ static int read_sdps(pool_thread *th, apr_pool_t *p, PGresult *events,
     PGresult *res;
 
     for (i = 0; i < n; i++) {
-        keys[i] = ucwa_pool_sdp_key(p, PQgetvalue(events, i, 1),
-                                    (apr_size_t)PQgetlength(events, i, 1));
+        keys[i] = ucwa_pool_sdp_key(p, PQgetvalue(events, i, col),
+                                    (apr_size_t)PQgetlength(events, i, col));
         if (keys[i]) {
             list = apr_pstrcat(p, list, want++ ? "," : "", keys[i], NULL);
         }
@@ -581,7 +601,7 @@ static int fetch(pool_thread *th, apr_pool_t *p)
     x.last = c.last_seq;
     x.skipped = 0;
     x.sdp = apr_pcalloc(p, sizeof(*x.sdp) * (apr_size_t)(n + 1));
-    if (read_sdps(th, p, x.res, x.sdp) != 0) {
+    if (read_sdps(th, p, x.res, 1, x.sdp) != 0) {
         PQclear(x.res);
         return -1;
     }
@@ -610,6 +630,7 @@ static int fetch(pool_thread *th, apr_pool_t *p)
 static int relay(pool_thread *th, apr_pool_t *p, apr_pool_t *keep)
 {
     apr_array_header_t *failed = apr_array_make(p, 2, sizeof(const char *));
+    const ucwa_pool_sdp **sdp;
     const char *ids = "", *params[1];
     PGresult *res;
     int i, n, sent = 0;
@@ -627,6 +648,13 @@ static int relay(pool_thread *th, apr_pool_t *p, apr_pool_t *keep)
         return -1;
     }
     n = PQntuples(res);
+    /* the calls' descriptions they name: the other pool cannot read this pool's table */
+    sdp = apr_pcalloc(p, sizeof(*sdp) * (apr_size_t)(n + 1));
+    if (read_sdps(th, p, res, 2, sdp) != 0) {
+        PQclear(res);
+        PQclear(PQexec(th->conn, "ROLLBACK"));
+        return -1;
+    }
     for (i = 0; i < n; i++) {
         const char *target = PQgetvalue(res, i, 1), *fe, *pool, *why = NULL;
         int k, skip = 0, rv;
@@ -637,8 +665,14 @@ static int relay(pool_thread *th, apr_pool_t *p, apr_pool_t *keep)
         if (skip) {
             continue;
         }
+        if (!sdp[i] && ucwa_pool_sdp_key(p, PQgetvalue(res, i, 2),
+                                         (apr_size_t)PQgetlength(res, i, 2))) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, th->s, UCWALOGNO(00601)
+                         "pool link: a call's message for %s names a session description "
+                         "this pool's table has no more: sent without it", target);
+        }
         rv = ucwa_pool_link_send(th->s, keep, p, &th->link_sender, target, PQgetvalue(res, i, 2),
-                                 (apr_size_t)PQgetlength(res, i, 2), &why);
+                                 (apr_size_t)PQgetlength(res, i, 2), sdp[i], &why);
         if (rv < 0) {
             APR_ARRAY_PUSH(failed, const char *) = pool;
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, th->s, UCWALOGNO(00435)
@@ -908,10 +942,9 @@ int ucwa_pool_read_presence(request_rec *r, const char *sip, ucwa_pool_presence_
     return found;
 }
 
-int ucwa_pool_sdp_put(request_rec *r, const char *ctype, const char *body, apr_size_t len,
-                      const char **key)
+int ucwa_pool_sdp_put_key(request_rec *r, const char *key, const char *ctype, const char *body,
+                          apr_size_t len)
 {
-    char *k = apr_palloc(r->pool, UCWA_POOL_SDP_KEY_MAX);
     const char *params[3];
     int lengths[3], formats[3] = { 0, 1, 1 };
     PGconn *c = request_conn(r);
@@ -920,8 +953,7 @@ int ucwa_pool_sdp_put(request_rec *r, const char *ctype, const char *body, apr_s
     if (!c) {
         return -1;
     }
-    ucwa_pool_sdp_new_key(k);
-    params[0] = k;
+    params[0] = key;
     params[1] = ctype ? ctype : "";
     params[2] = body;
     lengths[0] = 0;
@@ -944,6 +976,18 @@ int ucwa_pool_sdp_put(request_rec *r, const char *ctype, const char *body, apr_s
         return -1;
     }
     PQclear(res);
+    return 0;
+}
+
+int ucwa_pool_sdp_put(request_rec *r, const char *ctype, const char *body, apr_size_t len,
+                      const char **key)
+{
+    char *k = apr_palloc(r->pool, UCWA_POOL_SDP_KEY_MAX);
+
+    ucwa_pool_sdp_new_key(k);
+    if (ucwa_pool_sdp_put_key(r, k, ctype, body, len) != 0) {
+        return -1;
+    }
     *key = k;
     return 0;
 }
@@ -989,8 +1033,9 @@ int ucwa_pool_deliver(request_rec *r, const char *to, const ucwa_pool_link_in *i
         params[1] = in->body;
         return request_run(r, "SELECT ucwa_pool_post($1, $2)", 2, params);
     }
-    if (!strcmp(in->kind, "presence")) {
-        /* a user of that pool some watcher here registered for: every live Front End */
+    if (!strcmp(in->kind, "presence") || !strcmp(in->kind, "fe-gone")) {
+        /* a user of that pool some watcher here registered for, or a Front End of that
+         * pool gone (what it held with this pool ends): every live Front End */
         params[0] = in->body;
         return request_run(r, "SELECT ucwa_pool_post(fe, $1) FROM ucwa_pool_fe "
                            "WHERE lease_until > now() ORDER BY fe", 1, params);

@@ -27,8 +27,8 @@ int ucwa_pool_read_presence(request_rec *r, const char *sip, ucwa_pool_presence_
 
 /* Writes what another pool relayed (ucwa_pool_relay's receiving end) into this pool's
  * database: to Front End `to`, or, when to is "", where it belongs (an invitation:
- * wherever its user is, or a gone answer back; presence: every live Front End; the
- * rest: every Front End the invitation with its key rang). 0, or -1 with *why. */
+ * wherever its user is, or a gone answer back; presence and fe-gone: every live Front
+ * End; the rest: every Front End the invitation with its key rang). 0, or -1 with *why. */
 int ucwa_pool_deliver(request_rec *r, const char *to, const ucwa_pool_link_in *in,
                       const char **why);
 
@@ -42,6 +42,10 @@ int ucwa_pool_watch(request_rec *r, const char *sip, const char *pool, const cha
  * 0, or -1 when the pool's database cannot take it (logged). */
 int ucwa_pool_sdp_put(request_rec *r, const char *ctype, const char *body, apr_size_t len,
                       const char **key);
+/* The same under a key chosen by the caller (what another pool relayed: a fresh key of
+ * this pool, common/ucwa/ucwa_pool_link). */
+int ucwa_pool_sdp_put_key(request_rec *r, const char *key, const char *ctype, const char *body,
+                          apr_size_t len);
 
 /* 503 ServiceUnavailable with Retry-After: the pool's database cannot be reached. */
 int ucwa_pool_unavailable(ucwa_req *q);

@@ -180,7 +180,8 @@ static apr_status_t post_signed(server_rec *s, apr_pool_t *p, push_sender *sende
 }
 
 int ucwa_pool_link_send(server_rec *s, apr_pool_t *keep, apr_pool_t *p, void **state,
-                        const char *target, const char *body, apr_size_t len, const char **why)
+                        const char *target, const char *body, apr_size_t len,
+                        const ucwa_pool_sdp *sdp, const char **why)
 {
     const ucwa_global *g = ucwa_config_get(s)->global;
     const char *fe, *pool, *self = ucwa_pool_link_self(s), *out;
@@ -199,7 +200,7 @@ int ucwa_pool_link_send(server_rec *s, apr_pool_t *keep, apr_pool_t *p, void **s
         *why = "libcurl";
         return -1;
     }
-    out = ucwa_pool_link_outgoing(p, body, len, self);
+    out = ucwa_pool_link_outgoing(p, body, len, self, sdp);
     if (!out) {
         *why = "not a message";
         return 1;   /* dropped: nothing to retry */
@@ -263,6 +264,19 @@ const char *ucwa_pool_link_route(request_rec *r, const char *user)
     return apr_pstrcat(r->pool, "@", home, NULL);
 }
 
+int ucwa_pool_invitee_fes(request_rec *r, const char *sip, apr_array_header_t **fes)
+{
+    const char *route;
+
+    if (ucwa_pool_user_fes(r, sip, fes) != 0) {
+        return -1;
+    }
+    if ((*fes)->nelts == 0 && (route = ucwa_pool_link_route(r, sip)) != NULL) {
+        APR_ARRAY_PUSH(*fes, const char *) = route;
+    }
+    return 0;
+}
+
 static int refuse(request_rec *r, int status, const char *why)
 {
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, UCWALOGNO(00433)
@@ -318,7 +332,7 @@ int ucwa_pool_link_handler(request_rec *r)
         apr_table_setn(r->err_headers_out, "Allow", "POST");
         return HTTP_METHOD_NOT_ALLOWED;
     }
-    if (ucwa_http_read_body(r, UCWA_POOL_BODY_MAX, &body, &len) != APR_SUCCESS) {
+    if (ucwa_http_read_body(r, UCWA_POOL_LINK_BODY_MAX, &body, &len) != APR_SUCCESS) {
         return refuse(r, HTTP_BAD_REQUEST, "no body, or too long");
     }
     if (!from || !to || !peer_of(g, from) || strchr(to, '@') || strlen(to) > 63
@@ -333,10 +347,26 @@ int ucwa_pool_link_handler(request_rec *r)
     if (ucwa_pool_link_incoming(r->pool, body, len, self, from, &in) != 0) {
         return refuse(r, HTTP_BAD_REQUEST, "not a message of a pool");
     }
+    /* a call's description first, under this pool's fresh key: committed before the
+     * message that names it can be read */
+    if (in.sdp.len && ucwa_pool_sdp_put_key(r, in.sdp_key, in.sdp.ctype, in.sdp.body,
+                                            in.sdp.len) != 0) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
     if (ucwa_pool_deliver(r, strcmp(to, "*") ? to : "", &in, &why) != 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, UCWALOGNO(00434)
                       "pool link: a message from %s could not be delivered: %s", from, why);
         return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (in.sdp_bad) {
+        /* delivered without it, as a message whose description is not in the pool's
+         * table: the call ends at once there (an invitation answered gone, an accepter
+         * told to leave), it does not wait for a clock */
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, UCWALOGNO(00600)
+                      "pool link: a call's message (%s) from %s came without a usable "
+                      "session description: %s (delivered without it)", in.kind, from,
+                      in.sdp_bad);
+        return HTTP_BAD_REQUEST;
     }
     return HTTP_NO_CONTENT;
 }

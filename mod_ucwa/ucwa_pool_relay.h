@@ -33,16 +33,23 @@ int ucwa_pool_link_post_config(apr_pool_t *pconf, server_rec *s);
 /* This server's pool (AutodiscoverLocalPool), or NULL. */
 const char *ucwa_pool_link_self(server_rec *s);
 
-/* Sends a relayed message (target "fe@pool" or "@pool") to its pool. *state is the
- * caller's sender, made on first use in keep (it lives as long); p is for this
- * message. 0 sent; 1 refused for good (dropped); -1 not sent (retry later), with *why. */
+/* Sends a relayed message (target "fe@pool" or "@pool") to its pool, with sdp, the
+ * description its "sdp" names (NULL: none). *state is the caller's sender, made on first
+ * use in keep (it lives as long); p is for this message. 0 sent; 1 refused for good
+ * (dropped); -1 not sent (retry later), with *why. */
 int ucwa_pool_link_send(server_rec *s, apr_pool_t *keep, apr_pool_t *p, void **state,
                         const char *target, const char *body, apr_size_t len,
-                        const char **why);
+                        const ucwa_pool_sdp *sdp, const char **why);
 
 /* The target of an invitation to user when he is homed on another pool this one has a
  * link to ("@pool"), else NULL. */
 const char *ucwa_pool_link_route(request_rec *r, const char *user);
+
+/* Where an invitation (or a call) to sip goes beside this Front End: the pool's other
+ * Front Ends where he has applications available, or, when there are none and he is
+ * homed on a linked pool, that pool ("@pool": its Front Ends decide there). 0, or -1
+ * when the pool's database cannot be reached (logged). */
+int ucwa_pool_invitee_fes(request_rec *r, const char *sip, apr_array_header_t **fes);
 
 /* The presence of sip when he is homed on a linked pool: asked there (which then relays
  * his changes here for a while). 1 found, 0 none (or not homed on a linked pool), -1 the

@@ -173,10 +173,18 @@
 "  END LOOP;\n" \
 "  RETURN true;\n" \
 "END $$ LANGUAGE plpgsql;\n" \
-/* Front End me starts with an empty store: what its earlier life left is gone */ \
-"CREATE OR REPLACE FUNCTION ucwa_pool_join(me text, lease float8) RETURNS bigint AS $$\n" \
+/* Front End me starts with an empty store: what its earlier life left is gone (told to \
+ * the linked pools too, when it had an earlier life: they may hold conversations with \
+ * it; links: a JSON array of their names) */ \
+"CREATE OR REPLACE FUNCTION ucwa_pool_join(me text, lease float8, links json)\n" \
+"    RETURNS bigint AS $$\n" \
 "DECLARE n bigint; f text;\n" \
 "BEGIN\n" \
+"  IF EXISTS (SELECT 1 FROM ucwa_pool_fe WHERE fe = me) THEN\n" \
+"    FOR f IN SELECT json_array_elements_text(links) LOOP\n" \
+"      PERFORM ucwa_pool_post('@' || f, json_build_object('k', 'fe-gone', 'fe', me)::text);\n" \
+"    END LOOP;\n" \
+"  END IF;\n" \
 "  INSERT INTO ucwa_pool_fe (fe, lease_until) VALUES (me, now() + lease * interval '1 s')\n" \
 "    ON CONFLICT (fe) DO UPDATE SET lease_until = EXCLUDED.lease_until;\n" \
 "  DELETE FROM ucwa_pool_event WHERE fe = me;\n" \
@@ -189,8 +197,9 @@
 "  RETURN n;\n" \
 "END $$ LANGUAGE plpgsql;\n" \
 /* Front Ends whose lease ran out: one survivor (the row lock) clears what they held \
- * and tells the others */ \
-"CREATE OR REPLACE FUNCTION ucwa_pool_reap(me text) RETURNS SETOF text AS $$\n" \
+ * and tells the others, and the linked pools (links: a JSON array of their names), whose \
+ * Front Ends may hold conversations with it */ \
+"CREATE OR REPLACE FUNCTION ucwa_pool_reap(me text, links json) RETURNS SETOF text AS $$\n" \
 "DECLARE d text; f text; i record;\n" \
 "BEGIN\n" \
 "  FOR d IN SELECT fe FROM ucwa_pool_fe WHERE lease_until < now() AND fe <> me ORDER BY fe\n" \
@@ -207,6 +216,9 @@
 "    DELETE FROM ucwa_pool_fe WHERE fe = d;\n" \
 "    FOR f IN SELECT fe FROM ucwa_pool_fe WHERE lease_until > now() ORDER BY fe\n" \
 "    LOOP PERFORM ucwa_pool_post(f, json_build_object('k', 'fe-gone', 'fe', d)::text);\n" \
+"    END LOOP;\n" \
+"    FOR f IN SELECT json_array_elements_text(links) LOOP\n" \
+"      PERFORM ucwa_pool_post('@' || f, json_build_object('k', 'fe-gone', 'fe', d)::text);\n" \
 "    END LOOP;\n" \
 "    RETURN NEXT d;\n" \
 "  END LOOP;\n" \

@@ -1,6 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <apr_base64.h>
 #include <apr_strings.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -65,11 +66,11 @@ int ucwa_pool_link_split(apr_pool_t *p, const char *target, const char **fe, con
     return 1;
 }
 
-static json_t *load(apr_pool_t *p, const char *body, apr_size_t len)
+static json_t *load(apr_pool_t *p, const char *body, apr_size_t len, apr_size_t max)
 {
     json_t *m;
 
-    if (len > UCWA_POOL_BODY_MAX) {
+    if (len > max) {
         return NULL;
     }
     m = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
@@ -81,13 +82,22 @@ static json_t *load(apr_pool_t *p, const char *body, apr_size_t len)
 }
 
 const char *ucwa_pool_link_outgoing(apr_pool_t *p, const char *body, apr_size_t len,
-                                    const char *mypool)
+                                    const char *mypool, const ucwa_pool_sdp *sdp)
 {
-    json_t *m = load(p, body, len);
+    json_t *m = load(p, body, len, UCWA_POOL_BODY_MAX);
     apr_size_t i;
 
     if (!m) {
         return NULL;
+    }
+    json_object_del(m, "sdpType");
+    json_object_del(m, "sdpData");
+    if (sdp && mob_json_str(m, "sdp") && sdp->len <= UCWA_SDP_MAX) {
+        /* the other pool cannot read this pool's table: the description goes along */
+        char *b64 = apr_palloc(p, (apr_size_t)apr_base64_encode_len((int)sdp->len));
+        apr_base64_encode(b64, sdp->body, (int)sdp->len);
+        json_object_set_new(m, "sdpType", json_string(sdp->ctype ? sdp->ctype : ""));
+        json_object_set_new(m, "sdpData", json_string(b64));
     }
     for (i = 0; i < sizeof(NAME_KEYS) / sizeof(NAME_KEYS[0]); i++) {
         const char *v = mob_json_str(m, NAME_KEYS[i]);
@@ -99,10 +109,71 @@ const char *ucwa_pool_link_outgoing(apr_pool_t *p, const char *body, apr_size_t 
     return mob_json_dump(p, m, NULL);
 }
 
+/* Standard base64 with its padding, nothing else. */
+static int is_base64(const char *s, apr_size_t n)
+{
+    apr_size_t body = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                "0123456789+/");
+
+    return n % 4 == 0 && body + 2 >= n && strspn(s + body, "=") == n - body;
+}
+
+/* The description a message brought (sdpType, sdpData) taken out of it, and its "sdp"
+ * pointed at a fresh key of this pool. -1 when the message is malformed. */
+static int take_sdp(apr_pool_t *p, json_t *m, ucwa_pool_link_in *out)
+{
+    const json_t *key = json_object_get(m, "sdp");
+    const char *type = mob_json_str(m, "sdpType"), *data = mob_json_str(m, "sdpData");
+    int has = json_object_get(m, "sdpType") || json_object_get(m, "sdpData");
+    char *fresh;
+    apr_size_t n;
+
+    if (!key) {
+        /* a description no message names is not a message */
+        return has ? -1 : 0;
+    }
+    if (!json_is_string(key) || !*json_string_value(key)) {
+        /* "sdp": "" names nothing, and needs nothing */
+        return json_is_string(key) && !has ? 0 : -1;
+    }
+    /* copies: deleting the members below frees their strings */
+    type = type ? apr_pstrdup(p, type) : NULL;
+    data = data ? apr_pstrdup(p, data) : NULL;
+    fresh = apr_palloc(p, UCWA_POOL_SDP_KEY_MAX);
+    ucwa_pool_sdp_new_key(fresh);
+    out->sdp_key = fresh;
+    json_object_set_new(m, "sdp", json_string(fresh));
+    json_object_del(m, "sdpType");
+    json_object_del(m, "sdpData");
+    if (!type || !data) {
+        out->sdp_bad = has ? "sdpType and sdpData must be strings" : "no description with it";
+        return 0;
+    }
+    n = strlen(data);
+    if (strlen(type) > UCWA_SDP_CTYPE_MAX || n > 4 * ((UCWA_SDP_MAX + 2) / 3)) {
+        out->sdp_bad = "a description larger than 64 KiB, or its type longer than 256 bytes";
+        return 0;
+    }
+    if (!is_base64(data, n)) {
+        out->sdp_bad = "sdpData is not base64";
+        return 0;
+    }
+    out->sdp.body = apr_palloc(p, (apr_size_t)apr_base64_decode_len(data) + 1);
+    out->sdp.len = (apr_size_t)apr_base64_decode_binary((unsigned char *)out->sdp.body, data);
+    ((char *)out->sdp.body)[out->sdp.len] = '\0';
+    if (out->sdp.len == 0 || out->sdp.len > UCWA_SDP_MAX) {
+        out->sdp.len = 0;
+        out->sdp_bad = "an empty description, or one larger than 64 KiB";
+        return 0;
+    }
+    out->sdp.ctype = type;
+    return 0;
+}
+
 int ucwa_pool_link_incoming(apr_pool_t *p, const char *body, apr_size_t len,
                             const char *mypool, const char *from, ucwa_pool_link_in *out)
 {
-    json_t *m = load(p, body, len);
+    json_t *m = load(p, body, len, UCWA_POOL_LINK_BODY_MAX);
     apr_size_t i;
     const char *v;
 
@@ -111,6 +182,9 @@ int ucwa_pool_link_incoming(apr_pool_t *p, const char *body, apr_size_t len,
         return -1;
     }
     out->kind = v;
+    if (take_sdp(p, m, out) != 0) {
+        return -1;
+    }
     for (i = 0; i < sizeof(NAME_KEYS) / sizeof(NAME_KEYS[0]); i++) {
         const char *fe, *pool;
         v = mob_json_str(m, NAME_KEYS[i]);
@@ -133,5 +207,5 @@ int ucwa_pool_link_incoming(apr_pool_t *p, const char *body, apr_size_t len,
     out->fe = (v = mob_json_str(m, "fe")) ? v : "";
     out->conv = (v = mob_json_str(m, "conv")) ? v : "";
     out->body = mob_json_dump(p, m, NULL);
-    return out->body ? 0 : -1;
+    return out->body && strlen(out->body) <= UCWA_POOL_BODY_MAX ? 0 : -1;
 }

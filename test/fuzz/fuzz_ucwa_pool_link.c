@@ -8,7 +8,11 @@
  * Invariants: no crash on any input; incoming refuses (-1) or gives a body that parses as
  * a JSON object with the same "k"; a name ("fe", "by") that incoming accepts is qualified
  * by the sending pool or was the receiving pool's (then unqualified); the round trip
- * A -> B -> A gives the names A started with; a signature verifies exactly the body,
+ * A -> B -> A gives the names A started with; a call's description (mode 0: the body's
+ * own bytes, as the description its "sdp" names) arrives byte for byte under a fresh key
+ * the body then names, and a message whose description did not come names a key all the
+ * same (never the sender's) with the reason; the body incoming gives never carries
+ * sdpType or sdpData and fits a pool message; a signature verifies exactly the body,
  * names and time it was made for, within the allowed skew. */
 #include <apr_strings.h>
 #include <jansson.h>
@@ -18,14 +22,19 @@
 
 static const char A[] = "pool01.contoso.test", B[] = "pool02.contoso.test";
 
-static const char *name_of(apr_pool_t *p, const char *body, const char *key)
+static const char *member_of(apr_pool_t *p, const char *body, apr_size_t len, const char *key)
 {
-    json_t *m = json_loads(body, 0, NULL);
+    json_t *m = json_loadb(body, len, 0, NULL);
     const char *v = json_string_value(json_object_get(m, key));
     const char *out = v ? apr_pstrdup(p, v) : NULL;
 
     json_decref(m);
     return out;
+}
+
+static const char *name_of(apr_pool_t *p, const char *body, const char *key)
+{
+    return member_of(p, body, strlen(body), key);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -51,11 +60,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     len = size - 1;
     switch (data[0] % 3) {
     case 0: {
-        const char *out = ucwa_pool_link_outgoing(p, body, len, A), *again;
+        ucwa_pool_sdp d = { "application/sdp", body, len };
+        const char *out = ucwa_pool_link_outgoing(p, body, len, A, len ? &d : NULL), *again;
+        const char *sent = member_of(p, body, len, "sdp");
         if (!out || ucwa_pool_link_incoming(p, out, strlen(out), B, A, &in) != 0) {
             break;
         }
-        again = ucwa_pool_link_outgoing(p, in.body, strlen(in.body), B);
+        if (in.sdp_key) {
+            FUZZ_CHECK(sent && *sent && strcmp(sent, in.sdp_key) != 0);
+            FUZZ_CHECK(!strcmp(name_of(p, in.body, "sdp"), in.sdp_key));
+            FUZZ_CHECK(in.sdp_bad || (in.sdp.len == len && !memcmp(in.sdp.body, body, len)
+                                      && !strcmp(in.sdp.ctype, d.ctype)));
+        }
+        FUZZ_CHECK(!name_of(p, in.body, "sdpData") && strlen(in.body) <= UCWA_POOL_BODY_MAX);
+        again = ucwa_pool_link_outgoing(p, in.body, strlen(in.body), B, NULL);
         FUZZ_CHECK(again != NULL);
         if (ucwa_pool_link_incoming(p, again, strlen(again), A, B, &back) == 0) {
             const char *keys[] = { "fe", "by" };
@@ -76,6 +94,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             int i;
             FUZZ_CHECK(in.kind && *in.kind && in.body);
             FUZZ_CHECK(!strcmp(name_of(p, in.body, "k"), in.kind));
+            FUZZ_CHECK(!name_of(p, in.body, "sdpData") && !name_of(p, in.body, "sdpType"));
+            FUZZ_CHECK(!in.sdp.len || (in.sdp_key && !in.sdp_bad && in.sdp.len <= UCWA_SDP_MAX));
             for (i = 0; i < 2; i++) {
                 const char *v = name_of(p, in.body, keys[i]);
                 const char *at = v ? strchr(v, '@') : NULL;

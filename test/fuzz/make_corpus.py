@@ -1129,6 +1129,15 @@ def ucwa_pool_link_seeds():
         "in-at-only": inc + b'{"k":"gone","fe":"@pool02.contoso.test","conv":"c"}',
         "in-duplicate-key": inc + b'{"k":"left","k":"gone","fe":"a@pool02.contoso.test"}',
         "in-number-name": inc + b'{"k":"left","fe":7}',
+        "out-call-sdp": out + b'{"k":"reneg","fe":"fe1","conv":"c","sdp":"0123456789abcdef0123456789abcdef",'
+                              b'"op":"h1"}',
+        "in-call-sdp": inc + b'{"k":"reneg","fe":"fe1@pool02.contoso.test","conv":"c","sdp":"k",'
+                             b'"sdpType":"application/sdp","sdpData":"dj0wDQo="}',
+        "in-call-no-sdp": inc + b'{"k":"accepted","fe":"fe1@pool01.contoso.test","conv":"c","sdp":"k"}',
+        "in-call-bad-base64": inc + b'{"k":"reneg","fe":"fe1@pool02.contoso.test","conv":"c","sdp":"k",'
+                                    b'"sdpType":"application/sdp","sdpData":"dj0=wDQo"}',
+        "in-sdp-no-key": inc + b'{"k":"left","fe":"fe1@pool02.contoso.test","sdpData":"dj0wDQo="}',
+        "in-sdp-number": inc + b'{"k":"reneg","fe":"fe1@pool02.contoso.test","sdp":"k","sdpData":5}',
         "sign-empty": sig,
         "sign-body": sig + b'{"k":"presence","fe":"fe1","sip":"alice@contoso.test"}',
     }

@@ -287,6 +287,18 @@ def test_decline_cancel_and_missed(users):
 def decline_cancel_and_missed(alice, bob):
     """alice calls bob three times: he declines, she cancels, nobody answers (the server's
     UcwaCallRingTimeout is 3 s)."""
+    declined_and_canceled(alice, bob)
+    # nobody answers within UcwaCallRingTimeout (3 s here)
+    ring(alice, [bob], sdp("t"))
+    a = step(alice, timeout=15)
+    assert seq(a) == CALLER_FAILED and a[1][3]["reason"]["subcode"] == "Timeout"
+    b = step(bob)
+    assert seq(b) == CLOSED and b[0][3]["reason"]["subcode"] == "Missed"
+    assert b[0][3]["reason"]["message"] == "You missed a call."
+
+
+def declined_and_canceled(alice, bob):
+    """alice calls bob twice: he declines, she cancels (he missed it)."""
     # declined
     location, (ev,) = ring(alice, [bob], sdp("d"))
     inv = invitation_of(bob, ev)
@@ -302,13 +314,6 @@ def decline_cancel_and_missed(alice, bob):
     assert step(alice)[1][3]["reason"]["subcode"] == "Canceled"
     b = step(bob)
     assert seq(b) == CLOSED and b[0][3]["reason"]["subcode"] == "Missed"
-    # nobody answers within UcwaCallRingTimeout (3 s here)
-    ring(alice, [bob], sdp("t"))
-    a = step(alice, timeout=15)
-    assert seq(a) == CALLER_FAILED and a[1][3]["reason"]["subcode"] == "Timeout"
-    b = step(bob)
-    assert seq(b) == CLOSED and b[0][3]["reason"]["subcode"] == "Missed"
-    assert b[0][3]["reason"]["message"] == "You missed a call."
 
 
 def test_nobody_to_ring(users):

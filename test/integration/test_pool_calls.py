@@ -86,14 +86,17 @@ def hang_up(app, conv):
     assert r.status_code == 204, r.text
 
 
-def connect(alice, bob, offer, ans, ctx="ctx-b", cid=None):
-    """alice (FE1) calls bob (FE2), bob answers: both connected, the SDP byte for byte both
-    ways. Returns both conversations' hrefs and alice's invitation."""
-    location, (ev,) = ring(alice, [bob], offer)
+def connect(alice, bob, offer, ans, ctx="ctx-b", cid=None, ctype=None, **kw):
+    """alice (FE1) calls bob (FE2, or another pool), bob answers: both connected, the SDP
+    byte for byte both ways (and its Content-Type, ctype, when given). kw: how the offer
+    is sent (ring). Returns both conversations' hrefs and alice's invitation."""
+    location, (ev,) = ring(alice, [bob], offer, **kw)
     inv = invitation_of(bob, ev)
     assert inv["direction"] == "Incoming"
-    assert from_uri(inv["_links"]["mediaOffer"]["href"])[1] == offer
-    assert inv["_embedded"]["from"]["uri"] == "sip:" + ALICE
+    got_type, got = from_uri(inv["_links"]["mediaOffer"]["href"])
+    assert got == offer
+    assert ctype is None or got_type.replace(" ", "") == ctype
+    assert inv["_embedded"]["from"]["uri"] == "sip:" + alice.user.name
     href = inv["_links"]["acceptWithAnswer"]["href"] + f"?sessionContext={ctx}"
     if cid:
         href += f"&processedOfferId={cid}"
@@ -251,12 +254,10 @@ def test_large_offer_across(people, pg):  # noqa: F811
     assert seq(step(alice)) == OTHER_HUNG_UP
 
 
-def test_call_added_to_an_im_conversation_across(people):
-    """alice (FE1) and bob (FE2) chat; a call added to it rings bob's Front End ("av-add"),
-    his answers come back (provisional, then final), the call is hung up and the chat goes
-    on; added again it is declined, then canceled, then not answered."""
-    alice, bob, _ = people
-    aconv, bconv = im_connected(alice, bob)
+def added_both_ways(alice, bob, aconv, bconv):
+    """In alice and bob's IM conversation (on different Front Ends or pools), alice adds a
+    call: provisional then final answer byte for byte, renegotiations both ways, bob hangs
+    up; bob adds one, alice declines; alice adds one and cancels it."""
     assert "addAudioVideo" in alice.user.request("GET", aconv + "/audioVideo").json()["_links"]
     offer, ans = sdp("add-x-offer", video=True), sdp("add-x-answer", video=True)
     _, inv = add_and_ring(alice, bob, aconv, bconv, offer)
@@ -294,6 +295,15 @@ def test_call_added_to_an_im_conversation_across(people):
     assert call_step(alice)[-1][3]["reason"]["subcode"] == "Canceled"
     b = call_step(bob)
     assert b[0][:3] == (COMM, INV, "completed") and b[0][3]["status"] == "Failure"
+
+
+def test_call_added_to_an_im_conversation_across(people):
+    """alice (FE1) and bob (FE2) chat; a call added to it rings bob's Front End ("av-add"),
+    his answers come back (provisional, then final), the call is hung up and the chat goes
+    on; added again it is declined, then canceled, then not answered."""
+    alice, bob, _ = people
+    aconv, bconv = im_connected(alice, bob)
+    added_both_ways(alice, bob, aconv, bconv)
     # and not answered: each Front End ends it by its own clock (UcwaCallRingTimeout 3 s)
     assert add_call(alice, aconv, sdp("add-fourth")).status_code == 201
     call_step(alice)

@@ -29,42 +29,52 @@ def private_pg(workdir, name, port_shift):
                           port=5432 + os.getpid() % 1000 + 10000 + port_shift).start()
 
 
-@pytest.fixture(scope="module")
-def pools(workdir, topo):
-    st = workdir / "link-state"
+def start_linked(workdir, topo, tag, n2=1, extra=("", "")):
+    """Pool01 (one Front End, p1fe1) and pool02 (n2 of them, p2fe1..), each with its own
+    PostgreSQL, linked both ways, extra[i] in pool i's configuration; pool01's link names
+    pool02's last Front End. Returns (Front Ends of pool01 + those of pool02, the two
+    databases)."""
+    st = workdir / f"{tag}-state"
     if st.exists():
         shutil.rmtree(st)
     mobility.make_state(st, topo)
-    key = workdir / "pool-link.key"
+    key = workdir / f"{tag}.key"
     key.write_bytes(os.urandom(32))
-    dbs = [private_pg(workdir, f"link-pg{i}", 20 + i) for i in (1, 2)]
+    dbs = [private_pg(workdir, f"{tag}-pg{i}", 20 + i) for i in (1, 2)]
     confs = []
     for i, db in zip((1, 2), dbs):
         db.load_directory(st)
-        confs.append(db.directory_conf(workdir / f"directory-link{i}.conf"))
+        confs.append(db.directory_conf(workdir / f"directory-{tag}{i}.conf"))
     names = (topo.pool, topo.pool2)
+    # (pool index, Front End name) of every Front End
+    who = [(0, "p1fe1")] + [(1, f"p2fe{j}") for j in range(1, n2 + 1)]
 
-    def start_both():
+    def start_all():
         bases = (80, 443, 8080, 4443)
-        off1 = mobility.free_offset(start=30000)
-        off2 = mobility.free_offset(start=off1 + 500)
-        while {b + off2 for b in bases} & {b + off1 for b in bases}:
-            # free now, but the first Front End's own ports once it runs (4443 + off1 is
-            # 443 + off1 + 4000)
-            off2 = mobility.free_offset(start=off2 + 500)
-        topos = [mobility.Topology(offset=off1), mobility.Topology(offset=off2)]
+        offs, taken = [], set()
+        for _ in who:
+            off = mobility.free_offset(start=(offs[-1] + 500) if offs else 30000)
+            while {b + off for b in bases} & taken:
+                # free now, but another Front End's own ports once it runs (4443 + off
+                # is 443 + off + 4000)
+                off = mobility.free_offset(start=off + 500)
+            offs.append(off)
+            taken |= {b + off for b in bases}
+        topos = [mobility.Topology(offset=o) for o in offs]
+        # the port each pool's link reaches the other one at
+        link_port = (topos[-1].fe_https, topos[0].fe_https)
         fes = []
-        for i in (0, 1):
+        for (i, name), t in zip(who, topos):
             other = 1 - i
-            extra = (f'Include "{confs[i]}"\n{FAST}\nUcwaPoolFrontEnd p{i + 1}fe1\n'
-                     f"UcwaPoolLink {names[other]} "
-                     f"https://{names[other]}:{topos[other].fe_https} 127.0.0.1\n"
-                     f'UcwaPoolLinkKeyFile "{key}"\n'
-                     f'UcwaPoolLinkCAFile "{st / "pki" / "ca.crt"}"\n')
-            apache = mobility.front_end(workdir / f"link-fe{i + 1}", st, topos[i],
-                                        local_pool=names[i], extra=extra, directory=None,
+            conf = (f'Include "{confs[i]}"\n{FAST}\nUcwaPoolFrontEnd {name}\n{extra[i]}'
+                    f"UcwaPoolLink {names[other]} "
+                    f"https://{names[other]}:{link_port[i]} 127.0.0.1\n"
+                    f'UcwaPoolLinkKeyFile "{key}"\n'
+                    f'UcwaPoolLinkCAFile "{st / "pki" / "ca.crt"}"\n')
+            apache = mobility.front_end(workdir / f"{tag}-{name}", st, t,
+                                        local_pool=names[i], extra=conf, directory=None,
                                         servers=2)
-            apache.topo = topos[i]
+            apache.topo = t
             try:
                 apache.start()
             except RuntimeError:
@@ -75,14 +85,20 @@ def pools(workdir, topo):
         return fes
 
     for attempt in range(3):
-        # each Front End names the other's port: both ranges are chosen before either
-        # starts, and another test may take a port meanwhile; then try other ranges
+        # each Front End names another's port: every range is chosen before any starts,
+        # and another test may take a port meanwhile; then try other ranges
         try:
-            fes = start_both()
-            break
+            return start_all(), dbs
         except RuntimeError as e:
             if "Address already in use" not in str(e) or attempt == 2:
+                for db in dbs:
+                    db.stop()
                 raise
+
+
+@pytest.fixture(scope="module")
+def pools(workdir, topo):
+    fes, dbs = start_linked(workdir, topo, "link")
     yield fes
     for f in fes:
         # UCWA00433: the refused forgery of test_unsigned_relay_refused
