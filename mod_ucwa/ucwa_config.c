@@ -384,6 +384,8 @@ const command_rec ucwa_cmds[] = {
                   "host:port of the SIP proxy (Kamailio) ucwa-sipd sends its requests to"),
     AP_INIT_TAKE1("UcwaRtpengine", ucwa_sip_set_peer, (void *)1, RSRC_CONF,
                   "host:port of rtpengine's NG control socket (UDP)"),
+    AP_INIT_TAKE12("UcwaSipCertificateFile", ucwa_sip_set_cert, NULL, RSRC_CONF,
+                   "PEM certificate (and key, or a key file): SIP over TLS instead of TCP"),
     { NULL }
 };
 

@@ -123,6 +123,34 @@ const char *ucwa_sip_set_peer(cmd_parms *cmd, void *d, const char *v)
     return NULL;
 }
 
+/* A PEM file's path, relative to ServerRoot; it must be readable now (as root). */
+static const char *pem_path(cmd_parms *cmd, const char *v, const char **err)
+{
+    const char *path = ap_server_root_relative(cmd->pool, v);
+    apr_file_t *f;
+
+    *err = NULL;
+    if (!path || apr_file_open(&f, path, APR_FOPEN_READ, 0, cmd->temp_pool) != APR_SUCCESS) {
+        *err = apr_psprintf(cmd->pool, "UcwaSipCertificateFile: cannot read %s", v);
+        return NULL;
+    }
+    apr_file_close(f);
+    return path;
+}
+
+const char *ucwa_sip_set_cert(cmd_parms *cmd, void *d, const char *cert, const char *key)
+{
+    const char *err;
+    ucwa_sip_conf *c = sip_of(cmd, &err);
+
+    if (err) return err;
+    c->cert_file = pem_path(cmd, cert, &err);
+    if (!err && key) {
+        c->key_file = pem_path(cmd, key, &err);
+    }
+    return err;
+}
+
 /* ---- the process under the parent ---- */
 
 /* What survives restarts, in the process pool (found again through its userdata). */
@@ -137,11 +165,29 @@ typedef struct {
     const ucwa_sip_conf *conf;
 } sipd_state;
 
+/* A file's identity for the fingerprint: a renewed certificate at the same path is a
+ * change (its time or size differs), so a graceful restart loads it. */
+static const char *file_stamp(apr_pool_t *p, const char *path)
+{
+    apr_finfo_t fi;
+
+    if (!path) {
+        return "";
+    }
+    if (apr_stat(&fi, path, APR_FINFO_MTIME | APR_FINFO_SIZE | APR_FINFO_INODE, p)
+        != APR_SUCCESS) {
+        return path;
+    }
+    return apr_psprintf(p, "%s@%" APR_TIME_T_FMT "/%" APR_OFF_T_FMT "/%lu", path, fi.mtime,
+                        fi.size, (unsigned long)fi.inode);
+}
+
 static const char *fingerprint(apr_pool_t *p, const ucwa_sip_conf *c)
 {
-    return apr_psprintf(p, "%s|%d|%d|%s|%s|%s", c->listen, c->port_external, c->port_primary,
-                        c->proxy ? c->proxy : "", c->rtpengine ? c->rtpengine : "",
-                        c->socket_path);
+    return apr_psprintf(p, "%s|%d|%d|%s|%s|%s|%s|%s", c->listen, c->port_external,
+                        c->port_primary, c->proxy ? c->proxy : "",
+                        c->rtpengine ? c->rtpengine : "", c->socket_path,
+                        file_stamp(p, c->cert_file), file_stamp(p, c->key_file));
 }
 
 static void maintenance(int reason, void *data, apr_wait_t status);

@@ -23,6 +23,8 @@ typedef struct ucwa_sip_conf {
     int port_primary;             /* UcwaSipPrimaryListeningPort */
     const char *proxy;            /* UcwaSipProxy, as "address:port" (NULL: none) */
     const char *rtpengine;        /* UcwaRtpengine, as "address:port" (NULL: none) */
+    const char *cert_file;        /* UcwaSipCertificateFile: TLS instead of TCP (NULL: TCP) */
+    const char *key_file;         /* its key, when not in cert_file */
     const char *socket_path;      /* the command socket, set in post_config */
 } ucwa_sip_conf;
 
@@ -32,6 +34,7 @@ const char *ucwa_sip_set_engine(cmd_parms *cmd, void *d, int on);
 const char *ucwa_sip_set_listen(cmd_parms *cmd, void *d, const char *v);
 const char *ucwa_sip_set_port(cmd_parms *cmd, void *d, const char *v);
 const char *ucwa_sip_set_peer(cmd_parms *cmd, void *d, const char *v);
+const char *ucwa_sip_set_cert(cmd_parms *cmd, void *d, const char *cert, const char *key);
 
 /* In the parent's post_config, after the session store: starts ucwa-sipd, keeps the
  * running one, replaces it or stops it, as the configuration says (stops it when used

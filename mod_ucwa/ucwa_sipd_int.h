@@ -18,6 +18,8 @@
 #include <re_uri.h>
 #include <re_msg.h>
 #include <re_sip.h>
+#include <re_srtp.h>
+#include <re_tls.h>
 #define DEBUG_MODULE "ucwa-sipd"
 #define DEBUG_LEVEL 4
 #include <re_dbg.h>
@@ -47,6 +49,7 @@ typedef struct sipd {
     apr_time_t started;
     struct sip *sip;
     struct sip_lsnr *lsnr;
+    struct tls *tls;             /* UcwaSipCertificateFile's, or NULL */
     int cmd_fd;
     struct list conns;           /* sipd_conn */
     unsigned nconns, conn_serial;

@@ -103,6 +103,53 @@ static void widen_backlogs(sipd *d)
     }
 }
 
+/* A whole (small) file, NUL-terminated, or NULL. */
+static char *read_pem(apr_pool_t *p, const char *path, apr_size_t *len)
+{
+    apr_file_t *f;
+    apr_finfo_t fi;
+    char *buf;
+
+    if (apr_file_open(&f, path, APR_FOPEN_READ, 0, p) != APR_SUCCESS
+        || apr_file_info_get(&fi, APR_FINFO_SIZE, f) != APR_SUCCESS
+        || fi.size <= 0 || fi.size > 1024 * 1024) {
+        return NULL;
+    }
+    buf = apr_palloc(p, (apr_size_t)fi.size + 1);
+    *len = (apr_size_t)fi.size;
+    if (apr_file_read_full(f, buf, *len, NULL) != APR_SUCCESS) {
+        return NULL;
+    }
+    buf[*len] = '\0';
+    apr_file_close(f);
+    return buf;
+}
+
+/* UcwaSipCertificateFile, read as root: the certificate (its chain) and the key in one
+ * file, or the certificate and a key file. */
+static int tls_open(sipd *d)
+{
+    const ucwa_sip_conf *c = d->conf;
+    int err;
+
+    if (!c->key_file) {
+        err = tls_alloc(&d->tls, TLS_METHOD_SSLV23, c->cert_file, NULL);
+    }
+    else {
+        apr_size_t clen = 0, klen = 0;
+        const char *cert = read_pem(d->pool, c->cert_file, &clen);
+        const char *key = read_pem(d->pool, c->key_file, &klen);
+        err = cert && key ? tls_alloc(&d->tls, TLS_METHOD_SSLV23, NULL, NULL) : ENOENT;
+        if (!err) err = tls_set_certificate_pem(d->tls, cert, clen, key, klen);
+    }
+    if (err) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, err, d->s, UCWALOGNO(00658)
+                     "ucwa-sipd cannot use the certificate %s%s%s for TLS", c->cert_file,
+                     c->key_file ? " with the key " : "", c->key_file ? c->key_file : "");
+    }
+    return err;
+}
+
 static int sip_open(sipd *d)
 {
     const ucwa_sip_conf *c = d->conf;
@@ -110,6 +157,9 @@ static int sip_open(sipd *d)
 
     ports[0] = c->port_external;
     ports[1] = c->port_primary;
+    if (c->cert_file && (err = tls_open(d)) != 0) {
+        return err;
+    }
     err = sip_alloc(&d->sip, NULL, 32, 32, 32, "ucwa-sipd", NULL, NULL);
     for (i = 0; !err && i < 2; i++) {
         struct sa la;
@@ -118,7 +168,12 @@ static int sip_open(sipd *d)
         }
         err = sa_set_str(&la, c->listen, (uint16_t)ports[i]);
         if (!err) err = sip_transp_add(d->sip, SIP_TRANSP_UDP, &la);
-        if (!err) err = sip_transp_add(d->sip, SIP_TRANSP_TCP, &la);
+        if (!err) {
+            /* with a certificate, the stream transport is TLS, as on Skype for
+             * Business's UCWA ports */
+            err = d->tls ? sip_transp_add(d->sip, SIP_TRANSP_TLS, &la, d->tls)
+                         : sip_transp_add(d->sip, SIP_TRANSP_TCP, &la);
+        }
         if (err) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, err, d->s, UCWALOGNO(00647)
                          "ucwa-sipd cannot listen for SIP on %s port %d", c->listen, ports[i]);
@@ -273,7 +328,7 @@ static unsigned store_applications(sipd *d);
 
 static char *status_body(sipd *d)
 {
-    json_t *o = json_pack("{s:b,s:b,s:I,s:I,s:I,s:i,s:I,s:I,s:I,s:I,s:s,s:i,s:i,s:s?,s:s?,s:b,"
+    json_t *o = json_pack("{s:b,s:b,s:I,s:I,s:I,s:i,s:I,s:I,s:I,s:I,s:s,s:i,s:i,s:s?,s:s?,s:s,s:b,"
                           "s:I}",
                           "ok", 1, "running", 1, "pid", (json_int_t)getpid(),
                           "uptime", (json_int_t)apr_time_sec(apr_time_now() - d->started),
@@ -286,6 +341,7 @@ static char *status_body(sipd *d)
                           "externalPort", d->conf->port_external,
                           "primaryPort", d->conf->port_primary,
                           "proxy", d->conf->proxy, "rtpengine", d->conf->rtpengine,
+                          "stream", d->tls ? "TLS" : "TCP",
                           "store", 1, "applications", (json_int_t)store_applications(d));
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
@@ -611,8 +667,9 @@ int ucwa_sipd_main(server_rec *s, const ucwa_sip_conf *c, pid_t parent, unsigned
     }
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, UCWALOGNO(00654)
                  "ucwa-sipd (pid %" APR_PID_T_FMT ") listening for SIP on %s ports %d and "
-                 "%d (UDP, TCP), commands on %s%s%s", getpid(), c->listen,
-                 c->port_external, c->port_primary, c->socket_path,
+                 "%d (UDP, %s), commands on %s%s%s", getpid(), c->listen,
+                 c->port_external, c->port_primary, c->cert_file ? "TLS" : "TCP",
+                 c->socket_path,
                  c->rtpengine ? ", rtpengine at " : "", c->rtpengine ? c->rtpengine : "");
     tmr_init(&d->parent_tmr);
     tmr_start(&d->parent_tmr, 1000, check_parent, d);
@@ -624,6 +681,7 @@ int ucwa_sipd_main(server_rec *s, const ucwa_sip_conf *c, pid_t parent, unsigned
     mem_deref(d->lsnr);
     sip_close(d->sip, true);
     mem_deref(d->sip);
+    mem_deref(d->tls);
     libre_close();
     return 0;
 }

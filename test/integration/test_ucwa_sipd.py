@@ -5,7 +5,9 @@ unknown dialogs), survives hostile input, answers `status` and `ng-ping` (agains
 private rtpengine) on its command socket, is shown in /ucwa-status, comes back within a
 second or two after kill -9, is kept across a graceful restart (replaced when its
 settings change) and is gone with its ports when Apache stops. Without UcwaSip nothing
-is forked."""
+is forked; a port in use is a start-up error, not a fork loop; with
+UcwaSipCertificateFile the stream transport is TLS, and a renewed certificate is loaded
+by a graceful restart; configtest refuses bad settings."""
 import json
 import os
 import re
@@ -413,3 +415,93 @@ def test_a_port_in_use_is_a_start_up_error_not_a_loop(workdir, state):
     finally:
         held.close()
         stop_fe(f, ALLOWED + [re.compile(r"UCWA00647|UCWA00641")])
+
+
+def make_cert(d: Path, cn):
+    d.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", f"/CN={cn}", "-keyout", str(d / "key.pem"),
+                    "-out", str(d / "cert.pem")], check=True, capture_output=True)
+    (d / "both.pem").write_bytes((d / "cert.pem").read_bytes() + (d / "key.pem").read_bytes())
+    for f in d.iterdir():
+        f.chmod(0o600)     # read by the process as root, before it drops privileges
+    return d
+
+
+def tls_options(port):
+    """OPTIONS over TLS: (status code, the server's certificate in DER)."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    raw = socket.create_connection(("127.0.0.1", port), timeout=3)
+    s = ctx.wrap_socket(raw)
+    der = s.getpeercert(binary_form=True)
+    branch = "z9hG4bK" + uuid.uuid4().hex[:16]
+    s.sendall((f"OPTIONS sip:ucwa@127.0.0.1:{port};transport=tls SIP/2.0\r\n"
+               f"Via: SIP/2.0/TLS 127.0.0.1:9;branch={branch};rport\r\nMax-Forwards: 70\r\n"
+               f"From: <sip:probe@127.0.0.1>;tag=1\r\nTo: <sip:ucwa@127.0.0.1>\r\n"
+               f"Call-ID: {branch}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return int(data[8:11]), der
+
+
+def cert_der(path):
+    import ssl
+    return ssl.PEM_cert_to_DER_cert((path).read_text())
+
+
+def test_tls_with_a_certificate_and_its_renewal(workdir, state):
+    certs = make_cert(workdir / "sip-tls", "sip1.contoso.test")
+    probe = mobility.Topology(offset=mobility.free_offset(start=30000))
+    ext, pri = probe.port(5088), probe.port(5089)
+    base = sip_extra(ext, pri, 9)
+    f = start_fe(workdir, state, "ucwa-siptls", servers=1,
+                 extra=base + f'\nUcwaSipCertificateFile "{certs / "both.pem"}"\n')
+    f.sip_ports = (ext, pri)
+    try:
+        first = cert_der(certs / "cert.pem")
+        for port in (ext, pri):
+            assert tls_options(port) == (200, first)
+            assert options(port)[0] == 200          # UDP stays
+            assert options(port, tcp=True, timeout=1) is None   # plain TCP is not spoken
+        st = status(f)
+        assert st["stream"] == "TLS"
+        # a renewed certificate at the same path: the next graceful restart loads it
+        make_cert(certs, "sip2.contoso.test")
+        n = f.apache.log_text().count("AH00493")
+        f.apache.graceful()
+        wait_generation(f, n + 1)
+        st2 = wait_answering(f, not_pid=st["pid"])
+        assert tls_options(ext) == (200, cert_der(certs / "cert.pem"))
+        # the certificate and its key in two files
+        f.apache.body = f.apache.body.replace(
+            f'UcwaSipCertificateFile "{certs / "both.pem"}"',
+            f'UcwaSipCertificateFile "{certs / "cert.pem"}" "{certs / "key.pem"}"')
+        f.apache.graceful()
+        wait_generation(f, n + 2)
+        wait_answering(f, not_pid=st2["pid"])
+        assert tls_options(pri) == (200, cert_der(certs / "cert.pem"))
+    finally:
+        stop_fe(f, ALLOWED)
+
+
+@pytest.mark.parametrize("line,message", [
+    ("UcwaSipListenAddress sip.contoso.test", "UcwaSipListenAddress: an IPv4 or IPv6 address"),
+    ("UcwaSipExternalListeningPort 70000", "UcwaSipExternalListeningPort"),
+    ("UcwaSipProxy 127.0.0.1", "UcwaSipProxy: host:port"),
+    ("UcwaRtpengine no-such-host.invalid:2223", "UcwaRtpengine: cannot resolve"),
+    ("UcwaSipCertificateFile /nonexistent/sip.pem", "UcwaSipCertificateFile: cannot read"),
+])
+def test_configtest_refuses_bad_settings(workdir, state, line, message):
+    topo = mobility.Topology(offset=mobility.free_offset(start=40000))
+    a = mobility.front_end(workdir / "sipcfg", state, topo, extra="UcwaSip On\n" + line)
+    r = a.configtest()
+    assert r.returncode != 0, r.stdout + r.stderr
+    assert message in r.stdout + r.stderr, r.stdout + r.stderr
