@@ -30,6 +30,8 @@
 #define SIPD_CACHE 128           /* answers kept by command id (a retried command) */
 #define SIPD_MAX_CONNS 64        /* command connections at once */
 #define SIPD_MAX_WAITERS 8       /* connections waiting for one pending command */
+#define SIPD_RESERVE_FDS 8       /* descriptors kept for the command socket */
+#define SIPD_MAX_FDS 65536       /* descriptors libre may watch, at most */
 
 typedef struct sipd_cmd_entry {
     char id[65];                 /* "" when free */
@@ -52,6 +54,8 @@ typedef struct sipd {
     struct tls *tls;             /* UcwaSipCertificateFile's, or NULL */
     int cmd_fd;
     struct list conns;           /* sipd_conn */
+    int reserve[SIPD_RESERVE_FDS];
+    int nreserve;
     unsigned nconns, conn_serial;
     struct tmr parent_tmr;
     sipd_cmd_entry cache[SIPD_CACHE];

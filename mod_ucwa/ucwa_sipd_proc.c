@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -200,6 +201,8 @@ typedef struct sipd_conn {
     size_t len;
 } sipd_conn;
 
+static void reserve_fill(sipd *d);
+
 static void conn_destroy(void *data)
 {
     sipd_conn *k = data;
@@ -210,6 +213,7 @@ static void conn_destroy(void *data)
     }
     list_unlink(&k->le);
     k->d->nconns--;
+    reserve_fill(k->d);
 }
 
 static sipd_conn *conn_find(sipd *d, unsigned serial)
@@ -511,12 +515,29 @@ static void on_conn_read(int flags, void *arg)
     }
 }
 
+/* Descriptors kept open on /dev/null for the command socket: when a flood of SIP
+ * connections took every other one, a child's command still gets in. */
+static void reserve_fill(sipd *d)
+{
+    while (d->nreserve < SIPD_RESERVE_FDS) {
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            return;
+        }
+        d->reserve[d->nreserve++] = fd;
+    }
+}
+
 static void on_accept(int flags, void *arg)
 {
     sipd *d = arg;
     int fd = accept4(d->cmd_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     sipd_conn *k;
 
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE) && d->nreserve > 0) {
+        close(d->reserve[--d->nreserve]);
+        fd = accept4(d->cmd_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    }
     if (fd < 0) {
         return;
     }
@@ -592,6 +613,34 @@ static unsigned store_applications(sipd *d)
 
 /* ---- the process ---- */
 
+/* libre watches at most 1024 descriptors by default: 1,000 idle TCP connections to the
+ * SIP ports then left none for SIP over TCP or the command socket. It may use as many as
+ * the system lets the process open (the soft limit raised to the hard one, at most
+ * SIPD_MAX_FDS); idle connections go after 32 s (libre's TCP transport). */
+static void open_files(sipd *d)
+{
+    struct rlimit rl;
+    rlim_t n = 1024;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        n = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > SIPD_MAX_FDS ? SIPD_MAX_FDS
+                                                                       : rl.rlim_max;
+        if (rl.rlim_cur < n) {
+            rl.rlim_cur = n;
+            if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+                n = rl.rlim_cur;
+            }
+        }
+        else {
+            n = rl.rlim_cur > SIPD_MAX_FDS ? SIPD_MAX_FDS : rl.rlim_cur;
+        }
+    }
+    if (fd_setsize((int)n) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, d->s, UCWALOGNO(00659)
+                     "ucwa-sipd cannot watch %d descriptors: libre's default stays", (int)n);
+    }
+}
+
 static void libre_log(int level, const char *p, size_t len, void *arg)
 {
     sipd *d = arg;
@@ -653,6 +702,8 @@ int ucwa_sipd_main(server_rec *s, const ucwa_sip_conf *c, pid_t parent, unsigned
     d->started = apr_time_now();
     d->cmd_fd = -1;
     list_init(&d->conns);
+    open_files(d);
+    reserve_fill(d);
     dbg_init(DBG_WARNING, DBG_NONE);
     dbg_handler_set(libre_log, d);
     ucwa_shm_child_init(p, s);

@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import time
 import uuid
@@ -22,7 +23,7 @@ import pytest
 
 import conftest
 import mobility
-from ucwa_client import start_fe, stop_fe
+from ucwa_client import Fe, start_fe, stop_fe
 
 ALLOWED = list(conftest.ALLOWED_LOG) + [
     re.compile(r"UCWA00642"),   # died, restarting (the kill -9 test)
@@ -94,6 +95,24 @@ def rtpengine(workdir):
     r.stop()
 
 
+def sip_ports(topo):
+    """The instance's two SIP ports: below the ephemeral range (32768-60999), where the
+    HTTP ports of an offset above 30000 are, so no client connection holds them."""
+    base = 15088 + (topo.offset - 30000) // 10
+    return base, base + 1
+
+
+def hang_up(conns):
+    """Closes with a reset: thousands of closes must not leave thousands of ephemeral
+    ports in TIME_WAIT for the next instances' port checks (and other test runs)."""
+    for c in conns:
+        try:
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.close()
+        except OSError:
+            pass
+
+
 def sip_extra(ext, pri, rtp_port, more=""):
     return "\n".join(["UcwaSip On", "UcwaSipListenAddress 127.0.0.1",
                       f"UcwaSipExternalListeningPort {ext}", f"UcwaSipPrimaryListeningPort {pri}",
@@ -104,7 +123,7 @@ def sip_extra(ext, pri, rtp_port, more=""):
 def fe(workdir, state, rtpengine):
     # the SIP ports follow the instance's port offset, as its HTTP ports do
     probe = mobility.Topology(offset=mobility.free_offset(start=30000))
-    ext, pri = probe.port(5088), probe.port(5089)
+    ext, pri = sip_ports(probe)
     f = start_fe(workdir, state, "ucwa-sipd", servers=2,
                  extra=sip_extra(ext, pri, rtpengine.ng_port))
     f.sip_ports = (ext, pri)
@@ -303,16 +322,55 @@ def test_hostile_input_leaves_it_answering(fe):
         conns.append(c)
     # none waited for a SYN retransmit (libre's own listen backlog is 5: 1 s stalls)
     assert time.time() - started < 1.0
-    for c in conns:
-        try:
-            c.close()
-        except OSError:
-            pass
+    hang_up(conns)
     for port in (ext, pri):
         for tcp in (False, True):
             assert options(port, tcp=tcp)[0] == 200
     after = status(fe)
     assert after["pid"] == pid and after["sipRequests"] > 100
+
+
+def test_thousands_of_idle_connections(fe):
+    """libre watches 1,024 descriptors unless told otherwise: idle connections to
+    a SIP port (1,500 here) left none for SIP over TCP or for the children's commands."""
+    pid = status(fe)["pid"]
+    conns = [socket.create_connection(("127.0.0.1", fe.sip_ports[1]), timeout=2)
+             for _ in range(1500)]
+    try:
+        assert options(fe.sip_ports[1], tcp=True)[0] == 200
+        assert status(fe)["pid"] == pid
+    finally:
+        hang_up(conns)
+
+
+def test_no_descriptor_left_still_takes_commands(workdir, state):
+    """Apache (so ucwa-sipd) limited to 200 descriptors, 400 connections to a SIP port:
+    the process spins on accept but answers UDP and its command socket (descriptors kept
+    in reserve), and takes TCP again once they go."""
+    topo = mobility.Topology(offset=mobility.free_offset(start=30000))
+    ext, pri = sip_ports(topo)
+    a = mobility.front_end(workdir / "ucwa-sipfds", state, topo, servers=2,
+                           extra=sip_extra(ext, pri, 9))
+    cmd = a.cmd
+    a.cmd = lambda *args: ["prlimit", "--nofile=200:200", "--", *cmd(*args)]
+    a.topo = topo
+    a.start()
+    f = Fe(a, state)
+    f.sip_ports = (ext, pri)
+    try:
+        pid = status(f)["pid"]
+        conns = [socket.create_connection(("127.0.0.1", pri), timeout=2) for _ in range(400)]
+        time.sleep(0.3)
+        assert len(os.listdir(f"/proc/{pid}/fd")) >= 190
+        for _ in range(3):
+            assert status(f)["pid"] == pid
+        assert options(ext)[0] == 200
+        hang_up(conns)
+        time.sleep(0.3)
+        assert options(pri, tcp=True)[0] == 200
+        assert status(f)["pid"] == pid
+    finally:
+        stop_fe(f, ALLOWED)
 
 
 def test_kill_9_brings_it_back(fe):
@@ -336,15 +394,27 @@ def wait_generation(fe, n, timeout=10):
     raise AssertionError("no graceful restart")
 
 
+def wait_log(fe, tag, n, timeout=10):
+    """Waits until the error log holds tag n times (AH00493 is logged before the new
+    configuration is read: what mod_ucwa decides comes later)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if fe.apache.log_text().count(tag) >= n:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{tag} not logged {n} times")
+
+
 def test_graceful_restart_keeps_it_and_a_change_replaces_it(fe):
     pid = status(fe)["pid"]
     n = fe.apache.log_text().count("AH00493")
+    kept = fe.apache.log_text().count("UCWA00645")
     fe.apache.graceful()
     wait_generation(fe, n + 1)
+    wait_log(fe, "UCWA00645", kept + 1)
     st = wait_answering(fe)
     assert st["pid"] == pid          # same settings: kept, calls would go on
     assert options(fe.sip_ports[1], tcp=True)[0] == 200
-    assert "UCWA00645" in fe.apache.log_text()
     # another setting: replaced by a process that has it
     fe.apache.body += "\nUcwaSipProxy 127.0.0.1:5060\n"
     fe.apache.graceful()
@@ -382,7 +452,7 @@ def test_stop_ends_it_and_frees_the_ports(fe):
 
 
 def test_nothing_forked_without_the_directive(workdir, state):
-    f = start_fe(workdir, state, "ucwa-nosip", servers=1)
+    f = start_fe(workdir, state, "ucwa-nosip", servers=2)
     try:
         assert "sip" not in f.status()
         assert not list((f.apache.root / "run").glob("ucwa-sipd.*"))
@@ -390,7 +460,7 @@ def test_nothing_forked_without_the_directive(workdir, state):
         # only the worker children: none of them is ucwa-sipd (it would not be in the
         # scoreboard; here every child of the parent is one Apache's ServerLimit counts)
         kids = mobility.child_pids(f.apache.proc.pid)
-        assert len(kids) == 1, kids
+        assert len(kids) == 2, kids
     finally:
         stop_fe(f)
 
@@ -399,7 +469,7 @@ def test_a_port_in_use_is_a_start_up_error_not_a_loop(workdir, state):
     held = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     held.bind(("127.0.0.1", 0))
     port = held.getsockname()[1]
-    f = start_fe(workdir, state, "ucwa-sipbusy", servers=1,
+    f = start_fe(workdir, state, "ucwa-sipbusy", servers=2,
                  extra=sip_extra(port, port + 1 if port < 65535 else port - 1, 9))
     try:
         deadline = time.time() + 5
@@ -460,9 +530,9 @@ def cert_der(path):
 def test_tls_with_a_certificate_and_its_renewal(workdir, state):
     certs = make_cert(workdir / "sip-tls", "sip1.contoso.test")
     probe = mobility.Topology(offset=mobility.free_offset(start=30000))
-    ext, pri = probe.port(5088), probe.port(5089)
+    ext, pri = sip_ports(probe)
     base = sip_extra(ext, pri, 9)
-    f = start_fe(workdir, state, "ucwa-siptls", servers=1,
+    f = start_fe(workdir, state, "ucwa-siptls", servers=2,
                  extra=base + f'\nUcwaSipCertificateFile "{certs / "both.pem"}"\n')
     f.sip_ports = (ext, pri)
     try:
