@@ -25,7 +25,7 @@ PKGS_BUILD=(apache2 apache2-dev libapr1-dev libaprutil1-dev libjansson-dev libxm
 PKGS_RUN=(sqlite3 openssl curl apache2-utils coturn)
 PKGS_TEST=(check python3-pytest python3-requests python3-lxml pidgin-sipe finch tmux
            postgresql libaprutil1-dbd-pgsql haproxy chromium chromium-driver python3-selenium
-           python3-dnspython python3-cryptography python3-aiortc)
+           python3-dnspython python3-cryptography python3-aiortc rtpengine-daemon)
 PKGS_BENCH=(wrk)
 # DEMO_POOL=1 ./apxs-build.sh run: a pool of two Front Ends behind HAProxy on PostgreSQL
 PKGS_POOL=(postgresql libaprutil1-dbd-pgsql haproxy)
@@ -100,7 +100,8 @@ need_node() {
 print_versions() {
     local p v
     for p in apache2-bin libssl3 openssl libapr1 libaprutil1 libjansson4 libxml2 libcurl4 \
-             postgresql-15 libpq5 nodejs coturn chromium python3-aiortc libavcodec59; do
+             postgresql-15 libpq5 nodejs coturn chromium python3-aiortc libavcodec59 libre0 \
+             rtpengine-daemon; do
         v=$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null) || v="not installed"
         printf '  %-12s %s\n' "$p" "$v"
     done >&2
