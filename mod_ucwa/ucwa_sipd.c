@@ -302,11 +302,17 @@ static sipd_state *state_of(server_rec *s)
     return st;
 }
 
-static int alive(pid_t pid)
+/* Whether the process still runs; when it ended (reaped here, or already), its pid is
+ * forgotten, so that nothing is ever sent to a pid the system gave to another. */
+static int alive(sipd_state *st)
 {
     int status;
 
-    return pid > 0 && waitpid(pid, &status, WNOHANG) == 0;
+    if (st->proc.pid > 0 && waitpid(st->proc.pid, &status, WNOHANG) == 0) {
+        return 1;
+    }
+    st->proc.pid = 0;
+    return 0;
 }
 
 int ucwa_sipd_post_config(apr_pool_t *pconf, server_rec *s, int used)
@@ -320,7 +326,7 @@ int ucwa_sipd_post_config(apr_pool_t *pconf, server_rec *s, int used)
     }
     st = state_of(s);
     if (!c->enabled || !used) {
-        if (st->proc.pid > 0) {
+        if (alive(st)) {
             stop_process(st);
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, UCWALOGNO(00643)
                          "ucwa-sipd stopped: UcwaSip is off now");
@@ -341,7 +347,7 @@ int ucwa_sipd_post_config(apr_pool_t *pconf, server_rec *s, int used)
     st->pconf = pconf;
     st->s = s;
     st->conf = c;
-    if (alive(st->proc.pid) && st->fingerprint && !strcmp(st->fingerprint, fp)) {
+    if (alive(st) && st->fingerprint && !strcmp(st->fingerprint, fp)) {
         /* a graceful restart with the same SIP settings: calls and transactions go on */
         apr_proc_other_child_register(&st->proc, maintenance, st, NULL, pconf);
         st->registered = 1;
@@ -350,7 +356,7 @@ int ucwa_sipd_post_config(apr_pool_t *pconf, server_rec *s, int used)
                      st->proc.pid);
         return OK;
     }
-    if (st->proc.pid > 0) {
+    if (alive(st)) {
         stop_process(st);
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, UCWALOGNO(00646)
                      "ucwa-sipd replaced: its settings changed, or Apache restarted");

@@ -4,8 +4,8 @@ UcwaSipPrimaryListeningPort, refuses what it does not handle with SIP errors (48
 unknown dialogs), survives hostile input, answers `status` and `ng-ping` (against a real
 private rtpengine) on its command socket, is shown in /ucwa-status, comes back within a
 second or two after kill -9, is kept across a graceful restart (replaced when its
-settings change) and is gone with its ports when Apache stops. Without UcwaSip nothing
-is forked; a port in use is a start-up error, not a fork loop; with
+settings change; UcwaSip Off stops it) and is gone with its ports when Apache stops.
+Without UcwaSip nothing is forked; a port in use is a start-up error, not a fork loop; with
 UcwaSipCertificateFile the stream transport is TLS, and a renewed certificate is loaded
 by a graceful restart; configtest refuses bad settings."""
 import json
@@ -422,6 +422,23 @@ def test_graceful_restart_keeps_it_and_a_change_replaces_it(fe):
     st = wait_answering(fe, not_pid=pid)
     assert st["proxy"] == "127.0.0.1:5060"
     assert "UCWA00646" in fe.apache.log_text()
+
+
+def test_turned_off_by_a_graceful_restart_and_on_again(fe):
+    pid, restarts = status(fe)["pid"], status(fe)["restarts"]
+    n = fe.apache.log_text().count("AH00493")
+    fe.apache.body = fe.apache.body.replace("UcwaSip On", "UcwaSip Off")
+    fe.apache.graceful()
+    wait_generation(fe, n + 1)
+    wait_log(fe, "UCWA00643", 1)
+    assert not Path(f"/proc/{pid}").exists()
+    assert "sip" not in fe.status()
+    assert options(fe.sip_ports[0], timeout=0.5) is None
+    fe.apache.body = fe.apache.body.replace("UcwaSip Off", "UcwaSip On")
+    fe.apache.graceful()
+    wait_generation(fe, n + 2)
+    # started again, not restarted after a death
+    assert wait_answering(fe, not_pid=pid)["restarts"] == restarts
 
 
 def test_rtpengine_down_is_an_error_answer(fe, rtpengine):
