@@ -25,7 +25,7 @@ PKGS_BUILD=(apache2 apache2-dev libapr1-dev libaprutil1-dev libjansson-dev libxm
 PKGS_RUN=(sqlite3 openssl curl apache2-utils coturn)
 PKGS_TEST=(check python3-pytest python3-requests python3-lxml pidgin-sipe finch tmux
            postgresql libaprutil1-dbd-pgsql haproxy chromium chromium-driver python3-selenium
-           python3-dnspython python3-cryptography python3-aiortc rtpengine-daemon)
+           python3-dnspython python3-cryptography python3-aiortc rtpengine-daemon sipsak)
 PKGS_BENCH=(wrk)
 # DEMO_POOL=1 ./apxs-build.sh run: a pool of two Front Ends behind HAProxy on PostgreSQL
 PKGS_POOL=(postgresql libaprutil1-dbd-pgsql haproxy)

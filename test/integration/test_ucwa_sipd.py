@@ -233,6 +233,16 @@ def test_options_over_udp_and_tcp_on_both_ports(fe):
             assert re.search(r"^Accept: application/sdp", text, re.M), text
 
 
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_sipsak_options(fe, transport):
+    """A third-party client (Debian's sipsak) pings it: exit 0 means a 200 came back."""
+    r = subprocess.run(["sipsak", "-vv", "-s", f"sip:ucwa@127.0.0.1:{fe.sip_ports[0]}",
+                        "-E", transport, "-H", "127.0.0.1"],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "200 OK" in r.stdout and "Server: ucwa-sipd" in r.stdout, r.stdout
+
+
 def test_what_it_does_not_handle_gets_sip_errors(fe):
     port = fe.sip_ports[1]
     assert options(port, method="INVITE")[0] == 480
