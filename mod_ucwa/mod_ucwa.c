@@ -174,6 +174,7 @@ static int ucwa_status(request_rec *r)
     }
     problem = x.problem;
     x.sip = ucwa_sipd_status(r->pool, r->server);   /* not under the store's lock */
+    x.sip = x.sip ? apr_pstrcat(r->pool, ",\"sip\":", x.sip, NULL) : "";
     ucwa_events_parked_per_child(r->pool, &per_child);
     body = apr_psprintf(r->pool, "{\"applications\":%u,\"expired\":%u,\"available\":%u,"
                         "\"users\":%u,\"queuedEvents\":%u,\"parked\":%u,"
@@ -275,6 +276,7 @@ static void ucwa_register_hooks(apr_pool_t *p)
     ap_hook_header_parser(ucwa_photos_cookie, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_map_to_storage(ucwa_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(ucwa_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ucwa_sipd_register_hooks();   /* mod_status's server-status */
 }
 
 AP_DECLARE_MODULE(ucwa) = {

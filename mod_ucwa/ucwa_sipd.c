@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <apr_lib.h>
+#include <apr_optional_hooks.h>
 #include <apr_network_io.h>
 #include <apr_poll.h>
 #include <apr_strings.h>
@@ -16,6 +17,8 @@
 #include <http_config.h>
 #include <http_core.h>
 #include <http_log.h>
+#include <http_protocol.h>
+#include <mod_status.h>
 
 #include "mod_ucwa.h"
 #include "mob_number.h"
@@ -417,11 +420,35 @@ const char *ucwa_sipd_status(apr_pool_t *p, server_rec *s)
     const char *answer;
 
     if (!c->enabled || !c->socket_path) {
-        return "";
+        return NULL;
     }
     answer = ask(p, c->socket_path, "{\"cmd\":\"status\"}\n", apr_time_from_sec(1));
     if (!answer || *answer != '{') {
-        return ",\"sip\":{\"running\":false}";
+        return "{\"running\":false}";
     }
-    return apr_pstrcat(p, ",\"sip\":", answer, NULL);
+    return answer;
+}
+
+/* mod_status's server-status: the same object, as a section of the page, or one line
+ * "UcwaSip: {...}" of ?auto. */
+static int status_hook(request_rec *r, int flags)
+{
+    const char *sip = ucwa_sipd_status(r->pool, r->server);   /* server-wide */
+
+    if (!sip) {
+        return OK;
+    }
+    if (flags & AP_STATUS_SHORT) {
+        ap_rvputs(r, "UcwaSip: ", sip, "\n", NULL);
+    }
+    else {
+        ap_rvputs(r, "<hr />\n<h2>ucwa-sipd (mod_ucwa's SIP side)</h2>\n<pre>",
+                  ap_escape_html(r->pool, sip), "</pre>\n", NULL);
+    }
+    return OK;
+}
+
+void ucwa_sipd_register_hooks(void)
+{
+    APR_OPTIONAL_HOOK(ap, status_hook, status_hook, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -41,9 +41,11 @@ const char *ucwa_sip_set_cert(cmd_parms *cmd, void *d, const char *cert, const c
  * is 0: no site has Ucwa On any more). */
 int ucwa_sipd_post_config(apr_pool_t *pconf, server_rec *s, int used);
 
-/* For /ucwa-status: ",\"sip\":{...}" with the process's own status (or
- * {"running":false}), or "" when UcwaSip is off. Asks the process over its socket. */
+/* The process's own status as a JSON object (asked over its socket, one second at
+ * most), {"running":false} when it does not answer, NULL when UcwaSip is off. Shown by
+ * /ucwa-status (as "sip") and by mod_status's server-status. */
 const char *ucwa_sipd_status(apr_pool_t *p, server_rec *s);
+void ucwa_sipd_register_hooks(void);
 
 /* The process's main (ucwa_sipd_proc.c): runs until SIGTERM or SIGHUP, or until the
  * parent is gone. Returns the exit code: 0, or UCWA_SIPD_STARTUP_ERROR when it could

@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import requests
 
 import conftest
 import mobility
@@ -114,7 +115,8 @@ def hang_up(conns):
 
 
 def sip_extra(ext, pri, rtp_port, more=""):
-    return "\n".join(["UcwaSip On", "UcwaSipListenAddress 127.0.0.1",
+    return "\n".join(['<Location "/server-status">', "SetHandler server-status",
+                      "Require ip 127.0.0.1", "</Location>", "UcwaSip On", "UcwaSipListenAddress 127.0.0.1",
                       f"UcwaSipExternalListeningPort {ext}", f"UcwaSipPrimaryListeningPort {pri}",
                       f"UcwaRtpengine 127.0.0.1:{rtp_port}", more])
 
@@ -285,9 +287,16 @@ def test_status_command_and_ids(fe):
     s.close()
 
 
-def test_ucwa_status_shows_the_sip_side(fe):
+def test_status_pages_show_the_sip_side(fe):
     sip = fe.status()["sip"]
     assert sip["running"] is True and sip["pid"] == status(fe)["pid"]
+    base = fe.status_url.rsplit("/", 1)[0]
+    auto = requests.get(base + "/server-status?auto", timeout=10).text
+    line = [x for x in auto.splitlines() if x.startswith("UcwaSip: ")]
+    assert len(line) == 1 and json.loads(line[0][9:])["pid"] == sip["pid"], auto
+    page = requests.get(base + "/server-status", timeout=10).text
+    assert "<h2>ucwa-sipd (mod_ucwa's SIP side)</h2>" in page
+    assert f"&quot;pid&quot;:{sip['pid']}" in page
 
 
 def test_ng_ping_reaches_rtpengine(fe, rtpengine):
