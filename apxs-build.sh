@@ -21,11 +21,11 @@ WARN=(-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter
 
 PKGS_BUILD=(apache2 apache2-dev libapr1-dev libaprutil1-dev libjansson-dev libxml2-dev
             libssl-dev libcurl4-openssl-dev pkg-config libaprutil1-dbd-sqlite3 build-essential
-            libpq-dev)
+            libpq-dev libre-dev)
 PKGS_RUN=(sqlite3 openssl curl apache2-utils coturn)
 PKGS_TEST=(check python3-pytest python3-requests python3-lxml pidgin-sipe finch tmux
            postgresql libaprutil1-dbd-pgsql haproxy chromium chromium-driver python3-selenium
-           python3-dnspython python3-cryptography python3-aiortc)
+           python3-dnspython python3-cryptography python3-aiortc rtpengine-daemon sipsak)
 PKGS_BENCH=(wrk)
 # DEMO_POOL=1 ./apxs-build.sh run: a pool of two Front Ends behind HAProxy on PostgreSQL
 PKGS_POOL=(postgresql libaprutil1-dbd-pgsql haproxy)
@@ -100,7 +100,8 @@ need_node() {
 print_versions() {
     local p v
     for p in apache2-bin libssl3 openssl libapr1 libaprutil1 libjansson4 libxml2 libcurl4 \
-             postgresql-15 libpq5 nodejs coturn chromium python3-aiortc libavcodec59; do
+             postgresql-15 libpq5 nodejs coturn chromium python3-aiortc libavcodec59 libre0 \
+             rtpengine-daemon; do
         v=$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null) || v="not installed"
         printf '  %-12s %s\n' "$p" "$v"
     done >&2
@@ -111,8 +112,9 @@ print_versions() {
 
 # libcurl: common/push/push_send.c (the push providers' HTTP client)
 # libpq: mod_ucwa/ucwa_pool_db.c (the pool's thread: LISTEN, typed parameters)
-cflags_deps() { pkg-config --cflags jansson libxml-2.0 openssl libcurl libpq; }
-libs_deps()   { pkg-config --libs jansson libxml-2.0 openssl libcurl libpq; }
+# libre: mod_ucwa/ucwa_sipd_*.c (ucwa-sipd, the SIP side: SIP stack, event loop)
+cflags_deps() { pkg-config --cflags jansson libxml-2.0 openssl libcurl libpq libre; }
+libs_deps()   { pkg-config --libs jansson libxml-2.0 openssl libcurl libpq libre; }
 
 # common/ is laid out by role (core, ucwa, push, mcx); every folder is on the include path.
 common_includes() { local d; for d in "$TOP"/common/*/; do printf -- '-I%s ' "${d%/}"; done; }

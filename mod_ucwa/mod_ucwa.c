@@ -28,6 +28,7 @@
 #include "ucwa_push_dispatch.h"
 #include "ucwa_route.h"
 #include "ucwa_shm.h"
+#include "ucwa_sipd.h"
 #include "ucwa_subreq.h"
 #include "ucwa_synthetic.h"
 #include "ucwa_watchdog.h"
@@ -74,7 +75,7 @@ static int ucwa_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
         used |= ucwa_config_get(sp)->engine == 1;
     }
     if (!used) {
-        return OK;
+        return ucwa_sipd_post_config(pconf, s, 0);   /* one that ran is stopped */
     }
     if (ucwa_shm_post_config(pconf, s, &g->limits) != OK
         || ucwa_events_post_config(pconf, s) != OK) {
@@ -89,7 +90,10 @@ static int ucwa_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
         || ucwa_pool_link_post_config(pconf, s) != OK) {
         return !OK;
     }
-    return ucwa_synthetic_post_config(pconf, s);
+    if (ucwa_synthetic_post_config(pconf, s) != OK) {
+        return !OK;
+    }
+    return ucwa_sipd_post_config(pconf, s, 1);   /* last: it forks */
 }
 
 static void ucwa_child_init(apr_pool_t *pchild, server_rec *s)
@@ -139,6 +143,7 @@ typedef struct {
     apr_uint32_t subs, members, push_queued, push_sending;
     const char *problem;
     const char *synthetic;         /* the last scheduled synthetic transaction, as JSON */
+    const char *sip;               /* ucwa-sipd's status, or "" */
     const char *pool;              /* the pool's part, or "" */
     server_rec *server;
 } status_txn;
@@ -168,19 +173,21 @@ static int ucwa_status(request_rec *r)
         return HTTP_SERVICE_UNAVAILABLE;
     }
     problem = x.problem;
+    x.sip = ucwa_sipd_status(r->pool, r->server);   /* not under the store's lock */
+    x.sip = x.sip ? apr_pstrcat(r->pool, ",\"sip\":", x.sip, NULL) : "";
     ucwa_events_parked_per_child(r->pool, &per_child);
     body = apr_psprintf(r->pool, "{\"applications\":%u,\"expired\":%u,\"available\":%u,"
                         "\"users\":%u,\"queuedEvents\":%u,\"parked\":%u,"
                         "\"parkedPerChild\":%s,"
                         "\"subscriptions\":%u,\"subscribedMembers\":%u,\"conversations\":%u,"
-                        "\"pushQueued\":%u,\"pushSending\":%u,\"consistent\":%s%s%s%s%s%s}\n",
+                        "\"pushQueued\":%u,\"pushSending\":%u,\"consistent\":%s%s%s%s%s%s%s}\n",
                         x.st.apps_live, x.st.apps_expired, x.st.apps_available,
                         x.st.users_live, x.st.events_queued, x.st.parked, per_child, x.subs,
                         x.members, x.cs.live, x.push_queued, x.push_sending,
                         problem ? "false" : "true",
                         problem ? ",\"problem\":\"" : "",
                         problem ? ap_escape_quotes(r->pool, problem) : "", problem ? "\"" : "",
-                        x.synthetic, x.pool);
+                        x.synthetic, x.pool, x.sip);
     if (problem) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, UCWALOGNO(00006)
                       "session store inconsistent: %s", problem);
@@ -269,6 +276,7 @@ static void ucwa_register_hooks(apr_pool_t *p)
     ap_hook_header_parser(ucwa_photos_cookie, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_map_to_storage(ucwa_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(ucwa_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ucwa_sipd_register_hooks();   /* mod_status's server-status */
 }
 
 AP_DECLARE_MODULE(ucwa) = {

@@ -13,6 +13,7 @@
 #include "ucwa_media_relay.h"
 #include "ucwa_pool_relay.h"
 #include "ucwa_config.h"
+#include "ucwa_sipd.h"
 #include "ucwa_synthetic.h"
 #include "mob_number.h"
 
@@ -47,6 +48,7 @@ static ucwa_global *global_make(apr_pool_t *p)
     g->call_suspend = apr_time_from_sec(20);
     g->pool_lease = apr_time_from_sec(10);   /* UCWA: "approximately thirty seconds" */
     g->push = ucwa_push_conf_make(p);
+    g->sip = ucwa_sip_conf_make(p);
     return g;
 }
 
@@ -370,6 +372,20 @@ const command_rec ucwa_cmds[] = {
                     "host:port:address entries used instead of DNS for the transaction"),
     AP_INIT_TAKE1("UcwaSyntheticCAFile", ucwa_synthetic_set_ca, NULL, RSRC_CONF,
                   "certificates (PEM) trusted for the transaction instead of the system's"),
+    AP_INIT_FLAG("UcwaSip", ucwa_sip_set_engine, NULL, RSRC_CONF,
+                 "On to run ucwa-sipd, the SIP side of UCWA (a process Apache starts)"),
+    AP_INIT_TAKE1("UcwaSipListenAddress", ucwa_sip_set_listen, NULL, RSRC_CONF,
+                  "the IP address ucwa-sipd listens for SIP on (default 127.0.0.1)"),
+    AP_INIT_TAKE1("UcwaSipExternalListeningPort", ucwa_sip_set_port, NULL, RSRC_CONF,
+                  "ucwa-sipd's SIP port for external traffic (default 5088)"),
+    AP_INIT_TAKE1("UcwaSipPrimaryListeningPort", ucwa_sip_set_port, (void *)1, RSRC_CONF,
+                  "ucwa-sipd's SIP port for internal traffic (default 5089)"),
+    AP_INIT_TAKE1("UcwaSipProxy", ucwa_sip_set_peer, NULL, RSRC_CONF,
+                  "host:port of the SIP proxy (Kamailio) ucwa-sipd sends its requests to"),
+    AP_INIT_TAKE1("UcwaRtpengine", ucwa_sip_set_peer, (void *)1, RSRC_CONF,
+                  "host:port of rtpengine's NG control socket (UDP)"),
+    AP_INIT_TAKE12("UcwaSipCertificateFile", ucwa_sip_set_cert, NULL, RSRC_CONF,
+                   "PEM certificate (and key, or a key file): SIP over TLS instead of TCP"),
     { NULL }
 };
 

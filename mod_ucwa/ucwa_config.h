@@ -39,6 +39,7 @@ typedef struct {
     apr_array_header_t *turn_servers;     /* UcwaTurnServer: ucwa_turn_server (NULL: none) */
     const char *turn_secret;              /* UcwaTurnSecret, UcwaTurnSecretFile's line */
     unsigned turn_minutes;                /* UcwaTurnTokenLifetime (0: the default) */
+    struct ucwa_sip_conf *sip;            /* UcwaSip and its settings (ucwa_sipd) */
 } ucwa_global;
 
 typedef struct {

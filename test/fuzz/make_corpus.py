@@ -1250,6 +1250,46 @@ def ucwa_sdp_seeds():
     return seeds
 
 
+def ng_bencode_seeds():
+    sdp = (b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+           b"m=audio 4000 RTP/AVP 0\r\n")
+    offer = (b"d7:command5:offer7:call-id16:abc123@192.0.2.1" b"8:from-tag6:f00b4r3:sdp%d:%s"
+             b"5:flagsl13:trust-addresse7:replacel6:origin18:session-connectione"
+             b"3:ICE6:remove18:transport-protocol7:RTP/AVPe" % (len(sdp), sdp))
+    return {
+        "ping": b"d7:command4:pinge",
+        "ping-message": b"5c0ffee d7:command4:pinge",
+        "pong-message": b"5c0ffee d6:result4:ponge",
+        "offer": offer,
+        "offer-message": b"8d1f3a2b " + offer,
+        "answer-ok": b"c1 d6:result2:ok3:sdp%d:%se" % (len(sdp), sdp),
+        "error": b"c2 d6:result5:error12:error-reason14:Unknown call-ide",
+        "query-totals": b"c3 d6:result2:ok7:createdi1733479200e6:totalsd3:RTPd7:packetsi50e"
+                        b"5:bytesi8000e6:errorsi0eeee",
+        "int-max": b"i9223372036854775807e",
+        "int-min": b"i-9223372036854775808e",
+        "int-over": b"i9223372036854775808e",
+        "int-neg-zero": b"i-0e",
+        "int-leading-zero": b"i03e",
+        "str-leading-zero": b"03:abc",
+        "str-binary": b"3:a\x00b",
+        "str-short": b"10:abc",
+        "str-huge-length": b"99999999999999999999:a",
+        "dict-int-key": b"di1e1:ae",
+        "dict-no-value": b"d1:ae",
+        "trailing": b"lei0e",
+        "deep-32": b"l" * 32 + b"e" * 32,
+        "deep-33": b"l" * 33 + b"e" * 33,
+        "deep-open": b"l" * 5000,
+        "many-items": b"l" + b"i1e" * 10000 + b"e",
+        "cookie-long": b"x" * 65 + b" de",
+        "cookie-64": b"x" * 64 + b" de",
+        "cookie-tab": b"a\tb de",
+        "no-space": b"abcdef",
+        "empty": b"",
+    }
+
+
 def main():
     write("fuzz_form", form_seeds())
     write("fuzz_accept", accept_seeds())
@@ -1268,6 +1308,7 @@ def main():
     write("fuzz_mcx_events", mcx_events_seeds())
     write("fuzz_lockout", lockout_seeds())
     write("fuzz_ucwa_pool_link", ucwa_pool_link_seeds())
+    write("fuzz_ng_bencode", ng_bencode_seeds())
     for d in sorted(CORPUS.iterdir()):
         files = list(d.iterdir())
         print(f"{d.name}: {len(files)} files, {sum(f.stat().st_size for f in files)} bytes")

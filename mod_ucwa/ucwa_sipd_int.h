@@ -1,0 +1,85 @@
+/* Inside the ucwa-sipd process (ucwa_sipd_proc.c, ucwa_sipd_ng.c): libre's types. */
+#ifndef UCWA_SIPD_INT_H
+#define UCWA_SIPD_INT_H
+
+#include <httpd.h>
+/* libre's headers one by one: re.h would bring re_json.h, whose names clash with
+ * jansson's */
+#include <re_types.h>
+#include <re_fmt.h>
+#include <re_mem.h>
+#include <re_mbuf.h>
+#include <re_list.h>
+#include <re_sa.h>
+#include <re_tmr.h>
+#include <re_main.h>
+#include <re_sys.h>
+#include <re_udp.h>
+#include <re_uri.h>
+#include <re_msg.h>
+#include <re_sip.h>
+#include <re_srtp.h>
+#include <re_tls.h>
+#define DEBUG_MODULE "ucwa-sipd"
+#define DEBUG_LEVEL 4
+#include <re_dbg.h>
+
+#include "ng_bencode.h"
+#include "ucwa_sipd.h"
+
+#define SIPD_CACHE 128           /* answers kept by command id (a retried command) */
+#define SIPD_MAX_CONNS 64        /* command connections at once */
+#define SIPD_MAX_WAITERS 8       /* connections waiting for one pending command */
+#define SIPD_RESERVE_FDS 8       /* descriptors kept for the command socket */
+#define SIPD_MAX_FDS 65536       /* descriptors libre may watch, at most */
+
+typedef struct sipd_cmd_entry {
+    char id[65];                 /* "" when free */
+    int pending;
+    char *answer;                /* malloc'ed JSON line, without its id */
+    unsigned waiters[SIPD_MAX_WAITERS];   /* connection serials */
+    int nwait;
+    apr_time_t at;
+} sipd_cmd_entry;
+
+typedef struct sipd {
+    server_rec *s;
+    const ucwa_sip_conf *conf;
+    apr_pool_t *pool;
+    pid_t parent;
+    unsigned restarts;
+    apr_time_t started;
+    struct sip *sip;
+    struct sip_lsnr *lsnr;
+    struct tls *tls;             /* UcwaSipCertificateFile's, or NULL */
+    int cmd_fd;
+    struct list conns;           /* sipd_conn */
+    int reserve[SIPD_RESERVE_FDS];
+    int nreserve;
+    unsigned nconns, conn_serial;
+    struct tmr parent_tmr;
+    sipd_cmd_entry cache[SIPD_CACHE];
+    unsigned cache_next;
+    /* counters for status */
+    apr_uint64_t sip_requests, sip_options, sip_refused, commands;
+    unsigned calls;
+    /* NG client (ucwa_sipd_ng.c) */
+    struct udp_sock *ng_us;
+    struct sa ng_addr;
+    int ng_set;
+    struct list ng_pending;
+    apr_uint64_t ng_seq;
+} sipd;
+
+/* An NG request's end: resp is the answer's dictionary (NULL with err on failure). */
+typedef void sipd_ng_done(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
+                          void *arg);
+
+/* Opens the NG socket when UcwaRtpengine is set: 0, or an errno. */
+int sipd_ng_open(sipd *d);
+void sipd_ng_close(sipd *d);
+/* Sends cmd (a dictionary) to rtpengine, resends it twice 500 ms apart with the same
+ * cookie (rtpengine answers a repeated cookie from its cache), and calls done once. */
+void sipd_ng_request(sipd *d, const ng_benc *cmd, sipd_ng_done *done, void *arg);
+
+#endif
