@@ -27,6 +27,10 @@ PKGS_TEST=(check python3-pytest python3-requests python3-lxml pidgin-sipe finch 
            postgresql libaprutil1-dbd-pgsql haproxy chromium chromium-driver python3-selenium
            python3-dnspython python3-cryptography python3-aiortc)
 PKGS_BENCH=(wrk)
+# The SIP side (docs/sip.md): Kamailio, rtpengine (user space), baresip as a SIP phone and
+# SIPp as a PSTN gateway; the tests and DEMO_SIP=1 run them privately. Their system
+# services never start: need_pkgs installs behind a policy-rc.d that says no.
+PKGS_SIP=(kamailio rtpengine-daemon baresip-core sip-tester)
 # DEMO_POOL=1 ./apxs-build.sh run: a pool of two Front Ends behind HAProxy on PostgreSQL
 PKGS_POOL=(postgresql libaprutil1-dbd-pgsql haproxy)
 # mobility-check (tools/mobility-check): asks named DNS servers, reads certificates
@@ -100,7 +104,8 @@ need_node() {
 print_versions() {
     local p v
     for p in apache2-bin libssl3 openssl libapr1 libaprutil1 libjansson4 libxml2 libcurl4 \
-             postgresql-15 libpq5 nodejs coturn chromium python3-aiortc libavcodec59; do
+             postgresql-15 libpq5 nodejs coturn chromium python3-aiortc libavcodec59 \
+             kamailio rtpengine-daemon baresip-core sip-tester; do
         v=$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null) || v="not installed"
         printf '  %-12s %s\n' "$p" "$v"
     done >&2
@@ -184,12 +189,13 @@ cmd_install() {
 cmd_run() {
     need_pkgs "${PKGS_BUILD[@]}" "${PKGS_RUN[@]}"
     case "${DEMO_POOL:-0}" in ""|0) ;; *) need_pkgs "${PKGS_POOL[@]}" ;; esac
+    case "${DEMO_SIP:-0}" in ""|0) ;; *) need_pkgs "${PKGS_SIP[@]}" ;; esac
     cmd_build
     exec /usr/bin/python3 "$TOP/test/demo.py" run
 }
 
 cmd_test() {
-    need_pkgs "${PKGS_BUILD[@]}" "${PKGS_RUN[@]}" "${PKGS_TEST[@]}"
+    need_pkgs "${PKGS_BUILD[@]}" "${PKGS_RUN[@]}" "${PKGS_TEST[@]}" "${PKGS_SIP[@]}"
     need_node
     cmd_build
     log "versions used:"

@@ -21,6 +21,13 @@ DEMO_POOL=1 runs pool01 as a pool of two Front Ends (test/lib/pool.py): Front En
 conf.d/sites/haproxy-pool.cfg on the pool's VIP (127.0.0.1: 80, 443, 8080, 4443), with a
 private PostgreSQL as their directory (loaded from the SQLite one at every start). State
 lives in state/demo-pool (DEMO_STATE moves it; the tests use that).
+
+DEMO_SIP=1 also starts the SIP side (docs/sip.md) privately beside Apache: rtpengine
+(NG on 127.0.0.1:2223, RTP 30000-30199), Kamailio on conf.d/sip/kamailio.cfg
+(127.0.0.1:5060 UDP and TCP; the Front End's address is the trusted UCWA SIP side, whose
+ucwa-sipd answers on 5089; phones register from 127.0.0.32/27 without a password) and a
+SIPp gateway that answers every number (127.0.0.41:5070, gateway set 1); every port
+plus the offset. Their state and logs live in <state>/sip.
 """
 import os
 import resource
@@ -33,6 +40,54 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "lib"))
 import mobility  # noqa: E402
 import pool as pools  # noqa: E402
 import turn  # noqa: E402
+
+SIP_PHONES = "127.0.0.32/27"       # DEMO_SIP: the phones' trusted subnet
+SIP_GATEWAY = "127.0.0.41"         # DEMO_SIP: the SIPp gateway's address
+
+
+class SipSide:
+    """DEMO_SIP=1: rtpengine, Kamailio and a SIPp gateway (test/lib), started after
+    Apache, stopped before it. ucwa: the addresses of the Front Ends (the UCWA SIP side)."""
+
+    def __init__(self, root, topo, offset, ucwa):
+        import kamailio
+        import rtpengine
+        import sipp
+        root.mkdir(parents=True, exist_ok=True)
+        self.rtp = rtpengine.Rtpengine(root / "rtpengine", host=topo.fe_addr,
+                                       ng_port=2223 + offset,
+                                       rtp_ports=(30000 + offset, 30199 + offset))
+        self.gw = sipp.Sipp(root / "gateway", "gateway_answer", addr=SIP_GATEWAY,
+                            port=5070 + offset, duration_ms=500)
+        self.kam = kamailio.Kamailio(
+            root / "kamailio", host=topo.fe_addr, port=5060 + offset, domain=topo.sip_domain,
+            ucwa_uri=f"sip:{ucwa[0]}:{5089 + offset}", rtpengine=self.rtp.ng_socket,
+            trusted={1: list(ucwa), 2: [SIP_PHONES]},
+            gateways={1: [f"sip:{SIP_GATEWAY}:{self.gw.port}"]})
+
+    def start(self):
+        self.rtp.start()
+        self.gw.start()
+        self.kam.start()
+
+    def stop(self):
+        self.kam.stop()
+        self.gw.stop()
+        self.rtp.stop()
+
+    def procs(self):
+        return [("kamailio", self.kam.proc, self.kam.log_file),
+                ("rtpengine", self.rtp.proc, self.rtp.log_file),
+                ("sipp gateway", self.gw.proc, self.gw.error_file)]
+
+    def banner(self):
+        k = self.kam
+        return f"""
+  Kamailio (SIP registrar, proxy) {k.host}:{k.port} UDP and TCP, domain {k.domain}
+  rtpengine (media anchor)        NG {self.rtp.ng_socket}, RTP {self.rtp.rtp_ports[0]}-{self.rtp.rtp_ports[1]}
+  PSTN gateway (SIPp, answers)    {self.gw.addr}:{self.gw.port}, gateway set 1
+  SIP phones register from {SIP_PHONES} (no password), e.g. with baresip:
+    <sip:alice@{k.domain}>;outbound="sip:{k.host}:{k.port}"  (sip_listen 127.0.0.33:5062)"""
 
 
 def main():
@@ -69,6 +124,7 @@ def main():
         port = turn.free_port(topo.fe_addr, start=port + 1)
     relay = turn.Coturn(root / "turn", host=topo.fe_addr, port=port, realm=topo.sip_domain)
     extra = "\n".join(filter(None, [extra, relay.directives()]))
+    sip = None
     pool = None
     if in_pool:
         # the reverse proxy forwards to the external VIP (FE_EXTERNAL_BACKEND: fe_addr)
@@ -78,6 +134,9 @@ def main():
     else:
         fes = [mobility.front_end(state / "fe", state, topo, extra=extra, **sized)]
     fe = fes[0]
+    if os.environ.get("DEMO_SIP", "0") not in ("", "0"):
+        sip = SipSide((root if in_pool else state) / "sip", topo, offset,
+                      [f.addr for f in pool.fes] if pool else [topo.fe_addr])
     rp = mobility.reverse_proxy(root / "rp" if in_pool else state / "rp", state, topo, **sized)
     try:
         relay.start()
@@ -86,8 +145,12 @@ def main():
         else:
             fe.start()
         rp.start()
+        if sip:
+            sip.start()
     except Exception as e:  # noqa: BLE001 - tell the admin what failed, then stop
         print(e, file=sys.stderr)
+        if sip:
+            sip.stop()
         if pool:
             pool.stop()
         fe.stop()
@@ -120,13 +183,15 @@ def main():
         logs = [fe.error_log]
         check = "\nCheck the deployment (in another terminal): ./apxs-build.sh check\n"
     logs += [rp.error_log, relay.log_file]
+    if sip:
+        logs += [sip.kam.log_file, sip.rtp.log_file, sip.gw.error_file]
     print(f"""
 Skype for Business mobility demo is running (Ctrl-C stops it).
 
 {where}
   Reverse proxy                  {topo.rp_addr}:{topo.rp_http} (autodiscover only), :{topo.rp_https}
   TURN relay (coturn)            {relay.host}:{relay.port} UDP and TCP, for calls' media
-  pool02.contoso.test            in the topology only (carol is homed there)
+  pool02.contoso.test            in the topology only (carol is homed there){sip.banner() if sip else ""}
 
 DEMO credentials (never use them anywhere else): alice@contoso.test, bob@contoso.test,
 carol@contoso.test, password {mobility.DEMO_PASSWORD}{users_line}
@@ -148,6 +213,7 @@ Logs: """ + "\n      ".join(str(p) for p in logs) + "\n", flush=True)
     try:
         watched = pool.procs() if pool else [(fe.name, fe.proc, fe.error_log)]
         watched += [(rp.name, rp.proc, rp.error_log), ("coturn", relay.proc, relay.log_file)]
+        watched += sip.procs() if sip else []
         while not stop:
             for name, proc, log in watched:
                 if proc.poll() is not None:
@@ -156,6 +222,8 @@ Logs: """ + "\n      ".join(str(p) for p in logs) + "\n", flush=True)
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
+    if sip:
+        sip.stop()
     rp.stop()
     if pool:
         pool.stop()
