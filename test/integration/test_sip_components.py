@@ -22,7 +22,6 @@ One Kamailio and one rtpengine for the module; the ports are the tests' offset s
 import os
 import re
 import shutil
-import signal
 import socket
 import time
 
@@ -376,30 +375,14 @@ def test_the_demo_starts_the_sip_side_and_stops_it(workdir):
     """DEMO_SIP=1 (README): Kamailio, rtpengine and a SIPp gateway beside the demo's
     Apache, on the demo's ports plus its offset; a phone registers, the UCWA side (the
     Front End's address) reaches the gateway with a number; Ctrl-C (SIGTERM) stops them."""
-    import subprocess
-    import sys
-    import threading
-
     import mobility
     from conftest import ALLOWED_LOG, unexpected_log_lines
     offset = mobility.free_offset(start=41000)
     assert kamailio.ports_free("127.0.0.1", [5060 + offset, 2223 + offset, 5085 + offset])
     root = workdir / "demo-sip"
-    env = dict(os.environ, DEMO_SIP="1", DEMO_STATE=str(root), DEMO_PORT_OFFSET=str(offset))
-    demo = subprocess.Popen([sys.executable, str(mobility.REPO / "test" / "demo.py"), "run"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    out, running = [], threading.Event()
-
-    def read():
-        for line in demo.stdout:
-            out.append(line)
-            if "demo is running" in line:
-                running.set()
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
+    demo = mobility.DemoRun(DEMO_SIP=1, DEMO_STATE=root, DEMO_PORT_OFFSET=offset).start()
     try:
-        assert running.wait(60), "".join(out)
-        text = "".join(out)
+        text = demo.text
         assert f"127.0.0.1:{5060 + offset} UDP and TCP" in text, text
         k = kamailio.Kamailio(root / "sip" / "kamailio", port=5060 + offset, domain=DOMAIN)
         assert k.ping()
@@ -414,10 +397,8 @@ def test_the_demo_starts_the_sip_side_and_stops_it(workdir):
         assert uac.run(timeout=20) == 0, uac.errors()
         assert uac.replies("INVITE")[-1].status == 200
     finally:
-        demo.send_signal(signal.SIGTERM)
-        rc = demo.wait(60)
-        reader.join(10)
-    assert rc == 0 and "stopped" in "".join(out), "".join(out)
+        rc = demo.stop()
+    assert rc == 0 and "stopped" in demo.text, demo.text
     assert kamailio.ports_free("127.0.0.1", [5060 + offset, 2223 + offset])
     bad = unexpected_log_lines((root / "fe" / "logs" / "error.log").read_text(), ALLOWED_LOG)
     assert not bad, "\n".join(bad)
