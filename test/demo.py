@@ -26,7 +26,7 @@ DEMO_SIP=1 also starts the SIP side (docs/sip.md) privately beside Apache: rtpen
 (NG on 127.0.0.1:2223, RTP 30000-30199), Kamailio on conf.d/sip/kamailio.cfg
 (127.0.0.1:5060 UDP and TCP; the Front End's address is the trusted UCWA SIP side, whose
 ucwa-sipd answers on 5089; phones register from 127.0.0.32/27 without a password) and a
-SIPp gateway that answers every number (127.0.0.41:5070, gateway set 1); every port
+SIPp gateway that answers every number (127.0.0.71:5070, gateway set 1); every port
 plus the offset. Their state and logs live in <state>/sip.
 """
 import os
@@ -42,7 +42,7 @@ import pool as pools  # noqa: E402
 import turn  # noqa: E402
 
 SIP_PHONES = "127.0.0.32/27"       # DEMO_SIP: the phones' trusted subnet
-SIP_GATEWAY = "127.0.0.41"         # DEMO_SIP: the SIPp gateway's address
+SIP_GATEWAY = "127.0.0.71"         # DEMO_SIP: the SIPp gateway's address
 
 
 class SipSide:

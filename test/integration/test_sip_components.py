@@ -37,13 +37,15 @@ UCWA_ADDR = "127.0.0.1"          # the trusted UCWA SIP side (trusted list, grou
 PHONE_NET = "127.0.0.32/27"      # phones' subnet (group 2): 127.0.0.32 - 127.0.0.63
 PHONE_A, PHONE_B = "127.0.0.33", "127.0.0.34"
 STRANGER = "127.0.0.99"          # neither
-GW_ADDR = "127.0.0.41"
+GW_ADDR = "127.0.0.71"
 A_HZ, B_HZ = 1000, 1500
 
 # base ports (+ offset): Kamailio, the phones' SIP and control ports, the gateways (sets
-# 1 answer, 2 busy, 3 never answer), the UCWA side's UAC, rtpengine's NG port
+# 1 answer, 2 busy, 3 never answer, 4 out of service then the one that answers), the UCWA
+# side's UAC, a gateway's UAC (calls from the PSTN), rtpengine's NG port
 BASES = dict(kamailio=5060, phone_a=5061, phone_b=5062, ctrl_a=5071, ctrl_b=5072,
-             gw_answer=5080, gw_busy=5081, gw_noanswer=5082, uac=5085, ng=2223)
+             gw_answer=5080, gw_busy=5081, gw_noanswer=5082, gw_fail=5083, uac=5085,
+             gw_uac=5086, ng=2223)
 RTP_BASE, PHONE_RTP_BASE = 5400, 5300     # rtpengine 200 ports, phones 20 each
 
 # Kamailio's log lines this module causes on purpose
@@ -73,7 +75,7 @@ def rtp(workdir, ports):
 def gateways(workdir, ports):
     gws = {name: sipp.Sipp(workdir / "sip-sipp", f"gateway_{name}", addr=GW_ADDR,
                            port=ports[f"gw_{name}"], duration_ms=100)
-           for name in ("answer", "busy", "noanswer")}
+           for name in ("answer", "busy", "noanswer", "fail")}
     for g in gws.values():
         g.start(wait=0)
     time.sleep(0.3)
@@ -92,7 +94,9 @@ def kam(workdir, ports, rtp, gateways):
         trusted={1: [UCWA_ADDR], 2: [PHONE_NET]},
         gateways={1: [f"sip:{GW_ADDR}:{ports['gw_answer']}"],
                   2: [f"sip:{GW_ADDR}:{ports['gw_busy']}"],
-                  3: [f"sip:{GW_ADDR}:{ports['gw_noanswer']}"]}).start()
+                  3: [f"sip:{GW_ADDR}:{ports['gw_noanswer']}"],
+                  4: [f"sip:{GW_ADDR}:{ports['gw_fail']}",
+                      f"sip:{GW_ADDR}:{ports['gw_answer']}"]}).start()
     yield k
     k.stop()
 
@@ -131,12 +135,15 @@ def phones(workdir, ports, kam):
 
 
 def ucwa_call(workdir, ports, kam, number, scenario="ucwa_call", gwset=1, duration_ms=200,
-              pai="sip:alice@contoso.test"):
-    """The UCWA SIP side (SIPp from the trusted address) calls number through Kamailio:
-    the finished Sipp (its replies, its exit status in .rc)."""
-    uac = sipp.Sipp(workdir / "sip-sipp", scenario, addr=UCWA_ADDR, port=ports["uac"],
-                    remote=kam.address, calls=1, duration_ms=duration_ms,
-                    keys={"service": number, "pai": pai, "gwset": gwset})
+              pai="sip:alice@contoso.test", ruri=None, source=(UCWA_ADDR, "uac")):
+    """The UCWA SIP side (SIPp from the trusted address; source: another address and
+    port name) calls number (or ruri) through Kamailio: the finished Sipp (its replies,
+    its exit status in .rc)."""
+    keys = {"service": number, "pai": pai, "gwset": gwset}
+    if ruri:
+        keys["ruri"] = ruri
+    uac = sipp.Sipp(workdir / "sip-sipp", scenario, addr=source[0], port=ports[source[1]],
+                    remote=kam.address, calls=1, duration_ms=duration_ms, keys=keys)
     uac.rc = uac.run(timeout=30)
     return uac
 
@@ -250,6 +257,58 @@ def test_gateway_sets_busy_and_unanswered(workdir, ports, kam, gateways, kam_log
     assert inv.user == "+15550187"
     assert cancel.time - inv.time >= 0.25
     assert gateways["noanswer"].wait_request("ACK")
+
+
+def test_next_gateway_of_the_set_when_one_fails(workdir, ports, kam, gateways, kam_log):
+    """Set 4: its first gateway answers 503, the call goes on to the next one."""
+    before = len(gateways["answer"].requests("INVITE"))
+    uac = ucwa_call(workdir, ports, kam, "+15550144", gwset=4)
+    assert uac.rc == 0, uac.errors()
+    assert uac.replies("INVITE")[-1].status == 200
+    failed = gateways["fail"].wait_request("INVITE")
+    answered = gateways["answer"].wait_request("INVITE", count=before + 1)
+    assert failed.user == answered.user == "+15550144"
+    assert failed.time <= answered.time
+    assert [r.status for r in uac.replies("INVITE")].count(503) == 0
+
+
+def test_calls_from_a_gateway(workdir, ports, kam, phones, rtp, kam_log):
+    """A gateway (in the dispatcher list) calls a user with a phone registered: it rings,
+    with the media anchored in rtpengine; it calls a number: that goes to the UCWA SIP
+    side, which knows whose number it is (single number reach)."""
+    _, b = phones
+    uac = sipp.Sipp(workdir / "sip-sipp", "ucwa_call", addr=GW_ADDR, port=ports["gw_uac"],
+                    remote=kam.address, calls=1, duration_ms=300,
+                    keys={"service": "bob", "ruri": f"sip:bob@{DOMAIN}",
+                          "pai": "tel:+14255550123", "gwset": 9})
+    uac.start(wait=0)
+    try:
+        incoming = b.wait_event("CALL_INCOMING")
+        b.accept()
+        b.wait_event("CALL_ESTABLISHED")
+        call_id = incoming["id"]
+        assert len(rtp.query(call_id)) == 2, "the gateway's call to a phone is not anchored"
+        assert uac.proc.wait(20) == 0, uac.errors()
+        b.wait_event("CALL_CLOSED")
+    finally:
+        uac.stop()
+    invite = [m for m in uac.messages(received=False) if m.method == "INVITE"][0]
+    assert call_id == invite.header("Call-ID")
+    ucwa = sipp.Sipp(workdir / "sip-sipp", "gateway_busy", addr=UCWA_ADDR,
+                     port=ports["uac"]).start(wait=0.2)
+    try:
+        uac = ucwa_call(workdir, ports, kam, "+14255550100", source=(GW_ADDR, "gw_uac"),
+                        ruri=f"sip:+14255550100@{DOMAIN};user=phone",
+                        pai="tel:+14255550123")
+        assert uac.rc == 0, uac.errors()
+        assert uac.replies("INVITE")[-1].status == 486
+        inv = ucwa.wait_request("INVITE")
+        assert inv.user == "+14255550100"
+        # a gateway may assert the caller's number; it cannot choose a gateway set
+        assert inv.header("P-Asserted-Identity") == "<tel:+14255550123>"
+        assert inv.header("P-Ucwa-Gateway-Set") is None
+    finally:
+        ucwa.stop()
 
 
 @pytest.mark.parametrize("source", [PHONE_A, STRANGER, "127.0.0.5"])

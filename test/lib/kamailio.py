@@ -3,7 +3,7 @@ conf.d/sip/kamailio.cfg as it is, for the SIP tests and the demo (issue 13, docs
 
     k = Kamailio(root, port=N, ucwa_uri="sip:127.0.0.1:5089", rtpengine="udp:127.0.0.1:M",
                  trusted={1: ["127.0.0.1"], 2: ["127.0.0.32/27"]},
-                 gateways={1: ["sip:127.0.0.41:5070"]}).start()
+                 gateways={1: ["sip:127.0.0.71:5070"]}).start()
     k.address                     # (host, port) it listens on, UDP and TCP
     k.request(raw, source=("127.0.0.33", 0))   # one raw SIP request over UDP: the final reply
     k.register("bob", source=...) # a REGISTER for bob@domain: its status code

@@ -3,7 +3,7 @@ that answers, is busy (486) or never answers, and the UCWA SIP side (UAC) callin
 number, from the scenarios in test/sip/. What a SIPp instance received is read back
 from its message trace (-trace_msg), parsed into requests and replies with their times.
 
-    gw = Sipp(root, "gateway_answer", addr="127.0.0.41", port=N).start()   # a UAS
+    gw = Sipp(root, "gateway_answer", addr="127.0.0.71", port=N).start()   # a UAS
     ...
     inv = gw.wait_request("INVITE")          # a Message: .method, .ruri, .header("From"),
     inv.user, inv.time                       # the R-URI's user part, time.time() of arrival
@@ -100,7 +100,10 @@ class Sipp:
                 "-mi", self.addr, "-nostdin", "-trace_msg", "-message_file", str(self.trace_file),
                 "-trace_err", "-error_file", str(self.error_file), "-d", str(self.duration_ms),
                 "-timeout_error", "-max_recv_loops", "1000"]
-        for k, v in self.keys.items():
+        keys = dict(self.keys)
+        if "service" in keys:
+            keys.setdefault("ruri", f"tel:{keys['service']}")
+        for k, v in keys.items():
             if k == "service":
                 args += ["-s", str(v)]
             else:
