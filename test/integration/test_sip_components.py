@@ -272,6 +272,17 @@ def test_next_gateway_of_the_set_when_one_fails(workdir, ports, kam, gateways, k
     assert [r.status for r in uac.replies("INVITE")].count(503) == 0
 
 
+def test_a_gateway_set_with_no_gateway(workdir, ports, kam, gateways, kam_log):
+    """A voice route naming a set the dispatcher list does not have: 503, no gateway sees
+    anything, and dispatcher says which set (an admin's mistake to fix)."""
+    kam_log.append(re.compile(r"dispatcher .*destination set \[7\] not found"))
+    seen = {n: len(g.messages()) for n, g in gateways.items()}
+    uac = ucwa_call(workdir, ports, kam, "+15550177", gwset=7)
+    assert uac.rc == 0, uac.errors()
+    assert uac.replies("INVITE")[-1].status == 503
+    assert {n: len(g.messages()) for n, g in gateways.items()} == seen
+
+
 def test_calls_from_a_gateway(workdir, ports, kam, phones, rtp, kam_log):
     """A gateway (in the dispatcher list) calls a user with a phone registered: it rings,
     with the media anchored in rtpengine; it calls a number: that goes to the UCWA SIP
