@@ -14,7 +14,7 @@ baresip phones and SIPp gateways, before any UCWA call goes through them.
 - Kamailio refuses requests for other domains (no open relay), unknown sources, and
   registrations from outside the phones' subnets; it survives hostile input (garbage
   datagrams, oversized and malformed messages over UDP and TCP) and still registers a
-  phone after it.
+  phone after it, over UDP and TCP.
 
 One Kamailio and one rtpengine for the module; the ports are the tests' offset scheme
 (kamailio.free_sip_offset), free ones found at start, so parallel runs do not meet.
@@ -411,6 +411,8 @@ def test_survives_hostile_input(kam, phones, kam_log):
     print(f"answering again {time.time() - t0:.2f} s after the flood")
     # still a registrar: a phone registers, and a registered phone is reached
     r = kam.register("dave", source=("127.0.0.40", 0))
+    assert r is not None and r.status == 200, r
+    r = kam.register("erin", source=("127.0.0.42", 0), tcp=True)
     assert r is not None and r.status == 200, r
     a, _ = phones
     assert a.registered()

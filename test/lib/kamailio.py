@@ -88,18 +88,21 @@ def digest_authorization(challenge, method, uri, user, password, header="Authori
 
 
 def sip_request(method, uri, dest, source=("127.0.0.1", 0), to=None, from_=None,
-                headers=(), body="", call_id=None, cseq=1, timeout=3.0):
-    """Sends one request over UDP from source to dest and returns its final reply (a
-    SipReply), or None when none came within timeout. Provisional replies are skipped."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                headers=(), body="", call_id=None, cseq=1, timeout=3.0, tcp=False):
+    """Sends one request over UDP (or TCP) from source to dest and returns its final reply
+    (a SipReply), or None when none came within timeout. Provisional replies are skipped."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
     try:
         s.bind(source)
+        s.settimeout(timeout)
+        if tcp:
+            s.connect(dest)
         host, port = s.getsockname()
         branch = "z9hG4bK" + secrets.token_hex(8)
         to = to or uri
         from_ = from_ or f"sip:test@{host}"
         lines = [f"{method} {uri} SIP/2.0",
-                 f"Via: SIP/2.0/UDP {host}:{port};branch={branch};rport",
+                 f"Via: SIP/2.0/{'TCP' if tcp else 'UDP'} {host}:{port};branch={branch};rport",
                  "Max-Forwards: 70",
                  f"From: <{from_}>;tag={secrets.token_hex(4)}",
                  f"To: <{to}>",
@@ -109,16 +112,25 @@ def sip_request(method, uri, dest, source=("127.0.0.1", 0), to=None, from_=None,
                  *headers,
                  f"Content-Length: {len(body.encode())}", "", body]
         s.sendto("\r\n".join(lines).encode(), dest)
-        s.settimeout(timeout)
         deadline = time.time() + timeout
+        pending = b""
         while time.time() < deadline:
             try:
                 data = s.recv(65535)
             except socket.timeout:
                 return None
-            reply = SipReply(data.decode(errors="replace"))
-            if reply.status >= 200:
-                return reply
+            if not data:
+                return None
+            if tcp:
+                # a stream: replies split at their header ends (they carry no body here)
+                pending += data
+                *chunks, pending = pending.split(b"\r\n\r\n")
+            else:
+                chunks = [data]
+            for chunk in chunks:
+                reply = SipReply(chunk.decode(errors="replace"))
+                if reply.status >= 200:
+                    return reply
         return None
     finally:
         s.close()
@@ -210,16 +222,17 @@ class Kamailio(Daemon):
         uri = user_or_uri if ":" in user_or_uri else f"sip:{user_or_uri}@{self.domain}"
         return sip_request(method, uri, self.address, source=source, **kw)
 
-    def register(self, user, source=("127.0.0.1", 0), expires=60, password=None):
-        """A REGISTER of user@domain from source (contact at that address): the reply.
-        With a password, a 401 challenge is answered once (digest)."""
+    def register(self, user, source=("127.0.0.1", 0), expires=60, password=None, tcp=False):
+        """A REGISTER of user@domain from source (contact at that address), over UDP or
+        TCP: the reply. With a password, a 401 challenge is answered once (digest)."""
         aor, uri = f"sip:{user}@{self.domain}", f"sip:{self.domain}"
         call_id = secrets.token_hex(10)
         r = sip_request("REGISTER", uri, self.address, source=source, to=aor, from_=aor,
-                        headers=[f"Expires: {expires}"], call_id=call_id)
+                        headers=[f"Expires: {expires}"], call_id=call_id, tcp=tcp)
         if password is None or r is None or r.status != 401:
             return r
         auth = digest_authorization(r.headers["www-authenticate"][0], "REGISTER", uri,
                                     user, password)
         return sip_request("REGISTER", uri, self.address, source=source, to=aor, from_=aor,
-                           headers=[f"Expires: {expires}", auth], call_id=call_id, cseq=2)
+                           headers=[f"Expires: {expires}", auth], call_id=call_id, cseq=2,
+                           tcp=tcp)
