@@ -231,7 +231,7 @@ def test_tel_call_from_the_ucwa_side_reaches_the_gateway(workdir, ports, kam, ga
     inv = gateways["answer"].wait_request("INVITE", count=before + 1)
     # the number as Kamailio received it, the caller's work identity, no routing header
     assert inv.user == "+15550100"
-    assert inv.ruri.startswith(f"sip:+15550100@{GW_ADDR}:{ports['gw_answer']}")
+    assert inv.ruri == f"sip:+15550100@{GW_ADDR}:{ports['gw_answer']};user=phone"
     assert inv.header("P-Asserted-Identity") == "<sip:alice@contoso.test>"
     assert inv.header("P-Ucwa-Gateway-Set") is None
     assert inv.header("Call-ID") == uac.messages(received=False)[0].header("Call-ID")
@@ -268,6 +268,7 @@ def test_next_gateway_of_the_set_when_one_fails(workdir, ports, kam, gateways, k
     failed = gateways["fail"].wait_request("INVITE")
     answered = gateways["answer"].wait_request("INVITE", count=before + 1)
     assert failed.user == answered.user == "+15550144"
+    assert failed.ruri.endswith(";user=phone") and answered.ruri.endswith(";user=phone")
     assert failed.time <= answered.time
     assert [r.status for r in uac.replies("INVITE")].count(503) == 0
 
