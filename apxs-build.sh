@@ -217,14 +217,15 @@ cmd_bench() {
     #                       [--mcx bench_mcx.py args] [--push bench_push.py args]
     #                       [--signin bench_signin.py args] [--devices bench_devices.py args]
     #                       [--pool bench_pool.py args] [--calls bench_calls.py args]
+    #                       [--sip bench_sip.py args]
     # runs each benchmark with its own arguments (e.g. --ucwa --quick --mcx --quick); every
     # one runs even if an earlier one fails. bench_pool.py (a pool of two Front Ends and
     # its PostgreSQL) runs as root only, and so does bench_calls.py --pool (the same calls
     # across bench_pool's two Front Ends, beside one Front End's).
-    need_pkgs "${PKGS_BUILD[@]}" "${PKGS_RUN[@]}" "${PKGS_TEST[@]}" "${PKGS_BENCH[@]}"
+    need_pkgs "${PKGS_BUILD[@]}" "${PKGS_RUN[@]}" "${PKGS_TEST[@]}" "${PKGS_BENCH[@]}" "${PKGS_SIP[@]}"
     need_node
     cmd_build
-    local ad=() uw=() mx=() pu=() si=() dv=() po=() ca=() a to=ad rc=0
+    local ad=() uw=() mx=() pu=() si=() dv=() po=() ca=() sp=() a to=ad rc=0
     for a in "$@"; do
         case "$a" in
             --ucwa) to=uw; continue ;;
@@ -234,10 +235,12 @@ cmd_bench() {
             --devices) to=dv; continue ;;
             --pool) to=po; continue ;;
             --calls) to=ca; continue ;;
+            --sip) to=sp; continue ;;
         esac
         case "$to" in
             ad) ad+=("$a") ;; uw) uw+=("$a") ;; mx) mx+=("$a") ;; pu) pu+=("$a") ;;
             si) si+=("$a") ;; dv) dv+=("$a") ;; po) po+=("$a") ;; ca) ca+=("$a") ;;
+            sp) sp+=("$a") ;;
         esac
     done
     log "bench_autodiscover.py ${ad[*]}"
@@ -256,6 +259,8 @@ cmd_bench() {
     /usr/bin/python3 "$TOP/bench/bench_devices.py" "${dv[@]}" || rc=$?
     log "bench_calls.py ${ca[*]}"
     /usr/bin/python3 "$TOP/bench/bench_calls.py" "${ca[@]}" || rc=$?
+    log "bench_sip.py ${sp[*]}"
+    /usr/bin/python3 "$TOP/bench/bench_sip.py" "${sp[@]}" || rc=$?
     if [ "$(id -u)" = 0 ]; then
         log "bench_pool.py ${po[*]}"
         /usr/bin/python3 "$TOP/bench/bench_pool.py" "${po[@]}" || rc=$?
