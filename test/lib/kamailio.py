@@ -185,7 +185,8 @@ class Kamailio(Daemon):
         d = [f"SIP_ADDR={self.host}", f"SIP_PORT={self.port}",
              f'SIP_DOMAIN="{self.domain}"', f'UCWA_SIP_URI="{self.ucwa_uri}"',
              f'RTPENGINE_SOCK="{self.rtpengine}"',
-             f'TRUSTED_LIST="{self.trusted_file}"', f'DISPATCHER_LIST="{self.dispatcher_file}"']
+             f'TRUSTED_LIST="{self.trusted_file}"', f'DISPATCHER_LIST="{self.dispatcher_file}"',
+             "WORKERS=2"]
         if self.auth_db:
             d += ["WITH_AUTH", f'AUTH_DB_URL="text://{self.auth_db}"']
         d += self.defines
