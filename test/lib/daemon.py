@@ -2,20 +2,25 @@
 share: a program started in the foreground of a child of this process, in a session of
 its own, its output appended to a log file; stopped with a signal, killed if it does
 not stop in time. Nothing here needs pytest."""
+import os
 import signal
 import subprocess
 import time
 
 
 def stop_process(proc, sig=signal.SIGTERM, timeout=5):
-    """Sends sig and waits; SIGKILL when the process is still there after timeout."""
+    """Sends sig and waits; when the process is still there after timeout, SIGKILL to its
+    process group (the session spawn() made for it: Kamailio's workers with it)."""
     if proc is None or proc.poll() is not None:
         return
     proc.send_signal(sig)
     try:
         proc.wait(timeout)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            proc.kill()
         proc.wait()
 
 
