@@ -45,7 +45,7 @@ A_HZ, B_HZ = 1000, 1500
 # side's UAC, a gateway's UAC (calls from the PSTN), rtpengine's NG port
 BASES = dict(kamailio=5060, phone_a=5061, phone_b=5062, ctrl_a=5071, ctrl_b=5072,
              gw_answer=5080, gw_busy=5081, gw_noanswer=5082, gw_fail=5083, uac=5085,
-             gw_uac=5086, ng=2223)
+             gw_uac=5086, gw_media=5090, ng=2223)
 RTP_BASE, PHONE_RTP_BASE = 5400, 5300     # rtpengine 200 ports, phones 20 each
 
 # Kamailio's log lines this module causes on purpose
@@ -286,20 +286,26 @@ def test_a_gateway_set_with_no_gateway(workdir, ports, kam, gateways, kam_log):
 
 def test_calls_from_a_gateway(workdir, ports, kam, phones, rtp, kam_log):
     """A gateway (in the dispatcher list) calls a user with a phone registered: it rings,
-    with the media anchored in rtpengine; it calls a number: that goes to the UCWA SIP
+    with the media anchored in rtpengine (the gateway echoes what it gets: the phone hears
+    its own tone back through rtpengine); it calls a number: that goes to the UCWA SIP
     side, which knows whose number it is (single number reach)."""
     _, b = phones
     uac = sipp.Sipp(workdir / "sip-sipp", "ucwa_call", addr=GW_ADDR, port=ports["gw_uac"],
-                    remote=kam.address, calls=1, duration_ms=300,
+                    remote=kam.address, calls=1, duration_ms=2500,
                     keys={"service": "bob", "ruri": f"sip:bob@{DOMAIN}",
-                          "pai": "tel:+14255550123", "gwset": 9})
+                          "pai": "tel:+14255550123", "gwset": 9},
+                    echo_port=ports["gw_media"])
     uac.start(wait=0)
     try:
         incoming = b.wait_event("CALL_INCOMING")
         b.accept()
         b.wait_event("CALL_ESTABLISHED")
         call_id = incoming["id"]
-        assert len(rtp.query(call_id)) == 2, "the gateway's call to a phone is not anchored"
+        heard = b.heard(B_HZ, seconds=1.0)
+        assert heard.ok, f"bob did not hear his tone echoed by the gateway: {heard}"
+        legs = rtp.query(call_id)
+        assert len(legs) == 2, "the gateway's call to a phone is not anchored"
+        assert all(leg["packets"] > 25 for leg in legs.values()), legs
         assert uac.proc.wait(20) == 0, uac.errors()
         b.wait_event("CALL_CLOSED")
     finally:

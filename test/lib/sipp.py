@@ -15,7 +15,9 @@ from its message trace (-trace_msg), parsed into requests and replies with their
     uac.run(timeout=20)                      # to its end: the exit status (0: all calls ok)
     uac.replies("INVITE")                    # the INVITE's replies it got
 
-Every instance runs in the foreground of this process's child, without a terminal
+echo_port=N: the scenario's SDP offers that port and SIPp sends back the RTP it gets there
+(-rtp_echo): a phone on the other end hears its own tone, through whatever anchors the
+media. Every instance runs in the foreground of this process's child, without a terminal
 (-nostdin, its screen output thrown away), its trace and error log under root. Nothing
 here needs pytest.
 """
@@ -80,13 +82,15 @@ class Message:
 
 class Sipp:
     def __init__(self, root, scenario, addr="127.0.0.1", port=5070, remote=None, keys=None,
-                 calls=None, duration_ms=0, transport="u1", extra=()):
+                 calls=None, duration_ms=0, transport="u1", echo_port=None, extra=()):
         self.root = Path(root)
         self.scenario = scenario
         self.addr, self.port, self.remote = addr, port, remote
         self.keys = dict(keys or {})
         self.calls, self.duration_ms = calls, duration_ms
         self.transport, self.extra = transport, list(extra)
+        # media: the SDP's port ([media_port]); RTP arriving there is sent back (-rtp_echo)
+        self.echo_port = echo_port
         self.proc = None
 
     @property
@@ -108,6 +112,8 @@ class Sipp:
                 args += ["-s", str(v)]
             else:
                 args += ["-key", k, str(v)]
+        if self.echo_port:
+            args += ["-rtp_echo", "-mp", str(self.echo_port)]
         if self.calls:
             args += ["-m", str(self.calls), "-l", str(self.calls)]
         args += self.extra
