@@ -22,12 +22,13 @@ conf.d/sites/haproxy-pool.cfg on the pool's VIP (127.0.0.1: 80, 443, 8080, 4443)
 private PostgreSQL as their directory (loaded from the SQLite one at every start). State
 lives in state/demo-pool (DEMO_STATE moves it; the tests use that).
 
-DEMO_SIP=1 also starts the SIP side (docs/sip.md) privately beside Apache: rtpengine
-(NG on 127.0.0.1:2223, RTP 30000-30199), Kamailio on conf.d/sip/kamailio.cfg
-(127.0.0.1:5060 UDP and TCP; the Front End's address is the trusted UCWA SIP side, whose
-ucwa-sipd answers on 5089; phones register from 127.0.0.32/27 without a password) and a
-SIPp gateway that answers every number (127.0.0.71:5070, gateway set 1); every port
-plus the offset. Their state and logs live in <state>/sip.
+DEMO_SIP=1 also starts the SIP side (docs/sip.md, test/lib/sip_side.py) privately beside
+Apache: rtpengine (NG on 127.0.0.1:2223, RTP 30000-30199), Kamailio on
+conf.d/sip/kamailio.cfg (127.0.0.1:5060 UDP and TCP; the Front End's address is the
+trusted UCWA SIP side, whose ucwa-sipd answers on 5089; phones register from
+127.0.0.32/27 without a password) and a SIPp gateway that answers every number
+(127.0.0.71:5070, gateway set 1); every port plus the offset. Their state and logs live
+in <state>/sip.
 """
 import os
 import resource
@@ -40,55 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "lib"))
 import mobility  # noqa: E402
 import pool as pools  # noqa: E402
 import turn  # noqa: E402
-
-SIP_PHONES = "127.0.0.32/27"       # DEMO_SIP: the phones' trusted subnet
-SIP_GATEWAY = "127.0.0.71"         # DEMO_SIP: the SIPp gateway's address
-
-
-class SipSide:
-    """DEMO_SIP=1: rtpengine, Kamailio and a SIPp gateway (test/lib), started after
-    Apache, stopped before it. ucwa: the addresses of the Front Ends (the UCWA SIP side)."""
-
-    def __init__(self, root, topo, offset, ucwa):
-        import kamailio
-        import rtpengine
-        import sipp
-        root.mkdir(parents=True, exist_ok=True)
-        self.rtp = rtpengine.Rtpengine(root / "rtpengine", host=topo.fe_addr,
-                                       ng_port=2223 + offset,
-                                       rtp_ports=(30000 + offset, 30199 + offset))
-        self.gw = sipp.Sipp(root / "gateway", "gateway_answer", addr=SIP_GATEWAY,
-                            port=5070 + offset, duration_ms=500)
-        self.kam = kamailio.Kamailio(
-            root / "kamailio", host=topo.fe_addr, port=5060 + offset, domain=topo.sip_domain,
-            ucwa_uri=f"sip:{ucwa[0]}:{5089 + offset}", rtpengine=self.rtp.ng_socket,
-            trusted={1: list(ucwa), 2: [SIP_PHONES]},
-            gateways={1: [f"sip:{SIP_GATEWAY}:{self.gw.port}"]})
-
-    def start(self):
-        self.rtp.start()
-        self.gw.start()
-        self.kam.start()
-
-    def stop(self):
-        self.kam.stop()
-        self.gw.stop()
-        self.rtp.stop()
-
-    def procs(self):
-        return [("kamailio", self.kam.proc, self.kam.log_file),
-                ("rtpengine", self.rtp.proc, self.rtp.log_file),
-                ("sipp gateway", self.gw.proc, self.gw.error_file)]
-
-    def banner(self):
-        k = self.kam
-        return f"""
-  Kamailio (SIP registrar, proxy) {k.host}:{k.port} UDP and TCP, domain {k.domain}
-  rtpengine (media anchor)        NG {self.rtp.ng_socket}, RTP {self.rtp.rtp_ports[0]}-{self.rtp.rtp_ports[1]}
-  PSTN gateway (SIPp, answers)    {self.gw.addr}:{self.gw.port}, gateway set 1
-  SIP phones register from {SIP_PHONES} (no password), e.g. with baresip:
-    <sip:alice@{k.domain}>;outbound="sip:{k.host}:{k.port}"  (sip_listen 127.0.0.33:5062)"""
-
+from sip_side import SipSide  # noqa: E402
 
 def main():
     default = "0" if os.geteuid() == 0 else "10000"
@@ -135,8 +88,9 @@ def main():
         fes = [mobility.front_end(state / "fe", state, topo, extra=extra, **sized)]
     fe = fes[0]
     if os.environ.get("DEMO_SIP", "0") not in ("", "0"):
-        sip = SipSide((root if in_pool else state) / "sip", topo, offset,
-                      [f.addr for f in pool.fes] if pool else [topo.fe_addr])
+        sip = SipSide((root if in_pool else state) / "sip", host=topo.fe_addr,
+                      domain=topo.sip_domain, offset=offset,
+                      ucwa=[f.addr for f in pool.fes] if pool else [topo.fe_addr])
     rp = mobility.reverse_proxy(root / "rp" if in_pool else state / "rp", state, topo, **sized)
     try:
         relay.start()
@@ -184,7 +138,7 @@ def main():
         check = "\nCheck the deployment (in another terminal): ./apxs-build.sh check\n"
     logs += [rp.error_log, relay.log_file]
     if sip:
-        logs += [sip.kam.log_file, sip.rtp.log_file, sip.gw.error_file]
+        logs += sip.logs()
     print(f"""
 Skype for Business mobility demo is running (Ctrl-C stops it).
 

@@ -16,7 +16,8 @@ baresip phones and SIPp gateways, before any UCWA call goes through them.
   datagrams, oversized and malformed messages over UDP and TCP) and still registers a
   phone after it, over UDP and TCP.
 
-One Kamailio and one rtpengine for the module; the ports are the tests' offset scheme
+One SIP side for the module (sip_side.SipSide: Kamailio, rtpengine, a gateway, phones),
+with three more gateways; the ports are the tests' offset scheme
 (kamailio.free_sip_offset), free ones found at start, so parallel runs do not meet.
 """
 import os
@@ -27,26 +28,24 @@ import time
 
 import pytest
 
-import baresip
 import kamailio
 import rtpengine
 import sipp
+from sip_side import GATEWAY as GW_ADDR, SipSide
 
 DOMAIN = "contoso.test"
 UCWA_ADDR = "127.0.0.1"          # the trusted UCWA SIP side (trusted list, group 1)
-PHONE_NET = "127.0.0.32/27"      # phones' subnet (group 2): 127.0.0.32 - 127.0.0.63
 PHONE_A, PHONE_B = "127.0.0.33", "127.0.0.34"
 STRANGER = "127.0.0.99"          # neither
-GW_ADDR = "127.0.0.71"
 A_HZ, B_HZ = 1000, 1500
 
-# base ports (+ offset): Kamailio, the phones' SIP and control ports, the gateways (sets
-# 1 answer, 2 busy, 3 never answer, 4 out of service then the one that answers), the UCWA
-# side's UAC, a gateway's UAC (calls from the PSTN), rtpengine's NG port
-BASES = dict(kamailio=5060, phone_a=5061, phone_b=5062, ctrl_a=5071, ctrl_b=5072,
-             gw_answer=5080, gw_busy=5081, gw_noanswer=5082, gw_fail=5083, uac=5085,
-             gw_uac=5086, gw_media=5090, ng=2223)
-RTP_BASE, PHONE_RTP_BASE = 5400, 5300     # rtpengine 200 ports, phones 20 each
+# base ports (+ offset) beside the SIP side's own (sip_side.SipSide: Kamailio 5060,
+# rtpengine 2223, gateway set 1 that answers 5070, phones 5100+): the gateways of sets 2
+# (busy), 3 (never answers) and 4 (out of service, then set 1's), the UCWA side's UAC
+# (ucwa-sipd's place), a gateway's UAC (calls from the PSTN) and its echoed media, a
+# second Kamailio (digest authentication)
+BASES = dict(gw_busy=5081, gw_noanswer=5082, gw_fail=5083, uac=5085, gw_uac=5086,
+             gw_media=5090, auth_kam=5160)
 
 # Kamailio's log lines this module causes on purpose
 EXPECTED_KAMAILIO = [re.compile(r"<core> \[core/(parser/|receive\.c|tcp_read\.c)")]
@@ -54,28 +53,18 @@ EXPECTED_KAMAILIO = [re.compile(r"<core> \[core/(parser/|receive\.c|tcp_read\.c)
 
 @pytest.fixture(scope="module")
 def ports():
-    offset = kamailio.free_sip_offset(list(BASES.values()) + [RTP_BASE, PHONE_RTP_BASE],
-                                      addr="127.0.0.1")
+    offset = kamailio.free_sip_offset(list(BASES.values()) + list(SipSide.BASES))
     p = {k: b + offset for k, b in BASES.items()}
-    p["rtp"] = (RTP_BASE + offset, RTP_BASE + offset + 199)
-    p["rtp_a"] = (PHONE_RTP_BASE + offset, PHONE_RTP_BASE + offset + 19)
-    p["rtp_b"] = (PHONE_RTP_BASE + offset + 20, PHONE_RTP_BASE + offset + 39)
+    p["offset"] = offset
     return p
 
 
 @pytest.fixture(scope="module")
-def rtp(workdir, ports):
-    r = rtpengine.Rtpengine(workdir / "sip-rtpengine", ng_port=ports["ng"],
-                            rtp_ports=ports["rtp"]).start()
-    yield r
-    r.stop()
-
-
-@pytest.fixture(scope="module")
 def gateways(workdir, ports):
+    """Gateways by behaviour: set 1's (the side's, answers), and sets 2 to 4's."""
     gws = {name: sipp.Sipp(workdir / "sip-sipp", f"gateway_{name}", addr=GW_ADDR,
                            port=ports[f"gw_{name}"], duration_ms=100)
-           for name in ("answer", "busy", "noanswer", "fail")}
+           for name in ("busy", "noanswer", "fail")}
     for g in gws.values():
         g.start(wait=0)
     time.sleep(0.3)
@@ -87,18 +76,26 @@ def gateways(workdir, ports):
 
 
 @pytest.fixture(scope="module")
-def kam(workdir, ports, rtp, gateways):
-    k = kamailio.Kamailio(
-        workdir / "sip-kamailio", host="127.0.0.1", port=ports["kamailio"], domain=DOMAIN,
-        ucwa_uri=f"sip:{UCWA_ADDR}:{ports['uac']}", rtpengine=rtp.ng_socket,
-        trusted={1: [UCWA_ADDR], 2: [PHONE_NET]},
-        gateways={1: [f"sip:{GW_ADDR}:{ports['gw_answer']}"],
-                  2: [f"sip:{GW_ADDR}:{ports['gw_busy']}"],
-                  3: [f"sip:{GW_ADDR}:{ports['gw_noanswer']}"],
-                  4: [f"sip:{GW_ADDR}:{ports['gw_fail']}",
-                      f"sip:{GW_ADDR}:{ports['gw_answer']}"]}).start()
-    yield k
-    k.stop()
+def side(workdir, ports, gateways):
+    gw = {n: f"sip:{GW_ADDR}:{ports[f'gw_{n}']}" for n in ("busy", "noanswer", "fail")}
+    s = SipSide(workdir / "sip", host="127.0.0.1", domain=DOMAIN, offset=ports["offset"],
+                ucwa=[UCWA_ADDR], ucwa_port=5085,
+                gateways={2: [gw["busy"]], 3: [gw["noanswer"]],
+                          4: [gw["fail"], f"sip:{GW_ADDR}:{5070 + ports['offset']}"]})
+    s.start()
+    gateways["answer"] = s.gw
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def rtp(side):
+    return side.rtp
+
+
+@pytest.fixture(scope="module")
+def kam(side):
+    return side.kam
 
 
 @pytest.fixture
@@ -116,22 +113,8 @@ def kam_log(kam):
 
 
 @pytest.fixture(scope="module")
-def phones(workdir, ports, kam):
-    a = baresip.Baresip(workdir / "sip-phone-a", "alice", domain=DOMAIN, proxy=kam.address,
-                        addr=PHONE_A, sip_port=ports["phone_a"], ctrl_port=ports["ctrl_a"],
-                        rtp_ports=ports["rtp_a"], tone=A_HZ)
-    b = baresip.Baresip(workdir / "sip-phone-b", "bob", domain=DOMAIN, proxy=kam.address,
-                        addr=PHONE_B, sip_port=ports["phone_b"], ctrl_port=ports["ctrl_b"],
-                        rtp_ports=ports["rtp_b"], tone=B_HZ)
-    try:
-        a.start()
-        b.start()
-        a.wait_registered()
-        b.wait_registered()
-        yield a, b
-    finally:
-        a.stop()
-        b.stop()
+def phones(side):
+    return side.phone("alice", 1, tone=A_HZ), side.phone("bob", 2, tone=B_HZ)
 
 
 def ucwa_call(workdir, ports, kam, number, scenario="ucwa_call", gwset=1, duration_ms=200,
@@ -216,7 +199,7 @@ def test_unregistered_domain_user_goes_to_the_ucwa_side(workdir, ports, kam, pho
         a.wait_event("CALL_CLOSED")
         inv = ucwa.wait_request("INVITE")
         assert inv.user == "carol"
-        assert f"127.0.0.1:{ports['kamailio']}" in (inv.header("Record-Route") or "")
+        assert f"127.0.0.1:{kam.port}" in (inv.header("Record-Route") or "")
         assert "rtp=anchor" not in (inv.header("Record-Route") or "")
     finally:
         ucwa.stop()
@@ -231,7 +214,7 @@ def test_tel_call_from_the_ucwa_side_reaches_the_gateway(workdir, ports, kam, ga
     inv = gateways["answer"].wait_request("INVITE", count=before + 1)
     # the number as Kamailio received it, the caller's work identity, no routing header
     assert inv.user == "+15550100"
-    assert inv.ruri == f"sip:+15550100@{GW_ADDR}:{ports['gw_answer']};user=phone"
+    assert inv.ruri == f"sip:+15550100@{GW_ADDR}:{gateways['answer'].port};user=phone"
     assert inv.header("P-Asserted-Identity") == "<sip:alice@contoso.test>"
     assert inv.header("P-Ucwa-Gateway-Set") is None
     assert inv.header("Call-ID") == uac.messages(received=False)[0].header("Call-ID")
@@ -432,7 +415,7 @@ def test_digest_authentication_of_phones(workdir, ports, rtp):
     shutil.copytree(kamailio.REPO / "conf.d" / "sip" / "dbtext", db, dirs_exist_ok=True)
     with open(db / "subscriber", "a") as f:
         f.write(f"1:dave:{DOMAIN}:Phone-Passw0rd::\n")
-    k = kamailio.Kamailio(workdir / "sip-kamailio-auth", port=ports["kamailio"] + 100,
+    k = kamailio.Kamailio(workdir / "sip-kamailio-auth", port=ports["auth_kam"],
                           domain=DOMAIN, rtpengine=rtp.ng_socket, trusted={1: [UCWA_ADDR]},
                           auth_db=db).start()
     try:
@@ -450,14 +433,29 @@ def test_digest_authentication_of_phones(workdir, ports, rtp):
         k.stop()
 
 
+def demo_offset():
+    """A port offset where the demo's Apache, coturn and SIP side all find their ports
+    free (the ones this module's SIP side holds included)."""
+    import mobility
+    bases = list(SipSide.BASES) + [3478, 3479, 5085]
+    for start in range(20000, 60000, 500):
+        try:
+            offset = mobility.free_offset(start=start, step=500)
+        except RuntimeError:
+            break
+        if max(bases) + offset < 65536 and kamailio.ports_free("127.0.0.1",
+                                                               [b + offset for b in bases]):
+            return offset
+    pytest.fail("no free port range for the demo")
+
+
 def test_the_demo_starts_the_sip_side_and_stops_it(workdir):
     """DEMO_SIP=1 (README): Kamailio, rtpengine and a SIPp gateway beside the demo's
     Apache, on the demo's ports plus its offset; a phone registers, the UCWA side (the
     Front End's address) reaches the gateway with a number; Ctrl-C (SIGTERM) stops them."""
     import mobility
     from conftest import ALLOWED_LOG, unexpected_log_lines
-    offset = mobility.free_offset(start=41000)
-    assert kamailio.ports_free("127.0.0.1", [5060 + offset, 2223 + offset, 5085 + offset])
+    offset = demo_offset()
     root = workdir / "demo-sip"
     demo = mobility.DemoRun(DEMO_SIP=1, DEMO_STATE=root, DEMO_PORT_OFFSET=offset).start()
     try:
