@@ -19,7 +19,8 @@ Events are ctrl_tcp's: {"event": true, "type": "CALL_INCOMING" | "CALL_ESTABLISH
 process's child, its output in root/baresip.log; it registers through the proxy with
 no authentication unless `password` is given (digest). Audio: 48 kHz stereo at the
 devices (what ausine needs), PCMU on the wire, no sound card (the player is a
-no-op bridge device; sndfile records the decoded audio before it).
+no-op bridge device; sndfile records the decoded audio before it: Debian's baresip 1.0's
+aufile is a source only, it cannot play into a file).
 """
 import json
 import queue
