@@ -337,6 +337,19 @@ def test_no_open_relay(kam, kam_log):
     assert r is not None and r.status == 403, r
 
 
+@pytest.mark.parametrize("method", ["MESSAGE", "INVITE", "BYE"])
+def test_no_relay_inside_a_forged_dialog(kam, gateways, kam_log, method):
+    """A request with a To tag (as if inside a dialog) whose Route set goes through
+    Kamailio to somewhere else: refused unless it belongs to a dialog Kamailio routed."""
+    target = gateways["busy"]
+    seen = len(target.messages())
+    r = kam.request(method, f"sip:x@{GW_ADDR}:{target.port}", source=(STRANGER, 0),
+                    to_tag="forged", headers=[f"Route: <sip:{kam.host}:{kam.port};lr>"])
+    assert r is not None and r.status == 403, r
+    time.sleep(0.2)
+    assert len(target.messages()) == seen
+
+
 def test_survives_hostile_input(kam, phones, kam_log):
     kam_log.extend(EXPECTED_KAMAILIO)
     host, port = kam.address
