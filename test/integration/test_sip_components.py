@@ -270,8 +270,9 @@ def test_a_gateway_set_with_no_gateway(workdir, ports, kam, gateways, kam_log):
 def test_calls_from_a_gateway(workdir, ports, kam, phones, rtp, kam_log):
     """A gateway (in the dispatcher list) calls a user with a phone registered: it rings,
     with the media anchored in rtpengine (the gateway echoes what it gets: the phone hears
-    its own tone back through rtpengine); it calls a number: that goes to the UCWA SIP
-    side, which knows whose number it is (single number reach)."""
+    its own tone back through rtpengine), and either side hangs up; it calls a number:
+    that goes to the UCWA SIP side, which knows whose number it is (single number
+    reach)."""
     _, b = phones
     uac = sipp.Sipp(workdir / "sip-sipp", "ucwa_call", addr=GW_ADDR, port=ports["gw_uac"],
                     remote=kam.address, calls=1, duration_ms=2500,
@@ -295,6 +296,21 @@ def test_calls_from_a_gateway(workdir, ports, kam, phones, rtp, kam_log):
         uac.stop()
     invite = [m for m in uac.messages(received=False) if m.method == "INVITE"][0]
     assert call_id == invite.header("Call-ID")
+    # the phone hangs up a call from the PSTN: its BYE reaches the gateway
+    uac = sipp.Sipp(workdir / "sip-sipp", "ucwa_call", addr=GW_ADDR, port=ports["gw_uac"],
+                    remote=kam.address, calls=1, duration_ms=10000,
+                    keys={"service": "bob", "ruri": f"sip:bob@{DOMAIN}",
+                          "pai": "tel:+14255550123", "gwset": 9})
+    uac.start(wait=0)
+    try:
+        b.wait_event("CALL_INCOMING")
+        b.accept()
+        b.wait_event("CALL_ESTABLISHED")
+        b.hangup()
+        b.wait_event("CALL_CLOSED")
+        assert wait_until(lambda: uac.requests("BYE")), "the phone's BYE did not reach the gateway"
+    finally:
+        uac.stop()
     ucwa = sipp.Sipp(workdir / "sip-sipp", "gateway_busy", addr=UCWA_ADDR,
                      port=ports["uac"]).start(wait=0.2)
     try:
@@ -348,6 +364,32 @@ def test_no_relay_inside_a_forged_dialog(kam, gateways, kam_log, method):
     assert r is not None and r.status == 403, r
     time.sleep(0.2)
     assert len(target.messages()) == seen
+
+
+def test_a_phone_cannot_turn_its_call_to_a_gateway(phones, rtp, gateways, kam, kam_log):
+    """Inside a phone-to-phone call Kamailio set up, a request from a phone whose target
+    is a gateway (the call's identifiers right, a toll fraud's way past the voice policy)
+    is refused; the call itself goes on."""
+    a, b = phones
+    call_id = call_between(a, b, rtp)
+    try:
+        # the call's two tags (rtpengine knows them; the dialog matches either way round)
+        from_tag, to_tag = rtp.query(call_id)
+        target = gateways["busy"]
+        seen = len(target.messages())
+        for method in ("INVITE", "MESSAGE"):
+            r = kamailio.sip_request(
+                method, f"sip:+15550100@{GW_ADDR}:{target.port};user=phone", kam.address,
+                source=(PHONE_A, 0), call_id=call_id, from_tag=from_tag, to_tag=to_tag,
+                headers=[f"Route: <sip:{kam.host}:{kam.port};lr>"], cseq=100)
+            assert r is not None and r.status == 403, (method, r)
+        time.sleep(0.2)
+        assert len(target.messages()) == seen
+        assert b.heard(A_HZ, seconds=0.5).ok
+    finally:
+        a.hangup()
+        a.wait_event("CALL_CLOSED")
+        b.wait_event("CALL_CLOSED")
 
 
 def test_survives_hostile_input(kam, phones, kam_log):

@@ -89,10 +89,10 @@ def digest_authorization(challenge, method, uri, user, password, header="Authori
 
 def sip_request(method, uri, dest, source=("127.0.0.1", 0), to=None, from_=None,
                 headers=(), body="", call_id=None, cseq=1, timeout=3.0, tcp=False,
-                to_tag=None):
+                to_tag=None, from_tag=None):
     """Sends one request over UDP (or TCP) from source to dest and returns its final reply
     (a SipReply), or None when none came within timeout. Provisional replies are skipped.
-    to_tag: a request inside a dialog."""
+    call_id, from_tag, to_tag: as given (to_tag: a request inside a dialog), else new."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
     try:
         s.bind(source)
@@ -106,9 +106,9 @@ def sip_request(method, uri, dest, source=("127.0.0.1", 0), to=None, from_=None,
         lines = [f"{method} {uri} SIP/2.0",
                  f"Via: SIP/2.0/{'TCP' if tcp else 'UDP'} {host}:{port};branch={branch};rport",
                  "Max-Forwards: 70",
-                 f"From: <{from_}>;tag={secrets.token_hex(4)}",
+                 f"From: <{from_}>;tag={from_tag or secrets.token_hex(4)}",
                  f"To: <{to}>" + (f";tag={to_tag}" if to_tag else ""),
-                 f"Call-ID: {call_id or secrets.token_hex(10)}@{host}",
+                 f"Call-ID: {call_id or secrets.token_hex(10) + '@' + host}",
                  f"CSeq: {cseq} {method}",
                  f"Contact: <sip:test@{host}:{port}>",
                  *headers,
