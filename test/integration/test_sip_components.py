@@ -256,6 +256,24 @@ def test_next_gateway_of_the_set_when_one_fails(workdir, ports, kam, gateways, k
     assert [r.status for r in uac.replies("INVITE")].count(503) == 0
 
 
+def test_an_admin_repoints_a_gateway_set(workdir, ports, kam, gateways, kam_log):
+    """The gateway list edited and reloaded (kamcmd dispatcher.reload) while Kamailio
+    runs: the next call of the set goes to the new gateway."""
+    try:
+        kam.gateways[5] = [f"sip:{GW_ADDR}:{gateways['busy'].port}"]
+        kam.reload()
+        assert ucwa_call(workdir, ports, kam, "+15550155", gwset=5).replies("INVITE")[-1] \
+            .status == 486
+        kam.gateways[5] = [f"sip:{GW_ADDR}:{gateways['answer'].port}"]
+        kam.reload()
+        uac = ucwa_call(workdir, ports, kam, "+15550156", gwset=5)
+        assert uac.rc == 0 and uac.replies("INVITE")[-1].status == 200
+        assert gateways["answer"].requests("INVITE")[-1].user == "+15550156"
+    finally:
+        del kam.gateways[5]
+        kam.reload()
+
+
 def test_a_gateway_set_with_no_gateway(workdir, ports, kam, gateways, kam_log):
     """A voice route naming a set the dispatcher list does not have: 503, no gateway sees
     anything, and dispatcher says which set (an admin's mistake to fix)."""

@@ -6,7 +6,8 @@ conf.d/sip/kamailio.cfg as it is, for the SIP tests and the demo (issue 13, docs
                  gateways={1: ["sip:127.0.0.71:5070"]}).start()
     k.address                     # (host, port) it listens on, UDP and TCP
     k.request(raw, source=("127.0.0.33", 0))   # one raw SIP request over UDP: the final reply
-    k.register("bob", source=...) # a REGISTER for bob@domain: its status code
+    k.register("bob", source=...) # a REGISTER for bob@domain: its reply
+    k.gateways[2] = [...]; k.reload()          # the lists rewritten and reloaded (kamcmd)
     k.log_text()
     k.stop()                      # also: `with Kamailio(...) as k:`
 
@@ -35,6 +36,7 @@ from turn import port_free
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "conf.d" / "sip" / "kamailio.cfg"
 KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
+KAMCMD = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
 
 
 def ports_free(addr, ports):
@@ -168,6 +170,23 @@ class Kamailio(Daemon):
     def dispatcher_file(self): return self.root / "dispatcher.list"
     @property
     def address(self): return (self.host, self.port)
+    @property
+    def ctl_socket(self): return self.root / "run" / "kamailio_ctl"
+
+    def reload(self):
+        """Writes the two lists again from .trusted and .gateways and has the running
+        Kamailio read them (as an admin would after editing them)."""
+        self.write_lists()
+        self.rpc("dispatcher.reload")
+        self.rpc("permissions.addressReload")
+
+    def rpc(self, *command):
+        """kamcmd on this instance's control socket (e.g. "dispatcher.reload"): its output."""
+        r = subprocess.run([KAMCMD, "-s", f"unix:{self.ctl_socket}", *command],
+                           capture_output=True, text=True, timeout=10)
+        if r.returncode != 0 or r.stdout.startswith("error"):
+            raise RuntimeError(f"kamcmd {' '.join(command)}: {r.stdout}{r.stderr}")
+        return r.stdout
 
     def write_lists(self):
         self.root.mkdir(parents=True, exist_ok=True)
@@ -188,7 +207,7 @@ class Kamailio(Daemon):
              f'SIP_DOMAIN="{self.domain}"', f'UCWA_SIP_URI="{self.ucwa_uri}"',
              f'RTPENGINE_SOCK="{self.rtpengine}"',
              f'TRUSTED_LIST="{self.trusted_file}"', f'DISPATCHER_LIST="{self.dispatcher_file}"',
-             "WORKERS=2"]
+             "WORKERS=2", f'CTL_SOCKET="unix:{self.ctl_socket}"', "RELOAD_DELTA=0"]
         if self.auth_db:
             d += ["WITH_AUTH", f'AUTH_DB_URL="text://{self.auth_db}"']
         d += self.defines
@@ -203,7 +222,7 @@ class Kamailio(Daemon):
         """kamailio -c: the configuration with these defines parses (the output)."""
         self.write_lists()
         r = subprocess.run(self.argv() + ["-c"], capture_output=True, text=True, timeout=30)
-        if r.returncode != 0:
+        if r.returncode != 0 or r.stdout.startswith("error"):
             raise RuntimeError(f"kamailio -c failed:\n{r.stdout}{r.stderr}")
         return r.stdout + r.stderr
 
