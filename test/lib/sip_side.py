@@ -98,6 +98,8 @@ class SipSide:
   Kamailio (SIP registrar, proxy) {k.host}:{k.port} UDP and TCP, domain {k.domain}
   rtpengine (media anchor)        NG {self.rtp.ng_socket}, RTP {self.rtp.rtp_ports[0]}-{self.rtp.rtp_ports[1]}
   PSTN gateway (SIPp, answers)    {self.gw.addr}:{self.gw.port}, gateway set 1, echoes media
+  Gateway list, trusted list      {k.dispatcher_file}, {k.trusted_file}
+                                  (edit, then: kamcmd -s unix:{k.ctl_socket} dispatcher.reload)
   SIP phones register from {PHONES} (no password), e.g. with baresip:
     <sip:alice@{k.domain}>;outbound="sip:{k.host}:{k.port}"  (sip_listen 127.0.0.33:5062)"""
 
