@@ -11,7 +11,8 @@ same way beside its Front End:
     side.gw.wait_request("INVITE")            # what the gateway got
     side.stop()                               # phones too
 
-Ports (+ offset): Kamailio 5060 (UDP and TCP), rtpengine NG 2223 and RTP 30000-30199,
+Ports (+ offset): Kamailio 5060 (UDP and TCP), rtpengine NG 2223 and RTP 30000-30199
+(35000 lower when that passes 65535),
 the gateway 5070 on 127.0.0.71 (its echoed media 5071), ucwa-sipd's primary port 5089 on
 the first `ucwa` address (where Kamailio sends a domain user with no phone), phone n
 (1-9) at 127.0.0.(32+n), SIP 5100+4n (baresip's TLS takes the next port), control
@@ -37,9 +38,11 @@ class SipSide:
         self.root.mkdir(parents=True, exist_ok=True)
         self.host, self.domain, self.offset = host, domain, offset
         self.ucwa = list(ucwa or [host])
+        rtp_lo = 30000 + offset
+        if rtp_lo + 199 > 65535:       # large offsets (the pool demo's): 35000 lower
+            rtp_lo -= 35000
         self.rtp = rtpengine.Rtpengine(self.root / "rtpengine", host=host,
-                                       ng_port=2223 + offset,
-                                       rtp_ports=(30000 + offset, 30199 + offset))
+                                       ng_port=2223 + offset, rtp_ports=(rtp_lo, rtp_lo + 199))
         self.gw = sipp.Sipp(self.root / "gateway", "gateway_answer", addr=GATEWAY,
                             port=5070 + offset, duration_ms=500, echo_port=5071 + offset)
         self.kam = kamailio.Kamailio(
