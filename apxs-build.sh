@@ -27,6 +27,10 @@ PKGS_TEST=(check python3-pytest python3-requests python3-lxml pidgin-sipe finch 
            postgresql libaprutil1-dbd-pgsql haproxy chromium chromium-driver python3-selenium
            python3-dnspython python3-cryptography python3-aiortc rtpengine-daemon sipsak)
 PKGS_BENCH=(wrk)
+# The SIP side (docs/sip.md): Kamailio, rtpengine (user space), baresip as a SIP phone and
+# SIPp as a PSTN gateway; the tests and DEMO_SIP=1 run them privately. Their system
+# services never start: need_pkgs installs behind a policy-rc.d that says no.
+PKGS_SIP=(kamailio rtpengine-daemon baresip-core sip-tester)
 # DEMO_POOL=1 ./apxs-build.sh run: a pool of two Front Ends behind HAProxy on PostgreSQL
 PKGS_POOL=(postgresql libaprutil1-dbd-pgsql haproxy)
 # mobility-check (tools/mobility-check): asks named DNS servers, reads certificates
@@ -101,7 +105,7 @@ print_versions() {
     local p v
     for p in apache2-bin libssl3 openssl libapr1 libaprutil1 libjansson4 libxml2 libcurl4 \
              postgresql-15 libpq5 nodejs coturn chromium python3-aiortc libavcodec59 libre0 \
-             rtpengine-daemon; do
+             kamailio rtpengine-daemon baresip-core sip-tester; do
         v=$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null) || v="not installed"
         printf '  %-12s %s\n' "$p" "$v"
     done >&2
@@ -186,12 +190,13 @@ cmd_install() {
 cmd_run() {
     need_pkgs "${PKGS_BUILD[@]}" "${PKGS_RUN[@]}"
     case "${DEMO_POOL:-0}" in ""|0) ;; *) need_pkgs "${PKGS_POOL[@]}" ;; esac
+    case "${DEMO_SIP:-0}" in ""|0) ;; *) need_pkgs "${PKGS_SIP[@]}" ;; esac
     cmd_build
     exec /usr/bin/python3 "$TOP/test/demo.py" run
 }
 
 cmd_test() {
-    need_pkgs "${PKGS_BUILD[@]}" "${PKGS_RUN[@]}" "${PKGS_TEST[@]}"
+    need_pkgs "${PKGS_BUILD[@]}" "${PKGS_RUN[@]}" "${PKGS_TEST[@]}" "${PKGS_SIP[@]}"
     need_node
     cmd_build
     log "versions used:"
@@ -214,14 +219,15 @@ cmd_bench() {
     #                       [--signin bench_signin.py args] [--devices bench_devices.py args]
     #                       [--pool bench_pool.py args] [--calls bench_calls.py args]
     #                       [--relay bench_relay.py args]
+    #                       [--sip bench_sip.py args]
     # runs each benchmark with its own arguments (e.g. --ucwa --quick --mcx --quick); every
     # one runs even if an earlier one fails. bench_pool.py (a pool of two Front Ends and
     # its PostgreSQL) runs as root only, and so does bench_calls.py --pool (the same calls
     # across bench_pool's two Front Ends, beside one Front End's).
-    need_pkgs "${PKGS_BUILD[@]}" "${PKGS_RUN[@]}" "${PKGS_TEST[@]}" "${PKGS_BENCH[@]}"
+    need_pkgs "${PKGS_BUILD[@]}" "${PKGS_RUN[@]}" "${PKGS_TEST[@]}" "${PKGS_BENCH[@]}" "${PKGS_SIP[@]}"
     need_node
     cmd_build
-    local ad=() uw=() mx=() pu=() si=() dv=() po=() ca=() re=() a to=ad rc=0
+    local ad=() uw=() mx=() pu=() si=() dv=() po=() ca=() re=() sp=() a to=ad rc=0
     for a in "$@"; do
         case "$a" in
             --ucwa) to=uw; continue ;;
@@ -232,11 +238,13 @@ cmd_bench() {
             --pool) to=po; continue ;;
             --calls) to=ca; continue ;;
             --relay) to=re; continue ;;
+            --sip) to=sp; continue ;;
         esac
         case "$to" in
             ad) ad+=("$a") ;; uw) uw+=("$a") ;; mx) mx+=("$a") ;; pu) pu+=("$a") ;;
             si) si+=("$a") ;; dv) dv+=("$a") ;; po) po+=("$a") ;; ca) ca+=("$a") ;;
             re) re+=("$a") ;;
+            sp) sp+=("$a") ;;
         esac
     done
     log "bench_autodiscover.py ${ad[*]}"
@@ -257,6 +265,8 @@ cmd_bench() {
     /usr/bin/python3 "$TOP/bench/bench_calls.py" "${ca[@]}" || rc=$?
     log "bench_relay.py ${re[*]}"
     /usr/bin/python3 "$TOP/bench/bench_relay.py" "${re[@]}" || rc=$?
+    log "bench_sip.py ${sp[*]}"
+    /usr/bin/python3 "$TOP/bench/bench_sip.py" "${sp[@]}" || rc=$?
     if [ "$(id -u)" = 0 ]; then
         log "bench_pool.py ${po[*]}"
         /usr/bin/python3 "$TOP/bench/bench_pool.py" "${po[@]}" || rc=$?

@@ -21,6 +21,14 @@ DEMO_POOL=1 runs pool01 as a pool of two Front Ends (test/lib/pool.py): Front En
 conf.d/sites/haproxy-pool.cfg on the pool's VIP (127.0.0.1: 80, 443, 8080, 4443), with a
 private PostgreSQL as their directory (loaded from the SQLite one at every start). State
 lives in state/demo-pool (DEMO_STATE moves it; the tests use that).
+
+DEMO_SIP=1 also starts the SIP side (docs/sip.md, test/lib/sip_side.py) privately beside
+Apache: rtpengine (NG on 127.0.0.1:2223, RTP 30000-30199), Kamailio on
+conf.d/sip/kamailio.cfg (127.0.0.1:5060 UDP and TCP; the Front End's address is the
+trusted UCWA SIP side, whose ucwa-sipd answers on 5089; phones register from
+127.0.0.32/27 without a password) and a SIPp gateway that answers every number
+(127.0.0.71:5070, gateway set 1); every port plus the offset. Their state and logs live
+in <state>/sip.
 """
 import os
 import resource
@@ -33,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "lib"))
 import mobility  # noqa: E402
 import pool as pools  # noqa: E402
 import turn  # noqa: E402
-
+from sip_side import SipSide  # noqa: E402
 
 def main():
     default = "0" if os.geteuid() == 0 else "10000"
@@ -69,6 +77,7 @@ def main():
         port = turn.free_port(topo.fe_addr, start=port + 1)
     relay = turn.Coturn(root / "turn", host=topo.fe_addr, port=port, realm=topo.sip_domain)
     extra = "\n".join(filter(None, [extra, relay.directives()]))
+    sip = None
     pool = None
     if in_pool:
         # the reverse proxy forwards to the external VIP (FE_EXTERNAL_BACKEND: fe_addr)
@@ -78,6 +87,10 @@ def main():
     else:
         fes = [mobility.front_end(state / "fe", state, topo, extra=extra, **sized)]
     fe = fes[0]
+    if os.environ.get("DEMO_SIP", "0") not in ("", "0"):
+        sip = SipSide((root if in_pool else state) / "sip", host=topo.fe_addr,
+                      domain=topo.sip_domain, offset=offset,
+                      ucwa=[f.addr for f in pool.fes] if pool else [topo.fe_addr])
     rp = mobility.reverse_proxy(root / "rp" if in_pool else state / "rp", state, topo, **sized)
     try:
         relay.start()
@@ -86,8 +99,12 @@ def main():
         else:
             fe.start()
         rp.start()
+        if sip:
+            sip.start()
     except Exception as e:  # noqa: BLE001 - tell the admin what failed, then stop
         print(e, file=sys.stderr)
+        if sip:
+            sip.stop()
         if pool:
             pool.stop()
         fe.stop()
@@ -120,13 +137,15 @@ def main():
         logs = [fe.error_log]
         check = "\nCheck the deployment (in another terminal): ./apxs-build.sh check\n"
     logs += [rp.error_log, relay.log_file]
+    if sip:
+        logs += sip.logs()
     print(f"""
 Skype for Business mobility demo is running (Ctrl-C stops it).
 
 {where}
   Reverse proxy                  {topo.rp_addr}:{topo.rp_http} (autodiscover only), :{topo.rp_https}
   TURN relay (coturn)            {relay.host}:{relay.port} UDP and TCP, for calls' media
-  pool02.contoso.test            in the topology only (carol is homed there)
+  pool02.contoso.test            in the topology only (carol is homed there){sip.banner() if sip else ""}
 
 DEMO credentials (never use them anywhere else): alice@contoso.test, bob@contoso.test,
 carol@contoso.test, password {mobility.DEMO_PASSWORD}{users_line}
@@ -148,6 +167,7 @@ Logs: """ + "\n      ".join(str(p) for p in logs) + "\n", flush=True)
     try:
         watched = pool.procs() if pool else [(fe.name, fe.proc, fe.error_log)]
         watched += [(rp.name, rp.proc, rp.error_log), ("coturn", relay.proc, relay.log_file)]
+        watched += sip.procs() if sip else []
         while not stop:
             for name, proc, log in watched:
                 if proc.poll() is not None:
@@ -156,6 +176,8 @@ Logs: """ + "\n      ".join(str(p) for p in logs) + "\n", flush=True)
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
+    if sip:
+        sip.stop()
     rp.stop()
     if pool:
         pool.stop()

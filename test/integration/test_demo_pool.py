@@ -1,17 +1,15 @@
 """DEMO_POOL=1 (test/demo.py): pool01 as two Front Ends behind HAProxy on a private
-PostgreSQL, with the reverse proxy in front, as the README tells a demo user to run it.
+PostgreSQL, with the reverse proxy in front, as the README tells a demo user to run it
+(with DEMO_SIP=1: the SIP side beside it, trusting both Front Ends).
 A phone's path works through it (reverse proxy, the external VIP, a Front End), both
 Front Ends are in HAProxy's pool and share presence (pool mode), and Ctrl-C (SIGTERM)
 stops everything."""
 import os
-import signal
-import subprocess
-import sys
-import threading
 import time
 
 import pytest
 
+import kamailio
 import mobility
 import pool
 from conftest import ALLOWED_LOG, unexpected_log_lines
@@ -24,21 +22,14 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0,
 def test_the_pool_demo_runs_a_phone_through_both_hops_and_stops(workdir):
     root = workdir / "demo-pool"
     topo = pool.pool_topology(pool.free_pool_offset(2, start=45000), 2)
-    env = dict(os.environ, DEMO_POOL="1", DEMO_STATE=str(root),
-               DEMO_PORT_OFFSET=str(topo.offset))
-    demo = subprocess.Popen([sys.executable, str(mobility.REPO / "test" / "demo.py"), "run"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    out, running = [], threading.Event()
-
-    def read():
-        for line in demo.stdout:
-            out.append(line)
-            if "demo is running" in line:
-                running.set()
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
+    demo = mobility.DemoRun(DEMO_POOL=1, DEMO_SIP=1, DEMO_STATE=root,
+                            DEMO_PORT_OFFSET=topo.offset).start()
     try:
-        assert running.wait(60), "".join(out)
+        # the SIP side beside the pool: both Front Ends are the trusted UCWA side
+        sip = kamailio.Kamailio(root / "sip" / "kamailio", port=5060 + topo.offset)
+        assert sip.ping()
+        trusted = sip.trusted_file.read_text()
+        assert all(f"1 {pool.FE_ADDR.format(i)} 32" in trusted for i in (1, 2)), trusted
         hlb = pool.HAProxy(root / "haproxy", {})
         assert set(hlb.servers_state("pool-external-fe").values()) == {"UP"}
         ca = root / "state" / "pki" / "ca.crt"
@@ -69,10 +60,8 @@ def test_the_pool_demo_runs_a_phone_through_both_hops_and_stops(workdir):
             for a in (alice, bob):
                 assert a.delete().status_code == 204
     finally:
-        demo.send_signal(signal.SIGTERM)
-        rc = demo.wait(60)
-        reader.join(10)
-    assert rc == 0 and "stopped" in "".join(out), "".join(out)
+        rc = demo.stop()
+    assert rc == 0 and "stopped" in demo.text, demo.text
     for log in ("fe1/logs/error.log", "fe2/logs/error.log", "rp/logs/error.log"):
         bad = unexpected_log_lines((root / log).read_text(), ALLOWED_LOG)
         assert not bad, f"unexpected lines in {log}:\n" + "\n".join(bad)

@@ -621,3 +621,45 @@ def free_offset(topo_addrs=("127.0.0.1", "127.0.0.2"), start=20000, step=500):
 def clean(path: Path):
     if path.exists():
         shutil.rmtree(path)
+
+
+class DemoRun:
+    """The demo (test/demo.py run, as ./apxs-build.sh run starts it) in a child process
+    with env added to this one's: start() waits for its banner, stop() sends SIGTERM
+    (Ctrl-C) and returns its exit status; .text is what it printed."""
+
+    def __init__(self, **env):
+        import sys
+        import threading
+        self.env = dict(os.environ, **{k: str(v) for k, v in env.items()})
+        self.argv = [sys.executable, str(REPO / "test" / "demo.py"), "run"]
+        self.lines, self.running = [], threading.Event()
+        self.proc = self.reader = None
+
+    @property
+    def text(self):
+        return "".join(self.lines)
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            if "demo is running" in line:
+                self.running.set()
+
+    def start(self, timeout=60):
+        import threading
+        self.proc = subprocess.Popen(self.argv, env=self.env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        if not self.running.wait(timeout):
+            self.stop()
+            raise RuntimeError("the demo did not start:\n" + self.text)
+        return self
+
+    def stop(self, timeout=60):
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout)
+        self.reader.join(10)
+        return rc
+
