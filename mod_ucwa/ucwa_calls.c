@@ -19,6 +19,7 @@
 #include "ucwa_conv.h"
 #include "ucwa_conv_http.h"
 #include "ucwa_input.h"
+#include "ucwa_pool.h"
 #include "ucwa_pool_db.h"
 #include "ucwa_pool_relay.h"
 #include "ucwa_sdp.h"
@@ -366,7 +367,7 @@ static int invitation_locked(ucwa_txn *t, int idx, void *baton)
         if (caller) {
             return 1;
         }
-        if (c->peer_fe[0] && !x->pool_key) {
+        if (c->peer_fe[0] && !ucwa_pool_is_sip(c->peer_fe) && !x->pool_key) {
             return NEED_KEY;       /* the caller is on another Front End */
         }
         ucwa_av_pool_key_locked(s, c, UCWA_SDP_ANSWER, x->pool_key);
@@ -482,7 +483,7 @@ static int av_locked(ucwa_txn *t, int idx, void *baton)
     c = ucwa_store_conv(s, conv);
     memset(&touched, 0, sizeof(touched));
     ucwa_conv_view_of_locked(s, c, side, idx, &x->v);
-    if (x->sdp && c->peer_fe[0] && !x->pool_key) {
+    if (x->sdp && c->peer_fe[0] && !ucwa_pool_is_sip(c->peer_fe) && !x->pool_key) {
         return NEED_KEY;           /* the other side is on another Front End */
     }
     if ((x->what == UCWA_AV_RENEGOTIATE || x->what == UCWA_AV_RENEG_ANSWER) && x->sdp) {

@@ -23,6 +23,8 @@
 #include "mod_ucwa.h"
 #include "mob_number.h"
 #include "ucwa_config.h"
+#include "ucwa_pool.h"
+#include "ucwa_shm.h"
 #include "ucwa_sipd.h"
 
 APLOG_USE_MODULE(ucwa);
@@ -318,6 +320,11 @@ static int alive(sipd_state *st)
     return 0;
 }
 
+static void sip_enable_locked(ucwa_txn *t, void *baton)
+{
+    ucwa_pool_sip_enable_locked(t->store, *(int *)baton);
+}
+
 int ucwa_sipd_post_config(apr_pool_t *pconf, server_rec *s, int used)
 {
     ucwa_sip_conf *c = ucwa_config_get(s)->global->sip;
@@ -328,6 +335,13 @@ int ucwa_sipd_post_config(apr_pool_t *pconf, server_rec *s, int used)
         return OK;   /* the first pass only checks the configuration */
     }
     st = state_of(s);
+    if (used) {
+        /* the outbox is ucwa-sipd's when there is no pool (calls to SIP endpoints) */
+        int on = c->enabled;
+        if (ucwa_txn_run(s, pconf, sip_enable_locked, &on) != APR_SUCCESS) {
+            return !OK;
+        }
+    }
     if (!c->enabled || !used) {
         if (alive(st)) {
             stop_process(st);

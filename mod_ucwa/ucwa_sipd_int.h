@@ -69,6 +69,11 @@ typedef struct sipd {
     int ng_set;
     struct list ng_pending;
     apr_uint64_t ng_seq;
+    /* calls (ucwa_sipd_call.c) */
+    struct sipsess_sock *sess_sock;
+    struct list call_list;       /* sipd_call */
+    struct tmr out_tmr;          /* looks at the store's outbox */
+    void *store;                 /* the session store (read unlocked: the outbox's counters) */
 } sipd;
 
 /* An NG request's end: resp is the answer's dictionary (NULL with err on failure). */
@@ -81,5 +86,13 @@ void sipd_ng_close(sipd *d);
 /* Sends cmd (a dictionary) to rtpengine, resends it twice 500 ms apart with the same
  * cookie (rtpengine answers a repeated cookie from its cache), and calls done once. */
 void sipd_ng_request(sipd *d, const ng_benc *cmd, sipd_ng_done *done, void *arg);
+
+/* Calls (ucwa_sipd_call.c): the SIP sessions' listener, opened before the stateless
+ * answers of ucwa_sipd_proc.c so INVITEs and in-dialog requests reach it first. */
+int sipd_calls_open(sipd *d);
+/* After the process dropped privileges: what a previous process held ends, the outbox is
+ * looked at from now on. */
+void sipd_calls_start(sipd *d);
+void sipd_calls_close(sipd *d);
 
 #endif

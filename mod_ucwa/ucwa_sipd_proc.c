@@ -181,6 +181,7 @@ static int sip_open(sipd *d)
             return err;
         }
     }
+    if (!err) err = sipd_calls_open(d);   /* first: INVITEs and dialogs go to it */
     if (!err) err = sip_listen(&d->lsnr, d->sip, true, on_request, d);
     if (!err) widen_backlogs(d);
     if (err) {
@@ -724,8 +725,10 @@ int ucwa_sipd_main(server_rec *s, const ucwa_sip_conf *c, pid_t parent, unsigned
                  c->rtpengine ? ", rtpengine at " : "", c->rtpengine ? c->rtpengine : "");
     tmr_init(&d->parent_tmr);
     tmr_start(&d->parent_tmr, 1000, check_parent, d);
+    sipd_calls_start(d);
     re_main(on_signal);
     tmr_cancel(&d->parent_tmr);
+    sipd_calls_close(d);
     unlink(c->socket_path);
     list_flush(&d->conns);
     sipd_ng_close(d);

@@ -1295,7 +1295,7 @@ ucwa_conv_result ucwa_conv_invite_locked(ucwa_store *s, const ucwa_conv_invite_i
     apr_uint32_t i;
     ucwa_conv *c;
     ucwa_conv_view v;
-    int slot, to_user;
+    int slot, to_user, sip;
     batch b;
 
     if (ucwa_conv_count_locked(s, in->app, from->gen) >= UCWA_CONV_PER_APP) {
@@ -1357,6 +1357,14 @@ ucwa_conv_result ucwa_conv_invite_locked(ucwa_store *s, const ucwa_conv_invite_i
         ucwa_av_pool_key_locked(s, c, UCWA_SDP_OFFER, in->offer_key);
     }
     gather_endpoints(s, c, to_user);
+    /* a call with nobody to ring here nor on other Front Ends goes to the SIP side (a
+     * phone, or nobody: Kamailio answers), as to one more Front End */
+    sip = c->kind == UCWA_CONV_KIND_AV && c->endpoints == 0 && in->nremote == 0
+          && ucwa_pool_sip_on(s);
+    if (sip && ucwa_pool_room_locked(s) < 1) {
+        ucwa_av_call_free_locked(s, c);
+        return UCWA_CONV_BUSY;
+    }
 
     batch_init(&b, s, p);
     ucwa_conv_view_of_locked(s, c, 0, in->app, &v);
@@ -1394,6 +1402,11 @@ ucwa_conv_result ucwa_conv_invite_locked(ucwa_store *s, const ucwa_conv_invite_i
         /* the other Front Ends of the pool alerting the user too */
         c->remote_invited = (apr_uint32_t)in->nremote;
         ucwa_pool_conv_invite_locked(s, c, in->remote_fes, in->nremote, in->expires, p);
+    }
+    else if (sip) {
+        const char *fe = UCWA_POOL_SIP_FE;
+        c->remote_invited = 1;
+        ucwa_pool_conv_invite_locked(s, c, &fe, 1, in->expires, p);
     }
     if (c->endpoints == 0 && c->remote_invited == 0) {
         end_invitation(s, c, UCWA_CONV_END_UNREACHABLE, now, p, t);

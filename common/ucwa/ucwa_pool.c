@@ -40,6 +40,39 @@ const char *ucwa_pool_fe(ucwa_store *s)
     return a->on ? a->fe : NULL;
 }
 
+/* The outbox is in use: a pool's thread or ucwa-sipd takes it. */
+static int active(const ucwa_pool_area *a)
+{
+    return a->on || a->sip;
+}
+
+void ucwa_pool_sip_enable_locked(ucwa_store *s, int on)
+{
+    ucwa_pool_area *a = area(s);
+
+    a->sip = on && !a->on;
+    if (a->sip) {
+        apr_cpystrn(a->fe, UCWA_POOL_SIP_LOCAL, sizeof(a->fe));
+    }
+}
+
+int ucwa_pool_sip_on(ucwa_store *s)
+{
+    return area(s)->sip != 0;
+}
+
+int ucwa_pool_is_sip(const char *fe)
+{
+    return fe && !strcmp(fe, UCWA_POOL_SIP_FE);
+}
+
+apr_uint32_t ucwa_pool_out_pending(ucwa_store *s)
+{
+    volatile ucwa_pool_area *a = area(s);
+
+    return a->out_head - a->out_tail;
+}
+
 const char *ucwa_pool_status_locked(ucwa_store *s, apr_pool_t *p)
 {
     ucwa_pool_area *a = area(s);
@@ -153,7 +186,7 @@ int ucwa_pool_room_locked(ucwa_store *s)
 {
     ucwa_pool_area *a = area(s);
 
-    if (!a->on) {
+    if (!active(a)) {
         return UCWA_POOL_OUTBOX;
     }
     return UCWA_POOL_OUTBOX - (int)(a->out_head - a->out_tail);
@@ -166,7 +199,7 @@ int ucwa_pool_queue_locked(ucwa_store *s, ucwa_pool_op op, const char *target, c
     apr_size_t blen, olen;
     ucwa_pool_out *o;
 
-    if (!a->on) {
+    if (!active(a)) {
         return 0;
     }
     if (!body || !target) {
@@ -258,7 +291,7 @@ int ucwa_pool_conv_tell_locked(ucwa_store *s, const ucwa_conv *c, const char *ki
     json_t *m;
     int rv;
 
-    if (!area(s)->on || !c->peer_fe[0]) {
+    if (!active(area(s)) || !c->peer_fe[0]) {
         json_decref(extra);
         return 0;
     }
@@ -301,7 +334,7 @@ int ucwa_pool_conv_invite_locked(ucwa_store *s, const ucwa_conv *c, const char *
     const char *body;
     int i;
 
-    if (!area(s)->on) {
+    if (!active(area(s))) {
         return 0;
     }
     if (ucwa_pool_room_locked(s) < nfes) {
@@ -884,7 +917,7 @@ int ucwa_pool_apply_sdp_locked(ucwa_txn *txn, const char *body, apr_size_t len,
     int rv;
 
     memset(res, 0, sizeof(*res));
-    if (!area(txn->store)->on) {
+    if (!active(area(txn->store))) {
         return -1;
     }
     if (len > UCWA_POOL_BODY_MAX) {

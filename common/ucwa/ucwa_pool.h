@@ -93,7 +93,7 @@ struct ucwa_pool_area {
     apr_uint32_t registered;          /* this store was announced to the pool */
     apr_uint32_t out_head, out_tail;  /* outbox positions (mod UCWA_POOL_OUTBOX) */
     apr_uint32_t dirty_head, dirty_tail;
-    apr_uint32_t pad;
+    apr_uint32_t sip;                 /* ucwa-sipd takes the outbox (UcwaSip On, no pool) */
     apr_uint64_t last_seq;            /* the last message applied */
     apr_uint64_t applied, shipped;    /* counters for /ucwa-status */
     char fe[UCWA_POOL_FE_MAX];
@@ -108,6 +108,24 @@ apr_size_t ucwa_pool_area_bytes(apr_uint32_t max_users);
 void ucwa_pool_enable_locked(ucwa_store *s, const char *fe);
 /* This Front End's name when the store is in a pool, else NULL. */
 const char *ucwa_pool_fe(ucwa_store *s);
+
+/* The SIP side (ucwa-sipd) as one more Front End: a call whose other party is a SIP
+ * endpoint is a conversation whose peer is UCWA_POOL_SIP_FE, exactly as a call with a
+ * callee on another Front End of the pool. Without a pool, turning it on makes the outbox
+ * active (this Front End's key name is UCWA_POOL_SIP_LOCAL) and ucwa-sipd, not the pool's
+ * thread, takes what is queued (ucwa_pool_out_peek_locked) and applies what comes from
+ * SIP (ucwa_pool_apply_sdp_locked with the description in hand). With a pool it stays
+ * off: calls to SIP endpoints are for single Front Ends for now. */
+#define UCWA_POOL_SIP_FE "~sip"
+#define UCWA_POOL_SIP_LOCAL "~local"
+void ucwa_pool_sip_enable_locked(ucwa_store *s, int on);
+/* 1 when calls whose callee has no endpoint here go to the SIP side. */
+int ucwa_pool_sip_on(ucwa_store *s);
+/* 1 when fe names the SIP side. */
+int ucwa_pool_is_sip(const char *fe);
+/* The outbox's counter word: ucwa-sipd looks at it (without the lock) to know when there
+ * is something to take. */
+apr_uint32_t ucwa_pool_out_pending(ucwa_store *s);
 
 /* For /ucwa-status: ',"pool":{frontEnd, up, lastSeq, outbox, dirty, shipped, applied}', or
  * "" without a pool. */

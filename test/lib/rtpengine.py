@@ -149,8 +149,9 @@ class Rtpengine(Daemon):
             total = {"packets": 0, "bytes": 0, "errors": 0}
             for media in leg.get("medias", []):
                 for stream in media.get("streams", []):
-                    if "RTCP" in stream.get("flags", []):
-                        continue
+                    flags = stream.get("flags", [])
+                    if "RTCP" in flags and "RTP" not in flags:
+                        continue      # RTCP only (a muxed stream carries both)
                     stats = stream.get("stats", {})
                     for k in total:
                         total[k] += int(stats.get(k, 0))

@@ -323,13 +323,15 @@ class Peer:
         two peers can listen over the same second) for a tone of freq Hz."""
         t0 = time.monotonic() if since is None else since
         deadline = time.monotonic() + timeout
-        need = int(RATE * seconds)
         while True:
+            # the decoder's rate: 48 kHz for Opus, 8 kHz for PCMU (a SIP phone's codec)
+            rate = self.audio_sinks[0].rate if self.audio_sinks else RATE
+            need = int(rate * seconds)
             samples = self._received_since(t0)
             if len(samples) >= need or time.monotonic() > deadline:
                 break
             time.sleep(0.05)
-        return detect_tone(samples[:need], freq)
+        return detect_tone(samples[:need], freq, rate=rate)
 
     def _received_since(self, t0):
         async def go():

@@ -1,0 +1,880 @@
+/* ucwa-sipd's calls: the SIP side as one more Front End of the conversation code.
+ *
+ * What the conversation code queues for UCWA_POOL_SIP_FE (common/ucwa/ucwa_pool: the
+ * outbox, active without a pool when UcwaSip is On) is taken here: an invitation becomes
+ * an INVITE through UcwaSipProxy with rtpengine's offer for the SIP side, a cancel a
+ * CANCEL, a hang-up a BYE, an accept or decline of a call from SIP its 200 (with
+ * rtpengine's answer) or 603. What SIP says is applied to the store as the messages of
+ * that Front End (ucwa_pool_apply_sdp_locked, with the description in hand), in this
+ * process's own transactions; the applications' event requests are woken as the pool's
+ * thread wakes them. See docs/ARCHITECTURE.md, "The SIP side". */
+#include <httpd.h>
+#include <ctype.h>
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+#include <jansson.h>
+#include <apr_strings.h>
+#include <http_log.h>
+
+#include "mod_ucwa.h"
+#include "mob_json.h"
+#include "ucwa_av.h"
+#include "ucwa_config.h"
+#include "ucwa_conv.h"
+#include "ucwa_pool.h"
+#include "ucwa_sdp.h"
+#include "ucwa_shm.h"
+#include "ucwa_sipd_int.h"
+#include <re_sdp.h>
+#include <re_sipsess.h>
+
+APLOG_USE_MODULE(ucwa);
+
+#define POLL_MS 2                 /* the outbox is looked at this often */
+#define TAKE_MAX 64               /* messages taken in one transaction */
+#define RING_DEFAULT 30000        /* ms, when an invitation names no expiry */
+#define SDP_TYPE "application/sdp"
+
+typedef enum { CALL_OUT = 0, CALL_IN = 1 } call_dir;
+
+typedef struct sipd_call {
+    struct le le;
+    sipd *d;
+    call_dir dir;
+    struct sipsess *sess;
+    char kfe[UCWA_POOL_FE_MAX];   /* the conversation's key */
+    char kconv[UCWA_CONV_ID_MAX];
+    char peer_tag[128];           /* the SIP party's tag (rtpengine's to- or from-tag) */
+    char *remote_sdp;             /* the SIP party's description (malloc) */
+    int established, answered, ng_live;
+    struct tmr ring;
+} sipd_call;
+
+/* ---- the store ---- */
+
+typedef struct {
+    const char *body;
+    const ucwa_pool_sdp *sdp;
+    const ucwa_idle_rules *rules;
+    int rv, mirror;               /* applied; a mirror with this key exists afterwards */
+    const char *what;
+    const char *kfe, *kconv;
+} apply_txn;
+
+static void apply_locked(ucwa_txn *t, void *baton)
+{
+    apply_txn *x = baton;
+    ucwa_pool_applied res;
+
+    x->rv = ucwa_pool_apply_sdp_locked(t, x->body, strlen(x->body), x->sdp, x->rules,
+                                       apr_time_now(), &res);
+    x->what = res.what ? apr_pstrdup(t->pool, res.what) : "";
+    if (x->kfe) {
+        x->mirror = ucwa_conv_find_mirror_locked(t->store, x->kfe, x->kconv) >= 0;
+    }
+}
+
+/* Applies message m (taken) as coming from the SIP side; sdp: its description or NULL. */
+static int apply(sipd *d, json_t *m, const char *sdp, int *mirror)
+{
+    apr_pool_t *p;
+    apply_txn x;
+    ucwa_pool_sdp desc;
+    int rv;
+
+    apr_pool_create(&p, d->pool);
+    memset(&x, 0, sizeof(x));
+    if (sdp) {
+        json_object_set_new(m, "sdp", json_string("sip"));
+        desc.ctype = SDP_TYPE;
+        desc.body = sdp;
+        desc.len = strlen(sdp);
+        x.sdp = &desc;
+    }
+    x.body = mob_json_dump(p, m, NULL);
+    x.rules = &ucwa_config_get(d->s)->global->idle_rules;
+    x.rv = -1;
+    if (mirror) {
+        x.kfe = UCWA_POOL_SIP_FE;
+        x.kconv = mob_json_str(m, "conv");
+    }
+    if (ucwa_txn_run(d->s, p, apply_locked, &x) != APR_SUCCESS) {
+        x.rv = -1;
+        x.what = "the store is not available";
+    }
+    if (x.rv != 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, d->s, UCWALOGNO(00700)
+                     "ucwa-sipd: %s for conversation %s not applied: %s",
+                     mob_json_str(m, "k"), mob_json_str(m, "conv"), x.what);
+    }
+    if (mirror) {
+        *mirror = x.mirror;
+    }
+    rv = x.rv;
+    json_decref(m);
+    apr_pool_destroy(p);
+    return rv;
+}
+
+static json_t *keyed(const sipd_call *c, const char *kind)
+{
+    return json_pack("{s:s,s:s,s:s}", "k", kind, "fe", c->kfe, "conv", c->kconv);
+}
+
+/* rtpengine's description from an offer or answer's result, or NULL with *why. */
+static const char *ng_sdp(const char *err, const ng_benc *resp, const char **why)
+{
+    const char *sdp = resp ? ng_benc_dict_str(resp, "sdp") : NULL;
+    const char *result = resp ? ng_benc_dict_str(resp, "result") : NULL;
+
+    if (err || !sdp || !result || strcmp(result, "ok") != 0) {
+        *why = err ? err : resp && ng_benc_dict_str(resp, "error-reason")
+                           ? ng_benc_dict_str(resp, "error-reason") : "no description";
+        return NULL;
+    }
+    return sdp;
+}
+
+/* An NG command about a call (its call-id: the conversation's key), origin and session
+ * address rewritten to rtpengine's; more flags (n of them) beside. */
+static ng_benc *ng_cmd(apr_pool_t *p, const char *command, const sipd_call *c,
+                       const char *const *flags, int n)
+{
+    static const char *const replace[] = { "origin", "session-connection" };
+    ng_benc *cmd = ng_benc_dict(p);
+
+    ng_benc_dict_add_str(p, cmd, "command", command);
+    ng_benc_dict_add_str(p, cmd, "call-id", c->kconv);
+    ng_benc_dict_add_strs(p, cmd, "replace", replace, 2);
+    if (n) {
+        ng_benc_dict_add_strs(p, cmd, "flags", flags, n);
+    }
+    return cmd;
+}
+
+/* The app's side: WebRTC stacks (aiortc) read a=rtcp only with its address; a=mid. */
+static const char *const to_app[] = { "full-rtcp-attribute" };
+static const char *const in_flags[] = { "generate-mid", "full-rtcp-attribute" };
+
+/* ---- calls ---- */
+
+static sipd_call *call_find(sipd *d, const char *kfe, const char *kconv)
+{
+    struct le *le;
+
+    for (le = list_head(&d->call_list); le; le = le->next) {
+        sipd_call *c = le->data;
+        if (!strcmp(c->kfe, kfe) && !strcmp(c->kconv, kconv)) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static void ng_ignore(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt, void *arg)
+{
+    (void)d; (void)err; (void)resp; (void)rtt; (void)arg;
+}
+
+/* The call ends here: rtpengine forgets it, libre's session goes (a BYE or CANCEL when it
+ * is still up: libre sends them as the session is freed). */
+static void call_end(sipd_call *c)
+{
+    sipd *d = c->d;
+
+    if (c->ng_live) {
+        apr_pool_t *p;
+        ng_benc *cmd;
+        apr_pool_create(&p, d->pool);
+        cmd = ng_benc_dict(p);
+        ng_benc_dict_add_str(p, cmd, "command", "delete");
+        ng_benc_dict_add_str(p, cmd, "call-id", c->kconv);
+        sipd_ng_request(d, cmd, ng_ignore, NULL);
+        apr_pool_destroy(p);
+    }
+    tmr_cancel(&c->ring);
+    list_unlink(&c->le);
+    c->sess = mem_deref(c->sess);
+    free(c->remote_sdp);
+    d->calls = d->calls ? d->calls - 1 : 0;
+    free(c);
+}
+
+static sipd_call *call_new(sipd *d, call_dir dir, const char *kfe, const char *kconv)
+{
+    sipd_call *c = calloc(1, sizeof(*c));
+
+    if (!c) {
+        return NULL;
+    }
+    c->d = d;
+    c->dir = dir;
+    apr_cpystrn(c->kfe, kfe, sizeof(c->kfe));
+    apr_cpystrn(c->kconv, kconv, sizeof(c->kconv));
+    tmr_init(&c->ring);
+    list_append(&d->call_list, &c->le, c);
+    d->calls++;
+    return c;
+}
+
+static char *str_of(const struct pl *pl)
+{
+    char *s = malloc(pl->l + 1);
+
+    if (s) {
+        memcpy(s, pl->p, pl->l);
+        s[pl->l] = '\0';
+    }
+    return s;
+}
+
+static char *body_dup(const struct sip_msg *msg)
+{
+    struct pl pl;
+
+    pl.p = (const char *)mbuf_buf(msg->mb);
+    pl.l = mbuf_get_left(msg->mb);
+    return pl.l ? str_of(&pl) : NULL;
+}
+
+/* "sip:" + a store address (kept without the scheme). */
+static const char *sip_uri(apr_pool_t *p, const char *a)
+{
+    return !strncasecmp(a, "sip:", 4) || !strncasecmp(a, "tel:", 4) ? a
+           : apr_pstrcat(p, "sip:", a, NULL);
+}
+
+/* A re-INVITE with an offer (hold, codec change) is not carried to the application: 488,
+ * the call goes on as it was. */
+static int no_offer(struct mbuf **descp, const struct sip_msg *msg, void *arg)
+{
+    (void)descp; (void)msg; (void)arg;
+    return EPROTO;
+}
+
+static int no_answer(const struct sip_msg *msg, void *arg)
+{
+    (void)msg; (void)arg;
+    return 0;
+}
+
+/* ---- calls from the applications to SIP ---- */
+
+static void out_close(int err, const struct sip_msg *msg, void *arg)
+{
+    sipd_call *c = arg;
+    json_t *m;
+    int code = msg ? msg->scode : 0;
+
+    if (c->established) {
+        m = keyed(c, "left");      /* the phone hung up */
+    }
+    else if (code == 486 || code == 600 || code == 603) {
+        m = keyed(c, "declined");
+    }
+    else {
+        m = keyed(c, "gone");      /* nobody took it: Unreachable */
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00701)
+                 "ucwa-sipd: call %s ended by SIP (%d%s%s)", c->kconv, code,
+                 err ? ", " : "", err ? strerror(err) : "");
+    apply(c->d, m, NULL, NULL);
+    call_end(c);
+}
+
+static int out_answer(const struct sip_msg *msg, void *arg)
+{
+    sipd_call *c = arg;
+
+    free(c->remote_sdp);
+    c->remote_sdp = body_dup(msg);
+    return 0;
+}
+
+static void out_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
+                            void *arg)
+{
+    sipd_call *c = arg;
+    const char *why = NULL, *sdp = ng_sdp(err, resp, &why);
+    json_t *m;
+
+    (void)rtt;
+    if (!sdp) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00702)
+                     "ucwa-sipd: rtpengine did not answer call %s: %s", c->kconv,
+                     why);
+        apply(d, keyed(c, "gone"), NULL, NULL);
+        call_end(c);
+        return;
+    }
+    m = keyed(c, "accepted");
+    json_object_set_new(m, "by", json_string(UCWA_POOL_SIP_FE));
+    json_object_set_new(m, "peer", json_string(c->kconv));
+    json_object_set_new(m, "name", json_string(""));
+    json_object_set_new(m, "html", json_integer(0));
+    if (apply(d, m, sdp, NULL) != 0) {
+        call_end(c);               /* it ended on the UCWA side meanwhile: BYE */
+    }
+}
+
+static void out_established(const struct sip_msg *msg, void *arg)
+{
+    sipd_call *c = arg;
+    sipd *d = c->d;
+    apr_pool_t *p;
+    ng_benc *cmd;
+
+    c->established = 1;
+    tmr_cancel(&c->ring);
+    apr_pool_create(&p, d->pool);
+    cmd = ng_cmd(p, "answer", c, to_app, 1);
+    ng_benc_dict_add_str(p, cmd, "from-tag", "ucwa");
+    ng_benc_dict_add(p, cmd, "to-tag", ng_benc_bytes(p, msg->to.tag.p, msg->to.tag.l));
+    ng_benc_dict_add_str(p, cmd, "sdp", c->remote_sdp ? c->remote_sdp : "");
+    sipd_ng_request(d, cmd, out_answered_ng, c);
+    apr_pool_destroy(p);
+}
+
+static void ring_out(void *arg)
+{
+    sipd_call *c = arg;
+
+    /* the applications' side timed out on its own clock: the phone stops ringing */
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00703)
+                 "ucwa-sipd: call %s not answered in time: canceled", c->kconv);
+    call_end(c);
+}
+
+typedef struct {
+    sipd_call *c;
+    char *to, *from;
+} out_ctx;
+
+static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
+                           void *arg)
+{
+    out_ctx *x = arg;
+    sipd_call *c = x->c;
+    const char *why = NULL, *sdp = ng_sdp(err, resp, &why);
+    const char *route[1];
+    char routebuf[300];
+    struct mbuf *mb;
+    int e;
+
+    (void)rtt;
+    if (!sdp) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00704)
+                     "ucwa-sipd: rtpengine gave no offer for call %s to %s: %s", c->kconv,
+                     x->to, why);
+        apply(d, keyed(c, "gone"), NULL, NULL);
+        call_end(c);
+        goto out;
+    }
+    c->ng_live = 1;
+    mb = mbuf_alloc(strlen(sdp));
+    mbuf_write_str(mb, sdp);
+    mb->pos = 0;
+    snprintf(routebuf, sizeof(routebuf), "sip:%s;lr", d->conf->proxy ? d->conf->proxy : "");
+    route[0] = routebuf;
+    e = sipsess_connect(&c->sess, d->sess_sock, x->to, NULL, x->from, "ucwa",
+                        d->conf->proxy ? route : NULL, d->conf->proxy ? 1 : 0, SDP_TYPE, mb,
+                        NULL, NULL, false, no_offer, out_answer, NULL, out_established, NULL,
+                        NULL, out_close, c, "P-Asserted-Identity: <%s>\r\n", x->from);
+    mem_deref(mb);
+    if (e) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, e, d->s, UCWALOGNO(00705)
+                     "ucwa-sipd: cannot send the INVITE of call %s to %s", c->kconv, x->to);
+        apply(d, keyed(c, "gone"), NULL, NULL);
+        call_end(c);
+        goto out;
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00706)
+                 "ucwa-sipd: call %s from %s to %s sent", c->kconv, x->from, x->to);
+out:
+    free(x->to);
+    free(x->from);
+    free(x);
+}
+
+/* An application calls a SIP address: rtpengine's offer toward SIP, then the INVITE. */
+static void call_out(sipd *d, json_t *m, const char *offer)
+{
+    const char *kfe = mob_json_str(m, "fe"), *kconv = mob_json_str(m, "conv");
+    const char *to = mob_json_str(m, "to"), *from = mob_json_str(m, "from");
+    json_int_t expires = json_integer_value(json_object_get(m, "expires"));
+    apr_pool_t *p;
+    sipd_call *c;
+    out_ctx *x;
+    ng_benc *cmd;
+    apr_interval_time_t ring;
+
+    if (!kfe || !kconv || !to || !from || call_find(d, kfe, kconv)) {
+        return;
+    }
+    if (!(c = call_new(d, CALL_OUT, kfe, kconv))) {
+        return;
+    }
+    if (!offer) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, d->s, UCWALOGNO(00707)
+                     "ucwa-sipd: call %s has no offer in the store any more", kconv);
+        apply(d, keyed(c, "gone"), NULL, NULL);
+        call_end(c);
+        return;
+    }
+    ring = expires ? (apr_interval_time_t)expires - apr_time_now() : RING_DEFAULT * 1000;
+    tmr_start(&c->ring, ring > 0 ? (uint64_t)(ring / 1000) + 1 : 1, ring_out, c);
+    apr_pool_create(&p, d->pool);
+    x = calloc(1, sizeof(*x));
+    x->c = c;
+    x->to = strdup(sip_uri(p, to));
+    x->from = strdup(sip_uri(p, from));
+    cmd = ng_cmd(p, "offer", c, NULL, 0);
+    ng_benc_dict_add_str(p, cmd, "from-tag", "ucwa");
+    ng_benc_dict_add_str(p, cmd, "sdp", offer);
+    ng_benc_dict_add_str(p, cmd, "ICE", "remove");
+    ng_benc_dict_add_str(p, cmd, "transport-protocol", "RTP/AVP");
+    {
+        static const char *const mux[] = { "demux" };
+        ng_benc_dict_add_strs(p, cmd, "rtcp-mux", mux, 1);
+    }
+    sipd_ng_request(d, cmd, out_offered_ng, x);
+    apr_pool_destroy(p);
+}
+
+/* ---- calls from SIP to the applications ---- */
+
+static void in_close(int err, const struct sip_msg *msg, void *arg)
+{
+    sipd_call *c = arg;
+
+    (void)msg;
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00708)
+                 "ucwa-sipd: call %s from SIP ended by the caller (%s)", c->kconv,
+                 c->established ? "hung up" : "canceled");
+    (void)err;
+    apply(c->d, keyed(c, c->established ? "left" : "canceled"), NULL, NULL);
+    call_end(c);
+}
+
+static void in_established(const struct sip_msg *msg, void *arg)
+{
+    (void)msg;
+    ((sipd_call *)arg)->established = 1;
+}
+
+static void ring_in(void *arg)
+{
+    sipd_call *c = arg;
+
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00709)
+                 "ucwa-sipd: call %s from SIP not answered in time", c->kconv);
+    (void)sipsess_reject(c->sess, 480, "Temporarily Unavailable", NULL);
+    call_end(c);
+}
+
+typedef struct {
+    sipd_call *c;
+    char *to, *from, *name;
+    int video;
+} in_ctx;
+
+static void in_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
+                          void *arg)
+{
+    in_ctx *x = arg;
+    sipd_call *c = x->c;
+    const char *why = NULL, *sdp = ng_sdp(err, resp, &why);
+    apr_interval_time_t ring = ucwa_config_get(d->s)->global->ring_timeout;
+    json_t *m;
+    int mirror = 0;
+
+    (void)rtt;
+    if (!sdp) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00710)
+                     "ucwa-sipd: rtpengine gave no offer for call %s from %s: %s", c->kconv,
+                     x->from, why);
+        (void)sipsess_reject(c->sess, 503, "Service Unavailable", NULL);
+        call_end(c);
+        goto out;
+    }
+    c->ng_live = 1;
+    m = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:s,s:i,s:I,s:i,s:i,s:s}",
+                  "k", "invite", "fe", c->kfe, "conv", c->kconv, "to", x->to, "from", x->from,
+                  "html", 0, "name", x->name, "thread", "", "subject", "", "importance",
+                  "Normal", "ffmt", 0, "expires", (json_int_t)(apr_time_now() + ring),
+                  "av", 1, "video", x->video, "ctx", "");
+    json_object_set_new(m, "first", json_string(""));
+    if (apply(d, m, sdp, &mirror) != 0 || !mirror) {
+        /* nobody to ring (the user has no application taking calls here) */
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00711)
+                     "ucwa-sipd: call %s from %s: %s has no application to ring", c->kconv,
+                     x->from, x->to);
+        (void)sipsess_reject(c->sess, 480, "Temporarily Unavailable", NULL);
+        call_end(c);
+        goto out;
+    }
+    tmr_start(&c->ring, (uint64_t)(ring / 1000) + 500, ring_in, c);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00712)
+                 "ucwa-sipd: call %s from %s rings %s", c->kconv, x->from, x->to);
+out:
+    free(x->to);
+    free(x->from);
+    free(x->name);
+    free(x);
+}
+
+static void random_id(char *out, apr_size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    apr_size_t i;
+
+    for (i = 0; i + 1 < n; i++) {
+        out[i] = hex[rand_u32() & 15];
+    }
+    out[n - 1] = '\0';
+}
+
+typedef struct {
+    const char *sip;
+    int found;
+} user_txn;
+
+static void user_locked(ucwa_txn *t, void *baton)
+{
+    user_txn *x = baton;
+
+    x->found = ucwa_store_user_find_locked(t->store, x->sip, 0) >= 0;
+}
+
+/* The user a request URI names has a record here (an application signed in). */
+static int user_here(sipd *d, const struct uri *u)
+{
+    apr_pool_t *p;
+    user_txn x;
+    char *sip, *q;
+
+    if (!pl_isset(&u->user) || u->user.l + u->host.l > 256) {
+        return 0;
+    }
+    apr_pool_create(&p, d->pool);
+    sip = apr_psprintf(p, "%.*s@%.*s", (int)u->user.l, u->user.p, (int)u->host.l, u->host.p);
+    for (q = sip; *q; q++) {
+        *q = (char)tolower((unsigned char)*q);
+    }
+    x.sip = sip;
+    x.found = 0;
+    ucwa_txn_run(d->s, p, user_locked, &x);
+    apr_pool_destroy(p);
+    return x.found;
+}
+
+/* An INVITE from SIP (Kamailio sends a domain user with no registered phone here). */
+static void on_invite(const struct sip_msg *msg, void *arg)
+{
+    sipd *d = arg;
+    char kconv[33];
+    sipd_call *c;
+    in_ctx *x;
+    apr_pool_t *p;
+    ng_benc *cmd;
+    char *offer;
+    int err;
+
+    d->sip_requests++;
+    if (!user_here(d, &msg->to.uri)) {
+        /* nobody of that address has an application here: as before calls (stateless) */
+        d->sip_refused++;
+        (void)sip_replyf(d->sip, msg, 480, "Temporarily Unavailable",
+                         "Retry-After: 60\r\nContent-Length: 0\r\n\r\n");
+        return;
+    }
+    offer = body_dup(msg);
+    if (!offer || !mbuf_get_left(msg->mb)) {
+        free(offer);
+        d->sip_refused++;
+        (void)sip_treply(NULL, d->sip, msg, 488, "Not Acceptable Here");
+        return;
+    }
+    random_id(kconv, sizeof(kconv));
+    if (!(c = call_new(d, CALL_IN, UCWA_POOL_SIP_FE, kconv))) {
+        free(offer);
+        (void)sip_treply(NULL, d->sip, msg, 500, "Server Internal Error");
+        return;
+    }
+    err = sipsess_accept(&c->sess, d->sess_sock, msg, 180, "Ringing", "ucwa", SDP_TYPE, NULL,
+                         NULL, NULL, false, no_offer, no_answer, in_established, NULL, NULL, in_close,
+                         c, NULL);
+    if (err) {
+        free(offer);
+        (void)sip_treply(NULL, d->sip, msg, 500, "Server Internal Error");
+        call_end(c);
+        return;
+    }
+    apr_cpystrn(c->peer_tag, "", sizeof(c->peer_tag));
+    if (msg->from.tag.l < sizeof(c->peer_tag)) {
+        memcpy(c->peer_tag, msg->from.tag.p, msg->from.tag.l);
+        c->peer_tag[msg->from.tag.l] = '\0';
+    }
+    x = calloc(1, sizeof(*x));
+    x->c = c;
+    {
+        struct pl u = msg->to.uri.user, h = msg->to.uri.host, fu = msg->from.uri.user,
+                  fh = msg->from.uri.host;
+        char *tu = str_of(&u), *th = str_of(&h), *fus = str_of(&fu), *fhs = str_of(&fh);
+        x->to = malloc(u.l + h.l + 2);
+        x->from = malloc(fu.l + fh.l + 2);
+        sprintf(x->to, "%s@%s", tu, th);
+        sprintf(x->from, "%s@%s", fus, fhs);
+        x->name = pl_isset(&msg->from.dname) ? str_of(&msg->from.dname) : strdup(fus);
+        free(tu); free(th); free(fus); free(fhs);
+        for (char *q = x->to; *q; q++) *q = (char)tolower((unsigned char)*q);
+    }
+    x->video = strstr(offer, "m=video") != NULL;
+    apr_pool_create(&p, d->pool);
+    cmd = ng_cmd(p, "offer", c, in_flags, 2);
+    ng_benc_dict_add_str(p, cmd, "from-tag", c->peer_tag);
+    ng_benc_dict_add_str(p, cmd, "sdp", offer);
+    ng_benc_dict_add_str(p, cmd, "ICE", "force");
+    ng_benc_dict_add_str(p, cmd, "DTLS", "passive");
+    ng_benc_dict_add_str(p, cmd, "transport-protocol", "UDP/TLS/RTP/SAVPF");
+    {
+        static const char *const mux[] = { "offer" };
+        ng_benc_dict_add_strs(p, cmd, "rtcp-mux", mux, 1);
+    }
+    sipd_ng_request(d, cmd, in_offered_ng, x);
+    apr_pool_destroy(p);
+    free(offer);
+}
+
+typedef struct {
+    sipd_call *c;
+    int accept, won;
+} verdict_txn;
+
+static void verdict_locked(ucwa_txn *t, void *baton)
+{
+    verdict_txn *x = baton;
+
+    ucwa_pool_claim_verdict_locked(t, x->c->kfe, x->c->kconv, x->accept, x->won,
+                                   apr_time_now());
+}
+
+static void in_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
+                           void *arg)
+{
+    sipd_call *c = arg;
+    const char *why = NULL, *sdp = ng_sdp(err, resp, &why);
+    verdict_txn v = { c, 1, 1 };
+    struct mbuf *mb;
+    apr_pool_t *p;
+
+    (void)rtt;
+    if (!sdp) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00713)
+                     "ucwa-sipd: rtpengine did not take the answer of call %s: %s", c->kconv,
+                     why);
+        (void)sipsess_reject(c->sess, 488, "Not Acceptable Here", NULL);
+        v.won = 0;
+        apr_pool_create(&p, d->pool);
+        ucwa_txn_run(d->s, p, verdict_locked, &v);
+        apr_pool_destroy(p);
+        apply(d, keyed(c, "canceled"), NULL, NULL);
+        call_end(c);
+        return;
+    }
+    mb = mbuf_alloc(strlen(sdp));
+    mbuf_write_str(mb, sdp);
+    mb->pos = 0;
+    (void)sipsess_answer(c->sess, 200, "OK", mb, "Content-Type: " SDP_TYPE "\r\n");
+    mem_deref(mb);
+    c->established = 1;
+    apr_pool_create(&p, d->pool);
+    ucwa_txn_run(d->s, p, verdict_locked, &v);   /* the accepter connects */
+    apr_pool_destroy(p);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00714)
+                 "ucwa-sipd: call %s from SIP answered", c->kconv);
+}
+
+/* An application answered (or declined) a call from SIP: the first answer wins. */
+static void in_claim(sipd *d, const ucwa_pool_out *o, json_t *m, const char *answer)
+{
+    sipd_call *c = call_find(d, UCWA_POOL_SIP_FE, o->key);
+    const char *k = mob_json_str(m, "k");
+    verdict_txn v = { c, 0, 1 };
+    apr_pool_t *p;
+    ng_benc *cmd;
+
+    if (!c || c->answered || !k) {
+        return;   /* an answer that came after the call ended: that side ended too */
+    }
+    c->answered = 1;
+    tmr_cancel(&c->ring);
+    if (strcmp(k, "accepted") != 0 || !answer) {
+        (void)sipsess_reject(c->sess, 603, "Decline", NULL);
+        apr_pool_create(&p, d->pool);
+        ucwa_txn_run(d->s, p, verdict_locked, &v);   /* declined */
+        apr_pool_destroy(p);
+        call_end(c);
+        return;
+    }
+    apr_pool_create(&p, d->pool);
+    cmd = ng_cmd(p, "answer", c, NULL, 0);
+    ng_benc_dict_add_str(p, cmd, "from-tag", c->peer_tag);
+    ng_benc_dict_add_str(p, cmd, "to-tag", "ucwa");
+    ng_benc_dict_add_str(p, cmd, "sdp", answer);
+    ng_benc_dict_add_str(p, cmd, "ICE", "remove");
+    sipd_ng_request(d, cmd, in_answered_ng, c);
+    apr_pool_destroy(p);
+}
+
+/* ---- the outbox ---- */
+
+typedef struct {
+    int n;
+    ucwa_pool_out *out;
+    const char **sdp;             /* per message: the description it needs, or NULL */
+} take_txn;
+
+/* The description of kind of the conversation a message names, as bytes (one of a
+ * multipart offer: its application/sdp part as the store kept it). */
+static const char *sdp_of(ucwa_store *s, apr_pool_t *p, int idx, ucwa_sdp_kind kind)
+{
+    const char *uri, *ctype = NULL, *why = NULL;
+    apr_size_t len = 0;
+    char *bytes;
+
+    if (idx < 0 || !(uri = ucwa_av_uri_locked(s, ucwa_store_conv(s, idx), kind, p))) {
+        return NULL;
+    }
+    bytes = (char *)ucwa_sdp_from_data_uri(p, uri, &ctype, &len, &why);
+    return bytes ? apr_pstrmemdup(p, bytes, len) : NULL;
+}
+
+static void take_locked(ucwa_txn *t, void *baton)
+{
+    take_txn *x = baton;
+    ucwa_store *s = t->store;
+    int i;
+
+    x->n = ucwa_pool_out_peek_locked(s, t->pool, TAKE_MAX, &x->out);
+    x->sdp = apr_pcalloc(t->pool, sizeof(char *) * (apr_size_t)(x->n + 1));
+    for (i = 0; i < x->n; i++) {
+        ucwa_pool_out *o = &x->out[i];
+        json_t *m = json_loadb(o->body, o->len, 0, NULL);
+        const char *k = m ? mob_json_str(m, "k") : NULL;
+        if (k && !strcmp(k, "invite") && o->op == UCWA_POOL_INVITE) {
+            x->sdp[i] = sdp_of(s, t->pool, ucwa_conv_find_locked(s, mob_json_str(m, "conv")),
+                               UCWA_SDP_OFFER);
+        }
+        else if (k && !strcmp(k, "accepted") && o->op == UCWA_POOL_CLAIM_ACCEPT) {
+            x->sdp[i] = sdp_of(s, t->pool, ucwa_conv_find_mirror_locked(s, UCWA_POOL_SIP_FE,
+                                                                        o->key),
+                               UCWA_SDP_ANSWER);
+        }
+        json_decref(m);
+    }
+    ucwa_pool_out_done_locked(s, x->n);
+}
+
+static void handle(sipd *d, const ucwa_pool_out *o, const char *sdp)
+{
+    json_t *m = json_loadb(o->body, o->len, 0, NULL);
+    const char *k = m ? mob_json_str(m, "k") : NULL;
+    const char *kfe = m ? mob_json_str(m, "fe") : NULL, *kconv = m ? mob_json_str(m, "conv")
+                                                                   : NULL;
+    sipd_call *c;
+
+    if (!k || !kfe || !kconv) {
+        json_decref(m);
+        return;
+    }
+    if (o->op == UCWA_POOL_INVITE && !strcmp(k, "invite")) {
+        call_out(d, m, sdp);
+    }
+    else if (o->op == UCWA_POOL_CLAIM_ACCEPT || o->op == UCWA_POOL_CLAIM_DECLINE) {
+        in_claim(d, o, m, sdp);
+    }
+    else if ((c = call_find(d, kfe, kconv)) != NULL
+             && (!strcmp(k, "canceled") || !strcmp(k, "left") || !strcmp(k, "gone"))) {
+        /* the application hung up, canceled, or went away: BYE, CANCEL (libre sends
+         * them as the session goes) or 480 to a caller nobody answers */
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00715)
+                     "ucwa-sipd: call %s %s by the application", kconv, k);
+        if (c->dir == CALL_IN && !c->established) {
+            (void)sipsess_reject(c->sess, 480, "Temporarily Unavailable", NULL);
+        }
+        call_end(c);
+    }
+    else if (c && (!strcmp(k, "reneg") || !strcmp(k, "provisional"))) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00716)
+                     "ucwa-sipd: %s of call %s not carried to SIP (not supported)", k, kconv);
+    }
+    json_decref(m);
+}
+
+static void poll_outbox(void *arg)
+{
+    sipd *d = arg;
+    ucwa_store *s = d->store;
+
+    tmr_start(&d->out_tmr, POLL_MS, poll_outbox, d);
+    if (!s || !ucwa_pool_out_pending(s)) {
+        return;
+    }
+    for (;;) {
+        take_txn x;
+        apr_pool_t *p;
+        int i;
+        memset(&x, 0, sizeof(x));
+        apr_pool_create(&p, d->pool);
+        if (ucwa_txn_run(d->s, p, take_locked, &x) != APR_SUCCESS) {
+            apr_pool_destroy(p);
+            return;
+        }
+        for (i = 0; i < x.n; i++) {
+            handle(d, &x.out[i], x.sdp[i]);
+        }
+        apr_pool_destroy(p);
+        if (x.n < TAKE_MAX) {
+            return;
+        }
+    }
+}
+
+/* ---- start and stop ---- */
+
+int sipd_calls_open(sipd *d)
+{
+    list_init(&d->call_list);
+    tmr_init(&d->out_tmr);
+    return sipsess_listen(&d->sess_sock, d->sip, 32, on_invite, d);
+}
+
+static void store_locked(ucwa_txn *t, void *baton)
+{
+    ((sipd *)baton)->store = t->store;
+}
+
+void sipd_calls_start(sipd *d)
+{
+    apr_pool_t *p;
+
+    apr_pool_create(&p, d->pool);
+    ucwa_txn_run(d->s, p, store_locked, d);
+    apr_pool_destroy(p);
+    /* calls a previous ucwa-sipd held end on the applications' side, as with a Front
+     * End gone */
+    json_t *m = json_pack("{s:s,s:s}", "k", "fe-gone", "fe", UCWA_POOL_SIP_FE);
+    apply(d, m, NULL, NULL);
+    tmr_start(&d->out_tmr, POLL_MS, poll_outbox, d);
+}
+
+void sipd_calls_close(sipd *d)
+{
+    tmr_cancel(&d->out_tmr);
+    while (list_head(&d->call_list)) {
+        call_end(list_head(&d->call_list)->data);
+    }
+    d->sess_sock = mem_deref(d->sess_sock);
+}

@@ -1,0 +1,229 @@
+"""Calls between a UCWA application and a SIP phone, both ways, through ucwa-sipd (issue
+13): one Apache with UcwaSip On beside a SIP side (sip_side.SipSide: Kamailio, rtpengine)
+for the module, the aiortc UCWA client (ucwa_call, webrtc_media) and baresip phones
+registered on Kamailio.
+
+- alice's app calls dave's phone: dave rings, answers; the app gets the same events as a
+  call between two apps (started, answer, completed Success, Connected); a tone is heard
+  at each end; rtpengine has packets on both legs; dave's SDP is plain RTP/AVP (no ICE,
+  no crypto) while the app's is ICE with DTLS; the app hangs up (dave's call closes);
+  another call, and dave hangs up (the app's audioVideo Disconnected).
+- dave's phone calls alice: every Audio app of alice rings, one answers, tone both ways,
+  hang-up from the phone and from the app; dave cancels while it rings: Missed.
+- dave busy (declines): the app's invitation fails Declined; a SIP address with no phone
+  behind it (Kamailio answers 480): Unreachable."""
+import re
+import time
+
+import pytest
+
+import conftest
+import kamailio
+from sip_side import SipSide
+from ucwa_call import CallApp
+from ucwa_client import FAST, clean_log, start_fe, stop_fe
+from webrtc_media import MediaLoop, Peer
+
+APP_HZ, PHONE_HZ = 1000, 1500
+DOMAIN = "contoso.test"
+ALLOWED = list(conftest.ALLOWED_LOG) + [re.compile(r"UCWA0070[0-9]"), re.compile(r"UCWA0071[0-9]")]
+
+
+@pytest.fixture(scope="module")
+def side(workdir):
+    offset = kamailio.free_sip_offset(list(SipSide.BASES) + [5088, 5089])
+    s = SipSide(workdir / "sip-calls", host="127.0.0.1", domain=DOMAIN, offset=offset,
+                ucwa=["127.0.0.1"]).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def fe(workdir, state, side):
+    o = side.offset
+    extra = "\n".join([FAST, "UcwaSip On", "UcwaSipListenAddress 127.0.0.1",
+                       f"UcwaSipExternalListeningPort {5088 + o}",
+                       f"UcwaSipPrimaryListeningPort {5089 + o}",
+                       f"UcwaSipProxy {side.kam.host}:{side.kam.port}",
+                       f"UcwaRtpengine {side.rtp.host}:{side.rtp.ng_port}"])
+    f = start_fe(workdir, state, "sip-calls", extra=extra)
+    yield f
+    stop_fe(f, ALLOWED)
+
+
+@pytest.fixture(autouse=True)
+def logs(fe, allowed_log):
+    allowed_log.extend(ALLOWED)
+    yield from clean_log(fe, allowed_log)
+
+
+@pytest.fixture(scope="module")
+def dave(side):
+    return side.phone("dave", 1, tone=PHONE_HZ)
+
+
+@pytest.fixture(scope="module")
+def media():
+    loop = MediaLoop()
+    yield loop
+    loop.close()
+
+
+@pytest.fixture
+def peer(media):
+    made = []
+
+    def make(tone=APP_HZ):
+        p = Peer(media, tone)
+        made.append(p)
+        return p
+    yield make
+    for p in made:
+        p.close()
+
+
+def legs_with_packets(side, call_id):
+    legs = side.rtp.query(call_id)
+    return {tag: leg["packets"] for tag, leg in legs.items()}
+
+
+def call_dave(alice, a, dave):
+    """alice's app (peer a) calls dave's phone, dave answers: connected both ways."""
+    call = alice.call(f"sip:dave@{DOMAIN}", a.offer())
+    call.started()
+    dave.wait_event("CALL_INCOMING")
+    dave.accept()
+    answer = call.answered(timeout=15)
+    a.accept(answer.decode())
+    a.wait_connected(timeout=15)
+    dave.wait_event("CALL_ESTABLISHED")
+    call.connected()
+    return call, answer.decode()
+
+
+def test_app_calls_phone_tones_and_hangups(users, side, dave, peer):
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    a = peer()
+    call, answer = call_dave(alice, a, dave)
+    # the app's side: ICE and DTLS, as its own offer; the phone's: plain RTP/AVP
+    assert "a=ice-ufrag" in answer and "a=fingerprint" in answer, answer
+    assert "UDP/TLS/RTP/SAVPF" in answer, answer
+    t0 = time.monotonic()
+    heard_app = a.heard(PHONE_HZ, since=t0)
+    heard = dave.heard(APP_HZ)
+    assert heard.ok, f"the phone does not hear the app's {APP_HZ} Hz: {heard}"
+    assert heard_app.ok, f"the app does not hear the phone's {PHONE_HZ} Hz: {heard_app}"
+    call_ids = side.rtp.calls()
+    assert len(call_ids) == 1, call_ids
+    packets = legs_with_packets(side, call_ids[0])
+    assert len(packets) == 2 and all(n > 0 for n in packets.values()), packets
+    # the app hangs up: the phone's call closes, rtpengine forgets the call
+    call.hang_up()
+    call.ended()
+    dave.wait_event("CALL_CLOSED")
+    deadline = time.time() + 5
+    while side.rtp.calls() and time.time() < deadline:
+        time.sleep(0.1)
+    assert side.rtp.calls() == []
+    a.close()
+    # again, and the phone hangs up
+    b = peer()
+    call, _ = call_dave(alice, b, dave)
+    dave.hangup()
+    dave.wait_event("CALL_CLOSED")
+    call.ended()
+
+
+def test_phone_sdp_is_plain_rtp(users, side, dave, peer):
+    """What baresip was offered has no ICE and no crypto: rtpengine turned the app's
+    ICE/DTLS into plain RTP/AVP for the SIP side (read from rtpengine's view of the
+    call: the phone's leg's protocol)."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    a = peer()
+    call, _ = call_dave(alice, a, dave)
+    call_id = side.rtp.calls()[0]
+    q = side.rtp.command({"command": "query", "call-id": call_id})
+    protos = sorted({m.get("protocol") for leg in q.get("tags", {}).values()
+                     for m in leg.get("medias", [])})
+    assert protos == ["RTP/AVP", "UDP/TLS/RTP/SAVPF"], protos
+    call.hang_up()
+    call.ended()
+    dave.wait_event("CALL_CLOSED")
+
+
+def test_phone_declines(users, dave, peer):
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    call = alice.call(f"sip:dave@{DOMAIN}", peer().offer())
+    call.started()
+    dave.wait_event("CALL_INCOMING")
+    dave.hangup()           # rejects the incoming call (486 Busy Here)
+    ev = call.failed(timeout=10)
+    assert ev.get("subcode") == "Declined", ev
+
+
+def test_no_phone_is_unreachable(users, peer):
+    """erin has neither an app nor a phone: Kamailio sends the INVITE back to ucwa-sipd,
+    which has nobody to ring (480): the caller's invitation fails Unreachable."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    call = alice.call(f"sip:erin@{DOMAIN}", peer().offer())
+    call.started()
+    ev = call.failed(timeout=10)
+    assert ev.get("subcode") == "Unreachable", ev
+
+
+def test_phone_calls_app(users, side, dave, peer):
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    alice2 = CallApp.signed_in(users("alice@contoso.test"))
+    dave.dial(f"sip:alice@{DOMAIN}")
+    ring = alice.ringing(timeout=10)
+    ring2 = alice2.ringing(timeout=10)
+    offer = ring.sdp()
+    # rtpengine made the phone's plain RTP/AVP offer one a WebRTC stack takes
+    assert "UDP/TLS/RTP/SAVPF" in offer and "a=ice-ufrag" in offer, offer
+    assert "a=fingerprint" in offer, offer
+    a = peer()
+    ring.accept(a.answer(offer))
+    # the other application stops ringing: answered elsewhere
+    assert ring2.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
+    dave.wait_event("CALL_ESTABLISHED", timeout=10)
+    a.wait_connected(timeout=15)
+    t0 = time.monotonic()
+    heard = a.heard(PHONE_HZ, since=t0)
+    assert heard.ok, f"the app does not hear the phone's {PHONE_HZ} Hz: {heard}"
+    heard = dave.heard(APP_HZ)
+    assert heard.ok, f"the phone does not hear the app's {APP_HZ} Hz: {heard}"
+    packets = legs_with_packets(side, side.rtp.calls()[0])
+    assert len(packets) == 2 and all(n > 0 for n in packets.values()), packets
+    dave.hangup()
+    ring.ended()
+    dave.wait_event("CALL_CLOSED")
+    # and from the app
+    dave.dial(f"sip:alice@{DOMAIN}")
+    ring = alice.ringing(timeout=10)
+    alice2.ringing(timeout=10)
+    b = peer()
+    ring.accept(b.answer(ring.sdp()))
+    dave.wait_event("CALL_ESTABLISHED", timeout=10)
+    ring.hang_up()
+    ring.ended()
+    dave.wait_event("CALL_CLOSED")
+
+
+def test_phone_cancels_missed(users, dave):
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    dave.dial(f"sip:alice@{DOMAIN}")
+    ring = alice.ringing(timeout=10)
+    dave.hangup()           # CANCEL
+    assert ring.missed(timeout=10).get("subcode") == "Missed"
+    # a Missed AudioLog from the phone, as for a call from an app (recorded within a
+    # second: the watchdog's collection)
+    deadline, missed_logs = time.time() + 5, []
+    while not missed_logs and time.time() < deadline:
+        body = alice.app.get("/communication/conversationLogs").json()
+        logs = [alice.app.get(link["href"][len(alice.app.self):]).json()
+                for link in body["_links"].get("conversationLog", [])]
+        missed_logs = [x for x in logs if x["status"] == "Missed"]
+        time.sleep(0.2)
+    assert [(x["type"], x["direction"]) for x in missed_logs] == [("AudioLog", "Incoming")]
+    missed = alice.app.get("/communication/missedItems").json()
+    assert missed["missedConversationsCount"] >= 1, missed
