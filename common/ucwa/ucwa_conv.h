@@ -247,7 +247,10 @@ ucwa_conv_result ucwa_conv_answer_locked(ucwa_store *s, int idx, int app, int pr
                                          const char *cid, const char *session_context,
                                          apr_time_t now, apr_pool_t *p, ucwa_conv_touched *t);
 /* side offers a renegotiation of a connected call (hold, video, ICE restart): the other
- * side gets audioVideoRenegotiation started. STATE when not connected or one is open. */
+ * side gets audioVideoRenegotiation started. STATE when not connected or one is open, but
+ * for a caller's renegotiation told by the pool that crossed the callee's open one here
+ * (glare): the caller's wins, the callee gets its own completed Failure (Conflict) before
+ * the caller's started (docs/extensions.md section 19). */
 ucwa_conv_result ucwa_conv_renegotiate_locked(ucwa_store *s, int idx, int side,
                                               const char *ctype, const char *body,
                                               apr_size_t len, const char *operation_id,

@@ -63,12 +63,17 @@ json_t *ucwa_conv_ev_negotiation(apr_pool_t *p, const ucwa_conv_view *v)
 static json_t *ev_renegotiation(apr_pool_t *p, const ucwa_conv_view *v, const char *type,
                                 int ok)
 {
+    json_t *why = NULL;
+
+    if (!strcmp(type, "completed") && !ok) {
+        why = v->c->reneg_done == UCWA_CONV_RENEG_CROSSED
+              ? reason("RemoteFailure", "Conflict", "The other party's renegotiation crossed "
+                       "this one and goes first: answer it, then renegotiate again.")
+              : reason("RemoteFailure", "Declined", "The renegotiation was dismissed.");
+    }
     return event(lnk("audioVideoRenegotiation", ucwa_av_href_renegotiation(p, v), NULL), NULL,
                  strcmp(type, "completed") ? NULL : ok ? "Success" : "Failure",
-                 "audioVideoRenegotiation", ucwa_av_renegotiation(p, v),
-                 !strcmp(type, "completed") && !ok
-                 ? reason("RemoteFailure", "Declined", "The renegotiation was dismissed.")
-                 : NULL, type);
+                 "audioVideoRenegotiation", ucwa_av_renegotiation(p, v), why, type);
 }
 
 void ucwa_conv_av_watch_locked(ucwa_store *s, int idx, apr_interval_time_t after, apr_time_t now,
@@ -583,12 +588,30 @@ ucwa_conv_result ucwa_conv_renegotiate_locked(ucwa_store *s, int idx, int side,
 {
     ucwa_conv *c = ucwa_store_conv(s, idx);
     ucwa_conv_view v;
-    int app;
+    int app, crossed = 0;
     ucwa_conv_batch b;
 
-    if (c->state != UCWA_SLOT_LIVE || ucwa_av_phase(c) != UCWA_CONV_CONNECTED
-        || (c->reneg && !c->reneg_done)) {
+    if (c->state != UCWA_SLOT_LIVE || ucwa_av_phase(c) != UCWA_CONV_CONNECTED) {
         return UCWA_CONV_STATE;
+    }
+    ucwa_conv_batch_init(&b, s, p);
+    if (c->reneg && !c->reneg_done) {
+        /* one is open: a second one here is refused (409). Told by the other side's Front
+         * End, it is one that crossed the open one on its way (both sides renegotiated at
+         * once, each on its Front End): the caller's wins everywhere. The caller's side
+         * refuses the callee's (its own stays open); the callee's side fails its own with
+         * Conflict, as SIP's 491 makes one side try again, and takes the caller's under the
+         * same number, the one the caller's side gave it. */
+        if (!c->peer_fe[0] || c->party[side].app >= 0 || side != ucwa_av_caller(c)
+            || (int)c->reneg - 1 != 1 - side) {
+            return UCWA_CONV_STATE;
+        }
+        crossed = 1;
+        c->reneg_done = UCWA_CONV_RENEG_CROSSED;
+        if ((app = side_view(s, c, 1 - side, p, &v)) >= 0) {
+            ucwa_conv_add(&b, app, &v, 0, ev_renegotiation(p, &v, "completed", 0));
+        }
+        c->reneg_done = 0;
     }
     if (told_to_pool(c, side) && ucwa_pool_room_locked(s) < 1) {
         return UCWA_CONV_BUSY;
@@ -598,7 +621,9 @@ ucwa_conv_result ucwa_conv_renegotiate_locked(ucwa_store *s, int idx, int side,
     }
     ucwa_av_call_of_locked(s, c)->len[UCWA_SDP_RENEG_ANSWER] = 0;
     c->reneg = (apr_uint32_t)side + 1;
-    c->reneg_n++;
+    if (!crossed) {
+        c->reneg_n++;
+    }
     c->reneg_done = 0;
     c->suspended &= ~(1u << side);     /* its new offer is its way back */
     copy(c->reneg_op, sizeof(c->reneg_op), operation_id);
@@ -609,10 +634,9 @@ ucwa_conv_result ucwa_conv_renegotiate_locked(ucwa_store *s, int idx, int side,
                                    json_pack("{s:s}", "op", c->reneg_op), p);
     }
     if ((app = side_view(s, c, 1 - side, p, &v)) >= 0) {
-        ucwa_conv_batch_init(&b, s, p);
         ucwa_conv_add(&b, app, &v, 0, ev_renegotiation(p, &v, "started", 1));
-        ucwa_conv_batch_post(&b, now, t);
     }
+    ucwa_conv_batch_post(&b, now, t);
     return UCWA_CONV_OK;
 }
 

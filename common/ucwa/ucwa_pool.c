@@ -710,7 +710,8 @@ static int apply_conv(ucwa_txn *txn, const char *k, const json_t *m, const ucwa_
         }
         if (ucwa_conv_renegotiate_locked(s, idx, side, sdp->ctype, sdp->body, sdp->len,
                                          str(m, "op"), now, txn->pool, &t) != UCWA_CONV_OK) {
-            res->what = "a renegotiation the call here is not in a state for";
+            res->what = "a renegotiation the call here is not in a state for (or the callee's, "
+                        "crossed by the caller's: the caller's wins)";
         }
     }
     else if (!strcmp(k, "reneg-answer")) {

@@ -237,7 +237,8 @@ typedef struct {
     apr_uint32_t provisional;      /* the answer so far is a provisional one */
     apr_uint32_t reneg;            /* the last renegotiation's originator: side + 1 (0: none) */
     apr_uint32_t reneg_n;          /* renegotiations so far (the last one's number) */
-    apr_uint32_t reneg_done;       /* the last one is open (0), answered (1), dismissed (2) */
+    apr_uint32_t reneg_done;       /* the last one is open (0), answered (1), dismissed (2),
+                                    * failed because the caller's crossed it (3, below) */
     char session_context[2][UCWA_CONV_OPID_MAX];   /* each side's sessionContext */
     char accepted_cid[UCWA_CONV_OPID_MAX];   /* the offer part the answer took */
     char reneg_op[UCWA_CONV_OPID_MAX];       /* the open renegotiation's operationId */
@@ -256,6 +257,10 @@ typedef struct {
                                     * connected (a move between networks): Suspended until
                                     * it resumes (resumeAudio*) or renegotiates */
 } ucwa_conv;
+
+/* ucwa_conv.reneg_done: the callee's renegotiation crossed the caller's on its way between
+ * two Front Ends (both were sent at once); the caller's won and this one failed (Conflict) */
+#define UCWA_CONV_RENEG_CROSSED 3u
 
 #define UCWA_CONV_LOG_MISSED   0x1u    /* party 1 was alerted here and nobody answered */
 #define UCWA_CONV_LOG_ARCHIVED 0x2u    /* accepted: each party that is here */

@@ -362,6 +362,25 @@ def test_hold_and_resume_by_renegotiation(users):
         renegotiate(alice, bob, conv, offer, ans, while_open=second)
 
 
+def test_renegotiations_at_once_on_one_front_end(users):
+    """Both parties renegotiate at once on one Front End: nothing crosses, the second POST
+    (whoever's) is 409 AlreadyExists, the first goes on (across Front Ends: test_pool_calls)."""
+    alice = callable_app(users("alice@contoso.test"))
+    bob = callable_app(users("bob@contoso.test"))
+    a, b = connected(alice, bob)
+    conv, b_conv = a[1][3]["link"]["href"], b[2][3]["link"]["href"]
+
+    def bob_too(app, renegs):
+        session = bob.user.request("GET", b_conv + "/audioVideo").json()
+        href = bob.user.request("GET", session["_links"]["audioVideoSession"]["href"]).json()
+        r = bob.user.request("POST", href["_links"]["renegotiations"]["href"] + "?operationId=b",
+                             data=sdp("b-video", video=True),
+                             headers={"Content-Type": "application/sdp"})
+        assert_error(r, 409, "Conflict", "AlreadyExists")
+    renegotiate(alice, bob, conv, sdp("a-hold").replace(b"a=sendrecv", b"a=sendonly"),
+                sdp("b-held").replace(b"a=sendrecv", b"a=recvonly"), while_open=bob_too)
+
+
 def test_large_offer_goes_by_link(users):
     alice = callable_app(users("alice@contoso.test"))
     bob = callable_app(users("bob@contoso.test"))
