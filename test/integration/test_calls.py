@@ -333,7 +333,13 @@ def renegotiate(by, peer, conv, offer, ans, while_open=None):
         while_open(by, renegs)
     (ev,) = [e for e in step(peer) if e[1] == "audioVideoRenegotiation"]
     assert ev[2] == "started"
-    rn = invitation_of(peer, ev[3])
+    reneg_answered(by, peer, ev[3], offer, ans)
+
+
+def reneg_answered(by, peer, ev, offer, ans):
+    """peer answers renegotiation started event ev (by's offer) with ans: by gets it
+    completed Success, the SDP byte for byte both ways."""
+    rn = invitation_of(peer, ev)
     assert rn["direction"] == "Incoming"
     assert from_uri(rn["_links"]["mediaOffer"]["href"])[1] == offer
     r = peer.user.request("POST", rn["_links"]["answer"]["href"], data=ans,

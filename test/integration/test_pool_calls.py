@@ -16,7 +16,8 @@ from test_calls import (ANSWERER, CALLER_CONNECTED, CLOSED, COMM, CONV,
                         HUNG_UP, INV, OTHER_HUNG_UP, add_and_ring, add_call, added_answered,
                         answer, callee_hangs_up_added, call_step, callable_app, conv_step,
                         decline_cancel_and_missed, embedded, from_uri, im_connected,
-                        invitation_of, messaging_stopped_beside_a_call, quiet, renegotiate,
+                        invitation_of, messaging_stopped_beside_a_call, quiet, reneg_answered,
+                        renegotiate,
                         ring, say, sdp, seq, step)
 from test_conversation_logs import get_log, log_hrefs, missed_items
 from test_pool import mobility_allowed, pg, start_pool, wait_for  # noqa: F401 (pg: fixture)
@@ -268,17 +269,8 @@ def test_renegotiations_that_cross_across_front_ends(people, pg):  # noqa: F811
     assert failed["status"] == "Failure"
     assert failed["reason"]["subcode"] == "Conflict"
     assert failed["link"]["href"].endswith(rb.headers["Location"].rsplit("/", 1)[1])
-    rn = invitation_of(bob, started)
-    assert rn["direction"] == "Incoming"
-    assert from_uri(rn["_links"]["mediaOffer"]["href"])[1] == hold
     quiet(alice)               # alice's stays open: bob's never rang her
-    r = bob.user.request("POST", rn["_links"]["answer"]["href"], data=held,
-                         headers={"Content-Type": "application/sdp"})
-    assert r.status_code == 204, r.text
-    (done,) = step(alice)
-    assert done[1:3] == ("audioVideoRenegotiation", "completed")
-    assert done[3]["status"] == "Success"
-    assert from_uri(invitation_of(alice, done[3])["_links"]["mediaAnswer"]["href"])[1] == held
+    reneg_answered(alice, bob, started, hold, held)
     # bob tries again: a plain renegotiation, its answer accepted on FE2 (numbers in step)
     renegotiate(bob, alice, b_conv, video, sdp("g-video-ok", video=True))
     hang_up(alice, a_conv)
