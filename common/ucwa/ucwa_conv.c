@@ -94,7 +94,27 @@ int ucwa_conv_find_seen_locked(ucwa_store *s, const char *id, int app, int *side
     return *side < 0 ? -1 : conv;
 }
 
-int ucwa_conv_find_invitation_locked(ucwa_store *s, const char *id, int *side)
+/* The invitation ids of each kind of record: a conversation's own, those of messaging
+ * added to a call's conversation, a call's (its own, or one added to an IM conversation);
+ * NULL when the record has none of that kind. */
+static const char *own_invitation(const ucwa_conv *c, int side)
+{
+    return c->party[side].invitation;
+}
+
+static const char *added_msg_invitation(const ucwa_conv *c, int side)
+{
+    return c->kind == UCWA_CONV_KIND_AV && c->msg_phase ? c->msg_invitation[side] : NULL;
+}
+
+static const char *av_invitation(const ucwa_conv *c, int side)
+{
+    return c->kind == UCWA_CONV_KIND_AV || c->av_phase ? ucwa_av_invitation_id(c, side) : NULL;
+}
+
+/* The live record whose invitation of that kind id names (*side: whose), or -1. */
+static int find_invitation(ucwa_store *s, const char *id, int *side,
+                           const char *(*ids)(const ucwa_conv *, int))
 {
     int idx = slot_of(s, id), i;
     ucwa_conv *c;
@@ -107,7 +127,8 @@ int ucwa_conv_find_invitation_locked(ucwa_store *s, const char *id, int *side)
         return -1;
     }
     for (i = 0; i < 2; i++) {
-        if (!strcmp(c->party[i].invitation, id)) {
+        const char *mine = ids(c, i);
+        if (mine && !strcmp(mine, id)) {
             *side = i;
             return idx;
         }
@@ -115,25 +136,19 @@ int ucwa_conv_find_invitation_locked(ucwa_store *s, const char *id, int *side)
     return -1;
 }
 
+int ucwa_conv_find_invitation_locked(ucwa_store *s, const char *id, int *side)
+{
+    return find_invitation(s, id, side, own_invitation);
+}
+
+int ucwa_conv_find_msg_invitation_locked(ucwa_store *s, const char *id, int *side)
+{
+    return find_invitation(s, id, side, added_msg_invitation);
+}
+
 int ucwa_conv_find_av_invitation_locked(ucwa_store *s, const char *id, int *side)
 {
-    int idx = slot_of(s, id), i;
-    ucwa_conv *c;
-
-    if (idx < 0) {
-        return -1;
-    }
-    c = ucwa_store_conv(s, idx);
-    if (c->state != UCWA_SLOT_LIVE || (c->kind != UCWA_CONV_KIND_AV && !c->av_phase)) {
-        return -1;
-    }
-    for (i = 0; i < 2; i++) {
-        if (!strcmp(ucwa_av_invitation_id(c, i), id)) {
-            *side = i;
-            return idx;
-        }
-    }
-    return -1;
+    return find_invitation(s, id, side, av_invitation);
 }
 
 int ucwa_conv_side(const ucwa_conv *c, int app, apr_uint32_t gen)
@@ -280,7 +295,8 @@ json_t *ucwa_conv_json_participant(apr_pool_t *p, const ucwa_conv_view *v, int l
         json_object_set_new(links, "contactPhoto",
                             href(apr_pstrcat(p, v->base, "/photos/", pa->sip, NULL)));
     }
-    if (c->phase == UCWA_CONV_CONNECTED && c->kind == UCWA_CONV_KIND_MESSAGING) {
+    if (c->phase == UCWA_CONV_CONNECTED
+        && (c->kind == UCWA_CONV_KIND_MESSAGING || c->msg_phase == UCWA_CONV_CONNECTED)) {
         json_object_set_new(links, "participantMessaging",
                             href(apr_pstrcat(p, self, "/messaging", NULL)));
     }
@@ -309,9 +325,14 @@ static json_t *conversation(apr_pool_t *p, const ucwa_conv_view *v)
     }
     if (c->phase == UCWA_CONV_CONNECTED || (c->phase == UCWA_CONV_INVITING && v->side == 1)) {
         if (c->kind == UCWA_CONV_KIND_AV) {
-            json_array_append_new(mods, json_string("Audio"));
-            if (c->video) {
-                json_array_append_new(mods, json_string("Video"));
+            if (c->msg_phase == UCWA_CONV_CONNECTED) {
+                json_array_append_new(mods, json_string("Messaging"));   /* added to it */
+            }
+            if (!c->av_off) {
+                json_array_append_new(mods, json_string("Audio"));
+                if (c->video) {
+                    json_array_append_new(mods, json_string("Video"));
+                }
             }
         }
         else {
@@ -354,16 +375,18 @@ const char *ucwa_conv_href(apr_pool_t *p, const ucwa_conv_view *v)
 const char *ucwa_conv_invitation_state(const ucwa_conv_view *v)
 {
     const ucwa_conv *c = v->c;
+    /* the conversation's own invitation, or that of messaging added to a call's */
+    int inviter = v->added_msg ? (int)c->msg_side : 0;
 
-    if (c->phase == UCWA_CONV_INVITING) {
+    if ((v->added_msg ? c->msg_phase : c->phase) == UCWA_CONV_INVITING) {
         return "Connecting";
     }
-    if (c->accepted) {
-        return v->side == 1 && v->elsewhere ? "Cancelled" : "Connected";
+    if (v->added_msg ? c->msg_accepted : c->accepted) {
+        return v->side != inviter && v->elsewhere ? "Cancelled" : "Connected";
     }
-    switch (c->end) {
+    switch (v->added_msg ? c->msg_end : c->end) {
     case UCWA_CONV_END_DECLINED:
-        return v->side == 0 ? "Failed" : "Declined";
+        return v->side == inviter ? "Failed" : "Declined";
     case UCWA_CONV_END_CANCELED:
         return "Cancelled";
     default:
@@ -787,6 +810,26 @@ static void end_invitation(ucwa_store *s, ucwa_conv *c, ucwa_conv_end why, apr_t
     post_failure(s, c, now, p, t, 1);
 }
 
+void ucwa_conv_modality_off(ucwa_store *s, const ucwa_conv *c,
+                            json_t *(*modality)(apr_pool_t *, const ucwa_conv_view *),
+                            apr_time_t now, apr_pool_t *p, ucwa_conv_touched *t)
+{
+    ucwa_conv_view v;
+    ucwa_conv_batch b;
+    int sd;
+
+    ucwa_conv_batch_init(&b, s, p);
+    for (sd = 0; sd < 2; sd++) {
+        const ucwa_conv_party *pa = &c->party[sd];
+        if (app_live(s, pa->app, pa->app_gen)) {
+            ucwa_conv_view_of_locked(s, c, sd, pa->app, &v);
+            ucwa_conv_add(&b, pa->app, &v, 1, modality(p, &v));
+            ucwa_conv_add(&b, pa->app, &v, 0, ucwa_conv_ev_conversation(p, &v, "updated"));
+        }
+    }
+    ucwa_conv_batch_post(&b, now, t);
+}
+
 /* A connected conversation ends because side left (gone: its application is ending and
  * gets no event). */
 static void end_connected(ucwa_store *s, ucwa_conv *c, int side, int gone, apr_time_t now,
@@ -809,6 +852,11 @@ static void end_connected(ucwa_store *s, ucwa_conv *c, int side, int gone, apr_t
         && (c->av_phase == UCWA_CONV_INVITING || c->av_phase == UCWA_CONV_CONNECTED)) {
         /* a call added to it ends with it */
         ucwa_conv_end_added(s, c, UCWA_CONV_END_LEFT, gone ? side : -1, now, p, &b);
+    }
+    if (c->kind == UCWA_CONV_KIND_AV
+        && (c->msg_phase == UCWA_CONV_INVITING || c->msg_phase == UCWA_CONV_CONNECTED)) {
+        /* so does messaging added to a call's conversation */
+        ucwa_conv_end_added_msg(s, c, UCWA_CONV_END_LEFT, gone ? side : -1, &b);
     }
     if (!gone && app_live(s, leaver->app, leaver->app_gen)) {
         ucwa_conv_view_of_locked(s, c, side, leaver->app, &v);
@@ -975,6 +1023,11 @@ ucwa_conv_result ucwa_conv_accept_locked(ucwa_store *s, int idx, int app, apr_ti
     ucwa_conv *c = ucwa_store_conv(s, idx);
     ucwa_app *a = ucwa_store_app(s, app);
 
+    if (c->state == UCWA_SLOT_LIVE && c->kind == UCWA_CONV_KIND_AV
+        && c->phase == UCWA_CONV_CONNECTED) {
+        /* messaging added to the call's conversation */
+        return ucwa_conv_accept_added_msg(s, c, app, now, p, t);
+    }
     if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_INVITING
         || endpoint_index(c, app, a->gen) < 0) {
         return UCWA_CONV_STATE;
@@ -1050,6 +1103,16 @@ ucwa_conv_result ucwa_conv_decline_by_locked(ucwa_store *s, int idx, int app, ap
 {
     ucwa_conv *c = ucwa_store_conv(s, idx);
 
+    if (c->state == UCWA_SLOT_LIVE && c->kind == UCWA_CONV_KIND_AV
+        && c->phase == UCWA_CONV_CONNECTED) {
+        /* messaging added to the call's conversation: its invitation's other side */
+        int callee = 1 - (int)c->msg_side;
+        if (c->msg_phase != UCWA_CONV_INVITING || app < 0
+            || !app_is(&c->party[callee], app, ucwa_store_app(s, app)->gen)) {
+            return UCWA_CONV_STATE;
+        }
+        return ucwa_conv_stop_messaging_locked(s, idx, callee, now, p, t);
+    }
     if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_INVITING) {
         return UCWA_CONV_STATE;
     }
@@ -1158,6 +1221,14 @@ void ucwa_conv_tick_locked(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p
             ucwa_conv_batch b;
             ucwa_conv_batch_init(&b, s, p);
             ucwa_conv_end_added(s, c, UCWA_CONV_END_TIMEOUT, -1, now, p, &b);
+            ucwa_conv_batch_post(&b, now, t);
+        }
+        if (c->kind == UCWA_CONV_KIND_AV && c->msg_phase == UCWA_CONV_INVITING
+            && now >= c->msg_expires) {
+            ucwa_conv_batch b;
+            ucwa_conv_batch_init(&b, s, p);
+            ucwa_conv_end_added_msg(s, c, UCWA_CONV_END_TIMEOUT, -1, &b);
+            c->last_activity = now;
             ucwa_conv_batch_post(&b, now, t);
         }
         for (side = 0; side < 2; side++) {

@@ -399,6 +399,26 @@ ucwa_conv_result ucwa_conv_add_av_locked(ucwa_store *s, int idx, int side, int v
     return r;
 }
 
+/* side hangs up call conversation c while messaging added to it goes on: the call alone
+ * ends (the other side's Front End is told "av-off"), the conversation is messaging's. */
+static ucwa_conv_result stop_call_beside_messaging(ucwa_store *s, ucwa_conv *c, int side,
+                                                   apr_time_t now, apr_pool_t *p,
+                                                   ucwa_conv_touched *t)
+{
+    if (c->peer_fe[0] && c->party[side].app >= 0) {
+        if (ucwa_pool_room_locked(s) < 1) {
+            return UCWA_CONV_BUSY;    /* the other side's call would go on */
+        }
+        ucwa_pool_conv_tell_locked(s, c, "av-off", NULL, p);
+    }
+    c->av_off = 1;
+    c->reneg = 0;
+    c->suspended = 0;
+    c->last_activity = now;
+    ucwa_conv_modality_off(s, c, ucwa_conv_ev_av_modality, now, p, t);
+    return UCWA_CONV_OK;
+}
+
 ucwa_conv_result ucwa_conv_stop_av_locked(ucwa_store *s, int idx, int side, int app,
                                           apr_time_t now, apr_pool_t *p, ucwa_conv_touched *t)
 {
@@ -410,6 +430,10 @@ ucwa_conv_result ucwa_conv_stop_av_locked(ucwa_store *s, int idx, int side, int 
         return UCWA_CONV_STATE;
     }
     if (c->kind == UCWA_CONV_KIND_AV) {
+        if (c->phase == UCWA_CONV_CONNECTED && c->msg_phase == UCWA_CONV_CONNECTED
+            && !c->av_off) {
+            return stop_call_beside_messaging(s, c, side, now, p, t);
+        }
         /* the call is the conversation */
         if (c->phase == UCWA_CONV_CONNECTED) {
             return ucwa_conv_leave_locked(s, idx, side, now, p, t);

@@ -113,6 +113,17 @@ static inline json_t *reason(const char *code, const char *subcode, const char *
     return json_pack("{s:s,s:s,s:s}", "code", code, "subcode", subcode, "message", message);
 }
 
+/* Whether c's messaging is connected: an IM conversation's (until stopMessaging beside a
+ * call), or messaging added to a call's conversation. */
+static inline int messaging_on(const ucwa_conv *c)
+{
+    if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_CONNECTED) {
+        return 0;
+    }
+    return c->kind == UCWA_CONV_KIND_MESSAGING ? !c->msg_off
+                                               : c->msg_phase == UCWA_CONV_CONNECTED;
+}
+
 /* src (NULL: "") into dst, cut to size. */
 static inline void copy(char *dst, apr_size_t size, const char *src)
 {
@@ -163,6 +174,11 @@ int ucwa_conv_pooled(const ucwa_conv *c);
  * ucwa_conv_claimed_locked. STATE while another endpoint's claim is out. */
 ucwa_conv_result ucwa_conv_claim(ucwa_store *s, ucwa_conv *c, int app, int accept,
                                  apr_pool_t *p);
+/* One modality of connected conversation c ended and the other goes on: each side here gets
+ * its modality updated (the event modality makes) and the conversation updated. */
+void ucwa_conv_modality_off(ucwa_store *s, const ucwa_conv *c,
+                            json_t *(*modality)(apr_pool_t *, const ucwa_conv_view *),
+                            apr_time_t now, apr_pool_t *p, ucwa_conv_touched *t);
 /* Endpoint app takes the invitation of record idx, now. */
 ucwa_conv_result ucwa_conv_accept_now(ucwa_store *s, int idx, int app, apr_time_t now,
                                       apr_pool_t *p, ucwa_conv_touched *t);
@@ -179,6 +195,14 @@ json_t *ucwa_conv_ev_message(apr_pool_t *p, const ucwa_conv_view *v, apr_uint32_
                              const char *uri, apr_time_t now);
 /* The first message of an invitation as text (NULL when there is none). */
 const char *ucwa_conv_first_text(apr_pool_t *p, const ucwa_conv *c, apr_size_t *len);
+/* Messaging added to a call's conversation (c, kind AV): the accept of application app, the
+ * decline of side, and its end (why) with the events of each side into b but to side gone
+ * (its application is ending; -1: none). */
+ucwa_conv_result ucwa_conv_accept_added_msg(ucwa_store *s, ucwa_conv *c, int app,
+                                            apr_time_t now, apr_pool_t *p,
+                                            ucwa_conv_touched *t);
+void ucwa_conv_end_added_msg(ucwa_store *s, ucwa_conv *c, ucwa_conv_end why, int gone,
+                             ucwa_conv_batch *b);
 
 /* --- audioVideo (ucwa_conv_av.c) ------------------------------------------------------ */
 

@@ -12,6 +12,13 @@
 #include "ucwa_pool.h"
 #include "ucwa_push.h"
 
+/* The href of the view's messagingInvitation of messaging added to a call's conversation. */
+static const char *ucwa_conv_added_msg_href(apr_pool_t *p, const ucwa_conv_view *v)
+{
+    return apr_pstrcat(p, v->base, "/communication/messagingInvitations/",
+                       v->c->msg_invitation[v->side], NULL);
+}
+
 static int html_negotiated(const ucwa_conv *c)
 {
     return c->party[0].html && c->party[1].html;
@@ -22,22 +29,31 @@ static json_t *messaging(apr_pool_t *p, const ucwa_conv_view *v)
     const ucwa_conv *c = v->c;
     json_t *r = json_object(), *links = json_object();
     ucwa_conv_hrefs h;
+    ucwa_conv_phase ph;
 
     ucwa_conv_hrefs_of(p, v, &h);
-    if (c->kind != UCWA_CONV_KIND_MESSAGING || c->msg_off) {
-        /* a call's conversation, or messaging stopped while a call goes on (addMessaging
-         * is not served) */
+    /* an IM conversation's messaging, or messaging added to a call's conversation */
+    ph = c->kind == UCWA_CONV_KIND_MESSAGING ? (ucwa_conv_phase)c->phase
+         : c->phase == UCWA_CONV_CONNECTED ? (ucwa_conv_phase)c->msg_phase : UCWA_CONV_ENDED;
+    if (c->kind == UCWA_CONV_KIND_MESSAGING ? c->msg_off
+        : ph != UCWA_CONV_INVITING && ph != UCWA_CONV_CONNECTED) {
+        /* a call's conversation without messaging (it can be added while the call goes
+         * on), or messaging stopped while a call goes on */
         json_object_set_new(r, "state", json_string("Disconnected"));
         json_object_set_new(links, "self", href(h.msg));
         json_object_set_new(links, "conversation", href(h.conv));
+        if (c->kind == UCWA_CONV_KIND_AV && c->phase == UCWA_CONV_CONNECTED && !c->av_off) {
+            json_object_set_new(links, "addMessaging",
+                                href(apr_pstrcat(p, h.msg, "/addMessaging", NULL)));
+        }
         json_object_set_new(r, "_links", links);
         json_object_set_new(r, "rel", json_string("messaging"));
         return r;
     }
-    json_object_set_new(r, "state", json_string(c->phase == UCWA_CONV_INVITING ? "Connecting"
-                                                : c->phase == UCWA_CONV_CONNECTED ? "Connected"
+    json_object_set_new(r, "state", json_string(ph == UCWA_CONV_INVITING ? "Connecting"
+                                                : ph == UCWA_CONV_CONNECTED ? "Connected"
                                                 : "Disconnected"));
-    if (c->phase == UCWA_CONV_CONNECTED) {
+    if (ph == UCWA_CONV_CONNECTED) {
         json_t *formats = json_pack("[s]", "Plain");
         if (html_negotiated(c)) {
             json_array_append_new(formats, json_string("Html"));
@@ -46,11 +62,11 @@ static json_t *messaging(apr_pool_t *p, const ucwa_conv_view *v)
     }
     json_object_set_new(links, "self", href(h.msg));
     json_object_set_new(links, "conversation", href(h.conv));
-    if (c->phase != UCWA_CONV_ENDED) {
+    if (ph != UCWA_CONV_ENDED) {
         json_object_set_new(links, "stopMessaging",
                             href(apr_pstrcat(p, h.msg, "/terminate", NULL)));
     }
-    if (c->phase == UCWA_CONV_CONNECTED) {
+    if (ph == UCWA_CONV_CONNECTED) {
         json_object_set_new(links, "sendMessage", href(apr_pstrcat(p, h.msg, "/messages", NULL)));
         json_object_set_new(links, "setIsTyping", href(apr_pstrcat(p, h.msg, "/typing", NULL)));
         json_object_set_new(links, "typingParticipants", href(h.typing));
@@ -66,27 +82,35 @@ json_t *ucwa_conv_msg_invitation(apr_pool_t *p, const ucwa_conv_view *v)
     const ucwa_conv_party *me = &c->party[v->side], *other = &c->party[1 - v->side];
     json_t *r, *links;
     ucwa_conv_hrefs h;
+    const char *self, *op;
+    int out, inviting, accepted;
 
-    if (c->kind == UCWA_CONV_KIND_AV) {
+    if (c->kind == UCWA_CONV_KIND_AV && !v->added_msg) {
         return ucwa_av_invitation(p, v);
     }
     r = json_object();
     links = json_object();
     ucwa_conv_hrefs_of(p, v, &h);
-    json_object_set_new(r, "direction", json_string(v->side == 0 ? "Outgoing" : "Incoming"));
+    /* the conversation's own invitation, or that of messaging added to a call's */
+    self = v->added_msg ? ucwa_conv_added_msg_href(p, v) : h.inv;
+    out = v->side == (v->added_msg ? (int)c->msg_side : 0);
+    inviting = (v->added_msg ? c->msg_phase : c->phase) == UCWA_CONV_INVITING;
+    accepted = (int)(v->added_msg ? c->msg_accepted : c->accepted);
+    op = v->added_msg ? c->msg_operation_id : me->operation_id;
+    json_object_set_new(r, "direction", json_string(out ? "Outgoing" : "Incoming"));
     json_object_set_new(r, "importance", json_string(c->importance));
     json_object_set_new(r, "threadId", json_string(c->thread_id));
     json_object_set_new(r, "state", json_string(ucwa_conv_invitation_state(v)));
-    if (v->side == 0 && me->operation_id[0]) {
-        json_object_set_new(r, "operationId", json_string(me->operation_id));
+    if (out && op[0]) {
+        json_object_set_new(r, "operationId", json_string(op));
     }
     json_object_set_new(r, "subject", json_string(c->subject));
-    json_object_set_new(links, "self", href(h.inv));
-    if (v->side == 0) {
+    json_object_set_new(links, "self", href(self));
+    if (out) {
         json_object_set_new(links, "from", href_title(h.local, me->name));
         json_object_set_new(links, "to",
                             href(apr_pstrcat(p, v->base, "/people/", other->sip, NULL)));
-        if (c->phase == UCWA_CONV_INVITING) {
+        if (inviting) {
             json_object_set_new(links, "cancel",
                                 href(apr_pstrcat(p, h.msg, "/terminate", NULL)));
         }
@@ -97,9 +121,9 @@ json_t *ucwa_conv_msg_invitation(apr_pool_t *p, const ucwa_conv_view *v)
         json_object_set_new(links, "to",
                             href(apr_pstrcat(p, v->base, "/people/", me->sip, NULL)));
         json_object_set_new(links, "conversation", href(h.conv));
-        if (c->phase == UCWA_CONV_INVITING && !v->answered) {
-            json_object_set_new(links, "accept", href(apr_pstrcat(p, h.inv, "/accept", NULL)));
-            json_object_set_new(links, "decline", href(apr_pstrcat(p, h.inv, "/decline", NULL)));
+        if (inviting && !v->answered) {
+            json_object_set_new(links, "accept", href(apr_pstrcat(p, self, "/accept", NULL)));
+            json_object_set_new(links, "decline", href(apr_pstrcat(p, self, "/decline", NULL)));
         }
         json_object_set_new(links, "messaging", href(h.msg));
     }
@@ -107,11 +131,11 @@ json_t *ucwa_conv_msg_invitation(apr_pool_t *p, const ucwa_conv_view *v)
         json_object_set_new(links, "message", href(c->first));
     }
     json_object_set_new(r, "_links", links);
-    if (v->side == 0 && c->accepted) {
+    if (out && accepted) {
         json_object_set_new(r, "_embedded", json_pack("{s:[o]}", "acceptedByParticipant",
                                                       ucwa_conv_json_participant(p, v, 0)));
     }
-    else if (v->side == 1) {
+    else if (!out) {
         json_object_set_new(r, "_embedded", json_pack("{s:o}", "from",
                                                       ucwa_conv_json_participant(p, v, 0)));
     }
@@ -243,15 +267,267 @@ const char *ucwa_conv_first_text(apr_pool_t *p, const ucwa_conv *c, apr_size_t *
     return text;
 }
 
+/* --- messaging added to a call's conversation (addMessaging) ------------------------- */
+
+/* The added messaging's messagingInvitation started, updated or completed (v->added_msg). */
+static json_t *ev_added_invitation(apr_pool_t *p, const ucwa_conv_view *v, const char *type)
+{
+    const ucwa_conv *c = v->c;
+    const char *status = NULL;
+    json_t *why = NULL;
+
+    if (!strcmp(type, "completed")) {
+        if (c->msg_accepted) {
+            status = "Success";
+        }
+        else {
+            status = "Failure";
+            why = ucwa_conv_failure_reason_as(v, (int)c->msg_side, (ucwa_conv_end)c->msg_end, 0);
+        }
+    }
+    return event(lnk("messagingInvitation", ucwa_conv_added_msg_href(p, v), NULL), NULL, status,
+                 "messagingInvitation", ucwa_conv_msg_invitation(p, v), why, type);
+}
+
+/* The view of side sd of c for an event about the added messaging; its application or -1. */
+static int added_view(ucwa_store *s, const ucwa_conv *c, int sd, ucwa_conv_view *v)
+{
+    const ucwa_conv_party *pa = &c->party[sd];
+
+    if (!app_live(s, pa->app, pa->app_gen)) {
+        return -1;
+    }
+    ucwa_conv_view_of_locked(s, c, sd, pa->app, v);
+    v->added_msg = 1;
+    return pa->app;
+}
+
+/* Whether party pa's application (here) takes messaging. */
+static int takes_messaging(ucwa_store *s, const ucwa_conv_party *pa)
+{
+    ucwa_app *a;
+
+    if (!app_live(s, pa->app, pa->app_gen)) {
+        return 0;
+    }
+    a = ucwa_store_app(s, pa->app);
+    return a->available && (a->modalities & UCWA_MOD_MESSAGING);
+}
+
+/* side adds messaging to c (slot idx): its invitations, and the events of the sides here. */
+static void start_added_msg(ucwa_store *s, ucwa_conv *c, int idx, int side,
+                            const char *operation_id, apr_time_t expires, apr_time_t now,
+                            apr_pool_t *p, ucwa_conv_touched *t)
+{
+    ucwa_conv_view v;
+    ucwa_conv_batch b;
+    int sd, app;
+
+    c->msg_phase = UCWA_CONV_INVITING;
+    c->msg_side = (apr_uint32_t)side;
+    c->msg_end = UCWA_CONV_END_NONE;
+    c->msg_accepted = 0;
+    c->msg_expires = expires;
+    ucwa_conv_make_id(c->msg_invitation[0], idx);
+    ucwa_conv_make_id(c->msg_invitation[1], idx);
+    copy(c->msg_operation_id, sizeof(c->msg_operation_id), operation_id);
+    c->party[0].typing_until = c->party[1].typing_until = 0;
+    c->last_activity = now;
+    ucwa_conv_batch_init(&b, s, p);
+    for (sd = 0; sd < 2; sd++) {
+        if ((app = added_view(s, c, sd, &v)) < 0) {
+            continue;
+        }
+        ucwa_conv_add(&b, app, &v, 0, ev_added_invitation(p, &v, "started"));
+        if (sd == side) {
+            ucwa_conv_add(&b, app, &v, 1, ucwa_conv_ev_messaging(p, &v));
+        }
+    }
+    ucwa_conv_batch_post(&b, now, t);
+}
+
+ucwa_conv_result ucwa_conv_add_messaging_locked(ucwa_store *s, int idx, int side,
+                                                const char *operation_id, apr_time_t expires,
+                                                apr_time_t now, apr_pool_t *p,
+                                                ucwa_conv_touched *t)
+{
+    ucwa_conv *c = ucwa_store_conv(s, idx);
+
+    if (c->state != UCWA_SLOT_LIVE || c->kind != UCWA_CONV_KIND_AV
+        || c->phase != UCWA_CONV_CONNECTED || c->av_off
+        || c->msg_phase == UCWA_CONV_INVITING || c->msg_phase == UCWA_CONV_CONNECTED
+        || c->party[side].app < 0) {
+        return UCWA_CONV_STATE;
+    }
+    if (c->peer_fe[0]) {
+        /* the other party's Front End decides whether its application takes it */
+        if (ucwa_pool_room_locked(s) < 1) {
+            return UCWA_CONV_BUSY;
+        }
+    }
+    else if (!takes_messaging(s, &c->party[1 - side])) {
+        return UCWA_CONV_STATE;
+    }
+    start_added_msg(s, c, idx, side, operation_id, expires, now, p, t);
+    if (c->peer_fe[0]) {
+        ucwa_pool_conv_tell_locked(s, c, "msg-add",
+                                   json_pack("{s:I}", "expires", (json_int_t)expires), p);
+    }
+    return UCWA_CONV_OK;
+}
+
+void ucwa_conv_remote_add_messaging_locked(ucwa_store *s, int idx, apr_time_t expires,
+                                           apr_time_t now, apr_pool_t *p,
+                                           ucwa_conv_touched *t)
+{
+    ucwa_conv *c = ucwa_store_conv(s, idx);
+    int adder = ucwa_conv_remote_side(c);
+
+    if (c->state != UCWA_SLOT_LIVE || c->kind != UCWA_CONV_KIND_AV || !c->peer_fe[0]
+        || c->phase != UCWA_CONV_CONNECTED) {
+        return;
+    }
+    if (!c->av_off && c->msg_phase != UCWA_CONV_INVITING
+        && c->msg_phase != UCWA_CONV_CONNECTED && takes_messaging(s, &c->party[1 - adder])) {
+        start_added_msg(s, c, idx, adder, NULL, expires, now, p, t);
+        return;
+    }
+    /* not here (both added it at once: neither rings; an application that takes no
+     * messaging): the adder's side fails as declined */
+    ucwa_pool_conv_tell_locked(s, c, "msg-off", NULL, p);
+}
+
+/* The added messaging of c is connected: the events of the sides here. */
+static void added_msg_connected(ucwa_store *s, ucwa_conv *c, apr_time_t now, apr_pool_t *p,
+                                ucwa_conv_touched *t)
+{
+    ucwa_conv_view v;
+    ucwa_conv_batch b;
+    int sd, app;
+
+    c->msg_phase = UCWA_CONV_CONNECTED;
+    c->msg_accepted = 1;
+    c->last_activity = now;
+    ucwa_conv_batch_init(&b, s, p);
+    for (sd = 0; sd < 2; sd++) {
+        if ((app = added_view(s, c, sd, &v)) < 0) {
+            continue;
+        }
+        ucwa_conv_add(&b, app, &v, 1, ucwa_conv_ev_messaging(p, &v));
+        ucwa_conv_add(&b, app, &v, 0, ucwa_conv_ev_conversation(p, &v, "updated"));
+        ucwa_conv_add(&b, app, &v, 1, ucwa_conv_ev_participant_messaging(p, &v, 1));
+        ucwa_conv_add(&b, app, &v, 1, ucwa_conv_ev_participant_messaging(p, &v, 0));
+        ucwa_conv_add(&b, app, &v, 0, ev_added_invitation(p, &v, "completed"));
+    }
+    ucwa_conv_batch_post(&b, now, t);
+}
+
+ucwa_conv_result ucwa_conv_accept_added_msg(ucwa_store *s, ucwa_conv *c, int app,
+                                            apr_time_t now, apr_pool_t *p,
+                                            ucwa_conv_touched *t)
+{
+    if (c->msg_phase != UCWA_CONV_INVITING
+        || !app_is(&c->party[1 - (int)c->msg_side], app, ucwa_store_app(s, app)->gen)) {
+        return UCWA_CONV_STATE;
+    }
+    if (c->peer_fe[0]) {
+        if (ucwa_pool_room_locked(s) < 1) {
+            return UCWA_CONV_BUSY;
+        }
+        ucwa_pool_conv_tell_locked(s, c, "msg-accept", NULL, p);
+    }
+    added_msg_connected(s, c, now, p, t);
+    return UCWA_CONV_OK;
+}
+
+void ucwa_conv_remote_msg_accepted_locked(ucwa_store *s, int idx, apr_time_t now,
+                                          apr_pool_t *p, ucwa_conv_touched *t)
+{
+    ucwa_conv *c = ucwa_store_conv(s, idx);
+
+    if (c->state != UCWA_SLOT_LIVE || c->kind != UCWA_CONV_KIND_AV || !c->peer_fe[0]
+        || c->phase != UCWA_CONV_CONNECTED) {
+        return;
+    }
+    if (c->msg_phase == UCWA_CONV_INVITING && (int)c->msg_side != ucwa_conv_remote_side(c)) {
+        added_msg_connected(s, c, now, p, t);
+        return;
+    }
+    /* it ended here (canceled, no answer by this clock) as it was accepted there: the
+     * acceptor's side ends too */
+    ucwa_pool_conv_tell_locked(s, c, "msg-off", NULL, p);
+}
+
+void ucwa_conv_end_added_msg(ucwa_store *s, ucwa_conv *c, ucwa_conv_end why, int gone,
+                             ucwa_conv_batch *b)
+{
+    ucwa_conv_phase was = (ucwa_conv_phase)c->msg_phase;
+    ucwa_conv_view v;
+    int sd, app;
+
+    c->msg_phase = UCWA_CONV_ENDED;
+    c->msg_end = why;
+    c->party[0].typing_until = c->party[1].typing_until = 0;
+    for (sd = 0; sd < 2; sd++) {
+        if (sd == gone || (app = added_view(s, c, sd, &v)) < 0) {
+            continue;
+        }
+        if (was == UCWA_CONV_INVITING) {
+            if (sd == (int)c->msg_side) {
+                ucwa_conv_add(b, app, &v, 1, ucwa_conv_ev_messaging(b->p, &v));
+            }
+            ucwa_conv_add(b, app, &v, 0, ev_added_invitation(b->p, &v, "completed"));
+        }
+        else {
+            ucwa_conv_add(b, app, &v, 1, ucwa_conv_ev_messaging(b->p, &v));
+            if (c->phase == UCWA_CONV_CONNECTED) {
+                ucwa_conv_add(b, app, &v, 0, ucwa_conv_ev_conversation(b->p, &v, "updated"));
+            }
+        }
+    }
+}
+
+/* side ends the messaging added to call conversation c: cancels it (its adder, ringing),
+ * declines it (the other side, ringing) or stops it (connected); the call goes on. */
+static ucwa_conv_result stop_added_msg(ucwa_store *s, ucwa_conv *c, int side, apr_time_t now,
+                                       apr_pool_t *p, ucwa_conv_touched *t)
+{
+    ucwa_conv_end why = c->msg_phase == UCWA_CONV_CONNECTED ? UCWA_CONV_END_LEFT
+                        : side == (int)c->msg_side ? UCWA_CONV_END_CANCELED
+                        : UCWA_CONV_END_DECLINED;
+    ucwa_conv_batch b;
+
+    if (c->peer_fe[0] && c->party[side].app >= 0) {
+        /* the other side's Front End ends it there too */
+        if (ucwa_pool_room_locked(s) < 1) {
+            return UCWA_CONV_BUSY;
+        }
+        ucwa_pool_conv_tell_locked(s, c, "msg-off", NULL, p);
+    }
+    ucwa_conv_batch_init(&b, s, p);
+    ucwa_conv_end_added_msg(s, c, why, -1, &b);
+    c->last_activity = now;
+    ucwa_conv_batch_post(&b, now, t);
+    return UCWA_CONV_OK;
+}
+
 ucwa_conv_result ucwa_conv_stop_messaging_locked(ucwa_store *s, int idx, int side,
                                                  apr_time_t now, apr_pool_t *p,
                                                  ucwa_conv_touched *t)
 {
     ucwa_conv *c = ucwa_store_conv(s, idx);
-    ucwa_conv_view v;
-    ucwa_conv_batch b;
-    int sd;
 
+    if (c->state == UCWA_SLOT_LIVE && c->kind == UCWA_CONV_KIND_AV
+        && c->phase == UCWA_CONV_CONNECTED) {
+        if (c->msg_phase == UCWA_CONV_INVITING
+            || (c->msg_phase == UCWA_CONV_CONNECTED && !c->av_off)) {
+            return stop_added_msg(s, c, side, now, p, t);
+        }
+        if (c->party[side].app < 0) {
+            return UCWA_CONV_STATE;    /* a late word from the other side's Front End */
+        }
+        /* no messaging beside the call (or the call ended before it): leaving */
+    }
     if (c->state != UCWA_SLOT_LIVE || c->kind != UCWA_CONV_KIND_MESSAGING
         || c->phase != UCWA_CONV_CONNECTED || c->av_phase != UCWA_CONV_CONNECTED
         || c->msg_off) {
@@ -268,16 +544,7 @@ ucwa_conv_result ucwa_conv_stop_messaging_locked(ucwa_store *s, int idx, int sid
     c->msg_off = 1;
     c->party[0].typing_until = c->party[1].typing_until = 0;
     c->last_activity = now;
-    ucwa_conv_batch_init(&b, s, p);
-    for (sd = 0; sd < 2; sd++) {
-        ucwa_conv_party *pa = &c->party[sd];
-        if (app_live(s, pa->app, pa->app_gen)) {
-            ucwa_conv_view_of_locked(s, c, sd, pa->app, &v);
-            ucwa_conv_add(&b, pa->app, &v, 1, ucwa_conv_ev_messaging(p, &v));
-            ucwa_conv_add(&b, pa->app, &v, 0, ucwa_conv_ev_conversation(p, &v, "updated"));
-        }
-    }
-    ucwa_conv_batch_post(&b, now, t);
+    ucwa_conv_modality_off(s, c, ucwa_conv_ev_messaging, now, p, t);
     return UCWA_CONV_OK;
 }
 
@@ -292,7 +559,7 @@ ucwa_conv_result ucwa_conv_message_locked(ucwa_store *s, int idx, int side, ucwa
     ucwa_conv_view v;
     ucwa_conv_batch b;
 
-    if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_CONNECTED || c->msg_off) {
+    if (!messaging_on(c)) {
         return UCWA_CONV_STATE;
     }
     me = &c->party[side];
@@ -341,7 +608,7 @@ ucwa_conv_result ucwa_conv_typing_locked(ucwa_store *s, int idx, int side, apr_t
     ucwa_conv_view v;
     ucwa_conv_batch b;
 
-    if (c->state != UCWA_SLOT_LIVE || c->phase != UCWA_CONV_CONNECTED || c->msg_off) {
+    if (!messaging_on(c)) {
         return UCWA_CONV_STATE;
     }
     me = &c->party[side];

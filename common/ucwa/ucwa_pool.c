@@ -748,6 +748,22 @@ static int apply_conv(ucwa_txn *txn, const char *k, const json_t *m, const ucwa_
         }
         ucwa_conv_remote_stop_av_locked(s, idx, str(m, "call"), now, txn->pool, &t);
     }
+    else if (!strcmp(k, "msg-add")) {
+        /* messaging added to the call's conversation on the other side's Front End */
+        ucwa_conv_remote_add_messaging_locked(s, idx, (apr_time_t)num(m, "expires"), now,
+                                              txn->pool, &t);
+    }
+    else if (!strcmp(k, "msg-accept")) {
+        ucwa_conv_remote_msg_accepted_locked(s, idx, now, txn->pool, &t);
+    }
+    else if (!strcmp(k, "av-off")) {
+        /* hung up there beside the messaging added to the call's conversation (with no
+         * messaging here any more: the conversation had nothing left, it ends) */
+        if (c->kind != UCWA_CONV_KIND_AV) {
+            return -1;
+        }
+        ucwa_conv_stop_av_locked(s, idx, side, -1, now, txn->pool, &t);
+    }
     else if (!strcmp(k, "msg-off")) {
         /* messaging stopped there beside the call (with no call here any more: the
          * conversation had nothing left, it ends) */

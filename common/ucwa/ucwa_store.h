@@ -256,6 +256,17 @@ typedef struct {
     apr_uint32_t suspended;        /* bit per side: its session lost its event channel while
                                     * connected (a move between networks): Suspended until
                                     * it resumes (resumeAudio*) or renegotiates */
+    /* messaging added to a call's conversation (kind AV, addMessaging): its own phase and
+     * messagingInvitations beside the call's (party[].invitation holds the call's) */
+    apr_uint32_t msg_phase;        /* ucwa_conv_phase, 0: none added */
+    apr_uint32_t msg_side;         /* the side that added it */
+    apr_uint32_t msg_end;          /* ucwa_conv_end, once it failed or ended */
+    apr_uint32_t msg_accepted;
+    apr_uint32_t av_off;           /* stopAudioVideo while that messaging goes on: the call
+                                    * ended, the conversation is messaging's */
+    apr_time_t msg_expires;
+    char msg_invitation[2][UCWA_CONV_ID_MAX];
+    char msg_operation_id[UCWA_CONV_OPID_MAX];
 } ucwa_conv;
 
 /* ucwa_conv.reneg_done: the callee's renegotiation crossed the caller's on its way between

@@ -16,9 +16,8 @@ from test_calls import (ANSWERER, CALLER_CONNECTED, CLOSED, COMM, CONV,
                         HUNG_UP, INV, OTHER_HUNG_UP, add_and_ring, add_call, added_answered,
                         answer, callee_hangs_up_added, call_step, callable_app, conv_step,
                         decline_cancel_and_missed, embedded, from_uri, im_connected,
-                        invitation_of, messaging_stopped_beside_a_call, quiet, reneg_answered,
-                        renegotiate,
-                        ring, say, sdp, seq, step)
+                        invitation_of, messaging_added_to_a_call, messaging_stopped_beside_a_call,
+                        quiet, reneg_answered, renegotiate, ring, say, sdp, seq, step)
 from test_conversation_logs import get_log, log_hrefs, missed_items
 from test_pool import mobility_allowed, pg, start_pool, wait_for  # noqa: F401 (pg: fixture)
 
@@ -275,6 +274,15 @@ def test_renegotiations_that_cross_across_front_ends(people, pg):  # noqa: F811
     renegotiate(bob, alice, b_conv, video, sdp("g-video-ok", video=True))
     hang_up(alice, a_conv)
     assert seq(step(bob)) == OTHER_HUNG_UP
+
+
+def test_messaging_added_to_a_call_across(people):
+    """IM added to a call's conversation with the parties on two Front Ends: the invitation,
+    decline, accept, messages, stopMessaging and stopAudioVideo each cross (msg-add,
+    msg-accept, msg-off, av-off) with the events of one Front End."""
+    alice, bob, _ = people
+    a_conv, b_conv, _ = connect(alice, bob, sdp("m-offer"), sdp("m-answer"))
+    messaging_added_to_a_call(alice, bob, a_conv, b_conv)
 
 
 def test_large_offer_across(people, pg):  # noqa: F811
