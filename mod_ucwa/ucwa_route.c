@@ -94,6 +94,7 @@ static const ucwa_route routes[] = {
     { CONV "/messaging/typingParticipants", "GET", ucwa_conversations_one,
       UCWA_IM_TYPING_PARTICIPANTS },
     { CONV "/messaging/terminate", "POST", ucwa_conversations_one, UCWA_IM_TERMINATE },
+    { CONV "/messaging/addMessaging", "POST", ucwa_conversations_one, UCWA_IM_ADD_MESSAGING },
     { AV, "GET", ucwa_calls_conversation, UCWA_AV_MODALITY },
     { AV "/addAudio", "POST", ucwa_calls_conversation, UCWA_AV_ADD },
     { AV "/addAudioVideo", "POST", ucwa_calls_conversation, UCWA_AV_ADD },

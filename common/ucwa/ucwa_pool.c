@@ -710,7 +710,8 @@ static int apply_conv(ucwa_txn *txn, const char *k, const json_t *m, const ucwa_
         }
         if (ucwa_conv_renegotiate_locked(s, idx, side, sdp->ctype, sdp->body, sdp->len,
                                          str(m, "op"), now, txn->pool, &t) != UCWA_CONV_OK) {
-            res->what = "a renegotiation the call here is not in a state for";
+            res->what = "a renegotiation the call here is not in a state for (or the callee's, "
+                        "crossed by the caller's: the caller's wins)";
         }
     }
     else if (!strcmp(k, "reneg-answer")) {
@@ -746,6 +747,22 @@ static int apply_conv(ucwa_txn *txn, const char *k, const json_t *m, const ucwa_
             return -1;
         }
         ucwa_conv_remote_stop_av_locked(s, idx, str(m, "call"), now, txn->pool, &t);
+    }
+    else if (!strcmp(k, "msg-add")) {
+        /* messaging added to the call's conversation on the other side's Front End */
+        ucwa_conv_remote_add_messaging_locked(s, idx, (apr_time_t)num(m, "expires"), now,
+                                              txn->pool, &t);
+    }
+    else if (!strcmp(k, "msg-accept")) {
+        ucwa_conv_remote_msg_accepted_locked(s, idx, now, txn->pool, &t);
+    }
+    else if (!strcmp(k, "av-off")) {
+        /* hung up there beside the messaging added to the call's conversation (with no
+         * messaging here any more: the conversation had nothing left, it ends) */
+        if (c->kind != UCWA_CONV_KIND_AV) {
+            return -1;
+        }
+        ucwa_conv_stop_av_locked(s, idx, side, -1, now, txn->pool, &t);
     }
     else if (!strcmp(k, "msg-off")) {
         /* messaging stopped there beside the call (with no call here any more: the

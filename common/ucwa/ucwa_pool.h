@@ -42,7 +42,15 @@
  *   av-answer {fe, conv, call, sdp, cid, ctx, prov}: the added call's (provisional) answer
  *   av-stop   {fe, conv, call}: the added call canceled, declined or hung up there (a
  *             message whose call is not the conversation's current one is ignored)
- *   msg-off   {fe, conv, call}: the other side stopped messaging beside the added call
+ *   msg-off   {fe, conv, call}: the other side stopped messaging beside the added call;
+ *             in a call's conversation, {fe, conv}: messaging added to it was canceled,
+ *             declined or stopped there (or could not ring there: declined)
+ *   msg-add   {fe, conv, expires}: the other side added messaging to the call's
+ *             conversation; the application here gets the invitation, or msg-off answers
+ *   msg-accept {fe, conv}: the application there accepted it (answered msg-off when it
+ *             ended here meanwhile)
+ *   av-off    {fe, conv}: the other side hung up the call while the messaging added to its
+ *             conversation goes on
  *   message   {fe, conv, uri, fmt}, typing {fe, conv}, left {fe, conv}: from the other side
  *   fe-gone   {fe}: that Front End is gone (its lease expired, or it started afresh):
  *             what it held ends here
