@@ -4,10 +4,12 @@ resource and its three settings resources, the actions (a number the user types 
 normalised by the dial plan, one the voice policy cannot route is refused 403 NotAllowed),
 UCWA's PUT contract (ETag, 412, 428), the settings in SQL across a restart, and the
 `callForwardingSettings updated` event to the user's other applications."""
+import shutil
 import sqlite3
 
 import pytest
 
+import mobility
 from ucwa_client import FAST, assert_error, events_of, start_fe, state_with_tags, stop_fe
 
 PUT_PROPERTY = "4d221db7-4af0-476b-9443-8bc874283085"
@@ -47,8 +49,12 @@ def seed(st):
 
 @pytest.fixture(scope="module")
 def fe(workdir, st):
+    # the tables are the module's: there once it started. The admin's rows go in while
+    # it is stopped (a child preparing its statements while sqlite3 commits would log
+    # AH00632); they apply without a restart all the same (the last test)
+    stop_fe(start_fe(workdir, st, "ucwa-call-forwarding-0"))
+    seed(st)
     f = start_fe(workdir, st, "ucwa-call-forwarding", servers=2, extra=FAST)
-    seed(st)   # the tables are the module's: there once it started
     yield f
     stop_fe(f)
 
@@ -242,3 +248,27 @@ def test_settings_survive_a_restart(workdir, st, fe):
         app.delete()
     finally:
         stop_fe(fe2)
+
+
+def test_the_demo_rows_load_over_an_admin_s(fe, st, workdir):
+    # test/demo.py seeds them at every start: twice, over rows an admin wrote, is harmless
+    # (on a copy: see fe)
+    copy = workdir / "call-forwarding-demo-rows"
+    copy.mkdir(exist_ok=True)
+    shutil.copy(st / "directory.db", copy / "directory.db")
+    assert mobility.seed_demo_voice(copy) and mobility.seed_demo_voice(copy)
+    con = sqlite3.connect(copy / "directory.db")
+    assert con.execute("SELECT pstn_usages, description FROM ucwa_voice_policies WHERE "
+                       "identity = 'Global'").fetchall() == [("Local", None)]
+    assert con.execute("SELECT name, description FROM ucwa_voice_routes ORDER BY name") \
+        .fetchall() == [("Redmond", None), ("US", None)]
+    con.close()
+    # a row added while the server runs applies at once: carol's grant to bob's policy
+    con = sqlite3.connect(st / "directory.db", timeout=5)
+    con.execute("INSERT INTO ucwa_voice_users VALUES ('dave@contoso.test', 'Mobile', NULL, NULL)")
+    con.commit()
+    con.close()
+    app = fe.user(DAVE).create()
+    assert_error(app.post(IFS + "/immediateForwardToContact", {"target": "12065550100"}), 403,
+                 "Forbidden", "NotAllowed")   # the site's policy would allow it
+    app.delete()
