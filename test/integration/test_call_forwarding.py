@@ -272,3 +272,25 @@ def test_the_demo_rows_load_over_an_admin_s(fe, st, workdir):
     assert_error(app.post(IFS + "/immediateForwardToContact", {"target": "12065550100"}), 403,
                  "Forbidden", "NotAllowed")   # the site's policy would allow it
     app.delete()
+
+
+XML = "application/vnd.microsoft.com.ucwa+xml"
+
+
+def test_xml_representation_and_put(fe):
+    app = fe.user(BOB).create()
+    r = app.get(CFS, headers={"Accept": XML})
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith(XML), r.text
+    assert f'<resource rel="callForwardingSettings" href="{app.self}{CFS}"' in r.text, r.text
+    assert f'<resource rel="simultaneousRingSettings" href="{app.self}{SRS}"' in r.text
+    assert '<link rel="turnOffCallForwarding"' in r.text
+    srs = get(app, SRS)
+    body = (f'<?xml version="1.0" encoding="utf-8"?><resource xmlns='
+            f'"http://schemas.microsoft.com/rtc/2012/03/ucwa"><property name="{PUT_PROPERTY}">'
+            f'please pass this in a PUT request</property><property name="ringDelay">7'
+            f'</property></resource>')
+    r = app.user.request("PUT", app.href(SRS), data=body,
+                         headers={"Content-Type": XML, "If-Match": f'"{srs["etag"]}"'})
+    assert r.status_code == 200, r.text
+    assert get(app, SRS)["ringDelay"] == 7
+    app.delete()
