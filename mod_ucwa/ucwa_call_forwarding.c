@@ -17,6 +17,7 @@
 #include "ucwa_events.h"
 #include "ucwa_input.h"
 #include "ucwa_people_db.h"
+#include "ucwa_people_render.h"
 #include "ucwa_resources.h"
 #include "ucwa_shm.h"
 
@@ -259,25 +260,14 @@ static const char *resolve_target(cf_req *x, const char *target, int *rv)
 {
     ucwa_voice_choice choice;
     const char *number = NULL;
-    apr_size_t i;
 
     if (!strncasecmp(target, "sip:", 4)) {
-        const char *at = strchr(target + 4, '@');
-        for (i = 0; target[i]; i++) {
-            if ((unsigned char)target[i] <= ' ' || target[i] == '\x7f') {
-                break;
-            }
-        }
-        if (target[i] || !at || at == target + 4 || !at[1]
-            || strlen(target) > UCWA_CALLFWD_URI_MAX) {
+        const char *sip = ucwa_people_address(x->p, target);
+        if (!sip) {
             *rv = invalid(x->q, "ParameterValidationFailure", "The target is not a SIP address.");
             return NULL;
         }
-        {
-            char *lower = apr_pstrcat(x->p, "sip:", target + 4, NULL);
-            ap_str_tolower(lower);
-            return lower;
-        }
+        return apr_pstrcat(x->p, "sip:", sip, NULL);
     }
     switch (ucwa_voice_check(&x->vu, x->p, target, &number, &choice)) {
     case UCWA_VOICE_ALLOWED:
@@ -574,23 +564,17 @@ int ucwa_call_forwarding(ucwa_req *q, int what)
     if (!x.vu.policy) {
         /* not enabled for Enterprise Voice: the settings read as nothing forwarded and
          * cannot be changed (the reference's 403 for such users) */
-        ucwa_app copy;
+        json_t *res = ucwa_res_call_forwarding(x.p, x.base);
         if (what != UCWA_CF_SETTINGS) {
             return forbidden(q, NULL, "The user is not enabled for Enterprise Voice.");
         }
-        if (ucwa_app_copy(q, &copy, NULL, &rv) != OK) {
-            return rv;
-        }
-        {
-            json_t *res = ucwa_res_call_forwarding(x.p, &copy);
-            if (q->r->method_number == M_PUT) {
-                if (!ucwa_http_put_input(q, res, &rv)) {
-                    return rv;
-                }
-                return forbidden(q, NULL, "The user is not enabled for Enterprise Voice.");
-            }
+        if (q->r->method_number != M_PUT) {
             return ucwa_http_etagged(q, res);
         }
+        if (!ucwa_http_put_input(q, res, &rv)) {
+            return rv;
+        }
+        return forbidden(q, NULL, "The user is not enabled for Enterprise Voice.");
     }
     switch (what) {
     case UCWA_CF_SETTINGS:
