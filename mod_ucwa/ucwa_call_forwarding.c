@@ -28,6 +28,7 @@ APLOG_USE_MODULE(ucwa);
 #define SRS CFS "/simultaneousRingSettings"
 #define UCS CFS "/unansweredCallSettings"
 #define TARGET_MAX 80   /* characters of a target, as the reference says */
+#define ACTION_ATTEMPTS 5   /* an action whose write another change beat is run again */
 
 int ucwa_call_forwarding_voice(request_rec *r, const ucwa_server_conf *conf, apr_pool_t *p,
                                const char *user, ucwa_voice_user *out, const char **why)
@@ -188,6 +189,7 @@ typedef struct {
     ucwa_db db;
     ucwa_voice_user vu;
     ucwa_callfwd f;
+    int lost;               /* commit found the settings changed since they were read */
 } cf_req;
 
 static int forbidden(ucwa_req *q, const char *subcode, const char *message)
@@ -233,12 +235,21 @@ static int begin(cf_req *x, ucwa_req *q, int *rv)
     return 1;
 }
 
-/* Writes the settings, tells the user's applications; the answer of the change. */
+/* Writes the settings, tells the user's applications; the answer of the change. When
+ * another request changed them since begin read them: nothing written or answered,
+ * x->lost set. */
 static int commit(cf_req *x, const char *what, json_t *res)
 {
     notify_txn n;
 
-    if (ucwa_callfwd_put(&x->db, x->p, x->q->user, &x->f, apr_time_as_msec(apr_time_now()))) {
+    switch (ucwa_callfwd_put(&x->db, x->p, x->q->user, &x->f,
+                             apr_time_as_msec(apr_time_now()))) {
+    case 1:
+        break;
+    case 0:
+        x->lost = 1;   /* another request changed them since begin read them */
+        return OK;
+    default:
         return db_failed(x, x->db.err);
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, x->q->r, UCWALOGNO(00675)
@@ -485,18 +496,20 @@ static int get_or_put(cf_req *x, render_fn *render, put_fn *put, const char *wha
     if ((in = ucwa_http_put_input(x->q, res, &rv)) == NULL || !put(x, in, &rv)) {
         return rv;
     }
-    return commit(x, what, render(x->p, x->base, &x->f, x->vu.policy));
+    rv = commit(x, what, render(x->p, x->base, &x->f, x->vu.policy));
+    if (x->lost) {
+        /* the ETag was current when read, but another change was written first */
+        return ucwa_http_error(x->q, HTTP_PRECONDITION_FAILED, "PreconditionFailed", NULL,
+                               "The resource changed: GET it again.");
+    }
+    return rv;
 }
 
-static int action(cf_req *x, int what)
+static int action(cf_req *x, int what, json_t *in)
 {
-    json_t *in;
     const char *uri;
     int rv;
 
-    if ((in = ucwa_http_input(x->q, &rv)) == NULL) {
-        return rv;
-    }
     switch (what) {
     case UCWA_CF_TURN_OFF:
         x->f.active_setting = "None";
@@ -556,7 +569,8 @@ static int action(cf_req *x, int what)
 int ucwa_call_forwarding(ucwa_req *q, int what)
 {
     cf_req x;
-    int rv;
+    json_t *in;
+    int rv, attempt;
 
     if (!begin(&x, q, &rv)) {
         return rv;
@@ -586,7 +600,28 @@ int ucwa_call_forwarding(ucwa_req *q, int what)
     case UCWA_CF_UNANSWERED:
         return get_or_put(&x, res_unanswered, put_unanswered,
                           "unanswered call settings changed");
-    default:
-        return action(&x, what);
+    }
+    /* an action: applied to the settings as read, again if another change came first */
+    if ((in = ucwa_http_input(q, &rv)) == NULL) {
+        return rv;
+    }
+    for (attempt = 1;; attempt++) {
+        rv = action(&x, what, in);
+        if (!x.lost) {
+            return rv;
+        }
+        if (attempt == ACTION_ATTEMPTS) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00679)
+                          "call forwarding of %s: changed by other requests %d times in a row "
+                          "(409)", q->user, ACTION_ATTEMPTS);
+            return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", NULL, "The call forwarding "
+                                   "settings are being changed by another request: try again.");
+        }
+        if (!begin(&x, q, &rv)) {
+            return rv;
+        }
+        if (!x.vu.policy) {
+            return forbidden(q, NULL, "The user is not enabled for Enterprise Voice.");
+        }
     }
 }

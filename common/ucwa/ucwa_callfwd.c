@@ -79,7 +79,7 @@ const char *ucwa_callfwd_check(const ucwa_callfwd *f)
 #define COLS "active_period, active_setting, unanswered_handling, immediate_target, " \
              "immediate_uri, simring_target, simring_uri, simring_delay, unanswered_target, " \
              "unanswered_uri, unanswered_delay"
-#define NCOLS 11
+#define NCOLS 11   /* COLS; then updated, the row's version */
 
 static const char *pick(const char *v, const char *const *names, const char *dflt)
 {
@@ -94,8 +94,8 @@ int ucwa_callfwd_get(ucwa_db *db, apr_pool_t *p, const char *owner, ucwa_callfwd
     const char **r;
 
     ucwa_callfwd_defaults(f);
-    if (ucwa_sql_select(db, p, "ucwa_callfwd_1", "SELECT " COLS " FROM " TABLE
-                        " WHERE owner = %s", 1, &owner, NCOLS, &rows)) {
+    if (ucwa_sql_select(db, p, "ucwa_callfwd_1", "SELECT " COLS ", updated FROM " TABLE
+                        " WHERE owner = %s", 1, &owner, NCOLS + 1, &rows)) {
         return -1;
     }
     if (!rows->nelts) {
@@ -116,40 +116,60 @@ int ucwa_callfwd_get(ucwa_db *db, apr_pool_t *p, const char *owner, ucwa_callfwd
     if (ucwa_callfwd_check(f)) {
         ucwa_callfwd_defaults(f);   /* a row an admin broke by hand: nothing forwarded */
     }
+    f->stored = 1;
+    f->updated = r[11] ? apr_atoi64(r[11]) : 0;
     return 1;
 }
 
-int ucwa_callfwd_put(ucwa_db *db, apr_pool_t *p, const char *owner, const ucwa_callfwd *f,
+int ucwa_callfwd_put(ucwa_db *db, apr_pool_t *p, const char *owner, ucwa_callfwd *f,
                      apr_int64_t now)
 {
-    const char *args[NCOLS + 2];
+    const char *args[NCOLS + 3];
+    apr_int64_t version = now > f->updated ? now : f->updated + 1;
+    int n = 0, rc;
 
-    args[0] = owner;
-    args[1] = f->active_period;
-    args[2] = f->active_setting;
-    args[3] = f->unanswered_enabled ? "Enabled" : "Disabled";
-    args[4] = f->immediate_target;
-    args[5] = f->immediate_uri ? f->immediate_uri : "";
-    args[6] = f->simring_target;
-    args[7] = f->simring_uri ? f->simring_uri : "";
-    args[8] = apr_itoa(p, f->simring_delay);
-    args[9] = f->unanswered_target;
-    args[10] = f->unanswered_uri ? f->unanswered_uri : "";
-    args[11] = apr_itoa(p, f->unanswered_delay);
-    args[12] = apr_psprintf(p, "%" APR_INT64_T_FMT, now);
-    return ucwa_sql_exec(db, p, "ucwa_callfwd_2", "INSERT INTO " TABLE " (owner, " COLS
-                         ", updated) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, "
-                         "CAST(%s AS INTEGER), %s, %s, CAST(%s AS INTEGER), CAST(%s AS BIGINT)) "
-                         "ON CONFLICT (owner) DO UPDATE SET active_period = excluded.active_period, "
-                         "active_setting = excluded.active_setting, "
-                         "unanswered_handling = excluded.unanswered_handling, "
-                         "immediate_target = excluded.immediate_target, "
-                         "immediate_uri = excluded.immediate_uri, "
-                         "simring_target = excluded.simring_target, "
-                         "simring_uri = excluded.simring_uri, "
-                         "simring_delay = excluded.simring_delay, "
-                         "unanswered_target = excluded.unanswered_target, "
-                         "unanswered_uri = excluded.unanswered_uri, "
-                         "unanswered_delay = excluded.unanswered_delay, "
-                         "updated = excluded.updated", NCOLS + 2, args, NULL);
+    args[0] = f->active_period;
+    args[1] = f->active_setting;
+    args[2] = f->unanswered_enabled ? "Enabled" : "Disabled";
+    args[3] = f->immediate_target;
+    args[4] = f->immediate_uri ? f->immediate_uri : "";
+    args[5] = f->simring_target;
+    args[6] = f->simring_uri ? f->simring_uri : "";
+    args[7] = apr_itoa(p, f->simring_delay);
+    args[8] = f->unanswered_target;
+    args[9] = f->unanswered_uri ? f->unanswered_uri : "";
+    args[10] = apr_itoa(p, f->unanswered_delay);
+    args[11] = apr_psprintf(p, "%" APR_INT64_T_FMT, version);
+    args[12] = owner;
+    args[13] = apr_psprintf(p, "%" APR_INT64_T_FMT, f->updated);
+    if (f->stored) {
+        rc = ucwa_sql_exec(db, p, "ucwa_callfwd_3", "UPDATE " TABLE " SET active_period = %s, "
+                           "active_setting = %s, unanswered_handling = %s, "
+                           "immediate_target = %s, immediate_uri = %s, simring_target = %s, "
+                           "simring_uri = %s, simring_delay = CAST(%s AS INTEGER), "
+                           "unanswered_target = %s, unanswered_uri = %s, "
+                           "unanswered_delay = CAST(%s AS INTEGER), "
+                           "updated = CAST(%s AS BIGINT) "
+                           "WHERE owner = %s AND updated = CAST(%s AS BIGINT)",
+                           NCOLS + 3, args, &n);
+    }
+    else {
+        /* the owner first, as the columns go */
+        const char *ins[NCOLS + 2];
+        ins[0] = owner;
+        memcpy(ins + 1, args, sizeof(const char *) * (NCOLS + 1));
+        rc = ucwa_sql_exec(db, p, "ucwa_callfwd_2", "INSERT INTO " TABLE " (owner, " COLS
+                           ", updated) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, "
+                           "CAST(%s AS INTEGER), %s, %s, CAST(%s AS INTEGER), "
+                           "CAST(%s AS BIGINT)) ON CONFLICT (owner) DO NOTHING",
+                           NCOLS + 2, ins, &n);
+    }
+    if (rc != 0) {
+        return -1;
+    }
+    if (n == 1) {
+        f->stored = 1;
+        f->updated = version;
+    }
+    return n == 1;
 }

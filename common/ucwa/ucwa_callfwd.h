@@ -32,6 +32,8 @@ typedef struct {
     const char *unanswered_target;   /* "None" | "Contact" */
     const char *unanswered_uri;
     int unanswered_delay;            /* seconds, 5..60 */
+    int stored;                      /* the owner has a row */
+    apr_int64_t updated;             /* its version: milliseconds of its last change */
 } ucwa_callfwd;
 
 /* Always, None, Disabled, every target None, ring delays 0 and 20 seconds. */
@@ -50,8 +52,13 @@ const char *ucwa_callfwd_check(const ucwa_callfwd *f);
 
 /* 1 found (*f filled), 0 none (*f the defaults), -1 with db->err. */
 int ucwa_callfwd_get(ucwa_db *db, apr_pool_t *p, const char *owner, ucwa_callfwd *f);
-/* Writes the owner's row (insert or update); now stamps it (milliseconds). 0, or -1. */
-int ucwa_callfwd_put(ucwa_db *db, apr_pool_t *p, const char *owner, const ucwa_callfwd *f,
+/* Writes f as the owner's row if the row is still the one f was read from (f->updated: the
+ * same version, or still no row), in one statement, so that of two changes made from the
+ * same reading (two devices, two Front Ends) one wins and the other learns it; the new
+ * version (now in milliseconds, or one more than the old one) goes to f->updated (and
+ * f->stored is set).
+ * 1 written, 0 the row changed meanwhile (nothing written), -1 with db->err. */
+int ucwa_callfwd_put(ucwa_db *db, apr_pool_t *p, const char *owner, ucwa_callfwd *f,
                      apr_int64_t now);
 
 #endif

@@ -294,3 +294,60 @@ def test_xml_representation_and_put(fe):
     assert r.status_code == 200, r.text
     assert get(app, SRS)["ringDelay"] == 7
     app.delete()
+
+
+def test_concurrent_puts_from_one_reading_one_wins(fe, st):
+    # two devices (or Front Ends) PUT what they read at the same moment: the write is
+    # conditional on the row read, so exactly one wins and the others get 412. To make
+    # them meet, the database's write lock is held while they read and check If-Match.
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+    bob = fe.user(BOB)
+    apps = [bob.create(endpointId=f"cf-race-{i}") for i in range(6)]
+    read = [get(app) for app in apps]    # each its own ETag (the hrefs are the app's)
+    period = "Workhours" if read[0]["activePeriod"] == "Always" else "Always"
+    started = threading.Barrier(len(apps) + 1)
+
+    def one(i):
+        started.wait()
+        return put(apps[i], CFS, dict(read[i], activePeriod=period),
+                   read[i]["etag"]).status_code
+    lock = sqlite3.connect(st / "directory.db", isolation_level=None, timeout=5)
+    lock.execute("BEGIN IMMEDIATE")
+    with ThreadPoolExecutor(len(apps)) as ex:
+        futures = [ex.submit(one, i) for i in range(len(apps))]
+        started.wait()
+        time.sleep(0.5)          # every PUT has read the row and waits to write it
+        lock.execute("ROLLBACK")
+        codes = sorted(f.result() for f in futures)
+    lock.close()
+    assert codes == [200] + [412] * (len(apps) - 1), codes
+    assert get(apps[1])["activePeriod"] == period
+    # actions from the same moment are each applied, one after the other: all 204, and
+    # the last one written is what every device reads
+    targets = [f"01{i:02d}" for i in range(3)]
+
+    def act(i):
+        started.wait()
+        return apps[i].post(IFS + "/immediateForwardToContact", {"target": targets[i]}) \
+            .status_code
+    started = threading.Barrier(len(targets) + 1)
+    lock = sqlite3.connect(st / "directory.db", isolation_level=None, timeout=5)
+    lock.execute("BEGIN IMMEDIATE")
+    with ThreadPoolExecutor(len(targets)) as ex:
+        futures = [ex.submit(act, i) for i in range(len(targets))]
+        started.wait()
+        time.sleep(0.5)
+        lock.execute("ROLLBACK")
+        codes = [f.result() for f in futures]
+    lock.close()
+    assert codes == [204] * len(targets), codes
+    assert get(apps[0], IFS)["contactUri"] in [f"tel:+1425555{t}" for t in targets]
+    assert app_log_count(fe, "UCWA00675") >= len(targets) + 1
+    for app in apps:
+        app.delete()
+
+
+def app_log_count(fe, tag):
+    return fe.apache.log_text().count(tag)

@@ -270,7 +270,9 @@ START_TEST(call_forwarding_rows)
     f.unanswered_uri = "sip:bob@x.test";
     f.unanswered_enabled = 1;
     ck_assert_ptr_null(ucwa_callfwd_check(&f));
-    ck_assert_int_eq(ucwa_callfwd_put(&db, pool, "alice@x.test", &f, 1), 0);
+    ck_assert_int_eq(ucwa_callfwd_put(&db, pool, "alice@x.test", &f, 1), 1);
+    ck_assert_int_eq(f.stored, 1);
+    ck_assert(f.updated == 1);
     ck_assert_int_eq(ucwa_callfwd_get(&db, pool, "alice@x.test", &g), 1);
     ck_assert_str_eq(g.active_setting, "SimultaneousRing");
     ck_assert_str_eq(g.simring_uri, "tel:+14255550100");
@@ -279,9 +281,24 @@ START_TEST(call_forwarding_rows)
     ck_assert_str_eq(g.unanswered_uri, "sip:bob@x.test");
     /* update in place */
     g.active_setting = "None";
-    ck_assert_int_eq(ucwa_callfwd_put(&db, pool, "alice@x.test", &g, 2), 0);
+    f = g;   /* a second device read the same row */
+    /* the same millisecond still makes a new version */
+    ck_assert_int_eq(ucwa_callfwd_put(&db, pool, "alice@x.test", &g, 1), 1);
+    ck_assert(g.updated == 2);
+    /* the second device's change, from the old reading, loses: nothing written */
+    f.active_setting = "SimultaneousRing";
+    ck_assert_int_eq(ucwa_callfwd_put(&db, pool, "alice@x.test", &f, 3), 0);
     ck_assert_int_eq(ucwa_callfwd_get(&db, pool, "alice@x.test", &f), 1);
     ck_assert_str_eq(f.active_setting, "None");
+    ck_assert(f.updated == 2);
+    /* and two first rows: the second insert loses too */
+    {
+        ucwa_callfwd a, b;
+        ck_assert_int_eq(ucwa_callfwd_get(&db, pool, "carol@x.test", &a), 0);
+        b = a;
+        ck_assert_int_eq(ucwa_callfwd_put(&db, pool, "carol@x.test", &a, 5), 1);
+        ck_assert_int_eq(ucwa_callfwd_put(&db, pool, "carol@x.test", &b, 6), 0);
+    }
     ck_assert_int_eq(ucwa_callfwd_get(&db, pool, "bob@x.test", &f), 0);
 
     /* consistency */
