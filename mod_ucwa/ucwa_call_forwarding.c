@@ -18,6 +18,8 @@
 #include "ucwa_input.h"
 #include "ucwa_people_db.h"
 #include "ucwa_people_render.h"
+#include "ucwa_pool.h"
+#include "ucwa_pool_db.h"
 #include "ucwa_resources.h"
 #include "ucwa_shm.h"
 
@@ -163,13 +165,21 @@ static json_t *res_settings(apr_pool_t *p, const char *base, const ucwa_callfwd 
 
 typedef struct {
     const char *user;
+    const apr_array_header_t *fes;   /* other Front Ends of the pool to tell, or NULL */
+    int untold;                      /* of those, the ones the outbox could not take */
 } notify_txn;
 
 static void notify_locked(ucwa_txn *t, void *baton)
 {
     notify_txn *x = baton;
-    int user = ucwa_store_user_find_locked(t->store, x->user, 0);
+    int user = ucwa_store_user_find_locked(t->store, x->user, 0), i;
 
+    for (i = 0; x->fes && i < x->fes->nelts; i++) {
+        if (ucwa_pool_me_tell_locked(t->store, APR_ARRAY_IDX(x->fes, i, const char *), x->user,
+                                     "callForwardingSettings", t->pool) < 0) {
+            x->untold++;
+        }
+    }
     if (user < 0) {
         return;
     }
@@ -240,6 +250,7 @@ static int begin(cf_req *x, ucwa_req *q, int *rv)
  * x->lost set. */
 static int commit(cf_req *x, const char *what, json_t *res)
 {
+    apr_array_header_t *fes = NULL;
     notify_txn n;
 
     switch (ucwa_callfwd_put(&x->db, x->p, x->q->user, &x->f,
@@ -255,11 +266,21 @@ static int commit(cf_req *x, const char *what, json_t *res)
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, x->q->r, UCWALOGNO(00675)
                   "call forwarding of %s: %s (now %s, unanswered %s)", x->q->user, what,
                   x->f.active_setting, x->f.unanswered_enabled ? "Enabled" : "Disabled");
+    memset(&n, 0, sizeof(n));
     n.user = x->q->user;
+    if (ucwa_pool_name(x->q->r->server) && ucwa_pool_user_fes(x->q->r, x->q->user, &fes) == 0) {
+        n.fes = fes;   /* else logged: the others see it at their next GET */
+    }
     if (ucwa_txn_run(x->q->r->server, x->p, notify_locked, &n) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, x->q->r, UCWALOGNO(00676)
                       "call forwarding of %s changed, but its event was not posted (the "
                       "session store is unavailable)", x->q->user);
+    }
+    else if (n.untold) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, x->q->r, UCWALOGNO(00680)
+                      "call forwarding of %s changed: the pool's outbox is full, %d other "
+                      "Front Ends not told (their applications see it at their next GET)",
+                      x->q->user, n.untold);
     }
     return res ? ucwa_http_etagged(x->q, res) : ucwa_http_no_content(x->q);
 }
