@@ -57,6 +57,9 @@
  *   log       {sip, log, type}: the user's conversation log entry `log` was updated
  *             (markAsRead) or deleted on another Front End: his applications here hear it
  *             (mod_ucwa/ucwa_conversation_logs)
+ *   me        {sip, rel}: the user's resource `rel` under me (callForwardingSettings only)
+ *             changed on another Front End: his applications here get `rel updated`
+ *             (mod_ucwa/ucwa_call_forwarding)
  *
  * Session descriptions (up to 64 KiB) do not fit a message: the request that gives one
  * writes it to the pool's table ucwa_pool_sdp first, and the message names its key
@@ -205,6 +208,9 @@ void ucwa_pool_conv_key(ucwa_store *s, const ucwa_conv *c, const char **fe, cons
  * is full (the applications there see the change at their next GET). */
 int ucwa_pool_log_tell_locked(ucwa_store *s, const char *fe, const char *sip, const char *log,
                               const char *type, apr_pool_t *p);
+/* Queues a me message (above) for Front End fe; the same answers. */
+int ucwa_pool_me_tell_locked(ucwa_store *s, const char *fe, const char *sip, const char *rel,
+                             apr_pool_t *p);
 /* Queues {k, fe, conv[, extra members]} to the other side of c (its peer). -1 when the
  * outbox is full, 0 when c has no remote side. extra: a JSON object (taken) or NULL. */
 int ucwa_pool_conv_tell_locked(ucwa_store *s, const ucwa_conv *c, const char *kind,

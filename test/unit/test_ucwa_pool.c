@@ -659,14 +659,25 @@ START_TEST(a_front_end_gone)
 }
 END_TEST
 
+/* Every message of bad (NULL-terminated) is refused by fe, as forged or malformed. */
+static void all_refused(int fe, const char *const *bad)
+{
+    ucwa_pool_applied res;
+    ucwa_txn txn;
+
+    ucwa_txn_init(&txn, S(fe), pool);
+    for (; *bad; bad++) {
+        ck_assert_int_eq(ucwa_pool_apply_locked(&txn, *bad, strlen(*bad), &m.rules, now, &res),
+                         -1);
+    }
+}
+
 /* A user's conversation log changed on FE2 (markAsRead, DELETE): his applications on FE1
  * hear it through the pool; a malformed one changes nothing. */
 START_TEST(a_conversation_log_change_crosses)
 {
     int bob1 = app_on(FE1, BOB, "Bob", 1), bob2 = app_on(FE2, BOB, "Bob", 1);
     const char *id = "0123456789abcdef01234567";
-    ucwa_txn txn;
-    ucwa_pool_applied res;
 
     flow();
     (void)events(FE1, bob1);
@@ -676,18 +687,40 @@ START_TEST(a_conversation_log_change_crosses)
                      "comm/conversationLog/updated comm/missedItems/updated");
     ck_assert_ptr_nonnull(strstr(raw, "/communication/conversationLogs/0123456789abcdef01234567"));
     (void)bob2;
-    ucwa_txn_init(&txn, S(FE1), pool);
     {
         static const char *const bad[] = {
             "{\"k\":\"log\",\"sip\":\"bob@contoso.test\",\"log\":\"../x\",\"type\":\"updated\"}",
             "{\"k\":\"log\",\"sip\":\"bob@contoso.test\",\"log\":\"0123456789abcdef01234567\","
             "\"type\":\"x\"}",
+            NULL
         };
-        size_t i;
-        for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-            ck_assert_int_eq(ucwa_pool_apply_locked(&txn, bad[i], strlen(bad[i]), &m.rules, now,
-                                                    &res), -1);
-        }
+        all_refused(FE1, bad);
+    }
+    ck_assert_str_eq(events(FE1, bob1), "");
+}
+END_TEST
+
+/* A user's callForwardingSettings changed on FE2: his applications on FE1 hear it
+ * through the pool; another rel, or none, is refused. */
+START_TEST(a_me_change_crosses)
+{
+    int bob1 = app_on(FE1, BOB, "Bob", 1);
+
+    flow();
+    (void)events(FE1, bob1);
+    ck_assert_int_eq(ucwa_pool_me_tell_locked(S(FE2), "fe1", BOB, "callForwardingSettings",
+                                              pool), 1);
+    flow();
+    ck_assert_str_eq(events(FE1, bob1), "me/callForwardingSettings/updated");
+    ck_assert_ptr_nonnull(strstr(raw, "/me/callForwardingSettings\""));
+    {
+        static const char *const bad[] = {
+            "{\"k\":\"me\",\"sip\":\"bob@contoso.test\",\"rel\":\"../x\"}",
+            "{\"k\":\"me\",\"sip\":\"bob@contoso.test\",\"rel\":\"presence\"}",
+            "{\"k\":\"me\",\"sip\":\"bob@contoso.test\"}",
+            NULL
+        };
+        all_refused(FE1, bad);
     }
     ck_assert_str_eq(events(FE1, bob1), "");
 }
@@ -1485,6 +1518,7 @@ int main(void)
     tcase_add_test(tc, nobody_to_alert_is_unreachable);
     tcase_add_test(tc, the_last_endpoint_of_a_mirror_goes);
     tcase_add_test(tc, a_conversation_log_change_crosses);
+    tcase_add_test(tc, a_me_change_crosses);
     tcase_add_test(tc, a_front_end_gone);
     tcase_add_test(tc, a_full_outbox_changes_nothing);
     tcase_add_test(tc, malformed_and_hostile_messages);
