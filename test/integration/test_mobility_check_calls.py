@@ -148,9 +148,9 @@ def write_files(dep, daemons, sip_offset, broken=False):
     return path
 
 
-def run_check(dep, conf, *extra):
+def run_check(dep, conf, *extra, env=None):
     root = dep["root"]
-    env = dict(os.environ, MOBILITY_CHECK_PASSWORD=mobility.DEMO_PASSWORD)
+    env = dict(os.environ, MOBILITY_CHECK_PASSWORD=mobility.DEMO_PASSWORD, **(env or {}))
     p = subprocess.run(["/usr/bin/python3", str(CHECK), "-f", str(conf),
                         "--proxy-config", str(dep["rp"].conf),
                         "--inside", f"hosts:{root / 'hosts.inside'}",
@@ -239,6 +239,32 @@ def test_configuration_breaks_are_named(dep, daemons, sip_offset):
                   f"set 2 sip:127.0.0.1:{5091 + o}": "notice"}
     (dead,) = by["sip.gateway-set"]
     assert dead["subject"] == "set 2" and dead["severity"] == "problem"
+
+
+def test_turn_clients(dep, daemons, sip_offset, workdir):
+    """Without turnutils_uclient on the PATH the Allocate goes through python3-aioice;
+    without either, a notice says so and the servers are only asked a STUN Binding."""
+    c = daemons["coturn"]
+    tools = workdir / "mc-path"
+    stub = workdir / "mc-no-aioice"
+    (stub / "aioice").mkdir(parents=True, exist_ok=True)
+    (stub / "aioice" / "__init__.py").write_text("raise ImportError('hidden by the test')\n")
+    tools.mkdir(exist_ok=True)
+    for tool in ("openssl", "pg_isready"):
+        if not (tools / tool).exists():
+            (tools / tool).symlink_to(shutil.which(tool))
+    conf = write_files(dep, daemons, sip_offset)
+    r = run_check(dep, conf, "-v", env={"PATH": str(tools)})
+    got = {x["subject"]: x["what"] for x in r["passed"] if x["check"] == "calls.turn-allocate"}
+    assert set(got) == {f"UDP {TURN_NAME}:{c.port}", f"TCP {TURN_NAME}:{c.port}"}, r["by"]
+    assert all("python3-aioice" in w for w in got.values()), got
+    assert "calls.turn-client-missing" not in r["by"]
+    r = run_check(dep, conf, env={"PATH": str(tools), "PYTHONPATH": str(stub)})
+    (f,) = r["by"]["calls.turn-client-missing"]
+    assert f["severity"] == "notice" and "python3-aioice" in f["fix"]
+    assert {("calls.turn-answers", f"UDP {TURN_NAME}:{c.port}"),
+            ("calls.turn-answers", f"TCP {TURN_NAME}:{c.port}")} <= r["ok"]
+    assert r["rc"] == 0
 
 
 def served_der(port):

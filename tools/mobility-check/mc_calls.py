@@ -6,6 +6,7 @@ calls need (UcwaMaxCalls, UcwaEventSize)."""
 import base64
 import hashlib
 import hmac
+import importlib
 import json
 import os
 import secrets
@@ -110,12 +111,27 @@ def stun_binding(addr, port, tcp, timeout=2.0):
     return f"no STUN answer on {'TCP' if tcp else 'UDP'} {addr}:{port} in {timeout:g} s"
 
 
+def turn_client():
+    """The TURN client used for the Allocate: turnutils_uclient (coturn's client tools),
+    else python3-aioice, else None."""
+    if shutil.which(UCLIENT):
+        return UCLIENT
+    try:
+        importlib.import_module("aioice.turn")
+        return "python3-aioice"
+    except ImportError:
+        return None
+
+
 def allocate(addr, port, tcp, user, password, timeout=20):
-    """An Allocate with these credentials through turnutils_uclient (coturn's client):
-    (granted, detail); (None, why) when no client is installed."""
-    exe = shutil.which(UCLIENT)
-    if not exe:
+    """An Allocate with these credentials through turn_client(): (granted, detail);
+    (None, why) when no client is installed."""
+    client = turn_client()
+    if client is None:
         return None, "no TURN client installed"
+    if client != UCLIENT:
+        return _allocate_aioice(addr, port, tcp, user, password, timeout)
+    exe = shutil.which(UCLIENT)
     # -y: no peer (the relay is the question), -c: no RTCP pair, -n 0: nothing sent
     cmd = [exe, "-p", str(port), "-u", user, "-w", password, "-y", "-c", "-n", "0",
            *(["-t"] if tcp else []), addr]
@@ -130,6 +146,30 @@ def allocate(addr, port, tcp, user, password, timeout=20):
         if "error" in line.lower():
             return False, line.split(":", 2)[-1].strip() or "refused"
     return False, f"{UCLIENT} exited {p.returncode}"
+
+
+def _allocate_aioice(addr, port, tcp, user, password, timeout):
+    import asyncio
+
+    from aioice import stun, turn
+
+    async def run():
+        t, _ = await asyncio.wait_for(turn.create_turn_endpoint(
+            asyncio.DatagramProtocol, (addr, port), username=user, password=password,
+            lifetime=60, transport="tcp" if tcp else "udp"), timeout)
+        relayed = t.get_extra_info("sockname")
+        t.close()                       # a Refresh with lifetime 0 frees the relay
+        await asyncio.sleep(0.2)
+        return relayed
+    try:
+        relayed = asyncio.run(run())
+    except stun.TransactionFailed as e:
+        return False, f"refused ({e})"
+    except (stun.TransactionTimeout, asyncio.TimeoutError):
+        return False, f"no answer to the Allocate in {timeout} s"
+    except (OSError, ValueError) as e:
+        return False, str(e)
+    return True, f"allocation granted, relayed address {relayed[0]}:{relayed[1]} (python3-aioice)"
 
 
 def check(ctx):
@@ -179,13 +219,14 @@ def check(ctx):
     minutes = int(life) if life and life.isdigit() else 480
     user = (ctx.user or "mobility-check").lower().removeprefix("sip:")
     name, password = rest_credentials(key, user, minutes)
-    client = shutil.which(UCLIENT)
+    client = turn_client()
     if not client:
         rep.notice("calls.turn-client-missing", UCLIENT,
-                   "turnutils_uclient (coturn's client tools) is not installed: no Allocate "
-                   "was tried, the servers were only asked a STUN Binding", "whether the relays accept the credentials mod_ucwa mints is "
+                   "neither turnutils_uclient (coturn's client tools) nor python3-aioice is "
+                   "installed: no Allocate was tried, the servers were only asked a STUN "
+                   "Binding", "whether the relays accept the credentials mod_ucwa mints is "
                    "not known", "apt-get install coturn (its turnutils_uclient is used; the "
-                   "server need not run here)")
+                   "server need not run here) or python3-aioice")
     for host, udp, tcp, d in turn:
         addrs = [host] if _is_addr(host) else ctx.addrs(host)
         if not addrs:
@@ -216,7 +257,8 @@ def check(ctx):
             ok, detail = allocate(addr, port, tcp_side, name, password)
             if ok:
                 rep.ok("calls.turn-allocate", subj,
-                       f"Allocate granted to credentials minted from the secret ({name})")
+                       f"Allocate granted to credentials minted from the secret ({name}; "
+                       f"{client})")
             else:
                 rep.problem("calls.turn-refused", subj,
                             f"the TURN server refuses an Allocate with credentials minted "
