@@ -134,6 +134,7 @@ def write_files(dep, daemons, sip_offset, broken=False):
     servers = [f"    server fe1 127.0.0.1:{t.fe_https} check"]
     if broken:
         servers.append(f"    server fe2 127.0.0.1:{closed} check")
+        servers.append('    server fe3 "${MC_UNSET_FE3_ADDR}:443" check')
     timeout = "60s" if broken else "1900s"
     (root / "haproxy.cfg").write_text("\n".join([
         "defaults", "    mode tcp", "    timeout connect 5s",
@@ -229,6 +230,8 @@ def test_configuration_breaks_are_named(dep, daemons, sip_offset):
     assert {f["subject"] for f in by["pool.hlb-timeout"]} == \
         {"frontend pool-internal: timeout client", "backend fes: timeout server"}
     assert "1900s" in by["pool.hlb-timeout"][0]["fix"]
+    (unset,) = by["pool.hlb-config"]
+    assert "${MC_UNSET_FE3_ADDR}:443" in unset["what"] and "environment" in unset["fix"]
     # the linked pool whose certificate does not name it (the one that does passes)
     (link,) = by["pool.link-certificate"]
     assert link["subject"].startswith("pool03.contoso.test") and "does not name" in link["what"]

@@ -25,7 +25,8 @@ def haproxy_seconds(text):
 def _env(text):
     """HAProxy's "${VAR}" and "${VAR-default}" from the environment it would run in."""
     def rep(m):
-        return os.environ.get(m.group(1), m.group(3) if m.group(2) else "")
+        # an unset variable without a default stays as written: the finding names it
+        return os.environ.get(m.group(1), m.group(3) if m.group(2) else m.group(0))
     return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(-([^}]*))?\}", rep, text).replace('"', "")
 
 
@@ -189,9 +190,19 @@ def _haproxy(ctx, path, longest):
                     rep.ok("pool.hlb-timeout", subj, f"{secs:g} s > {longest} s")
         if kind in ("backend", "listen"):
             for words, n in lines:
-                if words[0] == "server" and len(words) >= 3:
-                    host, port = _hostport(words[2], 443)
-                    _answers(ctx, host, port, f"server {words[1]}, {path}:{n}")
+                if words[0] != "server" or len(words) < 3:
+                    continue
+                if "${" in words[2]:
+                    rep.problem("pool.hlb-config", f"{path}:{n}",
+                                f"server {words[1]} is at {words[2]}: a variable not set in "
+                                "this environment",
+                                "the check cannot tell which Front End HAProxy sends to "
+                                "(and HAProxy, started without it, cannot either)",
+                                "run the check with HAProxy's environment (e.g. set -a; . "
+                                "/etc/default/haproxy; set +a), or write the address")
+                    continue
+                host, port = _hostport(words[2], 443)
+                _answers(ctx, host, port, f"server {words[1]}, {path}:{n}")
 
 
 def _links(ctx):

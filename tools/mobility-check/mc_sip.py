@@ -137,6 +137,8 @@ def check(ctx):
         return
     d = fe.all("UcwaSip")[-1]
     listen = fe.value("UcwaSipListenAddress", "127.0.0.1")
+    # every address: asked on this host's loopback (run the check on the Front End)
+    listen = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(listen, listen)
     ports = []
     for name, default in (("UcwaSipExternalListeningPort", EXT_PORT),
                           ("UcwaSipPrimaryListeningPort", PRI_PORT)):
