@@ -334,7 +334,7 @@ const command_rec ucwa_cmds[] = {
     AP_INIT_TAKE1("UcwaTurnTokenLifetime", ucwa_media_relay_set_lifetime, NULL, RSRC_CONF,
                   "minutes a mediaRelayAccessToken is valid (480)"),
     AP_INIT_TAKE1("UcwaSite", set_site, NULL, RSRC_CONF,
-                  "this server's site, for site mobility policies"),
+                  "this server's site, for site mobility and voice policies and dial plans"),
     AP_INIT_TAKE1("UcwaUserQuery", set_user_query, NULL, RSRC_CONF,
                   "SQL (mod_dbd) returning display_name and policy_tag of the user given as %s"),
     AP_INIT_RAW_ARGS("<UcwaMobilityPolicy", policy_section, NULL, RSRC_CONF,

@@ -20,7 +20,8 @@ typedef struct {
     apr_uint32_t parked_per_user;         /* event requests one user's applications park */
     ucwa_idle_rules idle_rules;
     ucwa_policy_set *policies;
-    const char *site;                     /* this server's site (policies by site) */
+    const char *site;                     /* this server's site (mobility and voice
+                                           * policies, dial plans by site) */
     int user_query;                       /* UcwaUserQuery was set */
     apr_size_t body_max;
     apr_interval_time_t invitation_timeout;   /* unanswered IM invitations fail */

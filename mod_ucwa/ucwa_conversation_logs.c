@@ -325,25 +325,11 @@ typedef struct {
  * with the error sent in *rv. */
 static int begin(logs_req *x, ucwa_req *q, int *rv)
 {
-    ucwa_app copy;
-    const char *why = NULL;
-
     memset(x, 0, sizeof(*x));
     x->q = q;
     x->p = q->r->pool;
-    if (ucwa_app_copy(q, &copy, NULL, rv) != OK) {
-        return 0;
-    }
-    x->base = apr_pstrdup(x->p, copy.base);
-    if (!ucwa_people_db(q->r, x->p, 1, &x->db, &why)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, UCWALOGNO(00533)
-                      "conversation logs: %s", why);
-        apr_table_setn(q->r->err_headers_out, "Retry-After", "60");
-        *rv = ucwa_http_error(q, HTTP_SERVICE_UNAVAILABLE, "ServiceUnavailable", NULL,
-                              "Conversation logs are unavailable now.");
-        return 0;
-    }
-    return 1;
+    return ucwa_people_db_app(q, &x->db, &x->base, "conversation logs",
+                              "Conversation logs are unavailable now.", rv);
 }
 
 static int failed(logs_req *x)

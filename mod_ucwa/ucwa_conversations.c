@@ -159,6 +159,8 @@ typedef struct {
     int which, method, local;
     const char *id, *sip;
     const message_in *m;
+    const char *operation_id;      /* addMessaging's */
+    apr_interval_time_t timeout;   /* addMessaging: UcwaInvitationTimeout */
     ucwa_conv_result res;
     ucwa_conv_view v;              /* detached when a resource is rendered (render set) */
     int render;
@@ -225,6 +227,18 @@ static int conversation_locked(ucwa_txn *t, int idx, void *baton)
     case UCWA_IM_TYPING:
         x->res = ucwa_conv_typing_locked(s, conv, side, apr_time_now(), p, &touched);
         break;
+    case UCWA_IM_ADD_MESSAGING: {
+        /* messaging added to a call's conversation: the other party gets an invitation */
+        apr_time_t now = apr_time_now();
+        x->res = ucwa_conv_add_messaging_locked(s, conv, side, x->operation_id,
+                                                now + x->timeout, now, p, &touched);
+        if (x->res == UCWA_CONV_OK) {
+            x->location = apr_pstrcat(p, ucwa_store_app(s, idx)->base,
+                                      "/communication/messagingInvitations/",
+                                      c->msg_invitation[side], NULL);
+        }
+        break;
+    }
     case UCWA_IM_PARTICIPANT_MESSAGING:
         if (c->phase != UCWA_CONV_CONNECTED) {
             return CONV_NO_RESOURCE;
@@ -283,6 +297,20 @@ int ucwa_conversations_one(ucwa_req *q, int which)
     if ((which == UCWA_IM_TYPING || which == UCWA_IM_TERMINATE) && !ucwa_http_input(q, &rv)) {
         return rv;
     }
+    if (which == UCWA_IM_ADD_MESSAGING) {
+        /* {operationId} (optional) */
+        json_t *in = ucwa_http_input(q, &rv);
+        int bad = 0;
+        if (!in) {
+            return rv;
+        }
+        x.operation_id = ucwa_input_string(in, "operationId", UCWA_CONV_OPID_CHARS, &bad);
+        if (bad || (x.operation_id && !ucwa_conv_http_token_ok(x.operation_id))) {
+            return ucwa_conv_http_bad_input(q, "operationId must be at most 50 printable ASCII "
+                                            "characters.");
+        }
+        x.timeout = q->conf->global->invitation_timeout;
+    }
     x.method = method;
     x.id = id;
     x.sip = sip;
@@ -310,6 +338,15 @@ int ucwa_conversations_one(ucwa_req *q, int which)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00143)
                       "%s left conversation %s", q->user, id);
         ucwa_conversation_logs_collect(q->r->server, p);   /* canceled: a Missed one */
+    }
+    if (x.which == UCWA_IM_ADD_MESSAGING && x.res == UCWA_CONV_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00620)
+                      "%s added messaging to call conversation %s", q->user, id);
+    }
+    if (x.which == UCWA_IM_ADD_MESSAGING && x.res == UCWA_CONV_STATE) {
+        return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", NULL,
+                               "Messaging can be added to a connected call's conversation "
+                               "only, once at a time, when the other party takes messaging.");
     }
     switch (x.res) {
     case UCWA_CONV_OK:

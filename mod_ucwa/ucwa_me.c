@@ -368,18 +368,6 @@ int ucwa_me_get(ucwa_req *q, int what)
     if (what == UCWA_ME_SELF) {
         return ucwa_http_resource(q, HTTP_OK, ucwa_res_me(q->r->pool, &copy, q->user));
     }
-    if (what == UCWA_ME_CALL_FORWARDING) {
-        json_t *res = ucwa_res_call_forwarding(q->r->pool, &copy);
-        if (q->r->method_number == M_PUT) {
-            if (!ucwa_http_put_input(q, res, &rv)) {
-                return rv;
-            }
-            /* forwarding needs Enterprise Voice, which this server does not provide */
-            return ucwa_http_error(q, HTTP_FORBIDDEN, "Forbidden", NULL,
-                                   "Call forwarding is not available for this user.");
-        }
-        return ucwa_http_etagged(q, res);
-    }
     if (!copy.available) {
         return need_available(q);
     }

@@ -1,5 +1,6 @@
 /* me and self presence: makeMeAvailable (leaving lurker mode), presence, note, location,
- * reportMyActivity, phones, callForwardingSettings; and the events each change causes. */
+ * reportMyActivity, phones; and the events each change causes (callForwardingSettings is
+ * ucwa_call_forwarding's). */
 #ifndef UCWA_ME_H
 #define UCWA_ME_H
 
@@ -7,12 +8,10 @@
 
 /* The resources of me; the what of ucwa_me_get and ucwa_me_set. */
 enum {
-    UCWA_ME_PRESENCE, UCWA_ME_NOTE, UCWA_ME_LOCATION, UCWA_ME_SELF,
-    UCWA_ME_CALL_FORWARDING
+    UCWA_ME_PRESENCE, UCWA_ME_NOTE, UCWA_ME_LOCATION, UCWA_ME_SELF
 };
 
-/* Route handlers (ucwa_route): GET of me, presence, note, location, phones and
- * callForwardingSettings (and its PUT); POST of presence, note and location;
+/* Route handlers (ucwa_route): GET of me, presence, note, location and phones; POST of presence, note and location;
  * makeMeAvailable; reportMyActivity. */
 int ucwa_me_get(ucwa_req *q, int what);
 int ucwa_me_set(ucwa_req *q, int what);

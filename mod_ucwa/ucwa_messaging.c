@@ -152,18 +152,32 @@ static int invitation_locked(ucwa_txn *t, int idx, void *baton)
     apr_uint32_t gen = ucwa_store_app(t->store, idx)->gen;
     ucwa_conv_touched touched;
     ucwa_conv *c;
-    int conv, side = -1;
+    int conv, side = -1, added = 0;
 
     conv = ucwa_conv_find_invitation_locked(t->store, x->id, &side);
     c = conv >= 0 ? ucwa_store_conv(t->store, conv) : NULL;
-    if (!c || c->kind != UCWA_CONV_KIND_MESSAGING || !ucwa_conv_sees_invitation(c, side, idx, gen)
-        || (x->action && side != 1)) {
+    if (c && c->kind != UCWA_CONV_KIND_MESSAGING) {
+        c = NULL;
+    }
+    if (!c) {
+        /* messaging added to a call's conversation: the parties see their own (the other
+         * party, not its adder, accepts or declines) */
+        conv = ucwa_conv_find_msg_invitation_locked(t->store, x->id, &side);
+        c = conv >= 0 ? ucwa_store_conv(t->store, conv) : NULL;
+        if (!c || ucwa_conv_side(c, idx, gen) != side
+            || (x->action && side == (int)c->msg_side)) {
+            return 1;
+        }
+        added = 1;
+    }
+    else if (!ucwa_conv_sees_invitation(c, side, idx, gen) || (x->action && side != 1)) {
         return 1;
     }
     memset(&touched, 0, sizeof(touched));
     x->conv_id = apr_pstrdup(t->pool, c->id);
     if (!x->action) {
         ucwa_conv_view_of_locked(t->store, c, side, idx, &x->v);
+        x->v.added_msg = added;
         ucwa_conv_http_detach(t->pool, &x->v);
     }
     else if (!strcasecmp(x->action, "accept")) {

@@ -16,6 +16,7 @@
 #include "mob_dbd.h"
 
 #include "mod_ucwa.h"
+#include "ucwa_app.h"
 #include "ucwa_config.h"
 #include "ucwa_people_db.h"
 #include "ucwa_schema.h"
@@ -388,6 +389,26 @@ static int db_of(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd, int schema, ucwa_d
 int ucwa_people_db(request_rec *r, apr_pool_t *p, int schema, ucwa_db *db, const char **why)
 {
     return db_of(r->server, p, mob_dbd_acquire(r), schema, db, why);
+}
+
+int ucwa_people_db_app(ucwa_req *q, ucwa_db *db, const char **base, const char *what,
+                       const char *message, int *rv)
+{
+    ucwa_app copy;
+    const char *why = NULL;
+
+    memset(db, 0, sizeof(*db));
+    if (ucwa_app_copy(q, &copy, NULL, rv) != OK) {
+        return 0;
+    }
+    *base = apr_pstrdup(q->r->pool, copy.base);
+    if (!ucwa_people_db(q->r, q->r->pool, 1, db, &why)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, UCWALOGNO(00678) "%s: %s", what, why);
+        apr_table_setn(q->r->err_headers_out, "Retry-After", "60");
+        *rv = ucwa_http_error(q, HTTP_SERVICE_UNAVAILABLE, "ServiceUnavailable", NULL, message);
+        return 0;
+    }
+    return 1;
 }
 
 ap_dbd_t *ucwa_people_db_open(server_rec *s, apr_pool_t *p, ucwa_db *db, const char **why)

@@ -9,12 +9,21 @@
 #include <mod_dbd.h>
 
 
+#include "ucwa_http.h"
 #include "ucwa_sql.h"
 
 
 /* The request's database connection (mod_dbd) as a ucwa_db; with schema set, one whose
  * tables (ucwa_schema) are known to be current. 1, or 0 with why (for the log). */
 int ucwa_people_db(request_rec *r, apr_pool_t *p, int schema, ucwa_db *db, const char **why);
+
+/* For a resource of the request's application kept in this database: the application
+ * (404/410 as for every resource of it), then ucwa_people_db with the schema. 1 with
+ * *base (the application's path, in the request's pool), or 0 with the answer sent in *rv:
+ * a database that cannot be used is 503 ServiceUnavailable with Retry-After 60 and
+ * message, logged (UCWA00678) with what. */
+int ucwa_people_db_app(ucwa_req *q, ucwa_db *db, const char **base, const char *what,
+                       const char *message, int *rv);
 
 /* The same outside a request (the sweeper, the pool's thread, or a request that records
  * for someone else): a connection of its own (mod_dbd's ap_dbd_open), whose tables are

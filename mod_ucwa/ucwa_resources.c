@@ -231,14 +231,14 @@ json_t *ucwa_res_location(apr_pool_t *p, const ucwa_app *a, const ucwa_user *u)
     return mob_json_own(p, res);
 }
 
-json_t *ucwa_res_call_forwarding(apr_pool_t *p, const ucwa_app *a)
+json_t *ucwa_res_call_forwarding(apr_pool_t *p, const char *base)
 {
     json_t *res = json_pack("{s:s,s:s,s:s,s:s}", UCWA_PUT_PROPERTY, UCWA_PUT_VALUE,
                             "activePeriod", "Always", "activeSetting", "None",
                             "unansweredCallHandling", "Disabled");
 
     json_object_set_new(res, "_links",
-                        json_pack("{s:o}", "self", href(p, a->base, "/me/callForwardingSettings")));
+                        json_pack("{s:o}", "self", href(p, base, "/me/callForwardingSettings")));
     json_object_set_new(res, "rel", json_string("callForwardingSettings"));
     mob_json_own(p, res);
     json_object_set_new(res, "etag", json_string(ucwa_res_etag(p, res)));

@@ -31,7 +31,9 @@ json_t *ucwa_res_presence(apr_pool_t *p, const ucwa_app *a, ucwa_availability av
                           const char *activity);
 json_t *ucwa_res_note(apr_pool_t *p, const ucwa_app *a, const ucwa_user *u);
 json_t *ucwa_res_location(apr_pool_t *p, const ucwa_app *a, const ucwa_user *u);
-json_t *ucwa_res_call_forwarding(apr_pool_t *p, const ucwa_app *a);
+/* callForwardingSettings of a user not enabled for Enterprise Voice (nothing forwarded,
+ * no action; mod_ucwa/ucwa_call_forwarding has the others). */
+json_t *ucwa_res_call_forwarding(apr_pool_t *p, const char *base);
 
 /* The ETag of a resource: a decimal hash of its JSON, as real servers print them. */
 const char *ucwa_res_etag(apr_pool_t *p, const json_t *res);

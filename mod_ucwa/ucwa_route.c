@@ -7,6 +7,7 @@
 
 #include "ucwa_app.h"
 #include "ucwa_batch.h"
+#include "ucwa_call_forwarding.h"
 #include "ucwa_calls.h"
 #include "ucwa_contact.h"
 #include "ucwa_conversation_logs.h"
@@ -44,6 +45,7 @@ typedef struct {
 #define RENEG AV "/audioVideoSession/renegotiations"
 #define MEMBERS "/people/presenceSubscriptionMemberships"
 #define LOGS "/communication/conversationLogs"
+#define CFS "/me/callForwardingSettings"
 
 static const ucwa_route routes[] = {
     { "", "GET", ucwa_app_get, 0 },
@@ -67,7 +69,19 @@ static const ucwa_route routes[] = {
     { "/me/location", "POST", ucwa_me_set, UCWA_ME_LOCATION },
     { "/me/reportMyActivity", "POST", ucwa_me_report_activity, 0 },
     { "/me/phones", "GET", ucwa_contact_my_phones, 0 },
-    { "/me/callForwardingSettings", "GET, PUT", ucwa_me_get, UCWA_ME_CALL_FORWARDING },
+    { CFS, "GET, PUT", ucwa_call_forwarding, UCWA_CF_SETTINGS },
+    { CFS "/turnOffCallForwarding", "POST", ucwa_call_forwarding, UCWA_CF_TURN_OFF },
+    { CFS "/immediateForwardSettings", "GET", ucwa_call_forwarding, UCWA_CF_IMMEDIATE },
+    { CFS "/immediateForwardSettings/immediateForwardToContact", "POST", ucwa_call_forwarding,
+      UCWA_CF_IMMEDIATE_CONTACT },
+    { CFS "/simultaneousRingSettings", "GET, PUT", ucwa_call_forwarding, UCWA_CF_SIMRING },
+    { CFS "/simultaneousRingSettings/simultaneousRingToContact", "POST", ucwa_call_forwarding,
+      UCWA_CF_SIMRING_CONTACT },
+    { CFS "/unansweredCallSettings", "GET, PUT", ucwa_call_forwarding, UCWA_CF_UNANSWERED },
+    { CFS "/unansweredCallSettings/unansweredCallToContact", "POST", ucwa_call_forwarding,
+      UCWA_CF_UNANSWERED_CONTACT },
+    { CFS "/unansweredCallSettings/resetUnansweredCallSettings", "POST", ucwa_call_forwarding,
+      UCWA_CF_UNANSWERED_RESET },
     { "/communication", "GET, PUT", ucwa_static_communication, 0 },
     { "/communication/mediaRelayAccessToken", "*", ucwa_media_relay_token, 0 },
     { "/communication/mediaPolicies", "GET", ucwa_media_relay_policies, 0 },
@@ -94,6 +108,7 @@ static const ucwa_route routes[] = {
     { CONV "/messaging/typingParticipants", "GET", ucwa_conversations_one,
       UCWA_IM_TYPING_PARTICIPANTS },
     { CONV "/messaging/terminate", "POST", ucwa_conversations_one, UCWA_IM_TERMINATE },
+    { CONV "/messaging/addMessaging", "POST", ucwa_conversations_one, UCWA_IM_ADD_MESSAGING },
     { AV, "GET", ucwa_calls_conversation, UCWA_AV_MODALITY },
     { AV "/addAudio", "POST", ucwa_calls_conversation, UCWA_AV_ADD },
     { AV "/addAudioVideo", "POST", ucwa_calls_conversation, UCWA_AV_ADD },

@@ -96,8 +96,12 @@ def main():
         relay.start()
         if pool:
             pool.start()
+            pool.pg.psql(mobility.DEMO_VOICE_SQL)
         else:
+            seeded = mobility.seed_demo_voice(state)   # the tables exist from the 2nd run on
             fe.start()
+            if not seeded:
+                mobility.seed_demo_voice(state)
         rp.start()
         if sip:
             sip.start()

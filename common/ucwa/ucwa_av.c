@@ -121,7 +121,11 @@ int ucwa_av_caller(const ucwa_conv *c)
 
 ucwa_conv_phase ucwa_av_phase(const ucwa_conv *c)
 {
-    return (ucwa_conv_phase)(c->kind == UCWA_CONV_KIND_AV ? c->phase : c->av_phase);
+    if (c->kind == UCWA_CONV_KIND_AV) {
+        /* a call hung up while messaging added to it goes on: the call has ended */
+        return c->av_off ? UCWA_CONV_ENDED : (ucwa_conv_phase)c->phase;
+    }
+    return (ucwa_conv_phase)c->av_phase;
 }
 
 const char *ucwa_av_invitation_id(const ucwa_conv *c, int side)

@@ -12,6 +12,9 @@
  *   .../{C}/messaging, .../messaging/messages/{n}, .../messaging/typingParticipants
  *   .../{C}/participants, .../participants/{sip}, .../participants/{sip}/messaging
  *   {A}/communication/messagingInvitations/{I}                 the side's invitation
+ *   .../{C}/messaging/addMessaging      messaging added to a call's conversation, whose
+ *                                       own messagingInvitations are beside the call's
+ *                                       (docs/extensions.md section 19)
  *
  * Who sees what. The inviter's application (party 0) sees the conversation until it
  * ends. Every application of the invited user that had made itself available with
@@ -149,6 +152,8 @@ typedef struct {
     int elsewhere;             /* side 1: another endpoint took the invitation */
     int answered;              /* side 1: no accept/decline, even while inviting */
     int calls;                 /* the viewing application takes calls (Audio or Video) */
+    int added_msg;             /* a call's conversation: the view is of the messagingInvitation
+                                * of messaging added to it (addMessaging) */
     /* a call's descriptions as data URIs (NULL: none), filled by ucwa_av_view_media_locked */
     const char *offer, *answer, *reneg_offer, *reneg_answer;
 } ucwa_conv_view;
@@ -247,7 +252,10 @@ ucwa_conv_result ucwa_conv_answer_locked(ucwa_store *s, int idx, int app, int pr
                                          const char *cid, const char *session_context,
                                          apr_time_t now, apr_pool_t *p, ucwa_conv_touched *t);
 /* side offers a renegotiation of a connected call (hold, video, ICE restart): the other
- * side gets audioVideoRenegotiation started. STATE when not connected or one is open. */
+ * side gets audioVideoRenegotiation started. STATE when not connected or one is open, but
+ * for a caller's renegotiation told by the pool that crossed the callee's open one here
+ * (glare): the caller's wins, the callee gets its own completed Failure (Conflict) before
+ * the caller's started (docs/extensions.md section 19). */
 ucwa_conv_result ucwa_conv_renegotiate_locked(ucwa_store *s, int idx, int side,
                                               const char *ctype, const char *body,
                                               apr_size_t len, const char *operation_id,
@@ -276,15 +284,32 @@ ucwa_conv_result ucwa_conv_add_av_locked(ucwa_store *s, int idx, int side, int v
                                          apr_time_t now, apr_pool_t *p, ucwa_conv_touched *t);
 /* side ends the call of record idx: cancels (the caller, ringing), declines (the callee,
  * ringing) or hangs up (connected). An added call ends alone (the conversation goes on with
- * messaging, unless messaging was stopped); a call conversation ends whole. STATE if no call
- * is ringing or connected; BUSY as ucwa_conv_leave_locked. */
+ * messaging, unless messaging was stopped); a call conversation ends whole, unless messaging
+ * was added to it and is connected: then the call ends alone ("av-off" to the other side's
+ * Front End). STATE if no call is ringing or connected; BUSY as ucwa_conv_leave_locked. */
 ucwa_conv_result ucwa_conv_stop_av_locked(ucwa_store *s, int idx, int side, int app,
                                           apr_time_t now, apr_pool_t *p, ucwa_conv_touched *t);
 /* side stops messaging (stopMessaging): with a call going on, messaging alone ends; else
- * as ucwa_conv_leave_locked. */
+ * as ucwa_conv_leave_locked. In a call's conversation with messaging added (ringing or
+ * connected), that messaging ends alone: canceled by its adder, declined by the other side
+ * while it rings, stopped once connected. */
 ucwa_conv_result ucwa_conv_stop_messaging_locked(ucwa_store *s, int idx, int side,
                                                  apr_time_t now, apr_pool_t *p,
                                                  ucwa_conv_touched *t);
+
+/* side adds messaging to its connected call's conversation (addMessaging): the other
+ * party's application gets a messagingInvitation (accept with ucwa_conv_accept_locked,
+ * decline with ucwa_conv_decline_by_locked) until expires. The other party on another Front
+ * End of the pool: that Front End rings it ("msg-add"). STATE when the call is not
+ * connected, messaging is already added or ringing, or the other party's application here
+ * does not take messaging; BUSY (the pool's outbox is full). */
+ucwa_conv_result ucwa_conv_add_messaging_locked(ucwa_store *s, int idx, int side,
+                                                const char *operation_id, apr_time_t expires,
+                                                apr_time_t now, apr_pool_t *p,
+                                                ucwa_conv_touched *t);
+/* The record and side whose messagingInvitation of messaging added to a call's
+ * conversation id names, or -1. */
+int ucwa_conv_find_msg_invitation_locked(ucwa_store *s, const char *id, int *side);
 
 /* Time passes for a connected call of record idx: a side whose application has had no
  * event request parked for `after` is Suspended (its session lost the network), and gets
@@ -365,6 +390,16 @@ void ucwa_conv_remote_stop_av_locked(ucwa_store *s, int idx, const char *call, a
                                      apr_pool_t *p, ucwa_conv_touched *t);
 void ucwa_conv_remote_gone_locked(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
                                   ucwa_conv_touched *t);
+/* Messaging added to a call's conversation across Front Ends, from the other side's Front
+ * End. msg-add: the other side added it, the application here gets the invitation until
+ * expires (or, when it cannot, the adder's side is answered msg-off: declined);
+ * msg-accept: the application there accepted (one that comes after it ended here: the
+ * acceptor's side is answered msg-off). msg-off is ucwa_conv_stop_messaging_locked. */
+void ucwa_conv_remote_add_messaging_locked(ucwa_store *s, int idx, apr_time_t expires,
+                                           apr_time_t now, apr_pool_t *p,
+                                           ucwa_conv_touched *t);
+void ucwa_conv_remote_msg_accepted_locked(ucwa_store *s, int idx, apr_time_t now,
+                                          apr_pool_t *p, ucwa_conv_touched *t);
 /* The invitation was accepted on another Front End: this side's endpoints stop ringing. */
 void ucwa_conv_elsewhere_locked(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p,
                                 ucwa_conv_touched *t);

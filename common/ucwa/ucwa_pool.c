@@ -265,16 +265,28 @@ void ucwa_pool_conv_key(ucwa_store *s, const ucwa_conv *c, const char **fe, cons
     }
 }
 
-int ucwa_pool_log_tell_locked(ucwa_store *s, const char *fe, const char *sip, const char *log,
-                              const char *type, apr_pool_t *p)
+/* Queues message m (taken) about a user for Front End fe. */
+static int tell_user_locked(ucwa_store *s, const char *fe, json_t *m, apr_pool_t *p)
 {
-    json_t *m = json_pack("{s:s,s:s,s:s,s:s}", "k", "log", "sip", sip, "log", log,
-                          "type", type);
     int rv = m ? ucwa_pool_queue_locked(s, UCWA_POOL_SEND, fe, NULL,
                                         mob_json_dump(p, m, NULL), NULL) : -1;
 
     json_decref(m);
     return rv;
+}
+
+int ucwa_pool_log_tell_locked(ucwa_store *s, const char *fe, const char *sip, const char *log,
+                              const char *type, apr_pool_t *p)
+{
+    return tell_user_locked(s, fe, json_pack("{s:s,s:s,s:s,s:s}", "k", "log", "sip", sip,
+                                             "log", log, "type", type), p);
+}
+
+int ucwa_pool_me_tell_locked(ucwa_store *s, const char *fe, const char *sip, const char *rel,
+                             apr_pool_t *p)
+{
+    return tell_user_locked(s, fe, json_pack("{s:s,s:s,s:s}", "k", "me", "sip", sip,
+                                             "rel", rel), p);
 }
 
 static json_t *keyed(ucwa_store *s, const ucwa_conv *c, const char *kind)
@@ -743,7 +755,8 @@ static int apply_conv(ucwa_txn *txn, const char *k, const json_t *m, const ucwa_
         }
         if (ucwa_conv_renegotiate_locked(s, idx, side, sdp->ctype, sdp->body, sdp->len,
                                          str(m, "op"), now, txn->pool, &t) != UCWA_CONV_OK) {
-            res->what = "a renegotiation the call here is not in a state for";
+            res->what = "a renegotiation the call here is not in a state for (or the callee's, "
+                        "crossed by the caller's: the caller's wins)";
         }
     }
     else if (!strcmp(k, "reneg-answer")) {
@@ -780,6 +793,22 @@ static int apply_conv(ucwa_txn *txn, const char *k, const json_t *m, const ucwa_
         }
         ucwa_conv_remote_stop_av_locked(s, idx, str(m, "call"), now, txn->pool, &t);
     }
+    else if (!strcmp(k, "msg-add")) {
+        /* messaging added to the call's conversation on the other side's Front End */
+        ucwa_conv_remote_add_messaging_locked(s, idx, (apr_time_t)num(m, "expires"), now,
+                                              txn->pool, &t);
+    }
+    else if (!strcmp(k, "msg-accept")) {
+        ucwa_conv_remote_msg_accepted_locked(s, idx, now, txn->pool, &t);
+    }
+    else if (!strcmp(k, "av-off")) {
+        /* hung up there beside the messaging added to the call's conversation (with no
+         * messaging here any more: the conversation had nothing left, it ends) */
+        if (c->kind != UCWA_CONV_KIND_AV) {
+            return -1;
+        }
+        ucwa_conv_stop_av_locked(s, idx, side, -1, now, txn->pool, &t);
+    }
     else if (!strcmp(k, "msg-off")) {
         /* messaging stopped there beside the call (with no call here any more: the
          * conversation had nothing left, it ends) */
@@ -798,13 +827,25 @@ static int apply_conv(ucwa_txn *txn, const char *k, const json_t *m, const ucwa_
     return 0;
 }
 
+/* Wakes every application of user (events were posted to them). */
+static void wake_user(ucwa_txn *txn, int user, ucwa_pool_applied *res)
+{
+    int i;
+
+    for (i = ucwa_store_first_app(txn->store, user); i >= 0;
+         i = ucwa_store_next_app(txn->store, i)) {
+        ucwa_txn_wake_app(txn, i);
+        res->wakes++;
+    }
+}
+
 /* A conversation log entry of a user changed on another Front End: his applications here
  * get the events that Front End's got (conversationLog type, missedItems updated). */
 static int apply_log(ucwa_txn *txn, const json_t *m, apr_time_t now, ucwa_pool_applied *res)
 {
     ucwa_store *s = txn->store;
     const char *log = str(m, "log"), *type = str(m, "type");
-    int user = ucwa_store_user_find_locked(s, str(m, "sip"), 0), i;
+    int user = ucwa_store_user_find_locked(s, str(m, "sip"), 0);
 
     if (strlen(log) != 24 || strspn(log, "0123456789abcdef") != 24
         || (strcmp(type, "updated") && strcmp(type, "deleted") && strcmp(type, "added"))) {
@@ -821,10 +862,31 @@ static int apply_log(ucwa_txn *txn, const json_t *m, apr_time_t now, ucwa_pool_a
     ucwa_store_post_user_locked(s, user, 0, UCWA_PRIO_HIGH, "communication", "/communication",
                                 "missedItems", "/communication/missedItems", "updated", now,
                                 txn->pool);
-    for (i = ucwa_store_first_app(s, user); i >= 0; i = ucwa_store_next_app(s, i)) {
-        ucwa_txn_wake_app(txn, i);
-        res->wakes++;
+    wake_user(txn, user, res);
+    return 0;
+}
+
+/* A resource of a user's me changed on another Front End (callForwardingSettings): his
+ * applications here get `rel updated`, as that Front End's did. */
+static int apply_me(ucwa_txn *txn, const json_t *m, apr_time_t now, ucwa_pool_applied *res)
+{
+    static const char *const rels[] = { "callForwardingSettings", NULL };
+    const char *rel = str(m, "rel");
+    int user, k;
+
+    for (k = 0; rels[k] && strcmp(rels[k], rel); k++) {
     }
+    if (!rels[k]) {
+        return -1;
+    }
+    res->what = "a change of me";
+    if ((user = ucwa_store_user_find_locked(txn->store, str(m, "sip"), 0)) < 0) {
+        return 0;   /* no application here any more */
+    }
+    ucwa_store_post_user_locked(txn->store, user, 0, UCWA_PRIO_MEDIUM, "me", "/me", rels[k],
+                                apr_pstrcat(txn->pool, "/me/", rels[k], NULL), "updated", now,
+                                txn->pool);
+    wake_user(txn, user, res);
     return 0;
 }
 
@@ -943,6 +1005,9 @@ int ucwa_pool_apply_sdp_locked(ucwa_txn *txn, const char *body, apr_size_t len,
     }
     else if (!strcmp(k, "log")) {
         rv = apply_log(txn, m, now, res);
+    }
+    else if (!strcmp(k, "me")) {
+        rv = apply_me(txn, m, now, res);
     }
     else {
         rv = apply_conv(txn, k, m, sdp, now, res);

@@ -42,13 +42,24 @@
  *   av-answer {fe, conv, call, sdp, cid, ctx, prov}: the added call's (provisional) answer
  *   av-stop   {fe, conv, call}: the added call canceled, declined or hung up there (a
  *             message whose call is not the conversation's current one is ignored)
- *   msg-off   {fe, conv, call}: the other side stopped messaging beside the added call
+ *   msg-off   {fe, conv, call}: the other side stopped messaging beside the added call;
+ *             in a call's conversation, {fe, conv}: messaging added to it was canceled,
+ *             declined or stopped there (or could not ring there: declined)
+ *   msg-add   {fe, conv, expires}: the other side added messaging to the call's
+ *             conversation; the application here gets the invitation, or msg-off answers
+ *   msg-accept {fe, conv}: the application there accepted it (answered msg-off when it
+ *             ended here meanwhile)
+ *   av-off    {fe, conv}: the other side hung up the call while the messaging added to its
+ *             conversation goes on
  *   message   {fe, conv, uri, fmt}, typing {fe, conv}, left {fe, conv}: from the other side
  *   fe-gone   {fe}: that Front End is gone (its lease expired, or it started afresh):
  *             what it held ends here
  *   log       {sip, log, type}: the user's conversation log entry `log` was updated
  *             (markAsRead) or deleted on another Front End: his applications here hear it
  *             (mod_ucwa/ucwa_conversation_logs)
+ *   me        {sip, rel}: the user's resource `rel` under me (callForwardingSettings only)
+ *             changed on another Front End: his applications here get `rel updated`
+ *             (mod_ucwa/ucwa_call_forwarding)
  *
  * Session descriptions (up to 64 KiB) do not fit a message: the request that gives one
  * writes it to the pool's table ucwa_pool_sdp first, and the message names its key
@@ -215,6 +226,9 @@ void ucwa_pool_conv_key(ucwa_store *s, const ucwa_conv *c, const char **fe, cons
  * is full (the applications there see the change at their next GET). */
 int ucwa_pool_log_tell_locked(ucwa_store *s, const char *fe, const char *sip, const char *log,
                               const char *type, apr_pool_t *p);
+/* Queues a me message (above) for Front End fe; the same answers. */
+int ucwa_pool_me_tell_locked(ucwa_store *s, const char *fe, const char *sip, const char *rel,
+                             apr_pool_t *p);
 /* Queues {k, fe, conv[, extra members]} to the other side of c (its peer). -1 when the
  * outbox is full, 0 when c has no remote side. extra: a JSON object (taken) or NULL. */
 int ucwa_pool_conv_tell_locked(ucwa_store *s, const ucwa_conv *c, const char *kind,

@@ -75,11 +75,63 @@ static const char *const v4[] = {
     NULL
 };
 
+/* Version 5: Enterprise Voice (common/ucwa/ucwa_voice, ucwa_callfwd): dial plans and their
+ * normalization rules, voice policies, voice routes and per-user grants, as an admin fills
+ * them (docs/schema.md); and each user's call forwarding settings. Identities are written
+ * as Skype for Business writes them ("Global", "Site:NAME", "Tag:NAME" or "NAME") and
+ * compared case-insensitively; lists (PSTN usages, gateways) are names separated by ';'. */
+static const char *const v5[] = {
+    "CREATE TABLE ucwa_dial_plans ("
+    " identity VARCHAR(300) NOT NULL PRIMARY KEY,"
+    " description VARCHAR(1024))",
+    "CREATE TABLE ucwa_dial_plan_rules ("
+    " dial_plan VARCHAR(300) NOT NULL,"
+    " name VARCHAR(256) NOT NULL,"
+    " priority INTEGER NOT NULL,"
+    " pattern VARCHAR(256) NOT NULL,"
+    " translation VARCHAR(256) NOT NULL,"
+    " PRIMARY KEY (dial_plan, name))",
+    "CREATE TABLE ucwa_voice_policies ("
+    " identity VARCHAR(300) NOT NULL PRIMARY KEY,"
+    " pstn_usages VARCHAR(2000) NOT NULL,"
+    " allow_call_forwarding INTEGER NOT NULL,"
+    " allow_simultaneous_ring INTEGER NOT NULL,"
+    " description VARCHAR(1024))",
+    "CREATE TABLE ucwa_voice_routes ("
+    " name VARCHAR(256) NOT NULL PRIMARY KEY,"
+    " priority INTEGER NOT NULL,"
+    " number_pattern VARCHAR(256) NOT NULL,"
+    " pstn_usages VARCHAR(2000) NOT NULL,"
+    " gateways VARCHAR(2000) NOT NULL,"
+    " description VARCHAR(1024))",
+    "CREATE TABLE ucwa_voice_users ("
+    " sip_uri VARCHAR(256) NOT NULL PRIMARY KEY,"
+    " voice_policy VARCHAR(300),"
+    " dial_plan VARCHAR(300),"
+    " line_uri VARCHAR(64))",
+    "CREATE TABLE ucwa_call_forwarding ("
+    " owner VARCHAR(256) NOT NULL PRIMARY KEY,"
+    " active_period VARCHAR(16) NOT NULL,"
+    " active_setting VARCHAR(32) NOT NULL,"
+    " unanswered_handling VARCHAR(16) NOT NULL,"
+    " immediate_target VARCHAR(16) NOT NULL,"
+    " immediate_uri VARCHAR(256),"
+    " simring_target VARCHAR(16) NOT NULL,"
+    " simring_uri VARCHAR(256),"
+    " simring_delay INTEGER NOT NULL,"
+    " unanswered_target VARCHAR(16) NOT NULL,"
+    " unanswered_uri VARCHAR(256),"
+    " unanswered_delay INTEGER NOT NULL,"
+    " updated BIGINT NOT NULL)",
+    NULL
+};
+
 static const ucwa_migration migrations[] = {
     { 1, "contact groups and group memberships", v1 },
     { 2, "index of memberships by contact", v2 },
     { 3, "push registrations", v3 },
     { 4, "conversation logs", v4 },
+    { 5, "enterprise voice and call forwarding", v5 },
 };
 
 #define VERSION_TABLE                                                                     \

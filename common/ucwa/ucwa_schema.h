@@ -6,7 +6,8 @@
  * a migration, types VARCHAR(n) and BIGINT. docs/schema.md describes every version.
  *
  * Version 3 adds push registrations (common/push/ucwa_push_reg), version 4 conversation
- * logs (common/ucwa/ucwa_calllog).
+ * logs (common/ucwa/ucwa_calllog), version 5 Enterprise Voice (common/ucwa/ucwa_voice:
+ * dial plans, voice policies, routes, grants) and call forwarding (ucwa_callfwd).
  *
  * Several processes may migrate the same database at once (every child process of a
  * starting httpd does): a migration begins by inserting its row into schema_version,
@@ -21,7 +22,7 @@
 #include <apr_dbd.h>
 
 /* The version this code needs (the number of the last migration). */
-#define UCWA_SCHEMA_VERSION 4
+#define UCWA_SCHEMA_VERSION 5
 
 typedef struct {
     int version;                     /* 1, 2, ... in order, no gaps */

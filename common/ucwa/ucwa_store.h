@@ -237,7 +237,8 @@ typedef struct {
     apr_uint32_t provisional;      /* the answer so far is a provisional one */
     apr_uint32_t reneg;            /* the last renegotiation's originator: side + 1 (0: none) */
     apr_uint32_t reneg_n;          /* renegotiations so far (the last one's number) */
-    apr_uint32_t reneg_done;       /* the last one is open (0), answered (1), dismissed (2) */
+    apr_uint32_t reneg_done;       /* the last one is open (0), answered (1), dismissed (2),
+                                    * failed because the caller's crossed it (3, below) */
     char session_context[2][UCWA_CONV_OPID_MAX];   /* each side's sessionContext */
     char accepted_cid[UCWA_CONV_OPID_MAX];   /* the offer part the answer took */
     char reneg_op[UCWA_CONV_OPID_MAX];       /* the open renegotiation's operationId */
@@ -255,7 +256,22 @@ typedef struct {
     apr_uint32_t suspended;        /* bit per side: its session lost its event channel while
                                     * connected (a move between networks): Suspended until
                                     * it resumes (resumeAudio*) or renegotiates */
+    /* messaging added to a call's conversation (kind AV, addMessaging): its own phase and
+     * messagingInvitations beside the call's (party[].invitation holds the call's) */
+    apr_uint32_t msg_phase;        /* ucwa_conv_phase, 0: none added */
+    apr_uint32_t msg_side;         /* the side that added it */
+    apr_uint32_t msg_end;          /* ucwa_conv_end, once it failed or ended */
+    apr_uint32_t msg_accepted;
+    apr_uint32_t av_off;           /* stopAudioVideo while that messaging goes on: the call
+                                    * ended, the conversation is messaging's */
+    apr_time_t msg_expires;
+    char msg_invitation[2][UCWA_CONV_ID_MAX];
+    char msg_operation_id[UCWA_CONV_OPID_MAX];
 } ucwa_conv;
+
+/* ucwa_conv.reneg_done: the callee's renegotiation crossed the caller's on its way between
+ * two Front Ends (both were sent at once); the caller's won and this one failed (Conflict) */
+#define UCWA_CONV_RENEG_CROSSED 3u
 
 #define UCWA_CONV_LOG_MISSED   0x1u    /* party 1 was alerted here and nobody answered */
 #define UCWA_CONV_LOG_ARCHIVED 0x2u    /* accepted: each party that is here */

@@ -695,8 +695,8 @@ json_t *ucwa_xml_input(apr_pool_t *p, const char *xml, apr_size_t len, const cha
         return NULL;
     }
     root = xmlDocGetRootElement(doc);
-    if (!root || !is_element(root, "input")) {
-        *why = "root element is not input";
+    if (!root || !(is_element(root, "input") || is_element(root, "resource"))) {
+        *why = "root element is not input or resource";
         return NULL;
     }
     if (!in_ns(root)) {

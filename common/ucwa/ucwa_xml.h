@@ -89,7 +89,9 @@ const char *ucwa_xml_error(apr_pool_t *p, const char *code, const char *subcode,
  *
  * into a flat JSON object owned by p: {"x":"v","y":["a","b"]}, every value a string
  * (the caller converts) or an array of strings, the names as sent (the caller matches
- * them case-insensitively). The root may be in the UCWA namespace or in none, with or
+ * them case-insensitively). The root may also be <resource> (what the reference's PUT
+ * samples send: a resource read, changed and sent back). The root may be in the UCWA
+ * namespace or in none, with or
  * without a prefix; its children in the same two. <link> and <resource> children are
  * ignored (the docs let a client send a resource's links and embedded resources back;
  * they carry no input), as are comments and processing instructions.

@@ -29,7 +29,8 @@
  *                   when connected, else cancel by the caller, decline by an endpoint)
  *  17 add a call    a record, a side: addAudio / addAudioVideo on an IM conversation
  *                   (offers as for 12)
- *  18 stopMessaging a record, a side (a call going on stays)
+ *  18 stopMessaging a record, a side (a call going on stays, messaging added to a call's
+ *                   conversation ends alone); or addMessaging on a call's conversation
  *
  * Invariants: after every operation ucwa_conv_check_locked() and ucwa_store_check_locked() find the
  * store consistent; a live conversation's inviter (and, once connected, the accepter) is
@@ -616,9 +617,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             int target = (int)(a2 % l->max_apps);
             apr_uint32_t before = c->phase;
             ucwa_conv_result res;
-            /* a messagingInvitation's accept: mod_ucwa finds only messaging ones there */
-            if (c->state != UCWA_SLOT_LIVE || ucwa_store_app(s, target)->state != UCWA_SLOT_LIVE
-                || c->kind != UCWA_CONV_KIND_MESSAGING) {
+            /* a messagingInvitation's accept: an IM conversation's, or that of messaging
+             * added to a call's conversation (addMessaging, op 18) */
+            if (c->state != UCWA_SLOT_LIVE || ucwa_store_app(s, target)->state != UCWA_SLOT_LIVE) {
+                break;
+            }
+            if (c->kind == UCWA_CONV_KIND_AV) {
+                apr_uint32_t msg_before = c->msg_phase;
+                if (before != UCWA_CONV_CONNECTED) {
+                    break;    /* a ringing call's invitation is no messagingInvitation */
+                }
+                int callee = 1 - (int)c->msg_side;
+                int ok = before == UCWA_CONV_CONNECTED && msg_before == UCWA_CONV_INVITING
+                         && c->party[callee].app == target
+                         && c->party[callee].app_gen == ucwa_store_app(s, target)->gen;
+                res = ucwa_conv_accept_locked(s, conv, target, now, it, &t);
+                FUZZ_CHECK((res == UCWA_CONV_OK) == ok);
+                FUZZ_CHECK(c->msg_phase == (ok ? UCWA_CONV_CONNECTED : msg_before));
                 break;
             }
             res = ucwa_conv_accept_locked(s, conv, target, now, it, &t);
@@ -656,6 +671,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (c->state != UCWA_SLOT_LIVE) {
                 break;
             }
+            if (op == 18 && (a3 & 1) && c->kind == UCWA_CONV_KIND_AV) {
+                /* addMessaging to a call's conversation (the other party takes it or not) */
+                apr_uint32_t msg_before = c->msg_phase;
+                int live = msg_before == UCWA_CONV_INVITING || msg_before == UCWA_CONV_CONNECTED;
+                res = ucwa_conv_add_messaging_locked(s, conv, side, a3 & 2 ? "op-m" : NULL,
+                                                     now + apr_time_from_sec(20), now, it, &t);
+                if (res == UCWA_CONV_OK) {
+                    FUZZ_CHECK(before == UCWA_CONV_CONNECTED && !live && !c->av_off
+                               && c->msg_phase == UCWA_CONV_INVITING
+                               && c->msg_side == (apr_uint32_t)side);
+                }
+                else {
+                    FUZZ_CHECK(res == UCWA_CONV_STATE && c->msg_phase == msg_before && t.n == 0);
+                }
+                break;
+            }
             res = op == 7 ? ucwa_conv_leave_locked(s, conv, side, now, it, &t)
                           : ucwa_conv_stop_messaging_locked(s, conv, side, now, it, &t);
             FUZZ_CHECK((res == UCWA_CONV_OK) == (before == UCWA_CONV_CONNECTED));
@@ -666,7 +697,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             apr_size_t len;
             const char *txt = text_of(it, a3 | 1, &len);
             apr_uint32_t n = 0, next_before = c->next_message, before = c->phase;
-            apr_uint32_t msg_off = c->msg_off;
+            /* messaging off: stopped beside a call, or a call's conversation without
+             * messaging added to it */
+            apr_uint32_t msg_off = c->kind == UCWA_CONV_KIND_MESSAGING
+                                   ? c->msg_off : c->msg_phase != UCWA_CONV_CONNECTED;
             ucwa_conv_result res;
             if (c->state != UCWA_SLOT_LIVE) {
                 break;
@@ -691,7 +725,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         case 9: {
             ucwa_conv *c = ucwa_store_conv(s, conv);
-            apr_uint32_t before = c->phase, msg_off = c->msg_off;
+            apr_uint32_t before = c->phase;
+            apr_uint32_t msg_off = c->kind == UCWA_CONV_KIND_MESSAGING
+                                   ? c->msg_off : c->msg_phase != UCWA_CONV_CONNECTED;
             if (c->state != UCWA_SLOT_LIVE) {
                 break;
             }

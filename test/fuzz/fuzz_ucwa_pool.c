@@ -65,6 +65,7 @@ static const char *const users[5] = {
 static const char *const kinds[] = {
     "presence", "invite", "gone", "accepted", "elsewhere", "declined", "canceled", "message",
     "typing", "left", "fe-gone", "provisional", "reneg", "reneg-answer", "bogus",
+    "msg-add", "msg-accept", "msg-off", "av-off",
 };
 
 #define SDP_OFFER "v=0\r\nm=audio 9 RTP/AVP 0\r\na=x:offer\r\n"

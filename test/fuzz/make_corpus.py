@@ -1287,6 +1287,36 @@ def ng_bencode_seeds():
         "cookie-tab": b"a\tb de",
         "no-space": b"abcdef",
         "empty": b"",
+# fuzz_ucwa_voice: lines: a pattern, a translation (also a route's usages and gateways),
+# then dialled strings
+def ucwa_voice_seeds():
+    def v(*lines):
+        return "\n".join(lines).encode()
+    return {
+        "four-digit": v(r"^(\d{4})$", "+1425555$1", "0100", "tel:0100", "01000", "+14255550100"),
+        "seven-digit": v(r"^(\d{7})$", "+1425$1", "555-0100", "(555) 0100", "5550100x1"),
+        "international": v(r"^011(\d{7,15})$", "+$1", "011 44 20 7946 0018", "0114420"),
+        "extension": v(r"^\+?(1[2-9]\d{9})x?(\d+)$", "+${1};ext=$2", "14255550100", "+1425555010012"),
+        "route-usages": v(r"^\+1425\d{7}$", "Local;LongDistance, gw1 ; gw1;GW1", "+14255550100"),
+        "brackets": v(r"^[\d\+]{2,}$", "$0", "12", "+1", "++"),
+        "bad-regex": v(r"^(\d$", "+1", "1"),
+        "bad-escape": v(r"^\q$", "+1", "1"),
+        "lone-backslash": v("^1\\", "+1", "1"),
+        "negated-in-bracket": v(r"^[\D]$", "+1", "1"),
+        "too-many-groups": v("(1)(2)(3)(4)(5)(6)(7)(8)(9)(0)", "+1", "1234567890"),
+        "missing-group": v(r"^(\d)$", "+$5", "1"),
+        "open-brace": v(r"^(\d)$", "+${1", "1"),
+        "dollars": v(r"^(\d+)$", "+$$1$", "12"),
+        "not-a-number": v(r"^(\d+)$", "abc$1", "12"),
+        "long-translation": v(r"^(\d+)$", "+" + "$1" * 100, "1" * 80),
+        "long-pattern": v("1" * 300, "+1", "1"),
+        "dial-limit": v("^(.*)$", "$1", "1" * 80, "1" * 81, "+" + "1" * 79),
+        "alternation": v("^(1|12|123)$", "+9$1", "1", "12", "123", "1234"),
+        "nested": v("^((((1)+)+)+)$", "+$1$2$3$4", "1" * 40),
+        "empty-lines": b"\n\n\n",
+        "nul": b"^(\\d)$\n+1\n1\x002",
+        "no-digits": v(".*", "+1", "+", "tel:", " - ", "sip:bob@contoso.test"),
+        "many-lines": v(r"^(\d{4})$", "+1425555$1", *[f"{i:04d}" for i in range(30)]),
     }
 
 
@@ -1309,6 +1339,7 @@ def main():
     write("fuzz_lockout", lockout_seeds())
     write("fuzz_ucwa_pool_link", ucwa_pool_link_seeds())
     write("fuzz_ng_bencode", ng_bencode_seeds())
+    write("fuzz_ucwa_voice", ucwa_voice_seeds())
     for d in sorted(CORPUS.iterdir()):
         files = list(d.iterdir())
         print(f"{d.name}: {len(files)} files, {sum(f.stat().st_size for f in files)} bytes")

@@ -338,7 +338,13 @@ def renegotiate(by, peer, conv, offer, ans, while_open=None):
         while_open(by, renegs)
     (ev,) = [e for e in step(peer) if e[1] == "audioVideoRenegotiation"]
     assert ev[2] == "started"
-    rn = invitation_of(peer, ev[3])
+    reneg_answered(by, peer, ev[3], offer, ans)
+
+
+def reneg_answered(by, peer, ev, offer, ans):
+    """peer answers renegotiation started event ev (by's offer) with ans: by gets it
+    completed Success, the SDP byte for byte both ways."""
+    rn = invitation_of(peer, ev)
     assert rn["direction"] == "Incoming"
     assert from_uri(rn["_links"]["mediaOffer"]["href"])[1] == offer
     r = peer.user.request("POST", rn["_links"]["answer"]["href"], data=ans,
@@ -365,6 +371,25 @@ def test_hold_and_resume_by_renegotiation(users):
     for offer, ans in ((hold, sdp("held").replace(b"a=sendrecv", b"a=recvonly")),
                        (sdp("resume"), sdp("resumed"))):
         renegotiate(alice, bob, conv, offer, ans, while_open=second)
+
+
+def test_renegotiations_at_once_on_one_front_end(users):
+    """Both parties renegotiate at once on one Front End: nothing crosses, the second POST
+    (whoever's) is 409 AlreadyExists, the first goes on (across Front Ends: test_pool_calls)."""
+    alice = callable_app(users("alice@contoso.test"))
+    bob = callable_app(users("bob@contoso.test"))
+    a, b = connected(alice, bob)
+    conv, b_conv = a[1][3]["link"]["href"], b[2][3]["link"]["href"]
+
+    def bob_too(app, renegs):
+        session = bob.user.request("GET", b_conv + "/audioVideo").json()
+        href = bob.user.request("GET", session["_links"]["audioVideoSession"]["href"]).json()
+        r = bob.user.request("POST", href["_links"]["renegotiations"]["href"] + "?operationId=b",
+                             data=sdp("b-video", video=True),
+                             headers={"Content-Type": "application/sdp"})
+        assert_error(r, 409, "Conflict", "AlreadyExists")
+    renegotiate(alice, bob, conv, sdp("a-hold").replace(b"a=sendrecv", b"a=sendonly"),
+                sdp("b-held").replace(b"a=sendrecv", b"a=recvonly"), while_open=bob_too)
 
 
 def test_large_offer_goes_by_link(users):
@@ -588,6 +613,106 @@ def messaging_stopped_beside_a_call(alice, bob, aconv, bconv, offer, ans):
     assert alice.user.request("POST", stop["href"], json={}).status_code == 204
     assert seq(conv_step(alice))[-1] == (COMM, "conversation", "deleted")
     assert seq(conv_step(bob))[-1] == (COMM, "conversation", "deleted")
+
+
+def add_messaging(app, conv, op):
+    m = app.user.request("GET", conv + "/messaging").json()
+    assert m["state"] == "Disconnected", m
+    return app.user.request("POST", m["_links"]["addMessaging"]["href"], json={"operationId": op})
+
+
+def messaging_added(adder, other, aconv, op):
+    """adder adds messaging to the call's conversation (aconv, its href): the invitation is
+    Outgoing on its side, Incoming (from adder) on the other's; returns that one."""
+    r = add_messaging(adder, aconv, op)
+    assert r.status_code == 201, r.text
+    assert r.headers["Location"].startswith(adder.self + "/communication/messagingInvitations/")
+    evs = conv_step(adder)
+    assert seq(evs) == [(COMM, "messagingInvitation", "started"), (CONV, "messaging", "updated")]
+    out = embedded(evs[0][3])
+    assert (out["direction"], out["state"], out["operationId"]) == ("Outgoing", "Connecting", op)
+    assert out["_links"]["self"]["href"] == r.headers["Location"]
+    assert embedded(evs[1][3])["state"] == "Connecting"
+    (ev,) = conv_step(other)
+    assert ev[:3] == (COMM, "messagingInvitation", "started")
+    inc = embedded(ev[3])
+    assert inc["direction"] == "Incoming" and inc["state"] == "Connecting"
+    assert inc["_embedded"]["from"]["uri"] == "sip:" + adder.user.name
+    return inc
+
+
+def both_connected(alice, bob, modalities):
+    for app in (alice, bob):
+        evs = conv_step(app)
+        assert seq(evs) == [(CONV, "messaging", "updated"), (COMM, "conversation", "updated"),
+                            (CONV, "participantMessaging", "added"),
+                            (CONV, "participantMessaging", "added"),
+                            (COMM, "messagingInvitation", "completed")]
+        assert embedded(evs[0][3])["state"] == "Connected"
+        assert sorted(embedded(evs[1][3])["activeModalities"]) == modalities
+        assert evs[-1][3]["status"] == "Success"
+
+
+def messaging_added_to_a_call(alice, bob, aconv, bconv):
+    """alice called bob (connected; aconv, bconv their conversations). bob adds messaging,
+    alice declines; he adds it again, she accepts: messages both ways; stopping messaging
+    leaves the call. alice adds it again, bob accepts; hanging up leaves messaging, and
+    stopping messaging then ends the conversation."""
+    inc = messaging_added(bob, alice, bconv, "op-im1")
+    r = alice.user.request("POST", aconv + "/messaging/addMessaging", json={})
+    assert_error(r, 409, "Conflict")          # one at a time
+    assert alice.user.request("POST", inc["_links"]["decline"]["href"], json={}).status_code \
+        == 204
+    b = conv_step(bob)
+    assert seq(b) == [(CONV, "messaging", "updated"), (COMM, "messagingInvitation", "completed")]
+    assert embedded(b[0][3])["state"] == "Disconnected"
+    assert b[1][3]["status"] == "Failure" and b[1][3]["reason"]["subcode"] == "Declined"
+    (a,) = conv_step(alice)
+    assert a[:3] == (COMM, "messagingInvitation", "completed") and a[3]["status"] == "Failure"
+
+    inc = messaging_added(bob, alice, bconv, "op-im2")
+    assert alice.user.request("POST", inc["_links"]["accept"]["href"], json={}).status_code \
+        == 204
+    both_connected(alice, bob, ["Audio", "Messaging"])
+    for sender, receiver, conv in ((alice, bob, aconv), (bob, alice, bconv)):
+        assert say(sender, conv, "over the call") == 201
+        conv_step(sender)
+        (m,) = conv_step(receiver)
+        assert m[:3] == (CONV, "message", "completed")
+        assert embedded(m[3])["direction"] == "Incoming"
+    r = alice.user.request("POST", aconv + "/messaging/terminate", json={})
+    assert r.status_code == 204, r.text
+    for app in (alice, bob):
+        evs = conv_step(app)
+        assert seq(evs) == [(CONV, "messaging", "updated"), (COMM, "conversation", "updated")]
+        assert embedded(evs[1][3])["activeModalities"] == ["Audio"]
+    assert say(alice, aconv, "after") == 409
+    assert alice.user.request("GET", aconv + "/audioVideo").json()["state"] == "Connected"
+
+    inc = messaging_added(alice, bob, aconv, "op-im3")
+    assert bob.user.request("POST", inc["_links"]["accept"]["href"], json={}).status_code == 204
+    both_connected(alice, bob, ["Audio", "Messaging"])
+    stop = alice.user.request("GET", aconv + "/audioVideo").json()["_links"]["stopAudioVideo"]
+    assert alice.user.request("POST", stop["href"], json={}).status_code == 204
+    for app in (alice, bob):
+        evs = conv_step(app)
+        assert seq(evs) == [(CONV, "audioVideo", "updated"), (COMM, "conversation", "updated")]
+        assert embedded(evs[0][3])["state"] == "Disconnected"
+        assert embedded(evs[1][3])["activeModalities"] == ["Messaging"]
+    assert say(bob, bconv, "still here") == 201
+    conv_step(bob)
+    assert conv_step(alice)[0][:3] == (CONV, "message", "completed")
+    r = bob.user.request("POST", bconv + "/messaging/terminate", json={})
+    assert r.status_code == 204, r.text
+    for app in (alice, bob):
+        assert seq(conv_step(app))[-1] == (COMM, "conversation", "deleted")
+
+
+def test_messaging_added_to_a_call(users):
+    alice = callable_app(users("alice@contoso.test"))
+    bob = callable_app(users("bob@contoso.test"))
+    a, b = connected(alice, bob)
+    messaging_added_to_a_call(alice, bob, a[1][3]["link"]["href"], b[2][3]["link"]["href"])
 
 
 def test_supported_media_and_the_devices_call_settings(users):

@@ -40,6 +40,14 @@ def test_the_pool_demo_runs_a_phone_through_both_hops_and_stops(workdir):
         assert app.response.headers["X-MS-Server-Fqdn"] in ("fe1.contoso.test",
                                                              "fe2.contoso.test")
         app.available()
+        # Enterprise Voice, seeded by the demo into the pool's PostgreSQL: four digits are
+        # a Redmond number the global policy routes
+        cfs = "/me/callForwardingSettings"
+        assert app.post(cfs + "/simultaneousRingSettings/simultaneousRingToContact",
+                        {"target": "0100"}).status_code == 204
+        assert app.get(cfs + "/simultaneousRingSettings").json()["contactUri"] == \
+            "tel:+14255550100"
+        assert app.post(cfs + "/turnOffCallForwarding").status_code == 204
         assert app.delete().status_code == 204
         # and inside, through the internal VIP: the directory is PostgreSQL's
         inside = User(ca, f"https://{topo.lyncdiscoverinternal}:{topo.fe_https}",

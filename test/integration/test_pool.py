@@ -398,6 +398,32 @@ def test_a_missed_invitation_is_logged_once_across_front_ends(pool):
         b.delete()
 
 
+def test_call_forwarding_across_front_ends(pool, pg):
+    """bob's call forwarding, changed on FE2, is in the pool's database for FE1 too, and
+    his application on FE1 hears `callForwardingSettings updated` through the pool."""
+    pg.sql(r"""
+INSERT INTO ucwa_dial_plans (identity) VALUES ('Global') ON CONFLICT DO NOTHING;
+INSERT INTO ucwa_dial_plan_rules VALUES ('Global', 'Redmond 4 digit', 1, '^(\d{4})$',
+    '+1425555$1') ON CONFLICT DO NOTHING;
+INSERT INTO ucwa_voice_policies VALUES ('Global', 'Local', 1, 1, NULL) ON CONFLICT DO NOTHING;
+INSERT INTO ucwa_voice_routes VALUES ('Redmond', 1, '^\+1425\d{7}$', 'Local', 'gw1', NULL)
+    ON CONFLICT DO NOTHING;
+""")
+    _, bobs = pool_users(pool, 0, 1)
+    cfs = "/me/callForwardingSettings"
+    assert bobs[1].post(cfs + "/simultaneousRingSettings/simultaneousRingToContact",
+                        {"target": "0100"}).status_code == 204
+    for b in bobs:
+        evs = wait_for(lambda: [e for e in events_of(b.poll("timeout=1"))
+                                if e[2] == "callForwardingSettings"], what="the event")
+        assert [(s, t) for s, t, _, _ in evs] == [("me", "updated")], evs
+    srs = bobs[0].get(cfs + "/simultaneousRingSettings").json()
+    assert srs["contactUri"] == "tel:+14255550100"
+    assert bobs[0].post(cfs + "/turnOffCallForwarding").status_code == 204
+    for b in bobs:
+        b.delete()
+
+
 def test_typing_across_front_ends(pool):
     alice, (bob,) = pool_users(pool, 1)
     a_conv, b_conv = connect(alice, bob)

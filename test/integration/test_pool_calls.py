@@ -5,6 +5,7 @@ provisional answer, decline, cancel, no answer, hang-up from each side, renegoti
 both ways, and an offer larger than a pool message. Session descriptions go through the
 pool's table ucwa_pool_sdp, byte for byte (docs/ARCHITECTURE.md, "The pool")."""
 import os
+import threading
 import time
 
 import pytest
@@ -15,8 +16,8 @@ from test_calls import (ANSWERER, CALLER_CONNECTED, CLOSED, COMM, CONV,
                         HUNG_UP, INV, OTHER_HUNG_UP, add_and_ring, add_call, added_answered,
                         answer, callee_hangs_up_added, call_step, callable_app, conv_step,
                         decline_cancel_and_missed, embedded, from_uri, im_connected,
-                        invitation_of, messaging_stopped_beside_a_call, quiet, renegotiate,
-                        ring, say, sdp, seq, step)
+                        invitation_of, messaging_added_to_a_call, messaging_stopped_beside_a_call,
+                        quiet, reneg_answered, renegotiate, ring, say, sdp, seq, step)
 from test_conversation_logs import get_log, log_hrefs, missed_items
 from test_pool import mobility_allowed, pg, start_pool, wait_for  # noqa: F401 (pg: fixture)
 
@@ -229,6 +230,62 @@ def test_hold_and_resume_across(people):
     renegotiate(alice, bob, a_conv, hold, held)          # and the numbers stay in step
     hang_up(alice, a_conv)
     assert seq(step(bob)) == OTHER_HUNG_UP
+
+
+def renegotiations_of(app, conv):
+    session = av_href(app, conv)["_links"]["audioVideoSession"]
+    return app.user.request("GET", session["href"]).json()["_links"]["renegotiations"]["href"]
+
+
+def post_offer(app, href, body, op):
+    return app.user.request("POST", f"{href}?operationId={op}", data=body,
+                            headers={"Content-Type": "application/sdp"})
+
+
+def test_renegotiations_that_cross_across_front_ends(people, pg):  # noqa: F811
+    """alice (the caller, FE1) holds while bob (FE2) adds video, at the same moment (glare).
+    The pool's database holds both messages (the Front Ends' rows locked) until both POSTs
+    are taken, so the two offers cross between the Front Ends. The caller's wins on both
+    sides: bob's renegotiation completes Failure (Conflict) and alice's rings him; he answers
+    it, alice's completes, and bob's second try goes through with the numbers in step."""
+    alice, bob, _ = people
+    a_conv, b_conv, _ = connect(alice, bob, sdp("g-offer"), sdp("g-answer"))
+    a_renegs, b_renegs = renegotiations_of(alice, a_conv), renegotiations_of(bob, b_conv)
+    hold = sdp("g-hold").replace(b"a=sendrecv", b"a=sendonly")
+    held = sdp("g-held").replace(b"a=sendrecv", b"a=recvonly")
+    video = sdp("g-video", video=True)
+    locker = threading.Thread(target=pg.sql, args=(
+        "BEGIN; SELECT fe FROM ucwa_pool_fe FOR UPDATE; SELECT pg_sleep(1.5); COMMIT;",))
+    locker.start()
+    wait_for(lambda: pg.sql("SELECT count(*) FROM pg_stat_activity WHERE pid <> "
+                            "pg_backend_pid() AND query LIKE '%pg_sleep(1.5)%'").strip() == "1",
+             what="the Front Ends' rows locked")
+    ra = post_offer(alice, a_renegs, hold, "g-a")
+    rb = post_offer(bob, b_renegs, video, "g-b")
+    locker.join()
+    assert (ra.status_code, rb.status_code) == (201, 201), (ra.text, rb.text)
+    b = step(bob)
+    assert seq(b) == [("communication", "audioVideoRenegotiation", "completed"),
+                      ("communication", "audioVideoRenegotiation", "started")]
+    failed, started = b[0][3], b[1][3]
+    assert failed["status"] == "Failure"
+    assert failed["reason"]["subcode"] == "Conflict"
+    assert failed["link"]["href"].endswith(rb.headers["Location"].rsplit("/", 1)[1])
+    quiet(alice)               # alice's stays open: bob's never rang her
+    reneg_answered(alice, bob, started, hold, held)
+    # bob tries again: a plain renegotiation, its answer accepted on FE2 (numbers in step)
+    renegotiate(bob, alice, b_conv, video, sdp("g-video-ok", video=True))
+    hang_up(alice, a_conv)
+    assert seq(step(bob)) == OTHER_HUNG_UP
+
+
+def test_messaging_added_to_a_call_across(people):
+    """IM added to a call's conversation with the parties on two Front Ends: the invitation,
+    decline, accept, messages, stopMessaging and stopAudioVideo each cross (msg-add,
+    msg-accept, msg-off, av-off) with the events of one Front End."""
+    alice, bob, _ = people
+    a_conv, b_conv, _ = connect(alice, bob, sdp("m-offer"), sdp("m-answer"))
+    messaging_added_to_a_call(alice, bob, a_conv, b_conv)
 
 
 def test_large_offer_across(people, pg):  # noqa: F811

@@ -51,7 +51,7 @@ def test_schema_created_by_children_at_once(fe, pg):
     app = fe.user().create()     # served: the children are past child_init
     assert app.get("/people/groups").status_code == 200
     rows = pg.sql("SELECT version, description FROM ucwa_schema_version ORDER BY version")
-    assert [line.split("|")[0] for line in rows.strip().splitlines()] == ["1", "2", "3", "4"]
+    assert [line.split("|")[0] for line in rows.strip().splitlines()] == ["1", "2", "3", "4", "5"]
     assert len(re.findall(r"UCWA00232", fe.apache.log_text())) == 1
 
 
@@ -103,3 +103,27 @@ def test_concurrent_changes_and_a_full_restart(fe, workdir, pg):
         assert "UCWA00232" not in other.apache.log_text()
     finally:
         stop_fe(other)
+
+
+def test_voice_policy_and_call_forwarding(fe, pg):
+    # what an admin writes (docs/schema.md), read through the pgsql driver; the settings
+    # written with ON CONFLICT, once inserted, then updated
+    pg.sql(r"""
+INSERT INTO ucwa_dial_plans (identity) VALUES ('Global');
+INSERT INTO ucwa_dial_plan_rules VALUES ('global', 'Redmond 4 digit', 1, '^(\d{4})$', '+1425555$1');
+INSERT INTO ucwa_voice_policies VALUES ('Global', 'Local', 1, 1, NULL);
+INSERT INTO ucwa_voice_routes VALUES ('Redmond', 1, '^\+1425\d{7}$', 'Local', 'gw1.contoso.test', NULL);
+""")
+    app = fe.user(BOB).create()
+    cfs = "/me/callForwardingSettings"
+    assert app.post(cfs + "/simultaneousRingSettings/simultaneousRingToContact",
+                    {"target": "0100"}).status_code == 204
+    assert app.post(cfs + "/immediateForwardSettings/immediateForwardToContact",
+                    {"target": "0101"}).status_code == 204
+    doc = app.get(cfs).json()
+    assert doc["activeSetting"] == "ImmediateForward"
+    assert doc["_embedded"]["immediateForwardSettings"]["contactUri"] == "tel:+14255550101"
+    assert pg.sql("SELECT active_setting, simring_uri FROM ucwa_call_forwarding WHERE owner = "
+                  "'bob@contoso.test'").strip() == "ImmediateForward|tel:+14255550100"
+    assert_error(app.post(cfs + "/immediateForwardSettings/immediateForwardToContact",
+                          {"target": "+442079460018"}), 403, "Forbidden", "NotAllowed")

@@ -339,6 +339,38 @@ def make_directory(state: Path, topo: Topology):
     return link
 
 
+# Enterprise Voice in the demo (README "Enterprise Voice"): a global dial plan (Redmond's
+# four-digit extensions), voice policy and one route, so that the demo users can forward
+# calls. mod_ucwa makes the tables at its first start: run this after it; rows already
+# there (the admin's own) are left as they are. SQLite 3.24+ and PostgreSQL alike.
+DEMO_VOICE_SQL = r"""
+INSERT INTO ucwa_dial_plans (identity, description) VALUES ('Global', 'demo: Redmond')
+    ON CONFLICT DO NOTHING;
+INSERT INTO ucwa_dial_plan_rules VALUES ('Global', 'Redmond 4 digit', 1, '^(\d{4})$',
+    '+1425555$1') ON CONFLICT DO NOTHING;
+INSERT INTO ucwa_voice_policies VALUES ('Global', 'Local', 1, 1, 'demo') ON CONFLICT DO NOTHING;
+INSERT INTO ucwa_voice_routes VALUES ('Redmond', 1, '^\+1425\d{7}$', 'Local',
+    'gw1.contoso.test', 'demo: no gateway runs') ON CONFLICT DO NOTHING;
+"""
+
+
+def seed_demo_voice(state: Path):
+    """DEMO_VOICE_SQL into the state's SQLite directory (the demo's single Front End):
+    False when mod_ucwa has not made its tables yet. Best before the Front End starts (a
+    child preparing mod_dbd's statements while another process commits logs AH00632, and
+    mod_dbd tries again later): the demo seeds then from its second run on."""
+    con = sqlite3.connect(Path(state) / "directory.db")
+    try:
+        if not con.execute("SELECT name FROM sqlite_master WHERE name = 'ucwa_voice_routes'") \
+                .fetchone():
+            return False
+        con.executescript(DEMO_VOICE_SQL)
+        con.commit()
+        return True
+    finally:
+        con.close()
+
+
 def make_state(state: Path, topo: Topology):
     state.mkdir(parents=True, exist_ok=True)
     state.chmod(0o755)

@@ -659,14 +659,25 @@ START_TEST(a_front_end_gone)
 }
 END_TEST
 
+/* Every message of bad (NULL-terminated) is refused by fe, as forged or malformed. */
+static void all_refused(int fe, const char *const *bad)
+{
+    ucwa_pool_applied res;
+    ucwa_txn txn;
+
+    ucwa_txn_init(&txn, S(fe), pool);
+    for (; *bad; bad++) {
+        ck_assert_int_eq(ucwa_pool_apply_locked(&txn, *bad, strlen(*bad), &m.rules, now, &res),
+                         -1);
+    }
+}
+
 /* A user's conversation log changed on FE2 (markAsRead, DELETE): his applications on FE1
  * hear it through the pool; a malformed one changes nothing. */
 START_TEST(a_conversation_log_change_crosses)
 {
     int bob1 = app_on(FE1, BOB, "Bob", 1), bob2 = app_on(FE2, BOB, "Bob", 1);
     const char *id = "0123456789abcdef01234567";
-    ucwa_txn txn;
-    ucwa_pool_applied res;
 
     flow();
     (void)events(FE1, bob1);
@@ -676,18 +687,40 @@ START_TEST(a_conversation_log_change_crosses)
                      "comm/conversationLog/updated comm/missedItems/updated");
     ck_assert_ptr_nonnull(strstr(raw, "/communication/conversationLogs/0123456789abcdef01234567"));
     (void)bob2;
-    ucwa_txn_init(&txn, S(FE1), pool);
     {
         static const char *const bad[] = {
             "{\"k\":\"log\",\"sip\":\"bob@contoso.test\",\"log\":\"../x\",\"type\":\"updated\"}",
             "{\"k\":\"log\",\"sip\":\"bob@contoso.test\",\"log\":\"0123456789abcdef01234567\","
             "\"type\":\"x\"}",
+            NULL
         };
-        size_t i;
-        for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-            ck_assert_int_eq(ucwa_pool_apply_locked(&txn, bad[i], strlen(bad[i]), &m.rules, now,
-                                                    &res), -1);
-        }
+        all_refused(FE1, bad);
+    }
+    ck_assert_str_eq(events(FE1, bob1), "");
+}
+END_TEST
+
+/* A user's callForwardingSettings changed on FE2: his applications on FE1 hear it
+ * through the pool; another rel, or none, is refused. */
+START_TEST(a_me_change_crosses)
+{
+    int bob1 = app_on(FE1, BOB, "Bob", 1);
+
+    flow();
+    (void)events(FE1, bob1);
+    ck_assert_int_eq(ucwa_pool_me_tell_locked(S(FE2), "fe1", BOB, "callForwardingSettings",
+                                              pool), 1);
+    flow();
+    ck_assert_str_eq(events(FE1, bob1), "me/callForwardingSettings/updated");
+    ck_assert_ptr_nonnull(strstr(raw, "/me/callForwardingSettings\""));
+    {
+        static const char *const bad[] = {
+            "{\"k\":\"me\",\"sip\":\"bob@contoso.test\",\"rel\":\"../x\"}",
+            "{\"k\":\"me\",\"sip\":\"bob@contoso.test\",\"rel\":\"presence\"}",
+            "{\"k\":\"me\",\"sip\":\"bob@contoso.test\"}",
+            NULL
+        };
+        all_refused(FE1, bad);
     }
     ck_assert_str_eq(events(FE1, bob1), "");
 }
@@ -1031,6 +1064,137 @@ static void av_connected(int *alice, int *bob, int *c1, int *c2)
     (void)events(FE2, *bob);
 }
 
+/* alice (FE1) calls bob (FE2), who answers: both sides connected, their events read;
+ * alice's record, and the mirror's in *c2. */
+static int call_connected(int alice, int bob, int *c2)
+{
+    int c1;
+
+    flow();
+    c1 = call(alice, NULL, UCWA_CONV_OK);
+    flow();
+    *c2 = mirror_of(FE2, c1);
+    give(FE2, *c2, UCWA_SDP_ANSWER, ANSWER);
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_answer_locked(S(FE2), *c2, bob, 0, "application/sdp", ANSWER,
+                                             strlen(ANSWER), NULL, "ctx-b", now, pool, &t),
+                     UCWA_CONV_PENDING);
+    flow();
+    ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_CONNECTED);
+    ck_assert_int_eq(phase(FE2, *c2), UCWA_CONV_CONNECTED);
+    (void)events(FE1, alice);
+    (void)events(FE2, bob);
+    return c1;
+}
+
+/* Both sides renegotiate at once, each on its Front End, and the two offers cross in the
+ * pool (glare): the caller's wins on both sides. Its Front End refuses the callee's (its own
+ * stays open); the callee's fails the callee's own (Conflict) and takes the caller's under
+ * the same number, so the answer and every later renegotiation keep the numbers in step. */
+START_TEST(renegotiations_that_cross_across_front_ends)
+{
+    int alice = av_app_on(FE1, ALICE, "Alice"), bob = av_app_on(FE2, BOB, "Bob"), c1, c2;
+    const char *hold = "v=0\r\nm=audio 9 RTP/AVP 0\r\na=sendonly\r\n";
+    const char *held = "v=0\r\nm=audio 9 RTP/AVP 0\r\na=recvonly\r\n";
+    const char *video = "v=0\r\nm=audio 9 RTP/AVP 0\r\nm=video 9 RTP/AVP 96\r\n";
+
+    c1 = call_connected(alice, bob, &c2);
+    /* alice (the caller) holds on FE1 while bob adds video on FE2: both are taken */
+    give(FE1, c1, UCWA_SDP_RENEG_OFFER, hold);
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_renegotiate_locked(S(FE1), c1, 0, "application/sdp", hold,
+                                                  strlen(hold), "op-a", now, pool, &t),
+                     UCWA_CONV_OK);
+    give(FE2, c2, UCWA_SDP_RENEG_OFFER, video);
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_renegotiate_locked(S(FE2), c2, 1, "application/sdp", video,
+                                                  strlen(video), "op-b", now, pool, &t),
+                     UCWA_CONV_OK);
+    flow();
+    /* the caller's side keeps its own; the callee's own fails, then the caller's rings */
+    ck_assert_str_eq(events(FE1, alice), "");
+    ck_assert_uint_eq(ucwa_store_conv(S(FE1), c1)->reneg, 1);
+    ck_assert_str_eq(events(FE2, bob), "comm/audioVideoRenegotiation/completed "
+                                       "comm/audioVideoRenegotiation/started");
+    ck_assert(strstr(raw, "\"Failure\"") != NULL && strstr(raw, "\"Conflict\"") != NULL);
+    ck_assert(strstr(raw, "op-b") != NULL);
+    holds(FE2, c2, UCWA_SDP_RENEG_OFFER, hold);
+    ck_assert_uint_eq(ucwa_store_conv(S(FE2), c2)->reneg, 1);
+    ck_assert_uint_eq(ucwa_store_conv(S(FE2), c2)->reneg_n, ucwa_store_conv(S(FE1), c1)->reneg_n);
+    /* bob answers the caller's: alice's completes */
+    give(FE2, c2, UCWA_SDP_RENEG_ANSWER, held);
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_reneg_answer_locked(S(FE2), c2, 1,
+                                                   ucwa_store_conv(S(FE2), c2)->reneg_n,
+                                                   "application/sdp", held, strlen(held), now,
+                                                   pool, &t), UCWA_CONV_OK);
+    flow();
+    ck_assert_str_eq(events(FE1, alice), "comm/audioVideoRenegotiation/completed");
+    ck_assert(strstr(raw, "\"Success\"") != NULL);
+    holds(FE1, c1, UCWA_SDP_RENEG_ANSWER, held);
+    /* bob tries again: it reaches alice with the next number on both sides */
+    give(FE2, c2, UCWA_SDP_RENEG_OFFER, video);
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_renegotiate_locked(S(FE2), c2, 1, "application/sdp", video,
+                                                  strlen(video), "op-b2", now, pool, &t),
+                     UCWA_CONV_OK);
+    flow();
+    ck_assert_str_eq(events(FE1, alice), "comm/audioVideoRenegotiation/started");
+    holds(FE1, c1, UCWA_SDP_RENEG_OFFER, video);
+    ck_assert_uint_eq(ucwa_store_conv(S(FE1), c1)->reneg_n, 2);
+    ck_assert_uint_eq(ucwa_store_conv(S(FE2), c2)->reneg_n, 2);
+    /* on one Front End nothing crosses: a second one while one is open is refused */
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_renegotiate_locked(S(FE1), c1, 0, "application/sdp", hold,
+                                                  strlen(hold), NULL, now, pool, &t),
+                     UCWA_CONV_STATE);
+}
+END_TEST
+
+/* Messaging added to a call's conversation from both sides at once, across Front Ends: each
+ * side's msg-add finds the other's own invitation ringing, so neither rings and both fail as
+ * declined (as calls added to an IM conversation that cross); then one add goes through. */
+START_TEST(messaging_added_to_a_call_from_both_sides_at_once)
+{
+    int alice = av_app_on(FE1, ALICE, "Alice"), bob = av_app_on(FE2, BOB, "Bob"), c1, c2;
+    apr_time_t expires = now + apr_time_from_sec(30);
+
+    c1 = call_connected(alice, bob, &c2);
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_add_messaging_locked(S(FE1), c1, 0, "op-a", expires, now, pool,
+                                                    &t), UCWA_CONV_OK);
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_add_messaging_locked(S(FE2), c2, 1, "op-b", expires, now, pool,
+                                                    &t), UCWA_CONV_OK);
+    ck_assert_str_eq(events(FE1, alice), "comm/messagingInvitation/started "
+                                         "conv/messaging/updated");
+    ck_assert_str_eq(events(FE2, bob), "comm/messagingInvitation/started "
+                                       "conv/messaging/updated");
+    flow();
+    ck_assert_str_eq(events(FE1, alice), "conv/messaging/updated "
+                                         "comm/messagingInvitation/completed");
+    ck_assert(strstr(raw, "\"Declined\"") != NULL);
+    ck_assert_str_eq(events(FE2, bob), "conv/messaging/updated "
+                                       "comm/messagingInvitation/completed");
+    ck_assert_uint_eq(ucwa_store_conv(S(FE1), c1)->msg_phase, UCWA_CONV_ENDED);
+    ck_assert_uint_eq(ucwa_store_conv(S(FE2), c2)->msg_phase, UCWA_CONV_ENDED);
+    /* alice alone: bob's application rings and accepts, both are connected */
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_add_messaging_locked(S(FE1), c1, 0, NULL, expires, now, pool,
+                                                    &t), UCWA_CONV_OK);
+    flow();
+    (void)events(FE1, alice);
+    ck_assert_str_eq(events(FE2, bob), "comm/messagingInvitation/started");
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_accept_locked(S(FE2), c2, bob, now, pool, &t), UCWA_CONV_OK);
+    flow();
+    ck_assert_uint_eq(ucwa_store_conv(S(FE1), c1)->msg_phase, UCWA_CONV_CONNECTED);
+    ck_assert_uint_eq(ucwa_store_conv(S(FE2), c2)->msg_phase, UCWA_CONV_CONNECTED);
+    ck_assert(strstr(events(FE1, alice), "comm/messagingInvitation/completed") != NULL);
+    ck_assert(strstr(raw, "\"Success\"") != NULL);
+}
+END_TEST
+
 START_TEST(a_call_ends_with_its_front_end)
 {
     int alice, bob, c1, c2;
@@ -1354,10 +1518,13 @@ int main(void)
     tcase_add_test(tc, nobody_to_alert_is_unreachable);
     tcase_add_test(tc, the_last_endpoint_of_a_mirror_goes);
     tcase_add_test(tc, a_conversation_log_change_crosses);
+    tcase_add_test(tc, a_me_change_crosses);
     tcase_add_test(tc, a_front_end_gone);
     tcase_add_test(tc, a_full_outbox_changes_nothing);
     tcase_add_test(tc, malformed_and_hostile_messages);
     tcase_add_test(tc, a_call_across_front_ends);
+    tcase_add_test(tc, renegotiations_that_cross_across_front_ends);
+    tcase_add_test(tc, messaging_added_to_a_call_from_both_sides_at_once);
     tcase_add_test(tc, a_call_ends_with_its_front_end);
     tcase_add_test(tc, a_call_whose_offer_is_lost);
     tcase_add_test(tc, a_call_added_across_front_ends);

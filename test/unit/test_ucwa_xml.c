@@ -704,6 +704,18 @@ START_TEST(input_why_optional)
 {
     ck_assert_ptr_null(ucwa_xml_input(pool, "<x/>", 4, NULL));
     ck_assert_ptr_nonnull(ucwa_xml_input(pool, "<input/>", 8, NULL));
+    /* a PUT's resource sent back, as the reference's samples do: links and embedded
+     * resources ignored */
+    {
+        const char *put = "<resource xmlns=\"" UCWA_XML_NS "\" rel=\"x\" href=\"/x\">"
+                          "<link rel=\"self\" href=\"/x\"/><property name=\"ringDelay\">7"
+                          "</property><resource rel=\"y\"><property name=\"a\">b</property>"
+                          "</resource></resource>";
+        json_t *o = ucwa_xml_input(pool, put, strlen(put), NULL);
+        ck_assert_ptr_nonnull(o);
+        ck_assert_int_eq(json_object_size(o), 1);
+        ck_assert_str_eq(json_string_value(json_object_get(o, "ringDelay")), "7");
+    }
     /* not NUL-terminated: only len bytes are read */
     ck_assert_ptr_nonnull(ucwa_xml_input(pool, "<input/>garbage", 8, NULL));
 }
@@ -837,8 +849,10 @@ END_TEST
 
 START_TEST(input_wrong_root)
 {
-    REFUSED("<resource xmlns=\"" NS "\" rel=\"x\" href=\"/x\"/>", "root element is not input");
-    REFUSED("<Input xmlns=\"" NS "\"/>", "root element is not input");
+    REFUSED("<resources xmlns=\"" NS "\" rel=\"x\" href=\"/x\"/>",
+            "root element is not input or resource");
+    REFUSED("<Input xmlns=\"" NS "\"/>", "root element is not input or resource");
+    REFUSED("<Resource xmlns=\"" NS "\"/>", "root element is not input or resource");
     REFUSED("<input xmlns=\"urn:evil\"/>", "namespace");
     REFUSED("<e:input xmlns:e=\"http://schemas.microsoft.com/rtc/2012/03/ucwa/\"/>",
             "namespace");

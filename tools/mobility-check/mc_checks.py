@@ -11,6 +11,7 @@ import urllib.parse
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
+import mc_calls
 import mc_net
 from mc_report import Step
 
@@ -56,6 +57,8 @@ class Ctx:
     user: str = None
     password: str = None
     only_pools: list = None
+    sip_dispatcher: str = None      # Kamailio's dispatcher list (--sip-dispatcher)
+    hlb_config: str = None          # HAProxy's configuration (--hlb-config)
     domains: dict = field(default_factory=dict)     # sip domain -> pool fqdn
     pools: dict = field(default_factory=dict)       # fqdn -> Pool
     local: str = None
@@ -74,6 +77,15 @@ class Ctx:
                 self.cache[key] = e
         v = self.cache[key]
         return [] if isinstance(v, OSError) else v
+
+    def event_max(self):
+        return event_max(self)
+
+    def pool_names(self):
+        """This Front End's own name and its pool's FQDN (what SIP peers reach it by)."""
+        names = [(self.fe.value("AutodiscoverServerFqdn") or self.fe.value("ServerName")
+                  or "").split(":")[0].lower(), self.local or ""]
+        return [n for i, n in enumerate(names) if n and n not in names[:i]]
 
     def checked_pools(self):
         return [p for p in self.pools.values()
@@ -548,9 +560,12 @@ def client_path(ctx):
                    "set AutodiscoverServerFqdn (or ServerName)", a)
         else:
             h.record("UCWA: create application", True, a, a.header("X-MS-Server-Fqdn"))
-            self_href = (((_json(a) or {}).get("_links") or {}).get("self") or {}).get("href")
+            app = _json(a) or {}
+            self_href = ((app.get("_links") or {}).get("self") or {}).get("href")
+            origin = f"https://{pool.external_host}{sfx_ex}"
+            mc_calls.relay_token(ctx, h, origin, app, {"Authorization": f"Bearer {token}",
+                                                       "Accept": "application/json"})
             if self_href:
-                origin = f"https://{pool.external_host}{sfx_ex}"
                 d = h.get("UCWA delete", "DELETE", origin + self_href if
                           self_href.startswith("/") else self_href, True,
                           {"Authorization": f"Bearer {token}"})

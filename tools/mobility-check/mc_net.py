@@ -148,6 +148,31 @@ def request(method, scheme, host, port, addr, path, headers=None, body=None, ca=
             pass
 
 
+def udp_exchange(addr, port, msg, timeout=2.0, accept=lambda data: True):
+    """msg to addr:port over UDP, resent every half second (as a client's retransmission
+    timer) until an answer accept() takes comes: that answer, or b"" when none came in
+    timeout. A closed port raises ConnectionRefusedError (the socket is connected, so the
+    ICMP port unreachable is told at once); other errors raise OSError."""
+    s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET, socket.SOCK_DGRAM)
+    deadline = time.monotonic() + timeout
+    try:
+        s.connect((addr, port))
+        while time.monotonic() < deadline:
+            s.send(msg)
+            end = min(time.monotonic() + 0.5, deadline)
+            while time.monotonic() < end:
+                s.settimeout(max(0.01, end - time.monotonic()))
+                try:
+                    data = s.recv(65535)
+                except socket.timeout:
+                    break
+                if accept(data):
+                    return data
+        return b""
+    finally:
+        s.close()
+
+
 @dataclass
 class ServedCert:
     addr: str

@@ -1,0 +1,129 @@
+/* ucwa_voice: normalization rule and route compilation (ucwa_dial_plan_add_rule,
+ * ucwa_voice_routes_add) and normalisation (ucwa_voice_normalize, ucwa_voice_clean),
+ * route choice (ucwa_voice_route) and ucwa_voice_list. The input is lines: a pattern, a
+ * translation, then dialled strings (at most 16); the pattern also serves as a route's
+ * number pattern, the translation as its lists of usages and gateways.
+ *
+ * Invariants: a refused rule or route leaves the plan or table as it was; a cleaned
+ * string is '+'? then digits, at most UCWA_VOICE_DIAL_MAX bytes, and cleaning it again
+ * gives it back; a normalisation that applied a rule gives a number ('+'? digits, maybe
+ * ";ext=" digits) of at most UCWA_VOICE_NUMBER_MAX bytes, and one that applied none gives
+ * the cleaned string; -1 exactly when cleaning fails or a rule's result is no number;
+ * the same input gives the same answer twice; a chosen route has at least one gateway,
+ * with no repeats (case-insensitive), and a list never has an empty name. */
+#include <strings.h>
+#include <apr_strings.h>
+
+#include "fuzz_util.h"
+#include "ucwa_voice.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    fuzz_apr_init();
+    return 0;
+}
+
+static int is_number(const char *s)
+{
+    const char *e;
+
+    if (*s == '+') s++;
+    if (!*s || *s == ';') return 0;
+    for (; *s >= '0' && *s <= '9'; s++) {}
+    if (!*s) return 1;
+    if (strncmp(s, ";ext=", 5) || !s[5]) return 0;
+    for (e = s + 5; *e; e++) {
+        if (*e < '0' || *e > '9') return 0;
+    }
+    return 1;
+}
+
+static void check_clean(apr_pool_t *p, const char *in)
+{
+    const char *c = ucwa_voice_clean(p, in), *s;
+
+    if (!c) {
+        return;
+    }
+    FUZZ_CHECK(strlen(c) <= UCWA_VOICE_DIAL_MAX);
+    s = *c == '+' ? c + 1 : c;
+    FUZZ_CHECK(*s);
+    for (; *s; s++) {
+        FUZZ_CHECK(*s >= '0' && *s <= '9');
+    }
+    FUZZ_CHECK(!strcmp(ucwa_voice_clean(p, c), c));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    apr_pool_t *p = fuzz_pool();
+    char *s = fuzz_cstr(data, size), *line, *save = NULL;
+    const char *pattern = NULL, *translation = NULL, *err = NULL;
+    ucwa_dial_plan *dp = ucwa_dial_plan_make(p, "fuzz");
+    ucwa_voice_routes *routes = ucwa_voice_routes_make(p);
+    ucwa_voice_policy pol;
+    apr_array_header_t *list;
+    int n = 0, added, i, j;
+
+    for (line = strtok_r(s, "\n", &save); line && n < 18; line = strtok_r(NULL, "\n", &save), n++) {
+        if (n == 0) {
+            pattern = line;
+            continue;
+        }
+        if (n == 1) {
+            translation = line;
+            added = ucwa_dial_plan_add_rule(dp, p, "r", 1, pattern, translation) == NULL;
+            FUZZ_CHECK(ucwa_dial_plan_rules(dp) == added);
+            added = ucwa_voice_routes_add(routes, p, "rt", 1, pattern, translation,
+                                          translation) == NULL;
+            FUZZ_CHECK(ucwa_voice_routes_count(routes) == added);
+            list = ucwa_voice_list(p, translation, &err);
+            for (i = 0; list && i < list->nelts; i++) {
+                FUZZ_CHECK(*APR_ARRAY_IDX(list, i, const char *) != '\0');
+            }
+            memset(&pol, 0, sizeof(pol));
+            pol.identity = "fuzz";
+            pol.usages = list ? list : apr_array_make(p, 1, sizeof(const char *));
+            continue;
+        }
+        {
+            const char *out = NULL, *rule = NULL, *out2 = NULL, *rule2 = NULL;
+            const char *clean = ucwa_voice_clean(p, line);
+            int rc = ucwa_voice_normalize(dp, p, line, &out, &rule);
+            ucwa_voice_choice c;
+            check_clean(p, line);
+            FUZZ_CHECK(rc >= -1 && rc <= 1);
+            FUZZ_CHECK(ucwa_voice_normalize(dp, p, line, &out2, &rule2) == rc);
+            if (rc == -1) {
+                FUZZ_CHECK(out == NULL);
+                continue;
+            }
+            FUZZ_CHECK(clean != NULL && out != NULL && !strcmp(out, out2));
+            if (rc == 0) {
+                FUZZ_CHECK(!strcmp(out, clean) && rule == NULL);
+            }
+            else {
+                FUZZ_CHECK(is_number(out) && strlen(out) <= UCWA_VOICE_NUMBER_MAX && rule);
+            }
+            if (ucwa_voice_route(&pol, routes, p, out, &c)) {
+                FUZZ_CHECK(c.route && c.usage && c.gateways->nelts > 0);
+                for (i = 0; i < c.gateways->nelts; i++) {
+                    for (j = i + 1; j < c.gateways->nelts; j++) {
+                        FUZZ_CHECK(strcasecmp(APR_ARRAY_IDX(c.gateways, i, const char *),
+                                              APR_ARRAY_IDX(c.gateways, j, const char *)));
+                    }
+                }
+            }
+            else {
+                FUZZ_CHECK(c.route == NULL);
+            }
+        }
+    }
+    /* the whole input as a dialled string too */
+    check_clean(p, (const char *)s);
+    free(s);
+    apr_pool_destroy(p);
+    return 0;
+}
