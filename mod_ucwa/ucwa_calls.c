@@ -14,6 +14,10 @@
 #include "mob_json.h"
 #include "ucwa_app.h"
 #include "ucwa_av.h"
+#include "ucwa_call_forwarding.h"
+#include "ucwa_config.h"
+#include "ucwa_sipd.h"
+#include "ucwa_voice.h"
 #include "ucwa_calls.h"
 #include "ucwa_conversation_logs.h"
 #include "ucwa_conv.h"
@@ -173,6 +177,75 @@ static int sdp_input(ucwa_req *q, sdp_in *sdp, const char *a, const char **va, c
 
 /* --- start a call -------------------------------------------------------------------- */
 
+static int number_refused(ucwa_req *q, int status, const char *error, const char *subcode,
+                          const char *message)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00720)
+                  "%s: call to a number refused: %s", q->user, message);
+    return ucwa_http_error(q, status, error, subcode, message);
+}
+
+/* A call to a number (to "tel:..."), placed through the SIP side (UcwaSip On, no pool):
+ * the user's dial plan normalises it, the voice policy must route it. 1 with *to
+ * ("tel:+E164") and *gw_set (the route's first gateway that names a dispatcher set by
+ * number, else NULL: Kamailio's default set), or 0 with the answer sent in *rv (nothing
+ * goes to SIP). */
+static int number_target(ucwa_req *q, const char *dialled, const char **to,
+                         const char **gw_set, int *rv)
+{
+    apr_pool_t *p = q->r->pool;
+    ucwa_voice_user vu;
+    ucwa_voice_choice choice;
+    const char *number = NULL, *why = NULL;
+    int i;
+
+    if (!ucwa_call_forwarding_voice(q->r, q->conf, p, q->user, &vu, &why)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, UCWALOGNO(00721)
+                      "%s: the voice policy could not be read: %s", q->user,
+                      why ? why : "database error");
+        apr_table_setn(q->r->err_headers_out, "Retry-After", "5");
+        *rv = ucwa_http_error(q, HTTP_SERVICE_UNAVAILABLE, "ServiceUnavailable", NULL,
+                              "The voice policy cannot be read now.");
+        return 0;
+    }
+    switch (ucwa_voice_check(&vu, p, dialled, &number, &choice)) {
+    case UCWA_VOICE_ALLOWED:
+        break;
+    case UCWA_VOICE_NOT_A_NUMBER:
+        *rv = number_refused(q, HTTP_BAD_REQUEST, "BadRequest", "NormalizationFailed",
+                             "to is not a phone number the dial plan can normalise.");
+        return 0;
+    case UCWA_VOICE_NOT_ALLOWED:
+        *rv = number_refused(q, HTTP_FORBIDDEN, "Forbidden", "NotAllowed",
+                             apr_psprintf(p, "The voice policy allows no call to %s.", number));
+        return 0;
+    default:
+        *rv = number_refused(q, HTTP_FORBIDDEN, "Forbidden", NULL,
+                             "The user is not enabled for Enterprise Voice.");
+        return 0;
+    }
+    *to = apr_pstrcat(p, "tel:", number, NULL);
+    *gw_set = NULL;
+    for (i = 0; choice.gateways && i < choice.gateways->nelts; i++) {
+        const char *g = APR_ARRAY_IDX(choice.gateways, i, const char *);
+        if (*g && strlen(g) < 10 && strspn(g, "0123456789") == strlen(g)) {
+            *gw_set = g;
+            break;
+        }
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00722)
+                  "%s calls %s as %s: route %s (usage %s), gateway set %s", q->user, dialled,
+                  number, choice.route, choice.usage, *gw_set ? *gw_set : "(Kamailio's default)");
+    return 1;
+}
+
+/* Calls to numbers go through the SIP side: UcwaSip On, and no pool (its outbox is the
+ * pool's thread's). */
+static int sip_numbers(ucwa_req *q)
+{
+    return q->conf->global->sip->enabled && !ucwa_pool_name(q->r->server);
+}
+
 int ucwa_calls_start(ucwa_req *q, int what)
 {
     apr_pool_t *p = q->r->pool;
@@ -244,7 +317,12 @@ int ucwa_calls_start(ucwa_req *q, int what)
     if (!to) {
         return ucwa_conv_http_bad_input(q, "to is required.");
     }
-    if ((in.to = ucwa_conv_http_sip(p, to)) == NULL) {
+    if (!strncasecmp(to, "tel:", 4) && sip_numbers(q)) {
+        if (!number_target(q, to, &in.to, &in.gw_set, &rv)) {
+            return rv;
+        }
+    }
+    else if ((in.to = ucwa_conv_http_sip(p, to)) == NULL) {
         return ucwa_conv_http_bad_input(q, "to must be a SIP address such as "
                                            "sip:user@example.com.");
     }

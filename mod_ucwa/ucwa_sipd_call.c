@@ -349,6 +349,7 @@ static void ring_out(void *arg)
 typedef struct {
     sipd_call *c;
     char *to, *from;
+    char gw[12];                  /* a number's gateway set, or "" */
 } out_ctx;
 
 static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
@@ -380,7 +381,9 @@ static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
     e = sipsess_connect(&c->sess, d->sess_sock, x->to, NULL, x->from, "ucwa",
                         d->conf->proxy ? route : NULL, d->conf->proxy ? 1 : 0, SDP_TYPE, mb,
                         NULL, NULL, false, no_offer, out_answer, NULL, out_established, NULL,
-                        NULL, out_close, c, "P-Asserted-Identity: <%s>\r\n", x->from);
+                        NULL, out_close, c, "P-Asserted-Identity: <%s>\r\n%s%s%s",
+                        x->from, x->gw[0] ? "P-Ucwa-Gateway-Set: " : "", x->gw,
+                        x->gw[0] ? "\r\n" : "");
     mem_deref(mb);
     if (e) {
         ap_log_error(APLOG_MARK, APLOG_ERR, e, d->s, UCWALOGNO(00705)
@@ -427,7 +430,18 @@ static void call_out(sipd *d, json_t *m, const char *offer)
     apr_pool_create(&p, d->pool);
     x = calloc(1, sizeof(*x));
     x->c = c;
-    x->to = strdup(sip_uri(p, to));
+    if (!strncasecmp(to, "tel:", 4)) {
+        /* a number the voice policy routed: an E.164 user part at the caller's domain,
+         * the route's gateway set named for Kamailio (extensions.md §21) */
+        const char *gw = mob_json_str(m, "gw"), *at = strchr(from, '@');
+        x->to = strdup(apr_psprintf(p, "sip:%s@%s;user=phone", to + 4, at ? at + 1 : "localhost"));
+        if (gw && strlen(gw) < sizeof(x->gw) && strspn(gw, "0123456789") == strlen(gw)) {
+            apr_cpystrn(x->gw, gw, sizeof(x->gw));
+        }
+    }
+    else {
+        x->to = strdup(sip_uri(p, to));
+    }
     x->from = strdup(sip_uri(p, from));
     cmd = ng_cmd(p, "offer", c, NULL, 0);
     ng_benc_dict_add_str(p, cmd, "from-tag", "ucwa");

@@ -916,6 +916,7 @@ ucwa_conv_result ucwa_conv_invite_locked(ucwa_store *s, const ucwa_conv_invite_i
     }
     copy(c->subject, sizeof(c->subject), in->subject);
     copy(c->importance, sizeof(c->importance), in->importance ? in->importance : "Normal");
+    copy(c->gw_set, sizeof(c->gw_set), in->gw_set);
     c->created = c->last_activity = now;
     c->invite_expires = in->expires;
     c->next_message = 1;

@@ -203,6 +203,8 @@ typedef struct {
     const char *offer_type, *offer;
     apr_size_t offer_len;
     const char *offer_key;     /* remote_fes: the offer's key in the pool's table */
+    const char *gw_set;        /* a call to a number (to "tel:+E164", the SIP side): the
+                                * gateway set of the route the voice policy chose, or NULL */
 } ucwa_conv_invite_in;
 
 /* Starts a conversation: *idx is its record. OK (the invitation may have failed at

@@ -369,6 +369,9 @@ int ucwa_pool_conv_invite_locked(ucwa_store *s, const ucwa_conv *c, const char *
         json_object_set_new(m, "video", json_integer(c->video != 0));
         json_object_set_new(m, "ctx", json_string(c->session_context[0]));
         json_object_set_new(m, "sdp", json_string(ucwa_av_pool_key(s, c, UCWA_SDP_OFFER)));
+        if (c->gw_set[0]) {
+            json_object_set_new(m, "gw", json_string(c->gw_set));   /* a number's route */
+        }
     }
     body = mob_json_dump(p, m, NULL);
     json_decref(m);

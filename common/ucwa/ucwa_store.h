@@ -209,6 +209,7 @@ typedef struct {
     char thread_id[UCWA_CONV_THREAD_MAX];
     char subject[UCWA_CONV_SUBJECT_MAX];
     char importance[16];
+    char gw_set[12];               /* a call to a number: its route's gateway set, or "" */
     apr_time_t created, invite_expires, last_activity, ended;
     apr_uint32_t next_message;     /* message numbers, per conversation, from 1 */
     apr_uint32_t first_number;     /* the first message's number, 0: none */

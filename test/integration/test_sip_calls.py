@@ -11,8 +11,14 @@ registered on Kamailio.
 - dave's phone calls alice: every Audio app of alice rings, one answers, tone both ways,
   hang-up from the phone and from the app; dave cancels while it rings: Missed.
 - dave busy (declines): the app's invitation fails Declined; a SIP address with no phone
-  behind it (Kamailio answers 480): Unreachable."""
+  behind it (Kamailio answers 480): Unreachable.
+- numbers: alice's voice policy (SQL rows) routes +1555xxxx to gateway set 1 (the SIPp
+  gateway); `tel:0100` is normalised by the dial plan, the gateway gets
+  sip:+15550100@gw;user=phone with P-Asserted-Identity alice's SIP URI, answers and echoes
+  the app's tone; a number no route allows is refused 403 NotAllowed and the gateway sees
+  nothing."""
 import re
+import sqlite3
 import time
 
 import pytest
@@ -21,7 +27,7 @@ import conftest
 import kamailio
 from sip_side import SipSide
 from ucwa_call import CallApp
-from ucwa_client import FAST, clean_log, start_fe, stop_fe
+from ucwa_client import FAST, clean_log, start_fe, state_with_tags, stop_fe
 from webrtc_media import MediaLoop, Peer
 
 APP_HZ, PHONE_HZ = 1000, 1500
@@ -38,8 +44,31 @@ def side(workdir):
     s.stop()
 
 
+# route 1 goes to dispatcher set 1, the SIP side's SIPp gateway (extensions.md §21)
+VOICE_SQL = r"""
+INSERT INTO ucwa_dial_plans (identity) VALUES ('Global');
+INSERT INTO ucwa_dial_plan_rules VALUES ('Global', 'Four digits', 1, '^(\d{4})$', '+1555$1');
+INSERT INTO ucwa_voice_policies VALUES ('Global', 'Local', 1, 1, NULL);
+INSERT INTO ucwa_voice_routes VALUES ('Local', 1, '^\+1555\d{4}$', 'Local', '1', NULL);
+"""
+
+
 @pytest.fixture(scope="module")
-def fe(workdir, state, side):
+def voice_state(workdir, state):
+    """The demo state with a voice policy; the tables are the module's (made by a first
+    start), the rows go in while it is stopped."""
+    st = state_with_tags(workdir, state, "state-sip-calls", {})
+    stop_fe(start_fe(workdir, st, "sip-calls-0"))
+    con = sqlite3.connect(st / "directory.db")
+    con.executescript(VOICE_SQL)
+    con.commit()
+    con.close()
+    return st
+
+
+@pytest.fixture(scope="module")
+def fe(workdir, voice_state, side):
+    state = voice_state
     o = side.offset
     extra = "\n".join([FAST, "UcwaSip On", "UcwaSipListenAddress 127.0.0.1",
                        f"UcwaSipExternalListeningPort {5088 + o}",
@@ -227,3 +256,37 @@ def test_phone_cancels_missed(users, dave):
     assert [(x["type"], x["direction"]) for x in missed_logs] == [("AudioLog", "Incoming")]
     missed = alice.app.get("/communication/missedItems").json()
     assert missed["missedConversationsCount"] >= 1, missed
+
+
+def test_number_through_the_gateway(users, side, peer):
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    a = peer()
+    before = len(side.gw.requests("INVITE"))
+    call = alice.call("tel:0100", a.offer())
+    call.started()
+    invite = side.gw.wait_request("INVITE", count=before + 1)
+    assert invite.ruri.startswith("sip:+15550100@") and "user=phone" in invite.ruri, invite.ruri
+    assert invite.header("P-Asserted-Identity") == "<sip:alice@contoso.test>", invite.text
+    assert invite.header("P-Ucwa-Gateway-Set") is None     # Kamailio took it off
+    assert "a=ice" not in invite.body and "RTP/AVP" in invite.body, invite.body
+    answer = call.answered(timeout=15)
+    a.accept(answer.decode())
+    a.wait_connected(timeout=15)
+    # the gateway echoes what it gets: the app hears its own tone back
+    heard = a.heard(APP_HZ, since=time.monotonic())
+    assert heard.ok, f"the app does not hear its tone echoed by the gateway: {heard}"
+    byes = len(side.gw.requests("BYE"))
+    call.hang_up()
+    call.ended()
+    side.gw.wait_request("BYE", count=byes + 1)
+
+
+def test_number_without_route_is_refused(users, side, peer):
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    before = len(side.gw.requests())
+    r = alice.call("tel:+4930123456", peer().offer(), expect=403)
+    assert r.json().get("subcode") == "NotAllowed", r.text
+    r = alice.call("tel:not-a-number", peer().offer(), expect=400)
+    assert r.json().get("subcode") == "NormalizationFailed", r.text
+    time.sleep(0.5)
+    assert len(side.gw.requests()) == before     # nothing reached the gateway

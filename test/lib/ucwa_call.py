@@ -219,7 +219,7 @@ class CallApp:
         _links.mediaOffer), "sdp" (the body, parameters in the query) or "multipart"
         (parts: [(content id, sdp)], default one part with sdp). Returns an OutgoingCall
         (or the response when expect is not 201)."""
-        to = to if to.startswith("sip:") else "sip:" + to
+        to = to if to.startswith(("sip:", "tel:")) else "sip:" + to
         sdp = sdp.encode() if isinstance(sdp, str) else sdp
         links = self.communication()["_links"]
         assert modality in links, f"no {modality} link: {sorted(links)}"
