@@ -24,60 +24,13 @@ import requests
 
 import conftest
 import mobility
+import rtpengine as rtpengine_lib
 from ucwa_client import Fe, start_fe, stop_fe
 
 ALLOWED = list(conftest.ALLOWED_LOG) + [
     re.compile(r"UCWA00642"),   # died, restarting (the kill -9 test)
     re.compile(r"UCWA00655"),   # rtpengine did not answer (the rtpengine-down test)
 ]
-
-
-class Rtpengine:
-    """A private rtpengine (Debian's rtpengine-daemon): user-space forwarding only
-    (--table=-1), its NG socket and media ports on loopback, in the foreground."""
-
-    def __init__(self, root: Path, ng_port, port_min):
-        self.root = root
-        self.ng_port = ng_port
-        self.port_min = port_min
-        self.proc = None
-
-    def start(self):
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.log = open(self.root / "rtpengine.log", "w")
-        self.proc = subprocess.Popen(
-            ["rtpengine", "--table=-1", "--interface=127.0.0.1",
-             f"--listen-ng=127.0.0.1:{self.ng_port}", "--foreground", "--log-stderr",
-             f"--port-min={self.port_min}", f"--port-max={self.port_min + 99}"],
-            stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if self.ping():
-                return self
-            assert self.proc.poll() is None, (self.root / "rtpengine.log").read_text()
-            time.sleep(0.05)
-        raise RuntimeError("rtpengine did not answer ping")
-
-    def ping(self):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(0.2)
-        try:
-            s.sendto(b"probe d7:command4:pinge", ("127.0.0.1", self.ng_port))
-            return s.recv(100) == b"probe d6:result4:ponge"
-        except OSError:
-            return False
-        finally:
-            s.close()
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
 
 
 def free_udp_port():
@@ -90,7 +43,9 @@ def free_udp_port():
 
 @pytest.fixture(scope="module")
 def rtpengine(workdir):
-    r = Rtpengine(workdir / "rtpengine-sipd", free_udp_port(), 41000 + os.getpid() % 500 * 20)
+    lo = 41000 + os.getpid() % 500 * 20
+    r = rtpengine_lib.Rtpengine(workdir / "rtpengine-sipd", ng_port=free_udp_port(),
+                                rtp_ports=(lo, lo + 99))
     r.start()
     yield r
     r.stop()
