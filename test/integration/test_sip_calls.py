@@ -17,7 +17,11 @@ registered on Kamailio.
   sip:+15550100@gw;user=phone with P-Asserted-Identity alice's SIP URI, answers and echoes
   the app's tone; a number no route allows is refused 403 NotAllowed and the gateway sees
   nothing."""
+import json
+import os
 import re
+import signal
+import socket
 import sqlite3
 import time
 
@@ -32,7 +36,10 @@ from webrtc_media import MediaLoop, Peer
 
 APP_HZ, PHONE_HZ = 1000, 1500
 DOMAIN = "contoso.test"
-ALLOWED = list(conftest.ALLOWED_LOG) + [re.compile(r"UCWA0070[0-9]"), re.compile(r"UCWA0071[0-9]")]
+ALLOWED = list(conftest.ALLOWED_LOG) + [
+    re.compile(r"UCWA0070[0-9]"), re.compile(r"UCWA0071[0-9]"),
+    re.compile(r"UCWA00642"),   # ucwa-sipd died, restarted (the restart test)
+]
 
 
 @pytest.fixture(scope="module")
@@ -290,3 +297,31 @@ def test_number_without_route_is_refused(users, side, peer):
     assert r.json().get("subcode") == "NormalizationFailed", r.text
     time.sleep(0.5)
     assert len(side.gw.requests()) == before     # nothing reached the gateway
+
+
+def sipd_status(fe):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(str(fe.apache.root / "run" / f"ucwa-sipd.{fe.apache.proc.pid}.sock"))
+    s.sendall(b'{"cmd":"status"}\n')
+    data = b""
+    while not data.endswith(b"\n"):
+        data += s.recv(65536)
+    s.close()
+    return json.loads(data)
+
+
+def test_sipd_restart_ends_its_calls(fe, users, dave, peer):
+    """ucwa-sipd killed mid-call: Apache starts it again, and the call it held ends on the
+    app's side as with a Front End gone (the other party left), not left connected to
+    nobody."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    call, _ = call_dave(alice, peer(), dave)
+    pid = sipd_status(fe)["pid"]
+    t0 = time.monotonic()
+    os.kill(pid, signal.SIGKILL)
+    call.ended(timeout=10)
+    assert time.monotonic() - t0 < 5
+    assert sipd_status(fe)["pid"] != pid
+    dave.hangup()           # the new process does not know the dialog: 481, the phone ends
+    dave.wait_event("CALL_CLOSED")
