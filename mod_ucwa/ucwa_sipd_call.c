@@ -104,7 +104,8 @@ static int apply(sipd *d, json_t *m, const char *sdp, int *mirror)
         x.what = "the store is not available";
     }
     if (x.rv != 0) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, d->s, UCWALOGNO(00700)
+        /* a race the conversation code expected (it ended on the applications' side) */
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00700)
                      "ucwa-sipd: %s for conversation %s not applied: %s",
                      mob_json_str(m, "k"), mob_json_str(m, "conv"), x.what);
     }
@@ -583,6 +584,31 @@ static int user_here(sipd *d, const struct uri *u)
     return x.found;
 }
 
+/* The request came from UcwaSipProxy's address (any port: Kamailio answers from its
+ * listening socket, or over a TCP connection of its own); without UcwaSipProxy, from
+ * anyone. */
+static int from_proxy(sipd *d, const struct sip_msg *msg)
+{
+    struct sa proxy;
+    char host[128];
+    const char *colon;
+
+    if (!d->conf->proxy) {
+        return 1;
+    }
+    colon = strrchr(d->conf->proxy, ':');
+    if (!colon || (apr_size_t)(colon - d->conf->proxy) >= sizeof(host)) {
+        return 0;
+    }
+    memcpy(host, d->conf->proxy, (apr_size_t)(colon - d->conf->proxy));
+    host[colon - d->conf->proxy] = '\0';
+    if (host[0] == '[') {   /* [v6]:port */
+        memmove(host, host + 1, strlen(host));
+        host[strlen(host) - 1] = '\0';
+    }
+    return sa_set_str(&proxy, host, 0) == 0 && sa_cmp(&proxy, &msg->src, SA_ADDR);
+}
+
 /* An INVITE from SIP (Kamailio sends a domain user with no registered phone here). */
 static void on_invite(const struct sip_msg *msg, void *arg)
 {
@@ -596,6 +622,17 @@ static void on_invite(const struct sip_msg *msg, void *arg)
     int err;
 
     d->sip_requests++;
+    if (!from_proxy(d, msg)) {
+        /* only Kamailio rings the users (it applied its trust rules): a call sent to this
+         * port directly from elsewhere would bypass them */
+        char src[80];
+        d->sip_refused++;
+        re_snprintf(src, sizeof(src), "%J", &msg->src);
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00717)
+                     "ucwa-sipd: INVITE from %s refused: not from UcwaSipProxy", src);
+        (void)sip_reply(d->sip, msg, 403, "Forbidden");
+        return;
+    }
     if (!user_here(d, &msg->to.uri)) {
         /* nobody of that address has an application here: as before calls (stateless) */
         d->sip_refused++;

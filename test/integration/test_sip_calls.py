@@ -37,7 +37,7 @@ from webrtc_media import MediaLoop, Peer
 APP_HZ, PHONE_HZ = 1000, 1500
 DOMAIN = "contoso.test"
 ALLOWED = list(conftest.ALLOWED_LOG) + [
-    re.compile(r"UCWA0070[0-9]"), re.compile(r"UCWA0071[0-9]"),
+    re.compile(r"UCWA0070[0-9]"), re.compile(r"UCWA0071[0-9]"), re.compile(r"UCWA0072[0-9]"),
     re.compile(r"UCWA00642"),   # ucwa-sipd died, restarted (the restart test)
 ]
 
@@ -325,3 +325,28 @@ def test_sipd_restart_ends_its_calls(fe, users, dave, peer):
     assert sipd_status(fe)["pid"] != pid
     dave.hangup()           # the new process does not know the dialog: 481, the phone ends
     dave.wait_event("CALL_CLOSED")
+
+
+def test_invite_not_from_the_proxy_is_refused(fe, side, users):
+    """Only Kamailio (UcwaSipProxy) rings the users: an INVITE sent straight to
+    ucwa-sipd's port from another address (past Kamailio's trust rules) gets 403, and
+    alice's application does not ring."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    port = 5089 + side.offset
+    body = (b"v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\n"
+            b"m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+    msg = (f"INVITE sip:alice@{DOMAIN} SIP/2.0\r\n"
+           f"Via: SIP/2.0/UDP 127.0.0.2:5999;branch=z9hG4bKforged1;rport\r\n"
+           f"Max-Forwards: 70\r\nFrom: <sip:mallory@{DOMAIN}>;tag=forged\r\n"
+           f"To: <sip:alice@{DOMAIN}>\r\nCall-ID: forged-1@127.0.0.2\r\nCSeq: 1 INVITE\r\n"
+           f"Contact: <sip:mallory@127.0.0.2:5999>\r\nContent-Type: application/sdp\r\n"
+           f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.2", 0))
+    s.settimeout(2)
+    s.sendto(msg, ("127.0.0.1", port))
+    answer = s.recv(65535).decode(errors="replace")
+    s.close()
+    assert answer.startswith("SIP/2.0 403"), answer
+    assert alice.pump(timeout=1) == 0 or not any(
+        e.rel == "audioVideoInvitation" for e in alice.queue), alice.queue
