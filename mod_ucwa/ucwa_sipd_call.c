@@ -319,22 +319,62 @@ static void out_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_t
     }
 }
 
-static void out_established(const struct sip_msg *msg, void *arg)
+static void out_early_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
+                         void *arg)
 {
     sipd_call *c = arg;
+    const char *why = NULL, *sdp = ng_sdp(err, resp, &why);
+    json_t *m;
+
+    (void)rtt;
+    if (!sdp || c->established) {
+        return;   /* no early media (the call goes on), or the 200 came first */
+    }
+    m = keyed(c, "provisional");
+    json_object_set_new(m, "cid", json_string(""));
+    json_object_set_new(m, "ctx", json_string(""));
+    apply(d, m, sdp, NULL);
+}
+
+/* NG answer to rtpengine with the SIP party's description (its tag: to_tag), the app's
+ * side rendered for its stack. */
+static void out_ng_answer(sipd_call *c, const struct pl *to_tag, sipd_ng_done *done)
+{
     sipd *d = c->d;
     apr_pool_t *p;
     ng_benc *cmd;
 
-    c->established = 1;
-    tmr_cancel(&c->ring);
     apr_pool_create(&p, d->pool);
     cmd = ng_cmd(p, "answer", c, to_app, 1);
     ng_benc_dict_add_str(p, cmd, "from-tag", "ucwa");
-    ng_benc_dict_add(p, cmd, "to-tag", ng_benc_bytes(p, msg->to.tag.p, msg->to.tag.l));
+    ng_benc_dict_add(p, cmd, "to-tag", ng_benc_bytes(p, to_tag->p, to_tag->l));
     ng_benc_dict_add_str(p, cmd, "sdp", c->remote_sdp ? c->remote_sdp : "");
-    sipd_ng_request(d, cmd, out_answered_ng, c);
+    sipd_ng_request(d, cmd, done, c);
     apr_pool_destroy(p);
+}
+
+/* 180 or 183 with a description (early media: a gateway's ringback or announcement): the
+ * caller gets it as a provisional answer, as from a callee app's sendProvisionalAnswer. */
+static void out_progress(const struct sip_msg *msg, void *arg)
+{
+    sipd_call *c = arg;
+    char *sdp;
+
+    if (c->established || !mbuf_get_left(msg->mb) || !(sdp = body_dup(msg))) {
+        return;
+    }
+    free(c->remote_sdp);
+    c->remote_sdp = sdp;
+    out_ng_answer(c, &msg->to.tag, out_early_ng);
+}
+
+static void out_established(const struct sip_msg *msg, void *arg)
+{
+    sipd_call *c = arg;
+
+    c->established = 1;
+    tmr_cancel(&c->ring);
+    out_ng_answer(c, &msg->to.tag, out_answered_ng);
 }
 
 static void ring_out(void *arg)
@@ -381,7 +421,7 @@ static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
     route[0] = routebuf;
     e = sipsess_connect(&c->sess, d->sess_sock, x->to, NULL, x->from, "ucwa",
                         d->conf->proxy ? route : NULL, d->conf->proxy ? 1 : 0, SDP_TYPE, mb,
-                        NULL, NULL, false, no_offer, out_answer, NULL, out_established, NULL,
+                        NULL, NULL, false, no_offer, out_answer, out_progress, out_established, NULL,
                         NULL, out_close, c, "P-Asserted-Identity: <%s>\r\n%s%s%s",
                         x->from, x->gw[0] ? "P-Ucwa-Gateway-Set: " : "", x->gw,
                         x->gw[0] ? "\r\n" : "");

@@ -29,7 +29,8 @@ import pytest
 
 import conftest
 import kamailio
-from sip_side import SipSide
+import sipp
+from sip_side import GATEWAY, SipSide
 from ucwa_call import CallApp
 from ucwa_client import FAST, clean_log, start_fe, state_with_tags, stop_fe
 from webrtc_media import MediaLoop, Peer
@@ -42,13 +43,27 @@ ALLOWED = list(conftest.ALLOWED_LOG) + [
 ]
 
 
+EARLY_GW, EARLY_ECHO = 5076, 5077    # (+ offset) gateway set 2, early media (SIPp takes +2 too)
+
+
 @pytest.fixture(scope="module")
 def side(workdir):
-    offset = kamailio.free_sip_offset(list(SipSide.BASES) + [5088, 5089])
+    offset = kamailio.free_sip_offset(list(SipSide.BASES) + [5088, 5089, EARLY_GW, EARLY_ECHO,
+                                                             EARLY_ECHO + 1, EARLY_ECHO + 2])
+    early = sipp.Sipp(workdir / "sip-calls" / "gateway-early", "gateway_early", addr=GATEWAY,
+                      port=EARLY_GW + offset, duration_ms=1500, echo_port=EARLY_ECHO + offset)
     s = SipSide(workdir / "sip-calls", host="127.0.0.1", domain=DOMAIN, offset=offset,
-                ucwa=["127.0.0.1"]).start()
+                ucwa=["127.0.0.1"], gateways={2: [f"sip:{GATEWAY}:{early.port}"]})
+    early.start()
+    try:
+        s.start()
+    except Exception:
+        early.stop()
+        raise
+    s.early = early
     yield s
     s.stop()
+    early.stop()
 
 
 # route 1 goes to dispatcher set 1, the SIP side's SIPp gateway (extensions.md §21)
@@ -57,6 +72,7 @@ INSERT INTO ucwa_dial_plans (identity) VALUES ('Global');
 INSERT INTO ucwa_dial_plan_rules VALUES ('Global', 'Four digits', 1, '^(\d{4})$', '+1555$1');
 INSERT INTO ucwa_voice_policies VALUES ('Global', 'Local', 1, 1, NULL);
 INSERT INTO ucwa_voice_routes VALUES ('Local', 1, '^\+1555\d{4}$', 'Local', '1', NULL);
+INSERT INTO ucwa_voice_routes VALUES ('Early', 2, '^\+1556\d{4}$', 'Local', 'gw-name;2', NULL);
 """
 
 
@@ -350,3 +366,25 @@ def test_invite_not_from_the_proxy_is_refused(fe, side, users):
     assert answer.startswith("SIP/2.0 403"), answer
     assert alice.pump(timeout=1) == 0 or not any(
         e.rel == "audioVideoInvitation" for e in alice.queue), alice.queue
+
+
+def test_early_media_from_the_gateway(users, side, peer):
+    """A gateway's 183 with a description (a ringback, an announcement) reaches the caller
+    app as a provisional answer (audioVideoNegotiation with mediaProvisionalAnswer) while
+    it rings; its 200 then connects the call. The route names gateway set 2 (its first
+    numeric gateway name), which only the early-media gateway is in."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    a = peer()
+    call = alice.call("tel:+1 556 0100", a.offer())
+    call.started()
+    invite = side.early.wait_request("INVITE")
+    assert invite.ruri.startswith("sip:+15560100@"), invite.ruri
+    early = call.provisional(timeout=10).decode()
+    assert "UDP/TLS/RTP/SAVPF" in early and "a=ice-ufrag" in early, early
+    assert call.completed() is None        # still ringing
+    answer = call.answered(timeout=15)
+    a.accept(answer.decode())
+    a.wait_connected(timeout=15)
+    call.hang_up()
+    call.ended()
+    side.early.wait_request("BYE")
