@@ -48,6 +48,8 @@ typedef struct sipd_call {
     char peer_tag[128];           /* the SIP party's tag (rtpengine's to- or from-tag) */
     char *remote_sdp;             /* the SIP party's description (malloc) */
     int established, answered, ng_live;
+    int ng_pending;               /* NG requests whose answer will name this call */
+    int gone;                     /* ended: freed when the last of them is answered */
     struct tmr ring;
 } sipd_call;
 
@@ -180,10 +182,36 @@ static void ng_ignore(sipd *d, const char *err, const ng_benc *resp, apr_time_t 
 
 /* The call ends here: rtpengine forgets it, libre's session goes (a BYE or CANCEL when it
  * is still up: libre sends them as the session is freed). */
+/* An NG request about c: c stays allocated until its answer (or its failure) comes, even
+ * when the call ends meanwhile (rtpengine slow or down: up to 1.5 s). */
+static void ng_call(sipd_call *c, const ng_benc *cmd, sipd_ng_done *done, void *arg)
+{
+    c->ng_pending++;
+    sipd_ng_request(c->d, cmd, done, arg);
+}
+
+/* In an NG answer's callback: 1 when the call ended meanwhile (nothing more to do; the
+ * last answer frees it). */
+static int ng_back(sipd_call *c)
+{
+    c->ng_pending--;
+    if (c->gone) {
+        if (!c->ng_pending) {
+            free(c);
+        }
+        return 1;
+    }
+    return 0;
+}
+
 static void call_end(sipd_call *c)
 {
     sipd *d = c->d;
 
+    if (c->gone) {
+        return;
+    }
+    c->gone = 1;
     if (c->ng_live) {
         apr_pool_t *p;
         ng_benc *cmd;
@@ -198,8 +226,11 @@ static void call_end(sipd_call *c)
     list_unlink(&c->le);
     c->sess = mem_deref(c->sess);
     free(c->remote_sdp);
+    c->remote_sdp = NULL;
     d->calls = d->calls ? d->calls - 1 : 0;
-    free(c);
+    if (!c->ng_pending) {
+        free(c);
+    }
 }
 
 static sipd_call *call_new(sipd *d, call_dir dir, const char *kfe, const char *kconv)
@@ -301,6 +332,9 @@ static void out_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_t
     json_t *m;
 
     (void)rtt;
+    if (ng_back(c)) {
+        return;   /* it ended meanwhile */
+    }
     if (!sdp) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00702)
                      "ucwa-sipd: rtpengine did not answer call %s: %s", c->kconv,
@@ -327,6 +361,9 @@ static void out_early_ng(sipd *d, const char *err, const ng_benc *resp, apr_time
     json_t *m;
 
     (void)rtt;
+    if (ng_back(c)) {
+        return;   /* it ended meanwhile */
+    }
     if (!sdp || c->established) {
         return;   /* no early media (the call goes on), or the 200 came first */
     }
@@ -349,7 +386,7 @@ static void out_ng_answer(sipd_call *c, const struct pl *to_tag, sipd_ng_done *d
     ng_benc_dict_add_str(p, cmd, "from-tag", "ucwa");
     ng_benc_dict_add(p, cmd, "to-tag", ng_benc_bytes(p, to_tag->p, to_tag->l));
     ng_benc_dict_add_str(p, cmd, "sdp", c->remote_sdp ? c->remote_sdp : "");
-    sipd_ng_request(d, cmd, done, c);
+    ng_call(c, cmd, done, c);
     apr_pool_destroy(p);
 }
 
@@ -405,6 +442,9 @@ static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
     int e;
 
     (void)rtt;
+    if (ng_back(c)) {
+        goto out;   /* canceled meanwhile */
+    }
     if (!sdp) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00704)
                      "ucwa-sipd: rtpengine gave no offer for call %s to %s: %s", c->kconv,
@@ -493,7 +533,7 @@ static void call_out(sipd *d, json_t *m, const char *offer)
         static const char *const mux[] = { "demux" };
         ng_benc_dict_add_strs(p, cmd, "rtcp-mux", mux, 1);
     }
-    sipd_ng_request(d, cmd, out_offered_ng, x);
+    ng_call(c, cmd, out_offered_ng, x);
     apr_pool_destroy(p);
 }
 
@@ -545,6 +585,9 @@ static void in_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_tim
     int mirror = 0;
 
     (void)rtt;
+    if (ng_back(c)) {
+        goto out;   /* canceled meanwhile */
+    }
     if (!sdp) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00710)
                      "ucwa-sipd: rtpengine gave no offer for call %s from %s: %s", c->kconv,
@@ -733,7 +776,7 @@ static void on_invite(const struct sip_msg *msg, void *arg)
         static const char *const mux[] = { "offer" };
         ng_benc_dict_add_strs(p, cmd, "rtcp-mux", mux, 1);
     }
-    sipd_ng_request(d, cmd, in_offered_ng, x);
+    ng_call(c, cmd, in_offered_ng, x);
     apr_pool_destroy(p);
     free(offer);
 }
@@ -761,6 +804,9 @@ static void in_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
     apr_pool_t *p;
 
     (void)rtt;
+    if (ng_back(c)) {
+        return;   /* it ended meanwhile */
+    }
     if (!sdp) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00713)
                      "ucwa-sipd: rtpengine did not take the answer of call %s: %s", c->kconv,
@@ -815,7 +861,7 @@ static void in_claim(sipd *d, const ucwa_pool_out *o, json_t *m, const char *ans
     ng_benc_dict_add_str(p, cmd, "to-tag", "ucwa");
     ng_benc_dict_add_str(p, cmd, "sdp", answer);
     ng_benc_dict_add_str(p, cmd, "ICE", "remove");
-    sipd_ng_request(d, cmd, in_answered_ng, c);
+    ng_call(c, cmd, in_answered_ng, c);
     apr_pool_destroy(p);
 }
 

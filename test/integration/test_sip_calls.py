@@ -40,6 +40,7 @@ DOMAIN = "contoso.test"
 ALLOWED = list(conftest.ALLOWED_LOG) + [
     re.compile(r"UCWA0070[0-9]"), re.compile(r"UCWA0071[0-9]"), re.compile(r"UCWA0072[0-9]"),
     re.compile(r"UCWA00642"),   # ucwa-sipd died, restarted (the restart test)
+    re.compile(r"UCWA00655"),   # rtpengine did not answer (the rtpengine-down test)
 ]
 
 
@@ -388,3 +389,24 @@ def test_early_media_from_the_gateway(users, side, peer):
     call.hang_up()
     call.ended()
     side.early.wait_request("BYE")
+
+
+def test_rtpengine_down(fe, users, side, dave, peer):
+    """Last: rtpengine stops. A call to the phone fails Unreachable once rtpengine's
+    offer times out (three tries, 1.5 s) and the phone never rings; a call canceled
+    while ucwa-sipd waits for rtpengine ends Canceled, and the process that waited is
+    still the one answering (its answer, when it comes, names a call that ended)."""
+    side.rtp.stop()
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    pid = sipd_status(fe)["pid"]
+    incoming = sum(1 for e in dave.seen if e.get("type") == "CALL_INCOMING")
+    call = alice.call(f"sip:dave@{DOMAIN}", peer().offer())
+    call.started()
+    assert call.failed(timeout=10).get("subcode") == "Unreachable"
+    call = alice.call(f"sip:dave@{DOMAIN}", peer().offer())
+    call.started()
+    call.cancel()
+    call.failed(timeout=10)
+    time.sleep(2)           # rtpengine's three tries end
+    assert sipd_status(fe)["pid"] == pid
+    assert sum(1 for e in dave.seen if e.get("type") == "CALL_INCOMING") == incoming
