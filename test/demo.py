@@ -25,7 +25,8 @@ lives in state/demo-pool (DEMO_STATE moves it; the tests use that).
 DEMO_SIP=1 also starts the SIP side (docs/sip.md, test/lib/sip_side.py) privately beside
 Apache: rtpengine (NG on 127.0.0.1:2223, RTP 30000-30199), Kamailio on
 conf.d/sip/kamailio.cfg (127.0.0.1:5060 UDP and TCP; the Front End's address is the
-trusted UCWA SIP side, whose ucwa-sipd answers on 5089; phones register from
+trusted UCWA SIP side, whose ucwa-sipd (UcwaSip On, single Front End) answers on 5088 and
+5089: apps call phones and numbers, phones call apps; phones register from
 127.0.0.32/27 without a password) and a SIPp gateway that answers every number
 (127.0.0.71:5070, gateway set 1); every port plus the offset. Their state and logs live
 in <state>/sip.
@@ -79,6 +80,18 @@ def main():
     extra = "\n".join(filter(None, [extra, relay.directives()]))
     sip = None
     pool = None
+    if os.environ.get("DEMO_SIP", "0") not in ("", "0"):
+        sip = SipSide((root if in_pool else state) / "sip", host=topo.fe_addr,
+                      domain=topo.sip_domain, offset=offset,
+                      ucwa=[topo.fe_addr] if not in_pool else None)
+        if not in_pool:
+            # the Front End's own SIP side (ucwa-sipd): apps call the phones and numbers,
+            # phones call the apps (calls through it are for single Front Ends for now)
+            extra = "\n".join([extra, "UcwaSip On", f"UcwaSipListenAddress {topo.fe_addr}",
+                                f"UcwaSipExternalListeningPort {5088 + offset}",
+                                f"UcwaSipPrimaryListeningPort {5089 + offset}",
+                                f"UcwaSipProxy {sip.kam.host}:{sip.kam.port}",
+                                f"UcwaRtpengine {sip.rtp.host}:{sip.rtp.ng_port}"])
     if in_pool:
         # the reverse proxy forwards to the external VIP (FE_EXTERNAL_BACKEND: fe_addr)
         pool = pools.start_pool(root, n=2, extra=extra, offset=offset, state=state,
@@ -87,10 +100,9 @@ def main():
     else:
         fes = [mobility.front_end(state / "fe", state, topo, extra=extra, **sized)]
     fe = fes[0]
-    if os.environ.get("DEMO_SIP", "0") not in ("", "0"):
-        sip = SipSide((root if in_pool else state) / "sip", host=topo.fe_addr,
-                      domain=topo.sip_domain, offset=offset,
-                      ucwa=[f.addr for f in pool.fes] if pool else [topo.fe_addr])
+    if sip and pool:
+        sip = SipSide(root / "sip", host=topo.fe_addr, domain=topo.sip_domain, offset=offset,
+                      ucwa=[f.addr for f in pool.fes])
     rp = mobility.reverse_proxy(root / "rp" if in_pool else state / "rp", state, topo, **sized)
     try:
         relay.start()

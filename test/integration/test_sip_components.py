@@ -510,7 +510,7 @@ def demo_offset():
     """A port offset where the demo's Apache, coturn and SIP side all find their ports
     free (the ones this module's SIP side holds included)."""
     import mobility
-    bases = list(SipSide.BASES) + [3478, 3479, 5085]
+    bases = list(SipSide.BASES) + [3478, 3479, 5085, 5088, 5089]
     for start in range(20000, 60000, 500):
         try:
             offset = mobility.free_offset(start=start, step=500)
@@ -546,6 +546,8 @@ def test_the_demo_starts_the_sip_side_and_stops_it(workdir):
                               "gwset": 1})
         assert uac.run(timeout=20) == 0, uac.errors()
         assert uac.replies("INVITE")[-1].status == 200
+        # the Front End's own SIP side runs, pointed at them (apps and phones call each other)
+        assert kamailio.Kamailio(root / "sip" / "ucwa-sipd", port=5089 + offset).ping()
     finally:
         rc = demo.stop()
     assert rc == 0 and "stopped" in demo.text, demo.text
