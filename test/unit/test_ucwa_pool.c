@@ -958,6 +958,98 @@ static void give(int fe, int c, ucwa_sdp_kind kind, const char *text)
                             pm_sdp_put(&m, "application/sdp", text, strlen(text)));
 }
 
+/* The SIP side (ucwa-sipd) as the Front End "~sip" of a store without a pool: a call with
+ * nobody to ring goes there through the outbox (the offer stays in the call record), the
+ * SIP side's answers are applied as that Front End's messages with their descriptions. */
+static int sip_out(ucwa_pool_out *o)
+{
+    ucwa_pool_out *out = NULL;
+    int n = ucwa_pool_out_peek_locked(S(FE1), pool, 4, &out);
+
+    if (n > 0) {
+        *o = out[0];
+        ucwa_pool_out_done_locked(S(FE1), n);
+    }
+    return n;
+}
+
+static int sip_says(const char *body, const char *sdp)
+{
+    ucwa_pool_sdp d = { "application/sdp", sdp, sdp ? strlen(sdp) : 0 };
+    ucwa_pool_applied res;
+    ucwa_txn txn;
+
+    ucwa_txn_init(&txn, S(FE1), pool);
+    return ucwa_pool_apply_sdp_locked(&txn, body, strlen(body), sdp ? &d : NULL, &m.rules,
+                                      now, &res);
+}
+
+START_TEST(a_call_to_the_sip_side)
+{
+    int alice = av_app_on(FE1, ALICE, "Alice"), c;
+    ucwa_conv_invite_in in;
+    ucwa_pool_out o;
+    json_t *msg;
+    char body[256];
+
+    ucwa_pool_enable_locked(S(FE1), "");
+    ucwa_pool_sip_enable_locked(S(FE1), 1);
+    ck_assert(ucwa_pool_sip_on(S(FE1)));
+    ck_assert_ptr_null(ucwa_pool_fe(S(FE1)));     /* not a pool */
+    ck_assert_int_eq(sip_out(&o), 0);
+    memset(&in, 0, sizeof(in));
+    in.app = alice;
+    in.to = "tel:+15550100";
+    in.gw_set = "2";
+    in.kind = UCWA_CONV_KIND_AV;
+    in.offer_type = "application/sdp";
+    in.offer = OFFER;
+    in.offer_len = strlen(OFFER);
+    in.expires = now + apr_time_from_sec(20);
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_invite_locked(S(FE1), &in, now, pool, &c, &t), UCWA_CONV_OK);
+    ck_assert_int_eq(phase(FE1, c), UCWA_CONV_INVITING);     /* not Unreachable */
+    ck_assert_str_eq(events(FE1, alice), AV_CALLER);
+    /* the invitation for the SIP side, naming the conversation and the gateway set */
+    ck_assert_int_eq(sip_out(&o), 1);
+    ck_assert_uint_eq(o.op, UCWA_POOL_INVITE);
+    ck_assert_str_eq(o.target, UCWA_POOL_SIP_FE);
+    msg = json_loadb(o.body, o.len, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(msg, "fe")), UCWA_POOL_SIP_LOCAL);
+    ck_assert_str_eq(json_string_value(json_object_get(msg, "conv")),
+                     ucwa_store_conv(S(FE1), c)->id);
+    ck_assert_str_eq(json_string_value(json_object_get(msg, "to")), "tel:+15550100");
+    ck_assert_str_eq(json_string_value(json_object_get(msg, "gw")), "2");
+    json_decref(msg);
+    holds(FE1, c, UCWA_SDP_OFFER, OFFER);
+    /* answered by SIP: connected with the answer's bytes */
+    snprintf(body, sizeof(body), "{\"k\":\"accepted\",\"fe\":\"%s\",\"conv\":\"%s\","
+             "\"by\":\"~sip\",\"peer\":\"x\",\"name\":\"\",\"html\":0,\"sdp\":\"sip\"}",
+             UCWA_POOL_SIP_LOCAL, ucwa_store_conv(S(FE1), c)->id);
+    ck_assert_int_eq(sip_says(body, ANSWER), 0);
+    ck_assert_int_eq(phase(FE1, c), UCWA_CONV_CONNECTED);
+    ck_assert_str_eq(events(FE1, alice), AV_CALLER_CONNECTED);
+    holds(FE1, c, UCWA_SDP_ANSWER, ANSWER);
+    /* alice hangs up: "left" for the SIP side (its BYE) */
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_stop_av_locked(S(FE1), c, 0, alice, now, pool, &t),
+                     UCWA_CONV_OK);
+    ck_assert_int_eq(sip_out(&o), 1);
+    ck_assert_str_eq(o.target, UCWA_POOL_SIP_FE);
+    ck_assert(strstr(o.body, "\"k\":\"left\"") != NULL);
+    /* without UcwaSip the same call is Unreachable at once, and nothing is queued */
+    ucwa_pool_sip_enable_locked(S(FE1), 0);
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_invite_locked(S(FE1), &in, now, pool, &c, &t), UCWA_CONV_OK);
+    ck_assert_int_eq(phase(FE1, c), UCWA_CONV_ENDED);
+    ck_assert_int_eq(sip_out(&o), 0);
+    /* with a pool it stays off */
+    ucwa_pool_enable_locked(S(FE1), "fe1");
+    ucwa_pool_sip_enable_locked(S(FE1), 1);
+    ck_assert(!ucwa_pool_sip_on(S(FE1)));
+}
+END_TEST
+
 START_TEST(a_call_across_front_ends)
 {
     int alice = av_app_on(FE1, ALICE, "Alice"), bob = av_app_on(FE2, BOB, "Bob"), c1, c2;
@@ -1530,6 +1622,7 @@ int main(void)
     tcase_add_test(tc, a_call_added_across_front_ends);
     tcase_add_test(tc, presence_parse);
     tcase_add_test(tc, the_outbox);
+    tcase_add_test(tc, a_call_to_the_sip_side);
     suite_add_tcase(s, tc);
     return unit_run("test_ucwa_pool", s);
 }
