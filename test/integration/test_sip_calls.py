@@ -262,6 +262,29 @@ def test_phone_calls_app(users, side, dave, peer):
     dave.wait_event("CALL_CLOSED")
 
 
+def test_app_declines_phone(users, dave):
+    """The app declines a call from the phone: the phone gets 603 (its call closes), the
+    other applications of the user stop ringing."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    alice2 = CallApp.signed_in(users("alice@contoso.test"))
+    dave.dial(f"sip:alice@{DOMAIN}")
+    ring = alice.ringing(timeout=10)
+    alice2.ringing(timeout=10)
+    ring.decline()
+    closed = dave.wait_event("CALL_CLOSED", timeout=10)
+    assert "603" in json.dumps(closed) or "Decline" in json.dumps(closed), closed
+    assert alice2.wait("audioVideoInvitation", "completed", timeout=10).get("status") \
+        == "Failure"
+
+
+def test_phone_calls_nobody(dave):
+    """A phone calls a user with neither a phone nor an application: Kamailio sends it to
+    ucwa-sipd, which has nobody to ring (480)."""
+    dave.dial(f"sip:erin@{DOMAIN}")
+    closed = dave.wait_event("CALL_CLOSED", timeout=10)
+    assert "480" in json.dumps(closed) or "Unavailable" in json.dumps(closed), closed
+
+
 def test_phone_cancels_missed(users, dave):
     alice = CallApp.signed_in(users("alice@contoso.test"))
     dave.dial(f"sip:alice@{DOMAIN}")
