@@ -433,7 +433,7 @@ static int invitation_locked(ucwa_txn *t, int idx, void *baton)
         if (x->what == UCWA_AV_NEGOTIATION && !caller) {
             return 1;
         }
-        ucwa_conv_view_of_locked(s, c, side, idx, &x->v);
+        ucwa_conv_view_res_locked(s, c, side, idx, &x->v);
         ucwa_av_view_media_locked(s, &x->v, t->pool);
         if (x->what == UCWA_AV_NEGOTIATION && !x->v.answer) {
             return 1;
@@ -560,7 +560,7 @@ static int av_locked(ucwa_txn *t, int idx, void *baton)
     }
     c = ucwa_store_conv(s, conv);
     memset(&touched, 0, sizeof(touched));
-    ucwa_conv_view_of_locked(s, c, side, idx, &x->v);
+    ucwa_conv_view_res_locked(s, c, side, idx, &x->v);
     if (x->sdp && c->peer_fe[0] && !ucwa_pool_is_sip(c->peer_fe) && !x->pool_key) {
         return NEED_KEY;           /* the other side is on another Front End */
     }

@@ -181,7 +181,7 @@ static int conversation_locked(ucwa_txn *t, int idx, void *baton)
         return CONV_NOT_FOUND;
     }
     c = ucwa_store_conv(s, conv);
-    ucwa_conv_view_of_locked(s, c, side, idx, &x->v);
+    ucwa_conv_view_res_locked(s, c, side, idx, &x->v);
     memset(&touched, 0, sizeof(touched));
     if (x->sip && (x->local = ucwa_conv_participant_of(&x->v, x->sip)) < 0) {
         return CONV_NO_RESOURCE;

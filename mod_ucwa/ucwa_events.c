@@ -14,6 +14,7 @@
 #include <scoreboard.h>
 
 #include "mod_ucwa.h"
+#include "ucwa_event.h"
 #include "ucwa_app.h"
 #include "ucwa_events.h"
 #include "ucwa_push.h"

@@ -87,8 +87,7 @@ typedef struct {
     ucwa_availability pref;
     const ucwa_idle_rules *rules;
     apr_time_t now;
-    const char *sender, *events[4];
-    const char *comm_sender, *comm_event;
+    ucwa_event events[5];          /* me, presence, note, location; communication */
 } available_in;
 
 static int make_available_locked(ucwa_txn *t, int idx, void *baton)
@@ -115,12 +114,9 @@ static int make_available_locked(ucwa_txn *t, int idx, void *baton)
         u->preferred = in->pref;
     }
     /* what the documentation lists for leaving lurker mode, in one package */
-    for (i = 0; i < 4; i++) {
-        ucwa_store_post_locked(t->store, idx, UCWA_PRIO_MEDIUM, in->sender, in->events[i],
-                               in->now);
+    for (i = 0; i < 5; i++) {
+        ucwa_store_post_locked(t->store, idx, UCWA_PRIO_MEDIUM, &in->events[i], in->now);
     }
-    ucwa_store_post_locked(t->store, idx, UCWA_PRIO_MEDIUM, in->comm_sender, in->comm_event,
-                           in->now);
     /* this device's own presence was announced as added; the others see an update */
     before = u->published;
     u->published = ucwa_store_availability(u, in->rules, in->now);
@@ -131,12 +127,11 @@ static int make_available_locked(ucwa_txn *t, int idx, void *baton)
          i = ucwa_store_next_app(t->store, i)) {
         ucwa_app *o = ucwa_store_app(t->store, i);
         if (i != idx && o->available) {
-            ucwa_store_post_locked(t->store, i, UCWA_PRIO_MEDIUM,
-                                   apr_psprintf(t->pool, "\"rel\":\"me\",\"href\":\"%s/me\"",
-                                                o->base),
-                                   apr_psprintf(t->pool, "{\"link\":{\"rel\":\"presence\","
-                                                "\"href\":\"%s/me/presence\"},"
-                                                "\"type\":\"updated\"}", o->base), in->now);
+            static const ucwa_event updated = {
+                .sender_rel = "me", .sender_href = "/me", .rel = "presence",
+                .href = "/me/presence", .type = "updated"
+            };
+            ucwa_store_post_locked(t->store, i, UCWA_PRIO_MEDIUM, &updated, in->now);
         }
     }
     ucwa_events_wake_user_locked(t, (int)a->user);
@@ -208,9 +203,8 @@ static int make_me_available(ucwa_req *q)
                                "phoneNumber or audioPreference has a value UCWA does not "
                                "define.");
     }
-    /* the events, rendered from the copy as the transaction will leave the application
-     * (its base never changes; the transaction answers 409 if another request made it
-     * available meanwhile) */
+    /* the events, made from the copy as the transaction will leave the application (the
+     * transaction answers 409 if another request made it available meanwhile) */
     memset(&x, 0, sizeof(x));
     x.modalities = modalities ? modalities : UCWA_MOD_MESSAGING;
     if (!ucwa_app_policy(q->conf->global, copy.policy_tag)->enable_ip_audio_video) {
@@ -228,19 +222,26 @@ static int make_me_available(ucwa_req *q)
     copy.available = 1;
     copy.modalities = x.modalities;
     copy.html = x.html;
-    x.sender = apr_psprintf(p, "\"rel\":\"me\",\"href\":\"%s/me\"", copy.base);
     for (i = 0; i < 4; i++) {
-        x.events[i] = apr_psprintf(p, "{\"link\":{\"rel\":\"%s\",\"href\":\"%s/%s\"},"
-                                   "\"type\":\"%s\"}", rels[i], copy.base,
-                                   i ? apr_pstrcat(p, "me/", rels[i], NULL) : "me", types[i]);
+        ucwa_event *e = &x.events[i];
+        e->sender_rel = "me";
+        e->sender_href = "/me";
+        e->rel = rels[i];
+        e->href = i ? apr_pstrcat(p, "/me/", rels[i], NULL) : "/me";
+        e->type = types[i];
     }
-    x.comm_sender = apr_psprintf(p, "\"rel\":\"communication\",\"href\":\"%s/communication\"",
-                                 copy.base);
-    x.comm_event = apr_psprintf(p, "{\"link\":{\"rel\":\"communication\",\"href\":"
-                                "\"%s/communication\"},\"type\":\"updated\",\"_embedded\":"
-                                "{\"communication\":%s}}", copy.base,
-                                mob_json_dump(p, ucwa_res_communication(p, &copy,
-                                     ucwa_app_features(q->conf->global, &copy)), NULL));
+    /* the communication resource, relative to the application like every event */
+    copy.base[0] = '\0';
+    x.events[4].sender_rel = "communication";
+    x.events[4].sender_href = "/communication";
+    x.events[4].rel = "communication";
+    x.events[4].href = "/communication";
+    x.events[4].type = "updated";
+    x.events[4].type_first = 1;
+    x.events[4].extra = apr_pstrcat(p, "\"_embedded\":{\"communication\":",
+                                    mob_json_dump(p, ucwa_res_communication(p, &copy,
+                                        ucwa_app_features(q->conf->global, &copy)), NULL),
+                                    "}", NULL);
     if ((res = ucwa_app_txn(q, make_available_locked, &x, &rv)) < 0) {
         return rv;
     }

@@ -176,7 +176,7 @@ static int invitation_locked(ucwa_txn *t, int idx, void *baton)
     memset(&touched, 0, sizeof(touched));
     x->conv_id = apr_pstrdup(t->pool, c->id);
     if (!x->action) {
-        ucwa_conv_view_of_locked(t->store, c, side, idx, &x->v);
+        ucwa_conv_view_res_locked(t->store, c, side, idx, &x->v);
         x->v.added_msg = added;
         ucwa_conv_http_detach(t->pool, &x->v);
     }

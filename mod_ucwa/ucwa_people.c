@@ -274,91 +274,57 @@ void ucwa_people_ev_add(apr_array_header_t *evs, const char *rel, const char *su
     e->type = type;
 }
 
-typedef struct {
-    int idx;
-    char id[UCWA_ID_MAX];
-    char base[UCWA_BASE_MAX];
-} app_ref;
-
-/* The live applications of the request's user (first transaction), then the events
- * posted to those still live (second transaction). */
+/* The events, as data (hrefs relative to the application), posted to every live
+ * application of the request's user in one transaction. */
 typedef struct {
     const char *user;
-    apr_array_header_t *apps;      /* app_ref */
-    apr_array_header_t *texts;     /* const char **: sender, then each event */
-    int events;
+    const ucwa_event *events;
+    int count;
     apr_time_t now;
 } ev_post_txn;
-
-static void ev_apps_locked(ucwa_txn *t, void *baton)
-{
-    ev_post_txn *x = baton;
-    int user = ucwa_store_user_find_locked(t->store, x->user, 0), i;
-
-    for (i = user >= 0 ? ucwa_store_first_app(t->store, user) : -1; i >= 0;
-         i = ucwa_store_next_app(t->store, i)) {
-        ucwa_app *ap = ucwa_store_app(t->store, i);
-        app_ref *ref = apr_array_push(x->apps);
-        ref->idx = i;
-        apr_cpystrn(ref->id, ap->id, sizeof(ref->id));
-        apr_cpystrn(ref->base, ap->base, sizeof(ref->base));
-    }
-}
 
 static void ev_post_locked(ucwa_txn *t, void *baton)
 {
     ev_post_txn *x = baton;
-    int a, e, user;
+    int user = ucwa_store_user_find_locked(t->store, x->user, 0), i, e;
 
-    for (a = 0; a < x->apps->nelts; a++) {
-        const app_ref *ref = &APR_ARRAY_IDX(x->apps, a, app_ref);
-        const char **tx = APR_ARRAY_IDX(x->texts, a, const char **);
-        ucwa_app *ap = ucwa_store_app(t->store, ref->idx);
-        if (ap->state != UCWA_SLOT_LIVE || strcmp(ap->id, ref->id)) {
-            continue;   /* ended meanwhile */
-        }
-        for (e = 0; e < x->events; e++) {
-            ucwa_store_post_locked(t->store, ref->idx, UCWA_PRIO_HIGH, tx[0], tx[e + 1], x->now);
+    if (user < 0) {
+        return;
+    }
+    for (i = ucwa_store_first_app(t->store, user); i >= 0;
+         i = ucwa_store_next_app(t->store, i)) {
+        for (e = 0; e < x->count; e++) {
+            ucwa_store_post_locked(t->store, i, UCWA_PRIO_HIGH, &x->events[e], x->now);
         }
     }
-    user = ucwa_store_user_find_locked(t->store, x->user, 0);
-    if (user >= 0) {
-        ucwa_events_wake_user_locked(t, user);   /* woken once the lock is released */
-    }
+    ucwa_events_wake_user_locked(t, user);   /* woken once the lock is released */
 }
 
 /* Posts the events (sender people, high priority) to every live application of the
- * request's user and wakes them. The texts are built between the two transactions. */
+ * request's user and wakes them. */
 void ucwa_people_ev_post(ucwa_people_req *x, const apr_array_header_t *events)
 {
     apr_pool_t *p = x->p;
-    server_rec *s = x->q->r->server;
+    ucwa_event *out;
     ev_post_txn t;
-    int a, e;
+    int e, n = 0;
 
     if (events->nelts == 0) {
         return;
     }
-    t.user = x->q->user;
-    t.apps = apr_array_make(p, 4, sizeof(app_ref));
-    t.texts = apr_array_make(p, 4, sizeof(const char **));
-    t.events = events->nelts;
-    t.now = apr_time_now();
-    if (ucwa_txn_run(s, p, ev_apps_locked, &t) != APR_SUCCESS || t.apps->nelts == 0) {
-        return;
-    }
-    for (a = 0; a < t.apps->nelts; a++) {
-        const app_ref *ref = &APR_ARRAY_IDX(t.apps, a, app_ref);
-        const char **tx = apr_pcalloc(p, sizeof(*tx) * (apr_size_t)(events->nelts + 1));
-        tx[0] = ucwa_people_event_sender(p, ref->base);
-        for (e = 0; e < events->nelts; e++) {
-            const ucwa_people_ev *ev = &APR_ARRAY_IDX(events, e, ucwa_people_ev);
-            tx[e + 1] = ucwa_people_event(p, ref->base, ev->rel, ev->sub, ev->in_rel,
-                                          ev->in_sub, ev->type);
+    out = apr_pcalloc(p, sizeof(*out) * (apr_size_t)events->nelts);
+    for (e = 0; e < events->nelts; e++) {
+        const ucwa_people_ev *ev = &APR_ARRAY_IDX(events, e, ucwa_people_ev);
+        if (ucwa_people_event(p, ev->rel, ev->sub, ev->in_rel, ev->in_sub, ev->type,
+                              &out[n]) == 0) {
+            n++;
         }
-        APR_ARRAY_PUSH(t.texts, const char **) = tx;
     }
-    ucwa_txn_run(s, p, ev_post_locked, &t);
+    t.user = x->q->user;
+    t.events = out;
+    t.count = n;
+    t.now = apr_time_now();
+    ucwa_txn_run(x->q->r->server, p, ev_post_locked, &t);
 }
 
 const char *ucwa_people_group_sub(ucwa_people_req *x, const char *id)

@@ -101,12 +101,11 @@ static void sweep_locked(ucwa_txn *t, void *baton)
             apr_uint32_t fp = ucwa_policy_fingerprint(pol);
             if (fp != a->policy_fp) {
                 a->policy_fp = fp;
-                ucwa_store_post_locked(st, (int)i, UCWA_PRIO_MEDIUM,
-                                apr_psprintf(p, "\"rel\":\"policies\",\"href\":\"%s/policies\"",
-                                             a->base),
-                                apr_psprintf(p, "{\"link\":{\"rel\":\"policies\",\"href\":"
-                                             "\"%s/policies\"},\"type\":\"updated\"}", a->base),
-                                now);
+                static const ucwa_event updated = {
+                    .sender_rel = "policies", .sender_href = "/policies", .rel = "policies",
+                    .href = "/policies", .type = "updated"
+                };
+                ucwa_store_post_locked(st, (int)i, UCWA_PRIO_MEDIUM, &updated, now);
                 ucwa_txn_wake_app(t, (int)i);
             }
         }

@@ -12,6 +12,7 @@
 #include "ucwa_av.h"
 #include "ucwa_conv.h"
 #include "ucwa_conv_int.h"
+#include "ucwa_event.h"
 #include "ucwa_pool.h"
 #include "ucwa_push.h"
 
@@ -228,6 +229,13 @@ static int free_slot(ucwa_store *s)
 
 /* --- resources ------------------------------------------------------------------- */
 
+void ucwa_conv_view_res_locked(ucwa_store *s, const ucwa_conv *c, int side, int app,
+                               ucwa_conv_view *v)
+{
+    ucwa_conv_view_of_locked(s, c, side, app, v);
+    v->base = ucwa_store_app(s, app)->base;
+}
+
 void ucwa_conv_view_of_locked(ucwa_store *s, const ucwa_conv *c, int side, int app,
                        ucwa_conv_view *v)
 {
@@ -236,7 +244,7 @@ void ucwa_conv_view_of_locked(ucwa_store *s, const ucwa_conv *c, int side, int a
     memset(v, 0, sizeof(*v));
     v->c = c;
     v->side = side;
-    v->base = a->base;
+    v->base = "";              /* an event's: relative to the application (ucwa_event) */
     v->elsewhere = side == 1 && c->accepted && !app_is(&c->party[1], app, a->gen);
     v->calls = a->available && (a->modalities & (UCWA_MOD_AUDIO | UCWA_MOD_VIDEO));
 }
@@ -537,7 +545,8 @@ static json_t *ev_participant(apr_pool_t *p, const ucwa_conv_view *v, const char
  * events in the slots checks them all before it changes anything. */
 typedef struct {
     int app;
-    const char *sender, *event;
+    int ok;                        /* ev holds the event (else it was not an event) */
+    ucwa_event ev;
     /* the push notification this event makes while the application is in the
      * background (common/push/ucwa_push): kind 0 for none */
     ucwa_push_kind push;
@@ -554,34 +563,31 @@ void ucwa_conv_batch_init(ucwa_conv_batch *b, ucwa_store *s, apr_pool_t *p)
 
 /* Adds one event (taking the reference) from the sender communication, or from the
  * conversation when from is 1, or from the view's audioVideoInvitation
- * (FROM_AV_INVITATION), to application app. A call's event too big for a slot (an offer or
- * answer of several KiB) goes without its _embedded resource: the client GETs its link. */
+ * (FROM_AV_INVITATION), to application app. The view is an event's (hrefs relative to
+ * the application): the event is kept as data (ucwa_event). A call's event too big for a
+ * slot (an offer or answer of several KiB) goes without its _embedded resource: the
+ * client GETs its link. */
 void ucwa_conv_add(ucwa_conv_batch *b, int app, const ucwa_conv_view *v, int from, json_t *ev)
 {
     pending *e = apr_array_push(b->items);
-    const char *rel;
+    const char *rel, *sender_rel, *sender_href;
     ucwa_conv_hrefs h;
 
     memset(e, 0, sizeof(*e));
     ucwa_conv_hrefs_of(b->p, v, &h);
     e->app = app;
-    e->sender = apr_psprintf(b->p, "\"rel\":\"%s\",\"href\":\"%s\"",
-                             from == UCWA_CONV_FROM_AV_INVITATION ? "audioVideoInvitation"
-                             : from ? "conversation" : "communication",
-                             from == UCWA_CONV_FROM_AV_INVITATION ? ucwa_av_href_invitation(b->p, v)
-                             : from ? h.conv : h.comm);
-    e->event = mob_json_dump(b->p, ev, NULL);
+    sender_rel = from == UCWA_CONV_FROM_AV_INVITATION ? "audioVideoInvitation"
+                 : from ? "conversation" : "communication";
+    sender_href = from == UCWA_CONV_FROM_AV_INVITATION ? ucwa_av_href_invitation(b->p, v)
+                  : from ? h.conv : h.comm;
+    e->ok = ev && ucwa_event_from_json(b->p, sender_rel, sender_href, ev, &e->ev) == 0;
     rel = json_string_value(json_object_get(json_object_get(ev, "link"), "rel"));
-    if (e->event && rel && !strncmp(rel, "audioVideo", 10)
-        && strlen(e->sender) + strlen(e->event) + UCWA_CONV_EVENT_SLACK
-           > ucwa_store_get_limits(b->s)->event_size) {
+    if (e->ok && rel && !strncmp(rel, "audioVideo", 10)
+        && ucwa_event_bytes(&e->ev) > ucwa_store_get_limits(b->s)->event_size) {
         json_object_del(ev, "_embedded");
-        e->event = mob_json_dump(b->p, ev, NULL);
+        e->ok = ucwa_event_from_json(b->p, sender_rel, sender_href, ev, &e->ev) == 0;
     }
     json_decref(ev);
-    if (!e->event) {
-        e->event = "";
-    }
 }
 
 /* The last event added also makes a push notification (text: NULL or len bytes). */
@@ -604,7 +610,7 @@ int ucwa_conv_batch_fits(const ucwa_conv_batch *b)
 
     for (i = 0; i < b->items->nelts; i++) {
         const pending *e = &APR_ARRAY_IDX(b->items, i, pending);
-        if (!*e->event || strlen(e->sender) + strlen(e->event) + UCWA_CONV_EVENT_SLACK > size) {
+        if (!e->ok || ucwa_event_bytes(&e->ev) > size) {
             return 0;
         }
     }
@@ -631,8 +637,8 @@ void ucwa_conv_batch_post(ucwa_conv_batch *b, apr_time_t now, ucwa_conv_touched 
 
     for (i = 0; i < b->items->nelts; i++) {
         const pending *e = &APR_ARRAY_IDX(b->items, i, pending);
-        if (*e->event) {
-            ucwa_store_post_locked(b->s, e->app, UCWA_PRIO_HIGH, e->sender, e->event, now);
+        if (e->ok) {
+            ucwa_store_post_locked(b->s, e->app, UCWA_PRIO_HIGH, &e->ev, now);
         }
         if (e->push) {
             ucwa_push_note_locked(b->s, e->app, e->push, e->conversation, e->push_sender,

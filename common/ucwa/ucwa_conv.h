@@ -101,7 +101,6 @@
 #define UCWA_CONV_RETAIN apr_time_from_sec(60)  /* an ended record stays readable */
 #define UCWA_CONV_SUBJECT_CHARS 250
 #define UCWA_CONV_OPID_CHARS 50
-#define UCWA_CONV_EVENT_SLACK 64   /* bytes of an event slot kept for its header */
 
 typedef struct {
     int n;
@@ -148,7 +147,8 @@ apr_uint32_t ucwa_conv_used_locked(ucwa_store *s);
 typedef struct {
     const ucwa_conv *c;
     int side;                  /* whose view: 0 the inviter, 1 the invited user */
-    const char *base;          /* the viewing application's URL path */
+    const char *base;          /* the viewing application's URL path; "" in an event's view,
+                                * whose hrefs stay relative to it (common/ucwa/ucwa_event) */
     int elsewhere;             /* side 1: another endpoint took the invitation */
     int answered;              /* side 1: no accept/decline, even while inviting */
     int calls;                 /* the viewing application takes calls (Audio or Video) */
@@ -158,9 +158,13 @@ typedef struct {
     const char *offer, *answer, *reneg_offer, *reneg_answer;
 } ucwa_conv_view;
 
-/* The view of application app (which must see c, side given). */
+/* The view of application app (which must see c, side given) for its events: the hrefs
+ * built from it are relative to the application (base ""), as the event rings hold them. */
 void ucwa_conv_view_of_locked(ucwa_store *s, const ucwa_conv *c, int side, int app,
                        ucwa_conv_view *v);
+/* The same for a response: the hrefs carry the application's path. */
+void ucwa_conv_view_res_locked(ucwa_store *s, const ucwa_conv *c, int side, int app,
+                               ucwa_conv_view *v);
 
 json_t *ucwa_conv_res_conversation(apr_pool_t *p, const ucwa_conv_view *v);
 json_t *ucwa_conv_res_invitation(apr_pool_t *p, const ucwa_conv_view *v);

@@ -538,29 +538,15 @@ json_t *ucwa_people_privacy(apr_pool_t *p, const char *base, const char *sip, in
 
 /* --- events ----------------------------------------------------------------------- */
 
-const char *ucwa_people_event_sender(apr_pool_t *p, const char *base)
-{
-    json_t *s = mob_json_own(p, json_pack("{s:s,s:s}", "rel", "people", "href",
-                                          apr_pstrcat(p, base, "/people", NULL)));
-    const char *text = mob_json_dump(p, s, NULL);
-    size_t n = text ? strlen(text) : 0;
-
-    /* the members without the braces, as ucwa_store_post_locked takes them */
-    return n >= 2 ? apr_pstrndup(p, text + 1, n - 2) : "";
-}
-
-const char *ucwa_people_event(apr_pool_t *p, const char *base, const char *rel,
-                              const char *sub, const char *in_rel, const char *in_sub,
-                              const char *type)
+int ucwa_people_event(apr_pool_t *p, const char *rel, const char *sub, const char *in_rel,
+                      const char *in_sub, const char *type, ucwa_event *out)
 {
     json_t *e = mob_json_own(p, json_object());
 
-    json_object_set_new(e, "link", json_pack("{s:s,s:s}", "rel", rel, "href",
-                                             apr_pstrcat(p, base, sub, NULL)));
+    json_object_set_new(e, "link", json_pack("{s:s,s:s}", "rel", rel, "href", sub));
     if (in_rel) {
-        json_object_set_new(e, "in", json_pack("{s:s,s:s}", "rel", in_rel, "href",
-                                               apr_pstrcat(p, base, in_sub, NULL)));
+        json_object_set_new(e, "in", json_pack("{s:s,s:s}", "rel", in_rel, "href", in_sub));
     }
     json_object_set_new(e, "type", json_string(type));
-    return mob_json_dump(p, e, NULL);
+    return ucwa_event_from_json(p, "people", "/people", e, out);
 }

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "ucwa_contacts.h"
+#include "ucwa_event.h"
 
 #define UCWA_SEARCH_QUERY_MAX 256   /* characters */
 #define UCWA_SEARCH_LIMIT_MAX 100
@@ -124,13 +125,10 @@ const char *ucwa_people_etag(apr_pool_t *p, const json_t *doc);
 
 /* --- events ----------------------------------------------------------------------- */
 
-/* The sender members of the people events: "rel":"people","href":"{A}/people". */
-const char *ucwa_people_event_sender(apr_pool_t *p, const char *base);
-
-/* One event: {"link":{rel, href},"in":{in_rel, in_href},"type":type}, "in" left out when
- * in_rel is NULL. hrefs are paths under base. */
-const char *ucwa_people_event(apr_pool_t *p, const char *base, const char *rel,
-                              const char *sub, const char *in_rel, const char *in_sub,
-                              const char *type);
+/* One event from the sender people: {"link":{rel, href},"in":{in_rel, in_href},"type":type},
+ * "in" left out when in_rel is NULL; hrefs relative to the application (sub, in_sub), as
+ * the event rings hold them. -1 if a string is not UTF-8. */
+int ucwa_people_event(apr_pool_t *p, const char *rel, const char *sub, const char *in_rel,
+                      const char *in_sub, const char *type, ucwa_event *out);
 
 #endif

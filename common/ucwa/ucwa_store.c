@@ -12,7 +12,7 @@
 #include "ucwa_store.h"
 
 #define STORE_MAGIC   0x55435741u   /* "UCWA" */
-#define STORE_VERSION 17u
+#define STORE_VERSION 18u
 #define IDX_BITS 20                  /* application index in the low bits of the id */
 #define GEN_BITS 12
 #define WORDS 16
@@ -29,11 +29,17 @@ struct ucwa_store {
                  blobs_off, events_off;   /* from the header */
 };
 
+/* An event slot: this header, then the event's strings (ucwa_event) packed in the order
+ * of len[], without their NULs. */
+enum { F_TYPE, F_SENDER_REL, F_SENDER_HREF, F_REL, F_HREF, F_TITLE, F_LINK_EXTRA, F_EXTRA,
+       F_COUNT };
+#define SLOT_TITLE 0x1u            /* the link has a title (it may be "") */
+#define SLOT_TYPE_FIRST 0x2u
 typedef struct {
-    apr_uint32_t sender_len, event_len;
     apr_uint32_t prio;
-    apr_uint32_t pad;
+    apr_uint32_t flags;            /* SLOT_* */
     apr_time_t ts;
+    apr_uint32_t len[F_COUNT];
 } slot_header;
 
 static apr_size_t align8(apr_size_t n)
@@ -559,17 +565,44 @@ void ucwa_store_expire_locked(ucwa_store *s, int idx)
 
 /* --- events ------------------------------------------------------------------------ */
 
-int ucwa_store_post_locked(ucwa_store *s, int idx, ucwa_prio prio, const char *sender,
-                    const char *event, apr_time_t now)
+static void event_fields(const ucwa_event *e, const char *f[F_COUNT])
+{
+    f[F_TYPE] = e->type;
+    f[F_SENDER_REL] = e->sender_rel;
+    f[F_SENDER_HREF] = e->sender_href;
+    f[F_REL] = e->rel;
+    f[F_HREF] = e->href;
+    f[F_TITLE] = e->title;
+    f[F_LINK_EXTRA] = e->link_extra;
+    f[F_EXTRA] = e->extra;
+}
+
+apr_size_t ucwa_event_bytes(const ucwa_event *e)
+{
+    const char *f[F_COUNT];
+    apr_size_t n = sizeof(slot_header);
+    int i;
+
+    event_fields(e, f);
+    for (i = 0; i < F_COUNT; i++) {
+        n += f[i] ? strlen(f[i]) : 0;
+    }
+    return n;
+}
+
+int ucwa_store_post_locked(ucwa_store *s, int idx, ucwa_prio prio, const ucwa_event *e,
+                           apr_time_t now)
 {
     ucwa_app *a = ucwa_store_app(s, idx);
-    apr_size_t sl = strlen(sender), el = strlen(event);
+    const char *f[F_COUNT];
     slot_header *h;
+    char *at;
+    int i;
 
     if (a->state != UCWA_SLOT_LIVE) {
         return -1;
     }
-    if (sizeof(slot_header) + sl + el > s->limits.event_size) {
+    if (ucwa_event_bytes(e) > s->limits.event_size) {
         return -1;
     }
     if (a->head - a->pkg_first >= s->limits.ring_len) {
@@ -581,13 +614,18 @@ int ucwa_store_post_locked(ucwa_store *s, int idx, ucwa_prio prio, const char *s
         ucwa_store_touch(a);
         return -1;
     }
+    event_fields(e, f);
     h = slot(s, idx, a->head);
-    h->sender_len = (apr_uint32_t)sl;
-    h->event_len = (apr_uint32_t)el;
     h->prio = prio;
+    h->flags = (e->title ? SLOT_TITLE : 0) | (e->type_first ? SLOT_TYPE_FIRST : 0);
     h->ts = now;
-    memcpy((char *)(h + 1), sender, sl);
-    memcpy((char *)(h + 1) + sl, event, el);
+    at = (char *)(h + 1);
+    for (i = 0; i < F_COUNT; i++) {
+        apr_size_t n = f[i] ? strlen(f[i]) : 0;
+        h->len[i] = (apr_uint32_t)n;
+        memcpy(at, f[i] ? f[i] : "", n);
+        at += n;
+    }
     a->head++;
     ucwa_store_touch(a);
     return 0;
@@ -598,19 +636,22 @@ int ucwa_store_post_user_locked(ucwa_store *s, int user, int available_only, ucw
                          const char *rel, const char *sub, const char *type,
                          apr_time_t now, apr_pool_t *p)
 {
+    ucwa_event e;
     int i, n = 0;
 
+    (void)p;
+    memset(&e, 0, sizeof(e));
+    e.sender_rel = sender_rel;
+    e.sender_href = sender_sub;
+    e.rel = rel;
+    e.href = sub;
+    e.type = type;
     for (i = ucwa_store_first_app(s, user); i >= 0; i = ucwa_store_next_app(s, i)) {
         ucwa_app *a = ucwa_store_app(s, i);
         if (available_only && !a->available) {
             continue;
         }
-        if (ucwa_store_post_locked(s, i, prio,
-                            apr_psprintf(p, "\"rel\":\"%s\",\"href\":\"%s%s\"", sender_rel,
-                                         a->base, sender_sub),
-                            apr_psprintf(p, "{\"link\":{\"rel\":\"%s\",\"href\":\"%s%s\"},"
-                                         "\"type\":\"%s\"}", rel, a->base, sub, type),
-                            now) == 0) {
+        if (ucwa_store_post_locked(s, i, prio, &e, now) == 0) {
             n++;
         }
     }
@@ -626,12 +667,29 @@ static void copy_package(ucwa_store *s, int idx, apr_pool_t *p, ucwa_package *pk
     pkg->ack = a->pkg;
     pkg->resume = (int)a->pkg_resume;
     pkg->count = (int)(a->pkg_end - a->pkg_first);
-    pkg->senders = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(pkg->count + 1));
-    pkg->events = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(pkg->count + 1));
+    pkg->events = apr_pcalloc(p, sizeof(ucwa_event) * (apr_size_t)(pkg->count + 1));
     for (pos = a->pkg_first; pos != a->pkg_end; pos++, i++) {
         slot_header *h = slot(s, idx, pos);
-        pkg->senders[i] = apr_pstrmemdup(p, (char *)(h + 1), h->sender_len);
-        pkg->events[i] = apr_pstrmemdup(p, (char *)(h + 1) + h->sender_len, h->event_len);
+        ucwa_event *e = &pkg->events[i];
+        const char *f[F_COUNT];
+        const char *at = (const char *)(h + 1);
+        int k;
+
+        for (k = 0; k < F_COUNT; k++) {
+            f[k] = apr_pstrmemdup(p, at, h->len[k]);
+            at += h->len[k];
+        }
+        e->type = f[F_TYPE];
+        e->sender_rel = f[F_SENDER_REL];
+        e->sender_href = f[F_SENDER_HREF];
+        e->rel = f[F_REL];
+        e->href = f[F_HREF];
+        e->title = (h->flags & SLOT_TITLE) ? f[F_TITLE] : NULL;
+        e->link_extra = f[F_LINK_EXTRA];
+        e->extra = f[F_EXTRA];
+        e->type_first = (h->flags & SLOT_TYPE_FIRST) != 0;
+        e->prio = (ucwa_prio)h->prio;
+        e->ts = h->ts;
     }
 }
 
@@ -828,48 +886,4 @@ const char *ucwa_store_check_locked(ucwa_store *s, ucwa_store_stats *st, apr_poo
         bad = apr_psprintf(p, "the free list holds %u slots, the table %u", n, free_slots);
     }
     return bad;
-}
-
-/* --- rendering --------------------------------------------------------------------- */
-
-const char *ucwa_package_json(apr_pool_t *p, const char *base, const ucwa_package *pkg,
-                              int resync, apr_size_t *len)
-{
-    struct iovec *v;
-    int n = 0, i, max;
-    char *out;
-
-    if (resync) {
-        out = apr_psprintf(p, "{\"_links\":{\"self\":{\"href\":\"%s/events?ack=%u\"},"
-                           "\"resync\":{\"href\":\"%s/events?ack=%u\"}},\"sender\":[]}",
-                           base, pkg->ack, base, pkg->resync_ack);
-        *len = strlen(out);
-        return out;
-    }
-    max = 8 + pkg->count * 6;
-    v = apr_palloc(p, sizeof(*v) * (apr_size_t)max);
-#define ADD(str) do { v[n].iov_base = (void *)(str); v[n].iov_len = strlen(str); n++; } while (0)
-    /* resume carries a next link too: several clients only follow next */
-    ADD(apr_psprintf(p, "{\"_links\":{\"self\":{\"href\":\"%s/events?ack=%u\"},"
-                     "%s\"next\":{\"href\":\"%s/events?ack=%u\"}},\"sender\":[",
-                     base, pkg->ack,
-                     pkg->resume ? apr_psprintf(p, "\"resume\":{\"href\":\"%s/events?ack=%u\"},",
-                                                base, pkg->ack + 1) : "",
-                     base, pkg->ack + 1));
-    for (i = 0; i < pkg->count; i++) {
-        /* consecutive events of one sender share a sender entry; order is kept */
-        if (i == 0 || strcmp(pkg->senders[i], pkg->senders[i - 1])) {
-            ADD(i == 0 ? "{" : "]},{");
-            ADD(pkg->senders[i]);
-            ADD(",\"events\":[");
-        }
-        else {
-            ADD(",");
-        }
-        ADD(pkg->events[i]);
-    }
-    ADD(pkg->count ? "]}]}" : "]}");
-#undef ADD
-    out = apr_pstrcatv(p, v, (apr_size_t)n, len);
-    return out;
 }

@@ -448,16 +448,41 @@ void ucwa_store_delete_locked(ucwa_store *s, int idx);
 /* Ends an idle application, leaving a tombstone. */
 void ucwa_store_expire_locked(ucwa_store *s, int idx);
 
-/* Appends one event: sender is the JSON members of the sender ("rel":..,"href":..),
- * event the event object. -1 if it does not fit a slot (too big: not stored). When the
- * ring is full the undelivered events are dropped and the next package says resume. */
-int ucwa_store_post_locked(ucwa_store *s, int idx, ucwa_prio prio, const char *sender,
-                    const char *event, apr_time_t now);
+/* One event as a ring slot holds it: data, not text. Every href is relative to the
+ * application ("/communication/conversations/..."), and the application's base is put in
+ * front of it when a package is rendered, after the lock (common/ucwa/ucwa_event). The
+ * strings are JSON string contents (escaped, without their quotes); link_extra and extra
+ * are JSON members ("in":{...},"_embedded":{...}) whose hrefs are relative the same way
+ * ("href":"/..."; data: URIs stay as they are). Rendered:
+ *   sender:  "rel":sender_rel,"href":base+sender_href
+ *   event:   {"link":{"rel":rel,"href":base+href[,"title":title][,link_extra]}
+ *            [,extra],"type":type}   (type before extra when type_first is set) */
+typedef struct {
+    const char *type;              /* added, updated, deleted, started, completed... */
+    const char *sender_rel, *sender_href;
+    const char *rel, *href;
+    const char *title;             /* NULL: the link has none */
+    const char *link_extra;        /* NULL or "": none */
+    const char *extra;             /* NULL or "": none */
+    int type_first;
+    /* in a package copied out of the store */
+    ucwa_prio prio;
+    apr_time_t ts;
+} ucwa_event;
 
-/* Posts a link-only event {"link":{rel, href: base + sub},"type"} from the sender
- * {rel: sender_rel, href: base + sender_sub} to every live application of a user (only
- * those that made themselves available when available_only is set). Returns the number
- * of applications reached. */
+/* The bytes event e takes in a slot, header included (at most UcwaEventSize). */
+apr_size_t ucwa_event_bytes(const ucwa_event *e);
+
+/* Appends one event (its fields are copied). -1 if it does not fit a slot (too big: not
+ * stored). When the ring is full the undelivered events are dropped and the next package
+ * says resume. */
+int ucwa_store_post_locked(ucwa_store *s, int idx, ucwa_prio prio, const ucwa_event *e,
+                           apr_time_t now);
+
+/* Posts a link-only event {"link":{rel, href: sub},"type"} from the sender
+ * {rel: sender_rel, href: sender_sub} (both relative to the application) to every live
+ * application of a user (only those that made themselves available when available_only
+ * is set). Returns the number of applications reached. */
 int ucwa_store_post_user_locked(ucwa_store *s, int user, int available_only, ucwa_prio prio,
                          const char *sender_rel, const char *sender_sub,
                          const char *rel, const char *sub, const char *type,
@@ -473,8 +498,7 @@ typedef struct {
     apr_uint32_t ack;              /* the package number (self is ack, next is ack + 1) */
     int resume;
     int count;
-    const char **senders;          /* count entries */
-    const char **events;
+    ucwa_event *events;            /* count entries, copied into the poll's pool */
     apr_uint32_t resync_ack;       /* for UCWA_POLL_RESYNC */
     apr_time_t wake_at;            /* for UCWA_POLL_WAIT: when an aggregation window ends */
 } ucwa_package;
@@ -527,9 +551,5 @@ typedef struct {
 /* Counts, and a check of every invariant the code relies on: NULL if the store is
  * consistent, else what is wrong (for the status page and the tests). */
 const char *ucwa_store_check_locked(ucwa_store *s, ucwa_store_stats *st, apr_pool_t *p);
-
-/* The JSON of a package: {"_links":{self,next|resync|resume..},"sender":[...]} */
-const char *ucwa_package_json(apr_pool_t *p, const char *base, const ucwa_package *pkg,
-                              int resync, apr_size_t *len);
 
 #endif

@@ -476,50 +476,52 @@ json_t *ucwa_subs_resource(apr_pool_t *p, const char *base, const char *id)
                                      memberships, "rel", "presenceSubscription"));
 }
 
-static void post(ucwa_store *s, int app, apr_pool_t *p, const char *event, apr_time_t now)
+/* Posts an event from the sender people (hrefs relative to the application). */
+static void post(ucwa_store *s, int app, const char *rel, const char *href, const char *extra,
+                 const char *type, apr_time_t now)
 {
-    ucwa_app *a = ucwa_store_app(s, app);
+    ucwa_event e;
 
-    (void)ucwa_store_post_locked(s, app, UCWA_PRIO_MEDIUM,
-                          apr_psprintf(p, "\"rel\":\"people\",\"href\":\"%s/people\"", a->base),
-                          event, now);
+    memset(&e, 0, sizeof(e));
+    e.sender_rel = "people";
+    e.sender_href = "/people";
+    e.rel = rel;
+    e.href = href;
+    e.extra = extra;
+    e.type = type;
+    (void)ucwa_store_post_locked(s, app, UCWA_PRIO_MEDIUM, &e, now);
 }
 
 /* contact added / deleted in subscribedContacts */
 static void post_contact(ucwa_store *s, int app, const char *sip, const char *type,
                          apr_time_t now, apr_pool_t *p)
 {
-    const char *base = ucwa_store_app(s, app)->base;
-
-    post(s, app, p, apr_psprintf(p, "{\"link\":{\"rel\":\"contact\",\"href\":\"%s/people/%s\"},"
-                                 "\"in\":{\"rel\":\"subscribedContacts\",\"href\":"
-                                 "\"%s/people/subscribedContacts\"},\"type\":\"%s\"}",
-                                 base, sip, base, type), now);
+    post(s, app, "contact", apr_pstrcat(p, "/people/", sip, NULL),
+         "\"in\":{\"rel\":\"subscribedContacts\",\"href\":\"/people/subscribedContacts\"}",
+         type, now);
 }
 
 /* contactPresence / contactNote / contactLocation updated, in the contact */
 static void post_contact_part(ucwa_store *s, int app, const char *sip, const char *rel,
                               const char *sub, apr_time_t now, apr_pool_t *p)
 {
-    const char *base = ucwa_store_app(s, app)->base;
-
-    post(s, app, p, apr_psprintf(p, "{\"link\":{\"rel\":\"%s\",\"href\":\"%s/people/%s/%s\"},"
-                                 "\"in\":{\"rel\":\"contact\",\"href\":\"%s/people/%s\"},"
-                                 "\"type\":\"updated\"}", rel, base, sip, sub, base, sip), now);
+    post(s, app, rel, apr_pstrcat(p, "/people/", sip, "/", sub, NULL),
+         apr_pstrcat(p, "\"in\":{\"rel\":\"contact\",\"href\":\"/people/", sip, "\"}", NULL),
+         "updated", now);
 }
 
 static void post_sub(ucwa_store *s, int idx, const char *type, int embed, apr_time_t now,
                      apr_pool_t *p)
 {
     ucwa_sub *sub = ucwa_store_sub(s, idx);
-    const char *base = ucwa_store_app(s, (int)sub->app)->base;
 
-    post(s, (int)sub->app, p, apr_psprintf(
-        p, "{\"link\":{\"rel\":\"presenceSubscription\",\"href\":"
-        "\"%s/people/presenceSubscriptions/%s\"},%s%s%s\"type\":\"%s\"}", base, sub->id,
-        embed ? "\"_embedded\":{\"presenceSubscription\":" : "",
-        embed ? mob_json_dump(p, ucwa_subs_resource(p, base, sub->id), NULL) : "",
-        embed ? "}," : "", type), now);
+    post(s, (int)sub->app, "presenceSubscription",
+         apr_pstrcat(p, "/people/presenceSubscriptions/", sub->id, NULL),
+         embed ? apr_pstrcat(p, "\"_embedded\":{\"presenceSubscription\":",
+                             mob_json_dump(p, ucwa_subs_resource(p, "", sub->id), NULL), "}",
+                             NULL)
+               : NULL,
+         type, now);
 }
 
 static void wake_app(ucwa_store *s, int app, ucwa_txn *wake)

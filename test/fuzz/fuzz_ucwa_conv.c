@@ -54,6 +54,7 @@
 #include "fuzz_util.h"
 #include "ucwa_av.h"
 #include "ucwa_conv.h"
+#include "ucwa_event.h"
 #include "ucwa_sdp.h"
 
 static const ucwa_store_limits configs[] = {
@@ -92,9 +93,15 @@ static void check_events(ucwa_store *s, int idx, apr_time_t now, apr_pool_t *p)
     FUZZ_CHECK(ucwa_store_poll_locked(s, idx, a->pkg + 1, &w, 1, now, p, &pkg) == UCWA_POLL_READY);
     for (i = 0; i < pkg.count; i++) {
         json_error_t err;
-        json_t *ev = json_loads(pkg.events[i], 0, &err);
-        json_t *sender = json_loads(apr_pstrcat(p, "{", pkg.senders[i], "}", NULL), 0, &err);
+        const ucwa_event *e = &pkg.events[i];
+        json_t *ev = json_loads(ucwa_event_json(p, a->base, e), 0, &err);
+        json_t *sender = json_loads(apr_pstrcat(p, "{", ucwa_event_sender_json(p, a->base, e),
+                                                "}", NULL), 0, &err);
         const char *rel, *href, *srel, *shref;
+        /* the slot holds data relative to the application: no base was written in it */
+        FUZZ_CHECK(e->href[0] == '/' && e->sender_href[0] == '/');
+        FUZZ_CHECK(!strstr(e->href, a->base) && !strstr(e->sender_href, a->base)
+                   && !strstr(e->extra, a->base) && !strstr(e->link_extra, a->base));
         FUZZ_CHECK(ev && json_is_object(ev) && sender);
         rel = json_string_value(json_object_get(json_object_get(ev, "link"), "rel"));
         href = json_string_value(json_object_get(json_object_get(ev, "link"), "href"));

@@ -43,7 +43,11 @@
 #include <jansson.h>
 
 #include "fuzz_util.h"
+#include "ucwa_event.h"
 #include "ucwa_store.h"
+
+/* a slot's header: priority, flags, time, eight lengths (common/ucwa/ucwa_store.c) */
+#define SLOT_HEADER 48
 
 #define MAX_APPS 8
 #define MAX_RING 8
@@ -76,10 +80,8 @@ static const char *const instances[3] = { NULL, "", "instance-1" };   /* NULL is
 static const char *const agents[2] = { "UCWA Samples", "Lync Mobile/6.0" };
 static const char *const cultures[2] = { "en-US", "de-DE" };
 static const char *const prefixes[2] = { "/ucwa/oauth/v1/applications", "/ucwa/v1/applications" };
-static const char *const senders[3] = {
-    "\"rel\":\"me\",\"href\":\"/m\"",
-    "\"rel\":\"people\",\"href\":\"/p\"",
-    "\"rel\":\"communication\",\"href\":\"/communication\"",
+static const char *const senders[3][2] = {
+    { "me", "/m" }, { "people", "/p" }, { "communication", "/communication" },
 };
 static const apr_interval_time_t deltas[8] = {
     0, 1, APR_USEC_PER_SEC - 1, APR_USEC_PER_SEC, 5 * APR_USEC_PER_SEC,
@@ -90,7 +92,8 @@ static const apr_interval_time_t windows[4] = {
 };
 
 typedef struct {
-    char sender[EV_MAX], event[EV_MAX];
+    /* as the client must see them, with the application's base */
+    char sender[2 * EV_MAX], event[2 * EV_MAX];
     apr_time_t ts;
     int prio;
 } mev;
@@ -270,7 +273,7 @@ static void check_render(model *m, apr_pool_t *p, int idx, const ucwa_package *p
         json_array_foreach(evs, k, e) {
             json_t *mine;
             FUZZ_CHECK((int)n < pkg->count);
-            mine = json_loads(pkg->events[n], 0, &err);
+            mine = json_loads(ucwa_event_json(p, base, &pkg->events[n]), 0, &err);
             FUZZ_CHECK(mine != NULL && json_equal(mine, e));
             json_decref(mine);
             n++;
@@ -280,8 +283,10 @@ static void check_render(model *m, apr_pool_t *p, int idx, const ucwa_package *p
     json_decref(j);
 }
 
-static void same_package(const ucwa_package *pkg, apr_uint32_t ack, int resume,
-                         const mev *evs, int n)
+/* The package holds the events as data; rendered with the application's base they are
+ * the texts the model wrote. */
+static void same_package(apr_pool_t *p, const char *base, const ucwa_package *pkg,
+                         apr_uint32_t ack, int resume, const mev *evs, int n)
 {
     int i;
 
@@ -289,8 +294,10 @@ static void same_package(const ucwa_package *pkg, apr_uint32_t ack, int resume,
     FUZZ_CHECK(!pkg->resume == !resume);
     FUZZ_CHECK(pkg->count == n);
     for (i = 0; i < n; i++) {
-        FUZZ_CHECK(pkg->senders[i] && !strcmp(pkg->senders[i], evs[i].sender));
-        FUZZ_CHECK(pkg->events[i] && !strcmp(pkg->events[i], evs[i].event));
+        FUZZ_CHECK(!strcmp(ucwa_event_sender_json(p, base, &pkg->events[i]), evs[i].sender));
+        FUZZ_CHECK(!strcmp(ucwa_event_json(p, base, &pkg->events[i]), evs[i].event));
+        FUZZ_CHECK(pkg->events[i].prio == (ucwa_prio)evs[i].prio);
+        FUZZ_CHECK(pkg->events[i].ts == evs[i].ts);
     }
 }
 
@@ -442,18 +449,23 @@ static void op_release(model *m, input *in, int expire)
     memset(ma, 0, sizeof(*ma));
 }
 
-/* What ucwa_store_post_locked must do to the model; its expected return. */
-static int model_post(model *m, int idx, int prio, const char *sender, const char *event)
+#define IN_RELATIVE "\"in\":{\"href\":\"/in\"}"
+
+/* What ucwa_store_post_locked must do to the model with event e (an extra member, type
+ * last, no title); its expected return. */
+static int model_post(model *m, int idx, int prio, const ucwa_event *e, apr_pool_t *p)
 {
     mapp *ma = &m->app[idx];
-    size_t sl = strlen(sender), el = strlen(event);
-    mev *e;
+    const char *base = ucwa_store_app(m->s, idx)->base, *x = e->extra ? e->extra : "";
+    size_t bytes = strlen(e->sender_rel) + strlen(e->sender_href) + strlen(e->rel)
+                   + strlen(e->href) + strlen(e->type) + strlen(x);
+    mev *me;
 
     if (ma->state != UCWA_SLOT_LIVE) {
         return -1;
     }
-    /* a slot holds its header (24 bytes: two lengths, priority, pad, time) and both */
-    if (24 + sl + el > m->lim.event_size) {
+    /* a slot holds its header and the strings, without the base */
+    if (SLOT_HEADER + bytes > m->lim.event_size) {
         return -1;
     }
     if ((ma->acked ? 0 : ma->cur_n) + ma->pend_n >= (int)m->lim.ring_len) {
@@ -461,12 +473,19 @@ static int model_post(model *m, int idx, int prio, const char *sender, const cha
         ma->overflow = 1;
         return -1;
     }
-    FUZZ_CHECK(sl < EV_MAX && el < EV_MAX && ma->pend_n < MAX_RING);
-    e = &ma->pend[ma->pend_n++];
-    memcpy(e->sender, sender, sl + 1);
-    memcpy(e->event, event, el + 1);
-    e->ts = m->now;
-    e->prio = prio;
+    FUZZ_CHECK(ma->pend_n < MAX_RING);
+    if (!strcmp(x, IN_RELATIVE)) {
+        x = apr_psprintf(p, "\"in\":{\"href\":\"%s/in\"}", base);   /* rendered with the base */
+    }
+    me = &ma->pend[ma->pend_n++];
+    apr_snprintf(me->sender, sizeof(me->sender), "\"rel\":\"%s\",\"href\":\"%s%s\"",
+                 e->sender_rel, base, e->sender_href);
+    apr_snprintf(me->event, sizeof(me->event),
+                 "{\"link\":{\"rel\":\"%s\",\"href\":\"%s%s\"},%s%s\"type\":\"%s\"}", e->rel,
+                 base, e->href, x, *x ? "," : "", e->type);
+    FUZZ_CHECK(strlen(me->event) + 1 < sizeof(me->event));
+    me->ts = m->now;
+    me->prio = prio;
     return 0;
 }
 
@@ -474,35 +493,45 @@ static void op_post(model *m, input *in, apr_pool_t *p)
 {
     unsigned b1 = next(in), b2 = next(in), b3 = next(in);
     int idx = (int)(b1 % m->lim.max_apps), prio = (int)(b2 % 3);
-    const char *sender = senders[(b2 >> 2) % 3];
-    char *event = apr_psprintf(p, "{\"n\":%u}", ++m->counter);
-    /* what is left of a slot for the event, beside the header and the sender */
-    long room = (long)m->lim.event_size - 24 - (long)strlen(sender);
+    ucwa_event e;
+    long room;
     int want;
 
-    /* 0: small; 1: fills the slot exactly; 2: one byte too big; 3: far too big */
+    memset(&e, 0, sizeof(e));
+    e.sender_rel = senders[(b2 >> 2) % 3][0];
+    e.sender_href = senders[(b2 >> 2) % 3][1];
+    e.rel = "x";
+    e.href = apr_psprintf(p, "/n/%u", ++m->counter);
+    e.type = "updated";
+    /* what is left of a slot for the extra member, beside the header and the rest */
+    room = (long)m->lim.event_size - SLOT_HEADER - (long)(strlen(e.sender_rel)
+           + strlen(e.sender_href) + strlen(e.rel) + strlen(e.href) + strlen(e.type));
+    /* 0: small; 1: fills the slot exactly; 2: one byte too big; 3: far too big; the extra
+     * member is "p":"<pad>" (6 bytes and the pad), with a relative href or not */
     switch (b3 % 4) {
     case 1:
     case 2: {
         long target = room + (b3 % 4 == 2);
-        long fixed = (long)strlen(apr_psprintf(p, "{\"n\":%u,\"p\":\"\"}", m->counter));
-        if (target >= fixed) {
-            size_t pad = (size_t)(target - fixed);
-            event = apr_psprintf(p, "{\"n\":%u,\"p\":\"%s\"}", m->counter,
-                                 (char *)memset(apr_pcalloc(p, pad + 1), 'x', pad));
+        if (target >= 6) {
+            size_t pad = (size_t)(target - 6);
+            e.extra = apr_psprintf(p, "\"p\":\"%s\"",
+                                   (char *)memset(apr_pcalloc(p, pad + 1), 'x', pad));
         }
         break;
     }
     case 3:
-        event = apr_psprintf(p, "{\"n\":%u,\"p\":\"%s\"}", m->counter,
-                             (char *)memset(apr_pcalloc(p, 3 * m->lim.event_size + 1), 'y',
-                                            3 * m->lim.event_size));
+        e.extra = apr_psprintf(p, "\"p\":\"%s\"",
+                               (char *)memset(apr_pcalloc(p, 3 * m->lim.event_size + 1), 'y',
+                                              3 * m->lim.event_size));
         break;
     default:
+        if (b3 & 4) {
+            e.extra = (b3 & 8) ? IN_RELATIVE : "\"in\":{\"href\":\"data:,x\"}";
+        }
         break;
     }
-    want = model_post(m, idx, prio, sender, event);
-    FUZZ_CHECK(ucwa_store_post_locked(m->s, idx, (ucwa_prio)prio, sender, event, m->now) == want);
+    want = model_post(m, idx, prio, &e, p);
+    FUZZ_CHECK(ucwa_store_post_locked(m->s, idx, (ucwa_prio)prio, &e, m->now) == want);
 }
 
 static void op_post_user(model *m, input *in, apr_pool_t *p)
@@ -520,19 +549,20 @@ static void op_post_user(model *m, input *in, apr_pool_t *p)
     int prio = (int)(b2 % 3), k = (int)((b2 >> 2) % 3);
     int user = ucwa_store_user_find_locked(m->s, sips[sip], 0);
     int i, want = 0, got;
+    ucwa_event e;
 
+    memset(&e, 0, sizeof(e));
+    e.sender_rel = kinds[k].sender_rel;
+    e.sender_href = kinds[k].sender_sub;
+    e.rel = kinds[k].rel;
+    e.href = kinds[k].sub;
+    e.type = kinds[k].type;
     for (i = 0; i < (int)m->lim.max_apps; i++) {
         mapp *ma = &m->app[i];
-        const char *base = ucwa_store_app(m->s, i)->base;
         if (ma->state != UCWA_SLOT_LIVE || ma->sip != sip || (available_only && !ma->available)) {
             continue;
         }
-        if (model_post(m, i, prio,
-                       apr_psprintf(p, "\"rel\":\"%s\",\"href\":\"%s%s\"", kinds[k].sender_rel,
-                                    base, kinds[k].sender_sub),
-                       apr_psprintf(p, "{\"link\":{\"rel\":\"%s\",\"href\":\"%s%s\"},"
-                                    "\"type\":\"%s\"}", kinds[k].rel, base, kinds[k].sub,
-                                    kinds[k].type)) == 0) {
+        if (model_post(m, i, prio, &e, p) == 0) {
             want++;
         }
     }
@@ -577,7 +607,7 @@ static void op_poll(model *m, input *in, apr_pool_t *p)
     if (ma->pkg > 0 && ack == ma->pkg && !ma->acked) {
         /* the same package again, identical */
         FUZZ_CHECK(got == UCWA_POLL_READY);
-        same_package(&pkg, ma->pkg, ma->cur_resume, ma->cur, ma->cur_n);
+        same_package(p, ucwa_store_app(m->s, idx)->base, &pkg, ma->pkg, ma->cur_resume, ma->cur, ma->cur_n);
         check_render(m, p, idx, &pkg, 0);
         return;
     }
@@ -613,7 +643,7 @@ static void op_poll(model *m, input *in, apr_pool_t *p)
         }
     }
     FUZZ_CHECK(got == UCWA_POLL_READY);
-    same_package(&pkg, ack, ma->overflow, ma->pend, ma->pend_n);
+    same_package(p, ucwa_store_app(m->s, idx)->base, &pkg, ack, ma->overflow, ma->pend, ma->pend_n);
     ma->pkg = ack;
     memcpy(ma->cur, ma->pend, sizeof(ma->cur));
     ma->cur_n = ma->pend_n;

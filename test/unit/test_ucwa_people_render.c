@@ -8,6 +8,7 @@
 #include "ucwa_people_render.h"
 #include "ucwa_store.h"
 #include "ucwa_photo.h"
+#include "ucwa_event.h"
 
 #define A "/ucwa/oauth/v1/applications/105"
 
@@ -357,15 +358,19 @@ END_TEST
 
 START_TEST(events)
 {
-    ck_assert_str_eq(ucwa_people_event_sender(pool, A),
+    ucwa_event e;
+
+    ck_assert_int_eq(ucwa_people_event(pool, "contact", "/people/b@c.test", "group",
+                                       "/people/groups/G", "added", &e), 0);
+    ck_assert_str_eq(ucwa_event_sender_json(pool, A, &e),
                      "\"rel\":\"people\",\"href\":\"" A "/people\"");
-    ck_assert_str_eq(ucwa_people_event(pool, A, "contact", "/people/b@c.test", "group",
-                                       "/people/groups/G", "added"),
+    ck_assert_str_eq(ucwa_event_json(pool, A, &e),
                      "{\"link\":{\"rel\":\"contact\",\"href\":\"" A "/people/b@c.test\"},"
                      "\"in\":{\"rel\":\"group\",\"href\":\"" A "/people/groups/G\"},"
                      "\"type\":\"added\"}");
-    ck_assert_str_eq(ucwa_people_event(pool, A, "group", "/people/groups/G", NULL, NULL,
-                                       "updated"),
+    ck_assert_int_eq(ucwa_people_event(pool, "group", "/people/groups/G", NULL, NULL,
+                                       "updated", &e), 0);
+    ck_assert_str_eq(ucwa_event_json(pool, A, &e),
                      "{\"link\":{\"rel\":\"group\",\"href\":\"" A "/people/groups/G\"},"
                      "\"type\":\"updated\"}");
 }

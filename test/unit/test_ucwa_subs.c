@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "unit.h"
+#include "ucwa_event.h"
 #include "ucwa_subs.h"
 
 #define T0 ((apr_time_t)1700000000 * APR_USEC_PER_SEC)
@@ -75,11 +76,12 @@ static apr_array_header_t *events(int app)
     acks[app]++;
     for (i = 0; i < pkg.count; i++) {
         json_error_t err;
-        json_t *e = json_loads(pkg.events[i], 0, &err);
+        const char *text = ucwa_event_json(pool, b, &pkg.events[i]);
+        json_t *e = json_loads(text, 0, &err);
         const char *in_rel = NULL, *in_href = NULL, *line;
         char *p;
-        ck_assert_msg(e != NULL, "not JSON: %s", pkg.events[i]);
-        ck_assert_str_eq(pkg.senders[i],
+        ck_assert_msg(e != NULL, "not JSON: %s", text);
+        ck_assert_str_eq(ucwa_event_sender_json(pool, b, &pkg.events[i]),
                          apr_psprintf(pool, "\"rel\":\"people\",\"href\":\"%s/people\"", b));
         json_unpack(e, "{s?{s:s,s:s}}", "in", "rel", &in_rel, "href", &in_href);
         line = apr_psprintf(pool, "%s %s %s%s%s%s%s",

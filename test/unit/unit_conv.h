@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "unit.h"
+#include "ucwa_event.h"
 #include "ucwa_store.h"
 
 #define SENDER_STARTED "comm/messagingInvitation/started comm/conversation/added " \
@@ -66,8 +67,11 @@ static inline const char *unit_conv_events(ucwa_store *s, int idx, apr_time_t no
     *last = json_array();
     for (i = 0; i < pkg.count; i++) {
         json_error_t err;
-        json_t *sender = json_loads(apr_pstrcat(pool, "{", pkg.senders[i], "}", NULL), 0, &err);
-        json_t *ev = json_loads(pkg.events[i], 0, &err);
+        json_t *sender = json_loads(apr_pstrcat(pool, "{",
+                                                ucwa_event_sender_json(pool, a->base,
+                                                                       &pkg.events[i]),
+                                                "}", NULL), 0, &err);
+        json_t *ev = json_loads(ucwa_event_json(pool, a->base, &pkg.events[i]), 0, &err);
         const char *srel;
         ck_assert_msg(sender && ev, "event %d does not parse: %s", i, err.text);
         srel = json_string_value(json_object_get(sender, "rel"));
