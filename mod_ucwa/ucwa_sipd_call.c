@@ -894,6 +894,10 @@ static void take_locked(ucwa_txn *t, void *baton)
     ucwa_store *s = t->store;
     int i;
 
+    if (!ucwa_pool_sip_on(s)) {
+        x->n = 0;   /* a pool's outbox since the last look (a graceful restart) */
+        return;
+    }
     x->n = ucwa_pool_out_peek_locked(s, t->pool, TAKE_MAX, &x->out);
     x->sdp = apr_pcalloc(t->pool, sizeof(char *) * (apr_size_t)(x->n + 1));
     for (i = 0; i < x->n; i++) {
@@ -956,8 +960,8 @@ static void poll_outbox(void *arg)
     ucwa_store *s = d->store;
 
     tmr_start(&d->out_tmr, POLL_MS, poll_outbox, d);
-    if (!s || !ucwa_pool_out_pending(s)) {
-        return;
+    if (!s || !ucwa_pool_sip_on(s) || !ucwa_pool_out_pending(s)) {
+        return;   /* nothing, or the outbox is a pool's (its thread's to take) */
     }
     for (;;) {
         take_txn x;
