@@ -29,6 +29,7 @@ import pytest
 
 import conftest
 import kamailio
+import mobility
 import sipp
 from sip_side import GATEWAY, SipSide
 from ucwa_call import CallApp
@@ -49,7 +50,8 @@ EARLY_GW, EARLY_ECHO = 5076, 5077    # (+ offset) gateway set 2, early media (SI
 
 @pytest.fixture(scope="module")
 def side(workdir):
-    offset = kamailio.free_sip_offset(list(SipSide.BASES) + [5088, 5089, EARLY_GW, EARLY_ECHO,
+    offset = kamailio.free_sip_offset(list(SipSide.BASES) + [5088, 5089, 5090, 5091,
+                                                             EARLY_GW, EARLY_ECHO,
                                                              EARLY_ECHO + 1, EARLY_ECHO + 2])
     early = sipp.Sipp(workdir / "sip-calls" / "gateway-early", "gateway_early", addr=GATEWAY,
                       port=EARLY_GW + offset, duration_ms=1500, echo_port=EARLY_ECHO + offset)
@@ -433,3 +435,45 @@ def test_rtpengine_down(fe, users, side, dave, peer):
     time.sleep(2)           # rtpengine's three tries end
     assert sipd_status(fe)["pid"] == pid
     assert sum(1 for e in dave.seen if e.get("type") == "CALL_INCOMING") == incoming
+
+
+def test_a_pool_keeps_its_outbox(workdir, topo, side):
+    """UcwaSip On on the Front Ends of a pool: the SIP side stays off for calls there
+    (docs/ARCHITECTURE.md §13) and ucwa-sipd leaves the pool's outbox to the pool's
+    thread, so a call between two Front Ends still rings across (an invitation taken by
+    ucwa-sipd would have been lost)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root (to run PostgreSQL as postgres)")
+    import pool as pools
+    import test_calls
+    from test_pool import mobility_allowed, wait_for
+    pg = pools.Postgres(workdir / "sip-pool-pgsql", settings={"synchronous_commit": "off"})
+    pg.start()
+    fes = []
+    try:
+        o = side.offset
+        st = workdir / "sip-pool-state"
+        mobility.make_state(st, topo)
+        pg.load_directory(st)
+        conf = workdir / "directory-sip-pool.conf"
+        pg.directory_conf(conf)
+        sip = "\n".join([
+            "UcwaSip On", "UcwaSipListenAddress 127.0.0.1",
+            f"UcwaSipExternalListeningPort {5090 + o}", f"UcwaSipPrimaryListeningPort {5091 + o}",
+            f"UcwaSipProxy {side.kam.host}:{side.kam.port}",
+            f"UcwaRtpengine {side.rtp.host}:{side.rtp.ng_port}"])
+        for i in (1, 2):
+            fes.append(start_fe(workdir, st, f"sip-pool-fe{i}", servers=2, directory=None,
+                                extra=f'Include "{conf}"\n{FAST}\nUcwaPoolFrontEnd fe{i}\n'
+                                      f"UcwaPoolLease 4\n{sip if i == 1 else ''}"))
+        alice = test_calls.callable_app(fes[0].user("alice@contoso.test"))
+        bob = test_calls.callable_app(fes[1].user("bob@contoso.test"))
+        wait_for(lambda: pg.sql("SELECT count(*) FROM ucwa_pool_user WHERE sip = "
+                                "'bob@contoso.test' AND fe = 'fe2' AND available > 0")
+                 .strip() == "1", what="bob on fe2")
+        for _ in range(4):      # declined and canceled: four invitations across
+            test_calls.declined_and_canceled(alice, bob)
+    finally:
+        for f in fes:
+            stop_fe(f, allowed=mobility_allowed() + ALLOWED)
+        pg.stop()
