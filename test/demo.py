@@ -110,10 +110,14 @@ def main():
             pool.start()
             pool.pg.psql(mobility.DEMO_VOICE_SQL)
         else:
-            seeded = mobility.seed_demo_voice(state)   # the tables exist from the 2nd run on
-            fe.start()
-            if not seeded:
+            if not mobility.seed_demo_voice(state):
+                # mod_ucwa makes its tables at its first start: start it once to make them,
+                # and seed with it stopped (a child preparing mod_dbd's statements while
+                # another process commits gets 'database is locked', AH00632)
+                fe.start()
+                fe.stop()
                 mobility.seed_demo_voice(state)
+            fe.start()
         rp.start()
         if sip:
             sip.start()

@@ -358,7 +358,8 @@ def seed_demo_voice(state: Path):
     """DEMO_VOICE_SQL into the state's SQLite directory (the demo's single Front End):
     False when mod_ucwa has not made its tables yet. Best before the Front End starts (a
     child preparing mod_dbd's statements while another process commits logs AH00632, and
-    mod_dbd tries again later): the demo seeds then from its second run on."""
+    mod_dbd tries again later): the demo's first run starts its Front End once to make
+    the tables, stops it and seeds."""
     con = sqlite3.connect(Path(state) / "directory.db")
     try:
         if not con.execute("SELECT name FROM sqlite_master WHERE name = 'ucwa_voice_routes'") \
