@@ -233,6 +233,15 @@ static void http_exchange(void *baton, apr_pool_t *p, const char *method, const 
     rq.body = (const unsigned char *)body;
     rq.body_len = body ? strlen(body) : 0;
     push_send(h->http, p, &rq, &resp);
+    /* a sign-out that met a graceful restart (the proxy's connection to a stopping child
+     * closed: 502, or no answer) is tried again: the application would otherwise wait
+     * out the idle timeout */
+    for (int tries = 0; !strcmp(method, "DELETE") && tries < 4
+                        && (resp.status == 0 || resp.status == 502 || resp.status == 503);
+         tries++) {
+        apr_sleep(apr_time_from_msec(250));
+        push_send(h->http, p, &rq, &resp);
+    }
     out->status = resp.status;
     out->body = resp.body;
     out->len = resp.body_len;
