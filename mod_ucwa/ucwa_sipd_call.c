@@ -31,7 +31,9 @@
 
 APLOG_USE_MODULE(ucwa);
 
-#define POLL_MS 2                 /* the outbox is looked at this often */
+#define POLL_MS 2                 /* the outbox is looked at this often while busy */
+#define POLL_IDLE_MS 20           /* and this often once idle for POLL_IDLE_AFTER */
+#define POLL_IDLE_AFTER APR_USEC_PER_SEC
 #define TAKE_MAX 64               /* messages taken in one transaction */
 #define RING_DEFAULT 30000        /* ms, when an invitation names no expiry */
 #define SDP_TYPE "application/sdp"
@@ -954,15 +956,35 @@ static void handle(sipd *d, const ucwa_pool_out *o, const char *sdp)
     json_decref(m);
 }
 
+/* A call rings (an answer, a cancel may come from the applications any moment). */
+static int ringing(sipd *d)
+{
+    struct le *le;
+
+    for (le = list_head(&d->call_list); le; le = le->next) {
+        if (!((sipd_call *)le->data)->established) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void poll_outbox(void *arg)
 {
     sipd *d = arg;
     ucwa_store *s = d->store;
 
-    tmr_start(&d->out_tmr, POLL_MS, poll_outbox, d);
+    apr_time_t now = apr_time_now();
+
     if (!s || !ucwa_pool_sip_on(s) || !ucwa_pool_out_pending(s)) {
-        return;   /* nothing, or the outbox is a pool's (its thread's to take) */
+        /* nothing, or the outbox is a pool's (its thread's to take): idle for a second
+         * and no call ringing, the polls back off (500 a second cost 1.25% of a core) */
+        int idle = now - d->out_busy > POLL_IDLE_AFTER && !ringing(d);
+        tmr_start(&d->out_tmr, idle ? POLL_IDLE_MS : POLL_MS, poll_outbox, d);
+        return;
     }
+    d->out_busy = now;
+    tmr_start(&d->out_tmr, POLL_MS, poll_outbox, d);
     for (;;) {
         take_txn x;
         apr_pool_t *p;

@@ -73,6 +73,7 @@ typedef struct sipd {
     struct sipsess_sock *sess_sock;
     struct list call_list;       /* sipd_call */
     struct tmr out_tmr;          /* looks at the store's outbox */
+    apr_time_t out_busy;         /* when the outbox last had something */
     void *store;                 /* the session store (read unlocked: the outbox's counters) */
 } sipd;
 
