@@ -46,6 +46,9 @@ int ucwa_sipd_post_config(apr_pool_t *pconf, server_rec *s, int used);
  * /ucwa-status (as "sip") and by mod_status's server-status. */
 const char *ucwa_sipd_status(apr_pool_t *p, server_rec *s);
 void ucwa_sipd_register_hooks(void);
+/* In the parent, before the first fork: the shared segment where ucwa-sipd keeps its
+ * established dialogs across its own restart (ucwa_sipd_dlg.c); made once. */
+void ucwa_sipd_dlg_segment(server_rec *s);
 
 /* The process's main (ucwa_sipd_proc.c): runs until SIGTERM or SIGHUP, or until the
  * parent is gone. Returns the exit code: 0, or UCWA_SIPD_STARTUP_ERROR when it could

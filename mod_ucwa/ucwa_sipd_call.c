@@ -122,6 +122,12 @@ static int apply(sipd *d, json_t *m, const char *sdp, int *mirror)
     return rv;
 }
 
+int sipd_apply_keyed(sipd *d, const char *kind, const char *kfe, const char *kconv)
+{
+    return apply(d, json_pack("{s:s,s:s,s:s}", "k", kind, "fe", kfe, "conv", kconv), NULL,
+                 NULL);
+}
+
 static json_t *keyed(const sipd_call *c, const char *kind)
 {
     return json_pack("{s:s,s:s,s:s}", "k", kind, "fe", c->kfe, "conv", c->kconv);
@@ -224,6 +230,7 @@ static void call_end(sipd_call *c)
         sipd_ng_request(d, cmd, ng_ignore, NULL);
         apr_pool_destroy(p);
     }
+    sipd_dlg_forget(d, c->kconv);
     tmr_cancel(&c->ring);
     list_unlink(&c->le);
     c->sess = mem_deref(c->sess);
@@ -413,6 +420,7 @@ static void out_established(const struct sip_msg *msg, void *arg)
 
     c->established = 1;
     tmr_cancel(&c->ring);
+    sipd_dlg_confirm(c->d, c->kconv, msg);
     out_ng_answer(c, &msg->to.tag, out_answered_ng);
 }
 
@@ -456,6 +464,7 @@ static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
         goto out;
     }
     c->ng_live = 1;
+    sipd_dlg_begin(d, CALL_OUT, c->kfe, c->kconv, NULL);
     mb = mbuf_alloc(strlen(sdp));
     mbuf_write_str(mb, sdp);
     mb->pos = 0;
@@ -556,8 +565,10 @@ static void in_close(int err, const struct sip_msg *msg, void *arg)
 
 static void in_established(const struct sip_msg *msg, void *arg)
 {
-    (void)msg;
-    ((sipd_call *)arg)->established = 1;
+    sipd_call *c = arg;
+
+    c->established = 1;
+    sipd_dlg_confirm(c->d, c->kconv, msg);   /* msg: the ACK */
 }
 
 static void ring_in(void *arg)
@@ -747,6 +758,7 @@ static void on_invite(const struct sip_msg *msg, void *arg)
         call_end(c);
         return;
     }
+    sipd_dlg_begin(d, CALL_IN, c->kfe, c->kconv, msg);
     apr_cpystrn(c->peer_tag, "", sizeof(c->peer_tag));
     if (msg->from.tag.l < sizeof(c->peer_tag)) {
         memcpy(c->peer_tag, msg->from.tag.p, msg->from.tag.l);
@@ -949,6 +961,9 @@ static void handle(sipd *d, const ucwa_pool_out *o, const char *sdp)
         }
         call_end(c);
     }
+    else if (!c && (!strcmp(k, "left") || !strcmp(k, "gone"))) {
+        sipd_dlg_end(d, kconv);   /* a call a previous process held: BYE */
+    }
     else if (c && (!strcmp(k, "reneg") || !strcmp(k, "provisional"))) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00716)
                      "ucwa-sipd: %s of call %s not carried to SIP (not supported)", k, kconv);
@@ -1011,7 +1026,7 @@ int sipd_calls_open(sipd *d)
 {
     list_init(&d->call_list);
     tmr_init(&d->out_tmr);
-    return sipsess_listen(&d->sess_sock, d->sip, 32, on_invite, d);
+    return sipd_dlg_open(d) || sipsess_listen(&d->sess_sock, d->sip, 32, on_invite, d);
 }
 
 static void store_locked(ucwa_txn *t, void *baton)
@@ -1027,8 +1042,9 @@ void sipd_calls_start(sipd *d)
     ucwa_txn_run(d->s, p, store_locked, d);
     apr_pool_destroy(p);
     /* calls a previous ucwa-sipd held end on the applications' side, as with a Front
-     * End gone */
-    json_t *m = json_pack("{s:s,s:s}", "k", "fe-gone", "fe", UCWA_POOL_SIP_FE);
+     * End gone, but for the established ones it takes back (ucwa_sipd_dlg.c) */
+    json_t *m = json_pack("{s:s,s:s,s:o}", "k", "fe-gone", "fe", UCWA_POOL_SIP_FE, "keep",
+                          sipd_dlg_restore(d));
     apply(d, m, NULL, NULL);
     tmr_start(&d->out_tmr, POLL_MS, poll_outbox, d);
 }
@@ -1040,4 +1056,5 @@ void sipd_calls_close(sipd *d)
         call_end(list_head(&d->call_list)->data);
     }
     d->sess_sock = mem_deref(d->sess_sock);
+    sipd_dlg_close(d);
 }

@@ -40,7 +40,8 @@ APP_HZ, PHONE_HZ = 1000, 1500
 DOMAIN = "contoso.test"
 ALLOWED = list(conftest.ALLOWED_LOG) + [
     re.compile(r"UCWA0070[0-9]"), re.compile(r"UCWA0071[0-9]"), re.compile(r"UCWA0072[0-9]"),
-    re.compile(r"UCWA00642"),   # ucwa-sipd died, restarted (the restart test)
+    re.compile(r"UCWA00642"),   # ucwa-sipd died, restarted (the restart tests)
+    re.compile(r"UCWA0086[0-9]"),   # dialogs taken back after a restart
     re.compile(r"UCWA00655"),   # rtpengine did not answer (the rtpengine-down test)
 ]
 
@@ -353,19 +354,99 @@ def sipd_status(fe):
     return json.loads(data)
 
 
-def test_sipd_restart_ends_its_calls(fe, users, dave, peer):
-    """ucwa-sipd killed mid-call: Apache starts it again, and the call it held ends on the
-    app's side as with a Front End gone (the other party left), not left connected to
-    nobody."""
-    alice = CallApp.signed_in(users("alice@contoso.test"))
-    call, _ = call_dave(alice, peer(), dave)
+def kill_sipd(fe):
+    """kill -9 of ucwa-sipd; returns once Apache started another one that answers."""
     pid = sipd_status(fe)["pid"]
-    t0 = time.monotonic()
     os.kill(pid, signal.SIGKILL)
-    call.ended(timeout=10)
-    assert time.monotonic() - t0 < 5
-    assert sipd_status(fe)["pid"] != pid
-    dave.hangup()           # the new process does not know the dialog: 481, the phone ends
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        try:
+            if sipd_status(fe)["pid"] != pid:
+                return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+    raise AssertionError("ucwa-sipd did not come back")
+
+
+def packets_grow(side, call_id, seconds=1.0):
+    """rtpengine's packets from each leg of call_id over `seconds`."""
+    first = legs_with_packets(side, call_id)
+    time.sleep(seconds)
+    last = legs_with_packets(side, call_id)
+    return {t: last[t] - first.get(t, 0) for t in last}
+
+
+def no_end(call, seconds=1.5):
+    """The call's conversation did not end (nothing but its audioVideo updates)."""
+    ends = [e for e in call.app.drain(quiet=seconds)
+            if e.rel == "conversation" and e.type == "deleted"]
+    return not ends
+
+
+def test_sipd_restart_keeps_established_calls(fe, users, side, dave, peer):
+    """ucwa-sipd killed (-9) mid-call: Apache starts it again, and the established call
+    goes on (its media never went through ucwa-sipd: rtpengine's counters grow on both
+    legs, each side still hears the other); the new process took the dialog back, so a
+    hang-up from either side ends both: the app's hang-up sends the phone a BYE, the
+    phone's BYE ends the app's call."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    a = peer()
+    call, _ = call_dave(alice, a, dave)
+    call_id = side.rtp.calls()[0]
+    kill_sipd(fe)
+    assert no_end(call), alice.seen[-10:]
+    grew = packets_grow(side, call_id)
+    assert len(grew) == 2 and all(n > 20 for n in grew.values()), grew
+    heard = a.heard(PHONE_HZ, since=time.monotonic())
+    assert heard.ok, f"after the restart the app does not hear the phone: {heard}"
+    heard = dave.heard(APP_HZ)
+    assert heard.ok, f"after the restart the phone does not hear the app: {heard}"
+    # the app hangs up: the new process sends the BYE, rtpengine forgets the call
+    call.hang_up()
+    call.ended()
+    dave.wait_event("CALL_CLOSED", timeout=10)
+    deadline = time.time() + 5
+    while side.rtp.calls() and time.time() < deadline:
+        time.sleep(0.1)
+    assert side.rtp.calls() == []
+    a.close()
+    # again, a call from the phone this time, and the phone hangs up after the restart
+    dave.dial(f"sip:alice@{DOMAIN}")
+    ring = alice.ringing(timeout=10)
+    b = peer()
+    ring.accept(b.answer(ring.sdp()))
+    dave.wait_event("CALL_ESTABLISHED", timeout=10)
+    b.wait_connected(timeout=15)
+    kill_sipd(fe)
+    assert no_end(ring), alice.seen[-10:]
+    heard = b.heard(PHONE_HZ, since=time.monotonic())
+    assert heard.ok, f"after the restart the app does not hear the phone: {heard}"
+    dave.hangup()
+    dave.wait_event("CALL_CLOSED")
+    ring.ended()
+    deadline = time.time() + 5
+    while side.rtp.calls() and time.time() < deadline:
+        time.sleep(0.1)
+    assert side.rtp.calls() == []
+
+
+def test_sipd_restart_ends_ringing_calls(fe, users, side, dave, peer):
+    """A call still ringing when ucwa-sipd dies ends on the app's side (as with a Front
+    End gone), and the new process has rtpengine forget its session (it would stay
+    until rtpengine's own timeout)."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    call = alice.call(f"sip:dave@{DOMAIN}", peer().offer())
+    call.started()
+    dave.wait_event("CALL_INCOMING")
+    assert len(side.rtp.calls()) == 1
+    kill_sipd(fe)
+    call.failed(timeout=10)
+    deadline = time.time() + 5
+    while side.rtp.calls() and time.time() < deadline:
+        time.sleep(0.1)
+    assert side.rtp.calls() == []
+    dave.hangup()           # the phone stops ringing (its 486 meets no transaction)
     dave.wait_event("CALL_CLOSED")
 
 
