@@ -36,6 +36,7 @@ APLOG_USE_MODULE(ucwa);
 #define POLL_IDLE_AFTER APR_USEC_PER_SEC
 #define TAKE_MAX 64               /* messages taken in one transaction */
 #define RING_DEFAULT 30000        /* ms, when an invitation names no expiry */
+#define PROXY_QUIET 3000          /* ms: an INVITE UcwaSipProxy did not even answer 100 */
 #define SDP_TYPE "application/sdp"
 
 typedef enum { CALL_OUT = 0, CALL_IN = 1 } call_dir;
@@ -52,7 +53,8 @@ typedef struct sipd_call {
     int established, answered, ng_live;
     int ng_pending;               /* NG requests whose answer will name this call */
     int gone;                     /* ended: freed when the last of them is answered */
-    struct tmr ring;
+    int heard;                    /* a response to our INVITE came */
+    struct tmr ring, quiet;
 } sipd_call;
 
 /* ---- the store ---- */
@@ -232,6 +234,7 @@ static void call_end(sipd_call *c)
     }
     sipd_dlg_forget(d, c->kconv);
     tmr_cancel(&c->ring);
+    tmr_cancel(&c->quiet);
     list_unlink(&c->le);
     c->sess = mem_deref(c->sess);
     free(c->remote_sdp);
@@ -254,6 +257,7 @@ static sipd_call *call_new(sipd *d, call_dir dir, const char *kfe, const char *k
     apr_cpystrn(c->kfe, kfe, sizeof(c->kfe));
     apr_cpystrn(c->kconv, kconv, sizeof(c->kconv));
     tmr_init(&c->ring);
+    tmr_init(&c->quiet);
     list_append(&d->call_list, &c->le, c);
     d->calls++;
     return c;
@@ -406,6 +410,7 @@ static void out_progress(const struct sip_msg *msg, void *arg)
     sipd_call *c = arg;
     char *sdp;
 
+    c->heard = 1;
     if (c->established || !mbuf_get_left(msg->mb) || !(sdp = body_dup(msg))) {
         return;
     }
@@ -418,7 +423,7 @@ static void out_established(const struct sip_msg *msg, void *arg)
 {
     sipd_call *c = arg;
 
-    c->established = 1;
+    c->established = c->heard = 1;
     tmr_cancel(&c->ring);
     sipd_dlg_confirm(c->d, c->kconv, msg);
     out_ng_answer(c, &msg->to.tag, out_answered_ng);
@@ -431,6 +436,24 @@ static void ring_out(void *arg)
     /* the applications' side timed out on its own clock: the phone stops ringing */
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00703)
                  "ucwa-sipd: call %s not answered in time: canceled", c->kconv);
+    call_end(c);
+}
+
+/* Not even a 100 Trying to the INVITE (Kamailio sends one at once): UcwaSipProxy is down
+ * or unreachable (an ICMP error is not reported on libre's unconnected UDP socket, and
+ * libre would retransmit for 32 s): the call fails Unreachable now. */
+static void quiet_out(void *arg)
+{
+    sipd_call *c = arg;
+
+    if (c->heard) {
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, c->d->s, UCWALOGNO(00866)
+                 "ucwa-sipd: call %s: no answer from UcwaSipProxy %s within %d ms: "
+                 "unreachable", c->kconv, c->d->conf->proxy ? c->d->conf->proxy : "(none)",
+                 PROXY_QUIET);
+    apply(c->d, keyed(c, "gone"), NULL, NULL);
     call_end(c);
 }
 
@@ -484,6 +507,7 @@ static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
         call_end(c);
         goto out;
     }
+    tmr_start(&c->quiet, PROXY_QUIET, quiet_out, c);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00706)
                  "ucwa-sipd: call %s from %s to %s sent", c->kconv, x->from, x->to);
 out:

@@ -41,33 +41,51 @@ DOMAIN = "contoso.test"
 ALLOWED = list(conftest.ALLOWED_LOG) + [
     re.compile(r"UCWA0070[0-9]"), re.compile(r"UCWA0071[0-9]"), re.compile(r"UCWA0072[0-9]"),
     re.compile(r"UCWA00642"),   # ucwa-sipd died, restarted (the restart tests)
-    re.compile(r"UCWA0086[0-9]"),   # dialogs taken back after a restart
+    re.compile(r"UCWA0086[0-9]"),   # dialogs taken back after a restart, Kamailio down
     re.compile(r"UCWA00655"),   # rtpengine did not answer (the rtpengine-down test)
 ]
 
 
 EARLY_GW, EARLY_ECHO = 5076, 5077    # (+ offset) gateway set 2, early media (SIPp takes +2 too)
+NOANSWER_GW, NOANSWER_ECHO = 5080, 5081   # gateway set 3: 100, 180, then nothing
+SILENT_GW = 5084                           # gateway set 4: answers nothing at all
+RING_S = 8                                 # UcwaCallRingTimeout here
 
 
 @pytest.fixture(scope="module")
 def side(workdir):
     offset = kamailio.free_sip_offset(list(SipSide.BASES) + [5088, 5089, 5090, 5091,
                                                              EARLY_GW, EARLY_ECHO,
-                                                             EARLY_ECHO + 1, EARLY_ECHO + 2])
+                                                             EARLY_ECHO + 1, EARLY_ECHO + 2,
+                                                             NOANSWER_GW, NOANSWER_ECHO,
+                                                             NOANSWER_ECHO + 1,
+                                                             NOANSWER_ECHO + 2, SILENT_GW])
     early = sipp.Sipp(workdir / "sip-calls" / "gateway-early", "gateway_early", addr=GATEWAY,
                       port=EARLY_GW + offset, duration_ms=1500, echo_port=EARLY_ECHO + offset)
+    noanswer = sipp.Sipp(workdir / "sip-calls" / "gateway-noanswer", "gateway_noanswer",
+                         addr=GATEWAY, port=NOANSWER_GW + offset,
+                         echo_port=NOANSWER_ECHO + offset)
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)   # reads, never answers
+    silent.bind((GATEWAY, SILENT_GW + offset))
     s = SipSide(workdir / "sip-calls", host="127.0.0.1", domain=DOMAIN, offset=offset,
-                ucwa=["127.0.0.1"], gateways={2: [f"sip:{GATEWAY}:{early.port}"]})
+                ucwa=["127.0.0.1"], gateways={2: [f"sip:{GATEWAY}:{early.port}"],
+                                              3: [f"sip:{GATEWAY}:{noanswer.port}"],
+                                              4: [f"sip:{GATEWAY}:{SILENT_GW + offset}"]})
     early.start()
+    noanswer.start()
     try:
         s.start()
     except Exception:
         early.stop()
+        noanswer.stop()
+        silent.close()
         raise
-    s.early = early
+    s.early, s.noanswer, s.silent = early, noanswer, silent
     yield s
     s.stop()
     early.stop()
+    noanswer.stop()
+    silent.close()
 
 
 # route 1 goes to dispatcher set 1, the SIP side's SIPp gateway (extensions.md §21)
@@ -77,6 +95,8 @@ INSERT INTO ucwa_dial_plan_rules VALUES ('Global', 'Four digits', 1, '^(\d{4})$'
 INSERT INTO ucwa_voice_policies VALUES ('Global', 'Local', 1, 1, NULL);
 INSERT INTO ucwa_voice_routes VALUES ('Local', 1, '^\+1555\d{4}$', 'Local', '1', NULL);
 INSERT INTO ucwa_voice_routes VALUES ('Early', 2, '^\+1556\d{4}$', 'Local', 'gw-name;2', NULL);
+INSERT INTO ucwa_voice_routes VALUES ('Rings', 3, '^\+1557\d{4}$', 'Local', '3', NULL);
+INSERT INTO ucwa_voice_routes VALUES ('Silent', 4, '^\+1558\d{4}$', 'Local', '4', NULL);
 """
 
 
@@ -97,7 +117,8 @@ def voice_state(workdir, state):
 def fe(workdir, voice_state, side):
     state = voice_state
     o = side.offset
-    extra = "\n".join([FAST, "UcwaSip On", "UcwaSipListenAddress 127.0.0.1",
+    extra = "\n".join([FAST, f"UcwaCallRingTimeout {RING_S}", "UcwaSip On",
+                       "UcwaSipListenAddress 127.0.0.1",
                        f"UcwaSipExternalListeningPort {5088 + o}",
                        f"UcwaSipPrimaryListeningPort {5089 + o}",
                        f"UcwaSipProxy {side.kam.host}:{side.kam.port}",
@@ -380,7 +401,8 @@ def packets_grow(side, call_id, seconds=1.0):
 def no_end(call, seconds=1.5):
     """The call's conversation did not end (nothing but its audioVideo updates)."""
     ends = [e for e in call.app.drain(quiet=seconds)
-            if e.rel == "conversation" and e.type == "deleted"]
+            if e.rel == "conversation" and e.type == "deleted"
+            and call.conversation.endswith(e.href.rsplit("/", 1)[-1])]
     return not ends
 
 
@@ -495,6 +517,89 @@ def test_early_media_from_the_gateway(users, side, peer):
     call.hang_up()
     call.ended()
     side.early.wait_request("BYE")
+
+
+def silent_datagrams(sock):
+    """What the silent gateway got so far (it never answers)."""
+    sock.setblocking(False)
+    got = []
+    while True:
+        try:
+            got.append(sock.recv(65535).decode(errors="replace"))
+        except BlockingIOError:
+            return got
+
+
+def test_gateway_rings_and_never_answers(users, side, peer):
+    """A gateway that says 180 and then nothing: the ring timeout (UcwaCallRingTimeout)
+    ends the app's invitation with a failure, and ucwa-sipd's CANCEL reaches the gateway
+    through Kamailio (which answers 487): nothing is left ringing on either side."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    call = alice.call("tel:+15570100", peer().offer())
+    call.started()
+    t0 = time.monotonic()
+    side.noanswer.wait_request("INVITE")
+    ev = call.failed(timeout=RING_S + 10)
+    took = time.monotonic() - t0
+    assert RING_S - 1 < took < RING_S + 4, took
+    assert ev.get("subcode") == "Timeout", ev
+    side.noanswer.wait_request("CANCEL", timeout=5)
+
+
+def test_gateway_answers_nothing(users, side, peer):
+    """A gateway that answers nothing at all (not even 100): Kamailio's 100 Trying keeps
+    ucwa-sipd waiting, the ring timeout ends the app's invitation with a failure, and the
+    call is canceled (Kamailio ends its branch: no CANCEL before a provisional answer)."""
+    silent_datagrams(side.silent)
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    call = alice.call("tel:+15580100", peer().offer())
+    call.started()
+    t0 = time.monotonic()
+    ev = call.failed(timeout=RING_S + 10)
+    took = time.monotonic() - t0
+    assert RING_S - 1 < took < RING_S + 4, took
+    assert ev.get("subcode") == "Timeout", ev
+    got = silent_datagrams(side.silent)
+    assert got and got[0].startswith("INVITE sip:+15580100@"), got
+    # nothing ringing remains: rtpengine forgot the call
+    deadline = time.time() + 5
+    while side.rtp.calls() and time.time() < deadline:
+        time.sleep(0.1)
+    assert side.rtp.calls() == []
+
+
+def test_kamailio_restarted_and_unreachable(fe, users, side, dave, peer):
+    """Kamailio stops during an established call app <-> phone: the call stays up (the
+    media goes through rtpengine); a new call meanwhile fails Unreachable within about 3 s
+    (no answer at all to the INVITE, not even 100 Trying: ucwa-sipd gives up then, rather
+    than after libre's 32 s of retransmissions); Kamailio starts again, and the first
+    call's hang-up from the app still reaches the phone (its BYE follows the route set
+    through the new Kamailio)."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    a = peer()
+    call, _ = call_dave(alice, a, dave)
+    call_id = side.rtp.calls()[0]
+    side.kam.stop()
+    try:
+        other = alice.call(f"sip:dave@{DOMAIN}", peer().offer())
+        other.started()
+        t0 = time.monotonic()
+        ev = other.failed(timeout=10)
+        took = time.monotonic() - t0
+        assert ev.get("subcode") == "Unreachable", ev
+        assert took < 5, took
+        grew = packets_grow(side, call_id)
+        assert len(grew) == 2 and all(n > 20 for n in grew.values()), grew
+    finally:
+        side.kam.start()
+    assert no_end(call), alice.seen[-10:]
+    heard = a.heard(PHONE_HZ, since=time.monotonic())
+    assert heard.ok, f"after Kamailio's restart the app does not hear the phone: {heard}"
+    call.hang_up()
+    call.ended()
+    dave.wait_event("CALL_CLOSED", timeout=10)
+    # (Kamailio kept no location: dave is not reachable until baresip registers again,
+    # so this test comes late in the module)
 
 
 def test_rtpengine_down(fe, users, side, dave, peer):
