@@ -1044,6 +1044,11 @@ static void poll_outbox(void *arg)
     }
 }
 
+void sipd_outbox_now(sipd *d)
+{
+    tmr_start(&d->out_tmr, 0, poll_outbox, d);
+}
+
 /* ---- start and stop ---- */
 
 int sipd_calls_open(sipd *d)
@@ -1071,11 +1076,13 @@ void sipd_calls_start(sipd *d)
                           sipd_dlg_restore(d));
     apply(d, m, NULL, NULL);
     tmr_start(&d->out_tmr, POLL_MS, poll_outbox, d);
+    sipd_bell_start(d);
 }
 
 void sipd_calls_close(sipd *d)
 {
     tmr_cancel(&d->out_tmr);
+    sipd_bell_stop(d);
     while (list_head(&d->call_list)) {
         call_end(list_head(&d->call_list)->data);
     }

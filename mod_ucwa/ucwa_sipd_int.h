@@ -76,6 +76,7 @@ typedef struct sipd {
     struct sip_lsnr *dlg_lsnr;   /* a previous process's dialogs (ucwa_sipd_dlg.c) */
     struct tmr out_tmr;          /* looks at the store's outbox */
     apr_time_t out_busy;         /* when the outbox last had something */
+    int bell_fd;                 /* the doorbell's pipe (ucwa_sipd_bell.c), or -1 */
     void *store;                 /* the session store (read unlocked: the outbox's counters) */
 } sipd;
 
@@ -97,6 +98,12 @@ int sipd_calls_open(sipd *d);
  * looked at from now on. */
 void sipd_calls_start(sipd *d);
 void sipd_calls_close(sipd *d);
+/* Takes the outbox now (the doorbell rang). */
+void sipd_outbox_now(sipd *d);
+/* The doorbell (ucwa_sipd_bell.c): once d->store is known. */
+void sipd_bell_start(sipd *d);
+void sipd_bell_stop(sipd *d);
+
 /* Applies {"k": kind, "fe": kfe, "conv": kconv} as a message from the SIP side. */
 int sipd_apply_keyed(sipd *d, const char *kind, const char *kfe, const char *kconv);
 
