@@ -14,7 +14,11 @@ between calls (ucwa-sipd reads them at each call).
 - immediate forward (the apps do not ring), unanswered forward (after its delay the apps'
   invitation ends Missed, the mobile rings);
 - AllowSimultaneousRing / AllowCallForwarding off: nothing is forwarded;
-- the caller hangs up while it rings: Missed AudioLog from tel:+15550123;
+- the simultaneous ring leg at the SIPp gateway: its INVITE ringDelay after the
+  caller's, From/P-Asserted-Identity the caller, Diversion alice's number;
+- nobody answers within UcwaCallRingTimeout: 480 to the caller, the mobile canceled,
+  Missed; the caller hangs up while it rings: Missed AudioLog from tel:+15550123, a
+  missed item, the call and missed-call pushes (APNs mock);
 - a number that is nobody's: 404; a number sent past Kamailio: 403."""
 import re
 import sqlite3
@@ -26,6 +30,8 @@ import baresip
 import conftest
 import kamailio
 import sipp
+from push_services import (APNS_KEY_ID, APNS_TEAM_ID, APNS_TOPIC, apns,  # noqa: F401
+                           apns_mock, keys)
 from sip_side import GATEWAY, SipSide
 from ucwa_call import CallApp
 from ucwa_client import FAST, clean_log, start_fe, state_with_tags, stop_fe
@@ -34,6 +40,8 @@ from webrtc_media import MediaLoop, Peer
 DOMAIN = "contoso.test"
 ALICE_NUMBER, CALLER, MOBILE = "+15550100", "+15550123", "+15550199"
 MOBILE_HZ, APP_HZ = 1500, 1000
+DEVICE = "5" * 64              # alice's APNs token
+RING_S = 8                     # UcwaCallRingTimeout: nobody answers within it
 MOBILE_N = 6                   # the mobile's addresses as sip_side's phone n
 CALLER_PORT, CALLER_MEDIA = 5078, 5079    # (+ offset) the SIPp caller at the gateway address
 ALLOWED = list(conftest.ALLOWED_LOG) + [
@@ -79,8 +87,17 @@ def voice_state(workdir, state):
 
 
 @pytest.fixture(scope="module")
-def fe(workdir, voice_state, side):
-    extra = "\n".join([FAST] + side.ucwa_directives())
+def fe(workdir, voice_state, side, keys, apns):
+    # push through the APNs mock (the missed call); the CA file readable by the children
+    ca = workdir / "sip-snr-push-ca.crt"
+    ca.write_bytes(keys["cert"].read_bytes())
+    ca.chmod(0o644)
+    push = ["UcwaPushProvider APNs On",
+            f'UcwaPushApns "{keys["dir"] / "apns.p8"}" {APNS_KEY_ID} {APNS_TEAM_ID} '
+            f'{APNS_TOPIC} 127.0.0.1:{apns["port"]}',
+            f'UcwaPushCAFile "{ca}"', "UcwaPushBackgroundAfter 1"]
+    extra = "\n".join([FAST, f"UcwaCallRingTimeout {RING_S}"] + push
+                       + side.ucwa_directives())
     f = start_fe(workdir, voice_state, "sip-snr", extra=extra)
     f.db = voice_state / "directory.db"
     yield f
@@ -327,25 +344,69 @@ def test_policy_gates(fe, side, users, mobile, peer, gate):
         uac.stop()
 
 
-def test_caller_hangs_up_missed_from_number(fe, side, users, mobile):
+def missed_logs(alice, since=0):
+    """alice's Missed conversation logs (recorded within a second: the watchdog's), newest
+    last, past the first `since`."""
+    deadline, found = time.time() + 5, []
+    while len(found) <= since and time.time() < deadline:
+        body = alice.app.get("/communication/conversationLogs").json()
+        logs = [alice.app.get(link["href"][len(alice.app.self):]).json()
+                for link in body["_links"].get("conversationLog", [])]
+        found = [x for x in logs if x["status"] == "Missed"]
+        time.sleep(0.2)
+    return found
+
+
+def test_nobody_answers(fe, side, users, mobile):
+    """Simultaneous ring, and neither the apps nor the mobile answer: after the ring
+    timeout the caller gets 480, the mobile's leg is canceled, the apps' invitation ends
+    Missed and alice has a missed call from the number."""
     forwarding(fe, "SimultaneousRing", simring=f"tel:{MOBILE}", simring_delay=0)
     alice = CallApp.signed_in(users("alice@contoso.test"))
-    uac = caller(side, scenario="ucwa_cancel", duration_ms=1500).start(wait=0)
+    uac = caller(side, duration_ms=500).start(wait=0)
     try:
         ring = alice.ringing(timeout=10)
         mobile.wait_event("CALL_INCOMING", timeout=10)
-        assert ring.missed(timeout=10).get("subcode") == "Missed"
+        assert ring.missed(timeout=RING_S + 5).get("subcode") == "Missed"
+        mobile.wait_event("CALL_CLOSED", timeout=5)
+        uac.proc.wait(10)
+        finals = [m.status for m in uac.replies("INVITE") if m.status >= 200]
+        assert finals == [480], finals
+    finally:
+        uac.stop()
+    logs = missed_logs(alice)
+    assert logs and logs[-1]["type"] == "AudioLog", logs
+
+
+def test_caller_hangs_up_missed_from_number(fe, side, users, mobile, apns_mock):
+    """The caller hangs up while alice's app and mobile ring: the mobile's leg is
+    canceled, alice has a Missed AudioLog from
+    tel:+15550123, a missed item, and her app in the background the push of the call
+    then of the missed call, as for a call from an app."""
+    forwarding(fe, "SimultaneousRing", simring=f"tel:{MOBILE}", simring_delay=0)
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    r = alice.app.post("/pushRegistrations", {"provider": "APNs", "token": DEVICE})
+    assert r.status_code == 201, r.text
+    assert alice.app.post("/reportBackground").status_code == 204
+    uac = caller(side, scenario="ucwa_cancel", duration_ms=1500).start(wait=0)
+    try:
+        # the app does not poll (in the background): its phone is woken by the push
+        mobile.wait_event("CALL_INCOMING", timeout=10)
         mobile.wait_event("CALL_CLOSED", timeout=10)
         uac.proc.wait(15)
     finally:
         uac.stop()
-    deadline, missed_logs = time.time() + 5, []
-    while not missed_logs and time.time() < deadline:
-        body = alice.app.get("/communication/conversationLogs").json()
-        logs = [alice.app.get(link["href"][len(alice.app.self):]).json()
-                for link in body["_links"].get("conversationLog", [])]
-        missed_logs = [x for x in logs if x["status"] == "Missed"]
-        time.sleep(0.2)
-    assert [(x["type"], x["direction"]) for x in missed_logs][-1:] == [("AudioLog", "Incoming")]
+    logs = missed_logs(alice)
+    assert [(x["type"], x["direction"]) for x in logs][-1:] == [("AudioLog", "Incoming")]
+    rcpt = logs[-1]["_embedded"]["conversationLogRecipient"][0]
+    assert rcpt["sipUri"] == f"tel:{CALLER}", rcpt
     missed = alice.app.get("/communication/missedItems").json()
     assert missed["missedConversationsCount"] >= 1, missed
+    # and the invitation ended Missed
+    assert alice.wait("audioVideoInvitation", "completed").get("reason", {}).get(
+        "subcode") == "Missed"
+    deadline, events = time.time() + 10, []
+    while "missed-call" not in events and time.time() < deadline:
+        events = [p["payload"]["event"] for p in apns_mock["control"]("GET", "/mock/pushes")]
+        time.sleep(0.1)
+    assert "call" in events and "missed-call" in events, events
