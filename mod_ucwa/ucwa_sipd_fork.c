@@ -363,12 +363,15 @@ static void leg_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_t
         return;   /* it went meanwhile */
     }
     if (!sdp || f->won || f->stopped) {
+        leg_drop(g);
         if (!sdp) {
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00826)
                          "ucwa-sipd: rtpengine did not take the answer of %s for call %s: %s",
                          g->uri, sipd_call_key(f->c), why);
+            if (!f->apps && !f->won && !sipd_fork_live(f)) {
+                sipd_call_leg_failed(f->c, 503);   /* nothing else rings: 480 */
+            }
         }
-        leg_drop(g);
         return;
     }
     f->won = 1;

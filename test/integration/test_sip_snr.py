@@ -11,6 +11,8 @@ between calls (ucwa-sipd reads them at each call).
   the mobile, the apps' invitation ends ConnectedElsewhere, media flows caller <->
   mobile through rtpengine (the gateway echoes: the mobile hears its own tone back);
   answered on an app, the mobile's leg is canceled;
+- a PSTN phone with a voice (baresip at the gateway's address) answered on the mobile:
+  each hears the other's tone, the mobile's hang-up ends the caller's call;
 - immediate forward (the apps do not ring), unanswered forward (after its delay the apps'
   invitation ends Missed, the mobile rings);
 - AllowSimultaneousRing / AllowCallForwarding off: nothing is forwarded;
@@ -39,9 +41,10 @@ from webrtc_media import MediaLoop, Peer
 
 DOMAIN = "contoso.test"
 ALICE_NUMBER, CALLER, MOBILE = "+15550100", "+15550123", "+15550199"
-MOBILE_HZ, APP_HZ = 1500, 1000
+MOBILE_HZ, APP_HZ, CALLER_HZ = 1500, 1000, 700
 DEVICE = "5" * 64              # alice's APNs token
 RING_S = 8                     # UcwaCallRingTimeout: nobody answers within it
+CALLER_N = 7                   # the PSTN phone's ports as sip_side's phone n (at GATEWAY)
 MOBILE_N = 6                   # the mobile's addresses as sip_side's phone n
 CALLER_PORT, CALLER_MEDIA = 5078, 5079    # (+ offset) the SIPp caller at the gateway address
 ALLOWED = list(conftest.ALLOWED_LOG) + [
@@ -242,6 +245,42 @@ def test_simultaneous_ring_answered_on_mobile(fe, side, users, mobile):
         mobile.wait_event("CALL_CLOSED", timeout=10)
     finally:
         uac.stop()
+
+
+@pytest.fixture(scope="module")
+def pstn_phone(side):
+    """A caller with a voice: baresip at the gateway's address (so Kamailio takes it for
+    the gateway), playing CALLER_HZ, not registered, calling as +15550123."""
+    n, o = CALLER_N, side.offset
+    p = baresip.Baresip(side.root / "pstn-phone", CALLER, domain=DOMAIN,
+                        proxy=side.kam.address, addr=GATEWAY, sip_port=5100 + 4 * n + o,
+                        ctrl_port=5102 + 4 * n + o,
+                        rtp_ports=(5200 + 20 * n + o, 5219 + 20 * n + o), tone=CALLER_HZ,
+                        register=False)
+    p.start()
+    yield p
+    p.stop()
+
+
+def test_tones_between_caller_and_mobile(fe, side, users, mobile, pstn_phone):
+    """A call from a PSTN phone (baresip with a voice), answered on the mobile: the
+    mobile hears the caller's tone and the caller the mobile's, through rtpengine."""
+    forwarding(fe, "SimultaneousRing", simring=f"tel:{MOBILE}", simring_delay=0)
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    pstn_phone.dial(f"sip:{ALICE_NUMBER}@{DOMAIN}")
+    ring = alice.ringing(timeout=10)
+    mobile.wait_event("CALL_INCOMING", timeout=10)
+    mobile.accept()
+    mobile.wait_event("CALL_ESTABLISHED", timeout=10)
+    pstn_phone.wait_event("CALL_ESTABLISHED", timeout=10)
+    assert ring.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
+    heard = mobile.heard(CALLER_HZ)
+    assert heard.ok, f"the mobile does not hear the caller's {CALLER_HZ} Hz: {heard}"
+    heard = pstn_phone.heard(MOBILE_HZ)
+    assert heard.ok, f"the caller does not hear the mobile's {MOBILE_HZ} Hz: {heard}"
+    mobile.hangup()           # the mobile hangs up: so does the caller's call
+    mobile.wait_event("CALL_CLOSED", timeout=10)
+    pstn_phone.wait_event("CALL_CLOSED", timeout=10)
 
 
 def test_simultaneous_ring_identities_at_the_gateway(fe, side, users):
