@@ -10,7 +10,8 @@ between calls (ucwa-sipd reads them at each call).
 - simultaneous ring: the mobile's INVITE comes ringDelay after the caller's; answered on
   the mobile, the apps' invitation ends ConnectedElsewhere, media flows caller <->
   mobile through rtpengine (the gateway echoes: the mobile hears its own tone back);
-  answered on an app, the mobile's leg is canceled;
+  answered on an app, the mobile's leg is canceled; declined on an app, the caller gets
+  603 and the mobile's leg is canceled;
 - a PSTN phone with a voice (baresip at the gateway's address) answered on the mobile:
   each hears the other's tone, the mobile's hang-up ends the caller's call;
 - immediate forward (the apps do not ring), unanswered forward (after its delay the apps'
@@ -324,6 +325,24 @@ def test_simultaneous_ring_answered_on_app_cancels_mobile(fe, side, users, mobil
         assert closed, closed
         assert uac.proc.wait(15) == 0, uac.errors()
         ring.ended()
+    finally:
+        uac.stop()
+
+
+def test_app_declines_while_mobile_rings(fe, side, users, mobile):
+    """A decline on an app declines the call (as for a call from a phone): the caller
+    gets 603 and the mobile's leg is canceled."""
+    forwarding(fe, "SimultaneousRing", simring=f"tel:{MOBILE}", simring_delay=0)
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    uac = caller(side, duration_ms=500).start(wait=0)
+    try:
+        ring = alice.ringing(timeout=10)
+        mobile.wait_event("CALL_INCOMING", timeout=10)
+        ring.decline()
+        mobile.wait_event("CALL_CLOSED", timeout=10)
+        uac.proc.wait(10)
+        finals = [m.status for m in uac.replies("INVITE") if m.status >= 200]
+        assert finals == [603], finals
     finally:
         uac.stop()
 
