@@ -32,7 +32,7 @@ typedef struct {
     int state;                    /* LEG_* */
     struct sipsess *sess;
     char *sdp;                    /* the leg's answer (malloc) */
-    char ngid[48];                /* rtpengine's call-id of this leg */
+    char ngid[96];                /* rtpengine's call-id of this leg: <key>-snr, <key>-fwd */
     int ng_live;
     struct tmr start;
 } sipd_leg;
@@ -130,7 +130,6 @@ static void leg_set(sipd_fork *f, int which, const ucwa_snr_leg *l)
         apr_cpystrn(g->gw, l->gw_set, sizeof(g->gw));
     }
     g->state = LEG_WAIT;
-    apr_snprintf(g->ngid, sizeof(g->ngid), "%s", which ? "fwd" : "snr");
 }
 
 int sipd_fork_target(sipd *d, const struct sip_msg *msg, char **user, sipd_fork **fork)
@@ -263,12 +262,6 @@ apr_int64_t sipd_fork_ring_ms(const sipd_fork *f, apr_int64_t ring)
 
 /* ---- rtpengine ---- */
 
-/* rtpengine's call-id of a leg: the conversation's key and the leg's name */
-static const char *ng_id(apr_pool_t *p, const sipd_leg *g)
-{
-    return apr_pstrcat(p, sipd_call_key(g->f->c), "-", g->ngid, NULL);
-}
-
 /* An NG command about leg g: its call-id, the caller's tag, addresses rewritten. */
 static ng_benc *leg_cmd(apr_pool_t *p, const sipd_leg *g, const char *command)
 {
@@ -276,7 +269,7 @@ static ng_benc *leg_cmd(apr_pool_t *p, const sipd_leg *g, const char *command)
     ng_benc *cmd = ng_benc_dict(p);
 
     ng_benc_dict_add_str(p, cmd, "command", command);
-    ng_benc_dict_add_str(p, cmd, "call-id", ng_id(p, g));
+    ng_benc_dict_add_str(p, cmd, "call-id", g->ngid);
     ng_benc_dict_add_strs(p, cmd, "replace", replace, 2);
     ng_benc_dict_add_str(p, cmd, "from-tag", sipd_call_tag(g->f->c));
     return cmd;
@@ -309,10 +302,7 @@ static void leg_drop(sipd_leg *g)
     tmr_cancel(&g->start);
     g->sess = mem_deref(g->sess);   /* CANCEL or BYE as libre frees it */
     if (g->ng_live) {
-        apr_pool_t *p;
-        apr_pool_create(&p, d->pool);
-        sipd_ng_delete(d, ng_id(p, g));
-        apr_pool_destroy(p);
+        sipd_ng_delete(d, g->ngid);
         g->ng_live = 0;
     }
     free(g->sdp);
@@ -440,10 +430,10 @@ static void leg_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
     int e;
 
     (void)rtt;
-    if (ng_back(f)) {
-        return;
+    if ((f->gone || g->state != LEG_OFFER) && sdp) {
+        sipd_ng_delete(d, g->ngid);   /* the leg went while rtpengine made its offer */
     }
-    if (g->state != LEG_OFFER) {
+    if (ng_back(f) || g->state != LEG_OFFER) {
         return;
     }
     g->ng_live = 1;
@@ -536,6 +526,7 @@ void sipd_fork_start(sipd_fork *f, sipd_call *c, const char *offer, int apps)
     for (i = 0; i < LEGS; i++) {
         sipd_leg *g = &f->leg[i];
         int delay = g->delay_ms;
+        apr_snprintf(g->ngid, sizeof(g->ngid), "%s-%s", sipd_call_key(c), i ? "fwd" : "snr");
         if (g->state != LEG_WAIT) {
             continue;
         }

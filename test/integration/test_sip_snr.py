@@ -175,6 +175,14 @@ def caller(side, scenario="ucwa_call", duration_ms=3000, number=ALICE_NUMBER):
                      calls=1, duration_ms=duration_ms, echo_port=CALLER_MEDIA + o)
 
 
+def rtpengine_forgets(side, timeout=5):
+    """Every call of rtpengine ends (the legs' and the apps')."""
+    deadline = time.time() + timeout
+    while side.rtp.calls() and time.time() < deadline:
+        time.sleep(0.1)
+    assert side.rtp.calls() == []
+
+
 def invite_time(uac):
     sent = [m for m in uac.messages(received=False) if m.method == "INVITE"]
     assert sent, "the caller sent no INVITE"
@@ -282,6 +290,7 @@ def test_tones_between_caller_and_mobile(fe, side, users, mobile, pstn_phone):
     mobile.hangup()           # the mobile hangs up: so does the caller's call
     mobile.wait_event("CALL_CLOSED", timeout=10)
     pstn_phone.wait_event("CALL_CLOSED", timeout=10)
+    rtpengine_forgets(side)
 
 
 def test_simultaneous_ring_identities_at_the_gateway(fe, side, users):
@@ -331,6 +340,7 @@ def test_simultaneous_ring_answered_on_app_cancels_mobile(fe, side, users, mobil
         ring.ended()
     finally:
         uac.stop()
+    rtpengine_forgets(side)
 
 
 def test_app_declines_while_mobile_rings(fe, side, users, mobile):
@@ -436,6 +446,7 @@ def test_nobody_answers(fe, side, users, mobile):
         assert finals == [480], finals
     finally:
         uac.stop()
+    rtpengine_forgets(side)
     logs = missed_logs(alice)
     assert logs and logs[-1]["type"] == "AudioLog", logs
 
