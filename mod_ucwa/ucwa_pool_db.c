@@ -433,6 +433,7 @@ static int ship_one(pool_thread *th, const ucwa_pool_out *o, int *won)
 {
     const char *fe = ucwa_config_get(th->s)->global->pool_fe;
     const char *params[6];
+    char lease[32];
     PGresult *res;
 
     switch (o->op) {
@@ -475,6 +476,13 @@ static int ship_one(pool_thread *th, const ucwa_pool_out *o, int *won)
         return 0;
     case UCWA_POOL_INVITE_USER:
         return ship_sip_invite(th, o);
+    case UCWA_POOL_SIP_JOIN:
+        apr_snprintf(lease, sizeof(lease), "%" APR_TIME_T_FMT,
+                     apr_time_sec(ucwa_config_get(th->s)->global->pool_lease));
+        params[0] = o->target;
+        params[1] = lease;
+        params[2] = "[]";
+        return run(th, "SELECT ucwa_pool_join($1, $2::float8, $3::json)", 3, params);
     default:
         return 0;   /* unknown: dropped */
     }

@@ -1035,6 +1035,7 @@ void sipd_calls_start(sipd *d)
      * End gone */
     json_t *m = json_pack("{s:s,s:s}", "k", "fe-gone", "fe", SIP_NAME(d));
     apply(d, m, NULL, NULL);
+    sipd_pool_join(d);
     tmr_start(&d->out_tmr, POLL_MS, poll_outbox, d);
 }
 

@@ -107,6 +107,9 @@ void sipd_calls_handle(sipd *d, const ucwa_pool_out *o, const char *sdp);
 
 /* On a pool (ucwa_sipd_pool.c). sipd_pool_start: pool_name and the list, before calls. */
 void sipd_pool_start(sipd *d);
+/* After sipd_pool_start, once the store is there: the pool ends what the others held with
+ * an earlier process of this SIP side. */
+void sipd_pool_join(sipd *d);
 /* A call from SIP rings the pool: m (the invitation, taken) with its offer goes to every
  * Front End where the callee has applications. 0, or -1 (not queued: 503). */
 int sipd_pool_ring(sipd *d, json_t *m, const char *sdp);

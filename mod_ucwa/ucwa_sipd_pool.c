@@ -106,6 +106,15 @@ static int queue(sipd *d, ucwa_pool_op op, const char *target, const char *key, 
     return x.rv < 0 ? -1 : 0;
 }
 
+void sipd_pool_join(sipd *d)
+{
+    if (d->pool_name) {
+        /* the calls an earlier process held end on every Front End (it crashed, or was
+         * replaced): the pool hears this SIP side join afresh */
+        queue(d, UCWA_POOL_SIP_JOIN, d->pool_name, NULL, json_pack("{s:s}", "k", "sip-join"));
+    }
+}
+
 int sipd_pool_ring(sipd *d, json_t *m, const char *sdp)
 {
     const char *conv = mob_json_str(m, "conv");

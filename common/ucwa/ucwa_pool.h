@@ -90,12 +90,15 @@ typedef enum {
     UCWA_POOL_GONE,                   /* "gone" to the inviter's Front End (target) for its
                                        * record (key), once per invited Front End: this one
                                        * or, if it dies first, the reaper says it */
-    UCWA_POOL_INVITE_USER             /* a call from SIP (ucwa-sipd of a pooled Front End,
+    UCWA_POOL_INVITE_USER,            /* a call from SIP (ucwa-sipd of a pooled Front End,
                                        * target: its name, key: the call): the invitation to
                                        * every Front End where the user ("to") has
                                        * applications, its offer inline ("sdpData", written
                                        * to the pool's table when shipped); the SIP side is
                                        * told "invited" {n}, how many Front Ends ring */
+    UCWA_POOL_SIP_JOIN                /* ucwa-sipd of a pooled Front End started (target:
+                                       * its name): the others end what they held with its
+                                       * earlier process (fe-gone), as a Front End joining */
 } ucwa_pool_op;
 
 typedef struct {

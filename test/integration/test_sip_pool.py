@@ -12,11 +12,14 @@ from SIP land on FE1's: the tests know which Front End holds which call); baresi
 - alice's application on FE2 calls carol's phone: the INVITE leaves from FE2's ucwa-sipd;
   and a number (tel:0100, her voice policy in the pool's PostgreSQL): the SIPp gateway gets
   sip:+15550100 with her identity, from FE2's address.
+- FE1's ucwa-sipd is killed with a call it took, answered on FE2: the call ends on FE2 (the
+  new process joins the pool afresh), and the new process takes calls.
 - FE1 is killed (SIGKILL) with a call from dave answered on FE2 (its SIP side on FE1) and
   a call from FE2 to carol (its SIP side on FE2): the first ends on FE2 as a Front End gone
   (within the lease), the second stays up and hangs up cleanly."""
 import os
 import re
+import signal
 import time
 
 import pytest
@@ -130,7 +133,17 @@ def test_phone_rings_both_front_ends_first_answer_wins(side, pl, alice, dave, pe
     dave.hangup()
     ring2.ended()
     dave.wait_event("CALL_CLOSED")
-    # again, answered on FE1, hung up by the app
+    # again, answered on FE2, hung up by that app (its "left" crosses to FE1's ucwa-sipd)
+    dave.dial(f"sip:alice@{DOMAIN}")
+    ring1 = a1.ringing(timeout=10)
+    ring2 = a2.ringing(timeout=10)
+    ring2.accept(peer().answer(ring2.sdp()))
+    assert ring1.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
+    dave.wait_event("CALL_ESTABLISHED", timeout=10)
+    ring2.hang_up()
+    ring2.ended()
+    dave.wait_event("CALL_CLOSED")
+    # and answered on FE1, hung up by the app
     dave.dial(f"sip:alice@{DOMAIN}")
     ring1 = a1.ringing(timeout=10)
     ring2 = a2.ringing(timeout=10)
@@ -211,6 +224,33 @@ def test_app_on_fe2_calls_a_number(side, pl, alice, peer):
     call.hang_up()
     call.ended()
     side.gw.wait_request("BYE", count=byes + 1)
+
+
+def sipd_pid(pl, i):
+    return pool_fe(pl, i).status()["sip"].get("pid")
+
+
+def test_sipd_restart_ends_its_calls_across_the_pool(pl, alice, dave, peer):
+    """FE1's ucwa-sipd dies (SIGKILL) with a call it took, answered on FE2: Apache starts
+    it again, and the new process's join ends the call on FE2 too; the new one takes
+    calls again."""
+    a1, a2 = alice
+    dave.dial(f"sip:alice@{DOMAIN}")
+    a1.ringing(timeout=10)
+    ring2 = a2.ringing(timeout=10)
+    ring2.accept(peer().answer(ring2.sdp()))
+    dave.wait_event("CALL_ESTABLISHED", timeout=10)
+    pid = sipd_pid(pl, 1)
+    os.kill(pid, signal.SIGKILL)
+    ring2.ended(timeout=10)
+    wait_for(lambda: sipd_pid(pl, 1) not in (None, pid), what="ucwa-sipd started again")
+    dave.hangup()                        # the new process knows nothing of it: 481
+    dave.wait_event("CALL_CLOSED")
+    dave.dial(f"sip:alice@{DOMAIN}")
+    ring1 = a1.ringing(timeout=10)
+    a2.ringing(timeout=10)
+    ring1.decline()
+    dave.wait_event("CALL_CLOSED", timeout=10)
 
 
 def test_front_end_killed(side, pl, alice, dave, carol, peer):
