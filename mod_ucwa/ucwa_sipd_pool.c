@@ -223,6 +223,16 @@ char *sipd_pool_command(sipd *d, const char *body, const char *sdp)
         apr_cpystrn(c->by, by ? by : "", sizeof(c->by));
         handle(d, UCWA_POOL_CLAIM_ACCEPT, conv, body, sdp);
     }
+    else if (!strcmp(k, "accepted") && conv && fe && !strcmp(fe, d->pool_name)
+             && mob_json_str(m, "by")) {
+        /* an answer that crossed the end of the call here (the caller's CANCEL, the ring
+         * timeout): its Front End connected the application, which must hear it leave */
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00905)
+                     "ucwa-sipd: call %s was answered on %s after it ended here", conv,
+                     mob_json_str(m, "by"));
+        queue(d, UCWA_POOL_SEND, mob_json_str(m, "by"), NULL,
+              json_pack("{s:s,s:s,s:s}", "k", "left", "fe", d->pool_name, "conv", conv));
+    }
     else if (!strcmp(k, "declined") && c) {
         handle(d, UCWA_POOL_CLAIM_DECLINE, conv, body, NULL);
     }

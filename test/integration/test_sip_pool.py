@@ -226,6 +226,26 @@ def test_app_on_fe2_calls_a_number(side, pl, alice, peer):
     side.gw.wait_request("BYE", count=byes + 1)
 
 
+def test_late_answer_and_bad_messages_for_the_sip_side(pl):
+    """What the pool tells FE1's SIP side about a call it no longer has: an answer (it
+    crossed the caller's CANCEL) is answered "left" to the answering Front End, so that
+    side does not stay connected to nobody; a message that is not JSON is dropped and
+    logged. ucwa-sipd keeps running."""
+    pid = sipd_pid(pl, 1)
+    conv = "0123456789abcdef0123456789abcdef"
+    late = ('{"k":"accepted","fe":"~sip:fe1","conv":"%s","by":"fe2","peer":"x","name":"",'
+            '"html":0}' % conv)
+    applied = pool_fe(pl, 2).status()["pool"]["applied"]
+    pl.pg.psql(f"SELECT ucwa_pool_post('~sip:fe1', '{late}');"
+               "SELECT ucwa_pool_post('~sip:fe1', 'not json');")
+    log1 = pl.fe(1).apache.log_text
+    wait_for(lambda: "UCWA00905" in log1() and "UCWA00903" in log1(), what="FE1's log")
+    # fe2 got the left (for a conversation it does not have: nothing to do)
+    wait_for(lambda: pool_fe(pl, 2).status()["pool"]["applied"] > applied,
+             what="the left applied on FE2")
+    assert sipd_pid(pl, 1) == pid
+
+
 def sipd_pid(pl, i):
     return pool_fe(pl, i).status()["sip"].get("pid")
 
