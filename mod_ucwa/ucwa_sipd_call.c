@@ -878,6 +878,9 @@ static void in_claim(sipd *d, const ucwa_pool_out *o, json_t *m, const char *ans
             ucwa_txn_run(d->s, p, verdict_locked, &v);   /* declined */
             apr_pool_destroy(p);
         }
+        else if (!strcmp(k, "accepted")) {
+            sipd_pool_caller_ended(d, c->kconv);   /* no answer to send: it leaves there */
+        }
         call_end(c);
         return;
     }

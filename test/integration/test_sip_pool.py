@@ -112,9 +112,11 @@ def sip_calls(pl, i):
 
 def test_phone_rings_both_front_ends_first_answer_wins(side, pl, alice, dave, peer):
     a1, a2 = alice
+    t0 = time.monotonic()
     dave.dial(f"sip:alice@{DOMAIN}")
     ring1 = a1.ringing(timeout=10)
     ring2 = a2.ringing(timeout=10)
+    print(f"phone dial to both Front Ends' apps ringing: {time.monotonic() - t0:.3f} s")
     offer = ring2.sdp()
     assert "UDP/TLS/RTP/SAVPF" in offer and "a=ice-ufrag" in offer, offer
     assert ring1.sdp() == offer          # the same offer, through the pool's table
@@ -290,6 +292,7 @@ def test_front_end_killed(side, pl, alice, dave, carol, peer):
     # the pool's lease is 4 s: FE2 takes over, the call whose SIP side was FE1's ends
     ring2.ended(timeout=15)
     gone_after = time.monotonic() - t0
+    print(f"SIGKILL of FE1 to its SIP side's call ended on FE2: {gone_after:.1f} s")
     assert gone_after < 12, gone_after
     # FE2's own call is untouched: connected, the phone still in it, then hung up cleanly
     assert out.audio_video()["state"] == "Connected"
