@@ -57,6 +57,9 @@ typedef struct sipd_call {
     struct tmr ring;
 } sipd_call;
 
+/* This SIP side's name: "~sip" on a single Front End, "~sip:FE" on a pool. */
+#define SIP_NAME(d) ((d)->pool_name ? (d)->pool_name : UCWA_POOL_SIP_FE)
+
 /* ---- the store ---- */
 
 typedef struct {
@@ -215,6 +218,7 @@ static void call_end(sipd_call *c)
     free(c->remote_sdp);
     c->remote_sdp = NULL;
     d->calls = d->calls ? d->calls - 1 : 0;
+    sipd_pool_forget(d, c->kconv);
     if (!c->ng_pending) {
         free(c);
     }
@@ -331,7 +335,7 @@ static void out_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_t
         return;
     }
     m = keyed(c, "accepted");
-    json_object_set_new(m, "by", json_string(UCWA_POOL_SIP_FE));
+    json_object_set_new(m, "by", json_string(SIP_NAME(d)));
     json_object_set_new(m, "peer", json_string(c->kconv));
     json_object_set_new(m, "name", json_string(""));
     json_object_set_new(m, "html", json_integer(0));
@@ -535,7 +539,10 @@ static void in_close(int err, const struct sip_msg *msg, void *arg)
                  "ucwa-sipd: call %s from SIP ended by the caller (%s)", c->kconv,
                  c->established ? "hung up" : "canceled");
     (void)err;
-    if (c->apps) {   /* else they did not ring, or a forwarding target took the call */
+    if (c->d->pool_name) {
+        sipd_pool_caller_ended(c->d, c->kconv);
+    }
+    else if (c->apps) {   /* else they did not ring, or a forwarding target took the call */
         apply(c->d, keyed(c, c->established ? "left" : "canceled"), NULL, NULL);
     }
     call_end(c);
@@ -593,7 +600,19 @@ static void in_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_tim
                   "Normal", "ffmt", 0, "expires", (json_int_t)(apr_time_now() + ring),
                   "av", 1, "video", x->video, "ctx", "");
     json_object_set_new(m, "first", json_string(""));
-    rv = apply(d, m, sdp, &mirror);
+    if (d->pool_name) {
+        /* on a pool: every Front End where the callee has applications rings */
+        if (sipd_pool_ring(d, m, sdp) != 0) {
+            (void)sipsess_reject(c->sess, 503, "Service Unavailable", NULL);
+            call_end(c);
+            goto out;
+        }
+        rv = 0;
+        mirror = 1;
+    }
+    else {
+        rv = apply(d, m, sdp, &mirror);
+    }
     if ((rv != 0 || !mirror) && sipd_fork_live(c->fork)) {
         /* no application rings, the simultaneous ring or forwarding target does */
         sipd_fork_start(c->fork, c, x->offer, 0);
@@ -716,7 +735,16 @@ static void on_invite(const struct sip_msg *msg, void *arg)
     if (sipd_fork_target(d, msg, &user, &fork) < 0) {
         return;   /* answered (404: nobody's number) */
     }
-    apps = sipd_fork_rings_apps(fork) && user_here(d, user);
+    if (d->pool_name) {
+        /* on a pool the applications ring through the pool (it answers 480 when none
+         * does); forwarding and simultaneous ring are not acted on there yet */
+        sipd_fork_free(fork);
+        fork = NULL;
+        apps = user != NULL;
+    }
+    else {
+        apps = sipd_fork_rings_apps(fork) && user_here(d, user);
+    }
     if (!apps && !sipd_fork_live(fork)) {
         /* nobody of that address has an application here: as before calls (stateless) */
         d->sip_refused++;
@@ -736,7 +764,7 @@ static void on_invite(const struct sip_msg *msg, void *arg)
         return;
     }
     random_id(kconv, sizeof(kconv));
-    if (!(c = call_new(d, CALL_IN, UCWA_POOL_SIP_FE, kconv))) {
+    if (!(c = call_new(d, CALL_IN, SIP_NAME(d), kconv))) {
         free(offer);
         free(user);
         sipd_fork_free(fork);
@@ -836,6 +864,11 @@ static void in_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
                      why);
         (void)sipsess_reject(c->sess, 488, "Not Acceptable Here", NULL);
         v.won = 0;
+        if (d->pool_name) {
+            sipd_pool_caller_ended(d, c->kconv);   /* the accepter was connected there */
+            call_end(c);
+            return;
+        }
         apr_pool_create(&p, d->pool);
         ucwa_txn_run(d->s, p, verdict_locked, &v);
         apr_pool_destroy(p);
@@ -849,9 +882,11 @@ static void in_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
     (void)sipsess_answer(c->sess, 200, "OK", mb, "Content-Type: " SDP_TYPE "\r\n");
     mem_deref(mb);
     c->established = 1;
-    apr_pool_create(&p, d->pool);
-    ucwa_txn_run(d->s, p, verdict_locked, &v);   /* the accepter connects */
-    apr_pool_destroy(p);
+    if (!d->pool_name) {   /* on a pool, the claimer's Front End connected it */
+        apr_pool_create(&p, d->pool);
+        ucwa_txn_run(d->s, p, verdict_locked, &v);   /* the accepter connects */
+        apr_pool_destroy(p);
+    }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00714)
                  "ucwa-sipd: call %s from SIP answered", c->kconv);
 }
@@ -859,7 +894,7 @@ static void in_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
 /* An application answered (or declined) a call from SIP: the first answer wins. */
 static void in_claim(sipd *d, const ucwa_pool_out *o, json_t *m, const char *answer)
 {
-    sipd_call *c = call_find(d, UCWA_POOL_SIP_FE, o->key);
+    sipd_call *c = call_find(d, SIP_NAME(d), o->key);
     const char *k = mob_json_str(m, "k");
     verdict_txn v = { c, 0, 1 };
     apr_pool_t *p;
@@ -874,9 +909,14 @@ static void in_claim(sipd *d, const ucwa_pool_out *o, json_t *m, const char *ans
     sipd_fork_cancel(c->fork);    /* the simultaneous ring stops: CANCEL */
     if (strcmp(k, "accepted") != 0 || !answer) {
         (void)sipsess_reject(c->sess, 603, "Decline", NULL);
-        apr_pool_create(&p, d->pool);
-        ucwa_txn_run(d->s, p, verdict_locked, &v);   /* declined */
-        apr_pool_destroy(p);
+        if (!d->pool_name) {
+            apr_pool_create(&p, d->pool);
+            ucwa_txn_run(d->s, p, verdict_locked, &v);   /* declined */
+            apr_pool_destroy(p);
+        }
+        else if (!strcmp(k, "accepted")) {
+            sipd_pool_caller_ended(d, c->kconv);   /* no answer to send: it leaves there */
+        }
         call_end(c);
         return;
     }
@@ -1000,7 +1040,7 @@ static void take_locked(ucwa_txn *t, void *baton)
     ucwa_pool_out_done_locked(s, x->n);
 }
 
-static void handle(sipd *d, const ucwa_pool_out *o, const char *sdp)
+void sipd_calls_handle(sipd *d, const ucwa_pool_out *o, const char *sdp)
 {
     json_t *m = json_loadb(o->body, o->len, 0, NULL);
     const char *k = m ? mob_json_str(m, "k") : NULL;
@@ -1056,7 +1096,7 @@ static void poll_outbox(void *arg)
             return;
         }
         for (i = 0; i < x.n; i++) {
-            handle(d, &x.out[i], x.sdp[i]);
+            sipd_calls_handle(d, &x.out[i], x.sdp[i]);
         }
         apr_pool_destroy(p);
         if (x.n < TAKE_MAX) {
@@ -1086,10 +1126,12 @@ void sipd_calls_start(sipd *d)
     apr_pool_create(&p, d->pool);
     ucwa_txn_run(d->s, p, store_locked, d);
     apr_pool_destroy(p);
+    sipd_pool_start(d);
     /* calls a previous ucwa-sipd held end on the applications' side, as with a Front
      * End gone */
-    json_t *m = json_pack("{s:s,s:s}", "k", "fe-gone", "fe", UCWA_POOL_SIP_FE);
+    json_t *m = json_pack("{s:s,s:s}", "k", "fe-gone", "fe", SIP_NAME(d));
     apply(d, m, NULL, NULL);
+    sipd_pool_join(d);
     tmr_start(&d->out_tmr, POLL_MS, poll_outbox, d);
 }
 

@@ -433,10 +433,10 @@ def test_rtpengine_down(fe, users, side, dave, peer):
 
 
 def test_a_pool_keeps_its_outbox(workdir, topo, side):
-    """UcwaSip On on the Front Ends of a pool: the SIP side stays off for calls there
-    (docs/ARCHITECTURE.md §13) and ucwa-sipd leaves the pool's outbox to the pool's
-    thread, so a call between two Front Ends still rings across (an invitation taken by
-    ucwa-sipd would have been lost)."""
+    """UcwaSip On on the Front Ends of a pool: ucwa-sipd leaves the pool's outbox to the
+    pool's thread (its own messages come through the pool, as "~sip:fe1": docs/
+    ARCHITECTURE.md §13, test_sip_pool.py), so a call between two Front Ends still rings
+    across (an invitation taken by ucwa-sipd would have been lost)."""
     if os.geteuid() != 0:
         pytest.skip("needs root (to run PostgreSQL as postgres)")
     import pool as pools
