@@ -71,6 +71,7 @@ typedef struct sipd {
     apr_uint64_t ng_seq;
     /* calls (ucwa_sipd_call.c) */
     struct sipsess_sock *sess_sock;
+    struct sip_lsnr *reneg_lsnr;  /* re-INVITEs in a call's dialog, before sess_sock */
     struct list call_list;       /* sipd_call */
     struct tmr out_tmr;          /* looks at the store's outbox */
     void *store;                 /* the session store (read unlocked: the outbox's counters) */

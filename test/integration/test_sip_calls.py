@@ -16,7 +16,11 @@ registered on Kamailio.
   gateway); `tel:0100` is normalised by the dial plan, the gateway gets
   sip:+15550100@gw;user=phone with P-Asserted-Identity alice's SIP URI, answers and echoes
   the app's tone; a number no route allows is refused 403 NotAllowed and the gateway sees
-  nothing."""
+  nothing.
+- renegotiations: the phone holds and resumes (baresip's hold: re-INVITEs), the app
+  answers each as a renegotiation (or dismisses it: 488); the app holds and resumes the
+  phone (re-INVITEs to it), in calls either side placed; tones both ways afterwards.
+- the app's provisional answer to the phone's call: 183 Session Progress to the phone."""
 import json
 import os
 import re
@@ -414,6 +418,146 @@ def test_early_media_from_the_gateway(users, side, peer):
     call.hang_up()
     call.ended()
     side.early.wait_request("BYE")
+
+
+def wait_log(fe, pattern, timeout=5):
+    """The first line of the Front End's error log matching pattern (regex)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for line in fe.apache.log_text().splitlines():
+            if re.search(pattern, line):
+                return line
+        time.sleep(0.1)
+    raise AssertionError(f"no log line {pattern!r} within {timeout} s: "
+                         + "\n".join(x for x in fe.apache.log_text().splitlines()[-15:]))
+
+
+def call_from_dave(alice, a, dave):
+    """dave's phone calls alice, her app (peer a) answers: connected both ways."""
+    dave.dial(f"sip:alice@{DOMAIN}")
+    ring = alice.ringing(timeout=10)
+    ring.accept(a.answer(ring.sdp()))
+    dave.wait_event("CALL_ESTABLISHED", timeout=10)
+    a.wait_connected(timeout=15)
+    return ring
+
+
+def phone_reneg(call, a, expect):
+    """The phone's re-INVITE reaches the app as audioVideoRenegotiation started, its offer
+    in the app's profile (ICE, DTLS) with direction expect; the app answers (a: its
+    peer). Returns the app's answer."""
+    theirs = call.renegotiated(timeout=10)
+    offer = theirs.offer.decode()
+    assert "a=ice-ufrag" in offer and "UDP/TLS/RTP/SAVPF" in offer, offer
+    assert f"a={expect}" in offer, offer
+    answer = a.answer(offer)
+    theirs.answer(answer)
+    return answer
+
+
+def tones_both_ways(a, dave):
+    t0 = time.monotonic()
+    heard_app = a.heard(PHONE_HZ, since=t0)
+    heard = dave.heard(APP_HZ)
+    assert heard.ok, f"the phone does not hear the app's {APP_HZ} Hz: {heard}"
+    assert heard_app.ok, f"the app does not hear the phone's {PHONE_HZ} Hz: {heard_app}"
+
+
+@pytest.mark.parametrize("direction", ["to-phone", "from-phone"])
+def test_phone_holds_and_resumes(users, side, dave, peer, direction):
+    """The phone puts the call on hold (baresip's hold: a re-INVITE with a=sendonly) and
+    resumes it (a=sendrecv), in a call either side placed: each re-INVITE goes through
+    rtpengine (an offer in the app's profile) to the app as a renegotiation, the app's
+    answer goes back through rtpengine in the 200, and the tones flow both ways again."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    a = peer()
+    if direction == "to-phone":
+        call, _ = call_dave(alice, a, dave)
+    else:
+        call = call_from_dave(alice, a, dave)
+    tones_both_ways(a, dave)
+    assert dave.command("hold").get("ok"), "baresip did not take hold"
+    answer = phone_reneg(call, a, "sendonly")
+    assert "a=recvonly" in answer, answer
+    assert dave.command("resume").get("ok"), "baresip did not take resume"
+    phone_reneg(call, a, "sendrecv")
+    tones_both_ways(a, dave)
+    assert not any(e.get("type") == "CALL_CLOSED" for e in dave.seen[-5:])
+    call.hang_up()
+    call.ended()
+    dave.wait_event("CALL_CLOSED")
+
+
+def test_app_dismisses_the_phones_reinvite(fe, users, dave, peer):
+    """The app dismisses the phone's renegotiation: the phone's re-INVITE gets 488 and the
+    call goes on (baresip stays on hold on its side until it resumes, which the app
+    answers)."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    a = peer()
+    call, _ = call_dave(alice, a, dave)
+    assert dave.command("hold").get("ok")
+    call.renegotiated(timeout=10).dismiss()
+    wait_log(fe, r"UCWA00982: .*re-INVITE of call \w+ dismissed by the application: 488")
+    # the call is up: the phone's next re-INVITE (resume) is answered
+    assert dave.command("resume").get("ok")
+    phone_reneg(call, a, "sendrecv")
+    tones_both_ways(a, dave)
+    call.hang_up()
+    call.ended()
+    dave.wait_event("CALL_CLOSED")
+
+
+@pytest.mark.parametrize("direction", ["to-phone", "from-phone"])
+def test_app_holds_and_resumes_the_phone(users, side, dave, peer, direction):
+    """The app renegotiates (hold: a=sendonly, then resume) a call with the phone, either
+    side having placed it: rtpengine's offer goes to the phone in a re-INVITE, its 200
+    comes back through rtpengine as the renegotiation's answer (the app's profile), and
+    while on hold the phone stops sending."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    a = peer()
+    if direction == "to-phone":
+        call, _ = call_dave(alice, a, dave)
+    else:
+        call = call_from_dave(alice, a, dave)
+    tones_both_ways(a, dave)
+    offer = a.reoffer("sendonly")
+    answer = call.renegotiate(offer).answered(timeout=10).decode()
+    assert "a=recvonly" in answer and "a=ice-ufrag" in answer, answer
+    a.accept(answer)
+    time.sleep(1.0)                  # what was in flight arrives
+    t0 = time.monotonic()
+    time.sleep(1.0)
+    assert a.audio_frames_since(t0) == 0, "the phone still sends while on hold"
+    assert dave.heard(APP_HZ).ok     # the app still sends
+    answer = call.renegotiate(a.reoffer("sendrecv")).answered(timeout=10).decode()
+    assert "a=sendrecv" in answer, answer
+    a.accept(answer)
+    tones_both_ways(a, dave)
+    call.hang_up()
+    call.ended()
+    dave.wait_event("CALL_CLOSED")
+
+
+def test_provisional_answer_is_183_to_the_phone(fe, users, dave, peer):
+    """The app sends a provisional answer (sendProvisionalAnswer) to the phone's call: the
+    phone gets 183 Session Progress with rtpengine's description (its early media: it
+    hears the app's tone before the call is answered), then the 200."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    a = peer()
+    dave.dial(f"sip:alice@{DOMAIN}")
+    ring = alice.ringing(timeout=10)
+    answer = a.answer(ring.sdp())
+    ring.accept(answer, provisional=True)
+    dave.wait_event("CALL_PROGRESS", timeout=10)
+    wait_log(fe, r"UCWA00994: .*183 with the application's provisional answer")
+    assert not any(e.get("type") == "CALL_ESTABLISHED" for e in dave.seen[-3:])
+    ring.accept(answer)
+    dave.wait_event("CALL_ESTABLISHED", timeout=10)
+    a.wait_connected(timeout=15)
+    tones_both_ways(a, dave)
+    dave.hangup()
+    ring.ended()
+    dave.wait_event("CALL_CLOSED")
 
 
 def test_rtpengine_down(fe, users, side, dave, peer):
