@@ -921,7 +921,7 @@ static void in_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
     mb = mbuf_alloc(strlen(sdp));
     mbuf_write_str(mb, sdp);
     mb->pos = 0;
-    (void)sipsess_answer(c->sess, 200, "OK", mb, "Content-Type: " SDP_TYPE "\r\n");
+    (void)sipsess_answer(c->sess, 200, "OK", mb, "");   /* it adds the Content-Type */
     mem_deref(mb);
     c->established = 1;
     apr_pool_create(&p, d->pool);

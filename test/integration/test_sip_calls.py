@@ -19,7 +19,9 @@ registered on Kamailio.
   nothing.
 - renegotiations: the phone holds and resumes (baresip's hold: re-INVITEs), the app
   answers each as a renegotiation (or dismisses it: 488); the app holds and resumes the
-  phone (re-INVITEs to it), in calls either side placed; tones both ways afterwards.
+  phone (re-INVITEs to it), in calls either side placed; tones both ways afterwards; a
+  SIPp phone changes its codec (PCMA only) and crosses the app's renegotiation (glare:
+  the caller's goes first).
 - the app's provisional answer to the phone's call: 183 Session Progress to the phone."""
 import json
 import os
@@ -50,13 +52,16 @@ ALLOWED = list(conftest.ALLOWED_LOG) + [
 
 
 EARLY_GW, EARLY_ECHO = 5076, 5077    # (+ offset) gateway set 2, early media (SIPp takes +2 too)
+PHONE_UAC, PHONE_MEDIA = 5080, 5081  # (+ offset) a SIPp phone calling (phone_reneg.xml)
 
 
 @pytest.fixture(scope="module")
 def side(workdir):
     offset = kamailio.free_sip_offset(list(SipSide.BASES) + [5088, 5089, 5090, 5091,
                                                              EARLY_GW, EARLY_ECHO,
-                                                             EARLY_ECHO + 1, EARLY_ECHO + 2])
+                                                             EARLY_ECHO + 1, EARLY_ECHO + 2,
+                                                             PHONE_UAC, PHONE_MEDIA,
+                                                             PHONE_MEDIA + 1, PHONE_MEDIA + 2])
     early = sipp.Sipp(workdir / "sip-calls" / "gateway-early", "gateway_early", addr=GATEWAY,
                       port=EARLY_GW + offset, duration_ms=1500, echo_port=EARLY_ECHO + offset)
     s = SipSide(workdir / "sip-calls", host="127.0.0.1", domain=DOMAIN, offset=offset,
@@ -558,6 +563,60 @@ def test_provisional_answer_is_183_to_the_phone(fe, users, dave, peer):
     dave.hangup()
     ring.ended()
     dave.wait_event("CALL_CLOSED")
+
+
+def test_phone_codec_change_and_glare(workdir, users, side, peer):
+    """A phone (SIPp, test/sip/phone_reneg.xml) calls alice offering PCMU and PCMA; once
+    answered it changes the codec (a re-INVITE offering PCMA only): the app gets it as a
+    renegotiation whose offer has PCMA only, and its answer reaches the phone in the 200.
+    Then the app renegotiates and the phone's own re-INVITE (hold) crosses it, the phone
+    answering the app's with 491: as the pool's glare rule says, the caller's (the phone's)
+    goes first: the app's renegotiation completes with Conflict, the phone's reaches it,
+    and its answer goes back in the 200."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    a = peer()
+    uac = sipp.Sipp(workdir / "sip-calls" / "phone-reneg", "phone_reneg", addr=GATEWAY,
+                    port=PHONE_UAC + side.offset, remote=side.kam.address, calls=1,
+                    duration_ms=300, echo_port=PHONE_MEDIA + side.offset,
+                    keys={"ruri": f"sip:alice@{DOMAIN}", "pai": f"sip:+14255550123@{DOMAIN}"})
+    uac.start(wait=0)
+    try:
+        ring = alice.ringing(timeout=10)
+        offer = ring.sdp()
+        assert "PCMU" in offer and "PCMA" in offer, offer
+        ring.accept(a.answer(offer))
+        # the codec change
+        theirs = ring.renegotiated(timeout=10)
+        offer = theirs.offer.decode()
+        assert "PCMA/8000" in offer and "PCMU" not in offer, offer
+        answer = a.answer(offer)
+        assert "PCMA/8000" in answer, answer
+        theirs.answer(answer)
+        # glare: the app's renegotiation crosses the phone's hold
+        alice.drain(quiet=0.3)
+        # (its offer: the answer it gave, on hold; its peer keeps its state: aiortc cannot
+        # roll back an offer that failed)
+        mine = ring.renegotiate(a.pc.localDescription.sdp.replace("a=sendrecv", "a=sendonly"))
+        done = alice.wait("audioVideoRenegotiation", "completed", timeout=10)
+        assert done.get("status") == "Failure", done.raw
+        assert done.get("reason", {}).get("subcode") == "Conflict", done.raw
+        theirs = ring.renegotiated(timeout=10)
+        assert "a=sendonly" in theirs.offer.decode(), theirs.offer
+        theirs.answer(a.answer(theirs.offer.decode()))
+        assert uac.proc.wait(20) == 0, uac.errors()
+    except BaseException:
+        print("SIPp:", uac.errors()[-3000:])     # shown with the failure
+        raise
+    finally:
+        if uac.proc:
+            uac.stop()
+    ring.ended()
+    # each re-INVITE of the phone was answered 200 with rtpengine's plain RTP/AVP PCMA
+    oks = [m for m in uac.replies("INVITE") if m.status == 200]
+    assert [m.header("CSeq").split()[0] for m in oks] == ["1", "2", "3"], oks
+    for m in oks[1:]:
+        assert "RTP/AVP 8" in m.body and "a=ice" not in m.body, m.body
+    assert mine.href
 
 
 def test_rtpengine_down(fe, users, side, dave, peer):
