@@ -1287,6 +1287,9 @@ def ng_bencode_seeds():
         "cookie-tab": b"a\tb de",
         "no-space": b"abcdef",
         "empty": b"",
+    }
+
+
 # fuzz_ucwa_voice: lines: a pattern, a translation (also a route's usages and gateways),
 # then dialled strings
 def ucwa_voice_seeds():
