@@ -64,6 +64,20 @@ class MediaLoop:
         self.thread.join(5)
 
 
+def media_fixture(name="media"):
+    """A pytest fixture (module scope) named name: one MediaLoop for a test module's
+    peers, closed after its last test. A module takes it as
+    `media = webrtc_media.media_fixture()`."""
+    import pytest      # only the tests need it (the self-test below runs without)
+
+    @pytest.fixture(scope="module", name=name)
+    def media():
+        loop = MediaLoop()
+        yield loop
+        loop.close()
+    return media
+
+
 class Pausable:
     """Sends nothing while paused (a peer on hold that was told not to send): recv()
     waits, so the RTP sender sends no packets, as a browser does for recvonly/inactive."""
