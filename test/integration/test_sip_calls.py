@@ -22,7 +22,9 @@ registered on Kamailio.
   phone (re-INVITEs to it), in calls either side placed; tones both ways afterwards; a
   SIPp phone changes its codec (PCMA only) and crosses the app's renegotiation (glare:
   the caller's goes first).
-- the app's provisional answer to the phone's call: 183 Session Progress to the phone."""
+- the app's provisional answer to the phone's call: 183 Session Progress to the phone.
+- video: a video phone (SIPp, echoing) calls the app, the app's video and tone come back
+  through rtpengine; the app calls baresip (no video) with video: refused, audio works."""
 import json
 import os
 import re
@@ -40,7 +42,7 @@ import sipp
 from sip_side import GATEWAY, SipSide
 from ucwa_call import CallApp
 from ucwa_client import FAST, clean_log, start_fe, state_with_tags, stop_fe
-from webrtc_media import MediaLoop, Peer
+from webrtc_media import Peer, media_fixture, refused_for_aiortc
 
 APP_HZ, PHONE_HZ = 1000, 1500
 DOMAIN = "contoso.test"
@@ -126,11 +128,7 @@ def dave(side):
     return side.phone("dave", 1, tone=PHONE_HZ)
 
 
-@pytest.fixture(scope="module")
-def media():
-    loop = MediaLoop()
-    yield loop
-    loop.close()
+media = media_fixture()
 
 
 @pytest.fixture
@@ -617,6 +615,64 @@ def test_phone_codec_change_and_glare(workdir, users, side, peer):
     for m in oks[1:]:
         assert "RTP/AVP 8" in m.body and "a=ice" not in m.body, m.body
     assert mine.href
+
+
+def test_video_from_a_video_phone(workdir, users, side, media):
+    """A phone offering audio and H.264 video (SIPp, test/sip/phone_video.xml, echoing
+    both streams) calls alice: her app gets an offer with both (the app's profile), its
+    answer takes both, and both streams pass rtpengine each way: the app decodes its own
+    video frames and hears its own tone, echoed by the phone."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    a = Peer(media, APP_HZ, video=True)
+    uac = sipp.Sipp(workdir / "sip-calls" / "phone-video", "phone_video", addr=GATEWAY,
+                    port=PHONE_UAC + side.offset, remote=side.kam.address, calls=1,
+                    duration_ms=8000, echo_port=PHONE_MEDIA + side.offset,
+                    keys={"ruri": f"sip:alice@{DOMAIN}", "pai": f"sip:+14255550124@{DOMAIN}"})
+    uac.start(wait=0)
+    try:
+        ring = alice.ringing(timeout=10)
+        offer = ring.sdp()
+        assert "m=video" in offer and "H264/90000" in offer, offer
+        assert offer.count("UDP/TLS/RTP/SAVPF") == 2, offer
+        answer = a.answer(offer)
+        ring.accept(answer)
+        a.wait_connected(timeout=15)
+        assert a.wait_frames(10, timeout=10)      # its video, back through the phone
+        assert a.heard(APP_HZ).ok                 # and its tone
+        videos = [m for m in uac.replies("INVITE") if m.status == 200][0].body
+        assert "m=video" in videos and "m=video 0 " not in videos, videos
+        assert uac.proc.wait(20) == 0, uac.errors()
+    finally:
+        if uac.proc:
+            uac.stop()
+        a.close()
+    ring.ended()
+
+
+def test_video_to_a_phone_without_video(users, dave, media):
+    """The app calls baresip (audio only) offering audio and video: rtpengine passes the
+    video offer, the phone refuses it (port 0), the app's answer says so as in a call
+    between apps (a refused section, the audio's complete), and the audio flows both
+    ways."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    a = Peer(media, APP_HZ, video=True)
+    try:
+        offer = a.offer()
+        call = alice.call(f"sip:dave@{DOMAIN}", offer)
+        call.started()
+        dave.wait_event("CALL_INCOMING")
+        dave.accept()
+        answer = call.answered(timeout=15).decode()
+        audio, video = answer.split("m=video")
+        assert video.startswith(" 0 "), answer                 # refused
+        assert "a=ice-ufrag" in audio and "a=fingerprint" in audio, answer
+        a.accept(refused_for_aiortc(answer, offer))
+        tones_both_ways(a, dave)
+        call.hang_up()
+        call.ended()
+        dave.wait_event("CALL_CLOSED")
+    finally:
+        a.close()
 
 
 def test_rtpengine_down(fe, users, side, dave, peer):
