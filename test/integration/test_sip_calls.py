@@ -21,7 +21,8 @@ registered on Kamailio.
   answers each as a renegotiation (or dismisses it: 488); the app holds and resumes the
   phone (re-INVITEs to it), in calls either side placed; tones both ways afterwards; a
   SIPp phone changes its codec (PCMA only) and crosses the app's renegotiation (glare:
-  the caller's goes first).
+  the caller's goes first); a SIPp gateway does the same in a call the app placed: the
+  app's goes first, sent again after the 491 pause.
 - the app's provisional answer to the phone's call: 183 Session Progress to the phone.
 - video: a video phone (SIPp, echoing) calls the app, the app's video and tone come back
   through rtpengine; the app calls baresip (no video) with video: refused, audio works."""
@@ -55,6 +56,7 @@ ALLOWED = list(conftest.ALLOWED_LOG) + [
 
 EARLY_GW, EARLY_ECHO = 5076, 5077    # (+ offset) gateway set 2, early media (SIPp takes +2 too)
 PHONE_UAC, PHONE_MEDIA = 5080, 5081  # (+ offset) a SIPp phone calling (phone_reneg.xml)
+RENEG_GW = 5084                      # (+ offset) gateway set 3, glare (gateway_reneg.xml)
 
 
 @pytest.fixture(scope="module")
@@ -63,11 +65,13 @@ def side(workdir):
                                                              EARLY_GW, EARLY_ECHO,
                                                              EARLY_ECHO + 1, EARLY_ECHO + 2,
                                                              PHONE_UAC, PHONE_MEDIA,
-                                                             PHONE_MEDIA + 1, PHONE_MEDIA + 2])
+                                                             PHONE_MEDIA + 1, PHONE_MEDIA + 2,
+                                                             RENEG_GW])
     early = sipp.Sipp(workdir / "sip-calls" / "gateway-early", "gateway_early", addr=GATEWAY,
                       port=EARLY_GW + offset, duration_ms=1500, echo_port=EARLY_ECHO + offset)
     s = SipSide(workdir / "sip-calls", host="127.0.0.1", domain=DOMAIN, offset=offset,
-                ucwa=["127.0.0.1"], gateways={2: [f"sip:{GATEWAY}:{early.port}"]})
+                ucwa=["127.0.0.1"], gateways={2: [f"sip:{GATEWAY}:{early.port}"],
+                                              3: [f"sip:{GATEWAY}:{RENEG_GW + offset}"]})
     early.start()
     try:
         s.start()
@@ -87,6 +91,7 @@ INSERT INTO ucwa_dial_plan_rules VALUES ('Global', 'Four digits', 1, '^(\d{4})$'
 INSERT INTO ucwa_voice_policies VALUES ('Global', 'Local', 1, 1, NULL);
 INSERT INTO ucwa_voice_routes VALUES ('Local', 1, '^\+1555\d{4}$', 'Local', '1', NULL);
 INSERT INTO ucwa_voice_routes VALUES ('Early', 2, '^\+1556\d{4}$', 'Local', 'gw-name;2', NULL);
+INSERT INTO ucwa_voice_routes VALUES ('Glare', 3, '^\+1557\d{4}$', 'Local', 'gw-name;3', NULL);
 """
 
 
@@ -615,6 +620,41 @@ def test_phone_codec_change_and_glare(workdir, users, side, peer):
     for m in oks[1:]:
         assert "RTP/AVP 8" in m.body and "a=ice" not in m.body, m.body
     assert mine.href
+
+
+def test_glare_when_the_app_called(workdir, users, side, peer):
+    """The app called (a number, through a SIPp gateway: test/sip/gateway_reneg.xml) and
+    renegotiates; the far end answers its re-INVITE 491 and sends a re-INVITE of its own:
+    as the pool's glare rule says, the caller's (the app's) goes first: the far end's
+    gets 491 and never reaches the app, the app's is sent again after RFC 3261's pause
+    (2.1 to 4 s: ucwa-sipd owns the Call-ID) and answered."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    a = peer()
+    gw = sipp.Sipp(workdir / "sip-calls" / "gateway-reneg", "gateway_reneg", addr=GATEWAY,
+                   port=RENEG_GW + side.offset, calls=1)
+    gw.start()
+    try:
+        call = alice.call("tel:+1 557 0100", a.offer())
+        call.started()
+        a.accept(call.answered(timeout=15).decode())
+        a.wait_connected(timeout=15)
+        t0 = time.monotonic()
+        answer = call.renegotiate(a.reoffer("sendonly")).answered(timeout=15).decode()
+        assert 2.0 <= time.monotonic() - t0 < 8, time.monotonic() - t0
+        assert "a=recvonly" in answer, answer
+        a.accept(answer)
+        alice.pump(timeout=1)
+        assert not any(e.rel == "audioVideoRenegotiation" and e.type == "started"
+                       for e in alice.queue), alice.queue
+        call.hang_up()
+        call.ended()
+        gw.proc.wait(10)
+        assert gw.proc.returncode == 0, gw.errors()
+        refused = [m for m in gw.replies("INVITE") if m.status == 491]
+        assert len(refused) == 1, gw.messages()
+    finally:
+        if gw.proc:
+            gw.stop()
 
 
 def test_video_from_a_video_phone(workdir, users, side, media):
