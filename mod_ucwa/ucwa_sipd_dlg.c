@@ -411,7 +411,8 @@ static void restore_locked(ucwa_txn *t, void *baton)
         idx = r->dir ? ucwa_conv_find_mirror_locked(t->store, r->kfe, r->kconv)
                      : ucwa_conv_find_locked(t->store, r->kconv);
         c = idx >= 0 ? ucwa_store_conv(t->store, idx) : NULL;
-        if (c && c->phase == UCWA_CONV_CONNECTED && !strcmp(c->peer_fe, UCWA_POOL_SIP_FE)) {
+        if (c && c->phase == UCWA_CONV_CONNECTED
+            && !strcmp(c->peer_fe, x->d->pool_name ? x->d->pool_name : UCWA_POOL_SIP_FE)) {
             json_array_append_new(x->keep, json_string(r->kconv));
         }
     }
@@ -431,6 +432,9 @@ json_t *sipd_dlg_restore(sipd *d)
         dlg_rec *r = &seg->rec[i];
         r->bye = 0;
         r->taken = 1;
+        /* the CSeq kept is the INVITE's; renegotiations since took a number each: ours
+         * must be higher than any of them */
+        r->cseq += 1000;
         if (r->state == DLG_WRITING) {
             r->state = DLG_FREE;   /* its process died while writing it */
         }
