@@ -659,6 +659,31 @@ START_TEST(a_front_end_gone)
 }
 END_TEST
 
+/* fe-gone with "keep" (ucwa-sipd restarted and took these calls' dialogs back): the
+ * connected calls it names stay connected, the others end as with fe-gone. */
+START_TEST(a_front_end_gone_keeps_what_it_names)
+{
+    int alice, bob, c1, c2;
+    const char *kfe, *kconv;
+    char *keep, *other;
+    ucwa_pool_applied res;
+    ucwa_txn txn;
+
+    connected(&alice, &bob, &c1, &c2);
+    ucwa_pool_conv_key(S(FE1), ucwa_store_conv(S(FE1), c1), &kfe, &kconv);
+    keep = apr_psprintf(pool, "{\"k\":\"fe-gone\",\"fe\":\"fe2\",\"keep\":[\"%s\"]}", kconv);
+    other = "{\"k\":\"fe-gone\",\"fe\":\"fe2\",\"keep\":[\"0123\"]}";
+    ucwa_txn_init(&txn, S(FE1), pool);
+    ck_assert_int_eq(ucwa_pool_apply_locked(&txn, keep, strlen(keep), &m.rules, now, &res), 0);
+    ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_CONNECTED);
+    ck_assert_str_eq(ucwa_store_conv(S(FE1), c1)->peer_fe, "fe2");
+    ck_assert_int_eq(ucwa_pool_apply_locked(&txn, other, strlen(other), &m.rules, now, &res), 0);
+    ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_ENDED);
+    ck_assert_int_eq(ucwa_store_conv(S(FE1), c1)->end, UCWA_CONV_END_LEFT);
+    (void)alice; (void)bob; (void)c2;
+}
+END_TEST
+
 /* Every message of bad (NULL-terminated) is refused by fe, as forged or malformed. */
 static void all_refused(int fe, const char *const *bad)
 {
@@ -1612,6 +1637,7 @@ int main(void)
     tcase_add_test(tc, a_conversation_log_change_crosses);
     tcase_add_test(tc, a_me_change_crosses);
     tcase_add_test(tc, a_front_end_gone);
+    tcase_add_test(tc, a_front_end_gone_keeps_what_it_names);
     tcase_add_test(tc, a_full_outbox_changes_nothing);
     tcase_add_test(tc, malformed_and_hostile_messages);
     tcase_add_test(tc, a_call_across_front_ends);
