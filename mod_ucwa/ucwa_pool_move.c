@@ -105,7 +105,7 @@ int ucwa_pool_move_fetch(ucwa_req *q)
     request_rec *r = q->r;
     const char *me = ucwa_pool_name(r->server);
     char key[UCWA_POOL_SDP_KEY_MAX];
-    const char *params[6], *why;
+    const char *params[7], *why;
     apr_time_t start = apr_time_now(), deadline;
     apr_interval_time_t nap = 1000;
     look_txn look;
@@ -148,8 +148,13 @@ int ucwa_pool_move_fetch(ucwa_req *q)
     params[3] = q->user;
     params[4] = apr_psprintf(r->pool, "%u", look.ring_len);
     params[5] = apr_psprintf(r->pool, "%u", look.event_size);
-    res = pq(c, "SELECT ucwa_pool_move_ask($1, $2, $3, $4, $5::int, $6::int)", 6, params,
-             NULL, NULL, 0);
+    /* a Front End that missed heartbeats for half its lease (killed, cut off) is not
+     * waited for: its clients' requests answer 404 at once, not after the whole wait */
+    params[6] = apr_psprintf(r->pool, "%.3f",
+                             (double)ucwa_config_get(r->server)->global->pool_lease
+                             / APR_USEC_PER_SEC / 2);
+    res = pq(c, "SELECT ucwa_pool_move_ask($1, $2, $3, $4, $5::int, $6::int, $7::float8)", 7,
+             params, NULL, NULL, 0);
     if (!res) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, UCWALOGNO(00941)
                       "pool: cannot ask the pool for application %s: %s", q->app_id,

@@ -88,8 +88,9 @@
 "  key_fe text NOT NULL, key_conv text NOT NULL, fe text NOT NULL, verdict text NOT NULL,\n" \
 "  created timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (key_fe, key_conv));\n" \
 /* an application asked for by the Front End a client was moved to (asker), which does \
- * not know its id (mod_ucwa/ucwa_pool_move): each live Front End but the asker (askees \
- * of them when asked) either hands it over (data: the application as bytes, written \
+ * not know its id (mod_ucwa/ucwa_pool_move): each live Front End but the asker (askees: \
+ * those whose lease was renewed in the last half of its length, fresh seconds: one that \
+ * missed heartbeats is not waited for) either hands it over (data: the application as bytes, written \
  * only while nobody else did) or says it has none (answered). The asker's DELETE ... \
  * RETURNING takes the bytes; a holder whose UPDATE finds the row gone keeps it */ \
 "CREATE TABLE IF NOT EXISTS ucwa_pool_move (\n" \
@@ -98,10 +99,11 @@
 "  answered text[] NOT NULL DEFAULT '{}', data bytea,\n" \
 "  asked timestamptz NOT NULL DEFAULT now());\n" \
 "CREATE OR REPLACE FUNCTION ucwa_pool_move_ask(k text, me text, a text, usr text,\n" \
-"    rl int, es int) RETURNS int AS $$\n" \
+"    rl int, es int, fresh float8) RETURNS int AS $$\n" \
 "DECLARE n int;\n" \
 "BEGIN\n" \
-"  SELECT count(*) INTO n FROM ucwa_pool_fe WHERE fe <> me AND lease_until > now();\n" \
+"  SELECT count(*) INTO n FROM ucwa_pool_fe WHERE fe <> me\n" \
+"    AND lease_until > now() + fresh * interval '1 s';\n" \
 "  IF n = 0 THEN RETURN 0; END IF;\n" \
 "  INSERT INTO ucwa_pool_move (key, asker, app, sip, ring_len, event_size, askees)\n" \
 "    VALUES (k, me, a, usr, rl, es, n);\n" \
