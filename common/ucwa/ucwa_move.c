@@ -193,6 +193,13 @@ int ucwa_move_import_locked(ucwa_store *s, const char *data, apr_size_t len, con
         *why = "another user's application";
         return -1;
     }
+    at = data + sizeof(h) + (apr_size_t)h.nsubs * sizeof(ucwa_sub);
+    for (k = 0; k < h.nevents; k++, at += l->event_size) {
+        if (!ucwa_store_ring_slot_ok(s, at)) {
+            *why = "an event slot out of bounds";
+            return -1;
+        }
+    }
     user = ucwa_store_user_find_locked(s, sip, 1);
     if (user < 0) {
         *why = "the user table is full";

@@ -447,6 +447,25 @@ void *ucwa_store_ring_slot(ucwa_store *s, int idx, apr_uint32_t pos)
     return slot(s, idx, pos);
 }
 
+int ucwa_store_ring_slot_ok(const ucwa_store *s, const void *bytes)
+{
+    slot_header h;
+    apr_size_t n = sizeof(h);
+    int i;
+
+    memcpy(&h, bytes, sizeof(h));
+    if (h.prio > UCWA_PRIO_HIGH) {
+        return 0;
+    }
+    for (i = 0; i < F_COUNT; i++) {
+        if (h.len[i] > s->limits.event_size) {
+            return 0;
+        }
+        n += h.len[i];
+    }
+    return n <= s->limits.event_size;
+}
+
 int ucwa_store_adopt_locked(ucwa_store *s, const ucwa_app *rec, int user, int *idx)
 {
     ucwa_user *u = ucwa_store_user(s, user);

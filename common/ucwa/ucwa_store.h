@@ -456,6 +456,9 @@ int ucwa_store_adopt_locked(ucwa_store *s, const ucwa_app *rec, int user, int *i
 /* Ring slot pos of application idx, raw (UcwaEventSize bytes): what an application's
  * move copies, between two stores of the same limits. */
 void *ucwa_store_ring_slot(ucwa_store *s, int idx, apr_uint32_t pos);
+/* 1 when bytes (UcwaEventSize of them, from another store) hold a slot this store can read:
+ * its strings within the slot. */
+int ucwa_store_ring_slot_ok(const ucwa_store *s, const void *bytes);
 
 /* Frees the slot (a live application or a tombstone): its id answers 404 from now on. */
 void ucwa_store_delete_locked(ucwa_store *s, int idx);

@@ -70,7 +70,7 @@ START_TEST(the_application_moves_with_its_channel)
 {
     ucwa_store *a = make_store(8), *b = make_store(8);
     const char *sips[] = { BOB };
-    const char *data, *why;
+    const char *data, *why = NULL;
     char id[UCWA_ID_MAX];
     apr_size_t len;
     ucwa_package pkg;
@@ -109,6 +109,16 @@ START_TEST(the_application_moves_with_its_channel)
                                              &moved, &why), -1);
     ck_assert_int_eq(ucwa_move_import_locked(make_store(16), data, len, ALICE, &rules, T0, pool,
                                              NULL, &moved, &why), -1);
+    {
+        /* an event slot whose strings would run past it (its first length, after prio,
+         * flags and time) */
+        char *bad = apr_pmemdup(pool, data, len);
+        apr_uint32_t huge = 100000;
+        memcpy(bad + len - 512 + 16, &huge, sizeof(huge));
+        ck_assert_int_eq(ucwa_move_import_locked(b, bad, len, ALICE, &rules, T0, pool, NULL,
+                                                 &moved, &why), -1);
+        ck_assert_str_eq(why, "an event slot out of bounds");
+    }
     ck_assert_int_eq(ucwa_move_import_locked(b, data, len, ALICE, &rules, T0, pool, NULL, &moved,
                                              &why), 0);
     ck_assert_int_ne(moved, idx);      /* another slot, the same id */
