@@ -90,9 +90,10 @@
 /* an application asked for by the Front End a client was moved to (asker), which does \
  * not know its id (mod_ucwa/ucwa_pool_move): each live Front End but the asker (askees: \
  * those whose lease was renewed in the last half of its length, fresh seconds: one that \
- * missed heartbeats is not waited for) either hands it over (data: the application as bytes, written \
- * only while nobody else did) or says it has none (answered). The asker's DELETE ... \
- * RETURNING takes the bytes; a holder whose UPDATE finds the row gone keeps it */ \
+ * missed heartbeats is not waited for; the SIP sides, "~sip:FE", hold no applications) \
+ * either hands it over (data: the application as bytes, written only while nobody else \
+ * did) or says it has none (answered). The asker's DELETE ... RETURNING takes the bytes; \
+ * a holder whose UPDATE finds the row gone keeps it */ \
 "CREATE TABLE IF NOT EXISTS ucwa_pool_move (\n" \
 "  key text PRIMARY KEY, asker text NOT NULL, app text NOT NULL, sip text NOT NULL,\n" \
 "  ring_len int NOT NULL, event_size int NOT NULL, askees int NOT NULL,\n" \
@@ -102,7 +103,7 @@
 "    rl int, es int, fresh float8) RETURNS int AS $$\n" \
 "DECLARE n int;\n" \
 "BEGIN\n" \
-"  SELECT count(*) INTO n FROM ucwa_pool_fe WHERE fe <> me\n" \
+"  SELECT count(*) INTO n FROM ucwa_pool_fe WHERE fe <> me AND fe NOT LIKE '~%'\n" \
 "    AND lease_until > now() + fresh * interval '1 s';\n" \
 "  IF n = 0 THEN RETURN 0; END IF;\n" \
 "  INSERT INTO ucwa_pool_move (key, asker, app, sip, ring_len, event_size, askees)\n" \
@@ -140,7 +141,8 @@
 "  ELSE\n" \
 "    DELETE FROM ucwa_pool_user WHERE sip = usr AND fe = me;\n" \
 "  END IF;\n" \
-"  FOR f IN SELECT fe FROM ucwa_pool_fe WHERE fe <> me AND lease_until > now() ORDER BY fe\n" \
+"  FOR f IN SELECT fe FROM ucwa_pool_fe WHERE fe <> me AND lease_until > now()\n" \
+"      AND fe NOT LIKE '~%' ORDER BY fe\n" \
 "  LOOP PERFORM ucwa_pool_post(f, msg); END LOOP;\n" \
 "  FOR f IN SELECT pool FROM ucwa_pool_watch WHERE sip = usr AND until > now() ORDER BY pool\n" \
 "  LOOP PERFORM ucwa_pool_post('@' || f, msg); END LOOP;\n" \
@@ -166,6 +168,26 @@
 "  INSERT INTO ucwa_pool_invite (key_fe, key_conv, fe) VALUES (kfe, kconv, target)\n" \
 "    ON CONFLICT DO NOTHING;\n" \
 "  PERFORM ucwa_pool_post(target, msg);\n" \
+"END $$ LANGUAGE plpgsql;\n" \
+/* a call from SIP (the SIP side of a Front End, kfe "~sip:FE"): the invitation to every \
+ * live Front End where the user has applications; kfe learns how many ring ("invited") */ \
+"CREATE OR REPLACE FUNCTION ucwa_pool_invite_user(kfe text, kconv text, usr text, msg text)\n" \
+"    RETURNS void AS $$\n" \
+"DECLARE f text; n int := 0;\n" \
+"BEGIN\n" \
+"  FOR f IN SELECT u.fe FROM ucwa_pool_user u JOIN ucwa_pool_fe x ON x.fe = u.fe\n" \
+"      WHERE u.sip = usr AND u.available > 0 AND x.lease_until > now() ORDER BY u.fe LOOP\n" \
+"    PERFORM ucwa_pool_invite(kfe, kconv, f, msg);\n" \
+"    n := n + 1;\n" \
+"  END LOOP;\n" \
+"  PERFORM ucwa_pool_post(kfe, json_build_object('k', 'invited', 'fe', kfe, 'conv', kconv,\n" \
+"                                                'n', n)::text);\n" \
+"END $$ LANGUAGE plpgsql;\n" \
+/* the SIP side's row: its lease is its Front End's, renewed by that Front End's thread */ \
+"CREATE OR REPLACE FUNCTION ucwa_pool_sip_beat(me text, lease float8) RETURNS void AS $$\n" \
+"BEGIN\n" \
+"  INSERT INTO ucwa_pool_fe (fe, lease_until) VALUES (me, now() + lease * interval '1 s')\n" \
+"    ON CONFLICT (fe) DO UPDATE SET lease_until = EXCLUDED.lease_until;\n" \
 "END $$ LANGUAGE plpgsql;\n" \
 /* an invited Front End has nobody (left) to alert: the inviter learns it once, from it or \
  * from the reaper (a linked pool's inviter keeps its invitations in its own database) */ \

@@ -4,7 +4,8 @@
  * outbox, active without a pool when UcwaSip is On) is taken here: an invitation becomes
  * an INVITE through UcwaSipProxy with rtpengine's offer for the SIP side, a cancel a
  * CANCEL, a hang-up a BYE, an accept or decline of a call from SIP its 200 (with
- * rtpengine's answer) or 603. What SIP says is applied to the store as the messages of
+ * rtpengine's answer) or 603, a provisional answer a 183, a renegotiation a re-INVITE
+ * (and the phone's re-INVITE a renegotiation). What SIP says is applied to the store as the messages of
  * that Front End (ucwa_pool_apply_sdp_locked, with the description in hand), in this
  * process's own transactions; the applications' event requests are woken as the pool's
  * thread wakes them. See docs/ARCHITECTURE.md, "The SIP side". */
@@ -26,6 +27,8 @@
 #include "ucwa_sdp.h"
 #include "ucwa_shm.h"
 #include "ucwa_sipd_int.h"
+#include "ucwa_sipd_fork.h"
+#include "ucwa_snr.h"
 #include <re_sdp.h>
 #include <re_sipsess.h>
 
@@ -50,8 +53,25 @@ typedef struct sipd_call {
     int established, answered, ng_live;
     int ng_pending;               /* NG requests whose answer will name this call */
     int gone;                     /* ended: freed when the last of them is answered */
+    int apps;                     /* from SIP: the applications ring (a mirror) */
+    sipd_fork *fork;              /* from SIP: simultaneous ring, forwarding (or NULL) */
     struct tmr ring;
+    /* renegotiations (ucwa_sipd_reneg below): the phone's re-INVITE waiting for the
+     * application's answer, and the application's re-INVITE to the phone */
+    struct sip_strans *re_st;
+    struct sip_msg *re_msg;       /* the phone's re-INVITE (a reference) */
+    struct mbuf *re_2xx;          /* its 200, sent again over UDP until the ACK */
+    unsigned re_txc;
+    struct tmr re_tmr;
+    struct sip_request *re_req;   /* the application's re-INVITE */
+    char *re_offer;               /* its offer (sent again after a 491; malloc) */
+    apr_uint32_t re_n;            /* the application's renegotiation's number (0: none) */
+    unsigned re_tries;
+    struct tmr glare_tmr;
 } sipd_call;
+
+/* This SIP side's name: "~sip" on a single Front End, "~sip:FE" on a pool. */
+#define SIP_NAME(d) ((d)->pool_name ? (d)->pool_name : UCWA_POOL_SIP_FE)
 
 /* ---- the store ---- */
 
@@ -62,7 +82,16 @@ typedef struct {
     int rv, mirror;               /* applied; a mirror with this key exists afterwards */
     const char *what;
     const char *kfe, *kconv;
+    const char *rfe, *rconv;      /* (a renegotiation) the call to look at afterwards */
+    int reneg_open;               /* its SIP side's renegotiation is open afterwards */
 } apply_txn;
+
+/* The call record a key names here: the mirror of a call from SIP, else ours. */
+static int conv_idx_locked(ucwa_store *s, const char *kfe, const char *kconv)
+{
+    return !strcmp(kfe, UCWA_POOL_SIP_FE) ? ucwa_conv_find_mirror_locked(s, kfe, kconv)
+                                          : ucwa_conv_find_locked(s, kconv);
+}
 
 static void apply_locked(ucwa_txn *t, void *baton)
 {
@@ -75,10 +104,17 @@ static void apply_locked(ucwa_txn *t, void *baton)
     if (x->kfe) {
         x->mirror = ucwa_conv_find_mirror_locked(t->store, x->kfe, x->kconv) >= 0;
     }
+    if (x->rfe) {
+        int idx = conv_idx_locked(t->store, x->rfe, x->rconv);
+        const ucwa_conv *c = idx >= 0 ? ucwa_store_conv(t->store, idx) : NULL;
+        x->reneg_open = c && c->reneg == (apr_uint32_t)ucwa_conv_remote_side(c) + 1
+                        && !c->reneg_done;
+    }
 }
 
-/* Applies message m (taken) as coming from the SIP side; sdp: its description or NULL. */
-static int apply(sipd *d, json_t *m, const char *sdp, int *mirror)
+/* Applies message m (taken) as coming from the SIP side; sdp: its description or NULL;
+ * reneg_open: whether the SIP side's renegotiation of its call is open afterwards. */
+static int apply_ex(sipd *d, json_t *m, const char *sdp, int *mirror, int *reneg_open)
 {
     apr_pool_t *p;
     apply_txn x;
@@ -101,6 +137,10 @@ static int apply(sipd *d, json_t *m, const char *sdp, int *mirror)
         x.kfe = UCWA_POOL_SIP_FE;
         x.kconv = mob_json_str(m, "conv");
     }
+    if (reneg_open) {
+        x.rfe = mob_json_str(m, "fe");
+        x.rconv = mob_json_str(m, "conv");
+    }
     if (ucwa_txn_run(d->s, p, apply_locked, &x) != APR_SUCCESS) {
         x.rv = -1;
         x.what = "the store is not available";
@@ -114,29 +154,23 @@ static int apply(sipd *d, json_t *m, const char *sdp, int *mirror)
     if (mirror) {
         *mirror = x.mirror;
     }
+    if (reneg_open) {
+        *reneg_open = x.rv == 0 && x.reneg_open;
+    }
     rv = x.rv;
     json_decref(m);
     apr_pool_destroy(p);
     return rv;
 }
 
+static int apply(sipd *d, json_t *m, const char *sdp, int *mirror)
+{
+    return apply_ex(d, m, sdp, mirror, NULL);
+}
+
 static json_t *keyed(const sipd_call *c, const char *kind)
 {
     return json_pack("{s:s,s:s,s:s}", "k", kind, "fe", c->kfe, "conv", c->kconv);
-}
-
-/* rtpengine's description from an offer or answer's result, or NULL with *why. */
-static const char *ng_sdp(const char *err, const ng_benc *resp, const char **why)
-{
-    const char *sdp = resp ? ng_benc_dict_str(resp, "sdp") : NULL;
-    const char *result = resp ? ng_benc_dict_str(resp, "result") : NULL;
-
-    if (err || !sdp || !result || strcmp(result, "ok") != 0) {
-        *why = err ? err : resp && ng_benc_dict_str(resp, "error-reason")
-                           ? ng_benc_dict_str(resp, "error-reason") : "no description";
-        return NULL;
-    }
-    return sdp;
 }
 
 /* An NG command about a call (its call-id: the conversation's key), origin and session
@@ -160,6 +194,61 @@ static ng_benc *ng_cmd(apr_pool_t *p, const char *command, const sipd_call *c,
 static const char *const to_app[] = { "full-rtcp-attribute" };
 static const char *const in_flags[] = { "generate-mid", "full-rtcp-attribute" };
 
+/* rtpengine's offer toward SIP from the application's offer (plain RTP/AVP, no ICE, RTCP
+ * on its own port); to the phone's tag once it has one (a renegotiation). */
+static ng_benc *ng_offer_to_sip(apr_pool_t *p, const sipd_call *c, const char *offer)
+{
+    static const char *const mux[] = { "demux" };
+    ng_benc *cmd = ng_cmd(p, "offer", c, NULL, 0);
+
+    ng_benc_dict_add_str(p, cmd, "from-tag", "ucwa");
+    if (c->peer_tag[0]) {
+        ng_benc_dict_add_str(p, cmd, "to-tag", c->peer_tag);
+    }
+    ng_benc_dict_add_str(p, cmd, "sdp", offer);
+    ng_benc_dict_add_str(p, cmd, "ICE", "remove");
+    ng_benc_dict_add_str(p, cmd, "transport-protocol", "RTP/AVP");
+    ng_benc_dict_add_strs(p, cmd, "rtcp-mux", mux, 1);
+    return cmd;
+}
+
+/* rtpengine's offer toward the application from the phone's offer: ICE and DTLS-SRTP
+ * (the profile of WebRTC stacks), a=mid, RTCP offered muxed; a renegotiation names the
+ * application's tag (to_app). The first offer of a call from SIP makes rtpengine's DTLS
+ * side passive, and a renegotiation of it keeps it. */
+static ng_benc *ng_offer_to_app(apr_pool_t *p, const sipd_call *c, const char *offer,
+                                int reoffer)
+{
+    static const char *const mux[] = { "offer" };
+    ng_benc *cmd = ng_cmd(p, "offer", c, in_flags, 2);
+
+    ng_benc_dict_add_str(p, cmd, "from-tag", c->peer_tag);
+    if (reoffer) {
+        ng_benc_dict_add_str(p, cmd, "to-tag", "ucwa");
+    }
+    ng_benc_dict_add_str(p, cmd, "sdp", offer);
+    ng_benc_dict_add_str(p, cmd, "ICE", "force");
+    if (c->dir == CALL_IN) {
+        ng_benc_dict_add_str(p, cmd, "DTLS", "passive");
+    }
+    ng_benc_dict_add_str(p, cmd, "transport-protocol", "UDP/TLS/RTP/SAVPF");
+    ng_benc_dict_add_strs(p, cmd, "rtcp-mux", mux, 1);
+    return cmd;
+}
+
+/* rtpengine's answer to the phone's offer with the application's (final or provisional)
+ * answer, ICE taken off for the phone. */
+static ng_benc *ng_answer_to_sip(apr_pool_t *p, const sipd_call *c, const char *answer)
+{
+    ng_benc *cmd = ng_cmd(p, "answer", c, NULL, 0);
+
+    ng_benc_dict_add_str(p, cmd, "from-tag", c->peer_tag);
+    ng_benc_dict_add_str(p, cmd, "to-tag", "ucwa");
+    ng_benc_dict_add_str(p, cmd, "sdp", answer);
+    ng_benc_dict_add_str(p, cmd, "ICE", "remove");
+    return cmd;
+}
+
 /* ---- calls ---- */
 
 static sipd_call *call_find(sipd *d, const char *kfe, const char *kconv)
@@ -173,11 +262,6 @@ static sipd_call *call_find(sipd *d, const char *kfe, const char *kconv)
         }
     }
     return NULL;
-}
-
-static void ng_ignore(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt, void *arg)
-{
-    (void)d; (void)err; (void)resp; (void)rtt; (void)arg;
 }
 
 /* The call ends here: rtpengine forgets it, libre's session goes (a BYE or CANCEL when it
@@ -204,6 +288,27 @@ static int ng_back(sipd_call *c)
     return 0;
 }
 
+/* rtpengine forgets the call (its leg toward the applications) */
+static void ng_forget(sipd_call *c)
+{
+    if (c->ng_live) {
+        sipd_ng_delete(c->d, c->kconv);
+        c->ng_live = 0;
+    }
+}
+
+/* An NG answer about call c came back: 1 when c ended meanwhile (nothing more to do; the
+ * last answer frees it); else *sdp is rtpengine's description, or NULL with *why. */
+static int ng_result(sipd_call *c, const char *err, const ng_benc *resp, const char **sdp,
+                     const char **why)
+{
+    *why = NULL;
+    *sdp = sipd_ng_sdp(err, resp, why);
+    return ng_back(c);
+}
+
+static void reneg_end(sipd_call *c);
+
 static void call_end(sipd_call *c)
 {
     sipd *d = c->d;
@@ -212,22 +317,17 @@ static void call_end(sipd_call *c)
         return;
     }
     c->gone = 1;
-    if (c->ng_live) {
-        apr_pool_t *p;
-        ng_benc *cmd;
-        apr_pool_create(&p, d->pool);
-        cmd = ng_benc_dict(p);
-        ng_benc_dict_add_str(p, cmd, "command", "delete");
-        ng_benc_dict_add_str(p, cmd, "call-id", c->kconv);
-        sipd_ng_request(d, cmd, ng_ignore, NULL);
-        apr_pool_destroy(p);
-    }
+    ng_forget(c);
+    sipd_fork_free(c->fork);      /* its legs: CANCEL or BYE */
+    c->fork = NULL;
     tmr_cancel(&c->ring);
+    reneg_end(c);
     list_unlink(&c->le);
     c->sess = mem_deref(c->sess);
     free(c->remote_sdp);
     c->remote_sdp = NULL;
     d->calls = d->calls ? d->calls - 1 : 0;
+    sipd_pool_forget(d, c->kconv);
     if (!c->ng_pending) {
         free(c);
     }
@@ -245,6 +345,8 @@ static sipd_call *call_new(sipd *d, call_dir dir, const char *kfe, const char *k
     apr_cpystrn(c->kfe, kfe, sizeof(c->kfe));
     apr_cpystrn(c->kconv, kconv, sizeof(c->kconv));
     tmr_init(&c->ring);
+    tmr_init(&c->re_tmr);
+    tmr_init(&c->glare_tmr);
     list_append(&d->call_list, &c->le, c);
     d->calls++;
     return c;
@@ -277,8 +379,8 @@ static const char *sip_uri(apr_pool_t *p, const char *a)
            : apr_pstrcat(p, "sip:", a, NULL);
 }
 
-/* A re-INVITE with an offer (hold, codec change) is not carried to the application: 488,
- * the call goes on as it was. */
+/* libre's sessions see no re-INVITE of a connected call (on_reinvite takes them first);
+ * one that reaches them (before the call is up) gets 488. */
 static int no_offer(struct mbuf **descp, const struct sip_msg *msg, void *arg)
 {
     (void)descp; (void)msg; (void)arg;
@@ -328,11 +430,11 @@ static void out_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_t
                             void *arg)
 {
     sipd_call *c = arg;
-    const char *why = NULL, *sdp = ng_sdp(err, resp, &why);
+    const char *why, *sdp;
     json_t *m;
 
     (void)rtt;
-    if (ng_back(c)) {
+    if (ng_result(c, err, resp, &sdp, &why)) {
         return;   /* it ended meanwhile */
     }
     if (!sdp) {
@@ -344,7 +446,7 @@ static void out_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_t
         return;
     }
     m = keyed(c, "accepted");
-    json_object_set_new(m, "by", json_string(UCWA_POOL_SIP_FE));
+    json_object_set_new(m, "by", json_string(SIP_NAME(d)));
     json_object_set_new(m, "peer", json_string(c->kconv));
     json_object_set_new(m, "name", json_string(""));
     json_object_set_new(m, "html", json_integer(0));
@@ -357,11 +459,11 @@ static void out_early_ng(sipd *d, const char *err, const ng_benc *resp, apr_time
                          void *arg)
 {
     sipd_call *c = arg;
-    const char *why = NULL, *sdp = ng_sdp(err, resp, &why);
+    const char *why, *sdp;
     json_t *m;
 
-    (void)rtt;
-    if (ng_back(c)) {
+    (void)d; (void)rtt;
+    if (ng_result(c, err, resp, &sdp, &why)) {
         return;   /* it ended meanwhile */
     }
     if (!sdp || c->established) {
@@ -411,6 +513,10 @@ static void out_established(const struct sip_msg *msg, void *arg)
 
     c->established = 1;
     tmr_cancel(&c->ring);
+    if (msg->to.tag.l < sizeof(c->peer_tag)) {   /* the phone's tag: renegotiations */
+        memcpy(c->peer_tag, msg->to.tag.p, msg->to.tag.l);
+        c->peer_tag[msg->to.tag.l] = '\0';
+    }
     out_ng_answer(c, &msg->to.tag, out_answered_ng);
 }
 
@@ -435,7 +541,7 @@ static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
 {
     out_ctx *x = arg;
     sipd_call *c = x->c;
-    const char *why = NULL, *sdp = ng_sdp(err, resp, &why);
+    const char *why = NULL, *sdp = sipd_ng_sdp(err, resp, &why);
     const char *route[1];
     char routebuf[300];
     struct mbuf *mb;
@@ -524,15 +630,7 @@ static void call_out(sipd *d, json_t *m, const char *offer)
         x->to = strdup(sip_uri(p, to));
     }
     x->from = strdup(sip_uri(p, from));
-    cmd = ng_cmd(p, "offer", c, NULL, 0);
-    ng_benc_dict_add_str(p, cmd, "from-tag", "ucwa");
-    ng_benc_dict_add_str(p, cmd, "sdp", offer);
-    ng_benc_dict_add_str(p, cmd, "ICE", "remove");
-    ng_benc_dict_add_str(p, cmd, "transport-protocol", "RTP/AVP");
-    {
-        static const char *const mux[] = { "demux" };
-        ng_benc_dict_add_strs(p, cmd, "rtcp-mux", mux, 1);
-    }
+    cmd = ng_offer_to_sip(p, c, offer);
     ng_call(c, cmd, out_offered_ng, x);
     apr_pool_destroy(p);
 }
@@ -548,7 +646,12 @@ static void in_close(int err, const struct sip_msg *msg, void *arg)
                  "ucwa-sipd: call %s from SIP ended by the caller (%s)", c->kconv,
                  c->established ? "hung up" : "canceled");
     (void)err;
-    apply(c->d, keyed(c, c->established ? "left" : "canceled"), NULL, NULL);
+    if (c->d->pool_name) {
+        sipd_pool_caller_ended(c->d, c->kconv);
+    }
+    else if (c->apps) {   /* else they did not ring, or a forwarding target took the call */
+        apply(c->d, keyed(c, c->established ? "left" : "canceled"), NULL, NULL);
+    }
     call_end(c);
 }
 
@@ -571,6 +674,7 @@ static void ring_in(void *arg)
 typedef struct {
     sipd_call *c;
     char *to, *from, *name;
+    char *offer;                  /* the caller's description (a forwarding leg's offer) */
     int video;
 } in_ctx;
 
@@ -579,10 +683,10 @@ static void in_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_tim
 {
     in_ctx *x = arg;
     sipd_call *c = x->c;
-    const char *why = NULL, *sdp = ng_sdp(err, resp, &why);
+    const char *why = NULL, *sdp = sipd_ng_sdp(err, resp, &why);
     apr_interval_time_t ring = ucwa_config_get(d->s)->global->ring_timeout;
     json_t *m;
-    int mirror = 0;
+    int mirror = 0, rv;
 
     (void)rtt;
     if (ng_back(c)) {
@@ -603,7 +707,26 @@ static void in_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_tim
                   "Normal", "ffmt", 0, "expires", (json_int_t)(apr_time_now() + ring),
                   "av", 1, "video", x->video, "ctx", "");
     json_object_set_new(m, "first", json_string(""));
-    if (apply(d, m, sdp, &mirror) != 0 || !mirror) {
+    if (d->pool_name) {
+        /* on a pool: every Front End where the callee has applications rings */
+        if (sipd_pool_ring(d, m, sdp) != 0) {
+            (void)sipsess_reject(c->sess, 503, "Service Unavailable", NULL);
+            call_end(c);
+            goto out;
+        }
+        rv = 0;
+        mirror = 1;
+    }
+    else {
+        rv = apply(d, m, sdp, &mirror);
+    }
+    if ((rv != 0 || !mirror) && sipd_fork_live(c->fork)) {
+        /* no application rings, the simultaneous ring or forwarding target does */
+        sipd_fork_start(c->fork, c, x->offer, 0);
+        tmr_start(&c->ring, (uint64_t)sipd_fork_ring_ms(c->fork, ring / 1000) + 500, ring_in, c);
+        goto out;
+    }
+    if (rv != 0 || !mirror) {
         /* nobody to ring (the user has no application taking calls here) */
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00711)
                      "ucwa-sipd: call %s from %s: %s has no application to ring", c->kconv,
@@ -612,13 +735,16 @@ static void in_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_tim
         call_end(c);
         goto out;
     }
-    tmr_start(&c->ring, (uint64_t)(ring / 1000) + 500, ring_in, c);
+    c->apps = 1;
+    sipd_fork_start(c->fork, c, x->offer, 1);
+    tmr_start(&c->ring, (uint64_t)sipd_fork_ring_ms(c->fork, ring / 1000) + 500, ring_in, c);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00712)
                  "ucwa-sipd: call %s from %s rings %s", c->kconv, x->from, x->to);
 out:
     free(x->to);
     free(x->from);
     free(x->name);
+    free(x->offer);
     free(x);
 }
 
@@ -645,21 +771,16 @@ static void user_locked(ucwa_txn *t, void *baton)
     x->found = ucwa_store_user_find_locked(t->store, x->sip, 0) >= 0;
 }
 
-/* The user a request URI names has a record here (an application signed in). */
-static int user_here(sipd *d, const struct uri *u)
+/* The user (lower case, user@host) has a record here (an application signed in). */
+static int user_here(sipd *d, const char *sip)
 {
     apr_pool_t *p;
     user_txn x;
-    char *sip, *q;
 
-    if (!pl_isset(&u->user) || u->user.l + u->host.l > 256) {
+    if (!sip) {
         return 0;
     }
     apr_pool_create(&p, d->pool);
-    sip = apr_psprintf(p, "%.*s@%.*s", (int)u->user.l, u->user.p, (int)u->host.l, u->host.p);
-    for (q = sip; *q; q++) {
-        *q = (char)tolower((unsigned char)*q);
-    }
     x.sip = sip;
     x.found = 0;
     ucwa_txn_run(d->s, p, user_locked, &x);
@@ -701,8 +822,9 @@ static void on_invite(const struct sip_msg *msg, void *arg)
     in_ctx *x;
     apr_pool_t *p;
     ng_benc *cmd;
-    char *offer;
-    int err;
+    char *offer, *user = NULL;
+    sipd_fork *fork = NULL;
+    int err, apps;
 
     d->sip_requests++;
     if (!from_proxy(d, msg)) {
@@ -716,9 +838,25 @@ static void on_invite(const struct sip_msg *msg, void *arg)
         (void)sip_reply(d->sip, msg, 403, "Forbidden");
         return;
     }
-    if (!user_here(d, &msg->to.uri)) {
+    /* whose call (a work number is its owner's), and the owner's forwarding */
+    if (sipd_fork_target(d, msg, &user, &fork) < 0) {
+        return;   /* answered (404: nobody's number) */
+    }
+    if (d->pool_name) {
+        /* on a pool the applications ring through the pool (it answers 480 when none
+         * does); forwarding and simultaneous ring are not acted on there yet */
+        sipd_fork_free(fork);
+        fork = NULL;
+        apps = user != NULL;
+    }
+    else {
+        apps = sipd_fork_rings_apps(fork) && user_here(d, user);
+    }
+    if (!apps && !sipd_fork_live(fork)) {
         /* nobody of that address has an application here: as before calls (stateless) */
         d->sip_refused++;
+        free(user);
+        sipd_fork_free(fork);
         (void)sip_replyf(d->sip, msg, 480, "Temporarily Unavailable",
                          "Retry-After: 60\r\nContent-Length: 0\r\n\r\n");
         return;
@@ -726,21 +864,29 @@ static void on_invite(const struct sip_msg *msg, void *arg)
     offer = body_dup(msg);
     if (!offer || !mbuf_get_left(msg->mb)) {
         free(offer);
+        free(user);
+        sipd_fork_free(fork);
         d->sip_refused++;
         (void)sip_treply(NULL, d->sip, msg, 488, "Not Acceptable Here");
         return;
     }
     random_id(kconv, sizeof(kconv));
-    if (!(c = call_new(d, CALL_IN, UCWA_POOL_SIP_FE, kconv))) {
+    if (!(c = call_new(d, CALL_IN, SIP_NAME(d), kconv))) {
         free(offer);
+        free(user);
+        sipd_fork_free(fork);
         (void)sip_treply(NULL, d->sip, msg, 500, "Server Internal Error");
         return;
     }
-    err = sipsess_accept(&c->sess, d->sess_sock, msg, 180, "Ringing", "ucwa", SDP_TYPE, NULL,
+    c->fork = fork;
+    sipd_fork_caller(fork, msg);
+    err = sipsess_accept(&c->sess, d->sess_sock, msg, apps ? 180 : 181,
+                         apps ? "Ringing" : "Call Is Being Forwarded", "ucwa", SDP_TYPE, NULL,
                          NULL, NULL, false, no_offer, no_answer, in_established, NULL, NULL, in_close,
                          c, NULL);
     if (err) {
         free(offer);
+        free(user);
         (void)sip_treply(NULL, d->sip, msg, 500, "Server Internal Error");
         call_end(c);
         return;
@@ -750,22 +896,34 @@ static void on_invite(const struct sip_msg *msg, void *arg)
         memcpy(c->peer_tag, msg->from.tag.p, msg->from.tag.l);
         c->peer_tag[msg->from.tag.l] = '\0';
     }
+    if (!apps) {
+        /* forwarded at once (or only the simultaneous ring number rings) */
+        apr_interval_time_t ring = ucwa_config_get(d->s)->global->ring_timeout;
+        sipd_fork_start(fork, c, offer, 0);
+        tmr_start(&c->ring, (uint64_t)sipd_fork_ring_ms(fork, ring / 1000) + 500, ring_in, c);
+        free(offer);
+        free(user);
+        return;
+    }
     x = calloc(1, sizeof(*x));
     x->c = c;
+    x->to = user;
+    x->offer = strdup(offer);
+    apr_pool_create(&p, d->pool);
     {
-        struct pl u = msg->to.uri.user, h = msg->to.uri.host, fu = msg->from.uri.user,
-                  fh = msg->from.uri.host;
-        char *tu = str_of(&u), *th = str_of(&h), *fus = str_of(&fu), *fhs = str_of(&fh);
-        x->to = malloc(u.l + h.l + 2);
-        x->from = malloc(fu.l + fh.l + 2);
-        sprintf(x->to, "%s@%s", tu, th);
-        sprintf(x->from, "%s@%s", fus, fhs);
-        x->name = pl_isset(&msg->from.dname) ? str_of(&msg->from.dname) : strdup(fus);
-        free(tu); free(th); free(fus); free(fhs);
-        for (char *q = x->to; *q; q++) *q = (char)tolower((unsigned char)*q);
+        /* a caller from the PSTN is shown as its number (tel:), as the reference shows */
+        char *fu = str_of(&msg->from.uri.user), *fh = str_of(&msg->from.uri.host);
+        char *dn = pl_isset(&msg->from.dname) ? str_of(&msg->from.dname) : NULL;
+        struct pl v;
+        int phone = uri_param_get(&msg->from.uri.params, &(struct pl)PL("user"), &v) == 0
+                    && !pl_strcasecmp(&v, "phone");
+        const char *from, *name;
+        ucwa_snr_caller(p, fu, fh, phone, dn, &from, &name);
+        x->from = strdup(from);
+        x->name = strdup(name);
+        free(fu); free(fh); free(dn);
     }
     x->video = strstr(offer, "m=video") != NULL;
-    apr_pool_create(&p, d->pool);
     cmd = ng_cmd(p, "offer", c, in_flags, 2);
     ng_benc_dict_add_str(p, cmd, "from-tag", c->peer_tag);
     ng_benc_dict_add_str(p, cmd, "sdp", offer);
@@ -776,6 +934,8 @@ static void on_invite(const struct sip_msg *msg, void *arg)
         static const char *const mux[] = { "offer" };
         ng_benc_dict_add_strs(p, cmd, "rtcp-mux", mux, 1);
     }
+    apr_pool_create(&p, d->pool);
+    cmd = ng_offer_to_app(p, c, offer, 0);
     ng_call(c, cmd, in_offered_ng, x);
     apr_pool_destroy(p);
     free(offer);
@@ -798,13 +958,13 @@ static void in_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
                            void *arg)
 {
     sipd_call *c = arg;
-    const char *why = NULL, *sdp = ng_sdp(err, resp, &why);
+    const char *why, *sdp;
     verdict_txn v = { c, 1, 1 };
     struct mbuf *mb;
     apr_pool_t *p;
 
     (void)rtt;
-    if (ng_back(c)) {
+    if (ng_result(c, err, resp, &sdp, &why)) {
         return;   /* it ended meanwhile */
     }
     if (!sdp) {
@@ -813,6 +973,11 @@ static void in_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
                      why);
         (void)sipsess_reject(c->sess, 488, "Not Acceptable Here", NULL);
         v.won = 0;
+        if (d->pool_name) {
+            sipd_pool_caller_ended(d, c->kconv);   /* the accepter was connected there */
+            call_end(c);
+            return;
+        }
         apr_pool_create(&p, d->pool);
         ucwa_txn_run(d->s, p, verdict_locked, &v);
         apr_pool_destroy(p);
@@ -823,12 +988,14 @@ static void in_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
     mb = mbuf_alloc(strlen(sdp));
     mbuf_write_str(mb, sdp);
     mb->pos = 0;
-    (void)sipsess_answer(c->sess, 200, "OK", mb, "Content-Type: " SDP_TYPE "\r\n");
+    (void)sipsess_answer(c->sess, 200, "OK", mb, "");   /* it adds the Content-Type */
     mem_deref(mb);
     c->established = 1;
-    apr_pool_create(&p, d->pool);
-    ucwa_txn_run(d->s, p, verdict_locked, &v);   /* the accepter connects */
-    apr_pool_destroy(p);
+    if (!d->pool_name) {   /* on a pool, the claimer's Front End connected it */
+        apr_pool_create(&p, d->pool);
+        ucwa_txn_run(d->s, p, verdict_locked, &v);   /* the accepter connects */
+        apr_pool_destroy(p);
+    }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00714)
                  "ucwa-sipd: call %s from SIP answered", c->kconv);
 }
@@ -836,32 +1003,564 @@ static void in_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
 /* An application answered (or declined) a call from SIP: the first answer wins. */
 static void in_claim(sipd *d, const ucwa_pool_out *o, json_t *m, const char *answer)
 {
-    sipd_call *c = call_find(d, UCWA_POOL_SIP_FE, o->key);
+    sipd_call *c = call_find(d, SIP_NAME(d), o->key);
     const char *k = mob_json_str(m, "k");
     verdict_txn v = { c, 0, 1 };
     apr_pool_t *p;
     ng_benc *cmd;
 
     if (!c || c->answered || !k) {
-        return;   /* an answer that came after the call ended: that side ended too */
+        return;   /* an answer that came after the call ended (or a forwarding target
+                   * answered first): that side ended too */
     }
     c->answered = 1;
     tmr_cancel(&c->ring);
+    sipd_fork_cancel(c->fork);    /* the simultaneous ring stops: CANCEL */
     if (strcmp(k, "accepted") != 0 || !answer) {
         (void)sipsess_reject(c->sess, 603, "Decline", NULL);
-        apr_pool_create(&p, d->pool);
-        ucwa_txn_run(d->s, p, verdict_locked, &v);   /* declined */
-        apr_pool_destroy(p);
+        if (!d->pool_name) {
+            apr_pool_create(&p, d->pool);
+            ucwa_txn_run(d->s, p, verdict_locked, &v);   /* declined */
+            apr_pool_destroy(p);
+        }
+        else if (!strcmp(k, "accepted")) {
+            sipd_pool_caller_ended(d, c->kconv);   /* no answer to send: it leaves there */
+        }
         call_end(c);
         return;
     }
     apr_pool_create(&p, d->pool);
-    cmd = ng_cmd(p, "answer", c, NULL, 0);
-    ng_benc_dict_add_str(p, cmd, "from-tag", c->peer_tag);
-    ng_benc_dict_add_str(p, cmd, "to-tag", "ucwa");
-    ng_benc_dict_add_str(p, cmd, "sdp", answer);
-    ng_benc_dict_add_str(p, cmd, "ICE", "remove");
+    cmd = ng_answer_to_sip(p, c, answer);
     ng_call(c, cmd, in_answered_ng, c);
+    apr_pool_destroy(p);
+}
+
+/* ---- what a forwarding leg's outcome does to the call (ucwa_sipd_fork.h) ---- */
+
+const char *sipd_call_key(const sipd_call *c)
+{
+    return c->kconv;
+}
+
+const char *sipd_call_tag(const sipd_call *c)
+{
+    return c->peer_tag;
+}
+
+void sipd_call_leg_answered(sipd_call *c, const char *sdp)
+{
+    struct mbuf *mb = mbuf_alloc(strlen(sdp));
+
+    mbuf_write_str(mb, sdp);
+    mb->pos = 0;
+    (void)sipsess_answer(c->sess, 200, "OK", mb, "Content-Type: " SDP_TYPE "\r\n");
+    mem_deref(mb);
+    c->established = 1;
+    c->answered = 1;
+    tmr_cancel(&c->ring);
+    if (c->apps) {
+        /* the applications stop ringing: answered elsewhere, not missed */
+        c->apps = 0;
+        apply(c->d, keyed(c, "elsewhere"), NULL, NULL);
+    }
+    ng_forget(c);
+}
+
+void sipd_call_stop_apps(sipd_call *c)
+{
+    if (c->apps) {
+        c->apps = 0;
+        apply(c->d, keyed(c, "canceled"), NULL, NULL);   /* Missed, with its log */
+    }
+    ng_forget(c);
+}
+
+void sipd_call_leg_failed(sipd_call *c, int code)
+{
+    if (code == 486 || code == 600 || code == 603) {
+        (void)sipsess_reject(c->sess, (uint16_t)code, code == 486 ? "Busy Here"
+                             : code == 600 ? "Busy Everywhere" : "Decline", NULL);
+    }
+    else {
+        (void)sipsess_reject(c->sess, 480, "Temporarily Unavailable", NULL);
+    }
+    call_end(c);
+}
+
+void sipd_call_hangup(sipd_call *c)
+{
+    call_end(c);   /* BYE to the caller as libre frees the session */
+}
+
+/* ---- renegotiations and provisional answers ----
+ *
+ * A connected call's renegotiation is the pool's (reneg, reneg-answer): the phone's
+ * re-INVITE becomes the SIP side's renegotiation (rtpengine's offer toward the app's
+ * profile), the application's answer its 200 (rtpengine's answer), a dismissal its 488;
+ * the application's renegotiation becomes a re-INVITE (rtpengine's offer toward SIP), the
+ * phone's 200 its answer (rtpengine's) and any failure a dismissal. libre's sessions
+ * answer a re-INVITE at once, from a callback: the phone's re-INVITE is taken before they
+ * see it (on_reinvite) and answered when the application has. Glare, as the pool's rule:
+ * the caller's goes first (the phone's re-INVITE crossing the application's takes it over
+ * when the phone called; else the phone gets 491, and a 491 to ours is tried again after
+ * RFC 3261's pause). */
+
+static void reneg_end(sipd_call *c)
+{
+    tmr_cancel(&c->re_tmr);
+    tmr_cancel(&c->glare_tmr);
+    c->re_st = mem_deref(c->re_st);
+    c->re_msg = mem_deref(c->re_msg);
+    c->re_2xx = mem_deref(c->re_2xx);
+    c->re_req = mem_deref(c->re_req);
+    free(c->re_offer);
+    c->re_offer = NULL;
+    c->re_n = 0;
+}
+
+/* The phone's re-INVITE gets its final answer (not a 2xx). */
+static void re_reply(sipd_call *c, uint16_t scode, const char *reason)
+{
+    if (c->re_st && c->re_msg) {
+        (void)sip_treply(&c->re_st, c->d->sip, c->re_msg, scode, reason);
+    }
+    c->re_st = mem_deref(c->re_st);
+    c->re_msg = mem_deref(c->re_msg);
+}
+
+/* The 200 of the phone's re-INVITE again (UDP) until its ACK, about 32 s at most. */
+static void re_2xx_again(void *arg)
+{
+    sipd_call *c = arg;
+
+    if (!c->re_2xx || !c->re_msg || ++c->re_txc > 10) {
+        c->re_2xx = mem_deref(c->re_2xx);
+        c->re_msg = mem_deref(c->re_msg);
+        return;
+    }
+    (void)sip_send(c->d->sip, c->re_msg->sock, c->re_msg->tp, &c->re_msg->src, c->re_2xx);
+    tmr_start(&c->re_tmr, MIN((uint64_t)SIP_T1 << c->re_txc, (uint64_t)SIP_T2), re_2xx_again,
+              c);
+}
+
+static void re_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
+                           void *arg)
+{
+    sipd_call *c = arg;
+    const char *why, *sdp;
+    struct sip_contact contact;
+    struct mbuf *mb = NULL;
+    int e;
+
+    (void)rtt;
+    if (ng_result(c, err, resp, &sdp, &why) || !c->re_st) {
+        return;   /* the call ended, or the phone canceled its re-INVITE */
+    }
+    if (!sdp) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00980)
+                     "ucwa-sipd: rtpengine did not take the answer to the re-INVITE of call "
+                     "%s: %s", c->kconv, why);
+        re_reply(c, 488, "Not Acceptable Here");
+        return;
+    }
+    (void)sip_dialog_update(sipsess_dialog(c->sess), c->re_msg);
+    sip_contact_set(&contact, "ucwa", &c->re_msg->dst, c->re_msg->tp);
+    e = sip_treplyf(&c->re_st, &mb, d->sip, c->re_msg, true, 200, "OK",
+                    "%HContent-Type: " SDP_TYPE "\r\nContent-Length: %zu\r\n\r\n%s",
+                    sip_contact_print, &contact, strlen(sdp), sdp);
+    c->re_st = NULL;
+    if (!e && mb && c->re_msg->tp == SIP_TRANSP_UDP) {
+        c->re_2xx = mb;
+        c->re_txc = 0;
+        tmr_start(&c->re_tmr, SIP_T1, re_2xx_again, c);
+    }
+    else {
+        mem_deref(mb);
+        c->re_msg = mem_deref(c->re_msg);
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00981)
+                 "ucwa-sipd: re-INVITE of call %s answered by the application", c->kconv);
+}
+
+/* The application answered (answer) or dismissed (NULL) the phone's renegotiation. */
+static void reneg_answer_from_app(sipd_call *c, const char *answer)
+{
+    apr_pool_t *p;
+    ng_benc *cmd;
+
+    if (!c->re_st) {
+        return;   /* the phone canceled it, or it was answered already */
+    }
+    if (!answer) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00982)
+                     "ucwa-sipd: re-INVITE of call %s dismissed by the application: 488",
+                     c->kconv);
+        re_reply(c, 488, "Not Acceptable Here");
+        return;
+    }
+    apr_pool_create(&p, c->d->pool);
+    cmd = ng_answer_to_sip(p, c, answer);
+    ng_call(c, cmd, re_answered_ng, c);
+    apr_pool_destroy(p);
+}
+
+static void re_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
+                          void *arg)
+{
+    sipd_call *c = arg;
+    const char *why, *sdp;
+    json_t *m;
+    int open = 0;
+
+    (void)rtt;
+    if (ng_result(c, err, resp, &sdp, &why) || !c->re_st) {
+        return;   /* the call ended, or the phone canceled its re-INVITE */
+    }
+    if (!sdp) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00983)
+                     "ucwa-sipd: rtpengine gave no offer for the re-INVITE of call %s: %s",
+                     c->kconv, why);
+        re_reply(c, 488, "Not Acceptable Here");
+        return;
+    }
+    m = keyed(c, "reneg");
+    json_object_set_new(m, "op", json_string(""));
+    apply_ex(d, m, sdp, NULL, &open);
+    if (!open) {
+        /* the store did not take it: the application's own renegotiation goes first (it
+         * is the caller's), or the call is not connected any more */
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00984)
+                     "ucwa-sipd: re-INVITE of call %s not taken by the application (%s)",
+                     c->kconv, c->re_n ? "491: its own renegotiation is open" : "488");
+        if (c->re_n) {
+            re_reply(c, 491, "Request Pending");
+        }
+        else {
+            re_reply(c, 488, "Not Acceptable Here");
+        }
+        return;
+    }
+    if (c->re_n) {
+        /* it crossed the application's, which the store failed (Conflict): ours is
+         * dropped, whatever the phone answers to it */
+        tmr_cancel(&c->glare_tmr);
+        c->re_n = 0;
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00985)
+                 "ucwa-sipd: re-INVITE of call %s: a renegotiation to the application",
+                 c->kconv);
+}
+
+static void re_canceled(void *arg)
+{
+    sipd_call *c = arg;
+
+    /* the store's renegotiation stays open: the application's answer finds no re-INVITE */
+    re_reply(c, 487, "Request Terminated");
+}
+
+static sipd_call *call_of_dialog(sipd *d, const struct sip_msg *msg)
+{
+    struct le *le;
+
+    for (le = list_head(&d->call_list); le; le = le->next) {
+        sipd_call *c = le->data;
+        if (!c->gone && c->established && c->sess
+            && sip_dialog_cmp(sipsess_dialog(c->sess), msg)) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+/* Before libre's sessions: a re-INVITE in a call's dialog (taken here, answered later) and
+ * the ACK of its 200. The rest goes on to them. */
+static bool on_reinvite(const struct sip_msg *msg, void *arg)
+{
+    sipd *d = arg;
+    sipd_call *c;
+    apr_pool_t *p;
+    ng_benc *cmd;
+    char *offer;
+
+    if (!pl_isset(&msg->to.tag)) {
+        return false;
+    }
+    if (!pl_strcmp(&msg->met, "ACK")) {
+        c = call_of_dialog(d, msg);
+        if (!c || !c->re_2xx || !c->re_msg || msg->cseq.num != c->re_msg->cseq.num) {
+            return false;
+        }
+        tmr_cancel(&c->re_tmr);
+        c->re_2xx = mem_deref(c->re_2xx);
+        c->re_msg = mem_deref(c->re_msg);
+        return true;
+    }
+    if (pl_strcmp(&msg->met, "INVITE") || !(c = call_of_dialog(d, msg))) {
+        return false;
+    }
+    d->sip_requests++;
+    if (!sip_dialog_rseq_valid(sipsess_dialog(c->sess), msg)) {
+        (void)sip_treply(NULL, d->sip, msg, 500, "Server Internal Error");
+        return true;
+    }
+    if (c->re_st) {
+        (void)sip_treplyf(NULL, NULL, d->sip, msg, false, 500, "Server Internal Error",
+                          "Retry-After: 2\r\nContent-Length: 0\r\n\r\n");
+        return true;
+    }
+    if (c->re_n && c->dir == CALL_OUT) {
+        /* glare: the application called, its renegotiation goes first */
+        (void)sip_treply(NULL, d->sip, msg, 491, "Request Pending");
+        return true;
+    }
+    offer = body_dup(msg);
+    if (!offer) {
+        /* an offer-less re-INVITE would want ours in the 200: not supported */
+        (void)sip_treply(NULL, d->sip, msg, 488, "Not Acceptable Here");
+        return true;
+    }
+    tmr_cancel(&c->re_tmr);
+    c->re_2xx = mem_deref(c->re_2xx);
+    c->re_msg = mem_deref(c->re_msg);
+    if (sip_strans_alloc(&c->re_st, d->sip, msg, re_canceled, c) != 0) {
+        free(offer);
+        (void)sip_treply(NULL, d->sip, msg, 500, "Server Internal Error");
+        return true;
+    }
+    c->re_msg = mem_ref((void *)msg);
+    (void)sip_treply(&c->re_st, d->sip, msg, 100, "Trying");
+    apr_pool_create(&p, d->pool);
+    cmd = ng_offer_to_app(p, c, offer, 1);
+    ng_call(c, cmd, re_offered_ng, c);
+    apr_pool_destroy(p);
+    free(offer);
+    return true;
+}
+
+/* The application's renegotiation ends without an answer (the phone refused it, or
+ * rtpengine failed): dismissed. */
+static void reneg_dismiss(sipd_call *c)
+{
+    json_t *m = keyed(c, "reneg-answer");
+
+    json_object_set_new(m, "n", json_integer((json_int_t)c->re_n));
+    c->re_n = 0;
+    free(c->re_offer);
+    c->re_offer = NULL;
+    apply(c->d, m, NULL, NULL);
+}
+
+static int re_contact(enum sip_transp tp, const struct sa *src, const struct sa *dst,
+                      struct mbuf *mb, void *arg)
+{
+    struct sip_contact contact;
+
+    (void)dst; (void)arg;
+    sip_contact_set(&contact, "ucwa", src, tp);
+    return mbuf_printf(mb, "%H", sip_contact_print, &contact);
+}
+
+static void re_app_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
+                               void *arg)
+{
+    sipd_call *c = arg;
+    const char *why, *sdp;
+    json_t *m;
+
+    (void)rtt;
+    if (ng_result(c, err, resp, &sdp, &why) || !c->re_n) {
+        return;
+    }
+    if (!sdp) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00986)
+                     "ucwa-sipd: rtpengine did not take the phone's answer to the re-INVITE "
+                     "of call %s: %s", c->kconv, why);
+        reneg_dismiss(c);
+        return;
+    }
+    m = keyed(c, "reneg-answer");
+    json_object_set_new(m, "n", json_integer((json_int_t)c->re_n));
+    c->re_n = 0;
+    free(c->re_offer);
+    c->re_offer = NULL;
+    apply(d, m, sdp, NULL);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00987)
+                 "ucwa-sipd: the phone answered the renegotiation of call %s", c->kconv);
+}
+
+static void reneg_send(sipd_call *c);
+
+static void reneg_again(void *arg)
+{
+    reneg_send(arg);
+}
+
+static void re_app_resp(int err, const struct sip_msg *msg, void *arg)
+{
+    sipd_call *c = arg;
+    struct sip_dialog *dlg = sipsess_dialog(c->sess);
+    apr_pool_t *p;
+    ng_benc *cmd;
+    char *body;
+
+    if (err || !msg) {
+        if (c->re_n) {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00988)
+                         "ucwa-sipd: the re-INVITE of call %s failed (%s): renegotiation "
+                         "dismissed", c->kconv, strerror(err ? err : EPROTO));
+            reneg_dismiss(c);
+        }
+        return;
+    }
+    if (msg->scode < 200) {
+        return;
+    }
+    if (msg->scode < 300) {
+        (void)sip_dialog_update(dlg, msg);
+        (void)sip_drequestf(NULL, c->d->sip, false, "ACK", dlg, msg->cseq.num, NULL,
+                            re_contact, NULL, NULL, "Content-Length: 0\r\n\r\n");
+        if (!c->re_n) {
+            return;   /* it crossed the phone's, which went first */
+        }
+        if (!(body = body_dup(msg))) {
+            reneg_dismiss(c);
+            return;
+        }
+        apr_pool_create(&p, c->d->pool);
+        cmd = ng_cmd(p, "answer", c, to_app, 1);
+        ng_benc_dict_add_str(p, cmd, "from-tag", "ucwa");
+        ng_benc_dict_add_str(p, cmd, "to-tag", c->peer_tag);
+        ng_benc_dict_add_str(p, cmd, "sdp", body);
+        ng_call(c, cmd, re_app_answered_ng, c);
+        apr_pool_destroy(p);
+        free(body);
+        return;
+    }
+    if (!c->re_n) {
+        return;
+    }
+    if (msg->scode == 491 && !c->re_st && c->re_tries < 3) {
+        /* glare: again after RFC 3261's pause (2.1 to 4 s for the Call-ID's owner: us when
+         * the application called; else up to 2 s) */
+        uint64_t ms = c->dir == CALL_OUT ? 2100 + rand_u32() % 1900 : rand_u32() % 2000;
+        c->re_tries++;
+        tmr_start(&c->glare_tmr, ms, reneg_again, c);
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00989)
+                 "ucwa-sipd: the phone refused the re-INVITE of call %s (%u): renegotiation "
+                 "dismissed", c->kconv, msg->scode);
+    reneg_dismiss(c);
+}
+
+static void re_app_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
+                              void *arg)
+{
+    sipd_call *c = arg;
+    const char *why, *sdp;
+    int e;
+
+    (void)rtt;
+    if (ng_result(c, err, resp, &sdp, &why) || !c->re_n) {
+        return;
+    }
+    if (!sdp) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00990)
+                     "ucwa-sipd: rtpengine gave no offer for the renegotiation of call %s: %s",
+                     c->kconv, why);
+        reneg_dismiss(c);
+        return;
+    }
+    e = sip_drequestf(&c->re_req, d->sip, true, "INVITE", sipsess_dialog(c->sess), 0, NULL,
+                      re_contact, re_app_resp, c,
+                      "Content-Type: " SDP_TYPE "\r\nContent-Length: %zu\r\n\r\n%s",
+                      strlen(sdp), sdp);
+    if (e) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, e, d->s, UCWALOGNO(00991)
+                     "ucwa-sipd: cannot send the re-INVITE of call %s", c->kconv);
+        reneg_dismiss(c);
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00992)
+                 "ucwa-sipd: renegotiation of call %s sent to the phone", c->kconv);
+}
+
+/* rtpengine's offer toward SIP for the application's renegotiation, then the re-INVITE. */
+static void reneg_send(sipd_call *c)
+{
+    apr_pool_t *p;
+    ng_benc *cmd;
+
+    if (!c->re_n || !c->re_offer || c->re_req) {
+        return;
+    }
+    apr_pool_create(&p, c->d->pool);
+    cmd = ng_offer_to_sip(p, c, c->re_offer);
+    ng_call(c, cmd, re_app_offered_ng, c);
+    apr_pool_destroy(p);
+}
+
+/* The application renegotiates (its number n, its offer). */
+static void reneg_from_app(sipd_call *c, const char *offer, apr_uint32_t n)
+{
+    if (c->re_st) {
+        return;   /* the phone's crossed it and went first: the store failed it */
+    }
+    c->re_n = n;
+    if (!offer || !n || !c->established || c->re_req) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00995)
+                     "ucwa-sipd: renegotiation of call %s dismissed: %s", c->kconv,
+                     !offer ? "no offer in the store" : "the call is not in a state for it");
+        reneg_dismiss(c);
+        return;
+    }
+    c->re_tries = 0;
+    free(c->re_offer);
+    c->re_offer = strdup(offer);
+    reneg_send(c);
+}
+
+/* A provisional answer of the application to a call from SIP: rtpengine's answer, then
+ * 183 Session Progress with it (early media toward the phone). */
+static void in_early_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
+                        void *arg)
+{
+    sipd_call *c = arg;
+    const char *why, *sdp;
+    struct mbuf *mb;
+
+    (void)rtt;
+    if (ng_result(c, err, resp, &sdp, &why) || c->answered || c->established) {
+        return;   /* ended, or the final answer overtook it */
+    }
+    if (!sdp) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00993)
+                     "ucwa-sipd: rtpengine did not take the provisional answer of call %s: "
+                     "%s", c->kconv, why);
+        return;
+    }
+    mb = mbuf_alloc(strlen(sdp));
+    mbuf_write_str(mb, sdp);
+    mb->pos = 0;
+    (void)sipsess_progress(c->sess, 183, "Session Progress", mb, "");
+    mem_deref(mb);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00994)
+                 "ucwa-sipd: call %s from SIP: 183 with the application's provisional answer",
+                 c->kconv);
+}
+
+static void provisional_from_app(sipd_call *c, const char *answer)
+{
+    apr_pool_t *p;
+    ng_benc *cmd;
+
+    if (c->dir != CALL_IN || c->answered || c->established || !answer) {
+        return;
+    }
+    apr_pool_create(&p, c->d->pool);
+    cmd = ng_answer_to_sip(p, c, answer);
+    ng_call(c, cmd, in_early_ng, c);
     apr_pool_destroy(p);
 }
 
@@ -871,6 +1570,7 @@ typedef struct {
     int n;
     ucwa_pool_out *out;
     const char **sdp;             /* per message: the description it needs, or NULL */
+    apr_uint32_t *reneg_n;        /* per message: a renegotiation's number */
 } take_txn;
 
 /* The description of kind of the conversation a message names, as bytes (one of a
@@ -900,6 +1600,7 @@ static void take_locked(ucwa_txn *t, void *baton)
     }
     x->n = ucwa_pool_out_peek_locked(s, t->pool, TAKE_MAX, &x->out);
     x->sdp = apr_pcalloc(t->pool, sizeof(char *) * (apr_size_t)(x->n + 1));
+    x->reneg_n = apr_pcalloc(t->pool, sizeof(apr_uint32_t) * (apr_size_t)(x->n + 1));
     for (i = 0; i < x->n; i++) {
         ucwa_pool_out *o = &x->out[i];
         json_t *m = json_loadb(o->body, o->len, 0, NULL);
@@ -913,12 +1614,26 @@ static void take_locked(ucwa_txn *t, void *baton)
                                                                         o->key),
                                UCWA_SDP_ANSWER);
         }
+        else if (k && (!strcmp(k, "reneg") || !strcmp(k, "reneg-answer")
+                       || !strcmp(k, "provisional")) && mob_json_str(m, "fe")
+                 && mob_json_str(m, "conv")) {
+            /* the application's renegotiation (its offer, its number), its answer to the
+             * SIP side's, its provisional answer */
+            int idx = conv_idx_locked(s, mob_json_str(m, "fe"), mob_json_str(m, "conv"));
+            /* (a dismissal stored no answer: none) */
+            x->sdp[i] = sdp_of(s, t->pool, idx, !strcmp(k, "reneg") ? UCWA_SDP_RENEG_OFFER
+                                                : !strcmp(k, "reneg-answer")
+                                                    ? UCWA_SDP_RENEG_ANSWER
+                                                    : UCWA_SDP_ANSWER);
+            x->reneg_n[i] = idx >= 0 ? ucwa_store_conv(s, idx)->reneg_n : 0;
+        }
         json_decref(m);
     }
     ucwa_pool_out_done_locked(s, x->n);
 }
 
-static void handle(sipd *d, const ucwa_pool_out *o, const char *sdp)
+void sipd_calls_handle(sipd *d, const ucwa_pool_out *o, const char *sdp,
+                       apr_uint32_t reneg_n)
 {
     json_t *m = json_loadb(o->body, o->len, 0, NULL);
     const char *k = m ? mob_json_str(m, "k") : NULL;
@@ -947,9 +1662,14 @@ static void handle(sipd *d, const ucwa_pool_out *o, const char *sdp)
         }
         call_end(c);
     }
-    else if (c && (!strcmp(k, "reneg") || !strcmp(k, "provisional"))) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00716)
-                     "ucwa-sipd: %s of call %s not carried to SIP (not supported)", k, kconv);
+    else if (c && !strcmp(k, "reneg")) {
+        reneg_from_app(c, sdp, reneg_n);
+    }
+    else if (c && !strcmp(k, "reneg-answer")) {
+        reneg_answer_from_app(c, sdp);
+    }
+    else if (c && !strcmp(k, "provisional")) {
+        provisional_from_app(c, sdp);
     }
     json_decref(m);
 }
@@ -974,7 +1694,7 @@ static void poll_outbox(void *arg)
             return;
         }
         for (i = 0; i < x.n; i++) {
-            handle(d, &x.out[i], x.sdp[i]);
+            sipd_calls_handle(d, &x.out[i], x.sdp[i], x.reneg_n[i]);
         }
         apr_pool_destroy(p);
         if (x.n < TAKE_MAX) {
@@ -987,9 +1707,14 @@ static void poll_outbox(void *arg)
 
 int sipd_calls_open(sipd *d)
 {
+    int err;
+
     list_init(&d->call_list);
     tmr_init(&d->out_tmr);
-    return sipsess_listen(&d->sess_sock, d->sip, 32, on_invite, d);
+    /* first: a call's re-INVITE is answered when the application has, not by libre's
+     * session at once */
+    err = sip_listen(&d->reneg_lsnr, d->sip, true, on_reinvite, d);
+    return err ? err : sipsess_listen(&d->sess_sock, d->sip, 32, on_invite, d);
 }
 
 static void store_locked(ucwa_txn *t, void *baton)
@@ -1004,10 +1729,12 @@ void sipd_calls_start(sipd *d)
     apr_pool_create(&p, d->pool);
     ucwa_txn_run(d->s, p, store_locked, d);
     apr_pool_destroy(p);
+    sipd_pool_start(d);
     /* calls a previous ucwa-sipd held end on the applications' side, as with a Front
      * End gone */
-    json_t *m = json_pack("{s:s,s:s}", "k", "fe-gone", "fe", UCWA_POOL_SIP_FE);
+    json_t *m = json_pack("{s:s,s:s}", "k", "fe-gone", "fe", SIP_NAME(d));
     apply(d, m, NULL, NULL);
+    sipd_pool_join(d);
     tmr_start(&d->out_tmr, POLL_MS, poll_outbox, d);
 }
 
@@ -1018,4 +1745,5 @@ void sipd_calls_close(sipd *d)
         call_end(list_head(&d->call_list)->data);
     }
     d->sess_sock = mem_deref(d->sess_sock);
+    d->reneg_lsnr = mem_deref(d->reneg_lsnr);
 }
