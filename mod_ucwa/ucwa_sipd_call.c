@@ -77,8 +77,7 @@ static void apply_locked(ucwa_txn *t, void *baton)
     }
 }
 
-/* Applies message m (taken) as coming from the SIP side; sdp: its description or NULL. */
-static int apply(sipd *d, json_t *m, const char *sdp, int *mirror)
+int sipd_apply(sipd *d, json_t *m, const char *sdp, int *mirror)
 {
     apr_pool_t *p;
     apply_txn x;
@@ -125,8 +124,7 @@ static json_t *keyed(const sipd_call *c, const char *kind)
     return json_pack("{s:s,s:s,s:s}", "k", kind, "fe", c->kfe, "conv", c->kconv);
 }
 
-/* rtpengine's description from an offer or answer's result, or NULL with *why. */
-static const char *ng_sdp(const char *err, const ng_benc *resp, const char **why)
+const char *sipd_ng_sdp(const char *err, const ng_benc *resp, const char **why)
 {
     const char *sdp = resp ? ng_benc_dict_str(resp, "sdp") : NULL;
     const char *result = resp ? ng_benc_dict_str(resp, "result") : NULL;
@@ -180,6 +178,19 @@ static void ng_ignore(sipd *d, const char *err, const ng_benc *resp, apr_time_t 
     (void)d; (void)err; (void)resp; (void)rtt; (void)arg;
 }
 
+void sipd_ng_delete(sipd *d, const char *call_id)
+{
+    apr_pool_t *p;
+    ng_benc *cmd;
+
+    apr_pool_create(&p, d->pool);
+    cmd = ng_benc_dict(p);
+    ng_benc_dict_add_str(p, cmd, "command", "delete");
+    ng_benc_dict_add_str(p, cmd, "call-id", call_id);
+    sipd_ng_request(d, cmd, ng_ignore, NULL);
+    apr_pool_destroy(p);
+}
+
 /* The call ends here: rtpengine forgets it, libre's session goes (a BYE or CANCEL when it
  * is still up: libre sends them as the session is freed). */
 /* An NG request about c: c stays allocated until its answer (or its failure) comes, even
@@ -213,14 +224,7 @@ static void call_end(sipd_call *c)
     }
     c->gone = 1;
     if (c->ng_live) {
-        apr_pool_t *p;
-        ng_benc *cmd;
-        apr_pool_create(&p, d->pool);
-        cmd = ng_benc_dict(p);
-        ng_benc_dict_add_str(p, cmd, "command", "delete");
-        ng_benc_dict_add_str(p, cmd, "call-id", c->kconv);
-        sipd_ng_request(d, cmd, ng_ignore, NULL);
-        apr_pool_destroy(p);
+        sipd_ng_delete(d, c->kconv);
     }
     tmr_cancel(&c->ring);
     list_unlink(&c->le);
@@ -261,7 +265,7 @@ static char *str_of(const struct pl *pl)
     return s;
 }
 
-static char *body_dup(const struct sip_msg *msg)
+char *sipd_body_dup(const struct sip_msg *msg)
 {
     struct pl pl;
 
@@ -311,7 +315,7 @@ static void out_close(int err, const struct sip_msg *msg, void *arg)
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00701)
                  "ucwa-sipd: call %s ended by SIP (%d%s%s)", c->kconv, code,
                  err ? ", " : "", err ? strerror(err) : "");
-    apply(c->d, m, NULL, NULL);
+    sipd_apply(c->d, m, NULL, NULL);
     call_end(c);
 }
 
@@ -320,7 +324,7 @@ static int out_answer(const struct sip_msg *msg, void *arg)
     sipd_call *c = arg;
 
     free(c->remote_sdp);
-    c->remote_sdp = body_dup(msg);
+    c->remote_sdp = sipd_body_dup(msg);
     return 0;
 }
 
@@ -328,7 +332,7 @@ static void out_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_t
                             void *arg)
 {
     sipd_call *c = arg;
-    const char *why = NULL, *sdp = ng_sdp(err, resp, &why);
+    const char *why = NULL, *sdp = sipd_ng_sdp(err, resp, &why);
     json_t *m;
 
     (void)rtt;
@@ -339,7 +343,7 @@ static void out_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_t
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00702)
                      "ucwa-sipd: rtpengine did not answer call %s: %s", c->kconv,
                      why);
-        apply(d, keyed(c, "gone"), NULL, NULL);
+        sipd_apply(d, keyed(c, "gone"), NULL, NULL);
         call_end(c);
         return;
     }
@@ -348,7 +352,7 @@ static void out_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_t
     json_object_set_new(m, "peer", json_string(c->kconv));
     json_object_set_new(m, "name", json_string(""));
     json_object_set_new(m, "html", json_integer(0));
-    if (apply(d, m, sdp, NULL) != 0) {
+    if (sipd_apply(d, m, sdp, NULL) != 0) {
         call_end(c);               /* it ended on the UCWA side meanwhile: BYE */
     }
 }
@@ -357,7 +361,7 @@ static void out_early_ng(sipd *d, const char *err, const ng_benc *resp, apr_time
                          void *arg)
 {
     sipd_call *c = arg;
-    const char *why = NULL, *sdp = ng_sdp(err, resp, &why);
+    const char *why = NULL, *sdp = sipd_ng_sdp(err, resp, &why);
     json_t *m;
 
     (void)rtt;
@@ -370,7 +374,7 @@ static void out_early_ng(sipd *d, const char *err, const ng_benc *resp, apr_time
     m = keyed(c, "provisional");
     json_object_set_new(m, "cid", json_string(""));
     json_object_set_new(m, "ctx", json_string(""));
-    apply(d, m, sdp, NULL);
+    sipd_apply(d, m, sdp, NULL);
 }
 
 /* NG answer to rtpengine with the SIP party's description (its tag: to_tag), the app's
@@ -397,7 +401,7 @@ static void out_progress(const struct sip_msg *msg, void *arg)
     sipd_call *c = arg;
     char *sdp;
 
-    if (c->established || !mbuf_get_left(msg->mb) || !(sdp = body_dup(msg))) {
+    if (c->established || !mbuf_get_left(msg->mb) || !(sdp = sipd_body_dup(msg))) {
         return;
     }
     free(c->remote_sdp);
@@ -435,7 +439,7 @@ static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
 {
     out_ctx *x = arg;
     sipd_call *c = x->c;
-    const char *why = NULL, *sdp = ng_sdp(err, resp, &why);
+    const char *why = NULL, *sdp = sipd_ng_sdp(err, resp, &why);
     const char *route[1];
     char routebuf[300];
     struct mbuf *mb;
@@ -449,7 +453,7 @@ static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00704)
                      "ucwa-sipd: rtpengine gave no offer for call %s to %s: %s", c->kconv,
                      x->to, why);
-        apply(d, keyed(c, "gone"), NULL, NULL);
+        sipd_apply(d, keyed(c, "gone"), NULL, NULL);
         call_end(c);
         goto out;
     }
@@ -469,7 +473,7 @@ static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
     if (e) {
         ap_log_error(APLOG_MARK, APLOG_ERR, e, d->s, UCWALOGNO(00705)
                      "ucwa-sipd: cannot send the INVITE of call %s to %s", c->kconv, x->to);
-        apply(d, keyed(c, "gone"), NULL, NULL);
+        sipd_apply(d, keyed(c, "gone"), NULL, NULL);
         call_end(c);
         goto out;
     }
@@ -502,7 +506,7 @@ static void call_out(sipd *d, json_t *m, const char *offer)
     if (!offer) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, d->s, UCWALOGNO(00707)
                      "ucwa-sipd: call %s has no offer in the store any more", kconv);
-        apply(d, keyed(c, "gone"), NULL, NULL);
+        sipd_apply(d, keyed(c, "gone"), NULL, NULL);
         call_end(c);
         return;
     }
@@ -548,7 +552,7 @@ static void in_close(int err, const struct sip_msg *msg, void *arg)
                  "ucwa-sipd: call %s from SIP ended by the caller (%s)", c->kconv,
                  c->established ? "hung up" : "canceled");
     (void)err;
-    apply(c->d, keyed(c, c->established ? "left" : "canceled"), NULL, NULL);
+    sipd_apply(c->d, keyed(c, c->established ? "left" : "canceled"), NULL, NULL);
     call_end(c);
 }
 
@@ -579,7 +583,7 @@ static void in_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_tim
 {
     in_ctx *x = arg;
     sipd_call *c = x->c;
-    const char *why = NULL, *sdp = ng_sdp(err, resp, &why);
+    const char *why = NULL, *sdp = sipd_ng_sdp(err, resp, &why);
     apr_interval_time_t ring = ucwa_config_get(d->s)->global->ring_timeout;
     json_t *m;
     int mirror = 0;
@@ -603,7 +607,7 @@ static void in_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_tim
                   "Normal", "ffmt", 0, "expires", (json_int_t)(apr_time_now() + ring),
                   "av", 1, "video", x->video, "ctx", "");
     json_object_set_new(m, "first", json_string(""));
-    if (apply(d, m, sdp, &mirror) != 0 || !mirror) {
+    if (sipd_apply(d, m, sdp, &mirror) != 0 || !mirror) {
         /* nobody to ring (the user has no application taking calls here) */
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00711)
                      "ucwa-sipd: call %s from %s: %s has no application to ring", c->kconv,
@@ -723,7 +727,7 @@ static void on_invite(const struct sip_msg *msg, void *arg)
                          "Retry-After: 60\r\nContent-Length: 0\r\n\r\n");
         return;
     }
-    offer = body_dup(msg);
+    offer = sipd_body_dup(msg);
     if (!offer || !mbuf_get_left(msg->mb)) {
         free(offer);
         d->sip_refused++;
@@ -798,7 +802,7 @@ static void in_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
                            void *arg)
 {
     sipd_call *c = arg;
-    const char *why = NULL, *sdp = ng_sdp(err, resp, &why);
+    const char *why = NULL, *sdp = sipd_ng_sdp(err, resp, &why);
     verdict_txn v = { c, 1, 1 };
     struct mbuf *mb;
     apr_pool_t *p;
@@ -816,7 +820,7 @@ static void in_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
         apr_pool_create(&p, d->pool);
         ucwa_txn_run(d->s, p, verdict_locked, &v);
         apr_pool_destroy(p);
-        apply(d, keyed(c, "canceled"), NULL, NULL);
+        sipd_apply(d, keyed(c, "canceled"), NULL, NULL);
         call_end(c);
         return;
     }
@@ -930,7 +934,10 @@ static void handle(sipd *d, const ucwa_pool_out *o, const char *sdp)
         json_decref(m);
         return;
     }
-    if (o->op == UCWA_POOL_INVITE && !strcmp(k, "invite")) {
+    if (sipd_cvw_handle(d, o->op == UCWA_POOL_INVITE, m, k, kfe, kconv)) {
+        /* call via work (ucwa_sipd_cvw.c): its invitation, or a message about one */
+    }
+    else if (o->op == UCWA_POOL_INVITE && !strcmp(k, "invite")) {
         call_out(d, m, sdp);
     }
     else if (o->op == UCWA_POOL_CLAIM_ACCEPT || o->op == UCWA_POOL_CLAIM_DECLINE) {
@@ -988,6 +995,7 @@ static void poll_outbox(void *arg)
 int sipd_calls_open(sipd *d)
 {
     list_init(&d->call_list);
+    list_init(&d->cvw_list);
     tmr_init(&d->out_tmr);
     return sipsess_listen(&d->sess_sock, d->sip, 32, on_invite, d);
 }
@@ -1007,13 +1015,14 @@ void sipd_calls_start(sipd *d)
     /* calls a previous ucwa-sipd held end on the applications' side, as with a Front
      * End gone */
     json_t *m = json_pack("{s:s,s:s}", "k", "fe-gone", "fe", UCWA_POOL_SIP_FE);
-    apply(d, m, NULL, NULL);
+    sipd_apply(d, m, NULL, NULL);
     tmr_start(&d->out_tmr, POLL_MS, poll_outbox, d);
 }
 
 void sipd_calls_close(sipd *d)
 {
     tmr_cancel(&d->out_tmr);
+    sipd_cvw_close(d);
     while (list_head(&d->call_list)) {
         call_end(list_head(&d->call_list)->data);
     }

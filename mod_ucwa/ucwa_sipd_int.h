@@ -24,6 +24,8 @@
 #define DEBUG_LEVEL 4
 #include <re_dbg.h>
 
+#include <jansson.h>
+
 #include "ng_bencode.h"
 #include "ucwa_sipd.h"
 
@@ -74,6 +76,7 @@ typedef struct sipd {
     struct list call_list;       /* sipd_call */
     struct tmr out_tmr;          /* looks at the store's outbox */
     void *store;                 /* the session store (read unlocked: the outbox's counters) */
+    struct list cvw_list;        /* calls via work (ucwa_sipd_cvw.c) */
 } sipd;
 
 /* An NG request's end: resp is the answer's dictionary (NULL with err on failure). */
@@ -94,5 +97,20 @@ int sipd_calls_open(sipd *d);
  * looked at from now on. */
 void sipd_calls_start(sipd *d);
 void sipd_calls_close(sipd *d);
+/* Applies message m (taken) to the store as coming from the SIP side; sdp: its description
+ * or NULL; *mirror (if not NULL): a mirror with its key exists afterwards. 0 if applied. */
+int sipd_apply(sipd *d, json_t *m, const char *sdp, int *mirror);
+/* rtpengine's description from an offer or answer's result, or NULL with *why. */
+const char *sipd_ng_sdp(const char *err, const ng_benc *resp, const char **why);
+/* rtpengine forgets a call (NG delete; its answer is not waited for). */
+void sipd_ng_delete(sipd *d, const char *call_id);
+/* A SIP message's body (malloc'ed), or NULL when it has none. */
+char *sipd_body_dup(const struct sip_msg *msg);
+
+/* Call via work (ucwa_sipd_cvw.c): 1 when message m (kind k, key kfe/kconv; invite: it
+ * came as an invitation) is a call via work's, taken; 0 for ucwa_sipd_call.c's. */
+int sipd_cvw_handle(sipd *d, int invite, json_t *m, const char *k, const char *kfe,
+                    const char *kconv);
+void sipd_cvw_close(sipd *d);
 
 #endif

@@ -209,6 +209,11 @@ typedef struct {
     const char *offer_key;     /* remote_fes: the offer's key in the pool's table */
     const char *gw_set;        /* a call to a number (to "tel:+E164", the SIP side): the
                                 * gateway set of the route the voice policy chose, or NULL */
+    /* call via work (startPhoneAudio, kind AV, no offer): the SIP side calls phone_number
+     * (tel:+E164, through gateway set phone_gw or NULL) first, then `to`; line: the
+     * caller's LineURI or NULL */
+    int phone;
+    const char *phone_number, *phone_gw, *phone_line;
 } ucwa_conv_invite_in;
 
 /* Starts a conversation: *idx is its record. OK (the invitation may have failed at

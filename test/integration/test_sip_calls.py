@@ -22,7 +22,6 @@ import os
 import re
 import signal
 import socket
-import sqlite3
 import time
 
 import pytest
@@ -31,7 +30,7 @@ import conftest
 import kamailio
 import mobility
 import sipp
-from sip_side import GATEWAY, SipSide
+from sip_side import GATEWAY, SipSide, seed_voice, ucwa_directives
 from ucwa_call import CallApp
 from ucwa_client import FAST, clean_log, start_fe, state_with_tags, stop_fe
 from webrtc_media import MediaLoop, Peer
@@ -85,23 +84,13 @@ def voice_state(workdir, state):
     start), the rows go in while it is stopped."""
     st = state_with_tags(workdir, state, "state-sip-calls", {})
     stop_fe(start_fe(workdir, st, "sip-calls-0"))
-    con = sqlite3.connect(st / "directory.db")
-    con.executescript(VOICE_SQL)
-    con.commit()
-    con.close()
+    seed_voice(st, VOICE_SQL)
     return st
 
 
 @pytest.fixture(scope="module")
 def fe(workdir, voice_state, side):
-    state = voice_state
-    o = side.offset
-    extra = "\n".join([FAST, "UcwaSip On", "UcwaSipListenAddress 127.0.0.1",
-                       f"UcwaSipExternalListeningPort {5088 + o}",
-                       f"UcwaSipPrimaryListeningPort {5089 + o}",
-                       f"UcwaSipProxy {side.kam.host}:{side.kam.port}",
-                       f"UcwaRtpengine {side.rtp.host}:{side.rtp.ng_port}"])
-    f = start_fe(workdir, state, "sip-calls", extra=extra)
+    f = start_fe(workdir, voice_state, "sip-calls", extra=FAST + "\n" + ucwa_directives(side))
     yield f
     stop_fe(f, ALLOWED)
 

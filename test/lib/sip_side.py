@@ -111,3 +111,24 @@ class SipSide:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def ucwa_directives(side, external=5088, primary=5089):
+    """The directives that point a Front End's ucwa-sipd at this side (its ports +
+    the side's offset), one a line."""
+    o = side.offset
+    return "\n".join(["UcwaSip On", "UcwaSipListenAddress 127.0.0.1",
+                      f"UcwaSipExternalListeningPort {external + o}",
+                      f"UcwaSipPrimaryListeningPort {primary + o}",
+                      f"UcwaSipProxy {side.kam.host}:{side.kam.port}",
+                      f"UcwaRtpengine {side.rtp.host}:{side.rtp.ng_port}"])
+
+
+def seed_voice(state, sql):
+    """Enterprise Voice rows (dial plans, voice policies, routes, users: SQL) into the
+    directory of a state whose tables the module made already (a first start)."""
+    import sqlite3
+    con = sqlite3.connect(Path(state) / "directory.db")
+    con.executescript(sql)
+    con.commit()
+    con.close()
