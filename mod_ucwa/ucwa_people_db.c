@@ -10,6 +10,8 @@
 #include <apr_strings.h>
 #include <http_config.h>
 #include <http_log.h>
+#include <unistd.h>
+#include <unixd.h>
 #include <http_main.h>
 #include <mod_dbd.h>
 
@@ -150,8 +152,47 @@ static apr_dbd_t *own_connection(apr_pool_t *p, server_rec *s, const dbd_cfg_t *
     return h;
 }
 
-/* Runs the migrations; 1 when the schema is current. */
-static int migrate(apr_pool_t *parent, server_rec *s, const dbd_cfg_t *cfg)
+/* The busy handler above only covers short waits, and APR-util's driver retries a
+ * statement that met a lock, but not the prepare of mod_dbd's statements on a new
+ * connection: with a rollback journal, any writer committing (or an admin's tool holding
+ * the write lock) blocks every reader, and a child that opens a connection under load
+ * (the event MPM starts children exactly then) failed its prepare (AH00632, a request
+ * answered 503). In write-ahead-log mode readers never wait for writers, so prepares and
+ * reads go on while another process writes; writers still take turns. The mode is the
+ * file's, kept across restarts; the -wal and -shm files live beside the database (the
+ * directory the journal already needed). */
+static void sqlite_use_wal(apr_pool_t *p, server_rec *s, const apr_dbd_driver_t *d,
+                           apr_dbd_t *h)
+{
+    const char *mode = NULL;
+    int i;
+
+    /* the children of a starting httpd all get here at once: the switch needs the file
+     * to itself for a moment, so the others may be told it is busy */
+    for (i = 0; i < 5 && (!mode || strcasecmp(mode, "wal")); i++) {
+        apr_dbd_results_t *res = NULL;
+        apr_dbd_row_t *row = NULL;
+        if (i) {
+            apr_sleep(apr_time_from_msec(50));
+        }
+        if (apr_dbd_select(d, p, h, &res, "PRAGMA journal_mode = WAL", 0) == 0
+            && apr_dbd_get_row(d, p, res, &row, -1) == 0) {
+            mode = apr_pstrdup(p, apr_dbd_get_entry(d, row, 0));
+            while (apr_dbd_get_row(d, p, res, &row, -1) == 0) {
+            }
+        }
+    }
+    if (!mode || strcasecmp(mode, "wal")) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, UCWALOGNO(00760)
+                     "people: the SQLite database stays in journal mode %s, not WAL (a "
+                     "file system without shared memory?): a writer blocks every reader "
+                     "while it commits", mode ? mode : "(unknown)");
+    }
+}
+
+/* Runs the migrations, then (SQLite, wal set) switches the file to WAL; 1 when the
+ * schema is current. */
+static int migrate(apr_pool_t *parent, server_rec *s, const dbd_cfg_t *cfg, int wal)
 {
     const apr_dbd_driver_t *d = NULL;
     const char *err = NULL;
@@ -178,6 +219,9 @@ static int migrate(apr_pool_t *parent, server_rec *s, const dbd_cfg_t *cfg)
                          res.from, res.to);
         }
         ok = 1;
+        if (wal && !strcmp(cfg->name, "sqlite3")) {
+            sqlite_use_wal(p, s, d, h);
+        }
     }
     apr_dbd_close(d, h);
     apr_pool_destroy(p);
@@ -283,14 +327,21 @@ int ucwa_people_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
             continue;
         }
         apr_hash_set(done, db_key(ptemp, cfg), APR_HASH_KEY_STRING, "1");
+        int wal = 1;
         if (!strcmp(cfg->name, "sqlite3")) {
             apr_finfo_t fi;
             /* not as root on a file that does not exist: it would be root's */
-            if (apr_stat(&fi, cfg->params, APR_FINFO_TYPE, ptemp) != APR_SUCCESS) {
+            if (apr_stat(&fi, cfg->params, APR_FINFO_TYPE | APR_FINFO_USER, ptemp)
+                != APR_SUCCESS) {
                 continue;
             }
+            /* WAL here, before any child holds a connection (the switch needs the file to
+             * itself). As root, only on a file of Apache's User: SQLite gives the -wal and
+             * -shm files the database's owner, and children that cannot write could not
+             * open a WAL database at all (they read it as it is). */
+            wal = geteuid() != 0 || fi.user == ap_unixd_config.user_id;
         }
-        migrate(ptemp, sp, cfg);   /* on failure the children try again, and say so */
+        migrate(ptemp, sp, cfg, wal);   /* on failure the children try again, and say so */
     }
     return OK;
 }
@@ -329,7 +380,7 @@ void ucwa_people_child_init(apr_pool_t *pchild, server_rec *s)
                 if (!strcmp(cfg->name, "sqlite3")) {
                     apr_sleep(apr_time_from_msec(500));
                 }
-                ok = migrate(pchild, sp, cfg) ? "1" : "0";
+                ok = migrate(pchild, sp, cfg, 1) ? "1" : "0";
             }
             else {
                 ok = version >= 0 ? "1" : "0";

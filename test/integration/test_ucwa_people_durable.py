@@ -138,6 +138,46 @@ def test_many_children_change_lists_at_once(workdir, topo):
         stop_fe(fe)
 
 
+def test_readers_go_on_while_a_writer_holds_the_lock(workdir, topo):
+    """An admin's tool (or a long commit in another child) holds SQLite's write lock while
+    new children start and open their connections: the database is in WAL mode (set when
+    Apache starts), so mod_dbd's statements prepare and sign-in, the directory and contact
+    lists are read as usual; before, a child opening a connection then failed its
+    prepare (AH00632) and its requests answered 503 or 500."""
+    st = fresh_state(workdir, topo, "durable-wal")
+    fe = start_fe(workdir, st, "durable-wal", servers=2, extra=FAST)
+    try:
+        alice = fe.user()
+        app = alice.create()
+        assert app.post("/people/groupMemberships", {"contactUri": BOB}).status_code == 201
+        con = sqlite3.connect(st / "directory.db", isolation_level=None, timeout=5)
+        assert con.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        con.execute("BEGIN EXCLUSIVE")
+        con.execute("UPDATE users SET display_name = display_name WHERE sip_uri = ?", (BOB,))
+        try:
+            children = set(fe.children())
+            fe.apache.graceful()
+            deadline = time.time() + 10
+            while time.time() < deadline and not (set(fe.children()) - children):
+                time.sleep(0.05)
+            assert set(fe.children()) - children
+            started = time.time()
+            for _ in range(4):      # each new child: sign-in, directory, contact list
+                other = fe.user(BOB).create()
+                assert other.get("/people/" + CAROL).status_code == 200
+                assert other.get("/people/search?query=alice").status_code == 200
+                assert [c["uri"] for c in app.get("/people/contacts").json()["_embedded"]
+                        ["contact"]] == ["sip:" + BOB]
+                other.delete()
+            assert time.time() - started < 5
+        finally:
+            con.execute("ROLLBACK")
+            con.close()
+        assert log_count(fe, "AH00632|AH02655|UCWA00760") == 0, fe.apache.log_text()
+    finally:
+        stop_fe(fe)
+
+
 def test_a_database_the_children_cannot_write(workdir, topo, state):
     """A copy of a state made before any migration, owned by root and read-only to the
     children. If the children had to create the schema, they cannot: the start logs why
