@@ -343,3 +343,21 @@ def test_bad_input(users, gws):
     assert call.phone_audio()["state"] == "Connected"
     call.action("stopPhoneAudio")
     call.ended()
+
+
+def test_phone_number_from_make_me_available(users, gws, fe):
+    """Without phoneNumber, the server calls the number makeMeAvailable gave; afterwards
+    the store is consistent (no call record or conversation left behind)."""
+    user = users("alice@contoso.test")
+    app = user.create()
+    app.available({"SupportedModalities": ["Messaging", "Audio"], "phoneNumber": "0110",
+                   "audioPreference": "PhoneAudio"})
+    alice = CallApp(app)
+    call = alice.call_via_work("tel:+15550210")
+    inv = call.started()
+    assert inv["phoneNumber"] == "tel:+15550110", inv
+    wait_invite(gws["answer"], "+15550110")
+    call.connected()
+    call.action("stopPhoneAudio")
+    call.ended()
+    assert fe.status()["consistent"] is True
