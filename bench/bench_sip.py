@@ -98,7 +98,7 @@ def run_cvw(root, kam, rtp, ports, n):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test" / "integration"))
     import mobility
     import ucwa_client as uc
-    from sip_side import seed_voice, ucwa_directives
+    from sip_side import SipSide, seed_voice
     from ucwa_call import CallApp
 
     gw = sipp.Sipp(root, "gateway_cvw", addr=GW, port=ports["gw"], duration_ms=500,
@@ -111,7 +111,8 @@ def run_cvw(root, kam, rtp, ports, n):
     uc.stop_fe(uc.start_fe(root, state, "fe-0"))           # makes the voice tables
     seed_voice(state, CVW_SQL)
     side = SimpleNamespace(offset=ports["sipd_ext"] - 5088, kam=kam, rtp=rtp)
-    fe = uc.start_fe(root, state, "fe", extra=uc.FAST + "\n" + ucwa_directives(side))
+    fe = uc.start_fe(root, state, "fe",
+                     extra="\n".join([uc.FAST] + SipSide.ucwa_directives(side)))
     hosts, real = fe.apache.topo.hosts(), socket.getaddrinfo   # *.contoso.test, here
     socket.getaddrinfo = lambda h, *x, **k: real(hosts.get(h.lower(), h)
                                                  if isinstance(h, str) else h, *x, **k)

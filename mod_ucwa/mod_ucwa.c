@@ -263,12 +263,14 @@ static apr_status_t ucwa_core_read_body(request_rec *r, apr_size_t max, char **o
 static void ucwa_register_hooks(apr_pool_t *p)
 {
     static const char *const after[] = { "mod_autodiscover.c", "mod_dbd.c", NULL };
+    static const char *const before[] = { "mod_dbd.c", NULL };
 
     APR_REGISTER_OPTIONAL_FN(ucwa_core_call);
     APR_REGISTER_OPTIONAL_FN(ucwa_core_read_body);
     ap_hook_pre_config(ucwa_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(ucwa_check_config, after, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(ucwa_post_config, after, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(ucwa_people_sqlite_child_init, NULL, before, APR_HOOK_MIDDLE);
     ap_hook_child_init(ucwa_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_status(ucwa_events_child_status, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(ucwa_translate, NULL, NULL, APR_HOOK_FIRST);

@@ -27,6 +27,7 @@
 #include "ucwa_pool_db.h"
 #include "ucwa_pool_relay.h"
 #include "ucwa_sdp.h"
+#include "ucwa_snr.h"
 
 APLOG_USE_MODULE(ucwa);
 
@@ -207,7 +208,6 @@ int ucwa_calls_number(ucwa_req *q, const ucwa_voice_user *vu, const char *dialle
     apr_pool_t *p = q->r->pool;
     ucwa_voice_choice choice;
     const char *number = NULL;
-    int i;
 
     switch (ucwa_voice_check(vu, p, dialled, &number, &choice)) {
     case UCWA_VOICE_ALLOWED:
@@ -227,14 +227,7 @@ int ucwa_calls_number(ucwa_req *q, const ucwa_voice_user *vu, const char *dialle
         return 0;
     }
     *to = apr_pstrcat(p, "tel:", number, NULL);
-    *gw_set = NULL;
-    for (i = 0; choice.gateways && i < choice.gateways->nelts; i++) {
-        const char *g = APR_ARRAY_IDX(choice.gateways, i, const char *);
-        if (*g && strlen(g) < 10 && strspn(g, "0123456789") == strlen(g)) {
-            *gw_set = g;
-            break;
-        }
-    }
+    *gw_set = ucwa_snr_gw_set(&choice);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00722)
                   "%s calls %s as %s: route %s (usage %s), gateway set %s", q->user, dialled,
                   number, choice.route, choice.usage, *gw_set ? *gw_set : "(Kamailio's default)");
@@ -243,7 +236,7 @@ int ucwa_calls_number(ucwa_req *q, const ucwa_voice_user *vu, const char *dialle
 
 int ucwa_calls_sip_numbers(ucwa_req *q)
 {
-    return q->conf->global->sip->enabled && !ucwa_pool_name(q->r->server);
+    return q->conf->global->sip->enabled;
 }
 
 int ucwa_calls_start(ucwa_req *q, int what)
@@ -365,6 +358,14 @@ int ucwa_calls_start(ucwa_req *q, int what)
         }
         in.remote_fes = (const char *const *)fes->elts;
         in.nremote = fes->nelts;
+        if (fes->nelts == 0 && q->conf->global->sip->enabled) {
+            /* nobody elsewhere: when nobody rings here either, this Front End's SIP side
+             * (a member of the pool, reached through the pool's table) places the call */
+            if (!to_pool(q, &sdp, &in.offer_key, &rv)) {
+                return rv;
+            }
+            in.sip_fe = ucwa_pool_sip_name(p, ucwa_pool_name(q->r->server));
+        }
     }
     if (ucwa_conv_http_invite(q, &in, q->conf->global->ring_timeout, "audioVideoInvitations",
                               &x, &rv) < 0) {

@@ -103,9 +103,12 @@ static apr_status_t sqlite_defaults_end(void *data)
 static void sqlite_defaults(apr_pool_t *pchild, server_rec *s)
 {
     int (*auto_extension)(void (*)(void));
-    void *lib = dlopen("libsqlite3.so.0", RTLD_NOW | RTLD_NOLOAD);
+    void *lib;
 
-    if (!lib) {
+    if (sqlite_busy_handler) {
+        return;   /* installed before mod_dbd's child_init (ucwa_people_sqlite_child_init) */
+    }
+    if ((lib = dlopen("libsqlite3.so.0", RTLD_NOW | RTLD_NOLOAD)) == NULL) {
         return;   /* SQLite is not loaded: nothing uses it */
     }
     *(void **)&auto_extension = dlsym(lib, "sqlite3_auto_extension");
@@ -344,6 +347,11 @@ int ucwa_people_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         migrate(ptemp, sp, cfg, wal);   /* on failure the children try again, and say so */
     }
     return OK;
+}
+
+void ucwa_people_sqlite_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    sqlite_defaults(pchild, s);
 }
 
 void ucwa_people_child_init(apr_pool_t *pchild, server_rec *s)

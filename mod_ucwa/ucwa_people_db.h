@@ -46,4 +46,11 @@ int ucwa_people_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
  */
 void ucwa_people_child_init(apr_pool_t *pchild, server_rec *s);
 
+/* In child_init, before mod_dbd's: give every SQLite connection this process opens the
+ * short busy handler, the connections mod_dbd opens and prepares in its child_init
+ * included (the children of a starting httpd all open the file at once; the first to
+ * open a WAL database sets up its shared index while the others are told it is busy). A
+ * no-op when SQLite is not loaded yet (ucwa_people_child_init tries again). */
+void ucwa_people_sqlite_child_init(apr_pool_t *pchild, server_rec *s);
+
 #endif

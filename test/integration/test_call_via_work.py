@@ -28,7 +28,7 @@ import pytest
 import conftest
 import kamailio
 import sipp
-from sip_side import GATEWAY, SipSide, seed_voice, ucwa_directives
+from sip_side import GATEWAY, SipSide, seed_voice
 from ucwa_call import CallApp
 from ucwa_client import FAST, clean_log, start_fe, state_with_tags, stop_fe
 
@@ -90,8 +90,8 @@ def fe(workdir, state, side):
     st = state_with_tags(workdir, state, "state-cvw", {"frank@contoso.test": "NoCvw"})
     stop_fe(start_fe(workdir, st, "cvw-0"))      # the module makes the voice tables
     seed_voice(st, VOICE_SQL)
-    f = start_fe(workdir, st, "cvw", extra="\n".join([FAST, NO_CVW, ucwa_directives(side),
-                                                       f"UcwaCallRingTimeout {RING}"]))
+    f = start_fe(workdir, st, "cvw", extra="\n".join([FAST, NO_CVW, f"UcwaCallRingTimeout {RING}"]
+                                                      + side.ucwa_directives()))
     yield f
     stop_fe(f, ALLOWED)
 

@@ -30,7 +30,7 @@ import conftest
 import kamailio
 import mobility
 import sipp
-from sip_side import GATEWAY, SipSide, seed_voice, ucwa_directives
+from sip_side import GATEWAY, SipSide, seed_voice
 from ucwa_call import CallApp
 from ucwa_client import FAST, clean_log, start_fe, state_with_tags, stop_fe
 from webrtc_media import MediaLoop, Peer
@@ -90,7 +90,9 @@ def voice_state(workdir, state):
 
 @pytest.fixture(scope="module")
 def fe(workdir, voice_state, side):
-    f = start_fe(workdir, voice_state, "sip-calls", extra=FAST + "\n" + ucwa_directives(side))
+    state = voice_state
+    extra = "\n".join([FAST] + side.ucwa_directives())
+    f = start_fe(workdir, state, "sip-calls", extra=extra)
     yield f
     stop_fe(f, ALLOWED)
 
@@ -427,10 +429,10 @@ def test_rtpengine_down(fe, users, side, dave, peer):
 
 
 def test_a_pool_keeps_its_outbox(workdir, topo, side):
-    """UcwaSip On on the Front Ends of a pool: the SIP side stays off for calls there
-    (docs/ARCHITECTURE.md §13) and ucwa-sipd leaves the pool's outbox to the pool's
-    thread, so a call between two Front Ends still rings across (an invitation taken by
-    ucwa-sipd would have been lost)."""
+    """UcwaSip On on the Front Ends of a pool: ucwa-sipd leaves the pool's outbox to the
+    pool's thread (its own messages come through the pool, as "~sip:fe1": docs/
+    ARCHITECTURE.md §13, test_sip_pool.py), so a call between two Front Ends still rings
+    across (an invitation taken by ucwa-sipd would have been lost)."""
     if os.geteuid() != 0:
         pytest.skip("needs root (to run PostgreSQL as postgres)")
     import pool as pools
