@@ -613,10 +613,16 @@ static void cvw_start(sipd *d, json_t *m, const char *kfe, const char *kconv)
     apr_pool_t *p;
     cvw_call *c;
 
-    if (!to || !from || !number || strncasecmp(number, "tel:", 4)) {
-        return;
-    }
-    if (!(c = calloc(1, sizeof(*c)))) {
+    if (!to || !from || !number || strncasecmp(number, "tel:", 4)
+        || !(c = calloc(1, sizeof(*c)))) {
+        /* an invitation this process cannot place: it fails at once, not at its expiry */
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, d->s, UCWALOGNO(00801)
+                     "ucwa-sipd: call via work %s not placed: %s", kconv,
+                     !to || !from || !number ? "an incomplete invitation"
+                     : strncasecmp(number, "tel:", 4) ? "the callback is not a number"
+                     : "out of memory");
+        sipd_apply(d, json_pack("{s:s,s:s,s:s}", "k", "gone", "fe", kfe, "conv", kconv),
+                   NULL, NULL);
         return;
     }
     apr_pool_create(&p, d->pool);

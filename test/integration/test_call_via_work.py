@@ -18,7 +18,9 @@ set 7 (never answers); nothing else. alice has the LineURI tel:+14255550111.
   nothing), a busy target (Failure Busy, leg A hung up), a callback that is not answered
   (Failure, leg B never sent), a BYE from the target (the UCWA side ends, leg A gets BYE).
 - the gate: EnableOutsideVoice Off: no startPhoneAudio link, and 403.
-- bad input: malformed bodies, hold of someone else's call, stop twice."""
+- bad input: malformed bodies, hold of someone else's call, stop twice.
+- phoneNumber defaults to makeMeAvailable's; the store is consistent afterwards.
+- last, rtpengine down: MediaFailure, and no INVITE reaches a gateway."""
 import json
 import re
 import time
@@ -37,7 +39,8 @@ PHONE_HZ = 1500
 RING = 6                      # UcwaCallRingTimeout: each leg rings at most this long
 CVW_GW, CVW_ECHO, BUSY_GW, NOANSWER_GW = 5080, 5081, 5084, 5086
 ALLOWED = list(conftest.ALLOWED_LOG) + [re.compile(r"UCWA007[0-9][0-9]"),
-                                         re.compile(r"UCWA0080[0-9]")]
+                                         re.compile(r"UCWA0080[0-9]"),
+                                         re.compile(r"UCWA00655")]   # rtpengine down (last)
 NO_CVW = "<UcwaMobilityPolicy NoCvw>\n    EnableOutsideVoice Off\n</UcwaMobilityPolicy>"
 
 VOICE_SQL = r"""
@@ -361,3 +364,16 @@ def test_phone_number_from_make_me_available(users, gws, fe):
     call.action("stopPhoneAudio")
     call.ended()
     assert fe.status()["consistent"] is True
+
+
+def test_rtpengine_down_fails_before_sip(users, side, gws):
+    """Last: rtpengine stops. A call via work fails MediaFailure once rtpengine's offer
+    times out (three tries, 1.5 s), and no gateway sees an INVITE."""
+    before = {k: len(g.requests("INVITE")) for k, g in gws.items() if k != "offset"}
+    side.rtp.stop()
+    alice = alice_app(users)
+    call = alice.call_via_work("tel:+15550211", phone="tel:+15550111")
+    call.started()
+    why = call.failed(timeout=10)
+    assert why.get("subcode") == "MediaFailure", why
+    assert {k: len(g.requests("INVITE")) for k, g in gws.items() if k != "offset"} == before
