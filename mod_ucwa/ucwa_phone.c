@@ -117,6 +117,9 @@ int ucwa_phone_start(ucwa_req *q, int what)
         || !ucwa_calls_number(q, &vu, phone, &callback, &callback_gw, &rv)) {
         return rv;
     }
+    if (strlen(callback) >= UCWA_PHONE_MAX) {
+        return ucwa_conv_http_bad_input(q, "phoneNumber is too long once normalised.");
+    }
     if (!strncasecmp(to, "tel:", 4) || (to[0] && strchr("+0123456789", to[0]))) {
         if (!ucwa_calls_number(q, &vu, to, &in.to, &in.gw_set, &rv)) {
             return rv;
@@ -133,7 +136,8 @@ int ucwa_phone_start(ucwa_req *q, int what)
     in.phone = 1;
     in.phone_number = callback;
     in.phone_gw = callback_gw;
-    in.phone_line = vu.line_uri;
+    /* a LineURI that does not fit is not shown (rather than cut) */
+    in.phone_line = vu.line_uri && strlen(vu.line_uri) < UCWA_PHONE_MAX ? vu.line_uri : NULL;
     /* two legs ring one after the other: the UCWA side waits for both */
     if (ucwa_conv_http_invite(q, &in, 2 * q->conf->global->ring_timeout,
                               "phoneAudioInvitations", &x, &rv) < 0) {

@@ -47,6 +47,17 @@ APLOG_USE_MODULE(ucwa);
 
 typedef enum { CVW_A = 0, CVW_B, CVW_UP } cvw_state;
 
+struct cvw_call;
+
+/* One leg as libre's callbacks see it. */
+typedef struct {
+    struct cvw_call *c;
+    char *sdp;                    /* its answer (malloc) */
+    ucwa_conv_phone_leg ringing;  /* what the caller is told when it rings */
+} cvw_leg;
+
+enum { LEG_A = 0, LEG_B = 1 };
+
 typedef struct cvw_call {
     struct le le;
     sipd *d;
@@ -56,8 +67,7 @@ typedef struct cvw_call {
     char kconv[UCWA_CONV_ID_MAX];
     char *a_uri, *b_uri, *user_uri, *line;   /* malloc */
     char pgw[12], gw[12];
-    char *sdp_a;                  /* A's answer (malloc) */
-    char *sdp_b;                  /* B's answer (malloc) */
+    cvw_leg leg[2];               /* A, B */
     int held, reinvite;           /* hold in effect; a re-INVITE toward B is out */
     int ng_pending, gone, ng_live;
     apr_time_t a_answered;        /* when leg A answered (the leg gap, logged) */
@@ -130,8 +140,8 @@ static void cvw_free(cvw_call *c)
     free(c->b_uri);
     free(c->user_uri);
     free(c->line);
-    free(c->sdp_a);
-    free(c->sdp_b);
+    free(c->leg[LEG_A].sdp);
+    free(c->leg[LEG_B].sdp);
     free(c);
 }
 
@@ -249,11 +259,31 @@ static int no_offer(struct mbuf **descp, const struct sip_msg *msg, void *arg)
     return EPROTO;                /* a re-INVITE from a leg: 488, the call goes on */
 }
 
+/* A leg's final answer: its description kept. */
+static int leg_answer(const struct sip_msg *msg, void *arg)
+{
+    cvw_leg *g = arg;
+
+    free(g->sdp);
+    g->sdp = sipd_body_dup(msg);
+    return 0;
+}
+
+/* A leg rings: the caller's invitation is updated. */
+static void leg_progress(const struct sip_msg *msg, void *arg)
+{
+    cvw_leg *g = arg;
+
+    if (msg->scode == 180 || msg->scode == 183) {
+        store_phone(g->c, g->ringing, 0);
+    }
+}
+
 /* Calls a leg through UcwaSipProxy: an INVITE from from to `to` with rtpengine's sdp and
  * more headers (hdrs: complete lines, or ""); the leg's handlers get c. 0 or an errno. */
-static int leg_connect(cvw_call *c, struct sipsess **sess, const char *to, const char *from,
-                       const char *sdp, const char *hdrs, sipsess_answer_h *answerh,
-                       sipsess_progr_h *progrh, sipsess_estab_h *estabh,
+static int leg_connect(cvw_call *c, int which, struct sipsess **sess, const char *to,
+                       const char *from, const char *sdp, const char *hdrs,
+                       sipsess_answer_h *answerh, sipsess_estab_h *estabh,
                        sipsess_close_h *closeh)
 {
     sipd *d = c->d;
@@ -269,8 +299,8 @@ static int leg_connect(cvw_call *c, struct sipsess **sess, const char *to, const
     route[0] = routebuf;
     e = sipsess_connect(sess, d->sess_sock, to, NULL, from, "ucwa",
                         d->conf->proxy ? route : NULL, d->conf->proxy ? 1 : 0, SDP_TYPE, mb,
-                        NULL, NULL, false, no_offer, answerh, progrh, estabh, NULL, NULL,
-                        closeh, c, "%s", hdrs);
+                        NULL, NULL, false, no_offer, answerh, leg_progress, estabh, NULL,
+                        NULL, closeh, &c->leg[which], "%s", hdrs);
     mem_deref(mb);
     if (!e) {
         tmr_start(&c->tmr, (uint64_t)(c->ring / 1000), ring_out, c);
@@ -306,6 +336,42 @@ static int leg_closed(cvw_call *c, const char *who)
     return 1;
 }
 
+/* A leg ended: a connected call ends (BYE on the other leg); one being set up fails with
+ * the leg's reason (its final answer's code; 0: a timeout or a transport error). */
+static void leg_close(int err, const struct sip_msg *msg, void *arg)
+{
+    cvw_leg *g = arg;
+    cvw_call *c = g->c;
+    int a = g == &c->leg[LEG_A], code = code_of(msg);
+    const char *who = a ? "the user's phone" : "the target";
+    ucwa_conv_phone_fail why;
+    char what[80];
+
+    if (leg_closed(c, who)) {
+        return;
+    }
+    if (a && c->state == CVW_B) {
+        /* the user hung up while the target rang: the caller canceled */
+        cvw_fail(c, UCWA_PHONE_FAIL_NONE, "the user's phone hung up while the target rang");
+        return;
+    }
+    if (code == 486 || code == 600) {
+        why = a ? UCWA_PHONE_FAIL_CALLBACK_BUSY : UCWA_PHONE_FAIL_TARGET_BUSY;
+    }
+    else if (code == 603 && !a) {
+        why = UCWA_PHONE_FAIL_TARGET_DECLINED;
+    }
+    else if (code == 408 || code == 480 || code == 487 || code == 603) {
+        why = a ? UCWA_PHONE_FAIL_CALLBACK_NO_ANSWER : UCWA_PHONE_FAIL_TARGET_NO_ANSWER;
+    }
+    else {
+        why = a ? UCWA_PHONE_FAIL_CALLBACK_UNREACHABLE : UCWA_PHONE_FAIL_TARGET_UNREACHABLE;
+    }
+    snprintf(what, sizeof(what), "%s answered %d%s%s", who, code, err ? ", " : "",
+             err ? strerror(err) : "");
+    cvw_fail(c, why, what);
+}
+
 static void ring_out(void *arg)
 {
     cvw_call *c = arg;
@@ -315,24 +381,6 @@ static void ring_out(void *arg)
 }
 
 /* ---- leg B: the target ---- */
-
-static int b_answer(const struct sip_msg *msg, void *arg)
-{
-    cvw_call *c = arg;
-
-    free(c->sdp_b);
-    c->sdp_b = sipd_body_dup(msg);
-    return 0;
-}
-
-static void b_progress(const struct sip_msg *msg, void *arg)
-{
-    cvw_call *c = arg;
-
-    if (msg->scode == 180 || msg->scode == 183) {
-        store_phone(c, UCWA_PHONE_LEG_TARGET_RINGING, 0);
-    }
-}
 
 static void hold_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
                              void *arg)
@@ -402,43 +450,26 @@ static void b_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_time
         cvw_fail(c, UCWA_PHONE_FAIL_MEDIA, why);
         return;
     }
-    ng_send(c, "answer", TAG_B, TAG_A, c->sdp_a ? c->sdp_a : "", connected_ng);
+    ng_send(c, "answer", TAG_B, TAG_A, c->leg[LEG_A].sdp ? c->leg[LEG_A].sdp : "", connected_ng);
 }
 
 static void b_established(const struct sip_msg *msg, void *arg)
 {
-    cvw_call *c = arg;
+    cvw_call *c = ((cvw_leg *)arg)->c;
 
     (void)msg;
-    leg_answered(c, c->sdp_b, "the target", "offer", b_offered_ng);
+    leg_answered(c, c->leg[LEG_B].sdp, "the target", "offer", b_offered_ng);
 }
 
-static void b_close(int err, const struct sip_msg *msg, void *arg)
-{
-    cvw_call *c = arg;
-    int code = code_of(msg);
-    char what[80];
-
-    if (leg_closed(c, "the target")) {
-        return;
-    }
-    snprintf(what, sizeof(what), "the target answered %d%s%s", code, err ? ", " : "",
-             err ? strerror(err) : "");
-    cvw_fail(c, code == 486 || code == 600 ? UCWA_PHONE_FAIL_TARGET_BUSY
-                : code == 603 ? UCWA_PHONE_FAIL_TARGET_DECLINED
-                : code == 408 || code == 480 || code == 487 ? UCWA_PHONE_FAIL_TARGET_NO_ANSWER
-                : UCWA_PHONE_FAIL_TARGET_UNREACHABLE,
-             what);
-}
 
 /* The hold or resume re-INVITE's answer (B answers rtpengine's offer from A's side). */
 static int b_reanswer(const struct sip_msg *msg, void *arg)
 {
-    cvw_call *c = arg;
+    cvw_call *c = ((cvw_leg *)arg)->c;
     char *sdp;
 
     if (c->state != CVW_UP || !c->reinvite) {
-        return b_answer(msg, arg);
+        return leg_answer(msg, arg);
     }
     c->reinvite = 0;
     if ((sdp = sipd_body_dup(msg)) != NULL) {
@@ -473,8 +504,8 @@ static void b_offer_ready_ng(sipd *d, const char *err, const ng_benc *resp, apr_
              c->line ? "P-Asserted-Identity: <" : "", c->line ? c->line : "",
              c->line ? ">\r\n" : "", c->gw[0] ? "P-Ucwa-Gateway-Set: " : "", c->gw,
              c->gw[0] ? "\r\n" : "");
-    e = leg_connect(c, &c->b, c->b_uri, c->user_uri, sdp, pai, b_reanswer, b_progress,
-                    b_established, b_close);
+    e = leg_connect(c, LEG_B, &c->b, c->b_uri, c->user_uri, sdp, pai, b_reanswer,
+                    b_established, leg_close);
     if (e) {
         ap_log_error(APLOG_MARK, APLOG_ERR, e, d->s, UCWALOGNO(00791)
                      "ucwa-sipd: cannot send the INVITE of call via work %s to %s", c->kconv,
@@ -491,55 +522,16 @@ static void b_offer_ready_ng(sipd *d, const char *err, const ng_benc *resp, apr_
 
 /* ---- leg A: the user's phone ---- */
 
-static int a_answer(const struct sip_msg *msg, void *arg)
-{
-    cvw_call *c = arg;
-
-    free(c->sdp_a);
-    c->sdp_a = sipd_body_dup(msg);
-    return 0;
-}
-
-static void a_progress(const struct sip_msg *msg, void *arg)
-{
-    cvw_call *c = arg;
-
-    if (msg->scode == 180 || msg->scode == 183) {
-        store_phone(c, UCWA_PHONE_LEG_RINGING, 0);
-    }
-}
-
 static void a_established(const struct sip_msg *msg, void *arg)
 {
-    cvw_call *c = arg;
+    cvw_call *c = ((cvw_leg *)arg)->c;
 
     (void)msg;
     c->a_answered = apr_time_now();
     /* only now the target: rtpengine's description toward it, from A's answer */
-    leg_answered(c, c->sdp_a, "the user's phone", "answer", b_offer_ready_ng);
+    leg_answered(c, c->leg[LEG_A].sdp, "the user's phone", "answer", b_offer_ready_ng);
 }
 
-static void a_close(int err, const struct sip_msg *msg, void *arg)
-{
-    cvw_call *c = arg;
-    int code = code_of(msg);
-    char what[80];
-
-    if (leg_closed(c, "the user's phone")) {
-        return;
-    }
-    snprintf(what, sizeof(what), "the user's phone answered %d%s%s", code, err ? ", " : "",
-             err ? strerror(err) : "");
-    if (c->state == CVW_B) {
-        /* the user hung up while the target rang: the caller canceled */
-        cvw_fail(c, UCWA_PHONE_FAIL_NONE, "the user's phone hung up while the target rang");
-        return;
-    }
-    cvw_fail(c, code == 486 || code == 600 ? UCWA_PHONE_FAIL_CALLBACK_BUSY
-                : code == 408 || code == 480 || code == 487 || code == 603
-                ? UCWA_PHONE_FAIL_CALLBACK_NO_ANSWER : UCWA_PHONE_FAIL_CALLBACK_UNREACHABLE,
-             what);
-}
 
 /* A placeholder for the target's side until it is called: rtpengine needs a description
  * of each side; this one lists the codecs offered to the user's phone, its address sends
@@ -573,8 +565,8 @@ static void a_offer_ready_ng(sipd *d, const char *err, const ng_benc *resp, apr_
     snprintf(hdrs, sizeof(hdrs), "%s%s%s", c->pgw[0] ? "P-Ucwa-Gateway-Set: " : "", c->pgw,
              c->pgw[0] ? "\r\n" : "");
     /* the user's phone shows whom the call is for */
-    e = leg_connect(c, &c->a, c->a_uri, c->b_uri, sdp, hdrs, a_answer, a_progress,
-                    a_established, a_close);
+    e = leg_connect(c, LEG_A, &c->a, c->a_uri, c->b_uri, sdp, hdrs, leg_answer,
+                    a_established, leg_close);
     if (e) {
         ap_log_error(APLOG_MARK, APLOG_ERR, e, d->s, UCWALOGNO(00795)
                      "ucwa-sipd: cannot send the INVITE of call via work %s to %s", c->kconv,
@@ -628,6 +620,9 @@ static void cvw_start(sipd *d, json_t *m, const char *kfe, const char *kconv)
     apr_pool_create(&p, d->pool);
     c->d = d;
     c->state = CVW_A;
+    c->leg[LEG_A].c = c->leg[LEG_B].c = c;
+    c->leg[LEG_A].ringing = UCWA_PHONE_LEG_RINGING;
+    c->leg[LEG_B].ringing = UCWA_PHONE_LEG_TARGET_RINGING;
     apr_cpystrn(c->kfe, kfe, sizeof(c->kfe));
     apr_cpystrn(c->kconv, kconv, sizeof(c->kconv));
     at = strchr(from, '@');
@@ -712,13 +707,13 @@ static void cvw_hold(cvw_call *c, int hold)
 {
     apr_pool_t *p;
 
-    if (c->state != CVW_UP || !c->sdp_a || c->held == hold) {
+    if (c->state != CVW_UP || !c->leg[LEG_A].sdp || c->held == hold) {
         return;
     }
     c->held = hold;
     apr_pool_create(&p, c->d->pool);
     ng_call(c, ng_cmd(p, "offer", c, TAG_A, TAG_B,
-                      with_direction(p, c->sdp_a, hold ? "a=sendonly" : "a=sendrecv")),
+                      with_direction(p, c->leg[LEG_A].sdp, hold ? "a=sendonly" : "a=sendrecv")),
             reinvite_ng);
     apr_pool_destroy(p);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00799)
