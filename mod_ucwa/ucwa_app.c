@@ -18,6 +18,7 @@
 #include "ucwa_pool_move.h"
 #include "ucwa_push_resource.h"
 #include "ucwa_shm.h"
+#include "ucwa_phone.h"
 #include "ucwa_subscriptions.h"
 
 APLOG_USE_MODULE(ucwa);
@@ -32,6 +33,9 @@ unsigned ucwa_app_features(const ucwa_global *g, const ucwa_app *a)
 {
     unsigned f = 0;
 
+    if (ucwa_phone_available(g, ucwa_app_policy(g, a->policy_tag))) {
+        f |= UCWA_RES_CVW;
+    }
     if (ucwa_app_policy(g, a->policy_tag)->enable_ip_audio_video) {
         f |= UCWA_RES_CALLS;
         if (ucwa_media_relay_on(g)) {

@@ -167,14 +167,14 @@ static int apply_ex(sipd *d, json_t *m, const char *sdp, int *mirror, int *reneg
     return rv;
 }
 
-static int apply(sipd *d, json_t *m, const char *sdp, int *mirror)
+int sipd_apply(sipd *d, json_t *m, const char *sdp, int *mirror)
 {
     return apply_ex(d, m, sdp, mirror, NULL);
 }
 
 int sipd_apply_keyed(sipd *d, const char *kind, const char *kfe, const char *kconv)
 {
-    return apply(d, json_pack("{s:s,s:s,s:s}", "k", kind, "fe", kfe, "conv", kconv), NULL,
+    return sipd_apply(d, json_pack("{s:s,s:s,s:s}", "k", kind, "fe", kfe, "conv", kconv), NULL,
                  NULL);
 }
 
@@ -376,7 +376,7 @@ static char *str_of(const struct pl *pl)
     return s;
 }
 
-static char *body_dup(const struct sip_msg *msg)
+char *sipd_body_dup(const struct sip_msg *msg)
 {
     struct pl pl;
 
@@ -426,7 +426,7 @@ static void out_close(int err, const struct sip_msg *msg, void *arg)
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00701)
                  "ucwa-sipd: call %s ended by SIP (%d%s%s)", c->kconv, code,
                  err ? ", " : "", err ? strerror(err) : "");
-    apply(c->d, m, NULL, NULL);
+    sipd_apply(c->d, m, NULL, NULL);
     call_end(c);
 }
 
@@ -435,7 +435,7 @@ static int out_answer(const struct sip_msg *msg, void *arg)
     sipd_call *c = arg;
 
     free(c->remote_sdp);
-    c->remote_sdp = body_dup(msg);
+    c->remote_sdp = sipd_body_dup(msg);
     return 0;
 }
 
@@ -454,7 +454,7 @@ static void out_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_t
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00702)
                      "ucwa-sipd: rtpengine did not answer call %s: %s", c->kconv,
                      why);
-        apply(d, keyed(c, "gone"), NULL, NULL);
+        sipd_apply(d, keyed(c, "gone"), NULL, NULL);
         call_end(c);
         return;
     }
@@ -463,7 +463,7 @@ static void out_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_t
     json_object_set_new(m, "peer", json_string(c->kconv));
     json_object_set_new(m, "name", json_string(""));
     json_object_set_new(m, "html", json_integer(0));
-    if (apply(d, m, sdp, NULL) != 0) {
+    if (sipd_apply(d, m, sdp, NULL) != 0) {
         call_end(c);               /* it ended on the UCWA side meanwhile: BYE */
     }
 }
@@ -485,7 +485,7 @@ static void out_early_ng(sipd *d, const char *err, const ng_benc *resp, apr_time
     m = keyed(c, "provisional");
     json_object_set_new(m, "cid", json_string(""));
     json_object_set_new(m, "ctx", json_string(""));
-    apply(d, m, sdp, NULL);
+    sipd_apply(d, m, sdp, NULL);
 }
 
 /* NG answer to rtpengine with the SIP party's description (its tag: to_tag), the app's
@@ -513,7 +513,7 @@ static void out_progress(const struct sip_msg *msg, void *arg)
     char *sdp;
 
     c->heard = 1;
-    if (c->established || !mbuf_get_left(msg->mb) || !(sdp = body_dup(msg))) {
+    if (c->established || !mbuf_get_left(msg->mb) || !(sdp = sipd_body_dup(msg))) {
         return;
     }
     free(c->remote_sdp);
@@ -559,7 +559,7 @@ static void quiet_out(void *arg)
                  "ucwa-sipd: call %s: no answer from UcwaSipProxy %s within %d ms: "
                  "unreachable", c->kconv, c->d->conf->proxy ? c->d->conf->proxy : "(none)",
                  PROXY_QUIET);
-    apply(c->d, keyed(c, "gone"), NULL, NULL);
+    sipd_apply(c->d, keyed(c, "gone"), NULL, NULL);
     call_end(c);
 }
 
@@ -588,7 +588,7 @@ static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00704)
                      "ucwa-sipd: rtpengine gave no offer for call %s to %s: %s", c->kconv,
                      x->to, why);
-        apply(d, keyed(c, "gone"), NULL, NULL);
+        sipd_apply(d, keyed(c, "gone"), NULL, NULL);
         call_end(c);
         goto out;
     }
@@ -609,7 +609,7 @@ static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
     if (e) {
         ap_log_error(APLOG_MARK, APLOG_ERR, e, d->s, UCWALOGNO(00705)
                      "ucwa-sipd: cannot send the INVITE of call %s to %s", c->kconv, x->to);
-        apply(d, keyed(c, "gone"), NULL, NULL);
+        sipd_apply(d, keyed(c, "gone"), NULL, NULL);
         call_end(c);
         goto out;
     }
@@ -643,7 +643,7 @@ static void call_out(sipd *d, json_t *m, const char *offer)
     if (!offer) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, d->s, UCWALOGNO(00707)
                      "ucwa-sipd: call %s has no offer in the store any more", kconv);
-        apply(d, keyed(c, "gone"), NULL, NULL);
+        sipd_apply(d, keyed(c, "gone"), NULL, NULL);
         call_end(c);
         return;
     }
@@ -685,7 +685,7 @@ static void in_close(int err, const struct sip_msg *msg, void *arg)
         sipd_pool_caller_ended(c->d, c->kconv);
     }
     else if (c->apps) {   /* else they did not ring, or a forwarding target took the call */
-        apply(c->d, keyed(c, c->established ? "left" : "canceled"), NULL, NULL);
+        sipd_apply(c->d, keyed(c, c->established ? "left" : "canceled"), NULL, NULL);
     }
     call_end(c);
 }
@@ -755,7 +755,7 @@ static void in_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_tim
         mirror = 1;
     }
     else {
-        rv = apply(d, m, sdp, &mirror);
+        rv = sipd_apply(d, m, sdp, &mirror);
     }
     if ((rv != 0 || !mirror) && sipd_fork_live(c->fork)) {
         /* no application rings, the simultaneous ring or forwarding target does */
@@ -898,7 +898,7 @@ static void on_invite(const struct sip_msg *msg, void *arg)
                          "Retry-After: 60\r\nContent-Length: 0\r\n\r\n");
         return;
     }
-    offer = body_dup(msg);
+    offer = sipd_body_dup(msg);
     if (!offer || !mbuf_get_left(msg->mb)) {
         free(offer);
         free(user);
@@ -1019,7 +1019,7 @@ static void in_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
         apr_pool_create(&p, d->pool);
         ucwa_txn_run(d->s, p, verdict_locked, &v);
         apr_pool_destroy(p);
-        apply(d, keyed(c, "canceled"), NULL, NULL);
+        sipd_apply(d, keyed(c, "canceled"), NULL, NULL);
         call_end(c);
         return;
     }
@@ -1099,7 +1099,7 @@ void sipd_call_leg_answered(sipd_call *c, const char *sdp)
     if (c->apps) {
         /* the applications stop ringing: answered elsewhere, not missed */
         c->apps = 0;
-        apply(c->d, keyed(c, "elsewhere"), NULL, NULL);
+        sipd_apply(c->d, keyed(c, "elsewhere"), NULL, NULL);
     }
     ng_forget(c);
 }
@@ -1108,7 +1108,7 @@ void sipd_call_stop_apps(sipd_call *c)
 {
     if (c->apps) {
         c->apps = 0;
-        apply(c->d, keyed(c, "canceled"), NULL, NULL);   /* Missed, with its log */
+        sipd_apply(c->d, keyed(c, "canceled"), NULL, NULL);   /* Missed, with its log */
     }
     ng_forget(c);
 }
@@ -1352,7 +1352,7 @@ static bool on_reinvite(const struct sip_msg *msg, void *arg)
         (void)sip_treply(NULL, d->sip, msg, 491, "Request Pending");
         return true;
     }
-    offer = body_dup(msg);
+    offer = sipd_body_dup(msg);
     if (!offer) {
         /* an offer-less re-INVITE would want ours in the 200: not supported */
         (void)sip_treply(NULL, d->sip, msg, 488, "Not Acceptable Here");
@@ -1386,7 +1386,7 @@ static void reneg_dismiss(sipd_call *c)
     c->re_n = 0;
     free(c->re_offer);
     c->re_offer = NULL;
-    apply(c->d, m, NULL, NULL);
+    sipd_apply(c->d, m, NULL, NULL);
 }
 
 static int re_contact(enum sip_transp tp, const struct sa *src, const struct sa *dst,
@@ -1422,7 +1422,7 @@ static void re_app_answered_ng(sipd *d, const char *err, const ng_benc *resp, ap
     c->re_n = 0;
     free(c->re_offer);
     c->re_offer = NULL;
-    apply(d, m, sdp, NULL);
+    sipd_apply(d, m, sdp, NULL);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00987)
                  "ucwa-sipd: the phone answered the renegotiation of call %s", c->kconv);
 }
@@ -1461,7 +1461,7 @@ static void re_app_resp(int err, const struct sip_msg *msg, void *arg)
         if (!c->re_n) {
             return;   /* it crossed the phone's, which went first */
         }
-        if (!(body = body_dup(msg))) {
+        if (!(body = sipd_body_dup(msg))) {
             reneg_dismiss(c);
             return;
         }
@@ -1683,7 +1683,10 @@ void sipd_calls_handle(sipd *d, const ucwa_pool_out *o, const char *sdp,
         json_decref(m);
         return;
     }
-    if (o->op == UCWA_POOL_INVITE && !strcmp(k, "invite")) {
+    if (sipd_cvw_handle(d, o->op == UCWA_POOL_INVITE, m, k, kfe, kconv)) {
+        /* call via work (ucwa_sipd_cvw.c): its invitation, or a message about one */
+    }
+    else if (o->op == UCWA_POOL_INVITE && !strcmp(k, "invite")) {
         call_out(d, m, sdp);
     }
     else if (o->op == UCWA_POOL_CLAIM_ACCEPT || o->op == UCWA_POOL_CLAIM_DECLINE) {
@@ -1776,6 +1779,7 @@ int sipd_calls_open(sipd *d)
     int err;
 
     list_init(&d->call_list);
+    list_init(&d->cvw_list);
     tmr_init(&d->out_tmr);
     /* first: a call's re-INVITE is answered when the application has, not by libre's
      * session at once; then a previous process's dialogs (ucwa_sipd_dlg.c) */
@@ -1803,7 +1807,7 @@ void sipd_calls_start(sipd *d)
      * End gone, but for the established ones it takes back (ucwa_sipd_dlg.c) */
     json_t *m = json_pack("{s:s,s:s,s:o}", "k", "fe-gone", "fe", SIP_NAME(d), "keep",
                           sipd_dlg_restore(d));
-    apply(d, m, NULL, NULL);
+    sipd_apply(d, m, NULL, NULL);
     sipd_pool_join(d);
     tmr_start(&d->out_tmr, POLL_MS, poll_outbox, d);
     sipd_bell_start(d);
@@ -1813,6 +1817,7 @@ void sipd_calls_close(sipd *d)
 {
     tmr_cancel(&d->out_tmr);
     sipd_bell_stop(d);
+    sipd_cvw_close(d);
     while (list_head(&d->call_list)) {
         call_end(list_head(&d->call_list)->data);
     }

@@ -272,6 +272,16 @@ typedef struct {
     apr_time_t msg_expires;
     char msg_invitation[2][UCWA_CONV_ID_MAX];
     char msg_operation_id[UCWA_CONV_OPID_MAX];
+    /* call via work (startPhoneAudio, common/ucwa/ucwa_conv_phone.c): a call (kind AV,
+     * without descriptions) whose media the SIP side bridges between the user's own phone
+     * (phone_number, called first) and party 1 */
+    apr_uint32_t phone;            /* a phoneAudio conversation */
+    apr_uint32_t phone_held;       /* holdPhoneAudio in effect */
+    apr_uint32_t phone_fail;       /* ucwa_conv_phone_fail: why it failed (0: as a call) */
+    apr_uint32_t phone_leg;        /* ucwa_conv_phone_leg: how far the SIP side got */
+    char phone_number[UCWA_PHONE_MAX];   /* the callback number, tel:+E164 */
+    char phone_gw[12];             /* its route's gateway set, or "" */
+    char phone_line[UCWA_PHONE_MAX];     /* the user's LineURI (tel:+...), or "" */
 } ucwa_conv;
 
 /* ucwa_conv.reneg_done: the callee's renegotiation crossed the caller's on its way between

@@ -31,7 +31,6 @@ import os
 import re
 import signal
 import socket
-import sqlite3
 import time
 
 import pytest
@@ -40,7 +39,7 @@ import conftest
 import kamailio
 import mobility
 import sipp
-from sip_side import GATEWAY, SipSide
+from sip_side import GATEWAY, SipSide, seed_voice
 from ucwa_call import CallApp
 from ucwa_client import FAST, clean_log, start_fe, state_with_tags, stop_fe
 from webrtc_media import Peer, media_fixture, refused_for_aiortc
@@ -122,10 +121,7 @@ def voice_state(workdir, state):
     start), the rows go in while it is stopped."""
     st = state_with_tags(workdir, state, "state-sip-calls", {})
     stop_fe(start_fe(workdir, st, "sip-calls-0"))
-    con = sqlite3.connect(st / "directory.db")
-    con.executescript(VOICE_SQL)
-    con.commit()
-    con.close()
+    seed_voice(st, VOICE_SQL)
     return st
 
 
