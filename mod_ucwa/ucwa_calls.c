@@ -27,6 +27,7 @@
 #include "ucwa_pool_db.h"
 #include "ucwa_pool_relay.h"
 #include "ucwa_sdp.h"
+#include "ucwa_snr.h"
 
 APLOG_USE_MODULE(ucwa);
 
@@ -197,7 +198,6 @@ static int number_target(ucwa_req *q, const char *dialled, const char **to,
     ucwa_voice_user vu;
     ucwa_voice_choice choice;
     const char *number = NULL, *why = NULL;
-    int i;
 
     if (!ucwa_call_forwarding_voice(q->r, q->conf, p, q->user, &vu, &why)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, UCWALOGNO(00721)
@@ -225,14 +225,7 @@ static int number_target(ucwa_req *q, const char *dialled, const char **to,
         return 0;
     }
     *to = apr_pstrcat(p, "tel:", number, NULL);
-    *gw_set = NULL;
-    for (i = 0; choice.gateways && i < choice.gateways->nelts; i++) {
-        const char *g = APR_ARRAY_IDX(choice.gateways, i, const char *);
-        if (*g && strlen(g) < 10 && strspn(g, "0123456789") == strlen(g)) {
-            *gw_set = g;
-            break;
-        }
-    }
+    *gw_set = ucwa_snr_gw_set(&choice);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00722)
                   "%s calls %s as %s: route %s (usage %s), gateway set %s", q->user, dialled,
                   number, choice.route, choice.usage, *gw_set ? *gw_set : "(Kamailio's default)");

@@ -26,6 +26,8 @@
 #include "ucwa_sdp.h"
 #include "ucwa_shm.h"
 #include "ucwa_sipd_int.h"
+#include "ucwa_sipd_fork.h"
+#include "ucwa_snr.h"
 #include <re_sdp.h>
 #include <re_sipsess.h>
 
@@ -50,6 +52,8 @@ typedef struct sipd_call {
     int established, answered, ng_live;
     int ng_pending;               /* NG requests whose answer will name this call */
     int gone;                     /* ended: freed when the last of them is answered */
+    int apps;                     /* from SIP: the applications ring (a mirror) */
+    sipd_fork *fork;              /* from SIP: simultaneous ring, forwarding (or NULL) */
     struct tmr ring;
 } sipd_call;
 
@@ -128,20 +132,6 @@ static json_t *keyed(const sipd_call *c, const char *kind)
     return json_pack("{s:s,s:s,s:s}", "k", kind, "fe", c->kfe, "conv", c->kconv);
 }
 
-/* rtpengine's description from an offer or answer's result, or NULL with *why. */
-static const char *ng_sdp(const char *err, const ng_benc *resp, const char **why)
-{
-    const char *sdp = resp ? ng_benc_dict_str(resp, "sdp") : NULL;
-    const char *result = resp ? ng_benc_dict_str(resp, "result") : NULL;
-
-    if (err || !sdp || !result || strcmp(result, "ok") != 0) {
-        *why = err ? err : resp && ng_benc_dict_str(resp, "error-reason")
-                           ? ng_benc_dict_str(resp, "error-reason") : "no description";
-        return NULL;
-    }
-    return sdp;
-}
-
 /* An NG command about a call (its call-id: the conversation's key), origin and session
  * address rewritten to rtpengine's; more flags (n of them) beside. */
 static ng_benc *ng_cmd(apr_pool_t *p, const char *command, const sipd_call *c,
@@ -178,11 +168,6 @@ static sipd_call *call_find(sipd *d, const char *kfe, const char *kconv)
     return NULL;
 }
 
-static void ng_ignore(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt, void *arg)
-{
-    (void)d; (void)err; (void)resp; (void)rtt; (void)arg;
-}
-
 /* The call ends here: rtpengine forgets it, libre's session goes (a BYE or CANCEL when it
  * is still up: libre sends them as the session is freed). */
 /* An NG request about c: c stays allocated until its answer (or its failure) comes, even
@@ -207,6 +192,15 @@ static int ng_back(sipd_call *c)
     return 0;
 }
 
+/* rtpengine forgets the call (its leg toward the applications) */
+static void ng_forget(sipd_call *c)
+{
+    if (c->ng_live) {
+        sipd_ng_delete(c->d, c->kconv);
+        c->ng_live = 0;
+    }
+}
+
 static void call_end(sipd_call *c)
 {
     sipd *d = c->d;
@@ -215,16 +209,9 @@ static void call_end(sipd_call *c)
         return;
     }
     c->gone = 1;
-    if (c->ng_live) {
-        apr_pool_t *p;
-        ng_benc *cmd;
-        apr_pool_create(&p, d->pool);
-        cmd = ng_benc_dict(p);
-        ng_benc_dict_add_str(p, cmd, "command", "delete");
-        ng_benc_dict_add_str(p, cmd, "call-id", c->kconv);
-        sipd_ng_request(d, cmd, ng_ignore, NULL);
-        apr_pool_destroy(p);
-    }
+    ng_forget(c);
+    sipd_fork_free(c->fork);      /* its legs: CANCEL or BYE */
+    c->fork = NULL;
     tmr_cancel(&c->ring);
     list_unlink(&c->le);
     c->sess = mem_deref(c->sess);
@@ -332,7 +319,7 @@ static void out_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_t
                             void *arg)
 {
     sipd_call *c = arg;
-    const char *why = NULL, *sdp = ng_sdp(err, resp, &why);
+    const char *why = NULL, *sdp = sipd_ng_sdp(err, resp, &why);
     json_t *m;
 
     (void)rtt;
@@ -361,7 +348,7 @@ static void out_early_ng(sipd *d, const char *err, const ng_benc *resp, apr_time
                          void *arg)
 {
     sipd_call *c = arg;
-    const char *why = NULL, *sdp = ng_sdp(err, resp, &why);
+    const char *why = NULL, *sdp = sipd_ng_sdp(err, resp, &why);
     json_t *m;
 
     (void)rtt;
@@ -439,7 +426,7 @@ static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
 {
     out_ctx *x = arg;
     sipd_call *c = x->c;
-    const char *why = NULL, *sdp = ng_sdp(err, resp, &why);
+    const char *why = NULL, *sdp = sipd_ng_sdp(err, resp, &why);
     const char *route[1];
     char routebuf[300];
     struct mbuf *mb;
@@ -555,7 +542,7 @@ static void in_close(int err, const struct sip_msg *msg, void *arg)
     if (c->d->pool_name) {
         sipd_pool_caller_ended(c->d, c->kconv);
     }
-    else {
+    else if (c->apps) {   /* else they did not ring, or a forwarding target took the call */
         apply(c->d, keyed(c, c->established ? "left" : "canceled"), NULL, NULL);
     }
     call_end(c);
@@ -580,6 +567,7 @@ static void ring_in(void *arg)
 typedef struct {
     sipd_call *c;
     char *to, *from, *name;
+    char *offer;                  /* the caller's description (a forwarding leg's offer) */
     int video;
 } in_ctx;
 
@@ -588,10 +576,10 @@ static void in_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_tim
 {
     in_ctx *x = arg;
     sipd_call *c = x->c;
-    const char *why = NULL, *sdp = ng_sdp(err, resp, &why);
+    const char *why = NULL, *sdp = sipd_ng_sdp(err, resp, &why);
     apr_interval_time_t ring = ucwa_config_get(d->s)->global->ring_timeout;
     json_t *m;
-    int mirror = 0;
+    int mirror = 0, rv;
 
     (void)rtt;
     if (ng_back(c)) {
@@ -619,8 +607,19 @@ static void in_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_tim
             call_end(c);
             goto out;
         }
+        rv = 0;
+        mirror = 1;
     }
-    else if (apply(d, m, sdp, &mirror) != 0 || !mirror) {
+    else {
+        rv = apply(d, m, sdp, &mirror);
+    }
+    if ((rv != 0 || !mirror) && sipd_fork_live(c->fork)) {
+        /* no application rings, the simultaneous ring or forwarding target does */
+        sipd_fork_start(c->fork, c, x->offer, 0);
+        tmr_start(&c->ring, (uint64_t)sipd_fork_ring_ms(c->fork, ring / 1000) + 500, ring_in, c);
+        goto out;
+    }
+    if (rv != 0 || !mirror) {
         /* nobody to ring (the user has no application taking calls here) */
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00711)
                      "ucwa-sipd: call %s from %s: %s has no application to ring", c->kconv,
@@ -629,13 +628,16 @@ static void in_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_tim
         call_end(c);
         goto out;
     }
-    tmr_start(&c->ring, (uint64_t)(ring / 1000) + 500, ring_in, c);
+    c->apps = 1;
+    sipd_fork_start(c->fork, c, x->offer, 1);
+    tmr_start(&c->ring, (uint64_t)sipd_fork_ring_ms(c->fork, ring / 1000) + 500, ring_in, c);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00712)
                  "ucwa-sipd: call %s from %s rings %s", c->kconv, x->from, x->to);
 out:
     free(x->to);
     free(x->from);
     free(x->name);
+    free(x->offer);
     free(x);
 }
 
@@ -662,21 +664,16 @@ static void user_locked(ucwa_txn *t, void *baton)
     x->found = ucwa_store_user_find_locked(t->store, x->sip, 0) >= 0;
 }
 
-/* The user a request URI names has a record here (an application signed in). */
-static int user_here(sipd *d, const struct uri *u)
+/* The user (lower case, user@host) has a record here (an application signed in). */
+static int user_here(sipd *d, const char *sip)
 {
     apr_pool_t *p;
     user_txn x;
-    char *sip, *q;
 
-    if (!pl_isset(&u->user) || u->user.l + u->host.l > 256) {
+    if (!sip) {
         return 0;
     }
     apr_pool_create(&p, d->pool);
-    sip = apr_psprintf(p, "%.*s@%.*s", (int)u->user.l, u->user.p, (int)u->host.l, u->host.p);
-    for (q = sip; *q; q++) {
-        *q = (char)tolower((unsigned char)*q);
-    }
     x.sip = sip;
     x.found = 0;
     ucwa_txn_run(d->s, p, user_locked, &x);
@@ -718,8 +715,9 @@ static void on_invite(const struct sip_msg *msg, void *arg)
     in_ctx *x;
     apr_pool_t *p;
     ng_benc *cmd;
-    char *offer;
-    int err;
+    char *offer, *user = NULL;
+    sipd_fork *fork = NULL;
+    int err, apps;
 
     d->sip_requests++;
     if (!from_proxy(d, msg)) {
@@ -733,9 +731,25 @@ static void on_invite(const struct sip_msg *msg, void *arg)
         (void)sip_reply(d->sip, msg, 403, "Forbidden");
         return;
     }
-    if (!d->pool_name && !user_here(d, &msg->to.uri)) {
+    /* whose call (a work number is its owner's), and the owner's forwarding */
+    if (sipd_fork_target(d, msg, &user, &fork) < 0) {
+        return;   /* answered (404: nobody's number) */
+    }
+    if (d->pool_name) {
+        /* on a pool the applications ring through the pool (it answers 480 when none
+         * does); forwarding and simultaneous ring are not acted on there yet */
+        sipd_fork_free(fork);
+        fork = NULL;
+        apps = user != NULL;
+    }
+    else {
+        apps = sipd_fork_rings_apps(fork) && user_here(d, user);
+    }
+    if (!apps && !sipd_fork_live(fork)) {
         /* nobody of that address has an application here: as before calls (stateless) */
         d->sip_refused++;
+        free(user);
+        sipd_fork_free(fork);
         (void)sip_replyf(d->sip, msg, 480, "Temporarily Unavailable",
                          "Retry-After: 60\r\nContent-Length: 0\r\n\r\n");
         return;
@@ -743,6 +757,8 @@ static void on_invite(const struct sip_msg *msg, void *arg)
     offer = body_dup(msg);
     if (!offer || !mbuf_get_left(msg->mb)) {
         free(offer);
+        free(user);
+        sipd_fork_free(fork);
         d->sip_refused++;
         (void)sip_treply(NULL, d->sip, msg, 488, "Not Acceptable Here");
         return;
@@ -750,14 +766,20 @@ static void on_invite(const struct sip_msg *msg, void *arg)
     random_id(kconv, sizeof(kconv));
     if (!(c = call_new(d, CALL_IN, SIP_NAME(d), kconv))) {
         free(offer);
+        free(user);
+        sipd_fork_free(fork);
         (void)sip_treply(NULL, d->sip, msg, 500, "Server Internal Error");
         return;
     }
-    err = sipsess_accept(&c->sess, d->sess_sock, msg, 180, "Ringing", "ucwa", SDP_TYPE, NULL,
+    c->fork = fork;
+    sipd_fork_caller(fork, msg);
+    err = sipsess_accept(&c->sess, d->sess_sock, msg, apps ? 180 : 181,
+                         apps ? "Ringing" : "Call Is Being Forwarded", "ucwa", SDP_TYPE, NULL,
                          NULL, NULL, false, no_offer, no_answer, in_established, NULL, NULL, in_close,
                          c, NULL);
     if (err) {
         free(offer);
+        free(user);
         (void)sip_treply(NULL, d->sip, msg, 500, "Server Internal Error");
         call_end(c);
         return;
@@ -767,22 +789,34 @@ static void on_invite(const struct sip_msg *msg, void *arg)
         memcpy(c->peer_tag, msg->from.tag.p, msg->from.tag.l);
         c->peer_tag[msg->from.tag.l] = '\0';
     }
+    if (!apps) {
+        /* forwarded at once (or only the simultaneous ring number rings) */
+        apr_interval_time_t ring = ucwa_config_get(d->s)->global->ring_timeout;
+        sipd_fork_start(fork, c, offer, 0);
+        tmr_start(&c->ring, (uint64_t)sipd_fork_ring_ms(fork, ring / 1000) + 500, ring_in, c);
+        free(offer);
+        free(user);
+        return;
+    }
     x = calloc(1, sizeof(*x));
     x->c = c;
+    x->to = user;
+    x->offer = strdup(offer);
+    apr_pool_create(&p, d->pool);
     {
-        struct pl u = msg->to.uri.user, h = msg->to.uri.host, fu = msg->from.uri.user,
-                  fh = msg->from.uri.host;
-        char *tu = str_of(&u), *th = str_of(&h), *fus = str_of(&fu), *fhs = str_of(&fh);
-        x->to = malloc(u.l + h.l + 2);
-        x->from = malloc(fu.l + fh.l + 2);
-        sprintf(x->to, "%s@%s", tu, th);
-        sprintf(x->from, "%s@%s", fus, fhs);
-        x->name = pl_isset(&msg->from.dname) ? str_of(&msg->from.dname) : strdup(fus);
-        free(tu); free(th); free(fus); free(fhs);
-        for (char *q = x->to; *q; q++) *q = (char)tolower((unsigned char)*q);
+        /* a caller from the PSTN is shown as its number (tel:), as the reference shows */
+        char *fu = str_of(&msg->from.uri.user), *fh = str_of(&msg->from.uri.host);
+        char *dn = pl_isset(&msg->from.dname) ? str_of(&msg->from.dname) : NULL;
+        struct pl v;
+        int phone = uri_param_get(&msg->from.uri.params, &(struct pl)PL("user"), &v) == 0
+                    && !pl_strcasecmp(&v, "phone");
+        const char *from, *name;
+        ucwa_snr_caller(p, fu, fh, phone, dn, &from, &name);
+        x->from = strdup(from);
+        x->name = strdup(name);
+        free(fu); free(fh); free(dn);
     }
     x->video = strstr(offer, "m=video") != NULL;
-    apr_pool_create(&p, d->pool);
     cmd = ng_cmd(p, "offer", c, in_flags, 2);
     ng_benc_dict_add_str(p, cmd, "from-tag", c->peer_tag);
     ng_benc_dict_add_str(p, cmd, "sdp", offer);
@@ -815,7 +849,7 @@ static void in_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
                            void *arg)
 {
     sipd_call *c = arg;
-    const char *why = NULL, *sdp = ng_sdp(err, resp, &why);
+    const char *why = NULL, *sdp = sipd_ng_sdp(err, resp, &why);
     verdict_txn v = { c, 1, 1 };
     struct mbuf *mb;
     apr_pool_t *p;
@@ -867,10 +901,12 @@ static void in_claim(sipd *d, const ucwa_pool_out *o, json_t *m, const char *ans
     ng_benc *cmd;
 
     if (!c || c->answered || !k) {
-        return;   /* an answer that came after the call ended: that side ended too */
+        return;   /* an answer that came after the call ended (or a forwarding target
+                   * answered first): that side ended too */
     }
     c->answered = 1;
     tmr_cancel(&c->ring);
+    sipd_fork_cancel(c->fork);    /* the simultaneous ring stops: CANCEL */
     if (strcmp(k, "accepted") != 0 || !answer) {
         (void)sipsess_reject(c->sess, 603, "Decline", NULL);
         if (!d->pool_name) {
@@ -892,6 +928,63 @@ static void in_claim(sipd *d, const ucwa_pool_out *o, json_t *m, const char *ans
     ng_benc_dict_add_str(p, cmd, "ICE", "remove");
     ng_call(c, cmd, in_answered_ng, c);
     apr_pool_destroy(p);
+}
+
+/* ---- what a forwarding leg's outcome does to the call (ucwa_sipd_fork.h) ---- */
+
+const char *sipd_call_key(const sipd_call *c)
+{
+    return c->kconv;
+}
+
+const char *sipd_call_tag(const sipd_call *c)
+{
+    return c->peer_tag;
+}
+
+void sipd_call_leg_answered(sipd_call *c, const char *sdp)
+{
+    struct mbuf *mb = mbuf_alloc(strlen(sdp));
+
+    mbuf_write_str(mb, sdp);
+    mb->pos = 0;
+    (void)sipsess_answer(c->sess, 200, "OK", mb, "Content-Type: " SDP_TYPE "\r\n");
+    mem_deref(mb);
+    c->established = 1;
+    c->answered = 1;
+    tmr_cancel(&c->ring);
+    if (c->apps) {
+        /* the applications stop ringing: answered elsewhere, not missed */
+        c->apps = 0;
+        apply(c->d, keyed(c, "elsewhere"), NULL, NULL);
+    }
+    ng_forget(c);
+}
+
+void sipd_call_stop_apps(sipd_call *c)
+{
+    if (c->apps) {
+        c->apps = 0;
+        apply(c->d, keyed(c, "canceled"), NULL, NULL);   /* Missed, with its log */
+    }
+    ng_forget(c);
+}
+
+void sipd_call_leg_failed(sipd_call *c, int code)
+{
+    if (code == 486 || code == 600 || code == 603) {
+        (void)sipsess_reject(c->sess, (uint16_t)code, code == 486 ? "Busy Here"
+                             : code == 600 ? "Busy Everywhere" : "Decline", NULL);
+    }
+    else {
+        (void)sipsess_reject(c->sess, 480, "Temporarily Unavailable", NULL);
+    }
+    call_end(c);
+}
+
+void sipd_call_hangup(sipd_call *c)
+{
+    call_end(c);   /* BYE to the caller as libre frees the session */
 }
 
 /* ---- the outbox ---- */

@@ -92,6 +92,10 @@ void sipd_ng_close(sipd *d);
 /* Sends cmd (a dictionary) to rtpengine, resends it twice 500 ms apart with the same
  * cookie (rtpengine answers a repeated cookie from its cache), and calls done once. */
 void sipd_ng_request(sipd *d, const ng_benc *cmd, sipd_ng_done *done, void *arg);
+/* rtpengine's description from an offer or answer's result, or NULL with *why. */
+const char *sipd_ng_sdp(const char *err, const ng_benc *resp, const char **why);
+/* rtpengine forgets a call (its answer is not waited for). */
+void sipd_ng_delete(sipd *d, const char *call_id);
 
 /* Calls (ucwa_sipd_call.c): the SIP sessions' listener, opened before the stateless
  * answers of ucwa_sipd_proc.c so INVITEs and in-dialog requests reach it first. */

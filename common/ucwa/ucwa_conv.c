@@ -289,7 +289,10 @@ json_t *ucwa_conv_json_participant(apr_pool_t *p, const ucwa_conv_view *v, int l
     json_object_set_new(r, "sourceNetwork", json_string("SameEnterprise"));
     json_object_set_new(r, "anonymous", json_false());
     json_object_set_new(r, "name", json_string(pa->name));
-    json_object_set_new(r, "uri", json_string(apr_pstrcat(p, "sip:", pa->sip, NULL)));
+    /* a party from the PSTN (the SIP side) is its number, "tel:+E164" */
+    json_object_set_new(r, "uri", json_string(strncmp(pa->sip, "tel:", 4)
+                                              ? apr_pstrcat(p, "sip:", pa->sip, NULL)
+                                              : pa->sip));
     json_object_set_new(links, "self", href(self));
     json_object_set_new(links, "conversation", href(h.conv));
     if (local) {

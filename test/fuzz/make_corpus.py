@@ -1287,6 +1287,9 @@ def ng_bencode_seeds():
         "cookie-tab": b"a\tb de",
         "no-space": b"abcdef",
         "empty": b"",
+    }
+
+
 # fuzz_ucwa_voice: lines: a pattern, a translation (also a route's usages and gateways),
 # then dialled strings
 def ucwa_voice_seeds():
@@ -1317,6 +1320,9 @@ def ucwa_voice_seeds():
         "nul": b"^(\\d)$\n+1\n1\x002",
         "no-digits": v(".*", "+1", "+", "tel:", " - ", "sip:bob@contoso.test"),
         "many-lines": v(r"^(\d{4})$", "+1425555$1", *[f"{i:04d}" for i in range(30)]),
+        # request URI user parts (ucwa_snr): E.164, bare digits, a LIKE pattern, a name
+        "snr-numbers": v(r"^\+1555\d{4}$", "Local;gw-a;3", "+15550100", "15550100",
+                         "+1555%", "Alice", "+" + "1" * 32),
     }
 
 

@@ -95,12 +95,7 @@ def voice_state(workdir, state):
 @pytest.fixture(scope="module")
 def fe(workdir, voice_state, side):
     state = voice_state
-    o = side.offset
-    extra = "\n".join([FAST, "UcwaSip On", "UcwaSipListenAddress 127.0.0.1",
-                       f"UcwaSipExternalListeningPort {5088 + o}",
-                       f"UcwaSipPrimaryListeningPort {5089 + o}",
-                       f"UcwaSipProxy {side.kam.host}:{side.kam.port}",
-                       f"UcwaRtpengine {side.rtp.host}:{side.rtp.ng_port}"])
+    extra = "\n".join([FAST] + side.ucwa_directives())
     f = start_fe(workdir, state, "sip-calls", extra=extra)
     yield f
     stop_fe(f, ALLOWED)
