@@ -118,19 +118,28 @@ int ucwa_snr_user_of_number(ucwa_db *db, apr_pool_t *p, const char *number,
                             const char **user)
 {
     apr_array_header_t *rows = NULL;
-    const char *args[2];
+    const char *args[1];
     int i;
 
     *user = NULL;
     if (!number || *number != '+' || strspn(number + 1, "0123456789") != strlen(number + 1)) {
         return 0;   /* only digits reach the LIKE below: no pattern characters */
     }
+    /* the number itself (index ucwa_voice_users_line), else one with an extension
+     * (a scan: only for numbers that are not a LineURI as they are) */
     args[0] = apr_pstrcat(p, "tel:", number, NULL);
-    args[1] = apr_pstrcat(p, "tel:", number, ";%", NULL);
     if (ucwa_sql_select(db, p, "ucwa_snr_1",
-                        "SELECT sip_uri FROM ucwa_voice_users WHERE line_uri = %s OR "
-                        "line_uri LIKE %s ORDER BY sip_uri", 2, args, 1, &rows) != 0) {
+                        "SELECT sip_uri FROM ucwa_voice_users WHERE line_uri = %s "
+                        "ORDER BY sip_uri", 1, args, 1, &rows) != 0) {
         return -1;
+    }
+    if (!rows->nelts) {
+        args[0] = apr_pstrcat(p, "tel:", number, ";%", NULL);
+        if (ucwa_sql_select(db, p, "ucwa_snr_2",
+                            "SELECT sip_uri FROM ucwa_voice_users WHERE line_uri LIKE %s "
+                            "ORDER BY sip_uri", 1, args, 1, &rows) != 0) {
+            return -1;
+        }
     }
     for (i = 0; i < rows->nelts; i++) {
         const char **row = APR_ARRAY_IDX(rows, i, const char **);
