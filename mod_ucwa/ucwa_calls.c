@@ -186,7 +186,7 @@ static int number_refused(ucwa_req *q, int status, const char *error, const char
     return ucwa_http_error(q, status, error, subcode, message);
 }
 
-/* A call to a number (to "tel:..."), placed through the SIP side (UcwaSip On, no pool):
+/* A call to a number (to "tel:..."), placed through the SIP side (UcwaSip On):
  * the user's dial plan normalises it, the voice policy must route it. 1 with *to
  * ("tel:+E164") and *gw_set (the route's first gateway that names a dispatcher set by
  * number, else NULL: Kamailio's default set), or 0 with the answer sent in *rv (nothing
@@ -232,11 +232,11 @@ static int number_target(ucwa_req *q, const char *dialled, const char **to,
     return 1;
 }
 
-/* Calls to numbers go through the SIP side: UcwaSip On, and no pool (its outbox is the
- * pool's thread's). */
+/* Calls to numbers go through the SIP side: UcwaSip On (on a pool, this Front End's
+ * "~sip:FE"). */
 static int sip_numbers(ucwa_req *q)
 {
-    return q->conf->global->sip->enabled && !ucwa_pool_name(q->r->server);
+    return q->conf->global->sip->enabled;
 }
 
 int ucwa_calls_start(ucwa_req *q, int what)
@@ -356,6 +356,14 @@ int ucwa_calls_start(ucwa_req *q, int what)
         }
         in.remote_fes = (const char *const *)fes->elts;
         in.nremote = fes->nelts;
+        if (fes->nelts == 0 && q->conf->global->sip->enabled) {
+            /* nobody elsewhere: when nobody rings here either, this Front End's SIP side
+             * (a member of the pool, reached through the pool's table) places the call */
+            if (!to_pool(q, &sdp, &in.offer_key, &rv)) {
+                return rv;
+            }
+            in.sip_fe = ucwa_pool_sip_name(p, ucwa_pool_name(q->r->server));
+        }
     }
     if (ucwa_conv_http_invite(q, &in, q->conf->global->ring_timeout, "audioVideoInvitations",
                               &x, &rv) < 0) {

@@ -24,7 +24,10 @@
 #define DEBUG_LEVEL 4
 #include <re_dbg.h>
 
+#include <jansson.h>
+
 #include "ng_bencode.h"
+#include "ucwa_pool.h"
 #include "ucwa_sipd.h"
 
 #define SIPD_CACHE 128           /* answers kept by command id (a retried command) */
@@ -71,9 +74,13 @@ typedef struct sipd {
     apr_uint64_t ng_seq;
     /* calls (ucwa_sipd_call.c) */
     struct sipsess_sock *sess_sock;
+    struct sip_lsnr *reneg_lsnr;  /* re-INVITEs in a call's dialog, before sess_sock */
     struct list call_list;       /* sipd_call */
     struct tmr out_tmr;          /* looks at the store's outbox */
     void *store;                 /* the session store (read unlocked: the outbox's counters) */
+    const char *pool_name;       /* on a pool: this SIP side's name there ("~sip:FE"), else
+                                  * NULL (ucwa_sipd_pool.c) */
+    struct list pool_calls;      /* on a pool: calls from SIP (ucwa_sipd_pool.c) */
 } sipd;
 
 /* An NG request's end: resp is the answer's dictionary (NULL with err on failure). */
@@ -98,5 +105,28 @@ int sipd_calls_open(sipd *d);
  * looked at from now on. */
 void sipd_calls_start(sipd *d);
 void sipd_calls_close(sipd *d);
+
+/* What the outbox (or, on a pool, sipd_pool_command) hands over: o's message, sdp the
+ * description it needs (ucwa_sipd_call.c). */
+void sipd_calls_handle(sipd *d, const ucwa_pool_out *o, const char *sdp,
+                       apr_uint32_t reneg_n);
+
+/* On a pool (ucwa_sipd_pool.c). sipd_pool_start: pool_name and the list, before calls. */
+void sipd_pool_start(sipd *d);
+/* After sipd_pool_start, once the store is there: the pool ends what the others held with
+ * an earlier process of this SIP side. */
+void sipd_pool_join(sipd *d);
+/* A call from SIP rings the pool: m (the invitation, taken) with its offer goes to every
+ * Front End where the callee has applications. 0, or -1 (not queued: 503). */
+int sipd_pool_ring(sipd *d, json_t *m, const char *sdp);
+/* The SIP caller canceled or hung up: the Front Ends ringing hear canceled, the one that
+ * answered left. */
+void sipd_pool_caller_ended(sipd *d, const char *conv);
+/* The call ended here: what this file kept of it goes. */
+void sipd_pool_forget(sipd *d, const char *conv);
+/* The command "pool", {"body": a message for this SIP side,
+ * "sdp": the description it names}, that the pool's thread hands over; the answer line
+ * (malloc). */
+char *sipd_pool_command(sipd *d, const char *body, const char *sdp);
 
 #endif
