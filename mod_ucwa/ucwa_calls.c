@@ -27,6 +27,7 @@
 #include "ucwa_pool_db.h"
 #include "ucwa_pool_relay.h"
 #include "ucwa_sdp.h"
+#include "ucwa_snr.h"
 
 APLOG_USE_MODULE(ucwa);
 
@@ -185,7 +186,7 @@ static int number_refused(ucwa_req *q, int status, const char *error, const char
     return ucwa_http_error(q, status, error, subcode, message);
 }
 
-/* A call to a number (to "tel:..."), placed through the SIP side (UcwaSip On, no pool):
+/* A call to a number (to "tel:..."), placed through the SIP side (UcwaSip On):
  * the user's dial plan normalises it, the voice policy must route it. 1 with *to
  * ("tel:+E164") and *gw_set (the route's first gateway that names a dispatcher set by
  * number, else NULL: Kamailio's default set), or 0 with the answer sent in *rv (nothing
@@ -197,7 +198,6 @@ static int number_target(ucwa_req *q, const char *dialled, const char **to,
     ucwa_voice_user vu;
     ucwa_voice_choice choice;
     const char *number = NULL, *why = NULL;
-    int i;
 
     if (!ucwa_call_forwarding_voice(q->r, q->conf, p, q->user, &vu, &why)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, UCWALOGNO(00721)
@@ -225,25 +225,18 @@ static int number_target(ucwa_req *q, const char *dialled, const char **to,
         return 0;
     }
     *to = apr_pstrcat(p, "tel:", number, NULL);
-    *gw_set = NULL;
-    for (i = 0; choice.gateways && i < choice.gateways->nelts; i++) {
-        const char *g = APR_ARRAY_IDX(choice.gateways, i, const char *);
-        if (*g && strlen(g) < 10 && strspn(g, "0123456789") == strlen(g)) {
-            *gw_set = g;
-            break;
-        }
-    }
+    *gw_set = ucwa_snr_gw_set(&choice);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00722)
                   "%s calls %s as %s: route %s (usage %s), gateway set %s", q->user, dialled,
                   number, choice.route, choice.usage, *gw_set ? *gw_set : "(Kamailio's default)");
     return 1;
 }
 
-/* Calls to numbers go through the SIP side: UcwaSip On, and no pool (its outbox is the
- * pool's thread's). */
+/* Calls to numbers go through the SIP side: UcwaSip On (on a pool, this Front End's
+ * "~sip:FE"). */
 static int sip_numbers(ucwa_req *q)
 {
-    return q->conf->global->sip->enabled && !ucwa_pool_name(q->r->server);
+    return q->conf->global->sip->enabled;
 }
 
 int ucwa_calls_start(ucwa_req *q, int what)
@@ -363,6 +356,14 @@ int ucwa_calls_start(ucwa_req *q, int what)
         }
         in.remote_fes = (const char *const *)fes->elts;
         in.nremote = fes->nelts;
+        if (fes->nelts == 0 && q->conf->global->sip->enabled) {
+            /* nobody elsewhere: when nobody rings here either, this Front End's SIP side
+             * (a member of the pool, reached through the pool's table) places the call */
+            if (!to_pool(q, &sdp, &in.offer_key, &rv)) {
+                return rv;
+            }
+            in.sip_fe = ucwa_pool_sip_name(p, ucwa_pool_name(q->r->server));
+        }
     }
     if (ucwa_conv_http_invite(q, &in, q->conf->global->ring_timeout, "audioVideoInvitations",
                               &x, &rv) < 0) {

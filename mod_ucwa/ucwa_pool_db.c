@@ -21,6 +21,7 @@
 #include "ucwa_pool_relay.h"
 #include "ucwa_pool_sql.h"
 #include "ucwa_shm.h"
+#include "ucwa_sipd.h"
 #include "ucwa_watchdog.h"
 
 APLOG_USE_MODULE(ucwa);
@@ -31,14 +32,18 @@ APLOG_USE_MODULE(ucwa);
 #define SHIP_MAX 64
 #define DIRTY_MAX 256
 #define FETCH_MAX "256"
+#define SDP_CTYPE "application/sdp"
+#define SIP_FETCH_MAX 64
 
 /* The thread's state, one per process (only the process running the singleton
  * watchdog uses it). */
 typedef struct {
     server_rec *s;
     PGconn *conn;
-    apr_time_t retry_at, beat_at, fetch_at, relay_at;
+    apr_time_t retry_at, beat_at, fetch_at, relay_at, sip_fetch_at;
     int notified;
+    int sip_notified;              /* a message for this Front End's SIP side waits */
+    int sip_warned;                /* ucwa-sipd did not take them (said once) */
     int relay_notified;            /* a message for another pool waits in the relay */
     void *link_sender;             /* ucwa_pool_relay's libcurl sender, made on first use */
     apr_pool_t *keep;              /* what lives as long as the thread (mod_watchdog's pool
@@ -193,6 +198,17 @@ static int join(pool_thread *th, apr_pool_t *p, int again)
     /* what was sent to this Front End's earlier life is gone: start after it */
     x.set_seq = (apr_uint64_t)apr_atoi64(PQgetvalue(res, 0, 0));
     PQclear(res);
+    if (g->sip->enabled) {
+        /* its SIP side joins with it: what the others held with its earlier life ends */
+        params[0] = ucwa_pool_sip_name(p, g->pool_fe);
+        params[2] = "[]";
+        res = exec(th, "SELECT ucwa_pool_join($1, $2::float8, $3::json)", 3, params,
+                   PGRES_TUPLES_OK);
+        if (!res) {
+            return -1;
+        }
+        PQclear(res);
+    }
     ucwa_txn_run(th->s, p, up_locked, &x);
     if (again) {
         rejoin_txn r = { &g->idle_rules, apr_time_now() };
@@ -296,6 +312,15 @@ static int heartbeat(pool_thread *th, apr_pool_t *p)
     else {
         PQclear(res);
     }
+    if (g->sip->enabled) {
+        /* the SIP side's lease is this Front End's: they die together */
+        const char *sp[2] = { ucwa_pool_sip_name(p, g->pool_fe), params[1] };
+        res = exec(th, "SELECT ucwa_pool_sip_beat($1, $2::float8)", 2, sp, PGRES_TUPLES_OK);
+        if (!res) {
+            return -1;
+        }
+        PQclear(res);
+    }
     params[1] = links_json(p, g);
     res = exec(th, "SELECT * FROM ucwa_pool_reap($1, $2::json)", 2, params, PGRES_TUPLES_OK);
     if (!res) {
@@ -359,10 +384,56 @@ static void shipped_locked(ucwa_txn *t, void *baton)
     }
 }
 
+/* A call from SIP that this Front End's ucwa-sipd took (UCWA_POOL_INVITE_USER): its offer
+ * (inline, "sdpData") goes into the pool's table under a fresh key in this shipment's
+ * transaction, so it is there before any Front End reads the invitation that names it;
+ * the invitation goes to every Front End where the user has applications. */
+static int ship_sip_invite(pool_thread *th, const ucwa_pool_out *o)
+{
+    json_t *m = json_loadb(o->body, o->len, 0, NULL);
+    const char *sdp = m ? mob_json_str(m, "sdpData") : NULL, *to = m ? mob_json_str(m, "to")
+                                                                     : NULL;
+    const char *params[4];
+    unsigned char rnd[16];
+    char key[33];
+    apr_pool_t *p;
+    int i, rv = -1;
+
+    if (!sdp || !to || apr_generate_random_bytes(rnd, sizeof(rnd)) != APR_SUCCESS) {
+        json_decref(m);
+        return 0;   /* malformed: dropped (ucwa-sipd's ring timer ends the call) */
+    }
+    for (i = 0; i < 16; i++) {
+        apr_snprintf(key + 2 * i, 3, "%02x", rnd[i]);
+    }
+    apr_pool_create(&p, NULL);
+    {
+        const char *sp[3] = { key, SDP_CTYPE, sdp };
+        int lengths[3] = { 0, (int)strlen(SDP_CTYPE), (int)strlen(sdp) }, formats[3] = { 0, 1, 1 };
+        PGresult *res = PQexecParams(th->conn, "INSERT INTO ucwa_pool_sdp (key, ctype, body) "
+                                     "VALUES ($1, $2, $3)", 3, NULL, sp, lengths, formats, 0);
+        rv = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
+        PQclear(res);
+    }
+    if (rv == 0) {
+        json_object_del(m, "sdpData");
+        json_object_set_new(m, "sdp", json_string(key));
+        params[0] = o->target;
+        params[1] = o->key;
+        params[2] = to;
+        params[3] = mob_json_dump(p, m, NULL);
+        rv = params[3] ? run(th, "SELECT ucwa_pool_invite_user($1, $2, $3, $4)", 4, params) : -1;
+    }
+    json_decref(m);
+    apr_pool_destroy(p);
+    return rv;
+}
+
 static int ship_one(pool_thread *th, const ucwa_pool_out *o, int *won)
 {
     const char *fe = ucwa_config_get(th->s)->global->pool_fe;
     const char *params[6];
+    char lease[32];
     PGresult *res;
 
     switch (o->op) {
@@ -403,6 +474,15 @@ static int ship_one(pool_thread *th, const ucwa_pool_out *o, int *won)
         *won = !strcmp(PQgetvalue(res, 0, 0), "t");
         PQclear(res);
         return 0;
+    case UCWA_POOL_INVITE_USER:
+        return ship_sip_invite(th, o);
+    case UCWA_POOL_SIP_JOIN:
+        apr_snprintf(lease, sizeof(lease), "%" APR_TIME_T_FMT,
+                     apr_time_sec(ucwa_config_get(th->s)->global->pool_lease));
+        params[0] = o->target;
+        params[1] = lease;
+        params[2] = "[]";
+        return run(th, "SELECT ucwa_pool_join($1, $2::float8, $3::json)", 3, params);
     default:
         return 0;   /* unknown: dropped */
     }
@@ -617,6 +697,88 @@ static int fetch(pool_thread *th, apr_pool_t *p)
     return 1;
 }
 
+/* --- this Front End's SIP side ------------------------------------------------------ */
+
+/* The messages for this Front End's SIP side ("~sip:FE", UcwaSip On): read in order with
+ * the descriptions they name and handed to ucwa-sipd over its command socket (inline),
+ * one command each; deleted once it took them. Each command has an id made of the
+ * message's number and a hash of its body, so a message handed again after a lost answer
+ * is not applied twice (ucwa-sipd answers a known id from its cache). ucwa-sipd not
+ * answering (restarting): they wait in the table and go when it is back. 1 when some
+ * went, 0 nothing, -1 the database failed. */
+static int fetch_sip(pool_thread *th, apr_pool_t *p)
+{
+    const ucwa_global *g = ucwa_config_get(th->s)->global;
+    const char *params[2], *last = NULL;
+    const ucwa_pool_sdp **sdp;
+    PGresult *res;
+    int i, n, done = 0;
+
+    params[0] = ucwa_pool_sip_name(p, g->pool_fe);
+    res = exec(th, "SELECT seq, body FROM ucwa_pool_event WHERE fe = $1 ORDER BY seq LIMIT "
+               APR_STRINGIFY(SIP_FETCH_MAX), 1, params, PGRES_TUPLES_OK);
+    if (!res) {
+        return -1;
+    }
+    n = PQntuples(res);
+    th->sip_fetch_at = apr_time_now() + FETCH_EVERY;
+    sdp = apr_pcalloc(p, sizeof(*sdp) * (apr_size_t)(n + 1));
+    if (n == 0 || read_sdps(th, p, res, 1, sdp) != 0) {
+        PQclear(res);
+        return n == 0 ? 0 : -1;
+    }
+    for (i = 0; i < n; i++) {
+        const char *body = PQgetvalue(res, i, 1), *seq = PQgetvalue(res, i, 0), *line, *answer;
+        json_t *cmd = json_pack("{s:s,s:s,s:s}", "cmd", "pool", "id",
+                                apr_psprintf(p, "pool:%s:%08x", seq,
+                                             apr_hashfunc_default(body, &(apr_ssize_t){
+                                                 APR_HASH_KEY_STRING })),
+                                "body", body);
+        if (cmd && sdp[i] && sdp[i]->len < UCWA_SIPD_MAX_LINE - 16384) {
+            json_t *v = json_stringn(sdp[i]->body, sdp[i]->len);
+            if (v) {
+                json_object_set_new(cmd, "sdp", v);
+            }
+        }
+        line = cmd ? mob_json_dump(p, cmd, NULL) : NULL;
+        json_decref(cmd);
+        if (!line) {
+            last = seq;   /* cannot be sent (not UTF-8): dropped */
+            continue;
+        }
+        answer = ucwa_sipd_ask(p, th->s, apr_pstrcat(p, line, "\n", NULL),
+                               apr_time_from_sec(2));
+        if (!answer || !strstr(answer, "\"ok\":true")) {
+            if (!th->sip_warned) {
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, th->s, UCWALOGNO(00900)
+                             "pool: ucwa-sipd did not take the SIP side's messages (%s): "
+                             "they wait for it", answer ? answer : "no answer");
+                th->sip_warned = 1;
+            }
+            th->sip_fetch_at = apr_time_now() + apr_time_from_msec(200);
+            break;
+        }
+        th->sip_warned = 0;
+        last = seq;
+        done++;
+    }
+    if (last) {
+        params[1] = apr_pstrdup(p, last);
+        PQclear(res);
+        if (run(th, "DELETE FROM ucwa_pool_event WHERE fe = $1 AND seq <= $2::bigint", 2,
+                params)) {
+            return -1;
+        }
+    }
+    else {
+        PQclear(res);
+    }
+    if (done == SIP_FETCH_MAX) {
+        th->sip_fetch_at = 0;   /* more waiting */
+    }
+    return done > 0;
+}
+
 /* --- relaying to other pools ------------------------------------------------------- */
 
 #define RELAY_MAX 32
@@ -722,6 +884,10 @@ static int wait_notify(pool_thread *th, int ms)
         if (n->extra && !strcmp(n->extra, fe)) {
             th->notified = 1;
         }
+        else if (n->extra && ucwa_pool_is_pool_sip(n->extra)
+                 && !strcmp(n->extra + sizeof(UCWA_POOL_SIP_PREFIX) - 1, fe)) {
+            th->sip_notified = 1;
+        }
         else if (n->extra && !strcmp(n->extra, "@relay")) {
             th->relay_notified = 1;
         }
@@ -781,6 +947,15 @@ static apr_status_t pool_callback(int state, void *data, apr_pool_t *pool)
         if (th->notified || apr_time_now() >= th->fetch_at) {
             th->notified = 0;
             switch (fetch(th, p)) {
+            case -1: goto broken;
+            case 1: busy = 1; break;
+            default: break;
+            }
+        }
+        if (ucwa_config_get(th->s)->global->sip->enabled
+            && (th->sip_notified || apr_time_now() >= th->sip_fetch_at)) {
+            th->sip_notified = 0;
+            switch (fetch_sip(th, p)) {
             case -1: goto broken;
             case 1: busy = 1; break;
             default: break;
@@ -1038,7 +1213,8 @@ int ucwa_pool_deliver(request_rec *r, const char *to, const ucwa_pool_link_in *i
          * pool gone (what it held with this pool ends): every live Front End */
         params[0] = in->body;
         return request_run(r, "SELECT ucwa_pool_post(fe, $1) FROM ucwa_pool_fe "
-                           "WHERE lease_until > now() ORDER BY fe", 1, params);
+                           "WHERE lease_until > now() AND fe NOT LIKE '~%' ORDER BY fe", 1,
+                           params);
     }
     if (!*in->fe || !*in->conv) {
         *why = "no Front End named and no conversation key";

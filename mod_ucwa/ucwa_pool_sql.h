@@ -117,7 +117,8 @@
 "  ELSE\n" \
 "    DELETE FROM ucwa_pool_user WHERE sip = usr AND fe = me;\n" \
 "  END IF;\n" \
-"  FOR f IN SELECT fe FROM ucwa_pool_fe WHERE fe <> me AND lease_until > now() ORDER BY fe\n" \
+"  FOR f IN SELECT fe FROM ucwa_pool_fe WHERE fe <> me AND lease_until > now()\n" \
+"      AND fe NOT LIKE '~%' ORDER BY fe\n" \
 "  LOOP PERFORM ucwa_pool_post(f, msg); END LOOP;\n" \
 "  FOR f IN SELECT pool FROM ucwa_pool_watch WHERE sip = usr AND until > now() ORDER BY pool\n" \
 "  LOOP PERFORM ucwa_pool_post('@' || f, msg); END LOOP;\n" \
@@ -143,6 +144,26 @@
 "  INSERT INTO ucwa_pool_invite (key_fe, key_conv, fe) VALUES (kfe, kconv, target)\n" \
 "    ON CONFLICT DO NOTHING;\n" \
 "  PERFORM ucwa_pool_post(target, msg);\n" \
+"END $$ LANGUAGE plpgsql;\n" \
+/* a call from SIP (the SIP side of a Front End, kfe "~sip:FE"): the invitation to every \
+ * live Front End where the user has applications; kfe learns how many ring ("invited") */ \
+"CREATE OR REPLACE FUNCTION ucwa_pool_invite_user(kfe text, kconv text, usr text, msg text)\n" \
+"    RETURNS void AS $$\n" \
+"DECLARE f text; n int := 0;\n" \
+"BEGIN\n" \
+"  FOR f IN SELECT u.fe FROM ucwa_pool_user u JOIN ucwa_pool_fe x ON x.fe = u.fe\n" \
+"      WHERE u.sip = usr AND u.available > 0 AND x.lease_until > now() ORDER BY u.fe LOOP\n" \
+"    PERFORM ucwa_pool_invite(kfe, kconv, f, msg);\n" \
+"    n := n + 1;\n" \
+"  END LOOP;\n" \
+"  PERFORM ucwa_pool_post(kfe, json_build_object('k', 'invited', 'fe', kfe, 'conv', kconv,\n" \
+"                                                'n', n)::text);\n" \
+"END $$ LANGUAGE plpgsql;\n" \
+/* the SIP side's row: its lease is its Front End's, renewed by that Front End's thread */ \
+"CREATE OR REPLACE FUNCTION ucwa_pool_sip_beat(me text, lease float8) RETURNS void AS $$\n" \
+"BEGIN\n" \
+"  INSERT INTO ucwa_pool_fe (fe, lease_until) VALUES (me, now() + lease * interval '1 s')\n" \
+"    ON CONFLICT (fe) DO UPDATE SET lease_until = EXCLUDED.lease_until;\n" \
 "END $$ LANGUAGE plpgsql;\n" \
 /* an invited Front End has nobody (left) to alert: the inviter learns it once, from it or \
  * from the reaper (a linked pool's inviter keeps its invitations in its own database) */ \

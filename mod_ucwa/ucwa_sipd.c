@@ -428,6 +428,14 @@ static const char *ask(apr_pool_t *p, const char *path, const char *line,
     return buf;
 }
 
+const char *ucwa_sipd_ask(apr_pool_t *p, server_rec *s, const char *line,
+                          apr_interval_time_t timeout)
+{
+    const ucwa_sip_conf *c = ucwa_config_get(s)->global->sip;
+
+    return c->enabled && c->socket_path ? ask(p, c->socket_path, line, timeout) : NULL;
+}
+
 const char *ucwa_sipd_status(apr_pool_t *p, server_rec *s)
 {
     const ucwa_sip_conf *c = ucwa_config_get(s)->global->sip;

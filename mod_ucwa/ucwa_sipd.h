@@ -45,6 +45,11 @@ int ucwa_sipd_post_config(apr_pool_t *pconf, server_rec *s, int used);
  * most), {"running":false} when it does not answer, NULL when UcwaSip is off. Shown by
  * /ucwa-status (as "sip") and by mod_status's server-status. */
 const char *ucwa_sipd_status(apr_pool_t *p, server_rec *s);
+/* One command line (ending in a newline) to ucwa-sipd, its answer line; NULL when UcwaSip
+ * is off or the process does not answer within timeout (the pool's thread hands it the
+ * SIP side's messages so: mod_ucwa/ucwa_pool_db.c). */
+const char *ucwa_sipd_ask(apr_pool_t *p, server_rec *s, const char *line,
+                          apr_interval_time_t timeout);
 void ucwa_sipd_register_hooks(void);
 
 /* The process's main (ucwa_sipd_proc.c): runs until SIGTERM or SIGHUP, or until the

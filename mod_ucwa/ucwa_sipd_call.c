@@ -27,6 +27,8 @@
 #include "ucwa_sdp.h"
 #include "ucwa_shm.h"
 #include "ucwa_sipd_int.h"
+#include "ucwa_sipd_fork.h"
+#include "ucwa_snr.h"
 #include <re_sdp.h>
 #include <re_sipsess.h>
 
@@ -51,6 +53,8 @@ typedef struct sipd_call {
     int established, answered, ng_live;
     int ng_pending;               /* NG requests whose answer will name this call */
     int gone;                     /* ended: freed when the last of them is answered */
+    int apps;                     /* from SIP: the applications ring (a mirror) */
+    sipd_fork *fork;              /* from SIP: simultaneous ring, forwarding (or NULL) */
     struct tmr ring;
     /* renegotiations (ucwa_sipd_reneg below): the phone's re-INVITE waiting for the
      * application's answer, and the application's re-INVITE to the phone */
@@ -66,6 +70,9 @@ typedef struct sipd_call {
     unsigned re_tries;
     struct tmr glare_tmr;
 } sipd_call;
+
+/* This SIP side's name: "~sip" on a single Front End, "~sip:FE" on a pool. */
+#define SIP_NAME(d) ((d)->pool_name ? (d)->pool_name : UCWA_POOL_SIP_FE)
 
 /* ---- the store ---- */
 
@@ -167,20 +174,6 @@ static json_t *keyed(const sipd_call *c, const char *kind)
     return json_pack("{s:s,s:s,s:s}", "k", kind, "fe", c->kfe, "conv", c->kconv);
 }
 
-/* rtpengine's description from an offer or answer's result, or NULL with *why. */
-static const char *ng_sdp(const char *err, const ng_benc *resp, const char **why)
-{
-    const char *sdp = resp ? ng_benc_dict_str(resp, "sdp") : NULL;
-    const char *result = resp ? ng_benc_dict_str(resp, "result") : NULL;
-
-    if (err || !sdp || !result || strcmp(result, "ok") != 0) {
-        *why = err ? err : resp && ng_benc_dict_str(resp, "error-reason")
-                           ? ng_benc_dict_str(resp, "error-reason") : "no description";
-        return NULL;
-    }
-    return sdp;
-}
-
 /* An NG command about a call (its call-id: the conversation's key), origin and session
  * address rewritten to rtpengine's; more flags (n of them) beside. */
 static ng_benc *ng_cmd(apr_pool_t *p, const char *command, const sipd_call *c,
@@ -272,11 +265,6 @@ static sipd_call *call_find(sipd *d, const char *kfe, const char *kconv)
     return NULL;
 }
 
-static void ng_ignore(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt, void *arg)
-{
-    (void)d; (void)err; (void)resp; (void)rtt; (void)arg;
-}
-
 /* The call ends here: rtpengine forgets it, libre's session goes (a BYE or CANCEL when it
  * is still up: libre sends them as the session is freed). */
 /* An NG request about c: c stays allocated until its answer (or its failure) comes, even
@@ -301,13 +289,22 @@ static int ng_back(sipd_call *c)
     return 0;
 }
 
+/* rtpengine forgets the call (its leg toward the applications) */
+static void ng_forget(sipd_call *c)
+{
+    if (c->ng_live) {
+        sipd_ng_delete(c->d, c->kconv);
+        c->ng_live = 0;
+    }
+}
+
 /* An NG answer about call c came back: 1 when c ended meanwhile (nothing more to do; the
  * last answer frees it); else *sdp is rtpengine's description, or NULL with *why. */
 static int ng_result(sipd_call *c, const char *err, const ng_benc *resp, const char **sdp,
                      const char **why)
 {
     *why = NULL;
-    *sdp = ng_sdp(err, resp, why);
+    *sdp = sipd_ng_sdp(err, resp, why);
     return ng_back(c);
 }
 
@@ -321,16 +318,9 @@ static void call_end(sipd_call *c)
         return;
     }
     c->gone = 1;
-    if (c->ng_live) {
-        apr_pool_t *p;
-        ng_benc *cmd;
-        apr_pool_create(&p, d->pool);
-        cmd = ng_benc_dict(p);
-        ng_benc_dict_add_str(p, cmd, "command", "delete");
-        ng_benc_dict_add_str(p, cmd, "call-id", c->kconv);
-        sipd_ng_request(d, cmd, ng_ignore, NULL);
-        apr_pool_destroy(p);
-    }
+    ng_forget(c);
+    sipd_fork_free(c->fork);      /* its legs: CANCEL or BYE */
+    c->fork = NULL;
     tmr_cancel(&c->ring);
     reneg_end(c);
     list_unlink(&c->le);
@@ -338,6 +328,7 @@ static void call_end(sipd_call *c)
     free(c->remote_sdp);
     c->remote_sdp = NULL;
     d->calls = d->calls ? d->calls - 1 : 0;
+    sipd_pool_forget(d, c->kconv);
     if (!c->ng_pending) {
         free(c);
     }
@@ -456,7 +447,7 @@ static void out_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_t
         return;
     }
     m = keyed(c, "accepted");
-    json_object_set_new(m, "by", json_string(UCWA_POOL_SIP_FE));
+    json_object_set_new(m, "by", json_string(SIP_NAME(d)));
     json_object_set_new(m, "peer", json_string(c->kconv));
     json_object_set_new(m, "name", json_string(""));
     json_object_set_new(m, "html", json_integer(0));
@@ -551,7 +542,7 @@ static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
 {
     out_ctx *x = arg;
     sipd_call *c = x->c;
-    const char *why = NULL, *sdp = ng_sdp(err, resp, &why);
+    const char *why = NULL, *sdp = sipd_ng_sdp(err, resp, &why);
     const char *route[1];
     char routebuf[300];
     struct mbuf *mb;
@@ -656,7 +647,12 @@ static void in_close(int err, const struct sip_msg *msg, void *arg)
                  "ucwa-sipd: call %s from SIP ended by the caller (%s)", c->kconv,
                  c->established ? "hung up" : "canceled");
     (void)err;
-    apply(c->d, keyed(c, c->established ? "left" : "canceled"), NULL, NULL);
+    if (c->d->pool_name) {
+        sipd_pool_caller_ended(c->d, c->kconv);
+    }
+    else if (c->apps) {   /* else they did not ring, or a forwarding target took the call */
+        apply(c->d, keyed(c, c->established ? "left" : "canceled"), NULL, NULL);
+    }
     call_end(c);
 }
 
@@ -679,6 +675,7 @@ static void ring_in(void *arg)
 typedef struct {
     sipd_call *c;
     char *to, *from, *name;
+    char *offer;                  /* the caller's description (a forwarding leg's offer) */
     int video;
 } in_ctx;
 
@@ -687,10 +684,10 @@ static void in_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_tim
 {
     in_ctx *x = arg;
     sipd_call *c = x->c;
-    const char *why = NULL, *sdp = ng_sdp(err, resp, &why);
+    const char *why = NULL, *sdp = sipd_ng_sdp(err, resp, &why);
     apr_interval_time_t ring = ucwa_config_get(d->s)->global->ring_timeout;
     json_t *m;
-    int mirror = 0;
+    int mirror = 0, rv;
 
     (void)rtt;
     if (ng_back(c)) {
@@ -711,7 +708,26 @@ static void in_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_tim
                   "Normal", "ffmt", 0, "expires", (json_int_t)(apr_time_now() + ring),
                   "av", 1, "video", x->video, "ctx", "");
     json_object_set_new(m, "first", json_string(""));
-    if (apply(d, m, sdp, &mirror) != 0 || !mirror) {
+    if (d->pool_name) {
+        /* on a pool: every Front End where the callee has applications rings */
+        if (sipd_pool_ring(d, m, sdp) != 0) {
+            (void)sipsess_reject(c->sess, 503, "Service Unavailable", NULL);
+            call_end(c);
+            goto out;
+        }
+        rv = 0;
+        mirror = 1;
+    }
+    else {
+        rv = apply(d, m, sdp, &mirror);
+    }
+    if ((rv != 0 || !mirror) && sipd_fork_live(c->fork)) {
+        /* no application rings, the simultaneous ring or forwarding target does */
+        sipd_fork_start(c->fork, c, x->offer, 0);
+        tmr_start(&c->ring, (uint64_t)sipd_fork_ring_ms(c->fork, ring / 1000) + 500, ring_in, c);
+        goto out;
+    }
+    if (rv != 0 || !mirror) {
         /* nobody to ring (the user has no application taking calls here) */
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00711)
                      "ucwa-sipd: call %s from %s: %s has no application to ring", c->kconv,
@@ -720,13 +736,16 @@ static void in_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_tim
         call_end(c);
         goto out;
     }
-    tmr_start(&c->ring, (uint64_t)(ring / 1000) + 500, ring_in, c);
+    c->apps = 1;
+    sipd_fork_start(c->fork, c, x->offer, 1);
+    tmr_start(&c->ring, (uint64_t)sipd_fork_ring_ms(c->fork, ring / 1000) + 500, ring_in, c);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00712)
                  "ucwa-sipd: call %s from %s rings %s", c->kconv, x->from, x->to);
 out:
     free(x->to);
     free(x->from);
     free(x->name);
+    free(x->offer);
     free(x);
 }
 
@@ -753,21 +772,16 @@ static void user_locked(ucwa_txn *t, void *baton)
     x->found = ucwa_store_user_find_locked(t->store, x->sip, 0) >= 0;
 }
 
-/* The user a request URI names has a record here (an application signed in). */
-static int user_here(sipd *d, const struct uri *u)
+/* The user (lower case, user@host) has a record here (an application signed in). */
+static int user_here(sipd *d, const char *sip)
 {
     apr_pool_t *p;
     user_txn x;
-    char *sip, *q;
 
-    if (!pl_isset(&u->user) || u->user.l + u->host.l > 256) {
+    if (!sip) {
         return 0;
     }
     apr_pool_create(&p, d->pool);
-    sip = apr_psprintf(p, "%.*s@%.*s", (int)u->user.l, u->user.p, (int)u->host.l, u->host.p);
-    for (q = sip; *q; q++) {
-        *q = (char)tolower((unsigned char)*q);
-    }
     x.sip = sip;
     x.found = 0;
     ucwa_txn_run(d->s, p, user_locked, &x);
@@ -809,8 +823,9 @@ static void on_invite(const struct sip_msg *msg, void *arg)
     in_ctx *x;
     apr_pool_t *p;
     ng_benc *cmd;
-    char *offer;
-    int err;
+    char *offer, *user = NULL;
+    sipd_fork *fork = NULL;
+    int err, apps;
 
     d->sip_requests++;
     if (!from_proxy(d, msg)) {
@@ -824,9 +839,25 @@ static void on_invite(const struct sip_msg *msg, void *arg)
         (void)sip_reply(d->sip, msg, 403, "Forbidden");
         return;
     }
-    if (!user_here(d, &msg->to.uri)) {
+    /* whose call (a work number is its owner's), and the owner's forwarding */
+    if (sipd_fork_target(d, msg, &user, &fork) < 0) {
+        return;   /* answered (404: nobody's number) */
+    }
+    if (d->pool_name) {
+        /* on a pool the applications ring through the pool (it answers 480 when none
+         * does); forwarding and simultaneous ring are not acted on there yet */
+        sipd_fork_free(fork);
+        fork = NULL;
+        apps = user != NULL;
+    }
+    else {
+        apps = sipd_fork_rings_apps(fork) && user_here(d, user);
+    }
+    if (!apps && !sipd_fork_live(fork)) {
         /* nobody of that address has an application here: as before calls (stateless) */
         d->sip_refused++;
+        free(user);
+        sipd_fork_free(fork);
         (void)sip_replyf(d->sip, msg, 480, "Temporarily Unavailable",
                          "Retry-After: 60\r\nContent-Length: 0\r\n\r\n");
         return;
@@ -834,21 +865,29 @@ static void on_invite(const struct sip_msg *msg, void *arg)
     offer = body_dup(msg);
     if (!offer || !mbuf_get_left(msg->mb)) {
         free(offer);
+        free(user);
+        sipd_fork_free(fork);
         d->sip_refused++;
         (void)sip_treply(NULL, d->sip, msg, 488, "Not Acceptable Here");
         return;
     }
     random_id(kconv, sizeof(kconv));
-    if (!(c = call_new(d, CALL_IN, UCWA_POOL_SIP_FE, kconv))) {
+    if (!(c = call_new(d, CALL_IN, SIP_NAME(d), kconv))) {
         free(offer);
+        free(user);
+        sipd_fork_free(fork);
         (void)sip_treply(NULL, d->sip, msg, 500, "Server Internal Error");
         return;
     }
-    err = sipsess_accept(&c->sess, d->sess_sock, msg, 180, "Ringing", "ucwa", SDP_TYPE, NULL,
+    c->fork = fork;
+    sipd_fork_caller(fork, msg);
+    err = sipsess_accept(&c->sess, d->sess_sock, msg, apps ? 180 : 181,
+                         apps ? "Ringing" : "Call Is Being Forwarded", "ucwa", SDP_TYPE, NULL,
                          NULL, NULL, false, no_offer, no_answer, in_established, NULL, NULL, in_close,
                          c, NULL);
     if (err) {
         free(offer);
+        free(user);
         (void)sip_treply(NULL, d->sip, msg, 500, "Server Internal Error");
         call_end(c);
         return;
@@ -858,21 +897,44 @@ static void on_invite(const struct sip_msg *msg, void *arg)
         memcpy(c->peer_tag, msg->from.tag.p, msg->from.tag.l);
         c->peer_tag[msg->from.tag.l] = '\0';
     }
+    if (!apps) {
+        /* forwarded at once (or only the simultaneous ring number rings) */
+        apr_interval_time_t ring = ucwa_config_get(d->s)->global->ring_timeout;
+        sipd_fork_start(fork, c, offer, 0);
+        tmr_start(&c->ring, (uint64_t)sipd_fork_ring_ms(fork, ring / 1000) + 500, ring_in, c);
+        free(offer);
+        free(user);
+        return;
+    }
     x = calloc(1, sizeof(*x));
     x->c = c;
+    x->to = user;
+    x->offer = strdup(offer);
+    apr_pool_create(&p, d->pool);
     {
-        struct pl u = msg->to.uri.user, h = msg->to.uri.host, fu = msg->from.uri.user,
-                  fh = msg->from.uri.host;
-        char *tu = str_of(&u), *th = str_of(&h), *fus = str_of(&fu), *fhs = str_of(&fh);
-        x->to = malloc(u.l + h.l + 2);
-        x->from = malloc(fu.l + fh.l + 2);
-        sprintf(x->to, "%s@%s", tu, th);
-        sprintf(x->from, "%s@%s", fus, fhs);
-        x->name = pl_isset(&msg->from.dname) ? str_of(&msg->from.dname) : strdup(fus);
-        free(tu); free(th); free(fus); free(fhs);
-        for (char *q = x->to; *q; q++) *q = (char)tolower((unsigned char)*q);
+        /* a caller from the PSTN is shown as its number (tel:), as the reference shows */
+        char *fu = str_of(&msg->from.uri.user), *fh = str_of(&msg->from.uri.host);
+        char *dn = pl_isset(&msg->from.dname) ? str_of(&msg->from.dname) : NULL;
+        struct pl v;
+        int phone = uri_param_get(&msg->from.uri.params, &(struct pl)PL("user"), &v) == 0
+                    && !pl_strcasecmp(&v, "phone");
+        const char *from, *name;
+        ucwa_snr_caller(p, fu, fh, phone, dn, &from, &name);
+        x->from = strdup(from);
+        x->name = strdup(name);
+        free(fu); free(fh); free(dn);
     }
     x->video = strstr(offer, "m=video") != NULL;
+    cmd = ng_cmd(p, "offer", c, in_flags, 2);
+    ng_benc_dict_add_str(p, cmd, "from-tag", c->peer_tag);
+    ng_benc_dict_add_str(p, cmd, "sdp", offer);
+    ng_benc_dict_add_str(p, cmd, "ICE", "force");
+    ng_benc_dict_add_str(p, cmd, "DTLS", "passive");
+    ng_benc_dict_add_str(p, cmd, "transport-protocol", "UDP/TLS/RTP/SAVPF");
+    {
+        static const char *const mux[] = { "offer" };
+        ng_benc_dict_add_strs(p, cmd, "rtcp-mux", mux, 1);
+    }
     apr_pool_create(&p, d->pool);
     cmd = ng_offer_to_app(p, c, offer, 0);
     ng_call(c, cmd, in_offered_ng, x);
@@ -912,6 +974,11 @@ static void in_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
                      why);
         (void)sipsess_reject(c->sess, 488, "Not Acceptable Here", NULL);
         v.won = 0;
+        if (d->pool_name) {
+            sipd_pool_caller_ended(d, c->kconv);   /* the accepter was connected there */
+            call_end(c);
+            return;
+        }
         apr_pool_create(&p, d->pool);
         ucwa_txn_run(d->s, p, verdict_locked, &v);
         apr_pool_destroy(p);
@@ -925,9 +992,11 @@ static void in_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
     (void)sipsess_answer(c->sess, 200, "OK", mb, "");   /* it adds the Content-Type */
     mem_deref(mb);
     c->established = 1;
-    apr_pool_create(&p, d->pool);
-    ucwa_txn_run(d->s, p, verdict_locked, &v);   /* the accepter connects */
-    apr_pool_destroy(p);
+    if (!d->pool_name) {   /* on a pool, the claimer's Front End connected it */
+        apr_pool_create(&p, d->pool);
+        ucwa_txn_run(d->s, p, verdict_locked, &v);   /* the accepter connects */
+        apr_pool_destroy(p);
+    }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00714)
                  "ucwa-sipd: call %s from SIP answered", c->kconv);
 }
@@ -935,22 +1004,29 @@ static void in_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
 /* An application answered (or declined) a call from SIP: the first answer wins. */
 static void in_claim(sipd *d, const ucwa_pool_out *o, json_t *m, const char *answer)
 {
-    sipd_call *c = call_find(d, UCWA_POOL_SIP_FE, o->key);
+    sipd_call *c = call_find(d, SIP_NAME(d), o->key);
     const char *k = mob_json_str(m, "k");
     verdict_txn v = { c, 0, 1 };
     apr_pool_t *p;
     ng_benc *cmd;
 
     if (!c || c->answered || !k) {
-        return;   /* an answer that came after the call ended: that side ended too */
+        return;   /* an answer that came after the call ended (or a forwarding target
+                   * answered first): that side ended too */
     }
     c->answered = 1;
     tmr_cancel(&c->ring);
+    sipd_fork_cancel(c->fork);    /* the simultaneous ring stops: CANCEL */
     if (strcmp(k, "accepted") != 0 || !answer) {
         (void)sipsess_reject(c->sess, 603, "Decline", NULL);
-        apr_pool_create(&p, d->pool);
-        ucwa_txn_run(d->s, p, verdict_locked, &v);   /* declined */
-        apr_pool_destroy(p);
+        if (!d->pool_name) {
+            apr_pool_create(&p, d->pool);
+            ucwa_txn_run(d->s, p, verdict_locked, &v);   /* declined */
+            apr_pool_destroy(p);
+        }
+        else if (!strcmp(k, "accepted")) {
+            sipd_pool_caller_ended(d, c->kconv);   /* no answer to send: it leaves there */
+        }
         call_end(c);
         return;
     }
@@ -958,6 +1034,63 @@ static void in_claim(sipd *d, const ucwa_pool_out *o, json_t *m, const char *ans
     cmd = ng_answer_to_sip(p, c, answer);
     ng_call(c, cmd, in_answered_ng, c);
     apr_pool_destroy(p);
+}
+
+/* ---- what a forwarding leg's outcome does to the call (ucwa_sipd_fork.h) ---- */
+
+const char *sipd_call_key(const sipd_call *c)
+{
+    return c->kconv;
+}
+
+const char *sipd_call_tag(const sipd_call *c)
+{
+    return c->peer_tag;
+}
+
+void sipd_call_leg_answered(sipd_call *c, const char *sdp)
+{
+    struct mbuf *mb = mbuf_alloc(strlen(sdp));
+
+    mbuf_write_str(mb, sdp);
+    mb->pos = 0;
+    (void)sipsess_answer(c->sess, 200, "OK", mb, "Content-Type: " SDP_TYPE "\r\n");
+    mem_deref(mb);
+    c->established = 1;
+    c->answered = 1;
+    tmr_cancel(&c->ring);
+    if (c->apps) {
+        /* the applications stop ringing: answered elsewhere, not missed */
+        c->apps = 0;
+        apply(c->d, keyed(c, "elsewhere"), NULL, NULL);
+    }
+    ng_forget(c);
+}
+
+void sipd_call_stop_apps(sipd_call *c)
+{
+    if (c->apps) {
+        c->apps = 0;
+        apply(c->d, keyed(c, "canceled"), NULL, NULL);   /* Missed, with its log */
+    }
+    ng_forget(c);
+}
+
+void sipd_call_leg_failed(sipd_call *c, int code)
+{
+    if (code == 486 || code == 600 || code == 603) {
+        (void)sipsess_reject(c->sess, (uint16_t)code, code == 486 ? "Busy Here"
+                             : code == 600 ? "Busy Everywhere" : "Decline", NULL);
+    }
+    else {
+        (void)sipsess_reject(c->sess, 480, "Temporarily Unavailable", NULL);
+    }
+    call_end(c);
+}
+
+void sipd_call_hangup(sipd_call *c)
+{
+    call_end(c);   /* BYE to the caller as libre frees the session */
 }
 
 /* ---- renegotiations and provisional answers ----
@@ -1504,7 +1637,8 @@ static void take_locked(ucwa_txn *t, void *baton)
     ucwa_pool_out_done_locked(s, x->n);
 }
 
-static void handle(sipd *d, const ucwa_pool_out *o, const char *sdp, apr_uint32_t reneg_n)
+void sipd_calls_handle(sipd *d, const ucwa_pool_out *o, const char *sdp,
+                       apr_uint32_t reneg_n)
 {
     json_t *m = json_loadb(o->body, o->len, 0, NULL);
     const char *k = m ? mob_json_str(m, "k") : NULL;
@@ -1565,7 +1699,7 @@ static void poll_outbox(void *arg)
             return;
         }
         for (i = 0; i < x.n; i++) {
-            handle(d, &x.out[i], x.sdp[i], x.reneg_n[i]);
+            sipd_calls_handle(d, &x.out[i], x.sdp[i], x.reneg_n[i]);
         }
         apr_pool_destroy(p);
         if (x.n < TAKE_MAX) {
@@ -1600,10 +1734,12 @@ void sipd_calls_start(sipd *d)
     apr_pool_create(&p, d->pool);
     ucwa_txn_run(d->s, p, store_locked, d);
     apr_pool_destroy(p);
+    sipd_pool_start(d);
     /* calls a previous ucwa-sipd held end on the applications' side, as with a Front
      * End gone */
-    json_t *m = json_pack("{s:s,s:s}", "k", "fe-gone", "fe", UCWA_POOL_SIP_FE);
+    json_t *m = json_pack("{s:s,s:s}", "k", "fe-gone", "fe", SIP_NAME(d));
     apply(d, m, NULL, NULL);
+    sipd_pool_join(d);
     tmr_start(&d->out_tmr, POLL_MS, poll_outbox, d);
 }
 

@@ -24,7 +24,10 @@
 #define DEBUG_LEVEL 4
 #include <re_dbg.h>
 
+#include <jansson.h>
+
 #include "ng_bencode.h"
+#include "ucwa_pool.h"
 #include "ucwa_sipd.h"
 
 #define SIPD_CACHE 128           /* answers kept by command id (a retried command) */
@@ -75,6 +78,9 @@ typedef struct sipd {
     struct list call_list;       /* sipd_call */
     struct tmr out_tmr;          /* looks at the store's outbox */
     void *store;                 /* the session store (read unlocked: the outbox's counters) */
+    const char *pool_name;       /* on a pool: this SIP side's name there ("~sip:FE"), else
+                                  * NULL (ucwa_sipd_pool.c) */
+    struct list pool_calls;      /* on a pool: calls from SIP (ucwa_sipd_pool.c) */
 } sipd;
 
 /* An NG request's end: resp is the answer's dictionary (NULL with err on failure). */
@@ -87,6 +93,10 @@ void sipd_ng_close(sipd *d);
 /* Sends cmd (a dictionary) to rtpengine, resends it twice 500 ms apart with the same
  * cookie (rtpengine answers a repeated cookie from its cache), and calls done once. */
 void sipd_ng_request(sipd *d, const ng_benc *cmd, sipd_ng_done *done, void *arg);
+/* rtpengine's description from an offer or answer's result, or NULL with *why. */
+const char *sipd_ng_sdp(const char *err, const ng_benc *resp, const char **why);
+/* rtpengine forgets a call (its answer is not waited for). */
+void sipd_ng_delete(sipd *d, const char *call_id);
 
 /* Calls (ucwa_sipd_call.c): the SIP sessions' listener, opened before the stateless
  * answers of ucwa_sipd_proc.c so INVITEs and in-dialog requests reach it first. */
@@ -95,5 +105,28 @@ int sipd_calls_open(sipd *d);
  * looked at from now on. */
 void sipd_calls_start(sipd *d);
 void sipd_calls_close(sipd *d);
+
+/* What the outbox (or, on a pool, sipd_pool_command) hands over: o's message, sdp the
+ * description it needs (ucwa_sipd_call.c). */
+void sipd_calls_handle(sipd *d, const ucwa_pool_out *o, const char *sdp,
+                       apr_uint32_t reneg_n);
+
+/* On a pool (ucwa_sipd_pool.c). sipd_pool_start: pool_name and the list, before calls. */
+void sipd_pool_start(sipd *d);
+/* After sipd_pool_start, once the store is there: the pool ends what the others held with
+ * an earlier process of this SIP side. */
+void sipd_pool_join(sipd *d);
+/* A call from SIP rings the pool: m (the invitation, taken) with its offer goes to every
+ * Front End where the callee has applications. 0, or -1 (not queued: 503). */
+int sipd_pool_ring(sipd *d, json_t *m, const char *sdp);
+/* The SIP caller canceled or hung up: the Front Ends ringing hear canceled, the one that
+ * answered left. */
+void sipd_pool_caller_ended(sipd *d, const char *conv);
+/* The call ended here: what this file kept of it goes. */
+void sipd_pool_forget(sipd *d, const char *conv);
+/* The command "pool", {"body": a message for this SIP side,
+ * "sdp": the description it names}, that the pool's thread hands over; the answer line
+ * (malloc). */
+char *sipd_pool_command(sipd *d, const char *body, const char *sdp);
 
 #endif

@@ -189,3 +189,34 @@ void sipd_ng_request(sipd *d, const ng_benc *cmd, sipd_ng_done *done, void *arg)
     apr_pool_destroy(p);
     send_once(r);
 }
+
+const char *sipd_ng_sdp(const char *err, const ng_benc *resp, const char **why)
+{
+    const char *sdp = resp ? ng_benc_dict_str(resp, "sdp") : NULL;
+    const char *result = resp ? ng_benc_dict_str(resp, "result") : NULL;
+
+    if (err || !sdp || !result || strcmp(result, "ok") != 0) {
+        *why = err ? err : resp && ng_benc_dict_str(resp, "error-reason")
+                           ? ng_benc_dict_str(resp, "error-reason") : "no description";
+        return NULL;
+    }
+    return sdp;
+}
+
+static void ng_ignore(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt, void *arg)
+{
+    (void)d; (void)err; (void)resp; (void)rtt; (void)arg;
+}
+
+void sipd_ng_delete(sipd *d, const char *call_id)
+{
+    apr_pool_t *p;
+    ng_benc *cmd;
+
+    apr_pool_create(&p, d->pool);
+    cmd = ng_benc_dict(p);
+    ng_benc_dict_add_str(p, cmd, "command", "delete");
+    ng_benc_dict_add_str(p, cmd, "call-id", call_id);
+    sipd_ng_request(d, cmd, ng_ignore, NULL);
+    apr_pool_destroy(p);
+}

@@ -390,7 +390,7 @@ static void ng_ping_done(sipd *d, const char *err, const ng_benc *resp, apr_time
 }
 
 /* Starts a command; its answer goes out now or later through complete / the conn. */
-static void run_command(sipd_conn *k, const char *cmd, sipd_cmd_entry *e)
+static void run_command(sipd_conn *k, const char *cmd, json_t *req, sipd_cmd_entry *e)
 {
     sipd *d = k->d;
     char *body = NULL;
@@ -398,6 +398,10 @@ static void run_command(sipd_conn *k, const char *cmd, sipd_cmd_entry *e)
     d->commands++;
     if (!strcmp(cmd, "status")) {
         body = status_body(d);
+    }
+    else if (!strcmp(cmd, "pool")) {
+        body = sipd_pool_command(d, json_string_value(json_object_get(req, "body")),
+                                 json_string_value(json_object_get(req, "sdp")));
     }
     else if (!strcmp(cmd, "ng-ping")) {
         ng_ping_ctx *x = calloc(1, sizeof(*x));
@@ -472,11 +476,11 @@ static int handle_line(sipd_conn *k, const char *line, size_t len)
         else {
             e->pending = 1;
             e->waiters[e->nwait++] = k->serial;
-            run_command(k, cmd, e);
+            run_command(k, cmd, req, e);
         }
     }
     else {
-        run_command(k, cmd, NULL);
+        run_command(k, cmd, req, NULL);
     }
     json_decref(req);
     return conn_find(d, serial) ? 0 : -1;

@@ -362,7 +362,8 @@ json_t *ucwa_calllog_res_entry(apr_pool_t *p, const char *base, const ucwa_calll
     json_object_set_new(o, "_links", links);
     rcpt = json_pack("{s:s,s:s,s:s,s:{s:o,s:o,s:o}}", "rel", "conversationLogRecipient",
                      "displayName", e->peer_name,
-                     "sipUri", apr_pstrcat(p, "sip:", e->peer, NULL),
+                     "sipUri", strncmp(e->peer, "tel:", 4)
+                               ? apr_pstrcat(p, "sip:", e->peer, NULL) : e->peer,
                      "_links", "contact", href(p, base, "/people/", e->peer),
                      "contactPhoto", href(p, base, "/photos/", e->peer),
                      "contactPresence", href(p, base, "/people/",

@@ -289,7 +289,10 @@ json_t *ucwa_conv_json_participant(apr_pool_t *p, const ucwa_conv_view *v, int l
     json_object_set_new(r, "sourceNetwork", json_string("SameEnterprise"));
     json_object_set_new(r, "anonymous", json_false());
     json_object_set_new(r, "name", json_string(pa->name));
-    json_object_set_new(r, "uri", json_string(apr_pstrcat(p, "sip:", pa->sip, NULL)));
+    /* a party from the PSTN (the SIP side) is its number, "tel:+E164" */
+    json_object_set_new(r, "uri", json_string(strncmp(pa->sip, "tel:", 4)
+                                              ? apr_pstrcat(p, "sip:", pa->sip, NULL)
+                                              : pa->sip));
     json_object_set_new(links, "self", href(self));
     json_object_set_new(links, "conversation", href(h.conv));
     if (local) {
@@ -958,7 +961,7 @@ ucwa_conv_result ucwa_conv_invite_locked(ucwa_store *s, const ucwa_conv_invite_i
     /* a call with nobody to ring here nor on other Front Ends goes to the SIP side (a
      * phone, or nobody: Kamailio answers), as to one more Front End */
     sip = c->kind == UCWA_CONV_KIND_AV && c->endpoints == 0 && in->nremote == 0
-          && ucwa_pool_sip_on(s);
+          && (ucwa_pool_sip_on(s) || in->sip_fe);
     if (sip && ucwa_pool_room_locked(s) < 1) {
         ucwa_av_call_free_locked(s, c);
         return UCWA_CONV_BUSY;
@@ -1002,7 +1005,7 @@ ucwa_conv_result ucwa_conv_invite_locked(ucwa_store *s, const ucwa_conv_invite_i
         ucwa_pool_conv_invite_locked(s, c, in->remote_fes, in->nremote, in->expires, p);
     }
     else if (sip) {
-        const char *fe = UCWA_POOL_SIP_FE;
+        const char *fe = in->sip_fe ? in->sip_fe : UCWA_POOL_SIP_FE;
         c->remote_invited = 1;
         ucwa_pool_conv_invite_locked(s, c, &fe, 1, in->expires, p);
     }

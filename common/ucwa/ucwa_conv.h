@@ -209,6 +209,9 @@ typedef struct {
     const char *offer_key;     /* remote_fes: the offer's key in the pool's table */
     const char *gw_set;        /* a call to a number (to "tel:+E164", the SIP side): the
                                 * gateway set of the route the voice policy chose, or NULL */
+    const char *sip_fe;        /* a pooled Front End's SIP side ("~sip:FE", UcwaSip On): a
+                                * call with nobody to ring goes there (offer_key set), or
+                                * NULL */
 } ucwa_conv_invite_in;
 
 /* Starts a conversation: *idx is its record. OK (the invitation may have failed at

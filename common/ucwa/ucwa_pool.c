@@ -66,6 +66,16 @@ int ucwa_pool_is_sip(const char *fe)
     return fe && !strcmp(fe, UCWA_POOL_SIP_FE);
 }
 
+const char *ucwa_pool_sip_name(apr_pool_t *p, const char *fe)
+{
+    return apr_pstrcat(p, UCWA_POOL_SIP_PREFIX, fe, NULL);
+}
+
+int ucwa_pool_is_pool_sip(const char *fe)
+{
+    return fe && !strncmp(fe, UCWA_POOL_SIP_PREFIX, sizeof(UCWA_POOL_SIP_PREFIX) - 1);
+}
+
 apr_uint32_t ucwa_pool_out_pending(ucwa_store *s)
 {
     volatile ucwa_pool_area *a = area(s);

@@ -23,6 +23,8 @@
  *             is made), or answer gone; a call (av 1) rings the endpoints that declared
  *             Audio or Video, with the caller's sessionContext and the offer sdp names
  *   gone      {fe, conv}: fe had nobody to alert (to the inviter)
+ *   invited   {fe, conv, n}: to a SIP side ("~sip:FE") whose call from SIP rang n Front
+ *             Ends (ucwa_pool_invite_user; n "gone" back: nobody answers, 480)
  *   accepted  {fe, conv, by, peer, name, html[, sdp, cid, ctx]}: an endpoint on Front End
  *             `by` accepted (a call: with the answer sdp names, the offer part it took,
  *             its sessionContext); its record is peer (to the inviter, which answers left
@@ -85,9 +87,18 @@ typedef enum {
     UCWA_POOL_CLAIM_ACCEPT,           /* accept: the first claim of a key wins */
     UCWA_POOL_CLAIM_DECLINE,          /* decline: the same */
     UCWA_POOL_TO_INVITED,             /* the body to every Front End the key invited */
-    UCWA_POOL_GONE                    /* "gone" to the inviter's Front End (target) for its
+    UCWA_POOL_GONE,                   /* "gone" to the inviter's Front End (target) for its
                                        * record (key), once per invited Front End: this one
                                        * or, if it dies first, the reaper says it */
+    UCWA_POOL_INVITE_USER,            /* a call from SIP (ucwa-sipd of a pooled Front End,
+                                       * target: its name, key: the call): the invitation to
+                                       * every Front End where the user ("to") has
+                                       * applications, its offer inline ("sdpData", written
+                                       * to the pool's table when shipped); the SIP side is
+                                       * told "invited" {n}, how many Front Ends ring */
+    UCWA_POOL_SIP_JOIN                /* ucwa-sipd of a pooled Front End started (target:
+                                       * its name): the others end what they held with its
+                                       * earlier process (fe-gone), as a Front End joining */
 } ucwa_pool_op;
 
 typedef struct {
@@ -125,10 +136,21 @@ const char *ucwa_pool_fe(ucwa_store *s);
  * callee on another Front End of the pool. Without a pool, turning it on makes the outbox
  * active (this Front End's key name is UCWA_POOL_SIP_LOCAL) and ucwa-sipd, not the pool's
  * thread, takes what is queued (ucwa_pool_out_peek_locked) and applies what comes from
- * SIP (ucwa_pool_apply_sdp_locked with the description in hand). With a pool it stays
- * off: calls to SIP endpoints are for single Front Ends for now. */
+ * SIP (ucwa_pool_apply_sdp_locked with the description in hand).
+ *
+ * With a pool, the outbox stays the pool's thread's, and the SIP side of Front End FE1 is
+ * one more member of the pool named "~sip:FE1" (ucwa_pool_sip_name): a row of the pool's
+ * Front Ends whose lease FE1's thread renews with its own, whose messages FE1's thread
+ * reads and hands to its ucwa-sipd (the command socket, descriptions inline), and for
+ * which ucwa-sipd queues messages into FE1's outbox (ucwa_pool_queue_locked) as any
+ * transition does. To the conversation code it is a Front End like the others. */
 #define UCWA_POOL_SIP_FE "~sip"
 #define UCWA_POOL_SIP_LOCAL "~local"
+#define UCWA_POOL_SIP_PREFIX "~sip:"
+/* "~sip:" + fe: the SIP side of pool member fe. */
+const char *ucwa_pool_sip_name(apr_pool_t *p, const char *fe);
+/* 1 when fe names the SIP side of a pool member ("~sip:..."). */
+int ucwa_pool_is_pool_sip(const char *fe);
 void ucwa_pool_sip_enable_locked(ucwa_store *s, int on);
 /* 1 when calls whose callee has no endpoint here go to the SIP side. */
 int ucwa_pool_sip_on(ucwa_store *s);

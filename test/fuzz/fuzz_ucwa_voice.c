@@ -10,11 +10,16 @@
  * ";ext=" digits) of at most UCWA_VOICE_NUMBER_MAX bytes, and one that applied none gives
  * the cleaned string; -1 exactly when cleaning fails or a rule's result is no number;
  * the same input gives the same answer twice; a chosen route has at least one gateway,
- * with no repeats (case-insensitive), and a list never has an empty name. */
+ * with no repeats (case-insensitive), and a list never has an empty name.
+ * ucwa_snr (a request URI's user part as a number, a caller as the apps see it, the
+ * route's gateway set): a number is '+' and 1 to 31 digits, digits without '+' only with
+ * user=phone; a caller that is a number is "tel:" and it, named by it; a gateway set is
+ * one of the route's gateways, all digits. */
 #include <strings.h>
 #include <apr_strings.h>
 
 #include "fuzz_util.h"
+#include "ucwa_snr.h"
 #include "ucwa_voice.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -38,6 +43,30 @@ static int is_number(const char *s)
         if (*e < '0' || *e > '9') return 0;
     }
     return 1;
+}
+
+static void check_snr(apr_pool_t *p, const char *in)
+{
+    const char *n0 = ucwa_snr_number(p, in, 0), *n1 = ucwa_snr_number(p, in, 1);
+    const char *addr = NULL, *name = NULL, *s;
+
+    if (n0) {
+        FUZZ_CHECK(n1 && !strcmp(n0, n1) && *in == '+');
+    }
+    if (n1) {
+        FUZZ_CHECK(*n1 == '+' && strlen(n1) >= 2 && strlen(n1) <= 32);
+        for (s = n1 + 1; *s; s++) {
+            FUZZ_CHECK(*s >= '0' && *s <= '9');
+        }
+    }
+    ucwa_snr_caller(p, in, "h.test", 1, NULL, &addr, &name);
+    FUZZ_CHECK(addr && name);
+    if (n1) {
+        FUZZ_CHECK(!strncmp(addr, "tel:", 4) && !strcmp(addr + 4, n1) && !strcmp(name, n1));
+    }
+    else {
+        FUZZ_CHECK(strncmp(addr, "tel:", 4) || strchr(addr, '@'));
+    }
 }
 
 static void check_clean(apr_pool_t *p, const char *in)
@@ -94,6 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             int rc = ucwa_voice_normalize(dp, p, line, &out, &rule);
             ucwa_voice_choice c;
             check_clean(p, line);
+            check_snr(p, line);
             FUZZ_CHECK(rc >= -1 && rc <= 1);
             FUZZ_CHECK(ucwa_voice_normalize(dp, p, line, &out2, &rule2) == rc);
             if (rc == -1) {
@@ -108,7 +138,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 FUZZ_CHECK(is_number(out) && strlen(out) <= UCWA_VOICE_NUMBER_MAX && rule);
             }
             if (ucwa_voice_route(&pol, routes, p, out, &c)) {
+                const char *set = ucwa_snr_gw_set(&c);
                 FUZZ_CHECK(c.route && c.usage && c.gateways->nelts > 0);
+                FUZZ_CHECK(!set || (*set && strspn(set, "0123456789") == strlen(set)));
                 for (i = 0; i < c.gateways->nelts; i++) {
                     for (j = i + 1; j < c.gateways->nelts; j++) {
                         FUZZ_CHECK(strcasecmp(APR_ARRAY_IDX(c.gateways, i, const char *),

@@ -1320,6 +1320,9 @@ def ucwa_voice_seeds():
         "nul": b"^(\\d)$\n+1\n1\x002",
         "no-digits": v(".*", "+1", "+", "tel:", " - ", "sip:bob@contoso.test"),
         "many-lines": v(r"^(\d{4})$", "+1425555$1", *[f"{i:04d}" for i in range(30)]),
+        # request URI user parts (ucwa_snr): E.164, bare digits, a LIKE pattern, a name
+        "snr-numbers": v(r"^\+1555\d{4}$", "Local;gw-a;3", "+15550100", "15550100",
+                         "+1555%", "Alice", "+" + "1" * 32),
     }
 
 

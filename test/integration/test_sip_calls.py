@@ -111,12 +111,7 @@ def voice_state(workdir, state):
 @pytest.fixture(scope="module")
 def fe(workdir, voice_state, side):
     state = voice_state
-    o = side.offset
-    extra = "\n".join([FAST, "UcwaSip On", "UcwaSipListenAddress 127.0.0.1",
-                       f"UcwaSipExternalListeningPort {5088 + o}",
-                       f"UcwaSipPrimaryListeningPort {5089 + o}",
-                       f"UcwaSipProxy {side.kam.host}:{side.kam.port}",
-                       f"UcwaRtpengine {side.rtp.host}:{side.rtp.ng_port}"])
+    extra = "\n".join([FAST] + side.ucwa_directives())
     f = start_fe(workdir, state, "sip-calls", extra=extra)
     yield f
     stop_fe(f, ALLOWED)
@@ -737,10 +732,10 @@ def test_rtpengine_down(fe, users, side, dave, peer):
 
 
 def test_a_pool_keeps_its_outbox(workdir, topo, side):
-    """UcwaSip On on the Front Ends of a pool: the SIP side stays off for calls there
-    (docs/ARCHITECTURE.md §13) and ucwa-sipd leaves the pool's outbox to the pool's
-    thread, so a call between two Front Ends still rings across (an invitation taken by
-    ucwa-sipd would have been lost)."""
+    """UcwaSip On on the Front Ends of a pool: ucwa-sipd leaves the pool's outbox to the
+    pool's thread (its own messages come through the pool, as "~sip:fe1": docs/
+    ARCHITECTURE.md §13, test_sip_pool.py), so a call between two Front Ends still rings
+    across (an invitation taken by ucwa-sipd would have been lost)."""
     if os.geteuid() != 0:
         pytest.skip("needs root (to run PostgreSQL as postgres)")
     import pool as pools

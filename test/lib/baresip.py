@@ -42,12 +42,13 @@ MODULES = "/usr/lib/baresip/modules"
 class Baresip(Daemon):
     def __init__(self, root, user, domain="contoso.test", proxy=("127.0.0.1", 5060),
                  addr="127.0.0.1", sip_port=5062, ctrl_port=4444, rtp_ports=(10000, 10019),
-                 tone=1000, password=None, codecs=("pcmu",)):
+                 tone=1000, password=None, codecs=("pcmu",), register=True):
         self.root = Path(root)
         self.user, self.domain, self.proxy = user, domain, proxy
         self.addr, self.sip_port, self.ctrl_port = addr, sip_port, ctrl_port
         self.rtp_ports, self.tone, self.password = rtp_ports, tone, password
         self.codecs = codecs
+        self.register = register      # False: no REGISTER (a mobile behind a gateway route)
         self.proc = None
         self.sock = None
         self.events = queue.Queue()
@@ -91,7 +92,8 @@ class Baresip(Daemon):
         ]
         (self.root / "config").write_text("\n".join(conf) + "\n")
         params = [f"outbound=\"sip:{self.proxy[0]}:{self.proxy[1]};transport=udp\"",
-                  "regint=60", "answermode=manual", "audio_codecs=" + ",".join(
+                  f"regint={60 if self.register else 0}", "answermode=manual",
+                  "audio_codecs=" + ",".join(
                       {"pcmu": "PCMU/8000/1", "pcma": "PCMA/8000/1"}[c] for c in self.codecs),
                   "mediaenc=", "medianat="]
         if self.password:

@@ -56,6 +56,15 @@ class SipSide:
     BASES = (5060, 2223, 5070, 5071, 30000, 30199) + tuple(
         b + i for i in range(4, 40) for b in (5100, 5200))
 
+    def ucwa_directives(self, listen="127.0.0.1"):
+        """mod_ucwa's SIP side pointed at this one (UcwaSip On, its ports + offset)."""
+        o = self.offset
+        return ["UcwaSip On", f"UcwaSipListenAddress {listen}",
+                f"UcwaSipExternalListeningPort {5088 + o}",
+                f"UcwaSipPrimaryListeningPort {5089 + o}",
+                f"UcwaSipProxy {self.kam.host}:{self.kam.port}",
+                f"UcwaRtpengine {self.rtp.host}:{self.rtp.ng_port}"]
+
     def start(self):
         try:
             self.rtp.start()

@@ -1,0 +1,167 @@
+/* Single number reach and call forwarding acted on: see ucwa_snr.h. */
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+#include <apr_strings.h>
+
+#include "ucwa_snr.h"
+
+const char *ucwa_snr_gw_set(const ucwa_voice_choice *choice)
+{
+    int i;
+
+    for (i = 0; choice && choice->gateways && i < choice->gateways->nelts; i++) {
+        const char *g = APR_ARRAY_IDX(choice->gateways, i, const char *);
+        if (*g && strlen(g) < 10 && strspn(g, "0123456789") == strlen(g)) {
+            return g;
+        }
+    }
+    return NULL;
+}
+
+/* Where uri (a stored target) goes now: 1 with leg filled, 0 when the voice policy no
+ * longer routes it. */
+static int resolve(const ucwa_voice_user *vu, apr_pool_t *p, const char *uri, int delay_ms,
+                   ucwa_snr_leg *leg)
+{
+    const char *number = NULL;
+    ucwa_voice_choice choice;
+
+    if (!uri || !*uri) {
+        return 0;
+    }
+    leg->delay_ms = delay_ms;
+    leg->gw_set = NULL;
+    if (!strncasecmp(uri, "sip:", 4)) {
+        leg->uri = uri;
+        return 1;
+    }
+    if (ucwa_voice_check(vu, p, uri, &number, &choice) != UCWA_VOICE_ALLOWED) {
+        return 0;
+    }
+    leg->uri = apr_pstrcat(p, "tel:", number, NULL);
+    leg->gw_set = ucwa_snr_gw_set(&choice);
+    return 1;
+}
+
+static int contact(const char *target, const char *uri)
+{
+    return target && !strcmp(target, "Contact") && uri && *uri;
+}
+
+void ucwa_snr_decide(const ucwa_callfwd *f, const ucwa_voice_user *vu, apr_pool_t *p,
+                     ucwa_snr_plan *out)
+{
+    const ucwa_voice_policy *pol = vu ? vu->policy : NULL;
+
+    memset(out, 0, sizeof(*out));
+    out->ring_apps = 1;
+    if (!f || !pol) {
+        return;   /* no settings, or not enabled for Enterprise Voice */
+    }
+    if (f->active_setting && !strcmp(f->active_setting, "ImmediateForward")
+        && contact(f->immediate_target, f->immediate_uri)) {
+        if (!pol->allow_call_forwarding) {
+            out->skipped = "immediate forward: the voice policy does not allow call forwarding";
+        }
+        else if (!resolve(vu, p, f->immediate_uri, 0, &out->forward)) {
+            out->skipped = apr_pstrcat(p, "immediate forward: no route allows ",
+                                       f->immediate_uri, NULL);
+        }
+        else {
+            out->ring_apps = 0;
+            out->immediate = 1;
+        }
+        return;   /* unanswered call handling is off with ImmediateForward */
+    }
+    if (f->active_setting && !strcmp(f->active_setting, "SimultaneousRing")
+        && contact(f->simring_target, f->simring_uri)) {
+        if (!pol->allow_simultaneous_ring) {
+            out->skipped = "simultaneous ring: the voice policy does not allow it";
+        }
+        else if (!resolve(vu, p, f->simring_uri, f->simring_delay * 1000, &out->simring)) {
+            out->skipped = apr_pstrcat(p, "simultaneous ring: no route allows ",
+                                       f->simring_uri, NULL);
+        }
+    }
+    if (f->unanswered_enabled && contact(f->unanswered_target, f->unanswered_uri)) {
+        if (!pol->allow_call_forwarding) {
+            out->skipped = "unanswered call forward: the voice policy does not allow call "
+                           "forwarding";
+        }
+        else if (!resolve(vu, p, f->unanswered_uri, f->unanswered_delay * 1000,
+                          &out->forward)) {
+            out->skipped = apr_pstrcat(p, "unanswered call forward: no route allows ",
+                                       f->unanswered_uri, NULL);
+        }
+    }
+}
+
+const char *ucwa_snr_number(apr_pool_t *p, const char *user, int user_phone)
+{
+    const char *digits;
+    apr_size_t n;
+
+    if (!user) {
+        return NULL;
+    }
+    digits = *user == '+' ? user + 1 : user;
+    n = strlen(digits);
+    if (n < 1 || n > 31 || strspn(digits, "0123456789") != n
+        || (*user != '+' && !user_phone)) {
+        return NULL;
+    }
+    return apr_pstrcat(p, "+", digits, NULL);
+}
+
+int ucwa_snr_user_of_number(ucwa_db *db, apr_pool_t *p, const char *number,
+                            const char **user)
+{
+    apr_array_header_t *rows = NULL;
+    const char *args[2];
+    int i;
+
+    *user = NULL;
+    if (!number || *number != '+' || strspn(number + 1, "0123456789") != strlen(number + 1)) {
+        return 0;   /* only digits reach the LIKE below: no pattern characters */
+    }
+    args[0] = apr_pstrcat(p, "tel:", number, NULL);
+    args[1] = apr_pstrcat(p, "tel:", number, ";%", NULL);
+    if (ucwa_sql_select(db, p, "ucwa_snr_1",
+                        "SELECT sip_uri FROM ucwa_voice_users WHERE line_uri = %s OR "
+                        "line_uri LIKE %s ORDER BY sip_uri", 2, args, 1, &rows) != 0) {
+        return -1;
+    }
+    for (i = 0; i < rows->nelts; i++) {
+        const char **row = APR_ARRAY_IDX(rows, i, const char **);
+        if (row[0] && *row[0]) {
+            char *u = apr_pstrdup(p, !strncasecmp(row[0], "sip:", 4) ? row[0] + 4 : row[0]);
+            char *q;
+            for (q = u; *q; q++) {
+                *q = (char)tolower((unsigned char)*q);
+            }
+            *user = u;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void ucwa_snr_caller(apr_pool_t *p, const char *user, const char *host, int user_phone,
+                     const char *display, const char **address, const char **name)
+{
+    const char *number = ucwa_snr_number(p, user, user_phone);
+    char *a, *q;
+
+    if (number) {
+        *address = apr_pstrcat(p, "tel:", number, NULL);
+        *name = number;
+        return;
+    }
+    a = apr_pstrcat(p, user ? user : "", "@", host ? host : "", NULL);
+    for (q = a; *q; q++) {
+        *q = (char)tolower((unsigned char)*q);
+    }
+    *address = a;
+    *name = display && *display ? display : (user ? user : "");
+}

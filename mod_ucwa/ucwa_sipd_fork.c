@@ -1,0 +1,580 @@
+/* ucwa-sipd: single number reach and call forwarding acted on (ucwa_sipd_fork.h). */
+#include <httpd.h>
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+#include <apr_strings.h>
+#include <apr_dbd.h>
+#include <http_log.h>
+#include <mod_dbd.h>
+
+#include "mod_ucwa.h"
+#include "mob_dbd.h"
+#include "ucwa_callfwd.h"
+#include "ucwa_config.h"
+#include "ucwa_snr.h"
+#include "ucwa_voice.h"
+#include "ucwa_sipd_fork.h"
+#include <re_sdp.h>
+#include <re_sipsess.h>
+
+APLOG_USE_MODULE(ucwa);
+
+#define SDP_TYPE "application/sdp"
+#define LEGS 2                    /* the simultaneous ring, the forward */
+
+typedef struct {
+    struct sipd_fork *f;
+    int which;                    /* 0 simultaneous ring, 1 forward */
+    char *uri;                    /* where: "tel:+E164" or "sip:..." (malloc) */
+    char gw[12];                  /* a number's gateway set, or "" */
+    int delay_ms;
+    int state;                    /* LEG_* */
+    struct sipsess *sess;
+    char *sdp;                    /* the leg's answer (malloc) */
+    char ngid[96];                /* rtpengine's call-id of this leg: <key>-snr, <key>-fwd */
+    int ng_live;
+    struct tmr start;
+} sipd_leg;
+
+enum { LEG_NONE = 0, LEG_WAIT, LEG_OFFER, LEG_RINGING, LEG_UP, LEG_DONE };
+
+struct sipd_fork {
+    sipd *d;
+    sipd_call *c;
+    char *user;                   /* the callee (malloc) */
+    char *line;                   /* the callee's LineURI, for Diversion (malloc), or NULL */
+    char *caller;                 /* the caller's SIP URI as the legs show it (malloc) */
+    char *offer;                  /* the caller's description (malloc) */
+    int apps, immediate, won, gone, stopped;
+    int ng_pending;
+    int last_code;
+    sipd_leg leg[LEGS];
+};
+
+static char *dup_pl(const struct pl *pl)
+{
+    char *s = malloc(pl->l + 1);
+
+    if (s) {
+        memcpy(s, pl->p, pl->l);
+        s[pl->l] = '\0';
+    }
+    return s;
+}
+
+/* ---- the plan, read from SQL ---- */
+
+/* A connection of this process's own to the directory database (mod_dbd's pool is the
+ * children's): opened for one call's decision and closed again. */
+static int db_open(sipd *d, apr_pool_t *p, ucwa_db *db, const char **why)
+{
+    const dbd_cfg_t *cfg = mob_dbd_config(d->s);
+    const char *err = NULL;
+    apr_status_t rv;
+    int n;
+
+    memset(db, 0, sizeof(*db));
+    if (!cfg) {
+        *why = "no DBDriver for this server";
+        return 0;
+    }
+    rv = apr_dbd_get_driver(p, cfg->name, &db->driver);
+    if (rv == APR_SUCCESS) {
+        rv = apr_dbd_open_ex(db->driver, p, cfg->params, &db->handle, &err);
+    }
+    if (rv != APR_SUCCESS || !db->handle) {
+        *why = apr_psprintf(p, "cannot open the %s database%s%s", cfg->name, err ? ": " : "",
+                            err ? err : "");
+        return 0;
+    }
+    if (!strcmp(cfg->name, "sqlite3")) {
+        apr_dbd_query(db->driver, db->handle, &n, "PRAGMA busy_timeout = 2000");
+    }
+    db->pool = p;
+    return 1;
+}
+
+static void db_close(ucwa_db *db)
+{
+    if (db->handle) {
+        apr_dbd_close(db->driver, db->handle);
+    }
+}
+
+static const char *number_of(apr_pool_t *p, const struct uri *u)
+{
+    struct pl v;
+    int phone = uri_param_get(&u->params, &(struct pl)PL("user"), &v) == 0
+                && !pl_strcasecmp(&v, "phone");
+    char *user = u->user.l <= 64 ? dup_pl(&u->user) : NULL;
+    const char *n = ucwa_snr_number(p, user, phone);
+
+    free(user);
+    return n;
+}
+
+static void leg_set(sipd_fork *f, int which, const ucwa_snr_leg *l)
+{
+    sipd_leg *g = &f->leg[which];
+
+    g->f = f;
+    g->which = which;
+    tmr_init(&g->start);
+    if (!l->uri) {
+        return;
+    }
+    g->uri = strdup(l->uri);
+    g->delay_ms = l->delay_ms;
+    if (l->gw_set) {
+        apr_cpystrn(g->gw, l->gw_set, sizeof(g->gw));
+    }
+    g->state = LEG_WAIT;
+}
+
+int sipd_fork_target(sipd *d, const struct sip_msg *msg, char **user, sipd_fork **fork)
+{
+    apr_pool_t *p;
+    ucwa_db db;
+    const char *why = NULL, *who = NULL, *number;
+    ucwa_callfwd fw;
+    ucwa_voice_user vu;
+    ucwa_snr_plan plan;
+    int opened, rv = 0, i;
+
+    *user = NULL;
+    *fork = NULL;
+    if (!pl_isset(&msg->uri.user) || msg->uri.user.l + msg->uri.host.l > 256) {
+        return 0;   /* nobody: 480 as before */
+    }
+    apr_pool_create(&p, d->pool);
+    number = number_of(p, &msg->uri);
+    opened = db_open(d, p, &db, &why);
+    if (number) {
+        /* a call to a work number (from a gateway: Kamailio sends numbers here) */
+        int found = opened ? ucwa_snr_user_of_number(&db, p, number, &who) : -1;
+        if (found <= 0) {
+            d->sip_refused++;
+            if (found < 0) {
+                ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00820)
+                             "ucwa-sipd: the user of %s cannot be looked up: %s", number,
+                             opened ? db.err : why);
+                (void)sip_replyf(d->sip, msg, 503, "Service Unavailable",
+                                 "Retry-After: 5\r\nContent-Length: 0\r\n\r\n");
+            }
+            else {
+                ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00821)
+                             "ucwa-sipd: call to %s: not a user's number (404)", number);
+                (void)sip_reply(d->sip, msg, 404, "Not Found");
+            }
+            db_close(&db);
+            apr_pool_destroy(p);
+            return -1;
+        }
+    }
+    else {
+        char *q;
+        who = apr_psprintf(p, "%.*s@%.*s", (int)msg->uri.user.l, msg->uri.user.p,
+                           (int)msg->uri.host.l, msg->uri.host.p);
+        for (q = (char *)who; *q; q++) {
+            *q = (char)tolower((unsigned char)*q);
+        }
+    }
+    *user = strdup(who);
+    if (!opened) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, d->s, UCWALOGNO(00822)
+                     "ucwa-sipd: call forwarding of %s not read (the applications ring): %s",
+                     who, why);
+        apr_pool_destroy(p);
+        return 0;
+    }
+    if (ucwa_callfwd_get(&db, p, who, &fw) < 0
+        || ucwa_voice_load(&db, p, who, ucwa_config_get(d->s)->global->site, &vu) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, d->s, UCWALOGNO(00823)
+                     "ucwa-sipd: call forwarding of %s not read (the applications ring): %s",
+                     who, db.err ? db.err : "database error");
+        db_close(&db);
+        apr_pool_destroy(p);
+        return 0;
+    }
+    db_close(&db);
+    ucwa_snr_decide(&fw, &vu, p, &plan);
+    if (plan.skipped) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00824)
+                     "ucwa-sipd: call to %s: %s (not acted on)", who, plan.skipped);
+    }
+    if (plan.simring.uri || plan.forward.uri) {
+        sipd_fork *f = calloc(1, sizeof(*f));
+        if (f) {
+            f->d = d;
+            f->user = strdup(who);
+            f->line = vu.line_uri ? strdup(vu.line_uri) : NULL;
+            f->immediate = plan.immediate;
+            leg_set(f, 0, &plan.simring);
+            leg_set(f, 1, &plan.forward);
+            for (i = 0; i < LEGS; i++) {
+                if (f->leg[i].uri) {
+                    ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00825)
+                                 "ucwa-sipd: call to %s: %s to %s after %d ms%s", who,
+                                 i ? (plan.immediate ? "immediate forward"
+                                                     : "unanswered call forward")
+                                   : "simultaneous ring", f->leg[i].uri, f->leg[i].delay_ms,
+                                 f->leg[i].gw[0] ? apr_psprintf(p, " (gateway set %s)",
+                                                                f->leg[i].gw) : "");
+                }
+            }
+            *fork = f;
+        }
+    }
+    apr_pool_destroy(p);
+    return rv;
+}
+
+int sipd_fork_rings_apps(const sipd_fork *f)
+{
+    return !f || !f->immediate;
+}
+
+int sipd_fork_live(const sipd_fork *f)
+{
+    int i;
+
+    for (i = 0; f && !f->stopped && i < LEGS; i++) {
+        if (f->leg[i].state >= LEG_WAIT && f->leg[i].state <= LEG_UP) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int sipd_fork_won(const sipd_fork *f)
+{
+    return f && f->won;
+}
+
+apr_int64_t sipd_fork_ring_ms(const sipd_fork *f, apr_int64_t ring)
+{
+    if (f && f->leg[1].state == LEG_WAIT && !f->immediate) {
+        return f->leg[1].delay_ms + ring;
+    }
+    return ring;
+}
+
+/* ---- rtpengine ---- */
+
+/* An NG command about leg g: its call-id, the caller's tag, addresses rewritten. */
+static ng_benc *leg_cmd(apr_pool_t *p, const sipd_leg *g, const char *command)
+{
+    static const char *const replace[] = { "origin", "session-connection" };
+    ng_benc *cmd = ng_benc_dict(p);
+
+    ng_benc_dict_add_str(p, cmd, "command", command);
+    ng_benc_dict_add_str(p, cmd, "call-id", g->ngid);
+    ng_benc_dict_add_strs(p, cmd, "replace", replace, 2);
+    ng_benc_dict_add_str(p, cmd, "from-tag", sipd_call_tag(g->f->c));
+    return cmd;
+}
+
+/* Sends it; the fork stays allocated until the answer comes. */
+static void ng_leg(sipd_leg *g, const ng_benc *cmd, sipd_ng_done *done)
+{
+    g->f->ng_pending++;
+    sipd_ng_request(g->f->d, cmd, done, g);
+}
+
+/* In an NG answer's callback: 1 when the fork ended meanwhile (the last answer frees it). */
+static int ng_back(sipd_fork *f)
+{
+    f->ng_pending--;
+    if (f->gone) {
+        if (!f->ng_pending) {
+            free(f);
+        }
+        return 1;
+    }
+    return 0;
+}
+
+static void leg_drop(sipd_leg *g)
+{
+    sipd *d = g->f->d;
+
+    tmr_cancel(&g->start);
+    g->sess = mem_deref(g->sess);   /* CANCEL or BYE as libre frees it */
+    if (g->ng_live) {
+        sipd_ng_delete(d, g->ngid);
+        g->ng_live = 0;
+    }
+    free(g->sdp);
+    g->sdp = NULL;
+    if (g->state != LEG_NONE) {
+        g->state = LEG_DONE;
+    }
+}
+
+/* ---- a leg ---- */
+
+static int no_offer(struct mbuf **descp, const struct sip_msg *msg, void *arg)
+{
+    (void)descp; (void)msg; (void)arg;
+    return EPROTO;
+}
+
+static int leg_answer(const struct sip_msg *msg, void *arg)
+{
+    sipd_leg *g = arg;
+    struct pl pl;
+
+    free(g->sdp);
+    pl.p = (const char *)mbuf_buf(msg->mb);
+    pl.l = mbuf_get_left(msg->mb);
+    g->sdp = pl.l ? dup_pl(&pl) : NULL;
+    return 0;
+}
+
+static void leg_progress(const struct sip_msg *msg, void *arg)
+{
+    (void)msg; (void)arg;   /* the caller already hears the ringing of the 180 it got */
+}
+
+static void leg_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
+                            void *arg)
+{
+    sipd_leg *g = arg;
+    sipd_fork *f = g->f;
+    const char *why = NULL, *sdp = sipd_ng_sdp(err, resp, &why);
+    int i;
+
+    (void)rtt;
+    if (ng_back(f)) {
+        return;
+    }
+    if (g->state != LEG_UP) {
+        return;   /* it went meanwhile */
+    }
+    if (!sdp || f->won || f->stopped) {
+        leg_drop(g);
+        if (!sdp) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00826)
+                         "ucwa-sipd: rtpengine did not take the answer of %s for call %s: %s",
+                         g->uri, sipd_call_key(f->c), why);
+            if (!f->apps && !f->won && !sipd_fork_live(f)) {
+                sipd_call_leg_failed(f->c, 503);   /* nothing else rings: 480 */
+            }
+        }
+        return;
+    }
+    f->won = 1;
+    for (i = 0; i < LEGS; i++) {
+        if (&f->leg[i] != g) {
+            leg_drop(&f->leg[i]);
+        }
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00827)
+                 "ucwa-sipd: call %s to %s answered at %s", sipd_call_key(f->c), f->user,
+                 g->uri);
+    sipd_call_leg_answered(f->c, sdp);
+}
+
+static void leg_established(const struct sip_msg *msg, void *arg)
+{
+    sipd_leg *g = arg;
+    sipd_fork *f = g->f;
+    sipd *d = f->d;
+    apr_pool_t *p;
+    ng_benc *cmd;
+
+    if (f->won || f->stopped) {
+        leg_drop(g);   /* another party answered first: BYE */
+        return;
+    }
+    g->state = LEG_UP;
+    apr_pool_create(&p, d->pool);
+    cmd = leg_cmd(p, g, "answer");
+    ng_benc_dict_add(p, cmd, "to-tag", ng_benc_bytes(p, msg->to.tag.p, msg->to.tag.l));
+    ng_benc_dict_add_str(p, cmd, "sdp", g->sdp ? g->sdp : "");
+    ng_leg(g, cmd, leg_answered_ng);
+    apr_pool_destroy(p);
+}
+
+static void leg_close(int err, const struct sip_msg *msg, void *arg)
+{
+    sipd_leg *g = arg;
+    sipd_fork *f = g->f;
+    int code = msg ? msg->scode : 0, up = g->state == LEG_UP && f->won;
+
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, f->d->s, UCWALOGNO(00828)
+                 "ucwa-sipd: %s leg of call %s to %s ended (%d%s%s)", up ? "answered" : "the",
+                 sipd_call_key(f->c), g->uri, code, err ? ", " : "", err ? strerror(err) : "");
+    leg_drop(g);
+    if (up) {
+        sipd_call_hangup(f->c);   /* the mobile hung up: so does the caller's call */
+        return;
+    }
+    f->last_code = code;
+    if (!f->apps && !f->won && !sipd_fork_live(f)) {
+        sipd_call_leg_failed(f->c, code);
+    }
+}
+
+static void leg_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
+                           void *arg)
+{
+    sipd_leg *g = arg;
+    sipd_fork *f = g->f;
+    const char *why = NULL, *sdp = sipd_ng_sdp(err, resp, &why);
+    char route[300], *to;
+    const char *at;
+    struct mbuf *mb;
+    apr_pool_t *p;
+    int e;
+
+    (void)rtt;
+    if ((f->gone || g->state != LEG_OFFER) && sdp) {
+        sipd_ng_delete(d, g->ngid);   /* the leg went while rtpengine made its offer */
+    }
+    if (ng_back(f) || g->state != LEG_OFFER) {
+        return;
+    }
+    g->ng_live = 1;
+    if (!sdp) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00829)
+                     "ucwa-sipd: rtpengine gave no offer for %s of call %s: %s", g->uri,
+                     sipd_call_key(f->c), why);
+        leg_close(0, NULL, g);
+        return;
+    }
+    apr_pool_create(&p, d->pool);
+    at = strchr(f->user, '@');
+    to = !strncasecmp(g->uri, "tel:", 4)
+         ? apr_psprintf(p, "sip:%s@%s;user=phone", g->uri + 4, at ? at + 1 : "localhost")
+         : g->uri;
+    mb = mbuf_alloc(strlen(sdp));
+    mbuf_write_str(mb, sdp);
+    mb->pos = 0;
+    apr_snprintf(route, sizeof(route), "sip:%s;lr", d->conf->proxy ? d->conf->proxy : "");
+    {
+        const char *routes[1] = { route };
+        const char *line = f->line ? f->line : apr_pstrcat(p, "sip:", f->user, NULL);
+        e = sipsess_connect(&g->sess, d->sess_sock, to, NULL, f->caller, "ucwa",
+                            d->conf->proxy ? routes : NULL, d->conf->proxy ? 1 : 0, SDP_TYPE,
+                            mb, NULL, NULL, false, no_offer, leg_answer, leg_progress,
+                            leg_established, NULL, NULL, leg_close, g,
+                            "P-Asserted-Identity: <%s>\r\n"
+                            "Diversion: <%s>;reason=%s;counter=1\r\n%s%s%s", f->caller, line,
+                            g->which == 0 ? "deflection"
+                                          : f->immediate ? "unconditional" : "no-answer",
+                            g->gw[0] ? "P-Ucwa-Gateway-Set: " : "", g->gw,
+                            g->gw[0] ? "\r\n" : "");
+    }
+    mem_deref(mb);
+    apr_pool_destroy(p);
+    if (e) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, e, d->s, UCWALOGNO(00830)
+                     "ucwa-sipd: cannot send the INVITE of call %s to %s", sipd_call_key(f->c),
+                     g->uri);
+        leg_close(0, NULL, g);
+        return;
+    }
+    g->state = LEG_RINGING;
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00831)
+                 "ucwa-sipd: call %s to %s: %s rings", sipd_call_key(f->c), f->user, g->uri);
+}
+
+/* A leg's time came: rtpengine's offer toward SIP from the caller's description. */
+static void leg_go(void *arg)
+{
+    sipd_leg *g = arg;
+    sipd_fork *f = g->f;
+    sipd *d = f->d;
+    apr_pool_t *p;
+    ng_benc *cmd;
+    static const char *const mux[] = { "demux" };
+
+    if (f->won || f->stopped || g->state != LEG_WAIT) {
+        return;
+    }
+    if (g->which == 1 && !f->immediate) {
+        /* unanswered: the applications and the simultaneous ring stop, the call goes on */
+        leg_drop(&f->leg[0]);
+        if (f->apps) {
+            f->apps = 0;
+            sipd_call_stop_apps(f->c);
+        }
+    }
+    g->state = LEG_OFFER;
+    apr_pool_create(&p, d->pool);
+    cmd = leg_cmd(p, g, "offer");
+    ng_benc_dict_add_str(p, cmd, "sdp", f->offer);
+    ng_benc_dict_add_str(p, cmd, "ICE", "remove");
+    ng_benc_dict_add_str(p, cmd, "transport-protocol", "RTP/AVP");
+    ng_benc_dict_add_strs(p, cmd, "rtcp-mux", mux, 1);
+    ng_leg(g, cmd, leg_offered_ng);
+    apr_pool_destroy(p);
+}
+
+void sipd_fork_start(sipd_fork *f, sipd_call *c, const char *offer, int apps)
+{
+    int i;
+
+    if (!f) {
+        return;
+    }
+    f->c = c;
+    f->apps = apps;
+    f->offer = strdup(offer ? offer : "");
+    for (i = 0; i < LEGS; i++) {
+        sipd_leg *g = &f->leg[i];
+        int delay = g->delay_ms;
+        apr_snprintf(g->ngid, sizeof(g->ngid), "%s-%s", sipd_call_key(c), i ? "fwd" : "snr");
+        if (g->state != LEG_WAIT) {
+            continue;
+        }
+        if (!apps && (i == 0 || !f->leg[0].uri)) {
+            delay = 0;   /* nobody else rings: no reason to wait */
+        }
+        tmr_start(&g->start, (uint64_t)delay, leg_go, g);
+    }
+}
+
+void sipd_fork_caller(sipd_fork *f, const struct sip_msg *msg)
+{
+    if (f && !f->caller) {
+        f->caller = dup_pl(&msg->from.auri);
+    }
+}
+
+void sipd_fork_cancel(sipd_fork *f)
+{
+    int i;
+
+    if (!f || f->won) {
+        return;
+    }
+    f->stopped = 1;
+    for (i = 0; i < LEGS; i++) {
+        leg_drop(&f->leg[i]);
+    }
+}
+
+void sipd_fork_free(sipd_fork *f)
+{
+    int i;
+
+    if (!f) {
+        return;
+    }
+    f->stopped = 1;
+    for (i = 0; i < LEGS; i++) {
+        leg_drop(&f->leg[i]);
+        free(f->leg[i].uri);
+    }
+    free(f->user);
+    free(f->line);
+    free(f->caller);
+    free(f->offer);
+    f->gone = 1;
+    if (!f->ng_pending) {
+        free(f);
+    }
+}

@@ -1,0 +1,57 @@
+/* Inside ucwa-sipd: single number reach and call forwarding acted on for calls from SIP
+ * (ucwa_sipd_fork.c). The plan is common/ucwa/ucwa_snr's; here its legs: INVITEs through
+ * UcwaSipProxy to the simultaneous ring or forwarding target, each with rtpengine's
+ * offer made from the caller's description under a call-id of its own, the first answer
+ * wins (the caller gets that leg's description in its 200), the others are canceled.
+ * ucwa_sipd_call.c calls the sipd_fork_* hooks; the sipd_call_* functions are its
+ * answers to a leg's outcome. See docs/ARCHITECTURE.md, "The SIP side". */
+#ifndef UCWA_SIPD_FORK_H
+#define UCWA_SIPD_FORK_H
+
+#include "ucwa_sipd_int.h"
+
+typedef struct sipd_fork sipd_fork;
+typedef struct sipd_call sipd_call;
+
+/* The user an INVITE from SIP is for: its request URI's user@host, or, for a number (an
+ * E.164 user part, or user=phone), the user whose LineURI it is; and that user's plan
+ * (NULL: the applications ring, nothing else). 0 with *user (malloc'ed, lower case) and
+ * *fork, or -1 when the INVITE was answered here (404 for a number that is nobody's,
+ * 503 when the database cannot be read). */
+int sipd_fork_target(sipd *d, const struct sip_msg *msg, char **user, sipd_fork **fork);
+
+/* The caller as the legs show it (From and P-Asserted-Identity): the INVITE's From URI. */
+void sipd_fork_caller(sipd_fork *f, const struct sip_msg *msg);
+/* The applications ring (no fork, or no immediate forward). */
+int sipd_fork_rings_apps(const sipd_fork *f);
+/* The call was taken (c: its session accepted, its key and the caller's tag set); offer:
+ * the caller's description; apps: the applications ring. Arms the legs' timers. */
+void sipd_fork_start(sipd_fork *f, sipd_call *c, const char *offer, int apps);
+/* A leg is ringing or still to be called. */
+int sipd_fork_live(const sipd_fork *f);
+/* A leg answered: the call is that leg's now. */
+int sipd_fork_won(const sipd_fork *f);
+/* The milliseconds the caller may ring, given the applications' ring (ms): longer when
+ * an unanswered call forward starts later than that. */
+apr_int64_t sipd_fork_ring_ms(const sipd_fork *f, apr_int64_t ring);
+/* The applications answered or declined: the legs are canceled, none is called any more. */
+void sipd_fork_cancel(sipd_fork *f);
+/* The call ends: legs canceled or hung up, rtpengine forgets theirs; f is freed (later,
+ * when an NG request about it is still out). NULL: nothing. */
+void sipd_fork_free(sipd_fork *f);
+
+/* ucwa_sipd_call.c's side. */
+const char *sipd_call_key(const sipd_call *c);       /* the conversation's key */
+const char *sipd_call_tag(const sipd_call *c);       /* the caller's From tag */
+/* A leg answered with sdp (rtpengine's, for the caller): the caller gets 200 with it;
+ * the applications' invitation ends answered elsewhere. */
+void sipd_call_leg_answered(sipd_call *c, const char *sdp);
+/* The unanswered call forward starts: the applications' invitation ends (Missed). */
+void sipd_call_stop_apps(sipd_call *c);
+/* Nothing rings any more and nobody answered (code: the last leg's failure): the caller
+ * gets it (486 and 6xx as they came, else 480). */
+void sipd_call_leg_failed(sipd_call *c, int code);
+/* The answered leg hung up: the caller gets a BYE. */
+void sipd_call_hangup(sipd_call *c);
+
+#endif

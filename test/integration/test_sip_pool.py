@@ -1,0 +1,302 @@
+"""SIP calls on a pool of Front Ends (issue 13 on issue 11's pool): two Front Ends of pool01
+(test/lib/pool.py: PostgreSQL, HAProxy on the shipped config), each with UcwaSip On and its
+own ucwa-sipd on its own address; one SIP side (sip_side.SipSide: Kamailio, rtpengine)
+whose dispatcher set 9 lists both ucwa-sipds (UCWA_SET, priority order here so that calls
+from SIP land on FE1's: the tests know which Front End holds which call); baresip phones.
+
+- dave's phone calls alice, whose applications are on FE1 and FE2: both ring (the call's
+  SIP side is FE1's ucwa-sipd, "~sip:fe1" in the pool), the answer on FE2 wins, FE1's
+  sees ConnectedElsewhere, a tone is heard each way; dave hangs up (FE2's call ends);
+  again, FE1's answers and hangs up (dave's call closes).
+- the caller cancels (both Missed); an application declines (603, the other stops).
+- alice's application on FE2 calls carol's phone: the INVITE leaves from FE2's ucwa-sipd;
+  and a number (tel:0100, her voice policy in the pool's PostgreSQL): the SIPp gateway gets
+  sip:+15550100 with her identity, from FE2's address.
+- FE1's ucwa-sipd is killed with a call it took, answered on FE2: the call ends on FE2 (the
+  new process joins the pool afresh), and the new process takes calls.
+- FE1 is killed (SIGKILL) with a call from dave answered on FE2 (its SIP side on FE1) and
+  a call from FE2 to carol (its SIP side on FE2): the first ends on FE2 as a Front End gone
+  (within the lease), the second stays up and hangs up cleanly."""
+import os
+import re
+import signal
+import time
+
+import pytest
+
+import conftest
+import kamailio
+import pool as pools
+from sip_side import SipSide
+from test_pool import mobility_allowed, wait_for
+from ucwa_call import CallApp
+# the phone dave (on this module's side), the media loop and the apps' WebRTC peers
+from test_sip_calls import (APP_HZ, DOMAIN, PHONE_HZ, VOICE_SQL,  # noqa: F401 (fixtures)
+                            dave, media, peer)
+from ucwa_client import FAST, pool_fe
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0,
+                                reason="needs root (to run PostgreSQL as postgres)")
+
+FE_SET = 9                    # the pool's Front Ends in Kamailio's dispatcher list
+ALLOWED = mobility_allowed() + [
+    re.compile(r"UCWA007\d\d"),       # ucwa-sipd's calls (info)
+    re.compile(r"UCWA009\d\d"),       # the SIP side on a pool (info; 00900 when FE1 died)
+    re.compile(r"UCWA00642"),         # ucwa-sipd restarted
+]
+
+
+@pytest.fixture(scope="module")
+def side(workdir):
+    offset = kamailio.free_sip_offset(list(SipSide.BASES) + [5088, 5089])
+    fes = [f"sip:{pools.FE_ADDR.format(i)}:{5089 + offset}" for i in (1, 2)]
+    s = SipSide(workdir / "sip-pool", host="127.0.0.1", domain=DOMAIN, offset=offset,
+                ucwa=[pools.FE_ADDR.format(i) for i in (1, 2)], gateways={FE_SET: fes})
+    s.kam.defines += [f"UCWA_SET={FE_SET}", 'UCWA_SET_ALG="8"']
+    s.start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def pl(workdir, side):
+    o = side.offset
+
+    def sip(i):
+        return "\n".join(["UcwaSip On", f"UcwaSipListenAddress {pools.FE_ADDR.format(i)}",
+                          f"UcwaSipExternalListeningPort {5088 + o}",
+                          f"UcwaSipPrimaryListeningPort {5089 + o}",
+                          f"UcwaSipProxy {side.kam.host}:{side.kam.port}",
+                          f"UcwaRtpengine {side.rtp.host}:{side.rtp.ng_port}"])
+    p = pools.start_pool(workdir / "sip-pool-fes", n=2, extra=FAST + "\nUcwaCallRingTimeout 15",
+                         fe_extra={1: sip(1), 2: sip(2)}, lease=4)
+    p.pg.psql(VOICE_SQL)      # the voice policy's tables are the module's (made at start)
+    yield p
+    logs = [(f.name, f.apache.error_log) for f in p.fes]
+    p.stop()
+    bad = []
+    for name, log in logs:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        bad += [f"{name}: {x}" for x in conftest.unexpected_log_lines(text, ALLOWED)]
+    assert not bad, "unexpected lines in the Front Ends' error logs:\n" + "\n".join(bad)
+
+
+@pytest.fixture(scope="module")
+def carol(side):
+    return side.phone("carol", 2, tone=PHONE_HZ)
+
+
+def in_pool(pl, sip, fe):
+    return pl.pg.psql(f"SELECT count(*) FROM ucwa_pool_user WHERE sip = '{sip}' AND fe = '{fe}' "
+                      "AND available > 0").strip() == "1"
+
+
+@pytest.fixture
+def alice(pl):
+    """alice's applications on FE1 and FE2 (both take calls), known to the pool."""
+    apps = [CallApp.signed_in(pool_fe(pl, i).user(f"alice@{DOMAIN}")) for i in (1, 2)]
+    for i in (1, 2):
+        wait_for(lambda: in_pool(pl, f"alice@{DOMAIN}", f"fe{i}"), what=f"alice on fe{i}")
+    yield apps
+    for a in apps:
+        try:
+            a.app.delete()
+        except Exception:
+            pass              # its Front End was killed
+
+
+def sip_calls(pl, i):
+    """Calls ucwa-sipd of Front End i holds (its status, through /ucwa-status)."""
+    return pool_fe(pl, i).status()["sip"]["calls"]
+
+
+def test_phone_rings_both_front_ends_first_answer_wins(side, pl, alice, dave, peer):
+    a1, a2 = alice
+    t0 = time.monotonic()
+    dave.dial(f"sip:alice@{DOMAIN}")
+    ring1 = a1.ringing(timeout=10)
+    ring2 = a2.ringing(timeout=10)
+    print(f"phone dial to both Front Ends' apps ringing: {time.monotonic() - t0:.3f} s")
+    offer = ring2.sdp()
+    assert "UDP/TLS/RTP/SAVPF" in offer and "a=ice-ufrag" in offer, offer
+    assert ring1.sdp() == offer          # the same offer, through the pool's table
+    assert sip_calls(pl, 1) == 1 and sip_calls(pl, 2) == 0   # FE1's ucwa-sipd holds it
+    p = peer()
+    ring2.accept(p.answer(offer))
+    assert ring1.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
+    dave.wait_event("CALL_ESTABLISHED", timeout=10)
+    p.wait_connected(timeout=15)
+    t0 = time.monotonic()
+    heard = p.heard(PHONE_HZ, since=t0)
+    assert heard.ok, f"the app on FE2 does not hear the phone's {PHONE_HZ} Hz: {heard}"
+    heard = dave.heard(APP_HZ)
+    assert heard.ok, f"the phone does not hear the app on FE2 ({APP_HZ} Hz): {heard}"
+    # the phone hangs up: the call on FE2 ends
+    dave.hangup()
+    ring2.ended()
+    dave.wait_event("CALL_CLOSED")
+    # again, answered on FE2, hung up by that app (its "left" crosses to FE1's ucwa-sipd)
+    dave.dial(f"sip:alice@{DOMAIN}")
+    ring1 = a1.ringing(timeout=10)
+    ring2 = a2.ringing(timeout=10)
+    ring2.accept(peer().answer(ring2.sdp()))
+    assert ring1.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
+    dave.wait_event("CALL_ESTABLISHED", timeout=10)
+    ring2.hang_up()
+    ring2.ended()
+    dave.wait_event("CALL_CLOSED")
+    # and answered on FE1, hung up by the app
+    dave.dial(f"sip:alice@{DOMAIN}")
+    ring1 = a1.ringing(timeout=10)
+    ring2 = a2.ringing(timeout=10)
+    ring1.accept(peer().answer(ring1.sdp()))
+    assert ring2.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
+    dave.wait_event("CALL_ESTABLISHED", timeout=10)
+    ring1.hang_up()
+    ring1.ended()
+    dave.wait_event("CALL_CLOSED")
+    wait_for(lambda: sip_calls(pl, 1) == 0, what="FE1's ucwa-sipd without calls")
+
+
+def test_phone_cancels_and_app_declines(pl, alice, dave):
+    a1, a2 = alice
+    dave.dial(f"sip:alice@{DOMAIN}")
+    ring1, ring2 = a1.ringing(timeout=10), a2.ringing(timeout=10)
+    dave.hangup()                        # CANCEL: every Front End stops ringing
+    assert ring1.missed(timeout=10).get("subcode") == "Missed"
+    assert ring2.missed(timeout=10).get("subcode") == "Missed"
+    dave.wait_event("CALL_CLOSED")
+    dave.dial(f"sip:alice@{DOMAIN}")
+    ring1, ring2 = a1.ringing(timeout=10), a2.ringing(timeout=10)
+    ring2.decline()                      # on FE2: the phone gets 603, FE1 stops
+    closed = dave.wait_event("CALL_CLOSED", timeout=10)
+    assert "603" in str(closed) or "Decline" in str(closed), closed
+    assert a1.wait("audioVideoInvitation", "completed", timeout=10).get("status") == "Failure"
+
+
+def test_phone_calls_nobody_in_the_pool(dave):
+    """erin has no application anywhere in the pool (nor a phone): 480."""
+    dave.dial(f"sip:erin@{DOMAIN}")
+    closed = dave.wait_event("CALL_CLOSED", timeout=10)
+    assert "480" in str(closed) or "Unavailable" in str(closed), closed
+
+
+def call_carol_from_fe2(pl, a2, carol, peer):
+    p = peer()
+    before = (sip_calls(pl, 1), sip_calls(pl, 2))
+    call = a2.call(f"sip:carol@{DOMAIN}", p.offer())
+    call.started()
+    carol.wait_event("CALL_INCOMING")
+    # FE2's ucwa-sipd sent it
+    assert (sip_calls(pl, 1), sip_calls(pl, 2)) == (before[0], before[1] + 1)
+    carol.accept()
+    p.accept(call.answered(timeout=15).decode())
+    carol.wait_event("CALL_ESTABLISHED")
+    call.connected()
+    return call, p
+
+
+def test_app_on_fe2_calls_a_phone(pl, alice, carol, peer):
+    _, a2 = alice
+    call, p = call_carol_from_fe2(pl, a2, carol, peer)
+    p.wait_connected(timeout=15)
+    heard = carol.heard(APP_HZ)
+    assert heard.ok, f"carol's phone does not hear the app on FE2: {heard}"
+    carol.hangup()                       # the phone hangs up
+    call.ended()
+    call, p = call_carol_from_fe2(pl, a2, carol, peer)
+    call.hang_up()                       # the app hangs up
+    call.ended()
+    carol.wait_event("CALL_CLOSED")
+
+
+def test_app_on_fe2_calls_a_number(side, pl, alice, peer):
+    _, a2 = alice
+    before = len(side.gw.requests("INVITE"))
+    call = a2.call("tel:0100", peer().offer())
+    call.started()
+    invite = side.gw.wait_request("INVITE", count=before + 1)
+    assert invite.ruri.startswith("sip:+15550100@") and "user=phone" in invite.ruri, invite.ruri
+    assert invite.header("P-Asserted-Identity") == f"<sip:alice@{DOMAIN}>", invite.text
+    # from FE2's ucwa-sipd (its address in the Via Kamailio passed on)
+    vias = [v for n, v in invite.headers if n == "via"]
+    assert any(pools.FE_ADDR.format(2) + ":" in v for v in vias), vias
+    call.answered(timeout=15)
+    byes = len(side.gw.requests("BYE"))
+    call.hang_up()
+    call.ended()
+    side.gw.wait_request("BYE", count=byes + 1)
+
+
+def test_late_answer_and_bad_messages_for_the_sip_side(pl):
+    """What the pool tells FE1's SIP side about a call it no longer has: an answer (it
+    crossed the caller's CANCEL) is answered "left" to the answering Front End, so that
+    side does not stay connected to nobody; a message that is not JSON is dropped and
+    logged. ucwa-sipd keeps running."""
+    pid = sipd_pid(pl, 1)
+    conv = "0123456789abcdef0123456789abcdef"
+    late = ('{"k":"accepted","fe":"~sip:fe1","conv":"%s","by":"fe2","peer":"x","name":"",'
+            '"html":0}' % conv)
+    applied = pool_fe(pl, 2).status()["pool"]["applied"]
+    pl.pg.psql(f"SELECT ucwa_pool_post('~sip:fe1', '{late}');"
+               "SELECT ucwa_pool_post('~sip:fe1', 'not json');")
+    log1 = pl.fe(1).apache.log_text
+    wait_for(lambda: "UCWA00905" in log1() and "UCWA00903" in log1(), what="FE1's log")
+    # fe2 got the left (for a conversation it does not have: nothing to do)
+    wait_for(lambda: pool_fe(pl, 2).status()["pool"]["applied"] > applied,
+             what="the left applied on FE2")
+    assert sipd_pid(pl, 1) == pid
+
+
+def sipd_pid(pl, i):
+    return pool_fe(pl, i).status()["sip"].get("pid")
+
+
+def test_sipd_restart_ends_its_calls_across_the_pool(pl, alice, dave, peer):
+    """FE1's ucwa-sipd dies (SIGKILL) with a call it took, answered on FE2: Apache starts
+    it again, and the new process's join ends the call on FE2 too; the new one takes
+    calls again."""
+    a1, a2 = alice
+    dave.dial(f"sip:alice@{DOMAIN}")
+    a1.ringing(timeout=10)
+    ring2 = a2.ringing(timeout=10)
+    ring2.accept(peer().answer(ring2.sdp()))
+    dave.wait_event("CALL_ESTABLISHED", timeout=10)
+    pid = sipd_pid(pl, 1)
+    os.kill(pid, signal.SIGKILL)
+    ring2.ended(timeout=10)
+    wait_for(lambda: sipd_pid(pl, 1) not in (None, pid), what="ucwa-sipd started again")
+    dave.hangup()                        # the new process knows nothing of it: 481
+    dave.wait_event("CALL_CLOSED")
+    dave.dial(f"sip:alice@{DOMAIN}")
+    ring1 = a1.ringing(timeout=10)
+    a2.ringing(timeout=10)
+    ring1.decline()
+    dave.wait_event("CALL_CLOSED", timeout=10)
+
+
+def test_front_end_killed(side, pl, alice, dave, carol, peer):
+    """Runs last: FE1 dies with a call whose SIP side it held (answered on FE2) and a call
+    of FE2's own SIP side: the first ends on FE2 within the lease, the second goes on."""
+    a1, a2 = alice
+    dave.dial(f"sip:alice@{DOMAIN}")
+    a1.ringing(timeout=10)
+    ring2 = a2.ringing(timeout=10)
+    ring2.accept(peer().answer(ring2.sdp()))
+    dave.wait_event("CALL_ESTABLISHED", timeout=10)
+    a2.wait("audioVideo", "updated", timeout=10,
+            where=lambda e: a2.state_of(e) == "Connected")
+    out, _ = call_carol_from_fe2(pl, a2, carol, peer)
+    t0 = time.monotonic()
+    pl.fe(1).kill()
+    # the pool's lease is 4 s: FE2 takes over, the call whose SIP side was FE1's ends
+    ring2.ended(timeout=15)
+    gone_after = time.monotonic() - t0
+    print(f"SIGKILL of FE1 to its SIP side's call ended on FE2: {gone_after:.1f} s")
+    assert gone_after < 12, gone_after
+    # FE2's own call is untouched: connected, the phone still in it, then hung up cleanly
+    assert out.audio_video()["state"] == "Connected"
+    assert sip_calls(pl, 2) == 1
+    out.hang_up()
+    out.ended()
+    carol.wait_event("CALL_CLOSED")

@@ -1,0 +1,485 @@
+"""Calls to a user's work number from the PSTN, single number reach and call forwarding
+acted on (issue 13): one Apache with UcwaSip On beside a SIP side (Kamailio, rtpengine),
+a SIPp gateway (127.0.0.71, in dispatcher set 1) that calls alice's number
+(+15550100, her LineURI) through Kamailio, and baresip as alice's mobile (+15550199)
+behind the voice route's gateway set 3 (the route points at baresip, which does not
+register). alice's forwarding settings are her ucwa_call_forwarding row, written here
+between calls (ucwa-sipd reads them at each call).
+
+- a call to the number rings alice's apps, the caller shown as tel:+15550123;
+- simultaneous ring: the mobile's INVITE comes ringDelay after the caller's; answered on
+  the mobile, the apps' invitation ends ConnectedElsewhere, media flows caller <->
+  mobile through rtpengine (the gateway echoes: the mobile hears its own tone back);
+  answered on an app, the mobile's leg is canceled; declined on an app, the caller gets
+  603 and the mobile's leg is canceled;
+- a PSTN phone with a voice (baresip at the gateway's address) answered on the mobile:
+  each hears the other's tone, the mobile's hang-up ends the caller's call;
+- immediate forward (the apps do not ring), unanswered forward (after its delay the apps'
+  invitation ends Missed, the mobile rings);
+- AllowSimultaneousRing / AllowCallForwarding off: nothing is forwarded;
+- the simultaneous ring leg at the SIPp gateway: its INVITE ringDelay after the
+  caller's, From/P-Asserted-Identity the caller, Diversion alice's number;
+- nobody answers within UcwaCallRingTimeout: 480 to the caller, the mobile canceled,
+  Missed; the caller hangs up while it rings: Missed AudioLog from tel:+15550123, a
+  missed item, the call and missed-call pushes (APNs mock);
+- a number that is nobody's: 404; a number sent past Kamailio: 403."""
+import re
+import sqlite3
+import time
+
+import pytest
+
+import baresip
+import conftest
+import kamailio
+import sipp
+from push_services import (APNS_KEY_ID, APNS_TEAM_ID, APNS_TOPIC, apns,  # noqa: F401
+                           apns_mock, keys)
+from sip_side import GATEWAY, SipSide
+from ucwa_call import CallApp
+from ucwa_client import FAST, clean_log, start_fe, state_with_tags, stop_fe
+from webrtc_media import MediaLoop, Peer
+
+DOMAIN = "contoso.test"
+ALICE_NUMBER, CALLER, MOBILE = "+15550100", "+15550123", "+15550199"
+MOBILE_HZ, APP_HZ, CALLER_HZ = 1500, 1000, 700
+DEVICE = "5" * 64              # alice's APNs token
+RING_S = 8                     # UcwaCallRingTimeout: nobody answers within it
+CALLER_N = 7                   # the PSTN phone's ports as sip_side's phone n (at GATEWAY)
+MOBILE_N = 6                   # the mobile's addresses as sip_side's phone n
+CALLER_PORT, CALLER_MEDIA = 5078, 5079    # (+ offset) the SIPp caller at the gateway address
+ALLOWED = list(conftest.ALLOWED_LOG) + [
+    re.compile(r"UCWA007[0-2][0-9]"), re.compile(r"UCWA008[2-5][0-9]"),
+]
+
+
+def mobile_ports(offset):
+    n = MOBILE_N
+    return (f"127.0.0.{32 + n}", 5100 + 4 * n + offset, 5102 + 4 * n + offset,
+            (5200 + 20 * n + offset, 5219 + 20 * n + offset))
+
+
+@pytest.fixture(scope="module")
+def side(workdir):
+    offset = kamailio.free_sip_offset(list(SipSide.BASES) + [5088, 5089, 5090, 5091,
+                                                             CALLER_PORT, CALLER_MEDIA])
+    addr, sip_port, _, _ = mobile_ports(offset)
+    s = SipSide(workdir / "sip-snr", host="127.0.0.1", domain=DOMAIN, offset=offset,
+                ucwa=["127.0.0.1"], gateways={3: [f"sip:{addr}:{sip_port}"]})
+    s.start()
+    yield s
+    s.stop()
+
+
+VOICE_SQL = r"""
+INSERT INTO ucwa_voice_policies VALUES ('Global', 'Local', 1, 1, NULL);
+INSERT INTO ucwa_voice_routes VALUES ('Mobiles', 1, '^\+1555\d{4}$', 'Local', '3', NULL);
+INSERT INTO ucwa_voice_routes VALUES ('Gateway', 2, '^\+1666\d{4}$', 'Local', '1', NULL);
+INSERT INTO ucwa_voice_users VALUES ('alice@contoso.test', NULL, NULL, 'tel:+15550100');
+"""
+
+
+@pytest.fixture(scope="module")
+def voice_state(workdir, state):
+    st = state_with_tags(workdir, state, "state-sip-snr", {})
+    stop_fe(start_fe(workdir, st, "sip-snr-0"))
+    con = sqlite3.connect(st / "directory.db")
+    con.executescript(VOICE_SQL)
+    con.commit()
+    con.close()
+    return st
+
+
+@pytest.fixture(scope="module")
+def fe(workdir, voice_state, side, keys, apns):
+    # push through the APNs mock (the missed call); the CA file readable by the children
+    ca = workdir / "sip-snr-push-ca.crt"
+    ca.write_bytes(keys["cert"].read_bytes())
+    ca.chmod(0o644)
+    push = ["UcwaPushProvider APNs On",
+            f'UcwaPushApns "{keys["dir"] / "apns.p8"}" {APNS_KEY_ID} {APNS_TEAM_ID} '
+            f'{APNS_TOPIC} 127.0.0.1:{apns["port"]}',
+            f'UcwaPushCAFile "{ca}"', "UcwaPushBackgroundAfter 1"]
+    extra = "\n".join([FAST, f"UcwaCallRingTimeout {RING_S}"] + push
+                       + side.ucwa_directives())
+    f = start_fe(workdir, voice_state, "sip-snr", extra=extra)
+    f.db = voice_state / "directory.db"
+    yield f
+    stop_fe(f, ALLOWED)
+
+
+@pytest.fixture(autouse=True)
+def logs(fe, allowed_log):
+    allowed_log.extend(ALLOWED)
+    yield from clean_log(fe, allowed_log)
+
+
+@pytest.fixture(scope="module")
+def mobile(side):
+    addr, sip_port, ctrl_port, rtp = mobile_ports(side.offset)
+    m = baresip.Baresip(side.root / "mobile", MOBILE, domain=DOMAIN, proxy=side.kam.address,
+                        addr=addr, sip_port=sip_port, ctrl_port=ctrl_port, rtp_ports=rtp,
+                        tone=MOBILE_HZ, register=False)
+    m.start()
+    yield m
+    m.stop()
+
+
+@pytest.fixture(scope="module")
+def media():
+    loop = MediaLoop()
+    yield loop
+    loop.close()
+
+
+@pytest.fixture
+def peer(media):
+    made = []
+
+    def make(tone=APP_HZ):
+        p = Peer(media, tone)
+        made.append(p)
+        return p
+    yield make
+    for p in made:
+        p.close()
+
+
+def forwarding(fe, setting="None", simring=None, simring_delay=0, immediate=None,
+               unanswered=None, unanswered_delay=20, allow_fwd=1, allow_simring=1):
+    """alice's forwarding row and the global voice policy's gates."""
+    con = sqlite3.connect(fe.db, timeout=10)
+    con.execute("DELETE FROM ucwa_call_forwarding WHERE owner = 'alice@contoso.test'")
+    con.execute(
+        "INSERT INTO ucwa_call_forwarding VALUES ('alice@contoso.test', 'Always', ?, ?, ?,"
+        " ?, ?, ?, ?, ?, ?, ?, ?)",
+        (setting, "Enabled" if unanswered else "Disabled",
+         "Contact" if immediate else "None", immediate,
+         "Contact" if simring else "None", simring, simring_delay,
+         "Contact" if unanswered else "None", unanswered, unanswered_delay,
+         int(time.time() * 1000)))
+    con.execute("UPDATE ucwa_voice_policies SET allow_call_forwarding = ?, "
+                "allow_simultaneous_ring = ?", (allow_fwd, allow_simring))
+    con.commit()
+    con.close()
+
+
+def caller(side, scenario="ucwa_call", duration_ms=3000, number=ALICE_NUMBER):
+    """The PSTN calling alice's number: a SIPp UAC at the gateway's address, through
+    Kamailio, echoing the media it gets."""
+    o = side.offset
+    return sipp.Sipp(side.root / f"caller-{scenario}", scenario, addr=GATEWAY,
+                     port=CALLER_PORT + o, remote=side.kam.address,
+                     keys={"ruri": f"sip:{number}@{DOMAIN};user=phone",
+                           "pai": f"sip:{CALLER}@{GATEWAY};user=phone", "gwset": "1"},
+                     calls=1, duration_ms=duration_ms, echo_port=CALLER_MEDIA + o)
+
+
+def rtpengine_forgets(side, timeout=5):
+    """Every call of rtpengine ends (the legs' and the apps')."""
+    deadline = time.time() + timeout
+    while side.rtp.calls() and time.time() < deadline:
+        time.sleep(0.1)
+    assert side.rtp.calls() == []
+
+
+def invite_time(uac):
+    sent = [m for m in uac.messages(received=False) if m.method == "INVITE"]
+    assert sent, "the caller sent no INVITE"
+    return sent[0].time
+
+
+def test_number_rings_the_apps_caller_as_number(fe, side, users, peer):
+    forwarding(fe)
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    uac = caller(side, duration_ms=500).start(wait=0)
+    try:
+        ring = alice.ringing(timeout=10)
+        frm = ring.inv.get("_embedded", {}).get("from") or alice.get(
+            ring.links["from"]["href"])
+        assert frm["uri"] == f"tel:{CALLER}", frm
+        assert frm["name"] == CALLER, frm
+        a = peer()
+        ring.accept(a.answer(ring.sdp()))
+        assert uac.proc.wait(15) == 0, uac.errors()
+        ring.ended()
+    finally:
+        uac.stop()
+
+
+def test_unknown_number_is_404(fe, side):
+    r = kamailio.sip_request("INVITE", f"sip:+15559999@{DOMAIN};user=phone",
+                             side.kam.address, source=(GATEWAY, 0),
+                             from_=f"sip:{CALLER}@{GATEWAY};user=phone",
+                             headers=["Content-Type: application/sdp"],
+                             body="v=0\r\no=- 1 1 IN IP4 127.0.0.71\r\ns=-\r\nc=IN IP4 "
+                                  "127.0.0.71\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n")
+    assert r is not None and r.status == 404, r
+    assert not any("alice" in v for vs in r.headers.values() for v in vs), r.text
+
+
+def test_number_past_kamailio_is_403(fe, side):
+    r = kamailio.sip_request("INVITE", f"sip:{ALICE_NUMBER}@{DOMAIN};user=phone",
+                             ("127.0.0.1", 5089 + side.offset), source=("127.0.0.2", 0),
+                             from_=f"sip:{CALLER}@127.0.0.2;user=phone",
+                             headers=["Content-Type: application/sdp"],
+                             body="v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 "
+                                  "127.0.0.2\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n")
+    assert r is not None and r.status == 403, r
+
+
+def test_simultaneous_ring_answered_on_mobile(fe, side, users, mobile):
+    forwarding(fe, "SimultaneousRing", simring=f"tel:{MOBILE}", simring_delay=2)
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    uac = caller(side, duration_ms=4000).start(wait=0)
+    try:
+        ring = alice.ringing(timeout=10)
+        incoming = mobile.wait_event("CALL_INCOMING", timeout=10)
+        t_mobile = time.time()
+        delay = t_mobile - invite_time(uac)
+        assert 1.5 <= delay <= 2.5, delay
+        assert CALLER in incoming.get("peeruri", ""), incoming
+        mobile.accept()
+        mobile.wait_event("CALL_ESTABLISHED", timeout=10)
+        assert ring.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
+        # the caller echoes: the mobile hears its own tone back through rtpengine
+        heard = mobile.heard(MOBILE_HZ)
+        assert heard.ok, f"the mobile does not hear the media from the caller: {heard}"
+        # one call left in rtpengine, the mobile's leg: packets both ways
+        calls = side.rtp.calls()
+        assert len(calls) == 1 and calls[0].endswith("-snr"), calls
+        packets = {tag: leg["packets"] for tag, leg in side.rtp.query(calls[0]).items()}
+        assert len(packets) == 2 and all(n > 0 for n in packets.values()), packets
+        assert uac.proc.wait(15) == 0, uac.errors()
+        mobile.wait_event("CALL_CLOSED", timeout=10)
+    finally:
+        uac.stop()
+
+
+@pytest.fixture(scope="module")
+def pstn_phone(side):
+    """A caller with a voice: baresip at the gateway's address (so Kamailio takes it for
+    the gateway), playing CALLER_HZ, not registered, calling as +15550123."""
+    n, o = CALLER_N, side.offset
+    p = baresip.Baresip(side.root / "pstn-phone", CALLER, domain=DOMAIN,
+                        proxy=side.kam.address, addr=GATEWAY, sip_port=5100 + 4 * n + o,
+                        ctrl_port=5102 + 4 * n + o,
+                        rtp_ports=(5200 + 20 * n + o, 5219 + 20 * n + o), tone=CALLER_HZ,
+                        register=False)
+    p.start()
+    yield p
+    p.stop()
+
+
+def test_tones_between_caller_and_mobile(fe, side, users, mobile, pstn_phone):
+    """A call from a PSTN phone (baresip with a voice), answered on the mobile: the
+    mobile hears the caller's tone and the caller the mobile's, through rtpengine."""
+    forwarding(fe, "SimultaneousRing", simring=f"tel:{MOBILE}", simring_delay=0)
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    pstn_phone.dial(f"sip:{ALICE_NUMBER}@{DOMAIN}")
+    ring = alice.ringing(timeout=10)
+    mobile.wait_event("CALL_INCOMING", timeout=10)
+    mobile.accept()
+    mobile.wait_event("CALL_ESTABLISHED", timeout=10)
+    pstn_phone.wait_event("CALL_ESTABLISHED", timeout=10)
+    assert ring.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
+    heard = mobile.heard(CALLER_HZ)
+    assert heard.ok, f"the mobile does not hear the caller's {CALLER_HZ} Hz: {heard}"
+    heard = pstn_phone.heard(MOBILE_HZ)
+    assert heard.ok, f"the caller does not hear the mobile's {MOBILE_HZ} Hz: {heard}"
+    mobile.hangup()           # the mobile hangs up: so does the caller's call
+    mobile.wait_event("CALL_CLOSED", timeout=10)
+    pstn_phone.wait_event("CALL_CLOSED", timeout=10)
+    rtpengine_forgets(side)
+
+
+def test_simultaneous_ring_identities_at_the_gateway(fe, side, users):
+    """The simultaneous ring number behind the SIPp gateway (set 1, which answers at
+    once): its INVITE comes ringDelay after the caller's (both SIPp traces, one clock),
+    for sip:+E164;user=phone, showing the caller (From and P-Asserted-Identity) and the
+    user's work number as the one who diverted it (Diversion); the apps' invitation ends
+    ConnectedElsewhere."""
+    forwarding(fe, "SimultaneousRing", simring="tel:+16660199", simring_delay=1)
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    before = len(side.gw.requests("INVITE"))
+    uac = caller(side, duration_ms=1000).start(wait=0)
+    try:
+        ring = alice.ringing(timeout=10)
+        invite = side.gw.wait_request("INVITE", count=before + 1)
+        delay = invite.time - invite_time(uac)
+        assert 0.5 <= delay <= 1.5, delay
+        assert invite.ruri.startswith("sip:+16660199@") and "user=phone" in invite.ruri, \
+            invite.ruri
+        assert CALLER in invite.header("From"), invite.text
+        assert CALLER in invite.header("P-Asserted-Identity"), invite.text
+        assert invite.header("Diversion").startswith(f"<tel:{ALICE_NUMBER}>"), invite.text
+        assert "reason=deflection" in invite.header("Diversion"), invite.text
+        assert invite.header("P-Ucwa-Gateway-Set") is None
+        assert ring.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
+        assert uac.proc.wait(15) == 0, uac.errors()
+    finally:
+        uac.stop()
+
+
+def test_simultaneous_ring_answered_on_app_cancels_mobile(fe, side, users, mobile, peer):
+    forwarding(fe, "SimultaneousRing", simring=f"tel:{MOBILE}", simring_delay=0)
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    uac = caller(side, duration_ms=500).start(wait=0)
+    try:
+        ring = alice.ringing(timeout=10)
+        mobile.wait_event("CALL_INCOMING", timeout=10)
+        seen = len(mobile.seen)
+        a = peer()
+        ring.accept(a.answer(ring.sdp()))
+        # CANCEL: the ringing call closes (libre says "reset by peer") without having
+        # been established
+        closed = mobile.wait_event("CALL_CLOSED", timeout=10)
+        assert "reset by peer" in closed.get("param", ""), closed
+        assert "CALL_ESTABLISHED" not in [e.get("type") for e in mobile.seen[seen:]]
+        assert uac.proc.wait(15) == 0, uac.errors()
+        ring.ended()
+    finally:
+        uac.stop()
+    rtpengine_forgets(side)
+
+
+def test_app_declines_while_mobile_rings(fe, side, users, mobile):
+    """A decline on an app declines the call (as for a call from a phone): the caller
+    gets 603 and the mobile's leg is canceled."""
+    forwarding(fe, "SimultaneousRing", simring=f"tel:{MOBILE}", simring_delay=0)
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    uac = caller(side, duration_ms=500).start(wait=0)
+    try:
+        ring = alice.ringing(timeout=10)
+        mobile.wait_event("CALL_INCOMING", timeout=10)
+        ring.decline()
+        mobile.wait_event("CALL_CLOSED", timeout=10)
+        uac.proc.wait(10)
+        finals = [m.status for m in uac.replies("INVITE") if m.status >= 200]
+        assert finals == [603], finals
+    finally:
+        uac.stop()
+
+
+def test_immediate_forward(fe, side, users, mobile):
+    forwarding(fe, "ImmediateForward", immediate=f"tel:{MOBILE}")
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    uac = caller(side, duration_ms=1000).start(wait=0)
+    try:
+        mobile.wait_event("CALL_INCOMING", timeout=10)
+        mobile.accept()
+        mobile.wait_event("CALL_ESTABLISHED", timeout=10)
+        assert uac.proc.wait(15) == 0, uac.errors()
+        mobile.wait_event("CALL_CLOSED", timeout=10)
+        assert not any(e.rel == "audioVideoInvitation" for e in alice.queue) \
+            and alice.pump(timeout=1) >= 0 \
+            and not any(e.rel == "audioVideoInvitation" for e in alice.queue), alice.queue
+    finally:
+        uac.stop()
+
+
+def test_unanswered_forward(fe, side, users, mobile):
+    forwarding(fe, unanswered=f"tel:{MOBILE}", unanswered_delay=5)
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    uac = caller(side, duration_ms=1000).start(wait=0)
+    try:
+        ring = alice.ringing(timeout=10)
+        mobile.wait_event("CALL_INCOMING", timeout=10)
+        delay = time.time() - invite_time(uac)
+        assert 4.5 <= delay <= 5.5, delay
+        assert ring.missed(timeout=5).get("subcode") == "Missed"
+        mobile.accept()
+        mobile.wait_event("CALL_ESTABLISHED", timeout=10)
+        assert uac.proc.wait(15) == 0, uac.errors()
+        mobile.wait_event("CALL_CLOSED", timeout=10)
+    finally:
+        uac.stop()
+
+
+@pytest.mark.parametrize("gate", ["simring", "forward"])
+def test_policy_gates(fe, side, users, mobile, peer, gate):
+    if gate == "simring":
+        forwarding(fe, "SimultaneousRing", simring=f"tel:{MOBILE}", allow_simring=0)
+    else:
+        forwarding(fe, "ImmediateForward", immediate=f"tel:{MOBILE}", allow_fwd=0)
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    uac = caller(side, duration_ms=500).start(wait=0)
+    try:
+        ring = alice.ringing(timeout=10)      # the apps ring (not forwarded)
+        with pytest.raises(TimeoutError):
+            mobile.wait_event("CALL_INCOMING", timeout=1.5)
+        a = peer()
+        ring.accept(a.answer(ring.sdp()))
+        assert uac.proc.wait(15) == 0, uac.errors()
+        ring.ended()
+    finally:
+        uac.stop()
+
+
+def missed_logs(alice, since=0):
+    """alice's Missed conversation logs (recorded within a second: the watchdog's), newest
+    last, past the first `since`."""
+    deadline, found = time.time() + 5, []
+    while len(found) <= since and time.time() < deadline:
+        body = alice.app.get("/communication/conversationLogs").json()
+        logs = [alice.app.get(link["href"][len(alice.app.self):]).json()
+                for link in body["_links"].get("conversationLog", [])]
+        found = [x for x in logs if x["status"] == "Missed"]
+        time.sleep(0.2)
+    return found
+
+
+def test_nobody_answers(fe, side, users, mobile):
+    """Simultaneous ring, and neither the apps nor the mobile answer: after the ring
+    timeout the caller gets 480, the mobile's leg is canceled, the apps' invitation ends
+    Missed and alice has a missed call from the number."""
+    forwarding(fe, "SimultaneousRing", simring=f"tel:{MOBILE}", simring_delay=0)
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    uac = caller(side, duration_ms=500).start(wait=0)
+    try:
+        ring = alice.ringing(timeout=10)
+        mobile.wait_event("CALL_INCOMING", timeout=10)
+        assert ring.missed(timeout=RING_S + 5).get("subcode") == "Missed"
+        mobile.wait_event("CALL_CLOSED", timeout=5)
+        uac.proc.wait(10)
+        finals = [m.status for m in uac.replies("INVITE") if m.status >= 200]
+        assert finals == [480], finals
+    finally:
+        uac.stop()
+    rtpengine_forgets(side)
+    logs = missed_logs(alice)
+    assert logs and logs[-1]["type"] == "AudioLog", logs
+
+
+def test_caller_hangs_up_missed_from_number(fe, side, users, mobile, apns_mock):
+    """The caller hangs up while alice's app and mobile ring: the mobile's leg is
+    canceled, alice has a Missed AudioLog from
+    tel:+15550123, a missed item, and her app in the background the push of the call
+    then of the missed call, as for a call from an app."""
+    forwarding(fe, "SimultaneousRing", simring=f"tel:{MOBILE}", simring_delay=0)
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    r = alice.app.post("/pushRegistrations", {"provider": "APNs", "token": DEVICE})
+    assert r.status_code == 201, r.text
+    assert alice.app.post("/reportBackground").status_code == 204
+    uac = caller(side, scenario="ucwa_cancel", duration_ms=1500).start(wait=0)
+    try:
+        # the app does not poll (in the background): its phone is woken by the push
+        mobile.wait_event("CALL_INCOMING", timeout=10)
+        mobile.wait_event("CALL_CLOSED", timeout=10)
+        uac.proc.wait(15)
+    finally:
+        uac.stop()
+    logs = missed_logs(alice)
+    assert [(x["type"], x["direction"]) for x in logs][-1:] == [("AudioLog", "Incoming")]
+    rcpt = logs[-1]["_embedded"]["conversationLogRecipient"][0]
+    assert rcpt["sipUri"] == f"tel:{CALLER}", rcpt
+    missed = alice.app.get("/communication/missedItems").json()
+    assert missed["missedConversationsCount"] >= 1, missed
+    # and the invitation ended Missed
+    assert alice.wait("audioVideoInvitation", "completed").get("reason", {}).get(
+        "subcode") == "Missed"
+    deadline, events = time.time() + 10, []
+    while "missed-call" not in events and time.time() < deadline:
+        events = [p["payload"]["event"] for p in apns_mock["control"]("GET", "/mock/pushes")]
+        time.sleep(0.1)
+    assert "call" in events and "missed-call" in events, events
