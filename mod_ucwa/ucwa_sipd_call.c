@@ -70,6 +70,7 @@ typedef struct sipd_call {
     struct sip_request *re_req;   /* the application's re-INVITE */
     char *re_offer;               /* its offer (sent again after a 491; malloc) */
     apr_uint32_t re_n;            /* the application's renegotiation's number (0: none) */
+    apr_uint32_t re_sent;         /* the number of the re-INVITE last sent for it */
     unsigned re_tries;
     struct tmr glare_tmr;
 } sipd_call;
@@ -1156,6 +1157,8 @@ static void reneg_end(sipd_call *c)
     c->re_n = 0;
 }
 
+static void reneg_send(sipd_call *c);
+
 /* The phone's re-INVITE gets its final answer (not a 2xx). */
 static void re_reply(sipd_call *c, uint16_t scode, const char *reason)
 {
@@ -1164,6 +1167,7 @@ static void re_reply(sipd_call *c, uint16_t scode, const char *reason)
     }
     c->re_st = mem_deref(c->re_st);
     c->re_msg = mem_deref(c->re_msg);
+    reneg_send(c);   /* the application's, when it waited for this one */
 }
 
 /* The 200 of the phone's re-INVITE again (UDP) until its ACK, about 32 s at most. */
@@ -1427,8 +1431,6 @@ static void re_app_answered_ng(sipd *d, const char *err, const ng_benc *resp, ap
                  "ucwa-sipd: the phone answered the renegotiation of call %s", c->kconv);
 }
 
-static void reneg_send(sipd_call *c);
-
 static void reneg_again(void *arg)
 {
     reneg_send(arg);
@@ -1438,17 +1440,19 @@ static void re_app_resp(int err, const struct sip_msg *msg, void *arg)
 {
     sipd_call *c = arg;
     struct sip_dialog *dlg = sipsess_dialog(c->sess);
+    int mine = c->re_n && c->re_n == c->re_sent;   /* else dropped, or a newer one waits */
     apr_pool_t *p;
     ng_benc *cmd;
     char *body;
 
     if (err || !msg) {
-        if (c->re_n) {
+        if (mine) {
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00988)
                          "ucwa-sipd: the re-INVITE of call %s failed (%s): renegotiation "
                          "dismissed", c->kconv, strerror(err ? err : EPROTO));
             reneg_dismiss(c);
         }
+        reneg_send(c);
         return;
     }
     if (msg->scode < 200) {
@@ -1458,7 +1462,8 @@ static void re_app_resp(int err, const struct sip_msg *msg, void *arg)
         (void)sip_dialog_update(dlg, msg);
         (void)sip_drequestf(NULL, c->d->sip, false, "ACK", dlg, msg->cseq.num, NULL,
                             re_contact, NULL, NULL, "Content-Length: 0\r\n\r\n");
-        if (!c->re_n) {
+        if (!mine) {
+            reneg_send(c);
             return;   /* it crossed the phone's, which went first */
         }
         if (!(body = sipd_body_dup(msg))) {
@@ -1475,12 +1480,13 @@ static void re_app_resp(int err, const struct sip_msg *msg, void *arg)
         free(body);
         return;
     }
-    if (!c->re_n) {
+    if (!mine) {
+        reneg_send(c);
         return;
     }
-    if (msg->scode == 491 && !c->re_st && c->re_tries < 3) {
+    if (msg->scode == 491 && c->re_tries < 3) {
         /* glare: again after RFC 3261's pause (2.1 to 4 s for the Call-ID's owner: us when
-         * the application called; else up to 2 s) */
+         * the application called; else up to 2 s), or once the phone's is over */
         uint64_t ms = c->dir == CALL_OUT ? 2100 + rand_u32() % 1900 : rand_u32() % 2000;
         c->re_tries++;
         tmr_start(&c->glare_tmr, ms, reneg_again, c);
@@ -1510,6 +1516,7 @@ static void re_app_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr
         reneg_dismiss(c);
         return;
     }
+    c->re_sent = c->re_n;
     e = sip_drequestf(&c->re_req, d->sip, true, "INVITE", sipsess_dialog(c->sess), 0, NULL,
                       re_contact, re_app_resp, c,
                       "Content-Type: " SDP_TYPE "\r\nContent-Length: %zu\r\n\r\n%s",
@@ -1530,8 +1537,8 @@ static void reneg_send(sipd_call *c)
     apr_pool_t *p;
     ng_benc *cmd;
 
-    if (!c->re_n || !c->re_offer || c->re_req) {
-        return;
+    if (!c->re_n || !c->re_offer || c->re_req || c->re_st || tmr_isrunning(&c->glare_tmr)) {
+        return;   /* none, or not now: when what is in the way is over */
     }
     apr_pool_create(&p, c->d->pool);
     cmd = ng_offer_to_sip(p, c, c->re_offer);
@@ -1539,14 +1546,12 @@ static void reneg_send(sipd_call *c)
     apr_pool_destroy(p);
 }
 
-/* The application renegotiates (its number n, its offer). */
+/* The application renegotiates (its number n, its offer): sent now, or once the phone's
+ * re-INVITE or our previous one is over (reneg_send). */
 static void reneg_from_app(sipd_call *c, const char *offer, apr_uint32_t n)
 {
-    if (c->re_st) {
-        return;   /* the phone's crossed it and went first: the store failed it */
-    }
     c->re_n = n;
-    if (!offer || !n || !c->established || c->re_req) {
+    if (!offer || !n || !c->established) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00995)
                      "ucwa-sipd: renegotiation of call %s dismissed: %s", c->kconv,
                      !offer ? "no offer in the store" : "the call is not in a state for it");
