@@ -70,6 +70,7 @@ typedef struct sipd_call {
     struct sip_request *re_req;   /* the application's re-INVITE */
     char *re_offer;               /* its offer (sent again after a 491; malloc) */
     apr_uint32_t re_n;            /* the application's renegotiation's number (0: none) */
+    apr_uint32_t re_sent;         /* the number of the re-INVITE last sent for it */
     unsigned re_tries;
     struct tmr glare_tmr;
 } sipd_call;
@@ -167,14 +168,14 @@ static int apply_ex(sipd *d, json_t *m, const char *sdp, int *mirror, int *reneg
     return rv;
 }
 
-static int apply(sipd *d, json_t *m, const char *sdp, int *mirror)
+int sipd_apply(sipd *d, json_t *m, const char *sdp, int *mirror)
 {
     return apply_ex(d, m, sdp, mirror, NULL);
 }
 
 int sipd_apply_keyed(sipd *d, const char *kind, const char *kfe, const char *kconv)
 {
-    return apply(d, json_pack("{s:s,s:s,s:s}", "k", kind, "fe", kfe, "conv", kconv), NULL,
+    return sipd_apply(d, json_pack("{s:s,s:s,s:s}", "k", kind, "fe", kfe, "conv", kconv), NULL,
                  NULL);
 }
 
@@ -328,9 +329,9 @@ static void call_end(sipd_call *c)
     }
     c->gone = 1;
     ng_forget(c);
+    sipd_dlg_forget(d, c->kconv);
     sipd_fork_free(c->fork);      /* its legs: CANCEL or BYE */
     c->fork = NULL;
-    sipd_dlg_forget(d, c->kconv);
     tmr_cancel(&c->ring);
     tmr_cancel(&c->quiet);
     reneg_end(c);
@@ -357,9 +358,9 @@ static sipd_call *call_new(sipd *d, call_dir dir, const char *kfe, const char *k
     apr_cpystrn(c->kfe, kfe, sizeof(c->kfe));
     apr_cpystrn(c->kconv, kconv, sizeof(c->kconv));
     tmr_init(&c->ring);
-    tmr_init(&c->quiet);
     tmr_init(&c->re_tmr);
     tmr_init(&c->glare_tmr);
+    tmr_init(&c->quiet);
     list_append(&d->call_list, &c->le, c);
     d->calls++;
     return c;
@@ -376,7 +377,7 @@ static char *str_of(const struct pl *pl)
     return s;
 }
 
-static char *body_dup(const struct sip_msg *msg)
+char *sipd_body_dup(const struct sip_msg *msg)
 {
     struct pl pl;
 
@@ -426,7 +427,7 @@ static void out_close(int err, const struct sip_msg *msg, void *arg)
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00701)
                  "ucwa-sipd: call %s ended by SIP (%d%s%s)", c->kconv, code,
                  err ? ", " : "", err ? strerror(err) : "");
-    apply(c->d, m, NULL, NULL);
+    sipd_apply(c->d, m, NULL, NULL);
     call_end(c);
 }
 
@@ -435,7 +436,7 @@ static int out_answer(const struct sip_msg *msg, void *arg)
     sipd_call *c = arg;
 
     free(c->remote_sdp);
-    c->remote_sdp = body_dup(msg);
+    c->remote_sdp = sipd_body_dup(msg);
     return 0;
 }
 
@@ -454,7 +455,7 @@ static void out_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_t
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00702)
                      "ucwa-sipd: rtpengine did not answer call %s: %s", c->kconv,
                      why);
-        apply(d, keyed(c, "gone"), NULL, NULL);
+        sipd_apply(d, keyed(c, "gone"), NULL, NULL);
         call_end(c);
         return;
     }
@@ -463,7 +464,7 @@ static void out_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_t
     json_object_set_new(m, "peer", json_string(c->kconv));
     json_object_set_new(m, "name", json_string(""));
     json_object_set_new(m, "html", json_integer(0));
-    if (apply(d, m, sdp, NULL) != 0) {
+    if (sipd_apply(d, m, sdp, NULL) != 0) {
         call_end(c);               /* it ended on the UCWA side meanwhile: BYE */
     }
 }
@@ -485,7 +486,7 @@ static void out_early_ng(sipd *d, const char *err, const ng_benc *resp, apr_time
     m = keyed(c, "provisional");
     json_object_set_new(m, "cid", json_string(""));
     json_object_set_new(m, "ctx", json_string(""));
-    apply(d, m, sdp, NULL);
+    sipd_apply(d, m, sdp, NULL);
 }
 
 /* NG answer to rtpengine with the SIP party's description (its tag: to_tag), the app's
@@ -513,7 +514,7 @@ static void out_progress(const struct sip_msg *msg, void *arg)
     char *sdp;
 
     c->heard = 1;
-    if (c->established || !mbuf_get_left(msg->mb) || !(sdp = body_dup(msg))) {
+    if (c->established || !mbuf_get_left(msg->mb) || !(sdp = sipd_body_dup(msg))) {
         return;
     }
     free(c->remote_sdp);
@@ -527,11 +528,11 @@ static void out_established(const struct sip_msg *msg, void *arg)
 
     c->established = c->heard = 1;
     tmr_cancel(&c->ring);
-    sipd_dlg_confirm(c->d, c->kconv, msg);
     if (msg->to.tag.l < sizeof(c->peer_tag)) {   /* the phone's tag: renegotiations */
         memcpy(c->peer_tag, msg->to.tag.p, msg->to.tag.l);
         c->peer_tag[msg->to.tag.l] = '\0';
     }
+    sipd_dlg_confirm(c->d, c->kconv, msg);
     out_ng_answer(c, &msg->to.tag, out_answered_ng);
 }
 
@@ -559,7 +560,7 @@ static void quiet_out(void *arg)
                  "ucwa-sipd: call %s: no answer from UcwaSipProxy %s within %d ms: "
                  "unreachable", c->kconv, c->d->conf->proxy ? c->d->conf->proxy : "(none)",
                  PROXY_QUIET);
-    apply(c->d, keyed(c, "gone"), NULL, NULL);
+    sipd_apply(c->d, keyed(c, "gone"), NULL, NULL);
     call_end(c);
 }
 
@@ -588,7 +589,7 @@ static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00704)
                      "ucwa-sipd: rtpengine gave no offer for call %s to %s: %s", c->kconv,
                      x->to, why);
-        apply(d, keyed(c, "gone"), NULL, NULL);
+        sipd_apply(d, keyed(c, "gone"), NULL, NULL);
         call_end(c);
         goto out;
     }
@@ -609,7 +610,7 @@ static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
     if (e) {
         ap_log_error(APLOG_MARK, APLOG_ERR, e, d->s, UCWALOGNO(00705)
                      "ucwa-sipd: cannot send the INVITE of call %s to %s", c->kconv, x->to);
-        apply(d, keyed(c, "gone"), NULL, NULL);
+        sipd_apply(d, keyed(c, "gone"), NULL, NULL);
         call_end(c);
         goto out;
     }
@@ -643,7 +644,7 @@ static void call_out(sipd *d, json_t *m, const char *offer)
     if (!offer) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, d->s, UCWALOGNO(00707)
                      "ucwa-sipd: call %s has no offer in the store any more", kconv);
-        apply(d, keyed(c, "gone"), NULL, NULL);
+        sipd_apply(d, keyed(c, "gone"), NULL, NULL);
         call_end(c);
         return;
     }
@@ -685,7 +686,7 @@ static void in_close(int err, const struct sip_msg *msg, void *arg)
         sipd_pool_caller_ended(c->d, c->kconv);
     }
     else if (c->apps) {   /* else they did not ring, or a forwarding target took the call */
-        apply(c->d, keyed(c, c->established ? "left" : "canceled"), NULL, NULL);
+        sipd_apply(c->d, keyed(c, c->established ? "left" : "canceled"), NULL, NULL);
     }
     call_end(c);
 }
@@ -755,7 +756,7 @@ static void in_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_tim
         mirror = 1;
     }
     else {
-        rv = apply(d, m, sdp, &mirror);
+        rv = sipd_apply(d, m, sdp, &mirror);
     }
     if ((rv != 0 || !mirror) && sipd_fork_live(c->fork)) {
         /* no application rings, the simultaneous ring or forwarding target does */
@@ -898,7 +899,7 @@ static void on_invite(const struct sip_msg *msg, void *arg)
                          "Retry-After: 60\r\nContent-Length: 0\r\n\r\n");
         return;
     }
-    offer = body_dup(msg);
+    offer = sipd_body_dup(msg);
     if (!offer || !mbuf_get_left(msg->mb)) {
         free(offer);
         free(user);
@@ -1019,7 +1020,7 @@ static void in_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
         apr_pool_create(&p, d->pool);
         ucwa_txn_run(d->s, p, verdict_locked, &v);
         apr_pool_destroy(p);
-        apply(d, keyed(c, "canceled"), NULL, NULL);
+        sipd_apply(d, keyed(c, "canceled"), NULL, NULL);
         call_end(c);
         return;
     }
@@ -1099,7 +1100,7 @@ void sipd_call_leg_answered(sipd_call *c, const char *sdp)
     if (c->apps) {
         /* the applications stop ringing: answered elsewhere, not missed */
         c->apps = 0;
-        apply(c->d, keyed(c, "elsewhere"), NULL, NULL);
+        sipd_apply(c->d, keyed(c, "elsewhere"), NULL, NULL);
     }
     ng_forget(c);
 }
@@ -1108,7 +1109,7 @@ void sipd_call_stop_apps(sipd_call *c)
 {
     if (c->apps) {
         c->apps = 0;
-        apply(c->d, keyed(c, "canceled"), NULL, NULL);   /* Missed, with its log */
+        sipd_apply(c->d, keyed(c, "canceled"), NULL, NULL);   /* Missed, with its log */
     }
     ng_forget(c);
 }
@@ -1156,6 +1157,8 @@ static void reneg_end(sipd_call *c)
     c->re_n = 0;
 }
 
+static void reneg_send(sipd_call *c);
+
 /* The phone's re-INVITE gets its final answer (not a 2xx). */
 static void re_reply(sipd_call *c, uint16_t scode, const char *reason)
 {
@@ -1164,6 +1167,7 @@ static void re_reply(sipd_call *c, uint16_t scode, const char *reason)
     }
     c->re_st = mem_deref(c->re_st);
     c->re_msg = mem_deref(c->re_msg);
+    reneg_send(c);   /* the application's, when it waited for this one */
 }
 
 /* The 200 of the phone's re-INVITE again (UDP) until its ACK, about 32 s at most. */
@@ -1352,7 +1356,7 @@ static bool on_reinvite(const struct sip_msg *msg, void *arg)
         (void)sip_treply(NULL, d->sip, msg, 491, "Request Pending");
         return true;
     }
-    offer = body_dup(msg);
+    offer = sipd_body_dup(msg);
     if (!offer) {
         /* an offer-less re-INVITE would want ours in the 200: not supported */
         (void)sip_treply(NULL, d->sip, msg, 488, "Not Acceptable Here");
@@ -1386,7 +1390,7 @@ static void reneg_dismiss(sipd_call *c)
     c->re_n = 0;
     free(c->re_offer);
     c->re_offer = NULL;
-    apply(c->d, m, NULL, NULL);
+    sipd_apply(c->d, m, NULL, NULL);
 }
 
 static int re_contact(enum sip_transp tp, const struct sa *src, const struct sa *dst,
@@ -1422,12 +1426,10 @@ static void re_app_answered_ng(sipd *d, const char *err, const ng_benc *resp, ap
     c->re_n = 0;
     free(c->re_offer);
     c->re_offer = NULL;
-    apply(d, m, sdp, NULL);
+    sipd_apply(d, m, sdp, NULL);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00987)
                  "ucwa-sipd: the phone answered the renegotiation of call %s", c->kconv);
 }
-
-static void reneg_send(sipd_call *c);
 
 static void reneg_again(void *arg)
 {
@@ -1438,17 +1440,19 @@ static void re_app_resp(int err, const struct sip_msg *msg, void *arg)
 {
     sipd_call *c = arg;
     struct sip_dialog *dlg = sipsess_dialog(c->sess);
+    int mine = c->re_n && c->re_n == c->re_sent;   /* else dropped, or a newer one waits */
     apr_pool_t *p;
     ng_benc *cmd;
     char *body;
 
     if (err || !msg) {
-        if (c->re_n) {
+        if (mine) {
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00988)
                          "ucwa-sipd: the re-INVITE of call %s failed (%s): renegotiation "
                          "dismissed", c->kconv, strerror(err ? err : EPROTO));
             reneg_dismiss(c);
         }
+        reneg_send(c);
         return;
     }
     if (msg->scode < 200) {
@@ -1458,10 +1462,11 @@ static void re_app_resp(int err, const struct sip_msg *msg, void *arg)
         (void)sip_dialog_update(dlg, msg);
         (void)sip_drequestf(NULL, c->d->sip, false, "ACK", dlg, msg->cseq.num, NULL,
                             re_contact, NULL, NULL, "Content-Length: 0\r\n\r\n");
-        if (!c->re_n) {
+        if (!mine) {
+            reneg_send(c);
             return;   /* it crossed the phone's, which went first */
         }
-        if (!(body = body_dup(msg))) {
+        if (!(body = sipd_body_dup(msg))) {
             reneg_dismiss(c);
             return;
         }
@@ -1475,12 +1480,13 @@ static void re_app_resp(int err, const struct sip_msg *msg, void *arg)
         free(body);
         return;
     }
-    if (!c->re_n) {
+    if (!mine) {
+        reneg_send(c);
         return;
     }
-    if (msg->scode == 491 && !c->re_st && c->re_tries < 3) {
+    if (msg->scode == 491 && c->re_tries < 3) {
         /* glare: again after RFC 3261's pause (2.1 to 4 s for the Call-ID's owner: us when
-         * the application called; else up to 2 s) */
+         * the application called; else up to 2 s), or once the phone's is over */
         uint64_t ms = c->dir == CALL_OUT ? 2100 + rand_u32() % 1900 : rand_u32() % 2000;
         c->re_tries++;
         tmr_start(&c->glare_tmr, ms, reneg_again, c);
@@ -1510,6 +1516,7 @@ static void re_app_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr
         reneg_dismiss(c);
         return;
     }
+    c->re_sent = c->re_n;
     e = sip_drequestf(&c->re_req, d->sip, true, "INVITE", sipsess_dialog(c->sess), 0, NULL,
                       re_contact, re_app_resp, c,
                       "Content-Type: " SDP_TYPE "\r\nContent-Length: %zu\r\n\r\n%s",
@@ -1530,8 +1537,8 @@ static void reneg_send(sipd_call *c)
     apr_pool_t *p;
     ng_benc *cmd;
 
-    if (!c->re_n || !c->re_offer || c->re_req) {
-        return;
+    if (!c->re_n || !c->re_offer || c->re_req || c->re_st || tmr_isrunning(&c->glare_tmr)) {
+        return;   /* none, or not now: when what is in the way is over */
     }
     apr_pool_create(&p, c->d->pool);
     cmd = ng_offer_to_sip(p, c, c->re_offer);
@@ -1539,14 +1546,12 @@ static void reneg_send(sipd_call *c)
     apr_pool_destroy(p);
 }
 
-/* The application renegotiates (its number n, its offer). */
+/* The application renegotiates (its number n, its offer): sent now, or once the phone's
+ * re-INVITE or our previous one is over (reneg_send). */
 static void reneg_from_app(sipd_call *c, const char *offer, apr_uint32_t n)
 {
-    if (c->re_st) {
-        return;   /* the phone's crossed it and went first: the store failed it */
-    }
     c->re_n = n;
-    if (!offer || !n || !c->established || c->re_req) {
+    if (!offer || !n || !c->established) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00995)
                      "ucwa-sipd: renegotiation of call %s dismissed: %s", c->kconv,
                      !offer ? "no offer in the store" : "the call is not in a state for it");
@@ -1683,7 +1688,10 @@ void sipd_calls_handle(sipd *d, const ucwa_pool_out *o, const char *sdp,
         json_decref(m);
         return;
     }
-    if (o->op == UCWA_POOL_INVITE && !strcmp(k, "invite")) {
+    if (sipd_cvw_handle(d, o->op == UCWA_POOL_INVITE, m, k, kfe, kconv)) {
+        /* call via work (ucwa_sipd_cvw.c): its invitation, or a message about one */
+    }
+    else if (o->op == UCWA_POOL_INVITE && !strcmp(k, "invite")) {
         call_out(d, m, sdp);
     }
     else if (o->op == UCWA_POOL_CLAIM_ACCEPT || o->op == UCWA_POOL_CLAIM_DECLINE) {
@@ -1776,11 +1784,14 @@ int sipd_calls_open(sipd *d)
     int err;
 
     list_init(&d->call_list);
+    list_init(&d->cvw_list);
     tmr_init(&d->out_tmr);
-    /* first: a previous process's dialogs (ucwa_sipd_dlg.c); a call's re-INVITE is
-     * answered when the application has, not by libre's session at once */
-    err = sipd_dlg_open(d);
-    if (!err) err = sip_listen(&d->reneg_lsnr, d->sip, true, on_reinvite, d);
+    /* first: a call's re-INVITE is answered when the application has, not by libre's
+     * session at once; then a previous process's dialogs (ucwa_sipd_dlg.c) */
+    err = sip_listen(&d->reneg_lsnr, d->sip, true, on_reinvite, d);
+    if (!err) {
+        err = sipd_dlg_open(d);
+    }
     return err ? err : sipsess_listen(&d->sess_sock, d->sip, 32, on_invite, d);
 }
 
@@ -1801,7 +1812,7 @@ void sipd_calls_start(sipd *d)
      * End gone, but for the established ones it takes back (ucwa_sipd_dlg.c) */
     json_t *m = json_pack("{s:s,s:s,s:o}", "k", "fe-gone", "fe", SIP_NAME(d), "keep",
                           sipd_dlg_restore(d));
-    apply(d, m, NULL, NULL);
+    sipd_apply(d, m, NULL, NULL);
     sipd_pool_join(d);
     tmr_start(&d->out_tmr, POLL_MS, poll_outbox, d);
     sipd_bell_start(d);
@@ -1811,6 +1822,7 @@ void sipd_calls_close(sipd *d)
 {
     tmr_cancel(&d->out_tmr);
     sipd_bell_stop(d);
+    sipd_cvw_close(d);
     while (list_head(&d->call_list)) {
         call_end(list_head(&d->call_list)->data);
     }

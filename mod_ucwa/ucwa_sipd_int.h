@@ -84,6 +84,7 @@ typedef struct sipd {
     const char *pool_name;       /* on a pool: this SIP side's name there ("~sip:FE"), else
                                   * NULL (ucwa_sipd_pool.c) */
     struct list pool_calls;      /* on a pool: calls from SIP (ucwa_sipd_pool.c) */
+    struct list cvw_list;        /* calls via work (ucwa_sipd_cvw.c) */
 } sipd;
 
 /* An NG request's end: resp is the answer's dictionary (NULL with err on failure). */
@@ -132,6 +133,18 @@ json_t *sipd_dlg_restore(sipd *d);
 int sipd_dlg_end(sipd *d, const char *kconv);
 int sipd_dlg_open(sipd *d);
 void sipd_dlg_close(sipd *d);
+
+/* Applies message m (taken) to the store as coming from the SIP side; sdp: its description
+ * or NULL; *mirror (if not NULL): a mirror with its key exists afterwards. 0 if applied. */
+int sipd_apply(sipd *d, json_t *m, const char *sdp, int *mirror);
+/* A SIP message's body (malloc'ed), or NULL when it has none. */
+char *sipd_body_dup(const struct sip_msg *msg);
+
+/* Call via work (ucwa_sipd_cvw.c): 1 when message m (kind k, key kfe/kconv; invite: it
+ * came as an invitation) is a call via work's, taken; 0 for ucwa_sipd_call.c's. */
+int sipd_cvw_handle(sipd *d, int invite, json_t *m, const char *k, const char *kfe,
+                    const char *kconv);
+void sipd_cvw_close(sipd *d);
 
 /* What the outbox (or, on a pool, sipd_pool_command) hands over: o's message, sdp the
  * description it needs (ucwa_sipd_call.c). */

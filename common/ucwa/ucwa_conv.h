@@ -212,6 +212,11 @@ typedef struct {
     const char *sip_fe;        /* a pooled Front End's SIP side ("~sip:FE", UcwaSip On): a
                                 * call with nobody to ring goes there (offer_key set), or
                                 * NULL */
+    /* call via work (startPhoneAudio, kind AV, no offer): the SIP side calls phone_number
+     * (tel:+E164, through gateway set phone_gw or NULL) first, then `to`; line: the
+     * caller's LineURI or NULL */
+    int phone;
+    const char *phone_number, *phone_gw, *phone_line;
 } ucwa_conv_invite_in;
 
 /* Starts a conversation: *idx is its record. OK (the invitation may have failed at

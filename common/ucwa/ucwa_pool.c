@@ -382,6 +382,12 @@ int ucwa_pool_conv_invite_locked(ucwa_store *s, const ucwa_conv *c, const char *
         if (c->gw_set[0]) {
             json_object_set_new(m, "gw", json_string(c->gw_set));   /* a number's route */
         }
+        if (c->phone) {
+            /* call via work (common/ucwa/ucwa_conv_phone): the user's phone first */
+            json_object_set_new(m, "pa", json_string(c->phone_number));
+            json_object_set_new(m, "pgw", json_string(c->phone_gw));
+            json_object_set_new(m, "line", json_string(c->phone_line));
+        }
     }
     body = mob_json_dump(p, m, NULL);
     json_decref(m);

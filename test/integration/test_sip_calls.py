@@ -31,7 +31,6 @@ import os
 import re
 import signal
 import socket
-import sqlite3
 import time
 
 import pytest
@@ -40,7 +39,7 @@ import conftest
 import kamailio
 import mobility
 import sipp
-from sip_side import GATEWAY, SipSide
+from sip_side import GATEWAY, SipSide, seed_voice
 from ucwa_call import CallApp
 from ucwa_client import FAST, clean_log, start_fe, state_with_tags, stop_fe
 from webrtc_media import Peer, media_fixture, refused_for_aiortc
@@ -70,7 +69,8 @@ def side(workdir):
                                                              EARLY_ECHO + 1, EARLY_ECHO + 2,
                                                              PHONE_UAC, PHONE_MEDIA,
                                                              PHONE_MEDIA + 1, PHONE_MEDIA + 2,
-                                                             RENEG_GW, NOANSWER_GW, NOANSWER_ECHO,
+                                                             RENEG_GW,
+                                                             NOANSWER_GW, NOANSWER_ECHO,
                                                              NOANSWER_ECHO + 1,
                                                              NOANSWER_ECHO + 2, SILENT_GW])
     early = sipp.Sipp(workdir / "sip-calls" / "gateway-early", "gateway_early", addr=GATEWAY,
@@ -121,10 +121,7 @@ def voice_state(workdir, state):
     start), the rows go in while it is stopped."""
     st = state_with_tags(workdir, state, "state-sip-calls", {})
     stop_fe(start_fe(workdir, st, "sip-calls-0"))
-    con = sqlite3.connect(st / "directory.db")
-    con.executescript(VOICE_SQL)
-    con.commit()
-    con.close()
+    seed_voice(st, VOICE_SQL)
     return st
 
 
@@ -524,53 +521,16 @@ def test_early_media_from_the_gateway(users, side, peer):
     side.early.wait_request("BYE")
 
 
-def silent_datagrams(sock):
-    """What the silent gateway got so far (it never answers)."""
-    sock.setblocking(False)
-    got = []
-    while True:
-        try:
-            got.append(sock.recv(65535).decode(errors="replace"))
-        except BlockingIOError:
-            return got
-
-
-def test_gateway_rings_and_never_answers(users, side, peer):
-    """A gateway that says 180 and then nothing: the ring timeout (UcwaCallRingTimeout)
-    ends the app's invitation with a failure, and ucwa-sipd's CANCEL reaches the gateway
-    through Kamailio (which answers 487): nothing is left ringing on either side."""
-    alice = CallApp.signed_in(users("alice@contoso.test"))
-    call = alice.call("tel:+15580100", peer().offer())
-    call.started()
-    t0 = time.monotonic()
-    side.noanswer.wait_request("INVITE")
-    ev = call.failed(timeout=RING_S + 10)
-    took = time.monotonic() - t0
-    assert RING_S - 1 < took < RING_S + 4, took
-    assert ev.get("subcode") == "Timeout", ev
-    side.noanswer.wait_request("CANCEL", timeout=5)
-
-
-def test_gateway_answers_nothing(users, side, peer):
-    """A gateway that answers nothing at all (not even 100): Kamailio's 100 Trying keeps
-    ucwa-sipd waiting, the ring timeout ends the app's invitation with a failure, and the
-    call is canceled (Kamailio ends its branch: no CANCEL before a provisional answer)."""
-    silent_datagrams(side.silent)
-    alice = CallApp.signed_in(users("alice@contoso.test"))
-    call = alice.call("tel:+15590100", peer().offer())
-    call.started()
-    t0 = time.monotonic()
-    ev = call.failed(timeout=RING_S + 10)
-    took = time.monotonic() - t0
-    assert RING_S - 1 < took < RING_S + 4, took
-    assert ev.get("subcode") == "Timeout", ev
-    got = silent_datagrams(side.silent)
-    assert got and got[0].startswith("INVITE sip:+15590100@"), got
-    # nothing ringing remains: rtpengine forgot the call
-    deadline = time.time() + 5
-    while side.rtp.calls() and time.time() < deadline:
+def wait_log(fe, pattern, timeout=5):
+    """The first line of the Front End's error log matching pattern (regex)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for line in fe.apache.log_text().splitlines():
+            if re.search(pattern, line):
+                return line
         time.sleep(0.1)
-    assert side.rtp.calls() == []
+    raise AssertionError(f"no log line {pattern!r} within {timeout} s: "
+                         + "\n".join(x for x in fe.apache.log_text().splitlines()[-15:]))
 
 
 def call_from_dave(alice, a, dave):
@@ -846,6 +806,53 @@ def test_video_to_a_phone_without_video(users, dave, media):
         dave.wait_event("CALL_CLOSED")
     finally:
         a.close()
+def silent_datagrams(sock):
+    """What the silent gateway got so far (it never answers)."""
+    sock.setblocking(False)
+    got = []
+    while True:
+        try:
+            got.append(sock.recv(65535).decode(errors="replace"))
+        except BlockingIOError:
+            return got
+
+
+def test_gateway_rings_and_never_answers(users, side, peer):
+    """A gateway that says 180 and then nothing: the ring timeout (UcwaCallRingTimeout)
+    ends the app's invitation with a failure, and ucwa-sipd's CANCEL reaches the gateway
+    through Kamailio (which answers 487): nothing is left ringing on either side."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    call = alice.call("tel:+15580100", peer().offer())
+    call.started()
+    t0 = time.monotonic()
+    side.noanswer.wait_request("INVITE")
+    ev = call.failed(timeout=RING_S + 10)
+    took = time.monotonic() - t0
+    assert RING_S - 1 < took < RING_S + 4, took
+    assert ev.get("subcode") == "Timeout", ev
+    side.noanswer.wait_request("CANCEL", timeout=5)
+
+
+def test_gateway_answers_nothing(users, side, peer):
+    """A gateway that answers nothing at all (not even 100): Kamailio's 100 Trying keeps
+    ucwa-sipd waiting, the ring timeout ends the app's invitation with a failure, and the
+    call is canceled (Kamailio ends its branch: no CANCEL before a provisional answer)."""
+    silent_datagrams(side.silent)
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    call = alice.call("tel:+15590100", peer().offer())
+    call.started()
+    t0 = time.monotonic()
+    ev = call.failed(timeout=RING_S + 10)
+    took = time.monotonic() - t0
+    assert RING_S - 1 < took < RING_S + 4, took
+    assert ev.get("subcode") == "Timeout", ev
+    got = silent_datagrams(side.silent)
+    assert got and got[0].startswith("INVITE sip:+15590100@"), got
+    # nothing ringing remains: rtpengine forgot the call
+    deadline = time.time() + 5
+    while side.rtp.calls() and time.time() < deadline:
+        time.sleep(0.1)
+    assert side.rtp.calls() == []
 
 
 def test_kamailio_restarted_and_unreachable(fe, users, side, dave, peer):
@@ -880,16 +887,6 @@ def test_kamailio_restarted_and_unreachable(fe, users, side, dave, peer):
     dave.wait_event("CALL_CLOSED", timeout=10)
     # (Kamailio kept no location: dave is not reachable until baresip registers again,
     # so this test comes late in the module)
-def wait_log(fe, pattern, timeout=5):
-    """The first line of the Front End's error log matching pattern (regex)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        for line in fe.apache.log_text().splitlines():
-            if re.search(pattern, line):
-                return line
-        time.sleep(0.1)
-    raise AssertionError(f"no log line {pattern!r} within {timeout} s: "
-                         + "\n".join(x for x in fe.apache.log_text().splitlines()[-15:]))
 
 
 def test_rtpengine_down(fe, users, side, dave, peer):
