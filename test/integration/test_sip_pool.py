@@ -10,7 +10,8 @@ from SIP land on FE1's: the tests know which Front End holds which call); baresi
   again, FE1's answers and hangs up (dave's call closes).
 - the caller cancels (both Missed); an application declines (603, the other stops).
 - the PSTN calls alice's work number: her apps on both Front Ends ring, the caller shown
-  as its number; a number that is nobody's: 404.
+  as its number; a number that is nobody's: 404; with an immediate forward to a number the
+  call goes to the gateway (Diversion: her number) and her apps ring nowhere.
 - alice's application on FE2 calls carol's phone: the INVITE leaves from FE2's ucwa-sipd;
   and a number (tel:0100, her voice policy in the pool's PostgreSQL): the SIPp gateway gets
   sip:+15550100 with her identity, from FE2's address.
@@ -264,6 +265,38 @@ def test_pstn_calls_a_work_number(side, pl, alice, peer):
                              body="v=0\r\no=- 1 1 IN IP4 127.0.0.71\r\ns=-\r\nc=IN IP4 "
                                   "127.0.0.71\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n")
     assert r is not None and r.status == 404, r
+
+
+def test_immediate_forward_on_a_pool(side, pl, alice):
+    """alice forwards every call to +15550199 (her row in the pool's PostgreSQL): the
+    PSTN calling her number reaches the gateway's +15550199 (route 'Local', set 1) with
+    the caller as From and her number in Diversion, her apps ring on no Front End."""
+    a1, a2 = alice
+    pl.pg.psql("INSERT INTO ucwa_voice_users VALUES ('alice@contoso.test', NULL, NULL, "
+               "'tel:+15550100') ON CONFLICT (sip_uri) DO UPDATE SET line_uri = 'tel:+15550100'")
+    pl.pg.psql("INSERT INTO ucwa_call_forwarding VALUES ('alice@contoso.test', 'Always', "
+               "'ImmediateForward', 'Disabled', 'Contact', 'tel:+15550199', 'None', NULL, 0, "
+               "'None', NULL, 20, 1)")
+    before = len(side.gw.requests("INVITE"))
+    uac = sipp.Sipp(side.root / "pstn-caller", "ucwa_call", addr=GATEWAY,
+                    port=PSTN_UAC + side.offset, remote=side.kam.address, calls=1,
+                    duration_ms=500, echo_port=PSTN_MEDIA + side.offset,
+                    keys={"ruri": f"sip:+15550100@{DOMAIN};user=phone",
+                          "pai": f"sip:+15550123@{GATEWAY};user=phone", "gwset": "1"})
+    uac.start(wait=0)
+    try:
+        invite = side.gw.wait_request("INVITE", count=before + 1)
+        assert invite.ruri.startswith("sip:+15550199@"), invite.ruri
+        assert "+15550123" in invite.header("From"), invite.text
+        assert invite.header("Diversion").startswith("<tel:+15550100>"), invite.text
+        assert "reason=unconditional" in invite.header("Diversion"), invite.text
+        assert uac.proc.wait(15) == 0, uac.errors()
+        for a in (a1, a2):
+            assert a.pump(timeout=1) >= 0 and not any(
+                e.rel == "audioVideoInvitation" for e in a.queue), a.queue
+    finally:
+        uac.stop()
+        pl.pg.psql("DELETE FROM ucwa_call_forwarding WHERE owner = 'alice@contoso.test'")
 
 
 def test_late_answer_and_bad_messages_for_the_sip_side(pl):
