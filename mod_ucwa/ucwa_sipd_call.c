@@ -880,9 +880,12 @@ static void on_invite(const struct sip_msg *msg, void *arg)
     if (sipd_fork_target(d, msg, &user, &fork) < 0) {
         return;   /* answered (404: nobody's number) */
     }
-    if (d->pool_name) {
+    if (d->pool_name && !sipd_fork_rings_apps(fork)) {
+        apps = 0;   /* an immediate forward: the applications do not ring anywhere */
+    }
+    else if (d->pool_name) {
         /* on a pool the applications ring through the pool (it answers 480 when none
-         * does); forwarding and simultaneous ring are not acted on there yet */
+         * does); simultaneous ring and unanswered forward are not acted on there yet */
         sipd_fork_free(fork);
         fork = NULL;
         apps = user != NULL;

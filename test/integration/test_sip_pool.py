@@ -9,6 +9,9 @@ from SIP land on FE1's: the tests know which Front End holds which call); baresi
   sees ConnectedElsewhere, a tone is heard each way; dave hangs up (FE2's call ends);
   again, FE1's answers and hangs up (dave's call closes).
 - the caller cancels (both Missed); an application declines (603, the other stops).
+- the PSTN calls alice's work number: her apps on both Front Ends ring, the caller shown
+  as its number; a number that is nobody's: 404; with an immediate forward to a number the
+  call goes to the gateway (Diversion: her number) and her apps ring nowhere.
 - alice's application on FE2 calls carol's phone: the INVITE leaves from FE2's ucwa-sipd;
   and a number (tel:0100, her voice policy in the pool's PostgreSQL): the SIPp gateway gets
   sip:+15550100 with her identity, from FE2's address.
@@ -28,7 +31,8 @@ import pytest
 import conftest
 import kamailio
 import pool as pools
-from sip_side import SipSide
+import sipp
+from sip_side import GATEWAY, SipSide
 from test_pool import mobility_allowed, wait_for
 from ucwa_call import CallApp
 # the phone dave (on this module's side), the media loop and the apps' WebRTC peers
@@ -40,16 +44,18 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="needs root (to run PostgreSQL as postgres)")
 
 FE_SET = 9                    # the pool's Front Ends in Kamailio's dispatcher list
+PSTN_UAC, PSTN_MEDIA = 5078, 5079    # (+ offset) a PSTN caller at the gateway's address
 ALLOWED = mobility_allowed() + [
     re.compile(r"UCWA007\d\d"),       # ucwa-sipd's calls (info)
     re.compile(r"UCWA009\d\d"),       # the SIP side on a pool (info; 00900 when FE1 died)
+    re.compile(r"UCWA0082[0-9]"),     # a number's user, forwarding not acted on (info)
     re.compile(r"UCWA00642"),         # ucwa-sipd restarted
 ]
 
 
 @pytest.fixture(scope="module")
 def side(workdir):
-    offset = kamailio.free_sip_offset(list(SipSide.BASES) + [5088, 5089])
+    offset = kamailio.free_sip_offset(list(SipSide.BASES) + [5088, 5089, PSTN_UAC, PSTN_MEDIA])
     fes = [f"sip:{pools.FE_ADDR.format(i)}:{5089 + offset}" for i in (1, 2)]
     s = SipSide(workdir / "sip-pool", host="127.0.0.1", domain=DOMAIN, offset=offset,
                 ucwa=[pools.FE_ADDR.format(i) for i in (1, 2)], gateways={FE_SET: fes})
@@ -227,6 +233,71 @@ def test_app_on_fe2_calls_a_number(side, pl, alice, peer):
     call.hang_up()
     call.ended()
     side.gw.wait_request("BYE", count=byes + 1)
+
+
+def test_pstn_calls_a_work_number(side, pl, alice, peer):
+    """The PSTN (a SIPp caller at the gateway's address) calls alice's work number (her
+    LineURI in the pool's PostgreSQL): FE1's ucwa-sipd finds her, her apps on both Front
+    Ends ring with the caller shown as tel:+15550123, the answer on FE2 wins; a number that
+    is nobody's gets 404."""
+    a1, a2 = alice
+    pl.pg.psql("INSERT INTO ucwa_voice_users VALUES ('alice@contoso.test', NULL, NULL, "
+               "'tel:+15550100') ON CONFLICT (sip_uri) DO UPDATE SET line_uri = 'tel:+15550100'")
+    uac = sipp.Sipp(side.root / "pstn-caller", "ucwa_call", addr=GATEWAY,
+                    port=PSTN_UAC + side.offset, remote=side.kam.address, calls=1,
+                    duration_ms=500, echo_port=PSTN_MEDIA + side.offset,
+                    keys={"ruri": f"sip:+15550100@{DOMAIN};user=phone",
+                          "pai": f"sip:+15550123@{GATEWAY};user=phone", "gwset": "1"})
+    uac.start(wait=0)
+    try:
+        ring1 = a1.ringing(timeout=10)
+        ring2 = a2.ringing(timeout=10)
+        frm = ring2.inv.get("_embedded", {}).get("from") or a2.get(ring2.links["from"]["href"])
+        assert frm["uri"] == "tel:+15550123" and frm["name"] == "+15550123", frm
+        ring2.accept(peer().answer(ring2.sdp()))
+        assert ring1.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
+        assert uac.proc.wait(15) == 0, uac.errors()
+        ring2.ended()
+    finally:
+        uac.stop()
+    r = kamailio.sip_request("INVITE", f"sip:+15559999@{DOMAIN};user=phone",
+                             side.kam.address, source=(GATEWAY, 0),
+                             headers=["Content-Type: application/sdp"],
+                             body="v=0\r\no=- 1 1 IN IP4 127.0.0.71\r\ns=-\r\nc=IN IP4 "
+                                  "127.0.0.71\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n")
+    assert r is not None and r.status == 404, r
+
+
+def test_immediate_forward_on_a_pool(side, pl, alice):
+    """alice forwards every call to +15550199 (her row in the pool's PostgreSQL): the
+    PSTN calling her number reaches the gateway's +15550199 (route 'Local', set 1) with
+    the caller as From and her number in Diversion, her apps ring on no Front End."""
+    a1, a2 = alice
+    pl.pg.psql("INSERT INTO ucwa_voice_users VALUES ('alice@contoso.test', NULL, NULL, "
+               "'tel:+15550100') ON CONFLICT (sip_uri) DO UPDATE SET line_uri = 'tel:+15550100'")
+    pl.pg.psql("INSERT INTO ucwa_call_forwarding VALUES ('alice@contoso.test', 'Always', "
+               "'ImmediateForward', 'Disabled', 'Contact', 'tel:+15550199', 'None', NULL, 0, "
+               "'None', NULL, 20, 1)")
+    before = len(side.gw.requests("INVITE"))
+    uac = sipp.Sipp(side.root / "pstn-caller", "ucwa_call", addr=GATEWAY,
+                    port=PSTN_UAC + side.offset, remote=side.kam.address, calls=1,
+                    duration_ms=500, echo_port=PSTN_MEDIA + side.offset,
+                    keys={"ruri": f"sip:+15550100@{DOMAIN};user=phone",
+                          "pai": f"sip:+15550123@{GATEWAY};user=phone", "gwset": "1"})
+    uac.start(wait=0)
+    try:
+        invite = side.gw.wait_request("INVITE", count=before + 1)
+        assert invite.ruri.startswith("sip:+15550199@"), invite.ruri
+        assert "+15550123" in invite.header("From"), invite.text
+        assert invite.header("Diversion").startswith("<tel:+15550100>"), invite.text
+        assert "reason=unconditional" in invite.header("Diversion"), invite.text
+        assert uac.proc.wait(15) == 0, uac.errors()
+        for a in (a1, a2):
+            assert a.pump(timeout=1) >= 0 and not any(
+                e.rel == "audioVideoInvitation" for e in a.queue), a.queue
+    finally:
+        uac.stop()
+        pl.pg.psql("DELETE FROM ucwa_call_forwarding WHERE owner = 'alice@contoso.test'")
 
 
 def test_late_answer_and_bad_messages_for_the_sip_side(pl):
