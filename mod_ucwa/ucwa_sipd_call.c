@@ -4,7 +4,8 @@
  * outbox, active without a pool when UcwaSip is On) is taken here: an invitation becomes
  * an INVITE through UcwaSipProxy with rtpengine's offer for the SIP side, a cancel a
  * CANCEL, a hang-up a BYE, an accept or decline of a call from SIP its 200 (with
- * rtpengine's answer) or 603. What SIP says is applied to the store as the messages of
+ * rtpengine's answer) or 603, a provisional answer a 183, a renegotiation a re-INVITE
+ * (and the phone's re-INVITE a renegotiation). What SIP says is applied to the store as the messages of
  * that Front End (ucwa_pool_apply_sdp_locked, with the description in hand), in this
  * process's own transactions; the applications' event requests are woken as the pool's
  * thread wakes them. See docs/ARCHITECTURE.md, "The SIP side". */
@@ -55,6 +56,18 @@ typedef struct sipd_call {
     int apps;                     /* from SIP: the applications ring (a mirror) */
     sipd_fork *fork;              /* from SIP: simultaneous ring, forwarding (or NULL) */
     struct tmr ring;
+    /* renegotiations (ucwa_sipd_reneg below): the phone's re-INVITE waiting for the
+     * application's answer, and the application's re-INVITE to the phone */
+    struct sip_strans *re_st;
+    struct sip_msg *re_msg;       /* the phone's re-INVITE (a reference) */
+    struct mbuf *re_2xx;          /* its 200, sent again over UDP until the ACK */
+    unsigned re_txc;
+    struct tmr re_tmr;
+    struct sip_request *re_req;   /* the application's re-INVITE */
+    char *re_offer;               /* its offer (sent again after a 491; malloc) */
+    apr_uint32_t re_n;            /* the application's renegotiation's number (0: none) */
+    unsigned re_tries;
+    struct tmr glare_tmr;
 } sipd_call;
 
 /* This SIP side's name: "~sip" on a single Front End, "~sip:FE" on a pool. */
@@ -69,7 +82,16 @@ typedef struct {
     int rv, mirror;               /* applied; a mirror with this key exists afterwards */
     const char *what;
     const char *kfe, *kconv;
+    const char *rfe, *rconv;      /* (a renegotiation) the call to look at afterwards */
+    int reneg_open;               /* its SIP side's renegotiation is open afterwards */
 } apply_txn;
+
+/* The call record a key names here: the mirror of a call from SIP, else ours. */
+static int conv_idx_locked(ucwa_store *s, const char *kfe, const char *kconv)
+{
+    return !strcmp(kfe, UCWA_POOL_SIP_FE) ? ucwa_conv_find_mirror_locked(s, kfe, kconv)
+                                          : ucwa_conv_find_locked(s, kconv);
+}
 
 static void apply_locked(ucwa_txn *t, void *baton)
 {
@@ -82,9 +104,17 @@ static void apply_locked(ucwa_txn *t, void *baton)
     if (x->kfe) {
         x->mirror = ucwa_conv_find_mirror_locked(t->store, x->kfe, x->kconv) >= 0;
     }
+    if (x->rfe) {
+        int idx = conv_idx_locked(t->store, x->rfe, x->rconv);
+        const ucwa_conv *c = idx >= 0 ? ucwa_store_conv(t->store, idx) : NULL;
+        x->reneg_open = c && c->reneg == (apr_uint32_t)ucwa_conv_remote_side(c) + 1
+                        && !c->reneg_done;
+    }
 }
 
-int sipd_apply(sipd *d, json_t *m, const char *sdp, int *mirror)
+/* Applies message m (taken) as coming from the SIP side; sdp: its description or NULL;
+ * reneg_open: whether the SIP side's renegotiation of its call is open afterwards. */
+static int apply_ex(sipd *d, json_t *m, const char *sdp, int *mirror, int *reneg_open)
 {
     apr_pool_t *p;
     apply_txn x;
@@ -107,6 +137,10 @@ int sipd_apply(sipd *d, json_t *m, const char *sdp, int *mirror)
         x.kfe = UCWA_POOL_SIP_FE;
         x.kconv = mob_json_str(m, "conv");
     }
+    if (reneg_open) {
+        x.rfe = mob_json_str(m, "fe");
+        x.rconv = mob_json_str(m, "conv");
+    }
     if (ucwa_txn_run(d->s, p, apply_locked, &x) != APR_SUCCESS) {
         x.rv = -1;
         x.what = "the store is not available";
@@ -120,10 +154,18 @@ int sipd_apply(sipd *d, json_t *m, const char *sdp, int *mirror)
     if (mirror) {
         *mirror = x.mirror;
     }
+    if (reneg_open) {
+        *reneg_open = x.rv == 0 && x.reneg_open;
+    }
     rv = x.rv;
     json_decref(m);
     apr_pool_destroy(p);
     return rv;
+}
+
+int sipd_apply(sipd *d, json_t *m, const char *sdp, int *mirror)
+{
+    return apply_ex(d, m, sdp, mirror, NULL);
 }
 
 static json_t *keyed(const sipd_call *c, const char *kind)
@@ -151,6 +193,61 @@ static ng_benc *ng_cmd(apr_pool_t *p, const char *command, const sipd_call *c,
 /* The app's side: WebRTC stacks (aiortc) read a=rtcp only with its address; a=mid. */
 static const char *const to_app[] = { "full-rtcp-attribute" };
 static const char *const in_flags[] = { "generate-mid", "full-rtcp-attribute" };
+
+/* rtpengine's offer toward SIP from the application's offer (plain RTP/AVP, no ICE, RTCP
+ * on its own port); to the phone's tag once it has one (a renegotiation). */
+static ng_benc *ng_offer_to_sip(apr_pool_t *p, const sipd_call *c, const char *offer)
+{
+    static const char *const mux[] = { "demux" };
+    ng_benc *cmd = ng_cmd(p, "offer", c, NULL, 0);
+
+    ng_benc_dict_add_str(p, cmd, "from-tag", "ucwa");
+    if (c->peer_tag[0]) {
+        ng_benc_dict_add_str(p, cmd, "to-tag", c->peer_tag);
+    }
+    ng_benc_dict_add_str(p, cmd, "sdp", offer);
+    ng_benc_dict_add_str(p, cmd, "ICE", "remove");
+    ng_benc_dict_add_str(p, cmd, "transport-protocol", "RTP/AVP");
+    ng_benc_dict_add_strs(p, cmd, "rtcp-mux", mux, 1);
+    return cmd;
+}
+
+/* rtpengine's offer toward the application from the phone's offer: ICE and DTLS-SRTP
+ * (the profile of WebRTC stacks), a=mid, RTCP offered muxed; a renegotiation names the
+ * application's tag (to_app). The first offer of a call from SIP makes rtpengine's DTLS
+ * side passive, and a renegotiation of it keeps it. */
+static ng_benc *ng_offer_to_app(apr_pool_t *p, const sipd_call *c, const char *offer,
+                                int reoffer)
+{
+    static const char *const mux[] = { "offer" };
+    ng_benc *cmd = ng_cmd(p, "offer", c, in_flags, 2);
+
+    ng_benc_dict_add_str(p, cmd, "from-tag", c->peer_tag);
+    if (reoffer) {
+        ng_benc_dict_add_str(p, cmd, "to-tag", "ucwa");
+    }
+    ng_benc_dict_add_str(p, cmd, "sdp", offer);
+    ng_benc_dict_add_str(p, cmd, "ICE", "force");
+    if (c->dir == CALL_IN) {
+        ng_benc_dict_add_str(p, cmd, "DTLS", "passive");
+    }
+    ng_benc_dict_add_str(p, cmd, "transport-protocol", "UDP/TLS/RTP/SAVPF");
+    ng_benc_dict_add_strs(p, cmd, "rtcp-mux", mux, 1);
+    return cmd;
+}
+
+/* rtpengine's answer to the phone's offer with the application's (final or provisional)
+ * answer, ICE taken off for the phone. */
+static ng_benc *ng_answer_to_sip(apr_pool_t *p, const sipd_call *c, const char *answer)
+{
+    ng_benc *cmd = ng_cmd(p, "answer", c, NULL, 0);
+
+    ng_benc_dict_add_str(p, cmd, "from-tag", c->peer_tag);
+    ng_benc_dict_add_str(p, cmd, "to-tag", "ucwa");
+    ng_benc_dict_add_str(p, cmd, "sdp", answer);
+    ng_benc_dict_add_str(p, cmd, "ICE", "remove");
+    return cmd;
+}
 
 /* ---- calls ---- */
 
@@ -200,6 +297,18 @@ static void ng_forget(sipd_call *c)
     }
 }
 
+/* An NG answer about call c came back: 1 when c ended meanwhile (nothing more to do; the
+ * last answer frees it); else *sdp is rtpengine's description, or NULL with *why. */
+static int ng_result(sipd_call *c, const char *err, const ng_benc *resp, const char **sdp,
+                     const char **why)
+{
+    *why = NULL;
+    *sdp = sipd_ng_sdp(err, resp, why);
+    return ng_back(c);
+}
+
+static void reneg_end(sipd_call *c);
+
 static void call_end(sipd_call *c)
 {
     sipd *d = c->d;
@@ -212,6 +321,7 @@ static void call_end(sipd_call *c)
     sipd_fork_free(c->fork);      /* its legs: CANCEL or BYE */
     c->fork = NULL;
     tmr_cancel(&c->ring);
+    reneg_end(c);
     list_unlink(&c->le);
     c->sess = mem_deref(c->sess);
     free(c->remote_sdp);
@@ -235,6 +345,8 @@ static sipd_call *call_new(sipd *d, call_dir dir, const char *kfe, const char *k
     apr_cpystrn(c->kfe, kfe, sizeof(c->kfe));
     apr_cpystrn(c->kconv, kconv, sizeof(c->kconv));
     tmr_init(&c->ring);
+    tmr_init(&c->re_tmr);
+    tmr_init(&c->glare_tmr);
     list_append(&d->call_list, &c->le, c);
     d->calls++;
     return c;
@@ -267,8 +379,8 @@ static const char *sip_uri(apr_pool_t *p, const char *a)
            : apr_pstrcat(p, "sip:", a, NULL);
 }
 
-/* A re-INVITE with an offer (hold, codec change) is not carried to the application: 488,
- * the call goes on as it was. */
+/* libre's sessions see no re-INVITE of a connected call (on_reinvite takes them first);
+ * one that reaches them (before the call is up) gets 488. */
 static int no_offer(struct mbuf **descp, const struct sip_msg *msg, void *arg)
 {
     (void)descp; (void)msg; (void)arg;
@@ -318,11 +430,11 @@ static void out_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_t
                             void *arg)
 {
     sipd_call *c = arg;
-    const char *why = NULL, *sdp = sipd_ng_sdp(err, resp, &why);
+    const char *why, *sdp;
     json_t *m;
 
     (void)rtt;
-    if (ng_back(c)) {
+    if (ng_result(c, err, resp, &sdp, &why)) {
         return;   /* it ended meanwhile */
     }
     if (!sdp) {
@@ -347,11 +459,11 @@ static void out_early_ng(sipd *d, const char *err, const ng_benc *resp, apr_time
                          void *arg)
 {
     sipd_call *c = arg;
-    const char *why = NULL, *sdp = sipd_ng_sdp(err, resp, &why);
+    const char *why, *sdp;
     json_t *m;
 
-    (void)rtt;
-    if (ng_back(c)) {
+    (void)d; (void)rtt;
+    if (ng_result(c, err, resp, &sdp, &why)) {
         return;   /* it ended meanwhile */
     }
     if (!sdp || c->established) {
@@ -401,6 +513,10 @@ static void out_established(const struct sip_msg *msg, void *arg)
 
     c->established = 1;
     tmr_cancel(&c->ring);
+    if (msg->to.tag.l < sizeof(c->peer_tag)) {   /* the phone's tag: renegotiations */
+        memcpy(c->peer_tag, msg->to.tag.p, msg->to.tag.l);
+        c->peer_tag[msg->to.tag.l] = '\0';
+    }
     out_ng_answer(c, &msg->to.tag, out_answered_ng);
 }
 
@@ -514,15 +630,7 @@ static void call_out(sipd *d, json_t *m, const char *offer)
         x->to = strdup(sip_uri(p, to));
     }
     x->from = strdup(sip_uri(p, from));
-    cmd = ng_cmd(p, "offer", c, NULL, 0);
-    ng_benc_dict_add_str(p, cmd, "from-tag", "ucwa");
-    ng_benc_dict_add_str(p, cmd, "sdp", offer);
-    ng_benc_dict_add_str(p, cmd, "ICE", "remove");
-    ng_benc_dict_add_str(p, cmd, "transport-protocol", "RTP/AVP");
-    {
-        static const char *const mux[] = { "demux" };
-        ng_benc_dict_add_strs(p, cmd, "rtcp-mux", mux, 1);
-    }
+    cmd = ng_offer_to_sip(p, c, offer);
     ng_call(c, cmd, out_offered_ng, x);
     apr_pool_destroy(p);
 }
@@ -826,6 +934,8 @@ static void on_invite(const struct sip_msg *msg, void *arg)
         static const char *const mux[] = { "offer" };
         ng_benc_dict_add_strs(p, cmd, "rtcp-mux", mux, 1);
     }
+    apr_pool_create(&p, d->pool);
+    cmd = ng_offer_to_app(p, c, offer, 0);
     ng_call(c, cmd, in_offered_ng, x);
     apr_pool_destroy(p);
     free(offer);
@@ -848,13 +958,13 @@ static void in_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
                            void *arg)
 {
     sipd_call *c = arg;
-    const char *why = NULL, *sdp = sipd_ng_sdp(err, resp, &why);
+    const char *why, *sdp;
     verdict_txn v = { c, 1, 1 };
     struct mbuf *mb;
     apr_pool_t *p;
 
     (void)rtt;
-    if (ng_back(c)) {
+    if (ng_result(c, err, resp, &sdp, &why)) {
         return;   /* it ended meanwhile */
     }
     if (!sdp) {
@@ -878,7 +988,7 @@ static void in_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
     mb = mbuf_alloc(strlen(sdp));
     mbuf_write_str(mb, sdp);
     mb->pos = 0;
-    (void)sipsess_answer(c->sess, 200, "OK", mb, "Content-Type: " SDP_TYPE "\r\n");
+    (void)sipsess_answer(c->sess, 200, "OK", mb, "");   /* it adds the Content-Type */
     mem_deref(mb);
     c->established = 1;
     if (!d->pool_name) {   /* on a pool, the claimer's Front End connected it */
@@ -920,11 +1030,7 @@ static void in_claim(sipd *d, const ucwa_pool_out *o, json_t *m, const char *ans
         return;
     }
     apr_pool_create(&p, d->pool);
-    cmd = ng_cmd(p, "answer", c, NULL, 0);
-    ng_benc_dict_add_str(p, cmd, "from-tag", c->peer_tag);
-    ng_benc_dict_add_str(p, cmd, "to-tag", "ucwa");
-    ng_benc_dict_add_str(p, cmd, "sdp", answer);
-    ng_benc_dict_add_str(p, cmd, "ICE", "remove");
+    cmd = ng_answer_to_sip(p, c, answer);
     ng_call(c, cmd, in_answered_ng, c);
     apr_pool_destroy(p);
 }
@@ -986,12 +1092,485 @@ void sipd_call_hangup(sipd_call *c)
     call_end(c);   /* BYE to the caller as libre frees the session */
 }
 
+/* ---- renegotiations and provisional answers ----
+ *
+ * A connected call's renegotiation is the pool's (reneg, reneg-answer): the phone's
+ * re-INVITE becomes the SIP side's renegotiation (rtpengine's offer toward the app's
+ * profile), the application's answer its 200 (rtpengine's answer), a dismissal its 488;
+ * the application's renegotiation becomes a re-INVITE (rtpengine's offer toward SIP), the
+ * phone's 200 its answer (rtpengine's) and any failure a dismissal. libre's sessions
+ * answer a re-INVITE at once, from a callback: the phone's re-INVITE is taken before they
+ * see it (on_reinvite) and answered when the application has. Glare, as the pool's rule:
+ * the caller's goes first (the phone's re-INVITE crossing the application's takes it over
+ * when the phone called; else the phone gets 491, and a 491 to ours is tried again after
+ * RFC 3261's pause). */
+
+static void reneg_end(sipd_call *c)
+{
+    tmr_cancel(&c->re_tmr);
+    tmr_cancel(&c->glare_tmr);
+    c->re_st = mem_deref(c->re_st);
+    c->re_msg = mem_deref(c->re_msg);
+    c->re_2xx = mem_deref(c->re_2xx);
+    c->re_req = mem_deref(c->re_req);
+    free(c->re_offer);
+    c->re_offer = NULL;
+    c->re_n = 0;
+}
+
+/* The phone's re-INVITE gets its final answer (not a 2xx). */
+static void re_reply(sipd_call *c, uint16_t scode, const char *reason)
+{
+    if (c->re_st && c->re_msg) {
+        (void)sip_treply(&c->re_st, c->d->sip, c->re_msg, scode, reason);
+    }
+    c->re_st = mem_deref(c->re_st);
+    c->re_msg = mem_deref(c->re_msg);
+}
+
+/* The 200 of the phone's re-INVITE again (UDP) until its ACK, about 32 s at most. */
+static void re_2xx_again(void *arg)
+{
+    sipd_call *c = arg;
+
+    if (!c->re_2xx || !c->re_msg || ++c->re_txc > 10) {
+        c->re_2xx = mem_deref(c->re_2xx);
+        c->re_msg = mem_deref(c->re_msg);
+        return;
+    }
+    (void)sip_send(c->d->sip, c->re_msg->sock, c->re_msg->tp, &c->re_msg->src, c->re_2xx);
+    tmr_start(&c->re_tmr, MIN((uint64_t)SIP_T1 << c->re_txc, (uint64_t)SIP_T2), re_2xx_again,
+              c);
+}
+
+static void re_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
+                           void *arg)
+{
+    sipd_call *c = arg;
+    const char *why, *sdp;
+    struct sip_contact contact;
+    struct mbuf *mb = NULL;
+    int e;
+
+    (void)rtt;
+    if (ng_result(c, err, resp, &sdp, &why) || !c->re_st) {
+        return;   /* the call ended, or the phone canceled its re-INVITE */
+    }
+    if (!sdp) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00980)
+                     "ucwa-sipd: rtpengine did not take the answer to the re-INVITE of call "
+                     "%s: %s", c->kconv, why);
+        re_reply(c, 488, "Not Acceptable Here");
+        return;
+    }
+    (void)sip_dialog_update(sipsess_dialog(c->sess), c->re_msg);
+    sip_contact_set(&contact, "ucwa", &c->re_msg->dst, c->re_msg->tp);
+    e = sip_treplyf(&c->re_st, &mb, d->sip, c->re_msg, true, 200, "OK",
+                    "%HContent-Type: " SDP_TYPE "\r\nContent-Length: %zu\r\n\r\n%s",
+                    sip_contact_print, &contact, strlen(sdp), sdp);
+    c->re_st = NULL;
+    if (!e && mb && c->re_msg->tp == SIP_TRANSP_UDP) {
+        c->re_2xx = mb;
+        c->re_txc = 0;
+        tmr_start(&c->re_tmr, SIP_T1, re_2xx_again, c);
+    }
+    else {
+        mem_deref(mb);
+        c->re_msg = mem_deref(c->re_msg);
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00981)
+                 "ucwa-sipd: re-INVITE of call %s answered by the application", c->kconv);
+}
+
+/* The application answered (answer) or dismissed (NULL) the phone's renegotiation. */
+static void reneg_answer_from_app(sipd_call *c, const char *answer)
+{
+    apr_pool_t *p;
+    ng_benc *cmd;
+
+    if (!c->re_st) {
+        return;   /* the phone canceled it, or it was answered already */
+    }
+    if (!answer) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00982)
+                     "ucwa-sipd: re-INVITE of call %s dismissed by the application: 488",
+                     c->kconv);
+        re_reply(c, 488, "Not Acceptable Here");
+        return;
+    }
+    apr_pool_create(&p, c->d->pool);
+    cmd = ng_answer_to_sip(p, c, answer);
+    ng_call(c, cmd, re_answered_ng, c);
+    apr_pool_destroy(p);
+}
+
+static void re_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
+                          void *arg)
+{
+    sipd_call *c = arg;
+    const char *why, *sdp;
+    json_t *m;
+    int open = 0;
+
+    (void)rtt;
+    if (ng_result(c, err, resp, &sdp, &why) || !c->re_st) {
+        return;   /* the call ended, or the phone canceled its re-INVITE */
+    }
+    if (!sdp) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00983)
+                     "ucwa-sipd: rtpengine gave no offer for the re-INVITE of call %s: %s",
+                     c->kconv, why);
+        re_reply(c, 488, "Not Acceptable Here");
+        return;
+    }
+    m = keyed(c, "reneg");
+    json_object_set_new(m, "op", json_string(""));
+    apply_ex(d, m, sdp, NULL, &open);
+    if (!open) {
+        /* the store did not take it: the application's own renegotiation goes first (it
+         * is the caller's), or the call is not connected any more */
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00984)
+                     "ucwa-sipd: re-INVITE of call %s not taken by the application (%s)",
+                     c->kconv, c->re_n ? "491: its own renegotiation is open" : "488");
+        if (c->re_n) {
+            re_reply(c, 491, "Request Pending");
+        }
+        else {
+            re_reply(c, 488, "Not Acceptable Here");
+        }
+        return;
+    }
+    if (c->re_n) {
+        /* it crossed the application's, which the store failed (Conflict): ours is
+         * dropped, whatever the phone answers to it */
+        tmr_cancel(&c->glare_tmr);
+        c->re_n = 0;
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00985)
+                 "ucwa-sipd: re-INVITE of call %s: a renegotiation to the application",
+                 c->kconv);
+}
+
+static void re_canceled(void *arg)
+{
+    sipd_call *c = arg;
+
+    /* the store's renegotiation stays open: the application's answer finds no re-INVITE */
+    re_reply(c, 487, "Request Terminated");
+}
+
+static sipd_call *call_of_dialog(sipd *d, const struct sip_msg *msg)
+{
+    struct le *le;
+
+    for (le = list_head(&d->call_list); le; le = le->next) {
+        sipd_call *c = le->data;
+        if (!c->gone && c->established && c->sess
+            && sip_dialog_cmp(sipsess_dialog(c->sess), msg)) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+/* Before libre's sessions: a re-INVITE in a call's dialog (taken here, answered later) and
+ * the ACK of its 200. The rest goes on to them. */
+static bool on_reinvite(const struct sip_msg *msg, void *arg)
+{
+    sipd *d = arg;
+    sipd_call *c;
+    apr_pool_t *p;
+    ng_benc *cmd;
+    char *offer;
+
+    if (!pl_isset(&msg->to.tag)) {
+        return false;
+    }
+    if (!pl_strcmp(&msg->met, "ACK")) {
+        c = call_of_dialog(d, msg);
+        if (!c || !c->re_2xx || !c->re_msg || msg->cseq.num != c->re_msg->cseq.num) {
+            return false;
+        }
+        tmr_cancel(&c->re_tmr);
+        c->re_2xx = mem_deref(c->re_2xx);
+        c->re_msg = mem_deref(c->re_msg);
+        return true;
+    }
+    if (pl_strcmp(&msg->met, "INVITE") || !(c = call_of_dialog(d, msg))) {
+        return false;
+    }
+    d->sip_requests++;
+    if (!sip_dialog_rseq_valid(sipsess_dialog(c->sess), msg)) {
+        (void)sip_treply(NULL, d->sip, msg, 500, "Server Internal Error");
+        return true;
+    }
+    if (c->re_st) {
+        (void)sip_treplyf(NULL, NULL, d->sip, msg, false, 500, "Server Internal Error",
+                          "Retry-After: 2\r\nContent-Length: 0\r\n\r\n");
+        return true;
+    }
+    if (c->re_n && c->dir == CALL_OUT) {
+        /* glare: the application called, its renegotiation goes first */
+        (void)sip_treply(NULL, d->sip, msg, 491, "Request Pending");
+        return true;
+    }
+    offer = sipd_body_dup(msg);
+    if (!offer) {
+        /* an offer-less re-INVITE would want ours in the 200: not supported */
+        (void)sip_treply(NULL, d->sip, msg, 488, "Not Acceptable Here");
+        return true;
+    }
+    tmr_cancel(&c->re_tmr);
+    c->re_2xx = mem_deref(c->re_2xx);
+    c->re_msg = mem_deref(c->re_msg);
+    if (sip_strans_alloc(&c->re_st, d->sip, msg, re_canceled, c) != 0) {
+        free(offer);
+        (void)sip_treply(NULL, d->sip, msg, 500, "Server Internal Error");
+        return true;
+    }
+    c->re_msg = mem_ref((void *)msg);
+    (void)sip_treply(&c->re_st, d->sip, msg, 100, "Trying");
+    apr_pool_create(&p, d->pool);
+    cmd = ng_offer_to_app(p, c, offer, 1);
+    ng_call(c, cmd, re_offered_ng, c);
+    apr_pool_destroy(p);
+    free(offer);
+    return true;
+}
+
+/* The application's renegotiation ends without an answer (the phone refused it, or
+ * rtpengine failed): dismissed. */
+static void reneg_dismiss(sipd_call *c)
+{
+    json_t *m = keyed(c, "reneg-answer");
+
+    json_object_set_new(m, "n", json_integer((json_int_t)c->re_n));
+    c->re_n = 0;
+    free(c->re_offer);
+    c->re_offer = NULL;
+    sipd_apply(c->d, m, NULL, NULL);
+}
+
+static int re_contact(enum sip_transp tp, const struct sa *src, const struct sa *dst,
+                      struct mbuf *mb, void *arg)
+{
+    struct sip_contact contact;
+
+    (void)dst; (void)arg;
+    sip_contact_set(&contact, "ucwa", src, tp);
+    return mbuf_printf(mb, "%H", sip_contact_print, &contact);
+}
+
+static void re_app_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
+                               void *arg)
+{
+    sipd_call *c = arg;
+    const char *why, *sdp;
+    json_t *m;
+
+    (void)rtt;
+    if (ng_result(c, err, resp, &sdp, &why) || !c->re_n) {
+        return;
+    }
+    if (!sdp) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00986)
+                     "ucwa-sipd: rtpengine did not take the phone's answer to the re-INVITE "
+                     "of call %s: %s", c->kconv, why);
+        reneg_dismiss(c);
+        return;
+    }
+    m = keyed(c, "reneg-answer");
+    json_object_set_new(m, "n", json_integer((json_int_t)c->re_n));
+    c->re_n = 0;
+    free(c->re_offer);
+    c->re_offer = NULL;
+    sipd_apply(d, m, sdp, NULL);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00987)
+                 "ucwa-sipd: the phone answered the renegotiation of call %s", c->kconv);
+}
+
+static void reneg_send(sipd_call *c);
+
+static void reneg_again(void *arg)
+{
+    reneg_send(arg);
+}
+
+static void re_app_resp(int err, const struct sip_msg *msg, void *arg)
+{
+    sipd_call *c = arg;
+    struct sip_dialog *dlg = sipsess_dialog(c->sess);
+    apr_pool_t *p;
+    ng_benc *cmd;
+    char *body;
+
+    if (err || !msg) {
+        if (c->re_n) {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00988)
+                         "ucwa-sipd: the re-INVITE of call %s failed (%s): renegotiation "
+                         "dismissed", c->kconv, strerror(err ? err : EPROTO));
+            reneg_dismiss(c);
+        }
+        return;
+    }
+    if (msg->scode < 200) {
+        return;
+    }
+    if (msg->scode < 300) {
+        (void)sip_dialog_update(dlg, msg);
+        (void)sip_drequestf(NULL, c->d->sip, false, "ACK", dlg, msg->cseq.num, NULL,
+                            re_contact, NULL, NULL, "Content-Length: 0\r\n\r\n");
+        if (!c->re_n) {
+            return;   /* it crossed the phone's, which went first */
+        }
+        if (!(body = sipd_body_dup(msg))) {
+            reneg_dismiss(c);
+            return;
+        }
+        apr_pool_create(&p, c->d->pool);
+        cmd = ng_cmd(p, "answer", c, to_app, 1);
+        ng_benc_dict_add_str(p, cmd, "from-tag", "ucwa");
+        ng_benc_dict_add_str(p, cmd, "to-tag", c->peer_tag);
+        ng_benc_dict_add_str(p, cmd, "sdp", body);
+        ng_call(c, cmd, re_app_answered_ng, c);
+        apr_pool_destroy(p);
+        free(body);
+        return;
+    }
+    if (!c->re_n) {
+        return;
+    }
+    if (msg->scode == 491 && !c->re_st && c->re_tries < 3) {
+        /* glare: again after RFC 3261's pause (2.1 to 4 s for the Call-ID's owner: us when
+         * the application called; else up to 2 s) */
+        uint64_t ms = c->dir == CALL_OUT ? 2100 + rand_u32() % 1900 : rand_u32() % 2000;
+        c->re_tries++;
+        tmr_start(&c->glare_tmr, ms, reneg_again, c);
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00989)
+                 "ucwa-sipd: the phone refused the re-INVITE of call %s (%u): renegotiation "
+                 "dismissed", c->kconv, msg->scode);
+    reneg_dismiss(c);
+}
+
+static void re_app_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
+                              void *arg)
+{
+    sipd_call *c = arg;
+    const char *why, *sdp;
+    int e;
+
+    (void)rtt;
+    if (ng_result(c, err, resp, &sdp, &why) || !c->re_n) {
+        return;
+    }
+    if (!sdp) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00990)
+                     "ucwa-sipd: rtpengine gave no offer for the renegotiation of call %s: %s",
+                     c->kconv, why);
+        reneg_dismiss(c);
+        return;
+    }
+    e = sip_drequestf(&c->re_req, d->sip, true, "INVITE", sipsess_dialog(c->sess), 0, NULL,
+                      re_contact, re_app_resp, c,
+                      "Content-Type: " SDP_TYPE "\r\nContent-Length: %zu\r\n\r\n%s",
+                      strlen(sdp), sdp);
+    if (e) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, e, d->s, UCWALOGNO(00991)
+                     "ucwa-sipd: cannot send the re-INVITE of call %s", c->kconv);
+        reneg_dismiss(c);
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00992)
+                 "ucwa-sipd: renegotiation of call %s sent to the phone", c->kconv);
+}
+
+/* rtpengine's offer toward SIP for the application's renegotiation, then the re-INVITE. */
+static void reneg_send(sipd_call *c)
+{
+    apr_pool_t *p;
+    ng_benc *cmd;
+
+    if (!c->re_n || !c->re_offer || c->re_req) {
+        return;
+    }
+    apr_pool_create(&p, c->d->pool);
+    cmd = ng_offer_to_sip(p, c, c->re_offer);
+    ng_call(c, cmd, re_app_offered_ng, c);
+    apr_pool_destroy(p);
+}
+
+/* The application renegotiates (its number n, its offer). */
+static void reneg_from_app(sipd_call *c, const char *offer, apr_uint32_t n)
+{
+    if (c->re_st) {
+        return;   /* the phone's crossed it and went first: the store failed it */
+    }
+    c->re_n = n;
+    if (!offer || !n || !c->established || c->re_req) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00995)
+                     "ucwa-sipd: renegotiation of call %s dismissed: %s", c->kconv,
+                     !offer ? "no offer in the store" : "the call is not in a state for it");
+        reneg_dismiss(c);
+        return;
+    }
+    c->re_tries = 0;
+    free(c->re_offer);
+    c->re_offer = strdup(offer);
+    reneg_send(c);
+}
+
+/* A provisional answer of the application to a call from SIP: rtpengine's answer, then
+ * 183 Session Progress with it (early media toward the phone). */
+static void in_early_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
+                        void *arg)
+{
+    sipd_call *c = arg;
+    const char *why, *sdp;
+    struct mbuf *mb;
+
+    (void)rtt;
+    if (ng_result(c, err, resp, &sdp, &why) || c->answered || c->established) {
+        return;   /* ended, or the final answer overtook it */
+    }
+    if (!sdp) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00993)
+                     "ucwa-sipd: rtpengine did not take the provisional answer of call %s: "
+                     "%s", c->kconv, why);
+        return;
+    }
+    mb = mbuf_alloc(strlen(sdp));
+    mbuf_write_str(mb, sdp);
+    mb->pos = 0;
+    (void)sipsess_progress(c->sess, 183, "Session Progress", mb, "");
+    mem_deref(mb);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00994)
+                 "ucwa-sipd: call %s from SIP: 183 with the application's provisional answer",
+                 c->kconv);
+}
+
+static void provisional_from_app(sipd_call *c, const char *answer)
+{
+    apr_pool_t *p;
+    ng_benc *cmd;
+
+    if (c->dir != CALL_IN || c->answered || c->established || !answer) {
+        return;
+    }
+    apr_pool_create(&p, c->d->pool);
+    cmd = ng_answer_to_sip(p, c, answer);
+    ng_call(c, cmd, in_early_ng, c);
+    apr_pool_destroy(p);
+}
+
 /* ---- the outbox ---- */
 
 typedef struct {
     int n;
     ucwa_pool_out *out;
     const char **sdp;             /* per message: the description it needs, or NULL */
+    apr_uint32_t *reneg_n;        /* per message: a renegotiation's number */
 } take_txn;
 
 /* The description of kind of the conversation a message names, as bytes (one of a
@@ -1021,6 +1600,7 @@ static void take_locked(ucwa_txn *t, void *baton)
     }
     x->n = ucwa_pool_out_peek_locked(s, t->pool, TAKE_MAX, &x->out);
     x->sdp = apr_pcalloc(t->pool, sizeof(char *) * (apr_size_t)(x->n + 1));
+    x->reneg_n = apr_pcalloc(t->pool, sizeof(apr_uint32_t) * (apr_size_t)(x->n + 1));
     for (i = 0; i < x->n; i++) {
         ucwa_pool_out *o = &x->out[i];
         json_t *m = json_loadb(o->body, o->len, 0, NULL);
@@ -1034,12 +1614,26 @@ static void take_locked(ucwa_txn *t, void *baton)
                                                                         o->key),
                                UCWA_SDP_ANSWER);
         }
+        else if (k && (!strcmp(k, "reneg") || !strcmp(k, "reneg-answer")
+                       || !strcmp(k, "provisional")) && mob_json_str(m, "fe")
+                 && mob_json_str(m, "conv")) {
+            /* the application's renegotiation (its offer, its number), its answer to the
+             * SIP side's, its provisional answer */
+            int idx = conv_idx_locked(s, mob_json_str(m, "fe"), mob_json_str(m, "conv"));
+            /* (a dismissal stored no answer: none) */
+            x->sdp[i] = sdp_of(s, t->pool, idx, !strcmp(k, "reneg") ? UCWA_SDP_RENEG_OFFER
+                                                : !strcmp(k, "reneg-answer")
+                                                    ? UCWA_SDP_RENEG_ANSWER
+                                                    : UCWA_SDP_ANSWER);
+            x->reneg_n[i] = idx >= 0 ? ucwa_store_conv(s, idx)->reneg_n : 0;
+        }
         json_decref(m);
     }
     ucwa_pool_out_done_locked(s, x->n);
 }
 
-void sipd_calls_handle(sipd *d, const ucwa_pool_out *o, const char *sdp)
+void sipd_calls_handle(sipd *d, const ucwa_pool_out *o, const char *sdp,
+                       apr_uint32_t reneg_n)
 {
     json_t *m = json_loadb(o->body, o->len, 0, NULL);
     const char *k = m ? mob_json_str(m, "k") : NULL;
@@ -1071,9 +1665,14 @@ void sipd_calls_handle(sipd *d, const ucwa_pool_out *o, const char *sdp)
         }
         call_end(c);
     }
-    else if (c && (!strcmp(k, "reneg") || !strcmp(k, "provisional"))) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00716)
-                     "ucwa-sipd: %s of call %s not carried to SIP (not supported)", k, kconv);
+    else if (c && !strcmp(k, "reneg")) {
+        reneg_from_app(c, sdp, reneg_n);
+    }
+    else if (c && !strcmp(k, "reneg-answer")) {
+        reneg_answer_from_app(c, sdp);
+    }
+    else if (c && !strcmp(k, "provisional")) {
+        provisional_from_app(c, sdp);
     }
     json_decref(m);
 }
@@ -1098,7 +1697,7 @@ static void poll_outbox(void *arg)
             return;
         }
         for (i = 0; i < x.n; i++) {
-            sipd_calls_handle(d, &x.out[i], x.sdp[i]);
+            sipd_calls_handle(d, &x.out[i], x.sdp[i], x.reneg_n[i]);
         }
         apr_pool_destroy(p);
         if (x.n < TAKE_MAX) {
@@ -1111,10 +1710,15 @@ static void poll_outbox(void *arg)
 
 int sipd_calls_open(sipd *d)
 {
+    int err;
+
     list_init(&d->call_list);
     list_init(&d->cvw_list);
     tmr_init(&d->out_tmr);
-    return sipsess_listen(&d->sess_sock, d->sip, 32, on_invite, d);
+    /* first: a call's re-INVITE is answered when the application has, not by libre's
+     * session at once */
+    err = sip_listen(&d->reneg_lsnr, d->sip, true, on_reinvite, d);
+    return err ? err : sipsess_listen(&d->sess_sock, d->sip, 32, on_invite, d);
 }
 
 static void store_locked(ucwa_txn *t, void *baton)
@@ -1146,4 +1750,5 @@ void sipd_calls_close(sipd *d)
         call_end(list_head(&d->call_list)->data);
     }
     d->sess_sock = mem_deref(d->sess_sock);
+    d->reneg_lsnr = mem_deref(d->reneg_lsnr);
 }

@@ -74,6 +74,7 @@ typedef struct sipd {
     apr_uint64_t ng_seq;
     /* calls (ucwa_sipd_call.c) */
     struct sipsess_sock *sess_sock;
+    struct sip_lsnr *reneg_lsnr;  /* re-INVITEs in a call's dialog, before sess_sock */
     struct list call_list;       /* sipd_call */
     struct tmr out_tmr;          /* looks at the store's outbox */
     void *store;                 /* the session store (read unlocked: the outbox's counters) */
@@ -119,7 +120,8 @@ void sipd_cvw_close(sipd *d);
 
 /* What the outbox (or, on a pool, sipd_pool_command) hands over: o's message, sdp the
  * description it needs (ucwa_sipd_call.c). */
-void sipd_calls_handle(sipd *d, const ucwa_pool_out *o, const char *sdp);
+void sipd_calls_handle(sipd *d, const ucwa_pool_out *o, const char *sdp,
+                       apr_uint32_t reneg_n);
 
 /* On a pool (ucwa_sipd_pool.c). sipd_pool_start: pool_name and the list, before calls. */
 void sipd_pool_start(sipd *d);

@@ -170,7 +170,7 @@ static void handle(sipd *d, ucwa_pool_op op, const char *key, const char *body,
     apr_cpystrn(o->key, key ? key : "", sizeof(o->key));
     memcpy(o->body, body, len + 1);
     o->len = (apr_uint32_t)len;
-    sipd_calls_handle(d, o, sdp);
+    sipd_calls_handle(d, o, sdp, 0);   /* renegotiations on a pool: not carried yet */
     free(o);
 }
 

@@ -344,6 +344,20 @@ def test_bad_input(users, gws):
                         headers={"Content-Type": "application/json"})
         assert r.status_code == 404, (rel, r.status_code, r.text)
     assert call.phone_audio()["state"] == "Connected"
+    # the call has no audioVideo: its operations and invitation are not there
+    conv = alice.get(call.conversation)["_links"]["self"]["href"]
+    for path, method, ctype, body in (
+            ("/audioVideo", "GET", None, None),
+            ("/audioVideo/stopAudioVideo", "POST", "application/json", "{}"),
+            ("/audioVideo/audioVideoSession/renegotiations", "POST", "application/sdp",
+             "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+             "m=audio 9 RTP/AVP 0\r\n")):
+        r = alice.request(method, conv + path, data=body,
+                          headers={"Content-Type": ctype} if ctype else {})
+        assert r.status_code == 404, (path, r.status_code, r.text)
+    inv_id = call.invitation.rsplit("/", 1)[1]
+    r = alice.request("GET", alice.app.href("/communication/audioVideoInvitations/" + inv_id))
+    assert r.status_code == 404, r.text
     call.action("stopPhoneAudio")
     call.ended()
 

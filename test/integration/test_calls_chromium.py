@@ -19,7 +19,7 @@ import turn
 from chromium_call import Browser, ChromiumPeer
 from ucwa_call import CallApp, hold_exchange, place, relay_token
 from ucwa_client import FAST, clean_log, start_fe, stop_fe
-from webrtc_media import MediaLoop, Peer, candidates
+from webrtc_media import Peer, candidates, media_fixture
 
 ALICE, BOB = "alice@contoso.test", "bob@contoso.test"
 TONE = {ALICE: 660, BOB: 1020}      # Hz, far from each other's harmonics
@@ -202,12 +202,7 @@ def test_network_move_suspends_then_resumes_with_an_ice_restart(pair, browsers):
     b.close()
 
 
-@pytest.fixture(scope="module")
-def media_loop():
-    """aiortc's asyncio loop, for the module."""
-    loop = MediaLoop()
-    yield loop
-    loop.close()
+media_loop = media_fixture("media_loop")   # aiortc's asyncio loop, for the module
 
 
 @pytest.mark.parametrize("chromium_calls", [True, False],

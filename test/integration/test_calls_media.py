@@ -20,7 +20,7 @@ import ucwa_call
 import webrtc_media
 from ucwa_call import CallApp, hold_exchange, place
 from ucwa_client import FAST, clean_log, start_fe, stop_fe
-from webrtc_media import MediaLoop, Peer
+from webrtc_media import Peer, media_fixture
 
 A_HZ, B_HZ = 1000, 1500
 
@@ -70,11 +70,7 @@ def calls(fe):
     return links
 
 
-@pytest.fixture(scope="module")
-def media():
-    loop = MediaLoop()
-    yield loop
-    loop.close()
+media = media_fixture()
 
 
 @pytest.fixture

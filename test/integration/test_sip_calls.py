@@ -16,7 +16,16 @@ registered on Kamailio.
   gateway); `tel:0100` is normalised by the dial plan, the gateway gets
   sip:+15550100@gw;user=phone with P-Asserted-Identity alice's SIP URI, answers and echoes
   the app's tone; a number no route allows is refused 403 NotAllowed and the gateway sees
-  nothing."""
+  nothing.
+- renegotiations: the phone holds and resumes (baresip's hold: re-INVITEs), the app
+  answers each as a renegotiation (or dismisses it: 488); the app holds and resumes the
+  phone (re-INVITEs to it), in calls either side placed; tones both ways afterwards; a
+  SIPp phone changes its codec (PCMA only) and crosses the app's renegotiation (glare:
+  the caller's goes first); a SIPp gateway does the same in a call the app placed: the
+  app's goes first, sent again after the 491 pause.
+- the app's provisional answer to the phone's call: 183 Session Progress to the phone.
+- video: a video phone (SIPp, echoing) calls the app, the app's video and tone come back
+  through rtpengine; the app calls baresip (no video) with video: refused, audio works."""
 import json
 import os
 import re
@@ -33,7 +42,7 @@ import sipp
 from sip_side import GATEWAY, SipSide, seed_voice
 from ucwa_call import CallApp
 from ucwa_client import FAST, clean_log, start_fe, state_with_tags, stop_fe
-from webrtc_media import MediaLoop, Peer
+from webrtc_media import Peer, media_fixture, refused_for_aiortc
 
 APP_HZ, PHONE_HZ = 1000, 1500
 DOMAIN = "contoso.test"
@@ -45,17 +54,23 @@ ALLOWED = list(conftest.ALLOWED_LOG) + [
 
 
 EARLY_GW, EARLY_ECHO = 5076, 5077    # (+ offset) gateway set 2, early media (SIPp takes +2 too)
+PHONE_UAC, PHONE_MEDIA = 5080, 5081  # (+ offset) a SIPp phone calling (phone_reneg.xml)
+RENEG_GW = 5084                      # (+ offset) gateway set 3, glare (gateway_reneg.xml)
 
 
 @pytest.fixture(scope="module")
 def side(workdir):
     offset = kamailio.free_sip_offset(list(SipSide.BASES) + [5088, 5089, 5090, 5091,
                                                              EARLY_GW, EARLY_ECHO,
-                                                             EARLY_ECHO + 1, EARLY_ECHO + 2])
+                                                             EARLY_ECHO + 1, EARLY_ECHO + 2,
+                                                             PHONE_UAC, PHONE_MEDIA,
+                                                             PHONE_MEDIA + 1, PHONE_MEDIA + 2,
+                                                             RENEG_GW])
     early = sipp.Sipp(workdir / "sip-calls" / "gateway-early", "gateway_early", addr=GATEWAY,
                       port=EARLY_GW + offset, duration_ms=1500, echo_port=EARLY_ECHO + offset)
     s = SipSide(workdir / "sip-calls", host="127.0.0.1", domain=DOMAIN, offset=offset,
-                ucwa=["127.0.0.1"], gateways={2: [f"sip:{GATEWAY}:{early.port}"]})
+                ucwa=["127.0.0.1"], gateways={2: [f"sip:{GATEWAY}:{early.port}"],
+                                              3: [f"sip:{GATEWAY}:{RENEG_GW + offset}"]})
     early.start()
     try:
         s.start()
@@ -75,6 +90,7 @@ INSERT INTO ucwa_dial_plan_rules VALUES ('Global', 'Four digits', 1, '^(\d{4})$'
 INSERT INTO ucwa_voice_policies VALUES ('Global', 'Local', 1, 1, NULL);
 INSERT INTO ucwa_voice_routes VALUES ('Local', 1, '^\+1555\d{4}$', 'Local', '1', NULL);
 INSERT INTO ucwa_voice_routes VALUES ('Early', 2, '^\+1556\d{4}$', 'Local', 'gw-name;2', NULL);
+INSERT INTO ucwa_voice_routes VALUES ('Glare', 3, '^\+1557\d{4}$', 'Local', 'gw-name;3', NULL);
 """
 
 
@@ -108,11 +124,7 @@ def dave(side):
     return side.phone("dave", 1, tone=PHONE_HZ)
 
 
-@pytest.fixture(scope="module")
-def media():
-    loop = MediaLoop()
-    yield loop
-    loop.close()
+media = media_fixture()
 
 
 @pytest.fixture
@@ -405,6 +417,293 @@ def test_early_media_from_the_gateway(users, side, peer):
     call.hang_up()
     call.ended()
     side.early.wait_request("BYE")
+
+
+def wait_log(fe, pattern, timeout=5):
+    """The first line of the Front End's error log matching pattern (regex)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for line in fe.apache.log_text().splitlines():
+            if re.search(pattern, line):
+                return line
+        time.sleep(0.1)
+    raise AssertionError(f"no log line {pattern!r} within {timeout} s: "
+                         + "\n".join(x for x in fe.apache.log_text().splitlines()[-15:]))
+
+
+def call_from_dave(alice, a, dave):
+    """dave's phone calls alice, her app (peer a) answers: connected both ways."""
+    dave.dial(f"sip:alice@{DOMAIN}")
+    ring = alice.ringing(timeout=10)
+    ring.accept(a.answer(ring.sdp()))
+    dave.wait_event("CALL_ESTABLISHED", timeout=10)
+    a.wait_connected(timeout=15)
+    return ring
+
+
+def phone_reneg(call, a, expect):
+    """The phone's re-INVITE reaches the app as audioVideoRenegotiation started, its offer
+    in the app's profile (ICE, DTLS) with direction expect; the app answers (a: its
+    peer). Returns the app's answer."""
+    theirs = call.renegotiated(timeout=10)
+    offer = theirs.offer.decode()
+    assert "a=ice-ufrag" in offer and "UDP/TLS/RTP/SAVPF" in offer, offer
+    assert f"a={expect}" in offer, offer
+    answer = a.answer(offer)
+    theirs.answer(answer)
+    return answer
+
+
+def tones_both_ways(a, dave):
+    t0 = time.monotonic()
+    heard_app = a.heard(PHONE_HZ, since=t0)
+    heard = dave.heard(APP_HZ)
+    assert heard.ok, f"the phone does not hear the app's {APP_HZ} Hz: {heard}"
+    assert heard_app.ok, f"the app does not hear the phone's {PHONE_HZ} Hz: {heard_app}"
+
+
+@pytest.mark.parametrize("direction", ["to-phone", "from-phone"])
+def test_phone_holds_and_resumes(users, side, dave, peer, direction):
+    """The phone puts the call on hold (baresip's hold: a re-INVITE with a=sendonly) and
+    resumes it (a=sendrecv), in a call either side placed: each re-INVITE goes through
+    rtpengine (an offer in the app's profile) to the app as a renegotiation, the app's
+    answer goes back through rtpengine in the 200, and the tones flow both ways again."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    a = peer()
+    if direction == "to-phone":
+        call, _ = call_dave(alice, a, dave)
+    else:
+        call = call_from_dave(alice, a, dave)
+    tones_both_ways(a, dave)
+    assert dave.command("hold").get("ok"), "baresip did not take hold"
+    answer = phone_reneg(call, a, "sendonly")
+    assert "a=recvonly" in answer, answer
+    assert dave.command("resume").get("ok"), "baresip did not take resume"
+    phone_reneg(call, a, "sendrecv")
+    tones_both_ways(a, dave)
+    assert not any(e.get("type") == "CALL_CLOSED" for e in dave.seen[-5:])
+    call.hang_up()
+    call.ended()
+    dave.wait_event("CALL_CLOSED")
+
+
+def test_app_dismisses_the_phones_reinvite(fe, users, dave, peer):
+    """The app dismisses the phone's renegotiation: the phone's re-INVITE gets 488 and the
+    call goes on (baresip stays on hold on its side until it resumes, which the app
+    answers)."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    a = peer()
+    call, _ = call_dave(alice, a, dave)
+    assert dave.command("hold").get("ok")
+    call.renegotiated(timeout=10).dismiss()
+    wait_log(fe, r"UCWA00982: .*re-INVITE of call \w+ dismissed by the application: 488")
+    # the call is up: the phone's next re-INVITE (resume) is answered
+    assert dave.command("resume").get("ok")
+    phone_reneg(call, a, "sendrecv")
+    tones_both_ways(a, dave)
+    call.hang_up()
+    call.ended()
+    dave.wait_event("CALL_CLOSED")
+
+
+@pytest.mark.parametrize("direction", ["to-phone", "from-phone"])
+def test_app_holds_and_resumes_the_phone(users, side, dave, peer, direction):
+    """The app renegotiates (hold: a=sendonly, then resume) a call with the phone, either
+    side having placed it: rtpengine's offer goes to the phone in a re-INVITE, its 200
+    comes back through rtpengine as the renegotiation's answer (the app's profile), and
+    while on hold the phone stops sending."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    a = peer()
+    if direction == "to-phone":
+        call, _ = call_dave(alice, a, dave)
+    else:
+        call = call_from_dave(alice, a, dave)
+    tones_both_ways(a, dave)
+    offer = a.reoffer("sendonly")
+    answer = call.renegotiate(offer).answered(timeout=10).decode()
+    assert "a=recvonly" in answer and "a=ice-ufrag" in answer, answer
+    a.accept(answer)
+    time.sleep(1.0)                  # what was in flight arrives
+    t0 = time.monotonic()
+    time.sleep(1.0)
+    assert a.audio_frames_since(t0) == 0, "the phone still sends while on hold"
+    assert dave.heard(APP_HZ).ok     # the app still sends
+    answer = call.renegotiate(a.reoffer("sendrecv")).answered(timeout=10).decode()
+    assert "a=sendrecv" in answer, answer
+    a.accept(answer)
+    tones_both_ways(a, dave)
+    call.hang_up()
+    call.ended()
+    dave.wait_event("CALL_CLOSED")
+
+
+def test_provisional_answer_is_183_to_the_phone(fe, users, dave, peer):
+    """The app sends a provisional answer (sendProvisionalAnswer) to the phone's call: the
+    phone gets 183 Session Progress with rtpengine's description (its early media: it
+    hears the app's tone before the call is answered), then the 200."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    a = peer()
+    dave.dial(f"sip:alice@{DOMAIN}")
+    ring = alice.ringing(timeout=10)
+    answer = a.answer(ring.sdp())
+    ring.accept(answer, provisional=True)
+    dave.wait_event("CALL_PROGRESS", timeout=10)
+    wait_log(fe, r"UCWA00994: .*183 with the application's provisional answer")
+    assert not any(e.get("type") == "CALL_ESTABLISHED" for e in dave.seen[-3:])
+    ring.accept(answer)
+    dave.wait_event("CALL_ESTABLISHED", timeout=10)
+    a.wait_connected(timeout=15)
+    tones_both_ways(a, dave)
+    dave.hangup()
+    ring.ended()
+    dave.wait_event("CALL_CLOSED")
+
+
+def test_phone_codec_change_and_glare(workdir, users, side, peer):
+    """A phone (SIPp, test/sip/phone_reneg.xml) calls alice offering PCMU and PCMA; once
+    answered it changes the codec (a re-INVITE offering PCMA only): the app gets it as a
+    renegotiation whose offer has PCMA only, and its answer reaches the phone in the 200.
+    Then the app renegotiates and the phone's own re-INVITE (hold) crosses it, the phone
+    answering the app's with 491: as the pool's glare rule says, the caller's (the phone's)
+    goes first: the app's renegotiation completes with Conflict, the phone's reaches it,
+    and its answer goes back in the 200."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    a = peer()
+    uac = sipp.Sipp(workdir / "sip-calls" / "phone-reneg", "phone_reneg", addr=GATEWAY,
+                    port=PHONE_UAC + side.offset, remote=side.kam.address, calls=1,
+                    duration_ms=300, echo_port=PHONE_MEDIA + side.offset,
+                    keys={"ruri": f"sip:alice@{DOMAIN}", "pai": f"sip:+14255550123@{DOMAIN}"})
+    uac.start(wait=0)
+    try:
+        ring = alice.ringing(timeout=10)
+        offer = ring.sdp()
+        assert "PCMU" in offer and "PCMA" in offer, offer
+        ring.accept(a.answer(offer))
+        # the codec change
+        theirs = ring.renegotiated(timeout=10)
+        offer = theirs.offer.decode()
+        assert "PCMA/8000" in offer and "PCMU" not in offer, offer
+        answer = a.answer(offer)
+        assert "PCMA/8000" in answer, answer
+        theirs.answer(answer)
+        # glare: the app's renegotiation crosses the phone's hold
+        alice.drain(quiet=0.3)
+        # (its offer: the answer it gave, on hold; its peer keeps its state: aiortc cannot
+        # roll back an offer that failed)
+        mine = ring.renegotiate(a.pc.localDescription.sdp.replace("a=sendrecv", "a=sendonly"))
+        done = alice.wait("audioVideoRenegotiation", "completed", timeout=10)
+        assert done.get("status") == "Failure", done.raw
+        assert done.get("reason", {}).get("subcode") == "Conflict", done.raw
+        theirs = ring.renegotiated(timeout=10)
+        assert "a=sendonly" in theirs.offer.decode(), theirs.offer
+        theirs.answer(a.answer(theirs.offer.decode()))
+        assert uac.proc.wait(20) == 0, uac.errors()
+    except BaseException:
+        print("SIPp:", uac.errors()[-3000:])     # shown with the failure
+        raise
+    finally:
+        if uac.proc:
+            uac.stop()
+    ring.ended()
+    # each re-INVITE of the phone was answered 200 with rtpengine's plain RTP/AVP PCMA
+    oks = [m for m in uac.replies("INVITE") if m.status == 200]
+    assert [m.header("CSeq").split()[0] for m in oks] == ["1", "2", "3"], oks
+    for m in oks[1:]:
+        assert "RTP/AVP 8" in m.body and "a=ice" not in m.body, m.body
+    assert mine.href
+
+
+def test_glare_when_the_app_called(workdir, users, side, peer):
+    """The app called (a number, through a SIPp gateway: test/sip/gateway_reneg.xml) and
+    renegotiates; the far end answers its re-INVITE 491 and sends a re-INVITE of its own:
+    as the pool's glare rule says, the caller's (the app's) goes first: the far end's
+    gets 491 and never reaches the app, the app's is sent again after RFC 3261's pause
+    (2.1 to 4 s: ucwa-sipd owns the Call-ID) and answered."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    a = peer()
+    gw = sipp.Sipp(workdir / "sip-calls" / "gateway-reneg", "gateway_reneg", addr=GATEWAY,
+                   port=RENEG_GW + side.offset, calls=1)
+    gw.start()
+    try:
+        call = alice.call("tel:+1 557 0100", a.offer())
+        call.started()
+        a.accept(call.answered(timeout=15).decode())
+        a.wait_connected(timeout=15)
+        t0 = time.monotonic()
+        answer = call.renegotiate(a.reoffer("sendonly")).answered(timeout=15).decode()
+        assert 2.0 <= time.monotonic() - t0 < 8, time.monotonic() - t0
+        assert "a=recvonly" in answer, answer
+        a.accept(answer)
+        alice.pump(timeout=1)
+        assert not any(e.rel == "audioVideoRenegotiation" and e.type == "started"
+                       for e in alice.queue), alice.queue
+        call.hang_up()
+        call.ended()
+        gw.proc.wait(10)
+        assert gw.proc.returncode == 0, gw.errors()
+        refused = [m for m in gw.replies("INVITE") if m.status == 491]
+        assert len(refused) == 1, gw.messages()
+    finally:
+        if gw.proc:
+            gw.stop()
+
+
+def test_video_from_a_video_phone(workdir, users, side, media):
+    """A phone offering audio and H.264 video (SIPp, test/sip/phone_video.xml, echoing
+    both streams) calls alice: her app gets an offer with both (the app's profile), its
+    answer takes both, and both streams pass rtpengine each way: the app decodes its own
+    video frames and hears its own tone, echoed by the phone."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    a = Peer(media, APP_HZ, video=True)
+    uac = sipp.Sipp(workdir / "sip-calls" / "phone-video", "phone_video", addr=GATEWAY,
+                    port=PHONE_UAC + side.offset, remote=side.kam.address, calls=1,
+                    duration_ms=8000, echo_port=PHONE_MEDIA + side.offset,
+                    keys={"ruri": f"sip:alice@{DOMAIN}", "pai": f"sip:+14255550124@{DOMAIN}"})
+    uac.start(wait=0)
+    try:
+        ring = alice.ringing(timeout=10)
+        offer = ring.sdp()
+        assert "m=video" in offer and "H264/90000" in offer, offer
+        assert offer.count("UDP/TLS/RTP/SAVPF") == 2, offer
+        answer = a.answer(offer)
+        ring.accept(answer)
+        a.wait_connected(timeout=15)
+        assert a.wait_frames(10, timeout=10)      # its video, back through the phone
+        assert a.heard(APP_HZ).ok                 # and its tone
+        videos = [m for m in uac.replies("INVITE") if m.status == 200][0].body
+        assert "m=video" in videos and "m=video 0 " not in videos, videos
+        assert uac.proc.wait(20) == 0, uac.errors()
+    finally:
+        if uac.proc:
+            uac.stop()
+        a.close()
+    ring.ended()
+
+
+def test_video_to_a_phone_without_video(users, dave, media):
+    """The app calls baresip (audio only) offering audio and video: rtpengine passes the
+    video offer, the phone refuses it (port 0), the app's answer says so as in a call
+    between apps (a refused section, the audio's complete), and the audio flows both
+    ways."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    a = Peer(media, APP_HZ, video=True)
+    try:
+        offer = a.offer()
+        call = alice.call(f"sip:dave@{DOMAIN}", offer)
+        call.started()
+        dave.wait_event("CALL_INCOMING")
+        dave.accept()
+        answer = call.answered(timeout=15).decode()
+        audio, video = answer.split("m=video")
+        assert video.startswith(" 0 "), answer                 # refused
+        assert "a=ice-ufrag" in audio and "a=fingerprint" in audio, answer
+        a.accept(refused_for_aiortc(answer, offer))
+        tones_both_ways(a, dave)
+        call.hang_up()
+        call.ended()
+        dave.wait_event("CALL_CLOSED")
+    finally:
+        a.close()
 
 
 def test_rtpengine_down(fe, users, side, dave, peer):

@@ -64,6 +64,20 @@ class MediaLoop:
         self.thread.join(5)
 
 
+def media_fixture(name="media"):
+    """A pytest fixture (module scope) named name: one MediaLoop for a test module's
+    peers, closed after its last test. A module takes it as
+    `media = webrtc_media.media_fixture()`."""
+    import pytest      # only the tests need it (the self-test below runs without)
+
+    @pytest.fixture(scope="module", name=name)
+    def media():
+        loop = MediaLoop()
+        yield loop
+        loop.close()
+    return media
+
+
 class Pausable:
     """Sends nothing while paused (a peer on hold that was told not to send): recv()
     waits, so the RTP sender sends no packets, as a browser does for recvonly/inactive."""
@@ -401,6 +415,43 @@ class Peer:
         async def go():
             await self.pc.close()
         self.loop.run(go())
+
+
+def _sections(sdp):
+    """An SDP's session part and its media sections, each a list of lines."""
+    parts = [[]]
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            parts.append([])
+        parts[-1].append(line)
+    return parts[0], parts[1:]
+
+
+CREDENTIALS = ("a=ice-ufrag:", "a=ice-pwd:", "a=fingerprint:", "a=setup:", "a=rtcp-mux")
+
+
+def refused_for_aiortc(answer, offer):
+    """aiortc 1.4 takes no refused media section (port 0) in an answer: it wants a codec
+    in common, ICE credentials and a=rtcp-mux in every section, which JSEP does not ask
+    of a refused one (a phone without video through rtpengine answers m=video 0 with only
+    its a=mid). Each refused section of answer becomes the offer's section of the same
+    place with port 0, its codecs and a=mid, the first accepted section's ICE, DTLS and
+    rtcp-mux lines, and a=inactive; the rest of answer is kept. What the server relays
+    is checked before; this only lets the test's aiortc take it."""
+    head, ans = _sections(answer)
+    _, off = _sections(offer)
+    creds = next(([ln for ln in sec if ln.startswith(CREDENTIALS)] for sec in ans
+                  if sec[0].split()[1] != "0"), [])
+    out = list(head)
+    for i, sec in enumerate(ans):
+        if sec[0].split()[1] != "0" or i >= len(off):
+            out += sec
+            continue
+        m = off[i][0].split()
+        out.append(" ".join([m[0], "0"] + m[2:]))
+        out += [ln for ln in off[i][1:] if ln.startswith(("a=mid:", "a=rtpmap:", "a=fmtp:"))]
+        out += creds + ["a=inactive"]
+    return "\r\n".join(out) + "\r\n"
 
 
 def h264_only():
