@@ -1,8 +1,9 @@
 #!/usr/bin/python3
-"""The SIP side's own share of a call's post-dial delay (issue 13's benchmark), before
-ucwa-sipd adds its part: the UCWA SIP side (SIPp, from the trusted address) calls numbers
-through a private Kamailio on conf.d/sip/kamailio.cfg to a SIPp gateway that answers,
-and, as the baseline in the same run, straight to the gateway without Kamailio.
+"""Issue 13's benchmark: a call's post-dial delay from a UCWA application's POST to the
+INVITE at the gateway (ucwa phase), beside the SIP side's own share in the same run: the
+UCWA SIP side played by SIPp (from the trusted address) calls numbers through a private
+Kamailio on conf.d/sip/kamailio.cfg to a SIPp gateway that answers, and, as the
+baseline, straight to the gateway without Kamailio.
 
   relay      --calls calls (500; --quick 100) at --rate calls per second (50): for each,
              the time from the caller's INVITE to the gateway's receiving it (Kamailio's
@@ -19,12 +20,28 @@ and, as the baseline in the same run, straight to the gateway without Kamailio.
              the leg gap, target < 50 ms), t(the gateway's 200 on leg B -> phoneAudio
              Connected at the app); the relay and baseline lines above are the SIP
              side's own share
+  ucwa       (not with --no-ucwa; alone with --ucwa-only) a Front End with UcwaSip On on the
+             same Kamailio and rtpengine, --users generated users (100; --quick 20) signed
+             in, each an application; their calls go to numbers (tel:+1555xxxxxxx, the
+             voice policy's route to gateway set 1: a SIPp gateway that rings 500 ms, then
+             answers and echoes the media):
+               post-dial delay: POST audioVideoInvitations -> the INVITE at the gateway,
+                 --pdd calls (40) one at a time, back to back (ucwa-sipd's outbox poll at
+                 2 ms) and again each after an idle 1.2 s (its poll backed off to 20 ms);
+                 p50/p95/p99 (target p95 < 200 ms)
+               answer -> Connected: the gateway's 200 -> the app's audioVideo Connected
+               concurrent: one call per user, all at once, each app sending PCMU (20 ms
+                 packets, a plain RTP/AVP offer: rtpengine answers it so) for --seconds;
+                 the gateway echoes it: packets sent and echoed back per call, and
+                 rtpengine's counters of both legs of every call (query), lost = sent -
+                 received on each hop
 
 State (configurations, logs, traces) in a temporary directory, removed at the end unless
 KEEP_TEST_STATE=1. Times come from SIPp's message traces (one clock, this machine's); a figure never fails
 the bench, a call that does not complete or a tone not heard does (exit status 1).
 
   python3 bench/bench_sip.py [--quick] [--calls N] [--rate R] [--seconds S] [--cvw N]
+                             [--no-ucwa | --ucwa-only] [--users N] [--pdd N]
 """
 import argparse
 import os
@@ -38,6 +55,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test" / "lib"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test" / "integration"))
 import baresip  # noqa: E402
 import kamailio  # noqa: E402
 import rtpengine  # noqa: E402
@@ -159,8 +177,15 @@ def main():
     ap.add_argument("--rate", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--cvw", type=int)
+    ap.add_argument("--no-ucwa", action="store_true", help="without the UCWA calls")
+    ap.add_argument("--ucwa-only", action="store_true", help="only the UCWA calls")
+    ap.add_argument("--users", type=int)
+    ap.add_argument("--pdd", type=int, default=40)
     a = ap.parse_args()
     n_cvw = a.cvw if a.cvw is not None else (10 if a.quick else 20)
+    import bench_sip_ucwa
+    if a.ucwa_only:
+        return 0 if bench_sip_ucwa.run(a) else 1
     calls = a.calls or (100 if a.quick else 500)
     offset = kamailio.free_sip_offset(list(BASES.values()) + [5400, 5300], start=30000)
     ports = {k: b + offset for k, b in BASES.items()}
@@ -219,6 +244,8 @@ def main():
         rtp.stop()
         if not os.environ.get("KEEP_TEST_STATE"):
             shutil.rmtree(root, ignore_errors=True)
+    if not a.no_ucwa:
+        ok &= bench_sip_ucwa.run(a)
     return 0 if ok else 1
 
 

@@ -34,9 +34,12 @@
 
 APLOG_USE_MODULE(ucwa);
 
-#define POLL_MS 2                 /* the outbox is looked at this often */
+#define POLL_MS 2                 /* the outbox is looked at this often while busy */
+#define POLL_IDLE_MS 20           /* and this often once idle for POLL_IDLE_AFTER */
+#define POLL_IDLE_AFTER APR_USEC_PER_SEC
 #define TAKE_MAX 64               /* messages taken in one transaction */
 #define RING_DEFAULT 30000        /* ms, when an invitation names no expiry */
+#define PROXY_QUIET 3000          /* ms: an INVITE UcwaSipProxy did not even answer 100 */
 #define SDP_TYPE "application/sdp"
 
 typedef enum { CALL_OUT = 0, CALL_IN = 1 } call_dir;
@@ -55,7 +58,8 @@ typedef struct sipd_call {
     int gone;                     /* ended: freed when the last of them is answered */
     int apps;                     /* from SIP: the applications ring (a mirror) */
     sipd_fork *fork;              /* from SIP: simultaneous ring, forwarding (or NULL) */
-    struct tmr ring;
+    int heard;                    /* a response to our INVITE came */
+    struct tmr ring, quiet;
     /* renegotiations (ucwa_sipd_reneg below): the phone's re-INVITE waiting for the
      * application's answer, and the application's re-INVITE to the phone */
     struct sip_strans *re_st;
@@ -66,6 +70,7 @@ typedef struct sipd_call {
     struct sip_request *re_req;   /* the application's re-INVITE */
     char *re_offer;               /* its offer (sent again after a 491; malloc) */
     apr_uint32_t re_n;            /* the application's renegotiation's number (0: none) */
+    apr_uint32_t re_sent;         /* the number of the re-INVITE last sent for it */
     unsigned re_tries;
     struct tmr glare_tmr;
 } sipd_call;
@@ -166,6 +171,12 @@ static int apply_ex(sipd *d, json_t *m, const char *sdp, int *mirror, int *reneg
 int sipd_apply(sipd *d, json_t *m, const char *sdp, int *mirror)
 {
     return apply_ex(d, m, sdp, mirror, NULL);
+}
+
+int sipd_apply_keyed(sipd *d, const char *kind, const char *kfe, const char *kconv)
+{
+    return sipd_apply(d, json_pack("{s:s,s:s,s:s}", "k", kind, "fe", kfe, "conv", kconv), NULL,
+                 NULL);
 }
 
 static json_t *keyed(const sipd_call *c, const char *kind)
@@ -318,9 +329,11 @@ static void call_end(sipd_call *c)
     }
     c->gone = 1;
     ng_forget(c);
+    sipd_dlg_forget(d, c->kconv);
     sipd_fork_free(c->fork);      /* its legs: CANCEL or BYE */
     c->fork = NULL;
     tmr_cancel(&c->ring);
+    tmr_cancel(&c->quiet);
     reneg_end(c);
     list_unlink(&c->le);
     c->sess = mem_deref(c->sess);
@@ -347,6 +360,7 @@ static sipd_call *call_new(sipd *d, call_dir dir, const char *kfe, const char *k
     tmr_init(&c->ring);
     tmr_init(&c->re_tmr);
     tmr_init(&c->glare_tmr);
+    tmr_init(&c->quiet);
     list_append(&d->call_list, &c->le, c);
     d->calls++;
     return c;
@@ -499,6 +513,7 @@ static void out_progress(const struct sip_msg *msg, void *arg)
     sipd_call *c = arg;
     char *sdp;
 
+    c->heard = 1;
     if (c->established || !mbuf_get_left(msg->mb) || !(sdp = sipd_body_dup(msg))) {
         return;
     }
@@ -511,12 +526,13 @@ static void out_established(const struct sip_msg *msg, void *arg)
 {
     sipd_call *c = arg;
 
-    c->established = 1;
+    c->established = c->heard = 1;
     tmr_cancel(&c->ring);
     if (msg->to.tag.l < sizeof(c->peer_tag)) {   /* the phone's tag: renegotiations */
         memcpy(c->peer_tag, msg->to.tag.p, msg->to.tag.l);
         c->peer_tag[msg->to.tag.l] = '\0';
     }
+    sipd_dlg_confirm(c->d, c->kconv, msg);
     out_ng_answer(c, &msg->to.tag, out_answered_ng);
 }
 
@@ -527,6 +543,24 @@ static void ring_out(void *arg)
     /* the applications' side timed out on its own clock: the phone stops ringing */
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00703)
                  "ucwa-sipd: call %s not answered in time: canceled", c->kconv);
+    call_end(c);
+}
+
+/* Not even a 100 Trying to the INVITE (Kamailio sends one at once): UcwaSipProxy is down
+ * or unreachable (an ICMP error is not reported on libre's unconnected UDP socket, and
+ * libre would retransmit for 32 s): the call fails Unreachable now. */
+static void quiet_out(void *arg)
+{
+    sipd_call *c = arg;
+
+    if (c->heard) {
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, c->d->s, UCWALOGNO(00866)
+                 "ucwa-sipd: call %s: no answer from UcwaSipProxy %s within %d ms: "
+                 "unreachable", c->kconv, c->d->conf->proxy ? c->d->conf->proxy : "(none)",
+                 PROXY_QUIET);
+    sipd_apply(c->d, keyed(c, "gone"), NULL, NULL);
     call_end(c);
 }
 
@@ -560,6 +594,7 @@ static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
         goto out;
     }
     c->ng_live = 1;
+    sipd_dlg_begin(d, CALL_OUT, c->kfe, c->kconv, NULL);
     mb = mbuf_alloc(strlen(sdp));
     mbuf_write_str(mb, sdp);
     mb->pos = 0;
@@ -579,6 +614,7 @@ static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
         call_end(c);
         goto out;
     }
+    tmr_start(&c->quiet, PROXY_QUIET, quiet_out, c);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00706)
                  "ucwa-sipd: call %s from %s to %s sent", c->kconv, x->from, x->to);
 out:
@@ -657,8 +693,10 @@ static void in_close(int err, const struct sip_msg *msg, void *arg)
 
 static void in_established(const struct sip_msg *msg, void *arg)
 {
-    (void)msg;
-    ((sipd_call *)arg)->established = 1;
+    sipd_call *c = arg;
+
+    c->established = 1;
+    sipd_dlg_confirm(c->d, c->kconv, msg);   /* msg: the ACK */
 }
 
 static void ring_in(void *arg)
@@ -891,6 +929,7 @@ static void on_invite(const struct sip_msg *msg, void *arg)
         call_end(c);
         return;
     }
+    sipd_dlg_begin(d, CALL_IN, c->kfe, c->kconv, msg);
     apr_cpystrn(c->peer_tag, "", sizeof(c->peer_tag));
     if (msg->from.tag.l < sizeof(c->peer_tag)) {
         memcpy(c->peer_tag, msg->from.tag.p, msg->from.tag.l);
@@ -1118,6 +1157,8 @@ static void reneg_end(sipd_call *c)
     c->re_n = 0;
 }
 
+static void reneg_send(sipd_call *c);
+
 /* The phone's re-INVITE gets its final answer (not a 2xx). */
 static void re_reply(sipd_call *c, uint16_t scode, const char *reason)
 {
@@ -1126,6 +1167,7 @@ static void re_reply(sipd_call *c, uint16_t scode, const char *reason)
     }
     c->re_st = mem_deref(c->re_st);
     c->re_msg = mem_deref(c->re_msg);
+    reneg_send(c);   /* the application's, when it waited for this one */
 }
 
 /* The 200 of the phone's re-INVITE again (UDP) until its ACK, about 32 s at most. */
@@ -1389,8 +1431,6 @@ static void re_app_answered_ng(sipd *d, const char *err, const ng_benc *resp, ap
                  "ucwa-sipd: the phone answered the renegotiation of call %s", c->kconv);
 }
 
-static void reneg_send(sipd_call *c);
-
 static void reneg_again(void *arg)
 {
     reneg_send(arg);
@@ -1400,17 +1440,19 @@ static void re_app_resp(int err, const struct sip_msg *msg, void *arg)
 {
     sipd_call *c = arg;
     struct sip_dialog *dlg = sipsess_dialog(c->sess);
+    int mine = c->re_n && c->re_n == c->re_sent;   /* else dropped, or a newer one waits */
     apr_pool_t *p;
     ng_benc *cmd;
     char *body;
 
     if (err || !msg) {
-        if (c->re_n) {
+        if (mine) {
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00988)
                          "ucwa-sipd: the re-INVITE of call %s failed (%s): renegotiation "
                          "dismissed", c->kconv, strerror(err ? err : EPROTO));
             reneg_dismiss(c);
         }
+        reneg_send(c);
         return;
     }
     if (msg->scode < 200) {
@@ -1420,7 +1462,8 @@ static void re_app_resp(int err, const struct sip_msg *msg, void *arg)
         (void)sip_dialog_update(dlg, msg);
         (void)sip_drequestf(NULL, c->d->sip, false, "ACK", dlg, msg->cseq.num, NULL,
                             re_contact, NULL, NULL, "Content-Length: 0\r\n\r\n");
-        if (!c->re_n) {
+        if (!mine) {
+            reneg_send(c);
             return;   /* it crossed the phone's, which went first */
         }
         if (!(body = sipd_body_dup(msg))) {
@@ -1437,12 +1480,13 @@ static void re_app_resp(int err, const struct sip_msg *msg, void *arg)
         free(body);
         return;
     }
-    if (!c->re_n) {
+    if (!mine) {
+        reneg_send(c);
         return;
     }
-    if (msg->scode == 491 && !c->re_st && c->re_tries < 3) {
+    if (msg->scode == 491 && c->re_tries < 3) {
         /* glare: again after RFC 3261's pause (2.1 to 4 s for the Call-ID's owner: us when
-         * the application called; else up to 2 s) */
+         * the application called; else up to 2 s), or once the phone's is over */
         uint64_t ms = c->dir == CALL_OUT ? 2100 + rand_u32() % 1900 : rand_u32() % 2000;
         c->re_tries++;
         tmr_start(&c->glare_tmr, ms, reneg_again, c);
@@ -1472,6 +1516,7 @@ static void re_app_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr
         reneg_dismiss(c);
         return;
     }
+    c->re_sent = c->re_n;
     e = sip_drequestf(&c->re_req, d->sip, true, "INVITE", sipsess_dialog(c->sess), 0, NULL,
                       re_contact, re_app_resp, c,
                       "Content-Type: " SDP_TYPE "\r\nContent-Length: %zu\r\n\r\n%s",
@@ -1492,8 +1537,8 @@ static void reneg_send(sipd_call *c)
     apr_pool_t *p;
     ng_benc *cmd;
 
-    if (!c->re_n || !c->re_offer || c->re_req) {
-        return;
+    if (!c->re_n || !c->re_offer || c->re_req || c->re_st || tmr_isrunning(&c->glare_tmr)) {
+        return;   /* none, or not now: when what is in the way is over */
     }
     apr_pool_create(&p, c->d->pool);
     cmd = ng_offer_to_sip(p, c, c->re_offer);
@@ -1501,14 +1546,12 @@ static void reneg_send(sipd_call *c)
     apr_pool_destroy(p);
 }
 
-/* The application renegotiates (its number n, its offer). */
+/* The application renegotiates (its number n, its offer): sent now, or once the phone's
+ * re-INVITE or our previous one is over (reneg_send). */
 static void reneg_from_app(sipd_call *c, const char *offer, apr_uint32_t n)
 {
-    if (c->re_st) {
-        return;   /* the phone's crossed it and went first: the store failed it */
-    }
     c->re_n = n;
-    if (!offer || !n || !c->established || c->re_req) {
+    if (!offer || !n || !c->established) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00995)
                      "ucwa-sipd: renegotiation of call %s dismissed: %s", c->kconv,
                      !offer ? "no offer in the store" : "the call is not in a state for it");
@@ -1665,6 +1708,9 @@ void sipd_calls_handle(sipd *d, const ucwa_pool_out *o, const char *sdp,
         }
         call_end(c);
     }
+    else if (!c && (!strcmp(k, "left") || !strcmp(k, "gone"))) {
+        sipd_dlg_end(d, kconv);   /* a call a previous process held: BYE */
+    }
     else if (c && !strcmp(k, "reneg")) {
         reneg_from_app(c, sdp, reneg_n);
     }
@@ -1677,15 +1723,35 @@ void sipd_calls_handle(sipd *d, const ucwa_pool_out *o, const char *sdp,
     json_decref(m);
 }
 
+/* A call rings (an answer, a cancel may come from the applications any moment). */
+static int ringing(sipd *d)
+{
+    struct le *le;
+
+    for (le = list_head(&d->call_list); le; le = le->next) {
+        if (!((sipd_call *)le->data)->established) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void poll_outbox(void *arg)
 {
     sipd *d = arg;
     ucwa_store *s = d->store;
 
-    tmr_start(&d->out_tmr, POLL_MS, poll_outbox, d);
+    apr_time_t now = apr_time_now();
+
     if (!s || !ucwa_pool_sip_on(s) || !ucwa_pool_out_pending(s)) {
-        return;   /* nothing, or the outbox is a pool's (its thread's to take) */
+        /* nothing, or the outbox is a pool's (its thread's to take): idle for a second
+         * and no call ringing, the polls back off (500 a second cost 1.25% of a core) */
+        int idle = now - d->out_busy > POLL_IDLE_AFTER && !ringing(d);
+        tmr_start(&d->out_tmr, idle ? POLL_IDLE_MS : POLL_MS, poll_outbox, d);
+        return;
     }
+    d->out_busy = now;
+    tmr_start(&d->out_tmr, POLL_MS, poll_outbox, d);
     for (;;) {
         take_txn x;
         apr_pool_t *p;
@@ -1706,6 +1772,11 @@ static void poll_outbox(void *arg)
     }
 }
 
+void sipd_outbox_now(sipd *d)
+{
+    tmr_start(&d->out_tmr, 0, poll_outbox, d);
+}
+
 /* ---- start and stop ---- */
 
 int sipd_calls_open(sipd *d)
@@ -1716,8 +1787,11 @@ int sipd_calls_open(sipd *d)
     list_init(&d->cvw_list);
     tmr_init(&d->out_tmr);
     /* first: a call's re-INVITE is answered when the application has, not by libre's
-     * session at once */
+     * session at once; then a previous process's dialogs (ucwa_sipd_dlg.c) */
     err = sip_listen(&d->reneg_lsnr, d->sip, true, on_reinvite, d);
+    if (!err) {
+        err = sipd_dlg_open(d);
+    }
     return err ? err : sipsess_listen(&d->sess_sock, d->sip, 32, on_invite, d);
 }
 
@@ -1735,20 +1809,24 @@ void sipd_calls_start(sipd *d)
     apr_pool_destroy(p);
     sipd_pool_start(d);
     /* calls a previous ucwa-sipd held end on the applications' side, as with a Front
-     * End gone */
-    json_t *m = json_pack("{s:s,s:s}", "k", "fe-gone", "fe", SIP_NAME(d));
+     * End gone, but for the established ones it takes back (ucwa_sipd_dlg.c) */
+    json_t *m = json_pack("{s:s,s:s,s:o}", "k", "fe-gone", "fe", SIP_NAME(d), "keep",
+                          sipd_dlg_restore(d));
     sipd_apply(d, m, NULL, NULL);
     sipd_pool_join(d);
     tmr_start(&d->out_tmr, POLL_MS, poll_outbox, d);
+    sipd_bell_start(d);
 }
 
 void sipd_calls_close(sipd *d)
 {
     tmr_cancel(&d->out_tmr);
+    sipd_bell_stop(d);
     sipd_cvw_close(d);
     while (list_head(&d->call_list)) {
         call_end(list_head(&d->call_list)->data);
     }
     d->sess_sock = mem_deref(d->sess_sock);
     d->reneg_lsnr = mem_deref(d->reneg_lsnr);
+    sipd_dlg_close(d);
 }

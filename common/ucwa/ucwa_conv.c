@@ -1522,12 +1522,24 @@ void ucwa_conv_claimed_locked(ucwa_store *s, int idx, int accept, int won, apr_t
 void ucwa_conv_fe_gone_locked(ucwa_store *s, const char *fe, apr_time_t now, apr_pool_t *p,
                               ucwa_conv_touched *t)
 {
+    ucwa_conv_fe_gone_keep_locked(s, fe, NULL, NULL, now, p, t);
+}
+
+void ucwa_conv_fe_gone_keep_locked(ucwa_store *s, const char *fe, ucwa_conv_keep_fn *keep,
+                                   void *arg, apr_time_t now, apr_pool_t *p,
+                                   ucwa_conv_touched *t)
+{
     apr_uint32_t i, n = ucwa_conv_used_locked(s);
 
     for (i = 0; i < n; i++) {
         ucwa_conv *c = ucwa_store_conv(s, (int)i);
+        const char *kfe, *kconv;
         if (c->state != UCWA_SLOT_LIVE || c->phase == UCWA_CONV_ENDED
             || strcmp(c->peer_fe, fe) != 0) {
+            continue;
+        }
+        ucwa_pool_conv_key(s, c, &kfe, &kconv);
+        if (keep && c->phase == UCWA_CONV_CONNECTED && keep(kconv, arg)) {
             continue;
         }
         if (c->phase == UCWA_CONV_CONNECTED) {

@@ -660,6 +660,31 @@ START_TEST(a_front_end_gone)
 }
 END_TEST
 
+/* fe-gone with "keep" (ucwa-sipd restarted and took these calls' dialogs back): the
+ * connected calls it names stay connected, the others end as with fe-gone. */
+START_TEST(a_front_end_gone_keeps_what_it_names)
+{
+    int alice, bob, c1, c2;
+    const char *kfe, *kconv;
+    char *keep, *other;
+    ucwa_pool_applied res;
+    ucwa_txn txn;
+
+    connected(&alice, &bob, &c1, &c2);
+    ucwa_pool_conv_key(S(FE1), ucwa_store_conv(S(FE1), c1), &kfe, &kconv);
+    keep = apr_psprintf(pool, "{\"k\":\"fe-gone\",\"fe\":\"fe2\",\"keep\":[\"%s\"]}", kconv);
+    other = "{\"k\":\"fe-gone\",\"fe\":\"fe2\",\"keep\":[\"0123\"]}";
+    ucwa_txn_init(&txn, S(FE1), pool);
+    ck_assert_int_eq(ucwa_pool_apply_locked(&txn, keep, strlen(keep), &m.rules, now, &res), 0);
+    ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_CONNECTED);
+    ck_assert_str_eq(ucwa_store_conv(S(FE1), c1)->peer_fe, "fe2");
+    ck_assert_int_eq(ucwa_pool_apply_locked(&txn, other, strlen(other), &m.rules, now, &res), 0);
+    ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_ENDED);
+    ck_assert_int_eq(ucwa_store_conv(S(FE1), c1)->end, UCWA_CONV_END_LEFT);
+    (void)alice; (void)bob; (void)c2;
+}
+END_TEST
+
 /* Every message of bad (NULL-terminated) is refused by fe, as forged or malformed. */
 static void all_refused(int fe, const char *const *bad)
 {
@@ -1044,10 +1069,41 @@ START_TEST(a_call_to_the_sip_side)
     ck_assert_int_eq(ucwa_conv_invite_locked(S(FE1), &in, now, pool, &c, &t), UCWA_CONV_OK);
     ck_assert_int_eq(phase(FE1, c), UCWA_CONV_ENDED);
     ck_assert_int_eq(sip_out(&o), 0);
-    /* with a pool it stays off */
+    /* with a pool, the outbox is the pool's thread's: the call goes to this Front End's
+     * SIP side as a member of the pool ("~sip:fe1"), its offer by key as for any other */
     ucwa_pool_enable_locked(S(FE1), "fe1");
     ucwa_pool_sip_enable_locked(S(FE1), 1);
     ck_assert(!ucwa_pool_sip_on(S(FE1)));
+    ck_assert_str_eq(ucwa_pool_sip_name(pool, "fe1"), "~sip:fe1");
+    ck_assert(ucwa_pool_is_pool_sip("~sip:fe1"));
+    ck_assert(!ucwa_pool_is_pool_sip("~sip") && !ucwa_pool_is_pool_sip("fe1"));
+    ck_assert(!ucwa_pool_is_sip("~sip:fe1"));     /* not the single Front End's */
+    in.sip_fe = ucwa_pool_sip_name(pool, "fe1");
+    in.offer_key = "0123456789abcdef0123456789abcdef";
+    in.to = "sip:dave@contoso.test";
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_invite_locked(S(FE1), &in, now, pool, &c, &t), UCWA_CONV_OK);
+    ck_assert_int_eq(phase(FE1, c), UCWA_CONV_INVITING);
+    ck_assert_int_eq(sip_out(&o), 1);
+    ck_assert_uint_eq(o.op, UCWA_POOL_INVITE);
+    ck_assert_str_eq(o.target, "~sip:fe1");
+    msg = json_loadb(o.body, o.len, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(msg, "fe")), "fe1");
+    ck_assert_str_eq(json_string_value(json_object_get(msg, "sdp")), in.offer_key);
+    json_decref(msg);
+    /* answered there (its ucwa-sipd applies it here, the caller is local) */
+    snprintf(body, sizeof(body), "{\"k\":\"accepted\",\"fe\":\"fe1\",\"conv\":\"%s\","
+             "\"by\":\"~sip:fe1\",\"peer\":\"x\",\"name\":\"\",\"html\":0,"
+             "\"sdp\":\"sip\"}", ucwa_store_conv(S(FE1), c)->id);
+    ck_assert_int_eq(sip_says(body, ANSWER), 0);
+    ck_assert_int_eq(phase(FE1, c), UCWA_CONV_CONNECTED);
+    /* the caller hangs up: "left" to "~sip:fe1", through the pool */
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_stop_av_locked(S(FE1), c, 0, alice, now, pool, &t),
+                     UCWA_CONV_OK);
+    ck_assert_int_eq(sip_out(&o), 1);
+    ck_assert_str_eq(o.target, "~sip:fe1");
+    ck_assert(strstr(o.body, "\"k\":\"left\"") != NULL);
 }
 END_TEST
 
@@ -1745,6 +1801,7 @@ int main(void)
     tcase_add_test(tc, a_conversation_log_change_crosses);
     tcase_add_test(tc, a_me_change_crosses);
     tcase_add_test(tc, a_front_end_gone);
+    tcase_add_test(tc, a_front_end_gone_keeps_what_it_names);
     tcase_add_test(tc, a_full_outbox_changes_nothing);
     tcase_add_test(tc, malformed_and_hostile_messages);
     tcase_add_test(tc, a_call_across_front_ends);
