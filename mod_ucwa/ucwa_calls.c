@@ -412,7 +412,7 @@ static int invitation_locked(ucwa_txn *t, int idx, void *baton)
 
     conv = ucwa_conv_find_av_invitation_locked(s, x->id, &side);
     c = conv >= 0 ? ucwa_store_conv(s, conv) : NULL;
-    if (!c || !(c->kind == UCWA_CONV_KIND_AV ? ucwa_conv_sees_invitation(c, side, idx, gen)
+    if (!c || c->phone || !(c->kind == UCWA_CONV_KIND_AV ? ucwa_conv_sees_invitation(c, side, idx, gen)
                                              : ucwa_conv_side(c, idx, gen) == side)) {
         return 1;
     }
@@ -551,6 +551,9 @@ static int av_locked(ucwa_txn *t, int idx, void *baton)
         return 1;
     }
     c = ucwa_store_conv(s, conv);
+    if (c->phone) {
+        return 2;                  /* call via work: its modality is phoneAudio */
+    }
     memset(&touched, 0, sizeof(touched));
     ucwa_conv_view_res_locked(s, c, side, idx, &x->v);
     if (x->sdp && c->peer_fe[0] && !ucwa_pool_is_sip(c->peer_fe) && !x->pool_key) {

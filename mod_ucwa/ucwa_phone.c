@@ -48,6 +48,24 @@ static int number_ok(const char *v)
     return v && *v && strlen(v) <= UCWA_VOICE_DIAL_MAX && !ucwa_conv_http_has_control(v);
 }
 
+/* 1 when dialled is a number the user's voice policy routes nowhere (*number: "tel:" and
+ * it normalised), logged; 0 otherwise (allowed, or refused in another way: the caller's
+ * ucwa_calls_number answers those). */
+static int not_routed(ucwa_req *q, const ucwa_voice_user *vu, const char *dialled,
+                      const char **number)
+{
+    ucwa_voice_choice choice;
+    const char *n = NULL;
+
+    if (ucwa_voice_check(vu, q->r->pool, dialled, &n, &choice) != UCWA_VOICE_NOT_ALLOWED) {
+        return 0;
+    }
+    *number = apr_pstrcat(q->r->pool, "tel:", n, NULL);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00802)
+                  "%s: call via work: the voice policy allows no call to %s", q->user, n);
+    return 1;
+}
+
 int ucwa_phone_start(ucwa_req *q, int what)
 {
     apr_pool_t *p = q->r->pool;
@@ -112,16 +130,24 @@ int ucwa_phone_start(ucwa_req *q, int what)
     }
     in.operation_id = op;
     /* both numbers: the dial plan normalises them, the voice policy must route them;
-     * else nothing reaches SIP */
-    if (!ucwa_calls_voice_user(q, &vu, &rv)
-        || !ucwa_calls_number(q, &vu, phone, &callback, &callback_gw, &rv)) {
+     * else nothing reaches SIP (a number no route allows: the invitation fails at once) */
+    if (!ucwa_calls_voice_user(q, &vu, &rv)) {
+        return rv;
+    }
+    if (not_routed(q, &vu, phone, &callback)) {
+        in.phone_fail = UCWA_PHONE_FAIL_CALLBACK_NOT_ALLOWED;
+    }
+    else if (!ucwa_calls_number(q, &vu, phone, &callback, &callback_gw, &rv)) {
         return rv;
     }
     if (strlen(callback) >= UCWA_PHONE_MAX) {
         return ucwa_conv_http_bad_input(q, "phoneNumber is too long once normalised.");
     }
     if (!strncasecmp(to, "tel:", 4) || (to[0] && strchr("+0123456789", to[0]))) {
-        if (!ucwa_calls_number(q, &vu, to, &in.to, &in.gw_set, &rv)) {
+        if (not_routed(q, &vu, to, &in.to)) {
+            in.phone_fail = in.phone_fail ? in.phone_fail : UCWA_PHONE_FAIL_TARGET_NOT_ALLOWED;
+        }
+        else if (!ucwa_calls_number(q, &vu, to, &in.to, &in.gw_set, &rv)) {
             return rv;
         }
     }

@@ -980,6 +980,7 @@ ucwa_conv_result ucwa_conv_invite_locked(ucwa_store *s, const ucwa_conv_invite_i
     if (in->phone) {
         /* call via work: the SIP side calls the user's phone, then the target */
         ucwa_conv_phone_init(c, in->phone_number, in->phone_gw, in->phone_line);
+        c->phone_fail = (apr_uint32_t)in->phone_fail;
     }
     else {
         gather_endpoints(s, c, to_user);
@@ -987,7 +988,7 @@ ucwa_conv_result ucwa_conv_invite_locked(ucwa_store *s, const ucwa_conv_invite_i
     /* a call with nobody to ring here nor on other Front Ends goes to the SIP side (a
      * phone, or nobody: Kamailio answers), as to one more Front End */
     sip = c->kind == UCWA_CONV_KIND_AV && c->endpoints == 0 && in->nremote == 0
-          && (ucwa_pool_sip_on(s) || in->sip_fe);
+          && (ucwa_pool_sip_on(s) || in->sip_fe) && !c->phone_fail;
     if (sip && ucwa_pool_room_locked(s) < 1) {
         ucwa_av_call_free_locked(s, c);
         return UCWA_CONV_BUSY;

@@ -217,6 +217,8 @@ typedef struct {
      * caller's LineURI or NULL */
     int phone;
     const char *phone_number, *phone_gw, *phone_line;
+    int phone_fail;            /* ucwa_conv_phone_fail: the voice policy refused a number
+                                * (the invitation fails at once, nothing goes to SIP) */
 } ucwa_conv_invite_in;
 
 /* Starts a conversation: *idx is its record. OK (the invitation may have failed at

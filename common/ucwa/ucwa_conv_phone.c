@@ -115,7 +115,8 @@ json_t *ucwa_conv_phone_modality(apr_pool_t *p, const ucwa_conv_view *v)
 
 static const char *const fail_names[UCWA_PHONE_FAIL_MAX] = {
     "", "CallbackNotAnswered", "CallbackBusy", "CallbackUnreachable", "TargetBusy",
-    "TargetDeclined", "TargetNotAnswered", "TargetUnreachable", "MediaFailure"
+    "TargetDeclined", "TargetNotAnswered", "TargetUnreachable", "MediaFailure",
+    "CallbackNotAllowed", "TargetNotAllowed"
 };
 
 const char *ucwa_conv_phone_fail_name(ucwa_conv_phone_fail why)
@@ -141,6 +142,12 @@ json_t *ucwa_conv_phone_reason(const ucwa_conv *c)
         return reason("RemoteFailure", "Declined", "Your call was declined.");
     case UCWA_PHONE_FAIL_TARGET_NO_ANSWER:
         return reason("RemoteFailure", "Timeout", "The person did not answer in time.");
+    case UCWA_PHONE_FAIL_CALLBACK_NOT_ALLOWED:
+        return reason("Forbidden", "NotAllowed", "Your voice policy does not allow calls to "
+                      "your phone's number.");
+    case UCWA_PHONE_FAIL_TARGET_NOT_ALLOWED:
+        return reason("Forbidden", "NotAllowed", "Your voice policy does not allow calls to "
+                      "this number.");
     case UCWA_PHONE_FAIL_MEDIA:
         return reason("ServiceFailure", "MediaFailure", "The two calls could not be "
                       "connected.");

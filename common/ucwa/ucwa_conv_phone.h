@@ -33,6 +33,9 @@ typedef enum {
     UCWA_PHONE_FAIL_TARGET_NO_ANSWER,     /* the target did not answer in time */
     UCWA_PHONE_FAIL_TARGET_UNREACHABLE,   /* the target could not be reached */
     UCWA_PHONE_FAIL_MEDIA,                /* rtpengine could not bridge the legs */
+    UCWA_PHONE_FAIL_CALLBACK_NOT_ALLOWED, /* the voice policy routes no call to the user's
+                                           * phone: nothing reaches SIP */
+    UCWA_PHONE_FAIL_TARGET_NOT_ALLOWED,   /* ... nor to the target */
     UCWA_PHONE_FAIL_MAX
 } ucwa_conv_phone_fail;
 

@@ -14,8 +14,8 @@ set 7 (never answers); nothing else. alice has the LineURI tel:+14255550111.
 - hold and resume: re-INVITEs toward the target, sendonly then sendrecv.
 - media: a baresip phone as the target hears its own tone back through rtpengine and the
   gateway's echo on leg A (both legs carry packets).
-- failures: a target the policy does not route (403 NotAllowed, the gateways see
-  nothing), a busy target (Failure Busy, leg A hung up), a callback that is not answered
+- failures: a target or callback number the policy does not route (Failure NotAllowed,
+  the gateways see nothing), a busy target (Failure Busy, leg A hung up), a callback that is not answered
   (Failure, leg B never sent), a BYE from the target (the UCWA side ends, leg A gets BYE).
 - the gate: EnableOutsideVoice Off: no startPhoneAudio link, and 403.
 - bad input: malformed bodies, hold of someone else's call, stop twice.
@@ -298,15 +298,21 @@ def test_callback_not_answered_fails_and_target_never_called(users, gws):
 def test_route_refused_reaches_nothing(users, gws):
     alice = alice_app(users)
     before = {k: len(g.requests()) for k, g in gws.items() if k != "offset"}
-    r = alice.call_via_work("tel:+4930123456", phone="tel:+15550105", expect=403)
-    assert r.json().get("subcode") == "NotAllowed", r.text
-    r = alice.call_via_work("tel:+15550205", phone="tel:+4930123456", expect=403)
-    assert r.json().get("subcode") == "NotAllowed", r.text
+    # a target, then a callback number, that no route allows: the invitation starts and
+    # fails at once, Forbidden/NotAllowed, saying which
+    for to, phone, which in (("tel:+4930123456", "tel:+15550105", "this number"),
+                             ("tel:+15550205", "tel:+4930123456", "your phone")):
+        call = alice.call_via_work(to, phone=phone)
+        call.started()
+        why = call.failed(timeout=5)
+        assert (why.get("code"), why.get("subcode")) == ("Forbidden", "NotAllowed"), why
+        assert which in why.get("message", ""), why
+        alice.wait("conversation", "deleted", sender="communication")
+        alice.queue.clear()         # its phoneAudio Disconnected
     r = alice.call_via_work("tel:+15550205", phone="not a number", expect=400)
+    assert r.json().get("subcode") == "NormalizationFailed", r.text
     time.sleep(0.5)
     assert {k: len(g.requests()) for k, g in gws.items() if k != "offset"} == before
-    assert alice.pump(timeout=1) == 0 or not any(
-        e.rel == "phoneAudioInvitation" for e in alice.queue), alice.queue
 
 
 def test_policy_off_no_link_and_403(users, fe):
@@ -344,6 +350,20 @@ def test_bad_input(users, gws):
                         headers={"Content-Type": "application/json"})
         assert r.status_code == 404, (rel, r.status_code, r.text)
     assert call.phone_audio()["state"] == "Connected"
+    # the call has no audioVideo: its operations and invitation are not there
+    conv = alice.get(call.conversation)["_links"]["self"]["href"]
+    for path, method, ctype, body in (
+            ("/audioVideo", "GET", None, None),
+            ("/audioVideo/stopAudioVideo", "POST", "application/json", "{}"),
+            ("/audioVideo/audioVideoSession/renegotiations", "POST", "application/sdp",
+             "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+             "m=audio 9 RTP/AVP 0\r\n")):
+        r = alice.request(method, conv + path, data=body,
+                          headers={"Content-Type": ctype} if ctype else {})
+        assert r.status_code == 404, (path, r.status_code, r.text)
+    inv_id = call.invitation.rsplit("/", 1)[1]
+    r = alice.request("GET", alice.app.href("/communication/audioVideoInvitations/" + inv_id))
+    assert r.status_code == 404, r.text
     call.action("stopPhoneAudio")
     call.ended()
 

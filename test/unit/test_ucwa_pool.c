@@ -1218,6 +1218,24 @@ START_TEST(a_call_via_work)
     ck_assert(strstr(raw, "sip:tel:") == NULL);
     /* not the phone's: the progress and failure of another call change nothing */
     ck_assert_int_eq(ucwa_conv_phone_find_locked(S(FE1), "nope"), -1);
+    /* a number the voice policy refused: failed at once, nothing for the SIP side */
+    {
+        ucwa_conv_invite_in in;
+        memset(&in, 0, sizeof(in));
+        in.app = alice;
+        in.to = "tel:+4930123456";
+        in.kind = UCWA_CONV_KIND_AV;
+        in.phone = 1;
+        in.phone_number = "tel:+15550100";
+        in.phone_fail = UCWA_PHONE_FAIL_TARGET_NOT_ALLOWED;
+        in.expires = now + apr_time_from_sec(40);
+        t.n = 0;
+        ck_assert_int_eq(ucwa_conv_invite_locked(S(FE1), &in, now, pool, &c, &t), UCWA_CONV_OK);
+        ck_assert_int_eq(phase(FE1, c), UCWA_CONV_ENDED);
+        ck_assert_int_eq(sip_out(&o), 0);
+        events(FE1, alice);
+        ck_assert(strstr(raw, "NotAllowed") != NULL);
+    }
 }
 END_TEST
 
