@@ -15,8 +15,10 @@
 #include "ucwa_media_relay.h"
 #include "ucwa_resources.h"
 #include "ucwa_messaging.h"
+#include "ucwa_pool_move.h"
 #include "ucwa_push_resource.h"
 #include "ucwa_shm.h"
+#include "ucwa_phone.h"
 #include "ucwa_subscriptions.h"
 
 APLOG_USE_MODULE(ucwa);
@@ -31,6 +33,9 @@ unsigned ucwa_app_features(const ucwa_global *g, const ucwa_app *a)
 {
     unsigned f = 0;
 
+    if (ucwa_phone_available(g, ucwa_app_policy(g, a->policy_tag))) {
+        f |= UCWA_RES_CVW;
+    }
     if (ucwa_app_policy(g, a->policy_tag)->enable_ip_audio_video) {
         f |= UCWA_RES_CALLS;
         if (ucwa_media_relay_on(g)) {
@@ -72,6 +77,14 @@ int ucwa_app_txn(ucwa_req *q, ucwa_app_txn_fn *fn, void *baton, int *rv)
     app_txn x = { q, fn, baton, 0, 0 };
 
     if (ucwa_txn_run(q->r->server, q->r->pool, app_txn_run, &x) != APR_SUCCESS) {
+        *rv = ucwa_http_error(q, HTTP_INTERNAL_SERVER_ERROR, "ServiceFailure", NULL,
+                              "The session store is unavailable.");
+        return -1;
+    }
+    /* a pool: the load balancer may have moved the client here from the Front End that
+     * holds its application, which then hands it over (ucwa_pool_move) */
+    if (x.found == 0 && ucwa_pool_move_fetch(q) > 0
+        && ucwa_txn_run(q->r->server, q->r->pool, app_txn_run, &x) != APR_SUCCESS) {
         *rv = ucwa_http_error(q, HTTP_INTERNAL_SERVER_ERROR, "ServiceFailure", NULL,
                               "The session store is unavailable.");
         return -1;
@@ -308,26 +321,32 @@ typedef struct {
     apr_time_t now;
 } delete_txn;
 
-static int delete_locked(ucwa_txn *t, int idx, void *baton)
+void ucwa_app_gone_locked(ucwa_txn *t, int idx, const ucwa_idle_rules *rules, apr_time_t now)
 {
-    const delete_txn *x = baton;
     ucwa_store *s = t->store;
     int user = (int)ucwa_store_app(s, idx)->user;
     ucwa_availability before, after;
 
-    before = ucwa_store_availability(ucwa_store_user(s, user), x->rules, x->now);
+    before = ucwa_store_availability(ucwa_store_user(s, user), rules, now);
     ucwa_subscriptions_app_gone_locked(t, idx);
-    ucwa_conversations_app_gone_locked(t, idx, x->now);
+    ucwa_conversations_app_gone_locked(t, idx, now);
     ucwa_store_delete_locked(s, idx);
     ucwa_txn_wake_app(t, idx);   /* a parked event request of this application answers now */
-    after = ucwa_store_availability(ucwa_store_user(s, user), x->rules, x->now);
+    after = ucwa_store_availability(ucwa_store_user(s, user), rules, now);
     if (before != after) {
         /* the user's other devices see the presence their departure causes */
         ucwa_store_user(s, user)->published = after;
         ucwa_store_post_user_locked(s, user, 1, UCWA_PRIO_MEDIUM, "me", "/me", "presence",
-                                    "/me/presence", "updated", x->now, t->pool);
-        ucwa_subscriptions_notify_locked(t, user, "presence", x->now);
+                                    "/me/presence", "updated", now, t->pool);
+        ucwa_subscriptions_notify_locked(t, user, "presence", now);
     }
+}
+
+static int delete_locked(ucwa_txn *t, int idx, void *baton)
+{
+    const delete_txn *x = baton;
+
+    ucwa_app_gone_locked(t, idx, x->rules, x->now);
     return 0;
 }
 

@@ -16,6 +16,11 @@ typedef int ucwa_app_txn_fn(ucwa_txn *t, int idx, void *baton);
  * application, or another user's), 410 InactiveApplicationExpired, 500 (no store). */
 int ucwa_app_txn(ucwa_req *q, ucwa_app_txn_fn *fn, void *baton, int *rv);
 
+/* Application idx ends here as a sign-out does: its subscriptions and conversations
+ * end, its slot is freed (its id answers 404 here), a parked event request answers, and
+ * its user's other devices and watchers see the presence that follows. */
+void ucwa_app_gone_locked(ucwa_txn *t, int idx, const ucwa_idle_rules *rules, apr_time_t now);
+
 /* Copies the request's application (and its user, if user is not NULL) out of the
  * store. OK, or the error already sent in *rv (as ucwa_app_txn). */
 int ucwa_app_copy(ucwa_req *q, ucwa_app *copy, ucwa_user *user, int *rv);

@@ -186,20 +186,11 @@ static int number_refused(ucwa_req *q, int status, const char *error, const char
     return ucwa_http_error(q, status, error, subcode, message);
 }
 
-/* A call to a number (to "tel:..."), placed through the SIP side (UcwaSip On):
- * the user's dial plan normalises it, the voice policy must route it. 1 with *to
- * ("tel:+E164") and *gw_set (the route's first gateway that names a dispatcher set by
- * number, else NULL: Kamailio's default set), or 0 with the answer sent in *rv (nothing
- * goes to SIP). */
-static int number_target(ucwa_req *q, const char *dialled, const char **to,
-                         const char **gw_set, int *rv)
+int ucwa_calls_voice_user(ucwa_req *q, ucwa_voice_user *vu, int *rv)
 {
-    apr_pool_t *p = q->r->pool;
-    ucwa_voice_user vu;
-    ucwa_voice_choice choice;
-    const char *number = NULL, *why = NULL;
+    const char *why = NULL;
 
-    if (!ucwa_call_forwarding_voice(q->r, q->conf, p, q->user, &vu, &why)) {
+    if (!ucwa_call_forwarding_voice(q->r, q->conf, q->r->pool, q->user, vu, &why)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, UCWALOGNO(00721)
                       "%s: the voice policy could not be read: %s", q->user,
                       why ? why : "database error");
@@ -208,12 +199,23 @@ static int number_target(ucwa_req *q, const char *dialled, const char **to,
                               "The voice policy cannot be read now.");
         return 0;
     }
-    switch (ucwa_voice_check(&vu, p, dialled, &number, &choice)) {
+    return 1;
+}
+
+int ucwa_calls_number(ucwa_req *q, const ucwa_voice_user *vu, const char *dialled,
+                      const char **to, const char **gw_set, int *rv)
+{
+    apr_pool_t *p = q->r->pool;
+    ucwa_voice_choice choice;
+    const char *number = NULL;
+
+    switch (ucwa_voice_check(vu, p, dialled, &number, &choice)) {
     case UCWA_VOICE_ALLOWED:
         break;
     case UCWA_VOICE_NOT_A_NUMBER:
         *rv = number_refused(q, HTTP_BAD_REQUEST, "BadRequest", "NormalizationFailed",
-                             "to is not a phone number the dial plan can normalise.");
+                             apr_psprintf(p, "%s is not a phone number the dial plan can "
+                                          "normalise.", dialled));
         return 0;
     case UCWA_VOICE_NOT_ALLOWED:
         *rv = number_refused(q, HTTP_FORBIDDEN, "Forbidden", "NotAllowed",
@@ -232,9 +234,7 @@ static int number_target(ucwa_req *q, const char *dialled, const char **to,
     return 1;
 }
 
-/* Calls to numbers go through the SIP side: UcwaSip On (on a pool, this Front End's
- * "~sip:FE"). */
-static int sip_numbers(ucwa_req *q)
+int ucwa_calls_sip_numbers(ucwa_req *q)
 {
     return q->conf->global->sip->enabled;
 }
@@ -310,8 +310,10 @@ int ucwa_calls_start(ucwa_req *q, int what)
     if (!to) {
         return ucwa_conv_http_bad_input(q, "to is required.");
     }
-    if (!strncasecmp(to, "tel:", 4) && sip_numbers(q)) {
-        if (!number_target(q, to, &in.to, &in.gw_set, &rv)) {
+    if (!strncasecmp(to, "tel:", 4) && ucwa_calls_sip_numbers(q)) {
+        ucwa_voice_user vu;
+        if (!ucwa_calls_voice_user(q, &vu, &rv)
+            || !ucwa_calls_number(q, &vu, to, &in.to, &in.gw_set, &rv)) {
             return rv;
         }
     }
@@ -377,22 +379,11 @@ int ucwa_calls_start(ucwa_req *q, int what)
                       x.id, in.video ? "audio and video" : "audio", x.endpoints, in.nremote,
                       sdp.len);
         return ucwa_conv_http_created(q, x.location);
-    case UCWA_CONV_BUSY:
-        return ucwa_pool_busy(q);
-    case UCWA_CONV_TOO_MANY:
-        return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", "TooManyConversations",
-                               "This application has too many conversations.");
     case UCWA_CONV_TOO_LARGE:
         return ucwa_http_error(q, HTTP_REQUEST_ENTITY_TOO_LARGE, "EntityTooLarge", NULL,
                                "The session description is too large.");
-    case UCWA_CONV_NO_CALL:
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r, UCWALOGNO(00563)
-                      "every call record is in use (UcwaMaxCalls %u)", x.max_calls);
-        /* fall through */
     default:
-        apr_table_setn(q->r->err_headers_out, "Retry-After", "30");
-        return ucwa_http_error(q, HTTP_SERVICE_UNAVAILABLE, "ServiceUnavailable", NULL,
-                               "This server cannot take more calls now.");
+        return ucwa_conv_http_not_invited(q, &x);
     }
 }
 

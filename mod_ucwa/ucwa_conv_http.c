@@ -4,11 +4,15 @@
 #include <strings.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
+#include <http_log.h>
 #include <http_protocol.h>
 
 #include "mod_ucwa.h"
 #include "ucwa_app.h"
 #include "ucwa_conv_http.h"
+#include "ucwa_pool_db.h"
+
+APLOG_USE_MODULE(ucwa);
 
 /* The applications a transition posted events to (what it returns), woken by the
  * transaction once the lock is released. */
@@ -175,4 +179,23 @@ int ucwa_conv_http_invite(ucwa_req *q, ucwa_conv_invite_in *in, apr_interval_tim
     x.collection = collection;
     x.out = out;
     return ucwa_app_txn(q, invite_locked, &x, rv);
+}
+
+int ucwa_conv_http_not_invited(ucwa_req *q, const ucwa_conv_http_invited *x)
+{
+    switch (x->res) {
+    case UCWA_CONV_BUSY:
+        return ucwa_pool_busy(q);
+    case UCWA_CONV_TOO_MANY:
+        return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", "TooManyConversations",
+                               "This application has too many conversations.");
+    case UCWA_CONV_NO_CALL:
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r, UCWALOGNO(00563)
+                      "every call record is in use (UcwaMaxCalls %u)", x->max_calls);
+        /* fall through */
+    default:
+        apr_table_setn(q->r->err_headers_out, "Retry-After", "30");
+        return ucwa_http_error(q, HTTP_SERVICE_UNAVAILABLE, "ServiceUnavailable", NULL,
+                               "This server cannot take more calls now.");
+    }
 }

@@ -35,6 +35,10 @@ typedef struct {
     apr_uint32_t endpoints, max_convs, max_calls;
 } ucwa_conv_http_invited;
 
+/* The answer to a call's invitation that did not start (x->res not OK): 503 (BUSY: the
+ * pool's, NO_CALL: UcwaMaxCalls, logged), 409 TooManyConversations. */
+int ucwa_conv_http_not_invited(ucwa_req *q, const ucwa_conv_http_invited *x);
+
 /* Starts a conversation (in, its app and expiry filled here: now + timeout) in the
  * request's application; Location under {A}/communication/{collection}/. As
  * ucwa_app_txn: < 0 with the error sent in *rv. */

@@ -395,7 +395,7 @@ static int park_locked(ucwa_txn *t, int idx, void *baton)
 }
 
 /* One look at the channel of a parked request. */
-typedef enum { LOOK_OK = 0, LOOK_GONE, LOOK_EXPIRED, LOOK_REPLACED } look_result;
+typedef enum { LOOK_OK = 0, LOOK_GONE, LOOK_EXPIRED, LOOK_REPLACED, LOOK_MOVED } look_result;
 
 typedef struct {
     const parked_ref *ref;
@@ -415,7 +415,7 @@ static void look_locked(ucwa_txn *t, void *baton)
 
     if (a->gen != x->ref->gen || a->state != UCWA_SLOT_LIVE) {
         x->look = a->gen == x->ref->gen && a->state == UCWA_SLOT_EXPIRED ? LOOK_EXPIRED
-                                                                        : LOOK_GONE;
+                  : a->gen == x->ref->gen && a->moved_out ? LOOK_MOVED : LOOK_GONE;
         return;
     }
     if (a->pget_id != x->my_id) {
@@ -546,6 +546,17 @@ int ucwa_events_get(ucwa_req *q, int what)
                                      "The application expired.")
                    : ucwa_http_error(q, HTTP_NOT_FOUND, "NotFound", "ApplicationNotFound",
                                      "The application was deleted.");
+        case LOOK_MOVED:
+            /* handed to another Front End of the pool (ucwa_pool_move): the same
+             * package is asked for again, and the load balancer sends it there */
+            unpark(q, &ref);
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00950)
+                          "event request of application %s answered 503: the application "
+                          "moved to another Front End of the pool", q->app_id);
+            apr_table_setn(q->r->err_headers_out, "Retry-After", "1");
+            return ucwa_http_error(q, HTTP_SERVICE_UNAVAILABLE, "ServiceUnavailable", NULL,
+                                   "The application moved to another server of the pool: "
+                                   "ask again.");
         case LOOK_REPLACED:
             unpark(q, &ref);
             return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", "PGetReplaced",

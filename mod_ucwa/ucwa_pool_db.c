@@ -18,6 +18,7 @@
 #include "ucwa_config.h"
 #include "ucwa_people_db.h"
 #include "ucwa_pool_db.h"
+#include "ucwa_pool_move.h"
 #include "ucwa_pool_relay.h"
 #include "ucwa_pool_sql.h"
 #include "ucwa_shm.h"
@@ -45,6 +46,7 @@ typedef struct {
     int sip_notified;              /* a message for this Front End's SIP side waits */
     int sip_warned;                /* ucwa-sipd did not take them (said once) */
     int relay_notified;            /* a message for another pool waits in the relay */
+    int move_notified;             /* a Front End asks for an application (ucwa_pool_move) */
     void *link_sender;             /* ucwa_pool_relay's libcurl sender, made on first use */
     apr_pool_t *keep;              /* what lives as long as the thread (mod_watchdog's pool
                                     * is cleared after every call) */
@@ -891,6 +893,9 @@ static int wait_notify(pool_thread *th, int ms)
         else if (n->extra && !strcmp(n->extra, "@relay")) {
             th->relay_notified = 1;
         }
+        else if (n->extra && !strcmp(n->extra, "@move")) {
+            th->move_notified = 1;   /* a Front End asks for an application */
+        }
         PQfreemem(n);
     }
     return PQstatus(th->conn) == CONNECTION_OK ? 0 : -1;
@@ -944,6 +949,14 @@ static apr_status_t pool_callback(int state, void *data, apr_pool_t *pool)
             default: break;
             }
         }
+        if (th->move_notified) {
+            th->move_notified = 0;
+            switch (ucwa_pool_move_serve(th->s, th->conn, p)) {
+            case -1: goto broken;
+            case 1: busy = 1; break;
+            default: break;
+            }
+        }
         if (th->notified || apr_time_now() >= th->fetch_at) {
             th->notified = 0;
             switch (fetch(th, p)) {
@@ -961,7 +974,8 @@ static apr_status_t pool_callback(int state, void *data, apr_pool_t *pool)
             default: break;
             }
         }
-        if (!busy && wait_notify(th, WAIT_MS) != 0) {
+        /* busy, a look only: an ask for an application (@move) waits for no quiet moment */
+        if (wait_notify(th, busy ? 0 : WAIT_MS) != 0) {
             goto broken;
         }
         continue;
@@ -1038,6 +1052,11 @@ int ucwa_pool_post_config(apr_pool_t *pconf, server_rec *s)
 /* The request's connection to the pool's database (mod_dbd's, used natively: LISTEN
  * and typed parameters are libpq's), or NULL (logged). */
 static PGconn *request_conn(request_rec *r)
+{
+    return ucwa_pool_request_conn(r);
+}
+
+PGconn *ucwa_pool_request_conn(request_rec *r)
 {
     ap_dbd_t *dbd = mob_dbd_acquire(r);
 

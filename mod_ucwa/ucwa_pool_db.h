@@ -11,6 +11,8 @@
 #include "ucwa_pool.h"
 #include "ucwa_pool_link.h"
 
+struct pg_conn;   /* libpq's PGconn */
+
 /* post_config: the store joins the pool (or leaves it), and the thread starts. */
 int ucwa_pool_post_config(apr_pool_t *pconf, server_rec *s);
 
@@ -46,6 +48,10 @@ int ucwa_pool_sdp_put(request_rec *r, const char *ctype, const char *body, apr_s
  * this pool, common/ucwa/ucwa_pool_link). */
 int ucwa_pool_sdp_put_key(request_rec *r, const char *key, const char *ctype, const char *body,
                           apr_size_t len);
+
+/* The request's mod_dbd connection to the pool's PostgreSQL database, used natively
+ * (libpq's PGconn), or NULL (logged). */
+struct pg_conn *ucwa_pool_request_conn(request_rec *r);
 
 /* 503 ServiceUnavailable with Retry-After: the pool's database cannot be reached. */
 int ucwa_pool_unavailable(ucwa_req *q);

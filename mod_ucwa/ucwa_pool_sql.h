@@ -87,6 +87,30 @@
 "CREATE TABLE IF NOT EXISTS ucwa_pool_claim (\n" \
 "  key_fe text NOT NULL, key_conv text NOT NULL, fe text NOT NULL, verdict text NOT NULL,\n" \
 "  created timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (key_fe, key_conv));\n" \
+/* an application asked for by the Front End a client was moved to (asker), which does \
+ * not know its id (mod_ucwa/ucwa_pool_move): each live Front End but the asker (askees: \
+ * those whose lease was renewed in the last half of its length, fresh seconds: one that \
+ * missed heartbeats is not waited for; the SIP sides, "~sip:FE", hold no applications) \
+ * either hands it over (data: the application as bytes, written only while nobody else \
+ * did) or says it has none (answered). The asker's DELETE ... RETURNING takes the bytes; \
+ * a holder whose UPDATE finds the row gone keeps it */ \
+"CREATE TABLE IF NOT EXISTS ucwa_pool_move (\n" \
+"  key text PRIMARY KEY, asker text NOT NULL, app text NOT NULL, sip text NOT NULL,\n" \
+"  ring_len int NOT NULL, event_size int NOT NULL, askees int NOT NULL,\n" \
+"  answered text[] NOT NULL DEFAULT '{}', data bytea,\n" \
+"  asked timestamptz NOT NULL DEFAULT now());\n" \
+"CREATE OR REPLACE FUNCTION ucwa_pool_move_ask(k text, me text, a text, usr text,\n" \
+"    rl int, es int, fresh float8) RETURNS int AS $$\n" \
+"DECLARE n int;\n" \
+"BEGIN\n" \
+"  SELECT count(*) INTO n FROM ucwa_pool_fe WHERE fe <> me AND fe NOT LIKE '~%'\n" \
+"    AND lease_until > now() + fresh * interval '1 s';\n" \
+"  IF n = 0 THEN RETURN 0; END IF;\n" \
+"  INSERT INTO ucwa_pool_move (key, asker, app, sip, ring_len, event_size, askees)\n" \
+"    VALUES (k, me, a, usr, rl, es, n);\n" \
+"  PERFORM pg_notify('ucwa_pool', '@move');\n" \
+"  RETURN n;\n" \
+"END $$ LANGUAGE plpgsql;\n" \
 /* one message to one Front End: the next number of its sequence (the row lock orders \
  * the writers to it: a reader never sees a later number before an earlier one); to a \
  * Front End of another pool ("fe@pool", "@pool"): the relay table, which a Front End \
@@ -248,6 +272,7 @@
 "  DELETE FROM ucwa_pool_relay WHERE created < now() - interval '1 day';\n" \
 "  DELETE FROM ucwa_pool_sdp WHERE created < now() - interval '10 min';\n" \
 "  DELETE FROM ucwa_pool_watch WHERE until < now();\n" \
+"  DELETE FROM ucwa_pool_move WHERE asked < now() - interval '1 min';\n" \
 "END $$ LANGUAGE plpgsql;\n" \
 UCWA_POOL_PUSH_SCHEMA \
 "COMMIT;\n"

@@ -95,6 +95,9 @@ json_t *ucwa_res_communication(apr_pool_t *p, const ucwa_app *a, unsigned featur
         add_link(p, links, "startVideo", a->base, "/communication/audioVideoInvitations");
         add_link(p, links, "startAudioVideo", a->base, "/communication/audioVideoInvitations");
     }
+    if (features & UCWA_RES_CVW) {
+        add_link(p, links, "startPhoneAudio", a->base, "/communication/phoneAudioInvitations");
+    }
     add_link(p, links, "mediaPolicies", a->base, "/communication/mediaPolicies");
     if (features & UCWA_RES_RELAY) {
         add_link(p, links, "mediaRelayAccessToken", a->base,

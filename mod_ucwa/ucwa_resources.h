@@ -14,6 +14,7 @@
 
 /* features: what the user's policy and this server offer (UCWA_RES_*, ucwa_app_features) */
 #define UCWA_RES_CALLS 0x1u    /* calls (EnableIPAudioVideo): startAudio, startVideo, ... */
+#define UCWA_RES_CVW 0x4u      /* call via work (ucwa_phone_available): startPhoneAudio */
 #define UCWA_RES_RELAY 0x2u    /* calls and a TURN server: mediaRelayAccessToken */
 json_t *ucwa_res_application(apr_pool_t *p, const ucwa_app *a, const char *user,
                              unsigned features);

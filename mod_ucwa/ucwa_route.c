@@ -18,6 +18,7 @@
 #include "ucwa_me.h"
 #include "ucwa_media_relay.h"
 #include "ucwa_messaging.h"
+#include "ucwa_phone.h"
 #include "ucwa_photos.h"
 #include "ucwa_push_resource.h"
 #include "ucwa_resources.h"
@@ -42,6 +43,8 @@ typedef struct {
 #define INV  "/communication/messagingInvitations"
 #define AVI  "/communication/audioVideoInvitations"
 #define AV   CONV "/audioVideo"
+#define PAI  "/communication/phoneAudioInvitations"
+#define PA   CONV "/phoneAudio"
 #define RENEG AV "/audioVideoSession/renegotiations"
 #define MEMBERS "/people/presenceSubscriptionMemberships"
 #define LOGS "/communication/conversationLogs"
@@ -109,6 +112,12 @@ static const ucwa_route routes[] = {
       UCWA_IM_TYPING_PARTICIPANTS },
     { CONV "/messaging/terminate", "POST", ucwa_conversations_one, UCWA_IM_TERMINATE },
     { CONV "/messaging/addMessaging", "POST", ucwa_conversations_one, UCWA_IM_ADD_MESSAGING },
+    { PAI, "POST", ucwa_phone_start, 0 },
+    { PAI "/*", "GET", ucwa_phone_call, UCWA_PHONE_INVITATION },
+    { PA, "GET", ucwa_phone_call, UCWA_PHONE_MODALITY },
+    { PA "/holdPhoneAudio", "POST", ucwa_phone_call, UCWA_PHONE_HOLD },
+    { PA "/resumePhoneAudio", "POST", ucwa_phone_call, UCWA_PHONE_RESUME },
+    { PA "/stopPhoneAudio", "POST", ucwa_phone_call, UCWA_PHONE_STOP },
     { AV, "GET", ucwa_calls_conversation, UCWA_AV_MODALITY },
     { AV "/addAudio", "POST", ucwa_calls_conversation, UCWA_AV_ADD },
     { AV "/addAudioVideo", "POST", ucwa_calls_conversation, UCWA_AV_ADD },

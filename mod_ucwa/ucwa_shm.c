@@ -122,11 +122,18 @@ apr_status_t ucwa_txn_run(server_rec *s, apr_pool_t *p, ucwa_txn_fn *fn, void *b
     if (!st) {
         return APR_EGENERAL;
     }
+    volatile apr_uint32_t *out = ucwa_store_word(st, UCWA_WORD_POOL_OUT);
+    apr_uint32_t queued = *out;
+
     ucwa_txn_init(&t, st, p);
     fn(&t, baton);
+    queued = *out != queued;
     shm_unlock();
     for (i = 0; i < ucwa_txn_wakes(&t); i++) {
         ucwa_shm_wake_word(ucwa_txn_wake_at(&t, i));
+    }
+    if (queued) {
+        ucwa_shm_wake_word(out);   /* the outbox's taker (ucwa-sipd's doorbell) */
     }
     return APR_SUCCESS;
 }

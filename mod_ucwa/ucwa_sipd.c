@@ -199,7 +199,10 @@ static void maintenance(int reason, void *data, apr_wait_t status);
 
 static int spawn(sipd_state *st)
 {
-    pid_t parent = getpid(), pid = fork();
+    pid_t parent = getpid(), pid;
+
+    ucwa_sipd_dlg_segment(st->s);
+    pid = fork();
 
     if (pid < 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, errno, st->s, UCWALOGNO(00640)

@@ -51,6 +51,9 @@ const char *ucwa_sipd_status(apr_pool_t *p, server_rec *s);
 const char *ucwa_sipd_ask(apr_pool_t *p, server_rec *s, const char *line,
                           apr_interval_time_t timeout);
 void ucwa_sipd_register_hooks(void);
+/* In the parent, before the first fork: the shared segment where ucwa-sipd keeps its
+ * established dialogs across its own restart (ucwa_sipd_dlg.c); made once. */
+void ucwa_sipd_dlg_segment(server_rec *s);
 
 /* The process's main (ucwa_sipd_proc.c): runs until SIGTERM or SIGHUP, or until the
  * parent is gone. Returns the exit code: 0, or UCWA_SIPD_STARTUP_ERROR when it could

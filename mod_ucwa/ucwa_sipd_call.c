@@ -34,9 +34,12 @@
 
 APLOG_USE_MODULE(ucwa);
 
-#define POLL_MS 2                 /* the outbox is looked at this often */
+#define POLL_MS 2                 /* the outbox is looked at this often while busy */
+#define POLL_IDLE_MS 20           /* and this often once idle for POLL_IDLE_AFTER */
+#define POLL_IDLE_AFTER APR_USEC_PER_SEC
 #define TAKE_MAX 64               /* messages taken in one transaction */
 #define RING_DEFAULT 30000        /* ms, when an invitation names no expiry */
+#define PROXY_QUIET 3000          /* ms: an INVITE UcwaSipProxy did not even answer 100 */
 #define SDP_TYPE "application/sdp"
 
 typedef enum { CALL_OUT = 0, CALL_IN = 1 } call_dir;
@@ -55,7 +58,8 @@ typedef struct sipd_call {
     int gone;                     /* ended: freed when the last of them is answered */
     int apps;                     /* from SIP: the applications ring (a mirror) */
     sipd_fork *fork;              /* from SIP: simultaneous ring, forwarding (or NULL) */
-    struct tmr ring;
+    int heard;                    /* a response to our INVITE came */
+    struct tmr ring, quiet;
     /* renegotiations (ucwa_sipd_reneg below): the phone's re-INVITE waiting for the
      * application's answer, and the application's re-INVITE to the phone */
     struct sip_strans *re_st;
@@ -164,9 +168,15 @@ static int apply_ex(sipd *d, json_t *m, const char *sdp, int *mirror, int *reneg
     return rv;
 }
 
-static int apply(sipd *d, json_t *m, const char *sdp, int *mirror)
+int sipd_apply(sipd *d, json_t *m, const char *sdp, int *mirror)
 {
     return apply_ex(d, m, sdp, mirror, NULL);
+}
+
+int sipd_apply_keyed(sipd *d, const char *kind, const char *kfe, const char *kconv)
+{
+    return sipd_apply(d, json_pack("{s:s,s:s,s:s}", "k", kind, "fe", kfe, "conv", kconv), NULL,
+                 NULL);
 }
 
 static json_t *keyed(const sipd_call *c, const char *kind)
@@ -319,9 +329,11 @@ static void call_end(sipd_call *c)
     }
     c->gone = 1;
     ng_forget(c);
+    sipd_dlg_forget(d, c->kconv);
     sipd_fork_free(c->fork);      /* its legs: CANCEL or BYE */
     c->fork = NULL;
     tmr_cancel(&c->ring);
+    tmr_cancel(&c->quiet);
     reneg_end(c);
     list_unlink(&c->le);
     c->sess = mem_deref(c->sess);
@@ -348,6 +360,7 @@ static sipd_call *call_new(sipd *d, call_dir dir, const char *kfe, const char *k
     tmr_init(&c->ring);
     tmr_init(&c->re_tmr);
     tmr_init(&c->glare_tmr);
+    tmr_init(&c->quiet);
     list_append(&d->call_list, &c->le, c);
     d->calls++;
     return c;
@@ -364,7 +377,7 @@ static char *str_of(const struct pl *pl)
     return s;
 }
 
-static char *body_dup(const struct sip_msg *msg)
+char *sipd_body_dup(const struct sip_msg *msg)
 {
     struct pl pl;
 
@@ -414,7 +427,7 @@ static void out_close(int err, const struct sip_msg *msg, void *arg)
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00701)
                  "ucwa-sipd: call %s ended by SIP (%d%s%s)", c->kconv, code,
                  err ? ", " : "", err ? strerror(err) : "");
-    apply(c->d, m, NULL, NULL);
+    sipd_apply(c->d, m, NULL, NULL);
     call_end(c);
 }
 
@@ -423,7 +436,7 @@ static int out_answer(const struct sip_msg *msg, void *arg)
     sipd_call *c = arg;
 
     free(c->remote_sdp);
-    c->remote_sdp = body_dup(msg);
+    c->remote_sdp = sipd_body_dup(msg);
     return 0;
 }
 
@@ -442,7 +455,7 @@ static void out_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_t
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00702)
                      "ucwa-sipd: rtpengine did not answer call %s: %s", c->kconv,
                      why);
-        apply(d, keyed(c, "gone"), NULL, NULL);
+        sipd_apply(d, keyed(c, "gone"), NULL, NULL);
         call_end(c);
         return;
     }
@@ -451,7 +464,7 @@ static void out_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_t
     json_object_set_new(m, "peer", json_string(c->kconv));
     json_object_set_new(m, "name", json_string(""));
     json_object_set_new(m, "html", json_integer(0));
-    if (apply(d, m, sdp, NULL) != 0) {
+    if (sipd_apply(d, m, sdp, NULL) != 0) {
         call_end(c);               /* it ended on the UCWA side meanwhile: BYE */
     }
 }
@@ -473,7 +486,7 @@ static void out_early_ng(sipd *d, const char *err, const ng_benc *resp, apr_time
     m = keyed(c, "provisional");
     json_object_set_new(m, "cid", json_string(""));
     json_object_set_new(m, "ctx", json_string(""));
-    apply(d, m, sdp, NULL);
+    sipd_apply(d, m, sdp, NULL);
 }
 
 /* NG answer to rtpengine with the SIP party's description (its tag: to_tag), the app's
@@ -500,7 +513,8 @@ static void out_progress(const struct sip_msg *msg, void *arg)
     sipd_call *c = arg;
     char *sdp;
 
-    if (c->established || !mbuf_get_left(msg->mb) || !(sdp = body_dup(msg))) {
+    c->heard = 1;
+    if (c->established || !mbuf_get_left(msg->mb) || !(sdp = sipd_body_dup(msg))) {
         return;
     }
     free(c->remote_sdp);
@@ -512,12 +526,13 @@ static void out_established(const struct sip_msg *msg, void *arg)
 {
     sipd_call *c = arg;
 
-    c->established = 1;
+    c->established = c->heard = 1;
     tmr_cancel(&c->ring);
     if (msg->to.tag.l < sizeof(c->peer_tag)) {   /* the phone's tag: renegotiations */
         memcpy(c->peer_tag, msg->to.tag.p, msg->to.tag.l);
         c->peer_tag[msg->to.tag.l] = '\0';
     }
+    sipd_dlg_confirm(c->d, c->kconv, msg);
     out_ng_answer(c, &msg->to.tag, out_answered_ng);
 }
 
@@ -528,6 +543,24 @@ static void ring_out(void *arg)
     /* the applications' side timed out on its own clock: the phone stops ringing */
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00703)
                  "ucwa-sipd: call %s not answered in time: canceled", c->kconv);
+    call_end(c);
+}
+
+/* Not even a 100 Trying to the INVITE (Kamailio sends one at once): UcwaSipProxy is down
+ * or unreachable (an ICMP error is not reported on libre's unconnected UDP socket, and
+ * libre would retransmit for 32 s): the call fails Unreachable now. */
+static void quiet_out(void *arg)
+{
+    sipd_call *c = arg;
+
+    if (c->heard) {
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, c->d->s, UCWALOGNO(00866)
+                 "ucwa-sipd: call %s: no answer from UcwaSipProxy %s within %d ms: "
+                 "unreachable", c->kconv, c->d->conf->proxy ? c->d->conf->proxy : "(none)",
+                 PROXY_QUIET);
+    sipd_apply(c->d, keyed(c, "gone"), NULL, NULL);
     call_end(c);
 }
 
@@ -556,11 +589,12 @@ static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00704)
                      "ucwa-sipd: rtpengine gave no offer for call %s to %s: %s", c->kconv,
                      x->to, why);
-        apply(d, keyed(c, "gone"), NULL, NULL);
+        sipd_apply(d, keyed(c, "gone"), NULL, NULL);
         call_end(c);
         goto out;
     }
     c->ng_live = 1;
+    sipd_dlg_begin(d, CALL_OUT, c->kfe, c->kconv, NULL);
     mb = mbuf_alloc(strlen(sdp));
     mbuf_write_str(mb, sdp);
     mb->pos = 0;
@@ -576,10 +610,11 @@ static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
     if (e) {
         ap_log_error(APLOG_MARK, APLOG_ERR, e, d->s, UCWALOGNO(00705)
                      "ucwa-sipd: cannot send the INVITE of call %s to %s", c->kconv, x->to);
-        apply(d, keyed(c, "gone"), NULL, NULL);
+        sipd_apply(d, keyed(c, "gone"), NULL, NULL);
         call_end(c);
         goto out;
     }
+    tmr_start(&c->quiet, PROXY_QUIET, quiet_out, c);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00706)
                  "ucwa-sipd: call %s from %s to %s sent", c->kconv, x->from, x->to);
 out:
@@ -609,7 +644,7 @@ static void call_out(sipd *d, json_t *m, const char *offer)
     if (!offer) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, d->s, UCWALOGNO(00707)
                      "ucwa-sipd: call %s has no offer in the store any more", kconv);
-        apply(d, keyed(c, "gone"), NULL, NULL);
+        sipd_apply(d, keyed(c, "gone"), NULL, NULL);
         call_end(c);
         return;
     }
@@ -651,15 +686,17 @@ static void in_close(int err, const struct sip_msg *msg, void *arg)
         sipd_pool_caller_ended(c->d, c->kconv);
     }
     else if (c->apps) {   /* else they did not ring, or a forwarding target took the call */
-        apply(c->d, keyed(c, c->established ? "left" : "canceled"), NULL, NULL);
+        sipd_apply(c->d, keyed(c, c->established ? "left" : "canceled"), NULL, NULL);
     }
     call_end(c);
 }
 
 static void in_established(const struct sip_msg *msg, void *arg)
 {
-    (void)msg;
-    ((sipd_call *)arg)->established = 1;
+    sipd_call *c = arg;
+
+    c->established = 1;
+    sipd_dlg_confirm(c->d, c->kconv, msg);   /* msg: the ACK */
 }
 
 static void ring_in(void *arg)
@@ -719,7 +756,7 @@ static void in_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_tim
         mirror = 1;
     }
     else {
-        rv = apply(d, m, sdp, &mirror);
+        rv = sipd_apply(d, m, sdp, &mirror);
     }
     if ((rv != 0 || !mirror) && sipd_fork_live(c->fork)) {
         /* no application rings, the simultaneous ring or forwarding target does */
@@ -862,7 +899,7 @@ static void on_invite(const struct sip_msg *msg, void *arg)
                          "Retry-After: 60\r\nContent-Length: 0\r\n\r\n");
         return;
     }
-    offer = body_dup(msg);
+    offer = sipd_body_dup(msg);
     if (!offer || !mbuf_get_left(msg->mb)) {
         free(offer);
         free(user);
@@ -892,6 +929,7 @@ static void on_invite(const struct sip_msg *msg, void *arg)
         call_end(c);
         return;
     }
+    sipd_dlg_begin(d, CALL_IN, c->kfe, c->kconv, msg);
     apr_cpystrn(c->peer_tag, "", sizeof(c->peer_tag));
     if (msg->from.tag.l < sizeof(c->peer_tag)) {
         memcpy(c->peer_tag, msg->from.tag.p, msg->from.tag.l);
@@ -982,7 +1020,7 @@ static void in_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
         apr_pool_create(&p, d->pool);
         ucwa_txn_run(d->s, p, verdict_locked, &v);
         apr_pool_destroy(p);
-        apply(d, keyed(c, "canceled"), NULL, NULL);
+        sipd_apply(d, keyed(c, "canceled"), NULL, NULL);
         call_end(c);
         return;
     }
@@ -1062,7 +1100,7 @@ void sipd_call_leg_answered(sipd_call *c, const char *sdp)
     if (c->apps) {
         /* the applications stop ringing: answered elsewhere, not missed */
         c->apps = 0;
-        apply(c->d, keyed(c, "elsewhere"), NULL, NULL);
+        sipd_apply(c->d, keyed(c, "elsewhere"), NULL, NULL);
     }
     ng_forget(c);
 }
@@ -1071,7 +1109,7 @@ void sipd_call_stop_apps(sipd_call *c)
 {
     if (c->apps) {
         c->apps = 0;
-        apply(c->d, keyed(c, "canceled"), NULL, NULL);   /* Missed, with its log */
+        sipd_apply(c->d, keyed(c, "canceled"), NULL, NULL);   /* Missed, with its log */
     }
     ng_forget(c);
 }
@@ -1325,7 +1363,7 @@ static bool on_reinvite(const struct sip_msg *msg, void *arg)
         (void)sip_treply(NULL, d->sip, msg, 491, "Request Pending");
         return true;
     }
-    offer = body_dup(msg);
+    offer = sipd_body_dup(msg);
     if (!offer) {
         /* an offer-less re-INVITE would want ours in the 200: not supported */
         (void)sip_treply(NULL, d->sip, msg, 488, "Not Acceptable Here");
@@ -1359,7 +1397,7 @@ static void reneg_dismiss(sipd_call *c)
     c->re_n = 0;
     free(c->re_offer);
     c->re_offer = NULL;
-    apply(c->d, m, NULL, NULL);
+    sipd_apply(c->d, m, NULL, NULL);
 }
 
 static int re_contact(enum sip_transp tp, const struct sa *src, const struct sa *dst,
@@ -1395,7 +1433,7 @@ static void re_app_answered_ng(sipd *d, const char *err, const ng_benc *resp, ap
     c->re_n = 0;
     free(c->re_offer);
     c->re_offer = NULL;
-    apply(d, m, sdp, NULL);
+    sipd_apply(d, m, sdp, NULL);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00987)
                  "ucwa-sipd: the phone answered the renegotiation of call %s", c->kconv);
 }
@@ -1435,7 +1473,7 @@ static void re_app_resp(int err, const struct sip_msg *msg, void *arg)
             reneg_send(c);
             return;   /* it crossed the phone's, which went first */
         }
-        if (!(body = body_dup(msg))) {
+        if (!(body = sipd_body_dup(msg))) {
             reneg_dismiss(c);
             return;
         }
@@ -1657,7 +1695,10 @@ void sipd_calls_handle(sipd *d, const ucwa_pool_out *o, const char *sdp,
         json_decref(m);
         return;
     }
-    if (o->op == UCWA_POOL_INVITE && !strcmp(k, "invite")) {
+    if (sipd_cvw_handle(d, o->op == UCWA_POOL_INVITE, m, k, kfe, kconv)) {
+        /* call via work (ucwa_sipd_cvw.c): its invitation, or a message about one */
+    }
+    else if (o->op == UCWA_POOL_INVITE && !strcmp(k, "invite")) {
         call_out(d, m, sdp);
     }
     else if (o->op == UCWA_POOL_CLAIM_ACCEPT || o->op == UCWA_POOL_CLAIM_DECLINE) {
@@ -1674,6 +1715,9 @@ void sipd_calls_handle(sipd *d, const ucwa_pool_out *o, const char *sdp,
         }
         call_end(c);
     }
+    else if (!c && (!strcmp(k, "left") || !strcmp(k, "gone"))) {
+        sipd_dlg_end(d, kconv);   /* a call a previous process held: BYE */
+    }
     else if (c && !strcmp(k, "reneg")) {
         reneg_from_app(c, sdp, reneg_n);
     }
@@ -1686,15 +1730,35 @@ void sipd_calls_handle(sipd *d, const ucwa_pool_out *o, const char *sdp,
     json_decref(m);
 }
 
+/* A call rings (an answer, a cancel may come from the applications any moment). */
+static int ringing(sipd *d)
+{
+    struct le *le;
+
+    for (le = list_head(&d->call_list); le; le = le->next) {
+        if (!((sipd_call *)le->data)->established) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void poll_outbox(void *arg)
 {
     sipd *d = arg;
     ucwa_store *s = d->store;
 
-    tmr_start(&d->out_tmr, POLL_MS, poll_outbox, d);
+    apr_time_t now = apr_time_now();
+
     if (!s || !ucwa_pool_sip_on(s) || !ucwa_pool_out_pending(s)) {
-        return;   /* nothing, or the outbox is a pool's (its thread's to take) */
+        /* nothing, or the outbox is a pool's (its thread's to take): idle for a second
+         * and no call ringing, the polls back off (500 a second cost 1.25% of a core) */
+        int idle = now - d->out_busy > POLL_IDLE_AFTER && !ringing(d);
+        tmr_start(&d->out_tmr, idle ? POLL_IDLE_MS : POLL_MS, poll_outbox, d);
+        return;
     }
+    d->out_busy = now;
+    tmr_start(&d->out_tmr, POLL_MS, poll_outbox, d);
     for (;;) {
         take_txn x;
         apr_pool_t *p;
@@ -1715,6 +1779,11 @@ static void poll_outbox(void *arg)
     }
 }
 
+void sipd_outbox_now(sipd *d)
+{
+    tmr_start(&d->out_tmr, 0, poll_outbox, d);
+}
+
 /* ---- start and stop ---- */
 
 int sipd_calls_open(sipd *d)
@@ -1722,10 +1791,14 @@ int sipd_calls_open(sipd *d)
     int err;
 
     list_init(&d->call_list);
+    list_init(&d->cvw_list);
     tmr_init(&d->out_tmr);
     /* first: a call's re-INVITE is answered when the application has, not by libre's
-     * session at once */
+     * session at once; then a previous process's dialogs (ucwa_sipd_dlg.c) */
     err = sip_listen(&d->reneg_lsnr, d->sip, true, on_reinvite, d);
+    if (!err) {
+        err = sipd_dlg_open(d);
+    }
     return err ? err : sipsess_listen(&d->sess_sock, d->sip, 32, on_invite, d);
 }
 
@@ -1743,19 +1816,24 @@ void sipd_calls_start(sipd *d)
     apr_pool_destroy(p);
     sipd_pool_start(d);
     /* calls a previous ucwa-sipd held end on the applications' side, as with a Front
-     * End gone */
-    json_t *m = json_pack("{s:s,s:s}", "k", "fe-gone", "fe", SIP_NAME(d));
-    apply(d, m, NULL, NULL);
+     * End gone, but for the established ones it takes back (ucwa_sipd_dlg.c) */
+    json_t *m = json_pack("{s:s,s:s,s:o}", "k", "fe-gone", "fe", SIP_NAME(d), "keep",
+                          sipd_dlg_restore(d));
+    sipd_apply(d, m, NULL, NULL);
     sipd_pool_join(d);
     tmr_start(&d->out_tmr, POLL_MS, poll_outbox, d);
+    sipd_bell_start(d);
 }
 
 void sipd_calls_close(sipd *d)
 {
     tmr_cancel(&d->out_tmr);
+    sipd_bell_stop(d);
+    sipd_cvw_close(d);
     while (list_head(&d->call_list)) {
         call_end(list_head(&d->call_list)->data);
     }
     d->sess_sock = mem_deref(d->sess_sock);
     d->reneg_lsnr = mem_deref(d->reneg_lsnr);
+    sipd_dlg_close(d);
 }

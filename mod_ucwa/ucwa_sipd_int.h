@@ -76,11 +76,15 @@ typedef struct sipd {
     struct sipsess_sock *sess_sock;
     struct sip_lsnr *reneg_lsnr;  /* re-INVITEs in a call's dialog, before sess_sock */
     struct list call_list;       /* sipd_call */
+    struct sip_lsnr *dlg_lsnr;   /* a previous process's dialogs (ucwa_sipd_dlg.c) */
     struct tmr out_tmr;          /* looks at the store's outbox */
+    apr_time_t out_busy;         /* when the outbox last had something */
+    int bell_fd;                 /* the doorbell's pipe (ucwa_sipd_bell.c), or -1 */
     void *store;                 /* the session store (read unlocked: the outbox's counters) */
     const char *pool_name;       /* on a pool: this SIP side's name there ("~sip:FE"), else
                                   * NULL (ucwa_sipd_pool.c) */
     struct list pool_calls;      /* on a pool: calls from SIP (ucwa_sipd_pool.c) */
+    struct list cvw_list;        /* calls via work (ucwa_sipd_cvw.c) */
 } sipd;
 
 /* An NG request's end: resp is the answer's dictionary (NULL with err on failure). */
@@ -105,6 +109,42 @@ int sipd_calls_open(sipd *d);
  * looked at from now on. */
 void sipd_calls_start(sipd *d);
 void sipd_calls_close(sipd *d);
+/* Takes the outbox now (the doorbell rang). */
+void sipd_outbox_now(sipd *d);
+/* The doorbell (ucwa_sipd_bell.c): once d->store is known. */
+void sipd_bell_start(sipd *d);
+void sipd_bell_stop(sipd *d);
+
+/* Applies {"k": kind, "fe": kfe, "conv": kconv} as a message from the SIP side. */
+int sipd_apply_keyed(sipd *d, const char *kind, const char *kfe, const char *kconv);
+
+/* Dialogs across a restart (ucwa_sipd_dlg.c). dir: 0 to SIP, 1 from SIP (the INVITE's
+ * Contact and Record-Route are kept then). begin: rtpengine has the call; confirm: the
+ * dialog is established (msg: the 2xx to our INVITE, or the ACK to ours); forget: it
+ * ended here. */
+void sipd_dlg_begin(sipd *d, int dir, const char *kfe, const char *kconv,
+                    const struct sip_msg *invite);
+void sipd_dlg_confirm(sipd *d, const char *kconv, const struct sip_msg *msg);
+void sipd_dlg_forget(sipd *d, const char *kconv);
+/* At start: the previous process's calls, their conv keys to keep connected (a JSON
+ * array, taken by the caller); the others end. */
+json_t *sipd_dlg_restore(sipd *d);
+/* The application ended a call taken back: BYE. 1 if kconv was one. */
+int sipd_dlg_end(sipd *d, const char *kconv);
+int sipd_dlg_open(sipd *d);
+void sipd_dlg_close(sipd *d);
+
+/* Applies message m (taken) to the store as coming from the SIP side; sdp: its description
+ * or NULL; *mirror (if not NULL): a mirror with its key exists afterwards. 0 if applied. */
+int sipd_apply(sipd *d, json_t *m, const char *sdp, int *mirror);
+/* A SIP message's body (malloc'ed), or NULL when it has none. */
+char *sipd_body_dup(const struct sip_msg *msg);
+
+/* Call via work (ucwa_sipd_cvw.c): 1 when message m (kind k, key kfe/kconv; invite: it
+ * came as an invitation) is a call via work's, taken; 0 for ucwa_sipd_call.c's. */
+int sipd_cvw_handle(sipd *d, int invite, json_t *m, const char *k, const char *kfe,
+                    const char *kconv);
+void sipd_cvw_close(sipd *d);
 
 /* What the outbox (or, on a pool, sipd_pool_command) hands over: o's message, sdp the
  * description it needs (ucwa_sipd_call.c). */

@@ -25,8 +25,9 @@ lives in state/demo-pool (DEMO_STATE moves it; the tests use that).
 DEMO_SIP=1 also starts the SIP side (docs/sip.md, test/lib/sip_side.py) privately beside
 Apache: rtpengine (NG on 127.0.0.1:2223, RTP 30000-30199), Kamailio on
 conf.d/sip/kamailio.cfg (127.0.0.1:5060 UDP and TCP; the Front End's address is the
-trusted UCWA SIP side, whose ucwa-sipd (UcwaSip On, single Front End) answers on 5088 and
-5089: apps call phones and numbers, phones call apps; phones register from
+trusted UCWA SIP side, whose ucwa-sipd (UcwaSip On) answers on 5088 and 5089; with
+DEMO_POOL=1 each Front End runs its own on its address, both in Kamailio's dispatcher
+set 9 (UCWA_SET): apps call phones and numbers, phones call apps; phones register from
 127.0.0.32/27 without a password) and a SIPp gateway that answers every number
 (127.0.0.71:5070, gateway set 1); every port plus the offset. Their state and logs live
 in <state>/sip.
@@ -80,29 +81,34 @@ def main():
     extra = "\n".join(filter(None, [extra, relay.directives()]))
     sip = None
     pool = None
+    fe_sip = {}
     if os.environ.get("DEMO_SIP", "0") not in ("", "0"):
+        # each Front End's own SIP side (ucwa-sipd, on its address): apps call the phones
+        # and numbers, phones call the apps; in a pool, Kamailio's dispatcher set 9 lists
+        # both, and the one that takes a call rings the user on both Front Ends
+        addrs = [pools.FE_ADDR.format(i) for i in (1, 2)] if in_pool else [topo.fe_addr]
         sip = SipSide((root if in_pool else state) / "sip", host=topo.fe_addr,
-                      domain=topo.sip_domain, offset=offset,
-                      ucwa=[topo.fe_addr] if not in_pool else None)
-        if not in_pool:
-            # the Front End's own SIP side (ucwa-sipd): apps call the phones and numbers,
-            # phones call the apps (calls through it are for single Front Ends for now)
-            extra = "\n".join([extra, "UcwaSip On", f"UcwaSipListenAddress {topo.fe_addr}",
-                                f"UcwaSipExternalListeningPort {5088 + offset}",
-                                f"UcwaSipPrimaryListeningPort {5089 + offset}",
-                                f"UcwaSipProxy {sip.kam.host}:{sip.kam.port}",
-                                f"UcwaRtpengine {sip.rtp.host}:{sip.rtp.ng_port}"])
+                      domain=topo.sip_domain, offset=offset, ucwa=addrs,
+                      gateways={9: [f"sip:{a}:{5089 + offset}" for a in addrs]}
+                      if in_pool else None)
+        if in_pool:
+            sip.kam.defines.append("UCWA_SET=9")
+        for i, a in enumerate(addrs, 1):
+            fe_sip[i] = "\n".join(["UcwaSip On", f"UcwaSipListenAddress {a}",
+                                   f"UcwaSipExternalListeningPort {5088 + offset}",
+                                   f"UcwaSipPrimaryListeningPort {5089 + offset}",
+                                   f"UcwaSipProxy {sip.kam.host}:{sip.kam.port}",
+                                   f"UcwaRtpengine {sip.rtp.host}:{sip.rtp.ng_port}"])
     if in_pool:
         # the reverse proxy forwards to the external VIP (FE_EXTERNAL_BACKEND: fe_addr)
-        pool = pools.start_pool(root, n=2, extra=extra, offset=offset, state=state,
-                                start=False, **sized)
+        pool = pools.start_pool(root, n=2, extra=extra, fe_extra=fe_sip, offset=offset,
+                                state=state, start=False, **sized)
         fes = [f.apache for f in pool.fes]
     else:
-        fes = [mobility.front_end(state / "fe", state, topo, extra=extra, **sized)]
+        fes = [mobility.front_end(state / "fe", state, topo,
+                                  extra="\n".join(filter(None, [extra, fe_sip.get(1)])),
+                                  **sized)]
     fe = fes[0]
-    if sip and pool:
-        sip = SipSide(root / "sip", host=topo.fe_addr, domain=topo.sip_domain, offset=offset,
-                      ucwa=[f.addr for f in pool.fes])
     rp = mobility.reverse_proxy(root / "rp" if in_pool else state / "rp", state, topo, **sized)
     try:
         relay.start()

@@ -4,6 +4,7 @@
 
 #include "mob_json.h"
 #include "ucwa_av.h"
+#include "ucwa_conv_phone.h"
 #include "ucwa_sdp.h"
 
 /* --- the call record --------------------------------------------------------------- */
@@ -181,12 +182,18 @@ static void add_link(json_t *links, const char *rel, const char *href)
 
 const char *ucwa_av_href_invitation(apr_pool_t *p, const ucwa_conv_view *v)
 {
+    if (v->c->phone) {
+        return ucwa_conv_phone_href_invitation(p, v);
+    }
     return apr_pstrcat(p, v->base, "/communication/audioVideoInvitations/",
                        ucwa_av_invitation_id(v->c, v->side), NULL);
 }
 
 const char *ucwa_av_href_modality(apr_pool_t *p, const ucwa_conv_view *v)
 {
+    if (v->c->phone) {
+        return ucwa_conv_phone_href_modality(p, v);
+    }
     return apr_pstrcat(p, ucwa_conv_href(p, v), "/audioVideo", NULL);
 }
 
@@ -216,6 +223,11 @@ json_t *ucwa_av_invitation(apr_pool_t *p, const ucwa_conv_view *v)
     json_t *r = json_object(), *links = json_object();
     int open = ucwa_av_phase(c) == UCWA_CONV_INVITING, caller = v->side == ucwa_av_caller(c);
 
+    if (c->phone) {
+        json_decref(r);
+        json_decref(links);
+        return ucwa_conv_phone_invitation(p, v);   /* call via work */
+    }
     json_object_set_new(r, "direction", json_string(caller ? "Outgoing" : "Incoming"));
     json_object_set_new(r, "importance", json_string(c->importance));
     json_object_set_new(r, "threadId", json_string(c->thread_id));
@@ -278,6 +290,11 @@ json_t *ucwa_av_modality(apr_pool_t *p, const ucwa_conv_view *v)
     ucwa_conv_phase ph = ucwa_av_phase(c);
     int live = ph == UCWA_CONV_INVITING || ph == UCWA_CONV_CONNECTED;
 
+    if (c->phone) {
+        json_decref(r);
+        json_decref(links);
+        return ucwa_conv_phone_modality(p, v);     /* call via work */
+    }
     json_object_set_new(r, "state", json_string(modality_state(c)));
     json_object_set_new(r, "supportsReplaces", json_false());
     json_object_set_new(r, "videoSourcesAllowed", json_string(c->video ? "Camera" : "None"));

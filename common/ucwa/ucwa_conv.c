@@ -12,6 +12,7 @@
 #include "ucwa_av.h"
 #include "ucwa_conv.h"
 #include "ucwa_conv_int.h"
+#include "ucwa_conv_phone.h"
 #include "ucwa_event.h"
 #include "ucwa_pool.h"
 #include "ucwa_push.h"
@@ -255,7 +256,8 @@ void ucwa_conv_hrefs_of(apr_pool_t *p, const ucwa_conv_view *v, ucwa_conv_hrefs 
 
     h->comm = apr_pstrcat(p, v->base, "/communication", NULL);
     h->conv = apr_pstrcat(p, h->comm, "/conversations/", c->id, NULL);
-    h->inv = apr_pstrcat(p, h->comm, c->kind == UCWA_CONV_KIND_AV ? "/audioVideoInvitations/"
+    h->inv = apr_pstrcat(p, h->comm, c->phone ? "/phoneAudioInvitations/"
+                                     : c->kind == UCWA_CONV_KIND_AV ? "/audioVideoInvitations/"
                                      : "/messagingInvitations/",
                          c->party[v->side].invitation, NULL);
     h->msg = apr_pstrcat(p, h->conv, "/messaging", NULL);
@@ -339,7 +341,10 @@ static json_t *conversation(apr_pool_t *p, const ucwa_conv_view *v)
             if (c->msg_phase == UCWA_CONV_CONNECTED) {
                 json_array_append_new(mods, json_string("Messaging"));   /* added to it */
             }
-            if (!c->av_off) {
+            if (c->phone) {
+                json_array_append_new(mods, json_string("PhoneAudio"));
+            }
+            else if (!c->av_off) {
                 json_array_append_new(mods, json_string("Audio"));
                 if (c->video) {
                     json_array_append_new(mods, json_string("Video"));
@@ -366,7 +371,13 @@ static json_t *conversation(apr_pool_t *p, const ucwa_conv_view *v)
     json_object_set_new(r, "recording", json_false());
     json_object_set_new(links, "self", href(h.conv));
     json_object_set_new(links, "messaging", href(h.msg));
-    json_object_set_new(links, "audioVideo", href(apr_pstrcat(p, h.conv, "/audioVideo", NULL)));
+    if (c->phone) {
+        json_object_set_new(links, "phoneAudio", href(apr_pstrcat(p, h.conv, "/phoneAudio", NULL)));
+    }
+    else {
+        json_object_set_new(links, "audioVideo",
+                            href(apr_pstrcat(p, h.conv, "/audioVideo", NULL)));
+    }
     json_object_set_new(links, "participants",
                         href(apr_pstrcat(p, h.conv, "/participants", NULL)));
     if (c->phase == UCWA_CONV_CONNECTED) {
@@ -579,13 +590,14 @@ void ucwa_conv_add(ucwa_conv_batch *b, int app, const ucwa_conv_view *v, int fro
     memset(e, 0, sizeof(*e));
     ucwa_conv_hrefs_of(b->p, v, &h);
     e->app = app;
-    sender_rel = from == UCWA_CONV_FROM_AV_INVITATION ? "audioVideoInvitation"
+    sender_rel = from == UCWA_CONV_FROM_AV_INVITATION
+                 ? (v->c->phone ? "phoneAudioInvitation" : "audioVideoInvitation")
                  : from ? "conversation" : "communication";
     sender_href = from == UCWA_CONV_FROM_AV_INVITATION ? ucwa_av_href_invitation(b->p, v)
                   : from ? h.conv : h.comm;
     e->ok = ev && ucwa_event_from_json(b->p, sender_rel, sender_href, ev, &e->ev) == 0;
     rel = json_string_value(json_object_get(json_object_get(ev, "link"), "rel"));
-    if (e->ok && rel && !strncmp(rel, "audioVideo", 10)
+    if (e->ok && rel && (!strncmp(rel, "audioVideo", 10) || !strncmp(rel, "phoneAudio", 10))
         && ucwa_event_bytes(&e->ev) > ucwa_store_get_limits(b->s)->event_size) {
         json_object_del(ev, "_embedded");
         e->ok = ucwa_event_from_json(b->p, sender_rel, sender_href, ev, &e->ev) == 0;
@@ -710,6 +722,14 @@ static void add_inviter_connected(ucwa_conv_batch *b, const ucwa_conv *c, apr_ti
         return;
     }
     ucwa_conv_view_of_locked(b->s, c, 0, inviter, &v);
+    if (c->phone) {
+        /* call via work: no negotiation; the order of calling.md §2.4 */
+        ucwa_conv_add(b, inviter, &v, 1, ev_participant(b->p, &v, "added"));
+        ucwa_conv_add(b, inviter, &v, 0, ev_invitation(b->p, &v, "completed"));
+        ucwa_conv_add(b, inviter, &v, 1, ev_modality(b->p, &v));
+        ucwa_conv_add(b, inviter, &v, 0, ucwa_conv_ev_conversation(b->p, &v, "updated"));
+        return;
+    }
     if (c->kind == UCWA_CONV_KIND_AV) {
         ucwa_av_view_media_locked(b->s, &v, b->p);
         ucwa_conv_add(b, inviter, &v, UCWA_CONV_FROM_AV_INVITATION,
@@ -957,7 +977,13 @@ ucwa_conv_result ucwa_conv_invite_locked(ucwa_store *s, const ucwa_conv_invite_i
         }
         ucwa_av_pool_key_locked(s, c, UCWA_SDP_OFFER, in->offer_key);
     }
-    gather_endpoints(s, c, to_user);
+    if (in->phone) {
+        /* call via work: the SIP side calls the user's phone, then the target */
+        ucwa_conv_phone_init(c, in->phone_number, in->phone_gw, in->phone_line);
+    }
+    else {
+        gather_endpoints(s, c, to_user);
+    }
     /* a call with nobody to ring here nor on other Front Ends goes to the SIP side (a
      * phone, or nobody: Kamailio answers), as to one more Front End */
     sip = c->kind == UCWA_CONV_KIND_AV && c->endpoints == 0 && in->nremote == 0
@@ -1495,12 +1521,24 @@ void ucwa_conv_claimed_locked(ucwa_store *s, int idx, int accept, int won, apr_t
 void ucwa_conv_fe_gone_locked(ucwa_store *s, const char *fe, apr_time_t now, apr_pool_t *p,
                               ucwa_conv_touched *t)
 {
+    ucwa_conv_fe_gone_keep_locked(s, fe, NULL, NULL, now, p, t);
+}
+
+void ucwa_conv_fe_gone_keep_locked(ucwa_store *s, const char *fe, ucwa_conv_keep_fn *keep,
+                                   void *arg, apr_time_t now, apr_pool_t *p,
+                                   ucwa_conv_touched *t)
+{
     apr_uint32_t i, n = ucwa_conv_used_locked(s);
 
     for (i = 0; i < n; i++) {
         ucwa_conv *c = ucwa_store_conv(s, (int)i);
+        const char *kfe, *kconv;
         if (c->state != UCWA_SLOT_LIVE || c->phase == UCWA_CONV_ENDED
             || strcmp(c->peer_fe, fe) != 0) {
+            continue;
+        }
+        ucwa_pool_conv_key(s, c, &kfe, &kconv);
+        if (keep && c->phase == UCWA_CONV_CONNECTED && keep(kconv, arg)) {
             continue;
         }
         if (c->phase == UCWA_CONV_CONNECTED) {

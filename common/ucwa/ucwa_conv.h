@@ -212,6 +212,11 @@ typedef struct {
     const char *sip_fe;        /* a pooled Front End's SIP side ("~sip:FE", UcwaSip On): a
                                 * call with nobody to ring goes there (offer_key set), or
                                 * NULL */
+    /* call via work (startPhoneAudio, kind AV, no offer): the SIP side calls phone_number
+     * (tel:+E164, through gateway set phone_gw or NULL) first, then `to`; line: the
+     * caller's LineURI or NULL */
+    int phone;
+    const char *phone_number, *phone_gw, *phone_line;
 } ucwa_conv_invite_in;
 
 /* Starts a conversation: *idx is its record. OK (the invitation may have failed at
@@ -418,6 +423,12 @@ void ucwa_conv_claimed_locked(ucwa_store *s, int idx, int accept, int won, apr_t
 /* The other side's Front End is gone: what it held ends here as a party leaving. */
 void ucwa_conv_fe_gone_locked(ucwa_store *s, const char *fe, apr_time_t now, apr_pool_t *p,
                               ucwa_conv_touched *t);
+/* The same, but for the conversations keep says 1 of (the SIP side's calls a restarted
+ * ucwa-sipd took back: their key's conversation part, kconv). */
+typedef int ucwa_conv_keep_fn(const char *kconv, void *arg);
+void ucwa_conv_fe_gone_keep_locked(ucwa_store *s, const char *fe, ucwa_conv_keep_fn *keep,
+                                   void *arg, apr_time_t now, apr_pool_t *p,
+                                   ucwa_conv_touched *t);
 /* The remote side of record idx: 0 or 1 (the side whose party is elsewhere). */
 int ucwa_conv_remote_side(const ucwa_conv *c);
 

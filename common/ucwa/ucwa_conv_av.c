@@ -10,6 +10,7 @@
 #include "ucwa_av.h"
 #include "ucwa_conv.h"
 #include "ucwa_conv_int.h"
+#include "ucwa_conv_phone.h"
 #include "ucwa_pool.h"
 #include "ucwa_push.h"
 
@@ -18,6 +19,9 @@ static json_t *av_failure_reason(const ucwa_conv_view *v)
 {
     const ucwa_conv *c = v->c;
 
+    if (c->phone && c->phone_fail && v->side == 0) {
+        return ucwa_conv_phone_reason(c);   /* call via work: which leg failed, and why */
+    }
     return ucwa_conv_failure_reason_as(v, ucwa_av_caller(c),
                                        (ucwa_conv_end)(c->kind == UCWA_CONV_KIND_AV ? c->end
                                                                                     : c->av_end),
@@ -27,7 +31,8 @@ static json_t *av_failure_reason(const ucwa_conv_view *v)
 /* The call's audioVideoInvitation started, updated or completed. */
 json_t *ucwa_conv_ev_av_invitation(apr_pool_t *p, const ucwa_conv_view *v, const char *type)
 {
-    const char *status = NULL;
+    const char *status = NULL, *rel = v->c->phone ? "phoneAudioInvitation"
+                                                  : "audioVideoInvitation";
     json_t *why = NULL;
 
     if (!strcmp(type, "completed")) {
@@ -39,14 +44,16 @@ json_t *ucwa_conv_ev_av_invitation(apr_pool_t *p, const ucwa_conv_view *v, const
             why = av_failure_reason(v);
         }
     }
-    return event(lnk("audioVideoInvitation", ucwa_av_href_invitation(p, v), NULL), NULL,
-                 status, "audioVideoInvitation", ucwa_av_invitation(p, v), why, type);
+    return event(lnk(rel, ucwa_av_href_invitation(p, v), NULL), NULL, status, rel,
+                 ucwa_av_invitation(p, v), why, type);
 }
 
 json_t *ucwa_conv_ev_av_modality(apr_pool_t *p, const ucwa_conv_view *v)
 {
-    return event(lnk("audioVideo", ucwa_av_href_modality(p, v), NULL), NULL, NULL,
-                 "audioVideo", ucwa_av_modality(p, v), NULL, "updated");
+    const char *rel = v->c->phone ? "phoneAudio" : "audioVideo";
+
+    return event(lnk(rel, ucwa_av_href_modality(p, v), NULL), NULL, NULL, rel,
+                 ucwa_av_modality(p, v), NULL, "updated");
 }
 
 /* The caller's audioVideoNegotiation updated: the (provisional) answer is in. */

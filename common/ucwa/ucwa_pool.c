@@ -382,6 +382,12 @@ int ucwa_pool_conv_invite_locked(ucwa_store *s, const ucwa_conv *c, const char *
         if (c->gw_set[0]) {
             json_object_set_new(m, "gw", json_string(c->gw_set));   /* a number's route */
         }
+        if (c->phone) {
+            /* call via work (common/ucwa/ucwa_conv_phone): the user's phone first */
+            json_object_set_new(m, "pa", json_string(c->phone_number));
+            json_object_set_new(m, "pgw", json_string(c->phone_gw));
+            json_object_set_new(m, "line", json_string(c->phone_line));
+        }
     }
     body = mob_json_dump(p, m, NULL);
     json_decref(m);
@@ -904,6 +910,20 @@ static int apply_me(ucwa_txn *txn, const json_t *m, apr_time_t now, ucwa_pool_ap
 }
 
 /* Front End fe is gone: the presence it gave and the conversations it held end here. */
+/* fe-gone's "keep": the conversation keys (their conv part) that stay connected. */
+static int kept(const char *kconv, void *arg)
+{
+    size_t i;
+    json_t *v;
+
+    json_array_foreach((json_t *)arg, i, v) {
+        if (json_is_string(v) && !strcmp(json_string_value(v), kconv)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int apply_fe_gone(ucwa_txn *txn, const json_t *m, const ucwa_idle_rules *rules,
                          apr_time_t now, ucwa_pool_applied *res)
 {
@@ -926,7 +946,9 @@ static int apply_fe_gone(ucwa_txn *txn, const json_t *m, const ucwa_idle_rules *
         res->wakes += ucwa_subs_notify_locked(s, (int)i, "presence", now, txn->pool, txn);
     }
     t.n = 0;
-    ucwa_conv_fe_gone_locked(s, fe, now, txn->pool, &t);
+    ucwa_conv_fe_gone_keep_locked(s, fe, json_array_size(json_object_get(m, "keep"))
+                                  ? kept : NULL, json_object_get(m, "keep"), now,
+                                  txn->pool, &t);
     wake_touched(txn, &t, res);
     res->what = "a Front End gone";
     return 0;

@@ -55,7 +55,8 @@
  *             conversation goes on
  *   message   {fe, conv, uri, fmt}, typing {fe, conv}, left {fe, conv}: from the other side
  *   fe-gone   {fe}: that Front End is gone (its lease expired, or it started afresh):
- *             what it held ends here
+ *             what it held ends here; with "keep" (an array of conv keys: ucwa-sipd
+ *             restarted and took those calls' SIP dialogs back), those connected calls stay
  *   log       {sip, log, type}: the user's conversation log entry `log` was updated
  *             (markAsRead) or deleted on another Front End: his applications here hear it
  *             (mod_ucwa/ucwa_conversation_logs)

@@ -126,12 +126,19 @@ static const char *const v5[] = {
     NULL
 };
 
+/* Calls to a work number find its user by LineURI (ucwa_snr_user_of_number). */
+static const char *const v6[] = {
+    "CREATE INDEX ucwa_voice_users_line ON ucwa_voice_users (line_uri)",
+    NULL
+};
+
 static const ucwa_migration migrations[] = {
     { 1, "contact groups and group memberships", v1 },
     { 2, "index of memberships by contact", v2 },
     { 3, "push registrations", v3 },
     { 4, "conversation logs", v4 },
     { 5, "enterprise voice and call forwarding", v5 },
+    { 6, "index of voice users by LineURI", v6 },
 };
 
 #define VERSION_TABLE                                                                     \

@@ -20,7 +20,7 @@ const char *ucwa_snr_gw_set(const ucwa_voice_choice *choice)
 }
 
 /* Where uri (a stored target) goes now: 1 with leg filled, 0 when the voice policy no
- * longer routes it. */
+ * longer routes it, -1 when it is the user's own number. */
 static int resolve(const ucwa_voice_user *vu, apr_pool_t *p, const char *uri, int delay_ms,
                    ucwa_snr_leg *leg)
 {
@@ -39,9 +39,21 @@ static int resolve(const ucwa_voice_user *vu, apr_pool_t *p, const char *uri, in
     if (ucwa_voice_check(vu, p, uri, &number, &choice) != UCWA_VOICE_ALLOWED) {
         return 0;
     }
+    if (vu->line_uri && !strncasecmp(vu->line_uri, "tel:", 4)
+        && !strncmp(vu->line_uri + 4, number, strlen(number))
+        && (vu->line_uri[4 + strlen(number)] == '\0' || vu->line_uri[4 + strlen(number)] == ';')) {
+        return -1;  /* the user's own number: the call would come back here */
+    }
     leg->uri = apr_pstrcat(p, "tel:", number, NULL);
     leg->gw_set = ucwa_snr_gw_set(&choice);
     return 1;
+}
+
+/* Why a setting's target is not called (resolve's rv). */
+static const char *not_called(apr_pool_t *p, const char *what, int rv, const char *uri)
+{
+    return apr_pstrcat(p, what, rv < 0 ? ": the user's own number " : ": no route allows ",
+                       uri, NULL);
 }
 
 static int contact(const char *target, const char *uri)
@@ -53,6 +65,7 @@ void ucwa_snr_decide(const ucwa_callfwd *f, const ucwa_voice_user *vu, apr_pool_
                      ucwa_snr_plan *out)
 {
     const ucwa_voice_policy *pol = vu ? vu->policy : NULL;
+    int rv;
 
     memset(out, 0, sizeof(*out));
     out->ring_apps = 1;
@@ -64,9 +77,8 @@ void ucwa_snr_decide(const ucwa_callfwd *f, const ucwa_voice_user *vu, apr_pool_
         if (!pol->allow_call_forwarding) {
             out->skipped = "immediate forward: the voice policy does not allow call forwarding";
         }
-        else if (!resolve(vu, p, f->immediate_uri, 0, &out->forward)) {
-            out->skipped = apr_pstrcat(p, "immediate forward: no route allows ",
-                                       f->immediate_uri, NULL);
+        else if ((rv = resolve(vu, p, f->immediate_uri, 0, &out->forward)) != 1) {
+            out->skipped = not_called(p, "immediate forward", rv, f->immediate_uri);
         }
         else {
             out->ring_apps = 0;
@@ -79,9 +91,9 @@ void ucwa_snr_decide(const ucwa_callfwd *f, const ucwa_voice_user *vu, apr_pool_
         if (!pol->allow_simultaneous_ring) {
             out->skipped = "simultaneous ring: the voice policy does not allow it";
         }
-        else if (!resolve(vu, p, f->simring_uri, f->simring_delay * 1000, &out->simring)) {
-            out->skipped = apr_pstrcat(p, "simultaneous ring: no route allows ",
-                                       f->simring_uri, NULL);
+        else if ((rv = resolve(vu, p, f->simring_uri, f->simring_delay * 1000,
+                               &out->simring)) != 1) {
+            out->skipped = not_called(p, "simultaneous ring", rv, f->simring_uri);
         }
     }
     if (f->unanswered_enabled && contact(f->unanswered_target, f->unanswered_uri)) {
@@ -89,10 +101,9 @@ void ucwa_snr_decide(const ucwa_callfwd *f, const ucwa_voice_user *vu, apr_pool_
             out->skipped = "unanswered call forward: the voice policy does not allow call "
                            "forwarding";
         }
-        else if (!resolve(vu, p, f->unanswered_uri, f->unanswered_delay * 1000,
-                          &out->forward)) {
-            out->skipped = apr_pstrcat(p, "unanswered call forward: no route allows ",
-                                       f->unanswered_uri, NULL);
+        else if ((rv = resolve(vu, p, f->unanswered_uri, f->unanswered_delay * 1000,
+                               &out->forward)) != 1) {
+            out->skipped = not_called(p, "unanswered call forward", rv, f->unanswered_uri);
         }
     }
 }
@@ -118,19 +129,28 @@ int ucwa_snr_user_of_number(ucwa_db *db, apr_pool_t *p, const char *number,
                             const char **user)
 {
     apr_array_header_t *rows = NULL;
-    const char *args[2];
+    const char *args[1];
     int i;
 
     *user = NULL;
     if (!number || *number != '+' || strspn(number + 1, "0123456789") != strlen(number + 1)) {
         return 0;   /* only digits reach the LIKE below: no pattern characters */
     }
+    /* the number itself (index ucwa_voice_users_line), else one with an extension
+     * (a scan: only for numbers that are not a LineURI as they are) */
     args[0] = apr_pstrcat(p, "tel:", number, NULL);
-    args[1] = apr_pstrcat(p, "tel:", number, ";%", NULL);
     if (ucwa_sql_select(db, p, "ucwa_snr_1",
-                        "SELECT sip_uri FROM ucwa_voice_users WHERE line_uri = %s OR "
-                        "line_uri LIKE %s ORDER BY sip_uri", 2, args, 1, &rows) != 0) {
+                        "SELECT sip_uri FROM ucwa_voice_users WHERE line_uri = %s "
+                        "ORDER BY sip_uri", 1, args, 1, &rows) != 0) {
         return -1;
+    }
+    if (!rows->nelts) {
+        args[0] = apr_pstrcat(p, "tel:", number, ";%", NULL);
+        if (ucwa_sql_select(db, p, "ucwa_snr_2",
+                            "SELECT sip_uri FROM ucwa_voice_users WHERE line_uri LIKE %s "
+                            "ORDER BY sip_uri", 1, args, 1, &rows) != 0) {
+            return -1;
+        }
     }
     for (i = 0; i < rows->nelts; i++) {
         const char **row = APR_ARRAY_IDX(rows, i, const char **);

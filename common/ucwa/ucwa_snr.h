@@ -29,7 +29,7 @@ typedef struct {
                              * simultaneous ring stop, the call goes there) */
     int immediate;          /* forward is an immediate forward */
     const char *skipped;    /* a setting not acted on and why (a policy gate, a number no
-                             * route allows any more), or NULL */
+                             * route allows any more, the user's own number), or NULL */
 } ucwa_snr_plan;
 
 /* The plan for a call to the owner of f, whose voice settings are vu. A user without a
@@ -37,6 +37,7 @@ typedef struct {
  * a setting its policy no longer allows (AllowCallForwarding off: no immediate nor
  * unanswered forward; AllowSimultaneousRing off: no simultaneous ring) or whose number
  * no route allows: the settings were checked when set, the policy may have changed since.
+ * A number that is the user's own LineURI is not called (it would ring here again).
  * activePeriod Workhours is acted on as Always (no work hours here). */
 void ucwa_snr_decide(const ucwa_callfwd *f, const ucwa_voice_user *vu, apr_pool_t *p,
                      ucwa_snr_plan *out);

@@ -12,7 +12,7 @@
 #include "ucwa_store.h"
 
 #define STORE_MAGIC   0x55435741u   /* "UCWA" */
-#define STORE_VERSION 18u
+#define STORE_VERSION 19u
 #define IDX_BITS 20                  /* application index in the low bits of the id */
 #define GEN_BITS 12
 #define WORDS 16
@@ -26,7 +26,7 @@ struct ucwa_store {
     ucwa_push_credential push_creds[2];
     char synthetic[UCWA_SYNTHETIC_MAX];   /* the last synthetic transaction, as JSON */
     apr_uint64_t apps_off, users_off, subs_off, convs_off, push_off, calls_off, pool_off,
-                 blobs_off, events_off;   /* from the header */
+                 alias_off, blobs_off, events_off;   /* from the header */
 };
 
 /* An event slot: this header, then the event's strings (ucwa_event) packed in the order
@@ -60,6 +60,15 @@ static apr_size_t blobs_bytes(const ucwa_store_limits *l)
     return (apr_size_t)l->max_calls * UCWA_SDP_KINDS * UCWA_SDP_BLOB_MAX;
 }
 
+/* The alias index: applications moved in from another Front End of the pool, whose id
+ * names a slot of that store, by id (open addressing: slot + 1, 0 empty, ALIAS_GONE a
+ * removed entry). */
+#define ALIAS_GONE 0xffffffffu
+static apr_size_t alias_bytes(const ucwa_store_limits *l)
+{
+    return align8((apr_size_t)l->max_apps * sizeof(apr_uint32_t));
+}
+
 apr_size_t ucwa_store_bytes(const ucwa_store_limits *l)
 {
     return align8(sizeof(ucwa_store)) + align8((apr_size_t)l->max_apps * sizeof(ucwa_app))
@@ -68,7 +77,7 @@ apr_size_t ucwa_store_bytes(const ucwa_store_limits *l)
            + align8((apr_size_t)l->max_convs * sizeof(ucwa_conv))
            + align8((apr_size_t)l->max_push * sizeof(ucwa_push_job))
            + align8((apr_size_t)l->max_calls * sizeof(ucwa_call))
-           + align8(ucwa_pool_area_bytes(l->max_users)) + RING_ALIGN
+           + align8(ucwa_pool_area_bytes(l->max_users)) + alias_bytes(l) + RING_ALIGN
            + blobs_bytes(l)
            + (apr_size_t)l->max_apps * l->ring_len * align8(l->event_size);
 }
@@ -86,7 +95,7 @@ static ucwa_store *format(void *base, const ucwa_store_limits *l, int zeroed)
              + align8((apr_size_t)l->max_convs * sizeof(ucwa_conv))
              + align8((apr_size_t)l->max_push * sizeof(ucwa_push_job))
              + align8((apr_size_t)l->max_calls * sizeof(ucwa_call))
-             + align8(ucwa_pool_area_bytes(l->max_users));
+             + align8(ucwa_pool_area_bytes(l->max_users)) + alias_bytes(l);
     memset(base, 0, zeroed ? sizeof(ucwa_store) : tables);
     s->magic = STORE_MAGIC;
     s->version = STORE_VERSION;
@@ -102,8 +111,8 @@ static ucwa_store *format(void *base, const ucwa_store_limits *l, int zeroed)
     s->calls_off = s->push_off + align8((apr_size_t)l->max_push * sizeof(ucwa_push_job));
     s->pool_off = s->calls_off + align8((apr_size_t)l->max_calls * sizeof(ucwa_call));
     /* the descriptions, then the rings: page-aligned, never read before written */
-    s->blobs_off = align_ring((apr_uintptr_t)base + s->pool_off
-                              + align8(ucwa_pool_area_bytes(l->max_users)))
+    s->alias_off = s->pool_off + align8(ucwa_pool_area_bytes(l->max_users));
+    s->blobs_off = align_ring((apr_uintptr_t)base + s->alias_off + alias_bytes(l))
                    - (apr_uintptr_t)base;
     s->events_off = s->blobs_off + blobs_bytes(l);
     return s;
@@ -340,6 +349,11 @@ static apr_uint64_t make_idnum(int idx, apr_uint32_t gen)
            | ((apr_uint64_t)(gen & ((1u << GEN_BITS) - 1)) << IDX_BITS) | (apr_uint64_t)idx;
 }
 
+static int alias_find(ucwa_store *s, apr_uint64_t v, const char *id);
+static int take_slot(ucwa_store *s);
+static void push_free(ucwa_store *s, int idx);
+static void alias_remove(ucwa_store *s, apr_uint64_t v, int idx);
+
 int ucwa_store_find_locked(ucwa_store *s, const char *id, int *expired)
 {
     apr_uint64_t v = 0;
@@ -359,16 +373,141 @@ int ucwa_store_find_locked(ucwa_store *s, const char *id, int *expired)
         v = v * 10 + (apr_uint64_t)(id[i] - '0');
     }
     idx = (int)(v & ((1u << IDX_BITS) - 1));
-    if ((apr_uint32_t)idx >= s->limits.max_apps) {
-        return -1;
-    }
-    a = ucwa_store_app(s, idx);
+    a = (apr_uint32_t)idx < s->limits.max_apps ? ucwa_store_app(s, idx) : NULL;
     /* the id exactly as issued: no leading zero, no alias past 2^64 */
-    if (a->state == UCWA_SLOT_FREE || a->idnum != v || strcmp(a->id, id) != 0) {
-        return -1;
+    if (!a || a->state == UCWA_SLOT_FREE || a->idnum != v || strcmp(a->id, id) != 0
+        || a->moved_in) {
+        idx = alias_find(s, v, id);
+        if (idx < 0) {
+            return -1;
+        }
+        a = ucwa_store_app(s, idx);
     }
     *expired = (a->state == UCWA_SLOT_EXPIRED);
     return idx;
+}
+
+/* --- applications moved in from another Front End ------------------------------------ */
+
+static apr_uint32_t *alias_table(ucwa_store *s)
+{
+    return (apr_uint32_t *)((char *)s + s->alias_off);
+}
+
+static apr_uint32_t alias_hash(const ucwa_store *s, apr_uint64_t v)
+{
+    return (apr_uint32_t)((v * 0x9e3779b97f4a7c15ULL) >> 32) % s->limits.max_apps;
+}
+
+static int alias_find(ucwa_store *s, apr_uint64_t v, const char *id)
+{
+    apr_uint32_t *t = alias_table(s), h = alias_hash(s, v), n;
+
+    for (n = 0; n < s->limits.max_apps && t[h] != 0; n++, h = (h + 1) % s->limits.max_apps) {
+        ucwa_app *a;
+        if (t[h] == ALIAS_GONE || t[h] > s->limits.max_apps) {
+            continue;
+        }
+        a = ucwa_store_app(s, (int)t[h] - 1);
+        if (a->moved_in && a->state != UCWA_SLOT_FREE && a->idnum == v && !strcmp(a->id, id)) {
+            return (int)t[h] - 1;
+        }
+    }
+    return -1;
+}
+
+static int alias_add(ucwa_store *s, apr_uint64_t v, int idx)
+{
+    apr_uint32_t *t = alias_table(s), h = alias_hash(s, v), n;
+
+    for (n = 0; n < s->limits.max_apps; n++, h = (h + 1) % s->limits.max_apps) {
+        if (t[h] == 0 || t[h] == ALIAS_GONE) {
+            t[h] = (apr_uint32_t)idx + 1;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static void alias_remove(ucwa_store *s, apr_uint64_t v, int idx)
+{
+    apr_uint32_t *t = alias_table(s), h = alias_hash(s, v), n;
+
+    for (n = 0; n < s->limits.max_apps && t[h] != 0; n++, h = (h + 1) % s->limits.max_apps) {
+        if (t[h] == (apr_uint32_t)idx + 1) {
+            /* the end of a chain can be emptied; inside one, marked */
+            t[h] = t[(h + 1) % s->limits.max_apps] == 0 ? 0 : ALIAS_GONE;
+            return;
+        }
+    }
+}
+
+void *ucwa_store_ring_slot(ucwa_store *s, int idx, apr_uint32_t pos)
+{
+    return slot(s, idx, pos);
+}
+
+int ucwa_store_ring_slot_ok(const ucwa_store *s, const void *bytes)
+{
+    slot_header h;
+    apr_size_t n = sizeof(h);
+    int i;
+
+    memcpy(&h, bytes, sizeof(h));
+    if (h.prio > UCWA_PRIO_HIGH) {
+        return 0;
+    }
+    for (i = 0; i < F_COUNT; i++) {
+        if (h.len[i] > s->limits.event_size) {
+            return 0;
+        }
+        n += h.len[i];
+    }
+    return n <= s->limits.event_size;
+}
+
+int ucwa_store_adopt_locked(ucwa_store *s, const ucwa_app *rec, int user, int *idx)
+{
+    ucwa_user *u = ucwa_store_user(s, user);
+    int expired, free_slot;
+    ucwa_app *a;
+    apr_uint32_t gen, seq;
+
+    if (ucwa_store_find_locked(s, rec->id, &expired) >= 0) {
+        return -1;
+    }
+    free_slot = take_slot(s);
+    if (free_slot < 0) {
+        return -1;
+    }
+    a = ucwa_store_app(s, free_slot);
+    if (a->state == UCWA_SLOT_EXPIRED) {   /* the oldest tombstone (take_slot) */
+        a->state = UCWA_SLOT_FREE;
+        if (a->moved_in) {
+            alias_remove(s, a->idnum, free_slot);
+        }
+    }
+    if (alias_add(s, rec->idnum, free_slot) != 0) {
+        push_free(s, free_slot);
+        return -1;
+    }
+    gen = a->gen + 1;
+    seq = a->seq;
+    *a = *rec;
+    a->seq = seq + 1;
+    a->gen = gen;
+    a->state = UCWA_SLOT_LIVE;
+    a->user = (apr_uint32_t)user;
+    a->moved_in = 1;
+    a->moved_out = 0;
+    a->parked = 0;
+    a->parked_until = 0;
+    a->available = 0;              /* counted by the caller, with the user's presence */
+    a->next = u->first_app;
+    u->first_app = (apr_uint32_t)free_slot + 1;
+    u->apps++;
+    *idx = free_slot;
+    return 0;
 }
 
 int ucwa_store_first_app(ucwa_store *s, int user)
@@ -444,6 +583,9 @@ ucwa_create_result ucwa_store_create_locked(ucwa_store *s, const ucwa_app_params
         return UCWA_CREATE_FULL;
     }
     a = ucwa_store_app(s, free_slot);
+    if (a->moved_in && a->state == UCWA_SLOT_EXPIRED) {   /* the oldest tombstone */
+        alias_remove(s, a->idnum, free_slot);
+    }
     gen = a->gen + 1;
     seq = a->seq;
     memset(a, 0, sizeof(*a));
@@ -530,6 +672,9 @@ static void release(ucwa_store *s, int idx, apr_uint32_t state)
 
     if (a->state != UCWA_SLOT_LIVE) {
         if (state == UCWA_SLOT_FREE && a->state == UCWA_SLOT_EXPIRED) {
+            if (a->moved_in) {
+                alias_remove(s, a->idnum, idx);
+            }
             push_free(s, idx);
         }
         return;
@@ -549,6 +694,9 @@ static void release(ucwa_store *s, int idx, apr_uint32_t state)
     ucwa_store_touch(a);
     release_slots(s, idx, 0, s->limits.ring_len);   /* nothing in it is read again */
     if (state == UCWA_SLOT_FREE) {
+        if (a->moved_in) {
+            alias_remove(s, a->idnum, idx);
+        }
         push_free(s, idx);
     }
 }
@@ -844,7 +992,7 @@ const char *ucwa_store_check_locked(ucwa_store *s, ucwa_store_stats *st, apr_poo
             || a->head - a->pkg_first > s->limits.ring_len) {
             bad = apr_psprintf(p, "application %s: ring positions out of order", a->id);
         }
-        if ((a->idnum & ((1u << IDX_BITS) - 1)) != i) {
+        if ((a->idnum & ((1u << IDX_BITS) - 1)) != i && !a->moved_in) {
             bad = apr_psprintf(p, "application %s is in slot %u", a->id, i);
         }
     }

@@ -98,6 +98,10 @@ typedef struct {
     /* list link, slot + 1 (0: the end): the user's next live application while LIVE, the
      * next free slot while FREE (the lists spare every request a walk over all slots) */
     apr_uint32_t next;
+    /* a pool of Front Ends (common/ucwa/ucwa_move): the application was handed to another
+     * Front End (its parked request answers 503: ask there), or came from one (its id
+     * does not name this slot: the store's alias index finds it) */
+    apr_uint32_t moved_out, moved_in;
 } ucwa_app;
 
 typedef struct {
@@ -268,6 +272,16 @@ typedef struct {
     apr_time_t msg_expires;
     char msg_invitation[2][UCWA_CONV_ID_MAX];
     char msg_operation_id[UCWA_CONV_OPID_MAX];
+    /* call via work (startPhoneAudio, common/ucwa/ucwa_conv_phone.c): a call (kind AV,
+     * without descriptions) whose media the SIP side bridges between the user's own phone
+     * (phone_number, called first) and party 1 */
+    apr_uint32_t phone;            /* a phoneAudio conversation */
+    apr_uint32_t phone_held;       /* holdPhoneAudio in effect */
+    apr_uint32_t phone_fail;       /* ucwa_conv_phone_fail: why it failed (0: as a call) */
+    apr_uint32_t phone_leg;        /* ucwa_conv_phone_leg: how far the SIP side got */
+    char phone_number[UCWA_PHONE_MAX];   /* the callback number, tel:+E164 */
+    char phone_gw[12];             /* its route's gateway set, or "" */
+    char phone_line[UCWA_PHONE_MAX];     /* the user's LineURI (tel:+...), or "" */
 } ucwa_conv;
 
 /* ucwa_conv.reneg_done: the callee's renegotiation crossed the caller's on its way between
@@ -442,6 +456,19 @@ int ucwa_store_next_app(ucwa_store *s, int idx);
 
 /* The application named by a URL id: its index, or -1. *expired is set for a tombstone. */
 int ucwa_store_find_locked(ucwa_store *s, const char *id, int *expired);
+
+/* An application handed over by another Front End of the pool (common/ucwa/ucwa_move):
+ * rec as it was there (its id, base and event channel positions kept) becomes a live
+ * application of user here, in a free slot that the alias index ties to its id. Its
+ * ring is empty: the caller copies the events in (ucwa_store_ring_slot). -1 when no
+ * slot is free or the id is taken here. */
+int ucwa_store_adopt_locked(ucwa_store *s, const ucwa_app *rec, int user, int *idx);
+/* Ring slot pos of application idx, raw (UcwaEventSize bytes): what an application's
+ * move copies, between two stores of the same limits. */
+void *ucwa_store_ring_slot(ucwa_store *s, int idx, apr_uint32_t pos);
+/* 1 when bytes (UcwaEventSize of them, from another store) hold a slot this store can read:
+ * its strings within the slot. */
+int ucwa_store_ring_slot_ok(const ucwa_store *s, const void *bytes);
 
 /* Frees the slot (a live application or a tombstone): its id answers 404 from now on. */
 void ucwa_store_delete_locked(ucwa_store *s, int idx);

@@ -1,6 +1,7 @@
 """DEMO_POOL=1 (test/demo.py): pool01 as two Front Ends behind HAProxy on a private
 PostgreSQL, with the reverse proxy in front, as the README tells a demo user to run it
-(with DEMO_SIP=1: the SIP side beside it, trusting both Front Ends).
+(with DEMO_SIP=1: the SIP side beside it, trusting both Front Ends, each with its own
+ucwa-sipd in Kamailio's dispatcher set of the pool's Front Ends).
 A phone's path works through it (reverse proxy, the external VIP, a Front End), both
 Front Ends are in HAProxy's pool and share presence (pool mode), and Ctrl-C (SIGTERM)
 stops everything."""
@@ -8,6 +9,7 @@ import os
 import time
 
 import pytest
+import requests
 
 import kamailio
 import mobility
@@ -30,6 +32,14 @@ def test_the_pool_demo_runs_a_phone_through_both_hops_and_stops(workdir):
         assert sip.ping()
         trusted = sip.trusted_file.read_text()
         assert all(f"1 {pool.FE_ADDR.format(i)} 32" in trusted for i in (1, 2)), trusted
+        # each Front End's ucwa-sipd, in Kamailio's set 9 (UCWA_SET), running
+        listed = sip.dispatcher_file.read_text()
+        assert all(f"9 sip:{pool.FE_ADDR.format(i)}:{5089 + topo.offset}" in listed
+                   for i in (1, 2)), listed
+        for i in (1, 2):
+            st = requests.get(f"http://{pool.FE_ADDR.format(i)}:{topo.fe_http}/ucwa-status",
+                              timeout=10).json()
+            assert st["sip"]["running"] and st["sip"]["listen"] == pool.FE_ADDR.format(i), st
         hlb = pool.HAProxy(root / "haproxy", {})
         assert set(hlb.servers_state("pool-external-fe").values()) == {"UP"}
         ca = root / "state" / "pki" / "ca.crt"

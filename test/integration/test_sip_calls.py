@@ -31,7 +31,6 @@ import os
 import re
 import signal
 import socket
-import sqlite3
 import time
 
 import pytest
@@ -40,7 +39,7 @@ import conftest
 import kamailio
 import mobility
 import sipp
-from sip_side import GATEWAY, SipSide
+from sip_side import GATEWAY, SipSide, seed_voice
 from ucwa_call import CallApp
 from ucwa_client import FAST, clean_log, start_fe, state_with_tags, stop_fe
 from webrtc_media import Peer, media_fixture, refused_for_aiortc
@@ -49,7 +48,8 @@ APP_HZ, PHONE_HZ = 1000, 1500
 DOMAIN = "contoso.test"
 ALLOWED = list(conftest.ALLOWED_LOG) + [
     re.compile(r"UCWA0070[0-9]"), re.compile(r"UCWA0071[0-9]"), re.compile(r"UCWA0072[0-9]"),
-    re.compile(r"UCWA00642"),   # ucwa-sipd died, restarted (the restart test)
+    re.compile(r"UCWA00642"),   # ucwa-sipd died, restarted (the restart tests)
+    re.compile(r"UCWA0086[0-9]"),   # dialogs taken back after a restart, Kamailio down
     re.compile(r"UCWA00655"),   # rtpengine did not answer (the rtpengine-down test)
 ]
 
@@ -57,6 +57,9 @@ ALLOWED = list(conftest.ALLOWED_LOG) + [
 EARLY_GW, EARLY_ECHO = 5076, 5077    # (+ offset) gateway set 2, early media (SIPp takes +2 too)
 PHONE_UAC, PHONE_MEDIA = 5080, 5081  # (+ offset) a SIPp phone calling (phone_reneg.xml)
 RENEG_GW = 5084                      # (+ offset) gateway set 3, glare (gateway_reneg.xml)
+NOANSWER_GW, NOANSWER_ECHO = 5092, 5093   # gateway set 4: 100, 180, then nothing
+SILENT_GW = 5096                           # gateway set 5: answers nothing at all
+RING_S = 8                                 # UcwaCallRingTimeout here
 
 
 @pytest.fixture(scope="module")
@@ -66,22 +69,37 @@ def side(workdir):
                                                              EARLY_ECHO + 1, EARLY_ECHO + 2,
                                                              PHONE_UAC, PHONE_MEDIA,
                                                              PHONE_MEDIA + 1, PHONE_MEDIA + 2,
-                                                             RENEG_GW])
+                                                             RENEG_GW,
+                                                             NOANSWER_GW, NOANSWER_ECHO,
+                                                             NOANSWER_ECHO + 1,
+                                                             NOANSWER_ECHO + 2, SILENT_GW])
     early = sipp.Sipp(workdir / "sip-calls" / "gateway-early", "gateway_early", addr=GATEWAY,
                       port=EARLY_GW + offset, duration_ms=1500, echo_port=EARLY_ECHO + offset)
+    noanswer = sipp.Sipp(workdir / "sip-calls" / "gateway-noanswer", "gateway_noanswer",
+                         addr=GATEWAY, port=NOANSWER_GW + offset,
+                         echo_port=NOANSWER_ECHO + offset)
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)   # reads, never answers
+    silent.bind((GATEWAY, SILENT_GW + offset))
     s = SipSide(workdir / "sip-calls", host="127.0.0.1", domain=DOMAIN, offset=offset,
                 ucwa=["127.0.0.1"], gateways={2: [f"sip:{GATEWAY}:{early.port}"],
-                                              3: [f"sip:{GATEWAY}:{RENEG_GW + offset}"]})
+                                              3: [f"sip:{GATEWAY}:{RENEG_GW + offset}"],
+                                              4: [f"sip:{GATEWAY}:{noanswer.port}"],
+                                              5: [f"sip:{GATEWAY}:{SILENT_GW + offset}"]})
     early.start()
+    noanswer.start()
     try:
         s.start()
     except Exception:
         early.stop()
+        noanswer.stop()
+        silent.close()
         raise
-    s.early = early
+    s.early, s.noanswer, s.silent = early, noanswer, silent
     yield s
     s.stop()
     early.stop()
+    noanswer.stop()
+    silent.close()
 
 
 # route 1 goes to dispatcher set 1, the SIP side's SIPp gateway (extensions.md §21)
@@ -92,6 +110,8 @@ INSERT INTO ucwa_voice_policies VALUES ('Global', 'Local', 1, 1, NULL);
 INSERT INTO ucwa_voice_routes VALUES ('Local', 1, '^\+1555\d{4}$', 'Local', '1', NULL);
 INSERT INTO ucwa_voice_routes VALUES ('Early', 2, '^\+1556\d{4}$', 'Local', 'gw-name;2', NULL);
 INSERT INTO ucwa_voice_routes VALUES ('Glare', 3, '^\+1557\d{4}$', 'Local', 'gw-name;3', NULL);
+INSERT INTO ucwa_voice_routes VALUES ('Rings', 4, '^\+1558\d{4}$', 'Local', '4', NULL);
+INSERT INTO ucwa_voice_routes VALUES ('Silent', 5, '^\+1559\d{4}$', 'Local', '5', NULL);
 """
 
 
@@ -101,17 +121,14 @@ def voice_state(workdir, state):
     start), the rows go in while it is stopped."""
     st = state_with_tags(workdir, state, "state-sip-calls", {})
     stop_fe(start_fe(workdir, st, "sip-calls-0"))
-    con = sqlite3.connect(st / "directory.db")
-    con.executescript(VOICE_SQL)
-    con.commit()
-    con.close()
+    seed_voice(st, VOICE_SQL)
     return st
 
 
 @pytest.fixture(scope="module")
 def fe(workdir, voice_state, side):
     state = voice_state
-    extra = "\n".join([FAST] + side.ucwa_directives())
+    extra = "\n".join([FAST, f"UcwaCallRingTimeout {RING_S}"] + side.ucwa_directives())
     f = start_fe(workdir, state, "sip-calls", extra=extra)
     yield f
     stop_fe(f, ALLOWED)
@@ -360,19 +377,100 @@ def sipd_status(fe):
     return json.loads(data)
 
 
-def test_sipd_restart_ends_its_calls(fe, users, dave, peer):
-    """ucwa-sipd killed mid-call: Apache starts it again, and the call it held ends on the
-    app's side as with a Front End gone (the other party left), not left connected to
-    nobody."""
-    alice = CallApp.signed_in(users("alice@contoso.test"))
-    call, _ = call_dave(alice, peer(), dave)
+def kill_sipd(fe):
+    """kill -9 of ucwa-sipd; returns once Apache started another one that answers."""
     pid = sipd_status(fe)["pid"]
-    t0 = time.monotonic()
     os.kill(pid, signal.SIGKILL)
-    call.ended(timeout=10)
-    assert time.monotonic() - t0 < 5
-    assert sipd_status(fe)["pid"] != pid
-    dave.hangup()           # the new process does not know the dialog: 481, the phone ends
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        try:
+            if sipd_status(fe)["pid"] != pid:
+                return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+    raise AssertionError("ucwa-sipd did not come back")
+
+
+def packets_grow(side, call_id, seconds=1.0):
+    """rtpengine's packets from each leg of call_id over `seconds`."""
+    first = legs_with_packets(side, call_id)
+    time.sleep(seconds)
+    last = legs_with_packets(side, call_id)
+    return {t: last[t] - first.get(t, 0) for t in last}
+
+
+def no_end(call, seconds=1.5):
+    """The call's conversation did not end (nothing but its audioVideo updates)."""
+    ends = [e for e in call.app.drain(quiet=seconds)
+            if e.rel == "conversation" and e.type == "deleted"
+            and call.conversation.endswith(e.href.rsplit("/", 1)[-1])]
+    return not ends
+
+
+def test_sipd_restart_keeps_established_calls(fe, users, side, dave, peer):
+    """ucwa-sipd killed (-9) mid-call: Apache starts it again, and the established call
+    goes on (its media never went through ucwa-sipd: rtpengine's counters grow on both
+    legs, each side still hears the other); the new process took the dialog back, so a
+    hang-up from either side ends both: the app's hang-up sends the phone a BYE, the
+    phone's BYE ends the app's call."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    a = peer()
+    call, _ = call_dave(alice, a, dave)
+    call_id = side.rtp.calls()[0]
+    kill_sipd(fe)
+    assert no_end(call), alice.seen[-10:]
+    grew = packets_grow(side, call_id)
+    assert len(grew) == 2 and all(n > 20 for n in grew.values()), grew
+    heard = a.heard(PHONE_HZ, since=time.monotonic())
+    assert heard.ok, f"after the restart the app does not hear the phone: {heard}"
+    heard = dave.heard(APP_HZ)
+    assert heard.ok, f"after the restart the phone does not hear the app: {heard}"
+    # the app hangs up: the new process sends the BYE, rtpengine forgets the call
+    call.hang_up()
+    call.ended()
+    dave.wait_event("CALL_CLOSED", timeout=10)
+    deadline = time.time() + 5
+    while side.rtp.calls() and time.time() < deadline:
+        time.sleep(0.1)
+    assert side.rtp.calls() == []
+    a.close()
+    # again, a call from the phone this time, and the phone hangs up after the restart
+    dave.dial(f"sip:alice@{DOMAIN}")
+    ring = alice.ringing(timeout=10)
+    b = peer()
+    ring.accept(b.answer(ring.sdp()))
+    dave.wait_event("CALL_ESTABLISHED", timeout=10)
+    b.wait_connected(timeout=15)
+    kill_sipd(fe)
+    assert no_end(ring), alice.seen[-10:]
+    heard = b.heard(PHONE_HZ, since=time.monotonic())
+    assert heard.ok, f"after the restart the app does not hear the phone: {heard}"
+    dave.hangup()
+    dave.wait_event("CALL_CLOSED")
+    ring.ended()
+    deadline = time.time() + 5
+    while side.rtp.calls() and time.time() < deadline:
+        time.sleep(0.1)
+    assert side.rtp.calls() == []
+
+
+def test_sipd_restart_ends_ringing_calls(fe, users, side, dave, peer):
+    """A call still ringing when ucwa-sipd dies ends on the app's side (as with a Front
+    End gone), and the new process has rtpengine forget its session (it would stay
+    until rtpengine's own timeout)."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    call = alice.call(f"sip:dave@{DOMAIN}", peer().offer())
+    call.started()
+    dave.wait_event("CALL_INCOMING")
+    assert len(side.rtp.calls()) == 1
+    kill_sipd(fe)
+    call.failed(timeout=10)
+    deadline = time.time() + 5
+    while side.rtp.calls() and time.time() < deadline:
+        time.sleep(0.1)
+    assert side.rtp.calls() == []
+    dave.hangup()           # the phone stops ringing (its 486 meets no transaction)
     dave.wait_event("CALL_CLOSED")
 
 
@@ -708,6 +806,87 @@ def test_video_to_a_phone_without_video(users, dave, media):
         dave.wait_event("CALL_CLOSED")
     finally:
         a.close()
+def silent_datagrams(sock):
+    """What the silent gateway got so far (it never answers)."""
+    sock.setblocking(False)
+    got = []
+    while True:
+        try:
+            got.append(sock.recv(65535).decode(errors="replace"))
+        except BlockingIOError:
+            return got
+
+
+def test_gateway_rings_and_never_answers(users, side, peer):
+    """A gateway that says 180 and then nothing: the ring timeout (UcwaCallRingTimeout)
+    ends the app's invitation with a failure, and ucwa-sipd's CANCEL reaches the gateway
+    through Kamailio (which answers 487): nothing is left ringing on either side."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    call = alice.call("tel:+15580100", peer().offer())
+    call.started()
+    t0 = time.monotonic()
+    side.noanswer.wait_request("INVITE")
+    ev = call.failed(timeout=RING_S + 10)
+    took = time.monotonic() - t0
+    assert RING_S - 1 < took < RING_S + 4, took
+    assert ev.get("subcode") == "Timeout", ev
+    side.noanswer.wait_request("CANCEL", timeout=5)
+
+
+def test_gateway_answers_nothing(users, side, peer):
+    """A gateway that answers nothing at all (not even 100): Kamailio's 100 Trying keeps
+    ucwa-sipd waiting, the ring timeout ends the app's invitation with a failure, and the
+    call is canceled (Kamailio ends its branch: no CANCEL before a provisional answer)."""
+    silent_datagrams(side.silent)
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    call = alice.call("tel:+15590100", peer().offer())
+    call.started()
+    t0 = time.monotonic()
+    ev = call.failed(timeout=RING_S + 10)
+    took = time.monotonic() - t0
+    assert RING_S - 1 < took < RING_S + 4, took
+    assert ev.get("subcode") == "Timeout", ev
+    got = silent_datagrams(side.silent)
+    assert got and got[0].startswith("INVITE sip:+15590100@"), got
+    # nothing ringing remains: rtpengine forgot the call
+    deadline = time.time() + 5
+    while side.rtp.calls() and time.time() < deadline:
+        time.sleep(0.1)
+    assert side.rtp.calls() == []
+
+
+def test_kamailio_restarted_and_unreachable(fe, users, side, dave, peer):
+    """Kamailio stops during an established call app <-> phone: the call stays up (the
+    media goes through rtpengine); a new call meanwhile fails Unreachable within about 3 s
+    (no answer at all to the INVITE, not even 100 Trying: ucwa-sipd gives up then, rather
+    than after libre's 32 s of retransmissions); Kamailio starts again, and the first
+    call's hang-up from the app still reaches the phone (its BYE follows the route set
+    through the new Kamailio)."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    a = peer()
+    call, _ = call_dave(alice, a, dave)
+    call_id = side.rtp.calls()[0]
+    side.kam.stop()
+    try:
+        other = alice.call(f"sip:dave@{DOMAIN}", peer().offer())
+        other.started()
+        t0 = time.monotonic()
+        ev = other.failed(timeout=10)
+        took = time.monotonic() - t0
+        assert ev.get("subcode") == "Unreachable", ev
+        assert took < 5, took
+        grew = packets_grow(side, call_id)
+        assert len(grew) == 2 and all(n > 20 for n in grew.values()), grew
+    finally:
+        side.kam.start()
+    assert no_end(call), alice.seen[-10:]
+    heard = a.heard(PHONE_HZ, since=time.monotonic())
+    assert heard.ok, f"after Kamailio's restart the app does not hear the phone: {heard}"
+    call.hang_up()
+    call.ended()
+    dave.wait_event("CALL_CLOSED", timeout=10)
+    # (Kamailio kept no location: dave is not reachable until baresip registers again,
+    # so this test comes late in the module)
 
 
 def test_rtpengine_down(fe, users, side, dave, peer):

@@ -16,7 +16,8 @@ from SIP land on FE1's: the tests know which Front End holds which call); baresi
   new process joins the pool afresh), and the new process takes calls.
 - FE1 is killed (SIGKILL) with a call from dave answered on FE2 (its SIP side on FE1) and
   a call from FE2 to carol (its SIP side on FE2): the first ends on FE2 as a Front End gone
-  (within the lease), the second stays up and hangs up cleanly."""
+  (within the lease), the second stays up and hangs up cleanly; Kamailio then sends a
+  call from SIP to FE2's ucwa-sipd (FE1 silent for 2 s)."""
 import os
 import re
 import signal
@@ -300,3 +301,10 @@ def test_front_end_killed(side, pl, alice, dave, carol, peer):
     out.hang_up()
     out.ended()
     carol.wait_event("CALL_CLOSED")
+    # Kamailio's first choice (FE1) is dead: the call goes to FE2's ucwa-sipd after 2 s
+    t0 = time.monotonic()
+    dave.dial(f"sip:alice@{DOMAIN}")
+    ring2 = a2.ringing(timeout=15)
+    print(f"a call from SIP with FE1 dead rings on FE2 after {time.monotonic() - t0:.1f} s")
+    ring2.decline()
+    dave.wait_event("CALL_CLOSED", timeout=10)

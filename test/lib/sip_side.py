@@ -120,3 +120,13 @@ class SipSide:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def seed_voice(state, sql):
+    """Enterprise Voice rows (dial plans, voice policies, routes, users: SQL) into the
+    directory of a state whose tables the module made already (a first start)."""
+    import sqlite3
+    con = sqlite3.connect(Path(state) / "directory.db")
+    con.executescript(sql)
+    con.commit()
+    con.close()

@@ -114,7 +114,8 @@ class Event:
 
 CALL_RELS = {"audioVideoInvitation", "audioVideoNegotiation", "audioVideo",
              "audioVideoSession", "audioVideoRenegotiation", "conversation",
-             "localParticipant", "participant", "participantAudio", "participantVideo"}
+             "localParticipant", "participant", "participantAudio", "participantVideo",
+             "phoneAudioInvitation", "phoneAudio"}
 
 
 class CallApp:
@@ -247,6 +248,25 @@ class CallApp:
         if expect != 201:
             return r
         return OutgoingCall(self, r.headers["Location"], ctx, op, sent_ctype, sent)
+
+    def call_via_work(self, to, phone=None, expect=201, body=None, **fields):
+        """startPhoneAudio to `to` (sip: or tel:), the server calling `phone` (the user's
+        own number; None: the one makeMeAvailable gave) first. Returns a PhoneCall (or the
+        response when expect is not 201). body: a raw body to send instead (bad input)."""
+        links = self.communication()["_links"]
+        assert "startPhoneAudio" in links, f"no startPhoneAudio link: {sorted(links)}"
+        op = str(uuid.uuid4())
+        if body is None:
+            fields = dict(fields, to=to, operationId=op)
+            if phone:
+                fields["phoneNumber"] = phone
+            body = json.dumps(fields)
+        r = self.request("POST", links["startPhoneAudio"]["href"], data=body,
+                         headers={"Content-Type": JSON})
+        assert r.status_code == expect, (r.status_code, r.text)
+        if expect != 201:
+            return r
+        return PhoneCall(self, r.headers["Location"], op)
 
     def ringing(self, timeout=10):
         """The next incoming call: waits for audioVideoInvitation started (Incoming) and
@@ -535,3 +555,64 @@ def relay_token(app):
     relay = token["_embedded"]["mediaRelay"][0]
     return (f"turn:{relay['host']}:{relay['udpPort']}?transport=udp", token["userName"],
             token["password"])
+
+
+class PhoneCall:
+    """A call via work (startPhoneAudio) as its caller's application sees it: the
+    phoneAudioInvitation, the conversation and its phoneAudio (docs/extensions.md
+    section 23)."""
+
+    def __init__(self, app, invitation, op):
+        self.app, self.invitation, self.operation_id = app, invitation, op
+        self.conversation = None
+
+    def started(self, timeout=10):
+        """phoneAudioInvitation started (Outgoing, Connecting), conversation added,
+        phoneAudio updated (Connecting): returns the invitation."""
+        ev = self.app.wait("phoneAudioInvitation", "started", sender="communication",
+                           timeout=timeout)
+        inv = self.app.resource(ev)
+        assert inv.get("direction") == "Outgoing" and inv.get("state") == "Connecting", inv
+        assert inv.get("operationId") == self.operation_id, inv
+        added = self.app.wait("conversation", "added", sender="communication",
+                              timeout=timeout)
+        self.conversation = _conversation_of(inv) or added.href
+        ev = self.app.wait("phoneAudio", "updated", timeout=timeout)
+        assert self.app.state_of(ev) == "Connecting", ev.raw
+        return inv
+
+    def connected(self, timeout=15):
+        """phoneAudioInvitation completed Success, phoneAudio updated Connected."""
+        if self.conversation is None:
+            self.started(timeout)
+        done = self.app.wait("phoneAudioInvitation", "completed", timeout=timeout)
+        assert done.get("status") == "Success", done.raw
+        self.app.wait("phoneAudio", "updated", timeout=timeout,
+                      where=lambda e: self.app.state_of(e) == "Connected")
+        return done
+
+    def failed(self, timeout=30):
+        """phoneAudioInvitation completed Failure: its reason."""
+        done = self.app.wait("phoneAudioInvitation", "completed", timeout=timeout)
+        assert done.get("status") == "Failure", done.raw
+        return done.get("reason", {})
+
+    def ended(self, timeout=10):
+        """phoneAudio updated (Disconnected), conversation deleted."""
+        ev = self.app.wait("phoneAudio", "updated", timeout=timeout,
+                           where=lambda e: self.app.state_of(e) in ("Disconnected", None))
+        gone = self.app.wait("conversation", "deleted", sender="communication",
+                             timeout=timeout)
+        return ev, gone
+
+    def phone_audio(self):
+        conv = self.app.get(self.conversation)
+        return self.app.get(conv["_links"]["phoneAudio"]["href"])
+
+    def action(self, rel, expect=(204,)):
+        """POSTs the phoneAudio's action link rel (holdPhoneAudio, resumePhoneAudio,
+        stopPhoneAudio)."""
+        pa = self.phone_audio()
+        assert rel in pa["_links"], (rel, pa)
+        return self.app.post(pa["_links"][rel]["href"], expect=expect, data="{}",
+                             headers={"Content-Type": JSON})

@@ -9,6 +9,7 @@
 #include "unit_conv.h"
 #include "ucwa_av.h"
 #include "ucwa_conv.h"
+#include "ucwa_conv_phone.h"
 #include "ucwa_pool.h"
 #include "ucwa_subs.h"
 #include "../fuzz/pool_model.h"
@@ -659,6 +660,31 @@ START_TEST(a_front_end_gone)
 }
 END_TEST
 
+/* fe-gone with "keep" (ucwa-sipd restarted and took these calls' dialogs back): the
+ * connected calls it names stay connected, the others end as with fe-gone. */
+START_TEST(a_front_end_gone_keeps_what_it_names)
+{
+    int alice, bob, c1, c2;
+    const char *kfe, *kconv;
+    char *keep, *other;
+    ucwa_pool_applied res;
+    ucwa_txn txn;
+
+    connected(&alice, &bob, &c1, &c2);
+    ucwa_pool_conv_key(S(FE1), ucwa_store_conv(S(FE1), c1), &kfe, &kconv);
+    keep = apr_psprintf(pool, "{\"k\":\"fe-gone\",\"fe\":\"fe2\",\"keep\":[\"%s\"]}", kconv);
+    other = "{\"k\":\"fe-gone\",\"fe\":\"fe2\",\"keep\":[\"0123\"]}";
+    ucwa_txn_init(&txn, S(FE1), pool);
+    ck_assert_int_eq(ucwa_pool_apply_locked(&txn, keep, strlen(keep), &m.rules, now, &res), 0);
+    ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_CONNECTED);
+    ck_assert_str_eq(ucwa_store_conv(S(FE1), c1)->peer_fe, "fe2");
+    ck_assert_int_eq(ucwa_pool_apply_locked(&txn, other, strlen(other), &m.rules, now, &res), 0);
+    ck_assert_int_eq(phase(FE1, c1), UCWA_CONV_ENDED);
+    ck_assert_int_eq(ucwa_store_conv(S(FE1), c1)->end, UCWA_CONV_END_LEFT);
+    (void)alice; (void)bob; (void)c2;
+}
+END_TEST
+
 /* Every message of bad (NULL-terminated) is refused by fe, as forged or malformed. */
 static void all_refused(int fe, const char *const *bad)
 {
@@ -1043,10 +1069,155 @@ START_TEST(a_call_to_the_sip_side)
     ck_assert_int_eq(ucwa_conv_invite_locked(S(FE1), &in, now, pool, &c, &t), UCWA_CONV_OK);
     ck_assert_int_eq(phase(FE1, c), UCWA_CONV_ENDED);
     ck_assert_int_eq(sip_out(&o), 0);
-    /* with a pool it stays off */
+    /* with a pool, the outbox is the pool's thread's: the call goes to this Front End's
+     * SIP side as a member of the pool ("~sip:fe1"), its offer by key as for any other */
     ucwa_pool_enable_locked(S(FE1), "fe1");
     ucwa_pool_sip_enable_locked(S(FE1), 1);
     ck_assert(!ucwa_pool_sip_on(S(FE1)));
+    ck_assert_str_eq(ucwa_pool_sip_name(pool, "fe1"), "~sip:fe1");
+    ck_assert(ucwa_pool_is_pool_sip("~sip:fe1"));
+    ck_assert(!ucwa_pool_is_pool_sip("~sip") && !ucwa_pool_is_pool_sip("fe1"));
+    ck_assert(!ucwa_pool_is_sip("~sip:fe1"));     /* not the single Front End's */
+    in.sip_fe = ucwa_pool_sip_name(pool, "fe1");
+    in.offer_key = "0123456789abcdef0123456789abcdef";
+    in.to = "sip:dave@contoso.test";
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_invite_locked(S(FE1), &in, now, pool, &c, &t), UCWA_CONV_OK);
+    ck_assert_int_eq(phase(FE1, c), UCWA_CONV_INVITING);
+    ck_assert_int_eq(sip_out(&o), 1);
+    ck_assert_uint_eq(o.op, UCWA_POOL_INVITE);
+    ck_assert_str_eq(o.target, "~sip:fe1");
+    msg = json_loadb(o.body, o.len, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(msg, "fe")), "fe1");
+    ck_assert_str_eq(json_string_value(json_object_get(msg, "sdp")), in.offer_key);
+    json_decref(msg);
+    /* answered there (its ucwa-sipd applies it here, the caller is local) */
+    snprintf(body, sizeof(body), "{\"k\":\"accepted\",\"fe\":\"fe1\",\"conv\":\"%s\","
+             "\"by\":\"~sip:fe1\",\"peer\":\"x\",\"name\":\"\",\"html\":0,"
+             "\"sdp\":\"sip\"}", ucwa_store_conv(S(FE1), c)->id);
+    ck_assert_int_eq(sip_says(body, ANSWER), 0);
+    ck_assert_int_eq(phase(FE1, c), UCWA_CONV_CONNECTED);
+    /* the caller hangs up: "left" to "~sip:fe1", through the pool */
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_stop_av_locked(S(FE1), c, 0, alice, now, pool, &t),
+                     UCWA_CONV_OK);
+    ck_assert_int_eq(sip_out(&o), 1);
+    ck_assert_str_eq(o.target, "~sip:fe1");
+    ck_assert(strstr(o.body, "\"k\":\"left\"") != NULL);
+}
+END_TEST
+
+/* Call via work: a phoneAudio conversation for the SIP side (no descriptions); its
+ * invitation names the callback number, its gateway set and the LineURI; the SIP side's
+ * progress updates the invitation, its answer connects it in phoneAudio's order, a failing
+ * leg gives its reason; hold and resume reach the SIP side; a second stop is refused. */
+#define PHONE_CALLER "comm/phoneAudioInvitation/started comm/conversation/added " \
+                     "conv/localParticipant/added conv/phoneAudio/updated"
+#define PHONE_CONNECTED "conv/participant/added comm/phoneAudioInvitation/completed " \
+                        "conv/phoneAudio/updated comm/conversation/updated"
+
+static int phone_call(int alice, const char *to, apr_interval_time_t ring)
+{
+    ucwa_conv_invite_in in;
+    int c = -1;
+
+    memset(&in, 0, sizeof(in));
+    in.app = alice;
+    in.to = to;
+    in.kind = UCWA_CONV_KIND_AV;
+    in.phone = 1;
+    in.phone_number = "tel:+15550100";
+    in.phone_gw = "3";
+    in.phone_line = "tel:+14255550111";
+    in.expires = now + ring;
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_invite_locked(S(FE1), &in, now, pool, &c, &t), UCWA_CONV_OK);
+    return c;
+}
+
+START_TEST(a_call_via_work)
+{
+    int alice = av_app_on(FE1, ALICE, "Alice"), c;
+    ucwa_pool_out o;
+    ucwa_conv *k;
+    json_t *msg, *inv;
+    char body[256];
+
+    ucwa_pool_enable_locked(S(FE1), "");
+    ucwa_pool_sip_enable_locked(S(FE1), 1);
+    c = phone_call(alice, BOB, apr_time_from_sec(40));
+    k = ucwa_store_conv(S(FE1), c);
+    ck_assert_int_eq(phase(FE1, c), UCWA_CONV_INVITING);
+    ck_assert_uint_eq(k->endpoints, 0);               /* bob's apps do not ring */
+    ck_assert_str_eq(events(FE1, alice), PHONE_CALLER);
+    inv = json_object_get(json_object_get(json_array_get(last, 0), "_embedded"),
+                          "phoneAudioInvitation");
+    ck_assert_str_eq(json_string_value(json_object_get(inv, "phoneNumber")), "tel:+15550100");
+    ck_assert_str_eq(json_string_value(json_object_get(inv, "to")), "sip:" BOB);
+    ck_assert_int_eq(sip_out(&o), 1);
+    ck_assert_uint_eq(o.op, UCWA_POOL_INVITE);
+    msg = json_loadb(o.body, o.len, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(msg, "pa")), "tel:+15550100");
+    ck_assert_str_eq(json_string_value(json_object_get(msg, "pgw")), "3");
+    ck_assert_str_eq(json_string_value(json_object_get(msg, "line")), "tel:+14255550111");
+    json_decref(msg);
+    /* the SIP side's progress: each step once, in order */
+    t.n = 0;
+    ucwa_conv_phone_progress_locked(S(FE1), c, UCWA_PHONE_LEG_RINGING, now, pool, &t);
+    ucwa_conv_phone_progress_locked(S(FE1), c, UCWA_PHONE_LEG_RINGING, now, pool, &t);
+    ucwa_conv_phone_progress_locked(S(FE1), c, UCWA_PHONE_LEG_TARGET, now, pool, &t);
+    ck_assert_str_eq(events(FE1, alice), "comm/phoneAudioInvitation/updated "
+                                         "comm/phoneAudioInvitation/updated");
+    /* hold before it connects: refused */
+    ck_assert_int_eq(ucwa_conv_phone_hold_locked(S(FE1), c, 0, 1, now, pool, &t),
+                     UCWA_CONV_STATE);
+    snprintf(body, sizeof(body), "{\"k\":\"accepted\",\"fe\":\"%s\",\"conv\":\"%s\","
+             "\"by\":\"~sip\",\"peer\":\"x\",\"name\":\"\",\"html\":0}",
+             UCWA_POOL_SIP_LOCAL, k->id);
+    ck_assert_int_eq(sip_says(body, NULL), 0);
+    ck_assert_int_eq(phase(FE1, c), UCWA_CONV_CONNECTED);
+    ck_assert_str_eq(events(FE1, alice), PHONE_CONNECTED);
+    /* hold, hold again (nothing), resume: the SIP side hears twice */
+    t.n = 0;
+    ck_assert_int_eq(ucwa_conv_phone_hold_locked(S(FE1), c, 0, 1, now, pool, &t), UCWA_CONV_OK);
+    ck_assert_int_eq(ucwa_conv_phone_hold_locked(S(FE1), c, 0, 1, now, pool, &t), UCWA_CONV_OK);
+    ck_assert_int_eq(ucwa_conv_phone_hold_locked(S(FE1), c, 1, 0, now, pool, &t),
+                     UCWA_CONV_STATE);        /* not the caller's side */
+    ck_assert_int_eq(sip_out(&o), 1);
+    ck_assert(strstr(o.body, "\"k\":\"hold\"") != NULL);
+    ck_assert_str_eq(events(FE1, alice), "conv/phoneAudio/updated");
+    ck_assert(strstr(raw, "resumePhoneAudio") != NULL);
+    ck_assert_int_eq(ucwa_conv_phone_hold_locked(S(FE1), c, 0, 0, now, pool, &t), UCWA_CONV_OK);
+    ck_assert_int_eq(sip_out(&o), 1);
+    ck_assert(strstr(o.body, "\"k\":\"resume\"") != NULL);
+    ck_assert_str_eq(events(FE1, alice), "conv/phoneAudio/updated");
+    ck_assert(strstr(raw, "holdPhoneAudio") != NULL);
+    /* stop: "left" for the SIP side; twice: the call has ended */
+    ck_assert_int_eq(ucwa_conv_stop_av_locked(S(FE1), c, 0, alice, now, pool, &t), UCWA_CONV_OK);
+    ck_assert_int_eq(sip_out(&o), 1);
+    ck_assert(strstr(o.body, "\"k\":\"left\"") != NULL);
+    ck_assert_int_ne(ucwa_conv_stop_av_locked(S(FE1), c, 0, alice, now, pool, &t),
+                     UCWA_CONV_OK);
+    ck_assert_int_eq(ucwa_conv_phone_hold_locked(S(FE1), c, 0, 1, now, pool, &t),
+                     UCWA_CONV_STATE);
+    events(FE1, alice);
+
+    /* a busy target: the reason says so */
+    c = phone_call(alice, "tel:+15570100", apr_time_from_sec(40));
+    k = ucwa_store_conv(S(FE1), c);
+    ck_assert_int_eq(sip_out(&o), 1);
+    events(FE1, alice);
+    ucwa_conv_phone_failing_locked(S(FE1), c, UCWA_PHONE_FAIL_TARGET_BUSY);
+    snprintf(body, sizeof(body), "{\"k\":\"declined\",\"fe\":\"%s\",\"conv\":\"%s\"}",
+             UCWA_POOL_SIP_LOCAL, k->id);
+    ck_assert_int_eq(sip_says(body, NULL), 0);
+    ck_assert_int_eq(phase(FE1, c), UCWA_CONV_ENDED);
+    events(FE1, alice);
+    ck_assert(strstr(raw, "\"subcode\": \"Busy\"") || strstr(raw, "\"subcode\":\"Busy\""));
+    ck_assert(strstr(raw, "tel:+15570100") != NULL);
+    ck_assert(strstr(raw, "sip:tel:") == NULL);
+    /* not the phone's: the progress and failure of another call change nothing */
+    ck_assert_int_eq(ucwa_conv_phone_find_locked(S(FE1), "nope"), -1);
 }
 END_TEST
 
@@ -1612,6 +1783,7 @@ int main(void)
     tcase_add_test(tc, a_conversation_log_change_crosses);
     tcase_add_test(tc, a_me_change_crosses);
     tcase_add_test(tc, a_front_end_gone);
+    tcase_add_test(tc, a_front_end_gone_keeps_what_it_names);
     tcase_add_test(tc, a_full_outbox_changes_nothing);
     tcase_add_test(tc, malformed_and_hostile_messages);
     tcase_add_test(tc, a_call_across_front_ends);
@@ -1623,6 +1795,7 @@ int main(void)
     tcase_add_test(tc, presence_parse);
     tcase_add_test(tc, the_outbox);
     tcase_add_test(tc, a_call_to_the_sip_side);
+    tcase_add_test(tc, a_call_via_work);
     suite_add_tcase(s, tc);
     return unit_run("test_ucwa_pool", s);
 }

@@ -155,6 +155,16 @@ START_TEST(policy_gates_and_routes)
     ucwa_snr_decide(&f, &vu, pool, &plan);
     ck_assert_ptr_null(plan.simring.uri);
     ck_assert_ptr_nonnull(strstr(plan.skipped, "no route"));
+
+    /* the user's own number (with an extension too): not called, it would come back */
+    vu.line_uri = "tel:+15551230199;ext=199";
+    f.simring_uri = "tel:+15551230199";
+    ucwa_snr_decide(&f, &vu, pool, &plan);
+    ck_assert_ptr_null(plan.simring.uri);
+    ck_assert_ptr_nonnull(strstr(plan.skipped, "own number"));
+    vu.line_uri = "tel:+155512301990";       /* a longer number is another one */
+    ucwa_snr_decide(&f, &vu, pool, &plan);
+    ck_assert_str_eq(plan.simring.uri, "tel:+15551230199");
 }
 END_TEST
 

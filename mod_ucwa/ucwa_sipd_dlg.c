@@ -1,0 +1,487 @@
+/* ucwa-sipd's dialogs across its own restart (a crash, kill -9): what it needs to go on
+ * with an established call without libre's session (Call-ID, tags, URIs, the local
+ * CSeq, the remote target, the route set, the conversation's key, which is also
+ * rtpengine's call-id) is kept in a shared segment the Apache parent made before it
+ * forked the first process; a new process finds the records of the one that died.
+ *
+ * A record is written when rtpengine has the call (EARLY: only its key and, for a call
+ * from SIP, the INVITE's Contact and Record-Route), completed when the dialog is
+ * established (LIVE), freed when the call ends in this process. A new process:
+ *   - EARLY records (calls that were ringing): rtpengine forgets them, the calls end on
+ *     the applications' side (fe-gone; a call to SIP fails Unreachable);
+ *   - LIVE records whose conversation is still connected: kept (fe-gone's "keep"); their
+ *     media goes on through rtpengine, which never depended on ucwa-sipd; the process
+ *     answers their in-dialog requests itself (a BYE: 200, the application's call ends;
+ *     OPTIONS 200; anything else 488) and sends the BYE when the application hangs up;
+ *   - LIVE records whose conversation ended meanwhile: BYE, rtpengine forgets the call.
+ * libre 1.1.0 cannot make a dialog from stored state (its dialog is opaque and made only
+ * from an INVITE or its answer), hence requests built here (docs/ARCHITECTURE.md §13).
+ *
+ * Only ucwa-sipd reads and writes the segment, one process at a time: no lock. A record
+ * is written while its state says WRITING, so one half written by a process that died
+ * is dropped. */
+#include <httpd.h>
+#include <string.h>
+#include <strings.h>
+#include <jansson.h>
+#include <apr_shm.h>
+#include <apr_strings.h>
+#include <http_log.h>
+#include <http_main.h>
+
+#include "mod_ucwa.h"
+#include "ucwa_conv.h"
+#include "ucwa_pool.h"
+#include "ucwa_shm.h"
+#include "ucwa_sipd_int.h"
+
+APLOG_USE_MODULE(ucwa);
+
+#define SEGMENT_KEY "ucwa-sipd-dialogs"
+#define DIALOGS 1024              /* calls kept across a restart, at most */
+#define DLG_MAGIC 0x55534444u     /* "USDD", with the record's size below */
+
+enum { DLG_FREE = 0, DLG_WRITING, DLG_EARLY, DLG_LIVE };
+
+typedef struct {
+    volatile apr_uint32_t state;
+    apr_uint32_t dir;             /* 0: to SIP, 1: from SIP (ucwa_sipd_call.c's call_dir) */
+    apr_uint32_t cseq;            /* the last CSeq this side used in the dialog */
+    apr_uint32_t bye;             /* a BYE of ours is out */
+    apr_uint32_t taken;           /* a previous process's, taken back by this one */
+    char kfe[UCWA_POOL_FE_MAX];
+    char kconv[UCWA_CONV_ID_MAX];
+    char callid[256];
+    char ltag[128], rtag[128];    /* local and remote tags */
+    char luri[256], ruri[256];    /* local and remote URIs (From and To of our requests) */
+    char target[256];             /* the remote target (its Contact) */
+    char route[1024];             /* the route set, as a Route header's value ("": none) */
+} dlg_rec;
+
+typedef struct {
+    apr_uint32_t magic, size;
+    dlg_rec rec[DIALOGS];
+} dlg_segment;
+
+/* ---- the segment (made by the parent) ---- */
+
+void ucwa_sipd_dlg_segment(server_rec *s)
+{
+    apr_pool_t *pp = s->process->pool;
+    void *data = NULL;
+    apr_shm_t *shm;
+    dlg_segment *seg;
+
+    apr_pool_userdata_get(&data, SEGMENT_KEY, pp);
+    if (data) {
+        return;
+    }
+    if (apr_shm_create(&shm, sizeof(dlg_segment), NULL, pp) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, UCWALOGNO(00860)
+                     "ucwa-sipd: no shared memory for its dialogs: calls end when it "
+                     "restarts");
+        return;
+    }
+    seg = apr_shm_baseaddr_get(shm);
+    memset(seg, 0, sizeof(*seg));
+    seg->magic = DLG_MAGIC;
+    seg->size = (apr_uint32_t)sizeof(dlg_rec);
+    apr_pool_userdata_set(seg, SEGMENT_KEY, apr_pool_cleanup_null, pp);
+}
+
+static dlg_segment *segment(sipd *d)
+{
+    void *data = NULL;
+    dlg_segment *seg;
+
+    apr_pool_userdata_get(&data, SEGMENT_KEY, d->s->process->pool);
+    seg = data;
+    return seg && seg->magic == DLG_MAGIC && seg->size == sizeof(dlg_rec) ? seg : NULL;
+}
+
+static dlg_rec *find(sipd *d, const char *kconv)
+{
+    dlg_segment *seg = segment(d);
+    int i;
+
+    for (i = 0; seg && i < DIALOGS; i++) {
+        dlg_rec *r = &seg->rec[i];
+        if (r->state >= DLG_EARLY && !strcmp(r->kconv, kconv)) {
+            return r;
+        }
+    }
+    return NULL;
+}
+
+static void pl_copy(char *out, size_t n, const struct pl *pl)
+{
+    size_t l = pl_isset(pl) ? pl->l : 0;
+
+    if (l >= n) {
+        l = 0;   /* too long to be kept: the call is not kept (below) */
+    }
+    memcpy(out, l ? pl->p : "", l);
+    out[l] = '\0';
+}
+
+/* A Contact's URI (without the angle brackets). */
+static void contact_of(const struct sip_msg *msg, char *out, size_t n)
+{
+    const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_CONTACT);
+    struct sip_addr a;
+
+    out[0] = '\0';
+    if (h && !sip_addr_decode(&a, &h->val)) {
+        pl_copy(out, n, &a.auri);
+    }
+}
+
+typedef struct {
+    char *out;
+    size_t n;
+    int over;
+} route_acc;
+
+/* Record-Route values, joined with ", " (forward or backward over the headers). */
+static bool route_add(const struct sip_hdr *hdr, const struct sip_msg *msg, void *arg)
+{
+    route_acc *a = arg;
+    size_t have = strlen(a->out);
+
+    (void)msg;
+    if (have + hdr->val.l + 3 >= a->n) {
+        a->over = 1;
+        return true;
+    }
+    if (have) {
+        strcat(a->out, ", ");
+        have += 2;
+    }
+    memcpy(a->out + have, hdr->val.p, hdr->val.l);
+    a->out[have + hdr->val.l] = '\0';
+    return false;
+}
+
+/* The route set: a UAS keeps the Record-Route of the INVITE in order, a UAC that of the
+ * 2xx backward (RFC 3261 12.1). Each header holds one entry (Kamailio's record_route):
+ * a header listing several is kept as it is. 0, or -1 when it does not fit. */
+static int route_of(const struct sip_msg *msg, int fwd, char *out, size_t n)
+{
+    route_acc a = { out, n, 0 };
+
+    out[0] = '\0';
+    sip_msg_hdr_apply(msg, fwd, SIP_HDR_RECORD_ROUTE, route_add, &a);
+    return a.over ? -1 : 0;
+}
+
+static dlg_rec *take(sipd *d)
+{
+    dlg_segment *seg = segment(d);
+    int i;
+
+    for (i = 0; seg && i < DIALOGS; i++) {
+        if (seg->rec[i].state == DLG_FREE) {
+            seg->rec[i].state = DLG_WRITING;
+            return &seg->rec[i];
+        }
+    }
+    return NULL;
+}
+
+void sipd_dlg_begin(sipd *d, int dir, const char *kfe, const char *kconv,
+                    const struct sip_msg *invite)
+{
+    dlg_rec *r = find(d, kconv);
+
+    if (r || !(r = take(d))) {
+        return;   /* already there, or no room: the call is not kept across a restart */
+    }
+    memset((char *)r + sizeof(r->state), 0, sizeof(*r) - sizeof(r->state));
+    r->dir = (apr_uint32_t)dir;
+    apr_cpystrn(r->kfe, kfe, sizeof(r->kfe));
+    apr_cpystrn(r->kconv, kconv, sizeof(r->kconv));
+    if (invite) {
+        contact_of(invite, r->target, sizeof(r->target));
+        if (route_of(invite, true, r->route, sizeof(r->route)) != 0) {
+            r->target[0] = '\0';   /* not kept when established */
+        }
+    }
+    __sync_synchronize();
+    r->state = DLG_EARLY;
+}
+
+void sipd_dlg_confirm(sipd *d, const char *kconv, const struct sip_msg *msg)
+{
+    dlg_rec *r = find(d, kconv);
+    const struct sip_taddr *local, *remote;
+
+    if (!r || r->state != DLG_EARLY) {
+        return;
+    }
+    r->state = DLG_WRITING;
+    __sync_synchronize();
+    /* to SIP: the 2xx (From is ours); from SIP: the ACK (To is ours) */
+    local = r->dir ? &msg->to : &msg->from;
+    remote = r->dir ? &msg->from : &msg->to;
+    pl_copy(r->callid, sizeof(r->callid), &msg->callid);
+    pl_copy(r->ltag, sizeof(r->ltag), &local->tag);
+    pl_copy(r->rtag, sizeof(r->rtag), &remote->tag);
+    pl_copy(r->luri, sizeof(r->luri), &local->auri);
+    pl_copy(r->ruri, sizeof(r->ruri), &remote->auri);
+    if (!r->dir) {
+        contact_of(msg, r->target, sizeof(r->target));
+        if (route_of(msg, false, r->route, sizeof(r->route)) != 0) {
+            r->target[0] = '\0';
+        }
+        r->cseq = msg->cseq.num;
+    }
+    else {
+        r->cseq = 1;   /* this side sent nothing in the dialog yet */
+    }
+    __sync_synchronize();
+    /* anything missing (a field too long, no Contact): kept as ringing, so a new process
+     * only makes rtpengine forget it */
+    r->state = r->callid[0] && r->ltag[0] && r->rtag[0] && r->luri[0] && r->ruri[0]
+               && r->target[0] ? DLG_LIVE : DLG_EARLY;
+}
+
+void sipd_dlg_forget(sipd *d, const char *kconv)
+{
+    dlg_rec *r = find(d, kconv);
+
+    if (r) {
+        r->state = DLG_FREE;
+    }
+}
+
+/* ---- a previous process's dialogs ---- */
+
+static void ng_forgotten(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
+                         void *arg)
+{
+    (void)d; (void)err; (void)resp; (void)rtt; (void)arg;
+}
+
+static void ng_delete(sipd *d, const char *kconv)
+{
+    apr_pool_t *p;
+    ng_benc *cmd;
+
+    if (!d->ng_set) {
+        return;
+    }
+    apr_pool_create(&p, d->pool);
+    cmd = ng_benc_dict(p);
+    ng_benc_dict_add_str(p, cmd, "command", "delete");
+    ng_benc_dict_add_str(p, cmd, "call-id", kconv);
+    sipd_ng_request(d, cmd, ng_forgotten, NULL);
+    apr_pool_destroy(p);
+}
+
+/* The first URI of a route set, for libre to send to. */
+static int first_hop(const char *route, struct uri *u, char *buf, size_t n)
+{
+    const char *lt = strchr(route, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+    struct pl pl;
+
+    if (!lt || !gt || (size_t)(gt - lt - 1) >= n) {
+        return -1;
+    }
+    memcpy(buf, lt + 1, (size_t)(gt - lt - 1));
+    buf[gt - lt - 1] = '\0';
+    pl_set_str(&pl, buf);
+    return uri_decode(u, &pl);
+}
+
+static void bye_done(int err, const struct sip_msg *msg, void *arg)
+{
+    dlg_rec *r = arg;
+
+    if (msg && msg->scode < 200) {
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, ap_server_conf, UCWALOGNO(00861)
+                 "ucwa-sipd: call %s (taken back after a restart) ended: BYE answered %d%s%s",
+                 r->kconv, msg ? msg->scode : 0, err ? ", " : "", err ? strerror(err) : "");
+    r->state = DLG_FREE;
+}
+
+/* BYE in record r's dialog, from the fields kept; rtpengine forgets the call. */
+static void send_bye(sipd *d, dlg_rec *r)
+{
+    struct uri hop;
+    char hopbuf[512];
+    int e, routed = r->route[0] && !first_hop(r->route, &hop, hopbuf, sizeof(hopbuf));
+
+    ng_delete(d, r->kconv);
+    if (r->bye) {
+        return;
+    }
+    r->bye = 1;
+    r->cseq++;
+    e = sip_requestf(NULL, d->sip, true, "BYE", r->target, routed ? &hop : NULL, NULL, NULL,
+                     bye_done, r,
+                     "To: <%s>;tag=%s\r\nFrom: <%s>;tag=%s\r\n"
+                     "Call-ID: %s\r\nCSeq: %u BYE\r\n%s%s%sContent-Length: 0\r\n\r\n",
+                     r->ruri, r->rtag, r->luri, r->ltag, r->callid, r->cseq,
+                     routed ? "Route: " : "", routed ? r->route : "", routed ? "\r\n" : "");
+    if (e) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, e, d->s, UCWALOGNO(00862)
+                     "ucwa-sipd: cannot send the BYE of call %s (taken back after a restart)",
+                     r->kconv);
+        r->state = DLG_FREE;
+    }
+}
+
+int sipd_dlg_end(sipd *d, const char *kconv)
+{
+    dlg_rec *r = find(d, kconv);
+
+    if (!r || r->state != DLG_LIVE || !r->taken) {
+        return 0;
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00863)
+                 "ucwa-sipd: call %s (taken back after a restart) ended by the application",
+                 kconv);
+    send_bye(d, r);
+    return 1;
+}
+
+/* A request in one of a previous process's dialogs (libre's sessions are this one's:
+ * looked at before them, as libre answers 481 to a dialog it does not know). */
+static bool on_dialog_request(const struct sip_msg *msg, void *arg)
+{
+    sipd *d = arg;
+    dlg_segment *seg = segment(d);
+    int i;
+
+    if (!seg || !pl_isset(&msg->to.tag)) {
+        return false;
+    }
+    for (i = 0; i < DIALOGS; i++) {
+        dlg_rec *r = &seg->rec[i];
+        if (r->state != DLG_LIVE || !r->taken || pl_strcmp(&msg->callid, r->callid)
+            || pl_strcmp(&msg->to.tag, r->ltag) || pl_strcmp(&msg->from.tag, r->rtag)) {
+            continue;
+        }
+        d->sip_requests++;
+        if (!pl_strcmp(&msg->met, "ACK")) {
+            return true;
+        }
+        if (!pl_strcmp(&msg->met, "BYE")) {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00864)
+                         "ucwa-sipd: call %s (taken back after a restart) ended by SIP",
+                         r->kconv);
+            (void)sip_reply(d->sip, msg, 200, "OK");
+            ng_delete(d, r->kconv);
+            r->state = DLG_FREE;
+            sipd_apply_keyed(d, "left", r->kfe, r->kconv);
+            return true;
+        }
+        if (!pl_strcmp(&msg->met, "OPTIONS")) {
+            (void)sip_reply(d->sip, msg, 200, "OK");
+            return true;
+        }
+        /* a re-INVITE, UPDATE, INFO: not carried, the call goes on as it is */
+        (void)sip_reply(d->sip, msg, 488, "Not Acceptable Here");
+        return true;
+    }
+    return false;
+}
+
+typedef struct {
+    sipd *d;
+    json_t *keep;
+} restore_txn;
+
+/* Whether record r's conversation is still connected to the SIP side. */
+static void restore_locked(ucwa_txn *t, void *baton)
+{
+    restore_txn *x = baton;
+    dlg_segment *seg = segment(x->d);
+    int i;
+
+    for (i = 0; seg && i < DIALOGS; i++) {
+        dlg_rec *r = &seg->rec[i];
+        ucwa_conv *c;
+        int idx;
+        if (r->state != DLG_LIVE) {
+            continue;
+        }
+        idx = r->dir ? ucwa_conv_find_mirror_locked(t->store, r->kfe, r->kconv)
+                     : ucwa_conv_find_locked(t->store, r->kconv);
+        c = idx >= 0 ? ucwa_store_conv(t->store, idx) : NULL;
+        if (c && c->phase == UCWA_CONV_CONNECTED && !strcmp(c->peer_fe, UCWA_POOL_SIP_FE)) {
+            json_array_append_new(x->keep, json_string(r->kconv));
+        }
+    }
+}
+
+json_t *sipd_dlg_restore(sipd *d)
+{
+    dlg_segment *seg = segment(d);
+    restore_txn x = { d, json_array() };
+    apr_pool_t *p;
+    int i, kept = 0, ended = 0, ringing = 0;
+
+    if (!seg) {
+        return x.keep;
+    }
+    for (i = 0; i < DIALOGS; i++) {
+        dlg_rec *r = &seg->rec[i];
+        r->bye = 0;
+        r->taken = 1;
+        if (r->state == DLG_WRITING) {
+            r->state = DLG_FREE;   /* its process died while writing it */
+        }
+        else if (r->state == DLG_EARLY) {
+            /* it was ringing: it ends (a call from SIP: fe-gone below; one to SIP fails
+             * Unreachable now rather than at the end of its ring time) */
+            ng_delete(d, r->kconv);
+            r->state = DLG_FREE;
+            if (!r->dir) {
+                sipd_apply_keyed(d, "gone", r->kfe, r->kconv);
+            }
+            ringing++;
+        }
+    }
+    apr_pool_create(&p, d->pool);
+    ucwa_txn_run(d->s, p, restore_locked, &x);
+    apr_pool_destroy(p);
+    for (i = 0; i < DIALOGS; i++) {
+        dlg_rec *r = &seg->rec[i];
+        size_t j;
+        json_t *v;
+        int keep = 0;
+        if (r->state != DLG_LIVE) {
+            continue;
+        }
+        json_array_foreach(x.keep, j, v) {
+            keep |= !strcmp(json_string_value(v), r->kconv);
+        }
+        if (keep) {
+            kept++;
+        }
+        else {
+            ended++;
+            send_bye(d, r);   /* its conversation ended while no process was there */
+        }
+    }
+    if (kept || ended || ringing) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, d->s, UCWALOGNO(00865)
+                     "ucwa-sipd: %d established call%s of the previous process taken back, "
+                     "%d ended meanwhile (BYE), %d that rang ended", kept, kept == 1 ? "" : "s",
+                     ended, ringing);
+    }
+    return x.keep;
+}
+
+int sipd_dlg_open(sipd *d)
+{
+    return sip_listen(&d->dlg_lsnr, d->sip, true, on_dialog_request, d);
+}
+
+void sipd_dlg_close(sipd *d)
+{
+    d->dlg_lsnr = mem_deref(d->dlg_lsnr);
+}
