@@ -1345,6 +1345,13 @@ static bool on_reinvite(const struct sip_msg *msg, void *arg)
         return false;
     }
     d->sip_requests++;
+    if (d->pool_name) {
+        /* on a pool the call's record is on the answering application's Front End, and
+         * the pool's messages do not carry a renegotiation's number here: not carried
+         * (ARCHITECTURE.md §13, "Not yet"); the call goes on as it was */
+        (void)sip_treply(NULL, d->sip, msg, 488, "Not Acceptable Here");
+        return true;
+    }
     if (!sip_dialog_rseq_valid(sipsess_dialog(c->sess), msg)) {
         (void)sip_treply(NULL, d->sip, msg, 500, "Server Internal Error");
         return true;
