@@ -1519,6 +1519,12 @@ static void re_app_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr
     if (ng_result(c, err, resp, &sdp, &why) || !c->re_n) {
         return;
     }
+    if (c->re_st) {
+        /* the phone's re-INVITE came while rtpengine made this offer (ours was waiting for
+         * a 491's pause): no re-INVITE of ours while it is open (RFC 3261 14.1); ours is
+         * dropped if the phone's goes first, else sent again when it is refused (re_reply) */
+        return;
+    }
     if (!sdp) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00990)
                      "ucwa-sipd: rtpengine gave no offer for the renegotiation of call %s: %s",

@@ -668,7 +668,10 @@ def test_phone_codec_change_and_glare(workdir, users, side, peer):
     Then the app renegotiates and the phone's own re-INVITE (hold) crosses it, the phone
     answering the app's with 491: as the pool's glare rule says, the caller's (the phone's)
     goes first: the app's renegotiation completes with Conflict, the phone's reaches it,
-    and its answer goes back in the 200."""
+    and its answer goes back in the 200. The phone sends its re-INVITE before its 491 (once
+    Kamailio has it): sent after the 491, ucwa-sipd's pause before trying again (0 to 2 s)
+    could end first, on a loaded machine, and its second re-INVITE cross the phone's again,
+    which this scripted phone cannot take."""
     alice = CallApp.signed_in(users("alice@contoso.test"))
     a = peer()
     uac = sipp.Sipp(workdir / "sip-calls" / "phone-reneg", "phone_reneg", addr=GATEWAY,
