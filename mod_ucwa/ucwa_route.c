@@ -100,6 +100,7 @@ static const ucwa_route routes[] = {
     { AVI "/*", "GET", ucwa_calls_invitation, UCWA_AV_INVITATION },
     { AVI "/*/audioVideoNegotiation", "GET", ucwa_calls_invitation, UCWA_AV_NEGOTIATION },
     { AVI "/*/acceptWithAnswer", "POST", ucwa_calls_invitation, UCWA_AV_ACCEPT },
+    { AVI "/*/acceptWithPhoneAudio", "POST", ucwa_phone_accept, 0 },
     { AVI "/*/sendProvisionalAnswer", "POST", ucwa_calls_invitation, UCWA_AV_PROVISIONAL },
     { AVI "/*/decline", "POST", ucwa_calls_invitation, UCWA_AV_DECLINE },
     { AVI "/*/cancel", "POST", ucwa_calls_invitation, UCWA_AV_CANCEL },

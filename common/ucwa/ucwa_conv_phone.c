@@ -103,7 +103,7 @@ json_t *ucwa_conv_phone_modality(apr_pool_t *p, const ucwa_conv_view *v)
     if (ph == UCWA_CONV_INVITING || ph == UCWA_CONV_CONNECTED) {
         add_link(links, "stopPhoneAudio", apr_pstrcat(p, self, "/stopPhoneAudio", NULL));
     }
-    if (ph == UCWA_CONV_CONNECTED) {
+    if (ph == UCWA_CONV_CONNECTED && c->phone == UCWA_CONV_PHONE_CVW) {
         add_link(links, c->phone_held ? "resumePhoneAudio" : "holdPhoneAudio",
                  apr_pstrcat(p, self, c->phone_held ? "/resumePhoneAudio" : "/holdPhoneAudio",
                              NULL));

@@ -22,6 +22,13 @@
 #include "ucwa_conv.h"
 #include "ucwa_store.h"
 
+/* ucwa_conv.phone: 0 an audioVideo call; CVW a call via work (its invitation is a
+ * phoneAudioInvitation); ANSWERED an incoming audioVideo call answered on the user's phone
+ * (acceptWithPhoneAudio, mod_ucwa/ucwa_phone_accept.c): its invitation stays the
+ * audioVideoInvitation it was, its modality is phoneAudio once the phone answered. */
+#define UCWA_CONV_PHONE_CVW 1
+#define UCWA_CONV_PHONE_ANSWERED 2
+
 /* Why a call via work failed (ucwa_conv.phone_fail), as the SIP side saw it. */
 typedef enum {
     UCWA_PHONE_FAIL_NONE = 0,
