@@ -213,6 +213,11 @@ cmd_test() {
     return $rc
 }
 
+# 0 when benchmark $1 is to run: no --only list ($2 empty), or $1 in it (",a,b,").
+bench_wanted() {
+    [ -z "$2" ] || [[ "$2" == *",$1,"* ]]
+}
+
 cmd_bench() {
     # ./apxs-build.sh bench [bench_autodiscover.py args] [--ucwa bench_ucwa.py args]
     #                       [--mcx bench_mcx.py args] [--push bench_push.py args]
@@ -220,16 +225,20 @@ cmd_bench() {
     #                       [--pool bench_pool.py args] [--calls bench_calls.py args]
     #                       [--relay bench_relay.py args]
     #                       [--sip bench_sip.py args]
+    #                       [--only NAME,NAME...]
     # runs each benchmark with its own arguments (e.g. --ucwa --quick --mcx --quick); every
-    # one runs even if an earlier one fails. bench_pool.py (a pool of two Front Ends and
-    # its PostgreSQL) runs as root only, and so does bench_calls.py --pool (the same calls
+    # one runs even if an earlier one fails. --only (first) runs just the named ones
+    # (autodiscover, ucwa, mcx, push, signin, devices, calls, relay, sip, pool), e.g.
+    # --only sip --sip --quick. bench_pool.py (a pool of two Front Ends and its PostgreSQL) runs as root only, and so does bench_calls.py --pool (the same calls
     # across bench_pool's two Front Ends, beside one Front End's).
     need_pkgs "${PKGS_BUILD[@]}" "${PKGS_RUN[@]}" "${PKGS_TEST[@]}" "${PKGS_BENCH[@]}" "${PKGS_SIP[@]}"
     need_node
     cmd_build
-    local ad=() uw=() mx=() pu=() si=() dv=() po=() ca=() re=() sp=() a to=ad rc=0
+    local ad=() uw=() mx=() pu=() si=() dv=() po=() ca=() re=() sp=() a to=ad rc=0 only=""
     for a in "$@"; do
+        if [ "$to" = only ]; then only=",$a,"; to=ad; continue; fi
         case "$a" in
+            --only) to=only; continue ;;
             --ucwa) to=uw; continue ;;
             --mcx) to=mx; continue ;;
             --push) to=pu; continue ;;
@@ -247,27 +256,45 @@ cmd_bench() {
             sp) sp+=("$a") ;;
         esac
     done
-    log "bench_autodiscover.py ${ad[*]}"
-    /usr/bin/python3 "$TOP/bench/bench_autodiscover.py" "${ad[@]}" || rc=$?
-    log "bench_ucwa.py ${uw[*]}"
-    /usr/bin/python3 "$TOP/bench/bench_ucwa.py" "${uw[@]}" || rc=$?
-    log "bench_mcx.py ${mx[*]}"
-    /usr/bin/python3 "$TOP/bench/bench_mcx.py" "${mx[@]}" || rc=$?
-    if [ -f "$TOP/bench/bench_push.py" ]; then
+    if bench_wanted autodiscover "$only"; then
+        log "bench_autodiscover.py ${ad[*]}"
+        /usr/bin/python3 "$TOP/bench/bench_autodiscover.py" "${ad[@]}" || rc=$?
+    fi
+    if bench_wanted ucwa "$only"; then
+        log "bench_ucwa.py ${uw[*]}"
+        /usr/bin/python3 "$TOP/bench/bench_ucwa.py" "${uw[@]}" || rc=$?
+    fi
+    if bench_wanted mcx "$only"; then
+        log "bench_mcx.py ${mx[*]}"
+        /usr/bin/python3 "$TOP/bench/bench_mcx.py" "${mx[@]}" || rc=$?
+    fi
+    if [ -f "$TOP/bench/bench_push.py" ] && bench_wanted push "$only"; then
         log "bench_push.py ${pu[*]}"
         /usr/bin/python3 "$TOP/bench/bench_push.py" "${pu[@]}" || rc=$?
     fi
-    log "bench_signin.py ${si[*]}"
-    /usr/bin/python3 "$TOP/bench/bench_signin.py" "${si[@]}" || rc=$?
-    log "bench_devices.py ${dv[*]}"
-    /usr/bin/python3 "$TOP/bench/bench_devices.py" "${dv[@]}" || rc=$?
-    log "bench_calls.py ${ca[*]}"
-    /usr/bin/python3 "$TOP/bench/bench_calls.py" "${ca[@]}" || rc=$?
-    log "bench_relay.py ${re[*]}"
-    /usr/bin/python3 "$TOP/bench/bench_relay.py" "${re[@]}" || rc=$?
-    log "bench_sip.py ${sp[*]}"
-    /usr/bin/python3 "$TOP/bench/bench_sip.py" "${sp[@]}" || rc=$?
-    if [ "$(id -u)" = 0 ]; then
+    if bench_wanted signin "$only"; then
+        log "bench_signin.py ${si[*]}"
+        /usr/bin/python3 "$TOP/bench/bench_signin.py" "${si[@]}" || rc=$?
+    fi
+    if bench_wanted devices "$only"; then
+        log "bench_devices.py ${dv[*]}"
+        /usr/bin/python3 "$TOP/bench/bench_devices.py" "${dv[@]}" || rc=$?
+    fi
+    if bench_wanted calls "$only"; then
+        log "bench_calls.py ${ca[*]}"
+        /usr/bin/python3 "$TOP/bench/bench_calls.py" "${ca[@]}" || rc=$?
+    fi
+    if bench_wanted relay "$only"; then
+        log "bench_relay.py ${re[*]}"
+        /usr/bin/python3 "$TOP/bench/bench_relay.py" "${re[@]}" || rc=$?
+    fi
+    if bench_wanted sip "$only"; then
+        log "bench_sip.py ${sp[*]}"
+        /usr/bin/python3 "$TOP/bench/bench_sip.py" "${sp[@]}" || rc=$?
+    fi
+    if ! bench_wanted pool "$only"; then
+        :
+    elif [ "$(id -u)" = 0 ]; then
         log "bench_pool.py ${po[*]}"
         /usr/bin/python3 "$TOP/bench/bench_pool.py" "${po[@]}" || rc=$?
     else
