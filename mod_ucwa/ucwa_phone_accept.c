@@ -18,6 +18,7 @@
 #include "ucwa_calls.h"
 #include "ucwa_conv.h"
 #include "ucwa_conv_http.h"
+#include "ucwa_conv_phone.h"
 #include "ucwa_input.h"
 #include "ucwa_phone.h"
 #include "ucwa_pool.h"
@@ -69,57 +70,75 @@ static int accept_locked(ucwa_txn *t, int idx, void *baton)
     return 0;
 }
 
-int ucwa_phone_accept(ucwa_req *q, int what)
+/* What acceptWithPhoneAudio and replaceWithPhoneAudio check before the store: the policy
+ * gate (403), the number (phoneNumber, or makeMeAvailable's) through the dial plan and
+ * voice route (400, 403). 1 with *number and *gw, or 0 with the answer in *rv. */
+static int phone_input(ucwa_req *q, const char *op, const char **number, const char **gw,
+                       int *rv)
 {
     apr_pool_t *p = q->r->pool;
     const ucwa_policy *pol;
     ucwa_voice_user vu;
     ucwa_app copy;
-    accept_txn x;
     json_t *body;
     const char *phone;
-    int rv, bad = 0, found;
+    int bad = 0;
 
-    (void)what;
-    if (ucwa_app_copy(q, &copy, NULL, &rv) != OK) {
-        return rv;
+    if (ucwa_app_copy(q, &copy, NULL, rv) != OK) {
+        return 0;
     }
     pol = ucwa_app_policy(q->conf->global, copy.policy_tag);
     if (!ucwa_phone_available(q->conf->global, pol)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00761)
-                      "%s: acceptWithPhoneAudio refused: %s", q->user,
+                      "%s: %s refused: %s", q->user, op,
                       ucwa_policy_call_via_work_enabled(pol)
                       ? "the SIP side is off (UcwaSip) or this is a pool"
                       : "EnableOutsideVoice or EnableMobility is off");
-        return ucwa_http_error(q, HTTP_FORBIDDEN, "Forbidden", NULL,
-                               "Your policy does not allow you to answer calls on a phone.");
+        *rv = ucwa_http_error(q, HTTP_FORBIDDEN, "Forbidden", NULL,
+                              "Your policy does not allow you to move calls to a phone.");
+        return 0;
     }
-    if (!(body = ucwa_http_input(q, &rv))) {
-        return rv;
+    if (!(body = ucwa_http_input(q, rv))) {
+        return 0;
     }
     phone = ucwa_input_string(body, "phoneNumber", UCWA_CONV_HTTP_SIP_INPUT_MAX, &bad);
+    (void)ucwa_input_string(body, "operationId", UCWA_CONV_HTTP_SIP_INPUT_MAX, &bad);
     if (bad) {
-        return ucwa_conv_http_bad_input(q, "phoneNumber must be a string.");
+        *rv = ucwa_conv_http_bad_input(q, "phoneNumber and operationId must be strings.");
+        return 0;
     }
     if (!phone || !*phone) {
         phone = copy.phone_number[0] ? apr_pstrdup(p, copy.phone_number) : NULL;
     }
     if (!phone) {
-        return ucwa_conv_http_bad_input(q, "phoneNumber is required: the number of the phone "
-                                           "to answer on (or give it to makeMeAvailable).");
+        *rv = ucwa_conv_http_bad_input(q, "phoneNumber is required: the number of the phone "
+                                          "to use (or give it to makeMeAvailable).");
+        return 0;
     }
     if (strlen(phone) > UCWA_VOICE_DIAL_MAX || ucwa_conv_http_has_control(phone)) {
-        return ucwa_conv_http_bad_input(q, "phoneNumber must be a phone number.");
+        *rv = ucwa_conv_http_bad_input(q, "phoneNumber must be a phone number.");
+        return 0;
     }
+    if (!ucwa_calls_voice_user(q, &vu, rv) || !ucwa_calls_number(q, &vu, phone, number, gw, rv)) {
+        return 0;
+    }
+    if (strlen(*number) >= UCWA_PHONE_MAX) {
+        *rv = ucwa_conv_http_bad_input(q, "phoneNumber is too long once normalised.");
+        return 0;
+    }
+    return 1;
+}
+
+int ucwa_phone_accept(ucwa_req *q, int what)
+{
+    accept_txn x;
+    int rv, found;
+
+    (void)what;
     memset(&x, 0, sizeof(x));
     x.id = q->id[0];
-    /* the dial plan normalises it, the voice policy must route it (else 400 or 403) */
-    if (!ucwa_calls_voice_user(q, &vu, &rv)
-        || !ucwa_calls_number(q, &vu, phone, &x.number, &x.gw, &rv)) {
+    if (!phone_input(q, "acceptWithPhoneAudio", &x.number, &x.gw, &rv)) {
         return rv;
-    }
-    if (strlen(x.number) >= UCWA_PHONE_MAX) {
-        return ucwa_conv_http_bad_input(q, "phoneNumber is too long once normalised.");
     }
     x.res = UCWA_CONV_OK;
     found = ucwa_app_txn(q, accept_locked, &x, &rv);
@@ -145,5 +164,64 @@ int ucwa_phone_accept(ucwa_req *q, int what)
         return ucwa_http_no_content(q);
     default:
         return ucwa_calls_not_answered(q, x.res);
+    }
+}
+
+static int replace_locked(ucwa_txn *t, int idx, void *baton)
+{
+    accept_txn *x = baton;
+    ucwa_store *s = t->store;
+    ucwa_conv *c;
+    int conv, side;
+
+    if ((conv = ucwa_conv_find_seen_locked(s, x->id, idx, &side)) < 0) {
+        return 1;
+    }
+    c = ucwa_store_conv(s, conv);
+    x->conv_id = apr_pstrdup(t->pool, c->id);
+    if (c->kind == UCWA_CONV_KIND_AV && !c->phone && !ucwa_pool_is_sip(c->peer_fe)) {
+        x->not_sip = 1;            /* no media anchor between two applications */
+        return 0;
+    }
+    x->res = ucwa_conv_phone_replace_locked(s, conv, side, x->number, x->gw, t->pool);
+    return 0;
+}
+
+int ucwa_phone_replace(ucwa_req *q, int what)
+{
+    accept_txn x;
+    int rv, found;
+
+    (void)what;
+    memset(&x, 0, sizeof(x));
+    x.id = q->id[0];
+    if (!phone_input(q, "replaceWithPhoneAudio", &x.number, &x.gw, &rv)) {
+        return rv;
+    }
+    found = ucwa_app_txn(q, replace_locked, &x, &rv);
+    if (found < 0) {
+        return rv;
+    }
+    if (found) {
+        return ucwa_conv_http_no_conversation(q);
+    }
+    if (x.not_sip) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00769)
+                      "%s: replaceWithPhoneAudio refused in conversation %s: the other party "
+                      "is an application (no media anchor)", q->user, x.conv_id);
+        return ucwa_http_error(q, HTTP_FORBIDDEN, "Forbidden", NULL,
+                               "This call cannot be moved to a phone.");
+    }
+    switch (x.res) {
+    case UCWA_CONV_OK:
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00765)
+                      "%s moves the call in conversation %s to phone %s (gateway set %s)",
+                      q->user, x.conv_id, x.number, x.gw ? x.gw : "(Kamailio's default)");
+        return ucwa_http_no_content(q);
+    case UCWA_CONV_BUSY:
+        return ucwa_calls_not_answered(q, x.res);
+    default:
+        return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", NULL,
+                               "The call is not connected, or is being moved already.");
     }
 }

@@ -123,6 +123,7 @@ static const ucwa_route routes[] = {
     { AV "/addAudio", "POST", ucwa_calls_conversation, UCWA_AV_ADD },
     { AV "/addAudioVideo", "POST", ucwa_calls_conversation, UCWA_AV_ADD },
     { AV "/stopAudioVideo", "POST", ucwa_calls_conversation, UCWA_AV_STOP },
+    { AV "/replaceWithPhoneAudio", "POST", ucwa_phone_replace, 0 },
     { AV "/audioVideoSession", "GET", ucwa_calls_conversation, UCWA_AV_SESSION },
     { AV "/audioVideoSession/resumeAudio", "POST", ucwa_calls_conversation, UCWA_AV_RENEGOTIATE },
     { AV "/audioVideoSession/resumeAudioVideo", "POST", ucwa_calls_conversation,

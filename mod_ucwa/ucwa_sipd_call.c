@@ -63,6 +63,8 @@ typedef struct sipd_call {
      * From URI and description (malloc), and pa once an application answered on a phone */
     char *in_user, *in_caller, *in_offer;
     int pa;
+    int pa_moving;                /* replaceWithPhoneAudio: the phone is called */
+    struct tmr pa_tmr;            /* ... for at most the ring time */
     int heard;                    /* a response to our INVITE came */
     struct tmr ring, quiet;
     /* renegotiations (ucwa_sipd_reneg below): the phone's re-INVITE waiting for the
@@ -339,6 +341,7 @@ static void call_end(sipd_call *c)
     c->fork = NULL;
     tmr_cancel(&c->ring);
     tmr_cancel(&c->quiet);
+    tmr_cancel(&c->pa_tmr);
     reneg_end(c);
     list_unlink(&c->le);
     c->sess = mem_deref(c->sess);
@@ -370,6 +373,7 @@ static sipd_call *call_new(sipd *d, call_dir dir, const char *kfe, const char *k
     tmr_init(&c->re_tmr);
     tmr_init(&c->glare_tmr);
     tmr_init(&c->quiet);
+    tmr_init(&c->pa_tmr);
     list_append(&d->call_list, &c->le, c);
     d->calls++;
     return c;
@@ -1192,8 +1196,15 @@ const char *sipd_call_tag(const sipd_call *c)
     return c->peer_tag;
 }
 
+static void pa_moved(sipd_call *c, const char *sdp);
+static void pa_move_failed(sipd_call *c, int code);
+
 void sipd_call_leg_answered(sipd_call *c, const char *sdp)
 {
+    if (c->pa_moving) {
+        pa_moved(c, sdp);          /* replaceWithPhoneAudio: the remote party is moved */
+        return;
+    }
     struct mbuf *mb = mbuf_alloc(strlen(sdp));
 
     mbuf_write_str(mb, sdp);
@@ -1232,6 +1243,10 @@ void sipd_call_stop_apps(sipd_call *c)
 
 void sipd_call_leg_failed(sipd_call *c, int code)
 {
+    if (c->pa_moving) {
+        pa_move_failed(c, code);   /* the call goes on as it was */
+        return;
+    }
     if (c->pa && !c->established) {
         pa_failed(c);
     }
@@ -1747,6 +1762,137 @@ typedef struct {
 
 /* The description of kind of the conversation a message names, as bytes (one of a
  * multipart offer: its application/sdp part as the store kept it). */
+/* ---- replaceWithPhoneAudio: a connected call moved to the user's phone ----
+ *
+ * The phone is called as acceptWithPhoneAudio's is (a leg of ucwa_sipd_fork.c, rtpengine's
+ * offer made from the remote party's description under <key>-pa); when it answers, the
+ * remote party gets a re-INVITE with rtpengine's description of the phone's leg, and once
+ * it took it (2xx, ACK) the applications' rtpengine call is deleted and the application
+ * told (phoneAudio). Any failure on the way: the phone's leg ends, the call goes on as it
+ * was. */
+
+typedef struct {
+    sipd_call *c;
+    int ok;
+} replaced_txn;
+
+static void replaced_locked(ucwa_txn *t, void *baton)
+{
+    replaced_txn *x = baton;
+    ucwa_conv_touched touched;
+    int idx = conv_idx_locked(t->store, x->c->kfe, x->c->kconv), i;
+
+    if (idx < 0) {
+        return;
+    }
+    memset(&touched, 0, sizeof(touched));
+    ucwa_conv_phone_replaced_locked(t->store, idx, x->ok, apr_time_now(), t->pool, &touched);
+    for (i = 0; i < touched.n; i++) {
+        ucwa_txn_wake_app(t, touched.app[i]);
+    }
+}
+
+static void pa_replaced(sipd_call *c, int ok)
+{
+    replaced_txn x = { c, ok };
+    apr_pool_t *p;
+
+    apr_pool_create(&p, c->d->pool);
+    ucwa_txn_run(c->d->s, p, replaced_locked, &x);
+    apr_pool_destroy(p);
+}
+
+static void pa_move_failed(sipd_call *c, int code)
+{
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00767)
+                 "ucwa-sipd: call %s not moved to the phone (%d): it goes on as it was",
+                 c->kconv, code);
+    c->pa = c->pa_moving = 0;
+    tmr_cancel(&c->pa_tmr);
+    sipd_fork_free(c->fork);      /* CANCEL, or BYE to a phone that answered */
+    c->fork = NULL;
+    pa_replaced(c, 0);
+}
+
+static void pa_move_timeout(void *arg)
+{
+    pa_move_failed(arg, 408);
+}
+
+static void pa_reinvite_resp(int err, const struct sip_msg *msg, void *arg)
+{
+    sipd_call *c = arg;
+    struct sip_dialog *dlg = sipsess_dialog(c->sess);
+
+    if (err || !msg) {
+        pa_move_failed(c, 0);
+        return;
+    }
+    if (msg->scode < 200) {
+        return;
+    }
+    if (msg->scode >= 300) {
+        pa_move_failed(c, msg->scode);
+        return;
+    }
+    (void)sip_dialog_update(dlg, msg);
+    (void)sip_drequestf(NULL, c->d->sip, false, "ACK", dlg, msg->cseq.num, NULL, re_contact,
+                        NULL, NULL, "Content-Length: 0\r\n\r\n");
+    c->pa_moving = 0;
+    tmr_cancel(&c->pa_tmr);
+    ng_forget(c);                 /* the applications' leg: the app carries no media now */
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00766)
+                 "ucwa-sipd: call %s moved to the phone", c->kconv);
+    pa_replaced(c, 1);
+}
+
+static void pa_moved(sipd_call *c, const char *sdp)
+{
+    int e;
+
+    if (c->re_req || c->re_st) {
+        pa_move_failed(c, 491);   /* a renegotiation is in the way */
+        return;
+    }
+    e = sip_drequestf(&c->re_req, c->d->sip, true, "INVITE", sipsess_dialog(c->sess), 0, NULL,
+                      re_contact, pa_reinvite_resp, c,
+                      "Content-Type: " SDP_TYPE "\r\nContent-Length: %zu\r\n\r\n%s",
+                      strlen(sdp), sdp);
+    if (e) {
+        pa_move_failed(c, 500);
+    }
+}
+
+static void pa_replace(sipd_call *c, json_t *m)
+{
+    const char *number = mob_json_str(m, "pa"), *gw = mob_json_str(m, "pgw");
+    const char *user = mob_json_str(m, "user");
+    const char *remote = c->dir == CALL_IN ? c->in_offer : c->remote_sdp;
+    apr_interval_time_t ring = ucwa_config_get(c->d->s)->global->ring_timeout;
+    char *caller;
+
+    if (!c->established || c->pa || !number || !*number || !user || !remote) {
+        pa_move_failed(c, 0);
+        return;
+    }
+    caller = c->in_caller ? strdup(c->in_caller) : NULL;
+    if (!caller && (caller = malloc(strlen(user) + 5)) != NULL) {
+        strcpy(caller, "sip:");
+        strcat(caller, user);
+    }
+    sipd_fork_free(c->fork);
+    c->pa = c->pa_moving = 1;
+    c->fork = sipd_fork_phone(c->d, c, user, caller, remote, number, gw && *gw ? gw : NULL);
+    free(caller);
+    if (!c->fork) {
+        pa_move_failed(c, 500);
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00768)
+                 "ucwa-sipd: call %s to be moved to phone %s: calling it", c->kconv, number);
+    tmr_start(&c->pa_tmr, (uint64_t)(ring / 1000), pa_move_timeout, c);
+}
+
 static const char *sdp_of(ucwa_store *s, apr_pool_t *p, int idx, ucwa_sdp_kind kind)
 {
     const char *uri, *ctype = NULL, *why = NULL;
@@ -1839,6 +1985,9 @@ void sipd_calls_handle(sipd *d, const ucwa_pool_out *o, const char *sdp,
     }
     else if (!c && (!strcmp(k, "left") || !strcmp(k, "gone"))) {
         sipd_dlg_end(d, kconv);   /* a call a previous process held: BYE */
+    }
+    else if (c && !strcmp(k, "replace")) {
+        pa_replace(c, m);
     }
     else if (c && !strcmp(k, "reneg")) {
         reneg_from_app(c, sdp, reneg_n);

@@ -321,6 +321,13 @@ json_t *ucwa_av_modality(apr_pool_t *p, const ucwa_conv_view *v)
     }
     if (ph == UCWA_CONV_CONNECTED) {
         add_link(links, "audioVideoSession", href_session(p, v));
+        if (v->phone_ok && c->kind == UCWA_CONV_KIND_AV && ucwa_pool_is_sip(c->peer_fe)
+            && !c->phone_number[0]) {
+            /* a call with a SIP phone or the PSTN: rtpengine anchors it, so it can move
+             * to the user's phone (mod_ucwa/ucwa_phone_accept.c) */
+            add_link(links, "replaceWithPhoneAudio",
+                     apr_pstrcat(p, self, "/replaceWithPhoneAudio", NULL));
+        }
     }
     json_object_set_new(r, "_links", links);
     json_object_set_new(r, "rel", json_string("audioVideo"));

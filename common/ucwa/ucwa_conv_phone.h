@@ -86,4 +86,18 @@ ucwa_conv_result ucwa_conv_phone_hold_locked(ucwa_store *s, int idx, int side, i
                                              apr_time_t now, apr_pool_t *p,
                                              ucwa_conv_touched *t);
 
+/* replaceWithPhoneAudio by side on record idx (a connected audioVideo call whose other
+ * party is the SIP side): the number (tel:+E164, through gateway set gw or NULL) is
+ * written into the record and the SIP side told ("replace") to call it and move the
+ * remote party there. OK; STATE (not such a call, or a move asked already); BUSY (the
+ * outbox is full: nothing done). */
+ucwa_conv_result ucwa_conv_phone_replace_locked(ucwa_store *s, int idx, int side,
+                                                const char *number, const char *gw,
+                                                apr_pool_t *p);
+/* The SIP side moved the call of record idx to the phone (ok) or could not (the call goes
+ * on as it was): the application gets audioVideo updated (Disconnected), then phoneAudio
+ * updated (Connected) and conversation updated; or nothing, and may ask again. */
+void ucwa_conv_phone_replaced_locked(ucwa_store *s, int idx, int ok, apr_time_t now,
+                                     apr_pool_t *p, ucwa_conv_touched *t);
+
 #endif

@@ -27,7 +27,11 @@ between calls (ucwa-sipd reads them at each call).
   calls it, rtpengine bridges it to the caller: each hears the other's tone, the apps'
   invitation completes Success); the mobile not answering (480 to the caller, the
   invitation Failure); frank's policy (EnableOutsideVoice Off): 403, nothing called;
-  bad input (someone else's invitation, twice, not a number)."""
+  bad input (someone else's invitation, twice, not a number);
+- replaceWithPhoneAudio: a connected call from the PSTN phone moved to the mobile (the
+  caller re-INVITEd to it: each hears the other's tone, the app's audioVideo ends and
+  phoneAudio is Connected); the mobile refusing (the call stays with the app, still
+  heard); an app to app call (no link, 403)."""
 import json
 import re
 import sqlite3
@@ -56,7 +60,7 @@ MOBILE_N = 6                   # the mobile's addresses as sip_side's phone n
 CALLER_PORT, CALLER_MEDIA = 5078, 5079    # (+ offset) the SIPp caller at the gateway address
 ALLOWED = list(conftest.ALLOWED_LOG) + [
     re.compile(r"UCWA007[0-2][0-9]"), re.compile(r"UCWA008[2-5][0-9]"),
-    re.compile(r"UCWA0076[1-4]"),
+    re.compile(r"UCWA0076[1-9]"),
 ]
 NO_CVW = "<UcwaMobilityPolicy NoCvw>\n    EnableOutsideVoice Off\n</UcwaMobilityPolicy>"
 
@@ -508,6 +512,17 @@ def accept_on_phone(app, ring, number=MOBILE, expect=204):
     return r
 
 
+def caller_and_mobile_bridged(side, mobile, pstn_phone):
+    """Each hears the other's tone through rtpengine, whose only call is the mobile's
+    leg (the apps' leg is gone)."""
+    heard = mobile.heard(CALLER_HZ)
+    assert heard.ok, f"the mobile does not hear the caller's {CALLER_HZ} Hz: {heard}"
+    heard = pstn_phone.heard(MOBILE_HZ)
+    assert heard.ok, f"the caller does not hear the mobile's {MOBILE_HZ} Hz: {heard}"
+    calls = side.rtp.calls()
+    assert len(calls) == 1 and calls[0].endswith("-pa"), calls
+
+
 def test_accept_with_phone_audio(fe, side, users, mobile, pstn_phone):
     """A call from a PSTN phone answered with acceptWithPhoneAudio: the server calls
     alice's mobile, and when it answers bridges it to the caller through rtpengine (the
@@ -536,12 +551,7 @@ def test_accept_with_phone_audio(fe, side, users, mobile, pstn_phone):
     pa = alice.get(conv["_links"]["phoneAudio"]["href"])
     assert pa["state"] == "Connected" and pa["phoneNumber"] == f"tel:{MOBILE}", pa
     assert "holdPhoneAudio" not in pa["_links"], pa
-    heard = mobile.heard(CALLER_HZ)
-    assert heard.ok, f"the mobile does not hear the caller's {CALLER_HZ} Hz: {heard}"
-    heard = pstn_phone.heard(MOBILE_HZ)
-    assert heard.ok, f"the caller does not hear the mobile's {MOBILE_HZ} Hz: {heard}"
-    calls = side.rtp.calls()                # the apps' leg is gone: the phone's only
-    assert len(calls) == 1 and calls[0].endswith("-pa"), calls
+    caller_and_mobile_bridged(side, mobile, pstn_phone)
     mobile.hangup()
     mobile.wait_event("CALL_CLOSED", timeout=10)
     pstn_phone.wait_event("CALL_CLOSED", timeout=10)
@@ -621,3 +631,94 @@ def test_accept_with_phone_audio_refused(fe, side, users, mobile):
     finally:
         uac.stop()
     rtpengine_forgets(side)
+
+
+# --- replaceWithPhoneAudio ------------------------------------------------------------
+
+
+def replace_on_phone(app, call, number=MOBILE, expect=204):
+    href = call.audio_video()["_links"]["replaceWithPhoneAudio"]["href"]
+    r = app.request("POST", href, data=json.dumps({"phoneNumber": number}),
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == expect, r.text
+    return href
+
+
+def answered_from_pstn(fe, users, pstn_phone, peer):
+    """The PSTN phone calls alice, her app answers (WebRTC, APP_HZ): (app, call)."""
+    forwarding(fe)
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    pstn_phone.dial(f"sip:{ALICE_NUMBER}@{DOMAIN}")
+    ring = alice.ringing(timeout=10)
+    ring.accept(peer().answer(ring.sdp()))
+    ring.connected()
+    pstn_phone.wait_event("CALL_ESTABLISHED", timeout=10)
+    return alice, ring
+
+
+def test_replace_with_phone_audio(fe, side, users, mobile, pstn_phone, peer):
+    """A connected call from a PSTN phone moved to alice's mobile (Wi-Fi lost): the
+    server calls the mobile, then re-INVITEs the caller to the mobile leg through
+    rtpengine; the app's audioVideo ends (Disconnected) and phoneAudio is Connected; the
+    caller's tone is heard on the mobile and the mobile's by the caller; the caller's
+    hang-up ends it all."""
+    alice, ring = answered_from_pstn(fe, users, pstn_phone, peer)
+    replace_on_phone(alice, ring)
+    mobile.wait_event("CALL_INCOMING", timeout=10)
+    mobile.accept()
+    mobile.wait_event("CALL_ESTABLISHED", timeout=10)
+    alice.wait("audioVideo", "updated", where=lambda e: e.get("state") == "Disconnected"
+               or (e.embedded or {}).get("state") == "Disconnected")
+    alice.wait("phoneAudio", "updated", where=lambda e: alice.state_of(e) == "Connected")
+    conv = alice.get(ring.conversation)
+    assert conv["activeModalities"] == ["PhoneAudio"], conv
+    caller_and_mobile_bridged(side, mobile, pstn_phone)
+    pstn_phone.hangup()
+    pstn_phone.wait_event("CALL_CLOSED", timeout=10)
+    mobile.wait_event("CALL_CLOSED", timeout=10)
+    alice.wait("conversation", "deleted", sender="communication")
+    rtpengine_forgets(side)
+
+
+def test_replace_with_phone_audio_refused_by_phone(fe, side, users, mobile, pstn_phone,
+                                                   peer):
+    """The mobile refuses: the call goes on with the app as it was (audioVideo, its
+    link offered again); twice while the first is under way: 409."""
+    alice, ring = answered_from_pstn(fe, users, pstn_phone, peer)
+    href = replace_on_phone(alice, ring)
+    r = alice.request("POST", href, data=json.dumps({"phoneNumber": MOBILE}),
+                      headers={"Content-Type": "application/json"})
+    assert r.status_code == 409, r.text
+    mobile.wait_event("CALL_INCOMING", timeout=10)
+    mobile.hangup()                          # refused
+    mobile.wait_event("CALL_CLOSED", timeout=10)
+    deadline = time.time() + 5
+    while "replaceWithPhoneAudio" not in ring.audio_video()["_links"] \
+            and time.time() < deadline:
+        time.sleep(0.1)
+    av = ring.audio_video()
+    assert av["state"] == "Connected" and "replaceWithPhoneAudio" in av["_links"], av
+    heard = pstn_phone.heard(APP_HZ)
+    assert heard.ok, f"the caller no longer hears the app's {APP_HZ} Hz: {heard}"
+    ring.hang_up()
+    pstn_phone.wait_event("CALL_CLOSED", timeout=10)
+    rtpengine_forgets(side)
+
+
+def test_replace_with_phone_audio_app_to_app(fe, side, users, peer):
+    """A call between two applications has no media anchor: no link, and 403."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    bob = CallApp.signed_in(users("bob@contoso.test"))
+    a, b = peer(), peer()
+    out = alice.call("bob@contoso.test", a.offer())
+    ring = bob.ringing(timeout=10)
+    ring.accept(b.answer(ring.sdp()))
+    out.answered()
+    av = out.audio_video()
+    assert av["state"] == "Connected" and "replaceWithPhoneAudio" not in av["_links"], av
+    r = alice.request("POST", av["_links"]["self"]["href"] + "/replaceWithPhoneAudio",
+                      data=json.dumps({"phoneNumber": MOBILE}),
+                      headers={"Content-Type": "application/json"})
+    assert r.status_code == 403 and r.json().get("code") == "Forbidden", r.text
+    out.hang_up()
+    ring.ended()
