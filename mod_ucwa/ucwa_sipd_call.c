@@ -1479,10 +1479,12 @@ static bool on_reinvite(const struct sip_msg *msg, void *arg)
         return false;
     }
     d->sip_requests++;
-    if (d->pool_name) {
+    if (d->pool_name || c->pa) {
         /* on a pool the call's record is on the answering application's Front End, and
          * the pool's messages do not carry a renegotiation's number here: not carried
-         * (ARCHITECTURE.md §13, "Not yet"); the call goes on as it was */
+         * (ARCHITECTURE.md §13, "Not yet"); nor for a call on the user's phone
+         * (acceptWithPhoneAudio, replaceWithPhoneAudio: the phone's leg is another
+         * rtpengine call); the call goes on as it was */
         (void)sip_treply(NULL, d->sip, msg, 488, "Not Acceptable Here");
         return true;
     }
