@@ -552,6 +552,14 @@ def test_accept_with_phone_audio(fe, side, users, mobile, pstn_phone):
     assert pa["state"] == "Connected" and pa["phoneNumber"] == f"tel:{MOBILE}", pa
     assert "holdPhoneAudio" not in pa["_links"], pa
     caller_and_mobile_bridged(side, mobile, pstn_phone)
+    # the caller's re-INVITE (hold) is not the app's to answer any more: 488, no
+    # renegotiation reaches the app, the call goes on
+    assert pstn_phone.command("hold").get("ok"), "baresip did not take hold"
+    deadline = time.time() + 2
+    while time.time() < deadline:
+        alice.pump(timeout=1)
+    assert not [e for e in alice.queue if e.rel == "audioVideoRenegotiation"], alice.queue
+    assert alice.get(conv["_links"]["phoneAudio"]["href"])["state"] == "Connected"
     mobile.hangup()
     mobile.wait_event("CALL_CLOSED", timeout=10)
     pstn_phone.wait_event("CALL_CLOSED", timeout=10)
