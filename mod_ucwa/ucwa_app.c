@@ -232,6 +232,7 @@ int ucwa_app_create(ucwa_req *q, int what)
     in.policy_tag = info.policy_tag;
     in.name = info.display_name;
     in.policy_fp = ucwa_policy_fingerprint(pol);
+    in.outside_voice = (apr_uint32_t)ucwa_phone_available(g, pol);
     in.per_user_max = g->per_user_max;
     /* only an internal call (mod_mcx) can set a note: its session's own lifetime */
     if ((note = apr_table_get(q->r->notes, UCWA_NOTE_IDLE_LIMIT)) != NULL) {

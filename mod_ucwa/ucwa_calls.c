@@ -14,6 +14,7 @@
 #include "mob_json.h"
 #include "ucwa_app.h"
 #include "ucwa_av.h"
+#include "ucwa_conv_phone.h"
 #include "ucwa_call_forwarding.h"
 #include "ucwa_config.h"
 #include "ucwa_sipd.h"
@@ -412,7 +413,7 @@ static int invitation_locked(ucwa_txn *t, int idx, void *baton)
 
     conv = ucwa_conv_find_av_invitation_locked(s, x->id, &side);
     c = conv >= 0 ? ucwa_store_conv(s, conv) : NULL;
-    if (!c || c->phone || !(c->kind == UCWA_CONV_KIND_AV ? ucwa_conv_sees_invitation(c, side, idx, gen)
+    if (!c || c->phone == UCWA_CONV_PHONE_CVW || !(c->kind == UCWA_CONV_KIND_AV ? ucwa_conv_sees_invitation(c, side, idx, gen)
                                              : ucwa_conv_side(c, idx, gen) == side)) {
         return 1;
     }
@@ -512,6 +513,14 @@ int ucwa_calls_invitation(ucwa_req *q, int what)
         /* answered: Archived logs; canceled: the callee's Missed one */
         ucwa_conversation_logs_collect(q->r->server, q->r->pool);
         return ucwa_http_no_content(q);
+    default:
+        return ucwa_calls_not_answered(q, x.res);
+    }
+}
+
+int ucwa_calls_not_answered(ucwa_req *q, ucwa_conv_result res)
+{
+    switch (res) {
     case UCWA_CONV_BUSY:
         return ucwa_pool_busy(q);
     case UCWA_CONV_TOO_MANY:

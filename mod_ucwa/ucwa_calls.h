@@ -3,6 +3,7 @@
 #ifndef UCWA_CALLS_H
 #define UCWA_CALLS_H
 
+#include "ucwa_conv.h"
 #include "ucwa_http.h"
 #include "ucwa_voice.h"
 
@@ -28,6 +29,9 @@ int ucwa_calls_voice_user(ucwa_req *q, ucwa_voice_user *vu, int *rv);
  * gateway that names a dispatcher set by number, else NULL: Kamailio's default set), or 0
  * with the answer sent in *rv (400 NormalizationFailed, 403 NotAllowed, 403 without
  * Enterprise Voice: nothing goes to SIP). */
+/* The answer to an invitation's answer the conversation code did not take (res: BUSY,
+ * TOO_MANY, or any other: 409 no longer open). */
+int ucwa_calls_not_answered(ucwa_req *q, ucwa_conv_result res);
 int ucwa_calls_number(ucwa_req *q, const ucwa_voice_user *vu, const char *dialled,
                       const char **to, const char **gw_set, int *rv);
 

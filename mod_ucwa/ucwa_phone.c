@@ -210,8 +210,18 @@ static int phone_locked(ucwa_txn *t, int idx, void *baton)
         conv = ucwa_conv_find_seen_locked(s, x->id, idx, &side);
         c = conv >= 0 ? ucwa_store_conv(s, conv) : NULL;
     }
-    if (!c || !c->phone || side != 0) {
-        return 1;                  /* none, not a call via work, or not this application's */
+    if (!c || !c->phone
+        || side != (c->phone == UCWA_CONV_PHONE_CVW ? 0 : ucwa_av_caller(c) ^ 1)) {
+        return 1;                  /* none, not a phoneAudio call, or not this application's */
+    }
+    if (c->phone == UCWA_CONV_PHONE_ANSWERED && x->what == UCWA_PHONE_INVITATION) {
+        return 1;                  /* answered on a phone: its invitation is audioVideo's */
+    }
+    if (c->phone == UCWA_CONV_PHONE_ANSWERED
+        && (x->what == UCWA_PHONE_HOLD || x->what == UCWA_PHONE_RESUME)) {
+        x->conv_id = apr_pstrdup(t->pool, c->id);
+        x->res = UCWA_CONV_STATE;  /* not offered: the phone holds on its own */
+        return 0;
     }
     memset(&touched, 0, sizeof(touched));
     x->conv_id = apr_pstrdup(t->pool, c->id);

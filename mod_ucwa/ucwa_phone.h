@@ -18,5 +18,11 @@ int ucwa_phone_call(ucwa_req *q, int what);
 /* Call via work is offered (startPhoneAudio) to a user of this policy: EnableOutsideVoice
  * and EnableMobility, the SIP side on (UcwaSip), no pool. */
 int ucwa_phone_available(const ucwa_global *g, const ucwa_policy *pol);
+/* POST an incoming audioVideoInvitation's acceptWithPhoneAudio (ucwa_phone_accept.c): a
+ * call from the SIP side answered on the user's phone (phoneNumber, or makeMeAvailable's). */
+int ucwa_phone_accept(ucwa_req *q, int what);
+/* POST a connected call's {C}/audioVideo/replaceWithPhoneAudio (the same file): the call
+ * with a SIP phone or the PSTN moved to the user's phone. */
+int ucwa_phone_replace(ucwa_req *q, int what);
 
 #endif

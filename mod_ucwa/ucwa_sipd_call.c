@@ -27,6 +27,7 @@
 #include "ucwa_sdp.h"
 #include "ucwa_shm.h"
 #include "ucwa_sipd_int.h"
+#include "ucwa_conv_phone.h"
 #include "ucwa_sipd_fork.h"
 #include "ucwa_snr.h"
 #include <re_sdp.h>
@@ -58,6 +59,12 @@ typedef struct sipd_call {
     int gone;                     /* ended: freed when the last of them is answered */
     int apps;                     /* from SIP: the applications ring (a mirror) */
     sipd_fork *fork;              /* from SIP: simultaneous ring, forwarding (or NULL) */
+    /* from SIP, for acceptWithPhoneAudio (ucwa_sipd_fork.c): the callee, the caller's
+     * From URI and description (malloc), and pa once an application answered on a phone */
+    char *in_user, *in_caller, *in_offer;
+    int pa;
+    int pa_moving;                /* replaceWithPhoneAudio: the phone is called */
+    struct tmr pa_tmr;            /* ... for at most the ring time */
     int heard;                    /* a response to our INVITE came */
     struct tmr ring, quiet;
     /* renegotiations (ucwa_sipd_reneg below): the phone's re-INVITE waiting for the
@@ -334,11 +341,16 @@ static void call_end(sipd_call *c)
     c->fork = NULL;
     tmr_cancel(&c->ring);
     tmr_cancel(&c->quiet);
+    tmr_cancel(&c->pa_tmr);
     reneg_end(c);
     list_unlink(&c->le);
     c->sess = mem_deref(c->sess);
     free(c->remote_sdp);
     c->remote_sdp = NULL;
+    free(c->in_user);
+    free(c->in_caller);
+    free(c->in_offer);
+    c->in_user = c->in_caller = c->in_offer = NULL;
     d->calls = d->calls ? d->calls - 1 : 0;
     sipd_pool_forget(d, c->kconv);
     if (!c->ng_pending) {
@@ -361,6 +373,7 @@ static sipd_call *call_new(sipd *d, call_dir dir, const char *kfe, const char *k
     tmr_init(&c->re_tmr);
     tmr_init(&c->glare_tmr);
     tmr_init(&c->quiet);
+    tmr_init(&c->pa_tmr);
     list_append(&d->call_list, &c->le, c);
     d->calls++;
     return c;
@@ -699,9 +712,15 @@ static void in_established(const struct sip_msg *msg, void *arg)
     sipd_dlg_confirm(c->d, c->kconv, msg);   /* msg: the ACK */
 }
 
+static void pa_failed(sipd_call *c);
+
 static void ring_in(void *arg)
 {
     sipd_call *c = arg;
+
+    if (c->pa) {
+        pa_failed(c);
+    }
 
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00709)
                  "ucwa-sipd: call %s from SIP not answered in time", c->kconv);
@@ -713,6 +732,7 @@ typedef struct {
     sipd_call *c;
     char *to, *from, *name;
     char *offer;                  /* the caller's description (a forwarding leg's offer) */
+    char *caller;                 /* the INVITE's From URI */
     int video;
 } in_ctx;
 
@@ -778,8 +798,13 @@ static void in_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_tim
     tmr_start(&c->ring, (uint64_t)sipd_fork_ring_ms(c->fork, ring / 1000) + 500, ring_in, c);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00712)
                  "ucwa-sipd: call %s from %s rings %s", c->kconv, x->from, x->to);
+    c->in_user = x->to;           /* kept for acceptWithPhoneAudio */
+    c->in_caller = x->caller;
+    c->in_offer = strdup(x->offer);
+    x->to = x->caller = NULL;
 out:
     free(x->to);
+    free(x->caller);
     free(x->from);
     free(x->name);
     free(x->offer);
@@ -951,6 +976,7 @@ static void on_invite(const struct sip_msg *msg, void *arg)
     x->c = c;
     x->to = user;
     x->offer = strdup(offer);
+    x->caller = str_of(&msg->from.auri);
     apr_pool_create(&p, d->pool);
     {
         /* a caller from the PSTN is shown as its number (tel:), as the reference shows */
@@ -1042,6 +1068,83 @@ static void in_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
                  "ucwa-sipd: call %s from SIP answered", c->kconv);
 }
 
+/* ---- acceptWithPhoneAudio: the application answered on the user's phone ---- */
+
+/* The phone answered: the record's modality becomes phoneAudio, then the verdict
+ * connects the application (its events say phoneAudio Connected). */
+static void pa_verdict_locked(ucwa_txn *t, void *baton)
+{
+    verdict_txn *x = baton;
+    int idx = ucwa_conv_find_mirror_locked(t->store, x->c->kfe, x->c->kconv);
+
+    if (idx >= 0) {
+        ucwa_store_conv(t->store, idx)->phone = UCWA_CONV_PHONE_ANSWERED;
+    }
+    verdict_locked(t, baton);
+}
+
+/* The phone an application answered on did not answer: its invitation fails. */
+static void pa_failed(sipd_call *c)
+{
+    verdict_txn v = { c, 1, 0 };
+    apr_pool_t *p;
+
+    c->pa = 0;
+    apr_pool_create(&p, c->d->pool);
+    ucwa_txn_run(c->d->s, p, verdict_locked, &v);
+    apr_pool_destroy(p);
+    sipd_apply(c->d, keyed(c, "canceled"), NULL, NULL);
+}
+
+typedef struct {
+    const char *key;
+    char number[UCWA_PHONE_MAX], gw[12];
+} pa_txn;
+
+static void pa_read_locked(ucwa_txn *t, void *baton)
+{
+    pa_txn *x = baton;
+    int idx = ucwa_conv_find_mirror_locked(t->store, UCWA_POOL_SIP_FE, x->key);
+    const ucwa_conv *r = idx >= 0 ? ucwa_store_conv(t->store, idx) : NULL;
+
+    if (r && r->phone_number[0]) {
+        apr_cpystrn(x->number, r->phone_number, sizeof(x->number));
+        apr_cpystrn(x->gw, r->phone_gw, sizeof(x->gw));
+    }
+}
+
+/* The answer came without a description: when the record names a phone number, that
+ * number is called (a leg of ucwa_sipd_fork.c, the caller's description offered to it);
+ * 1 then, 0 when it names none (a decline as before). */
+static int pa_start(sipd *d, sipd_call *c, const char *key)
+{
+    apr_interval_time_t ring = ucwa_config_get(d->s)->global->ring_timeout;
+    pa_txn x;
+    apr_pool_t *p;
+
+    memset(&x, 0, sizeof(x));
+    x.key = key;
+    apr_pool_create(&p, d->pool);
+    ucwa_txn_run(d->s, p, pa_read_locked, &x);
+    apr_pool_destroy(p);
+    if (!x.number[0] || !c->in_user || !c->in_offer) {
+        return 0;
+    }
+    c->pa = 1;
+    sipd_fork_free(c->fork);      /* its legs were canceled */
+    c->fork = sipd_fork_phone(d, c, c->in_user, c->in_caller, c->in_offer, x.number,
+                              x.gw[0] ? x.gw : NULL);
+    if (!c->fork) {
+        sipd_call_leg_failed(c, 503);
+        return 1;
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00764)
+                 "ucwa-sipd: call %s from SIP accepted on phone %s: calling it (gateway "
+                 "set %s)", c->kconv, x.number, x.gw[0] ? x.gw : "(Kamailio's default)");
+    tmr_start(&c->ring, (uint64_t)(ring / 1000) + 500, ring_in, c);
+    return 1;
+}
+
 /* An application answered (or declined) a call from SIP: the first answer wins. */
 static void in_claim(sipd *d, const ucwa_pool_out *o, json_t *m, const char *answer)
 {
@@ -1058,6 +1161,10 @@ static void in_claim(sipd *d, const ucwa_pool_out *o, json_t *m, const char *ans
     c->answered = 1;
     tmr_cancel(&c->ring);
     sipd_fork_cancel(c->fork);    /* the simultaneous ring stops: CANCEL */
+    if (!strcmp(k, "accepted") && (!answer || !*answer) && !d->pool_name
+        && pa_start(d, c, o->key)) {
+        return;                   /* acceptWithPhoneAudio: the user's phone is called */
+    }
     if (strcmp(k, "accepted") != 0 || !answer) {
         (void)sipsess_reject(c->sess, 603, "Decline", NULL);
         if (!d->pool_name) {
@@ -1089,8 +1196,15 @@ const char *sipd_call_tag(const sipd_call *c)
     return c->peer_tag;
 }
 
+static void pa_moved(sipd_call *c, const char *sdp);
+static void pa_move_failed(sipd_call *c, int code);
+
 void sipd_call_leg_answered(sipd_call *c, const char *sdp)
 {
+    if (c->pa_moving) {
+        pa_moved(c, sdp);          /* replaceWithPhoneAudio: the remote party is moved */
+        return;
+    }
     struct mbuf *mb = mbuf_alloc(strlen(sdp));
 
     mbuf_write_str(mb, sdp);
@@ -1100,7 +1214,17 @@ void sipd_call_leg_answered(sipd_call *c, const char *sdp)
     c->established = 1;
     c->answered = 1;
     tmr_cancel(&c->ring);
-    if (c->apps) {
+    if (c->pa) {
+        /* answered on the phone: the application's claim wins, its call connects with
+         * phoneAudio */
+        verdict_txn v = { c, 1, 1 };
+        apr_pool_t *p;
+        apr_pool_create(&p, c->d->pool);
+        ucwa_txn_run(c->d->s, p, pa_verdict_locked, &v);
+        apr_pool_destroy(p);
+        c->apps = 0;
+    }
+    else if (c->apps) {
         /* the applications stop ringing: answered elsewhere, not missed */
         c->apps = 0;
         sipd_apply(c->d, keyed(c, "elsewhere"), NULL, NULL);
@@ -1119,6 +1243,13 @@ void sipd_call_stop_apps(sipd_call *c)
 
 void sipd_call_leg_failed(sipd_call *c, int code)
 {
+    if (c->pa_moving) {
+        pa_move_failed(c, code);   /* the call goes on as it was */
+        return;
+    }
+    if (c->pa && !c->established) {
+        pa_failed(c);
+    }
     if (code == 486 || code == 600 || code == 603) {
         (void)sipsess_reject(c->sess, (uint16_t)code, code == 486 ? "Busy Here"
                              : code == 600 ? "Busy Everywhere" : "Decline", NULL);
@@ -1131,6 +1262,9 @@ void sipd_call_leg_failed(sipd_call *c, int code)
 
 void sipd_call_hangup(sipd_call *c)
 {
+    if (c->pa) {
+        sipd_apply(c->d, keyed(c, "left"), NULL, NULL);   /* the application's call ends */
+    }
     call_end(c);   /* BYE to the caller as libre frees the session */
 }
 
@@ -1345,10 +1479,12 @@ static bool on_reinvite(const struct sip_msg *msg, void *arg)
         return false;
     }
     d->sip_requests++;
-    if (d->pool_name) {
+    if (d->pool_name || c->pa) {
         /* on a pool the call's record is on the answering application's Front End, and
          * the pool's messages do not carry a renegotiation's number here: not carried
-         * (ARCHITECTURE.md §13, "Not yet"); the call goes on as it was */
+         * (ARCHITECTURE.md §13, "Not yet"); nor for a call on the user's phone
+         * (acceptWithPhoneAudio, replaceWithPhoneAudio: the phone's leg is another
+         * rtpengine call); the call goes on as it was */
         (void)sip_treply(NULL, d->sip, msg, 488, "Not Acceptable Here");
         return true;
     }
@@ -1634,6 +1770,137 @@ typedef struct {
 
 /* The description of kind of the conversation a message names, as bytes (one of a
  * multipart offer: its application/sdp part as the store kept it). */
+/* ---- replaceWithPhoneAudio: a connected call moved to the user's phone ----
+ *
+ * The phone is called as acceptWithPhoneAudio's is (a leg of ucwa_sipd_fork.c, rtpengine's
+ * offer made from the remote party's description under <key>-pa); when it answers, the
+ * remote party gets a re-INVITE with rtpengine's description of the phone's leg, and once
+ * it took it (2xx, ACK) the applications' rtpengine call is deleted and the application
+ * told (phoneAudio). Any failure on the way: the phone's leg ends, the call goes on as it
+ * was. */
+
+typedef struct {
+    sipd_call *c;
+    int ok;
+} replaced_txn;
+
+static void replaced_locked(ucwa_txn *t, void *baton)
+{
+    replaced_txn *x = baton;
+    ucwa_conv_touched touched;
+    int idx = conv_idx_locked(t->store, x->c->kfe, x->c->kconv), i;
+
+    if (idx < 0) {
+        return;
+    }
+    memset(&touched, 0, sizeof(touched));
+    ucwa_conv_phone_replaced_locked(t->store, idx, x->ok, apr_time_now(), t->pool, &touched);
+    for (i = 0; i < touched.n; i++) {
+        ucwa_txn_wake_app(t, touched.app[i]);
+    }
+}
+
+static void pa_replaced(sipd_call *c, int ok)
+{
+    replaced_txn x = { c, ok };
+    apr_pool_t *p;
+
+    apr_pool_create(&p, c->d->pool);
+    ucwa_txn_run(c->d->s, p, replaced_locked, &x);
+    apr_pool_destroy(p);
+}
+
+static void pa_move_failed(sipd_call *c, int code)
+{
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00767)
+                 "ucwa-sipd: call %s not moved to the phone (%d): it goes on as it was",
+                 c->kconv, code);
+    c->pa = c->pa_moving = 0;
+    tmr_cancel(&c->pa_tmr);
+    sipd_fork_free(c->fork);      /* CANCEL, or BYE to a phone that answered */
+    c->fork = NULL;
+    pa_replaced(c, 0);
+}
+
+static void pa_move_timeout(void *arg)
+{
+    pa_move_failed(arg, 408);
+}
+
+static void pa_reinvite_resp(int err, const struct sip_msg *msg, void *arg)
+{
+    sipd_call *c = arg;
+    struct sip_dialog *dlg = sipsess_dialog(c->sess);
+
+    if (err || !msg) {
+        pa_move_failed(c, 0);
+        return;
+    }
+    if (msg->scode < 200) {
+        return;
+    }
+    if (msg->scode >= 300) {
+        pa_move_failed(c, msg->scode);
+        return;
+    }
+    (void)sip_dialog_update(dlg, msg);
+    (void)sip_drequestf(NULL, c->d->sip, false, "ACK", dlg, msg->cseq.num, NULL, re_contact,
+                        NULL, NULL, "Content-Length: 0\r\n\r\n");
+    c->pa_moving = 0;
+    tmr_cancel(&c->pa_tmr);
+    ng_forget(c);                 /* the applications' leg: the app carries no media now */
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00766)
+                 "ucwa-sipd: call %s moved to the phone", c->kconv);
+    pa_replaced(c, 1);
+}
+
+static void pa_moved(sipd_call *c, const char *sdp)
+{
+    int e;
+
+    if (c->re_req || c->re_st) {
+        pa_move_failed(c, 491);   /* a renegotiation is in the way */
+        return;
+    }
+    e = sip_drequestf(&c->re_req, c->d->sip, true, "INVITE", sipsess_dialog(c->sess), 0, NULL,
+                      re_contact, pa_reinvite_resp, c,
+                      "Content-Type: " SDP_TYPE "\r\nContent-Length: %zu\r\n\r\n%s",
+                      strlen(sdp), sdp);
+    if (e) {
+        pa_move_failed(c, 500);
+    }
+}
+
+static void pa_replace(sipd_call *c, json_t *m)
+{
+    const char *number = mob_json_str(m, "pa"), *gw = mob_json_str(m, "pgw");
+    const char *user = mob_json_str(m, "user");
+    const char *remote = c->dir == CALL_IN ? c->in_offer : c->remote_sdp;
+    apr_interval_time_t ring = ucwa_config_get(c->d->s)->global->ring_timeout;
+    char *caller;
+
+    if (!c->established || c->pa || !number || !*number || !user || !remote) {
+        pa_move_failed(c, 0);
+        return;
+    }
+    caller = c->in_caller ? strdup(c->in_caller) : NULL;
+    if (!caller && (caller = malloc(strlen(user) + 5)) != NULL) {
+        strcpy(caller, "sip:");
+        strcat(caller, user);
+    }
+    sipd_fork_free(c->fork);
+    c->pa = c->pa_moving = 1;
+    c->fork = sipd_fork_phone(c->d, c, user, caller, remote, number, gw && *gw ? gw : NULL);
+    free(caller);
+    if (!c->fork) {
+        pa_move_failed(c, 500);
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00768)
+                 "ucwa-sipd: call %s to be moved to phone %s: calling it", c->kconv, number);
+    tmr_start(&c->pa_tmr, (uint64_t)(ring / 1000), pa_move_timeout, c);
+}
+
 static const char *sdp_of(ucwa_store *s, apr_pool_t *p, int idx, ucwa_sdp_kind kind)
 {
     const char *uri, *ctype = NULL, *why = NULL;
@@ -1726,6 +1993,9 @@ void sipd_calls_handle(sipd *d, const ucwa_pool_out *o, const char *sdp,
     }
     else if (!c && (!strcmp(k, "left") || !strcmp(k, "gone"))) {
         sipd_dlg_end(d, kconv);   /* a call a previous process held: BYE */
+    }
+    else if (c && !strcmp(k, "replace")) {
+        pa_replace(c, m);
     }
     else if (c && !strcmp(k, "reneg")) {
         reneg_from_app(c, sdp, reneg_n);

@@ -47,6 +47,7 @@ struct sipd_fork {
     char *caller;                 /* the caller's SIP URI as the legs show it (malloc) */
     char *offer;                  /* the caller's description (malloc) */
     int apps, immediate, won, gone, stopped;
+    int phone;                    /* acceptWithPhoneAudio's leg (<key>-pa): no Diversion */
     int ng_pending;
     int last_code;
     sipd_leg leg[LEGS];
@@ -460,10 +461,11 @@ static void leg_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
                             d->conf->proxy ? routes : NULL, d->conf->proxy ? 1 : 0, SDP_TYPE,
                             mb, NULL, NULL, false, no_offer, leg_answer, leg_progress,
                             leg_established, NULL, NULL, leg_close, g,
-                            "P-Asserted-Identity: <%s>\r\n"
-                            "Diversion: <%s>;reason=%s;counter=1\r\n%s%s%s", f->caller, line,
-                            g->which == 0 ? "deflection"
-                                          : f->immediate ? "unconditional" : "no-answer",
+                            "P-Asserted-Identity: <%s>\r\n%s%s%s%s", f->caller,
+                            f->phone ? "" /* the user's own phone: not a diversion */
+                            : apr_psprintf(p, "Diversion: <%s>;reason=%s;counter=1\r\n", line,
+                                           g->which == 0 ? "deflection"
+                                           : f->immediate ? "unconditional" : "no-answer"),
                             g->gw[0] ? "P-Ucwa-Gateway-Set: " : "", g->gw,
                             g->gw[0] ? "\r\n" : "");
     }
@@ -526,7 +528,8 @@ void sipd_fork_start(sipd_fork *f, sipd_call *c, const char *offer, int apps)
     for (i = 0; i < LEGS; i++) {
         sipd_leg *g = &f->leg[i];
         int delay = g->delay_ms;
-        apr_snprintf(g->ngid, sizeof(g->ngid), "%s-%s", sipd_call_key(c), i ? "fwd" : "snr");
+        apr_snprintf(g->ngid, sizeof(g->ngid), "%s-%s", sipd_call_key(c),
+                     i ? "fwd" : f->phone ? "pa" : "snr");
         if (g->state != LEG_WAIT) {
             continue;
         }
@@ -535,6 +538,28 @@ void sipd_fork_start(sipd_fork *f, sipd_call *c, const char *offer, int apps)
         }
         tmr_start(&g->start, (uint64_t)delay, leg_go, g);
     }
+}
+
+sipd_fork *sipd_fork_phone(sipd *d, sipd_call *c, const char *user, const char *caller,
+                           const char *offer, const char *number, const char *gw)
+{
+    sipd_fork *f = calloc(1, sizeof(*f));
+    ucwa_snr_leg l;
+
+    if (!f) {
+        return NULL;
+    }
+    memset(&l, 0, sizeof(l));
+    l.uri = number;
+    l.gw_set = gw;
+    f->d = d;
+    f->user = strdup(user);
+    f->caller = caller ? strdup(caller) : NULL;
+    f->phone = 1;
+    leg_set(f, 0, &l);
+    leg_set(f, 1, &(ucwa_snr_leg){ 0 });
+    sipd_fork_start(f, c, offer, 0);
+    return f;
 }
 
 void sipd_fork_caller(sipd_fork *f, const struct sip_msg *msg)

@@ -40,6 +40,13 @@ void sipd_fork_cancel(sipd_fork *f);
  * when an NG request about it is still out). NULL: nothing. */
 void sipd_fork_free(sipd_fork *f);
 
+/* acceptWithPhoneAudio: a fork of one leg to number (tel:+E164, through gateway set gw or
+ * NULL) for call c, whose callee is user, whose caller's From URI is caller and whose
+ * description is offer; called at once. Its answer is sipd_call_leg_answered, its failure
+ * sipd_call_leg_failed. NULL when out of memory. */
+sipd_fork *sipd_fork_phone(sipd *d, sipd_call *c, const char *user, const char *caller,
+                           const char *offer, const char *number, const char *gw);
+
 /* ucwa_sipd_call.c's side. */
 const char *sipd_call_key(const sipd_call *c);       /* the conversation's key */
 const char *sipd_call_tag(const sipd_call *c);       /* the caller's From tag */

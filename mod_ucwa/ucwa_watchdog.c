@@ -12,6 +12,7 @@
 #include "ucwa_events.h"
 #include "ucwa_me.h"
 #include "ucwa_messaging.h"
+#include "ucwa_phone.h"
 #include "ucwa_shm.h"
 #include "ucwa_subscriptions.h"
 
@@ -99,6 +100,7 @@ static void sweep_locked(ucwa_txn *t, void *baton)
         if (policies) {
             const ucwa_policy *pol = ucwa_app_policy(g, a->policy_tag);
             apr_uint32_t fp = ucwa_policy_fingerprint(pol);
+            a->outside_voice = (apr_uint32_t)ucwa_phone_available(g, pol);
             if (fp != a->policy_fp) {
                 a->policy_fp = fp;
                 static const ucwa_event updated = {

@@ -5,6 +5,7 @@
 #include "mob_json.h"
 #include "ucwa_av.h"
 #include "ucwa_conv_phone.h"
+#include "ucwa_pool.h"
 #include "ucwa_sdp.h"
 
 /* --- the call record --------------------------------------------------------------- */
@@ -182,7 +183,7 @@ static void add_link(json_t *links, const char *rel, const char *href)
 
 const char *ucwa_av_href_invitation(apr_pool_t *p, const ucwa_conv_view *v)
 {
-    if (v->c->phone) {
+    if (v->c->phone == UCWA_CONV_PHONE_CVW) {
         return ucwa_conv_phone_href_invitation(p, v);
     }
     return apr_pstrcat(p, v->base, "/communication/audioVideoInvitations/",
@@ -223,7 +224,7 @@ json_t *ucwa_av_invitation(apr_pool_t *p, const ucwa_conv_view *v)
     json_t *r = json_object(), *links = json_object();
     int open = ucwa_av_phase(c) == UCWA_CONV_INVITING, caller = v->side == ucwa_av_caller(c);
 
-    if (c->phone) {
+    if (c->phone == UCWA_CONV_PHONE_CVW) {
         json_decref(r);
         json_decref(links);
         return ucwa_conv_phone_invitation(p, v);   /* call via work */
@@ -258,6 +259,13 @@ json_t *ucwa_av_invitation(apr_pool_t *p, const ucwa_conv_view *v)
         add_link(links, "to", apr_pstrcat(p, v->base, "/people/", me->sip, NULL));
         if (open && !v->answered) {
             add_link(links, "acceptWithAnswer", apr_pstrcat(p, self, "/acceptWithAnswer", NULL));
+            if (v->phone_ok && c->mirror && ucwa_pool_is_sip(c->peer_fe)
+                && !c->phone_number[0]) {
+                /* a call from a SIP phone or the PSTN: rtpengine anchors it, so it can be
+                 * answered on the user's phone (mod_ucwa/ucwa_phone_accept.c) */
+                add_link(links, "acceptWithPhoneAudio",
+                         apr_pstrcat(p, self, "/acceptWithPhoneAudio", NULL));
+            }
             add_link(links, "sendProvisionalAnswer",
                  apr_pstrcat(p, self, "/sendProvisionalAnswer", NULL));
             add_link(links, "decline", apr_pstrcat(p, self, "/decline", NULL));
@@ -313,6 +321,13 @@ json_t *ucwa_av_modality(apr_pool_t *p, const ucwa_conv_view *v)
     }
     if (ph == UCWA_CONV_CONNECTED) {
         add_link(links, "audioVideoSession", href_session(p, v));
+        if (v->phone_ok && c->kind == UCWA_CONV_KIND_AV && ucwa_pool_is_sip(c->peer_fe)
+            && !c->phone_number[0]) {
+            /* a call with a SIP phone or the PSTN: rtpengine anchors it, so it can move
+             * to the user's phone (mod_ucwa/ucwa_phone_accept.c) */
+            add_link(links, "replaceWithPhoneAudio",
+                     apr_pstrcat(p, self, "/replaceWithPhoneAudio", NULL));
+        }
     }
     json_object_set_new(r, "_links", links);
     json_object_set_new(r, "rel", json_string("audioVideo"));

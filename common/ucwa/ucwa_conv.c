@@ -248,6 +248,7 @@ void ucwa_conv_view_of_locked(ucwa_store *s, const ucwa_conv *c, int side, int a
     v->base = "";              /* an event's: relative to the application (ucwa_event) */
     v->elsewhere = side == 1 && c->accepted && !app_is(&c->party[1], app, a->gen);
     v->calls = a->available && (a->modalities & (UCWA_MOD_AUDIO | UCWA_MOD_VIDEO));
+    v->phone_ok = a->outside_voice != 0;
 }
 
 void ucwa_conv_hrefs_of(apr_pool_t *p, const ucwa_conv_view *v, ucwa_conv_hrefs *h)
@@ -256,7 +257,7 @@ void ucwa_conv_hrefs_of(apr_pool_t *p, const ucwa_conv_view *v, ucwa_conv_hrefs 
 
     h->comm = apr_pstrcat(p, v->base, "/communication", NULL);
     h->conv = apr_pstrcat(p, h->comm, "/conversations/", c->id, NULL);
-    h->inv = apr_pstrcat(p, h->comm, c->phone ? "/phoneAudioInvitations/"
+    h->inv = apr_pstrcat(p, h->comm, c->phone == UCWA_CONV_PHONE_CVW ? "/phoneAudioInvitations/"
                                      : c->kind == UCWA_CONV_KIND_AV ? "/audioVideoInvitations/"
                                      : "/messagingInvitations/",
                          c->party[v->side].invitation, NULL);
@@ -591,7 +592,8 @@ void ucwa_conv_add(ucwa_conv_batch *b, int app, const ucwa_conv_view *v, int fro
     ucwa_conv_hrefs_of(b->p, v, &h);
     e->app = app;
     sender_rel = from == UCWA_CONV_FROM_AV_INVITATION
-                 ? (v->c->phone ? "phoneAudioInvitation" : "audioVideoInvitation")
+                 ? (v->c->phone == UCWA_CONV_PHONE_CVW ? "phoneAudioInvitation"
+                                                       : "audioVideoInvitation")
                  : from ? "conversation" : "communication";
     sender_href = from == UCWA_CONV_FROM_AV_INVITATION ? ucwa_av_href_invitation(b->p, v)
                   : from ? h.conv : h.comm;

@@ -152,6 +152,7 @@ typedef struct {
     int elsewhere;             /* side 1: another endpoint took the invitation */
     int answered;              /* side 1: no accept/decline, even while inviting */
     int calls;                 /* the viewing application takes calls (Audio or Video) */
+    int phone_ok;              /* ... and its policy offers phone audio (outside_voice) */
     int added_msg;             /* a call's conversation: the view is of the messagingInvitation
                                 * of messaging added to it (addMessaging) */
     /* a call's descriptions as data URIs (NULL: none), filled by ucwa_av_view_media_locked */

@@ -31,7 +31,7 @@ static json_t *av_failure_reason(const ucwa_conv_view *v)
 /* The call's audioVideoInvitation started, updated or completed. */
 json_t *ucwa_conv_ev_av_invitation(apr_pool_t *p, const ucwa_conv_view *v, const char *type)
 {
-    const char *status = NULL, *rel = v->c->phone ? "phoneAudioInvitation"
+    const char *status = NULL, *rel = v->c->phone == UCWA_CONV_PHONE_CVW ? "phoneAudioInvitation"
                                                   : "audioVideoInvitation";
     json_t *why = NULL;
 

@@ -103,7 +103,7 @@ json_t *ucwa_conv_phone_modality(apr_pool_t *p, const ucwa_conv_view *v)
     if (ph == UCWA_CONV_INVITING || ph == UCWA_CONV_CONNECTED) {
         add_link(links, "stopPhoneAudio", apr_pstrcat(p, self, "/stopPhoneAudio", NULL));
     }
-    if (ph == UCWA_CONV_CONNECTED) {
+    if (ph == UCWA_CONV_CONNECTED && c->phone == UCWA_CONV_PHONE_CVW) {
         add_link(links, c->phone_held ? "resumePhoneAudio" : "holdPhoneAudio",
                  apr_pstrcat(p, self, c->phone_held ? "/resumePhoneAudio" : "/holdPhoneAudio",
                              NULL));
@@ -229,4 +229,61 @@ ucwa_conv_result ucwa_conv_phone_hold_locked(ucwa_store *s, int idx, int side, i
     c->last_activity = now;
     tell_caller(s, c, 1, now, p, t);
     return UCWA_CONV_OK;
+}
+
+/* --- replaceWithPhoneAudio ------------------------------------------------------------- */
+
+ucwa_conv_result ucwa_conv_phone_replace_locked(ucwa_store *s, int idx, int side,
+                                                const char *number, const char *gw,
+                                                apr_pool_t *p)
+{
+    ucwa_conv *c = ucwa_store_conv(s, idx);
+    json_t *m;
+
+    if (c->state != UCWA_SLOT_LIVE || c->kind != UCWA_CONV_KIND_AV || c->phone
+        || ucwa_av_phase(c) != UCWA_CONV_CONNECTED || !ucwa_pool_is_sip(c->peer_fe)
+        || c->phone_number[0] || c->party[side].app < 0) {
+        return UCWA_CONV_STATE;
+    }
+    if (ucwa_pool_room_locked(s) < 1) {
+        return UCWA_CONV_BUSY;
+    }
+    copy(c->phone_number, sizeof(c->phone_number), number);
+    copy(c->phone_gw, sizeof(c->phone_gw), gw);
+    m = json_pack("{s:s,s:s,s:s}", "pa", c->phone_number, "pgw", c->phone_gw,
+                  "user", c->party[side].sip);
+    ucwa_pool_conv_tell_locked(s, c, "replace", m, p);
+    return UCWA_CONV_OK;
+}
+
+void ucwa_conv_phone_replaced_locked(ucwa_store *s, int idx, int ok, apr_time_t now,
+                                     apr_pool_t *p, ucwa_conv_touched *t)
+{
+    ucwa_conv *c = ucwa_store_conv(s, idx);
+    int side = c->party[0].app >= 0 ? 0 : 1, app = c->party[side].app;
+    ucwa_conv_batch b;
+    ucwa_conv_view v;
+
+    if (c->state != UCWA_SLOT_LIVE || c->phone || ucwa_av_phase(c) != UCWA_CONV_CONNECTED) {
+        return;
+    }
+    if (!ok) {
+        c->phone_number[0] = c->phone_gw[0] = '\0';   /* it may be asked again */
+        return;
+    }
+    ucwa_conv_batch_init(&b, s, p);
+    if (app_live(s, app, c->party[side].app_gen)) {
+        ucwa_conv_view_of_locked(s, c, side, app, &v);
+        c->av_off = 1;             /* rendered as ended, for its last event */
+        ucwa_conv_add(&b, app, &v, 1, ucwa_conv_ev_av_modality(p, &v));
+        c->av_off = 0;
+    }
+    c->phone = UCWA_CONV_PHONE_ANSWERED;
+    c->last_activity = now;
+    if (app_live(s, app, c->party[side].app_gen)) {
+        ucwa_conv_view_of_locked(s, c, side, app, &v);
+        ucwa_conv_add(&b, app, &v, 1, ucwa_conv_ev_av_modality(p, &v));
+        ucwa_conv_add(&b, app, &v, 0, ucwa_conv_ev_conversation(p, &v, "updated"));
+    }
+    ucwa_conv_batch_post(&b, now, t);
 }

@@ -22,6 +22,13 @@
 #include "ucwa_conv.h"
 #include "ucwa_store.h"
 
+/* ucwa_conv.phone: 0 an audioVideo call; CVW a call via work (its invitation is a
+ * phoneAudioInvitation); ANSWERED an incoming audioVideo call answered on the user's phone
+ * (acceptWithPhoneAudio, mod_ucwa/ucwa_phone_accept.c): its invitation stays the
+ * audioVideoInvitation it was, its modality is phoneAudio once the phone answered. */
+#define UCWA_CONV_PHONE_CVW 1
+#define UCWA_CONV_PHONE_ANSWERED 2
+
 /* Why a call via work failed (ucwa_conv.phone_fail), as the SIP side saw it. */
 typedef enum {
     UCWA_PHONE_FAIL_NONE = 0,
@@ -78,5 +85,19 @@ void ucwa_conv_phone_failing_locked(ucwa_store *s, int idx, ucwa_conv_phone_fail
 ucwa_conv_result ucwa_conv_phone_hold_locked(ucwa_store *s, int idx, int side, int hold,
                                              apr_time_t now, apr_pool_t *p,
                                              ucwa_conv_touched *t);
+
+/* replaceWithPhoneAudio by side on record idx (a connected audioVideo call whose other
+ * party is the SIP side): the number (tel:+E164, through gateway set gw or NULL) is
+ * written into the record and the SIP side told ("replace") to call it and move the
+ * remote party there. OK; STATE (not such a call, or a move asked already); BUSY (the
+ * outbox is full: nothing done). */
+ucwa_conv_result ucwa_conv_phone_replace_locked(ucwa_store *s, int idx, int side,
+                                                const char *number, const char *gw,
+                                                apr_pool_t *p);
+/* The SIP side moved the call of record idx to the phone (ok) or could not (the call goes
+ * on as it was): the application gets audioVideo updated (Disconnected), then phoneAudio
+ * updated (Connected) and conversation updated; or nothing, and may ask again. */
+void ucwa_conv_phone_replaced_locked(ucwa_store *s, int idx, int ok, apr_time_t now,
+                                     apr_pool_t *p, ucwa_conv_touched *t);
 
 #endif

@@ -12,7 +12,7 @@
 #include "ucwa_store.h"
 
 #define STORE_MAGIC   0x55435741u   /* "UCWA" */
-#define STORE_VERSION 19u
+#define STORE_VERSION 20u
 #define IDX_BITS 20                  /* application index in the low bits of the id */
 #define GEN_BITS 12
 #define WORDS 16
@@ -603,6 +603,7 @@ ucwa_create_result ucwa_store_create_locked(ucwa_store *s, const ucwa_app_params
     copy_field(a->policy_tag, sizeof(a->policy_tag), in->policy_tag);
     copy_field(a->name, sizeof(a->name), in->name);
     a->policy_fp = in->policy_fp;
+    a->outside_voice = in->outside_voice;
     a->created = a->last_seen = now;
     a->idle_limit = in->idle_limit;
     a->next = u->first_app;

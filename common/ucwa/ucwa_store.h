@@ -68,6 +68,8 @@ typedef struct {
     char policy_tag[UCWA_TAG_MAX];
     char name[128];                /* the user's display name, from the directory */
     apr_uint32_t policy_fp;        /* fingerprint of the policy last announced */
+    apr_uint32_t outside_voice;    /* its policy offers phone audio (call via work,
+                                    * acceptWithPhoneAudio: mod_ucwa/ucwa_phone.h) */
     apr_time_t created;
     apr_time_t last_seen;          /* last event request released (or creation) */
     apr_uint32_t available;        /* makeMeAvailable done */
@@ -435,6 +437,7 @@ typedef struct {
     const char *policy_tag;
     const char *name;
     apr_uint32_t policy_fp;
+    apr_uint32_t outside_voice;    /* see ucwa_app.outside_voice */
     apr_uint32_t per_user_max;
     apr_uint32_t idle_limit;       /* see ucwa_app.idle_limit */
 } ucwa_app_params;

@@ -22,7 +22,17 @@ between calls (ucwa-sipd reads them at each call).
 - nobody answers within UcwaCallRingTimeout: 480 to the caller, the mobile canceled,
   Missed; the caller hangs up while it rings: Missed AudioLog from tel:+15550123, a
   missed item, the call and missed-call pushes (APNs mock);
-- a number that is nobody's: 404; a number sent past Kamailio: 403."""
+- a number that is nobody's: 404; a number sent past Kamailio: 403;
+- acceptWithPhoneAudio: alice answers the PSTN phone's call on her mobile (the server
+  calls it, rtpengine bridges it to the caller: each hears the other's tone, the apps'
+  invitation completes Success); the mobile not answering (480 to the caller, the
+  invitation Failure); frank's policy (EnableOutsideVoice Off): 403, nothing called;
+  bad input (someone else's invitation, twice, not a number);
+- replaceWithPhoneAudio: a connected call from the PSTN phone moved to the mobile (the
+  caller re-INVITEd to it: each hears the other's tone, the app's audioVideo ends and
+  phoneAudio is Connected); the mobile refusing (the call stays with the app, still
+  heard); an app to app call (no link, 403)."""
+import json
 import re
 import sqlite3
 import time
@@ -50,7 +60,9 @@ MOBILE_N = 6                   # the mobile's addresses as sip_side's phone n
 CALLER_PORT, CALLER_MEDIA = 5078, 5079    # (+ offset) the SIPp caller at the gateway address
 ALLOWED = list(conftest.ALLOWED_LOG) + [
     re.compile(r"UCWA007[0-2][0-9]"), re.compile(r"UCWA008[2-5][0-9]"),
+    re.compile(r"UCWA0076[1-9]"),
 ]
+NO_CVW = "<UcwaMobilityPolicy NoCvw>\n    EnableOutsideVoice Off\n</UcwaMobilityPolicy>"
 
 
 def mobile_ports(offset):
@@ -81,7 +93,7 @@ INSERT INTO ucwa_voice_users VALUES ('alice@contoso.test', NULL, NULL, 'tel:+155
 
 @pytest.fixture(scope="module")
 def voice_state(workdir, state):
-    st = state_with_tags(workdir, state, "state-sip-snr", {})
+    st = state_with_tags(workdir, state, "state-sip-snr", {"frank@contoso.test": "NoCvw"})
     stop_fe(start_fe(workdir, st, "sip-snr-0"))
     con = sqlite3.connect(st / "directory.db")
     con.executescript(VOICE_SQL)
@@ -100,7 +112,7 @@ def fe(workdir, voice_state, side, keys, apns):
             f'UcwaPushApns "{keys["dir"] / "apns.p8"}" {APNS_KEY_ID} {APNS_TEAM_ID} '
             f'{APNS_TOPIC} 127.0.0.1:{apns["port"]}',
             f'UcwaPushCAFile "{ca}"', "UcwaPushBackgroundAfter 1"]
-    extra = "\n".join([FAST, f"UcwaCallRingTimeout {RING_S}"] + push
+    extra = "\n".join([FAST, NO_CVW, f"UcwaCallRingTimeout {RING_S}"] + push
                        + side.ucwa_directives())
     f = start_fe(workdir, voice_state, "sip-snr", extra=extra)
     f.db = voice_state / "directory.db"
@@ -164,15 +176,21 @@ def forwarding(fe, setting="None", simring=None, simring_delay=0, immediate=None
     con.close()
 
 
-def caller(side, scenario="ucwa_call", duration_ms=3000, number=ALICE_NUMBER):
-    """The PSTN calling alice's number: a SIPp UAC at the gateway's address, through
-    Kamailio, echoing the media it gets."""
+def caller(side, scenario="ucwa_call", duration_ms=3000, number=ALICE_NUMBER, ruri=None):
+    """The PSTN calling alice's number (or ruri): a SIPp UAC at the gateway's address,
+    through Kamailio, echoing the media it gets."""
     o = side.offset
     return sipp.Sipp(side.root / f"caller-{scenario}", scenario, addr=GATEWAY,
                      port=CALLER_PORT + o, remote=side.kam.address,
-                     keys={"ruri": f"sip:{number}@{DOMAIN};user=phone",
+                     keys={"ruri": ruri or f"sip:{number}@{DOMAIN};user=phone",
                            "pai": f"sip:{CALLER}@{GATEWAY};user=phone", "gwset": "1"},
                      calls=1, duration_ms=duration_ms, echo_port=CALLER_MEDIA + o)
+
+
+def final_answers(uac):
+    """The final answers the caller got to its INVITE (once it ended)."""
+    uac.proc.wait(10)
+    return [m.status for m in uac.replies("INVITE") if m.status >= 200]
 
 
 def rtpengine_forgets(side, timeout=5):
@@ -441,9 +459,7 @@ def test_nobody_answers(fe, side, users, mobile):
         mobile.wait_event("CALL_INCOMING", timeout=10)
         assert ring.missed(timeout=RING_S + 5).get("subcode") == "Missed"
         mobile.wait_event("CALL_CLOSED", timeout=5)
-        uac.proc.wait(10)
-        finals = [m.status for m in uac.replies("INVITE") if m.status >= 200]
-        assert finals == [480], finals
+        assert final_answers(uac) == [480]
     finally:
         uac.stop()
     rtpengine_forgets(side)
@@ -483,3 +499,234 @@ def test_caller_hangs_up_missed_from_number(fe, side, users, mobile, apns_mock):
         events = [p["payload"]["event"] for p in apns_mock["control"]("GET", "/mock/pushes")]
         time.sleep(0.1)
     assert "call" in events and "missed-call" in events, events
+
+
+# --- acceptWithPhoneAudio -------------------------------------------------------------
+
+
+def accept_on_phone(app, ring, number=MOBILE, expect=204):
+    r = app.request("POST", ring.links["acceptWithPhoneAudio"]["href"],
+                    data=json.dumps({"phoneNumber": number} if number else {}),
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == expect, r.text
+    return r
+
+
+def caller_and_mobile_bridged(side, mobile, pstn_phone):
+    """Each hears the other's tone through rtpengine, whose only call is the mobile's
+    leg (the apps' leg is gone)."""
+    heard = mobile.heard(CALLER_HZ)
+    assert heard.ok, f"the mobile does not hear the caller's {CALLER_HZ} Hz: {heard}"
+    heard = pstn_phone.heard(MOBILE_HZ)
+    assert heard.ok, f"the caller does not hear the mobile's {MOBILE_HZ} Hz: {heard}"
+    calls = side.rtp.calls()
+    assert len(calls) == 1 and calls[0].endswith("-pa"), calls
+
+
+def test_accept_with_phone_audio(fe, side, users, mobile, pstn_phone):
+    """A call from a PSTN phone answered with acceptWithPhoneAudio: the server calls
+    alice's mobile, and when it answers bridges it to the caller through rtpengine (the
+    caller's 200 carries the mobile leg's description): each hears the other's tone;
+    alice's invitation completes Success; the mobile's hang-up ends it all."""
+    forwarding(fe)
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    pstn_phone.dial(f"sip:{ALICE_NUMBER}@{DOMAIN}")
+    ring = alice.ringing(timeout=10)
+    assert "acceptWithPhoneAudio" in ring.links, ring.links
+    accept_on_phone(alice, ring)
+    incoming = mobile.wait_event("CALL_INCOMING", timeout=10)
+    assert CALLER in incoming.get("peeruri", ""), incoming
+    with pytest.raises(TimeoutError):     # the caller is not answered before the mobile
+        pstn_phone.wait_event("CALL_ESTABLISHED", timeout=0.5)
+    mobile.accept()
+    mobile.wait_event("CALL_ESTABLISHED", timeout=10)
+    pstn_phone.wait_event("CALL_ESTABLISHED", timeout=10)
+    done = alice.wait("audioVideoInvitation", "completed")
+    assert done.get("status") == "Success", done.raw
+    # the conversation goes on with phoneAudio, not audioVideo
+    alice.wait("phoneAudio", "updated", where=lambda e: alice.state_of(e) == "Connected")
+    conv = alice.get(ring.conversation)
+    assert conv["activeModalities"] == ["PhoneAudio"], conv
+    assert "phoneAudio" in conv["_links"] and "audioVideo" not in conv["_links"], conv
+    pa = alice.get(conv["_links"]["phoneAudio"]["href"])
+    assert pa["state"] == "Connected" and pa["phoneNumber"] == f"tel:{MOBILE}", pa
+    assert "holdPhoneAudio" not in pa["_links"], pa
+    caller_and_mobile_bridged(side, mobile, pstn_phone)
+    # the caller's re-INVITE (hold) is not the app's to answer any more: 488, no
+    # renegotiation reaches the app, the call goes on
+    assert pstn_phone.command("hold").get("ok"), "baresip did not take hold"
+    deadline = time.time() + 2
+    while time.time() < deadline:
+        alice.pump(timeout=1)
+    assert not [e for e in alice.queue if e.rel == "audioVideoRenegotiation"], alice.queue
+    assert alice.get(conv["_links"]["phoneAudio"]["href"])["state"] == "Connected"
+    mobile.hangup()
+    mobile.wait_event("CALL_CLOSED", timeout=10)
+    pstn_phone.wait_event("CALL_CLOSED", timeout=10)
+    alice.wait("phoneAudio", "updated", where=lambda e: alice.state_of(e) != "Connected")
+    alice.wait("conversation", "deleted", sender="communication")
+    rtpengine_forgets(side)
+
+
+def test_accept_with_phone_audio_not_answered(fe, side, users, mobile):
+    """The mobile does not answer: when the call's ring time (UcwaCallRingTimeout from
+    the caller's INVITE) runs out the caller gets 480 (as when nobody answers), the
+    mobile's leg is canceled, alice's invitation completes Failure, Missed."""
+    forwarding(fe)
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    uac = caller(side, duration_ms=500).start(wait=0)
+    try:
+        ring = alice.ringing(timeout=10)
+        accept_on_phone(alice, ring)
+        mobile.wait_event("CALL_INCOMING", timeout=10)
+        done = alice.wait("audioVideoInvitation", "completed", timeout=2 * RING_S + 5)
+        assert done.get("status") == "Failure", done.raw
+        # nobody was connected: a missed call, as when nobody answers
+        assert done.get("reason", {}).get("subcode") == "Missed", done.raw
+        mobile.wait_event("CALL_CLOSED", timeout=5)
+        assert final_answers(uac) == [480]
+    finally:
+        uac.stop()
+    rtpengine_forgets(side)
+
+
+def test_accept_with_phone_audio_refused(fe, side, users, mobile):
+    """Policy off (frank: EnableOutsideVoice Off): 403 and nothing is called. Someone
+    else's invitation: 404; not a number: 400; twice: 409."""
+    forwarding(fe)
+    frank = CallApp.signed_in(users("frank@contoso.test"))
+    uac = caller(side, duration_ms=500, ruri=f"sip:frank@{DOMAIN}").start(wait=0)
+    try:
+        ring = frank.ringing(timeout=10)
+        assert "acceptWithPhoneAudio" not in ring.links, ring.links
+        r = frank.request("POST", ring.invitation + "/acceptWithPhoneAudio",
+                          data=json.dumps({"phoneNumber": MOBILE}),
+                          headers={"Content-Type": "application/json"})
+        assert r.status_code == 403 and r.json().get("code") == "Forbidden", r.text
+        ring.decline()
+        uac.proc.wait(10)
+    finally:
+        uac.stop()
+    with pytest.raises(TimeoutError):
+        mobile.wait_event("CALL_INCOMING", timeout=0.5)
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    bob = CallApp.signed_in(users("bob@contoso.test"))
+    uac = caller(side, duration_ms=20000).start(wait=0)   # the app hangs up first
+    try:
+        ring = alice.ringing(timeout=10)
+        r = bob.request("POST", ring.links["acceptWithPhoneAudio"]["href"],
+                        data=json.dumps({"phoneNumber": MOBILE}),
+                        headers={"Content-Type": "application/json"})
+        assert r.status_code == 404, r.text
+        accept_on_phone(alice, ring, number="not a number", expect=400)
+        accept_on_phone(alice, ring)
+        accept_on_phone(alice, ring, expect=409)
+        mobile.wait_event("CALL_INCOMING", timeout=10)
+        mobile.accept()
+        mobile.wait_event("CALL_ESTABLISHED", timeout=10)
+        alice.wait("phoneAudio", "updated", where=lambda e: alice.state_of(e) == "Connected")
+        conv = alice.get(ring.conversation)
+        pa = conv["_links"]["phoneAudio"]["href"]
+        alice.post(pa + "/holdPhoneAudio", expect=(409,))
+        # the app hangs up: both legs get their BYE
+        alice.post(alice.get(pa)["_links"]["stopPhoneAudio"]["href"])
+        mobile.wait_event("CALL_CLOSED", timeout=10)
+        alice.wait("conversation", "deleted", sender="communication")
+        deadline = time.time() + 5      # and the caller its BYE
+        while not uac.requests("BYE") and time.time() < deadline:
+            time.sleep(0.1)
+        assert uac.requests("BYE"), "the caller got no BYE"
+    finally:
+        uac.stop()
+    rtpengine_forgets(side)
+
+
+# --- replaceWithPhoneAudio ------------------------------------------------------------
+
+
+def replace_on_phone(app, call, number=MOBILE, expect=204):
+    href = call.audio_video()["_links"]["replaceWithPhoneAudio"]["href"]
+    r = app.request("POST", href, data=json.dumps({"phoneNumber": number}),
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == expect, r.text
+    return href
+
+
+def answered_from_pstn(fe, users, pstn_phone, peer):
+    """The PSTN phone calls alice, her app answers (WebRTC, APP_HZ): (app, call)."""
+    forwarding(fe)
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    pstn_phone.dial(f"sip:{ALICE_NUMBER}@{DOMAIN}")
+    ring = alice.ringing(timeout=10)
+    ring.accept(peer().answer(ring.sdp()))
+    ring.connected()
+    pstn_phone.wait_event("CALL_ESTABLISHED", timeout=10)
+    return alice, ring
+
+
+def test_replace_with_phone_audio(fe, side, users, mobile, pstn_phone, peer):
+    """A connected call from a PSTN phone moved to alice's mobile (Wi-Fi lost): the
+    server calls the mobile, then re-INVITEs the caller to the mobile leg through
+    rtpengine; the app's audioVideo ends (Disconnected) and phoneAudio is Connected; the
+    caller's tone is heard on the mobile and the mobile's by the caller; the caller's
+    hang-up ends it all."""
+    alice, ring = answered_from_pstn(fe, users, pstn_phone, peer)
+    replace_on_phone(alice, ring)
+    mobile.wait_event("CALL_INCOMING", timeout=10)
+    mobile.accept()
+    mobile.wait_event("CALL_ESTABLISHED", timeout=10)
+    alice.wait("audioVideo", "updated", where=lambda e: e.get("state") == "Disconnected"
+               or (e.embedded or {}).get("state") == "Disconnected")
+    alice.wait("phoneAudio", "updated", where=lambda e: alice.state_of(e) == "Connected")
+    conv = alice.get(ring.conversation)
+    assert conv["activeModalities"] == ["PhoneAudio"], conv
+    caller_and_mobile_bridged(side, mobile, pstn_phone)
+    pstn_phone.hangup()
+    pstn_phone.wait_event("CALL_CLOSED", timeout=10)
+    mobile.wait_event("CALL_CLOSED", timeout=10)
+    alice.wait("conversation", "deleted", sender="communication")
+    rtpengine_forgets(side)
+
+
+def test_replace_with_phone_audio_refused_by_phone(fe, side, users, mobile, pstn_phone,
+                                                   peer):
+    """The mobile refuses: the call goes on with the app as it was (audioVideo, its
+    link offered again); twice while the first is under way: 409."""
+    alice, ring = answered_from_pstn(fe, users, pstn_phone, peer)
+    href = replace_on_phone(alice, ring)
+    r = alice.request("POST", href, data=json.dumps({"phoneNumber": MOBILE}),
+                      headers={"Content-Type": "application/json"})
+    assert r.status_code == 409, r.text
+    mobile.wait_event("CALL_INCOMING", timeout=10)
+    mobile.hangup()                          # refused
+    mobile.wait_event("CALL_CLOSED", timeout=10)
+    deadline = time.time() + 5
+    while "replaceWithPhoneAudio" not in ring.audio_video()["_links"] \
+            and time.time() < deadline:
+        time.sleep(0.1)
+    av = ring.audio_video()
+    assert av["state"] == "Connected" and "replaceWithPhoneAudio" in av["_links"], av
+    heard = pstn_phone.heard(APP_HZ)
+    assert heard.ok, f"the caller no longer hears the app's {APP_HZ} Hz: {heard}"
+    ring.hang_up()
+    pstn_phone.wait_event("CALL_CLOSED", timeout=10)
+    rtpengine_forgets(side)
+
+
+def test_replace_with_phone_audio_app_to_app(fe, side, users, peer):
+    """A call between two applications has no media anchor: no link, and 403."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    bob = CallApp.signed_in(users("bob@contoso.test"))
+    a, b = peer(), peer()
+    out = alice.call("bob@contoso.test", a.offer())
+    ring = bob.ringing(timeout=10)
+    ring.accept(b.answer(ring.sdp()))
+    out.answered()
+    av = out.audio_video()
+    assert av["state"] == "Connected" and "replaceWithPhoneAudio" not in av["_links"], av
+    r = alice.request("POST", av["_links"]["self"]["href"] + "/replaceWithPhoneAudio",
+                      data=json.dumps({"phoneNumber": MOBILE}),
+                      headers={"Content-Type": "application/json"})
+    assert r.status_code == 403 and r.json().get("code") == "Forbidden", r.text
+    out.hang_up()
+    ring.ended()
