@@ -213,9 +213,12 @@ cmd_test() {
     return $rc
 }
 
-# 0 when benchmark $1 is to run: no --only list ($2 empty), or $1 in it (",a,b,").
-bench_wanted() {
-    [ -z "$2" ] || [[ "$2" == *",$1,"* ]]
+# Runs bench/$2 with the arguments after it, unless cmd_bench's --only list ($only, ",a,b,")
+# leaves benchmark $1 out; its exit status.
+bench_one() {
+    [ -z "$only" ] || [[ "$only" == *",$1,"* ]] || return 0
+    log "$2 ${*:3}"
+    /usr/bin/python3 "$TOP/bench/$2" "${@:3}"
 }
 
 cmd_bench() {
@@ -256,47 +259,19 @@ cmd_bench() {
             sp) sp+=("$a") ;;
         esac
     done
-    if bench_wanted autodiscover "$only"; then
-        log "bench_autodiscover.py ${ad[*]}"
-        /usr/bin/python3 "$TOP/bench/bench_autodiscover.py" "${ad[@]}" || rc=$?
+    bench_one autodiscover bench_autodiscover.py "${ad[@]}" || rc=$?
+    bench_one ucwa bench_ucwa.py "${uw[@]}" || rc=$?
+    bench_one mcx bench_mcx.py "${mx[@]}" || rc=$?
+    if [ -f "$TOP/bench/bench_push.py" ]; then
+        bench_one push bench_push.py "${pu[@]}" || rc=$?
     fi
-    if bench_wanted ucwa "$only"; then
-        log "bench_ucwa.py ${uw[*]}"
-        /usr/bin/python3 "$TOP/bench/bench_ucwa.py" "${uw[@]}" || rc=$?
-    fi
-    if bench_wanted mcx "$only"; then
-        log "bench_mcx.py ${mx[*]}"
-        /usr/bin/python3 "$TOP/bench/bench_mcx.py" "${mx[@]}" || rc=$?
-    fi
-    if [ -f "$TOP/bench/bench_push.py" ] && bench_wanted push "$only"; then
-        log "bench_push.py ${pu[*]}"
-        /usr/bin/python3 "$TOP/bench/bench_push.py" "${pu[@]}" || rc=$?
-    fi
-    if bench_wanted signin "$only"; then
-        log "bench_signin.py ${si[*]}"
-        /usr/bin/python3 "$TOP/bench/bench_signin.py" "${si[@]}" || rc=$?
-    fi
-    if bench_wanted devices "$only"; then
-        log "bench_devices.py ${dv[*]}"
-        /usr/bin/python3 "$TOP/bench/bench_devices.py" "${dv[@]}" || rc=$?
-    fi
-    if bench_wanted calls "$only"; then
-        log "bench_calls.py ${ca[*]}"
-        /usr/bin/python3 "$TOP/bench/bench_calls.py" "${ca[@]}" || rc=$?
-    fi
-    if bench_wanted relay "$only"; then
-        log "bench_relay.py ${re[*]}"
-        /usr/bin/python3 "$TOP/bench/bench_relay.py" "${re[@]}" || rc=$?
-    fi
-    if bench_wanted sip "$only"; then
-        log "bench_sip.py ${sp[*]}"
-        /usr/bin/python3 "$TOP/bench/bench_sip.py" "${sp[@]}" || rc=$?
-    fi
-    if ! bench_wanted pool "$only"; then
-        :
-    elif [ "$(id -u)" = 0 ]; then
-        log "bench_pool.py ${po[*]}"
-        /usr/bin/python3 "$TOP/bench/bench_pool.py" "${po[@]}" || rc=$?
+    bench_one signin bench_signin.py "${si[@]}" || rc=$?
+    bench_one devices bench_devices.py "${dv[@]}" || rc=$?
+    bench_one calls bench_calls.py "${ca[@]}" || rc=$?
+    bench_one relay bench_relay.py "${re[@]}" || rc=$?
+    bench_one sip bench_sip.py "${sp[@]}" || rc=$?
+    if [ "$(id -u)" = 0 ]; then
+        bench_one pool bench_pool.py "${po[@]}" || rc=$?
     else
         log "bench_pool.py skipped: it runs PostgreSQL as the postgres user (run as root)"
     fi
