@@ -77,6 +77,7 @@ typedef struct sipd_call {
     struct sip_request *re_req;   /* the application's re-INVITE */
     char *re_offer;               /* its offer (sent again after a 491; malloc) */
     apr_uint32_t re_n;            /* the application's renegotiation's number (0: none) */
+    int re_told;                  /* on a pool: the phone's is with the application */
     apr_uint32_t re_sent;         /* the number of the re-INVITE last sent for it */
     unsigned re_tries;
     struct tmr glare_tmr;
@@ -189,6 +190,17 @@ int sipd_apply_keyed(sipd *d, const char *kind, const char *kfe, const char *kco
 static json_t *keyed(const sipd_call *c, const char *kind)
 {
     return json_pack("{s:s,s:s,s:s}", "k", kind, "fe", c->kfe, "conv", c->kconv);
+}
+
+/* A call from SIP on a pool: its record is on the answering application's Front End. */
+#define POOLED_IN(c) ((c)->d->pool_name && !strcmp((c)->kfe, (c)->d->pool_name))
+
+/* Message m (taken) about call c to the applications' side: applied here, or, for a call
+ * from SIP on a pool, sent to the Front End whose application answered (sdp inline). */
+static int call_tell(sipd_call *c, json_t *m, const char *sdp)
+{
+    return POOLED_IN(c) ? sipd_pool_tell(c->d, c->kconv, m, sdp)
+                        : sipd_apply(c->d, m, sdp, NULL);
 }
 
 /* An NG command about a call (its call-id: the conversation's key), origin and session
@@ -1304,6 +1316,7 @@ static void re_reply(sipd_call *c, uint16_t scode, const char *reason)
     }
     c->re_st = mem_deref(c->re_st);
     c->re_msg = mem_deref(c->re_msg);
+    c->re_told = 0;
     reneg_send(c);   /* the application's, when it waited for this one */
 }
 
@@ -1367,6 +1380,7 @@ static void reneg_answer_from_app(sipd_call *c, const char *answer)
     apr_pool_t *p;
     ng_benc *cmd;
 
+    c->re_told = 0;
     if (!c->re_st) {
         return;   /* the phone canceled it, or it was answered already */
     }
@@ -1404,7 +1418,15 @@ static void re_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_tim
     }
     m = keyed(c, "reneg");
     json_object_set_new(m, "op", json_string(""));
-    apply_ex(d, m, sdp, NULL, &open);
+    if (POOLED_IN(c)) {
+        /* to the answering application's Front End; the phone called, so its
+         * renegotiation goes first there (the pool's rule): taken unless the call ended */
+        open = sipd_pool_tell(d, c->kconv, m, sdp) == 0;
+        c->re_told = open;
+    }
+    else {
+        apply_ex(d, m, sdp, NULL, &open);
+    }
     if (!open) {
         /* the store did not take it: the application's own renegotiation goes first (it
          * is the caller's), or the call is not connected any more */
@@ -1479,12 +1501,9 @@ static bool on_reinvite(const struct sip_msg *msg, void *arg)
         return false;
     }
     d->sip_requests++;
-    if (d->pool_name || c->pa) {
-        /* on a pool the call's record is on the answering application's Front End, and
-         * the pool's messages do not carry a renegotiation's number here: not carried
-         * (ARCHITECTURE.md §13, "Not yet"); nor for a call on the user's phone
-         * (acceptWithPhoneAudio, replaceWithPhoneAudio: the phone's leg is another
-         * rtpengine call); the call goes on as it was */
+    if (c->pa) {
+        /* a call on the user's phone (acceptWithPhoneAudio, replaceWithPhoneAudio: the
+         * phone's leg is another rtpengine call): not carried, the call goes on as it was */
         (void)sip_treply(NULL, d->sip, msg, 488, "Not Acceptable Here");
         return true;
     }
@@ -1536,7 +1555,7 @@ static void reneg_dismiss(sipd_call *c)
     c->re_n = 0;
     free(c->re_offer);
     c->re_offer = NULL;
-    sipd_apply(c->d, m, NULL, NULL);
+    call_tell(c, m, NULL);
 }
 
 static int re_contact(enum sip_transp tp, const struct sa *src, const struct sa *dst,
@@ -1572,7 +1591,7 @@ static void re_app_answered_ng(sipd *d, const char *err, const ng_benc *resp, ap
     c->re_n = 0;
     free(c->re_offer);
     c->re_offer = NULL;
-    sipd_apply(d, m, sdp, NULL);
+    call_tell(c, m, sdp);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00987)
                  "ucwa-sipd: the phone answered the renegotiation of call %s", c->kconv);
 }
@@ -1702,6 +1721,14 @@ static void reneg_send(sipd_call *c)
  * re-INVITE or our previous one is over (reneg_send). */
 static void reneg_from_app(sipd_call *c, const char *offer, apr_uint32_t n)
 {
+    if (c->re_st && c->re_told) {
+        /* on a pool: it crossed the phone's, which its Front End took (the caller's goes
+         * first) and where it failed with Conflict: nothing to send, nothing to answer */
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(01040)
+                     "ucwa-sipd: renegotiation %u of call %s crossed the phone's re-INVITE: "
+                     "dropped", n, c->kconv);
+        return;
+    }
     c->re_n = n;
     if (!offer || !n || !c->established) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00995)

@@ -162,6 +162,10 @@ int sipd_pool_ring(sipd *d, json_t *m, const char *sdp);
 /* The SIP caller canceled or hung up: the Front Ends ringing hear canceled, the one that
  * answered left. */
 void sipd_pool_caller_ended(sipd *d, const char *conv);
+/* A message m (taken) about a call from SIP, to the Front End whose application answered
+ * it, with sdp (or NULL) inline: the phone's renegotiation, its answer to the
+ * application's. 0, or -1 (no application answered it, or the outbox is full). */
+int sipd_pool_tell(sipd *d, const char *conv, json_t *m, const char *sdp);
 /* The call ended here: what this file kept of it goes. */
 void sipd_pool_forget(sipd *d, const char *conv);
 /* The command "pool", {"body": a message for this SIP side,

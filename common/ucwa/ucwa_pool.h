@@ -97,9 +97,13 @@ typedef enum {
                                        * applications, its offer inline ("sdpData", written
                                        * to the pool's table when shipped); the SIP side is
                                        * told "invited" {n}, how many Front Ends ring */
-    UCWA_POOL_SIP_JOIN                /* ucwa-sipd of a pooled Front End started (target:
+    UCWA_POOL_SIP_JOIN,               /* ucwa-sipd of a pooled Front End started (target:
                                        * its name): the others end what they held with its
                                        * earlier process (fe-gone), as a Front End joining */
+    UCWA_POOL_SEND_SDP                /* the body to one Front End, its description inline
+                                       * ("sdpData", written to the pool's table when shipped
+                                       * and named as "sdp"): ucwa-sipd's messages about a
+                                       * call (a phone's renegotiation, its answer) */
 } ucwa_pool_op;
 
 typedef struct {

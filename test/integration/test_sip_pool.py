@@ -37,7 +37,7 @@ from test_pool import mobility_allowed, wait_for
 from ucwa_call import CallApp
 # the phone dave (on this module's side), the media loop and the apps' WebRTC peers
 from test_sip_calls import (APP_HZ, DOMAIN, PHONE_HZ, VOICE_SQL,  # noqa: F401 (fixtures)
-                            dave, media, peer)
+                            dave, media, peer, phone_reneg, tones_both_ways)
 from ucwa_client import FAST, pool_fe
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
@@ -298,6 +298,56 @@ def test_immediate_forward_on_a_pool(side, pl, alice):
     finally:
         uac.stop()
         pl.pg.psql("DELETE FROM ucwa_call_forwarding WHERE owner = 'alice@contoso.test'")
+
+
+def hold_and_resume(call, a, phone):
+    """The phone holds and resumes (its re-INVITEs reach the app as renegotiations, which
+    it answers), then the app holds and resumes (re-INVITEs to the phone, whose 200s come
+    back as the answers; on hold the phone stops sending); tones both ways after each."""
+    tones_both_ways(a, phone)
+    assert phone.command("hold").get("ok"), "baresip did not take hold"
+    assert "a=recvonly" in phone_reneg(call, a, "sendonly")
+    assert phone.command("resume").get("ok"), "baresip did not take resume"
+    phone_reneg(call, a, "sendrecv")
+    tones_both_ways(a, phone)
+    answer = call.renegotiate(a.reoffer("sendonly")).answered(timeout=10).decode()
+    assert "a=recvonly" in answer and "a=ice-ufrag" in answer, answer
+    a.accept(answer)
+    time.sleep(1.0)                  # what was in flight arrives
+    t0 = time.monotonic()
+    time.sleep(1.0)
+    assert a.audio_frames_since(t0) == 0, "the phone still sends while on hold"
+    answer = call.renegotiate(a.reoffer("sendrecv")).answered(timeout=10).decode()
+    assert "a=sendrecv" in answer, answer
+    a.accept(answer)
+    tones_both_ways(a, phone)
+
+
+def test_renegotiations_across_the_pool(pl, alice, dave, carol, peer):
+    """dave's phone calls alice, whose app on FE2 answers: the call's SIP side is FE1's
+    ucwa-sipd. The phone's re-INVITEs reach the app on FE2 (the pool's reneg, its answer
+    back as reneg-answer into the 200) and the app's renegotiations reach the phone as
+    re-INVITEs from FE1's ucwa-sipd. Then the same in the app's own call to carol's phone
+    (its SIP side FE2's ucwa-sipd)."""
+    a1, a2 = alice
+    a = peer()
+    dave.dial(f"sip:alice@{DOMAIN}")
+    a1.ringing(timeout=10)
+    ring2 = a2.ringing(timeout=10)
+    ring2.accept(a.answer(ring2.sdp()))
+    dave.wait_event("CALL_ESTABLISHED", timeout=10)
+    a.wait_connected(timeout=15)
+    assert sip_calls(pl, 1) == 1
+    hold_and_resume(ring2, a, dave)
+    ring2.hang_up()
+    ring2.ended()
+    dave.wait_event("CALL_CLOSED")
+    call, p = call_carol_from_fe2(pl, a2, carol, peer)
+    p.wait_connected(timeout=15)
+    hold_and_resume(call, p, carol)
+    call.hang_up()
+    call.ended()
+    carol.wait_event("CALL_CLOSED")
 
 
 def test_late_answer_and_bad_messages_for_the_sip_side(pl):
