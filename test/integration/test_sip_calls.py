@@ -608,6 +608,23 @@ def test_app_dismisses_the_phones_reinvite(fe, users, dave, peer):
     dave.wait_event("CALL_CLOSED")
 
 
+def app_holds_and_resumes(call, a, phone):
+    """The app (peer a) holds (a=sendonly) and resumes the call: each answer comes back in
+    the app's profile, and while on hold the phone stops sending; tones both ways after."""
+    answer = call.renegotiate(a.reoffer("sendonly")).answered(timeout=10).decode()
+    assert "a=recvonly" in answer and "a=ice-ufrag" in answer, answer
+    a.accept(answer)
+    time.sleep(1.0)                  # what was in flight arrives
+    t0 = time.monotonic()
+    time.sleep(1.0)
+    assert a.audio_frames_since(t0) == 0, "the phone still sends while on hold"
+    assert phone.heard(APP_HZ).ok    # the app still sends
+    answer = call.renegotiate(a.reoffer("sendrecv")).answered(timeout=10).decode()
+    assert "a=sendrecv" in answer, answer
+    a.accept(answer)
+    tones_both_ways(a, phone)
+
+
 @pytest.mark.parametrize("direction", ["to-phone", "from-phone"])
 def test_app_holds_and_resumes_the_phone(users, side, dave, peer, direction):
     """The app renegotiates (hold: a=sendonly, then resume) a call with the phone, either
@@ -621,19 +638,7 @@ def test_app_holds_and_resumes_the_phone(users, side, dave, peer, direction):
     else:
         call = call_from_dave(alice, a, dave)
     tones_both_ways(a, dave)
-    offer = a.reoffer("sendonly")
-    answer = call.renegotiate(offer).answered(timeout=10).decode()
-    assert "a=recvonly" in answer and "a=ice-ufrag" in answer, answer
-    a.accept(answer)
-    time.sleep(1.0)                  # what was in flight arrives
-    t0 = time.monotonic()
-    time.sleep(1.0)
-    assert a.audio_frames_since(t0) == 0, "the phone still sends while on hold"
-    assert dave.heard(APP_HZ).ok     # the app still sends
-    answer = call.renegotiate(a.reoffer("sendrecv")).answered(timeout=10).decode()
-    assert "a=sendrecv" in answer, answer
-    a.accept(answer)
-    tones_both_ways(a, dave)
+    app_holds_and_resumes(call, a, dave)
     call.hang_up()
     call.ended()
     dave.wait_event("CALL_CLOSED")

@@ -37,7 +37,8 @@ from test_pool import mobility_allowed, wait_for
 from ucwa_call import CallApp
 # the phone dave (on this module's side), the media loop and the apps' WebRTC peers
 from test_sip_calls import (APP_HZ, DOMAIN, PHONE_HZ, VOICE_SQL,  # noqa: F401 (fixtures)
-                            dave, media, peer, phone_reneg, tones_both_ways)
+                            app_holds_and_resumes, dave, media, peer,
+                            phone_reneg, tones_both_ways)
 from ucwa_client import FAST, pool_fe
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
@@ -310,17 +311,7 @@ def hold_and_resume(call, a, phone):
     assert phone.command("resume").get("ok"), "baresip did not take resume"
     phone_reneg(call, a, "sendrecv")
     tones_both_ways(a, phone)
-    answer = call.renegotiate(a.reoffer("sendonly")).answered(timeout=10).decode()
-    assert "a=recvonly" in answer and "a=ice-ufrag" in answer, answer
-    a.accept(answer)
-    time.sleep(1.0)                  # what was in flight arrives
-    t0 = time.monotonic()
-    time.sleep(1.0)
-    assert a.audio_frames_since(t0) == 0, "the phone still sends while on hold"
-    answer = call.renegotiate(a.reoffer("sendrecv")).answered(timeout=10).decode()
-    assert "a=sendrecv" in answer, answer
-    a.accept(answer)
-    tones_both_ways(a, phone)
+    app_holds_and_resumes(call, a, phone)
 
 
 def test_renegotiations_across_the_pool(pl, alice, dave, carol, peer):
