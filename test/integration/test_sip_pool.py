@@ -341,6 +341,51 @@ def test_renegotiations_across_the_pool(pl, alice, dave, carol, peer):
     carol.wait_event("CALL_CLOSED")
 
 
+def test_call_via_work_on_fe2(side, pl, alice, carol):
+    """alice's app on FE2 calls carol's phone via work, her callback number +15550107 the
+    echoing gateway: FE2's ucwa-sipd places both legs (the callback's INVITE from FE2's
+    address), carol hears her own tone back across the bridge; hold and resume re-INVITE
+    carol, stop ends both legs. Then a target nobody answers fails naming it."""
+    _, a2 = alice
+    before = len(side.gw.requests("INVITE"))
+    calls = sip_calls(pl, 2)
+    call = a2.call_via_work(f"sip:carol@{DOMAIN}", phone="tel:+15550107")
+    call.started()
+    leg_a = side.gw.wait_request("INVITE", count=before + 1)
+    assert leg_a.ruri.startswith("sip:+15550107@"), leg_a.ruri
+    vias = [v for n, v in leg_a.headers if n == "via"]
+    assert any(pools.FE_ADDR.format(2) + ":" in v for v in vias), vias
+    carol.wait_event("CALL_INCOMING", timeout=10)
+    carol.accept()
+    call.connected()
+    carol.wait_event("CALL_ESTABLISHED", timeout=10)
+    assert sip_calls(pl, 2) == calls + 1 and sip_calls(pl, 1) == 0
+    heard = carol.heard(PHONE_HZ)
+    assert heard.ok, f"carol does not hear her tone back through the bridge: {heard}"
+    log2 = pl.fe(2).apache.log_text
+    sent = log2().count("UCWA00799")
+    call.action("holdPhoneAudio")
+    a2.wait("phoneAudio", "updated", where=lambda e: "resumePhoneAudio"
+            in (a2.resource(e) or {}).get("_links", {}))
+    wait_for(lambda: log2().count("UCWA00799") == sent + 1, what="the hold's re-INVITE")
+    call.action("resumePhoneAudio")
+    a2.wait("phoneAudio", "updated", where=lambda e: "holdPhoneAudio"
+            in (a2.resource(e) or {}).get("_links", {}))
+    wait_for(lambda: log2().count("UCWA00799") == sent + 2, what="the resume's re-INVITE")
+    assert carol.heard(PHONE_HZ).ok
+    byes = len(side.gw.requests("BYE"))
+    call.action("stopPhoneAudio")
+    call.ended()
+    carol.wait_event("CALL_CLOSED")
+    side.gw.wait_request("BYE", count=byes + 1)
+    # a target nobody can reach: leg B fails, the invitation says it was the target
+    call = a2.call_via_work(f"sip:nobody@{DOMAIN}", phone="tel:+15550108")
+    call.started()
+    why = call.failed(timeout=20)
+    assert why.get("code") == "RemoteFailure" and "your phone" not in why.get("message", ""), why
+    wait_for(lambda: sip_calls(pl, 2) == calls, what="FE2's ucwa-sipd without the calls")
+
+
 def test_late_answer_and_bad_messages_for_the_sip_side(pl):
     """What the pool tells FE1's SIP side about a call it no longer has: an answer (it
     crossed the caller's CANCEL) is answered "left" to the answering Front End, so that
