@@ -707,7 +707,12 @@ static void in_close(int err, const struct sip_msg *msg, void *arg)
                  "ucwa-sipd: call %s from SIP ended by the caller (%s)", c->kconv,
                  c->established ? "hung up" : "canceled");
     (void)err;
-    if (c->d->pool_name) {
+    if (c->d->pool_name && c->pa && !c->established) {
+        /* answered on the user's phone, which still rings: that application's Front End
+         * holds its invitation open, which ends (Missed) */
+        sipd_pool_tell(c->d, c->kconv, keyed(c, "canceled"), NULL);
+    }
+    else if (c->d->pool_name) {
         sipd_pool_caller_ended(c->d, c->kconv);
     }
     else if (c->apps) {   /* else they did not ring, or a forwarding target took the call */
@@ -1102,6 +1107,11 @@ static void pa_failed(sipd_call *c)
     apr_pool_t *p;
 
     c->pa = 0;
+    if (POOLED_IN(c)) {
+        /* the claimer's Front End holds the invitation open: it ends (Missed) */
+        sipd_pool_tell(c->d, c->kconv, keyed(c, "canceled"), NULL);
+        return;
+    }
     apr_pool_create(&p, c->d->pool);
     ucwa_txn_run(c->d->s, p, verdict_locked, &v);
     apr_pool_destroy(p);
@@ -1127,8 +1137,9 @@ static void pa_read_locked(ucwa_txn *t, void *baton)
 
 /* The answer came without a description: when the record names a phone number, that
  * number is called (a leg of ucwa_sipd_fork.c, the caller's description offered to it);
- * 1 then, 0 when it names none (a decline as before). */
-static int pa_start(sipd *d, sipd_call *c, const char *key)
+ * 1 then, 0 when it names none (a decline as before). On a pool the record is on the
+ * claimer's Front End: the claim (m) names the number. */
+static int pa_start(sipd *d, sipd_call *c, const char *key, json_t *m)
 {
     apr_interval_time_t ring = ucwa_config_get(d->s)->global->ring_timeout;
     pa_txn x;
@@ -1136,9 +1147,16 @@ static int pa_start(sipd *d, sipd_call *c, const char *key)
 
     memset(&x, 0, sizeof(x));
     x.key = key;
-    apr_pool_create(&p, d->pool);
-    ucwa_txn_run(d->s, p, pa_read_locked, &x);
-    apr_pool_destroy(p);
+    if (d->pool_name) {
+        const char *pa = mob_json_str(m, "pa"), *pgw = mob_json_str(m, "pgw");
+        apr_cpystrn(x.number, pa ? pa : "", sizeof(x.number));
+        apr_cpystrn(x.gw, pgw ? pgw : "", sizeof(x.gw));
+    }
+    else {
+        apr_pool_create(&p, d->pool);
+        ucwa_txn_run(d->s, p, pa_read_locked, &x);
+        apr_pool_destroy(p);
+    }
     if (!x.number[0] || !c->in_user || !c->in_offer) {
         return 0;
     }
@@ -1173,8 +1191,7 @@ static void in_claim(sipd *d, const ucwa_pool_out *o, json_t *m, const char *ans
     c->answered = 1;
     tmr_cancel(&c->ring);
     sipd_fork_cancel(c->fork);    /* the simultaneous ring stops: CANCEL */
-    if (!strcmp(k, "accepted") && (!answer || !*answer) && !d->pool_name
-        && pa_start(d, c, o->key)) {
+    if (!strcmp(k, "accepted") && (!answer || !*answer) && pa_start(d, c, o->key, m)) {
         return;                   /* acceptWithPhoneAudio: the user's phone is called */
     }
     if (strcmp(k, "accepted") != 0 || !answer) {
@@ -1231,9 +1248,14 @@ void sipd_call_leg_answered(sipd_call *c, const char *sdp)
          * phoneAudio */
         verdict_txn v = { c, 1, 1 };
         apr_pool_t *p;
-        apr_pool_create(&p, c->d->pool);
-        ucwa_txn_run(c->d->s, p, pa_verdict_locked, &v);
-        apr_pool_destroy(p);
+        if (POOLED_IN(c)) {
+            sipd_pool_tell(c->d, c->kconv, keyed(c, "pa-answered"), NULL);   /* there */
+        }
+        else {
+            apr_pool_create(&p, c->d->pool);
+            ucwa_txn_run(c->d->s, p, pa_verdict_locked, &v);
+            apr_pool_destroy(p);
+        }
         c->apps = 0;
     }
     else if (c->apps) {
@@ -1275,7 +1297,7 @@ void sipd_call_leg_failed(sipd_call *c, int code)
 void sipd_call_hangup(sipd_call *c)
 {
     if (c->pa) {
-        sipd_apply(c->d, keyed(c, "left"), NULL, NULL);   /* the application's call ends */
+        call_tell(c, keyed(c, "left"), NULL);   /* the application's call ends */
     }
     call_end(c);   /* BYE to the caller as libre frees the session */
 }
@@ -1832,6 +1854,13 @@ static void pa_replaced(sipd_call *c, int ok)
     replaced_txn x = { c, ok };
     apr_pool_t *p;
 
+    if (POOLED_IN(c)) {
+        /* the record is on the answering application's Front End */
+        json_t *m = keyed(c, "pa-replaced");
+        json_object_set_new(m, "ok", json_integer(ok != 0));
+        sipd_pool_tell(c->d, c->kconv, m, NULL);
+        return;
+    }
     apr_pool_create(&p, c->d->pool);
     ucwa_txn_run(c->d->s, p, replaced_locked, &x);
     apr_pool_destroy(p);

@@ -161,6 +161,8 @@ void ucwa_pool_sip_enable_locked(ucwa_store *s, int on);
 int ucwa_pool_sip_on(ucwa_store *s);
 /* 1 when fe names the SIP side. */
 int ucwa_pool_is_sip(const char *fe);
+/* 1 when fe names a SIP side, a single Front End's or a pool member's. */
+int ucwa_pool_is_any_sip(const char *fe);
 /* The outbox's counter word: ucwa-sipd looks at it (without the lock) to know when there
  * is something to take. */
 apr_uint32_t ucwa_pool_out_pending(ucwa_store *s);

@@ -21,6 +21,7 @@ from SIP land on FE1's: the tests know which Front End holds which call); baresi
   a call from FE2 to carol (its SIP side on FE2): the first ends on FE2 as a Front End gone
   (within the lease), the second stays up and hangs up cleanly; Kamailio then sends a
   call from SIP to FE2's ucwa-sipd (FE1 silent for 2 s)."""
+import json
 import os
 import re
 import signal
@@ -314,12 +315,9 @@ def hold_and_resume(call, a, phone):
     app_holds_and_resumes(call, a, phone)
 
 
-def test_renegotiations_across_the_pool(pl, alice, dave, carol, peer):
-    """dave's phone calls alice, whose app on FE2 answers: the call's SIP side is FE1's
-    ucwa-sipd. The phone's re-INVITEs reach the app on FE2 (the pool's reneg, its answer
-    back as reneg-answer into the 200) and the app's renegotiations reach the phone as
-    re-INVITEs from FE1's ucwa-sipd. Then the same in the app's own call to carol's phone
-    (its SIP side FE2's ucwa-sipd)."""
+def answered_on_fe2(alice, dave, peer):
+    """dave's phone calls alice (FE1's ucwa-sipd takes it), her app on FE2 answers:
+    (the call, its WebRTC peer), connected."""
     a1, a2 = alice
     a = peer()
     dave.dial(f"sip:alice@{DOMAIN}")
@@ -328,6 +326,17 @@ def test_renegotiations_across_the_pool(pl, alice, dave, carol, peer):
     ring2.accept(a.answer(ring2.sdp()))
     dave.wait_event("CALL_ESTABLISHED", timeout=10)
     a.wait_connected(timeout=15)
+    return ring2, a
+
+
+def test_renegotiations_across_the_pool(pl, alice, dave, carol, peer):
+    """dave's phone calls alice, whose app on FE2 answers: the call's SIP side is FE1's
+    ucwa-sipd. The phone's re-INVITEs reach the app on FE2 (the pool's reneg, its answer
+    back as reneg-answer into the 200) and the app's renegotiations reach the phone as
+    re-INVITEs from FE1's ucwa-sipd. Then the same in the app's own call to carol's phone
+    (its SIP side FE2's ucwa-sipd)."""
+    _, a2 = alice
+    ring2, a = answered_on_fe2(alice, dave, peer)
     assert sip_calls(pl, 1) == 1
     hold_and_resume(ring2, a, dave)
     ring2.hang_up()
@@ -384,6 +393,76 @@ def test_call_via_work_on_fe2(side, pl, alice, carol):
     why = call.failed(timeout=20)
     assert why.get("code") == "RemoteFailure" and "your phone" not in why.get("message", ""), why
     wait_for(lambda: sip_calls(pl, 2) == calls, what="FE2's ucwa-sipd without the calls")
+
+
+def phone_audio_connected(app, conv_href, number):
+    """The app's conversation goes on as phoneAudio (Connected, that number)."""
+    app.wait("phoneAudio", "updated", where=lambda e: app.state_of(e) == "Connected")
+    conv = app.get(conv_href)
+    assert conv["activeModalities"] == ["PhoneAudio"], conv
+    pa = app.get(conv["_links"]["phoneAudio"]["href"])
+    assert pa["state"] == "Connected" and pa["phoneNumber"] == f"tel:{number}", pa
+
+
+def test_accept_and_replace_with_phone_audio_on_fe2(side, pl, alice, dave, peer):
+    """dave's call is taken by FE1's ucwa-sipd; alice's app on FE2 answers it on her phone
+    (acceptWithPhoneAudio, +15550109: the echoing gateway): FE1's ucwa-sipd calls that
+    number, dave's 200 comes once it answered, FE2's conversation is phoneAudio, and dave
+    hears his own tone back through the gateway. Then a call her app on FE2 answered
+    moves to the phone (replaceWithPhoneAudio): dave, who heard the app, hears his tone
+    back once re-INVITEd to the phone's leg; FE2's audioVideo ends, phoneAudio Connected."""
+    a1, a2 = alice
+    before = len(side.gw.requests("INVITE"))
+    dave.dial(f"sip:alice@{DOMAIN}")
+    ring1 = a1.ringing(timeout=10)
+    ring2 = a2.ringing(timeout=10)
+    assert "acceptWithPhoneAudio" in ring2.links, ring2.links
+    r = a2.request("POST", ring2.links["acceptWithPhoneAudio"]["href"],
+                   data=json.dumps({"phoneNumber": "+15550109"}),
+                   headers={"Content-Type": "application/json"})
+    assert r.status_code == 204, r.text
+    leg = side.gw.wait_request("INVITE", count=before + 1)
+    assert leg.ruri.startswith("sip:+15550109@"), leg.ruri
+    vias = [v for n, v in leg.headers if n == "via"]
+    assert any(pools.FE_ADDR.format(1) + ":" in v for v in vias), vias   # FE1's ucwa-sipd
+    dave.wait_event("CALL_ESTABLISHED", timeout=10)
+    assert ring1.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
+    done = a2.wait("audioVideoInvitation", "completed")
+    assert done.get("status") == "Success", done.raw
+    phone_audio_connected(a2, ring2.conversation, "+15550109")
+    heard = dave.heard(PHONE_HZ)
+    assert heard.ok, f"dave does not hear his tone back through the phone's leg: {heard}"
+    byes = len(side.gw.requests("BYE"))
+    dave.hangup()
+    dave.wait_event("CALL_CLOSED")
+    a2.wait("conversation", "deleted", sender="communication")
+    side.gw.wait_request("BYE", count=byes + 1)
+    # replaceWithPhoneAudio of a call answered on FE2
+    ring2, a = answered_on_fe2(alice, dave, peer)
+    assert dave.heard(APP_HZ).ok
+    av = ring2.audio_video()
+    assert "replaceWithPhoneAudio" in av["_links"], av
+    before = len(side.gw.requests("INVITE"))
+    r = a2.request("POST", av["_links"]["replaceWithPhoneAudio"]["href"],
+                   data=json.dumps({"phoneNumber": "+15550109"}),
+                   headers={"Content-Type": "application/json"})
+    assert r.status_code == 204, r.text
+    side.gw.wait_request("INVITE", count=before + 1)
+    a2.wait("audioVideo", "updated", where=lambda e: e.get("state") == "Disconnected"
+            or (e.embedded or {}).get("state") == "Disconnected")
+    phone_audio_connected(a2, ring2.conversation, "+15550109")
+    deadline = time.monotonic() + 6
+    while not (heard := dave.heard(PHONE_HZ)).ok and time.monotonic() < deadline:
+        pass                         # (baresip takes the re-INVITE's new address)
+    assert heard.ok, f"dave does not hear his tone back from the phone's leg: {heard}"
+    t0 = time.monotonic()
+    time.sleep(1.0)
+    assert a.audio_frames_since(t0) == 0, "the app still gets media"
+    byes = len(side.gw.requests("BYE"))
+    dave.hangup()
+    dave.wait_event("CALL_CLOSED")
+    a2.wait("conversation", "deleted", sender="communication")
+    side.gw.wait_request("BYE", count=byes + 1)
 
 
 def test_late_answer_and_bad_messages_for_the_sip_side(pl):
