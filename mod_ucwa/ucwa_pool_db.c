@@ -478,6 +478,14 @@ static int ship_one(pool_thread *th, const ucwa_pool_out *o, int *won)
         return 0;
     case UCWA_POOL_INVITE_USER:
         return ship_sip_invite(th, o);
+    case UCWA_POOL_SIP_CLAIM:
+        /* the claimer is the SIP side itself: nothing goes back to it, every Front End
+         * the call rang (this one's too) hears the body; lost, nothing is posted, and the
+         * winner's own message reaches the SIP side */
+        params[0] = o->target;
+        params[1] = o->key;
+        params[2] = o->body;
+        return run(th, "SELECT ucwa_pool_claim($1, $2, $1, 'accept', $3, $3)", 3, params);
     case UCWA_POOL_SIP_JOIN:
         apr_snprintf(lease, sizeof(lease), "%" APR_TIME_T_FMT,
                      apr_time_sec(ucwa_config_get(th->s)->global->pool_lease));

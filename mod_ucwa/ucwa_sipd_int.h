@@ -162,6 +162,16 @@ int sipd_pool_ring(sipd *d, json_t *m, const char *sdp);
 /* The SIP caller canceled or hung up: the Front Ends ringing hear canceled, the one that
  * answered left. */
 void sipd_pool_caller_ended(sipd *d, const char *conv);
+/* Simultaneous ring and forwarding on a pool: a leg answered (this side claims the call,
+ * the Front End's invitations end ConnectedElsewhere); the unanswered forward's time
+ * (they end Missed); an application's answer that the pool connected after a leg took
+ * the call (it is told left). */
+void sipd_pool_leg_won(sipd *d, const char *conv);
+void sipd_pool_stop_apps(sipd *d, const char *conv);
+void sipd_pool_answer_lost(sipd *d, const char *conv);
+/* No Front End rings the call: 1 when its simultaneous ring or forward leg carries it on
+ * (ucwa_sipd_call.c), 0 when the caller gets 480. */
+int sipd_call_apps_none(sipd *d, const char *conv);
 /* The call ended here: what this file kept of it goes. */
 void sipd_pool_forget(sipd *d, const char *conv);
 /* The command "pool", {"body": a message for this SIP side,

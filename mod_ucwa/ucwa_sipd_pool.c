@@ -155,6 +155,44 @@ void sipd_pool_caller_ended(sipd *d, const char *conv)
     }
 }
 
+/* A simultaneous ring leg answered (ucwa_sipd_fork.c): this SIP side claims its own call,
+ * so that no application's answer wins afterwards, and every Front End the call rang ends
+ * its invitation ConnectedElsewhere. An application's claim that won first still reaches
+ * this side as "accepted" (sipd_pool_answer_lost). */
+void sipd_pool_leg_won(sipd *d, const char *conv)
+{
+    if (find(d, conv)) {
+        queue(d, UCWA_POOL_SIP_CLAIM, d->pool_name, conv,
+              json_pack("{s:s,s:s,s:s}", "k", "elsewhere", "fe", d->pool_name, "conv", conv));
+    }
+}
+
+/* The unanswered call forward's time came: every Front End the call rang stops (Missed,
+ * with its log and push), the caller's call goes on toward the forward target. */
+void sipd_pool_stop_apps(sipd *d, const char *conv)
+{
+    if (find(d, conv)) {
+        queue(d, UCWA_POOL_TO_INVITED, d->pool_name, conv,
+              json_pack("{s:s,s:s,s:s}", "k", "canceled", "fe", d->pool_name, "conv", conv));
+    }
+}
+
+void sipd_pool_answer_lost(sipd *d, const char *conv)
+{
+    pool_call *c = find(d, conv);
+
+    if (c && c->by[0]) {
+        /* connected there by the pool, but this side answered the caller otherwise (a leg
+         * in the same instant): its application hears the remote party leave */
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(01000)
+                     "ucwa-sipd: call %s answered on %s after a forwarding leg took it", conv,
+                     c->by);
+        queue(d, UCWA_POOL_SEND, c->by, NULL,
+              json_pack("{s:s,s:s,s:s}", "k", "left", "fe", d->pool_name, "conv", conv));
+        c->by[0] = '\0';
+    }
+}
+
 /* Hands a message to ucwa_sipd_call.c as the outbox would have. */
 static void handle(sipd *d, ucwa_pool_op op, const char *key, const char *body,
                    const char *sdp)
@@ -183,6 +221,9 @@ static void nobody(sipd *d, pool_call *c)
                  d->pool_name, c->conv);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00902)
                  "ucwa-sipd: call %s from SIP rings no application in the pool", c->conv);
+    if (sipd_call_apps_none(d, c->conv)) {
+        return;   /* the simultaneous ring or forward target rings on */
+    }
     handle(d, UCWA_POOL_SEND, NULL, body, NULL);
 }
 
