@@ -2119,10 +2119,10 @@ void sipd_calls_start(sipd *d)
     sipd_pool_start(d);
     /* calls a previous ucwa-sipd held end on the applications' side, as with a Front
      * End gone, but for the established ones it takes back (ucwa_sipd_dlg.c) */
-    json_t *m = json_pack("{s:s,s:s,s:o}", "k", "fe-gone", "fe", SIP_NAME(d), "keep",
-                          sipd_dlg_restore(d));
+    json_t *keep = sipd_dlg_restore(d);
+    json_t *m = json_pack("{s:s,s:s,s:O}", "k", "fe-gone", "fe", SIP_NAME(d), "keep", keep);
     sipd_apply(d, m, NULL, NULL);
-    sipd_pool_join(d);
+    sipd_pool_join(d, keep);      /* on a pool: the others keep them too */
     tmr_start(&d->out_tmr, POLL_MS, poll_outbox, d);
     sipd_bell_start(d);
 }

@@ -15,8 +15,9 @@ from SIP land on FE1's: the tests know which Front End holds which call); baresi
 - alice's application on FE2 calls carol's phone: the INVITE leaves from FE2's ucwa-sipd;
   and a number (tel:0100, her voice policy in the pool's PostgreSQL): the SIPp gateway gets
   sip:+15550100 with her identity, from FE2's address.
-- FE1's ucwa-sipd is killed with a call it took, answered on FE2: the call ends on FE2 (the
-  new process joins the pool afresh), and the new process takes calls.
+- FE1's ucwa-sipd is killed with a call it took, answered on FE2: the new process takes it
+  back and the pool keeps it (the app stays connected, tones both ways), hang-up from
+  the app, then (a second call) from the phone; the new process takes calls.
 - simultaneous ring on a pool (alice's mobile +15600199, baresip behind gateway set 6):
   FE1's ucwa-sipd rings her apps on both Front Ends and, after ringDelay, the mobile;
   answered on the mobile, both apps see ConnectedElsewhere and dave and the mobile hear
@@ -43,7 +44,7 @@ from test_pool import mobility_allowed, wait_for
 from ucwa_call import CallApp
 # the phone dave (on this module's side), the media loop and the apps' WebRTC peers
 from test_sip_calls import (APP_HZ, DOMAIN, PHONE_HZ, VOICE_SQL,  # noqa: F401 (fixtures)
-                            dave, media, peer)
+                            dave, hear_each_other, media, peer)
 from ucwa_client import FAST, pool_fe
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
@@ -59,6 +60,7 @@ ALLOWED = mobility_allowed() + [
     re.compile(r"UCWA008[23][0-9]"),  # a number's user, forwarding and its legs (info)
     re.compile(r"UCWA0100[0-9]"),     # forwarding legs on a pool (info)
     re.compile(r"UCWA00642"),         # ucwa-sipd restarted
+    re.compile(r"UCWA0086[1-5]"),     # its calls taken back (notice, info)
 ]
 
 
@@ -146,11 +148,7 @@ def test_phone_rings_both_front_ends_first_answer_wins(side, pl, alice, dave, pe
     assert ring1.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
     dave.wait_event("CALL_ESTABLISHED", timeout=10)
     p.wait_connected(timeout=15)
-    t0 = time.monotonic()
-    heard = p.heard(PHONE_HZ, since=t0)
-    assert heard.ok, f"the app on FE2 does not hear the phone's {PHONE_HZ} Hz: {heard}"
-    heard = dave.heard(APP_HZ)
-    assert heard.ok, f"the phone does not hear the app on FE2 ({APP_HZ} Hz): {heard}"
+    hear_each_other(p, dave, "on FE2: ")
     # the phone hangs up: the call on FE2 ends
     dave.hangup()
     ring2.ended()
@@ -460,22 +458,44 @@ def sipd_pid(pl, i):
     return pool_fe(pl, i).status()["sip"].get("pid")
 
 
-def test_sipd_restart_ends_its_calls_across_the_pool(pl, alice, dave, peer):
-    """FE1's ucwa-sipd dies (SIGKILL) with a call it took, answered on FE2: Apache starts
-    it again, and the new process's join ends the call on FE2 too; the new one takes
-    calls again."""
+def restarted_with_call(pl, alice, dave, peer):
+    """dave's call to alice answered on FE2 (its SIP side FE1's ucwa-sipd), then FE1's
+    ucwa-sipd killed (SIGKILL) and started again by Apache, FE1 itself alive: the call,
+    and the app's WebRTC peer."""
     a1, a2 = alice
     dave.dial(f"sip:alice@{DOMAIN}")
     a1.ringing(timeout=10)
     ring2 = a2.ringing(timeout=10)
-    ring2.accept(peer().answer(ring2.sdp()))
+    p = peer()
+    ring2.accept(p.answer(ring2.sdp()))
     dave.wait_event("CALL_ESTABLISHED", timeout=10)
+    p.wait_connected(timeout=15)
     pid = sipd_pid(pl, 1)
     os.kill(pid, signal.SIGKILL)
-    ring2.ended(timeout=10)
     wait_for(lambda: sipd_pid(pl, 1) not in (None, pid), what="ucwa-sipd started again")
-    dave.hangup()                        # the new process knows nothing of it: 481
+    return ring2, p
+
+
+def test_sipd_restart_keeps_its_calls_across_the_pool(pl, alice, dave, peer):
+    """FE1's ucwa-sipd dies (SIGKILL) with a call it took, answered on FE2: the new
+    process takes the call back, and the pool keeps it (its join names it): the app on
+    FE2 stays connected and both ends still hear each other; hung up by the app (the BYE
+    from FE1's new process), then, for a second such call, by the phone (FE2's call
+    ends). The new process takes calls again."""
+    a1, a2 = alice
+    ring2, p = restarted_with_call(pl, alice, dave, peer)
+    time.sleep(1.5)                      # the pool's fe-gone for the old process applied
+    assert ring2.audio_video()["state"] == "Connected"
+    hear_each_other(p, dave, "after the restart, on FE2: ")
+    ring2.hang_up()
+    ring2.ended()
+    dave.wait_event("CALL_CLOSED", timeout=10)
+    ring2, p = restarted_with_call(pl, alice, dave, peer)
+    time.sleep(1.5)
+    assert ring2.audio_video()["state"] == "Connected"
+    dave.hangup()                        # the new process answers the BYE, FE2 hears left
     dave.wait_event("CALL_CLOSED")
+    ring2.ended(timeout=10)
     dave.dial(f"sip:alice@{DOMAIN}")
     ring1 = a1.ringing(timeout=10)
     a2.ringing(timeout=10)
