@@ -349,7 +349,8 @@ def test_simultaneous_ring_on_a_pool_answered_on_mobile(side, pl, alice, dave, m
     """dave calls alice (simultaneous ring to her mobile after 1 s): her apps on FE1 and
     FE2 ring, then the mobile; the mobile answers: both apps see ConnectedElsewhere, the
     apps' rtpengine call is gone (the mobile's leg stays), dave and the mobile hear each
-    other; dave hangs up, so does the mobile's leg."""
+    other, also after an app's answer that won in the pool in the same instant (its Front
+    End is told left); dave hangs up, so does the mobile's leg."""
     a1, a2 = alice
     forwarding("SimultaneousRing", simring=f"tel:{MOBILE}", simring_delay=1)
     t0 = time.monotonic()
@@ -366,6 +367,15 @@ def test_simultaneous_ring_on_a_pool_answered_on_mobile(side, pl, alice, dave, m
     assert ring2.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
     calls = rtp_calls(side, lambda c: len(c) == 1)
     assert len(calls) == 1 and calls[0].endswith("-snr"), calls
+    # an app's answer that won in the pool's database in the same instant (its claim's
+    # message, as FE2 would post it): the call stays the mobile's, FE2 is told left
+    late = ('{"k":"accepted","fe":"~sip:fe1","conv":"%s","by":"fe2","peer":"x","name":"",'
+            '"html":0}' % calls[0][:-len("-snr")])
+    applied = pool_fe(pl, 2).status()["pool"]["applied"]
+    pl.pg.psql(f"SELECT ucwa_pool_post('~sip:fe1', '{late}')")
+    wait_for(lambda: "UCWA01000" in pl.fe(1).apache.log_text(), what="FE1's log")
+    wait_for(lambda: pool_fe(pl, 2).status()["pool"]["applied"] > applied,
+             what="the left applied on FE2")
     heard = mobile.heard(PHONE_HZ)
     assert heard.ok, f"the mobile does not hear dave's {PHONE_HZ} Hz: {heard}"
     heard = dave.heard(MOBILE_HZ)
