@@ -679,14 +679,20 @@ def test_phone_codec_change_and_glare(workdir, users, side, peer):
     could end first, on a loaded machine, and its second re-INVITE cross the phone's again,
     which this scripted phone cannot take."""
     alice = CallApp.signed_in(users("alice@contoso.test"))
-    a = peer()
     uac = sipp.Sipp(workdir / "sip-calls" / "phone-reneg", "phone_reneg", addr=GATEWAY,
                     port=PHONE_UAC + side.offset, remote=side.kam.address, calls=1,
                     duration_ms=300, echo_port=PHONE_MEDIA + side.offset,
                     keys={"ruri": f"sip:alice@{DOMAIN}", "pai": f"sip:+14255550123@{DOMAIN}"})
+    codec_change_and_glare(uac, alice, peer(), lambda: alice.ringing(timeout=10))
+
+
+def codec_change_and_glare(uac, alice, a, ringing):
+    """uac (SIPp, phone_reneg.xml) calls; ringing() is alice's app's invitation, which
+    it answers (peer a); the phone's codec change, then the app's renegotiation crossed by
+    the phone's hold (test_phone_codec_change_and_glare)."""
     uac.start(wait=0)
     try:
-        ring = alice.ringing(timeout=10)
+        ring = ringing()
         offer = ring.sdp()
         assert "PCMU" in offer and "PCMA" in offer, offer
         ring.accept(a.answer(offer))

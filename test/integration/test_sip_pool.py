@@ -45,8 +45,8 @@ from test_pool import mobility_allowed, wait_for
 from ucwa_call import CallApp
 # the phone dave (on this module's side), the media loop and the apps' WebRTC peers
 from test_sip_calls import (APP_HZ, DOMAIN, PHONE_HZ, VOICE_SQL,  # noqa: F401 (fixtures)
-                            app_holds_and_resumes, dave, hear_each_other, media,
-                            peer, phone_reneg, tones_both_ways)
+                            app_holds_and_resumes, codec_change_and_glare, dave,
+                            hear_each_other, media, peer, phone_reneg, tones_both_ways)
 from ucwa_client import FAST, pool_fe
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
@@ -324,6 +324,23 @@ def hold_and_resume(call, a, phone):
     phone_reneg(call, a, "sendrecv")
     tones_both_ways(a, phone)
     app_holds_and_resumes(call, a, phone)
+
+
+def test_glare_across_the_pool(side, pl, alice, peer):
+    """A scripted phone (SIPp, test/sip/phone_reneg.xml) calls alice (FE1's ucwa-sipd
+    takes it) and her app on FE2 answers: the phone's codec change reaches it, then the
+    app's renegotiation is crossed by the phone's hold, and as on one Front End the
+    caller's goes first (the app's completes Conflict on FE2, the phone's reaches it)."""
+    a1, a2 = alice
+
+    def ringing():
+        a1.ringing(timeout=10)
+        return a2.ringing(timeout=10)
+    uac = sipp.Sipp(side.root / "phone-reneg", "phone_reneg", addr=GATEWAY,
+                    port=PSTN_UAC + side.offset, remote=side.kam.address, calls=1,
+                    duration_ms=300, echo_port=PSTN_MEDIA + side.offset,
+                    keys={"ruri": f"sip:alice@{DOMAIN}", "pai": f"sip:+14255550123@{DOMAIN}"})
+    codec_change_and_glare(uac, a2, peer(), ringing)
 
 
 def answered_on_fe2(alice, dave, peer):
