@@ -491,6 +491,8 @@ def test_accept_and_replace_with_phone_audio_on_fe2(side, pl, alice, dave, peer)
     dave.wait_event("CALL_CLOSED")
     a2.wait("conversation", "deleted", sender="communication")
     side.gw.wait_request("BYE", count=byes + 1)
+
+
 @pytest.fixture(scope="module")
 def mobile(side):
     """alice's mobile behind gateway set 6 (not registered: reached as a number)."""
@@ -622,6 +624,27 @@ def test_unanswered_forward_on_a_pool(side, pl, alice, dave, mobile, forwarding)
     dave.wait_event("CALL_CLOSED", timeout=10)
     time.sleep(0.5)
     assert missed_calls(pl) == missed + 1
+
+
+def test_accept_with_phone_audio_refused_by_the_mobile(side, pl, alice, dave, mobile):
+    """alice's app on FE2 answers dave's call (taken by FE1's ucwa-sipd) on her mobile,
+    which refuses it: FE2's invitation (whose claim waited for the phone) ends Missed as
+    an unanswered call, the caller's call ends, nothing stays behind."""
+    a1, a2 = alice
+    dave.dial(f"sip:alice@{DOMAIN}")
+    a1.ringing(timeout=10)
+    ring2 = a2.ringing(timeout=10)
+    r = a2.request("POST", ring2.links["acceptWithPhoneAudio"]["href"],
+                   data=json.dumps({"phoneNumber": MOBILE}),
+                   headers={"Content-Type": "application/json"})
+    assert r.status_code == 204, r.text
+    mobile.wait_event("CALL_INCOMING", timeout=10)
+    mobile.hangup()                  # refused
+    done = a2.wait("audioVideoInvitation", "completed", timeout=10)
+    assert done.get("status") == "Failure", done.raw
+    assert done.get("reason", {}).get("subcode") == "Missed", done.raw
+    dave.wait_event("CALL_CLOSED", timeout=10)
+    wait_for(lambda: sip_calls(pl, 1) == 0, what="FE1's ucwa-sipd without the call")
 
 
 def test_late_answer_and_bad_messages_for_the_sip_side(pl):
