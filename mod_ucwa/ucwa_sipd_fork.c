@@ -14,6 +14,7 @@
 #include "ucwa_config.h"
 #include "ucwa_snr.h"
 #include "ucwa_voice.h"
+#include "ucwa_workhours.h"
 #include "ucwa_sipd_fork.h"
 #include <re_sdp.h>
 #include <re_sipsess.h>
@@ -133,6 +134,35 @@ static void leg_set(sipd_fork *f, int which, const ucwa_snr_leg *l)
     g->state = LEG_WAIT;
 }
 
+/* activePeriod Workhours outside the user's work hours (their ucwa_work_hours row, else
+ * UcwaWorkHours) puts f out of force: the call is the applications'. -1 with db->err. */
+static int in_period(sipd *d, ucwa_db *db, apr_pool_t *p, const char *who, ucwa_callfwd *f)
+{
+    ucwa_workhours own;
+    const ucwa_workhours *w = &ucwa_config_get(d->s)->global->work_hours;
+    const char *bad = NULL;
+    int rv;
+
+    if (ucwa_snr_in_period(f, NULL, 0)) {
+        return 1;    /* Always */
+    }
+    if ((rv = ucwa_workhours_get(db, p, who, &own, &bad)) < 0) {
+        return -1;
+    }
+    if (bad) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, d->s, UCWALOGNO(01120)
+                     "ucwa-sipd: work hours of %s: %s (UcwaWorkHours instead)", who, bad);
+    }
+    if (ucwa_snr_in_period(f, rv == 1 ? &own : w, time(NULL))) {
+        return 1;
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(01121)
+                 "ucwa-sipd: call to %s: outside the work hours (%s), call forwarding not "
+                 "acted on", who, rv == 1 ? own.zone : w->zone);
+    ucwa_callfwd_defaults(f);
+    return 0;
+}
+
 int sipd_fork_target(sipd *d, const struct sip_msg *msg, char **user, sipd_fork **fork)
 {
     apr_pool_t *p;
@@ -190,7 +220,8 @@ int sipd_fork_target(sipd *d, const struct sip_msg *msg, char **user, sipd_fork 
         return 0;
     }
     if (ucwa_callfwd_get(&db, p, who, &fw) < 0
-        || ucwa_voice_load(&db, p, who, ucwa_config_get(d->s)->global->site, &vu) != 0) {
+        || ucwa_voice_load(&db, p, who, ucwa_config_get(d->s)->global->site, &vu) != 0
+        || in_period(d, &db, p, who, &fw) < 0) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, d->s, UCWALOGNO(00823)
                      "ucwa-sipd: call forwarding of %s not read (the applications ring): %s",
                      who, db.err ? db.err : "database error");

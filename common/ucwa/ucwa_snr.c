@@ -61,6 +61,14 @@ static int contact(const char *target, const char *uri)
     return target && !strcmp(target, "Contact") && uri && *uri;
 }
 
+int ucwa_snr_in_period(const ucwa_callfwd *f, const ucwa_workhours *w, time_t t)
+{
+    if (!f || !f->active_period || strcasecmp(f->active_period, "Workhours")) {
+        return 1;
+    }
+    return ucwa_workhours_within(w, t) == 1;
+}
+
 void ucwa_snr_decide(const ucwa_callfwd *f, const ucwa_voice_user *vu, apr_pool_t *p,
                      ucwa_snr_plan *out)
 {

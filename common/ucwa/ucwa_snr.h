@@ -12,6 +12,7 @@
 #include "ucwa_callfwd.h"
 #include "ucwa_sql.h"
 #include "ucwa_voice.h"
+#include "ucwa_workhours.h"
 
 /* One more party the call goes to. */
 typedef struct {
@@ -38,9 +39,13 @@ typedef struct {
  * unanswered forward; AllowSimultaneousRing off: no simultaneous ring) or whose number
  * no route allows: the settings were checked when set, the policy may have changed since.
  * A number that is the user's own LineURI is not called (it would ring here again).
- * activePeriod Workhours is acted on as Always (no work hours here). */
+ * Whether the settings are in force at all is ucwa_snr_in_period's. */
 void ucwa_snr_decide(const ucwa_callfwd *f, const ucwa_voice_user *vu, apr_pool_t *p,
                      ucwa_snr_plan *out);
+
+/* Whether f is in force at t: activePeriod Always, or Workhours and t within the user's
+ * work hours w (ucwa_workhours). 1 in force, 0 not (the call is the applications'). */
+int ucwa_snr_in_period(const ucwa_callfwd *f, const ucwa_workhours *w, time_t t);
 
 /* The dispatcher set of a route: its first gateway whose name is a number (1 to 9
  * digits), or NULL (extensions.md §21). */

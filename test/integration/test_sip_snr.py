@@ -15,7 +15,8 @@ between calls (ucwa-sipd reads them at each call).
 - a PSTN phone with a voice (baresip at the gateway's address) answered on the mobile:
   each hears the other's tone, the mobile's hang-up ends the caller's call;
 - immediate forward (the apps do not ring), unanswered forward (after its delay the apps'
-  invitation ends Missed, the mobile rings);
+  invitation ends Missed, the mobile rings); an immediate forward for Workhours acted on
+  within alice's work hours (her ucwa_work_hours row) and not outside them;
 - AllowSimultaneousRing / AllowCallForwarding off: nothing is forwarded;
 - the simultaneous ring leg at the SIPp gateway: its INVITE ringDelay after the
   caller's, From/P-Asserted-Identity the caller, Diversion alice's number;
@@ -32,10 +33,12 @@ between calls (ucwa-sipd reads them at each call).
   caller re-INVITEd to it: each hears the other's tone, the app's audioVideo ends and
   phoneAudio is Connected); the mobile refusing (the call stays with the app, still
   heard); an app to app call (no link, 403)."""
+import datetime
 import json
 import re
 import sqlite3
 import time
+import zoneinfo
 
 import pytest
 
@@ -60,8 +63,9 @@ MOBILE_N = 6                   # the mobile's addresses as sip_side's phone n
 CALLER_PORT, CALLER_MEDIA = 5078, 5079    # (+ offset) the SIPp caller at the gateway address
 ALLOWED = list(conftest.ALLOWED_LOG) + [
     re.compile(r"UCWA007[0-2][0-9]"), re.compile(r"UCWA008[2-5][0-9]"),
-    re.compile(r"UCWA0076[1-9]"),
+    re.compile(r"UCWA0076[1-9]"), re.compile(r"UCWA0112[01]"),
 ]
+WORK_ZONE = "Europe/London"    # alice's work hours' zone (ucwa_work_hours)
 NO_CVW = "<UcwaMobilityPolicy NoCvw>\n    EnableOutsideVoice Off\n</UcwaMobilityPolicy>"
 
 
@@ -158,14 +162,15 @@ def peer(media):
 
 
 def forwarding(fe, setting="None", simring=None, simring_delay=0, immediate=None,
-               unanswered=None, unanswered_delay=20, allow_fwd=1, allow_simring=1):
+               unanswered=None, unanswered_delay=20, allow_fwd=1, allow_simring=1,
+               period="Always"):
     """alice's forwarding row and the global voice policy's gates."""
     con = sqlite3.connect(fe.db, timeout=10)
     con.execute("DELETE FROM ucwa_call_forwarding WHERE owner = 'alice@contoso.test'")
     con.execute(
-        "INSERT INTO ucwa_call_forwarding VALUES ('alice@contoso.test', 'Always', ?, ?, ?,"
+        "INSERT INTO ucwa_call_forwarding VALUES ('alice@contoso.test', ?, ?, ?, ?,"
         " ?, ?, ?, ?, ?, ?, ?, ?)",
-        (setting, "Enabled" if unanswered else "Disabled",
+        (period, setting, "Enabled" if unanswered else "Disabled",
          "Contact" if immediate else "None", immediate,
          "Contact" if simring else "None", simring, simring_delay,
          "Contact" if unanswered else "None", unanswered, unanswered_delay,
@@ -412,6 +417,55 @@ def test_unanswered_forward(fe, side, users, mobile):
         mobile.wait_event("CALL_CLOSED", timeout=10)
     finally:
         uac.stop()
+
+
+def work_hours(fe, days, start, end, zone=WORK_ZONE):
+    """alice's row of ucwa_work_hours (her Exchange working hours in Skype for Business)."""
+    con = sqlite3.connect(fe.db, timeout=10)
+    con.execute("DELETE FROM ucwa_work_hours WHERE sip_uri = 'alice@contoso.test'")
+    con.execute("INSERT INTO ucwa_work_hours VALUES ('alice@contoso.test', ?, ?, ?, ?)",
+                (days, start, end, zone))
+    con.commit()
+    con.close()
+
+
+@pytest.mark.parametrize("within", [False, True])
+def test_work_hours(fe, side, users, mobile, peer, within):
+    """An immediate forward for Workhours: outside alice's work hours (her row: the hours
+    from an hour after now, in her zone, DST as the tz database has it) the apps ring and
+    the mobile does not; within them (an hour either side of now) the call goes to the
+    mobile and the apps do not ring."""
+    local = datetime.datetime.now(zoneinfo.ZoneInfo(WORK_ZONE))
+    hh = [(local + datetime.timedelta(hours=h)).strftime("%H:00") for h in (-1, 1, 2)]
+    if within:
+        work_hours(fe, "Mon-Sun", hh[0], hh[1])
+    else:
+        work_hours(fe, "Mon-Sun", hh[1], hh[2])
+    forwarding(fe, "ImmediateForward", immediate=f"tel:{MOBILE}", period="Workhours")
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    uac = caller(side, duration_ms=500).start(wait=0)
+    try:
+        if within:
+            mobile.wait_event("CALL_INCOMING", timeout=10)
+            mobile.accept()
+            mobile.wait_event("CALL_ESTABLISHED", timeout=10)
+            assert uac.proc.wait(15) == 0, uac.errors()
+            mobile.wait_event("CALL_CLOSED", timeout=10)
+            alice.pump(timeout=1)
+            assert not any(e.rel == "audioVideoInvitation" for e in alice.queue), alice.queue
+        else:
+            ring = alice.ringing(timeout=10)      # the apps ring (not forwarded)
+            with pytest.raises(TimeoutError):
+                mobile.wait_event("CALL_INCOMING", timeout=1.5)
+            ring.accept(peer().answer(ring.sdp()))
+            assert uac.proc.wait(15) == 0, uac.errors()
+            ring.ended()
+    finally:
+        uac.stop()
+        con = sqlite3.connect(fe.db, timeout=10)
+        con.execute("DELETE FROM ucwa_work_hours")
+        con.commit()
+        con.close()
 
 
 @pytest.mark.parametrize("gate", ["simring", "forward"])
