@@ -36,6 +36,8 @@ typedef struct {
     char ngid[96];                /* rtpengine's call-id of this leg: <key>-snr, <key>-fwd */
     int ng_live;
     struct tmr start;
+    int reneg;                    /* the remote party's re-INVITE passed on to this leg */
+    struct tmr re_tmr;            /* its answer's deadline */
 } sipd_leg;
 
 enum { LEG_NONE = 0, LEG_WAIT, LEG_OFFER, LEG_RINGING, LEG_UP, LEG_DONE };
@@ -332,6 +334,8 @@ static void leg_drop(sipd_leg *g)
     sipd *d = g->f->d;
 
     tmr_cancel(&g->start);
+    tmr_cancel(&g->re_tmr);
+    g->reneg = 0;
     g->sess = mem_deref(g->sess);   /* CANCEL or BYE as libre frees it */
     if (g->ng_live) {
         sipd_ng_delete(d, g->ngid);
@@ -352,6 +356,8 @@ static int no_offer(struct mbuf **descp, const struct sip_msg *msg, void *arg)
     return EPROTO;
 }
 
+static void leg_reanswer(sipd_leg *g, const struct sip_msg *msg);
+
 static int leg_answer(const struct sip_msg *msg, void *arg)
 {
     sipd_leg *g = arg;
@@ -361,6 +367,9 @@ static int leg_answer(const struct sip_msg *msg, void *arg)
     pl.p = (const char *)mbuf_buf(msg->mb);
     pl.l = mbuf_get_left(msg->mb);
     g->sdp = pl.l ? dup_pl(&pl) : NULL;
+    if (g->reneg && g->state == LEG_UP) {
+        leg_reanswer(g, msg);   /* the 200 of the re-INVITE passed on (sipd_fork_reoffer) */
+    }
     return 0;
 }
 
@@ -514,6 +523,19 @@ static void leg_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
                  "ucwa-sipd: call %s to %s: %s rings", sipd_call_key(f->c), f->user, g->uri);
 }
 
+/* rtpengine's offer toward the leg (plain RTP) from the caller's description sdp. */
+static ng_benc *leg_offer_cmd(apr_pool_t *p, const sipd_leg *g, const char *sdp)
+{
+    static const char *const mux[] = { "demux" };
+    ng_benc *cmd = leg_cmd(p, g, "offer");
+
+    ng_benc_dict_add_str(p, cmd, "sdp", sdp);
+    ng_benc_dict_add_str(p, cmd, "ICE", "remove");
+    ng_benc_dict_add_str(p, cmd, "transport-protocol", "RTP/AVP");
+    ng_benc_dict_add_strs(p, cmd, "rtcp-mux", mux, 1);
+    return cmd;
+}
+
 /* A leg's time came: rtpengine's offer toward SIP from the caller's description. */
 static void leg_go(void *arg)
 {
@@ -521,8 +543,6 @@ static void leg_go(void *arg)
     sipd_fork *f = g->f;
     sipd *d = f->d;
     apr_pool_t *p;
-    ng_benc *cmd;
-    static const char *const mux[] = { "demux" };
 
     if (f->won || f->stopped || g->state != LEG_WAIT) {
         return;
@@ -537,12 +557,7 @@ static void leg_go(void *arg)
     }
     g->state = LEG_OFFER;
     apr_pool_create(&p, d->pool);
-    cmd = leg_cmd(p, g, "offer");
-    ng_benc_dict_add_str(p, cmd, "sdp", f->offer);
-    ng_benc_dict_add_str(p, cmd, "ICE", "remove");
-    ng_benc_dict_add_str(p, cmd, "transport-protocol", "RTP/AVP");
-    ng_benc_dict_add_strs(p, cmd, "rtcp-mux", mux, 1);
-    ng_leg(g, cmd, leg_offered_ng);
+    ng_leg(g, leg_offer_cmd(p, g, f->offer), leg_offered_ng);
     apr_pool_destroy(p);
 }
 
@@ -633,4 +648,122 @@ void sipd_fork_free(sipd_fork *f)
     if (!f->ng_pending) {
         free(f);
     }
+}
+
+/* ---- the remote party's re-INVITE passed on to the answered leg ----
+ *
+ * rtpengine's offer on the leg's call (<key>-pa, -snr, -fwd) from the remote's new
+ * description, a re-INVITE of the leg with it (libre's sipsess_modify), the leg's answer
+ * through rtpengine back to sipd_call_leg_reanswered. libre says nothing of a refused
+ * re-INVITE: the deadline stands for it. */
+
+#define LEG_RENEG_MS 10000
+
+static void leg_reneg_done(sipd_leg *g, const char *sdp)
+{
+    g->reneg = 0;
+    tmr_cancel(&g->re_tmr);
+    sipd_call_leg_reanswered(g->f->c, sdp);
+}
+
+static void leg_reneg_timeout(void *arg)
+{
+    sipd_leg *g = arg;
+
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, g->f->d->s, UCWALOGNO(01122)
+                 "ucwa-sipd: %s did not answer the re-INVITE of call %s in time", g->uri,
+                 sipd_call_key(g->f->c));
+    leg_reneg_done(g, NULL);
+}
+
+static void leg_reanswered_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
+                              void *arg)
+{
+    sipd_leg *g = arg;
+    const char *why = NULL, *sdp = sipd_ng_sdp(err, resp, &why);
+
+    (void)rtt;
+    if (ng_back(g->f) || !g->reneg) {
+        return;
+    }
+    if (!sdp) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(01123)
+                     "ucwa-sipd: rtpengine did not take the answer of %s to the re-INVITE of "
+                     "call %s: %s", g->uri, sipd_call_key(g->f->c), why);
+    }
+    leg_reneg_done(g, sdp);
+}
+
+static void leg_reanswer(sipd_leg *g, const struct sip_msg *msg)
+{
+    apr_pool_t *p;
+    ng_benc *cmd;
+
+    apr_pool_create(&p, g->f->d->pool);
+    cmd = leg_cmd(p, g, "answer");
+    ng_benc_dict_add(p, cmd, "to-tag", ng_benc_bytes(p, msg->to.tag.p, msg->to.tag.l));
+    ng_benc_dict_add_str(p, cmd, "sdp", g->sdp ? g->sdp : "");
+    ng_leg(g, cmd, leg_reanswered_ng);
+    apr_pool_destroy(p);
+}
+
+static void leg_reoffered_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
+                             void *arg)
+{
+    sipd_leg *g = arg;
+    const char *why = NULL, *sdp = sipd_ng_sdp(err, resp, &why);
+    struct mbuf *mb;
+    int e;
+
+    (void)rtt;
+    if (ng_back(g->f) || !g->reneg || g->state != LEG_UP) {
+        return;
+    }
+    if (!sdp) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(01124)
+                     "ucwa-sipd: rtpengine gave no offer for the re-INVITE of %s in call %s: "
+                     "%s", g->uri, sipd_call_key(g->f->c), why);
+        leg_reneg_done(g, NULL);
+        return;
+    }
+    mb = mbuf_alloc(strlen(sdp));
+    if (!mb) {
+        leg_reneg_done(g, NULL);
+        return;
+    }
+    mbuf_write_str(mb, sdp);
+    mb->pos = 0;
+    e = sipsess_modify(g->sess, mb);
+    mem_deref(mb);
+    if (e) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, e, d->s, UCWALOGNO(01125)
+                     "ucwa-sipd: cannot send the re-INVITE of call %s to %s",
+                     sipd_call_key(g->f->c), g->uri);
+        leg_reneg_done(g, NULL);
+    }
+}
+
+int sipd_fork_reoffer(sipd_fork *f, const char *offer)
+{
+    sipd_leg *g = NULL;
+    apr_pool_t *p;
+    int i;
+
+    for (i = 0; f && f->won && !f->stopped && i < LEGS; i++) {
+        if (f->leg[i].state == LEG_UP && f->leg[i].sess) {
+            g = &f->leg[i];
+        }
+    }
+    if (!g || g->reneg || !offer) {
+        return -1;
+    }
+    g->reneg = 1;
+    tmr_start(&g->re_tmr, LEG_RENEG_MS, leg_reneg_timeout, g);
+    apr_pool_create(&p, f->d->pool);
+    ng_leg(g, leg_offer_cmd(p, g, offer), leg_reoffered_ng);
+    apr_pool_destroy(p);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, f->d->s, UCWALOGNO(01126)
+                 "ucwa-sipd: re-INVITE of call %s passed on to %s", sipd_call_key(f->c),
+                 g->uri);
+    return 0;
 }

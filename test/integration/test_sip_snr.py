@@ -31,8 +31,12 @@ between calls (ucwa-sipd reads them at each call).
   bad input (someone else's invitation, twice, not a number);
 - replaceWithPhoneAudio: a connected call from the PSTN phone moved to the mobile (the
   caller re-INVITEd to it: each hears the other's tone, the app's audioVideo ends and
-  phoneAudio is Connected); the mobile refusing (the call stays with the app, still
-  heard); an app to app call (no link, 403)."""
+  phoneAudio is Connected); a call alice's app placed to a SIP phone (desk) moved the
+  same way; the mobile refusing (the call stays with the app, still heard); an app to
+  app call (no link, 403);
+- the remote party's hold and resume (re-INVITEs) once the call is on the mobile
+  (accepted or moved there) reach the mobile through rtpengine, and the tones flow
+  again after the resume."""
 import datetime
 import json
 import re
@@ -55,7 +59,7 @@ from webrtc_media import MediaLoop, Peer
 
 DOMAIN = "contoso.test"
 ALICE_NUMBER, CALLER, MOBILE = "+15550100", "+15550123", "+15550199"
-MOBILE_HZ, APP_HZ, CALLER_HZ = 1500, 1000, 700
+MOBILE_HZ, APP_HZ, CALLER_HZ, DESK_HZ = 1500, 1000, 700, 1200
 DEVICE = "5" * 64              # alice's APNs token
 RING_S = 8                     # UcwaCallRingTimeout: nobody answers within it
 CALLER_N = 7                   # the PSTN phone's ports as sip_side's phone n (at GATEWAY)
@@ -566,6 +570,22 @@ def accept_on_phone(app, ring, number=MOBILE, expect=204):
     return r
 
 
+def holds_and_resumes(remote, mobile):
+    """The remote party holds the call and resumes it (baresip's hold, resume: re-INVITEs
+    with a=sendonly, then a=sendrecv); each reaches the mobile as a new offer (a
+    re-INVITE through rtpengine), whose answer goes back in the 200."""
+    for command, direction in (("hold", "recvonly"), ("resume", "sendrecv")):
+        while not mobile.events.empty():
+            mobile.events.get_nowait()
+        assert remote.command(command).get("ok"), f"baresip did not take {command}"
+        ev = mobile.wait_event("CALL_REMOTE_SDP", timeout=10)
+        assert ev.get("param") == "offer", ev
+        deadline = time.time() + 5
+        while time.time() < deadline and not re.search(
+                r"a=" + direction, remote.command("callstat").get("data", "")):
+            time.sleep(0.2)
+
+
 def caller_and_mobile_bridged(side, mobile, pstn_phone):
     """Each hears the other's tone through rtpengine, whose only call is the mobile's
     leg (the apps' leg is gone)."""
@@ -606,14 +626,12 @@ def test_accept_with_phone_audio(fe, side, users, mobile, pstn_phone):
     assert pa["state"] == "Connected" and pa["phoneNumber"] == f"tel:{MOBILE}", pa
     assert "holdPhoneAudio" not in pa["_links"], pa
     caller_and_mobile_bridged(side, mobile, pstn_phone)
-    # the caller's re-INVITE (hold) is not the app's to answer any more: 488, no
-    # renegotiation reaches the app, the call goes on
-    assert pstn_phone.command("hold").get("ok"), "baresip did not take hold"
-    deadline = time.time() + 2
-    while time.time() < deadline:
-        alice.pump(timeout=1)
+    # the caller's re-INVITEs (hold, resume) reach the mobile, not the app
+    holds_and_resumes(pstn_phone, mobile)
+    alice.pump(timeout=1)
     assert not [e for e in alice.queue if e.rel == "audioVideoRenegotiation"], alice.queue
     assert alice.get(conv["_links"]["phoneAudio"]["href"])["state"] == "Connected"
+    caller_and_mobile_bridged(side, mobile, pstn_phone)
     mobile.hangup()
     mobile.wait_event("CALL_CLOSED", timeout=10)
     pstn_phone.wait_event("CALL_CLOSED", timeout=10)
@@ -706,6 +724,18 @@ def replace_on_phone(app, call, number=MOBILE, expect=204):
     return href
 
 
+def moved_to(app, call, mobile):
+    """replaceWithPhoneAudio of call to the mobile, which answers: the app's audioVideo
+    ends, its phoneAudio is Connected."""
+    replace_on_phone(app, call)
+    mobile.wait_event("CALL_INCOMING", timeout=10)
+    mobile.accept()
+    mobile.wait_event("CALL_ESTABLISHED", timeout=10)
+    app.wait("audioVideo", "updated", where=lambda e: e.get("state") == "Disconnected"
+               or (e.embedded or {}).get("state") == "Disconnected")
+    app.wait("phoneAudio", "updated", where=lambda e: app.state_of(e) == "Connected")
+
+
 def answered_from_pstn(fe, users, pstn_phone, peer):
     """The PSTN phone calls alice, her app answers (WebRTC, APP_HZ): (app, call)."""
     forwarding(fe)
@@ -725,15 +755,11 @@ def test_replace_with_phone_audio(fe, side, users, mobile, pstn_phone, peer):
     caller's tone is heard on the mobile and the mobile's by the caller; the caller's
     hang-up ends it all."""
     alice, ring = answered_from_pstn(fe, users, pstn_phone, peer)
-    replace_on_phone(alice, ring)
-    mobile.wait_event("CALL_INCOMING", timeout=10)
-    mobile.accept()
-    mobile.wait_event("CALL_ESTABLISHED", timeout=10)
-    alice.wait("audioVideo", "updated", where=lambda e: e.get("state") == "Disconnected"
-               or (e.embedded or {}).get("state") == "Disconnected")
-    alice.wait("phoneAudio", "updated", where=lambda e: alice.state_of(e) == "Connected")
+    moved_to(alice, ring, mobile)
     conv = alice.get(ring.conversation)
     assert conv["activeModalities"] == ["PhoneAudio"], conv
+    caller_and_mobile_bridged(side, mobile, pstn_phone)
+    holds_and_resumes(pstn_phone, mobile)
     caller_and_mobile_bridged(side, mobile, pstn_phone)
     pstn_phone.hangup()
     pstn_phone.wait_event("CALL_CLOSED", timeout=10)
@@ -764,6 +790,48 @@ def test_replace_with_phone_audio_refused_by_phone(fe, side, users, mobile, pstn
     assert heard.ok, f"the caller no longer hears the app's {APP_HZ} Hz: {heard}"
     ring.hang_up()
     pstn_phone.wait_event("CALL_CLOSED", timeout=10)
+    rtpengine_forgets(side)
+
+
+@pytest.fixture(scope="module")
+def desk(side):
+    """A SIP phone registered on Kamailio as desk@contoso.test (sip_side's phone 1)."""
+    return side.phone("desk", 1, tone=DESK_HZ)
+
+
+def desk_and_mobile_bridged(desk, mobile):
+    heard = mobile.heard(DESK_HZ)
+    assert heard.ok, f"the mobile does not hear the phone's {DESK_HZ} Hz: {heard}"
+    heard = desk.heard(MOBILE_HZ)
+    assert heard.ok, f"the phone does not hear the mobile's {MOBILE_HZ} Hz: {heard}"
+
+
+def test_replace_with_phone_audio_of_a_placed_call(fe, side, users, mobile, desk, peer):
+    """A call alice's app placed to a SIP phone, moved to her mobile: the mobile is
+    called with rtpengine's offer made from the phone's answer, the phone re-INVITEd to
+    the mobile's leg; the phone's tone is heard on the mobile and the mobile's on the
+    phone; the phone's hang-up ends it all."""
+    forwarding(fe)
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    a = peer()
+    call = alice.call(f"sip:desk@{DOMAIN}", a.offer())
+    call.started()
+    desk.wait_event("CALL_INCOMING", timeout=10)
+    desk.accept()
+    a.accept(call.answered(timeout=15).decode())
+    desk.wait_event("CALL_ESTABLISHED", timeout=10)
+    call.connected()
+    moved_to(alice, call, mobile)
+    desk_and_mobile_bridged(desk, mobile)
+    calls = side.rtp.calls()
+    assert len(calls) == 1, calls
+    # the phone's re-INVITEs (hold, resume) reach the mobile; the tones flow again
+    holds_and_resumes(desk, mobile)
+    desk_and_mobile_bridged(desk, mobile)
+    desk.hangup()
+    desk.wait_event("CALL_CLOSED", timeout=10)
+    mobile.wait_event("CALL_CLOSED", timeout=10)
+    alice.wait("conversation", "deleted", sender="communication")
     rtpengine_forgets(side)
 
 
