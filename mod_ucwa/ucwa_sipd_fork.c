@@ -49,6 +49,8 @@ struct sipd_fork {
     char *line;                   /* the callee's LineURI, for Diversion (malloc), or NULL */
     char *caller;                 /* the caller's SIP URI as the legs show it (malloc) */
     char *offer;                  /* the caller's description (malloc) */
+    char *div;                    /* the call's own Diversion header lines, kept on the
+                                   * legs below ours (malloc), or NULL */
     int apps, immediate, won, gone, stopped;
     int phone;                    /* acceptWithPhoneAudio's leg (<key>-pa): no Diversion */
     int ng_pending;
@@ -136,6 +138,49 @@ static void leg_set(sipd_fork *f, int which, const ucwa_snr_leg *l)
     g->state = LEG_WAIT;
 }
 
+/* The call's Diversion headers (a call forwarded to this user by another, a second round
+ * through ucwa-sipd: Kamailio sends a leg to a user without a phone back here), as
+ * header lines for the legs, or NULL. A call that was diverted from this user already
+ * (A to B to A), or UCWA_SNR_MAX_DIVERSIONS times, is forwarded no further: the plan
+ * loses its legs and the user's applications ring. */
+typedef struct {
+    apr_pool_t *p;
+    const char *who, *line;
+    const char *lines;
+    int hops, named;
+} div_acc;
+
+static bool div_one(const struct sip_hdr *hdr, const struct sip_msg *msg, void *arg)
+{
+    div_acc *a = arg;
+    char *v = apr_pstrmemdup(a->p, hdr->val.p, hdr->val.l);
+
+    (void)msg;
+    a->named |= ucwa_snr_diversion(v, a->who, a->line, &a->hops);
+    a->lines = apr_pstrcat(a->p, a->lines ? a->lines : "", "Diversion: ", v, "\r\n", NULL);
+    return false;
+}
+
+static const char *diversions(sipd *d, const struct sip_msg *msg, apr_pool_t *p,
+                              const char *who, const char *line, ucwa_snr_plan *plan)
+{
+    div_acc a = { p, who, line, NULL, 0, 0 };
+
+    (void)sip_msg_xhdr_apply(msg, true, "Diversion", div_one, &a);
+    if ((a.named || a.hops >= UCWA_SNR_MAX_DIVERSIONS)
+        && (plan->simring.uri || plan->forward.uri)) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(01128)
+                     "ucwa-sipd: call to %s: diverted %s already, not forwarded again "
+                     "(the applications ring)", who,
+                     a.named ? "from this user" : apr_psprintf(p, "%d times", a.hops));
+        memset(&plan->simring, 0, sizeof(plan->simring));
+        memset(&plan->forward, 0, sizeof(plan->forward));
+        plan->immediate = 0;
+        plan->ring_apps = 1;
+    }
+    return a.lines;
+}
+
 /* activePeriod Workhours outside the user's work hours (their ucwa_work_hours row, else
  * UcwaWorkHours) puts f out of force: the call is the applications'. -1 with db->err. */
 static int in_period(sipd *d, ucwa_db *db, apr_pool_t *p, const char *who, ucwa_callfwd *f)
@@ -173,6 +218,7 @@ int sipd_fork_target(sipd *d, const struct sip_msg *msg, char **user, sipd_fork 
     ucwa_callfwd fw;
     ucwa_voice_user vu;
     ucwa_snr_plan plan;
+    const char *div;
     int opened, rv = 0, i;
 
     *user = NULL;
@@ -233,6 +279,7 @@ int sipd_fork_target(sipd *d, const struct sip_msg *msg, char **user, sipd_fork 
     }
     db_close(&db);
     ucwa_snr_decide(&fw, &vu, p, &plan);
+    div = diversions(d, msg, p, who, vu.line_uri, &plan);
     if (plan.skipped) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00824)
                      "ucwa-sipd: call to %s: %s (not acted on)", who, plan.skipped);
@@ -243,6 +290,7 @@ int sipd_fork_target(sipd *d, const struct sip_msg *msg, char **user, sipd_fork 
             f->d = d;
             f->user = strdup(who);
             f->line = vu.line_uri ? strdup(vu.line_uri) : NULL;
+            f->div = div ? strdup(div) : NULL;
             f->immediate = plan.immediate;
             leg_set(f, 0, &plan.simring);
             leg_set(f, 1, &plan.forward);
@@ -501,11 +549,12 @@ static void leg_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
                             d->conf->proxy ? routes : NULL, d->conf->proxy ? 1 : 0, SDP_TYPE,
                             mb, NULL, NULL, false, no_offer, leg_answer, leg_progress,
                             leg_established, NULL, NULL, leg_close, g,
-                            "P-Asserted-Identity: <%s>\r\n%s%s%s%s", f->caller,
+                            "P-Asserted-Identity: <%s>\r\n%s%s%s%s%s", f->caller,
                             f->phone ? "" /* the user's own phone: not a diversion */
                             : apr_psprintf(p, "Diversion: <%s>;reason=%s;counter=1\r\n", line,
                                            g->which == 0 ? "deflection"
                                            : f->immediate ? "unconditional" : "no-answer"),
+                            f->div && !f->phone ? f->div : "",
                             g->gw[0] ? "P-Ucwa-Gateway-Set: " : "", g->gw,
                             g->gw[0] ? "\r\n" : "");
     }
@@ -644,6 +693,7 @@ void sipd_fork_free(sipd_fork *f)
     free(f->line);
     free(f->caller);
     free(f->offer);
+    free(f->div);
     f->gone = 1;
     if (!f->ng_pending) {
         free(f);

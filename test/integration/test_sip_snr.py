@@ -18,6 +18,10 @@ between calls (ucwa-sipd reads them at each call).
   invitation ends Missed, the mobile rings); an immediate forward for Workhours acted on
   within alice's work hours (her ucwa_work_hours row) and not outside them;
 - AllowSimultaneousRing / AllowCallForwarding off: nothing is forwarded;
+- a SIP address of a domain user without a phone (bob) as target: the leg comes back to
+  ucwa-sipd and rings bob's app (aiortc), which answers and hears the caller; a chain
+  alice -> bob -> a number keeps both Diversion headers; alice -> bob -> alice stops at
+  alice, whose apps ring;
 - the simultaneous ring leg at the SIPp gateway: its INVITE ringDelay after the
   caller's, From/P-Asserted-Identity the caller, Diversion alice's number;
 - nobody answers within UcwaCallRingTimeout: 480 to the caller, the mobile canceled,
@@ -59,7 +63,8 @@ from webrtc_media import MediaLoop, Peer
 
 DOMAIN = "contoso.test"
 ALICE_NUMBER, CALLER, MOBILE = "+15550100", "+15550123", "+15550199"
-MOBILE_HZ, APP_HZ, CALLER_HZ, DESK_HZ = 1500, 1000, 700, 1200
+MOBILE_HZ, APP_HZ, CALLER_HZ, DESK_HZ, BOB_HZ = 1500, 1000, 700, 1200, 900
+ALICE, BOB = "alice@contoso.test", "bob@contoso.test"
 DEVICE = "5" * 64              # alice's APNs token
 RING_S = 8                     # UcwaCallRingTimeout: nobody answers within it
 CALLER_N = 7                   # the PSTN phone's ports as sip_side's phone n (at GATEWAY)
@@ -67,7 +72,7 @@ MOBILE_N = 6                   # the mobile's addresses as sip_side's phone n
 CALLER_PORT, CALLER_MEDIA = 5078, 5079    # (+ offset) the SIPp caller at the gateway address
 ALLOWED = list(conftest.ALLOWED_LOG) + [
     re.compile(r"UCWA007[0-2][0-9]"), re.compile(r"UCWA008[2-5][0-9]"),
-    re.compile(r"UCWA0076[1-9]"), re.compile(r"UCWA0112[01]"),
+    re.compile(r"UCWA0076[1-9]"), re.compile(r"UCWA011[2-5][0-9]"),
 ]
 WORK_ZONE = "Europe/London"    # alice's work hours' zone (ucwa_work_hours)
 NO_CVW = "<UcwaMobilityPolicy NoCvw>\n    EnableOutsideVoice Off\n</UcwaMobilityPolicy>"
@@ -167,14 +172,14 @@ def peer(media):
 
 def forwarding(fe, setting="None", simring=None, simring_delay=0, immediate=None,
                unanswered=None, unanswered_delay=20, allow_fwd=1, allow_simring=1,
-               period="Always"):
-    """alice's forwarding row and the global voice policy's gates."""
+               period="Always", owner="alice@contoso.test"):
+    """alice's (or owner's) forwarding row and the global voice policy's gates."""
     con = sqlite3.connect(fe.db, timeout=10)
-    con.execute("DELETE FROM ucwa_call_forwarding WHERE owner = 'alice@contoso.test'")
+    con.execute("DELETE FROM ucwa_call_forwarding WHERE owner = ?", (owner,))
     con.execute(
-        "INSERT INTO ucwa_call_forwarding VALUES ('alice@contoso.test', ?, ?, ?, ?,"
+        "INSERT INTO ucwa_call_forwarding VALUES (?, ?, ?, ?, ?,"
         " ?, ?, ?, ?, ?, ?, ?, ?)",
-        (period, setting, "Enabled" if unanswered else "Disabled",
+        (owner, period, setting, "Enabled" if unanswered else "Disabled",
          "Contact" if immediate else "None", immediate,
          "Contact" if simring else "None", simring, simring_delay,
          "Contact" if unanswered else "None", unanswered, unanswered_delay,
@@ -421,6 +426,85 @@ def test_unanswered_forward(fe, side, users, mobile):
         mobile.wait_event("CALL_CLOSED", timeout=10)
     finally:
         uac.stop()
+
+
+def test_simultaneous_ring_to_a_domain_user(fe, side, users, peer):
+    """alice's simultaneous ring to bob's SIP address (bob: a user of this server with an
+    application and no phone): Kamailio sends the leg (it carries Diversion) back to
+    ucwa-sipd, which rings bob's applications; bob answers, alice's invitation ends
+    ConnectedElsewhere, and bob's app hears the caller (the gateway echoes bob's tone
+    through both rtpengine anchors)."""
+    forwarding(fe, "SimultaneousRing", simring=f"sip:{BOB}", simring_delay=0)
+    alice = CallApp.signed_in(users(ALICE))
+    bob = CallApp.signed_in(users(BOB))
+    uac = caller(side, duration_ms=5000).start(wait=0)
+    try:
+        ring = alice.ringing(timeout=10)
+        bring = bob.ringing(timeout=10)
+        b = peer(BOB_HZ)
+        bring.accept(b.answer(bring.sdp()))
+        b.wait_connected(timeout=15)
+        assert ring.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
+        heard = b.heard(BOB_HZ)
+        assert heard.ok, f"bob's app does not hear its tone echoed by the caller: {heard}"
+        assert uac.proc.wait(15) == 0, uac.errors()
+        bring.ended()
+    finally:
+        uac.stop()
+    rtpengine_forgets(side)
+
+
+def test_forward_chain_keeps_diversion(fe, side, users):
+    """alice forwards to bob's SIP address, bob to a number behind the SIPp gateway: the
+    gateway's INVITE shows the caller and both diversions, bob's (the newest) first,
+    then alice's number."""
+    forwarding(fe, "ImmediateForward", immediate=f"sip:{BOB}")
+    forwarding(fe, "ImmediateForward", immediate="tel:+16660199", owner=BOB)
+    before = len(side.gw.requests("INVITE"))
+    uac = caller(side, duration_ms=1000).start(wait=0)
+    try:
+        invite = side.gw.wait_request("INVITE", count=before + 1)
+        assert invite.ruri.startswith("sip:+16660199@"), invite.ruri
+        assert CALLER in invite.header("From"), invite.text
+        diversions = re.findall(r"(?im)^Diversion:\s*(.*)$", invite.text)
+        assert len(diversions) == 2, invite.text
+        assert diversions[0].startswith(f"<sip:{BOB}>;reason=unconditional"), diversions
+        assert diversions[1].startswith(f"<tel:{ALICE_NUMBER}>;reason=unconditional"), \
+            diversions
+        assert uac.proc.wait(15) == 0, uac.errors()
+    finally:
+        uac.stop()
+        no_forwarding(fe, BOB)
+
+
+def test_forward_loop_stops(fe, side, users, peer):
+    """alice forwards to bob, bob back to alice: the call comes back to alice diverted
+    from her already, and rings her applications (it is forwarded no further)."""
+    forwarding(fe, "ImmediateForward", immediate=f"sip:{BOB}")
+    forwarding(fe, "ImmediateForward", immediate=f"sip:{ALICE}", owner=BOB)
+    alice = CallApp.signed_in(users(ALICE))
+    bob = CallApp.signed_in(users(BOB))
+    uac = caller(side, duration_ms=1000).start(wait=0)
+    try:
+        ring = alice.ringing(timeout=10)
+        ring.accept(peer().answer(ring.sdp()))
+        assert uac.proc.wait(15) == 0, uac.errors()
+        ring.ended()
+        bob.pump(timeout=1)
+        assert not any(e.rel == "audioVideoInvitation" for e in bob.queue), bob.queue
+        assert re.search(r"UCWA01128: .*alice@contoso.test: diverted from this user",
+                         fe.apache.log_text())
+    finally:
+        uac.stop()
+        no_forwarding(fe, BOB)
+    rtpengine_forgets(side)
+
+
+def no_forwarding(fe, owner):
+    con = sqlite3.connect(fe.db, timeout=10)
+    con.execute("DELETE FROM ucwa_call_forwarding WHERE owner = ?", (owner,))
+    con.commit()
+    con.close()
 
 
 def work_hours(fe, days, start, end, zone=WORK_ZONE):
