@@ -319,6 +319,9 @@ def test_tones_between_caller_and_mobile(fe, side, users, mobile, pstn_phone):
     assert heard.ok, f"the mobile does not hear the caller's {CALLER_HZ} Hz: {heard}"
     heard = pstn_phone.heard(MOBILE_HZ)
     assert heard.ok, f"the caller does not hear the mobile's {MOBILE_HZ} Hz: {heard}"
+    # the caller's hold and resume reach the mobile (the leg that answered), not the app
+    holds_and_resumes(pstn_phone, mobile)
+    caller_and_mobile_bridged(side, mobile, pstn_phone, leg="-snr")
     mobile.hangup()           # the mobile hangs up: so does the caller's call
     mobile.wait_event("CALL_CLOSED", timeout=10)
     pstn_phone.wait_event("CALL_CLOSED", timeout=10)
@@ -666,7 +669,7 @@ def holds_and_resumes(remote, mobile):
             time.sleep(0.2)
 
 
-def caller_and_mobile_bridged(side, mobile, pstn_phone):
+def caller_and_mobile_bridged(side, mobile, pstn_phone, leg="-pa"):
     """Each hears the other's tone through rtpengine, whose only call is the mobile's
     leg (the apps' leg is gone)."""
     heard = mobile.heard(CALLER_HZ)
@@ -674,7 +677,7 @@ def caller_and_mobile_bridged(side, mobile, pstn_phone):
     heard = pstn_phone.heard(MOBILE_HZ)
     assert heard.ok, f"the caller does not hear the mobile's {MOBILE_HZ} Hz: {heard}"
     calls = side.rtp.calls()
-    assert len(calls) == 1 and calls[0].endswith("-pa"), calls
+    assert len(calls) == 1 and calls[0].endswith(leg), calls
 
 
 def test_accept_with_phone_audio(fe, side, users, mobile, pstn_phone):
