@@ -125,7 +125,11 @@ def fe(workdir, voice_state, side, keys, apns):
             f'UcwaPushApns "{keys["dir"] / "apns.p8"}" {APNS_KEY_ID} {APNS_TEAM_ID} '
             f'{APNS_TOPIC} 127.0.0.1:{apns["port"]}',
             f'UcwaPushCAFile "{ca}"', "UcwaPushBackgroundAfter 1"]
-    extra = "\n".join([FAST, NO_CVW, f"UcwaCallRingTimeout {RING_S}"] + push
+    # the server's work hours (for users without a row): none within the module's run
+    now = datetime.datetime.now(datetime.timezone.utc)
+    off = [(now + datetime.timedelta(hours=h)).strftime("%H:00") for h in (2, 3)]
+    hours = f'UcwaWorkHours "Mon-Sun {off[0]}-{off[1]}" UTC'
+    extra = "\n".join([FAST, NO_CVW, f"UcwaCallRingTimeout {RING_S}", hours] + push
                        + side.ucwa_directives())
     f = start_fe(workdir, voice_state, "sip-snr", extra=extra)
     f.db = voice_state / "directory.db"
@@ -516,17 +520,18 @@ def work_hours(fe, days, start, end, zone=WORK_ZONE):
     con.close()
 
 
-@pytest.mark.parametrize("within", [False, True])
+@pytest.mark.parametrize("within", [False, True, None])
 def test_work_hours(fe, side, users, mobile, peer, within):
     """An immediate forward for Workhours: outside alice's work hours (her row: the hours
     from an hour after now, in her zone, DST as the tz database has it) the apps ring and
     the mobile does not; within them (an hour either side of now) the call goes to the
-    mobile and the apps do not ring."""
+    mobile and the apps do not ring. Without a row (None), the server's UcwaWorkHours
+    (two hours from the module's start): outside."""
     local = datetime.datetime.now(zoneinfo.ZoneInfo(WORK_ZONE))
     hh = [(local + datetime.timedelta(hours=h)).strftime("%H:00") for h in (-1, 1, 2)]
     if within:
         work_hours(fe, "Mon-Sun", hh[0], hh[1])
-    else:
+    elif within is False:
         work_hours(fe, "Mon-Sun", hh[1], hh[2])
     forwarding(fe, "ImmediateForward", immediate=f"tel:{MOBILE}", period="Workhours")
     alice = CallApp.signed_in(users("alice@contoso.test"))
