@@ -132,6 +132,20 @@ static const char *const v6[] = {
     NULL
 };
 
+/* Version 7: each user's work hours (ucwa_workhours: callForwardingSettings' activePeriod
+ * Workhours), Skype for Business's Exchange working hours, written by an admin: days
+ * ("Mon-Fri"), start and end ("08:00", "17:00", local) and a tz database zone name. A
+ * user without a row has the server's UcwaWorkHours. */
+static const char *const v7[] = {
+    "CREATE TABLE ucwa_work_hours ("
+    " sip_uri VARCHAR(256) NOT NULL PRIMARY KEY,"
+    " days VARCHAR(64) NOT NULL,"
+    " start_time VARCHAR(5) NOT NULL,"
+    " end_time VARCHAR(5) NOT NULL,"
+    " time_zone VARCHAR(64) NOT NULL)",
+    NULL
+};
+
 static const ucwa_migration migrations[] = {
     { 1, "contact groups and group memberships", v1 },
     { 2, "index of memberships by contact", v2 },
@@ -139,6 +153,7 @@ static const ucwa_migration migrations[] = {
     { 4, "conversation logs", v4 },
     { 5, "enterprise voice and call forwarding", v5 },
     { 6, "index of voice users by LineURI", v6 },
+    { 7, "work hours", v7 },
 };
 
 #define VERSION_TABLE                                                                     \

@@ -22,7 +22,7 @@
 #include <apr_dbd.h>
 
 /* The version this code needs (the number of the last migration). */
-#define UCWA_SCHEMA_VERSION 6
+#define UCWA_SCHEMA_VERSION 7
 
 typedef struct {
     int version;                     /* 1, 2, ... in order, no gaps */

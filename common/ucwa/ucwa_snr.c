@@ -1,5 +1,6 @@
 /* Single number reach and call forwarding acted on: see ucwa_snr.h. */
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <apr_strings.h>
@@ -61,6 +62,14 @@ static int contact(const char *target, const char *uri)
     return target && !strcmp(target, "Contact") && uri && *uri;
 }
 
+int ucwa_snr_in_period(const ucwa_callfwd *f, const ucwa_workhours *w, time_t t)
+{
+    if (!f || !f->active_period || strcasecmp(f->active_period, "Workhours")) {
+        return 1;
+    }
+    return ucwa_workhours_within(w, t) == 1;
+}
+
 void ucwa_snr_decide(const ucwa_callfwd *f, const ucwa_voice_user *vu, apr_pool_t *p,
                      ucwa_snr_plan *out)
 {
@@ -106,6 +115,73 @@ void ucwa_snr_decide(const ucwa_callfwd *f, const ucwa_voice_user *vu, apr_pool_
             out->skipped = not_called(p, "unanswered call forward", rv, f->unanswered_uri);
         }
     }
+}
+
+/* Whether uri (len bytes, from a Diversion entry) names who or line. */
+static int names_user(const char *uri, apr_size_t len, const char *who, const char *line)
+{
+    const char *u = uri, *end = uri + len, *num;
+    apr_size_t ulen;
+
+    if (len > 4 && !strncasecmp(u, "sip:", 4)) {
+        u += 4;
+    }
+    else if (len > 5 && !strncasecmp(u, "sips:", 5)) {
+        u += 5;
+    }
+    else if (line && strlen(line) == len && !strncasecmp(uri, line, len)) {
+        return 1;   /* tel:... as the LineURI is */
+    }
+    else {
+        return 0;
+    }
+    ulen = strcspn(u, ";?>");
+    if (u + ulen > end) {
+        ulen = (apr_size_t)(end - u);
+    }
+    if (who && strlen(who) == ulen && !strncasecmp(u, who, ulen)) {
+        return 1;
+    }
+    if (line && !strncasecmp(line, "tel:", 4)) {
+        num = line + 4;
+        apr_size_t n = strcspn(num, ";");
+        if (n && ulen > n && u[n] == '@' && !strncmp(u, num, n)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int ucwa_snr_diversion(const char *value, const char *who, const char *line, int *hops)
+{
+    const char *v = value;
+    int named = 0;
+
+    while (v && *v) {
+        const char *lt = strchr(v, '<'), *gt, *next;
+        int counter = 1;
+        if (!lt || !(gt = strchr(lt, '>'))) {
+            break;
+        }
+        named |= names_user(lt + 1, (apr_size_t)(gt - lt - 1), who, line);
+        next = strchr(gt, ',');
+        {
+            const char *c = gt;
+            while ((c = strchr(c, ';')) != NULL && (!next || c < next)) {
+                c++;
+                while (*c == ' ') {
+                    c++;
+                }
+                if (!strncasecmp(c, "counter=", 8)) {
+                    int n = atoi(c + 8);
+                    counter = n > 0 && n < 100 ? n : 1;
+                }
+            }
+        }
+        *hops += counter;
+        v = next ? next + 1 : NULL;
+    }
+    return named;
 }
 
 const char *ucwa_snr_number(apr_pool_t *p, const char *user, int user_phone)

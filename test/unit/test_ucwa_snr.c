@@ -211,6 +211,41 @@ START_TEST(user_of_a_number)
 }
 END_TEST
 
+START_TEST(diversions)
+{
+    int hops = 0;
+
+    /* a call diverted by bob, then by alice's number: named by either, two hops */
+    ck_assert_int_eq(ucwa_snr_diversion("<sip:bob@x.test>;reason=unconditional;counter=1, "
+                                        "<tel:+15550100>;reason=deflection", "alice@x.test",
+                                        "tel:+15550100", &hops), 1);
+    ck_assert_int_eq(hops, 2);
+    hops = 0;
+    ck_assert_int_eq(ucwa_snr_diversion("<sip:bob@x.test>;reason=unconditional", "alice@x.test",
+                                        "tel:+15550100", &hops), 0);
+    ck_assert_int_eq(hops, 1);
+    ck_assert_int_eq(ucwa_snr_diversion("\"Alice\" <sip:ALICE@X.test>;counter=2",
+                                        "alice@x.test", NULL, &hops), 1);
+    ck_assert_int_eq(hops, 3);
+    /* the LineURI as a sip: number, with an extension; a prefix is not the user */
+    ck_assert_int_eq(ucwa_snr_diversion("<sip:+15550100@gw.x.test;user=phone>", "alice@x.test",
+                                        "tel:+15550100;ext=100", &hops), 1);
+    ck_assert_int_eq(ucwa_snr_diversion("<sip:+1555010@gw.x.test;user=phone>", "alice@x.test",
+                                        "tel:+15550100", &hops), 0);
+    ck_assert_int_eq(ucwa_snr_diversion("<sip:alice@x.test.evil>", "alice@x.test", NULL, &hops),
+                     0);
+    /* counters out of range count one; garbage counts nothing */
+    hops = 0;
+    ck_assert_int_eq(ucwa_snr_diversion("<sip:b@x>;counter=1000,<sip:c@x>;counter=-3",
+                                        "a@x", NULL, &hops), 0);
+    ck_assert_int_eq(hops, 2);
+    hops = 0;
+    ck_assert_int_eq(ucwa_snr_diversion("no brackets, <unclosed", "a@x", NULL, &hops), 0);
+    ck_assert_int_eq(hops, 0);
+    ck_assert_int_eq(ucwa_snr_diversion(NULL, "a@x", NULL, &hops), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ucwa_snr");
@@ -222,6 +257,7 @@ int main(void)
     tcase_add_test(tc, policy_gates_and_routes);
     tcase_add_test(tc, numbers_and_callers);
     tcase_add_test(tc, user_of_a_number);
+    tcase_add_test(tc, diversions);
     suite_add_tcase(s, tc);
     return unit_run("test_ucwa_snr", s);
 }
