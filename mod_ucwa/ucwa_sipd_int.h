@@ -139,6 +139,9 @@ void sipd_dlg_close(sipd *d);
 int sipd_apply(sipd *d, json_t *m, const char *sdp, int *mirror);
 /* A SIP message's body (malloc'ed), or NULL when it has none. */
 char *sipd_body_dup(const struct sip_msg *msg);
+/* 480 Temporarily Unavailable, Retry-After 60: a number nobody has, a user with no
+ * application (alike, so that a caller cannot map assigned numbers) */
+void sipd_reply_unreachable(sipd *d, const struct sip_msg *msg);
 
 /* Call via work (ucwa_sipd_cvw.c): 1 when message m (kind k, key kfe/kconv; invite: it
  * came as an invitation) is a call via work's, taken; 0 for ucwa_sipd_call.c's. */

@@ -10,7 +10,7 @@ from SIP land on FE1's: the tests know which Front End holds which call); baresi
   again, FE1's answers and hangs up (dave's call closes).
 - the caller cancels (both Missed); an application declines (603, the other stops).
 - the PSTN calls alice's work number: her apps on both Front Ends ring, the caller shown
-  as its number; a number that is nobody's: 404; with an immediate forward to a number the
+  as its number; a number that is nobody's: 480; with an immediate forward to a number the
   call goes to the gateway (Diversion: her number) and her apps ring nowhere.
 - alice's application on FE2 calls carol's phone: the INVITE leaves from FE2's ucwa-sipd;
   and a number (tel:0100, her voice policy in the pool's PostgreSQL): the SIPp gateway gets
@@ -239,7 +239,7 @@ def test_pstn_calls_a_work_number(side, pl, alice, peer):
     """The PSTN (a SIPp caller at the gateway's address) calls alice's work number (her
     LineURI in the pool's PostgreSQL): FE1's ucwa-sipd finds her, her apps on both Front
     Ends ring with the caller shown as tel:+15550123, the answer on FE2 wins; a number that
-    is nobody's gets 404."""
+    is nobody's gets 480, as a user with no application."""
     a1, a2 = alice
     pl.pg.psql("INSERT INTO ucwa_voice_users VALUES ('alice@contoso.test', NULL, NULL, "
                "'tel:+15550100') ON CONFLICT (sip_uri) DO UPDATE SET line_uri = 'tel:+15550100'")
@@ -265,7 +265,7 @@ def test_pstn_calls_a_work_number(side, pl, alice, peer):
                              headers=["Content-Type: application/sdp"],
                              body="v=0\r\no=- 1 1 IN IP4 127.0.0.71\r\ns=-\r\nc=IN IP4 "
                                   "127.0.0.71\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n")
-    assert r is not None and r.status == 404, r
+    assert r is not None and r.status == 480, r
 
 
 def test_immediate_forward_on_a_pool(side, pl, alice):
