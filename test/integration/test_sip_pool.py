@@ -20,7 +20,8 @@ from SIP land on FE1's: the tests know which Front End holds which call); baresi
 - FE1 is killed (SIGKILL) with a call from dave answered on FE2 (its SIP side on FE1) and
   a call from FE2 to carol (its SIP side on FE2): the first ends on FE2 as a Front End gone
   (within the lease), the second stays up and hangs up cleanly; Kamailio then sends a
-  call from SIP to FE2's ucwa-sipd (FE1 silent for 2 s)."""
+  call from SIP to FE2's ucwa-sipd at once, Kamailio's OPTIONS probe having marked FE1
+  inactive (no INVITE to its dead address, no 2 s failover)."""
 import os
 import re
 import signal
@@ -44,6 +45,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="needs root (to run PostgreSQL as postgres)")
 
 FE_SET = 9                    # the pool's Front Ends in Kamailio's dispatcher list
+PING_S = 1                    # Kamailio's OPTIONS probe of the Front Ends (PING_INTERVAL)
 PSTN_UAC, PSTN_MEDIA = 5078, 5079    # (+ offset) a PSTN caller at the gateway's address
 ALLOWED = mobility_allowed() + [
     re.compile(r"UCWA007\d\d"),       # ucwa-sipd's calls (info)
@@ -59,7 +61,8 @@ def side(workdir):
     fes = [f"sip:{pools.FE_ADDR.format(i)}:{5089 + offset}" for i in (1, 2)]
     s = SipSide(workdir / "sip-pool", host="127.0.0.1", domain=DOMAIN, offset=offset,
                 ucwa=[pools.FE_ADDR.format(i) for i in (1, 2)], gateways={FE_SET: fes})
-    s.kam.defines += [f"UCWA_SET={FE_SET}", 'UCWA_SET_ALG="8"']
+    s.kam.defines += [f"UCWA_SET={FE_SET}", 'UCWA_SET_ALG="8"', f"PING_INTERVAL={PING_S}"]
+    s.kam.probed.add(FE_SET)     # the Front Ends are probed (flag 8), the gateways not
     s.start()
     yield s
     s.stop()
@@ -372,10 +375,21 @@ def test_front_end_killed(side, pl, alice, dave, carol, peer):
     out.hang_up()
     out.ended()
     carol.wait_event("CALL_CLOSED")
-    # Kamailio's first choice (FE1) is dead: the call goes to FE2's ucwa-sipd after 2 s
+    # Kamailio's probe finds FE1's ucwa-sipd silent and marks it inactive (within the
+    # probe's interval and timeout); a call from SIP then goes to FE2's at once: no
+    # INVITE to FE1's dead address, no 2 s failover
+    fe1 = f"sip:{pools.FE_ADDR.format(1)}:{5089 + side.offset}"
+    wait_for(lambda: side.kam.ds_flags(fe1) == "IP", timeout=PING_S + 1 + 5,
+             what="Kamailio's probe marks FE1 inactive")
+    print(f"SIGKILL of FE1 to Kamailio's probe marking it inactive: "
+          f"{time.monotonic() - t0:.1f} s")
+    mark = len(side.kam.log_text())
     t0 = time.monotonic()
     dave.dial(f"sip:alice@{DOMAIN}")
     ring2 = a2.ringing(timeout=15)
-    print(f"a call from SIP with FE1 dead rings on FE2 after {time.monotonic() - t0:.1f} s")
+    took = time.monotonic() - t0
+    print(f"a call from SIP with FE1 dead rings on FE2 after {took:.1f} s")
+    assert "marked inactive" not in side.kam.log_text()[mark:], side.kam.log_text()[mark:]
+    assert took < 1.9, took        # (the failover would have taken 2 s before the ring)
     ring2.decline()
     dave.wait_event("CALL_CLOSED", timeout=10)
