@@ -892,6 +892,26 @@ def test_kamailio_restarted_and_unreachable(fe, users, side, dave, peer):
     # so this test comes late in the module)
 
 
+def test_phone_hangs_up_after_kamailio_restart(users, side, dave, peer):
+    """dave's phone calls alice's app, Kamailio restarts (it forgets its dialogs), dave
+    hangs up: his BYE, inside a dialog the new Kamailio does not know, still reaches
+    ucwa-sipd (its next hop is the UCWA SIP side) and the app sees the call end.
+    (dave calls: after the restart Kamailio has no location for him.)"""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    dave.dial(f"sip:alice@{DOMAIN}")
+    ring = alice.ringing(timeout=10)
+    ring.accept(peer().answer(ring.sdp()))
+    dave.wait_event("CALL_ESTABLISHED", timeout=10)
+    side.kam.stop()
+    side.kam.start()
+    mark = len(side.kam.log_text())
+    dave.hangup()
+    ring.ended(timeout=10)
+    dave.wait_event("CALL_CLOSED", timeout=10)
+    log = side.kam.log_text()[mark:]
+    assert "BYE inside an unknown dialog" in log and "refused" not in log, log
+
+
 def test_rtpengine_down(fe, users, side, dave, peer):
     """Last: rtpengine stops. A call to the phone fails Unreachable once rtpengine's
     offer times out (three tries, 1.5 s) and the phone never rings; a call canceled
