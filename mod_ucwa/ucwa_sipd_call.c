@@ -619,6 +619,7 @@ static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
                         NULL, out_close, c, "P-Asserted-Identity: <%s>\r\n%s%s%s",
                         x->from, x->gw[0] ? "P-Ucwa-Gateway-Set: " : "", x->gw,
                         x->gw[0] ? "\r\n" : "");
+    sipd_dlg_sent(d);
     mem_deref(mb);
     if (e) {
         ap_log_error(APLOG_MARK, APLOG_ERR, e, d->s, UCWALOGNO(00705)

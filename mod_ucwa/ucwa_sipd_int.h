@@ -77,6 +77,8 @@ typedef struct sipd {
     struct sip_lsnr *reneg_lsnr;  /* re-INVITEs in a call's dialog, before sess_sock */
     struct list call_list;       /* sipd_call */
     struct sip_lsnr *dlg_lsnr;   /* a previous process's dialogs (ucwa_sipd_dlg.c) */
+    struct sip_lsnr *dlg_rsp_lsnr;   /* answers to a previous process's INVITEs */
+    void *dlg_capture;           /* the record whose INVITE is being sent (its CANCEL) */
     struct tmr out_tmr;          /* looks at the store's outbox */
     apr_time_t out_busy;         /* when the outbox last had something */
     int bell_fd;                 /* the doorbell's pipe (ucwa_sipd_bell.c), or -1 */
@@ -126,6 +128,9 @@ void sipd_dlg_begin(sipd *d, int dir, const char *kfe, const char *kconv,
                     const struct sip_msg *invite);
 void sipd_dlg_confirm(sipd *d, const char *kconv, const struct sip_msg *msg);
 void sipd_dlg_forget(sipd *d, const char *kconv);
+/* After sipsess_connect of a call sipd_dlg_begin recorded (to SIP): its INVITE, if it
+ * went out, has been kept for a CANCEL by a later process. */
+void sipd_dlg_sent(sipd *d);
 /* At start: the previous process's calls, their conv keys to keep connected (a JSON
  * array, taken by the caller); the others end. */
 json_t *sipd_dlg_restore(sipd *d);

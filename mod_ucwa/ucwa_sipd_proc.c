@@ -171,7 +171,8 @@ static int sip_open(sipd *d)
     if (c->cert_file && (err = tls_open(d)) != 0) {
         return err;
     }
-    err = sip_alloc(&d->sip, NULL, 32, 32, 32, "ucwa-sipd", NULL, NULL);
+    /* (d: the trace handler's argument, ucwa_sipd_dlg.c) */
+    err = sip_alloc(&d->sip, NULL, 32, 32, 32, "ucwa-sipd", NULL, d);
     for (i = 0; !err && i < 2; i++) {
         struct sa la;
         if (i == 1 && ports[1] == ports[0]) {

@@ -457,8 +457,9 @@ def test_sipd_restart_keeps_established_calls(fe, users, side, dave, peer):
 
 def test_sipd_restart_ends_ringing_calls(fe, users, side, dave, peer):
     """A call still ringing when ucwa-sipd dies ends on the app's side (as with a Front
-    End gone), and the new process has rtpengine forget its session (it would stay
-    until rtpengine's own timeout)."""
+    End gone), the new process has rtpengine forget its session (it would stay until
+    rtpengine's own timeout), and the phone stops ringing (the new process CANCELs the
+    INVITE it finds in the dialog record)."""
     alice = CallApp.signed_in(users("alice@contoso.test"))
     call = alice.call(f"sip:dave@{DOMAIN}", peer().offer())
     call.started()
@@ -470,8 +471,7 @@ def test_sipd_restart_ends_ringing_calls(fe, users, side, dave, peer):
     while side.rtp.calls() and time.time() < deadline:
         time.sleep(0.1)
     assert side.rtp.calls() == []
-    dave.hangup()           # the phone stops ringing (its 486 meets no transaction)
-    dave.wait_event("CALL_CLOSED")
+    dave.wait_event("CALL_CLOSED", timeout=5)
 
 
 def test_invite_not_from_the_proxy_is_refused(fe, side, users):
@@ -856,6 +856,43 @@ def test_gateway_answers_nothing(users, side, peer):
     while side.rtp.calls() and time.time() < deadline:
         time.sleep(0.1)
     assert side.rtp.calls() == []
+
+
+def test_sipd_killed_ends_the_ringing_at_sip(fe, workdir, users, side, peer):
+    """kill -9 of ucwa-sipd while two calls ring: the new process ends them at the SIP
+    end too, from the dialog records: the gateway ringing the app's call (SIPp, 100 and
+    180 then nothing) gets a CANCEL of that INVITE (Kamailio matched it to the INVITE's
+    transaction by its Via branch), and a caller (SIPp at the gateway's address) ringing
+    alice's app gets 480. Both calls end on the app's side."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    invites = len(side.noanswer.requests("INVITE"))
+    cancels = len(side.noanswer.requests("CANCEL"))
+    out = alice.call("tel:+15580100", peer().offer())
+    out.started()
+    side.noanswer.wait_request("INVITE", count=invites + 1)
+    uac = sipp.Sipp(workdir / "sip-calls" / "caller-killed", "ucwa_call", addr=GATEWAY,
+                    port=PHONE_UAC + side.offset, remote=side.kam.address, calls=1,
+                    duration_ms=300, echo_port=PHONE_MEDIA + side.offset,
+                    keys={"ruri": f"sip:alice@{DOMAIN}", "pai": f"sip:+14255550123@{DOMAIN}",
+                          "gwset": "1"})
+    uac.start(wait=0)
+    try:
+        ring = alice.ringing(timeout=10)
+        kill_sipd(fe)
+        cancel = side.noanswer.wait_request("CANCEL", count=cancels + 1, timeout=5)
+        invite = side.noanswer.requests("INVITE")[invites]
+        assert cancel.header("Call-ID") == invite.header("Call-ID"), (cancel, invite)
+        uac.proc.wait(10)
+        finals = [m.status for m in uac.replies("INVITE") if m.status >= 200]
+        assert finals == [480], (finals, uac.errors())
+        assert out.failed(timeout=10).get("subcode") == "Unreachable"
+        ring.missed(timeout=10)
+        deadline = time.time() + 5
+        while side.rtp.calls() and time.time() < deadline:
+            time.sleep(0.1)
+        assert side.rtp.calls() == []
+    finally:
+        uac.stop()
 
 
 def test_kamailio_restarted_and_unreachable(fe, users, side, dave, peer):
