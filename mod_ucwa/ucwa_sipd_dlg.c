@@ -202,30 +202,17 @@ typedef struct {
     char *out;
     size_t n, len;
     int over;
+    const char *name;             /* the header each value is written as */
 } bail_acc;
 
-static bool via_add(const struct sip_hdr *hdr, const struct sip_msg *msg, void *arg)
+/* Each header of one kind, as "<name>: <value>\r\n" lines, in order. */
+static bool line_add(const struct sip_hdr *hdr, const struct sip_msg *msg, void *arg)
 {
     bail_acc *a = arg;
     int w;
 
     (void)msg;
-    w = re_snprintf(a->out + a->len, a->n - a->len, "Via: %r\r\n", &hdr->val);
-    if (w < 0 || (size_t)w >= a->n - a->len) {
-        a->over = 1;
-        return true;
-    }
-    a->len += (size_t)w;
-    return false;
-}
-
-static bool route_line_add(const struct sip_hdr *hdr, const struct sip_msg *msg, void *arg)
-{
-    bail_acc *a = arg;
-    int w;
-
-    (void)msg;
-    w = re_snprintf(a->out + a->len, a->n - a->len, "Route: %r\r\n", &hdr->val);
+    w = re_snprintf(a->out + a->len, a->n - a->len, "%s: %r\r\n", a->name, &hdr->val);
     if (w < 0 || (size_t)w >= a->n - a->len) {
         a->over = 1;
         return true;
@@ -239,7 +226,7 @@ static bool route_line_add(const struct sip_hdr *hdr, const struct sip_msg *msg,
 static void bail_in(dlg_rec *r, const struct sip_msg *invite)
 {
     const struct sip_hdr *from = sip_msg_hdr(invite, SIP_HDR_FROM);
-    bail_acc a = { r->bail, sizeof(r->bail), 0, 0 };
+    bail_acc a = { r->bail, sizeof(r->bail), 0, 0, "Via" };
     int w;
 
     r->bail[0] = '\0';
@@ -247,7 +234,7 @@ static void bail_in(dlg_rec *r, const struct sip_msg *invite)
         return;
     }
     a.len = (size_t)re_snprintf(r->bail, sizeof(r->bail), "SIP/2.0 480 Temporarily Unavailable\r\n");
-    sip_msg_hdr_apply(invite, true, SIP_HDR_VIA, via_add, &a);
+    sip_msg_hdr_apply(invite, true, SIP_HDR_VIA, line_add, &a);
     w = a.over ? -1 : re_snprintf(r->bail + a.len, sizeof(r->bail) - a.len,
                                   "From: %r\r\nTo: %r;tag=%016llx\r\nCall-ID: %r\r\n"
                                   "CSeq: %u INVITE\r\nRetry-After: 60\r\n"
@@ -268,7 +255,7 @@ static void bail_in(dlg_rec *r, const struct sip_msg *invite)
 static void bail_out(dlg_rec *r, const struct sip_msg *invite, enum sip_transp tp,
                      const struct sa *dst)
 {
-    bail_acc a = { r->bail, sizeof(r->bail), 0, 0 };
+    bail_acc a = { r->bail, sizeof(r->bail), 0, 0, "Route" };
     const struct sip_hdr *from = sip_msg_hdr(invite, SIP_HDR_FROM);
     const struct sip_hdr *to = sip_msg_hdr(invite, SIP_HDR_TO);
     int w;
@@ -283,7 +270,7 @@ static void bail_out(dlg_rec *r, const struct sip_msg *invite, enum sip_transp t
         r->bail[0] = '\0';
         return;
     }
-    sip_msg_hdr_apply(invite, true, SIP_HDR_ROUTE, route_line_add, &a);
+    sip_msg_hdr_apply(invite, true, SIP_HDR_ROUTE, line_add, &a);
     w = a.over ? -1 : re_snprintf(r->bail + a.len, sizeof(r->bail) - a.len,
                                   "Max-Forwards: 70\r\nFrom: %r\r\nTo: %r\r\n"
                                   "Call-ID: %r\r\nCSeq: %u CANCEL\r\n"

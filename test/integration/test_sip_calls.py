@@ -38,10 +38,11 @@ import pytest
 import conftest
 import kamailio
 import mobility
+import sip_fixtures
 import sipp
-from sip_side import GATEWAY, SipSide, seed_voice
+from sip_side import GATEWAY, SipSide
 from ucwa_call import CallApp
-from ucwa_client import FAST, clean_log, start_fe, state_with_tags, stop_fe
+from ucwa_client import FAST, start_fe, stop_fe
 from webrtc_media import Peer, media_fixture, refused_for_aiortc
 
 APP_HZ, PHONE_HZ = 1000, 1500
@@ -117,12 +118,8 @@ INSERT INTO ucwa_voice_routes VALUES ('Silent', 5, '^\+1559\d{4}$', 'Local', '5'
 
 @pytest.fixture(scope="module")
 def voice_state(workdir, state):
-    """The demo state with a voice policy; the tables are the module's (made by a first
-    start), the rows go in while it is stopped."""
-    st = state_with_tags(workdir, state, "state-sip-calls", {})
-    stop_fe(start_fe(workdir, st, "sip-calls-0"))
-    seed_voice(st, VOICE_SQL)
-    return st
+    """The demo state with a voice policy."""
+    return sip_fixtures.voice_state(workdir, state, "sip-calls", VOICE_SQL)
 
 
 @pytest.fixture(scope="module")
@@ -134,31 +131,14 @@ def fe(workdir, voice_state, side):
     stop_fe(f, ALLOWED)
 
 
-@pytest.fixture(autouse=True)
-def logs(fe, allowed_log):
-    allowed_log.extend(ALLOWED)
-    yield from clean_log(fe, allowed_log)
-
-
-@pytest.fixture(scope="module")
-def dave(side):
-    return side.phone("dave", 1, tone=PHONE_HZ)
+logs = sip_fixtures.logs_fixture(ALLOWED)
+dave = sip_fixtures.phone_fixture("dave", 1, PHONE_HZ)
 
 
 media = media_fixture()
 
 
-@pytest.fixture
-def peer(media):
-    made = []
-
-    def make(tone=APP_HZ):
-        p = Peer(media, tone)
-        made.append(p)
-        return p
-    yield make
-    for p in made:
-        p.close()
+peer = sip_fixtures.peer_fixture(APP_HZ)
 
 
 def hear_each_other(app_peer, phone, when=""):

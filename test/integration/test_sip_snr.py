@@ -43,13 +43,14 @@ import pytest
 import baresip
 import conftest
 import kamailio
+import sip_fixtures
 import sipp
 from push_services import (APNS_KEY_ID, APNS_TEAM_ID, APNS_TOPIC, apns,  # noqa: F401
                            apns_mock, keys)
 from sip_side import GATEWAY, SipSide
 from ucwa_call import CallApp
-from ucwa_client import FAST, clean_log, start_fe, state_with_tags, stop_fe
-from webrtc_media import MediaLoop, Peer
+from ucwa_client import FAST, start_fe, stop_fe
+from webrtc_media import media_fixture
 
 DOMAIN = "contoso.test"
 ALICE_NUMBER, CALLER, MOBILE = "+15550100", "+15550123", "+15550199"
@@ -94,13 +95,8 @@ INSERT INTO ucwa_voice_users VALUES ('alice@contoso.test', NULL, NULL, 'tel:+155
 
 @pytest.fixture(scope="module")
 def voice_state(workdir, state):
-    st = state_with_tags(workdir, state, "state-sip-snr", {"frank@contoso.test": "NoCvw"})
-    stop_fe(start_fe(workdir, st, "sip-snr-0"))
-    con = sqlite3.connect(st / "directory.db")
-    con.executescript(VOICE_SQL)
-    con.commit()
-    con.close()
-    return st
+    return sip_fixtures.voice_state(workdir, state, "sip-snr", VOICE_SQL,
+                                    {"frank@contoso.test": "NoCvw"})
 
 
 @pytest.fixture(scope="module")
@@ -121,10 +117,7 @@ def fe(workdir, voice_state, side, keys, apns):
     stop_fe(f, ALLOWED)
 
 
-@pytest.fixture(autouse=True)
-def logs(fe, allowed_log):
-    allowed_log.extend(ALLOWED)
-    yield from clean_log(fe, allowed_log)
+logs = sip_fixtures.logs_fixture(ALLOWED)
 
 
 @pytest.fixture(scope="module")
@@ -138,24 +131,10 @@ def mobile(side):
     m.stop()
 
 
-@pytest.fixture(scope="module")
-def media():
-    loop = MediaLoop()
-    yield loop
-    loop.close()
+media = media_fixture()
 
 
-@pytest.fixture
-def peer(media):
-    made = []
-
-    def make(tone=APP_HZ):
-        p = Peer(media, tone)
-        made.append(p)
-        return p
-    yield make
-    for p in made:
-        p.close()
+peer = sip_fixtures.peer_fixture(APP_HZ)
 
 
 def forwarding(fe, setting="None", simring=None, simring_delay=0, immediate=None,
