@@ -631,6 +631,7 @@ static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
                         NULL, out_close, c, "P-Asserted-Identity: <%s>\r\n%s%s%s",
                         x->from, x->gw[0] ? "P-Ucwa-Gateway-Set: " : "", x->gw,
                         x->gw[0] ? "\r\n" : "");
+    sipd_dlg_sent(d);
     mem_deref(mb);
     if (e) {
         ap_log_error(APLOG_MARK, APLOG_ERR, e, d->s, UCWALOGNO(00705)
@@ -920,7 +921,7 @@ static void on_invite(const struct sip_msg *msg, void *arg)
     }
     /* whose call (a work number is its owner's), and the owner's forwarding */
     if (sipd_fork_target(d, msg, &user, &fork) < 0) {
-        return;   /* answered (404: nobody's number) */
+        return;   /* answered (480: nobody's number) */
     }
     if (d->pool_name && !sipd_fork_rings_apps(fork)) {
         apps = 0;   /* an immediate forward: the applications do not ring anywhere */
@@ -934,12 +935,15 @@ static void on_invite(const struct sip_msg *msg, void *arg)
         apps = sipd_fork_rings_apps(fork) && user_here(d, user);
     }
     if (!apps && !sipd_fork_live(fork)) {
-        /* nobody of that address has an application here: as before calls (stateless) */
+        /* nobody of that address has an application here: as before calls (stateless),
+         * answered as a number nobody has (sipd_reply_unreachable) */
         d->sip_refused++;
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(01160)
+                     "ucwa-sipd: call to %s: no application signed in (480)",
+                     user ? user : "nobody");
         free(user);
         sipd_fork_free(fork);
-        (void)sip_replyf(d->sip, msg, 480, "Temporarily Unavailable",
-                         "Retry-After: 60\r\nContent-Length: 0\r\n\r\n");
+        sipd_reply_unreachable(d, msg);
         return;
     }
     offer = sipd_body_dup(msg);

@@ -243,8 +243,9 @@ int sipd_fork_target(sipd *d, const struct sip_msg *msg, char **user, sipd_fork 
             }
             else {
                 ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00821)
-                             "ucwa-sipd: call to %s: not a user's number (404)", number);
-                (void)sip_reply(d->sip, msg, 404, "Not Found");
+                             "ucwa-sipd: call to %s: not a user's number (480, as for "
+                             "a user with no application)", number);
+                sipd_reply_unreachable(d, msg);
             }
             db_close(&db);
             apr_pool_destroy(p);

@@ -5,6 +5,7 @@
 #include <strings.h>
 #include <apr_strings.h>
 
+#include "ucwa_schema.h"
 #include "ucwa_snr.h"
 
 const char *ucwa_snr_gw_set(const ucwa_voice_choice *choice)
@@ -212,8 +213,9 @@ int ucwa_snr_user_of_number(ucwa_db *db, apr_pool_t *p, const char *number,
     if (!number || *number != '+' || strspn(number + 1, "0123456789") != strlen(number + 1)) {
         return 0;   /* only digits reach the LIKE below: no pattern characters */
     }
-    /* the number itself (index ucwa_voice_users_line), else one with an extension
-     * (a scan: only for numbers that are not a LineURI as they are) */
+    /* the number itself (index ucwa_voice_users_line), else one with an extension (by
+     * its number part: the expression index ucwa_voice_users_number; another database
+     * than these two scans) */
     args[0] = apr_pstrcat(p, "tel:", number, NULL);
     if (ucwa_sql_select(db, p, "ucwa_snr_1",
                         "SELECT sip_uri FROM ucwa_voice_users WHERE line_uri = %s "
@@ -221,10 +223,19 @@ int ucwa_snr_user_of_number(ucwa_db *db, apr_pool_t *p, const char *number,
         return -1;
     }
     if (!rows->nelts) {
-        args[0] = apr_pstrcat(p, "tel:", number, ";%", NULL);
-        if (ucwa_sql_select(db, p, "ucwa_snr_2",
-                            "SELECT sip_uri FROM ucwa_voice_users WHERE line_uri LIKE %s "
-                            "ORDER BY sip_uri", 1, args, 1, &rows) != 0) {
+        const char *name = apr_dbd_name(db->driver);
+        const char *part = !strcmp(name, "sqlite3") ? UCWA_LINE_NUMBER_SQLITE
+                         : !strcmp(name, "pgsql") ? UCWA_LINE_NUMBER_PGSQL : NULL;
+        /* (the number itself is nobody's LineURI: a match has an extension) */
+        const char *q = part ? apr_pstrcat(p, "SELECT sip_uri FROM ucwa_voice_users WHERE ",
+                                           part, " = %s ORDER BY sip_uri", NULL)
+                             : "SELECT sip_uri FROM ucwa_voice_users WHERE line_uri LIKE %s "
+                               "ORDER BY sip_uri";
+        if (!part) {
+            args[0] = apr_pstrcat(p, "tel:", number, ";%", NULL);
+        }
+        if (ucwa_sql_select(db, p, part ? "ucwa_snr_ext" : "ucwa_snr_2", q, 1, args, 1,
+                            &rows) != 0) {
             return -1;
         }
     }

@@ -27,7 +27,8 @@ between calls (ucwa-sipd reads them at each call).
 - nobody answers within UcwaCallRingTimeout: 480 to the caller, the mobile canceled,
   Missed; the caller hangs up while it rings: Missed AudioLog from tel:+15550123, a
   missed item, the call and missed-call pushes (APNs mock);
-- a number that is nobody's: 404; a number sent past Kamailio: 403;
+- a number that is nobody's and a number whose owner has no application: the same 480
+  (no map of assigned numbers); a number sent past Kamailio: 403;
 - acceptWithPhoneAudio: alice answers the PSTN phone's call on her mobile (the server
   calls it, rtpengine bridges it to the caller: each hears the other's tone, the apps'
   invitation completes Success); the mobile not answering (480 to the caller, the
@@ -53,13 +54,14 @@ import pytest
 import baresip
 import conftest
 import kamailio
+import sip_fixtures
 import sipp
 from push_services import (APNS_KEY_ID, APNS_TEAM_ID, APNS_TOPIC, apns,  # noqa: F401
                            apns_mock, keys)
 from sip_side import GATEWAY, SipSide
 from ucwa_call import CallApp
-from ucwa_client import FAST, clean_log, start_fe, state_with_tags, stop_fe
-from webrtc_media import MediaLoop, Peer
+from ucwa_client import FAST, start_fe, stop_fe
+from webrtc_media import media_fixture
 
 DOMAIN = "contoso.test"
 ALICE_NUMBER, CALLER, MOBILE = "+15550100", "+15550123", "+15550199"
@@ -106,13 +108,8 @@ INSERT INTO ucwa_voice_users VALUES ('alice@contoso.test', NULL, NULL, 'tel:+155
 
 @pytest.fixture(scope="module")
 def voice_state(workdir, state):
-    st = state_with_tags(workdir, state, "state-sip-snr", {"frank@contoso.test": "NoCvw"})
-    stop_fe(start_fe(workdir, st, "sip-snr-0"))
-    con = sqlite3.connect(st / "directory.db")
-    con.executescript(VOICE_SQL)
-    con.commit()
-    con.close()
-    return st
+    return sip_fixtures.voice_state(workdir, state, "sip-snr", VOICE_SQL,
+                                    {"frank@contoso.test": "NoCvw"})
 
 
 @pytest.fixture(scope="module")
@@ -137,10 +134,7 @@ def fe(workdir, voice_state, side, keys, apns):
     stop_fe(f, ALLOWED)
 
 
-@pytest.fixture(autouse=True)
-def logs(fe, allowed_log):
-    allowed_log.extend(ALLOWED)
-    yield from clean_log(fe, allowed_log)
+logs = sip_fixtures.logs_fixture(ALLOWED)
 
 
 @pytest.fixture(scope="module")
@@ -154,24 +148,10 @@ def mobile(side):
     m.stop()
 
 
-@pytest.fixture(scope="module")
-def media():
-    loop = MediaLoop()
-    yield loop
-    loop.close()
+media = media_fixture()
 
 
-@pytest.fixture
-def peer(media):
-    made = []
-
-    def make(tone=APP_HZ):
-        p = Peer(media, tone)
-        made.append(p)
-        return p
-    yield make
-    for p in made:
-        p.close()
+peer = sip_fixtures.peer_fixture(APP_HZ)
 
 
 def forwarding(fe, setting="None", simring=None, simring_delay=0, immediate=None,
@@ -243,15 +223,46 @@ def test_number_rings_the_apps_caller_as_number(fe, side, users, peer):
         uac.stop()
 
 
-def test_unknown_number_is_404(fe, side):
-    r = kamailio.sip_request("INVITE", f"sip:+15559999@{DOMAIN};user=phone",
-                             side.kam.address, source=(GATEWAY, 0),
-                             from_=f"sip:{CALLER}@{GATEWAY};user=phone",
-                             headers=["Content-Type: application/sdp"],
-                             body="v=0\r\no=- 1 1 IN IP4 127.0.0.71\r\ns=-\r\nc=IN IP4 "
-                                  "127.0.0.71\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n")
-    assert r is not None and r.status == 404, r
-    assert not any("alice" in v for vs in r.headers.values() for v in vs), r.text
+def gateway_invite(side, number):
+    """A gateway's INVITE to number through Kamailio: its final reply."""
+    return kamailio.sip_request("INVITE", f"sip:{number}@{DOMAIN};user=phone",
+                                side.kam.address, source=(GATEWAY, 0),
+                                from_=f"sip:{CALLER}@{GATEWAY};user=phone",
+                                headers=["Content-Type: application/sdp"],
+                                body="v=0\r\no=- 1 1 IN IP4 127.0.0.71\r\ns=-\r\nc=IN IP4 "
+                                     "127.0.0.71\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n")
+
+
+def test_unassigned_number_answers_as_an_absent_user(fe, side):
+    """A number nobody has and carol's number (she has no application signed in) get the
+    same answer: 480 Temporarily Unavailable, the same headers but for the ones echoing
+    the request (and To's tag): a PSTN caller cannot map the assigned numbers. The log
+    tells them apart (UCWA00821, UCWA01160)."""
+    con = sqlite3.connect(fe.db, timeout=10)
+    con.execute("INSERT OR REPLACE INTO ucwa_voice_users VALUES ('carol@contoso.test', NULL, "
+                "NULL, 'tel:+15550103')")
+    con.commit()
+    con.close()
+    mark = fe.apache.error_log.stat().st_size if fe.apache.error_log.exists() else 0
+    nobody, absent = gateway_invite(side, "+15559999"), gateway_invite(side, "+15550103")
+    assert nobody is not None and absent is not None, (nobody, absent)
+    assert (nobody.status, nobody.reason) == (absent.status, absent.reason) == (
+        480, "Temporarily Unavailable"), (nobody, absent)
+    echoed = {"via", "from", "to", "call-id", "cseq"}
+    assert sorted(nobody.headers) == sorted(absent.headers), (nobody.text, absent.text)
+    assert {k: v for k, v in nobody.headers.items() if k not in echoed} == {
+        k: v for k, v in absent.headers.items() if k not in echoed}, (nobody.text, absent.text)
+    assert not any("carol" in v for vs in absent.headers.values() for v in vs), absent.text
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        with open(fe.apache.error_log, "rb") as f:
+            f.seek(mark)
+            log = f.read().decode(errors="replace")
+        if "UCWA00821" in log and "UCWA01160" in log:
+            break
+        time.sleep(0.1)
+    assert re.search(r"UCWA00821.*\+15559999", log), log
+    assert re.search(r"UCWA01160.*carol@contoso.test", log), log
 
 
 def test_number_past_kamailio_is_403(fe, side):
