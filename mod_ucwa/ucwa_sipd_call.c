@@ -81,6 +81,11 @@ typedef struct sipd_call {
     apr_uint32_t re_sent;         /* the number of the re-INVITE last sent for it */
     unsigned re_tries;
     struct tmr glare_tmr;
+    /* from SIP on a pool: the INVITE answered 100 only (our own transaction) until the
+     * pool says someone rings, so a number whose owner has no application anywhere gets
+     * the same lone 480 as a number nobody has (in_ring) */
+    struct sip_strans *pend_st;
+    struct sip_msg *pend_msg;     /* the INVITE (a reference) */
 } sipd_call;
 
 /* This SIP side's name: "~sip" on a single Front End, "~sip:FE" on a pool. */
@@ -357,6 +362,8 @@ static void call_end(sipd_call *c)
     reneg_end(c);
     list_unlink(&c->le);
     c->sess = mem_deref(c->sess);
+    c->pend_st = mem_deref(c->pend_st);
+    c->pend_msg = mem_deref(c->pend_msg);
     free(c->remote_sdp);
     c->remote_sdp = NULL;
     free(c->in_user);
@@ -730,6 +737,73 @@ static void in_established(const struct sip_msg *msg, void *arg)
     sipd_dlg_confirm(c->d, c->kconv, msg);   /* msg: the ACK */
 }
 
+/* The caller's INVITE, answered 100 only so far (on a pool, before the pool said whether
+ * anyone rings): the session begins now with a provisional answer (180, or 181 when only a
+ * forwarding leg rings). */
+static void in_ring(sipd_call *c, uint16_t code, const char *reason)
+{
+    sipd *d = c->d;
+    int err;
+
+    if (c->sess || !c->pend_msg || c->gone) {
+        return;
+    }
+    c->pend_st = mem_deref(c->pend_st);   /* libre's session takes the transaction over */
+    err = sipsess_accept(&c->sess, d->sess_sock, c->pend_msg, code, reason, "ucwa",
+                         SDP_TYPE, NULL, NULL, NULL, false, no_offer, no_answer,
+                         in_established, NULL, NULL, in_close, c, NULL);
+    if (err) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(01240)
+                     "ucwa-sipd: call %s from SIP: its session did not begin (%d)",
+                     c->kconv, err);
+        (void)sip_treply(NULL, d->sip, c->pend_msg, 500, "Server Internal Error");
+        c->sess = NULL;
+    }
+    c->pend_msg = mem_deref(c->pend_msg);
+}
+
+/* The caller's session, begun if it was still pending (an answer always follows a ring). */
+static struct sipsess *in_sess(sipd_call *c)
+{
+    in_ring(c, 180, "Ringing");
+    return c->sess;
+}
+
+/* A final refusal of the caller's INVITE, whether its session began or not. */
+static int call_reject(sipd_call *c, uint16_t code, const char *reason, const char *hdrs)
+{
+    if (c->sess) {
+        return sipsess_reject(c->sess, code, reason, hdrs);
+    }
+    if (c->pend_st && c->pend_msg && code == 480) {
+        /* nobody rang: the very answer of a number nobody has (sipd_reply_unreachable) */
+        return sip_treplyf(&c->pend_st, NULL, c->d->sip, c->pend_msg, false, code, reason,
+                           "Retry-After: 60\r\nContent-Length: 0\r\n\r\n");
+    }
+    if (c->pend_st && c->pend_msg) {
+        return sip_treply(&c->pend_st, c->d->sip, c->pend_msg, code, reason);
+    }
+    return EINVAL;
+}
+
+/* The caller canceled before anyone rang: 487, and the call ends as any caller's CANCEL. */
+static void in_pend_cancel(void *arg)
+{
+    sipd_call *c = arg;
+
+    (void)sip_treply(&c->pend_st, c->d->sip, c->pend_msg, 487, "Request Terminated");
+    in_close(ECONNRESET, NULL, c);
+}
+
+void sipd_call_ringing(sipd *d, const char *conv)
+{
+    sipd_call *c = call_find(d, SIP_NAME(d), conv);
+
+    if (c) {
+        in_ring(c, 180, "Ringing");
+    }
+}
+
 static void pa_failed(sipd_call *c);
 
 static void ring_in(void *arg)
@@ -742,7 +816,7 @@ static void ring_in(void *arg)
 
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00709)
                  "ucwa-sipd: call %s from SIP not answered in time", c->kconv);
-    (void)sipsess_reject(c->sess, 480, "Temporarily Unavailable", NULL);
+    (void)call_reject(c, 480, "Temporarily Unavailable", NULL);
     call_end(c);
 }
 
@@ -772,7 +846,7 @@ static void in_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_tim
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00710)
                      "ucwa-sipd: rtpengine gave no offer for call %s from %s: %s", c->kconv,
                      x->from, why);
-        (void)sipsess_reject(c->sess, 503, "Service Unavailable", NULL);
+        (void)call_reject(c, 503, "Service Unavailable", NULL);
         call_end(c);
         goto out;
     }
@@ -786,7 +860,7 @@ static void in_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_tim
     if (d->pool_name) {
         /* on a pool: every Front End where the callee has applications rings */
         if (sipd_pool_ring(d, m, sdp) != 0) {
-            (void)sipsess_reject(c->sess, 503, "Service Unavailable", NULL);
+            (void)call_reject(c, 503, "Service Unavailable", NULL);
             call_end(c);
             goto out;
         }
@@ -807,7 +881,7 @@ static void in_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_tim
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00711)
                      "ucwa-sipd: call %s from %s: %s has no application to ring", c->kconv,
                      x->from, x->to);
-        (void)sipsess_reject(c->sess, 480, "Temporarily Unavailable", NULL);
+        (void)call_reject(c, 480, "Temporarily Unavailable", NULL);
         call_end(c);
         goto out;
     }
@@ -965,10 +1039,20 @@ static void on_invite(const struct sip_msg *msg, void *arg)
     }
     c->fork = fork;
     sipd_fork_caller(fork, msg);
-    err = sipsess_accept(&c->sess, d->sess_sock, msg, apps ? 180 : 181,
-                         apps ? "Ringing" : "Call Is Being Forwarded", "ucwa", SDP_TYPE, NULL,
-                         NULL, NULL, false, no_offer, no_answer, in_established, NULL, NULL, in_close,
-                         c, NULL);
+    if (apps && d->pool_name) {
+        /* 100 until the pool says someone rings (in_ring): no 180 before a 480 */
+        err = sip_strans_alloc(&c->pend_st, d->sip, msg, in_pend_cancel, c);
+        if (!err) {
+            c->pend_msg = mem_ref((void *)msg);
+            err = sip_treply(&c->pend_st, d->sip, msg, 100, "Trying");
+        }
+    }
+    else {
+        err = sipsess_accept(&c->sess, d->sess_sock, msg, apps ? 180 : 181,
+                             apps ? "Ringing" : "Call Is Being Forwarded", "ucwa", SDP_TYPE,
+                             NULL, NULL, NULL, false, no_offer, no_answer, in_established,
+                             NULL, NULL, in_close, c, NULL);
+    }
     if (err) {
         free(offer);
         free(user);
@@ -1058,7 +1142,7 @@ static void in_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00713)
                      "ucwa-sipd: rtpengine did not take the answer of call %s: %s", c->kconv,
                      why);
-        (void)sipsess_reject(c->sess, 488, "Not Acceptable Here", NULL);
+        (void)call_reject(c, 488, "Not Acceptable Here", NULL);
         v.won = 0;
         if (d->pool_name) {
             sipd_pool_caller_ended(d, c->kconv);   /* the accepter was connected there */
@@ -1075,7 +1159,7 @@ static void in_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
     mb = mbuf_alloc(strlen(sdp));
     mbuf_write_str(mb, sdp);
     mb->pos = 0;
-    (void)sipsess_answer(c->sess, 200, "OK", mb, "");   /* it adds the Content-Type */
+    (void)sipsess_answer(in_sess(c), 200, "OK", mb, "");   /* it adds the Content-Type */
     mem_deref(mb);
     c->established = 1;
     if (!d->pool_name) {   /* on a pool, the claimer's Front End connected it */
@@ -1201,7 +1285,7 @@ static void in_claim(sipd *d, const ucwa_pool_out *o, json_t *m, const char *ans
         return;                   /* acceptWithPhoneAudio: the user's phone is called */
     }
     if (strcmp(k, "accepted") != 0 || !answer) {
-        (void)sipsess_reject(c->sess, 603, "Decline", NULL);
+        (void)call_reject(c, 603, "Decline", NULL);
         if (!d->pool_name) {
             apr_pool_create(&p, d->pool);
             ucwa_txn_run(d->s, p, verdict_locked, &v);   /* declined */
@@ -1244,7 +1328,7 @@ void sipd_call_leg_answered(sipd_call *c, const char *sdp)
 
     mbuf_write_str(mb, sdp);
     mb->pos = 0;
-    (void)sipsess_answer(c->sess, 200, "OK", mb, "Content-Type: " SDP_TYPE "\r\n");
+    (void)sipsess_answer(in_sess(c), 200, "OK", mb, "Content-Type: " SDP_TYPE "\r\n");
     mem_deref(mb);
     c->established = 1;
     c->answered = 1;
@@ -1298,6 +1382,7 @@ int sipd_call_apps_none(sipd *d, const char *conv)
     }
     c->apps = 0;
     ng_forget(c);
+    in_ring(c, 181, "Call Is Being Forwarded");
     sipd_fork_apps_none(c->fork);
     return 1;
 }
@@ -1312,11 +1397,11 @@ void sipd_call_leg_failed(sipd_call *c, int code)
         pa_failed(c);
     }
     if (code == 486 || code == 600 || code == 603) {
-        (void)sipsess_reject(c->sess, (uint16_t)code, code == 486 ? "Busy Here"
+        (void)call_reject(c, (uint16_t)code, code == 486 ? "Busy Here"
                              : code == 600 ? "Busy Everywhere" : "Decline", NULL);
     }
     else {
-        (void)sipsess_reject(c->sess, 480, "Temporarily Unavailable", NULL);
+        (void)call_reject(c, 480, "Temporarily Unavailable", NULL);
     }
     call_end(c);
 }
@@ -1851,7 +1936,7 @@ static void in_early_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_
     mb = mbuf_alloc(strlen(sdp));
     mbuf_write_str(mb, sdp);
     mb->pos = 0;
-    (void)sipsess_progress(c->sess, 183, "Session Progress", mb, "");
+    (void)sipsess_progress(in_sess(c), 183, "Session Progress", mb, "");
     mem_deref(mb);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00994)
                  "ucwa-sipd: call %s from SIP: 183 with the application's provisional answer",
@@ -2107,7 +2192,7 @@ void sipd_calls_handle(sipd *d, const ucwa_pool_out *o, const char *sdp,
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00715)
                      "ucwa-sipd: call %s %s by the application", kconv, k);
         if (c->dir == CALL_IN && !c->established) {
-            (void)sipsess_reject(c->sess, 480, "Temporarily Unavailable", NULL);
+            (void)call_reject(c, 480, "Temporarily Unavailable", NULL);
         }
         call_end(c);
     }

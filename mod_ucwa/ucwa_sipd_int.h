@@ -192,6 +192,8 @@ void sipd_pool_answer_lost(sipd *d, const char *conv);
 /* No Front End rings the call: 1 when its simultaneous ring or forward leg carries it on
  * (ucwa_sipd_call.c), 0 when the caller gets 480. */
 int sipd_call_apps_none(sipd *d, const char *conv);
+/* The pool said applications ring for call conv from SIP: its caller gets 180 now. */
+void sipd_call_ringing(sipd *d, const char *conv);
 /* The call ended here: what this file kept of it goes. */
 void sipd_pool_forget(sipd *d, const char *conv);
 /* The command "pool", {"body": a message for this SIP side,

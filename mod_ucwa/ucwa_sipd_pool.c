@@ -280,6 +280,9 @@ char *sipd_pool_command(sipd *d, const char *body, const char *sdp)
         if (c->gone >= c->invited) {
             nobody(d, c);
         }
+        else {
+            sipd_call_ringing(d, conv);   /* the caller hears it ring only now */
+        }
     }
     else if (!strcmp(k, "gone") && c) {
         if (++c->gone >= c->invited && c->invited >= 0 && !c->by[0]) {

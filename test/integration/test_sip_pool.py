@@ -10,7 +10,8 @@ from SIP land on FE1's: the tests know which Front End holds which call); baresi
   again, FE1's answers and hangs up (dave's call closes).
 - the caller cancels (both Missed); an application declines (603, the other stops).
 - the PSTN calls alice's work number: her apps on both Front Ends ring, the caller shown
-  as its number; a number that is nobody's: 480; with an immediate forward to a number the
+  as its number; a number that is nobody's: 480, the same replies (no 180 first) as the
+  number of a user with no application anywhere; with an immediate forward to a number the
   call goes to the gateway (Diversion: her number) and her apps ring nowhere.
 - alice's application on FE2 calls carol's phone: the INVITE leaves from FE2's ucwa-sipd;
   and a number (tel:0100, her voice policy in the pool's PostgreSQL): the SIPp gateway gets
@@ -282,6 +283,29 @@ def test_pstn_calls_a_work_number(side, pl, alice, peer):
                              body="v=0\r\no=- 1 1 IN IP4 127.0.0.71\r\ns=-\r\nc=IN IP4 "
                                   "127.0.0.71\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n")
     assert r is not None and r.status == 480, r
+
+
+def test_a_number_without_applications_answers_as_nobodys(side, pl):
+    """On a pool a gateway calls a number whose owner (frank) has no application anywhere,
+    then a number that is nobody's: the caller sees the same replies, the 480 with nothing
+    before it but Kamailio's 100 (no 180 telling that the number is someone's)."""
+    pl.pg.psql("INSERT INTO ucwa_voice_users VALUES ('frank@contoso.test', NULL, NULL, "
+               "'tel:+15550166') ON CONFLICT (sip_uri) DO UPDATE SET line_uri = 'tel:+15550166'")
+    sdp = ("v=0\r\no=- 1 1 IN IP4 127.0.0.71\r\ns=-\r\nc=IN IP4 127.0.0.71\r\nt=0 0\r\n"
+           "m=audio 4000 RTP/AVP 0\r\n")
+    seen, final = {}, {}
+    for number in ("+15550166", "+15559999"):
+        seen[number] = []
+        r = final[number] = kamailio.sip_request("INVITE", f"sip:{number}@{DOMAIN};user=phone",
+                                 side.kam.address, source=(GATEWAY, 0), timeout=10,
+                                 headers=["Content-Type: application/sdp"], body=sdp,
+                                 seen=seen[number])
+        assert r is not None and r.status == 480, (number, r)
+    assert seen["+15550166"] == seen["+15559999"], seen
+    assert not any(" 18" in x for x in seen["+15550166"]), seen
+    # the same headers (names, and Retry-After's value) in both 480s
+    heads = {n: (sorted(r.headers), r.headers.get("retry-after")) for n, r in final.items()}
+    assert heads["+15550166"] == heads["+15559999"], heads
 
 
 def test_immediate_forward_on_a_pool(side, pl, alice):

@@ -91,9 +91,10 @@ def digest_authorization(challenge, method, uri, user, password, header="Authori
 
 def sip_request(method, uri, dest, source=("127.0.0.1", 0), to=None, from_=None,
                 headers=(), body="", call_id=None, cseq=1, timeout=3.0, tcp=False,
-                to_tag=None, from_tag=None):
+                to_tag=None, from_tag=None, seen=None):
     """Sends one request over UDP (or TCP) from source to dest and returns its final reply
-    (a SipReply), or None when none came within timeout. Provisional replies are skipped.
+    (a SipReply), or None when none came within timeout. Provisional replies are skipped
+    (seen: a list that gets every reply's status line, the provisional ones too).
     call_id, from_tag, to_tag: as given (to_tag: a request inside a dialog), else new."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
     try:
@@ -133,6 +134,8 @@ def sip_request(method, uri, dest, source=("127.0.0.1", 0), to=None, from_=None,
                 chunks = [data]
             for chunk in chunks:
                 reply = SipReply(chunk.decode(errors="replace"))
+                if seen is not None:
+                    seen.append(chunk.decode(errors="replace").split("\r\n", 1)[0])
                 if reply.status >= 200:
                     return reply
         return None
