@@ -42,6 +42,8 @@ APLOG_USE_MODULE(ucwa);
 #define RING_DEFAULT 30000        /* ms, when an invitation names no expiry */
 #define PROXY_QUIET 3000          /* ms: an INVITE UcwaSipProxy did not even answer 100 */
 #define SDP_TYPE "application/sdp"
+#define RENEG_WAIT 8000           /* ms: the phone's re-INVITE waits this long for the
+                                   * application's answer (below the phone's 32 s) */
 
 typedef enum { CALL_OUT = 0, CALL_IN = 1 } call_dir;
 
@@ -1556,6 +1558,8 @@ static void reneg_answer_from_app(sipd_call *c, const char *answer)
     apr_pool_destroy(p);
 }
 
+static void re_backstop(void *arg);
+
 static void re_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
                           void *arg)
 {
@@ -1609,6 +1613,26 @@ static void re_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_tim
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00985)
                  "ucwa-sipd: re-INVITE of call %s: a renegotiation to the application",
                  c->kconv);
+    tmr_start(&c->re_tmr, RENEG_WAIT, re_backstop, c);
+}
+
+/* The application's answer to the phone's re-INVITE did not come (its Front End lost the
+ * message, the call ended there, the application never answered): 500 with Retry-After,
+ * a failure of ours and not of the offer (488), so the session stays as it was and the
+ * phone may try again; an answer after this finds no re-INVITE and is dropped. */
+static void re_backstop(void *arg)
+{
+    sipd_call *c = arg;
+
+    if (!c->re_st || !c->re_msg || c->re_2xx) {
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(01241)
+                 "ucwa-sipd: re-INVITE of call %s: no answer from the application in %d ms: "
+                 "500", c->kconv, RENEG_WAIT);
+    (void)sip_treplyf(&c->re_st, NULL, c->d->sip, c->re_msg, false, 500,
+                      "Server Internal Error", "Retry-After: 2\r\nContent-Length: 0\r\n\r\n");
+    re_reply(c, 500, "Server Internal Error");   /* (answered already: frees it) */
 }
 
 static void re_canceled(void *arg)

@@ -16,6 +16,8 @@ from SIP land on FE1's: the tests know which Front End holds which call); baresi
 - alice's application on FE2 calls carol's phone: the INVITE leaves from FE2's ucwa-sipd;
   and a number (tel:0100, her voice policy in the pool's PostgreSQL): the SIPp gateway gets
   sip:+15550100 with her identity, from FE2's address.
+- dave's phone holds a call answered on FE2 and the app leaves it unanswered: the
+  re-INVITE gets 500 (Retry-After) after 8 s instead of hanging; resume, tones again.
 - FE1's ucwa-sipd is killed with a call it took, answered on FE2: the new process takes it
   back and the pool keeps it (the app stays connected, tones both ways), hang-up from
   the app, then (a second call) from the phone; the new process takes calls.
@@ -48,7 +50,8 @@ from ucwa_call import CallApp
 # the phone dave (on this module's side), the media loop and the apps' WebRTC peers
 from test_sip_calls import (APP_HZ, DOMAIN, PHONE_HZ, VOICE_SQL,  # noqa: F401 (fixtures)
                             app_holds_and_resumes, codec_change_and_glare, dave,
-                            hear_each_other, media, peer, phone_reneg, tones_both_ways)
+                            hear_each_other, media, peer, phone_reneg, tones_both_ways,
+                            wait_log)
 from ucwa_client import FAST, pool_fe
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
@@ -66,6 +69,7 @@ ALLOWED = mobility_allowed() + [
     re.compile(r"UCWA0100[0-9]"),     # forwarding legs on a pool (info)
     re.compile(r"UCWA00642"),         # ucwa-sipd restarted
     re.compile(r"UCWA0086[1-5]"),     # its calls taken back (notice, info)
+    re.compile(r"UCWA01241"),         # a phone's re-INVITE the application never answered
 ]
 
 
@@ -403,6 +407,30 @@ def test_renegotiations_across_the_pool(pl, alice, dave, carol, peer):
     call.hang_up()
     call.ended()
     carol.wait_event("CALL_CLOSED")
+
+
+def test_phones_reinvite_the_app_never_answers(pl, alice, dave, peer):
+    """dave's phone holds a call answered on FE2 (its SIP side FE1's ucwa-sipd), and the
+    app on FE2 does not answer the renegotiation: after RENEG_WAIT (8 s) the phone's
+    re-INVITE gets 500 with Retry-After instead of staying at 100 Trying until the phone
+    gives up; the app's late answer is dropped, and the call goes on: the phone resumes,
+    the app answers, tones both ways."""
+    ring2, a = answered_on_fe2(alice, dave, peer)
+    tones_both_ways(a, dave)
+    t0 = time.monotonic()
+    assert dave.command("hold").get("ok"), "baresip did not take hold"
+    theirs = ring2.renegotiated(timeout=10)       # ... which the app leaves unanswered
+    line = wait_log(pl.fes[0], r"UCWA01241: .*no answer from the application .*: 500",
+                    timeout=20)
+    waited = time.monotonic() - t0
+    assert 7.5 < waited < 12, (waited, line)
+    theirs.answer(a.answer(theirs.offer.decode()))   # too late: dropped by ucwa-sipd
+    assert dave.command("resume").get("ok"), "baresip did not take resume"
+    phone_reneg(ring2, a, "sendrecv")
+    tones_both_ways(a, dave)
+    ring2.hang_up()
+    ring2.ended()
+    dave.wait_event("CALL_CLOSED")
 
 
 def test_call_via_work_on_fe2(side, pl, alice, carol):
