@@ -18,6 +18,7 @@
 #include "ucwa_call_forwarding.h"
 #include "ucwa_config.h"
 #include "ucwa_sipd.h"
+#include "ucwa_fwd_app.h"
 #include "ucwa_voice.h"
 #include "ucwa_calls.h"
 #include "ucwa_conversation_logs.h"
@@ -342,6 +343,7 @@ int ucwa_calls_start(ucwa_req *q, int what)
                                            "at most 50 printable ASCII characters without "
                                            "blanks.");
     }
+    (void)ucwa_fwd_app_route(q, &in);   /* the callee forwards at once: to the SIP side */
     in.kind = UCWA_CONV_KIND_AV;
     in.video = sdp.sdp.video;
     in.offer_type = sdp.ctype;

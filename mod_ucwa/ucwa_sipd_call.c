@@ -581,6 +581,7 @@ typedef struct {
     sipd_call *c;
     char *to, *from;
     char gw[12];                  /* a number's gateway set, or "" */
+    char *div;                    /* a forwarded call's Diversion header line, or NULL */
 } out_ctx;
 
 static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
@@ -616,9 +617,9 @@ static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
     e = sipsess_connect(&c->sess, d->sess_sock, x->to, NULL, x->from, "ucwa",
                         d->conf->proxy ? route : NULL, d->conf->proxy ? 1 : 0, SDP_TYPE, mb,
                         NULL, NULL, false, no_offer, out_answer, out_progress, out_established, NULL,
-                        NULL, out_close, c, "P-Asserted-Identity: <%s>\r\n%s%s%s",
-                        x->from, x->gw[0] ? "P-Ucwa-Gateway-Set: " : "", x->gw,
-                        x->gw[0] ? "\r\n" : "");
+                        NULL, out_close, c, "P-Asserted-Identity: <%s>\r\n%s%s%s%s",
+                        x->from, x->div ? x->div : "", x->gw[0] ? "P-Ucwa-Gateway-Set: " : "",
+                        x->gw, x->gw[0] ? "\r\n" : "");
     mem_deref(mb);
     if (e) {
         ap_log_error(APLOG_MARK, APLOG_ERR, e, d->s, UCWALOGNO(00705)
@@ -633,6 +634,7 @@ static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
 out:
     free(x->to);
     free(x->from);
+    free(x->div);
     free(x);
 }
 
@@ -666,6 +668,7 @@ static void call_out(sipd *d, json_t *m, const char *offer)
     apr_pool_create(&p, d->pool);
     x = calloc(1, sizeof(*x));
     x->c = c;
+    to = sipd_fwd_app_target(d, m, to, &x->div);   /* the callee's immediate forward */
     if (!strncasecmp(to, "tel:", 4)) {
         /* a number the voice policy routed: an E.164 user part at the caller's domain,
          * the route's gateway set named for Kamailio (extensions.md §21) */

@@ -146,6 +146,10 @@ int sipd_cvw_handle(sipd *d, int invite, json_t *m, const char *k, const char *k
                     const char *kconv);
 void sipd_cvw_close(sipd *d);
 
+/* An application's call its callee forwards at once (ucwa_sipd_fwd.c): the target of
+ * invitation m ("fwd"), with *div its Diversion header line (malloc, or NULL); else to. */
+const char *sipd_fwd_app_target(sipd *d, json_t *m, const char *to, char **div);
+
 /* What the outbox (or, on a pool, sipd_pool_command) hands over: o's message, sdp the
  * description it needs (ucwa_sipd_call.c). */
 void sipd_calls_handle(sipd *d, const ucwa_pool_out *o, const char *sdp,

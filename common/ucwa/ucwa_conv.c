@@ -984,6 +984,11 @@ ucwa_conv_result ucwa_conv_invite_locked(ucwa_store *s, const ucwa_conv_invite_i
         ucwa_conv_phone_init(c, in->phone_number, in->phone_gw, in->phone_line);
         c->phone_fail = (apr_uint32_t)in->phone_fail;
     }
+    else if (in->fwd_to && *in->fwd_to) {
+        /* the callee's immediate forward: nobody rings here, the SIP side calls it */
+        copy(c->fwd_to, sizeof(c->fwd_to), in->fwd_to);
+        copy(c->fwd_line, sizeof(c->fwd_line), in->fwd_line);
+    }
     else {
         gather_endpoints(s, c, to_user);
     }

@@ -31,7 +31,10 @@ between calls (ucwa-sipd reads them at each call).
 - replaceWithPhoneAudio: a connected call from the PSTN phone moved to the mobile (the
   caller re-INVITEd to it: each hears the other's tone, the app's audioVideo ends and
   phoneAudio is Connected); the mobile refusing (the call stays with the app, still
-  heard); an app to app call (no link, 403)."""
+  heard); an app to app call (no link, 403);
+- a call from bob's app to alice, who forwards at once: her apps do not ring, the mobile
+  does (tones both ways through rtpengine), the gateway sees bob as the caller and
+  alice's number in Diversion; the policy gate and her own number leave it to her apps."""
 import json
 import re
 import sqlite3
@@ -730,3 +733,79 @@ def test_replace_with_phone_audio_app_to_app(fe, side, users, peer):
     assert r.status_code == 403 and r.json().get("code") == "Forbidden", r.text
     out.hang_up()
     ring.ended()
+
+
+# --- calls from another application follow the callee's forwarding --------------------
+
+
+def test_app_call_immediate_forward_tones(fe, side, users, mobile, peer):
+    """alice forwards at once to her mobile; bob's app calls her: her apps do not ring,
+    the mobile does (the caller shown as bob), and when it answers bob's call connects to
+    it through rtpengine (his WebRTC offer anchored, plain RTP to the mobile): each hears
+    the other's tone; bob's hang-up ends it."""
+    forwarding(fe, "ImmediateForward", immediate=f"tel:{MOBILE}")
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    bob = CallApp.signed_in(users("bob@contoso.test"))
+    a = peer()
+    call = bob.call(f"sip:alice@{DOMAIN}", a.offer())
+    call.started()
+    incoming = mobile.wait_event("CALL_INCOMING", timeout=10)
+    assert "bob@" in incoming.get("peeruri", ""), incoming
+    mobile.accept()
+    answer = call.answered(timeout=15)
+    a.accept(answer.decode())
+    a.wait_connected(timeout=15)
+    mobile.wait_event("CALL_ESTABLISHED", timeout=10)
+    call.connected()
+    t0 = time.monotonic()
+    heard_app = a.heard(MOBILE_HZ, since=t0)
+    heard = mobile.heard(APP_HZ)
+    assert heard.ok, f"the mobile does not hear the app's {APP_HZ} Hz: {heard}"
+    assert heard_app.ok, f"the app does not hear the mobile's {MOBILE_HZ} Hz: {heard_app}"
+    calls = side.rtp.calls()
+    assert len(calls) == 1, calls
+    alice.pump(timeout=1)
+    assert not any(e.rel == "audioVideoInvitation" for e in alice.queue), alice.queue
+    call.hang_up()
+    mobile.wait_event("CALL_CLOSED", timeout=10)
+    rtpengine_forgets(side)
+
+
+def test_app_call_immediate_forward_at_the_gateway(fe, side, users, peer):
+    """The forwarded call at the SIPp gateway (set 1): for sip:+E164;user=phone, showing
+    bob (From and P-Asserted-Identity) and alice's work number in Diversion
+    (unconditional); bob's call connects to it."""
+    forwarding(fe, "ImmediateForward", immediate="tel:+16660199")
+    bob = CallApp.signed_in(users("bob@contoso.test"))
+    before = len(side.gw.requests("INVITE"))
+    a = peer()
+    call = bob.call(f"sip:alice@{DOMAIN}", a.offer())
+    invite = side.gw.wait_request("INVITE", count=before + 1)
+    assert invite.ruri.startswith("sip:+16660199@") and "user=phone" in invite.ruri, \
+        invite.ruri
+    assert "bob@contoso.test" in invite.header("From"), invite.text
+    assert "bob@contoso.test" in invite.header("P-Asserted-Identity"), invite.text
+    assert invite.header("Diversion").startswith(f"<tel:{ALICE_NUMBER}>"), invite.text
+    assert "reason=unconditional" in invite.header("Diversion"), invite.text
+    a.accept(call.answered(timeout=15).decode())
+    call.connected()
+    call.hang_up()
+    rtpengine_forgets(side)
+
+
+@pytest.mark.parametrize("why", ["policy", "own-number"])
+def test_app_call_immediate_forward_gates(fe, side, users, mobile, peer, why):
+    """A policy that no longer allows forwarding, or a target that is alice's own number:
+    her apps ring, nothing is called."""
+    if why == "policy":
+        forwarding(fe, "ImmediateForward", immediate=f"tel:{MOBILE}", allow_fwd=0)
+    else:
+        forwarding(fe, "ImmediateForward", immediate=f"tel:{ALICE_NUMBER}")
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    bob = CallApp.signed_in(users("bob@contoso.test"))
+    call = bob.call(f"sip:alice@{DOMAIN}", peer().offer())
+    ring = alice.ringing(timeout=10)
+    with pytest.raises(TimeoutError):
+        mobile.wait_event("CALL_INCOMING", timeout=1)
+    ring.decline()
+    call.failed()

@@ -1,0 +1,69 @@
+/* Calls from another application follow the callee's forwarding settings: see
+ * ucwa_fwd_app.h. */
+#include <httpd.h>
+#include <string.h>
+#include <apr_strings.h>
+#include <http_log.h>
+
+#include "mod_ucwa.h"
+#include "ucwa_call_forwarding.h"
+#include "ucwa_callfwd.h"
+#include "ucwa_fwd_app.h"
+#include "ucwa_people_db.h"
+#include "ucwa_pool_db.h"
+#include "ucwa_sipd.h"
+#include "ucwa_snr.h"
+
+APLOG_USE_MODULE(ucwa);
+
+int ucwa_fwd_app_route(ucwa_req *q, ucwa_conv_invite_in *in)
+{
+    apr_pool_t *p = q->r->pool;
+    const char *why = NULL;
+    ucwa_db db;
+    ucwa_callfwd f;
+    ucwa_voice_user vu;
+    ucwa_snr_plan plan;
+
+    if (!q->conf->global->sip->enabled || ucwa_pool_name(q->r->server)
+        || !in->to || !strncmp(in->to, "tel:", 4)) {
+        return 0;
+    }
+    if (!ucwa_people_db(q->r, p, 1, &db, &why)) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r, UCWALOGNO(01080)
+                      "call forwarding of %s not read (its applications ring): %s", in->to,
+                      why ? why : "no database");
+        return 0;
+    }
+    if (ucwa_callfwd_get(&db, p, in->to, &f) < 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r, UCWALOGNO(01081)
+                      "call forwarding of %s not read (its applications ring): %s", in->to,
+                      db.err ? db.err : "database error");
+        return 0;
+    }
+    if (!f.stored || !f.active_setting || strcmp(f.active_setting, "ImmediateForward")) {
+        return 0;   /* the common case: one indexed read, the applications ring */
+    }
+    if (!ucwa_call_forwarding_voice(q->r, q->conf, p, in->to, &vu, &why)) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r, UCWALOGNO(01082)
+                      "voice settings of %s not read (its applications ring): %s", in->to,
+                      why ? why : "database error");
+        return 0;
+    }
+    ucwa_snr_decide(&f, &vu, p, &plan);
+    if (plan.skipped) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(01083)
+                      "%s calls %s: %s (not acted on)", q->user, in->to, plan.skipped);
+    }
+    if (!plan.immediate || !plan.forward.uri) {
+        return 0;
+    }
+    in->fwd_to = plan.forward.uri;
+    in->gw_set = plan.forward.gw_set;
+    in->fwd_line = vu.line_uri && *vu.line_uri ? vu.line_uri
+                                               : apr_pstrcat(p, "sip:", in->to, NULL);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(01084)
+                  "%s calls %s: forwarded at once to %s%s%s", q->user, in->to, in->fwd_to,
+                  in->gw_set ? ", gateway set " : "", in->gw_set ? in->gw_set : "");
+    return 1;
+}
