@@ -16,7 +16,7 @@
 
 APLOG_USE_MODULE(ucwa);
 
-int ucwa_fwd_app_route(ucwa_req *q, ucwa_conv_invite_in *in)
+int ucwa_fwd_app_route(ucwa_req *q, ucwa_conv_invite_in *in, apr_interval_time_t *more)
 {
     apr_pool_t *p = q->r->pool;
     const char *why = NULL;
@@ -25,6 +25,7 @@ int ucwa_fwd_app_route(ucwa_req *q, ucwa_conv_invite_in *in)
     ucwa_voice_user vu;
     ucwa_snr_plan plan;
 
+    *more = 0;
     if (!q->conf->global->sip->enabled || ucwa_pool_name(q->r->server)
         || !in->to || !strncmp(in->to, "tel:", 4)) {
         return 0;
@@ -41,7 +42,8 @@ int ucwa_fwd_app_route(ucwa_req *q, ucwa_conv_invite_in *in)
                       db.err ? db.err : "database error");
         return 0;
     }
-    if (!f.stored || !f.active_setting || strcmp(f.active_setting, "ImmediateForward")) {
+    if (!f.stored || ((!f.active_setting || !strcmp(f.active_setting, "None"))
+                      && !f.unanswered_enabled)) {
         return 0;   /* the common case: one indexed read, the applications ring */
     }
     if (!ucwa_call_forwarding_voice(q->r, q->conf, p, in->to, &vu, &why)) {
@@ -54,6 +56,21 @@ int ucwa_fwd_app_route(ucwa_req *q, ucwa_conv_invite_in *in)
     if (plan.skipped) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(01083)
                       "%s calls %s: %s (not acted on)", q->user, in->to, plan.skipped);
+    }
+    if (!plan.immediate && (plan.simring.uri || plan.forward.uri)) {
+        /* the SIP side rings the callee's applications and the legs, as for a call from
+         * SIP (ucwa_sipd_fwd.c); the caller rings as long as that call may */
+        in->fwd_to = apr_pstrcat(p, "sip:", in->to, NULL);
+        in->fwd_line = "";
+        if (plan.forward.uri) {
+            *more = apr_time_from_msec(plan.forward.delay_ms);
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(01087)
+                      "%s calls %s: its applications ring through the SIP side (%s%s%s)",
+                      q->user, in->to, plan.simring.uri ? "simultaneous ring " : "",
+                      plan.simring.uri && plan.forward.uri ? "and " : "",
+                      plan.forward.uri ? "unanswered call forward" : "");
+        return 1;
     }
     if (!plan.immediate || !plan.forward.uri) {
         return 0;

@@ -4,7 +4,9 @@
  * the callee's applications do not ring; the call goes to the SIP side (the conversation's
  * other party stays the callee) and ucwa-sipd sends it to the target as the caller's own
  * call to that number would go (rtpengine anchors the caller's WebRTC offer, plain RTP
- * toward SIP), naming the callee's work number in Diversion (ucwa_sipd_fwd.c). See
+ * toward SIP), naming the callee's work number in Diversion (ucwa_sipd_fwd.c).
+ * Simultaneous ring and unanswered call forward: the call goes to the SIP side too, which
+ * takes it as a call from SIP to the callee (ucwa_sipd_fwd.c, ucwa_sipd_fork.c). See
  * docs/ARCHITECTURE.md, "Calls from another application, forwarded". */
 #ifndef UCWA_FWD_APP_H
 #define UCWA_FWD_APP_H
@@ -13,10 +15,14 @@
 #include "ucwa_http.h"
 
 /* Before an application's call to in->to (a SIP address) is invited, with UcwaSip On on
- * a single Front End: when the callee forwards at once, and the callee's voice policy
- * and route still allow it, sets in->fwd_to, in->fwd_line and in->gw_set (1); else 0 and
- * the callee's applications ring (a database that cannot be read is logged, not an
- * error of the call). */
-int ucwa_fwd_app_route(ucwa_req *q, ucwa_conv_invite_in *in);
+ * a single Front End, the callee's settings as its voice policy and routes still allow
+ * them: an immediate forward sets in->fwd_to (the target), in->fwd_line (the callee's
+ * LineURI or SIP URI) and in->gw_set; a simultaneous ring or unanswered call forward sets
+ * in->fwd_to to the callee's own SIP URI and in->fwd_line to "" (the SIP side rings the
+ * callee's applications and the legs), *more to the time the caller rings beyond its
+ * ring timeout (the unanswered forward's delay). 1 then, else 0 and the callee's
+ * applications ring here (a database that cannot be read is logged, not an error of the
+ * call). */
+int ucwa_fwd_app_route(ucwa_req *q, ucwa_conv_invite_in *in, apr_interval_time_t *more);
 
 #endif

@@ -581,7 +581,9 @@ typedef struct {
     sipd_call *c;
     char *to, *from;
     char gw[12];                  /* a number's gateway set, or "" */
-    char *div;                    /* a forwarded call's Diversion header line, or NULL */
+    char *hdrs;                   /* a forwarded call's header lines (ucwa_sipd_fwd.c) */
+    char *route;                  /* ... and its route (NULL: UcwaSipProxy) */
+    char *name;                   /* ... and the caller's display name (NULL: none) */
 } out_ctx;
 
 static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
@@ -613,12 +615,13 @@ static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
     mbuf_write_str(mb, sdp);
     mb->pos = 0;
     snprintf(routebuf, sizeof(routebuf), "sip:%s;lr", d->conf->proxy ? d->conf->proxy : "");
-    route[0] = routebuf;
-    e = sipsess_connect(&c->sess, d->sess_sock, x->to, NULL, x->from, "ucwa",
-                        d->conf->proxy ? route : NULL, d->conf->proxy ? 1 : 0, SDP_TYPE, mb,
+    route[0] = x->route ? x->route : routebuf;
+    e = sipsess_connect(&c->sess, d->sess_sock, x->to, x->name, x->from, "ucwa",
+                        d->conf->proxy || x->route ? route : NULL,
+                        d->conf->proxy || x->route ? 1 : 0, SDP_TYPE, mb,
                         NULL, NULL, false, no_offer, out_answer, out_progress, out_established, NULL,
                         NULL, out_close, c, "P-Asserted-Identity: <%s>\r\n%s%s%s%s",
-                        x->from, x->div ? x->div : "", x->gw[0] ? "P-Ucwa-Gateway-Set: " : "",
+                        x->from, x->hdrs ? x->hdrs : "", x->gw[0] ? "P-Ucwa-Gateway-Set: " : "",
                         x->gw, x->gw[0] ? "\r\n" : "");
     mem_deref(mb);
     if (e) {
@@ -634,7 +637,9 @@ static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
 out:
     free(x->to);
     free(x->from);
-    free(x->div);
+    free(x->hdrs);
+    free(x->route);
+    free(x->name);
     free(x);
 }
 
@@ -668,7 +673,7 @@ static void call_out(sipd *d, json_t *m, const char *offer)
     apr_pool_create(&p, d->pool);
     x = calloc(1, sizeof(*x));
     x->c = c;
-    to = sipd_fwd_app_target(d, m, to, &x->div);   /* the callee's immediate forward */
+    to = sipd_fwd_app_target(d, m, to, &x->hdrs, &x->route, &x->name);   /* forwarding */
     if (!strncasecmp(to, "tel:", 4)) {
         /* a number the voice policy routed: an E.164 user part at the caller's domain,
          * the route's gateway set named for Kamailio (extensions.md §21) */
@@ -893,7 +898,7 @@ static void on_invite(const struct sip_msg *msg, void *arg)
     int err, apps;
 
     d->sip_requests++;
-    if (!from_proxy(d, msg)) {
+    if (!from_proxy(d, msg) && !sipd_fwd_app_loop(d, msg)) {
         /* only Kamailio rings the users (it applied its trust rules): a call sent to this
          * port directly from elsewhere would bypass them */
         char src[80];

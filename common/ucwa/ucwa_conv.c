@@ -985,7 +985,8 @@ ucwa_conv_result ucwa_conv_invite_locked(ucwa_store *s, const ucwa_conv_invite_i
         c->phone_fail = (apr_uint32_t)in->phone_fail;
     }
     else if (in->fwd_to && *in->fwd_to) {
-        /* the callee's immediate forward: nobody rings here, the SIP side calls it */
+        /* the callee forwards (mod_ucwa/ucwa_fwd_app.c): nobody rings here, the SIP side
+         * calls the target, or rings the callee as for a call from SIP */
         copy(c->fwd_to, sizeof(c->fwd_to), in->fwd_to);
         copy(c->fwd_line, sizeof(c->fwd_line), in->fwd_line);
     }

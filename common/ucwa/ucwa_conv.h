@@ -220,9 +220,10 @@ typedef struct {
     const char *phone_number, *phone_gw, *phone_line;
     int phone_fail;            /* ucwa_conv_phone_fail: the voice policy refused a number
                                 * (the invitation fails at once, nothing goes to SIP) */
-    /* the callee forwards at once (mod_ucwa/ucwa_fwd_app.c): its applications do not
-     * ring, the SIP side calls fwd_to (tel:+E164 through gw_set, or sip:...) naming
-     * fwd_line (the callee's LineURI or SIP URI) in Diversion; NULL: not forwarded */
+    /* the callee forwards (mod_ucwa/ucwa_fwd_app.c): its applications do not ring here,
+     * the SIP side calls fwd_to (tel:+E164 through gw_set, or sip:...) naming fwd_line
+     * (the callee's LineURI or SIP URI) in Diversion, or, with fwd_line "", rings the
+     * callee (fwd_to) as for a call from SIP; NULL: not forwarded */
     const char *fwd_to, *fwd_line;
 } ucwa_conv_invite_in;
 

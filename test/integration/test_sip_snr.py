@@ -809,3 +809,65 @@ def test_app_call_immediate_forward_gates(fe, side, users, mobile, peer, why):
         mobile.wait_event("CALL_INCOMING", timeout=1)
     ring.decline()
     call.failed()
+
+
+def app_calls_alice(users, peer):
+    """bob's app (peer a, APP_HZ) calls alice: (alice's app, bob's app, a, bob's call)."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    bob = CallApp.signed_in(users("bob@contoso.test"))
+    a = peer()
+    call = bob.call(f"sip:alice@{DOMAIN}", a.offer())
+    call.started()
+    return alice, bob, a, call
+
+
+def app_and_mobile_bridged(a, mobile, call):
+    """bob's call answered by the mobile: connected, each hears the other's tone."""
+    a.accept(call.answered(timeout=15).decode())
+    a.wait_connected(timeout=15)
+    call.connected()
+    t0 = time.monotonic()
+    heard_app = a.heard(MOBILE_HZ, since=t0)
+    heard = mobile.heard(APP_HZ)
+    assert heard.ok, f"the mobile does not hear the app's {APP_HZ} Hz: {heard}"
+    assert heard_app.ok, f"the app does not hear the mobile's {MOBILE_HZ} Hz: {heard_app}"
+
+
+def test_app_call_unanswered_forward(fe, side, users, mobile, peer):
+    """alice forwards unanswered calls after 5 s (the shortest delay): bob's call rings her app (from bob),
+    after the delay her invitation ends Missed (a missed AudioLog) and the mobile rings;
+    bob's invitation rang on and connects to the mobile: tones both ways."""
+    forwarding(fe, unanswered=f"tel:{MOBILE}", unanswered_delay=5)
+    alice, bob, a, call = app_calls_alice(users, peer)
+    t0 = time.time()
+    ring = alice.ringing(timeout=10)
+    frm = ring.inv.get("_embedded", {}).get("from") or alice.get(ring.links["from"]["href"])
+    assert frm["uri"] == "sip:bob@contoso.test", frm
+    seen = len(missed_logs(alice, since=-1))
+    incoming = mobile.wait_event("CALL_INCOMING", timeout=10)
+    assert 4.5 <= time.time() - t0 <= 6.5, time.time() - t0
+    assert "bob@" in incoming.get("peeruri", ""), incoming
+    assert ring.missed(timeout=5).get("subcode") == "Missed"
+    assert call.completed() is None, "bob's invitation ended with alice's"
+    mobile.accept()
+    mobile.wait_event("CALL_ESTABLISHED", timeout=10)
+    app_and_mobile_bridged(a, mobile, call)
+    logs = missed_logs(alice, since=seen)
+    assert logs and logs[-1]["type"] == "AudioLog", logs
+    mobile.hangup()
+    mobile.wait_event("CALL_CLOSED", timeout=10)
+    call.ended()
+    rtpengine_forgets(side)
+
+
+def test_loop_header_from_elsewhere_is_403(fe, side):
+    """An INVITE to the primary port from anyone but Kamailio is refused even when it
+    carries a P-Ucwa-Loop header (only ucwa-sipd's own token opens that door)."""
+    r = kamailio.sip_request("INVITE", f"sip:alice@{DOMAIN}",
+                             ("127.0.0.1", 5089 + side.offset), source=("127.0.0.2", 0),
+                             from_="sip:mallory@127.0.0.2",
+                             headers=["Content-Type: application/sdp",
+                                      "P-Ucwa-Loop: 00000000000000000000000000000000"],
+                             body="v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 "
+                                  "127.0.0.2\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n")
+    assert r is not None and r.status == 403, r
