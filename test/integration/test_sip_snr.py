@@ -860,6 +860,47 @@ def test_app_call_unanswered_forward(fe, side, users, mobile, peer):
     rtpengine_forgets(side)
 
 
+def test_app_call_simultaneous_ring_answered_on_mobile(fe, side, users, mobile, peer):
+    """Simultaneous ring after 1 s: alice's app rings at once, the mobile a second later;
+    the mobile answers: alice's invitation ends ConnectedElsewhere, bob's call connects
+    to the mobile (tones both ways); bob's hang-up ends the mobile's call."""
+    forwarding(fe, "SimultaneousRing", simring=f"tel:{MOBILE}", simring_delay=1)
+    alice, bob, a, call = app_calls_alice(users, peer)
+    t0 = time.time()
+    ring = alice.ringing(timeout=10)
+    mobile.wait_event("CALL_INCOMING", timeout=10)
+    assert 0.5 <= time.time() - t0 <= 2.5, time.time() - t0
+    mobile.accept()
+    mobile.wait_event("CALL_ESTABLISHED", timeout=10)
+    assert ring.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
+    app_and_mobile_bridged(a, mobile, call)
+    call.hang_up()
+    mobile.wait_event("CALL_CLOSED", timeout=10)
+    rtpengine_forgets(side)
+
+
+def test_app_call_simultaneous_ring_answered_on_app(fe, side, users, mobile, peer):
+    """Simultaneous ring, answered on alice's app: the mobile's leg is canceled, bob and
+    alice hear each other; alice's hang-up ends bob's call."""
+    forwarding(fe, "SimultaneousRing", simring=f"tel:{MOBILE}", simring_delay=0)
+    alice, bob, a, call = app_calls_alice(users, peer)
+    ring = alice.ringing(timeout=10)
+    mobile.wait_event("CALL_INCOMING", timeout=10)
+    b = peer(MOBILE_HZ)
+    ring.accept(b.answer(ring.sdp()))
+    closed = mobile.wait_event("CALL_CLOSED", timeout=10)
+    assert "reset by peer" in closed.get("param", ""), closed
+    a.accept(call.answered(timeout=15).decode())
+    a.wait_connected(timeout=15)
+    call.connected()
+    t0 = time.monotonic()
+    assert a.heard(MOBILE_HZ, since=t0).ok, "bob does not hear alice"
+    assert b.heard(APP_HZ, since=t0).ok, "alice does not hear bob"
+    ring.hang_up()
+    call.ended()
+    rtpengine_forgets(side)
+
+
 def test_loop_header_from_elsewhere_is_403(fe, side):
     """An INVITE to the primary port from anyone but Kamailio is refused even when it
     carries a P-Ucwa-Loop header (only ucwa-sipd's own token opens that door)."""
