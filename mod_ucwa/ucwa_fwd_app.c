@@ -30,6 +30,7 @@ int ucwa_fwd_app_route(ucwa_req *q, ucwa_conv_invite_in *in, apr_interval_time_t
         || !in->to || !strncmp(in->to, "tel:", 4)) {
         return 0;
     }
+    in->anchor = q->conf->global->sip->anchor_apps;   /* UcwaSipAnchorAppCalls */
     if (!ucwa_people_db(q->r, p, 1, &db, &why)) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r, UCWALOGNO(01080)
                       "call forwarding of %s not read (its applications ring): %s", in->to,

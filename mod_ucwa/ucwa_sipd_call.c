@@ -709,6 +709,10 @@ static void in_close(int err, const struct sip_msg *msg, void *arg)
     else if (c->apps) {   /* else they did not ring, or a forwarding target took the call */
         sipd_apply(c->d, keyed(c, c->established ? "left" : "canceled"), NULL, NULL);
     }
+    else if (c->pa && c->established) {
+        /* answered on the user's phone: the application's phoneAudio ends too */
+        sipd_apply(c->d, keyed(c, "left"), NULL, NULL);
+    }
     call_end(c);
 }
 

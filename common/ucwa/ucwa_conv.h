@@ -225,6 +225,8 @@ typedef struct {
      * (the callee's LineURI or SIP URI) in Diversion, or, with fwd_line "", rings the
      * callee (fwd_to) as for a call from SIP; NULL: not forwarded */
     const char *fwd_to, *fwd_line;
+    int anchor;                /* UcwaSipAnchorAppCalls: a callee with applications here is
+                                * rung through the SIP side (as fwd_to its own URI) */
 } ucwa_conv_invite_in;
 
 /* Starts a conversation: *idx is its record. OK (the invitation may have failed at
