@@ -6,7 +6,11 @@ voice route to her mobile, baresip, behind gateway set 3), one Apache with the d
   her mobile: the mobile rings showing bob, its answer connects bob's call through
   rtpengine (each hears the other's tone), alice's conversation goes on as phoneAudio
   (Connected), bob's hang-up ends the mobile's call and her conversation;
-- answered on her app: bob and alice hear each other through rtpengine, as peers do."""
+- answered on her app: bob and alice hear each other through rtpengine, as peers do;
+- replaceWithPhoneAudio: alice moves the connected call to her mobile; bob's app gets a
+  renegotiation (rtpengine's offer from the mobile's leg), answers it, and then hears
+  the mobile (and the mobile bob); alice's audioVideo ends, her phoneAudio is Connected;
+  bob's hang-up ends it all."""
 import json
 import time
 
@@ -29,12 +33,27 @@ def fe(workdir, voice_state, side):
     stop_fe(f, ALLOWED)
 
 
-def bob_calls_alice(fe, users, peer):
+def pcmu_only(sdp):
+    """An offer cut down to PCMU (payload type 0): aiortc 1.4 keeps the codec of its
+    first negotiation when a renegotiation changes it (a JSEP stack switches), so a call
+    that moves to the mobile (PCMU) is made with PCMU from the start."""
+    out = []
+    for line in sdp.splitlines():
+        if line.startswith("m=audio"):
+            line = " ".join(line.split()[:3] + ["0"])
+        elif line.startswith(("a=rtpmap:", "a=fmtp:", "a=rtcp-fb:")) \
+                and not line.split(":", 1)[1].startswith("0 "):
+            continue
+        out.append(line)
+    return "\r\n".join(out) + "\r\n"
+
+
+def bob_calls_alice(fe, users, peer, codec=None):
     forwarding(fe)
     alice = CallApp.signed_in(users("alice@contoso.test"))
     bob = CallApp.signed_in(users("bob@contoso.test"))
     a = peer()
-    call = bob.call(f"sip:alice@{DOMAIN}", a.offer())
+    call = bob.call(f"sip:alice@{DOMAIN}", codec(a.offer()) if codec else a.offer())
     call.started()
     return alice, a, call, alice.ringing(timeout=10)
 
@@ -83,4 +102,37 @@ def test_anchored_app_call_answered_on_app(fe, side, users, peer):
     assert len(side.rtp.calls()) == 2, side.rtp.calls()   # bob's half and alice's
     ring.hang_up()
     call.ended()
+    rtpengine_forgets(side)
+
+
+def test_replace_with_phone_audio_of_app_call(fe, side, users, mobile, peer):
+    alice, a, call, ring = bob_calls_alice(fe, users, peer, codec=pcmu_only)
+    b = peer(MOBILE_HZ + 200)
+    ring.accept(b.answer(ring.sdp()))
+    a.accept(call.answered(timeout=15).decode())
+    a.wait_connected(timeout=15)
+    call.connected()
+    ring.connected()
+    av = ring.audio_video()
+    assert "replaceWithPhoneAudio" in av["_links"], av
+    r = alice.request("POST", av["_links"]["replaceWithPhoneAudio"]["href"],
+                      data=json.dumps({"phoneNumber": MOBILE}),
+                      headers={"Content-Type": "application/json"})
+    assert r.status_code == 204, r.text
+    incoming = mobile.wait_event("CALL_INCOMING", timeout=10)
+    assert "bob@" in incoming.get("peeruri", ""), incoming
+    mobile.accept()
+    mobile.wait_event("CALL_ESTABLISHED", timeout=10)
+    theirs = call.renegotiated(timeout=10)      # bob's side re-anchored to the mobile
+    theirs.answer(a.answer(theirs.offer.decode()))
+    alice.wait("phoneAudio", "updated", where=lambda e: alice.state_of(e) == "Connected")
+    assert alice.get(ring.conversation)["activeModalities"] == ["PhoneAudio"]
+    t0 = time.monotonic()
+    heard = a.heard(MOBILE_HZ, since=t0)
+    assert heard.ok, f"bob does not hear the mobile's {MOBILE_HZ} Hz: {heard}"
+    heard = mobile.heard(APP_HZ)
+    assert heard.ok, f"the mobile does not hear bob's {APP_HZ} Hz: {heard}"
+    call.hang_up()
+    mobile.wait_event("CALL_CLOSED", timeout=10)
+    alice.wait("conversation", "deleted", sender="communication")
     rtpengine_forgets(side)
