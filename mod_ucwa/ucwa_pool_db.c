@@ -478,13 +478,30 @@ static int ship_one(pool_thread *th, const ucwa_pool_out *o, int *won)
         return 0;
     case UCWA_POOL_INVITE_USER:
         return ship_sip_invite(th, o);
-    case UCWA_POOL_SIP_JOIN:
+    case UCWA_POOL_SIP_CLAIM:
+        /* the claimer is the SIP side itself: nothing goes back to it, every Front End
+         * the call rang (this one's too) hears the body; lost, nothing is posted, and the
+         * winner's own message reaches the SIP side */
+        params[0] = o->target;
+        params[1] = o->key;
+        params[2] = o->body;
+        return run(th, "SELECT ucwa_pool_claim($1, $2, $1, 'accept', $3, $3)", 3, params);
+    case UCWA_POOL_SIP_JOIN: {
+        /* the established calls the new process took back stay (its body's "keep") */
+        json_t *m = json_loadb(o->body, o->len, 0, NULL), *keep = json_object_get(m, "keep");
+        apr_pool_t *p;
+        int rv;
+        apr_pool_create(&p, NULL);
         apr_snprintf(lease, sizeof(lease), "%" APR_TIME_T_FMT,
                      apr_time_sec(ucwa_config_get(th->s)->global->pool_lease));
         params[0] = o->target;
         params[1] = lease;
-        params[2] = "[]";
-        return run(th, "SELECT ucwa_pool_join($1, $2::float8, $3::json)", 3, params);
+        params[2] = json_is_array(keep) ? mob_json_dump(p, keep, NULL) : "[]";
+        rv = run(th, "SELECT ucwa_pool_sip_join($1, $2::float8, $3::json)", 3, params);
+        json_decref(m);
+        apr_pool_destroy(p);
+        return rv;
+    }
     default:
         return 0;   /* unknown: dropped */
     }

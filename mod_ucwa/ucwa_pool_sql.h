@@ -183,6 +183,21 @@
 "  PERFORM ucwa_pool_post(kfe, json_build_object('k', 'invited', 'fe', kfe, 'conv', kconv,\n" \
 "                                                'n', n)::text);\n" \
 "END $$ LANGUAGE plpgsql;\n" \
+/* a SIP side's new process (its Front End lives): the others end what they held with \
+ * the earlier one, but for the established calls it took back (keep: their conv keys); \
+ * what waits for it is its own (a left for a call taken back ends it there) */ \
+"CREATE OR REPLACE FUNCTION ucwa_pool_sip_join(me text, lease float8, keep json)\n" \
+"    RETURNS void AS $$\n" \
+"DECLARE f text;\n" \
+"BEGIN\n" \
+"  INSERT INTO ucwa_pool_fe (fe, lease_until) VALUES (me, now() + lease * interval '1 s')\n" \
+"    ON CONFLICT (fe) DO UPDATE SET lease_until = EXCLUDED.lease_until;\n" \
+"  DELETE FROM ucwa_pool_invite WHERE key_fe = me;\n" \
+"  FOR f IN SELECT fe FROM ucwa_pool_fe WHERE fe <> me AND lease_until > now() ORDER BY fe\n" \
+"  LOOP PERFORM ucwa_pool_post(f, json_build_object('k', 'fe-gone', 'fe', me,\n" \
+"                                                  'keep', keep)::text);\n" \
+"  END LOOP;\n" \
+"END $$ LANGUAGE plpgsql;\n" \
 /* the SIP side's row: its lease is its Front End's, renewed by that Front End's thread */ \
 "CREATE OR REPLACE FUNCTION ucwa_pool_sip_beat(me text, lease float8) RETURNS void AS $$\n" \
 "BEGIN\n" \

@@ -922,9 +922,7 @@ static void on_invite(const struct sip_msg *msg, void *arg)
     }
     else if (d->pool_name) {
         /* on a pool the applications ring through the pool (it answers 480 when none
-         * does); simultaneous ring and unanswered forward are not acted on there yet */
-        sipd_fork_free(fork);
-        fork = NULL;
+         * does, or the legs ring on: sipd_call_apps_none) */
         apps = user != NULL;
     }
     else {
@@ -1166,6 +1164,10 @@ static void in_claim(sipd *d, const ucwa_pool_out *o, json_t *m, const char *ans
     apr_pool_t *p;
     ng_benc *cmd;
 
+    if (c && c->answered && d->pool_name && k && !strcmp(k, "accepted")) {
+        sipd_pool_answer_lost(d, o->key);   /* a leg took the call in the same instant */
+        return;
+    }
     if (!c || c->answered || !k) {
         return;   /* an answer that came after the call ended (or a forwarding target
                    * answered first): that side ended too */
@@ -1236,6 +1238,10 @@ void sipd_call_leg_answered(sipd_call *c, const char *sdp)
         apr_pool_destroy(p);
         c->apps = 0;
     }
+    else if (c->apps && c->d->pool_name) {
+        c->apps = 0;
+        sipd_pool_leg_won(c->d, c->kconv);   /* the first answer pool-wide */
+    }
     else if (c->apps) {
         /* the applications stop ringing: answered elsewhere, not missed */
         c->apps = 0;
@@ -1246,11 +1252,28 @@ void sipd_call_leg_answered(sipd_call *c, const char *sdp)
 
 void sipd_call_stop_apps(sipd_call *c)
 {
-    if (c->apps) {
+    if (c->apps && c->d->pool_name) {
+        c->apps = 0;
+        sipd_pool_stop_apps(c->d, c->kconv);   /* on every Front End it rang */
+    }
+    else if (c->apps) {
         c->apps = 0;
         sipd_apply(c->d, keyed(c, "canceled"), NULL, NULL);   /* Missed, with its log */
     }
     ng_forget(c);
+}
+
+int sipd_call_apps_none(sipd *d, const char *conv)
+{
+    sipd_call *c = call_find(d, SIP_NAME(d), conv);
+
+    if (!c || c->answered || !sipd_fork_live(c->fork)) {
+        return 0;
+    }
+    c->apps = 0;
+    ng_forget(c);
+    sipd_fork_apps_none(c->fork);
+    return 1;
 }
 
 void sipd_call_leg_failed(sipd_call *c, int code)
@@ -2108,10 +2131,10 @@ void sipd_calls_start(sipd *d)
     sipd_pool_start(d);
     /* calls a previous ucwa-sipd held end on the applications' side, as with a Front
      * End gone, but for the established ones it takes back (ucwa_sipd_dlg.c) */
-    json_t *m = json_pack("{s:s,s:s,s:o}", "k", "fe-gone", "fe", SIP_NAME(d), "keep",
-                          sipd_dlg_restore(d));
+    json_t *keep = sipd_dlg_restore(d);
+    json_t *m = json_pack("{s:s,s:s,s:O}", "k", "fe-gone", "fe", SIP_NAME(d), "keep", keep);
     sipd_apply(d, m, NULL, NULL);
-    sipd_pool_join(d);
+    sipd_pool_join(d, keep);      /* on a pool: the others keep them too */
     tmr_start(&d->out_tmr, POLL_MS, poll_outbox, d);
     sipd_bell_start(d);
 }

@@ -30,6 +30,7 @@
 #include <http_main.h>
 
 #include "mod_ucwa.h"
+#include "ucwa_config.h"
 #include "ucwa_conv.h"
 #include "ucwa_pool.h"
 #include "ucwa_shm.h"
@@ -51,6 +52,8 @@ typedef struct {
     apr_uint32_t taken;           /* a previous process's, taken back by this one */
     char kfe[UCWA_POOL_FE_MAX];
     char kconv[UCWA_CONV_ID_MAX];
+    char by[UCWA_POOL_FE_MAX];    /* on a pool, a call from SIP: the Front End whose
+                                   * application answered it ("": none yet) */
     char callid[256];
     char ltag[128], rtag[128];    /* local and remote tags */
     char luri[256], ruri[256];    /* local and remote URIs (From and To of our requests) */
@@ -245,6 +248,46 @@ void sipd_dlg_confirm(sipd *d, const char *kconv, const struct sip_msg *msg)
                && r->target[0] ? DLG_LIVE : DLG_EARLY;
 }
 
+void sipd_dlg_by(sipd *d, const char *kconv, const char *by)
+{
+    dlg_rec *r = find(d, kconv);
+
+    if (r) {
+        apr_cpystrn(r->by, by ? by : "", sizeof(r->by));
+    }
+}
+
+/* The conversation of record r hears that the SIP party left: on a pool, the Front End
+ * whose application answered (ucwa_pool_post, through this Front End's outbox), else
+ * this store. */
+static void tell_left(sipd *d, const dlg_rec *r)
+{
+    if (d->pool_name && r->dir && r->by[0]) {
+        sipd_pool_left(d, r->by, r->kconv);
+    }
+    else {
+        sipd_apply_keyed(d, "left", r->kfe, r->kconv);
+    }
+}
+
+static void send_bye(sipd *d, dlg_rec *r);
+
+void sipd_dlg_fe_gone(sipd *d, const char *fe)
+{
+    dlg_segment *seg = segment(d);
+    int i;
+
+    for (i = 0; seg && i < DIALOGS; i++) {
+        dlg_rec *r = &seg->rec[i];
+        if (r->state == DLG_LIVE && r->taken && r->dir && !strcmp(r->by, fe)) {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(01001)
+                         "ucwa-sipd: call %s (taken back after a restart) ends: Front End "
+                         "%s that answered it is gone", r->kconv, fe);
+            send_bye(d, r);
+        }
+    }
+}
+
 void sipd_dlg_forget(sipd *d, const char *kconv)
 {
     dlg_rec *r = find(d, kconv);
@@ -375,7 +418,7 @@ static bool on_dialog_request(const struct sip_msg *msg, void *arg)
             (void)sip_reply(d->sip, msg, 200, "OK");
             ng_delete(d, r->kconv);
             r->state = DLG_FREE;
-            sipd_apply_keyed(d, "left", r->kfe, r->kconv);
+            tell_left(d, r);
             return true;
         }
         if (!pl_strcmp(&msg->met, "OPTIONS")) {
@@ -392,6 +435,7 @@ static bool on_dialog_request(const struct sip_msg *msg, void *arg)
 typedef struct {
     sipd *d;
     json_t *keep;
+    const char *fe;               /* on a pool, this Front End's name */
 } restore_txn;
 
 /* Whether record r's conversation is still connected to the SIP side. */
@@ -411,8 +455,12 @@ static void restore_locked(ucwa_txn *t, void *baton)
         idx = r->dir ? ucwa_conv_find_mirror_locked(t->store, r->kfe, r->kconv)
                      : ucwa_conv_find_locked(t->store, r->kconv);
         c = idx >= 0 ? ucwa_store_conv(t->store, idx) : NULL;
-        if (c && c->phase == UCWA_CONV_CONNECTED
-            && !strcmp(c->peer_fe, x->d->pool_name ? x->d->pool_name : UCWA_POOL_SIP_FE)) {
+        if ((c && c->phase == UCWA_CONV_CONNECTED
+             && !strcmp(c->peer_fe, x->d->pool_name ? x->d->pool_name : UCWA_POOL_SIP_FE))
+            || (x->d->pool_name && r->dir && r->by[0] && strcmp(r->by, x->fe) != 0)) {
+            /* connected here; or, on a pool, answered on another Front End, whose own
+             * store decides (fe-gone's keep): a call that ended there meanwhile told this
+             * SIP side "left", which waited in the pool's table and ends it (BYE) */
             json_array_append_new(x->keep, json_string(r->kconv));
         }
     }
@@ -421,7 +469,7 @@ static void restore_locked(ucwa_txn *t, void *baton)
 json_t *sipd_dlg_restore(sipd *d)
 {
     dlg_segment *seg = segment(d);
-    restore_txn x = { d, json_array() };
+    restore_txn x = { d, json_array(), ucwa_config_get(d->s)->global->pool_fe };
     apr_pool_t *p;
     int i, kept = 0, ended = 0, ringing = 0;
 

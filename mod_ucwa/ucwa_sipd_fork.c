@@ -540,6 +540,22 @@ void sipd_fork_start(sipd_fork *f, sipd_call *c, const char *offer, int apps)
     }
 }
 
+void sipd_fork_apps_none(sipd_fork *f)
+{
+    int i;
+
+    if (!f || f->stopped || f->won || !f->apps) {
+        return;
+    }
+    f->apps = 0;
+    for (i = 0; i < LEGS; i++) {
+        /* nobody else rings: no reason to wait (as sipd_fork_start without apps) */
+        if (f->leg[i].state == LEG_WAIT && (i == 0 || f->leg[0].state != LEG_WAIT)) {
+            tmr_start(&f->leg[i].start, 0, leg_go, &f->leg[i]);
+        }
+    }
+}
+
 sipd_fork *sipd_fork_phone(sipd *d, sipd_call *c, const char *user, const char *caller,
                            const char *offer, const char *number, const char *gw)
 {

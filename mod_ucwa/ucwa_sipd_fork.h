@@ -36,6 +36,8 @@ int sipd_fork_won(const sipd_fork *f);
 apr_int64_t sipd_fork_ring_ms(const sipd_fork *f, apr_int64_t ring);
 /* The applications answered or declined: the legs are canceled, none is called any more. */
 void sipd_fork_cancel(sipd_fork *f);
+/* No application rings after all (none in the pool): the legs waiting go now. */
+void sipd_fork_apps_none(sipd_fork *f);
 /* The call ends: legs canceled or hung up, rtpengine forgets theirs; f is freed (later,
  * when an NG request about it is still out). NULL: nothing. */
 void sipd_fork_free(sipd_fork *f);

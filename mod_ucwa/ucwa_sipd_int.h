@@ -127,6 +127,11 @@ void sipd_dlg_begin(sipd *d, int dir, const char *kfe, const char *kconv,
                     const struct sip_msg *invite);
 void sipd_dlg_confirm(sipd *d, const char *kconv, const struct sip_msg *msg);
 void sipd_dlg_forget(sipd *d, const char *kconv);
+/* On a pool, a call from SIP: the Front End whose application answered it ("": none),
+ * kept so that a new process tells it when the SIP party leaves; that Front End gone, the
+ * calls it answered that were taken back end (BYE). */
+void sipd_dlg_by(sipd *d, const char *kconv, const char *by);
+void sipd_dlg_fe_gone(sipd *d, const char *fe);
 /* At start: the previous process's calls, their conv keys to keep connected (a JSON
  * array, taken by the caller); the others end. */
 json_t *sipd_dlg_restore(sipd *d);
@@ -166,14 +171,27 @@ void sipd_calls_handle(sipd *d, const ucwa_pool_out *o, const char *sdp,
 /* On a pool (ucwa_sipd_pool.c). sipd_pool_start: pool_name and the list, before calls. */
 void sipd_pool_start(sipd *d);
 /* After sipd_pool_start, once the store is there: the pool ends what the others held with
- * an earlier process of this SIP side. */
-void sipd_pool_join(sipd *d);
+ * an earlier process of this SIP side, but for the established calls in keep (the conv
+ * keys this process took back: sipd_dlg_restore). */
+void sipd_pool_join(sipd *d, json_t *keep);
+/* The SIP party of conv left: Front End fe (whose application answered) hears "left". */
+void sipd_pool_left(sipd *d, const char *fe, const char *conv);
 /* A call from SIP rings the pool: m (the invitation, taken) with its offer goes to every
  * Front End where the callee has applications. 0, or -1 (not queued: 503). */
 int sipd_pool_ring(sipd *d, json_t *m, const char *sdp);
 /* The SIP caller canceled or hung up: the Front Ends ringing hear canceled, the one that
  * answered left. */
 void sipd_pool_caller_ended(sipd *d, const char *conv);
+/* Simultaneous ring and forwarding on a pool: a leg answered (this side claims the call,
+ * the Front End's invitations end ConnectedElsewhere); the unanswered forward's time
+ * (they end Missed); an application's answer that the pool connected after a leg took
+ * the call (it is told left). */
+void sipd_pool_leg_won(sipd *d, const char *conv);
+void sipd_pool_stop_apps(sipd *d, const char *conv);
+void sipd_pool_answer_lost(sipd *d, const char *conv);
+/* No Front End rings the call: 1 when its simultaneous ring or forward leg carries it on
+ * (ucwa_sipd_call.c), 0 when the caller gets 480. */
+int sipd_call_apps_none(sipd *d, const char *conv);
 /* The call ended here: what this file kept of it goes. */
 void sipd_pool_forget(sipd *d, const char *conv);
 /* The command "pool", {"body": a message for this SIP side,

@@ -106,13 +106,22 @@ static int queue(sipd *d, ucwa_pool_op op, const char *target, const char *key, 
     return x.rv < 0 ? -1 : 0;
 }
 
-void sipd_pool_join(sipd *d)
+void sipd_pool_join(sipd *d, json_t *keep)
 {
     if (d->pool_name) {
         /* the calls an earlier process held end on every Front End (it crashed, or was
-         * replaced): the pool hears this SIP side join afresh */
-        queue(d, UCWA_POOL_SIP_JOIN, d->pool_name, NULL, json_pack("{s:s}", "k", "sip-join"));
+         * replaced), but for the established ones this process took back: the pool hears
+         * this SIP side join again, with them */
+        queue(d, UCWA_POOL_SIP_JOIN, d->pool_name, NULL,
+              json_pack("{s:s,s:O}", "k", "sip-join", "keep", keep));
     }
+    json_decref(keep);
+}
+
+void sipd_pool_left(sipd *d, const char *fe, const char *conv)
+{
+    queue(d, UCWA_POOL_SEND, fe, NULL,
+          json_pack("{s:s,s:s,s:s}", "k", "left", "fe", d->pool_name, "conv", conv));
 }
 
 int sipd_pool_ring(sipd *d, json_t *m, const char *sdp)
@@ -144,14 +153,50 @@ void sipd_pool_caller_ended(sipd *d, const char *conv)
         return;
     }
     if (c->by[0]) {
-        /* an application answered: it leaves the conversation there */
-        m = json_pack("{s:s,s:s,s:s}", "k", "left", "fe", d->pool_name, "conv", conv);
-        queue(d, UCWA_POOL_SEND, c->by, NULL, m);
+        sipd_pool_left(d, c->by, conv);   /* an application answered: it leaves there */
     }
     else {
         /* still ringing: every Front End it rang stops (Missed) */
         m = json_pack("{s:s,s:s,s:s}", "k", "canceled", "fe", d->pool_name, "conv", conv);
         queue(d, UCWA_POOL_TO_INVITED, d->pool_name, conv, m);
+    }
+}
+
+/* A simultaneous ring leg answered (ucwa_sipd_fork.c): this SIP side claims its own call,
+ * so that no application's answer wins afterwards, and every Front End the call rang ends
+ * its invitation ConnectedElsewhere. An application's claim that won first still reaches
+ * this side as "accepted" (sipd_pool_answer_lost). */
+void sipd_pool_leg_won(sipd *d, const char *conv)
+{
+    if (find(d, conv)) {
+        queue(d, UCWA_POOL_SIP_CLAIM, d->pool_name, conv,
+              json_pack("{s:s,s:s,s:s}", "k", "elsewhere", "fe", d->pool_name, "conv", conv));
+    }
+}
+
+/* The unanswered call forward's time came: every Front End the call rang stops (Missed,
+ * with its log and push), the caller's call goes on toward the forward target. */
+void sipd_pool_stop_apps(sipd *d, const char *conv)
+{
+    if (find(d, conv)) {
+        queue(d, UCWA_POOL_TO_INVITED, d->pool_name, conv,
+              json_pack("{s:s,s:s,s:s}", "k", "canceled", "fe", d->pool_name, "conv", conv));
+    }
+}
+
+void sipd_pool_answer_lost(sipd *d, const char *conv)
+{
+    pool_call *c = find(d, conv);
+
+    if (c && c->by[0]) {
+        /* connected there by the pool, but this side answered the caller otherwise (a leg
+         * in the same instant): its application hears the remote party leave */
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(01000)
+                     "ucwa-sipd: call %s answered on %s after a forwarding leg took it", conv,
+                     c->by);
+        sipd_pool_left(d, c->by, conv);
+        c->by[0] = '\0';
+        sipd_dlg_by(d, conv, "");
     }
 }
 
@@ -183,6 +228,9 @@ static void nobody(sipd *d, pool_call *c)
                  d->pool_name, c->conv);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00902)
                  "ucwa-sipd: call %s from SIP rings no application in the pool", c->conv);
+    if (sipd_call_apps_none(d, c->conv)) {
+        return;   /* the simultaneous ring or forward target rings on */
+    }
     handle(d, UCWA_POOL_SEND, NULL, body, NULL);
 }
 
@@ -221,6 +269,7 @@ char *sipd_pool_command(sipd *d, const char *body, const char *sdp)
         /* the pool's verdict: this answer won, its application is connected there */
         const char *by = mob_json_str(m, "by");
         apr_cpystrn(c->by, by ? by : "", sizeof(c->by));
+        sipd_dlg_by(d, conv, c->by);   /* a process after this one tells it too */
         handle(d, UCWA_POOL_CLAIM_ACCEPT, conv, body, sdp);
     }
     else if (!strcmp(k, "accepted") && conv && fe && !strcmp(fe, d->pool_name)
@@ -230,8 +279,7 @@ char *sipd_pool_command(sipd *d, const char *body, const char *sdp)
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00905)
                      "ucwa-sipd: call %s was answered on %s after it ended here", conv,
                      mob_json_str(m, "by"));
-        queue(d, UCWA_POOL_SEND, mob_json_str(m, "by"), NULL,
-              json_pack("{s:s,s:s,s:s}", "k", "left", "fe", d->pool_name, "conv", conv));
+        sipd_pool_left(d, mob_json_str(m, "by"), conv);
     }
     else if (!strcmp(k, "declined") && c) {
         handle(d, UCWA_POOL_CLAIM_DECLINE, conv, body, NULL);
@@ -239,6 +287,7 @@ char *sipd_pool_command(sipd *d, const char *body, const char *sdp)
     else if (!strcmp(k, "fe-gone") && fe) {
         /* calls answered on a Front End that died end: BYE to the SIP party */
         struct le *le = list_head(&d->pool_calls);
+        sipd_dlg_fe_gone(d, fe);           /* and those taken back after a restart */
         while (le) {
             pool_call *x = le->data;
             le = le->next;

@@ -97,9 +97,14 @@ typedef enum {
                                        * applications, its offer inline ("sdpData", written
                                        * to the pool's table when shipped); the SIP side is
                                        * told "invited" {n}, how many Front Ends ring */
-    UCWA_POOL_SIP_JOIN                /* ucwa-sipd of a pooled Front End started (target:
+    UCWA_POOL_SIP_JOIN,               /* ucwa-sipd of a pooled Front End started (target:
                                        * its name): the others end what they held with its
-                                       * earlier process (fe-gone), as a Front End joining */
+                                       * earlier process (fe-gone), but for the established
+                                       * calls it took back (the body's "keep") */
+    UCWA_POOL_SIP_CLAIM               /* a SIP side's own answer to its call from SIP (a
+                                       * simultaneous ring leg answered; target: its name,
+                                       * key: the call): the first claim wins, and the body
+                                       * (elsewhere) goes to every Front End the call rang */
 } ucwa_pool_op;
 
 typedef struct {

@@ -161,6 +161,14 @@ def peer(media):
         p.close()
 
 
+def hear_each_other(app_peer, phone, when=""):
+    """The app's peer hears the phone's tone, and the phone the app's (the same second)."""
+    heard = app_peer.heard(PHONE_HZ, since=time.monotonic())
+    assert heard.ok, f"{when}the app does not hear the phone's {PHONE_HZ} Hz: {heard}"
+    heard = phone.heard(APP_HZ)
+    assert heard.ok, f"{when}the phone does not hear the app's {APP_HZ} Hz: {heard}"
+
+
 def legs_with_packets(side, call_id):
     legs = side.rtp.query(call_id)
     return {tag: leg["packets"] for tag, leg in legs.items()}
@@ -266,11 +274,7 @@ def test_phone_calls_app(users, side, dave, peer):
     assert ring2.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
     dave.wait_event("CALL_ESTABLISHED", timeout=10)
     a.wait_connected(timeout=15)
-    t0 = time.monotonic()
-    heard = a.heard(PHONE_HZ, since=t0)
-    assert heard.ok, f"the app does not hear the phone's {PHONE_HZ} Hz: {heard}"
-    heard = dave.heard(APP_HZ)
-    assert heard.ok, f"the phone does not hear the app's {APP_HZ} Hz: {heard}"
+    hear_each_other(a, dave)
     packets = legs_with_packets(side, side.rtp.calls()[0])
     assert len(packets) == 2 and all(n > 0 for n in packets.values()), packets
     dave.hangup()
@@ -422,10 +426,7 @@ def test_sipd_restart_keeps_established_calls(fe, users, side, dave, peer):
     assert no_end(call), alice.seen[-10:]
     grew = packets_grow(side, call_id)
     assert len(grew) == 2 and all(n > 20 for n in grew.values()), grew
-    heard = a.heard(PHONE_HZ, since=time.monotonic())
-    assert heard.ok, f"after the restart the app does not hear the phone: {heard}"
-    heard = dave.heard(APP_HZ)
-    assert heard.ok, f"after the restart the phone does not hear the app: {heard}"
+    hear_each_other(a, dave, "after the restart ")
     # the app hangs up: the new process sends the BYE, rtpengine forgets the call
     call.hang_up()
     call.ended()

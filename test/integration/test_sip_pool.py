@@ -15,8 +15,15 @@ from SIP land on FE1's: the tests know which Front End holds which call); baresi
 - alice's application on FE2 calls carol's phone: the INVITE leaves from FE2's ucwa-sipd;
   and a number (tel:0100, her voice policy in the pool's PostgreSQL): the SIPp gateway gets
   sip:+15550100 with her identity, from FE2's address.
-- FE1's ucwa-sipd is killed with a call it took, answered on FE2: the call ends on FE2 (the
-  new process joins the pool afresh), and the new process takes calls.
+- FE1's ucwa-sipd is killed with a call it took, answered on FE2: the new process takes it
+  back and the pool keeps it (the app stays connected, tones both ways), hang-up from
+  the app, then (a second call) from the phone; the new process takes calls.
+- simultaneous ring on a pool (alice's mobile +15600199, baresip behind gateway set 6):
+  FE1's ucwa-sipd rings her apps on both Front Ends and, after ringDelay, the mobile;
+  answered on the mobile, both apps see ConnectedElsewhere and dave and the mobile hear
+  each other; answered on the app on FE2, the mobile's leg is canceled. Unanswered
+  forward: after its delay both apps' invitations end Missed (one missed call), the
+  mobile rings and connects.
 - FE1 is killed (SIGKILL) with a call from dave answered on FE2 (its SIP side on FE1) and
   a call from FE2 to carol (its SIP side on FE2): the first ends on FE2 as a Front End gone
   (within the lease), the second stays up and hangs up cleanly; Kamailio then sends a
@@ -37,7 +44,7 @@ from test_pool import mobility_allowed, wait_for
 from ucwa_call import CallApp
 # the phone dave (on this module's side), the media loop and the apps' WebRTC peers
 from test_sip_calls import (APP_HZ, DOMAIN, PHONE_HZ, VOICE_SQL,  # noqa: F401 (fixtures)
-                            dave, media, peer)
+                            dave, hear_each_other, media, peer)
 from ucwa_client import FAST, pool_fe
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
@@ -45,11 +52,15 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0,
 
 FE_SET = 9                    # the pool's Front Ends in Kamailio's dispatcher list
 PSTN_UAC, PSTN_MEDIA = 5078, 5079    # (+ offset) a PSTN caller at the gateway's address
+MOBILE_SET, MOBILE_N = 6, 6   # alice's mobile: gateway set 6, sip_side's phone 6 addresses
+MOBILE, MOBILE_HZ = "+15600199", 1500
 ALLOWED = mobility_allowed() + [
     re.compile(r"UCWA007\d\d"),       # ucwa-sipd's calls (info)
     re.compile(r"UCWA009\d\d"),       # the SIP side on a pool (info; 00900 when FE1 died)
-    re.compile(r"UCWA0082[0-9]"),     # a number's user, forwarding not acted on (info)
+    re.compile(r"UCWA008[23][0-9]"),  # a number's user, forwarding and its legs (info)
+    re.compile(r"UCWA0100[0-9]"),     # forwarding legs on a pool (info)
     re.compile(r"UCWA00642"),         # ucwa-sipd restarted
+    re.compile(r"UCWA0086[1-5]"),     # its calls taken back (notice, info)
 ]
 
 
@@ -57,8 +68,10 @@ ALLOWED = mobility_allowed() + [
 def side(workdir):
     offset = kamailio.free_sip_offset(list(SipSide.BASES) + [5088, 5089, PSTN_UAC, PSTN_MEDIA])
     fes = [f"sip:{pools.FE_ADDR.format(i)}:{5089 + offset}" for i in (1, 2)]
+    mobile = f"sip:127.0.0.{32 + MOBILE_N}:{5100 + 4 * MOBILE_N + offset}"
     s = SipSide(workdir / "sip-pool", host="127.0.0.1", domain=DOMAIN, offset=offset,
-                ucwa=[pools.FE_ADDR.format(i) for i in (1, 2)], gateways={FE_SET: fes})
+                ucwa=[pools.FE_ADDR.format(i) for i in (1, 2)],
+                gateways={FE_SET: fes, MOBILE_SET: [mobile]})
     s.kam.defines += [f"UCWA_SET={FE_SET}", 'UCWA_SET_ALG="8"']
     s.start()
     yield s
@@ -78,6 +91,8 @@ def pl(workdir, side):
     p = pools.start_pool(workdir / "sip-pool-fes", n=2, extra=FAST + "\nUcwaCallRingTimeout 15",
                          fe_extra={1: sip(1), 2: sip(2)}, lease=4)
     p.pg.psql(VOICE_SQL)      # the voice policy's tables are the module's (made at start)
+    p.pg.psql("INSERT INTO ucwa_voice_routes VALUES ('Mobiles', 6, '^\\+1560\\d{4}$', "
+              f"'Local', '{MOBILE_SET}', NULL)")
     yield p
     logs = [(f.name, f.apache.error_log) for f in p.fes]
     p.stop()
@@ -133,11 +148,7 @@ def test_phone_rings_both_front_ends_first_answer_wins(side, pl, alice, dave, pe
     assert ring1.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
     dave.wait_event("CALL_ESTABLISHED", timeout=10)
     p.wait_connected(timeout=15)
-    t0 = time.monotonic()
-    heard = p.heard(PHONE_HZ, since=t0)
-    assert heard.ok, f"the app on FE2 does not hear the phone's {PHONE_HZ} Hz: {heard}"
-    heard = dave.heard(APP_HZ)
-    assert heard.ok, f"the phone does not hear the app on FE2 ({APP_HZ} Hz): {heard}"
+    hear_each_other(p, dave, "on FE2: ")
     # the phone hangs up: the call on FE2 ends
     dave.hangup()
     ring2.ended()
@@ -300,6 +311,139 @@ def test_immediate_forward_on_a_pool(side, pl, alice):
         pl.pg.psql("DELETE FROM ucwa_call_forwarding WHERE owner = 'alice@contoso.test'")
 
 
+@pytest.fixture(scope="module")
+def mobile(side):
+    """alice's mobile behind gateway set 6 (not registered: reached as a number)."""
+    return side.phone(MOBILE, MOBILE_N, tone=MOBILE_HZ, register=False)
+
+
+@pytest.fixture
+def forwarding(pl):
+    """alice's forwarding row in the pool's PostgreSQL (read by ucwa-sipd at each call)."""
+    def put(setting="None", simring=None, simring_delay=0, unanswered=None,
+            unanswered_delay=20):
+        pl.pg.psql("DELETE FROM ucwa_call_forwarding WHERE owner = 'alice@contoso.test';"
+                   "INSERT INTO ucwa_call_forwarding VALUES ('alice@contoso.test', 'Always', "
+                   f"'{setting}', '{'Enabled' if unanswered else 'Disabled'}', 'None', NULL, "
+                   f"'{'Contact' if simring else 'None'}', "
+                   f"{repr(simring) if simring else 'NULL'}, {simring_delay}, "
+                   f"'{'Contact' if unanswered else 'None'}', "
+                   f"{repr(unanswered) if unanswered else 'NULL'}, {unanswered_delay}, "
+                   f"{int(time.time() * 1000)})")
+    yield put
+    pl.pg.psql("DELETE FROM ucwa_call_forwarding WHERE owner = 'alice@contoso.test'")
+
+
+def rtp_calls(side, want, timeout=5):
+    """rtpengine's calls once they are `want` (a predicate), or what they are then."""
+    deadline = time.monotonic() + timeout
+    calls = side.rtp.calls()
+    while not want(calls) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        calls = side.rtp.calls()
+    return calls
+
+
+def test_simultaneous_ring_on_a_pool_answered_on_mobile(side, pl, alice, dave, mobile,
+                                                        forwarding):
+    """dave calls alice (simultaneous ring to her mobile after 1 s): her apps on FE1 and
+    FE2 ring, then the mobile; the mobile answers: both apps see ConnectedElsewhere, the
+    apps' rtpengine call is gone (the mobile's leg stays), dave and the mobile hear each
+    other, also after an app's answer that won in the pool in the same instant (its Front
+    End is told left); dave hangs up, so does the mobile's leg."""
+    a1, a2 = alice
+    forwarding("SimultaneousRing", simring=f"tel:{MOBILE}", simring_delay=1)
+    t0 = time.monotonic()
+    dave.dial(f"sip:alice@{DOMAIN}")
+    ring1, ring2 = a1.ringing(timeout=10), a2.ringing(timeout=10)
+    incoming = mobile.wait_event("CALL_INCOMING", timeout=10)
+    delay = time.monotonic() - t0
+    assert 0.8 <= delay <= 3, delay
+    assert "dave" in incoming.get("peeruri", ""), incoming
+    mobile.accept()
+    mobile.wait_event("CALL_ESTABLISHED", timeout=10)
+    dave.wait_event("CALL_ESTABLISHED", timeout=10)
+    assert ring1.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
+    assert ring2.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
+    calls = rtp_calls(side, lambda c: len(c) == 1)
+    assert len(calls) == 1 and calls[0].endswith("-snr"), calls
+    # an app's answer that won in the pool's database in the same instant (its claim's
+    # message, as FE2 would post it): the call stays the mobile's, FE2 is told left
+    late = ('{"k":"accepted","fe":"~sip:fe1","conv":"%s","by":"fe2","peer":"x","name":"",'
+            '"html":0}' % calls[0][:-len("-snr")])
+    applied = pool_fe(pl, 2).status()["pool"]["applied"]
+    pl.pg.psql(f"SELECT ucwa_pool_post('~sip:fe1', '{late}')")
+    wait_for(lambda: "UCWA01000" in pl.fe(1).apache.log_text(), what="FE1's log")
+    wait_for(lambda: pool_fe(pl, 2).status()["pool"]["applied"] > applied,
+             what="the left applied on FE2")
+    heard = mobile.heard(PHONE_HZ)
+    assert heard.ok, f"the mobile does not hear dave's {PHONE_HZ} Hz: {heard}"
+    heard = dave.heard(MOBILE_HZ)
+    assert heard.ok, f"dave does not hear the mobile's {MOBILE_HZ} Hz: {heard}"
+    dave.hangup()
+    dave.wait_event("CALL_CLOSED")
+    mobile.wait_event("CALL_CLOSED", timeout=10)
+    wait_for(lambda: sip_calls(pl, 1) == 0, what="FE1's ucwa-sipd without calls")
+    assert rtp_calls(side, lambda c: not c) == []
+
+
+def test_simultaneous_ring_on_a_pool_answered_on_app(side, pl, alice, dave, mobile, peer,
+                                                     forwarding):
+    """The same, answered by the app on FE2 while the mobile rings: the mobile's leg is
+    canceled (CANCEL: closed, never established), FE1's app sees ConnectedElsewhere, dave
+    talks to the app on FE2."""
+    a1, a2 = alice
+    forwarding("SimultaneousRing", simring=f"tel:{MOBILE}", simring_delay=0)
+    dave.dial(f"sip:alice@{DOMAIN}")
+    ring1, ring2 = a1.ringing(timeout=10), a2.ringing(timeout=10)
+    mobile.wait_event("CALL_INCOMING", timeout=10)
+    seen = len(mobile.seen)
+    p = peer()
+    ring2.accept(p.answer(ring2.sdp()))
+    mobile.wait_canceled(seen)
+    assert ring1.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
+    dave.wait_event("CALL_ESTABLISHED", timeout=10)
+    p.wait_connected(timeout=15)
+    heard = dave.heard(APP_HZ)
+    assert heard.ok, f"dave does not hear the app on FE2 ({APP_HZ} Hz): {heard}"
+    dave.hangup()
+    ring2.ended()
+    dave.wait_event("CALL_CLOSED")
+
+
+def missed_calls(pl):
+    return int(pl.pg.psql("SELECT count(*) FROM ucwa_conversation_logs WHERE owner = "
+                          "'alice@contoso.test' AND status = 'Missed'").strip())
+
+
+def test_unanswered_forward_on_a_pool(side, pl, alice, dave, mobile, forwarding):
+    """Unanswered forward to the mobile after 5 s (the least it may be): the apps on both Front Ends ring, then
+    both invitations end Missed (one missed call for alice, not one per Front End), the
+    mobile rings while dave still hears ringing, and answers: dave and the mobile talk."""
+    a1, a2 = alice
+    forwarding(unanswered=f"tel:{MOBILE}", unanswered_delay=5)
+    missed = missed_calls(pl)
+    t0 = time.monotonic()
+    dave.dial(f"sip:alice@{DOMAIN}")
+    ring1, ring2 = a1.ringing(timeout=10), a2.ringing(timeout=10)
+    mobile.wait_event("CALL_INCOMING", timeout=10)
+    delay = time.monotonic() - t0
+    assert 4.8 <= delay <= 7, delay
+    assert ring1.missed(timeout=5).get("subcode") == "Missed"
+    assert ring2.missed(timeout=5).get("subcode") == "Missed"
+    mobile.accept()
+    mobile.wait_event("CALL_ESTABLISHED", timeout=10)
+    dave.wait_event("CALL_ESTABLISHED", timeout=10)
+    heard = mobile.heard(PHONE_HZ)
+    assert heard.ok, f"the mobile does not hear dave's {PHONE_HZ} Hz: {heard}"
+    wait_for(lambda: missed_calls(pl) == missed + 1, what="alice's missed call")
+    mobile.hangup()
+    mobile.wait_event("CALL_CLOSED", timeout=10)
+    dave.wait_event("CALL_CLOSED", timeout=10)
+    time.sleep(0.5)
+    assert missed_calls(pl) == missed + 1
+
+
 def test_late_answer_and_bad_messages_for_the_sip_side(pl):
     """What the pool tells FE1's SIP side about a call it no longer has: an answer (it
     crossed the caller's CANCEL) is answered "left" to the answering Front End, so that
@@ -324,22 +468,44 @@ def sipd_pid(pl, i):
     return pool_fe(pl, i).status()["sip"].get("pid")
 
 
-def test_sipd_restart_ends_its_calls_across_the_pool(pl, alice, dave, peer):
-    """FE1's ucwa-sipd dies (SIGKILL) with a call it took, answered on FE2: Apache starts
-    it again, and the new process's join ends the call on FE2 too; the new one takes
-    calls again."""
+def restarted_with_call(pl, alice, dave, peer):
+    """dave's call to alice answered on FE2 (its SIP side FE1's ucwa-sipd), then FE1's
+    ucwa-sipd killed (SIGKILL) and started again by Apache, FE1 itself alive: the call,
+    and the app's WebRTC peer."""
     a1, a2 = alice
     dave.dial(f"sip:alice@{DOMAIN}")
     a1.ringing(timeout=10)
     ring2 = a2.ringing(timeout=10)
-    ring2.accept(peer().answer(ring2.sdp()))
+    p = peer()
+    ring2.accept(p.answer(ring2.sdp()))
     dave.wait_event("CALL_ESTABLISHED", timeout=10)
+    p.wait_connected(timeout=15)
     pid = sipd_pid(pl, 1)
     os.kill(pid, signal.SIGKILL)
-    ring2.ended(timeout=10)
     wait_for(lambda: sipd_pid(pl, 1) not in (None, pid), what="ucwa-sipd started again")
-    dave.hangup()                        # the new process knows nothing of it: 481
+    return ring2, p
+
+
+def test_sipd_restart_keeps_its_calls_across_the_pool(pl, alice, dave, peer):
+    """FE1's ucwa-sipd dies (SIGKILL) with a call it took, answered on FE2: the new
+    process takes the call back, and the pool keeps it (its join names it): the app on
+    FE2 stays connected and both ends still hear each other; hung up by the app (the BYE
+    from FE1's new process), then, for a second such call, by the phone (FE2's call
+    ends). The new process takes calls again."""
+    a1, a2 = alice
+    ring2, p = restarted_with_call(pl, alice, dave, peer)
+    time.sleep(1.5)                      # the pool's fe-gone for the old process applied
+    assert ring2.audio_video()["state"] == "Connected"
+    hear_each_other(p, dave, "after the restart, on FE2: ")
+    ring2.hang_up()
+    ring2.ended()
+    dave.wait_event("CALL_CLOSED", timeout=10)
+    ring2, p = restarted_with_call(pl, alice, dave, peer)
+    time.sleep(1.5)
+    assert ring2.audio_video()["state"] == "Connected"
+    dave.hangup()                        # the new process answers the BYE, FE2 hears left
     dave.wait_event("CALL_CLOSED")
+    ring2.ended(timeout=10)
     dave.dial(f"sip:alice@{DOMAIN}")
     ring1 = a1.ringing(timeout=10)
     a2.ringing(timeout=10)

@@ -196,6 +196,14 @@ class Baresip(Daemon):
         raise TimeoutError(f"baresip {self.user}: no {kind} within {timeout} s; "
                            f"saw {[e.get('type') for e in self.seen]}")
 
+    def wait_canceled(self, since, timeout=10):
+        """The ringing call closes on a CANCEL (libre says "reset by peer") without having
+        been established since event number `since` (len(.seen) before)."""
+        closed = self.wait_event("CALL_CLOSED", timeout=timeout)
+        assert "reset by peer" in closed.get("param", ""), closed
+        assert "CALL_ESTABLISHED" not in [e.get("type") for e in self.seen[since:]]
+        return closed
+
     def recordings(self):
         """The WAV files of decoded (received) audio, oldest first."""
         return sorted(self.rec_dir.glob("*-dec.wav"), key=lambda p: p.stat().st_mtime)

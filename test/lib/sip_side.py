@@ -76,16 +76,19 @@ class SipSide:
             raise
         return self
 
-    def phone(self, user, n, tone=1000):
-        """A baresip registered on Kamailio as user@domain (phone n, 1-9): started."""
+    def phone(self, user, n, tone=1000, register=True):
+        """A baresip registered on Kamailio as user@domain (phone n, 1-9): started. Not
+        registered (register False): a number's phone behind a gateway set (its address)."""
         o = self.offset
         p = baresip.Baresip(self.root / f"phone-{user}", user, domain=self.domain,
                             proxy=self.kam.address, addr=f"127.0.0.{32 + n}",
                             sip_port=5100 + 4 * n + o, ctrl_port=5102 + 4 * n + o,
-                            rtp_ports=(5200 + 20 * n + o, 5219 + 20 * n + o), tone=tone)
+                            rtp_ports=(5200 + 20 * n + o, 5219 + 20 * n + o), tone=tone,
+                            register=register)
         self.phones.append(p)
         p.start()
-        p.wait_registered()
+        if register:
+            p.wait_registered()
         return p
 
     def stop(self):
