@@ -789,12 +789,14 @@ def test_app_call_immediate_forward_at_the_gateway(fe, side, users, peer):
     rtpengine_forgets(side)
 
 
-@pytest.mark.parametrize("why", ["policy", "own-number"])
+@pytest.mark.parametrize("why", ["policy", "route", "own-number"])
 def test_app_call_immediate_forward_gates(fe, side, users, mobile, peer, why):
-    """A policy that no longer allows forwarding, or a target that is alice's own number:
-    her apps ring, nothing is called."""
+    """A policy that no longer allows forwarding, a target no route allows, or a target
+    that is alice's own number: her apps ring, nothing is called."""
     if why == "policy":
         forwarding(fe, "ImmediateForward", immediate=f"tel:{MOBILE}", allow_fwd=0)
+    elif why == "route":
+        forwarding(fe, "ImmediateForward", immediate="tel:+4930123456")
     else:
         forwarding(fe, "ImmediateForward", immediate=f"tel:{ALICE_NUMBER}")
     alice = CallApp.signed_in(users("alice@contoso.test"))
