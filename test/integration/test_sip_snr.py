@@ -809,9 +809,12 @@ def test_app_call_immediate_forward_gates(fe, side, users, mobile, peer, why):
     call.failed()
 
 
-def app_calls_alice(users, peer):
-    """bob's app (peer a, APP_HZ) calls alice: (alice's app, bob's app, a, bob's call)."""
+def app_calls_alice(users, peer, before=None):
+    """bob's app (peer a, APP_HZ) calls alice (before(alice's app) first): (alice's app,
+    bob's app, a, bob's call)."""
     alice = CallApp.signed_in(users("alice@contoso.test"))
+    if before:
+        before(alice)
     bob = CallApp.signed_in(users("bob@contoso.test"))
     a = peer()
     call = bob.call(f"sip:alice@{DOMAIN}", a.offer())
@@ -831,12 +834,23 @@ def app_and_mobile_bridged(a, mobile, call):
     assert heard_app.ok, f"the app does not hear the mobile's {MOBILE_HZ} Hz: {heard_app}"
 
 
-def test_app_call_unanswered_forward(fe, side, users, mobile, peer):
-    """alice forwards unanswered calls after 5 s (the shortest delay): bob's call rings her app (from bob),
-    after the delay her invitation ends Missed (a missed AudioLog) and the mobile rings;
-    bob's invitation rang on and connects to the mobile: tones both ways."""
+def pushes(apns_mock):
+    return [p["payload"]["event"] for p in apns_mock["control"]("GET", "/mock/pushes")]
+
+
+def test_app_call_unanswered_forward(fe, side, users, mobile, peer, apns_mock):
+    """alice forwards unanswered calls after 5 s (the shortest delay): bob's call rings
+    her app (from bob), after the delay her invitation ends Missed (a missed AudioLog,
+    and the missed call's push to her app in the background) and the mobile
+    rings; bob's invitation rang on and connects to the mobile: tones both ways."""
     forwarding(fe, unanswered=f"tel:{MOBILE}", unanswered_delay=5)
-    alice, bob, a, call = app_calls_alice(users, peer)
+    seen_pushes = len(pushes(apns_mock))
+
+    def background(app):
+        r = app.app.post("/pushRegistrations", {"provider": "APNs", "token": DEVICE})
+        assert r.status_code == 201, r.text
+        assert app.app.post("/reportBackground").status_code == 204
+    alice, bob, a, call = app_calls_alice(users, peer, before=background)
     t0 = time.time()
     ring = alice.ringing(timeout=10)
     frm = ring.inv.get("_embedded", {}).get("from") or alice.get(ring.links["from"]["href"])
@@ -852,6 +866,11 @@ def test_app_call_unanswered_forward(fe, side, users, mobile, peer):
     app_and_mobile_bridged(a, mobile, call)
     logs = missed_logs(alice, since=seen)
     assert logs and logs[-1]["type"] == "AudioLog", logs
+    deadline, events = time.time() + 10, []
+    while "missed-call" not in events and time.time() < deadline:
+        events = pushes(apns_mock)[seen_pushes:]
+        time.sleep(0.1)
+    assert "missed-call" in events, events
     mobile.hangup()
     mobile.wait_event("CALL_CLOSED", timeout=10)
     call.ended()
