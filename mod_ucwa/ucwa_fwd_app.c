@@ -24,6 +24,7 @@ int ucwa_fwd_app_route(ucwa_req *q, ucwa_conv_invite_in *in, apr_interval_time_t
     ucwa_callfwd f;
     ucwa_voice_user vu;
     ucwa_snr_plan plan;
+    int workhours;
 
     *more = 0;
     if (!q->conf->global->sip->enabled || ucwa_pool_name(q->r->server)
@@ -54,23 +55,28 @@ int ucwa_fwd_app_route(ucwa_req *q, ucwa_conv_invite_in *in, apr_interval_time_t
         return 0;
     }
     ucwa_snr_decide(&f, &vu, p, &plan);
+    workhours = f.active_period && strcmp(f.active_period, "Always");
     if (plan.skipped) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(01083)
                       "%s calls %s: %s (not acted on)", q->user, in->to, plan.skipped);
     }
-    if (!plan.immediate && (plan.simring.uri || plan.forward.uri)) {
+    if ((!plan.immediate || workhours) && (plan.simring.uri || plan.forward.uri)) {
         /* the SIP side rings the callee's applications and the legs, as for a call from
-         * SIP (ucwa_sipd_fwd.c); the caller rings as long as that call may */
+         * SIP (ucwa_sipd_fwd.c); the caller rings as long as that call may. Settings in
+         * force during work hours only go there too: ucwa-sipd tells whether now is in
+         * them (ucwa_workhours sets TZ, which a threaded child must not) */
         in->fwd_to = apr_pstrcat(p, "sip:", in->to, NULL);
         in->fwd_line = "";
-        if (plan.forward.uri) {
+        if (plan.forward.uri && !plan.immediate) {
             *more = apr_time_from_msec(plan.forward.delay_ms);
         }
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(01087)
-                      "%s calls %s: its applications ring through the SIP side (%s%s%s)",
+                      "%s calls %s: its applications ring through the SIP side (%s%s%s%s)",
                       q->user, in->to, plan.simring.uri ? "simultaneous ring " : "",
                       plan.simring.uri && plan.forward.uri ? "and " : "",
-                      plan.forward.uri ? "unanswered call forward" : "");
+                      plan.forward.uri ? (plan.immediate ? "immediate forward"
+                                                         : "unanswered call forward") : "",
+                      workhours ? ", during work hours" : "");
         return 1;
     }
     if (!plan.immediate || !plan.forward.uri) {
