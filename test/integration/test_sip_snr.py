@@ -44,7 +44,12 @@ between calls (ucwa-sipd reads them at each call).
   again after the resume;
 - a call from bob's app to alice, who forwards at once: her apps do not ring, the mobile
   does (tones both ways through rtpengine), the gateway sees bob as the caller and
-  alice's number in Diversion; the policy gate and her own number leave it to her apps."""
+  alice's number in Diversion; the policy gate, a number no route allows and her own
+  number leave it to her apps; her unanswered call forward (her app's invitation ends
+  Missed with its log and push, bob's rings on and connects to the mobile), her
+  simultaneous ring (answered on the mobile: ConnectedElsewhere; on her app: the mobile
+  canceled), her Workhours immediate forward within and outside her hours; an INVITE
+  with a forged P-Ucwa-Loop token from elsewhere: 403."""
 import datetime
 import json
 import re
