@@ -80,6 +80,8 @@ typedef struct sipd_call {
     char *re_offer;               /* its offer (sent again after a 491; malloc) */
     apr_uint32_t re_n;            /* the application's renegotiation's number (0: none) */
     int re_told;                  /* on a pool: the phone's is with the application */
+    int re_leg;                   /* the open re-INVITE (re_st) is the answered leg's, in
+                                   * its dialog (passed to the remote: leg_reinvite) */
     apr_uint32_t re_sent;         /* the number of the re-INVITE last sent for it */
     unsigned re_tries;
     struct tmr glare_tmr;
@@ -1508,18 +1510,20 @@ static void re_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
 }
 
 /* The remote's re-INVITE passed on to the user's phone (sipd_fork_reoffer) answered. */
-void sipd_call_leg_reanswered(sipd_call *c, const char *sdp)
+void sipd_call_leg_reanswered(sipd_call *c, const char *sdp, int code, const char *reason)
 {
     if (!c->re_st) {
         return;   /* the remote canceled its re-INVITE, or the call ended */
     }
     if (!sdp) {
-        re_reply(c, 488, "Not Acceptable Here");
+        re_reply(c, code >= 300 && code < 700 ? (uint16_t)code : 488,
+                 code >= 300 && code < 700 && reason ? reason : "Not Acceptable Here");
         return;
     }
     re_ok(c, sdp);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(01127)
-                 "ucwa-sipd: re-INVITE of call %s answered by the phone", c->kconv);
+                 "ucwa-sipd: re-INVITE of call %s answered by the %s", c->kconv,
+                 c->re_leg ? "remote party" : "phone");
 }
 
 /* The 200 of the remote's re-INVITE with sdp, sent again over UDP until its ACK. */
@@ -1530,7 +1534,8 @@ static void re_ok(sipd_call *c, const char *sdp)
     struct mbuf *mb = NULL;
     int e;
 
-    (void)sip_dialog_update(sipsess_dialog(c->sess), c->re_msg);
+    (void)sip_dialog_update(c->re_leg ? sipd_fork_leg_dialog(c->fork)
+                            : sipsess_dialog(c->sess), c->re_msg);
     sip_contact_set(&contact, "ucwa", &c->re_msg->dst, c->re_msg->tp);
     e = sip_treplyf(&c->re_st, &mb, d->sip, c->re_msg, true, 200, "OK",
                     "%HContent-Type: " SDP_TYPE "\r\nContent-Length: %zu\r\n\r\n%s",
@@ -1669,6 +1674,124 @@ static sipd_call *call_of_dialog(sipd *d, const struct sip_msg *msg)
     return NULL;
 }
 
+/* A re-INVITE taken into a server transaction of ours (100 Trying), in the call's dialog
+ * or (leg) its answered leg's; -1: answered 500. */
+static int re_take(sipd_call *c, const struct sip_msg *msg, int leg)
+{
+    tmr_cancel(&c->re_tmr);
+    c->re_2xx = mem_deref(c->re_2xx);
+    c->re_msg = mem_deref(c->re_msg);
+    if (sip_strans_alloc(&c->re_st, c->d->sip, msg, re_canceled, c) != 0) {
+        (void)sip_treply(NULL, c->d->sip, msg, 500, "Server Internal Error");
+        return -1;
+    }
+    c->re_msg = mem_ref((void *)msg);
+    c->re_leg = leg;
+    (void)sip_treply(&c->re_st, c->d->sip, msg, 100, "Trying");
+    return 0;
+}
+
+/* The call whose answered leg (the mobile) is in msg's dialog. */
+static sipd_call *call_of_leg_dialog(sipd *d, const struct sip_msg *msg)
+{
+    struct le *le;
+
+    for (le = list_head(&d->call_list); le; le = le->next) {
+        sipd_call *c = le->data;
+        struct sip_dialog *dlg = c->gone ? NULL : sipd_fork_leg_dialog(c->fork);
+        if (dlg && sip_dialog_cmp(dlg, msg)) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+/* The remote's answer to the leg's re-INVITE passed on: ACK, and the answer through
+ * rtpengine into the leg's 200; a refusal goes back to the leg with its code. */
+static void leg_re_resp(int err, const struct sip_msg *msg, void *arg)
+{
+    sipd_call *c = arg;
+    struct sip_dialog *dlg = sipsess_dialog(c->sess);
+    char reason[64], *body;
+
+    if (msg && msg->scode < 200) {
+        return;
+    }
+    if (msg && msg->scode < 300 && !c->gone) {
+        /* ACKed even when the leg canceled its re-INVITE meanwhile */
+        (void)sip_dialog_update(dlg, msg);
+        (void)sip_drequestf(NULL, c->d->sip, false, "ACK", dlg, msg->cseq.num, NULL,
+                            sipd_re_contact, NULL, NULL, "Content-Length: 0\r\n\r\n");
+    }
+    if (!c->re_st || !c->re_leg) {
+        return;   /* the leg canceled it */
+    }
+    if (err || !msg) {
+        re_reply(c, 500, "Server Internal Error");
+        return;
+    }
+    if (msg->scode >= 300) {
+        pl_strcpy(&msg->reason, reason, sizeof(reason));
+        re_reply(c, msg->scode == 481 || msg->scode == 408 ? 500 : msg->scode,
+                 msg->scode == 481 || msg->scode == 408 ? "Server Internal Error" : reason);
+        return;
+    }
+    body = sipd_body_dup(msg);
+    if (sipd_fork_leg_answer(c->fork, body) != 0) {
+        re_reply(c, 488, "Not Acceptable Here");
+    }
+    free(body);
+}
+
+void sipd_call_leg_offered(sipd_call *c, const char *sdp)
+{
+    if (!c->re_st || !c->re_leg) {
+        return;   /* the leg canceled its re-INVITE, or the call ended */
+    }
+    if (!sdp) {
+        re_reply(c, 488, "Not Acceptable Here");
+        return;
+    }
+    if (c->re_req || sip_drequestf(&c->re_req, c->d->sip, true, "INVITE",
+                                   sipsess_dialog(c->sess), 0, NULL, sipd_re_contact,
+                                   leg_re_resp, c, "Content-Type: " SDP_TYPE
+                                   "\r\nContent-Length: %zu\r\n\r\n%s", strlen(sdp),
+                                   sdp) != 0) {
+        re_reply(c, 500, "Server Internal Error");
+    }
+}
+
+/* The answered leg's own re-INVITE (the mobile holds or resumes): taken into a server
+ * transaction here, its offer through rtpengine to the remote party in a re-INVITE of
+ * ours (sipd_call_leg_offered), whose answer comes back in the leg's 200. One
+ * renegotiation at a time: 491 while another is open (RFC 3261 14.2). */
+static void leg_reinvite(sipd *d, sipd_call *c, const struct sip_msg *msg)
+{
+    char *offer;
+
+    d->sip_requests++;
+    if (!sip_dialog_rseq_valid(sipd_fork_leg_dialog(c->fork), msg)) {
+        (void)sip_treply(NULL, d->sip, msg, 500, "Server Internal Error");
+        return;
+    }
+    if (c->re_st || c->re_req || c->pa_moving || sipd_fork_leg_busy(c->fork)) {
+        (void)sip_treply(NULL, d->sip, msg, 491, "Request Pending");
+        return;
+    }
+    if (!(offer = sipd_body_dup(msg))) {
+        (void)sip_treply(NULL, d->sip, msg, 488, "Not Acceptable Here");
+        return;
+    }
+    if (re_take(c, msg, 1) != 0) {
+        free(offer);
+        return;
+    }
+    if (sipd_fork_leg_offer(c->fork, offer) != 0) {
+        re_reply(c, 488, "Not Acceptable Here");
+    }
+    free(offer);
+}
+
 /* Before libre's sessions: a re-INVITE in a call's dialog (taken here, answered later) and
  * the ACK of its 200. The rest goes on to them. */
 static bool on_reinvite(const struct sip_msg *msg, void *arg)
@@ -1685,6 +1808,9 @@ static bool on_reinvite(const struct sip_msg *msg, void *arg)
     }
     if (!pl_strcmp(&msg->met, "ACK")) {
         c = call_of_dialog(d, msg);
+        if (!c) {
+            c = call_of_leg_dialog(d, msg);   /* the ACK of the leg's re-INVITE's 200 */
+        }
         if (!c || !c->re_2xx || !c->re_msg || msg->cseq.num != c->re_msg->cseq.num) {
             return false;
         }
@@ -1693,8 +1819,15 @@ static bool on_reinvite(const struct sip_msg *msg, void *arg)
         c->re_msg = mem_deref(c->re_msg);
         return true;
     }
-    if (pl_strcmp(&msg->met, "INVITE") || !(c = call_of_dialog(d, msg))) {
+    if (pl_strcmp(&msg->met, "INVITE")) {
         return false;
+    }
+    if (!(c = call_of_dialog(d, msg))) {
+        if (!(c = call_of_leg_dialog(d, msg))) {
+            return false;
+        }
+        leg_reinvite(d, c, msg);
+        return true;
     }
     d->sip_requests++;
     on_phone = c->pa || sipd_fork_won(c->fork);
@@ -1725,16 +1858,10 @@ static bool on_reinvite(const struct sip_msg *msg, void *arg)
         (void)sip_treply(NULL, d->sip, msg, 488, "Not Acceptable Here");
         return true;
     }
-    tmr_cancel(&c->re_tmr);
-    c->re_2xx = mem_deref(c->re_2xx);
-    c->re_msg = mem_deref(c->re_msg);
-    if (sip_strans_alloc(&c->re_st, d->sip, msg, re_canceled, c) != 0) {
+    if (re_take(c, msg, 0) != 0) {
         free(offer);
-        (void)sip_treply(NULL, d->sip, msg, 500, "Server Internal Error");
         return true;
     }
-    c->re_msg = mem_ref((void *)msg);
-    (void)sip_treply(&c->re_st, d->sip, msg, 100, "Trying");
     if (on_phone) {
         /* the call is on the user's phone (acceptWithPhoneAudio, replaceWithPhoneAudio, a
          * forward answered): the phone's leg is renegotiated, not the application's */
@@ -1765,7 +1892,7 @@ static void reneg_dismiss(sipd_call *c)
     call_tell(c, m, NULL);
 }
 
-static int re_contact(enum sip_transp tp, const struct sa *src, const struct sa *dst,
+int sipd_re_contact(enum sip_transp tp, const struct sa *src, const struct sa *dst,
                       struct mbuf *mb, void *arg)
 {
     struct sip_contact contact;
@@ -1833,7 +1960,7 @@ static void re_app_resp(int err, const struct sip_msg *msg, void *arg)
     if (msg->scode < 300) {
         (void)sip_dialog_update(dlg, msg);
         (void)sip_drequestf(NULL, c->d->sip, false, "ACK", dlg, msg->cseq.num, NULL,
-                            re_contact, NULL, NULL, "Content-Length: 0\r\n\r\n");
+                            sipd_re_contact, NULL, NULL, "Content-Length: 0\r\n\r\n");
         if (!mine) {
             reneg_send(c);
             return;   /* it crossed the phone's, which went first */
@@ -1896,7 +2023,7 @@ static void re_app_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr
     }
     c->re_sent = c->re_n;
     e = sip_drequestf(&c->re_req, d->sip, true, "INVITE", sipsess_dialog(c->sess), 0, NULL,
-                      re_contact, re_app_resp, c,
+                      sipd_re_contact, re_app_resp, c,
                       "Content-Type: " SDP_TYPE "\r\nContent-Length: %zu\r\n\r\n%s",
                       strlen(sdp), sdp);
     if (e) {
@@ -2085,7 +2212,7 @@ static void pa_reinvite_resp(int err, const struct sip_msg *msg, void *arg)
         return;
     }
     (void)sip_dialog_update(dlg, msg);
-    (void)sip_drequestf(NULL, c->d->sip, false, "ACK", dlg, msg->cseq.num, NULL, re_contact,
+    (void)sip_drequestf(NULL, c->d->sip, false, "ACK", dlg, msg->cseq.num, NULL, sipd_re_contact,
                         NULL, NULL, "Content-Length: 0\r\n\r\n");
     c->pa_moving = 0;
     tmr_cancel(&c->pa_tmr);
@@ -2104,7 +2231,7 @@ static void pa_moved(sipd_call *c, const char *sdp)
         return;
     }
     e = sip_drequestf(&c->re_req, c->d->sip, true, "INVITE", sipsess_dialog(c->sess), 0, NULL,
-                      re_contact, pa_reinvite_resp, c,
+                      sipd_re_contact, pa_reinvite_resp, c,
                       "Content-Type: " SDP_TYPE "\r\nContent-Length: %zu\r\n\r\n%s",
                       strlen(sdp), sdp);
     if (e) {

@@ -37,6 +37,9 @@ typedef struct {
     int ng_live;
     struct tmr start;
     int reneg;                    /* the remote party's re-INVITE passed on to this leg */
+    char tag[128];                /* the leg's party's tag (its 200's To tag) */
+    struct sip_request *re_req;   /* that re-INVITE (ours: libre's sipsess_modify does
+                                   * not report a refusal) */
     struct tmr re_tmr;            /* its answer's deadline */
 } sipd_leg;
 
@@ -345,8 +348,11 @@ apr_int64_t sipd_fork_ring_ms(const sipd_fork *f, apr_int64_t ring)
 
 /* ---- rtpengine ---- */
 
-/* An NG command about leg g: its call-id, the caller's tag, addresses rewritten. */
-static ng_benc *leg_cmd(apr_pool_t *p, const sipd_leg *g, const char *command)
+/* An NG command about leg g: its call-id, the caller's tag as from-tag (the leg's party's,
+ * with the caller's as to-tag, when from_leg: that party's own re-INVITE), addresses
+ * rewritten. */
+static ng_benc *leg_cmd_dir(apr_pool_t *p, const sipd_leg *g, const char *command,
+                            int from_leg)
 {
     static const char *const replace[] = { "origin", "session-connection" };
     ng_benc *cmd = ng_benc_dict(p);
@@ -354,8 +360,16 @@ static ng_benc *leg_cmd(apr_pool_t *p, const sipd_leg *g, const char *command)
     ng_benc_dict_add_str(p, cmd, "command", command);
     ng_benc_dict_add_str(p, cmd, "call-id", g->ngid);
     ng_benc_dict_add_strs(p, cmd, "replace", replace, 2);
-    ng_benc_dict_add_str(p, cmd, "from-tag", sipd_call_tag(g->f->c));
+    ng_benc_dict_add_str(p, cmd, "from-tag", from_leg ? g->tag : sipd_call_tag(g->f->c));
+    if (from_leg) {
+        ng_benc_dict_add_str(p, cmd, "to-tag", sipd_call_tag(g->f->c));
+    }
     return cmd;
+}
+
+static ng_benc *leg_cmd(apr_pool_t *p, const sipd_leg *g, const char *command)
+{
+    return leg_cmd_dir(p, g, command, 0);
 }
 
 /* Sends it; the fork stays allocated until the answer comes. */
@@ -385,6 +399,7 @@ static void leg_drop(sipd_leg *g)
     tmr_cancel(&g->start);
     tmr_cancel(&g->re_tmr);
     g->reneg = 0;
+    g->re_req = mem_deref(g->re_req);
     g->sess = mem_deref(g->sess);   /* CANCEL or BYE as libre frees it */
     if (g->ng_live) {
         sipd_ng_delete(d, g->ngid);
@@ -405,8 +420,6 @@ static int no_offer(struct mbuf **descp, const struct sip_msg *msg, void *arg)
     return EPROTO;
 }
 
-static void leg_reanswer(sipd_leg *g, const struct sip_msg *msg);
-
 static int leg_answer(const struct sip_msg *msg, void *arg)
 {
     sipd_leg *g = arg;
@@ -416,9 +429,6 @@ static int leg_answer(const struct sip_msg *msg, void *arg)
     pl.p = (const char *)mbuf_buf(msg->mb);
     pl.l = mbuf_get_left(msg->mb);
     g->sdp = pl.l ? dup_pl(&pl) : NULL;
-    if (g->reneg && g->state == LEG_UP) {
-        leg_reanswer(g, msg);   /* the 200 of the re-INVITE passed on (sipd_fork_reoffer) */
-    }
     return 0;
 }
 
@@ -479,6 +489,10 @@ static void leg_established(const struct sip_msg *msg, void *arg)
         return;
     }
     g->state = LEG_UP;
+    if (msg->to.tag.l < sizeof(g->tag)) {
+        memcpy(g->tag, msg->to.tag.p, msg->to.tag.l);
+        g->tag[msg->to.tag.l] = '\0';
+    }
     apr_pool_create(&p, d->pool);
     cmd = leg_cmd(p, g, "answer");
     ng_benc_dict_add(p, cmd, "to-tag", ng_benc_bytes(p, msg->to.tag.p, msg->to.tag.l));
@@ -573,17 +587,24 @@ static void leg_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
                  "ucwa-sipd: call %s to %s: %s rings", sipd_call_key(f->c), f->user, g->uri);
 }
 
-/* rtpengine's offer toward the leg (plain RTP) from the caller's description sdp. */
-static ng_benc *leg_offer_cmd(apr_pool_t *p, const sipd_leg *g, const char *sdp)
+/* rtpengine's offer toward the leg (plain RTP) from the caller's description sdp (or
+ * toward the caller from the leg's, from_leg). */
+static ng_benc *leg_offer_cmd_dir(apr_pool_t *p, const sipd_leg *g, const char *sdp,
+                                  int from_leg)
 {
     static const char *const mux[] = { "demux" };
-    ng_benc *cmd = leg_cmd(p, g, "offer");
+    ng_benc *cmd = leg_cmd_dir(p, g, "offer", from_leg);
 
     ng_benc_dict_add_str(p, cmd, "sdp", sdp);
     ng_benc_dict_add_str(p, cmd, "ICE", "remove");
     ng_benc_dict_add_str(p, cmd, "transport-protocol", "RTP/AVP");
     ng_benc_dict_add_strs(p, cmd, "rtcp-mux", mux, 1);
     return cmd;
+}
+
+static ng_benc *leg_offer_cmd(apr_pool_t *p, const sipd_leg *g, const char *sdp)
+{
+    return leg_offer_cmd_dir(p, g, sdp, 0);
 }
 
 /* A leg's time came: rtpengine's offer toward SIP from the caller's description. */
@@ -726,11 +747,14 @@ void sipd_fork_free(sipd_fork *f)
 
 #define LEG_RENEG_MS 10000
 
-static void leg_reneg_done(sipd_leg *g, const char *sdp)
+/* sdp: the leg's answer through rtpengine; else the leg's refusal (code, reason) or
+ * another failure (0). */
+static void leg_reneg_done(sipd_leg *g, const char *sdp, int code, const char *reason)
 {
     g->reneg = 0;
     tmr_cancel(&g->re_tmr);
-    sipd_call_leg_reanswered(g->f->c, sdp);
+    g->re_req = mem_deref(g->re_req);
+    sipd_call_leg_reanswered(g->f->c, sdp, code, reason);
 }
 
 static void leg_reneg_timeout(void *arg)
@@ -740,7 +764,7 @@ static void leg_reneg_timeout(void *arg)
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, g->f->d->s, UCWALOGNO(01122)
                  "ucwa-sipd: %s did not answer the re-INVITE of call %s in time", g->uri,
                  sipd_call_key(g->f->c));
-    leg_reneg_done(g, NULL);
+    leg_reneg_done(g, NULL, 0, NULL);
 }
 
 static void leg_reanswered_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
@@ -758,7 +782,7 @@ static void leg_reanswered_ng(sipd *d, const char *err, const ng_benc *resp, apr
                      "ucwa-sipd: rtpengine did not take the answer of %s to the re-INVITE of "
                      "call %s: %s", g->uri, sipd_call_key(g->f->c), why);
     }
-    leg_reneg_done(g, sdp);
+    leg_reneg_done(g, sdp, 0, NULL);
 }
 
 static void leg_reanswer(sipd_leg *g, const struct sip_msg *msg)
@@ -774,12 +798,53 @@ static void leg_reanswer(sipd_leg *g, const struct sip_msg *msg)
     apr_pool_destroy(p);
 }
 
+/* The leg's response to the re-INVITE passed on: its 200 through rtpengine, or its
+ * refusal at once to the remote party (with the leg's code: 491 stays 491, so the remote
+ * tries again; 481 and 408 say the leg's dialog is gone, which the remote's is not). */
+static void leg_reinvite_resp(int err, const struct sip_msg *msg, void *arg)
+{
+    sipd_leg *g = arg;
+    struct sip_dialog *dlg;
+    char reason[64];
+
+    if (msg && msg->scode < 200) {
+        return;
+    }
+    if (msg && msg->scode < 300 && g->sess) {
+        /* ACKed even when its deadline passed meanwhile */
+        dlg = sipsess_dialog(g->sess);
+        (void)sip_dialog_update(dlg, msg);
+        (void)sip_drequestf(NULL, g->f->d->sip, false, "ACK", dlg, msg->cseq.num, NULL,
+                            sipd_re_contact, NULL, NULL, "Content-Length: 0\r\n\r\n");
+    }
+    if (!g->reneg || g->state != LEG_UP) {
+        return;
+    }
+    if (err || !msg) {
+        leg_reneg_done(g, NULL, 0, NULL);
+        return;
+    }
+    if (msg->scode >= 300) {
+        int keep = msg->scode != 481 && msg->scode != 408 && msg->scode != 401
+                   && msg->scode != 407;
+        pl_strcpy(&msg->reason, reason, sizeof(reason));
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, g->f->d->s, UCWALOGNO(01242)
+                     "ucwa-sipd: %s refused the re-INVITE of call %s (%u): passed on",
+                     g->uri, sipd_call_key(g->f->c), msg->scode);
+        leg_reneg_done(g, NULL, keep ? msg->scode : 500,
+                       keep ? reason : "Server Internal Error");
+        return;
+    }
+    free(g->sdp);
+    g->sdp = sipd_body_dup(msg);
+    leg_reanswer(g, msg);
+}
+
 static void leg_reoffered_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
                              void *arg)
 {
     sipd_leg *g = arg;
     const char *why = NULL, *sdp = sipd_ng_sdp(err, resp, &why);
-    struct mbuf *mb;
     int e;
 
     (void)rtt;
@@ -790,37 +855,41 @@ static void leg_reoffered_ng(sipd *d, const char *err, const ng_benc *resp, apr_
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(01124)
                      "ucwa-sipd: rtpengine gave no offer for the re-INVITE of %s in call %s: "
                      "%s", g->uri, sipd_call_key(g->f->c), why);
-        leg_reneg_done(g, NULL);
+        leg_reneg_done(g, NULL, 0, NULL);
         return;
     }
-    mb = mbuf_alloc(strlen(sdp));
-    if (!mb) {
-        leg_reneg_done(g, NULL);
-        return;
-    }
-    mbuf_write_str(mb, sdp);
-    mb->pos = 0;
-    e = sipsess_modify(g->sess, mb);
-    mem_deref(mb);
+    /* our own request in the leg's dialog, not sipsess_modify: libre's session would keep
+     * a refusal to itself (leg_reinvite_resp passes it on) */
+    e = sip_drequestf(&g->re_req, d->sip, true, "INVITE", sipsess_dialog(g->sess), 0, NULL,
+                      sipd_re_contact, leg_reinvite_resp, g,
+                      "Content-Type: " SDP_TYPE "\r\nContent-Length: %zu\r\n\r\n%s",
+                      strlen(sdp), sdp);
     if (e) {
         ap_log_error(APLOG_MARK, APLOG_ERR, e, d->s, UCWALOGNO(01125)
                      "ucwa-sipd: cannot send the re-INVITE of call %s to %s",
                      sipd_call_key(g->f->c), g->uri);
-        leg_reneg_done(g, NULL);
+        leg_reneg_done(g, NULL, 0, NULL);
     }
 }
 
-int sipd_fork_reoffer(sipd_fork *f, const char *offer)
+/* The leg that answered and is up, or NULL. */
+static sipd_leg *won_leg(const sipd_fork *f)
 {
-    sipd_leg *g = NULL;
-    apr_pool_t *p;
     int i;
 
     for (i = 0; f && f->won && !f->stopped && i < LEGS; i++) {
         if (f->leg[i].state == LEG_UP && f->leg[i].sess) {
-            g = &f->leg[i];
+            return (sipd_leg *)&f->leg[i];
         }
     }
+    return NULL;
+}
+
+int sipd_fork_reoffer(sipd_fork *f, const char *offer)
+{
+    sipd_leg *g = won_leg(f);
+    apr_pool_t *p;
+
     if (!g || g->reneg || !offer) {
         return -1;
     }
@@ -832,5 +901,95 @@ int sipd_fork_reoffer(sipd_fork *f, const char *offer)
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, f->d->s, UCWALOGNO(01126)
                  "ucwa-sipd: re-INVITE of call %s passed on to %s", sipd_call_key(f->c),
                  g->uri);
+    return 0;
+}
+
+/* ---- the answered leg's own re-INVITE (the mobile holds, resumes) ----
+ *
+ * ucwa_sipd_call.c takes it (on_reinvite), rtpengine's offer on the leg's call from the
+ * leg's side (its tag as from-tag) goes to the remote party in a re-INVITE, and the
+ * remote's answer through rtpengine's answer into the leg's 200. */
+
+struct sip_dialog *sipd_fork_leg_dialog(const sipd_fork *f)
+{
+    const sipd_leg *g = won_leg(f);
+
+    return g && g->tag[0] ? sipsess_dialog(g->sess) : NULL;
+}
+
+int sipd_fork_leg_busy(const sipd_fork *f)
+{
+    const sipd_leg *g = won_leg(f);
+
+    return g && g->reneg;
+}
+
+static void leg_own_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
+                       void *arg, int offer)
+{
+    sipd_leg *g = arg;
+    const char *why = NULL, *sdp = sipd_ng_sdp(err, resp, &why);
+
+    (void)rtt;
+    if (ng_back(g->f) || g->state != LEG_UP) {
+        return;
+    }
+    if (!sdp) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(01243)
+                     "ucwa-sipd: rtpengine did not take the %s of the re-INVITE of %s in "
+                     "call %s: %s", offer ? "offer" : "answer", g->uri,
+                     sipd_call_key(g->f->c), why);
+    }
+    if (offer) {
+        sipd_call_leg_offered(g->f->c, sdp);
+    }
+    else {
+        sipd_call_leg_reanswered(g->f->c, sdp, 0, NULL);
+    }
+}
+
+static void leg_own_offered_ng(sipd *d, const char *err, const ng_benc *resp,
+                               apr_time_t rtt, void *arg)
+{
+    leg_own_ng(d, err, resp, rtt, arg, 1);
+}
+
+static void leg_own_answered_ng(sipd *d, const char *err, const ng_benc *resp,
+                                apr_time_t rtt, void *arg)
+{
+    leg_own_ng(d, err, resp, rtt, arg, 0);
+}
+
+int sipd_fork_leg_offer(sipd_fork *f, const char *offer)
+{
+    sipd_leg *g = won_leg(f);
+    apr_pool_t *p;
+
+    if (!g || g->reneg || !offer) {
+        return -1;
+    }
+    apr_pool_create(&p, f->d->pool);
+    ng_leg(g, leg_offer_cmd_dir(p, g, offer, 1), leg_own_offered_ng);
+    apr_pool_destroy(p);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, f->d->s, UCWALOGNO(01244)
+                 "ucwa-sipd: re-INVITE of %s in call %s passed on to the remote party",
+                 g->uri, sipd_call_key(f->c));
+    return 0;
+}
+
+int sipd_fork_leg_answer(sipd_fork *f, const char *answer)
+{
+    sipd_leg *g = won_leg(f);
+    apr_pool_t *p;
+    ng_benc *cmd;
+
+    if (!g || !answer) {
+        return -1;
+    }
+    apr_pool_create(&p, f->d->pool);
+    cmd = leg_cmd_dir(p, g, "answer", 1);
+    ng_benc_dict_add_str(p, cmd, "sdp", answer);
+    ng_leg(g, cmd, leg_own_answered_ng);
+    apr_pool_destroy(p);
     return 0;
 }

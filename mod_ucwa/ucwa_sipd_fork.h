@@ -55,7 +55,22 @@ sipd_fork *sipd_fork_phone(sipd *d, sipd_call *c, const char *user, const char *
  * 0 under way, -1 no answered leg or one is under way already. */
 int sipd_fork_reoffer(sipd_fork *f, const char *offer);
 
+/* The answered leg's own re-INVITE (the mobile holds or resumes): its dialog (NULL: no
+ * leg answered), whether the remote's is being passed to it, rtpengine's offer toward the
+ * remote from its description (the result to sipd_call_leg_offered; -1: no leg, or one is
+ * under way), and the remote's answer back (the result to sipd_call_leg_reanswered). */
+struct sip_dialog *sipd_fork_leg_dialog(const sipd_fork *f);
+int sipd_fork_leg_busy(const sipd_fork *f);
+int sipd_fork_leg_offer(sipd_fork *f, const char *offer);
+int sipd_fork_leg_answer(sipd_fork *f, const char *answer);
+
 /* ucwa_sipd_call.c's side. */
+/* The Contact of a request of ours in a dialog (sip_send_h). */
+int sipd_re_contact(enum sip_transp tp, const struct sa *src, const struct sa *dst,
+                    struct mbuf *mb, void *arg);
+/* rtpengine's offer for the remote party from the leg's re-INVITE, or NULL (it failed:
+ * the leg's re-INVITE gets 488). */
+void sipd_call_leg_offered(sipd_call *c, const char *sdp);
 const char *sipd_call_key(const sipd_call *c);       /* the conversation's key */
 const char *sipd_call_tag(const sipd_call *c);       /* the caller's From tag */
 /* A leg answered with sdp (rtpengine's, for the caller): the caller gets 200 with it;
@@ -66,9 +81,10 @@ void sipd_call_stop_apps(sipd_call *c);
 /* Nothing rings any more and nobody answered (code: the last leg's failure): the caller
  * gets it (486 and 6xx as they came, else 480). */
 void sipd_call_leg_failed(sipd_call *c, int code);
-/* The answered leg's answer to sipd_fork_reoffer (rtpengine's, for the remote party), or
- * NULL: it failed (the remote's re-INVITE gets 488). */
-void sipd_call_leg_reanswered(sipd_call *c, const char *sdp);
+/* The answer to the open re-INVITE (the remote's passed to the leg: sipd_fork_reoffer;
+ * the leg's passed to the remote: sipd_fork_leg_answer), rtpengine's; or NULL: refused
+ * with code and reason (passed on), or failed (code 0: 488). */
+void sipd_call_leg_reanswered(sipd_call *c, const char *sdp, int code, const char *reason);
 /* The answered leg hung up: the caller gets a BYE. */
 void sipd_call_hangup(sipd_call *c);
 

@@ -41,7 +41,9 @@ between calls (ucwa-sipd reads them at each call).
   app call (no link, 403);
 - the remote party's hold and resume (re-INVITEs) once the call is on the mobile
   (accepted or moved there) reach the mobile through rtpengine, and the tones flow
-  again after the resume;
+  again after the resume; the mobile's own hold and resume reach the caller the same
+  way; a forward leg (SIPp at the gateway) refusing the caller's re-INVITE: the caller
+  gets the refusal at once (not after the 10 s deadline);
 - a call from bob's app to alice, who forwards at once: her apps do not ring, the mobile
   does (tones both ways through rtpengine), the gateway sees bob as the caller and
   alice's number in Diversion; the policy gate, a number no route allows and her own
@@ -67,6 +69,7 @@ import sipp
 from push_services import (APNS_KEY_ID, APNS_TEAM_ID, APNS_TOPIC, apns,  # noqa: F401
                            apns_mock, keys)
 from sip_side import GATEWAY, SipSide
+from test_sip_calls import wait_log
 from ucwa_call import CallApp
 from ucwa_client import FAST, start_fe, stop_fe
 from webrtc_media import media_fixture
@@ -83,6 +86,7 @@ CALLER_PORT, CALLER_MEDIA = 5078, 5079    # (+ offset) the SIPp caller at the ga
 ALLOWED = list(conftest.ALLOWED_LOG) + [
     re.compile(r"UCWA007[0-2][0-9]"), re.compile(r"UCWA008[2-5][0-9]"),
     re.compile(r"UCWA0076[1-9]"), re.compile(r"UCWA011[2-5][0-9]"),
+    re.compile(r"UCWA0124[2-4]"),     # re-INVITEs of the mobile's leg (info)
 ]
 WORK_ZONE = "Europe/London"    # alice's work hours' zone (ucwa_work_hours)
 NO_CVW = "<UcwaMobilityPolicy NoCvw>\n    EnableOutsideVoice Off\n</UcwaMobilityPolicy>"
@@ -476,6 +480,31 @@ def test_simultaneous_ring_to_a_domain_user(fe, side, users, peer):
     rtpengine_forgets(side)
 
 
+def test_forward_leg_refuses_the_callers_reinvite(fe, side, users, pstn_phone):
+    """alice forwards every call to a number at the gateway (set 1), which answers and then
+    refuses the caller's hold (488 to the re-INVITE passed on to it): ucwa-sipd learns the
+    refusal (its own re-INVITE in the leg's dialog) and passes it to the caller at once
+    (UCWA01242, the gateway's code), not after its 10 s deadline; the call goes on."""
+    forwarding(fe, "ImmediateForward", immediate="tel:+16660199")
+    side.gw.stop()
+    gw = sipp.Sipp(side.root / "gateway-refuse", "gateway_refuse_reinvite", addr=GATEWAY,
+                   port=side.gw.port, duration_ms=500, echo_port=side.gw.echo_port)
+    gw.start(wait=0)
+    try:
+        pstn_phone.dial(f"sip:{ALICE_NUMBER}@{DOMAIN}")
+        pstn_phone.wait_event("CALL_ESTABLISHED", timeout=10)
+        t0 = time.monotonic()
+        assert pstn_phone.command("hold").get("ok"), "baresip did not take hold"
+        line = wait_log(fe, r"UCWA01242: .*refused the re-INVITE of call \w+ \(488\)",
+                        timeout=12)
+        assert time.monotonic() - t0 < 5, line
+        pstn_phone.hangup()
+        pstn_phone.wait_event("CALL_CLOSED", timeout=10)
+    finally:
+        gw.stop()
+        side.gw.start(wait=0)
+
+
 def test_forward_chain_keeps_diversion(fe, side, users):
     """alice forwards to bob's SIP address, bob to a number behind the SIPp gateway: the
     gateway's INVITE shows the caller and both diversions, bob's (the newest) first,
@@ -680,7 +709,8 @@ def accept_on_phone(app, ring, number=MOBILE, expect=204):
 def holds_and_resumes(remote, mobile):
     """The remote party holds the call and resumes it (baresip's hold, resume: re-INVITEs
     with a=sendonly, then a=sendrecv); each reaches the mobile as a new offer (a
-    re-INVITE through rtpengine), whose answer goes back in the 200."""
+    re-INVITE through rtpengine), whose answer goes back in the 200. The other way round
+    (holds_and_resumes(mobile, remote)): the mobile's own re-INVITEs reach the remote."""
     for command, direction in (("hold", "recvonly"), ("resume", "sendrecv")):
         while not mobile.events.empty():
             mobile.events.get_nowait()
@@ -733,8 +763,10 @@ def test_accept_with_phone_audio(fe, side, users, mobile, pstn_phone):
     assert pa["state"] == "Connected" and pa["phoneNumber"] == f"tel:{MOBILE}", pa
     assert "holdPhoneAudio" not in pa["_links"], pa
     caller_and_mobile_bridged(side, mobile, pstn_phone)
-    # the caller's re-INVITEs (hold, resume) reach the mobile, not the app
+    # the caller's re-INVITEs (hold, resume) reach the mobile, not the app; and the
+    # mobile's own reach the caller
     holds_and_resumes(pstn_phone, mobile)
+    holds_and_resumes(mobile, pstn_phone)
     alice.pump(timeout=1)
     assert not [e for e in alice.queue if e.rel == "audioVideoRenegotiation"], alice.queue
     assert alice.get(conv["_links"]["phoneAudio"]["href"])["state"] == "Connected"
@@ -867,6 +899,7 @@ def test_replace_with_phone_audio(fe, side, users, mobile, pstn_phone, peer):
     assert conv["activeModalities"] == ["PhoneAudio"], conv
     caller_and_mobile_bridged(side, mobile, pstn_phone)
     holds_and_resumes(pstn_phone, mobile)
+    holds_and_resumes(mobile, pstn_phone)     # the mobile's own hold and resume
     caller_and_mobile_bridged(side, mobile, pstn_phone)
     pstn_phone.hangup()
     pstn_phone.wait_event("CALL_CLOSED", timeout=10)
