@@ -27,8 +27,7 @@ int ucwa_fwd_app_route(ucwa_req *q, ucwa_conv_invite_in *in, apr_interval_time_t
     int workhours;
 
     *more = 0;
-    if (!q->conf->global->sip->enabled || ucwa_pool_name(q->r->server)
-        || !in->to || !strncmp(in->to, "tel:", 4)) {
+    if (!q->conf->global->sip->enabled || !in->to || !strncmp(in->to, "tel:", 4)) {
         return 0;
     }
     in->anchor = q->conf->global->sip->anchor_apps;   /* UcwaSipAnchorAppCalls */

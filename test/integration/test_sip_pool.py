@@ -24,6 +24,11 @@ from SIP land on FE1's: the tests know which Front End holds which call); baresi
   each other; answered on the app on FE2, the mobile's leg is canceled. Unanswered
   forward: after its delay both apps' invitations end Missed (one missed call), the
   mobile rings and connects.
+- bob's application on FE2 calls alice (apps on FE1 and FE2), who forwards: at once to
+  her mobile (FE2's ucwa-sipd sends bob's call there, tones both ways, her apps silent);
+  unanswered after 5 s (FE2's ucwa-sipd loops the call to itself, her apps on both Front
+  Ends ring, then end Missed, one missed call, and the mobile connects to bob);
+  simultaneous ring answered by her app on FE1 (the mobile's leg canceled).
 - FE1 is killed (SIGKILL) with a call from dave answered on FE2 (its SIP side on FE1) and
   a call from FE2 to carol (its SIP side on FE2): the first ends on FE2 as a Front End gone
   (within the lease), the second stays up and hangs up cleanly; Kamailio then sends a
@@ -506,10 +511,12 @@ def mobile(side):
 def forwarding(pl):
     """alice's forwarding row in the pool's PostgreSQL (read by ucwa-sipd at each call)."""
     def put(setting="None", simring=None, simring_delay=0, unanswered=None,
-            unanswered_delay=20):
+            unanswered_delay=20, immediate=None):
         pl.pg.psql("DELETE FROM ucwa_call_forwarding WHERE owner = 'alice@contoso.test';"
                    "INSERT INTO ucwa_call_forwarding VALUES ('alice@contoso.test', 'Always', "
-                   f"'{setting}', '{'Enabled' if unanswered else 'Disabled'}', 'None', NULL, "
+                   f"'{setting}', '{'Enabled' if unanswered else 'Disabled'}', "
+                   f"'{'Contact' if immediate else 'None'}', "
+                   f"{repr(immediate) if immediate else 'NULL'}, "
                    f"'{'Contact' if simring else 'None'}', "
                    f"{repr(simring) if simring else 'NULL'}, {simring_delay}, "
                    f"'{'Contact' if unanswered else 'None'}', "
@@ -627,6 +634,119 @@ def test_unanswered_forward_on_a_pool(side, pl, alice, dave, mobile, forwarding)
     dave.wait_event("CALL_CLOSED", timeout=10)
     time.sleep(0.5)
     assert missed_calls(pl) == missed + 1
+
+
+# --- calls from another application follow the callee's forwarding on a pool -----------
+
+
+@pytest.fixture
+def bob2(pl):
+    """bob's application on FE2 (the caller of the app's-call tests)."""
+    app = CallApp.signed_in(pool_fe(pl, 2).user(f"bob@{DOMAIN}"))
+    yield app
+    try:
+        app.app.delete()
+    except Exception:
+        pass
+
+
+def bob_and_mobile_talk(side, p, mobile, call):
+    """bob's call answered by the mobile: connected, each hears the other's tone."""
+    p.accept(call.answered(timeout=15).decode())
+    p.wait_connected(timeout=15)
+    call.connected()
+    heard = mobile.heard(APP_HZ)
+    assert heard.ok, f"the mobile does not hear bob's app ({APP_HZ} Hz): {heard}"
+    heard = p.heard(MOBILE_HZ)
+    assert heard.ok, f"bob's app does not hear the mobile's {MOBILE_HZ} Hz: {heard}"
+
+
+def test_app_call_immediate_forward_on_a_pool(side, pl, alice, bob2, mobile, peer,
+                                              forwarding):
+    """alice (apps on FE1 and FE2) forwards every call to her mobile; bob's app on FE2
+    calls her: her apps ring on no Front End, FE2's ucwa-sipd sends bob's call to the
+    mobile (bob shown), which answers: tones both ways through rtpengine; bob hangs up."""
+    a1, a2 = alice
+    forwarding("ImmediateForward", immediate=f"tel:{MOBILE}")
+    before = (sip_calls(pl, 1), sip_calls(pl, 2))
+    p = peer()
+    call = bob2.call(f"sip:alice@{DOMAIN}", p.offer())
+    call.started()
+    incoming = mobile.wait_event("CALL_INCOMING", timeout=10)
+    assert "bob@" in incoming.get("peeruri", ""), incoming
+    assert (sip_calls(pl, 1), sip_calls(pl, 2)) == (before[0], before[1] + 1)
+    mobile.accept()
+    mobile.wait_event("CALL_ESTABLISHED", timeout=10)
+    bob_and_mobile_talk(side, p, mobile, call)
+    for a in (a1, a2):
+        assert a.pump(timeout=1) >= 0 and not any(
+            e.rel == "audioVideoInvitation" for e in a.queue), a.queue
+    call.hang_up()
+    mobile.wait_event("CALL_CLOSED", timeout=10)
+    wait_for(lambda: sip_calls(pl, 2) == before[1], what="FE2's ucwa-sipd without the call")
+    assert rtp_calls(side, lambda c: not c) == []
+
+
+def test_app_call_unanswered_forward_on_a_pool(side, pl, alice, bob2, mobile, peer,
+                                               forwarding):
+    """alice forwards unanswered calls to her mobile after 5 s; bob's app on FE2 calls her:
+    FE2's ucwa-sipd loops the call to itself and rings her apps on both Front Ends (from
+    bob); after the delay both end Missed (one missed call), the mobile rings while bob's
+    invitation rings on, and connects to bob: tones both ways."""
+    a1, a2 = alice
+    forwarding(unanswered=f"tel:{MOBILE}", unanswered_delay=5)
+    missed = missed_calls(pl)
+    p = peer()
+    t0 = time.monotonic()
+    call = bob2.call(f"sip:alice@{DOMAIN}", p.offer())
+    call.started()
+    ring1, ring2 = a1.ringing(timeout=10), a2.ringing(timeout=10)
+    for ring, a in ((ring1, a1), (ring2, a2)):
+        frm = ring.inv.get("_embedded", {}).get("from") or a.get(ring.links["from"]["href"])
+        assert "bob@contoso.test" in frm["uri"], frm
+    incoming = mobile.wait_event("CALL_INCOMING", timeout=10)
+    assert 4.5 <= time.monotonic() - t0 <= 7, time.monotonic() - t0
+    assert "bob@" in incoming.get("peeruri", ""), incoming
+    assert ring1.missed(timeout=5).get("subcode") == "Missed"
+    assert ring2.missed(timeout=5).get("subcode") == "Missed"
+    mobile.accept()
+    mobile.wait_event("CALL_ESTABLISHED", timeout=10)
+    bob_and_mobile_talk(side, p, mobile, call)
+    wait_for(lambda: missed_calls(pl) == missed + 1, what="alice's missed call")
+    mobile.hangup()
+    mobile.wait_event("CALL_CLOSED", timeout=10)
+    call.ended()
+    assert rtp_calls(side, lambda c: not c) == []
+    assert missed_calls(pl) == missed + 1
+
+
+def test_app_call_simultaneous_ring_on_a_pool(side, pl, alice, bob2, mobile, peer,
+                                              forwarding):
+    """Simultaneous ring: bob's app on FE2 calls alice, her apps on both Front Ends ring
+    and her mobile; her app on FE1 answers: the mobile's leg is canceled, FE2's app sees
+    ConnectedElsewhere, bob and alice (on the other Front End) hear each other; alice
+    hangs up, bob's call ends."""
+    a1, a2 = alice
+    forwarding("SimultaneousRing", simring=f"tel:{MOBILE}", simring_delay=0)
+    p = peer()
+    call = bob2.call(f"sip:alice@{DOMAIN}", p.offer())
+    call.started()
+    ring1, ring2 = a1.ringing(timeout=10), a2.ringing(timeout=10)
+    mobile.wait_event("CALL_INCOMING", timeout=10)
+    seen = len(mobile.seen)
+    b = peer(MOBILE_HZ)
+    ring1.accept(b.answer(ring1.sdp()))
+    mobile.wait_canceled(seen)
+    assert ring2.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
+    p.accept(call.answered(timeout=15).decode())
+    p.wait_connected(timeout=15)
+    b.wait_connected(timeout=15)
+    call.connected()
+    assert p.heard(MOBILE_HZ).ok, "bob does not hear alice"
+    assert b.heard(APP_HZ).ok, "alice does not hear bob"
+    ring1.hang_up()
+    call.ended()
+    assert rtp_calls(side, lambda c: not c) == []
 
 
 def test_accept_with_phone_audio_refused_by_the_mobile(side, pl, alice, dave, mobile):
