@@ -357,6 +357,7 @@ int ucwa_calls_start(ucwa_req *q, int what)
         if (!(in.fwd_to && *in.fwd_to) && ucwa_pool_invitee_fes(q->r, in.to, &fes) != 0) {
             return ucwa_pool_unavailable(q);
         }
+        ucwa_fwd_app_anchor_pool(q, &in, fes);   /* UcwaSipAnchorAppCalls on a pool */
         if (fes->nelts > 0 && !to_pool(q, &sdp, &in.offer_key, &rv)) {
             return rv;
         }

@@ -26,4 +26,12 @@
  * call). */
 int ucwa_fwd_app_route(ucwa_req *q, ucwa_conv_invite_in *in, apr_interval_time_t *more);
 
+/* On a pool with UcwaSipAnchorAppCalls On, a call that ucwa_fwd_app_route left to the
+ * callee's applications and that rings on other Front Ends (fes, from
+ * ucwa_pool_invitee_fes; not a linked pool's route) is anchored: in->fwd_to becomes the
+ * callee's SIP URI (fwd_line ""), fes is emptied, and the caller's Front End's SIP side
+ * rings the callee pool-wide as a call from SIP. A callee with applications only here is
+ * anchored in the invitation's transaction (common/ucwa/ucwa_conv.c), as on one Front End. */
+void ucwa_fwd_app_anchor_pool(ucwa_req *q, ucwa_conv_invite_in *in, apr_array_header_t *fes);
+
 #endif

@@ -29,6 +29,10 @@ from SIP land on FE1's: the tests know which Front End holds which call); baresi
   unanswered after 5 s (FE2's ucwa-sipd loops the call to itself, her apps on both Front
   Ends ring, then end Missed, one missed call, and the mobile connects to bob);
   simultaneous ring answered by her app on FE1 (the mobile's leg canceled).
+- UcwaSipAnchorAppCalls On: bob's app on FE2 calls alice, FE2's SIP side rings her apps
+  as a call from SIP; her app on FE1 answers on her phone (acceptWithPhoneAudio), which
+  FE2's ucwa-sipd calls; bob hears his tone echoed. With her app on FE2 only, the same
+  call is anchored too.
 - FE1 is killed (SIGKILL) with a call from dave answered on FE2 (its SIP side on FE1) and
   a call from FE2 to carol (its SIP side on FE2): the first ends on FE2 as a Front End gone
   (within the lease), the second stays up and hangs up cleanly; Kamailio then sends a
@@ -97,7 +101,8 @@ def pl(workdir, side):
                           f"UcwaSipExternalListeningPort {5088 + o}",
                           f"UcwaSipPrimaryListeningPort {5089 + o}",
                           f"UcwaSipProxy {side.kam.host}:{side.kam.port}",
-                          f"UcwaRtpengine {side.rtp.host}:{side.rtp.ng_port}"])
+                          f"UcwaRtpengine {side.rtp.host}:{side.rtp.ng_port}",
+                          "UcwaSipAnchorAppCalls On"])
     p = pools.start_pool(workdir / "sip-pool-fes", n=2, extra=FAST + "\nUcwaCallRingTimeout 15",
                          fe_extra={1: sip(1), 2: sip(2)}, lease=4)
     p.pg.psql(VOICE_SQL)      # the voice policy's tables are the module's (made at start)
@@ -747,6 +752,58 @@ def test_app_call_simultaneous_ring_on_a_pool(side, pl, alice, bob2, mobile, pee
     ring1.hang_up()
     call.ended()
     assert rtp_calls(side, lambda c: not c) == []
+
+
+def test_app_call_anchored_accepted_on_the_phone_on_a_pool(side, pl, alice, bob2, peer):
+    """UcwaSipAnchorAppCalls On: bob's app on FE2 calls alice (apps on FE1 and FE2), which
+    FE2's SIP side rings as a call from SIP; her app on FE1 answers on her phone
+    (acceptWithPhoneAudio, +15550109: the echoing gateway), called by FE2's ucwa-sipd:
+    bob's call connects, FE2's app sees ConnectedElsewhere, FE1's conversation is
+    phoneAudio, bob hears his own tone back; bob hangs up, the phone's leg ends."""
+    a1, a2 = alice
+    p = peer()
+    call = bob2.call(f"sip:alice@{DOMAIN}", p.offer())
+    call.started()
+    ring1, ring2 = a1.ringing(timeout=10), a2.ringing(timeout=10)
+    assert "acceptWithPhoneAudio" in ring1.links, ring1.links
+    before = len(side.gw.requests("INVITE"))
+    r = a1.request("POST", ring1.links["acceptWithPhoneAudio"]["href"],
+                   data=json.dumps({"phoneNumber": "+15550109"}),
+                   headers={"Content-Type": "application/json"})
+    assert r.status_code == 204, r.text
+    leg = side.gw.wait_request("INVITE", count=before + 1)
+    assert leg.ruri.startswith("sip:+15550109@"), leg.ruri
+    vias = [v for n, v in leg.headers if n == "via"]
+    assert any(pools.FE_ADDR.format(2) + ":" in v for v in vias), vias   # FE2's ucwa-sipd
+    p.accept(call.answered(timeout=15).decode())
+    p.wait_connected(timeout=15)
+    call.connected()
+    assert ring2.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
+    done = a1.wait("audioVideoInvitation", "completed")
+    assert done.get("status") == "Success", done.raw
+    phone_audio_connected(a1, ring1.conversation, "+15550109")
+    heard = p.heard(APP_HZ)
+    assert heard.ok, f"bob does not hear his tone back through alice's phone: {heard}"
+    byes = len(side.gw.requests("BYE"))
+    call.hang_up()
+    a1.wait("conversation", "deleted", sender="communication")
+    side.gw.wait_request("BYE", count=byes + 1)
+    assert rtp_calls(side, lambda c: not c) == []
+
+
+def test_app_call_anchored_callee_on_the_callers_front_end(pl, alice, bob2, peer):
+    """The same with alice's application on FE2 only (the caller's Front End): anchored in
+    the invitation's transaction, it rings from the SIP side (acceptWithPhoneAudio
+    offered); her decline fails bob's call."""
+    a1, a2 = alice
+    a1.app.delete()
+    wait_for(lambda: not in_pool(pl, f"alice@{DOMAIN}", "fe1"), what="alice gone from fe1")
+    call = bob2.call(f"sip:alice@{DOMAIN}", peer().offer())
+    call.started()
+    ring = a2.ringing(timeout=10)
+    assert "acceptWithPhoneAudio" in ring.links, ring.links
+    ring.decline()
+    call.failed()
 
 
 def test_accept_with_phone_audio_refused_by_the_mobile(side, pl, alice, dave, mobile):
