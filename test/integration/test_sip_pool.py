@@ -445,6 +445,21 @@ def phone_audio_connected(app, conv_href, number):
     assert pa["state"] == "Connected" and pa["phoneNumber"] == f"tel:{number}", pa
 
 
+def accepted_on_echo_phone(side, app, ring, fe):
+    """app answers its ringing invitation on +15550109 (the echoing gateway): the leg's
+    INVITE reaches the gateway from Front End fe's ucwa-sipd."""
+    assert "acceptWithPhoneAudio" in ring.links, ring.links
+    before = len(side.gw.requests("INVITE"))
+    r = app.request("POST", ring.links["acceptWithPhoneAudio"]["href"],
+                    data=json.dumps({"phoneNumber": "+15550109"}),
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 204, r.text
+    leg = side.gw.wait_request("INVITE", count=before + 1)
+    assert leg.ruri.startswith("sip:+15550109@"), leg.ruri
+    vias = [v for n, v in leg.headers if n == "via"]
+    assert any(pools.FE_ADDR.format(fe) + ":" in v for v in vias), vias
+
+
 def test_accept_and_replace_with_phone_audio_on_fe2(side, pl, alice, dave, peer):
     """dave's call is taken by FE1's ucwa-sipd; alice's app on FE2 answers it on her phone
     (acceptWithPhoneAudio, +15550109: the echoing gateway): FE1's ucwa-sipd calls that
@@ -453,19 +468,10 @@ def test_accept_and_replace_with_phone_audio_on_fe2(side, pl, alice, dave, peer)
     moves to the phone (replaceWithPhoneAudio): dave, who heard the app, hears his tone
     back once re-INVITEd to the phone's leg; FE2's audioVideo ends, phoneAudio Connected."""
     a1, a2 = alice
-    before = len(side.gw.requests("INVITE"))
     dave.dial(f"sip:alice@{DOMAIN}")
     ring1 = a1.ringing(timeout=10)
     ring2 = a2.ringing(timeout=10)
-    assert "acceptWithPhoneAudio" in ring2.links, ring2.links
-    r = a2.request("POST", ring2.links["acceptWithPhoneAudio"]["href"],
-                   data=json.dumps({"phoneNumber": "+15550109"}),
-                   headers={"Content-Type": "application/json"})
-    assert r.status_code == 204, r.text
-    leg = side.gw.wait_request("INVITE", count=before + 1)
-    assert leg.ruri.startswith("sip:+15550109@"), leg.ruri
-    vias = [v for n, v in leg.headers if n == "via"]
-    assert any(pools.FE_ADDR.format(1) + ":" in v for v in vias), vias   # FE1's ucwa-sipd
+    accepted_on_echo_phone(side, a2, ring2, 1)      # FE1's ucwa-sipd calls the phone
     dave.wait_event("CALL_ESTABLISHED", timeout=10)
     assert ring1.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
     done = a2.wait("audioVideoInvitation", "completed")
@@ -765,16 +771,7 @@ def test_app_call_anchored_accepted_on_the_phone_on_a_pool(side, pl, alice, bob2
     call = bob2.call(f"sip:alice@{DOMAIN}", p.offer())
     call.started()
     ring1, ring2 = a1.ringing(timeout=10), a2.ringing(timeout=10)
-    assert "acceptWithPhoneAudio" in ring1.links, ring1.links
-    before = len(side.gw.requests("INVITE"))
-    r = a1.request("POST", ring1.links["acceptWithPhoneAudio"]["href"],
-                   data=json.dumps({"phoneNumber": "+15550109"}),
-                   headers={"Content-Type": "application/json"})
-    assert r.status_code == 204, r.text
-    leg = side.gw.wait_request("INVITE", count=before + 1)
-    assert leg.ruri.startswith("sip:+15550109@"), leg.ruri
-    vias = [v for n, v in leg.headers if n == "via"]
-    assert any(pools.FE_ADDR.format(2) + ":" in v for v in vias), vias   # FE2's ucwa-sipd
+    accepted_on_echo_phone(side, a1, ring1, 2)      # FE2's ucwa-sipd calls the phone
     p.accept(call.answered(timeout=15).decode())
     p.wait_connected(timeout=15)
     call.connected()
