@@ -39,7 +39,7 @@ import conftest
 import kamailio
 import mobility
 import sipp
-from sip_side import GATEWAY, SipSide, seed_voice
+from sip_side import GATEWAY, SipSide, seed_voice, sipd_status
 from ucwa_call import CallApp
 from ucwa_client import FAST, clean_log, start_fe, state_with_tags, stop_fe
 from webrtc_media import Peer, media_fixture, refused_for_aiortc
@@ -367,18 +367,6 @@ def test_number_without_route_is_refused(users, side, peer):
     assert r.json().get("subcode") == "NormalizationFailed", r.text
     time.sleep(0.5)
     assert len(side.gw.requests()) == before     # nothing reached the gateway
-
-
-def sipd_status(fe):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(5)
-    s.connect(str(fe.apache.root / "run" / f"ucwa-sipd.{fe.apache.proc.pid}.sock"))
-    s.sendall(b'{"cmd":"status"}\n')
-    data = b""
-    while not data.endswith(b"\n"):
-        data += s.recv(65536)
-    s.close()
-    return json.loads(data)
 
 
 def kill_sipd(fe):
