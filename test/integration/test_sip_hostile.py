@@ -333,3 +333,47 @@ def test_forged_from_through_kamailio_is_not_that_user(fe, side, users):
                 e.rel == "audioVideoInvitation" for e in alice.queue), alice.queue
     finally:
         u.close()
+
+
+def test_hostile_command_lines(fe):
+    """The command socket's JSON lines (Apache's children are its only peers, but a child
+    can be buggy): wrong types, ids too long, duplicate keys, deep nesting, a `pool`
+    message on a Front End not in a pool, a line over the 64 KiB limit, a line never
+    ended: each gets an error answer or its connection closed, and the same process
+    answers status afterwards (UCWA00649 logged for the bad ones)."""
+    pid = status(fe)["pid"]
+    path = str(fe.apache.root / "run" / f"ucwa-sipd.{fe.apache.proc.pid}.sock")
+    lines = [b'{"cmd":5}', b'{"cmd":null}', b'{"cmd":["status"]}', b'[]', b'"status"',
+             b'{"cmd":"status","id":"' + b"i" * 65 + b'"}', b'{"cmd":"status","id":""}',
+             b'{"cmd":"status","id":{"a":1}}', b'{"cmd":"status","cmd":"pool"}',
+             b'[' * 5000 + b']' * 5000, b'{"cmd":"status\\u0000x"}',
+             b'{"cmd":"pool","body":7}', b'{"cmd":"pool","body":"{\\"k\\":\\"fe-gone\\"}"}',
+             b'{"cmd":"ng-ping","id":"' + b"\xff\xfe" * 10 + b'"}', b'\x00' * 100]
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(path)
+    f = s.makefile("rwb")
+    for line in lines:
+        f.write(line + b"\n")
+        f.flush()
+        answer = json.loads(f.readline())
+        assert answer["ok"] is False, (line[:60], answer)
+    s.close()
+    # a line over the limit: the connection is closed (or the line refused)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(path)
+    try:
+        s.sendall(b'{"cmd":"status","x":"' + b"a" * 70000 + b'"}\n')
+        got = s.recv(65536)
+        assert not got or json.loads(got.split(b"\n")[0])["ok"] is False, got[:100]
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    s.close()
+    # a line never ended, its connection dropped
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    s.sendall(b'{"cmd":"sta')
+    s.close()
+    st = status(fe)
+    assert st["ok"] and st["pid"] == pid, st
