@@ -30,7 +30,7 @@ APLOG_USE_MODULE(ucwa);
 
 int ucwa_phone_available(const ucwa_global *g, const ucwa_policy *pol)
 {
-    return ucwa_policy_call_via_work_enabled(pol) && g->sip && g->sip->enabled && !g->pool_fe;
+    return ucwa_policy_call_via_work_enabled(pol) && g->sip && g->sip->enabled;
 }
 
 static int forbidden(ucwa_req *q, const char *why)
@@ -85,7 +85,7 @@ int ucwa_phone_start(ucwa_req *q, int what)
                               ucwa_app_policy(q->conf->global, copy.policy_tag))) {
         return forbidden(q, ucwa_policy_call_via_work_enabled(
                                 ucwa_app_policy(q->conf->global, copy.policy_tag))
-                            ? "the SIP side is off (UcwaSip) or this is a pool"
+                            ? "the SIP side is off (UcwaSip)"
                             : "EnableOutsideVoice or EnableMobility is off");
     }
     if (!(body = ucwa_http_input(q, &rv))) {
@@ -162,6 +162,11 @@ int ucwa_phone_start(ucwa_req *q, int what)
     in.phone = 1;
     in.phone_number = callback;
     in.phone_gw = callback_gw;
+    if (ucwa_pool_name(q->r->server)) {
+        /* on a pool: this Front End's own SIP side places both legs, as it does an
+         * application's call to a phone (no description: nothing for the pool's table) */
+        in.sip_fe = ucwa_pool_sip_name(p, ucwa_pool_name(q->r->server));
+    }
     /* a LineURI that does not fit is not shown (rather than cut) */
     in.phone_line = vu.line_uri && strlen(vu.line_uri) < UCWA_PHONE_MAX ? vu.line_uri : NULL;
     /* two legs ring one after the other: the UCWA side waits for both */

@@ -49,7 +49,7 @@ static int accept_locked(ucwa_txn *t, int idx, void *baton)
         return 1;                  /* none, or not an invitation this application answers */
     }
     x->conv_id = apr_pstrdup(t->pool, c->id);
-    if (!c->mirror || !ucwa_pool_is_sip(c->peer_fe)) {
+    if (!c->mirror || !ucwa_pool_is_any_sip(c->peer_fe)) {
         x->not_sip = 1;            /* no media anchor between two applications */
         return 0;
     }
@@ -92,7 +92,7 @@ static int phone_input(ucwa_req *q, const char *op, const char **number, const c
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(00761)
                       "%s: %s refused: %s", q->user, op,
                       ucwa_policy_call_via_work_enabled(pol)
-                      ? "the SIP side is off (UcwaSip) or this is a pool"
+                      ? "the SIP side is off (UcwaSip)"
                       : "EnableOutsideVoice or EnableMobility is off");
         *rv = ucwa_http_error(q, HTTP_FORBIDDEN, "Forbidden", NULL,
                               "Your policy does not allow you to move calls to a phone.");
@@ -179,7 +179,7 @@ static int replace_locked(ucwa_txn *t, int idx, void *baton)
     }
     c = ucwa_store_conv(s, conv);
     x->conv_id = apr_pstrdup(t->pool, c->id);
-    if (c->kind == UCWA_CONV_KIND_AV && !c->phone && !ucwa_pool_is_sip(c->peer_fe)) {
+    if (c->kind == UCWA_CONV_KIND_AV && !c->phone && !ucwa_pool_is_any_sip(c->peer_fe)) {
         x->not_sip = 1;            /* no media anchor between two applications */
         return 0;
     }

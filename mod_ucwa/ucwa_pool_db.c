@@ -386,6 +386,60 @@ static void shipped_locked(ucwa_txn *t, void *baton)
     }
 }
 
+/* A description a message carries inline (sdp, its "sdpData", from rnd) written into the
+ * pool's table under a fresh key (hex of rnd into key), which the message names as "sdp"
+ * instead. 0, or -1. */
+static int sdp_inline(pool_thread *th, json_t *m, const char *sdp, const unsigned char *rnd,
+                      char *key)
+{
+    const char *sp[3] = { key, SDP_CTYPE, sdp };
+    int lengths[3] = { 0, (int)strlen(SDP_CTYPE), (int)strlen(sdp) }, formats[3] = { 0, 1, 1 };
+    PGresult *res;
+    int i, rv;
+
+    for (i = 0; i < 16; i++) {
+        apr_snprintf(key + 2 * i, 3, "%02x", rnd[i]);
+    }
+    res = PQexecParams(th->conn, "INSERT INTO ucwa_pool_sdp (key, ctype, body) "
+                       "VALUES ($1, $2, $3)", 3, NULL, sp, lengths, formats, 0);
+    rv = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
+    PQclear(res);
+    if (rv == 0) {
+        json_object_set_new(m, "sdp", json_string(key));
+        json_object_del(m, "sdpData");
+    }
+    return rv;
+}
+
+/* A message of ucwa-sipd to one Front End with its description inline
+ * (UCWA_POOL_SEND_SDP): the description into the pool's table, then the message naming it,
+ * in this shipment's transaction. */
+static int ship_sdp_send(pool_thread *th, const ucwa_pool_out *o)
+{
+    json_t *m = json_loadb(o->body, o->len, 0, NULL);
+    const char *sdp = m ? mob_json_str(m, "sdpData") : NULL;
+    const char *params[2];
+    unsigned char rnd[16];
+    char key[33];
+    apr_pool_t *p;
+    int rv;
+
+    if (!sdp || apr_generate_random_bytes(rnd, sizeof(rnd)) != APR_SUCCESS) {
+        json_decref(m);
+        return 0;   /* malformed: dropped */
+    }
+    apr_pool_create(&p, NULL);
+    rv = sdp_inline(th, m, sdp, rnd, key);
+    if (rv == 0) {
+        params[0] = o->target;
+        params[1] = mob_json_dump(p, m, NULL);
+        rv = params[1] ? run(th, "SELECT ucwa_pool_post($1, $2)", 2, params) : -1;
+    }
+    json_decref(m);
+    apr_pool_destroy(p);
+    return rv;
+}
+
 /* A call from SIP that this Front End's ucwa-sipd took (UCWA_POOL_INVITE_USER): its offer
  * (inline, "sdpData") goes into the pool's table under a fresh key in this shipment's
  * transaction, so it is there before any Front End reads the invitation that names it;
@@ -399,27 +453,15 @@ static int ship_sip_invite(pool_thread *th, const ucwa_pool_out *o)
     unsigned char rnd[16];
     char key[33];
     apr_pool_t *p;
-    int i, rv = -1;
+    int rv = -1;
 
     if (!sdp || !to || apr_generate_random_bytes(rnd, sizeof(rnd)) != APR_SUCCESS) {
         json_decref(m);
         return 0;   /* malformed: dropped (ucwa-sipd's ring timer ends the call) */
     }
-    for (i = 0; i < 16; i++) {
-        apr_snprintf(key + 2 * i, 3, "%02x", rnd[i]);
-    }
     apr_pool_create(&p, NULL);
-    {
-        const char *sp[3] = { key, SDP_CTYPE, sdp };
-        int lengths[3] = { 0, (int)strlen(SDP_CTYPE), (int)strlen(sdp) }, formats[3] = { 0, 1, 1 };
-        PGresult *res = PQexecParams(th->conn, "INSERT INTO ucwa_pool_sdp (key, ctype, body) "
-                                     "VALUES ($1, $2, $3)", 3, NULL, sp, lengths, formats, 0);
-        rv = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
-        PQclear(res);
-    }
+    rv = sdp_inline(th, m, sdp, rnd, key);
     if (rv == 0) {
-        json_object_del(m, "sdpData");
-        json_object_set_new(m, "sdp", json_string(key));
         params[0] = o->target;
         params[1] = o->key;
         params[2] = to;
@@ -478,6 +520,8 @@ static int ship_one(pool_thread *th, const ucwa_pool_out *o, int *won)
         return 0;
     case UCWA_POOL_INVITE_USER:
         return ship_sip_invite(th, o);
+    case UCWA_POOL_SEND_SDP:
+        return ship_sdp_send(th, o);
     case UCWA_POOL_SIP_CLAIM:
         /* the claimer is the SIP side itself: nothing goes back to it, every Front End
          * the call rang (this one's too) hears the body; lost, nothing is posted, and the

@@ -77,6 +77,7 @@ typedef struct sipd_call {
     struct sip_request *re_req;   /* the application's re-INVITE */
     char *re_offer;               /* its offer (sent again after a 491; malloc) */
     apr_uint32_t re_n;            /* the application's renegotiation's number (0: none) */
+    int re_told;                  /* on a pool: the phone's is with the application */
     apr_uint32_t re_sent;         /* the number of the re-INVITE last sent for it */
     unsigned re_tries;
     struct tmr glare_tmr;
@@ -189,6 +190,17 @@ int sipd_apply_keyed(sipd *d, const char *kind, const char *kfe, const char *kco
 static json_t *keyed(const sipd_call *c, const char *kind)
 {
     return json_pack("{s:s,s:s,s:s}", "k", kind, "fe", c->kfe, "conv", c->kconv);
+}
+
+/* A call from SIP on a pool: its record is on the answering application's Front End. */
+#define POOLED_IN(c) ((c)->d->pool_name && !strcmp((c)->kfe, (c)->d->pool_name))
+
+/* Message m (taken) about call c to the applications' side: applied here, or, for a call
+ * from SIP on a pool, sent to the Front End whose application answered (sdp inline). */
+static int call_tell(sipd_call *c, json_t *m, const char *sdp)
+{
+    return POOLED_IN(c) ? sipd_pool_tell(c->d, c->kconv, m, sdp)
+                        : sipd_apply(c->d, m, sdp, NULL);
 }
 
 /* An NG command about a call (its call-id: the conversation's key), origin and session
@@ -695,7 +707,12 @@ static void in_close(int err, const struct sip_msg *msg, void *arg)
                  "ucwa-sipd: call %s from SIP ended by the caller (%s)", c->kconv,
                  c->established ? "hung up" : "canceled");
     (void)err;
-    if (c->d->pool_name) {
+    if (c->d->pool_name && c->pa && !c->established) {
+        /* answered on the user's phone, which still rings: that application's Front End
+         * holds its invitation open, which ends (Missed) */
+        sipd_pool_tell(c->d, c->kconv, keyed(c, "canceled"), NULL);
+    }
+    else if (c->d->pool_name) {
         sipd_pool_caller_ended(c->d, c->kconv);
     }
     else if (c->apps) {   /* else they did not ring, or a forwarding target took the call */
@@ -1088,6 +1105,11 @@ static void pa_failed(sipd_call *c)
     apr_pool_t *p;
 
     c->pa = 0;
+    if (POOLED_IN(c)) {
+        /* the claimer's Front End holds the invitation open: it ends (Missed) */
+        sipd_pool_tell(c->d, c->kconv, keyed(c, "canceled"), NULL);
+        return;
+    }
     apr_pool_create(&p, c->d->pool);
     ucwa_txn_run(c->d->s, p, verdict_locked, &v);
     apr_pool_destroy(p);
@@ -1113,8 +1135,9 @@ static void pa_read_locked(ucwa_txn *t, void *baton)
 
 /* The answer came without a description: when the record names a phone number, that
  * number is called (a leg of ucwa_sipd_fork.c, the caller's description offered to it);
- * 1 then, 0 when it names none (a decline as before). */
-static int pa_start(sipd *d, sipd_call *c, const char *key)
+ * 1 then, 0 when it names none (a decline as before). On a pool the record is on the
+ * claimer's Front End: the claim (m) names the number. */
+static int pa_start(sipd *d, sipd_call *c, const char *key, json_t *m)
 {
     apr_interval_time_t ring = ucwa_config_get(d->s)->global->ring_timeout;
     pa_txn x;
@@ -1122,9 +1145,16 @@ static int pa_start(sipd *d, sipd_call *c, const char *key)
 
     memset(&x, 0, sizeof(x));
     x.key = key;
-    apr_pool_create(&p, d->pool);
-    ucwa_txn_run(d->s, p, pa_read_locked, &x);
-    apr_pool_destroy(p);
+    if (d->pool_name) {
+        const char *pa = mob_json_str(m, "pa"), *pgw = mob_json_str(m, "pgw");
+        apr_cpystrn(x.number, pa ? pa : "", sizeof(x.number));
+        apr_cpystrn(x.gw, pgw ? pgw : "", sizeof(x.gw));
+    }
+    else {
+        apr_pool_create(&p, d->pool);
+        ucwa_txn_run(d->s, p, pa_read_locked, &x);
+        apr_pool_destroy(p);
+    }
     if (!x.number[0] || !c->in_user || !c->in_offer) {
         return 0;
     }
@@ -1163,8 +1193,7 @@ static void in_claim(sipd *d, const ucwa_pool_out *o, json_t *m, const char *ans
     c->answered = 1;
     tmr_cancel(&c->ring);
     sipd_fork_cancel(c->fork);    /* the simultaneous ring stops: CANCEL */
-    if (!strcmp(k, "accepted") && (!answer || !*answer) && !d->pool_name
-        && pa_start(d, c, o->key)) {
+    if (!strcmp(k, "accepted") && (!answer || !*answer) && pa_start(d, c, o->key, m)) {
         return;                   /* acceptWithPhoneAudio: the user's phone is called */
     }
     if (strcmp(k, "accepted") != 0 || !answer) {
@@ -1221,9 +1250,14 @@ void sipd_call_leg_answered(sipd_call *c, const char *sdp)
          * phoneAudio */
         verdict_txn v = { c, 1, 1 };
         apr_pool_t *p;
-        apr_pool_create(&p, c->d->pool);
-        ucwa_txn_run(c->d->s, p, pa_verdict_locked, &v);
-        apr_pool_destroy(p);
+        if (POOLED_IN(c)) {
+            sipd_pool_tell(c->d, c->kconv, keyed(c, "pa-answered"), NULL);   /* there */
+        }
+        else {
+            apr_pool_create(&p, c->d->pool);
+            ucwa_txn_run(c->d->s, p, pa_verdict_locked, &v);
+            apr_pool_destroy(p);
+        }
         c->apps = 0;
     }
     else if (c->apps && c->d->pool_name) {
@@ -1286,7 +1320,7 @@ void sipd_call_leg_failed(sipd_call *c, int code)
 void sipd_call_hangup(sipd_call *c)
 {
     if (c->pa) {
-        sipd_apply(c->d, keyed(c, "left"), NULL, NULL);   /* the application's call ends */
+        call_tell(c, keyed(c, "left"), NULL);   /* the application's call ends */
     }
     call_end(c);   /* BYE to the caller as libre frees the session */
 }
@@ -1327,6 +1361,7 @@ static void re_reply(sipd_call *c, uint16_t scode, const char *reason)
     }
     c->re_st = mem_deref(c->re_st);
     c->re_msg = mem_deref(c->re_msg);
+    c->re_told = 0;
     reneg_send(c);   /* the application's, when it waited for this one */
 }
 
@@ -1390,6 +1425,7 @@ static void reneg_answer_from_app(sipd_call *c, const char *answer)
     apr_pool_t *p;
     ng_benc *cmd;
 
+    c->re_told = 0;
     if (!c->re_st) {
         return;   /* the phone canceled it, or it was answered already */
     }
@@ -1427,7 +1463,15 @@ static void re_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_tim
     }
     m = keyed(c, "reneg");
     json_object_set_new(m, "op", json_string(""));
-    apply_ex(d, m, sdp, NULL, &open);
+    if (POOLED_IN(c)) {
+        /* to the answering application's Front End; the phone called, so its
+         * renegotiation goes first there (the pool's rule): taken unless the call ended */
+        open = sipd_pool_tell(d, c->kconv, m, sdp) == 0;
+        c->re_told = open;
+    }
+    else {
+        apply_ex(d, m, sdp, NULL, &open);
+    }
     if (!open) {
         /* the store did not take it: the application's own renegotiation goes first (it
          * is the caller's), or the call is not connected any more */
@@ -1502,12 +1546,9 @@ static bool on_reinvite(const struct sip_msg *msg, void *arg)
         return false;
     }
     d->sip_requests++;
-    if (d->pool_name || c->pa) {
-        /* on a pool the call's record is on the answering application's Front End, and
-         * the pool's messages do not carry a renegotiation's number here: not carried
-         * (ARCHITECTURE.md §13, "Not yet"); nor for a call on the user's phone
-         * (acceptWithPhoneAudio, replaceWithPhoneAudio: the phone's leg is another
-         * rtpengine call); the call goes on as it was */
+    if (c->pa) {
+        /* a call on the user's phone (acceptWithPhoneAudio, replaceWithPhoneAudio: the
+         * phone's leg is another rtpengine call): not carried, the call goes on as it was */
         (void)sip_treply(NULL, d->sip, msg, 488, "Not Acceptable Here");
         return true;
     }
@@ -1559,7 +1600,7 @@ static void reneg_dismiss(sipd_call *c)
     c->re_n = 0;
     free(c->re_offer);
     c->re_offer = NULL;
-    sipd_apply(c->d, m, NULL, NULL);
+    call_tell(c, m, NULL);
 }
 
 static int re_contact(enum sip_transp tp, const struct sa *src, const struct sa *dst,
@@ -1595,7 +1636,7 @@ static void re_app_answered_ng(sipd *d, const char *err, const ng_benc *resp, ap
     c->re_n = 0;
     free(c->re_offer);
     c->re_offer = NULL;
-    sipd_apply(d, m, sdp, NULL);
+    call_tell(c, m, sdp);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00987)
                  "ucwa-sipd: the phone answered the renegotiation of call %s", c->kconv);
 }
@@ -1725,6 +1766,14 @@ static void reneg_send(sipd_call *c)
  * re-INVITE or our previous one is over (reneg_send). */
 static void reneg_from_app(sipd_call *c, const char *offer, apr_uint32_t n)
 {
+    if (c->re_st && c->re_told) {
+        /* on a pool: it crossed the phone's, which its Front End took (the caller's goes
+         * first) and where it failed with Conflict: nothing to send, nothing to answer */
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(01040)
+                     "ucwa-sipd: renegotiation %u of call %s crossed the phone's re-INVITE: "
+                     "dropped", n, c->kconv);
+        return;
+    }
     c->re_n = n;
     if (!offer || !n || !c->established) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(00995)
@@ -1828,6 +1877,13 @@ static void pa_replaced(sipd_call *c, int ok)
     replaced_txn x = { c, ok };
     apr_pool_t *p;
 
+    if (POOLED_IN(c)) {
+        /* the record is on the answering application's Front End */
+        json_t *m = keyed(c, "pa-replaced");
+        json_object_set_new(m, "ok", json_integer(ok != 0));
+        sipd_pool_tell(c->d, c->kconv, m, NULL);
+        return;
+    }
     apr_pool_create(&p, c->d->pool);
     ucwa_txn_run(c->d->s, p, replaced_locked, &x);
     apr_pool_destroy(p);

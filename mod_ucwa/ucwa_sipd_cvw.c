@@ -419,7 +419,8 @@ static void connected_ng(sipd *d, const char *err, const ng_benc *resp, apr_time
     }
     c->state = CVW_UP;
     m = keyed(c, "accepted");
-    json_object_set_new(m, "by", json_string(UCWA_POOL_SIP_FE));
+    /* this SIP side's name (on a pool "~sip:FE": the app's hold and stop come back here) */
+    json_object_set_new(m, "by", json_string(d->pool_name ? d->pool_name : UCWA_POOL_SIP_FE));
     json_object_set_new(m, "peer", json_string(c->kconv));
     json_object_set_new(m, "name", json_string(""));
     json_object_set_new(m, "html", json_integer(0));

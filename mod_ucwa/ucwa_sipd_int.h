@@ -173,6 +173,10 @@ int sipd_pool_ring(sipd *d, json_t *m, const char *sdp);
 /* The SIP caller canceled or hung up: the Front Ends ringing hear canceled, the one that
  * answered left. */
 void sipd_pool_caller_ended(sipd *d, const char *conv);
+/* A message m (taken) about a call from SIP, to the Front End whose application answered
+ * it, with sdp (or NULL) inline: the phone's renegotiation, its answer to the
+ * application's. 0, or -1 (no application answered it, or the outbox is full). */
+int sipd_pool_tell(sipd *d, const char *conv, json_t *m, const char *sdp);
 /* Simultaneous ring and forwarding on a pool: a leg answered (this side claims the call,
  * the Front End's invitations end ConnectedElsewhere); the unanswered forward's time
  * (they end Missed); an application's answer that the pool connected after a leg took

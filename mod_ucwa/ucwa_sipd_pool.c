@@ -162,6 +162,20 @@ void sipd_pool_caller_ended(sipd *d, const char *conv)
     }
 }
 
+int sipd_pool_tell(sipd *d, const char *conv, json_t *m, const char *sdp)
+{
+    pool_call *c = find(d, conv);
+
+    if (!c || !c->by[0]) {
+        json_decref(m);
+        return -1;
+    }
+    if (sdp) {
+        json_object_set_new(m, "sdpData", json_string(sdp));
+    }
+    return queue(d, sdp ? UCWA_POOL_SEND_SDP : UCWA_POOL_SEND, c->by, conv, m);
+}
+
 /* A simultaneous ring leg answered (ucwa_sipd_fork.c): this SIP side claims its own call,
  * so that no application's answer wins afterwards, and every Front End the call rang ends
  * its invitation ConnectedElsewhere. An application's claim that won first still reaches
@@ -200,9 +214,10 @@ void sipd_pool_answer_lost(sipd *d, const char *conv)
     }
 }
 
-/* Hands a message to ucwa_sipd_call.c as the outbox would have. */
-static void handle(sipd *d, ucwa_pool_op op, const char *key, const char *body,
-                   const char *sdp)
+/* Hands a message to ucwa_sipd_call.c as the outbox would have (reneg_n: the number of
+ * the application's renegotiation it names, or 0). */
+static void handle_n(sipd *d, ucwa_pool_op op, const char *key, const char *body,
+                     const char *sdp, apr_uint32_t reneg_n)
 {
     ucwa_pool_out *o;
     apr_size_t len = strlen(body);
@@ -215,8 +230,14 @@ static void handle(sipd *d, ucwa_pool_op op, const char *key, const char *body,
     apr_cpystrn(o->key, key ? key : "", sizeof(o->key));
     memcpy(o->body, body, len + 1);
     o->len = (apr_uint32_t)len;
-    sipd_calls_handle(d, o, sdp, 0);   /* renegotiations on a pool: not carried yet */
+    sipd_calls_handle(d, o, sdp, reneg_n);
     free(o);
+}
+
+static void handle(sipd *d, ucwa_pool_op op, const char *key, const char *body,
+                   const char *sdp)
+{
+    handle_n(d, op, key, body, sdp, 0);
 }
 
 /* Nobody rings any more: the caller gets 480 (ucwa_sipd_call.c answers "gone" so). */
@@ -305,6 +326,13 @@ char *sipd_pool_command(sipd *d, const char *body, const char *sdp)
     }
     else if (!strcmp(k, "invite")) {
         handle(d, UCWA_POOL_INVITE, conv, body, sdp);   /* an application calls out */
+    }
+    else if (!strcmp(k, "reneg")) {
+        /* the application's renegotiation, its number named (the call's record is on the
+         * application's Front End) */
+        json_int_t n = json_integer_value(json_object_get(m, "n"));
+        handle_n(d, UCWA_POOL_SEND, NULL, body, sdp,
+                 n > 0 && n <= 0x7fffffff ? (apr_uint32_t)n : 0);
     }
     else if (strcmp(k, "presence") != 0) {
         handle(d, UCWA_POOL_SEND, NULL, body, sdp);     /* canceled, left, ... */

@@ -259,7 +259,7 @@ json_t *ucwa_av_invitation(apr_pool_t *p, const ucwa_conv_view *v)
         add_link(links, "to", apr_pstrcat(p, v->base, "/people/", me->sip, NULL));
         if (open && !v->answered) {
             add_link(links, "acceptWithAnswer", apr_pstrcat(p, self, "/acceptWithAnswer", NULL));
-            if (v->phone_ok && c->mirror && ucwa_pool_is_sip(c->peer_fe)
+            if (v->phone_ok && c->mirror && ucwa_pool_is_any_sip(c->peer_fe)
                 && !c->phone_number[0]) {
                 /* a call from a SIP phone or the PSTN: rtpengine anchors it, so it can be
                  * answered on the user's phone (mod_ucwa/ucwa_phone_accept.c) */
@@ -321,7 +321,7 @@ json_t *ucwa_av_modality(apr_pool_t *p, const ucwa_conv_view *v)
     }
     if (ph == UCWA_CONV_CONNECTED) {
         add_link(links, "audioVideoSession", href_session(p, v));
-        if (v->phone_ok && c->kind == UCWA_CONV_KIND_AV && ucwa_pool_is_sip(c->peer_fe)
+        if (v->phone_ok && c->kind == UCWA_CONV_KIND_AV && ucwa_pool_is_any_sip(c->peer_fe)
             && !c->phone_number[0]) {
             /* a call with a SIP phone or the PSTN: rtpengine anchors it, so it can move
              * to the user's phone (mod_ucwa/ucwa_phone_accept.c) */

@@ -660,9 +660,11 @@ ucwa_conv_result ucwa_conv_renegotiate_locked(ucwa_store *s, int idx, int side,
     copy(c->reneg_op, sizeof(c->reneg_op), operation_id);
     c->last_activity = now;
     if (told_to_pool(c, side)) {
-        /* the other side is on another Front End: it starts there with the same number */
+        /* the other side is on another Front End: it starts there with the same number
+         * (named too, for a SIP side, which keeps no record of the call: ucwa-sipd) */
         ucwa_pool_call_tell_locked(s, c, "reneg", UCWA_SDP_RENEG_OFFER,
-                                   json_pack("{s:s}", "op", c->reneg_op), p);
+                                   json_pack("{s:s,s:I}", "op", c->reneg_op,
+                                             "n", (json_int_t)c->reneg_n), p);
     }
     if ((app = side_view(s, c, 1 - side, p, &v)) >= 0) {
         ucwa_conv_add(&b, app, &v, 0, ev_renegotiation(p, &v, "started", 1));

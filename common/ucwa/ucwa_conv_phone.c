@@ -245,7 +245,7 @@ ucwa_conv_result ucwa_conv_phone_replace_locked(ucwa_store *s, int idx, int side
     json_t *m;
 
     if (c->state != UCWA_SLOT_LIVE || c->kind != UCWA_CONV_KIND_AV || c->phone
-        || ucwa_av_phase(c) != UCWA_CONV_CONNECTED || !ucwa_pool_is_sip(c->peer_fe)
+        || ucwa_av_phase(c) != UCWA_CONV_CONNECTED || !ucwa_pool_is_any_sip(c->peer_fe)
         || c->phone_number[0] || c->party[side].app < 0) {
         return UCWA_CONV_STATE;
     }

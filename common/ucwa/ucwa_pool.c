@@ -4,6 +4,7 @@
 
 #include "mob_json.h"
 #include "ucwa_av.h"
+#include "ucwa_conv_phone.h"
 #include "ucwa_message.h"
 #include "ucwa_pool.h"
 #include "ucwa_subs.h"
@@ -74,6 +75,11 @@ const char *ucwa_pool_sip_name(apr_pool_t *p, const char *fe)
 int ucwa_pool_is_pool_sip(const char *fe)
 {
     return fe && !strncmp(fe, UCWA_POOL_SIP_PREFIX, sizeof(UCWA_POOL_SIP_PREFIX) - 1);
+}
+
+int ucwa_pool_is_any_sip(const char *fe)
+{
+    return ucwa_pool_is_sip(fe) || ucwa_pool_is_pool_sip(fe);
 }
 
 apr_uint32_t ucwa_pool_out_pending(ucwa_store *s)
@@ -426,6 +432,11 @@ int ucwa_pool_conv_claim_locked(ucwa_store *s, const ucwa_conv *c, int accept,
             json_object_set_new(m, "sdp", json_string(ucwa_av_pool_key(s, c, UCWA_SDP_ANSWER)));
             json_object_set_new(m, "cid", json_string(c->accepted_cid));
             json_object_set_new(m, "ctx", json_string(c->session_context[1]));
+            if (c->phone_number[0]) {
+                /* acceptWithPhoneAudio: the SIP side holding the call calls this number */
+                json_object_set_new(m, "pa", json_string(c->phone_number));
+                json_object_set_new(m, "pgw", json_string(c->phone_gw));
+            }
         }
     }
     body = mob_json_dump(p, m, NULL);
@@ -456,6 +467,12 @@ void ucwa_pool_claim_verdict_locked(ucwa_txn *txn, const char *key_fe, const cha
                                    mob_json_dump(txn->pool, l, NULL), NULL);
             json_decref(l);
         }
+        return;
+    }
+    if (won && accept && ucwa_pool_is_pool_sip(key_fe) && ucwa_store_conv(s, idx)->mirror
+        && ucwa_store_conv(s, idx)->phone_number[0] && !ucwa_store_conv(s, idx)->phone) {
+        /* acceptWithPhoneAudio of a call another Front End's SIP side holds: it connects
+         * when the phone answers there ("pa-answered"); the claim stays open till then */
         return;
     }
     t.n = 0;
@@ -733,6 +750,16 @@ static int apply_conv(ucwa_txn *txn, const char *k, const json_t *m, const ucwa_
             && !c->mirror && c->phase == UCWA_CONV_ENDED) {
             accepted_too_late(txn, m, res);
         }
+    }
+    else if (!strcmp(k, "pa-answered") && c->mirror && c->phone_number[0] && !c->phone) {
+        /* the SIP side (another Front End's) reached the phone an application here
+         * answered on: its claim wins now, the call connects as phoneAudio */
+        c->phone = UCWA_CONV_PHONE_ANSWERED;
+        ucwa_conv_claimed_locked(s, idx, 1, 1, now, txn->pool, &t);
+    }
+    else if (!strcmp(k, "pa-replaced")) {
+        /* replaceWithPhoneAudio done (ok) or given up by the SIP side that holds the call */
+        ucwa_conv_phone_replaced_locked(s, idx, num(m, "ok") != 0, now, txn->pool, &t);
     }
     else if (!strcmp(k, "elsewhere")) {
         ucwa_conv_elsewhere_locked(s, idx, now, txn->pool, &t);

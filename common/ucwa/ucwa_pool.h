@@ -101,10 +101,14 @@ typedef enum {
                                        * its name): the others end what they held with its
                                        * earlier process (fe-gone), but for the established
                                        * calls it took back (the body's "keep") */
-    UCWA_POOL_SIP_CLAIM               /* a SIP side's own answer to its call from SIP (a
+    UCWA_POOL_SIP_CLAIM,              /* a SIP side's own answer to its call from SIP (a
                                        * simultaneous ring leg answered; target: its name,
                                        * key: the call): the first claim wins, and the body
                                        * (elsewhere) goes to every Front End the call rang */
+    UCWA_POOL_SEND_SDP                /* the body to one Front End, its description inline
+                                       * ("sdpData", written to the pool's table when shipped
+                                       * and named as "sdp"): ucwa-sipd's messages about a
+                                       * call (a phone's renegotiation, its answer) */
 } ucwa_pool_op;
 
 typedef struct {
@@ -162,6 +166,8 @@ void ucwa_pool_sip_enable_locked(ucwa_store *s, int on);
 int ucwa_pool_sip_on(ucwa_store *s);
 /* 1 when fe names the SIP side. */
 int ucwa_pool_is_sip(const char *fe);
+/* 1 when fe names a SIP side, a single Front End's or a pool member's. */
+int ucwa_pool_is_any_sip(const char *fe);
 /* The outbox's counter word: ucwa-sipd looks at it (without the lock) to know when there
  * is something to take. */
 apr_uint32_t ucwa_pool_out_pending(ucwa_store *s);

@@ -597,6 +597,23 @@ def test_app_dismisses_the_phones_reinvite(fe, users, dave, peer):
     dave.wait_event("CALL_CLOSED")
 
 
+def app_holds_and_resumes(call, a, phone):
+    """The app (peer a) holds (a=sendonly) and resumes the call: each answer comes back in
+    the app's profile, and while on hold the phone stops sending; tones both ways after."""
+    answer = call.renegotiate(a.reoffer("sendonly")).answered(timeout=10).decode()
+    assert "a=recvonly" in answer and "a=ice-ufrag" in answer, answer
+    a.accept(answer)
+    time.sleep(1.0)                  # what was in flight arrives
+    t0 = time.monotonic()
+    time.sleep(1.0)
+    assert a.audio_frames_since(t0) == 0, "the phone still sends while on hold"
+    assert phone.heard(APP_HZ).ok    # the app still sends
+    answer = call.renegotiate(a.reoffer("sendrecv")).answered(timeout=10).decode()
+    assert "a=sendrecv" in answer, answer
+    a.accept(answer)
+    tones_both_ways(a, phone)
+
+
 @pytest.mark.parametrize("direction", ["to-phone", "from-phone"])
 def test_app_holds_and_resumes_the_phone(users, side, dave, peer, direction):
     """The app renegotiates (hold: a=sendonly, then resume) a call with the phone, either
@@ -610,19 +627,7 @@ def test_app_holds_and_resumes_the_phone(users, side, dave, peer, direction):
     else:
         call = call_from_dave(alice, a, dave)
     tones_both_ways(a, dave)
-    offer = a.reoffer("sendonly")
-    answer = call.renegotiate(offer).answered(timeout=10).decode()
-    assert "a=recvonly" in answer and "a=ice-ufrag" in answer, answer
-    a.accept(answer)
-    time.sleep(1.0)                  # what was in flight arrives
-    t0 = time.monotonic()
-    time.sleep(1.0)
-    assert a.audio_frames_since(t0) == 0, "the phone still sends while on hold"
-    assert dave.heard(APP_HZ).ok     # the app still sends
-    answer = call.renegotiate(a.reoffer("sendrecv")).answered(timeout=10).decode()
-    assert "a=sendrecv" in answer, answer
-    a.accept(answer)
-    tones_both_ways(a, dave)
+    app_holds_and_resumes(call, a, dave)
     call.hang_up()
     call.ended()
     dave.wait_event("CALL_CLOSED")
@@ -662,14 +667,20 @@ def test_phone_codec_change_and_glare(workdir, users, side, peer):
     could end first, on a loaded machine, and its second re-INVITE cross the phone's again,
     which this scripted phone cannot take."""
     alice = CallApp.signed_in(users("alice@contoso.test"))
-    a = peer()
     uac = sipp.Sipp(workdir / "sip-calls" / "phone-reneg", "phone_reneg", addr=GATEWAY,
                     port=PHONE_UAC + side.offset, remote=side.kam.address, calls=1,
                     duration_ms=300, echo_port=PHONE_MEDIA + side.offset,
                     keys={"ruri": f"sip:alice@{DOMAIN}", "pai": f"sip:+14255550123@{DOMAIN}"})
+    codec_change_and_glare(uac, alice, peer(), lambda: alice.ringing(timeout=10))
+
+
+def codec_change_and_glare(uac, alice, a, ringing):
+    """uac (SIPp, phone_reneg.xml) calls; ringing() is alice's app's invitation, which
+    it answers (peer a); the phone's codec change, then the app's renegotiation crossed by
+    the phone's hold (test_phone_codec_change_and_glare)."""
     uac.start(wait=0)
     try:
-        ring = alice.ringing(timeout=10)
+        ring = ringing()
         offer = ring.sdp()
         assert "PCMU" in offer and "PCMA" in offer, offer
         ring.accept(a.answer(offer))

@@ -28,6 +28,7 @@ from SIP land on FE1's: the tests know which Front End holds which call); baresi
   a call from FE2 to carol (its SIP side on FE2): the first ends on FE2 as a Front End gone
   (within the lease), the second stays up and hangs up cleanly; Kamailio then sends a
   call from SIP to FE2's ucwa-sipd (FE1 silent for 2 s)."""
+import json
 import os
 import re
 import signal
@@ -44,7 +45,8 @@ from test_pool import mobility_allowed, wait_for
 from ucwa_call import CallApp
 # the phone dave (on this module's side), the media loop and the apps' WebRTC peers
 from test_sip_calls import (APP_HZ, DOMAIN, PHONE_HZ, VOICE_SQL,  # noqa: F401 (fixtures)
-                            dave, hear_each_other, media, peer)
+                            app_holds_and_resumes, codec_change_and_glare, dave,
+                            hear_each_other, media, peer, phone_reneg, tones_both_ways)
 from ucwa_client import FAST, pool_fe
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
@@ -311,6 +313,186 @@ def test_immediate_forward_on_a_pool(side, pl, alice):
         pl.pg.psql("DELETE FROM ucwa_call_forwarding WHERE owner = 'alice@contoso.test'")
 
 
+def hold_and_resume(call, a, phone):
+    """The phone holds and resumes (its re-INVITEs reach the app as renegotiations, which
+    it answers), then the app holds and resumes (re-INVITEs to the phone, whose 200s come
+    back as the answers; on hold the phone stops sending); tones both ways after each."""
+    tones_both_ways(a, phone)
+    assert phone.command("hold").get("ok"), "baresip did not take hold"
+    assert "a=recvonly" in phone_reneg(call, a, "sendonly")
+    assert phone.command("resume").get("ok"), "baresip did not take resume"
+    phone_reneg(call, a, "sendrecv")
+    tones_both_ways(a, phone)
+    app_holds_and_resumes(call, a, phone)
+
+
+def test_glare_across_the_pool(side, pl, alice, peer):
+    """A scripted phone (SIPp, test/sip/phone_reneg.xml) calls alice (FE1's ucwa-sipd
+    takes it) and her app on FE2 answers: the phone's codec change reaches it, then the
+    app's renegotiation is crossed by the phone's hold, and as on one Front End the
+    caller's goes first (the app's completes Conflict on FE2, the phone's reaches it)."""
+    a1, a2 = alice
+
+    def ringing():
+        a1.ringing(timeout=10)
+        return a2.ringing(timeout=10)
+    uac = sipp.Sipp(side.root / "phone-reneg", "phone_reneg", addr=GATEWAY,
+                    port=PSTN_UAC + side.offset, remote=side.kam.address, calls=1,
+                    duration_ms=300, echo_port=PSTN_MEDIA + side.offset,
+                    keys={"ruri": f"sip:alice@{DOMAIN}", "pai": f"sip:+14255550123@{DOMAIN}"})
+    codec_change_and_glare(uac, a2, peer(), ringing)
+
+
+def answered_on_fe2(alice, dave, peer):
+    """dave's phone calls alice (FE1's ucwa-sipd takes it), her app on FE2 answers:
+    (the call, its WebRTC peer), connected."""
+    a1, a2 = alice
+    a = peer()
+    dave.dial(f"sip:alice@{DOMAIN}")
+    a1.ringing(timeout=10)
+    ring2 = a2.ringing(timeout=10)
+    ring2.accept(a.answer(ring2.sdp()))
+    dave.wait_event("CALL_ESTABLISHED", timeout=10)
+    a.wait_connected(timeout=15)
+    return ring2, a
+
+
+def test_renegotiations_across_the_pool(pl, alice, dave, carol, peer):
+    """dave's phone calls alice, whose app on FE2 answers: the call's SIP side is FE1's
+    ucwa-sipd. The phone's re-INVITEs reach the app on FE2 (the pool's reneg, its answer
+    back as reneg-answer into the 200) and the app's renegotiations reach the phone as
+    re-INVITEs from FE1's ucwa-sipd. Then the same in the app's own call to carol's phone
+    (its SIP side FE2's ucwa-sipd)."""
+    _, a2 = alice
+    ring2, a = answered_on_fe2(alice, dave, peer)
+    assert sip_calls(pl, 1) == 1
+    hold_and_resume(ring2, a, dave)
+    ring2.hang_up()
+    ring2.ended()
+    dave.wait_event("CALL_CLOSED")
+    call, p = call_carol_from_fe2(pl, a2, carol, peer)
+    p.wait_connected(timeout=15)
+    hold_and_resume(call, p, carol)
+    call.hang_up()
+    call.ended()
+    carol.wait_event("CALL_CLOSED")
+
+
+def test_call_via_work_on_fe2(side, pl, alice, carol):
+    """alice's app on FE2 calls carol's phone via work, her callback number +15550107 the
+    echoing gateway: FE2's ucwa-sipd places both legs (the callback's INVITE from FE2's
+    address), carol hears her own tone back across the bridge; hold and resume re-INVITE
+    carol, stop ends both legs. Then a target nobody answers fails naming it."""
+    _, a2 = alice
+    before = len(side.gw.requests("INVITE"))
+    calls = sip_calls(pl, 2)
+    call = a2.call_via_work(f"sip:carol@{DOMAIN}", phone="tel:+15550107")
+    call.started()
+    leg_a = side.gw.wait_request("INVITE", count=before + 1)
+    assert leg_a.ruri.startswith("sip:+15550107@"), leg_a.ruri
+    vias = [v for n, v in leg_a.headers if n == "via"]
+    assert any(pools.FE_ADDR.format(2) + ":" in v for v in vias), vias
+    carol.wait_event("CALL_INCOMING", timeout=10)
+    carol.accept()
+    call.connected()
+    carol.wait_event("CALL_ESTABLISHED", timeout=10)
+    assert sip_calls(pl, 2) == calls + 1 and sip_calls(pl, 1) == 0
+    heard = carol.heard(PHONE_HZ)
+    assert heard.ok, f"carol does not hear her tone back through the bridge: {heard}"
+    log2 = pl.fe(2).apache.log_text
+    sent = log2().count("UCWA00799")
+    call.action("holdPhoneAudio")
+    a2.wait("phoneAudio", "updated", where=lambda e: "resumePhoneAudio"
+            in (a2.resource(e) or {}).get("_links", {}))
+    wait_for(lambda: log2().count("UCWA00799") == sent + 1, what="the hold's re-INVITE")
+    call.action("resumePhoneAudio")
+    a2.wait("phoneAudio", "updated", where=lambda e: "holdPhoneAudio"
+            in (a2.resource(e) or {}).get("_links", {}))
+    wait_for(lambda: log2().count("UCWA00799") == sent + 2, what="the resume's re-INVITE")
+    assert carol.heard(PHONE_HZ).ok
+    byes = len(side.gw.requests("BYE"))
+    call.action("stopPhoneAudio")
+    call.ended()
+    carol.wait_event("CALL_CLOSED")
+    side.gw.wait_request("BYE", count=byes + 1)
+    # a target nobody can reach: leg B fails, the invitation says it was the target
+    call = a2.call_via_work(f"sip:nobody@{DOMAIN}", phone="tel:+15550108")
+    call.started()
+    why = call.failed(timeout=20)
+    assert why.get("code") == "RemoteFailure" and "your phone" not in why.get("message", ""), why
+    wait_for(lambda: sip_calls(pl, 2) == calls, what="FE2's ucwa-sipd without the calls")
+
+
+def phone_audio_connected(app, conv_href, number):
+    """The app's conversation goes on as phoneAudio (Connected, that number)."""
+    app.wait("phoneAudio", "updated", where=lambda e: app.state_of(e) == "Connected")
+    conv = app.get(conv_href)
+    assert conv["activeModalities"] == ["PhoneAudio"], conv
+    pa = app.get(conv["_links"]["phoneAudio"]["href"])
+    assert pa["state"] == "Connected" and pa["phoneNumber"] == f"tel:{number}", pa
+
+
+def test_accept_and_replace_with_phone_audio_on_fe2(side, pl, alice, dave, peer):
+    """dave's call is taken by FE1's ucwa-sipd; alice's app on FE2 answers it on her phone
+    (acceptWithPhoneAudio, +15550109: the echoing gateway): FE1's ucwa-sipd calls that
+    number, dave's 200 comes once it answered, FE2's conversation is phoneAudio, and dave
+    hears his own tone back through the gateway. Then a call her app on FE2 answered
+    moves to the phone (replaceWithPhoneAudio): dave, who heard the app, hears his tone
+    back once re-INVITEd to the phone's leg; FE2's audioVideo ends, phoneAudio Connected."""
+    a1, a2 = alice
+    before = len(side.gw.requests("INVITE"))
+    dave.dial(f"sip:alice@{DOMAIN}")
+    ring1 = a1.ringing(timeout=10)
+    ring2 = a2.ringing(timeout=10)
+    assert "acceptWithPhoneAudio" in ring2.links, ring2.links
+    r = a2.request("POST", ring2.links["acceptWithPhoneAudio"]["href"],
+                   data=json.dumps({"phoneNumber": "+15550109"}),
+                   headers={"Content-Type": "application/json"})
+    assert r.status_code == 204, r.text
+    leg = side.gw.wait_request("INVITE", count=before + 1)
+    assert leg.ruri.startswith("sip:+15550109@"), leg.ruri
+    vias = [v for n, v in leg.headers if n == "via"]
+    assert any(pools.FE_ADDR.format(1) + ":" in v for v in vias), vias   # FE1's ucwa-sipd
+    dave.wait_event("CALL_ESTABLISHED", timeout=10)
+    assert ring1.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
+    done = a2.wait("audioVideoInvitation", "completed")
+    assert done.get("status") == "Success", done.raw
+    phone_audio_connected(a2, ring2.conversation, "+15550109")
+    heard = dave.heard(PHONE_HZ)
+    assert heard.ok, f"dave does not hear his tone back through the phone's leg: {heard}"
+    byes = len(side.gw.requests("BYE"))
+    dave.hangup()
+    dave.wait_event("CALL_CLOSED")
+    a2.wait("conversation", "deleted", sender="communication")
+    side.gw.wait_request("BYE", count=byes + 1)
+    # replaceWithPhoneAudio of a call answered on FE2
+    ring2, a = answered_on_fe2(alice, dave, peer)
+    assert dave.heard(APP_HZ).ok
+    av = ring2.audio_video()
+    assert "replaceWithPhoneAudio" in av["_links"], av
+    before = len(side.gw.requests("INVITE"))
+    r = a2.request("POST", av["_links"]["replaceWithPhoneAudio"]["href"],
+                   data=json.dumps({"phoneNumber": "+15550109"}),
+                   headers={"Content-Type": "application/json"})
+    assert r.status_code == 204, r.text
+    side.gw.wait_request("INVITE", count=before + 1)
+    a2.wait("audioVideo", "updated", where=lambda e: e.get("state") == "Disconnected"
+            or (e.embedded or {}).get("state") == "Disconnected")
+    phone_audio_connected(a2, ring2.conversation, "+15550109")
+    deadline = time.monotonic() + 6
+    while not (heard := dave.heard(PHONE_HZ)).ok and time.monotonic() < deadline:
+        pass                         # (baresip takes the re-INVITE's new address)
+    assert heard.ok, f"dave does not hear his tone back from the phone's leg: {heard}"
+    t0 = time.monotonic()
+    time.sleep(1.0)
+    assert a.audio_frames_since(t0) == 0, "the app still gets media"
+    byes = len(side.gw.requests("BYE"))
+    dave.hangup()
+    dave.wait_event("CALL_CLOSED")
+    a2.wait("conversation", "deleted", sender="communication")
+    side.gw.wait_request("BYE", count=byes + 1)
+
+
 @pytest.fixture(scope="module")
 def mobile(side):
     """alice's mobile behind gateway set 6 (not registered: reached as a number)."""
@@ -442,6 +624,27 @@ def test_unanswered_forward_on_a_pool(side, pl, alice, dave, mobile, forwarding)
     dave.wait_event("CALL_CLOSED", timeout=10)
     time.sleep(0.5)
     assert missed_calls(pl) == missed + 1
+
+
+def test_accept_with_phone_audio_refused_by_the_mobile(side, pl, alice, dave, mobile):
+    """alice's app on FE2 answers dave's call (taken by FE1's ucwa-sipd) on her mobile,
+    which refuses it: FE2's invitation (whose claim waited for the phone) ends Missed as
+    an unanswered call, the caller's call ends, nothing stays behind."""
+    a1, a2 = alice
+    dave.dial(f"sip:alice@{DOMAIN}")
+    a1.ringing(timeout=10)
+    ring2 = a2.ringing(timeout=10)
+    r = a2.request("POST", ring2.links["acceptWithPhoneAudio"]["href"],
+                   data=json.dumps({"phoneNumber": MOBILE}),
+                   headers={"Content-Type": "application/json"})
+    assert r.status_code == 204, r.text
+    mobile.wait_event("CALL_INCOMING", timeout=10)
+    mobile.hangup()                  # refused
+    done = a2.wait("audioVideoInvitation", "completed", timeout=10)
+    assert done.get("status") == "Failure", done.raw
+    assert done.get("reason", {}).get("subcode") == "Missed", done.raw
+    dave.wait_event("CALL_CLOSED", timeout=10)
+    wait_for(lambda: sip_calls(pl, 1) == 0, what="FE1's ucwa-sipd without the call")
 
 
 def test_late_answer_and_bad_messages_for_the_sip_side(pl):
