@@ -290,7 +290,9 @@ def test_hostile_identity_headers(fe, side, users):
                       headers=headers, body=SDP, branch=branch,
                       from_uri=f"sip:+15550999@{DOMAIN};user=phone")
             ring = alice.ringing(timeout=10)
-            shown = json.dumps(ring.inv)
+            # the caller as shown: the from participant and link (not the offer's bytes)
+            shown = json.dumps([ring.inv.get("_embedded", {}).get("from"),
+                                ring.links.get("from")])
             assert "bob" not in shown.lower() and "15550222" not in shown, (what, shown)
             assert "15550999" in shown, (what, shown)
             u.request("CANCEL", f"sip:+14255550111@{DOMAIN};user=phone", cid, "hh",
@@ -322,7 +324,8 @@ def test_forged_from_through_kamailio_is_not_that_user(fe, side, users):
         code = u.final(cid, "INVITE", timeout=3)
         if code is None:
             ring = alice.ringing(timeout=5)
-            shown = json.dumps(ring.inv).lower()
+            shown = json.dumps([ring.inv.get("_embedded", {}).get("from"),
+                                ring.links.get("from")]).lower()
             assert "bob@" not in shown, shown
             u.request("CANCEL", f"sip:alice@{DOMAIN}", cid, "ff", branch=branch,
                       from_uri=f"sip:bob@{DOMAIN}")
