@@ -518,7 +518,7 @@ int ucwa_calls_invitation(ucwa_req *q, int what)
     }
 }
 
-int ucwa_calls_not_answered(ucwa_req *q, ucwa_conv_result res)
+int ucwa_calls_conflict(ucwa_req *q, ucwa_conv_result res, const char *msg)
 {
     switch (res) {
     case UCWA_CONV_BUSY:
@@ -527,9 +527,13 @@ int ucwa_calls_not_answered(ucwa_req *q, ucwa_conv_result res)
         return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", "TooManyConversations",
                                "This application has too many conversations.");
     default:
-        return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", NULL,
-                               "The invitation is no longer open.");
+        return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", NULL, msg);
     }
+}
+
+int ucwa_calls_not_answered(ucwa_req *q, ucwa_conv_result res)
+{
+    return ucwa_calls_conflict(q, res, "The invitation is no longer open.");
 }
 
 /* --- the conversation's audioVideo ----------------------------------------------------- */

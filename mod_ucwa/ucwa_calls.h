@@ -32,6 +32,9 @@ int ucwa_calls_voice_user(ucwa_req *q, ucwa_voice_user *vu, int *rv);
 /* The answer to an invitation's answer the conversation code did not take (res: BUSY,
  * TOO_MANY, or any other: 409 no longer open). */
 int ucwa_calls_not_answered(ucwa_req *q, ucwa_conv_result res);
+/* The end of a call request the conversation code did not carry out: res BUSY (the pool's
+ * lock), TOO_MANY (409 TooManyConversations), any other 409 Conflict saying msg. */
+int ucwa_calls_conflict(ucwa_req *q, ucwa_conv_result res, const char *msg);
 int ucwa_calls_number(ucwa_req *q, const ucwa_voice_user *vu, const char *dialled,
                       const char **to, const char **gw_set, int *rv);
 

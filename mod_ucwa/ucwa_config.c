@@ -49,6 +49,10 @@ static ucwa_global *global_make(apr_pool_t *p)
     g->pool_lease = apr_time_from_sec(10);   /* UCWA: "approximately thirty seconds" */
     g->push = ucwa_push_conf_make(p);
     g->sip = ucwa_sip_conf_make(p);
+    g->work_hours.days = 0x3e;                      /* Mon-Fri 08:00-17:00 UTC */
+    g->work_hours.start = 8 * 60;
+    g->work_hours.end = 17 * 60;
+    apr_cpystrn(g->work_hours.zone, "UTC", sizeof(g->work_hours.zone));
     return g;
 }
 
@@ -232,6 +236,19 @@ static const char *set_site(cmd_parms *cmd, void *d, const char *v)
     return NULL;
 }
 
+static const char *set_work_hours(cmd_parms *cmd, void *d, const char *spec,
+                                  const char *zone)
+{
+    const char *err;
+    ucwa_global *g = global_of(cmd, &err);
+
+    if (err) return err;
+    if ((err = ucwa_workhours_parse_spec(cmd->temp_pool, spec, zone, &g->work_hours))) {
+        return apr_pstrcat(cmd->pool, "UcwaWorkHours: ", err, NULL);
+    }
+    return NULL;
+}
+
 static const char *set_user_query(cmd_parms *cmd, void *d, const char *query)
 {
     APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *prepare = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_prepare);
@@ -335,6 +352,9 @@ const command_rec ucwa_cmds[] = {
                   "minutes a mediaRelayAccessToken is valid (480)"),
     AP_INIT_TAKE1("UcwaSite", set_site, NULL, RSRC_CONF,
                   "this server's site, for site mobility and voice policies and dial plans"),
+    AP_INIT_TAKE2("UcwaWorkHours", set_work_hours, NULL, RSRC_CONF,
+                  "\"DAYS HH:MM-HH:MM\" ZONE: the work hours of a user without a row of "
+                  "ucwa_work_hours (\"Mon-Fri 08:00-17:00\" UTC)"),
     AP_INIT_TAKE1("UcwaUserQuery", set_user_query, NULL, RSRC_CONF,
                   "SQL (mod_dbd) returning display_name and policy_tag of the user given as %s"),
     AP_INIT_RAW_ARGS("<UcwaMobilityPolicy", policy_section, NULL, RSRC_CONF,

@@ -8,6 +8,7 @@
 #include "ucwa_policy.h"
 #include "ucwa_push_config.h"
 #include "ucwa_store.h"
+#include "ucwa_workhours.h"
 
 /* Store sizes and policies are server-wide (the main server owns them). */
 typedef struct {
@@ -41,6 +42,7 @@ typedef struct {
     const char *turn_secret;              /* UcwaTurnSecret, UcwaTurnSecretFile's line */
     unsigned turn_minutes;                /* UcwaTurnTokenLifetime (0: the default) */
     struct ucwa_sip_conf *sip;            /* UcwaSip and its settings (ucwa_sipd) */
+    ucwa_workhours work_hours;            /* UcwaWorkHours: a user's without a row */
 } ucwa_global;
 
 typedef struct {

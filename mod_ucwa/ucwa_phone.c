@@ -282,11 +282,8 @@ int ucwa_phone_call(ucwa_req *q, int what)
                       "%s %s the call via work in conversation %s", q->user, done[what],
                       x.conv_id);
         return ucwa_http_no_content(q);
-    case UCWA_CONV_BUSY:
-        return ucwa_pool_busy(q);
     default:
-        return ucwa_http_error(q, HTTP_CONFLICT, "Conflict", NULL,
-                               what == UCWA_PHONE_STOP ? "The call has already ended."
-                               : "The call is not connected.");
+        return ucwa_calls_conflict(q, x.res, what == UCWA_PHONE_STOP
+                                   ? "The call has already ended." : "The call is not connected.");
     }
 }

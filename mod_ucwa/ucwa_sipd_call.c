@@ -631,6 +631,7 @@ static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
                         NULL, out_close, c, "P-Asserted-Identity: <%s>\r\n%s%s%s",
                         x->from, x->gw[0] ? "P-Ucwa-Gateway-Set: " : "", x->gw,
                         x->gw[0] ? "\r\n" : "");
+    sipd_dlg_sent(d);
     mem_deref(mb);
     if (e) {
         ap_log_error(APLOG_MARK, APLOG_ERR, e, d->s, UCWALOGNO(00705)
@@ -920,7 +921,7 @@ static void on_invite(const struct sip_msg *msg, void *arg)
     }
     /* whose call (a work number is its owner's), and the owner's forwarding */
     if (sipd_fork_target(d, msg, &user, &fork) < 0) {
-        return;   /* answered (404: nobody's number) */
+        return;   /* answered (480: nobody's number) */
     }
     if (d->pool_name && !sipd_fork_rings_apps(fork)) {
         apps = 0;   /* an immediate forward: the applications do not ring anywhere */
@@ -934,12 +935,15 @@ static void on_invite(const struct sip_msg *msg, void *arg)
         apps = sipd_fork_rings_apps(fork) && user_here(d, user);
     }
     if (!apps && !sipd_fork_live(fork)) {
-        /* nobody of that address has an application here: as before calls (stateless) */
+        /* nobody of that address has an application here: as before calls (stateless),
+         * answered as a number nobody has (sipd_reply_unreachable) */
         d->sip_refused++;
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(01160)
+                     "ucwa-sipd: call to %s: no application signed in (480)",
+                     user ? user : "nobody");
         free(user);
         sipd_fork_free(fork);
-        (void)sip_replyf(d->sip, msg, 480, "Temporarily Unavailable",
-                         "Retry-After: 60\r\nContent-Length: 0\r\n\r\n");
+        sipd_reply_unreachable(d, msg);
         return;
     }
     offer = sipd_body_dup(msg);
@@ -1380,14 +1384,13 @@ static void re_2xx_again(void *arg)
               c);
 }
 
+static void re_ok(sipd_call *c, const char *sdp);
+
 static void re_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
                            void *arg)
 {
     sipd_call *c = arg;
     const char *why, *sdp;
-    struct sip_contact contact;
-    struct mbuf *mb = NULL;
-    int e;
 
     (void)rtt;
     if (ng_result(c, err, resp, &sdp, &why) || !c->re_st) {
@@ -1400,6 +1403,34 @@ static void re_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
         re_reply(c, 488, "Not Acceptable Here");
         return;
     }
+    re_ok(c, sdp);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00981)
+                 "ucwa-sipd: re-INVITE of call %s answered by the application", c->kconv);
+}
+
+/* The remote's re-INVITE passed on to the user's phone (sipd_fork_reoffer) answered. */
+void sipd_call_leg_reanswered(sipd_call *c, const char *sdp)
+{
+    if (!c->re_st) {
+        return;   /* the remote canceled its re-INVITE, or the call ended */
+    }
+    if (!sdp) {
+        re_reply(c, 488, "Not Acceptable Here");
+        return;
+    }
+    re_ok(c, sdp);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, c->d->s, UCWALOGNO(01127)
+                 "ucwa-sipd: re-INVITE of call %s answered by the phone", c->kconv);
+}
+
+/* The 200 of the remote's re-INVITE with sdp, sent again over UDP until its ACK. */
+static void re_ok(sipd_call *c, const char *sdp)
+{
+    sipd *d = c->d;
+    struct sip_contact contact;
+    struct mbuf *mb = NULL;
+    int e;
+
     (void)sip_dialog_update(sipsess_dialog(c->sess), c->re_msg);
     sip_contact_set(&contact, "ucwa", &c->re_msg->dst, c->re_msg->tp);
     e = sip_treplyf(&c->re_st, &mb, d->sip, c->re_msg, true, 200, "OK",
@@ -1415,8 +1446,6 @@ static void re_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
         mem_deref(mb);
         c->re_msg = mem_deref(c->re_msg);
     }
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00981)
-                 "ucwa-sipd: re-INVITE of call %s answered by the application", c->kconv);
 }
 
 /* The application answered (answer) or dismissed (NULL) the phone's renegotiation. */
@@ -1528,6 +1557,7 @@ static bool on_reinvite(const struct sip_msg *msg, void *arg)
     apr_pool_t *p;
     ng_benc *cmd;
     char *offer;
+    int on_phone;
 
     if (!pl_isset(&msg->to.tag)) {
         return false;
@@ -1546,9 +1576,11 @@ static bool on_reinvite(const struct sip_msg *msg, void *arg)
         return false;
     }
     d->sip_requests++;
-    if (c->pa) {
-        /* a call on the user's phone (acceptWithPhoneAudio, replaceWithPhoneAudio: the
-         * phone's leg is another rtpengine call): not carried, the call goes on as it was */
+    on_phone = c->pa || sipd_fork_won(c->fork);
+    if (on_phone && (c->pa_moving || !sipd_fork_won(c->fork))) {
+        /* while the call moves to the user's phone (replaceWithPhoneAudio: its own
+         * re-INVITE follows) or before the phone's leg answered: not carried, the call
+         * goes on as it was */
         (void)sip_treply(NULL, d->sip, msg, 488, "Not Acceptable Here");
         return true;
     }
@@ -1582,6 +1614,15 @@ static bool on_reinvite(const struct sip_msg *msg, void *arg)
     }
     c->re_msg = mem_ref((void *)msg);
     (void)sip_treply(&c->re_st, d->sip, msg, 100, "Trying");
+    if (on_phone) {
+        /* the call is on the user's phone (acceptWithPhoneAudio, replaceWithPhoneAudio, a
+         * forward answered): the phone's leg is renegotiated, not the application's */
+        if (sipd_fork_reoffer(c->fork, offer) != 0) {
+            re_reply(c, 488, "Not Acceptable Here");
+        }
+        free(offer);
+        return true;
+    }
     apr_pool_create(&p, d->pool);
     cmd = ng_offer_to_app(p, c, offer, 1);
     ng_call(c, cmd, re_offered_ng, c);

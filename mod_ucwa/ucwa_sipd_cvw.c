@@ -202,6 +202,28 @@ static int ng_back(cvw_call *c)
     return 0;
 }
 
+/* An NG answer about call via work c came back: 1 when c ended meanwhile, or when
+ * rtpengine gave no description (the call then fails, logged with what rtpengine was
+ * asked: "cannot bridge", ...); else 0 and *sdp is rtpengine's description. The
+ * prologue of each callback below (ucwa_sipd_call.c's ng_result for its calls). */
+static int ng_result(cvw_call *c, const char *err, const ng_benc *resp, const char **sdp,
+                     const char *what)
+{
+    const char *why = NULL;
+
+    *sdp = sipd_ng_sdp(err, resp, &why);
+    if (ng_back(c)) {
+        return 1;
+    }
+    if (!*sdp) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, c->d->s, UCWALOGNO(00786)
+                     "ucwa-sipd: rtpengine %s of call via work %s: %s", what, c->kconv, why);
+        cvw_fail(c, UCWA_PHONE_FAIL_MEDIA, why);
+        return 1;
+    }
+    return 0;
+}
+
 /* An NG command on both legs' plain RTP: origin and session address rtpengine's. */
 static ng_benc *ng_cmd(apr_pool_t *p, const char *command, const cvw_call *c,
                        const char *from_tag, const char *to_tag, const char *sdp)
@@ -404,17 +426,11 @@ static void connected_ng(sipd *d, const char *err, const ng_benc *resp, apr_time
                          void *arg)
 {
     cvw_call *c = arg;
-    const char *why = NULL;
+    const char *sdp;
     json_t *m;
 
     (void)rtt;
-    if (ng_back(c)) {
-        return;
-    }
-    if (!sipd_ng_sdp(err, resp, &why)) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00786)
-                     "ucwa-sipd: rtpengine cannot bridge call via work %s: %s", c->kconv, why);
-        cvw_fail(c, UCWA_PHONE_FAIL_MEDIA, why);
+    if (ng_result(c, err, resp, &sdp, "cannot bridge the two legs")) {
         return;
     }
     c->state = CVW_UP;
@@ -439,17 +455,10 @@ static void b_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_time
                          void *arg)
 {
     cvw_call *c = arg;
-    const char *why = NULL;
+    const char *sdp;
 
-    (void)rtt;
-    if (ng_back(c)) {
-        return;
-    }
-    if (!sipd_ng_sdp(err, resp, &why)) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00788)
-                     "ucwa-sipd: rtpengine did not take the target's answer of call via work "
-                     "%s: %s", c->kconv, why);
-        cvw_fail(c, UCWA_PHONE_FAIL_MEDIA, why);
+    (void)d; (void)rtt;
+    if (ng_result(c, err, resp, &sdp, "did not take the target's answer")) {
         return;
     }
     ng_send(c, "answer", TAG_B, TAG_A, c->leg[LEG_A].sdp ? c->leg[LEG_A].sdp : "", connected_ng);
@@ -486,19 +495,12 @@ static void b_offer_ready_ng(sipd *d, const char *err, const ng_benc *resp, apr_
                              void *arg)
 {
     cvw_call *c = arg;
-    const char *why = NULL, *sdp = sipd_ng_sdp(err, resp, &why);
+    const char *sdp;
     char pai[600];
     int e;
 
     (void)rtt;
-    if (ng_back(c)) {
-        return;
-    }
-    if (!sdp) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00790)
-                     "ucwa-sipd: rtpengine did not take the user's phone's answer of call via "
-                     "work %s: %s", c->kconv, why);
-        cvw_fail(c, UCWA_PHONE_FAIL_MEDIA, why);
+    if (ng_result(c, err, resp, &sdp, "did not take the user's phone's answer")) {
         return;
     }
     /* the target sees the user's work identity */
@@ -548,19 +550,12 @@ static void a_offer_ready_ng(sipd *d, const char *err, const ng_benc *resp, apr_
                              void *arg)
 {
     cvw_call *c = arg;
-    const char *why = NULL, *sdp = sipd_ng_sdp(err, resp, &why);
+    const char *sdp;
     char hdrs[200];
     int e;
 
     (void)rtt;
-    if (ng_back(c)) {
-        return;
-    }
-    if (!sdp) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(00794)
-                     "ucwa-sipd: rtpengine gave no offer for call via work %s: %s", c->kconv,
-                     why);
-        cvw_fail(c, UCWA_PHONE_FAIL_MEDIA, why);
+    if (ng_result(c, err, resp, &sdp, "gave no offer")) {
         return;
     }
     c->ng_live = 1;

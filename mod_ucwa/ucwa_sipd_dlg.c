@@ -42,7 +42,9 @@ APLOG_USE_MODULE(ucwa);
 #define DIALOGS 1024              /* calls kept across a restart, at most */
 #define DLG_MAGIC 0x55534444u     /* "USDD", with the record's size below */
 
-enum { DLG_FREE = 0, DLG_WRITING, DLG_EARLY, DLG_LIVE };
+/* DLG_CANCELED: a previous process's ringing call to SIP whose CANCEL this one sent; kept
+ * (its slot reusable) to ACK the INVITE's final answer (487) */
+enum { DLG_FREE = 0, DLG_WRITING, DLG_EARLY, DLG_LIVE, DLG_CANCELED };
 
 typedef struct {
     volatile apr_uint32_t state;
@@ -59,6 +61,11 @@ typedef struct {
     char luri[256], ruri[256];    /* local and remote URIs (From and To of our requests) */
     char target[256];             /* the remote target (its Contact) */
     char route[1024];             /* the route set, as a Route header's value ("": none) */
+    /* what ends the call while it rings should its process die, ready to send: the
+     * CANCEL of our INVITE (to SIP) or a 480 to the caller's (from SIP); "": none */
+    char bail[2048];
+    struct sa bail_dst;
+    apr_uint32_t bail_tp;         /* enum sip_transp */
 } dlg_rec;
 
 typedef struct {
@@ -109,7 +116,7 @@ static dlg_rec *find(sipd *d, const char *kconv)
 
     for (i = 0; seg && i < DIALOGS; i++) {
         dlg_rec *r = &seg->rec[i];
-        if (r->state >= DLG_EARLY && !strcmp(r->kconv, kconv)) {
+        if ((r->state == DLG_EARLY || r->state == DLG_LIVE) && !strcmp(r->kconv, kconv)) {
             return r;
         }
     }
@@ -183,12 +190,134 @@ static dlg_rec *take(sipd *d)
     int i;
 
     for (i = 0; seg && i < DIALOGS; i++) {
-        if (seg->rec[i].state == DLG_FREE) {
+        if (seg->rec[i].state == DLG_FREE || seg->rec[i].state == DLG_CANCELED) {
             seg->rec[i].state = DLG_WRITING;
             return &seg->rec[i];
         }
     }
     return NULL;
+}
+
+typedef struct {
+    char *out;
+    size_t n, len;
+    int over;
+    const char *name;             /* the header each value is written as */
+} bail_acc;
+
+/* Each header of one kind, as "<name>: <value>\r\n" lines, in order. */
+static bool line_add(const struct sip_hdr *hdr, const struct sip_msg *msg, void *arg)
+{
+    bail_acc *a = arg;
+    int w;
+
+    (void)msg;
+    w = re_snprintf(a->out + a->len, a->n - a->len, "%s: %r\r\n", a->name, &hdr->val);
+    if (w < 0 || (size_t)w >= a->n - a->len) {
+        a->over = 1;
+        return true;
+    }
+    a->len += (size_t)w;
+    return false;
+}
+
+/* The 480 that ends a call from SIP while it rings (RFC 3261 8.2.6: the INVITE's Vias,
+ * From, Call-ID, CSeq; To with a tag of ours), sent where the INVITE came from. */
+static void bail_in(dlg_rec *r, const struct sip_msg *invite)
+{
+    const struct sip_hdr *from = sip_msg_hdr(invite, SIP_HDR_FROM);
+    bail_acc a = { r->bail, sizeof(r->bail), 0, 0, "Via" };
+    int w;
+
+    r->bail[0] = '\0';
+    if (!from || pl_isset(&invite->to.tag)) {
+        return;
+    }
+    a.len = (size_t)re_snprintf(r->bail, sizeof(r->bail), "SIP/2.0 480 Temporarily Unavailable\r\n");
+    sip_msg_hdr_apply(invite, true, SIP_HDR_VIA, line_add, &a);
+    w = a.over ? -1 : re_snprintf(r->bail + a.len, sizeof(r->bail) - a.len,
+                                  "From: %r\r\nTo: %r;tag=%016llx\r\nCall-ID: %r\r\n"
+                                  "CSeq: %u INVITE\r\nRetry-After: 60\r\n"
+                                  "Content-Length: 0\r\n\r\n", &from->val,
+                                  &invite->to.val, rand_u64(), &invite->callid,
+                                  invite->cseq.num);
+    if (w < 0 || (size_t)w >= sizeof(r->bail) - a.len) {
+        r->bail[0] = '\0';   /* does not fit: the call is not ended from here */
+        return;
+    }
+    /* a stream's connection goes with the process: a new one to the Via's sent-by */
+    r->bail_tp = (apr_uint32_t)invite->tp;
+    r->bail_dst = invite->tp == SIP_TRANSP_UDP ? invite->src : invite->via.addr;
+}
+
+/* The CANCEL of our INVITE (RFC 3261 9.1: its Request-URI, top Via, Route, From, To,
+ * Call-ID and CSeq number), sent where the INVITE went. */
+static void bail_out(dlg_rec *r, const struct sip_msg *invite, enum sip_transp tp,
+                     const struct sa *dst)
+{
+    bail_acc a = { r->bail, sizeof(r->bail), 0, 0, "Route" };
+    const struct sip_hdr *from = sip_msg_hdr(invite, SIP_HDR_FROM);
+    const struct sip_hdr *to = sip_msg_hdr(invite, SIP_HDR_TO);
+    int w;
+
+    r->bail[0] = '\0';
+    if (!from || !to) {
+        return;
+    }
+    a.len = (size_t)re_snprintf(r->bail, sizeof(r->bail), "CANCEL %r SIP/2.0\r\nVia: %r\r\n",
+                                &invite->ruri, &invite->via.val);
+    if (a.len >= sizeof(r->bail)) {
+        r->bail[0] = '\0';
+        return;
+    }
+    sip_msg_hdr_apply(invite, true, SIP_HDR_ROUTE, line_add, &a);
+    w = a.over ? -1 : re_snprintf(r->bail + a.len, sizeof(r->bail) - a.len,
+                                  "Max-Forwards: 70\r\nFrom: %r\r\nTo: %r\r\n"
+                                  "Call-ID: %r\r\nCSeq: %u CANCEL\r\n"
+                                  "Content-Length: 0\r\n\r\n", &from->val, &to->val,
+                                  &invite->callid, invite->cseq.num);
+    if (w < 0 || (size_t)w >= sizeof(r->bail) - a.len) {
+        r->bail[0] = '\0';
+        return;
+    }
+    r->bail_tp = (apr_uint32_t)tp;
+    r->bail_dst = *dst;
+}
+
+/* libre's trace of what it sends: the INVITE of the call sipd_dlg_begin just recorded
+ * (sent within sipsess_connect), for its CANCEL. */
+static void on_trace(bool tx, enum sip_transp tp, const struct sa *src, const struct sa *dst,
+                     const uint8_t *pkt, size_t len, void *arg)
+{
+    sipd *d = arg;
+    dlg_rec *r = d ? d->dlg_capture : NULL;
+    struct mbuf *mb;
+    struct sip_msg *msg = NULL;
+
+    (void)src;
+    if (!tx || !r || len < 7 || memcmp(pkt, "INVITE ", 7)) {
+        return;
+    }
+    d->dlg_capture = NULL;
+    if (r->state != DLG_EARLY || !(mb = mbuf_alloc(len))) {
+        return;
+    }
+    (void)mbuf_write_mem(mb, pkt, len);
+    mb->pos = 0;
+    if (!sip_msg_decode(&msg, mb) && msg->req && !pl_isset(&msg->to.tag)) {
+        r->state = DLG_WRITING;
+        __sync_synchronize();
+        bail_out(r, msg, tp, dst);
+        __sync_synchronize();
+        r->state = DLG_EARLY;
+    }
+    mem_deref(msg);
+    mem_deref(mb);
+}
+
+void sipd_dlg_sent(sipd *d)
+{
+    d->dlg_capture = NULL;   /* sent, or not: nothing later is this call's INVITE */
 }
 
 void sipd_dlg_begin(sipd *d, int dir, const char *kfe, const char *kconv,
@@ -208,9 +337,13 @@ void sipd_dlg_begin(sipd *d, int dir, const char *kfe, const char *kconv,
         if (route_of(invite, true, r->route, sizeof(r->route)) != 0) {
             r->target[0] = '\0';   /* not kept when established */
         }
+        bail_in(r, invite);
     }
     __sync_synchronize();
     r->state = DLG_EARLY;
+    if (!invite) {
+        d->dlg_capture = r;   /* the INVITE about to be sent (on_trace) */
+    }
 }
 
 void sipd_dlg_confirm(sipd *d, const char *kconv, const struct sip_msg *msg)
@@ -293,6 +426,9 @@ void sipd_dlg_forget(sipd *d, const char *kconv)
     dlg_rec *r = find(d, kconv);
 
     if (r) {
+        if (d->dlg_capture == r) {
+            d->dlg_capture = NULL;
+        }
         r->state = DLG_FREE;
     }
 }
@@ -466,6 +602,70 @@ static void restore_locked(ucwa_txn *t, void *baton)
     }
 }
 
+/* Sends record r's bail (a previous process's ringing call): 1 if sent. */
+static int send_bail(sipd *d, dlg_rec *r)
+{
+    struct mbuf *mb;
+    char dst[80];
+    int e;
+
+    if (!r->bail[0] || !(mb = mbuf_alloc(strlen(r->bail)))) {
+        return 0;
+    }
+    (void)mbuf_write_str(mb, r->bail);
+    mb->pos = 0;
+    e = sip_send(d->sip, NULL, (enum sip_transp)r->bail_tp, &r->bail_dst, mb);
+    mem_deref(mb);
+    re_snprintf(dst, sizeof(dst), "%J", &r->bail_dst);
+    ap_log_error(APLOG_MARK, e ? APLOG_WARNING : APLOG_INFO, e, d->s, UCWALOGNO(01161)
+                 "ucwa-sipd: call %s rang when the previous process ended: %s %s to %s",
+                 r->kconv, r->dir ? "480" : "CANCEL", e ? "not sent" : "sent", dst);
+    return !e;
+}
+
+/* The final answer to a previous process's INVITE whose CANCEL this one sent (487): its
+ * ACK (RFC 3261 17.1.1.3: the CANCEL's Request-URI, Via, Route, From, Call-ID; the
+ * answer's To; CSeq ACK), so the proxy stops repeating it. */
+static bool on_stray_response(const struct sip_msg *msg, void *arg)
+{
+    sipd *d = arg;
+    dlg_segment *seg = segment(d);
+    const struct sip_hdr *to = sip_msg_hdr(msg, SIP_HDR_TO);
+    int i;
+
+    if (!seg || !to || msg->scode < 300 || pl_strcmp(&msg->cseq.met, "INVITE")) {
+        return false;
+    }
+    for (i = 0; i < DIALOGS; i++) {
+        dlg_rec *r = &seg->rec[i];
+        const char *to_at, *to_end, *cseq_at, *cid;
+        struct mbuf *mb;
+        if (r->state != DLG_CANCELED || !(to_at = strstr(r->bail, "\r\nTo: "))
+            || !(to_end = strstr(to_at + 2, "\r\n")) || !(cseq_at = strstr(to_end, "\r\nCSeq: "))
+            || !(cid = strstr(r->bail, "\r\nCall-ID: "))) {
+            continue;
+        }
+        cid += 11;
+        if (strncmp(cid, msg->callid.p, msg->callid.l) || cid[msg->callid.l] != '\r') {
+            continue;
+        }
+        if (!(mb = mbuf_alloc(strlen(r->bail) + to->val.l))) {
+            return true;
+        }
+        /* "CANCEL <uri> ...To: <the INVITE's>\r\n...\r\nCSeq: n CANCEL..." */
+        (void)mbuf_printf(mb, "ACK%b\r\nTo: %r%b\r\nCSeq: %u ACK\r\n"
+                          "Content-Length: 0\r\n\r\n", r->bail + 6,
+                          (size_t)(to_at - r->bail - 6), &to->val, to_end,
+                          (size_t)(cseq_at - to_end), msg->cseq.num);
+        mb->pos = 0;
+        (void)sip_send(d->sip, NULL, (enum sip_transp)r->bail_tp, &r->bail_dst, mb);
+        mem_deref(mb);
+        r->state = DLG_FREE;
+        return true;
+    }
+    return false;
+}
+
 json_t *sipd_dlg_restore(sipd *d)
 {
     dlg_segment *seg = segment(d);
@@ -486,11 +686,15 @@ json_t *sipd_dlg_restore(sipd *d)
         if (r->state == DLG_WRITING) {
             r->state = DLG_FREE;   /* its process died while writing it */
         }
+        else if (r->state == DLG_CANCELED) {
+            r->state = DLG_FREE;
+        }
         else if (r->state == DLG_EARLY) {
             /* it was ringing: it ends (a call from SIP: fe-gone below; one to SIP fails
-             * Unreachable now rather than at the end of its ring time) */
+             * Unreachable now rather than at the end of its ring time), and so it does at
+             * the other end: the phone stops ringing (CANCEL, or 480 to the caller) */
             ng_delete(d, r->kconv);
-            r->state = DLG_FREE;
+            r->state = send_bail(d, r) && !r->dir ? DLG_CANCELED : DLG_FREE;
             if (!r->dir) {
                 sipd_apply_keyed(d, "gone", r->kfe, r->kconv);
             }
@@ -530,10 +734,23 @@ json_t *sipd_dlg_restore(sipd *d)
 
 int sipd_dlg_open(sipd *d)
 {
-    return sip_listen(&d->dlg_lsnr, d->sip, true, on_dialog_request, d);
+    int err = sip_listen(&d->dlg_lsnr, d->sip, true, on_dialog_request, d);
+
+    if (!err) {
+        err = sip_listen(&d->dlg_rsp_lsnr, d->sip, false, on_stray_response, d);
+    }
+    if (!err) {
+        sip_set_trace_handler(d->sip, on_trace);   /* its arg: sip_alloc's, d */
+    }
+    return err;
 }
 
 void sipd_dlg_close(sipd *d)
 {
+    if (d->sip) {
+        sip_set_trace_handler(d->sip, NULL);
+    }
+    d->dlg_capture = NULL;
     d->dlg_lsnr = mem_deref(d->dlg_lsnr);
+    d->dlg_rsp_lsnr = mem_deref(d->dlg_rsp_lsnr);
 }

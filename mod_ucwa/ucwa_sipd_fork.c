@@ -14,6 +14,7 @@
 #include "ucwa_config.h"
 #include "ucwa_snr.h"
 #include "ucwa_voice.h"
+#include "ucwa_workhours.h"
 #include "ucwa_sipd_fork.h"
 #include <re_sdp.h>
 #include <re_sipsess.h>
@@ -35,6 +36,8 @@ typedef struct {
     char ngid[96];                /* rtpengine's call-id of this leg: <key>-snr, <key>-fwd */
     int ng_live;
     struct tmr start;
+    int reneg;                    /* the remote party's re-INVITE passed on to this leg */
+    struct tmr re_tmr;            /* its answer's deadline */
 } sipd_leg;
 
 enum { LEG_NONE = 0, LEG_WAIT, LEG_OFFER, LEG_RINGING, LEG_UP, LEG_DONE };
@@ -46,6 +49,8 @@ struct sipd_fork {
     char *line;                   /* the callee's LineURI, for Diversion (malloc), or NULL */
     char *caller;                 /* the caller's SIP URI as the legs show it (malloc) */
     char *offer;                  /* the caller's description (malloc) */
+    char *div;                    /* the call's own Diversion header lines, kept on the
+                                   * legs below ours (malloc), or NULL */
     int apps, immediate, won, gone, stopped;
     int phone;                    /* acceptWithPhoneAudio's leg (<key>-pa): no Diversion */
     int ng_pending;
@@ -133,6 +138,78 @@ static void leg_set(sipd_fork *f, int which, const ucwa_snr_leg *l)
     g->state = LEG_WAIT;
 }
 
+/* The call's Diversion headers (a call forwarded to this user by another, a second round
+ * through ucwa-sipd: Kamailio sends a leg to a user without a phone back here), as
+ * header lines for the legs, or NULL. A call that was diverted from this user already
+ * (A to B to A), or UCWA_SNR_MAX_DIVERSIONS times, is forwarded no further: the plan
+ * loses its legs and the user's applications ring. */
+typedef struct {
+    apr_pool_t *p;
+    const char *who, *line;
+    const char *lines;
+    int hops, named;
+} div_acc;
+
+static bool div_one(const struct sip_hdr *hdr, const struct sip_msg *msg, void *arg)
+{
+    div_acc *a = arg;
+    char *v = apr_pstrmemdup(a->p, hdr->val.p, hdr->val.l);
+
+    (void)msg;
+    a->named |= ucwa_snr_diversion(v, a->who, a->line, &a->hops);
+    a->lines = apr_pstrcat(a->p, a->lines ? a->lines : "", "Diversion: ", v, "\r\n", NULL);
+    return false;
+}
+
+static const char *diversions(sipd *d, const struct sip_msg *msg, apr_pool_t *p,
+                              const char *who, const char *line, ucwa_snr_plan *plan)
+{
+    div_acc a = { p, who, line, NULL, 0, 0 };
+
+    (void)sip_msg_xhdr_apply(msg, true, "Diversion", div_one, &a);
+    if ((a.named || a.hops >= UCWA_SNR_MAX_DIVERSIONS)
+        && (plan->simring.uri || plan->forward.uri)) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(01128)
+                     "ucwa-sipd: call to %s: diverted %s already, not forwarded again "
+                     "(the applications ring)", who,
+                     a.named ? "from this user" : apr_psprintf(p, "%d times", a.hops));
+        memset(&plan->simring, 0, sizeof(plan->simring));
+        memset(&plan->forward, 0, sizeof(plan->forward));
+        plan->immediate = 0;
+        plan->ring_apps = 1;
+    }
+    return a.lines;
+}
+
+/* activePeriod Workhours outside the user's work hours (their ucwa_work_hours row, else
+ * UcwaWorkHours) puts f out of force: the call is the applications'. -1 with db->err. */
+static int in_period(sipd *d, ucwa_db *db, apr_pool_t *p, const char *who, ucwa_callfwd *f)
+{
+    ucwa_workhours own;
+    const ucwa_workhours *w = &ucwa_config_get(d->s)->global->work_hours;
+    const char *bad = NULL;
+    int rv;
+
+    if (ucwa_snr_in_period(f, NULL, 0)) {
+        return 1;    /* Always */
+    }
+    if ((rv = ucwa_workhours_get(db, p, who, &own, &bad)) < 0) {
+        return -1;
+    }
+    if (bad) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, d->s, UCWALOGNO(01120)
+                     "ucwa-sipd: work hours of %s: %s (UcwaWorkHours instead)", who, bad);
+    }
+    if (ucwa_snr_in_period(f, rv == 1 ? &own : w, time(NULL))) {
+        return 1;
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(01121)
+                 "ucwa-sipd: call to %s: outside the work hours (%s), call forwarding not "
+                 "acted on", who, rv == 1 ? own.zone : w->zone);
+    ucwa_callfwd_defaults(f);
+    return 0;
+}
+
 int sipd_fork_target(sipd *d, const struct sip_msg *msg, char **user, sipd_fork **fork)
 {
     apr_pool_t *p;
@@ -141,6 +218,7 @@ int sipd_fork_target(sipd *d, const struct sip_msg *msg, char **user, sipd_fork 
     ucwa_callfwd fw;
     ucwa_voice_user vu;
     ucwa_snr_plan plan;
+    const char *div;
     int opened, rv = 0, i;
 
     *user = NULL;
@@ -165,8 +243,9 @@ int sipd_fork_target(sipd *d, const struct sip_msg *msg, char **user, sipd_fork 
             }
             else {
                 ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00821)
-                             "ucwa-sipd: call to %s: not a user's number (404)", number);
-                (void)sip_reply(d->sip, msg, 404, "Not Found");
+                             "ucwa-sipd: call to %s: not a user's number (480, as for "
+                             "a user with no application)", number);
+                sipd_reply_unreachable(d, msg);
             }
             db_close(&db);
             apr_pool_destroy(p);
@@ -190,7 +269,8 @@ int sipd_fork_target(sipd *d, const struct sip_msg *msg, char **user, sipd_fork 
         return 0;
     }
     if (ucwa_callfwd_get(&db, p, who, &fw) < 0
-        || ucwa_voice_load(&db, p, who, ucwa_config_get(d->s)->global->site, &vu) != 0) {
+        || ucwa_voice_load(&db, p, who, ucwa_config_get(d->s)->global->site, &vu) != 0
+        || in_period(d, &db, p, who, &fw) < 0) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, d->s, UCWALOGNO(00823)
                      "ucwa-sipd: call forwarding of %s not read (the applications ring): %s",
                      who, db.err ? db.err : "database error");
@@ -200,6 +280,7 @@ int sipd_fork_target(sipd *d, const struct sip_msg *msg, char **user, sipd_fork 
     }
     db_close(&db);
     ucwa_snr_decide(&fw, &vu, p, &plan);
+    div = diversions(d, msg, p, who, vu.line_uri, &plan);
     if (plan.skipped) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(00824)
                      "ucwa-sipd: call to %s: %s (not acted on)", who, plan.skipped);
@@ -210,6 +291,7 @@ int sipd_fork_target(sipd *d, const struct sip_msg *msg, char **user, sipd_fork 
             f->d = d;
             f->user = strdup(who);
             f->line = vu.line_uri ? strdup(vu.line_uri) : NULL;
+            f->div = div ? strdup(div) : NULL;
             f->immediate = plan.immediate;
             leg_set(f, 0, &plan.simring);
             leg_set(f, 1, &plan.forward);
@@ -301,6 +383,8 @@ static void leg_drop(sipd_leg *g)
     sipd *d = g->f->d;
 
     tmr_cancel(&g->start);
+    tmr_cancel(&g->re_tmr);
+    g->reneg = 0;
     g->sess = mem_deref(g->sess);   /* CANCEL or BYE as libre frees it */
     if (g->ng_live) {
         sipd_ng_delete(d, g->ngid);
@@ -321,6 +405,8 @@ static int no_offer(struct mbuf **descp, const struct sip_msg *msg, void *arg)
     return EPROTO;
 }
 
+static void leg_reanswer(sipd_leg *g, const struct sip_msg *msg);
+
 static int leg_answer(const struct sip_msg *msg, void *arg)
 {
     sipd_leg *g = arg;
@@ -330,6 +416,9 @@ static int leg_answer(const struct sip_msg *msg, void *arg)
     pl.p = (const char *)mbuf_buf(msg->mb);
     pl.l = mbuf_get_left(msg->mb);
     g->sdp = pl.l ? dup_pl(&pl) : NULL;
+    if (g->reneg && g->state == LEG_UP) {
+        leg_reanswer(g, msg);   /* the 200 of the re-INVITE passed on (sipd_fork_reoffer) */
+    }
     return 0;
 }
 
@@ -461,11 +550,12 @@ static void leg_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
                             d->conf->proxy ? routes : NULL, d->conf->proxy ? 1 : 0, SDP_TYPE,
                             mb, NULL, NULL, false, no_offer, leg_answer, leg_progress,
                             leg_established, NULL, NULL, leg_close, g,
-                            "P-Asserted-Identity: <%s>\r\n%s%s%s%s", f->caller,
+                            "P-Asserted-Identity: <%s>\r\n%s%s%s%s%s", f->caller,
                             f->phone ? "" /* the user's own phone: not a diversion */
                             : apr_psprintf(p, "Diversion: <%s>;reason=%s;counter=1\r\n", line,
                                            g->which == 0 ? "deflection"
                                            : f->immediate ? "unconditional" : "no-answer"),
+                            f->div && !f->phone ? f->div : "",
                             g->gw[0] ? "P-Ucwa-Gateway-Set: " : "", g->gw,
                             g->gw[0] ? "\r\n" : "");
     }
@@ -483,6 +573,19 @@ static void leg_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
                  "ucwa-sipd: call %s to %s: %s rings", sipd_call_key(f->c), f->user, g->uri);
 }
 
+/* rtpengine's offer toward the leg (plain RTP) from the caller's description sdp. */
+static ng_benc *leg_offer_cmd(apr_pool_t *p, const sipd_leg *g, const char *sdp)
+{
+    static const char *const mux[] = { "demux" };
+    ng_benc *cmd = leg_cmd(p, g, "offer");
+
+    ng_benc_dict_add_str(p, cmd, "sdp", sdp);
+    ng_benc_dict_add_str(p, cmd, "ICE", "remove");
+    ng_benc_dict_add_str(p, cmd, "transport-protocol", "RTP/AVP");
+    ng_benc_dict_add_strs(p, cmd, "rtcp-mux", mux, 1);
+    return cmd;
+}
+
 /* A leg's time came: rtpengine's offer toward SIP from the caller's description. */
 static void leg_go(void *arg)
 {
@@ -490,8 +593,6 @@ static void leg_go(void *arg)
     sipd_fork *f = g->f;
     sipd *d = f->d;
     apr_pool_t *p;
-    ng_benc *cmd;
-    static const char *const mux[] = { "demux" };
 
     if (f->won || f->stopped || g->state != LEG_WAIT) {
         return;
@@ -506,12 +607,7 @@ static void leg_go(void *arg)
     }
     g->state = LEG_OFFER;
     apr_pool_create(&p, d->pool);
-    cmd = leg_cmd(p, g, "offer");
-    ng_benc_dict_add_str(p, cmd, "sdp", f->offer);
-    ng_benc_dict_add_str(p, cmd, "ICE", "remove");
-    ng_benc_dict_add_str(p, cmd, "transport-protocol", "RTP/AVP");
-    ng_benc_dict_add_strs(p, cmd, "rtcp-mux", mux, 1);
-    ng_leg(g, cmd, leg_offered_ng);
+    ng_leg(g, leg_offer_cmd(p, g, f->offer), leg_offered_ng);
     apr_pool_destroy(p);
 }
 
@@ -614,8 +710,127 @@ void sipd_fork_free(sipd_fork *f)
     free(f->line);
     free(f->caller);
     free(f->offer);
+    free(f->div);
     f->gone = 1;
     if (!f->ng_pending) {
         free(f);
     }
+}
+
+/* ---- the remote party's re-INVITE passed on to the answered leg ----
+ *
+ * rtpengine's offer on the leg's call (<key>-pa, -snr, -fwd) from the remote's new
+ * description, a re-INVITE of the leg with it (libre's sipsess_modify), the leg's answer
+ * through rtpengine back to sipd_call_leg_reanswered. libre says nothing of a refused
+ * re-INVITE: the deadline stands for it. */
+
+#define LEG_RENEG_MS 10000
+
+static void leg_reneg_done(sipd_leg *g, const char *sdp)
+{
+    g->reneg = 0;
+    tmr_cancel(&g->re_tmr);
+    sipd_call_leg_reanswered(g->f->c, sdp);
+}
+
+static void leg_reneg_timeout(void *arg)
+{
+    sipd_leg *g = arg;
+
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, g->f->d->s, UCWALOGNO(01122)
+                 "ucwa-sipd: %s did not answer the re-INVITE of call %s in time", g->uri,
+                 sipd_call_key(g->f->c));
+    leg_reneg_done(g, NULL);
+}
+
+static void leg_reanswered_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
+                              void *arg)
+{
+    sipd_leg *g = arg;
+    const char *why = NULL, *sdp = sipd_ng_sdp(err, resp, &why);
+
+    (void)rtt;
+    if (ng_back(g->f) || !g->reneg) {
+        return;
+    }
+    if (!sdp) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(01123)
+                     "ucwa-sipd: rtpengine did not take the answer of %s to the re-INVITE of "
+                     "call %s: %s", g->uri, sipd_call_key(g->f->c), why);
+    }
+    leg_reneg_done(g, sdp);
+}
+
+static void leg_reanswer(sipd_leg *g, const struct sip_msg *msg)
+{
+    apr_pool_t *p;
+    ng_benc *cmd;
+
+    apr_pool_create(&p, g->f->d->pool);
+    cmd = leg_cmd(p, g, "answer");
+    ng_benc_dict_add(p, cmd, "to-tag", ng_benc_bytes(p, msg->to.tag.p, msg->to.tag.l));
+    ng_benc_dict_add_str(p, cmd, "sdp", g->sdp ? g->sdp : "");
+    ng_leg(g, cmd, leg_reanswered_ng);
+    apr_pool_destroy(p);
+}
+
+static void leg_reoffered_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
+                             void *arg)
+{
+    sipd_leg *g = arg;
+    const char *why = NULL, *sdp = sipd_ng_sdp(err, resp, &why);
+    struct mbuf *mb;
+    int e;
+
+    (void)rtt;
+    if (ng_back(g->f) || !g->reneg || g->state != LEG_UP) {
+        return;
+    }
+    if (!sdp) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, UCWALOGNO(01124)
+                     "ucwa-sipd: rtpengine gave no offer for the re-INVITE of %s in call %s: "
+                     "%s", g->uri, sipd_call_key(g->f->c), why);
+        leg_reneg_done(g, NULL);
+        return;
+    }
+    mb = mbuf_alloc(strlen(sdp));
+    if (!mb) {
+        leg_reneg_done(g, NULL);
+        return;
+    }
+    mbuf_write_str(mb, sdp);
+    mb->pos = 0;
+    e = sipsess_modify(g->sess, mb);
+    mem_deref(mb);
+    if (e) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, e, d->s, UCWALOGNO(01125)
+                     "ucwa-sipd: cannot send the re-INVITE of call %s to %s",
+                     sipd_call_key(g->f->c), g->uri);
+        leg_reneg_done(g, NULL);
+    }
+}
+
+int sipd_fork_reoffer(sipd_fork *f, const char *offer)
+{
+    sipd_leg *g = NULL;
+    apr_pool_t *p;
+    int i;
+
+    for (i = 0; f && f->won && !f->stopped && i < LEGS; i++) {
+        if (f->leg[i].state == LEG_UP && f->leg[i].sess) {
+            g = &f->leg[i];
+        }
+    }
+    if (!g || g->reneg || !offer) {
+        return -1;
+    }
+    g->reneg = 1;
+    tmr_start(&g->re_tmr, LEG_RENEG_MS, leg_reneg_timeout, g);
+    apr_pool_create(&p, f->d->pool);
+    ng_leg(g, leg_offer_cmd(p, g, offer), leg_reoffered_ng);
+    apr_pool_destroy(p);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, f->d->s, UCWALOGNO(01126)
+                 "ucwa-sipd: re-INVITE of call %s passed on to %s", sipd_call_key(f->c),
+                 g->uri);
+    return 0;
 }

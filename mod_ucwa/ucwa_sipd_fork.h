@@ -49,6 +49,12 @@ void sipd_fork_free(sipd_fork *f);
 sipd_fork *sipd_fork_phone(sipd *d, sipd_call *c, const char *user, const char *caller,
                            const char *offer, const char *number, const char *gw);
 
+/* The remote party's re-INVITE (its description offer) in a call answered on a leg
+ * (acceptWithPhoneAudio, replaceWithPhoneAudio, a forward or simultaneous ring answered):
+ * passed on to that leg through rtpengine; the answer comes to sipd_call_leg_reanswered.
+ * 0 under way, -1 no answered leg or one is under way already. */
+int sipd_fork_reoffer(sipd_fork *f, const char *offer);
+
 /* ucwa_sipd_call.c's side. */
 const char *sipd_call_key(const sipd_call *c);       /* the conversation's key */
 const char *sipd_call_tag(const sipd_call *c);       /* the caller's From tag */
@@ -60,6 +66,9 @@ void sipd_call_stop_apps(sipd_call *c);
 /* Nothing rings any more and nobody answered (code: the last leg's failure): the caller
  * gets it (486 and 6xx as they came, else 480). */
 void sipd_call_leg_failed(sipd_call *c, int code);
+/* The answered leg's answer to sipd_fork_reoffer (rtpengine's, for the remote party), or
+ * NULL: it failed (the remote's re-INVITE gets 488). */
+void sipd_call_leg_reanswered(sipd_call *c, const char *sdp);
 /* The answered leg hung up: the caller gets a BYE. */
 void sipd_call_hangup(sipd_call *c);
 

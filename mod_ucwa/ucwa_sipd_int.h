@@ -78,6 +78,8 @@ typedef struct sipd {
     struct sip_lsnr *reneg_lsnr;  /* re-INVITEs in a call's dialog, before sess_sock */
     struct list call_list;       /* sipd_call */
     struct sip_lsnr *dlg_lsnr;   /* a previous process's dialogs (ucwa_sipd_dlg.c) */
+    struct sip_lsnr *dlg_rsp_lsnr;   /* answers to a previous process's INVITEs */
+    void *dlg_capture;           /* the record whose INVITE is being sent (its CANCEL) */
     struct tmr out_tmr;          /* looks at the store's outbox */
     apr_time_t out_busy;         /* when the outbox last had something */
     int bell_fd;                 /* the doorbell's pipe (ucwa_sipd_bell.c), or -1 */
@@ -129,6 +131,9 @@ void sipd_dlg_begin(sipd *d, int dir, const char *kfe, const char *kconv,
                     const struct sip_msg *invite);
 void sipd_dlg_confirm(sipd *d, const char *kconv, const struct sip_msg *msg);
 void sipd_dlg_forget(sipd *d, const char *kconv);
+/* After sipsess_connect of a call sipd_dlg_begin recorded (to SIP): its INVITE, if it
+ * went out, has been kept for a CANCEL by a later process. */
+void sipd_dlg_sent(sipd *d);
 /* On a pool, a call from SIP: the Front End whose application answered it ("": none),
  * kept so that a new process tells it when the SIP party leaves; that Front End gone, the
  * calls it answered that were taken back end (BYE). */
@@ -147,6 +152,9 @@ void sipd_dlg_close(sipd *d);
 int sipd_apply(sipd *d, json_t *m, const char *sdp, int *mirror);
 /* A SIP message's body (malloc'ed), or NULL when it has none. */
 char *sipd_body_dup(const struct sip_msg *msg);
+/* 480 Temporarily Unavailable, Retry-After 60: a number nobody has, a user with no
+ * application (alike, so that a caller cannot map assigned numbers) */
+void sipd_reply_unreachable(sipd *d, const struct sip_msg *msg);
 
 /* Call via work (ucwa_sipd_cvw.c): 1 when message m (kind k, key kfe/kconv; invite: it
  * came as an invitation) is a call via work's, taken; 0 for ucwa_sipd_call.c's. */

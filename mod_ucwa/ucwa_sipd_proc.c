@@ -68,6 +68,17 @@ static bool on_foreign_request(const struct sip_msg *msg, void *arg)
     return true;
 }
 
+/* The one answer to an INVITE for somebody who cannot be reached now: a number nobody
+ * has, a user with no application, no call service yet. A gateway maps 480 to Q.850
+ * cause 18/20 ("no user responding", "subscriber absent") rather than 404's cause 1
+ * ("unallocated number"), and every case answers alike (code, reason, headers): a PSTN
+ * caller cannot map assigned numbers (docs/sip.md). The log tells the admin apart. */
+void sipd_reply_unreachable(sipd *d, const struct sip_msg *msg)
+{
+    (void)sip_replyf(d->sip, msg, 480, "Temporarily Unavailable",
+                     "Retry-After: 60\r\nContent-Length: 0\r\n\r\n");
+}
+
 static bool on_request(const struct sip_msg *msg, void *arg)
 {
     sipd *d = arg;
@@ -90,8 +101,7 @@ static bool on_request(const struct sip_msg *msg, void *arg)
     }
     d->sip_refused++;
     if (!pl_strcmp(&msg->met, "INVITE")) {
-        sip_replyf(d->sip, msg, 480, "Temporarily Unavailable",
-                   "Retry-After: 60\r\nContent-Length: 0\r\n\r\n");
+        sipd_reply_unreachable(d, msg);
         return true;
     }
     sip_replyf(d->sip, msg, 501, "Not Implemented", "Allow: " ALLOW "\r\n"
@@ -189,7 +199,8 @@ static int sip_open(sipd *d)
     if (c->cert_file && (err = tls_open(d)) != 0) {
         return err;
     }
-    err = sip_alloc(&d->sip, NULL, 32, 32, 32, "ucwa-sipd", NULL, NULL);
+    /* (d: the trace handler's argument, ucwa_sipd_dlg.c) */
+    err = sip_alloc(&d->sip, NULL, 32, 32, 32, "ucwa-sipd", NULL, d);
     for (i = 0; !err && i < 2; i++) {
         struct sa la;
         if (i == 1 && ports[1] == ports[0]) {

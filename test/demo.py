@@ -93,6 +93,7 @@ def main():
                       if in_pool else None)
         if in_pool:
             sip.kam.defines.append("UCWA_SET=9")
+            sip.kam.probed.add(9)     # Kamailio probes the Front Ends (flag 8)
         for i, a in enumerate(addrs, 1):
             fe_sip[i] = "\n".join(["UcwaSip On", f"UcwaSipListenAddress {a}",
                                    f"UcwaSipExternalListeningPort {5088 + offset}",

@@ -132,6 +132,31 @@ static const char *const v6[] = {
     NULL
 };
 
+/* Version 7: each user's work hours (ucwa_workhours: callForwardingSettings' activePeriod
+ * Workhours), Skype for Business's Exchange working hours, written by an admin: days
+ * ("Mon-Fri"), start and end ("08:00", "17:00", local) and a tz database zone name. A
+ * user without a row has the server's UcwaWorkHours. */
+static const char *const v7[] = {
+    "CREATE TABLE ucwa_work_hours ("
+    " sip_uri VARCHAR(256) NOT NULL PRIMARY KEY,"
+    " days VARCHAR(64) NOT NULL,"
+    " start_time VARCHAR(5) NOT NULL,"
+    " end_time VARCHAR(5) NOT NULL,"
+    " time_zone VARCHAR(64) NOT NULL)",
+    NULL
+};
+
+/* Version 8: a number with an extension (tel:+E164;ext=...) by its number part: an
+ * expression index, the same expression in ucwa_snr_user_of_number's query (the
+ * databases share no function that cuts at the ';'). */
+static const char *const v8[] = {
+    "sqlite3:CREATE INDEX ucwa_voice_users_number ON ucwa_voice_users "
+    "(" UCWA_LINE_NUMBER_SQLITE ")",
+    "pgsql:CREATE INDEX ucwa_voice_users_number ON ucwa_voice_users "
+    "(" UCWA_LINE_NUMBER_PGSQL ")",
+    NULL
+};
+
 static const ucwa_migration migrations[] = {
     { 1, "contact groups and group memberships", v1 },
     { 2, "index of memberships by contact", v2 },
@@ -139,6 +164,8 @@ static const ucwa_migration migrations[] = {
     { 4, "conversation logs", v4 },
     { 5, "enterprise voice and call forwarding", v5 },
     { 6, "index of voice users by LineURI", v6 },
+    { 7, "work hours", v7 },
+    { 8, "index of voice users by the number of their LineURI", v8 },
 };
 
 #define VERSION_TABLE                                                                     \
@@ -146,6 +173,18 @@ static const ucwa_migration migrations[] = {
     " version INTEGER NOT NULL PRIMARY KEY,"                                              \
     " description VARCHAR(200) NOT NULL,"                                                 \
     " applied_at VARCHAR(32) NOT NULL)"
+
+const char *ucwa_schema_statement(const apr_dbd_driver_t *d, const char *sql)
+{
+    const char *colon = strchr(sql, ':'), *space = strchr(sql, ' ');
+    size_t n;
+
+    if (!colon || (space && space < colon)) {
+        return sql;   /* every database's */
+    }
+    n = (size_t)(colon - sql);
+    return strlen(apr_dbd_name(d)) == n && !strncmp(apr_dbd_name(d), sql, n) ? colon + 1 : NULL;
+}
 
 const ucwa_migration *ucwa_schema_migrations(int *count)
 {
@@ -240,7 +279,11 @@ static apply_result apply(apr_pool_t *p, const apr_dbd_driver_t *d, apr_dbd_t *h
         return TAKEN;   /* the caller reads the version again to tell */
     }
     for (sql = m->statements, k = 1; *sql; sql++, k++) {
-        rv = apr_dbd_query(d, h, &n, *sql);
+        const char *q = ucwa_schema_statement(d, *sql);
+        if (!q) {
+            continue;   /* another database's */
+        }
+        rv = apr_dbd_query(d, h, &n, q);
         if (rv != 0) {
             *err = apr_psprintf(p, "migration %d (%s), statement %d: %s", m->version,
                                 m->description, k, db_error(p, d, h, rv));

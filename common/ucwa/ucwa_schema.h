@@ -22,16 +22,25 @@
 #include <apr_dbd.h>
 
 /* The version this code needs (the number of the last migration). */
-#define UCWA_SCHEMA_VERSION 6
+#define UCWA_SCHEMA_VERSION 8
 
 typedef struct {
     int version;                     /* 1, 2, ... in order, no gaps */
     const char *description;         /* recorded in schema_version; no quote */
-    const char *const *statements;   /* NULL-terminated */
+    const char *const *statements;   /* NULL-terminated; one that starts "sqlite3:" or
+                                      * "pgsql:" is run on that database only */
 } ucwa_migration;
 
 /* The migrations, in order; *count gets their number. */
 const ucwa_migration *ucwa_schema_migrations(int *count);
+/* A migration's statement as database d runs it: sql, or without its "driver:" prefix
+ * when it names d, or NULL when it names another database. */
+const char *ucwa_schema_statement(const apr_dbd_driver_t *d, const char *sql);
+
+/* The number part of a LineURI ("tel:+15550100" of "tel:+15550100;ext=100"), as the
+ * expression index ucwa_voice_users_number (version 8) has it, in each database's SQL. */
+#define UCWA_LINE_NUMBER_SQLITE "substr(line_uri, 1, instr(line_uri || ';', ';') - 1)"
+#define UCWA_LINE_NUMBER_PGSQL "split_part(line_uri, ';', 1)"
 
 /* The version recorded in the database: 0 when schema_version is empty or missing.
  * APR_SUCCESS, or an error with *err (the driver's message). */

@@ -1,9 +1,11 @@
 /* Single number reach and call forwarding acted on: see ucwa_snr.h. */
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <apr_strings.h>
 
+#include "ucwa_schema.h"
 #include "ucwa_snr.h"
 
 const char *ucwa_snr_gw_set(const ucwa_voice_choice *choice)
@@ -61,6 +63,14 @@ static int contact(const char *target, const char *uri)
     return target && !strcmp(target, "Contact") && uri && *uri;
 }
 
+int ucwa_snr_in_period(const ucwa_callfwd *f, const ucwa_workhours *w, time_t t)
+{
+    if (!f || !f->active_period || strcasecmp(f->active_period, "Workhours")) {
+        return 1;
+    }
+    return ucwa_workhours_within(w, t) == 1;
+}
+
 void ucwa_snr_decide(const ucwa_callfwd *f, const ucwa_voice_user *vu, apr_pool_t *p,
                      ucwa_snr_plan *out)
 {
@@ -108,6 +118,73 @@ void ucwa_snr_decide(const ucwa_callfwd *f, const ucwa_voice_user *vu, apr_pool_
     }
 }
 
+/* Whether uri (len bytes, from a Diversion entry) names who or line. */
+static int names_user(const char *uri, apr_size_t len, const char *who, const char *line)
+{
+    const char *u = uri, *end = uri + len, *num;
+    apr_size_t ulen;
+
+    if (len > 4 && !strncasecmp(u, "sip:", 4)) {
+        u += 4;
+    }
+    else if (len > 5 && !strncasecmp(u, "sips:", 5)) {
+        u += 5;
+    }
+    else if (line && strlen(line) == len && !strncasecmp(uri, line, len)) {
+        return 1;   /* tel:... as the LineURI is */
+    }
+    else {
+        return 0;
+    }
+    ulen = strcspn(u, ";?>");
+    if (u + ulen > end) {
+        ulen = (apr_size_t)(end - u);
+    }
+    if (who && strlen(who) == ulen && !strncasecmp(u, who, ulen)) {
+        return 1;
+    }
+    if (line && !strncasecmp(line, "tel:", 4)) {
+        num = line + 4;
+        apr_size_t n = strcspn(num, ";");
+        if (n && ulen > n && u[n] == '@' && !strncmp(u, num, n)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int ucwa_snr_diversion(const char *value, const char *who, const char *line, int *hops)
+{
+    const char *v = value;
+    int named = 0;
+
+    while (v && *v) {
+        const char *lt = strchr(v, '<'), *gt, *next;
+        int counter = 1;
+        if (!lt || !(gt = strchr(lt, '>'))) {
+            break;
+        }
+        named |= names_user(lt + 1, (apr_size_t)(gt - lt - 1), who, line);
+        next = strchr(gt, ',');
+        {
+            const char *c = gt;
+            while ((c = strchr(c, ';')) != NULL && (!next || c < next)) {
+                c++;
+                while (*c == ' ') {
+                    c++;
+                }
+                if (!strncasecmp(c, "counter=", 8)) {
+                    int n = atoi(c + 8);
+                    counter = n > 0 && n < 100 ? n : 1;
+                }
+            }
+        }
+        *hops += counter;
+        v = next ? next + 1 : NULL;
+    }
+    return named;
+}
+
 const char *ucwa_snr_number(apr_pool_t *p, const char *user, int user_phone)
 {
     const char *digits;
@@ -136,8 +213,9 @@ int ucwa_snr_user_of_number(ucwa_db *db, apr_pool_t *p, const char *number,
     if (!number || *number != '+' || strspn(number + 1, "0123456789") != strlen(number + 1)) {
         return 0;   /* only digits reach the LIKE below: no pattern characters */
     }
-    /* the number itself (index ucwa_voice_users_line), else one with an extension
-     * (a scan: only for numbers that are not a LineURI as they are) */
+    /* the number itself (index ucwa_voice_users_line), else one with an extension (by
+     * its number part: the expression index ucwa_voice_users_number; another database
+     * than these two scans) */
     args[0] = apr_pstrcat(p, "tel:", number, NULL);
     if (ucwa_sql_select(db, p, "ucwa_snr_1",
                         "SELECT sip_uri FROM ucwa_voice_users WHERE line_uri = %s "
@@ -145,10 +223,19 @@ int ucwa_snr_user_of_number(ucwa_db *db, apr_pool_t *p, const char *number,
         return -1;
     }
     if (!rows->nelts) {
-        args[0] = apr_pstrcat(p, "tel:", number, ";%", NULL);
-        if (ucwa_sql_select(db, p, "ucwa_snr_2",
-                            "SELECT sip_uri FROM ucwa_voice_users WHERE line_uri LIKE %s "
-                            "ORDER BY sip_uri", 1, args, 1, &rows) != 0) {
+        const char *name = apr_dbd_name(db->driver);
+        const char *part = !strcmp(name, "sqlite3") ? UCWA_LINE_NUMBER_SQLITE
+                         : !strcmp(name, "pgsql") ? UCWA_LINE_NUMBER_PGSQL : NULL;
+        /* (the number itself is nobody's LineURI: a match has an extension) */
+        const char *q = part ? apr_pstrcat(p, "SELECT sip_uri FROM ucwa_voice_users WHERE ",
+                                           part, " = %s ORDER BY sip_uri", NULL)
+                             : "SELECT sip_uri FROM ucwa_voice_users WHERE line_uri LIKE %s "
+                               "ORDER BY sip_uri";
+        if (!part) {
+            args[0] = apr_pstrcat(p, "tel:", number, ";%", NULL);
+        }
+        if (ucwa_sql_select(db, p, part ? "ucwa_snr_ext" : "ucwa_snr_2", q, 1, args, 1,
+                            &rows) != 0) {
             return -1;
         }
     }

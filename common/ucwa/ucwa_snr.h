@@ -12,6 +12,7 @@
 #include "ucwa_callfwd.h"
 #include "ucwa_sql.h"
 #include "ucwa_voice.h"
+#include "ucwa_workhours.h"
 
 /* One more party the call goes to. */
 typedef struct {
@@ -38,9 +39,22 @@ typedef struct {
  * unanswered forward; AllowSimultaneousRing off: no simultaneous ring) or whose number
  * no route allows: the settings were checked when set, the policy may have changed since.
  * A number that is the user's own LineURI is not called (it would ring here again).
- * activePeriod Workhours is acted on as Always (no work hours here). */
+ * Whether the settings are in force at all is ucwa_snr_in_period's. */
 void ucwa_snr_decide(const ucwa_callfwd *f, const ucwa_voice_user *vu, apr_pool_t *p,
                      ucwa_snr_plan *out);
+
+/* Whether f is in force at t: activePeriod Always, or Workhours and t within the user's
+ * work hours w (ucwa_workhours). 1 in force, 0 not (the call is the applications'). */
+int ucwa_snr_in_period(const ucwa_callfwd *f, const ucwa_workhours *w, time_t t);
+
+/* Diversions a call may have had before it is forwarded no further (RFC 5806 counts). */
+#define UCWA_SNR_MAX_DIVERSIONS 4
+
+/* A Diversion header's value (RFC 5806: entries "<uri>;reason=...;counter=N" separated by
+ * commas), added to *hops (each entry's counter, else 1): 1 when an entry names the
+ * user (sip:who, or who's LineURI line: "tel:+N", or a sip: URI whose user part is +N),
+ * else 0. A forward chain that comes back to a user (A to B to A) stops there. */
+int ucwa_snr_diversion(const char *value, const char *who, const char *line, int *hops);
 
 /* The dispatcher set of a route: its first gateway whose name is a number (1 to 9
  * digits), or NULL (extensions.md §21). */

@@ -12,9 +12,10 @@
  * the same input gives the same answer twice; a chosen route has at least one gateway,
  * with no repeats (case-insensitive), and a list never has an empty name.
  * ucwa_snr (a request URI's user part as a number, a caller as the apps see it, the
- * route's gateway set): a number is '+' and 1 to 31 digits, digits without '+' only with
+ * route's gateway set, a Diversion value): a number is '+' and 1 to 31 digits, digits without '+' only with
  * user=phone; a caller that is a number is "tel:" and it, named by it; a gateway set is
- * one of the route's gateways, all digits. */
+ * one of the route's gateways, all digits; a Diversion value's hops are at most 99 per
+ * '<', and the same value counts the same twice. */
 #include <strings.h>
 #include <apr_strings.h>
 
@@ -51,6 +52,17 @@ static void check_snr(apr_pool_t *p, const char *in)
     }
     else {
         FUZZ_CHECK(strncmp(addr, "tel:", 4) || strchr(addr, '@'));
+    }
+    {
+        /* a Diversion value: each entry counts 1 to 99, at most one per '<' */
+        int hops = 0, lts = 0, again = 0;
+        int named = ucwa_snr_diversion(in, "alice@h.test", "tel:+15550100", &hops);
+        for (s = in; *s; s++) {
+            lts += *s == '<';
+        }
+        FUZZ_CHECK(hops >= 0 && hops <= 99 * lts && (named == 0 || named == 1));
+        FUZZ_CHECK(ucwa_snr_diversion(in, "alice@h.test", "tel:+15550100", &again) == named
+                   && again == hops);
     }
 }
 

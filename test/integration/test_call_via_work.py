@@ -29,10 +29,11 @@ import pytest
 
 import conftest
 import kamailio
+import sip_fixtures
 import sipp
-from sip_side import GATEWAY, SipSide, seed_voice
+from sip_side import GATEWAY, SipSide
 from ucwa_call import CallApp
-from ucwa_client import FAST, clean_log, start_fe, state_with_tags, stop_fe
+from ucwa_client import FAST, start_fe, stop_fe
 
 DOMAIN = "contoso.test"
 PHONE_HZ = 1500
@@ -95,24 +96,16 @@ def side(workdir, gws):
 
 @pytest.fixture(scope="module")
 def fe(workdir, state, side):
-    st = state_with_tags(workdir, state, "state-cvw", {"frank@contoso.test": "NoCvw"})
-    stop_fe(start_fe(workdir, st, "cvw-0"))      # the module makes the voice tables
-    seed_voice(st, VOICE_SQL)
+    st = sip_fixtures.voice_state(workdir, state, "cvw", VOICE_SQL,
+                                  {"frank@contoso.test": "NoCvw"})
     f = start_fe(workdir, st, "cvw", extra="\n".join([FAST, NO_CVW, f"UcwaCallRingTimeout {RING}"]
                                                       + side.ucwa_directives()))
     yield f
     stop_fe(f, ALLOWED)
 
 
-@pytest.fixture(autouse=True)
-def logs(fe, allowed_log):
-    allowed_log.extend(ALLOWED)
-    yield from clean_log(fe, allowed_log)
-
-
-@pytest.fixture(scope="module")
-def dave(side):
-    return side.phone("dave", 1, tone=PHONE_HZ)
+logs = sip_fixtures.logs_fixture(ALLOWED)
+dave = sip_fixtures.phone_fixture("dave", 1, PHONE_HZ)
 
 
 def alice_app(users):

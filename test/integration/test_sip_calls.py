@@ -38,10 +38,11 @@ import pytest
 import conftest
 import kamailio
 import mobility
+import sip_fixtures
 import sipp
-from sip_side import GATEWAY, SipSide, seed_voice, sipd_status
+from sip_side import GATEWAY, SipSide, sipd_status
 from ucwa_call import CallApp
-from ucwa_client import FAST, clean_log, start_fe, state_with_tags, stop_fe
+from ucwa_client import FAST, start_fe, stop_fe
 from webrtc_media import Peer, media_fixture, refused_for_aiortc
 
 APP_HZ, PHONE_HZ = 1000, 1500
@@ -117,12 +118,8 @@ INSERT INTO ucwa_voice_routes VALUES ('Silent', 5, '^\+1559\d{4}$', 'Local', '5'
 
 @pytest.fixture(scope="module")
 def voice_state(workdir, state):
-    """The demo state with a voice policy; the tables are the module's (made by a first
-    start), the rows go in while it is stopped."""
-    st = state_with_tags(workdir, state, "state-sip-calls", {})
-    stop_fe(start_fe(workdir, st, "sip-calls-0"))
-    seed_voice(st, VOICE_SQL)
-    return st
+    """The demo state with a voice policy."""
+    return sip_fixtures.voice_state(workdir, state, "sip-calls", VOICE_SQL)
 
 
 @pytest.fixture(scope="module")
@@ -134,31 +131,14 @@ def fe(workdir, voice_state, side):
     stop_fe(f, ALLOWED)
 
 
-@pytest.fixture(autouse=True)
-def logs(fe, allowed_log):
-    allowed_log.extend(ALLOWED)
-    yield from clean_log(fe, allowed_log)
-
-
-@pytest.fixture(scope="module")
-def dave(side):
-    return side.phone("dave", 1, tone=PHONE_HZ)
+logs = sip_fixtures.logs_fixture(ALLOWED)
+dave = sip_fixtures.phone_fixture("dave", 1, PHONE_HZ)
 
 
 media = media_fixture()
 
 
-@pytest.fixture
-def peer(media):
-    made = []
-
-    def make(tone=APP_HZ):
-        p = Peer(media, tone)
-        made.append(p)
-        return p
-    yield make
-    for p in made:
-        p.close()
+peer = sip_fixtures.peer_fixture(APP_HZ)
 
 
 def hear_each_other(app_peer, phone, when=""):
@@ -446,8 +426,9 @@ def test_sipd_restart_keeps_established_calls(fe, users, side, dave, peer):
 
 def test_sipd_restart_ends_ringing_calls(fe, users, side, dave, peer):
     """A call still ringing when ucwa-sipd dies ends on the app's side (as with a Front
-    End gone), and the new process has rtpengine forget its session (it would stay
-    until rtpengine's own timeout)."""
+    End gone), the new process has rtpengine forget its session (it would stay until
+    rtpengine's own timeout), and the phone stops ringing (the new process CANCELs the
+    INVITE it finds in the dialog record)."""
     alice = CallApp.signed_in(users("alice@contoso.test"))
     call = alice.call(f"sip:dave@{DOMAIN}", peer().offer())
     call.started()
@@ -459,8 +440,7 @@ def test_sipd_restart_ends_ringing_calls(fe, users, side, dave, peer):
     while side.rtp.calls() and time.time() < deadline:
         time.sleep(0.1)
     assert side.rtp.calls() == []
-    dave.hangup()           # the phone stops ringing (its 486 meets no transaction)
-    dave.wait_event("CALL_CLOSED")
+    dave.wait_event("CALL_CLOSED", timeout=5)
 
 
 def test_invite_not_from_the_proxy_is_refused(fe, side, users):
@@ -858,6 +838,43 @@ def test_gateway_answers_nothing(users, side, peer):
     assert side.rtp.calls() == []
 
 
+def test_sipd_killed_ends_the_ringing_at_sip(fe, workdir, users, side, peer):
+    """kill -9 of ucwa-sipd while two calls ring: the new process ends them at the SIP
+    end too, from the dialog records: the gateway ringing the app's call (SIPp, 100 and
+    180 then nothing) gets a CANCEL of that INVITE (Kamailio matched it to the INVITE's
+    transaction by its Via branch), and a caller (SIPp at the gateway's address) ringing
+    alice's app gets 480. Both calls end on the app's side."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    invites = len(side.noanswer.requests("INVITE"))
+    cancels = len(side.noanswer.requests("CANCEL"))
+    out = alice.call("tel:+15580100", peer().offer())
+    out.started()
+    side.noanswer.wait_request("INVITE", count=invites + 1)
+    uac = sipp.Sipp(workdir / "sip-calls" / "caller-killed", "ucwa_call", addr=GATEWAY,
+                    port=PHONE_UAC + side.offset, remote=side.kam.address, calls=1,
+                    duration_ms=300, echo_port=PHONE_MEDIA + side.offset,
+                    keys={"ruri": f"sip:alice@{DOMAIN}", "pai": f"sip:+14255550123@{DOMAIN}",
+                          "gwset": "1"})
+    uac.start(wait=0)
+    try:
+        ring = alice.ringing(timeout=10)
+        kill_sipd(fe)
+        cancel = side.noanswer.wait_request("CANCEL", count=cancels + 1, timeout=5)
+        invite = side.noanswer.requests("INVITE")[invites]
+        assert cancel.header("Call-ID") == invite.header("Call-ID"), (cancel, invite)
+        uac.proc.wait(10)
+        finals = [m.status for m in uac.replies("INVITE") if m.status >= 200]
+        assert finals == [480], (finals, uac.errors())
+        assert out.failed(timeout=10).get("subcode") == "Unreachable"
+        ring.missed(timeout=10)
+        deadline = time.time() + 5
+        while side.rtp.calls() and time.time() < deadline:
+            time.sleep(0.1)
+        assert side.rtp.calls() == []
+    finally:
+        uac.stop()
+
+
 def test_kamailio_restarted_and_unreachable(fe, users, side, dave, peer):
     """Kamailio stops during an established call app <-> phone: the call stays up (the
     media goes through rtpengine); a new call meanwhile fails Unreachable within about 3 s
@@ -890,6 +907,26 @@ def test_kamailio_restarted_and_unreachable(fe, users, side, dave, peer):
     dave.wait_event("CALL_CLOSED", timeout=10)
     # (Kamailio kept no location: dave is not reachable until baresip registers again,
     # so this test comes late in the module)
+
+
+def test_phone_hangs_up_after_kamailio_restart(users, side, dave, peer):
+    """dave's phone calls alice's app, Kamailio restarts (it forgets its dialogs), dave
+    hangs up: his BYE, inside a dialog the new Kamailio does not know, still reaches
+    ucwa-sipd (its next hop is the UCWA SIP side) and the app sees the call end.
+    (dave calls: after the restart Kamailio has no location for him.)"""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    dave.dial(f"sip:alice@{DOMAIN}")
+    ring = alice.ringing(timeout=10)
+    ring.accept(peer().answer(ring.sdp()))
+    dave.wait_event("CALL_ESTABLISHED", timeout=10)
+    side.kam.stop()
+    side.kam.start()
+    mark = len(side.kam.log_text())
+    dave.hangup()
+    ring.ended(timeout=10)
+    dave.wait_event("CALL_CLOSED", timeout=10)
+    log = side.kam.log_text()[mark:]
+    assert "BYE inside an unknown dialog" in log and "refused" not in log, log
 
 
 def test_rtpengine_down(fe, users, side, dave, peer):

@@ -26,9 +26,10 @@ import pytest
 
 import conftest
 import kamailio
-from sip_side import SipSide, seed_voice, sipd_status as status
+import sip_fixtures
+from sip_side import SipSide, sipd_status as status
 from ucwa_call import CallApp
-from ucwa_client import FAST, clean_log, start_fe, state_with_tags, stop_fe
+from ucwa_client import FAST, start_fe, stop_fe
 
 DOMAIN = "contoso.test"
 UNTRUSTED = "127.0.0.2"
@@ -57,19 +58,14 @@ def side(workdir):
 
 @pytest.fixture(scope="module")
 def fe(workdir, state, side):
-    st = state_with_tags(workdir, state, "state-sip-hostile", {})
-    stop_fe(start_fe(workdir, st, "sip-hostile-0"))
-    seed_voice(st, VOICE_SQL)
+    st = sip_fixtures.voice_state(workdir, state, "sip-hostile", VOICE_SQL)
     f = start_fe(workdir, st, "sip-hostile",
                  extra="\n".join([FAST, "UcwaCallRingTimeout 6"] + side.ucwa_directives()))
     yield f
     stop_fe(f, ALLOWED)
 
 
-@pytest.fixture(autouse=True)
-def logs(fe, allowed_log):
-    allowed_log.extend(ALLOWED)
-    yield from clean_log(fe, allowed_log)
+logs = sip_fixtures.logs_fixture(ALLOWED)
 
 
 def sipd_port(side):

@@ -10,7 +10,7 @@ from SIP land on FE1's: the tests know which Front End holds which call); baresi
   again, FE1's answers and hangs up (dave's call closes).
 - the caller cancels (both Missed); an application declines (603, the other stops).
 - the PSTN calls alice's work number: her apps on both Front Ends ring, the caller shown
-  as its number; a number that is nobody's: 404; with an immediate forward to a number the
+  as its number; a number that is nobody's: 480; with an immediate forward to a number the
   call goes to the gateway (Diversion: her number) and her apps ring nowhere.
 - alice's application on FE2 calls carol's phone: the INVITE leaves from FE2's ucwa-sipd;
   and a number (tel:0100, her voice policy in the pool's PostgreSQL): the SIPp gateway gets
@@ -27,7 +27,8 @@ from SIP land on FE1's: the tests know which Front End holds which call); baresi
 - FE1 is killed (SIGKILL) with a call from dave answered on FE2 (its SIP side on FE1) and
   a call from FE2 to carol (its SIP side on FE2): the first ends on FE2 as a Front End gone
   (within the lease), the second stays up and hangs up cleanly; Kamailio then sends a
-  call from SIP to FE2's ucwa-sipd (FE1 silent for 2 s)."""
+  call from SIP to FE2's ucwa-sipd at once, Kamailio's OPTIONS probe having marked FE1
+  inactive (no INVITE to its dead address, no 2 s failover)."""
 import json
 import os
 import re
@@ -53,6 +54,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="needs root (to run PostgreSQL as postgres)")
 
 FE_SET = 9                    # the pool's Front Ends in Kamailio's dispatcher list
+PING_S = 1                    # Kamailio's OPTIONS probe of the Front Ends (PING_INTERVAL)
 PSTN_UAC, PSTN_MEDIA = 5078, 5079    # (+ offset) a PSTN caller at the gateway's address
 MOBILE_SET, MOBILE_N = 6, 6   # alice's mobile: gateway set 6, sip_side's phone 6 addresses
 MOBILE, MOBILE_HZ = "+15600199", 1500
@@ -74,7 +76,8 @@ def side(workdir):
     s = SipSide(workdir / "sip-pool", host="127.0.0.1", domain=DOMAIN, offset=offset,
                 ucwa=[pools.FE_ADDR.format(i) for i in (1, 2)],
                 gateways={FE_SET: fes, MOBILE_SET: [mobile]})
-    s.kam.defines += [f"UCWA_SET={FE_SET}", 'UCWA_SET_ALG="8"']
+    s.kam.defines += [f"UCWA_SET={FE_SET}", 'UCWA_SET_ALG="8"', f"PING_INTERVAL={PING_S}"]
+    s.kam.probed.add(FE_SET)     # the Front Ends are probed (flag 8), the gateways not
     s.start()
     yield s
     s.stop()
@@ -252,7 +255,7 @@ def test_pstn_calls_a_work_number(side, pl, alice, peer):
     """The PSTN (a SIPp caller at the gateway's address) calls alice's work number (her
     LineURI in the pool's PostgreSQL): FE1's ucwa-sipd finds her, her apps on both Front
     Ends ring with the caller shown as tel:+15550123, the answer on FE2 wins; a number that
-    is nobody's gets 404."""
+    is nobody's gets 480, as a user with no application."""
     a1, a2 = alice
     pl.pg.psql("INSERT INTO ucwa_voice_users VALUES ('alice@contoso.test', NULL, NULL, "
                "'tel:+15550100') ON CONFLICT (sip_uri) DO UPDATE SET line_uri = 'tel:+15550100'")
@@ -278,7 +281,7 @@ def test_pstn_calls_a_work_number(side, pl, alice, peer):
                              headers=["Content-Type: application/sdp"],
                              body="v=0\r\no=- 1 1 IN IP4 127.0.0.71\r\ns=-\r\nc=IN IP4 "
                                   "127.0.0.71\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n")
-    assert r is not None and r.status == 404, r
+    assert r is not None and r.status == 480, r
 
 
 def test_immediate_forward_on_a_pool(side, pl, alice):
@@ -741,10 +744,21 @@ def test_front_end_killed(side, pl, alice, dave, carol, peer):
     out.hang_up()
     out.ended()
     carol.wait_event("CALL_CLOSED")
-    # Kamailio's first choice (FE1) is dead: the call goes to FE2's ucwa-sipd after 2 s
+    # Kamailio's probe finds FE1's ucwa-sipd silent and marks it inactive (within the
+    # probe's interval and timeout); a call from SIP then goes to FE2's at once: no
+    # INVITE to FE1's dead address, no 2 s failover
+    fe1 = f"sip:{pools.FE_ADDR.format(1)}:{5089 + side.offset}"
+    wait_for(lambda: side.kam.ds_flags(fe1) == "IP", timeout=PING_S + 1 + 5,
+             what="Kamailio's probe marks FE1 inactive")
+    print(f"SIGKILL of FE1 to Kamailio's probe marking it inactive: "
+          f"{time.monotonic() - t0:.1f} s")
+    mark = len(side.kam.log_text())
     t0 = time.monotonic()
     dave.dial(f"sip:alice@{DOMAIN}")
     ring2 = a2.ringing(timeout=15)
-    print(f"a call from SIP with FE1 dead rings on FE2 after {time.monotonic() - t0:.1f} s")
+    took = time.monotonic() - t0
+    print(f"a call from SIP with FE1 dead rings on FE2 after {took:.1f} s")
+    assert "marked inactive" not in side.kam.log_text()[mark:], side.kam.log_text()[mark:]
+    assert took < 1.9, took        # (the failover would have taken 2 s before the ring)
     ring2.decline()
     dave.wait_event("CALL_CLOSED", timeout=10)

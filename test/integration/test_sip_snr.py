@@ -15,14 +15,20 @@ between calls (ucwa-sipd reads them at each call).
 - a PSTN phone with a voice (baresip at the gateway's address) answered on the mobile:
   each hears the other's tone, the mobile's hang-up ends the caller's call;
 - immediate forward (the apps do not ring), unanswered forward (after its delay the apps'
-  invitation ends Missed, the mobile rings);
+  invitation ends Missed, the mobile rings); an immediate forward for Workhours acted on
+  within alice's work hours (her ucwa_work_hours row) and not outside them;
 - AllowSimultaneousRing / AllowCallForwarding off: nothing is forwarded;
+- a SIP address of a domain user without a phone (bob) as target: the leg comes back to
+  ucwa-sipd and rings bob's app (aiortc), which answers and hears the caller; a chain
+  alice -> bob -> a number keeps both Diversion headers; alice -> bob -> alice stops at
+  alice, whose apps ring;
 - the simultaneous ring leg at the SIPp gateway: its INVITE ringDelay after the
   caller's, From/P-Asserted-Identity the caller, Diversion alice's number;
 - nobody answers within UcwaCallRingTimeout: 480 to the caller, the mobile canceled,
   Missed; the caller hangs up while it rings: Missed AudioLog from tel:+15550123, a
   missed item, the call and missed-call pushes (APNs mock);
-- a number that is nobody's: 404; a number sent past Kamailio: 403;
+- a number that is nobody's and a number whose owner has no application: the same 480
+  (no map of assigned numbers); a number sent past Kamailio: 403;
 - acceptWithPhoneAudio: alice answers the PSTN phone's call on her mobile (the server
   calls it, rtpengine bridges it to the caller: each hears the other's tone, the apps'
   invitation completes Success); the mobile not answering (480 to the caller, the
@@ -30,29 +36,37 @@ between calls (ucwa-sipd reads them at each call).
   bad input (someone else's invitation, twice, not a number);
 - replaceWithPhoneAudio: a connected call from the PSTN phone moved to the mobile (the
   caller re-INVITEd to it: each hears the other's tone, the app's audioVideo ends and
-  phoneAudio is Connected); the mobile refusing (the call stays with the app, still
-  heard); an app to app call (no link, 403)."""
+  phoneAudio is Connected); a call alice's app placed to a SIP phone (desk) moved the
+  same way; the mobile refusing (the call stays with the app, still heard); an app to
+  app call (no link, 403);
+- the remote party's hold and resume (re-INVITEs) once the call is on the mobile
+  (accepted or moved there) reach the mobile through rtpengine, and the tones flow
+  again after the resume."""
+import datetime
 import json
 import re
 import sqlite3
 import time
+import zoneinfo
 
 import pytest
 
 import baresip
 import conftest
 import kamailio
+import sip_fixtures
 import sipp
 from push_services import (APNS_KEY_ID, APNS_TEAM_ID, APNS_TOPIC, apns,  # noqa: F401
                            apns_mock, keys)
 from sip_side import GATEWAY, SipSide
 from ucwa_call import CallApp
-from ucwa_client import FAST, clean_log, start_fe, state_with_tags, stop_fe
-from webrtc_media import MediaLoop, Peer
+from ucwa_client import FAST, start_fe, stop_fe
+from webrtc_media import media_fixture
 
 DOMAIN = "contoso.test"
 ALICE_NUMBER, CALLER, MOBILE = "+15550100", "+15550123", "+15550199"
-MOBILE_HZ, APP_HZ, CALLER_HZ = 1500, 1000, 700
+MOBILE_HZ, APP_HZ, CALLER_HZ, DESK_HZ, BOB_HZ = 1500, 1000, 700, 1200, 900
+ALICE, BOB = "alice@contoso.test", "bob@contoso.test"
 DEVICE = "5" * 64              # alice's APNs token
 RING_S = 8                     # UcwaCallRingTimeout: nobody answers within it
 CALLER_N = 7                   # the PSTN phone's ports as sip_side's phone n (at GATEWAY)
@@ -60,8 +74,9 @@ MOBILE_N = 6                   # the mobile's addresses as sip_side's phone n
 CALLER_PORT, CALLER_MEDIA = 5078, 5079    # (+ offset) the SIPp caller at the gateway address
 ALLOWED = list(conftest.ALLOWED_LOG) + [
     re.compile(r"UCWA007[0-2][0-9]"), re.compile(r"UCWA008[2-5][0-9]"),
-    re.compile(r"UCWA0076[1-9]"),
+    re.compile(r"UCWA0076[1-9]"), re.compile(r"UCWA011[2-5][0-9]"),
 ]
+WORK_ZONE = "Europe/London"    # alice's work hours' zone (ucwa_work_hours)
 NO_CVW = "<UcwaMobilityPolicy NoCvw>\n    EnableOutsideVoice Off\n</UcwaMobilityPolicy>"
 
 
@@ -93,13 +108,8 @@ INSERT INTO ucwa_voice_users VALUES ('alice@contoso.test', NULL, NULL, 'tel:+155
 
 @pytest.fixture(scope="module")
 def voice_state(workdir, state):
-    st = state_with_tags(workdir, state, "state-sip-snr", {"frank@contoso.test": "NoCvw"})
-    stop_fe(start_fe(workdir, st, "sip-snr-0"))
-    con = sqlite3.connect(st / "directory.db")
-    con.executescript(VOICE_SQL)
-    con.commit()
-    con.close()
-    return st
+    return sip_fixtures.voice_state(workdir, state, "sip-snr", VOICE_SQL,
+                                    {"frank@contoso.test": "NoCvw"})
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +122,11 @@ def fe(workdir, voice_state, side, keys, apns):
             f'UcwaPushApns "{keys["dir"] / "apns.p8"}" {APNS_KEY_ID} {APNS_TEAM_ID} '
             f'{APNS_TOPIC} 127.0.0.1:{apns["port"]}',
             f'UcwaPushCAFile "{ca}"', "UcwaPushBackgroundAfter 1"]
-    extra = "\n".join([FAST, NO_CVW, f"UcwaCallRingTimeout {RING_S}"] + push
+    # the server's work hours (for users without a row): none within the module's run
+    now = datetime.datetime.now(datetime.timezone.utc)
+    off = [(now + datetime.timedelta(hours=h)).strftime("%H:00") for h in (2, 3)]
+    hours = f'UcwaWorkHours "Mon-Sun {off[0]}-{off[1]}" UTC'
+    extra = "\n".join([FAST, NO_CVW, f"UcwaCallRingTimeout {RING_S}", hours] + push
                        + side.ucwa_directives())
     f = start_fe(workdir, voice_state, "sip-snr", extra=extra)
     f.db = voice_state / "directory.db"
@@ -120,10 +134,7 @@ def fe(workdir, voice_state, side, keys, apns):
     stop_fe(f, ALLOWED)
 
 
-@pytest.fixture(autouse=True)
-def logs(fe, allowed_log):
-    allowed_log.extend(ALLOWED)
-    yield from clean_log(fe, allowed_log)
+logs = sip_fixtures.logs_fixture(ALLOWED)
 
 
 @pytest.fixture(scope="module")
@@ -137,35 +148,22 @@ def mobile(side):
     m.stop()
 
 
-@pytest.fixture(scope="module")
-def media():
-    loop = MediaLoop()
-    yield loop
-    loop.close()
+media = media_fixture()
 
 
-@pytest.fixture
-def peer(media):
-    made = []
-
-    def make(tone=APP_HZ):
-        p = Peer(media, tone)
-        made.append(p)
-        return p
-    yield make
-    for p in made:
-        p.close()
+peer = sip_fixtures.peer_fixture(APP_HZ)
 
 
 def forwarding(fe, setting="None", simring=None, simring_delay=0, immediate=None,
-               unanswered=None, unanswered_delay=20, allow_fwd=1, allow_simring=1):
-    """alice's forwarding row and the global voice policy's gates."""
+               unanswered=None, unanswered_delay=20, allow_fwd=1, allow_simring=1,
+               period="Always", owner="alice@contoso.test"):
+    """alice's (or owner's) forwarding row and the global voice policy's gates."""
     con = sqlite3.connect(fe.db, timeout=10)
-    con.execute("DELETE FROM ucwa_call_forwarding WHERE owner = 'alice@contoso.test'")
+    con.execute("DELETE FROM ucwa_call_forwarding WHERE owner = ?", (owner,))
     con.execute(
-        "INSERT INTO ucwa_call_forwarding VALUES ('alice@contoso.test', 'Always', ?, ?, ?,"
+        "INSERT INTO ucwa_call_forwarding VALUES (?, ?, ?, ?, ?,"
         " ?, ?, ?, ?, ?, ?, ?, ?)",
-        (setting, "Enabled" if unanswered else "Disabled",
+        (owner, period, setting, "Enabled" if unanswered else "Disabled",
          "Contact" if immediate else "None", immediate,
          "Contact" if simring else "None", simring, simring_delay,
          "Contact" if unanswered else "None", unanswered, unanswered_delay,
@@ -225,15 +223,46 @@ def test_number_rings_the_apps_caller_as_number(fe, side, users, peer):
         uac.stop()
 
 
-def test_unknown_number_is_404(fe, side):
-    r = kamailio.sip_request("INVITE", f"sip:+15559999@{DOMAIN};user=phone",
-                             side.kam.address, source=(GATEWAY, 0),
-                             from_=f"sip:{CALLER}@{GATEWAY};user=phone",
-                             headers=["Content-Type: application/sdp"],
-                             body="v=0\r\no=- 1 1 IN IP4 127.0.0.71\r\ns=-\r\nc=IN IP4 "
-                                  "127.0.0.71\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n")
-    assert r is not None and r.status == 404, r
-    assert not any("alice" in v for vs in r.headers.values() for v in vs), r.text
+def gateway_invite(side, number):
+    """A gateway's INVITE to number through Kamailio: its final reply."""
+    return kamailio.sip_request("INVITE", f"sip:{number}@{DOMAIN};user=phone",
+                                side.kam.address, source=(GATEWAY, 0),
+                                from_=f"sip:{CALLER}@{GATEWAY};user=phone",
+                                headers=["Content-Type: application/sdp"],
+                                body="v=0\r\no=- 1 1 IN IP4 127.0.0.71\r\ns=-\r\nc=IN IP4 "
+                                     "127.0.0.71\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n")
+
+
+def test_unassigned_number_answers_as_an_absent_user(fe, side):
+    """A number nobody has and carol's number (she has no application signed in) get the
+    same answer: 480 Temporarily Unavailable, the same headers but for the ones echoing
+    the request (and To's tag): a PSTN caller cannot map the assigned numbers. The log
+    tells them apart (UCWA00821, UCWA01160)."""
+    con = sqlite3.connect(fe.db, timeout=10)
+    con.execute("INSERT OR REPLACE INTO ucwa_voice_users VALUES ('carol@contoso.test', NULL, "
+                "NULL, 'tel:+15550103')")
+    con.commit()
+    con.close()
+    mark = fe.apache.error_log.stat().st_size if fe.apache.error_log.exists() else 0
+    nobody, absent = gateway_invite(side, "+15559999"), gateway_invite(side, "+15550103")
+    assert nobody is not None and absent is not None, (nobody, absent)
+    assert (nobody.status, nobody.reason) == (absent.status, absent.reason) == (
+        480, "Temporarily Unavailable"), (nobody, absent)
+    echoed = {"via", "from", "to", "call-id", "cseq"}
+    assert sorted(nobody.headers) == sorted(absent.headers), (nobody.text, absent.text)
+    assert {k: v for k, v in nobody.headers.items() if k not in echoed} == {
+        k: v for k, v in absent.headers.items() if k not in echoed}, (nobody.text, absent.text)
+    assert not any("carol" in v for vs in absent.headers.values() for v in vs), absent.text
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        with open(fe.apache.error_log, "rb") as f:
+            f.seek(mark)
+            log = f.read().decode(errors="replace")
+        if "UCWA00821" in log and "UCWA01160" in log:
+            break
+        time.sleep(0.1)
+    assert re.search(r"UCWA00821.*\+15559999", log), log
+    assert re.search(r"UCWA01160.*carol@contoso.test", log), log
 
 
 def test_number_past_kamailio_is_403(fe, side):
@@ -305,6 +334,9 @@ def test_tones_between_caller_and_mobile(fe, side, users, mobile, pstn_phone):
     assert heard.ok, f"the mobile does not hear the caller's {CALLER_HZ} Hz: {heard}"
     heard = pstn_phone.heard(MOBILE_HZ)
     assert heard.ok, f"the caller does not hear the mobile's {MOBILE_HZ} Hz: {heard}"
+    # the caller's hold and resume reach the mobile (the leg that answered), not the app
+    holds_and_resumes(pstn_phone, mobile)
+    caller_and_mobile_bridged(side, mobile, pstn_phone, leg="-snr")
     mobile.hangup()           # the mobile hangs up: so does the caller's call
     mobile.wait_event("CALL_CLOSED", timeout=10)
     pstn_phone.wait_event("CALL_CLOSED", timeout=10)
@@ -410,6 +442,135 @@ def test_unanswered_forward(fe, side, users, mobile):
         uac.stop()
 
 
+def test_simultaneous_ring_to_a_domain_user(fe, side, users, peer):
+    """alice's simultaneous ring to bob's SIP address (bob: a user of this server with an
+    application and no phone): Kamailio sends the leg (it carries Diversion) back to
+    ucwa-sipd, which rings bob's applications; bob answers, alice's invitation ends
+    ConnectedElsewhere, and bob's app hears the caller (the gateway echoes bob's tone
+    through both rtpengine anchors)."""
+    forwarding(fe, "SimultaneousRing", simring=f"sip:{BOB}", simring_delay=0)
+    alice = CallApp.signed_in(users(ALICE))
+    bob = CallApp.signed_in(users(BOB))
+    uac = caller(side, duration_ms=5000).start(wait=0)
+    try:
+        ring = alice.ringing(timeout=10)
+        bring = bob.ringing(timeout=10)
+        b = peer(BOB_HZ)
+        bring.accept(b.answer(bring.sdp()))
+        b.wait_connected(timeout=15)
+        assert ring.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
+        heard = b.heard(BOB_HZ)
+        assert heard.ok, f"bob's app does not hear its tone echoed by the caller: {heard}"
+        assert uac.proc.wait(15) == 0, uac.errors()
+        bring.ended()
+    finally:
+        uac.stop()
+    rtpengine_forgets(side)
+
+
+def test_forward_chain_keeps_diversion(fe, side, users):
+    """alice forwards to bob's SIP address, bob to a number behind the SIPp gateway: the
+    gateway's INVITE shows the caller and both diversions, bob's (the newest) first,
+    then alice's number."""
+    forwarding(fe, "ImmediateForward", immediate=f"sip:{BOB}")
+    forwarding(fe, "ImmediateForward", immediate="tel:+16660199", owner=BOB)
+    before = len(side.gw.requests("INVITE"))
+    uac = caller(side, duration_ms=1000).start(wait=0)
+    try:
+        invite = side.gw.wait_request("INVITE", count=before + 1)
+        assert invite.ruri.startswith("sip:+16660199@"), invite.ruri
+        assert CALLER in invite.header("From"), invite.text
+        diversions = re.findall(r"(?im)^Diversion:\s*(.*)$", invite.text)
+        assert len(diversions) == 2, invite.text
+        assert diversions[0].startswith(f"<sip:{BOB}>;reason=unconditional"), diversions
+        assert diversions[1].startswith(f"<tel:{ALICE_NUMBER}>;reason=unconditional"), \
+            diversions
+        assert uac.proc.wait(15) == 0, uac.errors()
+    finally:
+        uac.stop()
+        no_forwarding(fe, BOB)
+
+
+def test_forward_loop_stops(fe, side, users, peer):
+    """alice forwards to bob, bob back to alice: the call comes back to alice diverted
+    from her already, and rings her applications (it is forwarded no further)."""
+    forwarding(fe, "ImmediateForward", immediate=f"sip:{BOB}")
+    forwarding(fe, "ImmediateForward", immediate=f"sip:{ALICE}", owner=BOB)
+    alice = CallApp.signed_in(users(ALICE))
+    bob = CallApp.signed_in(users(BOB))
+    uac = caller(side, duration_ms=1000).start(wait=0)
+    try:
+        ring = alice.ringing(timeout=10)
+        ring.accept(peer().answer(ring.sdp()))
+        assert uac.proc.wait(15) == 0, uac.errors()
+        ring.ended()
+        bob.pump(timeout=1)
+        assert not any(e.rel == "audioVideoInvitation" for e in bob.queue), bob.queue
+        assert re.search(r"UCWA01128: .*alice@contoso.test: diverted from this user",
+                         fe.apache.log_text())
+    finally:
+        uac.stop()
+        no_forwarding(fe, BOB)
+    rtpengine_forgets(side)
+
+
+def no_forwarding(fe, owner):
+    con = sqlite3.connect(fe.db, timeout=10)
+    con.execute("DELETE FROM ucwa_call_forwarding WHERE owner = ?", (owner,))
+    con.commit()
+    con.close()
+
+
+def work_hours(fe, days, start, end, zone=WORK_ZONE):
+    """alice's row of ucwa_work_hours (her Exchange working hours in Skype for Business)."""
+    con = sqlite3.connect(fe.db, timeout=10)
+    con.execute("DELETE FROM ucwa_work_hours WHERE sip_uri = 'alice@contoso.test'")
+    con.execute("INSERT INTO ucwa_work_hours VALUES ('alice@contoso.test', ?, ?, ?, ?)",
+                (days, start, end, zone))
+    con.commit()
+    con.close()
+
+
+@pytest.mark.parametrize("within", [False, True, None])
+def test_work_hours(fe, side, users, mobile, peer, within):
+    """An immediate forward for Workhours: outside alice's work hours (her row: the hours
+    from an hour after now, in her zone, DST as the tz database has it) the apps ring and
+    the mobile does not; within them (an hour either side of now) the call goes to the
+    mobile and the apps do not ring. Without a row (None), the server's UcwaWorkHours
+    (two hours from the module's start): outside."""
+    local = datetime.datetime.now(zoneinfo.ZoneInfo(WORK_ZONE))
+    hh = [(local + datetime.timedelta(hours=h)).strftime("%H:00") for h in (-1, 1, 2)]
+    if within:
+        work_hours(fe, "Mon-Sun", hh[0], hh[1])
+    elif within is False:
+        work_hours(fe, "Mon-Sun", hh[1], hh[2])
+    forwarding(fe, "ImmediateForward", immediate=f"tel:{MOBILE}", period="Workhours")
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    uac = caller(side, duration_ms=500).start(wait=0)
+    try:
+        if within:
+            mobile.wait_event("CALL_INCOMING", timeout=10)
+            mobile.accept()
+            mobile.wait_event("CALL_ESTABLISHED", timeout=10)
+            assert uac.proc.wait(15) == 0, uac.errors()
+            mobile.wait_event("CALL_CLOSED", timeout=10)
+            alice.pump(timeout=1)
+            assert not any(e.rel == "audioVideoInvitation" for e in alice.queue), alice.queue
+        else:
+            ring = alice.ringing(timeout=10)      # the apps ring (not forwarded)
+            with pytest.raises(TimeoutError):
+                mobile.wait_event("CALL_INCOMING", timeout=1.5)
+            ring.accept(peer().answer(ring.sdp()))
+            assert uac.proc.wait(15) == 0, uac.errors()
+            ring.ended()
+    finally:
+        uac.stop()
+        con = sqlite3.connect(fe.db, timeout=10)
+        con.execute("DELETE FROM ucwa_work_hours")
+        con.commit()
+        con.close()
+
+
 @pytest.mark.parametrize("gate", ["simring", "forward"])
 def test_policy_gates(fe, side, users, mobile, peer, gate):
     if gate == "simring":
@@ -508,7 +669,23 @@ def accept_on_phone(app, ring, number=MOBILE, expect=204):
     return r
 
 
-def caller_and_mobile_bridged(side, mobile, pstn_phone):
+def holds_and_resumes(remote, mobile):
+    """The remote party holds the call and resumes it (baresip's hold, resume: re-INVITEs
+    with a=sendonly, then a=sendrecv); each reaches the mobile as a new offer (a
+    re-INVITE through rtpengine), whose answer goes back in the 200."""
+    for command, direction in (("hold", "recvonly"), ("resume", "sendrecv")):
+        while not mobile.events.empty():
+            mobile.events.get_nowait()
+        assert remote.command(command).get("ok"), f"baresip did not take {command}"
+        ev = mobile.wait_event("CALL_REMOTE_SDP", timeout=10)
+        assert ev.get("param") == "offer", ev
+        deadline = time.time() + 5
+        while time.time() < deadline and not re.search(
+                r"a=" + direction, remote.command("callstat").get("data", "")):
+            time.sleep(0.2)
+
+
+def caller_and_mobile_bridged(side, mobile, pstn_phone, leg="-pa"):
     """Each hears the other's tone through rtpengine, whose only call is the mobile's
     leg (the apps' leg is gone)."""
     heard = mobile.heard(CALLER_HZ)
@@ -516,7 +693,7 @@ def caller_and_mobile_bridged(side, mobile, pstn_phone):
     heard = pstn_phone.heard(MOBILE_HZ)
     assert heard.ok, f"the caller does not hear the mobile's {MOBILE_HZ} Hz: {heard}"
     calls = side.rtp.calls()
-    assert len(calls) == 1 and calls[0].endswith("-pa"), calls
+    assert len(calls) == 1 and calls[0].endswith(leg), calls
 
 
 def test_accept_with_phone_audio(fe, side, users, mobile, pstn_phone):
@@ -548,14 +725,12 @@ def test_accept_with_phone_audio(fe, side, users, mobile, pstn_phone):
     assert pa["state"] == "Connected" and pa["phoneNumber"] == f"tel:{MOBILE}", pa
     assert "holdPhoneAudio" not in pa["_links"], pa
     caller_and_mobile_bridged(side, mobile, pstn_phone)
-    # the caller's re-INVITE (hold) is not the app's to answer any more: 488, no
-    # renegotiation reaches the app, the call goes on
-    assert pstn_phone.command("hold").get("ok"), "baresip did not take hold"
-    deadline = time.time() + 2
-    while time.time() < deadline:
-        alice.pump(timeout=1)
+    # the caller's re-INVITEs (hold, resume) reach the mobile, not the app
+    holds_and_resumes(pstn_phone, mobile)
+    alice.pump(timeout=1)
     assert not [e for e in alice.queue if e.rel == "audioVideoRenegotiation"], alice.queue
     assert alice.get(conv["_links"]["phoneAudio"]["href"])["state"] == "Connected"
+    caller_and_mobile_bridged(side, mobile, pstn_phone)
     mobile.hangup()
     mobile.wait_event("CALL_CLOSED", timeout=10)
     pstn_phone.wait_event("CALL_CLOSED", timeout=10)
@@ -648,6 +823,18 @@ def replace_on_phone(app, call, number=MOBILE, expect=204):
     return href
 
 
+def moved_to(app, call, mobile):
+    """replaceWithPhoneAudio of call to the mobile, which answers: the app's audioVideo
+    ends, its phoneAudio is Connected."""
+    replace_on_phone(app, call)
+    mobile.wait_event("CALL_INCOMING", timeout=10)
+    mobile.accept()
+    mobile.wait_event("CALL_ESTABLISHED", timeout=10)
+    app.wait("audioVideo", "updated", where=lambda e: e.get("state") == "Disconnected"
+               or (e.embedded or {}).get("state") == "Disconnected")
+    app.wait("phoneAudio", "updated", where=lambda e: app.state_of(e) == "Connected")
+
+
 def answered_from_pstn(fe, users, pstn_phone, peer):
     """The PSTN phone calls alice, her app answers (WebRTC, APP_HZ): (app, call)."""
     forwarding(fe)
@@ -667,15 +854,11 @@ def test_replace_with_phone_audio(fe, side, users, mobile, pstn_phone, peer):
     caller's tone is heard on the mobile and the mobile's by the caller; the caller's
     hang-up ends it all."""
     alice, ring = answered_from_pstn(fe, users, pstn_phone, peer)
-    replace_on_phone(alice, ring)
-    mobile.wait_event("CALL_INCOMING", timeout=10)
-    mobile.accept()
-    mobile.wait_event("CALL_ESTABLISHED", timeout=10)
-    alice.wait("audioVideo", "updated", where=lambda e: e.get("state") == "Disconnected"
-               or (e.embedded or {}).get("state") == "Disconnected")
-    alice.wait("phoneAudio", "updated", where=lambda e: alice.state_of(e) == "Connected")
+    moved_to(alice, ring, mobile)
     conv = alice.get(ring.conversation)
     assert conv["activeModalities"] == ["PhoneAudio"], conv
+    caller_and_mobile_bridged(side, mobile, pstn_phone)
+    holds_and_resumes(pstn_phone, mobile)
     caller_and_mobile_bridged(side, mobile, pstn_phone)
     pstn_phone.hangup()
     pstn_phone.wait_event("CALL_CLOSED", timeout=10)
@@ -706,6 +889,48 @@ def test_replace_with_phone_audio_refused_by_phone(fe, side, users, mobile, pstn
     assert heard.ok, f"the caller no longer hears the app's {APP_HZ} Hz: {heard}"
     ring.hang_up()
     pstn_phone.wait_event("CALL_CLOSED", timeout=10)
+    rtpengine_forgets(side)
+
+
+@pytest.fixture(scope="module")
+def desk(side):
+    """A SIP phone registered on Kamailio as desk@contoso.test (sip_side's phone 1)."""
+    return side.phone("desk", 1, tone=DESK_HZ)
+
+
+def desk_and_mobile_bridged(desk, mobile):
+    heard = mobile.heard(DESK_HZ)
+    assert heard.ok, f"the mobile does not hear the phone's {DESK_HZ} Hz: {heard}"
+    heard = desk.heard(MOBILE_HZ)
+    assert heard.ok, f"the phone does not hear the mobile's {MOBILE_HZ} Hz: {heard}"
+
+
+def test_replace_with_phone_audio_of_a_placed_call(fe, side, users, mobile, desk, peer):
+    """A call alice's app placed to a SIP phone, moved to her mobile: the mobile is
+    called with rtpengine's offer made from the phone's answer, the phone re-INVITEd to
+    the mobile's leg; the phone's tone is heard on the mobile and the mobile's on the
+    phone; the phone's hang-up ends it all."""
+    forwarding(fe)
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    a = peer()
+    call = alice.call(f"sip:desk@{DOMAIN}", a.offer())
+    call.started()
+    desk.wait_event("CALL_INCOMING", timeout=10)
+    desk.accept()
+    a.accept(call.answered(timeout=15).decode())
+    desk.wait_event("CALL_ESTABLISHED", timeout=10)
+    call.connected()
+    moved_to(alice, call, mobile)
+    desk_and_mobile_bridged(desk, mobile)
+    calls = side.rtp.calls()
+    assert len(calls) == 1, calls
+    # the phone's re-INVITEs (hold, resume) reach the mobile; the tones flow again
+    holds_and_resumes(desk, mobile)
+    desk_and_mobile_bridged(desk, mobile)
+    desk.hangup()
+    desk.wait_event("CALL_CLOSED", timeout=10)
+    mobile.wait_event("CALL_CLOSED", timeout=10)
+    alice.wait("conversation", "deleted", sender="communication")
     rtpengine_forgets(side)
 
 

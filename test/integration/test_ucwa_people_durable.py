@@ -48,14 +48,14 @@ def test_schema_created_once_and_recorded(workdir, topo):
             app = alice.create()
             assert app.get("/people/contacts").status_code == 200
             app.delete()
-        assert log_count(fe, r"UCWA00232: people: sqlite3 schema upgraded from version 0 to 6") \
+        assert log_count(fe, r"UCWA00232: people: sqlite3 schema upgraded from version 0 to 8") \
             == 1, fe.apache.log_text()
     finally:
         stop_fe(fe)
     con = sqlite3.connect(st / "directory.db")
     rows = con.execute("SELECT version, description, applied_at FROM ucwa_schema_version "
                        "ORDER BY version").fetchall()
-    assert [r[0] for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert [r[0] for r in rows] == [1, 2, 3, 4, 5, 6, 7, 8]
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", r[2]) for r in rows)
     names = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
     assert {"ucwa_groups", "ucwa_group_members", "ucwa_group_members_contact",

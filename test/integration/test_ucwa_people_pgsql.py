@@ -51,7 +51,7 @@ def test_schema_created_by_children_at_once(fe, pg):
     app = fe.user().create()     # served: the children are past child_init
     assert app.get("/people/groups").status_code == 200
     rows = pg.sql("SELECT version, description FROM ucwa_schema_version ORDER BY version")
-    assert [line.split("|")[0] for line in rows.strip().splitlines()] == ["1", "2", "3", "4", "5", "6"]
+    assert [line.split("|")[0] for line in rows.strip().splitlines()] == ["1", "2", "3", "4", "5", "6", "7", "8"]
     assert len(re.findall(r"UCWA00232", fe.apache.log_text())) == 1
 
 

@@ -577,6 +577,10 @@ def test_tls_with_a_certificate_and_its_renewal(workdir, state):
     ("UcwaSipProxy 127.0.0.1", "UcwaSipProxy: host:port"),
     ("UcwaRtpengine no-such-host.invalid:2223", "UcwaRtpengine: cannot resolve"),
     ("UcwaSipCertificateFile /nonexistent/sip.pem", "UcwaSipCertificateFile: cannot read"),
+    ('UcwaWorkHours "Mon-Fri 08:00-17:00" Mars/Olympus',
+     "UcwaWorkHours: time zone 'Mars/Olympus'"),
+    ('UcwaWorkHours "Mon-Fro 08:00-17:00" UTC', "UcwaWorkHours: days 'Mon-Fro'"),
+    ('UcwaWorkHours "Mon-Fri 17:00-17:00" UTC', "UcwaWorkHours: hours '17:00-17:00'"),
 ])
 def test_configtest_refuses_bad_settings(workdir, state, line, message):
     topo = mobility.Topology(offset=mobility.free_offset(start=40000))

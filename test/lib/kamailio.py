@@ -145,7 +145,7 @@ class Kamailio(Daemon):
 
     def __init__(self, root, host="127.0.0.1", port=5060, domain="contoso.test",
                  ucwa_uri="sip:127.0.0.1:5089", rtpengine="udp:127.0.0.1:2223",
-                 trusted=None, gateways=None, auth_db=None, defines=()):
+                 trusted=None, gateways=None, auth_db=None, defines=(), probed=()):
         self.root = Path(root)
         self.host = host
         self.port = port
@@ -156,6 +156,8 @@ class Kamailio(Daemon):
         self.trusted = trusted if trusted is not None else {1: ["127.0.0.1"]}
         # {setid: [gateway URI, ...]} in priority order
         self.gateways = gateways or {}
+        # setids whose destinations are probed (flag 8: the pool's Front Ends, UCWA_SET)
+        self.probed = set(probed)
         self.auth_db = auth_db          # a db_text directory: WITH_AUTH
         self.defines = list(defines)
         self.proc = None
@@ -188,6 +190,17 @@ class Kamailio(Daemon):
             raise RuntimeError(f"kamcmd {' '.join(command)}: {r.stdout}{r.stderr}")
         return r.stdout
 
+    def ds_flags(self, uri):
+        """Dispatcher's state of destination uri ("AP" active, "IP" inactive, both probed;
+        "A" active): the FLAGS line of `dispatcher.list` after its URI line."""
+        lines = self.rpc("dispatcher.list").splitlines()
+        for i, line in enumerate(lines):
+            if line.strip() == f"URI: {uri}":
+                for nxt in lines[i + 1:]:
+                    if nxt.strip().startswith("FLAGS:"):
+                        return nxt.split(":", 1)[1].strip()
+        return None
+
     def write_lists(self):
         self.root.mkdir(parents=True, exist_ok=True)
         lines = []
@@ -199,7 +212,7 @@ class Kamailio(Daemon):
         lines = []
         for setid, uris in self.gateways.items():
             for i, uri in enumerate(uris):
-                lines.append(f"{setid} {uri} 0 {100 - i}")
+                lines.append(f"{setid} {uri} {8 if setid in self.probed else 0} {100 - i}")
         self.dispatcher_file.write_text("\n".join(lines) + "\n")
 
     def argv(self):

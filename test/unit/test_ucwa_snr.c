@@ -211,6 +211,100 @@ START_TEST(user_of_a_number)
 }
 END_TEST
 
+START_TEST(diversions)
+{
+    int hops = 0;
+
+    /* a call diverted by bob, then by alice's number: named by either, two hops */
+    ck_assert_int_eq(ucwa_snr_diversion("<sip:bob@x.test>;reason=unconditional;counter=1, "
+                                        "<tel:+15550100>;reason=deflection", "alice@x.test",
+                                        "tel:+15550100", &hops), 1);
+    ck_assert_int_eq(hops, 2);
+    hops = 0;
+    ck_assert_int_eq(ucwa_snr_diversion("<sip:bob@x.test>;reason=unconditional", "alice@x.test",
+                                        "tel:+15550100", &hops), 0);
+    ck_assert_int_eq(hops, 1);
+    ck_assert_int_eq(ucwa_snr_diversion("\"Alice\" <sip:ALICE@X.test>;counter=2",
+                                        "alice@x.test", NULL, &hops), 1);
+    ck_assert_int_eq(hops, 3);
+    /* the LineURI as a sip: number, with an extension; a prefix is not the user */
+    ck_assert_int_eq(ucwa_snr_diversion("<sip:+15550100@gw.x.test;user=phone>", "alice@x.test",
+                                        "tel:+15550100;ext=100", &hops), 1);
+    ck_assert_int_eq(ucwa_snr_diversion("<sip:+1555010@gw.x.test;user=phone>", "alice@x.test",
+                                        "tel:+15550100", &hops), 0);
+    ck_assert_int_eq(ucwa_snr_diversion("<sip:alice@x.test.evil>", "alice@x.test", NULL, &hops),
+                     0);
+    /* counters out of range count one; garbage counts nothing */
+    hops = 0;
+    ck_assert_int_eq(ucwa_snr_diversion("<sip:b@x>;counter=1000,<sip:c@x>;counter=-3",
+                                        "a@x", NULL, &hops), 0);
+    ck_assert_int_eq(hops, 2);
+    hops = 0;
+    ck_assert_int_eq(ucwa_snr_diversion("no brackets, <unclosed", "a@x", NULL, &hops), 0);
+    ck_assert_int_eq(hops, 0);
+    ck_assert_int_eq(ucwa_snr_diversion(NULL, "a@x", NULL, &hops), 0);
+}
+END_TEST
+
+/* The query plan of ucwa_snr_user_of_number's lookup of a number with an extension. */
+static int ext_lookup_uses_index(void)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    int found = 0;
+
+    ck_assert_int_eq(apr_dbd_select(db.driver, pool, db.handle, &res,
+                                    "EXPLAIN QUERY PLAN SELECT sip_uri FROM ucwa_voice_users "
+                                    "WHERE " UCWA_LINE_NUMBER_SQLITE " = 'tel:+15550200' "
+                                    "ORDER BY sip_uri", 1), 0);
+    while (apr_dbd_get_row(db.driver, pool, res, &row, -1) == 0) {
+        const char *detail = apr_dbd_get_entry(db.driver, row, 3);
+        found |= detail && strstr(detail, "USING INDEX ucwa_voice_users_number") != NULL;
+    }
+    return found;
+}
+
+/* 100,000 users with a LineURI each, every tenth with an extension: a number with an
+ * extension is found by the index of version 8 (the scan before it: 36 ms). */
+START_TEST(user_of_a_number_with_extension_among_many)
+{
+    const char *u = NULL;
+    apr_time_t t0;
+    double exact_us, ext_us, none_us;
+    int i, n = 100000, rounds = 200;
+
+    sql("BEGIN");
+    for (i = 0; i < n; i++) {
+        char q[200];
+        snprintf(q, sizeof(q), "INSERT INTO ucwa_voice_users VALUES ('user%06d@x.test', NULL, "
+                 "NULL, 'tel:+1425%07d%s')", i, i, i % 10 ? "" : ";ext=1");
+        sql(q);
+    }
+    sql("COMMIT");
+    sql("ANALYZE");
+    ck_assert(ext_lookup_uses_index());
+    t0 = apr_time_now();
+    for (i = 0; i < rounds; i++) {
+        ck_assert_int_eq(ucwa_snr_user_of_number(&db, pool, "+14250012341", &u), 1);
+    }
+    exact_us = (double)(apr_time_now() - t0) / rounds;
+    ck_assert_str_eq(u, "user012341@x.test");
+    t0 = apr_time_now();
+    for (i = 0; i < rounds; i++) {
+        ck_assert_int_eq(ucwa_snr_user_of_number(&db, pool, "+14250012340", &u), 1);
+    }
+    ext_us = (double)(apr_time_now() - t0) / rounds;
+    ck_assert_str_eq(u, "user012340@x.test");
+    t0 = apr_time_now();
+    for (i = 0; i < rounds; i++) {
+        ck_assert_int_eq(ucwa_snr_user_of_number(&db, pool, "+19999999999", &u), 0);
+    }
+    none_us = (double)(apr_time_now() - t0) / rounds;
+    fprintf(stderr, "user of a number among %d users: LineURI as it is %.1f us, with "
+            ";ext= %.1f us, nobody's %.1f us\n", n, exact_us, ext_us, none_us);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ucwa_snr");
@@ -222,6 +316,9 @@ int main(void)
     tcase_add_test(tc, policy_gates_and_routes);
     tcase_add_test(tc, numbers_and_callers);
     tcase_add_test(tc, user_of_a_number);
+    tcase_add_test(tc, diversions);
+    tcase_add_test(tc, user_of_a_number_with_extension_among_many);
+    tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return unit_run("test_ucwa_snr", s);
 }
