@@ -1394,6 +1394,38 @@ def ucwa_snr_seeds():
     }
 
 
+# fuzz_ucwa_workhours: lines: days, hours, a tz zone, then times (seconds since the epoch)
+def ucwa_workhours_seeds():
+    def w(days, hours, zone, *times):
+        return "\n".join([days, hours, zone, *map(str, times)]).encode()
+    t = [0, 1700000000, 1711846800, 1729990800, -1, 2 ** 62, -(2 ** 62), 253402300799]
+    return {
+        "office": w("Mon-Fri", "08:00-17:00", "Europe/London", *t),
+        "night": w("Mon-Fri", "22:00-06:00", "America/New_York", *t),
+        "all-day": w("Sun-Sat", "00:00-24:00", "UTC", *t),
+        "wrap-days": w("Fri-Mon", "09:00-12:00", "Asia/Kolkata", *t),
+        "list": w("mon,WED,Fri", "07:30-07:31", "Australia/Lord_Howe", *t),
+        "one-day": w("Sat", "23:59-24:00", "Pacific/Chatham", *t),
+        "same": w("Mon", "08:00-08:00", "UTC"),
+        "start-24": w("Mon", "24:00-01:00", "UTC"),
+        "end-0": w("Mon", "01:00-00:00", "UTC"),
+        "bad-times": w("Mon", "8:00-17:00", "UTC") + b"\n" + w("Mon", "08:60-17:00", "UTC"),
+        "bad-days": w("Mon-", "08:00-17:00", "UTC"),
+        "bad-days-2": w("Monday,Tue", "08:00-17:00", "UTC"),
+        "empty": w("", "", ""),
+        "zone-dotdot": w("Mon", "08:00-17:00", "../../etc/passwd"),
+        "zone-abs": w("Mon", "08:00-17:00", "/usr/share/zoneinfo/UTC"),
+        "zone-long": w("Mon", "08:00-17:00", "Europe/" + "L" * 80),
+        "zone-unknown": w("Mon", "08:00-17:00", "Mars/Olympus_Mons"),
+        "zone-posix": w("Mon", "08:00-17:00", "EST5EDT"),
+        "zone-etc": w("Mon", "08:00-17:00", "Etc/GMT+12", *t),
+        "zone-dir": w("Mon", "08:00-17:00", "Europe"),
+        "spec-blank": w("Mon Fri", "08:00-17:00", "UTC"),
+        "nul": w("Mon", "08:00-17:00", "UTC") + b"\x00Tue",
+        "huge-times": w("Mon-Sun", "00:00-24:00", "UTC", "9" * 30, "-" + "9" * 30, "x"),
+    }
+
+
 def main():
     write("fuzz_form", form_seeds())
     write("fuzz_accept", accept_seeds())
@@ -1415,6 +1447,7 @@ def main():
     write("fuzz_ng_bencode", ng_bencode_seeds())
     write("fuzz_ucwa_voice", ucwa_voice_seeds())
     write("fuzz_ucwa_snr", ucwa_snr_seeds())
+    write("fuzz_ucwa_workhours", ucwa_workhours_seeds())
     for d in sorted(CORPUS.iterdir()):
         files = list(d.iterdir())
         print(f"{d.name}: {len(files)} files, {sum(f.stat().st_size for f in files)} bytes")
