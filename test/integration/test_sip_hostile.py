@@ -15,7 +15,13 @@ gateway) gives a real dialog to attack:
 - INVITEs with hostile Diversion / History-Info / P-Asserted-Identity (huge, many, a
   loop) and numbers with odd `;ext=`, parameters and percent-escapes: answered, nothing
   left; a P-Asserted-Identity naming another user does not make the caller that user
-  (alice's application sees the From, as Kamailio passes it)."""
+  (alice's application sees the From, as Kamailio passes it); a UDP message over libre's
+  8 KiB is dropped without an answer;
+- a forged From (bob) sent to Kamailio from an address that is no phone: 403, alice's
+  application does not ring;
+- the command socket's hostile lines: an error answer or a closed connection each.
+Before UCWA01200 the BYE with the real tags from elsewhere got 200 and ended the call;
+the other tests are regression guards (they passed before)."""
 import json
 import re
 import socket
