@@ -18,6 +18,7 @@
 #include "ucwa_call_forwarding.h"
 #include "ucwa_config.h"
 #include "ucwa_sipd.h"
+#include "ucwa_fwd_app.h"
 #include "ucwa_voice.h"
 #include "ucwa_calls.h"
 #include "ucwa_conversation_logs.h"
@@ -247,6 +248,7 @@ int ucwa_calls_start(ucwa_req *q, int what)
     const char *to = NULL, *importance = NULL, *op = NULL, *ctx = NULL, *why = NULL;
     sdp_in sdp;
     ucwa_conv_http_invited x;
+    apr_interval_time_t more = 0;
     int rv, bad = 0;
 
     (void)what;
@@ -342,6 +344,7 @@ int ucwa_calls_start(ucwa_req *q, int what)
                                            "at most 50 printable ASCII characters without "
                                            "blanks.");
     }
+    (void)ucwa_fwd_app_route(q, &in, &more);   /* the callee forwards: to the SIP side */
     in.kind = UCWA_CONV_KIND_AV;
     in.video = sdp.sdp.video;
     in.offer_type = sdp.ctype;
@@ -368,7 +371,8 @@ int ucwa_calls_start(ucwa_req *q, int what)
             in.sip_fe = ucwa_pool_sip_name(p, ucwa_pool_name(q->r->server));
         }
     }
-    if (ucwa_conv_http_invite(q, &in, q->conf->global->ring_timeout, "audioVideoInvitations",
+    if (ucwa_conv_http_invite(q, &in, q->conf->global->ring_timeout + more,
+                              "audioVideoInvitations",
                               &x, &rv) < 0) {
         return rv;
     }

@@ -394,6 +394,9 @@ const command_rec ucwa_cmds[] = {
                   "certificates (PEM) trusted for the transaction instead of the system's"),
     AP_INIT_FLAG("UcwaSip", ucwa_sip_set_engine, NULL, RSRC_CONF,
                  "On to run ucwa-sipd, the SIP side of UCWA (a process Apache starts)"),
+    AP_INIT_FLAG("UcwaSipAnchorAppCalls", ucwa_sip_set_engine, (void *)1, RSRC_CONF,
+                 "On: calls between applications go through rtpengine (answer or move them "
+                 "to a phone); Off (default): peer to peer"),
     AP_INIT_TAKE1("UcwaSipListenAddress", ucwa_sip_set_listen, NULL, RSRC_CONF,
                   "the IP address ucwa-sipd listens for SIP on (default 127.0.0.1)"),
     AP_INIT_TAKE1("UcwaSipExternalListeningPort", ucwa_sip_set_port, NULL, RSRC_CONF,

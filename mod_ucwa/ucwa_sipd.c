@@ -55,7 +55,12 @@ const char *ucwa_sip_set_engine(cmd_parms *cmd, void *d, int on)
     ucwa_sip_conf *c = sip_of(cmd, &err);
 
     if (err) return err;
-    c->enabled = on;
+    if (cmd->info) {
+        c->anchor_apps = on;   /* UcwaSipAnchorAppCalls */
+    }
+    else {
+        c->enabled = on;
+    }
     return NULL;
 }
 

@@ -18,6 +18,8 @@
 
 typedef struct ucwa_sip_conf {
     int enabled;                  /* UcwaSip On */
+    int anchor_apps;              /* UcwaSipAnchorAppCalls On: calls between applications
+                                   * go through the SIP side (mod_ucwa/ucwa_fwd_app.c) */
     const char *listen;           /* UcwaSipListenAddress (an IP address) */
     int port_external;            /* UcwaSipExternalListeningPort */
     int port_primary;             /* UcwaSipPrimaryListeningPort */

@@ -593,6 +593,9 @@ typedef struct {
     sipd_call *c;
     char *to, *from;
     char gw[12];                  /* a number's gateway set, or "" */
+    char *hdrs;                   /* a forwarded call's header lines (ucwa_sipd_fwd.c) */
+    char *route;                  /* ... and its route (NULL: UcwaSipProxy) */
+    char *name;                   /* ... and the caller's display name (NULL: none) */
 } out_ctx;
 
 static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
@@ -624,13 +627,14 @@ static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
     mbuf_write_str(mb, sdp);
     mb->pos = 0;
     snprintf(routebuf, sizeof(routebuf), "sip:%s;lr", d->conf->proxy ? d->conf->proxy : "");
-    route[0] = routebuf;
-    e = sipsess_connect(&c->sess, d->sess_sock, x->to, NULL, x->from, "ucwa",
-                        d->conf->proxy ? route : NULL, d->conf->proxy ? 1 : 0, SDP_TYPE, mb,
+    route[0] = x->route ? x->route : routebuf;
+    e = sipsess_connect(&c->sess, d->sess_sock, x->to, x->name, x->from, "ucwa",
+                        d->conf->proxy || x->route ? route : NULL,
+                        d->conf->proxy || x->route ? 1 : 0, SDP_TYPE, mb,
                         NULL, NULL, false, no_offer, out_answer, out_progress, out_established, NULL,
-                        NULL, out_close, c, "P-Asserted-Identity: <%s>\r\n%s%s%s",
-                        x->from, x->gw[0] ? "P-Ucwa-Gateway-Set: " : "", x->gw,
-                        x->gw[0] ? "\r\n" : "");
+                        NULL, out_close, c, "P-Asserted-Identity: <%s>\r\n%s%s%s%s",
+                        x->from, x->hdrs ? x->hdrs : "", x->gw[0] ? "P-Ucwa-Gateway-Set: " : "",
+                        x->gw, x->gw[0] ? "\r\n" : "");
     sipd_dlg_sent(d);
     mem_deref(mb);
     if (e) {
@@ -646,6 +650,9 @@ static void out_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr_ti
 out:
     free(x->to);
     free(x->from);
+    free(x->hdrs);
+    free(x->route);
+    free(x->name);
     free(x);
 }
 
@@ -679,6 +686,7 @@ static void call_out(sipd *d, json_t *m, const char *offer)
     apr_pool_create(&p, d->pool);
     x = calloc(1, sizeof(*x));
     x->c = c;
+    to = sipd_fwd_app_target(d, m, to, &x->hdrs, &x->route, &x->name);   /* forwarding */
     if (!strncasecmp(to, "tel:", 4)) {
         /* a number the voice policy routed: an E.164 user part at the caller's domain,
          * the route's gateway set named for Kamailio (extensions.md §21) */
@@ -718,6 +726,10 @@ static void in_close(int err, const struct sip_msg *msg, void *arg)
     }
     else if (c->apps) {   /* else they did not ring, or a forwarding target took the call */
         sipd_apply(c->d, keyed(c, c->established ? "left" : "canceled"), NULL, NULL);
+    }
+    else if (c->pa && c->established) {
+        /* answered on the user's phone: the application's phoneAudio ends too */
+        sipd_apply(c->d, keyed(c, "left"), NULL, NULL);
     }
     call_end(c);
 }
@@ -908,7 +920,7 @@ static void on_invite(const struct sip_msg *msg, void *arg)
     int err, apps;
 
     d->sip_requests++;
-    if (!sipd_from_proxy(d, msg)) {
+    if (!sipd_from_proxy(d, msg) && !sipd_fwd_app_loop(d, msg)) {
         /* only Kamailio rings the users (it applied its trust rules): a call sent to this
          * port directly from elsewhere would bypass them */
         char src[80];

@@ -88,6 +88,7 @@ typedef struct sipd {
                                   * NULL (ucwa_sipd_pool.c) */
     struct list pool_calls;      /* on a pool: calls from SIP (ucwa_sipd_pool.c) */
     struct list cvw_list;        /* calls via work (ucwa_sipd_cvw.c) */
+    char loop_token[33];         /* an application's call looped to itself (ucwa_sipd_fwd.c) */
 } sipd;
 
 /* An NG request's end: resp is the answer's dictionary (NULL with err on failure). */
@@ -161,6 +162,17 @@ void sipd_reply_unreachable(sipd *d, const struct sip_msg *msg);
 int sipd_cvw_handle(sipd *d, int invite, json_t *m, const char *k, const char *kfe,
                     const char *kconv);
 void sipd_cvw_close(sipd *d);
+
+/* An application's call its callee forwards (ucwa_sipd_fwd.c): the target of invitation
+ * m ("fwd"), else to; *hdrs: header lines to add (Diversion, or the loop's token), *route:
+ * the route instead of UcwaSipProxy (the loop to this process's own primary port), *name:
+ * the caller's display name (each malloc, or NULL). */
+const char *sipd_fwd_app_target(sipd *d, json_t *m, const char *to, char **hdrs,
+                                char **route, char **name);
+/* An INVITE that is this process's own loop (it carries the loop's token): an application's
+ * call to a user whose simultaneous ring or unanswered forward acts as for a call from
+ * SIP. */
+int sipd_fwd_app_loop(sipd *d, const struct sip_msg *msg);
 
 /* What the outbox (or, on a pool, sipd_pool_command) hands over: o's message, sdp the
  * description it needs (ucwa_sipd_call.c). */

@@ -40,18 +40,34 @@ APLOG_USE_MODULE(ucwa);
 
 /* ---- SIP ---- */
 
+/* 1 when msg comes from this process's own address: an application's call looped to
+ * this process for its callee's single number reach (ucwa_sipd_fwd.c sends it to the
+ * listen address, 127.0.0.1 when that is any), whose two halves talk directly. */
+static int from_self(sipd *d, const struct sip_msg *msg)
+{
+    const char *l = d->conf->listen;
+    struct sa self;
+
+    if (!l || !strcmp(l, "0.0.0.0") || !strcmp(l, "::")) {
+        l = "127.0.0.1";
+    }
+    return sa_set_str(&self, l, 0) == 0 && sa_cmp(&self, &msg->src, SA_ADDR);
+}
+
 /* First of every listener: a request inside a dialog (a To tag), a BYE or a CANCEL that
- * does not come from UcwaSipProxy gets 403 (an ACK is dropped). Every dialog of ours is
- * set up through Kamailio, which record-routes it, so its requests come from Kamailio's
- * address; one sent to this port straight from elsewhere, with a live call's Call-ID and
- * tags, would end, hold or re-target the call past Kamailio's trust rules. */
+ * does not come from UcwaSipProxy (nor from this process itself) gets 403 (an ACK is
+ * dropped). Every dialog of ours with a SIP party is set up through Kamailio, which
+ * record-routes it, so its requests come from Kamailio's address; one sent to this port
+ * straight from elsewhere, with a live call's Call-ID and tags, would end, hold or
+ * re-target the call past Kamailio's trust rules. */
 static bool on_foreign_request(const struct sip_msg *msg, void *arg)
 {
     sipd *d = arg;
     char src[80], met[16];
 
     if ((!pl_isset(&msg->to.tag) && pl_strcmp(&msg->met, "BYE")
-         && pl_strcmp(&msg->met, "CANCEL")) || sipd_from_proxy(d, msg)) {
+         && pl_strcmp(&msg->met, "CANCEL"))
+        || sipd_from_proxy(d, msg) || from_self(d, msg)) {
         return false;
     }
     d->sip_requests++;

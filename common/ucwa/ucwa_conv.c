@@ -984,8 +984,19 @@ ucwa_conv_result ucwa_conv_invite_locked(ucwa_store *s, const ucwa_conv_invite_i
         ucwa_conv_phone_init(c, in->phone_number, in->phone_gw, in->phone_line);
         c->phone_fail = (apr_uint32_t)in->phone_fail;
     }
+    else if (in->fwd_to && *in->fwd_to) {
+        /* the callee forwards (mod_ucwa/ucwa_fwd_app.c): nobody rings here, the SIP side
+         * calls the target, or rings the callee as for a call from SIP */
+        copy(c->fwd_to, sizeof(c->fwd_to), in->fwd_to);
+        copy(c->fwd_line, sizeof(c->fwd_line), in->fwd_line);
+    }
     else {
         gather_endpoints(s, c, to_user);
+        if (c->endpoints > 0 && in->anchor && ucwa_pool_sip_on(s)) {
+            /* anchored: the SIP side rings them, as a call from SIP (mod_ucwa/ucwa_fwd_app.c) */
+            c->endpoints = 0;
+            apr_snprintf(c->fwd_to, sizeof(c->fwd_to), "sip:%s", in->to);
+        }
     }
     /* a call with nobody to ring here nor on other Front Ends goes to the SIP side (a
      * phone, or nobody: Kamailio answers), as to one more Front End */

@@ -220,6 +220,13 @@ typedef struct {
     const char *phone_number, *phone_gw, *phone_line;
     int phone_fail;            /* ucwa_conv_phone_fail: the voice policy refused a number
                                 * (the invitation fails at once, nothing goes to SIP) */
+    /* the callee forwards (mod_ucwa/ucwa_fwd_app.c): its applications do not ring here,
+     * the SIP side calls fwd_to (tel:+E164 through gw_set, or sip:...) naming fwd_line
+     * (the callee's LineURI or SIP URI) in Diversion, or, with fwd_line "", rings the
+     * callee (fwd_to) as for a call from SIP; NULL: not forwarded */
+    const char *fwd_to, *fwd_line;
+    int anchor;                /* UcwaSipAnchorAppCalls: a callee with applications here is
+                                * rung through the SIP side (as fwd_to its own URI) */
 } ucwa_conv_invite_in;
 
 /* Starts a conversation: *idx is its record. OK (the invitation may have failed at

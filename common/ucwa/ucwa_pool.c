@@ -394,6 +394,11 @@ int ucwa_pool_conv_invite_locked(ucwa_store *s, const ucwa_conv *c, const char *
             json_object_set_new(m, "pgw", json_string(c->phone_gw));
             json_object_set_new(m, "line", json_string(c->phone_line));
         }
+        if (c->fwd_to[0]) {
+            /* the callee forwards (mod_ucwa/ucwa_fwd_app.c) */
+            json_object_set_new(m, "fwd", json_string(c->fwd_to));
+            json_object_set_new(m, "div", json_string(c->fwd_line));
+        }
     }
     body = mob_json_dump(p, m, NULL);
     json_decref(m);

@@ -284,6 +284,13 @@ typedef struct {
     char phone_number[UCWA_PHONE_MAX];   /* the callback number, tel:+E164 */
     char phone_gw[12];             /* its route's gateway set, or "" */
     char phone_line[UCWA_PHONE_MAX];     /* the user's LineURI (tel:+...), or "" */
+    /* a call from an application forwarded by its callee's settings
+     * (mod_ucwa/ucwa_fwd_app.c): nobody rings here, the SIP side calls fwd_to
+     * ("tel:+E164" through gw_set, or "sip:...") naming fwd_line in Diversion */
+    char fwd_to[UCWA_SIP_MAX];     /* "" when not forwarded */
+    char fwd_line[UCWA_SIP_MAX];   /* the callee's LineURI, or its "sip:" address; "" with
+                                    * fwd_to the callee's own URI: its simultaneous ring or
+                                    * unanswered forward, which the SIP side acts on */
 } ucwa_conv;
 
 /* ucwa_conv.reneg_done: the callee's renegotiation crossed the caller's on its way between

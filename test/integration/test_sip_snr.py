@@ -41,7 +41,15 @@ between calls (ucwa-sipd reads them at each call).
   app call (no link, 403);
 - the remote party's hold and resume (re-INVITEs) once the call is on the mobile
   (accepted or moved there) reach the mobile through rtpengine, and the tones flow
-  again after the resume."""
+  again after the resume;
+- a call from bob's app to alice, who forwards at once: her apps do not ring, the mobile
+  does (tones both ways through rtpengine), the gateway sees bob as the caller and
+  alice's number in Diversion; the policy gate, a number no route allows and her own
+  number leave it to her apps; her unanswered call forward (her app's invitation ends
+  Missed with its log and push, bob's rings on and connects to the mobile), her
+  simultaneous ring (answered on the mobile: ConnectedElsewhere; on her app: the mobile
+  canceled), her Workhours immediate forward within and outside her hours; an INVITE
+  with a forged P-Ucwa-Loop token from elsewhere: 403."""
 import datetime
 import json
 import re
@@ -951,3 +959,239 @@ def test_replace_with_phone_audio_app_to_app(fe, side, users, peer):
     assert r.status_code == 403 and r.json().get("code") == "Forbidden", r.text
     out.hang_up()
     ring.ended()
+
+
+# --- calls from another application follow the callee's forwarding --------------------
+
+
+def test_app_call_immediate_forward_tones(fe, side, users, mobile, peer):
+    """alice forwards at once to her mobile; bob's app calls her: her apps do not ring,
+    the mobile does (the caller shown as bob), and when it answers bob's call connects to
+    it through rtpengine (his WebRTC offer anchored, plain RTP to the mobile): each hears
+    the other's tone; bob's hang-up ends it."""
+    forwarding(fe, "ImmediateForward", immediate=f"tel:{MOBILE}")
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    bob = CallApp.signed_in(users("bob@contoso.test"))
+    a = peer()
+    call = bob.call(f"sip:alice@{DOMAIN}", a.offer())
+    call.started()
+    incoming = mobile.wait_event("CALL_INCOMING", timeout=10)
+    assert "bob@" in incoming.get("peeruri", ""), incoming
+    mobile.accept()
+    answer = call.answered(timeout=15)
+    a.accept(answer.decode())
+    a.wait_connected(timeout=15)
+    mobile.wait_event("CALL_ESTABLISHED", timeout=10)
+    call.connected()
+    t0 = time.monotonic()
+    heard_app = a.heard(MOBILE_HZ, since=t0)
+    heard = mobile.heard(APP_HZ)
+    assert heard.ok, f"the mobile does not hear the app's {APP_HZ} Hz: {heard}"
+    assert heard_app.ok, f"the app does not hear the mobile's {MOBILE_HZ} Hz: {heard_app}"
+    calls = side.rtp.calls()
+    assert len(calls) == 1, calls
+    alice.pump(timeout=1)
+    assert not any(e.rel == "audioVideoInvitation" for e in alice.queue), alice.queue
+    call.hang_up()
+    mobile.wait_event("CALL_CLOSED", timeout=10)
+    rtpengine_forgets(side)
+
+
+def test_app_call_immediate_forward_at_the_gateway(fe, side, users, peer):
+    """The forwarded call at the SIPp gateway (set 1): for sip:+E164;user=phone, showing
+    bob (From and P-Asserted-Identity) and alice's work number in Diversion
+    (unconditional); bob's call connects to it."""
+    forwarding(fe, "ImmediateForward", immediate="tel:+16660199")
+    bob = CallApp.signed_in(users("bob@contoso.test"))
+    before = len(side.gw.requests("INVITE"))
+    a = peer()
+    call = bob.call(f"sip:alice@{DOMAIN}", a.offer())
+    invite = side.gw.wait_request("INVITE", count=before + 1)
+    assert invite.ruri.startswith("sip:+16660199@") and "user=phone" in invite.ruri, \
+        invite.ruri
+    assert "bob@contoso.test" in invite.header("From"), invite.text
+    assert "bob@contoso.test" in invite.header("P-Asserted-Identity"), invite.text
+    assert invite.header("Diversion").startswith(f"<tel:{ALICE_NUMBER}>"), invite.text
+    assert "reason=unconditional" in invite.header("Diversion"), invite.text
+    a.accept(call.answered(timeout=15).decode())
+    call.connected()
+    call.hang_up()
+    rtpengine_forgets(side)
+
+
+@pytest.mark.parametrize("why", ["policy", "route", "own-number"])
+def test_app_call_immediate_forward_gates(fe, side, users, mobile, peer, why):
+    """A policy that no longer allows forwarding, a target no route allows, or a target
+    that is alice's own number: her apps ring, nothing is called."""
+    if why == "policy":
+        forwarding(fe, "ImmediateForward", immediate=f"tel:{MOBILE}", allow_fwd=0)
+    elif why == "route":
+        forwarding(fe, "ImmediateForward", immediate="tel:+4930123456")
+    else:
+        forwarding(fe, "ImmediateForward", immediate=f"tel:{ALICE_NUMBER}")
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    bob = CallApp.signed_in(users("bob@contoso.test"))
+    call = bob.call(f"sip:alice@{DOMAIN}", peer().offer())
+    ring = alice.ringing(timeout=10)
+    with pytest.raises(TimeoutError):
+        mobile.wait_event("CALL_INCOMING", timeout=1)
+    ring.decline()
+    call.failed()
+
+
+def app_calls_alice(users, peer, before=None):
+    """bob's app (peer a, APP_HZ) calls alice (before(alice's app) first): (alice's app,
+    bob's app, a, bob's call)."""
+    alice = CallApp.signed_in(users("alice@contoso.test"))
+    if before:
+        before(alice)
+    bob = CallApp.signed_in(users("bob@contoso.test"))
+    a = peer()
+    call = bob.call(f"sip:alice@{DOMAIN}", a.offer())
+    call.started()
+    return alice, bob, a, call
+
+
+def app_and_mobile_bridged(a, mobile, call):
+    """bob's call answered by the mobile: connected, each hears the other's tone."""
+    a.accept(call.answered(timeout=15).decode())
+    a.wait_connected(timeout=15)
+    call.connected()
+    t0 = time.monotonic()
+    heard_app = a.heard(MOBILE_HZ, since=t0)
+    heard = mobile.heard(APP_HZ)
+    assert heard.ok, f"the mobile does not hear the app's {APP_HZ} Hz: {heard}"
+    assert heard_app.ok, f"the app does not hear the mobile's {MOBILE_HZ} Hz: {heard_app}"
+
+
+def pushes(apns_mock):
+    return [p["payload"]["event"] for p in apns_mock["control"]("GET", "/mock/pushes")]
+
+
+def test_app_call_unanswered_forward(fe, side, users, mobile, peer, apns_mock):
+    """alice forwards unanswered calls after 5 s (the shortest delay): bob's call rings
+    her app (from bob), after the delay her invitation ends Missed (a missed AudioLog,
+    and the missed call's push to her app in the background) and the mobile
+    rings; bob's invitation rang on and connects to the mobile: tones both ways."""
+    forwarding(fe, unanswered=f"tel:{MOBILE}", unanswered_delay=5)
+    seen_pushes = len(pushes(apns_mock))
+
+    def background(app):
+        r = app.app.post("/pushRegistrations", {"provider": "APNs", "token": DEVICE})
+        assert r.status_code == 201, r.text
+        assert app.app.post("/reportBackground").status_code == 204
+    alice, bob, a, call = app_calls_alice(users, peer, before=background)
+    t0 = time.time()
+    ring = alice.ringing(timeout=10)
+    frm = ring.inv.get("_embedded", {}).get("from") or alice.get(ring.links["from"]["href"])
+    assert frm["uri"] == "sip:bob@contoso.test", frm
+    seen = len(missed_logs(alice, since=-1))
+    incoming = mobile.wait_event("CALL_INCOMING", timeout=10)
+    assert 4.5 <= time.time() - t0 <= 6.5, time.time() - t0
+    assert "bob@" in incoming.get("peeruri", ""), incoming
+    assert ring.missed(timeout=5).get("subcode") == "Missed"
+    assert call.completed() is None, "bob's invitation ended with alice's"
+    mobile.accept()
+    mobile.wait_event("CALL_ESTABLISHED", timeout=10)
+    app_and_mobile_bridged(a, mobile, call)
+    logs = missed_logs(alice, since=seen)
+    assert logs and logs[-1]["type"] == "AudioLog", logs
+    deadline, events = time.time() + 10, []
+    while "missed-call" not in events and time.time() < deadline:
+        events = pushes(apns_mock)[seen_pushes:]
+        time.sleep(0.1)
+    assert "missed-call" in events, events
+    mobile.hangup()
+    mobile.wait_event("CALL_CLOSED", timeout=10)
+    call.ended()
+    rtpengine_forgets(side)
+
+
+def test_app_call_simultaneous_ring_answered_on_mobile(fe, side, users, mobile, peer):
+    """Simultaneous ring after 1 s: alice's app rings at once, the mobile a second later;
+    the mobile answers: alice's invitation ends ConnectedElsewhere, bob's call connects
+    to the mobile (tones both ways); bob's hang-up ends the mobile's call."""
+    forwarding(fe, "SimultaneousRing", simring=f"tel:{MOBILE}", simring_delay=1)
+    alice, bob, a, call = app_calls_alice(users, peer)
+    t0 = time.time()
+    ring = alice.ringing(timeout=10)
+    mobile.wait_event("CALL_INCOMING", timeout=10)
+    assert 0.5 <= time.time() - t0 <= 2.5, time.time() - t0
+    mobile.accept()
+    mobile.wait_event("CALL_ESTABLISHED", timeout=10)
+    assert ring.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
+    app_and_mobile_bridged(a, mobile, call)
+    call.hang_up()
+    mobile.wait_event("CALL_CLOSED", timeout=10)
+    rtpengine_forgets(side)
+
+
+def test_app_call_simultaneous_ring_answered_on_app(fe, side, users, mobile, peer):
+    """Simultaneous ring, answered on alice's app: the mobile's leg is canceled, bob and
+    alice hear each other; alice's hang-up ends bob's call."""
+    forwarding(fe, "SimultaneousRing", simring=f"tel:{MOBILE}", simring_delay=0)
+    alice, bob, a, call = app_calls_alice(users, peer)
+    ring = alice.ringing(timeout=10)
+    mobile.wait_event("CALL_INCOMING", timeout=10)
+    b = peer(MOBILE_HZ)
+    ring.accept(b.answer(ring.sdp()))
+    closed = mobile.wait_event("CALL_CLOSED", timeout=10)
+    assert "reset by peer" in closed.get("param", ""), closed
+    a.accept(call.answered(timeout=15).decode())
+    a.wait_connected(timeout=15)
+    call.connected()
+    t0 = time.monotonic()
+    assert a.heard(MOBILE_HZ, since=t0).ok, "bob does not hear alice"
+    assert b.heard(APP_HZ, since=t0).ok, "alice does not hear bob"
+    ring.hang_up()
+    call.ended()
+    rtpengine_forgets(side)
+
+
+def test_loop_header_from_elsewhere_is_403(fe, side):
+    """An INVITE to the primary port from anyone but Kamailio is refused even when it
+    carries a P-Ucwa-Loop header (only ucwa-sipd's own token opens that door)."""
+    r = kamailio.sip_request("INVITE", f"sip:alice@{DOMAIN}",
+                             ("127.0.0.1", 5089 + side.offset), source=("127.0.0.2", 0),
+                             from_="sip:mallory@127.0.0.2",
+                             headers=["Content-Type: application/sdp",
+                                      "P-Ucwa-Loop: 00000000000000000000000000000000"],
+                             body="v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 "
+                                  "127.0.0.2\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n")
+    assert r is not None and r.status == 403, r
+
+
+@pytest.mark.parametrize("within", [False, True])
+def test_app_call_work_hours(fe, side, users, mobile, peer, within):
+    """An immediate forward for Workhours of a call from bob's app (ucwa-sipd tells
+    whether now is within alice's hours): within them the mobile rings and bob's call
+    connects to it, outside them alice's app rings and the mobile does not."""
+    local = datetime.datetime.now(zoneinfo.ZoneInfo(WORK_ZONE))
+    hh = [(local + datetime.timedelta(hours=h)).strftime("%H:00") for h in (-1, 1, 2)]
+    work_hours(fe, "Mon-Sun", *(hh[0:2] if within else hh[1:3]))
+    forwarding(fe, "ImmediateForward", immediate=f"tel:{MOBILE}", period="Workhours")
+    try:
+        alice, bob, a, call = app_calls_alice(users, peer)
+        if within:
+            mobile.wait_event("CALL_INCOMING", timeout=10)
+            mobile.accept()
+            mobile.wait_event("CALL_ESTABLISHED", timeout=10)
+            app_and_mobile_bridged(a, mobile, call)
+            alice.pump(timeout=1)
+            assert not any(e.rel == "audioVideoInvitation" for e in alice.queue), alice.queue
+        else:
+            ring = alice.ringing(timeout=10)
+            with pytest.raises(TimeoutError):
+                mobile.wait_event("CALL_INCOMING", timeout=1.5)
+            ring.accept(peer(MOBILE_HZ).answer(ring.sdp()))
+            a.accept(call.answered(timeout=15).decode())
+            call.connected()
+        call.hang_up()
+        if within:
+            mobile.wait_event("CALL_CLOSED", timeout=10)
+    finally:
+        con = sqlite3.connect(fe.db, timeout=10)
+        con.execute("DELETE FROM ucwa_work_hours")
+        con.commit()
+        con.close()
+    rtpengine_forgets(side)

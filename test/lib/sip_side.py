@@ -116,9 +116,11 @@ class SipSide:
   rtpengine (media anchor)        NG {self.rtp.ng_socket}, RTP {self.rtp.rtp_ports[0]}-{self.rtp.rtp_ports[1]}
   PSTN gateway (SIPp, answers)    {self.gw.addr}:{self.gw.port}, gateway set 1, echoes media
   Gateway list, trusted list      {k.dispatcher_file}, {k.trusted_file}
-                                  (edit, then: kamcmd -s unix:{k.ctl_socket} dispatcher.reload)
+                                  (edit, then: kamcmd -s unix:{k.ctl_socket} dispatcher.reload,
+                                  and permissions.addressReload for the trusted list)
   SIP phones register from {PHONES} (no password), e.g. with baresip:
-    <sip:alice@{k.domain}>;outbound="sip:{k.host}:{k.port}"  (sip_listen 127.0.0.33:5062)"""
+    <sip:alice@{k.domain}>;outbound="sip:{k.host}:{k.port}"  (sip_listen 127.0.0.33:5062;
+    the modules its config must load: README, "The SIP side")"""
 
     def __enter__(self):
         return self.start()
