@@ -19,6 +19,8 @@ the first `ucwa` address (where Kamailio sends a domain user with no phone), pho
 5102+4n, RTP 5200+20n and 19 more.
 Phones register from 127.0.0.32/27 without a password. Nothing here needs pytest.
 """
+import json
+import socket
 from pathlib import Path
 
 import baresip
@@ -135,3 +137,17 @@ def seed_voice(state, sql):
     con.executescript(sql)
     con.commit()
     con.close()
+
+
+def sipd_status(fe):
+    """ucwa-sipd's answer to the status command (a dict: pid, calls, ...) on its command
+    socket, the one of fe's Apache (a ucwa_client Front End)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(str(fe.apache.root / "run" / f"ucwa-sipd.{fe.apache.proc.pid}.sock"))
+    s.sendall(b'{"cmd":"status"}\n')
+    data = b""
+    while not data.endswith(b"\n"):
+        data += s.recv(65536)
+    s.close()
+    return json.loads(data)
