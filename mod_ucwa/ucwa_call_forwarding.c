@@ -351,10 +351,12 @@ static int ring_delay(json_t *in, int lo, int hi, int *out)
         n = (long)json_integer_value(v);
     }
     else if (json_is_string(v) && *json_string_value(v)) {
-        n = strtol(json_string_value(v), &end, 10);
-        if (*end || strlen(json_string_value(v)) > 4) {
+        /* digits only: strtol alone would also take " 5", "+5" and "-0" */
+        const char *sv = json_string_value(v);
+        if (strspn(sv, "0123456789") != strlen(sv) || strlen(sv) > 4) {
             return 0;
         }
+        n = strtol(sv, &end, 10);
     }
     else {
         return 0;

@@ -353,10 +353,11 @@ int ucwa_calls_start(ucwa_req *q, int what)
     if (ucwa_pool_name(q->r->server)) {
         /* the callee's Audio/Video endpoints on the pool's other Front Ends ring too; a
          * user homed on a linked pool rings there (the relay carries the offer) */
-        apr_array_header_t *fes;
-        if (ucwa_pool_invitee_fes(q->r, in.to, &fes) != 0) {
+        apr_array_header_t *fes = apr_array_make(p, 1, sizeof(const char *));
+        if (!(in.fwd_to && *in.fwd_to) && ucwa_pool_invitee_fes(q->r, in.to, &fes) != 0) {
             return ucwa_pool_unavailable(q);
         }
+        ucwa_fwd_app_anchor_pool(q, &in, fes);   /* UcwaSipAnchorAppCalls on a pool */
         if (fes->nelts > 0 && !to_pool(q, &sdp, &in.offer_key, &rv)) {
             return rv;
         }
@@ -364,7 +365,9 @@ int ucwa_calls_start(ucwa_req *q, int what)
         in.nremote = fes->nelts;
         if (fes->nelts == 0 && q->conf->global->sip->enabled) {
             /* nobody elsewhere: when nobody rings here either, this Front End's SIP side
-             * (a member of the pool, reached through the pool's table) places the call */
+             * (a member of the pool, reached through the pool's table) places the call;
+             * so it does a call the callee forwards (ucwa_fwd_app.c): to the target, or
+             * looped to itself, which rings the callee pool-wide as a call from SIP */
             if (!to_pool(q, &sdp, &in.offer_key, &rv)) {
                 return rv;
             }

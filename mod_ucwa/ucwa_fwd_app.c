@@ -27,8 +27,7 @@ int ucwa_fwd_app_route(ucwa_req *q, ucwa_conv_invite_in *in, apr_interval_time_t
     int workhours;
 
     *more = 0;
-    if (!q->conf->global->sip->enabled || ucwa_pool_name(q->r->server)
-        || !in->to || !strncmp(in->to, "tel:", 4)) {
+    if (!q->conf->global->sip->enabled || !in->to || !strncmp(in->to, "tel:", 4)) {
         return 0;
     }
     in->anchor = q->conf->global->sip->anchor_apps;   /* UcwaSipAnchorAppCalls */
@@ -90,4 +89,18 @@ int ucwa_fwd_app_route(ucwa_req *q, ucwa_conv_invite_in *in, apr_interval_time_t
                   "%s calls %s: forwarded at once to %s%s%s", q->user, in->to, in->fwd_to,
                   in->gw_set ? ", gateway set " : "", in->gw_set ? in->gw_set : "");
     return 1;
+}
+
+void ucwa_fwd_app_anchor_pool(ucwa_req *q, ucwa_conv_invite_in *in, apr_array_header_t *fes)
+{
+    if (!in->anchor || (in->fwd_to && *in->fwd_to) || fes->nelts == 0
+        || *APR_ARRAY_IDX(fes, 0, const char *) == '@') {
+        return;
+    }
+    in->fwd_to = apr_pstrcat(q->r->pool, "sip:", in->to, NULL);
+    in->fwd_line = "";
+    fes->nelts = 0;
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, UCWALOGNO(01300)
+                  "%s calls %s: anchored, its applications in the pool ring through the SIP "
+                  "side", q->user, in->to);
 }

@@ -962,7 +962,7 @@ static int user_here(sipd *d, const char *sip)
 /* The request came from UcwaSipProxy's address (any port: Kamailio answers from its
  * listening socket, or over a TCP connection of its own); without UcwaSipProxy, from
  * anyone. */
-static int from_proxy(sipd *d, const struct sip_msg *msg)
+int sipd_from_proxy(sipd *d, const struct sip_msg *msg)
 {
     struct sa proxy;
     char host[128];
@@ -998,7 +998,7 @@ static void on_invite(const struct sip_msg *msg, void *arg)
     int err, apps;
 
     d->sip_requests++;
-    if (!from_proxy(d, msg) && !sipd_fwd_app_loop(d, msg)) {
+    if (!sipd_from_proxy(d, msg) && !sipd_fwd_app_loop(d, msg)) {
         /* only Kamailio rings the users (it applied its trust rules): a call sent to this
          * port directly from elsewhere would bypass them */
         char src[80];

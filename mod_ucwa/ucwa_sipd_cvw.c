@@ -374,7 +374,8 @@ static void leg_close(int err, const struct sip_msg *msg, void *arg)
     }
     if (a && c->state == CVW_B) {
         /* the user hung up while the target rang: the caller canceled */
-        cvw_fail(c, UCWA_PHONE_FAIL_NONE, "the user's phone hung up while the target rang");
+        cvw_fail(c, UCWA_PHONE_FAIL_CALLBACK_HUNG_UP,
+                 "the user's phone hung up while the target rang");
         return;
     }
     if (code == 486 || code == 600) {

@@ -54,6 +54,7 @@ typedef struct sipd {
     apr_time_t started;
     struct sip *sip;
     struct sip_lsnr *lsnr;
+    struct sip_lsnr *guard_lsnr; /* in-dialog requests not from UcwaSipProxy: 403 */
     struct tls *tls;             /* UcwaSipCertificateFile's, or NULL */
     int cmd_fd;
     struct list conns;           /* sipd_conn */
@@ -108,6 +109,8 @@ void sipd_ng_delete(sipd *d, const char *call_id);
 /* Calls (ucwa_sipd_call.c): the SIP sessions' listener, opened before the stateless
  * answers of ucwa_sipd_proc.c so INVITEs and in-dialog requests reach it first. */
 int sipd_calls_open(sipd *d);
+/* 1 when msg comes from UcwaSipProxy's address (or there is no UcwaSipProxy). */
+int sipd_from_proxy(sipd *d, const struct sip_msg *msg);
 /* After the process dropped privileges: what a previous process held ends, the outbox is
  * looked at from now on. */
 void sipd_calls_start(sipd *d);

@@ -40,6 +40,50 @@ APLOG_USE_MODULE(ucwa);
 
 /* ---- SIP ---- */
 
+/* 1 when msg comes from this process's own address: an application's call looped to
+ * this process for its callee's single number reach (ucwa_sipd_fwd.c sends it to the
+ * listen address, 127.0.0.1 when that is any), whose two halves talk directly. */
+static int from_self(sipd *d, const struct sip_msg *msg)
+{
+    const char *l = d->conf->listen;
+    struct sa self;
+
+    if (!l || !strcmp(l, "0.0.0.0") || !strcmp(l, "::")) {
+        l = "127.0.0.1";
+    }
+    return sa_set_str(&self, l, 0) == 0 && sa_cmp(&self, &msg->src, SA_ADDR);
+}
+
+/* First of every listener: a request inside a dialog (a To tag), a BYE or a CANCEL that
+ * does not come from UcwaSipProxy (nor from this process itself) gets 403 (an ACK is
+ * dropped). Every dialog of ours with a SIP party is set up through Kamailio, which
+ * record-routes it, so its requests come from Kamailio's address; one sent to this port
+ * straight from elsewhere, with a live call's Call-ID and tags, would end, hold or
+ * re-target the call past Kamailio's trust rules. */
+static bool on_foreign_request(const struct sip_msg *msg, void *arg)
+{
+    sipd *d = arg;
+    char src[80], met[16];
+
+    if ((!pl_isset(&msg->to.tag) && pl_strcmp(&msg->met, "BYE")
+         && pl_strcmp(&msg->met, "CANCEL"))
+        || sipd_from_proxy(d, msg) || from_self(d, msg)) {
+        return false;
+    }
+    d->sip_requests++;
+    if (!pl_strcmp(&msg->met, "ACK")) {
+        return true;
+    }
+    d->sip_refused++;
+    re_snprintf(src, sizeof(src), "%J", &msg->src);
+    re_snprintf(met, sizeof(met), "%r", &msg->met);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, UCWALOGNO(01200)
+                 "ucwa-sipd: %s inside a dialog from %s refused: not from UcwaSipProxy",
+                 met, src);
+    (void)sip_reply(d->sip, msg, 403, "Forbidden");
+    return true;
+}
+
 /* The one answer to an INVITE for somebody who cannot be reached now: a number nobody
  * has, a user with no application, no call service yet. A gateway maps 480 to Q.850
  * cause 18/20 ("no user responding", "subscriber absent") rather than 404's cause 1
@@ -192,7 +236,8 @@ static int sip_open(sipd *d)
             return err;
         }
     }
-    if (!err) err = sipd_calls_open(d);   /* first: INVITEs and dialogs go to it */
+    if (!err) err = sip_listen(&d->guard_lsnr, d->sip, true, on_foreign_request, d);
+    if (!err) err = sipd_calls_open(d);   /* then INVITEs and dialogs go to it */
     if (!err) err = sip_listen(&d->lsnr, d->sip, true, on_request, d);
     if (!err) widen_backlogs(d);
     if (err) {
@@ -748,6 +793,7 @@ int ucwa_sipd_main(server_rec *s, const ucwa_sip_conf *c, pid_t parent, unsigned
     list_flush(&d->conns);
     sipd_ng_close(d);
     mem_deref(d->lsnr);
+    mem_deref(d->guard_lsnr);
     sip_close(d->sip, true);
     mem_deref(d->sip);
     mem_deref(d->tls);

@@ -992,7 +992,7 @@ ucwa_conv_result ucwa_conv_invite_locked(ucwa_store *s, const ucwa_conv_invite_i
     }
     else {
         gather_endpoints(s, c, to_user);
-        if (c->endpoints > 0 && in->anchor && ucwa_pool_sip_on(s)) {
+        if (c->endpoints > 0 && in->anchor && (ucwa_pool_sip_on(s) || in->sip_fe)) {
             /* anchored: the SIP side rings them, as a call from SIP (mod_ucwa/ucwa_fwd_app.c) */
             c->endpoints = 0;
             apr_snprintf(c->fwd_to, sizeof(c->fwd_to), "sip:%s", in->to);

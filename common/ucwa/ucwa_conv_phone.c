@@ -55,7 +55,8 @@ json_t *ucwa_conv_phone_invitation(apr_pool_t *p, const ucwa_conv_view *v)
     int open = c->phase == UCWA_CONV_INVITING;
 
     state = open ? "Connecting" : c->accepted ? "Connected"
-            : c->end == UCWA_CONV_END_CANCELED ? "Cancelled" : "Failed";
+            : c->end == UCWA_CONV_END_CANCELED || c->phone_fail == UCWA_PHONE_FAIL_CALLBACK_HUNG_UP
+              ? "Cancelled" : "Failed";
     json_object_set_new(r, "direction", json_string("Outgoing"));
     json_object_set_new(r, "importance", json_string(c->importance));
     json_object_set_new(r, "threadId", json_string(c->thread_id));
@@ -116,7 +117,7 @@ json_t *ucwa_conv_phone_modality(apr_pool_t *p, const ucwa_conv_view *v)
 static const char *const fail_names[UCWA_PHONE_FAIL_MAX] = {
     "", "CallbackNotAnswered", "CallbackBusy", "CallbackUnreachable", "TargetBusy",
     "TargetDeclined", "TargetNotAnswered", "TargetUnreachable", "MediaFailure",
-    "CallbackNotAllowed", "TargetNotAllowed"
+    "CallbackNotAllowed", "TargetNotAllowed", "CallbackHungUp"
 };
 
 const char *ucwa_conv_phone_fail_name(ucwa_conv_phone_fail why)
@@ -148,6 +149,9 @@ json_t *ucwa_conv_phone_reason(const ucwa_conv *c)
     case UCWA_PHONE_FAIL_TARGET_NOT_ALLOWED:
         return reason("Forbidden", "NotAllowed", "Your voice policy does not allow calls to "
                       "this number.");
+    case UCWA_PHONE_FAIL_CALLBACK_HUNG_UP:
+        return reason("LocalFailure", "Canceled", "You hung up your phone before the person "
+                      "answered, so the call was canceled.");
     case UCWA_PHONE_FAIL_MEDIA:
         return reason("ServiceFailure", "MediaFailure", "The two calls could not be "
                       "connected.");

@@ -43,6 +43,8 @@ typedef enum {
     UCWA_PHONE_FAIL_CALLBACK_NOT_ALLOWED, /* the voice policy routes no call to the user's
                                            * phone: nothing reaches SIP */
     UCWA_PHONE_FAIL_TARGET_NOT_ALLOWED,   /* ... nor to the target */
+    UCWA_PHONE_FAIL_CALLBACK_HUNG_UP,     /* the user hung up their phone while the target
+                                           * rang: the user canceled the call */
     UCWA_PHONE_FAIL_MAX
 } ucwa_conv_phone_fail;
 

@@ -31,21 +31,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static int is_number(const char *s)
-{
-    const char *e;
-
-    if (*s == '+') s++;
-    if (!*s || *s == ';') return 0;
-    for (; *s >= '0' && *s <= '9'; s++) {}
-    if (!*s) return 1;
-    if (strncmp(s, ";ext=", 5) || !s[5]) return 0;
-    for (e = s + 5; *e; e++) {
-        if (*e < '0' || *e > '9') return 0;
-    }
-    return 1;
-}
-
 static void check_snr(apr_pool_t *p, const char *in)
 {
     const char *n0 = ucwa_snr_number(p, in, 0), *n1 = ucwa_snr_number(p, in, 1);
@@ -147,7 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 FUZZ_CHECK(!strcmp(out, clean) && rule == NULL);
             }
             else {
-                FUZZ_CHECK(is_number(out) && strlen(out) <= UCWA_VOICE_NUMBER_MAX && rule);
+                FUZZ_CHECK(fuzz_is_number(out) && strlen(out) <= UCWA_VOICE_NUMBER_MAX && rule);
             }
             if (ucwa_voice_route(&pol, routes, p, out, &c)) {
                 const char *set = ucwa_snr_gw_set(&c);

@@ -68,6 +68,22 @@ static inline unsigned fuzz_next(fuzz_reader *r)
     return r->p < r->end ? *r->p++ : 0;
 }
 
+/* A telephone number as ucwa_voice writes one: '+'? digits, maybe ";ext=" digits. */
+static inline int fuzz_is_number(const char *s)
+{
+    const char *e;
+
+    if (*s == '+') s++;
+    if (!*s || *s == ';') return 0;
+    for (; *s >= '0' && *s <= '9'; s++) {}
+    if (!*s) return 1;
+    if (strncmp(s, ";ext=", 5) || !s[5]) return 0;
+    for (e = s + 5; *e; e++) {
+        if (*e < '0' || *e > '9') return 0;
+    }
+    return 1;
+}
+
 /* A NUL-terminated copy of the input, allocated to its exact size (malloc, not the
  * pool, so that ASan sees a read past the terminator). Free with free(). */
 static inline char *fuzz_cstr(const uint8_t *data, size_t size)

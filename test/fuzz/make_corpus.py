@@ -1326,6 +1326,106 @@ def ucwa_voice_seeds():
     }
 
 
+# fuzz_ucwa_snr: a settings line (bytes: active setting, period, target bits, the two
+# ring delays + 8, policy bits), a rule's pattern and translation, a route's pattern and
+# gateways, the LineURI, the three targets, then dialled strings / enum spellings
+SNR_NONE, SNR_IMM, SNR_SIM = 3, 1, 2
+SNR_IMM_C, SNR_SIM_C, SNR_UNA_C, SNR_UNA_ON = 1, 2, 4, 8
+SNR_NO_POLICY, SNR_FWD, SNR_SIMOK, SNR_OTHER = 1, 2, 4, 8
+
+
+def snr(setting=SNR_NONE, targets=0, sim=0, una=20, policy=SNR_FWD | SNR_SIMOK, period=2,
+        rule=(r"^(\d{4})$", "+1555$1"), route=(r"^\+1555\d{4}$", "5"),
+        line="tel:+14255550111", imm="", simu="", unau="", more=()):
+    head = bytes([setting, period, 0x40 | targets, sim + 8, una + 8, 0x40 | policy])
+    assert b"\n" not in head and b"\0" not in head
+    return b"\n".join([head, *(x.encode() for x in rule), *(x.encode() for x in route),
+                       line.encode(), imm.encode(), simu.encode(), unau.encode(),
+                       *(m if isinstance(m, bytes) else m.encode() for m in more)])
+
+
+def ucwa_snr_seeds():
+    return {
+        "defaults": snr(more=["0100", "tel:+15550100", "+1 (555) 010-0"]),
+        "immediate-number": snr(SNR_IMM, SNR_IMM_C, imm="tel:+15550199"),
+        "immediate-sip": snr(SNR_IMM, SNR_IMM_C, imm="sip:bob@contoso.test"),
+        "immediate-dialled": snr(SNR_IMM, SNR_IMM_C, imm="0199"),
+        "immediate-not-allowed": snr(SNR_IMM, SNR_IMM_C, policy=SNR_SIMOK,
+                                     imm="tel:+15550199"),
+        "immediate-no-route": snr(SNR_IMM, SNR_IMM_C, imm="tel:+33123456789"),
+        "immediate-own-number": snr(SNR_IMM, SNR_IMM_C, line="tel:+15550111",
+                                    imm="tel:+15550111"),
+        "immediate-own-ext": snr(SNR_IMM, SNR_IMM_C, line="tel:+15550111;ext=111",
+                                 imm="0111"),
+        "immediate-and-unanswered": snr(SNR_IMM, SNR_IMM_C | SNR_UNA_C | SNR_UNA_ON,
+                                        imm="tel:+15550199", unau="tel:+15550198"),
+        "simring": snr(SNR_SIM, SNR_SIM_C, sim=5, simu="tel:+15550123"),
+        "simring-55": snr(SNR_SIM, SNR_SIM_C, sim=55, simu="tel:+15550123"),
+        "simring-56": snr(SNR_SIM, SNR_SIM_C, sim=56, simu="tel:+15550123"),
+        "simring-off": snr(SNR_SIM, SNR_SIM_C, policy=SNR_FWD, simu="tel:+15550123"),
+        "simring-and-unanswered": snr(SNR_SIM, SNR_SIM_C | SNR_UNA_C | SNR_UNA_ON, sim=10,
+                                      una=30, simu="tel:+15550123",
+                                      unau="sip:voicemail@contoso.test"),
+        "unanswered-4": snr(targets=SNR_UNA_C | SNR_UNA_ON, una=4, unau="tel:+15550124"),
+        "unanswered-61": snr(targets=SNR_UNA_C | SNR_UNA_ON, una=61, unau="tel:+15550124"),
+        "unanswered-none-target": snr(targets=SNR_UNA_ON, unau="tel:+15550124"),
+        "no-policy": snr(SNR_IMM, SNR_IMM_C, policy=SNR_NO_POLICY, imm="tel:+15550199"),
+        "gateway-names": snr(SNR_IMM, SNR_IMM_C, route=(r"^\+1555\d{4}$",
+                                                         "gw.example;1234567890;7"),
+                             imm="tel:+15550199"),
+        "other-usage": snr(SNR_SIM, SNR_SIM_C, policy=SNR_FWD | SNR_SIMOK | SNR_OTHER,
+                           simu="tel:+4930123456"),
+        "extension-rule": snr(SNR_IMM, SNR_IMM_C, rule=(r"^(\d{3})$", "+15550100;ext=$1"),
+                              imm="123"),
+        "odd-uris": snr(SNR_SIM, SNR_SIM_C | SNR_UNA_C | SNR_UNA_ON,
+                        simu="tel:+1555%30100", unau="SIP:Bob@Contoso.test",
+                        more=["tel:+1555;ext=", "tel:;ext=1", "+", ";ext=12", "%2B15550100",
+                              "sip:+15550100@contoso.test;user=phone", "x" * 300,
+                              "+" + "9" * 40, "tel:+15550100;phone-context=+1"]),
+        "enums": snr(more=["none", "IMMEDIATEFORWARD", "simultaneousring", "Workhours",
+                           "always", "contact", "Contact ", "", "Delegates", "Voicemail"]),
+        "bad-regex": snr(SNR_IMM, SNR_IMM_C, rule=("(", "$1"), route=("[", "5"),
+                         imm="0199"),
+        "line-uri-odd": snr(SNR_IMM, SNR_IMM_C, line="TEL:+15550199;ext=", imm="tel:+15550199"),
+        "empty-lines": b"\x03\x02\x4f\x10\x1c\x46\n\n\n\n\n\n\n\n\n",
+        "short": b"\x01",
+        "nul": snr(SNR_IMM, SNR_IMM_C, imm="tel:+15550199") + b"\x00tail",
+        "many-lines": snr(more=[str(i) * 4 for i in range(30)]),
+    }
+
+
+# fuzz_ucwa_workhours: lines: days, hours, a tz zone, then times (seconds since the epoch)
+def ucwa_workhours_seeds():
+    def w(days, hours, zone, *times):
+        return "\n".join([days, hours, zone, *map(str, times)]).encode()
+    t = [0, 1700000000, 1711846800, 1729990800, -1, 2 ** 62, -(2 ** 62), 253402300799]
+    return {
+        "office": w("Mon-Fri", "08:00-17:00", "Europe/London", *t),
+        "night": w("Mon-Fri", "22:00-06:00", "America/New_York", *t),
+        "all-day": w("Sun-Sat", "00:00-24:00", "UTC", *t),
+        "wrap-days": w("Fri-Mon", "09:00-12:00", "Asia/Kolkata", *t),
+        "list": w("mon,WED,Fri", "07:30-07:31", "Australia/Lord_Howe", *t),
+        "one-day": w("Sat", "23:59-24:00", "Pacific/Chatham", *t),
+        "same": w("Mon", "08:00-08:00", "UTC"),
+        "start-24": w("Mon", "24:00-01:00", "UTC"),
+        "end-0": w("Mon", "01:00-00:00", "UTC"),
+        "bad-times": w("Mon", "8:00-17:00", "UTC") + b"\n" + w("Mon", "08:60-17:00", "UTC"),
+        "bad-days": w("Mon-", "08:00-17:00", "UTC"),
+        "bad-days-2": w("Monday,Tue", "08:00-17:00", "UTC"),
+        "empty": w("", "", ""),
+        "zone-dotdot": w("Mon", "08:00-17:00", "../../etc/passwd"),
+        "zone-abs": w("Mon", "08:00-17:00", "/usr/share/zoneinfo/UTC"),
+        "zone-long": w("Mon", "08:00-17:00", "Europe/" + "L" * 80),
+        "zone-unknown": w("Mon", "08:00-17:00", "Mars/Olympus_Mons"),
+        "zone-posix": w("Mon", "08:00-17:00", "EST5EDT"),
+        "zone-etc": w("Mon", "08:00-17:00", "Etc/GMT+12", *t),
+        "zone-dir": w("Mon", "08:00-17:00", "Europe"),
+        "spec-blank": w("Mon Fri", "08:00-17:00", "UTC"),
+        "nul": w("Mon", "08:00-17:00", "UTC") + b"\x00Tue",
+        "huge-times": w("Mon-Sun", "00:00-24:00", "UTC", "9" * 30, "-" + "9" * 30, "x"),
+    }
+
+
 def main():
     write("fuzz_form", form_seeds())
     write("fuzz_accept", accept_seeds())
@@ -1346,6 +1446,8 @@ def main():
     write("fuzz_ucwa_pool_link", ucwa_pool_link_seeds())
     write("fuzz_ng_bencode", ng_bencode_seeds())
     write("fuzz_ucwa_voice", ucwa_voice_seeds())
+    write("fuzz_ucwa_snr", ucwa_snr_seeds())
+    write("fuzz_ucwa_workhours", ucwa_workhours_seeds())
     for d in sorted(CORPUS.iterdir()):
         files = list(d.iterdir())
         print(f"{d.name}: {len(files)} files, {sum(f.stat().st_size for f in files)} bytes")

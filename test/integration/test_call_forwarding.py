@@ -364,3 +364,48 @@ def test_concurrent_puts_from_one_reading_one_wins(fe, st):
 
 def app_log_count(fe, tag):
     return fe.apache.log_text().count(tag)
+
+
+def test_hostile_put_bodies(fe):
+    """callForwardingSettings, its settings resources and their ...ToContact actions
+    under hostile bodies (issue 13's parsers seen from outside): ring delays of every
+    wrong type and spelling (huge, negative, float, padded, hex, NUL), targets of 10,000
+    bytes, with NUL / CRLF / percent escapes / URI headers, odd `;ext=`, wrong types,
+    nesting, bodies that are not JSON: each a 4xx, never a 5xx, while the same request
+    with a good value is taken; none of them is stored. A ring delay string is digits
+    only: " 5", "+5" and "-0" were taken before (strtol's reading)."""
+    app = fe.user(BOB).create()
+    before = {sub: get(app, sub) for sub in (CFS, IFS, SRS, UCS)}
+    assert app.post(SRS + "/simultaneousRingToContact",
+                    {"target": "tel:+14255550103"}).status_code == 204
+    srs = get(app, SRS)
+    delays = [True, [], {}, 1.5, -1, 2 ** 63, -(2 ** 63), "", " 5", "5 ", "0x5", "+5",
+              "-0x", "99999999999999999999", "5\u0000", "1e1", 56]
+    for d in delays:
+        r = put(app, SRS, dict(srs, ringDelay=d, target="Contact"), srs["etag"])
+        assert 400 <= r.status_code < 500, (d, r.status_code, r.text[:200])
+    targets = ["sip:" + "a" * 10000 + "@contoso.test", "tel:+1425555\u00000102",
+               "tel:+14255550102\r\nX-Injected: 1", "tel:%2B14255550102",
+               "tel:+14255550102;ext=;ext=1", "tel:;ext=12", "sip:@",
+               "sip:alice@contoso.test;user=phone?Route=<sip:evil>", "tel:+",
+               "+" + "9" * 200, 12345, None, ["tel:+14255550103"], {"uri": "tel:+1"},
+               {"a": [{"b": [1] * 100}]}, "\u00e9" * 40]
+    for t in targets:
+        for sub, action in ((IFS, "immediateForwardToContact"),
+                            (SRS, "simultaneousRingToContact"),
+                            (UCS, "unansweredCallToContact")):
+            r = app.user.request("POST", app.href(f"{sub}/{action}"), json={"target": t})
+            assert 400 <= r.status_code < 500, (str(t)[:80], action, r.status_code,
+                                                r.text[:200])
+    for raw in (b"{", b"[]", b"null", b"\xff\xfe", b"{" * 3000 + b"}" * 3000,
+                b'{"activeSetting":"None","activeSetting":"ImmediateForward"}'):
+        r = app.user.request("PUT", app.href(CFS), data=raw,
+                             headers={"Content-Type": "application/json",
+                                      "If-Match": f'"{before[CFS]["etag"]}"'})
+        assert 400 <= r.status_code < 500, (raw[:40], r.status_code, r.text[:200])
+    # the good values are taken: the refusals were the bad values'
+    r = put(app, SRS, dict(srs, ringDelay="5", target="Contact"), srs["etag"])
+    assert r.status_code == 200 and r.json()["ringDelay"] == 5, r.text
+    # nothing the hostile bodies said was stored
+    assert r.json()["contactUri"] == "tel:+14255550103"
+    assert get(app, IFS) == before[IFS] and get(app, UCS) == before[UCS]

@@ -38,7 +38,7 @@ from ucwa_client import FAST, start_fe, stop_fe
 DOMAIN = "contoso.test"
 PHONE_HZ = 1500
 RING = 6                      # UcwaCallRingTimeout: each leg rings at most this long
-CVW_GW, CVW_ECHO, BUSY_GW, NOANSWER_GW = 5080, 5081, 5084, 5086
+CVW_GW, CVW_ECHO, BUSY_GW, NOANSWER_GW, HANGUP_GW = 5080, 5081, 5084, 5086, 5087
 ALLOWED = list(conftest.ALLOWED_LOG) + [re.compile(r"UCWA007[0-9][0-9]"),
                                          re.compile(r"UCWA0080[0-9]"),
                                          re.compile(r"UCWA00655")]   # rtpengine down (last)
@@ -51,6 +51,7 @@ INSERT INTO ucwa_voice_policies VALUES ('Global', 'Local', 1, 1, NULL);
 INSERT INTO ucwa_voice_routes VALUES ('Answers', 1, '^\+1555\d{4}$', 'Local', '5', NULL);
 INSERT INTO ucwa_voice_routes VALUES ('Busy', 2, '^\+1557\d{4}$', 'Local', '6', NULL);
 INSERT INTO ucwa_voice_routes VALUES ('NoAnswer', 3, '^\+1558\d{4}$', 'Local', '7', NULL);
+INSERT INTO ucwa_voice_routes VALUES ('HangsUp', 4, '^\+1559\d{4}$', 'Local', '8', NULL);
 INSERT INTO ucwa_voice_users VALUES ('alice@contoso.test', NULL, NULL, 'tel:+14255550111');
 """
 
@@ -58,13 +59,16 @@ INSERT INTO ucwa_voice_users VALUES ('alice@contoso.test', NULL, NULL, 'tel:+142
 @pytest.fixture(scope="module")
 def gws(workdir):
     offset = kamailio.free_sip_offset(list(SipSide.BASES) + [
-        5088, 5089, CVW_GW, CVW_ECHO, CVW_ECHO + 1, CVW_ECHO + 2, BUSY_GW, NOANSWER_GW])
+        5088, 5089, CVW_GW, CVW_ECHO, CVW_ECHO + 1, CVW_ECHO + 2, BUSY_GW, NOANSWER_GW,
+        HANGUP_GW])
     root = workdir / "cvw" / "gateways"
     g = {"answer": sipp.Sipp(root, "gateway_cvw", addr=GATEWAY, port=CVW_GW + offset,
                              duration_ms=500, echo_port=CVW_ECHO + offset),
          "busy": sipp.Sipp(root, "gateway_busy", addr=GATEWAY, port=BUSY_GW + offset),
          "noanswer": sipp.Sipp(root, "gateway_noanswer", addr=GATEWAY,
-                               port=NOANSWER_GW + offset)}
+                               port=NOANSWER_GW + offset),
+         "hangup": sipp.Sipp(root, "gateway_hangup", addr=GATEWAY, port=HANGUP_GW + offset,
+                             duration_ms=300)}
     for s in g.values():
         s.start(wait=0)
     time.sleep(0.3)
@@ -83,7 +87,8 @@ def side(workdir, gws):
                 ucwa=["127.0.0.1"],
                 gateways={5: [f"sip:{GATEWAY}:{gws['answer'].port}"],
                           6: [f"sip:{GATEWAY}:{gws['busy'].port}"],
-                          7: [f"sip:{GATEWAY}:{gws['noanswer'].port}"]})
+                          7: [f"sip:{GATEWAY}:{gws['noanswer'].port}"],
+                          8: [f"sip:{GATEWAY}:{gws['hangup'].port}"]})
     s.start()
     yield s
     s.stop()
@@ -286,6 +291,30 @@ def test_callback_not_answered_fails_and_target_never_called(users, gws):
     while not gws["noanswer"].requests("CANCEL") and time.time() < deadline:
         time.sleep(0.05)
     assert gws["noanswer"].requests("CANCEL"), "leg A was not canceled"
+
+
+def test_own_phone_hung_up_while_the_target_rings_is_canceled(users, gws):
+    """The user answers their phone (leg A) and hangs it up while the target still rings:
+    the user canceled the call, so the invitation ends Cancelled with LocalFailure/Canceled
+    (as stopPhoneAudio while ringing does, extensions.md section 23), not the generic
+    Unreachable; leg B is canceled."""
+    alice = alice_app(users)
+    call = alice.call_via_work("tel:+15580107", phone="tel:+15590100")
+    call.started()
+    wait_invite(gws["hangup"], "+15590100")
+    target = wait_invite(gws["noanswer"], "+15580107")
+    done = alice.wait("phoneAudioInvitation", "completed", timeout=15)
+    why = done.get("reason", {})
+    assert done.get("status") == "Failure", done.raw
+    assert (why.get("code"), why.get("subcode")) == ("LocalFailure", "Canceled"), why
+    assert "hung up your phone" in why.get("message", ""), why
+    assert alice.resource(done).get("state") == "Cancelled", done.raw
+    deadline = time.time() + 5
+    while not [m for m in gws["noanswer"].requests("CANCEL")
+               if m.header("Call-ID") == target.header("Call-ID")]:
+        assert time.time() < deadline, "leg B was not canceled"
+        time.sleep(0.05)
+    alice.wait("conversation", "deleted", sender="communication")
 
 
 def test_route_refused_reaches_nothing(users, gws):

@@ -40,7 +40,7 @@ import kamailio
 import mobility
 import sip_fixtures
 import sipp
-from sip_side import GATEWAY, SipSide
+from sip_side import GATEWAY, SipSide, sipd_status
 from ucwa_call import CallApp
 from ucwa_client import FAST, start_fe, stop_fe
 from webrtc_media import Peer, media_fixture, refused_for_aiortc
@@ -347,18 +347,6 @@ def test_number_without_route_is_refused(users, side, peer):
     assert r.json().get("subcode") == "NormalizationFailed", r.text
     time.sleep(0.5)
     assert len(side.gw.requests()) == before     # nothing reached the gateway
-
-
-def sipd_status(fe):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(5)
-    s.connect(str(fe.apache.root / "run" / f"ucwa-sipd.{fe.apache.proc.pid}.sock"))
-    s.sendall(b'{"cmd":"status"}\n')
-    data = b""
-    while not data.endswith(b"\n"):
-        data += s.recv(65536)
-    s.close()
-    return json.loads(data)
 
 
 def kill_sipd(fe):

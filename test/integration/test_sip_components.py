@@ -25,6 +25,7 @@ import re
 import shutil
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
@@ -522,6 +523,34 @@ def demo_offset():
     pytest.fail("no free port range for the demo")
 
 
+def readme_phone(workdir, offset):
+    """A baresip set up exactly as the README's DEMO_SIP section says (its config block
+    and its accounts line, the demo's ports moved by the offset), started: it must
+    register (a config with sip_listen alone loads no module and never does)."""
+    import subprocess
+    import baresip
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = re.search(r"has a tone as the microphone:\n\n```\n(.*?)```", readme, re.S)
+    account = re.search(r"one line `(<sip:dave@contoso\.test>;outbound=\"sip:127\.0\.0\.1:5060\")`",
+                        readme)
+    assert block and account, "the README's baresip config or accounts line moved"
+    d = workdir / "demo-sip-readme-phone"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "config").write_text(block.group(1).replace("DIR", str(d))
+                              .replace("127.0.0.33:5062", f"127.0.0.33:{5062 + offset}"))
+    (d / "accounts").write_text(account.group(1).replace(":5060", f":{5060 + offset}") + "\n")
+    proc = subprocess.Popen([baresip.BARESIP, "-f", str(d)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    os.set_blocking(proc.stdout.fileno(), False)
+    out, deadline = b"", time.time() + 10
+    while b"registered successfully" not in out and time.time() < deadline:
+        out += proc.stdout.read() or b""
+        time.sleep(0.1)
+    proc.terminate()
+    proc.wait(timeout=10)
+    return out.decode(errors="replace")
+
+
 def test_the_demo_starts_the_sip_side_and_stops_it(workdir):
     """DEMO_SIP=1 (README): Kamailio, rtpengine and a SIPp gateway beside the demo's
     Apache, on the demo's ports plus its offset; a phone registers, the UCWA side (the
@@ -537,6 +566,8 @@ def test_the_demo_starts_the_sip_side_and_stops_it(workdir):
         k = kamailio.Kamailio(root / "sip" / "kamailio", port=5060 + offset, domain=DOMAIN)
         assert k.ping()
         assert k.register("alice", source=("127.0.0.33", 0)).status == 200
+        out = readme_phone(workdir, offset)
+        assert "registered successfully" in out, out
         r = rtpengine.Rtpengine(root / "sip" / "rtpengine", ng_port=2223 + offset)
         assert r.ping()
         uac = sipp.Sipp(workdir / "demo-sip-uac", "ucwa_call", addr="127.0.0.1",

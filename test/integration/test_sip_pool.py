@@ -27,6 +27,15 @@ from SIP land on FE1's: the tests know which Front End holds which call); baresi
   each other; answered on the app on FE2, the mobile's leg is canceled. Unanswered
   forward: after its delay both apps' invitations end Missed (one missed call), the
   mobile rings and connects.
+- bob's application on FE2 calls alice (apps on FE1 and FE2), who forwards: at once to
+  her mobile (FE2's ucwa-sipd sends bob's call there, tones both ways, her apps silent);
+  unanswered after 5 s (FE2's ucwa-sipd loops the call to itself, her apps on both Front
+  Ends ring, then end Missed, one missed call, and the mobile connects to bob);
+  simultaneous ring answered by her app on FE1 (the mobile's leg canceled).
+- UcwaSipAnchorAppCalls On: bob's app on FE2 calls alice, FE2's SIP side rings her apps
+  as a call from SIP; her app on FE1 answers on her phone (acceptWithPhoneAudio), which
+  FE2's ucwa-sipd calls; bob hears his tone echoed. With her app on FE2 only, the same
+  call is anchored too.
 - FE1 is killed (SIGKILL) with a call from dave answered on FE2 (its SIP side on FE1) and
   a call from FE2 to carol (its SIP side on FE2): the first ends on FE2 as a Front End gone
   (within the lease), the second stays up and hangs up cleanly; Kamailio then sends a
@@ -97,7 +106,8 @@ def pl(workdir, side):
                           f"UcwaSipExternalListeningPort {5088 + o}",
                           f"UcwaSipPrimaryListeningPort {5089 + o}",
                           f"UcwaSipProxy {side.kam.host}:{side.kam.port}",
-                          f"UcwaRtpengine {side.rtp.host}:{side.rtp.ng_port}"])
+                          f"UcwaRtpengine {side.rtp.host}:{side.rtp.ng_port}",
+                          "UcwaSipAnchorAppCalls On"])
     p = pools.start_pool(workdir / "sip-pool-fes", n=2, extra=FAST + "\nUcwaCallRingTimeout 15",
                          fe_extra={1: sip(1), 2: sip(2)}, lease=4)
     p.pg.psql(VOICE_SQL)      # the voice policy's tables are the module's (made at start)
@@ -487,6 +497,21 @@ def phone_audio_connected(app, conv_href, number):
     assert pa["state"] == "Connected" and pa["phoneNumber"] == f"tel:{number}", pa
 
 
+def accepted_on_echo_phone(side, app, ring, fe):
+    """app answers its ringing invitation on +15550109 (the echoing gateway): the leg's
+    INVITE reaches the gateway from Front End fe's ucwa-sipd."""
+    assert "acceptWithPhoneAudio" in ring.links, ring.links
+    before = len(side.gw.requests("INVITE"))
+    r = app.request("POST", ring.links["acceptWithPhoneAudio"]["href"],
+                    data=json.dumps({"phoneNumber": "+15550109"}),
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 204, r.text
+    leg = side.gw.wait_request("INVITE", count=before + 1)
+    assert leg.ruri.startswith("sip:+15550109@"), leg.ruri
+    vias = [v for n, v in leg.headers if n == "via"]
+    assert any(pools.FE_ADDR.format(fe) + ":" in v for v in vias), vias
+
+
 def test_accept_and_replace_with_phone_audio_on_fe2(side, pl, alice, dave, peer):
     """dave's call is taken by FE1's ucwa-sipd; alice's app on FE2 answers it on her phone
     (acceptWithPhoneAudio, +15550109: the echoing gateway): FE1's ucwa-sipd calls that
@@ -495,19 +520,10 @@ def test_accept_and_replace_with_phone_audio_on_fe2(side, pl, alice, dave, peer)
     moves to the phone (replaceWithPhoneAudio): dave, who heard the app, hears his tone
     back once re-INVITEd to the phone's leg; FE2's audioVideo ends, phoneAudio Connected."""
     a1, a2 = alice
-    before = len(side.gw.requests("INVITE"))
     dave.dial(f"sip:alice@{DOMAIN}")
     ring1 = a1.ringing(timeout=10)
     ring2 = a2.ringing(timeout=10)
-    assert "acceptWithPhoneAudio" in ring2.links, ring2.links
-    r = a2.request("POST", ring2.links["acceptWithPhoneAudio"]["href"],
-                   data=json.dumps({"phoneNumber": "+15550109"}),
-                   headers={"Content-Type": "application/json"})
-    assert r.status_code == 204, r.text
-    leg = side.gw.wait_request("INVITE", count=before + 1)
-    assert leg.ruri.startswith("sip:+15550109@"), leg.ruri
-    vias = [v for n, v in leg.headers if n == "via"]
-    assert any(pools.FE_ADDR.format(1) + ":" in v for v in vias), vias   # FE1's ucwa-sipd
+    accepted_on_echo_phone(side, a2, ring2, 1)      # FE1's ucwa-sipd calls the phone
     dave.wait_event("CALL_ESTABLISHED", timeout=10)
     assert ring1.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
     done = a2.wait("audioVideoInvitation", "completed")
@@ -558,10 +574,12 @@ def mobile(side):
 def forwarding(pl):
     """alice's forwarding row in the pool's PostgreSQL (read by ucwa-sipd at each call)."""
     def put(setting="None", simring=None, simring_delay=0, unanswered=None,
-            unanswered_delay=20):
+            unanswered_delay=20, immediate=None):
         pl.pg.psql("DELETE FROM ucwa_call_forwarding WHERE owner = 'alice@contoso.test';"
                    "INSERT INTO ucwa_call_forwarding VALUES ('alice@contoso.test', 'Always', "
-                   f"'{setting}', '{'Enabled' if unanswered else 'Disabled'}', 'None', NULL, "
+                   f"'{setting}', '{'Enabled' if unanswered else 'Disabled'}', "
+                   f"'{'Contact' if immediate else 'None'}', "
+                   f"{repr(immediate) if immediate else 'NULL'}, "
                    f"'{'Contact' if simring else 'None'}', "
                    f"{repr(simring) if simring else 'NULL'}, {simring_delay}, "
                    f"'{'Contact' if unanswered else 'None'}', "
@@ -679,6 +697,162 @@ def test_unanswered_forward_on_a_pool(side, pl, alice, dave, mobile, forwarding)
     dave.wait_event("CALL_CLOSED", timeout=10)
     time.sleep(0.5)
     assert missed_calls(pl) == missed + 1
+
+
+# --- calls from another application follow the callee's forwarding on a pool -----------
+
+
+@pytest.fixture
+def bob2(pl):
+    """bob's application on FE2 (the caller of the app's-call tests)."""
+    app = CallApp.signed_in(pool_fe(pl, 2).user(f"bob@{DOMAIN}"))
+    yield app
+    try:
+        app.app.delete()
+    except Exception:
+        pass
+
+
+def bob_and_mobile_talk(side, p, mobile, call):
+    """bob's call answered by the mobile: connected, each hears the other's tone."""
+    p.accept(call.answered(timeout=15).decode())
+    p.wait_connected(timeout=15)
+    call.connected()
+    heard = mobile.heard(APP_HZ)
+    assert heard.ok, f"the mobile does not hear bob's app ({APP_HZ} Hz): {heard}"
+    heard = p.heard(MOBILE_HZ)
+    assert heard.ok, f"bob's app does not hear the mobile's {MOBILE_HZ} Hz: {heard}"
+
+
+def test_app_call_immediate_forward_on_a_pool(side, pl, alice, bob2, mobile, peer,
+                                              forwarding):
+    """alice (apps on FE1 and FE2) forwards every call to her mobile; bob's app on FE2
+    calls her: her apps ring on no Front End, FE2's ucwa-sipd sends bob's call to the
+    mobile (bob shown), which answers: tones both ways through rtpengine; bob hangs up."""
+    a1, a2 = alice
+    forwarding("ImmediateForward", immediate=f"tel:{MOBILE}")
+    before = (sip_calls(pl, 1), sip_calls(pl, 2))
+    p = peer()
+    call = bob2.call(f"sip:alice@{DOMAIN}", p.offer())
+    call.started()
+    incoming = mobile.wait_event("CALL_INCOMING", timeout=10)
+    assert "bob@" in incoming.get("peeruri", ""), incoming
+    assert (sip_calls(pl, 1), sip_calls(pl, 2)) == (before[0], before[1] + 1)
+    mobile.accept()
+    mobile.wait_event("CALL_ESTABLISHED", timeout=10)
+    bob_and_mobile_talk(side, p, mobile, call)
+    for a in (a1, a2):
+        assert a.pump(timeout=1) >= 0 and not any(
+            e.rel == "audioVideoInvitation" for e in a.queue), a.queue
+    call.hang_up()
+    mobile.wait_event("CALL_CLOSED", timeout=10)
+    wait_for(lambda: sip_calls(pl, 2) == before[1], what="FE2's ucwa-sipd without the call")
+    assert rtp_calls(side, lambda c: not c) == []
+
+
+def test_app_call_unanswered_forward_on_a_pool(side, pl, alice, bob2, mobile, peer,
+                                               forwarding):
+    """alice forwards unanswered calls to her mobile after 5 s; bob's app on FE2 calls her:
+    FE2's ucwa-sipd loops the call to itself and rings her apps on both Front Ends (from
+    bob); after the delay both end Missed (one missed call), the mobile rings while bob's
+    invitation rings on, and connects to bob: tones both ways."""
+    a1, a2 = alice
+    forwarding(unanswered=f"tel:{MOBILE}", unanswered_delay=5)
+    missed = missed_calls(pl)
+    p = peer()
+    t0 = time.monotonic()
+    call = bob2.call(f"sip:alice@{DOMAIN}", p.offer())
+    call.started()
+    ring1, ring2 = a1.ringing(timeout=10), a2.ringing(timeout=10)
+    for ring, a in ((ring1, a1), (ring2, a2)):
+        frm = ring.inv.get("_embedded", {}).get("from") or a.get(ring.links["from"]["href"])
+        assert "bob@contoso.test" in frm["uri"], frm
+    incoming = mobile.wait_event("CALL_INCOMING", timeout=10)
+    assert 4.5 <= time.monotonic() - t0 <= 7, time.monotonic() - t0
+    assert "bob@" in incoming.get("peeruri", ""), incoming
+    assert ring1.missed(timeout=5).get("subcode") == "Missed"
+    assert ring2.missed(timeout=5).get("subcode") == "Missed"
+    mobile.accept()
+    mobile.wait_event("CALL_ESTABLISHED", timeout=10)
+    bob_and_mobile_talk(side, p, mobile, call)
+    wait_for(lambda: missed_calls(pl) == missed + 1, what="alice's missed call")
+    mobile.hangup()
+    mobile.wait_event("CALL_CLOSED", timeout=10)
+    call.ended()
+    assert rtp_calls(side, lambda c: not c) == []
+    assert missed_calls(pl) == missed + 1
+
+
+def test_app_call_simultaneous_ring_on_a_pool(side, pl, alice, bob2, mobile, peer,
+                                              forwarding):
+    """Simultaneous ring: bob's app on FE2 calls alice, her apps on both Front Ends ring
+    and her mobile; her app on FE1 answers: the mobile's leg is canceled, FE2's app sees
+    ConnectedElsewhere, bob and alice (on the other Front End) hear each other; alice
+    hangs up, bob's call ends."""
+    a1, a2 = alice
+    forwarding("SimultaneousRing", simring=f"tel:{MOBILE}", simring_delay=0)
+    p = peer()
+    call = bob2.call(f"sip:alice@{DOMAIN}", p.offer())
+    call.started()
+    ring1, ring2 = a1.ringing(timeout=10), a2.ringing(timeout=10)
+    mobile.wait_event("CALL_INCOMING", timeout=10)
+    seen = len(mobile.seen)
+    b = peer(MOBILE_HZ)
+    ring1.accept(b.answer(ring1.sdp()))
+    mobile.wait_canceled(seen)
+    assert ring2.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
+    p.accept(call.answered(timeout=15).decode())
+    p.wait_connected(timeout=15)
+    b.wait_connected(timeout=15)
+    call.connected()
+    assert p.heard(MOBILE_HZ).ok, "bob does not hear alice"
+    assert b.heard(APP_HZ).ok, "alice does not hear bob"
+    ring1.hang_up()
+    call.ended()
+    assert rtp_calls(side, lambda c: not c) == []
+
+
+def test_app_call_anchored_accepted_on_the_phone_on_a_pool(side, pl, alice, bob2, peer):
+    """UcwaSipAnchorAppCalls On: bob's app on FE2 calls alice (apps on FE1 and FE2), which
+    FE2's SIP side rings as a call from SIP; her app on FE1 answers on her phone
+    (acceptWithPhoneAudio, +15550109: the echoing gateway), called by FE2's ucwa-sipd:
+    bob's call connects, FE2's app sees ConnectedElsewhere, FE1's conversation is
+    phoneAudio, bob hears his own tone back; bob hangs up, the phone's leg ends."""
+    a1, a2 = alice
+    p = peer()
+    call = bob2.call(f"sip:alice@{DOMAIN}", p.offer())
+    call.started()
+    ring1, ring2 = a1.ringing(timeout=10), a2.ringing(timeout=10)
+    accepted_on_echo_phone(side, a1, ring1, 2)      # FE2's ucwa-sipd calls the phone
+    p.accept(call.answered(timeout=15).decode())
+    p.wait_connected(timeout=15)
+    call.connected()
+    assert ring2.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
+    done = a1.wait("audioVideoInvitation", "completed")
+    assert done.get("status") == "Success", done.raw
+    phone_audio_connected(a1, ring1.conversation, "+15550109")
+    heard = p.heard(APP_HZ)
+    assert heard.ok, f"bob does not hear his tone back through alice's phone: {heard}"
+    byes = len(side.gw.requests("BYE"))
+    call.hang_up()
+    a1.wait("conversation", "deleted", sender="communication")
+    side.gw.wait_request("BYE", count=byes + 1)
+    assert rtp_calls(side, lambda c: not c) == []
+
+
+def test_app_call_anchored_callee_on_the_callers_front_end(pl, alice, bob2, peer):
+    """The same with alice's application on FE2 only (the caller's Front End): anchored in
+    the invitation's transaction, it rings from the SIP side (acceptWithPhoneAudio
+    offered); her decline fails bob's call."""
+    a1, a2 = alice
+    a1.app.delete()
+    wait_for(lambda: not in_pool(pl, f"alice@{DOMAIN}", "fe1"), what="alice gone from fe1")
+    call = bob2.call(f"sip:alice@{DOMAIN}", peer().offer())
+    call.started()
+    ring = a2.ringing(timeout=10)
+    assert "acceptWithPhoneAudio" in ring.links, ring.links
+    ring.decline()
+    call.failed()
 
 
 def test_accept_with_phone_audio_refused_by_the_mobile(side, pl, alice, dave, mobile):

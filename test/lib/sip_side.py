@@ -19,6 +19,8 @@ the first `ucwa` address (where Kamailio sends a domain user with no phone), pho
 5102+4n, RTP 5200+20n and 19 more.
 Phones register from 127.0.0.32/27 without a password. Nothing here needs pytest.
 """
+import json
+import socket
 from pathlib import Path
 
 import baresip
@@ -114,9 +116,11 @@ class SipSide:
   rtpengine (media anchor)        NG {self.rtp.ng_socket}, RTP {self.rtp.rtp_ports[0]}-{self.rtp.rtp_ports[1]}
   PSTN gateway (SIPp, answers)    {self.gw.addr}:{self.gw.port}, gateway set 1, echoes media
   Gateway list, trusted list      {k.dispatcher_file}, {k.trusted_file}
-                                  (edit, then: kamcmd -s unix:{k.ctl_socket} dispatcher.reload)
+                                  (edit, then: kamcmd -s unix:{k.ctl_socket} dispatcher.reload,
+                                  and permissions.addressReload for the trusted list)
   SIP phones register from {PHONES} (no password), e.g. with baresip:
-    <sip:alice@{k.domain}>;outbound="sip:{k.host}:{k.port}"  (sip_listen 127.0.0.33:5062)"""
+    <sip:alice@{k.domain}>;outbound="sip:{k.host}:{k.port}"  (sip_listen 127.0.0.33:5062;
+    the modules its config must load: README, "The SIP side")"""
 
     def __enter__(self):
         return self.start()
@@ -133,3 +137,17 @@ def seed_voice(state, sql):
     con.executescript(sql)
     con.commit()
     con.close()
+
+
+def sipd_status(fe):
+    """ucwa-sipd's answer to the status command (a dict: pid, calls, ...) on its command
+    socket, the one of fe's Apache (a ucwa_client Front End)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(str(fe.apache.root / "run" / f"ucwa-sipd.{fe.apache.proc.pid}.sock"))
+    s.sendall(b'{"cmd":"status"}\n')
+    data = b""
+    while not data.endswith(b"\n"):
+        data += s.recv(65536)
+    s.close()
+    return json.loads(data)
