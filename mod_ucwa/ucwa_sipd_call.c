@@ -1719,9 +1719,7 @@ static void leg_re_resp(int err, const struct sip_msg *msg, void *arg)
     }
     if (msg && msg->scode < 300 && !c->gone) {
         /* ACKed even when the leg canceled its re-INVITE meanwhile */
-        (void)sip_dialog_update(dlg, msg);
-        (void)sip_drequestf(NULL, c->d->sip, false, "ACK", dlg, msg->cseq.num, NULL,
-                            sipd_re_contact, NULL, NULL, "Content-Length: 0\r\n\r\n");
+        sipd_reinvite_ack(c->d, dlg, msg);
     }
     if (!c->re_st || !c->re_leg) {
         return;   /* the leg canceled it */
@@ -1752,11 +1750,7 @@ void sipd_call_leg_offered(sipd_call *c, const char *sdp)
         re_reply(c, 488, "Not Acceptable Here");
         return;
     }
-    if (c->re_req || sip_drequestf(&c->re_req, c->d->sip, true, "INVITE",
-                                   sipsess_dialog(c->sess), 0, NULL, sipd_re_contact,
-                                   leg_re_resp, c, "Content-Type: " SDP_TYPE
-                                   "\r\nContent-Length: %zu\r\n\r\n%s", strlen(sdp),
-                                   sdp) != 0) {
+    if (c->re_req || sipd_reinvite(c->d, &c->re_req, c->sess, sdp, leg_re_resp, c) != 0) {
         re_reply(c, 500, "Server Internal Error");
     }
 }
@@ -1902,6 +1896,22 @@ int sipd_re_contact(enum sip_transp tp, const struct sa *src, const struct sa *d
     return mbuf_printf(mb, "%H", sip_contact_print, &contact);
 }
 
+int sipd_reinvite(sipd *d, struct sip_request **req, struct sipsess *sess, const char *sdp,
+                  sip_resp_h *resp, void *arg)
+{
+    return sip_drequestf(req, d->sip, true, "INVITE", sipsess_dialog(sess), 0, NULL,
+                         sipd_re_contact, resp, arg,
+                         "Content-Type: " SDP_TYPE "\r\nContent-Length: %zu\r\n\r\n%s",
+                         strlen(sdp), sdp);
+}
+
+void sipd_reinvite_ack(sipd *d, struct sip_dialog *dlg, const struct sip_msg *msg)
+{
+    (void)sip_dialog_update(dlg, msg);
+    (void)sip_drequestf(NULL, d->sip, false, "ACK", dlg, msg->cseq.num, NULL, sipd_re_contact,
+                        NULL, NULL, "Content-Length: 0\r\n\r\n");
+}
+
 static void re_app_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
                                void *arg)
 {
@@ -1958,9 +1968,7 @@ static void re_app_resp(int err, const struct sip_msg *msg, void *arg)
         return;
     }
     if (msg->scode < 300) {
-        (void)sip_dialog_update(dlg, msg);
-        (void)sip_drequestf(NULL, c->d->sip, false, "ACK", dlg, msg->cseq.num, NULL,
-                            sipd_re_contact, NULL, NULL, "Content-Length: 0\r\n\r\n");
+        sipd_reinvite_ack(c->d, dlg, msg);
         if (!mine) {
             reneg_send(c);
             return;   /* it crossed the phone's, which went first */
@@ -2022,10 +2030,7 @@ static void re_app_offered_ng(sipd *d, const char *err, const ng_benc *resp, apr
         return;
     }
     c->re_sent = c->re_n;
-    e = sip_drequestf(&c->re_req, d->sip, true, "INVITE", sipsess_dialog(c->sess), 0, NULL,
-                      sipd_re_contact, re_app_resp, c,
-                      "Content-Type: " SDP_TYPE "\r\nContent-Length: %zu\r\n\r\n%s",
-                      strlen(sdp), sdp);
+    e = sipd_reinvite(d, &c->re_req, c->sess, sdp, re_app_resp, c);
     if (e) {
         ap_log_error(APLOG_MARK, APLOG_ERR, e, d->s, UCWALOGNO(00991)
                      "ucwa-sipd: cannot send the re-INVITE of call %s", c->kconv);
@@ -2211,9 +2216,7 @@ static void pa_reinvite_resp(int err, const struct sip_msg *msg, void *arg)
         pa_move_failed(c, msg->scode);
         return;
     }
-    (void)sip_dialog_update(dlg, msg);
-    (void)sip_drequestf(NULL, c->d->sip, false, "ACK", dlg, msg->cseq.num, NULL, sipd_re_contact,
-                        NULL, NULL, "Content-Length: 0\r\n\r\n");
+    sipd_reinvite_ack(c->d, dlg, msg);
     c->pa_moving = 0;
     tmr_cancel(&c->pa_tmr);
     ng_forget(c);                 /* the applications' leg: the app carries no media now */
@@ -2230,10 +2233,7 @@ static void pa_moved(sipd_call *c, const char *sdp)
         pa_move_failed(c, 491);   /* a renegotiation is in the way */
         return;
     }
-    e = sip_drequestf(&c->re_req, c->d->sip, true, "INVITE", sipsess_dialog(c->sess), 0, NULL,
-                      sipd_re_contact, pa_reinvite_resp, c,
-                      "Content-Type: " SDP_TYPE "\r\nContent-Length: %zu\r\n\r\n%s",
-                      strlen(sdp), sdp);
+    e = sipd_reinvite(c->d, &c->re_req, c->sess, sdp, pa_reinvite_resp, c);
     if (e) {
         pa_move_failed(c, 500);
     }

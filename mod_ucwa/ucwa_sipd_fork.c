@@ -476,13 +476,24 @@ static void leg_answered_ng(sipd *d, const char *err, const ng_benc *resp, apr_t
     sipd_call_leg_answered(f->c, sdp);
 }
 
+/* rtpengine's answer from the leg's description (its 200 to our INVITE or re-INVITE). */
+static void leg_ng_answer(sipd_leg *g, const struct sip_msg *msg, sipd_ng_done *done)
+{
+    apr_pool_t *p;
+    ng_benc *cmd;
+
+    apr_pool_create(&p, g->f->d->pool);
+    cmd = leg_cmd(p, g, "answer");
+    ng_benc_dict_add(p, cmd, "to-tag", ng_benc_bytes(p, msg->to.tag.p, msg->to.tag.l));
+    ng_benc_dict_add_str(p, cmd, "sdp", g->sdp ? g->sdp : "");
+    ng_leg(g, cmd, done);
+    apr_pool_destroy(p);
+}
+
 static void leg_established(const struct sip_msg *msg, void *arg)
 {
     sipd_leg *g = arg;
     sipd_fork *f = g->f;
-    sipd *d = f->d;
-    apr_pool_t *p;
-    ng_benc *cmd;
 
     if (f->won || f->stopped) {
         leg_drop(g);   /* another party answered first: BYE */
@@ -493,12 +504,7 @@ static void leg_established(const struct sip_msg *msg, void *arg)
         memcpy(g->tag, msg->to.tag.p, msg->to.tag.l);
         g->tag[msg->to.tag.l] = '\0';
     }
-    apr_pool_create(&p, d->pool);
-    cmd = leg_cmd(p, g, "answer");
-    ng_benc_dict_add(p, cmd, "to-tag", ng_benc_bytes(p, msg->to.tag.p, msg->to.tag.l));
-    ng_benc_dict_add_str(p, cmd, "sdp", g->sdp ? g->sdp : "");
-    ng_leg(g, cmd, leg_answered_ng);
-    apr_pool_destroy(p);
+    leg_ng_answer(g, msg, leg_answered_ng);
 }
 
 static void leg_close(int err, const struct sip_msg *msg, void *arg)
@@ -785,26 +791,12 @@ static void leg_reanswered_ng(sipd *d, const char *err, const ng_benc *resp, apr
     leg_reneg_done(g, sdp, 0, NULL);
 }
 
-static void leg_reanswer(sipd_leg *g, const struct sip_msg *msg)
-{
-    apr_pool_t *p;
-    ng_benc *cmd;
-
-    apr_pool_create(&p, g->f->d->pool);
-    cmd = leg_cmd(p, g, "answer");
-    ng_benc_dict_add(p, cmd, "to-tag", ng_benc_bytes(p, msg->to.tag.p, msg->to.tag.l));
-    ng_benc_dict_add_str(p, cmd, "sdp", g->sdp ? g->sdp : "");
-    ng_leg(g, cmd, leg_reanswered_ng);
-    apr_pool_destroy(p);
-}
-
 /* The leg's response to the re-INVITE passed on: its 200 through rtpengine, or its
  * refusal at once to the remote party (with the leg's code: 491 stays 491, so the remote
  * tries again; 481 and 408 say the leg's dialog is gone, which the remote's is not). */
 static void leg_reinvite_resp(int err, const struct sip_msg *msg, void *arg)
 {
     sipd_leg *g = arg;
-    struct sip_dialog *dlg;
     char reason[64];
 
     if (msg && msg->scode < 200) {
@@ -812,10 +804,7 @@ static void leg_reinvite_resp(int err, const struct sip_msg *msg, void *arg)
     }
     if (msg && msg->scode < 300 && g->sess) {
         /* ACKed even when its deadline passed meanwhile */
-        dlg = sipsess_dialog(g->sess);
-        (void)sip_dialog_update(dlg, msg);
-        (void)sip_drequestf(NULL, g->f->d->sip, false, "ACK", dlg, msg->cseq.num, NULL,
-                            sipd_re_contact, NULL, NULL, "Content-Length: 0\r\n\r\n");
+        sipd_reinvite_ack(g->f->d, sipsess_dialog(g->sess), msg);
     }
     if (!g->reneg || g->state != LEG_UP) {
         return;
@@ -837,7 +826,7 @@ static void leg_reinvite_resp(int err, const struct sip_msg *msg, void *arg)
     }
     free(g->sdp);
     g->sdp = sipd_body_dup(msg);
-    leg_reanswer(g, msg);
+    leg_ng_answer(g, msg, leg_reanswered_ng);
 }
 
 static void leg_reoffered_ng(sipd *d, const char *err, const ng_benc *resp, apr_time_t rtt,
@@ -860,10 +849,7 @@ static void leg_reoffered_ng(sipd *d, const char *err, const ng_benc *resp, apr_
     }
     /* our own request in the leg's dialog, not sipsess_modify: libre's session would keep
      * a refusal to itself (leg_reinvite_resp passes it on) */
-    e = sip_drequestf(&g->re_req, d->sip, true, "INVITE", sipsess_dialog(g->sess), 0, NULL,
-                      sipd_re_contact, leg_reinvite_resp, g,
-                      "Content-Type: " SDP_TYPE "\r\nContent-Length: %zu\r\n\r\n%s",
-                      strlen(sdp), sdp);
+    e = sipd_reinvite(d, &g->re_req, g->sess, sdp, leg_reinvite_resp, g);
     if (e) {
         ap_log_error(APLOG_MARK, APLOG_ERR, e, d->s, UCWALOGNO(01125)
                      "ucwa-sipd: cannot send the re-INVITE of call %s to %s",

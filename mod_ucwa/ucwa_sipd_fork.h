@@ -68,6 +68,13 @@ int sipd_fork_leg_answer(sipd_fork *f, const char *answer);
 /* The Contact of a request of ours in a dialog (sip_send_h). */
 int sipd_re_contact(enum sip_transp tp, const struct sa *src, const struct sa *dst,
                     struct mbuf *mb, void *arg);
+struct sipsess;
+/* Our own re-INVITE carrying sdp in the session's dialog (not sipsess_modify: libre's
+ * session keeps a refusal to itself), its responses to resp; 0 when sent. */
+int sipd_reinvite(sipd *d, struct sip_request **req, struct sipsess *sess, const char *sdp,
+                  sip_resp_h *resp, void *arg);
+/* The ACK of a 2xx to such a re-INVITE (the dialog updated from it first). */
+void sipd_reinvite_ack(sipd *d, struct sip_dialog *dlg, const struct sip_msg *msg);
 /* rtpengine's offer for the remote party from the leg's re-INVITE, or NULL (it failed:
  * the leg's re-INVITE gets 488). */
 void sipd_call_leg_offered(sipd_call *c, const char *sdp);

@@ -198,23 +198,16 @@ static const char *text(char **lines, int n, int i)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     apr_pool_t *p = fuzz_pool();
-    char *s = fuzz_cstr(data, size), *lines[MAX_LINES], *at = s, *nl;
+    char *s = fuzz_cstr(data, size), *lines[MAX_LINES];
     fuzz_reader r;
     ucwa_callfwd f;
     ucwa_voice_user vu;
     ucwa_voice_policy pol;
     unsigned flags;
-    int n = 0, i;
+    int n, i;
 
     /* lines, empty ones kept (an empty line is "no such text") */
-    while (n < MAX_LINES) {
-        lines[n++] = at;
-        if (!(nl = strchr(at, '\n'))) {
-            break;
-        }
-        *nl = '\0';
-        at = nl + 1;
-    }
+    n = fuzz_lines(s, lines, MAX_LINES);
     r.p = (const uint8_t *)lines[0];
     r.end = r.p + strlen(lines[0]);
 

@@ -62,19 +62,12 @@ static void check_within(const ucwa_workhours *w, time_t t)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     apr_pool_t *p = fuzz_pool();
-    char *s = fuzz_cstr(data, size), *lines[MAX_LINES], *at = s, *nl;
+    char *s = fuzz_cstr(data, size), *lines[MAX_LINES];
     ucwa_workhours w, w2, w3;
     const char *why, *why2, *why3;
-    int n = 0, i;
+    int n, i;
 
-    while (n < MAX_LINES) {
-        lines[n++] = at;
-        if (!(nl = strchr(at, '\n'))) {
-            break;
-        }
-        *nl = '\0';
-        at = nl + 1;
-    }
+    n = fuzz_lines(s, lines, MAX_LINES);
     for (i = n; i < 3; i++) {
         lines[i] = "";
     }

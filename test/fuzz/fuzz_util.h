@@ -103,6 +103,23 @@ static inline char *fuzz_cstr(const uint8_t *data, size_t size)
 /* An independent reference check: s is well-formed UTF-8 per RFC 3629 (shortest
  * form, no surrogates, nothing above U+10FFFF) and holds no control character (C0,
  * DEL or C1). */
+/* s cut in place at its newlines into at most max lines (empty ones kept); their count. */
+static inline int fuzz_lines(char *s, char **lines, int max)
+{
+    char *nl;
+    int n = 0;
+
+    while (n < max) {
+        lines[n++] = s;
+        if (!(nl = strchr(s, '\n'))) {
+            break;
+        }
+        *nl = '\0';
+        s = nl + 1;
+    }
+    return n;
+}
+
 static inline int fuzz_utf8_text(const char *str)
 {
     const unsigned char *s = (const unsigned char *)str;

@@ -11,12 +11,11 @@ voice route to her mobile, baresip, behind gateway set 3), one Apache with the d
   renegotiation (rtpengine's offer from the mobile's leg), answers it, and then hears
   the mobile (and the mobile bob); alice's audioVideo ends, her phoneAudio is Connected;
   bob's hang-up ends it all."""
-import json
 import time
 
-from test_sip_snr import (ALLOWED, APP_HZ, DOMAIN, MOBILE, MOBILE_HZ, NO_CVW,  # noqa: F401
-                          RING_S, forwarding, logs, media, mobile, peer,
-                          rtpengine_forgets, side, voice_state)
+from test_sip_snr import (ALLOWED, APP_HZ, DOMAIN, MOBILE_HZ, NO_CVW,  # noqa: F401
+                          RING_S, accept_on_phone, forwarding, logs, media, mobile,
+                          peer, replace_on_phone, rtpengine_forgets, side, voice_state)
 from ucwa_call import CallApp
 from ucwa_client import FAST, start_fe, stop_fe
 
@@ -74,10 +73,7 @@ def connected_with(a, call, freq, other):
 def test_accept_with_phone_audio_of_app_call(fe, side, users, mobile, peer):
     alice, a, call, ring = bob_calls_alice(fe, users, peer)
     assert "acceptWithPhoneAudio" in ring.links, ring.links
-    r = alice.request("POST", ring.links["acceptWithPhoneAudio"]["href"],
-                      data=json.dumps({"phoneNumber": MOBILE}),
-                      headers={"Content-Type": "application/json"})
-    assert r.status_code == 204, r.text
+    accept_on_phone(alice, ring)
     incoming = mobile.wait_event("CALL_INCOMING", timeout=10)
     assert "bob@" in incoming.get("peeruri", ""), incoming
     mobile.accept()
@@ -113,12 +109,7 @@ def test_replace_with_phone_audio_of_app_call(fe, side, users, mobile, peer):
     a.wait_connected(timeout=15)
     call.connected()
     ring.connected()
-    av = ring.audio_video()
-    assert "replaceWithPhoneAudio" in av["_links"], av
-    r = alice.request("POST", av["_links"]["replaceWithPhoneAudio"]["href"],
-                      data=json.dumps({"phoneNumber": MOBILE}),
-                      headers={"Content-Type": "application/json"})
-    assert r.status_code == 204, r.text
+    replace_on_phone(alice, ring)
     incoming = mobile.wait_event("CALL_INCOMING", timeout=10)
     assert "bob@" in incoming.get("peeruri", ""), incoming
     mobile.accept()

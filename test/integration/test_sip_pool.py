@@ -41,7 +41,6 @@ from SIP land on FE1's: the tests know which Front End holds which call); baresi
   (within the lease), the second stays up and hangs up cleanly; Kamailio then sends a
   call from SIP to FE2's ucwa-sipd at once, Kamailio's OPTIONS probe having marked FE1
   inactive (no INVITE to its dead address, no 2 s failover)."""
-import json
 import os
 import re
 import signal
@@ -61,6 +60,7 @@ from test_sip_calls import (APP_HZ, DOMAIN, PHONE_HZ, VOICE_SQL,  # noqa: F401 (
                             app_holds_and_resumes, codec_change_and_glare, dave,
                             hear_each_other, media, peer, phone_reneg, tones_both_ways,
                             wait_log)
+from test_sip_snr import accept_on_phone, replace_on_phone
 from ucwa_client import FAST, pool_fe
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
@@ -497,15 +497,21 @@ def phone_audio_connected(app, conv_href, number):
     assert pa["state"] == "Connected" and pa["phoneNumber"] == f"tel:{number}", pa
 
 
+def on_echo_phone_connected(app, ring, other):
+    """app's call, answered on the echoing gateway's phone, connected there: the user's
+    other app saw ConnectedElsewhere, the invitation succeeded, phoneAudio is Connected."""
+    assert other.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
+    done = app.wait("audioVideoInvitation", "completed")
+    assert done.get("status") == "Success", done.raw
+    phone_audio_connected(app, ring.conversation, "+15550109")
+
+
 def accepted_on_echo_phone(side, app, ring, fe):
     """app answers its ringing invitation on +15550109 (the echoing gateway): the leg's
     INVITE reaches the gateway from Front End fe's ucwa-sipd."""
     assert "acceptWithPhoneAudio" in ring.links, ring.links
     before = len(side.gw.requests("INVITE"))
-    r = app.request("POST", ring.links["acceptWithPhoneAudio"]["href"],
-                    data=json.dumps({"phoneNumber": "+15550109"}),
-                    headers={"Content-Type": "application/json"})
-    assert r.status_code == 204, r.text
+    accept_on_phone(app, ring, "+15550109")
     leg = side.gw.wait_request("INVITE", count=before + 1)
     assert leg.ruri.startswith("sip:+15550109@"), leg.ruri
     vias = [v for n, v in leg.headers if n == "via"]
@@ -525,10 +531,7 @@ def test_accept_and_replace_with_phone_audio_on_fe2(side, pl, alice, dave, peer)
     ring2 = a2.ringing(timeout=10)
     accepted_on_echo_phone(side, a2, ring2, 1)      # FE1's ucwa-sipd calls the phone
     dave.wait_event("CALL_ESTABLISHED", timeout=10)
-    assert ring1.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
-    done = a2.wait("audioVideoInvitation", "completed")
-    assert done.get("status") == "Success", done.raw
-    phone_audio_connected(a2, ring2.conversation, "+15550109")
+    on_echo_phone_connected(a2, ring2, ring1)
     heard = dave.heard(PHONE_HZ)
     assert heard.ok, f"dave does not hear his tone back through the phone's leg: {heard}"
     byes = len(side.gw.requests("BYE"))
@@ -539,13 +542,8 @@ def test_accept_and_replace_with_phone_audio_on_fe2(side, pl, alice, dave, peer)
     # replaceWithPhoneAudio of a call answered on FE2
     ring2, a = answered_on_fe2(alice, dave, peer)
     assert dave.heard(APP_HZ).ok
-    av = ring2.audio_video()
-    assert "replaceWithPhoneAudio" in av["_links"], av
     before = len(side.gw.requests("INVITE"))
-    r = a2.request("POST", av["_links"]["replaceWithPhoneAudio"]["href"],
-                   data=json.dumps({"phoneNumber": "+15550109"}),
-                   headers={"Content-Type": "application/json"})
-    assert r.status_code == 204, r.text
+    replace_on_phone(a2, ring2, "+15550109")
     side.gw.wait_request("INVITE", count=before + 1)
     a2.wait("audioVideo", "updated", where=lambda e: e.get("state") == "Disconnected"
             or (e.embedded or {}).get("state") == "Disconnected")
@@ -827,10 +825,7 @@ def test_app_call_anchored_accepted_on_the_phone_on_a_pool(side, pl, alice, bob2
     p.accept(call.answered(timeout=15).decode())
     p.wait_connected(timeout=15)
     call.connected()
-    assert ring2.missed(timeout=10).get("subcode") == "ConnectedElsewhere"
-    done = a1.wait("audioVideoInvitation", "completed")
-    assert done.get("status") == "Success", done.raw
-    phone_audio_connected(a1, ring1.conversation, "+15550109")
+    on_echo_phone_connected(a1, ring1, ring2)
     heard = p.heard(APP_HZ)
     assert heard.ok, f"bob does not hear his tone back through alice's phone: {heard}"
     byes = len(side.gw.requests("BYE"))
@@ -863,10 +858,7 @@ def test_accept_with_phone_audio_refused_by_the_mobile(side, pl, alice, dave, mo
     dave.dial(f"sip:alice@{DOMAIN}")
     a1.ringing(timeout=10)
     ring2 = a2.ringing(timeout=10)
-    r = a2.request("POST", ring2.links["acceptWithPhoneAudio"]["href"],
-                   data=json.dumps({"phoneNumber": MOBILE}),
-                   headers={"Content-Type": "application/json"})
-    assert r.status_code == 204, r.text
+    accept_on_phone(a2, ring2, MOBILE)
     mobile.wait_event("CALL_INCOMING", timeout=10)
     mobile.hangup()                  # refused
     done = a2.wait("audioVideoInvitation", "completed", timeout=10)
